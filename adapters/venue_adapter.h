@@ -1,0 +1,63 @@
+// VenueAdapter: how the router sees one venue — its books and its order entry.
+//
+// Adapters turn the outside world (a simulated venue, a FIX session, a WebSocket feed) into
+// immutable VenueBook snapshots and ExecutionEvents, and know nothing of the solver or the store.
+// Each adapter owns its I/O threads; execution events reach the core through the EventSink,
+// called from the adapter's thread. All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "exoroute/v1/admin.pb.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::adapters {
+
+// What happened to a child order at a venue.
+struct ExecutionEvent {
+  enum class Type { kFill, kDone };
+  Type type = Type::kFill;
+  std::string venue;
+  std::string cl_ord_id;
+  // kFill
+  int64_t quantity = 0;
+  int64_t price = 0;
+  int64_t fee = 0;
+  std::string exec_id;
+  // kDone: the child will not fill any more.
+  int64_t canceled_quantity = 0;
+  std::string reason;
+};
+
+using EventSink = std::function<void(ExecutionEvent)>;
+
+class VenueAdapter {
+ public:
+  virtual ~VenueAdapter() = default;
+
+  virtual const std::string& venue_id() const = 0;
+  // The adapter's kind as named in config ("sim", ...).
+  virtual std::string kind() const = 0;
+  // Starts I/O; execution events go to `sink` from then on.
+  virtual absl::Status Start(EventSink sink) = 0;
+  // Stops I/O and joins the adapter's threads. Idempotent.
+  virtual void Stop() = 0;
+  virtual exoroute::v1::AdapterState state() const = 0;
+  // The latest book for `symbol`; null if none yet or the symbol is not traded here.
+  virtual std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view symbol) const = 0;
+  // Sends a limit IOC child order. Non-blocking: fills and completion arrive via the sink.
+  virtual absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) = 0;
+  // Cancels a child that has not completed. NotFound if it already has.
+  virtual absl::Status Cancel(std::string_view cl_ord_id) = 0;
+  // Counters for Status.
+  virtual uint64_t children_sent() const = 0;
+  virtual uint64_t fills() const = 0;
+};
+
+}  // namespace exo::adapters

@@ -1,0 +1,251 @@
+#include "daemon/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/book_file.h"
+#include "exo/status_macros.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace exo::daemon {
+namespace {
+
+using exoroute::v1::DaemonConfig;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Value;
+
+const std::regex& IdPattern() {
+  static const std::regex re("[A-Za-z0-9._-]{1,32}");
+  return re;
+}
+const std::regex& SymbolPattern() {
+  static const std::regex re("[A-Za-z0-9._/-]{1,32}");
+  return re;
+}
+
+absl::Status Bad(const std::string& path, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+// Walks the generic JSON tree against the schema so that an unknown key is reported with its
+// full path (the protobuf parser names only the key).
+absl::Status CheckKeys(const Value& v, const Descriptor* d, const std::string& path) {
+  if (v.kind_case() != Value::kStructValue) {
+    return Bad(path.empty() ? "config" : path, "must be a JSON object");
+  }
+  for (const auto& [key, child] : v.struct_value().fields()) {
+    const FieldDescriptor* f = d->FindFieldByName(key);
+    for (int i = 0; f == nullptr && i < d->field_count(); ++i) {
+      if (d->field(i)->json_name() == key) f = d->field(i);
+    }
+    std::string here = path.empty() ? key : absl::StrCat(path, ".", key);
+    if (f == nullptr) return Bad(here, absl::StrCat("unknown key (not in ", d->name(), ")"));
+    if (f->type() != FieldDescriptor::TYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      if (child.kind_case() != Value::kListValue) return Bad(here, "must be a JSON array");
+      for (int i = 0; i < child.list_value().values_size(); ++i) {
+        EXO_RETURN_IF_ERROR(CheckKeys(child.list_value().values(i), f->message_type(),
+                                      absl::StrCat(here, "[", i, "]")));
+      }
+    } else if (child.kind_case() != Value::kNullValue) {
+      EXO_RETURN_IF_ERROR(CheckKeys(child, f->message_type(), here));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAddress(const std::string& addr, const std::string& path) {
+  size_t colon = addr.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port > 65535) {
+    return Bad(path, absl::StrCat("must be host:port, got \"", addr, "\""));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyDefaults(DaemonConfig& c) {
+  if (c.node_id().empty()) c.set_node_id("node-1");
+  if (c.data_dir().empty()) c.set_data_dir("./exoroute-data");
+  if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
+  if (c.routing().replan_interval_ms() == 0) c.mutable_routing()->set_replan_interval_ms(50);
+  for (auto& v : *c.mutable_venues()) {
+    if (v.max_book_age_ms() == 0) v.set_max_book_age_ms(5000);
+    if (v.has_sim()) {
+      auto* s = v.mutable_sim();
+      if (s->depth() == 0) s->set_depth(20);
+      if (s->update_interval_ms() == 0) s->set_update_interval_ms(100);
+      if (s->spread_ticks() == 0) s->set_spread_ticks(1);
+    }
+  }
+}
+
+absl::Status Validate(const DaemonConfig& c) {
+  if (!std::regex_match(c.node_id(), IdPattern())) {
+    return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", c.node_id(), "\""));
+  }
+  EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
+  const auto& tls = c.tls();
+  bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();
+  if (tls.insecure_plaintext() && any_file) {
+    return Bad("tls.insecure_plaintext", "cannot be combined with certificate files");
+  }
+  if (any_file) {
+    for (auto [name, file] : {std::pair{"tls.cert_file", &tls.cert_file()},
+                              std::pair{"tls.key_file", &tls.key_file()},
+                              std::pair{"tls.ca_file", &tls.ca_file()}}) {
+      if (file->empty()) return Bad(name, "required when any TLS file is given");
+      if (!std::filesystem::exists(*file)) return Bad(name, absl::StrCat("no such file: ", *file));
+    }
+  }
+  if (tls.require_client_cert() && tls.insecure_plaintext()) {
+    return Bad("tls.require_client_cert", "needs TLS");
+  }
+
+  if (c.instruments().empty()) return Bad("instruments", "at least one instrument is required");
+  std::set<std::string> symbols;
+  for (int i = 0; i < c.instruments_size(); ++i) {
+    const auto& in = c.instruments(i);
+    std::string p = absl::StrCat("instruments[", i, "]");
+    if (!std::regex_match(in.symbol(), SymbolPattern())) {
+      return Bad(p + ".symbol", absl::StrCat("must match [A-Za-z0-9._/-]{1,32}, got \"", in.symbol(), "\""));
+    }
+    if (!symbols.insert(in.symbol()).second) {
+      return Bad(p + ".symbol", absl::StrCat("duplicate symbol \"", in.symbol(), "\""));
+    }
+    if (in.price_scale() > 12) return Bad(p + ".price_scale", absl::StrCat("must be <= 12, got ", in.price_scale()));
+    if (in.qty_scale() > 12) return Bad(p + ".qty_scale", absl::StrCat("must be <= 12, got ", in.qty_scale()));
+  }
+
+  if (c.venues().empty()) return Bad("venues", "at least one venue is required");
+  std::set<std::string> ids;
+  for (int i = 0; i < c.venues_size(); ++i) {
+    const auto& v = c.venues(i);
+    std::string p = absl::StrCat("venues[", i, "]");
+    if (!std::regex_match(v.id(), IdPattern())) {
+      return Bad(p + ".id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", v.id(), "\""));
+    }
+    if (!ids.insert(v.id()).second) return Bad(p + ".id", absl::StrCat("duplicate venue id \"", v.id(), "\""));
+    if (!(v.taker_fee_bps() >= -1000 && v.taker_fee_bps() <= 1000)) {
+      return Bad(p + ".taker_fee_bps", absl::StrCat("must be within [-1000, 1000], got ", v.taker_fee_bps()));
+    }
+    if (v.max_book_age_ms() < 0) return Bad(p + ".max_book_age_ms", "must be >= 0");
+    if (v.markets().empty()) return Bad(p + ".markets", "at least one market is required");
+    std::set<std::string> venue_symbols;
+    for (int k = 0; k < v.markets_size(); ++k) {
+      const auto& m = v.markets(k);
+      std::string mp = absl::StrCat(p, ".markets[", k, "]");
+      if (symbols.count(m.symbol()) == 0) {
+        return Bad(mp + ".symbol", absl::StrCat("\"", m.symbol(), "\" is not a configured instrument"));
+      }
+      if (!venue_symbols.insert(m.symbol()).second) {
+        return Bad(mp + ".symbol", absl::StrCat("duplicate market \"", m.symbol(), "\""));
+      }
+      if (m.lot_size() <= 0) return Bad(mp + ".lot_size", absl::StrCat("must be > 0, got ", m.lot_size()));
+      if (m.max_quantity() < 0) return Bad(mp + ".max_quantity", "must be >= 0");
+    }
+    switch (v.adapter_case()) {
+      case exoroute::v1::VenueConfig::kSim: {
+        const auto& s = v.sim();
+        std::string sp = p + ".sim";
+        if (s.book_file().empty()) {
+          if (s.mid_price() <= 0) return Bad(sp + ".mid_price", absl::StrCat("must be > 0, got ", s.mid_price()));
+          if (s.tick_size() <= 0) return Bad(sp + ".tick_size", absl::StrCat("must be > 0, got ", s.tick_size()));
+          if (s.level_size() <= 0) return Bad(sp + ".level_size", absl::StrCat("must be > 0, got ", s.level_size()));
+        } else {
+          auto books = adapters::LoadBookFile(s.book_file());
+          if (!books.ok()) return Bad(sp + ".book_file", std::string(books.status().message()));
+        }
+        if (s.depth() > 1000) return Bad(sp + ".depth", absl::StrCat("must be <= 1000, got ", s.depth()));
+        break;
+      }
+      case exoroute::v1::VenueConfig::ADAPTER_NOT_SET:
+        return Bad(p, "an adapter is required (\"sim\")");
+    }
+  }
+  if (c.routing().replan_interval_ms() > 60000) {
+    return Bad("routing.replan_interval_ms", "must be <= 60000");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::string& DefaultConfigJson() {
+  static const std::string kJson = R"json({
+  "node_id": "node-1",
+  "data_dir": "./exoroute-data",
+  "listen": { "address": "127.0.0.1:50551" },
+  "instruments": [
+    { "symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8 },
+    { "symbol": "ETH-USD", "price_scale": 2, "qty_scale": 6 }
+  ],
+  "venues": [
+    {
+      "id": "SIM-A", "taker_fee_bps": 2.0,
+      "markets": [ { "symbol": "BTC-USD", "lot_size": 100000 },
+                   { "symbol": "ETH-USD", "lot_size": 1000 } ],
+      "sim": { "seed": 1, "mid_price": 6500000, "tick_size": 50, "depth": 20,
+               "level_size": 40000000, "latency_ms": 2, "update_interval_ms": 100 }
+    },
+    {
+      "id": "SIM-B", "taker_fee_bps": 1.0,
+      "markets": [ { "symbol": "BTC-USD", "lot_size": 100000 },
+                   { "symbol": "ETH-USD", "lot_size": 1000 } ],
+      "sim": { "seed": 2, "mid_price": 6500100, "tick_size": 100, "depth": 20,
+               "level_size": 25000000, "latency_ms": 3, "update_interval_ms": 100 }
+    },
+    {
+      "id": "SIM-C", "taker_fee_bps": 3.5,
+      "markets": [ { "symbol": "BTC-USD", "lot_size": 1000000 } ],
+      "sim": { "seed": 3, "mid_price": 6499900, "tick_size": 50, "depth": 20,
+               "level_size": 80000000, "latency_ms": 5, "update_interval_ms": 100 }
+    }
+  ],
+  "routing": { "replan_interval_ms": 50 }
+}
+)json";
+  return kJson;
+}
+
+absl::StatusOr<DaemonConfig> ParseConfig(const std::string& json, const std::string& origin) {
+  auto wrap = [&origin](const absl::Status& s) {
+    return absl::InvalidArgumentError(absl::StrCat("config ", origin, ": ", s.message()));
+  };
+  Value tree;
+  google::protobuf::util::JsonParseOptions opts;
+  auto st = google::protobuf::util::JsonStringToMessage(json, &tree, opts);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config ", origin, ": not valid JSON: ", st.message().as_string()));
+  }
+  if (auto s = CheckKeys(tree, DaemonConfig::descriptor(), ""); !s.ok()) return wrap(s);
+  DaemonConfig c;
+  opts.ignore_unknown_fields = false;
+  st = google::protobuf::util::JsonStringToMessage(json, &c, opts);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config ", origin, ": ", st.message().as_string()));
+  }
+  ApplyDefaults(c);
+  if (auto s = Validate(c); !s.ok()) return wrap(s);
+  return c;
+}
+
+absl::StatusOr<DaemonConfig> LoadConfig(const std::string& path) {
+  if (path.empty()) return ParseConfig(DefaultConfigJson(), "<embedded default>");
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("config ", path, ": cannot open"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace exo::daemon

@@ -1,0 +1,49 @@
+#include "daemon/decision_audit.h"
+
+#include "absl/strings/str_cat.h"
+#include "solver/solver.h"
+#include "store/delta_codec.h"
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+
+DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to) {
+  DecisionReport r;
+  auto fail = [&r](uint64_t seq, std::string why) {
+    r.ok = false;
+    r.first_bad_sequence = seq;
+    r.error = std::move(why);
+    return false;
+  };
+  absl::Status s = store.Scan(from, to, [&](const PlanDelta& d, std::string_view canonical) {
+    if (!d.has_allocated()) return true;
+    if (d.inputs_digest().empty()) return fail(d.sequence(), "allocation has no recorded inputs");
+    absl::StatusOr<std::string> raw = store.GetInputs(d.inputs_digest());
+    if (!raw.ok()) return fail(d.sequence(), std::string(raw.status().message()));
+    SolveInput input;
+    if (!input.ParseFromString(*raw)) return fail(d.sequence(), "recorded inputs do not parse");
+    absl::StatusOr<Decision> decision = solver::Solve(input);
+    if (!decision.ok()) {
+      return fail(d.sequence(), absl::StrCat("solver refused the recorded inputs: ",
+                                             decision.status().message()));
+    }
+    PlanDelta again = d;
+    again.clear_prev_hash();
+    again.clear_hash();
+    *again.mutable_allocated() =
+        solver::ToPlanAllocated(*decision, input.previous(), d.allocated().replan());
+    if (store::EncodeCanonical(again) != canonical) {
+      return fail(d.sequence(), "re-solving the recorded inputs gives a different decision");
+    }
+    ++r.checked;
+    return true;
+  });
+  if (!s.ok() && r.ok) {
+    r.ok = false;
+    r.error = std::string(s.message());
+  }
+  return r;
+}
+
+}  // namespace exo::daemon

@@ -1,0 +1,25 @@
+// Decision audit: proves that recorded decisions are what the solver makes of their inputs.
+//
+// For every allocation delta in a range, loads the SolveInput recorded under its inputs_digest,
+// re-runs the solver, rebuilds the delta exactly as the engine would, and compares canonical
+// bytes. Works on a live store or one opened read-only by the CLI. Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "store/delta_store.h"
+
+namespace exo::daemon {
+
+struct DecisionReport {
+  bool ok = true;
+  uint64_t checked = 0;             // Allocation deltas re-solved.
+  uint64_t first_bad_sequence = 0;
+  std::string error;
+};
+
+DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to);
+
+}  // namespace exo::daemon

@@ -1,0 +1,186 @@
+#include "daemon/exorouted.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/book_file.h"
+#include "adapters/sim/sim_venue.h"
+#include "daemon/dev_certs.h"
+#include "daemon/grpc_services.h"
+#include "daemon/router_engine.h"
+#include "exo/log.h"
+#include "exo/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+
+struct Daemon::Impl {
+  std::unique_ptr<store::DeltaStore> store;
+  std::unique_ptr<RouterEngine> engine;
+  std::unique_ptr<RouterServiceImpl> router;
+  std::unique_ptr<AuditServiceImpl> audit;
+  std::unique_ptr<AdminServiceImpl> admin;
+  std::unique_ptr<grpc::Server> server;
+  std::string endpoint, ca_file;
+  bool plaintext = false;
+  bool stopped = false;
+};
+
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& config,
+                                                            Clock* clock) {
+  std::vector<RouterEngine::Venue> venues;
+  for (const VenueConfig& vc : config.venues()) {
+    RouterEngine::Venue v;
+    v.config = vc;
+    if (vc.has_sim()) {
+      adapters::SimVenue::Options o;
+      o.venue_id = vc.id();
+      o.config = vc.sim();
+      o.fee_bps = vc.taker_fee_bps();
+      o.clock = clock;
+      for (const auto& m : vc.markets()) {
+        for (const auto& i : config.instruments()) {
+          if (i.symbol() == m.symbol()) o.instruments.push_back(i);
+        }
+      }
+      if (!vc.sim().book_file().empty()) {
+        EXO_ASSIGN_OR_RETURN(BookSnapshotFile file, adapters::LoadBookFile(vc.sim().book_file()));
+        for (const auto& b : file.books()) {
+          if (b.venue() == vc.id()) o.fixed_books[b.symbol()] = b;
+        }
+      }
+      v.adapter = std::make_unique<adapters::SimVenue>(std::move(o));
+    }
+    venues.push_back(std::move(v));
+  }
+  return venues;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const DaemonConfig& config, std::string* ca_file) {
+  const TlsConfig& tls = config.tls();
+  if (tls.insecure_plaintext()) {
+    LogWarning("TLS is OFF (tls.insecure_plaintext): anyone who can reach %s can trade",
+               config.listen().address());
+    return grpc::InsecureServerCredentials();
+  }
+  std::string cert = tls.cert_file(), key = tls.key_file();
+  *ca_file = tls.ca_file();
+  if (cert.empty()) {
+    EXO_ASSIGN_OR_RETURN(DevCertPaths dev,
+                         EnsureDevCerts(config.data_dir() + "/certs", config.node_id()));
+    cert = dev.server_cert;
+    key = dev.server_key;
+    *ca_file = dev.ca_cert;
+  }
+  grpc::SslServerCredentialsOptions opts(
+      tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  EXO_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert));
+  EXO_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key));
+  EXO_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadFile(*ca_file));
+  opts.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+  return grpc::SslServerCredentials(opts);
+}
+
+// host:port for clients: a wildcard host becomes loopback.
+std::string DialAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = "127.0.0.1";
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { Shutdown(); }
+
+const std::string& Daemon::endpoint() const { return impl_->endpoint; }
+const std::string& Daemon::ca_file() const { return impl_->ca_file; }
+bool Daemon::plaintext() const { return impl_->plaintext; }
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Clock* clock) {
+  auto impl = std::make_unique<Impl>();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir(), ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("data_dir ", config.data_dir(), ": ", ec.message()));
+  }
+  store::StoreOptions so;
+  so.path = config.data_dir() + "/db";
+  so.node_id = config.node_id();
+  EXO_ASSIGN_OR_RETURN(impl->store, store::OpenRocksDeltaStore(so));
+  LogInfo("store %s open, chain head %d", so.path, impl->store->Head().sequence());
+
+  EXO_ASSIGN_OR_RETURN(std::vector<RouterEngine::Venue> venues, MakeVenues(config, clock));
+  impl->engine =
+      std::make_unique<RouterEngine>(config, impl->store.get(), std::move(venues), clock);
+  EXO_RETURN_IF_ERROR(impl->engine->Recover());
+  EXO_RETURN_IF_ERROR(impl->engine->Start());
+
+  EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file));
+  impl->plaintext = config.tls().insecure_plaintext();
+  impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get());
+  impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get());
+  impl->admin =
+      std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(), clock->NowNs());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen().address(), creds, &port);
+  builder.RegisterService(impl->router.get());
+  builder.RegisterService(impl->audit.get());
+  builder.RegisterService(impl->admin.get());
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || port == 0) {
+    impl->engine->Stop();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen().address(),
+                                               " (address in use or not local?)"));
+  }
+  impl->server->GetHealthCheckService()->SetServingStatus(true);
+  impl->endpoint = DialAddress(config.listen().address(), port);
+
+  // Written last and atomically: its presence means "ready".
+  std::string endpoint_file = config.data_dir() + "/endpoint";
+  {
+    std::ofstream out(endpoint_file + ".tmp");
+    out << impl->endpoint << "\n";
+  }
+  std::filesystem::rename(endpoint_file + ".tmp", endpoint_file, ec);
+  LogInfo("exorouted %s serving on %s (%s)", config.node_id(), impl->endpoint,
+          impl->plaintext ? "PLAINTEXT" : "TLS");
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+void Daemon::Shutdown() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  LogInfo("shutting down: refusing new routes, finishing in-flight RPCs");
+  impl_->engine->BeginDrain();
+  impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  impl_->server->Wait();
+  LogInfo("stopping venues and engine");
+  impl_->engine->Stop();
+  exoroute::v1::ChainHead head = impl_->store->Head();
+  impl_->store.reset();  // Closes RocksDB with the WAL synced.
+  LogInfo("store closed at chain head %d; bye", head.sequence());
+}
+
+}  // namespace exo::daemon

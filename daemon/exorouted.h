@@ -1,0 +1,39 @@
+// Daemon: wires config, store, venues, engine and the gRPC server into one running node, and
+// takes it down gracefully. This is the only place that knows every module.
+//
+// Start order: data directory → store (refuses a foreign or broken database) → venues → engine
+// recovery → TLS credentials (dev certificates when none are configured) → gRPC server →
+// <data_dir>/endpoint. Shutdown: refuse new routes, finish in-flight RPCs (5 s grace), stop
+// venues and engine threads, close the store (WAL synced).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "exo/clock.h"
+#include "exoroute/v1/config.pb.h"
+
+namespace exo::daemon {
+
+class Daemon {
+ public:
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const exoroute::v1::DaemonConfig& config,
+                                                       Clock* clock);
+  ~Daemon();
+
+  // host:port clients should dial (the bound port when the config asked for port 0).
+  const std::string& endpoint() const;
+  // The CA certificate clients should trust ("" with plaintext).
+  const std::string& ca_file() const;
+  bool plaintext() const;
+  // Graceful stop; idempotent.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exo::daemon

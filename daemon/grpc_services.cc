@@ -1,0 +1,167 @@
+#include "daemon/grpc_services.h"
+
+#include "absl/strings/str_cat.h"
+#include "daemon/decision_audit.h"
+#include "daemon/request_validation.h"
+#include "exo/clock.h"
+
+#ifndef EXO_VERSION
+#define EXO_VERSION "dev"
+#endif
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share their numeric values.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
+                                      RouteResponse* resp) {
+  if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<Plan> plan = engine_->Route(req->order(), req->mode());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *resp->mutable_plan() = *std::move(plan);
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext*, const GetPlanRequest* req,
+                                        GetPlanResponse* resp) {
+  if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<Plan> plan = engine_->GetPlan(req->plan_id());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *resp->mutable_plan() = *std::move(plan);
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPlanRequest* req,
+                                           CancelPlanResponse* resp) {
+  if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
+  if (req->reason().size() > 256) {
+    return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
+  }
+  absl::StatusOr<Plan> plan = engine_->Cancel(req->plan_id(), req->reason());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *resp->mutable_plan() = *std::move(plan);
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
+                                          grpc::ServerWriter<WatchPlanResponse>* writer) {
+  if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
+  uint32_t next = std::max<uint32_t>(1, req->from_version());
+  while (true) {
+    absl::StatusOr<RouterEngine::PlanProgress> progress =
+        engine_->AwaitVersion(req->plan_id(), next - 1, absl::Milliseconds(250));
+    if (!progress.ok()) return ToGrpc(progress.status());
+    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+    bool write_failed = false;
+    absl::Status s = store_->ScanPlan(req->plan_id(), next, [&](const PlanDelta& d, std::string_view) {
+      if (d.plan_version() > progress->version) return false;  // Not yet published.
+      WatchPlanResponse out;
+      *out.mutable_delta() = d;
+      if (!writer->Write(out)) {
+        write_failed = true;
+        return false;
+      }
+      next = d.plan_version() + 1;
+      return true;
+    });
+    if (!s.ok()) return ToGrpc(s);
+    if (write_failed) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    if (progress->settled && next > progress->version) return grpc::Status::OK;
+    if (engine_->draining()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down; watch again");
+    }
+  }
+}
+
+grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequest* req,
+                                      grpc::ServerWriter<ReplayResponse>* writer) {
+  uint64_t head = store_->Head().sequence();
+  bool any = false;
+  auto send = [&](const PlanDelta& d, std::string_view canonical) {
+    if (ctx->IsCancelled()) return false;
+    any = true;
+    ReplayResponse out;
+    *out.mutable_delta() = d;
+    if (req->include_canonical()) out.set_canonical(std::string(canonical));
+    out.set_head_sequence(head);
+    return writer->Write(out);
+  };
+  absl::Status s;
+  switch (req->selector_case()) {
+    case ReplayRequest::kPlanId:
+      if (auto v = ValidatePlanId(req->plan_id()); !v.ok()) return ToGrpc(v);
+      s = store_->ScanPlan(req->plan_id(), 1, send);
+      if (s.ok() && !any) {
+        return ToGrpc(absl::NotFoundError(absl::StrCat("plan \"", req->plan_id(), "\" not found")));
+      }
+      break;
+    case ReplayRequest::kRange:
+    case ReplayRequest::SELECTOR_NOT_SET: {
+      if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
+      uint64_t to = req->range().to_sequence() == 0 ? head : req->range().to_sequence();
+      s = store_->Scan(req->range().from_sequence(), to, send);
+      break;
+    }
+  }
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "replay cancelled");
+  return ToGrpc(s);
+}
+
+grpc::Status AuditServiceImpl::Verify(grpc::ServerContext*, const VerifyRequest* req,
+                                      VerifyResponse* resp) {
+  if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
+  *resp->mutable_head() = store_->Head();
+  uint64_t to = req->range().to_sequence();
+  store::VerifyReport r = store_->Verify(req->range().from_sequence(), to, nullptr);
+  resp->set_checked(r.checked);
+  resp->set_ok(r.ok);
+  resp->set_first_bad_sequence(r.first_bad_sequence);
+  resp->set_error(r.error);
+  if (r.ok && req->recompute_decisions()) {
+    DecisionReport d = VerifyDecisions(*store_, req->range().from_sequence(),
+                                       to == 0 ? resp->head().sequence() : to);
+    resp->set_decisions_checked(d.checked);
+    resp->set_ok(d.ok);
+    resp->set_first_bad_sequence(d.first_bad_sequence);
+    resp->set_error(d.error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChainHeadRequest*,
+                                            GetChainHeadResponse* resp) {
+  *resp->mutable_head() = store_->Head();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*,
+                                      StatusResponse* resp) {
+  const auto& cfg = engine_->config();
+  resp->set_node_id(cfg.node_id());
+  resp->set_version(EXO_VERSION);
+  resp->set_uptime_ms((SystemClock()->NowNs() - started_ns_) / 1'000'000);
+  for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
+  *resp->mutable_chain_head() = store_->Head();
+  resp->set_store_size_bytes(store_->SizeOnDisk());
+  resp->set_data_dir(cfg.data_dir());
+  uint64_t total = 0, working = 0;
+  engine_->CountPlans(&total, &working);
+  resp->set_plans_total(total);
+  resp->set_plans_working(working);
+  *resp->mutable_instruments() = cfg.instruments();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext*, const ListVenuesRequest*,
+                                          ListVenuesResponse* resp) {
+  for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
+  return grpc::Status::OK;
+}
+
+}  // namespace exo::daemon

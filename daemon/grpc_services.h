@@ -1,0 +1,67 @@
+// The exoroute.v1 gRPC services over a RouterEngine and a DeltaStore. This is the service edge:
+// requests are validated here and absl::Status is mapped to grpc::Status in one place (ToGrpc).
+// Handlers are called concurrently by gRPC's thread pool and never wait on venue I/O.
+#pragma once
+
+#include <memory>
+
+#include "daemon/router_engine.h"
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "exoroute/v1/audit.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "store/delta_store.h"
+
+namespace exo::daemon {
+
+grpc::Status ToGrpc(const absl::Status& s);
+
+class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
+ public:
+  RouterServiceImpl(RouterEngine* engine, const store::DeltaStore* store)
+      : engine_(engine), store_(store) {}
+  grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest*,
+                     exoroute::v1::RouteResponse*) override;
+  grpc::Status GetPlan(grpc::ServerContext*, const exoroute::v1::GetPlanRequest*,
+                       exoroute::v1::GetPlanResponse*) override;
+  grpc::Status CancelPlan(grpc::ServerContext*, const exoroute::v1::CancelPlanRequest*,
+                          exoroute::v1::CancelPlanResponse*) override;
+  grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,
+                         grpc::ServerWriter<exoroute::v1::WatchPlanResponse>*) override;
+
+ private:
+  RouterEngine* engine_;
+  const store::DeltaStore* store_;
+};
+
+class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
+ public:
+  explicit AuditServiceImpl(const store::DeltaStore* store) : store_(store) {}
+  grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
+                      grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
+  grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
+                      exoroute::v1::VerifyResponse*) override;
+  grpc::Status GetChainHead(grpc::ServerContext*, const exoroute::v1::GetChainHeadRequest*,
+                            exoroute::v1::GetChainHeadResponse*) override;
+
+ private:
+  const store::DeltaStore* store_;
+};
+
+class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
+ public:
+  AdminServiceImpl(const RouterEngine* engine, const store::DeltaStore* store,
+                   int64_t started_ns)
+      : engine_(engine), store_(store), started_ns_(started_ns) {}
+  grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
+                      exoroute::v1::StatusResponse*) override;
+  grpc::Status ListVenues(grpc::ServerContext*, const exoroute::v1::ListVenuesRequest*,
+                          exoroute::v1::ListVenuesResponse*) override;
+
+ private:
+  const RouterEngine* engine_;
+  const store::DeltaStore* store_;
+  int64_t started_ns_;
+};
+
+}  // namespace exo::daemon

@@ -1,0 +1,114 @@
+#include "daemon/plan_fold.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "exo/fixed_point.h"
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+
+bool IsTerminal(PlanStatus s) {
+  return s == PLAN_STATUS_COMPLETED || s == PLAN_STATUS_CANCELLED || s == PLAN_STATUS_EXPIRED ||
+         s == PLAN_STATUS_FAILED;
+}
+
+int OpenChildren(const Plan& plan) {
+  return static_cast<int>(std::count_if(plan.children().begin(), plan.children().end(),
+                                        [](const ChildState& c) { return !c.done(); }));
+}
+
+namespace {
+
+ChildState* FindChild(Plan* plan, const std::string& cl_ord_id) {
+  for (auto& c : *plan->mutable_children()) {
+    if (c.order().cl_ord_id() == cl_ord_id) return &c;
+  }
+  return nullptr;
+}
+
+void MergeAllocations(const PlanAllocated& a, Plan* plan) {
+  std::map<std::string, Allocation> by_venue;
+  if (a.replan()) {
+    for (const auto& x : plan->allocations()) by_venue[x.venue()] = x;
+  }
+  for (const auto& x : a.allocations()) {
+    if (x.quantity() == 0) {
+      by_venue.erase(x.venue());
+    } else {
+      by_venue[x.venue()] = x;
+    }
+  }
+  plan->clear_allocations();
+  for (auto& [venue, x] : by_venue) *plan->add_allocations() = std::move(x);
+}
+
+}  // namespace
+
+void ApplyDelta(const PlanDelta& d, Plan* plan) {
+  switch (d.change_case()) {
+    case PlanDelta::kCreated:
+      plan->set_plan_id(d.plan_id());
+      *plan->mutable_order() = d.created().order();
+      plan->set_mode(d.created().mode());
+      *plan->mutable_instrument() = d.created().instrument();
+      plan->set_status(d.created().mode() == ROUTE_MODE_EXECUTE ? PLAN_STATUS_WORKING
+                                                                 : PLAN_STATUS_PLANNED);
+      plan->set_created_time_ns(d.event_time_ns());
+      break;
+    case PlanDelta::kAllocated: {
+      const PlanAllocated& a = d.allocated();
+      MergeAllocations(a, plan);
+      plan->set_shortfall(a.shortfall());
+      plan->set_expected_cost(a.expected_cost());
+      *plan->mutable_last_solve() = a.stats();
+      *plan->mutable_exclusions() = a.exclusions();
+      if (a.replan()) plan->set_replans(plan->replans() + 1);
+      break;
+    }
+    case PlanDelta::kChildSent: {
+      ChildState* c = plan->add_children();
+      *c->mutable_order() = d.child_sent();
+      break;
+    }
+    case PlanDelta::kFill: {
+      const Fill& f = d.fill();
+      if (ChildState* c = FindChild(plan, f.cl_ord_id())) {
+        c->set_filled_quantity(c->filled_quantity() + f.quantity());
+      }
+      plan->set_filled_quantity(plan->filled_quantity() + f.quantity());
+      const double qty_unit = static_cast<double>(Pow10(plan->instrument().qty_scale()));
+      int64_t notional = std::llround(static_cast<double>(f.price()) *
+                                      static_cast<double>(f.quantity()) / qty_unit);
+      plan->set_filled_notional(plan->filled_notional() + notional);
+      plan->set_fees(plan->fees() + f.fee());
+      plan->set_average_price(std::llround(static_cast<double>(plan->filled_notional()) *
+                                           qty_unit /
+                                           static_cast<double>(plan->filled_quantity())));
+      break;
+    }
+    case PlanDelta::kChildDone:
+      if (ChildState* c = FindChild(plan, d.child_done().cl_ord_id())) {
+        c->set_done(true);
+        c->set_done_reason(d.child_done().reason());
+      }
+      break;
+    case PlanDelta::kCancelRequested:
+      plan->set_status(PLAN_STATUS_CANCELLING);
+      plan->set_reason(d.cancel_requested().reason());
+      break;
+    case PlanDelta::kFinished:
+      plan->set_status(d.finished().status());
+      plan->set_reason(d.finished().reason());
+      break;
+    case PlanDelta::CHANGE_NOT_SET:
+      break;
+  }
+  plan->set_version(d.plan_version());
+  if (d.sequence() != 0) plan->set_last_sequence(d.sequence());
+  plan->set_updated_time_ns(d.event_time_ns());
+}
+
+}  // namespace exo::daemon

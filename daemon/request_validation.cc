@@ -1,0 +1,84 @@
+#include "daemon/request_validation.h"
+
+#include <regex>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace exo::daemon {
+namespace {
+
+absl::Status Bad(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+}  // namespace
+
+absl::Status ValidatePlanId(const std::string& id) {
+  static const std::regex kId("[A-Za-z0-9._:-]{1,64}");
+  if (id.empty()) return Bad("plan_id", "required");
+  if (!std::regex_match(id, kId)) {
+    return Bad("plan_id", absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got \"", id, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
+  using namespace exoroute::v1;  // NOLINT
+  if (!r.has_order()) return Bad("order", "required");
+  const ParentOrder& o = r.order();
+  if (auto s = ValidatePlanId(o.id()); !s.ok()) {
+    return Bad("order.id", std::string(s.message()).substr(std::string("plan_id: ").size()));
+  }
+  if (o.symbol().empty()) return Bad("order.symbol", "required");
+  if (o.side() != SIDE_BUY && o.side() != SIDE_SELL) {
+    return Bad("order.side", absl::StrCat("must be SIDE_BUY or SIDE_SELL, got ", o.side()));
+  }
+  if (o.quantity() <= 0) return Bad("order.quantity", absl::StrCat("must be > 0, got ", o.quantity()));
+  if (o.has_limit_price() && o.limit_price() <= 0) {
+    return Bad("order.limit_price", absl::StrCat("must be > 0 when set, got ", o.limit_price()));
+  }
+  switch (o.time_in_force()) {
+    case TIME_IN_FORCE_GTT:
+      if (o.expire_after_ms() <= 0) {
+        return Bad("order.expire_after_ms", absl::StrCat("must be > 0 for TIME_IN_FORCE_GTT, got ",
+                                                         o.expire_after_ms()));
+      }
+      break;
+    case TIME_IN_FORCE_GTC:
+    case TIME_IN_FORCE_IOC:
+      if (o.expire_after_ms() != 0) {
+        return Bad("order.expire_after_ms", "only allowed with TIME_IN_FORCE_GTT");
+      }
+      break;
+    default:
+      return Bad("order.time_in_force",
+                 absl::StrCat("must be GTC, IOC or GTT, got ", o.time_in_force()));
+  }
+  std::set<std::string> allowed;
+  for (int i = 0; i < o.allowed_venues_size(); ++i) {
+    if (o.allowed_venues(i).empty()) return Bad(absl::StrCat("order.allowed_venues[", i, "]"), "empty");
+    allowed.insert(o.allowed_venues(i));
+  }
+  for (int i = 0; i < o.denied_venues_size(); ++i) {
+    std::string f = absl::StrCat("order.denied_venues[", i, "]");
+    if (o.denied_venues(i).empty()) return Bad(f, "empty");
+    if (allowed.count(o.denied_venues(i))) {
+      return Bad(f, absl::StrCat("\"", o.denied_venues(i), "\" is also in allowed_venues"));
+    }
+  }
+  if (r.mode() != ROUTE_MODE_PLAN_ONLY && r.mode() != ROUTE_MODE_EXECUTE) {
+    return Bad("mode", absl::StrCat("must be ROUTE_MODE_PLAN_ONLY or ROUTE_MODE_EXECUTE, got ", r.mode()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field) {
+  if (r.to_sequence() != 0 && r.from_sequence() > r.to_sequence()) {
+    return Bad(absl::StrCat(field, ".from_sequence"),
+               absl::StrCat("must be <= to_sequence (", r.to_sequence(), "), got ", r.from_sequence()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace exo::daemon

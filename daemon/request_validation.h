@@ -1,0 +1,16 @@
+// Validation of client requests at the service edge. Each function returns InvalidArgument
+// naming the offending field ("order.quantity: must be > 0, got 0") or OK. Checks that need the
+// node's configuration (known symbol, known venues) are the engine's.
+#pragma once
+
+#include "absl/status/status.h"
+#include "exoroute/v1/audit.pb.h"
+#include "exoroute/v1/router.pb.h"
+
+namespace exo::daemon {
+
+absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
+absl::Status ValidatePlanId(const std::string& plan_id);
+absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field);
+
+}  // namespace exo::daemon

@@ -1,0 +1,570 @@
+#include "daemon/router_engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/plan_fold.h"
+#include "exo/fixed_point.h"
+#include "exo/log.h"
+#include "exo/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "solver/solver.h"
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+using store::PendingDelta;
+
+namespace {
+
+bool Settled(const Plan& p) {
+  return IsTerminal(p.status()) || (p.status() == PLAN_STATUS_PLANNED && p.version() >= 2);
+}
+
+std::string StatusName(PlanStatus s) {
+  std::string n = PlanStatus_Name(s);
+  return n.substr(std::string("PLAN_STATUS_").size());
+}
+
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+}  // namespace
+
+RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
+                           std::vector<Venue> venues, Clock* clock)
+    : config_(std::move(config)), store_(store), clock_(clock) {
+  for (Venue& v : venues) {
+    std::string id = v.config.id();
+    venues_.emplace(std::move(id), std::move(v));
+  }
+}
+
+RouterEngine::~RouterEngine() { Stop(); }
+
+const Instrument* RouterEngine::FindInstrument(const std::string& symbol) const {
+  for (const auto& i : config_.instruments()) {
+    if (i.symbol() == symbol) return &i;
+  }
+  return nullptr;
+}
+
+adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const {
+  auto it = venues_.find(venue);
+  return it == venues_.end() ? nullptr : it->second.adapter.get();
+}
+
+absl::Status RouterEngine::Recover() {
+  std::map<std::string, std::shared_ptr<PlanRecord>> plans;
+  EXO_RETURN_IF_ERROR(store_->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
+    auto& rec = plans[d.plan_id()];
+    if (!rec) rec = std::make_shared<PlanRecord>();
+    ApplyDelta(d, &rec->plan);
+    return true;
+  }));
+  uint64_t resumed = 0;
+  for (auto& [id, rec] : plans) {
+    std::lock_guard<std::mutex> lock(rec->mu);
+    Plan& p = rec->plan;
+    if (!Settled(p) && OpenChildren(p) > 0) {
+      std::vector<PendingDelta> batch;
+      uint32_t version = p.version();
+      for (const ChildState& c : p.children()) {
+        if (c.done()) continue;
+        PendingDelta pd;
+        pd.delta = NewDelta(p, clock_->NowNs());
+        pd.delta.set_plan_version(++version);
+        auto* done = pd.delta.mutable_child_done();
+        done->set_cl_ord_id(c.order().cl_ord_id());
+        done->set_venue(c.order().venue());
+        done->set_canceled_quantity(c.order().quantity() - c.filled_quantity());
+        done->set_reason("lost in restart: the venue keeps no state across restarts");
+        batch.push_back(std::move(pd));
+      }
+      EXO_RETURN_IF_ERROR(Commit(*rec, std::move(batch)));
+    }
+    if (!Settled(p)) ++resumed;
+    rec->version = p.version();
+    rec->settled = Settled(p);
+  }
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    plans_ = std::move(plans);
+  }
+  LogInfo("recovered %d plans from the store (%d to resume), chain head %d",
+          plans_.size(), resumed, store_->Head().sequence());
+  return absl::OkStatus();
+}
+
+absl::Status RouterEngine::Start() {
+  for (auto& [id, v] : venues_) {
+    EXO_RETURN_IF_ERROR(v.adapter->Start([this](adapters::ExecutionEvent e) { OnExecution(std::move(e)); }));
+    LogInfo("venue %s (%s) started", id, v.adapter->kind());
+  }
+  started_ = true;
+  event_thread_ = std::thread([this] { EventLoop(); });
+  tick_thread_ = std::thread([this] { TickLoop(); });
+  return absl::OkStatus();
+}
+
+void RouterEngine::BeginDrain() {
+  draining_ = true;
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  watch_cv_.notify_all();
+}
+
+void RouterEngine::Stop() {
+  if (stopping_.exchange(true)) return;
+  BeginDrain();
+  {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    events_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_cv_.notify_all();
+  }
+  if (started_) {
+    event_thread_.join();
+    tick_thread_.join();
+  }
+  for (auto& [id, v] : venues_) v.adapter->Stop();
+}
+
+absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
+  const Instrument* inst = FindInstrument(order.symbol());
+  if (inst == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
+  }
+  for (const auto* list : {&order.allowed_venues(), &order.denied_venues()}) {
+    for (int i = 0; i < list->size(); ++i) {
+      if (venues_.count((*list)[i]) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "order.", list == &order.allowed_venues() ? "allowed_venues" : "denied_venues", "[",
+            i, "]: unknown venue \"", (*list)[i], "\""));
+      }
+    }
+  }
+  std::vector<std::string> why;
+  for (const auto& [id, v] : venues_) {
+    bool trades = std::any_of(v.config.markets().begin(), v.config.markets().end(),
+                              [&](const MarketConfig& m) { return m.symbol() == order.symbol(); });
+    if (!trades) continue;
+    bool allowed = order.allowed_venues().empty() ||
+                   std::count(order.allowed_venues().begin(), order.allowed_venues().end(), id);
+    bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), id) > 0;
+    if (allowed && !denied) return absl::OkStatus();
+    why.push_back(absl::StrCat(id, denied ? " denied" : " not allowed"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "no venue can trade ", order.symbol(),
+      why.empty() ? " (no configured venue lists it)" : absl::StrCat(": ", absl::StrJoin(why, ", "))));
+}
+
+SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
+  const ParentOrder& o = plan.order();
+  SolveInput in;
+  *in.mutable_instrument() = plan.instrument();
+  in.set_side(o.side());
+  in.set_quantity(o.quantity() - plan.filled_quantity());
+  if (o.has_limit_price()) in.set_limit_price(o.limit_price());
+  in.set_decision_time_ns(now);
+  for (const auto& [id, v] : venues_) {
+    const MarketConfig* market = nullptr;
+    for (const auto& m : v.config.markets()) {
+      if (m.symbol() == o.symbol()) market = &m;
+    }
+    if (market == nullptr) continue;
+    VenueInput* vi = in.add_venues();
+    vi->set_venue(id);
+    vi->set_fee_bps(v.config.taker_fee_bps());
+    vi->set_lot_size(market->lot_size());
+    vi->set_max_quantity(market->max_quantity());
+    vi->set_max_book_age_ms(v.config.max_book_age_ms());
+    if (!o.allowed_venues().empty() &&
+        std::count(o.allowed_venues().begin(), o.allowed_venues().end(), id) == 0) {
+      vi->set_exclusion("not in the order's allowed_venues");
+    } else if (std::count(o.denied_venues().begin(), o.denied_venues().end(), id) > 0) {
+      vi->set_exclusion("in the order's denied_venues");
+    } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
+               v.adapter->state() != ADAPTER_STATE_UP) {
+      vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
+    }
+    if (auto book = v.adapter->Book(o.symbol())) *vi->mutable_book() = *book;
+  }
+  *in.mutable_previous() = plan.allocations();
+  return in;
+}
+
+PlanDelta RouterEngine::NewDelta(const Plan& plan, int64_t now) const {
+  PlanDelta d;
+  d.set_plan_id(plan.plan_id());
+  d.set_plan_version(plan.version() + 1);
+  d.set_event_time_ns(now);
+  return d;
+}
+
+absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan p, int64_t now) {
+  Step step;
+  auto add = [&](PlanDelta d, std::string inputs = {}) {
+    d.set_plan_version(p.version() + 1);
+    ApplyDelta(d, &p);
+    step.deltas.push_back({std::move(d), std::move(inputs)});
+  };
+  auto finish = [&](PlanStatus status, std::string reason) {
+    PlanDelta d = NewDelta(p, now);
+    d.mutable_finished()->set_status(status);
+    d.mutable_finished()->set_reason(std::move(reason));
+    add(std::move(d));
+  };
+  if (Settled(p)) return step;
+  const ParentOrder& o = p.order();
+  const int64_t remaining = o.quantity() - p.filled_quantity();
+  const uint32_t qs = p.instrument().qty_scale();
+  const bool allocated_once = p.last_solve().method() != SOLVER_METHOD_UNSPECIFIED;
+  const bool expired = o.time_in_force() == TIME_IN_FORCE_GTT &&
+                       now >= p.created_time_ns() + o.expire_after_ms() * 1'000'000;
+  if (OpenChildren(p) > 0) {
+    // Waiting on venues. On expiry, ask them to cancel (once per child).
+    if (expired || p.status() == PLAN_STATUS_CANCELLING) {
+      for (const ChildState& c : p.children()) {
+        if (c.done() || std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(),
+                                   c.order().cl_ord_id())) {
+          continue;
+        }
+        rec.cancel_sent.push_back(c.order().cl_ord_id());
+        step.cancels.push_back(c.order());
+      }
+    }
+    return step;
+  }
+  if (p.status() == PLAN_STATUS_CANCELLING) {
+    finish(PLAN_STATUS_CANCELLED, p.reason());
+    return step;
+  }
+  if (remaining <= 0) {
+    finish(PLAN_STATUS_COMPLETED, absl::StrCat("filled ", FormatDecimal(p.filled_quantity(), qs)));
+    return step;
+  }
+  if (expired) {
+    finish(PLAN_STATUS_EXPIRED, absl::StrCat("expired after ", o.expire_after_ms(), " ms with ",
+                                             FormatDecimal(p.filled_quantity(), qs), " of ",
+                                             FormatDecimal(o.quantity(), qs), " filled"));
+    return step;
+  }
+  if (o.time_in_force() == TIME_IN_FORCE_IOC && allocated_once) {
+    finish(PLAN_STATUS_EXPIRED,
+           absl::StrCat("immediate-or-cancel: ", FormatDecimal(remaining, qs), " of ",
+                        FormatDecimal(o.quantity(), qs), " unfilled and cancelled"));
+    return step;
+  }
+
+  SolveInput input = BuildSolveInput(p, now);
+  EXO_ASSIGN_OR_RETURN(Decision decision, solver::Solve(input));
+  if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
+
+  PlanDelta d = NewDelta(p, now);
+  *d.mutable_allocated() = solver::ToPlanAllocated(decision, p.allocations(), allocated_once);
+  add(std::move(d), SerializeDeterministic(input));
+
+  if (p.mode() == ROUTE_MODE_EXECUTE) {
+    for (const Allocation& x : decision.allocations()) {
+      PlanDelta c = NewDelta(p, now);
+      ChildOrder* child = c.mutable_child_sent();
+      child->set_cl_ord_id(absl::StrCat(p.plan_id(), ".", c.plan_version()));
+      child->set_venue(x.venue());
+      child->set_side(o.side());
+      child->set_quantity(x.quantity());
+      child->set_limit_price(x.limit_price());
+      step.sends.push_back(*child);
+      add(std::move(c));
+    }
+  }
+  return step;
+}
+
+absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch) {
+  if (batch.empty()) return absl::OkStatus();
+  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
+  for (const PlanDelta& d : stored) ApplyDelta(d, &rec.plan);
+  Publish(rec);
+  return absl::OkStatus();
+}
+
+void RouterEngine::Publish(PlanRecord& rec) {
+  rec.version = rec.plan.version();
+  rec.settled = Settled(rec.plan);
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  watch_cv_.notify_all();
+}
+
+absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> prefix) {
+  for (int guard = 0; guard < 64; ++guard) {
+    int64_t now = clock_->NowNs();
+    Plan projected = rec.plan;
+    for (auto& pd : prefix) {
+      pd.delta.set_plan_version(projected.version() + 1);
+      ApplyDelta(pd.delta, &projected);
+    }
+    EXO_ASSIGN_OR_RETURN(Step step, NextStep(rec, std::move(projected), now));
+    std::vector<PendingDelta> batch = std::move(prefix);
+    prefix.clear();
+    for (auto& d : step.deltas) batch.push_back(std::move(d));
+    for (const ChildOrder& c : step.cancels) {
+      if (auto* a = AdapterFor(c.venue())) {
+        absl::Status s = a->Cancel(c.cl_ord_id());
+        if (!s.ok() && !absl::IsNotFound(s)) {
+          LogWarning("cancel %s at %s failed: %s", c.cl_ord_id(), c.venue(), s.ToString());
+        }
+      }
+    }
+    if (batch.empty()) return absl::OkStatus();
+    // Recorded before sent: a crash after this line can never place the same child twice.
+    EXO_RETURN_IF_ERROR(Commit(rec, std::move(batch)));
+    for (const ChildOrder& c : step.sends) {
+      adapters::VenueAdapter* a = AdapterFor(c.venue());
+      absl::Status s = a->Send(c, rec.plan.order().symbol());
+      if (!s.ok()) {
+        adapters::ExecutionEvent rejected;
+        rejected.type = adapters::ExecutionEvent::Type::kDone;
+        rejected.venue = c.venue();
+        rejected.cl_ord_id = c.cl_ord_id();
+        rejected.canceled_quantity = c.quantity();
+        rejected.reason = absl::StrCat("rejected: ", s.message());
+        OnExecution(std::move(rejected));
+      }
+    }
+  }
+  return absl::InternalError("plan did not settle within 64 steps");
+}
+
+absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mode) {
+  if (draining_) return absl::UnavailableError("exorouted is shutting down");
+  EXO_RETURN_IF_ERROR(CheckRoutable(order));
+  std::shared_ptr<PlanRecord> rec;
+  std::unique_lock<std::mutex> rec_lock;
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    auto it = plans_.find(order.id());
+    if (it != plans_.end()) {
+      std::lock_guard<std::mutex> existing(it->second->mu);
+      const Plan& p = it->second->plan;
+      if (p.mode() == mode && google::protobuf::util::MessageDifferencer::Equals(p.order(), order)) {
+        return p;  // An idempotent retry.
+      }
+      return absl::AlreadyExistsError(absl::StrCat(
+          "order.id: plan \"", order.id(), "\" already exists with a different order"));
+    }
+    rec = std::make_shared<PlanRecord>();
+    rec_lock = std::unique_lock<std::mutex>(rec->mu);
+    plans_.emplace(order.id(), rec);
+  }
+  PendingDelta created;
+  created.delta.set_plan_id(order.id());
+  created.delta.set_event_time_ns(clock_->NowNs());
+  auto* c = created.delta.mutable_created();
+  *c->mutable_order() = order;
+  c->set_mode(mode);
+  *c->mutable_instrument() = *FindInstrument(order.symbol());
+  std::vector<PendingDelta> prefix;
+  prefix.push_back(std::move(created));
+  absl::Status s = Drive(*rec, std::move(prefix));
+  if (!s.ok() && rec->plan.version() == 0) {
+    // Nothing became durable: forget the plan so that a retry can create it.
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    plans_.erase(order.id());
+    return s;
+  }
+  if (!s.ok()) LogError("plan %s: %s", order.id(), s.ToString());
+  return rec->plan;
+}
+
+std::shared_ptr<RouterEngine::PlanRecord> RouterEngine::FindRecord(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  auto it = plans_.find(id);
+  return it == plans_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
+  auto rec = FindRecord(plan_id);
+  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  std::lock_guard<std::mutex> lock(rec->mu);
+  if (rec->plan.version() == 0) {
+    return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  }
+  return rec->plan;
+}
+
+absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std::string& reason) {
+  auto rec = FindRecord(plan_id);
+  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  std::lock_guard<std::mutex> lock(rec->mu);
+  const Plan& p = rec->plan;
+  if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  if (IsTerminal(p.status())) {
+    return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" already finished: ",
+                                                      StatusName(p.status())));
+  }
+  if (p.status() == PLAN_STATUS_CANCELLING) return p;
+  std::string why = reason.empty() ? "cancelled by client" : reason;
+  PendingDelta pd;
+  pd.delta = NewDelta(p, clock_->NowNs());
+  if (p.status() == PLAN_STATUS_PLANNED) {
+    pd.delta.mutable_finished()->set_status(PLAN_STATUS_CANCELLED);
+    pd.delta.mutable_finished()->set_reason(why);
+  } else {
+    pd.delta.mutable_cancel_requested()->set_reason(why);
+  }
+  std::vector<PendingDelta> prefix;
+  prefix.push_back(std::move(pd));
+  EXO_RETURN_IF_ERROR(Drive(*rec, std::move(prefix)));
+  return rec->plan;
+}
+
+absl::StatusOr<RouterEngine::PlanProgress> RouterEngine::AwaitVersion(
+    const std::string& plan_id, uint32_t seen_version, absl::Duration timeout) const {
+  auto rec = FindRecord(plan_id);
+  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  watch_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+    return rec->version.load() > seen_version || draining_.load();
+  });
+  return PlanProgress{rec->version.load(), rec->settled.load()};
+}
+
+void RouterEngine::OnExecution(adapters::ExecutionEvent event) {
+  std::lock_guard<std::mutex> lock(events_mu_);
+  events_.push_back(std::move(event));
+  events_cv_.notify_one();
+}
+
+void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
+  size_t dot = e.cl_ord_id.rfind('.');
+  auto rec = dot == std::string::npos ? nullptr : FindRecord(e.cl_ord_id.substr(0, dot));
+  if (!rec) {
+    ++unknown_executions_;
+    LogWarning("execution for unknown child %s from %s ignored", e.cl_ord_id, e.venue);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(rec->mu);
+  const ChildState* child = nullptr;
+  for (const auto& c : rec->plan.children()) {
+    if (c.order().cl_ord_id() == e.cl_ord_id) child = &c;
+  }
+  if (child == nullptr || child->done()) {
+    ++unknown_executions_;
+    LogWarning("execution for %s child %s from %s ignored", child ? "completed" : "unknown",
+               e.cl_ord_id, e.venue);
+    return;
+  }
+  PendingDelta pd;
+  pd.delta = NewDelta(rec->plan, clock_->NowNs());
+  if (e.type == adapters::ExecutionEvent::Type::kFill) {
+    if (child->filled_quantity() + e.quantity > child->order().quantity()) {
+      LogWarning("overfill on %s: %d + %d > %d (recorded as reported)", e.cl_ord_id,
+                 child->filled_quantity(), e.quantity, child->order().quantity());
+    }
+    Fill* f = pd.delta.mutable_fill();
+    f->set_cl_ord_id(e.cl_ord_id);
+    f->set_venue(e.venue);
+    f->set_quantity(e.quantity);
+    f->set_price(e.price);
+    f->set_fee(e.fee);
+    f->set_exec_id(e.exec_id);
+  } else {
+    ChildDone* d = pd.delta.mutable_child_done();
+    d->set_cl_ord_id(e.cl_ord_id);
+    d->set_venue(e.venue);
+    d->set_canceled_quantity(e.canceled_quantity);
+    d->set_reason(e.reason);
+  }
+  std::vector<PendingDelta> prefix;
+  prefix.push_back(std::move(pd));
+  absl::Status s = Drive(*rec, std::move(prefix));
+  if (!s.ok()) LogError("plan %s: %s", rec->plan.plan_id(), s.ToString());
+}
+
+void RouterEngine::EventLoop() {
+  std::unique_lock<std::mutex> lock(events_mu_);
+  while (true) {
+    events_cv_.wait(lock, [&] { return stopping_.load() || !events_.empty(); });
+    if (stopping_ && events_.empty()) return;
+    adapters::ExecutionEvent e = std::move(events_.front());
+    events_.pop_front();
+    lock.unlock();
+    HandleExecution(e);
+    lock.lock();
+  }
+}
+
+void RouterEngine::TickLoop() {
+  auto interval = std::chrono::milliseconds(config_.routing().replan_interval_ms());
+  while (!stopping_) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      stop_cv_.wait_for(lock, interval, [&] { return stopping_.load(); });
+    }
+    if (stopping_) return;
+    std::vector<std::shared_ptr<PlanRecord>> working;
+    {
+      std::lock_guard<std::mutex> pl(plans_mu_);
+      for (auto& [id, rec] : plans_) {
+        if (!rec->settled.load() && rec->version.load() > 0) working.push_back(rec);
+      }
+    }
+    for (auto& rec : working) {
+      std::lock_guard<std::mutex> pl(rec->mu);
+      absl::Status s = Drive(*rec, {});
+      if (!s.ok()) LogError("plan %s: %s", rec->plan.plan_id(), s.ToString());
+    }
+  }
+}
+
+std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
+  std::vector<VenueStatus> out;
+  int64_t now = clock_->NowNs();
+  for (const auto& [id, v] : venues_) {
+    VenueStatus s;
+    s.set_venue(id);
+    s.set_adapter(v.adapter->kind());
+    s.set_state(v.adapter->state());
+    s.set_fee_bps(v.config.taker_fee_bps());
+    s.set_book_age_ms(-1);
+    for (const auto& m : v.config.markets()) {
+      s.add_symbols(m.symbol());
+      if (auto book = v.adapter->Book(m.symbol())) {
+        int64_t age = (now - book->receive_time_ns()) / 1'000'000;
+        if (s.book_age_ms() < 0 || age < s.book_age_ms()) {
+          s.set_book_age_ms(age);
+          s.set_book_sequence(book->sequence());
+        }
+      }
+    }
+    s.set_children_sent(v.adapter->children_sent());
+    s.set_fills(v.adapter->fills());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void RouterEngine::CountPlans(uint64_t* total, uint64_t* working) const {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  *total = 0;
+  *working = 0;
+  for (const auto& [id, rec] : plans_) {
+    if (rec->version.load() == 0) continue;
+    ++*total;
+    if (!rec->settled.load()) ++*working;
+  }
+}
+
+}  // namespace exo::daemon

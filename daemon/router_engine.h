@@ -1,0 +1,132 @@
+// RouterEngine: the core of exorouted. Owns the plans, turns parent orders into decisions
+// (solver), decisions into child orders (adapters), and every change into a durable PlanDelta
+// (store) before anything acts on it.
+//
+// Threads: gRPC handlers call Route/GetPlan/Cancel/AwaitVersion concurrently; adapters' events
+// arrive on one queue drained by the engine's event thread; a tick thread re-plans working plans
+// and enforces expiry. Each plan has its own mutex, held across its appends, so a plan's deltas
+// are ordered while appends of different plans share one WAL sync (group commit). Lock order:
+// plans_mu_ before a plan's mutex; never the other way round. gRPC handlers never wait on venue
+// I/O, only on the store.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adapters/venue_adapter.h"
+#include "exo/clock.h"
+#include "exoroute/v1/admin.pb.h"
+#include "exoroute/v1/config.pb.h"
+#include "exoroute/v1/types.pb.h"
+#include "store/delta_store.h"
+
+namespace exo::daemon {
+
+class RouterEngine {
+ public:
+  struct Venue {
+    exoroute::v1::VenueConfig config;
+    std::unique_ptr<adapters::VenueAdapter> adapter;
+  };
+
+  RouterEngine(exoroute::v1::DaemonConfig config, store::DeltaStore* store,
+               std::vector<Venue> venues, Clock* clock);
+  ~RouterEngine();
+
+  // Rebuilds every plan from the store; children that were open when the node stopped are
+  // recorded as lost (simulated venues keep no state across restarts) so their plans resume.
+  absl::Status Recover();
+  // Starts the adapters and the engine's threads.
+  absl::Status Start();
+  // Refuses new routes from now on and wakes every watcher (first step of a graceful stop).
+  void BeginDrain();
+  // Stops threads and adapters. Idempotent.
+  void Stop();
+
+  absl::StatusOr<exoroute::v1::Plan> Route(const exoroute::v1::ParentOrder& order,
+                                           exoroute::v1::RouteMode mode);
+  absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
+  absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
+
+  // Waits until the plan's version exceeds `seen_version`, the timeout passes, or the engine
+  // drains. Returns the plan's version and whether it has settled (no more deltas will come).
+  struct PlanProgress {
+    uint32_t version = 0;
+    bool settled = false;
+  };
+  absl::StatusOr<PlanProgress> AwaitVersion(const std::string& plan_id, uint32_t seen_version,
+                                            absl::Duration timeout) const;
+
+  bool draining() const { return draining_.load(); }
+  std::vector<exoroute::v1::VenueStatus> VenueStatuses() const;
+  void CountPlans(uint64_t* total, uint64_t* working) const;
+  const exoroute::v1::DaemonConfig& config() const { return config_; }
+  uint64_t unknown_executions() const { return unknown_executions_.load(); }
+
+ private:
+  struct PlanRecord {
+    mutable std::mutex mu;
+    exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
+    std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
+    std::atomic<uint32_t> version{0};
+    std::atomic<bool> settled{false};
+  };
+  // What one step of a plan decides: deltas to append, then children to send and cancel.
+  struct Step {
+    std::vector<store::PendingDelta> deltas;
+    std::vector<exoroute::v1::ChildOrder> sends;
+    std::vector<exoroute::v1::ChildOrder> cancels;
+  };
+
+  const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
+  absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
+  exoroute::v1::SolveInput BuildSolveInput(const exoroute::v1::Plan& plan, int64_t now) const;
+  // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).
+  absl::StatusOr<Step> NextStep(PlanRecord& rec, exoroute::v1::Plan projected, int64_t now);
+  // Appends step after step until the plan has nothing more to do now. Caller holds rec.mu.
+  absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix);
+  absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch);
+  void Publish(PlanRecord& rec);
+  std::shared_ptr<PlanRecord> FindRecord(const std::string& plan_id) const;
+  void OnExecution(adapters::ExecutionEvent event);
+  void HandleExecution(const adapters::ExecutionEvent& event);
+  void EventLoop();
+  void TickLoop();
+  adapters::VenueAdapter* AdapterFor(const std::string& venue) const;
+  exoroute::v1::PlanDelta NewDelta(const exoroute::v1::Plan& plan, int64_t now) const;
+
+  const exoroute::v1::DaemonConfig config_;
+  store::DeltaStore* const store_;
+  std::map<std::string, Venue> venues_;  // By venue id (the tie-break order).
+  Clock* const clock_;
+
+  mutable std::mutex plans_mu_;
+  std::map<std::string, std::shared_ptr<PlanRecord>> plans_;  // Guarded by plans_mu_.
+
+  std::mutex events_mu_;
+  std::condition_variable events_cv_;
+  std::deque<adapters::ExecutionEvent> events_;  // Guarded by events_mu_.
+
+  std::mutex stop_mu_;  // With stop_cv_: wakes the tick thread on Stop.
+  std::condition_variable stop_cv_;
+
+  mutable std::mutex watch_mu_;
+  mutable std::condition_variable watch_cv_;
+
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> unknown_executions_{0};
+  std::thread event_thread_, tick_thread_;
+  bool started_ = false;
+};
+
+}  // namespace exo::daemon

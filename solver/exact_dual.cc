@@ -1,0 +1,139 @@
+#include "solver/exact_dual.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace exo::solver {
+namespace {
+
+struct Aggregate {
+  int64_t lo = 0;
+  int64_t hi = 0;
+};
+
+// Sums in venue order (fixed order: determinism).
+Aggregate Evaluate(const std::vector<LocalProblem>& problems, double lambda, uint32_t* rounds) {
+  ++*rounds;
+  Aggregate a;
+  for (const LocalProblem& p : problems) {
+    LocalProblem::Response r = p.At(lambda);
+    a.lo += r.lo;
+    a.hi += r.hi;
+  }
+  return a;
+}
+
+// Relative bracket width below which the remaining breakpoints are stepped over one by one.
+constexpr double kBracketTolerance = 1e-9;
+constexpr int kMaxRootRounds = 100;
+
+}  // namespace
+
+DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity) {
+  DualSolution out;
+  out.quantities.assign(problems.size(), 0);
+  if (problems.empty()) return out;
+
+  int64_t capacity = 0;
+  double min_cost = std::numeric_limits<double>::infinity();
+  double max_cost = -min_cost;
+  for (const LocalProblem& p : problems) {
+    capacity += p.capacity();
+    min_cost = std::min(min_cost, p.min_unit_cost());
+    max_cost = std::max(max_cost, p.max_unit_cost());
+  }
+  if (capacity <= quantity) {
+    // Everything fits: take all of it. λ is the most expensive marginal cost used.
+    for (size_t i = 0; i < problems.size(); ++i) out.quantities[i] = problems[i].capacity();
+    out.lambda = max_cost;
+    return out;
+  }
+
+  // Invariant: S_hi(a) < Q < S_lo(b).
+  double a = std::nextafter(min_cost, -std::numeric_limits<double>::infinity());
+  double b = std::nextafter(max_cost, std::numeric_limits<double>::infinity());
+  double fa = -static_cast<double>(quantity);
+  double fb = static_cast<double>(capacity - quantity);
+  int retained = 0;  // +1: b kept twice in a row, -1: a kept twice (Illinois).
+  double lambda_star = 0;
+  bool found = false;
+  bool bisect_next = false;
+  for (int it = 0; it < kMaxRootRounds && !found; ++it) {
+    double width = b - a;
+    double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
+    if (width <= kBracketTolerance * scale) break;
+    double c = bisect_next ? a + width / 2 : b - fb * width / (fb - fa);
+    if (!(c > a && c < b)) c = a + width / 2;
+    Aggregate s = Evaluate(problems, c, &out.rounds);
+    if (s.hi < quantity) {
+      a = c;
+      fa = static_cast<double>(s.hi - quantity);
+      if (retained == 1) fb /= 2;  // Illinois: b retained again, halve its weight.
+      retained = 1;
+    } else if (s.lo > quantity) {
+      b = c;
+      fb = static_cast<double>(s.lo - quantity);
+      if (retained == -1) fa /= 2;
+      retained = -1;
+    } else {
+      lambda_star = c;
+      found = true;
+    }
+    // Safeguard: if this step did not halve the bracket, the next one bisects.
+    bisect_next = !found && (b - a) > width / 2;
+  }
+  // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
+  while (!found) {
+    double m = std::numeric_limits<double>::infinity();
+    for (const LocalProblem& p : problems) m = std::min(m, p.NextBreakpoint(a));
+    Aggregate s = Evaluate(problems, m, &out.rounds);
+    if (s.hi >= quantity) {
+      lambda_star = m;
+      found = true;
+    } else {
+      a = m;
+    }
+  }
+  out.lambda = lambda_star;
+
+  // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by fraction.
+  std::vector<int64_t> tied(problems.size());
+  int64_t base = 0;
+  __int128 tied_total = 0;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    LocalProblem::Response r = problems[i].At(lambda_star);
+    out.quantities[i] = r.lo;
+    tied[i] = r.hi - r.lo;
+    base += r.lo;
+    tied_total += tied[i];
+  }
+  int64_t need = quantity - base;
+  if (need <= 0 || tied_total == 0) return out;
+  int64_t given = 0;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    int64_t lot = problems[i].lot_size();
+    int64_t share = static_cast<int64_t>(static_cast<__int128>(need) * tied[i] / tied_total);
+    share = share / lot * lot;
+    out.quantities[i] += share;
+    tied[i] -= share;
+    given += share;
+  }
+  // Remainder: one lot at a time in venue-id order while it fits.
+  bool progress = true;
+  while (given < need && progress) {
+    progress = false;
+    for (size_t i = 0; i < problems.size() && given < need; ++i) {
+      int64_t lot = problems[i].lot_size();
+      if (tied[i] >= lot && need - given >= lot) {
+        out.quantities[i] += lot;
+        tied[i] -= lot;
+        given += lot;
+        progress = true;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace exo::solver

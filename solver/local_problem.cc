@@ -1,0 +1,192 @@
+#include "solver/local_problem.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace exo::solver {
+namespace {
+
+using exoroute::v1::BookLevel;
+using exoroute::v1::Side;
+
+constexpr int64_t kDefaultMaxBookAgeMs = 5000;
+
+// One level of the walk: raw price, size, and fee-adjusted signed unit cost.
+struct Piece {
+  int64_t price;
+  int64_t size;
+  double unit_cost;
+};
+
+absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels,
+                       bool descending, const char* name) {
+  for (int i = 0; i < levels.size(); ++i) {
+    const BookLevel& l = levels[i];
+    if (l.price() <= 0 || l.size() <= 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "malformed book: ", name, "[", i, "] has price ", l.price(), " size ", l.size()));
+    }
+    if (i > 0) {
+      int64_t prev = levels[i - 1].price();
+      bool ordered = descending ? l.price() < prev : l.price() > prev;
+      if (!ordered) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("malformed book: ", name, " not strictly ",
+                         descending ? "descending" : "ascending", " at level ", i));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
+                                                 Side side, std::optional<int64_t> limit_price,
+                                                 int64_t decision_time_ns) {
+  const auto& book = venue.book();
+  if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
+  if (venue.lot_size() <= 0) {
+    return absl::FailedPreconditionError(absl::StrCat("lot size ", venue.lot_size(), " <= 0"));
+  }
+  int64_t max_age_ms = venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs;
+  int64_t age_ns = decision_time_ns - book.receive_time_ns();
+  if (book.receive_time_ns() == 0) return absl::FailedPreconditionError("no book yet");
+  if (age_ns > max_age_ms * 1'000'000) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
+  }
+  if (auto s = CheckSide(book.bids(), /*descending=*/true, "bids"); !s.ok()) return s;
+  if (auto s = CheckSide(book.asks(), /*descending=*/false, "asks"); !s.ok()) return s;
+  if (!book.bids().empty() && !book.asks().empty() &&
+      book.bids(0).price() >= book.asks(0).price()) {
+    return absl::FailedPreconditionError(absl::StrCat("crossed book: best bid ",
+                                                      book.bids(0).price(), " >= best ask ",
+                                                      book.asks(0).price()));
+  }
+  const bool buy = side == exoroute::v1::SIDE_BUY;
+  const auto& levels = buy ? book.asks() : book.bids();
+  if (levels.empty()) {
+    return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
+  }
+
+  const double fee = venue.fee_bps() / 10000.0;
+  std::vector<Piece> pieces;
+  int64_t available = 0;
+  for (const BookLevel& l : levels) {
+    if (limit_price.has_value() && (buy ? l.price() > *limit_price : l.price() < *limit_price)) {
+      break;
+    }
+    double unit = buy ? static_cast<double>(l.price()) * (1.0 + fee)
+                      : -static_cast<double>(l.price()) * (1.0 - fee);
+    pieces.push_back({l.price(), l.size(), unit});
+    available += l.size();
+  }
+  if (pieces.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no liquidity within limit ", *limit_price, " (best ", buy ? "ask " : "bid ",
+        levels[0].price(), ")"));
+  }
+  int64_t usable = available;
+  if (venue.max_quantity() > 0) usable = std::min(usable, venue.max_quantity());
+  const int64_t lot = venue.lot_size();
+  int64_t lots_left = usable / lot;
+  if (lots_left == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("less than one lot (", lot, ") available within limit and cap"));
+  }
+
+  LocalProblem p;
+  p.venue_ = venue.venue();
+  p.lot_size_ = lot;
+  auto push = [&p](double unit, int64_t qty, int64_t worst) {
+    if (!p.segments_.empty() && p.segments_.back().unit_cost == unit &&
+        p.segments_.back().worst_price == worst) {
+      p.segments_.back().quantity += qty;
+    } else {
+      p.segments_.push_back({unit, qty, worst});
+    }
+  };
+  // Walk the pieces lot by lot, jumping over whole lots inside one piece; a lot that straddles
+  // pieces costs their weighted mean, clamped between its first and last piece so that rounding
+  // can never break convexity.
+  size_t i = 0;
+  int64_t left_in_piece = pieces[0].size;
+  while (lots_left > 0) {
+    if (left_in_piece >= lot) {
+      int64_t whole = std::min(left_in_piece / lot, lots_left);
+      push(pieces[i].unit_cost, whole * lot, pieces[i].price);
+      left_in_piece -= whole * lot;
+      lots_left -= whole;
+      if (left_in_piece == 0 && ++i < pieces.size()) left_in_piece = pieces[i].size;
+      continue;
+    }
+    double cost = 0;
+    int64_t need = lot;
+    double first = pieces[i].unit_cost, last = first;
+    int64_t worst = pieces[i].price;
+    while (need > 0) {
+      int64_t take = std::min(need, left_in_piece);
+      cost += pieces[i].unit_cost * static_cast<double>(take);
+      last = pieces[i].unit_cost;
+      worst = pieces[i].price;
+      need -= take;
+      left_in_piece -= take;
+      if (left_in_piece == 0 && ++i < pieces.size()) left_in_piece = pieces[i].size;
+    }
+    double unit = std::clamp(cost / static_cast<double>(lot), first, last);
+    push(unit, lot, worst);
+    --lots_left;
+  }
+  int64_t cum = 0;
+  double cum_cost = 0;
+  for (const Segment& s : p.segments_) {
+    cum += s.quantity;
+    cum_cost += s.unit_cost * static_cast<double>(s.quantity);
+    p.cumulative_.push_back(cum);
+    p.cumulative_cost_.push_back(cum_cost);
+  }
+  return p;
+}
+
+LocalProblem::Response LocalProblem::At(double lambda) const {
+  // First segment with unit_cost >= λ, and first with unit_cost > λ.
+  auto lo_it = std::lower_bound(segments_.begin(), segments_.end(), lambda,
+                                [](const Segment& s, double v) { return s.unit_cost < v; });
+  auto hi_it = std::upper_bound(segments_.begin(), segments_.end(), lambda,
+                                [](double v, const Segment& s) { return v < s.unit_cost; });
+  auto qty_before = [this](std::vector<Segment>::const_iterator it) -> int64_t {
+    size_t k = static_cast<size_t>(it - segments_.begin());
+    return k == 0 ? 0 : cumulative_[k - 1];
+  };
+  return {qty_before(lo_it), qty_before(hi_it)};
+}
+
+double LocalProblem::NextBreakpoint(double lambda) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), lambda,
+                             [](double v, const Segment& s) { return v < s.unit_cost; });
+  return it == segments_.end() ? std::numeric_limits<double>::infinity() : it->unit_cost;
+}
+
+double LocalProblem::Cost(int64_t x) const {
+  if (x <= 0) return 0;
+  // Segment containing the x-th unit.
+  size_t k = static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), x) -
+                                 cumulative_.begin());
+  if (k >= segments_.size()) return cumulative_cost_.back();
+  double before = k == 0 ? 0.0 : cumulative_cost_[k - 1];
+  int64_t qty_before = k == 0 ? 0 : cumulative_[k - 1];
+  return before + segments_[k].unit_cost * static_cast<double>(x - qty_before);
+}
+
+int64_t LocalProblem::LimitPriceFor(int64_t x) const {
+  size_t k = static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), x) -
+                                 cumulative_.begin());
+  if (k >= segments_.size()) k = segments_.size() - 1;
+  return segments_[k].worst_price;
+}
+
+}  // namespace exo::solver

@@ -1,0 +1,69 @@
+// LocalProblem: one venue's share of one parent order.
+//
+// Holds the venue's convex, piecewise-linear cost curve f_i(x) in whole lots — the displayed
+// levels walked at fee-adjusted prices, cut at the parent's limit and the venue's cap — and
+// answers the only questions a coordinator may ask of it: how much would this venue take at dual
+// price λ (`At`), and what is the next price at which that changes (`NextBreakpoint`). The
+// coordinator never looks inside the book, so the same interface can be answered remotely.
+//
+// Units: quantities in the instrument's quantity units; unit costs in price units per quantity
+// unit, signed so that lower is better for either side (sells cost −price·(1 − fee)).
+// Immutable after Build; safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::solver {
+
+class LocalProblem {
+ public:
+  // A run of lots with one marginal cost.
+  struct Segment {
+    double unit_cost;     // Cost per quantity unit inside this run.
+    int64_t quantity;     // A positive multiple of the lot size.
+    int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
+  };
+  // Quantity the venue takes at dual price λ: `lo` with marginal cost < λ, `hi` with <= λ.
+  struct Response {
+    int64_t lo = 0;
+    int64_t hi = 0;
+  };
+
+  // Builds the curve from the venue's book side for `side`. Returns FailedPrecondition with a
+  // human-readable reason when the venue cannot be used (crossed, malformed or stale book,
+  // nothing within the limit).
+  static absl::StatusOr<LocalProblem> Build(const exoroute::v1::VenueInput& venue,
+                                            exoroute::v1::Side side,
+                                            std::optional<int64_t> limit_price,
+                                            int64_t decision_time_ns);
+
+  Response At(double lambda) const;
+  // Smallest marginal cost strictly above λ; +infinity if none.
+  double NextBreakpoint(double lambda) const;
+  // Cost in price units × quantity units of taking x (a multiple of the lot, <= capacity()).
+  double Cost(int64_t x) const;
+  // Worst raw level price walked when taking x > 0.
+  int64_t LimitPriceFor(int64_t x) const;
+
+  const std::string& venue() const { return venue_; }
+  int64_t lot_size() const { return lot_size_; }
+  int64_t capacity() const { return cumulative_.empty() ? 0 : cumulative_.back(); }
+  double min_unit_cost() const { return segments_.front().unit_cost; }
+  double max_unit_cost() const { return segments_.back().unit_cost; }
+  const std::vector<Segment>& segments() const { return segments_; }
+
+ private:
+  std::string venue_;
+  int64_t lot_size_ = 1;
+  std::vector<Segment> segments_;     // Non-decreasing unit_cost.
+  std::vector<int64_t> cumulative_;   // cumulative_[k] = quantity of segments 0..k.
+  std::vector<double> cumulative_cost_;
+};
+
+}  // namespace exo::solver

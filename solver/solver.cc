@@ -1,0 +1,132 @@
+#include "solver/solver.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
+#include "solver/exact_dual.h"
+#include "solver/local_problem.h"
+
+namespace exo::solver {
+namespace {
+
+using exoroute::v1::Allocation;
+using exoroute::v1::Decision;
+using exoroute::v1::SolveInput;
+
+absl::Status ValidateInput(const SolveInput& in) {
+  if (in.side() != exoroute::v1::SIDE_BUY && in.side() != exoroute::v1::SIDE_SELL) {
+    return absl::InvalidArgumentError("solve_input.side: must be BUY or SELL");
+  }
+  if (in.quantity() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.quantity: must be > 0, got ", in.quantity()));
+  }
+  if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
+    return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
+  }
+  for (int i = 1; i < in.venues_size(); ++i) {
+    if (in.venues(i - 1).venue() >= in.venues(i).venue()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("solve_input.venues: not sorted by unique venue id at index ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Decision> Solve(const SolveInput& in) {
+  if (auto s = ValidateInput(in); !s.ok()) return s;
+  Decision d;
+  std::optional<int64_t> limit;
+  if (in.has_limit_price()) limit = in.limit_price();
+
+  std::vector<LocalProblem> problems;
+  for (const auto& v : in.venues()) {
+    absl::StatusOr<LocalProblem> p = LocalProblem::Build(v, in.side(), limit, in.decision_time_ns());
+    if (!p.ok()) {
+      auto* e = d.add_exclusions();
+      e->set_venue(v.venue());
+      e->set_reason(std::string(p.status().message()));
+      continue;
+    }
+    problems.push_back(*std::move(p));
+  }
+
+  auto* stats = d.mutable_stats();
+  stats->set_method(exoroute::v1::SOLVER_METHOD_EXACT);
+  stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
+  DualSolution sol = SolveExactDual(problems, in.quantity());
+  stats->set_rounds(sol.rounds);
+
+  const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
+  const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+  int64_t allocated = 0, cost = 0;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    int64_t x = sol.quantities[i];
+    if (x <= 0) continue;
+    Allocation* a = d.add_allocations();
+    a->set_venue(problems[i].venue());
+    a->set_quantity(x);
+    a->set_limit_price(problems[i].LimitPriceFor(x));
+    a->set_expected_cost(std::llround(problems[i].Cost(x) / qty_unit));
+    allocated += x;
+    cost += a->expected_cost();
+  }
+  if (allocated > 0) stats->set_marginal_price(std::llround(buy ? sol.lambda : -sol.lambda));
+  d.set_allocated_quantity(allocated);
+  d.set_shortfall(in.quantity() - allocated);
+  d.set_expected_cost(cost);
+  return d;
+}
+
+std::vector<Allocation> DiffAllocations(
+    const google::protobuf::RepeatedPtrField<Allocation>& before,
+    const google::protobuf::RepeatedPtrField<Allocation>& after) {
+  std::map<std::string, const Allocation*> old_by_venue, new_by_venue;
+  for (const Allocation& a : before) old_by_venue[a.venue()] = &a;
+  for (const Allocation& a : after) new_by_venue[a.venue()] = &a;
+  std::vector<Allocation> changed;
+  for (const auto& [venue, next] : new_by_venue) {
+    auto it = old_by_venue.find(venue);
+    if (it == old_by_venue.end() || it->second->quantity() != next->quantity() ||
+        it->second->limit_price() != next->limit_price() ||
+        it->second->expected_cost() != next->expected_cost()) {
+      changed.push_back(*next);
+    }
+  }
+  for (const auto& [venue, prev] : old_by_venue) {
+    if (new_by_venue.count(venue) == 0) {
+      Allocation dropped;
+      dropped.set_venue(venue);
+      changed.push_back(dropped);
+    }
+  }
+  std::sort(changed.begin(), changed.end(),
+            [](const Allocation& x, const Allocation& y) { return x.venue() < y.venue(); });
+  return changed;
+}
+
+exoroute::v1::PlanAllocated ToPlanAllocated(
+    const Decision& decision, const google::protobuf::RepeatedPtrField<Allocation>& previous,
+    bool replan) {
+  exoroute::v1::PlanAllocated a;
+  a.set_replan(replan);
+  if (replan) {
+    for (auto& x : DiffAllocations(previous, decision.allocations())) {
+      *a.add_allocations() = std::move(x);
+    }
+  } else {
+    *a.mutable_allocations() = decision.allocations();
+  }
+  a.set_shortfall(decision.shortfall());
+  a.set_expected_cost(decision.expected_cost());
+  *a.mutable_stats() = decision.stats();
+  *a.mutable_exclusions() = decision.exclusions();
+  return a;
+}
+
+}  // namespace exo::solver

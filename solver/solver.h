@@ -1,0 +1,32 @@
+// exo::solver — the routing decision, as a pure function.
+//
+// `Solve` splits a parent order's remaining quantity across venues at minimal expected cost.
+// Inputs in, decision out: no I/O, no threads, no clock (the decision time is an input), and
+// the same input always gives the same bytes, which is what makes replay possible.
+// See docs/architecture.md for the method.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::solver {
+
+// Solves with the exact dual method. InvalidArgument if the input itself is malformed (no
+// quantity, bad scales); venues that cannot be used are reported in Decision.exclusions, and a
+// quantity that cannot be fully placed is reported as Decision.shortfall.
+absl::StatusOr<exoroute::v1::Decision> Solve(const exoroute::v1::SolveInput& input);
+
+// What a re-plan delta carries: for every venue (in venue-id order) whose allocation differs
+// between `before` and `after`, the new allocation (quantity 0 when the venue was dropped).
+std::vector<exoroute::v1::Allocation> DiffAllocations(
+    const google::protobuf::RepeatedPtrField<exoroute::v1::Allocation>& before,
+    const google::protobuf::RepeatedPtrField<exoroute::v1::Allocation>& after);
+
+// The PlanDelta change recording `decision`: all allocations for a first allocation, only what
+// changed against `previous` for a re-plan. The engine and the replay audit both build the
+// delta through this, so a replayed decision can be compared byte for byte.
+exoroute::v1::PlanAllocated ToPlanAllocated(
+    const exoroute::v1::Decision& decision,
+    const google::protobuf::RepeatedPtrField<exoroute::v1::Allocation>& previous, bool replan);
+
+}  // namespace exo::solver

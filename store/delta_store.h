@@ -1,0 +1,92 @@
+// DeltaStore: the node's append-only, hash-chained log of PlanDeltas and the inputs they were
+// decided from.
+//
+// Every delta gets the next node-wide sequence number and hash = SHA-256(prev_hash ||
+// canonical bytes) (store/delta_codec.h). `Append` is atomic and durable: when it returns OK the
+// batch is on disk with the write-ahead log synced; concurrent appenders share one sync (group
+// commit). A store opened read-only (an operator's offline replay while the daemon runs or is
+// stopped) sees the log as it was when opened.
+//
+// Thread-safety: all methods are safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::store {
+
+// A delta to append. The store sets sequence, prev_hash, hash and (when `inputs` is not empty)
+// inputs_digest = SHA-256(inputs); inputs are stored under that digest.
+struct PendingDelta {
+  exoroute::v1::PlanDelta delta;
+  std::string inputs;  // Serialized SolveInput this delta was decided from, or empty.
+};
+
+// Called for each delta in order; return false to stop early.
+using DeltaVisitor =
+    std::function<bool(const exoroute::v1::PlanDelta& delta, std::string_view canonical)>;
+
+struct VerifyReport {
+  bool ok = true;
+  uint64_t checked = 0;
+  uint64_t first_bad_sequence = 0;  // 0 when ok.
+  std::string error;                // Why first_bad_sequence is bad.
+};
+
+class DeltaStore {
+ public:
+  virtual ~DeltaStore() = default;
+
+  // Appends the batch atomically, in order, durably. All deltas of one call are contiguous.
+  // After a write failure the store refuses further appends (the in-memory head could no
+  // longer be trusted) and every call returns that error.
+  virtual absl::StatusOr<std::vector<exoroute::v1::PlanDelta>> Append(
+      std::vector<PendingDelta> batch) = 0;
+
+  virtual exoroute::v1::ChainHead Head() const = 0;
+
+  // Deltas with from <= sequence <= to, in order (to == 0: up to the head).
+  virtual absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const = 0;
+
+  // One plan's deltas with plan_version >= from_version, in order.
+  virtual absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,
+                                const DeltaVisitor& visit) const = 0;
+
+  // The recorded inputs stored under `digest`. NotFound if none.
+  virtual absl::StatusOr<std::string> GetInputs(std::string_view digest) const = 0;
+
+  // Checks every delta in [from, to] (to == 0: the head): decodes, sequence under its key,
+  // prev_hash links, recomputed hash, recorded inputs present and matching their digest, and
+  // (for a range that reaches the head) that the chain ends exactly at the stored head.
+  // `progress(done, total)` is called now and then when given.
+  virtual VerifyReport Verify(uint64_t from, uint64_t to,
+                              const std::function<void(uint64_t, uint64_t)>& progress) const = 0;
+
+  // Bytes on disk (SST files and write-ahead log).
+  virtual uint64_t SizeOnDisk() const = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  std::string node_id;        // Must match the node id recorded at creation.
+  bool read_only = false;     // Offline replay/verify; never writes.
+  bool create_if_missing = true;
+  uint64_t verify_tail_on_open = 1024;  // Deltas at the tail checked on open.
+};
+
+// Opens (or creates) the RocksDB-backed store. Refuses, with a message saying why, a directory
+// that is not an exoroute database, one that belongs to another node, and one whose chain tail
+// does not verify (it is never silently repaired).
+absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptions& options);
+
+// 32 zero bytes: the prev_hash of sequence 1.
+const std::string& GenesisHash();
+
+}  // namespace exo::store

@@ -1,0 +1,453 @@
+// RocksDB implementation of DeltaStore.
+//
+// Column families:
+//   deltas  key: sequence (8 bytes BE)            value: prev_hash(32) || hash(32) || canonical
+//   plans   key: plan_id || 0x00 || version (4 BE) value: sequence (8 bytes BE)
+//   inputs  key: SHA-256 of the inputs (32)        value: serialized SolveInput
+//   meta    "format" -> kFormat, "node_id" -> node id, "head" -> sequence(8 BE) || hash(32)
+// One Append = one WriteBatch across all four, written with sync=true by a group leader.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "exo/sha256.h"
+#include "exo/status_macros.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "store/delta_codec.h"
+#include "store/delta_store.h"
+
+namespace exo::store {
+namespace {
+
+using exoroute::v1::ChainHead;
+using exoroute::v1::PlanDelta;
+
+constexpr char kFormat[] = "exoroute.deltastore.v1";
+constexpr char kCfDeltas[] = "deltas";
+constexpr char kCfPlans[] = "plans";
+constexpr char kCfInputs[] = "inputs";
+constexpr char kCfMeta[] = "meta";
+constexpr size_t kHashSize = 32;
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(Sv(what), ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) return absl::UnavailableError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string SeqKey(uint64_t seq) {
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    k[i] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return k;
+}
+
+uint64_t ParseSeq(std::string_view k) {
+  uint64_t v = 0;
+  for (unsigned char c : k) v = (v << 8) | c;
+  return v;
+}
+
+std::string PlanKey(std::string_view plan_id, uint32_t version) {
+  std::string k(plan_id);
+  k.push_back('\0');
+  for (int s = 24; s >= 0; s -= 8) k.push_back(static_cast<char>((version >> s) & 0xff));
+  return k;
+}
+
+struct StoredDelta {
+  std::string_view prev_hash, hash, canonical;
+};
+
+absl::StatusOr<StoredDelta> SplitValue(std::string_view v) {
+  if (v.size() < 2 * kHashSize + 1) {
+    return absl::DataLossError(absl::StrCat("stored record truncated (", v.size(), " bytes)"));
+  }
+  return StoredDelta{v.substr(0, kHashSize), v.substr(kHashSize, kHashSize),
+                     v.substr(2 * kHashSize)};
+}
+
+class RocksDeltaStore final : public DeltaStore {
+ public:
+  RocksDeltaStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+                  std::string path, bool read_only)
+      : db_(std::move(db)), cfs_(std::move(cfs)), path_(std::move(path)), read_only_(read_only) {}
+
+  ~RocksDeltaStore() override {
+    if (!read_only_) db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
+    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+
+  absl::Status LoadHead() {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), "head", &v);
+    if (s.IsNotFound()) {
+      head_.set_sequence(0);
+      head_.set_hash(GenesisHash());
+      return absl::OkStatus();
+    }
+    EXO_RETURN_IF_ERROR(FromRocks(s, "read head"));
+    if (v.size() != 8 + kHashSize) return absl::DataLossError("stored chain head is malformed");
+    head_.set_sequence(ParseSeq(std::string_view(v).substr(0, 8)));
+    head_.set_hash(v.substr(8));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<PlanDelta>> Append(std::vector<PendingDelta> batch) override {
+    if (read_only_) return absl::FailedPreconditionError("store is open read-only");
+    Writer w;
+    w.batch = &batch;
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_.push_back(&w);
+    cv_.wait(lock, [&] { return w.done || queue_.front() == &w; });
+    if (w.done) return std::move(w.result);
+
+    // This thread leads a group: everything queued so far goes into one synced write.
+    std::vector<Writer*> group(queue_.begin(), queue_.end());
+    ChainHead head = head_;
+    absl::Status failed = failed_;
+    lock.unlock();
+
+    rocksdb::WriteBatch wb;
+    if (failed.ok()) {
+      for (Writer* g : group) g->result = Stage(*g->batch, &head, &wb);
+      std::string head_value = SeqKey(head.sequence()) + head.hash();
+      rocksdb::Status ps = wb.Put(meta(), "head", head_value);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      failed = FromRocks(ps.ok() ? db_->Write(wo, &wb) : ps, "append");
+    }
+
+    lock.lock();
+    if (failed.ok()) {
+      head_ = head;
+    } else {
+      failed_ = failed;
+      for (Writer* g : group) g->result = failed;
+    }
+    for (Writer* g : group) {
+      g->done = true;
+      queue_.pop_front();
+    }
+    cv_.notify_all();
+    return std::move(w.result);
+  }
+
+  ChainHead Head() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return head_;
+  }
+
+  absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const override {
+    if (from == 0) from = 1;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
+    for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
+      uint64_t seq = ParseSeq(it->key().ToStringView());
+      if (to != 0 && seq > to) break;
+      EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(it->value().ToStringView()));
+      absl::StatusOr<PlanDelta> d = DecodeCanonical(sd.canonical);
+      if (!d.ok()) {
+        return absl::DataLossError(absl::StrCat("delta ", seq, ": ", d.status().message()));
+      }
+      d->set_prev_hash(std::string(sd.prev_hash));
+      d->set_hash(std::string(sd.hash));
+      if (!visit(*d, sd.canonical)) return absl::OkStatus();
+    }
+    return FromRocks(it->status(), "scan deltas");
+  }
+
+  absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,
+                        const DeltaVisitor& visit) const override {
+    std::string prefix(plan_id);
+    prefix.push_back('\0');
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), plans()));
+    for (it->Seek(PlanKey(plan_id, from_version)); it->Valid(); it->Next()) {
+      if (!it->key().starts_with(prefix)) break;
+      uint64_t seq = ParseSeq(it->value().ToStringView());
+      bool keep_going = true;
+      bool seen = false;
+      EXO_RETURN_IF_ERROR(Scan(seq, seq, [&](const PlanDelta& d, std::string_view c) {
+        seen = true;
+        keep_going = visit(d, c);
+        return false;
+      }));
+      if (!seen) {
+        return absl::DataLossError(
+            absl::StrCat("plan index names sequence ", seq, " which is not stored"));
+      }
+      if (!keep_going) break;
+    }
+    return FromRocks(it->status(), "scan plan");
+  }
+
+  absl::StatusOr<std::string> GetInputs(std::string_view digest) const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), inputs(), digest, &v);
+    if (s.IsNotFound()) {
+      return absl::NotFoundError(absl::StrCat("no recorded inputs with digest ", ToHex(digest)));
+    }
+    EXO_RETURN_IF_ERROR(FromRocks(s, "read inputs"));
+    return v;
+  }
+
+  VerifyReport Verify(uint64_t from, uint64_t to,
+                      const std::function<void(uint64_t, uint64_t)>& progress) const override {
+    VerifyReport r;
+    ChainHead head = Head();
+    if (from == 0) from = 1;
+    bool to_head = to == 0 || to >= head.sequence();
+    if (to == 0) to = head.sequence();
+    auto bad = [&r](uint64_t seq, std::string why) {
+      r.ok = false;
+      r.first_bad_sequence = seq;
+      r.error = std::move(why);
+      return r;
+    };
+    Sha256 hasher;
+    std::string expected_prev = GenesisHash();
+    if (from > 1) {
+      std::string v;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), deltas(), SeqKey(from - 1), &v);
+      if (!s.ok()) return bad(from - 1, absl::StrCat("cannot read delta: ", s.ToString()));
+      absl::StatusOr<StoredDelta> sd = SplitValue(v);
+      if (!sd.ok()) return bad(from - 1, std::string(sd.status().message()));
+      expected_prev = std::string(sd->hash);
+    }
+    uint64_t expected_seq = from;
+    uint64_t total = to >= from ? to - from + 1 : 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
+    for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
+      std::string_view key = it->key().ToStringView();
+      if (key.size() != 8) return bad(expected_seq, "malformed key in deltas column family");
+      uint64_t seq = ParseSeq(key);
+      if (seq > to) break;
+      if (seq != expected_seq) {
+        return bad(expected_seq,
+                   absl::StrCat("delta missing (next stored delta is ", seq, ")"));
+      }
+      absl::StatusOr<StoredDelta> sd = SplitValue(it->value().ToStringView());
+      if (!sd.ok()) return bad(seq, std::string(sd.status().message()));
+      absl::StatusOr<PlanDelta> d = DecodeCanonical(sd->canonical);
+      if (!d.ok()) return bad(seq, absl::StrCat("undecodable: ", d.status().message()));
+      if (d->sequence() != seq) {
+        return bad(seq, absl::StrCat("delta stored under ", seq, " says it is ", d->sequence(),
+                                     " (reordered)"));
+      }
+      if (sd->prev_hash != expected_prev) {
+        return bad(seq, absl::StrCat("prev_hash does not match the hash of delta ", seq - 1,
+                                     " (a delta was removed, inserted or reordered)"));
+      }
+      Digest h = hasher.Hash({sd->prev_hash, sd->canonical});
+      if (DigestToString(h) != sd->hash) {
+        return bad(seq, "hash mismatch: the delta's content was changed");
+      }
+      if (!d->inputs_digest().empty()) {
+        std::string in;
+        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), inputs(), d->inputs_digest(), &in);
+        if (!s.ok()) return bad(seq, "recorded inputs missing");
+        if (DigestToString(hasher.Hash({in})) != d->inputs_digest()) {
+          return bad(seq, "recorded inputs changed (digest mismatch)");
+        }
+      }
+      expected_prev = std::string(sd->hash);
+      ++r.checked;
+      ++expected_seq;
+      if (progress && r.checked % 4096 == 0) progress(r.checked, total);
+    }
+    if (!it->status().ok()) return bad(expected_seq, it->status().ToString());
+    if (expected_seq <= to) {
+      return bad(expected_seq, absl::StrCat("delta missing (chain ends at ", expected_seq - 1,
+                                            ", expected ", to, ")"));
+    }
+    if (to_head && head.sequence() > 0 && expected_prev != head.hash()) {
+      return bad(head.sequence(), "chain head hash does not match the last delta");
+    }
+    if (progress) progress(r.checked, total);
+    return r;
+  }
+
+  uint64_t SizeOnDisk() const override {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path_, ec)) {
+      auto ext = e.path().extension();
+      if (ext == ".sst" || ext == ".log") total += e.file_size(ec);
+    }
+    return total;
+  }
+
+ private:
+  struct Writer {
+    std::vector<PendingDelta>* batch = nullptr;
+    absl::StatusOr<std::vector<PlanDelta>> result = absl::InternalError("not written");
+    bool done = false;
+  };
+
+  // Assigns sequences and hashes (advancing `head`) and stages the writes. Only the group
+  // leader calls this, so `hasher_` needs no lock.
+  std::vector<PlanDelta> Stage(std::vector<PendingDelta>& batch, ChainHead* head,
+                               rocksdb::WriteBatch* wb) {
+    std::vector<PlanDelta> out;
+    out.reserve(batch.size());
+    for (PendingDelta& p : batch) {
+      PlanDelta d = std::move(p.delta);
+      if (!p.inputs.empty()) {
+        std::string digest = DigestToString(hasher_.Hash({p.inputs}));
+        wb->Put(inputs(), digest, p.inputs).PermitUncheckedError();
+        d.set_inputs_digest(digest);
+      }
+      d.set_sequence(head->sequence() + 1);
+      d.clear_prev_hash();
+      d.clear_hash();
+      std::string canonical = EncodeCanonical(d);
+      std::string hash = DigestToString(hasher_.Hash({head->hash(), canonical}));
+      std::string value = head->hash() + hash + canonical;
+      wb->Put(deltas(), SeqKey(d.sequence()), value).PermitUncheckedError();
+      wb->Put(plans(), PlanKey(d.plan_id(), d.plan_version()), SeqKey(d.sequence()))
+          .PermitUncheckedError();
+      d.set_prev_hash(head->hash());
+      d.set_hash(hash);
+      head->set_sequence(d.sequence());
+      head->set_hash(hash);
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  rocksdb::ColumnFamilyHandle* deltas() const { return cfs_[1]; }
+  rocksdb::ColumnFamilyHandle* plans() const { return cfs_[2]; }
+  rocksdb::ColumnFamilyHandle* inputs() const { return cfs_[3]; }
+  rocksdb::ColumnFamilyHandle* meta() const { return cfs_[4]; }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, deltas, plans, inputs, meta
+  std::string path_;
+  bool read_only_;
+  Sha256 hasher_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Writer*> queue_;  // Guarded by mu_.
+  ChainHead head_;             // Guarded by mu_.
+  absl::Status failed_;        // Guarded by mu_. Sticky after a write failure.
+};
+
+}  // namespace
+
+const std::string& GenesisHash() {
+  static const std::string kGenesis(kHashSize, '\0');
+  return kGenesis;
+}
+
+absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptions& o) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> expected = {rocksdb::kDefaultColumnFamilyName, kCfDeltas,
+                                             kCfPlans, kCfInputs, kCfMeta};
+  bool exists = fs::exists(fs::path(o.path) / "CURRENT");
+  if (!exists && (o.read_only || !o.create_if_missing)) {
+    return absl::NotFoundError(absl::StrCat("no exoroute database at ", o.path));
+  }
+  if (exists) {
+    std::vector<std::string> found;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), o.path, &found);
+    EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
+    std::vector<std::string> a = found, b = expected;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    if (a != b) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          o.path, " is not an exoroute database (column families: ", absl::StrJoin(found, ", "),
+          ")"));
+    }
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = o.create_if_missing;
+  db_options.create_missing_column_families = o.create_if_missing;
+  db_options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& name : expected) descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      o.read_only ? rocksdb::DB::OpenForReadOnly(db_options, o.path, descs, &handles, &raw)
+                  : rocksdb::DB::Open(db_options, o.path, descs, &handles, &raw);
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(absl::StrCat(
+        "database ", o.path, " is in use by another process (", s.ToString(),
+        "); stop it, or open read-only for replay and verify"));
+  }
+  EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
+  auto store = std::make_unique<RocksDeltaStore>(std::unique_ptr<rocksdb::DB>(raw), handles,
+                                                 o.path, o.read_only);
+  rocksdb::ColumnFamilyHandle* meta = handles[4];
+
+  std::string format, node;
+  rocksdb::Status fs_ = raw->Get(rocksdb::ReadOptions(), meta, "format", &format);
+  if (fs_.IsNotFound()) {
+    if (exists) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(o.path, " is not an exoroute database (no format marker)"));
+    }
+    rocksdb::WriteBatch wb;
+    wb.Put(meta, "format", kFormat).PermitUncheckedError();
+    wb.Put(meta, "node_id", o.node_id).PermitUncheckedError();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    EXO_RETURN_IF_ERROR(FromRocks(raw->Write(wo, &wb), "initialise database"));
+    format = kFormat;
+    node = o.node_id;
+  } else {
+    EXO_RETURN_IF_ERROR(FromRocks(fs_, "read format"));
+    EXO_RETURN_IF_ERROR(FromRocks(raw->Get(rocksdb::ReadOptions(), meta, "node_id", &node),
+                                  "read node id"));
+  }
+  if (format != kFormat) {
+    return absl::FailedPreconditionError(absl::StrCat(o.path, " has format \"", format,
+                                                      "\"; this build reads ", kFormat));
+  }
+  if (!o.node_id.empty() && node != o.node_id) {
+    return absl::FailedPreconditionError(absl::StrCat("database ", o.path, " belongs to node \"",
+                                                      node, "\", not \"", o.node_id, "\""));
+  }
+  EXO_RETURN_IF_ERROR(store->LoadHead());
+  uint64_t head = store->Head().sequence();
+  if (head > 0 && o.verify_tail_on_open > 0) {
+    uint64_t from = head > o.verify_tail_on_open ? head - o.verify_tail_on_open + 1 : 1;
+    VerifyReport r = store->Verify(from, 0, nullptr);
+    if (!r.ok) {
+      return absl::DataLossError(absl::StrCat(
+          "refusing to open ", o.path, ": the chain does not verify at sequence ",
+          r.first_bad_sequence, ": ", r.error,
+          ". Nothing was changed; inspect with `exoroutectl audit verify --data-dir`"));
+    }
+  }
+  // The head must be the last stored delta: a delta beyond it means the head was rolled back.
+  bool beyond = false;
+  EXO_RETURN_IF_ERROR(store->Scan(head + 1, 0, [&](const PlanDelta&, std::string_view) {
+    beyond = true;
+    return false;
+  }));
+  if (beyond) {
+    return absl::DataLossError(absl::StrCat("refusing to open ", o.path,
+                                            ": deltas exist beyond the stored chain head ", head));
+  }
+  return std::unique_ptr<DeltaStore>(std::move(store));
+}
+
+}  // namespace exo::store
