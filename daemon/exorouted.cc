@@ -4,11 +4,10 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "adapters/book_file.h"
-#include "adapters/sim/sim_venue.h"
 #include "daemon/dev_certs.h"
 #include "daemon/grpc_services.h"
 #include "daemon/router_engine.h"
+#include "daemon/venue_factory.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -36,36 +35,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& config,
-                                                            Clock* clock) {
-  std::vector<RouterEngine::Venue> venues;
-  for (const VenueConfig& vc : config.venues()) {
-    RouterEngine::Venue v;
-    v.config = vc;
-    if (vc.has_sim()) {
-      adapters::SimVenue::Options o;
-      o.venue_id = vc.id();
-      o.config = vc.sim();
-      o.fee_bps = vc.taker_fee_bps();
-      o.clock = clock;
-      for (const auto& m : vc.markets()) {
-        for (const auto& i : config.instruments()) {
-          if (i.symbol() == m.symbol()) o.instruments.push_back(i);
-        }
-      }
-      if (!vc.sim().book_file().empty()) {
-        EXO_ASSIGN_OR_RETURN(BookSnapshotFile file, adapters::LoadBookFile(vc.sim().book_file()));
-        for (const auto& b : file.books()) {
-          if (b.venue() == vc.id()) o.fixed_books[b.symbol()] = b;
-        }
-      }
-      v.adapter = std::make_unique<adapters::SimVenue>(std::move(o));
-    }
-    venues.push_back(std::move(v));
-  }
-  return venues;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(

@@ -139,6 +139,22 @@ void RouterEngine::Stop() {
   for (auto& [id, v] : venues_) v.adapter->Stop();
 }
 
+int64_t RouterEngine::SmallestLot(const ParentOrder& order) const {
+  int64_t smallest = 0;
+  for (const auto& [id, v] : venues_) {
+    bool allowed = order.allowed_venues().empty() ||
+                   std::count(order.allowed_venues().begin(), order.allowed_venues().end(), id);
+    bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), id) > 0;
+    if (!allowed || denied) continue;
+    for (const auto& m : v.config.markets()) {
+      if (m.symbol() == order.symbol() && (smallest == 0 || m.lot_size() < smallest)) {
+        smallest = m.lot_size();
+      }
+    }
+  }
+  return smallest;
+}
+
 absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
   const Instrument* inst = FindInstrument(order.symbol());
   if (inst == nullptr) {
@@ -162,7 +178,16 @@ absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
     bool allowed = order.allowed_venues().empty() ||
                    std::count(order.allowed_venues().begin(), order.allowed_venues().end(), id);
     bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), id) > 0;
-    if (allowed && !denied) return absl::OkStatus();
+    if (allowed && !denied) {
+      int64_t lot = SmallestLot(order);
+      if (order.quantity() % lot != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "order.quantity: ", FormatDecimal(order.quantity(), inst->qty_scale()),
+            " is not a multiple of the smallest lot (", FormatDecimal(lot, inst->qty_scale()),
+            ") of the venues it may use"));
+      }
+      return absl::OkStatus();
+    }
     why.push_back(absl::StrCat(id, denied ? " denied" : " not allowed"));
   }
   return absl::FailedPreconditionError(absl::StrCat(
@@ -259,6 +284,13 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
     finish(PLAN_STATUS_EXPIRED, absl::StrCat("expired after ", o.expire_after_ms(), " ms with ",
                                              FormatDecimal(p.filled_quantity(), qs), " of ",
                                              FormatDecimal(o.quantity(), qs), " filled"));
+    return step;
+  }
+  if (int64_t lot = SmallestLot(o); remaining < lot) {
+    // Only a venue that filled off its lot grid can get here; nothing could ever place this.
+    finish(PLAN_STATUS_FAILED, absl::StrCat("remaining ", FormatDecimal(remaining, qs),
+                                            " is below the smallest lot (", FormatDecimal(lot, qs),
+                                            ") and cannot be placed"));
     return step;
   }
   if (o.time_in_force() == TIME_IN_FORCE_IOC && allocated_once) {

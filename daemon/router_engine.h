@@ -88,6 +88,8 @@ class RouterEngine {
   };
 
   const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
+  // Smallest lot among the venues `order` may use (0 if none).
+  int64_t SmallestLot(const exoroute::v1::ParentOrder& order) const;
   absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
   exoroute::v1::SolveInput BuildSolveInput(const exoroute::v1::Plan& plan, int64_t now) const;
   // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).

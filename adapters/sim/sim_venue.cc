@@ -144,6 +144,8 @@ void SimVenue::RedrawLocked(Market& m) {
   const auto& c = options_.config;
   uint32_t depth = c.depth() == 0 ? 20 : c.depth();
   uint32_t spread = std::max<uint32_t>(1, c.spread_ticks());
+  auto lot_it = options_.lot_sizes.find(m.instrument.symbol());
+  const int64_t lot = lot_it == options_.lot_sizes.end() ? 1 : std::max<int64_t>(1, lot_it->second);
   auto book = std::make_shared<VenueBook>();
   book->set_venue(options_.venue_id);
   book->set_symbol(m.instrument.symbol());
@@ -154,7 +156,7 @@ void SimVenue::RedrawLocked(Market& m) {
     // Sizes between 50% and 150% of the configured mean, deeper levels a little larger.
     auto draw = [&] {
       int64_t pct = 50 + static_cast<int64_t>(rng_() % 101) + static_cast<int64_t>(k) * 2;
-      return std::max<int64_t>(1, c.level_size() / 100 * pct);
+      return std::max<int64_t>(1, c.level_size() / 100 * pct / lot) * lot;
     };
     if (m.mid - offset > 0) {
       BookLevel* b = book->add_bids();

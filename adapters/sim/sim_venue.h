@@ -31,6 +31,8 @@ class SimVenue final : public VenueAdapter {
     std::string venue_id;
     exoroute::v1::SimVenueConfig config;
     std::vector<exoroute::v1::Instrument> instruments;  // The symbols this venue trades.
+    // Lot size per symbol: displayed sizes are whole lots, as on a real venue (default 1).
+    std::map<std::string, int64_t> lot_sizes;
     double fee_bps = 0;
     Clock* clock = nullptr;
     // When non-empty: serve these books (by symbol) instead of synthetic ones.

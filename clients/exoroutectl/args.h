@@ -1,0 +1,31 @@
+// Command-line arguments of exoroutectl: positional words and --flags (with "--flag value" or
+// "--flag=value"), parsed once; unknown flags are an error naming the flag.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace exo::ctl {
+
+class Args {
+ public:
+  // `boolean_flags` take no value; every other flag takes one.
+  static absl::StatusOr<Args> Parse(int argc, char** argv, const std::set<std::string>& known,
+                                    const std::set<std::string>& boolean_flags);
+
+  const std::vector<std::string>& words() const { return words_; }
+  bool Has(const std::string& flag) const { return values_.count(flag) > 0; }
+  std::string Get(const std::string& flag, const std::string& fallback = "") const;
+  // Parses an unsigned integer flag; InvalidArgument naming the flag.
+  absl::StatusOr<uint64_t> GetUint(const std::string& flag, uint64_t fallback) const;
+
+ private:
+  std::vector<std::string> words_;
+  std::map<std::string, std::string> values_;
+};
+
+}  // namespace exo::ctl

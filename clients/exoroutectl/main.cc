@@ -1,0 +1,478 @@
+// exoroutectl: the operator CLI for exorouted — status, route, plans, watch, replay and audit,
+// online over gRPC/TLS or offline on a data directory. `exoroutectl --help` lists it all.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "clients/cpp/exoroute_client.h"
+#include "clients/exoroutectl/args.h"
+#include "clients/exoroutectl/render.h"
+#include "daemon/decision_audit.h"
+#include "exo/fixed_point.h"
+#include "exo/sha256.h"
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "exoroute/v1/audit.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "store/delta_store.h"
+
+namespace exo::ctl {
+namespace {
+
+using namespace exoroute::v1;  // NOLINT
+
+constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitBadChain = 3;
+
+constexpr char kHelp[] = R"(exoroutectl — operate an exorouted node
+
+usage: exoroutectl [connection flags] COMMAND [flags]
+
+commands:
+  status                                node, venues, chain head, store
+  route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
+        [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C] [--wait]
+                                        plan (and with --execute, trade) a parent order;
+                                        Q and P are decimals ("1.5", "65000.25")
+  plan show ID                          a plan's current state
+  plan cancel ID [--reason TEXT]        cancel a working plan
+  watch ID [--from VERSION]             stream a plan's deltas until it settles
+  replay [--from N] [--to M | --plan ID] [--progress]
+                                        stored deltas in sequence order
+  audit verify [--from N] [--to M] [--recompute]
+                                        check the hash chain (and re-solve decisions)
+  audit head                            the chain head
+
+output:      --json (JSON lines / objects instead of tables)
+connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data/endpoint,
+                                    or 127.0.0.1:50551)
+             --ca FILE             (default: $EXOROUTE_CA or ./exoroute-data/certs/ca.pem)
+             --cert FILE --key FILE  client certificate for mutual TLS
+             --insecure            plaintext
+             --timeout MS          connect/RPC deadline (default 5000)
+offline:     --data-dir DIR        replay and audit read DIR's database directly (read-only;
+                                   works while the daemon runs)
+exit codes:  0 ok, 1 error, 2 usage, 3 the chain or a decision does not verify
+)";
+
+struct Context {
+  Args args;
+  bool json = false;
+  client::ConnectOptions conn;
+  std::chrono::milliseconds timeout{5000};
+  std::shared_ptr<grpc::Channel> channel;
+};
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "exoroutectl: %s: %s\n", absl::StatusCodeToString(s.code()).c_str(),
+               std::string(s.message()).c_str());
+  return kExitError;
+}
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "exoroutectl: %s\n(see exoroutectl --help)\n", why.c_str());
+  return kExitUsage;
+}
+
+std::unique_ptr<grpc::ClientContext> Rpc(const Context& c, bool streaming = false) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!streaming) ctx->set_deadline(std::chrono::system_clock::now() + c.timeout);
+  return ctx;
+}
+
+absl::Status EnsureConnected(Context& c) {
+  if (c.channel) return absl::OkStatus();
+  auto ch = client::Connect(c.conn);
+  if (!ch.ok()) return ch.status();
+  c.channel = *ch;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
+  if (auto s = EnsureConnected(c); !s.ok()) return s;
+  StatusResponse r;
+  auto ctx = Rpc(c);
+  auto st = AdminService::NewStub(c.channel)->Status(ctx.get(), StatusRequest(), &r);
+  if (!st.ok()) return client::FromGrpc(st);
+  return r;
+}
+
+int CmdStatus(Context& c) {
+  auto r = FetchStatus(c);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << (c.json ? ToJson(*r) + "\n" : RenderStatus(*r));
+  return kExitOk;
+}
+
+int PrintPlan(const Context& c, const Plan& p) {
+  std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p));
+  return kExitOk;
+}
+
+absl::StatusOr<Plan> FetchPlan(Context& c, const std::string& id) {
+  if (auto s = EnsureConnected(c); !s.ok()) return s;
+  GetPlanRequest req;
+  req.set_plan_id(id);
+  GetPlanResponse resp;
+  auto ctx = Rpc(c);
+  auto st = RouterService::NewStub(c.channel)->GetPlan(ctx.get(), req, &resp);
+  if (!st.ok()) return client::FromGrpc(st);
+  return resp.plan();
+}
+
+// Streams a plan's deltas until it settles; prints each.
+absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print) {
+  WatchPlanRequest req;
+  req.set_plan_id(id);
+  req.set_from_version(from);
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = RouterService::NewStub(c.channel)->WatchPlan(ctx.get(), req);
+  std::map<std::string, Instrument> instruments;
+  InstrumentLookup lookup = [&](const std::string& plan_id) -> const Instrument* {
+    auto it = instruments.find(plan_id);
+    if (it != instruments.end()) return &it->second;
+    auto p = FetchPlan(c, plan_id);
+    if (!p.ok()) return nullptr;
+    return &(instruments[plan_id] = p->instrument());
+  };
+  WatchPlanResponse msg;
+  while (reader->Read(&msg)) {
+    if (!print) continue;
+    std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
+  }
+  return client::FromGrpc(reader->Finish());
+}
+
+int CmdRoute(Context& c) {
+  const Args& a = c.args;
+  for (const char* f : {"symbol", "side", "qty"}) {
+    if (!a.Has(f)) return Usage(absl::StrCat("route: --", f, " is required"));
+  }
+  auto status = FetchStatus(c);
+  if (!status.ok()) return Fail(status.status());
+  const Instrument* inst = nullptr;
+  std::vector<std::string> known;
+  for (const auto& i : status->instruments()) {
+    known.push_back(i.symbol());
+    if (i.symbol() == a.Get("symbol")) inst = &i;
+  }
+  if (inst == nullptr) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "unknown symbol \"", a.Get("symbol"), "\" (this node trades: ", absl::StrJoin(known, ", "), ")")));
+  }
+  RouteRequest req;
+  ParentOrder* o = req.mutable_order();
+  o->set_id(a.Get("id", absl::StrCat("ctl-", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count())));
+  o->set_symbol(inst->symbol());
+  std::string side = a.Get("side");
+  if (side != "buy" && side != "sell") return Usage("route: --side must be buy or sell");
+  o->set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
+  auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
+  if (!qty.ok()) return Usage(absl::StrCat("route: --qty: ", qty.status().message()));
+  o->set_quantity(*qty);
+  if (a.Has("limit")) {
+    auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("route: --limit: ", px.status().message()));
+    o->set_limit_price(*px);
+  }
+  std::string tif = a.Get("tif", a.Has("expire-ms") ? "gtt" : "gtc");
+  if (tif == "gtc") {
+    o->set_time_in_force(TIME_IN_FORCE_GTC);
+  } else if (tif == "ioc") {
+    o->set_time_in_force(TIME_IN_FORCE_IOC);
+  } else if (tif == "gtt") {
+    o->set_time_in_force(TIME_IN_FORCE_GTT);
+    auto ms = a.GetUint("expire-ms", 0);
+    if (!ms.ok()) return Usage(std::string(ms.status().message()));
+    o->set_expire_after_ms(static_cast<int64_t>(*ms));
+  } else {
+    return Usage("route: --tif must be gtc, ioc or gtt");
+  }
+  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
+  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
+  req.set_mode(a.Has("execute") ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY);
+
+  RouteResponse resp;
+  auto ctx = Rpc(c);
+  auto st = RouterService::NewStub(c.channel)->Route(ctx.get(), req, &resp);
+  if (!st.ok()) return Fail(client::FromGrpc(st));
+  if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
+  if (auto s = Watch(c, o->id(), 1, /*print=*/false); !s.ok()) return Fail(s);
+  auto final_plan = FetchPlan(c, o->id());
+  if (!final_plan.ok()) return Fail(final_plan.status());
+  return PrintPlan(c, *final_plan);
+}
+
+int CmdPlan(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() < 3) return Usage("plan: expected `plan show ID` or `plan cancel ID`");
+  if (w[1] == "show") {
+    auto p = FetchPlan(c, w[2]);
+    if (!p.ok()) return Fail(p.status());
+    return PrintPlan(c, *p);
+  }
+  if (w[1] == "cancel") {
+    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+    CancelPlanRequest req;
+    req.set_plan_id(w[2]);
+    req.set_reason(c.args.Get("reason"));
+    CancelPlanResponse resp;
+    auto ctx = Rpc(c);
+    auto st = RouterService::NewStub(c.channel)->CancelPlan(ctx.get(), req, &resp);
+    if (!st.ok()) return Fail(client::FromGrpc(st));
+    return PrintPlan(c, resp.plan());
+  }
+  return Usage(absl::StrCat("plan: unknown subcommand \"", w[1], "\""));
+}
+
+int CmdWatch(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() < 2) return Usage("watch: expected a plan id");
+  auto from = c.args.GetUint("from", 1);
+  if (!from.ok()) return Usage(std::string(from.status().message()));
+  if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+  if (auto s = Watch(c, w[1], static_cast<uint32_t>(*from), true); !s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+// Offline: the data directory's database, opened read-only.
+absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string& dir) {
+  store::StoreOptions o;
+  o.path = std::filesystem::exists(dir + "/db/CURRENT") ? dir + "/db" : dir;
+  o.read_only = true;
+  o.create_if_missing = false;
+  o.verify_tail_on_open = 0;  // `audit verify` reports problems itself.
+  return store::OpenRocksDeltaStore(o);
+}
+
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  void Update(uint64_t done, uint64_t total) {
+    if (!enabled_ || total == 0) return;
+    int pct = static_cast<int>(done * 100 / total);
+    if (pct == last_ && done != total) return;
+    last_ = pct;
+    int bar = pct * 30 / 100;
+    std::fprintf(stderr, "\r[%s%s] %3d%% %llu/%llu", std::string(bar, '#').c_str(),
+                 std::string(30 - bar, '.').c_str(), pct, static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total));
+    if (done >= total) std::fputc('\n', stderr);
+  }
+  ~Progress() {
+    if (enabled_ && last_ >= 0 && last_ < 100) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+};
+
+int CmdReplay(Context& c) {
+  const Args& a = c.args;
+  auto from = a.GetUint("from", 0);
+  auto to = a.GetUint("to", 0);
+  if (!from.ok()) return Usage(std::string(from.status().message()));
+  if (!to.ok()) return Usage(std::string(to.status().message()));
+  if (a.Has("plan") && (a.Has("from") || a.Has("to"))) return Usage("replay: --plan excludes --from/--to");
+  Progress progress(!c.json && (a.Has("progress") || isatty(2)));
+  std::map<std::string, Instrument> instruments;
+  std::function<absl::StatusOr<Instrument>(const std::string&)> find_instrument;
+  InstrumentLookup lookup = [&](const std::string& plan_id) -> const Instrument* {
+    auto it = instruments.find(plan_id);
+    if (it != instruments.end()) return &it->second;
+    auto i = find_instrument(plan_id);
+    return i.ok() ? &(instruments[plan_id] = *i) : nullptr;
+  };
+  uint64_t count = 0, first = 0;
+  auto emit = [&](const PlanDelta& d, uint64_t head) {
+    if (d.has_created()) instruments[d.plan_id()] = d.created().instrument();
+    std::cout << (c.json ? ToJson(d) : RenderDeltaLine(d, lookup)) << "\n";
+    if (count++ == 0) first = d.sequence();
+    uint64_t last = *to ? std::min<uint64_t>(*to, head) : head;
+    if (!a.Has("plan") && last >= first) progress.Update(d.sequence() - first + 1, last - first + 1);
+  };
+  absl::Status result;
+  if (a.Has("data-dir")) {
+    auto st = OpenOffline(a.Get("data-dir"));
+    if (!st.ok()) return Fail(st.status());
+    store::DeltaStore& s = **st;
+    find_instrument = [&](const std::string& plan_id) -> absl::StatusOr<Instrument> {
+      Instrument out;
+      bool found = false;
+      auto r = s.ScanPlan(plan_id, 1, [&](const PlanDelta& d, std::string_view) {
+        found = d.has_created();
+        if (found) out = d.created().instrument();
+        return false;
+      });
+      if (!found) return absl::NotFoundError("no created delta");
+      return out;
+    };
+    uint64_t head = s.Head().sequence();
+    auto visit = [&](const PlanDelta& d, std::string_view) {
+      emit(d, head);
+      return true;
+    };
+    result = a.Has("plan") ? s.ScanPlan(a.Get("plan"), 1, visit) : s.Scan(*from, *to ? *to : head, visit);
+    if (result.ok() && a.Has("plan") && count == 0) {
+      result = absl::NotFoundError(absl::StrCat("plan \"", a.Get("plan"), "\" not found"));
+    }
+  } else {
+    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+    find_instrument = [&](const std::string& plan_id) -> absl::StatusOr<Instrument> {
+      auto p = FetchPlan(c, plan_id);
+      if (!p.ok()) return p.status();
+      return p->instrument();
+    };
+    ReplayRequest req;
+    if (a.Has("plan")) {
+      req.set_plan_id(a.Get("plan"));
+    } else {
+      req.mutable_range()->set_from_sequence(*from);
+      req.mutable_range()->set_to_sequence(*to);
+    }
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+    ReplayResponse msg;
+    while (reader->Read(&msg)) emit(msg.delta(), msg.head_sequence());
+    result = client::FromGrpc(reader->Finish());
+  }
+  std::cout.flush();
+  if (!result.ok()) return Fail(result);
+  if (!c.json) std::fprintf(stderr, "%llu deltas\n", static_cast<unsigned long long>(count));
+  return kExitOk;
+}
+
+int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute) {
+  if (c.json) {
+    std::cout << ToJson(r) << "\n";
+  } else if (r.ok()) {
+    std::cout << "OK: " << r.checked() << " deltas verified";
+    if (recompute) std::cout << ", " << r.decisions_checked() << " decisions re-solved identically";
+    std::cout << "; chain head " << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";
+  } else {
+    std::cout << "FAILED at sequence " << r.first_bad_sequence() << ": " << r.error() << "\n";
+  }
+  return r.ok() ? kExitOk : kExitBadChain;
+}
+
+int CmdAudit(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() < 2) return Usage("audit: expected `audit verify` or `audit head`");
+  bool offline = c.args.Has("data-dir");
+  std::unique_ptr<store::DeltaStore> local;
+  if (offline) {
+    auto st = OpenOffline(c.args.Get("data-dir"));
+    if (!st.ok()) return Fail(st.status());
+    local = *std::move(st);
+  } else if (auto s = EnsureConnected(c); !s.ok()) {
+    return Fail(s);
+  }
+  if (w[1] == "head") {
+    GetChainHeadResponse r;
+    if (offline) {
+      *r.mutable_head() = local->Head();
+    } else {
+      auto ctx = Rpc(c);
+      auto st = AuditService::NewStub(c.channel)->GetChainHead(ctx.get(), GetChainHeadRequest(), &r);
+      if (!st.ok()) return Fail(client::FromGrpc(st));
+    }
+    if (c.json) {
+      std::cout << ToJson(r) << "\n";
+    } else {
+      std::cout << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";
+    }
+    return kExitOk;
+  }
+  if (w[1] != "verify") return Usage(absl::StrCat("audit: unknown subcommand \"", w[1], "\""));
+  auto from = c.args.GetUint("from", 0);
+  auto to = c.args.GetUint("to", 0);
+  if (!from.ok()) return Usage(std::string(from.status().message()));
+  if (!to.ok()) return Usage(std::string(to.status().message()));
+  bool recompute = c.args.Has("recompute");
+  VerifyResponse r;
+  if (offline) {
+    Progress progress(!c.json && (c.args.Has("progress") || isatty(2)));
+    *r.mutable_head() = local->Head();
+    store::VerifyReport rep = local->Verify(*from, *to, [&](uint64_t d, uint64_t t) { progress.Update(d, t); });
+    r.set_ok(rep.ok);
+    r.set_checked(rep.checked);
+    r.set_first_bad_sequence(rep.first_bad_sequence);
+    r.set_error(rep.error);
+    if (rep.ok && recompute) {
+      daemon::DecisionReport d = daemon::VerifyDecisions(*local, *from, *to ? *to : r.head().sequence());
+      r.set_ok(d.ok);
+      r.set_decisions_checked(d.checked);
+      r.set_first_bad_sequence(d.first_bad_sequence);
+      r.set_error(d.error);
+    }
+  } else {
+    VerifyRequest req;
+    req.mutable_range()->set_from_sequence(*from);
+    req.mutable_range()->set_to_sequence(*to);
+    req.set_recompute_decisions(recompute);
+    grpc::ClientContext ctx;  // Verification of a long chain may take a while: no deadline.
+    auto st = AuditService::NewStub(c.channel)->Verify(&ctx, req, &r);
+    if (!st.ok()) return Fail(client::FromGrpc(st));
+  }
+  return PrintVerify(c, r, recompute);
+}
+
+std::string DefaultEndpoint() {
+  if (const char* e = std::getenv("EXOROUTE_ENDPOINT")) return e;
+  std::ifstream in("./exoroute-data/endpoint");
+  std::string line;
+  if (in && std::getline(in, line) && !line.empty()) return line;
+  return "127.0.0.1:50551";
+}
+
+int Main(int argc, char** argv) {
+  auto parsed = Args::Parse(argc, argv,
+                            {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
+                             "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
+                             "to", "plan"},
+                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help"});
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  Context c{*std::move(parsed)};
+  const auto& w = c.args.words();
+  if (c.args.Has("help") || w.empty() || w[0] == "help") {
+    std::fputs(kHelp, w.empty() && !c.args.Has("help") ? stderr : stdout);
+    return w.empty() && !c.args.Has("help") ? kExitUsage : kExitOk;
+  }
+  c.json = c.args.Has("json");
+  c.conn.endpoint = c.args.Get("endpoint", DefaultEndpoint());
+  const char* env_ca = std::getenv("EXOROUTE_CA");
+  c.conn.ca_file = c.args.Get("ca", env_ca ? env_ca : "./exoroute-data/certs/ca.pem");
+  c.conn.cert_file = c.args.Get("cert");
+  c.conn.key_file = c.args.Get("key");
+  c.conn.insecure = c.args.Has("insecure");
+  auto timeout = c.args.GetUint("timeout", 5000);
+  if (!timeout.ok()) return Usage(std::string(timeout.status().message()));
+  c.timeout = std::chrono::milliseconds(*timeout);
+  c.conn.connect_timeout = c.timeout;
+
+  const std::string& cmd = w[0];
+  if (c.args.Has("data-dir") && cmd != "replay" && cmd != "audit") {
+    return Usage(absl::StrCat("--data-dir works with replay and audit, not ", cmd));
+  }
+  if (cmd == "status") return CmdStatus(c);
+  if (cmd == "route") return CmdRoute(c);
+  if (cmd == "plan") return CmdPlan(c);
+  if (cmd == "watch") return CmdWatch(c);
+  if (cmd == "replay") return CmdReplay(c);
+  if (cmd == "audit") return CmdAudit(c);
+  return Usage(absl::StrCat("unknown command \"", cmd, "\""));
+}
+
+}  // namespace
+}  // namespace exo::ctl
+
+int main(int argc, char** argv) { return exo::ctl::Main(argc, argv); }

@@ -1,0 +1,175 @@
+#include "clients/exoroutectl/render.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "exo/fixed_point.h"
+#include "exo/sha256.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace exo::ctl {
+
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+std::string Side(exoroute::v1::Side s) { return s == SIDE_BUY ? "buy" : s == SIDE_SELL ? "sell" : "?"; }
+
+struct Fmt {
+  const Instrument* inst;
+  std::string Px(int64_t v) const { return inst ? FormatDecimal(v, inst->price_scale()) : absl::StrCat(v); }
+  std::string Qty(int64_t v) const { return inst ? FormatDecimal(v, inst->qty_scale()) : absl::StrCat(v); }
+};
+
+std::string Ms(int64_t ns) { return absl::StrFormat("%.1f ms", ns / 1e6); }
+
+}  // namespace
+
+std::string ShortStatus(PlanStatus s) {
+  std::string n = PlanStatus_Name(s);
+  return n.size() > 12 ? n.substr(12) : n;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+std::string RenderPlan(const Plan& p) {
+  Fmt f{&p.instrument()};
+  const ParentOrder& o = p.order();
+  std::string s;
+  absl::StrAppend(&s, "plan      ", p.plan_id(), "  ", ShortStatus(p.status()),
+                  p.reason().empty() ? "" : absl::StrCat(" (", p.reason(), ")"), "\n");
+  absl::StrAppend(&s, "order     ", Side(o.side()), " ", f.Qty(o.quantity()), " ", o.symbol(),
+                  o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : " market",
+                  "  ", TimeInForce_Name(o.time_in_force()).substr(14),
+                  o.expire_after_ms() ? absl::StrCat(" ", o.expire_after_ms(), " ms") : "", "  ",
+                  p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY", "\n");
+  absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
+  if (p.filled_quantity() > 0) {
+    absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()));
+  }
+  absl::StrAppend(&s, "\n");
+  const SolverStats& st = p.last_solve();
+  absl::StrAppend(&s, "solve     ", st.rounds(), " rounds, marginal price ", f.Px(st.marginal_price()),
+                  ", ", st.venues_considered(), " venues, expected cost ", f.Px(p.expected_cost()),
+                  p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
+  absl::StrAppend(&s, "versions  ", p.version(), " deltas (last sequence ", p.last_sequence(), "), ",
+                  p.replans(), " re-plans\n");
+  if (!p.allocations().empty()) {
+    absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
+    for (const auto& a : p.allocations()) {
+      absl::StrAppend(&s, absl::StrFormat("  %-10s %16s %14s %16s\n", a.venue(), f.Qty(a.quantity()),
+                                          f.Px(a.limit_price()), f.Px(a.expected_cost())));
+    }
+  }
+  for (const auto& e : p.exclusions()) {
+    absl::StrAppend(&s, "  excluded ", e.venue(), ": ", e.reason(), "\n");
+  }
+  if (!p.children().empty()) {
+    absl::StrAppend(&s, absl::StrFormat("\n  %-22s %-8s %14s %14s %14s  %s\n", "CHILD", "VENUE", "QUANTITY",
+                                        "LIMIT", "FILLED", "STATE"));
+    for (const auto& c : p.children()) {
+      absl::StrAppend(&s, absl::StrFormat("  %-22s %-8s %14s %14s %14s  %s\n", c.order().cl_ord_id(),
+                                          c.order().venue(), f.Qty(c.order().quantity()),
+                                          f.Px(c.order().limit_price()), f.Qty(c.filled_quantity()),
+                                          c.done() ? c.done_reason() : "open"));
+    }
+  }
+  return s;
+}
+
+std::string RenderStatus(const StatusResponse& r) {
+  std::string s;
+  absl::StrAppend(&s, "node        ", r.node_id(), "  (exorouted ", r.version(), ", up ",
+                  absl::StrFormat("%.1f s", r.uptime_ms() / 1000.0), ")\n");
+  absl::StrAppend(&s, "chain head  ", r.chain_head().sequence(), "  ",
+                  ToHex(r.chain_head().hash()).substr(0, 16), "…\n");
+  absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
+                  absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
+  absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  std::vector<std::string> inst;
+  for (const auto& i : r.instruments()) {
+    inst.push_back(absl::StrCat(i.symbol(), " (px ", i.price_scale(), "dp, qty ", i.qty_scale(), "dp)"));
+  }
+  absl::StrAppend(&s, "instruments ", absl::StrJoin(inst, ", "), "\n\n");
+  absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8s %8s %8s\n", "VENUE", "ADAPTER",
+                                      "STATE", "SYMBOLS", "BOOK AGE", "FEE BPS", "SENT", "FILLS"));
+  for (const auto& v : r.venues()) {
+    std::string state = AdapterState_Name(v.state()).substr(14);
+    absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8.2f %8d %8d\n", v.venue(), v.adapter(),
+                                        state, absl::StrJoin(v.symbols(), ","),
+                                        v.book_age_ms() < 0 ? "-" : absl::StrCat(v.book_age_ms(), " ms"),
+                                        v.fee_bps(), v.children_sent(), v.fills()));
+  }
+  return s;
+}
+
+std::string DeltaKindName(const PlanDelta& d) {
+  switch (d.change_case()) {
+    case PlanDelta::kCreated: return "created";
+    case PlanDelta::kAllocated: return d.allocated().replan() ? "replanned" : "allocated";
+    case PlanDelta::kChildSent: return "child_sent";
+    case PlanDelta::kFill: return "fill";
+    case PlanDelta::kChildDone: return "child_done";
+    case PlanDelta::kCancelRequested: return "cancel_req";
+    case PlanDelta::kFinished: return "finished";
+    case PlanDelta::CHANGE_NOT_SET: break;
+  }
+  return "?";
+}
+
+std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) {
+  const Instrument* inst = d.has_created() ? &d.created().instrument() : lookup(d.plan_id());
+  Fmt f{inst};
+  std::string detail;
+  switch (d.change_case()) {
+    case PlanDelta::kCreated: {
+      const ParentOrder& o = d.created().order();
+      detail = absl::StrCat(Side(o.side()), " ", f.Qty(o.quantity()), " ", o.symbol(),
+                            o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : "",
+                            " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY");
+      break;
+    }
+    case PlanDelta::kAllocated: {
+      std::vector<std::string> parts;
+      for (const auto& a : d.allocated().allocations()) {
+        parts.push_back(absl::StrCat(a.venue(), "=", f.Qty(a.quantity())));
+      }
+      detail = absl::StrCat(parts.empty() ? "(no change)" : absl::StrJoin(parts, " "), "  rounds ",
+                            d.allocated().stats().rounds(),
+                            d.allocated().shortfall() ? absl::StrCat("  shortfall ", f.Qty(d.allocated().shortfall())) : "");
+      break;
+    }
+    case PlanDelta::kChildSent:
+      detail = absl::StrCat(d.child_sent().cl_ord_id(), " ", d.child_sent().venue(), " ",
+                            f.Qty(d.child_sent().quantity()), " @<= ", f.Px(d.child_sent().limit_price()));
+      break;
+    case PlanDelta::kFill:
+      detail = absl::StrCat(d.fill().cl_ord_id(), " ", d.fill().venue(), " ", f.Qty(d.fill().quantity()), " @ ",
+                            f.Px(d.fill().price()), " fee ", f.Px(d.fill().fee()));
+      break;
+    case PlanDelta::kChildDone:
+      detail = absl::StrCat(d.child_done().cl_ord_id(), " ", d.child_done().reason(),
+                            d.child_done().canceled_quantity()
+                                ? absl::StrCat(" (", f.Qty(d.child_done().canceled_quantity()), " unfilled)")
+                                : "");
+      break;
+    case PlanDelta::kCancelRequested:
+      detail = d.cancel_requested().reason();
+      break;
+    case PlanDelta::kFinished:
+      detail = absl::StrCat(ShortStatus(d.finished().status()), ": ", d.finished().reason());
+      break;
+    case PlanDelta::CHANGE_NOT_SET:
+      break;
+  }
+  return absl::StrFormat("%8d  %-16s %4d  %-10s %s", d.sequence(), d.plan_id(), d.plan_version(),
+                         DeltaKindName(d), detail);
+}
+
+}  // namespace exo::ctl

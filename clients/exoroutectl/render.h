@@ -1,0 +1,25 @@
+// Human-readable rendering for exoroutectl: plans, deltas and status as aligned text, with
+// prices and quantities shown as decimals at their instrument's scale.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "exoroute/v1/admin.pb.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::ctl {
+
+// Finds the instrument of a plan (for decimal formatting); null if unknown.
+using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
+
+std::string RenderPlan(const exoroute::v1::Plan& plan);
+std::string RenderStatus(const exoroute::v1::StatusResponse& status);
+// One line: "seq  plan  v  kind  details".
+std::string RenderDeltaLine(const exoroute::v1::PlanDelta& d, const InstrumentLookup& lookup);
+std::string DeltaKindName(const exoroute::v1::PlanDelta& d);
+std::string ShortStatus(exoroute::v1::PlanStatus s);
+// Proto → one-line JSON (proto field names).
+std::string ToJson(const google::protobuf::Message& m);
+
+}  // namespace exo::ctl

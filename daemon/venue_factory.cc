@@ -1,0 +1,42 @@
+#include "daemon/venue_factory.h"
+
+#include "adapters/book_file.h"
+#include "adapters/sim/sim_venue.h"
+#include "exo/status_macros.h"
+
+namespace exo::daemon {
+
+using namespace exoroute::v1;  // NOLINT
+
+absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& config,
+                                                            Clock* clock) {
+  std::vector<RouterEngine::Venue> venues;
+  for (const VenueConfig& vc : config.venues()) {
+    RouterEngine::Venue v;
+    v.config = vc;
+    if (vc.has_sim()) {
+      adapters::SimVenue::Options o;
+      o.venue_id = vc.id();
+      o.config = vc.sim();
+      o.fee_bps = vc.taker_fee_bps();
+      o.clock = clock;
+      for (const auto& m : vc.markets()) {
+        o.lot_sizes[m.symbol()] = m.lot_size();
+        for (const auto& i : config.instruments()) {
+          if (i.symbol() == m.symbol()) o.instruments.push_back(i);
+        }
+      }
+      if (!vc.sim().book_file().empty()) {
+        EXO_ASSIGN_OR_RETURN(BookSnapshotFile file, adapters::LoadBookFile(vc.sim().book_file()));
+        for (const auto& b : file.books()) {
+          if (b.venue() == vc.id()) o.fixed_books[b.symbol()] = b;
+        }
+      }
+      v.adapter = std::make_unique<adapters::SimVenue>(std::move(o));
+    }
+    venues.push_back(std::move(v));
+  }
+  return venues;
+}
+
+}  // namespace exo::daemon

@@ -1,0 +1,165 @@
+#include "adapters/sim/sim_venue.h"
+
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+
+#include "adapters/book_file.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::adapters::ExecutionEvent;
+using exo::adapters::SimVenue;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+class FixedClock : public exo::Clock {
+ public:
+  int64_t NowNs() const override { return 1'700'000'000'000'000'000; }
+};
+
+SimVenue::Options Options(uint64_t seed) {
+  static FixedClock clock;
+  SimVenue::Options o;
+  o.venue_id = "SIM-T";
+  o.config.set_seed(seed);
+  o.config.set_mid_price(10000);
+  o.config.set_tick_size(5);
+  o.config.set_depth(5);
+  o.config.set_level_size(1000);
+  o.config.set_update_interval_ms(60000);  // Books move only when a test says so.
+  o.fee_bps = 10;
+  o.clock = &clock;
+  Instrument i;
+  i.set_symbol("X");
+  i.set_price_scale(0);
+  i.set_qty_scale(0);
+  o.instruments.push_back(i);
+  return o;
+}
+
+// Collects events from the venue's thread; waits on a condition, not a sleep.
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<ExecutionEvent> events;
+  void operator()(ExecutionEvent e) {
+    std::lock_guard<std::mutex> l(mu);
+    events.push_back(std::move(e));
+    cv.notify_all();
+  }
+  std::vector<ExecutionEvent> WaitForDone(const std::string& cl_ord_id) {
+    std::unique_lock<std::mutex> l(mu);
+    bool ok = cv.wait_for(l, std::chrono::seconds(10), [&] {
+      for (auto& e : events) {
+        if (e.cl_ord_id == cl_ord_id && e.type == ExecutionEvent::Type::kDone) return true;
+      }
+      return false;
+    });
+    REQUIRE(ok);
+    return events;
+  }
+};
+
+ChildOrder Child(const std::string& id, Side side, int64_t qty, int64_t limit) {
+  ChildOrder c;
+  c.set_cl_ord_id(id);
+  c.set_venue("SIM-T");
+  c.set_side(side);
+  c.set_quantity(qty);
+  c.set_limit_price(limit);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the same seed gives the same book path", "[sim]") {
+  SimVenue a(Options(42)), b(Options(42)), c(Options(43));
+  bool differs = false;
+  for (int i = 0; i < 50; ++i) {
+    a.Step();
+    b.Step();
+    c.Step();
+    CHECK(a.Book("X")->SerializeAsString() == b.Book("X")->SerializeAsString());
+    differs = differs || a.Book("X")->SerializeAsString() != c.Book("X")->SerializeAsString();
+  }
+  CHECK(differs);
+  auto book = a.Book("X");
+  REQUIRE(book->asks_size() == 5);
+  REQUIRE(book->bids_size() == 5);
+  CHECK(book->bids(0).price() < book->asks(0).price());
+  CHECK(book->asks(1).price() - book->asks(0).price() == 5);
+  CHECK(a.Book("unknown") == nullptr);
+}
+
+TEST_CASE("displayed sizes are whole lots", "[sim]") {
+  auto o = Options(9);
+  o.lot_sizes["X"] = 70;
+  SimVenue v(o);
+  for (int i = 0; i < 20; ++i) {
+    v.Step();
+    for (const auto& l : v.Book("X")->asks()) CHECK(l.size() % 70 == 0);
+    for (const auto& l : v.Book("X")->bids()) CHECK(l.size() % 70 == 0);
+  }
+}
+
+TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancelled", "[sim]") {
+  SimVenue v(Options(1));
+  auto book = *v.Book("X");
+  Collector sink;
+  REQUIRE(v.Start([&](ExecutionEvent e) { sink(std::move(e)); }).ok());
+  int64_t two_levels = book.asks(0).size() + book.asks(1).size();
+  REQUIRE(v.Send(Child("c1", SIDE_BUY, two_levels + 50, book.asks(1).price()), "X").ok());
+  auto events = sink.WaitForDone("c1");
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].price == book.asks(0).price());
+  CHECK(events[0].quantity == book.asks(0).size());
+  CHECK(events[1].price == book.asks(1).price());
+  CHECK(events[0].fee == std::llround(book.asks(0).price() * book.asks(0).size() * 0.001));
+  CHECK(events[2].type == ExecutionEvent::Type::kDone);
+  CHECK(events[2].canceled_quantity == 50);
+  CHECK(events[2].reason == "ioc remainder");
+  // The liquidity taken is gone from the book until it next moves.
+  CHECK(v.Book("X")->asks(0).price() == book.asks(2).price());
+  CHECK(v.fills() == 2);
+  CHECK(v.children_sent() == 1);
+  v.Stop();
+  CHECK(v.Send(Child("c2", SIDE_BUY, 1, 1), "X").code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("a sell child hits bids; an unknown symbol is refused", "[sim]") {
+  SimVenue v(Options(2));
+  auto book = *v.Book("X");
+  Collector sink;
+  REQUIRE(v.Start([&](ExecutionEvent e) { sink(std::move(e)); }).ok());
+  REQUIRE(v.Send(Child("s1", SIDE_SELL, 10, book.bids(0).price()), "X").ok());
+  auto events = sink.WaitForDone("s1");
+  CHECK(events[0].price == book.bids(0).price());
+  CHECK(events.back().canceled_quantity == 0);
+  CHECK(events.back().reason == "filled");
+  CHECK(v.Send(Child("s2", SIDE_SELL, 10, 1), "Y").code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("book files load, and bad ones name the problem", "[sim]") {
+  exo::testing::TempDir dir;
+  std::ofstream(dir / "good.json") << R"({"books":[{"venue":"SIM-T","symbol":"X",
+      "asks":[{"price":"101","size":"5"}],"bids":[{"price":99,"size":7}]}]})";
+  auto file = exo::adapters::LoadBookFile(dir / "good.json");
+  REQUIRE(file.ok());
+  CHECK(file->books(0).asks(0).price() == 101);
+
+  auto o = Options(1);
+  o.fixed_books["X"] = file->books(0);
+  SimVenue v(o);
+  CHECK(v.Book("X")->asks(0).size() == 5);
+  v.Step();
+  CHECK(v.Book("X")->asks(0).price() == 101);  // Fixed books do not move.
+
+  std::ofstream(dir / "bad.json") << R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":0,"size":1}]}]})";
+  CHECK(std::string(exo::adapters::LoadBookFile(dir / "bad.json").status().message()) ==
+        "book file " + (dir / "bad.json") + ": books[0].asks[0]: price and size must be > 0");
+  std::ofstream(dir / "typo.json") << R"({"bookz":[]})";
+  CHECK_FALSE(exo::adapters::LoadBookFile(dir / "typo.json").ok());
+  CHECK(exo::adapters::LoadBookFile(dir / "none.json").status().code() == absl::StatusCode::kNotFound);
+}

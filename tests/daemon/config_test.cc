@@ -1,0 +1,67 @@
+#include "daemon/config.h"
+
+#include <catch2/catch.hpp>
+
+using exo::daemon::DefaultConfigJson;
+using exo::daemon::ParseConfig;
+
+namespace {
+
+std::string ErrorOf(const std::string& json) {
+  auto c = ParseConfig(json, "test.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
+  return std::string(c.status().message());
+}
+
+// The default config with one substring replaced.
+std::string DefaultWith(const std::string& from, const std::string& to) {
+  std::string s = DefaultConfigJson();
+  size_t at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("the embedded default is valid: three sim venues, TLS, local data", "[config]") {
+  auto c = ParseConfig(DefaultConfigJson(), "default");
+  REQUIRE(c.ok());
+  CHECK(c->venues_size() == 3);
+  CHECK(c->data_dir() == "./exoroute-data");
+  CHECK_FALSE(c->tls().insecure_plaintext());
+  CHECK(c->venues(0).max_book_age_ms() == 5000);  // Defaults applied.
+}
+
+TEST_CASE("bad configs are refused with the path of the bad field", "[config]") {
+  CHECK(ErrorOf(DefaultWith("\"lot_size\": 1000 }", "\"lot_size\": 0 }")) ==
+        "config test.json: venues[0].markets[1].lot_size: must be > 0, got 0");
+  CHECK(ErrorOf(DefaultWith("\"taker_fee_bps\": 1.0", "\"taker_fee_bps\": 1.0, \"fee\": 3")) ==
+        "config test.json: venues[1].fee: unknown key (not in VenueConfig)");
+  CHECK(ErrorOf(DefaultWith("\"seed\": 3", "\"seed\": 3, \"sed\": 1")) ==
+        "config test.json: venues[2].sim.sed: unknown key (not in SimVenueConfig)");
+  CHECK(ErrorOf(DefaultWith("\"id\": \"SIM-B\"", "\"id\": \"SIM-A\"")) ==
+        "config test.json: venues[1].id: duplicate venue id \"SIM-A\"");
+  CHECK(ErrorOf(DefaultWith("{ \"symbol\": \"BTC-USD\", \"lot_size\": 1000000 }",
+                            "{ \"symbol\": \"DOGE\", \"lot_size\": 1 }")) ==
+        "config test.json: venues[2].markets[0].symbol: \"DOGE\" is not a configured instrument");
+  CHECK(ErrorOf(DefaultWith("127.0.0.1:50551", "localhost")) ==
+        "config test.json: listen.address: must be host:port, got \"localhost\"");
+  CHECK(ErrorOf(R"({"venues": 5})") == "config test.json: venues: must be a JSON array");
+  CHECK(ErrorOf(R"({"tls": {"cert_file": "/nonexistent.pem"}})") ==
+        "config test.json: tls.cert_file: no such file: /nonexistent.pem");
+  CHECK(ErrorOf(R"({"tls": {"insecure_plaintext": true, "require_client_cert": true}})") ==
+        "config test.json: tls.require_client_cert: needs TLS");
+  CHECK(ErrorOf("{ not json").rfind("config test.json: not valid JSON", 0) == 0);
+  CHECK(ErrorOf(R"({"instruments": [{"symbol": "X", "price_scale": "two"}]})")
+            .rfind("config test.json: ", 0) == 0);
+}
+
+TEST_CASE("a venue needs an adapter and markets", "[config]") {
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
+        "config test.json: venues[0]: an adapter is required (\"sim\")");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","sim":{"mid_price":1}}]})") ==
+        "config test.json: venues[0].markets: at least one market is required");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"sim":{"mid_price":100}}]})") ==
+        "config test.json: venues[0].sim.tick_size: must be > 0, got 0");
+}

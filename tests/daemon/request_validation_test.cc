@@ -1,0 +1,74 @@
+#include "daemon/request_validation.h"
+
+#include <catch2/catch.hpp>
+
+using exo::daemon::ValidateRoute;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+RouteRequest Good() {
+  RouteRequest r;
+  auto* o = r.mutable_order();
+  o->set_id("ord-1");
+  o->set_symbol("BTC-USD");
+  o->set_side(SIDE_BUY);
+  o->set_quantity(100);
+  o->set_time_in_force(TIME_IN_FORCE_GTC);
+  r.set_mode(ROUTE_MODE_PLAN_ONLY);
+  return r;
+}
+
+std::string ErrorOf(const RouteRequest& r) {
+  absl::Status s = ValidateRoute(r);
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  return std::string(s.message());
+}
+
+}  // namespace
+
+TEST_CASE("a well-formed route request passes", "[validation]") { CHECK(ValidateRoute(Good()).ok()); }
+
+TEST_CASE("every route field is checked and named", "[validation]") {
+  RouteRequest r = Good();
+  r.clear_order();
+  CHECK(ErrorOf(r) == "order: required");
+  r = Good();
+  r.mutable_order()->set_id("");
+  CHECK(ErrorOf(r) == "order.id: required");
+  r.mutable_order()->set_id("has space");
+  CHECK(ErrorOf(r) == "order.id: must match [A-Za-z0-9._:-]{1,64}, got \"has space\"");
+  r = Good();
+  r.mutable_order()->set_side(SIDE_UNSPECIFIED);
+  CHECK(ErrorOf(r) == "order.side: must be SIDE_BUY or SIDE_SELL, got 0");
+  r = Good();
+  r.mutable_order()->set_quantity(-5);
+  CHECK(ErrorOf(r) == "order.quantity: must be > 0, got -5");
+  r = Good();
+  r.mutable_order()->set_limit_price(0);
+  CHECK(ErrorOf(r) == "order.limit_price: must be > 0 when set, got 0");
+  r = Good();
+  r.mutable_order()->set_time_in_force(TIME_IN_FORCE_UNSPECIFIED);
+  CHECK(ErrorOf(r) == "order.time_in_force: must be GTC, IOC or GTT, got 0");
+  r.mutable_order()->set_time_in_force(TIME_IN_FORCE_GTT);
+  CHECK(ErrorOf(r) == "order.expire_after_ms: must be > 0 for TIME_IN_FORCE_GTT, got 0");
+  r = Good();
+  r.mutable_order()->set_expire_after_ms(10);
+  CHECK(ErrorOf(r) == "order.expire_after_ms: only allowed with TIME_IN_FORCE_GTT");
+  r = Good();
+  r.mutable_order()->add_allowed_venues("A");
+  r.mutable_order()->add_denied_venues("A");
+  CHECK(ErrorOf(r) == "order.denied_venues[0]: \"A\" is also in allowed_venues");
+  r = Good();
+  r.set_mode(ROUTE_MODE_UNSPECIFIED);
+  CHECK(ErrorOf(r) == "mode: must be ROUTE_MODE_PLAN_ONLY or ROUTE_MODE_EXECUTE, got 0");
+}
+
+TEST_CASE("ranges and plan ids are checked", "[validation]") {
+  SequenceRange range;
+  range.set_from_sequence(9);
+  range.set_to_sequence(3);
+  CHECK(exo::daemon::ValidateRange(range, "range").message() ==
+        "range.from_sequence: must be <= to_sequence (3), got 9");
+  CHECK(exo::daemon::ValidatePlanId("").message() == "plan_id: required");
+}

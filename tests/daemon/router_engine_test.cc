@@ -1,0 +1,229 @@
+#include "daemon/router_engine.h"
+
+#include <catch2/catch.hpp>
+
+#include "daemon/config.h"
+#include "daemon/decision_audit.h"
+#include "daemon/venue_factory.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::daemon::RouterEngine;
+using exo::testing::TempDir;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+// A node with the embedded default's three sim venues (fast: latency 0, books move every 20 ms),
+// a real RocksDB store in a temp dir, and the system clock.
+struct Node {
+  explicit Node(const std::string& dir) {
+    auto c = exo::daemon::LoadConfig("");
+    REQUIRE(c.ok());
+    config = *c;
+    config.set_data_dir(dir);
+    for (auto& v : *config.mutable_venues()) {
+      v.mutable_sim()->set_latency_ms(0);
+      v.mutable_sim()->set_update_interval_ms(20);
+    }
+    config.mutable_routing()->set_replan_interval_ms(10);
+    Open();
+  }
+  void Open() {
+    exo::store::StoreOptions so;
+    so.path = config.data_dir() + "/db";
+    so.node_id = config.node_id();
+    auto s = exo::store::OpenRocksDeltaStore(so);
+    REQUIRE(s.ok());
+    store = *std::move(s);
+    auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
+    REQUIRE(venues.ok());
+    engine = std::make_unique<RouterEngine>(config, store.get(), *std::move(venues), exo::SystemClock());
+    REQUIRE(engine->Recover().ok());
+    REQUIRE(engine->Start().ok());
+  }
+  void Close() {
+    engine.reset();
+    store.reset();
+  }
+  // Waits (on the engine's condition variable, not a sleep) until the plan settles.
+  Plan WaitSettled(const std::string& id) {
+    uint32_t seen = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto p = engine->AwaitVersion(id, seen, absl::Milliseconds(200));
+      REQUIRE(p.ok());
+      if (p->settled) break;
+      seen = p->version;
+    }
+    auto plan = engine->GetPlan(id);
+    REQUIRE(plan.ok());
+    return *plan;
+  }
+  exoroute::v1::DaemonConfig config;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  std::unique_ptr<RouterEngine> engine;
+};
+
+ParentOrder Order(const std::string& id, Side side, int64_t qty, TimeInForce tif = TIME_IN_FORCE_GTC) {
+  ParentOrder o;
+  o.set_id(id);
+  o.set_symbol("BTC-USD");
+  o.set_side(side);
+  o.set_quantity(qty);
+  o.set_time_in_force(tif);
+  return o;
+}
+
+constexpr int64_t kBtc = 100'000'000;
+
+}  // namespace
+
+TEST_CASE("a plan-only route is recorded and its decision replays identically", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto plan = n.engine->Route(Order("p1", SIDE_BUY, 3 * kBtc), ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(plan.ok());
+  CHECK(plan->status() == PLAN_STATUS_PLANNED);
+  CHECK(plan->version() == 2);
+  int64_t sum = 0;
+  for (const auto& a : plan->allocations()) sum += a.quantity();
+  CHECK(sum == 3 * kBtc);
+  CHECK(plan->shortfall() == 0);
+  CHECK(plan->children().empty());
+  auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(audit.ok);
+  CHECK(audit.checked == 1);
+}
+
+TEST_CASE("an executed route fills through the sim venues and completes", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  REQUIRE(n.engine->Route(Order("e1", SIDE_SELL, 5 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  Plan p = n.WaitSettled("e1");
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == 5 * kBtc);
+  CHECK(p.fees() > 0);
+  CHECK(p.average_price() > 0);
+  for (const auto& c : p.children()) CHECK(c.done());
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+  auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(audit.ok);
+  CHECK(audit.checked == 1 + p.replans());
+}
+
+TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  // More than the three books show at once: it must come back for more as books refill.
+  REQUIRE(n.engine->Route(Order("big", SIDE_BUY, 60 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  Plan p = n.WaitSettled("big");
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == 60 * kBtc);
+  CHECK(p.replans() >= 1);
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+}
+
+TEST_CASE("route retries are idempotent; a different order under the same id is refused", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto first = n.engine->Route(Order("same", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY);
+  auto again = n.engine->Route(Order("same", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(first.ok());
+  REQUIRE(again.ok());
+  CHECK(again->last_sequence() == first->last_sequence());
+  auto clash = n.engine->Route(Order("same", SIDE_BUY, 2 * kBtc), ROUTE_MODE_PLAN_ONLY);
+  CHECK(clash.status().code() == absl::StatusCode::kAlreadyExists);
+  CHECK(n.store->Head().sequence() == 2);
+}
+
+TEST_CASE("unroutable orders get the reason", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto o = Order("x", SIDE_BUY, kBtc);
+  o.set_symbol("DOGE-USD");
+  CHECK(n.engine->Route(o, ROUTE_MODE_PLAN_ONLY).status().message() ==
+        "order.symbol: unknown symbol \"DOGE-USD\"");
+  o = Order("x", SIDE_BUY, kBtc);
+  for (const char* v : {"SIM-A", "SIM-B", "SIM-C"}) o.add_denied_venues(v);
+  auto denied = n.engine->Route(o, ROUTE_MODE_PLAN_ONLY);
+  CHECK(denied.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(denied.status().message() == "no venue can trade BTC-USD: SIM-A denied, SIM-B denied, SIM-C denied");
+  o = Order("x", SIDE_BUY, kBtc);
+  o.add_allowed_venues("NOPE");
+  CHECK(n.engine->Route(o, ROUTE_MODE_PLAN_ONLY).status().message() ==
+        "order.allowed_venues[0]: unknown venue \"NOPE\"");
+  o = Order("x", SIDE_BUY, kBtc + 1);
+  CHECK(n.engine->Route(o, ROUTE_MODE_PLAN_ONLY).status().message() ==
+        "order.quantity: 1.00000001 is not a multiple of the smallest lot (0.00100000) of the "
+        "venues it may use");
+  CHECK(n.engine->GetPlan("x").status().code() == absl::StatusCode::kNotFound);
+  CHECK(n.store->Head().sequence() == 0);  // Nothing recorded for refused orders.
+}
+
+TEST_CASE("allowed venues restrict the plan; excluded venues say why", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto o = Order("only-b", SIDE_BUY, kBtc);
+  o.add_allowed_venues("SIM-B");
+  auto p = n.engine->Route(o, ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(p.ok());
+  REQUIRE(p->allocations_size() == 1);
+  CHECK(p->allocations(0).venue() == "SIM-B");
+  REQUIRE(p->exclusions_size() == 2);
+  CHECK(p->exclusions(0).reason() == "not in the order's allowed_venues");
+}
+
+TEST_CASE("a working plan can be cancelled once", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto o = Order("c1", SIDE_BUY, kBtc);
+  o.set_limit_price(100);  // Far below the market: it waits.
+  auto p = n.engine->Route(o, ROUTE_MODE_EXECUTE);
+  REQUIRE(p.ok());
+  CHECK(p->status() == PLAN_STATUS_WORKING);
+  CHECK(p->shortfall() == kBtc);
+  auto c = n.engine->Cancel("c1", "changed my mind");
+  REQUIRE(c.ok());
+  CHECK(c->status() == PLAN_STATUS_CANCELLED);
+  CHECK(c->reason() == "changed my mind");
+  CHECK(n.engine->Cancel("c1", "").status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(n.engine->Cancel("nope", "").status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto ioc = Order("ioc", SIDE_BUY, 1000 * kBtc, TIME_IN_FORCE_IOC);
+  REQUIRE(n.engine->Route(ioc, ROUTE_MODE_EXECUTE).ok());
+  Plan p = n.WaitSettled("ioc");
+  CHECK(p.status() == PLAN_STATUS_EXPIRED);
+  CHECK(p.filled_quantity() > 0);
+  CHECK(p.filled_quantity() < 1000 * kBtc);
+  CHECK(p.reason().rfind("immediate-or-cancel: ", 0) == 0);
+
+  auto gtt = Order("gtt", SIDE_BUY, kBtc, TIME_IN_FORCE_GTT);
+  gtt.set_expire_after_ms(150);
+  gtt.set_limit_price(100);
+  REQUIRE(n.engine->Route(gtt, ROUTE_MODE_EXECUTE).ok());
+  p = n.WaitSettled("gtt");
+  CHECK(p.status() == PLAN_STATUS_EXPIRED);
+  CHECK(p.reason() == "expired after 150 ms with 0.00000000 of 1.00000000 filled");
+}
+
+TEST_CASE("plans are rebuilt from the store after a restart", "[engine][recovery]") {
+  TempDir dir;
+  Node n(dir.path());
+  REQUIRE(n.engine->Route(Order("r1", SIDE_BUY, 2 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  Plan before = n.WaitSettled("r1");
+  REQUIRE(n.engine->Route(Order("r2", SIDE_SELL, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  n.Close();
+  n.Open();
+  auto after = n.engine->GetPlan("r1");
+  REQUIRE(after.ok());
+  CHECK(after->SerializeAsString() == before.SerializeAsString());
+  CHECK(n.engine->GetPlan("r2").ok());
+  uint64_t total = 0, working = 0;
+  n.engine->CountPlans(&total, &working);
+  CHECK(total == 2);
+  CHECK(working == 0);
+}

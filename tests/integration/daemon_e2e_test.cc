@@ -1,0 +1,331 @@
+// End-to-end tests of the real exorouted binary over real TLS, driven by the C++ client library
+// and the real exoroutectl.
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "clients/cpp/exoroute_client.h"
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "exoroute/v1/audit.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "rocksdb/db.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::testing::Ctl;
+using exo::testing::DaemonProcess;
+using exo::testing::TempDir;
+using exo::testing::TestConfigJson;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+constexpr int64_t kBtc = 100'000'000;
+
+std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir) {
+  std::string error;
+  auto d = DaemonProcess::Start(dir, TestConfigJson(dir), &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  return d;
+}
+
+std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
+  exo::client::ConnectOptions o;
+  o.endpoint = d.endpoint();
+  o.ca_file = d.ca_file();
+  auto ch = exo::client::Connect(o);
+  INFO(ch.status().ToString());
+  REQUIRE(ch.ok());
+  return *ch;
+}
+
+RouteRequest Route(const std::string& id, Side side, int64_t qty, RouteMode mode) {
+  RouteRequest r;
+  auto* o = r.mutable_order();
+  o->set_id(id);
+  o->set_symbol("BTC-USD");
+  o->set_side(side);
+  o->set_quantity(qty);
+  o->set_time_in_force(TIME_IN_FORCE_GTC);
+  r.set_mode(mode);
+  return r;
+}
+
+grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const RouteRequest& req,
+                       RouteResponse* resp) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return RouterService::NewStub(ch)->Route(&ctx, req, resp);
+}
+
+// Reads the plan's whole delta stream (WatchPlan ends when the plan settles).
+std::vector<PlanDelta> WatchToEnd(const std::shared_ptr<grpc::Channel>& ch, const std::string& id) {
+  WatchPlanRequest req;
+  req.set_plan_id(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = RouterService::NewStub(ch)->WatchPlan(&ctx, req);
+  std::vector<PlanDelta> out;
+  WatchPlanResponse m;
+  while (reader->Read(&m)) out.push_back(m.delta());
+  auto st = reader->Finish();
+  INFO(st.error_message());
+  REQUIRE(st.ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("route across three simulated venues over TLS, watch it fill, replay and verify",
+          "[e2e]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+
+  StatusResponse status;
+  grpc::ClientContext sctx;
+  REQUIRE(AdminService::NewStub(ch)->Status(&sctx, StatusRequest(), &status).ok());
+  CHECK(status.node_id() == "node-1");
+  REQUIRE(status.venues_size() == 3);
+  for (const auto& v : status.venues()) CHECK(v.state() == ADAPTER_STATE_UP);
+
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("tour-1", SIDE_BUY, 4 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  CHECK(resp.plan().status() == PLAN_STATUS_WORKING);
+  std::vector<PlanDelta> deltas = WatchToEnd(ch, "tour-1");
+  REQUIRE_FALSE(deltas.empty());
+  CHECK(deltas.front().has_created());
+  CHECK(deltas.back().has_finished());
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_COMPLETED);
+  for (size_t i = 0; i < deltas.size(); ++i) CHECK(deltas[i].plan_version() == i + 1);
+  int64_t filled = 0;
+  for (const auto& x : deltas) filled += x.has_fill() ? x.fill().quantity() : 0;
+  CHECK(filled == 4 * kBtc);
+
+  // The CLI sees the same plan, replays it and verifies the chain and the decisions.
+  auto show = Ctl(*d, {"plan", "show", "tour-1"});
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("COMPLETED") != std::string::npos);
+  auto replay = Ctl(*d, {"replay", "--plan", "tour-1", "--json"});
+  CHECK(replay.exit_code == 0);
+  CHECK(static_cast<size_t>(std::count(replay.out.begin(), replay.out.end(), '\n')) == deltas.size());
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.rfind("OK: ", 0) == 0);
+  CHECK(verify.out.find("decisions re-solved identically") != std::string::npos);
+  // Offline, read-only, while the daemon runs.
+  auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
+  CHECK(offline.exit_code == 0);
+  auto status_cli = Ctl(*d, {"status"});
+  CHECK(status_cli.exit_code == 0);
+  CHECK(status_cli.out.find("SIM-C") != std::string::npos);
+
+  CHECK(d->Terminate() == 0);
+  CHECK(d->log().find("store closed at chain head") != std::string::npos);
+}
+
+TEST_CASE("every RPC validates its request and answers with the right code", "[e2e]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  RouteResponse resp;
+  grpc::Status s = CallRoute(ch, Route("bad", SIDE_BUY, 0, ROUTE_MODE_PLAN_ONLY), &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "order.quantity: must be > 0, got 0");
+  s = CallRoute(ch, Route("bad", SIDE_UNSPECIFIED, 1, ROUTE_MODE_PLAN_ONLY), &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  auto unknown = Route("bad", SIDE_BUY, 1, ROUTE_MODE_PLAN_ONLY);
+  unknown.mutable_order()->set_symbol("NOPE");
+  s = CallRoute(ch, unknown, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message() == "order.symbol: unknown symbol \"NOPE\"");
+  s = CallRoute(ch, Route("bad", SIDE_BUY, 1, ROUTE_MODE_UNSPECIFIED), &resp);
+  CHECK(s.error_message().rfind("mode: ", 0) == 0);
+
+  {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id("missing");
+    GetPlanResponse r;
+    s = RouterService::NewStub(ch)->GetPlan(&ctx, req, &r);
+    CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    CancelPlanResponse r;
+    s = RouterService::NewStub(ch)->CancelPlan(&ctx, CancelPlanRequest(), &r);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message() == "plan_id: required");
+  }
+  {
+    grpc::ClientContext ctx;
+    WatchPlanRequest req;
+    req.set_plan_id("missing");
+    auto reader = RouterService::NewStub(ch)->WatchPlan(&ctx, req);
+    WatchPlanResponse m;
+    CHECK_FALSE(reader->Read(&m));
+    CHECK(reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    ReplayRequest req;
+    req.mutable_range()->set_from_sequence(5);
+    req.mutable_range()->set_to_sequence(2);
+    auto reader = AuditService::NewStub(ch)->Replay(&ctx, req);
+    ReplayResponse m;
+    CHECK_FALSE(reader->Read(&m));
+    auto fin = reader->Finish();
+    CHECK(fin.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(fin.error_message() == "range.from_sequence: must be <= to_sequence (2), got 5");
+  }
+  // The CLI reports the same errors and exits non-zero.
+  auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "exoroutectl: INVALID_ARGUMENT: order.quantity: must be > 0, got 0\n");
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "up", "--qty", "1"});
+  CHECK(r.exit_code == 2);
+  // A plaintext client cannot talk to the TLS server.
+  exo::client::ConnectOptions plain;
+  plain.endpoint = d->endpoint();
+  plain.insecure = true;
+  plain.connect_timeout = std::chrono::milliseconds(1000);
+  CHECK(exo::client::Connect(plain).status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
+          "[e2e][crash]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  std::mutex mu;
+  std::set<std::string> acked;
+  std::atomic<bool> stop{false};
+  std::atomic<int> acks{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < 500 && !stop; ++i) {
+        std::string id = "crash-" + std::to_string(t) + "-" + std::to_string(i);
+        RouteResponse resp;
+        RouteMode mode = i % 2 ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY;
+        if (CallRoute(ch, Route(id, i % 3 ? SIDE_BUY : SIDE_SELL, kBtc / 10, mode), &resp).ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          acked.insert(id);
+          ++acks;
+        }
+      }
+    });
+  }
+  // Crash in the middle of the traffic.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (acks < 60 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  d->Kill9();
+  stop = true;
+  for (auto& c : clients) c.join();
+  REQUIRE(acks >= 60);
+
+  // Offline verification of the crashed database, then a restart on it.
+  auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--recompute", "--data-dir", dir.path()});
+  INFO(offline.out << offline.err);
+  CHECK(offline.exit_code == 0);
+  d = StartDaemon(dir.path());
+  ch = Connect(*d);
+  for (const auto& id : acked) {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id(id);
+    GetPlanResponse r;
+    INFO(id);
+    CHECK(RouterService::NewStub(ch)->GetPlan(&ctx, req, &r).ok());
+  }
+  // Plans that were executing when the node died resume and finish.
+  for (const auto& id : acked) {
+    auto deltas = WatchToEnd(ch, id);
+    REQUIRE_FALSE(deltas.empty());
+  }
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("a changed byte in a stored delta is named by audit verify and refused at start",
+          "[e2e][tamper]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  for (int i = 0; i < 5; ++i) {
+    RouteResponse resp;
+    REQUIRE(CallRoute(ch, Route("t" + std::to_string(i), SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  }
+  REQUIRE(d->Terminate() == 0);
+
+  // Sequence 7 is t3's created delta. Flip one byte of its plan id through RocksDB.
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* db = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir / "db", cfs, &h, &db).ok());
+    std::string key("\0\0\0\0\0\0\0\x07", 8), v;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), h[1], key, &v).ok());
+    size_t at = v.find("t3");
+    REQUIRE(at != std::string::npos);
+    v[at + 1] = '4';
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h[1], key, v).ok());
+    for (auto* x : h) db->DestroyColumnFamilyHandle(x);
+    delete db;
+  }
+  auto verify = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
+  CHECK(verify.exit_code == 3);
+  CHECK(verify.out == "FAILED at sequence 7: hash mismatch: the delta's content was changed\n");
+
+  std::string error;
+  auto refused = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error);
+  CHECK(refused == nullptr);
+  CHECK(error.find("the chain does not verify at sequence 7") != std::string::npos);
+}
+
+TEST_CASE("a bad config is refused with the path of the field", "[e2e][config]") {
+  TempDir dir;
+  std::string json = TestConfigJson(dir.path());
+  json.replace(json.find("\"lot_size\": 100000"), 18, "\"lot_size\": -1");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  CHECK(d == nullptr);
+  CHECK(error.find("venues[0].markets[0].lot_size: must be > 0, got -1") != std::string::npos);
+  auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "config.json"});
+  CHECK(check.exit_code == 2);
+}
+
+TEST_CASE("SIGTERM ends live watches, exits 0 and keeps every acknowledged delta", "[e2e]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  RouteRequest waiting = Route("slow", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE);
+  waiting.mutable_order()->set_limit_price(100);  // Never fills: the watch stays open.
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, waiting, &resp).ok());
+  uint64_t acked_seq = resp.plan().last_sequence();
+
+  grpc::ClientContext ctx;
+  WatchPlanRequest req;
+  req.set_plan_id("slow");
+  auto reader = RouterService::NewStub(ch)->WatchPlan(&ctx, req);
+  WatchPlanResponse m;
+  REQUIRE(reader->Read(&m));  // The stream is live.
+  CHECK(d->Terminate() == 0);
+  while (reader->Read(&m)) {
+  }
+  CHECK(reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+
+  auto head = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "head", "--data-dir", dir.path()});
+  CHECK(head.exit_code == 0);
+  CHECK(std::stoull(head.out) >= acked_seq);
+}

@@ -1,0 +1,150 @@
+#include "tests/integration/daemon_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "daemon/config.h"
+
+extern char** environ;
+
+namespace exo::testing {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
+            const std::string& err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+int WaitExit(pid_t pid, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::string TestConfigJson(const std::string& data_dir) {
+  std::string json = daemon::DefaultConfigJson();
+  auto replace = [&json](const std::string& from, const std::string& to) {
+    for (size_t at = json.find(from); at != std::string::npos; at = json.find(from, at + to.size())) {
+      json.replace(at, from.size(), to);
+    }
+  };
+  replace("./exoroute-data", data_dir);
+  replace("127.0.0.1:50551", "127.0.0.1:0");
+  replace("\"update_interval_ms\": 100", "\"update_interval_ms\": 20");
+  replace("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 10");
+  return json;
+}
+
+std::unique_ptr<DaemonProcess> DaemonProcess::Start(const std::string& data_dir,
+                                                    const std::string& config_json,
+                                                    std::string* error) {
+  std::filesystem::create_directories(data_dir);
+  std::filesystem::remove(data_dir + "/endpoint");
+  std::ofstream(data_dir + "/config.json") << config_json;
+  auto d = std::unique_ptr<DaemonProcess>(new DaemonProcess);
+  d->data_dir_ = data_dir;
+  d->pid_ = Spawn(EXOROUTED_PATH, {"--config", data_dir + "/config.json"}, data_dir + "/exorouted.out",
+                  data_dir + "/exorouted.log");
+  if (d->pid_ < 0) {
+    *error = "cannot spawn " EXOROUTED_PATH;
+    return nullptr;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(data_dir + "/endpoint");
+    std::string line;
+    if (in && std::getline(in, line) && !line.empty()) {
+      d->endpoint_ = line;
+      return d;
+    }
+    int status = 0;
+    if (waitpid(d->pid_, &status, WNOHANG) == d->pid_) {
+      d->pid_ = -1;
+      *error = "exorouted exited during start-up:\n" + d->log();
+      return nullptr;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  *error = "exorouted did not become ready in 30 s:\n" + d->log();
+  return nullptr;
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) Kill9();
+}
+
+std::string DaemonProcess::log() const { return Slurp(data_dir_ + "/exorouted.log"); }
+
+int DaemonProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int code = WaitExit(pid_, std::chrono::seconds(30));
+  if (code == -1) Kill9();
+  pid_ = -1;
+  return code;
+}
+
+void DaemonProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  WaitExit(pid_, std::chrono::seconds(30));
+  pid_ = -1;
+}
+
+CommandResult Run(const std::string& binary, const std::vector<std::string>& args) {
+  char out_tmpl[] = "/tmp/exo-run-out-XXXXXX", err_tmpl[] = "/tmp/exo-run-err-XXXXXX";
+  int fo = mkstemp(out_tmpl), fe = mkstemp(err_tmpl);
+  close(fo);
+  close(fe);
+  CommandResult r;
+  pid_t pid = Spawn(binary, args, out_tmpl, err_tmpl);
+  if (pid > 0) r.exit_code = WaitExit(pid, std::chrono::seconds(120));
+  r.out = Slurp(out_tmpl);
+  r.err = Slurp(err_tmpl);
+  unlink(out_tmpl);
+  unlink(err_tmpl);
+  return r;
+}
+
+CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--endpoint", d.endpoint(), "--ca", d.ca_file()});
+  return Run(EXOROUTECTL_PATH, args);
+}
+
+}  // namespace exo::testing

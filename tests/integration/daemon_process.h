@@ -1,0 +1,49 @@
+// Runs the real exorouted and exoroutectl binaries for integration tests: a daemon on a free
+// loopback port (port 0, read back from <data_dir>/endpoint) with real TLS, and CLI invocations
+// with their exit code and output. Waits are on conditions with deadlines, never bare sleeps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace exo::testing {
+
+// The embedded default config, with the data dir set, port 0 and fast simulated venues.
+std::string TestConfigJson(const std::string& data_dir);
+
+class DaemonProcess {
+ public:
+  // Starts `exorouted --config <data_dir>/config.json` and waits until it serves. On failure
+  // returns null and puts the reason (with the daemon's log) in *error.
+  static std::unique_ptr<DaemonProcess> Start(const std::string& data_dir,
+                                              const std::string& config_json, std::string* error);
+  ~DaemonProcess();
+
+  const std::string& endpoint() const { return endpoint_; }
+  std::string ca_file() const { return data_dir_ + "/certs/ca.pem"; }
+  std::string log() const;
+  // SIGTERM, then waits; returns the exit status (-1 if it did not exit in 30 s).
+  int Terminate();
+  // SIGKILL: a crash.
+  void Kill9();
+
+ private:
+  pid_t pid_ = -1;
+  std::string data_dir_, endpoint_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs a binary with arguments; captures stdout and stderr.
+CommandResult Run(const std::string& binary, const std::vector<std::string>& args);
+
+// exoroutectl against a running daemon (adds --endpoint and --ca).
+CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args);
+
+}  // namespace exo::testing

@@ -1,0 +1,91 @@
+#include "solver/local_problem.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "test_books.h"
+
+using exo::solver::LocalProblem;
+using exo::testing::kNow;
+using exo::testing::MakeVenue;
+using exoroute::v1::SIDE_BUY;
+using exoroute::v1::SIDE_SELL;
+
+TEST_CASE("a buy curve walks asks at fee-adjusted prices", "[local_problem]") {
+  auto v = MakeVenue("A", {{100, 5}, {101, 5}}, {{99, 5}}, /*fee_bps=*/10);
+  auto p = LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow);
+  REQUIRE(p.ok());
+  REQUIRE(p->segments().size() == 2);
+  CHECK(p->segments()[0].unit_cost == 100 * 1.001);
+  CHECK(p->segments()[1].unit_cost == 101 * 1.001);
+  CHECK(p->capacity() == 10);
+  // Below the first price nothing; at it, its whole level is tied.
+  CHECK(p->At(100.0).hi == 0);
+  CHECK(p->At(100.1).lo == 0);
+  CHECK(p->At(100.1).hi == 5);
+  CHECK(p->At(101.0).lo == 5);
+  CHECK(p->At(1e9).hi == 10);
+  CHECK(p->NextBreakpoint(0) == 100.1);
+  CHECK(p->NextBreakpoint(100.1) == 101 * 1.001);
+  CHECK(std::isinf(p->NextBreakpoint(200)));
+  CHECK(p->Cost(7) == Approx(5 * 100.1 + 2 * 101.101));
+  CHECK(p->LimitPriceFor(5) == 100);
+  CHECK(p->LimitPriceFor(6) == 101);
+}
+
+TEST_CASE("a sell curve walks bids best first, costs negative", "[local_problem]") {
+  auto v = MakeVenue("A", {{101, 5}}, {{100, 3}, {99, 4}}, /*fee_bps=*/-5);
+  auto p = LocalProblem::Build(v, SIDE_SELL, std::nullopt, kNow);
+  REQUIRE(p.ok());
+  REQUIRE(p->segments().size() == 2);
+  CHECK(p->segments()[0].unit_cost == -100 * (1 + 0.0005));  // A rebate adds to proceeds.
+  CHECK(p->segments()[0].unit_cost < p->segments()[1].unit_cost);
+  CHECK(p->LimitPriceFor(4) == 99);
+}
+
+TEST_CASE("lots that straddle levels cost their blend and keep the curve convex", "[local_problem]") {
+  // Lot of 4 over levels of 3 @100 and 6 @110: lot 1 = 3@100 + 1@110, lot 2 = 4@110.
+  auto v = MakeVenue("A", {{100, 3}, {110, 6}}, {}, 0, /*lot=*/4);
+  auto p = LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow);
+  REQUIRE(p.ok());
+  REQUIRE(p->segments().size() == 2);
+  CHECK(p->segments()[0].unit_cost == (300.0 + 110.0) / 4);
+  CHECK(p->segments()[0].worst_price == 110);
+  CHECK(p->segments()[1].unit_cost == 110);
+  CHECK(p->capacity() == 8);  // 9 displayed, 2 whole lots.
+  for (size_t i = 1; i < p->segments().size(); ++i) {
+    CHECK(p->segments()[i - 1].unit_cost <= p->segments()[i].unit_cost);
+  }
+}
+
+TEST_CASE("limit price and cap cut the curve", "[local_problem]") {
+  auto v = MakeVenue("A", {{100, 5}, {101, 5}, {102, 5}});
+  v.set_max_quantity(7);
+  auto p = LocalProblem::Build(v, SIDE_BUY, 101, kNow);
+  REQUIRE(p.ok());
+  CHECK(p->capacity() == 7);
+  auto none = LocalProblem::Build(MakeVenue("A", {{100, 5}}), SIDE_BUY, 99, kNow);
+  REQUIRE_FALSE(none.ok());
+  CHECK(std::string(none.status().message()) == "no liquidity within limit 99 (best ask 100)");
+}
+
+TEST_CASE("unusable books are refused with a specific reason", "[local_problem]") {
+  auto reason = [](const exoroute::v1::VenueInput& v, int64_t now = kNow) {
+    auto p = LocalProblem::Build(v, SIDE_BUY, std::nullopt, now);
+    REQUIRE_FALSE(p.ok());
+    return std::string(p.status().message());
+  };
+  CHECK(reason(MakeVenue("A", {{100, 5}}, {{100, 5}})) == "crossed book: best bid 100 >= best ask 100");
+  CHECK(reason(MakeVenue("A", {{101, 5}, {100, 5}})) ==
+        "malformed book: asks not strictly ascending at level 1");
+  CHECK(reason(MakeVenue("A", {{100, 0}})) == "malformed book: asks[0] has price 100 size 0");
+  CHECK(reason(MakeVenue("A", {}, {{99, 1}})) == "no asks in book");
+  CHECK(reason(MakeVenue("A", {{100, 5}}), kNow + 6'000'000'000) ==
+        "book stale: age 6.000 s > max 5.000 s");
+  auto v = MakeVenue("A", {{100, 5}});
+  v.set_exclusion("in the order's denied_venues");
+  CHECK(reason(v) == "in the order's denied_venues");
+  CHECK(reason(MakeVenue("A", {{100, 3}}, {}, 0, 4)) ==
+        "less than one lot (4) available within limit and cap");
+}

@@ -1,0 +1,258 @@
+#include "solver/solver.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+
+#include "solver/local_problem.h"
+#include "test_books.h"
+
+using exo::testing::kNow;
+using exo::testing::MakeInput;
+using exo::testing::MakeVenue;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+// Independent reference: expands every venue into per-lot costs by walking its levels one
+// quantity unit at a time, then takes the cheapest lots overall (exactly optimal for separable
+// convex costs with one common lot size). Returns per-lot costs by venue.
+std::map<std::string, std::vector<double>> LotCosts(const SolveInput& in) {
+  std::map<std::string, std::vector<double>> out;
+  bool buy = in.side() == SIDE_BUY;
+  for (const auto& v : in.venues()) {
+    const auto& levels = buy ? v.book().asks() : v.book().bids();
+    std::vector<double> units;
+    for (const auto& l : levels) {
+      if (in.has_limit_price() && (buy ? l.price() > in.limit_price() : l.price() < in.limit_price())) break;
+      double c = buy ? l.price() * (1 + v.fee_bps() / 1e4) : -l.price() * (1 - v.fee_bps() / 1e4);
+      for (int64_t k = 0; k < l.size(); ++k) units.push_back(c);
+    }
+    int64_t usable = static_cast<int64_t>(units.size());
+    if (v.max_quantity() > 0) usable = std::min(usable, v.max_quantity());
+    auto& lots = out[v.venue()];
+    for (int64_t k = 0; k + v.lot_size() <= usable; k += v.lot_size()) {
+      double s = 0;
+      for (int64_t j = 0; j < v.lot_size(); ++j) s += units[k + j];
+      lots.push_back(s);
+    }
+  }
+  return out;
+}
+
+double ReferenceOptimum(const SolveInput& in, int64_t lot, int64_t* placed) {
+  std::vector<double> all;
+  for (auto& [venue, lots] : LotCosts(in)) all.insert(all.end(), lots.begin(), lots.end());
+  std::sort(all.begin(), all.end());
+  int64_t n = std::min<int64_t>(in.quantity() / lot, static_cast<int64_t>(all.size()));
+  *placed = n * lot;
+  double cost = 0;
+  for (int64_t i = 0; i < n; ++i) cost += all[i];
+  return cost;
+}
+
+double CostOf(const SolveInput& in, const Decision& d, int64_t lot) {
+  auto lots = LotCosts(in);
+  double cost = 0;
+  for (const auto& a : d.allocations()) {
+    const auto& l = lots.at(a.venue());
+    REQUIRE(a.quantity() % lot == 0);
+    REQUIRE(a.quantity() / lot <= static_cast<int64_t>(l.size()));
+    for (int64_t i = 0; i < a.quantity() / lot; ++i) cost += l[i];
+  }
+  return cost;
+}
+
+SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_out) {
+  auto uni = [&](int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
+  };
+  Side side = uni(0, 1) ? SIDE_BUY : SIDE_SELL;
+  int64_t lot = uni(1, 3);
+  *lot_out = lot;
+  int venues = static_cast<int>(uni(2, 8));
+  SolveInput in = MakeInput(side, 1);
+  int64_t total = 0;
+  for (int v = 0; v < venues; ++v) {
+    auto* vi = in.add_venues();
+    vi->set_venue(std::string("V") + static_cast<char>('A' + v));
+    vi->set_lot_size(lot);
+    vi->set_fee_bps(static_cast<double>(uni(-20, 100)) / 10.0);
+    if (uni(0, 4) == 0) vi->set_max_quantity(uni(1, 40));
+    auto* b = vi->mutable_book();
+    b->set_receive_time_ns(kNow);
+    int levels = static_cast<int>(uni(1, 10));
+    int64_t ask = uni(1000, 1010), bid = ask - uni(1, 5);
+    for (int k = 0; k < levels; ++k) {
+      ask += uni(1, 4);
+      bid -= uni(1, 4);
+      auto* a = b->add_asks();
+      a->set_price(ask);
+      a->set_size(uni(1, 20));
+      auto* bl = b->add_bids();
+      bl->set_price(std::max<int64_t>(1, bid));
+      bl->set_size(uni(1, 20));
+      total += a->size();
+      if (bid <= 1) break;
+    }
+  }
+  in.set_quantity(uni(1, total + 10));
+  if (uni(0, 3) == 0) in.set_limit_price(side == SIDE_BUY ? uni(1005, 1030) : uni(970, 1000));
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("exact solver matches an independent greedy optimum on random books", "[solver]") {
+  std::mt19937_64 rng(20261124);
+  for (int n = 0; n < 1000; ++n) {
+    int64_t lot = 1;
+    SolveInput in = RandomInput(rng, &lot);
+    auto d = exo::solver::Solve(in);
+    REQUIRE(d.ok());
+    int64_t placed = 0;
+    double best = ReferenceOptimum(in, lot, &placed);
+    INFO("instance " << n << " side " << in.side() << " qty " << in.quantity() << " lot " << lot);
+    CHECK(d->allocated_quantity() == placed);
+    CHECK(d->shortfall() == in.quantity() - placed);
+    double got = CostOf(in, *d, lot);
+    CHECK(got == Approx(best).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("quantity tied at the optimal price is split by capacity, remainder by venue id",
+          "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 7);
+  *in.add_venues() = MakeVenue("A", {{100, 10}});
+  *in.add_venues() = MakeVenue("B", {{100, 10}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 2);
+  CHECK(d->allocations(0).venue() == "A");
+  CHECK(d->allocations(0).quantity() == 4);  // 3 each by fraction, the odd one to A.
+  CHECK(d->allocations(1).quantity() == 3);
+  CHECK(d->stats().marginal_price() == 100);
+
+  // Fraction follows tied capacity: 30 vs 10 splits 8 as 6/2.
+  SolveInput uneven = MakeInput(SIDE_BUY, 8);
+  *uneven.add_venues() = MakeVenue("A", {{100, 30}});
+  *uneven.add_venues() = MakeVenue("B", {{100, 10}});
+  auto u = exo::solver::Solve(uneven);
+  REQUIRE(u.ok());
+  CHECK(u->allocations(0).quantity() == 6);
+  CHECK(u->allocations(1).quantity() == 2);
+}
+
+TEST_CASE("fees move flow to the cheaper venue after fees", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 10);
+  *in.add_venues() = MakeVenue("A", {{10000, 10}}, {}, /*fee_bps=*/10);  // 10010 after fee
+  *in.add_venues() = MakeVenue("B", {{10005, 10}}, {}, /*fee_bps=*/0);   // 10005
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 1);
+  CHECK(d->allocations(0).venue() == "B");
+  CHECK(d->expected_cost() == 100050);
+}
+
+TEST_CASE("a sell takes the best bids and reports proceeds as negative cost", "[solver]") {
+  SolveInput in = MakeInput(SIDE_SELL, 6);
+  *in.add_venues() = MakeVenue("A", {{105, 5}}, {{100, 3}, {98, 10}});
+  *in.add_venues() = MakeVenue("B", {{106, 5}}, {{99, 4}, {97, 10}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 2);
+  CHECK(d->allocations(0).quantity() == 3);  // 3 @100 at A
+  CHECK(d->allocations(1).quantity() == 3);  // 3 @99 at B (before A's 98)
+  CHECK(d->allocations(0).limit_price() == 100);
+  CHECK(d->expected_cost() == -(300 + 297));
+  CHECK(d->stats().marginal_price() == 99);
+}
+
+TEST_CASE("not enough liquidity gives the best partial plan and the shortfall", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 50);
+  in.set_limit_price(101);
+  *in.add_venues() = MakeVenue("A", {{100, 10}, {101, 10}, {102, 10}});
+  *in.add_venues() = MakeVenue("B", {{103, 10}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  CHECK(d->allocated_quantity() == 20);
+  CHECK(d->shortfall() == 30);
+  REQUIRE(d->exclusions_size() == 1);
+  CHECK(d->exclusions(0).venue() == "B");
+  CHECK(d->exclusions(0).reason() == "no liquidity within limit 101 (best ask 103)");
+}
+
+TEST_CASE("excluded venues are reported and the rest still trade", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 5);
+  *in.add_venues() = MakeVenue("A", {{100, 10}}, {{101, 1}});  // crossed
+  auto stale = MakeVenue("B", {{99, 10}});
+  stale.mutable_book()->set_receive_time_ns(kNow - 10'000'000'000);
+  *in.add_venues() = stale;
+  *in.add_venues() = MakeVenue("C", {{102, 10}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 1);
+  CHECK(d->allocations(0).venue() == "C");
+  REQUIRE(d->exclusions_size() == 2);
+  CHECK(d->exclusions(0).reason().rfind("crossed book", 0) == 0);
+  CHECK(d->exclusions(1).reason().rfind("book stale", 0) == 0);
+}
+
+TEST_CASE("allocations respect each venue's lot size", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 1000);
+  *in.add_venues() = MakeVenue("A", {{100, 333}}, {}, 0, /*lot=*/100);
+  *in.add_venues() = MakeVenue("B", {{101, 2000}}, {}, 0, /*lot=*/10);
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  CHECK(d->allocations(0).quantity() == 300);
+  CHECK(d->allocations(1).quantity() == 700);
+  CHECK(d->shortfall() == 0);
+}
+
+TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
+  std::mt19937_64 rng(7);
+  for (int n = 0; n < 50; ++n) {
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot);
+    auto a = exo::solver::Solve(in);
+    auto b = exo::solver::Solve(in);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a->SerializeAsString() == b->SerializeAsString());
+  }
+}
+
+TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 0);
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input.quantity: must be > 0, got 0");
+  in = MakeInput(SIDE_UNSPECIFIED, 5);
+  CHECK(exo::solver::Solve(in).status().code() == absl::StatusCode::kInvalidArgument);
+  in = MakeInput(SIDE_BUY, 5);
+  *in.add_venues() = MakeVenue("B", {{100, 1}});
+  *in.add_venues() = MakeVenue("A", {{100, 1}});
+  CHECK(exo::solver::Solve(in).status().message() ==
+        "solve_input.venues: not sorted by unique venue id at index 1");
+}
+
+TEST_CASE("a re-plan records only the venues whose allocation changed", "[solver]") {
+  google::protobuf::RepeatedPtrField<Allocation> before, after;
+  auto add = [](auto& list, const char* venue, int64_t q) {
+    auto* a = list.Add();
+    a->set_venue(venue);
+    a->set_quantity(q);
+  };
+  add(before, "A", 10);
+  add(before, "B", 5);
+  add(before, "C", 7);
+  add(after, "A", 10);
+  add(after, "B", 8);
+  add(after, "D", 1);
+  auto diff = exo::solver::DiffAllocations(before, after);
+  REQUIRE(diff.size() == 3);
+  CHECK(diff[0].venue() == "B");
+  CHECK(diff[0].quantity() == 8);
+  CHECK(diff[1].venue() == "C");
+  CHECK(diff[1].quantity() == 0);
+  CHECK(diff[2].venue() == "D");
+}

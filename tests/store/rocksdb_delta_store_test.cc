@@ -1,0 +1,263 @@
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "exo/sha256.h"
+#include "rocksdb/db.h"
+#include "store/delta_codec.h"
+#include "store/delta_store.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::store::DeltaStore;
+using exo::store::OpenRocksDeltaStore;
+using exo::store::PendingDelta;
+using exo::store::StoreOptions;
+using exo::testing::TempDir;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+std::unique_ptr<DeltaStore> Open(const std::string& path, bool read_only = false) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = read_only ? "" : "node-t";
+  o.read_only = read_only;
+  o.create_if_missing = !read_only;
+  if (read_only) o.verify_tail_on_open = 0;  // As `exoroutectl audit` opens it.
+  auto s = OpenRocksDeltaStore(o);
+  REQUIRE(s.ok());
+  return *std::move(s);
+}
+
+PendingDelta FillDelta(const std::string& plan, uint32_t version, int64_t qty) {
+  PendingDelta p;
+  p.delta.set_plan_id(plan);
+  p.delta.set_plan_version(version);
+  p.delta.set_event_time_ns(1000 + version);
+  auto* f = p.delta.mutable_fill();
+  f->set_cl_ord_id(plan + ".1");
+  f->set_venue("V");
+  f->set_quantity(qty);
+  f->set_price(100);
+  return p;
+}
+
+std::vector<PendingDelta> Batch(std::initializer_list<PendingDelta> items) { return items; }
+
+// Edits the raw database underneath the store (what an attacker with disk access could do).
+void RawEdit(const std::string& path, const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  rocksdb::DB* db = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &h, &db).ok());
+  edit(db, h[1]);
+  for (auto* x : h) db->DestroyColumnFamilyHandle(x);
+  delete db;
+}
+
+std::string Key(uint64_t seq) {
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i, seq >>= 8) k[i] = static_cast<char>(seq & 0xff);
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("appended deltas are chained, numbered and readable", "[store]") {
+  TempDir dir;
+  auto s = Open(dir / "db");
+  CHECK(s->Head().sequence() == 0);
+  CHECK(s->Head().hash() == exo::store::GenesisHash());
+  PendingDelta with_inputs = FillDelta("p1", 1, 5);
+  with_inputs.inputs = "recorded-inputs";
+  auto out = s->Append(Batch({with_inputs, FillDelta("p1", 2, 6)}));
+  REQUIRE(out.ok());
+  REQUIRE(out->size() == 2);
+  CHECK((*out)[0].sequence() == 1);
+  CHECK((*out)[1].sequence() == 2);
+  CHECK((*out)[0].prev_hash() == exo::store::GenesisHash());
+  CHECK((*out)[1].prev_hash() == (*out)[0].hash());
+  // hash = SHA-256(prev_hash || canonical bytes)
+  PlanDelta first = (*out)[0];
+  first.clear_hash();
+  first.clear_prev_hash();
+  CHECK((*out)[0].hash() ==
+        exo::DigestToString(exo::Sha256Of(exo::store::GenesisHash() + exo::store::EncodeCanonical(first))));
+  CHECK((*out)[0].inputs_digest() == exo::DigestToString(exo::Sha256Of("recorded-inputs")));
+  CHECK(*s->GetInputs((*out)[0].inputs_digest()) == "recorded-inputs");
+  CHECK(s->Head().sequence() == 2);
+  CHECK(s->Head().hash() == (*out)[1].hash());
+
+  REQUIRE(s->Append(Batch({FillDelta("p2", 1, 1), FillDelta("p1", 3, 7)})).ok());
+  std::vector<uint32_t> versions;
+  REQUIRE(s->ScanPlan("p1", 2, [&](const PlanDelta& d, std::string_view) {
+    versions.push_back(d.plan_version());
+    return true;
+  }).ok());
+  CHECK(versions == std::vector<uint32_t>{2, 3});
+  auto r = s->Verify(0, 0, nullptr);
+  CHECK(r.ok);
+  CHECK(r.checked == 4);
+}
+
+TEST_CASE("the chain survives reopening and continues from its head", "[store]") {
+  TempDir dir;
+  std::string head_hash;
+  {
+    auto s = Open(dir / "db");
+    REQUIRE(s->Append(Batch({FillDelta("p", 1, 1), FillDelta("p", 2, 1)})).ok());
+    head_hash = s->Head().hash();
+  }
+  auto s = Open(dir / "db");
+  CHECK(s->Head().sequence() == 2);
+  CHECK(s->Head().hash() == head_hash);
+  auto out = s->Append(Batch({FillDelta("p", 3, 1)}));
+  REQUIRE(out.ok());
+  CHECK((*out)[0].sequence() == 3);
+  CHECK((*out)[0].prev_hash() == head_hash);
+  CHECK(s->Verify(0, 0, nullptr).ok);
+}
+
+TEST_CASE("concurrent appenders share syncs and the chain stays whole", "[store][concurrency]") {
+  TempDir dir;
+  auto s = Open(dir / "db");
+  constexpr int kThreads = 8, kEach = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= kEach; ++i) {
+        if (!s->Append(Batch({FillDelta("plan" + std::to_string(t), i, i)})).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(s->Head().sequence() == kThreads * kEach);
+  auto r = s->Verify(0, 0, nullptr);
+  CHECK(r.ok);
+  CHECK(r.checked == kThreads * kEach);
+  // Each plan's deltas are in its own order.
+  for (int t = 0; t < kThreads; ++t) {
+    uint32_t expect = 1;
+    REQUIRE(s->ScanPlan("plan" + std::to_string(t), 1, [&](const PlanDelta& d, std::string_view) {
+      CHECK(d.plan_version() == expect++);
+      return true;
+    }).ok());
+    CHECK(expect == kEach + 1);
+  }
+}
+
+TEST_CASE("changing one byte of a stored delta is found and named", "[store][tamper]") {
+  TempDir dir;
+  {
+    auto s = Open(dir / "db");
+    for (uint32_t v = 1; v <= 10; ++v) REQUIRE(s->Append(Batch({FillDelta("p", v, v)})).ok());
+  }
+  RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
+    std::string v;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), deltas, Key(6), &v).ok());
+    v[v.size() - 20] ^= 0x01;  // One bit inside the canonical bytes.
+    REQUIRE(db->Put(rocksdb::WriteOptions(), deltas, Key(6), v).ok());
+  });
+  auto ro = Open(dir / "db", /*read_only=*/true);
+  auto r = ro->Verify(0, 0, nullptr);
+  CHECK_FALSE(r.ok);
+  CHECK(r.first_bad_sequence == 6);
+  CHECK(r.error == "hash mismatch: the delta's content was changed");
+  CHECK(r.checked == 5);
+  // The daemon's open (tail verification) refuses it, saying where.
+  StoreOptions o;
+  o.path = dir / "db";
+  o.node_id = "node-t";
+  auto refused = OpenRocksDeltaStore(o);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(std::string(refused.status().message()).find("does not verify at sequence 6") != std::string::npos);
+}
+
+TEST_CASE("removed, reordered and truncated deltas are found", "[store][tamper]") {
+  TempDir dir;
+  {
+    auto s = Open(dir / "db");
+    for (uint32_t v = 1; v <= 6; ++v) REQUIRE(s->Append(Batch({FillDelta("p", v, v)})).ok());
+  }
+  SECTION("removed") {
+    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, Key(3)).ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK(r.first_bad_sequence == 3);
+    CHECK(r.error == "delta missing (next stored delta is 4)");
+  }
+  SECTION("swapped") {
+    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+      std::string a, b;
+      REQUIRE(db->Get(rocksdb::ReadOptions(), d, Key(2), &a).ok());
+      REQUIRE(db->Get(rocksdb::ReadOptions(), d, Key(4), &b).ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions(), d, Key(2), b).ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions(), d, Key(4), a).ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK(r.first_bad_sequence == 2);
+    CHECK(r.error == "delta stored under 2 says it is 4 (reordered)");
+  }
+  SECTION("tail removed") {
+    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, Key(6)).ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK(r.first_bad_sequence == 6);
+    CHECK(r.error == "delta missing (chain ends at 5, expected 6)");
+  }
+}
+
+TEST_CASE("foreign and mismatched databases are refused", "[store]") {
+  TempDir dir;
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    REQUIRE(rocksdb::DB::Open(o, dir / "other", &db).ok());
+    delete db;
+  }
+  StoreOptions o;
+  o.path = dir / "other";
+  o.node_id = "node-t";
+  auto s = OpenRocksDeltaStore(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(s.status().message()).find("is not an exoroute database") != std::string::npos);
+
+  { Open(dir / "db"); }
+  o.path = dir / "db";
+  o.node_id = "node-other";
+  s = OpenRocksDeltaStore(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(std::string(s.status().message()) ==
+        "database " + (dir / "db") + " belongs to node \"node-t\", not \"node-other\"");
+
+  o.path = dir / "missing";
+  o.read_only = true;
+  o.create_if_missing = false;
+  CHECK(OpenRocksDeltaStore(o).status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("a read-only store sees the log while the writer has it open", "[store]") {
+  TempDir dir;
+  auto writer = Open(dir / "db");
+  REQUIRE(writer->Append(Batch({FillDelta("p", 1, 1), FillDelta("p", 2, 2)})).ok());
+  auto reader = Open(dir / "db", /*read_only=*/true);
+  CHECK(reader->Head().sequence() == 2);
+  CHECK(reader->Verify(0, 0, nullptr).ok);
+  CHECK(reader->Append(Batch({FillDelta("p", 3, 3)})).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  // A second writer is refused with a clear reason.
+  StoreOptions o;
+  o.path = dir / "db";
+  o.node_id = "node-t";
+  auto second = OpenRocksDeltaStore(o);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == absl::StatusCode::kUnavailable);
+}
