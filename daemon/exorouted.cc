@@ -143,7 +143,12 @@ void Daemon::Shutdown() {
   LogInfo("shutting down: refusing new routes, finishing in-flight RPCs");
   impl_->engine->BeginDrain();
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
-  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // Our own count of writing RPCs, not gRPC's Shutdown deadline, decides the grace: gRPC waits
+  // the whole deadline for idle client connections, which would stall every restart.
+  if (!impl_->engine->AwaitNoWriters(absl::Seconds(5))) {
+    LogWarning("routes still in progress after 5 s; cancelling them");
+  }
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   impl_->server->Wait();
   LogInfo("stopping venues and engine");
   impl_->engine->Stop();

@@ -3,8 +3,8 @@
 //
 // Start order: data directory → store (refuses a foreign or broken database) → venues → engine
 // recovery → TLS credentials (dev certificates when none are configured) → gRPC server →
-// <data_dir>/endpoint. Shutdown: refuse new routes, finish in-flight RPCs (5 s grace), stop
-// venues and engine threads, close the store (WAL synced).
+// <data_dir>/endpoint. Shutdown: refuse new routes, let routes and cancels in progress finish
+// (up to 5 s), stop the server, stop venues and engine threads, close the store (WAL synced).
 #pragma once
 
 #include <memory>

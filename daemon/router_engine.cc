@@ -39,6 +39,19 @@ std::string SerializeDeterministic(const google::protobuf::Message& m) {
 
 }  // namespace
 
+class RouterEngine::WriterGuard {
+ public:
+  explicit WriterGuard(RouterEngine* e) : e_(e) { ++e_->writers_; }
+  ~WriterGuard() {
+    --e_->writers_;
+    std::lock_guard<std::mutex> lock(e_->watch_mu_);
+    e_->watch_cv_.notify_all();
+  }
+
+ private:
+  RouterEngine* e_;
+};
+
 RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
                            std::vector<Venue> venues, Clock* clock)
     : config_(std::move(config)), store_(store), clock_(clock) {
@@ -119,6 +132,12 @@ void RouterEngine::BeginDrain() {
   draining_ = true;
   std::lock_guard<std::mutex> lock(watch_mu_);
   watch_cv_.notify_all();
+}
+
+bool RouterEngine::AwaitNoWriters(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  return watch_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                            [&] { return writers_.load() == 0; });
 }
 
 void RouterEngine::Stop() {
@@ -380,6 +399,7 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
 }
 
 absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mode) {
+  WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");
   EXO_RETURN_IF_ERROR(CheckRoutable(order));
   std::shared_ptr<PlanRecord> rec;
@@ -437,6 +457,8 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
 }
 
 absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std::string& reason) {
+  WriterGuard writing(this);
+  if (draining_) return absl::UnavailableError("exorouted is shutting down");
   auto rec = FindRecord(plan_id);
   if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
   std::lock_guard<std::mutex> lock(rec->mu);

@@ -49,6 +49,9 @@ class RouterEngine {
   absl::Status Start();
   // Refuses new routes from now on and wakes every watcher (first step of a graceful stop).
   void BeginDrain();
+  // Waits until no Route or Cancel is in progress (or the timeout passes); true when idle.
+  // After BeginDrain, this is when every acknowledged change is durable.
+  bool AwaitNoWriters(absl::Duration timeout);
   // Stops threads and adapters. Idempotent.
   void Stop();
 
@@ -73,6 +76,7 @@ class RouterEngine {
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
 
  private:
+  class WriterGuard;
   struct PlanRecord {
     mutable std::mutex mu;
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
@@ -124,6 +128,9 @@ class RouterEngine {
   mutable std::mutex watch_mu_;
   mutable std::condition_variable watch_cv_;
 
+  // Route/Cancel calls in progress; counted before the draining check so that AwaitNoWriters
+  // after BeginDrain cannot miss one.
+  std::atomic<int> writers_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> unknown_executions_{0};

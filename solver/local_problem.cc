@@ -171,6 +171,13 @@ double LocalProblem::NextBreakpoint(double lambda) const {
   return it == segments_.end() ? std::numeric_limits<double>::infinity() : it->unit_cost;
 }
 
+double LocalProblem::MarginalCostAfter(int64_t x) const {
+  size_t k = static_cast<size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), x) -
+                                 cumulative_.begin());
+  if (k >= segments_.size()) return std::numeric_limits<double>::infinity();
+  return segments_[k].unit_cost;
+}
+
 double LocalProblem::Cost(int64_t x) const {
   if (x <= 0) return 0;
   // Segment containing the x-th unit.

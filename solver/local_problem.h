@@ -46,6 +46,8 @@ class LocalProblem {
   Response At(double lambda) const;
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
+  // Marginal unit cost of the next lot after taking x (a multiple of the lot, < capacity()).
+  double MarginalCostAfter(int64_t x) const;
   // Cost in price units × quantity units of taking x (a multiple of the lot, <= capacity()).
   double Cost(int64_t x) const;
   // Worst raw level price walked when taking x > 0.

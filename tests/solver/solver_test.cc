@@ -210,6 +210,22 @@ TEST_CASE("allocations respect each venue's lot size", "[solver]") {
   CHECK(d->shortfall() == 0);
 }
 
+TEST_CASE("mixed lot sizes: what a coarse lot cannot take goes to the next cheapest fine lot",
+          "[solver]") {
+  // 25 wanted. A (lot 10) is cheapest with 30; B (lot 1) costs more. The optimum in whole lots
+  // takes 20 from A and the last 5 from B instead of leaving a shortfall.
+  SolveInput in = MakeInput(SIDE_BUY, 25);
+  *in.add_venues() = MakeVenue("A", {{100, 30}}, {}, 0, /*lot=*/10);
+  *in.add_venues() = MakeVenue("B", {{101, 3}, {102, 10}}, {}, 0, /*lot=*/1);
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  CHECK(d->shortfall() == 0);
+  REQUIRE(d->allocations_size() == 2);
+  CHECK(d->allocations(0).quantity() == 20);
+  CHECK(d->allocations(1).quantity() == 5);
+  CHECK(d->expected_cost() == 2000 + 3 * 101 + 2 * 102);
+}
+
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {

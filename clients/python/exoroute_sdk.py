@@ -1,0 +1,171 @@
+"""exoroute Python SDK: a small client for exorouted and an independent chain verifier.
+
+The verifier implements docs/replay-and-audit.md (canonical encoding, format 1) with nothing
+but the standard library, so a chain can be checked without trusting exoroute's own code.
+Needs Debian's python3-grpcio, protobuf-compiler and protobuf-compiler-grpc
+(use /usr/bin/python3).
+"""
+import hashlib
+import importlib
+import os
+import struct
+import sys
+
+import grpc
+
+
+def load_protos(proto_dir, out_dir):
+    """Generates the exoroute.v1 Python modules from proto_dir into out_dir and imports them."""
+    import subprocess
+    os.makedirs(out_dir, exist_ok=True)
+    files = [os.path.join("exoroute", "v1", f) for f in
+             ("types.proto", "config.proto", "router.proto", "audit.proto", "admin.proto")]
+    # Debian's protoc (3.21) and gRPC plugin; the protoc bundled in python3-grpc-tools is too old
+    # for proto3 `optional`.
+    subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={out_dir}",
+                    f"--grpc_python_out={out_dir}",
+                    "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"] + files,
+                   check=True)
+    sys.path.insert(0, out_dir)
+    mods = {}
+    for name in ("types", "router", "audit", "admin"):
+        mods[name] = importlib.import_module(f"exoroute.v1.{name}_pb2")
+        if name != "types":
+            mods[name + "_grpc"] = importlib.import_module(f"exoroute.v1.{name}_pb2_grpc")
+    return mods
+
+
+class Client:
+    """Blocking client over TLS (the node's CA) or plaintext."""
+
+    def __init__(self, pb, endpoint, ca_file=None, timeout=10.0):
+        self.pb = pb
+        self.timeout = timeout
+        if ca_file:
+            creds = grpc.ssl_channel_credentials(root_certificates=open(ca_file, "rb").read())
+            self.channel = grpc.secure_channel(endpoint, creds)
+        else:
+            self.channel = grpc.insecure_channel(endpoint)
+        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        self.router = pb["router_grpc"].RouterServiceStub(self.channel)
+        self.audit = pb["audit_grpc"].AuditServiceStub(self.channel)
+        self.admin = pb["admin_grpc"].AdminServiceStub(self.channel)
+
+    def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None):
+        t = self.pb["types"]
+        order = t.ParentOrder(id=plan_id, symbol=symbol, quantity=qty,
+                              side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
+                              time_in_force=t.TIME_IN_FORCE_GTC)
+        if limit is not None:
+            order.limit_price = limit
+        m = t.ROUTE_MODE_EXECUTE if mode == "execute" else t.ROUTE_MODE_PLAN_ONLY
+        return self.pb["router"].RouteRequest(order=order, mode=m)
+
+    def route(self, *args, **kw):
+        return self.router.Route(self._order(*args, **kw), timeout=self.timeout).plan
+
+    def route_error(self, *args, **kw):
+        """Routes expecting failure; returns (status code name, message)."""
+        try:
+            self.router.Route(self._order(*args, **kw), timeout=self.timeout)
+        except grpc.RpcError as e:
+            return e.code().name, e.details()
+        raise AssertionError("route unexpectedly succeeded")
+
+    def cancel(self, plan_id, reason=""):
+        req = self.pb["router"].CancelPlanRequest(plan_id=plan_id, reason=reason)
+        return self.router.CancelPlan(req, timeout=self.timeout).plan
+
+    def watch_to_end(self, plan_id):
+        req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
+        return [m.delta for m in self.router.WatchPlan(req, timeout=60)]
+
+    def replay(self, include_canonical=False):
+        req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(),
+                                             include_canonical=include_canonical)
+        return list(self.audit.Replay(req, timeout=60))
+
+    def head(self):
+        return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head
+
+
+# ---- Canonical encoding, format 1 (docs/replay-and-audit.md) ----
+
+def _u8(v): return struct.pack(">B", v)
+def _u32(v): return struct.pack(">I", v)
+def _u64(v): return struct.pack(">Q", v)
+def _i64(v): return struct.pack(">q", v)
+def _bool(v): return _u8(1 if v else 0)
+def _str(v): b = v.encode() if isinstance(v, str) else bytes(v); return _u32(len(b)) + b
+def _list(items, enc): return _u32(len(items)) + b"".join(enc(x) for x in items)
+
+
+def _order(o):
+    has_limit = o.HasField("limit_price")
+    return (_str(o.id) + _str(o.symbol) + _u32(o.side) + _i64(o.quantity) + _bool(has_limit) +
+            (_i64(o.limit_price) if has_limit else b"") + _u32(o.time_in_force) +
+            _i64(o.expire_after_ms) + _list(list(o.allowed_venues), _str) +
+            _list(list(o.denied_venues), _str))
+
+
+def _allocation(a):
+    return _str(a.venue) + _i64(a.quantity) + _i64(a.limit_price) + _i64(a.expected_cost)
+
+
+KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done": 5,
+         "cancel_requested": 6, "finished": 7}
+
+
+def encode_canonical(d):
+    kind = d.WhichOneof("change")
+    out = (_u8(1) + _u64(d.sequence) + _str(d.plan_id) + _u32(d.plan_version) +
+           _i64(d.event_time_ns) + _str(d.inputs_digest) + _u8(KINDS[kind]))
+    if kind == "created":
+        c = d.created
+        i = c.instrument
+        out += _order(c.order) + _u32(c.mode) + _str(i.symbol) + _u32(i.price_scale) + _u32(i.qty_scale)
+    elif kind == "allocated":
+        a = d.allocated
+        s = a.stats
+        out += (_bool(a.replan) + _list(list(a.allocations), _allocation) + _i64(a.shortfall) +
+                _i64(a.expected_cost) + _u32(s.method) + _u32(s.rounds) + _i64(s.marginal_price) +
+                _u32(s.venues_considered) +
+                _list(list(a.exclusions), lambda e: _str(e.venue) + _str(e.reason)))
+    elif kind == "child_sent":
+        c = d.child_sent
+        out += _str(c.cl_ord_id) + _str(c.venue) + _u32(c.side) + _i64(c.quantity) + _i64(c.limit_price)
+    elif kind == "fill":
+        f = d.fill
+        out += _str(f.cl_ord_id) + _str(f.venue) + _i64(f.quantity) + _i64(f.price) + _i64(f.fee) + _str(f.exec_id)
+    elif kind == "child_done":
+        c = d.child_done
+        out += _str(c.cl_ord_id) + _str(c.venue) + _i64(c.canceled_quantity) + _str(c.reason)
+    elif kind == "cancel_requested":
+        out += _str(d.cancel_requested.reason)
+    elif kind == "finished":
+        out += _u32(d.finished.status) + _str(d.finished.reason)
+    else:
+        raise ValueError(f"delta {d.sequence} has no change")
+    return out
+
+
+def verify_chain(replay_responses, head):
+    """Checks encoding, hashes and links of a full replay; returns the number of deltas."""
+    prev = bytes(32)
+    expected_seq = 1
+    for r in replay_responses:
+        d = r.delta
+        if d.sequence != expected_seq:
+            raise AssertionError(f"expected sequence {expected_seq}, got {d.sequence}")
+        mine = encode_canonical(d)
+        if mine != r.canonical:
+            raise AssertionError(f"delta {d.sequence}: re-encoding differs from the served bytes")
+        if d.prev_hash != prev:
+            raise AssertionError(f"delta {d.sequence}: prev_hash does not link")
+        if hashlib.sha256(prev + mine).digest() != d.hash:
+            raise AssertionError(f"delta {d.sequence}: hash mismatch")
+        prev = d.hash
+        expected_seq += 1
+    if expected_seq - 1 != head.sequence or prev != head.hash:
+        raise AssertionError("chain does not end at the head")
+    return expected_seq - 1
