@@ -7,6 +7,7 @@
 
 #include "solver/local_problem.h"
 #include "test_books.h"
+#include "random_books.h"
 
 using exo::testing::kNow;
 using exo::testing::MakeInput;
@@ -64,51 +65,13 @@ double CostOf(const SolveInput& in, const Decision& d, int64_t lot) {
   return cost;
 }
 
-SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_out) {
-  auto uni = [&](int64_t lo, int64_t hi) {
-    return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
-  };
-  Side side = uni(0, 1) ? SIDE_BUY : SIDE_SELL;
-  int64_t lot = uni(1, 3);
-  *lot_out = lot;
-  int venues = static_cast<int>(uni(2, 8));
-  SolveInput in = MakeInput(side, 1);
-  int64_t total = 0;
-  for (int v = 0; v < venues; ++v) {
-    auto* vi = in.add_venues();
-    vi->set_venue(std::string("V") + static_cast<char>('A' + v));
-    vi->set_lot_size(lot);
-    vi->set_fee_bps(static_cast<double>(uni(-20, 100)) / 10.0);
-    if (uni(0, 4) == 0) vi->set_max_quantity(uni(1, 40));
-    auto* b = vi->mutable_book();
-    b->set_receive_time_ns(kNow);
-    int levels = static_cast<int>(uni(1, 10));
-    int64_t ask = uni(1000, 1010), bid = ask - uni(1, 5);
-    for (int k = 0; k < levels; ++k) {
-      ask += uni(1, 4);
-      bid -= uni(1, 4);
-      auto* a = b->add_asks();
-      a->set_price(ask);
-      a->set_size(uni(1, 20));
-      auto* bl = b->add_bids();
-      bl->set_price(std::max<int64_t>(1, bid));
-      bl->set_size(uni(1, 20));
-      total += a->size();
-      if (bid <= 1) break;
-    }
-  }
-  in.set_quantity(uni(1, total + 10));
-  if (uni(0, 3) == 0) in.set_limit_price(side == SIDE_BUY ? uni(1005, 1030) : uni(970, 1000));
-  return in;
-}
-
 }  // namespace
 
 TEST_CASE("exact solver matches an independent greedy optimum on random books", "[solver]") {
   std::mt19937_64 rng(20261124);
   for (int n = 0; n < 1000; ++n) {
     int64_t lot = 1;
-    SolveInput in = RandomInput(rng, &lot);
+    SolveInput in = exo::testing::RandomInput(rng, &lot);
     auto d = exo::solver::Solve(in);
     REQUIRE(d.ok());
     int64_t placed = 0;
@@ -230,7 +193,7 @@ TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {
     int64_t lot;
-    SolveInput in = RandomInput(rng, &lot);
+    SolveInput in = exo::testing::RandomInput(rng, &lot);
     auto a = exo::solver::Solve(in);
     auto b = exo::solver::Solve(in);
     REQUIRE(a.ok());

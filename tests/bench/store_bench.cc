@@ -1,0 +1,88 @@
+// The cost of durability: canonical encoding + SHA-256 chaining per delta, and synced appends to
+// the RocksDB store from 1 and from 8 threads (group commit). Figures: docs/BENCHMARKS.md.
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include "exo/sha256.h"
+#include "store/delta_codec.h"
+#include "store/delta_store.h"
+
+namespace {
+
+exoroute::v1::PlanDelta SampleFill(uint32_t version) {
+  exoroute::v1::PlanDelta d;
+  d.set_sequence(version);
+  d.set_plan_id("bench-plan-0001");
+  d.set_plan_version(version);
+  d.set_event_time_ns(1'700'000'000'000'000'000);
+  auto* f = d.mutable_fill();
+  f->set_cl_ord_id("bench-plan-0001.17");
+  f->set_venue("SIM-A");
+  f->set_quantity(54000000);
+  f->set_price(6500150);
+  f->set_fee(702);
+  f->set_exec_id("SIM-A-123456");
+  return d;
+}
+
+void BM_EncodeAndHash(benchmark::State& state) {
+  exo::Sha256 hasher;
+  std::string prev(32, '\0');
+  auto d = SampleFill(7);
+  for (auto _ : state) {
+    std::string canonical = exo::store::EncodeCanonical(d);
+    auto h = hasher.Hash({prev, canonical});
+    benchmark::DoNotOptimize(h);
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(exo::store::EncodeCanonical(d).size()));
+}
+BENCHMARK(BM_EncodeAndHash);
+
+struct StoreFixture {
+  std::string dir;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  StoreFixture() {
+    char tmpl[] = "/tmp/exo-bench-XXXXXX";
+    dir = mkdtemp(tmpl);
+    exo::store::StoreOptions o;
+    o.path = dir + "/db";
+    o.node_id = "bench";
+    store = *exo::store::OpenRocksDeltaStore(o);
+  }
+  ~StoreFixture() {
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+StoreFixture* shared_store = nullptr;
+
+// Each append is one synced WriteBatch; with N threads, appends waiting at the same time share
+// one sync.
+void BM_AppendSynced(benchmark::State& state) {
+  if (state.thread_index() == 0) shared_store = new StoreFixture;
+  uint32_t v = 0;
+  std::string plan = "plan-" + std::to_string(state.thread_index());
+  for (auto _ : state) {
+    exo::store::PendingDelta p;
+    p.delta = SampleFill(++v);
+    p.delta.set_plan_id(plan);
+    std::vector<exo::store::PendingDelta> batch;
+    batch.push_back(std::move(p));
+    auto r = shared_store->store->Append(std::move(batch));
+    if (!r.ok()) state.SkipWithError("append failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    delete shared_store;
+    shared_store = nullptr;
+  }
+}
+BENCHMARK(BM_AppendSynced)->Threads(1)->Threads(8)->UseRealTime()->Unit(benchmark::kMicrosecond)
+    ->MinTime(2.0);
+
+}  // namespace
+
+BENCHMARK_MAIN();
