@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -135,6 +136,10 @@ absl::Status Validate(const DaemonConfig& c) {
     if (!ids.insert(v.id()).second) return Bad(p + ".id", absl::StrCat("duplicate venue id \"", v.id(), "\""));
     if (!(v.taker_fee_bps() >= -1000 && v.taker_fee_bps() <= 1000)) {
       return Bad(p + ".taker_fee_bps", absl::StrCat("must be within [-1000, 1000], got ", v.taker_fee_bps()));
+    }
+    if (std::fabs(v.taker_fee_bps() * 100 - std::round(v.taker_fee_bps() * 100)) > 1e-6) {
+      return Bad(p + ".taker_fee_bps",
+                 absl::StrCat("at most 2 decimal places (fees apply in 0.01 bp), got ", v.taker_fee_bps()));
     }
     if (v.max_book_age_ms() < 0) return Bad(p + ".max_book_age_ms", "must be >= 0");
     if (v.markets().empty()) return Bad(p + ".markets", "at least one market is required");

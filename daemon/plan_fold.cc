@@ -79,14 +79,12 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
         c->set_filled_quantity(c->filled_quantity() + f.quantity());
       }
       plan->set_filled_quantity(plan->filled_quantity() + f.quantity());
-      const double qty_unit = static_cast<double>(Pow10(plan->instrument().qty_scale()));
-      int64_t notional = std::llround(static_cast<double>(f.price()) *
-                                      static_cast<double>(f.quantity()) / qty_unit);
-      plan->set_filled_notional(plan->filled_notional() + notional);
+      const int64_t qty_unit = Pow10(plan->instrument().qty_scale());
+      plan->set_filled_notional(plan->filled_notional() +
+                                MulDivRound(f.price(), f.quantity(), qty_unit));
       plan->set_fees(plan->fees() + f.fee());
-      plan->set_average_price(std::llround(static_cast<double>(plan->filled_notional()) *
-                                           qty_unit /
-                                           static_cast<double>(plan->filled_quantity())));
+      plan->set_average_price(
+          MulDivRound(plan->filled_notional(), qty_unit, plan->filled_quantity()));
       break;
     }
     case PlanDelta::kChildDone:

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "exo/fixed_point.h"
 
 namespace exo::solver {
 namespace {
@@ -102,6 +103,9 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   LocalProblem p;
   p.venue_ = venue.venue();
   p.lot_size_ = lot;
+  p.buy_ = buy;
+  p.fee_ppm_ = FeePpm(venue.fee_bps());
+  p.levels_.assign(levels.begin(), levels.begin() + static_cast<int>(pieces.size()));
   auto push = [&p](double unit, int64_t qty, int64_t worst) {
     if (!p.segments_.empty() && p.segments_.back().unit_cost == unit &&
         p.segments_.back().worst_price == worst) {
@@ -187,6 +191,18 @@ double LocalProblem::Cost(int64_t x) const {
   double before = k == 0 ? 0.0 : cumulative_cost_[k - 1];
   int64_t qty_before = k == 0 ? 0 : cumulative_[k - 1];
   return before + segments_[k].unit_cost * static_cast<double>(x - qty_before);
+}
+
+int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
+  __int128 notional = 0;
+  for (const auto& l : levels_) {
+    if (x <= 0) break;
+    int64_t take = std::min(x, l.size());
+    notional += static_cast<__int128>(l.price()) * take;
+    x -= take;
+  }
+  int64_t factor = buy_ ? 1'000'000 + fee_ppm_ : -(1'000'000 - fee_ppm_);
+  return MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
 }
 
 int64_t LocalProblem::LimitPriceFor(int64_t x) const {

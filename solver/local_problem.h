@@ -50,6 +50,10 @@ class LocalProblem {
   double MarginalCostAfter(int64_t x) const;
   // Cost in price units × quantity units of taking x (a multiple of the lot, <= capacity()).
   double Cost(int64_t x) const;
+  // What taking x costs in price units, exactly: the walked notional plus the taker fee (sells:
+  // minus proceeds after fee), rounded half away from zero. This is what plans report; the
+  // floating-point curve above is only for finding the optimum.
+  int64_t ExpectedCost(int64_t x, uint32_t qty_scale) const;
   // Worst raw level price walked when taking x > 0.
   int64_t LimitPriceFor(int64_t x) const;
 
@@ -63,6 +67,9 @@ class LocalProblem {
  private:
   std::string venue_;
   int64_t lot_size_ = 1;
+  bool buy_ = true;
+  int64_t fee_ppm_ = 0;
+  std::vector<exoroute::v1::BookLevel> levels_;  // The walked side, cut at the limit.
   std::vector<Segment> segments_;     // Non-decreasing unit_cost.
   std::vector<int64_t> cumulative_;   // cumulative_[k] = quantity of segments 0..k.
   std::vector<double> cumulative_cost_;

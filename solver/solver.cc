@@ -62,7 +62,6 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   DualSolution sol = SolveExactDual(problems, in.quantity());
   stats->set_rounds(sol.rounds);
 
-  const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
   int64_t allocated = 0, cost = 0;
   for (size_t i = 0; i < problems.size(); ++i) {
@@ -72,7 +71,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
     a->set_venue(problems[i].venue());
     a->set_quantity(x);
     a->set_limit_price(problems[i].LimitPriceFor(x));
-    a->set_expected_cost(std::llround(problems[i].Cost(x) / qty_unit));
+    a->set_expected_cost(problems[i].ExpectedCost(x, in.instrument().qty_scale()));
     allocated += x;
     cost += a->expected_cost();
   }

@@ -178,7 +178,6 @@ std::vector<ExecutionEvent> SimVenue::MatchLocked(const Pending& p) {
   const bool buy = child.side() == exoroute::v1::SIDE_BUY;
   auto* levels = buy ? book->mutable_asks() : book->mutable_bids();
   int64_t left = child.quantity();
-  const double qty_unit = static_cast<double>(Pow10(m.instrument.qty_scale()));
   int consumed = 0;
   for (BookLevel& l : *levels) {
     if (left == 0) break;
@@ -190,8 +189,8 @@ std::vector<ExecutionEvent> SimVenue::MatchLocked(const Pending& p) {
     f.cl_ord_id = child.cl_ord_id();
     f.quantity = q;
     f.price = l.price();
-    double notional = static_cast<double>(l.price()) * static_cast<double>(q) / qty_unit;
-    f.fee = std::llround(notional * options_.fee_bps / 10000.0);
+    f.fee = MulDivRound(static_cast<__int128>(l.price()) * q, FeePpm(options_.fee_bps),
+                        static_cast<__int128>(1'000'000) * Pow10(m.instrument.qty_scale()));
     f.exec_id = absl::StrCat(options_.venue_id, "-", ++exec_seq_);
     events.push_back(std::move(f));
     ++fills_;

@@ -62,6 +62,15 @@ absl::StatusOr<int64_t> ParseDecimal(std::string_view text, uint32_t scale) {
   return negative ? -value : value;
 }
 
+int64_t MulDivRound(__int128 a, __int128 b, __int128 c) {
+  __int128 n = a * b;
+  bool negative = (n < 0) != (c < 0);
+  if (n < 0) n = -n;
+  if (c < 0) c = -c;
+  __int128 q = (n + c / 2) / c;
+  return static_cast<int64_t>(negative ? -q : q);
+}
+
 std::string FormatDecimal(int64_t value, uint32_t scale) {
   bool negative = value < 0;
   // Work in unsigned to format INT64_MIN correctly.

@@ -116,7 +116,8 @@ TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancel
   CHECK(events[0].price == book.asks(0).price());
   CHECK(events[0].quantity == book.asks(0).size());
   CHECK(events[1].price == book.asks(1).price());
-  CHECK(events[0].fee == std::llround(book.asks(0).price() * book.asks(0).size() * 0.001));
+  // 10 bp of the notional, exactly: price x size / 1000, rounded half away from zero.
+  CHECK(events[0].fee == (book.asks(0).price() * book.asks(0).size() + 500) / 1000);
   CHECK(events[2].type == ExecutionEvent::Type::kDone);
   CHECK(events[2].canceled_quantity == 50);
   CHECK(events[2].reason == "ioc remainder");

@@ -6,7 +6,10 @@
 #include <set>
 #include <thread>
 
+#include <fstream>
+
 #include "clients/cpp/exoroute_client.h"
+#include "google/protobuf/util/json_util.h"
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
@@ -328,4 +331,45 @@ TEST_CASE("SIGTERM ends live watches, exits 0 and keeps every acknowledged delta
   auto head = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "head", "--data-dir", dir.path()});
   CHECK(head.exit_code == 0);
   CHECK(std::stoull(head.out) >= acked_seq);
+}
+
+TEST_CASE("what would the router do on this book: fixed books from a file", "[e2e][book_file]") {
+  TempDir dir;
+  std::ofstream(dir / "books.json") << R"({"books": [
+    {"venue": "A", "symbol": "BTC-USD",
+     "asks": [{"price": 6500000, "size": 100000000}, {"price": 6501000, "size": 200000000}],
+     "bids": [{"price": 6499000, "size": 100000000}]},
+    {"venue": "B", "symbol": "BTC-USD",
+     "asks": [{"price": 6499000, "size": 100000000}, {"price": 6500000, "size": 100000000}],
+     "bids": [{"price": 6498000, "size": 100000000}]}]})";
+  std::string config = R"({"node_id": "whatif", "data_dir": ")" + dir.path() + R"(",
+    "listen": {"address": "127.0.0.1:0"},
+    "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
+    "venues": [
+      {"id": "A", "taker_fee_bps": 0, "markets": [{"symbol": "BTC-USD", "lot_size": 1000000}],
+       "sim": {"book_file": ")" + (dir / "books.json") + R"("}},
+      {"id": "B", "taker_fee_bps": 10, "markets": [{"symbol": "BTC-USD", "lot_size": 1000000}],
+       "sim": {"book_file": ")" + (dir / "books.json") + R"("}}]})";
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  // Fee-adjusted asks: A 65000.00 x1, A 65010.00 x2, B 65054.99 x1, B 65065.00 x1.
+  // Buying 3.5 takes all of A and 0.5 of B's first level.
+  auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "3.5", "--id", "w1", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  Plan plan;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.out, &plan).ok());
+  REQUIRE(plan.allocations_size() == 2);
+  CHECK(plan.allocations(0).venue() == "A");
+  CHECK(plan.allocations(0).quantity() == 300000000);
+  CHECK(plan.allocations(0).limit_price() == 6501000);
+  CHECK(plan.allocations(0).expected_cost() == 19502000);
+  CHECK(plan.allocations(1).venue() == "B");
+  CHECK(plan.allocations(1).quantity() == 50000000);
+  CHECK(plan.allocations(1).expected_cost() == 3252750);  // 0.5 x 64990.00 x 1.001, rounded
+  CHECK(plan.shortfall() == 0);
+  CHECK(plan.last_solve().marginal_price() == 6505499);   // 64990.00 x 1.001 = 65054.99
+  CHECK(d->Terminate() == 0);
 }

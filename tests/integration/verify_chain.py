@@ -81,6 +81,21 @@ def main():
             code, msg = client.route_error("bad", "NOPE", "buy", 1)
             check(code == "FAILED_PRECONDITION", (code, msg))
 
+            # Standard gRPC health checking and server reflection, called as raw methods.
+            raw = lambda method: client.channel.unary_unary(
+                method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+            health = raw("/grpc.health.v1.Health/Check")(b"", timeout=5)
+            check(health == b"\x08\x01", f"health check answered {health!r}, not SERVING")
+            refl = client.channel.stream_stream(
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                request_serializer=lambda b: b, response_deserializer=lambda b: b)
+            listed = b"".join(refl(iter([b"\x3a\x00"]), timeout=5))  # list_services: ""
+            for svc in (b"exoroute.v1.RouterService", b"exoroute.v1.AuditService",
+                        b"exoroute.v1.AdminService", b"grpc.health.v1.Health"):
+                check(svc in listed, f"reflection does not list {svc!r}")
+            venues = client.admin.ListVenues(pb["admin"].ListVenuesRequest(), timeout=5).venues
+            check([v.venue for v in venues] == ["SIM-A", "SIM-B", "SIM-C"], venues)
+
             # Independent verification of the whole chain.
             head = client.head()
             count = exoroute_sdk.verify_chain(client.replay(include_canonical=True), head)

@@ -35,3 +35,16 @@ TEST_CASE("fixed point formats with the instrument's decimals", "[fixed_point]")
     CHECK(*ParseDecimal(FormatDecimal(v, 4), 4) == v);
   }
 }
+
+TEST_CASE("exact multiply-divide rounds half away from zero", "[fixed_point]") {
+  CHECK(exo::MulDivRound(5, 1, 2) == 3);
+  CHECK(exo::MulDivRound(-5, 1, 2) == -3);
+  CHECK(exo::MulDivRound(4, 1, 3) == 1);
+  // 0.5 BTC at 64990.00 with a 10 bp fee, in cents: 32527.495 -> 32527.50.
+  CHECK(exo::MulDivRound(static_cast<__int128>(6499000) * 50000000, 1001000,
+                         static_cast<__int128>(1000000) * 100000000) == 3252750);
+  // No overflow where a 64-bit product would overflow.
+  CHECK(exo::MulDivRound(INT64_MAX, 1000, 1000) == INT64_MAX);
+  CHECK(exo::FeePpm(2.5) == 250);
+  CHECK(exo::FeePpm(-0.01) == -1);
+}
