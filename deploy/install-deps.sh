@@ -10,7 +10,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libquickfix-dev libboost-dev catch2 libssl-dev
   # Tools used by the daemon's dev set-up and by tests
-  libbenchmark-dev openssl python3-grpcio python3-protobuf
+  libbenchmark-dev coinor-libclp-dev openssl python3-grpcio python3-protobuf
 )
 
 missing=()

@@ -10,6 +10,8 @@ namespace {
 struct Aggregate {
   int64_t lo = 0;
   int64_t hi = 0;
+  double cost_lo = 0;
+  double cost_hi = 0;
 };
 
 // Sums in venue order (fixed order: determinism).
@@ -20,12 +22,14 @@ Aggregate Evaluate(const std::vector<LocalProblem>& problems, double lambda, uin
     LocalProblem::Response r = p.At(lambda);
     a.lo += r.lo;
     a.hi += r.hi;
+    a.cost_lo += r.cost_lo;
+    a.cost_hi += r.cost_hi;
   }
   return a;
 }
 
 // Relative bracket width below which the remaining breakpoints are stepped over one by one.
-constexpr double kBracketTolerance = 1e-9;
+constexpr double kBracketTolerance = 1e-12;
 constexpr int kMaxRootRounds = 100;
 
 }  // namespace
@@ -50,38 +54,44 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
     return out;
   }
 
-  // Invariant: S_hi(a) < Q < S_lo(b).
+  // Invariant: S_hi(a) < Q < S_lo(b). Everything with marginal cost in (a, b) is undecided:
+  // quantity qb - qa costing cb - ca. Its average marginal cost (the centroid) lies in (a, b)
+  // and is exactly λ* when one price level is left; each step discards at least one level.
   double a = std::nextafter(min_cost, -std::numeric_limits<double>::infinity());
   double b = std::nextafter(max_cost, std::numeric_limits<double>::infinity());
-  double fa = -static_cast<double>(quantity);
-  double fb = static_cast<double>(capacity - quantity);
-  int retained = 0;  // +1: b kept twice in a row, -1: a kept twice (Illinois).
+  int64_t qa = 0, qb = capacity;
+  double ca = 0, cb = 0;
+  for (const LocalProblem& p : problems) cb += p.total_cost();
   double lambda_star = 0;
   bool found = false;
-  bool bisect_next = false;
+  int slow_steps = 0;  // Centroid steps in a row that did not halve the undecided quantity.
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
     double width = b - a;
     double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
     if (width <= kBracketTolerance * scale) break;
-    double c = bisect_next ? a + width / 2 : b - fb * width / (fb - fa);
+    const bool bisect = slow_steps >= 2;
+    double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
     if (!(c > a && c < b)) c = a + width / 2;
+    const int64_t undecided = qb - qa;
     Aggregate s = Evaluate(problems, c, &out.rounds);
+    bool progress = true;
     if (s.hi < quantity) {
+      progress = s.hi > qa;
       a = c;
-      fa = static_cast<double>(s.hi - quantity);
-      if (retained == 1) fb /= 2;  // Illinois: b retained again, halve its weight.
-      retained = 1;
+      qa = s.hi;
+      ca = s.cost_hi;
     } else if (s.lo > quantity) {
+      progress = s.lo < qb;
       b = c;
-      fb = static_cast<double>(s.lo - quantity);
-      if (retained == -1) fa /= 2;
-      retained = -1;
+      qb = s.lo;
+      cb = s.cost_lo;
     } else {
       lambda_star = c;
       found = true;
     }
-    // Safeguard: if this step did not halve the bracket, the next one bisects.
-    bisect_next = !found && (b - a) > width / 2;
+    // A centroid that moves no quantity sits a rounding error away from the last level.
+    if (!progress && !bisect) break;
+    slow_steps = bisect || found ? 0 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
   }
   // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
   while (!found) {

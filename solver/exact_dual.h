@@ -1,11 +1,14 @@
 // The exact dual method over LocalProblems.
 //
 // For min Σ f_i(x_i) s.t. Σ x_i = Q with convex f_i, the optimum is where every venue takes what
-// it would at one dual price λ*. The coordinator finds λ* by root-finding on the aggregate
-// response S(λ) = Σ x_i(λ) (Illinois regula falsi with a bisection safeguard), finishes exactly
-// by stepping over the few breakpoints left in the final bracket, and splits the quantity tied
-// at λ* in proportion to each venue's tied capacity, in lots, remainder by venue id.
-// It only calls LocalProblem::At / NextBreakpoint.
+// it would at one dual price λ*. The coordinator brackets λ* on the aggregate response
+// S(λ) = Σ x_i(λ) and jumps each round to the cost centroid of the quantity still undecided
+// (Σ cost / Σ quantity of everything priced inside the bracket, also a sum over venues), which
+// is λ* itself once one price level is left; bisection is the safeguard. It finishes exactly by
+// stepping over any breakpoint left within rounding error, and splits the quantity tied at λ*
+// in proportion to each venue's tied capacity, in lots, remainder by venue id; what mixed lot
+// sizes leave over goes to the cheapest next lot that fits.
+// It only calls LocalProblem::At / NextBreakpoint / MarginalCostAfter.
 #pragma once
 
 #include <cstdint>

@@ -15,13 +15,6 @@ using exoroute::v1::Side;
 
 constexpr int64_t kDefaultMaxBookAgeMs = 5000;
 
-// One level of the walk: raw price, size, and fee-adjusted signed unit cost.
-struct Piece {
-  int64_t price;
-  int64_t size;
-  double unit_cost;
-};
-
 absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels,
                        bool descending, const char* name) {
   for (int i = 0; i < levels.size(); ++i) {
@@ -60,32 +53,41 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     return absl::FailedPreconditionError(absl::StrFormat(
         "book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
   }
-  if (auto s = CheckSide(book.bids(), /*descending=*/true, "bids"); !s.ok()) return s;
-  if (auto s = CheckSide(book.asks(), /*descending=*/false, "asks"); !s.ok()) return s;
+  const bool buy = side == exoroute::v1::SIDE_BUY;
+  // The walked side is checked level by level; of the other side only its best level matters
+  // (a crossed book is unusable whichever side we take).
+  if (auto s = buy ? CheckSide(book.asks(), /*descending=*/false, "asks")
+                   : CheckSide(book.bids(), /*descending=*/true, "bids");
+      !s.ok()) {
+    return s;
+  }
   if (!book.bids().empty() && !book.asks().empty() &&
       book.bids(0).price() >= book.asks(0).price()) {
     return absl::FailedPreconditionError(absl::StrCat("crossed book: best bid ",
                                                       book.bids(0).price(), " >= best ask ",
                                                       book.asks(0).price()));
   }
-  const bool buy = side == exoroute::v1::SIDE_BUY;
   const auto& levels = buy ? book.asks() : book.bids();
   if (levels.empty()) {
     return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
   }
 
   const double fee = venue.fee_bps() / 10000.0;
-  std::vector<Piece> pieces;
+  LocalProblem p;
+  p.levels_.reserve(static_cast<size_t>(levels.size()));
   int64_t available = 0;
   for (const BookLevel& l : levels) {
     if (limit_price.has_value() && (buy ? l.price() > *limit_price : l.price() < *limit_price)) {
       break;
     }
-    double unit = buy ? static_cast<double>(l.price()) * (1.0 + fee)
-                      : -static_cast<double>(l.price()) * (1.0 - fee);
-    pieces.push_back({l.price(), l.size(), unit});
+    p.levels_.push_back({l.price(), l.size()});
     available += l.size();
   }
+  auto unit_cost = [buy, fee](int64_t price) {
+    return buy ? static_cast<double>(price) * (1.0 + fee)
+               : -static_cast<double>(price) * (1.0 - fee);
+  };
+  const std::vector<Level>& pieces = p.levels_;
   if (pieces.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "no liquidity within limit ", *limit_price, " (best ", buy ? "ask " : "bid ",
@@ -100,18 +102,17 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
         absl::StrCat("less than one lot (", lot, ") available within limit and cap"));
   }
 
-  LocalProblem p;
   p.venue_ = venue.venue();
   p.lot_size_ = lot;
   p.buy_ = buy;
   p.fee_ppm_ = FeePpm(venue.fee_bps());
-  p.levels_.assign(levels.begin(), levels.begin() + static_cast<int>(pieces.size()));
+  p.segments_.reserve(2 * pieces.size());
   auto push = [&p](double unit, int64_t qty, int64_t worst) {
     if (!p.segments_.empty() && p.segments_.back().unit_cost == unit &&
         p.segments_.back().worst_price == worst) {
       p.segments_.back().quantity += qty;
     } else {
-      p.segments_.push_back({unit, qty, worst});
+      p.segments_.push_back({unit, qty, worst, 0, 0});
     }
   };
   // Walk the pieces lot by lot, jumping over whole lots inside one piece; a lot that straddles
@@ -122,7 +123,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   while (lots_left > 0) {
     if (left_in_piece >= lot) {
       int64_t whole = std::min(left_in_piece / lot, lots_left);
-      push(pieces[i].unit_cost, whole * lot, pieces[i].price);
+      push(unit_cost(pieces[i].price), whole * lot, pieces[i].price);
       left_in_piece -= whole * lot;
       lots_left -= whole;
       if (left_in_piece == 0 && ++i < pieces.size()) left_in_piece = pieces[i].size;
@@ -130,12 +131,13 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     }
     double cost = 0;
     int64_t need = lot;
-    double first = pieces[i].unit_cost, last = first;
+    double first = unit_cost(pieces[i].price), last = first;
     int64_t worst = pieces[i].price;
     while (need > 0) {
       int64_t take = std::min(need, left_in_piece);
-      cost += pieces[i].unit_cost * static_cast<double>(take);
-      last = pieces[i].unit_cost;
+      double c = unit_cost(pieces[i].price);
+      cost += c * static_cast<double>(take);
+      last = c;
       worst = pieces[i].price;
       need -= take;
       left_in_piece -= take;
@@ -147,26 +149,31 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   }
   int64_t cum = 0;
   double cum_cost = 0;
-  for (const Segment& s : p.segments_) {
+  for (Segment& s : p.segments_) {
     cum += s.quantity;
     cum_cost += s.unit_cost * static_cast<double>(s.quantity);
-    p.cumulative_.push_back(cum);
-    p.cumulative_cost_.push_back(cum_cost);
+    s.end = cum;
+    s.end_cost = cum_cost;
   }
   return p;
 }
 
 LocalProblem::Response LocalProblem::At(double lambda) const {
-  // First segment with unit_cost >= λ, and first with unit_cost > λ.
+  // First segment with unit_cost >= λ, then the first with unit_cost > λ (usually the same).
   auto lo_it = std::lower_bound(segments_.begin(), segments_.end(), lambda,
                                 [](const Segment& s, double v) { return s.unit_cost < v; });
-  auto hi_it = std::upper_bound(segments_.begin(), segments_.end(), lambda,
-                                [](double v, const Segment& s) { return v < s.unit_cost; });
-  auto qty_before = [this](std::vector<Segment>::const_iterator it) -> int64_t {
-    size_t k = static_cast<size_t>(it - segments_.begin());
-    return k == 0 ? 0 : cumulative_[k - 1];
-  };
-  return {qty_before(lo_it), qty_before(hi_it)};
+  auto hi_it = lo_it;
+  while (hi_it != segments_.end() && hi_it->unit_cost == lambda) ++hi_it;
+  Response r;
+  if (lo_it != segments_.begin()) {
+    r.lo = std::prev(lo_it)->end;
+    r.cost_lo = std::prev(lo_it)->end_cost;
+  }
+  if (hi_it != segments_.begin()) {
+    r.hi = std::prev(hi_it)->end;
+    r.cost_hi = std::prev(hi_it)->end_cost;
+  }
+  return r;
 }
 
 double LocalProblem::NextBreakpoint(double lambda) const {
@@ -175,30 +182,33 @@ double LocalProblem::NextBreakpoint(double lambda) const {
   return it == segments_.end() ? std::numeric_limits<double>::infinity() : it->unit_cost;
 }
 
+size_t LocalProblem::SegmentOf(int64_t x) const {
+  auto it = std::lower_bound(segments_.begin(), segments_.end(), x,
+                             [](const Segment& s, int64_t v) { return s.end < v; });
+  return static_cast<size_t>(it - segments_.begin());
+}
+
 double LocalProblem::MarginalCostAfter(int64_t x) const {
-  size_t k = static_cast<size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), x) -
-                                 cumulative_.begin());
-  if (k >= segments_.size()) return std::numeric_limits<double>::infinity();
-  return segments_[k].unit_cost;
+  size_t k = SegmentOf(x + 1);
+  return k >= segments_.size() ? std::numeric_limits<double>::infinity()
+                               : segments_[k].unit_cost;
 }
 
 double LocalProblem::Cost(int64_t x) const {
   if (x <= 0) return 0;
-  // Segment containing the x-th unit.
-  size_t k = static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), x) -
-                                 cumulative_.begin());
-  if (k >= segments_.size()) return cumulative_cost_.back();
-  double before = k == 0 ? 0.0 : cumulative_cost_[k - 1];
-  int64_t qty_before = k == 0 ? 0 : cumulative_[k - 1];
+  size_t k = SegmentOf(x);
+  if (k >= segments_.size()) return segments_.back().end_cost;
+  double before = k == 0 ? 0.0 : segments_[k - 1].end_cost;
+  int64_t qty_before = k == 0 ? 0 : segments_[k - 1].end;
   return before + segments_[k].unit_cost * static_cast<double>(x - qty_before);
 }
 
 int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
   __int128 notional = 0;
-  for (const auto& l : levels_) {
+  for (const Level& l : levels_) {
     if (x <= 0) break;
-    int64_t take = std::min(x, l.size());
-    notional += static_cast<__int128>(l.price()) * take;
+    int64_t take = std::min(x, l.size);
+    notional += static_cast<__int128>(l.price) * take;
     x -= take;
   }
   int64_t factor = buy_ ? 1'000'000 + fee_ppm_ : -(1'000'000 - fee_ppm_);
@@ -206,9 +216,7 @@ int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
 }
 
 int64_t LocalProblem::LimitPriceFor(int64_t x) const {
-  size_t k = static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), x) -
-                                 cumulative_.begin());
-  if (k >= segments_.size()) k = segments_.size() - 1;
+  size_t k = std::min(SegmentOf(x), segments_.size() - 1);
   return segments_[k].worst_price;
 }
 

@@ -28,11 +28,21 @@ class LocalProblem {
     double unit_cost;     // Cost per quantity unit inside this run.
     int64_t quantity;     // A positive multiple of the lot size.
     int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
+    int64_t end;          // Quantity of this and all earlier segments.
+    double end_cost;      // Cost of this and all earlier segments.
   };
-  // Quantity the venue takes at dual price λ: `lo` with marginal cost < λ, `hi` with <= λ.
+  // A walked book level (cut at the limit).
+  struct Level {
+    int64_t price;
+    int64_t size;
+  };
+  // Quantity the venue takes at dual price λ: `lo` with marginal cost < λ, `hi` with <= λ,
+  // and what each costs. All four are summable across venues (and nodes).
   struct Response {
     int64_t lo = 0;
     int64_t hi = 0;
+    double cost_lo = 0;
+    double cost_hi = 0;
   };
 
   // Builds the curve from the venue's book side for `side`. Returns FailedPrecondition with a
@@ -59,7 +69,8 @@ class LocalProblem {
 
   const std::string& venue() const { return venue_; }
   int64_t lot_size() const { return lot_size_; }
-  int64_t capacity() const { return cumulative_.empty() ? 0 : cumulative_.back(); }
+  int64_t capacity() const { return segments_.empty() ? 0 : segments_.back().end; }
+  double total_cost() const { return segments_.empty() ? 0 : segments_.back().end_cost; }
   double min_unit_cost() const { return segments_.front().unit_cost; }
   double max_unit_cost() const { return segments_.back().unit_cost; }
   const std::vector<Segment>& segments() const { return segments_; }
@@ -69,10 +80,11 @@ class LocalProblem {
   int64_t lot_size_ = 1;
   bool buy_ = true;
   int64_t fee_ppm_ = 0;
-  std::vector<exoroute::v1::BookLevel> levels_;  // The walked side, cut at the limit.
-  std::vector<Segment> segments_;     // Non-decreasing unit_cost.
-  std::vector<int64_t> cumulative_;   // cumulative_[k] = quantity of segments 0..k.
-  std::vector<double> cumulative_cost_;
+  std::vector<Level> levels_;  // The walked side, cut at the limit.
+  std::vector<Segment> segments_;  // Non-decreasing unit_cost.
+
+  // Index of the segment holding the x-th unit (x >= 1); segments_.size() if beyond.
+  size_t SegmentOf(int64_t x) const;
 };
 
 }  // namespace exo::solver

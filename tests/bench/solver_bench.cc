@@ -2,7 +2,10 @@
 // (building every LocalProblem included) to the Decision. Figures: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
 
+#include "solver/exact_dual.h"
+#include "solver/local_problem.h"
 #include "solver/solver.h"
+#include "tests/solver/clp_reference.h"
 #include "tests/solver/random_books.h"
 
 namespace {
@@ -12,6 +15,7 @@ std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
   exo::testing::RandomBookShape shape;
   shape.min_venues = shape.max_venues = venues;
   shape.min_levels = shape.max_levels = 20;
+  shape.lot_aligned = true;  // Displayed sizes are whole lots, as on real venues.
   std::vector<exoroute::v1::SolveInput> out;
   for (int i = 0; i < count; ++i) {
     int64_t lot;
@@ -42,6 +46,64 @@ void BM_SolveExact(benchmark::State& state) {
   state.counters["rounds"] = static_cast<double>(rounds) / static_cast<double>(solves);
 }
 BENCHMARK(BM_SolveExact)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// The same instances through an LP solver (CLP: build the model + dual simplex), for scale.
+void BM_ClpSameInstances(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
+  size_t i = 0;
+  for (auto _ : state) {
+    auto r = exo::testing::SolveWithClp(inputs[i++ % inputs.size()]);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_ClpSameInstances)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// One instance over and over: the latency with the books hot in cache, as right after an update.
+void BM_SolveExactHot(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 1);
+  for (auto _ : state) {
+    auto d = exo::solver::Solve(inputs[0]);
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// The two halves of a decision: building each venue's curve from the book, and the dual
+// coordination over the built curves.
+void BM_BuildLocalProblems(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
+  size_t i = 0;
+  std::vector<exo::solver::LocalProblem> problems;
+  for (auto _ : state) {
+    const auto& in = inputs[i++ % inputs.size()];
+    problems.clear();
+    for (const auto& v : in.venues()) {
+      auto p = exo::solver::LocalProblem::Build(v, in.side(), std::nullopt, in.decision_time_ns());
+      if (p.ok()) problems.push_back(*std::move(p));
+    }
+    benchmark::DoNotOptimize(problems);
+  }
+}
+BENCHMARK(BM_BuildLocalProblems)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+void BM_ExactDualOnly(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
+  std::vector<std::vector<exo::solver::LocalProblem>> built;
+  for (const auto& in : inputs) {
+    auto& ps = built.emplace_back();
+    for (const auto& v : in.venues()) {
+      auto p = exo::solver::LocalProblem::Build(v, in.side(), std::nullopt, in.decision_time_ns());
+      if (p.ok()) ps.push_back(*std::move(p));
+    }
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    size_t k = i++ % inputs.size();
+    auto sol = exo::solver::SolveExactDual(built[k], inputs[k].quantity());
+    benchmark::DoNotOptimize(sol);
+  }
+}
+BENCHMARK(BM_ExactDualOnly)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

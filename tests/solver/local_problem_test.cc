@@ -79,6 +79,8 @@ TEST_CASE("unusable books are refused with a specific reason", "[local_problem]"
   CHECK(reason(MakeVenue("A", {{100, 5}}, {{100, 5}})) == "crossed book: best bid 100 >= best ask 100");
   CHECK(reason(MakeVenue("A", {{101, 5}, {100, 5}})) ==
         "malformed book: asks not strictly ascending at level 1");
+  // A malformed side that is not walked does not matter beyond its best level.
+  CHECK(LocalProblem::Build(MakeVenue("A", {{100, 5}}, {{90, 5}, {95, 5}}), SIDE_BUY, std::nullopt, kNow).ok());
   CHECK(reason(MakeVenue("A", {{100, 0}})) == "malformed book: asks[0] has price 100 size 0");
   CHECK(reason(MakeVenue("A", {}, {{99, 1}})) == "no asks in book");
   CHECK(reason(MakeVenue("A", {{100, 5}}), kNow + 6'000'000'000) ==

@@ -14,6 +14,9 @@ struct RandomBookShape {
   int min_venues = 2, max_venues = 8;
   int min_levels = 1, max_levels = 10;
   bool one_lot_size = true;  // All venues share one lot size (the greedy reference needs it).
+  // Level sizes, caps and the quantity in whole lots of size up to max_lot, as on a real venue.
+  bool lot_aligned = false;
+  int64_t max_lot = 3;
 };
 
 inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_out,
@@ -23,7 +26,7 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
     return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
   };
   Side side = uni(0, 1) ? SIDE_BUY : SIDE_SELL;
-  int64_t lot = uni(1, 3);
+  int64_t lot = uni(1, shape.max_lot);
   *lot_out = lot;
   int venues = static_cast<int>(uni(shape.min_venues, shape.max_venues));
   SolveInput in = MakeInput(side, 1);
@@ -35,7 +38,7 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
     vi->set_venue(name);
     vi->set_lot_size(shape.one_lot_size ? lot : uni(1, 3));
     vi->set_fee_bps(static_cast<double>(uni(-20, 100)) / 10.0);
-    if (uni(0, 4) == 0) vi->set_max_quantity(uni(1, 40));
+    if (uni(0, 4) == 0) vi->set_max_quantity(uni(1, 40) * (shape.lot_aligned ? lot : 1));
     auto* b = vi->mutable_book();
     b->set_receive_time_ns(kNow);
     int levels = static_cast<int>(uni(shape.min_levels, shape.max_levels));
@@ -45,15 +48,15 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
       bid -= uni(1, 4);
       auto* a = b->add_asks();
       a->set_price(ask);
-      a->set_size(uni(1, 20));
+      a->set_size(uni(1, 20) * (shape.lot_aligned ? lot : 1));
       auto* bl = b->add_bids();
       bl->set_price(std::max<int64_t>(1, bid));
-      bl->set_size(uni(1, 20));
+      bl->set_size(uni(1, 20) * (shape.lot_aligned ? lot : 1));
       total += a->size();
       if (bid <= 1) break;
     }
   }
-  in.set_quantity(uni(1, total + 10));
+  in.set_quantity(shape.lot_aligned ? uni(1, total / lot + 10) * lot : uni(1, total + 10));
   if (uni(0, 3) == 0) in.set_limit_price(side == SIDE_BUY ? uni(1005, 1030) : uni(970, 1000));
   return in;
 }

@@ -1,0 +1,149 @@
+// Properties of the exact solver against an independent LP solver (CLP) and under
+// transformations that must not change the answer.
+#include <catch2/catch.hpp>
+#include <map>
+#include <thread>
+
+#include "solver/solver.h"
+#include "tests/solver/clp_reference.h"
+#include "tests/solver/random_books.h"
+
+using exo::testing::RandomBookShape;
+using exo::testing::RandomInput;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+RandomBookShape Wide() {
+  RandomBookShape s;
+  s.min_venues = 2;
+  s.max_venues = 64;
+  s.min_levels = 1;
+  s.max_levels = 50;
+  s.lot_aligned = true;
+  s.max_lot = 100;
+  return s;
+}
+
+// The decision's cost recomputed from the raw books (no solver code involved).
+double BookCost(const SolveInput& in, const Decision& d) {
+  std::map<std::string, int64_t> take;
+  for (const auto& a : d.allocations()) take[a.venue()] = a.quantity();
+  bool buy = in.side() == SIDE_BUY;
+  double cost = 0;
+  for (const auto& v : in.venues()) {
+    int64_t left = take[v.venue()];
+    double f = v.fee_bps() / 1e4;
+    for (const auto& l : buy ? v.book().asks() : v.book().bids()) {
+      if (left == 0) break;
+      int64_t q = std::min(left, l.size());
+      cost += q * (buy ? l.price() * (1 + f) : -l.price() * (1 - f));
+      left -= q;
+    }
+  }
+  return cost;
+}
+
+}  // namespace
+
+TEST_CASE("the exact solver's cost equals CLP's LP optimum on 1000 random books", "[solver][clp]") {
+  std::mt19937_64 rng(31337);
+  int venues_seen_64 = 0;
+  for (int n = 0; n < 1000; ++n) {
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, Wide());
+    if (in.venues_size() == 64) ++venues_seen_64;
+    auto d = exo::solver::Solve(in);
+    REQUIRE(d.ok());
+    auto lp = exo::testing::SolveWithClp(in);
+    INFO("instance " << n << ": " << in.venues_size() << " venues, lot " << lot << ", qty "
+                     << in.quantity() << ", side " << in.side());
+    REQUIRE(lp.ok);
+    CHECK(d->allocated_quantity() == lp.placed);
+    double ours = BookCost(in, *d);
+    CHECK(ours == Approx(lp.cost).epsilon(1e-9).margin(1e-6));
+    for (const auto& a : d->allocations()) CHECK(a.quantity() % lot == 0);
+  }
+  CHECK(venues_seen_64 > 0);
+}
+
+TEST_CASE("each extra lot costs at least as much as the last; shares never shrink", "[solver]") {
+  std::mt19937_64 rng(99);
+  RandomBookShape shape = Wide();
+  shape.max_venues = 12;
+  for (int n = 0; n < 100; ++n) {
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    in.clear_limit_price();
+    double prev_cost = 0, prev_step = -1e300;
+    std::map<std::string, int64_t> prev;
+    for (int64_t q = lot; q <= 40 * lot; q += lot) {
+      in.set_quantity(q);
+      auto d = exo::solver::Solve(in);
+      REQUIRE(d.ok());
+      if (d->shortfall() > 0) break;
+      double cost = BookCost(in, *d);
+      double step = cost - prev_cost;  // What the last lot added (convexity: non-decreasing).
+      CHECK(step >= prev_step - 1e-6 * std::fabs(step));
+      prev_step = step;
+      prev_cost = cost;
+      // Without ties at the margin, no venue gives back quantity as Q grows.
+      std::map<std::string, int64_t> now;
+      for (const auto& a : d->allocations()) now[a.venue()] = a.quantity();
+      int64_t dropped = 0;
+      for (const auto& [venue, x] : prev) dropped += std::max<int64_t>(0, x - now[venue]);
+      CHECK(dropped <= lot * static_cast<int64_t>(prev.size()));  // Only tie re-splits move lots.
+      prev = now;
+    }
+  }
+}
+
+TEST_CASE("renaming venues (changing their order) changes nothing but the tie-break", "[solver]") {
+  std::mt19937_64 rng(5);
+  for (int n = 0; n < 200; ++n) {
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, Wide());
+    // Reverse the order by renaming V000.. to Z999 downwards, then re-sort.
+    SolveInput renamed = in;
+    renamed.clear_venues();
+    std::map<std::string, std::string> to_old;
+    for (int i = in.venues_size() - 1; i >= 0; --i) {
+      VenueInput v = in.venues(i);
+      char name[8];
+      std::snprintf(name, sizeof(name), "Z%03d", in.venues_size() - 1 - i);
+      to_old[name] = v.venue();
+      v.set_venue(name);
+      *renamed.add_venues() = v;
+    }
+    auto a = exo::solver::Solve(in);
+    auto b = exo::solver::Solve(renamed);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a->allocated_quantity() == b->allocated_quantity());
+    CHECK(BookCost(in, *a) == Approx(BookCost(renamed, *b)).epsilon(1e-12).margin(1e-6));
+  }
+}
+
+TEST_CASE("identical bytes across runs and threads", "[solver][determinism]") {
+  std::mt19937_64 rng(77);
+  std::vector<SolveInput> inputs;
+  for (int n = 0; n < 50; ++n) {
+    int64_t lot;
+    inputs.push_back(RandomInput(rng, &lot, Wide()));
+  }
+  std::vector<std::string> expected;
+  for (const auto& in : inputs) expected.push_back(exo::solver::Solve(in)->SerializeAsString());
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 5; ++rep) {
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          if (exo::solver::Solve(inputs[i])->SerializeAsString() != expected[i]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == 0);
+}
