@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/plan_fold.h"
+#include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
@@ -223,17 +224,10 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   if (o.has_limit_price()) in.set_limit_price(o.limit_price());
   in.set_decision_time_ns(now);
   for (const auto& [id, v] : venues_) {
-    const MarketConfig* market = nullptr;
-    for (const auto& m : v.config.markets()) {
-      if (m.symbol() == o.symbol()) market = &m;
-    }
-    if (market == nullptr) continue;
+    std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());
+    if (!base) continue;
     VenueInput* vi = in.add_venues();
-    vi->set_venue(id);
-    vi->set_fee_bps(v.config.taker_fee_bps());
-    vi->set_lot_size(market->lot_size());
-    vi->set_max_quantity(market->max_quantity());
-    vi->set_max_book_age_ms(v.config.max_book_age_ms());
+    *vi = *std::move(base);
     if (!o.allowed_venues().empty() &&
         std::count(o.allowed_venues().begin(), o.allowed_venues().end(), id) == 0) {
       vi->set_exclusion("not in the order's allowed_venues");

@@ -15,7 +15,12 @@
 #include "clients/cpp/exoroute_client.h"
 #include "clients/exoroutectl/args.h"
 #include "clients/exoroutectl/render.h"
+#include "adapters/book_file.h"
+#include "daemon/config.h"
 #include "daemon/decision_audit.h"
+#include "daemon/solve_inputs.h"
+#include "exo/clock.h"
+#include "solver/solver.h"
 #include "exo/fixed_point.h"
 #include "exo/sha256.h"
 #include "exoroute/v1/admin.grpc.pb.h"
@@ -48,6 +53,11 @@ commands:
   audit verify [--from N] [--to M] [--recompute]
                                         check the hash chain (and re-solve decisions)
   audit head                            the chain head
+  solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
+                                        what-if, offline: the plan the router would make on the
+                                        books in FILE (docs/configuration.md has the format),
+                                        with venue fees, lots and caps from the daemon config
+                                        (default: the embedded one)
 
 output:      --json (JSON lines / objects instead of tables)
 connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data/endpoint,
@@ -426,6 +436,79 @@ int CmdAudit(Context& c) {
   return PrintVerify(c, r, recompute);
 }
 
+int CmdSolve(Context& c) {
+  const Args& a = c.args;
+  for (const char* f : {"books", "side", "qty"}) {
+    if (!a.Has(f)) return Usage(absl::StrCat("solve: --", f, " is required"));
+  }
+  auto config = daemon::LoadConfig(a.Get("config"));
+  if (!config.ok()) return Fail(config.status());
+  auto file = adapters::LoadBookFile(a.Get("books"));
+  if (!file.ok()) return Fail(file.status());
+  std::string symbol = a.Get("symbol");
+  if (symbol.empty()) {
+    for (const auto& b : file->books()) {
+      if (!symbol.empty() && b.symbol() != symbol) {
+        return Usage("solve: the book file has several symbols; choose one with --symbol");
+      }
+      symbol = b.symbol();
+    }
+  }
+  const Instrument* inst = nullptr;
+  for (const auto& i : config->instruments()) {
+    if (i.symbol() == symbol) inst = &i;
+  }
+  if (inst == nullptr) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat("unknown symbol \"", symbol, "\" (not in the config)")));
+  }
+  std::string side = a.Get("side");
+  if (side != "buy" && side != "sell") return Usage("solve: --side must be buy or sell");
+  auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
+  if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
+
+  SolveInput in;
+  *in.mutable_instrument() = *inst;
+  in.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
+  in.set_quantity(*qty);
+  if (a.Has("limit")) {
+    auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
+    in.set_limit_price(*px);
+  }
+  const int64_t now = SystemClock()->NowNs();
+  in.set_decision_time_ns(now);
+  std::map<std::string, VenueBook> books;
+  for (int i = 0; i < file->books_size(); ++i) {
+    const VenueBook& b = file->books(i);
+    if (b.symbol() != symbol) continue;
+    bool known = std::any_of(config->venues().begin(), config->venues().end(),
+                             [&](const VenueConfig& v) { return v.id() == b.venue(); });
+    if (!known) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "books[", i, "].venue: \"", b.venue(), "\" is not a venue in the config")));
+    }
+    books[b.venue()] = b;
+  }
+  std::vector<VenueConfig> venues(config->venues().begin(), config->venues().end());
+  std::sort(venues.begin(), venues.end(), [](const auto& x, const auto& y) { return x.id() < y.id(); });
+  for (const VenueConfig& v : venues) {
+    auto vi = daemon::VenueInputFor(v, symbol);
+    if (!vi) continue;
+    auto it = books.find(v.id());
+    if (it == books.end()) {
+      vi->set_exclusion(absl::StrCat("no book for it in ", a.Get("books")));
+    } else {
+      *vi->mutable_book() = it->second;
+      if (vi->book().receive_time_ns() == 0) vi->mutable_book()->set_receive_time_ns(now);
+    }
+    *in.add_venues() = *std::move(vi);
+  }
+  auto d = solver::Solve(in);
+  if (!d.ok()) return Fail(d.status());
+  std::cout << (c.json ? ToJson(*d) + "\n" : RenderDecision(*d, *inst, in.side(), in.quantity()));
+  return kExitOk;
+}
+
 std::string DefaultEndpoint() {
   if (const char* e = std::getenv("EXOROUTE_ENDPOINT")) return e;
   std::ifstream in("./exoroute-data/endpoint");
@@ -438,7 +521,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan"},
+                             "to", "plan", "books", "config"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};
@@ -460,6 +543,7 @@ int Main(int argc, char** argv) {
   c.conn.connect_timeout = c.timeout;
 
   const std::string& cmd = w[0];
+  if (cmd == "solve") return CmdSolve(c);
   if (c.args.Has("data-dir") && cmd != "replay" && cmd != "audit") {
     return Usage(absl::StrCat("--data-dir works with replay and audit, not ", cmd));
   }

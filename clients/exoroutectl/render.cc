@@ -83,6 +83,30 @@ std::string RenderPlan(const Plan& p) {
   return s;
 }
 
+std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::v1::Side side,
+                           int64_t quantity) {
+  Fmt f{&inst};
+  std::string s;
+  absl::StrAppend(&s, "what-if   ", Side(side), " ", f.Qty(quantity), " ", inst.symbol(), "\n");
+  absl::StrAppend(&s, "solve     ", d.stats().rounds(), " rounds, marginal price ",
+                  f.Px(d.stats().marginal_price()), ", ", d.stats().venues_considered(),
+                  " venues, expected cost ", f.Px(d.expected_cost()),
+                  d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
+  if (d.allocated_quantity() > 0) {
+    // Average price including fees, in price units.
+    int64_t avg = MulDivRound(d.expected_cost() < 0 ? -d.expected_cost() : d.expected_cost(),
+                              Pow10(inst.qty_scale()), d.allocated_quantity());
+    absl::StrAppend(&s, "average   ", f.Px(avg), " incl. fees\n");
+  }
+  absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
+  for (const auto& a : d.allocations()) {
+    absl::StrAppend(&s, absl::StrFormat("  %-10s %16s %14s %16s\n", a.venue(), f.Qty(a.quantity()),
+                                        f.Px(a.limit_price()), f.Px(a.expected_cost())));
+  }
+  for (const auto& e : d.exclusions()) absl::StrAppend(&s, "  excluded ", e.venue(), ": ", e.reason(), "\n");
+  return s;
+}
+
 std::string RenderStatus(const StatusResponse& r) {
   std::string s;
   absl::StrAppend(&s, "node        ", r.node_id(), "  (exorouted ", r.version(), ", up ",

@@ -14,6 +14,9 @@ namespace exo::ctl {
 using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
 
 std::string RenderPlan(const exoroute::v1::Plan& plan);
+// A what-if decision (exoroutectl solve).
+std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
+                           exoroute::v1::Side side, int64_t quantity);
 std::string RenderStatus(const exoroute::v1::StatusResponse& status);
 // One line: "seq  plan  v  kind  details".
 std::string RenderDeltaLine(const exoroute::v1::PlanDelta& d, const InstrumentLookup& lookup);

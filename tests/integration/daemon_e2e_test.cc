@@ -373,3 +373,38 @@ TEST_CASE("what would the router do on this book: fixed books from a file", "[e2
   CHECK(plan.last_solve().marginal_price() == 6505499);   // 64990.00 x 1.001 = 65054.99
   CHECK(d->Terminate() == 0);
 }
+
+TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][what_if]") {
+  TempDir dir;
+  std::ofstream(dir / "books.json") << R"({"books": [
+    {"venue": "SIM-A", "symbol": "BTC-USD",
+     "asks": [{"price": 6500050, "size": 25000000}, {"price": 6500100, "size": 50000000}],
+     "bids": [{"price": 6499950, "size": 30000000}]},
+    {"venue": "SIM-B", "symbol": "BTC-USD",
+     "asks": [{"price": 6500000, "size": 40000000}, {"price": 6500300, "size": 90000000}],
+     "bids": [{"price": 6499900, "size": 30000000}]}]})";
+  // Embedded default venues: SIM-A 2 bp, SIM-B 1 bp. After fees: B 65006.50 x0.4, B 65009.50
+  // x0.9, A 65013.50 x0.25: 1.5 BTC = all of B's 1.3 + 0.2 of A.
+  auto r = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
+                                                "buy", "--qty", "1.5", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  Decision d;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.out, &d).ok());
+  REQUIRE(d.allocations_size() == 2);
+  CHECK(d.allocations(0).venue() == "SIM-A");
+  CHECK(d.allocations(0).quantity() == 20000000);
+  CHECK(d.allocations(1).quantity() == 130000000);
+  CHECK(d.stats().marginal_price() == 6501350);
+  REQUIRE(d.exclusions_size() == 1);
+  CHECK(d.exclusions(0).reason() == "no book for it in " + (dir / "books.json"));
+
+  auto table = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
+                                                    "buy", "--qty", "1.5"});
+  CHECK(table.out.find("average   65009.23 incl. fees") != std::string::npos);
+  std::ofstream(dir / "bad.json") << R"({"books": [{"venue": "NOPE", "symbol": "BTC-USD", "asks": []}]})";
+  auto bad = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "bad.json", "--side", "buy",
+                                                  "--qty", "1"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err == "exoroutectl: INVALID_ARGUMENT: books[0].venue: \"NOPE\" is not a venue in the config\n");
+}
