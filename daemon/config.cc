@@ -155,6 +155,11 @@ absl::Status Validate(const DaemonConfig& c) {
       }
       if (m.lot_size() <= 0) return Bad(mp + ".lot_size", absl::StrCat("must be > 0, got ", m.lot_size()));
       if (m.max_quantity() < 0) return Bad(mp + ".max_quantity", "must be >= 0");
+      if (m.min_quantity() < 0) return Bad(mp + ".min_quantity", "must be >= 0");
+      if (m.max_quantity() > 0 && m.min_quantity() > m.max_quantity()) {
+        return Bad(mp + ".min_quantity", absl::StrCat("must be <= max_quantity (", m.max_quantity(),
+                                                      "), got ", m.min_quantity()));
+      }
     }
     switch (v.adapter_case()) {
       case exoroute::v1::VenueConfig::kSim: {

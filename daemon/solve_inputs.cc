@@ -11,6 +11,7 @@ std::optional<exoroute::v1::VenueInput> VenueInputFor(const exoroute::v1::VenueC
     vi.set_fee_bps(venue.taker_fee_bps());
     vi.set_lot_size(m.lot_size());
     vi.set_max_quantity(m.max_quantity());
+    vi.set_min_quantity(m.min_quantity());
     vi.set_max_book_age_ms(venue.max_book_age_ms());
     return vi;
   }

@@ -24,6 +24,12 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.quantity: must be > 0, got ", in.quantity()));
   }
+  for (int i = 0; i < in.venues_size(); ++i) {
+    if (in.venues(i).min_quantity() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("solve_input.venues[", i, "].min_quantity: must be >= 0"));
+    }
+  }
   if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
@@ -45,22 +51,58 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   if (in.has_limit_price()) limit = in.limit_price();
 
   std::vector<LocalProblem> problems;
+  std::vector<int64_t> min_quantity;
+  std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   for (const auto& v : in.venues()) {
     absl::StatusOr<LocalProblem> p = LocalProblem::Build(v, in.side(), limit, in.decision_time_ns());
     if (!p.ok()) {
-      auto* e = d.add_exclusions();
-      e->set_venue(v.venue());
-      e->set_reason(std::string(p.status().message()));
+      excluded[v.venue()] = std::string(p.status().message());
       continue;
     }
     problems.push_back(*std::move(p));
+    min_quantity.push_back(v.min_quantity());
   }
 
   auto* stats = d.mutable_stats();
   stats->set_method(exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
-  DualSolution sol = SolveExactDual(problems, in.quantity());
-  stats->set_rounds(sol.rounds);
+  // Minimum child sizes and the order's venue limit are not convex: solve, drop the offending
+  // venue with the smallest share (ties: the higher venue id goes), re-solve.
+  DualSolution sol;
+  uint32_t rounds = 0;
+  while (true) {
+    sol = SolveExactDual(problems, in.quantity());
+    rounds += sol.rounds;
+    size_t drop = problems.size(), used = 0;
+    std::string why;
+    for (size_t i = 0; i < problems.size(); ++i) {
+      int64_t x = sol.quantities[i];
+      if (x <= 0) continue;
+      ++used;
+      if (x < min_quantity[i] && (drop == problems.size() || x <= sol.quantities[drop])) {
+        drop = i;
+        why = absl::StrCat("share ", x, " below the venue's minimum child size ", min_quantity[i]);
+      }
+    }
+    if (drop == problems.size() && in.max_venues() > 0 && used > in.max_venues()) {
+      for (size_t i = 0; i < problems.size(); ++i) {
+        if (sol.quantities[i] > 0 && (drop == problems.size() || sol.quantities[i] <= sol.quantities[drop])) {
+          drop = i;
+        }
+      }
+      why = absl::StrCat("the order allows at most ", in.max_venues(), " venues; this one had the smallest share");
+    }
+    if (drop == problems.size()) break;
+    excluded[problems[drop].venue()] = why;
+    problems.erase(problems.begin() + static_cast<long>(drop));
+    min_quantity.erase(min_quantity.begin() + static_cast<long>(drop));
+  }
+  stats->set_rounds(rounds);
+  for (const auto& [venue, reason] : excluded) {
+    auto* e = d.add_exclusions();
+    e->set_venue(venue);
+    e->set_reason(reason);
+  }
 
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
   int64_t allocated = 0, cost = 0;

@@ -139,6 +139,7 @@ void PutOrder(Writer& w, const ParentOrder& o) {
   w.I64(o.expire_after_ms());
   PutStrings(w, o.allowed_venues());
   PutStrings(w, o.denied_venues());
+  w.U32(o.max_venues());
 }
 void GetOrder(Reader& r, ParentOrder* o) {
   o->set_id(r.Str());
@@ -150,6 +151,7 @@ void GetOrder(Reader& r, ParentOrder* o) {
   o->set_expire_after_ms(r.I64());
   GetStrings(r, o->mutable_allowed_venues());
   GetStrings(r, o->mutable_denied_venues());
+  o->set_max_venues(r.U32());
 }
 
 void PutAllocation(Writer& w, const Allocation& a) {

@@ -42,7 +42,8 @@ usage: exoroutectl [connection flags] COMMAND [flags]
 commands:
   status                                node, venues, chain head, store
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
-        [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C] [--wait]
+        [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
+        [--max-venues N] [--wait]
                                         plan (and with --execute, trade) a parent order;
                                         Q and P are decimals ("1.5", "65000.25")
   plan show ID                          a plan's current state
@@ -208,6 +209,9 @@ int CmdRoute(Context& c) {
   }
   for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
   for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
+  auto max_venues = a.GetUint("max-venues", 0);
+  if (!max_venues.ok()) return Usage(std::string(max_venues.status().message()));
+  o->set_max_venues(static_cast<uint32_t>(*max_venues));
   req.set_mode(a.Has("execute") ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY);
 
   RouteResponse resp;
@@ -521,7 +525,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config"},
+                             "to", "plan", "books", "config", "max-venues"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};

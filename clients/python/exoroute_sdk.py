@@ -105,7 +105,7 @@ def _order(o):
     return (_str(o.id) + _str(o.symbol) + _u32(o.side) + _i64(o.quantity) + _bool(has_limit) +
             (_i64(o.limit_price) if has_limit else b"") + _u32(o.time_in_force) +
             _i64(o.expire_after_ms) + _list(list(o.allowed_venues), _str) +
-            _list(list(o.denied_venues), _str))
+            _list(list(o.denied_venues), _str) + _u32(o.max_venues))
 
 
 def _allocation(a):

@@ -189,6 +189,39 @@ TEST_CASE("mixed lot sizes: what a coarse lot cannot take goes to the next cheap
   CHECK(d->expected_cost() == 2000 + 3 * 101 + 2 * 102);
 }
 
+TEST_CASE("a share below a venue's minimum child size drops the venue; the rest re-solves",
+          "[solver][constraints]") {
+  SolveInput in = MakeInput(SIDE_BUY, 12);
+  *in.add_venues() = MakeVenue("A", {{100, 10}, {105, 10}});
+  auto b = MakeVenue("B", {{101, 2}, {110, 10}});
+  b.set_min_quantity(5);  // B's optimal share is 2: too small to send.
+  *in.add_venues() = b;
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 1);
+  CHECK(d->allocations(0).venue() == "A");
+  CHECK(d->allocations(0).quantity() == 12);
+  REQUIRE(d->exclusions_size() == 1);
+  CHECK(d->exclusions(0).reason() == "share 2 below the venue's minimum child size 5");
+}
+
+TEST_CASE("the order's venue limit keeps the venues with the largest shares", "[solver][constraints]") {
+  SolveInput in = MakeInput(SIDE_BUY, 30);
+  in.set_max_venues(2);
+  *in.add_venues() = MakeVenue("A", {{100, 10}, {103, 50}});
+  *in.add_venues() = MakeVenue("B", {{100, 12}, {103, 50}});
+  *in.add_venues() = MakeVenue("C", {{100, 3}, {103, 50}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 2);
+  CHECK(d->allocations(0).venue() == "A");
+  CHECK(d->allocations(1).venue() == "B");
+  CHECK(d->allocated_quantity() == 30);
+  REQUIRE(d->exclusions_size() == 1);
+  CHECK(d->exclusions(0).venue() == "C");
+  CHECK(d->exclusions(0).reason() == "the order allows at most 2 venues; this one had the smallest share");
+}
+
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {

@@ -33,6 +33,7 @@ std::vector<PlanDelta> OneOfEachKind() {
   o->set_expire_after_ms(2000);
   o->add_allowed_venues("SIM-A");
   o->add_denied_venues("SIM-C");
+  o->set_max_venues(2);
   c.mutable_created()->set_mode(ROUTE_MODE_EXECUTE);
   c.mutable_created()->mutable_instrument()->set_symbol("BTC-USD");
   c.mutable_created()->mutable_instrument()->set_price_scale(2);
