@@ -31,7 +31,7 @@ ChildState* FindChild(Plan* plan, const std::string& cl_ord_id) {
 
 void MergeAllocations(const PlanAllocated& a, Plan* plan) {
   std::map<std::string, Allocation> by_venue;
-  if (a.replan()) {
+  if (a.incremental()) {
     for (const auto& x : plan->allocations()) by_venue[x.venue()] = x;
   }
   for (const auto& x : a.allocations()) {
@@ -79,6 +79,15 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
         c->set_filled_quantity(c->filled_quantity() + f.quantity());
       }
       plan->set_filled_quantity(plan->filled_quantity() + f.quantity());
+      // The allocation in force is what the plan still intends: fills use it up, so a re-plan
+      // records only the venues whose unfilled share actually moves.
+      for (int i = 0; i < plan->allocations_size(); ++i) {
+        Allocation* a = plan->mutable_allocations(i);
+        if (a->venue() != f.venue()) continue;
+        a->set_quantity(a->quantity() - std::min(a->quantity(), f.quantity()));
+        if (a->quantity() == 0) plan->mutable_allocations()->DeleteSubrange(i, 1);
+        break;
+      }
       const int64_t qty_unit = Pow10(plan->instrument().qty_scale());
       plan->set_filled_notional(plan->filled_notional() +
                                 MulDivRound(f.price(), f.quantity(), qty_unit));

@@ -156,10 +156,11 @@ exoroute::v1::PlanAllocated ToPlanAllocated(
     bool replan) {
   exoroute::v1::PlanAllocated a;
   a.set_replan(replan);
-  if (replan) {
-    for (auto& x : DiffAllocations(previous, decision.allocations())) {
-      *a.add_allocations() = std::move(x);
-    }
+  std::vector<Allocation> changes;
+  if (replan) changes = DiffAllocations(previous, decision.allocations());
+  if (replan && static_cast<int>(changes.size()) < decision.allocations_size()) {
+    a.set_incremental(true);
+    for (auto& x : changes) *a.add_allocations() = std::move(x);
   } else {
     *a.mutable_allocations() = decision.allocations();
   }

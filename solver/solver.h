@@ -22,8 +22,9 @@ std::vector<exoroute::v1::Allocation> DiffAllocations(
     const google::protobuf::RepeatedPtrField<exoroute::v1::Allocation>& before,
     const google::protobuf::RepeatedPtrField<exoroute::v1::Allocation>& after);
 
-// The PlanDelta change recording `decision`: all allocations for a first allocation, only what
-// changed against `previous` for a re-plan. The engine and the replay audit both build the
+// The PlanDelta change recording `decision`: all allocations for a first allocation; for a
+// re-plan, only what changed against `previous` (incremental) when that takes fewer entries
+// than the whole decision, else the whole decision as a replacement. The engine and the replay audit both build the
 // delta through this, so a replayed decision can be compared byte for byte.
 exoroute::v1::PlanAllocated ToPlanAllocated(
     const exoroute::v1::Decision& decision,

@@ -182,6 +182,7 @@ void GetStats(Reader& r, SolverStats* s) {
 
 void PutAllocated(Writer& w, const PlanAllocated& a) {
   w.Bool(a.replan());
+  w.Bool(a.incremental());
   w.U32(static_cast<uint32_t>(a.allocations_size()));
   for (const auto& x : a.allocations()) PutAllocation(w, x);
   w.I64(a.shortfall());
@@ -195,6 +196,7 @@ void PutAllocated(Writer& w, const PlanAllocated& a) {
 }
 void GetAllocated(Reader& r, PlanAllocated* a) {
   a->set_replan(r.Bool());
+  a->set_incremental(r.Bool());
   uint32_t n = r.U32();
   for (uint32_t k = 0; k < n && r.ok(); ++k) GetAllocation(r, a->add_allocations());
   a->set_shortfall(r.I64());

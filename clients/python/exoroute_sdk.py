@@ -127,7 +127,7 @@ def encode_canonical(d):
     elif kind == "allocated":
         a = d.allocated
         s = a.stats
-        out += (_bool(a.replan) + _list(list(a.allocations), _allocation) + _i64(a.shortfall) +
+        out += (_bool(a.replan) + _bool(a.incremental) + _list(list(a.allocations), _allocation) + _i64(a.shortfall) +
                 _i64(a.expected_cost) + _u32(s.method) + _u32(s.rounds) + _i64(s.marginal_price) +
                 _u32(s.venues_considered) +
                 _list(list(a.exclusions), lambda e: _str(e.venue) + _str(e.reason)))

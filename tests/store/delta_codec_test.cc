@@ -44,6 +44,7 @@ std::vector<PlanDelta> OneOfEachKind() {
   a.set_inputs_digest(std::string(32, '\x5a'));
   auto* al = a.mutable_allocated();
   al->set_replan(true);
+  al->set_incremental(true);
   auto* x = al->add_allocations();
   x->set_venue("SIM-A");
   x->set_quantity(100000000);

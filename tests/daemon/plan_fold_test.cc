@@ -1,0 +1,72 @@
+#include "daemon/plan_fold.h"
+
+#include <catch2/catch.hpp>
+
+#include "solver/solver.h"
+
+using exo::daemon::ApplyDelta;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+Allocation Alloc(const char* venue, int64_t q) {
+  Allocation a;
+  a.set_venue(venue);
+  a.set_quantity(q);
+  a.set_limit_price(100);
+  return a;
+}
+
+PlanDelta Allocated(std::initializer_list<Allocation> xs, bool replan, bool incremental) {
+  PlanDelta d;
+  d.mutable_allocated()->set_replan(replan);
+  d.mutable_allocated()->set_incremental(incremental);
+  for (const auto& x : xs) *d.mutable_allocated()->add_allocations() = x;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("fills use up the allocation in force; re-plans apply changes or replace", "[fold]") {
+  Plan p;
+  ApplyDelta(Allocated({Alloc("A", 10), Alloc("B", 5)}, false, false), &p);
+  REQUIRE(p.allocations_size() == 2);
+  PlanDelta fill;
+  fill.mutable_fill()->set_venue("A");
+  fill.mutable_fill()->set_quantity(4);
+  fill.mutable_fill()->set_price(100);
+  ApplyDelta(fill, &p);
+  CHECK(p.allocations(0).quantity() == 6);
+  fill.mutable_fill()->set_venue("B");
+  fill.mutable_fill()->set_quantity(5);
+  ApplyDelta(fill, &p);
+  REQUIRE(p.allocations_size() == 1);  // B is used up.
+  CHECK(p.filled_quantity() == 9);
+
+  ApplyDelta(Allocated({Alloc("A", 0), Alloc("C", 6)}, true, true), &p);  // Incremental.
+  REQUIRE(p.allocations_size() == 1);
+  CHECK(p.allocations(0).venue() == "C");
+  CHECK(p.replans() == 1);
+  ApplyDelta(Allocated({Alloc("D", 6)}, true, false), &p);  // Replacement.
+  REQUIRE(p.allocations_size() == 1);
+  CHECK(p.allocations(0).venue() == "D");
+}
+
+TEST_CASE("a re-plan is recorded in whichever form takes fewer entries", "[fold][solver]") {
+  google::protobuf::RepeatedPtrField<Allocation> previous;
+  for (const char* v : {"A", "B", "C", "D"}) *previous.Add() = Alloc(v, 10);
+  Decision one_moved;
+  for (const char* v : {"A", "B", "C"}) *one_moved.add_allocations() = Alloc(v, 10);
+  *one_moved.add_allocations() = Alloc("D", 12);
+  auto inc = exo::solver::ToPlanAllocated(one_moved, previous, /*replan=*/true);
+  CHECK(inc.incremental());
+  REQUIRE(inc.allocations_size() == 1);
+  CHECK(inc.allocations(0).venue() == "D");
+
+  Decision all_new;
+  *all_new.add_allocations() = Alloc("E", 40);
+  auto rep = exo::solver::ToPlanAllocated(all_new, previous, /*replan=*/true);
+  CHECK_FALSE(rep.incremental());  // 5 changes (4 drops + E) vs 1 entry: replace.
+  REQUIRE(rep.allocations_size() == 1);
+  CHECK_FALSE(exo::solver::ToPlanAllocated(all_new, previous, /*replan=*/false).incremental());
+}
