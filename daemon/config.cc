@@ -141,6 +141,9 @@ absl::Status Validate(const DaemonConfig& c) {
       return Bad(p + ".taker_fee_bps",
                  absl::StrCat("at most 2 decimal places (fees apply in 0.01 bp), got ", v.taker_fee_bps()));
     }
+    if (!(v.impact_bps() >= 0 && v.impact_bps() <= 1000)) {
+      return Bad(p + ".impact_bps", absl::StrCat("must be within [0, 1000], got ", v.impact_bps()));
+    }
     if (v.max_book_age_ms() < 0) return Bad(p + ".max_book_age_ms", "must be >= 0");
     if (v.markets().empty()) return Bad(p + ".markets", "at least one market is required");
     std::set<std::string> venue_symbols;

@@ -223,6 +223,7 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   in.set_quantity(o.quantity() - plan.filled_quantity());
   if (o.has_limit_price()) in.set_limit_price(o.limit_price());
   in.set_max_venues(o.max_venues());
+  in.set_method(config_.routing().method());
   in.set_decision_time_ns(now);
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());

@@ -13,6 +13,7 @@ std::optional<exoroute::v1::VenueInput> VenueInputFor(const exoroute::v1::VenueC
     vi.set_max_quantity(m.max_quantity());
     vi.set_min_quantity(m.min_quantity());
     vi.set_max_book_age_ms(venue.max_book_age_ms());
+    vi.set_impact_bps(venue.impact_bps());
     return vi;
   }
   return std::nullopt;

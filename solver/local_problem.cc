@@ -1,6 +1,7 @@
 #include "solver/local_problem.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -40,7 +41,7 @@ absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& leve
 
 absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
                                                  Side side, std::optional<int64_t> limit_price,
-                                                 int64_t decision_time_ns) {
+                                                 int64_t decision_time_ns, uint32_t qty_scale) {
   const auto& book = venue.book();
   if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
   if (venue.lot_size() <= 0) {
@@ -106,6 +107,9 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   p.lot_size_ = lot;
   p.buy_ = buy;
   p.fee_ppm_ = FeePpm(venue.fee_bps());
+  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
+  p.kappa_ = static_cast<double>(pieces[0].price) * venue.impact_bps() / 1e4 /
+             static_cast<double>(Pow10(qty_scale));
   p.segments_.reserve(2 * pieces.size());
   auto push = [&p](double unit, int64_t qty, int64_t worst) {
     if (!p.segments_.empty() && p.segments_.back().unit_cost == unit &&
@@ -158,13 +162,56 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   return p;
 }
 
+double LocalProblem::LotMarginal(int64_t j) const {
+  size_t k = SegmentOf((j + 1) * lot_size_);
+  if (k >= segments_.size()) return std::numeric_limits<double>::infinity();
+  return segments_[k].unit_cost +
+         kappa_ * static_cast<double>(lot_size_) * (static_cast<double>(j) + 0.5);
+}
+
+int64_t LocalProblem::LotsBelow(double lambda, bool inclusive) const {
+  auto below = [&](double m) { return inclusive ? m <= lambda : m < lambda; };
+  // Last segment whose first lot is below λ: every lot before it is too (m is increasing).
+  const double kl = kappa_ * static_cast<double>(lot_size_);
+  size_t lo = 0, hi = segments_.size();
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int64_t first = mid == 0 ? 0 : segments_[mid - 1].end / lot_size_;
+    if (below(segments_[mid].unit_cost + kl * (static_cast<double>(first) + 0.5))) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return 0;
+  const Segment& s = segments_[lo - 1];
+  int64_t first = lo == 1 ? 0 : segments_[lo - 2].end / lot_size_;
+  int64_t last = s.end / lot_size_;  // One past the segment's last lot.
+  // Closed form for the first lot not below λ, then exact fix-up against LotMarginal.
+  double est = std::ceil((lambda - s.unit_cost) / kl - 0.5);
+  int64_t j = std::isfinite(est) ? static_cast<int64_t>(std::clamp<double>(est, static_cast<double>(first),
+                                                                          static_cast<double>(last)))
+                                 : last;
+  auto m = [&](int64_t lot) { return s.unit_cost + kl * (static_cast<double>(lot) + 0.5); };
+  while (j > first && !below(m(j - 1))) --j;
+  while (j < last && below(m(j))) ++j;
+  return j;
+}
+
 LocalProblem::Response LocalProblem::At(double lambda) const {
+  Response r;
+  if (kappa_ > 0) {
+    r.lo = LotsBelow(lambda, false) * lot_size_;
+    r.hi = LotsBelow(lambda, true) * lot_size_;
+    r.cost_lo = Cost(r.lo);
+    r.cost_hi = r.hi == r.lo ? r.cost_lo : Cost(r.hi);
+    return r;
+  }
   // First segment with unit_cost >= λ, then the first with unit_cost > λ (usually the same).
   auto lo_it = std::lower_bound(segments_.begin(), segments_.end(), lambda,
                                 [](const Segment& s, double v) { return s.unit_cost < v; });
   auto hi_it = lo_it;
   while (hi_it != segments_.end() && hi_it->unit_cost == lambda) ++hi_it;
-  Response r;
   if (lo_it != segments_.begin()) {
     r.lo = std::prev(lo_it)->end;
     r.cost_lo = std::prev(lo_it)->end_cost;
@@ -177,9 +224,29 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
 }
 
 double LocalProblem::NextBreakpoint(double lambda) const {
+  if (kappa_ > 0) {
+    int64_t j = LotsBelow(lambda, true);
+    return j * lot_size_ >= capacity() ? std::numeric_limits<double>::infinity() : LotMarginal(j);
+  }
   auto it = std::upper_bound(segments_.begin(), segments_.end(), lambda,
                              [](double v, const Segment& s) { return v < s.unit_cost; });
   return it == segments_.end() ? std::numeric_limits<double>::infinity() : it->unit_cost;
+}
+
+double LocalProblem::Prox(double v, double rho) const {
+  // Optimality: m(x-) <= rho (v - x) <= m(x+), with m the continuous marginal cost
+  // c_k + kappa x. h(x) = m(x) + rho x is increasing; find where it crosses t = rho v.
+  const double t = rho * v, slope = kappa_ + rho;
+  double start = 0;
+  for (const Segment& s : segments_) {
+    double end = static_cast<double>(s.end);
+    if (s.unit_cost + slope * end >= t) {
+      double x = (t - s.unit_cost) / slope;
+      return std::max(start, x);  // Below the segment's start: the kink at `start`.
+    }
+    start = end;
+  }
+  return static_cast<double>(capacity());
 }
 
 size_t LocalProblem::SegmentOf(int64_t x) const {
@@ -188,22 +255,20 @@ size_t LocalProblem::SegmentOf(int64_t x) const {
   return static_cast<size_t>(it - segments_.begin());
 }
 
-double LocalProblem::MarginalCostAfter(int64_t x) const {
-  size_t k = SegmentOf(x + 1);
-  return k >= segments_.size() ? std::numeric_limits<double>::infinity()
-                               : segments_[k].unit_cost;
-}
+double LocalProblem::MarginalCostAfter(int64_t x) const { return LotMarginal(x / lot_size_); }
 
 double LocalProblem::Cost(int64_t x) const {
   if (x <= 0) return 0;
+  double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
   size_t k = SegmentOf(x);
-  if (k >= segments_.size()) return segments_.back().end_cost;
+  if (k >= segments_.size()) return segments_.back().end_cost + impact;
   double before = k == 0 ? 0.0 : segments_[k - 1].end_cost;
   int64_t qty_before = k == 0 ? 0 : segments_[k - 1].end;
-  return before + segments_[k].unit_cost * static_cast<double>(x - qty_before);
+  return before + segments_[k].unit_cost * static_cast<double>(x - qty_before) + impact;
 }
 
 int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
+  const int64_t x0 = x;
   __int128 notional = 0;
   for (const Level& l : levels_) {
     if (x <= 0) break;
@@ -211,8 +276,12 @@ int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
     notional += static_cast<__int128>(l.price) * take;
     x -= take;
   }
+  const int64_t taken = x0;
   int64_t factor = buy_ ? 1'000'000 + fee_ppm_ : -(1'000'000 - fee_ppm_);
-  return MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
+  int64_t cost = MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
+  // The impact term is a model estimate, not a price: it is added rounded.
+  double impact = kappa_ * static_cast<double>(taken) * static_cast<double>(taken) / 2;
+  return cost + std::llround(impact / static_cast<double>(Pow10(qty_scale)));
 }
 
 int64_t LocalProblem::LimitPriceFor(int64_t x) const {

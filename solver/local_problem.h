@@ -51,13 +51,16 @@ class LocalProblem {
   static absl::StatusOr<LocalProblem> Build(const exoroute::v1::VenueInput& venue,
                                             exoroute::v1::Side side,
                                             std::optional<int64_t> limit_price,
-                                            int64_t decision_time_ns);
+                                            int64_t decision_time_ns, uint32_t qty_scale = 0);
 
   Response At(double lambda) const;
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
   // Marginal unit cost of the next lot after taking x (a multiple of the lot, < capacity()).
   double MarginalCostAfter(int64_t x) const;
+  // The continuous proximal step for ADMM: argmin f(x) + rho/2 (x - v)^2 over [0, capacity],
+  // with the curve taken as continuous (lots relaxed).
+  double Prox(double v, double rho) const;
   // Cost in price units × quantity units of taking x (a multiple of the lot, <= capacity()).
   double Cost(int64_t x) const;
   // What taking x costs in price units, exactly: the walked notional plus the taker fee (sells:
@@ -70,9 +73,11 @@ class LocalProblem {
   const std::string& venue() const { return venue_; }
   int64_t lot_size() const { return lot_size_; }
   int64_t capacity() const { return segments_.empty() ? 0 : segments_.back().end; }
-  double total_cost() const { return segments_.empty() ? 0 : segments_.back().end_cost; }
-  double min_unit_cost() const { return segments_.front().unit_cost; }
-  double max_unit_cost() const { return segments_.back().unit_cost; }
+  double total_cost() const { return Cost(capacity()); }
+  double min_unit_cost() const { return LotMarginal(0); }
+  double max_unit_cost() const { return LotMarginal(capacity() / lot_size_ - 1); }
+  // Impact slope: the marginal cost rises by kappa per quantity unit taken (0 = none).
+  double kappa() const { return kappa_; }
   const std::vector<Segment>& segments() const { return segments_; }
 
  private:
@@ -85,6 +90,12 @@ class LocalProblem {
 
   // Index of the segment holding the x-th unit (x >= 1); segments_.size() if beyond.
   size_t SegmentOf(int64_t x) const;
+  // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
+  double LotMarginal(int64_t j) const;
+  // Lots whose marginal cost is < λ (or <= λ when `inclusive`), with impact.
+  int64_t LotsBelow(double lambda, bool inclusive) const;
+
+  double kappa_ = 0;
 };
 
 }  // namespace exo::solver

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "solver/admm.h"
 #include "solver/exact_dual.h"
 #include "solver/local_problem.h"
 
@@ -54,7 +55,8 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   std::vector<int64_t> min_quantity;
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   for (const auto& v : in.venues()) {
-    absl::StatusOr<LocalProblem> p = LocalProblem::Build(v, in.side(), limit, in.decision_time_ns());
+    absl::StatusOr<LocalProblem> p =
+        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale());
     if (!p.ok()) {
       excluded[v.venue()] = std::string(p.status().message());
       continue;
@@ -64,14 +66,15 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   }
 
   auto* stats = d.mutable_stats();
-  stats->set_method(exoroute::v1::SOLVER_METHOD_EXACT);
+  const bool admm = in.method() == exoroute::v1::SOLVER_METHOD_ADMM;
+  stats->set_method(admm ? exoroute::v1::SOLVER_METHOD_ADMM : exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
   // Minimum child sizes and the order's venue limit are not convex: solve, drop the offending
   // venue with the smallest share (ties: the higher venue id goes), re-solve.
   DualSolution sol;
   uint32_t rounds = 0;
   while (true) {
-    sol = SolveExactDual(problems, in.quantity());
+    sol = admm ? SolveAdmm(problems, in.quantity()) : SolveExactDual(problems, in.quantity());
     rounds += sol.rounds;
     size_t drop = problems.size(), used = 0;
     std::string why;

@@ -47,6 +47,21 @@ void BM_SolveExact(benchmark::State& state) {
 }
 BENCHMARK(BM_SolveExact)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
+void BM_SolveAdmm(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
+  for (auto& in : inputs) in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
+  size_t i = 0;
+  uint64_t rounds = 0, solves = 0;
+  for (auto _ : state) {
+    auto d = exo::solver::Solve(inputs[i++ % inputs.size()]);
+    benchmark::DoNotOptimize(d);
+    rounds += d->stats().rounds();
+    ++solves;
+  }
+  state.counters["iterations"] = static_cast<double>(rounds) / static_cast<double>(solves);
+}
+BENCHMARK(BM_SolveAdmm)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
 // The same instances through an LP solver (CLP: build the model + dual simplex), for scale.
 void BM_ClpSameInstances(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);

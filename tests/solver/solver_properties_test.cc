@@ -49,6 +49,7 @@ double BookCost(const SolveInput& in, const Decision& d) {
 TEST_CASE("the exact solver's cost equals CLP's LP optimum on 1000 random books", "[solver][clp]") {
   std::mt19937_64 rng(31337);
   int venues_seen_64 = 0;
+  std::vector<uint32_t> rounds;
   for (int n = 0; n < 1000; ++n) {
     int64_t lot;
     SolveInput in = RandomInput(rng, &lot, Wide());
@@ -63,8 +64,13 @@ TEST_CASE("the exact solver's cost equals CLP's LP optimum on 1000 random books"
     double ours = BookCost(in, *d);
     CHECK(ours == Approx(lp.cost).epsilon(1e-9).margin(1e-6));
     for (const auto& a : d->allocations()) CHECK(a.quantity() % lot == 0);
+    if (d->shortfall() == 0) rounds.push_back(d->stats().rounds());
   }
   CHECK(venues_seen_64 > 0);
+  std::sort(rounds.begin(), rounds.end());
+  WARN("exact rounds: median " << rounds[rounds.size() / 2] << ", p90 "
+                               << rounds[rounds.size() * 9 / 10] << ", max " << rounds.back());
+  CHECK(rounds.back() <= 20);  // The goal: at most 20 rounds for any N <= 64.
 }
 
 TEST_CASE("each extra lot costs at least as much as the last; shares never shrink", "[solver]") {

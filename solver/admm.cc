@@ -1,0 +1,130 @@
+#include "solver/admm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace exo::solver {
+
+DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quantity,
+                       const AdmmOptions& options) {
+  DualSolution out;
+  const size_t n = problems.size();
+  out.quantities.assign(n, 0);
+  if (n == 0) return out;
+  int64_t capacity = 0;
+  double best_sum = 0, lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const LocalProblem& p : problems) {
+    capacity += p.capacity();
+    best_sum += p.min_unit_cost();
+    lo = std::min(lo, p.min_unit_cost());
+    hi = std::max(hi, p.max_unit_cost());
+  }
+  if (capacity <= quantity) {
+    for (size_t i = 0; i < n; ++i) out.quantities[i] = problems[i].capacity();
+    out.lambda = hi;
+    return out;
+  }
+
+  // Continuous ADMM.
+  const double q = static_cast<double>(quantity);
+  const double share = q / static_cast<double>(n);
+  // ρ: how fast one venue's marginal cost rises per unit taken, on average.
+  double rho = (hi - lo) / (static_cast<double>(capacity) / static_cast<double>(n));
+  if (!(rho > 0)) rho = std::max(1e-12, std::fabs(lo) * 1e-9 / std::max(1.0, share));
+  double lambda = best_sum / static_cast<double>(n);
+  double u = -lambda / rho;
+  std::vector<double> x(n, 0.0);
+  double xbar = 0;
+  for (int it = 0; it < options.max_iterations; ++it) {
+    ++out.rounds;
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = problems[i].Prox(x[i] - xbar + share - u, rho);
+      sum += x[i];
+    }
+    xbar = sum / static_cast<double>(n);
+    u += options.alpha * (xbar - share);
+    double next_lambda = -rho * u;
+    bool converged = std::fabs(sum - q) <= options.tolerance * q &&
+                     std::fabs(next_lambda - lambda) <= options.tolerance * std::max(1.0, std::fabs(lambda));
+    lambda = next_lambda;
+    if (converged) break;
+  }
+  out.lambda = lambda;
+
+  // Round down to lots, then place the rest one lot at a time where the next lot is cheapest.
+  int64_t placed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t lot = problems[i].lot_size();
+    int64_t lots = static_cast<int64_t>(std::floor(std::max(0.0, x[i]) / static_cast<double>(lot)));
+    out.quantities[i] = std::min(lots * lot, problems[i].capacity() / lot * lot);
+    placed += out.quantities[i];
+  }
+  while (placed > quantity) {  // Only if rounding overshot: give back the dearest last lot.
+    size_t worst = n;
+    double worst_cost = -std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < n; ++i) {
+      if (out.quantities[i] == 0) continue;
+      double c = problems[i].MarginalCostAfter(out.quantities[i] - problems[i].lot_size());
+      if (c > worst_cost) {
+        worst_cost = c;
+        worst = i;
+      }
+    }
+    out.quantities[worst] -= problems[worst].lot_size();
+    placed -= problems[worst].lot_size();
+  }
+  while (placed < quantity) {
+    size_t best = n;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < n; ++i) {
+      const LocalProblem& p = problems[i];
+      if (p.lot_size() > quantity - placed || out.quantities[i] + p.lot_size() > p.capacity()) continue;
+      double c = p.MarginalCostAfter(out.quantities[i]);
+      if (c < best_cost) {
+        best_cost = c;
+        best = i;
+      }
+    }
+    if (best == n) break;
+    out.quantities[best] += problems[best].lot_size();
+    placed += problems[best].lot_size();
+  }
+  // Polish: move a lot from the venue whose last lot is dearest to the one whose next lot is
+  // cheapest (same lot size) while that saves something.
+  for (int swaps = 0; swaps < 100000; ++swaps) {
+    size_t from = n, to = n;
+    double from_cost = -std::numeric_limits<double>::infinity();
+    double to_cost = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < n; ++i) {
+      const LocalProblem& p = problems[i];
+      if (out.quantities[i] > 0) {
+        double c = p.MarginalCostAfter(out.quantities[i] - p.lot_size());
+        if (c > from_cost) {
+          from_cost = c;
+          from = i;
+        }
+      }
+    }
+    if (from == n) break;
+    for (size_t i = 0; i < n; ++i) {
+      const LocalProblem& p = problems[i];
+      if (i == from || p.lot_size() != problems[from].lot_size() ||
+          out.quantities[i] + p.lot_size() > p.capacity()) {
+        continue;
+      }
+      double c = p.MarginalCostAfter(out.quantities[i]);
+      if (c < to_cost) {
+        to_cost = c;
+        to = i;
+      }
+    }
+    if (to == n || !(to_cost < from_cost)) break;
+    out.quantities[from] -= problems[from].lot_size();
+    out.quantities[to] += problems[to].lot_size();
+  }
+  return out;
+}
+
+}  // namespace exo::solver
