@@ -66,6 +66,9 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       *plan->mutable_last_solve() = a.stats();
       *plan->mutable_exclusions() = a.exclusions();
       if (a.replan()) plan->set_replans(plan->replans() + 1);
+      if (!a.replan()) plan->set_arrival_mid(a.mid_price());
+      plan->set_expected_average_price(a.expected_average_price());
+      plan->set_expected_slippage_cbps(a.slippage_cbps());
       break;
     }
     case PlanDelta::kChildSent: {
@@ -94,6 +97,11 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_fees(plan->fees() + f.fee());
       plan->set_average_price(
           MulDivRound(plan->filled_notional(), qty_unit, plan->filled_quantity()));
+      if (plan->arrival_mid() > 0) {
+        int64_t worse = plan->order().side() == SIDE_BUY ? plan->average_price() - plan->arrival_mid()
+                                                          : plan->arrival_mid() - plan->average_price();
+        plan->set_fill_slippage_cbps(MulDivRound(worse, 1'000'000, plan->arrival_mid()));
+      }
       break;
     }
     case PlanDelta::kChildDone:

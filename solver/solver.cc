@@ -53,6 +53,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
 
   std::vector<LocalProblem> problems;
   std::vector<int64_t> min_quantity;
+  int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   for (const auto& v : in.venues()) {
     absl::StatusOr<LocalProblem> p =
@@ -63,6 +64,10 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
     }
     problems.push_back(*std::move(p));
     min_quantity.push_back(v.min_quantity());
+    if (!v.book().bids().empty()) best_bid = std::max(best_bid, v.book().bids(0).price());
+    if (!v.book().asks().empty() && (best_ask == 0 || v.book().asks(0).price() < best_ask)) {
+      best_ask = v.book().asks(0).price();
+    }
   }
 
   auto* stats = d.mutable_stats();
@@ -124,6 +129,26 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   d.set_allocated_quantity(allocated);
   d.set_shortfall(in.quantity() - allocated);
   d.set_expected_cost(cost);
+
+  // Weak duality: for any λ, Σ_i min_x (f_i(x) - λx) + λ·X bounds the cost of placing X.
+  const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
+  double chosen = 0, bound = sol.lambda * static_cast<double>(allocated);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    chosen += problems[i].Cost(sol.quantities[i]);
+    int64_t x = problems[i].At(sol.lambda).lo;
+    bound += problems[i].Cost(x) - sol.lambda * static_cast<double>(x);
+  }
+  if (allocated > 0) stats->set_optimality_gap(std::max<int64_t>(0, std::llround((chosen - bound) / qty_unit)));
+
+  if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(best_bid + best_ask, 1, 2));
+  if (allocated > 0) {
+    int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);
+    d.set_expected_average_price(avg);
+    if (d.mid_price() > 0) {
+      int64_t worse = buy ? avg - d.mid_price() : d.mid_price() - avg;
+      d.set_slippage_cbps(MulDivRound(worse, 1'000'000, d.mid_price()));
+    }
+  }
   return d;
 }
 
@@ -171,6 +196,9 @@ exoroute::v1::PlanAllocated ToPlanAllocated(
   a.set_expected_cost(decision.expected_cost());
   *a.mutable_stats() = decision.stats();
   *a.mutable_exclusions() = decision.exclusions();
+  a.set_expected_average_price(decision.expected_average_price());
+  a.set_mid_price(decision.mid_price());
+  a.set_slippage_cbps(decision.slippage_cbps());
   return a;
 }
 

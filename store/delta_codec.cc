@@ -172,12 +172,14 @@ void PutStats(Writer& w, const SolverStats& s) {
   w.U32(s.rounds());
   w.I64(s.marginal_price());
   w.U32(s.venues_considered());
+  w.I64(s.optimality_gap());
 }
 void GetStats(Reader& r, SolverStats* s) {
   s->set_method(r.Enum<SolverMethod>(SolverMethod_IsValid));
   s->set_rounds(r.U32());
   s->set_marginal_price(r.I64());
   s->set_venues_considered(r.U32());
+  s->set_optimality_gap(r.I64());
 }
 
 void PutAllocated(Writer& w, const PlanAllocated& a) {
@@ -193,6 +195,9 @@ void PutAllocated(Writer& w, const PlanAllocated& a) {
     w.Str(e.venue());
     w.Str(e.reason());
   }
+  w.I64(a.expected_average_price());
+  w.I64(a.mid_price());
+  w.I64(a.slippage_cbps());
 }
 void GetAllocated(Reader& r, PlanAllocated* a) {
   a->set_replan(r.Bool());
@@ -208,6 +213,9 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
     e->set_venue(r.Str());
     e->set_reason(r.Str());
   }
+  a->set_expected_average_price(r.I64());
+  a->set_mid_price(r.I64());
+  a->set_slippage_cbps(r.I64());
 }
 
 }  // namespace

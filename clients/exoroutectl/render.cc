@@ -23,6 +23,9 @@ struct Fmt {
 
 std::string Ms(int64_t ns) { return absl::StrFormat("%.1f ms", ns / 1e6); }
 
+// Hundredths of a basis point as "1.25 bp".
+std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
+
 }  // namespace
 
 std::string ShortStatus(PlanStatus s) {
@@ -51,12 +54,18 @@ std::string RenderPlan(const Plan& p) {
                   p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY", "\n");
   absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
   if (p.filled_quantity() > 0) {
-    absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()));
+    absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()),
+                    "  slippage ", Bps(p.fill_slippage_cbps()), " vs arrival mid ",
+                    f.Px(p.arrival_mid()));
   }
   absl::StrAppend(&s, "\n");
   const SolverStats& st = p.last_solve();
-  absl::StrAppend(&s, "solve     ", st.rounds(), " rounds, marginal price ", f.Px(st.marginal_price()),
-                  ", ", st.venues_considered(), " venues, expected cost ", f.Px(p.expected_cost()),
+  absl::StrAppend(&s, "solve     ", SolverMethod_Name(st.method()).substr(14), ", ", st.rounds(),
+                  " rounds, marginal price ", f.Px(st.marginal_price()), ", ",
+                  st.venues_considered(), " venues, gap ", f.Px(st.optimality_gap()), "\n");
+  absl::StrAppend(&s, "expected  cost ", f.Px(p.expected_cost()), ", avg ",
+                  f.Px(p.expected_average_price()), " incl. fees, ",
+                  Bps(p.expected_slippage_cbps()), " vs mid",
                   p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
   absl::StrAppend(&s, "versions  ", p.version(), " deltas (last sequence ", p.last_sequence(), "), ",
                   p.replans(), " re-plans\n");
@@ -88,16 +97,14 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
   Fmt f{&inst};
   std::string s;
   absl::StrAppend(&s, "what-if   ", Side(side), " ", f.Qty(quantity), " ", inst.symbol(), "\n");
-  absl::StrAppend(&s, "solve     ", d.stats().rounds(), " rounds, marginal price ",
-                  f.Px(d.stats().marginal_price()), ", ", d.stats().venues_considered(),
-                  " venues, expected cost ", f.Px(d.expected_cost()),
+  absl::StrAppend(&s, "solve     ", SolverMethod_Name(d.stats().method()).substr(14), ", ",
+                  d.stats().rounds(), " rounds, marginal price ", f.Px(d.stats().marginal_price()),
+                  ", ", d.stats().venues_considered(), " venues, gap ",
+                  f.Px(d.stats().optimality_gap()), "\n");
+  absl::StrAppend(&s, "expected  cost ", f.Px(d.expected_cost()), ", avg ",
+                  f.Px(d.expected_average_price()), " incl. fees, ", Bps(d.slippage_cbps()),
+                  " vs mid ", f.Px(d.mid_price()),
                   d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
-  if (d.allocated_quantity() > 0) {
-    // Average price including fees, in price units.
-    int64_t avg = MulDivRound(d.expected_cost() < 0 ? -d.expected_cost() : d.expected_cost(),
-                              Pow10(inst.qty_scale()), d.allocated_quantity());
-    absl::StrAppend(&s, "average   ", f.Px(avg), " incl. fees\n");
-  }
   absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
   for (const auto& a : d.allocations()) {
     absl::StrAppend(&s, absl::StrFormat("  %-10s %16s %14s %16s\n", a.venue(), f.Qty(a.quantity()),

@@ -129,8 +129,9 @@ def encode_canonical(d):
         s = a.stats
         out += (_bool(a.replan) + _bool(a.incremental) + _list(list(a.allocations), _allocation) + _i64(a.shortfall) +
                 _i64(a.expected_cost) + _u32(s.method) + _u32(s.rounds) + _i64(s.marginal_price) +
-                _u32(s.venues_considered) +
-                _list(list(a.exclusions), lambda e: _str(e.venue) + _str(e.reason)))
+                _u32(s.venues_considered) + _i64(s.optimality_gap) +
+                _list(list(a.exclusions), lambda e: _str(e.venue) + _str(e.reason)) +
+                _i64(a.expected_average_price) + _i64(a.mid_price) + _i64(a.slippage_cbps))
     elif kind == "child_sent":
         c = d.child_sent
         out += _str(c.cl_ord_id) + _str(c.venue) + _u32(c.side) + _i64(c.quantity) + _i64(c.limit_price)

@@ -401,7 +401,12 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
 
   auto table = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                     "buy", "--qty", "1.5"});
-  CHECK(table.out.find("average   65009.23 incl. fees") != std::string::npos);
+  CHECK(table.out.find("expected  cost 97513.85, avg 65009.23 incl. fees, 1.46 bp vs mid 64999.75") !=
+        std::string::npos);
+  CHECK(d.mid_price() == 6499975);             // Best bid 64999.50 (A), best ask 65000.00 (B).
+  CHECK(d.expected_average_price() == 6500923);
+  CHECK(d.slippage_cbps() == 146);
+  CHECK(d.stats().optimality_gap() == 0);
   std::ofstream(dir / "bad.json") << R"({"books": [{"venue": "NOPE", "symbol": "BTC-USD", "asks": []}]})";
   auto bad = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "bad.json", "--side", "buy",
                                                   "--qty", "1"});

@@ -112,6 +112,8 @@ TEST_CASE("ADMM agrees with the exact method, with and without impact", "[solver
     REQUIRE(admm.ok());
     INFO("instance " << n << (n % 2 == 0 ? " with impact" : " piecewise linear"));
     CHECK(admm->stats().method() == SOLVER_METHOD_ADMM);
+    CHECK(admm->stats().optimality_gap() >= 0);
+    if (n % 2 == 1) CHECK(exact->stats().optimality_gap() == 0);  // Piecewise linear: exact.
     CHECK(admm->allocated_quantity() == exact->allocated_quantity());
     CHECK(CostOf(in, *admm) == Approx(CostOf(in, *exact)).epsilon(1e-6).margin(1e-6));
     if (exact->shortfall() == 0) iterations.push_back(admm->stats().rounds());
