@@ -1,5 +1,7 @@
 #include "solver/admm.h"
 
+#include "solver/internal/lot_fill.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -75,22 +77,7 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
     out.quantities[worst] -= problems[worst].lot_size();
     placed -= problems[worst].lot_size();
   }
-  while (placed < quantity) {
-    size_t best = n;
-    double best_cost = std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < n; ++i) {
-      const LocalProblem& p = problems[i];
-      if (p.lot_size() > quantity - placed || out.quantities[i] + p.lot_size() > p.capacity()) continue;
-      double c = p.MarginalCostAfter(out.quantities[i]);
-      if (c < best_cost) {
-        best_cost = c;
-        best = i;
-      }
-    }
-    if (best == n) break;
-    out.quantities[best] += problems[best].lot_size();
-    placed += problems[best].lot_size();
-  }
+  internal::FillCheapestLots(problems, quantity, out.quantities);
   // Polish: move a lot from the venue whose last lot is dearest to the one whose next lot is
   // cheapest (same lot size) while that saves something.
   for (int swaps = 0; swaps < 100000; ++swaps) {

@@ -1,5 +1,7 @@
 #include "solver/exact_dual.h"
 
+#include "solver/internal/lot_fill.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -146,22 +148,7 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
   // With mixed lot sizes the tied venues may not be able to place the last few units exactly:
   // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a
   // coarse-lot venue never leaves a shortfall that a finer-lot venue could fill.
-  while (given < need) {
-    size_t best = problems.size();
-    double best_cost = std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < problems.size(); ++i) {
-      const LocalProblem& p = problems[i];
-      if (p.lot_size() > need - given || out.quantities[i] + p.lot_size() > p.capacity()) continue;
-      double c = p.MarginalCostAfter(out.quantities[i]);
-      if (c < best_cost) {
-        best_cost = c;
-        best = i;
-      }
-    }
-    if (best == problems.size()) break;
-    out.quantities[best] += problems[best].lot_size();
-    given += problems[best].lot_size();
-  }
+  if (given < need) internal::FillCheapestLots(problems, quantity, out.quantities);
   return out;
 }
 

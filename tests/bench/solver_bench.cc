@@ -33,23 +33,19 @@ std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
   return out;
 }
 
-void BM_SolveExact(benchmark::State& state) {
-  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
-  size_t i = 0;
-  uint64_t rounds = 0, solves = 0;
-  for (auto _ : state) {
-    auto d = exo::solver::Solve(inputs[i++ % inputs.size()]);
-    benchmark::DoNotOptimize(d);
-    rounds += d->stats().rounds();
-    ++solves;
+// Every usable venue's curve, as Solve() builds them.
+std::vector<exo::solver::LocalProblem> BuildAll(const exoroute::v1::SolveInput& in) {
+  std::vector<exo::solver::LocalProblem> out;
+  for (const auto& v : in.venues()) {
+    auto p = exo::solver::LocalProblem::Build(v, in.side(), std::nullopt, in.decision_time_ns());
+    if (p.ok()) out.push_back(*std::move(p));
   }
-  state.counters["rounds"] = static_cast<double>(rounds) / static_cast<double>(solves);
+  return out;
 }
-BENCHMARK(BM_SolveExact)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
-void BM_SolveAdmm(benchmark::State& state) {
+void BM_Solve(benchmark::State& state, exoroute::v1::SolverMethod method, const char* counter) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
-  for (auto& in : inputs) in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
+  for (auto& in : inputs) in.set_method(method);
   size_t i = 0;
   uint64_t rounds = 0, solves = 0;
   for (auto _ : state) {
@@ -58,9 +54,12 @@ void BM_SolveAdmm(benchmark::State& state) {
     rounds += d->stats().rounds();
     ++solves;
   }
-  state.counters["iterations"] = static_cast<double>(rounds) / static_cast<double>(solves);
+  state.counters[counter] = static_cast<double>(rounds) / static_cast<double>(solves);
 }
-BENCHMARK(BM_SolveAdmm)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Solve, Exact, exoroute::v1::SOLVER_METHOD_EXACT, "rounds")
+    ->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Solve, Admm, exoroute::v1::SOLVER_METHOD_ADMM, "iterations")
+    ->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 // The same instances through an LP solver (CLP: build the model + dual simplex), for scale.
 void BM_ClpSameInstances(benchmark::State& state) {
@@ -88,14 +87,8 @@ BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosec
 void BM_BuildLocalProblems(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
   size_t i = 0;
-  std::vector<exo::solver::LocalProblem> problems;
   for (auto _ : state) {
-    const auto& in = inputs[i++ % inputs.size()];
-    problems.clear();
-    for (const auto& v : in.venues()) {
-      auto p = exo::solver::LocalProblem::Build(v, in.side(), std::nullopt, in.decision_time_ns());
-      if (p.ok()) problems.push_back(*std::move(p));
-    }
+    auto problems = BuildAll(inputs[i++ % inputs.size()]);
     benchmark::DoNotOptimize(problems);
   }
 }
@@ -104,13 +97,7 @@ BENCHMARK(BM_BuildLocalProblems)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond
 void BM_ExactDualOnly(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
   std::vector<std::vector<exo::solver::LocalProblem>> built;
-  for (const auto& in : inputs) {
-    auto& ps = built.emplace_back();
-    for (const auto& v : in.venues()) {
-      auto p = exo::solver::LocalProblem::Build(v, in.side(), std::nullopt, in.decision_time_ns());
-      if (p.ok()) ps.push_back(*std::move(p));
-    }
-  }
+  for (const auto& in : inputs) built.push_back(BuildAll(in));
   size_t i = 0;
   for (auto _ : state) {
     size_t k = i++ % inputs.size();

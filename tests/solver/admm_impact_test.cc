@@ -5,6 +5,7 @@
 #include <map>
 
 #include "solver/solver.h"
+#include "tests/solver/lot_reference.h"
 #include "tests/solver/random_books.h"
 
 using exo::testing::RandomBookShape;
@@ -28,56 +29,11 @@ void AddImpact(SolveInput& in, std::mt19937_64& rng) {
   for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.05 * static_cast<double>(1 + rng() % 40));
 }
 
-// Per-lot marginal costs including impact, from the raw book, independently of the solver.
-std::map<std::string, std::vector<double>> LotCosts(const SolveInput& in) {
-  std::map<std::string, std::vector<double>> out;
-  bool buy = in.side() == SIDE_BUY;
-  for (const auto& v : in.venues()) {
-    const auto& levels = buy ? v.book().asks() : v.book().bids();
-    if (levels.empty()) continue;
-    std::vector<double> units;
-    for (const auto& l : levels) {
-      if (in.has_limit_price() && (buy ? l.price() > in.limit_price() : l.price() < in.limit_price())) break;
-      double c = buy ? l.price() * (1 + v.fee_bps() / 1e4) : -l.price() * (1 - v.fee_bps() / 1e4);
-      for (int64_t k = 0; k < l.size(); ++k) units.push_back(c);
-    }
-    if (units.empty()) continue;
-    double kappa = static_cast<double>(levels[0].price()) * v.impact_bps() / 1e4;  // qty_scale 0
-    int64_t usable = static_cast<int64_t>(units.size());
-    if (v.max_quantity() > 0) usable = std::min(usable, v.max_quantity());
-    int64_t L = v.lot_size();
-    auto& lots = out[v.venue()];
-    for (int64_t j = 0; (j + 1) * L <= usable; ++j) {
-      double s = 0;
-      for (int64_t u = 0; u < L; ++u) s += units[j * L + u];
-      s += kappa * static_cast<double>(L * L) * (static_cast<double>(j) + 0.5);  // impact of lot j
-      lots.push_back(s);
-    }
-  }
-  return out;
-}
-
 double CostOf(const SolveInput& in, const Decision& d) {
-  auto lots = LotCosts(in);
-  double cost = 0;
-  for (const auto& a : d.allocations()) {
-    const auto& l = lots.at(a.venue());
-    int64_t L = 0;
-    for (const auto& v : in.venues()) if (v.venue() == a.venue()) L = v.lot_size();
-    for (int64_t j = 0; j < a.quantity() / L; ++j) cost += l[j];
-  }
+  bool aligned = false;
+  double cost = exo::testing::ReferenceCost(in, d, &aligned);
+  REQUIRE(aligned);
   return cost;
-}
-
-double Reference(const SolveInput& in, int64_t lot, int64_t* placed) {
-  std::vector<double> all;
-  for (auto& [v, l] : LotCosts(in)) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  int64_t n = std::min<int64_t>(in.quantity() / lot, static_cast<int64_t>(all.size()));
-  *placed = n * lot;
-  double c = 0;
-  for (int64_t i = 0; i < n; ++i) c += all[i];
-  return c;
 }
 
 }  // namespace
@@ -91,7 +47,7 @@ TEST_CASE("with impact, the exact method matches an independent per-lot optimum"
     auto d = exo::solver::Solve(in);
     REQUIRE(d.ok());
     int64_t placed;
-    double best = Reference(in, lot, &placed);
+    double best = exo::testing::ReferenceOptimum(in, lot, &placed);
     INFO("instance " << n);
     CHECK(d->allocated_quantity() == placed);
     CHECK(CostOf(in, *d) == Approx(best).epsilon(1e-9).margin(1e-6));

@@ -8,6 +8,7 @@
 #include "solver/local_problem.h"
 #include "test_books.h"
 #include "random_books.h"
+#include "lot_reference.h"
 
 using exo::testing::kNow;
 using exo::testing::MakeInput;
@@ -16,52 +17,10 @@ using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
-// Independent reference: expands every venue into per-lot costs by walking its levels one
-// quantity unit at a time, then takes the cheapest lots overall (exactly optimal for separable
-// convex costs with one common lot size). Returns per-lot costs by venue.
-std::map<std::string, std::vector<double>> LotCosts(const SolveInput& in) {
-  std::map<std::string, std::vector<double>> out;
-  bool buy = in.side() == SIDE_BUY;
-  for (const auto& v : in.venues()) {
-    const auto& levels = buy ? v.book().asks() : v.book().bids();
-    std::vector<double> units;
-    for (const auto& l : levels) {
-      if (in.has_limit_price() && (buy ? l.price() > in.limit_price() : l.price() < in.limit_price())) break;
-      double c = buy ? l.price() * (1 + v.fee_bps() / 1e4) : -l.price() * (1 - v.fee_bps() / 1e4);
-      for (int64_t k = 0; k < l.size(); ++k) units.push_back(c);
-    }
-    int64_t usable = static_cast<int64_t>(units.size());
-    if (v.max_quantity() > 0) usable = std::min(usable, v.max_quantity());
-    auto& lots = out[v.venue()];
-    for (int64_t k = 0; k + v.lot_size() <= usable; k += v.lot_size()) {
-      double s = 0;
-      for (int64_t j = 0; j < v.lot_size(); ++j) s += units[k + j];
-      lots.push_back(s);
-    }
-  }
-  return out;
-}
-
-double ReferenceOptimum(const SolveInput& in, int64_t lot, int64_t* placed) {
-  std::vector<double> all;
-  for (auto& [venue, lots] : LotCosts(in)) all.insert(all.end(), lots.begin(), lots.end());
-  std::sort(all.begin(), all.end());
-  int64_t n = std::min<int64_t>(in.quantity() / lot, static_cast<int64_t>(all.size()));
-  *placed = n * lot;
-  double cost = 0;
-  for (int64_t i = 0; i < n; ++i) cost += all[i];
-  return cost;
-}
-
-double CostOf(const SolveInput& in, const Decision& d, int64_t lot) {
-  auto lots = LotCosts(in);
-  double cost = 0;
-  for (const auto& a : d.allocations()) {
-    const auto& l = lots.at(a.venue());
-    REQUIRE(a.quantity() % lot == 0);
-    REQUIRE(a.quantity() / lot <= static_cast<int64_t>(l.size()));
-    for (int64_t i = 0; i < a.quantity() / lot; ++i) cost += l[i];
-  }
+double CostOf(const SolveInput& in, const Decision& d, int64_t /*lot*/) {
+  bool aligned = false;
+  double cost = exo::testing::ReferenceCost(in, d, &aligned);
+  REQUIRE(aligned);
   return cost;
 }
 
@@ -75,7 +34,7 @@ TEST_CASE("exact solver matches an independent greedy optimum on random books", 
     auto d = exo::solver::Solve(in);
     REQUIRE(d.ok());
     int64_t placed = 0;
-    double best = ReferenceOptimum(in, lot, &placed);
+    double best = exo::testing::ReferenceOptimum(in, lot, &placed);
     INFO("instance " << n << " side " << in.side() << " qty " << in.quantity() << " lot " << lot);
     CHECK(d->allocated_quantity() == placed);
     CHECK(d->shortfall() == in.quantity() - placed);
