@@ -155,6 +155,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*
   resp->set_plans_total(total);
   resp->set_plans_working(working);
   *resp->mutable_instruments() = cfg.instruments();
+  resp->set_unknown_executions(engine_->unknown_executions());
   return grpc::Status::OK;
 }
 

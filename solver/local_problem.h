@@ -76,8 +76,6 @@ class LocalProblem {
   double total_cost() const { return Cost(capacity()); }
   double min_unit_cost() const { return LotMarginal(0); }
   double max_unit_cost() const { return LotMarginal(capacity() / lot_size_ - 1); }
-  // Impact slope: the marginal cost rises by kappa per quantity unit taken (0 = none).
-  double kappa() const { return kappa_; }
   const std::vector<Segment>& segments() const { return segments_; }
 
  private:

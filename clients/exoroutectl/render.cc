@@ -123,6 +123,10 @@ std::string RenderStatus(const StatusResponse& r) {
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  if (r.unknown_executions() > 0) {
+    absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
+                    " execution reports matched no open child order (see the daemon log)\n");
+  }
   std::vector<std::string> inst;
   for (const auto& i : r.instruments()) {
     inst.push_back(absl::StrCat(i.symbol(), " (px ", i.price_scale(), "dp, qty ", i.qty_scale(), "dp)"));
