@@ -8,7 +8,7 @@ PACKAGES=(
   cmake ninja-build ccache pkg-config g++
   # Required libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libquickfix-dev libboost-dev catch2 libssl-dev
+  libabsl-dev librocksdb-dev libquickfix-dev libboost-dev catch2 libssl-dev libsimdjson-dev
   # Tools used by the daemon's dev set-up and by tests
   libbenchmark-dev coinor-libclp-dev openssl python3-grpcio python3-protobuf
 )
