@@ -55,6 +55,11 @@ class VenueAdapter {
   virtual absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) = 0;
   // Cancels a child that has not completed. NotFound if it already has.
   virtual absl::Status Cancel(std::string_view cl_ord_id) = 0;
+  // Why the book for `symbol` cannot be used now ("feed disconnected", "book out of sync: gap
+  // ..."), or empty. Staleness is judged by the solver from the book's receive time.
+  virtual std::string BookProblem(std::string_view symbol) const { return {}; }
+  // Whether this venue takes orders (a market-data-only venue does not).
+  virtual bool can_trade() const { return true; }
   // Counters for Status.
   virtual uint64_t children_sent() const = 0;
   virtual uint64_t fills() const = 0;

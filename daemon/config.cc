@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/book_file.h"
+#include "adapters/ws/feed_connection.h"
 #include "exo/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -179,8 +180,30 @@ absl::Status Validate(const DaemonConfig& c) {
         if (s.depth() > 1000) return Bad(sp + ".depth", absl::StrCat("must be <= 1000, got ", s.depth()));
         break;
       }
+      case exoroute::v1::VenueConfig::kWsFeed: {
+        const auto& w = v.ws_feed();
+        std::string wp = p + ".ws_feed";
+        if (w.format() != exoroute::v1::FEED_FORMAT_BINANCE_SPOT &&
+            w.format() != exoroute::v1::FEED_FORMAT_COINBASE_LEVEL2) {
+          return Bad(wp + ".format", "must be FEED_FORMAT_BINANCE_SPOT or FEED_FORMAT_COINBASE_LEVEL2");
+        }
+        auto url = adapters::ws::ParseUrl(w.url());
+        if (!url.ok() || w.url().rfind("ws", 0) != 0) {
+          return Bad(wp + ".url", absl::StrCat("must be a ws:// or wss:// URL, got \"", w.url(), "\""));
+        }
+        if (w.format() == exoroute::v1::FEED_FORMAT_BINANCE_SPOT) {
+          auto snap = adapters::ws::ParseUrl(w.snapshot_url());
+          if (!snap.ok() || w.snapshot_url().rfind("http", 0) != 0) {
+            return Bad(wp + ".snapshot_url", "required for Binance: an http(s) URL with {symbol}");
+          }
+        }
+        if (!w.ca_file().empty() && !std::filesystem::exists(w.ca_file())) {
+          return Bad(wp + ".ca_file", absl::StrCat("no such file: ", w.ca_file()));
+        }
+        break;
+      }
       case exoroute::v1::VenueConfig::ADAPTER_NOT_SET:
-        return Bad(p, "an adapter is required (\"sim\")");
+        return Bad(p, "an adapter is required (\"sim\" or \"ws_feed\")");
     }
   }
   if (c.routing().replan_interval_ms() > 60000) {

@@ -235,9 +235,13 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
       vi->set_exclusion("not in the order's allowed_venues");
     } else if (std::count(o.denied_venues().begin(), o.denied_venues().end(), id) > 0) {
       vi->set_exclusion("in the order's denied_venues");
+    } else if (plan.mode() == ROUTE_MODE_EXECUTE && !v.adapter->can_trade()) {
+      vi->set_exclusion("market data only: the venue takes no orders");
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
                v.adapter->state() != ADAPTER_STATE_UP) {
       vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
+    } else if (std::string problem = v.adapter->BookProblem(o.symbol()); !problem.empty()) {
+      vi->set_exclusion(problem);
     }
     if (auto book = v.adapter->Book(o.symbol())) *vi->mutable_book() = *book;
   }

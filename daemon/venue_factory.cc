@@ -2,6 +2,7 @@
 
 #include "adapters/book_file.h"
 #include "adapters/sim/sim_venue.h"
+#include "adapters/ws/ws_feed_venue.h"
 #include "exo/status_macros.h"
 
 namespace exo::daemon {
@@ -33,6 +34,19 @@ absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& 
         }
       }
       v.adapter = std::make_unique<adapters::SimVenue>(std::move(o));
+    } else if (vc.has_ws_feed()) {
+      adapters::ws::WsFeedVenue::Options o;
+      o.venue_id = vc.id();
+      o.config = vc.ws_feed();
+      o.clock = clock;
+      for (const auto& m : vc.markets()) {
+        for (const auto& i : config.instruments()) {
+          if (i.symbol() == m.symbol()) {
+            o.markets.push_back({i, m.feed_symbol().empty() ? m.symbol() : m.feed_symbol()});
+          }
+        }
+      }
+      v.adapter = std::make_unique<adapters::ws::WsFeedVenue>(std::move(o));
     }
     venues.push_back(std::move(v));
   }

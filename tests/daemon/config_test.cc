@@ -61,7 +61,11 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
 
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
-        "config test.json: venues[0]: an adapter is required (\"sim\")");
+        "config test.json: venues[0]: an adapter is required (\"sim\" or \"ws_feed\")");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"ws_feed":{"format":"FEED_FORMAT_BINANCE_SPOT","url":"ws://h:1/s"}}]})") ==
+        "config test.json: venues[0].ws_feed.snapshot_url: required for Binance: an http(s) URL with {symbol}");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"ws_feed":{"format":"FEED_FORMAT_COINBASE_LEVEL2","url":"http://h/"}}]})") ==
+        "config test.json: venues[0].ws_feed.url: must be a ws:// or wss:// URL, got \"http://h/\"");
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","sim":{"mid_price":1}}]})") ==
         "config test.json: venues[0].markets: at least one market is required");
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"sim":{"mid_price":100}}]})") ==
