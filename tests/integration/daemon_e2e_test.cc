@@ -14,6 +14,7 @@
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -412,4 +413,83 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
                                                   "--qty", "1"});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err == "exoroutectl: INVALID_ARGUMENT: books[0].venue: \"NOPE\" is not a venue in the config\n");
+}
+
+TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e][ws]") {
+  // The recorded Binance NKNUSDT feed, served by a local exchange.
+  std::string snapshot;
+  std::vector<std::string> frames;
+  {
+    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
+    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
+    while (std::getline(http, line)) {
+      if (line.find("symbol=NKNUSDT") != std::string::npos) snapshot = line.substr(line.find(": {") + 2);
+    }
+    while (std::getline(ws, line)) {
+      size_t body = line.find(": {");
+      if (body != std::string::npos) frames.push_back(line.substr(body + 2));
+    }
+  }
+  exo::testing::FeedServer::Options so;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = snapshot;
+  so.script = [&](int) { return exo::testing::FeedServer::Script{frames}; };
+  exo::testing::FeedServer exchange(so);
+  std::string base = "127.0.0.1:" + std::to_string(exchange.port());
+
+  TempDir dir;
+  // NKN-USDT at 4 decimals of price and 8 of quantity; the sim venue quotes around the
+  // recorded book (best ask 0.3522) so the two compete.
+  std::string config = R"({"node_id": "mixed", "data_dir": ")" + dir.path() + R"(",
+    "listen": {"address": "127.0.0.1:0"},
+    "instruments": [{"symbol": "NKN-USDT", "price_scale": 8, "qty_scale": 8}],
+    "venues": [
+      {"id": "BINANCE", "taker_fee_bps": 10, "max_book_age_ms": 600000,
+       "markets": [{"symbol": "NKN-USDT", "lot_size": 100000000, "feed_symbol": "NKNUSDT"}],
+       "ws_feed": {"format": "FEED_FORMAT_BINANCE_SPOT",
+                   "url": "ws://)" + base + R"(/stream?streams=nknusdt@depth@100ms",
+                   "snapshot_url": "http://)" + base + R"(/api/v3/depth?symbol={symbol}&limit=1000"}},
+      {"id": "SIM", "taker_fee_bps": 5,
+       "markets": [{"symbol": "NKN-USDT", "lot_size": 100000000}],
+       "sim": {"seed": 7, "mid_price": 35200000, "tick_size": 10000, "depth": 10,
+               "level_size": 200000000000, "update_interval_ms": 20}}]})";
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  // Wait for the feed to be in sync: the venue's book age is reported once it has a book.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool synced = false;
+  while (!synced && std::chrono::steady_clock::now() < deadline) {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    for (const auto& v : st.venues()) synced = synced || (v.venue() == "BINANCE" && v.book_age_ms() >= 0);
+    if (!synced) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(synced);
+
+  RouteRequest plan_only = Route("mix-1", SIDE_BUY, 20000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
+  plan_only.mutable_order()->set_symbol("NKN-USDT");
+  RouteResponse resp;
+  grpc::Status s = CallRoute(ch, plan_only, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  std::set<std::string> used;
+  for (const auto& a : resp.plan().allocations()) used.insert(a.venue());
+  CHECK(used == std::set<std::string>{"BINANCE", "SIM"});
+
+  // Executing: the feed-only venue takes no orders, so everything goes to the sim venue.
+  RouteRequest exec = plan_only;
+  exec.mutable_order()->set_id("mix-2");
+  exec.set_mode(ROUTE_MODE_EXECUTE);
+  REQUIRE(CallRoute(ch, exec, &resp).ok());
+  bool binance_excluded = false;
+  for (const auto& e : resp.plan().exclusions()) {
+    binance_excluded = binance_excluded || (e.venue() == "BINANCE" &&
+                                            e.reason() == "market data only: the venue takes no orders");
+  }
+  CHECK(binance_excluded);
+  for (const auto& c : resp.plan().children()) CHECK(c.order().venue() == "SIM");
+  CHECK(d->Terminate() == 0);
 }
