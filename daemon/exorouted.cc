@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/registry/contract_registry.h"
 #include "daemon/dev_certs.h"
 #include "daemon/grpc_services.h"
 #include "daemon/router_engine.h"
@@ -64,6 +65,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(opts);
 }
 
+ListContractsResponse ToProto(const adapters::ContractGraph& g) {
+  ListContractsResponse out;
+  for (const auto& n : g.nodes) {
+    ContractNodeInfo* info = out.add_nodes();
+    info->set_id(n.id);
+    info->set_kind(n.kind);
+    for (const auto& c : n.produces) info->add_produces(c.ToString());
+    for (const auto& u : n.consumes) info->add_consumes(u.contract.ToString() + (u.required ? "" : "?"));
+  }
+  for (const auto& e : g.edges) {
+    ContractEdgeInfo* info = out.add_edges();
+    info->set_producer(e.producer);
+    info->set_consumer(e.consumer);
+    info->set_contract(e.produced.ToString());
+  }
+  return out;
+}
+
 // host:port for clients: a wildcard host becomes loopback.
 std::string DialAddress(const std::string& listen, int port) {
   std::string host = listen.substr(0, listen.rfind(':'));
@@ -96,6 +115,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   LogInfo("store %s open, chain head %d", so.path, impl->store->Head().sequence());
 
   EXO_ASSIGN_OR_RETURN(std::vector<RouterEngine::Venue> venues, MakeVenues(config, clock));
+  // The Graph of Contracts for these venues: a broken graph refuses to start, naming the edge.
+  adapters::GraphOfContractsRegistry registry;
+  adapters::RegisterBuiltinContracts(registry);
+  std::map<std::string, std::string> venue_kinds;
+  for (const auto& v : venues) venue_kinds[v.config.id()] = v.adapter->kind();
+  EXO_ASSIGN_OR_RETURN(adapters::ContractGraph graph, registry.Build(venue_kinds));
+  ListContractsResponse contracts = ToProto(graph);
   impl->engine =
       std::make_unique<RouterEngine>(config, impl->store.get(), std::move(venues), clock);
   EXO_RETURN_IF_ERROR(impl->engine->Recover());
@@ -105,8 +131,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->plaintext = config.tls().insecure_plaintext();
   impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get());
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get());
-  impl->admin =
-      std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(), clock->NowNs());
+  impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
+                                                   clock->NowNs(), std::move(contracts));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

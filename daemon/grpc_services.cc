@@ -165,4 +165,10 @@ grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext*, const ListVenues
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::ListContracts(grpc::ServerContext*, const ListContractsRequest*,
+                                             ListContractsResponse* resp) {
+  *resp = contracts_;
+  return grpc::Status::OK;
+}
+
 }  // namespace exo::daemon

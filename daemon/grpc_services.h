@@ -51,8 +51,10 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
 class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
  public:
   AdminServiceImpl(const RouterEngine* engine, const store::DeltaStore* store,
-                   int64_t started_ns)
-      : engine_(engine), store_(store), started_ns_(started_ns) {}
+                   int64_t started_ns, exoroute::v1::ListContractsResponse contracts)
+      : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)) {}
+  grpc::Status ListContracts(grpc::ServerContext*, const exoroute::v1::ListContractsRequest*,
+                             exoroute::v1::ListContractsResponse*) override;
   grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
                       exoroute::v1::StatusResponse*) override;
   grpc::Status ListVenues(grpc::ServerContext*, const exoroute::v1::ListVenuesRequest*,
@@ -62,6 +64,7 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   const RouterEngine* engine_;
   const store::DeltaStore* store_;
   int64_t started_ns_;
+  const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.
 };
 
 }  // namespace exo::daemon

@@ -54,6 +54,7 @@ commands:
   audit verify [--from N] [--to M] [--recompute]
                                         check the hash chain (and re-solve decisions)
   audit head                            the chain head
+  contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
@@ -513,6 +514,29 @@ int CmdSolve(Context& c) {
   return kExitOk;
 }
 
+int CmdContracts(Context& c) {
+  if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+  ListContractsResponse r;
+  auto ctx = Rpc(c);
+  auto st = AdminService::NewStub(c.channel)->ListContracts(ctx.get(), ListContractsRequest(), &r);
+  if (!st.ok()) return Fail(client::FromGrpc(st));
+  if (c.json) {
+    std::cout << ToJson(r) << "\n";
+  } else if (c.args.Has("dot")) {
+    std::cout << "digraph contracts {\n  rankdir=LR;\n";
+    for (const auto& n : r.nodes()) {
+      std::cout << "  \"" << n.id() << "\" [shape=" << (n.kind() == "engine" ? "box" : "ellipse") << "];\n";
+    }
+    for (const auto& e : r.edges()) {
+      std::cout << "  \"" << e.producer() << "\" -> \"" << e.consumer() << "\" [label=\"" << e.contract() << "\"];\n";
+    }
+    std::cout << "}\n";
+  } else {
+    std::cout << RenderContracts(r);
+  }
+  return kExitOk;
+}
+
 std::string DefaultEndpoint() {
   if (const char* e = std::getenv("EXOROUTE_ENDPOINT")) return e;
   std::ifstream in("./exoroute-data/endpoint");
@@ -526,7 +550,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues"},
-                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help"});
+                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};
   const auto& w = c.args.words();
@@ -557,6 +581,7 @@ int Main(int argc, char** argv) {
   if (cmd == "watch") return CmdWatch(c);
   if (cmd == "replay") return CmdReplay(c);
   if (cmd == "audit") return CmdAudit(c);
+  if (cmd == "contracts") return CmdContracts(c);
   return Usage(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

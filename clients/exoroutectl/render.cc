@@ -144,6 +144,19 @@ std::string RenderStatus(const StatusResponse& r) {
   return s;
 }
 
+std::string RenderContracts(const ListContractsResponse& r) {
+  std::string s = absl::StrFormat("%-26s %-8s %-44s %s\n", "NODE", "KIND", "PRODUCES", "CONSUMES");
+  for (const auto& n : r.nodes()) {
+    absl::StrAppend(&s, absl::StrFormat("%-26s %-8s %-44s %s\n", n.id(), n.kind(),
+                                        absl::StrJoin(n.produces(), ", "), absl::StrJoin(n.consumes(), ", ")));
+  }
+  absl::StrAppend(&s, "\n", r.edges_size(), " edges:\n");
+  for (const auto& e : r.edges()) {
+    absl::StrAppend(&s, "  ", e.producer(), " --", e.contract(), "--> ", e.consumer(), "\n");
+  }
+  return s;
+}
+
 std::string DeltaKindName(const PlanDelta& d) {
   switch (d.change_case()) {
     case PlanDelta::kCreated: return "created";

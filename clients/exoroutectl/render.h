@@ -22,6 +22,7 @@ std::string RenderStatus(const exoroute::v1::StatusResponse& status);
 std::string RenderDeltaLine(const exoroute::v1::PlanDelta& d, const InstrumentLookup& lookup);
 std::string DeltaKindName(const exoroute::v1::PlanDelta& d);
 std::string ShortStatus(exoroute::v1::PlanStatus s);
+std::string RenderContracts(const exoroute::v1::ListContractsResponse& r);
 // Proto → one-line JSON (proto field names).
 std::string ToJson(const google::protobuf::Message& m);
 

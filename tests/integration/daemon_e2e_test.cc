@@ -124,6 +124,10 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
   // Offline, read-only, while the daemon runs.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(offline.exit_code == 0);
+  auto dot = Ctl(*d, {"contracts", "--dot"});
+  CHECK(dot.exit_code == 0);
+  CHECK(dot.out.find("\"venue SIM-A (sim)\" -> \"engine solver\" [label=\"marketdata.l2book/1.0\"];") !=
+        std::string::npos);
   auto status_cli = Ctl(*d, {"status"});
   CHECK(status_cli.exit_code == 0);
   CHECK(status_cli.out.find("SIM-C") != std::string::npos);
