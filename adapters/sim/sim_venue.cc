@@ -68,6 +68,23 @@ std::shared_ptr<const VenueBook> SimVenue::Book(std::string_view symbol) const {
 }
 
 absl::Status SimVenue::Send(const ChildOrder& child, std::string_view symbol) {
+  const int64_t max = options_.config.max_order_quantity();
+  if (max > 0 && child.quantity() > max && state() == exoroute::v1::ADAPTER_STATE_UP) {
+    // Accepted on the wire, rejected by the venue: reported like any execution report.
+    ExecutionEvent rejected;
+    rejected.type = ExecutionEvent::Type::kDone;
+    rejected.venue = options_.venue_id;
+    rejected.cl_ord_id = child.cl_ord_id();
+    rejected.canceled_quantity = child.quantity();
+    rejected.reason = absl::StrCat("rejected: quantity ", child.quantity(),
+                                   " above the venue's maximum order size ", max);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++sent_;
+    }
+    sink_(std::move(rejected));
+    return absl::OkStatus();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_ || stopping_) return absl::UnavailableError(options_.venue_id + " is not running");

@@ -1,0 +1,287 @@
+// Adapter conformance: the same checks, run against every adapter that claims a contract.
+//
+//   marketdata.l2book/1.0  books sorted best-first and not crossed, sequence non-decreasing,
+//                          updates applied in order, trouble (gap, stall) reported through
+//                          BookProblem and recovered without help.
+//   execution.report/1.0   the order lifecycle through the real engine and store, with the
+//                          exact PlanDeltas expected: fills, an IOC larger than the book, cancel,
+//                          a rejected child.
+// Adapters: the simulated venue (both contracts) and the WebSocket feed venue (books only,
+// served by the local test exchange). A FIX venue joins when it exists.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <functional>
+#include <optional>
+
+#include "adapters/sim/sim_venue.h"
+#include "adapters/ws/ws_feed_venue.h"
+#include "daemon/config.h"
+#include "daemon/router_engine.h"
+#include "tests/adapters/feed_server.h"
+#include "tests/testing/temp_dir.h"
+
+using namespace exoroute::v1;  // NOLINT
+using exo::adapters::VenueAdapter;
+
+namespace {
+
+template <typename F>
+bool WaitFor(F ok, int ms = 10000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return ok();
+}
+
+// Book-contract checks on whatever the adapter shows now.
+void CheckBookShape(const VenueBook& b) {
+  for (int i = 1; i < b.bids_size(); ++i) CHECK(b.bids(i).price() < b.bids(i - 1).price());
+  for (int i = 1; i < b.asks_size(); ++i) CHECK(b.asks(i).price() > b.asks(i - 1).price());
+  for (const auto& l : b.bids()) CHECK(l.size() > 0);
+  for (const auto& l : b.asks()) CHECK(l.size() > 0);
+  if (b.bids_size() > 0 && b.asks_size() > 0) CHECK(b.bids(0).price() < b.asks(0).price());
+  CHECK(b.receive_time_ns() > 0);
+}
+
+// Watches a symbol's book for a while: shape on every look, sequence never going back.
+void WatchBooks(VenueAdapter& venue, const std::string& symbol, int looks) {
+  uint64_t last_seq = 0;
+  int seen = 0;
+  for (int i = 0; i < looks; ++i) {
+    if (auto b = venue.Book(symbol)) {
+      ++seen;
+      CheckBookShape(*b);
+      CHECK(b->sequence() >= last_seq);
+      last_seq = b->sequence();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  CHECK(seen > 0);
+}
+
+class Clock1 : public exo::Clock {
+ public:
+  int64_t NowNs() const override { return exo::SystemClock()->NowNs(); }
+};
+
+struct Recorded {
+  std::string snapshot;
+  std::vector<std::string> frames;
+};
+
+const Recorded& Binance() {
+  static const Recorded r = [] {
+    Recorded out;
+    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
+    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
+    while (std::getline(http, line)) {
+      if (line.find("symbol=NKNUSDT") != std::string::npos) out.snapshot = line.substr(line.find(": {") + 2);
+    }
+    while (std::getline(ws, line)) {
+      size_t body = line.find(": {");
+      if (body != std::string::npos) out.frames.push_back(line.substr(body + 2));
+    }
+    return out;
+  }();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("marketdata.l2book/1.0: the simulated venue", "[conformance][book]") {
+  static Clock1 clock;
+  exo::adapters::SimVenue::Options o;
+  o.venue_id = "SIM";
+  o.config.set_seed(3);
+  o.config.set_mid_price(100000);
+  o.config.set_tick_size(10);
+  o.config.set_depth(10);
+  o.config.set_level_size(1000);
+  o.config.set_update_interval_ms(2);
+  Instrument i;
+  i.set_symbol("X");
+  o.instruments.push_back(i);
+  o.clock = &clock;
+  exo::adapters::SimVenue venue(o);
+  REQUIRE(venue.Start([](exo::adapters::ExecutionEvent) {}).ok());
+  WatchBooks(venue, "X", 100);
+  CHECK(venue.BookProblem("X").empty());
+  venue.Stop();
+}
+
+TEST_CASE("marketdata.l2book/1.0: the WebSocket feed venue", "[conformance][book]") {
+  // The recorded stream with one update lost (a gap), then silence (a stall).
+  exo::testing::FeedServer::Options so;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = Binance().snapshot;
+  so.script = [](int connection) {
+    exo::testing::FeedServer::Script s;
+    int depth = 0;
+    for (const auto& f : Binance().frames) {
+      bool d = f.find("nknusdt@depth") != std::string::npos;
+      if (connection == 0 && d && ++depth == 30) continue;
+      s.frames.push_back(f);
+    }
+    s.frame_interval_ms = 1;
+    return s;
+  };
+  exo::testing::FeedServer server(so);
+  static Clock1 clock;
+  exo::adapters::ws::WsFeedVenue::Options o;
+  o.venue_id = "BIN";
+  o.config.set_format(FEED_FORMAT_BINANCE_SPOT);
+  o.config.set_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/stream");
+  o.config.set_snapshot_url("http://127.0.0.1:" + std::to_string(server.port()) +
+                            "/api/v3/depth?symbol={symbol}&limit=1000");
+  o.config.set_stall_timeout_ms(400);
+  Instrument i;
+  i.set_symbol("NKN-USDT");
+  i.set_price_scale(8);
+  i.set_qty_scale(8);
+  o.markets.push_back({i, "NKNUSDT"});
+  o.clock = &clock;
+  exo::adapters::ws::WsFeedVenue venue(o);
+  REQUIRE(venue.Start(nullptr).ok());
+  // Gap: detected and reported, then resynced by itself.
+  REQUIRE(WaitFor([&] { return venue.resyncs() >= 1; }));
+  // Stall: the feed is dropped and comes back; meanwhile the problem is reported.
+  std::string seen;
+  REQUIRE(WaitFor([&] {
+    std::string p = venue.BookProblem("NKN-USDT");
+    if (!p.empty()) seen = p;
+    return server.websocket_connections() >= 2 && venue.BookProblem("NKN-USDT").empty();
+  }));
+  CHECK_FALSE(seen.empty());
+  WatchBooks(venue, "NKN-USDT", 50);
+  venue.Stop();
+}
+
+namespace {
+
+// The engine, a real store and one trading venue with a fixed book: 5 @ 100, 5 @ 101 (asks).
+struct LifecycleNode {
+  explicit LifecycleNode(const std::string& dir) {
+    config = *exo::daemon::LoadConfig("");
+    config.set_data_dir(dir);
+    config.clear_instruments();
+    auto* inst = config.add_instruments();
+    inst->set_symbol("X");
+    config.clear_venues();
+    auto* v = config.add_venues();
+    v->set_id("V");
+    v->set_taker_fee_bps(10);
+    v->set_max_book_age_ms(60000);
+    auto* m = v->add_markets();
+    m->set_symbol("X");
+    m->set_lot_size(1);
+    v->mutable_sim()->set_update_interval_ms(5);
+    v->mutable_sim()->set_max_order_quantity(9);
+    VenueBook book;
+    for (auto [p, s] : {std::pair{100, 5}, {101, 5}}) {
+      auto* l = book.add_asks();
+      l->set_price(p);
+      l->set_size(s);
+    }
+    auto* b = book.add_bids();
+    b->set_price(99);
+    b->set_size(5);
+    config.mutable_routing()->set_replan_interval_ms(5);
+    exo::store::StoreOptions so;
+    so.path = dir + "/db";
+    so.node_id = config.node_id();
+    store = *exo::store::OpenRocksDeltaStore(so);
+    exo::adapters::SimVenue::Options o;
+    o.venue_id = "V";
+    o.config = v->sim();
+    o.instruments.push_back(*inst);
+    o.fee_bps = 10;
+    o.clock = exo::SystemClock();
+    o.fixed_books["X"] = book;
+    std::vector<exo::daemon::RouterEngine::Venue> venues;
+    venues.push_back({*v, std::make_unique<exo::adapters::SimVenue>(o)});
+    adapter = venues.back().adapter.get();
+    engine = std::make_unique<exo::daemon::RouterEngine>(config, store.get(), std::move(venues), exo::SystemClock());
+    REQUIRE(engine->Recover().ok());
+    REQUIRE(engine->Start().ok());
+  }
+  // The kinds of the plan's deltas once it has settled, e.g. "created allocated child_sent".
+  std::vector<std::string> Kinds(const std::string& id) {
+    uint32_t seen = 0;
+    for (int i = 0; i < 400; ++i) {
+      auto p = engine->AwaitVersion(id, seen, absl::Milliseconds(50));
+      REQUIRE(p.ok());
+      if (p->settled) break;
+      seen = p->version;
+    }
+    std::vector<std::string> kinds;
+    REQUIRE(store->ScanPlan(id, 1, [&](const PlanDelta& d, std::string_view) {
+      switch (d.change_case()) {
+        case PlanDelta::kCreated: kinds.push_back("created"); break;
+        case PlanDelta::kAllocated: kinds.push_back(d.allocated().replan() ? "replanned" : "allocated"); break;
+        case PlanDelta::kChildSent: kinds.push_back("child_sent"); break;
+        case PlanDelta::kFill: kinds.push_back("fill " + std::to_string(d.fill().quantity()) + "@" + std::to_string(d.fill().price())); break;
+        case PlanDelta::kChildDone: kinds.push_back("child_done " + d.child_done().reason()); break;
+        case PlanDelta::kCancelRequested: kinds.push_back("cancel_requested"); break;
+        case PlanDelta::kFinished: kinds.push_back("finished " + PlanStatus_Name(d.finished().status())); break;
+        default: break;
+      }
+      return true;
+    }).ok());
+    return kinds;
+  }
+  DaemonConfig config;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  exo::adapters::VenueAdapter* adapter = nullptr;
+  std::unique_ptr<exo::daemon::RouterEngine> engine;
+};
+
+ParentOrder Order(const std::string& id, int64_t qty, TimeInForce tif, std::optional<int64_t> limit = {}) {
+  ParentOrder o;
+  o.set_id(id);
+  o.set_symbol("X");
+  o.set_side(SIDE_BUY);
+  o.set_quantity(qty);
+  o.set_time_in_force(tif);
+  if (limit) o.set_limit_price(*limit);
+  return o;
+}
+
+using Kinds = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("execution.report/1.0: the simulated venue's order lifecycle, delta by delta",
+          "[conformance][orders]") {
+  exo::testing::TempDir dir;
+  LifecycleNode n(dir.path());
+  SECTION("new -> fills -> done -> completed") {
+    REQUIRE(n.engine->Route(Order("full", 7, TIME_IN_FORCE_GTC), ROUTE_MODE_EXECUTE).ok());
+    CHECK(n.Kinds("full") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "fill 2@101",
+                                   "child_done filled", "finished PLAN_STATUS_COMPLETED"});
+  }
+  SECTION("an IOC order larger than the book within its limit: what is shown fills, the rest expires") {
+    REQUIRE(n.engine->Route(Order("part", 7, TIME_IN_FORCE_IOC, 100), ROUTE_MODE_EXECUTE).ok());
+    CHECK(n.Kinds("part") == Kinds{"created", "allocated", "child_sent", "fill 5@100",
+                                   "child_done filled", "finished PLAN_STATUS_EXPIRED"});
+    CHECK(n.engine->GetPlan("part")->filled_quantity() == 5);
+  }
+  SECTION("cancel a working order") {
+    REQUIRE(n.engine->Route(Order("wait", 3, TIME_IN_FORCE_GTC, 50), ROUTE_MODE_EXECUTE).ok());
+    REQUIRE(n.engine->Cancel("wait", "test").ok());
+    CHECK(n.Kinds("wait") == Kinds{"created", "allocated", "cancel_requested",
+                                   "finished PLAN_STATUS_CANCELLED"});
+  }
+  SECTION("a child the venue rejects") {
+    REQUIRE(n.engine->Route(Order("rej", 10, TIME_IN_FORCE_IOC), ROUTE_MODE_EXECUTE).ok());
+    CHECK(n.Kinds("rej") == Kinds{"created", "allocated", "child_sent",
+                                  "child_done rejected: quantity 10 above the venue's maximum order size 9",
+                                  "finished PLAN_STATUS_EXPIRED"});
+  }
+  SECTION("a venue that is down is not sent anything") {
+    n.adapter->Stop();
+    REQUIRE(n.engine->Route(Order("down", 3, TIME_IN_FORCE_IOC), ROUTE_MODE_EXECUTE).ok());
+    CHECK(n.Kinds("down") == Kinds{"created", "allocated", "finished PLAN_STATUS_EXPIRED"});
+    CHECK(n.engine->GetPlan("down")->exclusions(0).reason() == "adapter ADAPTER_STATE_DOWN");
+  }
+}
