@@ -202,9 +202,28 @@ absl::Status Validate(const DaemonConfig& c) {
         }
         break;
       }
+      case exoroute::v1::VenueConfig::kFix: {
+        const auto& f = v.fix();
+        std::string fp = p + ".fix";
+        if (f.host().empty()) return Bad(fp + ".host", "required");
+        if (f.port() == 0 || f.port() > 65535) return Bad(fp + ".port", absl::StrCat("must be 1..65535, got ", f.port()));
+        if (f.sender_comp_id().empty()) return Bad(fp + ".sender_comp_id", "required");
+        if (f.target_comp_id().empty()) return Bad(fp + ".target_comp_id", "required");
+        if (!f.data_dictionary().empty() && !std::filesystem::exists(f.data_dictionary())) {
+          return Bad(fp + ".data_dictionary", absl::StrCat("no such file: ", f.data_dictionary()));
+        }
+        break;
+      }
       case exoroute::v1::VenueConfig::ADAPTER_NOT_SET:
-        return Bad(p, "an adapter is required (\"sim\" or \"ws_feed\")");
+        return Bad(p, "an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");
     }
+  }
+  for (int i = 0; i < c.venues_size(); ++i) {
+    const auto& v = c.venues(i);
+    if (v.book_from().empty()) continue;
+    std::string p = absl::StrCat("venues[", i, "].book_from");
+    if (v.book_from() == v.id()) return Bad(p, "a venue cannot take its book from itself");
+    if (!ids.count(v.book_from())) return Bad(p, absl::StrCat("\"", v.book_from(), "\" is not a configured venue"));
   }
   if (c.routing().replan_interval_ms() > 60000) {
     return Bad("routing.replan_interval_ms", "must be <= 60000");

@@ -240,10 +240,16 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
                v.adapter->state() != ADAPTER_STATE_UP) {
       vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
-    } else if (std::string problem = v.adapter->BookProblem(o.symbol()); !problem.empty()) {
-      vi->set_exclusion(problem);
     }
-    if (auto book = v.adapter->Book(o.symbol())) *vi->mutable_book() = *book;
+    // Order-entry-only venues take their book from another venue's adapter.
+    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    if (vi->exclusion().empty()) {
+      if (std::string problem = books->BookProblem(o.symbol()); !problem.empty()) vi->set_exclusion(problem);
+    }
+    if (auto book = books->Book(o.symbol())) {
+      *vi->mutable_book() = *book;
+      vi->mutable_book()->set_venue(id);
+    }
   }
   *in.mutable_previous() = plan.allocations();
   return in;

@@ -1,6 +1,7 @@
 #include "daemon/venue_factory.h"
 
 #include "adapters/book_file.h"
+#include "adapters/fix/fix_venue.h"
 #include "adapters/sim/sim_venue.h"
 #include "adapters/ws/ws_feed_venue.h"
 #include "exo/status_macros.h"
@@ -34,6 +35,18 @@ absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& 
         }
       }
       v.adapter = std::make_unique<adapters::SimVenue>(std::move(o));
+    } else if (vc.has_fix()) {
+      adapters::FixVenue::Options o;
+      o.venue_id = vc.id();
+      o.config = vc.fix();
+      o.fee_bps = vc.taker_fee_bps();
+      o.store_dir = config.data_dir() + "/fix/" + vc.id();
+      for (const auto& m : vc.markets()) {
+        for (const auto& i : config.instruments()) {
+          if (i.symbol() == m.symbol()) o.instruments.push_back(i);
+        }
+      }
+      v.adapter = std::make_unique<adapters::FixVenue>(std::move(o));
     } else if (vc.has_ws_feed()) {
       adapters::ws::WsFeedVenue::Options o;
       o.venue_id = vc.id();

@@ -86,6 +86,8 @@ void RegisterBuiltinContracts(GraphOfContractsRegistry& r) {
   // Registration of distinct names cannot fail.
   (void)r.RegisterAdapterKind("sim", {book, report}, {{child, true}});
   (void)r.RegisterAdapterKind("ws_feed", {book}, {});
+  // FIX order entry; its books come from another venue (book_from).
+  (void)r.RegisterAdapterKind("fix", {report}, {{child, true}});
   (void)r.RegisterEngine("solver", {plan}, {{book, true}});
   (void)r.RegisterEngine("router", {child, delta}, {{plan, true}, {report, false}});
   (void)r.RegisterEngine("store", {}, {{delta, true}});

@@ -61,7 +61,7 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
 
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
-        "config test.json: venues[0]: an adapter is required (\"sim\" or \"ws_feed\")");
+        "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"ws_feed":{"format":"FEED_FORMAT_BINANCE_SPOT","url":"ws://h:1/s"}}]})") ==
         "config test.json: venues[0].ws_feed.snapshot_url: required for Binance: an http(s) URL with {symbol}");
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"ws_feed":{"format":"FEED_FORMAT_COINBASE_LEVEL2","url":"http://h/"}}]})") ==

@@ -1,0 +1,298 @@
+// C++14 translation unit: the only place that includes QuickFIX (see fix_engine.h).
+#include "adapters/fix/fix_engine.h"
+
+#include <quickfix/Application.h>
+#include <quickfix/FileStore.h>
+#include <quickfix/Message.h>
+#include <quickfix/Session.h>
+#include <quickfix/SessionSettings.h>
+#include <quickfix/SocketAcceptor.h>
+#include <quickfix/SocketInitiator.h>
+#include <quickfix/Values.h>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+
+namespace exo {
+namespace fix {
+namespace {
+
+std::string Settings(const SessionConfig& c, bool initiator) {
+  std::ostringstream s;
+  s << "[DEFAULT]\n"
+    << "ConnectionType=" << (initiator ? "initiator" : "acceptor") << "\n"
+    << "FileStorePath=" << c.store_dir << "\n"
+    << "StartTime=00:00:00\nEndTime=00:00:00\n"
+    << "HeartBtInt=" << c.heartbeat_s << "\n"
+    << "ReconnectInterval=" << c.reconnect_s << "\n"
+    << "UseDataDictionary=" << (c.data_dictionary.empty() ? "N" : "Y") << "\n";
+  if (!c.data_dictionary.empty()) s << "DataDictionary=" << c.data_dictionary << "\n";
+  if (initiator) {
+    s << "SocketConnectHost=" << c.host << "\nSocketConnectPort=" << c.port << "\n";
+  } else {
+    s << "SocketAcceptPort=" << c.port << "\nSocketReuseAddress=Y\n";
+  }
+  s << "[SESSION]\nBeginString=FIX.4.4\n"
+    << "SenderCompID=" << c.sender_comp_id << "\nTargetCompID=" << c.target_comp_id << "\n";
+  return s.str();
+}
+
+std::string Get(const FIX::Message& m, int tag) {
+  return m.isSetField(tag) ? m.getField(tag) : std::string();
+}
+
+class Client final : public FixClient, public FIX::Application {
+ public:
+  Client(const SessionConfig& c, Callbacks cb) : config_(c), callbacks_(std::move(cb)) {}
+  ~Client() override { Stop(); }
+
+  bool Init(std::string* error) {
+    try {
+      std::istringstream in(Settings(config_, true));
+      settings_.reset(new FIX::SessionSettings(in));
+      store_.reset(new FIX::FileStoreFactory(*settings_));
+      initiator_.reset(new FIX::SocketInitiator(*this, *store_, *settings_));
+      session_ = FIX::SessionID("FIX.4.4", config_.sender_comp_id, config_.target_comp_id);
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string("FIX session config: ") + e.what();
+      return false;
+    }
+  }
+
+  bool Start(std::string* error) override {
+    try {
+      initiator_->start();
+      started_ = true;
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string("FIX initiator: ") + e.what();
+      return false;
+    }
+  }
+
+  void Stop() override {
+    if (!started_.exchange(false)) return;
+    try {
+      initiator_->stop();
+    } catch (...) {
+    }
+  }
+
+  bool logged_on() const override { return logged_on_.load(); }
+
+  bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
+                    const std::string& quantity, const std::string& price,
+                    const std::string& tif, std::string* error) override {
+    FIX::Message m;
+    m.getHeader().setField(FIX::MsgType(FIX::MsgType_NewOrderSingle));
+    m.setField(FIX::ClOrdID(cl_ord_id));
+    m.setField(FIX::Symbol(symbol));
+    m.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
+    m.setField(FIX::TransactTime());
+    m.setField(FIX::OrdType(FIX::OrdType_LIMIT));
+    m.setField(FIX::FIELD::OrderQty, quantity);
+    m.setField(FIX::FIELD::Price, price);
+    m.setField(FIX::FIELD::TimeInForce, tif);
+    return Send(m, error);
+  }
+
+  bool SendCancel(const std::string& cl_ord_id, const std::string& orig, const std::string& symbol,
+                  bool buy, const std::string& quantity, std::string* error) override {
+    FIX::Message m;
+    m.getHeader().setField(FIX::MsgType(FIX::MsgType_OrderCancelRequest));
+    m.setField(FIX::ClOrdID(cl_ord_id));
+    m.setField(FIX::OrigClOrdID(orig));
+    m.setField(FIX::Symbol(symbol));
+    m.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
+    m.setField(FIX::TransactTime());
+    m.setField(FIX::FIELD::OrderQty, quantity);
+    return Send(m, error);
+  }
+
+  // FIX::Application
+  void onCreate(const FIX::SessionID&) override {}
+  void onLogon(const FIX::SessionID&) override {
+    logged_on_ = true;
+    if (callbacks_.on_logon) callbacks_.on_logon();
+  }
+  void onLogout(const FIX::SessionID&) override {
+    logged_on_ = false;
+    if (callbacks_.on_logout) callbacks_.on_logout("logged out");
+  }
+  void toAdmin(FIX::Message&, const FIX::SessionID&) override {}
+  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
+  void fromAdmin(const FIX::Message&, const FIX::SessionID&) throw(
+      FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+      FIX::RejectLogon) override {}
+  void fromApp(const FIX::Message& m, const FIX::SessionID&) throw(
+      FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+      FIX::UnsupportedMessageType) override {
+    FIX::MsgType type;
+    m.getHeader().getField(type);
+    if (type.getValue() != FIX::MsgType_ExecutionReport || !callbacks_.on_exec_report) return;
+    ExecReport r;
+    r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
+    r.exec_id = Get(m, FIX::FIELD::ExecID);
+    r.exec_type = Get(m, FIX::FIELD::ExecType);
+    r.ord_status = Get(m, FIX::FIELD::OrdStatus);
+    r.text = Get(m, FIX::FIELD::Text);
+    r.last_qty = Get(m, FIX::FIELD::LastQty);
+    r.last_px = Get(m, FIX::FIELD::LastPx);
+    r.leaves_qty = Get(m, FIX::FIELD::LeavesQty);
+    r.cum_qty = Get(m, FIX::FIELD::CumQty);
+    callbacks_.on_exec_report(r);
+  }
+
+ private:
+  bool Send(FIX::Message& m, std::string* error) {
+    try {
+      if (!FIX::Session::sendToTarget(m, session_)) {
+        *error = "FIX session is not logged on";
+        return false;
+      }
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string("FIX send: ") + e.what();
+      return false;
+    }
+  }
+
+  SessionConfig config_;
+  Callbacks callbacks_;
+  std::unique_ptr<FIX::SessionSettings> settings_;
+  std::unique_ptr<FIX::FileStoreFactory> store_;  // Outlives the initiator (declared first).
+  std::unique_ptr<FIX::SocketInitiator> initiator_;
+  FIX::SessionID session_;
+  std::atomic<bool> logged_on_{false}, started_{false};
+};
+
+class TestVenue final : public FixTestVenue, public FIX::Application {
+ public:
+  TestVenue(const SessionConfig& c, std::vector<Level> asks, std::vector<Level> bids)
+      : config_(c), asks_(std::move(asks)), bids_(std::move(bids)) {}
+  ~TestVenue() override { Stop(); }
+
+  bool Init(std::string* error) {
+    try {
+      std::istringstream in(Settings(config_, false));
+      settings_.reset(new FIX::SessionSettings(in));
+      store_.reset(new FIX::FileStoreFactory(*settings_));
+      acceptor_.reset(new FIX::SocketAcceptor(*this, *store_, *settings_));
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string("FIX acceptor config: ") + e.what();
+      return false;
+    }
+  }
+  bool Start(std::string* error) override {
+    try {
+      acceptor_->start();
+      started_ = true;
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string("FIX acceptor: ") + e.what();
+      return false;
+    }
+  }
+  void Stop() override {
+    if (!started_.exchange(false)) return;
+    try {
+      acceptor_->stop();
+    } catch (...) {
+    }
+  }
+  int orders_received() const override { return orders_.load(); }
+
+  void onCreate(const FIX::SessionID&) override {}
+  void onLogon(const FIX::SessionID&) override {}
+  void onLogout(const FIX::SessionID&) override {}
+  void toAdmin(FIX::Message&, const FIX::SessionID&) override {}
+  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
+  void fromAdmin(const FIX::Message&, const FIX::SessionID&) throw(
+      FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+      FIX::RejectLogon) override {}
+  void fromApp(const FIX::Message& m, const FIX::SessionID& session) throw(
+      FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+      FIX::UnsupportedMessageType) override {
+    FIX::MsgType type;
+    m.getHeader().getField(type);
+    if (type.getValue() != FIX::MsgType_NewOrderSingle) return;
+    ++orders_;
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string id = m.getField(FIX::FIELD::ClOrdID), symbol = m.getField(FIX::FIELD::Symbol);
+    const bool buy = m.getField(FIX::FIELD::Side) == "1";
+    long long left = std::stoll(m.getField(FIX::FIELD::OrderQty));
+    const double limit = std::stod(m.getField(FIX::FIELD::Price));
+    long long cum = 0;
+    std::vector<Level>& levels = buy ? asks_ : bids_;
+    for (Level& l : levels) {
+      if (left == 0) break;
+      double px = std::stod(l.price);
+      if (buy ? px > limit : px < limit) break;
+      long long size = std::stoll(l.size);
+      long long q = std::min(left, size);
+      if (q == 0) continue;
+      left -= q;
+      cum += q;
+      l.size = std::to_string(size - q);
+      Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum);
+    }
+    if (left > 0) Report(session, id, symbol, buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, cum);
+  }
+
+ private:
+  void Report(const FIX::SessionID& session, const std::string& id, const std::string& symbol,
+              bool buy, const std::string& status, char exec_type, long long qty,
+              const std::string& px, long long leaves, long long cum) {
+    FIX::Message er;
+    er.getHeader().setField(FIX::MsgType(FIX::MsgType_ExecutionReport));
+    er.setField(FIX::OrderID("V-" + id));
+    er.setField(FIX::ExecID("E" + std::to_string(++exec_seq_)));
+    er.setField(FIX::ExecType(exec_type));
+    er.setField(FIX::FIELD::OrdStatus, status);
+    er.setField(FIX::ClOrdID(id));
+    er.setField(FIX::Symbol(symbol));
+    er.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
+    er.setField(FIX::FIELD::LeavesQty, std::to_string(leaves));
+    er.setField(FIX::FIELD::CumQty, std::to_string(cum));
+    er.setField(FIX::FIELD::AvgPx, "0");
+    if (qty > 0) {
+      er.setField(FIX::FIELD::LastQty, std::to_string(qty));
+      er.setField(FIX::FIELD::LastPx, px);
+    }
+    if (exec_type == FIX::ExecType_CANCELED) er.setField(FIX::Text("ioc remainder"));
+    FIX::Session::sendToTarget(er, session);
+  }
+
+  SessionConfig config_;
+  std::mutex mu_;
+  std::vector<Level> asks_, bids_;
+  std::unique_ptr<FIX::SessionSettings> settings_;
+  std::unique_ptr<FIX::FileStoreFactory> store_;
+  std::unique_ptr<FIX::SocketAcceptor> acceptor_;
+  std::atomic<int> orders_{0};
+  std::atomic<bool> started_{false};
+  long long exec_seq_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<FixClient> FixClient::Create(const SessionConfig& config, Callbacks callbacks,
+                                             std::string* error) {
+  std::unique_ptr<Client> c(new Client(config, std::move(callbacks)));
+  if (!c->Init(error)) return nullptr;
+  return std::unique_ptr<FixClient>(c.release());
+}
+
+std::unique_ptr<FixTestVenue> FixTestVenue::Create(const SessionConfig& config,
+                                                   std::vector<Level> asks, std::vector<Level> bids,
+                                                   std::string* error) {
+  std::unique_ptr<TestVenue> v(new TestVenue(config, std::move(asks), std::move(bids)));
+  if (!v->Init(error)) return nullptr;
+  return std::unique_ptr<FixTestVenue>(v.release());
+}
+
+}  // namespace fix
+}  // namespace exo

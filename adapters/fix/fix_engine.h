@@ -1,0 +1,71 @@
+// The QuickFIX boundary. Debian's QuickFIX headers need C++14 (dynamic exception
+// specifications), so everything that includes them is compiled in exo_fix as C++14, behind this
+// header, which uses standard types only. QuickFIX exceptions never cross it: failures come back
+// as `false` plus a message.
+//
+// FixClient: one FIX 4.4 initiator session (QuickFIX's own threads, a FileStore so sequence
+// numbers survive restarts, reconnects by itself). Callbacks run on QuickFIX's threads.
+// FixTestVenue: a FIX 4.4 acceptor that matches limit orders against a fixed book, for tests.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace exo::fix {
+
+struct SessionConfig {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string sender_comp_id, target_comp_id;
+  int heartbeat_s = 30;
+  int reconnect_s = 1;
+  std::string data_dictionary;  // FIX44.xml; messages are validated against it.
+  std::string store_dir;        // FileStore (sequence numbers) lives here.
+};
+
+// The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
+struct ExecReport {
+  std::string cl_ord_id, exec_id, exec_type, ord_status, text;
+  std::string last_qty, last_px, leaves_qty, cum_qty;
+};
+
+class FixClient {
+ public:
+  struct Callbacks {
+    std::function<void()> on_logon;
+    std::function<void(const std::string& why)> on_logout;
+    std::function<void(const ExecReport&)> on_exec_report;
+  };
+  static std::unique_ptr<FixClient> Create(const SessionConfig& config, Callbacks callbacks,
+                                           std::string* error);
+  virtual ~FixClient() = default;
+  virtual bool Start(std::string* error) = 0;
+  virtual void Stop() = 0;
+  virtual bool logged_on() const = 0;
+  // NewOrderSingle, limit, with the given TimeInForce (FIX 59 value, "3" = IOC).
+  virtual bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
+                            const std::string& quantity, const std::string& price,
+                            const std::string& time_in_force, std::string* error) = 0;
+  // OrderCancelRequest for `orig_cl_ord_id`.
+  virtual bool SendCancel(const std::string& cl_ord_id, const std::string& orig_cl_ord_id,
+                          const std::string& symbol, bool buy, const std::string& quantity,
+                          std::string* error) = 0;
+};
+
+class FixTestVenue {
+ public:
+  struct Level {
+    std::string price, size;  // Decimal text; sizes are consumed as orders fill.
+  };
+  static std::unique_ptr<FixTestVenue> Create(const SessionConfig& config, std::vector<Level> asks,
+                                              std::vector<Level> bids, std::string* error);
+  virtual ~FixTestVenue() = default;
+  virtual bool Start(std::string* error) = 0;
+  virtual void Stop() = 0;
+  virtual int orders_received() const = 0;
+};
+
+}  // namespace exo::fix

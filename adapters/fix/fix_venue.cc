@@ -1,0 +1,177 @@
+#include "adapters/fix/fix_venue.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
+#include "exo/log.h"
+#include "exo/status_macros.h"
+
+namespace exo::adapters {
+
+FixVenue::FixVenue(Options options) : options_(std::move(options)) {}
+
+FixVenue::~FixVenue() { Stop(); }
+
+const exoroute::v1::Instrument* FixVenue::InstrumentOf(const std::string& symbol) const {
+  for (const auto& i : options_.instruments) {
+    if (i.symbol() == symbol) return &i;
+  }
+  return nullptr;
+}
+
+absl::Status FixVenue::Start(EventSink sink) {
+  sink_ = std::move(sink);
+  const auto& c = options_.config;
+  fix::SessionConfig sc;
+  sc.host = c.host();
+  sc.port = static_cast<int>(c.port());
+  sc.sender_comp_id = c.sender_comp_id();
+  sc.target_comp_id = c.target_comp_id();
+  sc.heartbeat_s = c.heartbeat_s() == 0 ? 30 : static_cast<int>(c.heartbeat_s());
+  sc.reconnect_s = c.reconnect_s() == 0 ? 1 : static_cast<int>(c.reconnect_s());
+  sc.data_dictionary = c.data_dictionary();
+  sc.store_dir = options_.store_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(sc.store_dir, ec);
+  fix::FixClient::Callbacks cb;
+  cb.on_logon = [this] { LogInfo("%s: FIX session logged on", options_.venue_id); };
+  cb.on_logout = [this](const std::string& why) {
+    LogWarning("%s: FIX session down (%s); not routing here until it is back", options_.venue_id, why);
+  };
+  cb.on_exec_report = [this](const fix::ExecReport& r) { OnReport(r); };
+  std::string error;
+  client_ = fix::FixClient::Create(sc, std::move(cb), &error);
+  if (!client_) return absl::InvalidArgumentError(absl::StrCat(options_.venue_id, ": ", error));
+  if (!client_->Start(&error)) return absl::UnavailableError(absl::StrCat(options_.venue_id, ": ", error));
+  std::lock_guard<std::mutex> lock(mu_);
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void FixVenue::Stop() {
+  if (client_) client_->Stop();
+}
+
+exoroute::v1::AdapterState FixVenue::state() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return exoroute::v1::ADAPTER_STATE_STARTING;
+  }
+  return client_ && client_->logged_on() ? exoroute::v1::ADAPTER_STATE_UP
+                                         : exoroute::v1::ADAPTER_STATE_DOWN;
+}
+
+absl::Status FixVenue::Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) {
+  const exoroute::v1::Instrument* inst = InstrumentOf(std::string(symbol));
+  if (inst == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(options_.venue_id, " does not trade ", Sv(symbol)));
+  }
+  if (!client_ || !client_->logged_on()) {
+    return absl::UnavailableError(absl::StrCat(options_.venue_id, ": FIX session not logged on"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_[child.cl_ord_id()] = {child, std::string(symbol)};
+    ++sent_;
+  }
+  std::string tif = options_.config.time_in_force().empty() ? "3" : options_.config.time_in_force();
+  std::string error;
+  if (!client_->SendNewOrder(child.cl_ord_id(), std::string(symbol), child.side() == exoroute::v1::SIDE_BUY,
+                             FormatDecimal(child.quantity(), inst->qty_scale()),
+                             FormatDecimal(child.limit_price(), inst->price_scale()), tif, &error)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.erase(child.cl_ord_id());
+    return absl::UnavailableError(absl::StrCat(options_.venue_id, ": ", error));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FixVenue::Cancel(std::string_view cl_ord_id) {
+  Open o;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = open_.find(std::string(cl_ord_id));
+    if (it == open_.end()) return absl::NotFoundError(absl::StrCat("no open child ", Sv(cl_ord_id)));
+    o = it->second;
+  }
+  const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
+  std::string error;
+  if (!client_->SendCancel(absl::StrCat(Sv(cl_ord_id), "-C"), std::string(cl_ord_id), o.symbol,
+                           o.child.side() == exoroute::v1::SIDE_BUY,
+                           FormatDecimal(o.child.quantity(), inst->qty_scale()), &error)) {
+    return absl::UnavailableError(absl::StrCat(options_.venue_id, ": ", error));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t FixVenue::children_sent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sent_;
+}
+
+uint64_t FixVenue::fills() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fills_;
+}
+
+void FixVenue::OnReport(const fix::ExecReport& r) {
+  Open o;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = open_.find(r.cl_ord_id);
+    if (it == open_.end()) {
+      // Not ours (or from before a restart): hand it on; the engine counts and logs it.
+      LogWarning("%s: execution report for unknown ClOrdID %s", options_.venue_id, r.cl_ord_id);
+      return;
+    }
+    o = it->second;
+  }
+  const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
+  if (r.exec_type == "F") {
+    auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
+    auto px = ParseDecimal(r.last_px, inst->price_scale());
+    if (!qty.ok() || !px.ok()) {
+      LogError("%s: unreadable fill for %s (LastQty \"%s\", LastPx \"%s\")", options_.venue_id,
+               r.cl_ord_id, r.last_qty, r.last_px);
+    } else {
+      ExecutionEvent f;
+      f.type = ExecutionEvent::Type::kFill;
+      f.venue = options_.venue_id;
+      f.cl_ord_id = r.cl_ord_id;
+      f.quantity = *qty;
+      f.price = *px;
+      f.fee = MulDivRound(static_cast<__int128>(*px) * *qty, FeePpm(options_.fee_bps),
+                          static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
+      f.exec_id = r.exec_id;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++fills_;
+      }
+      sink_(std::move(f));
+    }
+  }
+  // Terminal order states: filled (2), cancelled (4), rejected (8), expired (C).
+  const std::string& s = r.ord_status;
+  if (s == "2" || s == "4" || s == "8" || s == "C") {
+    ExecutionEvent done;
+    done.type = ExecutionEvent::Type::kDone;
+    done.venue = options_.venue_id;
+    done.cl_ord_id = r.cl_ord_id;
+    // A terminal report's LeavesQty is 0 by definition: what did not fill is the order quantity
+    // minus CumQty.
+    auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
+    done.canceled_quantity = cum.ok() ? std::max<int64_t>(0, o.child.quantity() - *cum) : 0;
+    done.reason = s == "2" ? "filled"
+                  : s == "4" ? absl::StrCat("cancelled", r.text.empty() ? "" : ": " + r.text)
+                  : s == "8" ? absl::StrCat("rejected: ", r.text.empty() ? "by the venue" : r.text)
+                             : "expired";
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_.erase(r.cl_ord_id);
+    }
+    sink_(std::move(done));
+  }
+}
+
+}  // namespace exo::adapters

@@ -1,0 +1,64 @@
+// FixVenue: order entry at a venue over a FIX 4.4 session (QuickFIX, via exo_fix).
+//
+// Child orders go out as NewOrderSingle (limit, the configured TimeInForce, IOC by default);
+// ExecutionReports come back as fills (ExecType F: LastQty/LastPx, parsed exactly) and, on a
+// terminal OrdStatus (filled, cancelled, rejected, expired), as the child's completion with its
+// unfilled quantity and reason. Session state drives the adapter state (UP while logged on), so a
+// dropped session stops the router sending here and routes continue elsewhere. The venue's book
+// comes from another adapter (VenueConfig.book_from). Thread-safe; events arrive on QuickFIX's
+// threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/fix/fix_engine.h"
+#include "adapters/venue_adapter.h"
+#include "exoroute/v1/config.pb.h"
+
+namespace exo::adapters {
+
+class FixVenue final : public VenueAdapter {
+ public:
+  struct Options {
+    std::string venue_id;
+    exoroute::v1::FixVenueConfig config;
+    std::vector<exoroute::v1::Instrument> instruments;
+    double fee_bps = 0;
+    std::string store_dir;  // QuickFIX FileStore: sequence numbers survive restarts.
+  };
+
+  explicit FixVenue(Options options);
+  ~FixVenue() override;
+
+  const std::string& venue_id() const override { return options_.venue_id; }
+  std::string kind() const override { return "fix"; }
+  absl::Status Start(EventSink sink) override;
+  void Stop() override;
+  exoroute::v1::AdapterState state() const override;
+  std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view) const override { return nullptr; }
+  absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override;
+  absl::Status Cancel(std::string_view cl_ord_id) override;
+  uint64_t children_sent() const override;
+  uint64_t fills() const override;
+
+ private:
+  struct Open {
+    exoroute::v1::ChildOrder child;
+    std::string symbol;
+  };
+  void OnReport(const fix::ExecReport& r);
+  const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;
+
+  Options options_;
+  std::unique_ptr<fix::FixClient> client_;
+  EventSink sink_;
+  mutable std::mutex mu_;
+  std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
+  bool started_ = false;
+  uint64_t sent_ = 0, fills_ = 0;
+};
+
+}  // namespace exo::adapters
