@@ -31,7 +31,7 @@ TEST_CASE("a broken graph is refused naming the edge", "[contracts]") {
   // No venue at all: the solver has no books.
   CHECK(r.Build({}).status().message() ==
         "contract graph broken: engine solver consumes marketdata.l2book/1.0 but nothing produces it");
-  CHECK(r.Build({{"X", "fix"}}).status().message() == "venue X: adapter kind \"fix\" is not registered");
+  CHECK(r.Build({{"X", "pigeon"}}).status().message() == "venue X: adapter kind \"pigeon\" is not registered");
   // A venue kind that produces a newer major version is not compatible.
   GraphOfContractsRegistry v2;
   REQUIRE(v2.RegisterAdapterKind("feed2", {C("marketdata.l2book/2.0")}, {}).ok());
