@@ -2,6 +2,7 @@
 #include "adapters/fix/fix_engine.h"
 
 #include <quickfix/Application.h>
+#include <quickfix/FileLog.h>
 #include <quickfix/FileStore.h>
 #include <quickfix/Message.h>
 #include <quickfix/Session.h>
@@ -23,11 +24,13 @@ std::string Settings(const SessionConfig& c, bool initiator) {
   s << "[DEFAULT]\n"
     << "ConnectionType=" << (initiator ? "initiator" : "acceptor") << "\n"
     << "FileStorePath=" << c.store_dir << "\n"
+    // Equal start and end times: QuickFIX keeps the session up around the clock.
     << "StartTime=00:00:00\nEndTime=00:00:00\n"
     << "HeartBtInt=" << c.heartbeat_s << "\n"
     << "ReconnectInterval=" << c.reconnect_s << "\n"
     << "UseDataDictionary=" << (c.data_dictionary.empty() ? "N" : "Y") << "\n";
   if (!c.data_dictionary.empty()) s << "DataDictionary=" << c.data_dictionary << "\n";
+  s << "FileLogPath=" << c.store_dir << "/log\n";
   if (initiator) {
     s << "SocketConnectHost=" << c.host << "\nSocketConnectPort=" << c.port << "\n";
   } else {
@@ -52,7 +55,8 @@ class Client final : public FixClient, public FIX::Application {
       std::istringstream in(Settings(config_, true));
       settings_.reset(new FIX::SessionSettings(in));
       store_.reset(new FIX::FileStoreFactory(*settings_));
-      initiator_.reset(new FIX::SocketInitiator(*this, *store_, *settings_));
+      log_.reset(new FIX::FileLogFactory(*settings_));
+      initiator_.reset(new FIX::SocketInitiator(*this, *store_, *settings_, *log_));
       session_ = FIX::SessionID("FIX.4.4", config_.sender_comp_id, config_.target_comp_id);
       return true;
     } catch (const std::exception& e) {
@@ -163,6 +167,7 @@ class Client final : public FixClient, public FIX::Application {
   Callbacks callbacks_;
   std::unique_ptr<FIX::SessionSettings> settings_;
   std::unique_ptr<FIX::FileStoreFactory> store_;  // Outlives the initiator (declared first).
+  std::unique_ptr<FIX::FileLogFactory> log_;       // Session events and messages, per session.
   std::unique_ptr<FIX::SocketInitiator> initiator_;
   FIX::SessionID session_;
   std::atomic<bool> logged_on_{false}, started_{false};
@@ -179,7 +184,8 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       std::istringstream in(Settings(config_, false));
       settings_.reset(new FIX::SessionSettings(in));
       store_.reset(new FIX::FileStoreFactory(*settings_));
-      acceptor_.reset(new FIX::SocketAcceptor(*this, *store_, *settings_));
+      log_.reset(new FIX::FileLogFactory(*settings_));
+      acceptor_.reset(new FIX::SocketAcceptor(*this, *store_, *settings_, *log_));
       return true;
     } catch (const std::exception& e) {
       *error = std::string("FIX acceptor config: ") + e.what();
@@ -271,6 +277,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   std::vector<Level> asks_, bids_;
   std::unique_ptr<FIX::SessionSettings> settings_;
   std::unique_ptr<FIX::FileStoreFactory> store_;
+  std::unique_ptr<FIX::FileLogFactory> log_;
   std::unique_ptr<FIX::SocketAcceptor> acceptor_;
   std::atomic<int> orders_{0};
   std::atomic<bool> started_{false};

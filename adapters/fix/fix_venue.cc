@@ -50,13 +50,19 @@ absl::Status FixVenue::Start(EventSink sink) {
 }
 
 void FixVenue::Stop() {
-  if (client_) client_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return;
+    started_ = false;
+  }
+  LogInfo("%s: logging out of the FIX session", options_.venue_id);
+  client_->Stop();
 }
 
 exoroute::v1::AdapterState FixVenue::state() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!started_) return exoroute::v1::ADAPTER_STATE_STARTING;
+    if (!started_ && !client_) return exoroute::v1::ADAPTER_STATE_STARTING;
   }
   return client_ && client_->logged_on() ? exoroute::v1::ADAPTER_STATE_UP
                                          : exoroute::v1::ADAPTER_STATE_DOWN;

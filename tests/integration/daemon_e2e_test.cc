@@ -8,6 +8,9 @@
 
 #include <fstream>
 
+#include <boost/asio/ip/tcp.hpp>
+
+#include "adapters/fix/fix_engine.h"
 #include "clients/cpp/exoroute_client.h"
 #include "google/protobuf/util/json_util.h"
 #include "exoroute/v1/admin.grpc.pb.h"
@@ -496,4 +499,116 @@ TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e]
   CHECK(binance_excluded);
   for (const auto& c : resp.plan().children()) CHECK(c.order().venue() == "SIM");
   CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated venue",
+          "[e2e][ws][fix]") {
+  std::string snapshot;
+  std::vector<std::string> frames;
+  {
+    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
+    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
+    while (std::getline(http, line)) {
+      if (line.find("symbol=NKNUSDT") != std::string::npos) snapshot = line.substr(line.find(": {") + 2);
+    }
+    while (std::getline(ws, line)) {
+      size_t body = line.find(": {");
+      if (body != std::string::npos) frames.push_back(line.substr(body + 2));
+    }
+  }
+  exo::testing::FeedServer::Options so;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = snapshot;
+  so.script = [&](int) { return exo::testing::FeedServer::Script{frames}; };
+  exo::testing::FeedServer exchange(so);
+  std::string feed = "127.0.0.1:" + std::to_string(exchange.port());
+
+  TempDir dir;
+  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  int fix_port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    fix_port = a.local_endpoint().port();
+  }
+  exo::fix::SessionConfig venue_side;
+  venue_side.port = fix_port;
+  venue_side.sender_comp_id = "FIXVENUE";
+  venue_side.target_comp_id = "EXO";
+  venue_side.data_dictionary = dictionary;
+  venue_side.store_dir = dir / "fix-venue-store";
+  std::string error;
+  // The FIX venue quotes deep liquidity at 0.35 (better than the feed's book it is routed on).
+  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"0.35000000", "100000"}}, {{"0.34000000", "100000"}}, &error);
+  INFO(error);
+  REQUIRE(fix_venue);
+  REQUIRE(fix_venue->Start(&error));
+
+  std::string config = R"({"node_id": "three", "data_dir": ")" + dir.path() + R"(",
+    "listen": {"address": "127.0.0.1:0"},
+    "instruments": [{"symbol": "NKN-USDT", "price_scale": 8, "qty_scale": 8}],
+    "routing": {"replan_interval_ms": 10},
+    "venues": [
+      {"id": "BINANCE", "taker_fee_bps": 2, "max_book_age_ms": 600000,
+       "markets": [{"symbol": "NKN-USDT", "lot_size": 100000000, "feed_symbol": "NKNUSDT"}],
+       "ws_feed": {"format": "FEED_FORMAT_BINANCE_SPOT",
+                   "url": "ws://)" + feed + R"(/stream?streams=nknusdt@depth@100ms",
+                   "snapshot_url": "http://)" + feed + R"(/api/v3/depth?symbol={symbol}&limit=1000"}},
+      {"id": "FIXV", "taker_fee_bps": 2, "book_from": "BINANCE", "max_book_age_ms": 600000,
+       "markets": [{"symbol": "NKN-USDT", "lot_size": 100000000}],
+       "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(,
+               "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
+               "data_dictionary": ")" + dictionary + R"("}},
+      {"id": "SIM", "taker_fee_bps": 2,
+       "markets": [{"symbol": "NKN-USDT", "lot_size": 100000000}],
+       "sim": {"seed": 7, "mid_price": 35100000, "tick_size": 10000, "depth": 10,
+               "level_size": 10000000000, "update_interval_ms": 1000}}]})";
+  // Who takes what follows from the prices: SIM shows ~1000 NKN below the feed's best ask
+  // (0.3522), so it fills first; BINANCE and FIXV see the same book at the same fee, so they tie
+  // and split the rest -- until executing, where BINANCE (market data only) drops out.
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  // Ready when the feed has a book and the FIX session is logged on.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    bool book = false, fix_up = false;
+    for (const auto& v : st.venues()) {
+      book = book || (v.venue() == "BINANCE" && v.book_age_ms() >= 0);
+      fix_up = fix_up || (v.venue() == "FIXV" && v.state() == ADAPTER_STATE_UP);
+    }
+    ready = book && fix_up;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(ready);
+
+  RouteRequest plan = Route("three-1", SIDE_BUY, 3000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
+  plan.mutable_order()->set_symbol("NKN-USDT");
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, plan, &resp).ok());
+  std::set<std::string> used;
+  for (const auto& a : resp.plan().allocations()) used.insert(a.venue());
+  CHECK(used == std::set<std::string>{"BINANCE", "FIXV", "SIM"});
+
+  RouteRequest exec = plan;
+  exec.mutable_order()->set_id("three-2");
+  exec.set_mode(ROUTE_MODE_EXECUTE);
+  REQUIRE(CallRoute(ch, exec, &resp).ok());
+  auto deltas = WatchToEnd(ch, "three-2");
+  REQUIRE_FALSE(deltas.empty());
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_COMPLETED);
+  std::set<std::string> filled_at;
+  for (const auto& x : deltas) {
+    if (x.has_fill()) filled_at.insert(x.fill().venue());
+  }
+  CHECK(filled_at == std::set<std::string>{"FIXV", "SIM"});  // Never the market-data-only venue.
+  CHECK(fix_venue->orders_received() >= 1);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  CHECK(verify.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
 }
