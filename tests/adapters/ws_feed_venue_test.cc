@@ -8,6 +8,7 @@
 
 #include "daemon/dev_certs.h"
 #include "tests/adapters/feed_server.h"
+#include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::adapters::ws::WsFeedVenue;
@@ -17,30 +18,15 @@ using namespace exoroute::v1;  // NOLINT
 namespace {
 
 struct Lines {
-  std::string snapshot;            // NKNUSDT REST snapshot.
+  std::string snapshot;              // NKNUSDT REST snapshot.
   std::vector<std::string> binance;  // All Binance frames (several streams), in order.
   std::vector<std::string> coinbase;  // All Coinbase frames, in order.
 };
 
 const Lines& Recorded() {
-  static const Lines lines = [] {
-    Lines l;
-    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
-    std::ifstream http(dir + "BINANCE.http.0.0"), bws(dir + "BINANCE.ws.1.0"), cws(dir + "COINBASE.ws.28.0");
-    while (std::getline(http, line)) {
-      if (line.find("symbol=NKNUSDT") != std::string::npos) l.snapshot = line.substr(line.find(": {") + 2);
-    }
-    auto frames = [](std::ifstream& in, std::vector<std::string>& out) {
-      std::string s;
-      while (std::getline(in, s)) {
-        size_t body = s.find(": {");
-        if (body != std::string::npos && s.find(" <- ") == std::string::npos) out.push_back(s.substr(body + 2));
-      }
-    };
-    frames(bws, l.binance);
-    frames(cws, l.coinbase);
-    return l;
-  }();
+  static const Lines lines{exo::testing::RecordedBinanceSnapshot("NKNUSDT"),
+                           exo::testing::RecordedFrames("BINANCE.ws.1.0"),
+                           exo::testing::RecordedFrames("COINBASE.ws.28.0")};
   return lines;
 }
 
@@ -67,16 +53,7 @@ WsFeedVenue::Options BinanceVenue(int port, uint32_t stall_ms = 0) {
   return o;
 }
 
-// Waits (polling a condition, with a deadline) until `ok` holds.
-template <typename F>
-bool WaitFor(F ok, int ms = 10000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return ok();
-}
+using exo::testing::WaitFor;
 
 uint64_t LastNknUpdateId() {
   uint64_t last = 0;

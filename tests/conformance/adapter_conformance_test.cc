@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/router_engine.h"
 #include "tests/adapters/feed_server.h"
+#include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
 using namespace exoroute::v1;  // NOLINT
@@ -29,15 +30,7 @@ using exo::adapters::VenueAdapter;
 
 namespace {
 
-template <typename F>
-bool WaitFor(F ok, int ms = 10000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return ok();
-}
+using exo::testing::WaitFor;
 
 // Book-contract checks on whatever the adapter shows now.
 void CheckBookShape(const VenueBook& b) {
@@ -76,19 +69,8 @@ struct Recorded {
 };
 
 const Recorded& Binance() {
-  static const Recorded r = [] {
-    Recorded out;
-    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
-    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
-    while (std::getline(http, line)) {
-      if (line.find("symbol=NKNUSDT") != std::string::npos) out.snapshot = line.substr(line.find(": {") + 2);
-    }
-    while (std::getline(ws, line)) {
-      size_t body = line.find(": {");
-      if (body != std::string::npos) out.frames.push_back(line.substr(body + 2));
-    }
-    return out;
-  }();
+  static const Recorded r{exo::testing::RecordedBinanceSnapshot("NKNUSDT"),
+                          exo::testing::RecordedFrames("BINANCE.ws.1.0")};
   return r;
 }
 

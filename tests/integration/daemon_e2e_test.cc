@@ -19,6 +19,7 @@
 #include "rocksdb/db.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::testing::Ctl;
@@ -424,19 +425,8 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
 
 TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e][ws]") {
   // The recorded Binance NKNUSDT feed, served by a local exchange.
-  std::string snapshot;
-  std::vector<std::string> frames;
-  {
-    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
-    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
-    while (std::getline(http, line)) {
-      if (line.find("symbol=NKNUSDT") != std::string::npos) snapshot = line.substr(line.find(": {") + 2);
-    }
-    while (std::getline(ws, line)) {
-      size_t body = line.find(": {");
-      if (body != std::string::npos) frames.push_back(line.substr(body + 2));
-    }
-  }
+  const std::string snapshot = exo::testing::RecordedBinanceSnapshot("NKNUSDT");
+  const std::vector<std::string> frames = exo::testing::RecordedFrames("BINANCE.ws.1.0");
   exo::testing::FeedServer::Options so;
   so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = snapshot;
   so.script = [&](int) { return exo::testing::FeedServer::Script{frames}; };
@@ -503,19 +493,9 @@ TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e]
 
 TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated venue",
           "[e2e][ws][fix]") {
-  std::string snapshot;
-  std::vector<std::string> frames;
-  {
-    std::string dir = std::string(EXO_TESTDATA_DIR) + "/feeds/", line;
-    std::ifstream http(dir + "BINANCE.http.0.0"), ws(dir + "BINANCE.ws.1.0");
-    while (std::getline(http, line)) {
-      if (line.find("symbol=NKNUSDT") != std::string::npos) snapshot = line.substr(line.find(": {") + 2);
-    }
-    while (std::getline(ws, line)) {
-      size_t body = line.find(": {");
-      if (body != std::string::npos) frames.push_back(line.substr(body + 2));
-    }
-  }
+  // The recorded Binance NKNUSDT feed, served by a local exchange.
+  const std::string snapshot = exo::testing::RecordedBinanceSnapshot("NKNUSDT");
+  const std::vector<std::string> frames = exo::testing::RecordedFrames("BINANCE.ws.1.0");
   exo::testing::FeedServer::Options so;
   so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = snapshot;
   so.script = [&](int) { return exo::testing::FeedServer::Script{frames}; };
