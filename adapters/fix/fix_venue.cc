@@ -123,15 +123,25 @@ uint64_t FixVenue::fills() const {
 
 void FixVenue::OnReport(const fix::ExecReport& r) {
   Open o;
+  bool known = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = open_.find(r.cl_ord_id);
-    if (it == open_.end()) {
-      // Not ours (or from before a restart): hand it on; the engine counts and logs it.
-      LogWarning("%s: execution report for unknown ClOrdID %s", options_.venue_id, r.cl_ord_id);
-      return;
+    if (it != open_.end()) {
+      o = it->second;
+      known = true;
     }
-    o = it->second;
+  }
+  if (!known) {
+    // Not an order of this session (e.g. from before a restart): it changes no plan, but the
+    // engine counts it in Status (unknown_executions) and logs it.
+    ExecutionEvent unknown;
+    unknown.type = ExecutionEvent::Type::kDone;
+    unknown.venue = options_.venue_id;
+    unknown.cl_ord_id = r.cl_ord_id;
+    unknown.reason = absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")");
+    sink_(std::move(unknown));
+    return;
   }
   const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
   if (r.exec_type == "F") {
