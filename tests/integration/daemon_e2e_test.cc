@@ -592,3 +592,73 @@ TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated v
   CHECK(d->Terminate() == 0);
   fix_venue->Stop();
 }
+
+TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, it comes back",
+          "[e2e][fix]") {
+  TempDir dir;
+  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  int fix_port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    fix_port = a.local_endpoint().port();
+  }
+  exo::fix::SessionConfig venue_side;
+  venue_side.port = fix_port;
+  venue_side.sender_comp_id = "FIXVENUE";
+  venue_side.target_comp_id = "EXO";
+  venue_side.data_dictionary = dictionary;
+  venue_side.store_dir = dir / "fix-venue-store";
+  auto start_venue = [&] {
+    std::string error;
+    auto v = exo::fix::FixTestVenue::Create(venue_side, {{"64999.00", "100"}}, {}, &error);
+    REQUIRE(v);
+    REQUIRE(v->Start(&error));
+    return v;
+  };
+  auto fix_venue = start_venue();
+  // The default sim venues, plus a FIX venue that takes SIM-A's book.
+  std::string json = TestConfigJson(dir.path());
+  const std::string fix = R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(, "reconnect_s": 1,
+              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
+              "data_dictionary": ")" + dictionary + R"("}},
+    )";
+  json.insert(json.find("{\n      \"id\": \"SIM-A\""), fix);
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  auto fix_state = [&] {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    for (const auto& v : st.venues()) {
+      if (v.venue() == "FIXV") return v.state();
+    }
+    return ADAPTER_STATE_UNSPECIFIED;
+  };
+  REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_UP; }));
+
+  fix_venue->Stop();  // The venue goes away.
+  REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_DOWN; }));
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("while-down", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  bool excluded = false;
+  for (const auto& e : resp.plan().exclusions()) {
+    excluded = excluded || (e.venue() == "FIXV" && e.reason() == "adapter ADAPTER_STATE_DOWN");
+  }
+  CHECK(excluded);
+  auto deltas = WatchToEnd(ch, "while-down");
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_COMPLETED);  // On the sim venues.
+
+  // Back on the same port: the session reconnects by itself. (The old acceptor must be gone
+  // first: QuickFIX keeps one process-wide registry of sessions by id.)
+  fix_venue.reset();
+  fix_venue = start_venue();
+  CHECK(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_UP; }, 15000));
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
