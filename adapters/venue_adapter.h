@@ -58,6 +58,9 @@ class VenueAdapter {
   // Why the book for `symbol` cannot be used now ("feed disconnected", "book out of sync: gap
   // ..."), or empty. Staleness is judged by the solver from the book's receive time.
   virtual std::string BookProblem(std::string_view symbol) const { return {}; }
+  // One line on the venue's connection for operators ("FIX EXO->V logged on, next seq out 12
+  // in 9"); empty if there is nothing to say.
+  virtual std::string detail() const { return {}; }
   // Whether this venue takes orders (a market-data-only venue does not).
   virtual bool can_trade() const { return true; }
   // Counters for Status.

@@ -609,6 +609,7 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
         }
       }
     }
+    s.set_detail(v.adapter->detail());
     s.set_children_sent(v.adapter->children_sent());
     s.set_fills(v.adapter->fills());
     out.push_back(std::move(s));

@@ -86,6 +86,17 @@ class Client final : public FixClient, public FIX::Application {
 
   bool logged_on() const override { return logged_on_.load(); }
 
+  std::string state() const override {
+    std::ostringstream s;
+    s << config_.sender_comp_id << "->" << config_.target_comp_id << " "
+      << (logged_on_ ? "logged on" : "not logged on");
+    if (FIX::Session* session = FIX::Session::lookupSession(session_)) {
+      s << ", next seq out " << session->getExpectedSenderNum() << " in "
+        << session->getExpectedTargetNum();
+    }
+    return s.str();
+  }
+
   bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                     const std::string& quantity, const std::string& price,
                     const std::string& tif, std::string* error) override {

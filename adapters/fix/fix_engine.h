@@ -45,6 +45,8 @@ class FixClient {
   virtual bool Start(std::string* error) = 0;
   virtual void Stop() = 0;
   virtual bool logged_on() const = 0;
+  // "EXO->VENUE logged on, next seq out 12 in 9".
+  virtual std::string state() const = 0;
   // NewOrderSingle, limit, with the given TimeInForce (FIX 59 value, "3" = IOC).
   virtual bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                             const std::string& quantity, const std::string& price,

@@ -111,6 +111,10 @@ absl::Status FixVenue::Cancel(std::string_view cl_ord_id) {
   return absl::OkStatus();
 }
 
+std::string FixVenue::detail() const {
+  return client_ ? absl::StrCat("FIX ", client_->state()) : "FIX not started";
+}
+
 uint64_t FixVenue::children_sent() const {
   std::lock_guard<std::mutex> lock(mu_);
   return sent_;

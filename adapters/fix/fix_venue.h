@@ -41,6 +41,7 @@ class FixVenue final : public VenueAdapter {
   std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view) const override { return nullptr; }
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override;
   absl::Status Cancel(std::string_view cl_ord_id) override;
+  std::string detail() const override;
   uint64_t children_sent() const override;
   uint64_t fills() const override;
 

@@ -129,6 +129,13 @@ absl::Status WsFeedVenue::Cancel(std::string_view) {
   return absl::FailedPreconditionError(absl::StrCat(options_.venue_id, " is market data only"));
 }
 
+std::string WsFeedVenue::detail() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return absl::StrCat(connected_ ? "feed connected" : "feed not connected", ", ",
+                      connection_ ? connection_->connects() : 0, " connects, ", resyncs_,
+                      " resyncs, ", malformed_, " malformed frames");
+}
+
 uint64_t WsFeedVenue::malformed_frames() const {
   std::lock_guard<std::mutex> lock(mu_);
   return malformed_;

@@ -48,6 +48,7 @@ class WsFeedVenue final : public VenueAdapter {
   std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view symbol) const override;
   std::string BookProblem(std::string_view symbol) const override;
   bool can_trade() const override { return false; }
+  std::string detail() const override;
   absl::Status Send(const exoroute::v1::ChildOrder&, std::string_view) override;
   absl::Status Cancel(std::string_view) override;
   uint64_t children_sent() const override { return 0; }

@@ -140,6 +140,7 @@ std::string RenderStatus(const StatusResponse& r) {
                                         state, absl::StrJoin(v.symbols(), ","),
                                         v.book_age_ms() < 0 ? "-" : absl::StrCat(v.book_age_ms(), " ms"),
                                         v.fee_bps(), v.children_sent(), v.fills()));
+    if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
   }
   return s;
 }

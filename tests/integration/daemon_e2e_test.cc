@@ -465,6 +465,8 @@ TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e]
     if (!synced) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   REQUIRE(synced);
+  auto status = Ctl(*d, {"status"});
+  CHECK(status.out.find("feed connected, 1 connects, 0 resyncs, 0 malformed frames") != std::string::npos);
 
   RouteRequest plan_only = Route("mix-1", SIDE_BUY, 20000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
   plan_only.mutable_order()->set_symbol("NKN-USDT");
@@ -641,6 +643,8 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
     return ADAPTER_STATE_UNSPECIFIED;
   };
   REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_UP; }));
+  auto status = Ctl(*d, {"status"});
+  CHECK(status.out.find("FIX EXO->FIXVENUE logged on, next seq out 2 in 2") != std::string::npos);
 
   fix_venue->Stop();  // The venue goes away.
   REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_DOWN; }));
