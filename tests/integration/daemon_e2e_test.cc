@@ -468,7 +468,8 @@ TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e]
   auto status = Ctl(*d, {"status"});
   CHECK(status.out.find("feed connected, 1 connects, 0 resyncs, 0 malformed frames") != std::string::npos);
 
-  RouteRequest plan_only = Route("mix-1", SIDE_BUY, 20000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
+  // More than the sim venue shows (10 levels of ~2000 NKN), so the feed's venue must take part.
+  RouteRequest plan_only = Route("mix-1", SIDE_BUY, 60000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
   plan_only.mutable_order()->set_symbol("NKN-USDT");
   RouteResponse resp;
   grpc::Status s = CallRoute(ch, plan_only, &resp);
