@@ -43,6 +43,7 @@ absl::Status WsFeedVenue::Start(EventSink) {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;
   }
+  if (binance()) snapshot_thread_ = std::thread([this] { SnapshotWorker(); });
   connection_ = std::make_unique<FeedConnection>(std::move(o), std::move(cb));
   connection_->Start();
   return absl::OkStatus();
@@ -53,14 +54,11 @@ void WsFeedVenue::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  snapshot_cv_.notify_all();
   if (connection_) connection_->Stop();
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    threads.swap(snapshot_threads_);
-    connected_ = false;
-  }
-  for (auto& t : threads) t.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  connected_ = false;
 }
 
 exoroute::v1::AdapterState WsFeedVenue::state() const {
@@ -170,33 +168,45 @@ void WsFeedVenue::OnClose(const absl::Status& why) {
   LogWarning("%s: feed connection ended: %s; reconnecting", options_.venue_id, why.ToString());
 }
 
-// Fetches a Binance REST snapshot on its own thread: the stream keeps buffering meanwhile.
 void WsFeedVenue::FetchSnapshot(const std::string& feed_symbol) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return;
-  std::string url = absl::StrReplaceAll(options_.config.snapshot_url(), {{"{symbol}", feed_symbol}});
-  snapshot_threads_.emplace_back([this, url, feed_symbol] {
+  if (std::find(snapshot_queue_.begin(), snapshot_queue_.end(), feed_symbol) == snapshot_queue_.end()) {
+    snapshot_queue_.push_back(feed_symbol);
+  }
+  snapshot_cv_.notify_all();
+}
+
+// Fetches Binance REST snapshots off the connection thread: the stream keeps buffering meanwhile.
+void WsFeedVenue::SnapshotWorker() {
+  FeedParser parser;  // This thread's own.
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    snapshot_cv_.wait(lock, [&] { return stopping_ || !snapshot_queue_.empty(); });
+    if (stopping_) return;
+    std::string feed_symbol = snapshot_queue_.front();
+    snapshot_queue_.pop_front();
+    std::string url = absl::StrReplaceAll(options_.config.snapshot_url(), {{"{symbol}", feed_symbol}});
+    lock.unlock();
     auto body = HttpGet(url, options_.config.ca_file(), 5000);
-    FeedParser parser;  // This thread's own.
-    std::lock_guard<std::mutex> l(mu_);
+    lock.lock();
     Feed* f = FindByFeedSymbol(feed_symbol);
-    if (f == nullptr || stopping_) return;
+    if (f == nullptr || stopping_) continue;
     if (!body.ok()) {
       LogWarning("%s: snapshot %s failed: %s", options_.venue_id, url, body.status().ToString());
-      return;  // The next resync or reconnect tries again.
+      continue;  // The next resync or reconnect tries again.
     }
     auto snap = parser.ParseBinanceSnapshot(*body, f->scales);
     if (!snap.ok()) {
       ++malformed_;
       LogWarning("%s: bad snapshot from %s: %s", options_.venue_id, url, snap.status().ToString());
-      return;
+      continue;
     }
     if (f->binance.OnSnapshot(*snap) == SyncState::kSynced) {
       f->last_update_ns = options_.clock->NowNs();
       ++f->updates;
       LogInfo("%s: %s in sync at update id %d", options_.venue_id, feed_symbol, f->binance.last_update_id());
     }
-  });
+  }
 }
 
 void WsFeedVenue::OnFrame(std::string_view frame) {

@@ -8,6 +8,8 @@
 // It takes no orders. Thread-safe.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,7 +75,10 @@ class WsFeedVenue final : public VenueAdapter {
   void OnOpen();
   void OnFrame(std::string_view frame);
   void OnClose(const absl::Status& why);
+  // Queues a REST snapshot fetch for the snapshot worker (one thread, so resyncs never pile up
+  // threads in a long-running daemon).
   void FetchSnapshot(const std::string& feed_symbol);
+  void SnapshotWorker();
   SyncState StateOf(const Feed& f) const;
   Feed* FindByFeedSymbol(const std::string& s);
   const Feed* FindBySymbol(std::string_view symbol) const;
@@ -88,7 +93,9 @@ class WsFeedVenue final : public VenueAdapter {
   bool connected_ = false, started_ = false, stopping_ = false;
   std::string last_close_;
   uint64_t malformed_ = 0, resyncs_ = 0;
-  std::vector<std::thread> snapshot_threads_;  // Guarded by mu_.
+  std::condition_variable snapshot_cv_;
+  std::deque<std::string> snapshot_queue_;  // Feed symbols to fetch. Guarded by mu_.
+  std::thread snapshot_thread_;
 };
 
 }  // namespace exo::adapters::ws
