@@ -12,6 +12,7 @@
 #include <quickfix/Values.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -146,6 +147,13 @@ class Client final : public FixClient, public FIX::Application {
       FIX::UnsupportedMessageType) override {
     FIX::MsgType type;
     m.getHeader().getField(type);
+    if (type.getValue() == FIX::MsgType_OrderCancelReject) {
+      if (callbacks_.on_cancel_reject) {
+        callbacks_.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID),
+                                    Get(m, FIX::FIELD::Text));
+      }
+      return;
+    }
     if (type.getValue() != FIX::MsgType_ExecutionReport || !callbacks_.on_exec_report) return;
     ExecReport r;
     r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
@@ -186,8 +194,8 @@ class Client final : public FixClient, public FIX::Application {
 
 class TestVenue final : public FixTestVenue, public FIX::Application {
  public:
-  TestVenue(const SessionConfig& c, std::vector<Level> asks, std::vector<Level> bids)
-      : config_(c), asks_(std::move(asks)), bids_(std::move(bids)) {}
+  TestVenue(const SessionConfig& c, std::vector<Level> asks, std::vector<Level> bids, long long max)
+      : config_(c), asks_(std::move(asks)), bids_(std::move(bids)), max_order_qty_(max) {}
   ~TestVenue() override { Stop(); }
 
   bool Init(std::string* error) {
@@ -235,12 +243,39 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       FIX::UnsupportedMessageType) override {
     FIX::MsgType type;
     m.getHeader().getField(type);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (type.getValue() == FIX::MsgType_OrderCancelRequest) {
+      const std::string orig = m.getField(FIX::FIELD::OrigClOrdID);
+      auto it = resting_.find(orig);
+      if (it == resting_.end()) {
+        FIX::Message reject;
+        reject.getHeader().setField(FIX::MsgType(FIX::MsgType_OrderCancelReject));
+        reject.setField(FIX::OrderID("NONE"));
+        reject.setField(FIX::ClOrdID(m.getField(FIX::FIELD::ClOrdID)));
+        reject.setField(FIX::OrigClOrdID(orig));
+        reject.setField(FIX::FIELD::OrdStatus, "2");
+        reject.setField(FIX::CxlRejResponseTo(FIX::CxlRejResponseTo_ORDER_CANCEL_REQUEST));
+        reject.setField(FIX::Text("too late to cancel"));
+        FIX::Session::sendToTarget(reject, session);
+        return;
+      }
+      Resting r = it->second;
+      resting_.erase(it);
+      Report(session, orig, r.symbol, r.buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, r.cum,
+             "cancelled on request");
+      return;
+    }
     if (type.getValue() != FIX::MsgType_NewOrderSingle) return;
     ++orders_;
-    std::lock_guard<std::mutex> lock(mu_);
     const std::string id = m.getField(FIX::FIELD::ClOrdID), symbol = m.getField(FIX::FIELD::Symbol);
     const bool buy = m.getField(FIX::FIELD::Side) == "1";
     long long left = std::stoll(m.getField(FIX::FIELD::OrderQty));
+    if (max_order_qty_ > 0 && left > max_order_qty_) {
+      Report(session, id, symbol, buy, "8", FIX::ExecType_REJECTED, 0, "0", 0, 0,
+             "order quantity above the venue maximum");
+      return;
+    }
+    const bool ioc = m.isSetField(FIX::FIELD::TimeInForce) && m.getField(FIX::FIELD::TimeInForce) == "3";
     const double limit = std::stod(m.getField(FIX::FIELD::Price));
     long long cum = 0;
     std::vector<Level>& levels = buy ? asks_ : bids_;
@@ -254,15 +289,27 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       left -= q;
       cum += q;
       l.size = std::to_string(size - q);
-      Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum);
+      Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum, "");
     }
-    if (left > 0) Report(session, id, symbol, buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, cum);
+    if (left == 0) return;
+    if (ioc) {
+      Report(session, id, symbol, buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, cum, "ioc remainder");
+    } else {
+      resting_[id] = Resting{symbol, buy, cum};
+      Report(session, id, symbol, buy, cum > 0 ? "1" : "0", FIX::ExecType_NEW, 0, "0", left, cum, "");
+    }
   }
 
  private:
+  struct Resting {
+    std::string symbol;
+    bool buy;
+    long long cum;
+  };
+
   void Report(const FIX::SessionID& session, const std::string& id, const std::string& symbol,
               bool buy, const std::string& status, char exec_type, long long qty,
-              const std::string& px, long long leaves, long long cum) {
+              const std::string& px, long long leaves, long long cum, const std::string& text) {
     FIX::Message er;
     er.getHeader().setField(FIX::MsgType(FIX::MsgType_ExecutionReport));
     er.setField(FIX::OrderID("V-" + id));
@@ -279,13 +326,15 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       er.setField(FIX::FIELD::LastQty, std::to_string(qty));
       er.setField(FIX::FIELD::LastPx, px);
     }
-    if (exec_type == FIX::ExecType_CANCELED) er.setField(FIX::Text("ioc remainder"));
+    if (!text.empty()) er.setField(FIX::Text(text));
     FIX::Session::sendToTarget(er, session);
   }
 
   SessionConfig config_;
   std::mutex mu_;
   std::vector<Level> asks_, bids_;
+  std::map<std::string, Resting> resting_;  // Open non-IOC orders by ClOrdID.
+  long long max_order_qty_ = 0;
   std::unique_ptr<FIX::SessionSettings> settings_;
   std::unique_ptr<FIX::FileStoreFactory> store_;
   std::unique_ptr<FIX::FileLogFactory> log_;
@@ -306,8 +355,8 @@ std::unique_ptr<FixClient> FixClient::Create(const SessionConfig& config, Callba
 
 std::unique_ptr<FixTestVenue> FixTestVenue::Create(const SessionConfig& config,
                                                    std::vector<Level> asks, std::vector<Level> bids,
-                                                   std::string* error) {
-  std::unique_ptr<TestVenue> v(new TestVenue(config, std::move(asks), std::move(bids)));
+                                                   std::string* error, long long max_order_qty) {
+  std::unique_ptr<TestVenue> v(new TestVenue(config, std::move(asks), std::move(bids), max_order_qty));
   if (!v->Init(error)) return nullptr;
   return std::unique_ptr<FixTestVenue>(v.release());
 }

@@ -38,6 +38,8 @@ class FixClient {
     std::function<void()> on_logon;
     std::function<void(const std::string& why)> on_logout;
     std::function<void(const ExecReport&)> on_exec_report;
+    // OrderCancelReject: (cl_ord_id of the cancel, orig_cl_ord_id, reason text).
+    std::function<void(const std::string&, const std::string&, const std::string&)> on_cancel_reject;
   };
   static std::unique_ptr<FixClient> Create(const SessionConfig& config, Callbacks callbacks,
                                            std::string* error);
@@ -62,8 +64,12 @@ class FixTestVenue {
   struct Level {
     std::string price, size;  // Decimal text; sizes are consumed as orders fill.
   };
+  // Orders above `max_order_qty` (0 = none) are rejected. IOC (59=3) orders fill what they can
+  // and the rest is cancelled; other orders rest until cancelled (OrderCancelRequest), and a
+  // cancel for an order that is no longer open gets an OrderCancelReject.
   static std::unique_ptr<FixTestVenue> Create(const SessionConfig& config, std::vector<Level> asks,
-                                              std::vector<Level> bids, std::string* error);
+                                              std::vector<Level> bids, std::string* error,
+                                              long long max_order_qty = 0);
   virtual ~FixTestVenue() = default;
   virtual bool Start(std::string* error) = 0;
   virtual void Stop() = 0;

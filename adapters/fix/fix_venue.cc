@@ -40,6 +40,10 @@ absl::Status FixVenue::Start(EventSink sink) {
     LogWarning("%s: FIX session down (%s); not routing here until it is back", options_.venue_id, why);
   };
   cb.on_exec_report = [this](const fix::ExecReport& r) { OnReport(r); };
+  cb.on_cancel_reject = [this](const std::string& id, const std::string& orig, const std::string& why) {
+    // The order stays as the venue last reported it; its own ExecutionReports still decide.
+    LogWarning("%s: cancel %s of %s rejected by the venue: %s", options_.venue_id, id, orig, why);
+  };
   std::string error;
   client_ = fix::FixClient::Create(sc, std::move(cb), &error);
   if (!client_) return absl::InvalidArgumentError(absl::StrCat(options_.venue_id, ": ", error));

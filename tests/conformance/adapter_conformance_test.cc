@@ -282,89 +282,126 @@ int FreePort() {
 
 }  // namespace
 
+// The engine with a FIX venue ("FIXV", books from "V") against the test FIX venue, over real
+// QuickFIX sessions validated with the FIX 4.4 dictionary.
+struct FixNode {
+  FixNode(const std::string& dir, std::vector<exo::fix::FixTestVenue::Level> venue_asks,
+          const std::string& time_in_force = "", long long venue_max_qty = 0)
+      : node(dir) {
+    const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+    const int port = FreePort();
+    exo::fix::SessionConfig venue_side;
+    venue_side.port = port;
+    venue_side.sender_comp_id = "VENUE";
+    venue_side.target_comp_id = "EXO";
+    venue_side.data_dictionary = dictionary;
+    venue_side.store_dir = dir + "/venue-store";
+    std::string error;
+    venue = exo::fix::FixTestVenue::Create(venue_side, std::move(venue_asks), {{"99", "5"}}, &error,
+                                           venue_max_qty);
+    INFO(error);
+    REQUIRE(venue);
+    REQUIRE(venue->Start(&error));
+
+    node.engine->Stop();
+    node.engine.reset();
+    DaemonConfig config = node.config;
+    auto* fv = config.add_venues();
+    fv->set_id("FIXV");
+    fv->set_taker_fee_bps(10);
+    fv->set_book_from("V");
+    fv->add_markets()->CopyFrom(config.venues(0).markets(0));
+    auto* f = fv->mutable_fix();
+    f->set_host("127.0.0.1");
+    f->set_port(port);
+    f->set_sender_comp_id("EXO");
+    f->set_target_comp_id("VENUE");
+    f->set_data_dictionary(dictionary);
+    f->set_time_in_force(time_in_force);
+    exo::adapters::FixVenue::Options o;
+    o.venue_id = "FIXV";
+    o.config = *f;
+    o.instruments.push_back(config.instruments(0));
+    o.fee_bps = 10;
+    o.store_dir = dir + "/exo-fix-store";
+    exo::adapters::SimVenue::Options so;
+    so.venue_id = "V";
+    so.config = config.venues(0).sim();
+    so.instruments.push_back(config.instruments(0));
+    so.clock = exo::SystemClock();
+    VenueBook book;  // What the router sees for both venues: 5 @ 100, 5 @ 101.
+    for (auto [p, sz] : {std::pair{100, 5}, {101, 5}}) {
+      auto* l = book.add_asks();
+      l->set_price(p);
+      l->set_size(sz);
+    }
+    so.fixed_books["X"] = book;
+    std::vector<exo::daemon::RouterEngine::Venue> venues;
+    venues.push_back({config.venues(0), std::make_unique<exo::adapters::SimVenue>(so)});
+    venues.push_back({*fv, std::make_unique<exo::adapters::FixVenue>(o)});
+    fix_adapter = venues.back().adapter.get();
+    node.engine = std::make_unique<exo::daemon::RouterEngine>(config, node.store.get(), std::move(venues),
+                                                              exo::SystemClock());
+    REQUIRE(node.engine->Recover().ok());
+    REQUIRE(node.engine->Start().ok());
+    REQUIRE(WaitFor([&] { return fix_adapter->state() == ADAPTER_STATE_UP; }));
+  }
+  ~FixNode() {
+    node.engine->Stop();
+    venue->Stop();
+  }
+  static ParentOrder OnlyFix(ParentOrder o) {
+    o.add_allowed_venues("FIXV");
+    return o;
+  }
+  LifecycleNode node;
+  std::unique_ptr<exo::fix::FixTestVenue> venue;
+  exo::adapters::VenueAdapter* fix_adapter = nullptr;
+};
+
 TEST_CASE("execution.report/1.0: a FIX 4.4 venue's order lifecycle, delta by delta",
           "[conformance][orders][fix]") {
   exo::testing::TempDir dir;
-  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
-  const int port = FreePort();
-  exo::fix::SessionConfig venue_side;
-  venue_side.port = port;
-  venue_side.sender_comp_id = "VENUE";
-  venue_side.target_comp_id = "EXO";
-  venue_side.data_dictionary = dictionary;
-  venue_side.store_dir = dir / "venue-store";
-  std::string error;
   // The FIX venue's own book is thinner than what the router sees (5@100, 5@101), so a child
   // can come back partly filled with the remainder cancelled by the venue.
-  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"100", "5"}, {"101", "2"}}, {{"99", "5"}}, &error);
-  INFO(error);
-  REQUIRE(fix_venue);
-  REQUIRE(fix_venue->Start(&error));
-
-  // The engine: "BOOK" shows the same fixed book (market data); "FIXV" trades over FIX and
-  // takes its book from BOOK.
-  LifecycleNode n(dir.path());
-  n.engine->Stop();
-  n.engine.reset();
-  DaemonConfig config = n.config;
-  auto* fv = config.add_venues();
-  fv->set_id("FIXV");
-  fv->set_taker_fee_bps(10);
-  fv->set_book_from("V");
-  fv->add_markets()->CopyFrom(config.venues(0).markets(0));
-  auto* f = fv->mutable_fix();
-  f->set_host("127.0.0.1");
-  f->set_port(port);
-  f->set_sender_comp_id("EXO");
-  f->set_target_comp_id("VENUE");
-  f->set_data_dictionary(dictionary);
-  exo::adapters::FixVenue::Options o;
-  o.venue_id = "FIXV";
-  o.config = *f;
-  o.instruments.push_back(config.instruments(0));
-  o.fee_bps = 10;
-  o.store_dir = dir / "exo-fix-store";
-  exo::adapters::SimVenue::Options so;
-  so.venue_id = "V";
-  so.config = config.venues(0).sim();
-  so.instruments.push_back(config.instruments(0));
-  so.clock = exo::SystemClock();
-  VenueBook book;
-  for (auto [p, s] : {std::pair{100, 5}, {101, 5}}) {
-    auto* l = book.add_asks();
-    l->set_price(p);
-    l->set_size(s);
-  }
-  so.fixed_books["X"] = book;
-  std::vector<exo::daemon::RouterEngine::Venue> venues;
-  venues.push_back({config.venues(0), std::make_unique<exo::adapters::SimVenue>(so)});
-  venues.push_back({*fv, std::make_unique<exo::adapters::FixVenue>(o)});
-  auto* fix_adapter = venues.back().adapter.get();
-  n.engine = std::make_unique<exo::daemon::RouterEngine>(config, n.store.get(), std::move(venues), exo::SystemClock());
-  REQUIRE(n.engine->Recover().ok());
-  REQUIRE(n.engine->Start().ok());
-  REQUIRE(WaitFor([&] { return fix_adapter->state() == ADAPTER_STATE_UP; }));
-
-  auto only_fix = [](ParentOrder o) {
-    o.add_allowed_venues("FIXV");
-    return o;
-  };
+  FixNode f(dir.path(), {{"100", "5"}, {"101", "2"}});
+  auto& n = f.node;
   SECTION("new -> fills -> done -> completed over FIX") {
-    REQUIRE(n.engine->Route(only_fix(Order("fx1", 7, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+    REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx1", 7, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
     CHECK(n.Kinds("fx1") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "fill 2@101",
                                   "child_done filled", "finished PLAN_STATUS_COMPLETED"});
-    CHECK(fix_venue->orders_received() == 1);
-    auto plan = n.engine->GetPlan("fx1");
-    CHECK(plan->fees() == 1);  // 10 bp of 702, rounded.
+    CHECK(f.venue->orders_received() == 1);
+    CHECK(n.engine->GetPlan("fx1")->fees() == 1);  // 10 bp of 702, rounded.
   }
   SECTION("partial fill over FIX, the venue cancels the IOC remainder") {
-    REQUIRE(n.engine->Route(only_fix(Order("fx2", 10, TIME_IN_FORCE_IOC)), ROUTE_MODE_EXECUTE).ok());
+    REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx2", 10, TIME_IN_FORCE_IOC)), ROUTE_MODE_EXECUTE).ok());
     CHECK(n.Kinds("fx2") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "fill 2@101",
                                   "child_done cancelled: ioc remainder", "finished PLAN_STATUS_EXPIRED"});
     auto plan = n.engine->GetPlan("fx2");
     REQUIRE(plan.ok());
     CHECK(plan->filled_quantity() == 7);
   }
-  n.engine->Stop();
-  fix_venue->Stop();
+}
+
+TEST_CASE("execution.report/1.0: cancelling a resting FIX order", "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  // The venue only offers at 105: a Day child limited at 100 rests there until cancelled.
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");
+  auto& n = f.node;
+  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx3", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  REQUIRE(n.engine->Cancel("fx3", "desk says stop").ok());
+  CHECK(n.Kinds("fx3") == Kinds{"created", "allocated", "child_sent", "cancel_requested",
+                                "child_done cancelled: cancelled on request",
+                                "finished PLAN_STATUS_CANCELLED"});
+}
+
+TEST_CASE("execution.report/1.0: a FIX venue rejects an order", "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"100", "5"}, {"101", "5"}}, "", /*venue_max_qty=*/4);
+  auto& n = f.node;
+  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx4", 5, TIME_IN_FORCE_IOC)), ROUTE_MODE_EXECUTE).ok());
+  CHECK(n.Kinds("fx4") == Kinds{"created", "allocated", "child_sent",
+                                "child_done rejected: order quantity above the venue maximum",
+                                "finished PLAN_STATUS_EXPIRED"});
 }
