@@ -61,6 +61,15 @@ class VenueAdapter {
   // One line on the venue's connection for operators ("FIX EXO->V logged on, next seq out 12
   // in 9"); empty if there is nothing to say.
   virtual std::string detail() const { return {}; }
+  // Whether the venue can be asked about orders sent before a restart (Reconcile).
+  virtual bool can_reconcile() const { return false; }
+  // Re-adopts a child that was open when the node stopped (`filled` of it already recorded) and
+  // asks the venue where it stands; what happened meanwhile arrives as ordinary events (a fill
+  // for quantity not yet recorded, the child's completion). Only if can_reconcile().
+  virtual absl::Status Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol,
+                                 int64_t filled) {
+    return absl::UnimplementedError("this venue cannot reconcile");
+  }
   // Whether this venue takes orders (a market-data-only venue does not).
   virtual bool can_trade() const { return true; }
   // Counters for Status.

@@ -93,6 +93,12 @@ absl::Status RouterEngine::Recover() {
       uint32_t version = p.version();
       for (const ChildState& c : p.children()) {
         if (c.done()) continue;
+        adapters::VenueAdapter* venue = AdapterFor(c.order().venue());
+        if (venue != nullptr && venue->can_reconcile()) {
+          // The venue can tell us where the child stands: ask it once it is up (Start).
+          reconcile_.push_back({c.order(), p.order().symbol(), c.filled_quantity()});
+          continue;
+        }
         PendingDelta pd;
         pd.delta = NewDelta(p, clock_->NowNs());
         pd.delta.set_plan_version(++version);
@@ -125,6 +131,12 @@ absl::Status RouterEngine::Start() {
   }
   started_ = true;
   event_thread_ = std::thread([this] { EventLoop(); });
+  for (const Reconciling& r : reconcile_) {
+    absl::Status s = AdapterFor(r.child.venue())->Reconcile(r.child, r.symbol, r.filled);
+    if (!s.ok()) LogError("cannot reconcile %s: %s", r.child.cl_ord_id(), s.ToString());
+  }
+  if (!reconcile_.empty()) LogInfo("reconciling %d open children with their venues", reconcile_.size());
+  reconcile_.clear();
   tick_thread_ = std::thread([this] { TickLoop(); });
   return absl::OkStatus();
 }

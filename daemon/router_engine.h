@@ -42,8 +42,9 @@ class RouterEngine {
                std::vector<Venue> venues, Clock* clock);
   ~RouterEngine();
 
-  // Rebuilds every plan from the store; children that were open when the node stopped are
-  // recorded as lost (simulated venues keep no state across restarts) so their plans resume.
+  // Rebuilds every plan from the store. Children that were open when the node stopped are
+  // reconciled with their venue where it can say where they stand (FIX: OrderStatusRequest),
+  // else recorded as lost (simulated venues keep no state across restarts) so plans resume.
   absl::Status Recover();
   // Starts the adapters and the engine's threads.
   absl::Status Start();
@@ -131,6 +132,13 @@ class RouterEngine {
   // Route/Cancel calls in progress; counted before the draining check so that AwaitNoWriters
   // after BeginDrain cannot miss one.
   std::atomic<int> writers_{0};
+  // Children open at the last stop, to be re-adopted by venues that can reconcile.
+  struct Reconciling {
+    exoroute::v1::ChildOrder child;
+    std::string symbol;
+    int64_t filled = 0;
+  };
+  std::vector<Reconciling> reconcile_;  // Filled by Recover, consumed by Start.
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> unknown_executions_{0};

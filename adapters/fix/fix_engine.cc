@@ -114,6 +114,16 @@ class Client final : public FixClient, public FIX::Application {
     return Send(m, error);
   }
 
+  bool SendStatusRequest(const std::string& cl_ord_id, const std::string& symbol, bool buy,
+                         std::string* error) override {
+    FIX::Message m;
+    m.getHeader().setField(FIX::MsgType(FIX::MsgType_OrderStatusRequest));
+    m.setField(FIX::ClOrdID(cl_ord_id));
+    m.setField(FIX::Symbol(symbol));
+    m.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
+    return Send(m, error);
+  }
+
   bool SendCancel(const std::string& cl_ord_id, const std::string& orig, const std::string& symbol,
                   bool buy, const std::string& quantity, std::string* error) override {
     FIX::Message m;
@@ -165,6 +175,7 @@ class Client final : public FixClient, public FIX::Application {
     r.last_px = Get(m, FIX::FIELD::LastPx);
     r.leaves_qty = Get(m, FIX::FIELD::LeavesQty);
     r.cum_qty = Get(m, FIX::FIELD::CumQty);
+    r.avg_px = Get(m, FIX::FIELD::AvgPx);
     callbacks_.on_exec_report(r);
   }
 
@@ -261,8 +272,19 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       }
       Resting r = it->second;
       resting_.erase(it);
+      all_[orig].status = "4";
+      all_[orig].leaves = 0;
       Report(session, orig, r.symbol, r.buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, r.cum,
              "cancelled on request");
+      return;
+    }
+    if (type.getValue() == FIX::MsgType_OrderStatusRequest) {
+      const std::string id = m.getField(FIX::FIELD::ClOrdID);
+      auto it = all_.find(id);
+      if (it == all_.end()) return;
+      const Order& o = it->second;
+      Report(session, id, o.symbol, o.buy, o.status, FIX::ExecType_ORDER_STATUS, 0, "0", o.leaves,
+             o.cum, "", o.avg_px);
       return;
     }
     if (type.getValue() != FIX::MsgType_NewOrderSingle) return;
@@ -289,13 +311,20 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       left -= q;
       cum += q;
       l.size = std::to_string(size - q);
+      last_px_ = l.price;
       Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum, "");
     }
-    if (left == 0) return;
+    std::string avg = last_px_.empty() ? "0" : last_px_;
+    if (left == 0) {
+      all_[id] = Order{symbol, buy, "2", cum, 0, avg};
+      return;
+    }
     if (ioc) {
+      all_[id] = Order{symbol, buy, "4", cum, 0, avg};
       Report(session, id, symbol, buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, cum, "ioc remainder");
     } else {
       resting_[id] = Resting{symbol, buy, cum};
+      all_[id] = Order{symbol, buy, cum > 0 ? "1" : "0", cum, left, avg};
       Report(session, id, symbol, buy, cum > 0 ? "1" : "0", FIX::ExecType_NEW, 0, "0", left, cum, "");
     }
   }
@@ -306,10 +335,18 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     bool buy;
     long long cum;
   };
+  struct Order {  // Every order seen, for OrderStatusRequests.
+    std::string symbol;
+    bool buy = true;
+    std::string status;
+    long long cum = 0, leaves = 0;
+    std::string avg_px;
+  };
 
   void Report(const FIX::SessionID& session, const std::string& id, const std::string& symbol,
               bool buy, const std::string& status, char exec_type, long long qty,
-              const std::string& px, long long leaves, long long cum, const std::string& text) {
+              const std::string& px, long long leaves, long long cum, const std::string& text,
+              const std::string& avg_px = "0") {
     FIX::Message er;
     er.getHeader().setField(FIX::MsgType(FIX::MsgType_ExecutionReport));
     er.setField(FIX::OrderID("V-" + id));
@@ -321,7 +358,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     er.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
     er.setField(FIX::FIELD::LeavesQty, std::to_string(leaves));
     er.setField(FIX::FIELD::CumQty, std::to_string(cum));
-    er.setField(FIX::FIELD::AvgPx, "0");
+    er.setField(FIX::FIELD::AvgPx, avg_px);
     if (qty > 0) {
       er.setField(FIX::FIELD::LastQty, std::to_string(qty));
       er.setField(FIX::FIELD::LastPx, px);
@@ -334,6 +371,8 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   std::mutex mu_;
   std::vector<Level> asks_, bids_;
   std::map<std::string, Resting> resting_;  // Open non-IOC orders by ClOrdID.
+  std::map<std::string, Order> all_;
+  std::string last_px_;
   long long max_order_qty_ = 0;
   std::unique_ptr<FIX::SessionSettings> settings_;
   std::unique_ptr<FIX::FileStoreFactory> store_;

@@ -29,7 +29,7 @@ struct SessionConfig {
 // The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
 struct ExecReport {
   std::string cl_ord_id, exec_id, exec_type, ord_status, text;
-  std::string last_qty, last_px, leaves_qty, cum_qty;
+  std::string last_qty, last_px, leaves_qty, cum_qty, avg_px;
 };
 
 class FixClient {
@@ -53,6 +53,9 @@ class FixClient {
   virtual bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                             const std::string& quantity, const std::string& price,
                             const std::string& time_in_force, std::string* error) = 0;
+  // OrderStatusRequest: the venue answers with an ExecutionReport (ExecType I).
+  virtual bool SendStatusRequest(const std::string& cl_ord_id, const std::string& symbol, bool buy,
+                                 std::string* error) = 0;
   // OrderCancelRequest for `orig_cl_ord_id`.
   virtual bool SendCancel(const std::string& cl_ord_id, const std::string& orig_cl_ord_id,
                           const std::string& symbol, bool buy, const std::string& quantity,

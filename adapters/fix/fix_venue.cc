@@ -35,7 +35,10 @@ absl::Status FixVenue::Start(EventSink sink) {
   std::error_code ec;
   std::filesystem::create_directories(sc.store_dir, ec);
   fix::FixClient::Callbacks cb;
-  cb.on_logon = [this] { LogInfo("%s: FIX session logged on", options_.venue_id); };
+  cb.on_logon = [this] {
+    LogInfo("%s: FIX session logged on", options_.venue_id);
+    SendPendingStatusRequests();
+  };
   cb.on_logout = [this](const std::string& why) {
     LogWarning("%s: FIX session down (%s); not routing here until it is back", options_.venue_id, why);
   };
@@ -119,6 +122,43 @@ std::string FixVenue::detail() const {
   return client_ ? absl::StrCat("FIX ", client_->state()) : "FIX not started";
 }
 
+absl::Status FixVenue::Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol,
+                                 int64_t filled) {
+  if (InstrumentOf(std::string(symbol)) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(options_.venue_id, " does not trade ", Sv(symbol)));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_[child.cl_ord_id()] = {child, std::string(symbol), filled};
+    pending_status_.push_back(child.cl_ord_id());
+  }
+  if (client_ && client_->logged_on()) SendPendingStatusRequests();
+  return absl::OkStatus();
+}
+
+void FixVenue::SendPendingStatusRequests() {
+  std::vector<Open> ask;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& id : pending_status_) {
+      auto it = open_.find(id);
+      if (it != open_.end()) ask.push_back(it->second);
+    }
+    pending_status_.clear();
+  }
+  for (const Open& o : ask) {
+    std::string error;
+    if (!client_->SendStatusRequest(o.child.cl_ord_id(), o.symbol,
+                                    o.child.side() == exoroute::v1::SIDE_BUY, &error)) {
+      LogWarning("%s: status request for %s failed: %s", options_.venue_id, o.child.cl_ord_id(), error);
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_status_.push_back(o.child.cl_ord_id());  // Asked again at the next logon.
+    } else {
+      LogInfo("%s: reconciling %s with the venue", options_.venue_id, o.child.cl_ord_id());
+    }
+  }
+}
+
 uint64_t FixVenue::children_sent() const {
   std::lock_guard<std::mutex> lock(mu_);
   return sent_;
@@ -152,6 +192,29 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     return;
   }
   const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
+  if (r.exec_type == "I") {
+    // An order-status answer (reconciliation): whatever filled while we were away and is not
+    // recorded yet becomes one fill at the order's average price.
+    auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
+    auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst->price_scale());
+    if (cum.ok() && avg.ok() && *cum > o.reported) {
+      ExecutionEvent f;
+      f.type = ExecutionEvent::Type::kFill;
+      f.venue = options_.venue_id;
+      f.cl_ord_id = r.cl_ord_id;
+      f.quantity = *cum - o.reported;
+      f.price = *avg;
+      f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(options_.fee_bps),
+                          static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
+      f.exec_id = absl::StrCat("status:", r.exec_id);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_[r.cl_ord_id].reported = *cum;
+        ++fills_;
+      }
+      sink_(std::move(f));
+    }
+  }
   if (r.exec_type == "F") {
     auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
     auto px = ParseDecimal(r.last_px, inst->price_scale());
@@ -171,6 +234,8 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++fills_;
+        auto it = open_.find(r.cl_ord_id);
+        if (it != open_.end()) it->second.reported += *qty;
       }
       sink_(std::move(f));
     }

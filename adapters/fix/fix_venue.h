@@ -42,6 +42,9 @@ class FixVenue final : public VenueAdapter {
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override;
   absl::Status Cancel(std::string_view cl_ord_id) override;
   std::string detail() const override;
+  bool can_reconcile() const override { return true; }
+  absl::Status Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol,
+                         int64_t filled) override;
   uint64_t children_sent() const override;
   uint64_t fills() const override;
 
@@ -49,8 +52,10 @@ class FixVenue final : public VenueAdapter {
   struct Open {
     exoroute::v1::ChildOrder child;
     std::string symbol;
+    int64_t reported = 0;  // Quantity already reported as fills.
   };
   void OnReport(const fix::ExecReport& r);
+  void SendPendingStatusRequests();
   const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;
 
   Options options_;
@@ -58,6 +63,7 @@ class FixVenue final : public VenueAdapter {
   EventSink sink_;
   mutable std::mutex mu_;
   std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
+  std::vector<std::string> pending_status_;  // Reconciling, to ask once logged on. Guarded by mu_.
   bool started_ = false;
   uint64_t sent_ = 0, fills_ = 0;
 };

@@ -303,8 +303,18 @@ struct FixNode {
     REQUIRE(venue);
     REQUIRE(venue->Start(&error));
 
-    node.engine->Stop();
-    node.engine.reset();
+    fix_port = port;
+    fix_dictionary = dictionary;
+    fix_tif = time_in_force;
+    store_root = dir;
+    Restart();
+  }
+  // (Re)creates the FIX venue and the engine on the same store, as after a restart.
+  void Restart() {
+    if (node.engine) {
+      node.engine->Stop();
+      node.engine.reset();  // The old FIX session must be gone: QuickFIX registers sessions by id.
+    }
     DaemonConfig config = node.config;
     auto* fv = config.add_venues();
     fv->set_id("FIXV");
@@ -313,17 +323,17 @@ struct FixNode {
     fv->add_markets()->CopyFrom(config.venues(0).markets(0));
     auto* f = fv->mutable_fix();
     f->set_host("127.0.0.1");
-    f->set_port(port);
+    f->set_port(fix_port);
     f->set_sender_comp_id("EXO");
     f->set_target_comp_id("VENUE");
-    f->set_data_dictionary(dictionary);
-    f->set_time_in_force(time_in_force);
+    f->set_data_dictionary(fix_dictionary);
+    f->set_time_in_force(fix_tif);
     exo::adapters::FixVenue::Options o;
     o.venue_id = "FIXV";
     o.config = *f;
     o.instruments.push_back(config.instruments(0));
     o.fee_bps = 10;
-    o.store_dir = dir + "/exo-fix-store";
+    o.store_dir = store_root + "/exo-fix-store";
     exo::adapters::SimVenue::Options so;
     so.venue_id = "V";
     so.config = config.venues(0).sim();
@@ -357,6 +367,8 @@ struct FixNode {
   LifecycleNode node;
   std::unique_ptr<exo::fix::FixTestVenue> venue;
   exo::adapters::VenueAdapter* fix_adapter = nullptr;
+  int fix_port = 0;
+  std::string fix_dictionary, fix_tif, store_root;
 };
 
 TEST_CASE("execution.report/1.0: a FIX 4.4 venue's order lifecycle, delta by delta",
@@ -404,4 +416,24 @@ TEST_CASE("execution.report/1.0: a FIX venue rejects an order", "[conformance][o
   CHECK(n.Kinds("fx4") == Kinds{"created", "allocated", "child_sent",
                                 "child_done rejected: order quantity above the venue maximum",
                                 "finished PLAN_STATUS_EXPIRED"});
+}
+
+TEST_CASE("after a restart, open FIX children are reconciled with the venue, never re-sent",
+          "[conformance][orders][fix][recovery]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
+  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx5", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  // The node stops with the child resting at the venue, and comes back on the same store.
+  f.Restart();
+  auto plan = f.node.engine->GetPlan("fx5");
+  REQUIRE(plan.ok());
+  REQUIRE(plan->children_size() == 1);
+  CHECK_FALSE(plan->children(0).done());  // Re-adopted, not written off as lost.
+  // It is still the venue's live order: cancelling the plan cancels it there.
+  REQUIRE(f.node.engine->Cancel("fx5", "after restart").ok());
+  CHECK(f.node.Kinds("fx5") == Kinds{"created", "allocated", "child_sent", "cancel_requested",
+                                     "child_done cancelled: cancelled on request",
+                                     "finished PLAN_STATUS_CANCELLED"});
+  CHECK(f.venue->orders_received() == 1);  // Nothing was sent twice.
 }
