@@ -12,6 +12,9 @@
 #include <quickfix/Values.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -40,6 +43,17 @@ std::string Settings(const SessionConfig& c, bool initiator) {
   s << "[SESSION]\nBeginString=FIX.4.4\n"
     << "SenderCompID=" << c.sender_comp_id << "\nTargetCompID=" << c.target_comp_id << "\n";
   return s.str();
+}
+
+// The test venue keeps quantities in units of 1e-8 so decimal sizes ("0.10000000") match exactly.
+long long ToUnits(const std::string& decimal) {
+  return static_cast<long long>(std::llround(std::stold(decimal) * 100000000.0L));
+}
+std::string FromUnits(long long units) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%s%lld.%08lld", units < 0 ? "-" : "", std::llabs(units) / 100000000,
+                std::llabs(units) % 100000000);
+  return buf;
 }
 
 std::string Get(const FIX::Message& m, int tag) {
@@ -291,8 +305,8 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     ++orders_;
     const std::string id = m.getField(FIX::FIELD::ClOrdID), symbol = m.getField(FIX::FIELD::Symbol);
     const bool buy = m.getField(FIX::FIELD::Side) == "1";
-    long long left = std::stoll(m.getField(FIX::FIELD::OrderQty));
-    if (max_order_qty_ > 0 && left > max_order_qty_) {
+    long long left = ToUnits(m.getField(FIX::FIELD::OrderQty));
+    if (max_order_qty_ > 0 && left > max_order_qty_ * 100000000LL) {
       Report(session, id, symbol, buy, "8", FIX::ExecType_REJECTED, 0, "0", 0, 0,
              "order quantity above the venue maximum");
       return;
@@ -305,12 +319,12 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       if (left == 0) break;
       double px = std::stod(l.price);
       if (buy ? px > limit : px < limit) break;
-      long long size = std::stoll(l.size);
+      long long size = ToUnits(l.size);
       long long q = std::min(left, size);
       if (q == 0) continue;
       left -= q;
       cum += q;
-      l.size = std::to_string(size - q);
+      l.size = FromUnits(size - q);
       last_px_ = l.price;
       Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum, "");
     }
@@ -356,11 +370,11 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     er.setField(FIX::ClOrdID(id));
     er.setField(FIX::Symbol(symbol));
     er.setField(FIX::Side(buy ? FIX::Side_BUY : FIX::Side_SELL));
-    er.setField(FIX::FIELD::LeavesQty, std::to_string(leaves));
-    er.setField(FIX::FIELD::CumQty, std::to_string(cum));
+    er.setField(FIX::FIELD::LeavesQty, FromUnits(leaves));
+    er.setField(FIX::FIELD::CumQty, FromUnits(cum));
     er.setField(FIX::FIELD::AvgPx, avg_px);
     if (qty > 0) {
-      er.setField(FIX::FIELD::LastQty, std::to_string(qty));
+      er.setField(FIX::FIELD::LastQty, FromUnits(qty));
       er.setField(FIX::FIELD::LastPx, px);
     }
     if (!text.empty()) er.setField(FIX::Text(text));

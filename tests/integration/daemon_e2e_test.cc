@@ -667,3 +667,83 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
   CHECK(d->Terminate() == 0);
   fix_venue->Stop();
 }
+
+TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconciled, not re-sent",
+          "[e2e][fix][crash]") {
+  TempDir dir;
+  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  int fix_port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    fix_port = a.local_endpoint().port();
+  }
+  exo::fix::SessionConfig venue_side;
+  venue_side.port = fix_port;
+  venue_side.sender_comp_id = "FIXVENUE";
+  venue_side.target_comp_id = "EXO";
+  venue_side.data_dictionary = dictionary;
+  venue_side.store_dir = dir / "fix-venue-store";
+  std::string error;
+  // The venue only sells far above the market: a Day child rests there.
+  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"99999.00", "100"}}, {}, &error);
+  REQUIRE(fix_venue);
+  REQUIRE(fix_venue->Start(&error));
+  std::string json = TestConfigJson(dir.path());
+  const std::string fix = R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(, "time_in_force": "0",
+              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
+              "data_dictionary": ")" + dictionary + R"("}},
+    )";
+  json.insert(json.find("{\n      \"id\": \"SIM-A\""), fix);
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  auto fix_up = [&] {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    if (!AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok()) return false;
+    for (const auto& v : st.venues()) {
+      if (v.venue() == "FIXV") return v.state() == ADAPTER_STATE_UP;
+    }
+    return false;
+  };
+  REQUIRE(exo::testing::WaitFor(fix_up));
+  RouteRequest r = Route("rest-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
+  r.mutable_order()->add_allowed_venues("FIXV");
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, r, &resp).ok());
+  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 1; }));
+
+  d->Kill9();  // Mid-order: the child rests at the venue.
+  d = DaemonProcess::Start(dir.path(), json, &error);  // Same data directory and config.
+  INFO(error);
+  REQUIRE(d != nullptr);
+  ch = Connect(*d);
+  REQUIRE(exo::testing::WaitFor(fix_up));
+  GetPlanResponse plan;
+  {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id("rest-1");
+    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, req, &plan).ok());
+  }
+  REQUIRE(plan.plan().children_size() == 1);
+  CHECK_FALSE(plan.plan().children(0).done());  // Reconciled: still the venue's live order.
+  {
+    grpc::ClientContext ctx;
+    CancelPlanRequest req;
+    req.set_plan_id("rest-1");
+    CancelPlanResponse out;
+    REQUIRE(RouterService::NewStub(ch)->CancelPlan(&ctx, req, &out).ok());
+  }
+  auto deltas = WatchToEnd(ch, "rest-1");
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_CANCELLED);
+  CHECK(fix_venue->orders_received() == 1);  // Never sent twice.
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  CHECK(verify.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
