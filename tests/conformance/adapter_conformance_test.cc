@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/router_engine.h"
 #include "tests/adapters/feed_server.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -274,11 +275,7 @@ TEST_CASE("execution.report/1.0: the simulated venue's order lifecycle, delta by
 
 namespace {
 
-int FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
+using exo::testing::FreePort;
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include "rocksdb/db.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -83,6 +84,29 @@ std::vector<PlanDelta> WatchToEnd(const std::shared_ptr<grpc::Channel>& ch, cons
   INFO(st.error_message());
   REQUIRE(st.ok());
   return out;
+}
+
+// The test FIX venue's side of the session with exorouted (sender FIXVENUE, target EXO),
+// validated with the shipped FIX 4.4 dictionary.
+exo::fix::SessionConfig FixVenueSide(int port, const std::string& store_dir) {
+  exo::fix::SessionConfig c;
+  c.port = port;
+  c.sender_comp_id = "FIXVENUE";
+  c.target_comp_id = "EXO";
+  c.data_dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  c.store_dir = store_dir;
+  return c;
+}
+
+// A venue's state as Status reports it (UNSPECIFIED if the call fails or the venue is unknown).
+AdapterState VenueState(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  if (!AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok()) return ADAPTER_STATE_UNSPECIFIED;
+  for (const auto& v : st.venues()) {
+    if (v.venue() == venue) return v.state();
+  }
+  return ADAPTER_STATE_UNSPECIFIED;
 }
 
 }  // namespace
@@ -507,18 +531,8 @@ TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated v
 
   TempDir dir;
   const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
-  int fix_port = 0;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    fix_port = a.local_endpoint().port();
-  }
-  exo::fix::SessionConfig venue_side;
-  venue_side.port = fix_port;
-  venue_side.sender_comp_id = "FIXVENUE";
-  venue_side.target_comp_id = "EXO";
-  venue_side.data_dictionary = dictionary;
-  venue_side.store_dir = dir / "fix-venue-store";
+  const int fix_port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   std::string error;
   // The FIX venue quotes deep liquidity at 0.35 (better than the feed's book it is routed on).
   auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"0.35000000", "100000"}}, {{"0.34000000", "100000"}}, &error);
@@ -600,18 +614,8 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
           "[e2e][fix]") {
   TempDir dir;
   const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
-  int fix_port = 0;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    fix_port = a.local_endpoint().port();
-  }
-  exo::fix::SessionConfig venue_side;
-  venue_side.port = fix_port;
-  venue_side.sender_comp_id = "FIXVENUE";
-  venue_side.target_comp_id = "EXO";
-  venue_side.data_dictionary = dictionary;
-  venue_side.store_dir = dir / "fix-venue-store";
+  const int fix_port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   auto start_venue = [&] {
     std::string error;
     auto v = exo::fix::FixTestVenue::Create(venue_side, {{"64999.00", "100"}}, {}, &error);
@@ -634,15 +638,7 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
   INFO(error);
   REQUIRE(d != nullptr);
   auto ch = Connect(*d);
-  auto fix_state = [&] {
-    StatusResponse st;
-    grpc::ClientContext ctx;
-    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
-    for (const auto& v : st.venues()) {
-      if (v.venue() == "FIXV") return v.state();
-    }
-    return ADAPTER_STATE_UNSPECIFIED;
-  };
+  auto fix_state = [&] { return VenueState(ch, "FIXV"); };
   REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_UP; }));
   auto status = Ctl(*d, {"status"});
   CHECK(status.out.find("FIX EXO->FIXVENUE logged on, next seq out 2 in 2") != std::string::npos);
@@ -672,18 +668,8 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
           "[e2e][fix][crash]") {
   TempDir dir;
   const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
-  int fix_port = 0;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    fix_port = a.local_endpoint().port();
-  }
-  exo::fix::SessionConfig venue_side;
-  venue_side.port = fix_port;
-  venue_side.sender_comp_id = "FIXVENUE";
-  venue_side.target_comp_id = "EXO";
-  venue_side.data_dictionary = dictionary;
-  venue_side.store_dir = dir / "fix-venue-store";
+  const int fix_port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   std::string error;
   // The venue only sells far above the market: a Day child rests there.
   auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"99999.00", "100"}}, {}, &error);
@@ -701,15 +687,7 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
   INFO(error);
   REQUIRE(d != nullptr);
   auto ch = Connect(*d);
-  auto fix_up = [&] {
-    StatusResponse st;
-    grpc::ClientContext ctx;
-    if (!AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok()) return false;
-    for (const auto& v : st.venues()) {
-      if (v.venue() == "FIXV") return v.state() == ADAPTER_STATE_UP;
-    }
-    return false;
-  };
+  auto fix_up = [&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; };
   REQUIRE(exo::testing::WaitFor(fix_up));
   RouteRequest r = Route("rest-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
   r.mutable_order()->add_allowed_venues("FIXV");
