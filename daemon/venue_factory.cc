@@ -41,6 +41,7 @@ absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& 
       o.config = vc.fix();
       o.fee_bps = vc.taker_fee_bps();
       o.store_dir = config.data_dir() + "/fix/" + vc.id();
+      o.clock = clock;
       for (const auto& m : vc.markets()) {
         for (const auto& i : config.instruments()) {
           if (i.symbol() == m.symbol()) o.instruments.push_back(i);

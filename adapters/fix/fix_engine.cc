@@ -10,8 +10,12 @@
 #include <quickfix/SocketAcceptor.h>
 #include <quickfix/SocketInitiator.h>
 #include <quickfix/Values.h>
+#include <quickfix/fix44/MarketDataIncrementalRefresh.h>
+#include <quickfix/fix44/MarketDataRequest.h>
+#include <quickfix/fix44/MarketDataSnapshotFullRefresh.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -109,6 +113,12 @@ class Client final : public FixClient, public FIX::Application {
       s << ", next seq out " << session->getExpectedSenderNum() << " in "
         << session->getExpectedTargetNum();
     }
+    long long last = last_received_ms_.load();
+    if (last > 0) {
+      char age[32];
+      std::snprintf(age, sizeof(age), "%.1f", static_cast<double>(NowMs() - last) / 1000.0);
+      s << ", last message (heartbeat or other) " << age << " s ago";
+    }
     return s.str();
   }
 
@@ -125,6 +135,25 @@ class Client final : public FixClient, public FIX::Application {
     m.setField(FIX::FIELD::OrderQty, quantity);
     m.setField(FIX::FIELD::Price, price);
     m.setField(FIX::FIELD::TimeInForce, tif);
+    return Send(m, error);
+  }
+
+  bool SendMarketDataRequest(const std::string& req_id, const std::vector<std::string>& symbols,
+                             int depth, std::string* error) override {
+    FIX44::MarketDataRequest m(FIX::MDReqID(req_id),
+                               FIX::SubscriptionRequestType(FIX::SubscriptionRequestType_SNAPSHOT_PLUS_UPDATES),
+                               FIX::MarketDepth(depth));
+    m.set(FIX::MDUpdateType(FIX::MDUpdateType_INCREMENTAL_REFRESH));
+    for (char type : {FIX::MDEntryType_BID, FIX::MDEntryType_OFFER}) {
+      FIX44::MarketDataRequest::NoMDEntryTypes t;
+      t.set(FIX::MDEntryType(type));
+      m.addGroup(t);
+    }
+    for (const std::string& s : symbols) {
+      FIX44::MarketDataRequest::NoRelatedSym r;
+      r.set(FIX::Symbol(s));
+      m.addGroup(r);
+    }
     return Send(m, error);
   }
 
@@ -165,12 +194,49 @@ class Client final : public FixClient, public FIX::Application {
   void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
   void fromAdmin(const FIX::Message&, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
-      FIX::RejectLogon) override {}
+      FIX::RejectLogon) override {
+    last_received_ms_ = NowMs();  // Heartbeats, test requests, logons...
+  }
   void fromApp(const FIX::Message& m, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::UnsupportedMessageType) override {
+    last_received_ms_ = NowMs();
     FIX::MsgType type;
     m.getHeader().getField(type);
+    if (type.getValue() == FIX::MsgType_MarketDataSnapshotFullRefresh && callbacks_.on_md_snapshot) {
+      std::vector<MdEntry> entries;
+      const std::string symbol = Get(m, FIX::FIELD::Symbol);
+      FIX44::MarketDataSnapshotFullRefresh::NoMDEntries g;
+      int n = m.isSetField(FIX::FIELD::NoMDEntries) ? std::stoi(m.getField(FIX::FIELD::NoMDEntries)) : 0;
+      for (int i = 1; i <= n; ++i) {
+        m.getGroup(i, g);
+        MdEntry e;
+        e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
+        e.symbol = symbol;
+        e.price = g.getField(FIX::FIELD::MDEntryPx);
+        e.size = g.getField(FIX::FIELD::MDEntrySize);
+        entries.push_back(e);
+      }
+      callbacks_.on_md_snapshot(symbol, entries);
+      return;
+    }
+    if (type.getValue() == FIX::MsgType_MarketDataIncrementalRefresh && callbacks_.on_md_incremental) {
+      std::vector<MdEntry> entries;
+      FIX44::MarketDataIncrementalRefresh::NoMDEntries g;
+      int n = m.isSetField(FIX::FIELD::NoMDEntries) ? std::stoi(m.getField(FIX::FIELD::NoMDEntries)) : 0;
+      for (int i = 1; i <= n; ++i) {
+        m.getGroup(i, g);
+        MdEntry e;
+        e.action = g.getField(FIX::FIELD::MDUpdateAction)[0];
+        e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
+        e.symbol = g.isSetField(FIX::FIELD::Symbol) ? g.getField(FIX::FIELD::Symbol) : std::string();
+        e.price = g.getField(FIX::FIELD::MDEntryPx);
+        e.size = g.isSetField(FIX::FIELD::MDEntrySize) ? g.getField(FIX::FIELD::MDEntrySize) : "0";
+        entries.push_back(e);
+      }
+      callbacks_.on_md_incremental(entries);
+      return;
+    }
     if (type.getValue() == FIX::MsgType_OrderCancelReject) {
       if (callbacks_.on_cancel_reject) {
         callbacks_.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID),
@@ -214,7 +280,14 @@ class Client final : public FixClient, public FIX::Application {
   std::unique_ptr<FIX::FileLogFactory> log_;       // Session events and messages, per session.
   std::unique_ptr<FIX::SocketInitiator> initiator_;
   FIX::SessionID session_;
+  static long long NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   std::atomic<bool> logged_on_{false}, started_{false};
+  std::atomic<long long> last_received_ms_{0};
 };
 
 class TestVenue final : public FixTestVenue, public FIX::Application {
@@ -292,6 +365,31 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
              "cancelled on request");
       return;
     }
+    if (type.getValue() == FIX::MsgType_MarketDataRequest) {
+      md_session_ = session;
+      md_subscribed_ = true;
+      FIX44::MarketDataRequest::NoRelatedSym r;
+      int n = std::stoi(m.getField(FIX::FIELD::NoRelatedSym));
+      for (int i = 1; i <= n; ++i) {
+        m.getGroup(i, r);
+        md_symbols_.push_back(r.getField(FIX::FIELD::Symbol));
+        FIX44::MarketDataSnapshotFullRefresh w;
+        w.set(FIX::Symbol(md_symbols_.back()));
+        w.set(FIX::MDReqID(m.getField(FIX::FIELD::MDReqID)));
+        for (int side = 0; side < 2; ++side) {
+          for (const Level& l : side == 0 ? bids_ : asks_) {
+            if (ToUnits(l.size) == 0) continue;
+            FIX44::MarketDataSnapshotFullRefresh::NoMDEntries e;
+            e.set(FIX::MDEntryType(side == 0 ? FIX::MDEntryType_BID : FIX::MDEntryType_OFFER));
+            e.setField(FIX::FIELD::MDEntryPx, l.price);
+            e.setField(FIX::FIELD::MDEntrySize, l.size);
+            w.addGroup(e);
+          }
+        }
+        FIX::Session::sendToTarget(w, session);
+      }
+      return;
+    }
     if (type.getValue() == FIX::MsgType_OrderStatusRequest) {
       const std::string id = m.getField(FIX::FIELD::ClOrdID);
       auto it = all_.find(id);
@@ -314,6 +412,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     const bool ioc = m.isSetField(FIX::FIELD::TimeInForce) && m.getField(FIX::FIELD::TimeInForce) == "3";
     const double limit = std::stod(m.getField(FIX::FIELD::Price));
     long long cum = 0;
+    std::vector<std::pair<Level*, bool>> changed;  // Levels a fill changed, for market data.
     std::vector<Level>& levels = buy ? asks_ : bids_;
     for (Level& l : levels) {
       if (left == 0) break;
@@ -325,9 +424,11 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       left -= q;
       cum += q;
       l.size = FromUnits(size - q);
+      changed.push_back(std::make_pair(&l, buy));
       last_px_ = l.price;
       Report(session, id, symbol, buy, left == 0 ? "2" : "1", FIX::ExecType_TRADE, q, l.price, left, cum, "");
     }
+    PublishChanges(symbol, changed);
     std::string avg = last_px_.empty() ? "0" : last_px_;
     if (left == 0) {
       all_[id] = Order{symbol, buy, "2", cum, 0, avg};
@@ -344,6 +445,23 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   }
 
  private:
+  // An incremental refresh (X) with the levels a fill changed: change, or delete when empty.
+  void PublishChanges(const std::string& symbol, const std::vector<std::pair<Level*, bool>>& changed) {
+    if (!md_subscribed_ || changed.empty()) return;
+    FIX44::MarketDataIncrementalRefresh x;
+    for (const auto& c : changed) {
+      FIX44::MarketDataIncrementalRefresh::NoMDEntries e;
+      bool empty = ToUnits(c.first->size) == 0;
+      e.set(FIX::MDUpdateAction(empty ? FIX::MDUpdateAction_DELETE : FIX::MDUpdateAction_CHANGE));
+      e.set(FIX::MDEntryType(c.second ? FIX::MDEntryType_OFFER : FIX::MDEntryType_BID));
+      e.set(FIX::Symbol(symbol));
+      e.setField(FIX::FIELD::MDEntryPx, c.first->price);
+      if (!empty) e.setField(FIX::FIELD::MDEntrySize, c.first->size);
+      x.addGroup(e);
+    }
+    FIX::Session::sendToTarget(x, md_session_);
+  }
+
   struct Resting {
     std::string symbol;
     bool buy;
@@ -387,6 +505,9 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   std::map<std::string, Resting> resting_;  // Open non-IOC orders by ClOrdID.
   std::map<std::string, Order> all_;
   std::string last_px_;
+  bool md_subscribed_ = false;
+  FIX::SessionID md_session_;
+  std::vector<std::string> md_symbols_;
   long long max_order_qty_ = 0;
   std::unique_ptr<FIX::SessionSettings> settings_;
   std::unique_ptr<FIX::FileStoreFactory> store_;

@@ -26,6 +26,13 @@ struct SessionConfig {
   std::string store_dir;        // FileStore (sequence numbers) lives here.
 };
 
+// One market-data entry (W or X); prices and sizes as their decimal text.
+struct MdEntry {
+  char action = '0';  // MDUpdateAction: '0' new, '1' change, '2' delete (snapshots: '0').
+  bool bid = true;    // MDEntryType '0' bid, '1' offer.
+  std::string symbol, price, size;
+};
+
 // The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
 struct ExecReport {
   std::string cl_ord_id, exec_id, exec_type, ord_status, text;
@@ -38,6 +45,10 @@ class FixClient {
     std::function<void()> on_logon;
     std::function<void(const std::string& why)> on_logout;
     std::function<void(const ExecReport&)> on_exec_report;
+    // MarketDataSnapshotFullRefresh (W) for one symbol: the whole book.
+    std::function<void(const std::string& symbol, const std::vector<MdEntry>&)> on_md_snapshot;
+    // MarketDataIncrementalRefresh (X): changes, each naming its symbol.
+    std::function<void(const std::vector<MdEntry>&)> on_md_incremental;
     // OrderCancelReject: (cl_ord_id of the cancel, orig_cl_ord_id, reason text).
     std::function<void(const std::string&, const std::string&, const std::string&)> on_cancel_reject;
   };
@@ -53,6 +64,9 @@ class FixClient {
   virtual bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                             const std::string& quantity, const std::string& price,
                             const std::string& time_in_force, std::string* error) = 0;
+  // MarketDataRequest: snapshot plus incremental updates of both sides, `depth` levels (0 = all).
+  virtual bool SendMarketDataRequest(const std::string& req_id, const std::vector<std::string>& symbols,
+                                     int depth, std::string* error) = 0;
   // OrderStatusRequest: the venue answers with an ExecutionReport (ExecType I).
   virtual bool SendStatusRequest(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                                  std::string* error) = 0;
@@ -67,7 +81,8 @@ class FixTestVenue {
   struct Level {
     std::string price, size;  // Decimal text; sizes are consumed as orders fill.
   };
-  // Orders above `max_order_qty` (0 = none) are rejected. IOC (59=3) orders fill what they can
+  // A MarketDataRequest gets a snapshot (W) per symbol; after each fill the changed levels go
+  // out as an incremental refresh (X). Orders above `max_order_qty` (0 = none) are rejected. IOC (59=3) orders fill what they can
   // and the rest is cancelled; other orders rest until cancelled (OrderCancelRequest), and a
   // cancel for an order that is no longer open gets an OrderCancelReject.
   static std::unique_ptr<FixTestVenue> Create(const SessionConfig& config, std::vector<Level> asks,

@@ -37,8 +37,27 @@ absl::Status FixVenue::Start(EventSink sink) {
   fix::FixClient::Callbacks cb;
   cb.on_logon = [this] {
     LogInfo("%s: FIX session logged on", options_.venue_id);
+    if (options_.config.market_data()) {
+      std::vector<std::string> symbols;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& i : options_.instruments) {
+          md_[i.symbol()] = MdBook{};  // Fresh: wait for the snapshot.
+          symbols.push_back(i.symbol());
+        }
+      }
+      std::string error;
+      if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md"), symbols,
+                                          static_cast<int>(options_.config.market_depth()), &error)) {
+        LogWarning("%s: market data request failed: %s", options_.venue_id, error);
+      }
+    }
     SendPendingStatusRequests();
   };
+  cb.on_md_snapshot = [this](const std::string& symbol, const std::vector<fix::MdEntry>& e) {
+    OnMarketData(symbol, e);
+  };
+  cb.on_md_incremental = [this](const std::vector<fix::MdEntry>& e) { OnMarketData("", e); };
   cb.on_logout = [this](const std::string& why) {
     LogWarning("%s: FIX session down (%s); not routing here until it is back", options_.venue_id, why);
   };
@@ -157,6 +176,53 @@ void FixVenue::SendPendingStatusRequests() {
       LogInfo("%s: reconciling %s with the venue", options_.venue_id, o.child.cl_ord_id());
     }
   }
+}
+
+// A snapshot (symbol given) replaces the book; an incremental refresh changes it.
+void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!snapshot_symbol.empty()) {
+    auto it = md_.find(snapshot_symbol);
+    if (it == md_.end()) return;
+    it->second.book.Clear();
+    it->second.snapshot = true;
+  }
+  for (const fix::MdEntry& e : entries) {
+    auto it = md_.find(snapshot_symbol.empty() ? e.symbol : snapshot_symbol);
+    const exoroute::v1::Instrument* inst = it == md_.end() ? nullptr : InstrumentOf(it->first);
+    if (inst == nullptr || !it->second.snapshot) continue;
+    auto px = ParseDecimal(e.price, inst->price_scale());
+    auto size = ParseDecimal(e.size, inst->qty_scale());
+    if (!px.ok() || !size.ok()) {
+      LogWarning("%s: unreadable market data entry (%s @ %s) ignored", options_.venue_id, e.size, e.price);
+      continue;
+    }
+    it->second.book.Set(e.bid ? ws::BookSide::kBid : ws::BookSide::kAsk, *px, e.action == '2' ? 0 : *size);
+    it->second.receive_ns = options_.clock ? options_.clock->NowNs() : 0;
+    ++it->second.updates;
+  }
+}
+
+std::shared_ptr<const exoroute::v1::VenueBook> FixVenue::Book(std::string_view symbol) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = md_.find(std::string(symbol));
+  if (it == md_.end() || !it->second.snapshot || it->second.book.Crossed()) return nullptr;
+  auto b = std::make_shared<exoroute::v1::VenueBook>(it->second.book.Snapshot(1000));
+  b->set_venue(options_.venue_id);
+  b->set_symbol(std::string(symbol));
+  b->set_sequence(it->second.updates);
+  b->set_receive_time_ns(it->second.receive_ns);
+  return b;
+}
+
+std::string FixVenue::BookProblem(std::string_view symbol) const {
+  if (!options_.config.market_data()) return {};  // The book comes from another venue.
+  if (!client_ || !client_->logged_on()) return "FIX session not logged on: no market data";
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = md_.find(std::string(symbol));
+  if (it == md_.end() || !it->second.snapshot) return "waiting for the FIX market data snapshot";
+  if (it->second.book.Crossed()) return "FIX market data book crossed";
+  return {};
 }
 
 uint64_t FixVenue::children_sent() const {

@@ -16,6 +16,8 @@
 
 #include "adapters/fix/fix_engine.h"
 #include "adapters/venue_adapter.h"
+#include "adapters/ws/l2_book.h"
+#include "exo/clock.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::adapters {
@@ -28,6 +30,7 @@ class FixVenue final : public VenueAdapter {
     std::vector<exoroute::v1::Instrument> instruments;
     double fee_bps = 0;
     std::string store_dir;  // QuickFIX FileStore: sequence numbers survive restarts.
+    Clock* clock = nullptr;  // Receive times of market data.
   };
 
   explicit FixVenue(Options options);
@@ -38,7 +41,8 @@ class FixVenue final : public VenueAdapter {
   absl::Status Start(EventSink sink) override;
   void Stop() override;
   exoroute::v1::AdapterState state() const override;
-  std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view) const override { return nullptr; }
+  std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view symbol) const override;
+  std::string BookProblem(std::string_view symbol) const override;
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override;
   absl::Status Cancel(std::string_view cl_ord_id) override;
   std::string detail() const override;
@@ -55,6 +59,7 @@ class FixVenue final : public VenueAdapter {
     int64_t reported = 0;  // Quantity already reported as fills.
   };
   void OnReport(const fix::ExecReport& r);
+  void OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries);
   void SendPendingStatusRequests();
   const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;
 
@@ -64,6 +69,13 @@ class FixVenue final : public VenueAdapter {
   mutable std::mutex mu_;
   std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
   std::vector<std::string> pending_status_;  // Reconciling, to ask once logged on. Guarded by mu_.
+  struct MdBook {
+    ws::L2Book book;
+    bool snapshot = false;  // A W has arrived since the last logon.
+    int64_t receive_ns = 0;
+    uint64_t updates = 0;
+  };
+  std::map<std::string, MdBook> md_;  // By symbol, with market_data. Guarded by mu_.
   bool started_ = false;
   uint64_t sent_ = 0, fills_ = 0;
 };

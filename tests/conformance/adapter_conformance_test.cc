@@ -283,8 +283,9 @@ using exo::testing::FreePort;
 // QuickFIX sessions validated with the FIX 4.4 dictionary.
 struct FixNode {
   FixNode(const std::string& dir, std::vector<exo::fix::FixTestVenue::Level> venue_asks,
-          const std::string& time_in_force = "", long long venue_max_qty = 0)
-      : node(dir) {
+          const std::string& time_in_force = "", long long venue_max_qty = 0,
+          bool market_data = false)
+      : node(dir), fix_market_data(market_data) {
     const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
     const int port = FreePort();
     exo::fix::SessionConfig venue_side;
@@ -316,9 +317,11 @@ struct FixNode {
     auto* fv = config.add_venues();
     fv->set_id("FIXV");
     fv->set_taker_fee_bps(10);
-    fv->set_book_from("V");
+    if (!fix_market_data) fv->set_book_from("V");
+    fv->set_max_book_age_ms(60000);
     fv->add_markets()->CopyFrom(config.venues(0).markets(0));
     auto* f = fv->mutable_fix();
+    f->set_market_data(fix_market_data);
     f->set_host("127.0.0.1");
     f->set_port(fix_port);
     f->set_sender_comp_id("EXO");
@@ -331,6 +334,7 @@ struct FixNode {
     o.instruments.push_back(config.instruments(0));
     o.fee_bps = 10;
     o.store_dir = store_root + "/exo-fix-store";
+    o.clock = exo::SystemClock();
     exo::adapters::SimVenue::Options so;
     so.venue_id = "V";
     so.config = config.venues(0).sim();
@@ -366,7 +370,33 @@ struct FixNode {
   exo::adapters::VenueAdapter* fix_adapter = nullptr;
   int fix_port = 0;
   std::string fix_dictionary, fix_tif, store_root;
+  bool fix_market_data = false;
 };
+
+TEST_CASE("marketdata.l2book/1.0: a FIX venue's own market data (W snapshot, X refresh)",
+          "[conformance][book][fix]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"100", "5"}, {"101", "2"}}, "", 0, /*market_data=*/true);
+  auto* venue = f.fix_adapter;
+  REQUIRE(WaitFor([&] { return venue->Book("X") != nullptr; }));
+  auto book = venue->Book("X");
+  CheckBookShape(*book);
+  REQUIRE(book->asks_size() == 2);
+  CHECK(book->asks(0).price() == 100);
+  CHECK(book->asks(0).size() == 5);
+  CHECK(book->bids(0).price() == 99);
+  CHECK(venue->BookProblem("X").empty());
+  // Routed on its own book, then the venue's refresh shows what the fills took.
+  auto& n = f.node;
+  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("md1", 6, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  CHECK(n.Kinds("md1") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "fill 1@101",
+                                "child_done filled", "finished PLAN_STATUS_COMPLETED"});
+  REQUIRE(WaitFor([&] {
+    auto b = venue->Book("X");
+    return b && b->asks_size() == 1 && b->asks(0).price() == 101 && b->asks(0).size() == 1;
+  }));
+  WatchBooks(*venue, "X", 20);
+}
 
 TEST_CASE("execution.report/1.0: a FIX 4.4 venue's order lifecycle, delta by delta",
           "[conformance][orders][fix]") {

@@ -641,7 +641,8 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
   auto fix_state = [&] { return VenueState(ch, "FIXV"); };
   REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_UP; }));
   auto status = Ctl(*d, {"status"});
-  CHECK(status.out.find("FIX EXO->FIXVENUE logged on, next seq out 2 in 2") != std::string::npos);
+  CHECK(status.out.find("FIX EXO->FIXVENUE logged on, next seq out 2 in 2, last message (heartbeat or "
+                        "other) ") != std::string::npos);
 
   fix_venue->Stop();  // The venue goes away.
   REQUIRE(exo::testing::WaitFor([&] { return fix_state() == ADAPTER_STATE_DOWN; }));
