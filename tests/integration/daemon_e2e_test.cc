@@ -726,3 +726,55 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
   CHECK(d->Terminate() == 0);
   fix_venue->Stop();
 }
+
+TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, and a reject",
+          "[e2e][fix]") {
+  TempDir dir;
+  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  const int fix_port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
+  std::string error;
+  // The venue has only 0.05 BTC (at a price inside the router's view, SIM-A's book) and refuses orders
+  // above 1 BTC.
+  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"64990.00", "0.05"}}, {}, &error,
+                                                  /*max_order_qty=*/1);
+  REQUIRE(fix_venue);
+  REQUIRE(fix_venue->Start(&error));
+  std::string json = TestConfigJson(dir.path());
+  json.insert(json.find("{\n      \"id\": \"SIM-A\""), R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(,
+              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
+              "data_dictionary": ")" + dictionary + R"("}},
+    )");
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  REQUIRE(exo::testing::WaitFor([&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; }));
+  auto kinds = [&](const std::string& id) {
+    std::vector<std::string> out;
+    for (const auto& x : WatchToEnd(ch, id)) {
+      if (x.has_fill()) out.push_back("fill " + std::to_string(x.fill().quantity()));
+      if (x.has_child_done()) out.push_back("child_done " + x.child_done().reason());
+      if (x.has_finished()) out.push_back("finished " + PlanStatus_Name(x.finished().status()));
+    }
+    return out;
+  };
+  RouteRequest partial = Route("fix-partial", SIDE_BUY, kBtc / 2, ROUTE_MODE_EXECUTE);
+  partial.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
+  partial.mutable_order()->add_allowed_venues("FIXV");
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, partial, &resp).ok());
+  CHECK(kinds("fix-partial") == std::vector<std::string>{"fill 5000000", "child_done cancelled: ioc remainder",
+                                                         "finished PLAN_STATUS_EXPIRED"});
+  RouteRequest big = Route("fix-big", SIDE_BUY, 2 * kBtc, ROUTE_MODE_EXECUTE);
+  big.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
+  big.mutable_order()->add_allowed_venues("FIXV");
+  REQUIRE(CallRoute(ch, big, &resp).ok());
+  CHECK(kinds("fix-big") == std::vector<std::string>{
+                                "child_done rejected: order quantity above the venue maximum",
+                                "finished PLAN_STATUS_EXPIRED"});
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
