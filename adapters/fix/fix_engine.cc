@@ -15,6 +15,7 @@
 #include <quickfix/fix44/MarketDataSnapshotFullRefresh.h>
 
 #include <atomic>
+#include <type_traits>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -64,44 +65,62 @@ std::string Get(const FIX::Message& m, int tag) {
   return m.isSetField(tag) ? m.getField(tag) : std::string();
 }
 
+// What a QuickFIX endpoint owns, in construction order (the message store and log factories
+// must outlive the connector, so they are declared first), and its start/stop. `Connector` is
+// FIX::SocketInitiator or FIX::SocketAcceptor. QuickFIX exceptions become `false` + message.
+template <typename Connector>
+class Endpoint {
+ public:
+  bool Init(FIX::Application& app, const SessionConfig& config, const char* what, std::string* error) {
+    try {
+      std::istringstream in(Settings(config, std::is_same<Connector, FIX::SocketInitiator>::value));
+      settings_.reset(new FIX::SessionSettings(in));
+      store_.reset(new FIX::FileStoreFactory(*settings_));
+      log_.reset(new FIX::FileLogFactory(*settings_));
+      connector_.reset(new Connector(app, *store_, *settings_, *log_));
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string(what) + " config: " + e.what();
+      return false;
+    }
+  }
+  bool Start(const char* what, std::string* error) {
+    try {
+      connector_->start();
+      started_ = true;
+      return true;
+    } catch (const std::exception& e) {
+      *error = std::string(what) + ": " + e.what();
+      return false;
+    }
+  }
+  void Stop() {
+    if (!started_.exchange(false)) return;
+    try {
+      connector_->stop();
+    } catch (...) {
+    }
+  }
+
+ private:
+  std::unique_ptr<FIX::SessionSettings> settings_;
+  std::unique_ptr<FIX::FileStoreFactory> store_;
+  std::unique_ptr<FIX::FileLogFactory> log_;  // Session events and messages, per session.
+  std::unique_ptr<Connector> connector_;
+  std::atomic<bool> started_{false};
+};
+
 class Client final : public FixClient, public FIX::Application {
  public:
   Client(const SessionConfig& c, Callbacks cb) : config_(c), callbacks_(std::move(cb)) {}
   ~Client() override { Stop(); }
 
   bool Init(std::string* error) {
-    try {
-      std::istringstream in(Settings(config_, true));
-      settings_.reset(new FIX::SessionSettings(in));
-      store_.reset(new FIX::FileStoreFactory(*settings_));
-      log_.reset(new FIX::FileLogFactory(*settings_));
-      initiator_.reset(new FIX::SocketInitiator(*this, *store_, *settings_, *log_));
-      session_ = FIX::SessionID("FIX.4.4", config_.sender_comp_id, config_.target_comp_id);
-      return true;
-    } catch (const std::exception& e) {
-      *error = std::string("FIX session config: ") + e.what();
-      return false;
-    }
+    session_ = FIX::SessionID("FIX.4.4", config_.sender_comp_id, config_.target_comp_id);
+    return link_.Init(*this, config_, "FIX session", error);
   }
-
-  bool Start(std::string* error) override {
-    try {
-      initiator_->start();
-      started_ = true;
-      return true;
-    } catch (const std::exception& e) {
-      *error = std::string("FIX initiator: ") + e.what();
-      return false;
-    }
-  }
-
-  void Stop() override {
-    if (!started_.exchange(false)) return;
-    try {
-      initiator_->stop();
-    } catch (...) {
-    }
-  }
+  bool Start(std::string* error) override { return link_.Start("FIX initiator", error); }
+  void Stop() override { link_.Stop(); }
 
   bool logged_on() const override { return logged_on_.load(); }
 
@@ -275,10 +294,7 @@ class Client final : public FixClient, public FIX::Application {
 
   SessionConfig config_;
   Callbacks callbacks_;
-  std::unique_ptr<FIX::SessionSettings> settings_;
-  std::unique_ptr<FIX::FileStoreFactory> store_;  // Outlives the initiator (declared first).
-  std::unique_ptr<FIX::FileLogFactory> log_;       // Session events and messages, per session.
-  std::unique_ptr<FIX::SocketInitiator> initiator_;
+  Endpoint<FIX::SocketInitiator> link_;
   FIX::SessionID session_;
   static long long NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -286,7 +302,7 @@ class Client final : public FixClient, public FIX::Application {
         .count();
   }
 
-  std::atomic<bool> logged_on_{false}, started_{false};
+  std::atomic<bool> logged_on_{false};
   std::atomic<long long> last_received_ms_{0};
 };
 
@@ -296,36 +312,9 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       : config_(c), asks_(std::move(asks)), bids_(std::move(bids)), max_order_qty_(max) {}
   ~TestVenue() override { Stop(); }
 
-  bool Init(std::string* error) {
-    try {
-      std::istringstream in(Settings(config_, false));
-      settings_.reset(new FIX::SessionSettings(in));
-      store_.reset(new FIX::FileStoreFactory(*settings_));
-      log_.reset(new FIX::FileLogFactory(*settings_));
-      acceptor_.reset(new FIX::SocketAcceptor(*this, *store_, *settings_, *log_));
-      return true;
-    } catch (const std::exception& e) {
-      *error = std::string("FIX acceptor config: ") + e.what();
-      return false;
-    }
-  }
-  bool Start(std::string* error) override {
-    try {
-      acceptor_->start();
-      started_ = true;
-      return true;
-    } catch (const std::exception& e) {
-      *error = std::string("FIX acceptor: ") + e.what();
-      return false;
-    }
-  }
-  void Stop() override {
-    if (!started_.exchange(false)) return;
-    try {
-      acceptor_->stop();
-    } catch (...) {
-    }
-  }
+  bool Init(std::string* error) { return link_.Init(*this, config_, "FIX acceptor", error); }
+  bool Start(std::string* error) override { return link_.Start("FIX acceptor", error); }
+  void Stop() override { link_.Stop(); }
   int orders_received() const override { return orders_.load(); }
 
   void onCreate(const FIX::SessionID&) override {}
@@ -509,12 +498,8 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   FIX::SessionID md_session_;
   std::vector<std::string> md_symbols_;
   long long max_order_qty_ = 0;
-  std::unique_ptr<FIX::SessionSettings> settings_;
-  std::unique_ptr<FIX::FileStoreFactory> store_;
-  std::unique_ptr<FIX::FileLogFactory> log_;
-  std::unique_ptr<FIX::SocketAcceptor> acceptor_;
+  Endpoint<FIX::SocketAcceptor> link_;
   std::atomic<int> orders_{0};
-  std::atomic<bool> started_{false};
   long long exec_seq_ = 0;
 };
 

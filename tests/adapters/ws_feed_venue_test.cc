@@ -8,6 +8,7 @@
 
 #include "daemon/dev_certs.h"
 #include "tests/adapters/feed_server.h"
+#include "tests/adapters/recorded_binance_venue.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -37,20 +38,7 @@ class FixedClock : public exo::Clock {
 
 WsFeedVenue::Options BinanceVenue(int port, uint32_t stall_ms = 0) {
   static FixedClock clock;
-  WsFeedVenue::Options o;
-  o.venue_id = "BINANCE";
-  o.config.set_format(FEED_FORMAT_BINANCE_SPOT);
-  o.config.set_url("ws://127.0.0.1:" + std::to_string(port) + "/stream?streams=nknusdt@depth@100ms");
-  o.config.set_snapshot_url("http://127.0.0.1:" + std::to_string(port) +
-                            "/api/v3/depth?symbol={symbol}&limit=1000");
-  o.config.set_stall_timeout_ms(stall_ms);
-  Instrument i;
-  i.set_symbol("NKN-USDT");
-  i.set_price_scale(8);
-  i.set_qty_scale(8);
-  o.markets.push_back({i, "NKNUSDT"});
-  o.clock = &clock;
-  return o;
+  return exo::testing::RecordedBinanceVenue("BINANCE", port, stall_ms, &clock);
 }
 
 using exo::testing::WaitFor;

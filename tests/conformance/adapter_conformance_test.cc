@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/router_engine.h"
 #include "tests/adapters/feed_server.h"
+#include "tests/adapters/recorded_binance_venue.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
@@ -115,20 +116,8 @@ TEST_CASE("marketdata.l2book/1.0: the WebSocket feed venue", "[conformance][book
   };
   exo::testing::FeedServer server(so);
   static Clock1 clock;
-  exo::adapters::ws::WsFeedVenue::Options o;
-  o.venue_id = "BIN";
-  o.config.set_format(FEED_FORMAT_BINANCE_SPOT);
-  o.config.set_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/stream");
-  o.config.set_snapshot_url("http://127.0.0.1:" + std::to_string(server.port()) +
-                            "/api/v3/depth?symbol={symbol}&limit=1000");
-  o.config.set_stall_timeout_ms(400);
-  Instrument i;
-  i.set_symbol("NKN-USDT");
-  i.set_price_scale(8);
-  i.set_qty_scale(8);
-  o.markets.push_back({i, "NKNUSDT"});
-  o.clock = &clock;
-  exo::adapters::ws::WsFeedVenue venue(o);
+  exo::adapters::ws::WsFeedVenue venue(
+      exo::testing::RecordedBinanceVenue("BIN", server.port(), /*stall_timeout_ms=*/400, &clock));
   REQUIRE(venue.Start(nullptr).ok());
   // Gap: detected and reported, then resynced by itself.
   REQUIRE(WaitFor([&] { return venue.resyncs() >= 1; }));

@@ -98,6 +98,21 @@ exo::fix::SessionConfig FixVenueSide(int port, const std::string& store_dir) {
   return c;
 }
 
+// The default test config plus a FIX venue "FIXV" (books from SIM-A, lot 0.001 BTC, no fee)
+// connected to the test FIX venue on `port`; `extra_fix` adds fields to its "fix" object.
+std::string ConfigWithFixVenue(const std::string& data_dir, int port, const std::string& extra_fix = "") {
+  std::string json = TestConfigJson(data_dir);
+  json.insert(json.find("{\n      \"id\": \"SIM-A\""),
+              R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(port) +
+                  (extra_fix.empty() ? "" : ", " + extra_fix) + R"(,
+              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
+              "data_dictionary": ")" + std::string(EXO_SOURCE_DIR) + R"(/deploy/fix/FIX44.xml"}},
+    )");
+  return json;
+}
+
 // A venue's state as Status reports it (UNSPECIFIED if the call fails or the venue is unknown).
 AdapterState VenueState(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
   StatusResponse st;
@@ -613,7 +628,6 @@ TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated v
 TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, it comes back",
           "[e2e][fix]") {
   TempDir dir;
-  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   const int fix_port = exo::testing::FreePort();
   const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   auto start_venue = [&] {
@@ -625,14 +639,7 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
   };
   auto fix_venue = start_venue();
   // The default sim venues, plus a FIX venue that takes SIM-A's book.
-  std::string json = TestConfigJson(dir.path());
-  const std::string fix = R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
-      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
-      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(, "reconnect_s": 1,
-              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
-              "data_dictionary": ")" + dictionary + R"("}},
-    )";
-  json.insert(json.find("{\n      \"id\": \"SIM-A\""), fix);
+  const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("reconnect_s": 1)");
   std::string error;
   auto d = DaemonProcess::Start(dir.path(), json, &error);
   INFO(error);
@@ -668,7 +675,6 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
 TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconciled, not re-sent",
           "[e2e][fix][crash]") {
   TempDir dir;
-  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   const int fix_port = exo::testing::FreePort();
   const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   std::string error;
@@ -676,14 +682,7 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
   auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"99999.00", "100"}}, {}, &error);
   REQUIRE(fix_venue);
   REQUIRE(fix_venue->Start(&error));
-  std::string json = TestConfigJson(dir.path());
-  const std::string fix = R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
-      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
-      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(, "time_in_force": "0",
-              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
-              "data_dictionary": ")" + dictionary + R"("}},
-    )";
-  json.insert(json.find("{\n      \"id\": \"SIM-A\""), fix);
+  const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0")");
   auto d = DaemonProcess::Start(dir.path(), json, &error);
   INFO(error);
   REQUIRE(d != nullptr);
@@ -730,7 +729,6 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
 TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, and a reject",
           "[e2e][fix]") {
   TempDir dir;
-  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   const int fix_port = exo::testing::FreePort();
   const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
   std::string error;
@@ -740,13 +738,7 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
                                                   /*max_order_qty=*/1);
   REQUIRE(fix_venue);
   REQUIRE(fix_venue->Start(&error));
-  std::string json = TestConfigJson(dir.path());
-  json.insert(json.find("{\n      \"id\": \"SIM-A\""), R"({"id": "FIXV", "taker_fee_bps": 0, "book_from": "SIM-A",
-      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
-      "fix": {"host": "127.0.0.1", "port": )" + std::to_string(fix_port) + R"(,
-              "sender_comp_id": "EXO", "target_comp_id": "FIXVENUE",
-              "data_dictionary": ")" + dictionary + R"("}},
-    )");
+  const std::string json = ConfigWithFixVenue(dir.path(), fix_port);
   auto d = DaemonProcess::Start(dir.path(), json, &error);
   INFO(error);
   REQUIRE(d != nullptr);
