@@ -2,6 +2,7 @@
 // and the real exoroutectl.
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -113,15 +114,27 @@ std::string ConfigWithFixVenue(const std::string& data_dir, int port, const std:
   return json;
 }
 
-// A venue's state as Status reports it (UNSPECIFIED if the call fails or the venue is unknown).
-AdapterState VenueState(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
+// The venue's entry in Status, if the call works and the venue is known.
+std::optional<VenueStatus> VenueStatusOf(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
   StatusResponse st;
   grpc::ClientContext ctx;
-  if (!AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok()) return ADAPTER_STATE_UNSPECIFIED;
+  if (!AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok()) return std::nullopt;
   for (const auto& v : st.venues()) {
-    if (v.venue() == venue) return v.state();
+    if (v.venue() == venue) return v;
   }
-  return ADAPTER_STATE_UNSPECIFIED;
+  return std::nullopt;
+}
+
+// Whether Status reports a book for the venue (it gives the book's age once there is one).
+bool VenueHasBook(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
+  auto v = VenueStatusOf(ch, venue);
+  return v && v->book_age_ms() >= 0;
+}
+
+// A venue's state as Status reports it (UNSPECIFIED if the call fails or the venue is unknown).
+AdapterState VenueState(const std::shared_ptr<grpc::Channel>& ch, const std::string& venue) {
+  auto v = VenueStatusOf(ch, venue);
+  return v ? v->state() : ADAPTER_STATE_UNSPECIFIED;
 }
 
 }  // namespace
@@ -493,17 +506,8 @@ TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e]
   INFO(error);
   REQUIRE(d != nullptr);
   auto ch = Connect(*d);
-  // Wait for the feed to be in sync: the venue's book age is reported once it has a book.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  bool synced = false;
-  while (!synced && std::chrono::steady_clock::now() < deadline) {
-    StatusResponse st;
-    grpc::ClientContext ctx;
-    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
-    for (const auto& v : st.venues()) synced = synced || (v.venue() == "BINANCE" && v.book_age_ms() >= 0);
-    if (!synced) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  REQUIRE(synced);
+  // The feed is in sync once Status reports an age for the venue's book.
+  REQUIRE(exo::testing::WaitFor([&] { return VenueHasBook(ch, "BINANCE"); }, 20000));
   auto status = Ctl(*d, {"status"});
   CHECK(status.out.find("feed connected, 1 connects, 0 resyncs, 0 malformed frames") != std::string::npos);
 
@@ -582,21 +586,8 @@ TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated v
   REQUIRE(d != nullptr);
   auto ch = Connect(*d);
   // Ready when the feed has a book and the FIX session is logged on.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  bool ready = false;
-  while (!ready && std::chrono::steady_clock::now() < deadline) {
-    StatusResponse st;
-    grpc::ClientContext ctx;
-    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
-    bool book = false, fix_up = false;
-    for (const auto& v : st.venues()) {
-      book = book || (v.venue() == "BINANCE" && v.book_age_ms() >= 0);
-      fix_up = fix_up || (v.venue() == "FIXV" && v.state() == ADAPTER_STATE_UP);
-    }
-    ready = book && fix_up;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  REQUIRE(ready);
+  REQUIRE(exo::testing::WaitFor(
+      [&] { return VenueHasBook(ch, "BINANCE") && VenueState(ch, "FIXV") == ADAPTER_STATE_UP; }, 20000));
 
   RouteRequest plan = Route("three-1", SIDE_BUY, 3000 * 100000000LL, ROUTE_MODE_PLAN_ONLY);
   plan.mutable_order()->set_symbol("NKN-USDT");
