@@ -7,6 +7,31 @@
 #include <limits>
 
 namespace exo::solver {
+namespace {
+
+// A certificate of how far the iterate is from optimal: (P - D) / |P|, with P the cost of a
+// feasible point next to x (scaled down if Σx > Q, else topped up in proportion to each
+// venue's room) and D the Lagrangian bound λQ + Σ min_x (f_i(x) - λx), both sums over venues.
+double RelativeGap(const std::vector<LocalProblem>& problems, const std::vector<double>& x,
+                   double sum, double q, double lambda) {
+  double room = 0;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    room += static_cast<double>(problems[i].capacity()) - x[i];
+  }
+  const bool over = sum >= q;
+  const double f = over ? q / sum : (room > 0 ? (q - sum) / room : 0.0);
+  double primal = 0, dual = lambda * q;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const LocalProblem& p = problems[i];
+    double y = over ? x[i] * f : x[i] + (static_cast<double>(p.capacity()) - x[i]) * f;
+    primal += p.ContinuousCost(y);
+    LocalProblem::Response r = p.At(lambda);
+    dual += r.cost_lo - lambda * static_cast<double>(r.lo);
+  }
+  return (primal - dual) / std::max(std::fabs(primal), 1e-300);
+}
+
+}  // namespace
 
 DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quantity,
                        const AdmmOptions& options) {
@@ -47,11 +72,8 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
     }
     xbar = sum / static_cast<double>(n);
     u += options.alpha * (xbar - share);
-    double next_lambda = -rho * u;
-    bool converged = std::fabs(sum - q) <= options.tolerance * q &&
-                     std::fabs(next_lambda - lambda) <= options.tolerance * std::max(1.0, std::fabs(lambda));
-    lambda = next_lambda;
-    if (converged) break;
+    lambda = -rho * u;
+    if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
   }
   out.lambda = lambda;
 

@@ -4,7 +4,9 @@
 // min Σ f_i(x_i) s.t. Σ x_i = Q is solved on the continuous relaxation with the sharing
 // iteration x_i <- prox_{f_i/ρ}(x_i - x̄ + Q/N - u), u <- u + α (x̄ - Q/N), over-relaxed
 // (α = 1.6), with λ = -ρu warm-started at the venues' average best fee-adjusted price and ρ
-// scaled to the books' curvature. Each venue only answers its proximal step. The continuous
+// scaled to the books' curvature. It stops when a duality-gap certificate (a feasible point's cost
+// against the Lagrangian bound at λ, both sums of what each venue answers) is within 1e-6
+// relative. Each venue only answers its proximal step and At(λ). The continuous
 // answer is then rounded to lots and polished by exchanging single lots between venues while
 // that lowers the cost (optimal for separable convex costs with a common lot size).
 #pragma once
@@ -19,7 +21,7 @@ namespace exo::solver {
 
 struct AdmmOptions {
   double alpha = 1.6;            // Over-relaxation.
-  double tolerance = 1e-7;       // Relative primal residual |Σx - Q| / Q and λ change.
+  double gap_tolerance = 1e-6;   // Stop when the relative duality gap certificate is below.
   int max_iterations = 500;
 };
 

@@ -74,26 +74,25 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   }
 
   const double fee = venue.fee_bps() / 10000.0;
-  LocalProblem p;
-  p.levels_.reserve(static_cast<size_t>(levels.size()));
+  // The walked levels: the side cut at the limit (no copy; read in place).
+  int n_levels = 0;
   int64_t available = 0;
   for (const BookLevel& l : levels) {
     if (limit_price.has_value() && (buy ? l.price() > *limit_price : l.price() < *limit_price)) {
       break;
     }
-    p.levels_.push_back({l.price(), l.size()});
+    ++n_levels;
     available += l.size();
+  }
+  if (n_levels == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no liquidity within limit ", *limit_price, " (best ", buy ? "ask " : "bid ",
+        levels[0].price(), ")"));
   }
   auto unit_cost = [buy, fee](int64_t price) {
     return buy ? static_cast<double>(price) * (1.0 + fee)
                : -static_cast<double>(price) * (1.0 - fee);
   };
-  const std::vector<Level>& pieces = p.levels_;
-  if (pieces.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no liquidity within limit ", *limit_price, " (best ", buy ? "ask " : "bid ",
-        levels[0].price(), ")"));
-  }
   int64_t usable = available;
   if (venue.max_quantity() > 0) usable = std::min(usable, venue.max_quantity());
   const int64_t lot = venue.lot_size();
@@ -102,62 +101,71 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     return absl::FailedPreconditionError(
         absl::StrCat("less than one lot (", lot, ") available within limit and cap"));
   }
+  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
 
+  LocalProblem p;
   p.venue_ = venue.venue();
   p.lot_size_ = lot;
   p.buy_ = buy;
   p.fee_ppm_ = FeePpm(venue.fee_bps());
-  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
-  p.kappa_ = static_cast<double>(pieces[0].price) * venue.impact_bps() / 1e4 /
+  p.kappa_ = static_cast<double>(levels[0].price()) * venue.impact_bps() / 1e4 /
              static_cast<double>(Pow10(qty_scale));
-  p.segments_.reserve(2 * pieces.size());
-  auto push = [&p](double unit, int64_t qty, int64_t worst) {
-    if (!p.segments_.empty() && p.segments_.back().unit_cost == unit &&
+  // At most one whole-lot run and one straddling lot per level: one allocation per venue.
+  p.segments_.reserve(2 * static_cast<size_t>(n_levels));
+  auto push = [&p](double unit, int64_t qty, int64_t worst, __int128 notional, bool one_price) {
+    if (one_price && !p.segments_.empty() && p.segments_.back().one_price &&
         p.segments_.back().worst_price == worst) {
       p.segments_.back().quantity += qty;
+      p.segments_.back().notional += notional;
     } else {
-      p.segments_.push_back({unit, qty, worst, 0, 0});
+      p.segments_.push_back({unit, qty, worst, 0, 0, notional, one_price});
     }
   };
-  // Walk the pieces lot by lot, jumping over whole lots inside one piece; a lot that straddles
-  // pieces costs their weighted mean, clamped between its first and last piece so that rounding
+  // Walk the levels lot by lot, jumping over whole lots inside one level; a lot that straddles
+  // levels costs their weighted mean, clamped between its first and last level so that rounding
   // can never break convexity.
-  size_t i = 0;
-  int64_t left_in_piece = pieces[0].size;
+  int i = 0;
+  int64_t left_in_level = levels[0].size();
   while (lots_left > 0) {
-    if (left_in_piece >= lot) {
-      int64_t whole = std::min(left_in_piece / lot, lots_left);
-      push(unit_cost(pieces[i].price), whole * lot, pieces[i].price);
-      left_in_piece -= whole * lot;
+    const int64_t price = levels[i].price();
+    if (left_in_level >= lot) {
+      int64_t whole = std::min(left_in_level / lot, lots_left);
+      push(unit_cost(price), whole * lot, price, static_cast<__int128>(price) * (whole * lot), true);
+      left_in_level -= whole * lot;
       lots_left -= whole;
-      if (left_in_piece == 0 && ++i < pieces.size()) left_in_piece = pieces[i].size;
+      if (left_in_level == 0 && ++i < n_levels) left_in_level = levels[i].size();
       continue;
     }
     double cost = 0;
+    __int128 notional = 0;
     int64_t need = lot;
-    double first = unit_cost(pieces[i].price), last = first;
-    int64_t worst = pieces[i].price;
+    double first = unit_cost(price), last = first;
+    int64_t worst = price;
     while (need > 0) {
-      int64_t take = std::min(need, left_in_piece);
-      double c = unit_cost(pieces[i].price);
+      int64_t take = std::min(need, left_in_level);
+      worst = levels[i].price();
+      double c = unit_cost(worst);
       cost += c * static_cast<double>(take);
+      notional += static_cast<__int128>(worst) * take;
       last = c;
-      worst = pieces[i].price;
       need -= take;
-      left_in_piece -= take;
-      if (left_in_piece == 0 && ++i < pieces.size()) left_in_piece = pieces[i].size;
+      left_in_level -= take;
+      if (left_in_level == 0 && ++i < n_levels) left_in_level = levels[i].size();
     }
     double unit = std::clamp(cost / static_cast<double>(lot), first, last);
-    push(unit, lot, worst);
+    push(unit, lot, worst, notional, false);
     --lots_left;
   }
   int64_t cum = 0;
   double cum_cost = 0;
+  __int128 cum_notional = 0;
   for (Segment& s : p.segments_) {
     cum += s.quantity;
     cum_cost += s.unit_cost * static_cast<double>(s.quantity);
+    cum_notional += s.notional;
     s.end = cum;
     s.end_cost = cum_cost;
+    s.notional = cum_notional;
   }
   return p;
 }
@@ -267,20 +275,30 @@ double LocalProblem::Cost(int64_t x) const {
   return before + segments_[k].unit_cost * static_cast<double>(x - qty_before) + impact;
 }
 
-int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
-  const int64_t x0 = x;
-  __int128 notional = 0;
-  for (const Level& l : levels_) {
-    if (x <= 0) break;
-    int64_t take = std::min(x, l.size);
-    notional += static_cast<__int128>(l.price) * take;
-    x -= take;
+double LocalProblem::ContinuousCost(double x) const {
+  if (x <= 0) return 0;
+  double before = 0, start = 0;
+  for (const Segment& s : segments_) {
+    double end = static_cast<double>(s.end);
+    if (x <= end) return before + s.unit_cost * (x - start) + kappa_ * x * x / 2;
+    before = s.end_cost;
+    start = end;
   }
-  const int64_t taken = x0;
+  return before + kappa_ * start * start / 2;
+}
+
+int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
+  if (x <= 0) return 0;
+  // The walked notional, exactly: whole segments' sums, plus part of a one-price run (a lot
+  // multiple never ends inside a straddling lot).
+  size_t k = std::min(SegmentOf(x), segments_.size() - 1);
+  const Segment& s = segments_[k];
+  __int128 notional = s.notional;
+  if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);
   int64_t factor = buy_ ? 1'000'000 + fee_ppm_ : -(1'000'000 - fee_ppm_);
   int64_t cost = MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
   // The impact term is a model estimate, not a price: it is added rounded.
-  double impact = kappa_ * static_cast<double>(taken) * static_cast<double>(taken) / 2;
+  double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
   return cost + std::llround(impact / static_cast<double>(Pow10(qty_scale)));
 }
 

@@ -30,11 +30,8 @@ class LocalProblem {
     int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
     int64_t end;          // Quantity of this and all earlier segments.
     double end_cost;      // Cost of this and all earlier segments.
-  };
-  // A walked book level (cut at the limit).
-  struct Level {
-    int64_t price;
-    int64_t size;
+    __int128 notional;    // Exact Σ raw price × quantity of this and all earlier segments.
+    bool one_price;       // A run at one level's price (else: one lot straddling levels).
   };
   // Quantity the venue takes at dual price λ: `lo` with marginal cost < λ, `hi` with <= λ,
   // and what each costs. All four are summable across venues (and nodes).
@@ -63,6 +60,8 @@ class LocalProblem {
   double Prox(double v, double rho) const;
   // Cost in price units × quantity units of taking x (a multiple of the lot, <= capacity()).
   double Cost(int64_t x) const;
+  // The same curve taken as continuous, for any x in [0, capacity()] (ADMM's primal bound).
+  double ContinuousCost(double x) const;
   // What taking x costs in price units, exactly: the walked notional plus the taker fee (sells:
   // minus proceeds after fee), rounded half away from zero. This is what plans report; the
   // floating-point curve above is only for finding the optimum.
@@ -83,7 +82,6 @@ class LocalProblem {
   int64_t lot_size_ = 1;
   bool buy_ = true;
   int64_t fee_ppm_ = 0;
-  std::vector<Level> levels_;  // The walked side, cut at the limit.
   std::vector<Segment> segments_;  // Non-decreasing unit_cost.
 
   // Index of the segment holding the x-th unit (x >= 1); segments_.size() if beyond.

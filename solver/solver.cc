@@ -53,6 +53,8 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
 
   std::vector<LocalProblem> problems;
   std::vector<int64_t> min_quantity;
+  problems.reserve(static_cast<size_t>(in.venues_size()));
+  min_quantity.reserve(static_cast<size_t>(in.venues_size()));
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   for (const auto& v : in.venues()) {
