@@ -89,6 +89,35 @@ void ApplyDefaults(DaemonConfig& c) {
   }
 }
 
+absl::Status ValidateCluster(const DaemonConfig& c) {
+  if (!c.has_cluster()) return absl::OkStatus();
+  const auto& k = c.cluster();
+  EXO_RETURN_IF_ERROR(CheckAddress(k.listen(), "cluster.listen"));
+  for (auto [name, file] : {std::pair{"cluster.ca_file", &k.ca_file()},
+                            std::pair{"cluster.cert_file", &k.cert_file()},
+                            std::pair{"cluster.key_file", &k.key_file()}}) {
+    if (file->empty()) return Bad(name, "required: peers talk mutual TLS only");
+    if (!std::filesystem::exists(*file)) return Bad(name, absl::StrCat("no such file: ", *file));
+  }
+  if (k.peers().empty()) return Bad("cluster.peers", "at least one peer is required");
+  std::set<std::string> ids = {c.node_id()};
+  for (int i = 0; i < k.peers_size(); ++i) {
+    const auto& p = k.peers(i);
+    std::string at = absl::StrCat("cluster.peers[", i, "]");
+    if (!std::regex_match(p.node_id(), IdPattern())) {
+      return Bad(at + ".node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", p.node_id(), "\""));
+    }
+    if (!ids.insert(p.node_id()).second) {
+      return Bad(at + ".node_id", absl::StrCat("\"", p.node_id(), "\" is this node or another peer"));
+    }
+    EXO_RETURN_IF_ERROR(CheckAddress(p.address(), at + ".address"));
+  }
+  if (k.round_timeout_ms() > 60000) {
+    return Bad("cluster.round_timeout_ms", absl::StrCat("must be <= 60000, got ", k.round_timeout_ms()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const DaemonConfig& c) {
   if (!std::regex_match(c.node_id(), IdPattern())) {
     return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", c.node_id(), "\""));
@@ -110,6 +139,8 @@ absl::Status Validate(const DaemonConfig& c) {
   if (tls.require_client_cert() && tls.insecure_plaintext()) {
     return Bad("tls.require_client_cert", "needs TLS");
   }
+
+  EXO_RETURN_IF_ERROR(ValidateCluster(c));
 
   if (c.instruments().empty()) return Bad("instruments", "at least one instrument is required");
   std::set<std::string> symbols;

@@ -1,6 +1,7 @@
 #include "daemon/exorouted.h"
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,8 @@
 #include "exo/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "daemon/cluster/coordinator.h"
+#include "daemon/cluster/peer_service.h"
 
 namespace exo::daemon {
 
@@ -25,8 +28,14 @@ struct Daemon::Impl {
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<AdminServiceImpl> admin;
   std::unique_ptr<grpc::Server> server;
+  // Cluster (config.cluster): this node's sessions, the coordinator, the peer listener.
+  std::unique_ptr<cluster::ClusterNode> cluster_node;
+  std::unique_ptr<cluster::Coordinator> coordinator;
+  std::unique_ptr<cluster::PeerServiceImpl> peer_service;
+  std::unique_ptr<grpc::Server> peer_server;
   std::string endpoint, ca_file;
   bool plaintext = false;
+  absl::Status StartCluster(const DaemonConfig& config, Clock* clock);
   bool stopped = false;
 };
 
@@ -100,6 +109,39 @@ const std::string& Daemon::endpoint() const { return impl_->endpoint; }
 const std::string& Daemon::ca_file() const { return impl_->ca_file; }
 bool Daemon::plaintext() const { return impl_->plaintext; }
 
+// The peer listener (mutual TLS, configured peers only) and the coordinator's links to peers.
+absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock) {
+  Impl& impl = *this;
+  const ClusterConfig& k = config.cluster();
+  impl.cluster_node = std::make_unique<cluster::ClusterNode>(impl.engine.get(), config.node_id(), clock);
+  std::set<std::string> peer_ids;
+  std::vector<std::unique_ptr<cluster::NodeLink>> links;
+  links.push_back(cluster::LocalLink(impl.cluster_node.get()));
+  const uint32_t timeout_ms = k.round_timeout_ms() > 0 ? k.round_timeout_ms() : 500;
+  for (const PeerConfig& p : k.peers()) {
+    peer_ids.insert(p.node_id());
+    EXO_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, cluster::PeerChannel(k, p));
+    links.push_back(cluster::RemoteLink(p.node_id(), std::move(channel), timeout_ms));
+  }
+  impl.coordinator = std::make_unique<cluster::Coordinator>(
+      config.node_id(), std::move(links),
+      k.on_node_failure() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
+                                                             : k.on_node_failure());
+  impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), peer_ids);
+  EXO_ASSIGN_OR_RETURN(auto creds, cluster::PeerServerCredentials(k));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(k.listen(), creds, &port);
+  builder.RegisterService(impl.peer_service.get());
+  impl.peer_server = builder.BuildAndStart();
+  if (!impl.peer_server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cluster.listen: cannot listen on ", k.listen()));
+  }
+  LogInfo("cluster: node %s peers on %s (mutual TLS), %d peer(s)", config.node_id(),
+          DialAddress(k.listen(), port), k.peers_size());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Clock* clock) {
   auto impl = std::make_unique<Impl>();
   std::error_code ec;
@@ -129,7 +171,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
 
   EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file));
   impl->plaintext = config.tls().insecure_plaintext();
-  impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get());
+  if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
+  impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
+                                                     impl->coordinator.get());
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
@@ -176,6 +220,10 @@ void Daemon::Shutdown() {
   }
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   impl_->server->Wait();
+  if (impl_->peer_server) {
+    impl_->peer_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    impl_->peer_server->Wait();
+  }
   LogInfo("stopping venues and engine");
   impl_->engine->Stop();
   exoroute::v1::ChainHead head = impl_->store->Head();

@@ -1,5 +1,7 @@
 #include "daemon/grpc_services.h"
 
+#include "daemon/cluster/coordinator.h"
+
 #include "absl/strings/str_cat.h"
 #include "daemon/decision_audit.h"
 #include "daemon/request_validation.h"
@@ -22,6 +24,12 @@ grpc::Status ToGrpc(const absl::Status& s) {
 grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
                                       RouteResponse* resp) {
   if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
+  if (coordinator_ != nullptr) {
+    absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = *std::move(r);
+    return grpc::Status::OK;
+  }
   absl::StatusOr<Plan> plan = engine_->Route(req->order(), req->mode());
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);

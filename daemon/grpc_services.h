@@ -13,13 +13,18 @@
 #include "store/delta_store.h"
 
 namespace exo::daemon {
+namespace cluster {
+class Coordinator;
+}
 
 grpc::Status ToGrpc(const absl::Status& s);
 
 class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
  public:
-  RouterServiceImpl(RouterEngine* engine, const store::DeltaStore* store)
-      : engine_(engine), store_(store) {}
+  // With a coordinator, every Route is a cluster route (split across the cluster's nodes).
+  RouterServiceImpl(RouterEngine* engine, const store::DeltaStore* store,
+                    cluster::Coordinator* coordinator = nullptr)
+      : engine_(engine), store_(store), coordinator_(coordinator) {}
   grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest*,
                      exoroute::v1::RouteResponse*) override;
   grpc::Status GetPlan(grpc::ServerContext*, const exoroute::v1::GetPlanRequest*,
@@ -32,6 +37,7 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
  private:
   RouterEngine* engine_;
   const store::DeltaStore* store_;
+  cluster::Coordinator* coordinator_;
 };
 
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {

@@ -337,7 +337,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
     return step;
   }
 
-  SolveInput input = BuildSolveInput(p, now);
+  SolveInput input = !allocated_once && rec.first_input ? *rec.first_input : BuildSolveInput(p, now);
   EXO_ASSIGN_OR_RETURN(Decision decision, solver::Solve(input));
   if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
 
@@ -416,7 +416,18 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
   return absl::InternalError("plan did not settle within 64 steps");
 }
 
-absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mode) {
+absl::StatusOr<SolveInput> RouterEngine::SnapshotInput(const ParentOrder& order,
+                                                       RouteMode mode) const {
+  EXO_RETURN_IF_ERROR(CheckRoutable(order));
+  Plan p;
+  *p.mutable_order() = order;
+  p.set_mode(mode);
+  *p.mutable_instrument() = *FindInstrument(order.symbol());
+  return BuildSolveInput(p, clock_->NowNs());
+}
+
+absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mode,
+                                         std::optional<SolveInput> first_input) {
   WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");
   EXO_RETURN_IF_ERROR(CheckRoutable(order));
@@ -436,6 +447,7 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
     }
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
+    rec->first_input = std::move(first_input);
     plans_.emplace(order.id(), rec);
   }
   PendingDelta created;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,8 +57,14 @@ class RouterEngine {
   // Stops threads and adapters. Idempotent.
   void Stop();
 
+  // `first_input`, when given, is what the plan's first decision is solved from instead of the
+  // books at that moment: a cluster node's share, decided on the books it answered from.
   absl::StatusOr<exoroute::v1::Plan> Route(const exoroute::v1::ParentOrder& order,
-                                           exoroute::v1::RouteMode mode);
+                                           exoroute::v1::RouteMode mode,
+                                           std::optional<exoroute::v1::SolveInput> first_input = {});
+  // The solver input `order` would be decided from now (for a cluster route's node session).
+  absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
+                                                         exoroute::v1::RouteMode mode) const;
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
 
@@ -82,6 +89,7 @@ class RouterEngine {
     mutable std::mutex mu;
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
+    std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
     std::atomic<uint32_t> version{0};
     std::atomic<bool> settled{false};
   };

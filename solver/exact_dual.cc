@@ -1,95 +1,14 @@
 #include "solver/exact_dual.h"
 
-#include "solver/internal/lot_fill.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "exo/status_macros.h"
+#include "solver/internal/lot_fill.h"
+
 namespace exo::solver {
 namespace {
-
-// What one venue takes at the bracket's ends: hi(a) with its cost, lo(b) with its cost. When
-// the two are equal the venue has no breakpoint inside (a, b) — its response is the same for
-// every λ left to try — so it is frozen and summed once instead of asked again.
-struct VenueBracket {
-  int64_t qa = 0;
-  int64_t qb = 0;
-  double ca = 0;
-  double cb = 0;
-};
-
-// The coordinator's running sums: frozen venues in `fixed_*`, the rest asked each round.
-class Aggregator {
- public:
-  explicit Aggregator(const std::vector<LocalProblem>& problems) : problems_(problems) {
-    brackets_.resize(problems.size());
-    active_.reserve(problems.size());
-    for (size_t i = 0; i < problems.size(); ++i) {
-      brackets_[i].qb = problems[i].capacity();
-      brackets_[i].cb = problems[i].total_cost();
-      active_.push_back(i);
-    }
-  }
-
-  // S(λ) over all venues: frozen ones from their bracket, active ones asked (in venue order).
-  LocalProblem::Response Evaluate(double lambda, uint32_t* rounds) {
-    ++*rounds;
-    LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
-    responses_.resize(active_.size());
-    for (size_t k = 0; k < active_.size(); ++k) {
-      LocalProblem::Response r = problems_[active_[k]].At(lambda);
-      responses_[k] = r;
-      s.lo += r.lo;
-      s.hi += r.hi;
-      s.cost_lo += r.cost_lo;
-      s.cost_hi += r.cost_hi;
-    }
-    return s;
-  }
-  // After Evaluate(λ): λ is the new lower (or upper) end of the bracket.
-  void Narrow(bool lower) {
-    size_t kept = 0;
-    for (size_t k = 0; k < active_.size(); ++k) {
-      VenueBracket& b = brackets_[active_[k]];
-      const LocalProblem::Response& r = responses_[k];
-      if (lower) {
-        b.qa = r.hi;
-        b.ca = r.cost_hi;
-      } else {
-        b.qb = r.lo;
-        b.cb = r.cost_lo;
-      }
-      if (b.qa == b.qb) {
-        fixed_q_ += b.qa;
-        fixed_cost_ += b.ca;
-      } else {
-        active_[kept++] = active_[k];
-      }
-    }
-    active_.resize(kept);
-  }
-  // Smallest breakpoint above λ among the venues not frozen.
-  double NextBreakpoint(double lambda) const {
-    double m = std::numeric_limits<double>::infinity();
-    for (size_t i : active_) m = std::min(m, problems_[i].NextBreakpoint(lambda));
-    return m;
-  }
-  // Venue i's response at λ inside the bracket.
-  LocalProblem::Response At(size_t i, double lambda) const {
-    const VenueBracket& b = brackets_[i];
-    if (b.qa == b.qb) return {b.qa, b.qa, b.ca, b.ca};
-    return problems_[i].At(lambda);
-  }
-
- private:
-  const std::vector<LocalProblem>& problems_;
-  std::vector<VenueBracket> brackets_;
-  std::vector<size_t> active_;
-  std::vector<LocalProblem::Response> responses_;
-  int64_t fixed_q_ = 0;
-  double fixed_cost_ = 0;
-};
 
 // Relative bracket width below which the remaining breakpoints are stepped over one by one.
 constexpr double kBracketTolerance = 1e-12;
@@ -97,36 +16,35 @@ constexpr int kMaxRootRounds = 100;
 
 }  // namespace
 
-DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity) {
-  DualSolution out;
-  out.quantities.assign(problems.size(), 0);
-  if (problems.empty()) return out;
+void GroupSummary::Add(const GroupSummary& other) {
+  capacity += other.capacity;
+  min_cost = std::min(min_cost, other.min_cost);
+  max_cost = std::max(max_cost, other.max_cost);
+  total_cost += other.total_cost;
+}
 
-  int64_t capacity = 0;
-  double min_cost = std::numeric_limits<double>::infinity();
-  double max_cost = -min_cost;
-  for (const LocalProblem& p : problems) {
-    capacity += p.capacity();
-    min_cost = std::min(min_cost, p.min_unit_cost());
-    max_cost = std::max(max_cost, p.max_unit_cost());
-  }
-  if (capacity <= quantity) {
+absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
+                                        int64_t quantity) {
+  DualPrice out;
+  if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
-    for (size_t i = 0; i < problems.size(); ++i) out.quantities[i] = problems[i].capacity();
-    out.lambda = max_cost;
+    out.takes_all = true;
+    out.lambda = group.max_cost;
+    out.lo = out.hi = group.capacity;
     return out;
   }
-
+  auto evaluate = [&](double lambda) {
+    ++out.rounds;
+    out.trajectory.push_back(lambda);
+    return oracle.Evaluate(lambda);
+  };
   // Invariant: S_hi(a) < Q < S_lo(b). Everything with marginal cost in (a, b) is undecided:
   // quantity qb - qa costing cb - ca. Its average marginal cost (the centroid) lies in (a, b)
   // and is exactly λ* when one price level is left; each step discards at least one level.
-  Aggregator venues(problems);
-  double a = std::nextafter(min_cost, -std::numeric_limits<double>::infinity());
-  double b = std::nextafter(max_cost, std::numeric_limits<double>::infinity());
-  int64_t qa = 0, qb = capacity;
-  double ca = 0, cb = 0;
-  for (const LocalProblem& p : problems) cb += p.total_cost();
-  double lambda_star = 0;
+  double a = std::nextafter(group.min_cost, -std::numeric_limits<double>::infinity());
+  double b = std::nextafter(group.max_cost, std::numeric_limits<double>::infinity());
+  int64_t qa = 0, qb = group.capacity;
+  double ca = 0, cb = group.total_cost;
   bool found = false;
   int slow_steps = 0;  // Centroid steps in a row that did not halve the undecided quantity.
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
@@ -137,22 +55,24 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
     double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
     if (!(c > a && c < b)) c = a + width / 2;
     const int64_t undecided = qb - qa;
-    LocalProblem::Response s = venues.Evaluate(c, &out.rounds);
+    EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(c));
     bool progress = true;
     if (s.hi < quantity) {
       progress = s.hi > qa;
       a = c;
       qa = s.hi;
       ca = s.cost_hi;
-      venues.Narrow(/*lower=*/true);
+      oracle.Narrow(/*lower=*/true);
     } else if (s.lo > quantity) {
       progress = s.lo < qb;
       b = c;
       qb = s.lo;
       cb = s.cost_lo;
-      venues.Narrow(/*lower=*/false);
+      oracle.Narrow(/*lower=*/false);
     } else {
-      lambda_star = c;
+      out.lambda = c;
+      out.lo = s.lo;
+      out.hi = s.hi;
       found = true;
     }
     // A centroid that moves no quantity sits a rounding error away from the last level.
@@ -161,58 +81,162 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
   }
   // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
   while (!found) {
-    double m = venues.NextBreakpoint(a);
-    LocalProblem::Response s = venues.Evaluate(m, &out.rounds);
+    EXO_ASSIGN_OR_RETURN(double m, oracle.NextBreakpoint(a));
+    if (!std::isfinite(m)) return absl::InternalError("dual search ran past the last breakpoint");
+    EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(m));
     if (s.hi >= quantity) {
-      lambda_star = m;
+      out.lambda = m;
+      out.lo = s.lo;
+      out.hi = s.hi;
       found = true;
     } else {
       a = m;
-      venues.Narrow(/*lower=*/true);
+      oracle.Narrow(/*lower=*/true);
     }
   }
-  out.lambda = lambda_star;
+  return out;
+}
 
-  // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by fraction.
-  std::vector<int64_t> tied(problems.size());
-  int64_t base = 0;
-  __int128 tied_total = 0;
+VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
+  brackets_.resize(problems.size());
+  active_.reserve(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
-    LocalProblem::Response r = venues.At(i, lambda_star);
-    out.quantities[i] = r.lo;
-    tied[i] = r.hi - r.lo;
-    base += r.lo;
-    tied_total += tied[i];
+    brackets_[i].qb = problems[i].capacity();
+    brackets_[i].cb = problems[i].total_cost();
+    active_.push_back(i);
   }
-  int64_t need = quantity - base;
-  if (need <= 0 || tied_total == 0) return out;
+}
+
+GroupSummary VenueGroup::Summary() const {
+  GroupSummary g;
+  g.min_cost = std::numeric_limits<double>::infinity();
+  g.max_cost = -g.min_cost;
+  for (const LocalProblem& p : problems_) {
+    g.capacity += p.capacity();
+    g.min_cost = std::min(g.min_cost, p.min_unit_cost());
+    g.max_cost = std::max(g.max_cost, p.max_unit_cost());
+    g.total_cost += p.total_cost();
+  }
+  return g;
+}
+
+absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
+  // Frozen venues from their bracket, active ones asked (in venue order: determinism).
+  LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
+  responses_.resize(active_.size());
+  for (size_t k = 0; k < active_.size(); ++k) {
+    LocalProblem::Response r = problems_[active_[k]].At(lambda);
+    responses_[k] = r;
+    s.lo += r.lo;
+    s.hi += r.hi;
+    s.cost_lo += r.cost_lo;
+    s.cost_hi += r.cost_hi;
+  }
+  return s;
+}
+
+void VenueGroup::Narrow(bool lower) {
+  size_t kept = 0;
+  for (size_t k = 0; k < active_.size() && k < responses_.size(); ++k) {
+    Bracket& b = brackets_[active_[k]];
+    const LocalProblem::Response& r = responses_[k];
+    if (lower) {
+      b.qa = r.hi;
+      b.ca = r.cost_hi;
+    } else {
+      b.qb = r.lo;
+      b.cb = r.cost_lo;
+    }
+    if (b.qa == b.qb) {
+      fixed_q_ += b.qa;
+      fixed_cost_ += b.ca;
+    } else {
+      active_[kept++] = active_[k];
+    }
+  }
+  active_.resize(kept);
+  responses_.clear();
+}
+
+absl::StatusOr<double> VenueGroup::NextBreakpoint(double lambda) {
+  double m = std::numeric_limits<double>::infinity();
+  for (size_t i : active_) m = std::min(m, problems_[i].NextBreakpoint(lambda));
+  return m;
+}
+
+LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
+  const Bracket& b = brackets_[i];
+  if (b.qa == b.qb) return {b.qa, b.qa, b.ca, b.ca};
+  return problems_[i].At(lambda);
+}
+
+std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
+                                      int64_t need, int64_t tied_total, int64_t spare_cap,
+                                      std::vector<int64_t>* spare_lots) {
+  std::vector<int64_t> quantities(problems.size());
+  spare_lots->assign(problems.size(), 0);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    LocalProblem::Response r = problems[i].At(lambda);
+    const int64_t tied = r.hi - r.lo, lot = problems[i].lot_size();
+    int64_t share = 0;
+    if (need > 0 && tied_total > 0) {
+      share = static_cast<int64_t>(static_cast<__int128>(need) * tied / tied_total) / lot * lot;
+    }
+    quantities[i] = r.lo + share;
+    (*spare_lots)[i] = std::min((tied - share) / lot, spare_cap);
+  }
+  return quantities;
+}
+
+std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder) {
+  std::vector<int64_t> lots(spare.size(), 0);
   int64_t given = 0;
-  for (size_t i = 0; i < problems.size(); ++i) {
-    int64_t lot = problems[i].lot_size();
-    int64_t share = static_cast<int64_t>(static_cast<__int128>(need) * tied[i] / tied_total);
-    share = share / lot * lot;
-    out.quantities[i] += share;
-    tied[i] -= share;
-    given += share;
-  }
-  // Remainder: one lot at a time in venue-id order while it fits.
   bool progress = true;
-  while (given < need && progress) {
+  while (given < remainder && progress) {
     progress = false;
-    for (size_t i = 0; i < problems.size() && given < need; ++i) {
-      int64_t lot = problems[i].lot_size();
-      if (tied[i] >= lot && need - given >= lot) {
-        out.quantities[i] += lot;
-        tied[i] -= lot;
-        given += lot;
+    for (size_t i = 0; i < spare.size() && given < remainder; ++i) {
+      if (lots[i] < spare[i].spare_lots && remainder - given >= spare[i].lot) {
+        ++lots[i];
+        given += spare[i].lot;
         progress = true;
       }
     }
   }
+  return lots;
+}
+
+DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity) {
+  DualSolution out;
+  out.quantities.assign(problems.size(), 0);
+  if (problems.empty()) return out;
+  VenueGroup venues(problems);
+  // A local group never fails: its answers are computed here.
+  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity);
+  out.lambda = price.lambda;
+  out.rounds = price.rounds;
+  if (price.takes_all) {
+    for (size_t i = 0; i < problems.size(); ++i) out.quantities[i] = problems[i].capacity();
+    return out;
+  }
+  // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by one fraction.
+  const int64_t need = quantity - price.lo, tied_total = price.hi - price.lo;
+  std::vector<int64_t> spare_lots;
+  out.quantities = PlaceAtDualPrice(problems, price.lambda, need, tied_total, need, &spare_lots);
+  int64_t placed = 0;
+  for (int64_t q : out.quantities) placed += q;
+  std::vector<SpareVenue> spare(problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) {
+    spare[i] = {problems[i].venue(), problems[i].lot_size(), spare_lots[i]};
+  }
+  std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    out.quantities[i] += extra[i] * problems[i].lot_size();
+    placed += extra[i] * problems[i].lot_size();
+  }
   // With mixed lot sizes the tied venues may not be able to place the last few units exactly:
   // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a
   // coarse-lot venue never leaves a shortfall that a finer-lot venue could fill.
-  if (given < need) internal::FillCheapestLots(problems, quantity, out.quantities);
+  if (placed < quantity) internal::FillCheapestLots(problems, quantity, out.quantities);
   return out;
 }
 

@@ -1,4 +1,4 @@
-// The exact dual method over LocalProblems.
+// The exact dual method, over anything that answers sums of venue responses.
 //
 // For min Σ f_i(x_i) s.t. Σ x_i = Q with convex f_i, the optimum is where every venue takes what
 // it would at one dual price λ*. The coordinator brackets λ* on the aggregate response
@@ -6,14 +6,21 @@
 // (Σ cost / Σ quantity of everything priced inside the bracket, also a sum over venues), which
 // is λ* itself once one price level is left; bisection is the safeguard. It finishes exactly by
 // stepping over any breakpoint left within rounding error, and splits the quantity tied at λ*
-// in proportion to each venue's tied capacity, in lots, remainder by venue id; what mixed lot
-// sizes leave over goes to the cheapest next lot that fits.
-// It only calls LocalProblem::At / NextBreakpoint / MarginalCostAfter.
+// in proportion to each venue's tied capacity (one broadcast fraction), in lots, remainder one
+// lot at a time by venue id; what mixed lot sizes leave over goes to the cheapest next lot that
+// fits.
+//
+// The search only sees a DualOracle: the sums S_lo, S_hi and their costs at a λ, and the next
+// breakpoint above a λ. A VenueGroup answers them for this node's venues; the cluster
+// coordinator answers them by adding up the nodes' answers (daemon/cluster), so the same search
+// runs on one node or across several without looking inside any book.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "solver/local_problem.h"
 
 namespace exo::solver {
@@ -23,6 +30,83 @@ struct DualSolution {
   double lambda = 0;                // λ* (the marginal unit cost at the optimum).
   uint32_t rounds = 0;              // Evaluations of S(λ).
 };
+
+// What a group of venues reports before the search: summable over groups.
+struct GroupSummary {
+  int64_t capacity = 0;
+  double min_cost = 0;    // Cheapest first lot's marginal cost (+inf if no venue).
+  double max_cost = 0;    // Dearest last lot's marginal cost (-inf if no venue).
+  double total_cost = 0;  // Cost of taking everything.
+  void Add(const GroupSummary& other);
+};
+
+class DualOracle {
+ public:
+  virtual ~DualOracle() = default;
+  // Σ over the group of each venue's response at λ.
+  virtual absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) = 0;
+  // The λ of the last Evaluate became the bracket's lower (or upper) end: venues whose answer
+  // can no longer change may be frozen by the group.
+  virtual void Narrow(bool lower) = 0;
+  // Smallest breakpoint strictly above λ within the group (+inf if none).
+  virtual absl::StatusOr<double> NextBreakpoint(double lambda) = 0;
+};
+
+struct DualPrice {
+  double lambda = 0;
+  bool takes_all = false;   // Capacity <= Q: every venue takes everything.
+  int64_t lo = 0;           // S_lo(λ*): placed strictly below λ*.
+  int64_t hi = 0;           // S_hi(λ*): placed at or below λ*.
+  uint32_t rounds = 0;
+  std::vector<double> trajectory;  // Every λ asked, in order.
+};
+
+// Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0.
+absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
+                                        int64_t quantity);
+
+// One node's venues as a DualOracle. Frozen venues (same answer at both ends of the bracket)
+// are summed once instead of asked every round. `problems` must outlive the group.
+class VenueGroup final : public DualOracle {
+ public:
+  explicit VenueGroup(const std::vector<LocalProblem>& problems);
+  GroupSummary Summary() const;
+  absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) override;
+  void Narrow(bool lower) override;
+  absl::StatusOr<double> NextBreakpoint(double lambda) override;
+  // Venue i's own response at λ (inside the current bracket).
+  LocalProblem::Response At(size_t i, double lambda) const;
+
+ private:
+  struct Bracket {
+    int64_t qa = 0, qb = 0;
+    double ca = 0, cb = 0;
+  };
+  const std::vector<LocalProblem>& problems_;
+  std::vector<Bracket> brackets_;
+  std::vector<size_t> active_;
+  std::vector<LocalProblem::Response> responses_;
+  int64_t fixed_q_ = 0;
+  double fixed_cost_ = 0;
+};
+
+// The tie split at λ*: `need` of the `tied_total` quantity tied at λ* (over all groups) is
+// placed; each venue first gets its proportional share rounded down to lots. Returns, per
+// problem, lo(λ*) plus that share, and in `spare_lots` how many more lots each tied venue could
+// take at λ* (at most `spare_cap`).
+std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
+                                      int64_t need, int64_t tied_total, int64_t spare_cap,
+                                      std::vector<int64_t>* spare_lots);
+
+// A venue that can take more lots at λ*, for the remainder of the tie split.
+struct SpareVenue {
+  std::string venue;
+  int64_t lot = 1;
+  int64_t spare_lots = 0;
+};
+// Places `remainder` one lot at a time over `spare` (sorted by venue id) in passes, each venue
+// taking a lot while it has one spare and the lot fits. Returns lots per entry.
+std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder);
 
 // `problems` must be sorted by venue id (the tie-break order). quantity > 0.
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity);

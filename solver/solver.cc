@@ -31,6 +31,17 @@ absl::Status ValidateInput(const SolveInput& in) {
           absl::StrCat("solve_input.venues[", i, "].min_quantity: must be >= 0"));
     }
   }
+  if (in.has_fixed_dual()) {
+    const auto& f = in.fixed_dual();
+    if (!std::isfinite(f.lambda()) || f.tie_need() < 0 || f.tie_total() < 0 ||
+        f.tie_need() > f.tie_total()) {
+      return absl::InvalidArgumentError(
+          "solve_input.fixed_dual: lambda must be finite and 0 <= tie_need <= tie_total");
+    }
+    for (const auto& t : f.remainder()) {
+      if (t.lots() < 0) return absl::InvalidArgumentError("solve_input.fixed_dual.remainder: lots < 0");
+    }
+  }
   if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
@@ -43,28 +54,56 @@ absl::Status ValidateInput(const SolveInput& in) {
   return absl::OkStatus();
 }
 
+// A cluster node's share: its venues at the coordinator's λ, the tie split by the broadcast
+// fraction, plus the remainder lots the coordinator gave them.
+DualSolution AllocateAtFixedDual(const std::vector<LocalProblem>& problems,
+                                 const exoroute::v1::FixedDual& fixed) {
+  DualSolution sol;
+  sol.lambda = fixed.lambda();
+  std::vector<int64_t> spare;
+  sol.quantities = PlaceAtDualPrice(problems, fixed.lambda(), fixed.tie_need(), fixed.tie_total(),
+                                    0, &spare);
+  for (const exoroute::v1::TieLots& t : fixed.remainder()) {
+    for (size_t i = 0; i < problems.size(); ++i) {
+      if (problems[i].venue() != t.venue()) continue;
+      sol.quantities[i] = std::min(sol.quantities[i] + t.lots() * problems[i].lot_size(),
+                                   problems[i].capacity());
+    }
+  }
+  return sol;
+}
+
 }  // namespace
+
+std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
+                                             std::map<std::string, std::string>* excluded) {
+  std::optional<int64_t> limit;
+  if (in.has_limit_price()) limit = in.limit_price();
+  std::vector<LocalProblem> problems;
+  problems.reserve(static_cast<size_t>(in.venues_size()));
+  for (const auto& v : in.venues()) {
+    absl::StatusOr<LocalProblem> p =
+        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale());
+    if (p.ok()) {
+      problems.push_back(*std::move(p));
+    } else if (excluded != nullptr) {
+      (*excluded)[v.venue()] = std::string(p.status().message());
+    }
+  }
+  return problems;
+}
 
 absl::StatusOr<Decision> Solve(const SolveInput& in) {
   if (auto s = ValidateInput(in); !s.ok()) return s;
   Decision d;
-  std::optional<int64_t> limit;
-  if (in.has_limit_price()) limit = in.limit_price();
 
-  std::vector<LocalProblem> problems;
-  std::vector<int64_t> min_quantity;
-  problems.reserve(static_cast<size_t>(in.venues_size()));
-  min_quantity.reserve(static_cast<size_t>(in.venues_size()));
-  int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
+  std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded);
+  std::vector<int64_t> min_quantity;
+  min_quantity.reserve(problems.size());
+  int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
   for (const auto& v : in.venues()) {
-    absl::StatusOr<LocalProblem> p =
-        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale());
-    if (!p.ok()) {
-      excluded[v.venue()] = std::string(p.status().message());
-      continue;
-    }
-    problems.push_back(*std::move(p));
+    if (excluded.count(v.venue()) > 0) continue;
     min_quantity.push_back(v.min_quantity());
     if (!v.book().bids().empty()) best_bid = std::max(best_bid, v.book().bids(0).price());
     if (!v.book().asks().empty() && (best_ask == 0 || v.book().asks(0).price() < best_ask)) {
@@ -74,13 +113,20 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
 
   auto* stats = d.mutable_stats();
   const bool admm = in.method() == exoroute::v1::SOLVER_METHOD_ADMM;
-  stats->set_method(admm ? exoroute::v1::SOLVER_METHOD_ADMM : exoroute::v1::SOLVER_METHOD_EXACT);
+  stats->set_method(in.has_fixed_dual() ? exoroute::v1::SOLVER_METHOD_CLUSTER_EXACT
+                    : admm              ? exoroute::v1::SOLVER_METHOD_ADMM
+                                        : exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
-  // Minimum child sizes and the order's venue limit are not convex: solve, drop the offending
-  // venue with the smallest share (ties: the higher venue id goes), re-solve.
   DualSolution sol;
   uint32_t rounds = 0;
-  while (true) {
+  if (in.has_fixed_dual()) {
+    sol = AllocateAtFixedDual(problems, in.fixed_dual());
+    rounds = in.fixed_dual().route().rounds();
+  }
+  // Minimum child sizes and the order's venue limit are not convex: solve, drop the offending
+  // venue with the smallest share (ties: the higher venue id goes), re-solve. (A cluster
+  // node's share is fixed by the coordinator's λ: no re-solve there.)
+  while (!in.has_fixed_dual()) {
     sol = admm ? SolveAdmm(problems, in.quantity()) : SolveExactDual(problems, in.quantity());
     rounds += sol.rounds;
     size_t drop = problems.size(), used = 0;

@@ -6,7 +6,12 @@
 // See docs/architecture.md for the method.
 #pragma once
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
+#include "solver/local_problem.h"
 #include "exoroute/v1/types.pb.h"
 
 namespace exo::solver {
@@ -15,6 +20,12 @@ namespace exo::solver {
 // quantity, bad scales); venues that cannot be used are reported in Decision.exclusions, and a
 // quantity that cannot be fully placed is reported as Decision.shortfall.
 absl::StatusOr<exoroute::v1::Decision> Solve(const exoroute::v1::SolveInput& input);
+
+// Every venue of `input` that can take part, as its LocalProblem (in venue order): what Solve
+// decides over, and what a cluster node answers the coordinator from. The others go to
+// `excluded` (venue -> reason) when given.
+std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& input,
+                                             std::map<std::string, std::string>* excluded = nullptr);
 
 // What a re-plan delta carries: for every venue (in venue-id order) whose allocation differs
 // between `before` and `after`, the new allocation (quantity 0 when the venue was dropped).

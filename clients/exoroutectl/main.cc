@@ -122,6 +122,22 @@ int CmdStatus(Context& c) {
   return kExitOk;
 }
 
+// A cluster route: per node only its total (its venues' allocations stay on that node).
+std::string RenderClusterRoute(const ClusterRouteSummary& r, uint32_t qty_scale) {
+  std::string out = absl::StrCat("cluster route ", r.route().route_id(), " coordinated by ",
+                                 r.route().coordinator(), ": ", r.route().rounds(),
+                                 " rounds, lambda ", r.lambda(), "\n");
+  for (const NodeShare& s : r.shares()) {
+    absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
+                    s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");
+  }
+  for (const NodeDropped& d : r.route().dropped()) {
+    absl::StrAppend(&out, "  node ", d.node(), "  dropped: ", d.reason(), "\n");
+  }
+  if (r.shortfall() != 0) absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), "\n");
+  return out;
+}
+
 int PrintPlan(const Context& c, const Plan& p) {
   std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p));
   return kExitOk;
@@ -219,6 +235,14 @@ int CmdRoute(Context& c) {
   auto ctx = Rpc(c);
   auto st = RouterService::NewStub(c.channel)->Route(ctx.get(), req, &resp);
   if (!st.ok()) return Fail(client::FromGrpc(st));
+  if (resp.has_cluster()) {
+    if (c.json) {
+      std::cout << ToJson(resp) << "\n";
+      return kExitOk;
+    }
+    std::cout << RenderClusterRoute(resp.cluster(), inst->qty_scale());
+    if (resp.plan().plan_id().empty()) return kExitOk;  // This node's venues got nothing.
+  }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
   if (auto s = Watch(c, o->id(), 1, /*print=*/false); !s.ok()) return Fail(s);
   auto final_plan = FetchPlan(c, o->id());

@@ -1,0 +1,153 @@
+#include "daemon/cluster/cluster_node.h"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "exo/status_macros.h"
+#include "solver/solver.h"
+
+namespace exo::daemon::cluster {
+namespace {
+
+using namespace exoroute::v1;  // NOLINT: the wire types of this file.
+
+// A session the coordinator never finished (it died, or a peer did) is forgotten after this.
+constexpr int64_t kSessionTtlNs = 60'000'000'000;
+
+void ApplyNarrow(solver::VenueGroup& group, Narrow previous) {
+  if (previous == NARROW_LOWER) group.Narrow(/*lower=*/true);
+  if (previous == NARROW_UPPER) group.Narrow(/*lower=*/false);
+}
+
+}  // namespace
+
+ClusterNode::ClusterNode(RouterEngine* engine, std::string node_id, Clock* clock)
+    : engine_(engine), node_id_(std::move(node_id)), clock_(clock) {}
+
+void ClusterNode::ExpireOld() {
+  const int64_t now = clock_->NowNs();
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = now - it->second->opened_ns > kSessionTtlNs ? sessions_.erase(it) : std::next(it);
+  }
+}
+
+absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
+  if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
+  if (req.order().id() != req.route_id()) {
+    return absl::InvalidArgumentError("order.id: must equal route_id");
+  }
+  auto session = std::make_shared<Session>();
+  session->order = req.order();
+  session->mode = req.mode();
+  session->opened_ns = clock_->NowNs();
+  EXO_ASSIGN_OR_RETURN(session->input, engine_->SnapshotInput(req.order(), req.mode()));
+  session->problems = solver::BuildLocalProblems(session->input);
+  session->group = std::make_unique<solver::VenueGroup>(session->problems);
+  solver::GroupSummary g = session->group->Summary();
+  PrepareReply reply;
+  reply.set_node(node_id_);
+  reply.set_capacity(g.capacity);
+  reply.set_min_cost(g.min_cost);
+  reply.set_max_cost(g.max_cost);
+  reply.set_total_cost(g.total_cost);
+  reply.set_venues(static_cast<uint32_t>(session->problems.size()));
+  std::lock_guard<std::mutex> lock(mu_);
+  ExpireOld();
+  sessions_[req.route_id()] = std::move(session);
+  return reply;
+}
+
+absl::StatusOr<std::shared_ptr<ClusterNode::Session>> ClusterNode::Find(
+    const std::string& route_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(route_id);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("route_id: no open route \"", route_id, "\" on node ", node_id_));
+  }
+  return it->second;
+}
+
+absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) {
+  if (!std::isfinite(req.lambda())) return absl::InvalidArgumentError("lambda: must be finite");
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
+  std::lock_guard<std::mutex> lock(s->mu);
+  ApplyNarrow(*s->group, req.previous());
+  EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s->group->Evaluate(req.lambda()));
+  EvaluateReply reply;
+  reply.set_lo(r.lo);
+  reply.set_hi(r.hi);
+  reply.set_cost_lo(r.cost_lo);
+  reply.set_cost_hi(r.cost_hi);
+  return reply;
+}
+
+absl::StatusOr<BreakpointReply> ClusterNode::NextBreakpoint(const BreakpointRequest& req) {
+  if (std::isnan(req.lambda())) return absl::InvalidArgumentError("lambda: must be a number");
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
+  std::lock_guard<std::mutex> lock(s->mu);
+  ApplyNarrow(*s->group, req.previous());
+  EXO_ASSIGN_OR_RETURN(double next, s->group->NextBreakpoint(req.lambda()));
+  BreakpointReply reply;
+  reply.set_next(next);
+  return reply;
+}
+
+absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& req) {
+  if (req.tie_need() < 0 || req.tie_total() < 0 || req.tie_need() > req.tie_total()) {
+    return absl::InvalidArgumentError("tie_need: must be within [0, tie_total]");
+  }
+  if (req.spare_cap() < 0) return absl::InvalidArgumentError("spare_cap: must be >= 0");
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
+  std::lock_guard<std::mutex> lock(s->mu);
+  std::vector<int64_t> spare;
+  std::vector<int64_t> q = solver::PlaceAtDualPrice(s->problems, req.lambda(), req.tie_need(),
+                                                    req.tie_total(), req.spare_cap(), &spare);
+  SplitTiesReply reply;
+  for (size_t i = 0; i < q.size(); ++i) {
+    reply.set_placed(reply.placed() + q[i]);
+    if (spare[i] <= 0) continue;
+    SpareLots* sl = reply.add_spare();
+    sl->set_venue(s->problems[i].venue());
+    sl->set_lot(s->problems[i].lot_size());
+    sl->set_lots(spare[i]);
+  }
+  return reply;
+}
+
+absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(req.route_id());
+  }
+  std::lock_guard<std::mutex> lock(s->mu);
+  SolveInput input = s->input;
+  *input.mutable_fixed_dual() = req.fixed_dual();
+  // The node's share is what its venues take at the coordinator's λ.
+  input.set_quantity(std::numeric_limits<int64_t>::max() / 4);
+  EXO_ASSIGN_OR_RETURN(Decision d, solver::Solve(input));
+  ExecuteReply reply;
+  reply.set_node(node_id_);
+  reply.set_quantity(d.allocated_quantity());
+  if (d.allocated_quantity() == 0) return reply;  // Nothing for this node's venues.
+  input.set_quantity(d.allocated_quantity());
+  ParentOrder order = s->order;
+  order.set_quantity(d.allocated_quantity());
+  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Route(order, s->mode, std::move(input)));
+  reply.set_plan_id(plan.plan_id());
+  reply.set_status(plan.status());
+  return reply;
+}
+
+void ClusterNode::Abort(const std::string& route_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(route_id);
+}
+
+size_t ClusterNode::open_sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sessions_.size();
+}
+
+}  // namespace exo::daemon::cluster

@@ -1,0 +1,55 @@
+// ClusterNode: this node's part in cluster routes. It holds one session per route the
+// coordinator opened: a snapshot of this node's solver input (its books at Prepare) and its
+// venues' cost curves, and answers the coordinator's questions about λ with sums over its own
+// venues. The coordinator's own venues are answered by the same object, in process.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/router_engine.h"
+#include "exoroute/v1/peer.pb.h"
+#include "solver/exact_dual.h"
+
+namespace exo::daemon::cluster {
+
+class ClusterNode {
+ public:
+  ClusterNode(RouterEngine* engine, std::string node_id, Clock* clock);
+
+  const std::string& node_id() const { return node_id_; }
+  absl::StatusOr<exoroute::v1::PrepareReply> Prepare(const exoroute::v1::PrepareRequest& req);
+  absl::StatusOr<exoroute::v1::EvaluateReply> Evaluate(const exoroute::v1::EvaluateRequest& req);
+  absl::StatusOr<exoroute::v1::BreakpointReply> NextBreakpoint(
+      const exoroute::v1::BreakpointRequest& req);
+  absl::StatusOr<exoroute::v1::SplitTiesReply> SplitTies(const exoroute::v1::SplitTiesRequest& req);
+  // Records (and with EXECUTE starts) this node's plan for its share; ends the session.
+  absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
+  void Abort(const std::string& route_id);
+  size_t open_sessions() const;
+
+ private:
+  struct Session {
+    std::mutex mu;
+    exoroute::v1::ParentOrder order;
+    exoroute::v1::RouteMode mode = exoroute::v1::ROUTE_MODE_UNSPECIFIED;
+    exoroute::v1::SolveInput input;  // The books every answer came from.
+    std::vector<solver::LocalProblem> problems;
+    std::unique_ptr<solver::VenueGroup> group;
+    int64_t opened_ns = 0;
+  };
+  absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& route_id) const;
+  void ExpireOld();
+
+  RouterEngine* const engine_;
+  const std::string node_id_;
+  Clock* const clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;  // Guarded by mu_.
+};
+
+}  // namespace exo::daemon::cluster

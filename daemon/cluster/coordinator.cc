@@ -1,0 +1,318 @@
+#include "daemon/cluster/coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "exo/log.h"
+#include "exo/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "solver/exact_dual.h"
+
+namespace exo::daemon::cluster {
+namespace {
+
+using namespace exoroute::v1;  // NOLINT: the wire types of this file.
+
+class InProcessLink final : public NodeLink {
+ public:
+  explicit InProcessLink(ClusterNode* node) : node_(node) {}
+  const std::string& node_id() const override { return node_->node_id(); }
+  absl::StatusOr<PrepareReply> Prepare(const PrepareRequest& r) override { return node_->Prepare(r); }
+  absl::StatusOr<EvaluateReply> Evaluate(const EvaluateRequest& r) override { return node_->Evaluate(r); }
+  absl::StatusOr<BreakpointReply> NextBreakpoint(const BreakpointRequest& r) override {
+    return node_->NextBreakpoint(r);
+  }
+  absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override { return node_->SplitTies(r); }
+  absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override { return node_->Execute(r); }
+  void Abort(const std::string& route_id) override { node_->Abort(route_id); }
+
+ private:
+  ClusterNode* node_;
+};
+
+class GrpcLink final : public NodeLink {
+ public:
+  GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
+      : node_id_(std::move(node_id)), stub_(PeerService::NewStub(channel)), timeout_ms_(timeout_ms) {}
+  const std::string& node_id() const override { return node_id_; }
+  absl::StatusOr<PrepareReply> Prepare(const PrepareRequest& r) override {
+    return Call(&PeerService::Stub::Prepare, r, PrepareReply());
+  }
+  absl::StatusOr<EvaluateReply> Evaluate(const EvaluateRequest& r) override {
+    return Call(&PeerService::Stub::Evaluate, r, EvaluateReply());
+  }
+  absl::StatusOr<BreakpointReply> NextBreakpoint(const BreakpointRequest& r) override {
+    return Call(&PeerService::Stub::NextBreakpoint, r, BreakpointReply());
+  }
+  absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override {
+    return Call(&PeerService::Stub::SplitTies, r, SplitTiesReply());
+  }
+  absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override {
+    return Call(&PeerService::Stub::Execute, r, ExecuteReply());
+  }
+  void Abort(const std::string& route_id) override {
+    AbortRequest r;
+    r.set_route_id(route_id);
+    (void)Call(&PeerService::Stub::Abort, r, AbortReply());
+  }
+
+ private:
+  template <typename Method, typename Req, typename Reply>
+  absl::StatusOr<Reply> Call(Method method, const Req& req, Reply reply) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
+    grpc::Status s = ((*stub_).*method)(&ctx, req, &reply);
+    if (s.ok()) return reply;
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        absl::StrCat("node ", node_id_, ": ", s.error_message()));
+  }
+
+  std::string node_id_;
+  std::unique_ptr<PeerService::Stub> stub_;
+  uint32_t timeout_ms_;
+};
+
+// The cluster's sums: every live node asked in turn (node order: determinism of the sums).
+class ClusterOracle final : public solver::DualOracle {
+ public:
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
+      : route_id_(std::move(route_id)), nodes_(nodes) {}
+  absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
+    EvaluateRequest req;
+    req.set_route_id(route_id_);
+    req.set_round(++round_);
+    req.set_lambda(lambda);
+    req.set_previous(TakeNarrow());
+    solver::LocalProblem::Response sum;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      absl::StatusOr<EvaluateReply> r = nodes_[i]->Evaluate(req);
+      if (!r.ok()) return Failed(i, r.status());
+      sum.lo += r->lo();
+      sum.hi += r->hi();
+      sum.cost_lo += r->cost_lo();
+      sum.cost_hi += r->cost_hi();
+    }
+    return sum;
+  }
+  void Narrow(bool lower) override { narrow_ = lower ? NARROW_LOWER : NARROW_UPPER; }
+  absl::StatusOr<double> NextBreakpoint(double lambda) override {
+    BreakpointRequest req;
+    req.set_route_id(route_id_);
+    req.set_lambda(lambda);
+    req.set_previous(TakeNarrow());
+    double m = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      absl::StatusOr<BreakpointReply> r = nodes_[i]->NextBreakpoint(req);
+      if (!r.ok()) return Failed(i, r.status());
+      m = std::min(m, r->next());
+    }
+    return m;
+  }
+  size_t failed() const { return failed_; }
+
+ private:
+  exoroute::v1::Narrow TakeNarrow() {
+    exoroute::v1::Narrow n = narrow_;
+    narrow_ = NARROW_NONE;
+    return n;
+  }
+  absl::Status Failed(size_t i, absl::Status s) {
+    failed_ = i;
+    return s;
+  }
+  std::string route_id_;
+  const std::vector<NodeLink*>& nodes_;
+  exoroute::v1::Narrow narrow_ = NARROW_NONE;
+  uint32_t round_ = 0;
+  size_t failed_ = std::numeric_limits<size_t>::max();
+};
+
+// Errors that mean "this node has nothing to offer for this order", not that it failed.
+bool TakesNoPart(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s) || absl::IsNotFound(s);
+}
+
+}  // namespace
+
+std::unique_ptr<NodeLink> LocalLink(ClusterNode* node) { return std::make_unique<InProcessLink>(node); }
+
+std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::Channel> channel,
+                                     uint32_t timeout_ms) {
+  return std::make_unique<GrpcLink>(std::move(node_id), std::move(channel), timeout_ms);
+}
+
+Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLink>> links,
+                         NodeFailurePolicy policy)
+    : node_id_(std::move(node_id)), links_(std::move(links)), policy_(policy) {}
+
+absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
+                                                 RouterEngine* engine) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string& route_id = order.id();
+  const int64_t quantity = order.quantity();
+  std::vector<NodeLink*> live;
+  for (auto& l : links_) live.push_back(l.get());
+  ClusterRoute record;
+  record.set_route_id(route_id);
+  record.set_coordinator(node_id_);
+  auto abort_all = [&] {
+    for (NodeLink* l : live) l->Abort(route_id);
+  };
+  // Leaves node `i` out of the route, or fails the route, per policy.
+  auto drop = [&](size_t i, const absl::Status& why, bool failure) -> absl::Status {
+    NodeDropped* d = record.add_dropped();
+    d->set_node(live[i]->node_id());
+    d->set_reason(std::string(why.message()));
+    live[i]->Abort(route_id);
+    if (failure) LogWarning("route %s: dropping node %s: %s", route_id, live[i]->node_id(), why.ToString());
+    live.erase(live.begin() + static_cast<long>(i));
+    if (failure && policy_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
+      abort_all();
+      return absl::UnavailableError(absl::StrCat("route ", route_id, ": ", why.message(),
+                                                 " (cluster.on_node_failure = FAIL_ROUTE)"));
+    }
+    return absl::OkStatus();
+  };
+
+  solver::DualPrice price;
+  int64_t tie_need = 0, tie_total = 0;
+  std::vector<std::vector<TieLots>> remainder;
+  // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
+  // search starts again on fresh sessions (the nodes' answers depend on their books only).
+  for (size_t attempt = 0;; ++attempt) {
+    if (attempt > links_.size()) return absl::InternalError("cluster route did not converge");
+    PrepareRequest prep;
+    prep.set_route_id(route_id);
+    *prep.mutable_order() = order;
+    prep.set_mode(mode);
+    solver::GroupSummary total;
+    total.min_cost = std::numeric_limits<double>::infinity();
+    total.max_cost = -total.min_cost;
+    bool restart = false;
+    for (size_t i = 0; i < live.size() && !restart;) {
+      absl::StatusOr<PrepareReply> r = live[i]->Prepare(prep);
+      if (!r.ok() || r->venues() == 0) {
+        absl::Status why = r.ok() ? absl::FailedPreconditionError("no usable venue for this order")
+                                  : r.status();
+        EXO_RETURN_IF_ERROR(drop(i, why, !TakesNoPart(why)));
+        continue;
+      }
+      total.Add({r->capacity(), r->min_cost(), r->max_cost(), r->total_cost()});
+      ++i;
+    }
+    if (live.empty()) {
+      std::string why;
+      for (const auto& d : record.dropped()) absl::StrAppend(&why, why.empty() ? "" : "; ", d.node(), ": ", d.reason());
+      return absl::FailedPreconditionError(absl::StrCat("no node can route ", order.symbol(), ": ", why));
+    }
+    ClusterOracle oracle(route_id, live);
+    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity);
+    if (!found.ok()) {
+      if (oracle.failed() >= live.size()) return found.status();
+      EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));
+      continue;
+    }
+    price = *std::move(found);
+    // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
+    tie_need = price.takes_all ? 1 : quantity - price.lo;
+    tie_total = price.takes_all ? 1 : price.hi - price.lo;
+    SplitTiesRequest split;
+    split.set_route_id(route_id);
+    split.set_lambda(price.lambda);
+    split.set_tie_need(tie_need);
+    split.set_tie_total(tie_total);
+    int64_t placed = 0;
+    std::vector<SplitTiesReply> replies(live.size());
+    for (size_t i = 0; i < live.size() && !restart; ++i) {
+      absl::StatusOr<SplitTiesReply> r = live[i]->SplitTies(split);
+      if (!r.ok()) {
+        EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
+        restart = true;
+        break;
+      }
+      placed += r->placed();
+    }
+    if (restart) continue;
+    const int64_t rest = price.takes_all ? 0 : quantity - placed;
+    remainder.assign(live.size(), {});
+    if (rest > 0) {
+      split.set_spare_cap(rest);
+      struct Spare {
+        solver::SpareVenue venue;
+        size_t node;
+      };
+      std::vector<Spare> spare;
+      for (size_t i = 0; i < live.size() && !restart; ++i) {
+        absl::StatusOr<SplitTiesReply> r = live[i]->SplitTies(split);
+        if (!r.ok()) {
+          EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
+          restart = true;
+          break;
+        }
+        for (const SpareLots& s : r->spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
+      }
+      if (restart) continue;
+      std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
+        return a.venue.venue < b.venue.venue;
+      });
+      std::vector<solver::SpareVenue> order_by_venue;
+      for (const Spare& s : spare) order_by_venue.push_back(s.venue);
+      std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
+      for (size_t k = 0; k < spare.size(); ++k) {
+        if (lots[k] == 0) continue;
+        TieLots t;
+        t.set_venue(spare[k].venue.venue);
+        t.set_lots(lots[k]);
+        remainder[spare[k].node].push_back(std::move(t));
+      }
+    }
+    break;
+  }
+
+  // Every node fixes its own share at λ* and records it under the route id.
+  record.set_rounds(price.rounds);
+  for (NodeLink* l : live) record.add_nodes(l->node_id());
+  std::sort(record.mutable_nodes()->begin(), record.mutable_nodes()->end());
+  RouteResponse response;
+  ClusterRouteSummary* summary = response.mutable_cluster();
+  summary->set_lambda(price.lambda);
+  int64_t given = 0;
+  for (size_t i = 0; i < live.size(); ++i) {
+    ExecuteRequest exec;
+    exec.set_route_id(route_id);
+    FixedDual* f = exec.mutable_fixed_dual();
+    f->set_lambda(price.lambda);
+    f->set_tie_need(tie_need);
+    f->set_tie_total(tie_total);
+    for (TieLots& t : remainder[i]) *f->add_remainder() = t;
+    *f->mutable_route() = record;
+    if (live[i]->node_id() == node_id_) {
+      for (double l : price.trajectory) f->mutable_route()->add_lambda_trajectory(l);
+    }
+    absl::StatusOr<ExecuteReply> r = live[i]->Execute(exec);
+    NodeShare* share = summary->add_shares();
+    share->set_node(live[i]->node_id());
+    if (!r.ok()) {
+      // Other nodes may already act on their shares: this one's becomes shortfall, reported.
+      LogWarning("route %s: node %s failed to take its share: %s", route_id, live[i]->node_id(),
+                 r.status().ToString());
+      NodeDropped* d = record.add_dropped();
+      d->set_node(live[i]->node_id());
+      d->set_reason(absl::StrCat("failed to take its share: ", r.status().message()));
+      continue;
+    }
+    share->set_quantity(r->quantity());
+    share->set_plan_id(r->plan_id());
+    given += r->quantity();
+  }
+  std::sort(summary->mutable_shares()->begin(), summary->mutable_shares()->end(),
+            [](const NodeShare& a, const NodeShare& b) { return a.node() < b.node(); });
+  summary->set_shortfall(quantity - given);
+  *summary->mutable_route() = record;
+  if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *response.mutable_plan() = *own;
+  return response;
+}
+
+}  // namespace exo::daemon::cluster

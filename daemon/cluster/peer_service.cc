@@ -1,0 +1,118 @@
+#include "daemon/cluster/peer_service.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/grpc_services.h"
+#include "exo/log.h"
+#include "exo/status_macros.h"
+
+namespace exo::daemon::cluster {
+namespace {
+
+using namespace exoroute::v1;  // NOLINT: the wire types of this file.
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* field) {
+  std::ifstream f(path);
+  if (!f) return absl::FailedPreconditionError(absl::StrCat(field, ": cannot read ", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+PeerServiceImpl::PeerServiceImpl(ClusterNode* node, std::set<std::string> peer_ids)
+    : node_(node), peer_ids_(std::move(peer_ids)) {}
+
+absl::StatusOr<std::string> PeerServiceImpl::Caller(const grpc::ServerContext* ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
+  std::vector<std::string> names;
+  if (auth != nullptr) {
+    for (const grpc::string_ref& san : auth->FindPropertyValues("x509_subject_alternative_name")) {
+      std::string id(san.data(), san.size());
+      if (peer_ids_.count(id) > 0) return id;
+      names.push_back(id);
+    }
+  }
+  ++refused_;
+  std::string who = names.empty() ? "no certificate identity" : absl::StrJoin(names, ",");
+  LogWarning("peer call from %s refused: not a configured peer (refusals: %d)", who,
+             static_cast<int>(refused_.load()));
+  return absl::PermissionDeniedError(
+      absl::StrCat("certificate identity [", who, "] is not a configured peer of node ",
+                   node_->node_id()));
+}
+
+template <typename Req, typename Reply, typename Fn>
+grpc::Status PeerServiceImpl::Serve(grpc::ServerContext* ctx, const Req& req, Reply* reply, Fn fn) {
+  absl::StatusOr<std::string> caller = Caller(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<Reply> r = fn(req);
+  if (!r.ok()) return ToGrpc(r.status());
+  *reply = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status PeerServiceImpl::Prepare(grpc::ServerContext* ctx, const PrepareRequest* req,
+                                      PrepareReply* reply) {
+  return Serve(ctx, *req, reply, [this](const PrepareRequest& r) { return node_->Prepare(r); });
+}
+grpc::Status PeerServiceImpl::Evaluate(grpc::ServerContext* ctx, const EvaluateRequest* req,
+                                       EvaluateReply* reply) {
+  return Serve(ctx, *req, reply, [this](const EvaluateRequest& r) { return node_->Evaluate(r); });
+}
+grpc::Status PeerServiceImpl::NextBreakpoint(grpc::ServerContext* ctx, const BreakpointRequest* req,
+                                             BreakpointReply* reply) {
+  return Serve(ctx, *req, reply, [this](const BreakpointRequest& r) { return node_->NextBreakpoint(r); });
+}
+grpc::Status PeerServiceImpl::SplitTies(grpc::ServerContext* ctx, const SplitTiesRequest* req,
+                                        SplitTiesReply* reply) {
+  return Serve(ctx, *req, reply, [this](const SplitTiesRequest& r) { return node_->SplitTies(r); });
+}
+grpc::Status PeerServiceImpl::Execute(grpc::ServerContext* ctx, const ExecuteRequest* req,
+                                      ExecuteReply* reply) {
+  return Serve(ctx, *req, reply, [this](const ExecuteRequest& r) { return node_->Execute(r); });
+}
+grpc::Status PeerServiceImpl::Abort(grpc::ServerContext* ctx, const AbortRequest* req,
+                                    AbortReply* reply) {
+  return Serve(ctx, *req, reply, [this](const AbortRequest& r) -> absl::StatusOr<AbortReply> {
+    node_->Abort(r.route_id());
+    return AbortReply();
+  });
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(
+    const ClusterConfig& cluster) {
+  EXO_ASSIGN_OR_RETURN(std::string ca, ReadFile(cluster.ca_file(), "cluster.ca_file"));
+  EXO_ASSIGN_OR_RETURN(std::string cert, ReadFile(cluster.cert_file(), "cluster.cert_file"));
+  EXO_ASSIGN_OR_RETURN(std::string key, ReadFile(cluster.key_file(), "cluster.key_file"));
+  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  opts.pem_root_certs = ca;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  pair.private_key = key;
+  pair.cert_chain = cert;
+  opts.pem_key_cert_pairs.push_back(pair);
+  return grpc::SslServerCredentials(opts);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const ClusterConfig& cluster,
+                                                           const PeerConfig& peer) {
+  grpc::SslCredentialsOptions opts;
+  EXO_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadFile(cluster.ca_file(), "cluster.ca_file"));
+  EXO_ASSIGN_OR_RETURN(opts.pem_cert_chain, ReadFile(cluster.cert_file(), "cluster.cert_file"));
+  EXO_ASSIGN_OR_RETURN(opts.pem_private_key, ReadFile(cluster.key_file(), "cluster.key_file"));
+  grpc::ChannelArguments args;
+  // The peer's certificate must name the node we expect at this address.
+  args.SetSslTargetNameOverride(peer.node_id());
+  // A peer that restarts is back within a second: its calls fail fast while it is away (the
+  // route drops it) and the channel keeps retrying the connection in the background.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(peer.address(), grpc::SslCredentials(opts), args);
+}
+
+}  // namespace exo::daemon::cluster

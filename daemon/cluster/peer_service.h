@@ -1,0 +1,58 @@
+// The peer side of the cluster protocol: PeerService over mutual TLS. Every call must come
+// from a certificate of the cluster CA whose SAN names a configured peer; anything else is
+// refused with PERMISSION_DENIED, logged and counted. (A certificate from another CA never
+// gets this far: the TLS handshake refuses it.)
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "daemon/cluster/cluster_node.h"
+#include "exoroute/v1/config.pb.h"
+#include "exoroute/v1/peer.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace exo::daemon::cluster {
+
+class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
+ public:
+  PeerServiceImpl(ClusterNode* node, std::set<std::string> peer_ids);
+
+  grpc::Status Prepare(grpc::ServerContext*, const exoroute::v1::PrepareRequest*,
+                       exoroute::v1::PrepareReply*) override;
+  grpc::Status Evaluate(grpc::ServerContext*, const exoroute::v1::EvaluateRequest*,
+                        exoroute::v1::EvaluateReply*) override;
+  grpc::Status NextBreakpoint(grpc::ServerContext*, const exoroute::v1::BreakpointRequest*,
+                              exoroute::v1::BreakpointReply*) override;
+  grpc::Status SplitTies(grpc::ServerContext*, const exoroute::v1::SplitTiesRequest*,
+                         exoroute::v1::SplitTiesReply*) override;
+  grpc::Status Execute(grpc::ServerContext*, const exoroute::v1::ExecuteRequest*,
+                       exoroute::v1::ExecuteReply*) override;
+  grpc::Status Abort(grpc::ServerContext*, const exoroute::v1::AbortRequest*,
+                     exoroute::v1::AbortReply*) override;
+
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  // The calling peer's node id, or PERMISSION_DENIED.
+  absl::StatusOr<std::string> Caller(const grpc::ServerContext* ctx);
+  template <typename Req, typename Reply, typename Fn>
+  grpc::Status Serve(grpc::ServerContext* ctx, const Req& req, Reply* reply, Fn fn);
+
+  ClusterNode* const node_;
+  const std::set<std::string> peer_ids_;
+  std::atomic<uint64_t> refused_{0};
+};
+
+// Server credentials for the peer listener: this node's certificate, client certificates
+// required and verified against the cluster CA.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(
+    const exoroute::v1::ClusterConfig& cluster);
+// A channel to `peer` that only accepts a server certificate naming peer.node_id().
+absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const exoroute::v1::ClusterConfig& cluster,
+                                                           const exoroute::v1::PeerConfig& peer);
+
+}  // namespace exo::daemon::cluster

@@ -1,0 +1,265 @@
+// A 3-node cluster on loopback: three exorouted processes, three data directories, peers over
+// real mutual TLS with certificates from deploy/gen-certs.sh. Checks that a route split across
+// the nodes equals, to the lot, the single-node plan over the union of their venues; that a
+// dead node is dropped within the deadline; and that a certificate from another CA, or a peer
+// presenting another node's identity, is refused.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "clients/cpp/exoroute_client.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/testing/free_port.h"
+#include "tests/testing/recorded_feeds.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::testing::DaemonProcess;
+using exo::testing::TempDir;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+constexpr int64_t kBtc = 100'000'000;
+
+// Four simulated venues owned by `node` (static books: they never move, so every process that
+// configures the same venue sees the same book).
+std::string VenuesOf(int node) {
+  std::string out;
+  for (int v = 0; v < 4; ++v) {
+    int seed = node * 10 + v;
+    if (!out.empty()) out += ",\n";
+    out += R"({"id": "N)" + std::to_string(node) + "-V" + std::to_string(v) +
+           R"(", "taker_fee_bps": )" + std::to_string(1 + (seed % 4)) +
+           R"(, "max_book_age_ms": 3600000,
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" +
+           std::to_string(6500000 + 50 * (seed % 5)) +
+           R"(, "tick_size": 50, "depth": 20, "level_size": )" + std::to_string(20000000 + 5000000 * v) +
+           R"(, "latency_ms": 2, "update_interval_ms": 3600000}})";
+  }
+  return out;
+}
+
+std::string NodeConfig(const std::string& node, const std::string& dir, const std::string& venues,
+                       const std::string& cluster) {
+  return R"({"node_id": ")" + node + R"(", "data_dir": ")" + dir +
+         R"(", "listen": {"address": "127.0.0.1:0"},
+    "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
+    "venues": [)" + venues + R"(],
+    "routing": {"replan_interval_ms": 10})" +
+         (cluster.empty() ? "" : R"(, "cluster": )" + cluster) + "}";
+}
+
+struct Cluster {
+  TempDir dir;
+  std::string certs = dir / "certs";
+  int peer_port[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
+  std::unique_ptr<DaemonProcess> nodes[3];
+
+  Cluster() {
+    std::string cmd = std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs +
+                      " n1 n2 n3 >/dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+  }
+  std::string ClusterJson(int k, const std::string& cert_of = "", uint32_t timeout_ms = 500) {
+    std::string id = "n" + std::to_string(k + 1);
+    std::string cert = cert_of.empty() ? id : cert_of;
+    std::string peers;
+    for (int j = 0; j < 3; ++j) {
+      if (j == k) continue;
+      if (!peers.empty()) peers += ", ";
+      peers += R"({"node_id": "n)" + std::to_string(j + 1) + R"(", "address": "127.0.0.1:)" +
+               std::to_string(peer_port[j]) + R"("})";
+    }
+    return R"({"listen": "127.0.0.1:)" + std::to_string(peer_port[k]) + R"(", "ca_file": ")" +
+           certs + R"(/ca.pem", "cert_file": ")" + certs + "/" + cert + R"(.pem", "key_file": ")" +
+           certs + "/" + cert + R"(.key", "round_timeout_ms": )" + std::to_string(timeout_ms) +
+           R"(, "peers": [)" + peers + "]}";
+  }
+  void Start(int k, const std::string& cluster_json = "") {
+    std::string id = "n" + std::to_string(k + 1);
+    std::string data = dir / id;
+    std::string error;
+    nodes[k] = DaemonProcess::Start(
+        data, NodeConfig(id, data, VenuesOf(k + 1), cluster_json.empty() ? ClusterJson(k) : cluster_json),
+        &error);
+    INFO(error);
+    REQUIRE(nodes[k] != nullptr);
+  }
+};
+
+std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
+  exo::client::ConnectOptions o;
+  o.endpoint = d.endpoint();
+  o.ca_file = d.ca_file();
+  auto ch = exo::client::Connect(o);
+  INFO(ch.status().ToString());
+  REQUIRE(ch.ok());
+  return *ch;
+}
+
+RouteRequest PlanOnly(const std::string& id, Side side, int64_t qty) {
+  RouteRequest r;
+  auto* o = r.mutable_order();
+  o->set_id(id);
+  o->set_symbol("BTC-USD");
+  o->set_side(side);
+  o->set_quantity(qty);
+  o->set_time_in_force(TIME_IN_FORCE_GTC);
+  r.set_mode(ROUTE_MODE_PLAN_ONLY);
+  return r;
+}
+
+grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteResponse* resp) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return RouterService::NewStub(Connect(d))->Route(&ctx, req, resp);
+}
+
+// venue -> quantity of the plan `id` on node d (absent if the node has no such plan).
+std::map<std::string, int64_t> Allocations(const DaemonProcess& d, const std::string& id) {
+  GetPlanRequest req;
+  req.set_plan_id(id);
+  GetPlanResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = RouterService::NewStub(Connect(d))->GetPlan(&ctx, req, &resp);
+  std::map<std::string, int64_t> out;
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return out;
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  for (const auto& a : resp.plan().allocations()) out[a.venue()] = a.quantity();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a route split across three nodes equals the single-node plan over all their venues, to the lot") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // The reference: one node that owns all twelve venues (the same seeded books).
+  std::string solo_dir = c.dir / "solo";
+  std::string error;
+  auto solo = DaemonProcess::Start(
+      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""),
+      &error);
+  INFO(error);
+  REQUIRE(solo != nullptr);
+
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t qty : {kBtc / 2, 3 * kBtc, 17 * kBtc + 300000, 40 * kBtc}) {
+      std::string id = "r" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
+      // Any node can coordinate: rotate.
+      const DaemonProcess& coordinator = *c.nodes[n % 3];
+      grpc::Status s = CallRoute(coordinator, PlanOnly(id, side, qty), &split);
+      INFO(s.error_message());
+      REQUIRE(s.ok());
+      std::map<std::string, int64_t> want, got;
+      for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
+      int64_t total = 0;
+      for (int k = 0; k < 3; ++k) {
+        for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) {
+          got[venue] = q;
+          total += q;
+        }
+      }
+      INFO("route " << id << " side " << Side_Name(side) << " qty " << qty);
+      REQUIRE_FALSE(want.empty());
+      CHECK(got == want);
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+      CHECK(split.cluster().route().nodes_size() == 3);
+      CHECK(split.cluster().route().rounds() > 0);
+      int64_t shares = 0;
+      for (const auto& sh : split.cluster().shares()) shares += sh.quantity();
+      CHECK(shares == total);
+      if (qty >= 17 * kBtc) {  // A large order needs venues of every node.
+        std::set<char> owners;
+        for (const auto& [venue, q] : got) owners.insert(venue[1]);
+        CHECK(owners.size() == 3);
+      }
+      // The coordinator answers with its own plan, decided at the cluster's λ.
+      if (!split.plan().plan_id().empty()) {
+        CHECK(split.plan().last_solve().method() == SOLVER_METHOD_CLUSTER_EXACT);
+      }
+    }
+  }
+}
+
+TEST_CASE("a dead node is dropped within the round deadline and the route goes on without it") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  c.nodes[2]->Kill9();
+  auto t0 = std::chrono::steady_clock::now();
+  RouteResponse r;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("after-kill", SIDE_BUY, 5 * kBtc), &r);
+  auto took = std::chrono::steady_clock::now() - t0;
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(took < std::chrono::seconds(5));
+  REQUIRE(r.cluster().route().dropped_size() == 1);
+  CHECK(r.cluster().route().dropped(0).node() == "n3");
+  CHECK(r.cluster().route().nodes_size() == 2);
+  CHECK(r.cluster().shortfall() == 0);
+  // The venues of the live nodes carry the whole order.
+  int64_t total = 0;
+  for (int k = 0; k < 2; ++k) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], "after-kill")) {
+      CHECK(venue.rfind("N3-", 0) != 0);
+      total += q;
+    }
+  }
+  CHECK(total == 5 * kBtc);
+  // A restarted node rejoins without any manual step (the coordinator's channel reconnects
+  // within a second).
+  c.Start(2);
+  int attempt = 0;
+  RouteResponse again;
+  CHECK(exo::testing::WaitFor([&] {
+    REQUIRE(CallRoute(*c.nodes[0], PlanOnly("after-restart-" + std::to_string(++attempt), SIDE_BUY, 5 * kBtc), &again).ok());
+    return again.cluster().route().nodes_size() == 3;
+  }, 5000));
+  CHECK(again.cluster().route().dropped_size() == 0);
+}
+
+TEST_CASE("peers refuse a certificate from another CA and a node presenting another node's identity") {
+  Cluster c;
+  // A rogue CA with its own "n3".
+  std::string rogue = c.dir / "rogue";
+  REQUIRE(std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + rogue + " n3 >/dev/null").c_str()) == 0);
+  c.Start(0);
+  c.Start(1);
+  bool other_ca = false;
+  SECTION("another CA") {
+    other_ca = true;
+    std::string json = c.ClusterJson(2);
+    for (std::string f : {"/ca.pem", "/n3.pem", "/n3.key"}) {
+      json.replace(json.find(c.certs + f), (c.certs + f).size(), rogue + f);
+    }
+    c.Start(2, json);
+  }
+  SECTION("another node's identity") {
+    c.Start(2, c.ClusterJson(2, /*cert_of=*/"n2"));  // n3 presents n2's certificate.
+  }
+  RouteResponse r;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("guarded", SIDE_BUY, 2 * kBtc), &r);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(r.cluster().route().dropped_size() == 1);
+  CHECK(r.cluster().route().dropped(0).node() == "n3");
+  CHECK(Allocations(*c.nodes[2], "guarded").empty());
+  // And a node of another CA cannot use the cluster either: its calls are refused at the
+  // handshake. (A node holding n2's key is n2 as far as TLS can tell: only n2 itself, which
+  // does not list itself as a peer, refuses it — the identity check is key possession.)
+  if (!other_ca) return;
+  RouteResponse from_rogue;
+  REQUIRE(CallRoute(*c.nodes[2], PlanOnly("from-rogue", SIDE_BUY, kBtc), &from_rogue).ok());
+  CHECK(from_rogue.cluster().route().dropped_size() == 2);
+  REQUIRE(from_rogue.cluster().route().nodes_size() == 1);
+  CHECK(from_rogue.cluster().route().nodes(0) == "n3");
+}
