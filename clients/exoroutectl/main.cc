@@ -123,10 +123,12 @@ int CmdStatus(Context& c) {
 }
 
 // A cluster route: per node only its total (its venues' allocations stay on that node).
-std::string RenderClusterRoute(const ClusterRouteSummary& r, uint32_t qty_scale) {
-  std::string out = absl::StrCat("cluster route ", r.route().route_id(), " coordinated by ",
-                                 r.route().coordinator(), ": ", r.route().rounds(),
-                                 " rounds, lambda ", r.lambda(), "\n");
+std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
+  const uint32_t qty_scale = inst.qty_scale();
+  std::string out = absl::StrCat(
+      "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
+      r.route().rounds(), " rounds, marginal price ",
+      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()), "\n");
   for (const NodeShare& s : r.shares()) {
     absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
                     s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");
@@ -240,7 +242,7 @@ int CmdRoute(Context& c) {
       std::cout << ToJson(resp) << "\n";
       return kExitOk;
     }
-    std::cout << RenderClusterRoute(resp.cluster(), inst->qty_scale());
+    std::cout << RenderClusterRoute(resp.cluster(), *inst);
     if (resp.plan().plan_id().empty()) return kExitOk;  // This node's venues got nothing.
   }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());

@@ -71,3 +71,26 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"sim":{"mid_price":100}}]})") ==
         "config test.json: venues[0].sim.tick_size: must be > 0, got 0");
 }
+
+TEST_CASE("a bad cluster section is refused with the path of the bad field", "[config]") {
+  auto with_cluster = [](const std::string& cluster) {
+    return DefaultWith("\"routing\":", "\"cluster\": " + cluster + ",\n  \"routing\":");
+  };
+  CHECK(ErrorOf(with_cluster(R"({"listen": "127.0.0.1:50611"})")) ==
+        "config test.json: cluster.ca_file: required: peers talk mutual TLS only");
+  CHECK(ErrorOf(with_cluster(R"({"listen": "nowhere"})")) ==
+        "config test.json: cluster.listen: must be host:port, got \"nowhere\"");
+  // With real files, the peers are checked.
+  const std::string f = "/proc/self/status";  // Any existing file passes the existence check.
+  std::string files = R"("listen": "127.0.0.1:1", "ca_file": ")" + f + R"(", "cert_file": ")" + f +
+                      R"(", "key_file": ")" + f + R"(")";
+  CHECK(ErrorOf(with_cluster("{" + files + "}")) ==
+        "config test.json: cluster.peers: at least one peer is required");
+  CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "node-1", "address": "h:1"}]})")) ==
+        "config test.json: cluster.peers[0].node_id: \"node-1\" is this node or another peer");
+  CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h"}]})")) ==
+        "config test.json: cluster.peers[0].address: must be host:port, got \"h\"");
+  CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "round_timeout_ms": 90000})")) ==
+        "config test.json: cluster.round_timeout_ms: must be <= 60000, got 90000");
+  CHECK(ParseConfig(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}]})"), "t").ok());
+}

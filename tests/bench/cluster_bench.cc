@@ -1,0 +1,170 @@
+// Cluster routes on loopback: three in-process exorouted nodes × four simulated venues, peers
+// over real mutual TLS. Prints rounds per route and route latency (p50/p99), and the CPU a
+// node spends per round outside the transport (parse the request, sum its venues' answers,
+// serialise the reply). Figures: docs/BENCHMARKS.md.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "clients/cpp/exoroute_client.h"
+#include "daemon/config.h"
+#include "daemon/exorouted.h"
+#include "exoroute/v1/peer.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "solver/exact_dual.h"
+#include "solver/solver.h"
+#include "tests/solver/random_books.h"
+#include "tests/testing/free_port.h"
+
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+std::string Venues(int node) {
+  std::string out;
+  for (int v = 0; v < 4; ++v) {
+    int seed = node * 10 + v;
+    if (!out.empty()) out += ",";
+    out += R"({"id": "N)" + std::to_string(node) + "-V" + std::to_string(v) + R"(", "taker_fee_bps": )" +
+           std::to_string(1 + seed % 4) + R"(, "max_book_age_ms": 3600000,
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" + std::to_string(6500000 + 50 * (seed % 5)) +
+           R"(, "tick_size": 50, "depth": 20, "level_size": )" + std::to_string(20000000 + 5000000 * v) +
+           R"(, "update_interval_ms": 3600000}})";
+  }
+  return out;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+double ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+}  // namespace
+
+int main() {
+  const std::string root = (std::filesystem::temp_directory_path() / "exo-cluster-bench").string();
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  const std::string certs = root + "/certs";
+  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 n3 >/dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "gen-certs.sh failed\n");
+    return 1;
+  }
+  int ports[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
+  std::vector<std::unique_ptr<exo::daemon::Daemon>> nodes;
+  for (int k = 0; k < 3; ++k) {
+    std::string id = "n" + std::to_string(k + 1), dir = root + "/" + id, peers;
+    for (int j = 0; j < 3; ++j) {
+      if (j == k) continue;
+      peers += std::string(peers.empty() ? "" : ",") + R"({"node_id": "n)" + std::to_string(j + 1) +
+               R"(", "address": "127.0.0.1:)" + std::to_string(ports[j]) + R"("})";
+    }
+    std::string json = R"({"node_id": ")" + id + R"(", "data_dir": ")" + dir +
+                       R"(", "listen": {"address": "127.0.0.1:0"},
+      "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
+      "venues": [)" + Venues(k + 1) + R"(],
+      "cluster": {"listen": "127.0.0.1:)" + std::to_string(ports[k]) + R"(", "ca_file": ")" + certs +
+                       R"(/ca.pem", "cert_file": ")" + certs + "/" + id + R"(.pem", "key_file": ")" + certs +
+                       "/" + id + R"(.key", "peers": [)" + peers + "]}}";
+    auto config = exo::daemon::ParseConfig(json, id);
+    if (!config.ok()) {
+      std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+      return 1;
+    }
+    auto d = exo::daemon::Daemon::Start(*config, exo::SystemClock());
+    if (!d.ok()) {
+      std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
+      return 1;
+    }
+    nodes.push_back(*std::move(d));
+  }
+  exo::client::ConnectOptions o;
+  o.endpoint = nodes[0]->endpoint();
+  o.ca_file = nodes[0]->ca_file();
+  auto channel = exo::client::Connect(o);
+  if (!channel.ok()) return 1;
+  auto stub = RouterService::NewStub(*channel);
+
+  std::vector<double> latency_us, rounds;
+  const int kRoutes = 300;
+  for (int i = 0; i < kRoutes + 20; ++i) {
+    RouteRequest req;
+    auto* order = req.mutable_order();
+    order->set_id("bench-" + std::to_string(i));
+    order->set_symbol("BTC-USD");
+    order->set_side(i % 2 ? SIDE_SELL : SIDE_BUY);
+    order->set_quantity((1 + i % 40) * 100'000'000LL);
+    order->set_time_in_force(TIME_IN_FORCE_GTC);
+    req.set_mode(ROUTE_MODE_PLAN_ONLY);
+    RouteResponse resp;
+    grpc::ClientContext ctx;
+    auto t0 = std::chrono::steady_clock::now();
+    grpc::Status s = stub->Route(&ctx, req, &resp);
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (!s.ok()) {
+      std::fprintf(stderr, "route failed: %s\n", s.error_message().c_str());
+      return 1;
+    }
+    if (i < 20) continue;  // Warm-up: connections, caches.
+    latency_us.push_back(us);
+    rounds.push_back(resp.cluster().route().rounds());
+  }
+  std::printf("distributed routes (3 nodes x 4 venues, plan-only, loopback mTLS): %d\n", kRoutes);
+  std::printf("  rounds per route   median %.0f  p90 %.0f  max %.0f\n", Percentile(rounds, 0.5),
+              Percentile(rounds, 0.9), Percentile(rounds, 1.0));
+  std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
+              Percentile(latency_us, 0.99) / 1e3);
+  for (auto& n : nodes) n->Shutdown();
+
+  // One node's work per round outside the transport: 4 venues x 20 levels.
+  std::mt19937_64 rng(7);
+  exo::testing::RandomBookShape shape;
+  shape.min_venues = shape.max_venues = 4;
+  shape.min_levels = shape.max_levels = 20;
+  shape.lot_aligned = true;
+  int64_t lot = 0;
+  SolveInput in = exo::testing::RandomInput(rng, &lot, shape);
+  in.clear_limit_price();
+  std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(in);
+  exo::solver::VenueGroup group(problems);
+  exo::solver::GroupSummary g = group.Summary();
+  EvaluateRequest req;
+  req.set_route_id("bench");
+  const int kRounds = 200000;
+  std::vector<std::string> wire(64);
+  for (int i = 0; i < 64; ++i) {
+    req.set_lambda(g.min_cost + (g.max_cost - g.min_cost) * (i + 0.5) / 64);
+    wire[i] = req.SerializeAsString();
+  }
+  double t0 = ThreadCpuNs();
+  int64_t sink = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    EvaluateRequest r;
+    r.ParseFromString(wire[i % 64]);
+    auto s = group.Evaluate(r.lambda());
+    EvaluateReply reply;
+    reply.set_lo(s->lo);
+    reply.set_hi(s->hi);
+    reply.set_cost_lo(s->cost_lo);
+    reply.set_cost_hi(s->cost_hi);
+    sink += static_cast<int64_t>(reply.SerializeAsString().size());
+  }
+  double per_round = (ThreadCpuNs() - t0) / kRounds;
+  std::printf("node CPU per round outside the transport (parse, 4 venues x 20 levels, reply): %.2f us  (%lld)\n",
+              per_round / 1e3, static_cast<long long>(sink % 10));
+  std::filesystem::remove_all(root);
+  return 0;
+}
