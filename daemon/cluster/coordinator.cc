@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -74,7 +75,24 @@ class GrpcLink final : public NodeLink {
   uint32_t timeout_ms_;
 };
 
-// The cluster's sums: every live node asked in turn (node order: determinism of the sums).
+// Asks every node at once (peers in parallel, each call with its own deadline) and returns the
+// answers in node order, so that sums are added in the same order every time.
+// fn(i) asks node i.
+template <typename Fn>
+auto FanOut(const std::vector<NodeLink*>& nodes, Fn fn) {
+  using Result = decltype(fn(size_t{0}));
+  std::vector<std::future<Result>> pending;
+  for (size_t i = 1; i < nodes.size(); ++i) {
+    pending.push_back(std::async(std::launch::async, [&fn, i] { return fn(i); }));
+  }
+  std::vector<Result> out;
+  out.reserve(nodes.size());
+  if (!nodes.empty()) out.push_back(fn(0));  // The first node (this one's venues) on this thread.
+  for (auto& f : pending) out.push_back(f.get());
+  return out;
+}
+
+// The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
   ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
@@ -86,8 +104,9 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
     solver::LocalProblem::Response sum;
+    auto replies = FanOut(nodes_, [&](size_t i) { return nodes_[i]->Evaluate(req); });
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      absl::StatusOr<EvaluateReply> r = nodes_[i]->Evaluate(req);
+      absl::StatusOr<EvaluateReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
       sum.lo += r->lo();
       sum.hi += r->hi();
@@ -103,8 +122,9 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
     double m = std::numeric_limits<double>::infinity();
+    auto replies = FanOut(nodes_, [&](size_t i) { return nodes_[i]->NextBreakpoint(req); });
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      absl::StatusOr<BreakpointReply> r = nodes_[i]->NextBreakpoint(req);
+      absl::StatusOr<BreakpointReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
       m = std::min(m, r->next());
     }
@@ -191,8 +211,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     total.min_cost = std::numeric_limits<double>::infinity();
     total.max_cost = -total.min_cost;
     bool restart = false;
-    for (size_t i = 0; i < live.size() && !restart;) {
-      absl::StatusOr<PrepareReply> r = live[i]->Prepare(prep);
+    auto prepared = FanOut(live, [&](size_t i) { return live[i]->Prepare(prep); });
+    for (size_t i = 0, k = 0; k < prepared.size(); ++k) {
+      absl::StatusOr<PrepareReply>& r = prepared[k];
       if (!r.ok() || r->venues() == 0) {
         absl::Status why = r.ok() ? absl::FailedPreconditionError("no usable venue for this order")
                                   : r.status();
@@ -224,9 +245,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     split.set_tie_need(tie_need);
     split.set_tie_total(tie_total);
     int64_t placed = 0;
-    std::vector<SplitTiesReply> replies(live.size());
+    auto split_replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
     for (size_t i = 0; i < live.size() && !restart; ++i) {
-      absl::StatusOr<SplitTiesReply> r = live[i]->SplitTies(split);
+      absl::StatusOr<SplitTiesReply>& r = split_replies[i];
       if (!r.ok()) {
         EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
         restart = true;
@@ -244,8 +265,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
         size_t node;
       };
       std::vector<Spare> spare;
+      auto spare_replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
       for (size_t i = 0; i < live.size() && !restart; ++i) {
-        absl::StatusOr<SplitTiesReply> r = live[i]->SplitTies(split);
+        absl::StatusOr<SplitTiesReply>& r = spare_replies[i];
         if (!r.ok()) {
           EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
           restart = true;
@@ -279,8 +301,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   ClusterRouteSummary* summary = response.mutable_cluster();
   summary->set_lambda(price.lambda);
   int64_t given = 0;
+  std::vector<ExecuteRequest> execs(live.size());
   for (size_t i = 0; i < live.size(); ++i) {
-    ExecuteRequest exec;
+    ExecuteRequest& exec = execs[i];
     exec.set_route_id(route_id);
     FixedDual* f = exec.mutable_fixed_dual();
     f->set_lambda(price.lambda);
@@ -291,7 +314,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     if (live[i]->node_id() == node_id_) {
       for (double l : price.trajectory) f->mutable_route()->add_lambda_trajectory(l);
     }
-    absl::StatusOr<ExecuteReply> r = live[i]->Execute(exec);
+  }
+  // Every node records its share at once (each one's durable write is its own).
+  auto executed = FanOut(live, [&](size_t i) { return live[i]->Execute(execs[i]); });
+  for (size_t i = 0; i < live.size(); ++i) {
+    absl::StatusOr<ExecuteReply>& r = executed[i];
     NodeShare* share = summary->add_shares();
     share->set_node(live[i]->node_id());
     if (!r.ok()) {
