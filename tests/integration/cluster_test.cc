@@ -92,10 +92,7 @@ struct Cluster {
 };
 
 std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
-  exo::client::ConnectOptions o;
-  o.endpoint = d.endpoint();
-  o.ca_file = d.ca_file();
-  auto ch = exo::client::Connect(o);
+  auto ch = exo::testing::ChannelTo(d);
   INFO(ch.status().ToString());
   REQUIRE(ch.ok());
   return *ch;

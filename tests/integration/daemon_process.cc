@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clients/cpp/exoroute_client.h"
 #include "daemon/config.h"
 
 extern char** environ;
@@ -56,6 +57,13 @@ int WaitExit(pid_t pid, std::chrono::seconds limit) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const DaemonProcess& d) {
+  client::ConnectOptions o;
+  o.endpoint = d.endpoint();
+  o.ca_file = d.ca_file();
+  return client::Connect(o);
+}
 
 std::string TestConfigJson(const std::string& data_dir) {
   std::string json = daemon::DefaultConfigJson();

@@ -6,6 +6,9 @@
 #include <sys/types.h>
 
 #include <memory>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
 #include <string>
 #include <vector>
 
@@ -42,6 +45,9 @@ struct CommandResult {
 
 // Runs a binary with arguments; captures stdout and stderr.
 CommandResult Run(const std::string& binary, const std::vector<std::string>& args);
+
+// A TLS channel to the daemon's client API, trusting its development CA.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const DaemonProcess& d);
 
 // exoroutectl against a running daemon (adds --endpoint and --ca).
 CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args);
