@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 
+#include "solver/exact_dual.h"
 #include "solver/local_problem.h"
 #include "test_books.h"
 #include "random_books.h"
@@ -204,6 +205,67 @@ TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
   *in.add_venues() = MakeVenue("A", {{100, 1}});
   CHECK(exo::solver::Solve(in).status().message() ==
         "solve_input.venues: not sorted by unique venue id at index 1");
+  in = MakeInput(SIDE_BUY, 5);
+  in.mutable_fixed_dual()->set_tie_need(3);
+  in.mutable_fixed_dual()->set_tie_total(2);
+  CHECK(exo::solver::Solve(in).status().message() ==
+        "solve_input.fixed_dual: lambda must be finite and 0 <= tie_need <= tie_total");
+  in.mutable_fixed_dual()->set_tie_need(1);
+  in.mutable_fixed_dual()->add_remainder()->set_lots(-1);
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input.fixed_dual.remainder: lots < 0");
+}
+
+TEST_CASE("a node allocating at a fixed dual price takes what the exact method gives its venues", "[solver]") {
+  // The single-node decision over A, B, C, and the same venues split over two "nodes" that
+  // only share λ*, the tie fraction and the remainder: same quantities, venue by venue.
+  SolveInput all = MakeInput(SIDE_BUY, 14);
+  *all.add_venues() = MakeVenue("A", {{100, 4}, {101, 4}});
+  *all.add_venues() = MakeVenue("B", {{100, 3}, {101, 6}});
+  *all.add_venues() = MakeVenue("C", {{101, 5}, {102, 9}});
+  auto whole = exo::solver::Solve(all);
+  REQUIRE(whole.ok());
+  std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(all);
+  exo::solver::VenueGroup group(problems);
+  auto price = exo::solver::FindDualPrice(group, group.Summary(), all.quantity());
+  REQUIRE(price.ok());
+  const int64_t need = all.quantity() - price->lo, total = price->hi - price->lo;
+  std::vector<int64_t> spare;
+  auto floors = exo::solver::PlaceAtDualPrice(problems, price->lambda, need, total, need, &spare);
+  int64_t placed = 0;
+  std::vector<exo::solver::SpareVenue> spare_venues;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    placed += floors[i];
+    spare_venues.push_back({problems[i].venue(), problems[i].lot_size(), spare[i]});
+  }
+  auto extra = exo::solver::AssignRemainder(spare_venues, all.quantity() - placed);
+  std::map<std::string, int64_t> split;
+  for (const char* node_venues : {"AB", "C"}) {
+    SolveInput node = all;
+    node.clear_venues();
+    for (const auto& v : all.venues()) {
+      if (std::string(node_venues).find(v.venue()) != std::string::npos) *node.add_venues() = v;
+    }
+    auto* f = node.mutable_fixed_dual();
+    f->set_lambda(price->lambda);
+    f->set_tie_need(need);
+    f->set_tie_total(total);
+    for (size_t i = 0; i < problems.size(); ++i) {
+      if (extra[i] > 0 && std::string(node_venues).find(problems[i].venue()) != std::string::npos) {
+        auto* t = f->add_remainder();
+        t->set_venue(problems[i].venue());
+        t->set_lots(extra[i]);
+      }
+    }
+    node.set_quantity(all.quantity());
+    auto d = exo::solver::Solve(node);
+    REQUIRE(d.ok());
+    CHECK(d->stats().method() == SOLVER_METHOD_CLUSTER_EXACT);
+    for (const auto& a : d->allocations()) split[a.venue()] = a.quantity();
+  }
+  std::map<std::string, int64_t> want;
+  for (const auto& a : whole->allocations()) want[a.venue()] = a.quantity();
+  CHECK(split == want);
+  CHECK(need > 0);  // The instance has a tie at λ* (A and B both offer 100 and 101).
 }
 
 TEST_CASE("a re-plan records only the venues whose allocation changed", "[solver]") {
