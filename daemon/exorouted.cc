@@ -29,6 +29,8 @@ struct Daemon::Impl {
   std::unique_ptr<AdminServiceImpl> admin;
   std::unique_ptr<grpc::Server> server;
   // Cluster (config.cluster): this node's sessions, the coordinator, the peer listener.
+  std::unique_ptr<cluster::PairKeys> pair_keys;
+  std::unique_ptr<cluster::KeyDirectory> key_directory;
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<cluster::Coordinator> coordinator;
   std::unique_ptr<cluster::PeerServiceImpl> peer_service;
@@ -113,21 +115,25 @@ bool Daemon::plaintext() const { return impl_->plaintext; }
 absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock) {
   Impl& impl = *this;
   const ClusterConfig& k = config.cluster();
-  impl.cluster_node = std::make_unique<cluster::ClusterNode>(impl.engine.get(), config.node_id(), clock);
+  const uint32_t timeout_ms = k.round_timeout_ms() > 0 ? k.round_timeout_ms() : 500;
+  EXO_ASSIGN_OR_RETURN(impl.pair_keys, cluster::PairKeys::Generate(config.node_id()));
+  impl.key_directory = std::make_unique<cluster::KeyDirectory>(impl.pair_keys.get(), timeout_ms);
+  impl.cluster_node = std::make_unique<cluster::ClusterNode>(
+      impl.engine.get(), impl.pair_keys.get(), impl.key_directory.get(), clock);
   std::set<std::string> peer_ids;
   std::vector<std::unique_ptr<cluster::NodeLink>> links;
   links.push_back(cluster::LocalLink(impl.cluster_node.get()));
-  const uint32_t timeout_ms = k.round_timeout_ms() > 0 ? k.round_timeout_ms() : 500;
   for (const PeerConfig& p : k.peers()) {
     peer_ids.insert(p.node_id());
     EXO_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, cluster::PeerChannel(k, p));
+    impl.key_directory->AddPeer(p.node_id(), channel);
     links.push_back(cluster::RemoteLink(p.node_id(), std::move(channel), timeout_ms));
   }
   impl.coordinator = std::make_unique<cluster::Coordinator>(
       config.node_id(), std::move(links),
       k.on_node_failure() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
                                                              : k.on_node_failure());
-  impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), peer_ids);
+  impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), impl.pair_keys.get(), peer_ids);
   EXO_ASSIGN_OR_RETURN(auto creds, cluster::PeerServerCredentials(k));
   grpc::ServerBuilder builder;
   int port = 0;

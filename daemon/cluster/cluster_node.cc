@@ -1,5 +1,6 @@
 #include "daemon/cluster/cluster_node.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -22,8 +23,14 @@ void ApplyNarrow(solver::VenueGroup& group, Narrow previous) {
 
 }  // namespace
 
-ClusterNode::ClusterNode(RouterEngine* engine, std::string node_id, Clock* clock)
-    : engine_(engine), node_id_(std::move(node_id)), clock_(clock) {}
+ClusterNode::ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory,
+                         Clock* clock)
+    : engine_(engine), keys_(keys), directory_(directory), node_id_(keys->node_id()), clock_(clock) {}
+
+Masks ClusterNode::MasksFor(const Session& s, const std::string& route_id, const char* kind,
+                            uint32_t round) const {
+  return MaskFor(node_id_, s.pair_prfs, route_id, s.attempt, kind, round);
+}
 
 void ClusterNode::ExpireOld() {
   const int64_t now = clock_->NowNs();
@@ -37,21 +44,46 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   if (req.order().id() != req.route_id()) {
     return absl::InvalidArgumentError("order.id: must equal route_id");
   }
+  if (std::find(req.participants().begin(), req.participants().end(), node_id_) ==
+      req.participants().end()) {
+    return absl::InvalidArgumentError(absl::StrCat("participants: must include this node (", node_id_, ")"));
+  }
+  if (!std::is_sorted(req.participants().begin(), req.participants().end()) ||
+      std::adjacent_find(req.participants().begin(), req.participants().end()) != req.participants().end()) {
+    return absl::InvalidArgumentError("participants: must be sorted and unique");
+  }
   auto session = std::make_shared<Session>();
   session->order = req.order();
   session->mode = req.mode();
   session->opened_ns = clock_->NowNs();
+  session->attempt = req.attempt();
   EXO_ASSIGN_OR_RETURN(session->input, engine_->SnapshotInput(req.order(), req.mode()));
   session->problems = solver::BuildLocalProblems(session->input);
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
   PrepareReply reply;
+  for (const std::string& peer : req.participants()) {
+    if (peer == node_id_) continue;
+    absl::StatusOr<std::string> key = directory_->PairKeyWith(peer, req.refresh_keys());
+    if (!key.ok()) {
+      NodeUnreachable* u = reply.add_unreachable();
+      u->set_node(peer);
+      u->set_reason(std::string(key.status().message()));
+      continue;
+    }
+    session->pair_prfs.emplace(peer, Prf(*key));
+    KeyUse* use = reply.add_keys_used();
+    use->set_node(peer);
+    use->set_fingerprint(directory_->CachedFingerprint(peer));
+  }
+  Masks m = MasksFor(*session, req.route_id(), "prepare", 0);
   reply.set_node(node_id_);
-  reply.set_capacity(g.capacity);
+  reply.set_capacity(static_cast<uint64_t>(g.capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);
-  reply.set_total_cost(g.total_cost);
+  *reply.mutable_total_cost() = ToWire(CostToFixed(g.total_cost) + m.c[0]);
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
+  reply.set_key_fingerprint(keys_->fingerprint());
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
   sessions_[req.route_id()] = std::move(session);
@@ -74,11 +106,12 @@ absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) 
   std::lock_guard<std::mutex> lock(s->mu);
   ApplyNarrow(*s->group, req.previous());
   EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s->group->Evaluate(req.lambda()));
+  Masks m = MasksFor(*s, req.route_id(), "evaluate", req.round());
   EvaluateReply reply;
-  reply.set_lo(r.lo);
-  reply.set_hi(r.hi);
-  reply.set_cost_lo(r.cost_lo);
-  reply.set_cost_hi(r.cost_hi);
+  reply.set_lo(static_cast<uint64_t>(r.lo) + m.q[0]);
+  reply.set_hi(static_cast<uint64_t>(r.hi) + m.q[1]);
+  *reply.mutable_cost_lo() = ToWire(CostToFixed(r.cost_lo) + m.c[0]);
+  *reply.mutable_cost_hi() = ToWire(CostToFixed(r.cost_hi) + m.c[1]);
   return reply;
 }
 
@@ -104,14 +137,16 @@ absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& re
   std::vector<int64_t> q = solver::PlaceAtDualPrice(s->problems, req.lambda(), req.tie_need(),
                                                     req.tie_total(), req.spare_cap(), &spare);
   SplitTiesReply reply;
+  uint64_t placed = MasksFor(*s, req.route_id(), "ties", req.spare_cap() > 0 ? 1 : 0).q[0];
   for (size_t i = 0; i < q.size(); ++i) {
-    reply.set_placed(reply.placed() + q[i]);
+    placed += static_cast<uint64_t>(q[i]);
     if (spare[i] <= 0) continue;
     SpareLots* sl = reply.add_spare();
     sl->set_venue(s->problems[i].venue());
     sl->set_lot(s->problems[i].lot_size());
     sl->set_lots(spare[i]);
   }
+  reply.set_placed(placed);
   return reply;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/cluster/secure_sum.h"
 #include "daemon/router_engine.h"
 #include "exoroute/v1/peer.pb.h"
 #include "solver/exact_dual.h"
@@ -19,7 +20,8 @@ namespace exo::daemon::cluster {
 
 class ClusterNode {
  public:
-  ClusterNode(RouterEngine* engine, std::string node_id, Clock* clock);
+  // `keys` and `directory` make the masks of every released sum (secure_sum.h).
+  ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory, Clock* clock);
 
   const std::string& node_id() const { return node_id_; }
   absl::StatusOr<exoroute::v1::PrepareReply> Prepare(const exoroute::v1::PrepareRequest& req);
@@ -41,11 +43,16 @@ class ClusterNode {
     std::vector<solver::LocalProblem> problems;
     std::unique_ptr<solver::VenueGroup> group;
     int64_t opened_ns = 0;
+    uint32_t attempt = 0;
+    std::map<std::string, Prf> pair_prfs;  // Other participant -> PRF keyed with K_ij.
   };
+  Masks MasksFor(const Session& s, const std::string& route_id, const char* kind, uint32_t round) const;
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& route_id) const;
   void ExpireOld();
 
   RouterEngine* const engine_;
+  const PairKeys* const keys_;
+  KeyDirectory* const directory_;
   const std::string node_id_;
   Clock* const clock_;
   mutable std::mutex mu_;

@@ -4,11 +4,13 @@
 #include <chrono>
 #include <future>
 #include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "daemon/cluster/secure_sum.h"
 #include "solver/exact_dual.h"
 
 namespace exo::daemon::cluster {
@@ -103,17 +105,20 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_round(++round_);
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
-    solver::LocalProblem::Response sum;
+    // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
+    uint64_t lo = 0, hi = 0;
+    uint128 cost_lo = 0, cost_hi = 0;
     auto replies = FanOut(nodes_, [&](size_t i) { return nodes_[i]->Evaluate(req); });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<EvaluateReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
-      sum.lo += r->lo();
-      sum.hi += r->hi();
-      sum.cost_lo += r->cost_lo();
-      sum.cost_hi += r->cost_hi();
+      lo += r->lo();
+      hi += r->hi();
+      cost_lo += FromWire(r->cost_lo());
+      cost_hi += FromWire(r->cost_hi());
     }
-    return sum;
+    return solver::LocalProblem::Response{static_cast<int64_t>(lo), static_cast<int64_t>(hi),
+                                          FixedToCost(cost_lo), FixedToCost(cost_hi)};
   }
   void Narrow(bool lower) override { narrow_ = lower ? NARROW_LOWER : NARROW_UPPER; }
   absl::StatusOr<double> NextBreakpoint(double lambda) override {
@@ -201,26 +206,31 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   std::vector<std::vector<TieLots>> remainder;
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
-  for (size_t attempt = 0;; ++attempt) {
-    if (attempt > links_.size()) return absl::InternalError("cluster route did not converge");
+  bool refresh_keys = false;
+  for (uint32_t attempt = 0;; ++attempt) {
+    if (attempt > 2 * links_.size() + 2) return absl::InternalError("cluster route did not converge");
     PrepareRequest prep;
     prep.set_route_id(route_id);
     *prep.mutable_order() = order;
     prep.set_mode(mode);
-    solver::GroupSummary total;
-    total.min_cost = std::numeric_limits<double>::infinity();
-    total.max_cost = -total.min_cost;
+    prep.set_attempt(attempt);
+    prep.set_refresh_keys(refresh_keys);
+    std::vector<std::string> ids;
+    for (NodeLink* l : live) ids.push_back(l->node_id());
+    std::sort(ids.begin(), ids.end());
+    for (const std::string& id : ids) prep.add_participants(id);
     bool restart = false;
     auto prepared = FanOut(live, [&](size_t i) { return live[i]->Prepare(prep); });
-    for (size_t i = 0, k = 0; k < prepared.size(); ++k) {
+    for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
-      if (!r.ok() || r->venues() == 0) {
-        absl::Status why = r.ok() ? absl::FailedPreconditionError("no usable venue for this order")
-                                  : r.status();
-        EXO_RETURN_IF_ERROR(drop(i, why, !TakesNoPart(why)));
+      if (!r.ok()) {
+        // A node that cannot take part changes the participants, and the others' masks no
+        // longer cancel: start again without it. (A node whose venues are all unusable stays
+        // a participant: it answers masked zeros.)
+        EXO_RETURN_IF_ERROR(drop(i, r.status(), !TakesNoPart(r.status())));
+        restart = true;
         continue;
       }
-      total.Add({r->capacity(), r->min_cost(), r->max_cost(), r->total_cost()});
       ++i;
     }
     if (live.empty()) {
@@ -228,6 +238,46 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       for (const auto& d : record.dropped()) absl::StrAppend(&why, why.empty() ? "" : "; ", d.node(), ": ", d.reason());
       return absl::FailedPreconditionError(absl::StrCat("no node can route ", order.symbol(), ": ", why));
     }
+    if (restart) continue;
+    // A participant the others cannot reach for its key is left out too (it is down, or cut
+    // off from them), and the route starts again without it.
+    for (const auto& r : prepared) {
+      for (const NodeUnreachable& u : r->unreachable()) {
+        auto it = std::find_if(live.begin(), live.end(), [&](NodeLink* l) { return l->node_id() == u.node(); });
+        if (it == live.end()) continue;
+        EXO_RETURN_IF_ERROR(drop(static_cast<size_t>(it - live.begin()),
+                                 absl::UnavailableError(absl::StrCat("unreachable from ", r->node(), ": ", u.reason())),
+                                 true));
+        restart = true;
+      }
+    }
+    if (restart) continue;
+    // Every node must have masked with the keys the others actually hold, else the masks would
+    // not cancel: on a mismatch (a peer restarted with a new key) fetch keys again.
+    std::map<std::string, std::string> fingerprints;
+    for (const auto& r : prepared) fingerprints[r->node()] = r->key_fingerprint();
+    bool keys_agree = true;
+    for (const auto& r : prepared) {
+      for (const KeyUse& u : r->keys_used()) keys_agree = keys_agree && fingerprints[u.node()] == u.fingerprint();
+    }
+    if (!keys_agree) {
+      if (refresh_keys) return absl::UnavailableError("cluster nodes disagree on their mask keys");
+      refresh_keys = true;
+      continue;
+    }
+    solver::GroupSummary total;
+    total.min_cost = std::numeric_limits<double>::infinity();
+    total.max_cost = -total.min_cost;
+    uint64_t capacity = 0;
+    uint128 total_cost = 0;
+    for (const auto& r : prepared) {
+      capacity += r->capacity();
+      total_cost += FromWire(r->total_cost());
+      total.min_cost = std::min(total.min_cost, r->min_cost());
+      total.max_cost = std::max(total.max_cost, r->max_cost());
+    }
+    total.capacity = static_cast<int64_t>(capacity);
+    total.total_cost = FixedToCost(total_cost);
     ClusterOracle oracle(route_id, live);
     absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity);
     if (!found.ok()) {
@@ -244,7 +294,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     split.set_lambda(price.lambda);
     split.set_tie_need(tie_need);
     split.set_tie_total(tie_total);
-    int64_t placed = 0;
+    uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
     auto split_replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
     for (size_t i = 0; i < live.size() && !restart; ++i) {
       absl::StatusOr<SplitTiesReply>& r = split_replies[i];
@@ -256,7 +306,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       placed += r->placed();
     }
     if (restart) continue;
-    const int64_t rest = price.takes_all ? 0 : quantity - placed;
+    const int64_t rest = price.takes_all ? 0 : quantity - static_cast<int64_t>(placed);
     remainder.assign(live.size(), {});
     if (rest > 0) {
       split.set_spare_cap(rest);

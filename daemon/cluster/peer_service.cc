@@ -24,8 +24,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* field)
 
 }  // namespace
 
-PeerServiceImpl::PeerServiceImpl(ClusterNode* node, std::set<std::string> peer_ids)
-    : node_(node), peer_ids_(std::move(peer_ids)) {}
+PeerServiceImpl::PeerServiceImpl(ClusterNode* node, const PairKeys* keys,
+                                 std::set<std::string> peer_ids)
+    : node_(node), keys_(keys), peer_ids_(std::move(peer_ids)) {}
+
+grpc::Status PeerServiceImpl::Hello(grpc::ServerContext* ctx, const HelloRequest* req,
+                                    HelloReply* reply) {
+  return Serve(ctx, *req, reply, [this](const HelloRequest&) -> absl::StatusOr<HelloReply> {
+    HelloReply r;
+    r.set_node(keys_->node_id());
+    r.set_x25519_public(keys_->public_key());
+    return r;
+  });
+}
 
 absl::StatusOr<std::string> PeerServiceImpl::Caller(const grpc::ServerContext* ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();

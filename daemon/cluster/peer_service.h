@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/cluster/secure_sum.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -19,8 +20,10 @@ namespace exo::daemon::cluster {
 
 class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
  public:
-  PeerServiceImpl(ClusterNode* node, std::set<std::string> peer_ids);
+  PeerServiceImpl(ClusterNode* node, const PairKeys* keys, std::set<std::string> peer_ids);
 
+  grpc::Status Hello(grpc::ServerContext*, const exoroute::v1::HelloRequest*,
+                     exoroute::v1::HelloReply*) override;
   grpc::Status Prepare(grpc::ServerContext*, const exoroute::v1::PrepareRequest*,
                        exoroute::v1::PrepareReply*) override;
   grpc::Status Evaluate(grpc::ServerContext*, const exoroute::v1::EvaluateRequest*,
@@ -43,6 +46,7 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   grpc::Status Serve(grpc::ServerContext* ctx, const Req& req, Reply* reply, Fn fn);
 
   ClusterNode* const node_;
+  const PairKeys* const keys_;
   const std::set<std::string> peer_ids_;
   std::atomic<uint64_t> refused_{0};
 };

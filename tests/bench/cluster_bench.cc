@@ -7,15 +7,18 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "clients/cpp/exoroute_client.h"
+#include "daemon/cluster/peer_service.h"
+#include "daemon/cluster/secure_sum.h"
 #include "daemon/config.h"
 #include "daemon/exorouted.h"
-#include "exoroute/v1/peer.pb.h"
+#include "exoroute/v1/peer.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
@@ -65,6 +68,7 @@ int main() {
   }
   int ports[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
   std::vector<std::unique_ptr<exo::daemon::Daemon>> nodes;
+  std::vector<DaemonConfig> configs;
   for (int k = 0; k < 3; ++k) {
     std::string id = "n" + std::to_string(k + 1), dir = root + "/" + id, peers;
     for (int j = 0; j < 3; ++j) {
@@ -84,6 +88,7 @@ int main() {
       std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
       return 1;
     }
+    configs.push_back(*config);
     auto d = exo::daemon::Daemon::Start(*config, exo::SystemClock());
     if (!d.ok()) {
       std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
@@ -127,6 +132,22 @@ int main() {
               Percentile(rounds, 0.9), Percentile(rounds, 1.0));
   std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
               Percentile(latency_us, 0.99) / 1e3);
+  // One peer round trip alone (n1 -> n2, Hello over mutual TLS), for scale.
+  {
+    auto ch = exo::daemon::cluster::PeerChannel(configs[0].cluster(), configs[0].cluster().peers(0));
+    auto peer = PeerService::NewStub(*ch);
+    std::vector<double> rtt;
+    for (int i = 0; i < 520; ++i) {
+      grpc::ClientContext ctx;
+      HelloReply reply;
+      auto t0 = std::chrono::steady_clock::now();
+      grpc::Status s = peer->Hello(&ctx, HelloRequest(), &reply);
+      if (!s.ok()) return 1;
+      if (i >= 20) rtt.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("  one peer round trip (Hello, mTLS, loopback)  p50 %.0f us  p99 %.0f us\n",
+                Percentile(rtt, 0.5), Percentile(rtt, 0.99));
+  }
   for (auto& n : nodes) n->Shutdown();
 
   // One node's work per round outside the transport: 4 venues x 20 levels.
@@ -141,6 +162,13 @@ int main() {
   std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(in);
   exo::solver::VenueGroup group(problems);
   exo::solver::GroupSummary g = group.Summary();
+  // Masks with two other participants, as on a 3-node cluster.
+  auto k1 = exo::daemon::cluster::PairKeys::Generate("n1");
+  auto k2 = exo::daemon::cluster::PairKeys::Generate("n2");
+  auto k3 = exo::daemon::cluster::PairKeys::Generate("n3");
+  std::map<std::string, exo::daemon::cluster::Prf> pair_keys;
+  pair_keys.emplace("n2", exo::daemon::cluster::Prf(*(*k1)->PairKey("n2", (*k2)->public_key())));
+  pair_keys.emplace("n3", exo::daemon::cluster::Prf(*(*k1)->PairKey("n3", (*k3)->public_key())));
   EvaluateRequest req;
   req.set_route_id("bench");
   const int kRounds = 200000;
@@ -155,15 +183,18 @@ int main() {
     EvaluateRequest r;
     r.ParseFromString(wire[i % 64]);
     auto s = group.Evaluate(r.lambda());
+    using exo::daemon::cluster::CostToFixed;
+    using exo::daemon::cluster::ToWire;
+    auto m = exo::daemon::cluster::MaskFor("n1", pair_keys, r.route_id(), 0, "evaluate", static_cast<uint32_t>(i));
     EvaluateReply reply;
-    reply.set_lo(s->lo);
-    reply.set_hi(s->hi);
-    reply.set_cost_lo(s->cost_lo);
-    reply.set_cost_hi(s->cost_hi);
+    reply.set_lo(static_cast<uint64_t>(s->lo) + m.q[0]);
+    reply.set_hi(static_cast<uint64_t>(s->hi) + m.q[1]);
+    *reply.mutable_cost_lo() = ToWire(CostToFixed(s->cost_lo) + m.c[0]);
+    *reply.mutable_cost_hi() = ToWire(CostToFixed(s->cost_hi) + m.c[1]);
     sink += static_cast<int64_t>(reply.SerializeAsString().size());
   }
   double per_round = (ThreadCpuNs() - t0) / kRounds;
-  std::printf("node CPU per round outside the transport (parse, 4 venues x 20 levels, reply): %.2f us  (%lld)\n",
+  std::printf("node CPU per round outside the transport (parse, 4 venues x 20 levels, masks for 2 peers, reply): %.2f us  (%lld)\n",
               per_round / 1e3, static_cast<long long>(sink % 10));
   std::filesystem::remove_all(root);
   return 0;
