@@ -112,6 +112,17 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
     }
     EXO_RETURN_IF_ERROR(CheckAddress(p.address(), at + ".address"));
   }
+  if (k.has_privacy()) {
+    const auto& p = k.privacy();
+    if (p.epsilon_milli() > 0 && p.sensitivity() <= 0) {
+      return Bad("cluster.privacy.sensitivity", absl::StrCat("must be > 0 with epsilon_milli, got ", p.sensitivity()));
+    }
+    if (p.epsilon_milli() > 0 && p.budget_milli() < p.epsilon_milli()) {
+      return Bad("cluster.privacy.budget_milli",
+                 absl::StrCat("must allow at least one release (>= epsilon_milli ", p.epsilon_milli(),
+                              "), got ", p.budget_milli()));
+    }
+  }
   if (k.round_timeout_ms() > 60000) {
     return Bad("cluster.round_timeout_ms", absl::StrCat("must be <= 60000, got ", k.round_timeout_ms()));
   }

@@ -119,7 +119,8 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   EXO_ASSIGN_OR_RETURN(impl.pair_keys, cluster::PairKeys::Generate(config.node_id()));
   impl.key_directory = std::make_unique<cluster::KeyDirectory>(impl.pair_keys.get(), timeout_ms);
   impl.cluster_node = std::make_unique<cluster::ClusterNode>(
-      impl.engine.get(), impl.pair_keys.get(), impl.key_directory.get(), clock);
+      impl.engine.get(), impl.pair_keys.get(), impl.key_directory.get(), k.privacy(),
+      impl.store.get(), clock);
   std::set<std::string> peer_ids;
   std::vector<std::unique_ptr<cluster::NodeLink>> links;
   links.push_back(cluster::LocalLink(impl.cluster_node.get()));
@@ -132,7 +133,10 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   impl.coordinator = std::make_unique<cluster::Coordinator>(
       config.node_id(), std::move(links),
       k.on_node_failure() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
-                                                             : k.on_node_failure());
+                                                             : k.on_node_failure(),
+      k.privacy().epsilon_milli() > 0,
+      k.privacy().on_exhausted() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
+                                                                    : k.privacy().on_exhausted());
   impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), impl.pair_keys.get(), peer_ids);
   EXO_ASSIGN_OR_RETURN(auto creds, cluster::PeerServerCredentials(k));
   grpc::ServerBuilder builder;
@@ -183,6 +187,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
+  if (impl->cluster_node) {
+    impl->admin->SetClusterStatus([node = impl->cluster_node.get(), peers = impl->peer_service.get()](
+                                      StatusResponse* resp) {
+      for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
+      resp->set_peer_calls_refused(peers->refused());
+    });
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

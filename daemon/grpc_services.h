@@ -3,6 +3,8 @@
 // Handlers are called concurrently by gRPC's thread pool and never wait on venue I/O.
 #pragma once
 
+#include <functional>
+
 #include <memory>
 
 #include "daemon/router_engine.h"
@@ -59,6 +61,10 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   AdminServiceImpl(const RouterEngine* engine, const store::DeltaStore* store,
                    int64_t started_ns, exoroute::v1::ListContractsResponse contracts)
       : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)) {}
+  // Adds what the cluster part of the node knows (budgets, refusals) to every Status.
+  void SetClusterStatus(std::function<void(exoroute::v1::StatusResponse*)> fill) {
+    cluster_status_ = std::move(fill);
+  }
   grpc::Status ListContracts(grpc::ServerContext*, const exoroute::v1::ListContractsRequest*,
                              exoroute::v1::ListContractsResponse*) override;
   grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
@@ -69,6 +75,7 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
  private:
   const RouterEngine* engine_;
   const store::DeltaStore* store_;
+  std::function<void(exoroute::v1::StatusResponse*)> cluster_status_;
   int64_t started_ns_;
   const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.
 };

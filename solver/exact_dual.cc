@@ -24,7 +24,7 @@ void GroupSummary::Add(const GroupSummary& other) {
 }
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity) {
+                                        int64_t quantity, bool approximate) {
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -75,9 +75,14 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       out.hi = s.hi;
       found = true;
     }
-    // A centroid that moves no quantity sits a rounding error away from the last level.
-    if (!progress && !bisect) break;
-    slow_steps = bisect || found ? 0 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
+    // A centroid that moves no quantity sits a rounding error away from the last level (or,
+    // with noisy answers, the noise hid the move: bisect next).
+    if (!progress && !bisect && !approximate) break;
+    slow_steps = bisect || found ? 0 : !progress ? 2 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
+  }
+  if (!found && approximate) {
+    out.lambda = a;
+    return out;
   }
   // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
   while (!found) {
@@ -172,11 +177,12 @@ LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
 
 std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
-                                      std::vector<int64_t>* spare_lots) {
+                                      std::vector<int64_t>* spare_lots, bool below) {
   std::vector<int64_t> quantities(problems.size());
   spare_lots->assign(problems.size(), 0);
   for (size_t i = 0; i < problems.size(); ++i) {
     LocalProblem::Response r = problems[i].At(lambda);
+    if (below) r = {0, r.lo, 0, r.cost_lo};  // The pool is what lies below λ.
     const int64_t tied = r.hi - r.lo, lot = problems[i].lot_size();
     int64_t share = 0;
     if (need > 0 && tied_total > 0) {

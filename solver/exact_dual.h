@@ -61,9 +61,12 @@ struct DualPrice {
   std::vector<double> trajectory;  // Every λ asked, in order.
 };
 
-// Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0.
+// Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. With `approximate` (the
+// oracle's answers are noisy) a round that moves nothing bisects instead of ending the search,
+// and it returns the bracket's lower end once the bracket is as narrow as rounding allows
+// (lo/hi then unknown, 0): the caller finishes from there with exact answers.
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity);
+                                        int64_t quantity, bool approximate = false);
 
 // One node's venues as a DualOracle. Frozen venues (same answer at both ends of the bracket)
 // are summed once instead of asked every round. `problems` must outlive the group.
@@ -93,10 +96,12 @@ class VenueGroup final : public DualOracle {
 // The tie split at λ*: `need` of the `tied_total` quantity tied at λ* (over all groups) is
 // placed; each venue first gets its proportional share rounded down to lots. Returns, per
 // problem, lo(λ*) plus that share, and in `spare_lots` how many more lots each tied venue could
-// take at λ* (at most `spare_cap`).
+// take at λ* (at most `spare_cap`). With `below`, the pool split is instead everything priced
+// below λ (lo), and nothing is taken outright: the scaled-down plan of a noisy search that
+// stopped above λ*.
 std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
-                                      std::vector<int64_t>* spare_lots);
+                                      std::vector<int64_t>* spare_lots, bool below = false);
 
 // A venue that can take more lots at λ*, for the remainder of the tie split.
 struct SpareVenue {

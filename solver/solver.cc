@@ -62,7 +62,7 @@ DualSolution AllocateAtFixedDual(const std::vector<LocalProblem>& problems,
   sol.lambda = fixed.lambda();
   std::vector<int64_t> spare;
   sol.quantities = PlaceAtDualPrice(problems, fixed.lambda(), fixed.tie_need(), fixed.tie_total(),
-                                    0, &spare);
+                                    0, &spare, fixed.pool() == exoroute::v1::TIE_POOL_BELOW_LAMBDA);
   for (const exoroute::v1::TieLots& t : fixed.remainder()) {
     for (size_t i = 0; i < problems.size(); ++i) {
       if (problems[i].venue() != t.venue()) continue;

@@ -71,6 +71,15 @@ class DeltaStore {
 
   // Bytes on disk (SST files and write-ahead log).
   virtual uint64_t SizeOnDisk() const = 0;
+
+  // The privacy-budget ledger (docs/cluster.md): adds `amount` to what is recorded as spent
+  // under `key`, unless the total would exceed `limit`. Durable (WAL synced) before it returns,
+  // so a restart never forgets spending. Returns the new total, or ResourceExhausted naming
+  // what is left.
+  virtual absl::StatusOr<int64_t> Spend(std::string_view key, int64_t amount, int64_t limit) = 0;
+  // Every ledger entry whose key starts with `prefix`, in key order.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(
+      std::string_view prefix) const = 0;
 };
 
 struct StoreOptions {

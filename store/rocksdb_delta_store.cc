@@ -23,6 +23,8 @@
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
 
+#include <cstring>
+
 namespace exo::store {
 namespace {
 
@@ -328,6 +330,50 @@ class RocksDeltaStore final : public DeltaStore {
     }
     return out;
   }
+
+  absl::StatusOr<int64_t> Spend(std::string_view key, int64_t amount, int64_t limit) override {
+    if (read_only_) return absl::FailedPreconditionError("store opened read-only");
+    if (amount < 0) return absl::InvalidArgumentError("amount: must be >= 0");
+    std::lock_guard<std::mutex> lock(budget_mu_);
+    const std::string k = absl::StrCat(kBudgetPrefix, Sv(key));
+    std::string v;
+    int64_t spent = 0;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), k, &v);
+    if (s.ok()) {
+      if (v.size() != 8) return absl::DataLossError(absl::StrCat("budget entry ", Sv(key), " is corrupt"));
+      std::memcpy(&spent, v.data(), 8);
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "read budget");
+    }
+    if (spent + amount > limit) {
+      return absl::ResourceExhaustedError(absl::StrCat("privacy budget ", Sv(key), ": spent ", spent,
+                                                       " of ", limit, ", this release needs ", amount));
+    }
+    spent += amount;
+    v.assign(reinterpret_cast<const char*>(&spent), 8);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    EXO_RETURN_IF_ERROR(FromRocks(db_->Put(wo, meta(), k, v), "write budget"));
+    return spent;
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(
+      std::string_view prefix) const override {
+    std::vector<std::pair<std::string, int64_t>> out;
+    const std::string p = absl::StrCat(kBudgetPrefix, Sv(prefix));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+    for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+      int64_t spent = 0;
+      if (it->value().size() != 8) return absl::DataLossError("budget entry is corrupt");
+      std::memcpy(&spent, it->value().data(), 8);
+      out.emplace_back(std::string(it->key().ToStringView().substr(std::strlen(kBudgetPrefix))), spent);
+    }
+    EXO_RETURN_IF_ERROR(FromRocks(it->status(), "scan budget"));
+    return out;
+  }
+
+  static constexpr char kBudgetPrefix[] = "budget/";
+  std::mutex budget_mu_;
 
   rocksdb::ColumnFamilyHandle* deltas() const { return cfs_[1]; }
   rocksdb::ColumnFamilyHandle* plans() const { return cfs_[2]; }

@@ -41,6 +41,7 @@ usage: exoroutectl [connection flags] COMMAND [flags]
 
 commands:
   status                                node, venues, chain head, store
+  budgets                               privacy budgets spent in the current window (cluster)
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
         [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
         [--max-venues N] [--wait]
@@ -119,6 +120,20 @@ int CmdStatus(Context& c) {
   auto r = FetchStatus(c);
   if (!r.ok()) return Fail(r.status());
   std::cout << (c.json ? ToJson(*r) + "\n" : RenderStatus(*r));
+  return kExitOk;
+}
+
+int CmdBudgets(Context& c) {
+  auto r = FetchStatus(c);
+  if (!r.ok()) return Fail(r.status());
+  if (c.json) {
+    StatusResponse only;
+    only.set_node_id(r->node_id());
+    *only.mutable_budgets() = r->budgets();
+    std::cout << ToJson(only) << "\n";
+    return kExitOk;
+  }
+  std::cout << RenderBudgets(*r);
   return kExitOk;
 }
 
@@ -602,6 +617,7 @@ int Main(int argc, char** argv) {
     return Usage(absl::StrCat("--data-dir works with replay and audit, not ", cmd));
   }
   if (cmd == "status") return CmdStatus(c);
+  if (cmd == "budgets") return CmdBudgets(c);
   if (cmd == "route") return CmdRoute(c);
   if (cmd == "plan") return CmdPlan(c);
   if (cmd == "watch") return CmdWatch(c);

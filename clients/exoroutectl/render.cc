@@ -1,5 +1,7 @@
 #include "clients/exoroutectl/render.h"
 
+#include "absl/time/time.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -123,6 +125,10 @@ std::string RenderStatus(const StatusResponse& r) {
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  if (r.peer_calls_refused() > 0) {
+    absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
+                    " peer calls refused: a certificate named no configured peer (see the daemon log)\n");
+  }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
                     " execution reports matched no open child order (see the daemon log)\n");
@@ -141,6 +147,23 @@ std::string RenderStatus(const StatusResponse& r) {
                                         v.book_age_ms() < 0 ? "-" : absl::StrCat(v.book_age_ms(), " ms"),
                                         v.fee_bps(), v.children_sent(), v.fills()));
     if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
+  }
+  return s;
+}
+
+std::string RenderBudgets(const StatusResponse& r) {
+  if (r.budgets().empty()) {
+    return absl::StrCat("node ", r.node_id(), ": no privacy budget spent in the current window",
+                        " (or cluster.privacy is not configured)\n");
+  }
+  std::string s = absl::StrFormat("%-24s %-22s %12s %12s %10s\n", "SIGNAL", "WINDOW START (UTC)",
+                                  "SPENT EPS", "LIMIT EPS", "LEFT");
+  for (const auto& b : r.budgets()) {
+    absl::StrAppend(&s, absl::StrFormat(
+        "%-24s %-22s %12.3f %12.3f %9.1f%%\n", b.signal(),
+        absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(b.window_start_s()), absl::UTCTimeZone()),
+        b.spent_milli() / 1000.0, b.limit_milli() / 1000.0,
+        b.limit_milli() > 0 ? 100.0 * static_cast<double>(b.limit_milli() - b.spent_milli()) / static_cast<double>(b.limit_milli()) : 0.0));
   }
   return s;
 }

@@ -18,6 +18,8 @@ std::string RenderPlan(const exoroute::v1::Plan& plan);
 std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
                            exoroute::v1::Side side, int64_t quantity);
 std::string RenderStatus(const exoroute::v1::StatusResponse& status);
+// The privacy budgets of the current window (cluster nodes with cluster.privacy).
+std::string RenderBudgets(const exoroute::v1::StatusResponse& status);
 // One line: "seq  plan  v  kind  details".
 std::string RenderDeltaLine(const exoroute::v1::PlanDelta& d, const InstrumentLookup& lookup);
 std::string DeltaKindName(const exoroute::v1::PlanDelta& d);

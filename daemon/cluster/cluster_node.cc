@@ -4,7 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/cluster/discrete_noise.h"
+#include "exo/log.h"
 #include "exo/status_macros.h"
 #include "solver/solver.h"
 
@@ -24,8 +27,74 @@ void ApplyNarrow(solver::VenueGroup& group, Narrow previous) {
 }  // namespace
 
 ClusterNode::ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory,
-                         Clock* clock)
-    : engine_(engine), keys_(keys), directory_(directory), node_id_(keys->node_id()), clock_(clock) {}
+                         PrivacyConfig privacy, store::DeltaStore* store, Clock* clock)
+    : engine_(engine),
+      privacy_(std::move(privacy)),
+      store_(store),
+      keys_(keys),
+      directory_(directory),
+      node_id_(keys->node_id()),
+      clock_(clock) {}
+
+namespace {
+
+// Releases budgeted at once: Prepare's two and twelve rounds of four (one synced ledger write
+// covers a typical route; unused budget is not given back).
+constexpr int kReserveValues = 2 + 4 * 12;
+
+int64_t WindowSeconds(const PrivacyConfig& p) { return p.window_s() > 0 ? p.window_s() : 86400; }
+
+std::string Signal(const std::string& symbol) { return absl::StrCat("supply/", symbol); }
+
+}  // namespace
+
+absl::Status ClusterNode::Reserve(Session& s, int values) {
+  const int64_t need = static_cast<int64_t>(values) * privacy_.epsilon_milli();
+  if (s.reserved_milli >= need) {
+    s.reserved_milli -= need;
+    return absl::OkStatus();
+  }
+  const int64_t window = WindowSeconds(privacy_);
+  const int64_t start = clock_->NowNs() / 1'000'000'000 / window * window;
+  const int64_t chunk = std::max<int64_t>(need, static_cast<int64_t>(kReserveValues) * privacy_.epsilon_milli());
+  const std::string key = absl::StrCat(Signal(s.order.symbol()), "@", start);
+  absl::StatusOr<int64_t> spent = store_->Spend(key, chunk, privacy_.budget_milli());
+  if (!spent.ok() && absl::IsResourceExhausted(spent.status()) && chunk > need) {
+    spent = store_->Spend(key, need, privacy_.budget_milli());  // The last of the window.
+    if (spent.ok()) {
+      s.reserved_milli = 0;
+      return absl::OkStatus();
+    }
+  }
+  if (!spent.ok()) {
+    if (absl::IsResourceExhausted(spent.status())) {
+      ++budget_refusals_;
+      LogWarning("node %s: privacy budget exhausted, not releasing: %s", node_id_,
+                 std::string(spent.status().message()));
+      return absl::ResourceExhaustedError(absl::StrCat("node ", node_id_, ": ", spent.status().message()));
+    }
+    return spent.status();
+  }
+  s.reserved_milli += chunk - need;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ClusterNode::NoisyCount(Session& s, const std::string& release, int64_t value) {
+  if (!noisy()) return value;
+  EXO_ASSIGN_OR_RETURN(int64_t z, DiscreteLaplace(static_cast<uint64_t>(privacy_.sensitivity()) * 1000,
+                                                  privacy_.epsilon_milli()));
+  NoiseDraw* d = &s.noise.emplace_back();
+  d->set_release(release);
+  d->set_value(z);
+  return value + z;
+}
+
+absl::StatusOr<double> ClusterNode::NoisyCost(Session& s, const std::string& release, double value,
+                                              double unit) {
+  if (!noisy()) return value;
+  EXO_ASSIGN_OR_RETURN(int64_t z, NoisyCount(s, release, 0));
+  return value + static_cast<double>(z) * std::fabs(unit);
+}
 
 Masks ClusterNode::MasksFor(const Session& s, const std::string& route_id, const char* kind,
                             uint32_t round) const {
@@ -77,11 +146,16 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
     use->set_fingerprint(directory_->CachedFingerprint(peer));
   }
   Masks m = MasksFor(*session, req.route_id(), "prepare", 0);
+  if (noisy()) EXO_RETURN_IF_ERROR(Reserve(*session, 2));
+  const double unit = std::max(std::fabs(g.min_cost), std::fabs(g.max_cost));
+  EXO_ASSIGN_OR_RETURN(int64_t capacity, NoisyCount(*session, "prepare/capacity", g.capacity));
+  EXO_ASSIGN_OR_RETURN(double total_cost,
+                       NoisyCost(*session, "prepare/total_cost", g.total_cost, std::isfinite(unit) ? unit : 0));
   reply.set_node(node_id_);
-  reply.set_capacity(static_cast<uint64_t>(g.capacity) + m.q[0]);
+  reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);
-  *reply.mutable_total_cost() = ToWire(CostToFixed(g.total_cost) + m.c[0]);
+  *reply.mutable_total_cost() = ToWire(CostToFixed(total_cost) + m.c[0]);
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
   reply.set_key_fingerprint(keys_->fingerprint());
   std::lock_guard<std::mutex> lock(mu_);
@@ -106,7 +180,15 @@ absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) 
   std::lock_guard<std::mutex> lock(s->mu);
   ApplyNarrow(*s->group, req.previous());
   EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s->group->Evaluate(req.lambda()));
-  Masks m = MasksFor(*s, req.route_id(), "evaluate", req.round());
+  if (!req.exact() && noisy()) {
+    EXO_RETURN_IF_ERROR(Reserve(*s, 4));
+    const std::string at = absl::StrCat("evaluate/", req.round(), "/");
+    EXO_ASSIGN_OR_RETURN(r.lo, NoisyCount(*s, at + "lo", r.lo));
+    EXO_ASSIGN_OR_RETURN(r.hi, NoisyCount(*s, at + "hi", r.hi));
+    EXO_ASSIGN_OR_RETURN(r.cost_lo, NoisyCost(*s, at + "cost_lo", r.cost_lo, req.lambda()));
+    EXO_ASSIGN_OR_RETURN(r.cost_hi, NoisyCost(*s, at + "cost_hi", r.cost_hi, req.lambda()));
+  }
+  Masks m = MasksFor(*s, req.route_id(), req.exact() ? "exact" : "evaluate", req.round());
   EvaluateReply reply;
   reply.set_lo(static_cast<uint64_t>(r.lo) + m.q[0]);
   reply.set_hi(static_cast<uint64_t>(r.hi) + m.q[1]);
@@ -135,7 +217,8 @@ absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& re
   std::lock_guard<std::mutex> lock(s->mu);
   std::vector<int64_t> spare;
   std::vector<int64_t> q = solver::PlaceAtDualPrice(s->problems, req.lambda(), req.tie_need(),
-                                                    req.tie_total(), req.spare_cap(), &spare);
+                                                    req.tie_total(), req.spare_cap(), &spare,
+                                                    req.pool() == TIE_POOL_BELOW_LAMBDA);
   SplitTiesReply reply;
   uint64_t placed = MasksFor(*s, req.route_id(), "ties", req.spare_cap() > 0 ? 1 : 0).q[0];
   for (size_t i = 0; i < q.size(); ++i) {
@@ -159,6 +242,7 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   std::lock_guard<std::mutex> lock(s->mu);
   SolveInput input = s->input;
   *input.mutable_fixed_dual() = req.fixed_dual();
+  for (const NoiseDraw& n : s->noise) *input.mutable_fixed_dual()->add_noise() = n;
   // The node's share is what its venues take at the coordinator's λ.
   input.set_quantity(std::numeric_limits<int64_t>::max() / 4);
   EXO_ASSIGN_OR_RETURN(Decision d, solver::Solve(input));
@@ -178,6 +262,26 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
 void ClusterNode::Abort(const std::string& route_id) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(route_id);
+}
+
+std::vector<PrivacyBudgetStatus> ClusterNode::Budgets() const {
+  std::vector<PrivacyBudgetStatus> out;
+  if (!noisy()) return out;
+  const int64_t window = WindowSeconds(privacy_);
+  const int64_t start = clock_->NowNs() / 1'000'000'000 / window * window;
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> spent = store_->Spent("supply/");
+  if (!spent.ok()) return out;
+  for (const auto& [key, milli] : *spent) {
+    size_t at = key.rfind('@');
+    int64_t key_start = 0;
+    if (at == std::string::npos || !absl::SimpleAtoi(key.substr(at + 1), &key_start) || key_start != start) continue;
+    PrivacyBudgetStatus& b = out.emplace_back();
+    b.set_signal(key.substr(0, at));
+    b.set_window_start_s(key_start);
+    b.set_spent_milli(milli);
+    b.set_limit_milli(privacy_.budget_milli());
+  }
+  return out;
 }
 
 size_t ClusterNode::open_sessions() const {

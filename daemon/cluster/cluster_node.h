@@ -4,6 +4,7 @@
 // venues. The coordinator's own venues are answered by the same object, in process.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/cluster/secure_sum.h"
 #include "daemon/router_engine.h"
+#include "store/delta_store.h"
 #include "exoroute/v1/peer.pb.h"
 #include "solver/exact_dual.h"
 
@@ -20,8 +22,11 @@ namespace exo::daemon::cluster {
 
 class ClusterNode {
  public:
-  // `keys` and `directory` make the masks of every released sum (secure_sum.h).
-  ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory, Clock* clock);
+  // `keys` and `directory` make the masks of every released sum (secure_sum.h); with
+  // `privacy.epsilon_milli` > 0 the sums of the search are also noised, and what that spends is
+  // recorded in `store`'s budget ledger before anything is released.
+  ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory,
+              exoroute::v1::PrivacyConfig privacy, store::DeltaStore* store, Clock* clock);
 
   const std::string& node_id() const { return node_id_; }
   absl::StatusOr<exoroute::v1::PrepareReply> Prepare(const exoroute::v1::PrepareRequest& req);
@@ -33,6 +38,9 @@ class ClusterNode {
   absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
   void Abort(const std::string& route_id);
   size_t open_sessions() const;
+  // The budget ledger's current windows (Status, `exoroutectl budgets`).
+  std::vector<exoroute::v1::PrivacyBudgetStatus> Budgets() const;
+  uint64_t budget_refusals() const { return budget_refusals_.load(); }
 
  private:
   struct Session {
@@ -45,12 +53,24 @@ class ClusterNode {
     int64_t opened_ns = 0;
     uint32_t attempt = 0;
     std::map<std::string, Prf> pair_prfs;  // Other participant -> PRF keyed with K_ij.
+    std::vector<exoroute::v1::NoiseDraw> noise;  // Every draw released, for the journal.
+    int64_t reserved_milli = 0;  // Budget already recorded as spent and not yet used.
   };
+  bool noisy() const { return privacy_.epsilon_milli() > 0; }
+  // Records `values` noised releases as spent before they are made (ResourceExhausted when
+  // the signal's window has not enough left).
+  absl::Status Reserve(Session& s, int values);
+  // value + discrete Laplace noise of scale sensitivity/ε × unit, journaled as `release`.
+  absl::StatusOr<int64_t> NoisyCount(Session& s, const std::string& release, int64_t value);
+  absl::StatusOr<double> NoisyCost(Session& s, const std::string& release, double value, double unit);
   Masks MasksFor(const Session& s, const std::string& route_id, const char* kind, uint32_t round) const;
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& route_id) const;
   void ExpireOld();
 
   RouterEngine* const engine_;
+  const exoroute::v1::PrivacyConfig privacy_;
+  store::DeltaStore* const store_;
+  std::atomic<uint64_t> budget_refusals_{0};
   const PairKeys* const keys_;
   KeyDirectory* const directory_;
   const std::string node_id_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <limits>
 #include <map>
@@ -100,11 +101,17 @@ class ClusterOracle final : public solver::DualOracle {
   ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
       : route_id_(std::move(route_id)), nodes_(nodes) {}
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
+    return Sum(lambda, /*exact=*/false);
+  }
+  // The exact (masked, noise-free) totals at λ: the one such release of a noisy route.
+  absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) { return Sum(lambda, true); }
+  absl::StatusOr<solver::LocalProblem::Response> Sum(double lambda, bool exact) {
     EvaluateRequest req;
     req.set_route_id(route_id_);
     req.set_round(++round_);
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
+    req.set_exact(exact);
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
     uint64_t lo = 0, hi = 0;
     uint128 cost_lo = 0, cost_hi = 0;
@@ -154,6 +161,9 @@ class ClusterOracle final : public solver::DualOracle {
   size_t failed_ = std::numeric_limits<size_t>::max();
 };
 
+// Exact steps over breakpoints after a noisy search (each one an exact release).
+constexpr int kMaxExactSteps = 16;
+
 // Errors that mean "this node has nothing to offer for this order", not that it failed.
 bool TakesNoPart(const absl::Status& s) {
   return absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s) || absl::IsNotFound(s);
@@ -169,8 +179,12 @@ std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::
 }
 
 Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLink>> links,
-                         NodeFailurePolicy policy)
-    : node_id_(std::move(node_id)), links_(std::move(links)), policy_(policy) {}
+                         NodeFailurePolicy policy, bool noisy, NodeFailurePolicy on_exhausted)
+    : node_id_(std::move(node_id)),
+      links_(std::move(links)),
+      policy_(policy),
+      noisy_(noisy),
+      on_exhausted_(on_exhausted) {}
 
 absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
                                                  RouterEngine* engine) {
@@ -193,7 +207,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     live[i]->Abort(route_id);
     if (failure) LogWarning("route %s: dropping node %s: %s", route_id, live[i]->node_id(), why.ToString());
     live.erase(live.begin() + static_cast<long>(i));
-    if (failure && policy_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
+    if (absl::IsResourceExhausted(why) && on_exhausted_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
+      abort_all();
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "route ", route_id, ": ", why.message(), " (cluster.privacy.on_exhausted = FAIL_ROUTE)"));
+    }
+    if (failure && !absl::IsResourceExhausted(why) && policy_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
       abort_all();
       return absl::UnavailableError(absl::StrCat("route ", route_id, ": ", why.message(),
                                                  " (cluster.on_node_failure = FAIL_ROUTE)"));
@@ -203,6 +222,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
 
   solver::DualPrice price;
   int64_t tie_need = 0, tie_total = 0;
+  TiePool pool = TIE_POOL_AT_LAMBDA;
   std::vector<std::vector<TieLots>> remainder;
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
@@ -279,7 +299,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
     ClusterOracle oracle(route_id, live);
-    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity);
+    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));
@@ -289,7 +309,42 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
     tie_need = price.takes_all ? 1 : quantity - price.lo;
     tie_total = price.takes_all ? 1 : price.hi - price.lo;
+    pool = TIE_POOL_AT_LAMBDA;
+    if (noisy_) {
+      // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
+      // it never places more than the order, nor more than the venues offer at that price.
+      // The noisy search ends at the lower end of its bracket; from there step up over the
+      // next breakpoints (exact, masked) until the venues offer the order's quantity.
+      absl::StatusOr<solver::LocalProblem::Response> exact = oracle.EvaluateExact(price.lambda);
+      for (int step = 0; step < kMaxExactSteps && exact.ok() && exact->hi < quantity; ++step) {
+        absl::StatusOr<double> next = oracle.NextBreakpoint(price.lambda);
+        if (!next.ok()) {
+          exact = next.status();
+          break;
+        }
+        if (!std::isfinite(*next)) break;  // Everything is taken: the rest is shortfall.
+        price.lambda = *next;
+        exact = oracle.EvaluateExact(price.lambda);
+      }
+      if (!exact.ok()) {
+        if (oracle.failed() >= live.size()) return exact.status();
+        EXO_RETURN_IF_ERROR(drop(oracle.failed(), exact.status(), true));
+        continue;
+      }
+      price.takes_all = false;
+      price.lo = exact->lo;
+      price.hi = exact->hi;
+      if (quantity < exact->lo) {  // Stopped above λ*: scale what lies below down to the order.
+        pool = TIE_POOL_BELOW_LAMBDA;
+        tie_need = quantity;
+        tie_total = exact->lo;
+      } else {  // Within the tie, or short of the order (then take all there is at λ).
+        tie_total = exact->hi - exact->lo;
+        tie_need = std::min(quantity - exact->lo, tie_total);
+      }
+    }
     SplitTiesRequest split;
+    split.set_pool(pool);
     split.set_route_id(route_id);
     split.set_lambda(price.lambda);
     split.set_tie_need(tie_need);
@@ -306,7 +361,8 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       placed += r->placed();
     }
     if (restart) continue;
-    const int64_t rest = price.takes_all ? 0 : quantity - static_cast<int64_t>(placed);
+    const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
+    const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
     remainder.assign(live.size(), {});
     if (rest > 0) {
       split.set_spare_cap(rest);
@@ -359,6 +415,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     f->set_lambda(price.lambda);
     f->set_tie_need(tie_need);
     f->set_tie_total(tie_total);
+    f->set_pool(pool);
     for (TieLots& t : remainder[i]) *f->add_remainder() = t;
     *f->mutable_route() = record;
     if (live[i]->node_id() == node_id_) {

@@ -39,8 +39,12 @@ std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::
 class Coordinator {
  public:
   // links[0] is this node.
+  // `noisy`: the nodes add privacy noise to the search's sums (cluster.privacy), so the
+  // search is approximate and the plan is fixed from one exact release at the final λ.
+  // `on_exhausted`: what a node that has spent its privacy budget means for the route.
   Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLink>> links,
-              exoroute::v1::NodeFailurePolicy policy);
+              exoroute::v1::NodeFailurePolicy policy, bool noisy = false,
+              exoroute::v1::NodeFailurePolicy on_exhausted = exoroute::v1::NODE_FAILURE_POLICY_DROP_NODE);
   // Routes `order` across the cluster. Returns this node's plan (if its venues got a share)
   // and the route's summary. Serialised: one cluster route at a time per coordinator.
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
@@ -51,6 +55,8 @@ class Coordinator {
   const std::string node_id_;
   std::vector<std::unique_ptr<NodeLink>> links_;
   const exoroute::v1::NodeFailurePolicy policy_;
+  const bool noisy_;
+  const exoroute::v1::NodeFailurePolicy on_exhausted_;
   std::mutex mu_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "clients/cpp/exoroute_client.h"
 #include "exoroute/v1/router.grpc.pb.h"
+#include "store/delta_store.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/recorded_feeds.h"
@@ -64,6 +65,7 @@ struct Cluster {
                       " n1 n2 n3 >/dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
   }
+  std::string privacy[3];  // Extra "privacy" object per node, if any.
   std::string ClusterJson(int k, const std::string& cert_of = "", uint32_t timeout_ms = 500) {
     std::string id = "n" + std::to_string(k + 1);
     std::string cert = cert_of.empty() ? id : cert_of;
@@ -77,7 +79,7 @@ struct Cluster {
     return R"({"listen": "127.0.0.1:)" + std::to_string(peer_port[k]) + R"(", "ca_file": ")" +
            certs + R"(/ca.pem", "cert_file": ")" + certs + "/" + cert + R"(.pem", "key_file": ")" +
            certs + "/" + cert + R"(.key", "round_timeout_ms": )" + std::to_string(timeout_ms) +
-           R"(, "peers": [)" + peers + "]}";
+           (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + R"(, "peers": [)" + peers + "]}";
   }
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
@@ -293,4 +295,126 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
   CHECK(from_rogue.cluster().route().dropped_size() == 2);
   REQUIRE(from_rogue.cluster().route().nodes_size() == 1);
   CHECK(from_rogue.cluster().route().nodes(0) == "n3");
+}
+
+namespace {
+
+// Sum of quantity and expected cost of plan `id` over the three nodes.
+std::pair<int64_t, int64_t> QuantityAndCost(Cluster& c, const std::string& id) {
+  int64_t q = 0, cost = 0;
+  for (int k = 0; k < 3; ++k) {
+    GetPlanRequest req;
+    req.set_plan_id(id);
+    GetPlanResponse resp;
+    grpc::ClientContext ctx;
+    if (!RouterService::NewStub(Connect(*c.nodes[k]))->GetPlan(&ctx, req, &resp).ok()) continue;
+    for (const auto& a : resp.plan().allocations()) {
+      q += a.quantity();
+      cost += a.expected_cost();
+    }
+  }
+  return {q, cost};
+}
+
+}  // namespace
+
+TEST_CASE("with privacy noise a cluster route never exceeds the order, stays within the stated bound, and journals its noise") {
+  Cluster c;
+  // ε = 1 per released value, protecting one lot (0.001 BTC): noise of scale one lot per node.
+  for (auto& p : c.privacy) p = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000})";
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  std::string solo_dir = c.dir / "solo";
+  std::string error;
+  auto solo = DaemonProcess::Start(
+      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""), &error);
+  INFO(error);
+  REQUIRE(solo != nullptr);
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t qty : {3 * kBtc, 17 * kBtc + 300000, 40 * kBtc}) {
+      std::string id = "noisy-" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[n % 3], PlanOnly(id, side, qty), &split);
+      INFO(s.error_message());
+      REQUIRE(s.ok());
+      auto [placed, cost] = QuantityAndCost(c, id);
+      INFO("route " << id << " placed " << placed << " of " << qty);
+      CHECK(placed <= qty);                         // Never more than the order.
+      CHECK(qty - placed <= 40 * 100000);           // Shortfall within 40 lots (docs/cluster.md).
+      CHECK(split.cluster().shortfall() == qty - placed);
+      // Average price within 1 bp of the noise-free optimum's.
+      const double avg = static_cast<double>(std::llabs(cost)) / static_cast<double>(placed);
+      const double ref = static_cast<double>(std::llabs(reference.plan().expected_cost())) /
+                         static_cast<double>(reference.plan().allocations().empty() ? 1 : qty - reference.plan().shortfall());
+      CHECK(std::fabs(avg - ref) / ref < 1e-4);
+    }
+  }
+  // Every node journaled the noise it added, with the decision's inputs.
+  for (int k = 0; k < 3; ++k) {
+    exo::store::StoreOptions o;
+    o.path = c.dir / ("n" + std::to_string(k + 1)) + "/db";
+    o.node_id = "n" + std::to_string(k + 1);
+    o.read_only = true;
+    auto store = exo::store::OpenRocksDeltaStore(o);
+    REQUIRE(store.ok());
+    int with_noise = 0;
+    REQUIRE((*store)->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
+      if (!d.has_allocated() || d.inputs_digest().empty()) return true;
+      auto raw = (*store)->GetInputs(d.inputs_digest());
+      REQUIRE(raw.ok());
+      SolveInput in;
+      REQUIRE(in.ParseFromString(*raw));
+      if (in.fixed_dual().noise_size() > 0) ++with_noise;
+      for (const auto& draw : in.fixed_dual().noise()) {
+        CHECK((draw.release().rfind("prepare/", 0) == 0 || draw.release().rfind("evaluate/", 0) == 0));
+      }
+      return true;
+    }).ok());
+    CHECK(with_noise > 0);
+    // And the spending shows in `exoroutectl budgets`.
+    auto budgets = exo::testing::Ctl(*c.nodes[k], {"budgets"});
+    INFO(budgets.out << budgets.err);
+    CHECK(budgets.exit_code == 0);
+    CHECK(budgets.out.find("supply/BTC-USD") != std::string::npos);
+  }
+}
+
+TEST_CASE("a node whose privacy budget is spent is left out, and stays out across a restart") {
+  Cluster c;
+  c.privacy[0] = c.privacy[1] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000})";
+  // n3 can afford about one route (a route reserves 50 releases at a time).
+  c.privacy[2] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 60000, "window_s": 86400})";
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  auto n3_dropped_for_budget = [](const RouteResponse& r) {
+    for (const auto& d : r.cluster().route().dropped()) {
+      if (d.node() == "n3" && d.reason().find("privacy budget") != std::string::npos) return true;
+    }
+    return false;
+  };
+  bool dropped = false;
+  for (int i = 0; i < 6 && !dropped; ++i) {
+    RouteResponse r;
+    grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("budget-" + std::to_string(i), SIDE_BUY, 20 * kBtc), &r);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    CHECK(r.cluster().shortfall() <= 40 * 100000);  // The others carry the order.
+    dropped = n3_dropped_for_budget(r);
+  }
+  REQUIRE(dropped);
+  // A restart does not reset what was spent.
+  c.nodes[2]->Kill9();
+  c.Start(2);
+  RouteResponse after;
+  int attempt = 0;
+  CHECK(exo::testing::WaitFor([&] {
+    REQUIRE(CallRoute(*c.nodes[0], PlanOnly("budget-after-" + std::to_string(++attempt), SIDE_BUY, 5 * kBtc), &after).ok());
+    return n3_dropped_for_budget(after);
+  }, 5000));
+  auto budgets = exo::testing::Ctl(*c.nodes[2], {"budgets"});
+  INFO(budgets.out);
+  CHECK(budgets.out.find("60.000") != std::string::npos);  // The limit, shown with what is spent.
+  auto status = exo::testing::Ctl(*c.nodes[2], {"--json", "budgets"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
 }
