@@ -148,9 +148,9 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   Masks m = MasksFor(*session, req.route_id(), "prepare", 0);
   if (noisy()) EXO_RETURN_IF_ERROR(Reserve(*session, 2));
   const double unit = std::max(std::fabs(g.min_cost), std::fabs(g.max_cost));
-  EXO_ASSIGN_OR_RETURN(int64_t capacity, NoisyCount(*session, "prepare/capacity", g.capacity));
+  EXO_ASSIGN_OR_RETURN(int64_t capacity, NoisyCount(*session, absl::StrCat("prepare/", req.attempt(), "/capacity"), g.capacity));
   EXO_ASSIGN_OR_RETURN(double total_cost,
-                       NoisyCost(*session, "prepare/total_cost", g.total_cost, std::isfinite(unit) ? unit : 0));
+                       NoisyCost(*session, absl::StrCat("prepare/", req.attempt(), "/total_cost"), g.total_cost, std::isfinite(unit) ? unit : 0));
   reply.set_node(node_id_);
   reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
@@ -160,6 +160,11 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   reply.set_key_fingerprint(keys_->fingerprint());
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
+  // A new attempt of the same route: what the earlier attempts released stays journaled.
+  if (auto it = sessions_.find(req.route_id()); it != sessions_.end()) {
+    std::lock_guard<std::mutex> earlier(it->second->mu);
+    session->noise.insert(session->noise.begin(), it->second->noise.begin(), it->second->noise.end());
+  }
   sessions_[req.route_id()] = std::move(session);
   return reply;
 }
@@ -182,7 +187,7 @@ absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) 
   EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s->group->Evaluate(req.lambda()));
   if (!req.exact() && noisy()) {
     EXO_RETURN_IF_ERROR(Reserve(*s, 4));
-    const std::string at = absl::StrCat("evaluate/", req.round(), "/");
+    const std::string at = absl::StrCat("evaluate/", s->attempt, "/", req.round(), "/");
     EXO_ASSIGN_OR_RETURN(r.lo, NoisyCount(*s, at + "lo", r.lo));
     EXO_ASSIGN_OR_RETURN(r.hi, NoisyCount(*s, at + "hi", r.hi));
     EXO_ASSIGN_OR_RETURN(r.cost_lo, NoisyCost(*s, at + "cost_lo", r.cost_lo, req.lambda()));

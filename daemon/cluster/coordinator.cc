@@ -306,11 +306,16 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       continue;
     }
     price = *std::move(found);
+    if (!std::isfinite(price.lambda)) {
+      // No node has a usable venue (every group empty): nothing to place at any price. Each
+      // node still records why in its own plan's exclusions.
+      price = solver::DualPrice();
+    }
     // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
     tie_need = price.takes_all ? 1 : quantity - price.lo;
     tie_total = price.takes_all ? 1 : price.hi - price.lo;
     pool = TIE_POOL_AT_LAMBDA;
-    if (noisy_) {
+    if (noisy_ && total.capacity != 0 && std::isfinite(total.max_cost)) {
       // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
       // it never places more than the order, nor more than the venues offer at that price.
       // The noisy search ends at the lower end of its bracket; from there step up over the
