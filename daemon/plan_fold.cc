@@ -118,6 +118,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_status(d.finished().status());
       plan->set_reason(d.finished().reason());
       break;
+    case PlanDelta::kPrivacyRefused:  // A node event, not a plan's (Recover skips it).
     case PlanDelta::CHANGE_NOT_SET:
       break;
   }

@@ -79,6 +79,10 @@ adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const
 absl::Status RouterEngine::Recover() {
   std::map<std::string, std::shared_ptr<PlanRecord>> plans;
   EXO_RETURN_IF_ERROR(store_->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
+    if (d.has_privacy_refused()) {  // Node events: only their count per ledger id matters.
+      node_event_versions_[d.plan_id()] = d.plan_version();
+      return true;
+    }
     auto& rec = plans[d.plan_id()];
     if (!rec) rec = std::make_shared<PlanRecord>();
     ApplyDelta(d, &rec->plan);
@@ -414,6 +418,20 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     }
   }
   return absl::InternalError("plan did not settle within 64 steps");
+}
+
+absl::Status RouterEngine::RecordPrivacyRefusal(const PrivacyRefused& refusal) {
+  PendingDelta p;
+  p.delta.set_plan_id(absl::StrCat("privacy/", refusal.signal(), "@", refusal.window_start_s()));
+  p.delta.set_event_time_ns(clock_->NowNs());
+  *p.delta.mutable_privacy_refused() = refusal;
+  std::lock_guard<std::mutex> lock(node_events_mu_);
+  p.delta.set_plan_version(node_event_versions_[p.delta.plan_id()] + 1);
+  std::vector<PendingDelta> batch;
+  batch.push_back(std::move(p));
+  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
+  node_event_versions_[stored.front().plan_id()] = stored.front().plan_version();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SolveInput> RouterEngine::SnapshotInput(const ParentOrder& order,

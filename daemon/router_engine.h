@@ -62,6 +62,8 @@ class RouterEngine {
   absl::StatusOr<exoroute::v1::Plan> Route(const exoroute::v1::ParentOrder& order,
                                            exoroute::v1::RouteMode mode,
                                            std::optional<exoroute::v1::SolveInput> first_input = {});
+  // Appends a node event to the chain: a privacy release refused for an exhausted budget.
+  absl::Status RecordPrivacyRefusal(const exoroute::v1::PrivacyRefused& refusal);
   // The solver input `order` would be decided from now (for a cluster route's node session).
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
                                                          exoroute::v1::RouteMode mode) const;
@@ -150,6 +152,8 @@ class RouterEngine {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> unknown_executions_{0};
+  std::mutex node_events_mu_;
+  std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.
   std::thread event_thread_, tick_thread_;
   bool started_ = false;
 };

@@ -19,6 +19,7 @@ enum Kind : uint8_t {
   kChildDone = 5,
   kCancelRequested = 6,
   kFinished = 7,
+  kPrivacyRefused = 8,
 };
 
 class Writer {
@@ -273,6 +274,17 @@ std::string EncodeCanonical(const PlanDelta& d) {
       w.U8(kCancelRequested);
       w.Str(d.cancel_requested().reason());
       break;
+    case PlanDelta::kPrivacyRefused: {
+      const PrivacyRefused& p = d.privacy_refused();
+      w.U8(kPrivacyRefused);
+      w.Str(p.signal());
+      w.I64(p.window_start_s());
+      w.I64(p.spent_milli());
+      w.I64(p.limit_milli());
+      w.I64(p.requested_milli());
+      w.Str(p.route_id());
+      break;
+    }
     case PlanDelta::kFinished:
       w.U8(kFinished);
       w.Enum(d.finished().status());
@@ -345,6 +357,16 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         auto* f = d.mutable_finished();
         f->set_status(r.Enum<PlanStatus>(PlanStatus_IsValid));
         f->set_reason(r.Str());
+        break;
+      }
+      case kPrivacyRefused: {
+        auto* p = d.mutable_privacy_refused();
+        p->set_signal(r.Str());
+        p->set_window_start_s(r.I64());
+        p->set_spent_milli(r.I64());
+        p->set_limit_milli(r.I64());
+        p->set_requested_milli(r.I64());
+        p->set_route_id(r.Str());
         break;
       }
       default:

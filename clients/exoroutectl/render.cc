@@ -190,6 +190,7 @@ std::string DeltaKindName(const PlanDelta& d) {
     case PlanDelta::kChildDone: return "child_done";
     case PlanDelta::kCancelRequested: return "cancel_req";
     case PlanDelta::kFinished: return "finished";
+    case PlanDelta::kPrivacyRefused: return "privacy_refused";
     case PlanDelta::CHANGE_NOT_SET: break;
   }
   return "?";
@@ -237,6 +238,12 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
     case PlanDelta::kFinished:
       detail = absl::StrCat(ShortStatus(d.finished().status()), ": ", d.finished().reason());
       break;
+    case PlanDelta::kPrivacyRefused: {
+      const PrivacyRefused& p = d.privacy_refused();
+      detail = absl::StrCat(p.signal(), " budget spent (", p.spent_milli() / 1000.0, " of ",
+                            p.limit_milli() / 1000.0, " eps): release for route ", p.route_id(), " refused");
+      break;
+    }
     case PlanDelta::CHANGE_NOT_SET:
       break;
   }

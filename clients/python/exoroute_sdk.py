@@ -113,7 +113,7 @@ def _allocation(a):
 
 
 KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done": 5,
-         "cancel_requested": 6, "finished": 7}
+         "cancel_requested": 6, "finished": 7, "privacy_refused": 8}
 
 
 def encode_canonical(d):
@@ -145,6 +145,10 @@ def encode_canonical(d):
         out += _str(d.cancel_requested.reason)
     elif kind == "finished":
         out += _u32(d.finished.status) + _str(d.finished.reason)
+    elif kind == "privacy_refused":
+        p = d.privacy_refused
+        out += (_str(p.signal) + _i64(p.window_start_s) + _i64(p.spent_milli) + _i64(p.limit_milli) +
+                _i64(p.requested_milli) + _str(p.route_id))
     else:
         raise ValueError(f"delta {d.sequence} has no change")
     return out

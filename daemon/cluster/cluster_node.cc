@@ -71,6 +71,18 @@ absl::Status ClusterNode::Reserve(Session& s, int values) {
       ++budget_refusals_;
       LogWarning("node %s: privacy budget exhausted, not releasing: %s", node_id_,
                  std::string(spent.status().message()));
+      // The refusal is an audit event in the node's chain (once per refused release).
+      PrivacyRefused refusal;
+      refusal.set_signal(Signal(s.order.symbol()));
+      refusal.set_window_start_s(start);
+      absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ledger = store_->Spent(key);
+      if (ledger.ok() && !ledger->empty()) refusal.set_spent_milli(ledger->front().second);
+      refusal.set_limit_milli(privacy_.budget_milli());
+      refusal.set_requested_milli(need);
+      refusal.set_route_id(s.order.id());
+      if (absl::Status a = engine_->RecordPrivacyRefusal(refusal); !a.ok()) {
+        LogError("node %s: cannot record the privacy refusal: %s", node_id_, a.ToString());
+      }
       return absl::ResourceExhaustedError(absl::StrCat("node ", node_id_, ": ", spent.status().message()));
     }
     return spent.status();

@@ -101,15 +101,7 @@ std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
 }
 
 RouteRequest PlanOnly(const std::string& id, Side side, int64_t qty) {
-  RouteRequest r;
-  auto* o = r.mutable_order();
-  o->set_id(id);
-  o->set_symbol("BTC-USD");
-  o->set_side(side);
-  o->set_quantity(qty);
-  o->set_time_in_force(TIME_IN_FORCE_GTC);
-  r.set_mode(ROUTE_MODE_PLAN_ONLY);
-  return r;
+  return exo::testing::BtcOrder(id, side, qty, ROUTE_MODE_PLAN_ONLY);
 }
 
 grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteResponse* resp) {
@@ -414,6 +406,14 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   auto budgets = exo::testing::Ctl(*c.nodes[2], {"budgets"});
   INFO(budgets.out);
   CHECK(budgets.out.find("60.000") != std::string::npos);  // The limit, shown with what is spent.
+  // Each refusal is an audit event in n3's chain, and the chain still verifies.
+  auto replay = exo::testing::Ctl(*c.nodes[2], {"replay"});
+  INFO(replay.out << replay.err);
+  CHECK(replay.out.find("privacy_refused") != std::string::npos);
+  CHECK(replay.out.find("supply/BTC-USD budget spent") != std::string::npos);
+  auto verify = exo::testing::Ctl(*c.nodes[2], {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
   auto status = exo::testing::Ctl(*c.nodes[2], {"--json", "budgets"});
   INFO(status.out << status.err);
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);

@@ -50,15 +50,7 @@ std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
 }
 
 RouteRequest Route(const std::string& id, Side side, int64_t qty, RouteMode mode) {
-  RouteRequest r;
-  auto* o = r.mutable_order();
-  o->set_id(id);
-  o->set_symbol("BTC-USD");
-  o->set_side(side);
-  o->set_quantity(qty);
-  o->set_time_in_force(TIME_IN_FORCE_GTC);
-  r.set_mode(mode);
-  return r;
+  return exo::testing::BtcOrder(id, side, qty, mode);
 }
 
 grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const RouteRequest& req,

@@ -58,6 +58,19 @@ int WaitExit(pid_t pid, std::chrono::seconds limit) {
 
 }  // namespace
 
+exoroute::v1::RouteRequest BtcOrder(const std::string& id, exoroute::v1::Side side, int64_t qty,
+                                    exoroute::v1::RouteMode mode) {
+  exoroute::v1::RouteRequest r;
+  auto* o = r.mutable_order();
+  o->set_id(id);
+  o->set_symbol("BTC-USD");
+  o->set_side(side);
+  o->set_quantity(qty);
+  o->set_time_in_force(exoroute::v1::TIME_IN_FORCE_GTC);
+  r.set_mode(mode);
+  return r;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const DaemonProcess& d) {
   client::ConnectOptions o;
   o.endpoint = d.endpoint();

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "exoroute/v1/router.pb.h"
 #include "grpcpp/grpcpp.h"
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct CommandResult {
 
 // Runs a binary with arguments; captures stdout and stderr.
 CommandResult Run(const std::string& binary, const std::vector<std::string>& args);
+
+// A GTC parent order for BTC-USD (the test configs' instrument).
+exoroute::v1::RouteRequest BtcOrder(const std::string& id, exoroute::v1::Side side, int64_t qty,
+                                    exoroute::v1::RouteMode mode);
 
 // A TLS channel to the daemon's client API, trusting its development CA.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const DaemonProcess& d);

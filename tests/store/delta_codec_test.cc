@@ -95,6 +95,16 @@ std::vector<PlanDelta> OneOfEachKind() {
   fin.mutable_finished()->set_status(PLAN_STATUS_CANCELLED);
   fin.mutable_finished()->set_reason("desk closed");
   out.push_back(fin);
+
+  PlanDelta pr = Header(8);
+  auto* p = pr.mutable_privacy_refused();
+  p->set_signal("supply/BTC-USD");
+  p->set_window_start_s(1764547200);
+  p->set_spent_milli(58000);
+  p->set_limit_milli(60000);
+  p->set_requested_milli(4000);
+  p->set_route_id("route-9");
+  out.push_back(pr);
   return out;
 }
 
@@ -113,7 +123,10 @@ TEST_CASE("every delta kind round-trips through the canonical encoding", "[codec
 TEST_CASE("the canonical bytes are exactly as specified in docs/replay-and-audit.md", "[codec]") {
   // The finished delta, byte by byte: format, sequence, plan id, version, time, digest, kind,
   // status, reason. The same vector is in the docs for independent implementations.
-  PlanDelta fin = OneOfEachKind().back();
+  PlanDelta fin;
+  for (const PlanDelta& d : OneOfEachKind()) {
+    if (d.has_finished()) fin = d;
+  }
   std::string hex = exo::ToHex(EncodeCanonical(fin));
   CHECK(hex ==
         "01"                                  // format 1
@@ -145,4 +158,16 @@ TEST_CASE("decoding is strict", "[codec]") {
   child[side_at + 3] = 9;
   CHECK(DecodeCanonical(child).status().message().find("unknown enum value 9") != std::string::npos);
   CHECK_FALSE(DecodeCanonical("").ok());
+}
+
+TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {
+  // tests/integration/sdk_vectors.py encodes the same delta with the independent encoder.
+  PlanDelta refused;
+  for (const PlanDelta& d : OneOfEachKind()) {
+    if (d.has_privacy_refused()) refused = d;
+  }
+  CHECK(exo::ToHex(EncodeCanonical(refused)) ==
+        "01" "0000000000000031" "00000006" "706c616e2d37" "00000008" "17979cfe3d85cd15" "00000000"
+        "08" "0000000e" "737570706c792f4254432d555344" "00000000692cda80" "000000000000e290"
+        "000000000000ea60" "0000000000000fa0" "00000007" "726f7574652d39");
 }

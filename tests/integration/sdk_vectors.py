@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
+delta kinds a single-node daemon never writes (cluster nodes' privacy_refused)."""
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
+import exoroute_sdk  # noqa: E402
+
+# tests/store/delta_codec_test.cc: OneOfEachKind(), the privacy_refused delta.
+PRIVACY_REFUSED_HEX = (
+    "01"                                  # format 1
+    "0000000000000031"                    # sequence 49
+    "00000006" "706c616e2d37"             # plan_id "plan-7"
+    "00000008"                            # plan_version 8
+    "17979cfe3d85cd15"                    # event_time_ns 1700000000123456789
+    "00000000"                            # no inputs digest
+    "08"                                  # kind: privacy_refused
+    "0000000e" "737570706c792f4254432d555344"  # signal "supply/BTC-USD"
+    "00000000692cda80"                    # window_start_s 1764547200
+    "000000000000e290"                    # spent_milli 58000
+    "000000000000ea60"                    # limit_milli 60000
+    "0000000000000fa0"                    # requested_milli 4000
+    "00000007" "726f7574652d39")          # route_id "route-9"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--proto-dir", required=True)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as out:
+        pb = exoroute_sdk.load_protos(args.proto_dir, out)
+        d = pb["types"].PlanDelta()
+        d.sequence = 49
+        d.plan_id = "plan-7"
+        d.plan_version = 8
+        d.event_time_ns = 1700000000123456789
+        p = d.privacy_refused
+        p.signal = "supply/BTC-USD"
+        p.window_start_s = 1764547200
+        p.spent_milli = 58000
+        p.limit_milli = 60000
+        p.requested_milli = 4000
+        p.route_id = "route-9"
+        got = exoroute_sdk.encode_canonical(d).hex()
+        if got != PRIVACY_REFUSED_HEX:
+            print(f"FAIL: privacy_refused\n got  {got}\n want {PRIVACY_REFUSED_HEX}")
+            return 1
+    print("OK: the Python encoder matches the C++ codec's vectors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
