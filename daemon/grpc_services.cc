@@ -97,6 +97,12 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
     ReplayResponse out;
     *out.mutable_delta() = d;
     if (req->include_canonical()) out.set_canonical(std::string(canonical));
+    if (req->include_cluster() && d.has_allocated() && !d.inputs_digest().empty()) {
+      if (absl::StatusOr<std::string> raw = store_->GetInputs(d.inputs_digest()); raw.ok()) {
+        SolveInput in;
+        if (in.ParseFromString(*raw) && in.has_fixed_dual()) *out.mutable_cluster() = in.fixed_dual().route();
+      }
+    }
     out.set_head_sequence(head);
     return writer->Write(out);
   };

@@ -349,9 +349,16 @@ int CmdReplay(Context& c) {
     return i.ok() ? &(instruments[plan_id] = *i) : nullptr;
   };
   uint64_t count = 0, first = 0;
-  auto emit = [&](const PlanDelta& d, uint64_t head) {
+  auto emit = [&](const PlanDelta& d, uint64_t head, const ClusterRoute* cluster) {
     if (d.has_created()) instruments[d.plan_id()] = d.created().instrument();
     std::cout << (c.json ? ToJson(d) : RenderDeltaLine(d, lookup)) << "\n";
+    if (cluster != nullptr && !cluster->route_id().empty() && !c.json) {
+      // Where the rest of the route lives: the same route id on the other nodes.
+      std::cout << "    cluster route " << cluster->route_id() << " coordinated by " << cluster->coordinator()
+                << ", nodes " << absl::StrJoin(cluster->nodes(), ",") << ", " << cluster->rounds() << " rounds";
+      for (const auto& dn : cluster->dropped()) std::cout << "; dropped " << dn.node() << ": " << dn.reason();
+      std::cout << "\n";
+    }
     if (count++ == 0) first = d.sequence();
     uint64_t last = *to ? std::min<uint64_t>(*to, head) : head;
     if (!a.Has("plan") && last >= first) progress.Update(d.sequence() - first + 1, last - first + 1);
@@ -374,7 +381,14 @@ int CmdReplay(Context& c) {
     };
     uint64_t head = s.Head().sequence();
     auto visit = [&](const PlanDelta& d, std::string_view) {
-      emit(d, head);
+      ClusterRoute cluster;
+      if (d.has_allocated() && !d.inputs_digest().empty()) {
+        if (auto raw = s.GetInputs(d.inputs_digest()); raw.ok()) {
+          SolveInput in;
+          if (in.ParseFromString(*raw) && in.has_fixed_dual()) cluster = in.fixed_dual().route();
+        }
+      }
+      emit(d, head, &cluster);
       return true;
     };
     result = a.Has("plan") ? s.ScanPlan(a.Get("plan"), 1, visit) : s.Scan(*from, *to ? *to : head, visit);
@@ -389,6 +403,7 @@ int CmdReplay(Context& c) {
       return p->instrument();
     };
     ReplayRequest req;
+    req.set_include_cluster(true);
     if (a.Has("plan")) {
       req.set_plan_id(a.Get("plan"));
     } else {
@@ -398,7 +413,7 @@ int CmdReplay(Context& c) {
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
     ReplayResponse msg;
-    while (reader->Read(&msg)) emit(msg.delta(), msg.head_sequence());
+    while (reader->Read(&msg)) emit(msg.delta(), msg.head_sequence(), &msg.cluster());
     result = client::FromGrpc(reader->Finish());
   }
   std::cout.flush();

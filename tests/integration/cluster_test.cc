@@ -208,6 +208,10 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
     for (const auto& child : got.plan().children()) {
       CHECK(child.order().venue().rfind("N" + std::to_string(k + 1) + "-", 0) == 0);
     }
+    // Replay on any node follows the route to the others.
+    auto replay = exo::testing::Ctl(*c.nodes[k], {"replay", "--plan", "exec-1"});
+    INFO(replay.out << replay.err);
+    CHECK(replay.out.find("cluster route exec-1 coordinated by n2, nodes n1,n2,n3") != std::string::npos);
     // Its chain verifies and its decisions re-solve identically from its own journal.
     auto audit = exo::testing::Ctl(*c.nodes[k], {"audit", "verify", "--recompute"});
     INFO(audit.out << audit.err);
