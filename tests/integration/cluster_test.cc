@@ -256,6 +256,42 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
   CHECK(again.cluster().route().dropped_size() == 0);
 }
 
+TEST_CASE("a stalled node costs the route one deadline; with FAIL_ROUTE the route fails instead") {
+  Cluster c;
+  bool fail_route = false;
+  SECTION("drop the node (default)") {}
+  SECTION("fail the route") { fail_route = true; }
+  for (int k = 0; k < 3; ++k) {
+    std::string json = c.ClusterJson(k, "", /*timeout_ms=*/300);
+    if (fail_route) json.insert(json.size() - 1, R"(, "on_node_failure": "NODE_FAILURE_POLICY_FAIL_ROUTE")");
+    c.Start(k, json);
+  }
+  // Warm: every channel connected and keys exchanged.
+  RouteResponse warm;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("warm", SIDE_BUY, kBtc), &warm).ok());
+  REQUIRE(warm.cluster().route().nodes_size() == 3);
+  c.nodes[1]->Pause();  // n2 stops answering but keeps its connections.
+  auto t0 = std::chrono::steady_clock::now();
+  RouteResponse r;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("stalled", SIDE_BUY, 5 * kBtc), &r);
+  auto took = std::chrono::steady_clock::now() - t0;
+  c.nodes[1]->Resume();
+  CHECK(took < std::chrono::seconds(3));  // A few deadlines of 300 ms at most, never a hang.
+  if (fail_route) {
+    CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(s.error_message().find("n2") != std::string::npos);
+    CHECK(s.error_message().find("FAIL_ROUTE") != std::string::npos);
+    CHECK(Allocations(*c.nodes[0], "stalled").empty());  // Nothing recorded anywhere.
+    CHECK(Allocations(*c.nodes[2], "stalled").empty());
+  } else {
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    REQUIRE(r.cluster().route().dropped_size() == 1);
+    CHECK(r.cluster().route().dropped(0).node() == "n2");
+    CHECK(r.cluster().shortfall() == 0);
+  }
+}
+
 TEST_CASE("peers refuse a certificate from another CA and a node presenting another node's identity") {
   Cluster c;
   // A rogue CA with its own "n3".

@@ -132,6 +132,14 @@ DaemonProcess::~DaemonProcess() {
 
 std::string DaemonProcess::log() const { return Slurp(data_dir_ + "/exorouted.log"); }
 
+void DaemonProcess::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void DaemonProcess::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
 int DaemonProcess::Terminate() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

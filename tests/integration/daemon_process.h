@@ -33,6 +33,9 @@ class DaemonProcess {
   int Terminate();
   // SIGKILL: a crash.
   void Kill9();
+  // SIGSTOP / SIGCONT: a node that stalls (alive, connections open, answering nothing).
+  void Pause();
+  void Resume();
 
  private:
   pid_t pid_ = -1;
