@@ -354,18 +354,25 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     split.set_lambda(price.lambda);
     split.set_tie_need(tie_need);
     split.set_tie_total(tie_total);
-    uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
-    auto split_replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
-    for (size_t i = 0; i < live.size() && !restart; ++i) {
-      absl::StatusOr<SplitTiesReply>& r = split_replies[i];
-      if (!r.ok()) {
-        EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
-        restart = true;
-        break;
+    // Asks every node to split; a node that fails is dropped and the route starts again
+    // (restart set, the replies then incomplete).
+    auto split_all = [&]() -> absl::StatusOr<std::vector<SplitTiesReply>> {
+      auto replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
+      std::vector<SplitTiesReply> out;
+      for (size_t i = 0; i < replies.size(); ++i) {
+        if (!replies[i].ok()) {
+          EXO_RETURN_IF_ERROR(drop(i, replies[i].status(), true));
+          restart = true;
+          break;
+        }
+        out.push_back(*std::move(replies[i]));
       }
-      placed += r->placed();
-    }
+      return out;
+    };
+    uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
+    EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
     if (restart) continue;
+    for (const SplitTiesReply& r : split_replies) placed += r.placed();
     const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
     const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
     remainder.assign(live.size(), {});
@@ -376,17 +383,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
         size_t node;
       };
       std::vector<Spare> spare;
-      auto spare_replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
-      for (size_t i = 0; i < live.size() && !restart; ++i) {
-        absl::StatusOr<SplitTiesReply>& r = spare_replies[i];
-        if (!r.ok()) {
-          EXO_RETURN_IF_ERROR(drop(i, r.status(), true));
-          restart = true;
-          break;
-        }
-        for (const SpareLots& s : r->spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
-      }
+      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
       if (restart) continue;
+      for (size_t i = 0; i < spare_replies.size(); ++i) {
+        for (const SpareLots& s : spare_replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
+      }
       std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
         return a.venue.venue < b.venue.venue;
       });
