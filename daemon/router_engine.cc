@@ -342,7 +342,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
   }
 
   SolveInput input = !allocated_once && rec.first_input ? *rec.first_input : BuildSolveInput(p, now);
-  EXO_ASSIGN_OR_RETURN(Decision decision, solver::Solve(input));
+  EXO_ASSIGN_OR_RETURN(Decision decision, solver::Solve(input, &curves_));
   if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
 
   PlanDelta d = NewDelta(p, now);

@@ -28,6 +28,7 @@
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/types.pb.h"
+#include "solver/venue_curve.h"
 #include "store/delta_store.h"
 
 namespace exo::daemon {
@@ -124,6 +125,8 @@ class RouterEngine {
   const exoroute::v1::DaemonConfig config_;
   store::DeltaStore* const store_;
   std::map<std::string, Venue> venues_;  // By venue id (the tie-break order).
+  // Each venue's cost curve per side, built once per distinct book and shared by decisions.
+  solver::CurveCache curves_;
   Clock* const clock_;
 
   mutable std::mutex plans_mu_;

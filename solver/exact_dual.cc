@@ -33,6 +33,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     out.lo = out.hi = group.capacity;
     return out;
   }
+  out.trajectory.reserve(24);
   auto evaluate = [&](double lambda) {
     ++out.rounds;
     out.trajectory.push_back(lambda);
@@ -104,6 +105,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
 
 VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
   brackets_.resize(problems.size());
+  windows_.resize(problems.size());
   active_.reserve(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
     brackets_[i].qb = problems[i].capacity();
@@ -130,7 +132,8 @@ absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
   LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
   responses_.resize(active_.size());
   for (size_t k = 0; k < active_.size(); ++k) {
-    LocalProblem::Response r = problems_[active_[k]].At(lambda);
+    const size_t i = active_[k];
+    LocalProblem::Response r = problems_[i].At(lambda, &windows_[i]);
     responses_[k] = r;
     s.lo += r.lo;
     s.hi += r.hi;
@@ -144,13 +147,16 @@ void VenueGroup::Narrow(bool lower) {
   size_t kept = 0;
   for (size_t k = 0; k < active_.size() && k < responses_.size(); ++k) {
     Bracket& b = brackets_[active_[k]];
+    LocalProblem::Window& w = windows_[active_[k]];
     const LocalProblem::Response& r = responses_[k];
     if (lower) {
       b.qa = r.hi;
       b.ca = r.cost_hi;
+      w.from = w.at;
     } else {
       b.qb = r.lo;
       b.cb = r.cost_lo;
+      w.to = w.at;
     }
     if (b.qa == b.qb) {
       fixed_q_ += b.qa;
@@ -172,16 +178,27 @@ absl::StatusOr<double> VenueGroup::NextBreakpoint(double lambda) {
 LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
   const Bracket& b = brackets_[i];
   if (b.qa == b.qb) return {b.qa, b.qa, b.ca, b.ca};
-  return problems_[i].At(lambda);
+  LocalProblem::Window w = windows_[i];
+  return problems_[i].At(lambda, &w);
 }
 
 std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
                                       std::vector<int64_t>* spare_lots, bool below) {
+  std::vector<LocalProblem::Response> at_lambda;
+  at_lambda.reserve(problems.size());
+  for (const LocalProblem& p : problems) at_lambda.push_back(p.At(lambda));
+  return PlaceAtDualPrice(problems, at_lambda, need, tied_total, spare_cap, spare_lots, below);
+}
+
+std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
+                                      const std::vector<LocalProblem::Response>& at_lambda,
+                                      int64_t need, int64_t tied_total, int64_t spare_cap,
+                                      std::vector<int64_t>* spare_lots, bool below) {
   std::vector<int64_t> quantities(problems.size());
   spare_lots->assign(problems.size(), 0);
   for (size_t i = 0; i < problems.size(); ++i) {
-    LocalProblem::Response r = problems[i].At(lambda);
+    LocalProblem::Response r = at_lambda[i];
     if (below) r = {0, r.lo, 0, r.cost_lo};  // The pool is what lies below λ.
     const int64_t tied = r.hi - r.lo, lot = problems[i].lot_size();
     int64_t share = 0;
@@ -227,12 +244,17 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
   // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by one fraction.
   const int64_t need = quantity - price.lo, tied_total = price.hi - price.lo;
   std::vector<int64_t> spare_lots;
-  out.quantities = PlaceAtDualPrice(problems, price.lambda, need, tied_total, need, &spare_lots);
+  // Every venue's response at λ*: frozen venues from their bracket, the others asked once more.
+  out.at_lambda.reserve(problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) out.at_lambda.push_back(venues.At(i, price.lambda));
+  out.quantities = PlaceAtDualPrice(problems, out.at_lambda, need, tied_total, need, &spare_lots);
   int64_t placed = 0;
   for (int64_t q : out.quantities) placed += q;
+  // In venue order, which is all AssignRemainder needs of the names here.
   std::vector<SpareVenue> spare(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
-    spare[i] = {problems[i].venue(), problems[i].lot_size(), spare_lots[i]};
+    spare[i].lot = problems[i].lot_size();
+    spare[i].spare_lots = spare_lots[i];
   }
   std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
   for (size_t i = 0; i < problems.size(); ++i) {

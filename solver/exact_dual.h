@@ -27,6 +27,8 @@ namespace exo::solver {
 
 struct DualSolution {
   std::vector<int64_t> quantities;  // Per problem, same order as the input.
+  // Per problem, its response at λ (empty when the method does not find one).
+  std::vector<LocalProblem::Response> at_lambda;
   double lambda = 0;                // λ* (the marginal unit cost at the optimum).
   uint32_t rounds = 0;              // Evaluations of S(λ).
 };
@@ -87,6 +89,7 @@ class VenueGroup final : public DualOracle {
   };
   const std::vector<LocalProblem>& problems_;
   std::vector<Bracket> brackets_;
+  std::vector<LocalProblem::Window> windows_;
   std::vector<size_t> active_;
   std::vector<LocalProblem::Response> responses_;
   int64_t fixed_q_ = 0;
@@ -100,6 +103,11 @@ class VenueGroup final : public DualOracle {
 // below λ (lo), and nothing is taken outright: the scaled-down plan of a noisy search that
 // stopped above λ*.
 std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,
+                                      int64_t need, int64_t tied_total, int64_t spare_cap,
+                                      std::vector<int64_t>* spare_lots, bool below = false);
+// The same from each problem's response at λ (`at_lambda`, one per problem).
+std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
+                                      const std::vector<LocalProblem::Response>& at_lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
                                       std::vector<int64_t>* spare_lots, bool below = false);
 

@@ -11,37 +11,22 @@
 namespace exo::solver {
 namespace {
 
-using exoroute::v1::BookLevel;
-using exoroute::v1::Side;
-
 constexpr int64_t kDefaultMaxBookAgeMs = 5000;
-
-absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels,
-                       bool descending, const char* name) {
-  for (int i = 0; i < levels.size(); ++i) {
-    const BookLevel& l = levels[i];
-    if (l.price() <= 0 || l.size() <= 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "malformed book: ", name, "[", i, "] has price ", l.price(), " size ", l.size()));
-    }
-    if (i > 0) {
-      int64_t prev = levels[i - 1].price();
-      bool ordered = descending ? l.price() < prev : l.price() > prev;
-      if (!ordered) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("malformed book: ", name, " not strictly ",
-                         descending ? "descending" : "ascending", " at level ", i));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
 absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
-                                                 Side side, std::optional<int64_t> limit_price,
+                                                 exoroute::v1::Side side,
+                                                 std::optional<int64_t> limit_price,
                                                  int64_t decision_time_ns, uint32_t qty_scale) {
+  return Build(venue, side, limit_price, decision_time_ns, qty_scale, nullptr);
+}
+
+absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
+                                                 exoroute::v1::Side side,
+                                                 std::optional<int64_t> limit_price,
+                                                 int64_t decision_time_ns, uint32_t qty_scale,
+                                                 CurveCache* cache) {
   const auto& book = venue.book();
   if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
   if (venue.lot_size() <= 0) {
@@ -54,153 +39,103 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     return absl::FailedPreconditionError(absl::StrFormat(
         "book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
   }
-  const bool buy = side == exoroute::v1::SIDE_BUY;
-  // The walked side is checked level by level; of the other side only its best level matters
-  // (a crossed book is unusable whichever side we take).
-  if (auto s = buy ? CheckSide(book.asks(), /*descending=*/false, "asks")
-                   : CheckSide(book.bids(), /*descending=*/true, "bids");
-      !s.ok()) {
-    return s;
-  }
+  // The walked side is checked level by level when its curve is built; of the other side only
+  // its best level matters (a crossed book is unusable whichever side we take).
+  absl::StatusOr<std::shared_ptr<const VenueCurve>> curve =
+      cache != nullptr ? cache->Get(venue, side, qty_scale) : VenueCurve::Build(venue, side, qty_scale);
+  if (!curve.ok()) return curve.status();
   if (!book.bids().empty() && !book.asks().empty() &&
       book.bids(0).price() >= book.asks(0).price()) {
     return absl::FailedPreconditionError(absl::StrCat("crossed book: best bid ",
                                                       book.bids(0).price(), " >= best ask ",
                                                       book.asks(0).price()));
   }
-  const auto& levels = buy ? book.asks() : book.bids();
-  if (levels.empty()) {
-    return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
-  }
-
-  const double fee = venue.fee_bps() / 10000.0;
-  // The walked levels: the side cut at the limit (no copy; read in place).
-  int n_levels = 0;
-  int64_t available = 0;
-  for (const BookLevel& l : levels) {
-    if (limit_price.has_value() && (buy ? l.price() > *limit_price : l.price() < *limit_price)) {
-      break;
+  const VenueCurve& c = **curve;
+  const std::vector<Segment>& segs = c.segments();
+  // Cut at the limit: the runs whose worst price is within it (worst prices only get worse).
+  size_t n = segs.size();
+  if (limit_price.has_value()) {
+    const int64_t limit = *limit_price;
+    auto within = [&c, limit](int64_t price) { return c.buy() ? price <= limit : price >= limit; };
+    if (!within(c.best_price())) {
+      return absl::FailedPreconditionError(absl::StrCat("no liquidity within limit ", limit, " (best ",
+                                                        c.buy() ? "ask " : "bid ", c.best_price(), ")"));
     }
-    ++n_levels;
-    available += l.size();
+    n = static_cast<size_t>(std::partition_point(segs.begin(), segs.end(),
+                                                 [&](const Segment& s) { return within(s.worst_price); }) -
+                            segs.begin());
   }
-  if (n_levels == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no liquidity within limit ", *limit_price, " (best ", buy ? "ask " : "bid ",
-        levels[0].price(), ")"));
-  }
-  auto unit_cost = [buy, fee](int64_t price) {
-    return buy ? static_cast<double>(price) * (1.0 + fee)
-               : -static_cast<double>(price) * (1.0 - fee);
-  };
-  int64_t usable = available;
-  if (venue.max_quantity() > 0) usable = std::min(usable, venue.max_quantity());
-  const int64_t lot = venue.lot_size();
-  int64_t lots_left = usable / lot;
-  if (lots_left == 0) {
+  // Then at the venue's cap, in whole lots.
+  const int64_t lot = c.lot_size();
+  int64_t usable = n == 0 ? 0 : segs[n - 1].end;
+  if (venue.max_quantity() > 0) usable = std::min(usable, venue.max_quantity() / lot * lot);
+  if (usable < lot) {
     return absl::FailedPreconditionError(
         absl::StrCat("less than one lot (", lot, ") available within limit and cap"));
   }
-  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
+  const size_t k = static_cast<size_t>(
+      std::lower_bound(segs.begin(), segs.begin() + static_cast<long>(n), usable,
+                       [](const Segment& s, int64_t v) { return s.end < v; }) -
+      segs.begin());
 
   LocalProblem p;
-  p.venue_ = venue.venue();
+  p.segs_ = segs.data();
+  p.unit_ = c.unit_costs().data();
+  p.n_ = k + 1;
+  p.last_ = segs[k];
   p.lot_size_ = lot;
-  p.buy_ = buy;
-  p.fee_ppm_ = FeePpm(venue.fee_bps());
-  p.kappa_ = static_cast<double>(levels[0].price()) * venue.impact_bps() / 1e4 /
-             static_cast<double>(Pow10(qty_scale));
-  // At most one whole-lot run and one straddling lot per level: one allocation per venue.
-  p.segments_.reserve(2 * static_cast<size_t>(n_levels));
-  auto push = [&p](double unit, int64_t qty, int64_t worst, __int128 notional, bool one_price) {
-    if (one_price && !p.segments_.empty() && p.segments_.back().one_price &&
-        p.segments_.back().worst_price == worst) {
-      p.segments_.back().quantity += qty;
-      p.segments_.back().notional += notional;
-    } else {
-      p.segments_.push_back({unit, qty, worst, 0, 0, notional, one_price});
-    }
-  };
-  // Walk the levels lot by lot, jumping over whole lots inside one level; a lot that straddles
-  // levels costs their weighted mean, clamped between its first and last level so that rounding
-  // can never break convexity.
-  int i = 0;
-  int64_t left_in_level = levels[0].size();
-  while (lots_left > 0) {
-    const int64_t price = levels[i].price();
-    if (left_in_level >= lot) {
-      int64_t whole = std::min(left_in_level / lot, lots_left);
-      push(unit_cost(price), whole * lot, price, static_cast<__int128>(price) * (whole * lot), true);
-      left_in_level -= whole * lot;
-      lots_left -= whole;
-      if (left_in_level == 0 && ++i < n_levels) left_in_level = levels[i].size();
-      continue;
-    }
-    double cost = 0;
-    __int128 notional = 0;
-    int64_t need = lot;
-    double first = unit_cost(price), last = first;
-    int64_t worst = price;
-    while (need > 0) {
-      int64_t take = std::min(need, left_in_level);
-      worst = levels[i].price();
-      double c = unit_cost(worst);
-      cost += c * static_cast<double>(take);
-      notional += static_cast<__int128>(worst) * take;
-      last = c;
-      need -= take;
-      left_in_level -= take;
-      if (left_in_level == 0 && ++i < n_levels) left_in_level = levels[i].size();
-    }
-    double unit = std::clamp(cost / static_cast<double>(lot), first, last);
-    push(unit, lot, worst, notional, false);
-    --lots_left;
+  p.kappa_ = c.kappa();
+  if (p.last_.end > usable) {
+    // Only a one-price run can be cut (a straddling lot is one lot): the same sums as a walk
+    // that stopped at the cap.
+    const Segment* before = k == 0 ? nullptr : &segs[k - 1];
+    p.last_.quantity = usable - (before != nullptr ? before->end : 0);
+    p.last_.end = usable;
+    p.last_.end_cost = (before != nullptr ? before->end_cost : 0.0) +
+                       p.last_.unit_cost * static_cast<double>(p.last_.quantity);
+    p.last_.notional = (before != nullptr ? before->notional : 0) +
+                       static_cast<__int128>(p.last_.worst_price) * p.last_.quantity;
   }
-  int64_t cum = 0;
-  double cum_cost = 0;
-  __int128 cum_notional = 0;
-  for (Segment& s : p.segments_) {
-    cum += s.quantity;
-    cum_cost += s.unit_cost * static_cast<double>(s.quantity);
-    cum_notional += s.notional;
-    s.end = cum;
-    s.end_cost = cum_cost;
-    s.notional = cum_notional;
-  }
+  p.curve_ = *std::move(curve);
   return p;
+}
+
+std::vector<LocalProblem::Segment> LocalProblem::segments() const {
+  std::vector<Segment> out;
+  for (size_t k = 0; k < n_; ++k) out.push_back(Seg(k));
+  return out;
 }
 
 double LocalProblem::LotMarginal(int64_t j) const {
   size_t k = SegmentOf((j + 1) * lot_size_);
-  if (k >= segments_.size()) return std::numeric_limits<double>::infinity();
-  return segments_[k].unit_cost +
-         kappa_ * static_cast<double>(lot_size_) * (static_cast<double>(j) + 0.5);
+  if (k >= n_) return std::numeric_limits<double>::infinity();
+  return unit_[k] + kappa_ * static_cast<double>(lot_size_) * (static_cast<double>(j) + 0.5);
 }
 
 int64_t LocalProblem::LotsBelow(double lambda, bool inclusive) const {
   auto below = [&](double m) { return inclusive ? m <= lambda : m < lambda; };
   // Last segment whose first lot is below λ: every lot before it is too (m is increasing).
   const double kl = kappa_ * static_cast<double>(lot_size_);
-  size_t lo = 0, hi = segments_.size();
+  size_t lo = 0, hi = n_;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    int64_t first = mid == 0 ? 0 : segments_[mid - 1].end / lot_size_;
-    if (below(segments_[mid].unit_cost + kl * (static_cast<double>(first) + 0.5))) {
+    int64_t first = mid == 0 ? 0 : Seg(mid - 1).end / lot_size_;
+    if (below(unit_[mid] + kl * (static_cast<double>(first) + 0.5))) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
   if (lo == 0) return 0;
-  const Segment& s = segments_[lo - 1];
-  int64_t first = lo == 1 ? 0 : segments_[lo - 2].end / lot_size_;
-  int64_t last = s.end / lot_size_;  // One past the segment's last lot.
+  const double unit = unit_[lo - 1];
+  int64_t first = lo == 1 ? 0 : Seg(lo - 2).end / lot_size_;
+  int64_t last = Seg(lo - 1).end / lot_size_;  // One past the segment's last lot.
   // Closed form for the first lot not below λ, then exact fix-up against LotMarginal.
-  double est = std::ceil((lambda - s.unit_cost) / kl - 0.5);
+  double est = std::ceil((lambda - unit) / kl - 0.5);
   int64_t j = std::isfinite(est) ? static_cast<int64_t>(std::clamp<double>(est, static_cast<double>(first),
                                                                           static_cast<double>(last)))
                                  : last;
-  auto m = [&](int64_t lot) { return s.unit_cost + kl * (static_cast<double>(lot) + 0.5); };
+  auto m = [&](int64_t lot) { return unit + kl * (static_cast<double>(lot) + 0.5); };
   while (j > first && !below(m(j - 1))) --j;
   while (j < last && below(m(j))) ++j;
   return j;
@@ -215,18 +150,34 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
     r.cost_hi = r.hi == r.lo ? r.cost_lo : Cost(r.hi);
     return r;
   }
-  // First segment with unit_cost >= λ, then the first with unit_cost > λ (usually the same).
-  auto lo_it = std::lower_bound(segments_.begin(), segments_.end(), lambda,
-                                [](const Segment& s, double v) { return s.unit_cost < v; });
-  auto hi_it = lo_it;
-  while (hi_it != segments_.end() && hi_it->unit_cost == lambda) ++hi_it;
-  if (lo_it != segments_.begin()) {
-    r.lo = std::prev(lo_it)->end;
-    r.cost_lo = std::prev(lo_it)->end_cost;
+  return AtPosition(lambda, static_cast<size_t>(std::lower_bound(unit_, unit_ + n_, lambda) - unit_));
+}
+
+LocalProblem::Response LocalProblem::At(double lambda, Window* window) const {
+  if (kappa_ > 0) return At(lambda);
+  const double* end = unit_ + std::min(window->to, n_);
+  window->at = static_cast<size_t>(std::lower_bound(unit_ + window->from, end, lambda) - unit_);
+  return AtPosition(lambda, window->at);
+}
+
+LocalProblem::Response LocalProblem::AtPosition(double lambda, size_t lo) const {
+  // `lo`: the first segment with unit_cost >= λ; then the first with unit_cost > λ (usually the
+  // same).
+  Response r;
+  size_t hi = lo;
+  while (hi < n_ && unit_[hi] == lambda) ++hi;
+  if (lo > 0) {
+    const Segment& s = Seg(lo - 1);
+    r.lo = s.end;
+    r.cost_lo = s.end_cost;
   }
-  if (hi_it != segments_.begin()) {
-    r.hi = std::prev(hi_it)->end;
-    r.cost_hi = std::prev(hi_it)->end_cost;
+  if (hi == lo) {
+    r.hi = r.lo;
+    r.cost_hi = r.cost_lo;
+  } else {
+    const Segment& s = Seg(hi - 1);
+    r.hi = s.end;
+    r.cost_hi = s.end_cost;
   }
   return r;
 }
@@ -236,9 +187,8 @@ double LocalProblem::NextBreakpoint(double lambda) const {
     int64_t j = LotsBelow(lambda, true);
     return j * lot_size_ >= capacity() ? std::numeric_limits<double>::infinity() : LotMarginal(j);
   }
-  auto it = std::upper_bound(segments_.begin(), segments_.end(), lambda,
-                             [](double v, const Segment& s) { return v < s.unit_cost; });
-  return it == segments_.end() ? std::numeric_limits<double>::infinity() : it->unit_cost;
+  const double* it = std::upper_bound(unit_, unit_ + n_, lambda);
+  return it == unit_ + n_ ? std::numeric_limits<double>::infinity() : *it;
 }
 
 double LocalProblem::Prox(double v, double rho) const {
@@ -246,10 +196,10 @@ double LocalProblem::Prox(double v, double rho) const {
   // c_k + kappa x. h(x) = m(x) + rho x is increasing; find where it crosses t = rho v.
   const double t = rho * v, slope = kappa_ + rho;
   double start = 0;
-  for (const Segment& s : segments_) {
-    double end = static_cast<double>(s.end);
-    if (s.unit_cost + slope * end >= t) {
-      double x = (t - s.unit_cost) / slope;
+  for (size_t k = 0; k < n_; ++k) {
+    double end = static_cast<double>(Seg(k).end);
+    if (unit_[k] + slope * end >= t) {
+      double x = (t - unit_[k]) / slope;
       return std::max(start, x);  // Below the segment's start: the kink at `start`.
     }
     start = end;
@@ -258,9 +208,12 @@ double LocalProblem::Prox(double v, double rho) const {
 }
 
 size_t LocalProblem::SegmentOf(int64_t x) const {
-  auto it = std::lower_bound(segments_.begin(), segments_.end(), x,
-                             [](const Segment& s, int64_t v) { return s.end < v; });
-  return static_cast<size_t>(it - segments_.begin());
+  if (x > capacity()) return n_;
+  // The curve's own ends serve for the search: only the last usable one is cut, and it still
+  // holds every x up to capacity().
+  return static_cast<size_t>(std::lower_bound(segs_, segs_ + n_, x,
+                                              [](const Segment& s, int64_t v) { return s.end < v; }) -
+                             segs_);
 }
 
 double LocalProblem::MarginalCostAfter(int64_t x) const { return LotMarginal(x / lot_size_); }
@@ -269,16 +222,17 @@ double LocalProblem::Cost(int64_t x) const {
   if (x <= 0) return 0;
   double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
   size_t k = SegmentOf(x);
-  if (k >= segments_.size()) return segments_.back().end_cost + impact;
-  double before = k == 0 ? 0.0 : segments_[k - 1].end_cost;
-  int64_t qty_before = k == 0 ? 0 : segments_[k - 1].end;
-  return before + segments_[k].unit_cost * static_cast<double>(x - qty_before) + impact;
+  if (k >= n_) return last_.end_cost + impact;
+  double before = k == 0 ? 0.0 : Seg(k - 1).end_cost;
+  int64_t qty_before = k == 0 ? 0 : Seg(k - 1).end;
+  return before + unit_[k] * static_cast<double>(x - qty_before) + impact;
 }
 
 double LocalProblem::ContinuousCost(double x) const {
   if (x <= 0) return 0;
   double before = 0, start = 0;
-  for (const Segment& s : segments_) {
+  for (size_t k = 0; k < n_; ++k) {
+    const Segment& s = Seg(k);
     double end = static_cast<double>(s.end);
     if (x <= end) return before + s.unit_cost * (x - start) + kappa_ * x * x / 2;
     before = s.end_cost;
@@ -288,23 +242,28 @@ double LocalProblem::ContinuousCost(double x) const {
 }
 
 int64_t LocalProblem::ExpectedCost(int64_t x, uint32_t qty_scale) const {
-  if (x <= 0) return 0;
-  // The walked notional, exactly: whole segments' sums, plus part of a one-price run (a lot
-  // multiple never ends inside a straddling lot).
-  size_t k = std::min(SegmentOf(x), segments_.size() - 1);
-  const Segment& s = segments_[k];
-  __int128 notional = s.notional;
-  if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);
-  int64_t factor = buy_ ? 1'000'000 + fee_ppm_ : -(1'000'000 - fee_ppm_);
-  int64_t cost = MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
-  // The impact term is a model estimate, not a price: it is added rounded.
-  double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
-  return cost + std::llround(impact / static_cast<double>(Pow10(qty_scale)));
+  return x <= 0 ? 0 : ChildFor(x, qty_scale).expected_cost;
 }
 
 int64_t LocalProblem::LimitPriceFor(int64_t x) const {
-  size_t k = std::min(SegmentOf(x), segments_.size() - 1);
-  return segments_[k].worst_price;
+  return Seg(std::min(SegmentOf(x), n_ - 1)).worst_price;
+}
+
+LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const {
+  // The walked notional, exactly: whole segments' sums, plus part of a one-price run (a lot
+  // multiple never ends inside a straddling lot).
+  const Segment& s = Seg(std::min(SegmentOf(x), n_ - 1));
+  __int128 notional = s.notional;
+  if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);
+  const int64_t fee_ppm = curve_->fee_ppm();
+  int64_t factor = curve_->buy() ? 1'000'000 + fee_ppm : -(1'000'000 - fee_ppm);
+  int64_t cost = MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
+  // The impact term is a model estimate, not a price: it is added rounded.
+  if (kappa_ > 0) {
+    double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
+    cost += std::llround(impact / static_cast<double>(Pow10(qty_scale)));
+  }
+  return {s.worst_price, cost};
 }
 
 }  // namespace exo::solver

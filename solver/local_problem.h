@@ -1,8 +1,8 @@
 // LocalProblem: one venue's share of one parent order.
 //
 // Holds the venue's convex, piecewise-linear cost curve f_i(x) in whole lots — the displayed
-// levels walked at fee-adjusted prices, cut at the parent's limit and the venue's cap — and
-// answers the only questions a coordinator may ask of it: how much would this venue take at dual
+// levels walked at fee-adjusted prices (a shared VenueCurve), cut at the parent's limit and the
+// venue's cap — and answers the only questions a coordinator may ask of it: how much would this venue take at dual
 // price λ (`At`), and what is the next price at which that changes (`NextBreakpoint`). The
 // coordinator never looks inside the book, so the same interface can be answered remotely.
 //
@@ -12,27 +12,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "exoroute/v1/types.pb.h"
+#include "solver/venue_curve.h"
 
 namespace exo::solver {
 
 class LocalProblem {
  public:
-  // A run of lots with one marginal cost.
-  struct Segment {
-    double unit_cost;     // Cost per quantity unit inside this run.
-    int64_t quantity;     // A positive multiple of the lot size.
-    int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
-    int64_t end;          // Quantity of this and all earlier segments.
-    double end_cost;      // Cost of this and all earlier segments.
-    __int128 notional;    // Exact Σ raw price × quantity of this and all earlier segments.
-    bool one_price;       // A run at one level's price (else: one lot straddling levels).
-  };
+  using Segment = VenueCurve::Segment;
   // Quantity the venue takes at dual price λ: `lo` with marginal cost < λ, `hi` with <= λ,
   // and what each costs. All four are summable across venues (and nodes).
   struct Response {
@@ -42,15 +35,31 @@ class LocalProblem {
     double cost_hi = 0;
   };
 
-  // Builds the curve from the venue's book side for `side`. Returns FailedPrecondition with a
-  // human-readable reason when the venue cannot be used (crossed, malformed or stale book,
-  // nothing within the limit).
+  // Builds the curve from the venue's book side for `side` and cuts it at the limit and the
+  // venue's cap. Returns FailedPrecondition with a human-readable reason when the venue cannot be
+  // used (excluded, crossed, malformed or stale book, nothing within the limit).
   static absl::StatusOr<LocalProblem> Build(const exoroute::v1::VenueInput& venue,
                                             exoroute::v1::Side side,
                                             std::optional<int64_t> limit_price,
                                             int64_t decision_time_ns, uint32_t qty_scale = 0);
+  // The same, taking the curve from `cache` (built there only when the book or the venue's
+  // parameters changed). Identical to Build, bit for bit.
+  static absl::StatusOr<LocalProblem> Build(const exoroute::v1::VenueInput& venue,
+                                            exoroute::v1::Side side,
+                                            std::optional<int64_t> limit_price,
+                                            int64_t decision_time_ns, uint32_t qty_scale,
+                                            CurveCache* cache);
 
   Response At(double lambda) const;
+  // Where λ's segment can still be during a dual search: every segment before `from` costs less
+  // than any λ still to be asked, and none from `to` on does. `at` is where the last At found it.
+  struct Window {
+    size_t from = 0;
+    size_t to = SIZE_MAX;
+    size_t at = 0;
+  };
+  // At(λ), searching only inside `window` (the same answer, fewer steps); sets window->at.
+  Response At(double lambda, Window* window) const;
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
   // Marginal unit cost of the next lot after taking x (a multiple of the lot, < capacity()).
@@ -68,30 +77,47 @@ class LocalProblem {
   int64_t ExpectedCost(int64_t x, uint32_t qty_scale) const;
   // Worst raw level price walked when taking x > 0.
   int64_t LimitPriceFor(int64_t x) const;
+  // Both of the above for a child of x > 0, finding x's segment once.
+  struct Child {
+    int64_t limit_price = 0;
+    int64_t expected_cost = 0;
+  };
+  Child ChildFor(int64_t x, uint32_t qty_scale) const;
 
-  const std::string& venue() const { return venue_; }
+  const std::string& venue() const { return curve_->venue(); }
   int64_t lot_size() const { return lot_size_; }
-  int64_t capacity() const { return segments_.empty() ? 0 : segments_.back().end; }
-  double total_cost() const { return Cost(capacity()); }
-  double min_unit_cost() const { return LotMarginal(0); }
-  double max_unit_cost() const { return LotMarginal(capacity() / lot_size_ - 1); }
-  const std::vector<Segment>& segments() const { return segments_; }
+  int64_t capacity() const { return n_ == 0 ? 0 : last_.end; }
+  double total_cost() const {
+    const double cap = static_cast<double>(capacity());
+    return last_.end_cost + kappa_ * cap * cap / 2;
+  }
+  // Marginal cost of the first and of the last lot (the same arithmetic as LotMarginal).
+  double min_unit_cost() const { return unit_[0] + kappa_ * static_cast<double>(lot_size_) * 0.5; }
+  double max_unit_cost() const {
+    return unit_[n_ - 1] + kappa_ * static_cast<double>(lot_size_) *
+                               (static_cast<double>(capacity() / lot_size_ - 1) + 0.5);
+  }
+  // The usable segments (the curve's, the last one cut at the cap), as a copy: for inspection.
+  std::vector<Segment> segments() const;
 
  private:
-  std::string venue_;
+  std::shared_ptr<const VenueCurve> curve_;
+  const Segment* segs_ = nullptr;  // The curve's segments; the first n_ are usable.
+  const double* unit_ = nullptr;   // Their unit costs, contiguous.
+  size_t n_ = 0;
+  Segment last_{};  // Segment n_ - 1 as usable here: cut at the venue's cap.
   int64_t lot_size_ = 1;
-  bool buy_ = true;
-  int64_t fee_ppm_ = 0;
-  std::vector<Segment> segments_;  // Non-decreasing unit_cost.
+  double kappa_ = 0;
 
-  // Index of the segment holding the x-th unit (x >= 1); segments_.size() if beyond.
+  const Segment& Seg(size_t k) const { return k + 1 == n_ ? last_ : segs_[k]; }
+  // The response at λ given the first segment costing >= λ (no impact).
+  Response AtPosition(double lambda, size_t first_not_below) const;
+  // Index of the segment holding the x-th unit (x >= 1); n_ if beyond.
   size_t SegmentOf(int64_t x) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
   double LotMarginal(int64_t j) const;
   // Lots whose marginal cost is < λ (or <= λ when `inclusive`), with impact.
   int64_t LotsBelow(double lambda, bool inclusive) const;
-
-  double kappa_ = 0;
 };
 
 }  // namespace exo::solver

@@ -76,14 +76,15 @@ DualSolution AllocateAtFixedDual(const std::vector<LocalProblem>& problems,
 }  // namespace
 
 std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
-                                             std::map<std::string, std::string>* excluded) {
+                                             std::map<std::string, std::string>* excluded,
+                                             CurveCache* curves) {
   std::optional<int64_t> limit;
   if (in.has_limit_price()) limit = in.limit_price();
   std::vector<LocalProblem> problems;
   problems.reserve(static_cast<size_t>(in.venues_size()));
   for (const auto& v : in.venues()) {
     absl::StatusOr<LocalProblem> p =
-        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale());
+        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(), curves);
     if (p.ok()) {
       problems.push_back(*std::move(p));
     } else if (excluded != nullptr) {
@@ -93,12 +94,12 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
   return problems;
 }
 
-absl::StatusOr<Decision> Solve(const SolveInput& in) {
+absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
   if (auto s = ValidateInput(in); !s.ok()) return s;
   Decision d;
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
-  std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded);
+  std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded, curves);
   std::vector<int64_t> min_quantity;
   min_quantity.reserve(problems.size());
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
@@ -168,8 +169,9 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
     Allocation* a = d.add_allocations();
     a->set_venue(problems[i].venue());
     a->set_quantity(x);
-    a->set_limit_price(problems[i].LimitPriceFor(x));
-    a->set_expected_cost(problems[i].ExpectedCost(x, in.instrument().qty_scale()));
+    const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());
+    a->set_limit_price(child.limit_price);
+    a->set_expected_cost(child.expected_cost);
     allocated += x;
     cost += a->expected_cost();
   }
@@ -183,8 +185,9 @@ absl::StatusOr<Decision> Solve(const SolveInput& in) {
   double chosen = 0, bound = sol.lambda * static_cast<double>(allocated);
   for (size_t i = 0; i < problems.size(); ++i) {
     chosen += problems[i].Cost(sol.quantities[i]);
-    int64_t x = problems[i].At(sol.lambda).lo;
-    bound += problems[i].Cost(x) - sol.lambda * static_cast<double>(x);
+    const LocalProblem::Response r =
+        sol.at_lambda.empty() ? problems[i].At(sol.lambda) : sol.at_lambda[i];
+    bound += r.cost_lo - sol.lambda * static_cast<double>(r.lo);
   }
   if (allocated > 0) stats->set_optimality_gap(std::max<int64_t>(0, std::llround((chosen - bound) / qty_unit)));
 

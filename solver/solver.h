@@ -19,13 +19,17 @@ namespace exo::solver {
 // Solves with the exact dual method. InvalidArgument if the input itself is malformed (no
 // quantity, bad scales); venues that cannot be used are reported in Decision.exclusions, and a
 // quantity that cannot be fully placed is reported as Decision.shortfall.
-absl::StatusOr<exoroute::v1::Decision> Solve(const exoroute::v1::SolveInput& input);
+// With `curves`, each venue's curve is taken from that cache (built there once per distinct
+// book): the decision is the same, bit for bit, and only the search and the assembly remain.
+absl::StatusOr<exoroute::v1::Decision> Solve(const exoroute::v1::SolveInput& input,
+                                             CurveCache* curves = nullptr);
 
 // Every venue of `input` that can take part, as its LocalProblem (in venue order): what Solve
 // decides over, and what a cluster node answers the coordinator from. The others go to
 // `excluded` (venue -> reason) when given.
 std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& input,
-                                             std::map<std::string, std::string>* excluded = nullptr);
+                                             std::map<std::string, std::string>* excluded = nullptr,
+                                             CurveCache* curves = nullptr);
 
 // What a re-plan delta carries: for every venue (in venue-id order) whose allocation differs
 // between `before` and `after`, the new allocation (quantity 0 when the venue was dropped).

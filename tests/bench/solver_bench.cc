@@ -1,6 +1,10 @@
-// Decision latency of the exact solver: Solve() on N venues x 20 levels, from the proto input
-// (building every LocalProblem included) to the Decision. Figures: docs/BENCHMARKS.md.
+// Decision latency of the exact solver: Solve() on N venues x 20 levels, from the proto input to
+// the Decision, with each venue's curve kept per book as the daemon keeps it (BM_Solve), and with
+// every curve built from the proto books first (BM_SolveBuildingCurves: every book just changed).
+// Figures: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
+
+#include <memory>
 
 #include "solver/exact_dual.h"
 #include "solver/local_problem.h"
@@ -46,10 +50,17 @@ std::vector<exo::solver::LocalProblem> BuildAll(const exoroute::v1::SolveInput& 
 void BM_Solve(benchmark::State& state, exoroute::v1::SolverMethod method, const char* counter) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
   for (auto& in : inputs) in.set_method(method);
+  // One cache per instance (each stands for another moment's books), warmed by a first decision.
+  std::vector<std::unique_ptr<exo::solver::CurveCache>> caches;
+  for (const auto& in : inputs) {
+    caches.push_back(std::make_unique<exo::solver::CurveCache>());
+    benchmark::DoNotOptimize(exo::solver::Solve(in, caches.back().get()));
+  }
   size_t i = 0;
   uint64_t rounds = 0, solves = 0;
   for (auto _ : state) {
-    auto d = exo::solver::Solve(inputs[i++ % inputs.size()]);
+    const size_t k = i++ % inputs.size();
+    auto d = exo::solver::Solve(inputs[k], caches[k].get());
     benchmark::DoNotOptimize(d);
     rounds += d->stats().rounds();
     ++solves;
@@ -72,15 +83,37 @@ void BM_ClpSameInstances(benchmark::State& state) {
 }
 BENCHMARK(BM_ClpSameInstances)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
-// One instance over and over: the latency with the books hot in cache, as right after an update.
+// Every venue's curve built from its proto book first: a decision right after every book changed.
+void BM_SolveBuildingCurves(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64);
+  size_t i = 0;
+  for (auto _ : state) {
+    auto d = exo::solver::Solve(inputs[i++ % inputs.size()]);
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_SolveBuildingCurves)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// One instance over and over, curves kept: the latency with everything hot in the CPU cache.
 void BM_SolveExactHot(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 1);
+  exo::solver::CurveCache cache;
   for (auto _ : state) {
-    auto d = exo::solver::Solve(inputs[0]);
+    auto d = exo::solver::Solve(inputs[0], &cache);
     benchmark::DoNotOptimize(d);
   }
 }
 BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// CLP on that same one instance over and over, for the side-by-side ratio with everything hot.
+void BM_ClpHot(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 1);
+  for (auto _ : state) {
+    auto r = exo::testing::SolveWithClp(inputs[0]);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_ClpHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 // The two halves of a decision: building each venue's curve from the book, and the dual
 // coordination over the built curves.

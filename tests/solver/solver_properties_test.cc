@@ -153,3 +153,100 @@ TEST_CASE("identical bytes across runs and threads", "[solver][determinism]") {
   for (auto& t : threads) t.join();
   CHECK(mismatches == 0);
 }
+
+TEST_CASE("curves kept in a shared cache give the same bytes as curves built from the input",
+          "[solver][determinism][cache]") {
+  // Limits, caps, mixed and unaligned lots, impact: every way an order cuts a venue's curve.
+  std::mt19937_64 rng(91);
+  std::vector<SolveInput> inputs;
+  for (int n = 0; n < 300; ++n) {
+    RandomBookShape shape = Wide();
+    shape.max_venues = 16;
+    shape.one_lot_size = n % 3 != 0;
+    shape.lot_aligned = n % 2 == 0;
+    shape.max_lot = 5;
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (n % 5 == 0) {
+      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.02);
+    }
+    inputs.push_back(std::move(in));
+  }
+  std::vector<std::string> expected;
+  for (const auto& in : inputs) expected.push_back(exo::solver::Solve(in)->SerializeAsString());
+
+  exo::solver::CurveCache cache;
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 3; ++rep) {
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          if (exo::solver::Solve(inputs[i], &cache)->SerializeAsString() != expected[i]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("a cached curve is reused for the same book and rebuilt when anything in it changes",
+          "[solver][cache]") {
+  std::mt19937_64 rng(5);
+  RandomBookShape shape = Wide();
+  shape.min_venues = shape.max_venues = 4;
+  shape.min_levels = 5;
+  int64_t lot;
+  SolveInput in = RandomInput(rng, &lot, shape);
+  in.clear_limit_price();
+  exo::solver::CurveCache cache;
+  REQUIRE(exo::solver::Solve(in, &cache).ok());
+  const uint64_t first = cache.builds();
+  CHECK(first == 4);
+
+  // The same books again, and a different order on them (quantity, limit, caps): no build.
+  in.set_quantity(in.quantity() / 2 / lot * lot + lot);
+  in.mutable_venues(1)->set_max_quantity(lot);
+  REQUIRE(exo::solver::Solve(in, &cache).ok());
+  CHECK(cache.builds() == first);
+
+  // A level size taken (same sequence number and receive time, as a simulated fill does), a fee
+  // and an impact coefficient changed: each rebuilds exactly that venue, and the decision is
+  // the one built from scratch.
+  const bool buy = in.side() == SIDE_BUY;
+  auto* book = in.mutable_venues(0)->mutable_book();
+  auto* level = buy ? book->mutable_asks(0) : book->mutable_bids(0);
+  level->set_size(level->size() + lot);
+  in.mutable_venues(2)->set_fee_bps(in.venues(2).fee_bps() + 0.5);
+  in.mutable_venues(3)->set_impact_bps(0.01);
+  auto cached = exo::solver::Solve(in, &cache);
+  REQUIRE(cached.ok());
+  CHECK(cache.builds() == first + 3);
+  CHECK(cached->SerializeAsString() == exo::solver::Solve(in)->SerializeAsString());
+
+  // The other side of the same venues is its own curve.
+  in.set_side(buy ? SIDE_SELL : SIDE_BUY);
+  REQUIRE(exo::solver::Solve(in, &cache).ok());
+  CHECK(cache.builds() == first + 7);
+}
+
+TEST_CASE("one venue's books for two instruments are kept side by side", "[solver][cache]") {
+  std::mt19937_64 rng(8);
+  RandomBookShape shape = Wide();
+  shape.min_venues = shape.max_venues = 2;
+  int64_t lot;
+  SolveInput btc = RandomInput(rng, &lot, shape);
+  SolveInput eth = RandomInput(rng, &lot, shape);
+  eth.set_side(btc.side());
+  for (auto& v : *btc.mutable_venues()) v.mutable_book()->set_symbol("BTC-USD");
+  for (auto& v : *eth.mutable_venues()) v.mutable_book()->set_symbol("ETH-USD");
+  exo::solver::CurveCache cache;
+  for (int rep = 0; rep < 3; ++rep) {
+    REQUIRE(exo::solver::Solve(btc, &cache).ok());
+    REQUIRE(exo::solver::Solve(eth, &cache).ok());
+  }
+  CHECK(cache.builds() == 4);  // Built once each, never evicting one another.
+  CHECK(exo::solver::Solve(eth, &cache)->SerializeAsString() ==
+        exo::solver::Solve(eth)->SerializeAsString());
+}

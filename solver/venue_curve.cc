@@ -1,0 +1,208 @@
+#include "solver/venue_curve.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
+
+namespace exo::solver {
+namespace {
+
+using exoroute::v1::BookLevel;
+using exoroute::v1::Side;
+
+absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels,
+                       bool descending, const char* name) {
+  for (int i = 0; i < levels.size(); ++i) {
+    const BookLevel& l = levels[i];
+    if (l.price() <= 0 || l.size() <= 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "malformed book: ", name, "[", i, "] has price ", l.price(), " size ", l.size()));
+    }
+    if (i > 0) {
+      int64_t prev = levels[i - 1].price();
+      bool ordered = descending ? l.price() < prev : l.price() > prev;
+      if (!ordered) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("malformed book: ", name, " not strictly ",
+                         descending ? "descending" : "ascending", " at level ", i));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+const google::protobuf::RepeatedPtrField<BookLevel>& WalkedSide(
+    const exoroute::v1::VenueInput& venue, bool buy) {
+  return buy ? venue.book().asks() : venue.book().bids();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
+    const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale) {
+  if (venue.lot_size() <= 0) {
+    return absl::FailedPreconditionError(absl::StrCat("lot size ", venue.lot_size(), " <= 0"));
+  }
+  const bool buy = side == exoroute::v1::SIDE_BUY;
+  const auto& levels = WalkedSide(venue, buy);
+  if (auto s = buy ? CheckSide(levels, /*descending=*/false, "asks")
+                   : CheckSide(levels, /*descending=*/true, "bids");
+      !s.ok()) {
+    return s;
+  }
+  if (levels.empty()) {
+    return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
+  }
+  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
+
+  auto c = std::make_shared<VenueCurve>();
+  c->venue_ = venue.venue();
+  c->symbol_ = venue.book().symbol();
+  c->buy_ = buy;
+  c->fee_bps_ = venue.fee_bps();
+  c->lot_ = venue.lot_size();
+  c->impact_bps_ = venue.impact_bps();
+  c->qty_scale_ = qty_scale;
+  c->fee_ppm_ = FeePpm(venue.fee_bps());
+  c->kappa_ = static_cast<double>(levels[0].price()) * venue.impact_bps() / 1e4 /
+              static_cast<double>(Pow10(qty_scale));
+  c->levels_.reserve(static_cast<size_t>(levels.size()));
+  for (const BookLevel& l : levels) c->levels_.emplace_back(l.price(), l.size());
+
+  const double fee = venue.fee_bps() / 10000.0;
+  auto unit_cost = [buy, fee](int64_t price) {
+    return buy ? static_cast<double>(price) * (1.0 + fee)
+               : -static_cast<double>(price) * (1.0 - fee);
+  };
+  const int64_t lot = c->lot_;
+  const auto& lv = c->levels_;
+  const size_t n_levels = lv.size();
+  std::vector<Segment>& segs = c->segments_;
+  // At most one whole-lot run and one straddling lot per level.
+  segs.reserve(2 * n_levels);
+  auto push = [&segs](double unit, int64_t qty, int64_t worst, __int128 notional, bool one_price) {
+    if (one_price && !segs.empty() && segs.back().one_price && segs.back().worst_price == worst) {
+      segs.back().quantity += qty;
+      segs.back().notional += notional;
+    } else {
+      segs.push_back({unit, qty, worst, 0, 0, notional, one_price});
+    }
+  };
+  // Walk the levels lot by lot, jumping over whole lots inside one level; a lot that straddles
+  // levels costs their weighted mean, clamped between its first and last level so that rounding
+  // can never break convexity. A last partial lot (the book ends inside it) is not a lot.
+  size_t i = 0;
+  int64_t left_in_level = lv[0].second;
+  while (i < n_levels) {
+    const int64_t price = lv[i].first;
+    if (left_in_level >= lot) {
+      int64_t whole = left_in_level / lot;
+      push(unit_cost(price), whole * lot, price, static_cast<__int128>(price) * (whole * lot), true);
+      left_in_level -= whole * lot;
+      if (left_in_level == 0 && ++i < n_levels) left_in_level = lv[i].second;
+      continue;
+    }
+    double cost = 0;
+    __int128 notional = 0;
+    int64_t need = lot;
+    double first = unit_cost(price), last = first;
+    int64_t worst = price;
+    while (need > 0 && i < n_levels) {
+      int64_t take = std::min(need, left_in_level);
+      worst = lv[i].first;
+      double uc = unit_cost(worst);
+      cost += uc * static_cast<double>(take);
+      notional += static_cast<__int128>(worst) * take;
+      last = uc;
+      need -= take;
+      left_in_level -= take;
+      if (left_in_level == 0 && ++i < n_levels) left_in_level = lv[i].second;
+    }
+    if (need > 0) break;  // The book ended inside this lot.
+    push(std::clamp(cost / static_cast<double>(lot), first, last), lot, worst, notional, false);
+  }
+  int64_t cum = 0;
+  double cum_cost = 0;
+  __int128 cum_notional = 0;
+  c->unit_costs_.reserve(segs.size());
+  for (Segment& s : segs) {
+    cum += s.quantity;
+    cum_cost += s.unit_cost * static_cast<double>(s.quantity);
+    cum_notional += s.notional;
+    s.end = cum;
+    s.end_cost = cum_cost;
+    s.notional = cum_notional;
+    c->unit_costs_.push_back(s.unit_cost);
+  }
+  return std::shared_ptr<const VenueCurve>(std::move(c));
+}
+
+bool VenueCurve::Matches(const exoroute::v1::VenueInput& venue, Side side,
+                         uint32_t qty_scale) const {
+  const bool buy = side == exoroute::v1::SIDE_BUY;
+  if (buy != buy_ || venue.lot_size() != lot_ || venue.fee_bps() != fee_bps_ ||
+      venue.impact_bps() != impact_bps_ || qty_scale != qty_scale_ || venue.venue() != venue_ ||
+      venue.book().symbol() != symbol_) {
+    return false;
+  }
+  const auto& levels = WalkedSide(venue, buy);
+  const size_t n = levels_.size();
+  if (static_cast<size_t>(levels.size()) != n) return false;
+  const std::pair<int64_t, int64_t>* mine = levels_.data();
+  const BookLevel* const* theirs = levels.data();
+  bool same = true;
+  for (size_t i = 0; i < n; ++i) {
+    same &= (theirs[i]->price() == mine[i].first) & (theirs[i]->size() == mine[i].second);
+  }
+  return same;
+}
+
+absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
+    const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale) {
+  Slot& slot = slots_[side == exoroute::v1::SIDE_BUY ? 1 : 0];
+  const std::string& id = venue.venue();
+  const std::string& symbol = venue.book().symbol();
+  auto before = [&](const std::shared_ptr<const VenueCurve>& c) {
+    int v = c->venue().compare(id);
+    return v < 0 || (v == 0 && c->symbol() < symbol);
+  };
+  auto same_key = [&](const std::shared_ptr<const VenueCurve>& c) {
+    return c->venue() == id && c->symbol() == symbol;
+  };
+  auto find = [&] {
+    return std::partition_point(slot.curves.begin(), slot.curves.end(), before);
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t k = slot.next;
+    if (k >= slot.curves.size() || !same_key(slot.curves[k])) {
+      k = static_cast<size_t>(find() - slot.curves.begin());
+    }
+    if (k < slot.curves.size() && same_key(slot.curves[k]) &&
+        slot.curves[k]->Matches(venue, side, qty_scale)) {
+      slot.next = k + 1;
+      return slot.curves[k];
+    }
+  }
+  // Built outside the lock: concurrent decisions on other venues do not wait for it.
+  absl::StatusOr<std::shared_ptr<const VenueCurve>> built = VenueCurve::Build(venue, side, qty_scale);
+  if (!built.ok()) return built;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++builds_;
+  auto it = find();
+  if (it != slot.curves.end() && same_key(*it)) {
+    *it = *built;
+  } else {
+    it = slot.curves.insert(it, *built);
+  }
+  slot.next = static_cast<size_t>(it - slot.curves.begin()) + 1;
+  return built;
+}
+
+uint64_t CurveCache::builds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return builds_;
+}
+
+}  // namespace exo::solver

@@ -1,0 +1,97 @@
+// VenueCurve: everything about one venue's cost curve that does not depend on the parent order.
+//
+// The walked side of the book at the venue's fee, lot size and impact coefficient, in whole lots,
+// over every displayed level: what a LocalProblem cuts at the order's limit and cap. A curve is a
+// pure function of (book side, fee, lot, impact, quantity scale), so it can be built once per
+// distinct book and shared by every decision on that book (CurveCache) without changing a bit of
+// any decision: a LocalProblem made from a cached curve equals one built from the proto input.
+//
+// Immutable after Build; safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "exoroute/v1/types.pb.h"
+
+namespace exo::solver {
+
+class VenueCurve {
+ public:
+  // A run of lots with one marginal cost.
+  struct Segment {
+    double unit_cost;     // Cost per quantity unit inside this run.
+    int64_t quantity;     // A positive multiple of the lot size.
+    int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
+    int64_t end;          // Quantity of this and all earlier segments.
+    double end_cost;      // Cost of this and all earlier segments.
+    __int128 notional;    // Exact Σ raw price × quantity of this and all earlier segments.
+    bool one_price;       // A run at one level's price (else: one lot straddling levels).
+  };
+
+  // Walks the side of `venue.book()` that `side` takes from. FailedPrecondition with a
+  // human-readable reason when that side is malformed (non-positive or unordered levels) or
+  // empty, when the lot size is not positive or the impact is negative.
+  static absl::StatusOr<std::shared_ptr<const VenueCurve>> Build(
+      const exoroute::v1::VenueInput& venue, exoroute::v1::Side side, uint32_t qty_scale);
+
+  // True when Build would make exactly this curve from these inputs: the walked levels and every
+  // parameter compared exactly (never by sequence number or time alone).
+  bool Matches(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
+               uint32_t qty_scale) const;
+
+  const std::string& venue() const { return venue_; }
+  const std::string& symbol() const { return symbol_; }
+  bool buy() const { return buy_; }
+  int64_t lot_size() const { return lot_; }
+  int64_t fee_ppm() const { return fee_ppm_; }
+  double kappa() const { return kappa_; }
+  int64_t best_price() const { return levels_.front().first; }
+  const std::vector<Segment>& segments() const { return segments_; }
+  // The segments' unit costs, contiguous: what the dual search reads.
+  const std::vector<double>& unit_costs() const { return unit_costs_; }
+
+ private:
+  std::string venue_;
+  std::string symbol_;  // The book's; with the venue, the curve's key in a CurveCache.
+  bool buy_ = true;
+  double fee_bps_ = 0;
+  int64_t lot_ = 1;
+  double impact_bps_ = 0;
+  uint32_t qty_scale_ = 0;
+  int64_t fee_ppm_ = 0;
+  double kappa_ = 0;  // Impact: marginal cost rises by kappa per quantity unit taken.
+  std::vector<std::pair<int64_t, int64_t>> levels_;  // (price, size) walked, best first.
+  std::vector<Segment> segments_;                    // Non-decreasing unit_cost.
+  std::vector<double> unit_costs_;
+};
+
+// The latest curve per venue, symbol and side. Get returns the cached curve while it Matches the input
+// and builds (and keeps) a new one when anything changed, so decisions reuse the work of earlier
+// ones on the same book. Thread-safe; curves are shared, never mutated.
+class CurveCache {
+ public:
+  absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
+                                                        exoroute::v1::Side side,
+                                                        uint32_t qty_scale);
+  // Curves built since construction (a cache hit builds none).
+  uint64_t builds() const;
+
+ private:
+  // Sorted by (venue id, symbol), one list per side ([buy]); decisions ask in venue-id order,
+  // so the entry after the last one found is tried first.
+  struct Slot {
+    std::vector<std::shared_ptr<const VenueCurve>> curves;
+    size_t next = 0;
+  };
+  mutable std::mutex mu_;
+  Slot slots_[2];
+  uint64_t builds_ = 0;
+};
+
+}  // namespace exo::solver
