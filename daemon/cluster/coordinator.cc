@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <future>
 #include <limits>
 #include <map>
 
@@ -78,28 +77,11 @@ class GrpcLink final : public NodeLink {
   uint32_t timeout_ms_;
 };
 
-// Asks every node at once (peers in parallel, each call with its own deadline) and returns the
-// answers in node order, so that sums are added in the same order every time.
-// fn(i) asks node i.
-template <typename Fn>
-auto FanOut(const std::vector<NodeLink*>& nodes, Fn fn) {
-  using Result = decltype(fn(size_t{0}));
-  std::vector<std::future<Result>> pending;
-  for (size_t i = 1; i < nodes.size(); ++i) {
-    pending.push_back(std::async(std::launch::async, [&fn, i] { return fn(i); }));
-  }
-  std::vector<Result> out;
-  out.reserve(nodes.size());
-  if (!nodes.empty()) out.push_back(fn(0));  // The first node (this one's venues) on this thread.
-  for (auto& f : pending) out.push_back(f.get());
-  return out;
-}
-
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
-  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
-      : route_id_(std::move(route_id)), nodes_(nodes) {}
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, FanOutPool* pool)
+      : route_id_(std::move(route_id)), nodes_(nodes), pool_(pool) {}
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
     return Sum(lambda, /*exact=*/false);
   }
@@ -115,7 +97,7 @@ class ClusterOracle final : public solver::DualOracle {
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
     uint64_t lo = 0, hi = 0;
     uint128 cost_lo = 0, cost_hi = 0;
-    auto replies = FanOut(nodes_, [&](size_t i) { return nodes_[i]->Evaluate(req); });
+    auto replies = pool_->Run(nodes_.size(), [&](size_t i) { return nodes_[i]->Evaluate(req); });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<EvaluateReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
@@ -134,7 +116,7 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
     double m = std::numeric_limits<double>::infinity();
-    auto replies = FanOut(nodes_, [&](size_t i) { return nodes_[i]->NextBreakpoint(req); });
+    auto replies = pool_->Run(nodes_.size(), [&](size_t i) { return nodes_[i]->NextBreakpoint(req); });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<BreakpointReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
@@ -156,6 +138,7 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
+  FanOutPool* pool_;
   exoroute::v1::Narrow narrow_ = NARROW_NONE;
   uint32_t round_ = 0;
   size_t failed_ = std::numeric_limits<size_t>::max();
@@ -240,7 +223,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) prep.add_participants(id);
     bool restart = false;
-    auto prepared = FanOut(live, [&](size_t i) { return live[i]->Prepare(prep); });
+    auto prepared = pool_.Run(live.size(), [&](size_t i) { return live[i]->Prepare(prep); });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
       if (!r.ok()) {
@@ -298,7 +281,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
-    ClusterOracle oracle(route_id, live);
+    ClusterOracle oracle(route_id, live, &pool_);
     absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
@@ -357,7 +340,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     // Asks every node to split; a node that fails is dropped and the route starts again
     // (restart set, the replies then incomplete).
     auto split_all = [&]() -> absl::StatusOr<std::vector<SplitTiesReply>> {
-      auto replies = FanOut(live, [&](size_t i) { return live[i]->SplitTies(split); });
+      auto replies = pool_.Run(live.size(), [&](size_t i) { return live[i]->SplitTies(split); });
       std::vector<SplitTiesReply> out;
       for (size_t i = 0; i < replies.size(); ++i) {
         if (!replies[i].ok()) {
@@ -429,7 +412,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
   }
   // Every node records its share at once (each one's durable write is its own).
-  auto executed = FanOut(live, [&](size_t i) { return live[i]->Execute(execs[i]); });
+  auto executed = pool_.Run(live.size(), [&](size_t i) { return live[i]->Execute(execs[i]); });
   for (size_t i = 0; i < live.size(); ++i) {
     absl::StatusOr<ExecuteReply>& r = executed[i];
     NodeShare* share = summary->add_shares();

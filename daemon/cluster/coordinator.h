@@ -6,11 +6,13 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/cluster/fan_out.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "exoroute/v1/router.pb.h"
@@ -57,7 +59,8 @@ class Coordinator {
   const exoroute::v1::NodeFailurePolicy policy_;
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
-  std::mutex mu_;
+  std::mutex mu_;     // One route at a time.
+  FanOutPool pool_;   // The calls of a round, one thread per peer (used under mu_).
 };
 
 }  // namespace exo::daemon::cluster
