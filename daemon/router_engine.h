@@ -68,6 +68,8 @@ class RouterEngine {
   // The solver input `order` would be decided from now (for a cluster route's node session).
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
                                                          exoroute::v1::RouteMode mode) const;
+  // The venues' cost curves this engine keeps (shared with this node's cluster sessions).
+  solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
 

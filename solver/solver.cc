@@ -163,6 +163,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
 
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
   int64_t allocated = 0, cost = 0;
+  d.mutable_allocations()->Reserve(static_cast<int>(problems.size()));
   for (size_t i = 0; i < problems.size(); ++i) {
     int64_t x = sol.quantities[i];
     if (x <= 0) continue;

@@ -139,7 +139,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   session->opened_ns = clock_->NowNs();
   session->attempt = req.attempt();
   EXO_ASSIGN_OR_RETURN(session->input, engine_->SnapshotInput(req.order(), req.mode()));
-  session->problems = solver::BuildLocalProblems(session->input);
+  session->problems = solver::BuildLocalProblems(session->input, nullptr, engine_->curves());
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
   PrepareReply reply;
@@ -262,7 +262,7 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   for (const NoiseDraw& n : s->noise) *input.mutable_fixed_dual()->add_noise() = n;
   // The node's share is what its venues take at the coordinator's λ.
   input.set_quantity(std::numeric_limits<int64_t>::max() / 4);
-  EXO_ASSIGN_OR_RETURN(Decision d, solver::Solve(input));
+  EXO_ASSIGN_OR_RETURN(Decision d, solver::Solve(input, engine_->curves()));
   ExecuteReply reply;
   reply.set_node(node_id_);
   reply.set_quantity(d.allocated_quantity());
