@@ -316,6 +316,19 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   bool Start(std::string* error) override { return link_.Start("FIX acceptor", error); }
   void Stop() override { link_.Stop(); }
   int orders_received() const override { return orders_.load(); }
+  int ExpireResting() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    int expired = 0;
+    for (const auto& [id, r] : resting_) {
+      all_[id].status = "C";
+      all_[id].leaves = 0;
+      Report(order_session_, id, r.symbol, r.buy, "C", FIX::ExecType_EXPIRED, 0, "0", 0, r.cum,
+             "end of trading day");
+      ++expired;
+    }
+    resting_.clear();
+    return expired;
+  }
 
   void onCreate(const FIX::SessionID&) override {}
   void onLogon(const FIX::SessionID&) override {}
@@ -390,6 +403,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     }
     if (type.getValue() != FIX::MsgType_NewOrderSingle) return;
     ++orders_;
+    order_session_ = session;
     const std::string id = m.getField(FIX::FIELD::ClOrdID), symbol = m.getField(FIX::FIELD::Symbol);
     const bool buy = m.getField(FIX::FIELD::Side) == "1";
     long long left = ToUnits(m.getField(FIX::FIELD::OrderQty));
@@ -496,6 +510,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   std::string last_px_;
   bool md_subscribed_ = false;
   FIX::SessionID md_session_;
+  FIX::SessionID order_session_;  // Where orders came from: expiries go back there.
   std::vector<std::string> md_symbols_;
   long long max_order_qty_ = 0;
   Endpoint<FIX::SocketAcceptor> link_;

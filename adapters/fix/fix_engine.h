@@ -84,7 +84,8 @@ class FixTestVenue {
   // A MarketDataRequest gets a snapshot (W) per symbol; after each fill the changed levels go
   // out as an incremental refresh (X). Orders above `max_order_qty` (0 = none) are rejected. IOC (59=3) orders fill what they can
   // and the rest is cancelled; other orders rest until cancelled (OrderCancelRequest), and a
-  // cancel for an order that is no longer open gets an OrderCancelReject.
+  // cancel for an order that is no longer open gets an OrderCancelReject. ExpireResting ends
+  // every resting order as a venue does at the end of its trading day (ExecType C, OrdStatus C).
   static std::unique_ptr<FixTestVenue> Create(const SessionConfig& config, std::vector<Level> asks,
                                               std::vector<Level> bids, std::string* error,
                                               long long max_order_qty = 0);
@@ -92,6 +93,8 @@ class FixTestVenue {
   virtual bool Start(std::string* error) = 0;
   virtual void Stop() = 0;
   virtual int orders_received() const = 0;
+  // Expires every resting order; returns how many.
+  virtual int ExpireResting() = 0;
 };
 
 }  // namespace exo::fix

@@ -453,3 +453,33 @@ TEST_CASE("after a restart, open FIX children are reconciled with the venue, nev
                                      "finished PLAN_STATUS_CANCELLED"});
   CHECK(f.venue->orders_received() == 1);  // Nothing was sent twice.
 }
+
+TEST_CASE("execution.report/1.0: a FIX venue expires a resting order at the end of its day",
+          "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  // The venue only offers at 105: a Day child limited at 100 rests there until the venue's day ends.
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");
+  auto& n = f.node;
+  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx5", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  REQUIRE(f.venue->ExpireResting() == 1);
+  // The child ends as expired with nothing filled; the order itself is good till cancelled, so
+  // the remainder goes out again as a new child on the next day's session.
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 2; }));
+  auto plan = n.engine->GetPlan("fx5");
+  REQUIRE(plan.ok());
+  CHECK(plan->filled_quantity() == 0);
+  CHECK(plan->status() == PLAN_STATUS_WORKING);
+  int open = 0, expired = 0;
+  for (const auto& c : plan->children()) {
+    if (!c.done()) ++open;
+    if (c.done() && c.done_reason() == "expired") ++expired;
+  }
+  CHECK(open == 1);
+  CHECK(expired == 1);
+  REQUIRE(n.engine->Cancel("fx5", "desk says stop").ok());
+  CHECK(n.Kinds("fx5") == Kinds{"created", "allocated", "child_sent", "child_done expired",
+                                "replanned", "child_sent", "cancel_requested",
+                                "child_done cancelled: cancelled on request",
+                                "finished PLAN_STATUS_CANCELLED"});
+}
