@@ -36,19 +36,19 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   int64_t age_ns = decision_time_ns - book.receive_time_ns();
   if (book.receive_time_ns() == 0) return absl::FailedPreconditionError("no book yet");
   if (age_ns > max_age_ms * 1'000'000) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
   }
   // The walked side is checked level by level when its curve is built; of the other side only
   // its best level matters (a crossed book is unusable whichever side we take).
   absl::StatusOr<std::shared_ptr<const VenueCurve>> curve =
-      cache != nullptr ? cache->Get(venue, side, qty_scale) : VenueCurve::Build(venue, side, qty_scale);
+      cache != nullptr ? cache->Get(venue, side, qty_scale)
+                       : VenueCurve::Build(venue, side, qty_scale);
   if (!curve.ok()) return curve.status();
   if (!book.bids().empty() && !book.asks().empty() &&
       book.bids(0).price() >= book.asks(0).price()) {
-    return absl::FailedPreconditionError(absl::StrCat("crossed book: best bid ",
-                                                      book.bids(0).price(), " >= best ask ",
-                                                      book.asks(0).price()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "crossed book: best bid ", book.bids(0).price(), " >= best ask ", book.asks(0).price()));
   }
   const VenueCurve& c = **curve;
   const std::vector<Segment>& segs = c.segments();
@@ -58,12 +58,14 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     const int64_t limit = *limit_price;
     auto within = [&c, limit](int64_t price) { return c.buy() ? price <= limit : price >= limit; };
     if (!within(c.best_price())) {
-      return absl::FailedPreconditionError(absl::StrCat("no liquidity within limit ", limit, " (best ",
-                                                        c.buy() ? "ask " : "bid ", c.best_price(), ")"));
+      return absl::FailedPreconditionError(absl::StrCat("no liquidity within limit ", limit,
+                                                        " (best ", c.buy() ? "ask " : "bid ",
+                                                        c.best_price(), ")"));
     }
-    n = static_cast<size_t>(std::partition_point(segs.begin(), segs.end(),
-                                                 [&](const Segment& s) { return within(s.worst_price); }) -
-                            segs.begin());
+    n = static_cast<size_t>(
+        std::partition_point(segs.begin(), segs.end(),
+                             [&](const Segment& s) { return within(s.worst_price); }) -
+        segs.begin());
   }
   // Then at the venue's cap, in whole lots.
   const int64_t lot = c.lot_size();
@@ -132,8 +134,8 @@ int64_t LocalProblem::LotsBelow(double lambda, bool inclusive) const {
   int64_t last = Seg(lo - 1).end / lot_size_;  // One past the segment's last lot.
   // Closed form for the first lot not below λ, then exact fix-up against LotMarginal.
   double est = std::ceil((lambda - unit) / kl - 0.5);
-  int64_t j = std::isfinite(est) ? static_cast<int64_t>(std::clamp<double>(est, static_cast<double>(first),
-                                                                          static_cast<double>(last)))
+  int64_t j = std::isfinite(est) ? static_cast<int64_t>(std::clamp<double>(
+                                       est, static_cast<double>(first), static_cast<double>(last)))
                                  : last;
   auto m = [&](int64_t lot) { return unit + kl * (static_cast<double>(lot) + 0.5); };
   while (j > first && !below(m(j - 1))) --j;
@@ -150,7 +152,8 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
     r.cost_hi = r.hi == r.lo ? r.cost_lo : Cost(r.hi);
     return r;
   }
-  return AtPosition(lambda, static_cast<size_t>(std::lower_bound(unit_, unit_ + n_, lambda) - unit_));
+  return AtPosition(lambda,
+                    static_cast<size_t>(std::lower_bound(unit_, unit_ + n_, lambda) - unit_));
 }
 
 LocalProblem::Response LocalProblem::At(double lambda, Window* window) const {
@@ -211,9 +214,10 @@ size_t LocalProblem::SegmentOf(int64_t x) const {
   if (x > capacity()) return n_;
   // The curve's own ends serve for the search: only the last usable one is cut, and it still
   // holds every x up to capacity().
-  return static_cast<size_t>(std::lower_bound(segs_, segs_ + n_, x,
-                                              [](const Segment& s, int64_t v) { return s.end < v; }) -
-                             segs_);
+  return static_cast<size_t>(
+      std::lower_bound(segs_, segs_ + n_, x,
+                       [](const Segment& s, int64_t v) { return s.end < v; }) -
+      segs_);
 }
 
 double LocalProblem::MarginalCostAfter(int64_t x) const { return LotMarginal(x / lot_size_); }

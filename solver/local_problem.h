@@ -2,9 +2,10 @@
 //
 // Holds the venue's convex, piecewise-linear cost curve f_i(x) in whole lots — the displayed
 // levels walked at fee-adjusted prices (a shared VenueCurve), cut at the parent's limit and the
-// venue's cap — and answers the only questions a coordinator may ask of it: how much would this venue take at dual
-// price λ (`At`), and what is the next price at which that changes (`NextBreakpoint`). The
-// coordinator never looks inside the book, so the same interface can be answered remotely.
+// venue's cap — and answers the only questions a coordinator may ask of it: how much would this
+// venue take at dual price λ (`At`), and what is the next price at which that changes
+// (`NextBreakpoint`). The coordinator never looks inside the book, so the same interface can be
+// answered remotely.
 //
 // Units: quantities in the instrument's quantity units; unit costs in price units per quantity
 // unit, signed so that lower is better for either side (sells cost −price·(1 − fee)).

@@ -11,8 +11,8 @@ namespace {
 using exoroute::v1::BookLevel;
 using exoroute::v1::Side;
 
-absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels,
-                       bool descending, const char* name) {
+absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels, bool descending,
+                       const char* name) {
   for (int i = 0; i < levels.size(); ++i) {
     const BookLevel& l = levels[i];
     if (l.price() <= 0 || l.size() <= 0) {
@@ -98,7 +98,8 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     const int64_t price = lv[i].first;
     if (left_in_level >= lot) {
       int64_t whole = left_in_level / lot;
-      push(unit_cost(price), whole * lot, price, static_cast<__int128>(price) * (whole * lot), true);
+      push(unit_cost(price), whole * lot, price, static_cast<__int128>(price) * (whole * lot),
+           true);
       left_in_level -= whole * lot;
       if (left_in_level == 0 && ++i < n_levels) left_in_level = lv[i].second;
       continue;
@@ -170,9 +171,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
   auto same_key = [&](const std::shared_ptr<const VenueCurve>& c) {
     return c->venue() == id && c->symbol() == symbol;
   };
-  auto find = [&] {
-    return std::partition_point(slot.curves.begin(), slot.curves.end(), before);
-  };
+  auto find = [&] { return std::partition_point(slot.curves.begin(), slot.curves.end(), before); };
   {
     std::lock_guard<std::mutex> lock(mu_);
     size_t k = slot.next;
@@ -186,7 +185,8 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
     }
   }
   // Built outside the lock: concurrent decisions on other venues do not wait for it.
-  absl::StatusOr<std::shared_ptr<const VenueCurve>> built = VenueCurve::Build(venue, side, qty_scale);
+  absl::StatusOr<std::shared_ptr<const VenueCurve>> built =
+      VenueCurve::Build(venue, side, qty_scale);
   if (!built.ok()) return built;
   std::lock_guard<std::mutex> lock(mu_);
   ++builds_;

@@ -71,9 +71,9 @@ class VenueCurve {
   std::vector<double> unit_costs_;
 };
 
-// The latest curve per venue, symbol and side. Get returns the cached curve while it Matches the input
-// and builds (and keeps) a new one when anything changed, so decisions reuse the work of earlier
-// ones on the same book. Thread-safe; curves are shared, never mutated.
+// The latest curve per venue, symbol and side. Get returns the cached curve while it Matches the
+// input and builds (and keeps) a new one when anything changed, so decisions reuse the work of
+// earlier ones on the same book. Thread-safe; curves are shared, never mutated.
 class CurveCache {
  public:
   absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
