@@ -252,6 +252,9 @@ absl::Status FeedConnection::RunOnce() {
       ws.write(asio::buffer(options_.subscribe), ec);
       if (ec) return FromBoost(ec, "subscribe");
     }
+    // A server's ping (or a pong) shows the connection is alive even when the book is quiet.
+    ws.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_activity_ms_ = NowMs(); });
     beast::flat_buffer buffer;
     while (!stopping_) {
       ws.read(buffer, ec);

@@ -3,9 +3,11 @@
 // One thread per connection: resolve, connect, TLS (wss://: the server certificate is verified
 // against `ca_file`, or the system store when empty, and its host name checked), WebSocket
 // handshake, an optional subscribe message, then every text frame goes to `on_frame`. Pings from
-// the server are answered automatically. A connection that errors, closes, or receives nothing
-// for `stall_timeout_ms` (a watchdog thread checks) is reopened after a jittered exponential backoff. Callbacks run on the
-// connection's thread. Start/Stop are thread-safe; Stop is idempotent and prompt.
+// the server are answered automatically and count as activity (a quiet book on a live connection
+// is not a stall). A connection that errors, closes, or receives nothing — no data, no ping — for
+// `stall_timeout_ms` (a watchdog thread checks) is reopened after a jittered exponential backoff.
+// Callbacks run on the connection's thread. Start/Stop are thread-safe; Stop is idempotent and
+// prompt.
 //
 // HttpGet: a blocking GET over http:// or https:// (for REST snapshots), same TLS rules.
 #pragma once

@@ -81,6 +81,13 @@ void Serve(Stream& stream, tcp::socket& socket, FeedServer::Options& o, std::ato
     return;
   }
   std::unique_lock<std::mutex> lock(mu);
+  while (script.ping_interval_ms > 0) {
+    if (cv.wait_for(lock, std::chrono::milliseconds(script.ping_interval_ms), [&] { return stopping; })) return;
+    lock.unlock();
+    ws.ping({}, ec);
+    if (ec) return;
+    lock.lock();
+  }
   cv.wait(lock, [&] { return stopping; });
 }
 

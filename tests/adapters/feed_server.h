@@ -20,7 +20,8 @@ class FeedServer {
     std::vector<std::string> frames;  // Sent in order after the handshake.
     int frame_interval_ms = 0;
     bool read_subscribe = false;      // Read (and record) one client message first.
-    bool close_after = false;         // Close after the last frame; else stay open, silent.
+    bool close_after = false;         // Close after the last frame; else stay open, silent...
+    int ping_interval_ms = 0;         // ...or, when > 0, pinging at this interval (no data).
   };
   struct Options {
     std::map<std::string, std::string> http;    // GET target -> 200 body.

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
+#include <thread>
 
 #include "daemon/dev_certs.h"
 #include "tests/adapters/feed_server.h"
@@ -113,6 +114,25 @@ TEST_CASE("a stalled feed is dropped and reconnected; the book comes back", "[ws
   }));
   CHECK(seen == "feed disconnected: no data for 300 ms (stalled)");
   CHECK(WaitFor([&] { return venue.BookProblem("NKN-USDT").empty(); }));
+  venue.Stop();
+}
+
+TEST_CASE("a quiet feed whose server keeps pinging is alive, not stalled", "[ws_venue]") {
+  FeedServer::Options so;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = Recorded().snapshot;
+  so.script = [](int) {
+    FeedServer::Script s{Recorded().binance};
+    s.ping_interval_ms = 60;  // No more data after the recording: pings only.
+    return s;
+  };
+  FeedServer server(so);
+  WsFeedVenue venue(BinanceVenue(server.port(), /*stall_ms=*/300));
+  REQUIRE(venue.Start(nullptr).ok());
+  REQUIRE(WaitFor([&] { return venue.BookProblem("NKN-USDT").empty(); }));
+  // Five stall timeouts of silence on the data, pings all along: one connection, book in sync.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(server.websocket_connections() == 1);
+  CHECK(venue.BookProblem("NKN-USDT").empty());
   venue.Stop();
 }
 
