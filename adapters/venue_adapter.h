@@ -21,7 +21,9 @@ namespace exo::adapters {
 
 // What happened to a child order at a venue.
 struct ExecutionEvent {
-  enum class Type { kFill, kDone };
+  // kUnknown: a report about an order the adapter does not know (e.g. from before a restart):
+  // counted and logged by the engine, never applied to a plan.
+  enum class Type { kFill, kDone, kUnknown };
   Type type = Type::kFill;
   std::string venue;
   std::string cl_ord_id;
@@ -65,7 +67,9 @@ class VenueAdapter {
   virtual bool can_reconcile() const { return false; }
   // Re-adopts a child that was open when the node stopped (`filled` of it already recorded) and
   // asks the venue where it stands; what happened meanwhile arrives as ordinary events (a fill
-  // for quantity not yet recorded, the child's completion). Only if can_reconcile().
+  // for quantity not yet recorded, the child's completion). Only if can_reconcile(). The engine
+  // calls it before Start, so that the adapter knows the order when its session comes up (a
+  // report resent then is matched); the venue is asked once it is connected.
   virtual absl::Status Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol,
                                  int64_t filled) {
     return absl::UnimplementedError("this venue cannot reconcile");

@@ -129,18 +129,20 @@ absl::Status RouterEngine::Recover() {
 }
 
 absl::Status RouterEngine::Start() {
-  for (auto& [id, v] : venues_) {
-    EXO_RETURN_IF_ERROR(v.adapter->Start([this](adapters::ExecutionEvent e) { OnExecution(std::move(e)); }));
-    LogInfo("venue %s (%s) started", id, v.adapter->kind());
-  }
-  started_ = true;
-  event_thread_ = std::thread([this] { EventLoop(); });
+  // Open children are handed to their venues before the venues connect, so that a report the
+  // venue resends on logon (one it sent while this node was down) finds its order known.
   for (const Reconciling& r : reconcile_) {
     absl::Status s = AdapterFor(r.child.venue())->Reconcile(r.child, r.symbol, r.filled);
     if (!s.ok()) LogError("cannot reconcile %s: %s", r.child.cl_ord_id(), s.ToString());
   }
   if (!reconcile_.empty()) LogInfo("reconciling %d open children with their venues", reconcile_.size());
   reconcile_.clear();
+  for (auto& [id, v] : venues_) {
+    EXO_RETURN_IF_ERROR(v.adapter->Start([this](adapters::ExecutionEvent e) { OnExecution(std::move(e)); }));
+    LogInfo("venue %s (%s) started", id, v.adapter->kind());
+  }
+  started_ = true;
+  event_thread_ = std::thread([this] { EventLoop(); });
   tick_thread_ = std::thread([this] { TickLoop(); });
   return absl::OkStatus();
 }
@@ -550,6 +552,11 @@ void RouterEngine::OnExecution(adapters::ExecutionEvent event) {
 }
 
 void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
+  if (e.type == adapters::ExecutionEvent::Type::kUnknown) {
+    ++unknown_executions_;
+    LogWarning("%s from %s for %s ignored", e.reason, e.venue, e.cl_ord_id);
+    return;
+  }
   size_t dot = e.cl_ord_id.rfind('.');
   auto rec = dot == std::string::npos ? nullptr : FindRecord(e.cl_ord_id.substr(0, dot));
   if (!rec) {

@@ -329,6 +329,23 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     resting_.clear();
     return expired;
   }
+  int FillResting(const std::string& price) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    int filled = 0;
+    for (const auto& [id, r] : resting_) {
+      Order& o = all_[id];
+      const long long q = o.leaves, cum = r.cum + q;
+      o.status = "2";
+      o.cum = cum;
+      o.leaves = 0;
+      o.avg_px = price;
+      Report(order_session_, id, r.symbol, r.buy, "2", FIX::ExecType_TRADE, q, price, 0, cum, "",
+             price);
+      ++filled;
+    }
+    resting_.clear();
+    return filled;
+  }
 
   void onCreate(const FIX::SessionID&) override {}
   void onLogon(const FIX::SessionID&) override {}

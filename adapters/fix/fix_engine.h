@@ -95,6 +95,9 @@ class FixTestVenue {
   virtual int orders_received() const = 0;
   // Expires every resting order; returns how many.
   virtual int ExpireResting() = 0;
+  // Fills every resting order in full at `price` (the market came to it); returns how many.
+  // Reports to a session that is not logged on are kept in its store and resent on request.
+  virtual int FillResting(const std::string& price) = 0;
 };
 
 }  // namespace exo::fix

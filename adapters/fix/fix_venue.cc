@@ -250,7 +250,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // Not an order of this session (e.g. from before a restart): it changes no plan, but the
     // engine counts it in Status (unknown_executions) and logs it.
     ExecutionEvent unknown;
-    unknown.type = ExecutionEvent::Type::kDone;
+    unknown.type = ExecutionEvent::Type::kUnknown;
     unknown.venue = options_.venue_id;
     unknown.cl_ord_id = r.cl_ord_id;
     unknown.reason = absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")");

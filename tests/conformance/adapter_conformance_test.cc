@@ -298,10 +298,17 @@ struct FixNode {
   }
   // (Re)creates the FIX venue and the engine on the same store, as after a restart.
   void Restart() {
+    StopNode();
+    StartNode();
+  }
+  // The node goes down (its FIX session logs out); the venue stays up.
+  void StopNode() {
     if (node.engine) {
       node.engine->Stop();
       node.engine.reset();  // The old FIX session must be gone: QuickFIX registers sessions by id.
     }
+  }
+  void StartNode() {
     DaemonConfig config = node.config;
     auto* fv = config.add_venues();
     fv->set_id("FIXV");
@@ -482,4 +489,23 @@ TEST_CASE("execution.report/1.0: a FIX venue expires a resting order at the end 
                                 "replanned", "child_sent", "cancel_requested",
                                 "child_done cancelled: cancelled on request",
                                 "finished PLAN_STATUS_CANCELLED"});
+}
+
+TEST_CASE("a fill the venue reported while the node was down is recorded once after it returns",
+          "[conformance][orders][fix][recovery]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
+  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx6", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.StopNode();
+  // While the node is away the market comes to the resting order: the venue's execution report
+  // waits in its FIX store, to be resent when the session is back (a sequence gap to the node).
+  REQUIRE(f.venue->FillResting("100") == 1);
+  f.StartNode();
+  CHECK(f.node.Kinds("fx6") == Kinds{"created", "allocated", "child_sent", "fill 5@100",
+                                     "child_done filled", "finished PLAN_STATUS_COMPLETED"});
+  auto plan = f.node.engine->GetPlan("fx6");
+  REQUIRE(plan.ok());
+  CHECK(plan->filled_quantity() == 5);  // Once: the resent report and the status answer agree.
+  CHECK(f.venue->orders_received() == 1);
 }
