@@ -170,6 +170,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*
   resp->set_plans_working(working);
   *resp->mutable_instruments() = cfg.instruments();
   resp->set_unknown_executions(engine_->unknown_executions());
+  resp->set_duplicate_executions(engine_->duplicate_executions());
   if (cluster_status_) cluster_status_(resp);
   return grpc::Status::OK;
 }

@@ -86,6 +86,7 @@ absl::Status RouterEngine::Recover() {
     auto& rec = plans[d.plan_id()];
     if (!rec) rec = std::make_shared<PlanRecord>();
     ApplyDelta(d, &rec->plan);
+    NoteExecution(d, *rec);
     return true;
   }));
   uint64_t resumed = 0;
@@ -370,7 +371,10 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
 absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch) {
   if (batch.empty()) return absl::OkStatus();
   EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
-  for (const PlanDelta& d : stored) ApplyDelta(d, &rec.plan);
+  for (const PlanDelta& d : stored) {
+    ApplyDelta(d, &rec.plan);
+    NoteExecution(d, rec);
+  }
   Publish(rec);
   return absl::OkStatus();
 }
@@ -551,6 +555,19 @@ void RouterEngine::OnExecution(adapters::ExecutionEvent event) {
   events_cv_.notify_one();
 }
 
+std::string RouterEngine::ExecutionKey(const std::string& venue, const std::string& exec_id) {
+  std::string key = venue;
+  key.push_back('\0');
+  key += exec_id;
+  return key;
+}
+
+void RouterEngine::NoteExecution(const PlanDelta& d, PlanRecord& rec) {
+  if (d.has_fill() && !d.fill().exec_id().empty()) {
+    rec.exec_ids.insert(ExecutionKey(d.fill().venue(), d.fill().exec_id()));
+  }
+}
+
 void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   if (e.type == adapters::ExecutionEvent::Type::kUnknown) {
     ++unknown_executions_;
@@ -573,6 +590,13 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
     ++unknown_executions_;
     LogWarning("execution for %s child %s from %s ignored", child ? "completed" : "unknown",
                e.cl_ord_id, e.venue);
+    return;
+  }
+  if (e.type == adapters::ExecutionEvent::Type::kFill && !e.exec_id.empty() &&
+      rec->exec_ids.count(ExecutionKey(e.venue, e.exec_id)) > 0) {
+    ++duplicate_executions_;
+    LogInfo("fill %s on %s from %s already recorded: the repeat is ignored", e.exec_id,
+            e.cl_ord_id, e.venue);
     return;
   }
   PendingDelta pd;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +88,7 @@ class RouterEngine {
   void CountPlans(uint64_t* total, uint64_t* working) const;
   const exoroute::v1::DaemonConfig& config() const { return config_; }
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
+  uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
 
  private:
   class WriterGuard;
@@ -95,6 +97,9 @@ class RouterEngine {
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
     std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
+    // Guarded by mu: venue + '\0' + execution id of every recorded fill, so that a report
+    // delivered twice is recorded once.
+    std::set<std::string> exec_ids;
     std::atomic<uint32_t> version{0};
     std::atomic<bool> settled{false};
   };
@@ -106,6 +111,9 @@ class RouterEngine {
   };
 
   const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
+  static std::string ExecutionKey(const std::string& venue, const std::string& exec_id);
+  // Remembers a recorded fill's execution id in `rec` (see PlanRecord::exec_ids).
+  static void NoteExecution(const exoroute::v1::PlanDelta& d, PlanRecord& rec);
   // Smallest lot among the venues `order` may use (0 if none).
   int64_t SmallestLot(const exoroute::v1::ParentOrder& order) const;
   absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
@@ -157,6 +165,7 @@ class RouterEngine {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> unknown_executions_{0};
+  std::atomic<uint64_t> duplicate_executions_{0};
   std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.
   std::thread event_thread_, tick_thread_;

@@ -329,6 +329,14 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     resting_.clear();
     return expired;
   }
+  bool RepeatLastFill() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!last_fill_) return false;
+    FIX::Message again = *last_fill_;
+    again.getHeader().setField(FIX::PossResend(true));
+    FIX::Session::sendToTarget(again, last_fill_session_);
+    return true;
+  }
   int FillResting(const std::string& price) override {
     std::lock_guard<std::mutex> lock(mu_);
     int filled = 0;
@@ -516,6 +524,10 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       er.setField(FIX::FIELD::LastPx, px);
     }
     if (!text.empty()) er.setField(FIX::Text(text));
+    if (qty > 0) {
+      last_fill_ = std::make_unique<FIX::Message>(er);
+      last_fill_session_ = session;
+    }
     FIX::Session::sendToTarget(er, session);
   }
 
@@ -528,6 +540,8 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   bool md_subscribed_ = false;
   FIX::SessionID md_session_;
   FIX::SessionID order_session_;  // Where orders came from: expiries go back there.
+  std::unique_ptr<FIX::Message> last_fill_;  // For RepeatLastFill.
+  FIX::SessionID last_fill_session_;
   std::vector<std::string> md_symbols_;
   long long max_order_qty_ = 0;
   Endpoint<FIX::SocketAcceptor> link_;

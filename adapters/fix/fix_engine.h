@@ -98,6 +98,9 @@ class FixTestVenue {
   // Fills every resting order in full at `price` (the market came to it); returns how many.
   // Reports to a session that is not logged on are kept in its store and resent on request.
   virtual int FillResting(const std::string& price) = 0;
+  // Sends the last fill's execution report again, same ExecID, flagged PossResend (97=Y), as a
+  // venue does when unsure it was delivered. False if there was no fill yet.
+  virtual bool RepeatLastFill() = 0;
 };
 
 }  // namespace exo::fix

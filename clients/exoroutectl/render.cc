@@ -129,6 +129,10 @@ std::string RenderStatus(const StatusResponse& r) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");
   }
+  if (r.duplicate_executions() > 0) {
+    absl::StrAppend(&s, "executions  ", r.duplicate_executions(),
+                    " fill reports arrived twice (venue resends) and were recorded once\n");
+  }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
                     " execution reports matched no open child order (see the daemon log)\n");

@@ -509,3 +509,28 @@ TEST_CASE("a fill the venue reported while the node was down is recorded once af
   CHECK(plan->filled_quantity() == 5);  // Once: the resent report and the status answer agree.
   CHECK(f.venue->orders_received() == 1);
 }
+
+TEST_CASE("a fill report the venue sends twice is recorded once", "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  // The venue has 2 at 100: a Day child for 5 limited at 100 fills 2 and rests with 3 open.
+  FixNode f(dir.path(), {{"100", "2"}}, /*time_in_force=*/"0");
+  auto& n = f.node;
+  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx7", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] {
+    auto p = n.engine->GetPlan("fx7");
+    return p.ok() && p->filled_quantity() == 2;
+  }));
+  // The partial fill's report comes again (PossResend, same ExecID) while the child is open.
+  REQUIRE(f.venue->RepeatLastFill());
+  REQUIRE(WaitFor([&] { return n.engine->duplicate_executions() == 1; }));
+  // And again after a restart: the recorded execution ids come back from the store.
+  f.Restart();
+  REQUIRE(f.venue->RepeatLastFill());
+  REQUIRE(WaitFor([&] { return n.engine->duplicate_executions() == 1; }));
+  REQUIRE(n.engine->Cancel("fx7", "desk says stop").ok());
+  CHECK(n.Kinds("fx7") == Kinds{"created", "allocated", "child_sent", "fill 2@100",
+                                "cancel_requested", "child_done cancelled: cancelled on request",
+                                "finished PLAN_STATUS_CANCELLED"});
+  CHECK(n.engine->GetPlan("fx7")->filled_quantity() == 2);
+  CHECK(n.engine->unknown_executions() == 0);
+}
