@@ -555,8 +555,8 @@ void RouterEngine::OnExecution(adapters::ExecutionEvent event) {
   events_cv_.notify_one();
 }
 
-std::string RouterEngine::ExecutionKey(const std::string& venue, const std::string& exec_id) {
-  std::string key = venue;
+std::string RouterEngine::ExecutionKey(const std::string& cl_ord_id, const std::string& exec_id) {
+  std::string key = cl_ord_id;
   key.push_back('\0');
   key += exec_id;
   return key;
@@ -564,7 +564,7 @@ std::string RouterEngine::ExecutionKey(const std::string& venue, const std::stri
 
 void RouterEngine::NoteExecution(const PlanDelta& d, PlanRecord& rec) {
   if (d.has_fill() && !d.fill().exec_id().empty()) {
-    rec.exec_ids.insert(ExecutionKey(d.fill().venue(), d.fill().exec_id()));
+    rec.exec_ids.insert(ExecutionKey(d.fill().cl_ord_id(), d.fill().exec_id()));
   }
 }
 
@@ -593,7 +593,7 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
     return;
   }
   if (e.type == adapters::ExecutionEvent::Type::kFill && !e.exec_id.empty() &&
-      rec->exec_ids.count(ExecutionKey(e.venue, e.exec_id)) > 0) {
+      rec->exec_ids.count(ExecutionKey(e.cl_ord_id, e.exec_id)) > 0) {
     ++duplicate_executions_;
     LogInfo("fill %s on %s from %s already recorded: the repeat is ignored", e.exec_id,
             e.cl_ord_id, e.venue);

@@ -97,8 +97,8 @@ class RouterEngine {
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
     std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
-    // Guarded by mu: venue + '\0' + execution id of every recorded fill, so that a report
-    // delivered twice is recorded once.
+    // Guarded by mu: ExecutionKey of every recorded fill, so that a report delivered twice is
+    // recorded once.
     std::set<std::string> exec_ids;
     std::atomic<uint32_t> version{0};
     std::atomic<bool> settled{false};
@@ -111,7 +111,9 @@ class RouterEngine {
   };
 
   const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
-  static std::string ExecutionKey(const std::string& venue, const std::string& exec_id);
+  // A child's ClOrdID and a venue's execution id: a report delivered twice has both the same (a
+  // venue may reuse execution ids across its own restarts, never within one child order).
+  static std::string ExecutionKey(const std::string& cl_ord_id, const std::string& exec_id);
   // Remembers a recorded fill's execution id in `rec` (see PlanRecord::exec_ids).
   static void NoteExecution(const exoroute::v1::PlanDelta& d, PlanRecord& rec);
   // Smallest lot among the venues `order` may use (0 if none).
