@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -25,7 +26,8 @@ class FanOutPool {
   FanOutPool& operator=(const FanOutPool&) = delete;
   ~FanOutPool();
 
-  // fn(i) asks node i, for i in [0, n). One fan-out at a time per pool.
+  // fn(i) asks node i, for i in [0, n). One fan-out at a time per pool. If a call throws, Run
+  // rethrows (node 0's exception first, else the lowest peer's) once every call has returned.
   template <typename Fn>
   auto Run(size_t n, Fn fn) -> std::vector<decltype(fn(size_t{0}))> {
     using Result = decltype(fn(size_t{0}));
@@ -38,7 +40,17 @@ class FanOutPool {
     }
     std::vector<Result> out;
     out.reserve(n);
-    if (n > 0) out.push_back(fn(0));
+    std::exception_ptr failed;
+    if (n > 0) {
+      try {
+        out.push_back(fn(0));
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    }
+    // Every call is over before `fn` goes out of scope, even when one of them threw.
+    for (auto& f : pending) f.wait();
+    if (failed) std::rethrow_exception(failed);
     for (auto& f : pending) out.push_back(f.get());
     return out;
   }
