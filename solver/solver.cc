@@ -75,6 +75,37 @@ DualSolution AllocateAtFixedDual(const std::vector<LocalProblem>& problems,
 
 }  // namespace
 
+size_t VenueLimits::Smallest(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
+                             bool below_min) {
+  size_t pick = shares.size();
+  for (size_t i = 0; i < shares.size(); ++i) {
+    const int64_t x = shares[i];
+    if (x <= 0 || (below_min && x >= min_quantity[i])) continue;
+    if (pick == shares.size() || x <= shares[pick]) pick = i;  // <=: the higher venue id goes.
+  }
+  return pick;
+}
+
+size_t VenueLimits::ToDrop(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
+                           uint32_t max_venues, std::string* why) {
+  if (size_t i = Smallest(shares, min_quantity, /*below_min=*/true); i < shares.size()) {
+    *why = BelowMinReason(shares[i], min_quantity[i]);
+    return i;
+  }
+  const auto used = static_cast<size_t>(std::count_if(shares.begin(), shares.end(), [](int64_t x) { return x > 0; }));
+  if (max_venues == 0 || used <= max_venues) return shares.size();
+  *why = MaxVenuesReason(max_venues);
+  return Smallest(shares, min_quantity, /*below_min=*/false);
+}
+
+std::string VenueLimits::BelowMinReason(int64_t share, int64_t min_quantity) {
+  return absl::StrCat("share ", share, " below the venue's minimum child size ", min_quantity);
+}
+
+std::string VenueLimits::MaxVenuesReason(uint32_t max_venues) {
+  return absl::StrCat("the order allows at most ", max_venues, " venues; this one had the smallest share");
+}
+
 std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
                                              std::map<std::string, std::string>* excluded,
                                              CurveCache* curves) {
@@ -126,29 +157,13 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
   }
   // Minimum child sizes and the order's venue limit are not convex: solve, drop the offending
   // venue with the smallest share (ties: the higher venue id goes), re-solve. (A cluster
-  // node's share is fixed by the coordinator's λ: no re-solve there.)
+  // node's share is fixed by the coordinator's λ: the coordinator keeps these limits across
+  // the nodes and tells each node which of its venues to leave out.)
   while (!in.has_fixed_dual()) {
     sol = admm ? SolveAdmm(problems, in.quantity()) : SolveExactDual(problems, in.quantity());
     rounds += sol.rounds;
-    size_t drop = problems.size(), used = 0;
     std::string why;
-    for (size_t i = 0; i < problems.size(); ++i) {
-      int64_t x = sol.quantities[i];
-      if (x <= 0) continue;
-      ++used;
-      if (x < min_quantity[i] && (drop == problems.size() || x <= sol.quantities[drop])) {
-        drop = i;
-        why = absl::StrCat("share ", x, " below the venue's minimum child size ", min_quantity[i]);
-      }
-    }
-    if (drop == problems.size() && in.max_venues() > 0 && used > in.max_venues()) {
-      for (size_t i = 0; i < problems.size(); ++i) {
-        if (sol.quantities[i] > 0 && (drop == problems.size() || sol.quantities[i] <= sol.quantities[drop])) {
-          drop = i;
-        }
-      }
-      why = absl::StrCat("the order allows at most ", in.max_venues(), " venues; this one had the smallest share");
-    }
+    const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);
     if (drop == problems.size()) break;
     excluded[problems[drop].venue()] = why;
     problems.erase(problems.begin() + static_cast<long>(drop));

@@ -31,6 +31,24 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
                                              std::map<std::string, std::string>* excluded = nullptr,
                                              CurveCache* curves = nullptr);
 
+// The limits no sum can enforce: a venue's minimum child size and the order's venue limit.
+// Solve keeps them by dropping one venue and solving again, until neither binds: first the
+// smallest share below its venue's minimum, else (more venues used than the order allows) the
+// smallest share; ties drop the higher venue id. A cluster route keeps them the same way across
+// nodes (daemon/cluster), so both use these.
+struct VenueLimits {
+  // Among `shares` (per venue, sorted by venue id; 0 = unused) with `min_quantity` per venue:
+  // the venue to drop, or shares.size() when none must go, and the reason for its exclusion.
+  static size_t ToDrop(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
+                       uint32_t max_venues, std::string* why);
+  // The candidate of one kind only (for a cluster node: its own venues): the smallest share
+  // below its minimum (`below_min`) or the smallest share; shares.size() if none.
+  static size_t Smallest(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
+                         bool below_min);
+  static std::string BelowMinReason(int64_t share, int64_t min_quantity);
+  static std::string MaxVenuesReason(uint32_t max_venues);
+};
+
 // What a re-plan delta carries: for every venue (in venue-id order) whose allocation differs
 // between `before` and `after`, the new allocation (quantity 0 when the venue was dropped).
 std::vector<exoroute::v1::Allocation> DiffAllocations(

@@ -139,6 +139,15 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   session->opened_ns = clock_->NowNs();
   session->attempt = req.attempt();
   EXO_ASSIGN_OR_RETURN(session->input, engine_->SnapshotInput(req.order(), req.mode()));
+  for (int i = 0; i < req.excluded_size(); ++i) {
+    const VenueExclusion& x = req.excluded(i);
+    if (x.venue().empty() || x.reason().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("excluded[", i, "]: venue and reason are required"));
+    }
+    for (VenueInput& v : *session->input.mutable_venues()) {
+      if (v.venue() == x.venue() && v.exclusion().empty()) v.set_exclusion(x.reason());
+    }
+  }
   session->problems = solver::BuildLocalProblems(session->input, nullptr, engine_->curves());
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
@@ -170,6 +179,9 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   *reply.mutable_total_cost() = ToWire(CostToFixed(total_cost) + m.c[0]);
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
   reply.set_key_fingerprint(keys_->fingerprint());
+  for (const VenueInput& v : session->input.venues()) {
+    if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
   // A new attempt of the same route: what the earlier attempts released stays journaled.
@@ -250,6 +262,55 @@ absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& re
   return reply;
 }
 
+absl::StatusOr<Decision> ClusterNode::ShareAt(const Session& s, const FixedDual& fixed,
+                                               SolveInput* input) const {
+  *input = s.input;
+  *input->mutable_fixed_dual() = fixed;
+  for (const NoiseDraw& n : s.noise) *input->mutable_fixed_dual()->add_noise() = n;
+  // The node's share is what its venues take at the coordinator's λ.
+  input->set_quantity(std::numeric_limits<int64_t>::max() / 4);
+  return solver::Solve(*input, engine_->curves());
+}
+
+absl::StatusOr<LimitsReply> ClusterNode::CheckLimits(const LimitsRequest& req) {
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
+  std::lock_guard<std::mutex> lock(s->mu);
+  SolveInput input;
+  EXO_ASSIGN_OR_RETURN(Decision d, ShareAt(*s, req.fixed_dual(), &input));
+  // Every share with its venue's minimum, in venue-id order (the solver's drop rule's input).
+  std::vector<std::string> venues;
+  std::vector<int64_t> shares, min_quantity;
+  int a = 0;
+  for (const VenueInput& v : input.venues()) {
+    int64_t x = 0;
+    if (a < d.allocations_size() && d.allocations(a).venue() == v.venue()) x = d.allocations(a++).quantity();
+    venues.push_back(v.venue());
+    shares.push_back(x);
+    min_quantity.push_back(v.min_quantity());
+  }
+  LimitsReply reply;
+  if (req.reveal() == LIMIT_REVEAL_NONE) {
+    uint64_t used = 0, below_min = 0;
+    for (size_t i = 0; i < shares.size(); ++i) {
+      used += shares[i] > 0 ? 1 : 0;
+      below_min += shares[i] > 0 && shares[i] < min_quantity[i] ? 1 : 0;
+    }
+    Masks m = MasksFor(*s, req.route_id(), "limits", 0);
+    reply.set_used(used + m.q[0]);
+    reply.set_below_min(below_min + m.q[1]);
+    return reply;
+  }
+  const bool below = req.reveal() == LIMIT_REVEAL_BELOW_MIN;
+  const size_t i = solver::VenueLimits::Smallest(shares, min_quantity, below);
+  if (i == shares.size()) return reply;
+  VenueShare* c = reply.mutable_candidate();
+  c->set_venue(venues[i]);
+  c->set_quantity(shares[i]);
+  c->set_reason(below ? solver::VenueLimits::BelowMinReason(shares[i], min_quantity[i])
+                      : solver::VenueLimits::MaxVenuesReason(s->order.max_venues()));
+  return reply;
+}
+
 absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   {
@@ -257,12 +318,8 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
     sessions_.erase(req.route_id());
   }
   std::lock_guard<std::mutex> lock(s->mu);
-  SolveInput input = s->input;
-  *input.mutable_fixed_dual() = req.fixed_dual();
-  for (const NoiseDraw& n : s->noise) *input.mutable_fixed_dual()->add_noise() = n;
-  // The node's share is what its venues take at the coordinator's λ.
-  input.set_quantity(std::numeric_limits<int64_t>::max() / 4);
-  EXO_ASSIGN_OR_RETURN(Decision d, solver::Solve(input, engine_->curves()));
+  SolveInput input;
+  EXO_ASSIGN_OR_RETURN(Decision d, ShareAt(*s, req.fixed_dual(), &input));
   ExecuteReply reply;
   reply.set_node(node_id_);
   reply.set_quantity(d.allocated_quantity());

@@ -34,6 +34,9 @@ class ClusterNode {
   absl::StatusOr<exoroute::v1::BreakpointReply> NextBreakpoint(
       const exoroute::v1::BreakpointRequest& req);
   absl::StatusOr<exoroute::v1::SplitTiesReply> SplitTies(const exoroute::v1::SplitTiesRequest& req);
+  // Counts (masked) the venues the split gives a share and those below their minimum child
+  // size; with a reveal, the node's candidate for dropping.
+  absl::StatusOr<exoroute::v1::LimitsReply> CheckLimits(const exoroute::v1::LimitsRequest& req);
   // Records (and with EXECUTE starts) this node's plan for its share; ends the session.
   absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
   void Abort(const std::string& route_id);
@@ -57,6 +60,9 @@ class ClusterNode {
     int64_t reserved_milli = 0;  // Budget already recorded as spent and not yet used.
   };
   bool noisy() const { return privacy_.epsilon_milli() > 0; }
+  // The node's decision at the coordinator's fixed dual (every venue's share, uncapped by Q).
+  absl::StatusOr<exoroute::v1::Decision> ShareAt(const Session& s, const exoroute::v1::FixedDual& fixed,
+                                                 exoroute::v1::SolveInput* input) const;
   // Records `values` noised releases as spent before they are made (ResourceExhausted when
   // the signal's window has not enough left).
   absl::Status Reserve(Session& s, int values);

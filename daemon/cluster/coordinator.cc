@@ -28,6 +28,7 @@ class InProcessLink final : public NodeLink {
     return node_->NextBreakpoint(r);
   }
   absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override { return node_->SplitTies(r); }
+  absl::StatusOr<LimitsReply> CheckLimits(const LimitsRequest& r) override { return node_->CheckLimits(r); }
   absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override { return node_->Execute(r); }
   void Abort(const std::string& route_id) override { node_->Abort(route_id); }
 
@@ -51,6 +52,9 @@ class GrpcLink final : public NodeLink {
   }
   absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override {
     return Call(&PeerService::Stub::SplitTies, r, SplitTiesReply());
+  }
+  absl::StatusOr<LimitsReply> CheckLimits(const LimitsRequest& r) override {
+    return Call(&PeerService::Stub::CheckLimits, r, LimitsReply());
   }
   absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override {
     return Call(&PeerService::Stub::Execute, r, ExecuteReply());
@@ -207,17 +211,28 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   int64_t tie_need = 0, tie_total = 0;
   TiePool pool = TIE_POOL_AT_LAMBDA;
   std::vector<std::vector<TieLots>> remainder;
+  // Node i's share as the coordinator fixes it (without the route's record).
+  auto fixed_for = [&](size_t i) {
+    FixedDual f;
+    f.set_lambda(price.lambda);
+    f.set_tie_need(tie_need);
+    f.set_tie_total(tie_total);
+    f.set_pool(pool);
+    for (const TieLots& t : remainder[i]) *f.add_remainder() = t;
+    return f;
+  };
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
   bool refresh_keys = false;
   for (uint32_t attempt = 0;; ++attempt) {
-    if (attempt > 2 * links_.size() + 2) return absl::InternalError("cluster route did not converge");
+    if (attempt > 2 * links_.size() + 2 + static_cast<size_t>(record.venues_dropped_size())) return absl::InternalError("cluster route did not converge");
     PrepareRequest prep;
     prep.set_route_id(route_id);
     *prep.mutable_order() = order;
     prep.set_mode(mode);
     prep.set_attempt(attempt);
     prep.set_refresh_keys(refresh_keys);
+    *prep.mutable_excluded() = record.venues_dropped();
     std::vector<std::string> ids;
     for (NodeLink* l : live) ids.push_back(l->node_id());
     std::sort(ids.begin(), ids.end());
@@ -273,7 +288,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     total.max_cost = -total.min_cost;
     uint64_t capacity = 0;
     uint128 total_cost = 0;
+    bool min_sizes = false;
     for (const auto& r : prepared) {
+      min_sizes = min_sizes || r->min_sizes();
       capacity += r->capacity();
       total_cost += FromWire(r->total_cost());
       total.min_cost = std::min(total.min_cost, r->min_cost());
@@ -385,6 +402,62 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
         remainder[spare[k].node].push_back(std::move(t));
       }
     }
+    // The limits no sum can enforce — a venue's minimum child size, the order's venue limit —
+    // are checked on the split as the nodes would fix it: masked counts first, and only when a
+    // limit binds each node's candidate. The one to drop goes as Solve drops it on one node
+    // (docs/cluster.md), and the search starts again without it.
+    if (order.max_venues() > 0 || min_sizes) {
+      auto check_all = [&](LimitReveal reveal) -> absl::StatusOr<std::vector<LimitsReply>> {
+        auto replies = pool_.Run(live.size(), [&](size_t i) {
+          LimitsRequest check;
+          check.set_route_id(route_id);
+          *check.mutable_fixed_dual() = fixed_for(i);
+          check.set_reveal(reveal);
+          return live[i]->CheckLimits(check);
+        });
+        std::vector<LimitsReply> out;
+        for (size_t i = 0; i < replies.size(); ++i) {
+          if (!replies[i].ok()) {
+            EXO_RETURN_IF_ERROR(drop(i, replies[i].status(), true));
+            restart = true;
+            break;
+          }
+          out.push_back(*std::move(replies[i]));
+        }
+        return out;
+      };
+      EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> counts, check_all(LIMIT_REVEAL_NONE));
+      if (restart) continue;
+      uint64_t used = 0, below_min = 0;
+      for (const LimitsReply& r : counts) {
+        used += r.used();
+        below_min += r.below_min();
+      }
+      const LimitReveal reveal = below_min > 0                                            ? LIMIT_REVEAL_BELOW_MIN
+                                 : order.max_venues() > 0 && used > order.max_venues() ? LIMIT_REVEAL_SMALLEST
+                                                                                       : LIMIT_REVEAL_NONE;
+      if (reveal != LIMIT_REVEAL_NONE) {
+        EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> candidates, check_all(reveal));
+        if (restart) continue;
+        const VenueShare* pick = nullptr;  // Smallest share; ties: the higher venue id goes.
+        for (const LimitsReply& r : candidates) {
+          const VenueShare& c = r.candidate();
+          if (!r.has_candidate()) continue;
+          if (pick == nullptr || c.quantity() < pick->quantity() ||
+              (c.quantity() == pick->quantity() && c.venue() > pick->venue())) {
+            pick = &c;
+          }
+        }
+        if (pick == nullptr) {
+          abort_all();
+          return absl::InternalError(absl::StrCat("route ", route_id, ": a venue limit binds but no node named a venue to drop"));
+        }
+        VenueExclusion* x = record.add_venues_dropped();
+        x->set_venue(pick->venue());
+        x->set_reason(pick->reason());
+        continue;
+      }
+    }
     break;
   }
 
@@ -401,11 +474,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     ExecuteRequest& exec = execs[i];
     exec.set_route_id(route_id);
     FixedDual* f = exec.mutable_fixed_dual();
-    f->set_lambda(price.lambda);
-    f->set_tie_need(tie_need);
-    f->set_tie_total(tie_total);
-    f->set_pool(pool);
-    for (TieLots& t : remainder[i]) *f->add_remainder() = t;
+    *f = fixed_for(i);
     *f->mutable_route() = record;
     if (live[i]->node_id() == node_id_) {
       for (double l : price.trajectory) f->mutable_route()->add_lambda_trajectory(l);

@@ -28,6 +28,7 @@ class NodeLink {
   virtual absl::StatusOr<exoroute::v1::BreakpointReply> NextBreakpoint(
       const exoroute::v1::BreakpointRequest&) = 0;
   virtual absl::StatusOr<exoroute::v1::SplitTiesReply> SplitTies(const exoroute::v1::SplitTiesRequest&) = 0;
+  virtual absl::StatusOr<exoroute::v1::LimitsReply> CheckLimits(const exoroute::v1::LimitsRequest&) = 0;
   virtual absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest&) = 0;
   virtual void Abort(const std::string& route_id) = 0;
 };

@@ -83,6 +83,10 @@ grpc::Status PeerServiceImpl::SplitTies(grpc::ServerContext* ctx, const SplitTie
                                         SplitTiesReply* reply) {
   return Serve(ctx, *req, reply, [this](const SplitTiesRequest& r) { return node_->SplitTies(r); });
 }
+grpc::Status PeerServiceImpl::CheckLimits(grpc::ServerContext* ctx, const LimitsRequest* req,
+                                          LimitsReply* reply) {
+  return Serve(ctx, *req, reply, [this](const LimitsRequest& r) { return node_->CheckLimits(r); });
+}
 grpc::Status PeerServiceImpl::Execute(grpc::ServerContext* ctx, const ExecuteRequest* req,
                                       ExecuteReply* reply) {
   return Serve(ctx, *req, reply, [this](const ExecuteRequest& r) { return node_->Execute(r); });

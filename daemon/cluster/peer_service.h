@@ -32,6 +32,8 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
                               exoroute::v1::BreakpointReply*) override;
   grpc::Status SplitTies(grpc::ServerContext*, const exoroute::v1::SplitTiesRequest*,
                          exoroute::v1::SplitTiesReply*) override;
+  grpc::Status CheckLimits(grpc::ServerContext*, const exoroute::v1::LimitsRequest*,
+                           exoroute::v1::LimitsReply*) override;
   grpc::Status Execute(grpc::ServerContext*, const exoroute::v1::ExecuteRequest*,
                        exoroute::v1::ExecuteReply*) override;
   grpc::Status Abort(grpc::ServerContext*, const exoroute::v1::AbortRequest*,

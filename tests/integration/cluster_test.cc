@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,8 +27,9 @@ namespace {
 constexpr int64_t kBtc = 100'000'000;
 
 // Four simulated venues owned by `node` (static books: they never move, so every process that
-// configures the same venue sees the same book).
-std::string VenuesOf(int node) {
+// configures the same venue sees the same book). With `min_sizes`, every other venue takes no
+// child under 1.2 BTC.
+std::string VenuesOf(int node, bool min_sizes = false) {
   std::string out;
   for (int v = 0; v < 4; ++v) {
     int seed = node * 10 + v;
@@ -35,7 +37,8 @@ std::string VenuesOf(int node) {
     out += R"({"id": "N)" + std::to_string(node) + "-V" + std::to_string(v) +
            R"(", "taker_fee_bps": )" + std::to_string(1 + (seed % 4)) +
            R"(, "max_book_age_ms": 3600000,
-      "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
+      "markets": [{"symbol": "BTC-USD", "lot_size": 100000)" +
+           (min_sizes && seed % 2 == 0 ? R"(, "min_quantity": 120000000)" : "") + R"(}],
       "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" +
            std::to_string(6500000 + 50 * (seed % 5)) +
            R"(, "tick_size": 50, "depth": 20, "level_size": )" + std::to_string(20000000 + 5000000 * v) +
@@ -81,12 +84,14 @@ struct Cluster {
            certs + "/" + cert + R"(.key", "round_timeout_ms": )" + std::to_string(timeout_ms) +
            (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + R"(, "peers": [)" + peers + "]}";
   }
+  bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
     std::string error;
     nodes[k] = DaemonProcess::Start(
-        data, NodeConfig(id, data, VenuesOf(k + 1), cluster_json.empty() ? ClusterJson(k) : cluster_json),
+        data,
+        NodeConfig(id, data, VenuesOf(k + 1, min_sizes), cluster_json.empty() ? ClusterJson(k) : cluster_json),
         &error);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
@@ -110,19 +115,26 @@ grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteRes
   return RouterService::NewStub(Connect(d))->Route(&ctx, req, resp);
 }
 
-// venue -> quantity of the plan `id` on node d (absent if the node has no such plan).
-std::map<std::string, int64_t> Allocations(const DaemonProcess& d, const std::string& id) {
+// The plan `id` on node d (nullopt if the node has no such plan).
+std::optional<Plan> PlanOn(const DaemonProcess& d, const std::string& id) {
   GetPlanRequest req;
   req.set_plan_id(id);
   GetPlanResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::Status s = RouterService::NewStub(Connect(d))->GetPlan(&ctx, req, &resp);
-  std::map<std::string, int64_t> out;
-  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return out;
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
   INFO(s.error_message());
   REQUIRE(s.ok());
-  for (const auto& a : resp.plan().allocations()) out[a.venue()] = a.quantity();
+  return resp.plan();
+}
+
+// venue -> quantity of the plan `id` on node d (absent if the node has no such plan).
+std::map<std::string, int64_t> Allocations(const DaemonProcess& d, const std::string& id) {
+  std::map<std::string, int64_t> out;
+  if (std::optional<Plan> p = PlanOn(d, id)) {
+    for (const auto& a : p->allocations()) out[a.venue()] = a.quantity();
+  }
   return out;
 }
 
@@ -180,6 +192,62 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
       }
     }
   }
+}
+
+TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {
+  Cluster c;
+  c.min_sizes = true;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  std::string solo_dir = c.dir / "solo";
+  std::string error;
+  auto solo = DaemonProcess::Start(
+      solo_dir,
+      NodeConfig("solo", solo_dir, VenuesOf(1, true) + ",\n" + VenuesOf(2, true) + ",\n" + VenuesOf(3, true), ""),
+      &error);
+  INFO(error);
+  REQUIRE(solo != nullptr);
+
+  int n = 0, dropped = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (auto [qty, max_venues] : {std::pair<int64_t, uint32_t>{3 * kBtc, 0}, {9 * kBtc + 700000, 0},
+                                   {6 * kBtc, 2}, {20 * kBtc, 5}}) {
+      std::string id = "lim" + std::to_string(++n);
+      RouteRequest req = PlanOnly(id, side, qty);
+      req.mutable_order()->set_max_venues(max_venues);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, req, &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
+      INFO(s.error_message());
+      REQUIRE(s.ok());
+      INFO("route " << id << " side " << Side_Name(side) << " qty " << qty << " max_venues " << max_venues);
+      // The same allocation, and the same venues left out for the same reasons.
+      std::map<std::string, int64_t> want, got;
+      std::map<std::string, std::string> want_out, got_out;
+      for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
+      for (const auto& x : reference.plan().exclusions()) want_out[x.venue()] = x.reason();
+      for (int k = 0; k < 3; ++k) {
+        std::optional<Plan> p = PlanOn(*c.nodes[k], id);
+        if (!p) continue;
+        for (const auto& a : p->allocations()) got[a.venue()] = a.quantity();
+        for (const auto& x : p->exclusions()) got_out[x.venue()] = x.reason();
+      }
+      REQUIRE_FALSE(want.empty());
+      CHECK(got == want);
+      if (max_venues > 0) CHECK(got.size() <= max_venues);
+      // A node without a share has no plan: compare the exclusions the route itself reports.
+      std::map<std::string, std::string> route_out;
+      for (const auto& x : split.cluster().route().venues_dropped()) route_out[x.venue()] = x.reason();
+      for (const auto& [venue, reason] : want_out) {
+        CHECK(route_out.count(venue) == 1);
+        if (got_out.count(venue)) CHECK(got_out[venue] == reason);
+      }
+      CHECK(route_out.size() == want_out.size());
+      dropped += static_cast<int>(route_out.size());
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+    }
+  }
+  // The instances bind: both kinds of limit dropped venues.
+  CHECK(dropped >= 4);
 }
 
 TEST_CASE("an executed cluster route: every node trades its own share, records it, and replays it") {
