@@ -450,6 +450,27 @@ TEST_CASE("with privacy noise a cluster route never exceeds the order, stays wit
       CHECK(std::fabs(avg - ref) / ref < 1e-4);
     }
   }
+  // The order's venue limit holds with noise too (the limit check's counts are exact).
+  {
+    RouteRequest req = PlanOnly("noisy-limited", SIDE_BUY, 17 * kBtc);
+    req.mutable_order()->set_max_venues(3);
+    RouteResponse split;
+    grpc::Status s = CallRoute(*c.nodes[0], req, &split);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    std::map<std::string, int64_t> used;
+    int64_t placed = 0;
+    for (int k = 0; k < 3; ++k) {
+      for (const auto& [venue, q] : Allocations(*c.nodes[k], "noisy-limited")) {
+        used[venue] = q;
+        placed += q;
+      }
+    }
+    CHECK_FALSE(used.empty());
+    CHECK(used.size() <= 3);
+    CHECK(placed <= 17 * kBtc);
+    CHECK(split.cluster().route().venues_dropped_size() > 0);
+  }
   // Every node journaled the noise it added, with the decision's inputs.
   for (int k = 0; k < 3; ++k) {
     exo::store::StoreOptions o;
