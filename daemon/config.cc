@@ -134,6 +134,7 @@ absl::Status Validate(const DaemonConfig& c) {
     return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", c.node_id(), "\""));
   }
   EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
+  if (c.has_admin()) EXO_RETURN_IF_ERROR(CheckAddress(c.admin().listen(), "admin.listen"));
   const auto& tls = c.tls();
   bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();
   if (tls.insecure_plaintext() && any_file) {
@@ -280,6 +281,7 @@ const std::string& DefaultConfigJson() {
   "node_id": "node-1",
   "data_dir": "./exoroute-data",
   "listen": { "address": "127.0.0.1:50551" },
+  "admin": { "listen": "127.0.0.1:9464" },
   "instruments": [
     { "symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8 },
     { "symbol": "ETH-USD", "price_scale": 2, "qty_scale": 6 }

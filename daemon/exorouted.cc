@@ -1,13 +1,16 @@
 #include "daemon/exorouted.h"
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/registry/contract_registry.h"
+#include "daemon/admin_http.h"
 #include "daemon/dev_certs.h"
 #include "daemon/grpc_services.h"
+#include "daemon/metrics.h"
 #include "daemon/router_engine.h"
 #include "daemon/venue_factory.h"
 #include "exo/log.h"
@@ -35,6 +38,8 @@ struct Daemon::Impl {
   std::unique_ptr<cluster::Coordinator> coordinator;
   std::unique_ptr<cluster::PeerServiceImpl> peer_service;
   std::unique_ptr<grpc::Server> peer_server;
+  std::unique_ptr<AdminHttpServer> admin_http;  // config.admin: /metrics, /healthz.
+  std::atomic<bool> draining{false};
   std::string endpoint, ca_file;
   bool plaintext = false;
   absl::Status StartCluster(const DaemonConfig& config, Clock* clock);
@@ -92,6 +97,17 @@ ListContractsResponse ToProto(const adapters::ContractGraph& g) {
     info->set_contract(e.produced.ToString());
   }
   return out;
+}
+
+// Writes `content` to `path` atomically (a reader sees all of it or no file).
+void WriteFileAtomically(const std::string& path, const std::string& content) {
+  {
+    std::ofstream out(path + ".tmp");
+    out << content;
+  }
+  std::error_code ec;
+  std::filesystem::rename(path + ".tmp", path, ec);
+  if (ec) LogWarning("cannot write %s: %s", path, ec.message());
 }
 
 // host:port for clients: a wildcard host becomes loopback.
@@ -212,13 +228,27 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->server->GetHealthCheckService()->SetServingStatus(true);
   impl->endpoint = DialAddress(config.listen().address(), port);
 
-  // Written last and atomically: its presence means "ready".
-  std::string endpoint_file = config.data_dir() + "/endpoint";
-  {
-    std::ofstream out(endpoint_file + ".tmp");
-    out << impl->endpoint << "\n";
+  if (config.has_admin()) {
+    AdminHttpServer::Handlers h;
+    h.metrics = [admin = impl->admin.get()] { return RenderPrometheus(admin->Snapshot()); };
+    h.health = [draining = &impl->draining] {
+      return draining->load() ? absl::UnavailableError("draining: exorouted is shutting down")
+                              : absl::OkStatus();
+    };
+    absl::StatusOr<std::unique_ptr<AdminHttpServer>> http = AdminHttpServer::Start(config.admin().listen(), std::move(h));
+    if (!http.ok()) {
+      impl->server->Shutdown();
+      impl->engine->Stop();
+      return http.status();
+    }
+    impl->admin_http = *std::move(http);
+    const std::string admin_at = DialAddress(config.admin().listen(), impl->admin_http->port());
+    WriteFileAtomically(config.data_dir() + "/admin_endpoint", admin_at + "\n");
+    LogInfo("admin HTTP on http://%s (/metrics, /healthz)", admin_at);
   }
-  std::filesystem::rename(endpoint_file + ".tmp", endpoint_file, ec);
+
+  // Written last and atomically: its presence means "ready".
+  WriteFileAtomically(config.data_dir() + "/endpoint", impl->endpoint + "\n");
   LogInfo("exorouted %s serving on %s (%s)", config.node_id(), impl->endpoint,
           impl->plaintext ? "PLAINTEXT" : "TLS");
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
@@ -228,6 +258,7 @@ void Daemon::Shutdown() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   LogInfo("shutting down: refusing new routes, finishing in-flight RPCs");
+  impl_->draining = true;
   impl_->engine->BeginDrain();
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
   // Our own count of writing RPCs, not gRPC's Shutdown deadline, decides the grace: gRPC waits
@@ -242,6 +273,7 @@ void Daemon::Shutdown() {
     impl_->peer_server->Wait();
   }
   LogInfo("stopping venues and engine");
+  if (impl_->admin_http) impl_->admin_http->Stop();
   impl_->engine->Stop();
   exoroute::v1::ChainHead head = impl_->store->Head();
   impl_->store.reset();  // Closes RocksDB with the WAL synced.

@@ -156,6 +156,13 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
 
 grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*,
                                       StatusResponse* resp) {
+  *resp = Snapshot();
+  return grpc::Status::OK;
+}
+
+StatusResponse AdminServiceImpl::Snapshot() const {
+  StatusResponse out;
+  StatusResponse* resp = &out;
   const auto& cfg = engine_->config();
   resp->set_node_id(cfg.node_id());
   resp->set_version(EXO_VERSION);
@@ -172,7 +179,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());
   if (cluster_status_) cluster_status_(resp);
-  return grpc::Status::OK;
+  return out;
 }
 
 grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext*, const ListVenuesRequest*,

@@ -65,6 +65,8 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   void SetClusterStatus(std::function<void(exoroute::v1::StatusResponse*)> fill) {
     cluster_status_ = std::move(fill);
   }
+  // What Status answers (also rendered as /metrics on the admin HTTP port).
+  exoroute::v1::StatusResponse Snapshot() const;
   grpc::Status ListContracts(grpc::ServerContext*, const exoroute::v1::ListContractsRequest*,
                              exoroute::v1::ListContractsResponse*) override;
   grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,

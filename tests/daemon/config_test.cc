@@ -47,6 +47,10 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
         "config test.json: venues[2].markets[0].symbol: \"DOGE\" is not a configured instrument");
   CHECK(ErrorOf(DefaultWith("127.0.0.1:50551", "localhost")) ==
         "config test.json: listen.address: must be host:port, got \"localhost\"");
+  CHECK(ErrorOf(DefaultWith("127.0.0.1:9464", "127.0.0.1:metrics")) ==
+        "config test.json: admin.listen: must be host:port, got \"127.0.0.1:metrics\"");
+  CHECK(ErrorOf(DefaultWith("\"listen\": \"127.0.0.1:9464\"", "\"port\": 9464")) ==
+        "config test.json: admin.port: unknown key (not in AdminHttpConfig)");
   CHECK(ErrorOf(DefaultWith("\"taker_fee_bps\": 2.0", "\"taker_fee_bps\": 2.125")) ==
         "config test.json: venues[0].taker_fee_bps: at most 2 decimal places (fees apply in 0.01 bp), got 2.125");
   CHECK(ErrorOf(R"({"venues": 5})") == "config test.json: venues: must be a JSON array");

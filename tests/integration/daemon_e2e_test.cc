@@ -21,6 +21,7 @@
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -179,6 +180,53 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
 
   CHECK(d->Terminate() == 0);
   CHECK(d->log().find("store closed at chain head") != std::string::npos);
+}
+
+TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz says it serves", "[e2e][metrics]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  // Port 0 in the test config: the bound address is in <data_dir>/admin_endpoint.
+  std::string admin;
+  std::ifstream(dir / "admin_endpoint") >> admin;
+  REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
+  const int port = std::stoi(admin.substr(admin.find(':') + 1));
+
+  auto health = exo::testing::HttpRequest(port, "GET", "/healthz");
+  CHECK(health.status == 200);
+  auto before = exo::testing::HttpRequest(port, "GET", "/metrics");
+  REQUIRE(before.status == 200);
+  CHECK(before.body.find("exoroute_build_info{node=\"node-1\"") != std::string::npos);
+  CHECK(before.body.find("exoroute_plans_total 0\n") != std::string::npos);
+  for (const char* v : {"SIM-A", "SIM-B", "SIM-C"}) {
+    CHECK(before.body.find(std::string("exoroute_venue_up{venue=\"") + v + "\",adapter=\"sim\",state=\"up\"} 1\n") !=
+          std::string::npos);
+  }
+
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("metrics-1", SIDE_BUY, 4 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  WatchToEnd(ch, "metrics-1");
+  auto after = exo::testing::HttpRequest(port, "GET", "/metrics");
+  REQUIRE(after.status == 200);
+  CHECK(after.body.find("exoroute_plans_total 1\n") != std::string::npos);
+  CHECK(after.body.find("exoroute_plans_working 0\n") != std::string::npos);
+  // Per venue, the same counts as the Status RPC.
+  StatusResponse status;
+  grpc::ClientContext sctx;
+  REQUIRE(AdminService::NewStub(ch)->Status(&sctx, StatusRequest(), &status).ok());
+  uint64_t sent = 0;
+  for (const auto& v : status.venues()) {
+    sent += v.children_sent();
+    CHECK(after.body.find("exoroute_venue_children_sent_total{venue=\"" + v.venue() + "\"} " +
+                          std::to_string(v.children_sent()) + "\n") != std::string::npos);
+    CHECK(after.body.find("exoroute_venue_fills_total{venue=\"" + v.venue() + "\"} " + std::to_string(v.fills()) +
+                          "\n") != std::string::npos);
+  }
+  CHECK(sent > 0);
+  CHECK(after.body.find("exoroute_chain_head_sequence " + std::to_string(status.chain_head().sequence()) + "\n") !=
+        std::string::npos);
+  CHECK(d->Terminate() == 0);
+  CHECK(exo::testing::HttpRequest(port, "GET", "/healthz").status == 0);  // Gone with the daemon.
 }
 
 TEST_CASE("every RPC validates its request and answers with the right code", "[e2e]") {

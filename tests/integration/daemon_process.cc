@@ -87,6 +87,7 @@ std::string TestConfigJson(const std::string& data_dir) {
   };
   replace("./exoroute-data", data_dir);
   replace("127.0.0.1:50551", "127.0.0.1:0");
+  replace("127.0.0.1:9464", "127.0.0.1:0");
   replace("\"update_interval_ms\": 100", "\"update_interval_ms\": 20");
   replace("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 10");
   return json;

@@ -44,6 +44,7 @@ def main():
         cfg = json.loads(cfg)
         cfg["data_dir"] = data
         cfg["listen"]["address"] = "127.0.0.1:0"
+        cfg["admin"]["listen"] = "127.0.0.1:0"
         for v in cfg["venues"]:
             v["sim"]["latency_ms"] = 0
             v["sim"]["update_interval_ms"] = 20

@@ -1,0 +1,151 @@
+#include "daemon/metrics.h"
+
+#include <charconv>
+#include <cmath>
+#include "absl/strings/string_view.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace exo::daemon {
+namespace {
+
+using exoroute::v1::StatusResponse;
+using exoroute::v1::VenueStatus;
+
+// One metric family: HELP and TYPE once, then its samples.
+class Family {
+ public:
+  Family(std::string* out, absl::string_view name, absl::string_view type, absl::string_view help)
+      : out_(out), name_(name) {
+    absl::StrAppend(out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+  }
+  // `labels` is already rendered: `venue="a"` (empty: none).
+  void Sample(const std::string& labels, const std::string& value) {
+    absl::StrAppend(out_, name_, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
+                    value, "\n");
+  }
+
+ private:
+  std::string* out_;
+  absl::string_view name_;
+};
+
+// Counts exactly (a double would round past 2^53, and StrCat's doubles keep six digits).
+std::string Int(uint64_t v) { return absl::StrCat(v); }
+
+// A count of thousandths (milliseconds as seconds, ε × 1000 as ε) as an exact decimal.
+std::string Milli(int64_t ms) {
+  const char* sign = ms < 0 ? "-" : "";
+  const uint64_t m = ms < 0 ? static_cast<uint64_t>(-ms) : static_cast<uint64_t>(ms);
+  return absl::StrCat(sign, m / 1000, ".", absl::Dec(m % 1000, absl::kZeroPad3));
+}
+
+// The shortest text that reads back as the same double.
+std::string Num(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
+}
+
+std::string Label(absl::string_view name, const std::string& value) {
+  return absl::StrCat(name, "=\"", EscapeLabelValue(value), "\"");
+}
+
+std::string StateName(exoroute::v1::AdapterState s) {
+  switch (s) {
+    case exoroute::v1::ADAPTER_STATE_STARTING: return "starting";
+    case exoroute::v1::ADAPTER_STATE_UP: return "up";
+    case exoroute::v1::ADAPTER_STATE_DOWN: return "down";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string RenderPrometheus(const StatusResponse& s) {
+  std::string out;
+  Family(&out, "exoroute_build_info", "gauge", "Always 1; the node id and exorouted version as labels.")
+      .Sample(absl::StrCat(Label("node", s.node_id()), ",", Label("version", s.version())), "1");
+  Family(&out, "exoroute_uptime_seconds", "gauge", "Seconds since exorouted started.")
+      .Sample("", Milli(s.uptime_ms()));
+  Family(&out, "exoroute_plans_total", "counter", "Parent orders this node has planned (all time, from its store).")
+      .Sample("", Int(s.plans_total()));
+  Family(&out, "exoroute_plans_working", "gauge", "Plans not yet settled (children working or to be re-planned).")
+      .Sample("", Int(s.plans_working()));
+  Family(&out, "exoroute_chain_head_sequence", "gauge", "Sequence number of the last delta in the audit chain.")
+      .Sample("", Int(s.chain_head().sequence()));
+  Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")
+      .Sample("", Int(s.store_size_bytes()));
+  Family(&out, "exoroute_unknown_executions_total", "counter",
+         "Execution reports that matched no open child order (ignored; non-zero needs a look).")
+      .Sample("", Int(s.unknown_executions()));
+  Family(&out, "exoroute_duplicate_executions_total", "counter",
+         "Fill reports received again (same child and execution id) and recorded once.")
+      .Sample("", Int(s.duplicate_executions()));
+  Family(&out, "exoroute_peer_calls_refused_total", "counter",
+         "Cluster peer calls refused for a certificate naming no configured peer.")
+      .Sample("", Int(s.peer_calls_refused()));
+
+  // Per venue: one family at a time, every venue in it (the format wants a family's samples
+  // together).
+  auto venue = [](const VenueStatus& v) { return Label("venue", v.venue()); };
+  {
+    Family f(&out, "exoroute_venue_up", "gauge", "1 if the venue's adapter is up (connected, book live), else 0.");
+    for (const VenueStatus& v : s.venues()) {
+      f.Sample(absl::StrCat(venue(v), ",", Label("adapter", v.adapter()), ",", Label("state", StateName(v.state()))),
+               v.state() == exoroute::v1::ADAPTER_STATE_UP ? "1" : "0");
+    }
+  }
+  {
+    Family f(&out, "exoroute_venue_book_age_seconds", "gauge",
+             "Age of the venue's freshest book (absent until a first book arrives).");
+    for (const VenueStatus& v : s.venues()) {
+      if (v.book_age_ms() >= 0) f.Sample(venue(v), Milli(v.book_age_ms()));
+    }
+  }
+  {
+    Family f(&out, "exoroute_venue_book_sequence", "gauge", "Sequence number of the venue's freshest book.");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.book_sequence()));
+  }
+  {
+    Family f(&out, "exoroute_venue_children_sent_total", "counter", "Child orders sent to the venue.");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.children_sent()));
+  }
+  {
+    Family f(&out, "exoroute_venue_fills_total", "counter", "Fills received from the venue.");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.fills()));
+  }
+  {
+    Family f(&out, "exoroute_venue_fee_bps", "gauge", "The venue's taker fee in basis points (negative: rebate).");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Num(v.fee_bps()));
+  }
+  if (s.budgets_size() > 0) {
+    Family spent(&out, "exoroute_privacy_budget_spent_epsilon", "gauge",
+                 "Privacy budget (epsilon) a signal has spent in its current window.");
+    for (const auto& b : s.budgets()) spent.Sample(Label("signal", b.signal()), Milli(b.spent_milli()));
+    Family limit(&out, "exoroute_privacy_budget_limit_epsilon", "gauge", "The signal's budget per window.");
+    for (const auto& b : s.budgets()) limit.Sample(Label("signal", b.signal()), Milli(b.limit_milli()));
+  }
+  return out;
+}
+
+}  // namespace exo::daemon

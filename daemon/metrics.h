@@ -1,0 +1,18 @@
+// The node's Status as Prometheus metrics (text exposition format 0.0.4), for the admin HTTP
+// port's GET /metrics. Pure: the same Status gives the same text, families in a fixed order,
+// venues and budgets in the order Status lists them. The names are documented in
+// docs/configuration.md ("Admin HTTP port"); renaming one breaks dashboards, so don't.
+#pragma once
+
+#include <string>
+
+#include "exoroute/v1/admin.pb.h"
+
+namespace exo::daemon {
+
+std::string RenderPrometheus(const exoroute::v1::StatusResponse& status);
+
+// A label value with \, " and newline escaped as the format requires.
+std::string EscapeLabelValue(const std::string& value);
+
+}  // namespace exo::daemon

@@ -1,0 +1,143 @@
+// The admin HTTP port on its own: what each path and method answers, health turning 503 with
+// its reason, a malformed request, and Prometheus rendering of a Status.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "daemon/admin_http.h"
+#include "daemon/metrics.h"
+#include "tests/testing/http_get.h"
+
+using exo::daemon::AdminHttpServer;
+using exo::testing::HttpExchange;
+using exo::testing::HttpRequest;
+using namespace exoroute::v1;  // NOLINT
+
+TEST_CASE("the admin HTTP port answers GET /metrics and /healthz and nothing else") {
+  std::atomic<int> scrapes{0};
+  std::atomic<bool> healthy{true};
+  AdminHttpServer::Handlers h;
+  h.metrics = [&] { return "exoroute_test " + std::to_string(++scrapes) + "\n"; };
+  h.health = [&] { return healthy ? absl::OkStatus() : absl::UnavailableError("draining: shutting down"); };
+  auto server = AdminHttpServer::Start("127.0.0.1:0", h);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  REQUIRE(port > 0);
+
+  auto metrics = HttpRequest(port, "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body == "exoroute_test 1\n");
+  CHECK(metrics.headers.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(HttpRequest(port, "GET", "/metrics?x=1").body == "exoroute_test 2\n");  // Query ignored.
+
+  auto head = HttpRequest(port, "HEAD", "/metrics");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+
+  auto ok = HttpRequest(port, "GET", "/healthz");
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "ok\n");
+  healthy = false;
+  auto down = HttpRequest(port, "GET", "/healthz");
+  CHECK(down.status == 503);
+  CHECK(down.body == "draining: shutting down\n");
+
+  auto missing = HttpRequest(port, "GET", "/");
+  CHECK(missing.status == 404);
+  CHECK(missing.body.find("GET /metrics") != std::string::npos);
+  auto post = HttpRequest(port, "POST", "/metrics");
+  CHECK(post.status == 405);
+  CHECK(post.headers.find("Allow: GET, HEAD") != std::string::npos);
+  auto garbled = HttpExchange(port, "NOT HTTP AT ALL\r\n\r\n");
+  CHECK(garbled.status == 400);
+
+  // Keep-alive: two requests on one connection both answered.
+  auto two = HttpExchange(port,
+                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(two.status == 503);
+  CHECK(two.body.find("HTTP/1.1 503") != std::string::npos);
+
+  (*server)->Stop();
+  CHECK(HttpRequest(port, "GET", "/metrics").status == 0);  // Closed.
+}
+
+TEST_CASE("a port already taken is refused naming admin.listen") {
+  AdminHttpServer::Handlers h;
+  h.metrics = [] { return std::string(); };
+  h.health = [] { return absl::OkStatus(); };
+  auto first = AdminHttpServer::Start("127.0.0.1:0", h);
+  REQUIRE(first.ok());
+  auto second = AdminHttpServer::Start("127.0.0.1:" + std::to_string((*first)->port()), h);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(std::string(second.status().message()).rfind("admin.listen: cannot listen on 127.0.0.1:", 0) == 0);
+}
+
+TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels escaped") {
+  StatusResponse s;
+  s.set_node_id("node-1");
+  s.set_version("0.1.0");
+  s.set_uptime_ms(61'005);
+  s.set_plans_total(12'345'678'901ULL);  // Past 2^32 and past six significant digits.
+  s.set_plans_working(3);
+  s.mutable_chain_head()->set_sequence(9'007'199'254'740'993ULL);  // 2^53 + 1: not a double.
+  VenueStatus* a = s.add_venues();
+  a->set_venue("SIM-A");
+  a->set_adapter("sim");
+  a->set_state(ADAPTER_STATE_UP);
+  a->set_book_age_ms(7);
+  a->set_children_sent(4);
+  a->set_fills(9);
+  a->set_fee_bps(-0.25);
+  VenueStatus* b = s.add_venues();
+  b->set_venue("odd\"name\\x");
+  b->set_adapter("fix");
+  b->set_state(ADAPTER_STATE_DOWN);
+  b->set_book_age_ms(-1);  // No book yet: no age sample.
+  PrivacyBudgetStatus* budget = s.add_budgets();
+  budget->set_signal("supply/BTC-USD");
+  budget->set_spent_milli(1500);
+  budget->set_limit_milli(100000);
+  const std::string text = exo::daemon::RenderPrometheus(s);
+
+  // The exposition format: HELP and TYPE once per family, before its samples; every sample
+  // `name{labels} value` with a parseable value.
+  const std::regex sample(R"re(([a-z_]+)(\{([a-z_]+="([^"\\]|\\.)*",?)+\})? (-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?|NaN|[+-]Inf))re");
+  std::set<std::string> typed;
+  std::map<std::string, std::string> values;  // First line of each name{labels} -> value.
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::string name = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(typed.insert(name).second);
+      continue;
+    }
+    std::smatch m;
+    REQUIRE(std::regex_match(line, m, sample));
+    CHECK(typed.count(m[1]) == 1);
+    const size_t space = line.rfind(' ');
+    values[line.substr(0, space)] = line.substr(space + 1);
+  }
+  CHECK(values["exoroute_build_info{node=\"node-1\",version=\"0.1.0\"}"] == "1");
+  CHECK(values["exoroute_uptime_seconds"] == "61.005");
+  CHECK(values["exoroute_plans_total"] == "12345678901");
+  CHECK(values["exoroute_chain_head_sequence"] == "9007199254740993");
+  CHECK(values["exoroute_venue_up{venue=\"SIM-A\",adapter=\"sim\",state=\"up\"}"] == "1");
+  CHECK(values["exoroute_venue_up{venue=\"odd\\\"name\\\\x\",adapter=\"fix\",state=\"down\"}"] == "0");
+  CHECK(values["exoroute_venue_book_age_seconds{venue=\"SIM-A\"}"] == "0.007");
+  CHECK(values.count("exoroute_venue_book_age_seconds{venue=\"odd\\\"name\\\\x\"}") == 0);
+  CHECK(values["exoroute_venue_children_sent_total{venue=\"SIM-A\"}"] == "4");
+  CHECK(values["exoroute_venue_fills_total{venue=\"SIM-A\"}"] == "9");
+  CHECK(values["exoroute_venue_fee_bps{venue=\"SIM-A\"}"] == "-0.25");
+  CHECK(values["exoroute_privacy_budget_spent_epsilon{signal=\"supply/BTC-USD\"}"] == "1.500");
+  CHECK(values["exoroute_privacy_budget_limit_epsilon{signal=\"supply/BTC-USD\"}"] == "100.000");
+  CHECK(exo::daemon::EscapeLabelValue("a\nb") == "a\\nb");
+  // Deterministic: the same Status renders the same bytes.
+  CHECK(exo::daemon::RenderPrometheus(s) == text);
+}
