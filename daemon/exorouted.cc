@@ -28,6 +28,7 @@ struct Daemon::Impl {
   std::unique_ptr<store::DeltaStore> store;
   std::unique_ptr<RouterEngine> engine;
   std::unique_ptr<RouterServiceImpl> router;
+  std::unique_ptr<store::HeadSigner> head_signer;  // Signs chain heads (<data_dir>/keys).
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<AdminServiceImpl> admin;
   std::unique_ptr<grpc::Server> server;
@@ -181,6 +182,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   so.node_id = config.node_id();
   EXO_ASSIGN_OR_RETURN(impl->store, store::OpenRocksDeltaStore(so));
   LogInfo("store %s open, chain head %d", so.path, impl->store->Head().sequence());
+  EXO_ASSIGN_OR_RETURN(impl->head_signer, store::HeadSigner::LoadOrCreate(config.data_dir() + "/keys/chain-head.key"));
 
   EXO_ASSIGN_OR_RETURN(std::vector<RouterEngine::Venue> venues, MakeVenues(config, clock));
   // The Graph of Contracts for these venues: a broken graph refuses to start, naming the edge.
@@ -200,7 +202,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
   impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
                                                      impl->coordinator.get());
-  impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get());
+  impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
   if (impl->cluster_node) {

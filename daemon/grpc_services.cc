@@ -151,6 +151,7 @@ grpc::Status AuditServiceImpl::Verify(grpc::ServerContext*, const VerifyRequest*
 grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChainHeadRequest*,
                                             GetChainHeadResponse* resp) {
   *resp->mutable_head() = store_->Head();
+  *resp->mutable_signed_head() = signer_->Sign(node_id_, resp->head());
   return grpc::Status::OK;
 }
 

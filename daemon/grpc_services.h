@@ -13,6 +13,7 @@
 #include "exoroute/v1/router.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "store/delta_store.h"
+#include "store/head_signature.h"
 
 namespace exo::daemon {
 namespace cluster {
@@ -44,7 +45,9 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
 
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
  public:
-  explicit AuditServiceImpl(const store::DeltaStore* store) : store_(store) {}
+  // `signer` signs the heads GetChainHead answers, as node `node_id`.
+  AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id)
+      : store_(store), signer_(signer), node_id_(std::move(node_id)) {}
   grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
                       grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
   grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
@@ -54,6 +57,8 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
 
  private:
   const store::DeltaStore* store_;
+  const store::HeadSigner* signer_;
+  const std::string node_id_;
 };
 
 class AdminServiceImpl final : public exoroute::v1::AdminService::Service {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -27,6 +28,9 @@
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
+#include "store/head_signature.h"
+#include "absl/strings/escaping.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace exo::ctl {
 namespace {
@@ -52,9 +56,11 @@ commands:
   watch ID [--from VERSION]             stream a plan's deltas until it settles
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
-  audit verify [--from N] [--to M] [--recompute]
-                                        check the hash chain (and re-solve decisions)
-  audit head                            the chain head
+  audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
+                                        check the hash chain (and re-solve decisions; and
+                                        that it still has a head the node signed earlier)
+  audit head [--out FILE]               the chain head (--out: the node's signed head, JSON,
+                                        for an auditor to keep)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
                                         what-if, offline: the plan the router would make on the
@@ -422,17 +428,68 @@ int CmdReplay(Context& c) {
   return kExitOk;
 }
 
-int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute) {
+int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const std::string& signed_ok) {
   if (c.json) {
     std::cout << ToJson(r) << "\n";
   } else if (r.ok()) {
     std::cout << "OK: " << r.checked() << " deltas verified";
     if (recompute) std::cout << ", " << r.decisions_checked() << " decisions re-solved identically";
     std::cout << "; chain head " << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";
+    if (!signed_ok.empty()) std::cout << "OK: " << signed_ok << "\n";
   } else {
     std::cout << "FAILED at sequence " << r.first_bad_sequence() << ": " << r.error() << "\n";
   }
   return r.ok() ? kExitOk : kExitBadChain;
+}
+
+// A signed head an auditor kept (`audit head --out`), and the key it must be signed with.
+absl::StatusOr<SignedChainHead> ReadSignedHead(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--signed-head: cannot read ", path));
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  SignedChainHead h;
+  if (auto s = google::protobuf::util::JsonStringToMessage(json, &h); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--signed-head ", path, ": not a signed chain head: ", s.message().as_string()));
+  }
+  return h;
+}
+
+// Checks that the chain (`local`, or the daemon's over `c`) still has `h` — the node's
+// signature and the same hash at its sequence. The error says which.
+absl::Status CheckSignedHead(Context& c, const store::DeltaStore* local, const SignedChainHead& h,
+                             const std::string& pinned_key, const ChainHead& head) {
+  if (auto s = store::VerifySignedHead(h, pinned_key); !s.ok()) return s;
+  const uint64_t seq = h.head().sequence();
+  if (seq > head.sequence()) {
+    return absl::FailedPreconditionError(absl::StrCat("the chain ends at sequence ", head.sequence(),
+                                                      ", before the signed head's ", seq, ": deltas were removed"));
+  }
+  std::string hash(32, '\0');  // An empty chain's head.
+  if (seq > 0) {
+    hash.clear();
+    if (local != nullptr) {
+      auto s = local->Scan(seq, seq, [&](const PlanDelta& d, std::string_view) {
+        hash = d.hash();
+        return false;
+      });
+      if (!s.ok()) return s;
+    } else {
+      ReplayRequest req;
+      req.mutable_range()->set_from_sequence(seq);
+      req.mutable_range()->set_to_sequence(seq);
+      auto ctx = Rpc(c);
+      auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+      ReplayResponse m;
+      while (reader->Read(&m)) hash = m.delta().hash();
+      if (auto st = reader->Finish(); !st.ok()) return client::FromGrpc(st);
+    }
+  }
+  if (hash != h.head().hash()) {
+    return absl::FailedPreconditionError(absl::StrCat("sequence ", seq, " has hash ", ToHex(hash), " but node ",
+                                                      h.node_id(), " signed ", ToHex(h.head().hash()),
+                                                      ": the chain was changed after the head was signed"));
+  }
+  return absl::OkStatus();
 }
 
 int CmdAudit(Context& c) {
@@ -450,16 +507,28 @@ int CmdAudit(Context& c) {
   if (w[1] == "head") {
     GetChainHeadResponse r;
     if (offline) {
+      if (c.args.Has("out")) return Usage("audit head --out: the daemon signs heads; ask it (without --data-dir)");
       *r.mutable_head() = local->Head();
     } else {
       auto ctx = Rpc(c);
       auto st = AuditService::NewStub(c.channel)->GetChainHead(ctx.get(), GetChainHeadRequest(), &r);
       if (!st.ok()) return Fail(client::FromGrpc(st));
     }
+    if (c.args.Has("out")) {
+      const std::string path = c.args.Get("out");
+      std::ofstream out(path);
+      out << ToJson(r.signed_head()) << "\n";
+      out.close();
+      if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path)));
+    }
     if (c.json) {
       std::cout << ToJson(r) << "\n";
     } else {
       std::cout << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";
+      if (r.has_signed_head()) {
+        std::cout << "signed by " << r.signed_head().node_id() << ", Ed25519 key "
+                  << ToHex(r.signed_head().public_key()) << "\n";
+      }
     }
     return kExitOk;
   }
@@ -469,6 +538,21 @@ int CmdAudit(Context& c) {
   if (!from.ok()) return Usage(std::string(from.status().message()));
   if (!to.ok()) return Usage(std::string(to.status().message()));
   bool recompute = c.args.Has("recompute");
+  std::optional<SignedChainHead> signed_head;
+  std::string pinned_key;
+  if (c.args.Has("signed-head")) {
+    auto h = ReadSignedHead(c.args.Get("signed-head"));
+    if (!h.ok()) return Fail(h.status());
+    signed_head = *std::move(h);
+  }
+  if (c.args.Has("public-key")) {
+    const std::string hex = c.args.Get("public-key");
+    if (!signed_head) return Usage("audit verify: --public-key goes with --signed-head");
+    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return Usage("audit verify: --public-key must be the Ed25519 key as 64 hex digits");
+    }
+    pinned_key = absl::HexStringToBytes(hex);
+  }
   VerifyResponse r;
   if (offline) {
     Progress progress(!c.json && (c.args.Has("progress") || isatty(2)));
@@ -494,7 +578,19 @@ int CmdAudit(Context& c) {
     auto st = AuditService::NewStub(c.channel)->Verify(&ctx, req, &r);
     if (!st.ok()) return Fail(client::FromGrpc(st));
   }
-  return PrintVerify(c, r, recompute);
+  std::string signed_ok;
+  if (signed_head && r.ok()) {
+    absl::Status s = CheckSignedHead(c, local.get(), *signed_head, pinned_key, r.head());
+    if (s.ok()) {
+      signed_ok = absl::StrCat("signed head ", signed_head->head().sequence(), " of node ", signed_head->node_id(),
+                               " (Ed25519 key ", ToHex(signed_head->public_key()), ") is in this chain");
+    } else {
+      r.set_ok(false);
+      r.set_first_bad_sequence(signed_head->head().sequence());
+      r.set_error(std::string(s.message()));
+    }
+  }
+  return PrintVerify(c, r, recompute, signed_ok);
 }
 
 int CmdSolve(Context& c) {
@@ -605,7 +701,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues"},
+                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};

@@ -18,6 +18,8 @@
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "store/head_signature.h"
+#include "absl/strings/escaping.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
@@ -227,6 +229,83 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
         std::string::npos);
   CHECK(d->Terminate() == 0);
   CHECK(exo::testing::HttpRequest(port, "GET", "/healthz").status == 0);  // Gone with the daemon.
+}
+
+TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain still has it", "[e2e][audit]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("signed-1", SIDE_BUY, 2 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  WatchToEnd(ch, "signed-1");
+
+  const std::string kept = dir / "head-1.json";
+  auto head = Ctl(*d, {"audit", "head", "--out", kept});
+  INFO(head.out << head.err);
+  REQUIRE(head.exit_code == 0);
+  CHECK(head.out.find("signed by node-1, Ed25519 key ") != std::string::npos);
+  SignedChainHead signed_head;
+  {
+    std::ifstream in(kept);
+    std::string json((std::istreambuf_iterator<char>(in)), {});
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &signed_head).ok());
+  }
+  CHECK(signed_head.head().sequence() > 0);
+  CHECK(exo::store::VerifySignedHead(signed_head).ok());
+  const std::string key_hex = absl::BytesToHexString(signed_head.public_key());
+
+  // Later, more deltas: the kept head is still in the chain, online and offline.
+  REQUIRE(CallRoute(ch, Route("signed-2", SIDE_SELL, kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  WatchToEnd(ch, "signed-2");
+  auto ok = Ctl(*d, {"audit", "verify", "--signed-head", kept, "--public-key", key_hex});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("OK: signed head " + std::to_string(signed_head.head().sequence()) +
+                    " of node node-1 (Ed25519 key " + key_hex + ") is in this chain") != std::string::npos);
+
+  // A head signed by the node's key but not in its chain (what a rewritten history leaves
+  // behind), a head past the chain's end, a changed file, another key: all exit 3.
+  const std::string forged = dir / "forged.json";
+  auto write_signed = [](const std::string& path, const SignedChainHead& h) {
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(h, &json).ok());
+    std::ofstream(path) << json;
+  };
+  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
+  REQUIRE(signer.ok());
+  ChainHead other = signed_head.head();
+  (*other.mutable_hash())[0] ^= 1;
+  write_signed(forged, (*signer)->Sign("node-1", other));
+  auto rewritten = Ctl(*d, {"audit", "verify", "--signed-head", forged});
+  CHECK(rewritten.exit_code == 3);
+  CHECK(rewritten.out.find("the chain was changed after the head was signed") != std::string::npos);
+  other.set_sequence(1'000'000);
+  write_signed(forged, (*signer)->Sign("node-1", other));
+  auto removed = Ctl(*d, {"audit", "verify", "--signed-head", forged});
+  CHECK(removed.exit_code == 3);
+  CHECK(removed.out.find("deltas were removed") != std::string::npos);
+  SignedChainHead edited = signed_head;
+  edited.mutable_head()->set_sequence(signed_head.head().sequence() - 1);
+  write_signed(forged, edited);
+  auto bad_sig = Ctl(*d, {"audit", "verify", "--signed-head", forged});
+  CHECK(bad_sig.exit_code == 3);
+  CHECK(bad_sig.out.find("the signature does not verify") != std::string::npos);
+  auto wrong_key = Ctl(*d, {"audit", "verify", "--signed-head", kept, "--public-key", std::string(64, '0')});
+  CHECK(wrong_key.exit_code == 3);
+  CHECK(wrong_key.out.find("not the expected") != std::string::npos);
+
+  // The node keeps its key across a restart: the old head still verifies against the key.
+  CHECK(d->Terminate() == 0);
+  auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path(), "--signed-head",
+                                                     kept, "--public-key", key_hex});
+  INFO(offline.out << offline.err);
+  CHECK(offline.exit_code == 0);
+  d = StartDaemon(dir.path());
+  auto again = Ctl(*d, {"audit", "head", "--json"});
+  GetChainHeadResponse restarted;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(again.out, &restarted).ok());
+  CHECK(restarted.signed_head().public_key() == signed_head.public_key());
+  CHECK(d->Terminate() == 0);
 }
 
 TEST_CASE("every RPC validates its request and answers with the right code", "[e2e]") {
