@@ -232,7 +232,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
 
   if (config.has_admin()) {
     AdminHttpServer::Handlers h;
-    h.metrics = [admin = impl->admin.get()] { return RenderPrometheus(admin->Snapshot()); };
+    h.metrics = [admin = impl->admin.get(), engine = impl->engine.get(), router = impl->router.get()] {
+      return RenderPrometheus(
+          admin->Snapshot(),
+          {{"exoroute_route_duration_seconds",
+            "Route calls answered OK, from request to answer (a cluster route: the whole distributed route).",
+            router->route_latency().Read()},
+           {"exoroute_decision_duration_seconds", "Solver decisions (first plans and re-plans), wall time.",
+            engine->decision_latency().Read()}});
+    };
     h.health = [draining = &impl->draining] {
       return draining->load() ? absl::UnavailableError("draining: exorouted is shutting down")
                               : absl::OkStatus();

@@ -1,5 +1,7 @@
 #include "daemon/grpc_services.h"
 
+#include <chrono>
+
 #include "daemon/cluster/coordinator.h"
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,17 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
                                       RouteResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status s = DoRoute(*req, resp);
+  if (s.ok()) {
+    route_latency_.Record(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  }
+  return s;
+}
+
+grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteResponse* resp) {
+  const RouteRequest* req = &request;
   if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
   if (coordinator_ != nullptr) {
     absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);

@@ -36,11 +36,16 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
                           exoroute::v1::CancelPlanResponse*) override;
   grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,
                          grpc::ServerWriter<exoroute::v1::WatchPlanResponse>*) override;
+  // Wall time of every Route this node answered OK (a cluster route: the whole distributed
+  // route, as its coordinator).
+  const LatencyHistogram& route_latency() const { return route_latency_; }
 
  private:
+  grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, exoroute::v1::RouteResponse* resp);
   RouterEngine* engine_;
   const store::DeltaStore* store_;
   cluster::Coordinator* coordinator_;
+  LatencyHistogram route_latency_;
 };
 
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {

@@ -40,6 +40,13 @@ std::string Milli(int64_t ms) {
   return absl::StrCat(sign, m / 1000, ".", absl::Dec(m % 1000, absl::kZeroPad3));
 }
 
+// Nanoseconds as exact decimal seconds, trailing zeros dropped ("0.0000025", "1").
+std::string Nanos(int64_t ns) {
+  std::string frac = absl::StrCat(absl::Dec(ns % 1'000'000'000, absl::kZeroPad9));
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return absl::StrCat(ns / 1'000'000'000, frac.empty() ? "" : ".", frac);
+}
+
 // The shortest text that reads back as the same double.
 std::string Num(double v) {
   if (std::isnan(v)) return "NaN";
@@ -81,7 +88,7 @@ std::string EscapeLabelValue(const std::string& value) {
   return out;
 }
 
-std::string RenderPrometheus(const StatusResponse& s) {
+std::string RenderPrometheus(const StatusResponse& s, const std::vector<HistogramMetric>& histograms) {
   std::string out;
   Family(&out, "exoroute_build_info", "gauge", "Always 1; the node id and exorouted version as labels.")
       .Sample(absl::StrCat(Label("node", s.node_id()), ",", Label("version", s.version())), "1");
@@ -144,6 +151,17 @@ std::string RenderPrometheus(const StatusResponse& s) {
     for (const auto& b : s.budgets()) spent.Sample(Label("signal", b.signal()), Milli(b.spent_milli()));
     Family limit(&out, "exoroute_privacy_budget_limit_epsilon", "gauge", "The signal's budget per window.");
     for (const auto& b : s.budgets()) limit.Sample(Label("signal", b.signal()), Milli(b.limit_milli()));
+  }
+  for (const HistogramMetric& h : histograms) {
+    absl::StrAppend(&out, "# HELP ", h.name, " ", h.help, "\n# TYPE ", h.name, " histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < LatencyHistogram::kBoundsNs.size(); ++i) {
+      cumulative += h.data.buckets[i];
+      absl::StrAppend(&out, h.name, "_bucket{le=\"", Nanos(LatencyHistogram::kBoundsNs[i]), "\"} ", cumulative, "\n");
+    }
+    absl::StrAppend(&out, h.name, "_bucket{le=\"+Inf\"} ", h.data.count, "\n");
+    absl::StrAppend(&out, h.name, "_sum ", Nanos(h.data.sum_ns), "\n");
+    absl::StrAppend(&out, h.name, "_count ", h.data.count, "\n");
   }
   return out;
 }

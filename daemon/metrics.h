@@ -5,12 +5,23 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "daemon/latency_histogram.h"
 
 #include "exoroute/v1/admin.pb.h"
 
 namespace exo::daemon {
 
-std::string RenderPrometheus(const exoroute::v1::StatusResponse& status);
+// A histogram family: `name` (base, without _bucket/_sum/_count) and its HELP text.
+struct HistogramMetric {
+  std::string name;
+  std::string help;
+  LatencyHistogram::Snapshot data;
+};
+
+std::string RenderPrometheus(const exoroute::v1::StatusResponse& status,
+                             const std::vector<HistogramMetric>& histograms = {});
 
 // A label value with \, " and newline escaped as the format requires.
 std::string EscapeLabelValue(const std::string& value);

@@ -1,5 +1,7 @@
 #include "daemon/router_engine.h"
 
+#include <chrono>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -345,7 +347,11 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
   }
 
   SolveInput input = !allocated_once && rec.first_input ? *rec.first_input : BuildSolveInput(p, now);
-  EXO_ASSIGN_OR_RETURN(Decision decision, solver::Solve(input, &curves_));
+  const auto solve_start = std::chrono::steady_clock::now();  // Operational, not an input.
+  absl::StatusOr<Decision> solved = solver::Solve(input, &curves_);
+  decision_latency_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - solve_start).count());
+  EXO_ASSIGN_OR_RETURN(Decision decision, std::move(solved));
   if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
 
   PlanDelta d = NewDelta(p, now);

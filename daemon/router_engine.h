@@ -29,6 +29,7 @@
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/types.pb.h"
+#include "daemon/latency_histogram.h"
 #include "solver/venue_curve.h"
 #include "store/delta_store.h"
 
@@ -88,6 +89,8 @@ class RouterEngine {
   void CountPlans(uint64_t* total, uint64_t* working) const;
   const exoroute::v1::DaemonConfig& config() const { return config_; }
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
+  // Wall time of every solver decision this engine made (first plans and re-plans).
+  const LatencyHistogram& decision_latency() const { return decision_latency_; }
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
 
  private:
@@ -166,6 +169,7 @@ class RouterEngine {
   std::vector<Reconciling> reconcile_;  // Filled by Recover, consumed by Start.
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
+  LatencyHistogram decision_latency_;
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   std::mutex node_events_mu_;

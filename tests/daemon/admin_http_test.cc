@@ -102,7 +102,12 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   budget->set_signal("supply/BTC-USD");
   budget->set_spent_milli(1500);
   budget->set_limit_milli(100000);
-  const std::string text = exo::daemon::RenderPrometheus(s);
+  exo::daemon::LatencyHistogram latency;
+  for (int64_t ns : {int64_t{500}, int64_t{1000}, int64_t{1001}, int64_t{3'000'000'000}, int64_t{20'000'000'000}}) {
+    latency.Record(ns);
+  }
+  const std::string text =
+      exo::daemon::RenderPrometheus(s, {{"exoroute_test_seconds", "A test histogram.", latency.Read()}});
 
   // The exposition format: HELP and TYPE once per family, before its samples; every sample
   // `name{labels} value` with a parseable value.
@@ -120,7 +125,14 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
     }
     std::smatch m;
     REQUIRE(std::regex_match(line, m, sample));
-    CHECK(typed.count(m[1]) == 1);
+    std::string name = m[1];
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string sfx = suffix;
+      if (typed.count(name) == 0 && name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+        name.resize(name.size() - sfx.size());
+      }
+    }
+    CHECK(typed.count(name) == 1);
     const size_t space = line.rfind(' ');
     values[line.substr(0, space)] = line.substr(space + 1);
   }
@@ -138,6 +150,15 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   CHECK(values["exoroute_privacy_budget_spent_epsilon{signal=\"supply/BTC-USD\"}"] == "1.500");
   CHECK(values["exoroute_privacy_budget_limit_epsilon{signal=\"supply/BTC-USD\"}"] == "100.000");
   CHECK(exo::daemon::EscapeLabelValue("a\nb") == "a\\nb");
+  // Histograms: cumulative buckets, `le` inclusive, exact sums; 20 s is only in +Inf.
+  CHECK(values["exoroute_test_seconds_bucket{le=\"0.000001\"}"] == "2");
+  CHECK(values["exoroute_test_seconds_bucket{le=\"0.0000025\"}"] == "3");
+  CHECK(values["exoroute_test_seconds_bucket{le=\"2.5\"}"] == "3");
+  CHECK(values["exoroute_test_seconds_bucket{le=\"5\"}"] == "4");
+  CHECK(values["exoroute_test_seconds_bucket{le=\"10\"}"] == "4");
+  CHECK(values["exoroute_test_seconds_bucket{le=\"+Inf\"}"] == "5");
+  CHECK(values["exoroute_test_seconds_count"] == "5");
+  CHECK(values["exoroute_test_seconds_sum"] == "23.000002501");
   // Deterministic: the same Status renders the same bytes.
-  CHECK(exo::daemon::RenderPrometheus(s) == text);
+  CHECK(exo::daemon::RenderPrometheus(s, {{"exoroute_test_seconds", "A test histogram.", latency.Read()}}) == text);
 }
