@@ -88,6 +88,10 @@ class Client:
     def head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head
 
+    def signed_head(self):
+        return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(),
+                                       timeout=self.timeout).signed_head
+
 
 # ---- Canonical encoding, format 1 (docs/replay-and-audit.md) ----
 
@@ -152,6 +156,27 @@ def encode_canonical(d):
     else:
         raise ValueError(f"delta {d.sequence} has no change")
     return out
+
+
+def signed_head_message(node_id, sequence, head_hash):
+    """The exact bytes a chain-head signature covers (docs/replay-and-audit.md)."""
+    return f"exoroute-chain-head/v1 {node_id} {sequence} {bytes(head_hash).hex()}".encode("ascii")
+
+
+def verify_signed_head(signed, public_key=None):
+    """Checks a SignedChainHead's Ed25519 signature (and, if given, that `public_key`, 32 raw
+    bytes, signed it). Raises AssertionError saying which check failed."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    if public_key is not None and bytes(public_key) != bytes(signed.public_key):
+        raise AssertionError(f"signed by key {bytes(signed.public_key).hex()}, not {bytes(public_key).hex()}")
+    key = Ed25519PublicKey.from_public_bytes(bytes(signed.public_key))
+    try:
+        key.verify(bytes(signed.signature),
+                   signed_head_message(signed.node_id, signed.head.sequence, signed.head.hash))
+    except InvalidSignature:
+        raise AssertionError(f"the signature does not verify for node {signed.node_id} "
+                             f"at sequence {signed.head.sequence}") from None
 
 
 def verify_chain(replay_responses, head):

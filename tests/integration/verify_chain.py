@@ -102,6 +102,23 @@ def main():
             count = exoroute_sdk.verify_chain(client.replay(include_canonical=True), head)
             check(count == head.sequence and count > 20, f"verified {count}, head {head.sequence}")
             print(f"python verifier: {count} deltas re-encoded and hash-checked; head {head.hash.hex()}")
+
+            # The node's signed head, checked with Python's own Ed25519 over the documented
+            # text; a changed field fails.
+            signed = client.signed_head()
+            check(signed.node_id == "node-1" and signed.head.sequence == head.sequence
+                  and signed.head.hash == head.hash, signed)
+            exoroute_sdk.verify_signed_head(signed, public_key=signed.public_key)
+            tampered = type(signed)()
+            tampered.CopyFrom(signed)
+            tampered.head.sequence += 1
+            try:
+                exoroute_sdk.verify_signed_head(tampered)
+                check(False, "a changed signed head verified")
+            except AssertionError as e:
+                check("does not verify" in str(e), e)
+            print(f"python verifier: signed head {signed.head.sequence} verified "
+                  f"(Ed25519 key {signed.public_key.hex()})")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
