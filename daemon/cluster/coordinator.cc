@@ -354,20 +354,23 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     split.set_lambda(price.lambda);
     split.set_tie_need(tie_need);
     split.set_tie_total(tie_total);
-    // Asks every node to split; a node that fails is dropped and the route starts again
-    // (restart set, the replies then incomplete).
-    auto split_all = [&]() -> absl::StatusOr<std::vector<SplitTiesReply>> {
-      auto replies = pool_.Run(live.size(), [&](size_t i) { return live[i]->SplitTies(split); });
-      std::vector<SplitTiesReply> out;
+    // Every node's reply of a fan-out; if a node failed, it is dropped and the route starts
+    // again (restart set, the replies then incomplete), or the route fails, per policy.
+    auto all_or_drop = [&](auto replies) {
+      using Reply = typename decltype(replies)::value_type::value_type;
+      absl::StatusOr<std::vector<Reply>> out = std::vector<Reply>();
       for (size_t i = 0; i < replies.size(); ++i) {
         if (!replies[i].ok()) {
-          EXO_RETURN_IF_ERROR(drop(i, replies[i].status(), true));
+          if (absl::Status s = drop(i, replies[i].status(), true); !s.ok()) out = s;
           restart = true;
           break;
         }
-        out.push_back(*std::move(replies[i]));
+        out->push_back(*std::move(replies[i]));
       }
       return out;
+    };
+    auto split_all = [&] {
+      return all_or_drop(pool_.Run(live.size(), [&](size_t i) { return live[i]->SplitTies(split); }));
     };
     uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
     EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
@@ -407,24 +410,14 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     // limit binds each node's candidate. The one to drop goes as Solve drops it on one node
     // (docs/cluster.md), and the search starts again without it.
     if (order.max_venues() > 0 || min_sizes) {
-      auto check_all = [&](LimitReveal reveal) -> absl::StatusOr<std::vector<LimitsReply>> {
-        auto replies = pool_.Run(live.size(), [&](size_t i) {
+      auto check_all = [&](LimitReveal reveal) {
+        return all_or_drop(pool_.Run(live.size(), [&](size_t i) {
           LimitsRequest check;
           check.set_route_id(route_id);
           *check.mutable_fixed_dual() = fixed_for(i);
           check.set_reveal(reveal);
           return live[i]->CheckLimits(check);
-        });
-        std::vector<LimitsReply> out;
-        for (size_t i = 0; i < replies.size(); ++i) {
-          if (!replies[i].ok()) {
-            EXO_RETURN_IF_ERROR(drop(i, replies[i].status(), true));
-            restart = true;
-            break;
-          }
-          out.push_back(*std::move(replies[i]));
-        }
-        return out;
+        }));
       };
       EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> counts, check_all(LIMIT_REVEAL_NONE));
       if (restart) continue;
