@@ -9,6 +9,7 @@
 #include "adapters/registry/contract_registry.h"
 #include "daemon/admin_http.h"
 #include "daemon/dev_certs.h"
+#include "daemon/governance.h"
 #include "daemon/grpc_services.h"
 #include "daemon/metrics.h"
 #include "daemon/router_engine.h"
@@ -195,6 +196,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->engine =
       std::make_unique<RouterEngine>(config, impl->store.get(), std::move(venues), clock);
   EXO_RETURN_IF_ERROR(impl->engine->Recover());
+  // What governs the node, if it changed since the chain last recorded it, before it serves.
+  EXO_RETURN_IF_ERROR(RecordGovernanceChanges(config, impl->head_signer->public_key(), *impl->engine, *impl->store));
   EXO_RETURN_IF_ERROR(impl->engine->Start());
 
   EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file));

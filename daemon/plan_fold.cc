@@ -119,6 +119,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_reason(d.finished().reason());
       break;
     case PlanDelta::kPrivacyRefused:  // A node event, not a plan's (Recover skips it).
+    case PlanDelta::kGovernance:
     case PlanDelta::CHANGE_NOT_SET:
       break;
   }

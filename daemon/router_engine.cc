@@ -1,4 +1,5 @@
 #include "daemon/router_engine.h"
+#include "exo/deterministic.h"
 
 #include <chrono>
 
@@ -28,16 +29,6 @@ bool Settled(const Plan& p) {
 std::string StatusName(PlanStatus s) {
   std::string n = PlanStatus_Name(s);
   return n.substr(std::string("PLAN_STATUS_").size());
-}
-
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
 }
 
 }  // namespace
@@ -81,8 +72,11 @@ adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const
 absl::Status RouterEngine::Recover() {
   std::map<std::string, std::shared_ptr<PlanRecord>> plans;
   EXO_RETURN_IF_ERROR(store_->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
-    if (d.has_privacy_refused()) {  // Node events: only their count per ledger id matters.
+    if (d.has_privacy_refused() || d.has_governance()) {  // Node events, not plans.
       node_event_versions_[d.plan_id()] = d.plan_version();
+      if (d.has_governance()) {
+        last_governance_[{d.governance().kind(), d.governance().subject()}] = d.governance().digest();
+      }
       return true;
     }
     auto& rec = plans[d.plan_id()];
@@ -435,8 +429,29 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
 absl::Status RouterEngine::RecordPrivacyRefusal(const PrivacyRefused& refusal) {
   PendingDelta p;
   p.delta.set_plan_id(absl::StrCat("privacy/", refusal.signal(), "@", refusal.window_start_s()));
-  p.delta.set_event_time_ns(clock_->NowNs());
   *p.delta.mutable_privacy_refused() = refusal;
+  return AppendNodeEvent(std::move(p));
+}
+
+absl::Status RouterEngine::RecordGovernance(const GovernanceEvent& event, std::string inputs) {
+  PendingDelta p;
+  p.delta.set_plan_id("node/governance");
+  *p.delta.mutable_governance() = event;
+  p.inputs = std::move(inputs);
+  EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p)));
+  std::lock_guard<std::mutex> lock(node_events_mu_);
+  last_governance_[{event.kind(), event.subject()}] = event.digest();
+  return absl::OkStatus();
+}
+
+std::string RouterEngine::LastGovernanceDigest(GovernanceKind kind, const std::string& subject) const {
+  std::lock_guard<std::mutex> lock(node_events_mu_);
+  auto it = last_governance_.find({kind, subject});
+  return it == last_governance_.end() ? "" : it->second;
+}
+
+absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
+  p.delta.set_event_time_ns(clock_->NowNs());
   std::lock_guard<std::mutex> lock(node_events_mu_);
   p.delta.set_plan_version(node_event_versions_[p.delta.plan_id()] + 1);
   std::vector<PendingDelta> batch;

@@ -67,6 +67,11 @@ class RouterEngine {
                                            std::optional<exoroute::v1::SolveInput> first_input = {});
   // Appends a node event to the chain: a privacy release refused for an exhausted budget.
   absl::Status RecordPrivacyRefusal(const exoroute::v1::PrivacyRefused& refusal);
+  // Records a governance event (plan id "node/governance"); `inputs` (e.g. the serialized
+  // config) is stored under the delta's inputs digest.
+  absl::Status RecordGovernance(const exoroute::v1::GovernanceEvent& event, std::string inputs = "");
+  // The digest of the last governance event of `kind` about `subject` ("" if none).
+  std::string LastGovernanceDigest(exoroute::v1::GovernanceKind kind, const std::string& subject) const;
   // The solver input `order` would be decided from now (for a cluster route's node session).
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
                                                          exoroute::v1::RouteMode mode) const;
@@ -172,8 +177,12 @@ class RouterEngine {
   LatencyHistogram decision_latency_;
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
-  std::mutex node_events_mu_;
+  // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
+  absl::Status AppendNodeEvent(store::PendingDelta p);
+  mutable std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.
+  // (kind, subject) -> digest of the last governance event. Guarded by node_events_mu_.
+  std::map<std::pair<exoroute::v1::GovernanceKind, std::string>, std::string> last_governance_;
   std::thread event_thread_, tick_thread_;
   bool started_ = false;
 };

@@ -20,6 +20,7 @@ enum Kind : uint8_t {
   kCancelRequested = 6,
   kFinished = 7,
   kPrivacyRefused = 8,
+  kGovernance = 9,
 };
 
 class Writer {
@@ -285,6 +286,15 @@ std::string EncodeCanonical(const PlanDelta& d) {
       w.Str(p.route_id());
       break;
     }
+    case PlanDelta::kGovernance: {
+      const GovernanceEvent& g = d.governance();
+      w.U8(kGovernance);
+      w.Enum(g.kind());
+      w.Str(g.subject());
+      w.Str(g.digest());
+      w.Str(g.detail());
+      break;
+    }
     case PlanDelta::kFinished:
       w.U8(kFinished);
       w.Enum(d.finished().status());
@@ -367,6 +377,14 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         p->set_limit_milli(r.I64());
         p->set_requested_milli(r.I64());
         p->set_route_id(r.Str());
+        break;
+      }
+      case kGovernance: {
+        auto* g = d.mutable_governance();
+        g->set_kind(r.Enum<GovernanceKind>(GovernanceKind_IsValid));
+        g->set_subject(r.Str());
+        g->set_digest(r.Str());
+        g->set_detail(r.Str());
         break;
       }
       default:

@@ -195,6 +195,7 @@ std::string DeltaKindName(const PlanDelta& d) {
     case PlanDelta::kCancelRequested: return "cancel_req";
     case PlanDelta::kFinished: return "finished";
     case PlanDelta::kPrivacyRefused: return "privacy_refused";
+    case PlanDelta::kGovernance: return "governance";
     case PlanDelta::CHANGE_NOT_SET: break;
   }
   return "?";
@@ -246,6 +247,11 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       const PrivacyRefused& p = d.privacy_refused();
       detail = absl::StrCat(p.signal(), " budget spent (", p.spent_milli() / 1000.0, " of ",
                             p.limit_milli() / 1000.0, " eps): release for route ", p.route_id(), " refused");
+      break;
+    }
+    case PlanDelta::kGovernance: {
+      const GovernanceEvent& g = d.governance();
+      detail = absl::StrCat(g.subject(), " ", ToHex(g.digest()).substr(0, 16), "…: ", g.detail());
       break;
     }
     case PlanDelta::CHANGE_NOT_SET:

@@ -117,7 +117,7 @@ def _allocation(a):
 
 
 KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done": 5,
-         "cancel_requested": 6, "finished": 7, "privacy_refused": 8}
+         "cancel_requested": 6, "finished": 7, "privacy_refused": 8, "governance": 9}
 
 
 def encode_canonical(d):
@@ -153,6 +153,9 @@ def encode_canonical(d):
         p = d.privacy_refused
         out += (_str(p.signal) + _i64(p.window_start_s) + _i64(p.spent_milli) + _i64(p.limit_milli) +
                 _i64(p.requested_milli) + _str(p.route_id))
+    elif kind == "governance":
+        g = d.governance
+        out += _u32(g.kind) + _str(g.subject) + _str(g.digest) + _str(g.detail)
     else:
         raise ValueError(f"delta {d.sequence} has no change")
     return out

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include <filesystem>
 #include <fstream>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -310,6 +311,95 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   GetChainHeadResponse restarted;
   REQUIRE(google::protobuf::util::JsonStringToMessage(again.out, &restarted).ok());
   CHECK(restarted.signed_head().public_key() == signed_head.public_key());
+  CHECK(d->Terminate() == 0);
+}
+
+namespace {
+
+// The governance deltas of the daemon's chain, in order.
+std::vector<PlanDelta> GovernanceDeltas(const DaemonProcess& d) {
+  ReplayRequest req;
+  req.mutable_range();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = AuditService::NewStub(Connect(d))->Replay(&ctx, req);
+  std::vector<PlanDelta> out;
+  ReplayResponse m;
+  while (reader->Read(&m)) {
+    if (m.delta().has_governance()) out.push_back(m.delta());
+  }
+  REQUIRE(reader->Finish().ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("governance events: the config in force and the signing key are in the chain, once per change",
+          "[e2e][audit]") {
+  TempDir dir;
+  std::string config = TestConfigJson(dir.path());
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  REQUIRE(d != nullptr);
+  std::vector<PlanDelta> gov = GovernanceDeltas(*d);
+  REQUIRE(gov.size() == 2);
+  CHECK(gov[0].plan_id() == "node/governance");
+  CHECK(gov[0].governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED);
+  CHECK(gov[0].governance().detail() == "first config recorded in this chain");
+  CHECK(gov[0].inputs_digest() == gov[0].governance().digest());  // The config is stored with it.
+  CHECK(gov[1].governance().kind() == GOVERNANCE_KIND_SIGNING_KEY);
+  GetChainHeadResponse head;
+  {
+    grpc::ClientContext ctx;
+    REQUIRE(AuditService::NewStub(Connect(*d))->GetChainHead(&ctx, GetChainHeadRequest(), &head).ok());
+  }
+  CHECK(gov[1].governance().digest() == head.signed_head().public_key());
+  CHECK(d->Terminate() == 0);
+
+  // The same config again: nothing new.
+  d = DaemonProcess::Start(dir.path(), config, &error);
+  REQUIRE(d != nullptr);
+  CHECK(GovernanceDeltas(*d).size() == 2);
+  CHECK(d->Terminate() == 0);
+
+  // A changed config: recorded with what changed.
+  auto replace = [&config](const std::string& from, const std::string& to) {
+    size_t at = config.find(from);
+    REQUIRE(at != std::string::npos);
+    config.replace(at, from.size(), to);
+  };
+  replace("\"replan_interval_ms\": 10", "\"replan_interval_ms\": 20");
+  replace("\"taker_fee_bps\": 2.0", "\"taker_fee_bps\": 3.0");
+  d = DaemonProcess::Start(dir.path(), config, &error);
+  REQUIRE(d != nullptr);
+  gov = GovernanceDeltas(*d);
+  REQUIRE(gov.size() == 3);
+  const std::string detail = gov[2].governance().detail();
+  INFO(detail);
+  CHECK(gov[2].governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED);
+  CHECK(detail.find("routing.replan_interval_ms: 10 -> 20") != std::string::npos);
+  CHECK(detail.find("venues[0].taker_fee_bps: 2 -> 3") != std::string::npos);
+  CHECK(gov[2].governance().digest() != gov[0].governance().digest());
+  auto listed = Ctl(*d, {"replay", "--from", std::to_string(gov[2].sequence()), "--to",
+                         std::to_string(gov[2].sequence())});
+  CHECK(listed.out.find("governance") != std::string::npos);
+  CHECK(d->Terminate() == 0);
+
+  // A replaced signing key: recorded with the key it replaces.
+  const std::string old_key = gov[1].governance().digest();
+  std::filesystem::remove(dir / "keys/chain-head.key");
+  d = DaemonProcess::Start(dir.path(), config, &error);
+  REQUIRE(d != nullptr);
+  gov = GovernanceDeltas(*d);
+  REQUIRE(gov.size() == 4);
+  CHECK(gov[3].governance().kind() == GOVERNANCE_KIND_SIGNING_KEY);
+  CHECK(gov[3].governance().digest() != old_key);
+  CHECK(gov[3].governance().detail() ==
+        "replaced; heads signed before were signed by key " + absl::BytesToHexString(old_key));
+  // Every stored config matches its digest, and the chain verifies.
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
   CHECK(d->Terminate() == 0);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
-delta kinds a single-node daemon never writes (cluster nodes' privacy_refused)."""
+delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)."""
 import argparse
 import os
 import sys
@@ -26,6 +26,16 @@ PRIVACY_REFUSED_HEX = (
     "00000007" "726f7574652d39")          # route_id "route-9"
 
 
+# The governance delta of the same test.
+GOVERNANCE_HEX = (
+    "01" "0000000000000032" "00000006" "706c616e2d37" "00000009" "17979cfe3d85cd15" "00000000"
+    "09"                                  # kind: governance
+    "00000001"                            # GOVERNANCE_KIND_CONFIG_APPLIED
+    "00000006" "636f6e666967"             # subject "config"
+    "00000002" "abcd"                     # digest
+    "0000000a" "6665652032202d3e2033")    # detail "fee 2 -> 3"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--proto-dir", required=True)
@@ -47,6 +57,19 @@ def main():
         got = exoroute_sdk.encode_canonical(d).hex()
         if got != PRIVACY_REFUSED_HEX:
             print(f"FAIL: privacy_refused\n got  {got}\n want {PRIVACY_REFUSED_HEX}")
+            return 1
+        g = pb["types"].PlanDelta()
+        g.sequence = 50
+        g.plan_id = "plan-7"
+        g.plan_version = 9
+        g.event_time_ns = 1700000000123456789
+        g.governance.kind = 1
+        g.governance.subject = "config"
+        g.governance.digest = bytes.fromhex("abcd")
+        g.governance.detail = "fee 2 -> 3"
+        got = exoroute_sdk.encode_canonical(g).hex()
+        if got != GOVERNANCE_HEX:
+            print(f"FAIL: governance\n got  {got}\n want {GOVERNANCE_HEX}")
             return 1
     print("OK: the Python encoder matches the C++ codec's vectors")
     return 0

@@ -105,6 +105,14 @@ std::vector<PlanDelta> OneOfEachKind() {
   p->set_requested_milli(4000);
   p->set_route_id("route-9");
   out.push_back(pr);
+
+  PlanDelta gov = Header(9);
+  auto* g = gov.mutable_governance();
+  g->set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
+  g->set_subject("config");
+  g->set_digest("\xab\xcd");
+  g->set_detail("fee 2 -> 3");
+  out.push_back(gov);
   return out;
 }
 
@@ -170,4 +178,18 @@ TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[code
         "01" "0000000000000031" "00000006" "706c616e2d37" "00000008" "17979cfe3d85cd15" "00000000"
         "08" "0000000e" "737570706c792f4254432d555344" "00000000692cda80" "000000000000e290"
         "000000000000ea60" "0000000000000fa0" "00000007" "726f7574652d39");
+}
+
+TEST_CASE("the governance vector shared with the Python SDK's test", "[codec]") {
+  PlanDelta gov;
+  for (const PlanDelta& d : OneOfEachKind()) {
+    if (d.has_governance()) gov = d;
+  }
+  CHECK(exo::ToHex(EncodeCanonical(gov)) ==
+        "01" "0000000000000032" "00000006" "706c616e2d37" "00000009" "17979cfe3d85cd15" "00000000"
+        "09" "00000001" "00000006" "636f6e666967" "00000002" "abcd" "0000000a" "6665652032202d3e2033");
+  // An unknown governance kind does not decode.
+  std::string bytes = EncodeCanonical(gov);
+  bytes[bytes.size() - 1 - 10 - 4 - 2 - 4 - 6 - 4 - 3] = 9;  // The kind's last byte.
+  CHECK_FALSE(DecodeCanonical(bytes).ok());
 }
