@@ -541,30 +541,37 @@ TEST_CASE("a changed byte in a stored delta is named by audit verify and refused
   }
   REQUIRE(d->Terminate() == 0);
 
-  // Sequence 7 is t3's created delta. Flip one byte of its plan id through RocksDB.
+  // Flip one byte of the plan id in t3's first (created) delta, through RocksDB.
+  uint64_t seq = 0;
   {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> h;
     rocksdb::DB* db = nullptr;
     REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir / "db", cfs, &h, &db).ok());
-    std::string key("\0\0\0\0\0\0\0\x07", 8), v;
-    REQUIRE(db->Get(rocksdb::ReadOptions(), h[1], key, &v).ok());
-    size_t at = v.find("t3");
+    std::string key, v;
+    size_t at = std::string::npos;
+    while (at == std::string::npos && seq < 64) {
+      ++seq;
+      key.clear();
+      for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((seq >> shift) & 0xff));
+      REQUIRE(db->Get(rocksdb::ReadOptions(), h[1], key, &v).ok());
+      at = v.find(std::string("\0\0\0\x02t3", 6));  // The plan id, as a length-prefixed str.
+    }
     REQUIRE(at != std::string::npos);
-    v[at + 1] = '4';
+    v[at + 5] = '4';
     REQUIRE(db->Put(rocksdb::WriteOptions(), h[1], key, v).ok());
     for (auto* x : h) db->DestroyColumnFamilyHandle(x);
     delete db;
   }
   auto verify = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(verify.exit_code == 3);
-  CHECK(verify.out == "FAILED at sequence 7: hash mismatch: the delta's content was changed\n");
+  CHECK(verify.out == "FAILED at sequence " + std::to_string(seq) + ": hash mismatch: the delta's content was changed\n");
 
   std::string error;
   auto refused = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error);
   CHECK(refused == nullptr);
-  CHECK(error.find("the chain does not verify at sequence 7") != std::string::npos);
+  CHECK(error.find("the chain does not verify at sequence " + std::to_string(seq)) != std::string::npos);
 }
 
 TEST_CASE("a bad config is refused with the path of the field", "[e2e][config]") {
