@@ -136,6 +136,14 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   const uint32_t timeout_ms = k.round_timeout_ms() > 0 ? k.round_timeout_ms() : 500;
   EXO_ASSIGN_OR_RETURN(impl.pair_keys, cluster::PairKeys::Generate(config.node_id()));
   impl.key_directory = std::make_unique<cluster::KeyDirectory>(impl.pair_keys.get(), timeout_ms);
+  // Pair keys are governance: this node's (new at every start) and each peer's as it is
+  // first fetched or changes are recorded in the chain.
+  EXO_RETURN_IF_ERROR(RecordPairKey(config.node_id(), impl.pair_keys->public_key(), /*own=*/true, *impl.engine));
+  impl.key_directory->OnFetched([engine = impl.engine.get()](const std::string& peer, const std::string& key) {
+    if (absl::Status s = RecordPairKey(peer, key, /*own=*/false, *engine); !s.ok()) {
+      LogError("governance: cannot record the pair key of %s: %s", peer, s.ToString());
+    }
+  });
   impl.cluster_node = std::make_unique<cluster::ClusterNode>(
       impl.engine.get(), impl.pair_keys.get(), impl.key_directory.get(), k.privacy(),
       impl.store.get(), clock);

@@ -30,37 +30,45 @@ std::string DescribeConfigChange(const DaemonConfig& before, const DaemonConfig&
 absl::Status RecordGovernanceChanges(const DaemonConfig& config, const std::string& signing_public_key,
                                      RouterEngine& engine, const store::DeltaStore& store) {
   const std::string bytes = SerializeDeterministic(config);
-  const std::string digest = DigestToString(Sha256Of(bytes));
-  const std::string last = engine.LastGovernanceDigest(GOVERNANCE_KIND_CONFIG_APPLIED, "config");
-  if (digest != last) {
-    GovernanceEvent e;
-    e.set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
-    e.set_subject("config");
-    e.set_digest(digest);
-    if (last.empty()) {
-      e.set_detail("first config recorded in this chain");
-    } else if (absl::StatusOr<std::string> raw = store.GetInputs(last); raw.ok()) {
-      DaemonConfig before;
-      e.set_detail(before.ParseFromString(*raw) ? DescribeConfigChange(before, config)
-                                                : "changed (the previous config does not parse)");
-    } else {
-      e.set_detail(absl::StrCat("changed (the previous config is not stored: ", raw.status().message(), ")"));
-    }
-    EXO_RETURN_IF_ERROR(engine.RecordGovernance(e, bytes));
-    LogInfo("governance: config %s recorded: %s", absl::BytesToHexString(digest).substr(0, 16), e.detail());
-  }
-  const std::string last_key = engine.LastGovernanceDigest(GOVERNANCE_KIND_SIGNING_KEY, "chain-head key");
-  if (signing_public_key != last_key) {
-    GovernanceEvent e;
-    e.set_kind(GOVERNANCE_KIND_SIGNING_KEY);
-    e.set_subject("chain-head key");
-    e.set_digest(signing_public_key);
-    e.set_detail(last_key.empty() ? "first chain-head signing key recorded in this chain"
-                                  : absl::StrCat("replaced; heads signed before were signed by key ",
-                                                 absl::BytesToHexString(last_key)));
-    EXO_RETURN_IF_ERROR(engine.RecordGovernance(e));
-    LogInfo("governance: chain-head key %s recorded: %s", absl::BytesToHexString(signing_public_key), e.detail());
-  }
+  GovernanceEvent e;
+  e.set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
+  e.set_subject("config");
+  e.set_digest(DigestToString(Sha256Of(bytes)));
+  auto config_change = [&](const std::string& previous) -> std::string {
+    if (previous.empty()) return "first config recorded in this chain";
+    absl::StatusOr<std::string> raw = store.GetInputs(previous);
+    if (!raw.ok()) return absl::StrCat("changed (the previous config is not stored: ", raw.status().message(), ")");
+    DaemonConfig before;
+    if (!before.ParseFromString(*raw)) return "changed (the previous config does not parse)";
+    return DescribeConfigChange(before, config);
+  };
+  EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, config_change, bytes));
+  if (recorded) LogInfo("governance: config %s recorded", absl::BytesToHexString(e.digest()).substr(0, 16));
+
+  e.set_kind(GOVERNANCE_KIND_SIGNING_KEY);
+  e.set_subject("chain-head key");
+  e.set_digest(signing_public_key);
+  EXO_ASSIGN_OR_RETURN(recorded, engine.RecordGovernanceIfChanged(e, [](const std::string& previous) {
+    return previous.empty() ? std::string("first chain-head signing key recorded in this chain")
+                            : absl::StrCat("replaced; heads signed before were signed by key ",
+                                           absl::BytesToHexString(previous));
+  }));
+  if (recorded) LogInfo("governance: chain-head key %s recorded", absl::BytesToHexString(signing_public_key));
+  return absl::OkStatus();
+}
+
+absl::Status RecordPairKey(const std::string& node_id, const std::string& public_key, bool own, RouterEngine& engine) {
+  GovernanceEvent e;
+  e.set_kind(GOVERNANCE_KIND_PAIR_KEY);
+  e.set_subject(absl::StrCat("pair key ", node_id));
+  e.set_digest(public_key);
+  EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, [&](const std::string& previous) {
+    if (own) return std::string("this node's X25519 key for the cluster's pairwise masks (new at every start)");
+    return previous.empty() ? absl::StrCat("peer ", node_id, " joined: its first key in this chain")
+                            : absl::StrCat("peer ", node_id, " presented a new key (it restarted or rotated it); ",
+                                           "the previous was ", absl::BytesToHexString(previous));
+  }));
+  if (recorded) LogInfo("governance: pair key of %s recorded", node_id);
   return absl::OkStatus();
 }
 

@@ -433,7 +433,18 @@ absl::Status RouterEngine::RecordPrivacyRefusal(const PrivacyRefused& refusal) {
   return AppendNodeEvent(std::move(p));
 }
 
-absl::Status RouterEngine::RecordGovernance(const GovernanceEvent& event, std::string inputs) {
+absl::StatusOr<bool> RouterEngine::RecordGovernanceIfChanged(
+    GovernanceEvent event, const std::function<std::string(const std::string& previous)>& detail,
+    std::string inputs) {
+  std::lock_guard<std::mutex> serial(governance_mu_);  // Check and record as one step.
+  std::string previous;
+  {
+    std::lock_guard<std::mutex> lock(node_events_mu_);
+    auto it = last_governance_.find({event.kind(), event.subject()});
+    if (it != last_governance_.end()) previous = it->second;
+  }
+  if (previous == event.digest()) return false;
+  event.set_detail(detail(previous));
   PendingDelta p;
   p.delta.set_plan_id("node/governance");
   *p.delta.mutable_governance() = event;
@@ -441,13 +452,7 @@ absl::Status RouterEngine::RecordGovernance(const GovernanceEvent& event, std::s
   EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p)));
   std::lock_guard<std::mutex> lock(node_events_mu_);
   last_governance_[{event.kind(), event.subject()}] = event.digest();
-  return absl::OkStatus();
-}
-
-std::string RouterEngine::LastGovernanceDigest(GovernanceKind kind, const std::string& subject) const {
-  std::lock_guard<std::mutex> lock(node_events_mu_);
-  auto it = last_governance_.find({kind, subject});
-  return it == last_governance_.end() ? "" : it->second;
+  return true;
 }
 
 absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,11 +68,13 @@ class RouterEngine {
                                            std::optional<exoroute::v1::SolveInput> first_input = {});
   // Appends a node event to the chain: a privacy release refused for an exhausted budget.
   absl::Status RecordPrivacyRefusal(const exoroute::v1::PrivacyRefused& refusal);
-  // Records a governance event (plan id "node/governance"); `inputs` (e.g. the serialized
-  // config) is stored under the delta's inputs digest.
-  absl::Status RecordGovernance(const exoroute::v1::GovernanceEvent& event, std::string inputs = "");
-  // The digest of the last governance event of `kind` about `subject` ("" if none).
-  std::string LastGovernanceDigest(exoroute::v1::GovernanceKind kind, const std::string& subject) const;
+  // Records `event` (plan id "node/governance") unless the last governance event of its kind
+  // about its subject has the same digest; `detail(previous digest, "" if none)` fills its
+  // detail. `inputs` (e.g. the serialized config) is stored under the delta's inputs digest.
+  // Check and record are one step (safe from any thread). True if recorded.
+  absl::StatusOr<bool> RecordGovernanceIfChanged(
+      exoroute::v1::GovernanceEvent event, const std::function<std::string(const std::string& previous)>& detail,
+      std::string inputs = "");
   // The solver input `order` would be decided from now (for a cluster route's node session).
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
                                                          exoroute::v1::RouteMode mode) const;
@@ -179,6 +182,7 @@ class RouterEngine {
   std::atomic<uint64_t> duplicate_executions_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
   absl::Status AppendNodeEvent(store::PendingDelta p);
+  std::mutex governance_mu_;  // Serialises RecordGovernanceIfChanged.
   mutable std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.
   // (kind, subject) -> digest of the last governance event. Guarded by node_events_mu_.

@@ -121,6 +121,7 @@ absl::StatusOr<std::string> KeyDirectory::PairKeyWith(const std::string& peer, b
     return absl::UnavailableError(absl::StrCat("node ", peer, ": key exchange failed: ", s.error_message()));
   }
   EXO_ASSIGN_OR_RETURN(std::string key, own_->PairKey(peer, reply.x25519_public()));
+  if (on_fetched_) on_fetched_(peer, reply.x25519_public());
   std::lock_guard<std::mutex> lock(mu_);
   public_keys_[peer] = reply.x25519_public();
   pair_keys_[peer] = key;

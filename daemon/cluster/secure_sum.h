@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,10 @@ class KeyDirectory {
  public:
   KeyDirectory(const PairKeys* own, uint32_t timeout_ms);
   void AddPeer(const std::string& node_id, std::shared_ptr<grpc::Channel> channel);
+  // Called (outside any lock) with every peer public key fetched, e.g. to record it.
+  void OnFetched(std::function<void(const std::string& peer, const std::string& public_key)> fn) {
+    on_fetched_ = std::move(fn);
+  }
   // The pair key with `peer`; refetches the peer's public key when `refresh` is set or none is
   // cached.
   absl::StatusOr<std::string> PairKeyWith(const std::string& peer, bool refresh);
@@ -70,6 +75,7 @@ class KeyDirectory {
   std::map<std::string, std::unique_ptr<exoroute::v1::PeerService::Stub>> stubs_;
   std::map<std::string, std::string> public_keys_;  // Guarded by mu_.
   std::map<std::string, std::string> pair_keys_;    // Guarded by mu_.
+  std::function<void(const std::string&, const std::string&)> on_fetched_;  // Set before use.
 };
 
 // HMAC-SHA256 keyed once: each evaluation copies the keyed state instead of re-keying (the

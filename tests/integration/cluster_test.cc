@@ -8,9 +8,11 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "clients/cpp/exoroute_client.h"
+#include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
 #include "tests/integration/daemon_process.h"
@@ -248,6 +250,62 @@ TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum
   }
   // The instances bind: both kinds of limit dropped venues.
   CHECK(dropped >= 4);
+}
+
+namespace {
+
+// subject -> details of node d's pair-key governance events, in chain order.
+std::map<std::string, std::vector<std::string>> PairKeyEvents(const DaemonProcess& d) {
+  ReplayRequest req;
+  req.mutable_range();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = AuditService::NewStub(Connect(d))->Replay(&ctx, req);
+  std::map<std::string, std::vector<std::string>> out;
+  ReplayResponse m;
+  while (reader->Read(&m)) {
+    const PlanDelta& x = m.delta();
+    if (x.has_governance() && x.governance().kind() == GOVERNANCE_KIND_PAIR_KEY) {
+      CHECK(x.governance().digest().size() == 32);
+      out[x.governance().subject()].push_back(x.governance().detail());
+    }
+  }
+  REQUIRE(reader->Finish().ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pair keys are governance: each node's own at start, a peer's when it joins or comes back with a new key") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse r;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("keys-1", SIDE_BUY, 3 * kBtc), &r).ok());
+  auto keys = PairKeyEvents(*c.nodes[0]);
+  REQUIRE(keys.size() == 3);
+  CHECK(keys["pair key n1"].size() == 1);
+  CHECK(keys["pair key n1"][0].find("this node's X25519 key") == 0);
+  REQUIRE(keys["pair key n2"].size() == 1);
+  CHECK(keys["pair key n2"][0] == "peer n2 joined: its first key in this chain");
+  CHECK(keys["pair key n3"].size() == 1);
+
+  // n2 restarts with a new pair key: n1 records it when a route fetches it again.
+  CHECK(c.nodes[1]->Terminate() == 0);
+  c.Start(1);
+  grpc::Status s;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // Until n2's peer channels are back.
+    s = CallRoute(*c.nodes[0], PlanOnly("keys-2-" + std::to_string(attempt), SIDE_BUY, 3 * kBtc), &r);
+    if (s.ok() && r.cluster().route().nodes_size() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(s.ok());
+  REQUIRE(r.cluster().route().nodes_size() == 3);
+  keys = PairKeyEvents(*c.nodes[0]);
+  REQUIRE(keys["pair key n2"].size() == 2);
+  CHECK(keys["pair key n2"][1].find("peer n2 presented a new key (it restarted or rotated it); the previous was ") == 0);
+  CHECK(keys["pair key n3"].size() == 1);  // Unchanged: not recorded again.
+  // n2's own chain has its own key once per start.
+  CHECK(PairKeyEvents(*c.nodes[1])["pair key n2"].size() == 2);
 }
 
 TEST_CASE("an executed cluster route: every node trades its own share, records it, and replays it") {
