@@ -241,6 +241,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->server->GetHealthCheckService()->SetServingStatus(true);
   impl->endpoint = DialAddress(config.listen().address(), port);
 
+  std::string admin_url;
   if (config.has_admin()) {
     AdminHttpServer::Handlers h;
     h.metrics = [admin = impl->admin.get(), engine = impl->engine.get(), router = impl->router.get()] {
@@ -263,10 +264,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
       return http.status();
     }
     impl->admin_http = *std::move(http);
-    const std::string admin_at = DialAddress(config.admin().listen(), impl->admin_http->port());
-    WriteFileAtomically(config.data_dir() + "/admin_endpoint", admin_at + "\n");
-    LogInfo("admin HTTP on http://%s (/metrics, /healthz)", admin_at);
+    admin_url = absl::StrCat("http://", DialAddress(config.admin().listen(), impl->admin_http->port()));
+    WriteFileAtomically(config.data_dir() + "/admin_endpoint", admin_url.substr(7) + "\n");
+    const std::string host = config.admin().listen().substr(0, config.admin().listen().rfind(':'));
+    if (host != "127.0.0.1" && host != "localhost" && host != "[::1]" && host != "::1") {
+      LogWarning("admin HTTP port on %s is plain HTTP: /metrics names venues and counts orders; "
+                 "keep it on loopback or a monitoring network", config.admin().listen());
+    }
+    LogInfo("admin HTTP on %s (/metrics, /healthz)", admin_url);
   }
+  impl->admin->SetNodeFacts(impl->head_signer->public_key(), admin_url);
 
   // Written last and atomically: its presence means "ready".
   WriteFileAtomically(config.data_dir() + "/endpoint", impl->endpoint + "\n");

@@ -192,6 +192,8 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   *resp->mutable_instruments() = cfg.instruments();
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());
+  resp->set_chain_signing_key(chain_signing_key_);
+  resp->set_admin_url(admin_url_);
   if (cluster_status_) cluster_status_(resp);
   return out;
 }

@@ -75,6 +75,11 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   void SetClusterStatus(std::function<void(exoroute::v1::StatusResponse*)> fill) {
     cluster_status_ = std::move(fill);
   }
+  // Node facts fixed at start that Status reports (signing key, admin URL).
+  void SetNodeFacts(std::string chain_signing_key, std::string admin_url) {
+    chain_signing_key_ = std::move(chain_signing_key);
+    admin_url_ = std::move(admin_url);
+  }
   // What Status answers (also rendered as /metrics on the admin HTTP port).
   exoroute::v1::StatusResponse Snapshot() const;
   grpc::Status ListContracts(grpc::ServerContext*, const exoroute::v1::ListContractsRequest*,
@@ -88,6 +93,7 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   const RouterEngine* engine_;
   const store::DeltaStore* store_;
   std::function<void(exoroute::v1::StatusResponse*)> cluster_status_;
+  std::string chain_signing_key_, admin_url_;
   int64_t started_ns_;
   const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.
 };

@@ -122,6 +122,10 @@ std::string RenderStatus(const StatusResponse& r) {
                   absl::StrFormat("%.1f s", r.uptime_ms() / 1000.0), ")\n");
   absl::StrAppend(&s, "chain head  ", r.chain_head().sequence(), "  ",
                   ToHex(r.chain_head().hash()).substr(0, 16), "…\n");
+  if (!r.chain_signing_key().empty()) {
+    absl::StrAppend(&s, "signing key ", ToHex(r.chain_signing_key()), " (Ed25519, chain heads)\n");
+  }
+  if (!r.admin_url().empty()) absl::StrAppend(&s, "metrics     ", r.admin_url(), "/metrics\n");
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");

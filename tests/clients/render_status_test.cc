@@ -22,3 +22,16 @@ TEST_CASE("status shows execution and peer counters only when they are non-zero"
   CHECK(busy.find("WARNING     1 execution reports matched no open child order") != std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
 }
+
+TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n1");
+  std::string plain = exo::ctl::RenderStatus(r);
+  CHECK(plain.find("signing key") == std::string::npos);
+  CHECK(plain.find("metrics") == std::string::npos);
+  r.set_chain_signing_key(std::string(31, '\0') + "\x2a");
+  r.set_admin_url("http://127.0.0.1:9464");
+  std::string full = exo::ctl::RenderStatus(r);
+  CHECK(full.find("signing key " + std::string(62, '0') + "2a (Ed25519, chain heads)\n") != std::string::npos);
+  CHECK(full.find("metrics     http://127.0.0.1:9464/metrics\n") != std::string::npos);
+}

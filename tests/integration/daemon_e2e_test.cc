@@ -195,6 +195,9 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
   REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
   const int port = std::stoi(admin.substr(admin.find(':') + 1));
 
+  auto status_cli = Ctl(*d, {"status"});
+  CHECK(status_cli.out.find("metrics     http://" + admin + "/metrics") != std::string::npos);
+  CHECK(status_cli.out.find("signing key ") != std::string::npos);
   auto health = exo::testing::HttpRequest(port, "GET", "/healthz");
   CHECK(health.status == 200);
   auto before = exo::testing::HttpRequest(port, "GET", "/metrics");
