@@ -1,4 +1,5 @@
 #include "daemon/grpc_services.h"
+#include "store/merkle.h"
 
 #include <chrono>
 
@@ -165,6 +166,35 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
                                             GetChainHeadResponse* resp) {
   *resp->mutable_head() = store_->Head();
   *resp->mutable_signed_head() = signer_->Sign(node_id_, resp->head());
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
+                                              ProveInclusionResponse* resp) {
+  const uint64_t size = store_->Head().sequence();
+  if (req->sequence() == 0 || req->sequence() > size) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("sequence: must be within 1..", size, " (the chain head), got ", req->sequence())));
+  }
+  // The tree over the whole chain now, built from the stored canonical bytes (O(chain); an
+  // audit call, not a hot path).
+  InclusionProof* proof = resp->mutable_proof();
+  std::vector<std::string> leaves;
+  leaves.reserve(size);
+  absl::Status scan = store_->Scan(1, size, [&](const PlanDelta& d, std::string_view canonical) {
+    if (d.sequence() == req->sequence()) proof->set_canonical(std::string(canonical));
+    leaves.push_back(store::MerkleLeafHash(std::string(canonical)));
+    return !ctx->IsCancelled();
+  });
+  if (!scan.ok()) return ToGrpc(scan);
+  if (leaves.size() != size) return grpc::Status(grpc::StatusCode::CANCELLED, "proof cancelled");
+  proof->set_node_id(node_id_);
+  proof->set_sequence(req->sequence());
+  proof->set_tree_size(size);
+  proof->set_root(store::MerkleRoot(leaves));
+  for (std::string& h : store::MerkleInclusionPath(leaves, req->sequence() - 1)) proof->add_path(std::move(h));
+  proof->set_public_key(signer_->public_key());
+  proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->root())));
   return grpc::Status::OK;
 }
 

@@ -59,6 +59,8 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
                       exoroute::v1::VerifyResponse*) override;
   grpc::Status GetChainHead(grpc::ServerContext*, const exoroute::v1::GetChainHeadRequest*,
                             exoroute::v1::GetChainHeadResponse*) override;
+  grpc::Status ProveInclusion(grpc::ServerContext*, const exoroute::v1::ProveInclusionRequest*,
+                              exoroute::v1::ProveInclusionResponse*) override;
 
  private:
   const store::DeltaStore* store_;

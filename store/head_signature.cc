@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace exo::store {
@@ -67,51 +68,65 @@ absl::StatusOr<std::unique_ptr<HeadSigner>> HeadSigner::LoadOrCreate(const std::
 
 HeadSigner::~HeadSigner() { EVP_PKEY_free(static_cast<EVP_PKEY*>(key_)); }
 
+std::string HeadSigner::SignText(const std::string& text) const {
+  unsigned char sig[64];
+  size_t len = sizeof sig;
+  std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
+  // Ed25519 signs the message itself (no digest to choose).
+  if (ctx && EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_)) == 1 &&
+      EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1) {
+    return std::string(reinterpret_cast<char*>(sig), len);
+  }
+  return "";
+}
+
 exoroute::v1::SignedChainHead HeadSigner::Sign(const std::string& node_id,
                                                const exoroute::v1::ChainHead& head) const {
   exoroute::v1::SignedChainHead out;
   out.set_node_id(node_id);
   *out.mutable_head() = head;
   out.set_public_key(public_key_);
-  const std::string msg = SignedHeadMessage(node_id, head);
-  unsigned char sig[64];
-  size_t len = sizeof sig;
-  std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
-  // Ed25519 signs the message itself (no digest to choose); a failure leaves no signature,
-  // which every verifier refuses.
-  if (ctx && EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_)) == 1 &&
-      EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1) {
-    out.set_signature(reinterpret_cast<char*>(sig), len);
-  }
+  out.set_signature(SignText(SignedHeadMessage(node_id, head)));
   return out;
 }
 
-absl::Status VerifySignedHead(const exoroute::v1::SignedChainHead& h, const std::string& pinned_key) {
-  if (h.public_key().size() != 32) {
+std::string TreeHeadMessage(const std::string& node_id, uint64_t tree_size, const std::string& root) {
+  return absl::StrCat("exoroute-tree-head/v1 ", node_id, " ", tree_size, " ", absl::BytesToHexString(root));
+}
+
+absl::Status VerifyEd25519(const std::string& public_key, const std::string& signature, const std::string& text,
+                           const std::string& pinned_key, const std::string& what) {
+  if (public_key.size() != 32) {
     return absl::FailedPreconditionError(
-        absl::StrCat("signed head: public_key must be 32 bytes (Ed25519), got ", h.public_key().size()));
+        absl::StrCat(what, ": public_key must be 32 bytes (Ed25519), got ", public_key.size()));
   }
-  if (!pinned_key.empty() && pinned_key != h.public_key()) {
-    return absl::FailedPreconditionError(absl::StrCat("signed head: signed by key ", absl::BytesToHexString(h.public_key()),
+  if (!pinned_key.empty() && pinned_key != public_key) {
+    return absl::FailedPreconditionError(absl::StrCat(what, ": signed by key ", absl::BytesToHexString(public_key),
                                                       ", not the expected ", absl::BytesToHexString(pinned_key)));
   }
+  Key key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                      reinterpret_cast<const unsigned char*>(public_key.data()), 32));
+  if (!key) return absl::FailedPreconditionError(absl::StrCat(what, ": public_key is not a valid Ed25519 key"));
+  std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
+  const bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+                  EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                                   signature.size(), reinterpret_cast<const unsigned char*>(text.data()),
+                                   text.size()) == 1;
+  if (!ok) return absl::FailedPreconditionError(absl::StrCat(what, ": the signature does not verify"));
+  return absl::OkStatus();
+}
+
+absl::Status VerifySignedHead(const exoroute::v1::SignedChainHead& h, const std::string& pinned_key) {
   if (h.head().hash().size() != 32) {
     return absl::FailedPreconditionError(absl::StrCat("signed head: head.hash must be 32 bytes, got ", h.head().hash().size()));
   }
-  Key key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                      reinterpret_cast<const unsigned char*>(h.public_key().data()), 32));
-  if (!key) return absl::FailedPreconditionError("signed head: public_key is not a valid Ed25519 key");
-  const std::string msg = SignedHeadMessage(h.node_id(), h.head());
-  std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
-  const bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
-                  EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(h.signature().data()),
-                                   h.signature().size(), reinterpret_cast<const unsigned char*>(msg.data()),
-                                   msg.size()) == 1;
-  if (!ok) {
+  absl::Status s = VerifyEd25519(h.public_key(), h.signature(), SignedHeadMessage(h.node_id(), h.head()), pinned_key,
+                                 "signed head");
+  if (!s.ok() && absl::StrContains(s.message(), "does not verify")) {
     return absl::FailedPreconditionError(absl::StrCat("signed head: the signature does not verify for node ",
                                                       h.node_id(), " at sequence ", h.head().sequence()));
   }
-  return absl::OkStatus();
+  return s;
 }
 
 }  // namespace exo::store

@@ -27,6 +27,8 @@ class HeadSigner {
   HeadSigner& operator=(const HeadSigner&) = delete;
 
   exoroute::v1::SignedChainHead Sign(const std::string& node_id, const exoroute::v1::ChainHead& head) const;
+  // The signature of `text` (64 bytes; empty if OpenSSL fails, which every verifier refuses).
+  std::string SignText(const std::string& text) const;
   const std::string& public_key() const { return public_key_; }  // 32 bytes.
 
  private:
@@ -39,5 +41,14 @@ class HeadSigner {
 // and, when `pinned_key` (32 raw bytes) is given, h.public_key is that key. Otherwise
 // FAILED_PRECONDITION saying which check failed.
 absl::Status VerifySignedHead(const exoroute::v1::SignedChainHead& h, const std::string& pinned_key = "");
+
+// The text a Merkle tree head signature covers:
+// "exoroute-tree-head/v1 <node_id> <tree_size> <root as 64 lowercase hex digits>".
+std::string TreeHeadMessage(const std::string& node_id, uint64_t tree_size, const std::string& root);
+
+// OK if `signature` is `public_key`'s (32 bytes) Ed25519 signature of `text`, and the key is
+// `pinned_key` when that is given; else FAILED_PRECONDITION naming `what`.
+absl::Status VerifyEd25519(const std::string& public_key, const std::string& signature, const std::string& text,
+                           const std::string& pinned_key, const std::string& what);
 
 }  // namespace exo::store

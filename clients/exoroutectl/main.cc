@@ -29,6 +29,8 @@
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
 #include "store/head_signature.h"
+#include "store/delta_codec.h"
+#include "store/merkle.h"
 #include "absl/strings/escaping.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -61,6 +63,10 @@ commands:
                                         that it still has a head the node signed earlier)
   audit head [--out FILE]               the chain head (--out: the node's signed head, JSON,
                                         for an auditor to keep)
+  audit prove --sequence N [--out FILE] proof that delta N is in the node's log (RFC 9162
+                                        Merkle tree, signed tree head; JSON with --out)
+  audit check-proof FILE [--public-key HEX]
+                                        check a proof offline, without the log
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
                                         what-if, offline: the plan the router would make on the
@@ -492,9 +498,58 @@ absl::Status CheckSignedHead(Context& c, const store::DeltaStore* local, const S
   return absl::OkStatus();
 }
 
+// `audit check-proof FILE`: everything from the file, nothing from a node or a log.
+int CheckProof(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() != 3) return Usage("audit check-proof: expected one FILE (from `audit prove --out`)");
+  std::ifstream in(w[2]);
+  if (!in) return Fail(absl::NotFoundError(absl::StrCat("audit check-proof: cannot read ", w[2])));
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  InclusionProof p;
+  if (auto s = google::protobuf::util::JsonStringToMessage(json, &p); !s.ok()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("audit check-proof: ", w[2], " is not an inclusion proof: ",
+                                                        s.message().as_string())));
+  }
+  std::string pinned;
+  if (c.args.Has("public-key")) {
+    const std::string hex = c.args.Get("public-key");
+    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return Usage("audit check-proof: --public-key must be the Ed25519 key as 64 hex digits");
+    }
+    pinned = absl::HexStringToBytes(hex);
+  }
+  auto failed = [](const absl::Status& s) {
+    std::cout << "FAILED: " << s.message() << "\n";
+    return kExitBadChain;
+  };
+  absl::StatusOr<PlanDelta> d = store::DecodeCanonical(p.canonical());
+  if (!d.ok()) return failed(d.status());
+  if (d->sequence() != p.sequence()) {
+    return failed(absl::FailedPreconditionError(
+        absl::StrCat("the delta says sequence ", d->sequence(), ", the proof ", p.sequence())));
+  }
+  if (p.sequence() == 0) return failed(absl::FailedPreconditionError("sequence 0 is no delta"));
+  std::vector<std::string> path(p.path().begin(), p.path().end());
+  if (auto s = store::VerifyMerkleInclusion(p.sequence() - 1, p.tree_size(), store::MerkleLeafHash(p.canonical()),
+                                            path, p.root());
+      !s.ok()) {
+    return failed(s);
+  }
+  if (auto s = store::VerifyEd25519(p.public_key(), p.signature(), store::TreeHeadMessage(p.node_id(), p.tree_size(), p.root()),
+                                    pinned, "tree head");
+      !s.ok()) {
+    return failed(s);
+  }
+  std::cout << "OK: delta " << p.sequence() << " (" << d->plan_id() << " v" << d->plan_version() << ", "
+            << DeltaKindName(*d) << ") is in the log of node " << p.node_id() << " up to " << p.tree_size()
+            << " (root " << ToHex(p.root()) << ", Ed25519 key " << ToHex(p.public_key()) << ")\n";
+  return kExitOk;
+}
+
 int CmdAudit(Context& c) {
   const auto& w = c.args.words();
   if (w.size() < 2) return Usage("audit: expected `audit verify` or `audit head`");
+  if (w[1] == "check-proof") return CheckProof(c);
   bool offline = c.args.Has("data-dir");
   std::unique_ptr<store::DeltaStore> local;
   if (offline) {
@@ -529,6 +584,32 @@ int CmdAudit(Context& c) {
         std::cout << "signed by " << r.signed_head().node_id() << ", Ed25519 key "
                   << ToHex(r.signed_head().public_key()) << "\n";
       }
+    }
+    return kExitOk;
+  }
+  if (w[1] == "prove") {
+    if (offline) return Usage("audit prove: the daemon signs the tree head; ask it (without --data-dir)");
+    auto seq = c.args.GetUint("sequence", 0);
+    if (!seq.ok() || *seq == 0) return Usage("audit prove: --sequence N (a delta's sequence number) is required");
+    ProveInclusionRequest req;
+    req.set_sequence(*seq);
+    ProveInclusionResponse r;
+    grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
+    auto st = AuditService::NewStub(c.channel)->ProveInclusion(&ctx, req, &r);
+    if (!st.ok()) return Fail(client::FromGrpc(st));
+    if (c.args.Has("out")) {
+      const std::string path = c.args.Get("out");
+      std::ofstream out(path);
+      out << ToJson(r.proof()) << "\n";
+      out.close();
+      if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path)));
+    }
+    if (c.json) {
+      std::cout << ToJson(r.proof()) << "\n";
+    } else {
+      std::cout << "delta " << r.proof().sequence() << " is leaf " << r.proof().sequence() - 1 << " of "
+                << r.proof().tree_size() << "; root " << ToHex(r.proof().root()) << "; " << r.proof().path_size()
+                << " hashes; tree head signed by " << r.proof().node_id() << "\n";
     }
     return kExitOk;
   }
@@ -701,7 +782,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key"},
+                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};

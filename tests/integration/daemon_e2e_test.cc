@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -302,6 +303,59 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   auto wrong_key = Ctl(*d, {"audit", "verify", "--signed-head", kept, "--public-key", std::string(64, '0')});
   CHECK(wrong_key.exit_code == 3);
   CHECK(wrong_key.out.find("not the expected") != std::string::npos);
+
+  // One decision proved in the log, checked offline from the proof file alone.
+  const std::string proof_file = dir / "proof.json";
+  ReplayRequest rr;
+  rr.set_plan_id("signed-1");
+  uint64_t alloc_seq = 0;
+  {
+    grpc::ClientContext rctx;
+    auto reader = AuditService::NewStub(ch)->Replay(&rctx, rr);
+    ReplayResponse m;
+    while (reader->Read(&m)) {
+      if (m.delta().has_allocated() && alloc_seq == 0) alloc_seq = m.delta().sequence();
+    }
+    REQUIRE(reader->Finish().ok());
+  }
+  REQUIRE(alloc_seq > 0);
+  auto prove = Ctl(*d, {"audit", "prove", "--sequence", std::to_string(alloc_seq), "--out", proof_file});
+  INFO(prove.out << prove.err);
+  REQUIRE(prove.exit_code == 0);
+  CHECK(prove.out.find("delta " + std::to_string(alloc_seq) + " is leaf " + std::to_string(alloc_seq - 1)) == 0);
+  auto checked = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", proof_file, "--public-key", key_hex});
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+  CHECK(checked.out.find("OK: delta " + std::to_string(alloc_seq) + " (signed-1 v2, allocated) is in the log of node node-1") ==
+        0);
+  InclusionProof proof;
+  {
+    std::ifstream in(proof_file);
+    std::string json((std::istreambuf_iterator<char>(in)), {});
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &proof).ok());
+  }
+  auto check_altered = [&](const std::function<void(InclusionProof&)>& alter, const std::string& why) {
+    InclusionProof p = proof;
+    alter(p);
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(p, &json).ok());
+    std::ofstream(dir / "altered.json") << json;
+    auto r = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", dir / "altered.json"});
+    INFO(why << ": " << r.out << r.err);
+    CHECK(r.exit_code == 3);
+    CHECK(r.out.find(why) != std::string::npos);
+  };
+  check_altered([](InclusionProof& p) { (*p.mutable_canonical())[p.canonical().size() - 1] ^= 1; },
+                "inclusion proof: the path does not lead to the tree's root");
+  check_altered([](InclusionProof& p) { (*p.mutable_path(0))[3] ^= 1; },
+                "inclusion proof: the path does not lead to the tree's root");
+  check_altered([](InclusionProof& p) { p.set_tree_size(p.tree_size() + 100); }, "inclusion proof: the path");
+  check_altered([](InclusionProof& p) { (*p.mutable_signature())[0] ^= 1; }, "tree head: the signature does not verify");
+  auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", proof_file, "--public-key", std::string(64, '1')});
+  CHECK(wrong.exit_code == 3);
+  auto missing = Ctl(*d, {"audit", "prove", "--sequence", "99999"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("sequence: must be within 1..") != std::string::npos);
 
   // The node keeps its key across a restart: the old head still verifies against the key.
   CHECK(d->Terminate() == 0);

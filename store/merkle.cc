@@ -1,0 +1,87 @@
+#include "store/merkle.h"
+
+#include "absl/strings/str_cat.h"
+#include "exo/sha256.h"
+
+namespace exo::store {
+namespace {
+
+// The largest power of two smaller than n (n >= 2).
+uint64_t SplitPoint(uint64_t n) {
+  uint64_t k = 1;
+  while (k << 1 < n) k <<= 1;
+  return k;
+}
+
+std::string RootOf(const std::vector<std::string>& leaves, uint64_t begin, uint64_t end) {
+  if (end - begin == 1) return leaves[begin];
+  const uint64_t k = SplitPoint(end - begin);
+  return MerkleNodeHash(RootOf(leaves, begin, begin + k), RootOf(leaves, begin + k, end));
+}
+
+void PathOf(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end,
+            std::vector<std::string>* out) {
+  if (end - begin <= 1) return;
+  const uint64_t k = SplitPoint(end - begin);
+  if (m < k) {
+    PathOf(leaves, m, begin, begin + k, out);
+    out->push_back(RootOf(leaves, begin + k, end));
+  } else {
+    PathOf(leaves, m - k, begin + k, end, out);
+    out->push_back(RootOf(leaves, begin, begin + k));
+  }
+}
+
+}  // namespace
+
+std::string MerkleLeafHash(const std::string& entry) {
+  Sha256 h;
+  return DigestToString(h.Hash({std::string_view("\x00", 1), entry}));
+}
+
+std::string MerkleNodeHash(const std::string& left, const std::string& right) {
+  Sha256 h;
+  return DigestToString(h.Hash({std::string_view("\x01", 1), left, right}));
+}
+
+std::string MerkleRoot(const std::vector<std::string>& leaf_hashes) {
+  if (leaf_hashes.empty()) return DigestToString(Sha256Of(""));
+  return RootOf(leaf_hashes, 0, leaf_hashes.size());
+}
+
+std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index) {
+  std::vector<std::string> out;
+  if (index < leaf_hashes.size()) PathOf(leaf_hashes, index, 0, leaf_hashes.size(), &out);
+  return out;
+}
+
+absl::Status VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, const std::string& leaf_hash,
+                                   const std::vector<std::string>& path, const std::string& root) {
+  if (index >= tree_size) {
+    return absl::FailedPreconditionError(absl::StrCat("inclusion proof: leaf ", index, " is not in a tree of ", tree_size));
+  }
+  uint64_t fn = index, sn = tree_size - 1;
+  std::string r = leaf_hash;
+  for (const std::string& p : path) {
+    if (p.size() != 32) return absl::FailedPreconditionError("inclusion proof: a path hash is not 32 bytes");
+    if (sn == 0) return absl::FailedPreconditionError("inclusion proof: the path is longer than the tree is deep");
+    if ((fn & 1) == 1 || fn == sn) {
+      r = MerkleNodeHash(p, r);
+      if ((fn & 1) == 0) {
+        while ((fn & 1) == 0 && fn != 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = MerkleNodeHash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) return absl::FailedPreconditionError("inclusion proof: the path is shorter than the tree is deep");
+  if (r != root) return absl::FailedPreconditionError("inclusion proof: the path does not lead to the tree's root");
+  return absl::OkStatus();
+}
+
+}  // namespace exo::store

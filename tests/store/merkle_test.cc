@@ -1,0 +1,79 @@
+// The RFC 9162 Merkle tree: roots against an independent bottom-up construction, every leaf's
+// inclusion proof verifying, and every altered proof refused.
+#include <catch2/catch.hpp>
+
+#include "absl/strings/escaping.h"
+#include "store/merkle.h"
+
+using exo::store::MerkleInclusionPath;
+using exo::store::MerkleLeafHash;
+using exo::store::MerkleNodeHash;
+using exo::store::MerkleRoot;
+using exo::store::VerifyMerkleInclusion;
+
+namespace {
+
+std::vector<std::string> Leaves(size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(MerkleLeafHash("entry " + std::to_string(i)));
+  return out;
+}
+
+// Level by level, an unpaired last node carried up unchanged: the same tree as RFC 9162's
+// recursive split at the largest power of two, built the other way round.
+std::string BottomUpRoot(std::vector<std::string> level) {
+  while (level.size() > 1) {
+    std::vector<std::string> up;
+    for (size_t i = 0; i + 1 < level.size(); i += 2) up.push_back(MerkleNodeHash(level[i], level[i + 1]));
+    if (level.size() % 2 == 1) up.push_back(level.back());
+    level = std::move(up);
+  }
+  return level.front();
+}
+
+}  // namespace
+
+TEST_CASE("Merkle roots: RFC 9162's empty tree, and every size against a bottom-up build", "[merkle]") {
+  CHECK(absl::BytesToHexString(MerkleRoot({})) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(absl::BytesToHexString(MerkleLeafHash("")) ==
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");  // SHA-256(0x00).
+  for (size_t n = 1; n <= 70; ++n) {
+    INFO("n = " << n);
+    CHECK(MerkleRoot(Leaves(n)) == BottomUpRoot(Leaves(n)));
+  }
+  CHECK(MerkleRoot(Leaves(1)) == Leaves(1)[0]);
+  CHECK(MerkleRoot(Leaves(2)) == MerkleNodeHash(Leaves(2)[0], Leaves(2)[1]));
+}
+
+TEST_CASE("Merkle inclusion proofs verify for every leaf of every size, and nothing else does", "[merkle]") {
+  for (size_t n = 1; n <= 40; ++n) {
+    const std::vector<std::string> leaves = Leaves(n);
+    const std::string root = MerkleRoot(leaves);
+    for (size_t i = 0; i < n; ++i) {
+      INFO("n = " << n << ", leaf " << i);
+      std::vector<std::string> path = MerkleInclusionPath(leaves, i);
+      REQUIRE(VerifyMerkleInclusion(i, n, leaves[i], path, root).ok());
+      CHECK_FALSE(VerifyMerkleInclusion(i, n, MerkleLeafHash("forged"), path, root).ok());
+      CHECK_FALSE(VerifyMerkleInclusion(i, n, leaves[i], path, MerkleLeafHash("other root")).ok());
+      // The same path against the next tree's root (a signed head binds size and root).
+      CHECK_FALSE(VerifyMerkleInclusion(i, n + 1, leaves[i], path, MerkleRoot(Leaves(n + 1))).ok());
+      if (n > 1) {
+        CHECK_FALSE(VerifyMerkleInclusion((i + 1) % n, n, leaves[i], path, root).ok());
+        std::vector<std::string> changed = path;
+        changed.back()[0] ^= 1;
+        CHECK_FALSE(VerifyMerkleInclusion(i, n, leaves[i], changed, root).ok());
+        changed = path;
+        changed.pop_back();
+        CHECK_FALSE(VerifyMerkleInclusion(i, n, leaves[i], changed, root).ok());
+      }
+      std::vector<std::string> longer = path;
+      longer.push_back(root);
+      CHECK_FALSE(VerifyMerkleInclusion(i, n, leaves[i], longer, root).ok());
+    }
+  }
+  CHECK(VerifyMerkleInclusion(5, 5, Leaves(5)[0], {}, MerkleRoot(Leaves(5))).message() ==
+        "inclusion proof: leaf 5 is not in a tree of 5");
+  // About log2(n) hashes: 20 at a million leaves.
+  CHECK(MerkleInclusionPath(Leaves(1000), 0).size() == 10);
+  CHECK(MerkleInclusionPath(Leaves(1000), 999).size() == 8);  // In the last, smaller subtree.
+}
