@@ -88,6 +88,10 @@ class Client:
     def head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head
 
+    def prove_inclusion(self, sequence):
+        req = self.pb["audit"].ProveInclusionRequest(sequence=sequence)
+        return self.audit.ProveInclusion(req, timeout=60).proof
+
     def signed_head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(),
                                        timeout=self.timeout).signed_head
@@ -180,6 +184,45 @@ def verify_signed_head(signed, public_key=None):
     except InvalidSignature:
         raise AssertionError(f"the signature does not verify for node {signed.node_id} "
                              f"at sequence {signed.head.sequence}") from None
+
+
+def _merkle_node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(proof, public_key=None):
+    """Checks an InclusionProof with nothing else (RFC 9162 §2.1.3.2, then the Ed25519 tree-head
+    signature): the delta's canonical bytes are leaf sequence-1 of the signed tree. Raises
+    AssertionError saying which check failed."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    index, size = proof.sequence - 1, proof.tree_size
+    if not 0 <= index < size:
+        raise AssertionError(f"leaf {index} is not in a tree of {size}")
+    r = hashlib.sha256(b"\x00" + bytes(proof.canonical)).digest()
+    fn, sn = index, size - 1
+    for p in proof.path:
+        p = bytes(p)
+        if sn == 0:
+            raise AssertionError("the path is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            r = _merkle_node(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = _merkle_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or r != bytes(proof.root):
+        raise AssertionError("the path does not lead to the tree's root")
+    if public_key is not None and bytes(public_key) != bytes(proof.public_key):
+        raise AssertionError(f"signed by key {bytes(proof.public_key).hex()}, not {bytes(public_key).hex()}")
+    text = f"exoroute-tree-head/v1 {proof.node_id} {proof.tree_size} {bytes(proof.root).hex()}".encode("ascii")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(proof.public_key)).verify(bytes(proof.signature), text)
+    except InvalidSignature:
+        raise AssertionError("the tree head signature does not verify") from None
 
 
 def verify_chain(replay_responses, head):

@@ -119,6 +119,21 @@ def main():
                 check("does not verify" in str(e), e)
             print(f"python verifier: signed head {signed.head.sequence} verified "
                   f"(Ed25519 key {signed.public_key.hex()})")
+
+            # Inclusion proofs of the first and the last delta and one in between, checked with
+            # Python's own RFC 9162 verifier; a proof of another delta's bytes fails.
+            for seq in sorted({1, head.sequence // 2, head.sequence}):
+                proof = client.prove_inclusion(seq)
+                check(proof.tree_size == head.sequence, proof.tree_size)
+                exoroute_sdk.verify_inclusion(proof, public_key=signed.public_key)
+            forged = client.prove_inclusion(1)
+            forged.canonical = client.prove_inclusion(2).canonical
+            try:
+                exoroute_sdk.verify_inclusion(forged)
+                check(False, "a proof with another delta's bytes verified")
+            except AssertionError as e:
+                check("does not lead to the tree's root" in str(e), e)
+            print(f"python verifier: inclusion proofs in a tree of {head.sequence} verified")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
