@@ -1,5 +1,6 @@
 #include "daemon/grpc_services.h"
 #include "store/merkle.h"
+#include "exo/status_macros.h"
 
 #include <chrono>
 
@@ -169,6 +170,20 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
   return grpc::Status::OK;
 }
 
+absl::StatusOr<std::vector<std::string>> AuditServiceImpl::LeafHashes(grpc::ServerContext* ctx, uint64_t size,
+                                                                     uint64_t keep, std::string* kept) const {
+  // Built from the stored canonical bytes: O(chain), an audit call, not a hot path.
+  std::vector<std::string> leaves;
+  leaves.reserve(size);
+  EXO_RETURN_IF_ERROR(store_->Scan(1, size, [&](const PlanDelta& d, std::string_view canonical) {
+    if (d.sequence() == keep) *kept = std::string(canonical);
+    leaves.push_back(store::MerkleLeafHash(std::string(canonical)));
+    return !ctx->IsCancelled();
+  }));
+  if (leaves.size() != size) return absl::CancelledError("proof cancelled");
+  return leaves;
+}
+
 grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
                                               ProveInclusionResponse* resp) {
   const uint64_t size = store_->Head().sequence();
@@ -176,25 +191,37 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("sequence: must be within 1..", size, " (the chain head), got ", req->sequence())));
   }
-  // The tree over the whole chain now, built from the stored canonical bytes (O(chain); an
-  // audit call, not a hot path).
   InclusionProof* proof = resp->mutable_proof();
-  std::vector<std::string> leaves;
-  leaves.reserve(size);
-  absl::Status scan = store_->Scan(1, size, [&](const PlanDelta& d, std::string_view canonical) {
-    if (d.sequence() == req->sequence()) proof->set_canonical(std::string(canonical));
-    leaves.push_back(store::MerkleLeafHash(std::string(canonical)));
-    return !ctx->IsCancelled();
-  });
-  if (!scan.ok()) return ToGrpc(scan);
-  if (leaves.size() != size) return grpc::Status(grpc::StatusCode::CANCELLED, "proof cancelled");
+  absl::StatusOr<std::vector<std::string>> leaves = LeafHashes(ctx, size, req->sequence(), proof->mutable_canonical());
+  if (!leaves.ok()) return ToGrpc(leaves.status());
   proof->set_node_id(node_id_);
   proof->set_sequence(req->sequence());
   proof->set_tree_size(size);
-  proof->set_root(store::MerkleRoot(leaves));
-  for (std::string& h : store::MerkleInclusionPath(leaves, req->sequence() - 1)) proof->add_path(std::move(h));
+  proof->set_root(store::MerkleRoot(*leaves));
+  for (std::string& h : store::MerkleInclusionPath(*leaves, req->sequence() - 1)) proof->add_path(std::move(h));
   proof->set_public_key(signer_->public_key());
   proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->root())));
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const ProveConsistencyRequest* req,
+                                                ProveConsistencyResponse* resp) {
+  const uint64_t size = store_->Head().sequence();
+  if (req->from_size() == 0 || req->from_size() > size) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("from_size: must be within 1..", size, " (the chain head), got ", req->from_size())));
+  }
+  absl::StatusOr<std::vector<std::string>> leaves = LeafHashes(ctx, size, 0, nullptr);
+  if (!leaves.ok()) return ToGrpc(leaves.status());
+  ConsistencyProof* proof = resp->mutable_proof();
+  proof->set_node_id(node_id_);
+  proof->set_from_size(req->from_size());
+  proof->set_from_root(store::MerkleRoot(std::vector<std::string>(leaves->begin(), leaves->begin() + req->from_size())));
+  proof->set_to_size(size);
+  proof->set_to_root(store::MerkleRoot(*leaves));
+  for (std::string& h : store::MerkleConsistencyPath(*leaves, req->from_size())) proof->add_path(std::move(h));
+  proof->set_public_key(signer_->public_key());
+  proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->to_root())));
   return grpc::Status::OK;
 }
 

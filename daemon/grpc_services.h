@@ -61,8 +61,13 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
                             exoroute::v1::GetChainHeadResponse*) override;
   grpc::Status ProveInclusion(grpc::ServerContext*, const exoroute::v1::ProveInclusionRequest*,
                               exoroute::v1::ProveInclusionResponse*) override;
+  grpc::Status ProveConsistency(grpc::ServerContext*, const exoroute::v1::ProveConsistencyRequest*,
+                                exoroute::v1::ProveConsistencyResponse*) override;
 
  private:
+  // The Merkle leaf hashes of deltas 1..size (and the canonical bytes of `keep`, if given).
+  absl::StatusOr<std::vector<std::string>> LeafHashes(grpc::ServerContext* ctx, uint64_t size, uint64_t keep,
+                                                      std::string* kept) const;
   const store::DeltaStore* store_;
   const store::HeadSigner* signer_;
   const std::string node_id_;

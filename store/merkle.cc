@@ -32,6 +32,23 @@ void PathOf(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, 
   }
 }
 
+void SubProof(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end, bool complete,
+              std::vector<std::string>* out) {
+  const uint64_t n = end - begin;
+  if (m == n) {
+    if (!complete) out->push_back(RootOf(leaves, begin, end));
+    return;
+  }
+  const uint64_t k = SplitPoint(n);
+  if (m <= k) {
+    SubProof(leaves, m, begin, begin + k, complete, out);
+    out->push_back(RootOf(leaves, begin + k, end));
+  } else {
+    SubProof(leaves, m - k, begin + k, end, false, out);
+    out->push_back(RootOf(leaves, begin, begin + k));
+  }
+}
+
 }  // namespace
 
 std::string MerkleLeafHash(const std::string& entry) {
@@ -81,6 +98,54 @@ absl::Status VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, const std
   }
   if (sn != 0) return absl::FailedPreconditionError("inclusion proof: the path is shorter than the tree is deep");
   if (r != root) return absl::FailedPreconditionError("inclusion proof: the path does not lead to the tree's root");
+  return absl::OkStatus();
+}
+
+std::vector<std::string> MerkleConsistencyPath(const std::vector<std::string>& leaf_hashes, uint64_t m) {
+  std::vector<std::string> out;
+  if (m > 0 && m <= leaf_hashes.size()) SubProof(leaf_hashes, m, 0, leaf_hashes.size(), true, &out);
+  return out;
+}
+
+absl::Status VerifyMerkleConsistency(uint64_t first, uint64_t second, const std::string& first_root,
+                                     const std::string& second_root, const std::vector<std::string>& path) {
+  auto bad = [](const std::string& why) { return absl::FailedPreconditionError(absl::StrCat("consistency proof: ", why)); };
+  if (first == 0 || first > second) return bad(absl::StrCat("sizes ", first, " and ", second, " are not 0 < first <= second"));
+  if (first == second) {
+    if (!path.empty()) return bad("a tree is consistent with itself by an empty path");
+    if (first_root != second_root) return bad("the same size with two different roots");
+    return absl::OkStatus();
+  }
+  if (path.empty()) return bad("empty path");
+  for (const std::string& c : path) {
+    if (c.size() != 32) return bad("a path hash is not 32 bytes");
+  }
+  std::vector<std::string> p = path;
+  if ((first & (first - 1)) == 0) p.insert(p.begin(), first_root);  // A power of two.
+  uint64_t fn = first - 1, sn = second - 1;
+  while ((fn & 1) == 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  std::string fr = p[0], sr = p[0];
+  for (size_t i = 1; i < p.size(); ++i) {
+    if (sn == 0) return bad("the path is longer than the trees are deep");
+    if ((fn & 1) == 1 || fn == sn) {
+      fr = MerkleNodeHash(p[i], fr);
+      sr = MerkleNodeHash(p[i], sr);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      sr = MerkleNodeHash(sr, p[i]);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) return bad("the path is shorter than the trees are deep");
+  if (fr != first_root) return bad(absl::StrCat("the path does not lead to the first tree's root (size ", first, ")"));
+  if (sr != second_root) return bad(absl::StrCat("the path does not lead to the second tree's root (size ", second, ")"));
   return absl::OkStatus();
 }
 

@@ -27,4 +27,14 @@ std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& lea
 absl::Status VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, const std::string& leaf_hash,
                                    const std::vector<std::string>& path, const std::string& root);
 
+// PROOF(m, D[n]) (RFC 9162 §2.1.4.1): that the first `m` leaves (0 < m <= n) are the tree of
+// the same size inside the tree of all `leaf_hashes`.
+std::vector<std::string> MerkleConsistencyPath(const std::vector<std::string>& leaf_hashes, uint64_t m);
+
+// RFC 9162 §2.1.4.2: OK if `path` proves the tree of `first` leaves with root `first_root` is
+// the beginning of the tree of `second` leaves with root `second_root` (nothing before was
+// changed, removed or reordered); otherwise FAILED_PRECONDITION saying why.
+absl::Status VerifyMerkleConsistency(uint64_t first, uint64_t second, const std::string& first_root,
+                                     const std::string& second_root, const std::vector<std::string>& path);
+
 }  // namespace exo::store

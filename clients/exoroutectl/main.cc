@@ -67,6 +67,12 @@ commands:
                                         Merkle tree, signed tree head; JSON with --out)
   audit check-proof FILE [--public-key HEX]
                                         check a proof offline, without the log
+  audit prove --from-size M [--out FILE]
+                                        proof that the log's first M deltas are unchanged in
+                                        it now (RFC 9162 consistency, signed new tree head)
+  audit check-consistency FILE --kept OLD [--public-key HEX]
+                                        check it offline against a tree head kept earlier
+                                        (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
                                         what-if, offline: the plan the router would make on the
@@ -498,47 +504,124 @@ absl::Status CheckSignedHead(Context& c, const store::DeltaStore* local, const S
   return absl::OkStatus();
 }
 
+// With --out: `m` as JSON in that file.
+absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m) {
+  if (!c.args.Has("out")) return absl::OkStatus();
+  const std::string path = c.args.Get("out");
+  std::ofstream out(path);
+  out << ToJson(m) << "\n";
+  out.close();
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path));
+  return absl::OkStatus();
+}
+
+// A proof file (`audit prove --out`) as `T`; false if it is not one.
+template <typename T>
+bool ReadProofFile(const std::string& path, T* out, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = absl::StrCat("cannot read ", path);
+    return false;
+  }
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  auto s = google::protobuf::util::JsonStringToMessage(json, out);
+  if (!s.ok()) *error = absl::StrCat(path, " is not a ", T::descriptor()->name(), ": ", s.message().as_string());
+  return s.ok();
+}
+
+// --public-key HEX as 32 bytes ("" if absent); false if malformed.
+bool PinnedKey(const Context& c, std::string* key) {
+  if (!c.args.Has("public-key")) return true;
+  const std::string hex = c.args.Get("public-key");
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) return false;
+  *key = absl::HexStringToBytes(hex);
+  return true;
+}
+
+int ProofFailed(const absl::Status& s) {
+  std::cout << "FAILED: " << s.message() << "\n";
+  return kExitBadChain;
+}
+
+// `audit check-consistency FILE --kept OLD`: the tree head kept in OLD (signed, from an earlier
+// proof) is the beginning of the tree FILE's signed head commits to. Offline.
+int CheckConsistency(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() != 3 || !c.args.Has("kept")) {
+    return Usage("audit check-consistency: expected FILE (from `audit prove --from-size`) and --kept OLD");
+  }
+  std::string pinned, error;
+  if (!PinnedKey(c, &pinned)) return Usage("audit check-consistency: --public-key must be 64 hex digits");
+  ConsistencyProof p;
+  if (!ReadProofFile(w[2], &p, &error)) return Fail(absl::InvalidArgumentError(error));
+  // The kept tree head: from an inclusion proof or an earlier consistency proof.
+  std::string kept_node, kept_root, kept_key, kept_sig;
+  uint64_t kept_size = 0;
+  InclusionProof inclusion;
+  ConsistencyProof earlier;
+  std::string inclusion_error, consistency_error;
+  if (ReadProofFile(c.args.Get("kept"), &inclusion, &inclusion_error)) {
+    kept_node = inclusion.node_id(), kept_size = inclusion.tree_size(), kept_root = inclusion.root();
+    kept_key = inclusion.public_key(), kept_sig = inclusion.signature();
+  } else if (ReadProofFile(c.args.Get("kept"), &earlier, &consistency_error)) {
+    kept_node = earlier.node_id(), kept_size = earlier.to_size(), kept_root = earlier.to_root();
+    kept_key = earlier.public_key(), kept_sig = earlier.signature();
+  } else {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--kept: ", inclusion_error)));
+  }
+  if (auto s = store::VerifyEd25519(kept_key, kept_sig, store::TreeHeadMessage(kept_node, kept_size, kept_root), pinned,
+                                    "kept tree head");
+      !s.ok()) {
+    return ProofFailed(s);
+  }
+  if (kept_node != p.node_id()) {
+    return ProofFailed(absl::FailedPreconditionError(
+        absl::StrCat("the kept tree head is node ", kept_node, "'s, the proof node ", p.node_id(), "'s")));
+  }
+  if (kept_size != p.from_size() || kept_root != p.from_root()) {
+    return ProofFailed(absl::FailedPreconditionError(absl::StrCat(
+        "the node now gives the first ", p.from_size(), " deltas root ", ToHex(p.from_root()), "; the kept head says ",
+        kept_size, " deltas, root ", ToHex(kept_root), ": the log was changed after the kept head was signed")));
+  }
+  std::vector<std::string> path(p.path().begin(), p.path().end());
+  if (auto s = store::VerifyMerkleConsistency(p.from_size(), p.to_size(), p.from_root(), p.to_root(), path); !s.ok()) {
+    return ProofFailed(s);
+  }
+  if (auto s = store::VerifyEd25519(p.public_key(), p.signature(), store::TreeHeadMessage(p.node_id(), p.to_size(), p.to_root()),
+                                    pinned, "tree head");
+      !s.ok()) {
+    return ProofFailed(s);
+  }
+  std::cout << "OK: node " << p.node_id() << "'s log of " << p.to_size() << " deltas (root " << ToHex(p.to_root())
+            << ") begins with the " << kept_size << " of the kept tree head, unchanged\n";
+  return kExitOk;
+}
+
 // `audit check-proof FILE`: everything from the file, nothing from a node or a log.
 int CheckProof(Context& c) {
   const auto& w = c.args.words();
   if (w.size() != 3) return Usage("audit check-proof: expected one FILE (from `audit prove --out`)");
-  std::ifstream in(w[2]);
-  if (!in) return Fail(absl::NotFoundError(absl::StrCat("audit check-proof: cannot read ", w[2])));
-  std::string json((std::istreambuf_iterator<char>(in)), {});
+  std::string pinned, error;
+  if (!PinnedKey(c, &pinned)) return Usage("audit check-proof: --public-key must be the Ed25519 key as 64 hex digits");
   InclusionProof p;
-  if (auto s = google::protobuf::util::JsonStringToMessage(json, &p); !s.ok()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("audit check-proof: ", w[2], " is not an inclusion proof: ",
-                                                        s.message().as_string())));
-  }
-  std::string pinned;
-  if (c.args.Has("public-key")) {
-    const std::string hex = c.args.Get("public-key");
-    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
-      return Usage("audit check-proof: --public-key must be the Ed25519 key as 64 hex digits");
-    }
-    pinned = absl::HexStringToBytes(hex);
-  }
-  auto failed = [](const absl::Status& s) {
-    std::cout << "FAILED: " << s.message() << "\n";
-    return kExitBadChain;
-  };
+  if (!ReadProofFile(w[2], &p, &error)) return Fail(absl::InvalidArgumentError(absl::StrCat("audit check-proof: ", error)));
   absl::StatusOr<PlanDelta> d = store::DecodeCanonical(p.canonical());
-  if (!d.ok()) return failed(d.status());
+  if (!d.ok()) return ProofFailed(d.status());
   if (d->sequence() != p.sequence()) {
-    return failed(absl::FailedPreconditionError(
+    return ProofFailed(absl::FailedPreconditionError(
         absl::StrCat("the delta says sequence ", d->sequence(), ", the proof ", p.sequence())));
   }
-  if (p.sequence() == 0) return failed(absl::FailedPreconditionError("sequence 0 is no delta"));
+  if (p.sequence() == 0) return ProofFailed(absl::FailedPreconditionError("sequence 0 is no delta"));
   std::vector<std::string> path(p.path().begin(), p.path().end());
   if (auto s = store::VerifyMerkleInclusion(p.sequence() - 1, p.tree_size(), store::MerkleLeafHash(p.canonical()),
                                             path, p.root());
       !s.ok()) {
-    return failed(s);
+    return ProofFailed(s);
   }
   if (auto s = store::VerifyEd25519(p.public_key(), p.signature(), store::TreeHeadMessage(p.node_id(), p.tree_size(), p.root()),
                                     pinned, "tree head");
       !s.ok()) {
-    return failed(s);
+    return ProofFailed(s);
   }
   std::cout << "OK: delta " << p.sequence() << " (" << d->plan_id() << " v" << d->plan_version() << ", "
             << DeltaKindName(*d) << ") is in the log of node " << p.node_id() << " up to " << p.tree_size()
@@ -550,6 +633,7 @@ int CmdAudit(Context& c) {
   const auto& w = c.args.words();
   if (w.size() < 2) return Usage("audit: expected `audit verify` or `audit head`");
   if (w[1] == "check-proof") return CheckProof(c);
+  if (w[1] == "check-consistency") return CheckConsistency(c);
   bool offline = c.args.Has("data-dir");
   std::unique_ptr<store::DeltaStore> local;
   if (offline) {
@@ -587,6 +671,26 @@ int CmdAudit(Context& c) {
     }
     return kExitOk;
   }
+  if (w[1] == "prove" && c.args.Has("from-size")) {
+    if (offline) return Usage("audit prove: the daemon signs the tree head; ask it (without --data-dir)");
+    auto from = c.args.GetUint("from-size", 0);
+    if (!from.ok() || *from == 0) return Usage("audit prove: --from-size M must be a tree size >= 1");
+    ProveConsistencyRequest req;
+    req.set_from_size(*from);
+    ProveConsistencyResponse r;
+    grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
+    auto st = AuditService::NewStub(c.channel)->ProveConsistency(&ctx, req, &r);
+    if (!st.ok()) return Fail(client::FromGrpc(st));
+    if (auto s = WriteJsonFile(c, r.proof()); !s.ok()) return Fail(s);
+    if (c.json) {
+      std::cout << ToJson(r.proof()) << "\n";
+    } else {
+      std::cout << "the first " << r.proof().from_size() << " deltas (root " << ToHex(r.proof().from_root())
+                << ") are the beginning of the " << r.proof().to_size() << " now (root " << ToHex(r.proof().to_root())
+                << "); " << r.proof().path_size() << " hashes; tree head signed by " << r.proof().node_id() << "\n";
+    }
+    return kExitOk;
+  }
   if (w[1] == "prove") {
     if (offline) return Usage("audit prove: the daemon signs the tree head; ask it (without --data-dir)");
     auto seq = c.args.GetUint("sequence", 0);
@@ -597,13 +701,7 @@ int CmdAudit(Context& c) {
     grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
     auto st = AuditService::NewStub(c.channel)->ProveInclusion(&ctx, req, &r);
     if (!st.ok()) return Fail(client::FromGrpc(st));
-    if (c.args.Has("out")) {
-      const std::string path = c.args.Get("out");
-      std::ofstream out(path);
-      out << ToJson(r.proof()) << "\n";
-      out.close();
-      if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path)));
-    }
+    if (auto s = WriteJsonFile(c, r.proof()); !s.ok()) return Fail(s);
     if (c.json) {
       std::cout << ToJson(r.proof()) << "\n";
     } else {
@@ -782,7 +880,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence"},
+                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c{*std::move(parsed)};

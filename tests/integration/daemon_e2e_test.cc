@@ -353,6 +353,34 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   check_altered([](InclusionProof& p) { (*p.mutable_signature())[0] ^= 1; }, "tree head: the signature does not verify");
   auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", proof_file, "--public-key", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
+  // Later, more deltas: the log now begins with the tree the kept proof's head signed.
+  REQUIRE(CallRoute(ch, Route("signed-3", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  const std::string consistency_file = dir / "consistency.json";
+  auto grown = Ctl(*d, {"audit", "prove", "--from-size", std::to_string(proof.tree_size()), "--out", consistency_file});
+  INFO(grown.out << grown.err);
+  REQUIRE(grown.exit_code == 0);
+  auto consistent = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-consistency", consistency_file, "--kept",
+                                                        proof_file, "--public-key", key_hex});
+  INFO(consistent.out << consistent.err);
+  CHECK(consistent.exit_code == 0);
+  CHECK(consistent.out.find("begins with the " + std::to_string(proof.tree_size()) + " of the kept tree head, unchanged") !=
+        std::string::npos);
+  {
+    // A kept head whose root the log no longer has (what a rewrite leaves): refused.
+    InclusionProof forged_kept = proof;
+    (*forged_kept.mutable_root())[0] ^= 1;
+    auto signer_again = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
+    REQUIRE(signer_again.ok());
+    forged_kept.set_signature((*signer_again)->SignText(
+        exo::store::TreeHeadMessage("node-1", forged_kept.tree_size(), forged_kept.root())));
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(forged_kept, &json).ok());
+    std::ofstream(dir / "forged-kept.json") << json;
+    auto r = exo::testing::Run(EXOROUTECTL_PATH,
+                               {"audit", "check-consistency", consistency_file, "--kept", dir / "forged-kept.json"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.out.find("the log was changed after the kept head was signed") != std::string::npos);
+  }
   auto missing = Ctl(*d, {"audit", "prove", "--sequence", "99999"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("sequence: must be within 1..") != std::string::npos);

@@ -5,10 +5,12 @@
 #include "absl/strings/escaping.h"
 #include "store/merkle.h"
 
+using exo::store::MerkleConsistencyPath;
 using exo::store::MerkleInclusionPath;
 using exo::store::MerkleLeafHash;
 using exo::store::MerkleNodeHash;
 using exo::store::MerkleRoot;
+using exo::store::VerifyMerkleConsistency;
 using exo::store::VerifyMerkleInclusion;
 
 namespace {
@@ -76,4 +78,32 @@ TEST_CASE("Merkle inclusion proofs verify for every leaf of every size, and noth
   // About log2(n) hashes: 20 at a million leaves.
   CHECK(MerkleInclusionPath(Leaves(1000), 0).size() == 10);
   CHECK(MerkleInclusionPath(Leaves(1000), 999).size() == 8);  // In the last, smaller subtree.
+}
+
+TEST_CASE("Merkle consistency proofs: every earlier size is proved a prefix, and changes are caught", "[merkle]") {
+  for (size_t n = 1; n <= 33; ++n) {
+    const std::vector<std::string> leaves = Leaves(n);
+    const std::string root_n = MerkleRoot(leaves);
+    for (size_t m = 1; m <= n; ++m) {
+      INFO("m = " << m << ", n = " << n);
+      const std::string root_m = MerkleRoot(std::vector<std::string>(leaves.begin(), leaves.begin() + m));
+      std::vector<std::string> path = MerkleConsistencyPath(leaves, m);
+      REQUIRE(VerifyMerkleConsistency(m, n, root_m, root_n, path).ok());
+      if (m == n) continue;
+      // History changed before m: the old root is not the prefix of the new tree.
+      std::vector<std::string> rewritten = leaves;
+      rewritten[m - 1] = MerkleLeafHash("rewritten");
+      CHECK_FALSE(VerifyMerkleConsistency(m, n, root_m, MerkleRoot(rewritten), MerkleConsistencyPath(rewritten, m)).ok());
+      CHECK_FALSE(VerifyMerkleConsistency(m, n, MerkleLeafHash("x"), root_n, path).ok());
+      CHECK_FALSE(VerifyMerkleConsistency(m, n, root_m, MerkleLeafHash("x"), path).ok());
+      std::vector<std::string> changed = path;
+      changed.back()[7] ^= 1;
+      CHECK_FALSE(VerifyMerkleConsistency(m, n, root_m, root_n, changed).ok());
+      changed = path;
+      changed.pop_back();
+      CHECK_FALSE(VerifyMerkleConsistency(m, n, root_m, root_n, changed).ok());
+      if (m + 1 < n) CHECK_FALSE(VerifyMerkleConsistency(m + 1, n, root_m, root_n, path).ok());
+    }
+  }
+  CHECK(VerifyMerkleConsistency(0, 3, "", "", {}).message() == "consistency proof: sizes 0 and 3 are not 0 < first <= second");
 }
