@@ -597,6 +597,39 @@ int CheckConsistency(Context& c) {
   return kExitOk;
 }
 
+// `audit prove`: an inclusion proof (--sequence N) or a consistency proof (--from-size M),
+// from the daemon (it signs the tree head), printed and with --out written as JSON.
+int ProveCmd(Context& c) {
+  grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
+  auto stub = AuditService::NewStub(c.channel);
+  auto done = [&](const google::protobuf::Message& proof, const std::string& summary) {
+    if (auto s = WriteJsonFile(c, proof); !s.ok()) return Fail(s);
+    std::cout << (c.json ? ToJson(proof) : summary) << "\n";
+    return kExitOk;
+  };
+  if (c.args.Has("from-size")) {
+    auto from = c.args.GetUint("from-size", 0);
+    if (!from.ok() || *from == 0) return Usage("audit prove: --from-size M must be a tree size >= 1");
+    ProveConsistencyRequest req;
+    req.set_from_size(*from);
+    ProveConsistencyResponse r;
+    if (auto st = stub->ProveConsistency(&ctx, req, &r); !st.ok()) return Fail(client::FromGrpc(st));
+    const ConsistencyProof& p = r.proof();
+    return done(p, absl::StrCat("the first ", p.from_size(), " deltas (root ", ToHex(p.from_root()),
+                                ") are the beginning of the ", p.to_size(), " now (root ", ToHex(p.to_root()), "); ",
+                                p.path_size(), " hashes; tree head signed by ", p.node_id()));
+  }
+  auto seq = c.args.GetUint("sequence", 0);
+  if (!seq.ok() || *seq == 0) return Usage("audit prove: --sequence N (a delta's sequence number) is required");
+  ProveInclusionRequest req;
+  req.set_sequence(*seq);
+  ProveInclusionResponse r;
+  if (auto st = stub->ProveInclusion(&ctx, req, &r); !st.ok()) return Fail(client::FromGrpc(st));
+  const InclusionProof& p = r.proof();
+  return done(p, absl::StrCat("delta ", p.sequence(), " is leaf ", p.sequence() - 1, " of ", p.tree_size(), "; root ",
+                              ToHex(p.root()), "; ", p.path_size(), " hashes; tree head signed by ", p.node_id()));
+}
+
 // `audit check-proof FILE`: everything from the file, nothing from a node or a log.
 int CheckProof(Context& c) {
   const auto& w = c.args.words();
@@ -671,45 +704,9 @@ int CmdAudit(Context& c) {
     }
     return kExitOk;
   }
-  if (w[1] == "prove" && c.args.Has("from-size")) {
-    if (offline) return Usage("audit prove: the daemon signs the tree head; ask it (without --data-dir)");
-    auto from = c.args.GetUint("from-size", 0);
-    if (!from.ok() || *from == 0) return Usage("audit prove: --from-size M must be a tree size >= 1");
-    ProveConsistencyRequest req;
-    req.set_from_size(*from);
-    ProveConsistencyResponse r;
-    grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
-    auto st = AuditService::NewStub(c.channel)->ProveConsistency(&ctx, req, &r);
-    if (!st.ok()) return Fail(client::FromGrpc(st));
-    if (auto s = WriteJsonFile(c, r.proof()); !s.ok()) return Fail(s);
-    if (c.json) {
-      std::cout << ToJson(r.proof()) << "\n";
-    } else {
-      std::cout << "the first " << r.proof().from_size() << " deltas (root " << ToHex(r.proof().from_root())
-                << ") are the beginning of the " << r.proof().to_size() << " now (root " << ToHex(r.proof().to_root())
-                << "); " << r.proof().path_size() << " hashes; tree head signed by " << r.proof().node_id() << "\n";
-    }
-    return kExitOk;
-  }
   if (w[1] == "prove") {
     if (offline) return Usage("audit prove: the daemon signs the tree head; ask it (without --data-dir)");
-    auto seq = c.args.GetUint("sequence", 0);
-    if (!seq.ok() || *seq == 0) return Usage("audit prove: --sequence N (a delta's sequence number) is required");
-    ProveInclusionRequest req;
-    req.set_sequence(*seq);
-    ProveInclusionResponse r;
-    grpc::ClientContext ctx;  // The node reads its whole chain: no deadline.
-    auto st = AuditService::NewStub(c.channel)->ProveInclusion(&ctx, req, &r);
-    if (!st.ok()) return Fail(client::FromGrpc(st));
-    if (auto s = WriteJsonFile(c, r.proof()); !s.ok()) return Fail(s);
-    if (c.json) {
-      std::cout << ToJson(r.proof()) << "\n";
-    } else {
-      std::cout << "delta " << r.proof().sequence() << " is leaf " << r.proof().sequence() - 1 << " of "
-                << r.proof().tree_size() << "; root " << ToHex(r.proof().root()) << "; " << r.proof().path_size()
-                << " hashes; tree head signed by " << r.proof().node_id() << "\n";
-    }
-    return kExitOk;
+    return ProveCmd(c);
   }
   if (w[1] != "verify") return Usage(absl::StrCat("audit: unknown subcommand \"", w[1], "\""));
   auto from = c.args.GetUint("from", 0);

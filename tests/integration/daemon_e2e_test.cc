@@ -384,6 +384,9 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   auto missing = Ctl(*d, {"audit", "prove", "--sequence", "99999"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("sequence: must be within 1..") != std::string::npos);
+  auto too_big = Ctl(*d, {"audit", "prove", "--from-size", "99999"});
+  CHECK(too_big.exit_code == 1);
+  CHECK(too_big.err.find("from_size: must be within 1..") != std::string::npos);
 
   // The node keeps its key across a restart: the old head still verifies against the key.
   CHECK(d->Terminate() == 0);
