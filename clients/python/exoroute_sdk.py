@@ -92,6 +92,10 @@ class Client:
         req = self.pb["audit"].ProveInclusionRequest(sequence=sequence)
         return self.audit.ProveInclusion(req, timeout=60).proof
 
+    def prove_consistency(self, from_size):
+        req = self.pb["audit"].ProveConsistencyRequest(from_size=from_size)
+        return self.audit.ProveConsistency(req, timeout=60).proof
+
     def signed_head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(),
                                        timeout=self.timeout).signed_head
@@ -194,8 +198,6 @@ def verify_inclusion(proof, public_key=None):
     """Checks an InclusionProof with nothing else (RFC 9162 §2.1.3.2, then the Ed25519 tree-head
     signature): the delta's canonical bytes are leaf sequence-1 of the signed tree. Raises
     AssertionError saying which check failed."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     index, size = proof.sequence - 1, proof.tree_size
     if not 0 <= index < size:
         raise AssertionError(f"leaf {index} is not in a tree of {size}")
@@ -216,13 +218,58 @@ def verify_inclusion(proof, public_key=None):
         sn >>= 1
     if sn != 0 or r != bytes(proof.root):
         raise AssertionError("the path does not lead to the tree's root")
-    if public_key is not None and bytes(public_key) != bytes(proof.public_key):
-        raise AssertionError(f"signed by key {bytes(proof.public_key).hex()}, not {bytes(public_key).hex()}")
-    text = f"exoroute-tree-head/v1 {proof.node_id} {proof.tree_size} {bytes(proof.root).hex()}".encode("ascii")
+    _verify_tree_head(proof.node_id, size, proof.root, proof.public_key, proof.signature, public_key)
+
+
+def _verify_tree_head(node_id, size, root, public_key, signature, pinned=None):
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    if pinned is not None and bytes(pinned) != bytes(public_key):
+        raise AssertionError(f"signed by key {bytes(public_key).hex()}, not {bytes(pinned).hex()}")
+    text = f"exoroute-tree-head/v1 {node_id} {size} {bytes(root).hex()}".encode("ascii")
     try:
-        Ed25519PublicKey.from_public_bytes(bytes(proof.public_key)).verify(bytes(proof.signature), text)
+        Ed25519PublicKey.from_public_bytes(bytes(public_key)).verify(bytes(signature), text)
     except InvalidSignature:
         raise AssertionError("the tree head signature does not verify") from None
+
+
+def verify_consistency(proof, kept_size, kept_root, public_key=None):
+    """Checks a ConsistencyProof against a tree head kept earlier (size, root): RFC 9162
+    §2.1.4.2, then the new tree head's signature. Raises AssertionError saying why not."""
+    first, second = proof.from_size, proof.to_size
+    if (first, bytes(proof.from_root)) != (kept_size, bytes(kept_root)):
+        raise AssertionError("the log was changed after the kept head was signed")
+    path = [bytes(c) for c in proof.path]
+    if not 0 < first <= second:
+        raise AssertionError("sizes are not 0 < first <= second")
+    if first == second:
+        ok = not path and bytes(proof.from_root) == bytes(proof.to_root)
+    else:
+        if not path:
+            raise AssertionError("empty path")
+        if first & (first - 1) == 0:
+            path.insert(0, bytes(proof.from_root))
+        fn, sn = first - 1, second - 1
+        while fn & 1:
+            fn >>= 1
+            sn >>= 1
+        fr = sr = path[0]
+        for c in path[1:]:
+            if sn == 0:
+                raise AssertionError("the path is longer than the trees are deep")
+            if fn & 1 or fn == sn:
+                fr, sr = _merkle_node(c, fr), _merkle_node(c, sr)
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                sr = _merkle_node(sr, c)
+            fn >>= 1
+            sn >>= 1
+        ok = sn == 0 and fr == bytes(proof.from_root) and sr == bytes(proof.to_root)
+    if not ok:
+        raise AssertionError("the path does not lead to both roots")
+    _verify_tree_head(proof.node_id, second, proof.to_root, proof.public_key, proof.signature, public_key)
 
 
 def verify_chain(replay_responses, head):

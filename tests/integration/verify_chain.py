@@ -134,6 +134,19 @@ def main():
             except AssertionError as e:
                 check("does not lead to the tree's root" in str(e), e)
             print(f"python verifier: inclusion proofs in a tree of {head.sequence} verified")
+
+            # The log grows; a tree head kept earlier is proved its beginning.
+            kept = client.prove_inclusion(1)
+            client.route("py-later", "BTC-USD", "sell", btc, mode="plan_only")
+            grown = client.prove_consistency(kept.tree_size)
+            check(grown.to_size > kept.tree_size, (grown.to_size, kept.tree_size))
+            exoroute_sdk.verify_consistency(grown, kept.tree_size, kept.root, public_key=signed.public_key)
+            try:
+                exoroute_sdk.verify_consistency(grown, kept.tree_size, bytes(32))
+                check(False, "a consistency proof against another root verified")
+            except AssertionError as e:
+                check("changed after the kept head" in str(e), e)
+            print(f"python verifier: tree of {kept.tree_size} proved the beginning of {grown.to_size}")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
