@@ -225,7 +225,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
   bool refresh_keys = false;
   for (uint32_t attempt = 0;; ++attempt) {
-    if (attempt > 2 * links_.size() + 2 + static_cast<size_t>(record.venues_dropped_size())) return absl::InternalError("cluster route did not converge");
+    // Node failures restart at most a few times; each venue a limit drops restarts once more.
+    const size_t max_attempts = 2 * links_.size() + 2 + static_cast<size_t>(record.venues_dropped_size());
+    if (attempt > max_attempts) return absl::InternalError("cluster route did not converge");
     PrepareRequest prep;
     prep.set_route_id(route_id);
     *prep.mutable_order() = order;
@@ -434,8 +436,8 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
         if (restart) continue;
         const VenueShare* pick = nullptr;  // Smallest share; ties: the higher venue id goes.
         for (const LimitsReply& r : candidates) {
-          const VenueShare& c = r.candidate();
           if (!r.has_candidate()) continue;
+          const VenueShare& c = r.candidate();
           if (pick == nullptr || c.quantity() < pick->quantity() ||
               (c.quantity() == pick->quantity() && c.venue() > pick->venue())) {
             pick = &c;
