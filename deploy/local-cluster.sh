@@ -8,7 +8,8 @@
 # DIR (default ./exoroute-cluster) gets certs/ (deploy/gen-certs.sh), and n1/ n2/ n3/ with each
 # node's config.json, data, log and pid. Each node owns four simulated venues (N<k>-V0..3);
 # peers listen on 127.0.0.1:5061<k> (mutual TLS), clients on 127.0.0.1:5055<k> (TLS, the
-# node's dev CA in <node>/certs/ca.pem). Route through any node, e.g.:
+# node's dev CA in <node>/certs/ca.pem), metrics on http://127.0.0.1:946<4+k>/metrics. Route
+# through any node, e.g.:
 #   ./build/clients/exoroutectl/exoroutectl --endpoint 127.0.0.1:50551 \
 #       --ca exoroute-cluster/n1/certs/ca.pem route --id demo-1 --side buy --qty 12 --plan-only
 set -euo pipefail
@@ -58,6 +59,7 @@ start() {
   "listen": {"address": "127.0.0.1:5055$k"},
   "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
   "venues": [$(venues_of "$k")],
+  "admin": {"listen": "127.0.0.1:946$((4 + k))"},
   "cluster": {
     "listen": "127.0.0.1:5061$k",
     "ca_file": "$certs/ca.pem", "cert_file": "$certs/n$k.pem", "key_file": "$certs/n$k.key",
@@ -79,7 +81,7 @@ JSON
       fi
       sleep 0.1
     done
-    echo "n$k serving clients on $(cat "$dir/n$k/endpoint"), peers on 127.0.0.1:5061$k"
+    echo "n$k serving clients on $(cat "$dir/n$k/endpoint"), peers on 127.0.0.1:5061$k, metrics on http://127.0.0.1:946$((4 + k))/metrics"
   done
 }
 

@@ -169,6 +169,9 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
   for (const NodeDropped& d : r.route().dropped()) {
     absl::StrAppend(&out, "  node ", d.node(), "  dropped: ", d.reason(), "\n");
   }
+  for (const VenueExclusion& v : r.route().venues_dropped()) {
+    absl::StrAppend(&out, "  venue ", v.venue(), "  left out: ", v.reason(), "\n");
+  }
   if (r.shortfall() != 0) absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), "\n");
   return out;
 }
@@ -375,6 +378,7 @@ int CmdReplay(Context& c) {
       std::cout << "    cluster route " << cluster->route_id() << " coordinated by " << cluster->coordinator()
                 << ", nodes " << absl::StrJoin(cluster->nodes(), ",") << ", " << cluster->rounds() << " rounds";
       for (const auto& dn : cluster->dropped()) std::cout << "; dropped " << dn.node() << ": " << dn.reason();
+      for (const auto& v : cluster->venues_dropped()) std::cout << "; left out " << v.venue() << ": " << v.reason();
       std::cout << "\n";
     }
     if (count++ == 0) first = d.sequence();
