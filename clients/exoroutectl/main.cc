@@ -155,27 +155,6 @@ int CmdBudgets(Context& c) {
   return kExitOk;
 }
 
-// A cluster route: per node only its total (its venues' allocations stay on that node).
-std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
-  const uint32_t qty_scale = inst.qty_scale();
-  std::string out = absl::StrCat(
-      "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
-      r.route().rounds(), " rounds, marginal price ",
-      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()), "\n");
-  for (const NodeShare& s : r.shares()) {
-    absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
-                    s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");
-  }
-  for (const NodeDropped& d : r.route().dropped()) {
-    absl::StrAppend(&out, "  node ", d.node(), "  dropped: ", d.reason(), "\n");
-  }
-  for (const VenueExclusion& v : r.route().venues_dropped()) {
-    absl::StrAppend(&out, "  venue ", v.venue(), "  left out: ", v.reason(), "\n");
-  }
-  if (r.shortfall() != 0) absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), "\n");
-  return out;
-}
-
 int PrintPlan(const Context& c, const Plan& p) {
   std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p));
   return kExitOk;

@@ -1,5 +1,7 @@
 #include "clients/exoroutectl/render.h"
 
+#include <cmath>
+
 #include "absl/time/time.h"
 
 #include "absl/strings/str_cat.h"
@@ -263,6 +265,27 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
   }
   return absl::StrFormat("%8d  %-16s %4d  %-10s %s", d.sequence(), d.plan_id(), d.plan_version(),
                          DeltaKindName(d), detail);
+}
+
+// A cluster route: per node only its total (its venues' allocations stay on that node).
+std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
+  const uint32_t qty_scale = inst.qty_scale();
+  std::string out = absl::StrCat(
+      "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
+      r.route().rounds(), " rounds, marginal price ",
+      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()), "\n");
+  for (const NodeShare& s : r.shares()) {
+    absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
+                    s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");
+  }
+  for (const NodeDropped& d : r.route().dropped()) {
+    absl::StrAppend(&out, "  node ", d.node(), "  dropped: ", d.reason(), "\n");
+  }
+  for (const VenueExclusion& v : r.route().venues_dropped()) {
+    absl::StrAppend(&out, "  venue ", v.venue(), "  left out: ", v.reason(), "\n");
+  }
+  if (r.shortfall() != 0) absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), "\n");
+  return out;
 }
 
 }  // namespace exo::ctl

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "exoroute/v1/admin.pb.h"
+#include "exoroute/v1/router.pb.h"
 #include "exoroute/v1/types.pb.h"
 
 namespace exo::ctl {
@@ -18,6 +19,9 @@ std::string RenderPlan(const exoroute::v1::Plan& plan);
 std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
                            exoroute::v1::Side side, int64_t quantity);
 std::string RenderStatus(const exoroute::v1::StatusResponse& status);
+// A cluster route's summary: per node only its total (its venues' allocations stay there),
+// nodes and venues left out with why, the shortfall.
+std::string RenderClusterRoute(const exoroute::v1::ClusterRouteSummary& r, const exoroute::v1::Instrument& inst);
 // The privacy budgets of the current window (cluster nodes with cluster.privacy).
 std::string RenderBudgets(const exoroute::v1::StatusResponse& status);
 // One line: "seq  plan  v  kind  details".

@@ -35,3 +35,31 @@ TEST_CASE("status shows the chain-signing key and the metrics URL when the node 
   CHECK(full.find("signing key " + std::string(62, '0') + "2a (Ed25519, chain heads)\n") != std::string::npos);
   CHECK(full.find("metrics     http://127.0.0.1:9464/metrics\n") != std::string::npos);
 }
+
+TEST_CASE("a cluster route's summary names every node's total and what it left out", "[ctl]") {
+  ClusterRouteSummary r;
+  r.set_lambda(-6501400.0);  // Sells report a negative λ: shown as a price.
+  r.mutable_route()->set_route_id("lc-1");
+  r.mutable_route()->set_coordinator("n1");
+  r.mutable_route()->set_rounds(7);
+  NodeShare* s = r.add_shares();
+  s->set_node("n1");
+  s->set_quantity(437400000);
+  s->set_plan_id("lc-1");
+  NodeDropped* d = r.mutable_route()->add_dropped();
+  d->set_node("n3");
+  d->set_reason("deadline exceeded");
+  VenueExclusion* v = r.mutable_route()->add_venues_dropped();
+  v->set_venue("N2-V1");
+  v->set_reason("the order allows at most 3 venues; this one had the smallest share");
+  r.set_shortfall(100000);
+  Instrument btc;
+  btc.set_price_scale(2);
+  btc.set_qty_scale(8);
+  CHECK(exo::ctl::RenderClusterRoute(r, btc) ==
+        "cluster route lc-1 coordinated by n1: 7 rounds, marginal price 65014.00\n"
+        "  node n1  4.37400000  plan lc-1\n"
+        "  node n3  dropped: deadline exceeded\n"
+        "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
+        "  shortfall 0.00100000\n");
+}
