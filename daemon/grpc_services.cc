@@ -197,8 +197,9 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
   proof->set_node_id(node_id_);
   proof->set_sequence(req->sequence());
   proof->set_tree_size(size);
-  proof->set_root(store::MerkleRoot(*leaves));
-  for (std::string& h : store::MerkleInclusionPath(*leaves, req->sequence() - 1)) proof->add_path(std::move(h));
+  for (std::string& h : store::MerkleInclusionPath(*leaves, req->sequence() - 1, proof->mutable_root())) {
+    proof->add_path(std::move(h));
+  }
   proof->set_public_key(signer_->public_key());
   proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->root())));
   return grpc::Status::OK;

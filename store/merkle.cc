@@ -6,6 +6,12 @@
 namespace exo::store {
 namespace {
 
+// One hasher per thread: setting up an OpenSSL digest context costs more than hashing a node.
+Sha256& Hasher() {
+  thread_local Sha256 h;
+  return h;
+}
+
 // The largest power of two smaller than n (n >= 2).
 uint64_t SplitPoint(uint64_t n) {
   uint64_t k = 1;
@@ -19,17 +25,22 @@ std::string RootOf(const std::vector<std::string>& leaves, uint64_t begin, uint6
   return MerkleNodeHash(RootOf(leaves, begin, begin + k), RootOf(leaves, begin + k, end));
 }
 
-void PathOf(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end,
-            std::vector<std::string>* out) {
-  if (end - begin <= 1) return;
+// The root of leaves [begin, end), and on the way the audit path of leaf begin+m (leaf
+// upwards): every node hashed once.
+std::string RootAndPath(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end,
+                        std::vector<std::string>* out) {
+  if (end - begin == 1) return leaves[begin];
   const uint64_t k = SplitPoint(end - begin);
   if (m < k) {
-    PathOf(leaves, m, begin, begin + k, out);
-    out->push_back(RootOf(leaves, begin + k, end));
-  } else {
-    PathOf(leaves, m - k, begin + k, end, out);
-    out->push_back(RootOf(leaves, begin, begin + k));
+    std::string left = RootAndPath(leaves, m, begin, begin + k, out);
+    std::string right = RootOf(leaves, begin + k, end);
+    out->push_back(right);
+    return MerkleNodeHash(left, right);
   }
+  std::string left = RootOf(leaves, begin, begin + k);
+  std::string right = RootAndPath(leaves, m - k, begin + k, end, out);
+  out->push_back(left);
+  return MerkleNodeHash(left, right);
 }
 
 void SubProof(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end, bool complete,
@@ -52,13 +63,11 @@ void SubProof(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin
 }  // namespace
 
 std::string MerkleLeafHash(const std::string& entry) {
-  Sha256 h;
-  return DigestToString(h.Hash({std::string_view("\x00", 1), entry}));
+  return DigestToString(Hasher().Hash({std::string_view("\x00", 1), entry}));
 }
 
 std::string MerkleNodeHash(const std::string& left, const std::string& right) {
-  Sha256 h;
-  return DigestToString(h.Hash({std::string_view("\x01", 1), left, right}));
+  return DigestToString(Hasher().Hash({std::string_view("\x01", 1), left, right}));
 }
 
 std::string MerkleRoot(const std::vector<std::string>& leaf_hashes) {
@@ -66,9 +75,12 @@ std::string MerkleRoot(const std::vector<std::string>& leaf_hashes) {
   return RootOf(leaf_hashes, 0, leaf_hashes.size());
 }
 
-std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index) {
+std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index,
+                                             std::string* root) {
   std::vector<std::string> out;
-  if (index < leaf_hashes.size()) PathOf(leaf_hashes, index, 0, leaf_hashes.size(), &out);
+  if (index >= leaf_hashes.size()) return out;
+  std::string r = RootAndPath(leaf_hashes, index, 0, leaf_hashes.size(), &out);
+  if (root != nullptr) *root = std::move(r);
   return out;
 }
 

@@ -19,8 +19,10 @@ std::string MerkleNodeHash(const std::string& left, const std::string& right);
 // MTH over leaf hashes (already leaf-hashed); the hash of the empty string for none.
 std::string MerkleRoot(const std::vector<std::string>& leaf_hashes);
 
-// PATH(m, D[n]) (RFC 9162 §2.1.3.1) for leaf `index` (0-based) among `leaf_hashes`.
-std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index);
+// PATH(m, D[n]) (RFC 9162 §2.1.3.1) for leaf `index` (0-based) among `leaf_hashes`; with
+// `root`, also the tree's root (the same pass: every node hashed once).
+std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index,
+                                             std::string* root = nullptr);
 
 // RFC 9162 §2.1.3.2: OK if `path` proves leaf `index` with hash `leaf_hash` is in the tree of
 // `tree_size` leaves whose root is `root`; otherwise FAILED_PRECONDITION saying why.

@@ -53,7 +53,9 @@ TEST_CASE("Merkle inclusion proofs verify for every leaf of every size, and noth
     const std::string root = MerkleRoot(leaves);
     for (size_t i = 0; i < n; ++i) {
       INFO("n = " << n << ", leaf " << i);
-      std::vector<std::string> path = MerkleInclusionPath(leaves, i);
+      std::string same_root;
+      std::vector<std::string> path = MerkleInclusionPath(leaves, i, &same_root);
+      CHECK(same_root == root);
       REQUIRE(VerifyMerkleInclusion(i, n, leaves[i], path, root).ok());
       CHECK_FALSE(VerifyMerkleInclusion(i, n, MerkleLeafHash("forged"), path, root).ok());
       CHECK_FALSE(VerifyMerkleInclusion(i, n, leaves[i], path, MerkleLeafHash("other root")).ok());
