@@ -116,6 +116,15 @@ std::vector<PlanDelta> OneOfEachKind() {
   return out;
 }
 
+// The one delta of OneOfEachKind() with this change.
+PlanDelta OfKind(PlanDelta::ChangeCase kind) {
+  for (const PlanDelta& d : OneOfEachKind()) {
+    if (d.change_case() == kind) return d;
+  }
+  FAIL("no delta of kind " << kind);
+  return PlanDelta();
+}
+
 }  // namespace
 
 TEST_CASE("every delta kind round-trips through the canonical encoding", "[codec]") {
@@ -131,10 +140,7 @@ TEST_CASE("every delta kind round-trips through the canonical encoding", "[codec
 TEST_CASE("the canonical bytes are exactly as specified in docs/replay-and-audit.md", "[codec]") {
   // The finished delta, byte by byte: format, sequence, plan id, version, time, digest, kind,
   // status, reason. The same vector is in the docs for independent implementations.
-  PlanDelta fin;
-  for (const PlanDelta& d : OneOfEachKind()) {
-    if (d.has_finished()) fin = d;
-  }
+  const PlanDelta fin = OfKind(PlanDelta::kFinished);
   std::string hex = exo::ToHex(EncodeCanonical(fin));
   CHECK(hex ==
         "01"                                  // format 1
@@ -170,10 +176,7 @@ TEST_CASE("decoding is strict", "[codec]") {
 
 TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {
   // tests/integration/sdk_vectors.py encodes the same delta with the independent encoder.
-  PlanDelta refused;
-  for (const PlanDelta& d : OneOfEachKind()) {
-    if (d.has_privacy_refused()) refused = d;
-  }
+  const PlanDelta refused = OfKind(PlanDelta::kPrivacyRefused);
   CHECK(exo::ToHex(EncodeCanonical(refused)) ==
         "01" "0000000000000031" "00000006" "706c616e2d37" "00000008" "17979cfe3d85cd15" "00000000"
         "08" "0000000e" "737570706c792f4254432d555344" "00000000692cda80" "000000000000e290"
@@ -181,10 +184,7 @@ TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[code
 }
 
 TEST_CASE("the governance vector shared with the Python SDK's test", "[codec]") {
-  PlanDelta gov;
-  for (const PlanDelta& d : OneOfEachKind()) {
-    if (d.has_governance()) gov = d;
-  }
+  const PlanDelta gov = OfKind(PlanDelta::kGovernance);
   CHECK(exo::ToHex(EncodeCanonical(gov)) ==
         "01" "0000000000000032" "00000006" "706c616e2d37" "00000009" "17979cfe3d85cd15" "00000000"
         "09" "00000001" "00000006" "636f6e666967" "00000002" "abcd" "0000000a" "6665652032202d3e2033");
