@@ -33,7 +33,7 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
   int64_t total = 0;
   for (int v = 0; v < venues; ++v) {
     auto* vi = in.add_venues();
-    char name[8];
+    char name[16];
     std::snprintf(name, sizeof(name), "V%03d", v);
     vi->set_venue(name);
     vi->set_lot_size(shape.one_lot_size ? lot : uni(1, 3));

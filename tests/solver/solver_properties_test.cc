@@ -115,7 +115,7 @@ TEST_CASE("renaming venues (changing their order) changes nothing but the tie-br
     std::map<std::string, std::string> to_old;
     for (int i = in.venues_size() - 1; i >= 0; --i) {
       VenueInput v = in.venues(i);
-      char name[8];
+      char name[16];
       std::snprintf(name, sizeof(name), "Z%03d", in.venues_size() - 1 - i);
       to_old[name] = v.venue();
       v.set_venue(name);

@@ -1,0 +1,134 @@
+// The peer transport alone: a tiny unary call (PeerService.Hello) over mutual TLS on loopback,
+// served by gRPC's synchronous server (a thread pool polling the completion queues) and by its
+// callback server (the handler runs on gRPC's own event thread), one call at a time and two
+// calls at once to two servers (a coordinator's fan-out to two peers). Figures:
+// docs/BENCHMARKS.md.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/cluster/peer_service.h"
+#include "exoroute/v1/config.pb.h"
+#include "exoroute/v1/peer.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/testing/free_port.h"
+
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+class SyncHello final : public PeerService::Service {
+  grpc::Status Hello(grpc::ServerContext*, const HelloRequest*, HelloReply* reply) override {
+    reply->set_node("sync");
+    return grpc::Status::OK;
+  }
+};
+
+class CallbackHello final : public PeerService::CallbackService {
+  grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const HelloRequest*,
+                                  HelloReply* reply) override {
+    reply->set_node("callback");
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+};
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+double CallUs(PeerService::Stub& stub) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HelloReply reply;
+  auto t0 = std::chrono::steady_clock::now();
+  grpc::Status s = stub.Hello(&ctx, HelloRequest(), &reply);
+  if (!s.ok()) {
+    std::fprintf(stderr, "call failed: %s\n", s.error_message().c_str());
+    std::exit(1);
+  }
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Servers {
+  std::vector<std::unique_ptr<grpc::Server>> servers;
+  std::vector<std::unique_ptr<PeerService::Stub>> stubs;
+};
+
+template <typename Service>
+Servers Start(const ClusterConfig& cluster, Service* service, int count) {
+  Servers out;
+  for (int i = 0; i < count; ++i) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", *exo::daemon::cluster::PeerServerCredentials(cluster), &port);
+    builder.RegisterService(service);
+    out.servers.push_back(builder.BuildAndStart());
+    PeerConfig peer;
+    peer.set_node_id("n2");
+    peer.set_address("127.0.0.1:" + std::to_string(port));
+    out.stubs.push_back(PeerService::NewStub(*exo::daemon::cluster::PeerChannel(cluster, peer)));
+  }
+  return out;
+}
+
+void Measure(const char* name, Servers& s) {
+  constexpr int kWarm = 200, kCalls = 3000;
+  std::vector<double> one, two;
+  for (int i = 0; i < kWarm + kCalls; ++i) {
+    double us = CallUs(*s.stubs[0]);
+    if (i >= kWarm) one.push_back(us);
+  }
+  // Two calls at once, one to each server, from two caller threads (as a round's fan-out).
+  for (int i = 0; i < kWarm + kCalls; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread other([&] { CallUs(*s.stubs[1]); });
+    CallUs(*s.stubs[0]);
+    other.join();
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= kWarm) two.push_back(us);
+  }
+  std::printf("%-9s one call p50 %5.0f us p99 %5.0f us | two at once p50 %5.0f us p99 %5.0f us\n", name,
+              Percentile(one, 0.5), Percentile(one, 0.99), Percentile(two, 0.5), Percentile(two, 0.99));
+}
+
+}  // namespace
+
+int main() {
+  const std::string root = (std::filesystem::temp_directory_path() / "exo-transport-bench").string();
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  const std::string certs = root + "/certs";
+  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 >/dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "gen-certs.sh failed\n");
+    return 1;
+  }
+  // Server and client present the n2 certificate (only the CA matters to these servers).
+  ClusterConfig cluster;
+  cluster.set_ca_file(certs + "/ca.pem");
+  cluster.set_cert_file(certs + "/n2.pem");
+  cluster.set_key_file(certs + "/n2.key");
+  std::printf("PeerService.Hello over mutual TLS, loopback, 3000 calls after 200 warm-up\n");
+  for (int rep = 0; rep < 2; ++rep) {
+    {
+      SyncHello service;
+      Servers s = Start(cluster, &service, 2);
+      Measure("sync", s);
+      for (auto& srv : s.servers) srv->Shutdown();
+    }
+    {
+      CallbackHello service;
+      Servers s = Start(cluster, &service, 2);
+      Measure("callback", s);
+      for (auto& srv : s.servers) srv->Shutdown();
+    }
+  }
+  return 0;
+}
