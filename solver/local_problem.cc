@@ -152,37 +152,7 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
     r.cost_hi = r.hi == r.lo ? r.cost_lo : Cost(r.hi);
     return r;
   }
-  return AtPosition(lambda,
-                    static_cast<size_t>(std::lower_bound(unit_, unit_ + n_, lambda) - unit_));
-}
-
-LocalProblem::Response LocalProblem::At(double lambda, Window* window) const {
-  if (kappa_ > 0) return At(lambda);
-  const double* end = unit_ + std::min(window->to, n_);
-  window->at = static_cast<size_t>(std::lower_bound(unit_ + window->from, end, lambda) - unit_);
-  return AtPosition(lambda, window->at);
-}
-
-LocalProblem::Response LocalProblem::AtPosition(double lambda, size_t lo) const {
-  // `lo`: the first segment with unit_cost >= λ; then the first with unit_cost > λ (usually the
-  // same).
-  Response r;
-  size_t hi = lo;
-  while (hi < n_ && unit_[hi] == lambda) ++hi;
-  if (lo > 0) {
-    const Segment& s = Seg(lo - 1);
-    r.lo = s.end;
-    r.cost_lo = s.end_cost;
-  }
-  if (hi == lo) {
-    r.hi = r.lo;
-    r.cost_hi = r.cost_lo;
-  } else {
-    const Segment& s = Seg(hi - 1);
-    r.hi = s.end;
-    r.cost_hi = s.end_cost;
-  }
-  return r;
+  return AtPosition(lambda, FirstNotBelow(lambda, 0, n_));
 }
 
 double LocalProblem::NextBreakpoint(double lambda) const {

@@ -12,6 +12,7 @@
 // Immutable after Build; safe to share between threads.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,7 +61,12 @@ class LocalProblem {
     size_t at = 0;
   };
   // At(λ), searching only inside `window` (the same answer, fewer steps); sets window->at.
-  Response At(double lambda, Window* window) const;
+  // Inline: the dual search asks it of every active venue every round.
+  Response At(double lambda, Window* window) const {
+    if (kappa_ > 0) return At(lambda);
+    window->at = FirstNotBelow(lambda, window->from, std::min(window->to, n_));
+    return AtPosition(lambda, window->at);
+  }
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
   // Marginal unit cost of the next lot after taking x (a multiple of the lot, < capacity()).
@@ -111,8 +117,41 @@ class LocalProblem {
   double kappa_ = 0;
 
   const Segment& Seg(size_t k) const { return k + 1 == n_ ? last_ : segs_[k]; }
+  // The first segment in [from, to) whose unit cost is >= λ (`to` if none): std::lower_bound's
+  // answer, without its unpredictable branches.
+  size_t FirstNotBelow(double lambda, size_t from, size_t to) const {
+    const double* base = unit_ + from;
+    size_t len = to - from;
+    if (len == 0) return from;
+    while (len > 1) {
+      const size_t half = len / 2;
+      base = base[half - 1] < lambda ? base + half : base;
+      len -= half;
+    }
+    return static_cast<size_t>(base - unit_) + (*base < lambda ? 1 : 0);
+  }
   // The response at λ given the first segment costing >= λ (no impact).
-  Response AtPosition(double lambda, size_t first_not_below) const;
+  Response AtPosition(double lambda, size_t lo) const {
+    // `lo`: the first segment with unit_cost >= λ; then the first with unit_cost > λ (usually
+    // the same).
+    Response r;
+    size_t hi = lo;
+    while (hi < n_ && unit_[hi] == lambda) ++hi;
+    if (lo > 0) {
+      const Segment& s = Seg(lo - 1);
+      r.lo = s.end;
+      r.cost_lo = s.end_cost;
+    }
+    if (hi == lo) {
+      r.hi = r.lo;
+      r.cost_hi = r.cost_lo;
+    } else {
+      const Segment& s = Seg(hi - 1);
+      r.hi = s.end;
+      r.cost_hi = s.end_cost;
+    }
+    return r;
+  }
   // Index of the segment holding the x-th unit (x >= 1); n_ if beyond.
   size_t SegmentOf(int64_t x) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
