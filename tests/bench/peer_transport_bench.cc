@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -62,11 +63,17 @@ struct Servers {
   std::vector<std::unique_ptr<PeerService::Stub>> stubs;
 };
 
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 template <typename Service>
-Servers Start(const ClusterConfig& cluster, Service* service, int count) {
+Servers Start(const ClusterConfig& cluster, Service* service, int count, bool lean = false) {
   Servers out;
   for (int i = 0; i < count; ++i) {
     grpc::ServerBuilder builder;
+    if (lean) builder.AddChannelArgument(GRPC_ARG_MINIMAL_STACK, 1);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", *exo::daemon::cluster::PeerServerCredentials(cluster), &port);
     builder.RegisterService(service);
@@ -74,7 +81,19 @@ Servers Start(const ClusterConfig& cluster, Service* service, int count) {
     PeerConfig peer;
     peer.set_node_id("n2");
     peer.set_address("127.0.0.1:" + std::to_string(port));
-    out.stubs.push_back(PeerService::NewStub(*exo::daemon::cluster::PeerChannel(cluster, peer)));
+    if (!lean) {
+      out.stubs.push_back(PeerService::NewStub(*exo::daemon::cluster::PeerChannel(cluster, peer)));
+      continue;
+    }
+    grpc::SslCredentialsOptions opts;
+    opts.pem_root_certs = Slurp(cluster.ca_file());
+    opts.pem_cert_chain = Slurp(cluster.cert_file());
+    opts.pem_private_key = Slurp(cluster.key_file());
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("n2");
+    args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    out.stubs.push_back(PeerService::NewStub(grpc::CreateCustomChannel(peer.address(), grpc::SslCredentials(opts), args)));
   }
   return out;
 }
@@ -157,6 +176,12 @@ int main() {
       CallbackHello service;
       Servers s = Start(cluster, &service, 2);
       Measure("callback", s);
+      for (auto& srv : s.servers) srv->Shutdown();
+    }
+    {
+      SyncHello service;
+      Servers s = Start(cluster, &service, 2, /*lean=*/true);
+      Measure("sync lean", s);
       for (auto& srv : s.servers) srv->Shutdown();
     }
   }
