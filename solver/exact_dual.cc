@@ -104,13 +104,14 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
 }
 
 VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
-  brackets_.resize(problems.size());
-  windows_.resize(problems.size());
-  active_.reserve(problems.size());
+  lanes_.resize(problems.size());
+  active_.resize(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
-    brackets_[i].qb = problems[i].capacity();
-    brackets_[i].cb = problems[i].total_cost();
-    active_.push_back(i);
+    Lane& l = lanes_[i];
+    l.problem = &problems[i];
+    l.qb = problems[i].capacity();
+    l.cb = problems[i].total_cost();
+    active_[i] = static_cast<uint32_t>(i);
   }
 }
 
@@ -130,56 +131,55 @@ GroupSummary VenueGroup::Summary() const {
 absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
   // Frozen venues from their bracket, active ones asked (in venue order: determinism).
   LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
-  responses_.resize(active_.size());
-  for (size_t k = 0; k < active_.size(); ++k) {
-    const size_t i = active_[k];
-    LocalProblem::Response r = problems_[i].At(lambda, &windows_[i]);
-    responses_[k] = r;
+  for (const uint32_t i : active_) {
+    Lane& l = lanes_[i];
+    const LocalProblem::Response r = l.problem->At(lambda, &l.window);
+    l.last = r;
     s.lo += r.lo;
     s.hi += r.hi;
     s.cost_lo += r.cost_lo;
     s.cost_hi += r.cost_hi;
   }
+  evaluated_ = true;
   return s;
 }
 
 void VenueGroup::Narrow(bool lower) {
+  if (!evaluated_) return;
   size_t kept = 0;
-  for (size_t k = 0; k < active_.size() && k < responses_.size(); ++k) {
-    Bracket& b = brackets_[active_[k]];
-    LocalProblem::Window& w = windows_[active_[k]];
-    const LocalProblem::Response& r = responses_[k];
+  for (const uint32_t i : active_) {
+    Lane& l = lanes_[i];
     if (lower) {
-      b.qa = r.hi;
-      b.ca = r.cost_hi;
-      w.from = w.at;
+      l.qa = l.last.hi;
+      l.ca = l.last.cost_hi;
+      l.window.from = l.window.at;
     } else {
-      b.qb = r.lo;
-      b.cb = r.cost_lo;
-      w.to = w.at;
+      l.qb = l.last.lo;
+      l.cb = l.last.cost_lo;
+      l.window.to = l.window.at;
     }
-    if (b.qa == b.qb) {
-      fixed_q_ += b.qa;
-      fixed_cost_ += b.ca;
+    if (l.qa == l.qb) {
+      fixed_q_ += l.qa;
+      fixed_cost_ += l.ca;
     } else {
-      active_[kept++] = active_[k];
+      active_[kept++] = i;
     }
   }
   active_.resize(kept);
-  responses_.clear();
+  evaluated_ = false;
 }
 
 absl::StatusOr<double> VenueGroup::NextBreakpoint(double lambda) {
   double m = std::numeric_limits<double>::infinity();
-  for (size_t i : active_) m = std::min(m, problems_[i].NextBreakpoint(lambda));
+  for (const uint32_t i : active_) m = std::min(m, problems_[i].NextBreakpoint(lambda));
   return m;
 }
 
 LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
-  const Bracket& b = brackets_[i];
-  if (b.qa == b.qb) return {b.qa, b.qa, b.ca, b.ca};
-  LocalProblem::Window w = windows_[i];
-  return problems_[i].At(lambda, &w);
+  const Lane& l = lanes_[i];
+  if (l.qa == l.qb) return {l.qa, l.qa, l.ca, l.ca};
+  LocalProblem::Window w = l.window;
+  return l.problem->At(lambda, &w);
 }
 
 std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems, double lambda,

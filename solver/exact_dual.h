@@ -83,15 +83,18 @@ class VenueGroup final : public DualOracle {
   LocalProblem::Response At(size_t i, double lambda) const;
 
  private:
-  struct Bracket {
-    int64_t qa = 0, qb = 0;
-    double ca = 0, cb = 0;
+  // One venue in the search: where its answers can still be, and its answer at the last λ.
+  struct Lane {
+    const LocalProblem* problem = nullptr;
+    int64_t qa = 0, qb = 0;  // Its quantity at the bracket's ends,
+    double ca = 0, cb = 0;   // and their costs.
+    LocalProblem::Window window;
+    LocalProblem::Response last;
   };
   const std::vector<LocalProblem>& problems_;
-  std::vector<Bracket> brackets_;
-  std::vector<LocalProblem::Window> windows_;
-  std::vector<size_t> active_;
-  std::vector<LocalProblem::Response> responses_;
+  std::vector<Lane> lanes_;         // Per venue, in venue order.
+  std::vector<uint32_t> active_;    // Venues not frozen, in venue order.
+  bool evaluated_ = false;          // `last` holds the answers at the last λ asked.
   int64_t fixed_q_ = 0;
   double fixed_cost_ = 0;
 };
