@@ -297,6 +297,7 @@ void Daemon::Shutdown() {
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   impl_->server->Wait();
   if (impl_->peer_server) {
+    impl_->peer_service->EndExchanges();  // Peers' open streams would hold Shutdown to its deadline.
     impl_->peer_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     impl_->peer_server->Wait();
   }

@@ -10,6 +10,7 @@
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "daemon/cluster/peer_stream.h"
 #include "daemon/cluster/secure_sum.h"
 #include "solver/exact_dual.h"
 
@@ -36,49 +37,66 @@ class InProcessLink final : public NodeLink {
   ClusterNode* node_;
 };
 
+// A peer, over one Exchange stream (peer_stream.h).
 class GrpcLink final : public NodeLink {
  public:
   GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
-      : node_id_(std::move(node_id)), stub_(PeerService::NewStub(channel)), timeout_ms_(timeout_ms) {}
+      : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
   const std::string& node_id() const override { return node_id_; }
   absl::StatusOr<PrepareReply> Prepare(const PrepareRequest& r) override {
-    return Call(&PeerService::Stub::Prepare, r, PrepareReply());
+    PeerCall c;
+    *c.mutable_prepare() = r;
+    return Take(c, PeerAnswer::kPrepare, &PeerAnswer::prepare);
   }
   absl::StatusOr<EvaluateReply> Evaluate(const EvaluateRequest& r) override {
-    return Call(&PeerService::Stub::Evaluate, r, EvaluateReply());
+    PeerCall c;
+    *c.mutable_evaluate() = r;
+    return Take(c, PeerAnswer::kEvaluate, &PeerAnswer::evaluate);
   }
   absl::StatusOr<BreakpointReply> NextBreakpoint(const BreakpointRequest& r) override {
-    return Call(&PeerService::Stub::NextBreakpoint, r, BreakpointReply());
+    PeerCall c;
+    *c.mutable_next_breakpoint() = r;
+    return Take(c, PeerAnswer::kNextBreakpoint, &PeerAnswer::next_breakpoint);
   }
   absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override {
-    return Call(&PeerService::Stub::SplitTies, r, SplitTiesReply());
+    PeerCall c;
+    *c.mutable_split_ties() = r;
+    return Take(c, PeerAnswer::kSplitTies, &PeerAnswer::split_ties);
   }
   absl::StatusOr<LimitsReply> CheckLimits(const LimitsRequest& r) override {
-    return Call(&PeerService::Stub::CheckLimits, r, LimitsReply());
+    PeerCall c;
+    *c.mutable_check_limits() = r;
+    return Take(c, PeerAnswer::kCheckLimits, &PeerAnswer::check_limits);
   }
   absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override {
-    return Call(&PeerService::Stub::Execute, r, ExecuteReply());
+    PeerCall c;
+    *c.mutable_execute() = r;
+    return Take(c, PeerAnswer::kExecute, &PeerAnswer::execute);
   }
   void Abort(const std::string& route_id) override {
-    AbortRequest r;
-    r.set_route_id(route_id);
-    (void)Call(&PeerService::Stub::Abort, r, AbortReply());
+    PeerCall c;
+    c.mutable_abort()->set_route_id(route_id);
+    (void)Take(c, PeerAnswer::kAbort, &PeerAnswer::abort);
   }
 
  private:
-  template <typename Method, typename Req, typename Reply>
-  absl::StatusOr<Reply> Call(Method method, const Req& req, Reply reply) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
-    grpc::Status s = ((*stub_).*method)(&ctx, req, &reply);
-    if (s.ok()) return reply;
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat("node ", node_id_, ": ", s.error_message()));
+  // The reply of the kind asked for, or the error the peer answered (naming the node).
+  template <typename Reply>
+  absl::StatusOr<Reply> Take(const PeerCall& call, PeerAnswer::AnswerCase expected,
+                             const Reply& (PeerAnswer::*reply)() const) {
+    EXO_ASSIGN_OR_RETURN(PeerAnswer a, stream_.Call(call));
+    if (a.has_error()) {
+      return absl::Status(static_cast<absl::StatusCode>(a.error().code()),
+                          absl::StrCat("node ", node_id_, ": ", a.error().message()));
+    }
+    if (a.answer_case() != expected) {
+      return absl::InternalError(absl::StrCat("node ", node_id_, ": answered another kind of call"));
+    }
+    return (a.*reply)();
   }
 
   std::string node_id_;
-  std::unique_ptr<PeerService::Stub> stub_;
-  uint32_t timeout_ms_;
+  PeerStream stream_;
 };
 
 // The cluster's sums over every live node (added in node order: determinism of the sums).

@@ -14,6 +14,17 @@ namespace {
 
 using namespace exoroute::v1;  // NOLINT: the wire types of this file.
 
+// An Exchange answer: the reply into its field of the oneof, or the error in its place.
+template <typename Reply>
+void Put(absl::StatusOr<Reply> result, Reply* (PeerAnswer::*field)(), PeerAnswer* answer) {
+  if (result.ok()) {
+    *(answer->*field)() = *std::move(result);
+    return;
+  }
+  answer->mutable_error()->set_code(static_cast<int>(result.status().code()));
+  answer->mutable_error()->set_message(std::string(result.status().message()));
+}
+
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* field) {
   std::ifstream f(path);
   if (!f) return absl::FailedPreconditionError(absl::StrCat(field, ": cannot read ", path));
@@ -97,6 +108,63 @@ grpc::Status PeerServiceImpl::Abort(grpc::ServerContext* ctx, const AbortRequest
     node_->Abort(r.route_id());
     return AbortReply();
   });
+}
+
+grpc::Status PeerServiceImpl::Exchange(grpc::ServerContext* ctx,
+                                       grpc::ServerReaderWriter<PeerAnswer, PeerCall>* stream) {
+  absl::StatusOr<std::string> caller = Caller(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  {
+    std::lock_guard<std::mutex> lock(exchanges_mu_);
+    if (ending_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is shutting down");
+    exchanges_.insert(ctx);
+  }
+  PeerCall call;
+  while (stream->Read(&call)) {
+    if (!stream->Write(Answer(call))) break;
+  }
+  std::lock_guard<std::mutex> lock(exchanges_mu_);
+  exchanges_.erase(ctx);
+  return grpc::Status::OK;
+}
+
+void PeerServiceImpl::EndExchanges() {
+  std::lock_guard<std::mutex> lock(exchanges_mu_);
+  ending_ = true;
+  for (grpc::ServerContext* ctx : exchanges_) ctx->TryCancel();
+}
+
+PeerAnswer PeerServiceImpl::Answer(const PeerCall& call) {
+  PeerAnswer answer;
+  switch (call.call_case()) {
+    case PeerCall::kPrepare:
+      Put(node_->Prepare(call.prepare()), &PeerAnswer::mutable_prepare, &answer);
+      break;
+    case PeerCall::kEvaluate:
+      Put(node_->Evaluate(call.evaluate()), &PeerAnswer::mutable_evaluate, &answer);
+      break;
+    case PeerCall::kNextBreakpoint:
+      Put(node_->NextBreakpoint(call.next_breakpoint()), &PeerAnswer::mutable_next_breakpoint, &answer);
+      break;
+    case PeerCall::kSplitTies:
+      Put(node_->SplitTies(call.split_ties()), &PeerAnswer::mutable_split_ties, &answer);
+      break;
+    case PeerCall::kCheckLimits:
+      Put(node_->CheckLimits(call.check_limits()), &PeerAnswer::mutable_check_limits, &answer);
+      break;
+    case PeerCall::kExecute:
+      Put(node_->Execute(call.execute()), &PeerAnswer::mutable_execute, &answer);
+      break;
+    case PeerCall::kAbort:
+      node_->Abort(call.abort().route_id());
+      answer.mutable_abort();
+      break;
+    case PeerCall::CALL_NOT_SET:
+      answer.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      answer.mutable_error()->set_message("call: empty (no request set)");
+      break;
+  }
+  return answer;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(

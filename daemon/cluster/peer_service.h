@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -38,8 +39,13 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
                        exoroute::v1::ExecuteReply*) override;
   grpc::Status Abort(grpc::ServerContext*, const exoroute::v1::AbortRequest*,
                      exoroute::v1::AbortReply*) override;
+  grpc::Status Exchange(grpc::ServerContext*,
+                        grpc::ServerReaderWriter<exoroute::v1::PeerAnswer, exoroute::v1::PeerCall>*) override;
 
   uint64_t refused() const { return refused_.load(); }
+  // Ends every open Exchange stream (their coordinators open new ones when they next call):
+  // before the server shuts down, which would otherwise wait for them.
+  void EndExchanges();
 
  private:
   // The calling peer's node id, or PERMISSION_DENIED.
@@ -47,10 +53,16 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   template <typename Req, typename Reply, typename Fn>
   grpc::Status Serve(grpc::ServerContext* ctx, const Req& req, Reply* reply, Fn fn);
 
+  // One call of an Exchange stream, answered by the same node methods as the unary calls.
+  exoroute::v1::PeerAnswer Answer(const exoroute::v1::PeerCall& call);
+
   ClusterNode* const node_;
   const PairKeys* const keys_;
   const std::set<std::string> peer_ids_;
   std::atomic<uint64_t> refused_{0};
+  std::mutex exchanges_mu_;
+  std::set<grpc::ServerContext*> exchanges_;  // Open Exchange streams (guarded by exchanges_mu_).
+  bool ending_ = false;                       // EndExchanges was called (guarded too).
 };
 
 // Server credentials for the peer listener: this node's certificate, client certificates
