@@ -24,6 +24,17 @@ void ApplyNarrow(solver::VenueGroup& group, Narrow previous) {
   if (previous == NARROW_UPPER) group.Narrow(/*lower=*/false);
 }
 
+// An Exchange answer: the reply into its field of the oneof, or the error in its place.
+template <typename Reply>
+void Put(absl::StatusOr<Reply> result, Reply* (PeerAnswer::*field)(), PeerAnswer* answer) {
+  if (result.ok()) {
+    *(answer->*field)() = *std::move(result);
+    return;
+  }
+  answer->mutable_error()->set_code(static_cast<int>(result.status().code()));
+  answer->mutable_error()->set_message(std::string(result.status().message()));
+}
+
 }  // namespace
 
 ClusterNode::ClusterNode(RouterEngine* engine, const PairKeys* keys, KeyDirectory* directory,
@@ -331,6 +342,39 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   reply.set_plan_id(plan.plan_id());
   reply.set_status(plan.status());
   return reply;
+}
+
+PeerAnswer ClusterNode::Answer(const PeerCall& call) {
+  PeerAnswer answer;
+  switch (call.call_case()) {
+    case PeerCall::kPrepare:
+      Put(Prepare(call.prepare()), &PeerAnswer::mutable_prepare, &answer);
+      break;
+    case PeerCall::kEvaluate:
+      Put(Evaluate(call.evaluate()), &PeerAnswer::mutable_evaluate, &answer);
+      break;
+    case PeerCall::kNextBreakpoint:
+      Put(NextBreakpoint(call.next_breakpoint()), &PeerAnswer::mutable_next_breakpoint, &answer);
+      break;
+    case PeerCall::kSplitTies:
+      Put(SplitTies(call.split_ties()), &PeerAnswer::mutable_split_ties, &answer);
+      break;
+    case PeerCall::kCheckLimits:
+      Put(CheckLimits(call.check_limits()), &PeerAnswer::mutable_check_limits, &answer);
+      break;
+    case PeerCall::kExecute:
+      Put(Execute(call.execute()), &PeerAnswer::mutable_execute, &answer);
+      break;
+    case PeerCall::kAbort:
+      Abort(call.abort().route_id());
+      answer.mutable_abort();
+      break;
+    case PeerCall::CALL_NOT_SET:
+      answer.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      answer.mutable_error()->set_message("call: empty (no request set)");
+      break;
+  }
+  return answer;
 }
 
 void ClusterNode::Abort(const std::string& route_id) {

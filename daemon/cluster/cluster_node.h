@@ -40,6 +40,9 @@ class ClusterNode {
   // Records (and with EXECUTE starts) this node's plan for its share; ends the session.
   absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
   void Abort(const std::string& route_id);
+  // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.
+  // What a peer answers on its Exchange stream, and what the coordinator asks its own node.
+  exoroute::v1::PeerAnswer Answer(const exoroute::v1::PeerCall& call);
   size_t open_sessions() const;
   // The budget ledger's current windows (Status, `exoroutectl budgets`).
   std::vector<exoroute::v1::PrivacyBudgetStatus> Budgets() const;

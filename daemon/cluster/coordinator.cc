@@ -23,18 +23,13 @@ class InProcessLink final : public NodeLink {
  public:
   explicit InProcessLink(ClusterNode* node) : node_(node) {}
   const std::string& node_id() const override { return node_->node_id(); }
-  absl::StatusOr<PrepareReply> Prepare(const PrepareRequest& r) override { return node_->Prepare(r); }
-  absl::StatusOr<EvaluateReply> Evaluate(const EvaluateRequest& r) override { return node_->Evaluate(r); }
-  absl::StatusOr<BreakpointReply> NextBreakpoint(const BreakpointRequest& r) override {
-    return node_->NextBreakpoint(r);
-  }
-  absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override { return node_->SplitTies(r); }
-  absl::StatusOr<LimitsReply> CheckLimits(const LimitsRequest& r) override { return node_->CheckLimits(r); }
-  absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override { return node_->Execute(r); }
-  void Abort(const std::string& route_id) override { node_->Abort(route_id); }
+  void Send(PeerCall call) override { call_ = std::move(call); }
+  // Answered here, on the coordinator's thread, while the peers work on theirs.
+  absl::StatusOr<PeerAnswer> Receive() override { return node_->Answer(call_); }
 
  private:
   ClusterNode* node_;
+  PeerCall call_;
 };
 
 // A peer, over one Exchange stream (peer_stream.h).
@@ -43,67 +38,76 @@ class GrpcLink final : public NodeLink {
   GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
       : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
   const std::string& node_id() const override { return node_id_; }
-  absl::StatusOr<PrepareReply> Prepare(const PrepareRequest& r) override {
-    PeerCall c;
-    *c.mutable_prepare() = r;
-    return Take(c, PeerAnswer::kPrepare, &PeerAnswer::prepare);
-  }
-  absl::StatusOr<EvaluateReply> Evaluate(const EvaluateRequest& r) override {
-    PeerCall c;
-    *c.mutable_evaluate() = r;
-    return Take(c, PeerAnswer::kEvaluate, &PeerAnswer::evaluate);
-  }
-  absl::StatusOr<BreakpointReply> NextBreakpoint(const BreakpointRequest& r) override {
-    PeerCall c;
-    *c.mutable_next_breakpoint() = r;
-    return Take(c, PeerAnswer::kNextBreakpoint, &PeerAnswer::next_breakpoint);
-  }
-  absl::StatusOr<SplitTiesReply> SplitTies(const SplitTiesRequest& r) override {
-    PeerCall c;
-    *c.mutable_split_ties() = r;
-    return Take(c, PeerAnswer::kSplitTies, &PeerAnswer::split_ties);
-  }
-  absl::StatusOr<LimitsReply> CheckLimits(const LimitsRequest& r) override {
-    PeerCall c;
-    *c.mutable_check_limits() = r;
-    return Take(c, PeerAnswer::kCheckLimits, &PeerAnswer::check_limits);
-  }
-  absl::StatusOr<ExecuteReply> Execute(const ExecuteRequest& r) override {
-    PeerCall c;
-    *c.mutable_execute() = r;
-    return Take(c, PeerAnswer::kExecute, &PeerAnswer::execute);
-  }
-  void Abort(const std::string& route_id) override {
-    PeerCall c;
-    c.mutable_abort()->set_route_id(route_id);
-    (void)Take(c, PeerAnswer::kAbort, &PeerAnswer::abort);
-  }
+  void Send(PeerCall call) override { stream_.Send(call); }
+  absl::StatusOr<PeerAnswer> Receive() override { return stream_.Receive(); }
 
  private:
-  // The reply of the kind asked for, or the error the peer answered (naming the node).
-  template <typename Reply>
-  absl::StatusOr<Reply> Take(const PeerCall& call, PeerAnswer::AnswerCase expected,
-                             const Reply& (PeerAnswer::*reply)() const) {
-    EXO_ASSIGN_OR_RETURN(PeerAnswer a, stream_.Call(call));
-    if (a.has_error()) {
-      return absl::Status(static_cast<absl::StatusCode>(a.error().code()),
-                          absl::StrCat("node ", node_id_, ": ", a.error().message()));
-    }
-    if (a.answer_case() != expected) {
-      return absl::InternalError(absl::StrCat("node ", node_id_, ": answered another kind of call"));
-    }
-    return (a.*reply)();
-  }
-
   std::string node_id_;
   PeerStream stream_;
 };
 
+// Each kind of call: its request and reply types, and where they go in PeerCall / PeerAnswer.
+template <typename Request>
+struct PeerKind;
+#define EXO_PEER_KIND(Request, Reply, field, Case)                                   \
+  template <>                                                                         \
+  struct PeerKind<Request> {                                                          \
+    using ReplyType = Reply;                                                          \
+    static constexpr PeerAnswer::AnswerCase kCase = PeerAnswer::Case;                 \
+    static void Put(const Request& r, PeerCall* c) { *c->mutable_##field() = r; }     \
+    static Reply* Take(PeerAnswer* a) { return a->mutable_##field(); }                \
+  };
+EXO_PEER_KIND(PrepareRequest, PrepareReply, prepare, kPrepare)
+EXO_PEER_KIND(EvaluateRequest, EvaluateReply, evaluate, kEvaluate)
+EXO_PEER_KIND(BreakpointRequest, BreakpointReply, next_breakpoint, kNextBreakpoint)
+EXO_PEER_KIND(SplitTiesRequest, SplitTiesReply, split_ties, kSplitTies)
+EXO_PEER_KIND(LimitsRequest, LimitsReply, check_limits, kCheckLimits)
+EXO_PEER_KIND(ExecuteRequest, ExecuteReply, execute, kExecute)
+EXO_PEER_KIND(AbortRequest, AbortReply, abort, kAbort)
+#undef EXO_PEER_KIND
+
+// The reply of `Kind` in a node's answer, or the error it answered (naming the node).
+template <typename Kind>
+absl::StatusOr<typename Kind::ReplyType> ReplyOf(const std::string& node, absl::StatusOr<PeerAnswer> answer) {
+  if (!answer.ok()) return answer.status();
+  if (answer->has_error()) {
+    return absl::Status(static_cast<absl::StatusCode>(answer->error().code()),
+                        absl::StrCat("node ", node, ": ", answer->error().message()));
+  }
+  if (answer->answer_case() != Kind::kCase) {
+    return absl::InternalError(absl::StrCat("node ", node, ": answered another kind of call"));
+  }
+  return std::move(*Kind::Take(&*answer));
+}
+
+// Asks node i make(i) for every node at once: every call goes out before any answer is awaited
+// (this node's own is answered on this thread meanwhile). Answers in node order, so that sums
+// are added in the same order every time.
+template <typename MakeRequest>
+auto FanOut(const std::vector<NodeLink*>& nodes, MakeRequest make) {
+  using Kind = PeerKind<std::decay_t<decltype(make(size_t{0}))>>;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    PeerCall call;
+    Kind::Put(make(i), &call);
+    nodes[i]->Send(std::move(call));
+  }
+  std::vector<absl::StatusOr<typename Kind::ReplyType>> out;
+  out.reserve(nodes.size());
+  for (NodeLink* n : nodes) out.push_back(ReplyOf<Kind>(n->node_id(), n->Receive()));
+  return out;
+}
+
+void AbortOn(NodeLink* node, const std::string& route_id) {
+  AbortRequest r;
+  r.set_route_id(route_id);
+  (void)FanOut({node}, [&r](size_t) -> const AbortRequest& { return r; });
+}
+
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
-  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, FanOutPool* pool)
-      : route_id_(std::move(route_id)), nodes_(nodes), pool_(pool) {}
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
+      : route_id_(std::move(route_id)), nodes_(nodes) {}
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
     return Sum(lambda, /*exact=*/false);
   }
@@ -119,7 +123,7 @@ class ClusterOracle final : public solver::DualOracle {
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
     uint64_t lo = 0, hi = 0;
     uint128 cost_lo = 0, cost_hi = 0;
-    auto replies = pool_->Run(nodes_.size(), [&](size_t i) { return nodes_[i]->Evaluate(req); });
+    auto replies = FanOut(nodes_, [&req](size_t) -> const EvaluateRequest& { return req; });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<EvaluateReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
@@ -138,7 +142,7 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
     double m = std::numeric_limits<double>::infinity();
-    auto replies = pool_->Run(nodes_.size(), [&](size_t i) { return nodes_[i]->NextBreakpoint(req); });
+    auto replies = FanOut(nodes_, [&req](size_t) -> const BreakpointRequest& { return req; });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<BreakpointReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
@@ -160,7 +164,6 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
-  FanOutPool* pool_;
   exoroute::v1::Narrow narrow_ = NARROW_NONE;
   uint32_t round_ = 0;
   size_t failed_ = std::numeric_limits<size_t>::max();
@@ -202,14 +205,14 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   record.set_route_id(route_id);
   record.set_coordinator(node_id_);
   auto abort_all = [&] {
-    for (NodeLink* l : live) l->Abort(route_id);
+    for (NodeLink* l : live) AbortOn(l, route_id);
   };
   // Leaves node `i` out of the route, or fails the route, per policy.
   auto drop = [&](size_t i, const absl::Status& why, bool failure) -> absl::Status {
     NodeDropped* d = record.add_dropped();
     d->set_node(live[i]->node_id());
     d->set_reason(std::string(why.message()));
-    live[i]->Abort(route_id);
+    AbortOn(live[i], route_id);
     if (failure) LogWarning("route %s: dropping node %s: %s", route_id, live[i]->node_id(), why.ToString());
     live.erase(live.begin() + static_cast<long>(i));
     if (absl::IsResourceExhausted(why) && on_exhausted_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
@@ -258,7 +261,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) prep.add_participants(id);
     bool restart = false;
-    auto prepared = pool_.Run(live.size(), [&](size_t i) { return live[i]->Prepare(prep); });
+    auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
       if (!r.ok()) {
@@ -318,7 +321,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
-    ClusterOracle oracle(route_id, live, &pool_);
+    ClusterOracle oracle(route_id, live);
     absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
@@ -390,7 +393,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       return out;
     };
     auto split_all = [&] {
-      return all_or_drop(pool_.Run(live.size(), [&](size_t i) { return live[i]->SplitTies(split); }));
+      return all_or_drop(FanOut(live, [&split](size_t) -> const SplitTiesRequest& { return split; }));
     };
     uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
     EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
@@ -431,12 +434,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     // (docs/cluster.md), and the search starts again without it.
     if (order.max_venues() > 0 || min_sizes) {
       auto check_all = [&](LimitReveal reveal) {
-        return all_or_drop(pool_.Run(live.size(), [&](size_t i) {
+        return all_or_drop(FanOut(live, [&](size_t i) {
           LimitsRequest check;
           check.set_route_id(route_id);
           *check.mutable_fixed_dual() = fixed_for(i);
           check.set_reveal(reveal);
-          return live[i]->CheckLimits(check);
+          return check;
         }));
       };
       EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> counts, check_all(LIMIT_REVEAL_NONE));
@@ -494,7 +497,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
   }
   // Every node records its share at once (each one's durable write is its own).
-  auto executed = pool_.Run(live.size(), [&](size_t i) { return live[i]->Execute(execs[i]); });
+  auto executed = FanOut(live, [&execs](size_t i) -> const ExecuteRequest& { return execs[i]; });
   for (size_t i = 0; i < live.size(); ++i) {
     absl::StatusOr<ExecuteReply>& r = executed[i];
     NodeShare* share = summary->add_shares();

@@ -1,7 +1,8 @@
 // The coordinator of a cluster route: runs the exact dual search over every node's sums, splits
 // the tie at the final λ by one broadcast fraction, gives out the remainder lots, and asks each
 // node to fix and record its share. Nodes are reached through NodeLink: in process for this
-// node's own venues, over mutual-TLS gRPC for peers. A node that fails or misses a round's
+// node's own venues, over one mutual-TLS gRPC stream per peer; a round's calls go out to every
+// node at once from the coordinator's thread. A node that fails or misses a round's
 // deadline is dropped and the search restarts without it (or the route fails), per policy.
 #pragma once
 
@@ -12,25 +13,23 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
-#include "daemon/cluster/fan_out.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "exoroute/v1/router.pb.h"
 
 namespace exo::daemon::cluster {
 
+// A node as the coordinator reaches it: this node in process, a peer over its Exchange stream.
+// A call is sent, then its answer received, so that a round's calls to every node go out
+// before any answer is awaited. One call at a time per link.
 class NodeLink {
  public:
   virtual ~NodeLink() = default;
   virtual const std::string& node_id() const = 0;
-  virtual absl::StatusOr<exoroute::v1::PrepareReply> Prepare(const exoroute::v1::PrepareRequest&) = 0;
-  virtual absl::StatusOr<exoroute::v1::EvaluateReply> Evaluate(const exoroute::v1::EvaluateRequest&) = 0;
-  virtual absl::StatusOr<exoroute::v1::BreakpointReply> NextBreakpoint(
-      const exoroute::v1::BreakpointRequest&) = 0;
-  virtual absl::StatusOr<exoroute::v1::SplitTiesReply> SplitTies(const exoroute::v1::SplitTiesRequest&) = 0;
-  virtual absl::StatusOr<exoroute::v1::LimitsReply> CheckLimits(const exoroute::v1::LimitsRequest&) = 0;
-  virtual absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest&) = 0;
-  virtual void Abort(const std::string& route_id) = 0;
+  virtual void Send(exoroute::v1::PeerCall call) = 0;
+  // The answer to the call sent last: the node's reply or the error it answered, or why there
+  // is none (the node is down, refuses this node, or missed the round's deadline).
+  virtual absl::StatusOr<exoroute::v1::PeerAnswer> Receive() = 0;
 };
 
 // This node's own venues.
@@ -60,8 +59,7 @@ class Coordinator {
   const exoroute::v1::NodeFailurePolicy policy_;
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
-  std::mutex mu_;     // One route at a time.
-  FanOutPool pool_;   // The calls of a round, one thread per peer (used under mu_).
+  std::mutex mu_;  // One route at a time.
 };
 
 }  // namespace exo::daemon::cluster

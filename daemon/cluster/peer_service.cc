@@ -14,17 +14,6 @@ namespace {
 
 using namespace exoroute::v1;  // NOLINT: the wire types of this file.
 
-// An Exchange answer: the reply into its field of the oneof, or the error in its place.
-template <typename Reply>
-void Put(absl::StatusOr<Reply> result, Reply* (PeerAnswer::*field)(), PeerAnswer* answer) {
-  if (result.ok()) {
-    *(answer->*field)() = *std::move(result);
-    return;
-  }
-  answer->mutable_error()->set_code(static_cast<int>(result.status().code()));
-  answer->mutable_error()->set_message(std::string(result.status().message()));
-}
-
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* field) {
   std::ifstream f(path);
   if (!f) return absl::FailedPreconditionError(absl::StrCat(field, ": cannot read ", path));
@@ -78,38 +67,6 @@ grpc::Status PeerServiceImpl::Serve(grpc::ServerContext* ctx, const Req& req, Re
   return grpc::Status::OK;
 }
 
-grpc::Status PeerServiceImpl::Prepare(grpc::ServerContext* ctx, const PrepareRequest* req,
-                                      PrepareReply* reply) {
-  return Serve(ctx, *req, reply, [this](const PrepareRequest& r) { return node_->Prepare(r); });
-}
-grpc::Status PeerServiceImpl::Evaluate(grpc::ServerContext* ctx, const EvaluateRequest* req,
-                                       EvaluateReply* reply) {
-  return Serve(ctx, *req, reply, [this](const EvaluateRequest& r) { return node_->Evaluate(r); });
-}
-grpc::Status PeerServiceImpl::NextBreakpoint(grpc::ServerContext* ctx, const BreakpointRequest* req,
-                                             BreakpointReply* reply) {
-  return Serve(ctx, *req, reply, [this](const BreakpointRequest& r) { return node_->NextBreakpoint(r); });
-}
-grpc::Status PeerServiceImpl::SplitTies(grpc::ServerContext* ctx, const SplitTiesRequest* req,
-                                        SplitTiesReply* reply) {
-  return Serve(ctx, *req, reply, [this](const SplitTiesRequest& r) { return node_->SplitTies(r); });
-}
-grpc::Status PeerServiceImpl::CheckLimits(grpc::ServerContext* ctx, const LimitsRequest* req,
-                                          LimitsReply* reply) {
-  return Serve(ctx, *req, reply, [this](const LimitsRequest& r) { return node_->CheckLimits(r); });
-}
-grpc::Status PeerServiceImpl::Execute(grpc::ServerContext* ctx, const ExecuteRequest* req,
-                                      ExecuteReply* reply) {
-  return Serve(ctx, *req, reply, [this](const ExecuteRequest& r) { return node_->Execute(r); });
-}
-grpc::Status PeerServiceImpl::Abort(grpc::ServerContext* ctx, const AbortRequest* req,
-                                    AbortReply* reply) {
-  return Serve(ctx, *req, reply, [this](const AbortRequest& r) -> absl::StatusOr<AbortReply> {
-    node_->Abort(r.route_id());
-    return AbortReply();
-  });
-}
-
 grpc::Status PeerServiceImpl::Exchange(grpc::ServerContext* ctx,
                                        grpc::ServerReaderWriter<PeerAnswer, PeerCall>* stream) {
   absl::StatusOr<std::string> caller = Caller(ctx);
@@ -121,7 +78,7 @@ grpc::Status PeerServiceImpl::Exchange(grpc::ServerContext* ctx,
   }
   PeerCall call;
   while (stream->Read(&call)) {
-    if (!stream->Write(Answer(call))) break;
+    if (!stream->Write(node_->Answer(call))) break;
   }
   std::lock_guard<std::mutex> lock(exchanges_mu_);
   exchanges_.erase(ctx);
@@ -132,39 +89,6 @@ void PeerServiceImpl::EndExchanges() {
   std::lock_guard<std::mutex> lock(exchanges_mu_);
   ending_ = true;
   for (grpc::ServerContext* ctx : exchanges_) ctx->TryCancel();
-}
-
-PeerAnswer PeerServiceImpl::Answer(const PeerCall& call) {
-  PeerAnswer answer;
-  switch (call.call_case()) {
-    case PeerCall::kPrepare:
-      Put(node_->Prepare(call.prepare()), &PeerAnswer::mutable_prepare, &answer);
-      break;
-    case PeerCall::kEvaluate:
-      Put(node_->Evaluate(call.evaluate()), &PeerAnswer::mutable_evaluate, &answer);
-      break;
-    case PeerCall::kNextBreakpoint:
-      Put(node_->NextBreakpoint(call.next_breakpoint()), &PeerAnswer::mutable_next_breakpoint, &answer);
-      break;
-    case PeerCall::kSplitTies:
-      Put(node_->SplitTies(call.split_ties()), &PeerAnswer::mutable_split_ties, &answer);
-      break;
-    case PeerCall::kCheckLimits:
-      Put(node_->CheckLimits(call.check_limits()), &PeerAnswer::mutable_check_limits, &answer);
-      break;
-    case PeerCall::kExecute:
-      Put(node_->Execute(call.execute()), &PeerAnswer::mutable_execute, &answer);
-      break;
-    case PeerCall::kAbort:
-      node_->Abort(call.abort().route_id());
-      answer.mutable_abort();
-      break;
-    case PeerCall::CALL_NOT_SET:
-      answer.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
-      answer.mutable_error()->set_message("call: empty (no request set)");
-      break;
-  }
-  return answer;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(

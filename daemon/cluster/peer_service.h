@@ -25,20 +25,6 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
 
   grpc::Status Hello(grpc::ServerContext*, const exoroute::v1::HelloRequest*,
                      exoroute::v1::HelloReply*) override;
-  grpc::Status Prepare(grpc::ServerContext*, const exoroute::v1::PrepareRequest*,
-                       exoroute::v1::PrepareReply*) override;
-  grpc::Status Evaluate(grpc::ServerContext*, const exoroute::v1::EvaluateRequest*,
-                        exoroute::v1::EvaluateReply*) override;
-  grpc::Status NextBreakpoint(grpc::ServerContext*, const exoroute::v1::BreakpointRequest*,
-                              exoroute::v1::BreakpointReply*) override;
-  grpc::Status SplitTies(grpc::ServerContext*, const exoroute::v1::SplitTiesRequest*,
-                         exoroute::v1::SplitTiesReply*) override;
-  grpc::Status CheckLimits(grpc::ServerContext*, const exoroute::v1::LimitsRequest*,
-                           exoroute::v1::LimitsReply*) override;
-  grpc::Status Execute(grpc::ServerContext*, const exoroute::v1::ExecuteRequest*,
-                       exoroute::v1::ExecuteReply*) override;
-  grpc::Status Abort(grpc::ServerContext*, const exoroute::v1::AbortRequest*,
-                     exoroute::v1::AbortReply*) override;
   grpc::Status Exchange(grpc::ServerContext*,
                         grpc::ServerReaderWriter<exoroute::v1::PeerAnswer, exoroute::v1::PeerCall>*) override;
 
@@ -52,9 +38,6 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   absl::StatusOr<std::string> Caller(const grpc::ServerContext* ctx);
   template <typename Req, typename Reply, typename Fn>
   grpc::Status Serve(grpc::ServerContext* ctx, const Req& req, Reply* reply, Fn fn);
-
-  // One call of an Exchange stream, answered by the same node methods as the unary calls.
-  exoroute::v1::PeerAnswer Answer(const exoroute::v1::PeerCall& call);
 
   ClusterNode* const node_;
   const PairKeys* const keys_;

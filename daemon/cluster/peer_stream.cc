@@ -8,7 +8,7 @@ namespace {
 using exoroute::v1::PeerAnswer;
 using exoroute::v1::PeerCall;
 
-enum class Op : intptr_t { kStarted = 1, kWritten, kRead, kFinished };
+enum class Op : intptr_t { kWritten = 1, kRead, kFinished };
 void* Tag(Op op) { return reinterpret_cast<void*>(static_cast<intptr_t>(op)); }
 
 }  // namespace
@@ -17,6 +17,7 @@ struct PeerStream::Open {
   grpc::ClientContext ctx;
   grpc::CompletionQueue cq;
   std::unique_ptr<grpc::ClientAsyncReaderWriter<PeerCall, PeerAnswer>> rw;
+  PeerAnswer answer;  // Where the pending read goes.
   int pending = 0;    // Operations started and not yet back from the queue.
   bool used = false;  // It has answered a call.
 };
@@ -27,15 +28,15 @@ PeerStream::PeerStream(std::string node_id, std::shared_ptr<grpc::Channel> chann
       timeout_ms_(timeout_ms) {}
 
 PeerStream::~PeerStream() {
-  std::lock_guard<std::mutex> lock(mu_);
   if (open_) Close(/*cancel=*/true, std::chrono::system_clock::now());
 }
 
 void PeerStream::Start() {
   open_ = std::make_unique<Open>();
+  // The headers go out with the first message: no operation of their own to wait for.
+  open_->ctx.set_initial_metadata_corked(true);
   open_->rw = stub_->PrepareAsyncExchange(&open_->ctx, &open_->cq);
-  open_->rw->StartCall(Tag(Op::kStarted));
-  open_->pending = 1;
+  open_->rw->StartCall(nullptr);
 }
 
 grpc::Status PeerStream::Close(bool cancel, std::chrono::system_clock::time_point deadline) {
@@ -65,53 +66,57 @@ grpc::Status PeerStream::Close(bool cancel, std::chrono::system_clock::time_poin
   return status;
 }
 
-absl::StatusOr<PeerAnswer> PeerStream::Call(const PeerCall& call) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_);
+void PeerStream::Send(const PeerCall& call) {
+  call_ = call;
+  deadline_ = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  fresh_ = open_ == nullptr || !open_->used;
+  if (!open_) Start();
+  open_->answer.Clear();
+  open_->rw->Write(call_, Tag(Op::kWritten));
+  open_->rw->Read(&open_->answer, Tag(Op::kRead));
+  open_->pending += 2;
+}
+
+absl::StatusOr<PeerAnswer> PeerStream::Receive() {
+  if (!open_) return absl::InternalError(absl::StrCat("node ", node_id_, ": nothing sent"));
   for (int attempt = 0;; ++attempt) {
-    const bool reused = open_ != nullptr && open_->used;
-    if (!open_) Start();
     Open& o = *open_;
-    PeerAnswer answer;
     bool broken = false, timed_out = false;
-    // The stream's start completes before the first message goes (one write at a time), then
-    // the call is one write and one read.
-    bool sent = false;
-    while ((o.pending > 0 || !sent) && !timed_out && !broken) {
-      if (o.pending == 0) {
-        o.rw->Write(call, Tag(Op::kWritten));
-        o.rw->Read(&answer, Tag(Op::kRead));
-        o.pending += 2;
-        sent = true;
-      }
+    while (o.pending > 0 && !timed_out && !broken) {
       void* tag = nullptr;
       bool ok = false;
-      switch (o.cq.AsyncNext(&tag, &ok, deadline)) {
+      switch (o.cq.AsyncNext(&tag, &ok, deadline_)) {
         case grpc::CompletionQueue::TIMEOUT:
           timed_out = true;
           break;
         case grpc::CompletionQueue::SHUTDOWN:
-          return absl::InternalError(absl::StrCat("node ", node_id_, ": stream queue shut down"));
+          broken = true;
+          break;
         case grpc::CompletionQueue::GOT_EVENT:
           --o.pending;
-          broken = broken || !ok;
+          broken = !ok;
           break;
       }
     }
-    // A broken stream's other operations come back failed at once; Close collects them.
     if (!timed_out && !broken) {
       o.used = true;
-      return answer;
+      return std::move(o.answer);
     }
+    // A broken stream's other operation comes back failed at once; Close collects it.
     if (timed_out) {
-      Close(/*cancel=*/true, deadline);
+      Close(/*cancel=*/true, deadline_);
       return absl::DeadlineExceededError(
           absl::StrCat("node ", node_id_, ": no answer within ", timeout_ms_, " ms"));
     }
-    const grpc::Status status = Close(/*cancel=*/false, deadline);
+    const grpc::Status status = Close(/*cancel=*/false, deadline_);
     // A stream that had already answered may have broken since (the peer restarted): the call
-    // goes once more on a new stream.
-    if (reused && attempt == 0 && std::chrono::system_clock::now() < deadline) continue;
+    // goes once more, on a new stream, within the same deadline.
+    if (!fresh_ && attempt == 0 && std::chrono::system_clock::now() < deadline_) {
+      const auto deadline = deadline_;
+      Send(call_);
+      deadline_ = deadline;
+      continue;
+    }
     const std::string why = status.ok() ? "stream ended" : status.error_message();
     return absl::Status(status.ok() ? absl::StatusCode::kUnavailable : static_cast<absl::StatusCode>(status.error_code()),
                         absl::StrCat("node ", node_id_, ": ", why));

@@ -1,5 +1,7 @@
 // PeerStream: a coordinator's calls to one peer over one long-lived PeerService.Exchange
-// stream (mutual TLS), one call at a time, each with its own deadline.
+// stream (mutual TLS), one call at a time, each with its own deadline. Send returns at once, so
+// a coordinator sends a round's calls to every peer from one thread and then collects the
+// answers (not thread-safe: one caller at a time).
 //
 // A call on an open stream is one message each way: no new HTTP/2 stream, headers or deadline
 // per call, which is most of what a unary call costs on loopback (docs/BENCHMARKS.md). The
@@ -10,7 +12,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -26,10 +27,12 @@ class PeerStream {
   PeerStream(const PeerStream&) = delete;
   PeerStream& operator=(const PeerStream&) = delete;
 
-  // The peer's answer to `call` (its reply, or the error it answered, as a status naming the
-  // node); DEADLINE_EXCEEDED after timeout_ms; the stream's own failure (UNAVAILABLE when the
-  // peer is down, PERMISSION_DENIED when it refuses this node) otherwise.
-  absl::StatusOr<exoroute::v1::PeerAnswer> Call(const exoroute::v1::PeerCall& call);
+  // Sends `call` (opening the stream first if none is open); its deadline starts now.
+  void Send(const exoroute::v1::PeerCall& call);
+  // The peer's answer to the call sent last (its reply, or the error it answered), or why there
+  // is none: DEADLINE_EXCEEDED after timeout_ms, the stream's own failure otherwise (UNAVAILABLE
+  // when the peer is down, PERMISSION_DENIED when it refuses this node), naming the node.
+  absl::StatusOr<exoroute::v1::PeerAnswer> Receive();
 
  private:
   struct Open;
@@ -41,8 +44,11 @@ class PeerStream {
   const std::string node_id_;
   const std::unique_ptr<exoroute::v1::PeerService::Stub> stub_;
   const uint32_t timeout_ms_;
-  std::mutex mu_;              // One call at a time.
   std::unique_ptr<Open> open_;  // The stream, when one is open.
+  // The call in flight (kept to send again on a new stream) and its deadline.
+  exoroute::v1::PeerCall call_;
+  std::chrono::system_clock::time_point deadline_;
+  bool fresh_ = false;  // It went out on a stream opened for it.
 };
 
 }  // namespace exo::daemon::cluster
