@@ -1,8 +1,8 @@
 // The peer transport alone: a tiny unary call (PeerService.Hello) over mutual TLS on loopback,
 // served by gRPC's synchronous server (a thread pool polling the completion queues) and by its
 // callback server (the handler runs on gRPC's own event thread), one call at a time and two
-// calls at once to two servers (a coordinator's fan-out to two peers). Figures:
-// docs/BENCHMARKS.md.
+// calls at once to two servers (a coordinator's fan-out to two peers); and the coordinator's
+// own way, a call on an open Exchange stream (PeerStream). Figures: docs/BENCHMARKS.md.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,9 +11,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "daemon/cluster/peer_service.h"
+#include "daemon/cluster/peer_stream.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -26,6 +28,16 @@ namespace {
 class SyncHello final : public PeerService::Service {
   grpc::Status Hello(grpc::ServerContext*, const HelloRequest*, HelloReply* reply) override {
     reply->set_node("sync");
+    return grpc::Status::OK;
+  }
+  // Every call answered at once (an abort's empty reply): the stream's own cost.
+  grpc::Status Exchange(grpc::ServerContext* ctx, grpc::ServerReaderWriter<PeerAnswer, PeerCall>* stream) override {
+    PeerCall call;
+    PeerAnswer answer;
+    answer.mutable_abort();
+    while (stream->Read(&call)) {
+      if (!stream->Write(answer)) break;
+    }
     return grpc::Status::OK;
   }
 };
@@ -61,6 +73,7 @@ double CallUs(PeerService::Stub& stub) {
 struct Servers {
   std::vector<std::unique_ptr<grpc::Server>> servers;
   std::vector<std::unique_ptr<PeerService::Stub>> stubs;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;  // Only for servers that stream.
 };
 
 std::string Slurp(const std::string& path) {
@@ -82,7 +95,9 @@ Servers Start(const ClusterConfig& cluster, Service* service, int count, bool le
     peer.set_node_id("n2");
     peer.set_address("127.0.0.1:" + std::to_string(port));
     if (!lean) {
-      out.stubs.push_back(PeerService::NewStub(*exo::daemon::cluster::PeerChannel(cluster, peer)));
+      std::shared_ptr<grpc::Channel> channel = *exo::daemon::cluster::PeerChannel(cluster, peer);
+      out.stubs.push_back(PeerService::NewStub(channel));
+      if (std::is_same_v<Service, SyncHello>) out.channels.push_back(channel);
       continue;
     }
     grpc::SslCredentialsOptions opts;
@@ -141,6 +156,32 @@ void Measure(const char* name, Servers& s) {
   void* tag;
   bool ok;
   while (cq.Next(&tag, &ok)) {
+  }
+  // The same through PeerStream (the coordinator's way): one Exchange stream per server, calls
+  // sent to both before either answer is awaited, from this one thread.
+  std::vector<double> stream_one, stream_two;
+  if (s.channels.size() == 2) {
+    exo::daemon::cluster::PeerStream a("a", s.channels[0], 5000), b("b", s.channels[1], 5000);
+    PeerCall call;
+    call.mutable_abort()->set_route_id("bench");
+    for (int i = 0; i < kWarm + kCalls; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      a.Send(call);
+      if (!a.Receive().ok()) std::exit(1);
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= kWarm) stream_one.push_back(us);
+    }
+    for (int i = 0; i < kWarm + kCalls; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      a.Send(call);
+      b.Send(call);
+      if (!a.Receive().ok() || !b.Receive().ok()) std::exit(1);
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= kWarm) stream_two.push_back(us);
+    }
+    std::printf("%-9s Exchange stream: one call p50 %5.0f us p99 %5.0f us | two at once p50 %5.0f us p99 %5.0f us\n",
+                name, Percentile(stream_one, 0.5), Percentile(stream_one, 0.99), Percentile(stream_two, 0.5),
+                Percentile(stream_two, 0.99));
   }
   std::printf("%-9s one call p50 %5.0f us p99 %5.0f us | two at once, two threads p50 %5.0f us p99 %5.0f us | "
               "two at once, one thread (async) p50 %5.0f us p99 %5.0f us\n",
