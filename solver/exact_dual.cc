@@ -104,14 +104,14 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
 }
 
 VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
-  lanes_.resize(problems.size());
-  active_.resize(problems.size());
+  lanes_.reserve(problems.size());
+  active_.reserve(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
-    Lane& l = lanes_[i];
+    Lane& l = lanes_.emplace_back();
     l.problem = &problems[i];
     l.qb = problems[i].capacity();
     l.cb = problems[i].total_cost();
-    active_[i] = static_cast<uint32_t>(i);
+    active_.push_back(static_cast<uint32_t>(i));
   }
 }
 

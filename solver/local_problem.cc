@@ -75,10 +75,13 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
     return absl::FailedPreconditionError(
         absl::StrCat("less than one lot (", lot, ") available within limit and cap"));
   }
-  const size_t k = static_cast<size_t>(
-      std::lower_bound(segs.begin(), segs.begin() + static_cast<long>(n), usable,
-                       [](const Segment& s, int64_t v) { return s.end < v; }) -
-      segs.begin());
+  // The segment holding the last usable unit (ends increase strictly; uncapped: the last one).
+  const size_t k = usable == segs[n - 1].end
+                       ? n - 1
+                       : static_cast<size_t>(
+                             std::lower_bound(segs.begin(), segs.begin() + static_cast<long>(n), usable,
+                                              [](const Segment& s, int64_t v) { return s.end < v; }) -
+                             segs.begin());
 
   LocalProblem p;
   p.segs_ = segs.data();
@@ -192,10 +195,10 @@ size_t LocalProblem::SegmentOf(int64_t x) const {
 
 double LocalProblem::MarginalCostAfter(int64_t x) const { return LotMarginal(x / lot_size_); }
 
-double LocalProblem::Cost(int64_t x) const {
-  if (x <= 0) return 0;
+double LocalProblem::Cost(int64_t x) const { return x <= 0 ? 0 : CostIn(x, SegmentOf(x)); }
+
+double LocalProblem::CostIn(int64_t x, size_t k) const {
   double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
-  size_t k = SegmentOf(x);
   if (k >= n_) return last_.end_cost + impact;
   double before = k == 0 ? 0.0 : Seg(k - 1).end_cost;
   int64_t qty_before = k == 0 ? 0 : Seg(k - 1).end;
@@ -226,7 +229,8 @@ int64_t LocalProblem::LimitPriceFor(int64_t x) const {
 LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const {
   // The walked notional, exactly: whole segments' sums, plus part of a one-price run (a lot
   // multiple never ends inside a straddling lot).
-  const Segment& s = Seg(std::min(SegmentOf(x), n_ - 1));
+  const size_t k = SegmentOf(x);
+  const Segment& s = Seg(std::min(k, n_ - 1));
   __int128 notional = s.notional;
   if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);
   const int64_t fee_ppm = curve_->fee_ppm();
@@ -237,7 +241,7 @@ LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const 
     double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
     cost += std::llround(impact / static_cast<double>(Pow10(qty_scale)));
   }
-  return {s.worst_price, cost};
+  return {s.worst_price, cost, CostIn(x, k)};
 }
 
 }  // namespace exo::solver

@@ -88,6 +88,7 @@ class LocalProblem {
   struct Child {
     int64_t limit_price = 0;
     int64_t expected_cost = 0;
+    double cost = 0;  // Cost(x), from the same segment.
   };
   Child ChildFor(int64_t x, uint32_t qty_scale) const;
 
@@ -154,6 +155,8 @@ class LocalProblem {
   }
   // Index of the segment holding the x-th unit (x >= 1); n_ if beyond.
   size_t SegmentOf(int64_t x) const;
+  // Cost(x) for x > 0 in segment k = SegmentOf(x).
+  double CostIn(int64_t x, size_t k) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
   double LotMarginal(int64_t j) const;
   // Lots whose marginal cost is < λ (or <= λ when `inclusive`), with impact.

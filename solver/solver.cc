@@ -178,6 +178,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
 
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
   int64_t allocated = 0, cost = 0;
+  double chosen = 0;  // The allocation's cost on the solver's curves (the duality gap's primal).
   d.mutable_allocations()->Reserve(static_cast<int>(problems.size()));
   for (size_t i = 0; i < problems.size(); ++i) {
     int64_t x = sol.quantities[i];
@@ -188,6 +189,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
     const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());
     a->set_limit_price(child.limit_price);
     a->set_expected_cost(child.expected_cost);
+    chosen += child.cost;  // In venue order (an unused venue would add 0).
     allocated += x;
     cost += a->expected_cost();
   }
@@ -198,9 +200,8 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
 
   // Weak duality: for any λ, Σ_i min_x (f_i(x) - λx) + λ·X bounds the cost of placing X.
   const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
-  double chosen = 0, bound = sol.lambda * static_cast<double>(allocated);
+  double bound = sol.lambda * static_cast<double>(allocated);
   for (size_t i = 0; i < problems.size(); ++i) {
-    chosen += problems[i].Cost(sol.quantities[i]);
     const LocalProblem::Response r =
         sol.at_lambda.empty() ? problems[i].At(sol.lambda) : sol.at_lambda[i];
     bound += r.cost_lo - sol.lambda * static_cast<double>(r.lo);
