@@ -863,7 +863,8 @@ int Main(int argc, char** argv) {
                              "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
-  Context c{*std::move(parsed)};
+  Context c;
+  c.args = *std::move(parsed);
   const auto& w = c.args.words();
   if (c.args.Has("help") || w.empty() || w[0] == "help") {
     std::fputs(kHelp, w.empty() && !c.args.Has("help") ? stderr : stdout);

@@ -165,14 +165,14 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   PrepareReply reply;
   for (const std::string& peer : req.participants()) {
     if (peer == node_id_) continue;
-    absl::StatusOr<std::string> key = directory_->PairKeyWith(peer, req.refresh_keys());
-    if (!key.ok()) {
+    absl::StatusOr<Prf> prf = directory_->PairPrfWith(peer, req.refresh_keys());
+    if (!prf.ok()) {
       NodeUnreachable* u = reply.add_unreachable();
       u->set_node(peer);
-      u->set_reason(std::string(key.status().message()));
+      u->set_reason(std::string(prf.status().message()));
       continue;
     }
-    session->pair_prfs.emplace(peer, Prf(*key));
+    session->pair_prfs.emplace(peer, *std::move(prf));
     KeyUse* use = reply.add_keys_used();
     use->set_node(peer);
     use->set_fingerprint(directory_->CachedFingerprint(peer));

@@ -105,11 +105,11 @@ void KeyDirectory::AddPeer(const std::string& node_id, std::shared_ptr<grpc::Cha
   stubs_[node_id] = exoroute::v1::PeerService::NewStub(std::move(channel));
 }
 
-absl::StatusOr<std::string> KeyDirectory::PairKeyWith(const std::string& peer, bool refresh) {
+absl::StatusOr<Prf> KeyDirectory::PairPrfWith(const std::string& peer, bool refresh) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pair_keys_.find(peer);
-    if (!refresh && it != pair_keys_.end()) return it->second;
+    auto it = pair_prfs_.find(peer);
+    if (!refresh && it != pair_prfs_.end()) return it->second;
   }
   auto stub = stubs_.find(peer);
   if (stub == stubs_.end()) return absl::InvalidArgumentError(absl::StrCat("participants: unknown node ", peer));
@@ -122,10 +122,11 @@ absl::StatusOr<std::string> KeyDirectory::PairKeyWith(const std::string& peer, b
   }
   EXO_ASSIGN_OR_RETURN(std::string key, own_->PairKey(peer, reply.x25519_public()));
   if (on_fetched_) on_fetched_(peer, reply.x25519_public());
+  Prf prf(key);
   std::lock_guard<std::mutex> lock(mu_);
   public_keys_[peer] = reply.x25519_public();
-  pair_keys_[peer] = key;
-  return key;
+  pair_prfs_.insert_or_assign(peer, prf);
+  return prf;
 }
 
 std::string KeyDirectory::CachedFingerprint(const std::string& peer) const {
