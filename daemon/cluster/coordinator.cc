@@ -38,7 +38,7 @@ class GrpcLink final : public NodeLink {
   GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
       : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
   const std::string& node_id() const override { return node_id_; }
-  void Send(PeerCall call) override { stream_.Send(call); }
+  void Send(PeerCall call) override { stream_.Send(std::move(call)); }
   absl::StatusOr<PeerAnswer> Receive() override { return stream_.Receive(); }
 
  private:

@@ -66,8 +66,8 @@ grpc::Status PeerStream::Close(bool cancel, std::chrono::system_clock::time_poin
   return status;
 }
 
-void PeerStream::Send(const PeerCall& call) {
-  call_ = call;
+void PeerStream::Send(PeerCall call) {
+  call_ = std::move(call);
   deadline_ = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_);
   fresh_ = open_ == nullptr || !open_->used;
   if (!open_) Start();
@@ -113,7 +113,7 @@ absl::StatusOr<PeerAnswer> PeerStream::Receive() {
     // goes once more, on a new stream, within the same deadline.
     if (!fresh_ && attempt == 0 && std::chrono::system_clock::now() < deadline_) {
       const auto deadline = deadline_;
-      Send(call_);
+      Send(std::move(call_));
       deadline_ = deadline;
       continue;
     }

@@ -28,7 +28,7 @@ class PeerStream {
   PeerStream& operator=(const PeerStream&) = delete;
 
   // Sends `call` (opening the stream first if none is open); its deadline starts now.
-  void Send(const exoroute::v1::PeerCall& call);
+  void Send(exoroute::v1::PeerCall call);
   // The peer's answer to the call sent last (its reply, or the error it answered), or why there
   // is none: DEADLINE_EXCEEDED after timeout_ms, the stream's own failure otherwise (UNAVAILABLE
   // when the peer is down, PERMISSION_DENIED when it refuses this node), naming the node.
