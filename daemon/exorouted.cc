@@ -244,14 +244,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   std::string admin_url;
   if (config.has_admin()) {
     AdminHttpServer::Handlers h;
-    h.metrics = [admin = impl->admin.get(), engine = impl->engine.get(), router = impl->router.get()] {
-      return RenderPrometheus(
-          admin->Snapshot(),
-          {{"exoroute_route_duration_seconds",
-            "Route calls answered OK, from request to answer (a cluster route: the whole distributed route).",
-            router->route_latency().Read()},
-           {"exoroute_decision_duration_seconds", "Solver decisions (first plans and re-plans), wall time.",
-            engine->decision_latency().Read()}});
+    h.metrics = [admin = impl->admin.get(), engine = impl->engine.get(), router = impl->router.get(),
+                 coordinator = impl->coordinator.get()] {
+      std::vector<HistogramMetric> histograms = {
+          {"exoroute_route_duration_seconds",
+           "Route calls answered OK, from request to answer (a cluster route: the whole distributed route).",
+           router->route_latency().Read()},
+          {"exoroute_decision_duration_seconds", "Solver decisions (first plans and re-plans), wall time.",
+           engine->decision_latency().Read()}};
+      if (coordinator != nullptr) {
+        for (HistogramMetric& m : coordinator->CallLatency()) histograms.push_back(std::move(m));
+      }
+      return RenderPrometheus(admin->Snapshot(), histograms);
     };
     h.health = [draining = &impl->draining] {
       return draining->load() ? absl::UnavailableError("draining: exorouted is shutting down")

@@ -152,16 +152,22 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     Family limit(&out, "exoroute_privacy_budget_limit_epsilon", "gauge", "The signal's budget per window.");
     for (const auto& b : s.budgets()) limit.Sample(Label("signal", b.signal()), Milli(b.limit_milli()));
   }
+  const std::string* family = nullptr;
   for (const HistogramMetric& h : histograms) {
-    absl::StrAppend(&out, "# HELP ", h.name, " ", h.help, "\n# TYPE ", h.name, " histogram\n");
+    if (family == nullptr || *family != h.name) {
+      absl::StrAppend(&out, "# HELP ", h.name, " ", h.help, "\n# TYPE ", h.name, " histogram\n");
+      family = &h.name;
+    }
+    const std::string labels = h.labels.empty() ? "" : absl::StrCat("{", h.labels, "}");
+    const std::string le_prefix = h.labels.empty() ? "{le=\"" : absl::StrCat("{", h.labels, ",le=\"");
     uint64_t cumulative = 0;
     for (size_t i = 0; i < LatencyHistogram::kBoundsNs.size(); ++i) {
       cumulative += h.data.buckets[i];
-      absl::StrAppend(&out, h.name, "_bucket{le=\"", Nanos(LatencyHistogram::kBoundsNs[i]), "\"} ", cumulative, "\n");
+      absl::StrAppend(&out, h.name, "_bucket", le_prefix, Nanos(LatencyHistogram::kBoundsNs[i]), "\"} ", cumulative, "\n");
     }
-    absl::StrAppend(&out, h.name, "_bucket{le=\"+Inf\"} ", h.data.count, "\n");
-    absl::StrAppend(&out, h.name, "_sum ", Nanos(h.data.sum_ns), "\n");
-    absl::StrAppend(&out, h.name, "_count ", h.data.count, "\n");
+    absl::StrAppend(&out, h.name, "_bucket", le_prefix, "+Inf\"} ", h.data.count, "\n");
+    absl::StrAppend(&out, h.name, "_sum", labels, " ", Nanos(h.data.sum_ns), "\n");
+    absl::StrAppend(&out, h.name, "_count", labels, " ", h.data.count, "\n");
   }
   return out;
 }

@@ -13,11 +13,14 @@
 
 namespace exo::daemon {
 
-// A histogram family: `name` (base, without _bucket/_sum/_count) and its HELP text.
+// One histogram: `name` (base, without _bucket/_sum/_count), its HELP text, and its labels
+// (`key="value",...`, escaped; "" for none). Histograms of one name with different labels are
+// one family and must be given one after another.
 struct HistogramMetric {
   std::string name;
   std::string help;
   LatencyHistogram::Snapshot data;
+  std::string labels;
 };
 
 std::string RenderPrometheus(const exoroute::v1::StatusResponse& status,

@@ -19,13 +19,36 @@ namespace {
 
 using namespace exoroute::v1;  // NOLINT: the wire types of this file.
 
+}  // namespace
+
+void NodeLink::Send(PeerCall call) {
+  kind_ = std::min<size_t>(static_cast<size_t>(call.call_case()), kKinds - 1);
+  sent_ = std::chrono::steady_clock::now();
+  DoSend(std::move(call));
+}
+
+absl::StatusOr<PeerAnswer> NodeLink::Receive() {
+  absl::StatusOr<PeerAnswer> answer = DoReceive();
+  latency_[kind_].Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - sent_).count());
+  return answer;
+}
+
+const LatencyHistogram& NodeLink::latency(PeerCall::CallCase kind) const {
+  return latency_[std::min<size_t>(static_cast<size_t>(kind), kKinds - 1)];
+}
+
+namespace {
+
 class InProcessLink final : public NodeLink {
  public:
   explicit InProcessLink(ClusterNode* node) : node_(node) {}
   const std::string& node_id() const override { return node_->node_id(); }
-  void Send(PeerCall call) override { call_ = std::move(call); }
+
+ protected:
+  void DoSend(PeerCall call) override { call_ = std::move(call); }
   // Answered here, on the coordinator's thread, while the peers work on theirs.
-  absl::StatusOr<PeerAnswer> Receive() override { return node_->Answer(call_); }
+  absl::StatusOr<PeerAnswer> DoReceive() override { return node_->Answer(call_); }
 
  private:
   ClusterNode* node_;
@@ -38,8 +61,10 @@ class GrpcLink final : public NodeLink {
   GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
       : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
   const std::string& node_id() const override { return node_id_; }
-  void Send(PeerCall call) override { stream_.Send(std::move(call)); }
-  absl::StatusOr<PeerAnswer> Receive() override { return stream_.Receive(); }
+
+ protected:
+  void DoSend(PeerCall call) override { stream_.Send(std::move(call)); }
+  absl::StatusOr<PeerAnswer> DoReceive() override { return stream_.Receive(); }
 
  private:
   std::string node_id_;
@@ -184,6 +209,25 @@ std::unique_ptr<NodeLink> LocalLink(ClusterNode* node) { return std::make_unique
 std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::Channel> channel,
                                      uint32_t timeout_ms) {
   return std::make_unique<GrpcLink>(std::move(node_id), std::move(channel), timeout_ms);
+}
+
+std::vector<HistogramMetric> Coordinator::CallLatency() const {
+  static constexpr std::pair<PeerCall::CallCase, const char*> kCalls[] = {
+      {PeerCall::kPrepare, "prepare"},       {PeerCall::kEvaluate, "evaluate"},
+      {PeerCall::kNextBreakpoint, "next_breakpoint"}, {PeerCall::kSplitTies, "split_ties"},
+      {PeerCall::kCheckLimits, "check_limits"}, {PeerCall::kExecute, "execute"},
+      {PeerCall::kAbort, "abort"}};
+  std::vector<HistogramMetric> out;
+  for (const auto& link : links_) {
+    for (const auto& [kind, name] : kCalls) {
+      HistogramMetric& h = out.emplace_back();
+      h.name = "exoroute_peer_call_seconds";
+      h.help = "Cluster calls of this node's routes, from sending a call to having the node's answer (the coordinator's own node included).";
+      h.labels = absl::StrCat("node=\"", EscapeLabelValue(link->node_id()), "\",call=\"", name, "\"");
+      h.data = link->latency(kind).Read();
+    }
+  }
+  return out;
 }
 
 Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLink>> links,

@@ -6,6 +6,8 @@
 // deadline is dropped and the search restarts without it (or the route fails), per policy.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/latency_histogram.h"
+#include "daemon/metrics.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "exoroute/v1/router.pb.h"
@@ -21,15 +25,28 @@ namespace exo::daemon::cluster {
 
 // A node as the coordinator reaches it: this node in process, a peer over its Exchange stream.
 // A call is sent, then its answer received, so that a round's calls to every node go out
-// before any answer is awaited. One call at a time per link.
+// before any answer is awaited. One call at a time per link. Each link keeps, per kind of call,
+// how long its answers took (from Send to the answer; /metrics).
 class NodeLink {
  public:
   virtual ~NodeLink() = default;
   virtual const std::string& node_id() const = 0;
-  virtual void Send(exoroute::v1::PeerCall call) = 0;
+  void Send(exoroute::v1::PeerCall call);
   // The answer to the call sent last: the node's reply or the error it answered, or why there
   // is none (the node is down, refuses this node, or missed the round's deadline).
-  virtual absl::StatusOr<exoroute::v1::PeerAnswer> Receive() = 0;
+  absl::StatusOr<exoroute::v1::PeerAnswer> Receive();
+  // Answer times of the calls of `kind` (a PeerCall::CallCase).
+  const LatencyHistogram& latency(exoroute::v1::PeerCall::CallCase kind) const;
+
+ protected:
+  virtual void DoSend(exoroute::v1::PeerCall call) = 0;
+  virtual absl::StatusOr<exoroute::v1::PeerAnswer> DoReceive() = 0;
+
+ private:
+  static constexpr size_t kKinds = 8;  // PeerCall's cases, 0 (none) to 7.
+  std::array<LatencyHistogram, kKinds> latency_;
+  std::chrono::steady_clock::time_point sent_;
+  size_t kind_ = 0;
 };
 
 // This node's own venues.
@@ -52,6 +69,9 @@ class Coordinator {
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
                                                     exoroute::v1::RouteMode mode,
                                                     RouterEngine* engine);
+  // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
+  // (this node's own, in process, included), for /metrics.
+  std::vector<HistogramMetric> CallLatency() const;
 
  private:
   const std::string node_id_;

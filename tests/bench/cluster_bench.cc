@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #include "solver/solver.h"
 #include "tests/solver/random_books.h"
 #include "tests/testing/free_port.h"
+#include "tests/testing/http_get.h"
 
 using namespace exoroute::v1;  // NOLINT
 
@@ -77,7 +81,7 @@ int main() {
                R"(", "address": "127.0.0.1:)" + std::to_string(ports[j]) + R"("})";
     }
     std::string json = R"({"node_id": ")" + id + R"(", "data_dir": ")" + dir +
-                       R"(", "listen": {"address": "127.0.0.1:0"},
+                       R"(", "listen": {"address": "127.0.0.1:0"}, "admin": {"listen": "127.0.0.1:0"},
       "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
       "venues": [)" + Venues(k + 1) + R"(],
       "cluster": {"listen": "127.0.0.1:)" + std::to_string(ports[k]) + R"(", "ca_file": ")" + certs +
@@ -132,6 +136,26 @@ int main() {
               Percentile(rounds, 0.9), Percentile(rounds, 1.0));
   std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
               Percentile(latency_us, 0.99) / 1e3);
+  // Where a route's time goes: n1's answer times per kind of call and node (its /metrics).
+  {
+    std::string admin;
+    std::ifstream(root + "/n1/admin_endpoint") >> admin;
+    exo::testing::HttpAnswer m = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+    std::map<std::string, double> sum, count;  // By "call node".
+    std::istringstream lines(m.body);
+    const std::regex sample(R"re(exoroute_peer_call_seconds_(sum|count)\{node="([^"]+)",call="([a-z_]+)"\} ([0-9.e+-]+))re");
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch x;
+      if (!std::regex_match(line, x, sample)) continue;
+      (x[1] == "sum" ? sum : count)[x[3].str() + " " + x[2].str()] = std::stod(x[4]);
+    }
+    std::printf("  answer time per call (n1 coordinating; from sending a step's calls to the node's answer):\n");
+    for (const auto& [key, n] : count) {
+      if (n == 0) continue;
+      std::printf("    %-22s %6.0f calls  mean %5.0f us  (%.1f per route)\n", key.c_str(), n, sum[key] / n * 1e6,
+                  n / (kRoutes + 20));
+    }
+  }
   // One peer round trip alone (n1 -> n2, Hello over mutual TLS), for scale.
   {
     auto ch = exo::daemon::cluster::PeerChannel(configs[0].cluster(), configs[0].cluster().peers(0));

@@ -106,8 +106,15 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   for (int64_t ns : {int64_t{500}, int64_t{1000}, int64_t{1001}, int64_t{3'000'000'000}, int64_t{20'000'000'000}}) {
     latency.Record(ns);
   }
-  const std::string text =
-      exo::daemon::RenderPrometheus(s, {{"exoroute_test_seconds", "A test histogram.", latency.Read()}});
+  exo::daemon::LatencyHistogram peer_a, peer_b;
+  peer_a.Record(200'000);
+  peer_b.Record(300'000);
+  peer_b.Record(4'000'000);
+  const std::vector<exo::daemon::HistogramMetric> histograms = {
+      {"exoroute_test_seconds", "A test histogram.", latency.Read()},
+      {"exoroute_labelled_seconds", "One family, two series.", peer_a.Read(), "node=\"n2\",call=\"evaluate\""},
+      {"exoroute_labelled_seconds", "One family, two series.", peer_b.Read(), "node=\"n3\",call=\"evaluate\""}};
+  const std::string text = exo::daemon::RenderPrometheus(s, histograms);
 
   // The exposition format: HELP and TYPE once per family, before its samples; every sample
   // `name{labels} value` with a parseable value.
@@ -159,6 +166,12 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   CHECK(values["exoroute_test_seconds_bucket{le=\"+Inf\"}"] == "5");
   CHECK(values["exoroute_test_seconds_count"] == "5");
   CHECK(values["exoroute_test_seconds_sum"] == "23.000002501");
+  // Labelled histograms: one family (HELP and TYPE once: checked above), labels before `le`.
+  CHECK(values["exoroute_labelled_seconds_bucket{node=\"n2\",call=\"evaluate\",le=\"0.00025\"}"] == "1");
+  CHECK(values["exoroute_labelled_seconds_bucket{node=\"n3\",call=\"evaluate\",le=\"0.00025\"}"] == "0");
+  CHECK(values["exoroute_labelled_seconds_bucket{node=\"n3\",call=\"evaluate\",le=\"+Inf\"}"] == "2");
+  CHECK(values["exoroute_labelled_seconds_count{node=\"n3\",call=\"evaluate\"}"] == "2");
+  CHECK(values["exoroute_labelled_seconds_sum{node=\"n3\",call=\"evaluate\"}"] == "0.0043");
   // Deterministic: the same Status renders the same bytes.
-  CHECK(exo::daemon::RenderPrometheus(s, {{"exoroute_test_seconds", "A test histogram.", latency.Read()}}) == text);
+  CHECK(exo::daemon::RenderPrometheus(s, histograms) == text);
 }

@@ -5,6 +5,7 @@
 // presenting another node's identity, is refused.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,6 +18,7 @@
 #include "store/delta_store.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -55,7 +57,8 @@ std::string NodeConfig(const std::string& node, const std::string& dir, const st
          R"(", "listen": {"address": "127.0.0.1:0"},
     "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
     "venues": [)" + venues + R"(],
-    "routing": {"replan_interval_ms": 10})" +
+    "routing": {"replan_interval_ms": 10},
+    "admin": {"listen": "127.0.0.1:0"})" +
          (cluster.empty() ? "" : R"(, "cluster": )" + cluster) + "}";
 }
 
@@ -193,6 +196,19 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
         CHECK(split.plan().last_solve().method() == SOLVER_METHOD_CLUSTER_EXACT);
       }
     }
+  }
+  // n1 coordinated routes 3 and 6: its /metrics shows how long each node took per kind of call.
+  std::string admin;
+  std::ifstream(c.dir / "n1/admin_endpoint") >> admin;
+  REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
+  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  INFO(metrics.body.substr(metrics.body.find("exoroute_peer_call_seconds") == std::string::npos ? 0 : metrics.body.find("exoroute_peer_call_seconds")));
+  for (const char* node : {"n1", "n2", "n3"}) {
+    const std::string series = std::string("exoroute_peer_call_seconds_count{node=\"") + node;
+    CHECK(metrics.body.find(series + "\",call=\"prepare\"} 2\n") != std::string::npos);
+    CHECK(metrics.body.find(series + "\",call=\"execute\"} 2\n") != std::string::npos);
+    CHECK(metrics.body.find(series + "\",call=\"evaluate\"} 0\n") == std::string::npos);  // Every route searched.
   }
 }
 
