@@ -43,7 +43,7 @@ Digest Sha256::Hash(std::initializer_list<std::string_view> parts) {
 }
 
 Digest Sha256Of(std::string_view data) {
-  Sha256 h;
+  thread_local Sha256 h;  // Fetching the digest costs more than hashing a short input.
   return h.Hash({data});
 }
 

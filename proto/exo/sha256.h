@@ -27,7 +27,7 @@ class Sha256 {
   Impl* impl_;
 };
 
-// One-off convenience (allocates a context).
+// One-off convenience (a context kept per thread).
 Digest Sha256Of(std::string_view data);
 
 std::string DigestToString(const Digest& d);  // 32 raw bytes.

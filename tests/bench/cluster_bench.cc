@@ -59,6 +59,26 @@ double ThreadCpuNs() {
   return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
+// exoroute_peer_call_seconds of one node's /metrics: sum and count by "call node".
+struct CallTimes {
+  std::map<std::string, double> sum, count;
+};
+
+CallTimes CallTimesOf(const std::string& admin_endpoint_file) {
+  std::string admin;
+  std::ifstream(admin_endpoint_file) >> admin;
+  exo::testing::HttpAnswer m = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  CallTimes out;
+  std::istringstream lines(m.body);
+  const std::regex sample(R"re(exoroute_peer_call_seconds_(sum|count)\{node="([^"]+)",call="([a-z_]+)"\} ([0-9.e+-]+))re");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch x;
+    if (!std::regex_match(line, x, sample)) continue;
+    (x[1] == "sum" ? out.sum : out.count)[x[3].str() + " " + x[2].str()] = std::stod(x[4]);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main() {
@@ -108,6 +128,7 @@ int main() {
   auto stub = RouterService::NewStub(*channel);
 
   std::vector<double> latency_us, rounds;
+  CallTimes warm;
   const int kRoutes = 300;
   for (int i = 0; i < kRoutes + 20; ++i) {
     RouteRequest req;
@@ -127,7 +148,10 @@ int main() {
       std::fprintf(stderr, "route failed: %s\n", s.error_message().c_str());
       return 1;
     }
-    if (i < 20) continue;  // Warm-up: connections, caches.
+    if (i < 20) {  // Warm-up: connections, caches.
+      if (i == 19) warm = CallTimesOf(root + "/n1/admin_endpoint");
+      continue;
+    }
     latency_us.push_back(us);
     rounds.push_back(resp.cluster().route().rounds());
   }
@@ -136,24 +160,16 @@ int main() {
               Percentile(rounds, 0.9), Percentile(rounds, 1.0));
   std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
               Percentile(latency_us, 0.99) / 1e3);
-  // Where a route's time goes: n1's answer times per kind of call and node (its /metrics).
+  // Where a route's time goes: n1's answer times per kind of call and node (its /metrics), over
+  // the measured routes only (the warm-up's first calls also connect the channels).
   {
-    std::string admin;
-    std::ifstream(root + "/n1/admin_endpoint") >> admin;
-    exo::testing::HttpAnswer m = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
-    std::map<std::string, double> sum, count;  // By "call node".
-    std::istringstream lines(m.body);
-    const std::regex sample(R"re(exoroute_peer_call_seconds_(sum|count)\{node="([^"]+)",call="([a-z_]+)"\} ([0-9.e+-]+))re");
-    for (std::string line; std::getline(lines, line);) {
-      std::smatch x;
-      if (!std::regex_match(line, x, sample)) continue;
-      (x[1] == "sum" ? sum : count)[x[3].str() + " " + x[2].str()] = std::stod(x[4]);
-    }
+    CallTimes after = CallTimesOf(root + "/n1/admin_endpoint");
     std::printf("  answer time per call (n1 coordinating; from sending a step's calls to the node's answer):\n");
-    for (const auto& [key, n] : count) {
-      if (n == 0) continue;
-      std::printf("    %-22s %6.0f calls  mean %5.0f us  (%.1f per route)\n", key.c_str(), n, sum[key] / n * 1e6,
-                  n / (kRoutes + 20));
+    for (const auto& [key, n] : after.count) {
+      const double calls = n - warm.count[key];
+      if (calls == 0) continue;
+      std::printf("    %-22s %6.0f calls  mean %5.0f us  (%.1f per route)\n", key.c_str(), calls,
+                  (after.sum[key] - warm.sum[key]) / calls * 1e6, calls / kRoutes);
     }
   }
   // One peer round trip alone (n1 -> n2, Hello over mutual TLS), for scale.
