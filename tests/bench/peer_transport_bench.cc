@@ -50,6 +50,34 @@ class CallbackHello final : public PeerService::CallbackService {
     r->Finish(grpc::Status::OK);
     return r;
   }
+  // The same stream as a reactor: each call answered on gRPC's own thread as it is read.
+  class Echo final : public grpc::ServerBidiReactor<PeerCall, PeerAnswer> {
+   public:
+    Echo() {
+      answer_.mutable_abort();
+      StartRead(&call_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      StartWrite(&answer_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      StartRead(&call_);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    PeerCall call_;
+    PeerAnswer answer_;
+  };
+  grpc::ServerBidiReactor<PeerCall, PeerAnswer>* Exchange(grpc::CallbackServerContext*) override { return new Echo; }
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -97,7 +125,7 @@ Servers Start(const ClusterConfig& cluster, Service* service, int count, bool le
     if (!lean) {
       std::shared_ptr<grpc::Channel> channel = *exo::daemon::cluster::PeerChannel(cluster, peer);
       out.stubs.push_back(PeerService::NewStub(channel));
-      if (std::is_same_v<Service, SyncHello>) out.channels.push_back(channel);
+      out.channels.push_back(channel);
       continue;
     }
     grpc::SslCredentialsOptions opts;
