@@ -466,9 +466,34 @@ absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
   return absl::OkStatus();
 }
 
+absl::Status RouterEngine::CheckClusterShare(const ParentOrder& order) const {
+  if (FindInstrument(order.symbol()) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
+  }
+  for (const auto& [id, v] : venues_) {
+    for (const MarketConfig& m : v.config.markets()) {
+      if (m.symbol() == order.symbol()) return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("no venue can trade ", order.symbol(), " (no configured venue lists it)"));
+}
+
+std::vector<std::string> RouterEngine::OwnListedVenues(const ParentOrder& order) const {
+  std::vector<std::string> out;
+  for (const auto* list : {&order.allowed_venues(), &order.denied_venues()}) {
+    for (const std::string& name : *list) {
+      if (venues_.count(name) > 0) out.push_back(name);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 absl::StatusOr<SolveInput> RouterEngine::SnapshotInput(const ParentOrder& order,
                                                        RouteMode mode) const {
-  EXO_RETURN_IF_ERROR(CheckRoutable(order));
+  EXO_RETURN_IF_ERROR(CheckClusterShare(order));
   Plan p;
   *p.mutable_order() = order;
   p.set_mode(mode);
@@ -480,7 +505,7 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
                                          std::optional<SolveInput> first_input) {
   WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");
-  EXO_RETURN_IF_ERROR(CheckRoutable(order));
+  EXO_RETURN_IF_ERROR(first_input.has_value() ? CheckClusterShare(order) : CheckRoutable(order));
   std::shared_ptr<PlanRecord> rec;
   std::unique_lock<std::mutex> rec_lock;
   {

@@ -62,7 +62,8 @@ class RouterEngine {
   void Stop();
 
   // `first_input`, when given, is what the plan's first decision is solved from instead of the
-  // books at that moment: a cluster node's share, decided on the books it answered from.
+  // books at that moment: a cluster node's share, decided on the books it answered from (the
+  // order is then checked as a cluster share: CheckClusterShare).
   absl::StatusOr<exoroute::v1::Plan> Route(const exoroute::v1::ParentOrder& order,
                                            exoroute::v1::RouteMode mode,
                                            std::optional<exoroute::v1::SolveInput> first_input = {});
@@ -76,8 +77,21 @@ class RouterEngine {
       exoroute::v1::GovernanceEvent event, const std::function<std::string(const std::string& previous)>& detail,
       std::string inputs = "");
   // The solver input `order` would be decided from now (for a cluster route's node session).
+  // The order is the cluster's: see CheckClusterShare.
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
                                                          exoroute::v1::RouteMode mode) const;
+  // A cluster order as this node takes part in it: its allow and deny lists may name other
+  // nodes' venues (ignored here), its quantity is checked against the whole cluster's lots
+  // (by the coordinator), and lists that leave none of this node's venues are not an error (the
+  // node answers zeros). FailedPrecondition only when the symbol is unknown or no venue of this
+  // node trades it.
+  absl::Status CheckClusterShare(const exoroute::v1::ParentOrder& order) const;
+  // Which names of the order's allowed and denied lists are venues of this node.
+  std::vector<std::string> OwnListedVenues(const exoroute::v1::ParentOrder& order) const;
+  // Smallest lot among the venues `order` may use on this node (0 if none).
+  int64_t SmallestLot(const exoroute::v1::ParentOrder& order) const;
+  // The configured instrument, or null.
+  const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
   // The venues' cost curves this engine keeps (shared with this node's cluster sessions).
   solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
@@ -121,14 +135,11 @@ class RouterEngine {
     std::vector<exoroute::v1::ChildOrder> cancels;
   };
 
-  const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
   // A child's ClOrdID and a venue's execution id: a report delivered twice has both the same (a
   // venue may reuse execution ids across its own restarts, never within one child order).
   static std::string ExecutionKey(const std::string& cl_ord_id, const std::string& exec_id);
   // Remembers a recorded fill's execution id in `rec` (see PlanRecord::exec_ids).
   static void NoteExecution(const exoroute::v1::PlanDelta& d, PlanRecord& rec);
-  // Smallest lot among the venues `order` may use (0 if none).
-  int64_t SmallestLot(const exoroute::v1::ParentOrder& order) const;
   absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
   exoroute::v1::SolveInput BuildSolveInput(const exoroute::v1::Plan& plan, int64_t now) const;
   // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).

@@ -190,6 +190,8 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   *reply.mutable_total_cost() = ToWire(CostToFixed(total_cost) + m.c[0]);
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
   reply.set_key_fingerprint(keys_->fingerprint());
+  reply.set_smallest_lot(engine_->SmallestLot(req.order()));
+  for (std::string& name : engine_->OwnListedVenues(req.order())) reply.add_listed_venues(std::move(name));
   for (const VenueInput& v : session->input.venues()) {
     if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);
   }
@@ -260,6 +262,7 @@ absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& re
                                                     req.tie_total(), req.spare_cap(), &spare,
                                                     req.pool() == TIE_POOL_BELOW_LAMBDA);
   SplitTiesReply reply;
+  // A second tie call (more spare lots asked for) releases the same sum again: the same masks.
   uint64_t placed = MasksFor(*s, req.route_id(), "ties", req.spare_cap() > 0 ? 1 : 0).q[0];
   for (size_t i = 0; i < q.size(); ++i) {
     placed += static_cast<uint64_t>(q[i]);

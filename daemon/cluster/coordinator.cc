@@ -5,8 +5,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "grpcpp/grpcpp.h"
@@ -194,6 +196,36 @@ class ClusterOracle final : public solver::DualOracle {
   size_t failed_ = std::numeric_limits<size_t>::max();
 };
 
+// What a node refuses of a client's order (RouterEngine::CheckRoutable), for a cluster: the
+// quantity must be a multiple of the smallest lot over every node's usable venues, some venue
+// must be usable, and every venue named in the lists must be some node's (checked only when
+// every node answered: a dropped node's venues are unknown here).
+absl::Status CheckClusterOrder(const ParentOrder& order, int64_t smallest_lot, const std::set<std::string>& listed,
+                               bool all_nodes_answered, const RouterEngine& engine) {
+  if (all_nodes_answered) {
+    for (const auto* list : {&order.allowed_venues(), &order.denied_venues()}) {
+      for (int i = 0; i < list->size(); ++i) {
+        if (listed.count((*list)[i]) > 0) continue;
+        return absl::InvalidArgumentError(absl::StrCat(
+            "order.", list == &order.allowed_venues() ? "allowed_venues" : "denied_venues", "[", i,
+            "]: unknown venue \"", (*list)[i], "\" (no node of the cluster has it)"));
+      }
+    }
+  }
+  if (smallest_lot == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no venue of the cluster can trade ", order.symbol(), " for this order (allowed_venues / denied_venues)"));
+  }
+  if (order.quantity() % smallest_lot != 0) {
+    const exoroute::v1::Instrument* inst = engine.FindInstrument(order.symbol());
+    const uint32_t scale = inst != nullptr ? inst->qty_scale() : 0;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "order.quantity: ", FormatDecimal(order.quantity(), scale), " is not a multiple of the smallest lot (",
+        FormatDecimal(smallest_lot, scale), ") of the venues it may use"));
+  }
+  return absl::OkStatus();
+}
+
 // Exact steps over breakpoints after a noisy search (each one an exact release).
 constexpr int kMaxExactSteps = 16;
 
@@ -350,6 +382,18 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       refresh_keys = true;
       continue;
     }
+    // The order as one node would check it, over the whole cluster's venues: the quantity a
+    // multiple of the smallest lot it may use, every venue it names somebody's.
+    int64_t smallest_lot = 0;
+    std::set<std::string> listed;
+    for (const auto& r : prepared) {
+      if (r->smallest_lot() > 0 && (smallest_lot == 0 || r->smallest_lot() < smallest_lot)) smallest_lot = r->smallest_lot();
+      listed.insert(r->listed_venues().begin(), r->listed_venues().end());
+    }
+    if (absl::Status bad = CheckClusterOrder(order, smallest_lot, listed, record.dropped_size() == 0, *engine); !bad.ok()) {
+      abort_all();
+      return bad;
+    }
     solver::GroupSummary total;
     total.min_cost = std::numeric_limits<double>::infinity();
     total.max_cost = -total.min_cost;
@@ -439,24 +483,26 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto split_all = [&] {
       return all_or_drop(FanOut(live, [&split](size_t) -> const SplitTiesRequest& { return split; }));
     };
+    // The first tie call also asks which tied venues could take one more lot (one at most
+    // each): that places the remainder whenever it needs no more than one lot per venue, which
+    // is always so with one lot size; otherwise a second call asks for up to `rest` lots each.
+    split.set_spare_cap(1);
     uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
     EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
     if (restart) continue;
     for (const SplitTiesReply& r : split_replies) placed += r.placed();
     const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
     const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
-    remainder.assign(live.size(), {});
-    if (rest > 0) {
-      split.set_spare_cap(rest);
+    // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
+    // all of it found a place.
+    auto assign_remainder = [&](const std::vector<SplitTiesReply>& replies) {
       struct Spare {
         solver::SpareVenue venue;
         size_t node;
       };
       std::vector<Spare> spare;
-      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
-      if (restart) continue;
-      for (size_t i = 0; i < spare_replies.size(); ++i) {
-        for (const SpareLots& s : spare_replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
+      for (size_t i = 0; i < replies.size(); ++i) {
+        for (const SpareLots& s : replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
       }
       std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
         return a.venue.venue < b.venue.venue;
@@ -464,13 +510,24 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       std::vector<solver::SpareVenue> order_by_venue;
       for (const Spare& s : spare) order_by_venue.push_back(s.venue);
       std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
+      remainder.assign(live.size(), {});
+      int64_t given = 0;
       for (size_t k = 0; k < spare.size(); ++k) {
         if (lots[k] == 0) continue;
         TieLots t;
         t.set_venue(spare[k].venue.venue);
         t.set_lots(lots[k]);
         remainder[spare[k].node].push_back(std::move(t));
+        given += lots[k] * spare[k].venue.lot;
       }
+      return given == rest;
+    };
+    remainder.assign(live.size(), {});
+    if (rest > 0 && !assign_remainder(split_replies)) {
+      split.set_spare_cap(rest);
+      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
+      if (restart) continue;
+      assign_remainder(spare_replies);
     }
     // The limits no sum can enforce — a venue's minimum child size, the order's venue limit —
     // are checked on the split as the nodes would fix it: masked counts first, and only when a

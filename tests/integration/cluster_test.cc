@@ -90,13 +90,15 @@ struct Cluster {
            (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + R"(, "peers": [)" + peers + "]}";
   }
   bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
+  std::string venues[3];   // Instead of VenuesOf, when set.
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
     std::string error;
     nodes[k] = DaemonProcess::Start(
         data,
-        NodeConfig(id, data, VenuesOf(k + 1, min_sizes), cluster_json.empty() ? ClusterJson(k) : cluster_json),
+        NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
+                   cluster_json.empty() ? ClusterJson(k) : cluster_json),
         &error);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
@@ -209,6 +211,120 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
     CHECK(metrics.body.find(series + "\",call=\"prepare\"} 2\n") != std::string::npos);
     CHECK(metrics.body.find(series + "\",call=\"execute\"} 2\n") != std::string::npos);
     CHECK(metrics.body.find(series + "\",call=\"evaluate\"} 0\n") == std::string::npos);  // Every route searched.
+  }
+}
+
+namespace {
+
+// One simulated venue with a static book: the same seed, mid, size and fee give the same book.
+std::string SimVenue(const std::string& id, int64_t lot, int seed, int64_t mid, double fee_bps) {
+  return R"({"id": ")" + id + R"(", "taker_fee_bps": )" + std::to_string(fee_bps) +
+         R"(, "max_book_age_ms": 3600000, "markets": [{"symbol": "BTC-USD", "lot_size": )" + std::to_string(lot) +
+         R"(}], "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" + std::to_string(mid) +
+         R"(, "tick_size": 50, "depth": 20, "level_size": 20000000, "latency_ms": 2, "update_interval_ms": 3600000}})";
+}
+
+// The coordinator's count of calls of one kind to `node` (its /metrics).
+int64_t CallCount(const TempDir& dir, const std::string& coordinator, const std::string& node, const std::string& call) {
+  std::string admin;
+  std::ifstream(dir / (coordinator + "/admin_endpoint")) >> admin;
+  auto m = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  const std::string key = "exoroute_peer_call_seconds_count{node=\"" + node + "\",call=\"" + call + "\"} ";
+  const size_t at = m.body.find(key);
+  return at == std::string::npos ? -1 : std::stoll(m.body.substr(at + key.size()));
+}
+
+}  // namespace
+
+TEST_CASE("a tie between venues of different lot sizes on different nodes is split as one node splits it") {
+  // Two venues on two nodes with the same book and fee (so every level ties between them), one
+  // trading in lots of 0.00001 BTC and one in lots of 0.001 BTC; a third, dearer venue elsewhere.
+  // The coarse venue's rounding leaves up to one coarse lot, which the fine venue must take
+  // lot by lot: more than one spare lot of one venue, so the tie split asks twice.
+  Cluster c;
+  c.venues[0] = SimVenue("A-FINE", 1000, 7, 6500000, 2);
+  c.venues[1] = SimVenue("B-COARSE", 100000, 7, 6500000, 2);
+  c.venues[2] = SimVenue("C-DEAR", 100000, 8, 6500300, 3);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  std::string solo_dir = c.dir / "solo";
+  std::string error;
+  auto solo = DaemonProcess::Start(
+      solo_dir, NodeConfig("solo", solo_dir, c.venues[0] + ",\n" + c.venues[1] + ",\n" + c.venues[2], ""), &error);
+  INFO(error);
+  REQUIRE(solo != nullptr);
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t qty : {int64_t{12'345'000}, int64_t{87'654'000}, int64_t{250'001'000}, int64_t{1'234'567'000}}) {
+      const std::string id = "tie-" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, qty), &split);
+      INFO(s.error_message());
+      REQUIRE(s.ok());
+      std::map<std::string, int64_t> want, got;
+      for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
+      for (int k = 0; k < 3; ++k) {
+        for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) got[venue] = q;
+      }
+      INFO("route " << id << " side " << Side_Name(side) << " qty " << qty);
+      CHECK(got == want);
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+    }
+  }
+  // Some routes needed the second tie call, the others not.
+  const int64_t ties = CallCount(c.dir, "n1", "n2", "split_ties");
+  CHECK(ties > n);
+  CHECK(ties < 2 * n);
+}
+
+TEST_CASE("allowed and denied venues across nodes, and the order's checks, as one node has them") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  std::string solo_dir = c.dir / "solo";
+  std::string error;
+  auto solo = DaemonProcess::Start(
+      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""), &error);
+  INFO(error);
+  REQUIRE(solo != nullptr);
+  struct Lists {
+    std::vector<std::string> allowed, denied;
+  };
+  int n = 0;
+  for (const Lists& lists : {Lists{{"N1-V0", "N2-V1", "N3-V3"}, {}}, Lists{{}, {"N3-V0", "N3-V1", "N3-V2", "N3-V3", "N1-V2"}},
+                             Lists{{"N2-V0", "N2-V2", "N1-V1"}, {"N3-V3"}}}) {
+    const std::string id = "lists-" + std::to_string(++n);
+    RouteRequest req = PlanOnly(id, SIDE_BUY, 9 * kBtc);
+    for (const auto& v : lists.allowed) req.mutable_order()->add_allowed_venues(v);
+    for (const auto& v : lists.denied) req.mutable_order()->add_denied_venues(v);
+    RouteResponse reference, split;
+    REQUIRE(CallRoute(*solo, req, &reference).ok());
+    grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
+    INFO("route " << id << ": " << s.error_message());
+    REQUIRE(s.ok());
+    std::map<std::string, int64_t> want, got;
+    for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
+    for (int k = 0; k < 3; ++k) {
+      for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) got[venue] = q;
+    }
+    CHECK(got == want);
+    CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+    CHECK(split.cluster().route().dropped_size() == 0);  // Every node took part, allowed venues or not.
+  }
+  // Refused as one node refuses them, naming the field.
+  RouteRequest unknown = PlanOnly("unknown-venue", SIDE_BUY, kBtc);
+  unknown.mutable_order()->add_allowed_venues("N2-V0");
+  unknown.mutable_order()->add_allowed_venues("NOPE");
+  RouteResponse r;
+  grpc::Status s = CallRoute(*c.nodes[0], unknown, &r);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "order.allowed_venues[1]: unknown venue \"NOPE\" (no node of the cluster has it)");
+  s = CallRoute(*c.nodes[0], PlanOnly("odd-quantity", SIDE_BUY, kBtc + 50'000), &r);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() ==
+        "order.quantity: 1.00050000 is not a multiple of the smallest lot (0.00100000) of the venues it may use");
+  for (int k = 0; k < 3; ++k) {  // Nothing was recorded for either.
+    CHECK(Allocations(*c.nodes[k], "unknown-venue").empty());
+    CHECK(Allocations(*c.nodes[k], "odd-quantity").empty());
   }
 }
 
