@@ -191,6 +191,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
   reply.set_key_fingerprint(keys_->fingerprint());
   reply.set_smallest_lot(engine_->SmallestLot(req.order()));
+  reply.set_has_plan(engine_->GetPlan(req.route_id()).ok());
   for (std::string& name : engine_->OwnListedVenues(req.order())) reply.add_listed_venues(std::move(name));
   for (const VenueInput& v : session->input.venues()) {
     if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
@@ -274,6 +275,14 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
                                                  RouterEngine* engine) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& route_id = order.id();
+  if (auto it = answered_.find(route_id); it != answered_.end()) {
+    if (it->second.mode == mode && google::protobuf::util::MessageDifferencer::Equals(it->second.order, order)) {
+      RouteResponse again = it->second.response;  // An idempotent retry: this node's plan as it is now.
+      if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *again.mutable_plan() = *std::move(own);
+      return again;
+    }
+    return absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id, "\" already exists with a different order"));
+  }
   const int64_t quantity = order.quantity();
   std::vector<NodeLink*> live;
   for (auto& l : links_) live.push_back(l.get());
@@ -356,6 +365,13 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       return absl::FailedPreconditionError(absl::StrCat("no node can route ", order.symbol(), ": ", why));
     }
     if (restart) continue;
+    // A route id is a plan id on every node: one that some node has already is taken.
+    for (const auto& r : prepared) {
+      if (!r->has_plan()) continue;
+      abort_all();
+      return absl::AlreadyExistsError(
+          absl::StrCat("order.id: plan \"", route_id, "\" already exists on node ", r->node()));
+    }
     // A participant the others cannot reach for its key is left out too (it is down, or cut
     // off from them), and the route starts again without it.
     for (const auto& r : prepared) {
@@ -621,6 +637,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   summary->set_shortfall(quantity - given);
   *summary->mutable_route() = record;
   if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *response.mutable_plan() = *own;
+  answered_[route_id] = Answered{order, mode, response};
+  answered_order_.push_back(route_id);
+  if (answered_order_.size() > kRemembered) {
+    answered_.erase(answered_order_.front());
+    answered_order_.pop_front();
+  }
   return response;
 }
 

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <array>
+#include <deque>
+#include <map>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -65,7 +67,9 @@ class Coordinator {
               exoroute::v1::NodeFailurePolicy policy, bool noisy = false,
               exoroute::v1::NodeFailurePolicy on_exhausted = exoroute::v1::NODE_FAILURE_POLICY_DROP_NODE);
   // Routes `order` across the cluster. Returns this node's plan (if its venues got a share)
-  // and the route's summary. Serialised: one cluster route at a time per coordinator.
+  // and the route's summary. Serialised: one cluster route at a time per coordinator. A retry
+  // of a route this coordinator answered (same id, order and mode) gets the same answer; an id
+  // some node already has a plan under is refused with ALREADY_EXISTS.
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
                                                     exoroute::v1::RouteMode mode,
                                                     RouterEngine* engine);
@@ -80,6 +84,16 @@ class Coordinator {
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
   std::mutex mu_;  // One route at a time.
+  // Routes this coordinator answered, for idempotent retries (guarded by mu_): the request and
+  // the answer, the latest kRemembered of them.
+  struct Answered {
+    exoroute::v1::ParentOrder order;
+    exoroute::v1::RouteMode mode;
+    exoroute::v1::RouteResponse response;
+  };
+  static constexpr size_t kRemembered = 10000;
+  std::map<std::string, Answered> answered_;
+  std::deque<std::string> answered_order_;
 };
 
 }  // namespace exo::daemon::cluster

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "clients/cpp/exoroute_client.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
@@ -277,7 +278,7 @@ TEST_CASE("a tie between venues of different lot sizes on different nodes is spl
   CHECK(ties < 2 * n);
 }
 
-TEST_CASE("allowed and denied venues across nodes, and the order's checks, as one node has them") {
+TEST_CASE("allowed and denied venues across nodes, the order's checks and a retried id, as one node has them") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
   std::string solo_dir = c.dir / "solo";
@@ -326,6 +327,24 @@ TEST_CASE("allowed and denied venues across nodes, and the order's checks, as on
     CHECK(Allocations(*c.nodes[k], "unknown-venue").empty());
     CHECK(Allocations(*c.nodes[k], "odd-quantity").empty());
   }
+  // A route id is a plan id: a retry of the same order gets the same answer (a client that lost
+  // the first answer), another order under that id is refused, on any coordinator.
+  RouteResponse first, retry, other;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &first).ok());
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &retry).ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(retry.cluster(), first.cluster()));
+  CHECK(retry.cluster().route().dropped_size() == 0);
+  s = CallRoute(*c.nodes[0], PlanOnly("retried", SIDE_SELL, 5 * kBtc), &other);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(s.error_message() == "order.id: plan \"retried\" already exists with a different order");
+  s = CallRoute(*c.nodes[1], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &other);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(s.error_message().rfind("order.id: plan \"retried\" already exists on node n", 0) == 0);
+  int64_t total = 0;
+  for (int k = 0; k < 3; ++k) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], "retried")) total += q;
+  }
+  CHECK(total == 4 * kBtc);  // Still the first route's plans, untouched.
 }
 
 TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {
