@@ -66,6 +66,12 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPla
   if (req->reason().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
   }
+  if (coordinator_ != nullptr) {  // A cluster route: every node's plan of it.
+    absl::StatusOr<CancelPlanResponse> r = coordinator_->Cancel(req->plan_id(), req->reason(), engine_);
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = *std::move(r);
+    return grpc::Status::OK;
+  }
   absl::StatusOr<Plan> plan = engine_->Cancel(req->plan_id(), req->reason());
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);

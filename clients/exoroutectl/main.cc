@@ -284,6 +284,14 @@ int CmdPlan(Context& c) {
     auto ctx = Rpc(c);
     auto st = RouterService::NewStub(c.channel)->CancelPlan(ctx.get(), req, &resp);
     if (!st.ok()) return Fail(client::FromGrpc(st));
+    if (c.json) {
+      std::cout << ToJson(resp) << "\n";
+      return kExitOk;
+    }
+    if (!resp.nodes().empty()) {  // A cluster route: every node's plan of it.
+      std::cout << "cluster route " << w[2] << " cancelled on its nodes:\n" << RenderNodeCancels(resp);
+      if (!resp.has_plan()) return kExitOk;
+    }
     return PrintPlan(c, resp.plan());
   }
   return Usage(absl::StrCat("plan: unknown subcommand \"", w[1], "\""));

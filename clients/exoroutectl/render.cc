@@ -268,6 +268,15 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
 }
 
 // A cluster route: per node only its total (its venues' allocations stay on that node).
+std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
+  std::string out;
+  for (const exoroute::v1::NodeCancel& n : r.nodes()) {
+    absl::StrAppend(&out, "  node ", n.node(), "  ",
+                    n.error().empty() ? ShortStatus(n.status()) : absl::StrCat("not cancelled: ", n.error()), "\n");
+  }
+  return out;
+}
+
 std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
   const uint32_t qty_scale = inst.qty_scale();
   std::string out = absl::StrCat(

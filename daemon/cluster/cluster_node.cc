@@ -369,6 +369,9 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
     case PeerCall::kExecute:
       Put(Execute(call.execute()), &PeerAnswer::mutable_execute, &answer);
       break;
+    case PeerCall::kCancel:
+      Put(Cancel(call.cancel()), &PeerAnswer::mutable_cancel, &answer);
+      break;
     case PeerCall::kAbort:
       Abort(call.abort().route_id());
       answer.mutable_abort();
@@ -379,6 +382,15 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
       break;
   }
   return answer;
+}
+
+absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& req) {
+  if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
+  if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
+  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Cancel(req.route_id(), req.reason()));
+  CancelRouteReply reply;
+  reply.set_status(plan.status());
+  return reply;
 }
 
 void ClusterNode::Abort(const std::string& route_id) {

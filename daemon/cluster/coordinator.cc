@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -92,6 +93,7 @@ EXO_PEER_KIND(SplitTiesRequest, SplitTiesReply, split_ties, kSplitTies)
 EXO_PEER_KIND(LimitsRequest, LimitsReply, check_limits, kCheckLimits)
 EXO_PEER_KIND(ExecuteRequest, ExecuteReply, execute, kExecute)
 EXO_PEER_KIND(AbortRequest, AbortReply, abort, kAbort)
+EXO_PEER_KIND(CancelRouteRequest, CancelRouteReply, cancel, kCancel)
 #undef EXO_PEER_KIND
 
 // The reply of `Kind` in a node's answer, or the error it answered (naming the node).
@@ -244,12 +246,50 @@ std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::
   return std::make_unique<GrpcLink>(std::move(node_id), std::move(channel), timeout_ms);
 }
 
+absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_id, const std::string& reason,
+                                                      RouterEngine* engine) {
+  std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
+  std::vector<NodeLink*> all;
+  for (auto& l : links_) all.push_back(l.get());
+  CancelRouteRequest req;
+  req.set_route_id(plan_id);
+  req.set_reason(reason);
+  auto replies = FanOut(all, [&req](size_t) -> const CancelRouteRequest& { return req; });
+  CancelPlanResponse resp;
+  bool cancelled = false;
+  std::vector<std::string> finished, unreachable;  // Why the other nodes' plans were not cancelled.
+  for (size_t i = 0; i < all.size(); ++i) {
+    const absl::StatusOr<CancelRouteReply>& r = replies[i];
+    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+    NodeCancel* n = resp.add_nodes();
+    n->set_node(all[i]->node_id());
+    if (r.ok()) {
+      n->set_status(r->status());
+      cancelled = true;
+      continue;
+    }
+    n->set_error(std::string(r.status().message()));
+    (absl::IsFailedPrecondition(r.status()) ? finished : unreachable).push_back(n->error());
+  }
+  if (resp.nodes().empty()) {
+    return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found on any node of the cluster"));
+  }
+  // Nothing cancelled: a node that could not be asked may still be working, which the caller
+  // must know; else every plan had finished.
+  if (!cancelled && !unreachable.empty()) return absl::UnavailableError(absl::StrJoin(unreachable, "; "));
+  if (!cancelled) return absl::FailedPreconditionError(finished.front());
+  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
+            [](const NodeCancel& a, const NodeCancel& b) { return a.node() < b.node(); });
+  if (absl::StatusOr<Plan> own = engine->GetPlan(plan_id); own.ok()) *resp.mutable_plan() = *std::move(own);
+  return resp;
+}
+
 std::vector<HistogramMetric> Coordinator::CallLatency() const {
   static constexpr std::pair<PeerCall::CallCase, const char*> kCalls[] = {
       {PeerCall::kPrepare, "prepare"},       {PeerCall::kEvaluate, "evaluate"},
       {PeerCall::kNextBreakpoint, "next_breakpoint"}, {PeerCall::kSplitTies, "split_ties"},
       {PeerCall::kCheckLimits, "check_limits"}, {PeerCall::kExecute, "execute"},
-      {PeerCall::kAbort, "abort"}};
+      {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}};
   std::vector<HistogramMetric> out;
   for (const auto& link : links_) {
     for (const auto& [kind, name] : kCalls) {

@@ -73,6 +73,11 @@ class Coordinator {
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
                                                     exoroute::v1::RouteMode mode,
                                                     RouterEngine* engine);
+  // Cancels a cluster route: every node's plan of it (CancelPlan on each, at once). Returns
+  // this node's plan if it has one and each node's outcome; NOT_FOUND when no node has a plan
+  // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.
+  absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& plan_id, const std::string& reason,
+                                                          RouterEngine* engine);
   // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
   // (this node's own, in process, included), for /metrics.
   std::vector<HistogramMetric> CallLatency() const;

@@ -347,6 +347,58 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
   CHECK(total == 4 * kBtc);  // Still the first route's plans, untouched.
 }
 
+TEST_CASE("cancelling a cluster route on any node cancels every node's plan of it") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("to-cancel", SIDE_BUY, 9 * kBtc), &routed).ok());
+  std::set<std::string> sharing;
+  for (const auto& sh : routed.cluster().shares()) {
+    if (sh.quantity() > 0) sharing.insert(sh.node());
+  }
+  REQUIRE(sharing.size() >= 2);
+  auto cancel = [&](int k, const std::string& id, CancelPlanResponse* resp) {
+    CancelPlanRequest req;
+    req.set_plan_id(id);
+    req.set_reason("desk said stop");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return RouterService::NewStub(Connect(*c.nodes[k]))->CancelPlan(&ctx, req, resp);
+  };
+  CancelPlanResponse resp;
+  grpc::Status s = cancel(1, "to-cancel", &resp);  // Not the coordinator: any node will do.
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  std::set<std::string> told;
+  for (const auto& n : resp.nodes()) {
+    told.insert(n.node());
+    CHECK(n.status() == PLAN_STATUS_CANCELLED);
+    CHECK(n.error().empty());
+  }
+  CHECK(told == sharing);  // Every node with a share, and only those.
+  for (int k = 0; k < 3; ++k) {
+    std::optional<Plan> p = PlanOn(*c.nodes[k], "to-cancel");
+    CHECK(p.has_value() == (sharing.count("n" + std::to_string(k + 1)) > 0));
+    if (p) {
+      CHECK(p->status() == PLAN_STATUS_CANCELLED);
+      CHECK(p->reason() == "desk said stop");
+    }
+  }
+  s = cancel(0, "to-cancel", &resp);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().find("already finished: CANCELLED") != std::string::npos);
+  s = cancel(2, "never-routed", &resp);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(s.error_message() == "plan \"never-routed\" not found on any node of the cluster");
+  // The CLI shows each node's outcome.
+  REQUIRE(CallRoute(*c.nodes[2], PlanOnly("to-cancel-2", SIDE_SELL, 9 * kBtc), &routed).ok());
+  auto cli = exo::testing::Ctl(*c.nodes[0], {"plan", "cancel", "to-cancel-2"});
+  INFO(cli.out << cli.err);
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out.find("cluster route to-cancel-2 cancelled on its nodes:") != std::string::npos);
+  CHECK(cli.out.find("  node n1  CANCELLED") != std::string::npos);
+}
+
 TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {
   Cluster c;
   c.min_sizes = true;
