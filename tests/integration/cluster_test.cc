@@ -104,6 +104,19 @@ struct Cluster {
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
   }
+  // The reference: one node that owns every venue of the three (the same static books).
+  std::unique_ptr<DaemonProcess> StartSolo() {
+    std::string all;
+    for (int k = 0; k < 3; ++k) {
+      all += (k == 0 ? "" : ",\n") + (venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k]);
+    }
+    std::string solo_dir = dir / "solo";
+    std::string error;
+    auto solo = DaemonProcess::Start(solo_dir, NodeConfig("solo", solo_dir, all, ""), &error);
+    INFO(error);
+    REQUIRE(solo != nullptr);
+    return solo;
+  }
 };
 
 std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
@@ -151,14 +164,7 @@ std::map<std::string, int64_t> Allocations(const DaemonProcess& d, const std::st
 TEST_CASE("a route split across three nodes equals the single-node plan over all their venues, to the lot") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  // The reference: one node that owns all twelve venues (the same seeded books).
-  std::string solo_dir = c.dir / "solo";
-  std::string error;
-  auto solo = DaemonProcess::Start(
-      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""),
-      &error);
-  INFO(error);
-  REQUIRE(solo != nullptr);
+  auto solo = c.StartSolo();
 
   int n = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
@@ -217,6 +223,21 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
 
 namespace {
 
+std::map<std::string, int64_t> AllocationsOf(const Plan& p) {
+  std::map<std::string, int64_t> out;
+  for (const auto& a : p.allocations()) out[a.venue()] = a.quantity();
+  return out;
+}
+
+// Route `id`'s allocations over the three nodes (each node has its own venues' part).
+std::map<std::string, int64_t> AllocationsOnAll(Cluster& c, const std::string& id) {
+  std::map<std::string, int64_t> out;
+  for (int k = 0; k < 3; ++k) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) out[venue] = q;
+  }
+  return out;
+}
+
 // One simulated venue with a static book: the same seed, mid, size and fee give the same book.
 std::string SimVenue(const std::string& id, int64_t lot, int seed, int64_t mid, double fee_bps) {
   return R"({"id": ")" + id + R"(", "taker_fee_bps": )" + std::to_string(fee_bps) +
@@ -247,12 +268,7 @@ TEST_CASE("a tie between venues of different lot sizes on different nodes is spl
   c.venues[1] = SimVenue("B-COARSE", 100000, 7, 6500000, 2);
   c.venues[2] = SimVenue("C-DEAR", 100000, 8, 6500300, 3);
   for (int k = 0; k < 3; ++k) c.Start(k);
-  std::string solo_dir = c.dir / "solo";
-  std::string error;
-  auto solo = DaemonProcess::Start(
-      solo_dir, NodeConfig("solo", solo_dir, c.venues[0] + ",\n" + c.venues[1] + ",\n" + c.venues[2], ""), &error);
-  INFO(error);
-  REQUIRE(solo != nullptr);
+  auto solo = c.StartSolo();
   int n = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
     for (int64_t qty : {int64_t{12'345'000}, int64_t{87'654'000}, int64_t{250'001'000}, int64_t{1'234'567'000}}) {
@@ -262,13 +278,8 @@ TEST_CASE("a tie between venues of different lot sizes on different nodes is spl
       grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, qty), &split);
       INFO(s.error_message());
       REQUIRE(s.ok());
-      std::map<std::string, int64_t> want, got;
-      for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
-      for (int k = 0; k < 3; ++k) {
-        for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) got[venue] = q;
-      }
       INFO("route " << id << " side " << Side_Name(side) << " qty " << qty);
-      CHECK(got == want);
+      CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
       CHECK(split.cluster().shortfall() == reference.plan().shortfall());
     }
   }
@@ -281,12 +292,7 @@ TEST_CASE("a tie between venues of different lot sizes on different nodes is spl
 TEST_CASE("allowed and denied venues across nodes, the order's checks and a retried id, as one node has them") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  std::string solo_dir = c.dir / "solo";
-  std::string error;
-  auto solo = DaemonProcess::Start(
-      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""), &error);
-  INFO(error);
-  REQUIRE(solo != nullptr);
+  auto solo = c.StartSolo();
   struct Lists {
     std::vector<std::string> allowed, denied;
   };
@@ -302,12 +308,7 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
     grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
     INFO("route " << id << ": " << s.error_message());
     REQUIRE(s.ok());
-    std::map<std::string, int64_t> want, got;
-    for (const auto& a : reference.plan().allocations()) want[a.venue()] = a.quantity();
-    for (int k = 0; k < 3; ++k) {
-      for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) got[venue] = q;
-    }
-    CHECK(got == want);
+    CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
     CHECK(split.cluster().shortfall() == reference.plan().shortfall());
     CHECK(split.cluster().route().dropped_size() == 0);  // Every node took part, allowed venues or not.
   }
@@ -403,14 +404,7 @@ TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum
   Cluster c;
   c.min_sizes = true;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  std::string solo_dir = c.dir / "solo";
-  std::string error;
-  auto solo = DaemonProcess::Start(
-      solo_dir,
-      NodeConfig("solo", solo_dir, VenuesOf(1, true) + ",\n" + VenuesOf(2, true) + ",\n" + VenuesOf(3, true), ""),
-      &error);
-  INFO(error);
-  REQUIRE(solo != nullptr);
+  auto solo = c.StartSolo();
 
   int n = 0, dropped = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
@@ -684,12 +678,7 @@ TEST_CASE("with privacy noise a cluster route never exceeds the order, stays wit
   // ε = 1 per released value, protecting one lot (0.001 BTC): noise of scale one lot per node.
   for (auto& p : c.privacy) p = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000})";
   for (int k = 0; k < 3; ++k) c.Start(k);
-  std::string solo_dir = c.dir / "solo";
-  std::string error;
-  auto solo = DaemonProcess::Start(
-      solo_dir, NodeConfig("solo", solo_dir, VenuesOf(1) + ",\n" + VenuesOf(2) + ",\n" + VenuesOf(3), ""), &error);
-  INFO(error);
-  REQUIRE(solo != nullptr);
+  auto solo = c.StartSolo();
   int n = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
     for (int64_t qty : {3 * kBtc, 17 * kBtc + 300000, 40 * kBtc}) {
