@@ -38,6 +38,7 @@ struct Daemon::Impl {
   std::unique_ptr<cluster::KeyDirectory> key_directory;
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<cluster::Coordinator> coordinator;
+  std::vector<std::pair<PeerConfig, std::shared_ptr<grpc::Channel>>> peer_channels;  // For Status.
   std::unique_ptr<cluster::PeerServiceImpl> peer_service;
   std::unique_ptr<grpc::Server> peer_server;
   std::unique_ptr<AdminHttpServer> admin_http;  // config.admin: /metrics, /healthz.
@@ -49,6 +50,17 @@ struct Daemon::Impl {
 };
 
 namespace {
+
+const char* ConnectionName(grpc_connectivity_state s) {
+  switch (s) {
+    case GRPC_CHANNEL_IDLE: return "idle";
+    case GRPC_CHANNEL_CONNECTING: return "connecting";
+    case GRPC_CHANNEL_READY: return "ready";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE: return "transient_failure";
+    case GRPC_CHANNEL_SHUTDOWN: return "shutdown";
+  }
+  return "unknown";
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -154,6 +166,7 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
     peer_ids.insert(p.node_id());
     EXO_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, cluster::PeerChannel(k, p));
     impl.key_directory->AddPeer(p.node_id(), channel);
+    impl.peer_channels.emplace_back(p, channel);
     links.push_back(cluster::RemoteLink(p.node_id(), std::move(channel), timeout_ms));
   }
   impl.coordinator = std::make_unique<cluster::Coordinator>(
@@ -217,10 +230,20 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
   if (impl->cluster_node) {
-    impl->admin->SetClusterStatus([node = impl->cluster_node.get(), peers = impl->peer_service.get()](
+    impl->admin->SetClusterStatus([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
+                                   coordinator = impl->coordinator.get(), channels = &impl->peer_channels](
                                       StatusResponse* resp) {
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
       resp->set_peer_calls_refused(peers->refused());
+      for (const auto& [peer, channel] : *channels) {
+        PeerStatus* p = resp->add_peers();
+        p->set_node(peer.node_id());
+        p->set_address(peer.address());
+        p->set_connection(ConnectionName(channel->GetState(/*try_to_connect=*/false)));
+        cluster::Coordinator::CallTotals t = coordinator->Totals(peer.node_id());
+        p->set_calls(t.calls);
+        p->set_mean_answer_us(t.calls == 0 ? 0 : t.sum_ns / static_cast<int64_t>(t.calls) / 1000);
+      }
     });
   }
 

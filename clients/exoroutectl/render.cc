@@ -158,6 +158,14 @@ std::string RenderStatus(const StatusResponse& r) {
                                         v.fee_bps(), v.children_sent(), v.fills()));
     if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
   }
+  if (!r.peers().empty()) {
+    absl::StrAppend(&s, "\n", absl::StrFormat("  %-10s %-22s %-17s %8s %12s\n", "PEER", "ADDRESS", "CONNECTION",
+                                              "CALLS", "MEAN ANSWER"));
+    for (const auto& p : r.peers()) {
+      absl::StrAppend(&s, absl::StrFormat("  %-10s %-22s %-17s %8d %12s\n", p.node(), p.address(), p.connection(),
+                                          p.calls(), p.calls() == 0 ? "-" : absl::StrCat(p.mean_answer_us(), " us")));
+    }
+  }
   return s;
 }
 

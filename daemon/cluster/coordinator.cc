@@ -284,6 +284,19 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_i
   return resp;
 }
 
+Coordinator::CallTotals Coordinator::Totals(const std::string& node) const {
+  CallTotals t;
+  for (const auto& link : links_) {
+    if (link->node_id() != node) continue;
+    for (int kind = 1; kind <= PeerCall::kCancel; ++kind) {
+      LatencyHistogram::Snapshot s = link->latency(static_cast<PeerCall::CallCase>(kind)).Read();
+      t.calls += s.count;
+      t.sum_ns += s.sum_ns;
+    }
+  }
+  return t;
+}
+
 std::vector<HistogramMetric> Coordinator::CallLatency() const {
   static constexpr std::pair<PeerCall::CallCase, const char*> kCalls[] = {
       {PeerCall::kPrepare, "prepare"},       {PeerCall::kEvaluate, "evaluate"},

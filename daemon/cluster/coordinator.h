@@ -78,6 +78,13 @@ class Coordinator {
   // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.
   absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& plan_id, const std::string& reason,
                                                           RouterEngine* engine);
+  // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
+  // time (zeros for a node it has no link to).
+  struct CallTotals {
+    uint64_t calls = 0;
+    int64_t sum_ns = 0;
+  };
+  CallTotals Totals(const std::string& node) const;
   // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
   // (this node's own, in process, included), for /metrics.
   std::vector<HistogramMetric> CallLatency() const;

@@ -13,7 +13,9 @@
 #include <string>
 
 #include "clients/cpp/exoroute_client.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
@@ -219,6 +221,20 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
     CHECK(metrics.body.find(series + "\",call=\"execute\"} 2\n") != std::string::npos);
     CHECK(metrics.body.find(series + "\",call=\"evaluate\"} 0\n") == std::string::npos);  // Every route searched.
   }
+  // `exoroutectl status` shows the peers, connected, with their calls.
+  auto status = exo::testing::Ctl(*c.nodes[0], {"--json", "status"});
+  INFO(status.out << status.err);
+  StatusResponse st;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &st).ok());
+  REQUIRE(st.peers_size() == 2);
+  for (const PeerStatus& p : st.peers()) {
+    CHECK((p.node() == "n2" || p.node() == "n3"));
+    CHECK(p.connection() == "ready");
+    CHECK(p.calls() > 20);  // Two routes' worth.
+    CHECK(p.mean_answer_us() > 0);
+  }
+  auto text = exo::testing::Ctl(*c.nodes[0], {"status"});
+  CHECK(text.out.find("PEER       ADDRESS") != std::string::npos);
 }
 
 namespace {
@@ -567,6 +583,13 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
     }
   }
   CHECK(total == 5 * kBtc);
+  StatusResponse st;
+  auto status = exo::testing::Ctl(*c.nodes[0], {"--json", "status"});
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &st).ok());
+  for (const PeerStatus& p : st.peers()) {
+    INFO(p.node() << " " << p.connection());
+    CHECK((p.node() == "n3") == (p.connection() != "ready"));  // The dead one is not connected.
+  }
   // A restarted node rejoins without any manual step (the coordinator's channel reconnects
   // within a second).
   c.Start(2);
