@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/decision_audit.h"
+#include "daemon/plan_fold.h"
 #include "daemon/request_validation.h"
 #include "exo/clock.h"
 
@@ -75,6 +76,29 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPla
   absl::StatusOr<Plan> plan = engine_->Cancel(req->plan_id(), req->reason());
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteRequest* req,
+                                         GetRouteResponse* resp) {
+  if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
+  if (coordinator_ != nullptr) {  // A cluster route: every node's share of it.
+    absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(req->route_id());
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = *std::move(r);
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<Plan> plan = engine_->GetPlan(req->route_id());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  NodeProgress* n = resp->add_nodes();
+  n->set_node(engine_->config().node_id());
+  n->set_status(plan->status());
+  n->set_quantity(plan->order().quantity());
+  n->set_filled_quantity(plan->filled_quantity());
+  resp->set_quantity(n->quantity());
+  resp->set_filled_quantity(n->filled_quantity());
+  resp->set_settled(IsSettled(*plan));
+  resp->set_symbol(plan->order().symbol());
   return grpc::Status::OK;
 }
 

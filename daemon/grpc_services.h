@@ -34,6 +34,8 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
                        exoroute::v1::GetPlanResponse*) override;
   grpc::Status CancelPlan(grpc::ServerContext*, const exoroute::v1::CancelPlanRequest*,
                           exoroute::v1::CancelPlanResponse*) override;
+  grpc::Status GetRoute(grpc::ServerContext*, const exoroute::v1::GetRouteRequest*,
+                        exoroute::v1::GetRouteResponse*) override;
   grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,
                          grpc::ServerWriter<exoroute::v1::WatchPlanResponse>*) override;
   // Wall time of every Route this node answered OK (a cluster route: the whole distributed

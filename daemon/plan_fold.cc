@@ -15,6 +15,10 @@ bool IsTerminal(PlanStatus s) {
          s == PLAN_STATUS_FAILED;
 }
 
+bool IsSettled(const Plan& p) {
+  return IsTerminal(p.status()) || (p.status() == PLAN_STATUS_PLANNED && p.version() >= 2);
+}
+
 int OpenChildren(const Plan& plan) {
   return static_cast<int>(std::count_if(plan.children().begin(), plan.children().end(),
                                         [](const ChildState& c) { return !c.done(); }));

@@ -10,6 +10,9 @@ namespace exo::daemon {
 void ApplyDelta(const exoroute::v1::PlanDelta& delta, exoroute::v1::Plan* plan);
 
 bool IsTerminal(exoroute::v1::PlanStatus status);
+// Nothing more will happen to the plan: it has finished, or it is a plan-only plan that has
+// been allocated.
+bool IsSettled(const exoroute::v1::Plan& plan);
 
 // Children that have not completed.
 int OpenChildren(const exoroute::v1::Plan& plan);

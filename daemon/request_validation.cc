@@ -14,11 +14,11 @@ absl::Status Bad(const std::string& field, const std::string& why) {
 
 }  // namespace
 
-absl::Status ValidatePlanId(const std::string& id) {
+absl::Status ValidatePlanId(const std::string& id, const char* field) {
   static const std::regex kId("[A-Za-z0-9._:-]{1,64}");
-  if (id.empty()) return Bad("plan_id", "required");
+  if (id.empty()) return Bad(field, "required");
   if (!std::regex_match(id, kId)) {
-    return Bad("plan_id", absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got \"", id, "\""));
+    return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got \"", id, "\""));
   }
   return absl::OkStatus();
 }

@@ -10,7 +10,8 @@
 namespace exo::daemon {
 
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
-absl::Status ValidatePlanId(const std::string& plan_id);
+// A plan id (or a route id: the same rule; `field` names it in the error).
+absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field);
 
 }  // namespace exo::daemon

@@ -22,10 +22,6 @@ using store::PendingDelta;
 
 namespace {
 
-bool Settled(const Plan& p) {
-  return IsTerminal(p.status()) || (p.status() == PLAN_STATUS_PLANNED && p.version() >= 2);
-}
-
 std::string StatusName(PlanStatus s) {
   std::string n = PlanStatus_Name(s);
   return n.substr(std::string("PLAN_STATUS_").size());
@@ -89,7 +85,7 @@ absl::Status RouterEngine::Recover() {
   for (auto& [id, rec] : plans) {
     std::lock_guard<std::mutex> lock(rec->mu);
     Plan& p = rec->plan;
-    if (!Settled(p) && OpenChildren(p) > 0) {
+    if (!IsSettled(p) && OpenChildren(p) > 0) {
       std::vector<PendingDelta> batch;
       uint32_t version = p.version();
       for (const ChildState& c : p.children()) {
@@ -112,9 +108,9 @@ absl::Status RouterEngine::Recover() {
       }
       EXO_RETURN_IF_ERROR(Commit(*rec, std::move(batch)));
     }
-    if (!Settled(p)) ++resumed;
+    if (!IsSettled(p)) ++resumed;
     rec->version = p.version();
-    rec->settled = Settled(p);
+    rec->settled = IsSettled(p);
   }
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
@@ -291,7 +287,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
     d.mutable_finished()->set_reason(std::move(reason));
     add(std::move(d));
   };
-  if (Settled(p)) return step;
+  if (IsSettled(p)) return step;
   const ParentOrder& o = p.order();
   const int64_t remaining = o.quantity() - p.filled_quantity();
   const uint32_t qs = p.instrument().qty_scale();
@@ -381,7 +377,7 @@ absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> bat
 
 void RouterEngine::Publish(PlanRecord& rec) {
   rec.version = rec.plan.version();
-  rec.settled = Settled(rec.plan);
+  rec.settled = IsSettled(rec.plan);
   std::lock_guard<std::mutex> lock(watch_mu_);
   watch_cv_.notify_all();
 }

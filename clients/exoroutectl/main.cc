@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,8 @@ commands:
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
   watch ID [--from VERSION]             stream a plan's deltas until it settles
+  route-status ID                       a route's progress on every node that took a share
+                                        (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
   audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
@@ -194,6 +197,32 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print)
   return client::FromGrpc(reader->Finish());
 }
 
+absl::StatusOr<GetRouteResponse> FetchRoute(Context& c, const std::string& id) {
+  if (auto s = EnsureConnected(c); !s.ok()) return s;
+  GetRouteRequest req;
+  req.set_route_id(id);
+  GetRouteResponse resp;
+  auto ctx = Rpc(c);
+  auto st = RouterService::NewStub(c.channel)->GetRoute(ctx.get(), req, &resp);
+  if (!st.ok()) return client::FromGrpc(st);
+  return resp;
+}
+
+int PrintRoute(Context& c, const GetRouteResponse& r) {
+  if (c.json) {
+    std::cout << ToJson(r) << "\n";
+    return kExitOk;
+  }
+  auto status = FetchStatus(c);
+  if (!status.ok()) return Fail(status.status());
+  Instrument inst;
+  for (const auto& i : status->instruments()) {
+    if (i.symbol() == r.symbol()) inst = i;
+  }
+  std::cout << RenderRouteProgress(r, inst);
+  return kExitOk;
+}
+
 int CmdRoute(Context& c) {
   const Args& a = c.args;
   for (const char* f : {"symbol", "side", "qty"}) {
@@ -258,6 +287,21 @@ int CmdRoute(Context& c) {
       return kExitOk;
     }
     std::cout << RenderClusterRoute(resp.cluster(), *inst);
+    if (a.Has("wait") && req.mode() == ROUTE_MODE_EXECUTE) {
+      // Until every node's share has settled, then each node's progress.
+      for (;;) {
+        auto progress = FetchRoute(c, o->id());
+        if (!progress.ok()) return Fail(progress.status());
+        const bool unanswered = std::any_of(progress->nodes().begin(), progress->nodes().end(),
+                                            [](const NodeProgress& n) { return !n.error().empty(); });
+        if (progress->settled() || unanswered) {  // A node that cannot be asked cannot be waited for.
+          std::cout << "\n";
+          const int printed = PrintRoute(c, *progress);
+          return unanswered ? kExitError : printed;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
     if (resp.plan().plan_id().empty()) return kExitOk;  // This node's venues got nothing.
   }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
@@ -295,6 +339,14 @@ int CmdPlan(Context& c) {
     return PrintPlan(c, resp.plan());
   }
   return Usage(absl::StrCat("plan: unknown subcommand \"", w[1], "\""));
+}
+
+int CmdRouteStatus(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() < 2) return Usage("route-status: expected a route id");
+  auto r = FetchRoute(c, w[1]);
+  if (!r.ok()) return Fail(r.status());
+  return PrintRoute(c, *r);
 }
 
 int CmdWatch(Context& c) {
@@ -900,6 +952,7 @@ int Main(int argc, char** argv) {
   if (cmd == "route") return CmdRoute(c);
   if (cmd == "plan") return CmdPlan(c);
   if (cmd == "watch") return CmdWatch(c);
+  if (cmd == "route-status") return CmdRouteStatus(c);
   if (cmd == "replay") return CmdReplay(c);
   if (cmd == "audit") return CmdAudit(c);
   if (cmd == "contracts") return CmdContracts(c);

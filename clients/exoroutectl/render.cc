@@ -25,8 +25,6 @@ struct Fmt {
   std::string Qty(int64_t v) const { return inst ? FormatDecimal(v, inst->qty_scale()) : absl::StrCat(v); }
 };
 
-std::string Ms(int64_t ns) { return absl::StrFormat("%.1f ms", ns / 1e6); }
-
 // Hundredths of a basis point as "1.25 bp".
 std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
 
@@ -276,6 +274,22 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
 }
 
 // A cluster route: per node only its total (its venues' allocations stay on that node).
+std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const Instrument& inst) {
+  const uint32_t q = inst.qty_scale();
+  std::string out = absl::StrCat("route     ", r.settled() ? "settled" : "in progress", ", filled ",
+                                 FormatDecimal(r.filled_quantity(), q), " of ", FormatDecimal(r.quantity(), q), "\n\n");
+  absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s\n", "NODE", "STATUS", "SHARE", "FILLED"));
+  for (const exoroute::v1::NodeProgress& n : r.nodes()) {
+    if (!n.error().empty()) {
+      absl::StrAppend(&out, absl::StrFormat("  %-10s not answered: %s\n", n.node(), n.error()));
+      continue;
+    }
+    absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s\n", n.node(), ShortStatus(n.status()),
+                                          FormatDecimal(n.quantity(), q), FormatDecimal(n.filled_quantity(), q)));
+  }
+  return out;
+}
+
 std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
   std::string out;
   for (const exoroute::v1::NodeCancel& n : r.nodes()) {

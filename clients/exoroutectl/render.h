@@ -22,6 +22,8 @@ std::string RenderStatus(const exoroute::v1::StatusResponse& status);
 // A cluster route's summary: per node only its total (its venues' allocations stay there),
 // nodes and venues left out with why, the shortfall.
 std::string RenderClusterRoute(const exoroute::v1::ClusterRouteSummary& r, const exoroute::v1::Instrument& inst);
+// A route's progress on its nodes (GetRoute): per node its share, what has filled, its status.
+std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const exoroute::v1::Instrument& inst);
 // A cancelled cluster route: each node's plan after the cancel, or why it was not cancelled.
 std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r);
 // The privacy budgets of the current window (cluster nodes with cluster.privacy).

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
+#include "daemon/plan_fold.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "solver/solver.h"
@@ -369,6 +370,9 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
     case PeerCall::kExecute:
       Put(Execute(call.execute()), &PeerAnswer::mutable_execute, &answer);
       break;
+    case PeerCall::kProgress:
+      Put(Progress(call.progress()), &PeerAnswer::mutable_progress, &answer);
+      break;
     case PeerCall::kCancel:
       Put(Cancel(call.cancel()), &PeerAnswer::mutable_cancel, &answer);
       break;
@@ -382,6 +386,18 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
       break;
   }
   return answer;
+}
+
+absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) const {
+  if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
+  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->GetPlan(req.route_id()));
+  ProgressReply reply;
+  reply.set_status(plan.status());
+  reply.set_quantity(plan.order().quantity());
+  reply.set_filled_quantity(plan.filled_quantity());
+  reply.set_settled(IsSettled(plan));
+  reply.set_symbol(plan.order().symbol());
+  return reply;
 }
 
 absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& req) {

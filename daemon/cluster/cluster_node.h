@@ -40,6 +40,8 @@ class ClusterNode {
   // Records (and with EXECUTE starts) this node's plan for its share; ends the session.
   absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
   void Abort(const std::string& route_id);
+  // This node's plan of a route in totals (NOT_FOUND without one).
+  absl::StatusOr<exoroute::v1::ProgressReply> Progress(const exoroute::v1::ProgressRequest& req) const;
   // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one).
   absl::StatusOr<exoroute::v1::CancelRouteReply> Cancel(const exoroute::v1::CancelRouteRequest& req);
   // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.

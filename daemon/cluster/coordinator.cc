@@ -94,6 +94,7 @@ EXO_PEER_KIND(LimitsRequest, LimitsReply, check_limits, kCheckLimits)
 EXO_PEER_KIND(ExecuteRequest, ExecuteReply, execute, kExecute)
 EXO_PEER_KIND(AbortRequest, AbortReply, abort, kAbort)
 EXO_PEER_KIND(CancelRouteRequest, CancelRouteReply, cancel, kCancel)
+EXO_PEER_KIND(ProgressRequest, ProgressReply, progress, kProgress)
 #undef EXO_PEER_KIND
 
 // The reply of `Kind` in a node's answer, or the error it answered (naming the node).
@@ -284,11 +285,48 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_i
   return resp;
 }
 
+absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id) {
+  std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
+  std::vector<NodeLink*> all;
+  for (auto& l : links_) all.push_back(l.get());
+  ProgressRequest req;
+  req.set_route_id(route_id);
+  auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
+  GetRouteResponse resp;
+  bool found = false, settled = true;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const absl::StatusOr<ProgressReply>& r = replies[i];
+    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+    NodeProgress* n = resp.add_nodes();
+    n->set_node(all[i]->node_id());
+    if (!r.ok()) {
+      n->set_error(std::string(r.status().message()));
+      settled = false;
+      continue;
+    }
+    found = true;
+    resp.set_symbol(r->symbol());
+    n->set_status(r->status());
+    n->set_quantity(r->quantity());
+    n->set_filled_quantity(r->filled_quantity());
+    resp.set_quantity(resp.quantity() + r->quantity());
+    resp.set_filled_quantity(resp.filled_quantity() + r->filled_quantity());
+    settled = settled && r->settled();
+  }
+  if (!found && resp.nodes().empty()) {
+    return absl::NotFoundError(absl::StrCat("route \"", route_id, "\" not found on any node of the cluster"));
+  }
+  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
+            [](const NodeProgress& a, const NodeProgress& b) { return a.node() < b.node(); });
+  resp.set_settled(found && settled);
+  return resp;
+}
+
 Coordinator::CallTotals Coordinator::Totals(const std::string& node) const {
   CallTotals t;
   for (const auto& link : links_) {
     if (link->node_id() != node) continue;
-    for (int kind = 1; kind <= PeerCall::kCancel; ++kind) {
+    for (int kind = 1; kind <= PeerCall::kProgress; ++kind) {
       LatencyHistogram::Snapshot s = link->latency(static_cast<PeerCall::CallCase>(kind)).Read();
       t.calls += s.count;
       t.sum_ns += s.sum_ns;
@@ -302,7 +340,7 @@ std::vector<HistogramMetric> Coordinator::CallLatency() const {
       {PeerCall::kPrepare, "prepare"},       {PeerCall::kEvaluate, "evaluate"},
       {PeerCall::kNextBreakpoint, "next_breakpoint"}, {PeerCall::kSplitTies, "split_ties"},
       {PeerCall::kCheckLimits, "check_limits"}, {PeerCall::kExecute, "execute"},
-      {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}};
+      {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}, {PeerCall::kProgress, "progress"}};
   std::vector<HistogramMetric> out;
   for (const auto& link : links_) {
     for (const auto& [kind, name] : kCalls) {

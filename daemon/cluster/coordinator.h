@@ -78,6 +78,9 @@ class Coordinator {
   // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.
   absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& plan_id, const std::string& reason,
                                                           RouterEngine* engine);
+  // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
+  // be asked. NOT_FOUND when no node has one.
+  absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id);
   // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
   // time (zeros for a node it has no link to).
   struct CallTotals {

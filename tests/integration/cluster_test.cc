@@ -557,6 +557,34 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
     CHECK(audit.exit_code == 0);
     CHECK(audit.out.find("re-solved identically") != std::string::npos);
   }
+  // The whole route's progress from any node: every share, filled, settled.
+  GetRouteRequest q;
+  q.set_route_id("exec-1");
+  GetRouteResponse progress;
+  grpc::ClientContext ctx;
+  REQUIRE(RouterService::NewStub(Connect(*c.nodes[0]))->GetRoute(&ctx, q, &progress).ok());
+  CHECK(progress.settled());
+  CHECK(progress.quantity() == 30 * kBtc);
+  CHECK(progress.filled_quantity() == 30 * kBtc);
+  REQUIRE(progress.nodes_size() == 3);
+  for (int k = 0; k < 3; ++k) {
+    CHECK(progress.nodes(k).node() == "n" + std::to_string(k + 1));
+    CHECK(progress.nodes(k).status() == PLAN_STATUS_COMPLETED);
+    CHECK(progress.nodes(k).quantity() == r.cluster().shares(k).quantity());
+    CHECK(progress.nodes(k).filled_quantity() == r.cluster().shares(k).quantity());
+  }
+  // And the CLI waits for every node's share, not only the coordinator's.
+  auto waited = exo::testing::Ctl(*c.nodes[2], {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "12",
+                                                "--id", "exec-2", "--execute", "--wait"});
+  INFO(waited.out << waited.err);
+  CHECK(waited.exit_code == 0);
+  CHECK(waited.out.find("route     settled, filled 12.00000000 of 12.00000000") != std::string::npos);
+  auto shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-2"});
+  CHECK(shown.out.find("route     settled") != std::string::npos);
+  CHECK(shown.out.find("COMPLETED") != std::string::npos);
+  auto unknown = exo::testing::Ctl(*c.nodes[1], {"route-status", "never-routed"});
+  CHECK(unknown.exit_code != 0);
+  CHECK(unknown.err.find("not found on any node of the cluster") != std::string::npos);
 }
 
 TEST_CASE("a dead node is dropped within the round deadline and the route goes on without it") {
