@@ -230,7 +230,7 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
   for (const PeerStatus& p : st.peers()) {
     CHECK((p.node() == "n2" || p.node() == "n3"));
     CHECK(p.connection() == "ready");
-    CHECK(p.calls() > 20);  // Two routes' worth.
+    CHECK(p.calls() >= 10);  // Two routes: a prepare, rounds, a tie split and an execute each.
     CHECK(p.mean_answer_us() > 0);
   }
   auto text = exo::testing::Ctl(*c.nodes[0], {"status"});
