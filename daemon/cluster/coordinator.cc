@@ -728,7 +728,8 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   summary->set_shortfall(quantity - given);
   *summary->mutable_route() = record;
   if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *response.mutable_plan() = *own;
-  answered_[route_id] = Answered{order, mode, response};
+  Answered& kept = answered_[route_id] = Answered{order, mode, response};
+  kept.response.clear_plan();  // A retry is answered with the plan as it is then.
   answered_order_.push_back(route_id);
   if (answered_order_.size() > kRemembered) {
     answered_.erase(answered_order_.front());
