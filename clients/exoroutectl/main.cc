@@ -128,13 +128,21 @@ absl::Status EnsureConnected(Context& c) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
+// One unary call of a service's Stub on the node (connecting first), with the CLI's deadline.
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Unary(Context& c,
+                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                               const Request& req) {
   if (auto s = EnsureConnected(c); !s.ok()) return s;
-  StatusResponse r;
+  Stub stub(c.channel);
+  Response resp;
   auto ctx = Rpc(c);
-  auto st = AdminService::NewStub(c.channel)->Status(ctx.get(), StatusRequest(), &r);
-  if (!st.ok()) return client::FromGrpc(st);
-  return r;
+  if (grpc::Status st = (stub.*method)(ctx.get(), req, &resp); !st.ok()) return client::FromGrpc(st);
+  return resp;
+}
+
+absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
+  return Unary(c, &AdminService::Stub::Status, StatusRequest());
 }
 
 int CmdStatus(Context& c) {
@@ -164,14 +172,11 @@ int PrintPlan(const Context& c, const Plan& p) {
 }
 
 absl::StatusOr<Plan> FetchPlan(Context& c, const std::string& id) {
-  if (auto s = EnsureConnected(c); !s.ok()) return s;
   GetPlanRequest req;
   req.set_plan_id(id);
-  GetPlanResponse resp;
-  auto ctx = Rpc(c);
-  auto st = RouterService::NewStub(c.channel)->GetPlan(ctx.get(), req, &resp);
-  if (!st.ok()) return client::FromGrpc(st);
-  return resp.plan();
+  absl::StatusOr<GetPlanResponse> resp = Unary(c, &RouterService::Stub::GetPlan, req);
+  if (!resp.ok()) return resp.status();
+  return resp->plan();
 }
 
 // Streams a plan's deltas until it settles; prints each.
@@ -198,14 +203,9 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print)
 }
 
 absl::StatusOr<GetRouteResponse> FetchRoute(Context& c, const std::string& id) {
-  if (auto s = EnsureConnected(c); !s.ok()) return s;
   GetRouteRequest req;
   req.set_route_id(id);
-  GetRouteResponse resp;
-  auto ctx = Rpc(c);
-  auto st = RouterService::NewStub(c.channel)->GetRoute(ctx.get(), req, &resp);
-  if (!st.ok()) return client::FromGrpc(st);
-  return resp;
+  return Unary(c, &RouterService::Stub::GetRoute, req);
 }
 
 int PrintRoute(Context& c, const GetRouteResponse& r) {
@@ -320,14 +320,12 @@ int CmdPlan(Context& c) {
     return PrintPlan(c, *p);
   }
   if (w[1] == "cancel") {
-    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
     CancelPlanRequest req;
     req.set_plan_id(w[2]);
     req.set_reason(c.args.Get("reason"));
-    CancelPlanResponse resp;
-    auto ctx = Rpc(c);
-    auto st = RouterService::NewStub(c.channel)->CancelPlan(ctx.get(), req, &resp);
-    if (!st.ok()) return Fail(client::FromGrpc(st));
+    absl::StatusOr<CancelPlanResponse> cancelled = Unary(c, &RouterService::Stub::CancelPlan, req);
+    if (!cancelled.ok()) return Fail(cancelled.status());
+    const CancelPlanResponse& resp = *cancelled;
     if (c.json) {
       std::cout << ToJson(resp) << "\n";
       return kExitOk;
