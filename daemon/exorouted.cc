@@ -272,9 +272,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
       std::vector<HistogramMetric> histograms = {
           {"exoroute_route_duration_seconds",
            "Route calls answered OK, from request to answer (a cluster route: the whole distributed route).",
-           router->route_latency().Read()},
+           router->route_latency().Read(), ""},
           {"exoroute_decision_duration_seconds", "Solver decisions (first plans and re-plans), wall time.",
-           engine->decision_latency().Read()}};
+           engine->decision_latency().Read(), ""}};
       if (coordinator != nullptr) {
         for (HistogramMetric& m : coordinator->CallLatency()) histograms.push_back(std::move(m));
       }

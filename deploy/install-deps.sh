@@ -11,6 +11,8 @@ PACKAGES=(
   libabsl-dev librocksdb-dev libquickfix-dev libboost-dev catch2 libssl-dev libsimdjson-dev
   # Tools used by the daemon's dev set-up and by tests
   libbenchmark-dev coinor-libclp-dev openssl python3-grpcio python3-protobuf
+  # tcmalloc (gperftools): the allocator exorouted and the benchmarks link (docs/BENCHMARKS.md)
+  libgoogle-perftools-dev
   # The Python SDK's Ed25519 check of signed chain heads (an independent verifier)
   python3-cryptography
 )

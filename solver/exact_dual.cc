@@ -202,7 +202,7 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
     if (below) r = {0, r.lo, 0, r.cost_lo};  // The pool is what lies below λ.
     const int64_t tied = r.hi - r.lo, lot = problems[i].lot_size();
     int64_t share = 0;
-    if (need > 0 && tied_total > 0) {
+    if (need > 0 && tied > 0 && tied_total > 0) {  // (An untied venue's share is 0 anyway.)
       share = static_cast<int64_t>(static_cast<__int128>(need) * tied / tied_total) / lot * lot;
     }
     quantities[i] = r.lo + share;

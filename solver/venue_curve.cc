@@ -139,12 +139,11 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   return std::shared_ptr<const VenueCurve>(std::move(c));
 }
 
-bool VenueCurve::Matches(const exoroute::v1::VenueInput& venue, Side side,
-                         uint32_t qty_scale) const {
+bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
+                             uint32_t qty_scale) const {
   const bool buy = side == exoroute::v1::SIDE_BUY;
   if (buy != buy_ || venue.lot_size() != lot_ || venue.fee_bps() != fee_bps_ ||
-      venue.impact_bps() != impact_bps_ || qty_scale != qty_scale_ || venue.venue() != venue_ ||
-      venue.book().symbol() != symbol_) {
+      venue.impact_bps() != impact_bps_ || qty_scale != qty_scale_) {
     return false;
   }
   const auto& levels = WalkedSide(venue, buy);
@@ -182,7 +181,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
       k = static_cast<size_t>(find() - slot.curves.begin());
     }
     if (k < slot.curves.size() && same_key(slot.curves[k]) &&
-        slot.curves[k]->Matches(venue, side, qty_scale)) {
+        slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
       slot.next = k + 1;
       return slot.curves[k];
     }

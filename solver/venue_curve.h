@@ -40,10 +40,11 @@ class VenueCurve {
   static absl::StatusOr<std::shared_ptr<const VenueCurve>> Build(
       const exoroute::v1::VenueInput& venue, exoroute::v1::Side side, uint32_t qty_scale);
 
-  // True when Build would make exactly this curve from these inputs: the walked levels and every
-  // parameter compared exactly (never by sequence number or time alone).
-  bool Matches(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
-               uint32_t qty_scale) const;
+  // True when Build would make exactly this curve from these inputs, given that `venue` is this
+  // curve's venue and book symbol (its key in a CurveCache, checked there): the walked levels and
+  // every parameter compared exactly (never by sequence number or time alone).
+  bool MatchesBook(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
+                   uint32_t qty_scale) const;
 
   const std::string& venue() const { return venue_; }
   const std::string& symbol() const { return symbol_; }
@@ -71,7 +72,7 @@ class VenueCurve {
   std::vector<double> unit_costs_;
 };
 
-// The latest curve per venue, symbol and side. Get returns the cached curve while it Matches the
+// The latest curve per venue, symbol and side. Get returns the cached curve while it matches the
 // input and builds (and keeps) a new one when anything changed, so decisions reuse the work of
 // earlier ones on the same book. Thread-safe; curves are shared, never mutated.
 class CurveCache {

@@ -67,8 +67,27 @@ int64_t MulDivRound(__int128 a, __int128 b, __int128 c) {
   bool negative = (n < 0) != (c < 0);
   if (n < 0) n = -n;
   if (c < 0) c = -c;
-  __int128 q = (n + c / 2) / c;
-  return static_cast<int64_t>(negative ? -q : q);
+  const auto num = static_cast<unsigned __int128>(n + c / 2);
+  const auto den = static_cast<unsigned __int128>(c);
+  unsigned __int128 q;
+#if defined(__x86_64__)
+  // A divisor of 64 bits with a quotient that fits in 64 bits (the plans' case: notional × fee
+  // factor over 10^6 × 10^qty_scale) is one hardware division; the library's 128-bit division
+  // costs several times that. Same quotient either way: integer division is exact.
+  const auto den64 = static_cast<uint64_t>(den);
+  const auto hi = static_cast<uint64_t>(num >> 64);
+  if (den >> 64 == 0 && hi < den64) {
+    uint64_t quotient, remainder;
+    asm("divq %4" : "=a"(quotient), "=d"(remainder) : "a"(static_cast<uint64_t>(num)), "d"(hi), "rm"(den64));
+    q = quotient;
+  } else {
+    q = num / den;
+  }
+#else
+  q = num / den;
+#endif
+  const auto magnitude = static_cast<__int128>(q);
+  return static_cast<int64_t>(negative ? -magnitude : magnitude);
 }
 
 std::string FormatDecimal(int64_t value, uint32_t scale) {
@@ -76,11 +95,11 @@ std::string FormatDecimal(int64_t value, uint32_t scale) {
   // Work in unsigned to format INT64_MIN correctly.
   uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
   std::string digits = absl::StrCat(magnitude);
-  if (scale > 0) {
-    if (digits.size() <= scale) digits.insert(0, scale + 1 - digits.size(), '0');
-    digits.insert(digits.size() - scale, ".");
-  }
-  return negative ? "-" + digits : digits;
+  if (scale == 0) return absl::StrCat(negative ? "-" : "", digits);
+  if (digits.size() <= scale) digits.insert(0, scale + 1 - digits.size(), '0');
+  const size_t whole = digits.size() - scale;
+  return absl::StrCat(negative ? "-" : "", absl::string_view(digits).substr(0, whole), ".",
+                      absl::string_view(digits).substr(whole));
 }
 
 }  // namespace exo

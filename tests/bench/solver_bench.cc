@@ -3,6 +3,7 @@
 // every curve built from the proto books first (BM_SolveBuildingCurves: every book just changed).
 // Figures: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 
 #include <memory>
 
@@ -142,4 +143,12 @@ BENCHMARK(BM_ExactDualOnly)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // Which malloc served the run (exo_allocator in CMakeLists.txt): the figures depend on it.
+  benchmark::AddCustomContext("allocator", dlsym(RTLD_DEFAULT, "tc_malloc") != nullptr ? "tcmalloc" : "system malloc");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

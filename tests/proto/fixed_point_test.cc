@@ -48,3 +48,40 @@ TEST_CASE("exact multiply-divide rounds half away from zero", "[fixed_point]") {
   CHECK(exo::FeePpm(2.5) == 250);
   CHECK(exo::FeePpm(-0.01) == -1);
 }
+
+TEST_CASE("multiply-divide gives the same quotient on its 64-bit divisor path as in 128 bits", "[fixed_point]") {
+  // The reference: the same rounding written out in 128-bit arithmetic only.
+  auto reference = [](__int128 a, __int128 b, __int128 c) {
+    __int128 n = a * b;
+    const bool negative = (n < 0) != (c < 0);
+    if (n < 0) n = -n;
+    if (c < 0) c = -c;
+    const __int128 q = (n + c / 2) / c;
+    return static_cast<int64_t>(negative ? -q : q);
+  };
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&state] {  // splitmix64: reproducible, no library dependence.
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  int fast = 0, wide = 0;
+  for (int i = 0; i < 200000; ++i) {
+    // Magnitudes spread over every width, so that both paths (divisor and quotient within 64
+    // bits, or not) are taken, with either sign.
+    const auto a = static_cast<int64_t>(next() >> (next() % 64)) * (next() % 2 ? 1 : -1);
+    const auto b = static_cast<int64_t>(next() >> (next() % 64)) * (next() % 2 ? 1 : -1);
+    __int128 c = static_cast<__int128>(next() >> (next() % 64)) << (i % 7 == 0 ? 40 : 0);
+    if (c == 0) c = 1;
+    if (next() % 2) c = -c;
+    const __int128 n = static_cast<__int128>(a) * b;
+    const __int128 q = (n < 0 ? -n : n) / (c < 0 ? -c : c);
+    if (q > INT64_MAX / 2) continue;  // The result must fit the int64 the function returns.
+    ((c < 0 ? -c : c) >> 64 == 0 && q >> 63 == 0 ? fast : wide)++;
+    INFO("a=" << a << " b=" << b << " c=" << static_cast<double>(c));
+    REQUIRE(exo::MulDivRound(a, b, c) == reference(a, b, c));
+  }
+  CHECK(fast > 10000);
+  CHECK(wide > 1000);
+}
