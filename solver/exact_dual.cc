@@ -24,7 +24,8 @@ void GroupSummary::Add(const GroupSummary& other) {
 }
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity, bool approximate) {
+                                        int64_t quantity, bool approximate,
+                                        std::optional<double> first) {
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -54,6 +55,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     if (width <= kBracketTolerance * scale) break;
     const bool bisect = slow_steps >= 2;
     double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
+    if (it == 0 && first.has_value() && *first > a && *first < b) c = *first;
     if (!(c > a && c < b)) c = a + width / 2;
     const int64_t undecided = qb - qa;
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(c));

@@ -132,6 +132,26 @@ void ClusterNode::ExpireOld() {
   }
 }
 
+namespace {
+
+// What a node opens a route's session on: its solver input for `req`'s order (its books now),
+// with the venues `req` excludes marked excluded.
+absl::StatusOr<SolveInput> RouteInput(RouterEngine& engine, const PrepareRequest& req) {
+  EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(req.order(), req.mode()));
+  for (int i = 0; i < req.excluded_size(); ++i) {
+    const VenueExclusion& x = req.excluded(i);
+    if (x.venue().empty() || x.reason().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("excluded[", i, "]: venue and reason are required"));
+    }
+    for (VenueInput& v : *input.mutable_venues()) {
+      if (v.venue() == x.venue() && v.exclusion().empty()) v.set_exclusion(x.reason());
+    }
+  }
+  return input;
+}
+
+}  // namespace
+
 absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   if (req.order().id() != req.route_id()) {
@@ -145,21 +165,15 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
       std::adjacent_find(req.participants().begin(), req.participants().end()) != req.participants().end()) {
     return absl::InvalidArgumentError("participants: must be sorted and unique");
   }
+  if (req.has_first_lambda() && !std::isfinite(req.first_lambda())) {
+    return absl::InvalidArgumentError("first_lambda: must be finite");
+  }
   auto session = std::make_shared<Session>();
   session->order = req.order();
   session->mode = req.mode();
   session->opened_ns = clock_->NowNs();
   session->attempt = req.attempt();
-  EXO_ASSIGN_OR_RETURN(session->input, engine_->SnapshotInput(req.order(), req.mode()));
-  for (int i = 0; i < req.excluded_size(); ++i) {
-    const VenueExclusion& x = req.excluded(i);
-    if (x.venue().empty() || x.reason().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("excluded[", i, "]: venue and reason are required"));
-    }
-    for (VenueInput& v : *session->input.mutable_venues()) {
-      if (v.venue() == x.venue() && v.exclusion().empty()) v.set_exclusion(x.reason());
-    }
-  }
+  EXO_ASSIGN_OR_RETURN(session->input, RouteInput(*engine_, req));
   session->problems = solver::BuildLocalProblems(session->input, nullptr, engine_->curves());
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
@@ -197,6 +211,13 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   for (const VenueInput& v : session->input.venues()) {
     if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);
   }
+  if (req.has_first_lambda()) {  // Round 1, answered with the summary (the session is not shared yet).
+    EvaluateRequest first;
+    first.set_route_id(req.route_id());
+    first.set_round(1);
+    first.set_lambda(req.first_lambda());
+    EXO_ASSIGN_OR_RETURN(*reply.mutable_first(), EvaluateIn(*session, first));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
   // A new attempt of the same route: what the earlier attempts released stays journaled.
@@ -222,17 +243,21 @@ absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) 
   if (!std::isfinite(req.lambda())) return absl::InvalidArgumentError("lambda: must be finite");
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   std::lock_guard<std::mutex> lock(s->mu);
-  ApplyNarrow(*s->group, req.previous());
-  EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s->group->Evaluate(req.lambda()));
+  return EvaluateIn(*s, req);
+}
+
+absl::StatusOr<EvaluateReply> ClusterNode::EvaluateIn(Session& s, const EvaluateRequest& req) {
+  ApplyNarrow(*s.group, req.previous());
+  EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s.group->Evaluate(req.lambda()));
   if (!req.exact() && noisy()) {
-    EXO_RETURN_IF_ERROR(Reserve(*s, 4));
-    const std::string at = absl::StrCat("evaluate/", s->attempt, "/", req.round(), "/");
-    EXO_ASSIGN_OR_RETURN(r.lo, NoisyCount(*s, at + "lo", r.lo));
-    EXO_ASSIGN_OR_RETURN(r.hi, NoisyCount(*s, at + "hi", r.hi));
-    EXO_ASSIGN_OR_RETURN(r.cost_lo, NoisyCost(*s, at + "cost_lo", r.cost_lo, req.lambda()));
-    EXO_ASSIGN_OR_RETURN(r.cost_hi, NoisyCost(*s, at + "cost_hi", r.cost_hi, req.lambda()));
+    EXO_RETURN_IF_ERROR(Reserve(s, 4));
+    const std::string at = absl::StrCat("evaluate/", s.attempt, "/", req.round(), "/");
+    EXO_ASSIGN_OR_RETURN(r.lo, NoisyCount(s, at + "lo", r.lo));
+    EXO_ASSIGN_OR_RETURN(r.hi, NoisyCount(s, at + "hi", r.hi));
+    EXO_ASSIGN_OR_RETURN(r.cost_lo, NoisyCost(s, at + "cost_lo", r.cost_lo, req.lambda()));
+    EXO_ASSIGN_OR_RETURN(r.cost_hi, NoisyCost(s, at + "cost_hi", r.cost_hi, req.lambda()));
   }
-  Masks m = MasksFor(*s, req.route_id(), req.exact() ? "exact" : "evaluate", req.round());
+  Masks m = MasksFor(s, req.route_id(), req.exact() ? "exact" : "evaluate", req.round());
   EvaluateReply reply;
   reply.set_lo(static_cast<uint64_t>(r.lo) + m.q[0]);
   reply.set_hi(static_cast<uint64_t>(r.hi) + m.q[1]);

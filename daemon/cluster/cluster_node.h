@@ -77,6 +77,8 @@ class ClusterNode {
   absl::StatusOr<int64_t> NoisyCount(Session& s, const std::string& release, int64_t value);
   absl::StatusOr<double> NoisyCost(Session& s, const std::string& release, double value, double unit);
   Masks MasksFor(const Session& s, const std::string& route_id, const char* kind, uint32_t round) const;
+  // Evaluate on session `s` (held by the caller).
+  absl::StatusOr<exoroute::v1::EvaluateReply> EvaluateIn(Session& s, const exoroute::v1::EvaluateRequest& req);
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& route_id) const;
   void ExpireOld();
 

@@ -137,11 +137,29 @@ void AbortOn(NodeLink* node, const std::string& route_id) {
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
-  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes)
-      : route_id_(std::move(route_id)), nodes_(nodes) {}
-  absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
-    return Sum(lambda, /*exact=*/false);
+  // `rounds_done`: rounds the nodes answered already (1 when Prepare asked the first λ); the
+  // rounds asked here are numbered after them, since a round's masks serve one release only.
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, uint32_t rounds_done)
+      : route_id_(std::move(route_id)), nodes_(nodes), round_(rounds_done) {}
+  // Round 1 was answered with Prepare at `lambda`, the nodes' replies summing to `sum`: the
+  // search's first Evaluate at that λ takes it instead of asking again (at any other λ it is
+  // dropped).
+  void AnsweredWithPrepare(double lambda, solver::LocalProblem::Response sum) {
+    first_ = std::make_pair(lambda, sum);
   }
+  absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
+    absl::StatusOr<solver::LocalProblem::Response> sum;
+    if (first_.has_value() && first_->first == lambda) {
+      sum = first_->second;
+    } else {
+      sum = Sum(lambda, /*exact=*/false);
+    }
+    first_.reset();
+    if (sum.ok()) answers_.push_back({lambda, *sum});
+    return sum;
+  }
+  // Every λ the search asked and the sums it got, in order.
+  const SearchSums& answers() const { return answers_; }
   // The exact (masked, noise-free) totals at λ: the one such release of a noisy route.
   absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) { return Sum(lambda, true); }
   absl::StatusOr<solver::LocalProblem::Response> Sum(double lambda, bool exact) {
@@ -152,16 +170,23 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_previous(TakeNarrow());
     req.set_exact(exact);
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
-    uint64_t lo = 0, hi = 0;
-    uint128 cost_lo = 0, cost_hi = 0;
     auto replies = FanOut(nodes_, [&req](size_t) -> const EvaluateRequest& { return req; });
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      absl::StatusOr<EvaluateReply>& r = replies[i];
-      if (!r.ok()) return Failed(i, r.status());
-      lo += r->lo();
-      hi += r->hi();
-      cost_lo += FromWire(r->cost_lo());
-      cost_hi += FromWire(r->cost_hi());
+      if (!replies[i].ok()) return Failed(i, replies[i].status());
+    }
+    return Total(replies, [](const absl::StatusOr<EvaluateReply>& r) -> const EvaluateReply& { return *r; });
+  }
+  // The sum of the nodes' masked replies (`of` picks each one's EvaluateReply), in node order.
+  template <typename Replies, typename Of>
+  static solver::LocalProblem::Response Total(const Replies& replies, Of of) {
+    uint64_t lo = 0, hi = 0;
+    uint128 cost_lo = 0, cost_hi = 0;
+    for (const auto& reply : replies) {
+      const EvaluateReply& r = of(reply);
+      lo += r.lo();
+      hi += r.hi();
+      cost_lo += FromWire(r.cost_lo());
+      cost_hi += FromWire(r.cost_hi());
     }
     return solver::LocalProblem::Response{static_cast<int64_t>(lo), static_cast<int64_t>(hi),
                                           FixedToCost(cost_lo), FixedToCost(cost_hi)};
@@ -195,8 +220,10 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
+  std::optional<std::pair<double, solver::LocalProblem::Response>> first_;
+  SearchSums answers_;
   exoroute::v1::Narrow narrow_ = NARROW_NONE;
-  uint32_t round_ = 0;
+  uint32_t round_;
   size_t failed_ = std::numeric_limits<size_t>::max();
 };
 
@@ -230,6 +257,29 @@ absl::Status CheckClusterOrder(const ParentOrder& order, int64_t smallest_lot, c
   return absl::OkStatus();
 }
 
+// The key of a route's sums among the coordinator's last ones: its symbol and side.
+std::string SupplyKey(const ParentOrder& order) { return absl::StrCat(order.symbol(), "/", order.side()); }
+
+// Where the cluster's supply crosses `quantity` by sums (λ, S(λ)) searches got, linearly
+// interpolated between the two λ around it (S: the middle of S_lo and S_hi); none when the
+// quantity is outside what they cover.
+std::optional<double> FirstLambda(SearchSums sums,
+                                  int64_t quantity) {
+  std::sort(sums.begin(), sums.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  auto supply = [](const solver::LocalProblem::Response& r) {
+    return (static_cast<double>(r.lo) + static_cast<double>(r.hi)) / 2;
+  };
+  const auto q = static_cast<double>(quantity);
+  for (size_t i = 1; i < sums.size(); ++i) {
+    const double s0 = supply(sums[i - 1].second), s1 = supply(sums[i].second);
+    if (s0 >= q || s1 < q) continue;
+    const double l0 = sums[i - 1].first, l1 = sums[i].first;
+    const double l = l0 + (q - s0) * (l1 - l0) / (s1 - s0);
+    return std::isfinite(l) ? std::optional<double>(l) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
 // Exact steps over breakpoints after a noisy search (each one an exact release).
 constexpr int kMaxExactSteps = 16;
 
@@ -245,6 +295,22 @@ std::unique_ptr<NodeLink> LocalLink(ClusterNode* node) { return std::make_unique
 std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::Channel> channel,
                                      uint32_t timeout_ms) {
   return std::make_unique<GrpcLink>(std::move(node_id), std::move(channel), timeout_ms);
+}
+
+SearchSums Coordinator::RecentSums(const std::string& key) {
+  std::deque<KeptSums>& kept = recent_sums_[key];
+  const auto now = std::chrono::steady_clock::now();
+  while (!kept.empty() && now - kept.front().at > kSumsKeptFor) kept.pop_front();
+  SearchSums out;
+  for (const KeptSums& s : kept) out.insert(out.end(), s.sums.begin(), s.sums.end());
+  return out;
+}
+
+void Coordinator::KeepSums(const std::string& key, SearchSums sums) {
+  if (sums.empty()) return;
+  std::deque<KeptSums>& kept = recent_sums_[key];
+  kept.push_back({std::chrono::steady_clock::now(), std::move(sums)});
+  if (kept.size() > kSumsKept) kept.pop_front();
 }
 
 absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_id, const std::string& reason,
@@ -436,6 +502,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     for (NodeLink* l : live) ids.push_back(l->node_id());
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) prep.add_participants(id);
+    // The search's first λ, asked with Prepare (a round trip saved). The cluster's summary is
+    // not known yet; the sums of this coordinator's recent routes of the symbol and side are:
+    // the λ where they cross the order's quantity, interpolated. Those are cluster totals the
+    // nodes already released, so a λ made of them discloses nothing new.
+    const std::optional<double> first = FirstLambda(RecentSums(SupplyKey(order)), quantity);
+    if (first.has_value()) prep.set_first_lambda(*first);
     bool restart = false;
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
@@ -516,14 +588,20 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
-    ClusterOracle oracle(route_id, live);
-    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_);
+    ClusterOracle oracle(route_id, live, first.has_value() ? 1 : 0);
+    std::optional<double> answered;  // The first λ, when every node answered it with Prepare.
+    if (first.has_value() && std::all_of(prepared.begin(), prepared.end(), [](const auto& r) { return r->has_first(); })) {
+      answered = first;
+      oracle.AnsweredWithPrepare(*first, ClusterOracle::Total(prepared, [](const auto& r) -> const EvaluateReply& { return r->first(); }));
+    }
+    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_, answered);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));
       continue;
     }
     price = *std::move(found);
+    KeepSums(SupplyKey(order), oracle.answers());
     if (!std::isfinite(price.lambda)) {
       // No node has a usable venue (every group empty): nothing to place at any price. Each
       // node still records why in its own plan's exclusions.

@@ -29,6 +29,9 @@ namespace exo::daemon::cluster {
 // A call is sent, then its answer received, so that a round's calls to every node go out
 // before any answer is awaited. One call at a time per link. Each link keeps, per kind of call,
 // how long its answers took (from Send to the answer; /metrics).
+// The sums S(λ) a dual search got from the cluster, with the λ it asked, in order.
+using SearchSums = std::vector<std::pair<double, solver::LocalProblem::Response>>;
+
 class NodeLink {
  public:
   virtual ~NodeLink() = default;
@@ -109,6 +112,17 @@ class Coordinator {
   static constexpr size_t kRemembered = 10000;
   std::map<std::string, Answered> answered_;
   std::deque<std::string> answered_order_;
+  // The sums the searches of the last kSumsKept routes got, per symbol and side, for a later
+  // route's first λ (guarded by mu_); older than kSumsKeptFor, the books have moved on.
+  struct KeptSums {
+    std::chrono::steady_clock::time_point at;
+    SearchSums sums;
+  };
+  static constexpr size_t kSumsKept = 8;
+  static constexpr std::chrono::seconds kSumsKeptFor{60};
+  std::map<std::string, std::deque<KeptSums>> recent_sums_;
+  SearchSums RecentSums(const std::string& key);
+  void KeepSums(const std::string& key, SearchSums sums);
 };
 
 }  // namespace exo::daemon::cluster

@@ -5,6 +5,7 @@
 // presenting another node's identity, is refused.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <string>
 
 #include "clients/cpp/exoroute_client.h"
+#include "daemon/cluster/peer_service.h"
+#include "exoroute/v1/peer.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "exoroute/v1/admin.pb.h"
@@ -847,4 +850,58 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   auto status = exo::testing::Ctl(*c.nodes[2], {"--json", "budgets"});
   INFO(status.out << status.err);
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
+}
+
+TEST_CASE("a coordinator asks its next route's first λ with Prepare: one round trip fewer, the same plan") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  auto solo = c.StartSolo();
+  // n1's routes of one side: the first has no earlier sums to start from and searches as one node
+  // would; each later one asks its first λ with Prepare (interpolated from the last route's
+  // sums), so its search makes one evaluate call fewer than it has rounds.
+  auto evaluates = [&c] { return std::max<int64_t>(0, CallCount(c.dir, "n1", "n2", "evaluate")); };
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t btc : {9, 10, 7, 12}) {
+      const std::string id = "first-" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, btc * kBtc), &reference).ok());
+      const int64_t before = evaluates();
+      grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, btc * kBtc), &split);
+      INFO("route " << id << " side " << Side_Name(side) << ": " << s.error_message());
+      REQUIRE(s.ok());
+      CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+      const int64_t rounds = split.cluster().route().rounds();
+      REQUIRE(rounds > 1);
+      CHECK(evaluates() - before == (btc == 9 ? rounds : rounds - 1));
+    }
+  }
+  // A first λ that is not a number is refused, naming the field (a peer's Prepare, over mTLS as n1).
+  ClusterConfig n1;
+  n1.set_ca_file(c.certs + "/ca.pem");
+  n1.set_cert_file(c.certs + "/n1.pem");
+  n1.set_key_file(c.certs + "/n1.key");
+  PeerConfig n2;
+  n2.set_node_id("n2");
+  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
+  auto channel = exo::daemon::cluster::PeerChannel(n1, n2);
+  REQUIRE(channel.ok());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = PeerService::NewStub(*channel)->Exchange(&ctx);
+  PeerCall call;
+  PrepareRequest* prep = call.mutable_prepare();
+  prep->set_route_id("bad-first");
+  *prep->mutable_order() = PlanOnly("bad-first", SIDE_BUY, kBtc).order();
+  for (const char* p : {"n1", "n2", "n3"}) prep->add_participants(p);
+  prep->set_first_lambda(std::nan(""));
+  REQUIRE(stream->Write(call));
+  PeerAnswer answer;
+  REQUIRE(stream->Read(&answer));
+  REQUIRE(answer.has_error());
+  CHECK(answer.error().code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(answer.error().message() == "first_lambda: must be finite");
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
 }

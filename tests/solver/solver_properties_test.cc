@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "solver/exact_dual.h"
 #include "solver/solver.h"
 #include "tests/solver/clp_reference.h"
 #include "tests/solver/random_books.h"
@@ -249,4 +250,73 @@ TEST_CASE("one venue's books for two instruments are kept side by side", "[solve
   CHECK(cache.builds() == 4);  // Built once each, never evicting one another.
   CHECK(exo::solver::Solve(eth, &cache)->SerializeAsString() ==
         exo::solver::Solve(eth)->SerializeAsString());
+}
+
+namespace {
+
+// The split a dual price gives (as SolveExactDual makes it, one lot size): below λ every venue's
+// lo, the tie by one fraction in lots, the remainder lot by lot in venue order.
+std::vector<int64_t> SplitAt(const std::vector<exo::solver::LocalProblem>& problems,
+                             const exo::solver::DualPrice& price, int64_t quantity) {
+  if (price.takes_all) {
+    std::vector<int64_t> all;
+    for (const auto& p : problems) all.push_back(p.capacity());
+    return all;
+  }
+  const int64_t need = quantity - price.lo;
+  std::vector<int64_t> spare;
+  std::vector<int64_t> q = exo::solver::PlaceAtDualPrice(problems, price.lambda, need, price.hi - price.lo, need, &spare);
+  int64_t placed = 0;
+  std::vector<exo::solver::SpareVenue> spare_venues;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    placed += q[i];
+    spare_venues.push_back({problems[i].venue(), problems[i].lot_size(), spare[i]});
+  }
+  const std::vector<int64_t> extra = exo::solver::AssignRemainder(spare_venues, quantity - placed);
+  for (size_t i = 0; i < problems.size(); ++i) q[i] += extra[i] * problems[i].lot_size();
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("a first λ given to the search changes its path, never its answer", "[solver]") {
+  // The cluster asks its first λ before the summary is known (daemon/cluster): wherever that λ
+  // is, the search must end at a λ* that splits the order the same way. (Where the optimum
+  // leaves λ* a range — the quantity ends exactly at a level — another path may end elsewhere in
+  // it, or a rounding step apart: the split is the same.)
+  std::mt19937_64 rng(77);
+  int used = 0, ignored = 0;
+  for (int i = 0; i < 400; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, Wide());  // One lot size: SplitAt's remainder rule.
+    const std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(in);
+    if (problems.empty()) continue;
+    exo::solver::VenueGroup plain(problems);
+    const exo::solver::GroupSummary g = plain.Summary();
+    auto want = exo::solver::FindDualPrice(plain, g, in.quantity());
+    REQUIRE(want.ok());
+    // Inside the bracket (anywhere in it), below it, or at a breakpoint.
+    const double u = static_cast<double>(rng() % 1000) / 1000;
+    for (double first : {g.min_cost + u * (g.max_cost - g.min_cost), g.min_cost - 1, problems[0].min_unit_cost()}) {
+      exo::solver::VenueGroup group(problems);
+      auto got = exo::solver::FindDualPrice(group, g, in.quantity(), false, first);
+      REQUIRE(got.ok());
+      INFO("instance " << i << " first " << first);
+      CHECK(got->takes_all == want->takes_all);
+      CHECK(got->lo <= in.quantity());
+      CHECK((got->takes_all || got->hi >= in.quantity()));
+      CHECK(SplitAt(problems, *got, in.quantity()) == SplitAt(problems, *want, in.quantity()));
+      CHECK(got->rounds <= 20);
+      if (want->takes_all) continue;
+      if (first > g.min_cost && first < g.max_cost) {
+        CHECK(got->trajectory.front() == first);
+        ++used;
+      } else if (first < g.min_cost) {
+        CHECK(got->trajectory.front() != first);
+        ++ignored;
+      }
+    }
+  }
+  CHECK(used > 300);
+  CHECK(ignored > 100);
 }
