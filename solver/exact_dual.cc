@@ -25,7 +25,7 @@ void GroupSummary::Add(const GroupSummary& other) {
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
                                         int64_t quantity, bool approximate,
-                                        std::optional<double> first) {
+                                        std::span<const double> opening) {
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -49,13 +49,16 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   double ca = 0, cb = group.total_cost;
   bool found = false;
   int slow_steps = 0;  // Centroid steps in a row that did not halve the undecided quantity.
+  size_t next_opening = 0;
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
     double width = b - a;
     double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
     if (width <= kBracketTolerance * scale) break;
     const bool bisect = slow_steps >= 2;
     double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
-    if (it == 0 && first.has_value() && *first > a && *first < b) c = *first;
+    while (next_opening < opening.size() && !(opening[next_opening] > a && opening[next_opening] < b)) ++next_opening;
+    const bool opened = next_opening < opening.size();
+    if (opened) c = opening[next_opening++];
     if (!(c > a && c < b)) c = a + width / 2;
     const int64_t undecided = qb - qa;
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(c));
@@ -80,8 +83,9 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     }
     // A centroid that moves no quantity sits a rounding error away from the last level (or,
     // with noisy answers, the noise hid the move: bisect next).
-    if (!progress && !bisect && !approximate) break;
-    slow_steps = bisect || found ? 0 : !progress ? 2 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
+    if (!progress && !bisect && !approximate && !opened) break;
+    // (An opening λ is no centroid step: it never sends the search to bisection.)
+    slow_steps = bisect || found || opened ? 0 : !progress ? 2 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
   }
   if (!found && approximate) {
     out.lambda = a;

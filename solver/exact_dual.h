@@ -17,7 +17,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,12 +67,12 @@ struct DualPrice {
 // Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. With `approximate` (the
 // oracle's answers are noisy) a round that moves nothing bisects instead of ending the search,
 // and it returns the bracket's lower end once the bracket is as narrow as rounding allows
-// (lo/hi then unknown, 0): the caller finishes from there with exact answers. With `first`,
-// the first round asks that λ instead of the centroid when it lies inside the bracket (a
-// cluster asks its first λ before the group's summary is known: daemon/cluster).
+// (lo/hi then unknown, 0): the caller finishes from there with exact answers. The first rounds
+// ask the λ of `opening` instead of the centroid, in order, each one only if it still lies
+// inside the bracket (a cluster asks them before the group's summary is known: daemon/cluster).
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
                                         int64_t quantity, bool approximate = false,
-                                        std::optional<double> first = std::nullopt);
+                                        std::span<const double> opening = {});
 
 // One node's venues as a DualOracle. Frozen venues (same answer at both ends of the bracket)
 // are summed once instead of asked every round. `problems` must outlive the group.

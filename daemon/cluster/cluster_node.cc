@@ -165,8 +165,11 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
       std::adjacent_find(req.participants().begin(), req.participants().end()) != req.participants().end()) {
     return absl::InvalidArgumentError("participants: must be sorted and unique");
   }
-  if (req.has_first_lambda() && !std::isfinite(req.first_lambda())) {
-    return absl::InvalidArgumentError("first_lambda: must be finite");
+  if (req.opening_size() > kMaxOpening) {
+    return absl::InvalidArgumentError(absl::StrCat("opening: at most ", kMaxOpening, " λ, got ", req.opening_size()));
+  }
+  for (int i = 0; i < req.opening_size(); ++i) {
+    if (!std::isfinite(req.opening(i))) return absl::InvalidArgumentError(absl::StrCat("opening[", i, "]: must be finite"));
   }
   auto session = std::make_shared<Session>();
   session->order = req.order();
@@ -211,12 +214,13 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   for (const VenueInput& v : session->input.venues()) {
     if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);
   }
-  if (req.has_first_lambda()) {  // Round 1, answered with the summary (the session is not shared yet).
-    EvaluateRequest first;
-    first.set_route_id(req.route_id());
-    first.set_round(1);
-    first.set_lambda(req.first_lambda());
-    EXO_ASSIGN_OR_RETURN(*reply.mutable_first(), EvaluateIn(*session, first));
+  // The opening rounds, answered with the summary (the session is not shared yet).
+  for (int i = 0; i < req.opening_size(); ++i) {
+    EvaluateRequest round;
+    round.set_route_id(req.route_id());
+    round.set_round(static_cast<uint32_t>(i + 1));
+    round.set_lambda(req.opening(i));
+    EXO_ASSIGN_OR_RETURN(*reply.add_opening(), EvaluateIn(*session, round));
   }
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();

@@ -22,6 +22,8 @@ namespace exo::daemon::cluster {
 
 class ClusterNode {
  public:
+  // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
+  static constexpr int kMaxOpening = 4;
   // `keys` and `directory` make the masks of every released sum (secure_sum.h); with
   // `privacy.epsilon_milli` > 0 the sums of the search are also noised, and what that spends is
   // recorded in `store`'s budget ledger before anything is released.

@@ -137,24 +137,24 @@ void AbortOn(NodeLink* node, const std::string& route_id) {
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
-  // `rounds_done`: rounds the nodes answered already (1 when Prepare asked the first λ); the
-  // rounds asked here are numbered after them, since a round's masks serve one release only.
-  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, uint32_t rounds_done)
-      : route_id_(std::move(route_id)), nodes_(nodes), round_(rounds_done) {}
-  // Round 1 was answered with Prepare at `lambda`, the nodes' replies summing to `sum`: the
-  // search's first Evaluate at that λ takes it instead of asking again (at any other λ it is
-  // dropped).
-  void AnsweredWithPrepare(double lambda, solver::LocalProblem::Response sum) {
-    first_ = std::make_pair(lambda, sum);
+  // `opening`: the rounds the nodes answered with Prepare (λ and summed replies, in the order
+  // they evaluated them). The search's Evaluate at one of those λ takes its sums instead of
+  // asking again (one it passes over is dropped); the rounds asked here are numbered after
+  // them, since a round's masks serve one release only.
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, SearchSums opening)
+      : route_id_(std::move(route_id)), nodes_(nodes), opening_(std::move(opening)),
+        round_(static_cast<uint32_t>(opening_.size())) {
+    if (!opening_.empty()) node_last_ = opening_.back().first;
   }
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
     absl::StatusOr<solver::LocalProblem::Response> sum;
-    if (first_.has_value() && first_->first == lambda) {
-      sum = first_->second;
+    while (next_opening_ < opening_.size() && opening_[next_opening_].first != lambda) ++next_opening_;
+    if (next_opening_ < opening_.size()) {
+      sum = opening_[next_opening_++].second;
     } else {
       sum = Sum(lambda, /*exact=*/false);
     }
-    first_.reset();
+    asked_last_ = lambda;
     if (sum.ok()) answers_.push_back({lambda, *sum});
     return sum;
   }
@@ -169,6 +169,7 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_lambda(lambda);
     req.set_previous(TakeNarrow());
     req.set_exact(exact);
+    node_last_ = lambda;
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
     auto replies = FanOut(nodes_, [&req](size_t) -> const EvaluateRequest& { return req; });
     for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -191,7 +192,11 @@ class ClusterOracle final : public solver::DualOracle {
     return solver::LocalProblem::Response{static_cast<int64_t>(lo), static_cast<int64_t>(hi),
                                           FixedToCost(cost_lo), FixedToCost(cost_hi)};
   }
-  void Narrow(bool lower) override { narrow_ = lower ? NARROW_LOWER : NARROW_UPPER; }
+  // A node narrows from its answers at the λ it evaluated last: only when that is the λ the
+  // search narrows from (not so after an opening round the search passed over or took early).
+  void Narrow(bool lower) override {
+    narrow_ = asked_last_ != node_last_ ? NARROW_NONE : lower ? NARROW_LOWER : NARROW_UPPER;
+  }
   absl::StatusOr<double> NextBreakpoint(double lambda) override {
     BreakpointRequest req;
     req.set_route_id(route_id_);
@@ -220,8 +225,12 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
-  std::optional<std::pair<double, solver::LocalProblem::Response>> first_;
+  SearchSums opening_;
+  size_t next_opening_ = 0;
   SearchSums answers_;
+  // The λ the search asked last, and the λ the nodes evaluated last (NaN: none to narrow from).
+  double asked_last_ = std::numeric_limits<double>::quiet_NaN();
+  double node_last_ = std::numeric_limits<double>::quiet_NaN();
   exoroute::v1::Narrow narrow_ = NARROW_NONE;
   uint32_t round_;
   size_t failed_ = std::numeric_limits<size_t>::max();
@@ -260,24 +269,27 @@ absl::Status CheckClusterOrder(const ParentOrder& order, int64_t smallest_lot, c
 // The key of a route's sums among the coordinator's last ones: its symbol and side.
 std::string SupplyKey(const ParentOrder& order) { return absl::StrCat(order.symbol(), "/", order.side()); }
 
-// Where the cluster's supply crosses `quantity` by sums (λ, S(λ)) searches got, linearly
-// interpolated between the two λ around it (S: the middle of S_lo and S_hi); none when the
-// quantity is outside what they cover.
-std::optional<double> FirstLambda(SearchSums sums,
-                                  int64_t quantity) {
-  std::sort(sums.begin(), sums.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+// The λ to ask with Prepare, by sums (λ, S(λ)) earlier searches got (S: the middle of S_lo and
+// S_hi): the closest λ below where they cross `quantity` and the closest above — if the books
+// have not moved, λ* lies between them and the search starts from that bracket — or the one
+// of them there is when the quantity is beyond what the sums cover.
+std::vector<double> Opening(SearchSums sums, int64_t quantity) {
   auto supply = [](const solver::LocalProblem::Response& r) {
     return (static_cast<double>(r.lo) + static_cast<double>(r.hi)) / 2;
   };
   const auto q = static_cast<double>(quantity);
-  for (size_t i = 1; i < sums.size(); ++i) {
-    const double s0 = supply(sums[i - 1].second), s1 = supply(sums[i].second);
-    if (s0 >= q || s1 < q) continue;
-    const double l0 = sums[i - 1].first, l1 = sums[i].first;
-    const double l = l0 + (q - s0) * (l1 - l0) / (s1 - s0);
-    return std::isfinite(l) ? std::optional<double>(l) : std::nullopt;
+  std::optional<double> below, above;  // The largest λ with S < q, the smallest with S >= q.
+  for (const auto& [lambda, sum] : sums) {
+    if (supply(sum) < q) {
+      if (!below.has_value() || lambda > *below) below = lambda;
+    } else if (!above.has_value() || lambda < *above) {
+      above = lambda;
+    }
   }
-  return std::nullopt;
+  std::vector<double> out;
+  if (below.has_value()) out.push_back(*below);
+  if (above.has_value() && (!below.has_value() || *above > *below)) out.push_back(*above);
+  return out;
 }
 
 // Exact steps over breakpoints after a noisy search (each one an exact release).
@@ -502,12 +514,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     for (NodeLink* l : live) ids.push_back(l->node_id());
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) prep.add_participants(id);
-    // The search's first λ, asked with Prepare (a round trip saved). The cluster's summary is
-    // not known yet; the sums of this coordinator's recent routes of the symbol and side are:
-    // the λ where they cross the order's quantity, interpolated. Those are cluster totals the
-    // nodes already released, so a λ made of them discloses nothing new.
-    const std::optional<double> first = FirstLambda(RecentSums(SupplyKey(order)), quantity);
-    if (first.has_value()) prep.set_first_lambda(*first);
+    // The search's opening λ, asked with Prepare (round trips saved): the cluster's summary is
+    // not known yet, but the sums of this coordinator's recent searches of the symbol and side
+    // are — cluster totals the nodes already released, so λ made of them disclose nothing new.
+    const std::vector<double> opening = Opening(RecentSums(SupplyKey(order)), quantity);
+    for (double l : opening) prep.add_opening(l);
     bool restart = false;
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
@@ -588,13 +599,22 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
-    ClusterOracle oracle(route_id, live, first.has_value() ? 1 : 0);
-    std::optional<double> answered;  // The first λ, when every node answered it with Prepare.
-    if (first.has_value() && std::all_of(prepared.begin(), prepared.end(), [](const auto& r) { return r->has_first(); })) {
-      answered = first;
-      oracle.AnsweredWithPrepare(*first, ClusterOracle::Total(prepared, [](const auto& r) -> const EvaluateReply& { return r->first(); }));
+    // The opening rounds, summed over the nodes' replies (each node answers them all, or its
+    // Prepare fails).
+    for (const auto& r : prepared) {
+      if (r->opening_size() == static_cast<int>(opening.size())) continue;
+      abort_all();
+      return absl::InternalError(absl::StrCat("route ", route_id, ": node ", r->node(), " answered ",
+                                              r->opening_size(), " of ", opening.size(), " opening rounds"));
     }
-    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_, answered);
+    SearchSums opened;
+    for (size_t k = 0; k < opening.size(); ++k) {
+      opened.push_back({opening[k], ClusterOracle::Total(prepared, [k](const auto& r) -> const EvaluateReply& {
+                          return r->opening(static_cast<int>(k));
+                        })});
+    }
+    ClusterOracle oracle(route_id, live, std::move(opened));
+    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_, opening);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));

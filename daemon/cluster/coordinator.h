@@ -113,7 +113,7 @@ class Coordinator {
   std::map<std::string, Answered> answered_;
   std::deque<std::string> answered_order_;
   // The sums the searches of the last kSumsKept routes got, per symbol and side, for a later
-  // route's first λ (guarded by mu_); older than kSumsKeptFor, the books have moved on.
+  // route's opening λ (guarded by mu_); older than kSumsKeptFor, the books have moved on.
   struct KeptSums {
     std::chrono::steady_clock::time_point at;
     SearchSums sums;

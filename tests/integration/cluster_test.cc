@@ -80,7 +80,10 @@ struct Cluster {
     REQUIRE(std::system(cmd.c_str()) == 0);
   }
   std::string privacy[3];  // Extra "privacy" object per node, if any.
-  std::string ClusterJson(int k, const std::string& cert_of = "", uint32_t timeout_ms = 500) {
+  // Every node's round deadline unless a test names one (a test about faults sets its own).
+  uint32_t round_timeout_ms = 500;
+  std::string ClusterJson(int k, const std::string& cert_of = "", uint32_t timeout_ms = 0) {
+    if (timeout_ms == 0) timeout_ms = round_timeout_ms;
     std::string id = "n" + std::to_string(k + 1);
     std::string cert = cert_of.empty() ? id : cert_of;
     std::string peers;
@@ -671,6 +674,9 @@ TEST_CASE("a stalled node costs the route one deadline; with FAIL_ROUTE the rout
 
 TEST_CASE("peers refuse a certificate from another CA and a node presenting another node's identity") {
   Cluster c;
+  // Refusals are about identity, not time: a deadline a loaded machine cannot miss (the first
+  // route's Prepare also makes each node try the refused peer for its key).
+  c.round_timeout_ms = 5000;
   // A rogue CA with its own "n3".
   std::string rogue = c.dir / "rogue";
   REQUIRE(std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + rogue + " n3 >/dev/null").c_str()) == 0);
@@ -692,6 +698,7 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
   grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("guarded", SIDE_BUY, 2 * kBtc), &r);
   INFO(s.error_message());
   REQUIRE(s.ok());
+  INFO(r.cluster().route().DebugString());
   REQUIRE(r.cluster().route().dropped_size() == 1);
   CHECK(r.cluster().route().dropped(0).node() == "n3");
   CHECK(Allocations(*c.nodes[2], "guarded").empty());
@@ -852,17 +859,18 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
 }
 
-TEST_CASE("a coordinator asks its next route's first λ with Prepare: one round trip fewer, the same plan") {
+TEST_CASE("a coordinator asks its next route's opening λ with Prepare: fewer round trips, the same plan") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
   auto solo = c.StartSolo();
   // n1's routes of one side: the first has no earlier sums to start from and searches as one node
-  // would; each later one asks its first λ with Prepare (interpolated from the last route's
-  // sums), so its search makes one evaluate call fewer than it has rounds.
+  // would; each later one asks one or two λ with Prepare (around where the earlier routes' sums
+  // cross its quantity), so its search makes one or two evaluate calls fewer than it has
+  // rounds — and the same order again (the books are static) needs no evaluate call at all.
   auto evaluates = [&c] { return std::max<int64_t>(0, CallCount(c.dir, "n1", "n2", "evaluate")); };
   int n = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
-    for (int64_t btc : {9, 10, 7, 12}) {
+    for (int64_t btc : {9, 9, 10, 7, 12}) {
       const std::string id = "first-" + std::to_string(++n);
       RouteResponse reference, split;
       REQUIRE(CallRoute(*solo, PlanOnly(id, side, btc * kBtc), &reference).ok());
@@ -873,11 +881,19 @@ TEST_CASE("a coordinator asks its next route's first λ with Prepare: one round 
       CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
       CHECK(split.cluster().shortfall() == reference.plan().shortfall());
       const int64_t rounds = split.cluster().route().rounds();
-      REQUIRE(rounds > 1);
-      CHECK(evaluates() - before == (btc == 9 ? rounds : rounds - 1));
+      REQUIRE(rounds >= 1);
+      const int64_t asked = evaluates() - before;
+      if (n % 5 == 1) {
+        CHECK(asked == rounds);
+      } else if (n % 5 == 2) {
+        CHECK(asked == 0);
+      } else {
+        CHECK(asked >= rounds - 2);
+        CHECK(asked <= rounds - 1);
+      }
     }
   }
-  // A first λ that is not a number is refused, naming the field (a peer's Prepare, over mTLS as n1).
+  // An opening λ that is not a number is refused, naming the field (a peer's Prepare, over mTLS as n1).
   ClusterConfig n1;
   n1.set_ca_file(c.certs + "/ca.pem");
   n1.set_cert_file(c.certs + "/n1.pem");
@@ -895,13 +911,14 @@ TEST_CASE("a coordinator asks its next route's first λ with Prepare: one round 
   prep->set_route_id("bad-first");
   *prep->mutable_order() = PlanOnly("bad-first", SIDE_BUY, kBtc).order();
   for (const char* p : {"n1", "n2", "n3"}) prep->add_participants(p);
-  prep->set_first_lambda(std::nan(""));
+  prep->add_opening(65000.0);
+  prep->add_opening(std::nan(""));
   REQUIRE(stream->Write(call));
   PeerAnswer answer;
   REQUIRE(stream->Read(&answer));
   REQUIRE(answer.has_error());
   CHECK(answer.error().code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(answer.error().message() == "first_lambda: must be finite");
+  CHECK(answer.error().message() == "opening[1]: must be finite");
   stream->WritesDone();
   CHECK(stream->Finish().ok());
 }
