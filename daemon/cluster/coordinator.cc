@@ -270,25 +270,36 @@ absl::Status CheckClusterOrder(const ParentOrder& order, int64_t smallest_lot, c
 std::string SupplyKey(const ParentOrder& order) { return absl::StrCat(order.symbol(), "/", order.side()); }
 
 // The λ to ask with Prepare, by sums (λ, S(λ)) earlier searches got (S: the middle of S_lo and
-// S_hi): the closest λ below where they cross `quantity` and the closest above — if the books
-// have not moved, λ* lies between them and the search starts from that bracket — or the one
-// of them there is when the quantity is beyond what the sums cover.
-std::vector<double> Opening(SearchSums sums, int64_t quantity) {
-  auto supply = [](const solver::LocalProblem::Response& r) {
-    return (static_cast<double>(r.lo) + static_cast<double>(r.hi)) / 2;
+// S_hi), in the order to ask them: the closest λ below where they cross `quantity` and the
+// closest above — if the books have not moved, λ* lies between them — then, between those two,
+// where the supply would reach the quantity less and plus a sixth of the supply between them,
+// were it even (when it nearly is, λ* lies between these). Only the one of the first two there
+// is when the quantity is beyond what the sums cover.
+std::vector<double> Opening(const SearchSums& sums, int64_t quantity) {
+  auto supply = [](const SearchSums::value_type& p) {
+    return (static_cast<double>(p.second.lo) + static_cast<double>(p.second.hi)) / 2;
   };
   const auto q = static_cast<double>(quantity);
-  std::optional<double> below, above;  // The largest λ with S < q, the smallest with S >= q.
-  for (const auto& [lambda, sum] : sums) {
-    if (supply(sum) < q) {
-      if (!below.has_value() || lambda > *below) below = lambda;
-    } else if (!above.has_value() || lambda < *above) {
-      above = lambda;
+  const SearchSums::value_type* below = nullptr;  // The largest λ with S < q,
+  const SearchSums::value_type* above = nullptr;  // the smallest with S >= q.
+  for (const auto& p : sums) {
+    if (supply(p) < q) {
+      if (below == nullptr || p.first > below->first) below = &p;
+    } else if (above == nullptr || p.first < above->first) {
+      above = &p;
     }
   }
-  std::vector<double> out;
-  if (below.has_value()) out.push_back(*below);
-  if (above.has_value() && (!below.has_value() || *above > *below)) out.push_back(*above);
+  if (below == nullptr || above == nullptr || above->first <= below->first) {
+    if (below != nullptr) return {below->first};
+    if (above != nullptr) return {above->first};
+    return {};
+  }
+  std::vector<double> out = {below->first, above->first};
+  const double s0 = supply(*below), s1 = supply(*above);
+  for (const double at : {q - (s1 - s0) / 6, q + (s1 - s0) / 6}) {
+    const double l = below->first + (at - s0) * (above->first - below->first) / (s1 - s0);
+    if (l > below->first && l < above->first) out.push_back(l);
+  }
   return out;
 }
 
