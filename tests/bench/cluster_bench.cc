@@ -1,5 +1,6 @@
 // Cluster routes on loopback: three in-process exorouted nodes × four simulated venues, peers
-// over real mutual TLS. Prints rounds per route and route latency (p50/p99), and the CPU a
+// over real mutual TLS, with static books and with books that move. Prints rounds per route and
+// route latency (p50/p99), and the CPU a
 // node spends per round outside the transport (parse the request, sum its venues' answers,
 // serialise the reply). Figures: docs/BENCHMARKS.md.
 #include <algorithm>
@@ -33,7 +34,9 @@ using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
-std::string Venues(int node) {
+// Four simulated venues of `node`; each redraws its book (sizes, and the mid by a tick) every
+// `update_ms`.
+std::string Venues(int node, int update_ms) {
   std::string out;
   for (int v = 0; v < 4; ++v) {
     int seed = node * 10 + v;
@@ -43,7 +46,7 @@ std::string Venues(int node) {
       "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
       "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" + std::to_string(6500000 + 50 * (seed % 5)) +
            R"(, "tick_size": 50, "depth": 20, "level_size": )" + std::to_string(20000000 + 5000000 * v) +
-           R"(, "update_interval_ms": 3600000}})";
+           R"(, "update_interval_ms": )" + std::to_string(update_ms) + "}}";
   }
   return out;
 }
@@ -81,20 +84,15 @@ CallTimes CallTimesOf(const std::string& admin_endpoint_file) {
 
 }  // namespace
 
-int main() {
-  const std::string root = (std::filesystem::temp_directory_path() / "exo-cluster-bench").string();
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root);
-  const std::string certs = root + "/certs";
-  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 n3 >/dev/null").c_str()) != 0) {
-    std::fprintf(stderr, "gen-certs.sh failed\n");
-    return 1;
-  }
+// Routes through n1 of a fresh 3-node cluster whose venues redraw their books every
+// `update_ms`; prints rounds, latency and per-call answer times.
+bool RunRoutes(const std::string& root, const std::string& certs, int update_ms, const char* label) {
+  const std::string dir_root = root + "/" + std::to_string(update_ms);
   int ports[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
   std::vector<std::unique_ptr<exo::daemon::Daemon>> nodes;
   std::vector<DaemonConfig> configs;
   for (int k = 0; k < 3; ++k) {
-    std::string id = "n" + std::to_string(k + 1), dir = root + "/" + id, peers;
+    std::string id = "n" + std::to_string(k + 1), dir = dir_root + "/" + id, peers;
     for (int j = 0; j < 3; ++j) {
       if (j == k) continue;
       peers += std::string(peers.empty() ? "" : ",") + R"({"node_id": "n)" + std::to_string(j + 1) +
@@ -103,20 +101,20 @@ int main() {
     std::string json = R"({"node_id": ")" + id + R"(", "data_dir": ")" + dir +
                        R"(", "listen": {"address": "127.0.0.1:0"}, "admin": {"listen": "127.0.0.1:0"},
       "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
-      "venues": [)" + Venues(k + 1) + R"(],
+      "venues": [)" + Venues(k + 1, update_ms) + R"(],
       "cluster": {"listen": "127.0.0.1:)" + std::to_string(ports[k]) + R"(", "ca_file": ")" + certs +
                        R"(/ca.pem", "cert_file": ")" + certs + "/" + id + R"(.pem", "key_file": ")" + certs +
                        "/" + id + R"(.key", "peers": [)" + peers + "]}}";
     auto config = exo::daemon::ParseConfig(json, id);
     if (!config.ok()) {
       std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
-      return 1;
+      return false;
     }
     configs.push_back(*config);
     auto d = exo::daemon::Daemon::Start(*config, exo::SystemClock());
     if (!d.ok()) {
       std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
-      return 1;
+      return false;
     }
     nodes.push_back(*std::move(d));
   }
@@ -124,7 +122,7 @@ int main() {
   o.endpoint = nodes[0]->endpoint();
   o.ca_file = nodes[0]->ca_file();
   auto channel = exo::client::Connect(o);
-  if (!channel.ok()) return 1;
+  if (!channel.ok()) return false;
   auto stub = RouterService::NewStub(*channel);
 
   std::vector<double> latency_us, rounds;
@@ -146,16 +144,16 @@ int main() {
     double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
     if (!s.ok()) {
       std::fprintf(stderr, "route failed: %s\n", s.error_message().c_str());
-      return 1;
+      return false;
     }
     if (i < 20) {  // Warm-up: connections, caches.
-      if (i == 19) warm = CallTimesOf(root + "/n1/admin_endpoint");
+      if (i == 19) warm = CallTimesOf(dir_root + "/n1/admin_endpoint");
       continue;
     }
     latency_us.push_back(us);
     rounds.push_back(resp.cluster().route().rounds());
   }
-  std::printf("distributed routes (3 nodes x 4 venues, plan-only, loopback mTLS): %d\n", kRoutes);
+  std::printf("distributed routes (3 nodes x 4 venues, plan-only, loopback mTLS), %s: %d\n", label, kRoutes);
   std::printf("  rounds per route   median %.0f  p90 %.0f  max %.0f\n", Percentile(rounds, 0.5),
               Percentile(rounds, 0.9), Percentile(rounds, 1.0));
   std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
@@ -163,7 +161,7 @@ int main() {
   // Where a route's time goes: n1's answer times per kind of call and node (its /metrics), over
   // the measured routes only (the warm-up's first calls also connect the channels).
   {
-    CallTimes after = CallTimesOf(root + "/n1/admin_endpoint");
+    CallTimes after = CallTimesOf(dir_root + "/n1/admin_endpoint");
     std::printf("  answer time per call (n1 coordinating; from sending a step's calls to the node's answer):\n");
     for (const auto& [key, n] : after.count) {
       const double calls = n - warm.count[key];
@@ -182,13 +180,31 @@ int main() {
       HelloReply reply;
       auto t0 = std::chrono::steady_clock::now();
       grpc::Status s = peer->Hello(&ctx, HelloRequest(), &reply);
-      if (!s.ok()) return 1;
+      if (!s.ok()) return false;
       if (i >= 20) rtt.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     }
     std::printf("  one peer round trip (Hello, mTLS, loopback)  p50 %.0f us  p99 %.0f us\n",
                 Percentile(rtt, 0.5), Percentile(rtt, 0.99));
   }
   for (auto& n : nodes) n->Shutdown();
+
+  return true;
+}
+
+int main() {
+  const std::string root = (std::filesystem::temp_directory_path() / "exo-cluster-bench").string();
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  const std::string certs = root + "/certs";
+  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 n3 >/dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "gen-certs.sh failed\n");
+    return 1;
+  }
+  // Static books (every earlier route's sums stay exact: the opening's best case), then books
+  // that move (each venue redraws its book every 50 ms: about one venue in twelve changes
+  // between two routes).
+  if (!RunRoutes(root, certs, 3600000, "static books")) return 1;
+  if (!RunRoutes(root, certs, 50, "books redrawn every 50 ms")) return 1;
 
   // One node's work per round outside the transport: 4 venues x 20 levels.
   std::mt19937_64 rng(7);
