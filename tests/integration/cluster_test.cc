@@ -742,7 +742,9 @@ TEST_CASE("with privacy noise a cluster route never exceeds the order, stays wit
   auto solo = c.StartSolo();
   int n = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
-    for (int64_t qty : {3 * kBtc, 17 * kBtc + 300000, 40 * kBtc}) {
+    // The fourth route of a side goes to the coordinator of its first: it opens its search at λ
+    // from that route's (noisy) sums.
+    for (int64_t qty : {3 * kBtc, 17 * kBtc + 300000, 40 * kBtc, 5 * kBtc}) {
       std::string id = "noisy-" + std::to_string(++n);
       RouteResponse reference, split;
       REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
