@@ -181,6 +181,14 @@ absl::StatusOr<double> VenueGroup::NextBreakpoint(double lambda) {
   return m;
 }
 
+uint32_t VenueGroup::TiedAtLast() const {
+  uint32_t tied = 0;  // A frozen venue answers the same at both ends of the bracket: no tie.
+  if (evaluated_) {
+    for (const uint32_t i : active_) tied += lanes_[i].last.hi > lanes_[i].last.lo ? 1 : 0;
+  }
+  return tied;
+}
+
 LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
   const Lane& l = lanes_[i];
   if (l.qa == l.qb) return {l.qa, l.qa, l.ca, l.ca};

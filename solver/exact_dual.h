@@ -85,6 +85,8 @@ class VenueGroup final : public DualOracle {
   absl::StatusOr<double> NextBreakpoint(double lambda) override;
   // Venue i's own response at λ (inside the current bracket).
   LocalProblem::Response At(size_t i, double lambda) const;
+  // How many venues have quantity tied at the λ of the last Evaluate (S_hi > S_lo for them).
+  uint32_t TiedAtLast() const;
 
  private:
   // One venue in the search: where its answers can still be, and its answer at the last λ.

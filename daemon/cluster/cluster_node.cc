@@ -209,6 +209,10 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   reply.set_venues(static_cast<uint32_t>(session->problems.size()));
   reply.set_key_fingerprint(keys_->fingerprint());
   reply.set_smallest_lot(engine_->SmallestLot(req.order()));
+  for (const solver::LocalProblem& p : session->problems) {
+    if (reply.usable_lot_min() == 0 || p.lot_size() < reply.usable_lot_min()) reply.set_usable_lot_min(p.lot_size());
+    reply.set_usable_lot_max(std::max(reply.usable_lot_max(), p.lot_size()));
+  }
   reply.set_has_plan(engine_->GetPlan(req.route_id()).ok());
   for (std::string& name : engine_->OwnListedVenues(req.order())) reply.add_listed_venues(std::move(name));
   for (const VenueInput& v : session->input.venues()) {
@@ -265,6 +269,7 @@ absl::StatusOr<EvaluateReply> ClusterNode::EvaluateIn(Session& s, const Evaluate
   EvaluateReply reply;
   reply.set_lo(static_cast<uint64_t>(r.lo) + m.q[0]);
   reply.set_hi(static_cast<uint64_t>(r.hi) + m.q[1]);
+  reply.set_tied((noisy() ? kTiedUnknown : s.group->TiedAtLast()) + m.q[2]);
   *reply.mutable_cost_lo() = ToWire(CostToFixed(r.cost_lo) + m.c[0]);
   *reply.mutable_cost_hi() = ToWire(CostToFixed(r.cost_hi) + m.c[1]);
   return reply;

@@ -24,6 +24,8 @@ class ClusterNode {
  public:
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
+  // EvaluateReply.tied from a node that noises its sums: the count is not released.
+  static constexpr uint64_t kTiedUnknown = uint64_t{1} << 32;
   // `keys` and `directory` make the masks of every released sum (secure_sum.h); with
   // `privacy.epsilon_milli` > 0 the sums of the search are also noised, and what that spends is
   // recorded in `store`'s budget ledger before anything is released.

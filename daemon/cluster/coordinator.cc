@@ -137,32 +137,47 @@ void AbortOn(NodeLink* node, const std::string& route_id) {
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
+  // The nodes' replies at one λ, added up.
+  struct Summed {
+    solver::LocalProblem::Response sum;
+    uint64_t tied = 0;  // Venues with quantity tied at λ (>= kTiedUnknown: not known).
+  };
   // `opening`: the rounds the nodes answered with Prepare (λ and summed replies, in the order
   // they evaluated them). The search's Evaluate at one of those λ takes its sums instead of
   // asking again (one it passes over is dropped); the rounds asked here are numbered after
   // them, since a round's masks serve one release only.
-  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes, SearchSums opening)
+  ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes,
+                std::vector<std::pair<double, Summed>> opening)
       : route_id_(std::move(route_id)), nodes_(nodes), opening_(std::move(opening)),
         round_(static_cast<uint32_t>(opening_.size())) {
     if (!opening_.empty()) node_last_ = opening_.back().first;
   }
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
-    absl::StatusOr<solver::LocalProblem::Response> sum;
+    absl::StatusOr<Summed> got;
     while (next_opening_ < opening_.size() && opening_[next_opening_].first != lambda) ++next_opening_;
     if (next_opening_ < opening_.size()) {
-      sum = opening_[next_opening_++].second;
+      got = opening_[next_opening_++].second;
     } else {
-      sum = Sum(lambda, /*exact=*/false);
+      got = Sum(lambda, /*exact=*/false);
     }
     asked_last_ = lambda;
-    if (sum.ok()) answers_.push_back({lambda, *sum});
-    return sum;
+    if (!got.ok()) return got.status();
+    answers_.push_back({lambda, got->sum});
+    tied_last_ = got->tied;
+    return got->sum;
   }
+  // Venues tied at the λ of the search's last Evaluate, over the cluster (>= kTiedUnknown: not
+  // known, some node noises its sums).
+  uint64_t tied_last() const { return tied_last_; }
   // Every λ the search asked and the sums it got, in order.
   const SearchSums& answers() const { return answers_; }
   // The exact (masked, noise-free) totals at λ: the one such release of a noisy route.
-  absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) { return Sum(lambda, true); }
-  absl::StatusOr<solver::LocalProblem::Response> Sum(double lambda, bool exact) {
+  absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) {
+    absl::StatusOr<Summed> got = Sum(lambda, true);
+    if (!got.ok()) return got.status();
+    return got->sum;
+  }
+  absl::StatusOr<Summed> Sum(double lambda, bool exact) {
     EvaluateRequest req;
     req.set_route_id(route_id_);
     req.set_round(++round_);
@@ -179,18 +194,20 @@ class ClusterOracle final : public solver::DualOracle {
   }
   // The sum of the nodes' masked replies (`of` picks each one's EvaluateReply), in node order.
   template <typename Replies, typename Of>
-  static solver::LocalProblem::Response Total(const Replies& replies, Of of) {
-    uint64_t lo = 0, hi = 0;
+  static Summed Total(const Replies& replies, Of of) {
+    uint64_t lo = 0, hi = 0, tied = 0;
     uint128 cost_lo = 0, cost_hi = 0;
     for (const auto& reply : replies) {
       const EvaluateReply& r = of(reply);
       lo += r.lo();
       hi += r.hi();
+      tied += r.tied();
       cost_lo += FromWire(r.cost_lo());
       cost_hi += FromWire(r.cost_hi());
     }
-    return solver::LocalProblem::Response{static_cast<int64_t>(lo), static_cast<int64_t>(hi),
-                                          FixedToCost(cost_lo), FixedToCost(cost_hi)};
+    return {solver::LocalProblem::Response{static_cast<int64_t>(lo), static_cast<int64_t>(hi),
+                                           FixedToCost(cost_lo), FixedToCost(cost_hi)},
+            tied};
   }
   // A node narrows from its answers at the λ it evaluated last: only when that is the λ the
   // search narrows from (not so after an opening round the search passed over or took early).
@@ -225,9 +242,10 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
-  SearchSums opening_;
+  std::vector<std::pair<double, Summed>> opening_;
   size_t next_opening_ = 0;
   SearchSums answers_;
+  uint64_t tied_last_ = ClusterNode::kTiedUnknown;
   // The λ the search asked last, and the λ the nodes evaluated last (NaN: none to narrow from).
   double asked_last_ = std::numeric_limits<double>::quiet_NaN();
   double node_last_ = std::numeric_limits<double>::quiet_NaN();
@@ -618,7 +636,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       return absl::InternalError(absl::StrCat("route ", route_id, ": node ", r->node(), " answered ",
                                               r->opening_size(), " of ", opening.size(), " opening rounds"));
     }
-    SearchSums opened;
+    std::vector<std::pair<double, ClusterOracle::Summed>> opened;
     for (size_t k = 0; k < opening.size(); ++k) {
       opened.push_back({opening[k], ClusterOracle::Total(prepared, [k](const auto& r) -> const EvaluateReply& {
                           return r->opening(static_cast<int>(k));
@@ -699,51 +717,64 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto split_all = [&] {
       return all_or_drop(FanOut(live, [&split](size_t) -> const SplitTiesRequest& { return split; }));
     };
-    // The first tie call also asks which tied venues could take one more lot (one at most
-    // each): that places the remainder whenever it needs no more than one lot per venue, which
-    // is always so with one lot size; otherwise a second call asks for up to `rest` lots each.
-    split.set_spare_cap(1);
-    uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
-    EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
-    if (restart) continue;
-    for (const SplitTiesReply& r : split_replies) placed += r.placed();
-    const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
-    const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
-    // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
-    // all of it found a place.
-    auto assign_remainder = [&](const std::vector<SplitTiesReply>& replies) {
-      struct Spare {
-        solver::SpareVenue venue;
-        size_t node;
-      };
-      std::vector<Spare> spare;
-      for (size_t i = 0; i < replies.size(); ++i) {
-        for (const SpareLots& s : replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
-      }
-      std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
-        return a.venue.venue < b.venue.venue;
-      });
-      std::vector<solver::SpareVenue> order_by_venue;
-      for (const Spare& s : spare) order_by_venue.push_back(s.venue);
-      std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
-      remainder.assign(live.size(), {});
-      int64_t given = 0;
-      for (size_t k = 0; k < spare.size(); ++k) {
-        if (lots[k] == 0) continue;
-        TieLots t;
-        t.set_venue(spare[k].venue.venue);
-        t.set_lots(lots[k]);
-        remainder[spare[k].node].push_back(std::move(t));
-        given += lots[k] * spare[k].venue.lot;
-      }
-      return given == rest;
-    };
+    // With at most one venue tied at λ* and one lot size over the cluster, the fraction alone
+    // places the whole tie (that venue takes tie_need, whole lots of it): no tie call then. The
+    // count of tied venues comes masked with every round; nodes that noise their sums do not
+    // release it, and a noisy search fixes its plan from exact totals (above) anyway.
+    int64_t lot_min = 0, lot_max = 0;  // Over the usable venues of every node.
+    for (const auto& r : prepared) {
+      if (r->usable_lot_min() > 0 && (lot_min == 0 || r->usable_lot_min() < lot_min)) lot_min = r->usable_lot_min();
+      lot_max = std::max(lot_max, r->usable_lot_max());
+    }
+    const bool one_tie = !noisy_ && !price.takes_all && pool == TIE_POOL_AT_LAMBDA && oracle.tied_last() <= 1 &&
+                         lot_min > 0 && lot_min == lot_max && tie_need % lot_min == 0;
     remainder.assign(live.size(), {});
-    if (rest > 0 && !assign_remainder(split_replies)) {
-      split.set_spare_cap(rest);
-      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
+    if (!one_tie) {
+      // The first tie call also asks which tied venues could take one more lot (one at most
+      // each): that places the remainder whenever it needs no more than one lot per venue, which
+      // is always so with one lot size; otherwise a second call asks for up to `rest` lots each.
+      split.set_spare_cap(1);
+      uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
+      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
       if (restart) continue;
-      assign_remainder(spare_replies);
+      for (const SplitTiesReply& r : split_replies) placed += r.placed();
+      const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
+      const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
+      // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
+      // all of it found a place.
+      auto assign_remainder = [&](const std::vector<SplitTiesReply>& replies) {
+        struct Spare {
+          solver::SpareVenue venue;
+          size_t node;
+        };
+        std::vector<Spare> spare;
+        for (size_t i = 0; i < replies.size(); ++i) {
+          for (const SpareLots& s : replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
+        }
+        std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
+          return a.venue.venue < b.venue.venue;
+        });
+        std::vector<solver::SpareVenue> order_by_venue;
+        for (const Spare& s : spare) order_by_venue.push_back(s.venue);
+        std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
+        remainder.assign(live.size(), {});
+        int64_t given = 0;
+        for (size_t k = 0; k < spare.size(); ++k) {
+          if (lots[k] == 0) continue;
+          TieLots t;
+          t.set_venue(spare[k].venue.venue);
+          t.set_lots(lots[k]);
+          remainder[spare[k].node].push_back(std::move(t));
+          given += lots[k] * spare[k].venue.lot;
+        }
+        return given == rest;
+      };
+      if (rest > 0 && !assign_remainder(split_replies)) {
+        split.set_spare_cap(rest);
+        EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
+        if (restart) continue;
+        assign_remainder(spare_replies);
+      }
     }
     // The limits no sum can enforce — a venue's minimum child size, the order's venue limit —
     // are checked on the split as the nodes would fix it: masked counts first, and only when a

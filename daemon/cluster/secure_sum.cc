@@ -171,11 +171,10 @@ Masks MaskFor(const std::string& self, const std::map<std::string, Prf>& pair_pr
     one.q[1] = Word(b0, 1);
     one.c[0] = (static_cast<uint128>(Word(b0, 2)) << 64) | Word(b0, 3);
     one.c[1] = (static_cast<uint128>(Word(b1, 0)) << 64) | Word(b1, 1);
+    one.q[2] = Word(b1, 2);
     const bool add = self < peer;
-    for (int i = 0; i < 2; ++i) {
-      m.q[i] = add ? m.q[i] + one.q[i] : m.q[i] - one.q[i];
-      m.c[i] = add ? m.c[i] + one.c[i] : m.c[i] - one.c[i];
-    }
+    for (int i = 0; i < 3; ++i) m.q[i] = add ? m.q[i] + one.q[i] : m.q[i] - one.q[i];
+    for (int i = 0; i < 2; ++i) m.c[i] = add ? m.c[i] + one.c[i] : m.c[i] - one.c[i];
   }
   return m;
 }

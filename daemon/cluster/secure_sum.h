@@ -93,7 +93,7 @@ class KeyDirectory {
 
 // The masks one node adds for one release: counts and costs.
 struct Masks {
-  uint64_t q[2] = {0, 0};   // For lo/hi (or a single count in q[0]).
+  uint64_t q[3] = {0, 0, 0};  // For lo/hi and a count (or a single count in q[0]).
   uint128 c[2] = {0, 0};    // For cost_lo/cost_hi (or a single cost in c[0]).
 };
 

@@ -35,16 +35,20 @@ using namespace exoroute::v1;  // NOLINT
 namespace {
 
 // Four simulated venues of `node`; each redraws its book (sizes, and the mid by a tick) every
-// `update_ms`.
-std::string Venues(int node, int update_ms) {
+// `update_ms`. As first benchmarked, venues of different nodes share fees and price grids, so
+// their books tie at many prices; with `distinct`, every venue has its own fee and a mid off the
+// others' grids, as venues of different exchanges do.
+std::string Venues(int node, int update_ms, bool distinct) {
   std::string out;
   for (int v = 0; v < 4; ++v) {
-    int seed = node * 10 + v;
+    int seed = node * 10 + v, i = 4 * (node - 1) + v;
     if (!out.empty()) out += ",";
-    out += R"({"id": "N)" + std::to_string(node) + "-V" + std::to_string(v) + R"(", "taker_fee_bps": )" +
-           std::to_string(1 + seed % 4) + R"(, "max_book_age_ms": 3600000,
+    const std::string fee = distinct ? std::to_string(1.0 + 0.25 * i) : std::to_string(1 + seed % 4);
+    const int64_t mid = distinct ? 6500000 + 13 * i : 6500000 + 50 * (seed % 5);
+    out += R"({"id": "N)" + std::to_string(node) + "-V" + std::to_string(v) + R"(", "taker_fee_bps": )" + fee +
+           R"(, "max_book_age_ms": 3600000,
       "markets": [{"symbol": "BTC-USD", "lot_size": 100000}],
-      "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" + std::to_string(6500000 + 50 * (seed % 5)) +
+      "sim": {"seed": )" + std::to_string(seed) + R"(, "mid_price": )" + std::to_string(mid) +
            R"(, "tick_size": 50, "depth": 20, "level_size": )" + std::to_string(20000000 + 5000000 * v) +
            R"(, "update_interval_ms": )" + std::to_string(update_ms) + "}}";
   }
@@ -86,8 +90,8 @@ CallTimes CallTimesOf(const std::string& admin_endpoint_file) {
 
 // Routes through n1 of a fresh 3-node cluster whose venues redraw their books every
 // `update_ms`; prints rounds, latency and per-call answer times.
-bool RunRoutes(const std::string& root, const std::string& certs, int update_ms, const char* label) {
-  const std::string dir_root = root + "/" + std::to_string(update_ms);
+bool RunRoutes(const std::string& root, const std::string& certs, int update_ms, bool distinct, const char* label) {
+  const std::string dir_root = root + "/" + std::to_string(update_ms) + (distinct ? "d" : "");
   int ports[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
   std::vector<std::unique_ptr<exo::daemon::Daemon>> nodes;
   std::vector<DaemonConfig> configs;
@@ -101,7 +105,7 @@ bool RunRoutes(const std::string& root, const std::string& certs, int update_ms,
     std::string json = R"({"node_id": ")" + id + R"(", "data_dir": ")" + dir +
                        R"(", "listen": {"address": "127.0.0.1:0"}, "admin": {"listen": "127.0.0.1:0"},
       "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
-      "venues": [)" + Venues(k + 1, update_ms) + R"(],
+      "venues": [)" + Venues(k + 1, update_ms, distinct) + R"(],
       "cluster": {"listen": "127.0.0.1:)" + std::to_string(ports[k]) + R"(", "ca_file": ")" + certs +
                        R"(/ca.pem", "cert_file": ")" + certs + "/" + id + R"(.pem", "key_file": ")" + certs +
                        "/" + id + R"(.key", "peers": [)" + peers + "]}}";
@@ -202,9 +206,10 @@ int main() {
   }
   // Static books (every earlier route's sums stay exact: the opening's best case), then books
   // that move (each venue redraws its book every 50 ms: about one venue in twelve changes
-  // between two routes).
-  if (!RunRoutes(root, certs, 3600000, "static books")) return 1;
-  if (!RunRoutes(root, certs, 50, "books redrawn every 50 ms")) return 1;
+  // between two routes), then moving books that share no prices across venues.
+  if (!RunRoutes(root, certs, 3600000, false, "static books")) return 1;
+  if (!RunRoutes(root, certs, 50, false, "books redrawn every 50 ms")) return 1;
+  if (!RunRoutes(root, certs, 50, true, "books redrawn every 50 ms, no prices shared across venues")) return 1;
 
   // One node's work per round outside the transport: 4 venues x 20 levels.
   std::mt19937_64 rng(7);

@@ -932,3 +932,34 @@ TEST_CASE("a coordinator asks its next route's opening λ with Prepare: fewer ro
   stream->WritesDone();
   CHECK(stream->Finish().ok());
 }
+
+TEST_CASE("a tie held by one venue needs no tie split: one call fewer, the same plan") {
+  // Venues whose books never share a fee-adjusted price (mids off each other's price grid, every
+  // fee its own): at λ* at most one venue has quantity tied, so with one lot size the broadcast
+  // fraction places the whole tie and the coordinator asks no tie split.
+  Cluster c;
+  for (int k = 0; k < 3; ++k) {
+    for (int v = 0; v < 4; ++v) {
+      const int i = 4 * k + v;
+      c.venues[k] += (v == 0 ? "" : ",\n") + SimVenue("D" + std::to_string(k + 1) + "-V" + std::to_string(v), 100000,
+                                                     50 + i, 6500000 + 13 * i, 1.0 + 0.25 * i);
+    }
+  }
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  auto solo = c.StartSolo();
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t qty : {3 * kBtc, 9 * kBtc + 400000, 25 * kBtc}) {
+      const std::string id = "untied-" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, qty), &split);
+      INFO("route " << id << " side " << Side_Name(side) << " qty " << qty << ": " << s.error_message());
+      REQUIRE(s.ok());
+      CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+    }
+  }
+  CHECK(CallCount(c.dir, "n1", "n2", "evaluate") > 0);
+  CHECK(CallCount(c.dir, "n1", "n2", "split_ties") <= 0);  // None asked (-1: no such series).
+}
