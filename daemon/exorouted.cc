@@ -51,6 +51,13 @@ struct Daemon::Impl {
 
 namespace {
 
+// gRPC binds with SO_REUSEPORT by default: a second daemon given a port that another process
+// holds would start and take a random share of its connections. Binding exclusively makes that
+// a clear start-up error instead.
+void RefuseSharedPort(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+}
+
 const char* ConnectionName(grpc_connectivity_state s) {
   switch (s) {
     case GRPC_CHANNEL_IDLE: return "idle";
@@ -179,12 +186,14 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), impl.pair_keys.get(), peer_ids);
   EXO_ASSIGN_OR_RETURN(auto creds, cluster::PeerServerCredentials(k));
   grpc::ServerBuilder builder;
+  RefuseSharedPort(&builder);
   int port = 0;
   builder.AddListeningPort(k.listen(), creds, &port);
   builder.RegisterService(impl.peer_service.get());
   impl.peer_server = builder.BuildAndStart();
   if (!impl.peer_server || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cluster.listen: cannot listen on ", k.listen()));
+    return absl::UnavailableError(absl::StrCat("cluster.listen: cannot listen on ", k.listen(),
+                                               " (address in use or not local?)"));
   }
   LogInfo("cluster: node %s peers on %s (mutual TLS), %d peer(s)", config.node_id(),
           DialAddress(k.listen(), port), k.peers_size());
@@ -250,6 +259,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  RefuseSharedPort(&builder);
   int port = 0;
   builder.AddListeningPort(config.listen().address(), creds, &port);
   builder.RegisterService(impl->router.get());

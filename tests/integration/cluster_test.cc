@@ -397,6 +397,7 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   std::set<std::string> told;
   for (const auto& n : resp.nodes()) {
     told.insert(n.node());
+    INFO("node " << n.node() << ": " << n.error());
     CHECK(n.status() == PLAN_STATUS_CANCELLED);
     CHECK(n.error().empty());
   }

@@ -674,6 +674,24 @@ TEST_CASE("a bad config is refused with the path of the field", "[e2e][config]")
   CHECK(check.exit_code == 2);
 }
 
+TEST_CASE("a second daemon on a port another holds is refused: it does not take a share of the clients",
+          "[e2e][config]") {
+  TempDir first_dir, second_dir;
+  std::string error;
+  auto first = DaemonProcess::Start(first_dir.path(), TestConfigJson(first_dir.path()), &error);
+  REQUIRE(first != nullptr);
+  std::string json = TestConfigJson(second_dir.path());
+  json.replace(json.find("127.0.0.1:0"), 11, first->endpoint());  // The client API's listen address.
+  auto second = DaemonProcess::Start(second_dir.path(), json, &error);
+  CHECK(second == nullptr);
+  CHECK(error.find("cannot listen on " + first->endpoint() + " (address in use") != std::string::npos);
+  // The first daemon still answers every client itself.
+  for (int i = 0; i < 5; ++i) {
+    auto status = exo::testing::Ctl(*first, {"status"});
+    CHECK(status.exit_code == 0);
+  }
+}
+
 TEST_CASE("SIGTERM ends live watches, exits 0 and keeps every acknowledged delta", "[e2e]") {
   TempDir dir;
   auto d = StartDaemon(dir.path());
