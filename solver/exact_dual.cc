@@ -25,7 +25,7 @@ void GroupSummary::Add(const GroupSummary& other) {
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
                                         int64_t quantity, bool approximate,
-                                        std::span<const double> opening) {
+                                        std::span<const double> opening, bool lookahead) {
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -49,17 +49,31 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   double ca = 0, cb = group.total_cost;
   bool found = false;
   int slow_steps = 0;  // Centroid steps in a row that did not halve the undecided quantity.
-  size_t next_opening = 0;
+  // The λ answered ahead: the opening, then what each round names to the oracle's Lookahead.
+  std::vector<double> ahead(opening.begin(), opening.end());
+  size_t next_ahead = 0;
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
     double width = b - a;
     double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
     if (width <= kBracketTolerance * scale) break;
     const bool bisect = slow_steps >= 2;
     double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
-    while (next_opening < opening.size() && !(opening[next_opening] > a && opening[next_opening] < b)) ++next_opening;
-    const bool opened = next_opening < opening.size();
-    if (opened) c = opening[next_opening++];
+    while (next_ahead < ahead.size() && !(ahead[next_ahead] > a && ahead[next_ahead] < b)) ++next_ahead;
+    const bool opened = next_ahead < ahead.size();
+    if (opened) c = ahead[next_ahead++];
     if (!(c > a && c < b)) c = a + width / 2;
+    if (lookahead && !opened) {
+      const double d = static_cast<double>(qb - qa) / 6;
+      size_t named = 0;
+      for (const double q : {static_cast<double>(quantity) - d, static_cast<double>(quantity) + d}) {
+        const double l = a + width * ((q - static_cast<double>(qa)) / static_cast<double>(qb - qa));
+        if (l > a && l < b && l != c && (named == 0 || l != ahead.back())) {
+          ahead.push_back(l);
+          ++named;
+        }
+      }
+      oracle.Lookahead(std::span<const double>(ahead).last(named));
+    }
     const int64_t undecided = qb - qa;
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(c));
     bool progress = true;

@@ -53,6 +53,10 @@ class DualOracle {
   virtual void Narrow(bool lower) = 0;
   // Smallest breakpoint strictly above λ within the group (+inf if none).
   virtual absl::StatusOr<double> NextBreakpoint(double lambda) = 0;
+  // λ the search may ask after the next Evaluate (FindDualPrice's `lookahead`): an oracle whose
+  // every Evaluate costs a round trip can have them answered along with it. The search then
+  // asks each one that still lies inside its bracket, in order, and passes over the others.
+  virtual void Lookahead(std::span<const double> lambdas) { (void)lambdas; }
 };
 
 struct DualPrice {
@@ -70,9 +74,13 @@ struct DualPrice {
 // (lo/hi then unknown, 0): the caller finishes from there with exact answers. The first rounds
 // ask the λ of `opening` instead of the centroid, in order, each one only if it still lies
 // inside the bracket (a cluster asks them before the group's summary is known: daemon/cluster).
+// With `lookahead`, every round that asks a λ of its own also names two more to the oracle
+// (Lookahead): where the supply would reach the quantity less and plus a sixth of what the
+// bracket leaves undecided, were it even over the bracket; the rounds after take them like
+// opening λ. λ* and the tie are the same either way; the rounds and the trajectory are not.
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
                                         int64_t quantity, bool approximate = false,
-                                        std::span<const double> opening = {});
+                                        std::span<const double> opening = {}, bool lookahead = false);
 
 // One node's venues as a DualOracle. Frozen venues (same answer at both ends of the bracket)
 // are summed once instead of asked every round. `problems` must outlive the group.

@@ -249,9 +249,27 @@ absl::StatusOr<std::shared_ptr<ClusterNode::Session>> ClusterNode::Find(
 
 absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) {
   if (!std::isfinite(req.lambda())) return absl::InvalidArgumentError("lambda: must be finite");
+  if (req.also_size() > kMaxOpening) {
+    return absl::InvalidArgumentError(absl::StrCat("also: at most ", kMaxOpening, " λ, got ", req.also_size()));
+  }
+  if (req.also_size() > 0 && req.exact()) {
+    return absl::InvalidArgumentError("also: not with exact (the exact totals are one release)");
+  }
+  for (int i = 0; i < req.also_size(); ++i) {
+    if (!std::isfinite(req.also(i))) return absl::InvalidArgumentError(absl::StrCat("also[", i, "]: must be finite"));
+  }
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   std::lock_guard<std::mutex> lock(s->mu);
-  return EvaluateIn(*s, req);
+  EXO_ASSIGN_OR_RETURN(EvaluateReply reply, EvaluateIn(*s, req));
+  // The λ asked along, as the rounds after this one (each its own release: its own masks).
+  for (int i = 0; i < req.also_size(); ++i) {
+    EvaluateRequest round;
+    round.set_route_id(req.route_id());
+    round.set_round(req.round() + 1 + static_cast<uint32_t>(i));
+    round.set_lambda(req.also(i));
+    EXO_ASSIGN_OR_RETURN(*reply.add_also(), EvaluateIn(*s, round));
+  }
+  return reply;
 }
 
 absl::StatusOr<EvaluateReply> ClusterNode::EvaluateIn(Session& s, const EvaluateRequest& req) {

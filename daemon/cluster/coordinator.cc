@@ -143,20 +143,21 @@ class ClusterOracle final : public solver::DualOracle {
     uint64_t tied = 0;  // Venues with quantity tied at λ (>= kTiedUnknown: not known).
   };
   // `opening`: the rounds the nodes answered with Prepare (λ and summed replies, in the order
-  // they evaluated them). The search's Evaluate at one of those λ takes its sums instead of
-  // asking again (one it passes over is dropped); the rounds asked here are numbered after
-  // them, since a round's masks serve one release only.
+  // they evaluated them). The search's Evaluate at one of those λ — or at one it named to
+  // Lookahead, answered along with the round before — takes its sums instead of asking again
+  // (one it passes over is dropped); the rounds asked here are numbered after them, since a
+  // round's masks serve one release only.
   ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes,
                 std::vector<std::pair<double, Summed>> opening)
-      : route_id_(std::move(route_id)), nodes_(nodes), opening_(std::move(opening)),
-        round_(static_cast<uint32_t>(opening_.size())) {
-    if (!opening_.empty()) node_last_ = opening_.back().first;
+      : route_id_(std::move(route_id)), nodes_(nodes), ahead_(std::move(opening)),
+        round_(static_cast<uint32_t>(ahead_.size())) {
+    if (!ahead_.empty()) node_last_ = ahead_.back().first;
   }
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
     absl::StatusOr<Summed> got;
-    while (next_opening_ < opening_.size() && opening_[next_opening_].first != lambda) ++next_opening_;
-    if (next_opening_ < opening_.size()) {
-      got = opening_[next_opening_++].second;
+    while (next_ahead_ < ahead_.size() && ahead_[next_ahead_].first != lambda) ++next_ahead_;
+    if (next_ahead_ < ahead_.size()) {
+      got = ahead_[next_ahead_++].second;
     } else {
       got = Sum(lambda, /*exact=*/false);
     }
@@ -177,6 +178,9 @@ class ClusterOracle final : public solver::DualOracle {
     if (!got.ok()) return got.status();
     return got->sum;
   }
+  // The λ the search names for its next rounds go along with its next round (never with the
+  // exact release).
+  void Lookahead(std::span<const double> lambdas) override { also_.assign(lambdas.begin(), lambdas.end()); }
   absl::StatusOr<Summed> Sum(double lambda, bool exact) {
     EvaluateRequest req;
     req.set_route_id(route_id_);
@@ -185,10 +189,26 @@ class ClusterOracle final : public solver::DualOracle {
     req.set_previous(TakeNarrow());
     req.set_exact(exact);
     node_last_ = lambda;
+    if (!exact) {
+      for (double l : also_) req.add_also(l);
+      round_ += static_cast<uint32_t>(also_.size());  // Each one is a round of its own.
+      if (!also_.empty()) node_last_ = also_.back();
+    }
+    also_.clear();
     // Every reply is masked; the masks cancel in the sum (modulo 2^64 and 2^128).
     auto replies = FanOut(nodes_, [&req](size_t) -> const EvaluateRequest& { return req; });
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (!replies[i].ok()) return Failed(i, replies[i].status());
+      if (replies[i]->also_size() != req.also_size()) {
+        return Failed(i, absl::InternalError(absl::StrCat("node ", nodes_[i]->node_id(), " answered ",
+                                                          replies[i]->also_size(), " of ", req.also_size(),
+                                                          " λ asked along")));
+      }
+    }
+    for (int k = 0; k < req.also_size(); ++k) {
+      ahead_.push_back({req.also(k), Total(replies, [k](const absl::StatusOr<EvaluateReply>& r) -> const EvaluateReply& {
+                          return r->also(k);
+                        })});
     }
     return Total(replies, [](const absl::StatusOr<EvaluateReply>& r) -> const EvaluateReply& { return *r; });
   }
@@ -242,8 +262,9 @@ class ClusterOracle final : public solver::DualOracle {
   }
   std::string route_id_;
   const std::vector<NodeLink*>& nodes_;
-  std::vector<std::pair<double, Summed>> opening_;
-  size_t next_opening_ = 0;
+  std::vector<std::pair<double, Summed>> ahead_;  // Rounds answered before the search asks them.
+  size_t next_ahead_ = 0;
+  std::vector<double> also_;  // λ to ask along with the next round.
   SearchSums answers_;
   uint64_t tied_last_ = ClusterNode::kTiedUnknown;
   // The λ the search asked last, and the λ the nodes evaluated last (NaN: none to narrow from).
@@ -643,7 +664,10 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
                         })});
     }
     ClusterOracle oracle(route_id, live, std::move(opened));
-    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, noisy_, opening);
+    // Without noise every round also asks two λ the search may take next (docs/cluster.md);
+    // with noise each λ asked would spend privacy budget whether the search takes it or not.
+    absl::StatusOr<solver::DualPrice> found =
+        solver::FindDualPrice(oracle, total, quantity, noisy_, opening, /*lookahead=*/!noisy_);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));

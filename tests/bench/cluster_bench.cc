@@ -158,7 +158,7 @@ bool RunRoutes(const std::string& root, const std::string& certs, int update_ms,
     rounds.push_back(resp.cluster().route().rounds());
   }
   std::printf("distributed routes (3 nodes x 4 venues, plan-only, loopback mTLS), %s: %d\n", label, kRoutes);
-  std::printf("  rounds per route   median %.0f  p90 %.0f  max %.0f\n", Percentile(rounds, 0.5),
+  std::printf("  rounds per route   median %.0f  p90 %.0f  max %.0f  (λ the search took, asked ahead or not)\n", Percentile(rounds, 0.5),
               Percentile(rounds, 0.9), Percentile(rounds, 1.0));
   std::printf("  route latency      p50 %.2f ms  p99 %.2f ms\n", Percentile(latency_us, 0.5) / 1e3,
               Percentile(latency_us, 0.99) / 1e3);
@@ -167,12 +167,16 @@ bool RunRoutes(const std::string& root, const std::string& certs, int update_ms,
   {
     CallTimes after = CallTimesOf(dir_root + "/n1/admin_endpoint");
     std::printf("  answer time per call (n1 coordinating; from sending a step's calls to the node's answer):\n");
+    double steps = 0;  // Every call n1 made to n2: one per step of a route (each step asks every node).
     for (const auto& [key, n] : after.count) {
       const double calls = n - warm.count[key];
       if (calls == 0) continue;
+      if (key.size() > 3 && key.compare(key.size() - 3, 3, " n2") == 0) steps += calls;
       std::printf("    %-22s %6.0f calls  mean %5.0f us  (%.1f per route)\n", key.c_str(), calls,
                   (after.sum[key] - warm.sum[key]) / calls * 1e6, calls / kRoutes);
     }
+    std::printf("  peer steps per route %.1f (round trips after the client's call: Prepare, search rounds, tie split, Execute)\n",
+                steps / kRoutes);
   }
   // One peer round trip alone (n1 -> n2, Hello over mutual TLS), for scale.
   {

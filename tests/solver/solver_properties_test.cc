@@ -324,3 +324,68 @@ TEST_CASE("opening λ given to the search change its path, never its answer", "[
   CHECK(used > 600);
   CHECK(ignored > 100);
 }
+
+namespace {
+
+// A group whose every Evaluate is a round trip, as a cluster's is: λ named to Lookahead are
+// answered along with the next trip; a λ answered ahead costs none. Never narrowed, so any λ
+// is answered right in any order.
+class TripCountingOracle final : public exo::solver::DualOracle {
+ public:
+  explicit TripCountingOracle(const std::vector<exo::solver::LocalProblem>& problems) : group_(problems) {}
+  absl::StatusOr<exo::solver::LocalProblem::Response> Evaluate(double lambda) override {
+    for (const auto& [l, r] : ahead_) {
+      if (l == lambda) return r;
+    }
+    ++trips;
+    for (double l : next_) ahead_.emplace_back(l, *group_.Evaluate(l));
+    next_.clear();
+    return group_.Evaluate(lambda);
+  }
+  void Narrow(bool) override {}
+  absl::StatusOr<double> NextBreakpoint(double lambda) override {
+    ++trips;
+    return group_.NextBreakpoint(lambda);
+  }
+  void Lookahead(std::span<const double> lambdas) override { next_.assign(lambdas.begin(), lambdas.end()); }
+  int trips = 0;
+
+ private:
+  exo::solver::VenueGroup group_;
+  std::vector<std::pair<double, exo::solver::LocalProblem::Response>> ahead_;
+  std::vector<double> next_;
+};
+
+}  // namespace
+
+TEST_CASE("λ asked ahead with each round save round trips and never change the answer", "[solver]") {
+  std::mt19937_64 rng(78);
+  int trips_plain = 0, trips_ahead = 0, searched = 0;
+  uint32_t max_rounds = 0, plain_max = 0;
+  for (int i = 0; i < 400; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, Wide());
+    const std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(in);
+    if (problems.empty()) continue;
+    TripCountingOracle plain(problems), ahead(problems);
+    const exo::solver::GroupSummary g = exo::solver::VenueGroup(problems).Summary();
+    auto want = exo::solver::FindDualPrice(plain, g, in.quantity());
+    auto got = exo::solver::FindDualPrice(ahead, g, in.quantity(), false, {}, /*lookahead=*/true);
+    REQUIRE(want.ok());
+    REQUIRE(got.ok());
+    INFO("instance " << i);
+    CHECK(got->takes_all == want->takes_all);
+    CHECK(SplitAt(problems, *got, in.quantity()) == SplitAt(problems, *want, in.quantity()));
+    if (want->takes_all) continue;
+    ++searched;
+    trips_plain += plain.trips;
+    trips_ahead += ahead.trips;
+    max_rounds = std::max(max_rounds, got->rounds);
+    plain_max = std::max(plain_max, want->rounds);
+  }
+  INFO("round trips without lookahead " << trips_plain << ", with " << trips_ahead << " over " << searched
+                                        << " searches; most rounds " << max_rounds << " (without: " << plain_max << ")");
+  CHECK(searched > 200);
+  CHECK(trips_ahead * 4 < trips_plain * 3);  // At least a quarter fewer.
+  CHECK(max_rounds <= 20);
+}
