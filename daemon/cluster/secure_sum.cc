@@ -1,9 +1,7 @@
 #include "daemon/cluster/secure_sum.h"
 
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/hmac.h>
-#include <openssl/params.h>
 
 #include <chrono>
 #include <cmath>
@@ -28,7 +26,7 @@ std::string Hmac(const std::string& key, const std::string& data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-uint64_t Word(const std::string& block, size_t i) {
+uint64_t Word(const std::array<unsigned char, 32>& block, size_t i) {
   uint64_t w = 0;
   std::memcpy(&w, block.data() + 8 * i, 8);
   return w;
@@ -135,37 +133,17 @@ std::string KeyDirectory::CachedFingerprint(const std::string& peer) const {
   return it == public_keys_.end() ? "" : KeyFingerprint(it->second);
 }
 
-Prf::Prf(const std::string& key) {
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
-  if (ctx == nullptr ||
-      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
-    std::fprintf(stderr, "fatal: OpenSSL HMAC-SHA256 unavailable\n");
-    std::abort();
-  }
-  keyed_ = std::shared_ptr<void>(ctx, [](void* c) { EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(c)); });
-}
-
-std::string Prf::operator()(const std::string& data) const {
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(static_cast<EVP_MAC_CTX*>(keyed_.get()));
-  unsigned char out[32];
-  size_t len = 0;
-  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  EVP_MAC_final(ctx, out, &len, sizeof(out));
-  EVP_MAC_CTX_free(ctx);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
+Prf::Prf(const std::string& key) : hmac_(std::make_shared<const HmacSha256>(key)) {}
 
 Masks MaskFor(const std::string& self, const std::map<std::string, Prf>& pair_prfs,
               const std::string& route_id, uint32_t attempt, const std::string& kind,
               uint32_t round) {
   Masks m;
-  const std::string label = absl::StrCat(route_id, "|", attempt, "|", kind, "|", round, "|");
+  std::string label = absl::StrCat(route_id, "|", attempt, "|", kind, "|", round, "|0");
+  std::string label1 = label;
+  label1.back() = '1';
   for (const auto& [peer, prf] : pair_prfs) {
-    std::string b0 = prf(label + "0"), b1 = prf(label + "1");
+    const std::array<unsigned char, 32> b0 = prf(label), b1 = prf(label1);
     Masks one;
     one.q[0] = Word(b0, 0);
     one.q[1] = Word(b0, 1);

@@ -10,15 +10,18 @@
 // coordinator learns only the total. See docs/cluster.md for what colluding nodes can learn.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/cluster/hmac_sha256.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -53,17 +56,17 @@ class PairKeys {
 
 std::string KeyFingerprint(const std::string& public_key);
 
-// HMAC-SHA256 keyed once: each evaluation copies the keyed state instead of re-keying (the
-// masks of one round cost a few hundred ns per peer instead of microseconds). The keyed state is
-// never changed after construction, so copies share it and evaluate concurrently.
+// HMAC-SHA256 keyed once (hmac_sha256.h): each evaluation copies the keyed state instead of
+// re-keying. The keyed state is never changed after construction, so copies share it and
+// evaluate concurrently.
 class Prf {
  public:
   explicit Prf(const std::string& key);
-  // 32 bytes: HMAC-SHA256(key, data).
-  std::string operator()(const std::string& data) const;
+  // HMAC-SHA256(key, data).
+  std::array<unsigned char, 32> operator()(std::string_view data) const { return (*hmac_)(data); }
 
  private:
-  std::shared_ptr<void> keyed_;  // EVP_MAC_CTX*
+  std::shared_ptr<const HmacSha256> hmac_;
 };
 
 // Peers' public keys, fetched over mutual TLS and cached until a fingerprint says otherwise.
