@@ -153,6 +153,11 @@ absl::StatusOr<SolveInput> RouteInput(RouterEngine& engine, const PrepareRequest
 }  // namespace
 
 absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
+  if (req.protocol() != kPeerProtocol) {
+    return absl::UnimplementedError(absl::StrCat(
+        "protocol: node ", node_id_, " speaks peer protocol ", kPeerProtocol, ", the coordinator ", req.protocol(),
+        " (run one exoroute release on every node of a cluster)"));
+  }
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   if (req.order().id() != req.route_id()) {
     return absl::InvalidArgumentError("order.id: must equal route_id");
@@ -202,6 +207,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   EXO_ASSIGN_OR_RETURN(double total_cost,
                        NoisyCost(*session, absl::StrCat("prepare/", req.attempt(), "/total_cost"), g.total_cost, std::isfinite(unit) ? unit : 0));
   reply.set_node(node_id_);
+  reply.set_protocol(kPeerProtocol);
   reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);

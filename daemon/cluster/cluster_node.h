@@ -22,6 +22,10 @@ namespace exo::daemon::cluster {
 
 class ClusterNode {
  public:
+  // The peer protocol of this release (PrepareRequest.protocol): changed whenever a node of
+  // another release would answer differently (2: the opening rounds, tied counts and λ asked
+  // along; 0: releases before the field). Nodes of different protocols do not route together.
+  static constexpr uint32_t kPeerProtocol = 2;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // EvaluateReply.tied from a node that noises its sums: the count is not released.

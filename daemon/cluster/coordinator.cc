@@ -559,6 +559,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     prep.set_mode(mode);
     prep.set_attempt(attempt);
     prep.set_refresh_keys(refresh_keys);
+    prep.set_protocol(ClusterNode::kPeerProtocol);
     *prep.mutable_excluded() = record.venues_dropped();
     std::vector<std::string> ids;
     for (NodeLink* l : live) ids.push_back(l->node_id());
@@ -573,6 +574,16 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
+      if (r.ok() && r->protocol() != ClusterNode::kPeerProtocol) {
+        // A node of another release (one before the field ignores it, and answers 0) would
+        // answer the rounds differently: it is left out, with the reason, as a failed node is.
+        r = absl::UnimplementedError(absl::StrCat("node ", live[i]->node_id(), " speaks peer protocol ",
+                                                       r->protocol(), ", this node ", ClusterNode::kPeerProtocol,
+                                                       " (run one exoroute release on every node of a cluster)"));
+        if (absl::Status s = drop(i, r.status(), /*failure=*/true); !s.ok()) return s;
+        restart = true;
+        continue;
+      }
       if (!r.ok()) {
         // A node that cannot take part changes the participants, and the others' masks no
         // longer cancel: start again without it. (A node whose venues are all unusable stays

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "clients/cpp/exoroute_client.h"
+#include "daemon/cluster/cluster_node.h"
 #include "daemon/cluster/peer_service.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -927,10 +928,19 @@ TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare an
   prep->set_route_id("bad-first");
   *prep->mutable_order() = PlanOnly("bad-first", SIDE_BUY, kBtc).order();
   for (const char* p : {"n1", "n2", "n3"}) prep->add_participants(p);
+  // A coordinator of another release (here: one before the protocol field) is refused first.
+  REQUIRE(stream->Write(call));
+  PeerAnswer answer;
+  REQUIRE(stream->Read(&answer));
+  REQUIRE(answer.has_error());
+  CHECK(answer.error().code() == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(answer.error().message() ==
+        "protocol: node n2 speaks peer protocol " + std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
+            ", the coordinator 0 (run one exoroute release on every node of a cluster)");
+  prep->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
   prep->add_opening(65000.0);
   prep->add_opening(std::nan(""));
   REQUIRE(stream->Write(call));
-  PeerAnswer answer;
   REQUIRE(stream->Read(&answer));
   REQUIRE(answer.has_error());
   CHECK(answer.error().code() == grpc::StatusCode::INVALID_ARGUMENT);
@@ -1001,4 +1011,85 @@ TEST_CASE("a tie held by one venue needs no tie split: one call fewer, the same 
   }
   CHECK(CallCount(c.dir, "n1", "n2", "evaluate") > 0);
   CHECK(CallCount(c.dir, "n1", "n2", "split_ties") <= 0);  // None asked (-1: no such series).
+}
+
+namespace {
+
+// A peer in front of n2 that answers as a node of a release before the protocol field: it
+// relays its caller's calls to n2 and n2's answers back, with Prepare's protocol cleared.
+class OlderReleaseProxy final : public PeerService::Service {
+ public:
+  explicit OlderReleaseProxy(std::shared_ptr<grpc::Channel> to_node) : node_(PeerService::NewStub(to_node)) {}
+  grpc::Status Hello(grpc::ServerContext*, const HelloRequest* req, HelloReply* reply) override {
+    grpc::ClientContext ctx;
+    return node_->Hello(&ctx, *req, reply);
+  }
+  grpc::Status Exchange(grpc::ServerContext*, grpc::ServerReaderWriter<PeerAnswer, PeerCall>* caller) override {
+    grpc::ClientContext ctx;
+    auto node = node_->Exchange(&ctx);
+    PeerCall call;
+    PeerAnswer answer;
+    while (caller->Read(&call)) {
+      if (!node->Write(call) || !node->Read(&answer)) break;
+      if (answer.has_prepare()) answer.mutable_prepare()->clear_protocol();
+      if (!caller->Write(answer)) break;
+    }
+    node->WritesDone();
+    (void)node->Finish();
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::unique_ptr<PeerService::Stub> node_;
+};
+
+}  // namespace
+
+TEST_CASE("a node of another release is left out of routes with the reason and not mixed in") {
+  Cluster c;
+  c.Start(1);
+  c.Start(2);
+  // n1 reaches n2 through a relay that presents n2's certificate and answers Prepare as a node
+  // of an older release would (no protocol).
+  ClusterConfig as_n1, as_n2;
+  for (auto [config, id] : {std::pair{&as_n1, "n1"}, std::pair{&as_n2, "n2"}}) {
+    config->set_ca_file(c.certs + "/ca.pem");
+    config->set_cert_file(c.certs + "/" + id + ".pem");
+    config->set_key_file(c.certs + "/" + id + ".key");
+  }
+  PeerConfig n2;
+  n2.set_node_id("n2");
+  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
+  auto to_n2 = exo::daemon::cluster::PeerChannel(as_n1, n2);
+  REQUIRE(to_n2.ok());
+  OlderReleaseProxy proxy(*to_n2);
+  auto creds = exo::daemon::cluster::PeerServerCredentials(as_n2);
+  REQUIRE(creds.ok());
+  const int proxy_port = exo::testing::FreePort();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(proxy_port), *creds);
+  builder.RegisterService(&proxy);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  std::string n1_json = c.ClusterJson(0);
+  const std::string direct = "127.0.0.1:" + std::to_string(c.peer_port[1]);
+  n1_json.replace(n1_json.find(direct), direct.size(), "127.0.0.1:" + std::to_string(proxy_port));
+  c.Start(0, n1_json);
+
+  RouteResponse routed;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("mixed-releases", SIDE_BUY, 9 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(routed.cluster().route().dropped_size() == 1);
+  CHECK(routed.cluster().route().dropped(0).node() == "n2");
+  CHECK(routed.cluster().route().dropped(0).reason() ==
+        "node n2 speaks peer protocol 0, this node " + std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
+            " (run one exoroute release on every node of a cluster)");
+  CHECK_FALSE(PlanOn(*c.nodes[1], "mixed-releases").has_value());  // n2 took no share.
+  int64_t total = 0;
+  for (int k : {0, 2}) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], "mixed-releases")) total += q;
+  }
+  CHECK(total == 9 * kBtc);  // n1 and n3 routed it between them.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
