@@ -177,11 +177,12 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
   {
     std::lock_guard<std::mutex> lock(mu_);
     size_t k = slot.next;
-    if (k >= slot.curves.size() || !same_key(slot.curves[k])) {
+    bool keyed = k < slot.curves.size() && same_key(slot.curves[k]);
+    if (!keyed) {
       k = static_cast<size_t>(find() - slot.curves.begin());
+      keyed = k < slot.curves.size() && same_key(slot.curves[k]);
     }
-    if (k < slot.curves.size() && same_key(slot.curves[k]) &&
-        slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
+    if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
       slot.next = k + 1;
       return slot.curves[k];
     }
