@@ -208,6 +208,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
                        NoisyCost(*session, absl::StrCat("prepare/", req.attempt(), "/total_cost"), g.total_cost, std::isfinite(unit) ? unit : 0));
   reply.set_node(node_id_);
   reply.set_protocol(kPeerProtocol);
+  reply.set_noisy(noisy());
   reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);

@@ -645,6 +645,10 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       abort_all();
       return bad;
     }
+    // The sums are noisy if any node noises its own: then the search ends at a bracket and the
+    // plan is fixed from exact (masked) totals, as on a cluster where every node noises. Fixing
+    // it from noisy totals could place more than the order.
+    const bool noisy = noisy_ || std::any_of(prepared.begin(), prepared.end(), [](const auto& r) { return r->noisy(); });
     solver::GroupSummary total;
     total.min_cost = std::numeric_limits<double>::infinity();
     total.max_cost = -total.min_cost;
@@ -678,7 +682,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     // Without noise every round also asks two λ the search may take next (docs/cluster.md);
     // with noise each λ asked would spend privacy budget whether the search takes it or not.
     absl::StatusOr<solver::DualPrice> found =
-        solver::FindDualPrice(oracle, total, quantity, noisy_, opening, /*lookahead=*/!noisy_);
+        solver::FindDualPrice(oracle, total, quantity, noisy, opening, /*lookahead=*/!noisy);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));
@@ -695,7 +699,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     tie_need = price.takes_all ? 1 : quantity - price.lo;
     tie_total = price.takes_all ? 1 : price.hi - price.lo;
     pool = TIE_POOL_AT_LAMBDA;
-    if (noisy_ && total.capacity != 0 && std::isfinite(total.max_cost)) {
+    if (noisy && total.capacity != 0 && std::isfinite(total.max_cost)) {
       // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
       // it never places more than the order, nor more than the venues offer at that price.
       // The noisy search ends at the lower end of its bracket; from there step up over the
@@ -761,7 +765,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       if (r->usable_lot_min() > 0 && (lot_min == 0 || r->usable_lot_min() < lot_min)) lot_min = r->usable_lot_min();
       lot_max = std::max(lot_max, r->usable_lot_max());
     }
-    const bool one_tie = !noisy_ && !price.takes_all && pool == TIE_POOL_AT_LAMBDA && oracle.tied_last() <= 1 &&
+    const bool one_tie = !noisy && !price.takes_all && pool == TIE_POOL_AT_LAMBDA && oracle.tied_last() <= 1 &&
                          lot_min > 0 && lot_min == lot_max && tie_need % lot_min == 0;
     remainder.assign(live.size(), {});
     if (!one_tie) {

@@ -1093,3 +1093,34 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   CHECK(total == 9 * kBtc);  // n1 and n3 routed it between them.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
+
+TEST_CASE("a route with one noisy node runs as a noisy route: never more than the order") {
+  // Only n2 noises its sums: the noise-free coordinator must still treat the cluster's sums as
+  // noisy (search to a bracket, exact masked totals at the end), or it would fix a plan from
+  // noisy totals.
+  Cluster c;
+  c.privacy[1] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000})";
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  auto solo = c.StartSolo();
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    for (int64_t step = 1; step <= 15; ++step) {
+      const int64_t qty = step * 2 * kBtc + step * 300000;
+      std::string id = "one-noisy-" + std::to_string(++n);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[n % 2 == 0 ? 0 : 2], PlanOnly(id, side, qty), &split);
+      INFO(s.error_message());
+      REQUIRE(s.ok());
+      auto [placed, cost] = QuantityAndCost(c, id);
+      INFO("route " << id << " placed " << placed << " of " << qty);
+      CHECK(placed <= qty);
+      CHECK(qty - placed <= 40 * 100000);
+      CHECK(split.cluster().shortfall() == qty - placed);
+      const double avg = static_cast<double>(std::llabs(cost)) / static_cast<double>(placed);
+      const double ref = static_cast<double>(std::llabs(reference.plan().expected_cost())) /
+                         static_cast<double>(reference.plan().allocations().empty() ? 1 : qty - reference.plan().shortfall());
+      CHECK(std::fabs(avg - ref) / ref < 1e-4);
+    }
+  }
+}
