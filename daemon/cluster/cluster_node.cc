@@ -209,6 +209,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   reply.set_node(node_id_);
   reply.set_protocol(kPeerProtocol);
   reply.set_noisy(noisy());
+  if (const Instrument* inst = engine_->FindInstrument(req.order().symbol())) *reply.mutable_instrument() = *inst;
   reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);

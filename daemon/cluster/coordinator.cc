@@ -574,6 +574,18 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
+      const Instrument* own = engine->FindInstrument(order.symbol());
+      if (r.ok() && r->protocol() == ClusterNode::kPeerProtocol && own != nullptr &&
+          (r->instrument().qty_scale() != own->qty_scale() || r->instrument().price_scale() != own->price_scale())) {
+        // The order's quantity and every price would mean something else on that node.
+        r = absl::FailedPreconditionError(absl::StrCat(
+            "node ", live[i]->node_id(), " has ", order.symbol(), " at qty_scale ", r->instrument().qty_scale(),
+            ", price_scale ", r->instrument().price_scale(), "; this node at qty_scale ", own->qty_scale(),
+            ", price_scale ", own->price_scale(), " (instruments must agree across the cluster)"));
+        if (absl::Status s = drop(i, r.status(), /*failure=*/true); !s.ok()) return s;
+        restart = true;
+        continue;
+      }
       if (r.ok() && r->protocol() != ClusterNode::kPeerProtocol) {
         // A node of another release (one before the field ignores it, and answers 0) would
         // answer the rounds differently: it is left out, with the reason, as a failed node is.

@@ -61,10 +61,10 @@ std::string VenuesOf(int node, bool min_sizes = false) {
 }
 
 std::string NodeConfig(const std::string& node, const std::string& dir, const std::string& venues,
-                       const std::string& cluster) {
+                       const std::string& cluster, int qty_scale = 8) {
   return R"({"node_id": ")" + node + R"(", "data_dir": ")" + dir +
          R"(", "listen": {"address": "127.0.0.1:0"},
-    "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": 8}],
+    "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": )" + std::to_string(qty_scale) + R"(}],
     "venues": [)" + venues + R"(],
     "routing": {"replan_interval_ms": 10},
     "admin": {"listen": "127.0.0.1:0"})" +
@@ -105,6 +105,7 @@ struct Cluster {
   }
   bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
   std::string venues[3];   // Instead of VenuesOf, when set.
+  int qty_scale[3] = {8, 8, 8};  // Each node's BTC-USD quantity scale.
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
@@ -112,7 +113,7 @@ struct Cluster {
     nodes[k] = DaemonProcess::Start(
         data,
         NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
-                   cluster_json.empty() ? ClusterJson(k) : cluster_json),
+                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k]),
         &error);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
@@ -1123,4 +1124,27 @@ TEST_CASE("a route with one noisy node runs as a noisy route: never more than th
       CHECK(std::fabs(avg - ref) / ref < 1e-4);
     }
   }
+}
+
+TEST_CASE("a node whose instrument has other scales is left out with the reason") {
+  // n2 was configured with BTC-USD quantities in 10^-6 instead of 10^-8: an order's 9 BTC
+  // (900000000) would be 900 BTC there. The coordinator leaves it out and says why.
+  Cluster c;
+  c.qty_scale[1] = 6;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse routed;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("scales", SIDE_SELL, 9 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(routed.cluster().route().dropped_size() == 1);
+  CHECK(routed.cluster().route().dropped(0).node() == "n2");
+  CHECK(routed.cluster().route().dropped(0).reason() ==
+        "node n2 has BTC-USD at qty_scale 6, price_scale 2; this node at qty_scale 8, price_scale 2 "
+        "(instruments must agree across the cluster)");
+  CHECK_FALSE(PlanOn(*c.nodes[1], "scales").has_value());
+  int64_t total = 0;
+  for (int k : {0, 2}) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], "scales")) total += q;
+  }
+  CHECK(total == 9 * kBtc);
 }
