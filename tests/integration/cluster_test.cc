@@ -1016,6 +1016,23 @@ TEST_CASE("a tie held by one venue needs no tie split: one call fewer, the same 
 
 namespace {
 
+// Routes 9 BTC through n1, which must leave n2 out with `reason`: n1 and n3 take it all.
+void RouteWithoutN2(Cluster& c, const std::string& id, Side side, const std::string& reason) {
+  RouteResponse routed;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, 9 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(routed.cluster().route().dropped_size() == 1);
+  CHECK(routed.cluster().route().dropped(0).node() == "n2");
+  CHECK(routed.cluster().route().dropped(0).reason() == reason);
+  CHECK_FALSE(PlanOn(*c.nodes[1], id).has_value());  // n2 took no share.
+  int64_t total = 0;
+  for (int k : {0, 2}) {
+    for (const auto& [venue, q] : Allocations(*c.nodes[k], id)) total += q;
+  }
+  CHECK(total == 9 * kBtc);
+}
+
 // A peer in front of n2 that answers as a node of a release before the protocol field: it
 // relays its caller's calls to n2 and n2's answers back, with Prepare's protocol cleared.
 class OlderReleaseProxy final : public PeerService::Service {
@@ -1077,21 +1094,10 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   n1_json.replace(n1_json.find(direct), direct.size(), "127.0.0.1:" + std::to_string(proxy_port));
   c.Start(0, n1_json);
 
-  RouteResponse routed;
-  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("mixed-releases", SIDE_BUY, 9 * kBtc), &routed);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  REQUIRE(routed.cluster().route().dropped_size() == 1);
-  CHECK(routed.cluster().route().dropped(0).node() == "n2");
-  CHECK(routed.cluster().route().dropped(0).reason() ==
-        "node n2 speaks peer protocol 0, this node " + std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
-            " (run one exoroute release on every node of a cluster)");
-  CHECK_FALSE(PlanOn(*c.nodes[1], "mixed-releases").has_value());  // n2 took no share.
-  int64_t total = 0;
-  for (int k : {0, 2}) {
-    for (const auto& [venue, q] : Allocations(*c.nodes[k], "mixed-releases")) total += q;
-  }
-  CHECK(total == 9 * kBtc);  // n1 and n3 routed it between them.
+  RouteWithoutN2(c, "mixed-releases", SIDE_BUY,
+                 "node n2 speaks peer protocol 0, this node " +
+                     std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
+                     " (run one exoroute release on every node of a cluster)");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
@@ -1132,19 +1138,7 @@ TEST_CASE("a node whose instrument has other scales is left out with the reason"
   Cluster c;
   c.qty_scale[1] = 6;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteResponse routed;
-  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("scales", SIDE_SELL, 9 * kBtc), &routed);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  REQUIRE(routed.cluster().route().dropped_size() == 1);
-  CHECK(routed.cluster().route().dropped(0).node() == "n2");
-  CHECK(routed.cluster().route().dropped(0).reason() ==
-        "node n2 has BTC-USD at qty_scale 6, price_scale 2; this node at qty_scale 8, price_scale 2 "
-        "(instruments must agree across the cluster)");
-  CHECK_FALSE(PlanOn(*c.nodes[1], "scales").has_value());
-  int64_t total = 0;
-  for (int k : {0, 2}) {
-    for (const auto& [venue, q] : Allocations(*c.nodes[k], "scales")) total += q;
-  }
-  CHECK(total == 9 * kBtc);
+  RouteWithoutN2(c, "scales", SIDE_SELL,
+                 "node n2 has BTC-USD at qty_scale 6, price_scale 2; this node at qty_scale 8, price_scale 2 "
+                 "(instruments must agree across the cluster)");
 }
