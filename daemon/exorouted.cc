@@ -252,6 +252,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
         cluster::Coordinator::CallTotals t = coordinator->Totals(peer.node_id());
         p->set_calls(t.calls);
         p->set_mean_answer_us(t.calls == 0 ? 0 : t.sum_ns / static_cast<int64_t>(t.calls) / 1000);
+        if (std::optional<cluster::Coordinator::LeftOut> out = coordinator->LastLeftOut(peer.node_id())) {
+          p->set_left_out_route(out->route_id);
+          p->set_left_out_reason(out->reason);
+        }
       }
     });
   }

@@ -162,6 +162,10 @@ std::string RenderStatus(const StatusResponse& r) {
     for (const auto& p : r.peers()) {
       absl::StrAppend(&s, absl::StrFormat("  %-10s %-22s %-17s %8d %12s\n", p.node(), p.address(), p.connection(),
                                           p.calls(), p.calls() == 0 ? "-" : absl::StrCat(p.mean_answer_us(), " us")));
+      if (!p.left_out_reason().empty()) {
+        absl::StrAppend(&s, "  ", std::string(10, ' '), " left out of route ", p.left_out_route(), ": ",
+                        p.left_out_reason(), "\n");
+      }
     }
   }
   return s;

@@ -450,6 +450,23 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
   return resp;
 }
 
+void Coordinator::RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason) {
+  std::lock_guard<std::mutex> lock(left_out_mu_);
+  left_out_[node] = LeftOut{route_id, std::move(reason)};
+}
+
+void Coordinator::RecordTookPart(const std::string& node) {
+  std::lock_guard<std::mutex> lock(left_out_mu_);
+  left_out_.erase(node);
+}
+
+std::optional<Coordinator::LeftOut> Coordinator::LastLeftOut(const std::string& node) const {
+  std::lock_guard<std::mutex> lock(left_out_mu_);
+  auto it = left_out_.find(node);
+  if (it == left_out_.end()) return std::nullopt;
+  return it->second;
+}
+
 Coordinator::CallTotals Coordinator::Totals(const std::string& node) const {
   CallTotals t;
   for (const auto& link : links_) {
@@ -516,6 +533,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     NodeDropped* d = record.add_dropped();
     d->set_node(live[i]->node_id());
     d->set_reason(std::string(why.message()));
+    RecordLeftOut(d->node(), route_id, d->reason());
     AbortOn(live[i], route_id);
     if (failure) LogWarning("route %s: dropping node %s: %s", route_id, live[i]->node_id(), why.ToString());
     live.erase(live.begin() + static_cast<long>(i));
@@ -908,8 +926,10 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       NodeDropped* d = record.add_dropped();
       d->set_node(live[i]->node_id());
       d->set_reason(absl::StrCat("failed to take its share: ", r.status().message()));
+      RecordLeftOut(d->node(), route_id, d->reason());
       continue;
     }
+    RecordTookPart(live[i]->node_id());
     share->set_quantity(r->quantity());
     share->set_plan_id(r->plan_id());
     given += r->quantity();

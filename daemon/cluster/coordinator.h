@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,12 @@ class Coordinator {
     int64_t sum_ns = 0;
   };
   CallTotals Totals(const std::string& node) const;
+  // Why the last route this coordinator ran left `node` out, if it did (nullopt once the node
+  // took part in a later one, or before any route), for Status.
+  struct LeftOut {
+    std::string route_id, reason;
+  };
+  std::optional<LeftOut> LastLeftOut(const std::string& node) const;
   // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
   // (this node's own, in process, included), for /metrics.
   std::vector<HistogramMetric> CallLatency() const;
@@ -102,6 +109,10 @@ class Coordinator {
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
   std::mutex mu_;  // One route at a time.
+  mutable std::mutex left_out_mu_;
+  std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
+  void RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason);
+  void RecordTookPart(const std::string& node);
   // Routes this coordinator answered, for idempotent retries (guarded by mu_): the request and
   // the answer, the latest kRemembered of them.
   struct Answered {

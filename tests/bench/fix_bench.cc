@@ -99,9 +99,13 @@ void BM_FixVenueAdapter(benchmark::State& state) {
   o.instruments.push_back(i);
   o.store_dir = s.dir + "/client";
   exo::adapters::FixVenue venue(o);
-  venue.Start([&](exo::adapters::ExecutionEvent e) {
-    if (e.type == exo::adapters::ExecutionEvent::Type::kDone) done.Notify();
-  });
+  if (absl::Status started = venue.Start([&](exo::adapters::ExecutionEvent e) {
+        if (e.type == exo::adapters::ExecutionEvent::Type::kDone) done.Notify();
+      });
+      !started.ok()) {
+    state.SkipWithError(("FIX venue did not start: " + started.ToString()).c_str());
+    return;
+  }
   for (int i = 0; i < 500 && venue.state() != exoroute::v1::ADAPTER_STATE_UP; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

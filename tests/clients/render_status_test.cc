@@ -63,3 +63,26 @@ TEST_CASE("a cluster route's summary names every node's total and what it left o
         "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
         "  shortfall 0.00100000\n");
 }
+
+TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n1");
+  PeerStatus* ok = r.add_peers();
+  ok->set_node("n3");
+  ok->set_address("10.0.3.7:50611");
+  ok->set_connection("ready");
+  PeerStatus* out = r.add_peers();
+  out->set_node("n2");
+  out->set_address("10.0.2.7:50611");
+  out->set_connection("ready");
+  out->set_calls(12);
+  out->set_mean_answer_us(240);
+  out->set_left_out_route("r-77");
+  out->set_left_out_reason("node n2 speaks peer protocol 0, this node 2 (run one exoroute release on every node of a cluster)");
+  const std::string text = exo::ctl::RenderStatus(r);
+  CHECK(text.find("  n2         10.0.2.7:50611         ready                   12       240 us\n"
+                  "             left out of route r-77: node n2 speaks peer protocol 0, this node 2 (run one exoroute "
+                  "release on every node of a cluster)\n") != std::string::npos);
+  const size_t first = text.find("left out of route");
+  CHECK(text.find("left out of route", first + 1) == std::string::npos);  // Only n2's row has one.
+}

@@ -111,7 +111,7 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   peer_b.Record(300'000);
   peer_b.Record(4'000'000);
   const std::vector<exo::daemon::HistogramMetric> histograms = {
-      {"exoroute_test_seconds", "A test histogram.", latency.Read()},
+      {"exoroute_test_seconds", "A test histogram.", latency.Read(), ""},
       {"exoroute_labelled_seconds", "One family, two series.", peer_a.Read(), "node=\"n2\",call=\"evaluate\""},
       {"exoroute_labelled_seconds", "One family, two series.", peer_b.Read(), "node=\"n3\",call=\"evaluate\""}};
   const std::string text = exo::daemon::RenderPrometheus(s, histograms);

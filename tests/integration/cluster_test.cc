@@ -633,6 +633,9 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
   for (const PeerStatus& p : st.peers()) {
     INFO(p.node() << " " << p.connection());
     CHECK((p.node() == "n3") == (p.connection() != "ready"));  // The dead one is not connected.
+    // And the status says which route left it out, and why.
+    CHECK(p.left_out_route() == (p.node() == "n3" ? "after-kill" : ""));
+    CHECK(p.left_out_reason() == (p.node() == "n3" ? r.cluster().route().dropped(0).reason() : ""));
   }
   // A restarted node rejoins without any manual step (the coordinator's channel reconnects
   // within a second).
@@ -644,6 +647,10 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
     return again.cluster().route().nodes_size() == 3;
   }, 5000));
   CHECK(again.cluster().route().dropped_size() == 0);
+  // Once it took part again, the status no longer shows it left out.
+  status = exo::testing::Ctl(*c.nodes[0], {"--json", "status"});
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &st).ok());
+  for (const PeerStatus& p : st.peers()) CHECK(p.left_out_reason().empty());
 }
 
 TEST_CASE("a stalled node costs the route one deadline; with FAIL_ROUTE the route fails instead") {
@@ -1094,10 +1101,23 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   n1_json.replace(n1_json.find(direct), direct.size(), "127.0.0.1:" + std::to_string(proxy_port));
   c.Start(0, n1_json);
 
-  RouteWithoutN2(c, "mixed-releases", SIDE_BUY,
-                 "node n2 speaks peer protocol 0, this node " +
-                     std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
-                     " (run one exoroute release on every node of a cluster)");
+  const std::string why = "node n2 speaks peer protocol 0, this node " +
+                          std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
+                          " (run one exoroute release on every node of a cluster)";
+  RouteWithoutN2(c, "mixed-releases", SIDE_BUY, why);
+  // The operator sees it in n1's status, on n2's row (and not on n3's, which took part).
+  auto status = exo::testing::Ctl(*c.nodes[0], {"status"});
+  REQUIRE(status.exit_code == 0);
+  const size_t n2_row = status.out.find("\n  n2 ");
+  const size_t n3_row = status.out.find("\n  n3 ");
+  REQUIRE(n2_row != std::string::npos);
+  REQUIRE(n3_row != std::string::npos);
+  const size_t note = status.out.find("left out of route mixed-releases: " + why + "\n");
+  INFO(status.out);
+  CHECK(note != std::string::npos);
+  CHECK(note > n2_row);
+  CHECK((n3_row < n2_row ? note > n3_row : note < n3_row));  // Right under n2's row.
+  CHECK(status.out.find("left out of route", note + 1) == std::string::npos);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
