@@ -346,6 +346,28 @@ std::vector<double> Opening(const SearchSums& sums, int64_t quantity) {
 constexpr int kMaxExactSteps = 16;
 
 // Errors that mean "this node has nothing to offer for this order", not that it failed.
+// Why a node that answered Prepare must not take part in this node's routes, if it must not:
+// it speaks another peer protocol (another release: a release before the field ignores it and
+// answers 0), or has the order's instrument at other scales (the order's quantity and every
+// price would mean something else there).
+absl::Status Incompatible(const PrepareReply& r, const std::string& node, const std::string& symbol,
+                          const RouterEngine& engine) {
+  if (r.protocol() != ClusterNode::kPeerProtocol) {
+    return absl::UnimplementedError(absl::StrCat("node ", node, " speaks peer protocol ", r.protocol(), ", this node ",
+                                                 ClusterNode::kPeerProtocol,
+                                                 " (run one exoroute release on every node of a cluster)"));
+  }
+  const Instrument* own = engine.FindInstrument(symbol);
+  if (own != nullptr &&
+      (r.instrument().qty_scale() != own->qty_scale() || r.instrument().price_scale() != own->price_scale())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node ", node, " has ", symbol, " at qty_scale ", r.instrument().qty_scale(), ", price_scale ",
+        r.instrument().price_scale(), "; this node at qty_scale ", own->qty_scale(), ", price_scale ",
+        own->price_scale(), " (instruments must agree across the cluster)"));
+  }
+  return absl::OkStatus();
+}
+
 bool TakesNoPart(const absl::Status& s) {
   return absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s) || absl::IsNotFound(s);
 }
@@ -592,33 +614,13 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
-      const Instrument* own = engine->FindInstrument(order.symbol());
-      if (r.ok() && r->protocol() == ClusterNode::kPeerProtocol && own != nullptr &&
-          (r->instrument().qty_scale() != own->qty_scale() || r->instrument().price_scale() != own->price_scale())) {
-        // The order's quantity and every price would mean something else on that node.
-        r = absl::FailedPreconditionError(absl::StrCat(
-            "node ", live[i]->node_id(), " has ", order.symbol(), " at qty_scale ", r->instrument().qty_scale(),
-            ", price_scale ", r->instrument().price_scale(), "; this node at qty_scale ", own->qty_scale(),
-            ", price_scale ", own->price_scale(), " (instruments must agree across the cluster)"));
-        if (absl::Status s = drop(i, r.status(), /*failure=*/true); !s.ok()) return s;
-        restart = true;
-        continue;
-      }
-      if (r.ok() && r->protocol() != ClusterNode::kPeerProtocol) {
-        // A node of another release (one before the field ignores it, and answers 0) would
-        // answer the rounds differently: it is left out, with the reason, as a failed node is.
-        r = absl::UnimplementedError(absl::StrCat("node ", live[i]->node_id(), " speaks peer protocol ",
-                                                       r->protocol(), ", this node ", ClusterNode::kPeerProtocol,
-                                                       " (run one exoroute release on every node of a cluster)"));
-        if (absl::Status s = drop(i, r.status(), /*failure=*/true); !s.ok()) return s;
-        restart = true;
-        continue;
-      }
-      if (!r.ok()) {
+      const absl::Status why = r.ok() ? Incompatible(*r, live[i]->node_id(), order.symbol(), *engine) : r.status();
+      if (!why.ok()) {
         // A node that cannot take part changes the participants, and the others' masks no
         // longer cancel: start again without it. (A node whose venues are all unusable stays
-        // a participant: it answers masked zeros.)
-        EXO_RETURN_IF_ERROR(drop(i, r.status(), !TakesNoPart(r.status())));
+        // a participant: it answers masked zeros.) One that answered but is incompatible is
+        // a failure, as one that did not answer is.
+        EXO_RETURN_IF_ERROR(drop(i, why, r.ok() || !TakesNoPart(why)));
         restart = true;
         continue;
       }
