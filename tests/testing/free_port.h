@@ -5,7 +5,8 @@
 // it out again — to another test's port-0 server or to an outgoing connection — before our
 // server binds it. So the port is taken below that range, and reserved across the test
 // processes that run at once (ctest -j) by a lock on a file named after it, held for the life
-// of the process.
+// of the process. (The empty lock files stay — at most one per port of the range — since removing
+// one another process may be about to lock would let two processes hold "the same" lock.)
 #pragma once
 
 #include <fcntl.h>
