@@ -3,6 +3,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "daemon/cluster/hmac_sha256.h"
 
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include <cstring>
@@ -11,6 +12,7 @@ namespace exo::daemon::cluster {
 
 struct HmacSha256::Pads {
   SHA256_CTX inner, outer;
+  ~Pads() { OPENSSL_cleanse(this, sizeof(*this)); }  // As good as the key: not left in freed memory.
 };
 
 HmacSha256::HmacSha256(std::string_view key) {
@@ -31,6 +33,9 @@ HmacSha256::HmacSha256(std::string_view key) {
   SHA256_Init(&pads->outer);
   SHA256_Update(&pads->outer, opad, sizeof(opad));
   pads_ = std::move(pads);
+  OPENSSL_cleanse(block, sizeof(block));
+  OPENSSL_cleanse(ipad, sizeof(ipad));
+  OPENSSL_cleanse(opad, sizeof(opad));
 }
 
 HmacSha256::~HmacSha256() = default;
