@@ -27,6 +27,7 @@
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
 #include "tests/solver/random_books.h"
+#include "tests/testing/cluster_certs.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/http_get.h"
 
@@ -210,7 +211,7 @@ int main() {
   std::filesystem::remove_all(root);
   std::filesystem::create_directories(root);
   const std::string certs = root + "/certs";
-  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 n3 >/dev/null").c_str()) != 0) {
+  if (!exo::testing::GenerateClusterCerts(certs, "n1 n2 n3")) {
     std::fprintf(stderr, "gen-certs.sh failed\n");
     return 1;
   }

@@ -19,6 +19,7 @@
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/testing/cluster_certs.h"
 #include "tests/testing/free_port.h"
 
 using namespace exoroute::v1;  // NOLINT
@@ -224,7 +225,7 @@ int main() {
   std::filesystem::remove_all(root);
   std::filesystem::create_directories(root);
   const std::string certs = root + "/certs";
-  if (std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 >/dev/null").c_str()) != 0) {
+  if (!exo::testing::GenerateClusterCerts(certs, "n1 n2")) {
     std::fprintf(stderr, "gen-certs.sh failed\n");
     return 1;
   }

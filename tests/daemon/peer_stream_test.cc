@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daemon/cluster/peer_service.h"
+#include "tests/testing/cluster_certs.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
 
@@ -58,7 +59,7 @@ struct Fixture {
 
   Fixture() {
     const std::string certs = dir / "certs";
-    REQUIRE(std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs + " n1 n2 >/dev/null").c_str()) == 0);
+    REQUIRE(exo::testing::GenerateClusterCerts(certs, "n1 n2"));
     cluster.set_ca_file(certs + "/ca.pem");
     cluster.set_cert_file(certs + "/n2.pem");
     cluster.set_key_file(certs + "/n2.key");

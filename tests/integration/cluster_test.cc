@@ -26,6 +26,7 @@
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/testing/cluster_certs.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/recorded_feeds.h"
@@ -77,11 +78,7 @@ struct Cluster {
   int peer_port[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
   std::unique_ptr<DaemonProcess> nodes[3];
 
-  Cluster() {
-    std::string cmd = std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + certs +
-                      " n1 n2 n3 >/dev/null";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-  }
+  Cluster() { REQUIRE(exo::testing::GenerateClusterCerts(certs, "n1 n2 n3")); }
   std::string privacy[3];  // Extra "privacy" object per node, if any.
   // Every node's round deadline unless a test names one. Generous: a loaded CI machine once
   // took over 500 ms for a first Prepare (keys fetched, TLS handshakes) and a test about plans
@@ -696,7 +693,7 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
   c.round_timeout_ms = 5000;
   // A rogue CA with its own "n3".
   std::string rogue = c.dir / "rogue";
-  REQUIRE(std::system((std::string(EXO_SOURCE_DIR) + "/deploy/gen-certs.sh " + rogue + " n3 >/dev/null").c_str()) == 0);
+  REQUIRE(exo::testing::GenerateClusterCerts(rogue, "n3"));
   c.Start(0);
   c.Start(1);
   bool other_ca = false;
