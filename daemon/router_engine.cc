@@ -337,11 +337,19 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
   }
 
   SolveInput input = !allocated_once && rec.first_input ? *rec.first_input : BuildSolveInput(p, now);
+  // A re-plan's search opens at the plan's last λ* (recorded with the inputs like the books).
+  if (allocated_once && rec.last_lambda && input.method() != exoroute::v1::SOLVER_METHOD_ADMM) {
+    input.set_opening_lambda(*rec.last_lambda);
+  }
+  // One Decision per thread, reused: its allocation messages are not allocated per decision.
+  thread_local Decision decision;
+  double lambda = 0;
   const auto solve_start = std::chrono::steady_clock::now();  // Operational, not an input.
-  absl::StatusOr<Decision> solved = solver::Solve(input, &curves_);
+  absl::Status solved = solver::SolveInto(input, &decision, &curves_, &lambda);
   decision_latency_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now() - solve_start).count());
-  EXO_ASSIGN_OR_RETURN(Decision decision, std::move(solved));
+  EXO_RETURN_IF_ERROR(solved);
+  if (decision.allocated_quantity() > 0) rec.last_lambda = lambda;
   if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
 
   PlanDelta d = NewDelta(p, now);

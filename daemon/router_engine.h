@@ -122,6 +122,9 @@ class RouterEngine {
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
     std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
+    // Guarded by mu: λ* of the plan's last decision, where its next re-plan's search opens
+    // (SolveInput.opening_lambda). Not kept across restarts: a re-plan then searches afresh.
+    std::optional<double> last_lambda;
     // Guarded by mu: ExecutionKey of every recorded fill, so that a report delivered twice is
     // recorded once.
     std::set<std::string> exec_ids;

@@ -161,6 +161,7 @@ absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
     s.cost_hi += r.cost_hi;
   }
   evaluated_ = true;
+  last_lambda_ = lambda;
   return s;
 }
 
@@ -206,6 +207,7 @@ uint32_t VenueGroup::TiedAtLast() const {
 LocalProblem::Response VenueGroup::At(size_t i, double lambda) const {
   const Lane& l = lanes_[i];
   if (l.qa == l.qb) return {l.qa, l.qa, l.ca, l.ca};
+  if (evaluated_ && lambda == last_lambda_) return l.last;  // Asked of it in the last round.
   LocalProblem::Window w = l.window;
   return l.problem->At(lambda, &w);
 }
@@ -256,13 +258,15 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
   return lots;
 }
 
-DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity) {
+DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
+                            std::optional<double> opening) {
   DualSolution out;
   out.quantities.assign(problems.size(), 0);
   if (problems.empty()) return out;
   VenueGroup venues(problems);
   // A local group never fails: its answers are computed here.
-  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity);
+  const std::span<const double> first = opening ? std::span<const double>(&*opening, 1) : std::span<const double>();
+  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, /*approximate=*/false, first);
   out.lambda = price.lambda;
   out.rounds = price.rounds;
   if (price.takes_all) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -108,7 +109,8 @@ class VenueGroup final : public DualOracle {
   const std::vector<LocalProblem>& problems_;
   std::vector<Lane> lanes_;         // Per venue, in venue order.
   std::vector<uint32_t> active_;    // Venues not frozen, in venue order.
-  bool evaluated_ = false;          // `last` holds the answers at the last λ asked.
+  bool evaluated_ = false;          // `last` holds the answers at the last λ asked,
+  double last_lambda_ = 0;          // this one.
   int64_t fixed_q_ = 0;
   double fixed_cost_ = 0;
 };
@@ -138,7 +140,10 @@ struct SpareVenue {
 // taking a lot while it has one spare and the lot fits. Returns lots per entry.
 std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder);
 
-// `problems` must be sorted by venue id (the tie-break order). quantity > 0.
-DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity);
+// `problems` must be sorted by venue id (the tie-break order). quantity > 0. The search asks
+// `opening` first when it lies inside its bracket (FindDualPrice): the same split, fewer rounds
+// when it is close to λ*.
+DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
+                            std::optional<double> opening = std::nullopt);
 
 }  // namespace exo::solver

@@ -26,7 +26,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
                                                  exoroute::v1::Side side,
                                                  std::optional<int64_t> limit_price,
                                                  int64_t decision_time_ns, uint32_t qty_scale,
-                                                 CurveCache* cache) {
+                                                 CurveCache::Reader* cache) {
   const auto& book = venue.book();
   if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
   if (venue.lot_size() <= 0) {

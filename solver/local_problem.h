@@ -44,13 +44,13 @@ class LocalProblem {
                                             exoroute::v1::Side side,
                                             std::optional<int64_t> limit_price,
                                             int64_t decision_time_ns, uint32_t qty_scale = 0);
-  // The same, taking the curve from `cache` (built there only when the book or the venue's
+  // The same, taking the curve from a cache (built there only when the book or the venue's
   // parameters changed). Identical to Build, bit for bit.
   static absl::StatusOr<LocalProblem> Build(const exoroute::v1::VenueInput& venue,
                                             exoroute::v1::Side side,
                                             std::optional<int64_t> limit_price,
                                             int64_t decision_time_ns, uint32_t qty_scale,
-                                            CurveCache* cache);
+                                            CurveCache::Reader* cache);
 
   Response At(double lambda) const;
   // Where λ's segment can still be during a dual search: every segment before `from` costs less

@@ -42,6 +42,9 @@ absl::Status ValidateInput(const SolveInput& in) {
       if (t.lots() < 0) return absl::InvalidArgumentError("solve_input.fixed_dual.remainder: lots < 0");
     }
   }
+  if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
+    return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
+  }
   if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
@@ -113,9 +116,11 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
   if (in.has_limit_price()) limit = in.limit_price();
   std::vector<LocalProblem> problems;
   problems.reserve(static_cast<size_t>(in.venues_size()));
+  std::optional<CurveCache::Reader> reader;
+  if (curves != nullptr) reader.emplace(*curves);
   for (const auto& v : in.venues()) {
-    absl::StatusOr<LocalProblem> p =
-        LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(), curves);
+    absl::StatusOr<LocalProblem> p = LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(),
+                                                         in.instrument().qty_scale(), reader ? &*reader : nullptr);
     if (p.ok()) {
       problems.push_back(*std::move(p));
     } else if (excluded != nullptr) {
@@ -125,9 +130,16 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
   return problems;
 }
 
-absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
-  if (auto s = ValidateInput(in); !s.ok()) return s;
+absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double* dual_price) {
   Decision d;
+  if (absl::Status s = SolveInto(in, &d, curves, dual_price); !s.ok()) return s;
+  return d;
+}
+
+absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, double* dual_price) {
+  if (auto s = ValidateInput(in); !s.ok()) return s;
+  Decision& d = *out;
+  d.Clear();
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded, curves);
@@ -160,7 +172,9 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
   // node's share is fixed by the coordinator's λ: the coordinator keeps these limits across
   // the nodes and tells each node which of its venues to leave out.)
   while (!in.has_fixed_dual()) {
-    sol = admm ? SolveAdmm(problems, in.quantity()) : SolveExactDual(problems, in.quantity());
+    sol = admm ? SolveAdmm(problems, in.quantity())
+               : SolveExactDual(problems, in.quantity(),
+                                in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt);
     rounds += sol.rounds;
     std::string why;
     const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);
@@ -170,6 +184,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
     min_quantity.erase(min_quantity.begin() + static_cast<long>(drop));
   }
   stats->set_rounds(rounds);
+  if (dual_price != nullptr) *dual_price = sol.lambda;
   for (const auto& [venue, reason] : excluded) {
     auto* e = d.add_exclusions();
     e->set_venue(venue);
@@ -217,7 +232,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves) {
       d.set_slippage_cbps(MulDivRound(worse, 1'000'000, d.mid_price()));
     }
   }
-  return d;
+  return absl::OkStatus();
 }
 
 std::vector<Allocation> DiffAllocations(

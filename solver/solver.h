@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,17 @@ namespace exo::solver {
 // quantity that cannot be fully placed is reported as Decision.shortfall.
 // With `curves`, each venue's curve is taken from that cache (built there once per distinct
 // book): the decision is the same, bit for bit, and only the search and the assembly remain.
+// With `dual_price`, λ* of the decision is written there exactly (it is not in the Decision,
+// whose stats keep it rounded): what a later re-plan of the same order passes as
+// SolveInput.opening_lambda.
 absl::StatusOr<exoroute::v1::Decision> Solve(const exoroute::v1::SolveInput& input,
-                                             CurveCache* curves = nullptr);
+                                             CurveCache* curves = nullptr,
+                                             double* dual_price = nullptr);
+// The same decision, written into `*out` (cleared first; unspecified on error). A caller that
+// decides again and again passes the same Decision: its allocation messages and their strings
+// are reused instead of allocated anew.
+absl::Status SolveInto(const exoroute::v1::SolveInput& input, exoroute::v1::Decision* out,
+                       CurveCache* curves = nullptr, double* dual_price = nullptr);
 
 // Every venue of `input` that can take part, as its LocalProblem (in venue order): what Solve
 // decides over, and what a cluster node answers the coordinator from. The others go to

@@ -161,9 +161,9 @@ bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
   return diff == 0;
 }
 
-absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
+absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
     const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale) {
-  Slot& slot = slots_[side == exoroute::v1::SIDE_BUY ? 1 : 0];
+  Slot& slot = cache_.slots_[side == exoroute::v1::SIDE_BUY ? 1 : 0];
   const std::string& id = venue.venue();
   const std::string& symbol = venue.book().symbol();
   auto before = [&](const std::shared_ptr<const VenueCurve>& c) {
@@ -174,25 +174,23 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Get(
     return c->venue() == id && c->symbol() == symbol;
   };
   auto find = [&] { return std::partition_point(slot.curves.begin(), slot.curves.end(), before); };
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t k = slot.next;
-    bool keyed = k < slot.curves.size() && same_key(slot.curves[k]);
-    if (!keyed) {
-      k = static_cast<size_t>(find() - slot.curves.begin());
-      keyed = k < slot.curves.size() && same_key(slot.curves[k]);
-    }
-    if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
-      slot.next = k + 1;
-      return slot.curves[k];
-    }
+  size_t k = slot.next;
+  bool keyed = k < slot.curves.size() && same_key(slot.curves[k]);
+  if (!keyed) {
+    k = static_cast<size_t>(find() - slot.curves.begin());
+    keyed = k < slot.curves.size() && same_key(slot.curves[k]);
   }
-  // Built outside the lock: concurrent decisions on other venues do not wait for it.
+  if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
+    slot.next = k + 1;
+    return slot.curves[k];
+  }
+  // Built outside the lock: concurrent decisions do not wait for it.
+  lock_.unlock();
   absl::StatusOr<std::shared_ptr<const VenueCurve>> built =
       VenueCurve::Build(venue, side, qty_scale);
+  lock_.lock();
   if (!built.ok()) return built;
-  std::lock_guard<std::mutex> lock(mu_);
-  ++builds_;
+  ++cache_.builds_;
   auto it = find();
   if (it != slot.curves.end() && same_key(*it)) {
     *it = *built;

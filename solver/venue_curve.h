@@ -77,9 +77,26 @@ class VenueCurve {
 // earlier ones on the same book. Thread-safe; curves are shared, never mutated.
 class CurveCache {
  public:
+  // One decision's lookups (its venues, in venue-id order) under one hold of the cache's lock,
+  // released only while a curve that is missing or out of date is built. Scoped to the loop
+  // that asks it; one per thread.
+  class Reader {
+   public:
+    explicit Reader(CurveCache& cache) : cache_(cache), lock_(cache.mu_) {}
+    absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
+                                                          exoroute::v1::Side side,
+                                                          uint32_t qty_scale);
+
+   private:
+    CurveCache& cache_;
+    std::unique_lock<std::mutex> lock_;
+  };
+
   absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
                                                         exoroute::v1::Side side,
-                                                        uint32_t qty_scale);
+                                                        uint32_t qty_scale) {
+    return Reader(*this).Get(venue, side, qty_scale);
+  }
   // Curves built since construction (a cache hit builds none).
   uint64_t builds() const;
 

@@ -59,11 +59,11 @@ void BM_Solve(benchmark::State& state, exoroute::v1::SolverMethod method, const 
   }
   size_t i = 0;
   uint64_t rounds = 0, solves = 0;
+  exoroute::v1::Decision d;  // Reused, as the engine reuses one per thread.
   for (auto _ : state) {
     const size_t k = i++ % inputs.size();
-    auto d = exo::solver::Solve(inputs[k], caches[k].get());
-    benchmark::DoNotOptimize(d);
-    rounds += d->stats().rounds();
+    benchmark::DoNotOptimize(exo::solver::SolveInto(inputs[k], &d, caches[k].get()));
+    rounds += d.stats().rounds();
     ++solves;
   }
   state.counters[counter] = static_cast<double>(rounds) / static_cast<double>(solves);
@@ -99,12 +99,91 @@ BENCHMARK(BM_SolveBuildingCurves)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMi
 void BM_SolveExactHot(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 1);
   exo::solver::CurveCache cache;
+  exoroute::v1::Decision d;
   for (auto _ : state) {
-    auto d = exo::solver::Solve(inputs[0], &cache);
+    benchmark::DoNotOptimize(exo::solver::SolveInto(inputs[0], &d, &cache));
     benchmark::DoNotOptimize(d);
   }
 }
 BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// A re-plan on that same instance: the search opens at the λ* of the decision before it
+// (SolveInput.opening_lambda, as the engine sets it), the books unchanged since.
+void BM_SolveExactReplanHot(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 1);
+  exo::solver::CurveCache cache;
+  double lambda = 0;
+  benchmark::DoNotOptimize(exo::solver::Solve(inputs[0], &cache, &lambda));
+  inputs[0].set_opening_lambda(lambda);
+  uint64_t rounds = 0, solves = 0;
+  exoroute::v1::Decision d;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(exo::solver::SolveInto(inputs[0], &d, &cache));
+    rounds += d.stats().rounds();
+    ++solves;
+  }
+  state.counters["rounds"] = static_cast<double>(rounds) / static_cast<double>(solves);
+}
+BENCHMARK(BM_SolveExactReplanHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// Re-plans on moving books: between two decisions one venue's book changed (three of its
+// levels resized by up to two lots) and a lot or two of the order filled; each decision opens
+// at the λ* of the one before. 64 such steps, cycled, with one curve cache (the changed venue's
+// curve is rebuilt, the others kept).
+std::vector<exoroute::v1::SolveInput> ReplanSteps(int venues, int steps) {
+  exoroute::v1::SolveInput in = Instances(venues, 1)[0];
+  std::mt19937_64 rng(99 + venues);
+  const int64_t lot = in.venues(0).lot_size();
+  std::vector<exoroute::v1::SolveInput> out;
+  exo::solver::CurveCache cache;
+  double lambda = 0;
+  for (int i = 0; i < steps; ++i) {
+    auto* v = in.mutable_venues(static_cast<int>(rng() % static_cast<uint64_t>(venues)));
+    auto* side = in.side() == exoroute::v1::SIDE_BUY ? v->mutable_book()->mutable_asks()
+                                                     : v->mutable_book()->mutable_bids();
+    for (int k = 0; k < 3; ++k) {
+      auto* l = side->Mutable(static_cast<int>(rng() % static_cast<uint64_t>(side->size())));
+      l->set_size(std::max<int64_t>(lot, l->size() + (static_cast<int64_t>(rng() % 5) - 2) * lot));
+    }
+    in.set_quantity(in.quantity() - static_cast<int64_t>(1 + rng() % 2) * lot);
+    if (i > 0) in.set_opening_lambda(lambda);
+    if (!exo::solver::Solve(in, &cache, &lambda).ok()) std::abort();
+    out.push_back(in);
+  }
+  return out;
+}
+
+void BM_SolveExactReplanMoving(benchmark::State& state) {
+  auto steps = ReplanSteps(static_cast<int>(state.range(0)), 64);
+  exo::solver::CurveCache cache;
+  size_t i = 0;
+  uint64_t rounds = 0, solves = 0;
+  exoroute::v1::Decision d;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(exo::solver::SolveInto(steps[i++ % steps.size()], &d, &cache));
+    rounds += d.stats().rounds();
+    ++solves;
+  }
+  state.counters["rounds"] = static_cast<double>(rounds) / static_cast<double>(solves);
+}
+BENCHMARK(BM_SolveExactReplanMoving)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// The same steps, each decision searching from scratch (no opening λ): what the opening saves.
+void BM_SolveExactMovingCold(benchmark::State& state) {
+  auto steps = ReplanSteps(static_cast<int>(state.range(0)), 64);
+  for (auto& in : steps) in.clear_opening_lambda();
+  exo::solver::CurveCache cache;
+  size_t i = 0;
+  uint64_t rounds = 0, solves = 0;
+  exoroute::v1::Decision d;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(exo::solver::SolveInto(steps[i++ % steps.size()], &d, &cache));
+    rounds += d.stats().rounds();
+    ++solves;
+  }
+  state.counters["rounds"] = static_cast<double>(rounds) / static_cast<double>(solves);
+}
+BENCHMARK(BM_SolveExactMovingCold)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 // CLP on that same one instance over and over, for the side-by-side ratio with everything hot.
 void BM_ClpHot(benchmark::State& state) {

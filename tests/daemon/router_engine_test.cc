@@ -5,6 +5,7 @@
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
 #include "daemon/venue_factory.h"
+#include "solver/solver.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::daemon::RouterEngine;
@@ -121,6 +122,36 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
   CHECK(p.filled_quantity() == 60 * kBtc);
   CHECK(p.replans() >= 1);
   CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+
+  // Every re-plan's search opened at the plan's last λ* (recorded with its inputs: the
+  // marginal price the decision before reported), and that did not change its split: the same
+  // inputs without it split the same way.
+  int replans = 0;
+  int64_t last_marginal = 0;
+  REQUIRE(n.store->Scan(0, 0, [&](const PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    SolveInput in;
+    REQUIRE(in.ParseFromString(*n.store->GetInputs(d.inputs_digest())));
+    CHECK(in.has_opening_lambda() == d.allocated().replan());
+    if (in.has_opening_lambda()) {
+      ++replans;
+      CHECK(std::llround(in.opening_lambda()) == last_marginal);  // A buy: λ is the price.
+      auto opened = exo::solver::Solve(in);
+      in.clear_opening_lambda();
+      auto afresh = exo::solver::Solve(in);
+      REQUIRE(opened.ok());
+      REQUIRE(afresh.ok());
+      REQUIRE(opened->allocations_size() == afresh->allocations_size());
+      for (int i = 0; i < opened->allocations_size(); ++i) {
+        CHECK(opened->allocations(i).venue() == afresh->allocations(i).venue());
+        CHECK(opened->allocations(i).quantity() == afresh->allocations(i).quantity());
+      }
+      CHECK(opened->expected_cost() == afresh->expected_cost());
+    }
+    last_marginal = d.allocated().stats().marginal_price();
+    return true;
+  }).ok());
+  CHECK(replans == static_cast<int>(p.replans()));
 }
 
 TEST_CASE("route retries are idempotent; a different order under the same id is refused", "[engine]") {

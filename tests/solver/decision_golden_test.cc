@@ -4,7 +4,9 @@
 // venues, 1–50 levels, limits, caps, mixed and unaligned lots, impact, minimum sizes, venue
 // limits, both methods, with and without kept curves) are solved and the deterministic bytes of
 // all decisions hashed. A change that moves any decision — one bit of λ, one round — fails here;
-// such a change needs a new solver version in SolveInput, not a new digest.
+// such a change needs a new solver version in SolveInput, not a new digest. The same inputs
+// decided again from their λ* (SolveInput.opening_lambda, as every re-plan is journaled) are
+// pinned by a second digest.
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>
@@ -55,25 +57,40 @@ exoroute::v1::SolveInput Instance(std::mt19937_64& rng, int n) {
 TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)", "[solver][golden]") {
   std::mt19937_64 rng(20261202);
   std::string all;  // Every decision's bytes, in order.
+  std::string opened;  // The same inputs re-decided from λ* (opening_lambda, as a re-plan does).
   exo::solver::CurveCache cache;
+  exoroute::v1::Decision reused;  // One Decision for every SolveInto, as the engine keeps one.
   int solved = 0;
   for (int n = 0; n < 6000; ++n) {
-    const exoroute::v1::SolveInput in = Instance(rng, n);
-    absl::StatusOr<exoroute::v1::Decision> d = exo::solver::Solve(in);
+    exoroute::v1::SolveInput in = Instance(rng, n);
+    double lambda = 0;
+    absl::StatusOr<exoroute::v1::Decision> d = exo::solver::Solve(in, nullptr, &lambda);
     REQUIRE(d.ok());
-    // Kept curves give the same bytes (solved twice: the second time from the cache).
+    const std::string bytes = exo::SerializeDeterministic(*d);
+    // Kept curves give the same bytes (solved twice: the second time from the cache), and so
+    // does a decision written over the last one.
     for (int k = 0; k < 2; ++k) {
       absl::StatusOr<exoroute::v1::Decision> cached = exo::solver::Solve(in, &cache);
       REQUIRE(cached.ok());
-      REQUIRE(exo::SerializeDeterministic(*cached) == exo::SerializeDeterministic(*d));
+      REQUIRE(exo::SerializeDeterministic(*cached) == bytes);
     }
-    const std::string bytes = exo::SerializeDeterministic(*d);
+    REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+    REQUIRE(exo::SerializeDeterministic(reused) == bytes);
     all += bytes;
     solved += d->allocations_size() > 0 ? 1 : 0;
+    if (in.method() != exoroute::v1::SOLVER_METHOD_ADMM) {
+      in.set_opening_lambda(lambda);
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      opened += exo::SerializeDeterministic(reused);
+    }
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  REQUIRE(EVP_Digest(all.data(), all.size(), digest, &size, EVP_sha256(), nullptr) == 1);
+  auto sha256 = [](const std::string& bytes) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    REQUIRE(EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) == 1);
+    return Hex(digest, size);
+  };
   CHECK(solved > 5000);  // The instances mostly place something: the digest covers real plans.
-  CHECK(Hex(digest, size) == "8d1752a3e6f291f82fada0d6f6270373e41b860434cbfa77baa4c3a424cff030");
+  CHECK(sha256(all) == "8d1752a3e6f291f82fada0d6f6270373e41b860434cbfa77baa4c3a424cff030");
+  CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
 }

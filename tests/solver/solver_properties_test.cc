@@ -325,6 +325,66 @@ TEST_CASE("opening λ given to the search change its path, never its answer", "[
   CHECK(ignored > 100);
 }
 
+TEST_CASE("a decision opened at the last λ* splits the same in one round", "[solver]") {
+  // What a re-plan does (the engine passes the plan's last λ* as SolveInput.opening_lambda):
+  // on the same books the split, costs and exclusions are the same as a search afresh, with
+  // every shape of input (limits, caps, mixed lots, impact, minimum sizes, venue limits), and
+  // any other opening changes only the rounds.
+  std::mt19937_64 rng(79);
+  exo::testing::RandomBookShape shape = Wide();
+  shape.one_lot_size = false;
+  int searched = 0;
+  uint32_t rounds_afresh = 0, rounds_opened = 0, most_opened = 0;
+  for (int i = 0; i < 1000; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (i % 3 == 0) {
+      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
+    }
+    if (i % 5 == 1) {
+      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
+    }
+    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    double lambda = 0;
+    auto afresh = exo::solver::Solve(in, nullptr, &lambda);
+    REQUIRE(afresh.ok());
+    INFO("instance " << i << " λ* " << lambda);
+    // A venue dropped for its minimum size or the venue limit costs a search each (stats.rounds
+    // adds them up), the first of them from the opening too.
+    bool dropped = false;
+    for (const auto& x : afresh->exclusions()) {
+      dropped = dropped || x.reason().find("minimum child size") != std::string::npos ||
+                x.reason().find("at most") != std::string::npos;
+    }
+    const double random_opening = lambda * (0.99 + static_cast<double>(rng() % 2000) / 100000);  // Within 1 %.
+    for (const double opening : {lambda, random_opening, -lambda, 0.0}) {
+      in.set_opening_lambda(opening);
+      auto opened = exo::solver::Solve(in);
+      REQUIRE(opened.ok());
+      INFO("opening " << opening);
+      REQUIRE(opened->allocations_size() == afresh->allocations_size());
+      for (int k = 0; k < opened->allocations_size(); ++k) {
+        CHECK(opened->allocations(k).venue() == afresh->allocations(k).venue());
+        CHECK(opened->allocations(k).quantity() == afresh->allocations(k).quantity());
+        CHECK(opened->allocations(k).expected_cost() == afresh->allocations(k).expected_cost());
+      }
+      CHECK(opened->shortfall() == afresh->shortfall());
+      CHECK(opened->exclusions_size() == afresh->exclusions_size());
+      // (Another opening inside the bracket sends the search down another path: sometimes a
+      // few rounds longer, never to another split.)
+      if (dropped || opening != lambda || afresh->stats().rounds() == 0) continue;
+      ++searched;
+      rounds_afresh += afresh->stats().rounds();
+      rounds_opened += opened->stats().rounds();
+      most_opened = std::max(most_opened, opened->stats().rounds());
+    }
+  }
+  INFO("rounds afresh " << rounds_afresh << ", opened at λ* " << rounds_opened << " over " << searched);
+  CHECK(searched > 500);
+  CHECK(rounds_opened * 4 < rounds_afresh);
+  CHECK(most_opened <= 2);  // λ* answers at once (or the breakpoint a rounding step above it).
+}
+
 namespace {
 
 // A group whose every Evaluate is a round trip, as a cluster's is: λ named to Lookahead are

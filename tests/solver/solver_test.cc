@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -213,6 +214,12 @@ TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
   in.mutable_fixed_dual()->set_tie_need(1);
   in.mutable_fixed_dual()->add_remainder()->set_lots(-1);
   CHECK(exo::solver::Solve(in).status().message() == "solve_input.fixed_dual.remainder: lots < 0");
+  in = MakeInput(SIDE_BUY, 5);
+  *in.add_venues() = MakeVenue("A", {{100, 10}});
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    in.set_opening_lambda(bad);
+    CHECK(exo::solver::Solve(in).status().message() == "solve_input.opening_lambda: must be finite");
+  }
 }
 
 TEST_CASE("a node allocating at a fixed dual price takes what the exact method gives its venues", "[solver]") {
