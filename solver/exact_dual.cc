@@ -124,29 +124,26 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
 }
 
 VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
-  lanes_.reserve(problems.size());
-  active_.reserve(problems.size());
+  lanes_.resize(problems.size());
+  active_.resize(problems.size());
+  GroupSummary& g = summary_;
+  g.min_cost = std::numeric_limits<double>::infinity();
+  g.max_cost = -g.min_cost;
   for (size_t i = 0; i < problems.size(); ++i) {
-    Lane& l = lanes_.emplace_back();
-    l.problem = &problems[i];
-    l.qb = problems[i].capacity();
-    l.cb = problems[i].total_cost();
-    active_.push_back(static_cast<uint32_t>(i));
+    const LocalProblem& p = problems[i];
+    Lane& l = lanes_[i];
+    l.problem = &p;
+    l.qb = p.capacity();
+    l.cb = p.total_cost();
+    active_[i] = static_cast<uint32_t>(i);
+    g.capacity += l.qb;
+    g.min_cost = std::min(g.min_cost, p.min_unit_cost());
+    g.max_cost = std::max(g.max_cost, p.max_unit_cost());
+    g.total_cost += l.cb;
   }
 }
 
-GroupSummary VenueGroup::Summary() const {
-  GroupSummary g;
-  g.min_cost = std::numeric_limits<double>::infinity();
-  g.max_cost = -g.min_cost;
-  for (const LocalProblem& p : problems_) {
-    g.capacity += p.capacity();
-    g.min_cost = std::min(g.min_cost, p.min_unit_cost());
-    g.max_cost = std::max(g.max_cost, p.max_unit_cost());
-    g.total_cost += p.total_cost();
-  }
-  return g;
-}
+GroupSummary VenueGroup::Summary() const { return summary_; }
 
 absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
   // Frozen venues from their bracket, active ones asked (in venue order: determinism).

@@ -107,6 +107,7 @@ class VenueGroup final : public DualOracle {
     LocalProblem::Response last;
   };
   const std::vector<LocalProblem>& problems_;
+  GroupSummary summary_;            // Of all venues, made with the lanes.
   std::vector<Lane> lanes_;         // Per venue, in venue order.
   std::vector<uint32_t> active_;    // Venues not frozen, in venue order.
   bool evaluated_ = false;          // `last` holds the answers at the last λ asked,

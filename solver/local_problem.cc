@@ -86,6 +86,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
   LocalProblem p;
   p.segs_ = segs.data();
   p.unit_ = c.unit_costs().data();
+  p.ends_ = c.ends().data();
   p.n_ = k + 1;
   p.last_ = segs[k];
   p.lot_size_ = lot;
@@ -186,11 +187,15 @@ double LocalProblem::Prox(double v, double rho) const {
 size_t LocalProblem::SegmentOf(int64_t x) const {
   if (x > capacity()) return n_;
   // The curve's own ends serve for the search: only the last usable one is cut, and it still
-  // holds every x up to capacity().
-  return static_cast<size_t>(
-      std::lower_bound(segs_, segs_ + n_, x,
-                       [](const Segment& s, int64_t v) { return s.end < v; }) -
-      segs_);
+  // holds every x up to capacity(). The first end >= x, without unpredictable branches.
+  const int64_t* base = ends_;
+  size_t len = n_;
+  while (len > 1) {
+    const size_t half = len / 2;
+    base = base[half - 1] < x ? base + half : base;
+    len -= half;
+  }
+  return static_cast<size_t>(base - ends_) + (*base < x ? 1 : 0);
 }
 
 double LocalProblem::MarginalCostAfter(int64_t x) const { return LotMarginal(x / lot_size_); }

@@ -111,7 +111,8 @@ class LocalProblem {
  private:
   std::shared_ptr<const VenueCurve> curve_;
   const Segment* segs_ = nullptr;  // The curve's segments; the first n_ are usable.
-  const double* unit_ = nullptr;   // Their unit costs, contiguous.
+  const double* unit_ = nullptr;   // Their unit costs, contiguous,
+  const int64_t* ends_ = nullptr;  // and their ends (the curve's: the last one is not cut).
   size_t n_ = 0;
   Segment last_{};  // Segment n_ - 1 as usable here: cut at the venue's cap.
   int64_t lot_size_ = 1;

@@ -139,7 +139,13 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double*
 absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, double* dual_price) {
   if (auto s = ValidateInput(in); !s.ok()) return s;
   Decision& d = *out;
+  // Everything cleared but the allocation messages, which are rewritten in place below (every
+  // field of each; the ones left over removed): a venue's id is then copied only when another
+  // venue held that place in the last decision.
+  google::protobuf::RepeatedPtrField<Allocation> kept;
+  kept.Swap(d.mutable_allocations());
   d.Clear();
+  d.mutable_allocations()->Swap(&kept);
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded, curves);
@@ -194,12 +200,13 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
   int64_t allocated = 0, cost = 0;
   double chosen = 0;  // The allocation's cost on the solver's curves (the duality gap's primal).
-  d.mutable_allocations()->Reserve(static_cast<int>(problems.size()));
+  int used = 0;
   for (size_t i = 0; i < problems.size(); ++i) {
     int64_t x = sol.quantities[i];
     if (x <= 0) continue;
-    Allocation* a = d.add_allocations();
-    a->set_venue(problems[i].venue());
+    Allocation* a = used < d.allocations_size() ? d.mutable_allocations(used) : d.add_allocations();
+    ++used;
+    if (a->venue() != problems[i].venue()) a->set_venue(problems[i].venue());
     a->set_quantity(x);
     const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());
     a->set_limit_price(child.limit_price);
@@ -208,6 +215,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
     allocated += x;
     cost += a->expected_cost();
   }
+  while (d.allocations_size() > used) d.mutable_allocations()->RemoveLast();
   if (allocated > 0) stats->set_marginal_price(std::llround(buy ? sol.lambda : -sol.lambda));
   d.set_allocated_quantity(allocated);
   d.set_shortfall(in.quantity() - allocated);

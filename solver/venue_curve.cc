@@ -127,6 +127,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   double cum_cost = 0;
   __int128 cum_notional = 0;
   c->unit_costs_.reserve(segs.size());
+  c->ends_.reserve(segs.size());
   for (Segment& s : segs) {
     cum += s.quantity;
     cum_cost += s.unit_cost * static_cast<double>(s.quantity);
@@ -135,6 +136,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     s.end_cost = cum_cost;
     s.notional = cum_notional;
     c->unit_costs_.push_back(s.unit_cost);
+    c->ends_.push_back(cum);
   }
   return std::shared_ptr<const VenueCurve>(std::move(c));
 }

@@ -56,6 +56,8 @@ class VenueCurve {
   const std::vector<Segment>& segments() const { return segments_; }
   // The segments' unit costs, contiguous: what the dual search reads.
   const std::vector<double>& unit_costs() const { return unit_costs_; }
+  // The segments' ends, contiguous: where a quantity's segment is looked up.
+  const std::vector<int64_t>& ends() const { return ends_; }
 
  private:
   std::string venue_;
@@ -70,6 +72,7 @@ class VenueCurve {
   std::vector<std::pair<int64_t, int64_t>> levels_;  // (price, size) walked, best first.
   std::vector<Segment> segments_;                    // Non-decreasing unit_cost.
   std::vector<double> unit_costs_;
+  std::vector<int64_t> ends_;
 };
 
 // The latest curve per venue, symbol and side. Get returns the cached curve while it matches the
