@@ -287,8 +287,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
           {"exoroute_route_duration_seconds",
            "Route calls answered OK, from request to answer (a cluster route: the whole distributed route).",
            router->route_latency().Read(), ""},
-          {"exoroute_decision_duration_seconds", "Solver decisions (first plans and re-plans), wall time.",
-           engine->decision_latency().Read(), ""}};
+          {"exoroute_decision_duration_seconds",
+           "Solver decisions, wall time: a plan's first (kind=\"first\") and its re-plans (kind=\"replan\", "
+           "searching from the plan's last dual price).",
+           engine->decision_latency(false).Read(), "kind=\"first\""},
+          {"exoroute_decision_duration_seconds", "", engine->decision_latency(true).Read(), "kind=\"replan\""}};
       if (coordinator != nullptr) {
         for (HistogramMetric& m : coordinator->CallLatency()) histograms.push_back(std::move(m));
       }

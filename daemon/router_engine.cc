@@ -346,7 +346,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
   double lambda = 0;
   const auto solve_start = std::chrono::steady_clock::now();  // Operational, not an input.
   absl::Status solved = solver::SolveInto(input, &decision, &curves_, &lambda);
-  decision_latency_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+  decision_latency_[allocated_once ? 1 : 0].Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now() - solve_start).count());
   EXO_RETURN_IF_ERROR(solved);
   if (decision.allocated_quantity() > 0) rec.last_lambda = lambda;

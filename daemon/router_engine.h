@@ -111,8 +111,9 @@ class RouterEngine {
   void CountPlans(uint64_t* total, uint64_t* working) const;
   const exoroute::v1::DaemonConfig& config() const { return config_; }
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
-  // Wall time of every solver decision this engine made (first plans and re-plans).
-  const LatencyHistogram& decision_latency() const { return decision_latency_; }
+  // Wall time of the solver decisions this engine made: a plan's first (`replan` false) or
+  // its re-plans (which open their search at the plan's last λ*).
+  const LatencyHistogram& decision_latency(bool replan) const { return decision_latency_[replan ? 1 : 0]; }
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
 
  private:
@@ -191,7 +192,7 @@ class RouterEngine {
   std::vector<Reconciling> reconcile_;  // Filled by Recover, consumed by Start.
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
-  LatencyHistogram decision_latency_;
+  LatencyHistogram decision_latency_[2];  // [replan]
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
