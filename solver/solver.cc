@@ -201,11 +201,14 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   int64_t allocated = 0, cost = 0;
   double chosen = 0;  // The allocation's cost on the solver's curves (the duality gap's primal).
   int used = 0;
+  const google::protobuf::Reflection* reflection = Allocation::GetReflection();
   for (size_t i = 0; i < problems.size(); ++i) {
     int64_t x = sol.quantities[i];
     if (x <= 0) continue;
     Allocation* a = used < d.allocations_size() ? d.mutable_allocations(used) : d.add_allocations();
     ++used;
+    // (A Decision parsed from elsewhere may carry fields this release does not know.)
+    if (!reflection->GetUnknownFields(*a).empty()) a->Clear();
     if (a->venue() != problems[i].venue()) a->set_venue(problems[i].venue());
     a->set_quantity(x);
     const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());

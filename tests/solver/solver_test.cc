@@ -296,3 +296,33 @@ TEST_CASE("a re-plan records only the venues whose allocation changed", "[solver
   CHECK(diff[1].quantity() == 0);
   CHECK(diff[2].venue() == "D");
 }
+
+TEST_CASE("a decision written over any other gives the same bytes as one made afresh", "[solver][determinism]") {
+  // The engine decides into one Decision per thread (SolveInto): nothing of what it held before
+  // — more allocations, other venues, exclusions, stats, fields this release does not know —
+  // may show in the next decision.
+  std::mt19937_64 rng(5);
+  Decision held;
+  for (int i = 0; i < 300; ++i) {
+    int64_t lot = 0;
+    const SolveInput in = exo::testing::RandomInput(rng, &lot);
+    auto fresh = exo::solver::Solve(in);
+    REQUIRE(fresh.ok());
+    if (i % 3 == 0) {
+      // Junk: twenty allocations of unknown venues, one carrying a field from a newer release.
+      for (int k = 0; k < 20; ++k) {
+        Allocation* a = held.add_allocations();
+        a->set_venue("ZZ" + std::to_string(k));
+        a->set_quantity(k + 1);
+      }
+      Allocation* first = held.mutable_allocations(0);
+      first->GetReflection()->MutableUnknownFields(first)->AddVarint(99, 7);
+      held.add_exclusions()->set_venue("gone");
+      held.mutable_stats()->set_rounds(1234);
+      held.set_mid_price(42);
+    }
+    REQUIRE(exo::solver::SolveInto(in, &held).ok());
+    INFO("instance " << i);
+    CHECK(held.SerializeAsString() == fresh->SerializeAsString());
+  }
+}
