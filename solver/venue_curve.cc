@@ -11,27 +11,6 @@ namespace {
 using exoroute::v1::BookLevel;
 using exoroute::v1::Side;
 
-absl::Status CheckSide(const google::protobuf::RepeatedPtrField<BookLevel>& levels, bool descending,
-                       const char* name) {
-  for (int i = 0; i < levels.size(); ++i) {
-    const BookLevel& l = levels[i];
-    if (l.price() <= 0 || l.size() <= 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "malformed book: ", name, "[", i, "] has price ", l.price(), " size ", l.size()));
-    }
-    if (i > 0) {
-      int64_t prev = levels[i - 1].price();
-      bool ordered = descending ? l.price() < prev : l.price() > prev;
-      if (!ordered) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("malformed book: ", name, " not strictly ",
-                         descending ? "descending" : "ascending", " at level ", i));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
 const google::protobuf::RepeatedPtrField<BookLevel>& WalkedSide(
     const exoroute::v1::VenueInput& venue, bool buy) {
   return buy ? venue.book().asks() : venue.book().bids();
@@ -46,17 +25,30 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   }
   const bool buy = side == exoroute::v1::SIDE_BUY;
   const auto& levels = WalkedSide(venue, buy);
-  if (auto s = buy ? CheckSide(levels, /*descending=*/false, "asks")
-                   : CheckSide(levels, /*descending=*/true, "bids");
-      !s.ok()) {
-    return s;
+  auto c = std::make_shared<VenueCurve>();
+  // The levels copied and checked in one pass: positive, and strictly worse one after another
+  // (asks ascending, bids descending); the first bad one is named.
+  const size_t n_levels = static_cast<size_t>(levels.size());
+  c->levels_.resize(n_levels);
+  const BookLevel* const* src = levels.data();
+  for (size_t i = 0; i < n_levels; ++i) {
+    const int64_t price = src[i]->price(), size = src[i]->size();
+    if (price <= 0 || size <= 0) {
+      return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids", "[", i,
+                                                        "] has price ", price, " size ", size));
+    }
+    if (i > 0 && !(buy ? price > c->levels_[i - 1].first : price < c->levels_[i - 1].first)) {
+      return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids",
+                                                        " not strictly ", buy ? "ascending" : "descending",
+                                                        " at level ", i));
+    }
+    c->levels_[i] = {price, size};
   }
   if (levels.empty()) {
     return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
   }
   if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
 
-  auto c = std::make_shared<VenueCurve>();
   c->venue_ = venue.venue();
   c->symbol_ = venue.book().symbol();
   c->buy_ = buy;
@@ -65,10 +57,8 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   c->impact_bps_ = venue.impact_bps();
   c->qty_scale_ = qty_scale;
   c->fee_ppm_ = FeePpm(venue.fee_bps());
-  c->kappa_ = static_cast<double>(levels[0].price()) * venue.impact_bps() / 1e4 /
+  c->kappa_ = static_cast<double>(c->levels_[0].first) * venue.impact_bps() / 1e4 /
               static_cast<double>(Pow10(qty_scale));
-  c->levels_.reserve(static_cast<size_t>(levels.size()));
-  for (const BookLevel& l : levels) c->levels_.emplace_back(l.price(), l.size());
 
   const double fee = venue.fee_bps() / 10000.0;
   auto unit_cost = [buy, fee](int64_t price) {
@@ -77,7 +67,6 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   };
   const int64_t lot = c->lot_;
   const auto& lv = c->levels_;
-  const size_t n_levels = lv.size();
   std::vector<Segment>& segs = c->segments_;
   // At most one whole-lot run and one straddling lot per level.
   segs.reserve(2 * n_levels);
