@@ -327,7 +327,7 @@ TEST_CASE("opening λ given to the search change its path, never its answer", "[
   CHECK(ignored > 100);
 }
 
-TEST_CASE("a decision opened at the last λ* splits the same in one round", "[solver]") {
+TEST_CASE("a decision opened at the last λ* splits the same in one or two rounds", "[solver]") {
   // What a re-plan does (the engine passes the plan's last λ* as SolveInput.opening_lambda):
   // on the same books the split, costs and exclusions are the same as a search afresh, with
   // every shape of input (limits, caps, mixed lots, impact, minimum sizes, venue limits), and
