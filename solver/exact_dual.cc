@@ -13,6 +13,33 @@ namespace {
 // Relative bracket width below which the remaining breakpoints are stepped over one by one.
 constexpr double kBracketTolerance = 1e-12;
 constexpr int kMaxRootRounds = 100;
+// The quantile step aims this fraction of the undecided quantity past Q, towards the middle:
+// a step that lands just short on the near side leaves the far end of the bracket where it
+// was; one that overshoots a little moves it. (0.02: the fewest rounds at the tail over the
+// property tests' books; 0 has the same median and a longer tail.)
+constexpr double kQuantileAim = 0.02;
+
+// Where a quantity spread over [lo, hi] with mean `mean` reaches the fraction f of itself,
+// under the density of one free parameter that has that mean: linear over [lo, hi] when the
+// mean lies in the middle third, else a triangle at the near end (the linear density at the
+// third's edge). Only +, -, ×, ÷ and √: the same bits on every IEEE machine.
+double QuantileOf(double lo, double hi, double mean, double f) {
+  const double width = hi - lo;
+  const double m = std::clamp((mean - lo) / width, 0.0, 1.0);
+  double t;
+  if (m <= 1.0 / 3) {
+    const double s = 3 * m;  // Density 2(s - t)/s² on [0, s].
+    t = s * (1 - std::sqrt(1 - f));
+  } else if (m >= 2.0 / 3) {
+    const double s = 3 * (1 - m);  // Its mirror image on [1 - s, 1].
+    t = 1 - s * (1 - std::sqrt(f));
+  } else {
+    // Density 1 + β(t - 1/2), mean 1/2 + β/12: F(t) = t + β(t² - t)/2 = f, the stable root.
+    const double beta = 12 * (m - 0.5), b = 1 - beta / 2;
+    t = 2 * f / (b + std::sqrt(b * b + 2 * beta * f));
+  }
+  return lo + width * t;
+}
 
 }  // namespace
 
@@ -24,8 +51,9 @@ void GroupSummary::Add(const GroupSummary& other) {
 }
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity, bool approximate,
-                                        std::span<const double> opening, bool lookahead) {
+                                        int64_t quantity, const SearchOptions& options) {
+  const bool approximate = options.approximate, lookahead = options.lookahead;
+  const bool quantile = options.step == SearchStep::kQuantile;
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -47,17 +75,31 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   double b = std::nextafter(group.max_cost, std::numeric_limits<double>::infinity());
   int64_t qa = 0, qb = group.capacity;
   double ca = 0, cb = group.total_cost;
+  // Quantile step: the undecided quantity lies in [lo_s, hi_s] (ends at breakpoints when the
+  // oracle reports the nearest ones; lo_s == hi_s: one price level left, λ* itself).
+  double lo_s = group.min_cost, hi_s = group.max_cost;
   bool found = false;
-  int slow_steps = 0;  // Centroid steps in a row that did not halve the undecided quantity.
+  int slow_steps = 0;  // Steps in a row that did not halve the undecided quantity.
   // The λ answered ahead: the opening, then what each round names to the oracle's Lookahead.
-  std::vector<double> ahead(opening.begin(), opening.end());
+  std::vector<double> ahead(options.opening.begin(), options.opening.end());
   size_t next_ahead = 0;
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
     double width = b - a;
     double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
     if (width <= kBracketTolerance * scale) break;
     const bool bisect = slow_steps >= 2;
-    double c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
+    double c;
+    if (!quantile) {
+      c = bisect ? a + width / 2 : (cb - ca) / static_cast<double>(qb - qa);
+    } else if (lo_s >= hi_s) {
+      c = lo_s;
+    } else if (bisect) {
+      c = lo_s + (hi_s - lo_s) / 2;
+    } else {
+      const double f = static_cast<double>(quantity - qa) / static_cast<double>(qb - qa);
+      c = QuantileOf(lo_s, hi_s, (cb - ca) / static_cast<double>(qb - qa),
+                     f < 0.5 ? f + kQuantileAim : f - kQuantileAim);
+    }
     while (next_ahead < ahead.size() && !(ahead[next_ahead] > a && ahead[next_ahead] < b)) ++next_ahead;
     const bool opened = next_ahead < ahead.size();
     if (opened) c = ahead[next_ahead++];
@@ -82,18 +124,33 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       a = c;
       qa = s.hi;
       ca = s.cost_hi;
+      // Nothing changes up to the next breakpoint: the undecided quantity starts there.
+      if (quantile) {
+        const double above = oracle.Nearest().above;
+        lo_s = std::max(lo_s, std::isfinite(above) ? above : c);
+      }
       oracle.Narrow(/*lower=*/true);
     } else if (s.lo > quantity) {
       progress = s.lo < qb;
       b = c;
       qb = s.lo;
       cb = s.cost_lo;
+      if (quantile) {  // The same below: it ends at the breakpoint before c.
+        const double below = oracle.Nearest().below;
+        hi_s = std::min(hi_s, std::isfinite(below) ? below : c);
+      }
       oracle.Narrow(/*lower=*/false);
     } else {
       out.lambda = c;
       out.lo = s.lo;
       out.hi = s.hi;
       found = true;
+    }
+    if (quantile) {
+      // A step that moves no quantity still narrows [lo_s, hi_s] to the breakpoints it found;
+      // without them (an oracle that cannot tell) the next step bisects.
+      slow_steps = bisect || found || opened ? 0 : !progress ? 2 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
+      continue;
     }
     // A centroid that moves no quantity sits a rounding error away from the last level (or,
     // with noisy answers, the noise hid the move: bisect next).
@@ -148,9 +205,13 @@ GroupSummary VenueGroup::Summary() const { return summary_; }
 absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
   // Frozen venues from their bracket, active ones asked (in venue order: determinism).
   LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
+  nearest_ = {};
   for (const uint32_t i : active_) {
     Lane& l = lanes_[i];
-    const LocalProblem::Response r = l.problem->At(lambda, &l.window);
+    LocalProblem::Nearest n;
+    const LocalProblem::Response r = l.problem->At(lambda, &l.window, &n);
+    nearest_.below = std::max(nearest_.below, n.below);
+    nearest_.above = std::min(nearest_.above, n.above);
     l.last = r;
     s.lo += r.lo;
     s.hi += r.hi;
@@ -256,14 +317,16 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
 }
 
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
-                            std::optional<double> opening) {
+                            std::optional<double> opening, SearchStep step) {
   DualSolution out;
   out.quantities.assign(problems.size(), 0);
   if (problems.empty()) return out;
   VenueGroup venues(problems);
   // A local group never fails: its answers are computed here.
-  const std::span<const double> first = opening ? std::span<const double>(&*opening, 1) : std::span<const double>();
-  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, /*approximate=*/false, first);
+  SearchOptions options;
+  options.step = step;
+  if (opening) options.opening = std::span<const double>(&*opening, 1);
+  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, options);
   out.lambda = price.lambda;
   out.rounds = price.rounds;
   if (price.takes_all) {

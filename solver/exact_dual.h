@@ -2,9 +2,17 @@
 //
 // For min Σ f_i(x_i) s.t. Σ x_i = Q with convex f_i, the optimum is where every venue takes what
 // it would at one dual price λ*. The coordinator brackets λ* on the aggregate response
-// S(λ) = Σ x_i(λ) and jumps each round to the cost centroid of the quantity still undecided
-// (Σ cost / Σ quantity of everything priced inside the bracket, also a sum over venues), which
-// is λ* itself once one price level is left; bisection is the safeguard. It finishes exactly by
+// S(λ) = Σ x_i(λ) and knows, from those sums, how much quantity is still undecided inside the
+// bracket and what it costs (so its mean marginal cost). Each round it asks one λ, by one of
+// two steps (SearchStep; recorded with a decision's inputs, so replay takes the same one):
+// - centroid: the mean marginal cost of the undecided quantity, which is λ* itself once one
+//   price level is left;
+// - quantile: where the quantity would reach Q were the undecided quantity spread over the
+//   bracket with that mean (a density of one free parameter: linear, or a triangle at one end),
+//   the bracket's ends taken at the breakpoints nearest them when the oracle reports those
+//   (DualOracle::Nearest) — once one price level is left both ends are on it, and that is λ*.
+//   About half the rounds of the centroid on piecewise-linear books (docs/BENCHMARKS.md).
+// Bisection is the safeguard of both. It finishes exactly by
 // stepping over any breakpoint left within rounding error, and splits the quantity tied at λ*
 // in proportion to each venue's tied capacity (one broadcast fraction), in lots, remainder one
 // lot at a time by venue id; what mixed lot sizes leave over goes to the cheapest next lot that
@@ -49,6 +57,10 @@ class DualOracle {
   virtual ~DualOracle() = default;
   // Σ over the group of each venue's response at λ.
   virtual absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) = 0;
+  // The breakpoints nearest the λ of the last Evaluate among the venues whose answer can still
+  // change: the largest below it and the smallest above it. An oracle that cannot tell answers
+  // -inf / +inf (a cluster: a node reveals sums, never a single price of its books).
+  virtual LocalProblem::Nearest Nearest() const { return {}; }
   // The λ of the last Evaluate became the bracket's lower (or upper) end: venues whose answer
   // can no longer change may be frozen by the group.
   virtual void Narrow(bool lower) = 0;
@@ -69,19 +81,29 @@ struct DualPrice {
   std::vector<double> trajectory;  // Every λ asked, in order.
 };
 
-// Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. With `approximate` (the
-// oracle's answers are noisy) a round that moves nothing bisects instead of ending the search,
-// and it returns the bracket's lower end once the bracket is as narrow as rounding allows
-// (lo/hi then unknown, 0): the caller finishes from there with exact answers. The first rounds
-// ask the λ of `opening` instead of the centroid, in order, each one only if it still lies
-// inside the bracket (a cluster asks them before the group's summary is known: daemon/cluster).
-// With `lookahead`, every round that asks a λ of its own also names two more to the oracle
-// (Lookahead): where the supply would reach the quantity less and plus a sixth of what the
-// bracket leaves undecided, were it even over the bracket; the rounds after take them like
-// opening λ. λ* and the tie are the same either way; the rounds and the trajectory are not.
+// How the search picks the λ of a round (see the top of this file).
+enum class SearchStep { kCentroid, kQuantile };
+
+struct SearchOptions {
+  SearchStep step = SearchStep::kCentroid;
+  // The oracle's answers are noisy: a round that moves nothing bisects instead of ending the
+  // search, and it returns the bracket's lower end once the bracket is as narrow as rounding
+  // allows (lo/hi then unknown, 0): the caller finishes from there with exact answers.
+  bool approximate = false;
+  // The first rounds ask these λ instead of their own step, in order, each one only if it still
+  // lies inside the bracket (a cluster asks them before the group's summary is known:
+  // daemon/cluster; a re-plan opens at the plan's last λ*).
+  std::span<const double> opening;
+  // Every round that asks a λ of its own also names two more to the oracle (Lookahead): where
+  // the supply would reach the quantity less and plus a sixth of what the bracket leaves
+  // undecided, were it even over the bracket; the rounds after take them like opening λ.
+  bool lookahead = false;
+};
+
+// Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. λ* and the tie are the same
+// whatever the options; the rounds and the trajectory are not.
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity, bool approximate = false,
-                                        std::span<const double> opening = {}, bool lookahead = false);
+                                        int64_t quantity, const SearchOptions& options = {});
 
 // One node's venues as a DualOracle. Frozen venues (same answer at both ends of the bracket)
 // are summed once instead of asked every round. `problems` must outlive the group.
@@ -90,6 +112,7 @@ class VenueGroup final : public DualOracle {
   explicit VenueGroup(const std::vector<LocalProblem>& problems);
   GroupSummary Summary() const;
   absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) override;
+  LocalProblem::Nearest Nearest() const override { return nearest_; }
   void Narrow(bool lower) override;
   absl::StatusOr<double> NextBreakpoint(double lambda) override;
   // Venue i's own response at λ (inside the current bracket).
@@ -111,7 +134,8 @@ class VenueGroup final : public DualOracle {
   std::vector<Lane> lanes_;         // Per venue, in venue order.
   std::vector<uint32_t> active_;    // Venues not frozen, in venue order.
   bool evaluated_ = false;          // `last` holds the answers at the last λ asked,
-  double last_lambda_ = 0;          // this one.
+  double last_lambda_ = 0;          // this one,
+  LocalProblem::Nearest nearest_;   // and the active venues' breakpoints nearest it.
   int64_t fixed_q_ = 0;
   double fixed_cost_ = 0;
 };
@@ -141,10 +165,11 @@ struct SpareVenue {
 // taking a lot while it has one spare and the lot fits. Returns lots per entry.
 std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder);
 
-// `problems` must be sorted by venue id (the tie-break order). quantity > 0. The search asks
-// `opening` first when it lies inside its bracket (FindDualPrice): the same split, fewer rounds
-// when it is close to λ*.
+// `problems` must be sorted by venue id (the tie-break order). quantity > 0. The search takes
+// `step` and asks `opening` first when it lies inside its bracket (FindDualPrice): the same
+// split either way, fewer rounds when the opening is close to λ*.
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
-                            std::optional<double> opening = std::nullopt);
+                            std::optional<double> opening = std::nullopt,
+                            SearchStep step = SearchStep::kCentroid);
 
 }  // namespace exo::solver

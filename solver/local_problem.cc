@@ -156,7 +156,15 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
     r.cost_hi = r.hi == r.lo ? r.cost_lo : Cost(r.hi);
     return r;
   }
-  return AtPosition(lambda, FirstNotBelow(lambda, 0, n_));
+  size_t hi;
+  return AtPosition(lambda, FirstNotBelow(lambda, 0, n_), &hi);
+}
+
+LocalProblem::Response LocalProblem::AtWithImpact(double lambda, Nearest* nearest) const {
+  const Response r = At(lambda);
+  if (r.lo > 0) nearest->below = LotMarginal(r.lo / lot_size_ - 1);
+  if (r.hi < capacity()) nearest->above = LotMarginal(r.hi / lot_size_);
+  return r;
 }
 
 double LocalProblem::NextBreakpoint(double lambda) const {

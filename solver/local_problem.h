@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,7 +66,24 @@ class LocalProblem {
   Response At(double lambda, Window* window) const {
     if (kappa_ > 0) return At(lambda);
     window->at = FirstNotBelow(lambda, window->from, std::min(window->to, n_));
-    return AtPosition(lambda, window->at);
+    size_t hi;
+    return AtPosition(lambda, window->at, &hi);
+  }
+  // The venue's breakpoints nearest a λ: its largest marginal cost below λ and its smallest
+  // above (-inf / +inf when there is none). Between them its answer does not change.
+  struct Nearest {
+    double below = -std::numeric_limits<double>::infinity();
+    double above = std::numeric_limits<double>::infinity();
+  };
+  // At(λ, window), and the breakpoints nearest λ in `nearest`.
+  Response At(double lambda, Window* window, Nearest* nearest) const {
+    if (kappa_ > 0) return AtWithImpact(lambda, nearest);
+    window->at = FirstNotBelow(lambda, window->from, std::min(window->to, n_));
+    size_t hi;
+    const Response r = AtPosition(lambda, window->at, &hi);
+    if (window->at > 0) nearest->below = unit_[window->at - 1];
+    if (hi < n_) nearest->above = unit_[hi];
+    return r;
   }
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
@@ -132,13 +150,15 @@ class LocalProblem {
     }
     return static_cast<size_t>(base - unit_) + (*base < lambda ? 1 : 0);
   }
-  // The response at λ given the first segment costing >= λ (no impact).
-  Response AtPosition(double lambda, size_t lo) const {
+  // The response at λ given the first segment costing >= λ (no impact); `*first_above`: the
+  // first segment costing > λ.
+  Response AtPosition(double lambda, size_t lo, size_t* first_above) const {
     // `lo`: the first segment with unit_cost >= λ; then the first with unit_cost > λ (usually
     // the same).
     Response r;
     size_t hi = lo;
     while (hi < n_ && unit_[hi] == lambda) ++hi;
+    *first_above = hi;
     if (lo > 0) {
       const Segment& s = Seg(lo - 1);
       r.lo = s.end;
@@ -160,6 +180,8 @@ class LocalProblem {
   double CostIn(int64_t x, size_t k) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
   double LotMarginal(int64_t j) const;
+  // At(λ) with impact, and the marginal costs of the lots either side of λ.
+  Response AtWithImpact(double lambda, Nearest* nearest) const;
   // Lots whose marginal cost is < λ (or <= λ when `inclusive`), with impact.
   int64_t LotsBelow(double lambda, bool inclusive) const;
 };

@@ -45,6 +45,10 @@ absl::Status ValidateInput(const SolveInput& in) {
   if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
     return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
   }
+  if (!exoroute::v1::DualSearch_IsValid(in.dual_search())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.dual_search: unknown value ", in.dual_search()));
+  }
   if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
@@ -180,7 +184,9 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   while (!in.has_fixed_dual()) {
     sol = admm ? SolveAdmm(problems, in.quantity())
                : SolveExactDual(problems, in.quantity(),
-                                in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt);
+                                in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt,
+                                in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE ? SearchStep::kQuantile
+                                                                                       : SearchStep::kCentroid);
     rounds += sol.rounds;
     std::string why;
     const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);

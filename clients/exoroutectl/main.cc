@@ -842,6 +842,7 @@ int CmdSolve(Context& c) {
 
   SolveInput in;
   *in.mutable_instrument() = *inst;
+  in.set_dual_search(DUAL_SEARCH_QUANTILE);  // As exorouted decides.
   in.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   in.set_quantity(*qty);
   if (a.Has("limit")) {

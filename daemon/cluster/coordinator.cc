@@ -713,8 +713,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     ClusterOracle oracle(route_id, live, std::move(opened));
     // Without noise every round also asks two λ the search may take next (docs/cluster.md);
     // with noise each λ asked would spend privacy budget whether the search takes it or not.
-    absl::StatusOr<solver::DualPrice> found =
-        solver::FindDualPrice(oracle, total, quantity, noisy, opening, /*lookahead=*/!noisy);
+    solver::SearchOptions options;
+    options.approximate = noisy;
+    options.opening = opening;
+    options.lookahead = !noisy;
+    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, options);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();
       EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));

@@ -33,6 +33,7 @@ std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
       }
     }
     in.set_quantity(total / 2 / lot * lot);  // Half the displayed depth: an interior optimum.
+    in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);  // As exorouted decides.
     out.push_back(std::move(in));
   }
   return out;
@@ -125,6 +126,15 @@ void BM_SolveExactHot(benchmark::State& state) {
 }
 BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
+// The same with the centroid step (DUAL_SEARCH_CENTROID: decisions recorded before the
+// quantile step, as replay re-runs them).
+void BM_SolveExactHotCentroid(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 1);
+  inputs[0].clear_dual_search();
+  DecideCycled(state, inputs);
+}
+BENCHMARK(BM_SolveExactHotCentroid)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
 // A re-plan on that same instance: the search opens at the λ* of the decision before it
 // (SolveInput.opening_lambda, as the engine sets it), the books unchanged since.
 void BM_SolveExactReplanHot(benchmark::State& state) {
@@ -205,7 +215,8 @@ void BM_ExactDualOnly(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     size_t k = i++ % inputs.size();
-    auto sol = exo::solver::SolveExactDual(built[k], inputs[k].quantity());
+    auto sol = exo::solver::SolveExactDual(built[k], inputs[k].quantity(), std::nullopt,
+                                           exo::solver::SearchStep::kQuantile);
     benchmark::DoNotOptimize(sol);
   }
 }

@@ -133,6 +133,21 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
     SolveInput in;
     REQUIRE(in.ParseFromString(*n.store->GetInputs(d.inputs_digest())));
     CHECK(in.has_opening_lambda() == d.allocated().replan());
+    // Decided with the quantile step (recorded); the centroid step, afresh, splits the same.
+    CHECK(in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE);
+    {
+      SolveInput centroid = in;
+      centroid.clear_dual_search();
+      centroid.clear_opening_lambda();
+      auto a = exo::solver::Solve(in), b = exo::solver::Solve(centroid);
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      REQUIRE(a->allocations_size() == b->allocations_size());
+      for (int i = 0; i < a->allocations_size(); ++i) {
+        CHECK(a->allocations(i).venue() == b->allocations(i).venue());
+        CHECK(a->allocations(i).quantity() == b->allocations(i).quantity());
+      }
+    }
     if (in.has_opening_lambda()) {
       ++replans;
       CHECK(std::llround(in.opening_lambda()) == last_marginal);  // A buy: λ is the price.

@@ -6,7 +6,8 @@
 // all decisions hashed. A change that moves any decision — one bit of λ, one round — fails here;
 // such a change needs a new solver version in SolveInput, not a new digest. The same inputs
 // decided again from their λ* (SolveInput.opening_lambda, as every re-plan is journaled) are
-// pinned by a second digest.
+// pinned by a second digest, and decided with the quantile step (SolveInput.dual_search, what
+// exorouted decides with), afresh and from λ*, by a third.
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>
@@ -58,6 +59,7 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   std::mt19937_64 rng(20261202);
   std::string all;  // Every decision's bytes, in order.
   std::string opened;  // The same inputs re-decided from λ* (opening_lambda, as a re-plan does).
+  std::string quantile;  // And with the quantile step, afresh then from λ*.
   exo::solver::CurveCache cache;
   exoroute::v1::Decision reused;  // One Decision for every SolveInto, as the engine keeps one.
   int solved = 0;
@@ -82,6 +84,13 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
       in.set_opening_lambda(lambda);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
       opened += exo::SerializeDeterministic(reused);
+      in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+      in.clear_opening_lambda();
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      quantile += exo::SerializeDeterministic(reused);
+      in.set_opening_lambda(lambda);
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      quantile += exo::SerializeDeterministic(reused);
     }
   }
   auto sha256 = [](const std::string& bytes) {
@@ -93,4 +102,5 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   CHECK(solved > 5000);  // The instances mostly place something: the digest covers real plans.
   CHECK(sha256(all) == "8d1752a3e6f291f82fada0d6f6270373e41b860434cbfa77baa4c3a424cff030");
   CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
+  CHECK(sha256(quantile) == "3fc60d1b3359818b0ad1f37d11782e13a0c929cff39c817162de6023a1af6a5e");
 }

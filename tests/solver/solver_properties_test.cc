@@ -303,11 +303,15 @@ TEST_CASE("opening λ given to the search change its path, never its answer", "[
     const std::vector<std::vector<double>> openings = {
         {inside()}, {g.min_cost - 1}, {problems[0].min_unit_cost()}, {std::min(x, y), std::max(x, y)}};
     for (const std::vector<double>& opening : openings) {
+     for (const auto step : {exo::solver::SearchStep::kCentroid, exo::solver::SearchStep::kQuantile}) {
       const double first = opening.front();
       exo::solver::VenueGroup group(problems);
-      auto got = exo::solver::FindDualPrice(group, g, in.quantity(), false, opening);
+      exo::solver::SearchOptions options;
+      options.step = step;
+      options.opening = opening;
+      auto got = exo::solver::FindDualPrice(group, g, in.quantity(), options);
       REQUIRE(got.ok());
-      INFO("instance " << i << " first " << first << " of " << opening.size());
+      INFO("instance " << i << " first " << first << " of " << opening.size() << " quantile step " << (step == exo::solver::SearchStep::kQuantile));
       CHECK(got->takes_all == want->takes_all);
       CHECK(got->lo <= in.quantity());
       CHECK((got->takes_all || got->hi >= in.quantity()));
@@ -321,10 +325,11 @@ TEST_CASE("opening λ given to the search change its path, never its answer", "[
         CHECK(got->trajectory.front() != first);
         ++ignored;
       }
+     }
     }
   }
-  CHECK(used > 600);
-  CHECK(ignored > 100);
+  CHECK(used > 1200);
+  CHECK(ignored > 200);
 }
 
 TEST_CASE("a decision opened at the last λ* splits the same in one or two rounds", "[solver]") {
@@ -387,6 +392,63 @@ TEST_CASE("a decision opened at the last λ* splits the same in one or two round
   CHECK(most_opened <= 2);  // λ* answers at once (or the breakpoint a rounding step above it).
 }
 
+TEST_CASE("the quantile step decides what the centroid step decides in fewer rounds", "[solver]") {
+  // DUAL_SEARCH_QUANTILE (what exorouted decides with) against the centroid search that
+  // decisions recorded before it were made with: the same children, costs, limits and
+  // exclusions on every shape of input, afresh and opened at λ*.
+  std::mt19937_64 rng(81);
+  exo::testing::RandomBookShape shape = Wide();
+  shape.one_lot_size = false;
+  uint64_t rounds_centroid = 0, rounds_quantile = 0;
+  uint32_t most = 0;
+  int searched = 0;
+  for (int i = 0; i < 1000; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (i % 3 == 0) {
+      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
+    }
+    if (i % 5 == 1) {
+      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
+    }
+    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    double lambda = 0;
+    auto centroid = exo::solver::Solve(in, nullptr, &lambda);
+    REQUIRE(centroid.ok());
+    in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+    auto quantile = exo::solver::Solve(in);
+    in.set_opening_lambda(lambda);
+    auto opened = exo::solver::Solve(in);
+    REQUIRE(quantile.ok());
+    REQUIRE(opened.ok());
+    INFO("instance " << i << " λ* " << lambda);
+    for (const exoroute::v1::Decision* d : {&*quantile, &*opened}) {
+      REQUIRE(d->allocations_size() == centroid->allocations_size());
+      for (int k = 0; k < d->allocations_size(); ++k) {
+        CHECK(d->allocations(k).venue() == centroid->allocations(k).venue());
+        CHECK(d->allocations(k).quantity() == centroid->allocations(k).quantity());
+        CHECK(d->allocations(k).expected_cost() == centroid->allocations(k).expected_cost());
+        CHECK(d->allocations(k).limit_price() == centroid->allocations(k).limit_price());
+      }
+      CHECK(d->shortfall() == centroid->shortfall());
+      REQUIRE(d->exclusions_size() == centroid->exclusions_size());
+      for (int k = 0; k < d->exclusions_size(); ++k) {
+        CHECK(d->exclusions(k).venue() == centroid->exclusions(k).venue());
+        CHECK(d->exclusions(k).reason() == centroid->exclusions(k).reason());
+      }
+    }
+    if (centroid->stats().rounds() == 0) continue;
+    ++searched;
+    rounds_centroid += centroid->stats().rounds();
+    rounds_quantile += quantile->stats().rounds();
+    if (centroid->exclusions_size() == 0) most = std::max(most, quantile->stats().rounds());
+  }
+  INFO("rounds: centroid " << rounds_centroid << ", quantile " << rounds_quantile << " over " << searched << " decisions; most " << most);
+  CHECK(searched > 500);
+  CHECK(rounds_quantile * 10 < rounds_centroid * 7);
+  CHECK(most <= 20);
+}
+
 namespace {
 
 // A group whose every Evaluate is a round trip, as a cluster's is: λ named to Lookahead are
@@ -432,7 +494,9 @@ TEST_CASE("λ asked ahead with each round save round trips and never change the 
     TripCountingOracle plain(problems), ahead(problems);
     const exo::solver::GroupSummary g = exo::solver::VenueGroup(problems).Summary();
     auto want = exo::solver::FindDualPrice(plain, g, in.quantity());
-    auto got = exo::solver::FindDualPrice(ahead, g, in.quantity(), false, {}, /*lookahead=*/true);
+    exo::solver::SearchOptions options;
+    options.lookahead = true;
+    auto got = exo::solver::FindDualPrice(ahead, g, in.quantity(), options);
     REQUIRE(want.ok());
     REQUIRE(got.ok());
     INFO("instance " << i);
@@ -466,6 +530,7 @@ class BoundRecordingGroup final : public exo::solver::DualOracle {
     return r;
   }
   void Narrow(bool lower) override { group_.Narrow(lower); }
+  exo::solver::LocalProblem::Nearest Nearest() const override { return group_.Nearest(); }
   absl::StatusOr<double> NextBreakpoint(double lambda) override { return group_.NextBreakpoint(lambda); }
   exo::solver::GroupSummary Summary() const { return group_.Summary(); }
   std::vector<double> bounds;
@@ -482,11 +547,16 @@ TEST_CASE("the exact search is within 1e-6 of the optimum in at most 20 rounds o
   // after k rounds is how far the best Lagrangian bound asked so far lies below the optimum
   // (the bound at λ*): piecewise-linear books and books with impact, one lot size and mixed.
   // The search then goes on to λ* exactly (the tie split needs it); those rounds are printed.
-  std::mt19937_64 rng(80);
+  // Both steps, on the same books: the quantile step also reaches λ* itself within 20 rounds,
+  // and in well under the centroid's rounds on average.
   for (int kind = 0; kind < 4; ++kind) {
-    const bool impact = kind % 2 == 1;
-    RandomBookShape shape = Wide();
-    shape.one_lot_size = kind < 2;
+   const bool impact = kind % 2 == 1;
+   RandomBookShape shape = Wide();
+   shape.one_lot_size = kind < 2;
+   uint64_t total_exact[2] = {0, 0};
+   for (const auto step : {exo::solver::SearchStep::kCentroid, exo::solver::SearchStep::kQuantile}) {
+    const bool quantile = step == exo::solver::SearchStep::kQuantile;
+    std::mt19937_64 rng(80 + kind);
     std::vector<uint32_t> to_gap, to_exact;
     for (int i = 0; i < 1000; ++i) {
       int64_t lot = 0;
@@ -497,7 +567,9 @@ TEST_CASE("the exact search is within 1e-6 of the optimum in at most 20 rounds o
       const auto problems = exo::solver::BuildLocalProblems(in);
       if (problems.empty()) continue;
       BoundRecordingGroup g(problems, in.quantity());
-      auto price = exo::solver::FindDualPrice(g, g.Summary(), in.quantity());
+      exo::solver::SearchOptions options;
+      options.step = step;
+      auto price = exo::solver::FindDualPrice(g, g.Summary(), in.quantity(), options);
       REQUIRE(price.ok());
       if (price->takes_all) continue;
       const double opt = g.bounds.back();
@@ -509,12 +581,17 @@ TEST_CASE("the exact search is within 1e-6 of the optimum in at most 20 rounds o
       }
       to_gap.push_back(k + 1);
       to_exact.push_back(price->rounds);
+      total_exact[quantile] += price->rounds;
     }
     std::sort(to_gap.begin(), to_gap.end());
     std::sort(to_exact.begin(), to_exact.end());
     CHECK(to_gap.size() > 500);  // (The others take everything: no search.)
     CHECK(to_gap.back() <= 20);
-    WARN("mixed lots " << (kind >= 2) << ", impact " << impact << ": rounds to a 1e-6 gap: median " << to_gap[to_gap.size() / 2] << " p90 " << to_gap[to_gap.size() * 9 / 10] << " max " << to_gap.back()
+    if (quantile) CHECK(to_exact.back() <= 20);
+    WARN((quantile ? "quantile" : "centroid") << " step, mixed lots " << (kind >= 2) << ", impact " << impact << ": rounds to a 1e-6 gap: median " << to_gap[to_gap.size() / 2] << " p90 " << to_gap[to_gap.size() * 9 / 10] << " max " << to_gap.back()
                    << "; to λ* exactly: median " << to_exact[to_exact.size() / 2] << " p90 " << to_exact[to_exact.size() * 9 / 10] << " max " << to_exact.back());
+   }
+   INFO("rounds to λ* over all books: centroid " << total_exact[0] << ", quantile " << total_exact[1]);
+   CHECK(total_exact[1] * 10 < total_exact[0] * 7);  // Under 70 % of the centroid's.
   }
 }

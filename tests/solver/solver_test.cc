@@ -220,6 +220,10 @@ TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
     in.set_opening_lambda(bad);
     CHECK(exo::solver::Solve(in).status().message() == "solve_input.opening_lambda: must be finite");
   }
+  in.clear_opening_lambda();
+  in.set_dual_search(static_cast<exoroute::v1::DualSearch>(7));
+  CHECK(exo::solver::Solve(in).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input.dual_search: unknown value 7");
 }
 
 TEST_CASE("a node allocating at a fixed dual price takes what the exact method gives its venues", "[solver]") {
