@@ -52,8 +52,8 @@ void GroupSummary::Add(const GroupSummary& other) {
 
 absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
                                         int64_t quantity, const SearchOptions& options) {
-  const bool approximate = options.approximate, lookahead = options.lookahead;
   const bool quantile = options.step == SearchStep::kQuantile;
+  const bool approximate = options.approximate, lookahead = options.lookahead && !quantile;
   DualPrice out;
   if (group.capacity <= quantity) {
     // Everything fits: take all of it. λ is the most expensive marginal cost used.
@@ -78,6 +78,9 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   // Quantile step: the undecided quantity lies in [lo_s, hi_s] (ends at breakpoints when the
   // oracle reports the nearest ones; lo_s == hi_s: one price level left, λ* itself).
   double lo_s = group.min_cost, hi_s = group.max_cost;
+  // The last quantile step moved no quantity and the oracle named no breakpoint: the next step
+  // is the centroid (λ* itself if one level is left, as for the centroid search).
+  bool centroid_next = false;
   bool found = false;
   int slow_steps = 0;  // Steps in a row that did not halve the undecided quantity.
   // The λ answered ahead: the opening, then what each round names to the oracle's Lookahead.
@@ -95,6 +98,8 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       c = lo_s;
     } else if (bisect) {
       c = lo_s + (hi_s - lo_s) / 2;
+    } else if (centroid_next) {
+      c = (cb - ca) / static_cast<double>(qb - qa);
     } else {
       const double f = static_cast<double>(quantity - qa) / static_cast<double>(qb - qa);
       c = QuantileOf(lo_s, hi_s, (cb - ca) / static_cast<double>(qb - qa),
@@ -117,8 +122,10 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       oracle.Lookahead(std::span<const double>(ahead).last(named));
     }
     const int64_t undecided = qb - qa;
+    const bool centroid_step = quantile && centroid_next && !bisect && !opened && lo_s < hi_s;
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(c));
     bool progress = true;
+    bool snapped = false;  // The oracle named the breakpoint where the bracket's new end sits.
     if (s.hi < quantity) {
       progress = s.hi > qa;
       a = c;
@@ -127,7 +134,8 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       // Nothing changes up to the next breakpoint: the undecided quantity starts there.
       if (quantile) {
         const double above = oracle.Nearest().above;
-        lo_s = std::max(lo_s, std::isfinite(above) ? above : c);
+        snapped = std::isfinite(above);
+        lo_s = std::max(lo_s, snapped ? above : c);
       }
       oracle.Narrow(/*lower=*/true);
     } else if (s.lo > quantity) {
@@ -137,7 +145,8 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       cb = s.cost_lo;
       if (quantile) {  // The same below: it ends at the breakpoint before c.
         const double below = oracle.Nearest().below;
-        hi_s = std::min(hi_s, std::isfinite(below) ? below : c);
+        snapped = std::isfinite(below);
+        hi_s = std::min(hi_s, snapped ? below : c);
       }
       oracle.Narrow(/*lower=*/false);
     } else {
@@ -147,9 +156,17 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       found = true;
     }
     if (quantile) {
-      // A step that moves no quantity still narrows [lo_s, hi_s] to the breakpoints it found;
-      // without them (an oracle that cannot tell) the next step bisects.
-      slow_steps = bisect || found || opened ? 0 : !progress ? 2 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
+      // A step that moves no quantity still narrows [lo_s, hi_s] to the breakpoints it found.
+      // Without them (an oracle that cannot tell) it lay between two levels: the centroid next,
+      // and a centroid that moves nothing ends the search as below.
+      centroid_next = false;
+      if (!found && !progress && !snapped && !opened && !bisect) {
+        if (centroid_step && !approximate) break;
+        centroid_next = !centroid_step;
+        if (centroid_step) slow_steps = 2;
+        continue;
+      }
+      slow_steps = bisect || found || opened ? 0 : (2 * (qb - qa) > undecided ? slow_steps + 1 : 0);
       continue;
     }
     // A centroid that moves no quantity sits a rounding error away from the last level (or,
@@ -202,14 +219,17 @@ VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(pr
 
 GroupSummary VenueGroup::Summary() const { return summary_; }
 
+LocalProblem::Nearest VenueGroup::Nearest() const { return evaluated_ ? nearest_ : LocalProblem::Nearest{}; }
+
 absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
   // Frozen venues from their bracket, active ones asked (in venue order: determinism).
   LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
   nearest_ = {};
   for (const uint32_t i : active_) {
     Lane& l = lanes_[i];
-    LocalProblem::Nearest n;
-    const LocalProblem::Response r = l.problem->At(lambda, &l.window, &n);
+    const LocalProblem::Response r = l.problem->At(lambda, &l.window);
+    // (Found here while the venue's segments are at hand: a pass of its own costs more.)
+    const LocalProblem::Nearest n = l.problem->NearestTo(lambda, r, l.window);
     nearest_.below = std::max(nearest_.below, n.below);
     nearest_.above = std::min(nearest_.above, n.above);
     l.last = r;

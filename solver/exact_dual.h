@@ -97,6 +97,8 @@ struct SearchOptions {
   // Every round that asks a λ of its own also names two more to the oracle (Lookahead): where
   // the supply would reach the quantity less and plus a sixth of what the bracket leaves
   // undecided, were it even over the bracket; the rounds after take them like opening λ.
+  // Centroid step only (a cluster's search: its oracle names no breakpoint, and there the
+  // centroid with λ asked along takes the fewest round trips); ignored with the quantile step.
   bool lookahead = false;
 };
 
@@ -112,7 +114,7 @@ class VenueGroup final : public DualOracle {
   explicit VenueGroup(const std::vector<LocalProblem>& problems);
   GroupSummary Summary() const;
   absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) override;
-  LocalProblem::Nearest Nearest() const override { return nearest_; }
+  LocalProblem::Nearest Nearest() const override;
   void Narrow(bool lower) override;
   absl::StatusOr<double> NextBreakpoint(double lambda) override;
   // Venue i's own response at λ (inside the current bracket).

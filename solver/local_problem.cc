@@ -160,11 +160,11 @@ LocalProblem::Response LocalProblem::At(double lambda) const {
   return AtPosition(lambda, FirstNotBelow(lambda, 0, n_), &hi);
 }
 
-LocalProblem::Response LocalProblem::AtWithImpact(double lambda, Nearest* nearest) const {
-  const Response r = At(lambda);
-  if (r.lo > 0) nearest->below = LotMarginal(r.lo / lot_size_ - 1);
-  if (r.hi < capacity()) nearest->above = LotMarginal(r.hi / lot_size_);
-  return r;
+LocalProblem::Nearest LocalProblem::NearestWithImpact(const Response& r) const {
+  Nearest n;
+  if (r.lo > 0) n.below = LotMarginal(r.lo / lot_size_ - 1);
+  if (r.hi < capacity()) n.above = LotMarginal(r.hi / lot_size_);
+  return n;
 }
 
 double LocalProblem::NextBreakpoint(double lambda) const {

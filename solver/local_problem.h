@@ -75,15 +75,15 @@ class LocalProblem {
     double below = -std::numeric_limits<double>::infinity();
     double above = std::numeric_limits<double>::infinity();
   };
-  // At(λ, window), and the breakpoints nearest λ in `nearest`.
-  Response At(double lambda, Window* window, Nearest* nearest) const {
-    if (kappa_ > 0) return AtWithImpact(lambda, nearest);
-    window->at = FirstNotBelow(lambda, window->from, std::min(window->to, n_));
-    size_t hi;
-    const Response r = AtPosition(lambda, window->at, &hi);
-    if (window->at > 0) nearest->below = unit_[window->at - 1];
-    if (hi < n_) nearest->above = unit_[hi];
-    return r;
+  // Those of λ, given what At(λ, window) answered and where it left window.at.
+  Nearest NearestTo(double lambda, const Response& at_lambda, const Window& window) const {
+    if (kappa_ > 0) return NearestWithImpact(at_lambda);
+    Nearest n;
+    size_t hi = window.at;
+    while (hi < n_ && unit_[hi] == lambda) ++hi;
+    if (window.at > 0) n.below = unit_[window.at - 1];
+    if (hi < n_) n.above = unit_[hi];
+    return n;
   }
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
@@ -180,8 +180,8 @@ class LocalProblem {
   double CostIn(int64_t x, size_t k) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).
   double LotMarginal(int64_t j) const;
-  // At(λ) with impact, and the marginal costs of the lots either side of λ.
-  Response AtWithImpact(double lambda, Nearest* nearest) const;
+  // With impact: the marginal costs of the lots either side of λ.
+  Nearest NearestWithImpact(const Response& at_lambda) const;
   // Lots whose marginal cost is < λ (or <= λ when `inclusive`), with impact.
   int64_t LotsBelow(double lambda, bool inclusive) const;
 };
