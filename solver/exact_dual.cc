@@ -62,10 +62,10 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     out.lo = out.hi = group.capacity;
     return out;
   }
-  out.trajectory.reserve(24);
+  if (options.trajectory) out.trajectory.reserve(24);
   auto evaluate = [&](double lambda) {
     ++out.rounds;
-    out.trajectory.push_back(lambda);
+    if (options.trajectory) out.trajectory.push_back(lambda);
     return oracle.Evaluate(lambda);
   };
   // Invariant: S_hi(a) < Q < S_lo(b). Everything with marginal cost in (a, b) is undecided:
@@ -84,7 +84,9 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   bool found = false;
   int slow_steps = 0;  // Steps in a row that did not halve the undecided quantity.
   // The λ answered ahead: the opening, then what each round names to the oracle's Lookahead.
-  std::vector<double> ahead(options.opening.begin(), options.opening.end());
+  // (Only a search that looks ahead adds to them: the others read the opening in place.)
+  std::vector<double> named_ahead;
+  if (lookahead) named_ahead.assign(options.opening.begin(), options.opening.end());
   size_t next_ahead = 0;
   for (int it = 0; it < kMaxRootRounds && !found; ++it) {
     double width = b - a;
@@ -105,6 +107,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       c = QuantileOf(lo_s, hi_s, (cb - ca) / static_cast<double>(qb - qa),
                      f < 0.5 ? f + kQuantileAim : f - kQuantileAim);
     }
+    const std::span<const double> ahead = lookahead ? std::span<const double>(named_ahead) : options.opening;
     while (next_ahead < ahead.size() && !(ahead[next_ahead] > a && ahead[next_ahead] < b)) ++next_ahead;
     const bool opened = next_ahead < ahead.size();
     if (opened) c = ahead[next_ahead++];
@@ -114,12 +117,12 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       size_t named = 0;
       for (const double q : {static_cast<double>(quantity) - d, static_cast<double>(quantity) + d}) {
         const double l = a + width * ((q - static_cast<double>(qa)) / static_cast<double>(qb - qa));
-        if (l > a && l < b && l != c && (named == 0 || l != ahead.back())) {
-          ahead.push_back(l);
+        if (l > a && l < b && l != c && (named == 0 || l != named_ahead.back())) {
+          named_ahead.push_back(l);
           ++named;
         }
       }
-      oracle.Lookahead(std::span<const double>(ahead).last(named));
+      oracle.Lookahead(std::span<const double>(named_ahead).last(named));
     }
     const int64_t undecided = qb - qa;
     const bool centroid_step = quantile && centroid_next && !bisect && !opened && lo_s < hi_s;
@@ -339,18 +342,19 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
                             std::optional<double> opening, SearchStep step) {
   DualSolution out;
-  out.quantities.assign(problems.size(), 0);
   if (problems.empty()) return out;
   VenueGroup venues(problems);
   // A local group never fails: its answers are computed here.
   SearchOptions options;
   options.step = step;
+  options.trajectory = false;
   if (opening) options.opening = std::span<const double>(&*opening, 1);
   DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, options);
   out.lambda = price.lambda;
   out.rounds = price.rounds;
   if (price.takes_all) {
-    for (size_t i = 0; i < problems.size(); ++i) out.quantities[i] = problems[i].capacity();
+    out.quantities.reserve(problems.size());
+    for (const LocalProblem& p : problems) out.quantities.push_back(p.capacity());
     return out;
   }
   // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by one fraction.
@@ -362,16 +366,18 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
   out.quantities = PlaceAtDualPrice(problems, out.at_lambda, need, tied_total, need, &spare_lots);
   int64_t placed = 0;
   for (int64_t q : out.quantities) placed += q;
-  // In venue order, which is all AssignRemainder needs of the names here.
-  std::vector<SpareVenue> spare(problems.size());
-  for (size_t i = 0; i < problems.size(); ++i) {
-    spare[i].lot = problems[i].lot_size();
-    spare[i].spare_lots = spare_lots[i];
-  }
-  std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
-  for (size_t i = 0; i < problems.size(); ++i) {
-    out.quantities[i] += extra[i] * problems[i].lot_size();
-    placed += extra[i] * problems[i].lot_size();
+  if (placed < quantity) {
+    // In venue order, which is all AssignRemainder needs of the names here.
+    std::vector<SpareVenue> spare(problems.size());
+    for (size_t i = 0; i < problems.size(); ++i) {
+      spare[i].lot = problems[i].lot_size();
+      spare[i].spare_lots = spare_lots[i];
+    }
+    std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
+    for (size_t i = 0; i < problems.size(); ++i) {
+      out.quantities[i] += extra[i] * problems[i].lot_size();
+      placed += extra[i] * problems[i].lot_size();
+    }
   }
   // With mixed lot sizes the tied venues may not be able to place the last few units exactly:
   // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a

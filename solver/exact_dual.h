@@ -78,7 +78,7 @@ struct DualPrice {
   int64_t lo = 0;           // S_lo(λ*): placed strictly below λ*.
   int64_t hi = 0;           // S_hi(λ*): placed at or below λ*.
   uint32_t rounds = 0;
-  std::vector<double> trajectory;  // Every λ asked, in order.
+  std::vector<double> trajectory;  // Every λ asked, in order (SearchOptions::trajectory).
 };
 
 // How the search picks the λ of a round (see the top of this file).
@@ -100,6 +100,9 @@ struct SearchOptions {
   // Centroid step only (a cluster's search: its oracle names no breakpoint, and there the
   // centroid with λ asked along takes the fewest round trips); ignored with the quantile step.
   bool lookahead = false;
+  // Keep every λ asked in DualPrice::trajectory (a cluster records it; one node's decision
+  // does not).
+  bool trajectory = true;
 };
 
 // Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. λ* and the tie are the same
