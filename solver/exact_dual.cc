@@ -232,7 +232,7 @@ absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
     Lane& l = lanes_[i];
     const LocalProblem::Response r = l.problem->At(lambda, &l.window);
     // (Found here while the venue's segments are at hand: a pass of its own costs more.)
-    const LocalProblem::Nearest n = l.problem->NearestTo(lambda, r, l.window);
+    const LocalProblem::Nearest n = l.problem->NearestTo(r, l.window);
     nearest_.below = std::max(nearest_.below, n.below);
     nearest_.above = std::min(nearest_.above, n.above);
     l.last = r;

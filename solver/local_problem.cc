@@ -27,6 +27,16 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
                                                  std::optional<int64_t> limit_price,
                                                  int64_t decision_time_ns, uint32_t qty_scale,
                                                  CurveCache::Reader* cache) {
+  LocalProblem p;
+  if (absl::Status s = BuildInto(venue, side, limit_price, decision_time_ns, qty_scale, cache, &p); !s.ok()) {
+    return s;
+  }
+  return p;
+}
+
+absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
+                                     std::optional<int64_t> limit_price, int64_t decision_time_ns,
+                                     uint32_t qty_scale, CurveCache::Reader* cache, LocalProblem* out) {
   const auto& book = venue.book();
   if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
   if (venue.lot_size() <= 0) {
@@ -83,7 +93,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
                                               [](const Segment& s, int64_t v) { return s.end < v; }) -
                              segs.begin());
 
-  LocalProblem p;
+  LocalProblem& p = *out;
   p.segs_ = segs.data();
   p.unit_ = c.unit_costs().data();
   p.ends_ = c.ends().data();
@@ -103,7 +113,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
                        static_cast<__int128>(p.last_.worst_price) * p.last_.quantity;
   }
   p.curve_ = *std::move(curve);
-  return p;
+  return absl::OkStatus();
 }
 
 std::vector<LocalProblem::Segment> LocalProblem::segments() const {

@@ -52,6 +52,11 @@ class LocalProblem {
                                             std::optional<int64_t> limit_price,
                                             int64_t decision_time_ns, uint32_t qty_scale,
                                             CurveCache::Reader* cache);
+  // The same, built in place (a decision builds its venues' problems into one vector); `*out`
+  // is unspecified when it fails.
+  static absl::Status BuildInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
+                                std::optional<int64_t> limit_price, int64_t decision_time_ns,
+                                uint32_t qty_scale, CurveCache::Reader* cache, LocalProblem* out);
 
   Response At(double lambda) const;
   // Where λ's segment can still be during a dual search: every segment before `from` costs less
@@ -60,14 +65,14 @@ class LocalProblem {
     size_t from = 0;
     size_t to = SIZE_MAX;
     size_t at = 0;
+    size_t past = 0;  // And the first segment costing more than that λ (usually `at`).
   };
-  // At(λ), searching only inside `window` (the same answer, fewer steps); sets window->at.
-  // Inline: the dual search asks it of every active venue every round.
+  // At(λ), searching only inside `window` (the same answer, fewer steps); sets window->at and
+  // window->past. Inline: the dual search asks it of every active venue every round.
   Response At(double lambda, Window* window) const {
     if (kappa_ > 0) return At(lambda);
     window->at = FirstNotBelow(lambda, window->from, std::min(window->to, n_));
-    size_t hi;
-    return AtPosition(lambda, window->at, &hi);
+    return AtPosition(lambda, window->at, &window->past);
   }
   // The venue's breakpoints nearest a λ: its largest marginal cost below λ and its smallest
   // above (-inf / +inf when there is none). Between them its answer does not change.
@@ -75,14 +80,12 @@ class LocalProblem {
     double below = -std::numeric_limits<double>::infinity();
     double above = std::numeric_limits<double>::infinity();
   };
-  // Those of λ, given what At(λ, window) answered and where it left window.at.
-  Nearest NearestTo(double lambda, const Response& at_lambda, const Window& window) const {
+  // Those of the λ of the last At(λ, window), given its answer and the window it left.
+  Nearest NearestTo(const Response& at_lambda, const Window& window) const {
     if (kappa_ > 0) return NearestWithImpact(at_lambda);
     Nearest n;
-    size_t hi = window.at;
-    while (hi < n_ && unit_[hi] == lambda) ++hi;
     if (window.at > 0) n.below = unit_[window.at - 1];
-    if (hi < n_) n.above = unit_[hi];
+    if (window.past < n_) n.above = unit_[window.past];
     return n;
   }
   // Smallest marginal cost strictly above λ; +infinity if none.

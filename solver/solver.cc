@@ -123,13 +123,11 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
   for (const auto& v : in.venues()) {
-    absl::StatusOr<LocalProblem> p = LocalProblem::Build(v, in.side(), limit, in.decision_time_ns(),
-                                                         in.instrument().qty_scale(), reader ? &*reader : nullptr);
-    if (p.ok()) {
-      problems.push_back(*std::move(p));
-    } else if (excluded != nullptr) {
-      (*excluded)[v.venue()] = std::string(p.status().message());
-    }
+    absl::Status s = LocalProblem::BuildInto(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(),
+                                             reader ? &*reader : nullptr, &problems.emplace_back());
+    if (s.ok()) continue;
+    problems.pop_back();
+    if (excluded != nullptr) (*excluded)[v.venue()] = std::string(s.message());
   }
   return problems;
 }
