@@ -259,10 +259,7 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
     if (vi->exclusion().empty()) {
       if (std::string problem = books->BookProblem(o.symbol()); !problem.empty()) vi->set_exclusion(problem);
     }
-    if (auto book = books->Book(o.symbol())) {
-      *vi->mutable_book() = *book;
-      vi->mutable_book()->set_venue(id);
-    }
+    if (auto book = books->Book(o.symbol())) CopyDecidedBook(*book, o.side(), id, vi->mutable_book());
   }
   *in.mutable_previous() = plan.allocations();
   return in;

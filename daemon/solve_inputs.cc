@@ -19,4 +19,16 @@ std::optional<exoroute::v1::VenueInput> VenueInputFor(const exoroute::v1::VenueC
   return std::nullopt;
 }
 
+void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side side,
+                     const std::string& venue, exoroute::v1::VenueBook* out) {
+  out->set_venue(venue);
+  out->set_symbol(book.symbol());
+  out->set_sequence(book.sequence());
+  out->set_receive_time_ns(book.receive_time_ns());
+  const bool buy = side == exoroute::v1::SIDE_BUY;
+  *(buy ? out->mutable_asks() : out->mutable_bids()) = buy ? book.asks() : book.bids();
+  const auto& other = buy ? book.bids() : book.asks();
+  if (!other.empty()) *(buy ? out->add_bids() : out->add_asks()) = other[0];
+}
+
 }  // namespace exo::daemon

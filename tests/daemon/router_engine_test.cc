@@ -135,6 +135,11 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
     CHECK(in.has_opening_lambda() == d.allocated().replan());
     // Decided with the quantile step (recorded); the centroid step, afresh, splits the same.
     CHECK(in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE);
+    // A buy walks the asks: of the bids only the best level is recorded (all it reads of them).
+    for (const auto& v : in.venues()) {
+      CHECK(v.book().bids_size() <= 1);
+      if (v.exclusion().empty()) CHECK(v.book().asks_size() > 1);
+    }
     {
       SolveInput centroid = in;
       centroid.clear_dual_search();

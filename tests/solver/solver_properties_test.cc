@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "exo/deterministic.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
 #include "tests/solver/clp_reference.h"
@@ -390,6 +391,40 @@ TEST_CASE("a decision opened at the last λ* splits the same in one or two round
   CHECK(searched > 500);
   CHECK(rounds_opened * 4 < rounds_afresh);
   CHECK(most_opened <= 2);  // λ* answers at once (or the breakpoint a rounding step above it).
+}
+
+TEST_CASE("levels of the side an order does not walk beyond its best change no decision", "[solver]") {
+  // What exorouted records of a book (daemon/solve_inputs.h, CopyDecidedBook): the walked side in
+  // full and the other side's best level. A decision from that must be the decision from the
+  // whole book, byte for byte, on every shape of input and with either search step.
+  std::mt19937_64 rng(82);
+  exo::testing::RandomBookShape shape = Wide();
+  shape.one_lot_size = false;
+  int trimmed_any = 0;
+  for (int i = 0; i < 1000; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (i % 3 == 0) {
+      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
+    }
+    if (i % 5 == 1) {
+      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
+    }
+    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    if (i % 2 == 0) in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+    SolveInput trimmed = in;
+    for (auto& v : *trimmed.mutable_venues()) {
+      auto* other = in.side() == exoroute::v1::SIDE_BUY ? v.mutable_book()->mutable_bids() : v.mutable_book()->mutable_asks();
+      if (other->size() > 1) ++trimmed_any;
+      while (other->size() > 1) other->RemoveLast();
+    }
+    auto whole = exo::solver::Solve(in), cut = exo::solver::Solve(trimmed);
+    REQUIRE(whole.ok());
+    REQUIRE(cut.ok());
+    INFO("instance " << i);
+    CHECK(exo::SerializeDeterministic(*cut) == exo::SerializeDeterministic(*whole));
+  }
+  CHECK(trimmed_any > 1000);
 }
 
 TEST_CASE("the quantile step decides what the centroid step decides in fewer rounds", "[solver]") {
