@@ -11,17 +11,17 @@
 //   bracket with that mean (a density of one free parameter: linear, or a triangle at one end),
 //   the bracket's ends taken at the breakpoints nearest them when the oracle reports those
 //   (DualOracle::Nearest) — once one price level is left both ends are on it, and that is λ*.
-//   About half the rounds of the centroid on piecewise-linear books (docs/BENCHMARKS.md).
-// Bisection is the safeguard of both. It finishes exactly by
-// stepping over any breakpoint left within rounding error, and splits the quantity tied at λ*
-// in proportion to each venue's tied capacity (one broadcast fraction), in lots, remainder one
-// lot at a time by venue id; what mixed lot sizes leave over goes to the cheapest next lot that
-// fits.
+//   About half the rounds of the centroid (docs/BENCHMARKS.md).
+// Bisection is the safeguard of both. It finishes exactly by stepping over any breakpoint left
+// within rounding error, and splits the quantity tied at λ* in proportion to each venue's tied
+// capacity (one broadcast fraction), in lots, remainder one lot at a time by venue id; what
+// mixed lot sizes leave over goes to the cheapest next lot that fits.
 //
-// The search only sees a DualOracle: the sums S_lo, S_hi and their costs at a λ, and the next
-// breakpoint above a λ. A VenueGroup answers them for this node's venues; the cluster
-// coordinator answers them by adding up the nodes' answers (daemon/cluster), so the same search
-// runs on one node or across several without looking inside any book.
+// The search only sees a DualOracle: the sums S_lo, S_hi and their costs at a λ, the next
+// breakpoint above a λ, and (if it can tell) the breakpoints nearest the last λ. A VenueGroup
+// answers them for this node's venues; the cluster coordinator answers them by adding up the
+// nodes' answers (daemon/cluster; no nearest breakpoints: its search takes the centroid step),
+// so the same search runs on one node or across several without looking inside any book.
 #pragma once
 
 #include <cstdint>
