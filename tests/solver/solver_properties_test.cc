@@ -29,6 +29,24 @@ RandomBookShape Wide() {
   return s;
 }
 
+// Inputs of every shape the solver handles, the i-th of a series: Wide() books with mixed lot
+// sizes, every third with impact, every fifth with minimum child sizes, every seventh with a
+// venue limit.
+SolveInput EveryShape(std::mt19937_64& rng, int i) {
+  RandomBookShape shape = Wide();
+  shape.one_lot_size = false;
+  int64_t lot = 0;
+  SolveInput in = RandomInput(rng, &lot, shape);
+  if (i % 3 == 0) {
+    for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
+  }
+  if (i % 5 == 1) {
+    for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
+  }
+  if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+  return in;
+}
+
 // The decision's cost recomputed from the raw books (no solver code involved).
 double BookCost(const SolveInput& in, const Decision& d) {
   std::map<std::string, int64_t> take;
@@ -339,20 +357,10 @@ TEST_CASE("a decision opened at the last λ* splits the same in one or two round
   // every shape of input (limits, caps, mixed lots, impact, minimum sizes, venue limits), and
   // any other opening changes only the rounds.
   std::mt19937_64 rng(79);
-  exo::testing::RandomBookShape shape = Wide();
-  shape.one_lot_size = false;
   int searched = 0;
   uint32_t rounds_afresh = 0, rounds_opened = 0, most_opened = 0;
   for (int i = 0; i < 1000; ++i) {
-    int64_t lot = 0;
-    SolveInput in = RandomInput(rng, &lot, shape);
-    if (i % 3 == 0) {
-      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
-    }
-    if (i % 5 == 1) {
-      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
-    }
-    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    SolveInput in = EveryShape(rng, i);
     double lambda = 0;
     auto afresh = exo::solver::Solve(in, nullptr, &lambda);
     REQUIRE(afresh.ok());
@@ -398,19 +406,9 @@ TEST_CASE("levels of the side an order does not walk beyond its best change no d
   // full and the other side's best level. A decision from that must be the decision from the
   // whole book, byte for byte, on every shape of input and with either search step.
   std::mt19937_64 rng(82);
-  exo::testing::RandomBookShape shape = Wide();
-  shape.one_lot_size = false;
   int trimmed_any = 0;
   for (int i = 0; i < 1000; ++i) {
-    int64_t lot = 0;
-    SolveInput in = RandomInput(rng, &lot, shape);
-    if (i % 3 == 0) {
-      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
-    }
-    if (i % 5 == 1) {
-      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
-    }
-    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    SolveInput in = EveryShape(rng, i);
     if (i % 2 == 0) in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
     SolveInput trimmed = in;
     for (auto& v : *trimmed.mutable_venues()) {
@@ -432,21 +430,11 @@ TEST_CASE("the quantile step decides what the centroid step decides in fewer rou
   // decisions recorded before it were made with: the same children, costs, limits and
   // exclusions on every shape of input, afresh and opened at λ*.
   std::mt19937_64 rng(81);
-  exo::testing::RandomBookShape shape = Wide();
-  shape.one_lot_size = false;
   uint64_t rounds_centroid = 0, rounds_quantile = 0;
   uint32_t most = 0;
   int searched = 0;
   for (int i = 0; i < 1000; ++i) {
-    int64_t lot = 0;
-    SolveInput in = RandomInput(rng, &lot, shape);
-    if (i % 3 == 0) {
-      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
-    }
-    if (i % 5 == 1) {
-      for (auto& v : *in.mutable_venues()) v.set_min_quantity(static_cast<int64_t>(rng() % 3 == 0 ? 1 + rng() % 30 : 0));
-    }
-    if (i % 7 == 2) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 4));
+    SolveInput in = EveryShape(rng, i);
     double lambda = 0;
     auto centroid = exo::solver::Solve(in, nullptr, &lambda);
     REQUIRE(centroid.ok());
