@@ -291,7 +291,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
            "Solver decisions, wall time: a plan's first (kind=\"first\") and its re-plans (kind=\"replan\", "
            "searching from the plan's last dual price).",
            engine->decision_latency(false).Read(), "kind=\"first\""},
-          {"exoroute_decision_duration_seconds", "", engine->decision_latency(true).Read(), "kind=\"replan\""}};
+          {"exoroute_decision_duration_seconds", "", engine->decision_latency(true).Read(), "kind=\"replan\""},
+          {"exoroute_decision_inputs_duration_seconds",
+           "Per decision, snapshotting the venues' books into its input and serialising that input for the "
+           "record (the rest of a decision's work besides the solver).",
+           engine->inputs_latency().Read(), ""}};
       if (coordinator != nullptr) {
         for (HistogramMetric& m : coordinator->CallLatency()) histograms.push_back(std::move(m));
       }

@@ -335,7 +335,14 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
     return step;
   }
 
+  // Operational timing only (not an input): snapshot and serialisation of the inputs, and the solve.
+  using SteadyClock = std::chrono::steady_clock;
+  auto ns_since = [](SteadyClock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - t).count();
+  };
+  const auto inputs_start = SteadyClock::now();
   SolveInput input = !allocated_once && rec.first_input ? *rec.first_input : BuildSolveInput(p, now);
+  int64_t inputs_ns = ns_since(inputs_start);
   // A re-plan's search opens at the plan's last λ* (recorded with the inputs like the books).
   if (allocated_once && rec.last_lambda && input.method() != exoroute::v1::SOLVER_METHOD_ADMM) {
     input.set_opening_lambda(*rec.last_lambda);
@@ -343,17 +350,20 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
   // One Decision per thread, reused: its allocation messages are not allocated per decision.
   thread_local Decision decision;
   double lambda = 0;
-  const auto solve_start = std::chrono::steady_clock::now();  // Operational, not an input.
+  const auto solve_start = SteadyClock::now();
   absl::Status solved = solver::SolveInto(input, &decision, &curves_, &lambda);
-  decision_latency_[allocated_once ? 1 : 0].Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now() - solve_start).count());
+  decision_latency_[allocated_once ? 1 : 0].Record(ns_since(solve_start));
+  if (!solved.ok() || (allocated_once && decision.allocated_quantity() == 0)) inputs_latency_.Record(inputs_ns);
   EXO_RETURN_IF_ERROR(solved);
   if (decision.allocated_quantity() > 0) rec.last_lambda = lambda;
   if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
 
+  const auto serialize_start = SteadyClock::now();
+  std::string recorded = SerializeDeterministic(input);
+  inputs_latency_.Record(inputs_ns + ns_since(serialize_start));
   PlanDelta d = NewDelta(p, now);
   *d.mutable_allocated() = solver::ToPlanAllocated(decision, p.allocations(), allocated_once);
-  add(std::move(d), SerializeDeterministic(input));
+  add(std::move(d), std::move(recorded));
 
   if (p.mode() == ROUTE_MODE_EXECUTE) {
     for (const Allocation& x : decision.allocations()) {

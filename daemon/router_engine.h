@@ -114,6 +114,9 @@ class RouterEngine {
   // Wall time of the solver decisions this engine made: a plan's first (`replan` false) or
   // its re-plans (which open their search at the plan's last λ*).
   const LatencyHistogram& decision_latency(bool replan) const { return decision_latency_[replan ? 1 : 0]; }
+  // Per decision, what it costs to snapshot the books into its SolveInput and, when the
+  // decision is recorded, to serialise that input (the rest of a decision's CPU besides solving).
+  const LatencyHistogram& inputs_latency() const { return inputs_latency_; }
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
 
  private:
@@ -193,6 +196,7 @@ class RouterEngine {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
   LatencyHistogram decision_latency_[2];  // [replan]
+  LatencyHistogram inputs_latency_;
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.

@@ -223,6 +223,16 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
   CHECK(after.body.find("exoroute_decision_duration_seconds_count{kind=\"first\"} 1\n") != std::string::npos);
   CHECK(after.body.find("exoroute_decision_duration_seconds_count{kind=\"replan\"} ") != std::string::npos);
   CHECK(after.body.find("# TYPE exoroute_decision_duration_seconds histogram") != std::string::npos);
+  // Every decision's input work too: at least as many as the decisions of both kinds.
+  CHECK(after.body.find("# TYPE exoroute_decision_inputs_duration_seconds histogram") != std::string::npos);
+  auto count_of = [&](const std::string& series) {
+    const size_t at = after.body.find(series + " ");
+    return at == std::string::npos ? -1 : std::stoll(after.body.substr(at + series.size() + 1));
+  };
+  const int64_t decisions = count_of("exoroute_decision_duration_seconds_count{kind=\"first\"}") +
+                            count_of("exoroute_decision_duration_seconds_count{kind=\"replan\"}");
+  CHECK(decisions >= 1);
+  CHECK(count_of("exoroute_decision_inputs_duration_seconds_count") == decisions);
   // Per venue, the same counts as the Status RPC.
   StatusResponse status;
   grpc::ClientContext sctx;
