@@ -18,12 +18,19 @@ constexpr int kMaxRootRounds = 100;
 // was; one that overshoots a little moves it. (0.02: the fewest rounds at the tail over the
 // property tests' books; 0 has the same median and a longer tail.)
 constexpr double kQuantileAim = 0.02;
+// The λ a round names to the oracle's Lookahead: where the undecided quantity would reach Q less
+// and plus this fraction of itself, under the quantile step's density. (A twelfth: measured on
+// the solver's random books against a sixth, a sixteenth, a twenty-fifth and the even spread
+// used before — the fewest round trips with at most 18 λ taken; docs/BENCHMARKS.md.)
+constexpr double kLookaheadSpread = 1.0 / 12;
+
+}  // namespace
 
 // Where a quantity spread over [lo, hi] with mean `mean` reaches the fraction f of itself,
 // under the density of one free parameter that has that mean: linear over [lo, hi] when the
 // mean lies in the middle third, else a triangle at the near end (the linear density at the
 // third's edge). Only +, -, ×, ÷ and √: the same bits on every IEEE machine.
-double QuantileOf(double lo, double hi, double mean, double f) {
+double SupplyQuantile(double lo, double hi, double mean, double f) {
   const double width = hi - lo;
   const double m = std::clamp((mean - lo) / width, 0.0, 1.0);
   double t;
@@ -41,7 +48,6 @@ double QuantileOf(double lo, double hi, double mean, double f) {
   return lo + width * t;
 }
 
-}  // namespace
 
 void GroupSummary::Add(const GroupSummary& other) {
   capacity += other.capacity;
@@ -104,7 +110,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       c = (cb - ca) / static_cast<double>(qb - qa);
     } else {
       const double f = static_cast<double>(quantity - qa) / static_cast<double>(qb - qa);
-      c = QuantileOf(lo_s, hi_s, (cb - ca) / static_cast<double>(qb - qa),
+      c = SupplyQuantile(lo_s, hi_s, (cb - ca) / static_cast<double>(qb - qa),
                      f < 0.5 ? f + kQuantileAim : f - kQuantileAim);
     }
     const std::span<const double> ahead = lookahead ? std::span<const double>(named_ahead) : options.opening;
@@ -113,10 +119,11 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     if (opened) c = ahead[next_ahead++];
     if (!(c > a && c < b)) c = a + width / 2;
     if (lookahead && !opened) {
-      const double d = static_cast<double>(qb - qa) / 6;
+      const double undecided_q = static_cast<double>(qb - qa);
+      const double f = static_cast<double>(quantity - qa) / undecided_q, mean = (cb - ca) / undecided_q;
       size_t named = 0;
-      for (const double q : {static_cast<double>(quantity) - d, static_cast<double>(quantity) + d}) {
-        const double l = a + width * ((q - static_cast<double>(qa)) / static_cast<double>(qb - qa));
+      for (const double at : {f - kLookaheadSpread, f + kLookaheadSpread}) {
+        const double l = SupplyQuantile(a, b, mean, std::clamp(at, 0.0, 1.0));
         if (l > a && l < b && l != c && (named == 0 || l != named_ahead.back())) {
           named_ahead.push_back(l);
           ++named;

@@ -81,6 +81,11 @@ struct DualPrice {
   std::vector<double> trajectory;  // Every λ asked, in order (SearchOptions::trajectory).
 };
 
+// The quantile step's estimate: where a quantity spread over [lo, hi] with mean marginal cost
+// `mean` reaches the fraction f (0 < f < 1) of itself, under a one-parameter density with that
+// mean (linear, or a triangle at one end). lo < hi.
+double SupplyQuantile(double lo, double hi, double mean, double f);
+
 // How the search picks the λ of a round (see the top of this file).
 enum class SearchStep { kCentroid, kQuantile };
 
@@ -95,8 +100,9 @@ struct SearchOptions {
   // daemon/cluster; a re-plan opens at the plan's last λ*).
   std::span<const double> opening;
   // Every round that asks a λ of its own also names two more to the oracle (Lookahead): where
-  // the supply would reach the quantity less and plus a sixth of what the bracket leaves
-  // undecided, were it even over the bracket; the rounds after take them like opening λ.
+  // the supply would reach the quantity less and plus a twelfth of what the bracket leaves
+  // undecided, under the quantile step's density (SupplyQuantile); the rounds after take them
+  // like opening λ.
   // Centroid step only (a cluster's search: its oracle names no breakpoint, and there the
   // centroid with λ asked along takes the fewest round trips); ignored with the quantile step.
   bool lookahead = false;

@@ -310,10 +310,10 @@ std::string SupplyKey(const ParentOrder& order) { return absl::StrCat(order.symb
 
 // The λ to ask with Prepare, by sums (λ, S(λ)) earlier searches got (S: the middle of S_lo and
 // S_hi), in the order to ask them: the closest λ below where they cross `quantity` and the
-// closest above — if the books have not moved, λ* lies between them — then, between those two,
-// where the supply would reach the quantity less and plus a sixth of the supply between them,
-// were it even (when it nearly is, λ* lies between these). Only the one of the first two there
-// is when the quantity is beyond what the sums cover.
+// closest above — if the books have not moved, λ* lies between them — then the mean marginal
+// cost of the supply between those two (λ* itself when it is one price level) and where that
+// supply would reach the quantity under the quantile step's density (solver::SupplyQuantile).
+// Only the one of the first two there is when the quantity is beyond what the sums cover.
 std::vector<double> Opening(const SearchSums& sums, int64_t quantity) {
   auto supply = [](const SearchSums::value_type& p) {
     return (static_cast<double>(p.second.lo) + static_cast<double>(p.second.hi)) / 2;
@@ -334,10 +334,13 @@ std::vector<double> Opening(const SearchSums& sums, int64_t quantity) {
     return {};
   }
   std::vector<double> out = {below->first, above->first};
-  const double s0 = supply(*below), s1 = supply(*above);
-  for (const double at : {q - (s1 - s0) / 6, q + (s1 - s0) / 6}) {
-    const double l = below->first + (at - s0) * (above->first - below->first) / (s1 - s0);
-    if (l > below->first && l < above->first) out.push_back(l);
+  // The supply those sums left between the two: its quantity and mean marginal cost.
+  const int64_t undecided = above->second.lo - below->second.hi;
+  if (undecided <= 0) return out;
+  const double mean = (above->second.cost_lo - below->second.cost_hi) / static_cast<double>(undecided);
+  const double f = std::clamp((q - static_cast<double>(below->second.hi)) / static_cast<double>(undecided), 0.0, 1.0);
+  for (const double l : {mean, solver::SupplyQuantile(below->first, above->first, mean, f)}) {
+    if (l > below->first && l < above->first && l != out.back()) out.push_back(l);
   }
   return out;
 }

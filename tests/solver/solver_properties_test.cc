@@ -535,7 +535,7 @@ TEST_CASE("λ asked ahead with each round save round trips and never change the 
   INFO("round trips without lookahead " << trips_plain << ", with " << trips_ahead << " over " << searched
                                         << " searches; most rounds " << max_rounds << " (without: " << plain_max << ")");
   CHECK(searched > 200);
-  CHECK(trips_ahead * 4 < trips_plain * 3);  // At least a quarter fewer.
+  CHECK(trips_ahead * 5 < trips_plain * 3);  // At least two fifths fewer (1485 of 2678 when written).
   CHECK(max_rounds <= 20);
 }
 
