@@ -401,6 +401,72 @@ TEST_CASE("a decision opened at the last λ* splits the same in one or two round
   CHECK(most_opened <= 2);  // λ* answers at once (or the breakpoint a rounding step above it).
 }
 
+TEST_CASE("the quantile step holds on supplies its density fits worst", "[solver]") {
+  // The step models the undecided supply as one smooth density; these books are far from that:
+  // half the levels a hundred times dearer (two clumps), prices growing exponentially, one level
+  // holding nearly everything, sizes doubling level by level, every venue at the same prices.
+  // The same children as the centroid step, at most 20 rounds, fewer on average.
+  const char* kinds[] = {"two clumps", "exponential prices", "one huge level", "doubling sizes", "shared prices"};
+  for (int kind = 0; kind < 5; ++kind) {
+    std::mt19937_64 rng(90 + kind);
+    uint64_t rounds[2] = {0, 0};
+    uint32_t most = 0;
+    int searched = 0;
+    for (int n = 0; n < 500; ++n) {
+      SolveInput in = exo::testing::MakeInput(SIDE_BUY, 1);
+      const int venues = 2 + static_cast<int>(rng() % 40);
+      int64_t total = 0;
+      for (int v = 0; v < venues; ++v) {
+        char id[8];
+        std::snprintf(id, sizeof(id), "V%03d", v);
+        VenueInput vi = exo::testing::MakeVenue(id, {}, {}, static_cast<double>(rng() % 50) / 10.0);
+        const int levels = 1 + static_cast<int>(rng() % 30);
+        int64_t price = 1000 + static_cast<int64_t>(rng() % 5);
+        for (int k = 0; k < levels; ++k) {
+          int64_t size = 1 + static_cast<int64_t>(rng() % 20);
+          if (kind == 0) price = (k < levels / 2 ? 1000 : 100000) + k;
+          if (kind == 1) price = 1000 + k + static_cast<int64_t>(std::pow(1.5, k));
+          if (kind == 2) {
+            if (k == 0) size = 1000000;
+            price += 1 + static_cast<int64_t>(rng() % 3);
+          }
+          if (kind == 3) {
+            size = int64_t{1} << std::min(k, 20);
+            price += 1 + static_cast<int64_t>(rng() % 3);
+          }
+          if (kind == 4) price = 1000 + k;
+          BookLevel* a = vi.mutable_book()->add_asks();
+          a->set_price(price);
+          a->set_size(size);
+          total += size;
+        }
+        *in.add_venues() = vi;
+      }
+      in.set_quantity(1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(total)));
+      auto centroid = exo::solver::Solve(in);
+      in.set_dual_search(DUAL_SEARCH_QUANTILE);
+      auto quantile = exo::solver::Solve(in);
+      REQUIRE(centroid.ok());
+      REQUIRE(quantile.ok());
+      INFO(kinds[kind] << ", instance " << n);
+      REQUIRE(quantile->allocations_size() == centroid->allocations_size());
+      for (int i = 0; i < quantile->allocations_size(); ++i) {
+        CHECK(quantile->allocations(i).venue() == centroid->allocations(i).venue());
+        CHECK(quantile->allocations(i).quantity() == centroid->allocations(i).quantity());
+      }
+      if (centroid->stats().rounds() == 0) continue;
+      ++searched;
+      rounds[0] += centroid->stats().rounds();
+      rounds[1] += quantile->stats().rounds();
+      most = std::max(most, quantile->stats().rounds());
+    }
+    INFO(kinds[kind] << ": rounds centroid " << rounds[0] << ", quantile " << rounds[1] << ", most " << most);
+    CHECK(searched > 400);
+    CHECK(most <= 20);
+    CHECK(rounds[1] * 10 < rounds[0] * 8);
+  }
+}
+
 TEST_CASE("levels of the side an order does not walk beyond its best change no decision", "[solver]") {
   // What exorouted records of a book (daemon/solve_inputs.h, CopyDecidedBook): the walked side in
   // full and the other side's best level. A decision from that must be the decision from the
