@@ -324,7 +324,7 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
       share = static_cast<int64_t>(static_cast<__int128>(need) * tied / tied_total) / lot * lot;
     }
     quantities[i] = r.lo + share;
-    (*spare_lots)[i] = std::min((tied - share) / lot, spare_cap);
+    if (tied > 0) (*spare_lots)[i] = std::min((tied - share) / lot, spare_cap);  // (Else 0: assigned.)
   }
   return quantities;
 }

@@ -123,6 +123,7 @@ class LocalProblem {
   // Marginal cost of the first and of the last lot (the same arithmetic as LotMarginal).
   double min_unit_cost() const { return unit_[0] + kappa_ * static_cast<double>(lot_size_) * 0.5; }
   double max_unit_cost() const {
+    if (kappa_ == 0) return unit_[n_ - 1] + 0.0;  // The same sum, without the lot count's division.
     return unit_[n_ - 1] + kappa_ * static_cast<double>(lot_size_) *
                                (static_cast<double>(capacity() / lot_size_ - 1) + 0.5);
   }
