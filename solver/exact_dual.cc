@@ -48,7 +48,6 @@ double SupplyQuantile(double lo, double hi, double mean, double f) {
   return lo + width * t;
 }
 
-
 void GroupSummary::Add(const GroupSummary& other) {
   capacity += other.capacity;
   min_cost = std::min(min_cost, other.min_cost);

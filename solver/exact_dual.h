@@ -82,7 +82,7 @@ struct DualPrice {
 };
 
 // The quantile step's estimate: where a quantity spread over [lo, hi] with mean marginal cost
-// `mean` reaches the fraction f (0 < f < 1) of itself, under a one-parameter density with that
+// `mean` reaches the fraction f (0 <= f <= 1) of itself, under a one-parameter density with that
 // mean (linear, or a triangle at one end). lo < hi.
 double SupplyQuantile(double lo, double hi, double mean, double f);
 
