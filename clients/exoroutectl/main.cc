@@ -486,7 +486,10 @@ int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const
     std::cout << ToJson(r) << "\n";
   } else if (r.ok()) {
     std::cout << "OK: " << r.checked() << " deltas verified";
-    if (recompute) std::cout << ", " << r.decisions_checked() << " decisions re-solved identically";
+    if (recompute) {
+      std::cout << ", " << r.decisions_checked() << (r.decisions_checked() == 1 ? " decision" : " decisions")
+                << " re-solved identically";
+    }
     std::cout << "; chain head " << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";
     if (!signed_ok.empty()) std::cout << "OK: " << signed_ok << "\n";
   } else {
