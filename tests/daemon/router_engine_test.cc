@@ -6,6 +6,7 @@
 #include "daemon/decision_audit.h"
 #include "daemon/venue_factory.h"
 #include "solver/solver.h"
+#include "tests/solver/same_children.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::daemon::RouterEngine;
@@ -148,11 +149,7 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
       auto a = exo::solver::Solve(in), b = exo::solver::Solve(centroid);
       REQUIRE(a.ok());
       REQUIRE(b.ok());
-      REQUIRE(a->allocations_size() == b->allocations_size());
-      for (int i = 0; i < a->allocations_size(); ++i) {
-        CHECK(a->allocations(i).venue() == b->allocations(i).venue());
-        CHECK(a->allocations(i).quantity() == b->allocations(i).quantity());
-      }
+      exo::testing::CheckSameChildren(*a, *b);
     }
     if (in.has_opening_lambda()) {
       ++replans;
@@ -162,11 +159,7 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
       auto afresh = exo::solver::Solve(in);
       REQUIRE(opened.ok());
       REQUIRE(afresh.ok());
-      REQUIRE(opened->allocations_size() == afresh->allocations_size());
-      for (int i = 0; i < opened->allocations_size(); ++i) {
-        CHECK(opened->allocations(i).venue() == afresh->allocations(i).venue());
-        CHECK(opened->allocations(i).quantity() == afresh->allocations(i).quantity());
-      }
+      exo::testing::CheckSameChildren(*opened, *afresh);
       CHECK(opened->expected_cost() == afresh->expected_cost());
     }
     last_marginal = d.allocated().stats().marginal_price();

@@ -11,6 +11,7 @@
 #include "solver/solver.h"
 #include "tests/solver/clp_reference.h"
 #include "tests/solver/random_books.h"
+#include "tests/solver/same_children.h"
 
 using exo::testing::RandomBookShape;
 using exo::testing::RandomInput;
@@ -378,14 +379,7 @@ TEST_CASE("a decision opened at the last λ* splits the same in one or two round
       auto opened = exo::solver::Solve(in);
       REQUIRE(opened.ok());
       INFO("opening " << opening);
-      REQUIRE(opened->allocations_size() == afresh->allocations_size());
-      for (int k = 0; k < opened->allocations_size(); ++k) {
-        CHECK(opened->allocations(k).venue() == afresh->allocations(k).venue());
-        CHECK(opened->allocations(k).quantity() == afresh->allocations(k).quantity());
-        CHECK(opened->allocations(k).expected_cost() == afresh->allocations(k).expected_cost());
-      }
-      CHECK(opened->shortfall() == afresh->shortfall());
-      CHECK(opened->exclusions_size() == afresh->exclusions_size());
+      exo::testing::CheckSameChildren(*opened, *afresh);
       // (Another opening inside the bracket sends the search down another path: sometimes a
       // few rounds longer, never to another split.)
       if (dropped || opening != lambda || afresh->stats().rounds() == 0) continue;
@@ -449,11 +443,7 @@ TEST_CASE("the quantile step holds on supplies its density fits worst", "[solver
       REQUIRE(centroid.ok());
       REQUIRE(quantile.ok());
       INFO(kinds[kind] << ", instance " << n);
-      REQUIRE(quantile->allocations_size() == centroid->allocations_size());
-      for (int i = 0; i < quantile->allocations_size(); ++i) {
-        CHECK(quantile->allocations(i).venue() == centroid->allocations(i).venue());
-        CHECK(quantile->allocations(i).quantity() == centroid->allocations(i).quantity());
-      }
+      exo::testing::CheckSameChildren(*quantile, *centroid);
       if (centroid->stats().rounds() == 0) continue;
       ++searched;
       rounds[0] += centroid->stats().rounds();
@@ -511,21 +501,7 @@ TEST_CASE("the quantile step decides what the centroid step decides in fewer rou
     REQUIRE(quantile.ok());
     REQUIRE(opened.ok());
     INFO("instance " << i << " λ* " << lambda);
-    for (const exoroute::v1::Decision* d : {&*quantile, &*opened}) {
-      REQUIRE(d->allocations_size() == centroid->allocations_size());
-      for (int k = 0; k < d->allocations_size(); ++k) {
-        CHECK(d->allocations(k).venue() == centroid->allocations(k).venue());
-        CHECK(d->allocations(k).quantity() == centroid->allocations(k).quantity());
-        CHECK(d->allocations(k).expected_cost() == centroid->allocations(k).expected_cost());
-        CHECK(d->allocations(k).limit_price() == centroid->allocations(k).limit_price());
-      }
-      CHECK(d->shortfall() == centroid->shortfall());
-      REQUIRE(d->exclusions_size() == centroid->exclusions_size());
-      for (int k = 0; k < d->exclusions_size(); ++k) {
-        CHECK(d->exclusions(k).venue() == centroid->exclusions(k).venue());
-        CHECK(d->exclusions(k).reason() == centroid->exclusions(k).reason());
-      }
-    }
+    for (const exoroute::v1::Decision* d : {&*quantile, &*opened}) exo::testing::CheckSameChildren(*d, *centroid);
     if (centroid->stats().rounds() == 0) continue;
     ++searched;
     rounds_centroid += centroid->stats().rounds();

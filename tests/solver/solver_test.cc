@@ -11,6 +11,7 @@
 #include "test_books.h"
 #include "random_books.h"
 #include "lot_reference.h"
+#include "same_children.h"
 
 using exo::testing::kNow;
 using exo::testing::MakeInput;
@@ -82,13 +83,7 @@ TEST_CASE("the quantile step on degenerate books decides as the centroid step do
     REQUIRE(centroid.ok());
     REQUIRE(quantile.ok());
     INFO("case " << k << " side " << in.side() << " qty " << in.quantity());
-    REQUIRE(quantile->allocations_size() == centroid->allocations_size());
-    for (int i = 0; i < quantile->allocations_size(); ++i) {
-      CHECK(quantile->allocations(i).venue() == centroid->allocations(i).venue());
-      CHECK(quantile->allocations(i).quantity() == centroid->allocations(i).quantity());
-      CHECK(quantile->allocations(i).expected_cost() == centroid->allocations(i).expected_cost());
-    }
-    CHECK(quantile->shortfall() == centroid->shortfall());
+    exo::testing::CheckSameChildren(*quantile, *centroid);
     CHECK(quantile->stats().rounds() <= 20);
     searched += quantile->stats().rounds() > 0 ? 1 : 0;
   }
