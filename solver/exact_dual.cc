@@ -6,6 +6,7 @@
 
 #include "exo/status_macros.h"
 #include "solver/internal/lot_fill.h"
+#include "solver/internal/scalar_copies.h"
 
 namespace exo::solver {
 namespace {
@@ -230,26 +231,32 @@ GroupSummary VenueGroup::Summary() const { return summary_; }
 
 LocalProblem::Nearest VenueGroup::Nearest() const { return evaluated_ ? nearest_ : LocalProblem::Nearest{}; }
 
-absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
-  // Frozen venues from their bracket, active ones asked (in venue order: determinism).
-  LocalProblem::Response s{fixed_q_, fixed_q_, fixed_cost_, fixed_cost_};
-  nearest_ = {};
+EXO_SCALAR_COPIES absl::StatusOr<LocalProblem::Response> VenueGroup::Evaluate(double lambda) {
+  // Frozen venues from their bracket, active ones asked (in venue order: determinism), summed
+  // field by field in scalars (EXO_SCALAR_COPIES).
+  int64_t lo = fixed_q_, hi = fixed_q_;
+  double cost_lo = fixed_cost_, cost_hi = fixed_cost_;
+  LocalProblem::Nearest nearest;
   for (const uint32_t i : active_) {
     Lane& l = lanes_[i];
     const LocalProblem::Response r = l.problem->At(lambda, &l.window);
     // (Found here while the venue's segments are at hand: a pass of its own costs more.)
     const LocalProblem::Nearest n = l.problem->NearestTo(r, l.window);
-    nearest_.below = std::max(nearest_.below, n.below);
-    nearest_.above = std::min(nearest_.above, n.above);
-    l.last = r;
-    s.lo += r.lo;
-    s.hi += r.hi;
-    s.cost_lo += r.cost_lo;
-    s.cost_hi += r.cost_hi;
+    nearest.below = std::max(nearest.below, n.below);
+    nearest.above = std::min(nearest.above, n.above);
+    l.last.lo = r.lo;
+    l.last.hi = r.hi;
+    l.last.cost_lo = r.cost_lo;
+    l.last.cost_hi = r.cost_hi;
+    lo += r.lo;
+    hi += r.hi;
+    cost_lo += r.cost_lo;
+    cost_hi += r.cost_hi;
   }
+  nearest_ = nearest;
   evaluated_ = true;
   last_lambda_ = lambda;
-  return s;
+  return LocalProblem::Response{lo, hi, cost_lo, cost_hi};
 }
 
 void VenueGroup::Narrow(bool lower) {

@@ -8,6 +8,7 @@
 #include "exo/fixed_point.h"
 #include "solver/admm.h"
 #include "solver/exact_dual.h"
+#include "solver/internal/scalar_copies.h"
 #include "solver/local_problem.h"
 
 namespace exo::solver {
@@ -80,6 +81,18 @@ DualSolution AllocateAtFixedDual(const std::vector<LocalProblem>& problems,
   return sol;
 }
 
+// Weak duality: for any λ, Σ_i min_x (f_i(x) - λx) + λ·X bounds the cost of placing X. (A
+// function of its own: inlined into SolveInto the sum lived in memory, a store and a load per
+// venue on its one dependency chain.)
+[[gnu::noinline]] double LagrangianBound(const std::vector<LocalProblem>& problems, const DualSolution& sol, int64_t placed) {
+  double bound = sol.lambda * static_cast<double>(placed);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const LocalProblem::Response r = sol.at_lambda.empty() ? problems[i].At(sol.lambda) : sol.at_lambda[i];
+    bound += r.cost_lo - sol.lambda * static_cast<double>(r.lo);
+  }
+  return bound;
+}
+
 }  // namespace
 
 size_t VenueLimits::Smallest(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
@@ -138,7 +151,8 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double*
   return d;
 }
 
-absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, double* dual_price) {
+EXO_SCALAR_COPIES absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves,
+                                            double* dual_price) {
   if (auto s = ValidateInput(in); !s.ok()) return s;
   Decision& d = *out;
   // Everything cleared but the allocation messages, which are rewritten in place below (every
@@ -228,14 +242,9 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   d.set_shortfall(in.quantity() - allocated);
   d.set_expected_cost(cost);
 
-  // Weak duality: for any λ, Σ_i min_x (f_i(x) - λx) + λ·X bounds the cost of placing X.
+  // The optimality gap: the chosen allocation's cost against the Lagrangian bound at λ*.
   const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
-  double bound = sol.lambda * static_cast<double>(allocated);
-  for (size_t i = 0; i < problems.size(); ++i) {
-    const LocalProblem::Response r =
-        sol.at_lambda.empty() ? problems[i].At(sol.lambda) : sol.at_lambda[i];
-    bound += r.cost_lo - sol.lambda * static_cast<double>(r.lo);
-  }
+  const double bound = LagrangianBound(problems, sol, allocated);
   if (allocated > 0) stats->set_optimality_gap(std::max<int64_t>(0, std::llround((chosen - bound) / qty_unit)));
 
   if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(best_bid + best_ask, 1, 2));
