@@ -8,6 +8,7 @@
 #include "exo/fixed_point.h"
 #include "solver/admm.h"
 #include "solver/exact_dual.h"
+#include "solver/internal/same_id.h"
 #include "solver/internal/scalar_copies.h"
 #include "solver/local_problem.h"
 
@@ -227,7 +228,7 @@ EXO_SCALAR_COPIES absl::Status SolveInto(const SolveInput& in, Decision* out, Cu
     ++used;
     // (A Decision parsed from elsewhere may carry fields this release does not know.)
     if (!reflection->GetUnknownFields(*a).empty()) a->Clear();
-    if (a->venue() != problems[i].venue()) a->set_venue(problems[i].venue());
+    if (!internal::SameId(a->venue(), problems[i].venue())) a->set_venue(problems[i].venue());
     a->set_quantity(x);
     const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());
     a->set_limit_price(child.limit_price);

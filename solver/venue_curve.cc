@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "solver/internal/same_id.h"
 
 namespace exo::solver {
 namespace {
@@ -162,7 +163,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
     return v < 0 || (v == 0 && c->symbol() < symbol);
   };
   auto same_key = [&](const std::shared_ptr<const VenueCurve>& c) {
-    return c->venue() == id && c->symbol() == symbol;
+    return internal::SameId(c->venue(), id) && internal::SameId(c->symbol(), symbol);
   };
   auto find = [&] { return std::partition_point(slot.curves.begin(), slot.curves.end(), before); };
   size_t k = slot.next;

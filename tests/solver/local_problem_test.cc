@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "solver/internal/same_id.h"
 #include "test_books.h"
 
 using exo::solver::LocalProblem;
@@ -90,4 +91,24 @@ TEST_CASE("unusable books are refused with a specific reason", "[local_problem]"
   CHECK(reason(v) == "in the order's denied_venues");
   CHECK(reason(MakeVenue("A", {{100, 3}}, {}, 0, 4)) ==
         "less than one lot (4) available within limit and cap");
+}
+
+TEST_CASE("SameId agrees with string equality for ids of every length and every differing byte", "[local_problem]") {
+  // The curve cache and the allocation rewrite compare ids with it (solver/internal/same_id.h):
+  // a wrong answer would hand a venue another venue's curve.
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a(n, 'a');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + (i * 7) % 26);
+    const std::string same = a;
+    CHECK(exo::solver::internal::SameId(a, same));
+    CHECK_FALSE(exo::solver::internal::SameId(a, a + "x"));
+    if (n > 0) CHECK_FALSE(exo::solver::internal::SameId(a, a.substr(0, n - 1)));
+    for (size_t i = 0; i < n; ++i) {
+      std::string b = a;
+      b[i] = static_cast<char>(b[i] ^ 0x20);
+      INFO("length " << n << ", byte " << i);
+      CHECK_FALSE(exo::solver::internal::SameId(a, b));
+      CHECK_FALSE(exo::solver::internal::SameId(b, a));
+    }
+  }
 }
