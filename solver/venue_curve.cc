@@ -166,7 +166,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
     return internal::SameId(c->venue(), id) && internal::SameId(c->symbol(), symbol);
   };
   auto find = [&] { return std::partition_point(slot.curves.begin(), slot.curves.end(), before); };
-  size_t k = slot.next;
+  size_t k = slot.next < slot.curves.size() ? slot.next : 0;  // (The next decision starts over.)
   bool keyed = k < slot.curves.size() && same_key(slot.curves[k]);
   if (!keyed) {
     k = static_cast<size_t>(find() - slot.curves.begin());
