@@ -134,6 +134,7 @@ class VenueGroup final : public DualOracle {
  private:
   // One venue in the search: where its answers can still be, and its answer at the last λ.
   struct Lane {
+    Lane() {}  // NOLINT(modernize-use-equals-default): as LocalProblem's, no zeroing first.
     const LocalProblem* problem = nullptr;
     int64_t qa = 0, qb = 0;  // Its quantity at the bracket's ends,
     double ca = 0, cb = 0;   // and their costs.
