@@ -51,16 +51,20 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   }
   // The walked side is checked level by level when its curve is built; of the other side only
   // its best level matters (a crossed book is unusable whichever side we take).
-  absl::StatusOr<std::shared_ptr<const VenueCurve>> curve =
-      cache != nullptr ? cache->Get(venue, side, qty_scale)
-                       : VenueCurve::Build(venue, side, qty_scale);
-  if (!curve.ok()) return curve.status();
+  LocalProblem& p = *out;
+  if (cache != nullptr) {
+    if (absl::Status s = cache->GetInto(venue, side, qty_scale, &p.curve_); !s.ok()) return s;
+  } else {
+    absl::StatusOr<std::shared_ptr<const VenueCurve>> built = VenueCurve::Build(venue, side, qty_scale);
+    if (!built.ok()) return built.status();
+    p.curve_ = *std::move(built);
+  }
   if (!book.bids().empty() && !book.asks().empty() &&
       book.bids(0).price() >= book.asks(0).price()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "crossed book: best bid ", book.bids(0).price(), " >= best ask ", book.asks(0).price()));
   }
-  const VenueCurve& c = **curve;
+  const VenueCurve& c = *p.curve_;
   const std::vector<Segment>& segs = c.segments();
   // Cut at the limit: the runs whose worst price is within it (worst prices only get worse).
   size_t n = segs.size();
@@ -93,7 +97,6 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
                                               [](const Segment& s, int64_t v) { return s.end < v; }) -
                              segs.begin());
 
-  LocalProblem& p = *out;
   p.segs_ = segs.data();
   p.unit_ = c.unit_costs().data();
   p.ends_ = c.ends().data();
@@ -112,7 +115,6 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
     p.last_.notional = (before != nullptr ? before->notional : 0) +
                        static_cast<__int128>(p.last_.worst_price) * p.last_.quantity;
   }
-  p.curve_ = *std::move(curve);
   return absl::OkStatus();
 }
 

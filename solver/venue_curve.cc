@@ -153,8 +153,8 @@ bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
   return diff == 0;
 }
 
-absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
-    const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale) {
+absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale,
+                                         std::shared_ptr<const VenueCurve>* out) {
   Slot& slot = cache_.slots_[side == exoroute::v1::SIDE_BUY ? 1 : 0];
   const std::string& id = venue.venue();
   const std::string& symbol = venue.book().symbol();
@@ -174,14 +174,15 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
   }
   if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
     slot.next = k + 1;
-    return slot.curves[k];
+    *out = slot.curves[k];
+    return absl::OkStatus();
   }
   // Built outside the lock: concurrent decisions do not wait for it.
   lock_.unlock();
   absl::StatusOr<std::shared_ptr<const VenueCurve>> built =
       VenueCurve::Build(venue, side, qty_scale);
   lock_.lock();
-  if (!built.ok()) return built;
+  if (!built.ok()) return built.status();
   ++cache_.builds_;
   auto it = find();
   if (it != slot.curves.end() && same_key(*it)) {
@@ -190,7 +191,8 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> CurveCache::Reader::Get(
     it = slot.curves.insert(it, *built);
   }
   slot.next = static_cast<size_t>(it - slot.curves.begin()) + 1;
-  return built;
+  *out = *std::move(built);
+  return absl::OkStatus();
 }
 
 uint64_t CurveCache::builds() const {

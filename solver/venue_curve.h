@@ -88,7 +88,14 @@ class CurveCache {
     explicit Reader(CurveCache& cache) : cache_(cache), lock_(cache.mu_) {}
     absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
                                                           exoroute::v1::Side side,
-                                                          uint32_t qty_scale);
+                                                          uint32_t qty_scale) {
+      std::shared_ptr<const VenueCurve> curve;
+      if (absl::Status s = GetInto(venue, side, qty_scale, &curve); !s.ok()) return s;
+      return curve;
+    }
+    // The same into `*out` (unchanged on error): a hit is one shared_ptr copy, nothing wrapped.
+    absl::Status GetInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
+                         uint32_t qty_scale, std::shared_ptr<const VenueCurve>* out);
 
    private:
     CurveCache& cache_;
