@@ -235,8 +235,10 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   if (o.has_limit_price()) in.set_limit_price(o.limit_price());
   in.set_max_venues(o.max_venues());
   in.set_method(config_.routing().method());
-  // The exact search's newest step (recorded: replay of older decisions keeps theirs).
+  // The exact search's newest step, and ADMM's newest variant (recorded: replay of older
+  // decisions keeps theirs).
   in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+  if (in.method() == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED);
   in.set_decision_time_ns(now);
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());

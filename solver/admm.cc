@@ -31,6 +31,58 @@ double RelativeGap(const std::vector<LocalProblem>& problems, const std::vector<
   return (primal - dual) / std::max(std::fabs(primal), 1e-300);
 }
 
+// The balanced variant's certificate: a feasible point built from the venues' answers at one
+// price m — λ itself when S_lo(λ) <= Q <= S_hi(λ), else the breakpoint next to λ towards Q —
+// taking everything below m and the quantity tied at m by one fraction, against the better of
+// the Lagrangian bounds at λ and at m. Writes the point to `*point` and returns the relative gap;
+// +infinity (and no point) when the answers at m do not bracket Q either.
+double WindowGap(const std::vector<LocalProblem>& problems, double q, double lambda,
+                 std::vector<LocalProblem::Response>* at, std::vector<double>* point) {
+  const size_t n = problems.size();
+  at->resize(n);
+  double lo = 0, hi = 0, dual = lambda * q;
+  for (size_t i = 0; i < n; ++i) {
+    const LocalProblem::Response r = problems[i].At(lambda);
+    (*at)[i] = r;
+    lo += static_cast<double>(r.lo);
+    hi += static_cast<double>(r.hi);
+    dual += r.cost_lo - lambda * static_cast<double>(r.lo);
+  }
+  if (lo > q || hi < q) {
+    double m = lo > q ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    for (const LocalProblem& p : problems) {
+      m = lo > q ? std::max(m, p.PreviousBreakpoint(lambda)) : std::min(m, p.NextBreakpoint(lambda));
+    }
+    if (!std::isfinite(m)) return std::numeric_limits<double>::infinity();
+    lo = hi = 0;
+    double dual_m = m * q;
+    for (size_t i = 0; i < n; ++i) {
+      const LocalProblem::Response r = problems[i].At(m);
+      (*at)[i] = r;
+      lo += static_cast<double>(r.lo);
+      hi += static_cast<double>(r.hi);
+      dual_m += r.cost_lo - m * static_cast<double>(r.lo);
+    }
+    if (lo > q || hi < q) return std::numeric_limits<double>::infinity();
+    dual = std::max(dual, dual_m);
+  }
+  const double f = hi > lo ? (q - lo) / (hi - lo) : 0.0;
+  point->resize(n);
+  double primal = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const LocalProblem::Response& r = (*at)[i];
+    (*point)[i] = static_cast<double>(r.lo) + f * static_cast<double>(r.hi - r.lo);
+    primal += problems[i].ContinuousCost((*point)[i]);
+  }
+  return (primal - dual) / std::max(std::fabs(primal), 1e-300);
+}
+
+// Residual balancing (balanced variant): ρ doubles while the sum misses Q by more than this
+// many times how far the iterate moved (times ρ), and halves in the opposite case. (100: the
+// fewest iterations at the tail over the random instances of docs/BENCHMARKS.md, with 50 and 300
+// within a few iterations of it; 10 lets ρ swing and lengthens the tail.)
+constexpr double kResidualRatio = 100;
+
 }  // namespace
 
 DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quantity,
@@ -61,21 +113,45 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
   if (!(rho > 0)) rho = std::max(1e-12, std::fabs(lo) * 1e-9 / std::max(1.0, share));
   double lambda = best_sum / static_cast<double>(n);
   double u = -lambda / rho;
+  const bool balanced = options.variant == AdmmVariant::kBalanced;
   std::vector<double> x(n, 0.0);
+  std::vector<double> certified;  // Balanced: the point the certificate was met at.
+  std::vector<LocalProblem::Response> answers;
+  std::vector<double> point;
   double xbar = 0;
   for (int it = 0; it < options.max_iterations; ++it) {
     ++out.rounds;
-    double sum = 0;
+    double sum = 0, moved = 0;
     for (size_t i = 0; i < n; ++i) {
-      x[i] = problems[i].Prox(x[i] - xbar + share - u, rho);
+      const double next = problems[i].Prox(x[i] - xbar + share - u, rho);
+      moved += (next - x[i]) * (next - x[i]);
+      x[i] = next;
       sum += x[i];
     }
     xbar = sum / static_cast<double>(n);
     u += options.alpha * (xbar - share);
     lambda = -rho * u;
+    if (!balanced) {
+      if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
+      continue;
+    }
+    if (WindowGap(problems, q, lambda, &answers, &point) <= options.gap_tolerance) {
+      certified = point;
+      break;
+    }
     if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
+    // ×2 and ÷2 are exact: λ = -ρu does not move.
+    const double miss = std::fabs(sum - q), step = rho * std::sqrt(moved);
+    if (miss > kResidualRatio * step && miss > 1e-9 * q) {
+      rho *= 2;
+      u /= 2;
+    } else if (step > kResidualRatio * miss) {
+      rho /= 2;
+      u *= 2;
+    }
   }
   out.lambda = lambda;
+  if (!certified.empty()) x = std::move(certified);
 
   // Round down to lots, then place the rest one lot at a time where the next lot is cheapest.
   int64_t placed = 0;

@@ -6,9 +6,24 @@
 // (α = 1.6), with λ = -ρu warm-started at the venues' average best fee-adjusted price and ρ
 // scaled to the books' curvature. It stops when a duality-gap certificate (a feasible point's cost
 // against the Lagrangian bound at λ, both sums of what each venue answers) is within 1e-6
-// relative. Each venue only answers its proximal step and At(λ). The continuous
-// answer is then rounded to lots and polished by exchanging single lots between venues while
-// that lowers the cost (optimal for separable convex costs with a common lot size).
+// relative. Each venue only answers its proximal step, At(λ) and (balanced variant) its
+// breakpoints next to λ. The continuous answer is then rounded to lots and polished by
+// exchanging single lots between venues while that lowers the cost (optimal for separable convex
+// costs with a common lot size).
+//
+// Two variants, recorded with a decision's inputs (SolveInput.admm_variant) so that replay runs
+// the one it was made with:
+// - fixed ρ: the certificate's feasible point is the iterate scaled to Q. On piecewise-linear
+//   books with a small quantity 1–2 % of instances took over 100 iterations (up to 284): λ is
+//   found long before the iterate's split of a tied price level settles, and a ρ too small for
+//   widely spaced levels moves λ across an empty stretch of prices a little each iteration.
+// - balanced (what exorouted decides with): the certificate's point is built at λ itself, or at
+//   the venues' breakpoint next to λ towards Q, from the venues' answers there (everything below
+//   it, the tie there split by one fraction), so a λ on the optimal price level certifies at
+//   once; and ρ is doubled while the sum's miss exceeds 100× how far the iterate moved (times ρ)
+//   and halved in the opposite case (residual balancing; u scaled with it, λ unchanged). The
+//   answer is rounded from the certified point. At most 96 iterations over 16 000 random
+//   instances (docs/BENCHMARKS.md).
 #pragma once
 
 #include <cstdint>
@@ -19,10 +34,13 @@
 
 namespace exo::solver {
 
+enum class AdmmVariant { kFixedRho, kBalanced };
+
 struct AdmmOptions {
   double alpha = 1.6;            // Over-relaxation.
   double gap_tolerance = 1e-6;   // Stop when the relative duality gap certificate is below.
   int max_iterations = 500;
+  AdmmVariant variant = AdmmVariant::kFixedRho;
 };
 
 // `problems` sorted by venue id. DualSolution.rounds = ADMM iterations.

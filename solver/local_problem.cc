@@ -188,6 +188,15 @@ double LocalProblem::NextBreakpoint(double lambda) const {
   return it == unit_ + n_ ? std::numeric_limits<double>::infinity() : *it;
 }
 
+double LocalProblem::PreviousBreakpoint(double lambda) const {
+  if (kappa_ > 0) {
+    const int64_t j = LotsBelow(lambda, false);
+    return j == 0 ? -std::numeric_limits<double>::infinity() : LotMarginal(j - 1);
+  }
+  const double* it = std::lower_bound(unit_, unit_ + n_, lambda);
+  return it == unit_ ? -std::numeric_limits<double>::infinity() : *(it - 1);
+}
+
 double LocalProblem::Prox(double v, double rho) const {
   // Optimality: m(x-) <= rho (v - x) <= m(x+), with m the continuous marginal cost
   // c_k + kappa x. h(x) = m(x) + rho x is increasing; find where it crosses t = rho v.

@@ -93,6 +93,8 @@ class LocalProblem {
   }
   // Smallest marginal cost strictly above λ; +infinity if none.
   double NextBreakpoint(double lambda) const;
+  // Largest marginal cost strictly below λ; -infinity if none.
+  double PreviousBreakpoint(double lambda) const;
   // Marginal unit cost of the next lot after taking x (a multiple of the lot, < capacity()).
   double MarginalCostAfter(int64_t x) const;
   // The continuous proximal step for ADMM: argmin f(x) + rho/2 (x - v)^2 over [0, capacity],

@@ -51,6 +51,10 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.dual_search: unknown value ", in.dual_search()));
   }
+  if (!exoroute::v1::AdmmVariant_IsValid(in.admm_variant())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.admm_variant: unknown value ", in.admm_variant()));
+  }
   if (in.instrument().qty_scale() > 12 || in.instrument().price_scale() > 12) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
@@ -184,6 +188,8 @@ EXO_SCALAR_COPIES absl::Status SolveInto(const SolveInput& in, Decision* out, Cu
                     : admm              ? exoroute::v1::SOLVER_METHOD_ADMM
                                         : exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
+  AdmmOptions admm_options;
+  if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED) admm_options.variant = AdmmVariant::kBalanced;
   DualSolution sol;
   uint32_t rounds = 0;
   if (in.has_fixed_dual()) {
@@ -195,7 +201,7 @@ EXO_SCALAR_COPIES absl::Status SolveInto(const SolveInput& in, Decision* out, Cu
   // node's share is fixed by the coordinator's λ: the coordinator keeps these limits across
   // the nodes and tells each node which of its venues to leave out.)
   while (!in.has_fixed_dual()) {
-    sol = admm ? SolveAdmm(problems, in.quantity())
+    sol = admm ? SolveAdmm(problems, in.quantity(), admm_options)
                : SolveExactDual(problems, in.quantity(),
                                 in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt,
                                 in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE ? SearchStep::kQuantile

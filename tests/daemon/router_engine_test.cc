@@ -169,6 +169,41 @@ TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
   CHECK(deep_asks > 0);  // The walked side is recorded whole, not cut to its best level.
 }
 
+TEST_CASE("an engine configured for ADMM decides with its balanced variant and replays it", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  n.Close();
+  n.config.mutable_routing()->set_method(SOLVER_METHOD_ADMM);
+  n.Open();
+  REQUIRE(n.engine->Route(Order("admm", SIDE_BUY, 60 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  CHECK(n.WaitSettled("admm").status() == PLAN_STATUS_COMPLETED);
+  int decisions = 0;
+  REQUIRE(n.store->Scan(0, 0, [&](const PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    ++decisions;
+    SolveInput in;
+    REQUIRE(in.ParseFromString(*n.store->GetInputs(d.inputs_digest())));
+    CHECK(in.method() == SOLVER_METHOD_ADMM);
+    CHECK(in.admm_variant() == ADMM_VARIANT_BALANCED);  // Recorded: replay runs this variant.
+    CHECK(d.allocated().stats().method() == SOLVER_METHOD_ADMM);
+    CHECK(d.allocated().stats().rounds() <= 100);
+    // The first variant, on the same inputs, places as much at the same cost (to 1e-6).
+    SolveInput fixed = in;
+    fixed.clear_admm_variant();
+    auto a = exo::solver::Solve(in), b = exo::solver::Solve(fixed);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a->allocated_quantity() == b->allocated_quantity());
+    CHECK(static_cast<double>(a->expected_cost()) ==
+          Approx(static_cast<double>(b->expected_cost())).epsilon(1e-6));
+    return true;
+  }).ok());
+  CHECK(decisions >= 1);
+  const exo::daemon::DecisionReport report = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(report.ok);
+  CHECK(report.checked == static_cast<uint64_t>(decisions));
+}
+
 TEST_CASE("route retries are idempotent; a different order under the same id is refused", "[engine]") {
   TempDir dir;
   Node n(dir.path());

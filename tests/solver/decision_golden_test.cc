@@ -7,7 +7,8 @@
 // such a change needs a new solver version in SolveInput, not a new digest. The same inputs
 // decided again from their λ* (SolveInput.opening_lambda, as every re-plan is journaled) are
 // pinned by a second digest, and decided with the quantile step (SolveInput.dual_search, what
-// exorouted decides with), afresh and from λ*, by a third.
+// exorouted decides with), afresh and from λ*, by a third; the ADMM inputs decided with the
+// balanced variant (SolveInput.admm_variant, what exorouted decides with) by a fourth.
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>
@@ -60,6 +61,7 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   std::string all;  // Every decision's bytes, in order.
   std::string opened;  // The same inputs re-decided from λ* (opening_lambda, as a re-plan does).
   std::string quantile;  // And with the quantile step, afresh then from λ*.
+  std::string balanced;  // The ADMM inputs with the balanced variant.
   exo::solver::CurveCache cache;
   exoroute::v1::Decision reused;  // One Decision for every SolveInto, as the engine keeps one.
   int solved = 0;
@@ -80,7 +82,11 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
     REQUIRE(exo::SerializeDeterministic(reused) == bytes);
     all += bytes;
     solved += d->allocations_size() > 0 ? 1 : 0;
-    if (in.method() != exoroute::v1::SOLVER_METHOD_ADMM) {
+    if (in.method() == exoroute::v1::SOLVER_METHOD_ADMM) {
+      in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED);
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      balanced += exo::SerializeDeterministic(reused);
+    } else {
       in.set_opening_lambda(lambda);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
       opened += exo::SerializeDeterministic(reused);
@@ -103,4 +109,5 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   CHECK(sha256(all) == "8d1752a3e6f291f82fada0d6f6270373e41b860434cbfa77baa4c3a424cff030");
   CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
   CHECK(sha256(quantile) == "3fc60d1b3359818b0ad1f37d11782e13a0c929cff39c817162de6023a1af6a5e");
+  CHECK(sha256(balanced) == "6084c60cf665e972035b315b48a71920d066f2a3d923bff6c6251464c4d68e94");
 }

@@ -30,6 +30,10 @@ TEST_CASE("a buy curve walks asks at fee-adjusted prices", "[local_problem]") {
   CHECK(p->NextBreakpoint(0) == 100.1);
   CHECK(p->NextBreakpoint(100.1) == 101 * 1.001);
   CHECK(std::isinf(p->NextBreakpoint(200)));
+  CHECK(p->PreviousBreakpoint(200) == 101 * 1.001);
+  CHECK(p->PreviousBreakpoint(101 * 1.001) == 100.1);
+  CHECK(p->PreviousBreakpoint(101) == 100.1);
+  CHECK(p->PreviousBreakpoint(100.1) == -std::numeric_limits<double>::infinity());
   CHECK(p->Cost(7) == Approx(5 * 100.1 + 2 * 101.101));
   CHECK(p->LimitPriceFor(5) == 100);
   CHECK(p->LimitPriceFor(6) == 101);

@@ -269,6 +269,10 @@ TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
   in.set_dual_search(static_cast<exoroute::v1::DualSearch>(7));
   CHECK(exo::solver::Solve(in).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(exo::solver::Solve(in).status().message() == "solve_input.dual_search: unknown value 7");
+  in.clear_dual_search();
+  in.set_admm_variant(static_cast<exoroute::v1::AdmmVariant>(9));
+  CHECK(exo::solver::Solve(in).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input.admm_variant: unknown value 9");
 }
 
 TEST_CASE("a node allocating at a fixed dual price takes what the exact method gives its venues", "[solver]") {
