@@ -51,7 +51,10 @@ std::vector<exo::solver::LocalProblem> BuildAll(const exoroute::v1::SolveInput& 
 
 void BM_Solve(benchmark::State& state, exoroute::v1::SolverMethod method, const char* counter) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
-  for (auto& in : inputs) in.set_method(method);
+  for (auto& in : inputs) {
+    in.set_method(method);
+    if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED);  // As exorouted.
+  }
   // One cache per instance (each stands for another moment's books), warmed by a first decision.
   std::vector<std::unique_ptr<exo::solver::CurveCache>> caches;
   for (const auto& in : inputs) {
