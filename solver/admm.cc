@@ -36,37 +36,45 @@ double RelativeGap(const std::vector<LocalProblem>& problems, const std::vector<
 // taking everything below m and the quantity tied at m by one fraction, against the better of
 // the Lagrangian bounds at λ and at m. Writes the point to `*point` and returns the relative gap;
 // +infinity (and no point) when the answers at m do not bracket Q either.
+// The venues' answers at `price` (into `*at`), their sums, and the Lagrangian bound there:
+// price·Q + Σ_i min_x (f_i(x) - price·x).
+struct Answers {
+  double lo = 0;
+  double hi = 0;
+  double bound = 0;
+};
+Answers AnswersAt(const std::vector<LocalProblem>& problems, double q, double price,
+                  std::vector<LocalProblem::Response>* at) {
+  Answers s;
+  s.bound = price * q;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const LocalProblem::Response r = problems[i].At(price);
+    (*at)[i] = r;
+    s.lo += static_cast<double>(r.lo);
+    s.hi += static_cast<double>(r.hi);
+    s.bound += r.cost_lo - price * static_cast<double>(r.lo);
+  }
+  return s;
+}
+
 double WindowGap(const std::vector<LocalProblem>& problems, double q, double lambda,
                  std::vector<LocalProblem::Response>* at, std::vector<double>* point) {
   const size_t n = problems.size();
   at->resize(n);
-  double lo = 0, hi = 0, dual = lambda * q;
-  for (size_t i = 0; i < n; ++i) {
-    const LocalProblem::Response r = problems[i].At(lambda);
-    (*at)[i] = r;
-    lo += static_cast<double>(r.lo);
-    hi += static_cast<double>(r.hi);
-    dual += r.cost_lo - lambda * static_cast<double>(r.lo);
-  }
-  if (lo > q || hi < q) {
-    double m = lo > q ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  Answers s = AnswersAt(problems, q, lambda, at);
+  double dual = s.bound;
+  if (s.lo > q || s.hi < q) {
+    const bool down = s.lo > q;
+    double m = down ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
     for (const LocalProblem& p : problems) {
-      m = lo > q ? std::max(m, p.PreviousBreakpoint(lambda)) : std::min(m, p.NextBreakpoint(lambda));
+      m = down ? std::max(m, p.PreviousBreakpoint(lambda)) : std::min(m, p.NextBreakpoint(lambda));
     }
     if (!std::isfinite(m)) return std::numeric_limits<double>::infinity();
-    lo = hi = 0;
-    double dual_m = m * q;
-    for (size_t i = 0; i < n; ++i) {
-      const LocalProblem::Response r = problems[i].At(m);
-      (*at)[i] = r;
-      lo += static_cast<double>(r.lo);
-      hi += static_cast<double>(r.hi);
-      dual_m += r.cost_lo - m * static_cast<double>(r.lo);
-    }
-    if (lo > q || hi < q) return std::numeric_limits<double>::infinity();
-    dual = std::max(dual, dual_m);
+    s = AnswersAt(problems, q, m, at);
+    if (s.lo > q || s.hi < q) return std::numeric_limits<double>::infinity();
+    dual = std::max(dual, s.bound);
   }
-  const double f = hi > lo ? (q - lo) / (hi - lo) : 0.0;
+  const double f = s.hi > s.lo ? (q - s.lo) / (s.hi - s.lo) : 0.0;
   point->resize(n);
   double primal = 0;
   for (size_t i = 0; i < n; ++i) {
