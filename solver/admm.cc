@@ -122,6 +122,7 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
   double lambda = best_sum / static_cast<double>(n);
   double u = -lambda / rho;
   const bool balanced = options.variant == AdmmVariant::kBalanced;
+  const double rho_bound = rho;  // The books' curvature: balancing stays within 2^±40 of it.
   std::vector<double> x(n, 0.0);
   std::vector<double> certified;  // Balanced: the point the certificate was met at.
   std::vector<LocalProblem::Response> answers;
@@ -148,12 +149,13 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
       break;
     }
     if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
-    // ×2 and ÷2 are exact: λ = -ρu does not move.
+    // ×2 and ÷2 are exact: λ = -ρu does not move. (Within 2^±40 of the initial ρ, so that
+    // neither can overflow or vanish on inputs no test has met.)
     const double miss = std::fabs(sum - q), step = rho * std::sqrt(moved);
-    if (miss > kResidualRatio * step && miss > 1e-9 * q) {
+    if (miss > kResidualRatio * step && miss > 1e-9 * q && rho < rho_bound * 0x1p40) {
       rho *= 2;
       u /= 2;
-    } else if (step > kResidualRatio * miss) {
+    } else if (step > kResidualRatio * miss && rho > rho_bound * 0x1p-40) {
       rho /= 2;
       u *= 2;
     }

@@ -49,10 +49,12 @@ TEST_CASE("exact solver matches an independent greedy optimum on random books", 
   }
 }
 
-TEST_CASE("the quantile step on degenerate books decides as the centroid step does", "[solver]") {
-  // Books where the quantile step's density is furthest from the truth: every venue at one
-  // price, one level, a price range with one far outlier, the first or the last lot of the
-  // whole book, a rebate below zero, steep impact; both sides.
+namespace {
+
+// Books where the quantile step's density, or ADMM's certificate, is furthest from the truth:
+// every venue at one price, one level, a price range with one far outlier, the first or the last
+// lot of the whole book, a rebate below zero, steep impact; both sides.
+std::vector<SolveInput> DegenerateCases() {
   std::vector<SolveInput> cases;
   for (const Side side : {SIDE_BUY, SIDE_SELL}) {
     auto book = [&](const std::string& id, std::initializer_list<std::pair<int64_t, int64_t>> levels, double fee = 0) {
@@ -74,6 +76,13 @@ TEST_CASE("the quantile step on degenerate books decides as the centroid step do
     *one.add_venues() = book("A", {{100, 10}});
     cases.push_back(one);
   }
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("the quantile step on degenerate books decides as the centroid step does", "[solver]") {
+  const std::vector<SolveInput> cases = DegenerateCases();
   int searched = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
     SolveInput in = cases[k];
@@ -88,6 +97,25 @@ TEST_CASE("the quantile step on degenerate books decides as the centroid step do
     searched += quantile->stats().rounds() > 0 ? 1 : 0;
   }
   CHECK(searched > 12);  // (The others take everything there is: no search.)
+}
+
+TEST_CASE("balanced ADMM on degenerate books places what the exact method places at its cost", "[solver][admm]") {
+  const std::vector<SolveInput> cases = DegenerateCases();
+  for (size_t k = 0; k < cases.size(); ++k) {
+    SolveInput in = cases[k];
+    auto exact = exo::solver::Solve(in);
+    in.set_method(SOLVER_METHOD_ADMM);
+    in.set_admm_variant(ADMM_VARIANT_BALANCED);
+    auto admm = exo::solver::Solve(in);
+    REQUIRE(exact.ok());
+    REQUIRE(admm.ok());
+    INFO("case " << k << " side " << in.side() << " qty " << in.quantity());
+    CHECK(admm->allocated_quantity() == exact->allocated_quantity());
+    CHECK(admm->shortfall() == exact->shortfall());
+    CHECK(static_cast<double>(admm->expected_cost()) ==
+          Approx(static_cast<double>(exact->expected_cost())).epsilon(1e-6));
+    CHECK(admm->stats().rounds() <= 100);
+  }
 }
 
 TEST_CASE("quantity tied at the optimal price is split by capacity, remainder by venue id",
