@@ -31,11 +31,6 @@ double RelativeGap(const std::vector<LocalProblem>& problems, const std::vector<
   return (primal - dual) / std::max(std::fabs(primal), 1e-300);
 }
 
-// The balanced variant's certificate: a feasible point built from the venues' answers at one
-// price m — λ itself when S_lo(λ) <= Q <= S_hi(λ), else the breakpoint next to λ towards Q —
-// taking everything below m and the quantity tied at m by one fraction, against the better of
-// the Lagrangian bounds at λ and at m. Writes the point to `*point` and returns the relative gap;
-// +infinity (and no point) when the answers at m do not bracket Q either.
 // The venues' answers at `price` (into `*at`), their sums, and the Lagrangian bound there:
 // price·Q + Σ_i min_x (f_i(x) - price·x).
 struct Answers {
@@ -57,12 +52,19 @@ Answers AnswersAt(const std::vector<LocalProblem>& problems, double q, double pr
   return s;
 }
 
+// The balanced variant's certificate: a feasible point built from the venues' answers at one
+// price m — λ itself when S_lo(λ) <= Q <= S_hi(λ), else the breakpoint next to λ towards Q —
+// taking everything below m and the quantity tied at m by one fraction, against the better of
+// the Lagrangian bounds at λ and at m (that price to `*bound_at`). Writes the point to `*point`
+// and returns the relative gap; +infinity (and no point) when the answers at m do not bracket Q
+// either.
 double WindowGap(const std::vector<LocalProblem>& problems, double q, double lambda,
-                 std::vector<LocalProblem::Response>* at, std::vector<double>* point) {
+                 std::vector<LocalProblem::Response>* at, std::vector<double>* point, double* bound_at) {
   const size_t n = problems.size();
   at->resize(n);
   Answers s = AnswersAt(problems, q, lambda, at);
   double dual = s.bound;
+  *bound_at = lambda;
   if (s.lo > q || s.hi < q) {
     const bool down = s.lo > q;
     double m = down ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
@@ -72,7 +74,10 @@ double WindowGap(const std::vector<LocalProblem>& problems, double q, double lam
     if (!std::isfinite(m)) return std::numeric_limits<double>::infinity();
     s = AnswersAt(problems, q, m, at);
     if (s.lo > q || s.hi < q) return std::numeric_limits<double>::infinity();
-    dual = std::max(dual, s.bound);
+    if (s.bound > dual) {
+      dual = s.bound;
+      *bound_at = m;
+    }
   }
   const double f = s.hi > s.lo ? (q - s.lo) / (s.hi - s.lo) : 0.0;
   point->resize(n);
@@ -144,8 +149,10 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
       if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
       continue;
     }
-    if (WindowGap(problems, q, lambda, &answers, &point) <= options.gap_tolerance) {
-      certified = point;
+    double bound_at = lambda;
+    if (WindowGap(problems, q, lambda, &answers, &point, &bound_at) <= options.gap_tolerance) {
+      certified = std::move(point);
+      lambda = bound_at;  // The decision's λ: where its bound was proved (a price level, often).
       break;
     }
     if (RelativeGap(problems, x, sum, q, lambda) <= options.gap_tolerance) break;
