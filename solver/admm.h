@@ -22,7 +22,8 @@
 //   it, the tie there split by one fraction), so a λ on the optimal price level certifies at
 //   once; and ρ is doubled while the sum's miss exceeds 100× how far the iterate moved (times ρ)
 //   and halved in the opposite case (residual balancing; u scaled with it, λ unchanged). The
-//   answer is rounded from the certified point. At most 98 iterations over ~16 000 random
+//   answer is rounded from the certified point, and its λ is the price where the bound was
+//   proved. At most 98 iterations over ~16 000 random
 //   inputs, where the fixed-ρ variant took up to 500 (exo_admm_iterations_bench,
 //   docs/BENCHMARKS.md).
 #pragma once
