@@ -275,7 +275,11 @@ LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const 
     double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;
     cost += std::llround(impact / static_cast<double>(Pow10(qty_scale)));
   }
-  return {s.worst_price, cost, CostIn(x, k)};
+  Child child;
+  child.limit_price = s.worst_price;
+  child.cost = CostIn(x, k);
+  child.expected_cost = cost;
+  return child;
 }
 
 }  // namespace exo::solver

@@ -62,6 +62,8 @@ class LocalProblem {
                                 uint32_t qty_scale, CurveCache::Reader* cache, LocalProblem* out);
 
   Response At(double lambda) const;
+  // An impact term: At answers by counting lots (a call) instead of by a segment search (inline).
+  bool has_impact() const { return kappa_ > 0; }
   // Where λ's segment can still be during a dual search: every segment before `from` costs less
   // than any λ still to be asked, and none from `to` on does. `at` is where the last At found it.
   struct Window {
@@ -113,8 +115,11 @@ class LocalProblem {
   // Both of the above for a child of x > 0, finding x's segment once.
   struct Child {
     int64_t limit_price = 0;
-    int64_t expected_cost = 0;
+    // (Between the two prices on purpose: a caller copying both into adjacent fields would
+    // otherwise have GCC read them with one 16-byte load, which cannot be forwarded from this
+    // function's two 8-byte stores — a store-forwarding stall per child.)
     double cost = 0;  // Cost(x), from the same segment.
+    int64_t expected_cost = 0;
   };
   Child ChildFor(int64_t x, uint32_t qty_scale) const;
 

@@ -9,7 +9,6 @@
 #include "solver/admm.h"
 #include "solver/exact_dual.h"
 #include "solver/internal/same_id.h"
-#include "solver/internal/scalar_copies.h"
 #include "solver/local_problem.h"
 
 namespace exo::solver {
@@ -156,8 +155,7 @@ absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double*
   return d;
 }
 
-EXO_SCALAR_COPIES absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves,
-                                            double* dual_price) {
+absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, double* dual_price) {
   if (auto s = ValidateInput(in); !s.ok()) return s;
   Decision& d = *out;
   // Everything cleared but the allocation messages, which are rewritten in place below (every
