@@ -78,10 +78,11 @@ commands:
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
+        [--method exact|admm]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
-                                        with venue fees, lots and caps from the daemon config
-                                        (default: the embedded one)
+                                        with venue fees, lots, caps and method from the daemon
+                                        config (default: the embedded one); --method overrides
 
 output:      --json (JSON lines / objects instead of tables)
 connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data/endpoint,
@@ -843,9 +844,18 @@ int CmdSolve(Context& c) {
   auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
   if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
 
+  SolverMethod method = config->routing().method() == SOLVER_METHOD_ADMM ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
+  if (a.Has("method")) {
+    const std::string m = a.Get("method");
+    if (m != "exact" && m != "admm") return Usage("solve: --method must be exact or admm");
+    method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
+  }
+
   SolveInput in;
   *in.mutable_instrument() = *inst;
+  in.set_method(method);
   in.set_dual_search(DUAL_SEARCH_QUANTILE);  // As exorouted decides.
+  if (method == SOLVER_METHOD_ADMM) in.set_admm_variant(ADMM_VARIANT_BALANCED);
   in.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   in.set_quantity(*qty);
   if (a.Has("limit")) {
@@ -922,7 +932,8 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept"},
+                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
+                             "method"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;

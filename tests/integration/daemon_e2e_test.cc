@@ -803,6 +803,23 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(d.expected_average_price() == 6500923);
   CHECK(d.slippage_cbps() == 146);
   CHECK(d.stats().optimality_gap() == 0);
+  // The same what-if with ADMM (the method a daemon configured for it would use): the same plan.
+  auto admm = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
+                                                   "buy", "--qty", "1.5", "--method", "admm", "--json"});
+  INFO(admm.err);
+  REQUIRE(admm.exit_code == 0);
+  Decision da;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(admm.out, &da).ok());
+  CHECK(da.stats().method() == SOLVER_METHOD_ADMM);
+  CHECK(d.stats().method() == SOLVER_METHOD_EXACT);
+  REQUIRE(da.allocations_size() == 2);
+  CHECK(da.allocations(0).quantity() == 20000000);
+  CHECK(da.allocations(1).quantity() == 130000000);
+  CHECK(da.expected_cost() == d.expected_cost());
+  auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
+                                                    "buy", "--qty", "1.5", "--method", "lp"});
+  CHECK(wrong.exit_code == 2);
+  CHECK(wrong.err.find("solve: --method must be exact or admm") != std::string::npos);
   std::ofstream(dir / "bad.json") << R"({"books": [{"venue": "NOPE", "symbol": "BTC-USD", "asks": []}]})";
   auto bad = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "bad.json", "--side", "buy",
                                                   "--qty", "1"});
