@@ -36,11 +36,31 @@ struct Tally {
   }
 };
 
+// Every price (and limit) × `price`, every size, lot, cap and the quantity × `size`.
+void Scale(SolveInput* in, int64_t price, int64_t size) {
+  for (auto& v : *in->mutable_venues()) {
+    v.set_lot_size(v.lot_size() * size);
+    if (v.max_quantity() > 0) v.set_max_quantity(v.max_quantity() * size);
+    if (v.min_quantity() > 0) v.set_min_quantity(v.min_quantity() * size);
+    for (auto* levels : {v.mutable_book()->mutable_asks(), v.mutable_book()->mutable_bids()}) {
+      for (auto& l : *levels) {
+        l.set_price(l.price() * price);
+        l.set_size(l.size() * size);
+      }
+    }
+  }
+  if (in->has_limit_price()) in->set_limit_price(in->limit_price() * price);
+  in->set_quantity(in->quantity() * size);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 2000;
-  for (const int kind : {0, 1, 2}) {
+  // Kinds 3 and 4, stress shapes: kind 1's inputs with every price × 10 000 (the same problems
+  // in other units: the balanced variant must take the same iterations) and with every size and
+  // lot × 30 (the impact, set per unit, 30× stronger against the depth).
+  for (const int kind : {0, 1, 2, 3, 4}) {
     const int max_venues = kind == 0 ? 16 : 64;
     exo::testing::RandomBookShape shape;
     shape.min_venues = 2;
@@ -49,6 +69,7 @@ int main(int argc, char** argv) {
     shape.max_levels = max_venues == 16 ? 20 : 50;
     shape.lot_aligned = kind != 2;  // The third: sizes off the lot grid, lot sizes mixed.
     shape.one_lot_size = kind != 2;
+    shape.max_levels = kind == 0 ? 20 : 50;
     shape.max_lot = 5;
     Tally fixed, balanced;
     for (const uint64_t seed : {2718u, 1u, 2u, 3u}) {
@@ -59,6 +80,7 @@ int main(int argc, char** argv) {
         if (n % 2 == 0) {
           for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.05 * static_cast<double>(1 + rng() % 40));
         }
+        if (kind >= 3) Scale(&in, kind == 3 ? 10'000 : 1, kind == 4 ? 30 : 1);
         auto exact = exo::solver::Solve(in);
         if (!exact.ok()) return std::printf("exact: %s\n", exact.status().ToString().c_str()), 1;
         if (exact->shortfall() != 0) continue;
@@ -84,8 +106,10 @@ int main(int argc, char** argv) {
         }
       }
     }
+    const char* what[] = {"", "", ", sizes off the lot grid and mixed lot sizes", ", every price x 10 000",
+                          ", every size and lot x 30 (impact 30x stronger)"};
     std::printf("2-%d venues x 1-%d levels%s, half with impact, seeds 2718 1 2 3:\n", max_venues, shape.max_levels,
-                kind == 2 ? ", sizes off the lot grid and mixed lot sizes" : "");
+                what[kind]);
     fixed.Print("ADMM_VARIANT_FIXED_RHO");
     balanced.Print("ADMM_VARIANT_BALANCED");
   }

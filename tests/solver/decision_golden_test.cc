@@ -109,5 +109,5 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   CHECK(sha256(all) == "8d1752a3e6f291f82fada0d6f6270373e41b860434cbfa77baa4c3a424cff030");
   CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
   CHECK(sha256(quantile) == "3fc60d1b3359818b0ad1f37d11782e13a0c929cff39c817162de6023a1af6a5e");
-  CHECK(sha256(balanced) == "d0deea677b92f912d69112a790440e65da7e7d405e4a1486400b17e1146bc1c3");
+  CHECK(sha256(balanced) == "35d8c7acf31d3b82baf73e67b2a26efff0ff1c85431f73ac6da46a7efe7af532");
 }
