@@ -6,6 +6,7 @@
 #include <map>
 
 #include "solver/solver.h"
+#include "tests/solver/exact_and_admm.h"
 #include "tests/solver/lot_reference.h"
 #include "tests/solver/random_books.h"
 
@@ -66,19 +67,14 @@ TEST_CASE("ADMM agrees with the exact method, with and without impact", "[solver
       int64_t lot;
       SolveInput in = RandomInput(rng, &lot, Shape());
       if (n % 2 == 0) AddImpact(in, rng);
-      auto exact = exo::solver::Solve(in);
-      in.set_method(SOLVER_METHOD_ADMM);
-      in.set_admm_variant(variant);
-      auto admm = exo::solver::Solve(in);
-      REQUIRE(exact.ok());
-      REQUIRE(admm.ok());
+      const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, variant);
       INFO(AdmmVariant_Name(variant) << ", instance " << n << (n % 2 == 0 ? " with impact" : " piecewise linear"));
-      CHECK(admm->stats().method() == SOLVER_METHOD_ADMM);
-      CHECK(admm->stats().optimality_gap() >= 0);
-      if (n % 2 == 1) CHECK(exact->stats().optimality_gap() == 0);  // Piecewise linear: exact.
-      CHECK(admm->allocated_quantity() == exact->allocated_quantity());
-      CHECK(CostOf(in, *admm) == Approx(CostOf(in, *exact)).epsilon(1e-6).margin(1e-6));
-      if (exact->shortfall() == 0) iterations.push_back(admm->stats().rounds());
+      CHECK(admm.stats().method() == SOLVER_METHOD_ADMM);
+      CHECK(admm.stats().optimality_gap() >= 0);
+      if (n % 2 == 1) CHECK(exact.stats().optimality_gap() == 0);  // Piecewise linear: exact.
+      CHECK(admm.allocated_quantity() == exact.allocated_quantity());
+      CHECK(CostOf(in, admm) == Approx(CostOf(in, exact)).epsilon(1e-6).margin(1e-6));
+      if (exact.shortfall() == 0) iterations.push_back(admm.stats().rounds());
     }
     std::sort(iterations.begin(), iterations.end());
     REQUIRE_FALSE(iterations.empty());
@@ -105,17 +101,12 @@ TEST_CASE("balanced ADMM takes as few iterations whatever the units of price", "
       }
     }
     if (in.has_limit_price()) in.set_limit_price(in.limit_price() * 10'000);
-    auto exact = exo::solver::Solve(in);
-    in.set_method(SOLVER_METHOD_ADMM);
-    in.set_admm_variant(ADMM_VARIANT_BALANCED);
-    auto admm = exo::solver::Solve(in);
-    REQUIRE(exact.ok());
-    REQUIRE(admm.ok());
-    if (exact->shortfall() != 0) continue;
+    const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, ADMM_VARIANT_BALANCED);
+    if (exact.shortfall() != 0) continue;
     INFO("instance " << n << (n % 2 == 0 ? " with impact" : " piecewise linear"));
-    CHECK(admm->stats().rounds() <= 100);
-    CHECK(admm->allocated_quantity() == exact->allocated_quantity());
-    CHECK(CostOf(in, *admm) == Approx(CostOf(in, *exact)).epsilon(1e-6).margin(1e-6));
+    CHECK(admm.stats().rounds() <= 100);
+    CHECK(admm.allocated_quantity() == exact.allocated_quantity());
+    CHECK(CostOf(in, admm) == Approx(CostOf(in, exact)).epsilon(1e-6).margin(1e-6));
     ++checked;
   }
   CHECK(checked > 150);

@@ -10,6 +10,7 @@
 #include "solver/local_problem.h"
 #include "test_books.h"
 #include "random_books.h"
+#include "tests/solver/exact_and_admm.h"
 #include "lot_reference.h"
 #include "same_children.h"
 
@@ -102,19 +103,12 @@ TEST_CASE("the quantile step on degenerate books decides as the centroid step do
 TEST_CASE("balanced ADMM on degenerate books places what the exact method places at its cost", "[solver][admm]") {
   const std::vector<SolveInput> cases = DegenerateCases();
   for (size_t k = 0; k < cases.size(); ++k) {
-    SolveInput in = cases[k];
-    auto exact = exo::solver::Solve(in);
-    in.set_method(SOLVER_METHOD_ADMM);
-    in.set_admm_variant(ADMM_VARIANT_BALANCED);
-    auto admm = exo::solver::Solve(in);
-    REQUIRE(exact.ok());
-    REQUIRE(admm.ok());
-    INFO("case " << k << " side " << in.side() << " qty " << in.quantity());
-    CHECK(admm->allocated_quantity() == exact->allocated_quantity());
-    CHECK(admm->shortfall() == exact->shortfall());
-    CHECK(static_cast<double>(admm->expected_cost()) ==
-          Approx(static_cast<double>(exact->expected_cost())).epsilon(1e-6));
-    CHECK(admm->stats().rounds() <= 100);
+    const auto [exact, admm] = exo::testing::SolveExactAndAdmm(cases[k], ADMM_VARIANT_BALANCED);
+    INFO("case " << k << " side " << cases[k].side() << " qty " << cases[k].quantity());
+    CHECK(admm.allocated_quantity() == exact.allocated_quantity());
+    CHECK(admm.shortfall() == exact.shortfall());
+    CHECK(static_cast<double>(admm.expected_cost()) == Approx(static_cast<double>(exact.expected_cost())).epsilon(1e-6));
+    CHECK(admm.stats().rounds() <= 100);
   }
 }
 
