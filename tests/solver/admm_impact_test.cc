@@ -31,6 +31,14 @@ void AddImpact(SolveInput& in, std::mt19937_64& rng) {
   for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.05 * static_cast<double>(1 + rng() % 40));
 }
 
+// Input n of a test's sequence: random books of Shape(), the even ones with impact.
+SolveInput HalfWithImpact(std::mt19937_64& rng, int n) {
+  int64_t lot;
+  SolveInput in = RandomInput(rng, &lot, Shape());
+  if (n % 2 == 0) AddImpact(in, rng);
+  return in;
+}
+
 double CostOf(const SolveInput& in, const Decision& d) {
   bool aligned = false;
   double cost = exo::testing::ReferenceCost(in, d, &aligned);
@@ -64,9 +72,7 @@ TEST_CASE("ADMM agrees with the exact method, with and without impact", "[solver
     std::mt19937_64 rng(2718);
     std::vector<uint32_t> iterations;
     for (int n = 0; n < 400; ++n) {
-      int64_t lot;
-      SolveInput in = RandomInput(rng, &lot, Shape());
-      if (n % 2 == 0) AddImpact(in, rng);
+      SolveInput in = HalfWithImpact(rng, n);
       const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, variant);
       INFO(AdmmVariant_Name(variant) << ", instance " << n << (n % 2 == 0 ? " with impact" : " piecewise linear"));
       CHECK(admm.stats().method() == SOLVER_METHOD_ADMM);
@@ -92,9 +98,7 @@ TEST_CASE("balanced ADMM takes as few iterations whatever the units of price", "
   std::mt19937_64 rng(31337);
   int checked = 0;
   for (int n = 0; n < 300; ++n) {
-    int64_t lot;
-    SolveInput in = RandomInput(rng, &lot, Shape());
-    if (n % 2 == 0) AddImpact(in, rng);
+    SolveInput in = HalfWithImpact(rng, n);
     for (auto& v : *in.mutable_venues()) {
       for (auto* levels : {v.mutable_book()->mutable_asks(), v.mutable_book()->mutable_bids()}) {
         for (auto& l : *levels) l.set_price(l.price() * 10'000);
@@ -119,9 +123,7 @@ TEST_CASE("the breakpoints either side of a price bound the answer that does not
   std::mt19937_64 rng(99);
   int checked = 0;
   for (int n = 0; n < 200; ++n) {
-    int64_t lot;
-    SolveInput in = RandomInput(rng, &lot, Shape());
-    if (n % 2 == 0) AddImpact(in, rng);
+    SolveInput in = HalfWithImpact(rng, n);
     for (const auto& p : exo::solver::BuildLocalProblems(in)) {
       for (int k = 0; k < 8; ++k) {
         const double lambda = p.min_unit_cost() - 1 + (p.max_unit_cost() - p.min_unit_cost() + 2) *
