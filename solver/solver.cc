@@ -133,20 +133,30 @@ std::string VenueLimits::MaxVenuesReason(uint32_t max_venues) {
 std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
                                              std::map<std::string, std::string>* excluded,
                                              CurveCache* curves) {
+  std::vector<LocalProblem> problems;
+  BuildLocalProblemsInto(in, excluded, curves, &problems);
+  return problems;
+}
+
+void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
+                            CurveCache* curves, std::vector<LocalProblem>* out) {
   std::optional<int64_t> limit;
   if (in.has_limit_price()) limit = in.limit_price();
-  std::vector<LocalProblem> problems;
-  problems.reserve(static_cast<size_t>(in.venues_size()));
+  std::vector<LocalProblem>& problems = *out;
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
+  size_t built = 0;
   for (const auto& v : in.venues()) {
+    if (built == problems.size()) problems.emplace_back();
     absl::Status s = LocalProblem::BuildInto(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(),
-                                             reader ? &*reader : nullptr, &problems.emplace_back());
-    if (s.ok()) continue;
-    problems.pop_back();
+                                             reader ? &*reader : nullptr, &problems[built]);
+    if (s.ok()) {
+      ++built;
+      continue;
+    }
     if (excluded != nullptr) (*excluded)[v.venue()] = std::string(s.message());
   }
-  return problems;
+  problems.erase(problems.begin() + static_cast<long>(built), problems.end());
 }
 
 absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double* dual_price) {
@@ -167,7 +177,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   d.mutable_allocations()->Swap(&kept);
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
-  std::vector<LocalProblem> problems = BuildLocalProblems(in, &excluded, curves);
+  thread_local std::vector<LocalProblem> problems;
+  BuildLocalProblemsInto(in, &excluded, curves, &problems);
   std::vector<int64_t> min_quantity;
   min_quantity.reserve(problems.size());
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.

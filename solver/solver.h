@@ -40,6 +40,11 @@ absl::Status SolveInto(const exoroute::v1::SolveInput& input, exoroute::v1::Deci
 std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& input,
                                              std::map<std::string, std::string>* excluded = nullptr,
                                              CurveCache* curves = nullptr);
+// The same into `out`, reusing its problems: a problem that keeps the curve it held is not
+// re-pointed (no reference count traffic on a hit).
+void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
+                            std::map<std::string, std::string>* excluded, CurveCache* curves,
+                            std::vector<LocalProblem>* out);
 
 // The limits no sum can enforce: a venue's minimum child size and the order's venue limit.
 // Solve keeps them by dropping one venue and solving again, until neither binds: first the

@@ -174,7 +174,7 @@ absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, 
   }
   if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
     slot.next = k + 1;
-    *out = slot.curves[k];
+    if (out->get() != slot.curves[k].get()) *out = slot.curves[k];
     return absl::OkStatus();
   }
   // Built outside the lock: concurrent decisions do not wait for it.
