@@ -11,7 +11,8 @@
 # node's dev CA in <node>/certs/ca.pem), metrics on http://127.0.0.1:946<4+k>/metrics. Route
 # through any node, e.g.:
 #   ./build/clients/exoroutectl/exoroutectl --endpoint 127.0.0.1:50551 \
-#       --ca exoroute-cluster/n1/certs/ca.pem route --id demo-1 --side buy --qty 12 --plan-only
+#       --ca exoroute-cluster/n1/certs/ca.pem route --id demo-1 --symbol BTC-USD --side buy --qty 12
+#   (a plan only; add --execute to trade, --wait to follow it to the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=${1:-}
