@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "daemon/config.h"
@@ -19,6 +20,36 @@ constexpr char kUsage[] =
     "                           (three simulated venues, ./exoroute-data, dev TLS certs)\n"
     "  --check-config           validate the config and exit (0 = valid)\n"
     "  --print-default-config   print the embedded default config and exit\n";
+
+// `s` as one shell word.
+std::string ShellWord(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_./:@%+=,-") == std::string::npos) {
+    return s;
+  }
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// exoroutectl as a user in this directory would type it: next to this exorouted (installed
+// side by side), or in the build tree (build/daemon/exorouted -> build/clients/exoroutectl/),
+// relative when it is under the working directory; else the one on PATH.
+std::string CtlPath() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "exoroutectl";
+  const fs::path dir = self.parent_path();
+  for (const fs::path& p : {dir / "exoroutectl", dir.parent_path() / "clients" / "exoroutectl" / "exoroutectl"}) {
+    if (!fs::exists(p, ec)) continue;
+    const fs::path cwd = fs::current_path(ec);
+    const fs::path rel = ec ? fs::path() : p.lexically_normal().lexically_relative(cwd);
+    if (!rel.empty() && *rel.begin() != "..") return "./" + rel.string();
+    return p.lexically_normal().string();
+  }
+  return "exoroutectl";
+}
 
 }  // namespace
 
@@ -70,12 +101,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& d = **daemon;
-  std::string ctl = d.plaintext()
-                        ? std::string("exoroutectl --endpoint ") + d.endpoint() + " --insecure status"
-                        : std::string("exoroutectl --endpoint ") + d.endpoint() + " --ca " +
-                              d.ca_file() + " status";
-  std::printf("exorouted ready on %s\n  try: ./build/clients/exoroutectl/%s\n", d.endpoint().c_str(),
-              ctl.c_str());
+  const std::string ctl = ShellWord(CtlPath()) + " --endpoint " + ShellWord(d.endpoint()) +
+                          (d.plaintext() ? " --insecure" : " --ca " + ShellWord(d.ca_file())) + " status";
+  std::printf("exorouted ready on %s\n  try: %s\n", d.endpoint().c_str(), ctl.c_str());
   std::fflush(stdout);
 
   int sig = 0;

@@ -186,6 +186,31 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
   CHECK(d->log().find("store closed at chain head") != std::string::npos);
 }
 
+TEST_CASE("the command exorouted prints when it is ready works as printed", "[e2e]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  std::string command;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (command.empty() && std::chrono::steady_clock::now() < deadline) {
+    const std::string out = d->output();
+    const size_t at = out.find("  try: ");
+    if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
+      command = out.substr(at + 7, out.find('\n', at) - at - 7);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  INFO(d->output());
+  REQUIRE_FALSE(command.empty());
+  CHECK(command.find(d->endpoint()) != std::string::npos);
+  // Pasted into a shell in the directory exorouted was started from.
+  auto r = exo::testing::Run("/bin/sh", {"-c", command});
+  INFO(command << "\n" << r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("node-1") != std::string::npos);
+  CHECK(r.out.find("SIM-A") != std::string::npos);
+}
+
 TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz says it serves", "[e2e][metrics]") {
   TempDir dir;
   auto d = StartDaemon(dir.path());

@@ -132,6 +132,7 @@ DaemonProcess::~DaemonProcess() {
 }
 
 std::string DaemonProcess::log() const { return Slurp(data_dir_ + "/exorouted.log"); }
+std::string DaemonProcess::output() const { return Slurp(data_dir_ + "/exorouted.out"); }
 
 void DaemonProcess::Pause() {
   if (pid_ > 0) kill(pid_, SIGSTOP);

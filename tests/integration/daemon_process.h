@@ -29,6 +29,8 @@ class DaemonProcess {
   const std::string& endpoint() const { return endpoint_; }
   std::string ca_file() const { return data_dir_ + "/certs/ca.pem"; }
   std::string log() const;
+  // What it printed on stdout so far.
+  std::string output() const;
   // SIGTERM, then waits; returns the exit status (-1 if it did not exit in 30 s).
   int Terminate();
   // SIGKILL: a crash.
