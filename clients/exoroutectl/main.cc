@@ -252,6 +252,7 @@ int CmdRoute(Context& c) {
   o->set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
   if (!qty.ok()) return Usage(absl::StrCat("route: --qty: ", qty.status().message()));
+  if (*qty <= 0) return Usage(absl::StrCat("route: --qty: must be > 0, got \"", a.Get("qty"), "\""));
   o->set_quantity(*qty);
   if (a.Has("limit")) {
     auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
@@ -843,6 +844,7 @@ int CmdSolve(Context& c) {
   if (side != "buy" && side != "sell") return Usage("solve: --side must be buy or sell");
   auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
   if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
+  if (*qty <= 0) return Usage(absl::StrCat("solve: --qty: must be > 0, got \"", a.Get("qty"), "\""));
 
   SolverMethod method = config->routing().method() == SOLVER_METHOD_ADMM ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
   if (a.Has("method")) {

@@ -582,11 +582,15 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
     CHECK(fin.error_message() == "range.from_sequence: must be <= to_sequence (2), got 5");
   }
   // The CLI reports the same errors and exits non-zero.
-  auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0"});
+  auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--allow", "NOPE"});
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "exoroutectl: INVALID_ARGUMENT: order.quantity: must be > 0, got 0\n");
+  CHECK(r.err == "exoroutectl: INVALID_ARGUMENT: order.allowed_venues[0]: unknown venue \"NOPE\"\n");
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "up", "--qty", "1"});
   CHECK(r.exit_code == 2);
+  // A quantity that cannot be right is refused before any call, in the units the user typed.
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "-1"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: route: --qty: must be > 0, got \"-1\"\n", 0) == 0);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
