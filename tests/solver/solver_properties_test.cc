@@ -177,6 +177,55 @@ TEST_CASE("identical bytes across runs and threads", "[solver][determinism]") {
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("a decision owes nothing to the decisions before it on its thread", "[solver][determinism]") {
+  // A thread keeps its decisions' venue problems for the next one (solver.cc): mix in what
+  // changes their number and contents between decisions — venues excluded by the caller, stale
+  // and crossed books, minimum child sizes and venue limits that drop venues, the cache on and off.
+  std::mt19937_64 rng(123);
+  std::vector<SolveInput> inputs;
+  for (int n = 0; n < 120; ++n) {
+    RandomBookShape shape = Wide();
+    shape.max_venues = 12;
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    for (int k = 0; k < in.venues_size(); ++k) {
+      auto* v = in.mutable_venues(k);
+      switch ((n + k) % 9) {
+        case 0: v->set_exclusion("venue down"); break;
+        case 1: v->mutable_book()->set_receive_time_ns(in.decision_time_ns() - 60'000'000'000); break;
+        case 2:
+          if (!v->book().bids().empty() && !v->book().asks().empty()) {
+            v->mutable_book()->mutable_bids(0)->set_price(v->book().asks(0).price());
+          }
+          break;
+        case 3: v->set_min_quantity(in.quantity() / 3 + 1); break;
+        default: break;
+      }
+    }
+    if (n % 4 == 0) in.set_max_venues(2);
+    inputs.push_back(std::move(in));
+  }
+  // Each decided alone, on a thread of its own.
+  std::vector<std::string> alone(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::thread([&, i] { alone[i] = exo::solver::Solve(inputs[i])->SerializeAsString(); }).join();
+  }
+  // All in turn on this thread, forwards and backwards, with and without a curve cache.
+  exo::solver::CurveCache cache;
+  int mismatches = 0, excluded = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const size_t i = pass % 2 == 0 ? j : inputs.size() - 1 - j;
+      auto d = exo::solver::Solve(inputs[i], pass < 2 ? nullptr : &cache);
+      REQUIRE(d.ok());
+      if (d->SerializeAsString() != alone[i]) ++mismatches;
+      excluded += d->exclusions_size();
+    }
+  }
+  CHECK(mismatches == 0);
+  CHECK(excluded > 4 * 120);  // The inputs did exclude and drop venues.
+}
+
 TEST_CASE("curves kept in a shared cache give the same bytes as curves built from the input",
           "[solver][determinism][cache]") {
   // Limits, caps, mixed and unaligned lots, impact: every way an order cuts a venue's curve.
