@@ -21,7 +21,8 @@ namespace exo::adapters {
 
 // What happened to a child order at a venue.
 struct ExecutionEvent {
-  // kUnknown: a report about an order the adapter does not know (e.g. from before a restart):
+  // kUnknown: a report about an order the adapter does not know (e.g. from before a restart), or
+  // one it cannot take (a fill of no quantity or price, unreadable numbers), with the reason:
   // counted and logged by the engine, never applied to a plan.
   enum class Type { kFill, kDone, kUnknown };
   Type type = Type::kFill;

@@ -255,6 +255,11 @@ absl::Status Validate(const DaemonConfig& c) {
         if (!f.data_dictionary().empty() && !std::filesystem::exists(f.data_dictionary())) {
           return Bad(fp + ".data_dictionary", absl::StrCat("no such file: ", f.data_dictionary()));
         }
+        if (f.market_data() && f.data_dictionary().empty()) {
+          return Bad(fp + ".data_dictionary",
+                     "required with market_data: QuickFIX reads the repeating groups of market data "
+                     "(W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
+        }
         break;
       }
       case exoroute::v1::VenueConfig::ADAPTER_NOT_SET:

@@ -65,6 +65,20 @@ std::string Get(const FIX::Message& m, int tag) {
   return m.isSetField(tag) ? m.getField(tag) : std::string();
 }
 
+// A repeating group's count field (0 when absent). Not a count (a venue sent "abc" or a number
+// no message holds): IncorrectDataFormat, which QuickFIX answers with a session-level Reject
+// naming the field — never an exception it does not know (that would end the process).
+int GroupCount(const FIX::FieldMap& m, int tag) {
+  if (!m.isSetField(tag)) return 0;
+  const std::string& text = m.getField(tag);
+  int n = 0;
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw FIX::IncorrectDataFormat(tag, text);
+  }
+  for (char c : text) n = n * 10 + (c - '0');
+  return n;
+}
+
 // What a QuickFIX endpoint owns, in construction order (the message store and log factories
 // must outlive the connector, so they are declared first), and its start/stop. `Connector` is
 // FIX::SocketInitiator or FIX::SocketAcceptor. QuickFIX exceptions become `false` + message.
@@ -226,7 +240,7 @@ class Client final : public FixClient, public FIX::Application {
       std::vector<MdEntry> entries;
       const std::string symbol = Get(m, FIX::FIELD::Symbol);
       FIX44::MarketDataSnapshotFullRefresh::NoMDEntries g;
-      int n = m.isSetField(FIX::FIELD::NoMDEntries) ? std::stoi(m.getField(FIX::FIELD::NoMDEntries)) : 0;
+      const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
       for (int i = 1; i <= n; ++i) {
         m.getGroup(i, g);
         MdEntry e;
@@ -242,7 +256,7 @@ class Client final : public FixClient, public FIX::Application {
     if (type.getValue() == FIX::MsgType_MarketDataIncrementalRefresh && callbacks_.on_md_incremental) {
       std::vector<MdEntry> entries;
       FIX44::MarketDataIncrementalRefresh::NoMDEntries g;
-      int n = m.isSetField(FIX::FIELD::NoMDEntries) ? std::stoi(m.getField(FIX::FIELD::NoMDEntries)) : 0;
+      const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
       for (int i = 1; i <= n; ++i) {
         m.getGroup(i, g);
         MdEntry e;
@@ -396,7 +410,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       md_session_ = session;
       md_subscribed_ = true;
       FIX44::MarketDataRequest::NoRelatedSym r;
-      int n = std::stoi(m.getField(FIX::FIELD::NoRelatedSym));
+      const int n = GroupCount(m, FIX::FIELD::NoRelatedSym);
       for (int i = 1; i <= n; ++i) {
         m.getGroup(i, r);
         md_symbols_.push_back(r.getField(FIX::FIELD::Symbol));

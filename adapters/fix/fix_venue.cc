@@ -235,6 +235,16 @@ uint64_t FixVenue::fills() const {
   return fills_;
 }
 
+void FixVenue::Refuse(const std::string& cl_ord_id, std::string why) {
+  // It changes no plan; the engine counts it in Status (unknown_executions) and logs it.
+  ExecutionEvent e;
+  e.type = ExecutionEvent::Type::kUnknown;
+  e.venue = options_.venue_id;
+  e.cl_ord_id = cl_ord_id;
+  e.reason = std::move(why);
+  sink_(std::move(e));
+}
+
 void FixVenue::OnReport(const fix::ExecReport& r) {
   Open o;
   bool known = false;
@@ -247,14 +257,8 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     }
   }
   if (!known) {
-    // Not an order of this session (e.g. from before a restart): it changes no plan, but the
-    // engine counts it in Status (unknown_executions) and logs it.
-    ExecutionEvent unknown;
-    unknown.type = ExecutionEvent::Type::kUnknown;
-    unknown.venue = options_.venue_id;
-    unknown.cl_ord_id = r.cl_ord_id;
-    unknown.reason = absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")");
-    sink_(std::move(unknown));
+    // Not an order of this session (e.g. from before a restart).
+    Refuse(r.cl_ord_id, absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")"));
     return;
   }
   const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
@@ -263,7 +267,10 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // recorded yet becomes one fill at the order's average price.
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
     auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst->price_scale());
-    if (cum.ok() && avg.ok() && *cum > o.reported) {
+    if (cum.ok() && *cum > o.reported && (!avg.ok() || *avg <= 0)) {
+      Refuse(r.cl_ord_id, absl::StrCat("unreadable order status (CumQty \"", r.cum_qty, "\", AvgPx \"",
+                                       r.avg_px, "\")"));
+    } else if (cum.ok() && avg.ok() && *cum > o.reported) {
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;
       f.venue = options_.venue_id;
@@ -284,9 +291,11 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
   if (r.exec_type == "F") {
     auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
     auto px = ParseDecimal(r.last_px, inst->price_scale());
-    if (!qty.ok() || !px.ok()) {
-      LogError("%s: unreadable fill for %s (LastQty \"%s\", LastPx \"%s\")", options_.venue_id,
-               r.cl_ord_id, r.last_qty, r.last_px);
+    if (!qty.ok() || !px.ok() || *qty <= 0 || *px <= 0) {
+      // Not a fill a plan can take: reported to the engine, which logs and counts it, applies
+      // nothing (the order's later reports, or a status request, say where it stands).
+      Refuse(r.cl_ord_id, absl::StrCat("unreadable fill (LastQty \"", r.last_qty, "\", LastPx \"",
+                                       r.last_px, "\")"));
     } else {
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;

@@ -59,6 +59,8 @@ class FixVenue final : public VenueAdapter {
     int64_t reported = 0;  // Quantity already reported as fills.
   };
   void OnReport(const fix::ExecReport& r);
+  // An execution report no plan can take (unknown order, unreadable fill): to the engine as kUnknown.
+  void Refuse(const std::string& cl_ord_id, std::string why);
   void OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries);
   void SendPendingStatusRequests();
   const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;

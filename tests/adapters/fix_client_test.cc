@@ -1,10 +1,12 @@
 // The FIX layer (exo_fix) against the test FIX venue over a real QuickFIX session.
 #include "adapters/fix/fix_engine.h"
+#include "adapters/fix/fix_venue.h"
 
 #include <catch2/catch.hpp>
 #include <mutex>
 
 #include "tests/testing/free_port.h"
+#include "tests/testing/raw_fix_peer.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
@@ -56,4 +58,130 @@ TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderC
   CHECK(reports[0].exec_type == "F");
   c->Stop();
   v->Stop();
+}
+
+TEST_CASE("a garbled message from a FIX venue is rejected with the field named; the session stays up",
+          "[fix]") {
+  // With and without a data dictionary (without one QuickFIX checks no field's format: the
+  // session's own code must refuse what it cannot read, not throw past QuickFIX).
+  const bool dictionary = GENERATE(true, false);
+  INFO("data dictionary: " << dictionary);
+  exo::testing::TempDir dir;
+  exo::fix::SessionConfig client;
+  client.port = exo::testing::FreePort();
+  client.sender_comp_id = "E";
+  client.target_comp_id = "V";
+  client.store_dir = dir / "client";
+  if (dictionary) client.data_dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  exo::testing::RawFixPeer venue(client.port, "V", "E");
+  REQUIRE(venue.listening());
+  std::mutex mu;
+  std::vector<std::string> seen;
+  exo::fix::FixClient::Callbacks cb;
+  cb.on_md_snapshot = [&](const std::string& symbol, const std::vector<exo::fix::MdEntry>& entries) {
+    std::lock_guard<std::mutex> l(mu);
+    seen.push_back("W " + symbol + " " + std::to_string(entries.size()));
+  };
+  cb.on_cancel_reject = [&](const std::string& id, const std::string& orig, const std::string& text) {
+    std::lock_guard<std::mutex> l(mu);
+    seen.push_back("9 " + id + " " + orig + " " + text);
+  };
+  std::string error;
+  auto c = exo::fix::FixClient::Create(client, cb, &error);
+  REQUIRE(c);
+  REQUIRE(c->Start(&error));
+  REQUIRE(exo::testing::WaitFor([&] { return c->logged_on() && venue.logged_on(); }));
+  // NoMDEntries that is not a number (sequence number 2), then messages that are fine.
+  venue.Send("35=W|55=X|268=abc|269=0|270=100|271=5|");
+  venue.Send("35=9|11=c1|41=o1|37=NONE|39=8|434=1|58=too late|");
+  if (dictionary) venue.Send("35=W|55=X|268=1|269=0|270=100|271=5|");
+  auto rejected = [&] {
+    for (const auto& m : venue.received()) {
+      if (m.find("|35=3|") != std::string::npos) return m;
+    }
+    return std::string();
+  };
+  REQUIRE(exo::testing::WaitFor([&] { return !rejected().empty(); }));
+  INFO(rejected());
+  CHECK(rejected().find("|45=2|") != std::string::npos);   // The garbled message, by its MsgSeqNum,
+  CHECK(rejected().find("|371=268|") != std::string::npos);  // the field (NoMDEntries),
+  CHECK(rejected().find("|373=6|") != std::string::npos);    // and why: incorrect data format.
+  const std::vector<std::string> expected =
+      dictionary ? std::vector<std::string>{"9 c1 o1 too late", "W X 1"} : std::vector<std::string>{"9 c1 o1 too late"};
+  CHECK(exo::testing::WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return seen.size() >= expected.size();
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  CHECK(seen == expected);
+  CHECK(c->logged_on());
+  c->Stop();
+}
+
+TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason; a good one is taken",
+          "[fix]") {
+  exo::testing::TempDir dir;
+  exo::adapters::FixVenue::Options o;
+  o.venue_id = "FIXV";
+  o.config.set_host("127.0.0.1");
+  o.config.set_port(exo::testing::FreePort());
+  o.config.set_sender_comp_id("E");
+  o.config.set_target_comp_id("V");
+  o.store_dir = dir / "fix";
+  exoroute::v1::Instrument btc;
+  btc.set_symbol("BTC-USD");
+  btc.set_price_scale(2);
+  btc.set_qty_scale(8);
+  o.instruments.push_back(btc);
+  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
+  REQUIRE(venue.listening());
+  exo::adapters::FixVenue fix(o);
+  std::mutex mu;
+  std::vector<exo::adapters::ExecutionEvent> events;
+  REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
+                std::lock_guard<std::mutex> l(mu);
+                events.push_back(std::move(e));
+              }).ok());
+  REQUIRE(exo::testing::WaitFor([&] { return fix.state() == exoroute::v1::ADAPTER_STATE_UP && venue.logged_on(); }));
+  exoroute::v1::ChildOrder child;
+  child.set_cl_ord_id("p1.2");
+  child.set_venue("FIXV");
+  child.set_side(exoroute::v1::SIDE_BUY);
+  child.set_quantity(100000000);
+  child.set_limit_price(6500100);
+  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  REQUIRE(exo::testing::WaitFor([&] {
+    for (const auto& m : venue.received()) {
+      if (m.find("|35=D|") != std::string::npos && m.find("|11=p1.2|") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  auto fill = [&](const std::string& exec_id, const std::string& qty, const std::string& px) {
+    venue.Send("35=8|37=v1|11=p1.2|17=" + exec_id + "|150=F|39=1|55=BTC-USD|54=1|32=" + qty + "|31=" + px +
+               "|151=1|14=0|6=0|");
+  };
+  fill("e1", "-0.5", "65000");
+  fill("e2", "abc", "65000");
+  fill("e3", "0.5", "0");
+  fill("e4", "0.5", "65000.10");
+  REQUIRE(exo::testing::WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return events.size() >= 4;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(events.size() == 4);
+  using Type = exo::adapters::ExecutionEvent::Type;
+  CHECK(events[0].type == Type::kUnknown);
+  CHECK(events[0].reason == "unreadable fill (LastQty \"-0.5\", LastPx \"65000\")");
+  CHECK(events[1].type == Type::kUnknown);
+  CHECK(events[1].reason == "unreadable fill (LastQty \"abc\", LastPx \"65000\")");
+  CHECK(events[2].type == Type::kUnknown);
+  CHECK(events[2].reason == "unreadable fill (LastQty \"0.5\", LastPx \"0\")");
+  CHECK(events[3].type == Type::kFill);
+  CHECK(events[3].cl_ord_id == "p1.2");
+  CHECK(events[3].quantity == 50000000);
+  CHECK(events[3].price == 6500010);
+  CHECK(events[3].exec_id == "e4");
+  CHECK(fix.fills() == 1);
+  fix.Stop();
 }

@@ -74,6 +74,9 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
         "config test.json: venues[0].markets: at least one market is required");
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"sim":{"mid_price":100}}]})") ==
         "config test.json: venues[0].sim.tick_size: must be > 0, got 0");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"fix":{"host":"h","port":9878,"sender_comp_id":"E","target_comp_id":"V","market_data":true}}]})") ==
+        "config test.json: venues[0].fix.data_dictionary: required with market_data: QuickFIX reads the repeating "
+        "groups of market data (W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
 }
 
 TEST_CASE("a bad cluster section is refused with the path of the bad field", "[config]") {
