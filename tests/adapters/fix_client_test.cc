@@ -10,18 +10,27 @@
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
+namespace {
+
+// One end of a session on 127.0.0.1:`port`, its sequence numbers kept in `store_dir`.
+exo::fix::SessionConfig Session(const std::string& sender, const std::string& target, int port,
+                                const std::string& store_dir) {
+  exo::fix::SessionConfig c;
+  c.port = port;
+  c.sender_comp_id = sender;
+  c.target_comp_id = target;
+  c.store_dir = store_dir;
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderCancelReject",
           "[fix]") {
   exo::testing::TempDir dir;
-  exo::fix::SessionConfig venue;
-  venue.port = exo::testing::FreePort();
-  venue.sender_comp_id = "V";
-  venue.target_comp_id = "E";
-  venue.store_dir = dir / "venue";
-  exo::fix::SessionConfig client = venue;
-  client.sender_comp_id = "E";
-  client.target_comp_id = "V";
-  client.store_dir = dir / "client";
+  const int port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue = Session("V", "E", port, dir / "venue");
+  const exo::fix::SessionConfig client = Session("E", "V", port, dir / "client");
   std::string error;
   auto v = exo::fix::FixTestVenue::Create(venue, {{"100", "5"}}, {}, &error);
   REQUIRE(v);
@@ -67,11 +76,7 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named; 
   const bool dictionary = GENERATE(true, false);
   INFO("data dictionary: " << dictionary);
   exo::testing::TempDir dir;
-  exo::fix::SessionConfig client;
-  client.port = exo::testing::FreePort();
-  client.sender_comp_id = "E";
-  client.target_comp_id = "V";
-  client.store_dir = dir / "client";
+  exo::fix::SessionConfig client = Session("E", "V", exo::testing::FreePort(), dir / "client");
   if (dictionary) client.data_dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   exo::testing::RawFixPeer venue(client.port, "V", "E");
   REQUIRE(venue.listening());
