@@ -14,6 +14,7 @@
 #include "exo/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "solver/solver.h"
 
 namespace exo::daemon {
 namespace {
@@ -170,6 +171,9 @@ absl::Status Validate(const DaemonConfig& c) {
   }
 
   if (c.venues().empty()) return Bad("venues", "at least one venue is required");
+  if (c.venues_size() > solver::kMaxVenues) {
+    return Bad("venues", absl::StrCat("at most ", solver::kMaxVenues, " (what one decision takes), got ", c.venues_size()));
+  }
   std::set<std::string> ids;
   for (int i = 0; i < c.venues_size(); ++i) {
     const auto& v = c.venues(i);

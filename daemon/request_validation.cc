@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
 
 namespace exo::daemon {
 namespace {
@@ -35,8 +36,14 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
     return Bad("order.side", absl::StrCat("must be SIDE_BUY or SIDE_SELL, got ", o.side()));
   }
   if (o.quantity() <= 0) return Bad("order.quantity", absl::StrCat("must be > 0, got ", o.quantity()));
+  if (o.quantity() > kMaxUnits) {
+    return Bad("order.quantity", absl::StrCat("must be <= ", kMaxUnits, " (2^53 units), got ", o.quantity()));
+  }
   if (o.has_limit_price() && o.limit_price() <= 0) {
     return Bad("order.limit_price", absl::StrCat("must be > 0 when set, got ", o.limit_price()));
+  }
+  if (o.has_limit_price() && o.limit_price() > kMaxUnits) {
+    return Bad("order.limit_price", absl::StrCat("must be <= ", kMaxUnits, " (2^53 units), got ", o.limit_price()));
   }
   switch (o.time_in_force()) {
     case TIME_IN_FORCE_GTT:

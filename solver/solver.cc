@@ -26,6 +26,21 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.quantity: must be > 0, got ", in.quantity()));
   }
+  // (A node's share at a fixed dual price searches nothing: its quantity only bounds the share,
+  // and cluster nodes record it as int64 max / 4.)
+  if (in.quantity() > kMaxUnits && !in.has_fixed_dual()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.quantity: must be <= ", kMaxUnits, " (2^53 units), got ", in.quantity()));
+  }
+  if (in.has_limit_price() && in.limit_price() > kMaxUnits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.limit_price: must be <= ", kMaxUnits, " (2^53 units), got ", in.limit_price()));
+  }
+  // (Each venue's depth is at most 2^53: summed over 1024 venues it stays within int64.)
+  if (in.venues_size() > kMaxVenues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.venues: at most ", kMaxVenues, ", got ", in.venues_size()));
+  }
   for (int i = 0; i < in.venues_size(); ++i) {
     if (in.venues(i).min_quantity() < 0) {
       return absl::InvalidArgumentError(
@@ -232,7 +247,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   }
 
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
-  int64_t allocated = 0, cost = 0;
+  int64_t allocated = 0;
+  __int128 cost = 0;  // (Each child's is within int64; their sum is checked.)
   double chosen = 0;  // The allocation's cost on the solver's curves (the duality gap's primal).
   int used = 0;
   const google::protobuf::Reflection* reflection = Allocation::GetReflection();
@@ -254,18 +270,21 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   }
   while (d.allocations_size() > used) d.mutable_allocations()->RemoveLast();
   if (allocated > 0) stats->set_marginal_price(std::llround(buy ? sol.lambda : -sol.lambda));
+  if (cost > std::numeric_limits<int64_t>::max() || cost < std::numeric_limits<int64_t>::min()) {
+    return absl::InvalidArgumentError("solve_input: the plan's expected cost is beyond 2^63 price units");
+  }
   d.set_allocated_quantity(allocated);
   d.set_shortfall(in.quantity() - allocated);
-  d.set_expected_cost(cost);
+  d.set_expected_cost(static_cast<int64_t>(cost));
 
   // The optimality gap: the chosen allocation's cost against the Lagrangian bound at λ*.
   const double qty_unit = static_cast<double>(Pow10(in.instrument().qty_scale()));
   const double bound = LagrangianBound(problems, sol, allocated);
   if (allocated > 0) stats->set_optimality_gap(std::max<int64_t>(0, std::llround((chosen - bound) / qty_unit)));
 
-  if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(best_bid + best_ask, 1, 2));
+  if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2));
   if (allocated > 0) {
-    int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);
+    int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);  // NOLINT
     d.set_expected_average_price(avg);
     if (d.mid_price() > 0) {
       int64_t worse = buy ? avg - d.mid_price() : d.mid_price() - avg;

@@ -17,6 +17,10 @@
 
 namespace exo::solver {
 
+// The most venues one decision takes (each venue's depth is at most 2^53 units, kMaxUnits:
+// summed over this many it stays within int64).
+inline constexpr int kMaxVenues = 1024;
+
 // Solves with the exact dual method. InvalidArgument if the input itself is malformed (no
 // quantity, bad scales); venues that cannot be used are reported in Decision.exclusions, and a
 // quantity that cannot be fully placed is reported as Decision.shortfall.

@@ -32,16 +32,26 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   const size_t n_levels = static_cast<size_t>(levels.size());
   c->levels_.resize(n_levels);
   const BookLevel* const* src = levels.data();
+  int64_t depth = 0;
   for (size_t i = 0; i < n_levels; ++i) {
     const int64_t price = src[i]->price(), size = src[i]->size();
     if (price <= 0 || size <= 0) {
       return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids", "[", i,
                                                         "] has price ", price, " size ", size));
     }
+    if (price > kMaxUnits || size > kMaxUnits) {
+      return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids", "[", i, "] ",
+                                                        price > kMaxUnits ? "price " : "size ",
+                                                        price > kMaxUnits ? price : size, " is beyond 2^53 units"));
+    }
     if (i > 0 && !(buy ? price > c->levels_[i - 1].first : price < c->levels_[i - 1].first)) {
       return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids",
                                                         " not strictly ", buy ? "ascending" : "descending",
                                                         " at level ", i));
+    }
+    if ((depth += size) > kMaxUnits) {
+      return absl::FailedPreconditionError(absl::StrCat("malformed book: ", buy ? "asks" : "bids",
+                                                        " deeper than 2^53 units at level ", i));
     }
     c->levels_[i] = {price, size};
   }
@@ -127,6 +137,11 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     s.notional = cum_notional;
     c->unit_costs_.push_back(s.unit_cost);
     c->ends_.push_back(cum);
+  }
+  // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1).
+  if (cum_notional > (static_cast<__int128>(1) << 62) * Pow10(qty_scale)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("malformed book: ", buy ? "asks" : "bids", " worth more than 2^62 price units"));
   }
   return std::shared_ptr<const VenueCurve>(std::move(c));
 }

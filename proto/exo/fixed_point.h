@@ -17,6 +17,11 @@ absl::StatusOr<int64_t> ParseDecimal(std::string_view text, uint32_t scale);
 // Formats value / 10^scale with exactly `scale` fractional digits ("65000.12").
 std::string FormatDecimal(int64_t value, uint32_t scale);
 
+// The largest quantity or price (in units) a decision takes: 2^53. Such numbers are exact as
+// doubles (the solver searches in doubles), and price × quantity stays within 2^106, so notional
+// × fee factor fits 128 bits. Larger ones are refused with the field or excluded with the venue.
+inline constexpr int64_t kMaxUnits = int64_t{1} << 53;
+
 // 10^scale for scale <= 18.
 int64_t Pow10(uint32_t scale);
 

@@ -79,6 +79,16 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
         "groups of market data (W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
 }
 
+TEST_CASE("more venues than one decision takes are refused", "[config]") {
+  std::string venues;
+  for (int i = 0; i < 1025; ++i) {
+    venues += std::string(i == 0 ? "" : ",") + R"({"id":"V)" + std::to_string(i) +
+              R"(","markets":[{"symbol":"X","lot_size":1}],"sim":{"mid_price":100,"tick_size":1}})";
+  }
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[)" + venues + "]}") ==
+        "config test.json: venues: at most 1024 (what one decision takes), got 1025");
+}
+
 TEST_CASE("a bad cluster section is refused with the path of the bad field", "[config]") {
   auto with_cluster = [](const std::string& cluster) {
     return DefaultWith("\"routing\":", "\"cluster\": " + cluster + ",\n  \"routing\":");

@@ -1,6 +1,7 @@
 #include "daemon/request_validation.h"
 
 #include <catch2/catch.hpp>
+#include <limits>
 
 using exo::daemon::ValidateRoute;
 using namespace exoroute::v1;  // NOLINT
@@ -45,8 +46,13 @@ TEST_CASE("every route field is checked and named", "[validation]") {
   r.mutable_order()->set_quantity(-5);
   CHECK(ErrorOf(r) == "order.quantity: must be > 0, got -5");
   r = Good();
+  r.mutable_order()->set_quantity((int64_t{1} << 53) + 1);
+  CHECK(ErrorOf(r) == "order.quantity: must be <= 9007199254740992 (2^53 units), got 9007199254740993");
+  r = Good();
   r.mutable_order()->set_limit_price(0);
   CHECK(ErrorOf(r) == "order.limit_price: must be > 0 when set, got 0");
+  r.mutable_order()->set_limit_price(std::numeric_limits<int64_t>::max());
+  CHECK(ErrorOf(r) == "order.limit_price: must be <= 9007199254740992 (2^53 units), got 9223372036854775807");
   r = Good();
   r.mutable_order()->set_time_in_force(TIME_IN_FORCE_UNSPECIFIED);
   CHECK(ErrorOf(r) == "order.time_in_force: must be GTC, IOC or GTT, got 0");

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/str_format.h"
 #include "solver/exact_dual.h"
 #include "solver/local_problem.h"
 #include "test_books.h"
@@ -295,6 +296,61 @@ TEST_CASE("malformed solve inputs are refused naming the field", "[solver]") {
   in.set_admm_variant(static_cast<exoroute::v1::AdmmVariant>(9));
   CHECK(exo::solver::Solve(in).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(exo::solver::Solve(in).status().message() == "solve_input.admm_variant: unknown value 9");
+}
+
+TEST_CASE("numbers beyond what the arithmetic holds exactly are refused or the venue excluded with the reason",
+          "[solver]") {
+  // Quantities and prices up to 2^53 units (exact as doubles; their products within 128 bits);
+  // a book whose depth or notional would overflow is the venue's problem, not the decision's.
+  constexpr int64_t kMax = int64_t{1} << 53;
+  constexpr int64_t kHuge = 9'000'000'000'000'000'000;
+  SolveInput in = MakeInput(SIDE_BUY, kMax + 1);
+  CHECK(exo::solver::Solve(in).status().message() ==
+        "solve_input.quantity: must be <= 9007199254740992 (2^53 units), got 9007199254740993");
+  in = MakeInput(SIDE_BUY, 5);
+  in.set_limit_price(kMax + 1);
+  CHECK(exo::solver::Solve(in).status().message() ==
+        "solve_input.limit_price: must be <= 9007199254740992 (2^53 units), got 9007199254740993");
+  in = MakeInput(SIDE_BUY, 5);
+  for (int i = 0; i < 1025; ++i) *in.add_venues() = MakeVenue(absl::StrFormat("V%04d", i), {{100, 1}});
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input.venues: at most 1024, got 1025");
+
+  in = MakeInput(SIDE_BUY, 5);
+  *in.add_venues() = MakeVenue("A", {{100, kHuge}});                         // A level too big.
+  *in.add_venues() = MakeVenue("B", {{kHuge, 1}});                           // A price too big.
+  *in.add_venues() = MakeVenue("C", {{100, kMax / 2 + 1}, {101, kMax / 2}});  // Deeper than 2^53.
+  *in.add_venues() = MakeVenue("D", {{kMax, kMax / 4}, {kMax - 1, 1}});       // Not ascending, first.
+  *in.add_venues() = MakeVenue("E", {{kMax - 1, kMax / 2}});                 // Notional > 2^62 units.
+  *in.add_venues() = MakeVenue("F", {{101, 10}}, {{kHuge, 1}});              // Crossed by a huge bid.
+  *in.add_venues() = MakeVenue("G", {{102, 10}});
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  REQUIRE(d->allocations_size() == 1);
+  CHECK(d->allocations(0).venue() == "G");
+  CHECK(d->allocations(0).quantity() == 5);
+  std::map<std::string, std::string> why;
+  for (const auto& e : d->exclusions()) why[e.venue()] = e.reason();
+  CHECK(why["A"] == "malformed book: asks[0] size 9000000000000000000 is beyond 2^53 units");
+  CHECK(why["B"] == "malformed book: asks[0] price 9000000000000000000 is beyond 2^53 units");
+  CHECK(why["C"] == "malformed book: asks deeper than 2^53 units at level 1");
+  CHECK(why["D"] == "malformed book: asks not strictly ascending at level 1");
+  CHECK(why["E"] == "malformed book: asks worth more than 2^62 price units");
+  CHECK(why["F"].rfind("crossed book", 0) == 0);
+  CHECK(why.size() == 6);
+
+  // Three venues each worth 2^62 price units, all taken: the plan's cost would not fit int64.
+  in = MakeInput(SIDE_BUY, 3 * (int64_t{1} << 22));
+  for (const char* v : {"A", "B", "C"}) *in.add_venues() = MakeVenue(v, {{int64_t{1} << 40, int64_t{1} << 22}});
+  CHECK(exo::solver::Solve(in).status().message() == "solve_input: the plan's expected cost is beyond 2^63 price units");
+
+  // A sell into a book whose best ask is huge (allowed: only the walked side is bounded): the
+  // mid is still exact.
+  in = MakeInput(SIDE_SELL, 5);
+  *in.add_venues() = MakeVenue("A", {{kHuge, 1}}, {{100, 10}});
+  d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  CHECK(d->allocations_size() == 1);
+  CHECK(d->mid_price() == (kHuge + 100) / 2);
 }
 
 TEST_CASE("a node allocating at a fixed dual price takes what the exact method gives its venues", "[solver]") {
