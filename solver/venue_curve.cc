@@ -58,7 +58,13 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   if (levels.empty()) {
     return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
   }
-  if (venue.impact_bps() < 0) return absl::FailedPreconditionError("impact_bps < 0");
+  // As the config allows them (and a NaN in neither: it would poison every cost).
+  if (!(venue.fee_bps() >= -1000 && venue.fee_bps() <= 1000)) {
+    return absl::FailedPreconditionError(absl::StrCat("fee_bps ", venue.fee_bps(), " is not within [-1000, 1000]"));
+  }
+  if (!(venue.impact_bps() >= 0 && venue.impact_bps() <= 1000)) {
+    return absl::FailedPreconditionError(absl::StrCat("impact_bps ", venue.impact_bps(), " is not within [0, 1000]"));
+  }
 
   c->venue_ = venue.venue();
   c->symbol_ = venue.book().symbol();
@@ -138,10 +144,16 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     c->unit_costs_.push_back(s.unit_cost);
     c->ends_.push_back(cum);
   }
-  // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1).
+  // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1) and its
+  // impact estimate (at most 2^61).
   if (cum_notional > (static_cast<__int128>(1) << 62) * Pow10(qty_scale)) {
     return absl::FailedPreconditionError(
         absl::StrCat("malformed book: ", buy ? "asks" : "bids", " worth more than 2^62 price units"));
+  }
+  const double all = static_cast<double>(cum);
+  if (c->kappa_ * all * all / 2 / static_cast<double>(Pow10(qty_scale)) > 0x1p61) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "impact_bps ", venue.impact_bps(), " over the book's depth is beyond 2^61 price units"));
   }
   return std::shared_ptr<const VenueCurve>(std::move(c));
 }

@@ -709,3 +709,75 @@ TEST_CASE("the exact search is within 1e-6 of the optimum in at most 20 rounds o
    CHECK(total_exact[1] * 10 < total_exact[0] * 7);  // Under 70 % of the centroid's.
   }
 }
+
+TEST_CASE("inputs with numbers of every size decide or are refused and never overflow", "[solver][robustness]") {
+  // Values near zero, at and around the 2^53 bound, and up to int64's ends, in every field the
+  // solver reads (run under ./test.sh --sanitize, any overflow aborts). A decision is either
+  // refused as InvalidArgument naming a field of solve_input, or consistent.
+  std::mt19937_64 rng(4242);
+  const int64_t kMax = int64_t{1} << 53;
+  auto any = [&]() -> int64_t {
+    switch (rng() % 8) {
+      case 0: return static_cast<int64_t>(rng() % 5) - 2;
+      case 1: return kMax - static_cast<int64_t>(rng() % 3) + 1;
+      case 2: return std::numeric_limits<int64_t>::max() - static_cast<int64_t>(rng() % 3);
+      case 3: return std::numeric_limits<int64_t>::min() + static_cast<int64_t>(rng() % 3);
+      case 4: return static_cast<int64_t>(rng() >> (1 + rng() % 63));
+      default: return 1 + static_cast<int64_t>(rng() % 1000);
+    }
+  };
+  int decided = 0, refused = 0;
+  for (int n = 0; n < 3000; ++n) {
+    SolveInput in = exo::testing::MakeInput(rng() % 2 ? SIDE_BUY : SIDE_SELL, any());
+    in.mutable_instrument()->set_qty_scale(static_cast<uint32_t>(rng() % 14));
+    in.mutable_instrument()->set_price_scale(static_cast<uint32_t>(rng() % 14));
+    if (rng() % 3 == 0) in.set_limit_price(any());
+    if (rng() % 4 == 0) in.set_max_venues(static_cast<uint32_t>(rng() % 4));
+    if (rng() % 5 == 0) in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
+    const int venues = 1 + static_cast<int>(rng() % 4);
+    for (int v = 0; v < venues; ++v) {
+      auto* vi = in.add_venues();
+      vi->set_venue(std::string(1, static_cast<char>('A' + v)));
+      vi->set_lot_size(rng() % 4 == 0 ? any() : 1 + static_cast<int64_t>(rng() % 3));
+      const double fees[] = {0, 2.5, -1000, 1000, -20000, 1e300, std::numeric_limits<double>::quiet_NaN()};
+      vi->set_fee_bps(fees[rng() % 7]);
+      if (rng() % 4 == 0) vi->set_impact_bps(fees[rng() % 7]);
+      if (rng() % 4 == 0) vi->set_max_quantity(any());
+      if (rng() % 4 == 0) vi->set_min_quantity(any());
+      auto* b = vi->mutable_book();
+      b->set_receive_time_ns(exo::testing::kNow);
+      int64_t ask = any(), bid = any();
+      for (int l = 0; l < 1 + static_cast<int>(rng() % 4); ++l) {
+        auto* a = b->add_asks();
+        a->set_price(ask);
+        a->set_size(any());
+        auto* d = b->add_bids();
+        d->set_price(bid);
+        d->set_size(any());
+        ask = rng() % 2 ? any() : ask + 1 + static_cast<int64_t>(rng() % 3);
+        bid = rng() % 2 ? any() : bid - 1 - static_cast<int64_t>(rng() % 3);
+      }
+    }
+    auto d = exo::solver::Solve(in);
+    if (!d.ok()) {
+      ++refused;
+      INFO(in.ShortDebugString() << "\n-> " << d.status());
+      REQUIRE(d.status().code() == absl::StatusCode::kInvalidArgument);
+      REQUIRE(d.status().message().rfind("solve_input", 0) == 0);
+      continue;
+    }
+    ++decided;
+    INFO(in.ShortDebugString() << "\n-> " << d->ShortDebugString());
+    int64_t placed = 0;
+    for (const auto& a : d->allocations()) {
+      REQUIRE(a.quantity() > 0);
+      placed += a.quantity();
+    }
+    REQUIRE(placed == d->allocated_quantity());
+    REQUIRE(d->allocated_quantity() + d->shortfall() == in.quantity());
+    REQUIRE(d->shortfall() >= 0);
+    for (const auto& e : d->exclusions()) REQUIRE_FALSE(e.reason().empty());
+  }
+  CHECK(decided > 500);
+  CHECK(refused > 500);
+}

@@ -338,6 +338,25 @@ TEST_CASE("numbers beyond what the arithmetic holds exactly are refused or the v
   CHECK(why["F"].rfind("crossed book", 0) == 0);
   CHECK(why.size() == 6);
 
+  // Fees and impact as the config allows them; an impact estimate over the book within 2^61.
+  in = MakeInput(SIDE_BUY, 5);
+  *in.add_venues() = MakeVenue("A", {{100, 10}}, {}, std::numeric_limits<double>::quiet_NaN());
+  *in.add_venues() = MakeVenue("B", {{100, 10}}, {}, 1000.5);
+  *in.add_venues() = MakeVenue("C", {{100, 10}});
+  in.mutable_venues(2)->set_impact_bps(std::numeric_limits<double>::quiet_NaN());
+  *in.add_venues() = MakeVenue("D", {{int64_t{1} << 40, int64_t{1} << 22}});
+  in.mutable_venues(3)->set_impact_bps(1000);
+  *in.add_venues() = MakeVenue("E", {{102, 10}});
+  d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  why.clear();
+  for (const auto& e : d->exclusions()) why[e.venue()] = e.reason();
+  CHECK(why["A"] == "fee_bps nan is not within [-1000, 1000]");
+  CHECK(why["B"] == "fee_bps 1000.5 is not within [-1000, 1000]");
+  CHECK(why["C"] == "impact_bps nan is not within [0, 1000]");
+  CHECK(why["D"] == "impact_bps 1000 over the book's depth is beyond 2^61 price units");
+  CHECK(why.size() == 4);
+
   // Three venues each worth 2^62 price units, all taken: the plan's cost would not fit int64.
   in = MakeInput(SIDE_BUY, 3 * (int64_t{1} << 22));
   for (const char* v : {"A", "B", "C"}) *in.add_venues() = MakeVenue(v, {{int64_t{1} << 40, int64_t{1} << 22}});
