@@ -284,7 +284,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
 
   if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2));
   if (allocated > 0) {
-    int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);  // NOLINT
+    int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);
     d.set_expected_average_price(avg);
     if (d.mid_price() > 0) {
       int64_t worse = buy ? avg - d.mid_price() : d.mid_price() - avg;
