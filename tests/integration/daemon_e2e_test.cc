@@ -728,6 +728,7 @@ TEST_CASE("a second daemon on a port another holds is refused: it does not take 
   // The first daemon still answers every client itself.
   for (int i = 0; i < 5; ++i) {
     auto status = exo::testing::Ctl(*first, {"status"});
+    INFO(status.err);
     CHECK(status.exit_code == 0);
   }
 }
