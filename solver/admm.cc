@@ -3,6 +3,7 @@
 #include "solver/internal/lot_fill.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -56,15 +57,17 @@ Answers AnswersAt(const std::vector<LocalProblem>& problems, double q, double pr
 // price m — λ itself when S_lo(λ) <= Q <= S_hi(λ), else the breakpoint next to λ towards Q —
 // taking everything below m and the quantity tied at m by one fraction, against the better of
 // the Lagrangian bounds at λ and at m (that price to `*bound_at`). Writes the point to `*point`
-// and returns the relative gap; +infinity (and no point) when the answers at m do not bracket Q
-// either.
+// and m to `*point_at`, and returns the relative gap; +infinity (and no point) when the answers
+// at m do not bracket Q either.
 double WindowGap(const std::vector<LocalProblem>& problems, double q, double lambda,
-                 std::vector<LocalProblem::Response>* at, std::vector<double>* point, double* bound_at) {
+                 std::vector<LocalProblem::Response>* at, std::vector<double>* point, double* bound_at,
+                 double* point_at) {
   const size_t n = problems.size();
   at->resize(n);
   Answers s = AnswersAt(problems, q, lambda, at);
   double dual = s.bound;
   *bound_at = lambda;
+  *point_at = lambda;
   if (s.lo > q || s.hi < q) {
     const bool down = s.lo > q;
     double m = down ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
@@ -74,6 +77,7 @@ double WindowGap(const std::vector<LocalProblem>& problems, double q, double lam
     if (!std::isfinite(m)) return std::numeric_limits<double>::infinity();
     s = AnswersAt(problems, q, m, at);
     if (s.lo > q || s.hi < q) return std::numeric_limits<double>::infinity();
+    *point_at = m;
     if (s.bound > dual) {
       dual = s.bound;
       *bound_at = m;
@@ -99,6 +103,63 @@ double WindowGap(const std::vector<LocalProblem>& problems, double q, double lam
 // docs/BENCHMARKS.md has the grid.)
 constexpr double kRaiseRho = 3000;
 constexpr double kLowerRho = 30;
+
+// Doubles as ordered integers: a < b exactly when OrderedKey(a) < OrderedKey(b) (both zeros are
+// 0), and consecutive doubles have consecutive keys. For the bisection below: it halves a range
+// of doubles by their count, so it ends in at most 64 steps whatever the prices' scale.
+int64_t OrderedKey(double d) {
+  const int64_t bits = std::bit_cast<int64_t>(d);
+  return bits < 0 ? std::numeric_limits<int64_t>::min() - bits : bits;
+}
+double FromOrderedKey(int64_t key) {
+  return std::bit_cast<double>(key < 0 ? std::numeric_limits<int64_t>::min() - key : key);
+}
+
+struct Sums {
+  __int128 lo = 0;
+  __int128 hi = 0;
+};
+Sums SumsAt(const std::vector<LocalProblem>& problems, double price, std::vector<LocalProblem::Response>* at) {
+  Sums s;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    (*at)[i] = problems[i].At(price);
+    s.lo += (*at)[i].lo;
+    s.hi += (*at)[i].hi;
+  }
+  return s;
+}
+
+// The price the at-price variant places at: `lambda` itself when the venues' answers there
+// bracket the quantity (S_lo <= Q <= S_hi), else the smallest double at which S_hi reaches Q
+// (S_lo there is S_hi of the double before, so below Q), by bisection over the doubles between
+// `lambda` and the dearest (or below the cheapest) lot. Capacity > quantity. Fills `*at` with
+// the answers at the price and `*sums` with their sums.
+double BracketingPrice(const std::vector<LocalProblem>& problems, int64_t quantity, double lambda,
+                       std::vector<LocalProblem::Response>* at, Sums* sums) {
+  at->resize(problems.size());
+  double cheapest = std::numeric_limits<double>::infinity(), dearest = -cheapest;
+  for (const LocalProblem& p : problems) {
+    cheapest = std::min(cheapest, p.min_unit_cost());
+    dearest = std::max(dearest, p.max_unit_cost());
+  }
+  int64_t below = OrderedKey(cheapest) - 1;  // S_hi < Q there: no lot costs that little.
+  int64_t above = OrderedKey(dearest);       // S_hi = capacity > Q.
+  if (std::isfinite(lambda)) {
+    *sums = SumsAt(problems, lambda, at);
+    if (sums->lo <= quantity && quantity <= sums->hi) return lambda;
+    (sums->hi < quantity ? below : above) = OrderedKey(lambda);
+  }
+  // (The keys' difference taken unsigned: it can exceed int64's range, never uint64's.)
+  while (static_cast<uint64_t>(above) - static_cast<uint64_t>(below) > 1) {
+    const int64_t mid = below + static_cast<int64_t>((static_cast<uint64_t>(above) - static_cast<uint64_t>(below)) / 2);
+    __int128 hi = 0;
+    for (const LocalProblem& p : problems) hi += p.At(FromOrderedKey(mid)).hi;
+    (hi >= quantity ? above : below) = mid;
+  }
+  const double price = FromOrderedKey(above);
+  *sums = SumsAt(problems, price, at);
+  return price;
+}
 
 }  // namespace
 
@@ -130,10 +191,11 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
   if (!(rho > 0)) rho = std::max(1e-12, std::fabs(lo) * 1e-9 / std::max(1.0, share));
   double lambda = best_sum / static_cast<double>(n);
   double u = -lambda / rho;
-  const bool balanced = options.variant == AdmmVariant::kBalanced;
+  const bool balanced = options.variant != AdmmVariant::kFixedRho;
   const double rho_bound = rho;  // The books' curvature: balancing stays within 2^±40 of it.
   std::vector<double> x(n, 0.0);
-  std::vector<double> certified;  // Balanced: the point the certificate was met at.
+  std::vector<double> certified;  // Balanced: the point the certificate was met at,
+  double point_at = 0;            // and the price whose answers it was built from.
   std::vector<LocalProblem::Response> answers;
   std::vector<double> point;
   double xbar = 0;
@@ -154,7 +216,7 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
       continue;
     }
     double bound_at = lambda;
-    if (WindowGap(problems, q, lambda, &answers, &point, &bound_at) <= options.gap_tolerance) {
+    if (WindowGap(problems, q, lambda, &answers, &point, &bound_at, &point_at) <= options.gap_tolerance) {
       certified = std::move(point);
       lambda = bound_at;  // The decision's λ: where its bound was proved (a price level, often).
       break;
@@ -171,6 +233,17 @@ DualSolution SolveAdmm(const std::vector<LocalProblem>& problems, int64_t quanti
       rho /= 2;
       u *= 2;
     }
+  }
+  if (options.variant == AdmmVariant::kBalancedAtPrice) {
+    // Placed at a price, as the exact method places at λ*: no lot is placed one at a time
+    // beyond a few per venue, however fine the lots. From the price the certified point was
+    // built at (its answers bracket the quantity: no search) or else from λ.
+    Sums sums;
+    out.lambda = BracketingPrice(problems, quantity, certified.empty() ? lambda : point_at, &answers, &sums);
+    out.quantities = PlaceAtBracketingPrice(problems, answers, quantity, static_cast<int64_t>(sums.lo),
+                                            static_cast<int64_t>(sums.hi));
+    out.at_lambda = std::move(answers);
+    return out;
   }
   out.lambda = lambda;
   if (!certified.empty()) x = std::move(certified);

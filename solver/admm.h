@@ -6,18 +6,18 @@
 // (α = 1.6), with λ = -ρu warm-started at the venues' average best fee-adjusted price and ρ
 // scaled to the books' curvature. It stops when a duality-gap certificate (a feasible point's cost
 // against the Lagrangian bound at λ, both sums of what each venue answers) is within 1e-6
-// relative. Each venue only answers its proximal step, At(λ) and (balanced variant) its
-// breakpoints next to λ. The continuous answer is then rounded to lots and polished by
-// exchanging single lots between venues while that lowers the cost (optimal for separable convex
-// costs with a common lot size).
+// relative. Each venue only answers its proximal step, At(λ) and (balanced variants) its
+// breakpoints next to λ. The first two variants then round the continuous answer to lots and
+// polish it by exchanging single lots between venues while that lowers the cost (optimal for
+// separable convex costs with a common lot size); the third places the split at a price.
 //
-// Two variants, recorded with a decision's inputs (SolveInput.admm_variant) so that replay runs
-// the one it was made with:
+// Three variants, recorded with a decision's inputs (SolveInput.admm_variant) so that replay
+// runs the one it was made with:
 // - fixed ρ: the certificate's feasible point is the iterate scaled to Q. On piecewise-linear
 //   books with a small quantity 1–2 % of instances took over 100 iterations (up to 284): λ is
 //   found long before the iterate's split of a tied price level settles, and a ρ too small for
 //   widely spaced levels moves λ across an empty stretch of prices a little each iteration.
-// - balanced (what exorouted decides with): the certificate's point is built at λ itself, or at
+// - balanced: the certificate's point is built at λ itself, or at
 //   the venues' breakpoint next to λ towards Q, from the venues' answers there (everything below
 //   it, the tie there split by one fraction), so a λ on the optimal price level certifies at
 //   once; and ρ is balanced against the residuals, made relative so that the units of price do
@@ -28,6 +28,12 @@
 //   solver is tested on, at any price scale: max 98 iterations, where the fixed-ρ variant took up
 //   to 500; with impact 30× stronger against the depth, 5 of 5289 over 100 (max 174)
 //   (exo_admm_iterations_bench, docs/BENCHMARKS.md).
+// - balanced, placed at a price (what exorouted decides with since 2026-12-02): the balanced
+//   iterations, then the split placed as the exact method places it at λ*
+//   (PlaceAtBracketingPrice) at the price the certified point was built from, whose answers
+//   bracket Q, or else at the smallest price where S_hi reaches Q (bisection over the doubles
+//   from λ, at most 64 evaluations). Rounding lot by lot from the certified point takes
+//   milliseconds to minutes with an impact term and fine lots (10^6–10^13 lots); this does not.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +44,7 @@
 
 namespace exo::solver {
 
-enum class AdmmVariant { kFixedRho, kBalanced };
+enum class AdmmVariant { kFixedRho, kBalanced, kBalancedAtPrice };
 
 struct AdmmOptions {
   double alpha = 1.6;            // Over-relaxation.

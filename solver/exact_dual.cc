@@ -361,6 +361,35 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
   return lots;
 }
 
+std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& problems,
+                                            const std::vector<LocalProblem::Response>& at_lambda,
+                                            int64_t quantity, int64_t lo, int64_t hi) {
+  // Below λ every venue takes its `lo`; the quantity tied at λ is split by one fraction.
+  const int64_t need = quantity - lo, tied_total = hi - lo;
+  std::vector<int64_t> spare_lots;
+  std::vector<int64_t> quantities = PlaceAtDualPrice(problems, at_lambda, need, tied_total, need, &spare_lots);
+  int64_t placed = 0;
+  for (int64_t q : quantities) placed += q;
+  if (placed < quantity) {
+    // In venue order, which is all AssignRemainder needs of the names here.
+    std::vector<SpareVenue> spare(problems.size());
+    for (size_t i = 0; i < problems.size(); ++i) {
+      spare[i].lot = problems[i].lot_size();
+      spare[i].spare_lots = spare_lots[i];
+    }
+    std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
+    for (size_t i = 0; i < problems.size(); ++i) {
+      quantities[i] += extra[i] * problems[i].lot_size();
+      placed += extra[i] * problems[i].lot_size();
+    }
+  }
+  // With mixed lot sizes the tied venues may not be able to place the last few units exactly:
+  // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a
+  // coarse-lot venue never leaves a shortfall that a finer-lot venue could fill.
+  if (placed < quantity) internal::FillCheapestLots(problems, quantity, quantities);
+  return quantities;
+}
+
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
                             std::optional<double> opening, SearchStep step) {
   DualSolution out;
@@ -379,32 +408,10 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
     for (const LocalProblem& p : problems) out.quantities.push_back(p.capacity());
     return out;
   }
-  // Below λ* every venue takes its `lo`; the quantity tied at λ* is split by one fraction.
-  const int64_t need = quantity - price.lo, tied_total = price.hi - price.lo;
-  std::vector<int64_t> spare_lots;
   // Every venue's response at λ*: frozen venues from their bracket, the others asked once more.
   out.at_lambda.reserve(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) out.at_lambda.push_back(venues.At(i, price.lambda));
-  out.quantities = PlaceAtDualPrice(problems, out.at_lambda, need, tied_total, need, &spare_lots);
-  int64_t placed = 0;
-  for (int64_t q : out.quantities) placed += q;
-  if (placed < quantity) {
-    // In venue order, which is all AssignRemainder needs of the names here.
-    std::vector<SpareVenue> spare(problems.size());
-    for (size_t i = 0; i < problems.size(); ++i) {
-      spare[i].lot = problems[i].lot_size();
-      spare[i].spare_lots = spare_lots[i];
-    }
-    std::vector<int64_t> extra = AssignRemainder(spare, quantity - placed);
-    for (size_t i = 0; i < problems.size(); ++i) {
-      out.quantities[i] += extra[i] * problems[i].lot_size();
-      placed += extra[i] * problems[i].lot_size();
-    }
-  }
-  // With mixed lot sizes the tied venues may not be able to place the last few units exactly:
-  // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a
-  // coarse-lot venue never leaves a shortfall that a finer-lot venue could fill.
-  if (placed < quantity) internal::FillCheapestLots(problems, quantity, out.quantities);
+  out.quantities = PlaceAtBracketingPrice(problems, out.at_lambda, quantity, price.lo, price.hi);
   return out;
 }
 

@@ -177,6 +177,16 @@ struct SpareVenue {
 // taking a lot while it has one spare and the lot fits. Returns lots per entry.
 std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder);
 
+// Places `quantity` at a price λ where the venues' answers bracket it: lo = S_lo(λ) <= quantity
+// <= S_hi(λ) = hi, given each problem's response there (`at_lambda`). Everything below λ is taken,
+// the quantity tied at λ split by one fraction (PlaceAtDualPrice), the remainder one lot at a
+// time by venue id (AssignRemainder), and what mixed lot sizes leave over to the cheapest next
+// lot that fits. At most a few lots per venue are placed one at a time, however fine the lots.
+// `problems` sorted by venue id.
+std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& problems,
+                                            const std::vector<LocalProblem::Response>& at_lambda,
+                                            int64_t quantity, int64_t lo, int64_t hi);
+
 // `problems` must be sorted by venue id (the tie-break order). quantity > 0. The search takes
 // `step` and asks `opening` first when it lies inside its bracket (FindDualPrice): the same
 // split either way, fewer rounds when the opening is close to λ*.

@@ -214,6 +214,9 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
   AdmmOptions admm_options;
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED) admm_options.variant = AdmmVariant::kBalanced;
+  if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE) {
+    admm_options.variant = AdmmVariant::kBalancedAtPrice;
+  }
   DualSolution sol;
   uint32_t rounds = 0;
   if (in.has_fixed_dual()) {

@@ -53,7 +53,7 @@ void BM_Solve(benchmark::State& state, exoroute::v1::SolverMethod method, const 
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
   for (auto& in : inputs) {
     in.set_method(method);
-    if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED);  // As exorouted.
+    if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);  // As exorouted.
   }
   // One cache per instance (each stands for another moment's books), warmed by a first decision.
   std::vector<std::unique_ptr<exo::solver::CurveCache>> caches;
@@ -224,6 +224,62 @@ void BM_ExactDualOnly(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ExactDualOnly)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// ADMM and the exact method on books with an impact term and fine lots: three venues × 20
+// levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). Args: k, and
+// the method (0 exact, then the AdmmVariant + 1). The balanced variant rounds from its
+// certified point and places what is left one lot at a time; placed at a price, it does not.
+exoroute::v1::SolveInput FineLots(int k) {
+  std::mt19937_64 rng(7);
+  exoroute::v1::SolveInput in;
+  in.mutable_instrument()->set_symbol("BTC-USD");
+  in.mutable_instrument()->set_qty_scale(static_cast<uint32_t>(k));
+  in.set_side(exoroute::v1::SIDE_BUY);
+  in.set_decision_time_ns(1);
+  in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+  int64_t unit = 1;
+  for (int i = 0; i < k; ++i) unit *= 10;
+  int64_t depth = 0;
+  for (int v = 0; v < 3; ++v) {
+    auto* vi = in.add_venues();
+    vi->set_venue(std::string("V") + static_cast<char>('0' + v));
+    vi->set_lot_size(1);
+    vi->set_fee_bps(1.0 + v);
+    vi->set_impact_bps(2.5);
+    auto* b = vi->mutable_book();
+    b->set_receive_time_ns(1);
+    int64_t ask = 6'500'000 + 7 * v;
+    for (int l = 0; l < 20; ++l) {
+      auto* a = b->add_asks();
+      a->set_price(ask);
+      a->set_size(unit / 30 + static_cast<int64_t>(rng() % static_cast<uint64_t>(unit / 30)));
+      depth += a->size();
+      ask += 1 + static_cast<int64_t>(rng() % 20);
+    }
+    auto* bid = b->add_bids();
+    bid->set_price(6'499'990);
+    bid->set_size(unit);
+  }
+  in.set_quantity(depth / 2);
+  return in;
+}
+
+void BM_FineLots(benchmark::State& state) {
+  exoroute::v1::SolveInput in = FineLots(static_cast<int>(state.range(0)));
+  if (state.range(1) > 0) {
+    in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
+    in.set_admm_variant(static_cast<exoroute::v1::AdmmVariant>(state.range(1) - 1));
+  }
+  exoroute::v1::Decision d;
+  for (auto _ : state) benchmark::DoNotOptimize(exo::solver::SolveInto(in, &d, nullptr));
+  state.counters["rounds"] = d.stats().rounds();
+  state.counters["lots"] = static_cast<double>(in.quantity());
+}
+BENCHMARK(BM_FineLots)
+    ->ArgNames({"lots_pow10", "method"})
+    ->Args({6, 0})->Args({6, 2})->Args({6, 3})
+    ->Args({10, 0})->Args({10, 3})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

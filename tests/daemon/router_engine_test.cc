@@ -184,7 +184,7 @@ TEST_CASE("an engine configured for ADMM decides with its balanced variant and r
     SolveInput in;
     REQUIRE(in.ParseFromString(*n.store->GetInputs(d.inputs_digest())));
     CHECK(in.method() == SOLVER_METHOD_ADMM);
-    CHECK(in.admm_variant() == ADMM_VARIANT_BALANCED);  // Recorded: replay runs this variant.
+    CHECK(in.admm_variant() == ADMM_VARIANT_BALANCED_AT_PRICE);  // Recorded: replay runs this variant.
     CHECK(d.allocated().stats().method() == SOLVER_METHOD_ADMM);
     CHECK(d.allocated().stats().rounds() <= 100);
     // The first variant, on the same inputs, places as much at the same cost (to 1e-6).

@@ -65,10 +65,11 @@ TEST_CASE("with impact, the exact method matches an independent per-lot optimum"
 }
 
 TEST_CASE("ADMM agrees with the exact method, with and without impact", "[solver][admm]") {
-  // Both variants (SolveInput.admm_variant): the first, kept for replay of the decisions made
-  // with it, and the balanced one exorouted decides with, which must certify a 1e-6 gap within
-  // 100 iterations on every instance (the first does not: see docs/BENCHMARKS.md).
-  for (const AdmmVariant variant : {ADMM_VARIANT_FIXED_RHO, ADMM_VARIANT_BALANCED}) {
+  // Every variant (SolveInput.admm_variant): the first two, kept for replay of the decisions
+  // made with them, and the balanced one placed at a price that exorouted decides with; the
+  // balanced iterations must certify a 1e-6 gap within 100 iterations on every instance (the
+  // first variant's do not: see docs/BENCHMARKS.md).
+  for (const AdmmVariant variant : {ADMM_VARIANT_FIXED_RHO, ADMM_VARIANT_BALANCED, ADMM_VARIANT_BALANCED_AT_PRICE}) {
     std::mt19937_64 rng(2718);
     std::vector<uint32_t> iterations;
     for (int n = 0; n < 400; ++n) {
@@ -87,7 +88,7 @@ TEST_CASE("ADMM agrees with the exact method, with and without impact", "[solver
     WARN(AdmmVariant_Name(variant) << " iterations: median " << iterations[iterations.size() / 2] << ", p90 "
                                    << iterations[iterations.size() * 9 / 10] << ", max " << iterations.back());
     CHECK(iterations[iterations.size() / 2] <= 100);
-    if (variant == ADMM_VARIANT_BALANCED) CHECK(iterations.back() <= 100);
+    if (variant != ADMM_VARIANT_FIXED_RHO) CHECK(iterations.back() <= 100);
   }
 }
 
@@ -142,4 +143,76 @@ TEST_CASE("the breakpoints either side of a price bound the answer that does not
     }
   }
   CHECK(checked > 1000);
+}
+
+TEST_CASE("ADMM placed at a price splits exactly as the exact method and never lot by lot", "[solver][admm]") {
+  // Placing at the price where the venues' answers bracket the order is what the exact method
+  // does at λ*, and that split is unique (below the price everything, the tie by one fraction):
+  // so the two decisions place the same quantities at every venue, on random books with and
+  // without impact, with mixed lots and venue limits.
+  std::mt19937_64 rng(8080);
+  int compared = 0;
+  for (int n = 0; n < 600; ++n) {
+    RandomBookShape shape = Shape();
+    shape.one_lot_size = n % 3 != 0;
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (n % 2 == 0) AddImpact(in, rng);
+    if (n % 5 == 1) in.set_max_venues(static_cast<uint32_t>(1 + rng() % 3));
+    const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, ADMM_VARIANT_BALANCED_AT_PRICE);
+    INFO("instance " << n << "\n" << exact.ShortDebugString() << "\n" << admm.ShortDebugString());
+    REQUIRE(admm.allocations_size() == exact.allocations_size());
+    for (int k = 0; k < exact.allocations_size(); ++k) {
+      CHECK(admm.allocations(k).venue() == exact.allocations(k).venue());
+      CHECK(admm.allocations(k).quantity() == exact.allocations(k).quantity());
+    }
+    // (Their λ may differ where the split takes whole price levels and no more: every price
+    // between the last level taken and the next brackets the order then.)
+    compared += exact.allocations_size() > 1 ? 1 : 0;
+  }
+  CHECK(compared > 300);
+}
+
+TEST_CASE("ADMM with an impact term places billions of fine lots as the exact method does", "[solver][admm]") {
+  // Three venues of 20 levels with impact, lots of 10^-8 of a unit: the earlier balanced
+  // variant rounded from its certified point and placed what was left one lot at a time (about
+  // a minute for this order, docs/BENCHMARKS.md); placed at a price, the split is the exact
+  // method's, venue by venue.
+  std::mt19937_64 rng(1013);
+  for (int n = 0; n < 20; ++n) {
+    SolveInput in = exo::testing::MakeInput(n % 2 ? SIDE_BUY : SIDE_SELL, 1);
+    in.mutable_instrument()->set_qty_scale(8);
+    int64_t depth = 0;
+    for (int v = 0; v < 3; ++v) {
+      auto* vi = in.add_venues();
+      vi->set_venue(std::string("V") + static_cast<char>('0' + v));
+      vi->set_lot_size(1);
+      vi->set_fee_bps(static_cast<double>(rng() % 20) / 10.0);
+      vi->set_impact_bps(0.01 + static_cast<double>(rng() % 400) / 100.0);
+      auto* b = vi->mutable_book();
+      b->set_receive_time_ns(exo::testing::kNow);
+      int64_t ask = 6'500'000 + static_cast<int64_t>(rng() % 100), bid = ask - 1 - static_cast<int64_t>(rng() % 10);
+      for (int l = 0; l < 20; ++l) {
+        const int64_t size = 100'000'000 * static_cast<int64_t>(1 + rng() % 5) + static_cast<int64_t>(rng() % 100'000'000);
+        auto* a = b->add_asks();
+        a->set_price(ask);
+        a->set_size(size);
+        auto* d = b->add_bids();
+        d->set_price(bid);
+        d->set_size(size);
+        ask += 1 + static_cast<int64_t>(rng() % 50);
+        bid -= 1 + static_cast<int64_t>(rng() % 50);
+        depth += size;
+      }
+    }
+    in.set_quantity(depth / 2 + static_cast<int64_t>(rng() % 1000));
+    const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, ADMM_VARIANT_BALANCED_AT_PRICE);
+    INFO("book " << n << "\n" << exact.ShortDebugString() << "\n" << admm.ShortDebugString());
+    CHECK(admm.shortfall() == 0);
+    REQUIRE(admm.allocations_size() == exact.allocations_size());
+    for (int k = 0; k < exact.allocations_size(); ++k) {
+      CHECK(admm.allocations(k).quantity() == exact.allocations(k).quantity());
+    }
+    CHECK(admm.stats().rounds() <= 100);
+  }
 }

@@ -8,7 +8,8 @@
 // decided again from their λ* (SolveInput.opening_lambda, as every re-plan is journaled) are
 // pinned by a second digest, and decided with the quantile step (SolveInput.dual_search, what
 // exorouted decides with), afresh and from λ*, by a third; the ADMM inputs decided with the
-// balanced variant (SolveInput.admm_variant, what exorouted decides with) by a fourth.
+// balanced variant (SolveInput.admm_variant) by a fourth, and with the balanced variant placed
+// at a price (what exorouted decides with) by a fifth.
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>
@@ -61,7 +62,8 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   std::string all;  // Every decision's bytes, in order.
   std::string opened;  // The same inputs re-decided from λ* (opening_lambda, as a re-plan does).
   std::string quantile;  // And with the quantile step, afresh then from λ*.
-  std::string balanced;  // The ADMM inputs with the balanced variant.
+  std::string balanced;  // The ADMM inputs with the balanced variant,
+  std::string at_price;  // and with the balanced variant placed at a price.
   exo::solver::CurveCache cache;
   exoroute::v1::Decision reused;  // One Decision for every SolveInto, as the engine keeps one.
   int solved = 0;
@@ -86,6 +88,9 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
       in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
       balanced += exo::SerializeDeterministic(reused);
+      in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      at_price += exo::SerializeDeterministic(reused);
     } else {
       in.set_opening_lambda(lambda);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
@@ -110,4 +115,5 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
   CHECK(sha256(quantile) == "3fc60d1b3359818b0ad1f37d11782e13a0c929cff39c817162de6023a1af6a5e");
   CHECK(sha256(balanced) == "35d8c7acf31d3b82baf73e67b2a26efff0ff1c85431f73ac6da46a7efe7af532");
+  CHECK(sha256(at_price) == "22f828e9332ab40aa501f1c6d82b9322da785b3401a196d8bead7f9aa8e2e70a");
 }
