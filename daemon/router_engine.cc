@@ -238,6 +238,7 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   // The exact search's newest step, and ADMM's newest variant (recorded: replay of older
   // decisions keeps theirs).
   in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+  in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
   if (in.method() == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
   in.set_decision_time_ns(now);
   for (const auto& [id, v] : venues_) {

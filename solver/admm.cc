@@ -1,9 +1,9 @@
 #include "solver/admm.h"
 
 #include "solver/internal/lot_fill.h"
+#include "solver/internal/ordered_double.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -104,17 +104,6 @@ double WindowGap(const std::vector<LocalProblem>& problems, double q, double lam
 constexpr double kRaiseRho = 3000;
 constexpr double kLowerRho = 30;
 
-// Doubles as ordered integers: a < b exactly when OrderedKey(a) < OrderedKey(b) (both zeros are
-// 0), and consecutive doubles have consecutive keys. For the bisection below: it halves a range
-// of doubles by their count, so it ends in at most 64 steps whatever the prices' scale.
-int64_t OrderedKey(double d) {
-  const int64_t bits = std::bit_cast<int64_t>(d);
-  return bits < 0 ? std::numeric_limits<int64_t>::min() - bits : bits;
-}
-double FromOrderedKey(int64_t key) {
-  return std::bit_cast<double>(key < 0 ? std::numeric_limits<int64_t>::min() - key : key);
-}
-
 struct Sums {
   __int128 lo = 0;
   __int128 hi = 0;
@@ -142,6 +131,8 @@ double BracketingPrice(const std::vector<LocalProblem>& problems, int64_t quanti
     cheapest = std::min(cheapest, p.min_unit_cost());
     dearest = std::max(dearest, p.max_unit_cost());
   }
+  using internal::FromOrderedKey;
+  using internal::OrderedKey;
   int64_t below = OrderedKey(cheapest) - 1;  // S_hi < Q there: no lot costs that little.
   int64_t above = OrderedKey(dearest);       // S_hi = capacity > Q.
   if (std::isfinite(lambda)) {
@@ -149,9 +140,8 @@ double BracketingPrice(const std::vector<LocalProblem>& problems, int64_t quanti
     if (sums->lo <= quantity && quantity <= sums->hi) return lambda;
     (sums->hi < quantity ? below : above) = OrderedKey(lambda);
   }
-  // (The keys' difference taken unsigned: it can exceed int64's range, never uint64's.)
-  while (static_cast<uint64_t>(above) - static_cast<uint64_t>(below) > 1) {
-    const int64_t mid = below + static_cast<int64_t>((static_cast<uint64_t>(above) - static_cast<uint64_t>(below)) / 2);
+  while (internal::DoublesApart(below, above) > 1) {
+    const int64_t mid = internal::MidKey(below, above);
     __int128 hi = 0;
     for (const LocalProblem& p : problems) hi += p.At(FromOrderedKey(mid)).hi;
     (hi >= quantity ? above : below) = mid;

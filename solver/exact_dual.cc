@@ -6,6 +6,7 @@
 
 #include "exo/status_macros.h"
 #include "solver/internal/lot_fill.h"
+#include "solver/internal/ordered_double.h"
 
 namespace exo::solver {
 namespace {
@@ -189,6 +190,9 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     return out;
   }
   // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
+  // (kStepAndBisect: each step is followed by a bisection of (a, b) by count of doubles. Since
+  // S_lo of a double is S_hi of the one before, the bracket S_hi(a) < Q < S_lo(b) cannot close
+  // to adjacent doubles: the search finds λ* before.)
   while (!found) {
     EXO_ASSIGN_OR_RETURN(double m, oracle.NextBreakpoint(a));
     if (!std::isfinite(m)) return absl::InternalError("dual search ran past the last breakpoint");
@@ -201,6 +205,23 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     } else {
       a = m;
       oracle.Narrow(/*lower=*/true);
+    }
+    if (found || options.finish != SearchFinish::kStepAndBisect) continue;
+    const int64_t ka = internal::OrderedKey(a), kb = internal::OrderedKey(b);
+    if (internal::DoublesApart(ka, kb) <= 1) continue;
+    const double mid = internal::FromOrderedKey(internal::MidKey(ka, kb));
+    EXO_ASSIGN_OR_RETURN(s, evaluate(mid));
+    if (s.hi < quantity) {
+      a = mid;
+      oracle.Narrow(/*lower=*/true);
+    } else if (s.lo > quantity) {
+      b = mid;
+      oracle.Narrow(/*lower=*/false);
+    } else {
+      out.lambda = mid;
+      out.lo = s.lo;
+      out.hi = s.hi;
+      found = true;
     }
   }
   return out;
@@ -391,13 +412,14 @@ std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& pro
 }
 
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
-                            std::optional<double> opening, SearchStep step) {
+                            std::optional<double> opening, SearchStep step, SearchFinish finish) {
   DualSolution out;
   if (problems.empty()) return out;
   VenueGroup venues(problems);
   // A local group never fails: its answers are computed here.
   SearchOptions options;
   options.step = step;
+  options.finish = finish;
   options.trajectory = false;
   if (opening) options.opening = std::span<const double>(&*opening, 1);
   DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, options);

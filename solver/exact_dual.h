@@ -89,6 +89,18 @@ double SupplyQuantile(double lo, double hi, double mean, double f);
 // How the search picks the λ of a round (see the top of this file).
 enum class SearchStep { kCentroid, kQuantile };
 
+// How the search ends once its bracket is as narrow as rounding allows and λ* is not found yet:
+// - kStepOverBreakpoints: from the bracket's lower end, one breakpoint at a time (NextBreakpoint,
+//   then an evaluation) until S_hi reaches the quantity. One step or two on books of price
+//   levels; with an impact term every lot is a breakpoint, and fine lots took ~1500 steps
+//   (10^12 lots on three venues: docs/BENCHMARKS.md).
+// - kStepAndBisect: each such step is followed by one bisection of what is left of the bracket,
+//   counted in doubles (an evaluation at the double halfway): the same first step, and at most
+//   ~64 of each whatever the lots.
+// λ* and the split are the same with either (up to λ inside a stretch where S_lo = S_hi = Q,
+// which places the same quantities); the rounds are not.
+enum class SearchFinish { kStepOverBreakpoints, kStepAndBisect };
+
 struct SearchOptions {
   SearchStep step = SearchStep::kCentroid;
   // The oracle's answers are noisy: a round that moves nothing bisects instead of ending the
@@ -109,6 +121,7 @@ struct SearchOptions {
   // Keep every λ asked in DualPrice::trajectory (a cluster records it; one node's decision
   // does not).
   bool trajectory = true;
+  SearchFinish finish = SearchFinish::kStepOverBreakpoints;
 };
 
 // Finds λ* with S_lo(λ*) <= quantity <= S_hi(λ*). quantity > 0. λ* and the tie are the same
@@ -192,6 +205,7 @@ std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& pro
 // split either way, fewer rounds when the opening is close to λ*.
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
                             std::optional<double> opening = std::nullopt,
-                            SearchStep step = SearchStep::kCentroid);
+                            SearchStep step = SearchStep::kCentroid,
+                            SearchFinish finish = SearchFinish::kStepOverBreakpoints);
 
 }  // namespace exo::solver

@@ -64,7 +64,11 @@ absl::Status ValidateInput(const SolveInput& in) {
   if (!exoroute::v1::DualSearch_IsValid(in.dual_search())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.dual_search: unknown value ", in.dual_search()));
+  }  if (!exoroute::v1::DualFinish_IsValid(in.dual_finish())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.dual_finish: unknown value ", in.dual_finish()));
   }
+
   if (!exoroute::v1::AdmmVariant_IsValid(in.admm_variant())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.admm_variant: unknown value ", in.admm_variant()));
@@ -232,7 +236,10 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
                : SolveExactDual(problems, in.quantity(),
                                 in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt,
                                 in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE ? SearchStep::kQuantile
-                                                                                       : SearchStep::kCentroid);
+                                                                                       : SearchStep::kCentroid,
+                                in.dual_finish() == exoroute::v1::DUAL_FINISH_STEP_AND_BISECT
+                                    ? SearchFinish::kStepAndBisect
+                                    : SearchFinish::kStepOverBreakpoints);
     rounds += sol.rounds;
     std::string why;
     const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);

@@ -857,6 +857,7 @@ int CmdSolve(Context& c) {
   *in.mutable_instrument() = *inst;
   in.set_method(method);
   in.set_dual_search(DUAL_SEARCH_QUANTILE);  // As exorouted decides.
+  in.set_dual_finish(DUAL_FINISH_STEP_AND_BISECT);
   if (method == SOLVER_METHOD_ADMM) in.set_admm_variant(ADMM_VARIANT_BALANCED_AT_PRICE);
   in.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   in.set_quantity(*qty);

@@ -720,6 +720,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     options.approximate = noisy;
     options.opening = opening;
     options.lookahead = !noisy;
+    options.finish = solver::SearchFinish::kStepAndBisect;
     absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, options);
     if (!found.ok()) {
       if (oracle.failed() >= live.size()) return found.status();

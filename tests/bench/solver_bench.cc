@@ -34,6 +34,7 @@ std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
     }
     in.set_quantity(total / 2 / lot * lot);  // Half the displayed depth: an interior optimum.
     in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);  // As exorouted decides.
+    in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
     out.push_back(std::move(in));
   }
   return out;
@@ -225,10 +226,11 @@ void BM_ExactDualOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_ExactDualOnly)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
-// ADMM and the exact method on books with an impact term and fine lots: three venues × 20
-// levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). Args: k, and
-// the method (0 exact, then the AdmmVariant + 1). The balanced variant rounds from its
-// certified point and places what is left one lot at a time; placed at a price, it does not.
+// The exact method and ADMM on books with an impact term and fine lots: three venues × 20
+// levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). With an
+// impact term every lot is a breakpoint. Args: k, and how it is decided: 0 exact with the
+// step-by-step finish (decisions before 2026-12-02), 1 exact with the bisecting finish (what
+// exorouted decides with), 2 + v ADMM variant v (SolveInput.admm_variant).
 exoroute::v1::SolveInput FineLots(int k) {
   std::mt19937_64 rng(7);
   exoroute::v1::SolveInput in;
@@ -237,6 +239,7 @@ exoroute::v1::SolveInput FineLots(int k) {
   in.set_side(exoroute::v1::SIDE_BUY);
   in.set_decision_time_ns(1);
   in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+  in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
   int64_t unit = 1;
   for (int i = 0; i < k; ++i) unit *= 10;
   int64_t depth = 0;
@@ -266,9 +269,10 @@ exoroute::v1::SolveInput FineLots(int k) {
 
 void BM_FineLots(benchmark::State& state) {
   exoroute::v1::SolveInput in = FineLots(static_cast<int>(state.range(0)));
-  if (state.range(1) > 0) {
+  if (state.range(1) == 0) in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP);
+  if (state.range(1) >= 2) {
     in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
-    in.set_admm_variant(static_cast<exoroute::v1::AdmmVariant>(state.range(1) - 1));
+    in.set_admm_variant(static_cast<exoroute::v1::AdmmVariant>(state.range(1) - 2));
   }
   exoroute::v1::Decision d;
   for (auto _ : state) benchmark::DoNotOptimize(exo::solver::SolveInto(in, &d, nullptr));
@@ -277,8 +281,9 @@ void BM_FineLots(benchmark::State& state) {
 }
 BENCHMARK(BM_FineLots)
     ->ArgNames({"lots_pow10", "method"})
-    ->Args({6, 0})->Args({6, 2})->Args({6, 3})
-    ->Args({10, 0})->Args({10, 3})
+    ->Args({6, 0})->Args({6, 1})->Args({6, 3})->Args({6, 4})
+    ->Args({10, 0})->Args({10, 1})->Args({10, 4})
+    ->Args({12, 0})->Args({12, 1})->Args({12, 4})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

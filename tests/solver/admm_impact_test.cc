@@ -174,38 +174,13 @@ TEST_CASE("ADMM placed at a price splits exactly as the exact method and never l
 }
 
 TEST_CASE("ADMM with an impact term places billions of fine lots as the exact method does", "[solver][admm]") {
-  // Three venues of 20 levels with impact, lots of 10^-8 of a unit: the earlier balanced
-  // variant rounded from its certified point and placed what was left one lot at a time (about
-  // a minute for this order, docs/BENCHMARKS.md); placed at a price, the split is the exact
-  // method's, venue by venue.
+  // Three venues of 20 levels with impact, lots of 10^-8 of a coin: the earlier balanced
+  // variant rounded from its certified point and placed what was left one lot at a time
+  // (milliseconds to minutes as the lots get finer, docs/BENCHMARKS.md); placed at a price, the
+  // split is the exact method's, venue by venue.
   std::mt19937_64 rng(1013);
   for (int n = 0; n < 20; ++n) {
-    SolveInput in = exo::testing::MakeInput(n % 2 ? SIDE_BUY : SIDE_SELL, 1);
-    in.mutable_instrument()->set_qty_scale(8);
-    int64_t depth = 0;
-    for (int v = 0; v < 3; ++v) {
-      auto* vi = in.add_venues();
-      vi->set_venue(std::string("V") + static_cast<char>('0' + v));
-      vi->set_lot_size(1);
-      vi->set_fee_bps(static_cast<double>(rng() % 20) / 10.0);
-      vi->set_impact_bps(0.01 + static_cast<double>(rng() % 400) / 100.0);
-      auto* b = vi->mutable_book();
-      b->set_receive_time_ns(exo::testing::kNow);
-      int64_t ask = 6'500'000 + static_cast<int64_t>(rng() % 100), bid = ask - 1 - static_cast<int64_t>(rng() % 10);
-      for (int l = 0; l < 20; ++l) {
-        const int64_t size = 100'000'000 * static_cast<int64_t>(1 + rng() % 5) + static_cast<int64_t>(rng() % 100'000'000);
-        auto* a = b->add_asks();
-        a->set_price(ask);
-        a->set_size(size);
-        auto* d = b->add_bids();
-        d->set_price(bid);
-        d->set_size(size);
-        ask += 1 + static_cast<int64_t>(rng() % 50);
-        bid -= 1 + static_cast<int64_t>(rng() % 50);
-        depth += size;
-      }
-    }
-    in.set_quantity(depth / 2 + static_cast<int64_t>(rng() % 1000));
+    SolveInput in = exo::testing::FineLotInput(rng, 3, 8);
     const auto [exact, admm] = exo::testing::SolveExactAndAdmm(in, ADMM_VARIANT_BALANCED_AT_PRICE);
     INFO("book " << n << "\n" << exact.ShortDebugString() << "\n" << admm.ShortDebugString());
     CHECK(admm.shortfall() == 0);

@@ -9,7 +9,10 @@
 // pinned by a second digest, and decided with the quantile step (SolveInput.dual_search, what
 // exorouted decides with), afresh and from λ*, by a third; the ADMM inputs decided with the
 // balanced variant (SolveInput.admm_variant) by a fourth, and with the balanced variant placed
-// at a price (what exorouted decides with) by a fifth.
+// at a price (what exorouted decides with) by a fifth; the quantile decisions again with the
+// search's bisecting finish (SolveInput.dual_finish, what exorouted decides with) — the same
+// bytes as the third: it changes nothing on these books — and books of fine lots with impact,
+// where it does, by a sixth.
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>
@@ -61,7 +64,8 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   std::mt19937_64 rng(20261202);
   std::string all;  // Every decision's bytes, in order.
   std::string opened;  // The same inputs re-decided from λ* (opening_lambda, as a re-plan does).
-  std::string quantile;  // And with the quantile step, afresh then from λ*.
+  std::string quantile;  // And with the quantile step, afresh then from λ*,
+  std::string bisecting;  // and with its bisecting finish too.
   std::string balanced;  // The ADMM inputs with the balanced variant,
   std::string at_price;  // and with the balanced variant placed at a price.
   exo::solver::CurveCache cache;
@@ -102,6 +106,13 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
       in.set_opening_lambda(lambda);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
       quantile += exo::SerializeDeterministic(reused);
+      in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+      in.clear_opening_lambda();
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      bisecting += exo::SerializeDeterministic(reused);
+      in.set_opening_lambda(lambda);
+      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+      bisecting += exo::SerializeDeterministic(reused);
     }
   }
   auto sha256 = [](const std::string& bytes) {
@@ -115,5 +126,18 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
   CHECK(sha256(opened) == "764a3ec7f8e7e87a486b8313d956e8ea56507093ba4421c46f3b691bed3a3065");
   CHECK(sha256(quantile) == "3fc60d1b3359818b0ad1f37d11782e13a0c929cff39c817162de6023a1af6a5e");
   CHECK(sha256(balanced) == "35d8c7acf31d3b82baf73e67b2a26efff0ff1c85431f73ac6da46a7efe7af532");
+  // On these books the finish never meets more than one breakpoint: not one byte changes.
+  CHECK(sha256(bisecting) == sha256(quantile));
+  // Where it does (impact and fine lots: a breakpoint every lot), its own digest.
+  std::mt19937_64 fine_rng(20261203);
+  std::string fine;
+  for (int n = 0; n < 40; ++n) {
+    exoroute::v1::SolveInput in = exo::testing::FineLotInput(fine_rng, 1 + n % 4, 6 + static_cast<uint32_t>(n % 7));
+    in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+    in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+    fine += exo::SerializeDeterministic(reused);
+  }
+  CHECK(sha256(fine) == "71bab502a916a82b5fa87d194f800380b3f400f6c7e5d7e34d46b119d4dd4d8f");
   CHECK(sha256(at_price) == "22f828e9332ab40aa501f1c6d82b9322da785b3401a196d8bead7f9aa8e2e70a");
 }

@@ -61,4 +61,43 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
   return in;
 }
 
+// Books with an impact term and fine lots: `venues` venues of 20 levels around 65 000.00 (price
+// scale 2), lots of one unit at quantity scale `qty_scale` (10^-qty_scale of a coin), 1–6 coins
+// a level, impact 0.01–4 bp; the quantity about half the depth. With an impact term every lot
+// is a breakpoint of its venue's curve: 10^qty_scale of them per coin.
+inline exoroute::v1::SolveInput FineLotInput(std::mt19937_64& rng, int venues, uint32_t qty_scale) {
+  using namespace exoroute::v1;  // NOLINT
+  SolveInput in = MakeInput(rng() % 2 ? SIDE_BUY : SIDE_SELL, 1);
+  in.mutable_instrument()->set_qty_scale(qty_scale);
+  int64_t coin = 1;
+  for (uint32_t i = 0; i < qty_scale; ++i) coin *= 10;
+  int64_t depth = 0;
+  for (int v = 0; v < venues; ++v) {
+    auto* vi = in.add_venues();
+    char name[16];
+    std::snprintf(name, sizeof(name), "V%03d", v);
+    vi->set_venue(name);
+    vi->set_lot_size(1);
+    vi->set_fee_bps(static_cast<double>(rng() % 20) / 10.0);
+    vi->set_impact_bps(0.01 + static_cast<double>(rng() % 400) / 100.0);
+    auto* b = vi->mutable_book();
+    b->set_receive_time_ns(kNow);
+    int64_t ask = 6'500'000 + static_cast<int64_t>(rng() % 100), bid = ask - 1 - static_cast<int64_t>(rng() % 10);
+    for (int l = 0; l < 20; ++l) {
+      const int64_t size = coin * static_cast<int64_t>(1 + rng() % 5) + static_cast<int64_t>(rng() % static_cast<uint64_t>(coin));
+      auto* a = b->add_asks();
+      a->set_price(ask);
+      a->set_size(size);
+      auto* d = b->add_bids();
+      d->set_price(bid);
+      d->set_size(size);
+      ask += 1 + static_cast<int64_t>(rng() % 50);
+      bid -= 1 + static_cast<int64_t>(rng() % 50);
+      depth += size;
+    }
+  }
+  in.set_quantity(depth / 2 + static_cast<int64_t>(rng() % 1000));
+  return in;
+}
+
 }  // namespace exo::testing

@@ -781,3 +781,61 @@ TEST_CASE("inputs with numbers of every size decide or are refused and never ove
   CHECK(decided > 500);
   CHECK(refused > 500);
 }
+
+TEST_CASE("the bisecting finish splits as the step-by-step finish in a bounded number of rounds", "[solver]") {
+  // SolveInput.dual_finish: once the bracket is as narrow as rounding allows, the search used
+  // to step over the breakpoints left one at a time; with an impact term and fine lots every
+  // lot is one, and the search took ~1500 rounds. Each step now also bisects what is left by
+  // count of doubles. The split is the same venue by venue, on random books (price levels and
+  // impact, mixed lots) and on books of 10^10–10^12 one-unit lots; there the new finish takes
+  // a bounded number of rounds.
+  auto decide = [](SolveInput in, exoroute::v1::DualFinish finish) {
+    in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+    in.set_dual_finish(finish);
+    auto d = exo::solver::Solve(in);
+    REQUIRE(d.ok());
+    return *std::move(d);
+  };
+  auto same_split = [](const exoroute::v1::Decision& a, const exoroute::v1::Decision& b) {
+    REQUIRE(a.allocations_size() == b.allocations_size());
+    for (int k = 0; k < a.allocations_size(); ++k) {
+      CHECK(a.allocations(k).venue() == b.allocations(k).venue());
+      CHECK(a.allocations(k).quantity() == b.allocations(k).quantity());
+    }
+  };
+  std::mt19937_64 rng(777);
+  uint64_t rounds_stepped = 0, rounds_bisected = 0;
+  for (int n = 0; n < 1000; ++n) {
+    RandomBookShape shape = Wide();
+    shape.one_lot_size = n % 3 != 0;
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    if (n % 2 == 0) {
+      for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.01 * static_cast<double>(1 + rng() % 40));
+    }
+    const auto stepped = decide(in, exoroute::v1::DUAL_FINISH_STEP);
+    const auto bisected = decide(in, exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    INFO("book " << n);
+    same_split(stepped, bisected);
+    rounds_stepped += stepped.stats().rounds();
+    rounds_bisected += bisected.stats().rounds();
+  }
+  // On ordinary books the finish is rarely reached with more than one breakpoint left: the
+  // bisections cost next to nothing there.
+  WARN("random books: " << rounds_stepped << " rounds stepped, " << rounds_bisected << " bisected");
+  CHECK(rounds_bisected * 100 <= rounds_stepped * 105);
+  uint32_t most_stepped = 0, most_bisected = 0;
+  for (int n = 0; n < 12; ++n) {
+    const SolveInput in = exo::testing::FineLotInput(rng, 1 + n % 4, 10 + static_cast<uint32_t>(n % 3));
+    const auto stepped = decide(in, exoroute::v1::DUAL_FINISH_STEP);
+    const auto bisected = decide(in, exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    INFO("fine-lot book " << n << ": " << stepped.stats().rounds() << " rounds stepped, " << bisected.stats().rounds() << " bisected");
+    CHECK(bisected.shortfall() == 0);
+    same_split(stepped, bisected);
+    CHECK(bisected.stats().rounds() <= 100);
+    most_stepped = std::max(most_stepped, stepped.stats().rounds());
+    most_bisected = std::max(most_bisected, bisected.stats().rounds());
+  }
+  WARN("fine lots: at most " << most_stepped << " rounds stepped, " << most_bisected << " bisected");
+  CHECK(most_stepped > 200);  // The books do reach the finish with many breakpoints left.
+}
