@@ -365,19 +365,62 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
   return quantities;
 }
 
+namespace {
+
+// One pass: each venue in order takes a lot if it has one spare and the lot fits what is left.
+// Returns whether any did.
+bool AssignOnePass(const std::vector<SpareVenue>& spare, int64_t remainder, std::vector<int64_t>& lots,
+                   int64_t& given) {
+  bool progress = false;
+  for (size_t i = 0; i < spare.size() && given < remainder; ++i) {
+    if (lots[i] < spare[i].spare_lots && remainder - given >= spare[i].lot) {
+      ++lots[i];
+      given += spare[i].lot;
+      progress = true;
+    }
+  }
+  return progress;
+}
+
+}  // namespace
+
+std::vector<int64_t> AssignRemainderPassByPass(const std::vector<SpareVenue>& spare, int64_t remainder) {
+  std::vector<int64_t> lots(spare.size(), 0);
+  int64_t given = 0;
+  while (given < remainder && AssignOnePass(spare, remainder, lots, given)) {
+  }
+  return lots;
+}
+
 std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder) {
   std::vector<int64_t> lots(spare.size(), 0);
   int64_t given = 0;
-  bool progress = true;
-  while (given < remainder && progress) {
-    progress = false;
-    for (size_t i = 0; i < spare.size() && given < remainder; ++i) {
-      if (lots[i] < spare[i].spare_lots && remainder - given >= spare[i].lot) {
-        ++lots[i];
-        given += spare[i].lot;
-        progress = true;
-      }
+  while (given < remainder) {
+    // The venues that can still take a lot: one spare, and a lot that fits what is left (which
+    // only shrinks: a venue whose lot stops fitting never takes one again).
+    const int64_t left = remainder - given;
+    __int128 pass = 0;  // What a pass gives when every one of them takes a lot.
+    int64_t passes = std::numeric_limits<int64_t>::max();
+    for (size_t i = 0; i < spare.size(); ++i) {
+      if (lots[i] >= spare[i].spare_lots || spare[i].lot > left) continue;
+      pass += spare[i].lot;
+      passes = std::min(passes, spare[i].spare_lots - lots[i]);
     }
+    if (pass == 0) break;
+    if (pass <= left) {
+      // Every pass until one of them runs out of spare lots, or what is left no longer holds
+      // a whole pass, gives each of them one lot: those passes at once.
+      passes = std::min<int64_t>(passes, static_cast<int64_t>(left / pass));
+      for (size_t i = 0; i < spare.size(); ++i) {
+        if (lots[i] >= spare[i].spare_lots || spare[i].lot > left) continue;
+        lots[i] += passes;
+        given += passes * spare[i].lot;
+      }
+      continue;
+    }
+    // Less than a whole pass is left: one pass as it goes, in which some venue's lot stops
+    // fitting for good.
+    if (!AssignOnePass(spare, remainder, lots, given)) break;
   }
   return lots;
 }

@@ -187,8 +187,12 @@ struct SpareVenue {
   int64_t spare_lots = 0;
 };
 // Places `remainder` one lot at a time over `spare` (sorted by venue id) in passes, each venue
-// taking a lot while it has one spare and the lot fits. Returns lots per entry.
+// taking a lot while it has one spare and the lot fits. Returns lots per entry. (Passes in
+// which every venue still taking lots takes one are made in bulk, so a fine-lot venue next to
+// a coarse one costs a few steps, not one per lot: the same lots as pass by pass, which
+// AssignRemainderPassByPass does, for tests.)
 std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64_t remainder);
+std::vector<int64_t> AssignRemainderPassByPass(const std::vector<SpareVenue>& spare, int64_t remainder);
 
 // Places `quantity` at a price λ where the venues' answers bracket it: lo = S_lo(λ) <= quantity
 // <= S_hi(λ) = hi, given each problem's response there (`at_lambda`). Everything below λ is taken,

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "solver/exact_dual.h"
+#include "solver/internal/lot_fill.h"
 #include "solver/local_problem.h"
 #include "solver/solver.h"
 #include "tests/solver/clp_reference.h"
@@ -285,6 +286,55 @@ BENCHMARK(BM_FineLots)
     ->Args({10, 0})->Args({10, 1})->Args({10, 4})
     ->Args({12, 0})->Args({12, 1})->Args({12, 4})
     ->Unit(benchmark::kMicrosecond);
+
+// What the tie split leaves when a coarse-lot venue holds the tie: venue A (lots of 10^8 units,
+// 1 BTC) has taken 10 lots, the order is 10^8 - 1 units more, and venues B and C (lots of one
+// unit) have levels dearer than A's. The rest goes to B's cheapest units: in bulk
+// (internal::FillCheapestLots, arg 1) or one lot at a time (its definition, arg 0).
+void BM_FillAfterCoarseTie(benchmark::State& state) {
+  exoroute::v1::SolveInput in;
+  in.mutable_instrument()->set_symbol("BTC-USD");
+  in.set_side(exoroute::v1::SIDE_BUY);
+  in.set_decision_time_ns(1);
+  const int64_t prices[] = {6'500'000, 6'500'200, 6'500'300};
+  for (int v = 0; v < 3; ++v) {
+    auto* vi = in.add_venues();
+    vi->set_venue(std::string("V") + static_cast<char>('0' + v));
+    vi->set_lot_size(v == 0 ? 100'000'000 : 1);
+    vi->mutable_book()->set_receive_time_ns(1);
+    for (int l = 0; l < 2; ++l) {
+      auto* a = vi->mutable_book()->add_asks();
+      a->set_price(prices[v] + 100 * l);
+      a->set_size(1'000'000'000);
+    }
+  }
+  const auto problems = BuildAll(in);
+  const int64_t quantity = 1'100'000'000 - 1;
+  std::vector<int64_t> q;
+  for (auto _ : state) {
+    q = {1'000'000'000, 0, 0};
+    benchmark::DoNotOptimize(state.range(0) == 1 ? exo::solver::internal::FillCheapestLots(problems, quantity, q)
+                                                 : exo::solver::internal::FillCheapestLotsOneByOne(problems, quantity, q));
+  }
+  if (q[1] != 100'000'000 - 1) state.SkipWithError("not the cheapest lots");
+}
+BENCHMARK(BM_FillAfterCoarseTie)->ArgName("bulk")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The tie's remainder when a coarse-lot venue (lots of 10^8 units) and a fine-lot one (one
+// unit) are tied for 1.5·10^8 units: the fine one's proportional share leaves 0.75·10^8 units,
+// which only it can take — given pass by pass, a lot per pass (arg 0), or in bulk passes
+// (AssignRemainder, arg 1).
+void BM_RemainderAfterCoarseTie(benchmark::State& state) {
+  const std::vector<exo::solver::SpareVenue> spare = {{"COARSE", 100'000'000, 1}, {"FINE", 1, 150'000'000}};
+  std::vector<int64_t> lots;
+  for (auto _ : state) {
+    lots = state.range(0) == 1 ? exo::solver::AssignRemainder(spare, 75'000'000)
+                               : exo::solver::AssignRemainderPassByPass(spare, 75'000'000);
+    benchmark::DoNotOptimize(lots);
+  }
+  if (lots[1] != 75'000'000) state.SkipWithError("not the fine venue's lots");
+}
+BENCHMARK(BM_RemainderAfterCoarseTie)->ArgName("bulk")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
