@@ -277,6 +277,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   engine_->CountPlans(&total, &working);
   resp->set_plans_total(total);
   resp->set_plans_working(working);
+  resp->set_plans_in_memory(engine_->PlansInMemory());
   *resp->mutable_instruments() = cfg.instruments();
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());

@@ -98,6 +98,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample("", Int(s.plans_total()));
   Family(&out, "exoroute_plans_working", "gauge", "Plans not yet settled (children working or to be re-planned).")
       .Sample("", Int(s.plans_working()));
+  Family(&out, "exoroute_plans_in_memory", "gauge",
+         "Plans held in memory: working ones, and settled ones read back from the store since the last sweep.")
+      .Sample("", Int(s.plans_in_memory()));
   Family(&out, "exoroute_chain_head_sequence", "gauge", "Sequence number of the last delta in the audit chain.")
       .Sample("", Int(s.chain_head().sequence()));
   Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")

@@ -82,6 +82,7 @@ absl::Status RouterEngine::Recover() {
     return true;
   }));
   uint64_t resumed = 0;
+  plans_total_ = 0;
   for (auto& [id, rec] : plans) {
     std::lock_guard<std::mutex> lock(rec->mu);
     Plan& p = rec->plan;
@@ -111,13 +112,16 @@ absl::Status RouterEngine::Recover() {
     if (!IsSettled(p)) ++resumed;
     rec->version = p.version();
     rec->settled = IsSettled(p);
+    if (p.version() > 0) ++plans_total_;
   }
+  // Only the plans still working stay in memory; the store answers for the others.
+  for (auto it = plans.begin(); it != plans.end();) it = it->second->settled ? plans.erase(it) : std::next(it);
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     plans_ = std::move(plans);
   }
   LogInfo("recovered %d plans from the store (%d to resume), chain head %d",
-          plans_.size(), resumed, store_->Head().sequence());
+          plans_total_.load(), resumed, store_->Head().sequence());
   return absl::OkStatus();
 }
 
@@ -524,6 +528,9 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   EXO_RETURN_IF_ERROR(first_input.has_value() ? CheckClusterShare(order) : CheckRoutable(order));
   std::shared_ptr<PlanRecord> rec;
   std::unique_lock<std::mutex> rec_lock;
+  // A plan of that id may have settled and left memory: the store is asked first (the record
+  // then stays in memory until the next sweep, so the check below finds it).
+  EXO_RETURN_IF_ERROR(FindRecord(order.id()).status());
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -557,18 +564,55 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
     plans_.erase(order.id());
     return s;
   }
+  ++plans_total_;
   if (!s.ok()) LogError("plan %s: %s", order.id(), s.ToString());
   return rec->plan;
 }
 
-std::shared_ptr<RouterEngine::PlanRecord> RouterEngine::FindRecord(const std::string& id) const {
+absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::LoadRecord(const std::string& id) const {
+  auto rec = std::make_shared<PlanRecord>();
+  EXO_RETURN_IF_ERROR(store_->ScanPlan(id, 1, [&](const PlanDelta& d, std::string_view) {
+    if (d.has_privacy_refused() || d.has_governance()) return true;  // Node events, not plans.
+    ApplyDelta(d, &rec->plan);
+    NoteExecution(d, *rec);
+    return true;
+  }));
+  if (rec->plan.version() == 0) return nullptr;
+  rec->version = rec->plan.version();
+  rec->settled = IsSettled(rec->plan);
+  return rec;
+}
+
+absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::FindRecord(const std::string& id) const {
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    auto it = plans_.find(id);
+    if (it != plans_.end()) return it->second;
+  }
+  // Not in memory: no one is changing the plan (every change goes through its record there),
+  // so the store holds all of it. Read outside the lock; the first record in wins.
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> loaded, LoadRecord(id));
+  if (loaded == nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(plans_mu_);
-  auto it = plans_.find(id);
-  return it == plans_.end() ? nullptr : it->second;
+  return plans_.emplace(id, std::move(loaded)).first->second;
+}
+
+void RouterEngine::EvictSettled() {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  for (auto it = plans_.begin(); it != plans_.end();) {
+    // use_count() == 1: only this map holds it, and a holder can only be made under plans_mu_.
+    const bool idle = it->second.use_count() == 1 && it->second->settled.load();
+    it = idle ? plans_.erase(it) : std::next(it);
+  }
+}
+
+uint64_t RouterEngine::PlansInMemory() const {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  return plans_.size();
 }
 
 absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
-  auto rec = FindRecord(plan_id);
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
   if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
   std::lock_guard<std::mutex> lock(rec->mu);
   if (rec->plan.version() == 0) {
@@ -580,7 +624,7 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
 absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std::string& reason) {
   WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");
-  auto rec = FindRecord(plan_id);
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
   if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
   std::lock_guard<std::mutex> lock(rec->mu);
   const Plan& p = rec->plan;
@@ -607,7 +651,7 @@ absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std:
 
 absl::StatusOr<RouterEngine::PlanProgress> RouterEngine::AwaitVersion(
     const std::string& plan_id, uint32_t seen_version, absl::Duration timeout) const {
-  auto rec = FindRecord(plan_id);
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
   if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
   std::unique_lock<std::mutex> lock(watch_mu_);
   watch_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
@@ -642,7 +686,16 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
     return;
   }
   size_t dot = e.cl_ord_id.rfind('.');
-  auto rec = dot == std::string::npos ? nullptr : FindRecord(e.cl_ord_id.substr(0, dot));
+  std::shared_ptr<PlanRecord> rec;
+  if (dot != std::string::npos) {
+    absl::StatusOr<std::shared_ptr<PlanRecord>> found = FindRecord(e.cl_ord_id.substr(0, dot));
+    if (!found.ok()) {
+      // Nothing is recorded: the report is lost to this node (the venue's own record keeps it).
+      LogError("execution for %s from %s not recorded: %s", e.cl_ord_id, e.venue, found.status().ToString());
+      return;
+    }
+    rec = *std::move(found);
+  }
   if (!rec) {
     ++unknown_executions_;
     LogWarning("execution for unknown child %s from %s ignored", e.cl_ord_id, e.venue);
@@ -714,6 +767,7 @@ void RouterEngine::TickLoop() {
       stop_cv_.wait_for(lock, interval, [&] { return stopping_.load(); });
     }
     if (stopping_) return;
+    EvictSettled();
     std::vector<std::shared_ptr<PlanRecord>> working;
     {
       std::lock_guard<std::mutex> pl(plans_mu_);
@@ -759,12 +813,10 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
 
 void RouterEngine::CountPlans(uint64_t* total, uint64_t* working) const {
   std::lock_guard<std::mutex> lock(plans_mu_);
-  *total = 0;
+  *total = plans_total_.load();
   *working = 0;
   for (const auto& [id, rec] : plans_) {
-    if (rec->version.load() == 0) continue;
-    ++*total;
-    if (!rec->settled.load()) ++*working;
+    if (rec->version.load() > 0 && !rec->settled.load()) ++*working;
   }
 }
 

@@ -108,7 +108,11 @@ class RouterEngine {
 
   bool draining() const { return draining_.load(); }
   std::vector<exoroute::v1::VenueStatus> VenueStatuses() const;
+  // Plans planned on this node (all time, from its store) and those not yet settled.
   void CountPlans(uint64_t* total, uint64_t* working) const;
+  // Plans held in memory: those not yet settled, those in use, and settled ones read back from
+  // the store since the last sweep (TickLoop). Settled plans leave memory; the store has them.
+  uint64_t PlansInMemory() const;
   const exoroute::v1::DaemonConfig& config() const { return config_; }
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
   // Wall time of the solver decisions this engine made: a plan's first (`replan` false) or
@@ -155,7 +159,14 @@ class RouterEngine {
   absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix);
   absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch);
   void Publish(PlanRecord& rec);
-  std::shared_ptr<PlanRecord> FindRecord(const std::string& plan_id) const;
+  // The plan's record, from memory or else folded from the store and kept until the next
+  // sweep; nullptr when the store has no such plan. Never two records for one plan: a record
+  // is read back only when memory has none, and leaves memory only when nothing holds it.
+  absl::StatusOr<std::shared_ptr<PlanRecord>> FindRecord(const std::string& plan_id) const;
+  // A plan folded from the store (nullptr if it has none of the plan's deltas).
+  absl::StatusOr<std::shared_ptr<PlanRecord>> LoadRecord(const std::string& plan_id) const;
+  // Drops settled plans that nothing holds from memory (the tick thread, every tick).
+  void EvictSettled();
   void OnExecution(adapters::ExecutionEvent event);
   void HandleExecution(const adapters::ExecutionEvent& event);
   void EventLoop();
@@ -171,7 +182,10 @@ class RouterEngine {
   Clock* const clock_;
 
   mutable std::mutex plans_mu_;
-  std::map<std::string, std::shared_ptr<PlanRecord>> plans_;  // Guarded by plans_mu_.
+  // Guarded by plans_mu_. Working plans, and settled ones until the next sweep: a cache of the
+  // store (mutable: reading a plan back is no change to the engine).
+  mutable std::map<std::string, std::shared_ptr<PlanRecord>> plans_;
+  std::atomic<uint64_t> plans_total_{0};  // Plans with at least one delta, all time.
 
   std::mutex events_mu_;
   std::condition_variable events_cv_;

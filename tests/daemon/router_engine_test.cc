@@ -1,10 +1,14 @@
 #include "daemon/router_engine.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <thread>
 
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
 #include "daemon/venue_factory.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "solver/solver.h"
 #include "tests/solver/same_children.h"
 #include "tests/testing/temp_dir.h"
@@ -307,4 +311,73 @@ TEST_CASE("plans are rebuilt from the store after a restart", "[engine][recovery
   n.engine->CountPlans(&total, &working);
   CHECK(total == 2);
   CHECK(working == 0);
+}
+
+TEST_CASE("settled plans leave memory and the store still answers for them", "[engine]") {
+  // A long-running node must not hold every plan it ever made: settled plans are dropped from
+  // memory within a tick, and GetPlan, an idempotent retry, a second order with the same id,
+  // Cancel, AwaitVersion and a restart all still see them, read back from the store.
+  TempDir dir;
+  Node n(dir.path());
+  std::map<std::string, Plan> made;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "kept-" + std::to_string(i);
+    auto p = n.engine->Route(Order(id, i % 2 ? SIDE_BUY : SIDE_SELL, (1 + i % 3) * kBtc), ROUTE_MODE_PLAN_ONLY);
+    REQUIRE(p.ok());
+    made[id] = *p;
+  }
+  REQUIRE(n.engine->Route(Order("run", SIDE_SELL, 2 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  made["run"] = n.WaitSettled("run");
+  CHECK(made["run"].status() == PLAN_STATUS_COMPLETED);
+  auto memory_empties = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (n.engine->PlansInMemory() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return n.engine->PlansInMemory() == 0;
+  };
+  REQUIRE(memory_empties());
+  uint64_t total = 0, working = 0;
+  n.engine->CountPlans(&total, &working);
+  CHECK(total == 21);
+  CHECK(working == 0);
+  for (const auto& [id, plan] : made) {
+    auto again = n.engine->GetPlan(id);
+    REQUIRE(again.ok());
+    INFO(id);
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*again, plan));
+  }
+  CHECK(n.engine->GetPlan("never-made").status().code() == absl::StatusCode::kNotFound);
+  REQUIRE(memory_empties());
+  // The same order again is the same plan; another order under that id is refused.
+  auto retry = n.engine->Route(made["kept-3"].order(), ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(retry.ok());
+  CHECK(retry->version() == made["kept-3"].version());
+  REQUIRE(memory_empties());
+  ParentOrder other = made["kept-3"].order();
+  other.set_quantity(other.quantity() + kBtc);
+  CHECK(n.engine->Route(other, ROUTE_MODE_PLAN_ONLY).status().code() == absl::StatusCode::kAlreadyExists);
+  REQUIRE(memory_empties());
+  // A planned route read back from the store can still be cancelled, once; a finished one not.
+  auto cancelled = n.engine->Cancel("kept-4", "");
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->status() == PLAN_STATUS_CANCELLED);
+  CHECK(cancelled->version() == made["kept-4"].version() + 1);
+  REQUIRE(memory_empties());
+  CHECK(n.engine->Cancel("kept-4", "").status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(n.engine->Cancel("run", "").status().code() == absl::StatusCode::kFailedPrecondition);
+  auto progress = n.engine->AwaitVersion("run", 0, absl::Milliseconds(1));
+  REQUIRE(progress.ok());
+  CHECK(progress->settled);
+  CHECK(progress->version == made["run"].version());
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+  // After a restart only working plans are read into memory; the counts hold.
+  n.Close();
+  n.Open();
+  CHECK(n.engine->PlansInMemory() == 0);
+  n.engine->CountPlans(&total, &working);
+  CHECK(total == 21);
+  auto after = n.engine->GetPlan("kept-4");
+  REQUIRE(after.ok());
+  CHECK(after->status() == PLAN_STATUS_CANCELLED);
 }

@@ -242,6 +242,8 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
   REQUIRE(after.status == 200);
   CHECK(after.body.find("exoroute_plans_total 1\n") != std::string::npos);
   CHECK(after.body.find("exoroute_plans_working 0\n") != std::string::npos);
+  // (0 or 1: the settled plan leaves memory at the engine's next tick.)
+  CHECK(after.body.find("# TYPE exoroute_plans_in_memory gauge\nexoroute_plans_in_memory ") != std::string::npos);
   // One Route answered, at least one decision made (the first plan; re-plans add more).
   CHECK(after.body.find("exoroute_route_duration_seconds_count 1\n") != std::string::npos);
   CHECK(after.body.find("exoroute_route_duration_seconds_bucket{le=\"+Inf\"} 1\n") != std::string::npos);
