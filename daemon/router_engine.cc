@@ -66,7 +66,14 @@ adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const
 }
 
 absl::Status RouterEngine::Recover() {
+  // One pass over the chain. Only plans not settled at the delta last read are held, so memory
+  // peaks at the plans working at once, not at every plan ever made. A delta of a plan that
+  // settled and was let go (a planned route cancelled later, say) reads the whole plan back
+  // from the store — all of it, later deltas included — and the pass skips what it has folded.
   std::map<std::string, std::shared_ptr<PlanRecord>> plans;
+  std::map<std::string, uint32_t> read_back_to;  // Plans read back whole: up to which version.
+  absl::Status read_back = absl::OkStatus();
+  plans_total_ = 0;
   EXO_RETURN_IF_ERROR(store_->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
     if (d.has_privacy_refused() || d.has_governance()) {  // Node events, not plans.
       node_event_versions_[d.plan_id()] = d.plan_version();
@@ -75,14 +82,35 @@ absl::Status RouterEngine::Recover() {
       }
       return true;
     }
-    auto& rec = plans[d.plan_id()];
-    if (!rec) rec = std::make_shared<PlanRecord>();
-    ApplyDelta(d, &rec->plan);
-    NoteExecution(d, *rec);
+    auto it = plans.find(d.plan_id());
+    if (it == plans.end()) {
+      if (auto done = read_back_to.find(d.plan_id()); done != read_back_to.end() && d.plan_version() <= done->second) {
+        return true;  // Folded already, when the plan was read back.
+      }
+      std::shared_ptr<PlanRecord> rec = std::make_shared<PlanRecord>();
+      if (d.plan_version() > 1) {
+        absl::StatusOr<std::shared_ptr<PlanRecord>> loaded = LoadRecord(d.plan_id());
+        if (!loaded.ok() || *loaded == nullptr) {
+          read_back = loaded.ok() ? absl::DataLossError(absl::StrCat("plan \"", d.plan_id(), "\" has no deltas"))
+                                  : loaded.status();
+          return false;
+        }
+        rec = *std::move(loaded);
+        read_back_to[d.plan_id()] = rec->plan.version();
+      }
+      it = plans.emplace(d.plan_id(), std::move(rec)).first;
+    }
+    PlanRecord& rec = *it->second;
+    if (d.plan_version() > rec.plan.version()) {
+      ApplyDelta(d, &rec.plan);
+      NoteExecution(d, rec);
+    }
+    if (d.plan_version() == 1) ++plans_total_;
+    if (IsSettled(rec.plan)) plans.erase(it);
     return true;
   }));
+  EXO_RETURN_IF_ERROR(read_back);
   uint64_t resumed = 0;
-  plans_total_ = 0;
   for (auto& [id, rec] : plans) {
     std::lock_guard<std::mutex> lock(rec->mu);
     Plan& p = rec->plan;
@@ -112,10 +140,7 @@ absl::Status RouterEngine::Recover() {
     if (!IsSettled(p)) ++resumed;
     rec->version = p.version();
     rec->settled = IsSettled(p);
-    if (p.version() > 0) ++plans_total_;
   }
-  // Only the plans still working stay in memory; the store answers for the others.
-  for (auto it = plans.begin(); it != plans.end();) it = it->second->settled ? plans.erase(it) : std::next(it);
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     plans_ = std::move(plans);
