@@ -84,7 +84,10 @@ inline exoroute::v1::SolveInput FineLotInput(std::mt19937_64& rng, int venues, u
     b->set_receive_time_ns(kNow);
     int64_t ask = 6'500'000 + static_cast<int64_t>(rng() % 100), bid = ask - 1 - static_cast<int64_t>(rng() % 10);
     for (int l = 0; l < 20; ++l) {
-      const int64_t size = coin * static_cast<int64_t>(1 + rng() % 5) + static_cast<int64_t>(rng() % static_cast<uint64_t>(coin));
+      // (Two statements: the order of two rng() calls in one expression is up to the compiler,
+      // and the golden test pins these books' decisions in every build.)
+      const int64_t coins = static_cast<int64_t>(1 + rng() % 5);
+      const int64_t size = coin * coins + static_cast<int64_t>(rng() % static_cast<uint64_t>(coin));
       auto* a = b->add_asks();
       a->set_price(ask);
       a->set_size(size);
