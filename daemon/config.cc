@@ -78,6 +78,7 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.node_id().empty()) c.set_node_id("node-1");
   if (c.data_dir().empty()) c.set_data_dir("./exoroute-data");
   if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
+  if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
   if (c.routing().replan_interval_ms() == 0) c.mutable_routing()->set_replan_interval_ms(50);
   for (auto& v : *c.mutable_venues()) {
     if (v.max_book_age_ms() == 0) v.set_max_book_age_ms(5000);

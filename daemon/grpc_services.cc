@@ -105,6 +105,17 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
+  const uint32_t limit = engine_->config().listen().max_watches();
+  // Counted for the life of the stream; one over the limit is turned away at once.
+  struct Open {
+    std::atomic<uint32_t>& n;
+    ~Open() { --n; }
+  } open{watches_};
+  if (++watches_ > limit) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("watch_plan: ", limit, " watches are open, the limit (listen.max_watches); "
+                                     "close one, or raise the limit"));
+  }
   uint32_t next = std::max<uint32_t>(1, req->from_version());
   while (true) {
     absl::StatusOr<RouterEngine::PlanProgress> progress =

@@ -3,6 +3,8 @@
 // Handlers are called concurrently by gRPC's thread pool and never wait on venue I/O.
 #pragma once
 
+#include <atomic>
+
 #include <functional>
 
 #include <memory>
@@ -48,6 +50,7 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   const store::DeltaStore* store_;
   cluster::Coordinator* coordinator_;
   LatencyHistogram route_latency_;
+  std::atomic<uint32_t> watches_{0};  // WatchPlan streams open now (listen.max_watches).
 };
 
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {

@@ -1145,3 +1145,59 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
   CHECK(d->Terminate() == 0);
   fix_venue->Stop();
 }
+
+TEST_CASE("watches beyond listen.max_watches are refused and routing goes on", "[e2e]") {
+  TempDir dir;
+  std::string json = TestConfigJson(dir.path());
+  const std::string listen = R"("address": "127.0.0.1:0" })";
+  REQUIRE(json.find(listen) != std::string::npos);
+  json.replace(json.find(listen), listen.size(), R"("address": "127.0.0.1:0", "max_watches": 2 })");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  RouteRequest waiting = Route("slow", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE);
+  waiting.mutable_order()->set_limit_price(100);  // Never fills: watches stay open.
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, waiting, &resp).ok());
+  auto watch = [&](grpc::ClientContext* ctx) {
+    WatchPlanRequest req;
+    req.set_plan_id("slow");
+    return RouterService::NewStub(ch)->WatchPlan(ctx, req);
+  };
+  grpc::ClientContext ctx1, ctx2, ctx3;
+  auto w1 = watch(&ctx1), w2 = watch(&ctx2);
+  WatchPlanResponse m;
+  REQUIRE(w1->Read(&m));  // Both live.
+  REQUIRE(w2->Read(&m));
+  auto w3 = watch(&ctx3);
+  CHECK_FALSE(w3->Read(&m));
+  const grpc::Status refused = w3->Finish();
+  CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(refused.error_message().find("listen.max_watches") != std::string::npos);
+  // Routing is not held up by the open watches.
+  REQUIRE(CallRoute(ch, Route("meanwhile", SIDE_SELL, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  CHECK(resp.plan().status() == PLAN_STATUS_PLANNED);
+  // A watch that ends frees its place.
+  ctx1.TryCancel();
+  while (w1->Read(&m)) {
+  }
+  (void)w1->Finish();
+  bool admitted = false;
+  for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {
+    grpc::ClientContext ctx4;
+    auto w4 = watch(&ctx4);
+    admitted = w4->Read(&m);
+    ctx4.TryCancel();
+    while (w4->Read(&m)) {
+    }
+    (void)w4->Finish();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(admitted);
+  ctx2.TryCancel();
+  while (w2->Read(&m)) {
+  }
+  (void)w2->Finish();
+}
