@@ -1,8 +1,10 @@
 #include "daemon/router_engine.h"
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "daemon/config.h"
@@ -380,4 +382,46 @@ TEST_CASE("settled plans leave memory and the store still answers for them", "[e
   auto after = n.engine->GetPlan("kept-4");
   REQUIRE(after.ok());
   CHECK(after->status() == PLAN_STATUS_CANCELLED);
+}
+
+TEST_CASE("plans read back and let go under concurrent calls keep one history each", "[engine]") {
+  // Planned routes settle at once and leave memory at the next tick (every 10 ms here). For
+  // each of 500 such plans, four threads cancel it at once while ticks come and go: exactly one
+  // cancel may succeed, the others find it finished. A plan read back from the store while
+  // another record of it was still in use (let go too early) would be cancelled twice: two
+  // deltas with one plan version.
+  TempDir dir;
+  Node n(dir.path());
+  constexpr int kPlans = 500;
+  int doubled = 0;
+  for (int k = 0; k < kPlans; ++k) {
+    const std::string id = "c" + std::to_string(k);
+    REQUIRE(n.engine->Route(Order(id, SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+    std::atomic<int> cancelled{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        if (t % 2 == 1) (void)n.engine->GetPlan(id);
+        auto r = n.engine->Cancel(id, "");
+        if (r.ok()) {
+          ++cancelled;
+        } else {
+          CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    uint32_t expected = 1;
+    bool contiguous = true;
+    REQUIRE(n.store->ScanPlan(id, 1, [&](const PlanDelta& d, std::string_view) {
+      contiguous = contiguous && d.plan_version() == expected++;
+      return true;
+    }).ok());
+    INFO(id);
+    CHECK(contiguous);
+    CHECK(expected == 4);  // created, allocated, finished: three deltas.
+    doubled += cancelled.load() == 1 ? 0 : 1;
+  }
+  CHECK(doubled == 0);
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
 }
