@@ -45,8 +45,11 @@ class DeltaStore {
   virtual ~DeltaStore() = default;
 
   // Appends the batch atomically, in order, durably. All deltas of one call are contiguous.
-  // After a write failure the store refuses further appends (the in-memory head could no
-  // longer be trusted) and every call returns that error.
+  // Each delta's plan_version must follow its plan's last (1 for a new plan): a batch that
+  // breaks this is refused whole with FailedPrecondition naming the plan and version, and
+  // nothing of it is written (other appenders go on). After a write failure the store refuses
+  // further appends (the in-memory head could no longer be trusted) and every call returns
+  // that error.
   virtual absl::StatusOr<std::vector<exoroute::v1::PlanDelta>> Append(
       std::vector<PendingDelta> batch) = 0;
 

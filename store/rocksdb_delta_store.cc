@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,8 @@
 #include "exo/sha256.h"
 #include "exo/status_macros.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
@@ -133,7 +136,14 @@ class RocksDeltaStore final : public DeltaStore {
 
     rocksdb::WriteBatch wb;
     if (failed.ok()) {
-      for (Writer* g : group) g->result = Stage(*g->batch, &head, &wb);
+      std::set<std::string> staged;  // Plan keys staged by this group so far.
+      for (Writer* g : group) {
+        // A batch whose plan versions do not follow the plan's last one is refused whole (the
+        // others of the group go on): two records of one plan, say, would otherwise both be
+        // chained, and the second would hide the first from ScanPlan.
+        absl::Status in_order = CheckVersions(*g->batch, &staged);
+        g->result = in_order.ok() ? absl::StatusOr<std::vector<PlanDelta>>(Stage(*g->batch, &head, &wb)) : in_order;
+      }
       std::string head_value = SeqKey(head.sequence()) + head.hash();
       rocksdb::Status ps = wb.Put(meta(), "head", head_value);
       rocksdb::WriteOptions wo;
@@ -306,6 +316,30 @@ class RocksDeltaStore final : public DeltaStore {
     bool done = false;
   };
 
+  // Every delta's plan_version must be the next of its plan: 1 for a new plan, else one more
+  // than a version already recorded (or staged earlier in this group, `*staged`), and not
+  // recorded yet. Adds the batch's keys to `*staged` when it passes.
+  absl::Status CheckVersions(const std::vector<PendingDelta>& batch, std::set<std::string>* staged) const {
+    std::set<std::string> mine;
+    auto known = [&](const std::string& key) {
+      if (staged->count(key) > 0 || mine.count(key) > 0) return true;
+      std::string value;
+      return db_->Get(rocksdb::ReadOptions(), plans(), key, &value).ok();
+    };
+    for (const PendingDelta& p : batch) {
+      const PlanDelta& d = p.delta;
+      const std::string key = PlanKey(d.plan_id(), d.plan_version());
+      if (d.plan_version() == 0 || known(key) || (d.plan_version() > 1 && !known(PlanKey(d.plan_id(), d.plan_version() - 1)))) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "append: plan \"", d.plan_id(), "\" version ", d.plan_version(),
+            d.plan_version() == 0 ? " (versions start at 1)" : known(key) ? " is recorded already" : " does not follow its last"));
+      }
+      mine.insert(key);
+    }
+    staged->insert(mine.begin(), mine.end());
+    return absl::OkStatus();
+  }
+
   // Assigns sequences and hashes (advancing `head`) and stages the writes. Only the group
   // leader calls this, so `hasher_` needs no lock.
   std::vector<PlanDelta> Stage(std::vector<PendingDelta>& batch, ChainHead* head,
@@ -438,7 +472,17 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
   // (RocksDB's default, which would shorten the chain silently).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& name : expected) descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const auto& name : expected) {
+    rocksdb::ColumnFamilyOptions cf;
+    if (name == kCfPlans) {
+      // Every append asks whether its plan versions are recorded yet (CheckVersions), and the
+      // answer is usually no: a whole-key Bloom filter answers that without reading the tables.
+      rocksdb::BlockBasedTableOptions table;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    }
+    descs.emplace_back(name, cf);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =

@@ -121,6 +121,48 @@ TEST_CASE("the chain survives reopening and continues from its head", "[store]")
   CHECK(s->Verify(0, 0, nullptr).ok);
 }
 
+TEST_CASE("a delta whose plan version does not follow the plan's last is refused; the rest go on",
+          "[store]") {
+  TempDir dir;
+  auto s = Open(dir / "db");
+  REQUIRE(s->Append(Batch({FillDelta("p", 1, 1), FillDelta("p", 2, 1)})).ok());
+  const std::string head = s->Head().hash();
+  struct Case {
+    std::vector<PendingDelta> batch;
+    const char* why;
+  };
+  const Case refused[] = {
+      {Batch({FillDelta("p", 2, 9)}), "version 2 is recorded already"},    // A second record of one plan.
+      {Batch({FillDelta("p", 4, 9)}), "version 4 does not follow its last"},  // A version skipped.
+      {Batch({FillDelta("q", 2, 9)}), "version 2 does not follow its last"},  // A plan without its start.
+      {Batch({FillDelta("q", 0, 9)}), "version 0 (versions start at 1)"},
+      {Batch({FillDelta("p", 3, 9), FillDelta("p", 3, 9)}), "version 3 is recorded already"},  // Within one batch.
+  };
+  for (const Case& c : refused) {
+    auto r = s->Append(c.batch);
+    INFO(c.why);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(r.status().message().find(c.why) != std::string::npos);
+  }
+  CHECK(s->Head().sequence() == 2);  // Nothing of them was written,
+  CHECK(s->Head().hash() == head);
+  // and the store takes the next version and new plans as before.
+  REQUIRE(s->Append(Batch({FillDelta("p", 3, 1), FillDelta("q", 1, 1), FillDelta("q", 2, 1)})).ok());
+  // Two appenders of the same next version at once (two records of one plan): one is refused.
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      if (s->Append(Batch({FillDelta("p", 4, 1)})).ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok.load() == 1);
+  CHECK(s->Head().sequence() == 6);
+  CHECK(s->Verify(0, 0, nullptr).ok);
+}
+
 TEST_CASE("concurrent appenders share syncs and the chain stays whole", "[store][concurrency]") {
   TempDir dir;
   auto s = Open(dir / "db");
