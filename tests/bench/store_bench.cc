@@ -85,6 +85,45 @@ void BM_AppendSynced(benchmark::State& state) {
 BENCHMARK(BM_AppendSynced)->Threads(1)->Threads(8)->UseRealTime()->Unit(benchmark::kMicrosecond)
     ->MinTime(2.0);
 
+// What the engine asks the store when a call names a plan not in memory (a new plan's Route,
+// a settled plan read back): ScanPlan of a plan id, over 100 000 plans of two deltas each
+// (flushed to table files, as on a node that has run a while). Arg 0: an id never recorded (a
+// new plan), arg 1: a recorded one.
+void BM_ScanPlan(benchmark::State& state) {
+  static StoreFixture* fixture = nullptr;
+  if (fixture == nullptr) {
+    fixture = new StoreFixture;
+    for (int p = 0; p < 100'000; p += 1000) {
+      std::vector<exo::store::PendingDelta> batch;
+      for (int k = p; k < p + 1000; ++k) {
+        for (uint32_t v = 1; v <= 2; ++v) {
+          exo::store::PendingDelta d;
+          d.delta = SampleFill(v);
+          d.delta.set_plan_id("plan-" + std::to_string(k));
+          batch.push_back(std::move(d));
+        }
+      }
+      if (!fixture->store->Append(std::move(batch)).ok()) std::abort();
+    }
+    // Closed and opened again: a closed store flushes its memtables to table files.
+    fixture->store.reset();
+    exo::store::StoreOptions o;
+    o.path = fixture->dir + "/db";
+    o.node_id = "bench";
+    fixture->store = *exo::store::OpenRocksDeltaStore(o);
+  }
+  uint64_t i = 0, seen = 0;
+  for (auto _ : state) {
+    const std::string id = (state.range(0) == 0 ? "new-" : "plan-") + std::to_string(i++ % 100'000);
+    (void)fixture->store->ScanPlan(id, 1, [&](const exoroute::v1::PlanDelta&, std::string_view) {
+      ++seen;
+      return true;
+    });
+  }
+  state.counters["deltas_read"] = static_cast<double>(seen) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_ScanPlan)->ArgName("recorded")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 // What ProveInclusion does after reading the chain: hash N leaves (canonical fill deltas, ~90
