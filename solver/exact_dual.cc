@@ -88,6 +88,13 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   // is the centroid (λ* itself if one level is left, as for the centroid search).
   bool centroid_next = false;
   bool found = false;
+  // λ* is `lambda`, where the answers `s` bracket the quantity.
+  auto settle = [&](double lambda, const LocalProblem::Response& s) {
+    out.lambda = lambda;
+    out.lo = s.lo;
+    out.hi = s.hi;
+    found = true;
+  };
   int slow_steps = 0;  // Steps in a row that did not halve the undecided quantity.
   // The λ answered ahead: the opening, then what each round names to the oracle's Lookahead.
   // (Only a search that looks ahead adds to them: the others read the opening in place.)
@@ -160,10 +167,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       }
       oracle.Narrow(/*lower=*/false);
     } else {
-      out.lambda = c;
-      out.lo = s.lo;
-      out.hi = s.hi;
-      found = true;
+      settle(c, s);
     }
     if (quantile) {
       // A step that moves no quantity still narrows [lo_s, hi_s] to the breakpoints it found.
@@ -198,10 +202,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     if (!std::isfinite(m)) return absl::InternalError("dual search ran past the last breakpoint");
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(m));
     if (s.hi >= quantity) {
-      out.lambda = m;
-      out.lo = s.lo;
-      out.hi = s.hi;
-      found = true;
+      settle(m, s);
     } else {
       a = m;
       oracle.Narrow(/*lower=*/true);
@@ -218,10 +219,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       b = mid;
       oracle.Narrow(/*lower=*/false);
     } else {
-      out.lambda = mid;
-      out.lo = s.lo;
-      out.hi = s.hi;
-      found = true;
+      settle(mid, s);
     }
   }
   return out;

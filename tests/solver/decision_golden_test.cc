@@ -99,20 +99,19 @@ TEST_CASE("the solver's decisions are pinned byte for byte (the replay contract)
       in.set_opening_lambda(lambda);
       REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
       opened += exo::SerializeDeterministic(reused);
+      // Decided afresh, then from λ*, into `*bytes`.
+      auto afresh_then_opened = [&](std::string* bytes) {
+        in.clear_opening_lambda();
+        REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+        *bytes += exo::SerializeDeterministic(reused);
+        in.set_opening_lambda(lambda);
+        REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
+        *bytes += exo::SerializeDeterministic(reused);
+      };
       in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
-      in.clear_opening_lambda();
-      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
-      quantile += exo::SerializeDeterministic(reused);
-      in.set_opening_lambda(lambda);
-      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
-      quantile += exo::SerializeDeterministic(reused);
+      afresh_then_opened(&quantile);
       in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
-      in.clear_opening_lambda();
-      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
-      bisecting += exo::SerializeDeterministic(reused);
-      in.set_opening_lambda(lambda);
-      REQUIRE(exo::solver::SolveInto(in, &reused, &cache).ok());
-      bisecting += exo::SerializeDeterministic(reused);
+      afresh_then_opened(&bisecting);
     }
   }
   auto sha256 = [](const std::string& bytes) {

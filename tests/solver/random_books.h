@@ -19,6 +19,13 @@ struct RandomBookShape {
   int64_t max_lot = 3;
 };
 
+// The id of the v-th venue of a generated input: "V000", "V001", … (sorted as numbered).
+inline std::string VenueId(int v) {
+  char name[16];
+  std::snprintf(name, sizeof(name), "V%03d", v);
+  return name;
+}
+
 inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_out,
                                             const RandomBookShape& shape = {}) {
   using namespace exoroute::v1;  // NOLINT
@@ -33,9 +40,7 @@ inline exoroute::v1::SolveInput RandomInput(std::mt19937_64& rng, int64_t* lot_o
   int64_t total = 0;
   for (int v = 0; v < venues; ++v) {
     auto* vi = in.add_venues();
-    char name[16];
-    std::snprintf(name, sizeof(name), "V%03d", v);
-    vi->set_venue(name);
+    vi->set_venue(VenueId(v));
     vi->set_lot_size(shape.one_lot_size ? lot : uni(1, 3));
     vi->set_fee_bps(static_cast<double>(uni(-20, 100)) / 10.0);
     if (uni(0, 4) == 0) vi->set_max_quantity(uni(1, 40) * (shape.lot_aligned ? lot : 1));
@@ -74,9 +79,7 @@ inline exoroute::v1::SolveInput FineLotInput(std::mt19937_64& rng, int venues, u
   int64_t depth = 0;
   for (int v = 0; v < venues; ++v) {
     auto* vi = in.add_venues();
-    char name[16];
-    std::snprintf(name, sizeof(name), "V%03d", v);
-    vi->set_venue(name);
+    vi->set_venue(VenueId(v));
     vi->set_lot_size(1);
     vi->set_fee_bps(static_cast<double>(rng() % 20) / 10.0);
     vi->set_impact_bps(0.01 + static_cast<double>(rng() % 400) / 100.0);
