@@ -80,6 +80,7 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
   if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
   if (c.routing().replan_interval_ms() == 0) c.mutable_routing()->set_replan_interval_ms(50);
+  if (c.store().checkpoint_every_deltas() == 0) c.mutable_store()->set_checkpoint_every_deltas(100000);
   for (auto& v : *c.mutable_venues()) {
     if (v.max_book_age_ms() == 0) v.set_max_book_age_ms(5000);
     if (v.has_sim()) {

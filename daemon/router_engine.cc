@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/plan_fold.h"
@@ -65,16 +66,139 @@ adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const
   return it == venues_.end() ? nullptr : it->second.adapter.get();
 }
 
+absl::StatusOr<RecoveryCheckpoint> RouterEngine::ReadCheckpoint() const {
+  EXO_ASSIGN_OR_RETURN(std::string bytes, store_->GetCheckpoint());
+  RecoveryCheckpoint cp;
+  if (!cp.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("the checkpoint is garbled (", bytes.size(), " bytes)"));
+  }
+  if (cp.format() != 1) return absl::DataLossError(absl::StrCat("checkpoint format ", cp.format(), " is not 1"));
+  if (cp.node_id() != config_.node_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint is node \"", cp.node_id(), "\"'s; this node is \"", config_.node_id(), "\""));
+  }
+  const uint64_t head = store_->Head().sequence();
+  if (cp.sequence() > head) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint at sequence ", cp.sequence(), " is beyond the chain head ", head));
+  }
+  std::string hash = store::GenesisHash();
+  if (cp.sequence() > 0) {
+    EXO_RETURN_IF_ERROR(store_->Scan(cp.sequence(), cp.sequence(), [&](const PlanDelta& d, std::string_view) {
+      hash = d.hash();
+      return false;
+    }));
+  }
+  if (hash != cp.hash()) {
+    return absl::FailedPreconditionError(absl::StrCat("the checkpoint at sequence ", cp.sequence(),
+                                                      " does not match the chain there (another hash)"));
+  }
+  return cp;
+}
+
+void RouterEngine::MaybeCheckpoint() {
+  if (store_->Head().sequence() >= checkpoint_at_ + config_.store().checkpoint_every_deltas()) WriteCheckpoint();
+}
+
+std::shared_lock<std::shared_mutex> RouterEngine::AppendLock() {
+  if (checkpoint_waiting_.load()) {  // Behind a checkpoint that waits (it waits for no append after it).
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    gate_cv_.wait(lock, [&] { return !checkpoint_waiting_.load(); });
+  }
+  return std::shared_lock<std::shared_mutex>(chain_mu_);
+}
+
+void RouterEngine::WriteCheckpoint() {
+  RecoveryCheckpoint cp;
+  {
+    // plans_mu_ first: an appender holding chain_mu_ never waits for plans_mu_, while a Route
+    // holding plans_mu_ may wait for the plan mutex of an appender.
+    std::lock_guard<std::mutex> plans_lock(plans_mu_);
+    // The gate closed, the appends in flight end and no new one starts until it opens: a
+    // checkpoint waits at most for one group commit, even on a node that never stops appending.
+    checkpoint_waiting_ = true;
+    std::unique_lock<std::shared_mutex> alone(chain_mu_);
+    absl::Cleanup open_gate = [&] {
+      alone.unlock();
+      std::lock_guard<std::mutex> lock(gate_mu_);
+      checkpoint_waiting_ = false;
+      gate_cv_.notify_all();
+    };
+    cp.set_format(1);
+    cp.set_node_id(config_.node_id());
+    const exoroute::v1::ChainHead head = store_->Head();
+    cp.set_sequence(head.sequence());
+    cp.set_hash(head.hash());
+    cp.set_plans_total(plans_total_.load());
+    for (const auto& [id, rec] : plans_) {  // (A map: the ids come sorted.)
+      if (rec->version.load() > 0 && !rec->settled.load()) cp.add_working(id);
+    }
+    std::lock_guard<std::mutex> lock(node_events_mu_);
+    for (const auto& [series, version] : node_event_versions_) {
+      auto* e = cp.add_node_events();
+      e->set_series(series);
+      e->set_version(version);
+    }
+    for (const auto& [key, digest] : last_governance_) {
+      auto* g = cp.add_governance();
+      g->set_kind(key.first);
+      g->set_subject(key.second);
+      g->set_digest(digest);
+    }
+  }
+  // What it records is of one moment; appends may go on while it is written.
+  absl::Status s = store_->PutCheckpoint(SerializeDeterministic(cp));
+  if (s.ok()) {
+    checkpoint_at_ = cp.sequence();
+  } else {
+    LogWarning("start-up checkpoint not written (the next start reads the chain from an earlier one): %s",
+               s.ToString());
+  }
+}
+
 absl::Status RouterEngine::Recover() {
-  // One pass over the chain. Only plans not settled at the delta last read are held, so memory
-  // peaks at the plans working at once, not at every plan ever made. A delta of a plan that
-  // settled and was let go (a planned route cancelled later, say) reads the whole plan back
-  // from the store — all of it, later deltas included — and the pass skips what it has folded.
+  // One pass over the chain, from the start-up checkpoint when it matches the chain (the plans
+  // working then are read back whole, with their later deltas), else from the first delta.
+  // Only plans not settled at the delta last read are held, so memory peaks at the plans
+  // working at once, not at every plan ever made. A delta of a plan that settled and was let
+  // go (a planned route cancelled later, say) reads the whole plan back from the store — all
+  // of it, later deltas included — and the pass skips what it has folded.
   std::map<std::string, std::shared_ptr<PlanRecord>> plans;
   std::map<std::string, uint32_t> read_back_to;  // Plans read back whole: up to which version.
+  recovery_ = RecoveryStats{};
+  auto from_checkpoint = [&]() -> absl::StatusOr<uint64_t> {
+    EXO_ASSIGN_OR_RETURN(RecoveryCheckpoint cp, ReadCheckpoint());
+    for (const std::string& id : cp.working()) {
+      EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, LoadRecord(id));
+      if (rec == nullptr) {
+        return absl::DataLossError(absl::StrCat("the checkpoint's working plan \"", id, "\" has no deltas"));
+      }
+      read_back_to[id] = rec->plan.version();
+      plans.emplace(id, std::move(rec));
+    }
+    plans_total_ = cp.plans_total();
+    for (const auto& e : cp.node_events()) node_event_versions_[e.series()] = e.version();
+    for (const auto& g : cp.governance()) last_governance_[{g.kind(), g.subject()}] = g.digest();
+    recovery_.from_checkpoint = true;
+    recovery_.checkpoint_sequence = cp.sequence();
+    return cp.sequence() + 1;
+  };
+  absl::StatusOr<uint64_t> from = from_checkpoint();
+  if (!from.ok()) {
+    if (!absl::IsNotFound(from.status())) {  // (NotFound: there is none, as on a new node.)
+      recovery_.checkpoint_ignored = std::string(from.status().message());
+      LogWarning("start-up checkpoint ignored, reading the whole chain: %s", recovery_.checkpoint_ignored);
+    }
+    plans.clear();
+    read_back_to.clear();
+    node_event_versions_.clear();
+    last_governance_.clear();
+    plans_total_ = 0;
+    from = 1;
+  }
   absl::Status read_back = absl::OkStatus();
-  plans_total_ = 0;
-  EXO_RETURN_IF_ERROR(store_->Scan(1, 0, [&](const PlanDelta& d, std::string_view) {
+  EXO_RETURN_IF_ERROR(store_->Scan(*from, 0, [&](const PlanDelta& d, std::string_view) {
+    ++recovery_.deltas_read;
     if (d.has_privacy_refused() || d.has_governance()) {  // Node events, not plans.
       node_event_versions_[d.plan_id()] = d.plan_version();
       if (d.has_governance()) {
@@ -110,6 +234,7 @@ absl::Status RouterEngine::Recover() {
     return true;
   }));
   EXO_RETURN_IF_ERROR(read_back);
+  std::erase_if(plans, [](const auto& kv) { return IsSettled(kv.second->plan); });  // (Read back settled.)
   uint64_t resumed = 0;
   for (auto& [id, rec] : plans) {
     std::lock_guard<std::mutex> lock(rec->mu);
@@ -145,8 +270,17 @@ absl::Status RouterEngine::Recover() {
     std::lock_guard<std::mutex> lock(plans_mu_);
     plans_ = std::move(plans);
   }
-  LogInfo("recovered %d plans from the store (%d to resume), chain head %d",
-          plans_total_.load(), resumed, store_->Head().sequence());
+  if (recovery_.from_checkpoint) {
+    LogInfo("recovered %d plans from the store (%d to resume): checkpoint at sequence %d and %d deltas after it, "
+            "chain head %d", plans_total_.load(), resumed, recovery_.checkpoint_sequence, recovery_.deltas_read,
+            store_->Head().sequence());
+  } else {
+    LogInfo("recovered %d plans from the store (%d to resume): %d deltas read, chain head %d", plans_total_.load(),
+            resumed, recovery_.deltas_read, store_->Head().sequence());
+  }
+  // The next start can begin here.
+  WriteCheckpoint();
+  recovered_ = true;
   return absl::OkStatus();
 }
 
@@ -197,6 +331,8 @@ void RouterEngine::Stop() {
     tick_thread_.join();
   }
   for (auto& [id, v] : venues_) v.adapter->Stop();
+  // A clean stop: the next start can begin here.
+  if (recovered_) WriteCheckpoint();
 }
 
 int64_t RouterEngine::SmallestLot(const ParentOrder& order) const {
@@ -415,10 +551,12 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
 
 absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch) {
   if (batch.empty()) return absl::OkStatus();
+  std::shared_lock<std::shared_mutex> appending = AppendLock();
   EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
   for (const PlanDelta& d : stored) {
     ApplyDelta(d, &rec.plan);
     NoteExecution(d, rec);
+    if (d.plan_version() == 1) ++plans_total_;
   }
   Publish(rec);
   return absl::OkStatus();
@@ -495,19 +633,20 @@ absl::StatusOr<bool> RouterEngine::RecordGovernanceIfChanged(
   *p.delta.mutable_governance() = event;
   p.inputs = std::move(inputs);
   EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p)));
-  std::lock_guard<std::mutex> lock(node_events_mu_);
-  last_governance_[{event.kind(), event.subject()}] = event.digest();
   return true;
 }
 
 absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
   p.delta.set_event_time_ns(clock_->NowNs());
+  std::shared_lock<std::shared_mutex> appending = AppendLock();  // (Before node_events_mu_: a checkpoint's order.)
   std::lock_guard<std::mutex> lock(node_events_mu_);
   p.delta.set_plan_version(node_event_versions_[p.delta.plan_id()] + 1);
   std::vector<PendingDelta> batch;
   batch.push_back(std::move(p));
   EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
-  node_event_versions_[stored.front().plan_id()] = stored.front().plan_version();
+  const PlanDelta& d = stored.front();
+  node_event_versions_[d.plan_id()] = d.plan_version();
+  if (d.has_governance()) last_governance_[{d.governance().kind(), d.governance().subject()}] = d.governance().digest();
   return absl::OkStatus();
 }
 
@@ -589,7 +728,6 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
     plans_.erase(order.id());
     return s;
   }
-  ++plans_total_;
   if (!s.ok()) LogError("plan %s: %s", order.id(), s.ToString());
   return rec->plan;
 }
@@ -793,6 +931,7 @@ void RouterEngine::TickLoop() {
     }
     if (stopping_) return;
     EvictSettled();
+    MaybeCheckpoint();
     std::vector<std::shared_ptr<PlanRecord>> working;
     {
       std::lock_guard<std::mutex> pl(plans_mu_);

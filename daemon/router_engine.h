@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "exo/clock.h"
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/config.pb.h"
+#include "exoroute/v1/recovery.pb.h"
 #include "exoroute/v1/types.pb.h"
 #include "daemon/latency_histogram.h"
 #include "solver/venue_curve.h"
@@ -47,10 +49,20 @@ class RouterEngine {
                std::vector<Venue> venues, Clock* clock);
   ~RouterEngine();
 
-  // Rebuilds every plan from the store. Children that were open when the node stopped are
-  // reconciled with their venue where it can say where they stand (FIX: OrderStatusRequest),
-  // else recorded as lost (simulated venues keep no state across restarts) so plans resume.
+  // Rebuilds every working plan from the store. Children that were open when the node stopped
+  // are reconciled with their venue where it can say where they stand (FIX:
+  // OrderStatusRequest), else recorded as lost (simulated venues keep no state across restarts)
+  // so plans resume. Reads the chain from the start-up checkpoint written at the end of the
+  // last Recover or Stop when it matches the chain (docs/replay-and-audit.md), else whole.
   absl::Status Recover();
+  // How the last Recover read the chain.
+  struct RecoveryStats {
+    bool from_checkpoint = false;
+    uint64_t checkpoint_sequence = 0;  // With from_checkpoint: the chain read after it.
+    uint64_t deltas_read = 0;          // Chain deltas the pass read (not plans read back).
+    std::string checkpoint_ignored;    // Why a checkpoint in the store was not used.
+  };
+  const RecoveryStats& recovery() const { return recovery_; }
   // Starts the adapters and the engine's threads.
   absl::Status Start();
   // Refuses new routes from now on and wakes every watcher (first step of a graceful stop).
@@ -165,6 +177,17 @@ class RouterEngine {
   absl::StatusOr<std::shared_ptr<PlanRecord>> FindRecord(const std::string& plan_id) const;
   // A plan folded from the store (nullptr if it has none of the plan's deltas).
   absl::StatusOr<std::shared_ptr<PlanRecord>> LoadRecord(const std::string& plan_id) const;
+  // The store's start-up checkpoint if it matches the chain: NotFound if there is none, else
+  // why it cannot be used.
+  absl::StatusOr<exoroute::v1::RecoveryCheckpoint> ReadCheckpoint() const;
+  // Records what Recover would find at the chain head now, holding chain_mu_ alone so that the
+  // head, the counts and the working plans it reads are of one moment.
+  void WriteCheckpoint();
+  // WriteCheckpoint when the chain has grown store.checkpoint_every_deltas since the last one
+  // (the tick thread).
+  void MaybeCheckpoint();
+  // chain_mu_ shared, for an append and folding what it stored; waits while a checkpoint does.
+  std::shared_lock<std::shared_mutex> AppendLock();
   // Drops settled plans that nothing holds from memory (the tick thread, every tick).
   void EvictSettled();
   void OnExecution(adapters::ExecutionEvent event);
@@ -222,6 +245,16 @@ class RouterEngine {
   std::map<std::pair<exoroute::v1::GovernanceKind, std::string>, std::string> last_governance_;
   std::thread event_thread_, tick_thread_;
   bool started_ = false;
+  RecoveryStats recovery_;
+  bool recovered_ = false;  // Recover succeeded: Stop may write a checkpoint.
+  // Held shared by every append together with folding what it stored into memory (Commit,
+  // AppendNodeEvent), exclusively by a checkpoint. Lock order: plans_mu_ or a plan's mutex,
+  // then this, then node_events_mu_ or watch_mu_.
+  mutable std::shared_mutex chain_mu_;
+  std::atomic<bool> checkpoint_waiting_{false};  // The gate (AppendLock); set and cleared by a checkpoint.
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  std::atomic<uint64_t> checkpoint_at_{0};  // Sequence of the last checkpoint written.
 };
 
 }  // namespace exo::daemon

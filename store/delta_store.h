@@ -83,6 +83,12 @@ class DeltaStore {
   // Every ledger entry whose key starts with `prefix`, in key order.
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(
       std::string_view prefix) const = 0;
+
+  // A reader's summary of the chain up to some sequence (the engine's start-up checkpoint),
+  // kept beside the chain, never in it: not hashed, not audited, replaced by each put. Durable
+  // (WAL synced) when PutCheckpoint returns; GetCheckpoint is NotFound when none was put.
+  virtual absl::Status PutCheckpoint(std::string_view bytes) = 0;
+  virtual absl::StatusOr<std::string> GetCheckpoint() const = 0;
 };
 
 struct StoreOptions {

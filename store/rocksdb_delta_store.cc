@@ -412,7 +412,24 @@ class RocksDeltaStore final : public DeltaStore {
     return out;
   }
 
+  absl::Status PutCheckpoint(std::string_view bytes) override {
+    if (read_only_) return absl::FailedPreconditionError("store opened read-only");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Put(wo, meta(), kCheckpointKey, rocksdb::Slice(bytes.data(), bytes.size())),
+                     "write checkpoint");
+  }
+
+  absl::StatusOr<std::string> GetCheckpoint() const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), kCheckpointKey, &v);
+    if (s.IsNotFound()) return absl::NotFoundError("no checkpoint");
+    EXO_RETURN_IF_ERROR(FromRocks(s, "read checkpoint"));
+    return v;
+  }
+
   static constexpr char kBudgetPrefix[] = "budget/";
+  static constexpr char kCheckpointKey[] = "checkpoint";
   std::mutex budget_mu_;
 
   rocksdb::ColumnFamilyHandle* deltas() const { return cfs_[1]; }

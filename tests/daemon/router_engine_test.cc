@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "daemon/config.h"
@@ -20,6 +22,45 @@ using exo::testing::TempDir;
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
+
+// The node's store, with every append answering `delay` after it is durable: the chain's head
+// then runs ahead of what the engine has folded, as it does for a moment on every append.
+class SlowAppendStore final : public exo::store::DeltaStore {
+ public:
+  SlowAppendStore(std::unique_ptr<exo::store::DeltaStore> real, std::chrono::milliseconds delay)
+      : real_(std::move(real)), delay_(delay) {}
+  absl::StatusOr<std::vector<PlanDelta>> Append(std::vector<exo::store::PendingDelta> batch) override {
+    auto stored = real_->Append(std::move(batch));
+    std::this_thread::sleep_for(delay_);
+    return stored;
+  }
+  ChainHead Head() const override { return real_->Head(); }
+  absl::Status Scan(uint64_t from, uint64_t to, const exo::store::DeltaVisitor& visit) const override {
+    return real_->Scan(from, to, visit);
+  }
+  absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,
+                        const exo::store::DeltaVisitor& visit) const override {
+    return real_->ScanPlan(plan_id, from_version, visit);
+  }
+  absl::StatusOr<std::string> GetInputs(std::string_view digest) const override { return real_->GetInputs(digest); }
+  exo::store::VerifyReport Verify(uint64_t from, uint64_t to,
+                                  const std::function<void(uint64_t, uint64_t)>& progress) const override {
+    return real_->Verify(from, to, progress);
+  }
+  uint64_t SizeOnDisk() const override { return real_->SizeOnDisk(); }
+  absl::StatusOr<int64_t> Spend(std::string_view key, int64_t amount, int64_t limit) override {
+    return real_->Spend(key, amount, limit);
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(std::string_view prefix) const override {
+    return real_->Spent(prefix);
+  }
+  absl::Status PutCheckpoint(std::string_view bytes) override { return real_->PutCheckpoint(bytes); }
+  absl::StatusOr<std::string> GetCheckpoint() const override { return real_->GetCheckpoint(); }
+
+ private:
+  std::unique_ptr<exo::store::DeltaStore> real_;
+  std::chrono::milliseconds delay_;
+};
 
 // A node with the embedded default's three sim venues (fast: latency 0, books move every 20 ms),
 // a real RocksDB store in a temp dir, and the system clock.
@@ -43,6 +84,7 @@ struct Node {
     auto s = exo::store::OpenRocksDeltaStore(so);
     REQUIRE(s.ok());
     store = *std::move(s);
+    if (append_delay.count() > 0) store = std::make_unique<SlowAppendStore>(std::move(store), append_delay);
     auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
     REQUIRE(venues.ok());
     engine = std::make_unique<RouterEngine>(config, store.get(), *std::move(venues), exo::SystemClock());
@@ -68,6 +110,7 @@ struct Node {
     return *plan;
   }
   exoroute::v1::DaemonConfig config;
+  std::chrono::milliseconds append_delay{0};  // SlowAppendStore when > 0.
   std::unique_ptr<exo::store::DeltaStore> store;
   std::unique_ptr<RouterEngine> engine;
 };
@@ -313,6 +356,242 @@ TEST_CASE("plans are rebuilt from the store after a restart", "[engine][recovery
   n.engine->CountPlans(&total, &working);
   CHECK(total == 2);
   CHECK(working == 0);
+}
+
+namespace {
+
+// Every plan the engine answers for, by id, and its counts: what a restart must give back.
+struct EngineState {
+  std::map<std::string, Plan> plans;
+  uint64_t total = 0, working = 0;
+};
+
+EngineState StateOf(RouterEngine& engine, const std::vector<std::string>& ids) {
+  EngineState s;
+  for (const auto& id : ids) {
+    auto p = engine.GetPlan(id);
+    REQUIRE(p.ok());
+    s.plans[id] = *p;
+  }
+  engine.CountPlans(&s.total, &s.working);
+  return s;
+}
+
+void CheckSameState(const EngineState& a, const EngineState& b) {
+  CHECK(a.total == b.total);
+  CHECK(a.working == b.working);
+  REQUIRE(a.plans.size() == b.plans.size());
+  for (const auto& [id, plan] : a.plans) {
+    INFO(id);
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(plan, b.plans.at(id)));
+  }
+}
+
+// Replaces the store's start-up checkpoint with `bytes` while no engine runs.
+void PutCheckpoint(Node& n, const std::string& bytes) {
+  n.Close();
+  exo::store::StoreOptions so;
+  so.path = n.config.data_dir() + "/db";
+  so.node_id = n.config.node_id();
+  auto store = exo::store::OpenRocksDeltaStore(so);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->PutCheckpoint(bytes).ok());
+}
+
+GovernanceEvent ConfigEvent(const std::string& digest) {
+  GovernanceEvent e;
+  e.set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
+  e.set_subject("config");
+  e.set_digest(digest);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("a restart reads the chain from its checkpoint and rebuilds what a whole read would", "[engine][recovery]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto detail = [](const std::string&) { return std::string("test"); };
+  std::vector<std::string> ids;
+  auto route = [&](const std::string& id, ParentOrder o, RouteMode mode) {
+    o.set_id(id);
+    REQUIRE(n.engine->Route(o, mode).ok());
+    ids.push_back(id);
+  };
+  for (int i = 0; i < 10; ++i) route("s" + std::to_string(i), Order("", SIDE_BUY, (1 + i % 3) * kBtc), ROUTE_MODE_PLAN_ONLY);
+  ParentOrder waits = Order("", SIDE_BUY, kBtc);
+  waits.set_limit_price(100);  // Far below the market: it stays working.
+  route("w1", waits, ROUTE_MODE_EXECUTE);
+  route("e1", Order("", SIDE_SELL, 2 * kBtc), ROUTE_MODE_EXECUTE);
+  n.WaitSettled("e1");
+  REQUIRE(*n.engine->RecordGovernanceIfChanged(ConfigEvent("d1"), detail));
+  const EngineState before_stop = StateOf(*n.engine, ids);
+  CHECK(before_stop.total == 12);
+  CHECK(before_stop.working == 1);
+
+  // A clean stop leaves a checkpoint at the head: the start reads no delta.
+  n.Close();
+  n.Open();
+  CHECK(n.engine->recovery().from_checkpoint);
+  CHECK(n.engine->recovery().checkpoint_sequence == n.store->Head().sequence());
+  CHECK(n.engine->recovery().deltas_read == 0);
+  CHECK(n.engine->PlansInMemory() == 1);  // w1, the one working plan.
+  CheckSameState(StateOf(*n.engine, ids), before_stop);
+  CHECK_FALSE(*n.engine->RecordGovernanceIfChanged(ConfigEvent("d1"), detail));  // Known: not again.
+
+  // What a crash leaves: the checkpoint of the last start, older than the head. After it: a
+  // governance change, a new plan, the working plan cancelled (it settles after the
+  // checkpoint), a planned route cancelled (read back: it had settled before), a new working plan.
+  auto older = n.store->GetCheckpoint();
+  REQUIRE(older.ok());
+  const uint64_t older_at = n.store->Head().sequence();
+  REQUIRE(*n.engine->RecordGovernanceIfChanged(ConfigEvent("d2"), detail));
+  route("s10", Order("", SIDE_SELL, kBtc), ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(n.engine->Cancel("w1", "").ok());
+  REQUIRE(n.engine->Cancel("s3", "").ok());
+  route("w2", waits, ROUTE_MODE_EXECUTE);
+  const EngineState before_crash = StateOf(*n.engine, ids);
+  CHECK(before_crash.total == 14);
+  CHECK(before_crash.working == 1);
+  const uint64_t head = n.store->Head().sequence();
+  PutCheckpoint(n, *older);
+  n.Open();
+  CHECK(n.engine->recovery().from_checkpoint);
+  CHECK(n.engine->recovery().checkpoint_sequence == older_at);
+  CHECK(n.engine->recovery().deltas_read == head - older_at);
+  CHECK(n.engine->PlansInMemory() == 1);  // w2.
+  CheckSameState(StateOf(*n.engine, ids), before_crash);
+  CHECK_FALSE(*n.engine->RecordGovernanceIfChanged(ConfigEvent("d2"), detail));
+  REQUIRE(*n.engine->RecordGovernanceIfChanged(ConfigEvent("d3"), detail));  // Numbered on: the store takes it.
+
+  // The same from the whole chain (a checkpoint that cannot be read is ignored, and says why).
+  const EngineState at_end = StateOf(*n.engine, ids);
+  PutCheckpoint(n, "not a checkpoint");
+  n.Open();
+  CHECK_FALSE(n.engine->recovery().from_checkpoint);
+  CHECK(n.engine->recovery().checkpoint_ignored.find("garbled") != std::string::npos);
+  CHECK(n.engine->recovery().deltas_read == n.store->Head().sequence());
+  CHECK(n.engine->PlansInMemory() == 1);
+  CheckSameState(StateOf(*n.engine, ids), at_end);
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+}
+
+TEST_CASE("checkpoints taken while routes run give back the same plans", "[engine][recovery]") {
+  // A node that never stops must still get checkpoints (every 8 deltas here, ticks every 10
+  // ms), and each must be of one moment: four threads route, cancel and record governance
+  // events meanwhile, every append answering 3 ms after it is durable (the chain ahead of the
+  // engine's memory all that time). A start from any checkpoint taken then (what a crash right
+  // after it would leave) rebuilds exactly the plans, counts and events a whole read gives.
+  TempDir dir;
+  Node n(dir.path());
+  n.config.mutable_store()->set_checkpoint_every_deltas(8);
+  n.Close();
+  n.append_delay = std::chrono::milliseconds(3);
+  n.Open();
+  std::vector<std::string> ids;
+  std::mutex ids_mu;
+  std::atomic<bool> done{false};
+  std::set<std::string> taken;  // Distinct checkpoints seen while the threads ran.
+  std::thread watcher([&] {
+    while (!done.load()) {
+      if (auto cp = n.store->GetCheckpoint(); cp.ok()) taken.insert(*cp);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 30; ++k) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(k);
+        ParentOrder o = Order(id, k % 2 ? SIDE_BUY : SIDE_SELL, (1 + k % 3) * kBtc);
+        if (k % 5 == 0) o.set_limit_price(k % 2 ? 100 : 100'000'000'000);  // Waits (working).
+        REQUIRE(n.engine->Route(o, k % 5 == 0 || k % 7 == 0 ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY).ok());
+        if (k % 10 == 0) REQUIRE(n.engine->Cancel(id, "").ok());
+        if (k % 6 == 0) {
+          exoroute::v1::GovernanceEvent e;
+          e.set_kind(GOVERNANCE_KIND_PAIR_KEY);
+          e.set_subject("pair key p" + std::to_string(t));
+          e.set_digest(id);
+          REQUIRE(n.engine->RecordGovernanceIfChanged(e, [](const std::string&) { return "test"; }).ok());
+        }
+        std::lock_guard<std::mutex> lock(ids_mu);
+        ids.push_back(id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Executed routes fill through the sims; wait for them so that the state stands still.
+  for (const auto& id : ids) {
+    Plan p = *n.engine->GetPlan(id);
+    if (p.mode() == ROUTE_MODE_EXECUTE && p.order().limit_price() == 0) n.WaitSettled(id);
+  }
+  done = true;
+  watcher.join();
+  const EngineState expected = StateOf(*n.engine, ids);
+  CHECK(expected.total == 120);
+  CHECK(expected.working == 12);  // 24 waiting, 12 of them cancelled.
+  const uint64_t head = n.store->Head().sequence();
+  std::map<uint64_t, std::string> midway;  // By sequence: those taken while the chain grew.
+  for (const std::string& bytes : taken) {
+    exoroute::v1::RecoveryCheckpoint cp;
+    REQUIRE(cp.ParseFromString(bytes));
+    if (cp.sequence() > 0 && cp.sequence() < head) midway[cp.sequence()] = bytes;
+  }
+  INFO("checkpoints taken midway: " << midway.size() << ", head " << head);
+  CHECK(midway.size() >= 3);
+  for (const auto& [sequence, bytes] : midway) {
+    PutCheckpoint(n, bytes);
+    n.Open();
+    INFO("from the checkpoint at " << sequence);
+    CHECK(n.engine->recovery().from_checkpoint);
+    CHECK(n.engine->recovery().checkpoint_sequence == sequence);
+    CHECK(n.engine->recovery().deltas_read == head - sequence);
+    CheckSameState(StateOf(*n.engine, ids), expected);
+  }
+}
+
+TEST_CASE("a checkpoint that does not match the chain is ignored with the reason", "[engine][recovery]") {
+  TempDir dir;
+  Node n(dir.path());
+  std::vector<std::string> ids = {"a", "b"};
+  REQUIRE(n.engine->Route(Order("a", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  ParentOrder waits = Order("b", SIDE_BUY, kBtc);
+  waits.set_limit_price(100);
+  REQUIRE(n.engine->Route(waits, ROUTE_MODE_EXECUTE).ok());
+  const EngineState state = StateOf(*n.engine, ids);
+  n.Close();
+  n.Open();
+  REQUIRE(n.engine->recovery().from_checkpoint);
+  exoroute::v1::RecoveryCheckpoint good;
+  REQUIRE(good.ParseFromString(*n.store->GetCheckpoint()));
+  REQUIRE(good.working_size() == 1);
+  struct Case {
+    const char* what;
+    std::function<void(exoroute::v1::RecoveryCheckpoint&)> change;
+    const char* reason;
+  };
+  const std::vector<Case> cases = {
+      {"another node's", [](auto& c) { c.set_node_id("elsewhere"); }, "the checkpoint is node \"elsewhere\"'s"},
+      {"beyond the head", [](auto& c) { c.set_sequence(c.sequence() + 5); }, "is beyond the chain head"},
+      {"another chain", [](auto& c) { c.mutable_hash()->back() ^= 1; }, "does not match the chain there"},
+      {"another format", [](auto& c) { c.set_format(2); }, "checkpoint format 2 is not 1"},
+      {"a working plan the chain lacks", [](auto& c) { c.add_working("ghost"); }, "\"ghost\" has no deltas"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    exoroute::v1::RecoveryCheckpoint bad = good;
+    k.change(bad);
+    PutCheckpoint(n, bad.SerializeAsString());
+    n.Open();
+    CHECK_FALSE(n.engine->recovery().from_checkpoint);
+    CHECK(n.engine->recovery().checkpoint_ignored.find(k.reason) != std::string::npos);
+    CHECK(n.engine->PlansInMemory() == 1);
+    CheckSameState(StateOf(*n.engine, ids), state);
+    // The start wrote a good one again.
+    n.Close();
+    n.Open();
+    CHECK(n.engine->recovery().from_checkpoint);
+  }
 }
 
 TEST_CASE("settled plans leave memory and the store still answers for them", "[engine]") {

@@ -121,6 +121,28 @@ TEST_CASE("the chain survives reopening and continues from its head", "[store]")
   CHECK(s->Verify(0, 0, nullptr).ok);
 }
 
+TEST_CASE("a checkpoint is kept beside the chain (not in it) and survives reopening", "[store]") {
+  TempDir dir;
+  std::string head_hash;
+  {
+    auto s = Open(dir / "db");
+    CHECK(s->GetCheckpoint().status().code() == absl::StatusCode::kNotFound);
+    REQUIRE(s->Append(Batch({FillDelta("p", 1, 1)})).ok());
+    REQUIRE(s->PutCheckpoint("first").ok());
+    REQUIRE(s->PutCheckpoint(std::string("second\0with a zero", 18)).ok());  // Replaces; any bytes.
+    head_hash = s->Head().hash();
+    CHECK(s->Head().sequence() == 1);  // Not a delta.
+  }
+  auto ro = Open(dir / "db", /*read_only=*/true);
+  CHECK(*ro->GetCheckpoint() == std::string("second\0with a zero", 18));
+  CHECK(ro->PutCheckpoint("x").code() == absl::StatusCode::kFailedPrecondition);
+  ro.reset();
+  auto s = Open(dir / "db");
+  CHECK(*s->GetCheckpoint() == std::string("second\0with a zero", 18));
+  CHECK(s->Head().hash() == head_hash);
+  CHECK(s->Verify(0, 0, nullptr).ok);
+}
+
 TEST_CASE("a delta whose plan version does not follow the plan's last is refused; the rest go on",
           "[store]") {
   TempDir dir;
