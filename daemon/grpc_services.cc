@@ -289,6 +289,9 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_plans_total(total);
   resp->set_plans_working(working);
   resp->set_plans_in_memory(engine_->PlansInMemory());
+  resp->set_checkpoint_sequence(engine_->checkpoint_sequence());
+  resp->set_started_from_checkpoint(engine_->recovery().from_checkpoint);
+  resp->set_start_deltas_read(engine_->recovery().deltas_read);
   *resp->mutable_instruments() = cfg.instruments();
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());

@@ -103,6 +103,12 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample("", Int(s.plans_in_memory()));
   Family(&out, "exoroute_chain_head_sequence", "gauge", "Sequence number of the last delta in the audit chain.")
       .Sample("", Int(s.chain_head().sequence()));
+  Family(&out, "exoroute_checkpoint_sequence", "gauge",
+         "Chain head at the last start-up checkpoint (a start after a crash reads the chain after it).")
+      .Sample("", Int(s.checkpoint_sequence()));
+  Family(&out, "exoroute_start_deltas_read", "gauge",
+         "Chain deltas this process's start read (after its checkpoint, or the whole chain without one).")
+      .Sample("", Int(s.start_deltas_read()));
   Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")
       .Sample("", Int(s.store_size_bytes()));
   Family(&out, "exoroute_unknown_executions_total", "counter",

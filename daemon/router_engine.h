@@ -63,6 +63,8 @@ class RouterEngine {
     std::string checkpoint_ignored;    // Why a checkpoint in the store was not used.
   };
   const RecoveryStats& recovery() const { return recovery_; }
+  // The chain head at the last start-up checkpoint written.
+  uint64_t checkpoint_sequence() const { return checkpoint_at_.load(); }
   // Starts the adapters and the engine's threads.
   absl::Status Start();
   // Refuses new routes from now on and wakes every watcher (first step of a graceful stop).

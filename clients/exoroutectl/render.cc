@@ -129,6 +129,11 @@ std::string RenderStatus(const StatusResponse& r) {
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  const char* how = r.started_from_checkpoint() ? "after its checkpoint"
+                    : r.start_deltas_read() == 0  ? "a new chain"
+                                                  : "the whole chain: no usable checkpoint";
+  absl::StrAppend(&s, "start-up    ", r.start_deltas_read(), " deltas read at start (", how,
+                  "); last checkpoint at sequence ", r.checkpoint_sequence(), "\n");
   if (r.peer_calls_refused() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");

@@ -230,6 +230,8 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
   REQUIRE(before.status == 200);
   CHECK(before.body.find("exoroute_build_info{node=\"node-1\"") != std::string::npos);
   CHECK(before.body.find("exoroute_plans_total 0\n") != std::string::npos);
+  CHECK(before.body.find("# TYPE exoroute_checkpoint_sequence gauge\n") != std::string::npos);
+  CHECK(before.body.find("exoroute_start_deltas_read 0\n") != std::string::npos);
   for (const char* v : {"SIM-A", "SIM-B", "SIM-C"}) {
     CHECK(before.body.find(std::string("exoroute_venue_up{venue=\"") + v + "\",adapter=\"sim\",state=\"up\"} 1\n") !=
           std::string::npos);
@@ -635,12 +637,22 @@ TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the c
   for (auto& c : clients) c.join();
   REQUIRE(acks >= 60);
 
-  // Offline verification of the crashed database, then a restart on it.
+  // Offline verification of the crashed database, then a restart on it: from the checkpoint of
+  // the first start (an empty chain), reading every delta since.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--recompute", "--data-dir", dir.path()});
   INFO(offline.out << offline.err);
   CHECK(offline.exit_code == 0);
+  auto crashed_head = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "head", "--data-dir", dir.path()});
+  REQUIRE(crashed_head.exit_code == 0);
   d = StartDaemon(dir.path());
   ch = Connect(*d);
+  {
+    StatusResponse st;
+    grpc::ClientContext sctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&sctx, StatusRequest(), &st).ok());
+    CHECK(st.started_from_checkpoint());
+    CHECK(st.start_deltas_read() == std::stoull(crashed_head.out));
+  }
   for (const auto& id : acked) {
     grpc::ClientContext ctx;
     GetPlanRequest req;
@@ -759,6 +771,14 @@ TEST_CASE("SIGTERM ends live watches, exits 0 and keeps every acknowledged delta
   auto head = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "head", "--data-dir", dir.path()});
   CHECK(head.exit_code == 0);
   CHECK(std::stoull(head.out) >= acked_seq);
+
+  // The stop left a checkpoint at the head: the next start reads no delta, and says so.
+  d = StartDaemon(dir.path());
+  auto status = Ctl(*d, {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("start-up    0 deltas read at start (after its checkpoint); last checkpoint at sequence " +
+                        std::to_string(std::stoull(head.out)) + "\n") != std::string::npos);
+  CHECK(d->Terminate() == 0);
 }
 
 TEST_CASE("what would the router do on this book: fixed books from a file", "[e2e][book_file]") {
