@@ -1,9 +1,10 @@
 // Start-up on a long chain: how long RouterEngine::Recover takes when it reads the whole chain
 // once to find the working plans and count the rest (the deltas were appended after the last
-// checkpoint, as after a crash), how much stays in memory after it, and how long the next start
-// takes from the checkpoint the engine's stop writes. The
-// chain is made of copies of one real plan-only route (created + allocated with its inputs)
-// under new plan ids, appended in batches, N plans for N in the arguments. Prints the figures.
+// checkpoint, as after a crash), how much stays in memory after it, how long the stop's
+// checkpoint takes, and the next start from it. The chain is made of copies of two real plans
+// (each created + allocated with its inputs) under new plan ids, appended in batches: a settled
+// plan-only route, and one plan in a hundred an executing order still working (waiting for its
+// limit price). N plans for N in the arguments. Prints the figures.
 // Usage: exo_recover_bench [plans ...]   (default: 10000 100000)
 #include <chrono>
 #include <cstdio>
@@ -77,23 +78,30 @@ int main(int argc, char** argv) {
       o.set_quantity(300'000'000);
       o.set_time_in_force(TIME_IN_FORCE_GTC);
       if (!engine->Route(o, ROUTE_MODE_PLAN_ONLY).ok()) return 1;
+      o.set_id("waiting");
+      o.set_limit_price(100);  // Far below the market: it stays working.
+      if (!engine->Route(o, ROUTE_MODE_EXECUTE).ok()) return 1;
     }
-    std::vector<exo::store::PendingDelta> route;
-    (void)store->ScanPlan("template", 1, [&](const PlanDelta& d, std::string_view) {
-      exo::store::PendingDelta pd;
-      pd.delta = d;
-      pd.delta.clear_sequence();
-      pd.delta.clear_prev_hash();
-      pd.delta.clear_hash();
-      if (!d.inputs_digest().empty()) pd.inputs = *store->GetInputs(d.inputs_digest());
-      pd.delta.clear_inputs_digest();
-      route.push_back(std::move(pd));
-      return true;
-    });
+    auto copy_of = [&](const std::string& id) {
+      std::vector<exo::store::PendingDelta> route;
+      (void)store->ScanPlan(id, 1, [&](const PlanDelta& d, std::string_view) {
+        exo::store::PendingDelta pd;
+        pd.delta = d;
+        pd.delta.clear_sequence();
+        pd.delta.clear_prev_hash();
+        pd.delta.clear_hash();
+        if (!d.inputs_digest().empty()) pd.inputs = *store->GetInputs(d.inputs_digest());
+        pd.delta.clear_inputs_digest();
+        route.push_back(std::move(pd));
+        return true;
+      });
+      return route;
+    };
+    const std::vector<exo::store::PendingDelta> settled = copy_of("template"), waiting = copy_of("waiting");
     const auto filling = std::chrono::steady_clock::now();
     std::vector<exo::store::PendingDelta> batch;
     for (int p = 1; p < plans; ++p) {
-      for (const auto& d : route) {
+      for (const auto& d : p % 100 == 0 ? waiting : settled) {  // One plan in a hundred still working.
         batch.push_back(d);
         batch.back().delta.set_plan_id("plan-" + std::to_string(p));  // Only the id changes.
       }
@@ -126,16 +134,20 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(engine->PlansInMemory()), ResidentMiB(), each, plans,
                 each * plans / (1 << 20));
     // The next start: the engine's stop left a checkpoint at the head, so Recover reads no delta.
+    const auto stopping = std::chrono::steady_clock::now();
     engine.reset();
+    const double stop_s = Seconds(stopping);
     engine = MakeEngine(config, store.get());
     const auto restarting = std::chrono::steady_clock::now();
     if (!engine->Recover().ok() || !engine->recovery().from_checkpoint) return 1;
     const double restart_s = Seconds(restarting);
     engine->CountPlans(&total, &working);
-    std::printf("  the next start, from the checkpoint the stop wrote at sequence %llu: Recover %.6f s, "
-                "%llu deltas read, plans counted %llu\n",
+    std::printf("  stop (writes the checkpoint: %llu working plans) %.4f s; the next start, from it at sequence "
+                "%llu: Recover %.4f s, %llu deltas read, plans counted %llu, working %llu\n",
+                static_cast<unsigned long long>(working), stop_s,
                 static_cast<unsigned long long>(engine->recovery().checkpoint_sequence), restart_s,
-                static_cast<unsigned long long>(engine->recovery().deltas_read), static_cast<unsigned long long>(total));
+                static_cast<unsigned long long>(engine->recovery().deltas_read), static_cast<unsigned long long>(total),
+                static_cast<unsigned long long>(engine->PlansInMemory()));
     engine.reset();
     store.reset();
     std::filesystem::remove_all(dir);
