@@ -433,6 +433,26 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   return in;
 }
 
+bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o) const {
+  const bool buy = o.side() == SIDE_BUY;
+  for (const auto& [id, v] : venues_) {
+    // Any venue BuildSolveInput would add, whatever excludes it there: only a venue without a
+    // level within the limit may be passed over.
+    const auto& markets = v.config.markets();
+    if (std::none_of(markets.begin(), markets.end(), [&](const auto& m) { return m.symbol() == o.symbol(); })) continue;
+    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    std::shared_ptr<const exoroute::v1::VenueBook> book = books->Book(o.symbol());
+    if (book == nullptr) continue;
+    const auto& levels = buy ? book->asks() : book->bids();
+    // The best level is the first (asks ascending, bids descending); the solver cuts each
+    // venue at the limit on the level's own price (solver/local_problem.cc).
+    if (!levels.empty() && (buy ? levels[0].price() <= o.limit_price() : levels[0].price() >= o.limit_price())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 PlanDelta RouterEngine::NewDelta(const Plan& plan, int64_t now) const {
   PlanDelta d;
   d.set_plan_id(plan.plan_id());
@@ -502,6 +522,12 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
                         FormatDecimal(o.quantity(), qs), " unfilled and cancelled"));
     return step;
   }
+
+  // A plan waiting for its limit price: while no venue's book has a level within it, the solver
+  // would cut every venue at the limit, allocate nothing and nothing would be recorded — so no
+  // decision is made (thousands of resting limit orders would otherwise cost a full decision
+  // each, every tick).
+  if (allocated_once && o.has_limit_price() && !AnyBookWithinLimit(o)) return step;
 
   // Operational timing only (not an input): snapshot and serialisation of the inputs, and the solve.
   using SteadyClock = std::chrono::steady_clock;

@@ -711,3 +711,39 @@ TEST_CASE("plans read back and let go under concurrent calls keep one history ea
   CHECK(other_errors == 0);
   CHECK(n.store->Verify(0, 0, nullptr).ok);
 }
+
+TEST_CASE("a plan waiting for its limit price makes no decision until a book reaches it and then fills",
+          "[engine]") {
+  TempDir dir;
+  Node n(dir.path());  // Books move a tick at a time every 20 ms; plans are looked at every 10 ms.
+  // Out of reach: no venue has a level within the limit, so a decision would place nothing.
+  const uint64_t replans_before = n.engine->decision_latency(true).Read().count;
+  for (int i = 0; i < 20; ++i) {
+    ParentOrder far = Order("far-" + std::to_string(i), SIDE_BUY, kBtc);
+    far.set_limit_price(100);
+    auto p = n.engine->Route(far, ROUTE_MODE_EXECUTE);
+    REQUIRE(p.ok());
+    CHECK(p->status() == PLAN_STATUS_WORKING);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // ~30 ticks: 600 decisions before.
+  CHECK(n.engine->decision_latency(true).Read().count == replans_before);
+  // Within reach soon: one tick (of the finest venue) below the lowest ask now; the books'
+  // random walk gets there and the plan fills at or within its limit.
+  auto books = n.engine->SnapshotInput(Order("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(books.ok());
+  int64_t lowest = 0;
+  for (const auto& v : books->venues()) {
+    if (v.book().asks().empty()) continue;
+    const int64_t ask = v.book().asks(0).price();
+    lowest = lowest == 0 ? ask : std::min(lowest, ask);
+  }
+  REQUIRE(lowest > 0);
+  ParentOrder near = Order("near", SIDE_BUY, kBtc / 100);
+  near.set_limit_price(lowest - 50);
+  REQUIRE(n.engine->Route(near, ROUTE_MODE_EXECUTE).ok());
+  Plan p = n.WaitSettled("near");
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == kBtc / 100);
+  for (const auto& c : p.children()) CHECK(c.order().limit_price() <= lowest - 50);
+  CHECK(n.engine->decision_latency(true).Read().count > replans_before);
+}
