@@ -53,7 +53,7 @@ class RouterEngine {
   // are reconciled with their venue where it can say where they stand (FIX:
   // OrderStatusRequest), else recorded as lost (simulated venues keep no state across restarts)
   // so plans resume. Reads the chain from the start-up checkpoint written at the end of the
-  // last Recover or Stop when it matches the chain (docs/replay-and-audit.md), else whole.
+  // last Recover or Stop when it matches the chain (docs/architecture.md), else whole.
   absl::Status Recover();
   // How the last Recover read the chain.
   struct RecoveryStats {
