@@ -461,11 +461,14 @@ PlanDelta RouterEngine::NewDelta(const Plan& plan, int64_t now) const {
   return d;
 }
 
-absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan p, int64_t now) {
+absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const Plan& p, int64_t now) {
   Step step;
+  // `p` with the step's deltas applied: copied at the first one (most ticks add none).
+  std::optional<Plan> projected;
   auto add = [&](PlanDelta d, std::string inputs = {}) {
-    d.set_plan_version(p.version() + 1);
-    ApplyDelta(d, &p);
+    if (!projected) projected = p;
+    d.set_plan_version(projected->version() + 1);
+    ApplyDelta(d, &*projected);
     step.deltas.push_back({std::move(d), std::move(inputs)});
   };
   auto finish = [&](PlanStatus status, std::string reason) {
@@ -561,9 +564,9 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, Plan 
 
   if (p.mode() == ROUTE_MODE_EXECUTE) {
     for (const Allocation& x : decision.allocations()) {
-      PlanDelta c = NewDelta(p, now);
+      PlanDelta c = NewDelta(*projected, now);
       ChildOrder* child = c.mutable_child_sent();
-      child->set_cl_ord_id(absl::StrCat(p.plan_id(), ".", c.plan_version()));
+      child->set_cl_ord_id(absl::StrCat(projected->plan_id(), ".", c.plan_version()));
       child->set_venue(x.venue());
       child->set_side(o.side());
       child->set_quantity(x.quantity());
@@ -598,12 +601,15 @@ void RouterEngine::Publish(PlanRecord& rec) {
 absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> prefix) {
   for (int guard = 0; guard < 64; ++guard) {
     int64_t now = clock_->NowNs();
-    Plan projected = rec.plan;
-    for (auto& pd : prefix) {
-      pd.delta.set_plan_version(projected.version() + 1);
-      ApplyDelta(pd.delta, &projected);
+    std::optional<Plan> projected;  // With the prefix applied (none: the plan as it is).
+    if (!prefix.empty()) {
+      projected = rec.plan;
+      for (auto& pd : prefix) {
+        pd.delta.set_plan_version(projected->version() + 1);
+        ApplyDelta(pd.delta, &*projected);
+      }
     }
-    EXO_ASSIGN_OR_RETURN(Step step, NextStep(rec, std::move(projected), now));
+    EXO_ASSIGN_OR_RETURN(Step step, NextStep(rec, projected ? *projected : rec.plan, now));
     std::vector<PendingDelta> batch = std::move(prefix);
     prefix.clear();
     for (auto& d : step.deltas) batch.push_back(std::move(d));

@@ -170,7 +170,7 @@ class RouterEngine {
   // Some venue's book (of those BuildSolveInput would add) has a level within the order's limit.
   bool AnyBookWithinLimit(const exoroute::v1::ParentOrder& order) const;
   // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).
-  absl::StatusOr<Step> NextStep(PlanRecord& rec, exoroute::v1::Plan projected, int64_t now);
+  absl::StatusOr<Step> NextStep(PlanRecord& rec, const exoroute::v1::Plan& projected, int64_t now);
   // Appends step after step until the plan has nothing more to do now. Caller holds rec.mu.
   absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix);
   absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch);
