@@ -177,16 +177,24 @@ class RocksDeltaStore final : public DeltaStore {
     for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
       uint64_t seq = ParseSeq(it->key().ToStringView());
       if (to != 0 && seq > to) break;
-      EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(it->value().ToStringView()));
-      absl::StatusOr<PlanDelta> d = DecodeCanonical(sd.canonical);
-      if (!d.ok()) {
-        return absl::DataLossError(absl::StrCat("delta ", seq, ": ", d.status().message()));
-      }
-      d->set_prev_hash(std::string(sd.prev_hash));
-      d->set_hash(std::string(sd.hash));
-      if (!visit(*d, sd.canonical)) return absl::OkStatus();
+      bool keep_going = true;
+      EXO_RETURN_IF_ERROR(Visit(seq, it->value().ToStringView(), visit, &keep_going));
+      if (!keep_going) return absl::OkStatus();
     }
     return FromRocks(it->status(), "scan deltas");
+  }
+
+  // The delta stored under `seq` as `value`, decoded and handed to `visit`.
+  static absl::Status Visit(uint64_t seq, std::string_view value, const DeltaVisitor& visit, bool* keep_going) {
+    EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(value));
+    absl::StatusOr<PlanDelta> d = DecodeCanonical(sd.canonical);
+    if (!d.ok()) {
+      return absl::DataLossError(absl::StrCat("delta ", seq, ": ", d.status().message()));
+    }
+    d->set_prev_hash(std::string(sd.prev_hash));
+    d->set_hash(std::string(sd.hash));
+    *keep_going = visit(*d, sd.canonical);
+    return absl::OkStatus();
   }
 
   absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,
@@ -197,17 +205,16 @@ class RocksDeltaStore final : public DeltaStore {
     for (it->Seek(PlanKey(plan_id, from_version)); it->Valid(); it->Next()) {
       if (!it->key().starts_with(prefix)) break;
       uint64_t seq = ParseSeq(it->value().ToStringView());
-      bool keep_going = true;
-      bool seen = false;
-      EXO_RETURN_IF_ERROR(Scan(seq, seq, [&](const PlanDelta& d, std::string_view c) {
-        seen = true;
-        keep_going = visit(d, c);
-        return false;
-      }));
-      if (!seen) {
+      // A point read (a plan's deltas lie far apart in the chain): no iterator per delta.
+      rocksdb::PinnableSlice value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), deltas(), SeqKey(seq), &value);
+      if (s.IsNotFound()) {
         return absl::DataLossError(
             absl::StrCat("plan index names sequence ", seq, " which is not stored"));
       }
+      EXO_RETURN_IF_ERROR(FromRocks(s, "read delta"));
+      bool keep_going = true;
+      EXO_RETURN_IF_ERROR(Visit(seq, value.ToStringView(), visit, &keep_going));
       if (!keep_going) break;
     }
     return FromRocks(it->status(), "scan plan");
