@@ -97,7 +97,8 @@ absl::StatusOr<RecoveryCheckpoint> RouterEngine::ReadCheckpoint() const {
 }
 
 void RouterEngine::MaybeCheckpoint() {
-  if (store_->Head().sequence() >= checkpoint_at_ + config_.store().checkpoint_every_deltas()) WriteCheckpoint();
+  const uint64_t head = store_->Head().sequence();
+  if (head > checkpoint_at_ && head - checkpoint_at_ >= config_.store().checkpoint_every_deltas()) WriteCheckpoint();
 }
 
 std::shared_lock<std::shared_mutex> RouterEngine::AppendLock() {
