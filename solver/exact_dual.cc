@@ -191,6 +191,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   }
   if (!found && approximate) {
     out.lambda = a;
+    out.upper = b;
     return out;
   }
   // Step exactly over the breakpoints left in (a, b): the first one whose S_hi reaches Q is λ*.
@@ -222,6 +223,7 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
       settle(mid, s);
     }
   }
+  out.upper = b;
   return out;
 }
 

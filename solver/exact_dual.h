@@ -79,6 +79,10 @@ struct DualPrice {
   int64_t hi = 0;           // S_hi(λ*): placed at or below λ*.
   uint32_t rounds = 0;
   std::vector<double> trajectory;  // Every λ asked, in order (SearchOptions::trajectory).
+  // The upper end of the search's bracket when it ended, where the answers last reached the
+  // quantity: with noisy answers (SearchOptions::approximate) the caller's exact finish
+  // searches from [lambda, upper].
+  double upper = 0;
 };
 
 // The quantile step's estimate: where a quantity spread over [lo, hi] with mean marginal cost

@@ -282,7 +282,24 @@ absl::StatusOr<EvaluateReply> ClusterNode::Evaluate(const EvaluateRequest& req) 
 
 absl::StatusOr<EvaluateReply> ClusterNode::EvaluateIn(Session& s, const EvaluateRequest& req) {
   ApplyNarrow(*s.group, req.previous());
-  EXO_ASSIGN_OR_RETURN(solver::LocalProblem::Response r, s.group->Evaluate(req.lambda()));
+  solver::LocalProblem::Response r;
+  uint64_t tied = 0;
+  if (req.exact()) {
+    // The exact totals finish a noisy search: its bracket, and with it the venues the group
+    // froze, came from noisy sums and may be wrong, and the λ may lie outside it. Every venue
+    // is asked.
+    for (const solver::LocalProblem& p : s.problems) {
+      const solver::LocalProblem::Response a = p.At(req.lambda());
+      r.lo += a.lo;
+      r.hi += a.hi;
+      r.cost_lo += a.cost_lo;
+      r.cost_hi += a.cost_hi;
+      tied += a.hi > a.lo ? 1 : 0;
+    }
+  } else {
+    EXO_ASSIGN_OR_RETURN(r, s.group->Evaluate(req.lambda()));
+    tied = s.group->TiedAtLast();
+  }
   if (!req.exact() && noisy()) {
     EXO_RETURN_IF_ERROR(Reserve(s, 4));
     const std::string at = absl::StrCat("evaluate/", s.attempt, "/", req.round(), "/");
@@ -295,7 +312,7 @@ absl::StatusOr<EvaluateReply> ClusterNode::EvaluateIn(Session& s, const Evaluate
   EvaluateReply reply;
   reply.set_lo(static_cast<uint64_t>(r.lo) + m.q[0]);
   reply.set_hi(static_cast<uint64_t>(r.hi) + m.q[1]);
-  reply.set_tied((noisy() ? kTiedUnknown : s.group->TiedAtLast()) + m.q[2]);
+  reply.set_tied((noisy() ? kTiedUnknown : tied) + m.q[2]);
   *reply.mutable_cost_lo() = ToWire(CostToFixed(r.cost_lo) + m.c[0]);
   *reply.mutable_cost_hi() = ToWire(CostToFixed(r.cost_hi) + m.c[1]);
   return reply;
@@ -306,7 +323,10 @@ absl::StatusOr<BreakpointReply> ClusterNode::NextBreakpoint(const BreakpointRequ
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   std::lock_guard<std::mutex> lock(s->mu);
   ApplyNarrow(*s->group, req.previous());
-  EXO_ASSIGN_OR_RETURN(double next, s->group->NextBreakpoint(req.lambda()));
+  // Over every venue, not only those the group still asks: after a noisy search the λ may lie
+  // beyond the bracket the group froze venues for (inside it the answer is the same).
+  double next = std::numeric_limits<double>::infinity();
+  for (const solver::LocalProblem& p : s->problems) next = std::min(next, p.NextBreakpoint(req.lambda()));
   BreakpointReply reply;
   reply.set_next(next);
   return reply;

@@ -17,6 +17,7 @@
 #include "daemon/cluster/peer_stream.h"
 #include "daemon/cluster/secure_sum.h"
 #include "solver/exact_dual.h"
+#include "solver/internal/ordered_double.h"
 
 namespace exo::daemon::cluster {
 namespace {
@@ -741,10 +742,53 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     if (noisy && total.capacity != 0 && std::isfinite(total.max_cost)) {
       // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
       // it never places more than the order, nor more than the venues offer at that price.
-      // The noisy search ends at the lower end of its bracket; from there step up over the
-      // next breakpoints (exact, masked) until the venues offer the order's quantity.
+      // The noisy search ends at the lower end of its bracket (or at a noisy λ*). From there,
+      // with exact (masked) totals — at most kMaxExactSteps releases in all — one step up over
+      // the next breakpoint (usually λ*), then bisections of what is left of the bracket by
+      // count of doubles, then steps again, until the venues offer the order's quantity. (With
+      // an impact term every lot is a breakpoint: steps alone closed only that many lots of
+      // the noise's gap.) The bracket's upper end is asked first: if the noise put it below
+      // λ*, the lower end moves there and the upper end as far again above.
       absl::StatusOr<solver::LocalProblem::Response> exact = oracle.EvaluateExact(price.lambda);
+      double upper = price.upper;
+      bool above = false;    // The exact totals at `upper` reach past the quantity: up_lo.
+      int64_t up_lo = 0;
+      int retained = 0;      // Illinois: which end the last interpolation kept (-1 lower, +1 upper).
+      double weight_lo = 1, weight_up = 1;
+      const double start = price.lambda;
       for (int step = 0; step < kMaxExactSteps && exact.ok() && exact->hi < quantity; ++step) {
+        const int64_t lo_key = solver::internal::OrderedKey(price.lambda);
+        const int64_t up_key = solver::internal::OrderedKey(upper);
+        if (step > 0 && upper > price.lambda && solver::internal::DoublesApart(lo_key, up_key) > 1) {
+          double at_lambda = upper;
+          if (above) {
+            // Regula falsi on the exact totals at both ends (Illinois: an end kept twice in a
+            // row counts half), kept strictly inside the bracket, else the middle by count.
+            const double f_lo = weight_lo * static_cast<double>(quantity - exact->hi);
+            const double f_up = weight_up * static_cast<double>(up_lo - quantity);
+            at_lambda = price.lambda + (upper - price.lambda) * (f_lo / (f_lo + f_up));
+            if (!(at_lambda > price.lambda && at_lambda < upper)) {
+              at_lambda = solver::internal::FromOrderedKey(solver::internal::MidKey(lo_key, up_key));
+            }
+          }
+          absl::StatusOr<solver::LocalProblem::Response> at = oracle.EvaluateExact(at_lambda);
+          if (!at.ok() || at->hi < quantity || at->lo <= quantity) {
+            price.lambda = at_lambda;  // Below λ* (the finish goes on from there), or λ* itself.
+            exact = std::move(at);
+            if (!above) upper = at_lambda + (at_lambda - start);
+            weight_lo = 1;
+            weight_up = retained == -1 ? weight_up / 2 : 1;
+            retained = -1;
+          } else {
+            upper = at_lambda;
+            up_lo = at->lo;
+            weight_up = 1;
+            weight_lo = above && retained == 1 ? weight_lo / 2 : 1;
+            retained = above ? 1 : 0;
+            above = true;
+          }
+          continue;
+        }
         absl::StatusOr<double> next = oracle.NextBreakpoint(price.lambda);
         if (!next.ok()) {
           exact = next.status();
