@@ -730,6 +730,16 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
 namespace {
 
 // Sum of quantity and expected cost of plan `id` over the three nodes.
+std::pair<int64_t, int64_t> QuantityAndCost(Cluster& c, const std::string& id);
+
+// Routes `req` through node k of the cluster; what the nodes placed, and its expected cost.
+std::pair<int64_t, int64_t> RouteOn(Cluster& c, int k, const RouteRequest& req, RouteResponse* split) {
+  grpc::Status s = CallRoute(*c.nodes[k], req, split);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  return QuantityAndCost(c, req.order().id());
+}
+
 std::pair<int64_t, int64_t> QuantityAndCost(Cluster& c, const std::string& id) {
   int64_t q = 0, cost = 0;
   for (int k = 0; k < 3; ++k) {
@@ -762,10 +772,7 @@ TEST_CASE("with privacy noise a cluster route never exceeds the order, stays wit
       std::string id = "noisy-" + std::to_string(++n);
       RouteResponse reference, split;
       REQUIRE(CallRoute(*solo, PlanOnly(id, side, qty), &reference).ok());
-      grpc::Status s = CallRoute(*c.nodes[n % 3], PlanOnly(id, side, qty), &split);
-      INFO(s.error_message());
-      REQUIRE(s.ok());
-      auto [placed, cost] = QuantityAndCost(c, id);
+      auto [placed, cost] = RouteOn(c, n % 3, PlanOnly(id, side, qty), &split);
       INFO("route " << id << " placed " << placed << " of " << qty);
       CHECK(placed <= qty);                         // Never more than the order.
       CHECK(qty - placed <= 40 * 100000);           // Shortfall within 40 lots (docs/cluster.md).
@@ -1188,10 +1195,7 @@ TEST_CASE("with privacy noise and impact on fine lots a cluster route places the
       for (int64_t qty : {3 * kBtc + 12345, 17 * kBtc + 300001, 40 * kBtc + 7}) {
         std::string id = "fine-" + std::to_string(++n);
         RouteResponse split;
-        grpc::Status s = CallRoute(*c.nodes[n % 3], PlanOnly(id, side, qty), &split);
-        INFO(s.error_message());
-        REQUIRE(s.ok());
-        auto [placed, cost] = QuantityAndCost(c, id);
+        const int64_t placed = RouteOn(c, n % 3, PlanOnly(id, side, qty), &split).first;
         INFO("route " << id << " placed " << placed << " of " << qty);
         CHECK(placed <= qty);  // Never more than the order.
         CHECK(split.cluster().shortfall() == qty - placed);
