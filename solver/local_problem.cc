@@ -42,12 +42,14 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   if (venue.lot_size() <= 0) {
     return absl::FailedPreconditionError(absl::StrCat("lot size ", venue.lot_size(), " <= 0"));
   }
-  int64_t max_age_ms = venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs;
-  int64_t age_ns = decision_time_ns - book.receive_time_ns();
+  const int64_t max_age_ms = venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs;
   if (book.receive_time_ns() == 0) return absl::FailedPreconditionError("no book yet");
-  if (age_ns > max_age_ms * 1'000'000) {
+  // In 128 bits: times and ages from a file or a replayed input may be any int64.
+  const __int128 age_ns = static_cast<__int128>(decision_time_ns) - book.receive_time_ns();
+  if (age_ns > static_cast<__int128>(max_age_ms) * 1'000'000) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("book stale: age %.3f s > max %.3f s", age_ns / 1e9, max_age_ms / 1e3));
+        absl::StrFormat("book stale: age %.3f s > max %.3f s", static_cast<double>(age_ns) / 1e9,
+                        static_cast<double>(max_age_ms) / 1e3));
   }
   // The walked side is checked level by level when its curve is built; of the other side only
   // its best level matters (a crossed book is unusable whichever side we take).

@@ -97,6 +97,31 @@ TEST_CASE("unusable books are refused with a specific reason", "[local_problem]"
         "less than one lot (4) available within limit and cap");
 }
 
+TEST_CASE("a book's age is right for receive times and age limits at the ends of int64", "[local_problem]") {
+  // Found by fuzzing Solve (2026-12-02): the age was decision time − receive time in int64, so
+  // a books file's receive_time_ns near −2^63 wrapped to a negative age (fresh), and a huge
+  // max_book_age_ms wrapped its limit in nanoseconds (stale). Both are possible inputs:
+  // `exoroutectl solve --books` takes receive_time_ns from the file, and the config bounds
+  // max_book_age_ms only below.
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  auto v = MakeVenue("A", {{100, 5}});
+  v.mutable_book()->set_receive_time_ns(kMin + 1);
+  auto old = LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow);
+  REQUIRE_FALSE(old.ok());
+  CHECK(std::string(old.status().message()).rfind("book stale: age ", 0) == 0);
+  // A limit beyond any age: never stale, however old.
+  v.set_max_book_age_ms(kMax);
+  CHECK(LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow).ok());
+  v.mutable_book()->set_receive_time_ns(kNow - 10'000'000'000);
+  CHECK(LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow).ok());
+  // A book from the future (another clock) is not stale; one a day old is, under a day's limit.
+  v.set_max_book_age_ms(86'400'000);
+  v.mutable_book()->set_receive_time_ns(kMax);
+  CHECK(LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow).ok());
+  v.mutable_book()->set_receive_time_ns(kNow - 86'400'000'000'001);
+  CHECK_FALSE(LocalProblem::Build(v, SIDE_BUY, std::nullopt, kNow).ok());
+}
+
 TEST_CASE("SameId agrees with string equality for ids of every length and every differing byte", "[local_problem]") {
   // The curve cache and the allocation rewrite compare ids with it (solver/internal/same_id.h):
   // a wrong answer would hand a venue another venue's curve.
