@@ -418,6 +418,13 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   EXO_ASSIGN_OR_RETURN(Decision d, ShareAt(*s, req.fixed_dual(), &input));
   ExecuteReply reply;
   reply.set_node(node_id_);
+  // Every node's share is >= 0 and they add up to at most the order: one share beyond the whole
+  // order is a coordinator's error (a λ above λ*, a remainder not this node's), never traded.
+  if (d.allocated_quantity() > s->order.quantity()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "execute.fixed_dual: this node's share at λ ", req.fixed_dual().lambda(), " would be ",
+        d.allocated_quantity(), " units, more than the whole order (", s->order.quantity(), "): refused"));
+  }
   reply.set_quantity(d.allocated_quantity());
   if (d.allocated_quantity() == 0) return reply;  // Nothing for this node's venues.
   input.set_quantity(d.allocated_quantity());

@@ -1,0 +1,143 @@
+// A cluster node's answers to a coordinator's calls, in process: a real engine over the
+// embedded default's three sim venues and a real RocksDB store, the node alone in its cluster
+// (the route's only participant, so its sums carry no masks and read as plain totals).
+#include "daemon/cluster/cluster_node.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+
+#include "daemon/config.h"
+#include "daemon/venue_factory.h"
+#include "exo/clock.h"
+#include "tests/testing/temp_dir.h"
+
+namespace {
+
+using exo::testing::TempDir;
+using namespace exoroute::v1;
+
+struct LoneNode {
+  explicit LoneNode(const std::string& dir) {
+    auto c = exo::daemon::LoadConfig("");
+    REQUIRE(c.ok());
+    config = *c;
+    config.set_data_dir(dir);
+    for (auto& v : *config.mutable_venues()) v.mutable_sim()->set_latency_ms(0);
+    exo::store::StoreOptions so;
+    so.path = dir + "/db";
+    so.node_id = config.node_id();
+    auto s = exo::store::OpenRocksDeltaStore(so);
+    REQUIRE(s.ok());
+    store = *std::move(s);
+    auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
+    REQUIRE(venues.ok());
+    engine = std::make_unique<exo::daemon::RouterEngine>(config, store.get(), *std::move(venues), exo::SystemClock());
+    REQUIRE(engine->Recover().ok());
+    REQUIRE(engine->Start().ok());
+    auto k = exo::daemon::cluster::PairKeys::Generate(config.node_id());
+    REQUIRE(k.ok());
+    keys = *std::move(k);
+    directory = std::make_unique<exo::daemon::cluster::KeyDirectory>(keys.get(), 1000);
+    node = std::make_unique<exo::daemon::cluster::ClusterNode>(engine.get(), keys.get(), directory.get(),
+                                                               PrivacyConfig(), store.get(), exo::SystemClock());
+    // Every sim venue has a book before the first call.
+    for (int i = 0; i < 200; ++i) {
+      auto in = engine->SnapshotInput(Order("probe"), ROUTE_MODE_PLAN_ONLY);
+      REQUIRE(in.ok());
+      int with_book = 0;
+      for (const VenueInput& v : in->venues()) with_book += v.book().receive_time_ns() > 0 ? 1 : 0;
+      if (with_book == in->venues_size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~LoneNode() {
+    node.reset();
+    engine.reset();
+  }
+  static ParentOrder Order(const std::string& id) {
+    ParentOrder o;
+    o.set_id(id);
+    o.set_symbol("BTC-USD");
+    o.set_side(SIDE_BUY);
+    o.set_quantity(500'000'000);  // 5 BTC of the sim venues' ~34.
+    o.set_time_in_force(TIME_IN_FORCE_GTC);
+    return o;
+  }
+  PeerAnswer Prepare(const std::string& route, RouteMode mode) {
+    PeerCall c;
+    PrepareRequest* p = c.mutable_prepare();
+    p->set_route_id(route);
+    *p->mutable_order() = Order(route);
+    p->set_mode(mode);
+    p->add_participants(config.node_id());
+    p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+    return node->Answer(c);
+  }
+  PeerAnswer Evaluate(const std::string& route, uint32_t round, double lambda) {
+    PeerCall c;
+    c.mutable_evaluate()->set_route_id(route);
+    c.mutable_evaluate()->set_round(round);
+    c.mutable_evaluate()->set_lambda(lambda);
+    return node->Answer(c);
+  }
+  PeerAnswer Execute(const std::string& route, double lambda, int64_t tie_need, int64_t tie_total) {
+    PeerCall c;
+    c.mutable_execute()->set_route_id(route);
+    FixedDual* f = c.mutable_execute()->mutable_fixed_dual();
+    f->set_lambda(lambda);
+    f->set_tie_need(tie_need);
+    f->set_tie_total(tie_total);
+    f->mutable_route()->set_route_id(route);
+    f->mutable_route()->set_coordinator(config.node_id());
+    f->mutable_route()->add_nodes(config.node_id());
+    return node->Answer(c);
+  }
+  DaemonConfig config;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  std::unique_ptr<exo::daemon::RouterEngine> engine;
+  std::unique_ptr<exo::daemon::cluster::PairKeys> keys;
+  std::unique_ptr<exo::daemon::cluster::KeyDirectory> directory;
+  std::unique_ptr<exo::daemon::cluster::ClusterNode> node;
+};
+
+TEST_CASE("a node refuses a share beyond the whole order and trades nothing for it", "[cluster_node]") {
+  // Found by fuzzing the peer calls (2026-12-02): a node took whatever its venues supply at the
+  // coordinator's λ as its share, so a λ above every ask made it trade its whole depth (~34
+  // BTC) for a 5 BTC order. Shares add up to the order: one beyond it is never right.
+  TempDir dir;
+  LoneNode n(dir.path());
+  PeerAnswer prepared = n.Prepare("too-much", ROUTE_MODE_EXECUTE);
+  REQUIRE(prepared.has_prepare());
+  REQUIRE(prepared.prepare().capacity() > 500'000'000u);  // The venues hold more than the order.
+  const double above_every_ask = prepared.prepare().max_cost() + 1000;
+  PeerAnswer done = n.Execute("too-much", above_every_ask, 0, 0);
+  REQUIRE(done.has_error());
+  CHECK(done.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(done.error().message(), Catch::Contains("execute.fixed_dual") &&
+                                         Catch::Contains("more than the whole order (500000000)"));
+  CHECK(n.engine->GetPlan("too-much").status().code() == absl::StatusCode::kNotFound);
+
+  // A share within the order is taken and recorded: everything below the best price level
+  // (nothing) plus the part of its tie the coordinator gives this node.
+  prepared = n.Prepare("fits", ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(prepared.has_prepare());
+  const double best = prepared.prepare().min_cost();
+  PeerAnswer at_best = n.Evaluate("fits", 1, best);
+  REQUIRE(at_best.has_evaluate());
+  const auto tied = static_cast<int64_t>(at_best.evaluate().hi() - at_best.evaluate().lo());
+  REQUIRE(tied > 0);
+  const int64_t need = std::min<int64_t>(tied, 100'000'000);
+  done = n.Execute("fits", best, need, tied);
+  REQUIRE(done.has_execute());
+  CHECK(done.execute().quantity() > 0);
+  CHECK(done.execute().quantity() <= need);
+  auto plan = n.engine->GetPlan("fits");
+  REQUIRE(plan.ok());
+  CHECK(plan->order().quantity() == done.execute().quantity());
+  int64_t allocated = 0;
+  for (const Allocation& a : plan->allocations()) allocated += a.quantity();
+  CHECK(allocated == done.execute().quantity());
+}
+
+}  // namespace
