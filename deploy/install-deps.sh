@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages exoroute needs to build, test and run.
 # Idempotent: only packages that are missing are installed; re-running is a no-op.
+#   --fuzz   also clang and its libFuzzer runtime, for tests/fuzz/run.sh (not needed otherwise)
 set -euo pipefail
 
 PACKAGES=(
@@ -16,6 +17,9 @@ PACKAGES=(
   # The Python SDK's Ed25519 check of signed chain heads (an independent verifier)
   python3-cryptography
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

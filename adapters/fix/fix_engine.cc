@@ -173,9 +173,10 @@ class Client final : public FixClient, public FIX::Application {
 
   bool SendMarketDataRequest(const std::string& req_id, const std::vector<std::string>& symbols,
                              int depth, std::string* error) override {
-    FIX44::MarketDataRequest m(FIX::MDReqID(req_id),
+    // Braces: with parentheses this reads as a function declaration to clang (most vexing parse).
+    FIX44::MarketDataRequest m{FIX::MDReqID(req_id),
                                FIX::SubscriptionRequestType(FIX::SubscriptionRequestType_SNAPSHOT_PLUS_UPDATES),
-                               FIX::MarketDepth(depth));
+                               FIX::MarketDepth(depth)};
     m.set(FIX::MDUpdateType(FIX::MDUpdateType_INCREMENTAL_REFRESH));
     for (char type : {FIX::MDEntryType_BID, FIX::MDEntryType_OFFER}) {
       FIX44::MarketDataRequest::NoMDEntryTypes t;
@@ -333,7 +334,9 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   int ExpireResting() override {
     std::lock_guard<std::mutex> lock(mu_);
     int expired = 0;
-    for (const auto& [id, r] : resting_) {
+    for (const auto& entry : resting_) {  // (C++14 here: no structured bindings.)
+      const auto& id = entry.first;
+      const auto& r = entry.second;
       all_[id].status = "C";
       all_[id].leaves = 0;
       Report(order_session_, id, r.symbol, r.buy, "C", FIX::ExecType_EXPIRED, 0, "0", 0, r.cum,
@@ -354,7 +357,9 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   int FillResting(const std::string& price) override {
     std::lock_guard<std::mutex> lock(mu_);
     int filled = 0;
-    for (const auto& [id, r] : resting_) {
+    for (const auto& entry : resting_) {
+      const auto& id = entry.first;
+      const auto& r = entry.second;
       Order& o = all_[id];
       const long long q = o.leaves, cum = r.cum + q;
       o.status = "2";

@@ -1,0 +1,125 @@
+// Sequences of peer calls — as a coordinator sends them, or as a buggy or older one might — to a
+// ClusterNode over a real engine, alone in its cluster (the only participant, so its sums need
+// no peer's key). An input is calls, each a 2-byte big-endian length and a serialized PeerCall.
+// Checks: every call is answered, never with INTERNAL or UNKNOWN; a node's share (Execute) is
+// never negative nor more than the order it was prepared with. Plans made are cancelled after.
+#include <map>
+
+#include "daemon/cluster/cluster_node.h"
+#include "exo/clock.h"
+#include "exoroute/v1/peer.pb.h"
+#include "tests/fuzz/fuzz_node.h"
+#include "tests/fuzz/fuzz_target.h"
+
+using namespace exoroute::v1;
+using exo::daemon::cluster::ClusterNode;
+
+namespace {
+
+std::string Calls(const std::vector<PeerCall>& calls) {
+  std::string out;
+  for (const PeerCall& c : calls) {
+    const std::string b = c.SerializeAsString();
+    out.push_back(static_cast<char>(b.size() >> 8));
+    out.push_back(static_cast<char>(b.size() & 255));
+    out += b;
+  }
+  return out;
+}
+
+ClusterNode& Cluster() {
+  static ClusterNode* node = [] {
+    const exo::fuzz::FuzzNode& n = exo::fuzz::Node();
+    auto keys = exo::daemon::cluster::PairKeys::Generate(n.config.node_id());
+    FUZZ_CHECK(keys.ok(), "%s", keys.status().ToString().c_str());
+    auto* k = keys->release();
+    auto* directory = new exo::daemon::cluster::KeyDirectory(k, 1000);
+    return new ClusterNode(n.engine, k, directory, PrivacyConfig(), n.store, exo::SystemClock());
+  }();
+  return *node;
+}
+
+}  // namespace
+
+namespace exo::fuzz {
+
+std::vector<std::string> Seeds() {
+  const std::string node = "node-1";  // The embedded default's node id.
+  std::vector<std::string> out;
+  int n = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    // λ below, at and above the sim books' prices (a sell's λ is the negated price).
+    for (double price : {6'490'000.0, 6'500'000.0, 6'510'000.0}) {
+      for (RouteMode mode : {ROUTE_MODE_PLAN_ONLY, ROUTE_MODE_EXECUTE}) {
+        const double lambda = side == SIDE_BUY ? price : -price;
+        const std::string route = "r" + std::to_string(n++);
+        std::vector<PeerCall> calls(5);
+        PrepareRequest* p = calls[0].mutable_prepare();
+        p->set_route_id(route);
+        p->set_mode(mode);
+        p->add_participants(node);
+        p->set_protocol(ClusterNode::kPeerProtocol);
+        p->add_opening(lambda);
+        ParentOrder* o = p->mutable_order();
+        o->set_id(route);
+        o->set_symbol("BTC-USD");
+        o->set_side(side);
+        o->set_quantity(500'000'000);
+        o->set_time_in_force(TIME_IN_FORCE_GTC);
+        EvaluateRequest* e = calls[1].mutable_evaluate();
+        e->set_route_id(route);
+        e->set_round(2);
+        e->set_lambda(lambda);
+        e->add_also(lambda + 100);
+        calls[2].mutable_next_breakpoint()->set_route_id(route);
+        calls[2].mutable_next_breakpoint()->set_lambda(lambda);
+        SplitTiesRequest* s = calls[3].mutable_split_ties();
+        s->set_route_id(route);
+        s->set_lambda(lambda);
+        s->set_tie_need(1000);
+        s->set_tie_total(5000);
+        s->set_spare_cap(10);
+        FixedDual* f = calls[4].mutable_execute()->mutable_fixed_dual();
+        calls[4].mutable_execute()->set_route_id(route);
+        f->set_lambda(lambda);
+        f->set_tie_need(1000);
+        f->set_tie_total(5000);
+        f->mutable_route()->set_route_id(route);
+        f->mutable_route()->set_coordinator(node);
+        f->mutable_route()->add_nodes(node);
+        out.push_back(Calls(calls));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace exo::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ClusterNode& node = Cluster();
+  std::map<std::string, int64_t> prepared;  // Route id -> the order's quantity it was prepared with.
+  size_t at = 0;
+  while (at + 2 <= size) {
+    const size_t len = (size_t{data[at]} << 8) | data[at + 1];
+    at += 2;
+    if (len > size - at) break;
+    PeerCall call;
+    if (!call.ParseFromArray(data + at, static_cast<int>(len))) break;
+    at += len;
+    const PeerAnswer answer = node.Answer(call);
+    FUZZ_CHECK(!answer.has_error() || (answer.error().code() != static_cast<int>(absl::StatusCode::kInternal) &&
+                                       answer.error().code() != static_cast<int>(absl::StatusCode::kUnknown)),
+               "%s", answer.ShortDebugString().c_str());
+    if (call.has_prepare() && answer.has_prepare()) prepared[call.prepare().route_id()] = call.prepare().order().quantity();
+    if (call.has_execute() && answer.has_execute()) {
+      const int64_t share = answer.execute().quantity();
+      FUZZ_CHECK(share >= 0, "share %lld", static_cast<long long>(share));
+      auto it = prepared.find(call.execute().route_id());
+      FUZZ_CHECK(it == prepared.end() || share <= it->second, "share %lld of an order of %lld",
+                 static_cast<long long>(share), static_cast<long long>(it->second));
+      if (!answer.execute().plan_id().empty()) (void)exo::fuzz::Node().engine->Cancel(answer.execute().plan_id(), "fuzz");
+    }
+  }
+  return 0;
+}

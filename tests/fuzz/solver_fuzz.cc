@@ -1,0 +1,63 @@
+// Solver inputs of every shape (a serialized SolveInput: what a books file, a replayed delta or
+// a cluster share gives the solver). Checks: Solve answers (an error or a decision), the same
+// with and without its curve cache to the byte, and a decision adds up: allocations > 0 summing
+// to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
+// fixed λ, is sized by the coordinator instead).
+#include <random>
+
+#include "solver/solver.h"
+#include "solver/venue_curve.h"
+#include "tests/fuzz/fuzz_target.h"
+#include "tests/solver/random_books.h"
+
+namespace exo::fuzz {
+
+std::vector<std::string> Seeds() {
+  std::mt19937_64 rng(5);
+  std::vector<std::string> out;
+  for (int i = 0; i < 40; ++i) {
+    exo::testing::RandomBookShape shape;
+    shape.min_venues = 1;
+    shape.max_venues = 6;
+    shape.min_levels = 1;
+    shape.max_levels = 6;
+    int64_t lot;
+    exoroute::v1::SolveInput in = exo::testing::RandomInput(rng, &lot, shape);
+    if (i % 3 == 0) in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
+    if (i % 2 == 0) in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+    if (i % 4 == 1) in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    out.push_back(in.SerializeAsString());
+  }
+  return out;
+}
+
+}  // namespace exo::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static exo::solver::CurveCache cache;
+  exoroute::v1::SolveInput in;
+  if (!in.ParseFromArray(data, static_cast<int>(size))) return 0;
+  if (in.venues_size() > 64) return 0;  // Beyond the benchmarks' largest: slow, not different.
+  auto fresh = exo::solver::Solve(in, nullptr);
+  auto cached = exo::solver::Solve(in, &cache);
+  FUZZ_CHECK(fresh.ok() == cached.ok(), "with the cache: %s, without: %s", cached.status().ToString().c_str(),
+             fresh.status().ToString().c_str());
+  if (!fresh.ok()) {
+    FUZZ_CHECK(fresh.status().message() == cached.status().message(), "errors differ with the cache");
+    return 0;
+  }
+  FUZZ_CHECK(fresh->SerializeAsString() == cached->SerializeAsString(), "decisions differ with the cache");
+  int64_t sum = 0;
+  for (const auto& a : fresh->allocations()) {
+    FUZZ_CHECK(a.quantity() > 0, "allocation of %lld to %s", static_cast<long long>(a.quantity()), a.venue().c_str());
+    sum += a.quantity();
+  }
+  FUZZ_CHECK(sum == fresh->allocated_quantity(), "allocations sum to %lld, allocated %lld", static_cast<long long>(sum),
+             static_cast<long long>(fresh->allocated_quantity()));
+  if (in.has_fixed_dual()) return 0;
+  FUZZ_CHECK(fresh->allocated_quantity() + fresh->shortfall() == in.quantity(), "allocated %lld + shortfall %lld != %lld",
+             static_cast<long long>(fresh->allocated_quantity()), static_cast<long long>(fresh->shortfall()),
+             static_cast<long long>(in.quantity()));
+  FUZZ_CHECK(fresh->shortfall() >= 0, "allocated more than the order");
+  return 0;
+}
