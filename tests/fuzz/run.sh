@@ -2,7 +2,8 @@
 # Fuzzes exoroute's input surfaces with libFuzzer (tests/fuzz/fuzz_target.h):
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 seconds each, every target)
 # Targets: feed (market-data frames), solver (SolveInput), route (RouteRequest through the
-# engine), peer (sequences of peer calls to a cluster node). Builds in build-fuzz/ with clang,
+# engine), peer (sequences of peer calls to a cluster node), audit (Merkle proofs and canonical
+# delta bytes, as `exoroutectl audit check-*` reads them). Builds in build-fuzz/ with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first if it is missing); each
 # target's corpus grows in build-fuzz/corpus/<target>/, started from its seeds and the inputs
 # kept in tests/fuzz/corpus/<target>/. An input that breaks a target is written to
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
