@@ -112,7 +112,7 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")
       .Sample("", Int(s.store_size_bytes()));
   Family(&out, "exoroute_unknown_executions_total", "counter",
-         "Execution reports that matched no open child order (ignored; non-zero needs a look).")
+         "Execution reports not applied: for no open child order, unreadable or beyond the bounds (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));
   Family(&out, "exoroute_duplicate_executions_total", "counter",
          "Fill reports received again (same child and execution id) and recorded once.")

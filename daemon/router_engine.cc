@@ -28,6 +28,27 @@ std::string StatusName(PlanStatus s) {
   return n.substr(std::string("PLAN_STATUS_").size());
 }
 
+// Why a venue's fill cannot be applied to `plan`, or "" if it can: its quantity and price must
+// be within the bounds every order and book keeps (1..2^53 units), and the plan's filled
+// quantity, notional and fees after it within theirs (2^53 units, 2^62 price units) — so the
+// fold's sums never overflow, live or on replay. (A real venue's fill is far inside them; one
+// beyond is a garbled or hostile report.)
+std::string FillOutOfBounds(const Plan& plan, int64_t quantity, int64_t price, int64_t fee) {
+  constexpr __int128 kMaxNotional = __int128{1} << 62;
+  if (quantity <= 0 || quantity > kMaxUnits) return absl::StrCat("quantity ", quantity, " not within 1..2^53 units");
+  if (price <= 0 || price > kMaxUnits) return absl::StrCat("price ", price, " not within 1..2^53 units");
+  if (plan.filled_quantity() + quantity > kMaxUnits) {
+    return absl::StrCat("the plan's filled quantity would pass 2^53 units (", plan.filled_quantity(), " + ", quantity, ")");
+  }
+  const __int128 notional = static_cast<__int128>(price) * quantity / Pow10(plan.instrument().qty_scale());
+  if (plan.filled_notional() + notional > kMaxNotional) return "the plan's filled notional would pass 2^62 price units";
+  const __int128 fees = static_cast<__int128>(plan.fees()) + fee;
+  if (fee > kMaxNotional || fee < -kMaxNotional || fees > kMaxNotional || fees < -kMaxNotional) {
+    return absl::StrCat("fee ", fee, ": the plan's fees would pass 2^62 price units");
+  }
+  return "";
+}
+
 }  // namespace
 
 class RouterEngine::WriterGuard {
@@ -918,6 +939,11 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   PendingDelta pd;
   pd.delta = NewDelta(rec->plan, clock_->NowNs());
   if (e.type == adapters::ExecutionEvent::Type::kFill) {
+    if (std::string why = FillOutOfBounds(rec->plan, e.quantity, e.price, e.fee); !why.empty()) {
+      ++unknown_executions_;
+      LogWarning("fill %s on %s from %s not applied: %s", e.exec_id, e.cl_ord_id, e.venue, why);
+      return;
+    }
     if (child->filled_quantity() + e.quantity > child->order().quantity()) {
       LogWarning("overfill on %s: %d + %d > %d (recorded as reported)", e.cl_ord_id,
                  child->filled_quantity(), e.quantity, child->order().quantity());

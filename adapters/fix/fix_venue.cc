@@ -267,7 +267,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // recorded yet becomes one fill at the order's average price.
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
     auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst->price_scale());
-    if (cum.ok() && *cum > o.reported && (!avg.ok() || *avg <= 0)) {
+    if (cum.ok() && *cum > o.reported && (!avg.ok() || *avg <= 0 || *avg > kMaxUnits || *cum > kMaxUnits)) {
       Refuse(r.cl_ord_id, absl::StrCat("unreadable order status (CumQty \"", r.cum_qty, "\", AvgPx \"",
                                        r.avg_px, "\")"));
     } else if (cum.ok() && avg.ok() && *cum > o.reported) {
@@ -291,11 +291,13 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
   if (r.exec_type == "F") {
     auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
     auto px = ParseDecimal(r.last_px, inst->price_scale());
-    if (!qty.ok() || !px.ok() || *qty <= 0 || *px <= 0) {
+    // Within 2^53 units, as every order and book: the fee's product below then fits 128 bits.
+    if (!qty.ok() || !px.ok() || *qty <= 0 || *px <= 0 || *qty > kMaxUnits || *px > kMaxUnits) {
       // Not a fill a plan can take: reported to the engine, which logs and counts it, applies
       // nothing (the order's later reports, or a status request, say where it stands).
-      Refuse(r.cl_ord_id, absl::StrCat("unreadable fill (LastQty \"", r.last_qty, "\", LastPx \"",
-                                       r.last_px, "\")"));
+      const bool readable = qty.ok() && px.ok() && *qty > 0 && *px > 0;
+      Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty \"",
+                                       r.last_qty, "\", LastPx \"", r.last_px, "\")"));
     } else {
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;

@@ -144,7 +144,7 @@ std::string RenderStatus(const StatusResponse& r) {
   }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
-                    " execution reports matched no open child order (see the daemon log)\n");
+                    " execution reports not applied: no open child order, unreadable or out of bounds (see the daemon log)\n");
   }
   std::vector<std::string> inst;
   for (const auto& i : r.instruments()) {

@@ -169,12 +169,13 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   fill("e2", "abc", "65000");
   fill("e3", "0.5", "0");
   fill("e4", "0.5", "65000.10");
+  fill("e5", "90000000000", "65000");  // 9·10^18 units: readable, beyond any order (2^53).
   REQUIRE(exo::testing::WaitFor([&] {
     std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 4;
+    return events.size() >= 5;
   }));
   std::lock_guard<std::mutex> l(mu);
-  REQUIRE(events.size() == 4);
+  REQUIRE(events.size() == 5);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kUnknown);
   CHECK(events[0].reason == "unreadable fill (LastQty \"-0.5\", LastPx \"65000\")");
@@ -187,6 +188,8 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   CHECK(events[3].quantity == 50000000);
   CHECK(events[3].price == 6500010);
   CHECK(events[3].exec_id == "e4");
+  CHECK(events[4].type == Type::kUnknown);
+  CHECK(events[4].reason == "fill beyond 2^53 units (LastQty \"90000000000\", LastPx \"65000\")");
   CHECK(fix.fills() == 1);
   fix.Stop();
 }

@@ -10,7 +10,7 @@ TEST_CASE("status shows execution and peer counters only when they are non-zero"
   r.set_node_id("n1");
   std::string quiet = exo::ctl::RenderStatus(r);
   CHECK(quiet.find("arrived twice") == std::string::npos);
-  CHECK(quiet.find("matched no open child") == std::string::npos);
+  CHECK(quiet.find("execution reports not applied") == std::string::npos);
   CHECK(quiet.find("peer calls refused") == std::string::npos);
 
   r.set_duplicate_executions(2);
@@ -19,7 +19,8 @@ TEST_CASE("status shows execution and peer counters only when they are non-zero"
   std::string busy = exo::ctl::RenderStatus(r);
   CHECK(busy.find("executions  2 fill reports arrived twice (venue resends) and were recorded once") !=
         std::string::npos);
-  CHECK(busy.find("WARNING     1 execution reports matched no open child order") != std::string::npos);
+  CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable or out of bounds") !=
+        std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
 }
 

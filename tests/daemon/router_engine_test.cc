@@ -747,3 +747,95 @@ TEST_CASE("a plan waiting for its limit price makes no decision until a book rea
   for (const auto& c : p.children()) CHECK(c.order().limit_price() <= lowest - 50);
   CHECK(n.engine->decision_latency(true).Read().count > replans_before);
 }
+
+namespace {
+
+// A real sim venue whose reports the test can add to: what a garbled or hostile venue session
+// would deliver through the same sink.
+class TapVenue final : public exo::adapters::VenueAdapter {
+ public:
+  explicit TapVenue(std::unique_ptr<exo::adapters::VenueAdapter> real) : real_(std::move(real)) {}
+  const std::string& venue_id() const override { return real_->venue_id(); }
+  std::string kind() const override { return real_->kind(); }
+  absl::Status Start(exo::adapters::EventSink sink) override {
+    sink_ = sink;
+    return real_->Start(std::move(sink));
+  }
+  void Stop() override { real_->Stop(); }
+  AdapterState state() const override { return real_->state(); }
+  std::shared_ptr<const VenueBook> Book(std::string_view symbol) const override { return real_->Book(symbol); }
+  absl::Status Send(const ChildOrder& child, std::string_view symbol) override { return real_->Send(child, symbol); }
+  absl::Status Cancel(std::string_view cl_ord_id) override { return real_->Cancel(cl_ord_id); }
+  uint64_t children_sent() const override { return real_->children_sent(); }
+  uint64_t fills() const override { return real_->fills(); }
+  void Report(exo::adapters::ExecutionEvent e) { sink_(std::move(e)); }
+
+ private:
+  std::unique_ptr<exo::adapters::VenueAdapter> real_;
+  exo::adapters::EventSink sink_;
+};
+
+}  // namespace
+
+TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is counted; the plan goes on",
+          "[engine]") {
+  // The fold adds a fill's quantity, notional and fee to the plan's sums in int64: a garbled FIX
+  // report of LastQty 90000000000 BTC (9·10^18 units) was applied and overflowed them.
+  TempDir dir;
+  auto c = exo::daemon::LoadConfig("");
+  REQUIRE(c.ok());
+  DaemonConfig config = *c;
+  config.set_data_dir(dir.path());
+  for (auto& v : *config.mutable_venues()) v.mutable_sim()->set_latency_ms(60'000);  // Children stay open.
+  exo::store::StoreOptions so;
+  so.path = dir / "db";
+  so.node_id = config.node_id();
+  auto store = exo::store::OpenRocksDeltaStore(so);
+  REQUIRE(store.ok());
+  auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
+  REQUIRE(venues.ok());
+  auto tap = std::make_unique<TapVenue>(std::move((*venues)[0].adapter));
+  TapVenue* venue = tap.get();
+  (*venues)[0].adapter = std::move(tap);
+  RouterEngine engine(config, store->get(), *std::move(venues), exo::SystemClock());
+  REQUIRE(engine.Recover().ok());
+  REQUIRE(engine.Start().ok());
+  ParentOrder order = Order("big-fill", SIDE_BUY, kBtc);
+  order.add_allowed_venues(venue->venue_id());
+  absl::StatusOr<Plan> plan;
+  for (int i = 0; i < 200; ++i) {  // Until the venue has a book.
+    plan = engine.Route(order, ROUTE_MODE_EXECUTE);
+    if (plan.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(plan.ok());
+  REQUIRE(plan->children_size() == 1);
+  const std::string child = plan->children(0).order().cl_ord_id();
+  auto fill = [&](const std::string& exec_id, int64_t qty, int64_t price, int64_t fee) {
+    exo::adapters::ExecutionEvent e;
+    e.type = exo::adapters::ExecutionEvent::Type::kFill;
+    e.venue = venue->venue_id();
+    e.cl_ord_id = child;
+    e.exec_id = exec_id;
+    e.quantity = qty;
+    e.price = price;
+    e.fee = fee;
+    venue->Report(std::move(e));
+  };
+  const uint64_t version = plan->version();
+  const uint64_t refused_before = engine.unknown_executions();
+  fill("huge-qty", 9'000'000'000'000'000'000, 6'500'000, 0);
+  fill("huge-price", kBtc / 2, 9'000'000'000'000'000'000, 0);
+  fill("huge-fee", kBtc / 2, 6'500'000, 9'000'000'000'000'000'000);
+  fill("zero", 0, 6'500'000, 0);
+  fill("good", kBtc / 4, 6'500'000, 3'250);  // Processed after the others: the events are queued in order.
+  auto settled = engine.AwaitVersion("big-fill", static_cast<uint32_t>(version), absl::Seconds(10));
+  REQUIRE(settled.ok());
+  auto after = engine.GetPlan("big-fill");
+  REQUIRE(after.ok());
+  CHECK(after->filled_quantity() == kBtc / 4);
+  CHECK(after->fees() == 3'250);
+  CHECK(after->average_price() == 6'500'000);
+  CHECK(engine.unknown_executions() - refused_before == 4);
+  engine.Stop();
+}
