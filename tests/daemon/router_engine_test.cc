@@ -16,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "solver/solver.h"
 #include "tests/solver/same_children.h"
+#include "tests/testing/tap_venue.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::daemon::RouterEngine;
@@ -748,35 +749,6 @@ TEST_CASE("a plan waiting for its limit price makes no decision until a book rea
   CHECK(n.engine->decision_latency(true).Read().count > replans_before);
 }
 
-namespace {
-
-// A real sim venue whose reports the test can add to: what a garbled or hostile venue session
-// would deliver through the same sink.
-class TapVenue final : public exo::adapters::VenueAdapter {
- public:
-  explicit TapVenue(std::unique_ptr<exo::adapters::VenueAdapter> real) : real_(std::move(real)) {}
-  const std::string& venue_id() const override { return real_->venue_id(); }
-  std::string kind() const override { return real_->kind(); }
-  absl::Status Start(exo::adapters::EventSink sink) override {
-    sink_ = sink;
-    return real_->Start(std::move(sink));
-  }
-  void Stop() override { real_->Stop(); }
-  AdapterState state() const override { return real_->state(); }
-  std::shared_ptr<const VenueBook> Book(std::string_view symbol) const override { return real_->Book(symbol); }
-  absl::Status Send(const ChildOrder& child, std::string_view symbol) override { return real_->Send(child, symbol); }
-  absl::Status Cancel(std::string_view cl_ord_id) override { return real_->Cancel(cl_ord_id); }
-  uint64_t children_sent() const override { return real_->children_sent(); }
-  uint64_t fills() const override { return real_->fills(); }
-  void Report(exo::adapters::ExecutionEvent e) { sink_(std::move(e)); }
-
- private:
-  std::unique_ptr<exo::adapters::VenueAdapter> real_;
-  exo::adapters::EventSink sink_;
-};
-
-}  // namespace
-
 TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is counted; the plan goes on",
           "[engine]") {
   // The fold adds a fill's quantity, notional and fee to the plan's sums in int64: a garbled FIX
@@ -794,8 +766,8 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   REQUIRE(store.ok());
   auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
   REQUIRE(venues.ok());
-  auto tap = std::make_unique<TapVenue>(std::move((*venues)[0].adapter));
-  TapVenue* venue = tap.get();
+  auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
+  exo::testing::TapVenue* venue = tap.get();
   (*venues)[0].adapter = std::move(tap);
   RouterEngine engine(config, store->get(), *std::move(venues), exo::SystemClock());
   REQUIRE(engine.Recover().ok());

@@ -1,0 +1,40 @@
+// A real venue adapter whose execution reports a test can add to: what a garbled or hostile
+// venue session would deliver through the same sink (the engine cannot tell them apart).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "adapters/venue_adapter.h"
+
+namespace exo::testing {
+
+class TapVenue final : public adapters::VenueAdapter {
+ public:
+  explicit TapVenue(std::unique_ptr<adapters::VenueAdapter> real) : real_(std::move(real)) {}
+  const std::string& venue_id() const override { return real_->venue_id(); }
+  std::string kind() const override { return real_->kind(); }
+  absl::Status Start(adapters::EventSink sink) override {
+    sink_ = sink;
+    return real_->Start(std::move(sink));
+  }
+  void Stop() override { real_->Stop(); }
+  exoroute::v1::AdapterState state() const override { return real_->state(); }
+  std::shared_ptr<const exoroute::v1::VenueBook> Book(std::string_view symbol) const override {
+    return real_->Book(symbol);
+  }
+  absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override {
+    return real_->Send(child, symbol);
+  }
+  absl::Status Cancel(std::string_view cl_ord_id) override { return real_->Cancel(cl_ord_id); }
+  uint64_t children_sent() const override { return real_->children_sent(); }
+  uint64_t fills() const override { return real_->fills(); }
+  // Delivers `e` as if the venue had reported it (after Start).
+  void Report(adapters::ExecutionEvent e) { sink_(std::move(e)); }
+
+ private:
+  std::unique_ptr<adapters::VenueAdapter> real_;
+  adapters::EventSink sink_;
+};
+
+}  // namespace exo::testing
