@@ -880,7 +880,15 @@ absl::StatusOr<RouterEngine::PlanProgress> RouterEngine::AwaitVersion(
 void RouterEngine::OnExecution(adapters::ExecutionEvent event) {
   std::lock_guard<std::mutex> lock(events_mu_);
   events_.push_back(std::move(event));
+  ++events_received_;
   events_cv_.notify_one();
+}
+
+bool RouterEngine::AwaitExecutionsHandled(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(events_mu_);
+  const uint64_t target = events_received_;
+  return events_handled_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                                     [&] { return events_handled_ >= target; });
 }
 
 std::string RouterEngine::ExecutionKey(const std::string& cl_ord_id, const std::string& exec_id) {
@@ -978,6 +986,8 @@ void RouterEngine::EventLoop() {
     lock.unlock();
     HandleExecution(e);
     lock.lock();
+    ++events_handled_;
+    events_handled_cv_.notify_all();
   }
 }
 

@@ -110,6 +110,9 @@ class RouterEngine {
   solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
+  // Waits until every execution report the venues delivered so far has been handled (applied
+  // to its plan, or refused and counted); false if the timeout passed first.
+  bool AwaitExecutionsHandled(absl::Duration timeout);
 
   // Waits until the plan's version exceeds `seen_version`, the timeout passes, or the engine
   // drains. Returns the plan's version and whether it has settled (no more deltas will come).
@@ -217,6 +220,8 @@ class RouterEngine {
   std::mutex events_mu_;
   std::condition_variable events_cv_;
   std::deque<adapters::ExecutionEvent> events_;  // Guarded by events_mu_.
+  uint64_t events_received_ = 0, events_handled_ = 0;  // Guarded by events_mu_.
+  std::condition_variable events_handled_cv_;
 
   std::mutex stop_mu_;  // With stop_cv_: wakes the tick thread on Stop.
   std::condition_variable stop_cv_;

@@ -10,14 +10,14 @@
 
 namespace exo::fuzz {
 
-const FuzzNode& Node() {
-  static const FuzzNode node = [] {
+const FuzzNode& Node(uint32_t sim_latency_ms) {
+  static const FuzzNode node = [sim_latency_ms] {
     FuzzNode n;
     auto c = daemon::LoadConfig("");
     FUZZ_CHECK(c.ok(), "%s", c.status().ToString().c_str());
     n.config = *c;
     n.config.set_data_dir(DataDir());
-    for (auto& v : *n.config.mutable_venues()) v.mutable_sim()->set_latency_ms(0);
+    for (auto& v : *n.config.mutable_venues()) v.mutable_sim()->set_latency_ms(sim_latency_ms);
     store::StoreOptions so;
     so.path = DataDir() + "/db";
     so.node_id = n.config.node_id();
@@ -26,6 +26,9 @@ const FuzzNode& Node() {
     n.store = s->release();
     auto venues = daemon::MakeVenues(n.config, SystemClock());
     FUZZ_CHECK(venues.ok(), "%s", venues.status().ToString().c_str());
+    auto tap = std::make_unique<testing::TapVenue>(std::move((*venues)[0].adapter));
+    n.sim_a = tap.get();
+    (*venues)[0].adapter = std::move(tap);
     n.engine = new daemon::RouterEngine(n.config, n.store, *std::move(venues), SystemClock());
     FUZZ_CHECK(n.engine->Recover().ok() && n.engine->Start().ok(), "engine start");
     exoroute::v1::ParentOrder probe;

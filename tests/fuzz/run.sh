@@ -3,19 +3,19 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 seconds each, every target)
 # Targets: feed (market-data frames), solver (SolveInput), route (RouteRequest through the
 # engine), peer (sequences of peer calls to a cluster node), audit (Merkle proofs and canonical
-# delta bytes, as `exoroutectl audit check-*` reads them), config (config files). Builds in
-# build-fuzz/ with clang, AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first
-# if it is missing); each target's corpus grows in build-fuzz/corpus/<target>/, started from its
-# seeds and the inputs kept in tests/fuzz/corpus/<target>/. An input that breaks a target is
-# written to build-fuzz/crashes/<target>/: fix the code, then copy the input into
-# tests/fuzz/corpus/<target>/ under a name that says what it broke — `./test.sh` replays it from
-# then on.
+# delta bytes, as `exoroutectl audit check-*` reads them), config (config files), executions
+# (execution reports from a venue into the engine). Builds in build-fuzz/ with clang,
+# AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first if it is missing); each
+# target's corpus grows in build-fuzz/corpus/<target>/, started from its seeds and the inputs
+# kept in tests/fuzz/corpus/<target>/. An input that breaks a target is written to
+# build-fuzz/crashes/<target>/: fix the code, then copy the input into tests/fuzz/corpus/<target>/
+# under a name that says what it broke — `./test.sh` replays it from then on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}

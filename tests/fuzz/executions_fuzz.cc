@@ -1,0 +1,95 @@
+// Execution reports as a venue session might deliver them — fills and completions of any size,
+// for the plan's children or for orders nobody sent, repeated, late — into a real engine, on a
+// plan whose children are open (the sim venue answers after a minute). An input is reports of
+// 27 bytes: kind, child, exec id, then quantity, price and fee as little-endian int64. Checks:
+// every report is handled; the plan's sums stay within the bounds every order keeps; and the
+// plan in memory is the fold of what the store holds for it (what a restart or replay builds).
+#include <cstring>
+
+#include "daemon/plan_fold.h"
+#include "exo/fixed_point.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "tests/fuzz/fuzz_node.h"
+#include "tests/fuzz/fuzz_target.h"
+
+using namespace exoroute::v1;
+
+namespace {
+
+constexpr size_t kReport = 27;
+
+std::string Report(uint8_t kind, uint8_t child, uint8_t exec, int64_t qty, int64_t price, int64_t fee) {
+  std::string r(kReport, '\0');
+  r[0] = static_cast<char>(kind), r[1] = static_cast<char>(child), r[2] = static_cast<char>(exec);
+  std::memcpy(&r[3], &qty, 8);
+  std::memcpy(&r[11], &price, 8);
+  std::memcpy(&r[19], &fee, 8);
+  return r;
+}
+
+}  // namespace
+
+namespace exo::fuzz {
+
+std::vector<std::string> Seeds() {
+  constexpr int64_t kLot = 100'000;  // SIM-A's BTC lot.
+  return {
+      Report(0, 0, 1, 10 * kLot, 6'500'000, 130) + Report(0, 0, 2, 5 * kLot, 6'500'100, 65),
+      Report(0, 0, 1, 10 * kLot, 6'500'000, 130) + Report(0, 0, 1, 10 * kLot, 6'500'000, 130),  // A resend.
+      Report(0, 0, 1, 1'000 * kLot, 6'500'000, 0) + Report(1, 0, 0, 0, 0, 0),  // Overfill, then done.
+      Report(1, 0, 0, 5 * kLot, 0, 0) + Report(0, 0, 3, kLot, 6'500'000, 13),  // A fill after done.
+      Report(0, 255, 1, kLot, 6'500'000, 13),  // For an order nobody sent.
+      Report(0, 0, 1, int64_t{1} << 62, 6'500'000, 0),
+  };
+}
+
+}  // namespace exo::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const exo::fuzz::FuzzNode& node = exo::fuzz::Node(/*sim_latency_ms=*/600'000);
+  static int routes = 0;
+  ParentOrder order;
+  order.set_id("x" + std::to_string(routes++));
+  order.set_symbol("BTC-USD");
+  order.set_side(SIDE_BUY);
+  order.set_quantity(100'000'000);
+  order.set_time_in_force(TIME_IN_FORCE_GTC);
+  order.add_allowed_venues(node.sim_a->venue_id());
+  absl::StatusOr<Plan> plan = node.engine->Route(order, ROUTE_MODE_EXECUTE);
+  FUZZ_CHECK(plan.ok() && plan->children_size() > 0, "route: %s", plan.status().ToString().c_str());
+  for (size_t at = 0; at + kReport <= size; at += kReport) {
+    const uint8_t* r = data + at;
+    exo::adapters::ExecutionEvent e;
+    e.type = r[0] % 3 == 0   ? exo::adapters::ExecutionEvent::Type::kFill
+             : r[0] % 3 == 1 ? exo::adapters::ExecutionEvent::Type::kDone
+                             : exo::adapters::ExecutionEvent::Type::kUnknown;
+    e.venue = node.sim_a->venue_id();
+    e.cl_ord_id = r[1] == 255 ? order.id() + ".99" : plan->children(r[1] % plan->children_size()).order().cl_ord_id();
+    e.exec_id = "e" + std::to_string(r[2]);
+    std::memcpy(&e.quantity, r + 3, 8);
+    std::memcpy(&e.price, r + 11, 8);
+    std::memcpy(&e.fee, r + 19, 8);
+    e.canceled_quantity = e.quantity;
+    e.reason = "fuzz";
+    node.sim_a->Report(std::move(e));
+  }
+  FUZZ_CHECK(node.engine->AwaitExecutionsHandled(absl::Seconds(30)), "reports not handled in 30 s");
+  absl::StatusOr<Plan> now = node.engine->GetPlan(order.id());
+  FUZZ_CHECK(now.ok(), "%s", now.status().ToString().c_str());
+  FUZZ_CHECK(now->filled_quantity() >= 0 && now->filled_quantity() <= exo::kMaxUnits, "filled %lld",
+             static_cast<long long>(now->filled_quantity()));
+  constexpr int64_t kMaxNotional = int64_t{1} << 62;
+  FUZZ_CHECK(now->filled_notional() >= 0 && now->filled_notional() <= kMaxNotional, "notional %lld",
+             static_cast<long long>(now->filled_notional()));
+  FUZZ_CHECK(now->fees() >= -kMaxNotional && now->fees() <= kMaxNotional, "fees %lld", static_cast<long long>(now->fees()));
+  Plan folded;
+  FUZZ_CHECK(node.store->ScanPlan(order.id(), 1, [&](const PlanDelta& d, std::string_view) {
+                          exo::daemon::ApplyDelta(d, &folded);
+                          return true;
+                        }).ok(),
+             "scan");
+  FUZZ_CHECK(google::protobuf::util::MessageDifferencer::Equals(folded, *now), "memory and store differ:\n%s\n%s",
+             now->ShortDebugString().c_str(), folded.ShortDebugString().c_str());
+  (void)node.engine->Cancel(order.id(), "fuzz");
+  return 0;
+}
