@@ -234,22 +234,25 @@ TEST_CASE("an engine configured for ADMM decides with its balanced variant and r
     ++decisions;
     SolveInput in;
     REQUIRE(in.ParseFromString(*n.store->GetInputs(d.inputs_digest())));
-    // The books are the sim venues' of the moment: a failure shows the input to reproduce it
-    // (once, under ASan, the first variant placed 3 lots less: 26.0180 against 26.0210 BTC).
+    // The books are the sim venues' of the moment: a failure shows the input to reproduce it.
     INFO("decision input: " << in.ShortDebugString());
     CHECK(in.method() == SOLVER_METHOD_ADMM);
     CHECK(in.admm_variant() == ADMM_VARIANT_BALANCED_AT_PRICE);  // Recorded: replay runs this variant.
     CHECK(d.allocated().stats().method() == SOLVER_METHOD_ADMM);
     CHECK(d.allocated().stats().rounds() <= 100);
-    // The first variant, on the same inputs, places as much at the same cost (to 1e-6).
-    SolveInput fixed = in;
-    fixed.clear_admm_variant();
-    auto a = exo::solver::Solve(in), b = exo::solver::Solve(fixed);
+    // The exact method, on the same inputs, places as much at the same cost (to 1e-6). (The
+    // first ADMM variant, kept for replay, is not the reference: on ~2 % of these books it
+    // leaves 1-5 lots of an order unplaced that both others place — seen once in this test's
+    // comparison with it under ASan, then 8 of 400 decisions in a probe.)
+    SolveInput exact = in;
+    exact.set_method(SOLVER_METHOD_EXACT);
+    exact.clear_admm_variant();
+    auto a = exo::solver::Solve(in), e = exo::solver::Solve(exact);
     REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    CHECK(a->allocated_quantity() == b->allocated_quantity());
+    REQUIRE(e.ok());
+    CHECK(a->allocated_quantity() == e->allocated_quantity());
     CHECK(static_cast<double>(a->expected_cost()) ==
-          Approx(static_cast<double>(b->expected_cost())).epsilon(1e-6));
+          Approx(static_cast<double>(e->expected_cost())).epsilon(1e-6));
     return true;
   }).ok());
   CHECK(decisions >= 1);
