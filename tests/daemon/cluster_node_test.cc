@@ -7,10 +7,9 @@
 #include <chrono>
 #include <thread>
 
-#include "daemon/config.h"
-#include "daemon/venue_factory.h"
 #include "exo/clock.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_engine.h"
 
 namespace {
 
@@ -19,22 +18,13 @@ using namespace exoroute::v1;
 
 struct LoneNode {
   explicit LoneNode(const std::string& dir) {
-    auto c = exo::daemon::LoadConfig("");
+    auto c = exo::testing::TestNodeConfig(dir);
     REQUIRE(c.ok());
     config = *c;
-    config.set_data_dir(dir);
-    for (auto& v : *config.mutable_venues()) v.mutable_sim()->set_latency_ms(0);
-    exo::store::StoreOptions so;
-    so.path = dir + "/db";
-    so.node_id = config.node_id();
-    auto s = exo::store::OpenRocksDeltaStore(so);
-    REQUIRE(s.ok());
-    store = *std::move(s);
-    auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
-    REQUIRE(venues.ok());
-    engine = std::make_unique<exo::daemon::RouterEngine>(config, store.get(), *std::move(venues), exo::SystemClock());
-    REQUIRE(engine->Recover().ok());
-    REQUIRE(engine->Start().ok());
+    auto started = exo::testing::StartTestEngine(config);
+    REQUIRE(started.ok());
+    store = std::move(started->store);
+    engine = std::move(started->engine);
     auto k = exo::daemon::cluster::PairKeys::Generate(config.node_id());
     REQUIRE(k.ok());
     keys = *std::move(k);

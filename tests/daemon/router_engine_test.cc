@@ -17,6 +17,7 @@
 #include "solver/solver.h"
 #include "tests/solver/same_children.h"
 #include "tests/testing/tap_venue.h"
+#include "tests/testing/test_engine.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::daemon::RouterEngine;
@@ -68,30 +69,24 @@ class SlowAppendStore final : public exo::store::DeltaStore {
 // a real RocksDB store in a temp dir, and the system clock.
 struct Node {
   explicit Node(const std::string& dir) {
-    auto c = exo::daemon::LoadConfig("");
+    auto c = exo::testing::TestNodeConfig(dir);
     REQUIRE(c.ok());
     config = *c;
-    config.set_data_dir(dir);
-    for (auto& v : *config.mutable_venues()) {
-      v.mutable_sim()->set_latency_ms(0);
-      v.mutable_sim()->set_update_interval_ms(20);
-    }
+    for (auto& v : *config.mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
     config.mutable_routing()->set_replan_interval_ms(10);
     Open();
   }
   void Open() {
-    exo::store::StoreOptions so;
-    so.path = config.data_dir() + "/db";
-    so.node_id = config.node_id();
-    auto s = exo::store::OpenRocksDeltaStore(so);
-    REQUIRE(s.ok());
-    store = *std::move(s);
-    if (append_delay.count() > 0) store = std::make_unique<SlowAppendStore>(std::move(store), append_delay);
-    auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
-    REQUIRE(venues.ok());
-    engine = std::make_unique<RouterEngine>(config, store.get(), *std::move(venues), exo::SystemClock());
-    REQUIRE(engine->Recover().ok());
-    REQUIRE(engine->Start().ok());
+    exo::testing::TestEngineHooks hooks;
+    if (append_delay.count() > 0) {
+      hooks.store = [this](std::unique_ptr<exo::store::DeltaStore> real) -> std::unique_ptr<exo::store::DeltaStore> {
+        return std::make_unique<SlowAppendStore>(std::move(real), append_delay);
+      };
+    }
+    auto started = exo::testing::StartTestEngine(config, hooks);
+    REQUIRE(started.ok());
+    store = std::move(started->store);
+    engine = std::move(started->engine);
   }
   void Close() {
     engine.reset();
@@ -760,24 +755,18 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   // The fold adds a fill's quantity, notional and fee to the plan's sums in int64: a garbled FIX
   // report of LastQty 90000000000 BTC (9·10^18 units) was applied and overflowed them.
   TempDir dir;
-  auto c = exo::daemon::LoadConfig("");
-  REQUIRE(c.ok());
-  DaemonConfig config = *c;
-  config.set_data_dir(dir.path());
-  for (auto& v : *config.mutable_venues()) v.mutable_sim()->set_latency_ms(60'000);  // Children stay open.
-  exo::store::StoreOptions so;
-  so.path = dir / "db";
-  so.node_id = config.node_id();
-  auto store = exo::store::OpenRocksDeltaStore(so);
-  REQUIRE(store.ok());
-  auto venues = exo::daemon::MakeVenues(config, exo::SystemClock());
-  REQUIRE(venues.ok());
-  auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
-  exo::testing::TapVenue* venue = tap.get();
-  (*venues)[0].adapter = std::move(tap);
-  RouterEngine engine(config, store->get(), *std::move(venues), exo::SystemClock());
-  REQUIRE(engine.Recover().ok());
-  REQUIRE(engine.Start().ok());
+  auto config = exo::testing::TestNodeConfig(dir.path(), /*sim_latency_ms=*/60'000);  // Children stay open.
+  REQUIRE(config.ok());
+  exo::testing::TapVenue* venue = nullptr;
+  exo::testing::TestEngineHooks hooks;
+  hooks.venues = [&venue](std::vector<RouterEngine::Venue>* venues) {
+    auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
+    venue = tap.get();
+    (*venues)[0].adapter = std::move(tap);
+  };
+  auto started = exo::testing::StartTestEngine(*config, hooks);
+  REQUIRE(started.ok());
+  RouterEngine& engine = *started->engine;
   ParentOrder order = Order("big-fill", SIDE_BUY, kBtc);
   order.add_allowed_venues(venue->venue_id());
   absl::StatusOr<Plan> plan;

@@ -3,34 +3,27 @@
 #include <chrono>
 #include <thread>
 
-#include "daemon/config.h"
-#include "daemon/venue_factory.h"
-#include "exo/clock.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/testing/test_engine.h"
 
 namespace exo::fuzz {
 
 const FuzzNode& Node(uint32_t sim_latency_ms) {
   static const FuzzNode node = [sim_latency_ms] {
     FuzzNode n;
-    auto c = daemon::LoadConfig("");
+    auto c = testing::TestNodeConfig(DataDir(), sim_latency_ms);
     FUZZ_CHECK(c.ok(), "%s", c.status().ToString().c_str());
     n.config = *c;
-    n.config.set_data_dir(DataDir());
-    for (auto& v : *n.config.mutable_venues()) v.mutable_sim()->set_latency_ms(sim_latency_ms);
-    store::StoreOptions so;
-    so.path = DataDir() + "/db";
-    so.node_id = n.config.node_id();
-    auto s = store::OpenRocksDeltaStore(so);
-    FUZZ_CHECK(s.ok(), "%s", s.status().ToString().c_str());
-    n.store = s->release();
-    auto venues = daemon::MakeVenues(n.config, SystemClock());
-    FUZZ_CHECK(venues.ok(), "%s", venues.status().ToString().c_str());
-    auto tap = std::make_unique<testing::TapVenue>(std::move((*venues)[0].adapter));
-    n.sim_a = tap.get();
-    (*venues)[0].adapter = std::move(tap);
-    n.engine = new daemon::RouterEngine(n.config, n.store, *std::move(venues), SystemClock());
-    FUZZ_CHECK(n.engine->Recover().ok() && n.engine->Start().ok(), "engine start");
+    testing::TestEngineHooks hooks;
+    hooks.venues = [&n](std::vector<daemon::RouterEngine::Venue>* venues) {
+      auto tap = std::make_unique<testing::TapVenue>(std::move((*venues)[0].adapter));
+      n.sim_a = tap.get();
+      (*venues)[0].adapter = std::move(tap);
+    };
+    auto started = testing::StartTestEngine(n.config, hooks);
+    FUZZ_CHECK(started.ok(), "%s", started.status().ToString().c_str());
+    n.store = started->store.release();
+    n.engine = started->engine.release();
     exoroute::v1::ParentOrder probe;
     probe.set_symbol("BTC-USD");
     probe.set_side(exoroute::v1::SIDE_BUY);
