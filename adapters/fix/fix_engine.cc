@@ -79,6 +79,68 @@ int GroupCount(const FIX::FieldMap& m, int tag) {
   return n;
 }
 
+// An application message, as the session received it, to the callbacks that take its type.
+// A field the router needs missing or unreadable: QuickFIX's own exceptions (FieldNotFound,
+// IncorrectDataFormat), which the session answers with a Reject naming the field.
+void DeliverApp(const FIX::Message& m, const FixClient::Callbacks& cb) {
+  FIX::MsgType type;
+  m.getHeader().getField(type);
+  if (type.getValue() == FIX::MsgType_MarketDataSnapshotFullRefresh && cb.on_md_snapshot) {
+    std::vector<MdEntry> entries;
+    const std::string symbol = Get(m, FIX::FIELD::Symbol);
+    FIX44::MarketDataSnapshotFullRefresh::NoMDEntries g;
+    const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
+    for (int i = 1; i <= n; ++i) {
+      m.getGroup(i, g);
+      MdEntry e;
+      e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
+      e.symbol = symbol;
+      e.price = g.getField(FIX::FIELD::MDEntryPx);
+      e.size = g.getField(FIX::FIELD::MDEntrySize);
+      entries.push_back(e);
+    }
+    cb.on_md_snapshot(symbol, entries);
+    return;
+  }
+  if (type.getValue() == FIX::MsgType_MarketDataIncrementalRefresh && cb.on_md_incremental) {
+    std::vector<MdEntry> entries;
+    FIX44::MarketDataIncrementalRefresh::NoMDEntries g;
+    const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
+    for (int i = 1; i <= n; ++i) {
+      m.getGroup(i, g);
+      MdEntry e;
+      e.action = g.getField(FIX::FIELD::MDUpdateAction)[0];
+      e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
+      e.symbol = g.isSetField(FIX::FIELD::Symbol) ? g.getField(FIX::FIELD::Symbol) : std::string();
+      e.price = g.getField(FIX::FIELD::MDEntryPx);
+      e.size = g.isSetField(FIX::FIELD::MDEntrySize) ? g.getField(FIX::FIELD::MDEntrySize) : "0";
+      entries.push_back(e);
+    }
+    cb.on_md_incremental(entries);
+    return;
+  }
+  if (type.getValue() == FIX::MsgType_OrderCancelReject) {
+    if (cb.on_cancel_reject) {
+      cb.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID),
+                                  Get(m, FIX::FIELD::Text));
+    }
+    return;
+  }
+  if (type.getValue() != FIX::MsgType_ExecutionReport || !cb.on_exec_report) return;
+  ExecReport r;
+  r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
+  r.exec_id = Get(m, FIX::FIELD::ExecID);
+  r.exec_type = Get(m, FIX::FIELD::ExecType);
+  r.ord_status = Get(m, FIX::FIELD::OrdStatus);
+  r.text = Get(m, FIX::FIELD::Text);
+  r.last_qty = Get(m, FIX::FIELD::LastQty);
+  r.last_px = Get(m, FIX::FIELD::LastPx);
+  r.leaves_qty = Get(m, FIX::FIELD::LeavesQty);
+  r.cum_qty = Get(m, FIX::FIELD::CumQty);
+  r.avg_px = Get(m, FIX::FIELD::AvgPx);
+  cb.on_exec_report(r);
+}
+
 // What a QuickFIX endpoint owns, in construction order (the message store and log factories
 // must outlive the connector, so they are declared first), and its start/stop. `Connector` is
 // FIX::SocketInitiator or FIX::SocketAcceptor. QuickFIX exceptions become `false` + message.
@@ -235,62 +297,7 @@ class Client final : public FixClient, public FIX::Application {
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::UnsupportedMessageType) override {
     last_received_ms_ = NowMs();
-    FIX::MsgType type;
-    m.getHeader().getField(type);
-    if (type.getValue() == FIX::MsgType_MarketDataSnapshotFullRefresh && callbacks_.on_md_snapshot) {
-      std::vector<MdEntry> entries;
-      const std::string symbol = Get(m, FIX::FIELD::Symbol);
-      FIX44::MarketDataSnapshotFullRefresh::NoMDEntries g;
-      const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
-      for (int i = 1; i <= n; ++i) {
-        m.getGroup(i, g);
-        MdEntry e;
-        e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
-        e.symbol = symbol;
-        e.price = g.getField(FIX::FIELD::MDEntryPx);
-        e.size = g.getField(FIX::FIELD::MDEntrySize);
-        entries.push_back(e);
-      }
-      callbacks_.on_md_snapshot(symbol, entries);
-      return;
-    }
-    if (type.getValue() == FIX::MsgType_MarketDataIncrementalRefresh && callbacks_.on_md_incremental) {
-      std::vector<MdEntry> entries;
-      FIX44::MarketDataIncrementalRefresh::NoMDEntries g;
-      const int n = GroupCount(m, FIX::FIELD::NoMDEntries);
-      for (int i = 1; i <= n; ++i) {
-        m.getGroup(i, g);
-        MdEntry e;
-        e.action = g.getField(FIX::FIELD::MDUpdateAction)[0];
-        e.bid = g.getField(FIX::FIELD::MDEntryType) == "0";
-        e.symbol = g.isSetField(FIX::FIELD::Symbol) ? g.getField(FIX::FIELD::Symbol) : std::string();
-        e.price = g.getField(FIX::FIELD::MDEntryPx);
-        e.size = g.isSetField(FIX::FIELD::MDEntrySize) ? g.getField(FIX::FIELD::MDEntrySize) : "0";
-        entries.push_back(e);
-      }
-      callbacks_.on_md_incremental(entries);
-      return;
-    }
-    if (type.getValue() == FIX::MsgType_OrderCancelReject) {
-      if (callbacks_.on_cancel_reject) {
-        callbacks_.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID),
-                                    Get(m, FIX::FIELD::Text));
-      }
-      return;
-    }
-    if (type.getValue() != FIX::MsgType_ExecutionReport || !callbacks_.on_exec_report) return;
-    ExecReport r;
-    r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
-    r.exec_id = Get(m, FIX::FIELD::ExecID);
-    r.exec_type = Get(m, FIX::FIELD::ExecType);
-    r.ord_status = Get(m, FIX::FIELD::OrdStatus);
-    r.text = Get(m, FIX::FIELD::Text);
-    r.last_qty = Get(m, FIX::FIELD::LastQty);
-    r.last_px = Get(m, FIX::FIELD::LastPx);
-    r.leaves_qty = Get(m, FIX::FIELD::LeavesQty);
-    r.cum_qty = Get(m, FIX::FIELD::CumQty);
-    r.avg_px = Get(m, FIX::FIELD::AvgPx);
-    callbacks_.on_exec_report(r);
+    DeliverApp(m, callbacks_);
   }
 
  private:
@@ -575,6 +582,30 @@ std::unique_ptr<FixClient> FixClient::Create(const SessionConfig& config, Callba
   std::unique_ptr<Client> c(new Client(config, std::move(callbacks)));
   if (!c->Init(error)) return nullptr;
   return std::unique_ptr<FixClient>(c.release());
+}
+
+bool DeliverRawMessage(const std::string& raw, const std::string& data_dictionary,
+                       const FixClient::Callbacks& callbacks, std::string* error) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<FIX::DataDictionary>>* loaded =
+      new std::map<std::string, std::unique_ptr<FIX::DataDictionary>>();  // Lives to the end.
+  try {
+    const FIX::DataDictionary* dd = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      std::unique_ptr<FIX::DataDictionary>& d = (*loaded)[data_dictionary];
+      if (!d) d.reset(new FIX::DataDictionary(data_dictionary));
+      dd = d.get();
+    }
+    // As a session with UseDataDictionary=Y and ValidateLengthAndChecksum=Y takes a message.
+    FIX::Message m(raw, *dd, true);
+    FIX::DataDictionary::validate(m, dd, dd);
+    if (m.isApp()) DeliverApp(m, callbacks);
+    return true;
+  } catch (const FIX::Exception& e) {  // What the session would reject (or drop, if unparsable).
+    *error = std::string(e.type) + ": " + e.what();
+    return false;
+  }
 }
 
 std::unique_ptr<FixTestVenue> FixTestVenue::Create(const SessionConfig& config,

@@ -76,6 +76,15 @@ class FixClient {
                           std::string* error) = 0;
 };
 
+// One raw FIX 4.4 message (8=...|10=..., SOH-separated) taken as an initiator session takes it:
+// body length and checksum checked, parsed and validated against `data_dictionary` (a path),
+// and, if it is an application message, delivered to `callbacks` exactly as the session's
+// fromApp delivers it. False, with QuickFIX's reason, for a message the session would reject or
+// drop. Session state (sequence numbers, CompIDs) is not checked. For tests and fuzzing of the
+// message path without a socket.
+bool DeliverRawMessage(const std::string& raw, const std::string& data_dictionary,
+                       const FixClient::Callbacks& callbacks, std::string* error);
+
 class FixTestVenue {
  public:
   struct Level {

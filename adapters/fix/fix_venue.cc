@@ -67,7 +67,8 @@ absl::Status FixVenue::Start(EventSink sink) {
     LogWarning("%s: cancel %s of %s rejected by the venue: %s", options_.venue_id, id, orig, why);
   };
   std::string error;
-  client_ = fix::FixClient::Create(sc, std::move(cb), &error);
+  client_ = options_.client_factory ? options_.client_factory(sc, std::move(cb), &error)
+                                    : fix::FixClient::Create(sc, std::move(cb), &error);
   if (!client_) return absl::InvalidArgumentError(absl::StrCat(options_.venue_id, ": ", error));
   if (!client_->Start(&error)) return absl::UnavailableError(absl::StrCat(options_.venue_id, ": ", error));
   std::lock_guard<std::mutex> lock(mu_);
@@ -178,35 +179,70 @@ void FixVenue::SendPendingStatusRequests() {
   }
 }
 
-// A snapshot (symbol given) replaces the book; an incremental refresh changes it.
+namespace {
+
+// Why an entry cannot go into a book ("" if it can): the same bounds as the WebSocket feeds'
+// levels and the solver's.
+std::string EntryProblem(const fix::MdEntry& e, const exoroute::v1::Instrument& inst, int64_t* price,
+                         int64_t* size) {
+  auto px = ParseDecimal(e.price, inst.price_scale());
+  auto sz = ParseDecimal(e.size, inst.qty_scale());
+  if (!px.ok()) return absl::StrCat("MDEntryPx \"", e.price, "\": ", px.status().message());
+  if (!sz.ok()) return absl::StrCat("MDEntrySize \"", e.size, "\": ", sz.status().message());
+  if (*px <= 0 || *px > kMaxUnits) return absl::StrCat("MDEntryPx \"", e.price, "\" not within 1..2^53 units");
+  if (*sz < 0 || *sz > kMaxUnits) return absl::StrCat("MDEntrySize \"", e.size, "\" not within 0..2^53 units");
+  *price = *px;
+  *size = *sz;
+  return "";
+}
+
+}  // namespace
+
+// A snapshot (symbol given) replaces the book; an incremental refresh changes it. An entry that
+// cannot be taken leaves the book unusable (Book() null, BookProblem() says why) until the next
+// snapshot; after an incremental one the snapshot is asked for at once.
 void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!snapshot_symbol.empty()) {
-    auto it = md_.find(snapshot_symbol);
-    if (it == md_.end()) return;
-    it->second.book.Clear();
-    it->second.snapshot = true;
-  }
-  for (const fix::MdEntry& e : entries) {
-    auto it = md_.find(snapshot_symbol.empty() ? e.symbol : snapshot_symbol);
-    const exoroute::v1::Instrument* inst = it == md_.end() ? nullptr : InstrumentOf(it->first);
-    if (inst == nullptr || !it->second.snapshot) continue;
-    auto px = ParseDecimal(e.price, inst->price_scale());
-    auto size = ParseDecimal(e.size, inst->qty_scale());
-    if (!px.ok() || !size.ok()) {
-      LogWarning("%s: unreadable market data entry (%s @ %s) ignored", options_.venue_id, e.size, e.price);
-      continue;
+  std::vector<std::string> ask_again;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!snapshot_symbol.empty()) {
+      auto it = md_.find(snapshot_symbol);
+      if (it == md_.end()) return;
+      it->second.book.Clear();
+      it->second.snapshot = true;
+      it->second.refused.clear();
     }
-    it->second.book.Set(e.bid ? ws::BookSide::kBid : ws::BookSide::kAsk, *px, e.action == '2' ? 0 : *size);
-    it->second.receive_ns = options_.clock ? options_.clock->NowNs() : 0;
-    ++it->second.updates;
+    for (const fix::MdEntry& e : entries) {
+      auto it = md_.find(snapshot_symbol.empty() ? e.symbol : snapshot_symbol);
+      const exoroute::v1::Instrument* inst = it == md_.end() ? nullptr : InstrumentOf(it->first);
+      if (inst == nullptr || !it->second.snapshot || !it->second.refused.empty()) continue;
+      int64_t price = 0, size = 0;
+      if (std::string why = EntryProblem(e, *inst, &price, &size); !why.empty()) {
+        it->second.refused = absl::StrCat("FIX market data entry refused (", why, "); waiting for a snapshot");
+        LogWarning("%s: %s: %s", options_.venue_id, it->first, it->second.refused);
+        if (snapshot_symbol.empty()) ask_again.push_back(it->first);
+        continue;
+      }
+      it->second.book.Set(e.bid ? ws::BookSide::kBid : ws::BookSide::kAsk, price, e.action == '2' ? 0 : size);
+      it->second.receive_ns = options_.clock ? options_.clock->NowNs() : 0;
+      ++it->second.updates;
+    }
+  }
+  if (!ask_again.empty()) {
+    std::string error;
+    if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md"), ask_again,
+                                        static_cast<int>(options_.config.market_depth()), &error)) {
+      LogWarning("%s: market data request failed: %s", options_.venue_id, error);
+    }
   }
 }
 
 std::shared_ptr<const exoroute::v1::VenueBook> FixVenue::Book(std::string_view symbol) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = md_.find(std::string(symbol));
-  if (it == md_.end() || !it->second.snapshot || it->second.book.Crossed()) return nullptr;
+  if (it == md_.end() || !it->second.snapshot || !it->second.refused.empty() || it->second.book.Crossed()) {
+    return nullptr;
+  }
   auto b = std::make_shared<exoroute::v1::VenueBook>(it->second.book.Snapshot(1000));
   b->set_venue(options_.venue_id);
   b->set_symbol(std::string(symbol));
@@ -221,6 +257,7 @@ std::string FixVenue::BookProblem(std::string_view symbol) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = md_.find(std::string(symbol));
   if (it == md_.end() || !it->second.snapshot) return "waiting for the FIX market data snapshot";
+  if (!it->second.refused.empty()) return it->second.refused;
   if (it->second.book.Crossed()) return "FIX market data book crossed";
   return {};
 }

@@ -9,6 +9,7 @@
 // threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,11 @@ class FixVenue final : public VenueAdapter {
     double fee_bps = 0;
     std::string store_dir;  // QuickFIX FileStore: sequence numbers survive restarts.
     Clock* clock = nullptr;  // Receive times of market data.
+    // Makes the FIX session (default: fix::FixClient::Create). Tests put a client without a
+    // socket here and drive its callbacks with fix::DeliverRawMessage.
+    std::function<std::unique_ptr<fix::FixClient>(const fix::SessionConfig&, fix::FixClient::Callbacks,
+                                                  std::string* error)>
+        client_factory;
   };
 
   explicit FixVenue(Options options);
@@ -76,6 +82,9 @@ class FixVenue final : public VenueAdapter {
     bool snapshot = false;  // A W has arrived since the last logon.
     int64_t receive_ns = 0;
     uint64_t updates = 0;
+    // Set when an entry was refused (unreadable, price <= 0, size < 0, beyond 2^53 units): the
+    // book no longer mirrors the venue's and is not routed on until the next snapshot.
+    std::string refused;
   };
   std::map<std::string, MdBook> md_;  // By symbol, with market_data. Guarded by mu_.
   bool started_ = false;

@@ -23,6 +23,24 @@ exo::fix::SessionConfig Session(const std::string& sender, const std::string& ta
   return c;
 }
 
+// FixVenue "FIXV" (CompID E) trading BTC-USD (prices in cents, sizes in 1e-8) with venue V on
+// a free port of 127.0.0.1.
+exo::adapters::FixVenue::Options FixVenueOptions(const std::string& store_dir) {
+  exo::adapters::FixVenue::Options o;
+  o.venue_id = "FIXV";
+  o.config.set_host("127.0.0.1");
+  o.config.set_port(exo::testing::FreePort());
+  o.config.set_sender_comp_id("E");
+  o.config.set_target_comp_id("V");
+  o.store_dir = store_dir;
+  exoroute::v1::Instrument btc;
+  btc.set_symbol("BTC-USD");
+  btc.set_price_scale(2);
+  btc.set_qty_scale(8);
+  o.instruments.push_back(btc);
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderCancelReject",
@@ -126,18 +144,7 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named; 
 TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason; a good one is taken",
           "[fix]") {
   exo::testing::TempDir dir;
-  exo::adapters::FixVenue::Options o;
-  o.venue_id = "FIXV";
-  o.config.set_host("127.0.0.1");
-  o.config.set_port(exo::testing::FreePort());
-  o.config.set_sender_comp_id("E");
-  o.config.set_target_comp_id("V");
-  o.store_dir = dir / "fix";
-  exoroute::v1::Instrument btc;
-  btc.set_symbol("BTC-USD");
-  btc.set_price_scale(2);
-  btc.set_qty_scale(8);
-  o.instruments.push_back(btc);
+  const exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
   exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
   REQUIRE(venue.listening());
   exo::adapters::FixVenue fix(o);
@@ -191,5 +198,54 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   CHECK(events[4].type == Type::kUnknown);
   CHECK(events[4].reason == "fill beyond 2^53 units (LastQty \"90000000000\", LastPx \"65000\")");
   CHECK(fix.fills() == 1);
+  fix.Stop();
+}
+
+TEST_CASE("a FIX market data entry no book can hold leaves the book unusable with the reason and asks for a snapshot",
+          "[fix]") {
+  // Before: a negative size, a zero price or a size beyond any order went into the book.
+  const auto [bad, why] = GENERATE(table<std::string, std::string>({
+      {"270=65001.00|271=-2", "MDEntrySize \"-2\" not within 0..2^53 units"},
+      {"270=0|271=2", "MDEntryPx \"0\" not within 1..2^53 units"},
+      {"270=65001.00|271=100000000", "MDEntrySize \"100000000\" not within 0..2^53 units"},
+      {"270=65001.001|271=2", "MDEntryPx \"65001.001\": "},
+  }));
+  INFO("entry: " << bad);
+  exo::testing::TempDir dir;
+  exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
+  o.config.set_market_data(true);
+  o.config.set_data_dictionary(std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml");
+  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
+  REQUIRE(venue.listening());
+  exo::adapters::FixVenue fix(o);
+  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
+  auto requests = [&] {
+    int n = 0;
+    for (const auto& m : venue.received()) n += m.find("|35=V|") != std::string::npos ? 1 : 0;
+    return n;
+  };
+  REQUIRE(exo::testing::WaitFor([&] { return requests() == 1; }));
+  CHECK(fix.BookProblem("BTC-USD") == "waiting for the FIX market data snapshot");
+  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=65001.00|271=2|");
+  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
+  CHECK(fix.Book("BTC-USD")->asks(0).size() == 200000000);
+
+  venue.Send("35=X|262=FIXV-md|268=1|279=1|269=1|55=BTC-USD|" + bad + "|");
+  REQUIRE(exo::testing::WaitFor([&] { return !fix.BookProblem("BTC-USD").empty(); }));
+  const std::string problem = fix.BookProblem("BTC-USD");
+  CHECK(problem.rfind("FIX market data entry refused (" + why, 0) == 0);
+  CHECK(problem.find("waiting for a snapshot") != std::string::npos);
+  CHECK(fix.Book("BTC-USD") == nullptr);
+  REQUIRE(exo::testing::WaitFor([&] { return requests() == 2; }));  // The snapshot asked for again.
+  // Updates before it change nothing: the book is not known until then.
+  venue.Send("35=X|262=FIXV-md|268=1|279=1|269=1|55=BTC-USD|270=65001.00|271=3|");
+  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
+  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
+  CHECK(fix.BookProblem("BTC-USD").empty());
+  const auto book = fix.Book("BTC-USD");
+  REQUIRE(book->asks_size() == 1);
+  CHECK(book->asks(0).price() == 6500200);
+  CHECK(book->asks(0).size() == 400000000);
+  CHECK(book->bids(0).price() == 6499800);
   fix.Stop();
 }

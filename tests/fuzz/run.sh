@@ -4,7 +4,8 @@
 # Targets: feed (market-data frames), solver (SolveInput), route (RouteRequest through the
 # engine), peer (sequences of peer calls to a cluster node), audit (Merkle proofs and canonical
 # delta bytes, as `exoroutectl audit check-*` reads them), config (config files), executions
-# (execution reports from a venue into the engine). Builds in build-fuzz/ with clang,
+# (execution reports from a venue into the engine), fix (raw FIX messages from a venue through
+# QuickFIX's parsing and validation into a FIX venue's events and book). Builds in build-fuzz/ with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first if it is missing); each
 # target's corpus grows in build-fuzz/corpus/<target>/, started from its seeds and the inputs
 # kept in tests/fuzz/corpus/<target>/. An input that breaks a target is written to
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
@@ -34,10 +35,10 @@ for t in "${targets[@]}"; do
   if EXO_FUZZ_SEEDS="$corpus" "$BUILD_DIR/tests/fuzz/exo_fuzz_$t" "$corpus" "tests/fuzz/corpus/$t" \
       -max_total_time="$seconds" -max_len=8192 -timeout=10 -artifact_prefix="$crashes/" \
       -print_final_stats=1 2> "$BUILD_DIR/fuzz-$t.log"; then
-    grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$BUILD_DIR/fuzz-$t.log" | sed 's/^/   /'
+    grep -a -E "^stat::number_of_executed_units|^stat::new_units_added" "$BUILD_DIR/fuzz-$t.log" | sed 's/^/   /'
   else
     failed=1
-    echo "   FAILED: $(grep -m1 -E 'FUZZ_CHECK|ERROR|runtime error' "$BUILD_DIR/fuzz-$t.log" || true)"
+    echo "   FAILED: $(grep -a -m1 -E 'FUZZ_CHECK|ERROR|runtime error' "$BUILD_DIR/fuzz-$t.log" || true)"
     echo "   input: $(ls -t "$crashes" | head -1)  log: $BUILD_DIR/fuzz-$t.log"
   fi
 done

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -19,6 +20,25 @@
 #include <vector>
 
 namespace exo::testing {
+
+// One FIX 4.4 message as a venue `sender` sends it to `target`: `body` is the fields after the
+// header as "35=W|55=X|268=1|..." ('|' for SOH); the header (MsgType first, then MsgSeqNum,
+// CompIDs, SendingTime as "YYYYMMDD-HH:MM:SS"), BodyLength and CheckSum are added.
+inline std::string FrameFix(const std::string& body, int seq, const std::string& sender, const std::string& target,
+                            const std::string& sending_time) {
+  std::string fields = body;
+  for (char& c : fields) c = c == '|' ? '\x01' : c;
+  const size_t type_end = std::min(fields.find('\x01'), fields.size());
+  const std::string all = fields.substr(0, type_end) + "\x01" "34=" + std::to_string(seq) + "\x01" + "49=" +
+                          sender + "\x01" + "52=" + sending_time + "\x01" + "56=" + target + "\x01" +
+                          (type_end < fields.size() ? fields.substr(type_end + 1) : "");
+  std::string msg = "8=FIX.4.4\x01" "9=" + std::to_string(all.size()) + "\x01" + all;
+  unsigned sum = 0;
+  for (unsigned char c : msg) sum += c;
+  char trailer[16];
+  std::snprintf(trailer, sizeof(trailer), "10=%03u\x01", sum % 256);
+  return msg + trailer;
+}
 
 class RawFixPeer {
  public:
@@ -58,19 +78,8 @@ class RawFixPeer {
   // Sends one message: `body` is the fields after the header as "35=W|55=X|268=1|..." ('|' for
   // SOH); the header (MsgType first, then MsgSeqNum, CompIDs, SendingTime) is added.
   void Send(const std::string& body) {
-    std::string fields = body;
-    for (char& c : fields) c = c == '|' ? '\x01' : c;
-    const size_t type_end = fields.find('\x01');
     std::lock_guard<std::mutex> l(mu_);
-    std::string header = fields.substr(0, type_end + 1) + "34=" + std::to_string(next_out_++) + "\x01" +
-                         "49=" + sender_ + "\x01" + "52=" + UtcNow() + "\x01" + "56=" + target_ + "\x01";
-    const std::string all = header + fields.substr(type_end + 1);
-    std::string msg = "8=FIX.4.4\x01" "9=" + std::to_string(all.size()) + "\x01" + all;
-    unsigned sum = 0;
-    for (unsigned char c : msg) sum += c;
-    char trailer[16];
-    std::snprintf(trailer, sizeof(trailer), "10=%03u\x01", sum % 256);
-    msg += trailer;
+    const std::string msg = FrameFix(body, next_out_++, sender_, target_, UtcNow());
     ::send(conn_fd_, msg.data(), msg.size(), MSG_NOSIGNAL);
   }
 
