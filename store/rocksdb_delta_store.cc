@@ -472,6 +472,20 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
   if (!exists && (o.read_only || !o.create_if_missing)) {
     return absl::NotFoundError(absl::StrCat("no exoroute database at ", o.path));
   }
+  if (!exists) {
+    // A database's files without the one that names its manifest: damage, not a new node.
+    // (RocksDB itself refuses only while a write-ahead log is left; with none it would start
+    // an empty database beside the old tables.)
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(o.path, ec)) {
+      const std::string name = f.path().filename().string();
+      if (name.rfind("MANIFEST-", 0) == 0 || f.path().extension() == ".sst" || f.path().extension() == ".log") {
+        return absl::DataLossError(absl::StrCat(
+            o.path, " holds database files (", name, ") but no CURRENT file: the database is damaged; "
+            "refusing to create a new one over it. Restore it from a backup, or move it away to start afresh"));
+      }
+    }
+  }
   if (exists) {
     std::vector<std::string> found;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), o.path, &found);

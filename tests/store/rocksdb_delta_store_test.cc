@@ -387,6 +387,24 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     Overwrite(logs[0], 40, "\xde\xad\xbe\xef");
     CheckRefused(dir / "crash");
   }
+  SECTION("CURRENT gone, with or without the logs: refused, never a new database over the old files") {
+    s.reset();
+    const bool without_logs = GENERATE(false, true);
+    INFO("logs removed too: " << without_logs);
+    std::filesystem::remove(std::filesystem::path(dir / "db") / "CURRENT");
+    if (without_logs) {
+      for (const auto& f : std::filesystem::directory_iterator(dir / "db")) {
+        if (f.path().extension() == ".log") std::filesystem::remove(f.path());
+      }
+    }
+    StoreOptions o;
+    o.path = dir / "db";
+    o.node_id = "node-t";
+    auto c = OpenRocksDeltaStore(o);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(std::filesystem::exists(std::filesystem::path(dir / "db") / "CURRENT") == false);
+  }
   SECTION("a stopped store keeps its deltas in checksummed tables: bytes changed there are refused") {
     s.reset();  // Stopped cleanly.
     CHECK(FilesOf(dir / "db", ".log").empty());
