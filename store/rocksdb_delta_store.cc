@@ -25,6 +25,7 @@
 #include "rocksdb/write_batch.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
+#include "store/wal_check.h"
 
 #include <cstring>
 
@@ -494,9 +495,27 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     if (a != b) {
+      // (A manifest cut short lists only the column families created before the cut.)
       return absl::FailedPreconditionError(absl::StrCat(
-          o.path, " is not an exoroute database (column families: ", absl::StrJoin(found, ", "),
-          ")"));
+          o.path, " is not an exoroute database, or its manifest is damaged: it has column families ",
+          absl::StrJoin(found, ", "), " (an exoroute database has ", absl::StrJoin(expected, ", "), ")"));
+    }
+  }
+
+  if (exists) {
+    // RocksDB would take damage to a record's length near the log's end for a torn tail and drop
+    // the records after it (store/wal_check.h).
+    std::vector<fs::path> logs;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(o.path, ec)) {
+      if (f.path().extension() == ".log") logs.push_back(f.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    for (const fs::path& log : logs) {
+      if (absl::Status s = CheckWalTail(log.string()); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("refusing to open ", o.path, ": ", s.message(),
+                                                   ". Nothing was changed; restore the node from a backup"));
+      }
     }
   }
 

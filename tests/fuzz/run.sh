@@ -5,7 +5,8 @@
 # engine), peer (sequences of peer calls to a cluster node), audit (Merkle proofs and canonical
 # delta bytes, as `exoroutectl audit check-*` reads them), config (config files), executions
 # (execution reports from a venue into the engine), fix (raw FIX messages from a venue through
-# QuickFIX's parsing and validation into a FIX venue's events and book). Builds in build-fuzz/ with clang,
+# QuickFIX's parsing and validation into a FIX venue's events and book), store (a node's
+# database files damaged on disk, then opened as the daemon opens them). Builds in build-fuzz/ with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first if it is missing); each
 # target's corpus grows in build-fuzz/corpus/<target>/, started from its seeds and the inputs
 # kept in tests/fuzz/corpus/<target>/. An input that breaks a target is written to
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix store)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
