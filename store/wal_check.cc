@@ -1,5 +1,6 @@
 #include "store/wal_check.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <fstream>
@@ -78,8 +79,31 @@ absl::Status CheckWalTail(const std::string& path) {
     at += n;
   }
   if (at >= log.size()) return absl::OkStatus();
-  // The readable records end at `at`. Anything that checks out after it was written after the
-  // damage, so acknowledged.
+  // The readable records end at `at`. A torn append is a record the file ends inside of: its
+  // header declares more bytes than there are. A record that is all there and does not check out
+  // is damage (RocksDB refuses it too), and so is the last record with a damaged header whose
+  // bytes to the end of the file check out as a whole record under its own CRC.
+  if (at + kHeaderSize <= log.size()) {
+    const uint8_t type = static_cast<uint8_t>(log[at + 6]);
+    const size_t length = static_cast<uint8_t>(log[at + 4]) | static_cast<size_t>(static_cast<uint8_t>(log[at + 5])) << 8;
+    const size_t left_in_block = kBlockSize - at % kBlockSize;
+    const bool zeros = type == 0 && length == 0;  // Never written (RocksDB skips such records).
+    if (!zeros && kHeaderSize + length <= left_in_block && at + kHeaderSize + length <= log.size()) {
+      return absl::DataLossError(absl::StrCat("write-ahead log ", path, " is damaged at byte ", at,
+                                              ": a whole record that does not check out"));
+    }
+    const size_t rest = std::min(left_in_block, log.size() - at) - kHeaderSize;
+    if (!zeros && at + kHeaderSize + rest == log.size()) {
+      const uint32_t want = Unmask(LittleEndian32(log, at));
+      for (char t = static_cast<char>(kFirstType); t <= static_cast<char>(kLastType); ++t) {
+        if (Crc32c(log.data() + at + kHeaderSize, rest, Crc32c(&t, 1)) == want) {
+          return absl::DataLossError(absl::StrCat("write-ahead log ", path, " is damaged at byte ", at,
+                                                  ": its last record is whole but its header is not"));
+        }
+      }
+    }
+  }
+  // Anything that checks out after it was written after the damage, so acknowledged.
   const size_t end = log.size() - at > kLookAhead ? at + kLookAhead : log.size();
   for (size_t next = at + 1; next < end; ++next) {
     if (RecordAt(log, next) != 0) {

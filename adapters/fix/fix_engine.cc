@@ -234,12 +234,13 @@ class Client final : public FixClient, public FIX::Application {
   }
 
   bool SendMarketDataRequest(const std::string& req_id, const std::vector<std::string>& symbols,
-                             int depth, std::string* error) override {
+                             int depth, bool subscribe, std::string* error) override {
     // Braces: with parentheses this reads as a function declaration to clang (most vexing parse).
     FIX44::MarketDataRequest m{FIX::MDReqID(req_id),
-                               FIX::SubscriptionRequestType(FIX::SubscriptionRequestType_SNAPSHOT_PLUS_UPDATES),
+                               FIX::SubscriptionRequestType(subscribe ? FIX::SubscriptionRequestType_SNAPSHOT_PLUS_UPDATES
+                                                                      : FIX::SubscriptionRequestType_SNAPSHOT),
                                FIX::MarketDepth(depth)};
-    m.set(FIX::MDUpdateType(FIX::MDUpdateType_INCREMENTAL_REFRESH));
+    if (subscribe) m.set(FIX::MDUpdateType(FIX::MDUpdateType_INCREMENTAL_REFRESH));
     for (char type : {FIX::MDEntryType_BID, FIX::MDEntryType_OFFER}) {
       FIX44::MarketDataRequest::NoMDEntryTypes t;
       t.set(FIX::MDEntryType(type));
@@ -419,15 +420,18 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       return;
     }
     if (type.getValue() == FIX::MsgType_MarketDataRequest) {
+      // 263=0: one snapshot; otherwise the symbols are subscribed to as well.
+      const bool subscribe = m.getField(FIX::FIELD::SubscriptionRequestType) != "0";
       md_session_ = session;
-      md_subscribed_ = true;
+      md_subscribed_ = md_subscribed_ || subscribe;
       FIX44::MarketDataRequest::NoRelatedSym r;
       const int n = GroupCount(m, FIX::FIELD::NoRelatedSym);
       for (int i = 1; i <= n; ++i) {
         m.getGroup(i, r);
-        md_symbols_.push_back(r.getField(FIX::FIELD::Symbol));
+        const std::string symbol = r.getField(FIX::FIELD::Symbol);
+        if (subscribe) md_symbols_.push_back(symbol);
         FIX44::MarketDataSnapshotFullRefresh w;
-        w.set(FIX::Symbol(md_symbols_.back()));
+        w.set(FIX::Symbol(symbol));
         w.set(FIX::MDReqID(m.getField(FIX::FIELD::MDReqID)));
         for (int side = 0; side < 2; ++side) {
           for (const Level& l : side == 0 ? bids_ : asks_) {

@@ -64,9 +64,10 @@ class FixClient {
   virtual bool SendNewOrder(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                             const std::string& quantity, const std::string& price,
                             const std::string& time_in_force, std::string* error) = 0;
-  // MarketDataRequest: snapshot plus incremental updates of both sides, `depth` levels (0 = all).
+  // MarketDataRequest for both sides, `depth` levels (0 = all): with `subscribe`, a snapshot
+  // plus incremental updates (263=1); without, one snapshot only (263=0), e.g. to rebuild a book.
   virtual bool SendMarketDataRequest(const std::string& req_id, const std::vector<std::string>& symbols,
-                                     int depth, std::string* error) = 0;
+                                     int depth, bool subscribe, std::string* error) = 0;
   // OrderStatusRequest: the venue answers with an ExecutionReport (ExecType I).
   virtual bool SendStatusRequest(const std::string& cl_ord_id, const std::string& symbol, bool buy,
                                  std::string* error) = 0;

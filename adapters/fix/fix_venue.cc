@@ -48,7 +48,7 @@ absl::Status FixVenue::Start(EventSink sink) {
       }
       std::string error;
       if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md"), symbols,
-                                          static_cast<int>(options_.config.market_depth()), &error)) {
+                                          static_cast<int>(options_.config.market_depth()), true, &error)) {
         LogWarning("%s: market data request failed: %s", options_.venue_id, error);
       }
     }
@@ -203,6 +203,7 @@ std::string EntryProblem(const fix::MdEntry& e, const exoroute::v1::Instrument& 
 // snapshot; after an incremental one the snapshot is asked for at once.
 void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries) {
   std::vector<std::string> ask_again;
+  uint64_t snapshot_requests = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!snapshot_symbol.empty()) {
@@ -220,7 +221,10 @@ void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vecto
       if (std::string why = EntryProblem(e, *inst, &price, &size); !why.empty()) {
         it->second.refused = absl::StrCat("FIX market data entry refused (", why, "); waiting for a snapshot");
         LogWarning("%s: %s: %s", options_.venue_id, it->first, it->second.refused);
-        if (snapshot_symbol.empty()) ask_again.push_back(it->first);
+        if (snapshot_symbol.empty()) {
+          ask_again.push_back(it->first);
+          snapshot_requests = ++snapshot_requests_;
+        }
         continue;
       }
       it->second.book.Set(e.bid ? ws::BookSide::kBid : ws::BookSide::kAsk, price, e.action == '2' ? 0 : size);
@@ -230,8 +234,9 @@ void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vecto
   }
   if (!ask_again.empty()) {
     std::string error;
-    if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md"), ask_again,
-                                        static_cast<int>(options_.config.market_depth()), &error)) {
+    // A snapshot only, under a request id of its own: the subscription goes on as it was.
+    if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md-snapshot-", snapshot_requests),
+                                        ask_again, static_cast<int>(options_.config.market_depth()), false, &error)) {
       LogWarning("%s: market data request failed: %s", options_.venue_id, error);
     }
   }

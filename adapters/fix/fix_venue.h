@@ -87,6 +87,7 @@ class FixVenue final : public VenueAdapter {
     std::string refused;
   };
   std::map<std::string, MdBook> md_;  // By symbol, with market_data. Guarded by mu_.
+  uint64_t snapshot_requests_ = 0;     // Snapshots asked for to rebuild a book. Guarded by mu_.
   bool started_ = false;
   uint64_t sent_ = 0, fills_ = 0;
 };

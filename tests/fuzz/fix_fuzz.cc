@@ -35,7 +35,7 @@ class SocketlessClient final : public exo::fix::FixClient {
                     const std::string&, std::string*) override {
     return true;
   }
-  bool SendMarketDataRequest(const std::string&, const std::vector<std::string>&, int, std::string*) override {
+  bool SendMarketDataRequest(const std::string&, const std::vector<std::string>&, int, bool, std::string*) override {
     return true;
   }
   bool SendStatusRequest(const std::string&, const std::string&, bool, std::string*) override { return true; }

@@ -386,7 +386,7 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
   }
   SECTION("bytes changed in the log's first record, the others intact: refused") {
     Overwrite(logs[0], 40, "\xde\xad\xbe\xef");
-    CheckRefused(dir / "crash", " is damaged at byte 0 and a whole record follows at byte ");
+    CheckRefused(dir / "crash", " is damaged at byte 0: a whole record that does not check out");
   }
   SECTION("CURRENT gone, with or without the logs: refused, never a new database over the old files") {
     s.reset();
@@ -406,7 +406,7 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     CHECK(c.status().code() == absl::StatusCode::kDataLoss);
     CHECK(std::filesystem::exists(std::filesystem::path(dir / "db") / "CURRENT") == false);
   }
-  SECTION("a record's length damaged in the log's last block, whole records after it: refused, not taken for a torn tail") {
+  SECTION("a record's length damaged in the log's last block: refused, not taken for a torn tail") {
     // RocksDB alone takes a length that runs past the file's end for a torn last append and
     // recovers to the record before it: here deltas 6 to 10, acknowledged, would be gone.
     std::string log;
@@ -421,8 +421,12 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     }
     REQUIRE(records.size() >= 10);
     REQUIRE(records.back() < 32768);
-    const size_t fifth = records[records.size() - 5];  // Its length field set to 0xffff.
-    Overwrite(logs[0], fifth + 4, "\xff\xff");
+    // Its length field set to 0xffff: the fifth record from the end, or the last (whole, its
+    // header damaged: its bytes to the end of the file check out under its CRC).
+    const bool last = GENERATE(false, true);
+    const size_t damaged = records[records.size() - (last ? 1 : 5)];
+    INFO("damaged record at byte " << damaged << (last ? ", the last" : ""));
+    Overwrite(logs[0], damaged + 4, "\xff\xff");
     for (bool read_only : {false, true}) {
       StoreOptions o;
       o.path = dir / "crash";
@@ -432,8 +436,11 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
       INFO("read-only: " << read_only << "; " << (c.ok() ? "opened, head " + std::to_string((*c)->Head().sequence()) : ""));
       REQUIRE_FALSE(c.ok());
       CHECK(c.status().code() == absl::StatusCode::kDataLoss);
-      CHECK(std::string(c.status().message()).find(" is damaged at byte " + std::to_string(fifth) + " and a whole record follows at byte " +
-                                                   std::to_string(records[records.size() - 4])) != std::string::npos);
+      CHECK(std::string(c.status().message())
+                .find(" is damaged at byte " + std::to_string(damaged) +
+                      (last ? ": its last record is whole but its header is not"
+                            : " and a whole record follows at byte " + std::to_string(records[records.size() - 4]))) !=
+            std::string::npos);
     }
   }
   SECTION("a stopped store keeps its deltas in checksummed tables: bytes changed there are refused") {
