@@ -42,12 +42,14 @@ uint32_t LittleEndian32(const std::string& b, size_t at) {
 }
 
 // The length of the physical record at `at` if it checks out (it lies within its block and the
-// file, has a data type and its CRC matches); 0 if not.
-size_t RecordAt(const std::string& log, size_t at) {
+// file, and its CRC matches); 0 if not. `any_type`: any type but zero (where the records are
+// read in turn: a record of a type this check does not know but whose CRC matches is whole);
+// otherwise full, first, middle or last only (where a record is looked for at every byte).
+size_t RecordAt(const std::string& log, size_t at, bool any_type) {
   const size_t left_in_block = kBlockSize - at % kBlockSize;
   if (left_in_block < kHeaderSize || at + kHeaderSize > log.size()) return 0;
   const uint8_t type = static_cast<uint8_t>(log[at + 6]);
-  if (type < kFirstType || type > kLastType) return 0;
+  if (type == 0 || (!any_type && (type < kFirstType || type > kLastType))) return 0;
   const size_t length = static_cast<uint8_t>(log[at + 4]) | static_cast<size_t>(static_cast<uint8_t>(log[at + 5])) << 8;
   if (kHeaderSize + length > left_in_block || at + kHeaderSize + length > log.size()) return 0;
   if (Crc32c(log.data() + at + 6, 1 + length) != Unmask(LittleEndian32(log, at))) return 0;
@@ -74,7 +76,7 @@ absl::Status CheckWalTail(const std::string& path) {
       at += left_in_block;
       continue;
     }
-    const size_t n = RecordAt(log, at);
+    const size_t n = RecordAt(log, at, /*any_type=*/true);
     if (n == 0) break;
     at += n;
   }
@@ -106,7 +108,7 @@ absl::Status CheckWalTail(const std::string& path) {
   // Anything that checks out after it was written after the damage, so acknowledged.
   const size_t end = log.size() - at > kLookAhead ? at + kLookAhead : log.size();
   for (size_t next = at + 1; next < end; ++next) {
-    if (RecordAt(log, next) != 0) {
+    if (RecordAt(log, next, /*any_type=*/false) != 0) {
       return absl::DataLossError(absl::StrCat(
           "write-ahead log ", path, " is damaged at byte ", at, " and a whole record follows at byte ", next,
           ": recovery would drop acknowledged deltas as if the log ended there"));

@@ -121,8 +121,7 @@ void DeliverApp(const FIX::Message& m, const FixClient::Callbacks& cb) {
   }
   if (type.getValue() == FIX::MsgType_OrderCancelReject) {
     if (cb.on_cancel_reject) {
-      cb.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID),
-                                  Get(m, FIX::FIELD::Text));
+      cb.on_cancel_reject(Get(m, FIX::FIELD::ClOrdID), Get(m, FIX::FIELD::OrigClOrdID), Get(m, FIX::FIELD::Text));
     }
     return;
   }

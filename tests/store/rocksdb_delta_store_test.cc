@@ -8,6 +8,7 @@
 #include "rocksdb/db.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
+#include "store/wal_check.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::store::DeltaStore;
@@ -362,6 +363,44 @@ void CheckRefused(const std::string& path, const std::string& names) {
 }
 
 }  // namespace
+
+TEST_CASE("a write-ahead log of many 32 KiB blocks with records split across them reads whole; a torn end is still dropped",
+          "[store][tamper]") {
+  // The log check (store/wal_check.h) must not take a healthy long log for a damaged one.
+  TempDir dir;
+  auto s = Open(dir / "db");
+  for (uint32_t v = 1; v <= 60; ++v) {
+    PendingDelta d = FillDelta("p", v, v);
+    d.inputs = std::string(3000 + 977 * v, static_cast<char>('a' + v % 26));  // Up to ~62 KiB: split records.
+    std::vector<PendingDelta> batch;
+    batch.push_back(std::move(d));
+    REQUIRE(s->Append(std::move(batch)).ok());
+  }
+  std::filesystem::copy(dir / "db", dir / "crash", std::filesystem::copy_options::recursive);
+  const std::vector<std::string> logs = FilesOf(dir / "crash", ".log");
+  REQUIRE(logs.size() == 1);
+  const size_t size = std::filesystem::file_size(logs[0]);
+  REQUIRE(size > 20 * 32768);
+  CHECK(exo::store::CheckWalTail(logs[0]).ok());
+  SECTION("whole: every delta there") {
+    auto c = Open(dir / "crash");
+    CHECK(c->Head().sequence() == 60);
+    CHECK(c->Verify(0, 0, nullptr).ok);
+  }
+  SECTION("torn inside its last record (split across blocks): the 59 before it there") {
+    std::filesystem::resize_file(logs[0], size - 40000);
+    CHECK(exo::store::CheckWalTail(logs[0]).ok());
+    auto c = Open(dir / "crash");
+    CHECK(c->Head().sequence() == 59);
+    CHECK(c->Verify(0, 0, nullptr).ok);
+  }
+  SECTION("a byte changed in the tenth block: refused") {
+    Overwrite(logs[0], 10 * 32768 + 1000, "\x5a");
+    const absl::Status check = exo::store::CheckWalTail(logs[0]);
+    CHECK(check.code() == absl::StatusCode::kDataLoss);
+    CHECK(std::string(check.message()).find(" is damaged at byte ") != std::string::npos);
+  }
+}
 
 TEST_CASE("damaged files are refused at open and never recovered to a shorter chain; a torn last record is dropped",
           "[store][tamper]") {
