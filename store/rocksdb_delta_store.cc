@@ -23,6 +23,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "store/abort_notice.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
 #include "store/wal_check.h"
@@ -519,6 +520,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
     }
   }
 
+  const AbortNotice notice(o.path);  // Until the open returns: RocksDB may assert on damage.
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = o.create_if_missing;
   db_options.create_missing_column_families = o.create_if_missing;
