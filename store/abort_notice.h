@@ -1,8 +1,8 @@
 // AbortNotice: while a database is being opened, a SIGABRT first writes what it means to stderr.
 //
-// RocksDB keeps its assertions in Debian's build, and some damage its checksums do not catch (a
-// table's block handles, which format_version 5 does not checksum) trips one of them while the
-// tables are opened: the process aborts with RocksDB's source line and nothing else. While an
+// RocksDB keeps its assertions in Debian's build, and some damage it does not check before
+// parsing (one changed byte of a table file, found by tests/fuzz store) trips one of them while
+// the tables are opened: the process aborts with RocksDB's source line and nothing else. While an
 // AbortNotice lives, the abort first prints which database was being opened, that a file of it
 // is damaged and what to do; the process still stops (nothing can be trusted after an assertion).
 // Scopes may nest and overlap across threads: the handler is installed while any is alive.
