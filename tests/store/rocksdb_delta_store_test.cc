@@ -32,6 +32,16 @@ std::unique_ptr<DeltaStore> Open(const std::string& path, bool read_only = false
   return *std::move(s);
 }
 
+// Opens `path` as the daemon does (read-write, node "node-t", the tail verified) or, with
+// `read_only`, as exoroutectl's audit does; whatever comes back.
+absl::StatusOr<std::unique_ptr<DeltaStore>> OpenAs(const std::string& path, bool read_only = false) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = read_only ? "" : "node-t";
+  o.read_only = read_only;
+  return OpenRocksDeltaStore(o);
+}
+
 PendingDelta FillDelta(const std::string& plan, uint32_t version, int64_t qty) {
   PendingDelta p;
   p.delta.set_plan_id(plan);
@@ -235,10 +245,7 @@ TEST_CASE("changing one byte of a stored delta is found and named", "[store][tam
   CHECK(r.error == "hash mismatch: the delta's content was changed");
   CHECK(r.checked == 5);
   // The daemon's open (tail verification) refuses it, saying where.
-  StoreOptions o;
-  o.path = dir / "db";
-  o.node_id = "node-t";
-  auto refused = OpenRocksDeltaStore(o);
+  auto refused = OpenAs(dir / "db");
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == absl::StatusCode::kDataLoss);
   CHECK(std::string(refused.status().message()).find("does not verify at sequence 6") != std::string::npos);
@@ -289,15 +296,13 @@ TEST_CASE("foreign and mismatched databases are refused", "[store]") {
     REQUIRE(rocksdb::DB::Open(o, dir / "other", &db).ok());
     delete db;
   }
-  StoreOptions o;
-  o.path = dir / "other";
-  o.node_id = "node-t";
-  auto s = OpenRocksDeltaStore(o);
+  auto s = OpenAs(dir / "other");
   REQUIRE_FALSE(s.ok());
   CHECK(s.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(std::string(s.status().message()).find("is not an exoroute database") != std::string::npos);
 
   { Open(dir / "db"); }
+  StoreOptions o;
   o.path = dir / "db";
   o.node_id = "node-other";
   s = OpenRocksDeltaStore(o);
@@ -321,10 +326,7 @@ TEST_CASE("a read-only store sees the log while the writer has it open", "[store
   CHECK(reader->Append(Batch({FillDelta("p", 3, 3)})).status().code() ==
         absl::StatusCode::kFailedPrecondition);
   // A second writer is refused with a clear reason.
-  StoreOptions o;
-  o.path = dir / "db";
-  o.node_id = "node-t";
-  auto second = OpenRocksDeltaStore(o);
+  auto second = OpenAs(dir / "db");
   REQUIRE_FALSE(second.ok());
   CHECK(second.status().code() == absl::StatusCode::kUnavailable);
 }
@@ -350,11 +352,7 @@ void Overwrite(const std::string& file, size_t at, const std::string& bytes) {
 // the tools.
 void CheckRefused(const std::string& path, const std::string& names) {
   for (bool read_only : {false, true}) {
-    StoreOptions o;
-    o.path = path;
-    o.node_id = read_only ? "" : "node-t";
-    o.read_only = read_only;
-    auto s = OpenRocksDeltaStore(o);
+    auto s = OpenAs(path, read_only);
     INFO("read-only: " << read_only << "; " << (s.ok() ? "opened, head " + std::to_string((*s)->Head().sequence()) : ""));
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() == absl::StatusCode::kDataLoss);
@@ -451,10 +449,7 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
         if (f.path().extension() == ".log") std::filesystem::remove(f.path());
       }
     }
-    StoreOptions o;
-    o.path = dir / "db";
-    o.node_id = "node-t";
-    auto c = OpenRocksDeltaStore(o);
+    auto c = OpenAs(dir / "db");
     REQUIRE_FALSE(c.ok());
     CHECK(c.status().code() == absl::StatusCode::kDataLoss);
     CHECK(std::filesystem::exists(std::filesystem::path(dir / "db") / "CURRENT") == false);
@@ -480,21 +475,10 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     const size_t damaged = records[records.size() - (last ? 1 : 5)];
     INFO("damaged record at byte " << damaged << (last ? ", the last" : ""));
     Overwrite(logs[0], damaged + 4, "\xff\xff");
-    for (bool read_only : {false, true}) {
-      StoreOptions o;
-      o.path = dir / "crash";
-      o.node_id = read_only ? "" : "node-t";
-      o.read_only = read_only;
-      auto c = OpenRocksDeltaStore(o);
-      INFO("read-only: " << read_only << "; " << (c.ok() ? "opened, head " + std::to_string((*c)->Head().sequence()) : ""));
-      REQUIRE_FALSE(c.ok());
-      CHECK(c.status().code() == absl::StatusCode::kDataLoss);
-      CHECK(std::string(c.status().message())
-                .find(" is damaged at byte " + std::to_string(damaged) +
-                      (last ? ": its last record is whole but its header is not"
-                            : " and a whole record follows at byte " + std::to_string(records[records.size() - 4]))) !=
-            std::string::npos);
-    }
+    CheckRefused(dir / "crash", " is damaged at byte " + std::to_string(damaged) +
+                                    (last ? ": its last record is whole but its header is not"
+                                          : " and a whole record follows at byte " +
+                                                std::to_string(records[records.size() - 4])));
   }
   SECTION("a stopped store keeps its deltas in checksummed tables: bytes changed there are refused") {
     s.reset();  // Stopped cleanly.
