@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "exo/fixed_point.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace exo::adapters {
@@ -26,12 +27,19 @@ absl::StatusOr<exoroute::v1::BookSnapshotFile> LoadBookFile(const std::string& p
       return absl::InvalidArgumentError(
           absl::StrCat("book file ", path, ": books[", i, "]: venue and symbol are required"));
     }
+    // As every book the router takes: levels within 1..2^53 units, best first, one per price.
     for (const auto* side : {&b.bids(), &b.asks()}) {
+      const bool bids = side == &b.bids();
       for (int k = 0; k < side->size(); ++k) {
-        if ((*side)[k].price() <= 0 || (*side)[k].size() <= 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "book file ", path, ": books[", i, "].", side == &b.bids() ? "bids" : "asks", "[",
-              k, "]: price and size must be > 0"));
+        const int64_t price = (*side)[k].price(), size = (*side)[k].size();
+        const std::string where = absl::StrCat("book file ", path, ": books[", i, "].", bids ? "bids" : "asks", "[", k, "]: ");
+        if (price <= 0 || size <= 0 || price > kMaxUnits || size > kMaxUnits) {
+          return absl::InvalidArgumentError(absl::StrCat(where, "price and size must be within 1..2^53 units"));
+        }
+        const int64_t before = k > 0 ? (*side)[k - 1].price() : 0;
+        if (k > 0 && (bids ? price >= before : price <= before)) {
+          return absl::InvalidArgumentError(absl::StrCat(where, "price ", price, " after ", before, ": ", bids ? "bids" : "asks",
+                                                         " go best first, strictly ", bids ? "descending" : "ascending"));
         }
       }
     }

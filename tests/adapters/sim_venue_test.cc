@@ -159,7 +159,19 @@ TEST_CASE("book files load, and bad ones name the problem", "[sim]") {
 
   std::ofstream(dir / "bad.json") << R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":0,"size":1}]}]})";
   CHECK(std::string(exo::adapters::LoadBookFile(dir / "bad.json").status().message()) ==
-        "book file " + (dir / "bad.json") + ": books[0].asks[0]: price and size must be > 0");
+        "book file " + (dir / "bad.json") + ": books[0].asks[0]: price and size must be within 1..2^53 units");
+  std::ofstream(dir / "huge.json") << R"({"books":[{"venue":"A","symbol":"X","bids":[{"price":5,"size":"9007199254740993"}]}]})";
+  CHECK(std::string(exo::adapters::LoadBookFile(dir / "huge.json").status().message()) ==
+        "book file " + (dir / "huge.json") + ": books[0].bids[0]: price and size must be within 1..2^53 units");
+  std::ofstream(dir / "unsorted.json")
+      << R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":101,"size":1},{"price":100,"size":1}]}]})";
+  CHECK(std::string(exo::adapters::LoadBookFile(dir / "unsorted.json").status().message()) ==
+        "book file " + (dir / "unsorted.json") +
+            ": books[0].asks[1]: price 100 after 101: asks go best first, strictly ascending");
+  std::ofstream(dir / "twice.json")
+      << R"({"books":[{"venue":"A","symbol":"X","bids":[{"price":99,"size":1},{"price":99,"size":2}]}]})";
+  CHECK(std::string(exo::adapters::LoadBookFile(dir / "twice.json").status().message()) ==
+        "book file " + (dir / "twice.json") + ": books[0].bids[1]: price 99 after 99: bids go best first, strictly descending");
   std::ofstream(dir / "typo.json") << R"({"bookz":[]})";
   CHECK_FALSE(exo::adapters::LoadBookFile(dir / "typo.json").ok());
   CHECK(exo::adapters::LoadBookFile(dir / "none.json").status().code() == absl::StatusCode::kNotFound);
