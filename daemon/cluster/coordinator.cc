@@ -756,6 +756,18 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       int retained = 0;      // Illinois: which end the last interpolation kept (-1 lower, +1 upper).
       double weight_lo = 1, weight_up = 1;
       const double start = price.lambda;
+      // With no upper end known above λ* and the venues still short of the order at λ, the
+      // next upper end at least doubles the distance from the start and goes half again past
+      // where the exact totals at the last two λ, extended in a line, reach the order (with an
+      // impact term the supply is nearly linear there). Doubling alone took ~16 releases from
+      // a noisy bracket 10^-5 wide to a λ* 0.3 away, and the releases ran out ~10^5 units short.
+      auto reach_past = [&](double before, int64_t before_hi) {
+        upper = price.lambda + (price.lambda - start);
+        if (exact.ok() && exact->hi > before_hi && price.lambda > before) {
+          const double per_lambda = static_cast<double>(exact->hi - before_hi) / (price.lambda - before);
+          upper = std::max(upper, price.lambda + 1.5 * static_cast<double>(quantity - exact->hi) / per_lambda);
+        }
+      };
       for (int step = 0; step < kMaxExactSteps && exact.ok() && exact->hi < quantity; ++step) {
         const int64_t lo_key = solver::internal::OrderedKey(price.lambda);
         const int64_t up_key = solver::internal::OrderedKey(upper);
@@ -773,9 +785,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
           }
           absl::StatusOr<solver::LocalProblem::Response> at = oracle.EvaluateExact(at_lambda);
           if (!at.ok() || at->hi < quantity || at->lo <= quantity) {
+            const double before = price.lambda;
+            const int64_t before_hi = exact->hi;
             price.lambda = at_lambda;  // Below λ* (the finish goes on from there), or λ* itself.
             exact = std::move(at);
-            if (!above) upper = at_lambda + (at_lambda - start);
+            if (!above) reach_past(before, before_hi);
             weight_lo = 1;
             weight_up = retained == -1 ? weight_up / 2 : 1;
             retained = -1;
@@ -795,8 +809,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
           break;
         }
         if (!std::isfinite(*next)) break;  // Everything is taken: the rest is shortfall.
+        const double before = price.lambda;
+        const int64_t before_hi = exact->hi;
         price.lambda = *next;
         exact = oracle.EvaluateExact(price.lambda);
+        // A step past the upper end, still short: that end was below λ* too.
+        if (!above && price.lambda >= upper && exact.ok() && exact->hi < quantity) reach_past(before, before_hi);
       }
       if (!exact.ok()) {
         if (oracle.failed() >= live.size()) return exact.status();
