@@ -487,8 +487,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
             "refusing to create a new one over it. Restore it from a backup, or move it away to start afresh"));
       }
     }
-  }
-  if (exists) {
+  } else {
     std::vector<std::string> found;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), o.path, &found);
     EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
@@ -501,9 +500,6 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
           o.path, " is not an exoroute database, or its manifest is damaged: it has column families ",
           absl::StrJoin(found, ", "), " (an exoroute database has ", absl::StrJoin(expected, ", "), ")"));
     }
-  }
-
-  if (exists) {
     // RocksDB would take damage to a record's length near the log's end for a torn tail and drop
     // the records after it (store/wal_check.h).
     std::vector<fs::path> logs;
@@ -513,9 +509,9 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
     }
     std::sort(logs.begin(), logs.end());
     for (const fs::path& log : logs) {
-      if (absl::Status s = CheckWalTail(log.string()); !s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("refusing to open ", o.path, ": ", s.message(),
-                                                   ". Nothing was changed; restore the node from a backup"));
+      if (absl::Status bad = CheckWalTail(log.string()); !bad.ok()) {
+        return absl::Status(bad.code(), absl::StrCat("refusing to open ", o.path, ": ", bad.message(),
+                                                     absl::IsDataLoss(bad) ? ". Nothing was changed; restore the node from a backup" : ""));
       }
     }
   }
