@@ -119,11 +119,12 @@ namespace exo::fuzz {
 
 std::vector<std::string> Seeds() {
   std::vector<std::string> out;
-  // Every file of the image, each way (the image has fewer than 16 files).
+  // Every file of the image, each way (the image has fewer than 16 files; offsets are taken
+  // modulo the file's size).
   for (uint8_t file = 0; file < 16; ++file) {
     out.push_back(Change(file, 0, 1000, 0x5a, 4));
-    out.push_back(Change(file, 0, 0xffffffff, 0x01, 1));  // The last byte.
-    out.push_back(Change(file, 1, 0xfffffff0, 0, 0));      // Cut near the end.
+    out.push_back(Change(file, 0, 0xffffffff, 0x01, 1));
+    out.push_back(Change(file, 1, 0xfffffff0, 0, 0));
     out.push_back(Change(file, 2, 0, 0, 0));
   }
   return out;
