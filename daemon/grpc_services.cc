@@ -1,5 +1,4 @@
 #include "daemon/grpc_services.h"
-#include "store/merkle.h"
 #include "exo/status_macros.h"
 
 #include <chrono>
@@ -211,18 +210,27 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
   return grpc::Status::OK;
 }
 
-absl::StatusOr<std::vector<std::string>> AuditServiceImpl::LeafHashes(grpc::ServerContext* ctx, uint64_t size,
-                                                                     uint64_t keep, std::string* kept) const {
-  // Built from the stored canonical bytes: O(chain), an audit call, not a hot path.
-  std::vector<std::string> leaves;
-  leaves.reserve(size);
-  EXO_RETURN_IF_ERROR(store_->Scan(1, size, [&](const PlanDelta& d, std::string_view canonical) {
-    if (d.sequence() == keep) *kept = std::string(canonical);
-    leaves.push_back(store::MerkleLeafHash(std::string(canonical)));
+absl::Status AuditServiceImpl::FeedLeaves(grpc::ServerContext* ctx, store::MerkleProofBuilder* tree, uint64_t keep,
+                                          std::string* kept) const {
+  absl::Status broken;
+  EXO_RETURN_IF_ERROR(store_->ScanCanonical(1, tree->tree_size(), [&](uint64_t seq, std::string_view canonical) {
+    const uint64_t expected = tree->leaves_added() + 1;
+    if (seq != expected) {
+      broken = absl::DataLossError(absl::StrCat("delta ", expected, " is missing from the chain (the next stored is delta ",
+                                                seq, "): `exoroutectl audit verify` names the damage"));
+      return false;
+    }
+    if (seq == keep) *kept = std::string(canonical);
+    tree->AddLeaf(store::MerkleLeafHash(canonical));
     return !ctx->IsCancelled();
   }));
-  if (leaves.size() != size) return absl::CancelledError("proof cancelled");
-  return leaves;
+  EXO_RETURN_IF_ERROR(broken);
+  if (ctx->IsCancelled()) return absl::CancelledError("proof cancelled");
+  if (tree->leaves_added() != tree->tree_size()) {
+    return absl::DataLossError(absl::StrCat("the chain's stored deltas end at ", tree->leaves_added(), ", its head is ",
+                                            tree->tree_size(), ": `exoroutectl audit verify` names the damage"));
+  }
+  return absl::OkStatus();
 }
 
 grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
@@ -233,14 +241,13 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
         absl::StrCat("sequence: must be within 1..", size, " (the chain head), got ", req->sequence())));
   }
   InclusionProof* proof = resp->mutable_proof();
-  absl::StatusOr<std::vector<std::string>> leaves = LeafHashes(ctx, size, req->sequence(), proof->mutable_canonical());
-  if (!leaves.ok()) return ToGrpc(leaves.status());
+  store::MerkleProofBuilder tree = store::MerkleProofBuilder::Inclusion(size, req->sequence() - 1);
+  if (absl::Status s = FeedLeaves(ctx, &tree, req->sequence(), proof->mutable_canonical()); !s.ok()) return ToGrpc(s);
   proof->set_node_id(node_id_);
   proof->set_sequence(req->sequence());
   proof->set_tree_size(size);
-  for (std::string& h : store::MerkleInclusionPath(*leaves, req->sequence() - 1, proof->mutable_root())) {
-    proof->add_path(std::move(h));
-  }
+  proof->set_root(tree.Root());
+  for (std::string& h : tree.Path()) proof->add_path(std::move(h));
   proof->set_public_key(signer_->public_key());
   proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->root())));
   return grpc::Status::OK;
@@ -253,15 +260,15 @@ grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const 
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("from_size: must be within 1..", size, " (the chain head), got ", req->from_size())));
   }
-  absl::StatusOr<std::vector<std::string>> leaves = LeafHashes(ctx, size, 0, nullptr);
-  if (!leaves.ok()) return ToGrpc(leaves.status());
+  store::MerkleProofBuilder tree = store::MerkleProofBuilder::Consistency(req->from_size(), size);
+  if (absl::Status s = FeedLeaves(ctx, &tree, 0, nullptr); !s.ok()) return ToGrpc(s);
   ConsistencyProof* proof = resp->mutable_proof();
   proof->set_node_id(node_id_);
   proof->set_from_size(req->from_size());
-  proof->set_from_root(store::MerkleRoot(std::vector<std::string>(leaves->begin(), leaves->begin() + req->from_size())));
+  proof->set_from_root(tree.FirstRoot());
   proof->set_to_size(size);
-  proof->set_to_root(store::MerkleRoot(*leaves));
-  for (std::string& h : store::MerkleConsistencyPath(*leaves, req->from_size())) proof->add_path(std::move(h));
+  proof->set_to_root(tree.Root());
+  for (std::string& h : tree.Path()) proof->add_path(std::move(h));
   proof->set_public_key(signer_->public_key());
   proof->set_signature(signer_->SignText(store::TreeHeadMessage(node_id_, size, proof->to_root())));
   return grpc::Status::OK;

@@ -16,6 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "store/delta_store.h"
 #include "store/head_signature.h"
+#include "store/merkle.h"
 
 namespace exo::daemon {
 namespace cluster {
@@ -70,9 +71,10 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
                                 exoroute::v1::ProveConsistencyResponse*) override;
 
  private:
-  // The Merkle leaf hashes of deltas 1..size (and the canonical bytes of `keep`, if given).
-  absl::StatusOr<std::vector<std::string>> LeafHashes(grpc::ServerContext* ctx, uint64_t size, uint64_t keep,
-                                                      std::string* kept) const;
+  // Hands `tree` the Merkle leaf hashes of deltas 1..tree_size in one pass over the chain (and
+  // keeps the canonical bytes of delta `keep`, if given): O(chain) time, O(log chain) memory.
+  absl::Status FeedLeaves(grpc::ServerContext* ctx, store::MerkleProofBuilder* tree, uint64_t keep,
+                          std::string* kept) const;
   const store::DeltaStore* store_;
   const store::HeadSigner* signer_;
   const std::string node_id_;

@@ -33,6 +33,9 @@ struct PendingDelta {
 using DeltaVisitor =
     std::function<bool(const exoroute::v1::PlanDelta& delta, std::string_view canonical)>;
 
+// Called for each delta's stored canonical bytes (not decoded), in order; false stops.
+using CanonicalVisitor = std::function<bool(uint64_t sequence, std::string_view canonical)>;
+
 struct VerifyReport {
   bool ok = true;
   uint64_t checked = 0;
@@ -57,6 +60,9 @@ class DeltaStore {
 
   // Deltas with from <= sequence <= to, in order (to == 0: up to the head).
   virtual absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const = 0;
+  // The same, each delta's canonical bytes as stored under its sequence, not decoded (Merkle
+  // proofs hash them: half the time of Scan over a long chain).
+  virtual absl::Status ScanCanonical(uint64_t from, uint64_t to, const CanonicalVisitor& visit) const = 0;
 
   // One plan's deltas with plan_version >= from_version, in order.
   virtual absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,

@@ -1,7 +1,23 @@
 #include "store/merkle.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "exo/sha256.h"
+
+// A proof asked of sizes that do not fit is a programming error, never input (the audit service
+// checks the sizes it is asked for first): crash loudly.
+#define EXO_MERKLE_REQUIRE(cond, ...)      \
+  do {                                     \
+    if (!(cond)) {                         \
+      std::fprintf(stderr, "fatal: " __VA_ARGS__); \
+      std::fputc('\n', stderr);            \
+      std::abort();                        \
+    }                                      \
+  } while (0)
 
 namespace exo::store {
 namespace {
@@ -19,50 +35,15 @@ uint64_t SplitPoint(uint64_t n) {
   return k;
 }
 
-std::string RootOf(const std::vector<std::string>& leaves, uint64_t begin, uint64_t end) {
-  if (end - begin == 1) return leaves[begin];
-  const uint64_t k = SplitPoint(end - begin);
-  return MerkleNodeHash(RootOf(leaves, begin, begin + k), RootOf(leaves, begin + k, end));
-}
+std::string_view AsView(const Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
 
-// The root of leaves [begin, end), and on the way the audit path of leaf begin+m (leaf
-// upwards): every node hashed once.
-std::string RootAndPath(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end,
-                        std::vector<std::string>* out) {
-  if (end - begin == 1) return leaves[begin];
-  const uint64_t k = SplitPoint(end - begin);
-  if (m < k) {
-    std::string left = RootAndPath(leaves, m, begin, begin + k, out);
-    std::string right = RootOf(leaves, begin + k, end);
-    out->push_back(right);
-    return MerkleNodeHash(left, right);
-  }
-  std::string left = RootOf(leaves, begin, begin + k);
-  std::string right = RootAndPath(leaves, m - k, begin + k, end, out);
-  out->push_back(left);
-  return MerkleNodeHash(left, right);
-}
-
-void SubProof(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin, uint64_t end, bool complete,
-              std::vector<std::string>* out) {
-  const uint64_t n = end - begin;
-  if (m == n) {
-    if (!complete) out->push_back(RootOf(leaves, begin, end));
-    return;
-  }
-  const uint64_t k = SplitPoint(n);
-  if (m <= k) {
-    SubProof(leaves, m, begin, begin + k, complete, out);
-    out->push_back(RootOf(leaves, begin + k, end));
-  } else {
-    SubProof(leaves, m - k, begin + k, end, false, out);
-    out->push_back(RootOf(leaves, begin, begin + k));
-  }
+Digest NodeDigest(const Digest& left, const Digest& right) {
+  return Hasher().Hash({std::string_view("\x01", 1), AsView(left), AsView(right)});
 }
 
 }  // namespace
 
-std::string MerkleLeafHash(const std::string& entry) {
+std::string MerkleLeafHash(std::string_view entry) {
   return DigestToString(Hasher().Hash({std::string_view("\x00", 1), entry}));
 }
 
@@ -70,18 +51,155 @@ std::string MerkleNodeHash(const std::string& left, const std::string& right) {
   return DigestToString(Hasher().Hash({std::string_view("\x01", 1), left, right}));
 }
 
+MerkleProofBuilder::MerkleProofBuilder(uint64_t tree_size) : size_(tree_size) {
+  if (tree_size == 0) root_ = Sha256Of("");
+}
+
+MerkleProofBuilder MerkleProofBuilder::Inclusion(uint64_t tree_size, uint64_t index) {
+  MerkleProofBuilder b(tree_size);
+  EXO_MERKLE_REQUIRE(index < tree_size, "Merkle inclusion proof of leaf %llu in a tree of %llu",
+            static_cast<unsigned long long>(index), static_cast<unsigned long long>(tree_size));
+  b.WantInclusion(index, 0, tree_size);
+  b.Arrange();
+  return b;
+}
+
+MerkleProofBuilder MerkleProofBuilder::Consistency(uint64_t first, uint64_t tree_size) {
+  MerkleProofBuilder b(tree_size);
+  EXO_MERKLE_REQUIRE(first > 0 && first <= tree_size, "Merkle consistency proof from %llu leaves in a tree of %llu",
+            static_cast<unsigned long long>(first), static_cast<unsigned long long>(tree_size));
+  b.first_ = first;
+  b.WantConsistency(first, 0, tree_size, true);
+  b.Arrange();
+  return b;
+}
+
+// PATH(m, D[begin:end]) of RFC 9162 §2.1.3.1, naming the nodes instead of hashing them.
+void MerkleProofBuilder::WantInclusion(uint64_t index, uint64_t begin, uint64_t end) {
+  if (end - begin == 1) return;
+  const uint64_t k = SplitPoint(end - begin);
+  if (index < k) {
+    WantInclusion(index, begin, begin + k);
+    wanted_.push_back({begin + k, end});
+  } else {
+    WantInclusion(index - k, begin + k, end);
+    wanted_.push_back({begin, begin + k});
+  }
+}
+
+// SUBPROOF(m, D[begin:end], b) of §2.1.4.1, likewise.
+void MerkleProofBuilder::WantConsistency(uint64_t first, uint64_t begin, uint64_t end, bool complete) {
+  const uint64_t n = end - begin;
+  if (first == n) {
+    if (!complete) wanted_.push_back({begin, end});
+    return;
+  }
+  const uint64_t k = SplitPoint(n);
+  if (first <= k) {
+    WantConsistency(first, begin, begin + k, complete);
+    wanted_.push_back({begin + k, end});
+  } else {
+    WantConsistency(first - k, begin + k, end, false);
+    wanted_.push_back({begin, begin + k});
+  }
+}
+
+// A node of 2^h leaves is complete the moment its last leaf comes in, as one of the peaks; the
+// others end at the tree's last leaf and are folded from the peaks at the end. Ranges wanted
+// are disjoint, so no two complete at one leaf.
+void MerkleProofBuilder::Arrange() {
+  for (size_t i = 0; i < wanted_.size(); ++i) {
+    const uint64_t n = wanted_[i].end - wanted_[i].begin;
+    if ((n & (n - 1)) == 0) by_end_.push_back(i);
+  }
+  std::sort(by_end_.begin(), by_end_.end(), [this](size_t a, size_t b) { return wanted_[a].end < wanted_[b].end; });
+}
+
+void MerkleProofBuilder::AddLeaf(std::string_view leaf_hash) {
+  EXO_MERKLE_REQUIRE(leaf_hash.size() == 32 && added_ < size_, "Merkle leaf %llu of %llu: %zu bytes",
+            static_cast<unsigned long long>(added_), static_cast<unsigned long long>(size_), leaf_hash.size());
+  Peak leaf{added_, 0, {}};
+  std::memcpy(leaf.hash.data(), leaf_hash.data(), 32);
+  peaks_.push_back(leaf);
+  Pushed();
+  while (peaks_.size() >= 2 && peaks_[peaks_.size() - 2].height == peaks_.back().height) {
+    const Peak right = peaks_.back();
+    peaks_.pop_back();
+    Peak& left = peaks_.back();
+    left.hash = NodeDigest(left.hash, right.hash);
+    ++left.height;
+    Pushed();
+  }
+  ++added_;
+  if (added_ == first_) first_root_ = Fold(0);
+  if (added_ == size_) Finish();
+}
+
+void MerkleProofBuilder::Pushed() {
+  if (next_ == by_end_.size()) return;
+  Wanted& w = wanted_[by_end_[next_]];
+  const Peak& top = peaks_.back();
+  if (w.begin == top.begin && w.end == top.begin + (uint64_t{1} << top.height)) {
+    w.hash = top.hash;
+    ++next_;
+  }
+}
+
+Digest MerkleProofBuilder::Fold(size_t from) const {
+  Digest h = peaks_.back().hash;
+  for (size_t i = peaks_.size() - 1; i-- > from;) h = NodeDigest(peaks_[i].hash, h);
+  return h;
+}
+
+void MerkleProofBuilder::Finish() {
+  EXO_MERKLE_REQUIRE(next_ == by_end_.size(), "Merkle proof: %zu of %zu complete subtrees found", next_, by_end_.size());
+  root_ = Fold(0);
+  for (Wanted& w : wanted_) {
+    const uint64_t n = w.end - w.begin;
+    if ((n & (n - 1)) == 0) continue;
+    // A node ending at the last leaf: the peaks from its first leaf on (the peaks before it are
+    // the binary digits of `begin`, which is a multiple of a power of two above n).
+    size_t from = 0;
+    while (from < peaks_.size() && peaks_[from].begin < w.begin) ++from;
+    EXO_MERKLE_REQUIRE(from < peaks_.size() && peaks_[from].begin == w.begin && w.end == size_,
+              "Merkle proof: no peak begins at leaf %llu", static_cast<unsigned long long>(w.begin));
+    w.hash = Fold(from);
+  }
+}
+
+std::string MerkleProofBuilder::Root() const {
+  EXO_MERKLE_REQUIRE(added_ == size_, "Merkle root asked after %llu of %llu leaves", static_cast<unsigned long long>(added_),
+            static_cast<unsigned long long>(size_));
+  return DigestToString(root_);
+}
+
+std::vector<std::string> MerkleProofBuilder::Path() const {
+  EXO_MERKLE_REQUIRE(added_ == size_, "Merkle path asked after %llu of %llu leaves", static_cast<unsigned long long>(added_),
+            static_cast<unsigned long long>(size_));
+  std::vector<std::string> out;
+  out.reserve(wanted_.size());
+  for (const Wanted& w : wanted_) out.push_back(DigestToString(w.hash));
+  return out;
+}
+
+std::string MerkleProofBuilder::FirstRoot() const {
+  EXO_MERKLE_REQUIRE(added_ == size_ && first_ > 0, "Merkle first root asked of a proof without one");
+  return DigestToString(first_root_);
+}
+
 std::string MerkleRoot(const std::vector<std::string>& leaf_hashes) {
-  if (leaf_hashes.empty()) return DigestToString(Sha256Of(""));
-  return RootOf(leaf_hashes, 0, leaf_hashes.size());
+  MerkleProofBuilder b(leaf_hashes.size());
+  for (const std::string& h : leaf_hashes) b.AddLeaf(h);
+  return b.Root();
 }
 
 std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index,
                                              std::string* root) {
-  std::vector<std::string> out;
-  if (index >= leaf_hashes.size()) return out;
-  std::string r = RootAndPath(leaf_hashes, index, 0, leaf_hashes.size(), &out);
-  if (root != nullptr) *root = std::move(r);
-  return out;
+  if (index >= leaf_hashes.size()) return {};
+  MerkleProofBuilder b = MerkleProofBuilder::Inclusion(leaf_hashes.size(), index);
+  for (const std::string& h : leaf_hashes) b.AddLeaf(h);
+  if (root != nullptr) *root = b.Root();
+  return b.Path();
 }
 
 absl::Status VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, const std::string& leaf_hash,
@@ -114,9 +232,10 @@ absl::Status VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, const std
 }
 
 std::vector<std::string> MerkleConsistencyPath(const std::vector<std::string>& leaf_hashes, uint64_t m) {
-  std::vector<std::string> out;
-  if (m > 0 && m <= leaf_hashes.size()) SubProof(leaf_hashes, m, 0, leaf_hashes.size(), true, &out);
-  return out;
+  if (m == 0 || m > leaf_hashes.size()) return {};
+  MerkleProofBuilder b = MerkleProofBuilder::Consistency(m, leaf_hashes.size());
+  for (const std::string& h : leaf_hashes) b.AddLeaf(h);
+  return b.Path();
 }
 
 absl::Status VerifyMerkleConsistency(uint64_t first, uint64_t second, const std::string& first_root,

@@ -4,8 +4,10 @@
 // to, without the rest of the log (docs/replay-and-audit.md, "Inclusion proofs").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -13,14 +15,66 @@
 namespace exo::store {
 
 // SHA-256(0x00 || entry) and SHA-256(0x01 || left || right) (RFC 9162 §2.1.1).
-std::string MerkleLeafHash(const std::string& entry);
+std::string MerkleLeafHash(std::string_view entry);
 std::string MerkleNodeHash(const std::string& left, const std::string& right);
 
+// The root, and an inclusion or consistency proof, of a tree of `tree_size` leaves, built from
+// the leaf hashes handed in order one at a time: memory O(log n) however long the chain (a
+// vector of every leaf hash would take ~80 bytes per delta, ~8 GB at 100 M). Every hash a proof
+// names is a node of the tree over contiguous leaves, known from the sizes alone before any leaf
+// is read; every node is hashed once. Not thread-safe; one per proof.
+class MerkleProofBuilder {
+ public:
+  // Only the root of the tree.
+  explicit MerkleProofBuilder(uint64_t tree_size);
+  // The root and PATH(index, D[tree_size]) (RFC 9162 §2.1.3.1); index < tree_size.
+  static MerkleProofBuilder Inclusion(uint64_t tree_size, uint64_t index);
+  // The root, PROOF(first, D[tree_size]) (§2.1.4.1) and the root of the first `first` leaves;
+  // 0 < first <= tree_size.
+  static MerkleProofBuilder Consistency(uint64_t first, uint64_t tree_size);
+
+  // The next leaf's hash (MerkleLeafHash, 32 bytes); at most tree_size of them.
+  void AddLeaf(std::string_view leaf_hash);
+  uint64_t leaves_added() const { return added_; }
+  uint64_t tree_size() const { return size_; }
+
+  // Once all tree_size leaves are in: the root (the hash of the empty string for none), the
+  // path (leaf upwards, as RFC 9162 orders it) and, for a consistency proof, the first tree's root.
+  std::string Root() const;
+  std::vector<std::string> Path() const;
+  std::string FirstRoot() const;
+
+ private:
+  struct Peak {  // A complete subtree of 2^height leaves from `begin`.
+    uint64_t begin;
+    uint32_t height;
+    std::array<uint8_t, 32> hash;
+  };
+  struct Wanted {  // A node the proof names: leaves [begin, end).
+    uint64_t begin, end;
+    std::array<uint8_t, 32> hash{};
+  };
+  void WantInclusion(uint64_t index, uint64_t begin, uint64_t end);
+  void WantConsistency(uint64_t first, uint64_t begin, uint64_t end, bool complete);
+  void Arrange();  // Orders the complete subtrees wanted by when the leaves complete them.
+  void Pushed();   // The top peak is new: keeps it if wanted.
+  std::array<uint8_t, 32> Fold(size_t from) const;  // The peaks from `from` up, folded right.
+  void Finish();
+
+  uint64_t size_ = 0, added_ = 0, first_ = 0;
+  std::vector<Peak> peaks_;           // Sizes strictly decreasing: at most 64.
+  std::vector<Wanted> wanted_;        // In the path's order.
+  std::vector<size_t> by_end_;        // wanted_ that are complete subtrees, in completion order.
+  size_t next_ = 0;                   // Into by_end_.
+  std::array<uint8_t, 32> root_{}, first_root_{};
+};
+
+// The same over a vector of leaf hashes (small trees, tests).
 // MTH over leaf hashes (already leaf-hashed); the hash of the empty string for none.
 std::string MerkleRoot(const std::vector<std::string>& leaf_hashes);
 
 // PATH(m, D[n]) (RFC 9162 §2.1.3.1) for leaf `index` (0-based) among `leaf_hashes`; with
-// `root`, also the tree's root (the same pass: every node hashed once).
+// `root`, also the tree's root. Empty for an index beyond the leaves.
 std::vector<std::string> MerkleInclusionPath(const std::vector<std::string>& leaf_hashes, uint64_t index,
                                              std::string* root = nullptr);
 

@@ -186,6 +186,18 @@ class RocksDeltaStore final : public DeltaStore {
     return FromRocks(it->status(), "scan deltas");
   }
 
+  absl::Status ScanCanonical(uint64_t from, uint64_t to, const CanonicalVisitor& visit) const override {
+    if (from == 0) from = 1;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
+    for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
+      uint64_t seq = ParseSeq(it->key().ToStringView());
+      if (to != 0 && seq > to) break;
+      EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(it->value().ToStringView()));
+      if (!visit(seq, sd.canonical)) return absl::OkStatus();
+    }
+    return FromRocks(it->status(), "scan deltas");
+  }
+
   // The delta stored under `seq` as `value`, decoded and handed to `visit`.
   static absl::Status Visit(uint64_t seq, std::string_view value, const DeltaVisitor& visit, bool* keep_going) {
     EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(value));

@@ -41,6 +41,9 @@ class SlowAppendStore final : public exo::store::DeltaStore {
   absl::Status Scan(uint64_t from, uint64_t to, const exo::store::DeltaVisitor& visit) const override {
     return real_->Scan(from, to, visit);
   }
+  absl::Status ScanCanonical(uint64_t from, uint64_t to, const exo::store::CanonicalVisitor& visit) const override {
+    return real_->ScanCanonical(from, to, visit);
+  }
   absl::Status ScanPlan(std::string_view plan_id, uint32_t from_version,
                         const exo::store::DeltaVisitor& visit) const override {
     return real_->ScanPlan(plan_id, from_version, visit);

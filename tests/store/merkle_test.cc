@@ -9,6 +9,7 @@ using exo::store::MerkleConsistencyPath;
 using exo::store::MerkleInclusionPath;
 using exo::store::MerkleLeafHash;
 using exo::store::MerkleNodeHash;
+using exo::store::MerkleProofBuilder;
 using exo::store::MerkleRoot;
 using exo::store::VerifyMerkleConsistency;
 using exo::store::VerifyMerkleInclusion;
@@ -31,6 +32,45 @@ std::string BottomUpRoot(std::vector<std::string> level) {
     level = std::move(up);
   }
   return level.front();
+}
+
+// RFC 9162 §2.1 read literally (MTH, PATH, PROOF by recursion over a vector): the reference the
+// streaming MerkleProofBuilder is held to.
+uint64_t Split(uint64_t n) {
+  uint64_t k = 1;
+  while (k << 1 < n) k <<= 1;
+  return k;
+}
+std::string Mth(const std::vector<std::string>& d, uint64_t b, uint64_t e) {
+  if (e - b == 1) return d[b];
+  const uint64_t k = Split(e - b);
+  return MerkleNodeHash(Mth(d, b, b + k), Mth(d, b + k, e));
+}
+void RfcPath(const std::vector<std::string>& d, uint64_t m, uint64_t b, uint64_t e, std::vector<std::string>* out) {
+  if (e - b == 1) return;
+  const uint64_t k = Split(e - b);
+  if (m < k) {
+    RfcPath(d, m, b, b + k, out);
+    out->push_back(Mth(d, b + k, e));
+  } else {
+    RfcPath(d, m - k, b + k, e, out);
+    out->push_back(Mth(d, b, b + k));
+  }
+}
+void RfcSubproof(const std::vector<std::string>& d, uint64_t m, uint64_t b, uint64_t e, bool complete,
+                 std::vector<std::string>* out) {
+  if (m == e - b) {
+    if (!complete) out->push_back(Mth(d, b, e));
+    return;
+  }
+  const uint64_t k = Split(e - b);
+  if (m <= k) {
+    RfcSubproof(d, m, b, b + k, complete, out);
+    out->push_back(Mth(d, b + k, e));
+  } else {
+    RfcSubproof(d, m - k, b + k, e, false, out);
+    out->push_back(Mth(d, b, b + k));
+  }
 }
 
 }  // namespace
@@ -108,4 +148,53 @@ TEST_CASE("Merkle consistency proofs: every earlier size is proved a prefix, and
     }
   }
   CHECK(VerifyMerkleConsistency(0, 3, "", "", {}).message() == "consistency proof: sizes 0 and 3 are not 0 < first <= second");
+}
+
+TEST_CASE("Merkle proofs built leaf by leaf equal RFC 9162's recursive definitions for every size and leaf", "[merkle]") {
+  for (size_t n = 1; n <= 70; ++n) {
+    const std::vector<std::string> leaves = Leaves(n);
+    const std::string root = Mth(leaves, 0, n);
+    for (size_t i = 0; i < n; ++i) {
+      INFO("n = " << n << ", leaf " << i);
+      MerkleProofBuilder b = MerkleProofBuilder::Inclusion(n, i);
+      for (const std::string& h : leaves) b.AddLeaf(h);
+      std::vector<std::string> expected;
+      RfcPath(leaves, i, 0, n, &expected);
+      CHECK(b.Path() == expected);
+      CHECK(b.Root() == root);
+    }
+    for (size_t m = 1; m <= n; ++m) {
+      INFO("n = " << n << ", from " << m);
+      MerkleProofBuilder b = MerkleProofBuilder::Consistency(m, n);
+      for (const std::string& h : leaves) b.AddLeaf(h);
+      std::vector<std::string> expected;
+      RfcSubproof(leaves, m, 0, n, true, &expected);
+      CHECK(b.Path() == expected);
+      CHECK(b.Root() == root);
+      CHECK(b.FirstRoot() == Mth(leaves, 0, m));
+    }
+  }
+  MerkleProofBuilder empty(0);
+  CHECK(absl::BytesToHexString(empty.Root()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("Merkle proofs over a large tree verify at its edges and in its middle", "[merkle]") {
+  // 2^17 + 5 leaves: deep left subtrees, a short ragged right edge.
+  const uint64_t n = (uint64_t{1} << 17) + 5;
+  const std::vector<std::string> leaves = Leaves(n);
+  for (uint64_t i : {uint64_t{0}, uint64_t{1}, n / 2, (uint64_t{1} << 17) - 1, uint64_t{1} << 17, n - 2, n - 1}) {
+    INFO("leaf " << i);
+    MerkleProofBuilder b = MerkleProofBuilder::Inclusion(n, i);
+    for (const std::string& h : leaves) b.AddLeaf(h);
+    CHECK(VerifyMerkleInclusion(i, n, leaves[i], b.Path(), b.Root()).ok());
+    // 17 hashes inside the left subtree and the right part's root; or the left subtree's root
+    // and the path inside the 5 right leaves (the 5th leaf: one hash, the others: three).
+    CHECK(b.Path().size() == (i < (uint64_t{1} << 17) ? 18u : i == n - 1 ? 2u : 4u));
+  }
+  for (uint64_t m : {uint64_t{1}, uint64_t{3}, uint64_t{1} << 16, uint64_t{1} << 17, n - 1, n}) {
+    INFO("from " << m);
+    MerkleProofBuilder b = MerkleProofBuilder::Consistency(m, n);
+    for (const std::string& h : leaves) b.AddLeaf(h);
+    CHECK(VerifyMerkleConsistency(m, n, b.FirstRoot(), b.Root(), b.Path()).ok());
+  }
 }
