@@ -1,6 +1,7 @@
 #include "adapters/book_file.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -21,11 +22,18 @@ absl::StatusOr<exoroute::v1::BookSnapshotFile> LoadBookFile(const std::string& p
   if (!st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("book file ", path, ": ", st.message().as_string()));
   }
+  std::map<std::pair<std::string, std::string>, int> seen;  // (venue, symbol) -> index.
   for (int i = 0; i < file.books_size(); ++i) {
     const auto& b = file.books(i);
     if (b.venue().empty() || b.symbol().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("book file ", path, ": books[", i, "]: venue and symbol are required"));
+    }
+    // One book per venue and symbol: a second would silently replace the first.
+    if (auto [at, fresh] = seen.emplace(std::make_pair(b.venue(), b.symbol()), i); !fresh) {
+      return absl::InvalidArgumentError(absl::StrCat("book file ", path, ": books[", i, "]: venue \"", b.venue(),
+                                                     "\" symbol \"", b.symbol(), "\" already has a book (books[",
+                                                     at->second, "])"));
     }
     // As every book the router takes: levels within 1..2^53 units, best first, one per price.
     for (const auto* side : {&b.bids(), &b.asks()}) {

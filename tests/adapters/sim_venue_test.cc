@@ -172,6 +172,10 @@ TEST_CASE("book files load, and bad ones name the problem", "[sim]") {
       << R"({"books":[{"venue":"A","symbol":"X","bids":[{"price":99,"size":1},{"price":99,"size":2}]}]})";
   CHECK(std::string(exo::adapters::LoadBookFile(dir / "twice.json").status().message()) ==
         "book file " + (dir / "twice.json") + ": books[0].bids[1]: price 99 after 99: bids go best first, strictly descending");
+  std::ofstream(dir / "again.json") << R"({"books":[{"venue":"A","symbol":"X","bids":[{"price":99,"size":1}]},
+      {"venue":"A","symbol":"Y","bids":[{"price":9,"size":1}]},{"venue":"A","symbol":"X","asks":[{"price":101,"size":1}]}]})";
+  CHECK(std::string(exo::adapters::LoadBookFile(dir / "again.json").status().message()) ==
+        "book file " + (dir / "again.json") + ": books[2]: venue \"A\" symbol \"X\" already has a book (books[0])");
   std::ofstream(dir / "typo.json") << R"({"bookz":[]})";
   CHECK_FALSE(exo::adapters::LoadBookFile(dir / "typo.json").ok());
   CHECK(exo::adapters::LoadBookFile(dir / "none.json").status().code() == absl::StatusCode::kNotFound);
