@@ -245,6 +245,12 @@ class ClusterOracle final : public solver::DualOracle {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       absl::StatusOr<BreakpointReply>& r = replies[i];
       if (!r.ok()) return Failed(i, r.status());
+      // A price above λ, or +inf for none: anything else (NaN, a price at or below λ) is a
+      // faulty node's, and would stall the search or end it short.
+      if (!(r->next() > lambda)) {
+        return Failed(i, absl::InternalError(absl::StrCat("node ", nodes_[i]->node_id(), " answered ", r->next(),
+                                                          " as its next breakpoint above λ ", lambda, ": refused")));
+      }
       m = std::min(m, r->next());
     }
     return m;
@@ -370,6 +376,17 @@ absl::Status Incompatible(const PrepareReply& r, const std::string& node, const 
         own->price_scale(), " (instruments must agree across the cluster)"));
   }
   return absl::OkStatus();
+}
+
+// A Prepare reply's plain prices: the cheapest and dearest marginal cost are numbers (+inf and
+// -inf for a node with no usable venue), the cheapest not above the dearest. A node that
+// answers otherwise is faulty: its summary would bracket the search wrongly.
+absl::Status MalformedSummary(const PrepareReply& r, const std::string& node) {
+  const double lo = r.min_cost(), hi = r.max_cost();
+  const bool none = lo == std::numeric_limits<double>::infinity() && hi == -std::numeric_limits<double>::infinity();
+  if (none || (std::isfinite(lo) && std::isfinite(hi) && lo <= hi)) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("node ", node, " answered a malformed Prepare: min_cost ", lo, ", max_cost ",
+                                          hi, " (numbers, min_cost <= max_cost, or +inf and -inf for no venue)"));
 }
 
 bool TakesNoPart(const absl::Status& s) {
@@ -618,7 +635,8 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
     for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
       absl::StatusOr<PrepareReply>& r = prepared[k];
-      const absl::Status why = r.ok() ? Incompatible(*r, live[i]->node_id(), order.symbol(), *engine) : r.status();
+      absl::Status why = r.ok() ? Incompatible(*r, live[i]->node_id(), order.symbol(), *engine) : r.status();
+      if (why.ok()) why = MalformedSummary(*r, live[i]->node_id());
       if (!why.ok()) {
         // A node that cannot take part changes the participants, and the others' masks no
         // longer cancel: start again without it. (A node whose venues are all unusable stays

@@ -2,6 +2,7 @@
 // embedded default's three sim venues and a real RocksDB store, the node alone in its cluster
 // (the route's only participant, so its sums carry no masks and read as plain totals).
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/cluster/coordinator.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -128,6 +129,87 @@ TEST_CASE("a node refuses a share beyond the whole order and trades nothing for 
   int64_t allocated = 0;
   for (const Allocation& a : plan->allocations()) allocated += a.quantity();
   CHECK(allocated == done.execute().quantity());
+}
+
+// A link that hands on a node's answers after `tamper` had its way with them: a faulty peer.
+class TamperLink final : public exo::daemon::cluster::NodeLink {
+ public:
+  TamperLink(std::unique_ptr<NodeLink> inner, std::function<void(PeerAnswer*)> tamper)
+      : inner_(std::move(inner)), tamper_(std::move(tamper)) {}
+  const std::string& node_id() const override { return inner_->node_id(); }
+
+ protected:
+  void DoSend(PeerCall call) override { inner_->Send(std::move(call)); }
+  absl::StatusOr<PeerAnswer> DoReceive() override {
+    absl::StatusOr<PeerAnswer> a = inner_->Receive();
+    if (a.ok()) tamper_(&*a);
+    return a;
+  }
+
+ private:
+  std::unique_ptr<NodeLink> inner_;
+  std::function<void(PeerAnswer*)> tamper_;
+};
+
+TEST_CASE("a coordinator refuses a node's prices that are not numbers or out of order, naming the node", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  using exo::daemon::cluster::Coordinator;
+  const std::string id = n.config.node_id();
+  auto route_with = [&](std::function<void(PeerAnswer*)> tamper, const std::string& route, int64_t quantity = 500'000'000) {
+    std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
+    links.push_back(std::make_unique<TamperLink>(exo::daemon::cluster::LocalLink(n.node.get()), std::move(tamper)));
+    Coordinator c(id, std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+    ParentOrder o = LoneNode::Order(route);
+    o.set_quantity(quantity);
+    return c.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
+  };
+  // Untouched, the node routes the order.
+  auto fine = route_with([](PeerAnswer*) {}, "fine");
+  REQUIRE(fine.ok());
+  CHECK(fine->cluster().shares(0).quantity() == 500'000'000);
+
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (auto [min_cost, max_cost] : {std::pair<double, double>{nan, 1e6}, {1e6, nan}, {2e6, 1e6},
+                                    {-std::numeric_limits<double>::infinity(), 1e6}}) {
+    INFO("min_cost " << min_cost << ", max_cost " << max_cost);
+    auto refused = route_with(
+        [&](PeerAnswer* a) {
+          if (!a->has_prepare()) return;
+          a->mutable_prepare()->set_min_cost(min_cost);
+          a->mutable_prepare()->set_max_cost(max_cost);
+        },
+        "bad-prices");
+    REQUIRE_FALSE(refused.ok());
+    // Its only node dropped, the route has no node left, and says which and why.
+    CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(std::string(refused.status().message()),
+               Catch::Contains("no node can route BTC-USD: " + id + ": node " + id + " answered a malformed Prepare: min_cost "));
+    CHECK(n.engine->GetPlan("bad-prices").status().code() == absl::StatusCode::kNotFound);
+  }
+
+  // The next breakpoint above λ: NaN or one below λ is refused. The search asks for it only in
+  // its last steps; orders of several sizes make it ask (the first time NaN, then a price below).
+  int asked = 0;
+  for (int k = 1; k <= 120 && asked < 2; ++k) {
+    const int before = asked;
+    auto r = route_with(
+        [&](PeerAnswer* a) {
+          if (!a->has_next_breakpoint()) return;
+          ++asked;
+          a->mutable_next_breakpoint()->set_next(asked == 1 ? nan : -1e300);
+        },
+        "steps-" + std::to_string(k), k * 37'300'000);
+    if (asked == before) {
+      REQUIRE(r.ok());
+      continue;
+    }
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(std::string(r.status().message()),
+               Catch::Contains("node " + id + " answered " + (asked == 1 ? "nan" : "-1e+300") + " as its next breakpoint above λ"));
+    CHECK(n.engine->GetPlan("steps-" + std::to_string(k)).status().code() == absl::StatusCode::kNotFound);
+  }
+  CHECK(asked == 2);
 }
 
 }  // namespace
