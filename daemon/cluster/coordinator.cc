@@ -103,8 +103,13 @@ template <typename Kind>
 absl::StatusOr<typename Kind::ReplyType> ReplyOf(const std::string& node, absl::StatusOr<PeerAnswer> answer) {
   if (!answer.ok()) return answer.status();
   if (answer->has_error()) {
-    return absl::Status(static_cast<absl::StatusCode>(answer->error().code()),
-                        absl::StrCat("node ", node, ": ", answer->error().message()));
+    // An error is a gRPC status code other than OK (1..16); a node that answers another is faulty.
+    const int32_t code = answer->error().code();
+    if (code <= 0 || code > static_cast<int32_t>(absl::StatusCode::kUnauthenticated)) {
+      return absl::InternalError(absl::StrCat("node ", node, ": answered an error with code ", code,
+                                              ", which is not an error: ", answer->error().message()));
+    }
+    return absl::Status(static_cast<absl::StatusCode>(code), absl::StrCat("node ", node, ": ", answer->error().message()));
   }
   if (answer->answer_case() != Kind::kCase) {
     return absl::InternalError(absl::StrCat("node ", node, ": answered another kind of call"));
@@ -135,6 +140,10 @@ void AbortOn(NodeLink* node, const std::string& route_id) {
   (void)FanOut({node}, [&r](size_t) -> const AbortRequest& { return r; });
 }
 
+// Beyond any cluster's supply (every book's levels are within 2^53 units); a total this far off
+// is a faulty node's.
+constexpr int64_t kFarUnits = int64_t{1} << 61;
+
 // The cluster's sums over every live node (added in node order: determinism of the sums).
 class ClusterOracle final : public solver::DualOracle {
  public:
@@ -148,10 +157,11 @@ class ClusterOracle final : public solver::DualOracle {
   // Lookahead, answered along with the round before — takes its sums instead of asking again
   // (one it passes over is dropped); the rounds asked here are numbered after them, since a
   // round's masks serve one release only.
+  // `capacity`: the cluster's, from Prepare; `noisy`: the sums carry privacy noise.
   ClusterOracle(std::string route_id, const std::vector<NodeLink*>& nodes,
-                std::vector<std::pair<double, Summed>> opening)
+                std::vector<std::pair<double, Summed>> opening, int64_t capacity, bool noisy)
       : route_id_(std::move(route_id)), nodes_(nodes), ahead_(std::move(opening)),
-        round_(static_cast<uint32_t>(ahead_.size())) {
+        round_(static_cast<uint32_t>(ahead_.size())), capacity_(capacity), noisy_(noisy) {
     if (!ahead_.empty()) node_last_ = ahead_.back().first;
   }
   absl::StatusOr<solver::LocalProblem::Response> Evaluate(double lambda) override {
@@ -163,6 +173,7 @@ class ClusterOracle final : public solver::DualOracle {
       got = Sum(lambda, /*exact=*/false);
     }
     asked_last_ = lambda;
+    if (got.ok()) got = Checked(lambda, *std::move(got), noisy_);
     if (!got.ok()) return got.status();
     answers_.push_back({lambda, got->sum});
     tied_last_ = got->tied;
@@ -176,6 +187,7 @@ class ClusterOracle final : public solver::DualOracle {
   // The exact (masked, noise-free) totals at λ: the one such release of a noisy route.
   absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) {
     absl::StatusOr<Summed> got = Sum(lambda, true);
+    if (got.ok()) got = Checked(lambda, *std::move(got), /*noisy=*/false);
     if (!got.ok()) return got.status();
     return got->sum;
   }
@@ -258,6 +270,20 @@ class ClusterOracle final : public solver::DualOracle {
   size_t failed() const { return failed_; }
 
  private:
+  // The cluster's totals at λ are a supply: 0 <= S_lo <= S_hi <= the capacity (when that is
+  // exact: no noise), costs finite. Noisy sums may stray from that by the noise, never beyond
+  // 2^61 units. Anything else is a faulty node's (masked, the sum cannot tell whose) and would
+  // overflow the search's arithmetic: the route fails, saying so.
+  absl::StatusOr<Summed> Checked(double lambda, Summed got, bool noisy_sums) const {
+    const solver::LocalProblem::Response& r = got.sum;
+    const bool supply = noisy_sums ? r.lo > -kFarUnits && r.lo < kFarUnits && r.hi > -kFarUnits && r.hi < kFarUnits
+                                   : r.lo >= 0 && r.lo <= r.hi && r.hi < kFarUnits && (noisy_ || r.hi <= capacity_);
+    if (supply && std::isfinite(r.cost_lo) && std::isfinite(r.cost_hi)) return got;
+    return absl::InternalError(absl::StrCat("route ", route_id_, ": the nodes' sums at λ ", lambda,
+                                            " are no supply (S_lo ", r.lo, ", S_hi ", r.hi, " of a capacity of ",
+                                            capacity_, ", costs ", r.cost_lo, " and ", r.cost_hi,
+                                            "): some node answers wrongly"));
+  }
   exoroute::v1::Narrow TakeNarrow() {
     exoroute::v1::Narrow n = narrow_;
     narrow_ = NARROW_NONE;
@@ -279,6 +305,8 @@ class ClusterOracle final : public solver::DualOracle {
   double node_last_ = std::numeric_limits<double>::quiet_NaN();
   exoroute::v1::Narrow narrow_ = NARROW_NONE;
   uint32_t round_;
+  const int64_t capacity_;
+  const bool noisy_;
   size_t failed_ = std::numeric_limits<size_t>::max();
 };
 
@@ -718,6 +746,14 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
+    // What the venues of the cluster hold: within 0..2^61 units (a noisy total by the noise
+    // either side), its cost finite. Else some node answers wrongly (which, the masked sum
+    // cannot tell).
+    if (!(total.capacity < kFarUnits && total.capacity > (noisy ? -kFarUnits : -1)) || !std::isfinite(total.total_cost)) {
+      abort_all();
+      return absl::InternalError(absl::StrCat("route ", route_id, ": the nodes' capacities add up to ", total.capacity,
+                                              " units costing ", total.total_cost, ": some node answers wrongly"));
+    }
     // The opening rounds, summed over the nodes' replies (each node answers them all, or its
     // Prepare fails).
     for (const auto& r : prepared) {
@@ -732,7 +768,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
                           return r->opening(static_cast<int>(k));
                         })});
     }
-    ClusterOracle oracle(route_id, live, std::move(opened));
+    ClusterOracle oracle(route_id, live, std::move(opened), total.capacity, noisy);
     // Without noise every round also asks two λ the search may take next (docs/cluster.md);
     // with noise each λ asked would spend privacy budget whether the search takes it or not.
     solver::SearchOptions options;
@@ -1018,9 +1054,21 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       RecordLeftOut(d->node(), route_id, d->reason());
       continue;
     }
+    share->set_plan_id(r->plan_id());
+    if (r->quantity() < 0 || r->quantity() > quantity - given) {
+      // The shares the coordinator fixed add up to at most the order: a node that says it took
+      // more (or less than nothing) is faulty. Its plan, if any, is named; its share is not counted.
+      const std::string why = absl::StrCat("answered that it took ", r->quantity(), " units, not within 0..",
+                                           quantity - given, " (what the order has left): not counted");
+      LogWarning("route %s: node %s %s", route_id, live[i]->node_id(), why);
+      NodeDropped* d = record.add_dropped();
+      d->set_node(live[i]->node_id());
+      d->set_reason(why);
+      RecordLeftOut(d->node(), route_id, d->reason());
+      continue;
+    }
     RecordTookPart(live[i]->node_id());
     share->set_quantity(r->quantity());
-    share->set_plan_id(r->plan_id());
     given += r->quantity();
   }
   std::sort(summary->mutable_shares()->begin(), summary->mutable_shares()->end(),

@@ -151,7 +151,7 @@ class TamperLink final : public exo::daemon::cluster::NodeLink {
   std::function<void(PeerAnswer*)> tamper_;
 };
 
-TEST_CASE("a coordinator refuses a node's prices that are not numbers or out of order, naming the node", "[cluster_node]") {
+TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and sums that are no supply fail it or the route with the reason", "[cluster_node]") {
   TempDir dir;
   LoneNode n(dir.path());
   using exo::daemon::cluster::Coordinator;
@@ -210,6 +210,52 @@ TEST_CASE("a coordinator refuses a node's prices that are not numbers or out of 
     CHECK(n.engine->GetPlan("steps-" + std::to_string(k)).status().code() == absl::StatusCode::kNotFound);
   }
   CHECK(asked == 2);
+
+  // Sums that are no supply (masked, nobody's in particular): the route fails, saying so —
+  // found by fuzzing the coordinator (2026-12-03): a sum beyond 2^62 overflowed the search.
+  auto beyond = route_with(
+      [](PeerAnswer* a) {
+        if (a->has_evaluate()) a->mutable_evaluate()->set_hi(uint64_t{1} << 62);
+      },
+      "no-supply");
+  REQUIRE_FALSE(beyond.ok());
+  CHECK_THAT(std::string(beyond.status().message()),
+             Catch::Contains("route no-supply: the nodes' sums at λ") && Catch::Contains("are no supply (S_lo ") &&
+                 Catch::Contains("S_hi 4611686018427387904 of a capacity of"));
+  CHECK(n.engine->GetPlan("no-supply").status().code() == absl::StatusCode::kNotFound);
+  auto capacity = route_with(
+      [](PeerAnswer* a) {
+        if (a->has_prepare()) a->mutable_prepare()->set_capacity(~uint64_t{0});  // -1 as a total.
+      },
+      "no-capacity");
+  REQUIRE_FALSE(capacity.ok());
+  CHECK_THAT(std::string(capacity.status().message()),
+             Catch::Contains("route no-capacity: the nodes' capacities add up to -1 units"));
+
+  // A node that says it took more than the order, or less than nothing: not counted, named.
+  for (int64_t said : {int64_t{-5}, int64_t{500'000'001}}) {
+    auto r = route_with(
+        [said](PeerAnswer* a) {
+          if (a->has_execute()) a->mutable_execute()->set_quantity(said);
+        },
+        "said-" + std::to_string(said));
+    REQUIRE(r.ok());
+    CHECK(r->cluster().shares(0).quantity() == 0);
+    CHECK(r->cluster().shortfall() == 500'000'000);
+    REQUIRE(r->cluster().route().dropped_size() == 1);
+    CHECK(r->cluster().route().dropped(0).reason() ==
+          "answered that it took " + std::to_string(said) + " units, not within 0..500000000 (what the order has left): not counted");
+  }
+
+  // An error answered with code 0 (OK) or beyond the gRPC codes is a faulty node's.
+  auto ok_error = route_with(
+      [](PeerAnswer* a) {
+        if (a->has_prepare()) a->mutable_error()->set_code(0);
+      },
+      "ok-error");
+  REQUIRE_FALSE(ok_error.ok());
+  CHECK_THAT(std::string(ok_error.status().message()),
+             Catch::Contains("node " + id + ": answered an error with code 0, which is not an error"));
 }
 
 }  // namespace

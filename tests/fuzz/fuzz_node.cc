@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "exo/clock.h"
 #include "tests/fuzz/fuzz_target.h"
 #include "tests/testing/test_engine.h"
 
@@ -39,6 +40,19 @@ const FuzzNode& Node(uint32_t sim_latency_ms) {
     return n;
   }();
   return node;
+}
+
+daemon::cluster::ClusterNode& Cluster() {
+  static daemon::cluster::ClusterNode* node = [] {
+    const FuzzNode& n = Node();
+    auto keys = daemon::cluster::PairKeys::Generate(n.config.node_id());
+    FUZZ_CHECK(keys.ok(), "%s", keys.status().ToString().c_str());
+    auto* k = keys->release();
+    auto* directory = new daemon::cluster::KeyDirectory(k, 1000);
+    return new daemon::cluster::ClusterNode(n.engine, k, directory, exoroute::v1::PrivacyConfig(), n.store,
+                                            SystemClock());
+  }();
+  return *node;
 }
 
 }  // namespace exo::fuzz

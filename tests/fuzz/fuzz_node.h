@@ -5,6 +5,7 @@
 // argument counts then only) and never destroyed.
 #pragma once
 
+#include "daemon/cluster/cluster_node.h"
 #include "daemon/router_engine.h"
 #include "store/delta_store.h"
 #include "tests/testing/tap_venue.h"
@@ -19,5 +20,8 @@ struct FuzzNode {
 };
 
 const FuzzNode& Node(uint32_t sim_latency_ms = 0);
+
+// That node's part in a cluster, alone in it (its sums need no peer's key), no privacy noise.
+daemon::cluster::ClusterNode& Cluster();
 
 }  // namespace exo::fuzz

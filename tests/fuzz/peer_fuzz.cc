@@ -6,7 +6,6 @@
 #include <map>
 
 #include "daemon/cluster/cluster_node.h"
-#include "exo/clock.h"
 #include "exoroute/v1/peer.pb.h"
 #include "tests/fuzz/fuzz_node.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -25,18 +24,6 @@ std::string Calls(const std::vector<PeerCall>& calls) {
     out += b;
   }
   return out;
-}
-
-ClusterNode& Cluster() {
-  static ClusterNode* node = [] {
-    const exo::fuzz::FuzzNode& n = exo::fuzz::Node();
-    auto keys = exo::daemon::cluster::PairKeys::Generate(n.config.node_id());
-    FUZZ_CHECK(keys.ok(), "%s", keys.status().ToString().c_str());
-    auto* k = keys->release();
-    auto* directory = new exo::daemon::cluster::KeyDirectory(k, 1000);
-    return new ClusterNode(n.engine, k, directory, PrivacyConfig(), n.store, exo::SystemClock());
-  }();
-  return *node;
 }
 
 }  // namespace
@@ -97,7 +84,7 @@ std::vector<std::string> Seeds() {
 }  // namespace exo::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  ClusterNode& node = Cluster();
+  ClusterNode& node = exo::fuzz::Cluster();
   std::map<std::string, int64_t> prepared;  // Route id -> the order's quantity it was prepared with.
   size_t at = 0;
   while (at + 2 <= size) {
