@@ -1,10 +1,12 @@
 #include "daemon/request_validation.h"
 
+#include <map>
 #include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "exo/status_macros.h"
 
 namespace exo::daemon {
 namespace {
@@ -13,13 +15,41 @@ absl::Status Bad(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
+// A client's value quoted in an error: its first 64 bytes and its length beyond that (a
+// request may carry megabytes in one string; the answer and the log should not).
+std::string Shown(const std::string& v) {
+  if (v.size() <= 64) return absl::StrCat("\"", v, "\"");
+  return absl::StrCat("\"", v.substr(0, 64), "\"... (", v.size(), " bytes)");
+}
+
+// A list of venue ids in an order: each one a venue id as the config allows them, once, and
+// not more of them than a cluster could have.
+absl::Status ValidateVenueList(const google::protobuf::RepeatedPtrField<std::string>& list, const char* field) {
+  static const std::regex kVenueId("[A-Za-z0-9._-]{1,32}");
+  if (list.size() > kMaxListedVenues) {
+    return Bad(absl::StrCat("order.", field), absl::StrCat("at most ", kMaxListedVenues, " venues, got ", list.size()));
+  }
+  std::map<std::string, int> seen;
+  for (int i = 0; i < list.size(); ++i) {
+    const std::string f = absl::StrCat("order.", field, "[", i, "]");
+    if (list[i].empty()) return Bad(f, "empty");
+    if (!std::regex_match(list[i], kVenueId)) {
+      return Bad(f, absl::StrCat("must be a venue id ([A-Za-z0-9._-]{1,32}), got ", Shown(list[i])));
+    }
+    if (auto [at, fresh] = seen.emplace(list[i], i); !fresh) {
+      return Bad(f, absl::StrCat(Shown(list[i]), " is listed twice (", field, "[", at->second, "])"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidatePlanId(const std::string& id, const char* field) {
   static const std::regex kId("[A-Za-z0-9._:-]{1,64}");
   if (id.empty()) return Bad(field, "required");
   if (!std::regex_match(id, kId)) {
-    return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got \"", id, "\""));
+    return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(id)));
   }
   return absl::OkStatus();
 }
@@ -32,6 +62,10 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
     return Bad("order.id", std::string(s.message()).substr(std::string("plan_id: ").size()));
   }
   if (o.symbol().empty()) return Bad("order.symbol", "required");
+  static const std::regex kSymbol("[A-Za-z0-9._/-]{1,32}");  // As the config allows instruments.
+  if (!std::regex_match(o.symbol(), kSymbol)) {
+    return Bad("order.symbol", absl::StrCat("must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got ", Shown(o.symbol())));
+  }
   if (o.side() != SIDE_BUY && o.side() != SIDE_SELL) {
     return Bad("order.side", absl::StrCat("must be SIDE_BUY or SIDE_SELL, got ", o.side()));
   }
@@ -62,16 +96,13 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
       return Bad("order.time_in_force",
                  absl::StrCat("must be GTC, IOC or GTT, got ", o.time_in_force()));
   }
-  std::set<std::string> allowed;
-  for (int i = 0; i < o.allowed_venues_size(); ++i) {
-    if (o.allowed_venues(i).empty()) return Bad(absl::StrCat("order.allowed_venues[", i, "]"), "empty");
-    allowed.insert(o.allowed_venues(i));
-  }
+  EXO_RETURN_IF_ERROR(ValidateVenueList(o.allowed_venues(), "allowed_venues"));
+  EXO_RETURN_IF_ERROR(ValidateVenueList(o.denied_venues(), "denied_venues"));
+  const std::set<std::string> allowed(o.allowed_venues().begin(), o.allowed_venues().end());
   for (int i = 0; i < o.denied_venues_size(); ++i) {
-    std::string f = absl::StrCat("order.denied_venues[", i, "]");
-    if (o.denied_venues(i).empty()) return Bad(f, "empty");
     if (allowed.count(o.denied_venues(i))) {
-      return Bad(f, absl::StrCat("\"", o.denied_venues(i), "\" is also in allowed_venues"));
+      return Bad(absl::StrCat("order.denied_venues[", i, "]"),
+                 absl::StrCat("\"", o.denied_venues(i), "\" is also in allowed_venues"));
     }
   }
   if (r.mode() != ROUTE_MODE_PLAN_ONLY && r.mode() != ROUTE_MODE_EXECUTE) {

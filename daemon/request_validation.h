@@ -9,6 +9,10 @@
 
 namespace exo::daemon {
 
+// An order may list at most this many venues in each of allowed_venues and denied_venues
+// (each a venue id, once): more than any cluster has, far less than a 4 MB request could carry.
+inline constexpr int kMaxListedVenues = 1024;
+
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");

@@ -66,6 +66,27 @@ TEST_CASE("every route field is checked and named", "[validation]") {
   r.mutable_order()->add_denied_venues("A");
   CHECK(ErrorOf(r) == "order.denied_venues[0]: \"A\" is also in allowed_venues");
   r = Good();
+  r.mutable_order()->add_denied_venues("A");
+  r.mutable_order()->add_denied_venues("B");
+  r.mutable_order()->add_denied_venues("A");
+  CHECK(ErrorOf(r) == "order.denied_venues[2]: \"A\" is listed twice (denied_venues[0])");
+  r = Good();
+  r.mutable_order()->add_allowed_venues("SIM A");
+  CHECK(ErrorOf(r) == "order.allowed_venues[0]: must be a venue id ([A-Za-z0-9._-]{1,32}), got \"SIM A\"");
+  r = Good();
+  for (int i = 0; i <= exo::daemon::kMaxListedVenues; ++i) r.mutable_order()->add_allowed_venues("V" + std::to_string(i));
+  CHECK(ErrorOf(r) == "order.allowed_venues: at most 1024 venues, got 1025");
+  r = Good();
+  r.mutable_order()->set_symbol("BTC USD");
+  CHECK(ErrorOf(r) == "order.symbol: must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got \"BTC USD\"");
+  // A client's megabyte string is not echoed whole.
+  r.mutable_order()->set_symbol(std::string(1 << 20, 'x'));
+  CHECK(ErrorOf(r) == "order.symbol: must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got \"" + std::string(64, 'x') +
+                          "\"... (1048576 bytes)");
+  r = Good();
+  r.mutable_order()->set_id(std::string(100, 'i'));
+  CHECK(ErrorOf(r) == "order.id: must match [A-Za-z0-9._:-]{1,64}, got \"" + std::string(64, 'i') + "\"... (100 bytes)");
+  r = Good();
   r.set_mode(ROUTE_MODE_UNSPECIFIED);
   CHECK(ErrorOf(r) == "mode: must be ROUTE_MODE_PLAN_ONLY or ROUTE_MODE_EXECUTE, got 0");
 }
