@@ -911,6 +911,24 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     auto split_all = [&] {
       return all_or_drop(FanOut(live, [&split](size_t) -> const SplitTiesRequest& { return split; }));
     };
+    // A node's spare lots are its venues' (a venue id, a lot of 1..2^53 units, 1..spare_cap
+    // lots): a node that names others is faulty, dropped as one that failed (restart).
+    auto drop_bad_spares = [&](const std::vector<SplitTiesReply>& replies) -> absl::Status {
+      for (size_t i = 0; i < replies.size(); ++i) {
+        for (const SpareLots& sp : replies[i].spare()) {
+          if (!sp.venue().empty() && sp.lot() >= 1 && sp.lot() <= kMaxUnits && sp.lots() >= 1 &&
+              sp.lots() <= split.spare_cap()) {
+            continue;
+          }
+          restart = true;
+          return drop(i, absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named spare lots of venue \"",
+                                                          sp.venue(), "\" (", sp.lots(), " lots of ", sp.lot(),
+                                                          " units, at most ", split.spare_cap(), " asked): refused")),
+                      true);
+        }
+      }
+      return absl::OkStatus();
+    };
     // With at most one venue tied at λ* and one lot size over the cluster, the fraction alone
     // places the whole tie (that venue takes tie_need, whole lots of it): no tie call then. The
     // count of tied venues comes masked with every round; nodes that noise their sums do not
@@ -931,8 +949,16 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
       EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
       if (restart) continue;
+      EXO_RETURN_IF_ERROR(drop_bad_spares(split_replies));
+      if (restart) continue;
       for (const SplitTiesReply& r : split_replies) placed += r.placed();
       const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
+      if (placed > static_cast<uint64_t>(target)) {
+        // The fraction places at most the target: more is a faulty node's (which, the masked sum cannot tell).
+        abort_all();
+        return absl::InternalError(absl::StrCat("route ", route_id, ": the nodes placed ", placed, " units of a tie of ",
+                                                target, ": some node answers wrongly"));
+      }
       const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
       // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
       // all of it found a place.
@@ -966,6 +992,8 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       if (rest > 0 && !assign_remainder(split_replies)) {
         split.set_spare_cap(rest);
         EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
+        if (restart) continue;
+        EXO_RETURN_IF_ERROR(drop_bad_spares(spare_replies));
         if (restart) continue;
         assign_remainder(spare_replies);
       }

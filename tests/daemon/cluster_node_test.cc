@@ -247,6 +247,28 @@ TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and s
           "answered that it took " + std::to_string(said) + " units, not within 0..500000000 (what the order has left): not counted");
   }
 
+  // Spare lots of a lot below 1 unit hung the remainder's assignment (found by fuzzing the
+  // coordinator, 2026-12-03): a node that names them is dropped. The tie call comes when
+  // venues share the price at λ*: orders of several sizes make one.
+  int split = 0;
+  for (int k = 1; k <= 120 && split == 0; ++k) {
+    auto r = route_with(
+        [&](PeerAnswer* a) {
+          if (!a->has_split_ties()) return;
+          ++split;
+          SpareLots* bad = a->mutable_split_ties()->add_spare();
+          bad->set_venue("SIM-A");
+          bad->set_lot(-100'000);
+          bad->set_lots(1);
+        },
+        "spare-" + std::to_string(k), k * 37'300'000);
+    if (split == 0) continue;
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(std::string(r.status().message()),
+               Catch::Contains("node " + id + " named spare lots of venue \"SIM-A\" (1 lots of -100000 units, at most"));
+  }
+  CHECK(split == 1);
+
   // An error answered with code 0 (OK) or beyond the gRPC codes is a faulty node's.
   auto ok_error = route_with(
       [](PeerAnswer* a) {
