@@ -8,7 +8,8 @@ namespace exo::daemon {
 
 using namespace exoroute::v1;  // NOLINT
 
-DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to) {
+DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to,
+                               const std::function<bool()>& keep_going) {
   DecisionReport r;
   auto fail = [&r](uint64_t seq, std::string why) {
     r.ok = false;
@@ -18,6 +19,10 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
   };
   absl::Status s = store.Scan(from, to, [&](const PlanDelta& d, std::string_view canonical) {
     if (!d.has_allocated()) return true;
+    if (keep_going && !keep_going()) {
+      r.stopped = true;
+      return false;
+    }
     if (d.inputs_digest().empty()) return fail(d.sequence(), "allocation has no recorded inputs");
     absl::StatusOr<std::string> raw = store.GetInputs(d.inputs_digest());
     if (!raw.ok()) return fail(d.sequence(), std::string(raw.status().message()));

@@ -15,11 +15,14 @@ namespace exo::daemon {
 
 struct DecisionReport {
   bool ok = true;
+  bool stopped = false;             // `keep_going` answered false: checked so far, ok says nothing.
   uint64_t checked = 0;             // Allocation deltas re-solved.
   uint64_t first_bad_sequence = 0;
   std::string error;
 };
 
-DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to);
+// `keep_going`, when given, is asked before each allocation is re-solved; false stops there.
+DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, uint64_t to,
+                               const std::function<bool()>& keep_going = nullptr);
 
 }  // namespace exo::daemon

@@ -182,19 +182,24 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
   return ToGrpc(s);
 }
 
-grpc::Status AuditServiceImpl::Verify(grpc::ServerContext*, const VerifyRequest* req,
+grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequest* req,
                                       VerifyResponse* resp) {
   if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
   *resp->mutable_head() = store_->Head();
   uint64_t to = req->range().to_sequence();
-  store::VerifyReport r = store_->Verify(req->range().from_sequence(), to, nullptr);
+  // A long check (a chain of millions of deltas takes minutes) stops when the client goes away.
+  auto present = [ctx] { return !ctx->IsCancelled(); };
+  store::VerifyReport r =
+      store_->Verify(req->range().from_sequence(), to, [&present](uint64_t, uint64_t) { return present(); });
+  if (r.stopped) return grpc::Status(grpc::StatusCode::CANCELLED, "verify cancelled");
   resp->set_checked(r.checked);
   resp->set_ok(r.ok);
   resp->set_first_bad_sequence(r.first_bad_sequence);
   resp->set_error(r.error);
   if (r.ok && req->recompute_decisions()) {
     DecisionReport d = VerifyDecisions(*store_, req->range().from_sequence(),
-                                       to == 0 ? resp->head().sequence() : to);
+                                       to == 0 ? resp->head().sequence() : to, present);
+    if (d.stopped) return grpc::Status(grpc::StatusCode::CANCELLED, "verify cancelled");
     resp->set_decisions_checked(d.checked);
     resp->set_ok(d.ok);
     resp->set_first_bad_sequence(d.first_bad_sequence);

@@ -38,10 +38,14 @@ using CanonicalVisitor = std::function<bool(uint64_t sequence, std::string_view 
 
 struct VerifyReport {
   bool ok = true;
+  bool stopped = false;             // `progress` asked to stop: checked so far, ok says nothing.
   uint64_t checked = 0;
   uint64_t first_bad_sequence = 0;  // 0 when ok.
   std::string error;                // Why first_bad_sequence is bad.
 };
+
+// Told now and then how far a long check has come (done of total); false stops it there.
+using VerifyProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
 class DeltaStore {
  public:
@@ -74,9 +78,9 @@ class DeltaStore {
   // Checks every delta in [from, to] (to == 0: the head): decodes, sequence under its key,
   // prev_hash links, recomputed hash, recorded inputs present and matching their digest, and
   // (for a range that reaches the head) that the chain ends exactly at the stored head.
-  // `progress(done, total)` is called now and then when given.
-  virtual VerifyReport Verify(uint64_t from, uint64_t to,
-                              const std::function<void(uint64_t, uint64_t)>& progress) const = 0;
+  // `progress(done, total)` is called now and then (every 4096 deltas) when given; when it
+  // answers false the check stops there (`stopped`: a client that went away).
+  virtual VerifyReport Verify(uint64_t from, uint64_t to, const VerifyProgress& progress) const = 0;
 
   // Bytes on disk (SST files and write-ahead log).
   virtual uint64_t SizeOnDisk() const = 0;

@@ -10,13 +10,13 @@
 
 // A proof asked of sizes that do not fit is a programming error, never input (the audit service
 // checks the sizes it is asked for first): crash loudly.
-#define EXO_MERKLE_REQUIRE(cond, ...)      \
-  do {                                     \
-    if (!(cond)) {                         \
+#define EXO_MERKLE_REQUIRE(cond, ...)              \
+  do {                                             \
+    if (!(cond)) {                                 \
       std::fprintf(stderr, "fatal: " __VA_ARGS__); \
-      std::fputc('\n', stderr);            \
-      std::abort();                        \
-    }                                      \
+      std::fputc('\n', stderr);                    \
+      std::abort();                                \
+    }                                              \
   } while (0)
 
 namespace exo::store {
@@ -58,7 +58,7 @@ MerkleProofBuilder::MerkleProofBuilder(uint64_t tree_size) : size_(tree_size) {
 MerkleProofBuilder MerkleProofBuilder::Inclusion(uint64_t tree_size, uint64_t index) {
   MerkleProofBuilder b(tree_size);
   EXO_MERKLE_REQUIRE(index < tree_size, "Merkle inclusion proof of leaf %llu in a tree of %llu",
-            static_cast<unsigned long long>(index), static_cast<unsigned long long>(tree_size));
+                     static_cast<unsigned long long>(index), static_cast<unsigned long long>(tree_size));
   b.WantInclusion(index, 0, tree_size);
   b.Arrange();
   return b;
@@ -67,7 +67,7 @@ MerkleProofBuilder MerkleProofBuilder::Inclusion(uint64_t tree_size, uint64_t in
 MerkleProofBuilder MerkleProofBuilder::Consistency(uint64_t first, uint64_t tree_size) {
   MerkleProofBuilder b(tree_size);
   EXO_MERKLE_REQUIRE(first > 0 && first <= tree_size, "Merkle consistency proof from %llu leaves in a tree of %llu",
-            static_cast<unsigned long long>(first), static_cast<unsigned long long>(tree_size));
+                     static_cast<unsigned long long>(first), static_cast<unsigned long long>(tree_size));
   b.first_ = first;
   b.WantConsistency(first, 0, tree_size, true);
   b.Arrange();
@@ -117,7 +117,7 @@ void MerkleProofBuilder::Arrange() {
 
 void MerkleProofBuilder::AddLeaf(std::string_view leaf_hash) {
   EXO_MERKLE_REQUIRE(leaf_hash.size() == 32 && added_ < size_, "Merkle leaf %llu of %llu: %zu bytes",
-            static_cast<unsigned long long>(added_), static_cast<unsigned long long>(size_), leaf_hash.size());
+                     static_cast<unsigned long long>(added_), static_cast<unsigned long long>(size_), leaf_hash.size());
   Peak leaf{added_, 0, {}};
   std::memcpy(leaf.hash.data(), leaf_hash.data(), 32);
   peaks_.push_back(leaf);
@@ -162,20 +162,20 @@ void MerkleProofBuilder::Finish() {
     size_t from = 0;
     while (from < peaks_.size() && peaks_[from].begin < w.begin) ++from;
     EXO_MERKLE_REQUIRE(from < peaks_.size() && peaks_[from].begin == w.begin && w.end == size_,
-              "Merkle proof: no peak begins at leaf %llu", static_cast<unsigned long long>(w.begin));
+                       "Merkle proof: no peak begins at leaf %llu", static_cast<unsigned long long>(w.begin));
     w.hash = Fold(from);
   }
 }
 
 std::string MerkleProofBuilder::Root() const {
   EXO_MERKLE_REQUIRE(added_ == size_, "Merkle root asked after %llu of %llu leaves", static_cast<unsigned long long>(added_),
-            static_cast<unsigned long long>(size_));
+                     static_cast<unsigned long long>(size_));
   return DigestToString(root_);
 }
 
 std::vector<std::string> MerkleProofBuilder::Path() const {
   EXO_MERKLE_REQUIRE(added_ == size_, "Merkle path asked after %llu of %llu leaves", static_cast<unsigned long long>(added_),
-            static_cast<unsigned long long>(size_));
+                     static_cast<unsigned long long>(size_));
   std::vector<std::string> out;
   out.reserve(wanted_.size());
   for (const Wanted& w : wanted_) out.push_back(DigestToString(w.hash));

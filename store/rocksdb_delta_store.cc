@@ -245,7 +245,7 @@ class RocksDeltaStore final : public DeltaStore {
   }
 
   VerifyReport Verify(uint64_t from, uint64_t to,
-                      const std::function<void(uint64_t, uint64_t)>& progress) const override {
+                      const VerifyProgress& progress) const override {
     VerifyReport r;
     ChainHead head = Head();
     if (from == 0) from = 1;
@@ -306,7 +306,10 @@ class RocksDeltaStore final : public DeltaStore {
       expected_prev = std::string(sd->hash);
       ++r.checked;
       ++expected_seq;
-      if (progress && r.checked % 4096 == 0) progress(r.checked, total);
+      if (progress && r.checked % 4096 == 0 && !progress(r.checked, total)) {
+        r.stopped = true;
+        return r;
+      }
     }
     if (!it->status().ok()) return bad(expected_seq, it->status().ToString());
     if (expected_seq <= to) {
@@ -316,7 +319,7 @@ class RocksDeltaStore final : public DeltaStore {
     if (to_head && head.sequence() > 0 && expected_prev != head.hash()) {
       return bad(head.sequence(), "chain head hash does not match the last delta");
     }
-    if (progress) progress(r.checked, total);
+    if (progress) progress(r.checked, total);  // (At the end: nothing left to stop.)
     return r;
   }
 

@@ -779,7 +779,10 @@ int CmdAudit(Context& c) {
   if (offline) {
     Progress progress(!c.json && (c.args.Has("progress") || isatty(2)));
     *r.mutable_head() = local->Head();
-    store::VerifyReport rep = local->Verify(*from, *to, [&](uint64_t d, uint64_t t) { progress.Update(d, t); });
+    store::VerifyReport rep = local->Verify(*from, *to, [&](uint64_t d, uint64_t t) {
+      progress.Update(d, t);
+      return true;
+    });
     r.set_ok(rep.ok);
     r.set_checked(rep.checked);
     r.set_first_bad_sequence(rep.first_bad_sequence);

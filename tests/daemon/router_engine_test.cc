@@ -50,7 +50,7 @@ class SlowAppendStore final : public exo::store::DeltaStore {
   }
   absl::StatusOr<std::string> GetInputs(std::string_view digest) const override { return real_->GetInputs(digest); }
   exo::store::VerifyReport Verify(uint64_t from, uint64_t to,
-                                  const std::function<void(uint64_t, uint64_t)>& progress) const override {
+                                  const exo::store::VerifyProgress& progress) const override {
     return real_->Verify(from, to, progress);
   }
   uint64_t SizeOnDisk() const override { return real_->SizeOnDisk(); }
@@ -144,6 +144,10 @@ TEST_CASE("a plan-only route is recorded and its decision replays identically", 
   auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
   CHECK(audit.ok);
   CHECK(audit.checked == 1);
+  // Asked to stop (the client went away) before the first re-solve: nothing checked, stopped.
+  audit = exo::daemon::VerifyDecisions(*n.store, 0, 0, [] { return false; });
+  CHECK(audit.stopped);
+  CHECK(audit.checked == 0);
 }
 
 TEST_CASE("an executed route fills through the sim venues and completes", "[engine]") {

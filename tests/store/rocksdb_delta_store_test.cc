@@ -114,6 +114,30 @@ TEST_CASE("appended deltas are chained, numbered and readable", "[store]") {
   CHECK(r.checked == 4);
 }
 
+TEST_CASE("a long verify tells its progress and stops when asked to", "[store]") {
+  TempDir dir;
+  auto s = Open(dir / "db");
+  for (uint32_t v = 1; v <= 9000;) {
+    std::vector<PendingDelta> batch;
+    for (int i = 0; i < 1000 && v <= 9000; ++i) batch.push_back(FillDelta("p", v++, 1));
+    REQUIRE(s->Append(std::move(batch)).ok());
+  }
+  std::vector<uint64_t> told;
+  auto r = s->Verify(0, 0, [&](uint64_t done, uint64_t total) {
+    CHECK(total == 9000);
+    told.push_back(done);
+    return true;
+  });
+  CHECK(r.ok);
+  CHECK_FALSE(r.stopped);
+  CHECK(r.checked == 9000);
+  CHECK(told == std::vector<uint64_t>{4096, 8192, 9000});
+  // A client that went away: the check stops at the next report, not at the end of the chain.
+  r = s->Verify(0, 0, [](uint64_t, uint64_t) { return false; });
+  CHECK(r.stopped);
+  CHECK(r.checked == 4096);
+}
+
 TEST_CASE("the chain survives reopening and continues from its head", "[store]") {
   TempDir dir;
   std::string head_hash;
