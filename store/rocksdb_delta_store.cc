@@ -174,26 +174,31 @@ class RocksDeltaStore final : public DeltaStore {
   }
 
   absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const override {
+    return ForEachStored(from, to, [&](uint64_t seq, std::string_view value, bool* keep_going) {
+      return Visit(seq, value, visit, keep_going);
+    });
+  }
+
+  absl::Status ScanCanonical(uint64_t from, uint64_t to, const CanonicalVisitor& visit) const override {
+    return ForEachStored(from, to, [&](uint64_t seq, std::string_view value, bool* keep_going) -> absl::Status {
+      EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(value));
+      *keep_going = visit(seq, sd.canonical);
+      return absl::OkStatus();
+    });
+  }
+
+  // The stored values of deltas from..to (to == 0: to the last), in order, to `each(seq, value,
+  // &keep_going)` until it clears keep_going or answers an error.
+  template <typename Each>
+  absl::Status ForEachStored(uint64_t from, uint64_t to, Each each) const {
     if (from == 0) from = 1;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
     for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
       uint64_t seq = ParseSeq(it->key().ToStringView());
       if (to != 0 && seq > to) break;
       bool keep_going = true;
-      EXO_RETURN_IF_ERROR(Visit(seq, it->value().ToStringView(), visit, &keep_going));
+      EXO_RETURN_IF_ERROR(each(seq, it->value().ToStringView(), &keep_going));
       if (!keep_going) return absl::OkStatus();
-    }
-    return FromRocks(it->status(), "scan deltas");
-  }
-
-  absl::Status ScanCanonical(uint64_t from, uint64_t to, const CanonicalVisitor& visit) const override {
-    if (from == 0) from = 1;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
-    for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
-      uint64_t seq = ParseSeq(it->key().ToStringView());
-      if (to != 0 && seq > to) break;
-      EXO_ASSIGN_OR_RETURN(StoredDelta sd, SplitValue(it->value().ToStringView()));
-      if (!visit(seq, sd.canonical)) return absl::OkStatus();
     }
     return FromRocks(it->status(), "scan deltas");
   }

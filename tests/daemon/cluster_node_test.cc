@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "exo/clock.h"
+#include "tests/testing/changing_link.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
 
@@ -131,26 +132,6 @@ TEST_CASE("a node refuses a share beyond the whole order and trades nothing for 
   CHECK(allocated == done.execute().quantity());
 }
 
-// A link that hands on a node's answers after `tamper` had its way with them: a faulty peer.
-class TamperLink final : public exo::daemon::cluster::NodeLink {
- public:
-  TamperLink(std::unique_ptr<NodeLink> inner, std::function<void(PeerAnswer*)> tamper)
-      : inner_(std::move(inner)), tamper_(std::move(tamper)) {}
-  const std::string& node_id() const override { return inner_->node_id(); }
-
- protected:
-  void DoSend(PeerCall call) override { inner_->Send(std::move(call)); }
-  absl::StatusOr<PeerAnswer> DoReceive() override {
-    absl::StatusOr<PeerAnswer> a = inner_->Receive();
-    if (a.ok()) tamper_(&*a);
-    return a;
-  }
-
- private:
-  std::unique_ptr<NodeLink> inner_;
-  std::function<void(PeerAnswer*)> tamper_;
-};
-
 TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and sums that are no supply fail it or the route with the reason", "[cluster_node]") {
   TempDir dir;
   LoneNode n(dir.path());
@@ -158,7 +139,7 @@ TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and s
   const std::string id = n.config.node_id();
   auto route_with = [&](std::function<void(PeerAnswer*)> tamper, const std::string& route, int64_t quantity = 500'000'000) {
     std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
-    links.push_back(std::make_unique<TamperLink>(exo::daemon::cluster::LocalLink(n.node.get()), std::move(tamper)));
+    links.push_back(std::make_unique<exo::testing::ChangingLink>(exo::daemon::cluster::LocalLink(n.node.get()), std::move(tamper)));
     Coordinator c(id, std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
     ParentOrder o = LoneNode::Order(route);
     o.set_quantity(quantity);

@@ -15,6 +15,7 @@
 #include "google/protobuf/message.h"
 #include "tests/fuzz/fuzz_node.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/testing/changing_link.h"
 
 using namespace exoroute::v1;
 using google::protobuf::FieldDescriptor;
@@ -89,32 +90,6 @@ void Apply(Message* m, const uint8_t* path, size_t depth, uint64_t bits) {
   }
 }
 
-// The node's answers, changed on the way.
-class FaultyLink final : public exo::daemon::cluster::NodeLink {
- public:
-  FaultyLink(std::unique_ptr<NodeLink> inner, std::vector<Change> changes)
-      : inner_(std::move(inner)), changes_(std::move(changes)) {}
-  const std::string& node_id() const override { return inner_->node_id(); }
-
- protected:
-  void DoSend(PeerCall call) override { inner_->Send(std::move(call)); }
-  absl::StatusOr<PeerAnswer> DoReceive() override {
-    absl::StatusOr<PeerAnswer> a = inner_->Receive();
-    if (a.ok()) {
-      for (const Change& c : changes_) {
-        if (c.answer == answered_) Apply(&*a, c.path, 0, c.bits);
-      }
-    }
-    ++answered_;
-    return a;
-  }
-
- private:
-  std::unique_ptr<NodeLink> inner_;
-  std::vector<Change> changes_;
-  size_t answered_ = 0;
-};
-
 std::string Input(bool sell, bool execute, uint16_t lots, const std::vector<Change>& changes) {
   std::string out;
   out.push_back(static_cast<char>((sell ? 1 : 0) | (execute ? 2 : 0)));
@@ -169,7 +144,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     changes.push_back(c);
   }
   std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
-  links.push_back(std::make_unique<FaultyLink>(exo::daemon::cluster::LocalLink(&exo::fuzz::Cluster()), std::move(changes)));
+  size_t answered = 0;
+  links.push_back(std::make_unique<exo::testing::ChangingLink>(
+      exo::daemon::cluster::LocalLink(&exo::fuzz::Cluster()), [&changes, &answered](PeerAnswer* a) {
+        for (const Change& c : changes) {
+          if (c.answer == answered) Apply(a, c.path, 0, c.bits);
+        }
+        ++answered;
+      }));
   exo::daemon::cluster::Coordinator coordinator(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
   ParentOrder o;
   o.set_id("coord-" + std::to_string(routes++));
