@@ -1,5 +1,7 @@
 #include "solver/exact_dual.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -204,6 +206,11 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
     EXO_ASSIGN_OR_RETURN(LocalProblem::Response s, evaluate(m));
     if (s.hi >= quantity) {
       settle(m, s);
+    } else if (!(m > a && m < b)) {
+      // Short of Q at or beyond b, where S_lo(b) > Q: no supply answers so (a cluster's sums
+      // from a faulty node can). Going on would leave the bracket inverted.
+      return absl::InternalError(absl::StrCat("dual search: the supply is short of ", quantity, " at λ ", m,
+                                              " past the bracket's upper end ", b, ": the answers are no supply"));
     } else {
       a = m;
       oracle.Narrow(/*lower=*/true);

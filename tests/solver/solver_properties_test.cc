@@ -596,6 +596,59 @@ class TripCountingOracle final : public exo::solver::DualOracle {
 
 }  // namespace
 
+namespace {
+
+// A group that lies at its last steps, as a cluster's faulty node can: its next breakpoint lies
+// far beyond every price, and the supply there is nothing.
+class ShortPastTheBracket final : public exo::solver::DualOracle {
+ public:
+  explicit ShortPastTheBracket(const std::vector<exo::solver::LocalProblem>& problems) : group_(problems) {}
+  absl::StatusOr<exo::solver::LocalProblem::Response> Evaluate(double lambda) override {
+    if (lambda >= kFar) return exo::solver::LocalProblem::Response{};
+    return group_.Evaluate(lambda);
+  }
+  void Narrow(bool) override {}
+  absl::StatusOr<double> NextBreakpoint(double) override {
+    ++asked;
+    return kFar;
+  }
+  static constexpr double kFar = 1e15;
+  int asked = 0;
+
+ private:
+  exo::solver::VenueGroup group_;
+};
+
+}  // namespace
+
+TEST_CASE("a search whose answers are no supply fails saying so and never inverts its bracket", "[solver]") {
+  // Found by fuzzing the coordinator (2026-12-03): short of Q at a breakpoint past the bracket's
+  // upper end, the step finish moved the lower end there, and the bisection that followed
+  // overflowed counting the doubles of an inverted bracket.
+  std::mt19937_64 rng(91);
+  int lied_to = 0;
+  for (int i = 0; i < 400 && lied_to < 5; ++i) {
+    int64_t lot = 0;
+    SolveInput in = RandomInput(rng, &lot, Wide());
+    const std::vector<exo::solver::LocalProblem> problems = exo::solver::BuildLocalProblems(in);
+    if (problems.empty()) continue;
+    ShortPastTheBracket oracle(problems);
+    const exo::solver::GroupSummary g = exo::solver::VenueGroup(problems).Summary();
+    exo::solver::SearchOptions options;
+    options.step = exo::solver::SearchStep::kQuantile;
+    options.finish = exo::solver::SearchFinish::kStepAndBisect;
+    auto got = exo::solver::FindDualPrice(oracle, g, in.quantity(), options);
+    if (oracle.asked == 0) continue;  // Found without stepping: the lie never came.
+    ++lied_to;
+    INFO("instance " << i);
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.status().code() == absl::StatusCode::kInternal);
+    CHECK_THAT(std::string(got.status().message()), Catch::Contains("past the bracket's upper end") &&
+                                                        Catch::Contains("the answers are no supply"));
+  }
+  CHECK(lied_to == 5);
+}
+
 TEST_CASE("λ asked ahead with each round save round trips and never change the answer", "[solver]") {
   std::mt19937_64 rng(78);
   int trips_plain = 0, trips_ahead = 0, searched = 0;
