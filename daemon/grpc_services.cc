@@ -1,4 +1,5 @@
 #include "daemon/grpc_services.h"
+#include "store/chain_proofs.h"
 #include "exo/status_macros.h"
 
 #include <chrono>
@@ -215,29 +216,6 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
   return grpc::Status::OK;
 }
 
-absl::Status AuditServiceImpl::FeedLeaves(grpc::ServerContext* ctx, store::MerkleProofBuilder* tree, uint64_t keep,
-                                          std::string* kept) const {
-  absl::Status broken;
-  EXO_RETURN_IF_ERROR(store_->ScanCanonical(1, tree->tree_size(), [&](uint64_t seq, std::string_view canonical) {
-    const uint64_t expected = tree->leaves_added() + 1;
-    if (seq != expected) {
-      broken = absl::DataLossError(absl::StrCat("delta ", expected, " is missing from the chain (the next stored is delta ",
-                                                seq, "): `exoroutectl audit verify` names the damage"));
-      return false;
-    }
-    if (seq == keep) *kept = std::string(canonical);
-    tree->AddLeaf(store::MerkleLeafHash(canonical));
-    return !ctx->IsCancelled();
-  }));
-  EXO_RETURN_IF_ERROR(broken);
-  if (ctx->IsCancelled()) return absl::CancelledError("proof cancelled");
-  if (tree->leaves_added() != tree->tree_size()) {
-    return absl::DataLossError(absl::StrCat("the chain's stored deltas end at ", tree->leaves_added(), ", its head is ",
-                                            tree->tree_size(), ": `exoroutectl audit verify` names the damage"));
-  }
-  return absl::OkStatus();
-}
-
 grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
                                               ProveInclusionResponse* resp) {
   const uint64_t size = store_->Head().sequence();
@@ -247,7 +225,11 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
   }
   InclusionProof* proof = resp->mutable_proof();
   store::MerkleProofBuilder tree = store::MerkleProofBuilder::Inclusion(size, req->sequence() - 1);
-  if (absl::Status s = FeedLeaves(ctx, &tree, req->sequence(), proof->mutable_canonical()); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = store::FeedChainLeaves(*store_, &subtrees_, &tree, req->sequence(), proof->mutable_canonical(),
+                                              [ctx] { return ctx->IsCancelled(); });
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   proof->set_node_id(node_id_);
   proof->set_sequence(req->sequence());
   proof->set_tree_size(size);
@@ -266,7 +248,10 @@ grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const 
         absl::StrCat("from_size: must be within 1..", size, " (the chain head), got ", req->from_size())));
   }
   store::MerkleProofBuilder tree = store::MerkleProofBuilder::Consistency(req->from_size(), size);
-  if (absl::Status s = FeedLeaves(ctx, &tree, 0, nullptr); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = store::FeedChainLeaves(*store_, &subtrees_, &tree, 0, nullptr, [ctx] { return ctx->IsCancelled(); });
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   ConsistencyProof* proof = resp->mutable_proof();
   proof->set_node_id(node_id_);
   proof->set_from_size(req->from_size());

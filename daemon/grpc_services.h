@@ -69,15 +69,15 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
                               exoroute::v1::ProveInclusionResponse*) override;
   grpc::Status ProveConsistency(grpc::ServerContext*, const exoroute::v1::ProveConsistencyRequest*,
                                 exoroute::v1::ProveConsistencyResponse*) override;
+  // Complete subtrees of 1024 deltas or more kept from the proofs answered so far.
+  size_t kept_subtrees() const { return subtrees_.size(); }
 
  private:
-  // Hands `tree` the Merkle leaf hashes of deltas 1..tree_size in one pass over the chain (and
-  // keeps the canonical bytes of delta `keep`, if given): O(chain) time, O(log chain) memory.
-  absl::Status FeedLeaves(grpc::ServerContext* ctx, store::MerkleProofBuilder* tree, uint64_t keep,
-                          std::string* kept) const;
   const store::DeltaStore* store_;
   const store::HeadSigner* signer_;
   const std::string node_id_;
+  // Complete subtrees of the chain kept from earlier proofs (store/chain_proofs.h).
+  mutable store::MerkleSubtreeCache subtrees_;
 };
 
 class AdminServiceImpl final : public exoroute::v1::AdminService::Service {

@@ -120,7 +120,34 @@ void MerkleProofBuilder::AddLeaf(std::string_view leaf_hash) {
                      static_cast<unsigned long long>(added_), static_cast<unsigned long long>(size_), leaf_hash.size());
   Peak leaf{added_, 0, {}};
   std::memcpy(leaf.hash.data(), leaf_hash.data(), 32);
-  peaks_.push_back(leaf);
+  Push(leaf);
+  ++added_;
+  if (added_ == first_) first_root_ = Fold(0);
+  if (added_ == size_) Finish();
+}
+
+bool MerkleProofBuilder::CanSkip(uint32_t height) const {
+  if (height >= 63) return false;
+  const uint64_t n = uint64_t{1} << height, begin = added_, end = added_ + n;
+  if (begin % n != 0 || end > size_) return false;
+  if (first_ > begin && first_ < end) return false;
+  for (const Wanted& w : wanted_) {
+    if (w.begin >= begin && w.end <= end && w.end - w.begin < n) return false;
+  }
+  return true;
+}
+
+void MerkleProofBuilder::AddSubtree(uint32_t height, const Digest& hash) {
+  EXO_MERKLE_REQUIRE(CanSkip(height), "Merkle subtree of 2^%u leaves after %llu of %llu", height,
+                     static_cast<unsigned long long>(added_), static_cast<unsigned long long>(size_));
+  Push(Peak{added_, height, hash});
+  added_ += uint64_t{1} << height;
+  if (added_ == first_) first_root_ = Fold(0);
+  if (added_ == size_) Finish();
+}
+
+void MerkleProofBuilder::Push(const Peak& p) {
+  peaks_.push_back(p);
   Pushed();
   while (peaks_.size() >= 2 && peaks_[peaks_.size() - 2].height == peaks_.back().height) {
     const Peak right = peaks_.back();
@@ -130,15 +157,13 @@ void MerkleProofBuilder::AddLeaf(std::string_view leaf_hash) {
     ++left.height;
     Pushed();
   }
-  ++added_;
-  if (added_ == first_) first_root_ = Fold(0);
-  if (added_ == size_) Finish();
 }
 
 void MerkleProofBuilder::Pushed() {
+  const Peak& top = peaks_.back();
+  if (complete_ && top.height >= min_kept_height_) complete_(top.begin, top.height, top.hash);
   if (next_ == by_end_.size()) return;
   Wanted& w = wanted_[by_end_[next_]];
-  const Peak& top = peaks_.back();
   if (w.begin == top.begin && w.end == top.begin + (uint64_t{1} << top.height)) {
     w.hash = top.hash;
     ++next_;
@@ -185,6 +210,23 @@ std::vector<std::string> MerkleProofBuilder::Path() const {
 std::string MerkleProofBuilder::FirstRoot() const {
   EXO_MERKLE_REQUIRE(added_ == size_ && first_ > 0, "Merkle first root asked of a proof without one");
   return DigestToString(first_root_);
+}
+
+std::optional<Digest> MerkleSubtreeCache::Find(uint32_t height, uint64_t index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = kept_.find({height, index});
+  if (it == kept_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MerkleSubtreeCache::Put(uint32_t height, uint64_t index, const Digest& hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_.emplace(std::make_pair(height, index), hash);
+}
+
+size_t MerkleSubtreeCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return kept_.size();
 }
 
 std::string MerkleRoot(const std::vector<std::string>& leaf_hashes) {

@@ -6,6 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +39,20 @@ class MerkleProofBuilder {
 
   // The next leaf's hash (MerkleLeafHash, 32 bytes); at most tree_size of them.
   void AddLeaf(std::string_view leaf_hash);
+  // The next 2^height leaves at once, by the hash of their complete subtree (one this builder,
+  // or another over the same leaves, formed before: see OnComplete). Only when CanSkip(height).
+  void AddSubtree(uint32_t height, const std::array<uint8_t, 32>& hash);
+  // Whether the next 2^height leaves may come as one subtree: the leaves added so far are a
+  // multiple of 2^height, those leaves are within the tree, and no node the proof names and no
+  // end of the first tree lies inside them (a node the proof names may be the subtree itself).
+  bool CanSkip(uint32_t height) const;
+  // Tells `complete(begin, height, hash)` of every complete subtree of 2^height leaves, height
+  // >= min_height, as leaves form it (to keep for later proofs over the same leaves).
+  void OnComplete(uint32_t min_height,
+                  std::function<void(uint64_t begin, uint32_t height, const std::array<uint8_t, 32>& hash)> complete) {
+    min_kept_height_ = min_height;
+    complete_ = std::move(complete);
+  }
   uint64_t leaves_added() const { return added_; }
   uint64_t tree_size() const { return size_; }
 
@@ -57,7 +75,8 @@ class MerkleProofBuilder {
   void WantInclusion(uint64_t index, uint64_t begin, uint64_t end);
   void WantConsistency(uint64_t first, uint64_t begin, uint64_t end, bool complete);
   void Arrange();  // Orders the complete subtrees wanted by when the leaves complete them.
-  void Pushed();   // The top peak is new: keeps it if wanted.
+  void Push(const Peak& p);  // A new peak, and the peaks it completes.
+  void Pushed();   // The top peak is new: keeps it if wanted, tells it if kept.
   std::array<uint8_t, 32> Fold(size_t from) const;  // The peaks from `from` up, folded right.
   void Finish();
 
@@ -67,6 +86,22 @@ class MerkleProofBuilder {
   std::vector<size_t> by_end_;        // wanted_ that are complete subtrees, in completion order.
   size_t next_ = 0;                   // Into by_end_.
   std::array<uint8_t, 32> root_{}, first_root_{};
+  uint32_t min_kept_height_ = 64;
+  std::function<void(uint64_t, uint32_t, const std::array<uint8_t, 32>&)> complete_;
+};
+
+// Complete subtrees of a node's chain kept by height and position, for later proofs over the
+// same leaves (the chain only grows: a subtree over leaves [i·2^h, (i+1)·2^h) never changes).
+// Thread-safe.
+class MerkleSubtreeCache {
+ public:
+  std::optional<std::array<uint8_t, 32>> Find(uint32_t height, uint64_t index) const;
+  void Put(uint32_t height, uint64_t index, const std::array<uint8_t, 32>& hash);
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<uint32_t, uint64_t>, std::array<uint8_t, 32>> kept_;
 };
 
 // The same over a vector of leaf hashes (small trees, tests).

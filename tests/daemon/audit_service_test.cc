@@ -29,8 +29,9 @@ std::unique_ptr<exo::store::DeltaStore> OpenStore(const std::string& path) {
   return *std::move(s);
 }
 
-void AppendFills(exo::store::DeltaStore* s, int n) {
-  for (int v = 1; v <= n; ++v) {
+// Fills of plan "p", versions first..n (one append each).
+void AppendFills(exo::store::DeltaStore* s, int n, int first = 1) {
+  for (int v = first; v <= n; ++v) {
     exo::store::PendingDelta p;
     p.delta.set_plan_id("p");
     p.delta.set_plan_version(static_cast<uint32_t>(v));
@@ -42,6 +43,33 @@ void AppendFills(exo::store::DeltaStore* s, int n) {
     f->set_price(100);
     REQUIRE(s->Append({p}).ok());
   }
+}
+
+// Delta `seq`'s inclusion proof as gRPC asks for it, checked offline.
+InclusionProof ProvenInclusion(AuditServiceImpl& audit, uint64_t seq) {
+  grpc::ServerContext ctx;
+  ProveInclusionRequest req;
+  req.set_sequence(seq);
+  ProveInclusionResponse resp;
+  REQUIRE(audit.ProveInclusion(&ctx, &req, &resp).ok());
+  const InclusionProof& p = resp.proof();
+  std::vector<std::string> path(p.path().begin(), p.path().end());
+  CHECK(exo::store::VerifyMerkleInclusion(seq - 1, p.tree_size(), exo::store::MerkleLeafHash(p.canonical()), path,
+                                          p.root()).ok());
+  return p;
+}
+
+// The consistency proof from the first `from` deltas, checked offline.
+ConsistencyProof ProvenConsistency(AuditServiceImpl& audit, uint64_t from) {
+  grpc::ServerContext ctx;
+  ProveConsistencyRequest req;
+  req.set_from_size(from);
+  ProveConsistencyResponse resp;
+  REQUIRE(audit.ProveConsistency(&ctx, &req, &resp).ok());
+  const ConsistencyProof& p = resp.proof();
+  std::vector<std::string> path(p.path().begin(), p.path().end());
+  CHECK(exo::store::VerifyMerkleConsistency(from, p.to_size(), p.from_root(), p.to_root(), path).ok());
+  return p;
 }
 
 std::string Key(uint64_t seq) {
@@ -62,15 +90,8 @@ TEST_CASE("inclusion and consistency proofs from the stored chain verify offline
 
   for (uint64_t seq : {1, 2, 16, 17, 33, 37}) {
     INFO("sequence " << seq);
-    grpc::ServerContext ctx;
-    ProveInclusionRequest req;
-    req.set_sequence(seq);
-    ProveInclusionResponse resp;
-    REQUIRE(audit.ProveInclusion(&ctx, &req, &resp).ok());
-    const InclusionProof& p = resp.proof();
+    const InclusionProof p = ProvenInclusion(audit, seq);
     CHECK(p.tree_size() == 37);
-    std::vector<std::string> path(p.path().begin(), p.path().end());
-    CHECK(exo::store::VerifyMerkleInclusion(seq - 1, 37, exo::store::MerkleLeafHash(p.canonical()), path, p.root()).ok());
     // The canonical bytes are the stored delta's.
     std::string stored;
     REQUIRE(store->Scan(seq, seq, [&](const PlanDelta&, std::string_view c) { stored = std::string(c); return true; }).ok());
@@ -78,15 +99,42 @@ TEST_CASE("inclusion and consistency proofs from the stored chain verify offline
   }
   for (uint64_t m : {1, 8, 20, 37}) {
     INFO("from size " << m);
-    grpc::ServerContext ctx;
-    ProveConsistencyRequest req;
-    req.set_from_size(m);
-    ProveConsistencyResponse resp;
-    REQUIRE(audit.ProveConsistency(&ctx, &req, &resp).ok());
-    const ConsistencyProof& p = resp.proof();
-    std::vector<std::string> path(p.path().begin(), p.path().end());
-    CHECK(exo::store::VerifyMerkleConsistency(m, 37, p.from_root(), p.to_root(), path).ok());
+    CHECK(ProvenConsistency(audit, m).to_size() == 37);
   }
+}
+
+TEST_CASE("later proofs stand kept subtrees for the blocks they need not read and still verify", "[audit]") {
+  TempDir dir;
+  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
+  REQUIRE(signer.ok());
+  auto store = OpenStore(dir / "db");
+  AuditServiceImpl audit(store.get(), signer->get(), "node-a");
+  // What a proof must give: the tree over every stored delta, leaf by leaf.
+  auto expected_root = [&](uint64_t size) {
+    exo::store::MerkleProofBuilder all(size);
+    REQUIRE(store->ScanCanonical(1, size, [&](uint64_t, std::string_view c) {
+      all.AddLeaf(exo::store::MerkleLeafHash(c));
+      return true;
+    }).ok());
+    return all.Root();
+  };
+  auto prove = [&](uint64_t seq) { return ProvenInclusion(audit, seq); };
+  AppendFills(store.get(), 3000);  // Two whole blocks of 1024 and part of a third.
+  InclusionProof first = prove(1500);
+  CHECK(first.root() == expected_root(3000));
+  CHECK(audit.kept_subtrees() == 3);  // Blocks 0 and 1, and the 2048 they make.
+  for (uint64_t seq : {1, 1024, 1025, 2048, 2049, 3000}) {
+    INFO("sequence " << seq);
+    CHECK(prove(seq).root() == first.root());
+  }
+  // The chain grows: kept subtrees stay true, new blocks are kept as they complete.
+  AppendFills(store.get(), 5000, 3001);
+  for (uint64_t seq : {7, 2500, 4097, 5000}) {
+    INFO("sequence " << seq << " of 5000");
+    CHECK(prove(seq).root() == expected_root(5000));
+  }
+  CHECK(audit.kept_subtrees() == 7);  // Blocks 0-3, their 2048s and the 4096.
+  CHECK(ProvenConsistency(audit, 3000).from_root() == first.root());
 }
 
 TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a proof", "[audit][tamper]") {

@@ -198,3 +198,68 @@ TEST_CASE("Merkle proofs over a large tree verify at its edges and in its middle
     CHECK(VerifyMerkleConsistency(m, n, b.FirstRoot(), b.Root(), b.Path()).ok());
   }
 }
+
+namespace {
+
+// Feeds `b` the leaves, standing in for them with every kept subtree it may (the largest first)
+// and keeping every complete subtree of 2+ leaves it forms.
+void FeedSkipping(MerkleProofBuilder& b, const std::vector<std::string>& leaves, exo::store::MerkleSubtreeCache& kept,
+                  int* skipped) {
+  b.OnComplete(1, [&kept](uint64_t begin, uint32_t height, const std::array<uint8_t, 32>& hash) {
+    kept.Put(height, begin >> height, hash);
+  });
+  while (b.leaves_added() < b.tree_size()) {
+    const uint64_t at = b.leaves_added();
+    bool done = false;
+    for (uint32_t h = 7; h >= 1 && !done; --h) {
+      if (!b.CanSkip(h)) continue;
+      if (auto hash = kept.Find(h, at >> h)) {
+        b.AddSubtree(h, *hash);
+        ++*skipped;
+        done = true;
+      }
+    }
+    if (!done) b.AddLeaf(leaves[at]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Merkle proofs built from kept subtrees equal those built leaf by leaf", "[merkle]") {
+  // As a node answers a second proof: the complete subtrees of the first kept, the leaves read
+  // only where a node the proof names lies inside a kept subtree.
+  exo::store::MerkleSubtreeCache kept;
+  const std::vector<std::string> all = Leaves(100);
+  int skipped = 0;
+  for (size_t n = 1; n <= 100; n += (n < 40 ? 1 : 7)) {
+    const std::vector<std::string> leaves(all.begin(), all.begin() + n);
+    const std::string root = Mth(leaves, 0, n);
+    for (size_t i = 0; i < n; i += (n < 20 ? 1 : 3)) {
+      INFO("n = " << n << ", leaf " << i);
+      MerkleProofBuilder b = MerkleProofBuilder::Inclusion(n, i);
+      FeedSkipping(b, leaves, kept, &skipped);
+      std::vector<std::string> expected;
+      RfcPath(leaves, i, 0, n, &expected);
+      CHECK(b.Path() == expected);
+      CHECK(b.Root() == root);
+    }
+    for (size_t m = 1; m <= n; m += (n < 20 ? 1 : 3)) {
+      INFO("n = " << n << ", from " << m);
+      MerkleProofBuilder b = MerkleProofBuilder::Consistency(m, n);
+      FeedSkipping(b, leaves, kept, &skipped);
+      std::vector<std::string> expected;
+      RfcSubproof(leaves, m, 0, n, true, &expected);
+      CHECK(b.Path() == expected);
+      CHECK(b.Root() == root);
+      CHECK(b.FirstRoot() == Mth(leaves, 0, m));
+    }
+  }
+  CHECK(skipped > 1000);  // Kept subtrees did stand in for leaves.
+  // Not where a node the proof names lies inside, nor past the first tree's end or the tree's.
+  MerkleProofBuilder b = MerkleProofBuilder::Inclusion(16, 5);
+  CHECK_FALSE(b.CanSkip(3));  // Leaves 0..7 hold leaf 5's path.
+  CHECK(b.CanSkip(2));        // Leaves 0..3: a node of the path itself.
+  CHECK_FALSE(b.CanSkip(5));  // Beyond 16 leaves.
+  MerkleProofBuilder c = MerkleProofBuilder::Consistency(6, 16);
+  CHECK_FALSE(c.CanSkip(3));  // The first tree ends at 6.
+}
