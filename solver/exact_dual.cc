@@ -380,7 +380,7 @@ bool AssignOnePass(const std::vector<SpareVenue>& spare, int64_t remainder, std:
                    int64_t& given) {
   bool progress = false;
   for (size_t i = 0; i < spare.size() && given < remainder; ++i) {
-    if (lots[i] < spare[i].spare_lots && remainder - given >= spare[i].lot) {
+    if (lots[i] < spare[i].spare_lots && spare[i].lot >= 1 && remainder - given >= spare[i].lot) {
       ++lots[i];
       given += spare[i].lot;
       progress = true;
@@ -409,7 +409,7 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
     __int128 pass = 0;  // What a pass gives when every one of them takes a lot.
     int64_t passes = std::numeric_limits<int64_t>::max();
     for (size_t i = 0; i < spare.size(); ++i) {
-      if (lots[i] >= spare[i].spare_lots || spare[i].lot > left) continue;
+      if (lots[i] >= spare[i].spare_lots || spare[i].lot > left || spare[i].lot < 1) continue;
       pass += spare[i].lot;
       passes = std::min(passes, spare[i].spare_lots - lots[i]);
     }
@@ -419,7 +419,7 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
       // a whole pass, gives each of them one lot: those passes at once.
       passes = std::min<int64_t>(passes, static_cast<int64_t>(left / pass));
       for (size_t i = 0; i < spare.size(); ++i) {
-        if (lots[i] >= spare[i].spare_lots || spare[i].lot > left) continue;
+        if (lots[i] >= spare[i].spare_lots || spare[i].lot > left || spare[i].lot < 1) continue;
         lots[i] += passes;
         given += passes * spare[i].lot;
       }

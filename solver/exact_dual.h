@@ -191,7 +191,8 @@ struct SpareVenue {
   int64_t spare_lots = 0;
 };
 // Places `remainder` one lot at a time over `spare` (sorted by venue id) in passes, each venue
-// taking a lot while it has one spare and the lot fits. Returns lots per entry. (Passes in
+// taking a lot while it has one spare and the lot fits (a lot below one unit takes nothing: no
+// venue has one, and it would never end). Returns lots per entry. (Passes in
 // which every venue still taking lots takes one are made in bulk, so a fine-lot venue next to
 // a coarse one costs a few steps, not one per lot: the same lots as pass by pass, which
 // AssignRemainderPassByPass does, for tests.)

@@ -561,6 +561,10 @@ TEST_CASE("the tie's remainder given in bulk passes is exactly the remainder giv
     moved += std::count_if(bulk.begin(), bulk.end(), [](int64_t l) { return l > 0; }) > 0 ? 1 : 0;
   }
   CHECK(moved > 5000);
+  // A lot below one unit (no venue's, a faulty peer's) takes nothing, and the call ends.
+  const std::vector<exo::solver::SpareVenue> odd = {{"A", 0, 5}, {"B", -100, 5}, {"C", 10, 2}};
+  CHECK(exo::solver::AssignRemainder(odd, 35) == std::vector<int64_t>{0, 0, 2});
+  CHECK(exo::solver::AssignRemainderPassByPass(odd, 35) == std::vector<int64_t>{0, 0, 2});
 }
 
 TEST_CASE("a coarse-lot venue tied with a fine-lot one leaves the fine one its share in one decision", "[solver]") {
