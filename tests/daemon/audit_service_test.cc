@@ -6,10 +6,10 @@
 #include <functional>
 
 #include "daemon/grpc_services.h"
-#include "rocksdb/db.h"
 #include "store/delta_store.h"
 #include "store/head_signature.h"
 #include "store/merkle.h"
+#include "tests/testing/raw_store.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::daemon::AuditServiceImpl;
@@ -70,12 +70,6 @@ ConsistencyProof ProvenConsistency(AuditServiceImpl& audit, uint64_t from) {
   std::vector<std::string> path(p.path().begin(), p.path().end());
   CHECK(exo::store::VerifyMerkleConsistency(from, p.to_size(), p.from_root(), p.to_root(), path).ok());
   return p;
-}
-
-std::string Key(uint64_t seq) {
-  std::string k(8, '\0');
-  for (int i = 7; i >= 0; --i, seq >>= 8) k[i] = static_cast<char>(seq & 0xff);
-  return k;
 }
 
 }  // namespace
@@ -142,16 +136,9 @@ TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a
   auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
   REQUIRE(signer.ok());
   AppendFills(OpenStore(dir / "db").get(), 12);
-  {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> h;
-    rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir / "db", cfs, &h, &db).ok());
-    REQUIRE(db->Delete(rocksdb::WriteOptions(), h[1], Key(7)).ok());
-    for (auto* x : h) db->DestroyColumnFamilyHandle(x);
-    delete db;
-  }
+  exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
+    REQUIRE(db->Delete(rocksdb::WriteOptions(), deltas, exo::testing::DeltaKey(7)).ok());
+  });
   auto store = OpenStore(dir / "db");
   AuditServiceImpl audit(store.get(), signer->get(), "node-a");
   grpc::ServerContext ctx;

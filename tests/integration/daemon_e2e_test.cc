@@ -20,6 +20,7 @@
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "tests/testing/raw_store.h"
 #include "store/head_signature.h"
 #include "absl/strings/escaping.h"
 #include "tests/adapters/feed_server.h"
@@ -685,27 +686,17 @@ TEST_CASE("a changed byte in a stored delta is named by audit verify and refused
 
   // Flip one byte of the plan id in t3's first (created) delta, through RocksDB.
   uint64_t seq = 0;
-  {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> h;
-    rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir / "db", cfs, &h, &db).ok());
-    std::string key, v;
+  exo::testing::RawEditDeltas(dir / "db", [&seq](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
+    std::string v;
     size_t at = std::string::npos;
     while (at == std::string::npos && seq < 64) {
-      ++seq;
-      key.clear();
-      for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((seq >> shift) & 0xff));
-      REQUIRE(db->Get(rocksdb::ReadOptions(), h[1], key, &v).ok());
+      REQUIRE(db->Get(rocksdb::ReadOptions(), deltas, exo::testing::DeltaKey(++seq), &v).ok());
       at = v.find(std::string("\0\0\0\x02t3", 6));  // The plan id, as a length-prefixed str.
     }
     REQUIRE(at != std::string::npos);
     v[at + 5] = '4';
-    REQUIRE(db->Put(rocksdb::WriteOptions(), h[1], key, v).ok());
-    for (auto* x : h) db->DestroyColumnFamilyHandle(x);
-    delete db;
-  }
+    REQUIRE(db->Put(rocksdb::WriteOptions(), deltas, exo::testing::DeltaKey(seq), v).ok());
+  });
   auto verify = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(verify.exit_code == 3);
   CHECK(verify.out == "FAILED at sequence " + std::to_string(seq) + ": hash mismatch: the delta's content was changed\n");

@@ -9,6 +9,7 @@
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
 #include "store/wal_check.h"
+#include "tests/testing/raw_store.h"
 #include "tests/testing/temp_dir.h"
 
 using exo::store::DeltaStore;
@@ -56,24 +57,6 @@ PendingDelta FillDelta(const std::string& plan, uint32_t version, int64_t qty) {
 }
 
 std::vector<PendingDelta> Batch(std::initializer_list<PendingDelta> items) { return items; }
-
-// Edits the raw database underneath the store (what an attacker with disk access could do).
-void RawEdit(const std::string& path, const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> h;
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &h, &db).ok());
-  edit(db, h[1]);
-  for (auto* x : h) db->DestroyColumnFamilyHandle(x);
-  delete db;
-}
-
-std::string Key(uint64_t seq) {
-  std::string k(8, '\0');
-  for (int i = 7; i >= 0; --i, seq >>= 8) k[i] = static_cast<char>(seq & 0xff);
-  return k;
-}
 
 }  // namespace
 
@@ -256,11 +239,11 @@ TEST_CASE("changing one byte of a stored delta is found and named", "[store][tam
     auto s = Open(dir / "db");
     for (uint32_t v = 1; v <= 10; ++v) REQUIRE(s->Append(Batch({FillDelta("p", v, v)})).ok());
   }
-  RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
+  exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
     std::string v;
-    REQUIRE(db->Get(rocksdb::ReadOptions(), deltas, Key(6), &v).ok());
+    REQUIRE(db->Get(rocksdb::ReadOptions(), deltas, exo::testing::DeltaKey(6), &v).ok());
     v[v.size() - 20] ^= 0x01;  // One bit inside the canonical bytes.
-    REQUIRE(db->Put(rocksdb::WriteOptions(), deltas, Key(6), v).ok());
+    REQUIRE(db->Put(rocksdb::WriteOptions(), deltas, exo::testing::DeltaKey(6), v).ok());
   });
   auto ro = Open(dir / "db", /*read_only=*/true);
   auto r = ro->Verify(0, 0, nullptr);
@@ -282,28 +265,28 @@ TEST_CASE("removed, reordered and truncated deltas are found", "[store][tamper]"
     for (uint32_t v = 1; v <= 6; ++v) REQUIRE(s->Append(Batch({FillDelta("p", v, v)})).ok());
   }
   SECTION("removed") {
-    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
-      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, Key(3)).ok());
+    exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, exo::testing::DeltaKey(3)).ok());
     });
     auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
     CHECK(r.first_bad_sequence == 3);
     CHECK(r.error == "delta missing (next stored delta is 4)");
   }
   SECTION("swapped") {
-    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+    exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
       std::string a, b;
-      REQUIRE(db->Get(rocksdb::ReadOptions(), d, Key(2), &a).ok());
-      REQUIRE(db->Get(rocksdb::ReadOptions(), d, Key(4), &b).ok());
-      REQUIRE(db->Put(rocksdb::WriteOptions(), d, Key(2), b).ok());
-      REQUIRE(db->Put(rocksdb::WriteOptions(), d, Key(4), a).ok());
+      REQUIRE(db->Get(rocksdb::ReadOptions(), d, exo::testing::DeltaKey(2), &a).ok());
+      REQUIRE(db->Get(rocksdb::ReadOptions(), d, exo::testing::DeltaKey(4), &b).ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions(), d, exo::testing::DeltaKey(2), b).ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions(), d, exo::testing::DeltaKey(4), a).ok());
     });
     auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
     CHECK(r.first_bad_sequence == 2);
     CHECK(r.error == "delta stored under 2 says it is 4 (reordered)");
   }
   SECTION("tail removed") {
-    RawEdit(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
-      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, Key(6)).ok());
+    exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* d) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), d, exo::testing::DeltaKey(6)).ok());
     });
     auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
     CHECK(r.first_bad_sequence == 6);
