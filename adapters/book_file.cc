@@ -15,10 +15,14 @@ absl::StatusOr<exoroute::v1::BookSnapshotFile> LoadBookFile(const std::string& p
   if (!in) return absl::NotFoundError(absl::StrCat("book file ", path, ": cannot open"));
   std::stringstream ss;
   ss << in.rdbuf();
+  return ParseBookFile(ss.str(), path);
+}
+
+absl::StatusOr<exoroute::v1::BookSnapshotFile> ParseBookFile(std::string_view json, const std::string& path) {
   exoroute::v1::BookSnapshotFile file;
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;
-  auto st = google::protobuf::util::JsonStringToMessage(ss.str(), &file, opts);
+  auto st = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), &file, opts);
   if (!st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("book file ", path, ": ", st.message().as_string()));
   }

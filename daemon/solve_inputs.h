@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/types.pb.h"
 
@@ -21,5 +23,29 @@ std::optional<exoroute::v1::VenueInput> VenueInputFor(const exoroute::v1::VenueC
 // copying, serialising, hashing and storing of the whole book, the same decision.
 void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side side,
                      const std::string& venue, exoroute::v1::VenueBook* out);
+
+// `exoroutectl solve`: the decision exorouted would make for an order on the books of a book
+// file (`name`: its path, in errors). Every configured venue that trades the order's symbol takes
+// part, with the file's book for it (read as received at `now_ns` unless the book says when); a
+// venue the file has no book for is excluded, saying so.
+struct WhatIfOrder {
+  std::string symbol;  // Empty: the file's one symbol.
+  exoroute::v1::Side side = exoroute::v1::SIDE_UNSPECIFIED;
+  std::optional<exoroute::v1::SolverMethod> method;  // Unset: the config's routing method.
+};
+
+// The instrument the order is for (FAILED_PRECONDITION if the config has none for the symbol;
+// INVALID_ARGUMENT for a file without books, or with several symbols and none chosen).
+absl::StatusOr<exoroute::v1::Instrument> WhatIfInstrument(const exoroute::v1::DaemonConfig& config,
+                                                         const exoroute::v1::BookSnapshotFile& file,
+                                                         const std::string& name, const std::string& symbol);
+
+// The solver input for the order of `quantity` (and `limit_price`, 0 for none) in `instrument`'s
+// units. INVALID_ARGUMENT naming the file and the book for a book of the symbol whose venue the
+// config does not have or does not trade it on.
+absl::StatusOr<exoroute::v1::SolveInput> WhatIfInput(const exoroute::v1::DaemonConfig& config,
+                                                    const exoroute::v1::BookSnapshotFile& file, const std::string& name,
+                                                    const exoroute::v1::Instrument& instrument, const WhatIfOrder& order,
+                                                    int64_t quantity, int64_t limit_price, int64_t now_ns);
 
 }  // namespace exo::daemon

@@ -827,79 +827,33 @@ int CmdSolve(Context& c) {
   if (!config.ok()) return Fail(config.status());
   auto file = adapters::LoadBookFile(a.Get("books"));
   if (!file.ok()) return Fail(file.status());
-  std::string symbol = a.Get("symbol");
-  if (symbol.empty()) {
-    for (const auto& b : file->books()) {
-      if (!symbol.empty() && b.symbol() != symbol) {
-        return Usage("solve: the book file has several symbols; choose one with --symbol");
-      }
-      symbol = b.symbol();
-    }
-  }
-  const Instrument* inst = nullptr;
-  for (const auto& i : config->instruments()) {
-    if (i.symbol() == symbol) inst = &i;
-  }
-  if (inst == nullptr) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat("unknown symbol \"", symbol, "\" (not in the config)")));
-  }
+  daemon::WhatIfOrder order;
+  order.symbol = a.Get("symbol");
+  auto inst = daemon::WhatIfInstrument(*config, *file, a.Get("books"), order.symbol);
+  if (!inst.ok()) return Fail(inst.status());
   std::string side = a.Get("side");
   if (side != "buy" && side != "sell") return Usage("solve: --side must be buy or sell");
+  order.side = side == "buy" ? SIDE_BUY : SIDE_SELL;
   auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
   if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
   if (*qty <= 0) return Usage(absl::StrCat("solve: --qty: must be > 0, got \"", a.Get("qty"), "\""));
-
-  SolverMethod method = config->routing().method() == SOLVER_METHOD_ADMM ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
   if (a.Has("method")) {
     const std::string m = a.Get("method");
     if (m != "exact" && m != "admm") return Usage("solve: --method must be exact or admm");
-    method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
+    order.method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
   }
-
-  SolveInput in;
-  *in.mutable_instrument() = *inst;
-  in.set_method(method);
-  in.set_dual_search(DUAL_SEARCH_QUANTILE);  // As exorouted decides.
-  in.set_dual_finish(DUAL_FINISH_STEP_AND_BISECT);
-  if (method == SOLVER_METHOD_ADMM) in.set_admm_variant(ADMM_VARIANT_BALANCED_AT_PRICE);
-  in.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
-  in.set_quantity(*qty);
+  int64_t limit = 0;
   if (a.Has("limit")) {
     auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
     if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
-    in.set_limit_price(*px);
+    if (*px <= 0) return Usage(absl::StrCat("solve: --limit: must be > 0, got \"", a.Get("limit"), "\""));
+    limit = *px;
   }
-  const int64_t now = SystemClock()->NowNs();
-  in.set_decision_time_ns(now);
-  std::map<std::string, VenueBook> books;
-  for (int i = 0; i < file->books_size(); ++i) {
-    const VenueBook& b = file->books(i);
-    if (b.symbol() != symbol) continue;
-    bool known = std::any_of(config->venues().begin(), config->venues().end(),
-                             [&](const VenueConfig& v) { return v.id() == b.venue(); });
-    if (!known) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "books[", i, "].venue: \"", b.venue(), "\" is not a venue in the config")));
-    }
-    books[b.venue()] = b;
-  }
-  std::vector<VenueConfig> venues(config->venues().begin(), config->venues().end());
-  std::sort(venues.begin(), venues.end(), [](const auto& x, const auto& y) { return x.id() < y.id(); });
-  for (const VenueConfig& v : venues) {
-    auto vi = daemon::VenueInputFor(v, symbol);
-    if (!vi) continue;
-    auto it = books.find(v.id());
-    if (it == books.end()) {
-      vi->set_exclusion(absl::StrCat("no book for it in ", a.Get("books")));
-    } else {
-      *vi->mutable_book() = it->second;
-      if (vi->book().receive_time_ns() == 0) vi->mutable_book()->set_receive_time_ns(now);
-    }
-    *in.add_venues() = *std::move(vi);
-  }
-  auto d = solver::Solve(in);
+  auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), *inst, order, *qty, limit, SystemClock()->NowNs());
+  if (!in.ok()) return Fail(in.status());
+  auto d = solver::Solve(*in);
   if (!d.ok()) return Fail(d.status());
-  std::cout << (c.json ? ToJson(*d) + "\n" : RenderDecision(*d, *inst, in.side(), in.quantity()));
+  std::cout << (c.json ? ToJson(*d) + "\n" : RenderDecision(*d, *inst, in->side(), in->quantity()));
   return kExitOk;
 }
 

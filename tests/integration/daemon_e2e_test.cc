@@ -867,7 +867,27 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   auto bad = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "bad.json", "--side", "buy",
                                                   "--qty", "1"});
   CHECK(bad.exit_code == 1);
-  CHECK(bad.err == "exoroutectl: INVALID_ARGUMENT: books[0].venue: \"NOPE\" is not a venue in the config\n");
+  CHECK(bad.err == "exoroutectl: INVALID_ARGUMENT: book file " + dir / "bad.json" +
+                       ": books[0].venue: \"NOPE\" is not a venue in the config\n");
+  // A book the config's venue does not trade (SIM-C has no ETH-USD market) is refused, not ignored.
+  std::ofstream(dir / "eth.json") << R"({"books": [{"venue": "SIM-C", "symbol": "ETH-USD",
+    "asks": [{"price": 350000, "size": 1000000}]}]})";
+  auto eth = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "eth.json", "--side", "buy",
+                                                  "--qty", "0.5"});
+  CHECK(eth.exit_code == 1);
+  CHECK(eth.err == "exoroutectl: INVALID_ARGUMENT: book file " + dir / "eth.json" +
+                       ": books[0]: venue \"SIM-C\" does not trade ETH-USD in the config\n");
+  // Books of two symbols need --symbol; a file without books says so.
+  std::ofstream(dir / "two.json") << R"({"books": [{"venue": "SIM-A", "symbol": "BTC-USD"},
+    {"venue": "SIM-A", "symbol": "ETH-USD"}]})";
+  auto two = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "two.json", "--side", "buy", "--qty", "1"});
+  CHECK(two.exit_code == 1);
+  CHECK(two.err.find("books of several symbols (\"BTC-USD\", \"ETH-USD\"): choose one (--symbol)") !=
+        std::string::npos);
+  std::ofstream(dir / "none.json") << R"({"books": []})";
+  auto none = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "none.json", "--side", "buy", "--qty", "1"});
+  CHECK(none.exit_code == 1);
+  CHECK(none.err == "exoroutectl: INVALID_ARGUMENT: book file " + dir / "none.json" + ": no books\n");
 }
 
 TEST_CASE("one order across a simulated venue and a WebSocket-fed venue", "[e2e][ws]") {
