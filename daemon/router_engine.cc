@@ -71,6 +71,7 @@ RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
     std::string id = v.config.id();
     venues_.emplace(std::move(id), std::move(v));
   }
+  for (const auto& [id, v] : venues_) venue_configs_.push_back(&v.config);
 }
 
 RouterEngine::~RouterEngine() { Stop(); }
@@ -357,21 +358,7 @@ void RouterEngine::Stop() {
   if (recovered_) WriteCheckpoint();
 }
 
-int64_t RouterEngine::SmallestLot(const ParentOrder& order) const {
-  int64_t smallest = 0;
-  for (const auto& [id, v] : venues_) {
-    bool allowed = order.allowed_venues().empty() ||
-                   std::count(order.allowed_venues().begin(), order.allowed_venues().end(), id);
-    bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), id) > 0;
-    if (!allowed || denied) continue;
-    for (const auto& m : v.config.markets()) {
-      if (m.symbol() == order.symbol() && (smallest == 0 || m.lot_size() < smallest)) {
-        smallest = m.lot_size();
-      }
-    }
-  }
-  return smallest;
-}
+int64_t RouterEngine::SmallestLot(const ParentOrder& order) const { return daemon::SmallestLot(order, venue_configs_); }
 
 absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
   const Instrument* inst = FindInstrument(order.symbol());
@@ -379,65 +366,20 @@ absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
     return absl::FailedPreconditionError(
         absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
   }
-  for (const auto* list : {&order.allowed_venues(), &order.denied_venues()}) {
-    for (int i = 0; i < list->size(); ++i) {
-      if (venues_.count((*list)[i]) == 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "order.", list == &order.allowed_venues() ? "allowed_venues" : "denied_venues", "[",
-            i, "]: unknown venue \"", (*list)[i], "\""));
-      }
-    }
-  }
-  std::vector<std::string> why;
-  for (const auto& [id, v] : venues_) {
-    bool trades = std::any_of(v.config.markets().begin(), v.config.markets().end(),
-                              [&](const MarketConfig& m) { return m.symbol() == order.symbol(); });
-    if (!trades) continue;
-    bool allowed = order.allowed_venues().empty() ||
-                   std::count(order.allowed_venues().begin(), order.allowed_venues().end(), id);
-    bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), id) > 0;
-    if (allowed && !denied) {
-      int64_t lot = SmallestLot(order);
-      if (order.quantity() % lot != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "order.quantity: ", FormatDecimal(order.quantity(), inst->qty_scale()),
-            " is not a multiple of the smallest lot (", FormatDecimal(lot, inst->qty_scale()),
-            ") of the venues it may use"));
-      }
-      return absl::OkStatus();
-    }
-    why.push_back(absl::StrCat(id, denied ? " denied" : " not allowed"));
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "no venue can trade ", order.symbol(),
-      why.empty() ? " (no configured venue lists it)" : absl::StrCat(": ", absl::StrJoin(why, ", "))));
+  return CheckOrderVenues(order, *inst, venue_configs_);
 }
 
 SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   const ParentOrder& o = plan.order();
-  SolveInput in;
-  *in.mutable_instrument() = plan.instrument();
-  in.set_side(o.side());
-  in.set_quantity(o.quantity() - plan.filled_quantity());
-  if (o.has_limit_price()) in.set_limit_price(o.limit_price());
-  in.set_max_venues(o.max_venues());
-  in.set_method(config_.routing().method());
-  // The exact search's newest step, and ADMM's newest variant (recorded: replay of older
-  // decisions keeps theirs).
-  in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
-  in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
-  if (in.method() == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
-  in.set_decision_time_ns(now);
+  SolveInput in = OrderSolveInput(o, plan.instrument(), o.quantity() - plan.filled_quantity(),
+                                  config_.routing().method(), now);
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());
     if (!base) continue;
     VenueInput* vi = in.add_venues();
     *vi = *std::move(base);
-    if (!o.allowed_venues().empty() &&
-        std::count(o.allowed_venues().begin(), o.allowed_venues().end(), id) == 0) {
-      vi->set_exclusion("not in the order's allowed_venues");
-    } else if (std::count(o.denied_venues().begin(), o.denied_venues().end(), id) > 0) {
-      vi->set_exclusion("in the order's denied_venues");
+    if (std::string_view why = OrderExclusion(o, id); !why.empty()) {
+      vi->set_exclusion(std::string(why));
     } else if (plan.mode() == ROUTE_MODE_EXECUTE && !v.adapter->can_trade()) {
       vi->set_exclusion("market data only: the venue takes no orders");
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&

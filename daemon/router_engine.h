@@ -207,6 +207,7 @@ class RouterEngine {
   const exoroute::v1::DaemonConfig config_;
   store::DeltaStore* const store_;
   std::map<std::string, Venue> venues_;  // By venue id (the tie-break order).
+  std::vector<const exoroute::v1::VenueConfig*> venue_configs_;  // venues_' configs, in the same order.
   // Each venue's cost curve per side, built once per distinct book and shared by decisions.
   solver::CurveCache curves_;
   Clock* const clock_;

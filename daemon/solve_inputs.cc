@@ -5,6 +5,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/request_validation.h"
+#include "exo/fixed_point.h"
+#include "exo/status_macros.h"
 
 namespace exo::daemon {
 
@@ -37,73 +41,148 @@ void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side sid
   if (!other.empty()) *(buy ? out->add_bids() : out->add_asks()) = other[0];
 }
 
-absl::StatusOr<exoroute::v1::Instrument> WhatIfInstrument(const exoroute::v1::DaemonConfig& config,
-                                                         const exoroute::v1::BookSnapshotFile& file,
-                                                         const std::string& name, const std::string& symbol) {
-  std::string chosen = symbol;
-  if (chosen.empty()) {
-    if (file.books().empty()) return absl::InvalidArgumentError(absl::StrCat("book file ", name, ": no books"));
-    for (const auto& b : file.books()) {
-      if (!chosen.empty() && b.symbol() != chosen) {
-        return absl::InvalidArgumentError(absl::StrCat("book file ", name, ": books of several symbols (\"", chosen,
-                                                       "\", \"", b.symbol(), "\"): choose one (--symbol)"));
-      }
-      chosen = b.symbol();
+std::string_view OrderExclusion(const exoroute::v1::ParentOrder& order, const std::string& venue) {
+  const auto& allowed = order.allowed_venues();
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), venue) == allowed.end()) {
+    return "not in the order's allowed_venues";
+  }
+  const auto& denied = order.denied_venues();
+  if (std::find(denied.begin(), denied.end(), venue) != denied.end()) return "in the order's denied_venues";
+  return "";
+}
+
+namespace {
+
+bool Trades(const exoroute::v1::VenueConfig& v, const std::string& symbol) {
+  return std::any_of(v.markets().begin(), v.markets().end(), [&](const auto& m) { return m.symbol() == symbol; });
+}
+
+}  // namespace
+
+int64_t SmallestLot(const exoroute::v1::ParentOrder& order, const std::vector<const exoroute::v1::VenueConfig*>& venues) {
+  int64_t smallest = 0;
+  for (const exoroute::v1::VenueConfig* v : venues) {
+    if (!OrderExclusion(order, v->id()).empty()) continue;
+    for (const auto& m : v->markets()) {
+      if (m.symbol() == order.symbol() && (smallest == 0 || m.lot_size() < smallest)) smallest = m.lot_size();
     }
   }
-  for (const auto& i : config.instruments()) {
-    if (i.symbol() == chosen) return i;
+  return smallest;
+}
+
+absl::Status CheckOrderVenues(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
+                              const std::vector<const exoroute::v1::VenueConfig*>& venues) {
+  for (const auto* list : {&order.allowed_venues(), &order.denied_venues()}) {
+    for (int i = 0; i < list->size(); ++i) {
+      if (std::none_of(venues.begin(), venues.end(), [&](const auto* v) { return v->id() == (*list)[i]; })) {
+        return absl::InvalidArgumentError(absl::StrCat("order.",
+                                                       list == &order.allowed_venues() ? "allowed_venues" : "denied_venues",
+                                                       "[", i, "]: unknown venue \"", (*list)[i], "\""));
+      }
+    }
   }
-  return absl::FailedPreconditionError(absl::StrCat("unknown symbol \"", chosen, "\" (not in the config)"));
+  if (const int64_t lot = SmallestLot(order, venues); lot > 0) {
+    if (order.quantity() % lot != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "order.quantity: ", FormatDecimal(order.quantity(), instrument.qty_scale()),
+          " is not a multiple of the smallest lot (", FormatDecimal(lot, instrument.qty_scale()),
+          ") of the venues it may use"));
+    }
+    return absl::OkStatus();
+  }
+  std::vector<const exoroute::v1::VenueConfig*> sorted = venues;
+  std::sort(sorted.begin(), sorted.end(), [](const auto* x, const auto* y) { return x->id() < y->id(); });
+  std::vector<std::string> why;
+  for (const exoroute::v1::VenueConfig* v : sorted) {
+    if (!Trades(*v, order.symbol())) continue;
+    const bool allowed = order.allowed_venues().empty() || std::count(order.allowed_venues().begin(),
+                                                                      order.allowed_venues().end(), v->id()) > 0;
+    why.push_back(absl::StrCat(v->id(), allowed ? " denied" : " not allowed"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "no venue can trade ", order.symbol(),
+      why.empty() ? " (no configured venue lists it)" : absl::StrCat(": ", absl::StrJoin(why, ", "))));
+}
+
+exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
+                                         int64_t quantity, exoroute::v1::SolverMethod method, int64_t now_ns) {
+  exoroute::v1::SolveInput in;
+  *in.mutable_instrument() = instrument;
+  in.set_side(order.side());
+  in.set_quantity(quantity);
+  if (order.has_limit_price()) in.set_limit_price(order.limit_price());
+  in.set_max_venues(order.max_venues());
+  in.set_method(method);
+  // The exact search's newest step, and ADMM's newest variant (recorded: replay of older
+  // decisions keeps theirs).
+  in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
+  in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+  if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
+  in.set_decision_time_ns(now_ns);
+  return in;
+}
+
+absl::StatusOr<std::string> BookFileSymbol(const exoroute::v1::BookSnapshotFile& file, const std::string& name) {
+  if (file.books().empty()) return absl::InvalidArgumentError(absl::StrCat("book file ", name, ": no books"));
+  const std::string& first = file.books(0).symbol();
+  for (const auto& b : file.books()) {
+    if (b.symbol() != first) {
+      return absl::InvalidArgumentError(absl::StrCat("book file ", name, ": books of several symbols (\"", first,
+                                                     "\", \"", b.symbol(), "\"): choose one (--symbol)"));
+    }
+  }
+  return first;
 }
 
 absl::StatusOr<exoroute::v1::SolveInput> WhatIfInput(const exoroute::v1::DaemonConfig& config,
                                                     const exoroute::v1::BookSnapshotFile& file, const std::string& name,
-                                                    const exoroute::v1::Instrument& instrument, const WhatIfOrder& order,
-                                                    int64_t quantity, int64_t limit_price, int64_t now_ns) {
-  using exoroute::v1::SolverMethod;
-  const SolverMethod method = order.method.value_or(config.routing().method() == exoroute::v1::SOLVER_METHOD_ADMM
-                                                        ? exoroute::v1::SOLVER_METHOD_ADMM
-                                                        : exoroute::v1::SOLVER_METHOD_EXACT);
-  exoroute::v1::SolveInput in;
-  *in.mutable_instrument() = instrument;
-  in.set_method(method);
-  in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);  // As exorouted decides.
-  in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
-  if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
-  in.set_side(order.side);
-  in.set_quantity(quantity);
-  if (limit_price != 0) in.set_limit_price(limit_price);
-  in.set_decision_time_ns(now_ns);
+                                                    const exoroute::v1::ParentOrder& order,
+                                                    std::optional<exoroute::v1::SolverMethod> method, int64_t now_ns) {
+  exoroute::v1::RouteRequest request;
+  request.set_mode(exoroute::v1::ROUTE_MODE_PLAN_ONLY);
+  *request.mutable_order() = order;
+  request.mutable_order()->set_id("what-if");
+  if (request.order().time_in_force() == exoroute::v1::TIME_IN_FORCE_UNSPECIFIED) {
+    request.mutable_order()->set_time_in_force(exoroute::v1::TIME_IN_FORCE_GTC);
+  }
+  EXO_RETURN_IF_ERROR(ValidateRoute(request));
+  const auto inst = std::find_if(config.instruments().begin(), config.instruments().end(),
+                                 [&](const auto& i) { return i.symbol() == order.symbol(); });
+  if (inst == config.instruments().end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\" (not in the config)"));
+  }
+  std::vector<const exoroute::v1::VenueConfig*> venues;
+  for (const auto& v : config.venues()) venues.push_back(&v);
+  std::sort(venues.begin(), venues.end(), [](const auto* x, const auto* y) { return x->id() < y->id(); });
+  EXO_RETURN_IF_ERROR(CheckOrderVenues(order, *inst, venues));
 
-  const std::string& symbol = instrument.symbol();
+  const std::string& symbol = order.symbol();
   std::map<std::string, const exoroute::v1::VenueBook*> books;  // The symbol's, by venue.
   for (int i = 0; i < file.books_size(); ++i) {
     const exoroute::v1::VenueBook& b = file.books(i);
     if (b.symbol() != symbol) continue;
-    const auto v = std::find_if(config.venues().begin(), config.venues().end(),
-                                [&](const exoroute::v1::VenueConfig& c) { return c.id() == b.venue(); });
-    if (v == config.venues().end()) {
+    const auto v = std::find_if(venues.begin(), venues.end(), [&](const auto* c) { return c->id() == b.venue(); });
+    if (v == venues.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("book file ", name, ": books[", i, "].venue: \"", b.venue(), "\" is not a venue in the config"));
     }
-    if (!VenueInputFor(*v, symbol)) {
+    if (!Trades(**v, symbol)) {
       return absl::InvalidArgumentError(absl::StrCat("book file ", name, ": books[", i, "]: venue \"", b.venue(),
                                                      "\" does not trade ", symbol, " in the config"));
     }
     books[b.venue()] = &b;
   }
-  std::vector<const exoroute::v1::VenueConfig*> venues;
-  for (const auto& v : config.venues()) venues.push_back(&v);
-  std::sort(venues.begin(), venues.end(), [](const auto* x, const auto* y) { return x->id() < y->id(); });
+  const exoroute::v1::SolverMethod m = method.value_or(config.routing().method());
+  exoroute::v1::SolveInput in = OrderSolveInput(order, *inst, order.quantity(), m, now_ns);
   for (const exoroute::v1::VenueConfig* v : venues) {
     std::optional<exoroute::v1::VenueInput> vi = VenueInputFor(*v, symbol);
     if (!vi) continue;
-    const auto it = books.find(v->id());
-    if (it == books.end()) {
-      vi->set_exclusion(absl::StrCat("no book for it in ", name));
+    vi->set_exclusion(std::string(OrderExclusion(order, v->id())));
+    if (const auto it = books.find(v->id()); it == books.end()) {
+      if (vi->exclusion().empty()) vi->set_exclusion(absl::StrCat("no book for it in ", name));
     } else {
-      *vi->mutable_book() = *it->second;
+      CopyDecidedBook(*it->second, order.side(), v->id(), vi->mutable_book());
       if (vi->book().receive_time_ns() == 0) vi->mutable_book()->set_receive_time_ns(now_ns);
     }
     *in.add_venues() = *std::move(vi);

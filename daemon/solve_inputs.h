@@ -5,6 +5,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -24,28 +26,41 @@ std::optional<exoroute::v1::VenueInput> VenueInputFor(const exoroute::v1::VenueC
 void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side side,
                      const std::string& venue, exoroute::v1::VenueBook* out);
 
-// `exoroutectl solve`: the decision exorouted would make for an order on the books of a book
-// file (`name`: its path, in errors). Every configured venue that trades the order's symbol takes
-// part, with the file's book for it (read as received at `now_ns` unless the book says when); a
-// venue the file has no book for is excluded, saying so.
-struct WhatIfOrder {
-  std::string symbol;  // Empty: the file's one symbol.
-  exoroute::v1::Side side = exoroute::v1::SIDE_UNSPECIFIED;
-  std::optional<exoroute::v1::SolverMethod> method;  // Unset: the config's routing method.
-};
+// Whether `order` may use `venue` by its allowed and denied venues: "" if it may, else the
+// reason a decision gives for leaving the venue out.
+// (A view of a constant: no allocation on the engine's every step.)
+std::string_view OrderExclusion(const exoroute::v1::ParentOrder& order, const std::string& venue);
 
-// The instrument the order is for (FAILED_PRECONDITION if the config has none for the symbol;
-// INVALID_ARGUMENT for a file without books, or with several symbols and none chosen).
-absl::StatusOr<exoroute::v1::Instrument> WhatIfInstrument(const exoroute::v1::DaemonConfig& config,
-                                                         const exoroute::v1::BookSnapshotFile& file,
-                                                         const std::string& name, const std::string& symbol);
+// The smallest lot among `venues` that trade the order's symbol and that it may use (0: none).
+int64_t SmallestLot(const exoroute::v1::ParentOrder& order, const std::vector<const exoroute::v1::VenueConfig*>& venues);
 
-// The solver input for the order of `quantity` (and `limit_price`, 0 for none) in `instrument`'s
-// units. INVALID_ARGUMENT naming the file and the book for a book of the symbol whose venue the
-// config does not have or does not trade it on.
+// What a node refuses of an order, given its venues: a name in the allowed or denied venues
+// that is not one of them (INVALID_ARGUMENT), no venue that trades the symbol and that the
+// order may use (FAILED_PRECONDITION, saying why of each), a quantity that is not a multiple of
+// the smallest lot of those it may use (INVALID_ARGUMENT).
+absl::Status CheckOrderVenues(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
+                              const std::vector<const exoroute::v1::VenueConfig*>& venues);
+
+// What a decision of `order` reads besides its venues: the instrument, the side, `quantity` (what
+// the order has left), the limit and the venue limit, the routing method as exorouted decides
+// with it, and the decision's time.
+exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
+                                         int64_t quantity, exoroute::v1::SolverMethod method, int64_t now_ns);
+
+// `exoroutectl solve`: the decision input exorouted would make for `order` (validated as the
+// Route RPC validates it) with the books of a book file (`name`: its path, in errors) as its
+// venues' books, read as received at `now_ns` unless a book says when. The order is checked as
+// the node checks it (CheckOrderVenues; an unknown symbol is FAILED_PRECONDITION); every
+// configured venue that trades the symbol takes part, one the file has no book for excluded,
+// saying so. A book of the symbol whose venue the config does not have, or does not trade the
+// symbol on, is INVALID_ARGUMENT naming the file and the book. `method` unset: the config's.
 absl::StatusOr<exoroute::v1::SolveInput> WhatIfInput(const exoroute::v1::DaemonConfig& config,
                                                     const exoroute::v1::BookSnapshotFile& file, const std::string& name,
-                                                    const exoroute::v1::Instrument& instrument, const WhatIfOrder& order,
-                                                    int64_t quantity, int64_t limit_price, int64_t now_ns);
+                                                    const exoroute::v1::ParentOrder& order,
+                                                    std::optional<exoroute::v1::SolverMethod> method, int64_t now_ns);
+
+// The symbol a what-if on `file` is for when none is given: the file's one symbol
+// (INVALID_ARGUMENT for a file without books, or with books of several symbols).
+absl::StatusOr<std::string> BookFileSymbol(const exoroute::v1::BookSnapshotFile& file, const std::string& name);
 
 }  // namespace exo::daemon

@@ -78,11 +78,12 @@ commands:
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
-        [--method exact|admm]
+        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
                                         with venue fees, lots, caps and method from the daemon
-                                        config (default: the embedded one); --method overrides
+                                        config (default: the embedded one); --method overrides;
+                                        the order's flags and checks are route's
 
 output:      --json (JSON lines / objects instead of tables)
 connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data/endpoint,
@@ -827,29 +828,46 @@ int CmdSolve(Context& c) {
   if (!config.ok()) return Fail(config.status());
   auto file = adapters::LoadBookFile(a.Get("books"));
   if (!file.ok()) return Fail(file.status());
-  daemon::WhatIfOrder order;
-  order.symbol = a.Get("symbol");
-  auto inst = daemon::WhatIfInstrument(*config, *file, a.Get("books"), order.symbol);
-  if (!inst.ok()) return Fail(inst.status());
+  std::string symbol = a.Get("symbol");
+  if (symbol.empty()) {
+    auto only = daemon::BookFileSymbol(*file, a.Get("books"));
+    if (!only.ok()) return Fail(only.status());
+    symbol = *only;
+  }
+  const Instrument* inst = nullptr;
+  for (const auto& i : config->instruments()) {
+    if (i.symbol() == symbol) inst = &i;
+  }
+  if (inst == nullptr) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat("unknown symbol \"", symbol, "\" (not in the config)")));
+  }
+  // The order as `route` would send it (the same flags), checked as the node checks it.
+  ParentOrder order;
+  order.set_symbol(symbol);
   std::string side = a.Get("side");
   if (side != "buy" && side != "sell") return Usage("solve: --side must be buy or sell");
-  order.side = side == "buy" ? SIDE_BUY : SIDE_SELL;
+  order.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
   if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
   if (*qty <= 0) return Usage(absl::StrCat("solve: --qty: must be > 0, got \"", a.Get("qty"), "\""));
-  if (a.Has("method")) {
-    const std::string m = a.Get("method");
-    if (m != "exact" && m != "admm") return Usage("solve: --method must be exact or admm");
-    order.method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
-  }
-  int64_t limit = 0;
+  order.set_quantity(*qty);
   if (a.Has("limit")) {
     auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
     if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
-    if (*px <= 0) return Usage(absl::StrCat("solve: --limit: must be > 0, got \"", a.Get("limit"), "\""));
-    limit = *px;
+    order.set_limit_price(*px);
   }
-  auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), *inst, order, *qty, limit, SystemClock()->NowNs());
+  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) order.add_allowed_venues(std::string(v));
+  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) order.add_denied_venues(std::string(v));
+  auto max_venues = a.GetUint("max-venues", 0);
+  if (!max_venues.ok()) return Usage(std::string(max_venues.status().message()));
+  order.set_max_venues(static_cast<uint32_t>(*max_venues));
+  std::optional<SolverMethod> method;
+  if (a.Has("method")) {
+    const std::string m = a.Get("method");
+    if (m != "exact" && m != "admm") return Usage("solve: --method must be exact or admm");
+    method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
+  }
+  auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), order, method, SystemClock()->NowNs());
   if (!in.ok()) return Fail(in.status());
   auto d = solver::Solve(*in);
   if (!d.ok()) return Fail(d.status());

@@ -23,6 +23,7 @@
 #include "tests/testing/raw_store.h"
 #include "store/head_signature.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_join.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
@@ -810,6 +811,50 @@ TEST_CASE("what would the router do on this book: fixed books from a file", "[e2
   CHECK(plan.allocations(1).expected_cost() == 3252750);  // 0.5 x 64990.00 x 1.001, rounded
   CHECK(plan.shortfall() == 0);
   CHECK(plan.last_solve().marginal_price() == 6505499);   // 64990.00 x 1.001 = 65054.99
+
+  // `exoroutectl solve` on the same file and config makes the plan the node made — for the
+  // same order, with its venue lists and venue limit too — and refuses what the node refuses.
+  std::ofstream(dir / "config.json") << config;
+  auto same_order = [&](const std::vector<std::string>& flags, const std::string& id) {
+    std::vector<std::string> route = {"route", "--symbol", "BTC-USD", "--side", "buy", "--id", id, "--json"};
+    std::vector<std::string> solve = {"solve", "--books", dir / "books.json", "--config", dir / "config.json",
+                                      "--side", "buy", "--json"};
+    route.insert(route.end(), flags.begin(), flags.end());
+    solve.insert(solve.end(), flags.begin(), flags.end());
+    return std::make_pair(Ctl(*d, route), exo::testing::Run(EXOROUTECTL_PATH, solve));
+  };
+  int routes = 1;
+  for (const auto& [flags, venues] : std::vector<std::pair<std::vector<std::string>, int>>{
+           {{"--qty", "3.5"}, 2}, {{"--qty", "1.5", "--deny", "A"}, 1}, {{"--qty", "2.5", "--max-venues", "1"}, 1},
+           {{"--qty", "1", "--allow", "B", "--limit", "64995"}, 1}}) {
+    auto [routed, solved] = same_order(flags, "w" + std::to_string(++routes));
+    INFO(absl::StrJoin(flags, " ") << "\n" << routed.err << solved.err);
+    REQUIRE(routed.exit_code == 0);
+    REQUIRE(solved.exit_code == 0);
+    Plan p;
+    Decision w;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(routed.out, &p).ok());
+    REQUIRE(google::protobuf::util::JsonStringToMessage(solved.out, &w).ok());
+    REQUIRE(p.allocations_size() == venues);
+    REQUIRE(w.allocations_size() == venues);
+    for (int i = 0; i < venues; ++i) {
+      CHECK(w.allocations(i).venue() == p.allocations(i).venue());
+      CHECK(w.allocations(i).quantity() == p.allocations(i).quantity());
+      CHECK(w.allocations(i).expected_cost() == p.allocations(i).expected_cost());
+    }
+    CHECK(w.shortfall() == p.shortfall());
+    CHECK(w.stats().marginal_price() == p.last_solve().marginal_price());
+    CHECK(w.exclusions_size() == p.exclusions_size());
+  }
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"--qty", "1.005"}, {"--qty", "1", "--deny", "C"}, {"--qty", "1", "--allow", "A", "--deny", "A"}}) {
+    auto [routed, solved] = same_order(flags, "refused");
+    INFO(absl::StrJoin(flags, " "));
+    CHECK(routed.exit_code == 1);
+    CHECK(solved.exit_code == 1);
+    CHECK(!solved.err.empty());
+    CHECK(solved.err == routed.err);
+  }
   CHECK(d->Terminate() == 0);
 }
 
