@@ -52,7 +52,7 @@ class Reader {
   const std::string& error() const { return error_; }
   size_t offset() const { return pos_; }
   bool AtEnd() const { return pos_ == in_.size(); }
-  void Fail(std::string why) {
+  void Fail(const std::string& why) {
     if (error_.empty()) error_ = absl::StrCat(why, " at byte ", pos_);
   }
 

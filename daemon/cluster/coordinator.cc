@@ -187,7 +187,7 @@ class ClusterOracle final : public solver::DualOracle {
   // The exact (masked, noise-free) totals at λ: the one such release of a noisy route.
   absl::StatusOr<solver::LocalProblem::Response> EvaluateExact(double lambda) {
     absl::StatusOr<Summed> got = Sum(lambda, true);
-    if (got.ok()) got = Checked(lambda, *std::move(got), /*noisy=*/false);
+    if (got.ok()) got = Checked(lambda, *std::move(got), /*noisy_sums=*/false);
     if (!got.ok()) return got.status();
     return got->sum;
   }
