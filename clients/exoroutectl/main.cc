@@ -819,6 +819,30 @@ int CmdAudit(Context& c) {
   return PrintVerify(c, r, recompute, signed_ok);
 }
 
+// The cheapest plan for the whole order on one venue alone (each venue the decision may use,
+// solved by itself), or when none fills it the venue that fills the most: what sending it all
+// to the best venue would do, set beside the split. Only for a split that fills the order.
+std::optional<OneVenuePlan> BestOneVenue(const SolveInput& in, const Decision& split) {
+  if (split.allocations_size() < 2 || split.shortfall() > 0) return std::nullopt;
+  std::optional<OneVenuePlan> best;
+  for (const VenueInput& v : in.venues()) {
+    if (!v.exclusion().empty()) continue;
+    SolveInput one = in;
+    for (VenueInput& other : *one.mutable_venues()) {
+      if (other.venue() != v.venue() && other.exclusion().empty()) other.set_exclusion("not this venue");
+    }
+    absl::StatusOr<Decision> d = solver::Solve(one);
+    if (!d.ok()) continue;
+    const bool better = !best || (d->shortfall() == 0 && best->decision.shortfall() > 0) ||
+                        (d->shortfall() == 0 && best->decision.shortfall() == 0 &&
+                         d->expected_cost() < best->decision.expected_cost()) ||
+                        (d->shortfall() > 0 && best->decision.shortfall() > 0 &&
+                         d->allocated_quantity() > best->decision.allocated_quantity());
+    if (better) best = OneVenuePlan{v.venue(), *std::move(d)};
+  }
+  return best;
+}
+
 int CmdSolve(Context& c) {
   const Args& a = c.args;
   for (const char* f : {"books", "side", "qty"}) {
@@ -871,7 +895,12 @@ int CmdSolve(Context& c) {
   if (!in.ok()) return Fail(in.status());
   auto d = solver::Solve(*in);
   if (!d.ok()) return Fail(d.status());
-  std::cout << (c.json ? ToJson(*d) + "\n" : RenderDecision(*d, *inst, in->side(), in->quantity()));
+  if (c.json) {
+    std::cout << ToJson(*d) << "\n";
+  } else {
+    const std::optional<OneVenuePlan> alone = BestOneVenue(*in, *d);
+    std::cout << RenderDecision(*d, *inst, in->side(), in->quantity(), alone ? &*alone : nullptr);
+  }
   return kExitOk;
 }
 

@@ -95,7 +95,7 @@ std::string RenderPlan(const Plan& p) {
 }
 
 std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::v1::Side side,
-                           int64_t quantity) {
+                           int64_t quantity, const OneVenuePlan* alone) {
   Fmt f{&inst};
   std::string s;
   absl::StrAppend(&s, "what-if   ", Side(side), " ", f.Qty(quantity), " ", inst.symbol(), "\n");
@@ -107,6 +107,20 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
                   f.Px(d.expected_average_price()), " incl. fees, ", Bps(d.slippage_cbps()),
                   " vs mid ", f.Px(d.mid_price()),
                   d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
+  if (alone != nullptr && alone->decision.shortfall() > 0) {
+    absl::StrAppend(&s, "one venue none fills the order alone (the most: ", alone->venue, ", ",
+                    f.Qty(alone->decision.allocated_quantity()), ")\n");
+  } else if (alone != nullptr) {
+    // A buy's cost and a sell's (negative: proceeds) alike: what the split spends less or gets more.
+    const int64_t saves = alone->decision.expected_cost() - d.expected_cost();
+    const int64_t base = d.expected_cost() < 0 ? -d.expected_cost() : d.expected_cost();
+    const std::string in_bp = base > 0 ? absl::StrCat(" (", Bps(MulDivRound(saves < 0 ? -saves : saves, 1'000'000, base)), ")") : "";
+    absl::StrAppend(&s, "one venue ", alone->venue, " alone: cost ", f.Px(alone->decision.expected_cost()), ", avg ",
+                    f.Px(alone->decision.expected_average_price()), "; ",
+                    saves >= 0 ? absl::StrCat("the split saves ", f.Px(saves), in_bp)
+                               : absl::StrCat("the split costs ", f.Px(-saves), in_bp, " more (lot rounding)"),
+                    "\n");
+  }
   absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
   for (const auto& a : d.allocations()) {
     absl::StrAppend(&s, absl::StrFormat("  %-10s %16s %14s %16s\n", a.venue(), f.Qty(a.quantity()),

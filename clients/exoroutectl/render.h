@@ -15,9 +15,14 @@ namespace exo::ctl {
 using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
 
 std::string RenderPlan(const exoroute::v1::Plan& plan);
-// A what-if decision (exoroutectl solve).
+// The best plan for a whole order on one venue alone, set beside a split (exoroutectl solve).
+struct OneVenuePlan {
+  std::string venue;
+  exoroute::v1::Decision decision;
+};
+// A what-if decision (exoroutectl solve), and with `alone` what the best venue alone would do.
 std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
-                           exoroute::v1::Side side, int64_t quantity);
+                           exoroute::v1::Side side, int64_t quantity, const OneVenuePlan* alone = nullptr);
 std::string RenderStatus(const exoroute::v1::StatusResponse& status);
 // A cluster route's summary: per node only its total (its venues' allocations stay there),
 // nodes and venues left out with why, the shortfall.

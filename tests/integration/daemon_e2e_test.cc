@@ -865,10 +865,11 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
      "asks": [{"price": 6500050, "size": 25000000}, {"price": 6500100, "size": 50000000}],
      "bids": [{"price": 6499950, "size": 30000000}]},
     {"venue": "SIM-B", "symbol": "BTC-USD",
-     "asks": [{"price": 6500000, "size": 40000000}, {"price": 6500300, "size": 90000000}],
+     "asks": [{"price": 6500000, "size": 40000000}, {"price": 6500300, "size": 90000000},
+              {"price": 6502000, "size": 100000000}],
      "bids": [{"price": 6499900, "size": 30000000}]}]})";
   // Embedded default venues: SIM-A 2 bp, SIM-B 1 bp. After fees: B 65006.50 x0.4, B 65009.50
-  // x0.9, A 65013.50 x0.25: 1.5 BTC = all of B's 1.3 + 0.2 of A.
+  // x0.9, A 65013.50 x0.25, A 65014.00 x0.5, B 65026.50 x1: 1.5 BTC = B's first 1.3 + 0.2 of A.
   auto r = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                 "buy", "--qty", "1.5", "--json"});
   INFO(r.err);
@@ -887,6 +888,11 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
                                                     "buy", "--qty", "1.5"});
   CHECK(table.out.find("expected  cost 97513.85, avg 65009.23 incl. fees, 1.46 bp vs mid 64999.75") !=
         std::string::npos);
+  // Beside the split, the best venue alone: B, its last 0.2 at 65026.50 instead of A's 65013.50.
+  CHECK(table.out.find("one venue SIM-B alone: cost 97516.45, avg 65010.97; the split saves 2.60 (0.27 bp)\n") !=
+        std::string::npos);
+  auto sell = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "sell", "--qty", "0.5"});
+  CHECK(sell.out.find("one venue none fills the order alone (the most: SIM-A, 0.30000000)\n") != std::string::npos);
   CHECK(d.mid_price() == 6499975);             // Best bid 64999.50 (A), best ask 65000.00 (B).
   CHECK(d.expected_average_price() == 6500923);
   CHECK(d.slippage_cbps() == 146);
