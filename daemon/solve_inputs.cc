@@ -95,9 +95,8 @@ absl::Status CheckOrderVenues(const exoroute::v1::ParentOrder& order, const exor
   std::vector<std::string> why;
   for (const exoroute::v1::VenueConfig* v : sorted) {
     if (!Trades(*v, order.symbol())) continue;
-    const bool allowed = order.allowed_venues().empty() || std::count(order.allowed_venues().begin(),
-                                                                      order.allowed_venues().end(), v->id()) > 0;
-    why.push_back(absl::StrCat(v->id(), allowed ? " denied" : " not allowed"));
+    const bool denied = std::count(order.denied_venues().begin(), order.denied_venues().end(), v->id()) > 0;
+    why.push_back(absl::StrCat(v->id(), denied ? " denied" : " not allowed"));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "no venue can trade ", order.symbol(),

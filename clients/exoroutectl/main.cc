@@ -225,6 +225,16 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
+// An order's --allow A,B, --deny C and --max-venues N (route and solve).
+absl::Status SetVenueFlags(const Args& a, ParentOrder* o) {
+  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
+  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
+  auto max_venues = a.GetUint("max-venues", 0);
+  if (!max_venues.ok()) return max_venues.status();
+  o->set_max_venues(static_cast<uint32_t>(*max_venues));
+  return absl::OkStatus();
+}
+
 int CmdRoute(Context& c) {
   const Args& a = c.args;
   for (const char* f : {"symbol", "side", "qty"}) {
@@ -273,11 +283,7 @@ int CmdRoute(Context& c) {
   } else {
     return Usage("route: --tif must be gtc, ioc or gtt");
   }
-  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
-  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
-  auto max_venues = a.GetUint("max-venues", 0);
-  if (!max_venues.ok()) return Usage(std::string(max_venues.status().message()));
-  o->set_max_venues(static_cast<uint32_t>(*max_venues));
+  if (absl::Status s = SetVenueFlags(a, o); !s.ok()) return Usage(std::string(s.message()));
   req.set_mode(a.Has("execute") ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY);
 
   RouteResponse resp;
@@ -880,11 +886,7 @@ int CmdSolve(Context& c) {
     if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
     order.set_limit_price(*px);
   }
-  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) order.add_allowed_venues(std::string(v));
-  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) order.add_denied_venues(std::string(v));
-  auto max_venues = a.GetUint("max-venues", 0);
-  if (!max_venues.ok()) return Usage(std::string(max_venues.status().message()));
-  order.set_max_venues(static_cast<uint32_t>(*max_venues));
+  if (absl::Status s = SetVenueFlags(a, &order); !s.ok()) return Usage(std::string(s.message()));
   std::optional<SolverMethod> method;
   if (a.Has("method")) {
     const std::string m = a.Get("method");
