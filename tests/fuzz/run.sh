@@ -7,7 +7,8 @@
 # (execution reports from a venue into the engine), fix (raw FIX messages from a venue through
 # QuickFIX's parsing and validation into a FIX venue's events and book), store (a node's
 # database files damaged on disk, then opened as the daemon opens them), coordinator (a cluster
-# route against a node whose answers are changed on the way: a faulty or lying peer). Builds in build-fuzz/ with clang,
+# route against a node whose answers are changed on the way: a faulty or lying peer), books (book
+# files and orders for `exoroutectl solve`). Builds in build-fuzz/ with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer (installs clang first if it is missing); each
 # target's corpus grows in build-fuzz/corpus/<target>/, started from its seeds and the inputs
 # kept in tests/fuzz/corpus/<target>/. An input that breaks a target is written to
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix store coordinator)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix store coordinator books)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
