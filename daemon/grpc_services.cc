@@ -147,16 +147,28 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
                                       grpc::ServerWriter<ReplayResponse>* writer) {
   uint64_t head = store_->Head().sequence();
   bool any = false;
+  absl::Status damaged;  // Inputs asked for and missing.
   auto send = [&](const PlanDelta& d, std::string_view canonical) {
     if (ctx->IsCancelled()) return false;
     any = true;
     ReplayResponse out;
     *out.mutable_delta() = d;
     if (req->include_canonical()) out.set_canonical(std::string(canonical));
-    if (req->include_cluster() && d.has_allocated() && !d.inputs_digest().empty()) {
-      if (absl::StatusOr<std::string> raw = store_->GetInputs(d.inputs_digest()); raw.ok()) {
-        SolveInput in;
-        if (in.ParseFromString(*raw) && in.has_fixed_dual()) *out.mutable_cluster() = in.fixed_dual().route();
+    if ((req->include_cluster() || req->include_inputs()) && d.has_allocated()) {
+      SolveInput in;
+      absl::StatusOr<std::string> raw = d.inputs_digest().empty()
+                                            ? absl::NotFoundError("the allocation names no recorded inputs")
+                                            : store_->GetInputs(d.inputs_digest());
+      if (!raw.ok() || !in.ParseFromString(*raw)) {
+        if (req->include_inputs()) {
+          damaged = absl::DataLossError(absl::StrCat("delta ", d.sequence(), ": ",
+                                                     raw.ok() ? "its recorded inputs do not parse" : raw.status().message(),
+                                                     " (`exoroutectl audit verify --recompute` checks them all)"));
+          return false;
+        }
+      } else {
+        if (req->include_cluster() && in.has_fixed_dual()) *out.mutable_cluster() = in.fixed_dual().route();
+        if (req->include_inputs()) *out.mutable_inputs() = std::move(in);
       }
     }
     out.set_head_sequence(head);
@@ -179,6 +191,7 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
       break;
     }
   }
+  if (!damaged.ok()) return ToGrpc(damaged);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "replay cancelled");
   return ToGrpc(s);
 }

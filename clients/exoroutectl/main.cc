@@ -56,6 +56,10 @@ commands:
                                         Q and P are decimals ("1.5", "65000.25")
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
+  plan books ID [--version N] [--out FILE]
+                                        the books a decision of the plan read (the first, or
+                                        the one at version N) as a book file for `solve`, and
+                                        the command that re-runs it (also with --data-dir)
   watch ID [--from VERSION]             stream a plan's deltas until it settles
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
@@ -78,7 +82,7 @@ commands:
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
-        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N]
+        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--at NS]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
                                         with venue fees, lots, caps and method from the daemon
@@ -92,8 +96,8 @@ connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data
              --cert FILE --key FILE  client certificate for mutual TLS
              --insecure            plaintext
              --timeout MS          connect/RPC deadline (default 5000)
-offline:     --data-dir DIR        replay and audit read DIR's database directly (read-only;
-                                   works while the daemon runs)
+offline:     --data-dir DIR        replay, audit and plan books read DIR's database directly
+                                   (read-only; works while the daemon runs)
 exit codes:  0 ok, 1 error, 2 usage, 3 the chain or a decision does not verify
 )";
 
@@ -320,9 +324,12 @@ int CmdRoute(Context& c) {
   return PrintPlan(c, *final_plan);
 }
 
+int PlanBooksCmd(Context& c, const std::string& plan_id);
+
 int CmdPlan(Context& c) {
   const auto& w = c.args.words();
-  if (w.size() < 3) return Usage("plan: expected `plan show ID` or `plan cancel ID`");
+  if (w.size() < 3) return Usage("plan: expected `plan show ID`, `plan cancel ID` or `plan books ID`");
+  if (w[1] == "books") return PlanBooksCmd(c, w[2]);
   if (w[1] == "show") {
     auto p = FetchPlan(c, w[2]);
     if (!p.ok()) return Fail(p.status());
@@ -374,6 +381,101 @@ absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string
   o.create_if_missing = false;
   o.verify_tail_on_open = 0;  // `audit verify` reports problems itself.
   return store::OpenRocksDeltaStore(o);
+}
+
+// `plan books ID [--version N] [--out FILE]`: the books a decision of the plan read (its
+// recorded inputs: the first decision, or the one at plan version N) as a book file for
+// `exoroutectl solve`, with the command that re-runs it there. From the node (Replay with
+// inputs) or, with --data-dir, from its database.
+absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m);
+
+int PlanBooksCmd(Context& c, const std::string& plan_id) {
+  const Args& a = c.args;
+  auto version = a.GetUint("version", 0);
+  if (!version.ok()) return Usage(std::string(version.status().message()));
+  std::vector<uint32_t> decided;  // The plan's versions that are decisions.
+  std::optional<SolveInput> chosen;
+  uint64_t chosen_sequence = 0;
+  auto take = [&](const PlanDelta& d, const SolveInput& in) {
+    if (!d.has_allocated()) return;
+    decided.push_back(d.plan_version());
+    if (!chosen && (*version == 0 || d.plan_version() == *version)) {
+      chosen = in;
+      chosen_sequence = d.sequence();
+    }
+  };
+  absl::Status read;
+  if (a.Has("data-dir")) {
+    auto st = OpenOffline(a.Get("data-dir"));
+    if (!st.ok()) return Fail(st.status());
+    store::DeltaStore& s = **st;
+    bool any = false;
+    absl::Status damaged;
+    read = s.ScanPlan(plan_id, 1, [&](const PlanDelta& d, std::string_view) {
+      any = true;
+      if (!d.has_allocated()) return true;
+      SolveInput in;
+      absl::StatusOr<std::string> raw = s.GetInputs(d.inputs_digest());
+      if (!raw.ok() || !in.ParseFromString(*raw)) {
+        damaged = absl::DataLossError(absl::StrCat("delta ", d.sequence(), ": ",
+                                                   raw.ok() ? "its recorded inputs do not parse" : raw.status().message()));
+        return false;
+      }
+      take(d, in);
+      return true;
+    });
+    if (read.ok()) read = damaged;
+    if (read.ok() && !any) read = absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  } else {
+    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+    ReplayRequest req;
+    req.set_plan_id(plan_id);
+    req.set_include_inputs(true);
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+    ReplayResponse msg;
+    while (reader->Read(&msg)) take(msg.delta(), msg.inputs());
+    read = client::FromGrpc(reader->Finish());
+  }
+  if (!read.ok()) return Fail(read);
+  if (!chosen) {
+    return Fail(absl::NotFoundError(
+        decided.empty() ? absl::StrCat("plan \"", plan_id, "\" has no decision yet")
+                        : absl::StrCat("plan \"", plan_id, "\" has no decision at version ", *version,
+                                       " (its decisions: versions ", absl::StrJoin(decided, ", "), ")")));
+  }
+  // The books of the venues the decision could use; the others are left out, with why.
+  BookSnapshotFile file;
+  std::vector<std::string> left_out;
+  for (const VenueInput& v : chosen->venues()) {
+    if (!v.exclusion().empty()) {
+      left_out.push_back(absl::StrCat(v.venue(), " (", v.exclusion(), ")"));
+      continue;
+    }
+    VenueBook* b = file.add_books();
+    *b = v.book();
+    b->set_venue(v.venue());
+  }
+  const Instrument& inst = chosen->instrument();
+  const std::string side = chosen->side() == SIDE_BUY ? "buy" : "sell";
+  std::string rerun = absl::StrCat("exoroutectl solve --books ", a.Has("out") ? a.Get("out") : "FILE", " --symbol ",
+                                   inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
+  if (chosen->has_limit_price()) absl::StrAppend(&rerun, " --limit ", FormatDecimal(chosen->limit_price(), inst.price_scale()));
+  if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
+  absl::StrAppend(&rerun, " --method ", chosen->method() == SOLVER_METHOD_ADMM ? "admm" : "exact", " --at ",
+                  chosen->decision_time_ns());
+  std::string summary = absl::StrCat("plan ", plan_id, ": the books its decision at sequence ", chosen_sequence, " read, ",
+                                     file.books_size(), file.books_size() == 1 ? " venue" : " venues");
+  if (!left_out.empty()) absl::StrAppend(&summary, "; left out then: ", absl::StrJoin(left_out, ", "));
+  absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");
+  if (a.Has("out")) {
+    if (auto s = WriteJsonFile(c, file); !s.ok()) return Fail(s);
+    std::cout << summary;
+  } else {
+    std::cout << ToJson(file) << "\n";
+    std::cerr << summary;
+  }
+  return kExitOk;
 }
 
 class Progress {
@@ -893,7 +995,12 @@ int CmdSolve(Context& c) {
     if (m != "exact" && m != "admm") return Usage("solve: --method must be exact or admm");
     method = m == "admm" ? SOLVER_METHOD_ADMM : SOLVER_METHOD_EXACT;
   }
-  auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), order, method, SystemClock()->NowNs());
+  // --at: decide as at that time (ns since the epoch; `plan books` prints a decision's), which
+  // books are stale then; default now.
+  auto at = a.GetUint("at", 0);
+  if (!at.ok()) return Usage(std::string(at.status().message()));
+  const int64_t now = *at > 0 ? static_cast<int64_t>(*at) : SystemClock()->NowNs();
+  auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), order, method, now);
   if (!in.ok()) return Fail(in.status());
   auto d = solver::Solve(*in);
   if (!d.ok()) return Fail(d.status());
@@ -942,7 +1049,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method"},
+                             "method", "version", "at"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
@@ -966,8 +1073,9 @@ int Main(int argc, char** argv) {
 
   const std::string& cmd = w[0];
   if (cmd == "solve") return CmdSolve(c);
-  if (c.args.Has("data-dir") && cmd != "replay" && cmd != "audit") {
-    return Usage(absl::StrCat("--data-dir works with replay and audit, not ", cmd));
+  const bool offline_ok = cmd == "replay" || cmd == "audit" || (cmd == "plan" && w.size() > 1 && w[1] == "books");
+  if (c.args.Has("data-dir") && !offline_ok) {
+    return Usage(absl::StrCat("--data-dir works with replay, audit and plan books, not ", cmd));
   }
   if (cmd == "status") return CmdStatus(c);
   if (cmd == "budgets") return CmdBudgets(c);

@@ -24,6 +24,8 @@
 #include "store/head_signature.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/free_port.h"
@@ -856,6 +858,90 @@ TEST_CASE("what would the router do on this book: fixed books from a file", "[e2
     CHECK(solved.err == routed.err);
   }
   CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, give its plan", "[e2e][what_if]") {
+  TempDir dir;
+  // Books older than 300 ms are stale: the re-run must decide as at the decision's time.
+  std::string config = TestConfigJson(dir.path());
+  for (size_t at = config.find("\"taker_fee_bps\""); at != std::string::npos;
+       at = config.find("\"taker_fee_bps\"", at + 40)) {
+    config.insert(at, "\"max_book_age_ms\": 300, ");
+  }
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto routed = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "12", "--limit", "65060",
+                         "--deny", "SIM-C", "--id", "pb1", "--json"});
+  INFO(routed.err);
+  REQUIRE(routed.exit_code == 0);
+  Plan plan;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(routed.out, &plan).ok());
+  REQUIRE(plan.allocations_size() >= 2);
+
+  auto books = Ctl(*d, {"plan", "books", "pb1", "--out", dir / "books.json"});
+  INFO(books.err);
+  REQUIRE(books.exit_code == 0);
+  CHECK(books.out.find("plan pb1: the books its decision at sequence ") == 0);
+  CHECK(books.out.find("2 venues; left out then: SIM-C (in the order's denied_venues)") != std::string::npos);
+  const size_t cmd = books.out.find("re-run it: exoroutectl ");
+  REQUIRE(cmd != std::string::npos);
+  std::vector<std::string> rerun = absl::StrSplit(
+      absl::StripTrailingAsciiWhitespace(books.out.substr(cmd + std::string("re-run it: exoroutectl ").size())), ' ');
+  REQUIRE(rerun.size() > 4);
+  CHECK(rerun[0] == "solve");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Every book now older than 300 ms.
+  rerun.insert(rerun.end(), {"--config", dir / "config.json", "--json"});
+  auto solved = exo::testing::Run(EXOROUTECTL_PATH, rerun);
+  INFO(absl::StrJoin(rerun, " ") << "\n" << solved.err);
+  REQUIRE(solved.exit_code == 0);
+  Decision again;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(solved.out, &again).ok());
+  REQUIRE(again.allocations_size() == plan.allocations_size());
+  for (int i = 0; i < plan.allocations_size(); ++i) {
+    CHECK(again.allocations(i).venue() == plan.allocations(i).venue());
+    CHECK(again.allocations(i).quantity() == plan.allocations(i).quantity());
+    CHECK(again.allocations(i).limit_price() == plan.allocations(i).limit_price());
+    CHECK(again.allocations(i).expected_cost() == plan.allocations(i).expected_cost());
+  }
+  CHECK(again.stats().marginal_price() == plan.last_solve().marginal_price());
+  CHECK(again.stats().rounds() == plan.last_solve().rounds());
+  // Without --at the same books are stale now: nothing to route on.
+  std::vector<std::string> now(rerun.begin(), rerun.end());
+  const auto at = std::find(now.begin(), now.end(), "--at");
+  REQUIRE(at != now.end());
+  now.erase(at, at + 2);
+  auto stale = exo::testing::Run(EXOROUTECTL_PATH, now);
+  Decision late;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(stale.out, &late).ok());
+  CHECK(late.allocations_size() == 0);
+
+  // The same file from the database (offline, while the node runs); errors name what is missing.
+  auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"--data-dir", dir.path(), "plan", "books", "pb1"});
+  INFO(offline.err);
+  REQUIRE(offline.exit_code == 0);
+  std::ifstream written(dir / "books.json");
+  const std::string online_json((std::istreambuf_iterator<char>(written)), {});
+  CHECK(offline.out == online_json);
+  auto no_version = Ctl(*d, {"plan", "books", "pb1", "--version", "1"});
+  CHECK(no_version.exit_code == 1);
+  CHECK(no_version.err == "exoroutectl: NOT_FOUND: plan \"pb1\" has no decision at version 1 (its decisions: versions 2)\n");
+  auto no_plan = Ctl(*d, {"plan", "books", "nope"});
+  CHECK(no_plan.exit_code == 1);
+  CHECK(no_plan.err == "exoroutectl: NOT_FOUND: plan \"nope\" not found\n");
+  CHECK(d->Terminate() == 0);
+  // Recorded inputs gone underneath the store: DATA_LOSS naming the decision, no book file.
+  exo::testing::RawEditFamily(dir / "db", "inputs", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* inputs) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), inputs));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) REQUIRE(db->Delete(rocksdb::WriteOptions(), inputs, it->key()).ok());
+  });
+  auto lost = exo::testing::Run(EXOROUTECTL_PATH, {"--data-dir", dir.path(), "plan", "books", "pb1"});
+  INFO(lost.err);
+  CHECK(lost.exit_code == 1);
+  CHECK(lost.out.empty());
+  CHECK(lost.err.find("exoroutectl: DATA_LOSS: delta ") == 0);
+  CHECK(lost.err.find(": no recorded inputs with digest ") != std::string::npos);
 }
 
 TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][what_if]") {

@@ -1,10 +1,12 @@
 // The database underneath a node's store, edited directly (what someone with disk access could
 // do), for the tests that check tampering is found: RocksDB opened with the store's column
-// families, `edit` given the database and the `deltas` family, then closed. Uses Catch2's REQUIRE.
+// families, `edit` given the database and one family (`deltas` unless named), then closed. Uses
+// Catch2's REQUIRE.
 #pragma once
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -14,16 +16,25 @@
 
 namespace exo::testing {
 
-inline void RawEditDeltas(const std::string& path,
-                          const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle* deltas)>& edit) {
+// The same with the family named `family` ("deltas", "plans", "inputs" or "meta").
+inline void RawEditFamily(const std::string& path, const std::string& family,
+                          const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  const std::vector<std::string> names = {"default", "deltas", "plans", "inputs", "meta"};
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* n : {"default", "deltas", "plans", "inputs", "meta"}) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  for (const std::string& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> h;
   rocksdb::DB* db = nullptr;
   REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &h, &db).ok());
-  edit(db, h[1]);
+  const auto at = std::find(names.begin(), names.end(), family);
+  REQUIRE(at != names.end());
+  edit(db, h[static_cast<size_t>(at - names.begin())]);
   for (auto* x : h) db->DestroyColumnFamilyHandle(x);
   delete db;
+}
+
+inline void RawEditDeltas(const std::string& path,
+                          const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle* deltas)>& edit) {
+  RawEditFamily(path, "deltas", edit);
 }
 
 // The key a delta is stored under in the `deltas` family: its sequence, 8 bytes big-endian.
