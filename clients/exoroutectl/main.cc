@@ -467,7 +467,14 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   std::string summary = absl::StrCat("plan ", plan_id, ": the books its decision at sequence ", chosen_sequence, " read, ",
                                      file.books_size(), file.books_size() == 1 ? " venue" : " venues");
   if (!left_out.empty()) absl::StrAppend(&summary, "; left out then: ", absl::StrJoin(left_out, ", "));
-  absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");
+  if (chosen->has_fixed_dual()) {
+    // A cluster share: this node's venues at the coordinator's λ. Alone they answer another question.
+    absl::StrAppend(&summary, "\na share of cluster route ", chosen->fixed_dual().route().route_id(),
+                    " at its λ: these are this node's venues only (the other nodes' books stay there)",
+                    "\nsolve them alone: ", rerun, "\n");
+  } else {
+    absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");
+  }
   if (a.Has("out")) {
     if (auto s = WriteJsonFile(c, file); !s.ok()) return Fail(s);
     std::cout << summary;

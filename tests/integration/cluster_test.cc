@@ -563,6 +563,16 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
     auto replay = exo::testing::Ctl(*c.nodes[k], {"replay", "--plan", "exec-1"});
     INFO(replay.out << replay.err);
     CHECK(replay.out.find("cluster route exec-1 coordinated by n2, nodes n1,n2,n3") != std::string::npos);
+    // The books its share was decided on are this node's own, and said to be a share.
+    auto books = exo::testing::Ctl(*c.nodes[k], {"plan", "books", "exec-1"});
+    INFO(books.err);
+    CHECK(books.exit_code == 0);
+    CHECK(books.err.find("a share of cluster route exec-1 at its λ: these are this node's venues only") !=
+          std::string::npos);
+    CHECK(books.out.find("\"venue\":\"N" + std::to_string(k + 1) + "-") != std::string::npos);
+    for (int other = 1; other <= 3; ++other) {
+      if (other != k + 1) CHECK(books.out.find("\"venue\":\"N" + std::to_string(other) + "-") == std::string::npos);
+    }
     // Its chain verifies and its decisions re-solve identically from its own journal.
     auto audit = exo::testing::Ctl(*c.nodes[k], {"audit", "verify", "--recompute"});
     INFO(audit.out << audit.err);
