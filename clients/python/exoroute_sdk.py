@@ -80,9 +80,12 @@ class Client:
         req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
         return [m.delta for m in self.router.WatchPlan(req, timeout=60)]
 
-    def replay(self, include_canonical=False):
+    def replay(self, include_canonical=False, include_inputs=False):
+        """The whole chain; with include_inputs each allocation also carries its recorded
+        SolveInput (the books, fees and order its decision read)."""
         req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(),
-                                             include_canonical=include_canonical)
+                                             include_canonical=include_canonical,
+                                             include_inputs=include_inputs)
         return list(self.audit.Replay(req, timeout=60))
 
     def head(self):

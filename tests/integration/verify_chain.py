@@ -99,9 +99,21 @@ def main():
 
             # Independent verification of the whole chain.
             head = client.head()
-            count = exoroute_sdk.verify_chain(client.replay(include_canonical=True), head)
+            replayed = client.replay(include_canonical=True, include_inputs=True)
+            count = exoroute_sdk.verify_chain(replayed, head)
             check(count == head.sequence and count > 20, f"verified {count}, head {head.sequence}")
             print(f"python verifier: {count} deltas re-encoded and hash-checked; head {head.hash.hex()}")
+            # Each decision's recorded inputs, as Replay sends them, hash to the digest its delta
+            # carries (in the chain): what the decision read is the journaled input.
+            decided = [m for m in replayed if m.delta.HasField("allocated")]
+            check(len(decided) > 0, "no decision replayed")
+            for m in decided:
+                digest = hashlib.sha256(m.inputs.SerializeToString(deterministic=True)).digest()
+                check(digest == m.delta.inputs_digest,
+                      f"delta {m.delta.sequence}: its inputs hash to {digest.hex()}, not the recorded "
+                      f"{m.delta.inputs_digest.hex()}")
+                check(len(m.inputs.venues) > 0, f"delta {m.delta.sequence}: inputs without venues")
+            print(f"python verifier: {len(decided)} decisions' recorded inputs match their digests")
 
             # The node's signed head, checked with Python's own Ed25519 over the documented
             # text; a changed field fails.
