@@ -458,7 +458,13 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   }
   const Instrument& inst = chosen->instrument();
   const std::string side = chosen->side() == SIDE_BUY ? "buy" : "sell";
-  std::string rerun = absl::StrCat("exoroutectl solve --books ", a.Has("out") ? a.Get("out") : "FILE", " --symbol ",
+  std::string path = a.Has("out") ? a.Get("out") : "FILE";
+  if (path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-+=:,@") != std::string::npos) {
+    std::string quoted = "'";
+    for (char ch : path) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    path = quoted + "'";
+  }
+  std::string rerun = absl::StrCat("exoroutectl solve --books ", path, " --symbol ",
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
   if (chosen->has_limit_price()) absl::StrAppend(&rerun, " --limit ", FormatDecimal(chosen->limit_price(), inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
@@ -475,6 +481,7 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   } else {
     absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");
   }
+  absl::StrAppend(&summary, "(with the node's config as --config FILE, unless it runs the embedded default)\n");
   if (a.Has("out")) {
     if (auto s = WriteJsonFile(c, file); !s.ok()) return Fail(s);
     std::cout << summary;

@@ -24,7 +24,6 @@
 #include "store/head_signature.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
@@ -887,8 +886,10 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   CHECK(books.out.find("2 venues; left out then: SIM-C (in the order's denied_venues)") != std::string::npos);
   const size_t cmd = books.out.find("re-run it: exoroutectl ");
   REQUIRE(cmd != std::string::npos);
-  std::vector<std::string> rerun = absl::StrSplit(
-      absl::StripTrailingAsciiWhitespace(books.out.substr(cmd + std::string("re-run it: exoroutectl ").size())), ' ');
+  const size_t args = cmd + std::string("re-run it: exoroutectl ").size();
+  std::vector<std::string> rerun = absl::StrSplit(books.out.substr(args, books.out.find('\n', args) - args), ' ');
+  CHECK(books.out.find("(with the node's config as --config FILE, unless it runs the embedded default)\n") !=
+        std::string::npos);
   REQUIRE(rerun.size() > 4);
   CHECK(rerun[0] == "solve");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Every book now older than 300 ms.
