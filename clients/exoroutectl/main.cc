@@ -56,10 +56,11 @@ commands:
                                         Q and P are decimals ("1.5", "65000.25")
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
-  plan books ID [--version N] [--out FILE]
-                                        the books a decision of the plan read (the first, or
-                                        the one at version N) as a book file for `solve`, and
-                                        the command that re-runs it (also with --data-dir)
+  plan books ID [--version N|last] [--out FILE]
+                                        the books a decision of the plan read (the first, the
+                                        one at version N, or the latest) as a book file for
+                                        `solve`, and the command that re-runs it (also with
+                                        --data-dir)
   watch ID [--from VERSION]             stream a plan's deltas until it settles
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
@@ -391,15 +392,16 @@ absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m)
 
 int PlanBooksCmd(Context& c, const std::string& plan_id) {
   const Args& a = c.args;
-  auto version = a.GetUint("version", 0);
-  if (!version.ok()) return Usage(std::string(version.status().message()));
+  const bool last = a.Get("version") == "last";  // The plan's latest decision.
+  auto version = last ? absl::StatusOr<uint64_t>(0) : a.GetUint("version", 0);
+  if (!version.ok()) return Usage(absl::StrCat(version.status().message(), " (or \"last\")"));
   std::vector<uint32_t> decided;  // The plan's versions that are decisions.
   std::optional<SolveInput> chosen;
   uint64_t chosen_sequence = 0;
   auto take = [&](const PlanDelta& d, const SolveInput& in) {
     if (!d.has_allocated()) return;
     decided.push_back(d.plan_version());
-    if (!chosen && (*version == 0 || d.plan_version() == *version)) {
+    if (last || (!chosen && (*version == 0 || d.plan_version() == *version))) {
       chosen = in;
       chosen_sequence = d.sequence();
     }

@@ -925,6 +925,12 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   std::ifstream written(dir / "books.json");
   const std::string online_json((std::istreambuf_iterator<char>(written)), {});
   CHECK(offline.out == online_json);
+  auto latest = Ctl(*d, {"plan", "books", "pb1", "--version", "last"});  // A plan-only plan decides once.
+  CHECK(latest.exit_code == 0);
+  CHECK(latest.out == online_json);
+  auto bad_version = Ctl(*d, {"plan", "books", "pb1", "--version", "first"});
+  CHECK(bad_version.exit_code == 2);
+  CHECK(bad_version.err.find("(or \"last\")") != std::string::npos);
   auto no_version = Ctl(*d, {"plan", "books", "pb1", "--version", "1"});
   CHECK(no_version.exit_code == 1);
   CHECK(no_version.err == "exoroutectl: NOT_FOUND: plan \"pb1\" has no decision at version 1 (its decisions: versions 2)\n");
