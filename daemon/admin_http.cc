@@ -52,15 +52,38 @@ http::response<http::string_body> Answer(const http::request<http::string_body>&
   return reply(http::status::service_unavailable, absl::StrCat(health.message(), "\n"));
 }
 
-// One client connection: read a request, answer, again while the client keeps it alive.
+// The answer on a connection beyond AdminHttpServer::kMaxConnections.
+http::response<http::string_body> TooMany(const http::request<http::string_body>& req) {
+  http::response<http::string_body> res{http::status::service_unavailable, req.version()};
+  res.set(http::field::server, "exorouted");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::retry_after, "1");
+  res.body() = absl::StrCat("too many connections: this port serves at most ", AdminHttpServer::kMaxConnections,
+                            " at once (monitoring only); try again\n");
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+// One client connection: read a request, answer, again while the client keeps it alive. It
+// counts itself in `open` (the server's; only its one thread touches it) while it lives.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, const AdminHttpServer::Handlers* handlers)
-      : stream_(std::move(socket)), handlers_(handlers) {}
+  Connection(tcp::socket socket, const AdminHttpServer::Handlers* handlers, int* open)
+      : stream_(std::move(socket)), handlers_(handlers), open_(open) {
+    ++*open_;
+  }
+  ~Connection() { --*open_; }
+  // Over the limit: the request is read (closing with it unread would reset the connection
+  // before the client reads the answer), answered 503 saying so, and the connection closed.
+  void Refuse() {
+    refused_ = true;
+    Read();
+  }
   void Read() {
     parser_.emplace();
     parser_->body_limit(kMaxRequestBody);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(refused_ ? std::chrono::seconds(5) : kIdleTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -80,7 +103,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       return;
     }
-    auto res = std::make_shared<http::response<http::string_body>>(Answer(parser_->get(), *handlers_));
+    auto res = std::make_shared<http::response<http::string_body>>(
+        refused_ ? TooMany(parser_->get()) : Answer(parser_->get(), *handlers_));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->Close();
       self->Read();
@@ -95,12 +119,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const AdminHttpServer::Handlers* handlers_;
+  int* open_;
+  bool refused_ = false;
 };
 
 }  // namespace
 
 struct AdminHttpServer::Impl {
   Handlers handlers;
+  // Connections alive (touched by this server's one thread only; declared before `io`, whose
+  // destruction drops the connections still pending).
+  int open = 0;
   net::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -110,7 +139,16 @@ struct AdminHttpServer::Impl {
   void Accept() {
     acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;  // Stopping.
-      if (!ec) std::make_shared<Connection>(std::move(socket), &handlers)->Read();
+      if (!ec) {
+        // Beyond the limit an idle client could hold the process's file descriptors, which the
+        // store and the gRPC port need: such a connection is answered 503 and closed.
+        auto c = std::make_shared<Connection>(std::move(socket), &handlers, &open);
+        if (open > kMaxConnections) {
+          c->Refuse();
+        } else {
+          c->Read();
+        }
+      }
       Accept();
     });
   }

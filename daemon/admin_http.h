@@ -14,6 +14,9 @@ namespace exo::daemon {
 
 class AdminHttpServer {
  public:
+  // Connections served at once; one more is answered 503 (too many connections) and closed, so
+  // that idle clients cannot hold the file descriptors the store and the gRPC port need.
+  static constexpr int kMaxConnections = 64;
   struct Handlers {
     std::function<std::string()> metrics;   // The /metrics body (Prometheus text format).
     std::function<absl::Status()> health;   // OK: /healthz answers 200, else 503 with the message.

@@ -6,7 +6,10 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <chrono>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "daemon/admin_http.h"
 #include "daemon/metrics.h"
@@ -63,6 +66,49 @@ TEST_CASE("the admin HTTP port answers GET /metrics and /healthz and nothing els
 
   (*server)->Stop();
   CHECK(HttpRequest(port, "GET", "/metrics").status == 0);  // Closed.
+}
+
+TEST_CASE("connections beyond the limit are answered 503 and closed and the port serves again when one ends") {
+  AdminHttpServer::Handlers h;
+  h.metrics = [] { return std::string("exoroute_up 1\n"); };
+  h.health = [] { return absl::OkStatus(); };
+  auto server = AdminHttpServer::Start("127.0.0.1:0", h);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  // Until `path` answers `status` (the server sees a client leave when it next reads), 5 s at most.
+  auto answers = [port](const char* path, int status) {
+    for (int i = 0; i < 500; ++i) {
+      if (HttpRequest(port, "GET", path).status == status) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  // Idle clients holding every connection the port serves (connected, nothing sent).
+  std::vector<int> idle;
+  auto connect_idle = [port] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  for (int i = 0; i < AdminHttpServer::kMaxConnections; ++i) idle.push_back(connect_idle());
+  auto refused = HttpRequest(port, "GET", "/healthz");
+  CHECK(refused.status == 503);
+  CHECK(refused.body == "too many connections: this port serves at most " +
+                            std::to_string(AdminHttpServer::kMaxConnections) + " at once (monitoring only); try again\n");
+  CHECK(refused.headers.find("Retry-After: 1") != std::string::npos);
+  // One idle client leaves: its place is served again.
+  ::close(idle.back());
+  idle.pop_back();
+  CHECK(answers("/metrics", 200));
+  idle.push_back(connect_idle());  // Taken again by another idle client: refused again.
+  CHECK(answers("/healthz", 503));
+  for (int fd : idle) ::close(fd);
+  CHECK(answers("/healthz", 200));
 }
 
 TEST_CASE("a port already taken is refused naming admin.listen") {
