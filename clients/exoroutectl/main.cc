@@ -56,11 +56,11 @@ commands:
                                         Q and P are decimals ("1.5", "65000.25")
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
-  plan books ID [--version N|last] [--out FILE]
+  plan books ID [--version N|last] [--out FILE [--config-out FILE]]
                                         the books a decision of the plan read (the first, the
                                         one at version N, or the latest) as a book file for
-                                        `solve`, and the command that re-runs it (also with
-                                        --data-dir)
+                                        `solve` (and a config with its venue terms), and the
+                                        command that re-runs it (also with --data-dir)
   watch ID [--from VERSION]             stream a plan's deltas until it settles
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
@@ -390,8 +390,20 @@ absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string
 // inputs) or, with --data-dir, from its database.
 absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m);
 
+// `s` as one shell word (quoted when it needs to be), for commands printed to be pasted.
+std::string ShellQuoted(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-+=:,@") ==
+                        std::string::npos) {
+    return s;
+  }
+  std::string quoted = "'";
+  for (char ch : s) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
+}
+
 int PlanBooksCmd(Context& c, const std::string& plan_id) {
   const Args& a = c.args;
+  if (a.Has("config-out") && !a.Has("out")) return Usage("plan books: --config-out needs --out (its venues serve that file)");
   const bool last = a.Get("version") == "last";  // The plan's latest decision.
   auto version = last ? absl::StatusOr<uint64_t>(0) : a.GetUint("version", 0);
   if (!version.ok()) return Usage(absl::StrCat(version.status().message(), " (or \"last\")"));
@@ -460,11 +472,41 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   }
   const Instrument& inst = chosen->instrument();
   const std::string side = chosen->side() == SIDE_BUY ? "buy" : "sell";
-  std::string path = a.Has("out") ? a.Get("out") : "FILE";
-  if (path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-+=:,@") != std::string::npos) {
-    std::string quoted = "'";
-    for (char ch : path) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-    path = quoted + "'";
+  const std::string path = a.Has("out") ? ShellQuoted(a.Get("out")) : "FILE";
+  // With --config-out, a config with the decision's own venue terms (fees, lots, caps, impact,
+  // book age, method), each venue serving the book file: the re-run needs no other config.
+  std::string config_path;
+  if (a.Has("config-out")) {
+    DaemonConfig config;
+    config.set_node_id("what-if");
+    config.set_data_dir("./exoroute-what-if");
+    config.mutable_listen()->set_address("127.0.0.1:0");
+    *config.add_instruments() = inst;
+    config.mutable_routing()->set_method(chosen->method());
+    const std::string books_file = std::filesystem::absolute(a.Get("out")).string();
+    for (const VenueInput& v : chosen->venues()) {
+      VenueConfig* vc = config.add_venues();
+      vc->set_id(v.venue());
+      vc->set_taker_fee_bps(v.fee_bps());
+      vc->set_max_book_age_ms(v.max_book_age_ms());
+      vc->set_impact_bps(v.impact_bps());
+      MarketConfig* m = vc->add_markets();
+      m->set_symbol(inst.symbol());
+      m->set_lot_size(v.lot_size());
+      m->set_max_quantity(v.max_quantity());
+      m->set_min_quantity(v.min_quantity());
+      vc->mutable_sim()->set_book_file(books_file);
+    }
+    if (auto s = WriteJsonFile(c, file); !s.ok()) return Fail(s);  // The config's venues read it.
+    const std::string json = ToJson(config);
+    if (auto parsed = daemon::ParseConfig(json, a.Get("config-out")); !parsed.ok()) {
+      return Fail(absl::InternalError(absl::StrCat("the decision's venue terms make no valid config: ", parsed.status().message())));
+    }
+    config_path = a.Get("config-out");
+    std::ofstream out(config_path);
+    out << json << "\n";
+    out.close();
+    if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--config-out: cannot write ", config_path)));
   }
   std::string rerun = absl::StrCat("exoroutectl solve --books ", path, " --symbol ",
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
@@ -472,6 +514,7 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
   absl::StrAppend(&rerun, " --method ", chosen->method() == SOLVER_METHOD_ADMM ? "admm" : "exact", " --at ",
                   chosen->decision_time_ns());
+  if (!config_path.empty()) absl::StrAppend(&rerun, " --config ", ShellQuoted(config_path));
   std::string summary = absl::StrCat("plan ", plan_id, ": the books its decision at sequence ", chosen_sequence, " read, ",
                                      file.books_size(), file.books_size() == 1 ? " venue" : " venues");
   if (!left_out.empty()) absl::StrAppend(&summary, "; left out then: ", absl::StrJoin(left_out, ", "));
@@ -483,7 +526,10 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   } else {
     absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");
   }
-  absl::StrAppend(&summary, "(with the node's config as --config FILE, unless it runs the embedded default)\n");
+  if (config_path.empty()) {
+    absl::StrAppend(&summary, "(with the node's config as --config FILE, unless it runs the embedded default; or\n"
+                              " --config-out FILE writes one with the decision's own venue terms)\n");
+  }
   if (a.Has("out")) {
     if (auto s = WriteJsonFile(c, file); !s.ok()) return Fail(s);
     std::cout << summary;
@@ -1065,7 +1111,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at"},
+                             "method", "version", "at", "config-out"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;

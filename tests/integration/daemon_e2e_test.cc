@@ -861,12 +861,16 @@ TEST_CASE("what would the router do on this book: fixed books from a file", "[e2
 
 TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, give its plan", "[e2e][what_if]") {
   TempDir dir;
-  // Books older than 300 ms are stale: the re-run must decide as at the decision's time.
+  // Books older than 300 ms are stale: the re-run must decide as at the decision's time. SIM-A's
+  // fee is not the embedded default's: the re-run must use the node's terms.
   std::string config = TestConfigJson(dir.path());
   for (size_t at = config.find("\"taker_fee_bps\""); at != std::string::npos;
        at = config.find("\"taker_fee_bps\"", at + 40)) {
     config.insert(at, "\"max_book_age_ms\": 300, ");
   }
+  const size_t fee_a = config.find("\"taker_fee_bps\": 2.0");
+  REQUIRE(fee_a != std::string::npos);
+  config.replace(fee_a, std::string("\"taker_fee_bps\": 2.0").size(), "\"taker_fee_bps\": 0.5");
   std::string error;
   auto d = DaemonProcess::Start(dir.path(), config, &error);
   INFO(error);
@@ -888,8 +892,8 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   REQUIRE(cmd != std::string::npos);
   const size_t args = cmd + std::string("re-run it: exoroutectl ").size();
   std::vector<std::string> rerun = absl::StrSplit(books.out.substr(args, books.out.find('\n', args) - args), ' ');
-  CHECK(books.out.find("(with the node's config as --config FILE, unless it runs the embedded default)\n") !=
-        std::string::npos);
+  CHECK(books.out.find("(with the node's config as --config FILE, unless it runs the embedded default; or\n"
+                       " --config-out FILE writes one with the decision's own venue terms)\n") != std::string::npos);
   REQUIRE(rerun.size() > 4);
   CHECK(rerun[0] == "solve");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Every book now older than 300 ms.
@@ -917,6 +921,34 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   Decision late;
   REQUIRE(google::protobuf::util::JsonStringToMessage(stale.out, &late).ok());
   CHECK(late.allocations_size() == 0);
+
+  // With --config-out the file comes with a config of the decision's own venue terms: its
+  // command re-makes the plan with no config of the node's; the embedded default's fees do not.
+  auto with_config = Ctl(*d, {"plan", "books", "pb1", "--out", dir / "books2.json", "--config-out", dir / "terms.json"});
+  INFO(with_config.err);
+  REQUIRE(with_config.exit_code == 0);
+  const size_t cmd2 = with_config.out.find("re-run it: exoroutectl ");
+  REQUIRE(cmd2 != std::string::npos);
+  const size_t args2 = cmd2 + std::string("re-run it: exoroutectl ").size();
+  std::vector<std::string> own = absl::StrSplit(with_config.out.substr(args2, with_config.out.find('\n', args2) - args2), ' ');
+  CHECK(own.back() == dir / "terms.json");
+  own.push_back("--json");
+  auto own_terms = exo::testing::Run(EXOROUTECTL_PATH, own);
+  INFO(own_terms.err);
+  REQUIRE(own_terms.exit_code == 0);
+  Decision by_terms;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(own_terms.out, &by_terms).ok());
+  // The same decision (the exclusions name the other book file).
+  by_terms.clear_exclusions();
+  Decision again_kept = again;
+  again_kept.clear_exclusions();
+  CHECK(by_terms.SerializeAsString() == again_kept.SerializeAsString());
+  std::vector<std::string> embedded(own.begin(), own.end() - 3);  // Without --config FILE --json.
+  embedded.push_back("--json");
+  auto default_terms = exo::testing::Run(EXOROUTECTL_PATH, embedded);
+  Decision by_default;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(default_terms.out, &by_default).ok());
+  CHECK(by_default.expected_cost() != again.expected_cost());
 
   // The same file from the database (offline, while the node runs); errors name what is missing.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"--data-dir", dir.path(), "plan", "books", "pb1"});
