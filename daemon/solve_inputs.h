@@ -1,6 +1,8 @@
-// How a configured venue enters a decision: the one place that turns config (fees, lots, caps,
-// staleness) into the solver's VenueInput, used by the engine for live decisions and by
-// `exoroutectl solve` for what-if decisions on books from a file.
+// How an order and the configured venues enter a decision: the one place that checks an order
+// against the venues, turns config (fees, lots, caps, staleness) into the solver's VenueInput and
+// the order into the rest of its SolveInput — used by the engine for live decisions (adding its
+// adapters' books and states) and by `exoroutectl solve` for what-ifs on books from a file, so
+// that a what-if is the decision a node would make on those books.
 #pragma once
 
 #include <optional>
