@@ -142,8 +142,12 @@ struct AdminHttpServer::Impl {
       if (!ec) {
         // Beyond the limit an idle client could hold the process's file descriptors, which the
         // store and the gRPC port need: such a connection is answered 503 and closed.
-        auto c = std::make_shared<Connection>(std::move(socket), &handlers, &open);
-        if (open > kMaxConnections) {
+        // A refused connection lives until its request is answered (5 s at most); beyond twice
+        // the limit one is closed at once, unanswered.
+        if (open >= 2 * kMaxConnections) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else if (auto c = std::make_shared<Connection>(std::move(socket), &handlers, &open); open > kMaxConnections) {
           c->Refuse();
         } else {
           c->Read();

@@ -15,7 +15,8 @@ namespace exo::daemon {
 class AdminHttpServer {
  public:
   // Connections served at once; one more is answered 503 (too many connections) and closed, so
-  // that idle clients cannot hold the file descriptors the store and the gRPC port need.
+  // that idle clients cannot hold the file descriptors the store and the gRPC port need. With
+  // twice as many open (refused ones awaiting their answer) a new one is closed unanswered.
   static constexpr int kMaxConnections = 64;
   struct Handlers {
     std::function<std::string()> metrics;   // The /metrics body (Prometheus text format).

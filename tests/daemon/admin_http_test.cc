@@ -107,6 +107,10 @@ TEST_CASE("connections beyond the limit are answered 503 and closed and the port
   CHECK(answers("/metrics", 200));
   idle.push_back(connect_idle());  // Taken again by another idle client: refused again.
   CHECK(answers("/healthz", 503));
+  // Refused clients that send nothing wait for their answer; with twice the limit open a new
+  // connection is closed unanswered.
+  for (int i = 0; i < AdminHttpServer::kMaxConnections; ++i) idle.push_back(connect_idle());
+  CHECK(answers("/healthz", 0));
   for (int fd : idle) ::close(fd);
   CHECK(answers("/healthz", 200));
 }
