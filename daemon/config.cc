@@ -19,7 +19,14 @@
 namespace exo::daemon {
 namespace {
 
+// Bounds of the gRPC port's limits (ListenConfig): a default thread quota stays within them.
+constexpr uint32_t kMaxWatches = 4096;
+constexpr uint32_t kMaxReplays = 1024;
+constexpr uint32_t kMaxServerThreads = 8192;
+constexpr uint32_t kThreadsBesideStreams = 8;
+
 using exoroute::v1::DaemonConfig;
+using exoroute::v1::ListenConfig;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Value;
@@ -79,6 +86,10 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.data_dir().empty()) c.set_data_dir("./exoroute-data");
   if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
   if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
+  if (c.listen().max_replays() == 0) c.mutable_listen()->set_max_replays(16);
+  if (c.listen().max_threads() == 0) {
+    c.mutable_listen()->set_max_threads(c.listen().max_watches() + c.listen().max_replays() + 64);
+  }
   if (c.routing().replan_interval_ms() == 0) c.mutable_routing()->set_replan_interval_ms(50);
   if (c.store().checkpoint_every_deltas() == 0) c.mutable_store()->set_checkpoint_every_deltas(100000);
   for (auto& v : *c.mutable_venues()) {
@@ -90,6 +101,28 @@ void ApplyDefaults(DaemonConfig& c) {
       if (s->spread_ticks() == 0) s->set_spread_ticks(1);
     }
   }
+}
+
+// The streams (watches, replays) each hold a thread while open: the thread quota must leave
+// some for the unary calls, or open streams could stop Route and CancelPlan.
+absl::Status ValidateServerThreads(const ListenConfig& l) {
+  if (l.max_watches() > kMaxWatches) {
+    return Bad("listen.max_watches", absl::StrCat("must be <= ", kMaxWatches, ", got ", l.max_watches()));
+  }
+  if (l.max_replays() > kMaxReplays) {
+    return Bad("listen.max_replays", absl::StrCat("must be <= ", kMaxReplays, ", got ", l.max_replays()));
+  }
+  const uint64_t streams = uint64_t{l.max_watches()} + l.max_replays();
+  if (l.max_threads() > kMaxServerThreads) {
+    return Bad("listen.max_threads", absl::StrCat("must be <= ", kMaxServerThreads, ", got ", l.max_threads()));
+  }
+  if (l.max_threads() < streams + kThreadsBesideStreams) {
+    return Bad("listen.max_threads",
+               absl::StrCat("must be at least listen.max_watches + listen.max_replays + ", kThreadsBesideStreams, " (",
+                            streams + kThreadsBesideStreams, ") so calls are served while every stream is open, got ",
+                            l.max_threads()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateCluster(const DaemonConfig& c) {
@@ -138,6 +171,7 @@ absl::Status Validate(const DaemonConfig& c) {
   }
   EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
   if (c.has_admin()) EXO_RETURN_IF_ERROR(CheckAddress(c.admin().listen(), "admin.listen"));
+  EXO_RETURN_IF_ERROR(ValidateServerThreads(c.listen()));
   const auto& tls = c.tls();
   bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();
   if (tls.insecure_plaintext() && any_file) {

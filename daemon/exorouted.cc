@@ -18,6 +18,7 @@
 #include "exo/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "daemon/cluster/coordinator.h"
 #include "daemon/cluster/peer_service.h"
 
@@ -235,7 +236,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
   impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
                                                      impl->coordinator.get());
-  impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id());
+  impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id(),
+                                                   config.listen().max_replays());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
   if (impl->cluster_node) {
@@ -266,6 +268,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   RefuseSharedPort(&builder);
   int port = 0;
   builder.AddListeningPort(config.listen().address(), creds, &port);
+  // Calls beyond the thread quota are answered RESOURCE_EXHAUSTED by gRPC at once (the sync
+  // server would otherwise start a thread per call in flight: a flood of calls, a flood of
+  // threads). The config leaves room beside the streams, which each hold one while open.
+  grpc::ResourceQuota quota("exorouted");
+  quota.SetMaxThreads(static_cast<int>(config.listen().max_threads()));
+  builder.SetResourceQuota(quota);
   builder.RegisterService(impl->router.get());
   builder.RegisterService(impl->audit.get());
   builder.RegisterService(impl->admin.get());

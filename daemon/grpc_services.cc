@@ -20,6 +20,32 @@ namespace exo::daemon {
 
 using namespace exoroute::v1;  // NOLINT
 
+namespace {
+
+// A place among the streams of one kind open at once (listen.max_watches, listen.max_replays):
+// counted for the stream's life; one over the limit is turned away at once, since each open
+// stream holds a server thread.
+class StreamSlot {
+ public:
+  StreamSlot(std::atomic<uint32_t>& open, uint32_t limit) : open_(open), limit_(limit), admitted_(++open <= limit) {}
+  ~StreamSlot() { --open_; }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+  bool admitted() const { return admitted_; }
+  grpc::Status Refusal(const char* call, const char* streams, const char* field) const {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(call, ": ", limit_, " ", streams, " are open, the limit (", field,
+                                     "); close one, or raise the limit"));
+  }
+
+ private:
+  std::atomic<uint32_t>& open_;
+  const uint32_t limit_;
+  const bool admitted_;
+};
+
+}  // namespace
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   // absl::StatusCode and grpc::StatusCode share their numeric values.
@@ -105,17 +131,8 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
-  const uint32_t limit = engine_->config().listen().max_watches();
-  // Counted for the life of the stream; one over the limit is turned away at once.
-  struct Open {
-    std::atomic<uint32_t>& n;
-    ~Open() { --n; }
-  } open{watches_};
-  if (++watches_ > limit) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("watch_plan: ", limit, " watches are open, the limit (listen.max_watches); "
-                                     "close one, or raise the limit"));
-  }
+  const StreamSlot slot(watches_, engine_->config().listen().max_watches());
+  if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
   uint32_t next = std::max<uint32_t>(1, req->from_version());
   while (true) {
     absl::StatusOr<RouterEngine::PlanProgress> progress =
@@ -145,6 +162,8 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
 
 grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequest* req,
                                       grpc::ServerWriter<ReplayResponse>* writer) {
+  const StreamSlot slot(replays_, max_replays_);
+  if (!slot.admitted()) return slot.Refusal("replay", "replays", "listen.max_replays");
   uint64_t head = store_->Head().sequence();
   bool any = false;
   absl::Status damaged;  // Inputs asked for and missing.

@@ -57,8 +57,10 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
  public:
   // `signer` signs the heads GetChainHead answers, as node `node_id`.
-  AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id)
-      : store_(store), signer_(signer), node_id_(std::move(node_id)) {}
+  // At most `max_replays` Replay streams are open at once (listen.max_replays).
+  AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id,
+                   uint32_t max_replays)
+      : store_(store), signer_(signer), node_id_(std::move(node_id)), max_replays_(max_replays) {}
   grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
                       grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
   grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
@@ -76,6 +78,8 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
   const store::DeltaStore* store_;
   const store::HeadSigner* signer_;
   const std::string node_id_;
+  const uint32_t max_replays_;
+  std::atomic<uint32_t> replays_{0};  // Replay streams open now.
   // Complete subtrees of the chain kept from earlier proofs (store/chain_proofs.h).
   mutable store::MerkleSubtreeCache subtrees_;
 };

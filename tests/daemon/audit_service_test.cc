@@ -80,7 +80,7 @@ TEST_CASE("inclusion and consistency proofs from the stored chain verify offline
   REQUIRE(signer.ok());
   auto store = OpenStore(dir / "db");
   AppendFills(store.get(), 37);
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a");
+  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
 
   for (uint64_t seq : {1, 2, 16, 17, 33, 37}) {
     INFO("sequence " << seq);
@@ -102,7 +102,7 @@ TEST_CASE("later proofs stand kept subtrees for the blocks they need not read an
   auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
   REQUIRE(signer.ok());
   auto store = OpenStore(dir / "db");
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a");
+  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
   // What a proof must give: the tree over every stored delta, leaf by leaf.
   auto expected_root = [&](uint64_t size) {
     exo::store::MerkleProofBuilder all(size);
@@ -140,7 +140,7 @@ TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a
     REQUIRE(db->Delete(rocksdb::WriteOptions(), deltas, exo::testing::DeltaKey(7)).ok());
   });
   auto store = OpenStore(dir / "db");
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a");
+  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
   grpc::ServerContext ctx;
   ProveInclusionRequest req;
   req.set_sequence(3);

@@ -63,6 +63,34 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
             .rfind("config test.json: ", 0) == 0);
 }
 
+TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[config]") {
+  auto listen = [](const std::string& fields) {
+    return DefaultWith(R"("address": "127.0.0.1:50551" })", R"("address": "127.0.0.1:50551", )" + fields + " }");
+  };
+  auto c = ParseConfig(DefaultConfigJson(), "test.json");
+  REQUIRE(c.ok());
+  CHECK(c->listen().max_watches() == 256);
+  CHECK(c->listen().max_replays() == 16);
+  CHECK(c->listen().max_threads() == 256 + 16 + 64);
+  // The default quota follows the stream limits.
+  c = ParseConfig(listen(R"("max_watches": 4, "max_replays": 2)"), "test.json");
+  REQUIRE(c.ok());
+  CHECK(c->listen().max_threads() == 4 + 2 + 64);
+  c = ParseConfig(listen(R"("max_watches": 4, "max_replays": 2, "max_threads": 14)"), "test.json");
+  REQUIRE(c.ok());
+  CHECK(c->listen().max_threads() == 14);
+  CHECK(ErrorOf(listen(R"("max_watches": 4, "max_replays": 2, "max_threads": 13)")) ==
+        "config test.json: listen.max_threads: must be at least listen.max_watches + listen.max_replays + 8 (14) "
+        "so calls are served while every stream is open, got 13");
+  CHECK(ErrorOf(listen(R"("max_threads": 100)")) ==
+        "config test.json: listen.max_threads: must be at least listen.max_watches + listen.max_replays + 8 (280) "
+        "so calls are served while every stream is open, got 100");
+  CHECK(ErrorOf(listen(R"("max_threads": 9000)")) ==
+        "config test.json: listen.max_threads: must be <= 8192, got 9000");
+  CHECK(ErrorOf(listen(R"("max_watches": 5000)")) == "config test.json: listen.max_watches: must be <= 4096, got 5000");
+  CHECK(ErrorOf(listen(R"("max_replays": 2000)")) == "config test.json: listen.max_replays: must be <= 1024, got 2000");
+}
+
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
         "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");

@@ -27,6 +27,7 @@ class DaemonProcess {
   ~DaemonProcess();
 
   const std::string& endpoint() const { return endpoint_; }
+  pid_t pid() const { return pid_; }
   std::string ca_file() const { return data_dir_ + "/certs/ca.pem"; }
   std::string log() const;
   // What it printed on stdout so far.
