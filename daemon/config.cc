@@ -87,6 +87,7 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
   if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
   if (c.listen().max_replays() == 0) c.mutable_listen()->set_max_replays(16);
+  if (c.listen().stream_stall_ms() == 0) c.mutable_listen()->set_stream_stall_ms(30000);
   if (c.listen().max_threads() == 0) {
     c.mutable_listen()->set_max_threads(c.listen().max_watches() + c.listen().max_replays() + 64);
   }
@@ -111,6 +112,9 @@ absl::Status ValidateServerThreads(const ListenConfig& l) {
   }
   if (l.max_replays() > kMaxReplays) {
     return Bad("listen.max_replays", absl::StrCat("must be <= ", kMaxReplays, ", got ", l.max_replays()));
+  }
+  if (l.stream_stall_ms() < 100 || l.stream_stall_ms() > 3'600'000) {
+    return Bad("listen.stream_stall_ms", absl::StrCat("must be within 100..3600000 (an hour), got ", l.stream_stall_ms()));
   }
   const uint64_t streams = uint64_t{l.max_watches()} + l.max_replays();
   if (l.max_threads() > kMaxServerThreads) {

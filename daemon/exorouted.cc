@@ -29,6 +29,7 @@ using namespace exoroute::v1;  // NOLINT
 struct Daemon::Impl {
   std::unique_ptr<store::DeltaStore> store;
   std::unique_ptr<RouterEngine> engine;
+  std::unique_ptr<StreamWatchdog> watchdog;  // Ends streams whose client stopped reading.
   std::unique_ptr<RouterServiceImpl> router;
   std::unique_ptr<store::HeadSigner> head_signer;  // Signs chain heads (<data_dir>/keys).
   std::unique_ptr<AuditServiceImpl> audit;
@@ -234,14 +235,21 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file));
   impl->plaintext = config.tls().insecure_plaintext();
   if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
+  impl->watchdog = std::make_unique<StreamWatchdog>(config.listen().stream_stall_ms());
   impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
-                                                     impl->coordinator.get());
+                                                     impl->coordinator.get(), impl->watchdog.get());
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id(),
-                                                   config.listen().max_replays());
+                                                   config.listen().max_replays(), impl->watchdog.get());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
+  impl->admin->AddStatusSource([router = impl->router.get(), audit = impl->audit.get(),
+                                watchdog = impl->watchdog.get()](StatusResponse* resp) {
+    resp->set_open_watches(router->open_watches());
+    resp->set_open_replays(audit->open_replays());
+    resp->set_streams_stalled(watchdog->cancelled());
+  });
   if (impl->cluster_node) {
-    impl->admin->SetClusterStatus([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
+    impl->admin->AddStatusSource([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
                                    coordinator = impl->coordinator.get(), channels = &impl->peer_channels](
                                       StatusResponse* resp) {
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);

@@ -44,6 +44,13 @@ class StreamSlot {
   const bool admitted_;
 };
 
+// A stream's Write failed: the client went away, or the watchdog ended the stream.
+grpc::Status WriteFailed(const StreamWatchdog::Stream& stream, const char* call) {
+  if (!stream.stalled()) return grpc::Status(grpc::StatusCode::CANCELLED, absl::StrCat(call, ": the client went away"));
+  return grpc::Status(grpc::StatusCode::CANCELLED,
+                      absl::StrCat(call, ": the client read nothing for listen.stream_stall_ms; stream ended"));
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -133,6 +140,7 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
+  StreamWatchdog::Stream stream(watchdog_, ctx);
   uint32_t next = std::max<uint32_t>(1, req->from_version());
   while (true) {
     absl::StatusOr<RouterEngine::PlanProgress> progress =
@@ -144,7 +152,7 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
       if (d.plan_version() > progress->version) return false;  // Not yet published.
       WatchPlanResponse out;
       *out.mutable_delta() = d;
-      if (!writer->Write(out)) {
+      if (!stream.Write(writer, out)) {
         write_failed = true;
         return false;
       }
@@ -152,7 +160,7 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
       return true;
     });
     if (!s.ok()) return ToGrpc(s);
-    if (write_failed) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    if (write_failed) return WriteFailed(stream, "watch_plan");
     if (progress->settled && next > progress->version) return grpc::Status::OK;
     if (engine_->draining()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down; watch again");
@@ -164,6 +172,8 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
                                       grpc::ServerWriter<ReplayResponse>* writer) {
   const StreamSlot slot(replays_, max_replays_);
   if (!slot.admitted()) return slot.Refusal("replay", "replays", "listen.max_replays");
+  StreamWatchdog::Stream stream(watchdog_, ctx);
+  bool write_failed = false;
   uint64_t head = store_->Head().sequence();
   bool any = false;
   absl::Status damaged;  // Inputs asked for and missing.
@@ -191,7 +201,8 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
       }
     }
     out.set_head_sequence(head);
-    return writer->Write(out);
+    write_failed = !stream.Write(writer, out);
+    return !write_failed;
   };
   absl::Status s;
   switch (req->selector_case()) {
@@ -211,6 +222,7 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
     }
   }
   if (!damaged.ok()) return ToGrpc(damaged);
+  if (write_failed) return WriteFailed(stream, "replay");
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "replay cancelled");
   return ToGrpc(s);
 }
@@ -326,7 +338,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_duplicate_executions(engine_->duplicate_executions());
   resp->set_chain_signing_key(chain_signing_key_);
   resp->set_admin_url(admin_url_);
-  if (cluster_status_) cluster_status_(resp);
+  for (const auto& fill : status_sources_) fill(resp);
   return out;
 }
 

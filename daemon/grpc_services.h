@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "daemon/router_engine.h"
+#include "daemon/stream_watchdog.h"
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
@@ -27,10 +28,11 @@ grpc::Status ToGrpc(const absl::Status& s);
 
 class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
  public:
-  // With a coordinator, every Route is a cluster route (split across the cluster's nodes).
+  // With a coordinator, every Route is a cluster route (split across the cluster's nodes). The
+  // watchdog (if any) ends watches whose client stopped reading.
   RouterServiceImpl(RouterEngine* engine, const store::DeltaStore* store,
-                    cluster::Coordinator* coordinator = nullptr)
-      : engine_(engine), store_(store), coordinator_(coordinator) {}
+                    cluster::Coordinator* coordinator = nullptr, StreamWatchdog* watchdog = nullptr)
+      : engine_(engine), store_(store), coordinator_(coordinator), watchdog_(watchdog) {}
   grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest*,
                      exoroute::v1::RouteResponse*) override;
   grpc::Status GetPlan(grpc::ServerContext*, const exoroute::v1::GetPlanRequest*,
@@ -44,12 +46,14 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   // Wall time of every Route this node answered OK (a cluster route: the whole distributed
   // route, as its coordinator).
   const LatencyHistogram& route_latency() const { return route_latency_; }
+  uint32_t open_watches() const { return watches_; }
 
  private:
   grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, exoroute::v1::RouteResponse* resp);
   RouterEngine* engine_;
   const store::DeltaStore* store_;
   cluster::Coordinator* coordinator_;
+  StreamWatchdog* watchdog_;
   LatencyHistogram route_latency_;
   std::atomic<uint32_t> watches_{0};  // WatchPlan streams open now (listen.max_watches).
 };
@@ -57,10 +61,12 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
  public:
   // `signer` signs the heads GetChainHead answers, as node `node_id`.
-  // At most `max_replays` Replay streams are open at once (listen.max_replays).
+  // At most `max_replays` Replay streams are open at once (listen.max_replays); the watchdog (if
+  // any) ends those whose client stopped reading.
   AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id,
-                   uint32_t max_replays)
-      : store_(store), signer_(signer), node_id_(std::move(node_id)), max_replays_(max_replays) {}
+                   uint32_t max_replays, StreamWatchdog* watchdog = nullptr)
+      : store_(store), signer_(signer), node_id_(std::move(node_id)), max_replays_(max_replays),
+        watchdog_(watchdog) {}
   grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
                       grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
   grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
@@ -73,12 +79,14 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
                                 exoroute::v1::ProveConsistencyResponse*) override;
   // Complete subtrees of 1024 deltas or more kept from the proofs answered so far.
   size_t kept_subtrees() const { return subtrees_.size(); }
+  uint32_t open_replays() const { return replays_; }
 
  private:
   const store::DeltaStore* store_;
   const store::HeadSigner* signer_;
   const std::string node_id_;
   const uint32_t max_replays_;
+  StreamWatchdog* watchdog_;
   std::atomic<uint32_t> replays_{0};  // Replay streams open now.
   // Complete subtrees of the chain kept from earlier proofs (store/chain_proofs.h).
   mutable store::MerkleSubtreeCache subtrees_;
@@ -89,9 +97,10 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   AdminServiceImpl(const RouterEngine* engine, const store::DeltaStore* store,
                    int64_t started_ns, exoroute::v1::ListContractsResponse contracts)
       : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)) {}
-  // Adds what the cluster part of the node knows (budgets, refusals) to every Status.
-  void SetClusterStatus(std::function<void(exoroute::v1::StatusResponse*)> fill) {
-    cluster_status_ = std::move(fill);
+  // Adds what another part of the node knows (the cluster's budgets and peers, the streams
+  // open) to every Status.
+  void AddStatusSource(std::function<void(exoroute::v1::StatusResponse*)> fill) {
+    status_sources_.push_back(std::move(fill));
   }
   // Node facts fixed at start that Status reports (signing key, admin URL).
   void SetNodeFacts(std::string chain_signing_key, std::string admin_url) {
@@ -110,7 +119,7 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
  private:
   const RouterEngine* engine_;
   const store::DeltaStore* store_;
-  std::function<void(exoroute::v1::StatusResponse*)> cluster_status_;
+  std::vector<std::function<void(exoroute::v1::StatusResponse*)>> status_sources_;
   std::string chain_signing_key_, admin_url_;
   int64_t started_ns_;
   const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.

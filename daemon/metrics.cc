@@ -117,6 +117,13 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_duplicate_executions_total", "counter",
          "Fill reports received again (same child and execution id) and recorded once.")
       .Sample("", Int(s.duplicate_executions()));
+  Family streams(&out, "exoroute_streams_open", "gauge",
+                 "Server streams open now (limits listen.max_watches and listen.max_replays).");
+  streams.Sample(Label("kind", "watch"), Int(s.open_watches()));
+  streams.Sample(Label("kind", "replay"), Int(s.open_replays()));
+  Family(&out, "exoroute_streams_stalled_total", "counter",
+         "Streams cancelled because their client read nothing for listen.stream_stall_ms.")
+      .Sample("", Int(s.streams_stalled()));
   Family(&out, "exoroute_peer_calls_refused_total", "counter",
          "Cluster peer calls refused for a certificate naming no configured peer.")
       .Sample("", Int(s.peer_calls_refused()));

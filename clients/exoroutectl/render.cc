@@ -148,6 +148,13 @@ std::string RenderStatus(const StatusResponse& r) {
                                                   : "the whole chain: no usable checkpoint";
   absl::StrAppend(&s, "start-up    ", r.start_deltas_read(), " deltas read at start (", how,
                   "); last checkpoint at sequence ", r.checkpoint_sequence(), "\n");
+  if (r.open_watches() > 0 || r.open_replays() > 0 || r.streams_stalled() > 0) {
+    absl::StrAppend(&s, "streams     ", r.open_watches(), " watches, ", r.open_replays(), " replays open");
+    if (r.streams_stalled() > 0) {
+      absl::StrAppend(&s, "; ", r.streams_stalled(), " ended: their client read nothing (listen.stream_stall_ms)");
+    }
+    absl::StrAppend(&s, "\n");
+  }
   if (r.peer_calls_refused() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");

@@ -5,13 +5,14 @@
 
 using namespace exoroute::v1;  // NOLINT
 
-TEST_CASE("status shows execution and peer counters only when they are non-zero", "[ctl]") {
+TEST_CASE("status shows execution, peer and stream counters only when they are non-zero", "[ctl]") {
   StatusResponse r;
   r.set_node_id("n1");
   std::string quiet = exo::ctl::RenderStatus(r);
   CHECK(quiet.find("arrived twice") == std::string::npos);
   CHECK(quiet.find("execution reports not applied") == std::string::npos);
   CHECK(quiet.find("peer calls refused") == std::string::npos);
+  CHECK(quiet.find("streams") == std::string::npos);
 
   r.set_duplicate_executions(2);
   r.set_unknown_executions(1);
@@ -22,6 +23,13 @@ TEST_CASE("status shows execution and peer counters only when they are non-zero"
   CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable or out of bounds") !=
         std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
+
+  r.set_open_watches(3);
+  CHECK(exo::ctl::RenderStatus(r).find("streams     3 watches, 0 replays open\n") != std::string::npos);
+  r.set_streams_stalled(2);
+  CHECK(exo::ctl::RenderStatus(r).find(
+            "streams     3 watches, 0 replays open; 2 ended: their client read nothing (listen.stream_stall_ms)\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {

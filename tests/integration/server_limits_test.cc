@@ -44,6 +44,21 @@ std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
   return *ch;
 }
 
+// A channel whose HTTP/2 receive window stays at 64 KiB (no bandwidth-delay probing): a client
+// that stops reading stops the server's writes once that much is on its way, as any client does
+// once its transport's buffers are full, without a chain of many megabytes.
+std::shared_ptr<grpc::Channel> ConnectNarrow(const DaemonProcess& d) {
+  std::ifstream in(d.ca_file());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  auto ch = grpc::CreateCustomChannel(d.endpoint(), grpc::SslCredentials(ssl), args);
+  REQUIRE(ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
+  return ch;
+}
+
 grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const RouteRequest& req, RouteResponse* resp) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -78,7 +93,7 @@ TEST_CASE("replays beyond listen.max_replays are refused: a reader that stops ho
           "[e2e][limits]") {
   TempDir dir;
   auto d = StartWithListen(dir.path(), R"("max_replays": 2)");
-  auto ch = Connect(*d);
+  auto ch = ConnectNarrow(*d);
   FillChain(ch, 150);
   // The whole chain with every decision's inputs: more than the transport buffers for a reader
   // that takes one message and then stops.
@@ -198,5 +213,74 @@ TEST_CASE("a flood of calls beyond listen.max_threads is refused at once and the
   StatusResponse st;
   grpc::ClientContext ctx;
   CHECK(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("a stream whose client reads nothing for listen.stream_stall_ms is ended and its place freed; "
+          "a slow reader that reads is not",
+          "[e2e][limits]") {
+  TempDir dir;
+  auto d = StartWithListen(dir.path(), R"("max_replays": 1, "stream_stall_ms": 2000)");
+  auto ch = ConnectNarrow(*d);
+  FillChain(ch, 150);
+  auto replay = [&](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    ReplayRequest req;
+    req.set_include_inputs(true);
+    req.set_include_canonical(true);
+    return AuditService::NewStub(ch)->Replay(ctx, req);
+  };
+  auto status = [&] {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    return st;
+  };
+  // A reader that takes one message and stops: it holds the only place...
+  grpc::ClientContext stalled_ctx;
+  auto stalled = replay(&stalled_ctx);
+  ReplayResponse m;
+  REQUIRE(stalled->Read(&m));
+  CHECK(status().open_replays() == 1);
+  {
+    grpc::ClientContext ctx;
+    auto refused = replay(&ctx);
+    CHECK_FALSE(refused->Read(&m));
+    CHECK(refused->Finish().error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  // ...until the watchdog ends its stream: the place is free again without the client doing
+  // anything, and a reader that pauses 40 ms between its first 20 messages (800 ms in all,
+  // well under the 2 s limit: no write of the server's can wait the whole limit) gets the
+  // whole chain.
+  uint64_t read = 0, head = 0;
+  bool admitted = false;
+  for (int attempt = 0; attempt < 200 && !admitted; ++attempt) {
+    grpc::ClientContext ctx;
+    auto slow = replay(&ctx);
+    if (!slow->Read(&m)) {
+      CHECK(slow->Finish().error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    admitted = true;
+    read = 1;
+    while (slow->Read(&m)) {
+      if (++read <= 20) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+      head = m.head_sequence();
+    }
+    const grpc::Status s = slow->Finish();
+    INFO(s.error_message());
+    CHECK(s.ok());
+  }
+  REQUIRE(admitted);
+  CHECK(read == head);
+  CHECK(read > 150);
+  // The stalled client learns its stream was ended (after what was already on its way).
+  while (stalled->Read(&m)) {
+  }
+  CHECK(stalled->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  const StatusResponse st = status();
+  CHECK(st.streams_stalled() == 1);
+  CHECK(st.open_replays() == 0);
   CHECK(d->Terminate() == 0);
 }
