@@ -87,6 +87,7 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.listen().address().empty()) c.mutable_listen()->set_address("127.0.0.1:50551");
   if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
   if (c.listen().max_replays() == 0) c.mutable_listen()->set_max_replays(16);
+  if (c.tls().reload_interval_s() == 0) c.mutable_tls()->set_reload_interval_s(60);
   if (c.listen().stream_stall_ms() == 0) c.mutable_listen()->set_stream_stall_ms(30000);
   if (c.listen().max_threads() == 0) {
     c.mutable_listen()->set_max_threads(c.listen().max_watches() + c.listen().max_replays() + 64);
@@ -188,6 +189,9 @@ absl::Status Validate(const DaemonConfig& c) {
       if (file->empty()) return Bad(name, "required when any TLS file is given");
       if (!std::filesystem::exists(*file)) return Bad(name, absl::StrCat("no such file: ", *file));
     }
+  }
+  if (tls.reload_interval_s() > 86400) {
+    return Bad("tls.reload_interval_s", absl::StrCat("must be within 1..86400 (a day), got ", tls.reload_interval_s()));
   }
   if (tls.require_client_cert() && tls.insecure_plaintext()) {
     return Bad("tls.require_client_cert", "needs TLS");

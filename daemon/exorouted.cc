@@ -13,12 +13,15 @@
 #include "daemon/grpc_services.h"
 #include "daemon/metrics.h"
 #include "daemon/router_engine.h"
+#include "daemon/tls_files.h"
 #include "daemon/venue_factory.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "daemon/cluster/coordinator.h"
 #include "daemon/cluster/peer_service.h"
 
@@ -34,6 +37,7 @@ struct Daemon::Impl {
   std::unique_ptr<store::HeadSigner> head_signer;  // Signs chain heads (<data_dir>/keys).
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<AdminServiceImpl> admin;
+  std::unique_ptr<TlsReloader> tls;  // The client API's certificate files, re-read (TLS only).
   std::unique_ptr<grpc::Server> server;
   // Cluster (config.cluster): this node's sessions, the coordinator, the peer listener.
   std::unique_ptr<cluster::PairKeys> pair_keys;
@@ -71,14 +75,9 @@ const char* ConnectionName(grpc_connectivity_state s) {
   return "unknown";
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
+// The client API's credentials; with TLS, `*reloader` keeps the served files current.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const DaemonConfig& config, std::string* ca_file) {
+    const DaemonConfig& config, std::string* ca_file, std::unique_ptr<TlsReloader>* reloader) {
   const TlsConfig& tls = config.tls();
   if (tls.insecure_plaintext()) {
     LogWarning("TLS is OFF (tls.insecure_plaintext): anyone who can reach %s can trade",
@@ -94,14 +93,20 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     key = dev.server_key;
     *ca_file = dev.ca_cert;
   }
-  grpc::SslServerCredentialsOptions opts(
-      tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  EXO_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert));
-  EXO_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key));
-  EXO_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadFile(*ca_file));
-  opts.pem_key_cert_pairs.push_back({key_pem, cert_pem});
-  return grpc::SslServerCredentials(opts);
+  absl::StatusOr<TlsFiles> files = TlsFiles::Create({cert, key, *ca_file}, config.data_dir() + "/tls");
+  if (!files.ok()) return absl::Status(files.status().code(), absl::StrCat("tls: ", files.status().message()));
+  const auto interval = static_cast<int64_t>(config.tls().reload_interval_s());
+  *reloader = std::make_unique<TlsReloader>(*std::move(files), interval);
+  // gRPC re-reads the checked copy (the key and its chain in one file) as often.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      (*reloader)->identity_file(), (*reloader)->identity_file(), (*reloader)->ca_file(),
+      static_cast<unsigned int>(interval));
+  grpc::experimental::TlsServerCredentialsOptions opts(provider);
+  opts.watch_root_certs();
+  opts.watch_identity_key_cert_pairs();
+  opts.set_cert_request_type(tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                       : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  return grpc::experimental::TlsServerCredentials(opts);
 }
 
 ListContractsResponse ToProto(const adapters::ContractGraph& g) {
@@ -232,7 +237,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   EXO_RETURN_IF_ERROR(RecordGovernanceChanges(config, impl->head_signer->public_key(), *impl->engine, *impl->store));
   EXO_RETURN_IF_ERROR(impl->engine->Start());
 
-  EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file));
+  EXO_ASSIGN_OR_RETURN(auto creds, MakeCredentials(config, &impl->ca_file, &impl->tls));
   impl->plaintext = config.tls().insecure_plaintext();
   if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
   impl->watchdog = std::make_unique<StreamWatchdog>(config.listen().stream_stall_ms());
@@ -248,6 +253,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
     resp->set_open_replays(audit->open_replays());
     resp->set_streams_stalled(watchdog->cancelled());
   });
+  if (impl->tls) {
+    impl->admin->AddStatusSource([tls = impl->tls.get()](StatusResponse* resp) {
+      const TlsReloader::State s = tls->state();
+      resp->set_tls_cert_not_after_s(s.not_after_s);
+      resp->set_tls_reloads(s.reloads);
+      resp->set_tls_files_refused(s.refused);
+    });
+  }
   if (impl->cluster_node) {
     impl->admin->AddStatusSource([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
                                    coordinator = impl->coordinator.get(), channels = &impl->peer_channels](

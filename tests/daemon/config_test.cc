@@ -56,6 +56,8 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
   CHECK(ErrorOf(R"({"venues": 5})") == "config test.json: venues: must be a JSON array");
   CHECK(ErrorOf(R"({"tls": {"cert_file": "/nonexistent.pem"}})") ==
         "config test.json: tls.cert_file: no such file: /nonexistent.pem");
+  CHECK(ErrorOf(R"({"tls": {"reload_interval_s": 90000}})") ==
+        "config test.json: tls.reload_interval_s: must be within 1..86400 (a day), got 90000");
   CHECK(ErrorOf(R"({"tls": {"insecure_plaintext": true, "require_client_cert": true}})") ==
         "config test.json: tls.require_client_cert: needs TLS");
   CHECK(ErrorOf("{ not json").rfind("config test.json: not valid JSON", 0) == 0);
@@ -73,6 +75,7 @@ TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[confi
   CHECK(c->listen().max_replays() == 16);
   CHECK(c->listen().max_threads() == 256 + 16 + 64);
   CHECK(c->listen().stream_stall_ms() == 30000);
+  CHECK(c->tls().reload_interval_s() == 60);
   // The default quota follows the stream limits.
   c = ParseConfig(listen(R"("max_watches": 4, "max_replays": 2)"), "test.json");
   REQUIRE(c.ok());

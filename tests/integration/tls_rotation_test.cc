@@ -1,0 +1,153 @@
+// The client API's certificates replaced while exorouted runs: new connections get the new set
+// within the reload interval, connections already open go on, an unusable set on disk is
+// refused with the reason while the last good set is still served, and an unusable set at
+// start-up stops the start naming the file.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "clients/cpp/exoroute_client.h"
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/testing/cluster_certs.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::testing::DaemonProcess;
+using exo::testing::TempDir;
+using exo::testing::TestConfigJson;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+// Copies `from` over `to` through a rename, as an operator's deployment tool would.
+void Install(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+// The test config serving the certificate files in `tls_dir`, re-read every second.
+std::string ConfigServing(const std::string& data_dir, const std::string& tls_dir) {
+  std::string json = TestConfigJson(data_dir);
+  const std::string at = R"("listen": {)";
+  REQUIRE(json.find(at) != std::string::npos);
+  json.insert(json.find(at), R"("tls": {"cert_file": ")" + tls_dir + R"(/server.pem", "key_file": ")" + tls_dir +
+                                 R"(/server.key", "ca_file": ")" + tls_dir + R"(/ca.pem", "reload_interval_s": 1},
+  )");
+  return json;
+}
+
+// A new connection that trusts only `ca_file`, or the error.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const DaemonProcess& d, const std::string& ca_file) {
+  exo::client::ConnectOptions o;
+  o.endpoint = d.endpoint();
+  o.ca_file = ca_file;
+  o.connect_timeout = std::chrono::milliseconds(2000);
+  return exo::client::Connect(o);
+}
+
+absl::StatusOr<StatusResponse> StatusOf(const std::shared_ptr<grpc::Channel>& ch) {
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const grpc::Status s = AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return st;
+}
+
+// Waits up to 20 s for `done`.
+bool Eventually(const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("certificates replaced on disk are served to new connections without a restart; "
+          "an unusable set is refused and the last good one stays",
+          "[e2e][tls]") {
+  TempDir dir;
+  const std::string a = dir / "ca-a", b = dir / "ca-b", live = dir / "served";
+  REQUIRE(exo::testing::GenerateClusterCerts(a, "server"));
+  REQUIRE(exo::testing::GenerateClusterCerts(b, "server"));
+  std::filesystem::create_directories(live);
+  Install(a + "/server.pem", live + "/server.pem");
+  Install(a + "/server.key", live + "/server.key");
+  Install(a + "/ca.pem", live + "/ca.pem");
+  std::string error;
+  auto d = DaemonProcess::Start(dir / "data", ConfigServing(dir / "data", live), &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto old = Dial(*d, a + "/ca.pem");
+  REQUIRE(old.ok());
+  REQUIRE(StatusOf(*old).ok());
+  CHECK_FALSE(Dial(*d, b + "/ca.pem").ok());  // Not yet.
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  absl::StatusOr<StatusResponse> st = StatusOf(*old);
+  REQUIRE(st.ok());
+  CHECK(st->tls_cert_not_after_s() > now_s + 800 * 86400);  // gen-certs.sh: 825 days.
+  CHECK(st->tls_reloads() == 0);
+
+  // Rotation: the CA's new certificate and key (the key first: the set is checked whole).
+  Install(b + "/server.key", live + "/server.key");
+  Install(b + "/server.pem", live + "/server.pem");
+  Install(b + "/ca.pem", live + "/ca.pem");
+  CHECK(Eventually([&] { return Dial(*d, b + "/ca.pem").ok(); }));
+  CHECK_FALSE(Dial(*d, a + "/ca.pem").ok());
+  // The connection opened before goes on.
+  st = StatusOf(*old);
+  REQUIRE(st.ok());
+  CHECK(st->tls_reloads() == 1);
+  CHECK(st->tls_files_refused().empty());
+
+  // An unusable set: the old key beside the new certificate. Refused with the reason; new
+  // connections still get the last good set, also after gRPC has read the served copy again.
+  Install(a + "/server.key", live + "/server.key");
+  CHECK(Eventually([&] {
+    auto s = StatusOf(*old);
+    return s.ok() && !s->tls_files_refused().empty();
+  }));
+  st = StatusOf(*old);
+  REQUIRE(st.ok());
+  CHECK(st->tls_files_refused() == live + "/server.key: not the private key of the certificate in " + live +
+                                       "/server.pem");
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    auto fresh = Dial(*d, b + "/ca.pem");
+    INFO(fresh.status().ToString());
+    CHECK(fresh.ok());
+  }
+  // Put right: served again, nothing to reload (the same set).
+  Install(b + "/server.key", live + "/server.key");
+  CHECK(Eventually([&] {
+    auto s = StatusOf(*old);
+    return s.ok() && s->tls_files_refused().empty();
+  }));
+  st = StatusOf(*old);
+  REQUIRE(st.ok());
+  CHECK(st->tls_reloads() == 1);
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("an unusable certificate set at start-up stops the start, naming the file", "[e2e][tls]") {
+  TempDir dir;
+  const std::string a = dir / "ca-a", b = dir / "ca-b", live = dir / "served";
+  REQUIRE(exo::testing::GenerateClusterCerts(a, "server"));
+  REQUIRE(exo::testing::GenerateClusterCerts(b, "server"));
+  std::filesystem::create_directories(live);
+  Install(a + "/server.pem", live + "/server.pem");
+  Install(b + "/server.key", live + "/server.key");
+  Install(a + "/ca.pem", live + "/ca.pem");
+  std::string error;
+  auto d = DaemonProcess::Start(dir / "data", ConfigServing(dir / "data", live), &error);
+  CHECK(d == nullptr);
+  CHECK(error.find("tls: " + live + "/server.key: not the private key of the certificate in " + live +
+                   "/server.pem") != std::string::npos);
+}
