@@ -40,6 +40,7 @@ struct Daemon::Impl {
   std::unique_ptr<TlsReloader> tls;  // The client API's certificate files, re-read (TLS only).
   std::unique_ptr<grpc::Server> server;
   // Cluster (config.cluster): this node's sessions, the coordinator, the peer listener.
+  std::unique_ptr<TlsReloader> peer_tls;  // The cluster's certificate files, re-read.
   std::unique_ptr<cluster::PairKeys> pair_keys;
   std::unique_ptr<cluster::KeyDirectory> key_directory;
   std::unique_ptr<cluster::ClusterNode> cluster_node;
@@ -93,15 +94,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     key = dev.server_key;
     *ca_file = dev.ca_cert;
   }
-  absl::StatusOr<TlsFiles> files = TlsFiles::Create({cert, key, *ca_file}, config.data_dir() + "/tls");
+  absl::StatusOr<TlsFiles> files = TlsFiles::Create({cert, key, *ca_file}, config.data_dir() + "/tls/api");
   if (!files.ok()) return absl::Status(files.status().code(), absl::StrCat("tls: ", files.status().message()));
   const auto interval = static_cast<int64_t>(config.tls().reload_interval_s());
   *reloader = std::make_unique<TlsReloader>(*std::move(files), interval);
-  // gRPC re-reads the checked copy (the key and its chain in one file) as often.
-  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      (*reloader)->identity_file(), (*reloader)->identity_file(), (*reloader)->ca_file(),
-      static_cast<unsigned int>(interval));
-  grpc::experimental::TlsServerCredentialsOptions opts(provider);
+  grpc::experimental::TlsServerCredentialsOptions opts((*reloader)->Watched());
   opts.watch_root_certs();
   opts.watch_identity_key_cert_pairs();
   opts.set_cert_request_type(tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
@@ -160,6 +157,14 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   Impl& impl = *this;
   const ClusterConfig& k = config.cluster();
   const uint32_t timeout_ms = k.round_timeout_ms() > 0 ? k.round_timeout_ms() : 500;
+  // The peer port's and the peer channels' certificates, re-read as the client API's are.
+  absl::StatusOr<TlsFiles> files =
+      TlsFiles::Create({k.cert_file(), k.key_file(), k.ca_file()}, config.data_dir() + "/tls/peer");
+  if (!files.ok()) {
+    return absl::Status(files.status().code(), absl::StrCat("cluster certificates: ", files.status().message()));
+  }
+  impl.peer_tls = std::make_unique<TlsReloader>(*std::move(files), config.tls().reload_interval_s());
+  const std::shared_ptr<cluster::CertificateProvider> certificates = impl.peer_tls->Watched();
   EXO_ASSIGN_OR_RETURN(impl.pair_keys, cluster::PairKeys::Generate(config.node_id()));
   impl.key_directory = std::make_unique<cluster::KeyDirectory>(impl.pair_keys.get(), timeout_ms);
   // Pair keys are governance: this node's (new at every start) and each peer's as it is
@@ -178,7 +183,7 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   links.push_back(cluster::LocalLink(impl.cluster_node.get()));
   for (const PeerConfig& p : k.peers()) {
     peer_ids.insert(p.node_id());
-    EXO_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, cluster::PeerChannel(k, p));
+    std::shared_ptr<grpc::Channel> channel = cluster::PeerChannel(certificates, p);
     impl.key_directory->AddPeer(p.node_id(), channel);
     impl.peer_channels.emplace_back(p, channel);
     links.push_back(cluster::RemoteLink(p.node_id(), std::move(channel), timeout_ms));
@@ -191,7 +196,7 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
       k.privacy().on_exhausted() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
                                                                     : k.privacy().on_exhausted());
   impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), impl.pair_keys.get(), peer_ids);
-  EXO_ASSIGN_OR_RETURN(auto creds, cluster::PeerServerCredentials(k));
+  std::shared_ptr<grpc::ServerCredentials> creds = cluster::PeerServerCredentials(certificates);
   grpc::ServerBuilder builder;
   RefuseSharedPort(&builder);
   int port = 0;
@@ -253,14 +258,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
     resp->set_open_replays(audit->open_replays());
     resp->set_streams_stalled(watchdog->cancelled());
   });
-  if (impl->tls) {
-    impl->admin->AddStatusSource([tls = impl->tls.get()](StatusResponse* resp) {
+  impl->admin->AddStatusSource([api = impl->tls.get(), peer = impl->peer_tls.get()](StatusResponse* resp) {
+    for (auto [port, tls] : {std::pair{"api", api}, std::pair{"peer", peer}}) {
+      if (tls == nullptr) continue;
       const TlsReloader::State s = tls->state();
-      resp->set_tls_cert_not_after_s(s.not_after_s);
-      resp->set_tls_reloads(s.reloads);
-      resp->set_tls_files_refused(s.refused);
-    });
-  }
+      CertificateStatus* c = resp->add_certificates();
+      c->set_port(port);
+      c->set_not_after_s(s.not_after_s);
+      c->set_reloads(s.reloads);
+      c->set_refused(s.refused);
+    }
+  });
   if (impl->cluster_node) {
     impl->admin->AddStatusSource([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
                                    coordinator = impl->coordinator.get(), channels = &impl->peer_channels](

@@ -124,16 +124,16 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_streams_stalled_total", "counter",
          "Streams cancelled because their client read nothing for listen.stream_stall_ms.")
       .Sample("", Int(s.streams_stalled()));
-  if (s.tls_cert_not_after_s() > 0) {
-    Family(&out, "exoroute_tls_cert_expiry_timestamp_seconds", "gauge",
-           "End of validity of the client API's TLS certificate being served (Unix seconds).")
-        .Sample("", Int(s.tls_cert_not_after_s()));
-    Family(&out, "exoroute_tls_reloads_total", "counter",
-           "TLS certificate sets read again from disk and served to new connections since start.")
-        .Sample("", Int(s.tls_reloads()));
-    Family(&out, "exoroute_tls_files_refused", "gauge",
-           "1 while the TLS files on disk are refused (Status says why) and the last good set is served.")
-        .Sample("", s.tls_files_refused().empty() ? "0" : "1");
+  if (!s.certificates().empty()) {
+    Family expiry(&out, "exoroute_tls_cert_expiry_timestamp_seconds", "gauge",
+                  "End of validity of the TLS certificate a port serves (Unix seconds).");
+    for (const auto& c : s.certificates()) expiry.Sample(Label("port", c.port()), Int(c.not_after_s()));
+    Family reloads(&out, "exoroute_tls_reloads_total", "counter",
+                   "TLS certificate sets read again from disk and served to new connections since start.");
+    for (const auto& c : s.certificates()) reloads.Sample(Label("port", c.port()), Int(c.reloads()));
+    Family refused(&out, "exoroute_tls_files_refused", "gauge",
+                   "1 while a port's TLS files on disk are refused (Status says why) and its last good set is served.");
+    for (const auto& c : s.certificates()) refused.Sample(Label("port", c.port()), c.refused().empty() ? "0" : "1");
   }
   Family(&out, "exoroute_peer_calls_refused_total", "counter",
          "Cluster peer calls refused for a certificate naming no configured peer.")

@@ -146,6 +146,11 @@ TlsReloader::~TlsReloader() {
   thread_.join();
 }
 
+std::shared_ptr<grpc::experimental::CertificateProviderInterface> TlsReloader::Watched() const {
+  return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files_.identity_file(), files_.identity_file(), files_.ca_file(), static_cast<unsigned int>(interval_s_));
+}
+
 TlsReloader::State TlsReloader::state() const {
   std::lock_guard<std::mutex> lock(mu_);
   return state_;

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 
 namespace exo::daemon {
 
@@ -60,8 +61,8 @@ class TlsReloader {
   TlsReloader(const TlsReloader&) = delete;
   TlsReloader& operator=(const TlsReloader&) = delete;
 
-  const std::string& identity_file() const { return files_.identity_file(); }
-  const std::string& ca_file() const { return files_.ca_file(); }
+  // The checked copy as gRPC reads it: the key and chain, and the CA, re-read as often.
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> Watched() const;
   struct State {
     int64_t not_after_s = 0;  // The served certificate's end of validity.
     uint64_t reloads = 0;     // Sets replaced since start.

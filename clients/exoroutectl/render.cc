@@ -148,14 +148,15 @@ std::string RenderStatus(const StatusResponse& r) {
                                                   : "the whole chain: no usable checkpoint";
   absl::StrAppend(&s, "start-up    ", r.start_deltas_read(), " deltas read at start (", how,
                   "); last checkpoint at sequence ", r.checkpoint_sequence(), "\n");
-  if (r.tls_cert_not_after_s() > 0) {
-    absl::StrAppend(&s, "tls cert    valid until ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(r.tls_cert_not_after_s()), absl::UTCTimeZone()));
-    if (r.tls_reloads() > 0) absl::StrAppend(&s, " (", r.tls_reloads(), " new sets read since start)");
+  for (const CertificateStatus& c : r.certificates()) {
+    absl::StrAppend(&s, "tls ", absl::StrFormat("%-7s ", c.port()), "certificate valid until ",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(c.not_after_s()), absl::UTCTimeZone()));
+    if (c.reloads() > 0) absl::StrAppend(&s, " (", c.reloads(), " new sets read since start)");
     absl::StrAppend(&s, "\n");
-  }
-  if (!r.tls_files_refused().empty()) {
-    absl::StrAppend(&s, "WARNING     the TLS files on disk are not served: ", r.tls_files_refused(),
-                    " (the last good set is)\n");
+    if (!c.refused().empty()) {
+      absl::StrAppend(&s, "WARNING     the ", c.port(), " port's TLS files on disk are not served: ", c.refused(),
+                      " (the last good set is)\n");
+    }
   }
   if (r.open_watches() > 0 || r.open_replays() > 0 || r.streams_stalled() > 0) {
     absl::StrAppend(&s, "streams     ", r.open_watches(), " watches, ", r.open_replays(), " replays open");

@@ -8,6 +8,8 @@
 #include "daemon/grpc_services.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace exo::daemon::cluster {
 namespace {
@@ -91,26 +93,41 @@ void PeerServiceImpl::EndExchanges() {
   for (grpc::ServerContext* ctx : exchanges_) ctx->TryCancel();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(
-    const ClusterConfig& cluster) {
+absl::StatusOr<std::shared_ptr<CertificateProvider>> StaticPeerCertificates(const ClusterConfig& cluster) {
   EXO_ASSIGN_OR_RETURN(std::string ca, ReadFile(cluster.ca_file(), "cluster.ca_file"));
   EXO_ASSIGN_OR_RETURN(std::string cert, ReadFile(cluster.cert_file(), "cluster.cert_file"));
   EXO_ASSIGN_OR_RETURN(std::string key, ReadFile(cluster.key_file(), "cluster.key_file"));
-  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  opts.pem_root_certs = ca;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  pair.private_key = key;
-  pair.cert_chain = cert;
-  opts.pem_key_cert_pairs.push_back(pair);
-  return grpc::SslServerCredentials(opts);
+  return std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+      ca, std::vector<grpc::experimental::IdentityKeyCertPair>{{key, cert}});
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const ClusterConfig& cluster,
-                                                           const PeerConfig& peer) {
-  grpc::SslCredentialsOptions opts;
-  EXO_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadFile(cluster.ca_file(), "cluster.ca_file"));
-  EXO_ASSIGN_OR_RETURN(opts.pem_cert_chain, ReadFile(cluster.cert_file(), "cluster.cert_file"));
-  EXO_ASSIGN_OR_RETURN(opts.pem_private_key, ReadFile(cluster.key_file(), "cluster.key_file"));
+std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(std::shared_ptr<CertificateProvider> certificates) {
+  grpc::experimental::TlsServerCredentialsOptions opts(std::move(certificates));
+  opts.watch_root_certs();
+  opts.watch_identity_key_cert_pairs();
+  opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  return grpc::experimental::TlsServerCredentials(opts);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(const ClusterConfig& cluster) {
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<CertificateProvider> certificates, StaticPeerCertificates(cluster));
+  return PeerServerCredentials(std::move(certificates));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const ClusterConfig& cluster, const PeerConfig& peer) {
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<CertificateProvider> certificates, StaticPeerCertificates(cluster));
+  return PeerChannel(std::move(certificates), peer);
+}
+
+std::shared_ptr<grpc::Channel> PeerChannel(std::shared_ptr<CertificateProvider> certificates, const PeerConfig& peer) {
+  grpc::experimental::TlsChannelCredentialsOptions opts;
+  opts.set_certificate_provider(std::move(certificates));
+  opts.watch_root_certs();
+  opts.watch_identity_key_cert_pairs();
+  opts.set_verify_server_certs(true);
+  // The peer's certificate must name the node we expect at this address (the target name
+  // override below).
+  opts.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   grpc::ChannelArguments args;
   // The peer's certificate must name the node we expect at this address.
   args.SetSslTargetNameOverride(peer.node_id());
@@ -119,7 +136,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const ClusterConfig& 
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(peer.address(), grpc::SslCredentials(opts), args);
+  return grpc::CreateCustomChannel(peer.address(), grpc::experimental::TlsCredentials(opts), args);
 }
 
 }  // namespace exo::daemon::cluster

@@ -16,6 +16,7 @@
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 
 namespace exo::daemon::cluster {
 
@@ -48,11 +49,20 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   bool ending_ = false;                       // EndExchanges was called (guarded too).
 };
 
+// This node's certificate, key and the cluster CA, as gRPC takes them: read once
+// (StaticPeerCertificates) or re-read while the node runs (TlsReloader::Watched, the daemon's).
+using CertificateProvider = grpc::experimental::CertificateProviderInterface;
+absl::StatusOr<std::shared_ptr<CertificateProvider>> StaticPeerCertificates(const exoroute::v1::ClusterConfig& cluster);
+
 // Server credentials for the peer listener: this node's certificate, client certificates
 // required and verified against the cluster CA.
+std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(std::shared_ptr<CertificateProvider> certificates);
+// A channel to `peer` that only accepts a server certificate naming peer.node_id().
+std::shared_ptr<grpc::Channel> PeerChannel(std::shared_ptr<CertificateProvider> certificates,
+                                           const exoroute::v1::PeerConfig& peer);
+// The same from the cluster config's files, read once (tools and tests).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> PeerServerCredentials(
     const exoroute::v1::ClusterConfig& cluster);
-// A channel to `peer` that only accepts a server certificate naming peer.node_id().
 absl::StatusOr<std::shared_ptr<grpc::Channel>> PeerChannel(const exoroute::v1::ClusterConfig& cluster,
                                                            const exoroute::v1::PeerConfig& peer);
 

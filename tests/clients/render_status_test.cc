@@ -45,15 +45,21 @@ TEST_CASE("status shows the chain-signing key and the metrics URL when the node 
   CHECK(full.find("signing key " + std::string(62, '0') + "2a (Ed25519, chain heads)\n") != std::string::npos);
   CHECK(full.find("metrics     http://127.0.0.1:9464/metrics\n") != std::string::npos);
 
-  r.set_tls_cert_not_after_s(1'900'000'000);
-  CHECK(exo::ctl::RenderStatus(r).find("tls cert    valid until 2030-03-17 17:46:40 UTC\n") != std::string::npos);
-  r.set_tls_reloads(2);
-  r.set_tls_files_refused("/etc/x.key: not the private key of the certificate in /etc/x.pem");
-  const std::string rotated = exo::ctl::RenderStatus(r);
-  CHECK(rotated.find("tls cert    valid until 2030-03-17 17:46:40 UTC (2 new sets read since start)\n") !=
+  CertificateStatus* api = r.add_certificates();
+  api->set_port("api");
+  api->set_not_after_s(1'900'000'000);
+  CHECK(exo::ctl::RenderStatus(r).find("tls api     certificate valid until 2030-03-17 17:46:40 UTC\n") !=
         std::string::npos);
-  CHECK(rotated.find("WARNING     the TLS files on disk are not served: /etc/x.key: not the private key of the "
-                     "certificate in /etc/x.pem (the last good set is)\n") != std::string::npos);
+  CertificateStatus* peer = r.add_certificates();
+  peer->set_port("peer");
+  peer->set_not_after_s(1'900'000'000);
+  peer->set_reloads(2);
+  peer->set_refused("/etc/x.key: not the private key of the certificate in /etc/x.pem");
+  const std::string rotated = exo::ctl::RenderStatus(r);
+  CHECK(rotated.find("tls peer    certificate valid until 2030-03-17 17:46:40 UTC (2 new sets read since start)\n") !=
+        std::string::npos);
+  CHECK(rotated.find("WARNING     the peer port's TLS files on disk are not served: /etc/x.key: not the private "
+                     "key of the certificate in /etc/x.pem (the last good set is)\n") != std::string::npos);
 }
 
 TEST_CASE("a cluster route's summary names every node's total and what it left out", "[ctl]") {

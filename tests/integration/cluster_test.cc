@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -21,7 +22,7 @@
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "exoroute/v1/admin.pb.h"
+#include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
@@ -1218,4 +1219,104 @@ TEST_CASE("with privacy noise and impact on fine lots a cluster route places the
     }
   }
   CHECK(worst <= 1000);  // A hundredth of the noise's scale (one sensitivity lot, 0.001 BTC).
+}
+
+namespace {
+
+// Copies `from` over `to` through a rename, as a deployment tool would.
+void Install(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+// The peer port's certificate sets node `d` has read again since start (-1: no entry).
+int64_t PeerReloads(const DaemonProcess& d) {
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  if (!AdminService::NewStub(Connect(d))->Status(&ctx, StatusRequest(), &st).ok()) return -1;
+  for (const auto& c : st.certificates()) {
+    if (c.port() == "peer") return static_cast<int64_t>(c.reloads());
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a cluster moves to a new CA without restarting its nodes: peers re-read their certificate files") {
+  Cluster c;
+  const std::string next = c.dir / "certs-next";  // The new CA and its certificates.
+  REQUIRE(exo::testing::GenerateClusterCerts(next, "n1 n2 n3"));
+  // n1 and n2 serve copies of their files that the test replaces; they re-read them every second.
+  std::string json[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string id = "n" + std::to_string(k + 1), live = c.dir / ("live-" + id);
+    std::filesystem::create_directories(live);
+    Install(c.certs + "/ca.pem", live + "/ca.pem");
+    Install(c.certs + "/" + id + ".pem", live + "/node.pem");
+    Install(c.certs + "/" + id + ".key", live + "/node.key");
+    std::string cluster = c.ClusterJson(k);
+    for (auto [from, to] : {std::pair{c.certs + "/ca.pem", live + "/ca.pem"},
+                            std::pair{c.certs + "/" + id + ".pem", live + "/node.pem"},
+                            std::pair{c.certs + "/" + id + ".key", live + "/node.key"}}) {
+      cluster.replace(cluster.find(from), from.size(), to);
+    }
+    const std::string data = c.dir / id;
+    std::string config = NodeConfig(id, data, VenuesOf(k + 1), cluster);
+    config.insert(config.find(R"("listen")"), R"("tls": {"reload_interval_s": 1}, )");
+    std::string error;
+    c.nodes[k] = DaemonProcess::Start(data, config, &error);
+    INFO(error);
+    REQUIRE(c.nodes[k] != nullptr);
+  }
+  // n3 already runs on the new CA alone (as a node re-installed first would): the others
+  // neither trust its certificate nor present one it trusts.
+  std::string n3 = c.ClusterJson(2);
+  for (const std::string f : {"/ca.pem", "/n3.pem", "/n3.key"}) n3.replace(n3.find(c.certs + f), (c.certs + f).size(), next + f);
+  c.Start(2, n3);
+  RouteResponse r;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("before", SIDE_BUY, 2 * kBtc), &r).ok());
+  REQUIRE(r.cluster().route().dropped_size() == 1);
+  CHECK(r.cluster().route().dropped(0).node() == "n3");
+  CHECK(PeerReloads(*c.nodes[0]) == 0);
+
+  // The documented rotation, without a restart: trust both CAs, then present the new
+  // certificates, then trust the new CA alone.
+  std::ofstream(c.dir / "both.pem") << std::ifstream(c.certs + "/ca.pem").rdbuf() << std::ifstream(next + "/ca.pem").rdbuf();
+  auto step = [&](const std::function<void(const std::string& id, const std::string& live)>& install, int64_t reloads) {
+    for (int k = 0; k < 2; ++k) {
+      const std::string id = "n" + std::to_string(k + 1);
+      install(id, c.dir / ("live-" + id));
+    }
+    for (int k = 0; k < 2; ++k) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (PeerReloads(*c.nodes[k]) < reloads && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      CHECK(PeerReloads(*c.nodes[k]) == reloads);
+    }
+  };
+  step([&](const std::string&, const std::string& live) { Install(c.dir / "both.pem", live + "/ca.pem"); }, 1);
+  step([&](const std::string& id, const std::string& live) {
+    Install(next + "/" + id + ".key", live + "/node.key");
+    Install(next + "/" + id + ".pem", live + "/node.pem");
+  }, 2);
+  step([&](const std::string&, const std::string& live) { Install(next + "/ca.pem", live + "/ca.pem"); }, 3);
+  // gRPC reads the served copies within a second more; then every node takes part again,
+  // whichever coordinates (n3 dials the others afresh: they must present the new CA's
+  // certificates).
+  bool all = false;
+  for (int attempt = 0; attempt < 40 && !all; ++attempt) {
+    const int k = attempt % 3;
+    RouteResponse after;
+    const grpc::Status s = CallRoute(*c.nodes[k], PlanOnly("after-" + std::to_string(attempt), SIDE_BUY, 2 * kBtc), &after);
+    all = s.ok() && after.cluster().route().dropped_size() == 0 && after.cluster().route().nodes_size() == 3;
+    if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(all);
+  for (int k : {0, 1, 2}) {
+    RouteResponse after;
+    REQUIRE(CallRoute(*c.nodes[k], PlanOnly("final-n" + std::to_string(k + 1), SIDE_SELL, 2 * kBtc), &after).ok());
+    INFO("coordinated by n" << k + 1 << ": " << after.cluster().route().DebugString());
+    CHECK(after.cluster().route().dropped_size() == 0);
+  }
 }

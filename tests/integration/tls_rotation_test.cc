@@ -57,6 +57,14 @@ absl::StatusOr<StatusResponse> StatusOf(const std::shared_ptr<grpc::Channel>& ch
   return st;
 }
 
+// The Status entry of the client API's certificate (empty if none).
+CertificateStatus Api(const StatusResponse& st) {
+  for (const auto& c : st.certificates()) {
+    if (c.port() == "api") return c;
+  }
+  return {};
+}
+
 // Waits up to 20 s for `done`.
 bool Eventually(const std::function<bool()>& done) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -92,8 +100,9 @@ TEST_CASE("certificates replaced on disk are served to new connections without a
                             std::chrono::system_clock::now().time_since_epoch()).count();
   absl::StatusOr<StatusResponse> st = StatusOf(*old);
   REQUIRE(st.ok());
-  CHECK(st->tls_cert_not_after_s() > now_s + 800 * 86400);  // gen-certs.sh: 825 days.
-  CHECK(st->tls_reloads() == 0);
+  REQUIRE(st->certificates_size() == 1);  // No cluster: no peer port.
+  CHECK(Api(*st).not_after_s() > now_s + 800 * 86400);  // gen-certs.sh: 825 days.
+  CHECK(Api(*st).reloads() == 0);
 
   // Rotation: the CA's new certificate and key (the key first: the set is checked whole).
   Install(b + "/server.key", live + "/server.key");
@@ -104,19 +113,19 @@ TEST_CASE("certificates replaced on disk are served to new connections without a
   // The connection opened before goes on.
   st = StatusOf(*old);
   REQUIRE(st.ok());
-  CHECK(st->tls_reloads() == 1);
-  CHECK(st->tls_files_refused().empty());
+  CHECK(Api(*st).reloads() == 1);
+  CHECK(Api(*st).refused().empty());
 
   // An unusable set: the old key beside the new certificate. Refused with the reason; new
   // connections still get the last good set, also after gRPC has read the served copy again.
   Install(a + "/server.key", live + "/server.key");
   CHECK(Eventually([&] {
     auto s = StatusOf(*old);
-    return s.ok() && !s->tls_files_refused().empty();
+    return s.ok() && !Api(*s).refused().empty();
   }));
   st = StatusOf(*old);
   REQUIRE(st.ok());
-  CHECK(st->tls_files_refused() == live + "/server.key: not the private key of the certificate in " + live +
+  CHECK(Api(*st).refused() == live + "/server.key: not the private key of the certificate in " + live +
                                        "/server.pem");
   for (int i = 0; i < 4; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(800));
@@ -128,11 +137,11 @@ TEST_CASE("certificates replaced on disk are served to new connections without a
   Install(b + "/server.key", live + "/server.key");
   CHECK(Eventually([&] {
     auto s = StatusOf(*old);
-    return s.ok() && s->tls_files_refused().empty();
+    return s.ok() && Api(*s).refused().empty();
   }));
   st = StatusOf(*old);
   REQUIRE(st.ok());
-  CHECK(st->tls_reloads() == 1);
+  CHECK(Api(*st).reloads() == 1);
   CHECK(d->Terminate() == 0);
 }
 
