@@ -338,9 +338,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
       }
       return RenderPrometheus(admin->Snapshot(), histograms);
     };
-    h.health = [draining = &impl->draining] {
-      return draining->load() ? absl::UnavailableError("draining: exorouted is shutting down")
-                              : absl::OkStatus();
+    h.health = [draining = &impl->draining, store = impl->store.get()] {
+      if (draining->load()) return absl::UnavailableError("draining: exorouted is shutting down");
+      // A node that cannot record cannot route: out of rotation until restarted.
+      return store->WriteFailure();
     };
     absl::StatusOr<std::unique_ptr<AdminHttpServer>> http = AdminHttpServer::Start(config.admin().listen(), std::move(h));
     if (!http.ok()) {

@@ -324,6 +324,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   *resp->mutable_chain_head() = store_->Head();
   resp->set_store_size_bytes(store_->SizeOnDisk());
+  if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
   resp->set_data_dir(cfg.data_dir());
   uint64_t total = 0, working = 0;
   engine_->CountPlans(&total, &working);

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // A write past the file-size limit (ulimit -f) fails with EFBIG, reported by the store as any
+  // write error is, instead of killing the process mid-write without a word.
+  signal(SIGXFSZ, SIG_IGN);
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);

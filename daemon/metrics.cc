@@ -111,6 +111,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample("", Int(s.start_deltas_read()));
   Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")
       .Sample("", Int(s.store_size_bytes()));
+  Family(&out, "exoroute_store_writable", "gauge",
+         "0 after a failed store write: nothing new is recorded or routed until exorouted restarts (Status says why).")
+      .Sample("", s.store_write_failure().empty() ? "1" : "0");
   Family(&out, "exoroute_unknown_executions_total", "counter",
          "Execution reports not applied: for no open child order, unreadable or beyond the bounds (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));

@@ -545,7 +545,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
 absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch) {
   if (batch.empty()) return absl::OkStatus();
   std::shared_lock<std::shared_mutex> appending = AppendLock();
-  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
+  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, Record(std::move(batch)));
   for (const PlanDelta& d : stored) {
     ApplyDelta(d, &rec.plan);
     NoteExecution(d, rec);
@@ -553,6 +553,14 @@ absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> bat
   }
   Publish(rec);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PlanDelta>> RouterEngine::Record(std::vector<store::PendingDelta> batch) {
+  absl::StatusOr<std::vector<PlanDelta>> stored = store_->Append(std::move(batch));
+  if (!stored.ok() && !store_->WriteFailure().ok() && !write_failure_logged_.exchange(true)) {
+    LogError("%s", store_->WriteFailure().message());
+  }
+  return stored;
 }
 
 void RouterEngine::Publish(PlanRecord& rec) {
@@ -639,7 +647,7 @@ absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
   p.delta.set_plan_version(node_event_versions_[p.delta.plan_id()] + 1);
   std::vector<PendingDelta> batch;
   batch.push_back(std::move(p));
-  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, store_->Append(std::move(batch)));
+  EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, Record(std::move(batch)));
   const PlanDelta& d = stored.front();
   node_event_versions_[d.plan_id()] = d.plan_version();
   if (d.has_governance()) last_governance_[{d.governance().kind(), d.governance().subject()}] = d.governance().digest();

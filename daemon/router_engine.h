@@ -177,6 +177,9 @@ class RouterEngine {
   // Appends step after step until the plan has nothing more to do now. Caller holds rec.mu.
   absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix);
   absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch);
+  // store_->Append, and the store's first write failure logged (it takes no more writes).
+  absl::StatusOr<std::vector<exoroute::v1::PlanDelta>> Record(std::vector<store::PendingDelta> batch);
+  std::atomic<bool> write_failure_logged_{false};
   void Publish(PlanRecord& rec);
   // The plan's record, from memory or else folded from the store and kept until the next
   // sweep; nullptr when the store has no such plan. Never two records for one plan: a record

@@ -61,6 +61,9 @@ class DeltaStore {
       std::vector<PendingDelta> batch) = 0;
 
   virtual exoroute::v1::ChainHead Head() const = 0;
+  // OK, or the write failure after which the store takes no more appends (what every Append
+  // then answers).
+  virtual absl::Status WriteFailure() const = 0;
 
   // Deltas with from <= sequence <= to, in order (to == 0: up to the head).
   virtual absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const = 0;

@@ -95,6 +95,17 @@ class RocksDeltaStore final : public DeltaStore {
       : db_(std::move(db)), cfs_(std::move(cfs)), path_(std::move(path)), read_only_(read_only) {}
 
   ~RocksDeltaStore() override {
+    if (!WriteFailure().ok()) {
+      // After a failed write RocksDB must not be asked to write or sync again (its log writer
+      // aborts the process): the database is left as a crash leaves it, and the next start
+      // recovers it from its log as after a crash. (Kept reachable, never closed: the handles
+      // go with the process.)
+      static auto* abandoned = new std::vector<std::pair<std::unique_ptr<rocksdb::DB>, std::vector<rocksdb::ColumnFamilyHandle*>>>();
+      static std::mutex abandoned_mu;
+      std::lock_guard<std::mutex> lock(abandoned_mu);
+      abandoned->emplace_back(std::move(db_), std::move(cfs_));
+      return;
+    }
     // A stopped node keeps everything in table files, whose blocks carry checksums that every
     // read checks: damage to its files is found wherever it is. (In the write-ahead log, damage
     // to a record's length in the last block would read as a write torn by a crash.)
@@ -148,16 +159,13 @@ class RocksDeltaStore final : public DeltaStore {
       }
       std::string head_value = SeqKey(head.sequence()) + head.hash();
       rocksdb::Status ps = wb.Put(meta(), "head", head_value);
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      failed = FromRocks(ps.ok() ? db_->Write(wo, &wb) : ps, "append");
+      failed = ps.ok() ? WriteSynced(&wb, "append") : FromRocks(ps, "append");
     }
 
     lock.lock();
     if (failed.ok()) {
       head_ = head;
     } else {
-      failed_ = failed;
       for (Writer* g : group) g->result = failed;
     }
     for (Writer* g : group) {
@@ -171,6 +179,11 @@ class RocksDeltaStore final : public DeltaStore {
   ChainHead Head() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return head_;
+  }
+
+  absl::Status WriteFailure() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
   }
 
   absl::Status Scan(uint64_t from, uint64_t to, const DeltaVisitor& visit) const override {
@@ -420,9 +433,9 @@ class RocksDeltaStore final : public DeltaStore {
     }
     spent += amount;
     v.assign(reinterpret_cast<const char*>(&spent), 8);
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    EXO_RETURN_IF_ERROR(FromRocks(db_->Put(wo, meta(), k, v), "write budget"));
+    rocksdb::WriteBatch wb;
+    EXO_RETURN_IF_ERROR(FromRocks(wb.Put(meta(), k, v), "write budget"));
+    EXO_RETURN_IF_ERROR(WriteSynced(&wb, "write budget"));
     return spent;
   }
 
@@ -443,10 +456,32 @@ class RocksDeltaStore final : public DeltaStore {
 
   absl::Status PutCheckpoint(std::string_view bytes) override {
     if (read_only_) return absl::FailedPreconditionError("store opened read-only");
+    rocksdb::WriteBatch wb;
+    EXO_RETURN_IF_ERROR(
+        FromRocks(wb.Put(meta(), kCheckpointKey, rocksdb::Slice(bytes.data(), bytes.size())), "write checkpoint"));
+    return WriteSynced(&wb, "write checkpoint");
+  }
+
+  // Every write of the store goes through here, one at a time, synced. After a failed write
+  // RocksDB must be given no other (its log writer aborts the process on a write after a
+  // failed one), and the in-memory head could no longer be trusted: the first failure is kept
+  // and answered to every write from then on.
+  absl::Status WriteSynced(rocksdb::WriteBatch* wb, const char* what) {
+    std::lock_guard<std::mutex> one_at_a_time(write_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_.ok()) return failed_;
+    }
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    return FromRocks(db_->Put(wo, meta(), kCheckpointKey, rocksdb::Slice(bytes.data(), bytes.size())),
-                     "write checkpoint");
+    const absl::Status s = FromRocks(db_->Write(wo, wb), what);
+    if (s.ok()) return s;
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_ = absl::Status(s.code(), absl::StrCat("store: a write failed (", s.message(),
+                                                  "); it takes no more writes until exorouted restarts. Every delta "
+                                                  "acknowledged before is on disk: fix the cause (disk space?) and "
+                                                  "restart"));
+    return failed_;
   }
 
   absl::StatusOr<std::string> GetCheckpoint() const override {
@@ -477,6 +512,7 @@ class RocksDeltaStore final : public DeltaStore {
   std::deque<Writer*> queue_;  // Guarded by mu_.
   ChainHead head_;             // Guarded by mu_.
   absl::Status failed_;        // Guarded by mu_. Sticky after a write failure.
+  std::mutex write_mu_;        // Held by WriteSynced (before mu_, never after).
 };
 
 }  // namespace

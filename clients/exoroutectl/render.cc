@@ -165,6 +165,7 @@ std::string RenderStatus(const StatusResponse& r) {
     }
     absl::StrAppend(&s, "\n");
   }
+  if (!r.store_write_failure().empty()) absl::StrAppend(&s, "WARNING     ", r.store_write_failure(), "\n");
   if (r.peer_calls_refused() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");

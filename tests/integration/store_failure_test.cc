@@ -1,0 +1,129 @@
+// A node whose store cannot write (a full disk; here the file-size limit `ulimit -f`, which
+// fails writes the same way): it refuses new routes with the reason, takes itself out of
+// rotation (/healthz), says so in Status and /metrics, and after a restart with room again has
+// every delta it acknowledged and routes on.
+#include <catch2/catch.hpp>
+#include <sys/resource.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "exoroute/v1/audit.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/testing/http_get.h"
+#include "tests/testing/temp_dir.h"
+
+using exo::testing::DaemonProcess;
+using exo::testing::TempDir;
+using exo::testing::TestConfigJson;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+constexpr int64_t kBtc = 100'000'000;
+
+std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
+  auto ch = exo::testing::ChannelTo(d);
+  INFO(ch.status().ToString());
+  REQUIRE(ch.ok());
+  return *ch;
+}
+
+grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const std::string& id, RouteResponse* resp) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return RouterService::NewStub(ch)->Route(&ctx, exo::testing::BtcOrder(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_PLAN_ONLY),
+                                           resp);
+}
+
+int AdminPort(const TempDir& dir) {
+  std::string admin;
+  std::ifstream(dir / "admin_endpoint") >> admin;
+  REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
+  return std::stoi(admin.substr(admin.find(':') + 1));
+}
+
+}  // namespace
+
+TEST_CASE("a store that cannot write: new routes refused with the reason, the node out of rotation, "
+          "nothing acknowledged lost",
+          "[e2e][store]") {
+  TempDir dir;
+  // The daemon inherits a file-size limit that its write-ahead log reaches after a few hundred
+  // routes (the limit is put back for this process at once).
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 600'000;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &low) == 0);
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  std::vector<std::string> acknowledged;
+  grpc::Status refused;
+  for (int i = 0; i < 3000 && refused.ok(); ++i) {
+    RouteResponse resp;
+    const std::string id = "r" + std::to_string(i);
+    refused = CallRoute(ch, id, &resp);
+    if (refused.ok()) acknowledged.push_back(id);
+  }
+  INFO(acknowledged.size() << " routes acknowledged");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(acknowledged.size() > 100);
+  CHECK(refused.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(refused.error_message().rfind("store: a write failed (append: IO error: ", 0) == 0);
+  CHECK(refused.error_message().find("File too large); it takes no more writes until exorouted restarts. Every delta "
+                                     "acknowledged before is on disk: fix the cause (disk space?) and restart") !=
+        std::string::npos);
+  // Every later route gets the same answer; the node says why everywhere an operator looks.
+  RouteResponse resp;
+  const grpc::Status again = CallRoute(ch, "later", &resp);
+  CHECK(again.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(again.error_message() == refused.error_message());
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+  CHECK(st.store_write_failure() == refused.error_message());
+  CHECK(st.chain_head().sequence() > 0);
+  const int admin = AdminPort(dir);
+  auto health = exo::testing::HttpRequest(admin, "GET", "/healthz");
+  CHECK(health.status == 503);
+  CHECK(health.body.find("store: a write failed") != std::string::npos);
+  auto metrics = exo::testing::HttpRequest(admin, "GET", "/metrics");
+  CHECK(metrics.body.find("exoroute_store_writable 0\n") != std::string::npos);
+  auto status_cli = exo::testing::Ctl(*d, {"status"});
+  CHECK(status_cli.out.find("WARNING     store: a write failed (") != std::string::npos);
+  CHECK(d->log().find("ERROR store: a write failed (") != std::string::npos);
+  const uint64_t head = st.chain_head().sequence();
+  CHECK(d->Terminate() == 0);  // A clean stop, though the last records could not be written.
+
+  // Room again: a restart has every acknowledged plan and the chain as it was, and routes on.
+  d = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  ch = Connect(*d);
+  for (const std::string& id : acknowledged) {
+    grpc::ClientContext c;
+    GetPlanRequest req;
+    req.set_plan_id(id);
+    GetPlanResponse plan;
+    const grpc::Status s = RouterService::NewStub(ch)->GetPlan(&c, req, &plan);
+    INFO(id << ": " << s.error_message());
+    CHECK(s.ok());
+  }
+  VerifyRequest vreq;
+  VerifyResponse verified;
+  grpc::ClientContext vctx;
+  REQUIRE(AuditService::NewStub(ch)->Verify(&vctx, vreq, &verified).ok());
+  CHECK(verified.ok());
+  CHECK(verified.checked() >= head);
+  CHECK(CallRoute(ch, "after", &resp).ok());
+  CHECK(exo::testing::HttpRequest(AdminPort(dir), "GET", "/healthz").status == 200);
+  CHECK(d->Terminate() == 0);
+}
