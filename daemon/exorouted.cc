@@ -313,6 +313,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                                " (address in use or not local?)"));
   }
   impl->server->GetHealthCheckService()->SetServingStatus(true);
+  impl->engine->OnWriteFailure([server = impl->server.get()](const absl::Status&) {
+    server->GetHealthCheckService()->SetServingStatus(false);  // As /healthz: out of rotation.
+  });
   impl->endpoint = DialAddress(config.listen().address(), port);
 
   std::string admin_url;

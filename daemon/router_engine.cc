@@ -559,8 +559,16 @@ absl::StatusOr<std::vector<PlanDelta>> RouterEngine::Record(std::vector<store::P
   absl::StatusOr<std::vector<PlanDelta>> stored = store_->Append(std::move(batch));
   if (!stored.ok() && !store_->WriteFailure().ok() && !write_failure_logged_.exchange(true)) {
     LogError("%s", store_->WriteFailure().message());
+    std::lock_guard<std::mutex> lock(write_failure_mu_);
+    if (on_write_failure_) on_write_failure_(store_->WriteFailure());
   }
   return stored;
+}
+
+void RouterEngine::OnWriteFailure(std::function<void(const absl::Status&)> fn) {
+  std::lock_guard<std::mutex> lock(write_failure_mu_);
+  on_write_failure_ = std::move(fn);
+  if (write_failure_logged_) on_write_failure_(store_->WriteFailure());
 }
 
 void RouterEngine::Publish(PlanRecord& rec) {

@@ -74,6 +74,9 @@ class RouterEngine {
   bool AwaitNoWriters(absl::Duration timeout);
   // Stops threads and adapters. Idempotent.
   void Stop();
+  // Called once when the store's first write fails (at once if it has already): the node can
+  // record nothing more, so it takes itself out of rotation.
+  void OnWriteFailure(std::function<void(const absl::Status&)> fn);
 
   // `first_input`, when given, is what the plan's first decision is solved from instead of the
   // books at that moment: a cluster node's share, decided on the books it answered from (the
@@ -180,6 +183,8 @@ class RouterEngine {
   // store_->Append, and the store's first write failure logged (it takes no more writes).
   absl::StatusOr<std::vector<exoroute::v1::PlanDelta>> Record(std::vector<store::PendingDelta> batch);
   std::atomic<bool> write_failure_logged_{false};
+  std::mutex write_failure_mu_;
+  std::function<void(const absl::Status&)> on_write_failure_;  // Guarded by write_failure_mu_.
   void Publish(PlanRecord& rec);
   // The plan's record, from memory or else folded from the store and kept until the next
   // sweep; nullptr when the store has no such plan. Never two records for one plan: a record

@@ -6,12 +6,14 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <future>
 #include <string>
 #include <vector>
 
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/temp_dir.h"
@@ -37,6 +39,26 @@ grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const std::stri
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return RouterService::NewStub(ch)->Route(&ctx, exo::testing::BtcOrder(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_PLAN_ONLY),
                                            resp);
+}
+
+// The server's gRPC health status as a load balancer asks it (grpc.health.v1.Health/Check for
+// the whole server): the serialized HealthCheckResponse, "\x08\x01" SERVING, "\x08\x02"
+// NOT_SERVING.
+std::string GrpcHealth(const std::shared_ptr<grpc::Channel>& ch) {
+  grpc::GenericStub stub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const grpc::Slice nothing{std::string()};  // HealthCheckRequest{service: ""} is empty.
+  grpc::ByteBuffer request(&nothing, 1), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  if (!done.get_future().get().ok()) return "call failed";
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return "unreadable";
+  std::string out;
+  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
 }
 
 int AdminPort(const TempDir& dir) {
@@ -65,6 +87,7 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
   INFO(error);
   REQUIRE(d != nullptr);
   auto ch = Connect(*d);
+  CHECK(GrpcHealth(ch) == "\x08\x01");
   std::vector<std::string> acknowledged;
   grpc::Status refused;
   for (int i = 0; i < 3000 && refused.ok(); ++i) {
@@ -95,6 +118,7 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
   auto health = exo::testing::HttpRequest(admin, "GET", "/healthz");
   CHECK(health.status == 503);
   CHECK(health.body.find("store: a write failed") != std::string::npos);
+  CHECK(GrpcHealth(ch) == "\x08\x02");
   auto metrics = exo::testing::HttpRequest(admin, "GET", "/metrics");
   CHECK(metrics.body.find("exoroute_store_writable 0\n") != std::string::npos);
   auto status_cli = exo::testing::Ctl(*d, {"status"});
