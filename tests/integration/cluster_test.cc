@@ -27,19 +27,21 @@
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_store.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/e2e.h"
 #include "tests/testing/cluster_certs.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
+using exo::testing::Connect;
 using exo::testing::DaemonProcess;
+using exo::testing::kBtc;
 using exo::testing::TempDir;
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
-constexpr int64_t kBtc = 100'000'000;
 
 // Four simulated venues owned by `node` (static books: they never move, so every process that
 // configures the same venue sees the same book). With `min_sizes`, every other venue takes no
@@ -131,21 +133,12 @@ struct Cluster {
   }
 };
 
-std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
-  auto ch = exo::testing::ChannelTo(d);
-  INFO(ch.status().ToString());
-  REQUIRE(ch.ok());
-  return *ch;
-}
-
 RouteRequest PlanOnly(const std::string& id, Side side, int64_t qty) {
   return exo::testing::BtcOrder(id, side, qty, ROUTE_MODE_PLAN_ONLY);
 }
 
 grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteResponse* resp) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  return RouterService::NewStub(Connect(d))->Route(&ctx, req, resp);
+  return exo::testing::CallRoute(Connect(d), req, resp, std::chrono::seconds(20));
 }
 
 // The plan `id` on node d (nullopt if the node has no such plan).

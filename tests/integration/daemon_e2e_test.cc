@@ -27,20 +27,22 @@
 #include "absl/strings/str_split.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/e2e.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/recorded_feeds.h"
 #include "tests/testing/temp_dir.h"
 
+using exo::testing::CallRoute;
+using exo::testing::Connect;
 using exo::testing::Ctl;
+using exo::testing::kBtc;
 using exo::testing::DaemonProcess;
 using exo::testing::TempDir;
 using exo::testing::TestConfigJson;
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
-
-constexpr int64_t kBtc = 100'000'000;
 
 std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir) {
   std::string error;
@@ -50,22 +52,8 @@ std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir) {
   return d;
 }
 
-std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
-  auto ch = exo::testing::ChannelTo(d);
-  INFO(ch.status().ToString());
-  REQUIRE(ch.ok());
-  return *ch;
-}
-
 RouteRequest Route(const std::string& id, Side side, int64_t qty, RouteMode mode) {
   return exo::testing::BtcOrder(id, side, qty, mode);
-}
-
-grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const RouteRequest& req,
-                       RouteResponse* resp) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return RouterService::NewStub(ch)->Route(&ctx, req, resp);
 }
 
 // Reads the plan's whole delta stream (WatchPlan ends when the plan settles).

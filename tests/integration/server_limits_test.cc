@@ -13,16 +13,18 @@
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/e2e.h"
 #include "tests/testing/temp_dir.h"
 
+using exo::testing::CallRoute;
+using exo::testing::Connect;
 using exo::testing::DaemonProcess;
+using exo::testing::kBtc;
 using exo::testing::TempDir;
 using exo::testing::TestConfigJson;
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
-
-constexpr int64_t kBtc = 100'000'000;
 
 // The test config with `fields` added to its "listen" object.
 std::unique_ptr<DaemonProcess> StartWithListen(const std::string& dir, const std::string& fields) {
@@ -35,13 +37,6 @@ std::unique_ptr<DaemonProcess> StartWithListen(const std::string& dir, const std
   INFO(error);
   REQUIRE(d != nullptr);
   return d;
-}
-
-std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
-  auto ch = exo::testing::ChannelTo(d);
-  INFO(ch.status().ToString());
-  REQUIRE(ch.ok());
-  return *ch;
 }
 
 // A channel whose HTTP/2 receive window stays at 64 KiB (no bandwidth-delay probing): a client
@@ -57,12 +52,6 @@ std::shared_ptr<grpc::Channel> ConnectNarrow(const DaemonProcess& d) {
   auto ch = grpc::CreateCustomChannel(d.endpoint(), grpc::SslCredentials(ssl), args);
   REQUIRE(ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
   return ch;
-}
-
-grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const RouteRequest& req, RouteResponse* resp) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return RouterService::NewStub(ch)->Route(&ctx, req, resp);
 }
 
 // `plans` plan-only routes: a chain of decisions, each with its recorded inputs.

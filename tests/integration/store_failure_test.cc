@@ -15,30 +15,22 @@
 #include "exoroute/v1/router.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/e2e.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/temp_dir.h"
 
+using exo::testing::Connect;
 using exo::testing::DaemonProcess;
+using exo::testing::kBtc;
 using exo::testing::TempDir;
 using exo::testing::TestConfigJson;
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
-constexpr int64_t kBtc = 100'000'000;
-
-std::shared_ptr<grpc::Channel> Connect(const DaemonProcess& d) {
-  auto ch = exo::testing::ChannelTo(d);
-  INFO(ch.status().ToString());
-  REQUIRE(ch.ok());
-  return *ch;
-}
-
+// A plan-only buy of half a BTC.
 grpc::Status CallRoute(const std::shared_ptr<grpc::Channel>& ch, const std::string& id, RouteResponse* resp) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return RouterService::NewStub(ch)->Route(&ctx, exo::testing::BtcOrder(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_PLAN_ONLY),
-                                           resp);
+  return exo::testing::CallRoute(ch, exo::testing::BtcOrder(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_PLAN_ONLY), resp);
 }
 
 // The server's gRPC health status as a load balancer asks it (grpc.health.v1.Health/Check for

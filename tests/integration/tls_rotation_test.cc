@@ -75,21 +75,34 @@ bool Eventually(const std::function<bool()>& done) {
   return done();
 }
 
+// Two CAs (a, b), each with a "server" certificate for 127.0.0.1, and the directory the
+// daemon is configured to serve its certificate files from (`live`).
+struct TwoCas {
+  TempDir dir;
+  std::string a = dir / "ca-a", b = dir / "ca-b", live = dir / "served";
+  TwoCas() {
+    REQUIRE(exo::testing::GenerateClusterCerts(a, "server"));
+    REQUIRE(exo::testing::GenerateClusterCerts(b, "server"));
+    std::filesystem::create_directories(live);
+  }
+  // Starts exorouted serving `cert` and `key` with CA a's bundle.
+  std::unique_ptr<DaemonProcess> Start(const std::string& cert, const std::string& key, std::string* error) {
+    Install(cert, live + "/server.pem");
+    Install(key, live + "/server.key");
+    Install(a + "/ca.pem", live + "/ca.pem");
+    return DaemonProcess::Start(dir / "data", ConfigServing(dir / "data", live), error);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("certificates replaced on disk are served to new connections without a restart; "
           "an unusable set is refused and the last good one stays",
           "[e2e][tls]") {
-  TempDir dir;
-  const std::string a = dir / "ca-a", b = dir / "ca-b", live = dir / "served";
-  REQUIRE(exo::testing::GenerateClusterCerts(a, "server"));
-  REQUIRE(exo::testing::GenerateClusterCerts(b, "server"));
-  std::filesystem::create_directories(live);
-  Install(a + "/server.pem", live + "/server.pem");
-  Install(a + "/server.key", live + "/server.key");
-  Install(a + "/ca.pem", live + "/ca.pem");
+  TwoCas cas;
+  const std::string &a = cas.a, &b = cas.b, &live = cas.live;
   std::string error;
-  auto d = DaemonProcess::Start(dir / "data", ConfigServing(dir / "data", live), &error);
+  auto d = cas.Start(a + "/server.pem", a + "/server.key", &error);
   INFO(error);
   REQUIRE(d != nullptr);
   auto old = Dial(*d, a + "/ca.pem");
@@ -146,17 +159,10 @@ TEST_CASE("certificates replaced on disk are served to new connections without a
 }
 
 TEST_CASE("an unusable certificate set at start-up stops the start, naming the file", "[e2e][tls]") {
-  TempDir dir;
-  const std::string a = dir / "ca-a", b = dir / "ca-b", live = dir / "served";
-  REQUIRE(exo::testing::GenerateClusterCerts(a, "server"));
-  REQUIRE(exo::testing::GenerateClusterCerts(b, "server"));
-  std::filesystem::create_directories(live);
-  Install(a + "/server.pem", live + "/server.pem");
-  Install(b + "/server.key", live + "/server.key");
-  Install(a + "/ca.pem", live + "/ca.pem");
+  TwoCas cas;
   std::string error;
-  auto d = DaemonProcess::Start(dir / "data", ConfigServing(dir / "data", live), &error);
+  auto d = cas.Start(cas.a + "/server.pem", cas.b + "/server.key", &error);
   CHECK(d == nullptr);
-  CHECK(error.find("tls: " + live + "/server.key: not the private key of the certificate in " + live +
+  CHECK(error.find("tls: " + cas.live + "/server.key: not the private key of the certificate in " + cas.live +
                    "/server.pem") != std::string::npos);
 }
