@@ -155,7 +155,7 @@ absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
 int CmdStatus(Context& c) {
   auto r = FetchStatus(c);
   if (!r.ok()) return Fail(r.status());
-  std::cout << (c.json ? ToJson(*r) + "\n" : RenderStatus(*r));
+  std::cout << (c.json ? ToJson(*r) + "\n" : RenderStatus(*r, SystemClock()->NowNs() / 1'000'000'000));
   return kExitOk;
 }
 

@@ -130,7 +130,7 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
   return s;
 }
 
-std::string RenderStatus(const StatusResponse& r) {
+std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   std::string s;
   absl::StrAppend(&s, "node        ", r.node_id(), "  (exorouted ", r.version(), ", up ",
                   absl::StrFormat("%.1f s", r.uptime_ms() / 1000.0), ")\n");
@@ -153,6 +153,13 @@ std::string RenderStatus(const StatusResponse& r) {
                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(c.not_after_s()), absl::UTCTimeZone()));
     if (c.reloads() > 0) absl::StrAppend(&s, " (", c.reloads(), " new sets read since start)");
     absl::StrAppend(&s, "\n");
+    constexpr int64_t kDay = 86400;
+    if (now_s > 0 && c.not_after_s() <= now_s) {
+      absl::StrAppend(&s, "WARNING     the ", c.port(), " port's certificate has EXPIRED: new connections fail\n");
+    } else if (now_s > 0 && c.not_after_s() - now_s < 14 * kDay) {
+      absl::StrAppend(&s, "WARNING     the ", c.port(), " port's certificate expires in ",
+                      (c.not_after_s() - now_s) / kDay, " days: install the next one (no restart needed)\n");
+    }
     if (!c.refused().empty()) {
       absl::StrAppend(&s, "WARNING     the ", c.port(), " port's TLS files on disk are not served: ", c.refused(),
                       " (the last good set is)\n");

@@ -23,7 +23,8 @@ struct OneVenuePlan {
 // A what-if decision (exoroutectl solve), and with `alone` what the best venue alone would do.
 std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
                            exoroute::v1::Side side, int64_t quantity, const OneVenuePlan* alone = nullptr);
-std::string RenderStatus(const exoroute::v1::StatusResponse& status);
+// `now_s` (Unix seconds) dates the warnings about certificates that expire soon (0: none).
+std::string RenderStatus(const exoroute::v1::StatusResponse& status, int64_t now_s = 0);
 // A cluster route's summary: per node only its total (its venues' allocations stay there),
 // nodes and venues left out with why, the shortfall.
 std::string RenderClusterRoute(const exoroute::v1::ClusterRouteSummary& r, const exoroute::v1::Instrument& inst);

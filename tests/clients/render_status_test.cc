@@ -60,6 +60,14 @@ TEST_CASE("status shows the chain-signing key and the metrics URL when the node 
         std::string::npos);
   CHECK(rotated.find("WARNING     the peer port's TLS files on disk are not served: /etc/x.key: not the private "
                      "key of the certificate in /etc/x.pem (the last good set is)\n") != std::string::npos);
+  CHECK(rotated.find("certificate expires in") == std::string::npos);  // (Undated: no warning.)
+  // Dated: a certificate within two weeks of its end is named, one past it too.
+  const std::string soon = exo::ctl::RenderStatus(r, 1'900'000'000 - 9 * 86400 - 5);
+  CHECK(soon.find("WARNING     the api port's certificate expires in 9 days: install the next one (no restart "
+                  "needed)\n") != std::string::npos);
+  CHECK(exo::ctl::RenderStatus(r, 1'900'000'000 - 15 * 86400).find("certificate expires in") == std::string::npos);
+  CHECK(exo::ctl::RenderStatus(r, 1'900'000'000).find(
+            "WARNING     the peer port's certificate has EXPIRED: new connections fail\n") != std::string::npos);
 }
 
 TEST_CASE("a cluster route's summary names every node's total and what it left out", "[ctl]") {
