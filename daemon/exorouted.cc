@@ -106,6 +106,26 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::experimental::TlsServerCredentials(opts);
 }
 
+}  // namespace
+
+absl::Status CheckCertificateFiles(const DaemonConfig& config) {
+  const TlsConfig& tls = config.tls();
+  if (!tls.insecure_plaintext() && !tls.cert_file().empty()) {
+    absl::StatusOr<int64_t> api = CheckTlsFiles({tls.cert_file(), tls.key_file(), tls.ca_file()});
+    if (!api.ok()) return absl::Status(api.status().code(), absl::StrCat("tls: ", api.status().message()));
+  }
+  if (config.has_cluster()) {
+    const ClusterConfig& k = config.cluster();
+    absl::StatusOr<int64_t> peer = CheckTlsFiles({k.cert_file(), k.key_file(), k.ca_file()});
+    if (!peer.ok()) {
+      return absl::Status(peer.status().code(), absl::StrCat("cluster certificates: ", peer.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 ListContractsResponse ToProto(const adapters::ContractGraph& g) {
   ListContractsResponse out;
   for (const auto& n : g.nodes) {

@@ -16,6 +16,10 @@
 
 namespace exo::daemon {
 
+// The certificate files the config names (tls.*, cluster.*) checked as a start would check them
+// (`exorouted --check-config`): the first set that could not be served, naming the file.
+absl::Status CheckCertificateFiles(const exoroute::v1::DaemonConfig& config);
+
 class Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const exoroute::v1::DaemonConfig& config,

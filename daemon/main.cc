@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
+    // The certificate files too, as the start would check them (the dev ones are made at start).
+    if (absl::Status s = exo::daemon::CheckCertificateFiles(*config); !s.ok()) {
+      std::fprintf(stderr, "exorouted: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
     std::printf("config %s is valid\n", config_path.empty() ? "<embedded default>" : config_path.c_str());
     return 0;
   }

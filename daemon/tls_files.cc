@@ -95,6 +95,14 @@ absl::StatusOr<Checked> Check(const TlsSources& s, const std::string& cert_pem, 
 
 }  // namespace
 
+absl::StatusOr<int64_t> CheckTlsFiles(const TlsSources& sources) {
+  EXO_ASSIGN_OR_RETURN(std::string cert, Read(sources.cert_file));
+  EXO_ASSIGN_OR_RETURN(std::string key, Read(sources.key_file));
+  EXO_ASSIGN_OR_RETURN(std::string ca, Read(sources.ca_file));
+  EXO_ASSIGN_OR_RETURN(Checked checked, Check(sources, cert, key, ca));
+  return checked.not_after_s;
+}
+
 absl::StatusOr<TlsFiles> TlsFiles::Create(TlsSources sources, std::string live_dir) {
   std::error_code ec;
   std::filesystem::create_directories(live_dir, ec);

@@ -28,6 +28,10 @@ struct TlsSources {
   std::string cert_file, key_file, ca_file;
 };
 
+// Whether `sources` make a set a port can serve (what Create and Refresh check), without
+// writing anything: the served certificate's end of validity, or what is wrong, naming the file.
+absl::StatusOr<int64_t> CheckTlsFiles(const TlsSources& sources);
+
 class TlsFiles {
  public:
   // Checks `sources` and writes the first copy under `live_dir`; an unusable set is an error

@@ -163,6 +163,16 @@ TEST_CASE("an unusable certificate set at start-up stops the start, naming the f
   std::string error;
   auto d = cas.Start(cas.a + "/server.pem", cas.b + "/server.key", &error);
   CHECK(d == nullptr);
-  CHECK(error.find("tls: " + cas.live + "/server.key: not the private key of the certificate in " + cas.live +
-                   "/server.pem") != std::string::npos);
+  const std::string why = "tls: " + cas.live + "/server.key: not the private key of the certificate in " + cas.live +
+                          "/server.pem";
+  CHECK(error.find(why) != std::string::npos);
+  // `--check-config` says the same before a start is tried.
+  auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", cas.dir / "data/config.json"});
+  CHECK(check.exit_code == 2);
+  CHECK(check.err == "exorouted: " + why + "\n");
+  // And passes the usable set.
+  Install(cas.a + "/server.key", cas.live + "/server.key");
+  check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", cas.dir / "data/config.json"});
+  INFO(check.err);
+  CHECK(check.exit_code == 0);
 }
