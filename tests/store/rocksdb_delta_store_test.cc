@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "exo/sha256.h"
 #include "rocksdb/db.h"
 #include "store/delta_codec.h"
@@ -495,4 +499,56 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     for (const std::string& t : tables) Overwrite(t, std::filesystem::file_size(t) / 3, "\xde\xad\xbe\xef");
     CheckRefused(dir / "db", "Corruption");
   }
+}
+
+TEST_CASE("after a failed write every write is refused with the first failure; the database has every acknowledged delta",
+          "[store]") {
+  TempDir dir;
+  // Writes past a file-size limit fail with EFBIG (SIGXFSZ ignored, as exorouted ignores it),
+  // as on a full disk; the limit is this test process's own and put back before the reopen.
+  struct sigaction ignore{}, saved_action{};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(sigaction(SIGXFSZ, &ignore, &saved_action) == 0);
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  std::vector<std::string> acknowledged;
+  uint64_t head = 0;
+  {
+    auto s = Open(dir.path());
+    rlimit low = saved;
+    low.rlim_cur = 200'000;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &low) == 0);
+    absl::Status failed;
+    for (int i = 0; i < 5000 && failed.ok(); ++i) {
+      const std::string plan = "p" + std::to_string(i);
+      auto stored = s->Append(Batch({FillDelta(plan, 1, 100)}));
+      if (stored.ok()) {
+        acknowledged.push_back(plan);
+      } else {
+        failed = stored.status();
+      }
+    }
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.code() == absl::StatusCode::kUnavailable);
+    CHECK(absl::StrContains(failed.message(), "File too large"));
+    CHECK(s->WriteFailure() == failed);
+    head = s->Head().sequence();
+    CHECK(head == acknowledged.size());
+    // Every other write answers the same, and RocksDB is given none (it would abort the process).
+    CHECK(s->Append(Batch({FillDelta("later", 1, 1)})).status() == failed);
+    CHECK(s->Spend("budget/x", 1, 10).status() == failed);
+    CHECK(s->PutCheckpoint("cp") == failed);
+    CHECK(s->Head().sequence() == head);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  }  // Left as a crash leaves it (still locked by this process: read it as an auditor does;
+     // the daemon's restart after such a failure is tests/integration/store_failure_test.cc).
+  REQUIRE(sigaction(SIGXFSZ, &saved_action, nullptr) == 0);
+  auto s = Open(dir.path(), /*read_only=*/true);
+  CHECK(s->Head().sequence() == head);
+  for (const std::string& plan : acknowledged) {
+    int found = 0;
+    REQUIRE(s->ScanPlan(plan, 1, [&](const PlanDelta&, std::string_view) { return ++found > 0; }).ok());
+    CHECK(found == 1);
+  }
+  CHECK(s->Verify(0, 0, {}).ok);
 }
