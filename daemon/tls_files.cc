@@ -103,7 +103,7 @@ absl::StatusOr<int64_t> CheckTlsFiles(const TlsSources& sources) {
   return checked.not_after_s;
 }
 
-absl::StatusOr<TlsFiles> TlsFiles::Create(TlsSources sources, std::string live_dir) {
+absl::StatusOr<TlsFiles> TlsFiles::Create(TlsSources sources, const std::string& live_dir) {
   std::error_code ec;
   std::filesystem::create_directories(live_dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(live_dir, ": ", ec.message()));

@@ -36,7 +36,7 @@ class TlsFiles {
  public:
   // Checks `sources` and writes the first copy under `live_dir`; an unusable set is an error
   // naming the file and what is wrong (start-up refuses it).
-  static absl::StatusOr<TlsFiles> Create(TlsSources sources, std::string live_dir);
+  static absl::StatusOr<TlsFiles> Create(TlsSources sources, const std::string& live_dir);
 
   // Re-reads the sources; replaces the copy when they changed and are usable. Returns whether
   // it replaced it, or why the changed files were refused (the copy stays).

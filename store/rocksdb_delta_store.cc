@@ -474,7 +474,7 @@ class RocksDeltaStore final : public DeltaStore {
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    const absl::Status s = FromRocks(db_->Write(wo, wb), what);
+    absl::Status s = FromRocks(db_->Write(wo, wb), what);
     if (s.ok()) return s;
     std::lock_guard<std::mutex> lock(mu_);
     failed_ = absl::Status(s.code(), absl::StrCat("store: a write failed (", s.message(),
