@@ -88,6 +88,7 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.listen().max_watches() == 0) c.mutable_listen()->set_max_watches(256);
   if (c.listen().max_replays() == 0) c.mutable_listen()->set_max_replays(16);
   if (c.tls().reload_interval_s() == 0) c.mutable_tls()->set_reload_interval_s(60);
+  if (c.listen().keepalive_s() == 0) c.mutable_listen()->set_keepalive_s(120);
   if (c.listen().stream_stall_ms() == 0) c.mutable_listen()->set_stream_stall_ms(30000);
   if (c.listen().max_threads() == 0) {
     c.mutable_listen()->set_max_threads(c.listen().max_watches() + c.listen().max_replays() + 64);
@@ -116,6 +117,9 @@ absl::Status ValidateServerThreads(const ListenConfig& l) {
   }
   if (l.stream_stall_ms() < 100 || l.stream_stall_ms() > 3'600'000) {
     return Bad("listen.stream_stall_ms", absl::StrCat("must be within 100..3600000 (an hour), got ", l.stream_stall_ms()));
+  }
+  if (l.keepalive_s() > 3600) {
+    return Bad("listen.keepalive_s", absl::StrCat("must be within 1..3600 (an hour), got ", l.keepalive_s()));
   }
   const uint64_t streams = uint64_t{l.max_watches()} + l.max_replays();
   if (l.max_threads() > kMaxServerThreads) {

@@ -323,6 +323,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   grpc::ResourceQuota quota("exorouted");
   quota.SetMaxThreads(static_cast<int>(config.listen().max_threads()));
   builder.SetResourceQuota(quota);
+  // A dead or hung client is found by its silence to pings (also between calls, and however
+  // many pings go without data: a waiting watch sends none) and its connection closed, which
+  // ends its streams and frees their places.
+  const int keepalive_ms = static_cast<int>(config.listen().keepalive_s()) * 1000;
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::min(keepalive_ms, 20'000));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.RegisterService(impl->router.get());
   builder.RegisterService(impl->audit.get());
   builder.RegisterService(impl->admin.get());

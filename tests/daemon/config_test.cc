@@ -76,6 +76,7 @@ TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[confi
   CHECK(c->listen().max_threads() == 256 + 16 + 64);
   CHECK(c->listen().stream_stall_ms() == 30000);
   CHECK(c->tls().reload_interval_s() == 60);
+  CHECK(c->listen().keepalive_s() == 120);
   // The default quota follows the stream limits.
   c = ParseConfig(listen(R"("max_watches": 4, "max_replays": 2)"), "test.json");
   REQUIRE(c.ok());
@@ -93,6 +94,8 @@ TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[confi
         "config test.json: listen.max_threads: must be <= 8192, got 9000");
   CHECK(ErrorOf(listen(R"("max_watches": 5000)")) == "config test.json: listen.max_watches: must be <= 4096, got 5000");
   CHECK(ErrorOf(listen(R"("max_replays": 2000)")) == "config test.json: listen.max_replays: must be <= 1024, got 2000");
+  CHECK(ErrorOf(listen(R"("keepalive_s": 4000)")) ==
+        "config test.json: listen.keepalive_s: must be within 1..3600 (an hour), got 4000");
   CHECK(ErrorOf(listen(R"("stream_stall_ms": 50)")) ==
         "config test.json: listen.stream_stall_ms: must be within 100..3600000 (an hour), got 50");
 }

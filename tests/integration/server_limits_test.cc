@@ -2,6 +2,11 @@
 // (Replay here; WatchPlan in daemon_e2e_test.cc) are admitted up to their limit, and gRPC's
 // thread quota (listen.max_threads) keeps a flood of calls from becoming a flood of threads.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -271,5 +276,69 @@ TEST_CASE("a stream whose client reads nothing for listen.stream_stall_ms is end
   const StatusResponse st = status();
   CHECK(st.streams_stalled() == 1);
   CHECK(st.open_replays() == 0);
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("a watching client that hangs is found by listen.keepalive_s and its watch ended; a live idle one stays",
+          "[e2e][limits]") {
+  TempDir dir;
+  auto d = StartWithListen(dir.path(), R"("keepalive_s": 1)");
+  auto ch = Connect(*d);
+  RouteRequest waiting = exo::testing::BtcOrder("slow", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE);
+  waiting.mutable_order()->set_limit_price(100);  // Never fills: watches wait, writing nothing.
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, waiting, &resp).ok());
+  auto open_watches = [&] {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    return st.open_watches();
+  };
+  auto wait_for_watches = [&](uint32_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (open_watches() != n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return open_watches();
+  };
+  // A live watcher in this process, waiting in Read as watchers do (a gRPC client answers pings
+  // while it polls), and `exoroutectl watch` in a process of its own, which then hangs
+  // (SIGSTOP: its connection stays open, nothing answers on it).
+  grpc::ClientContext live_ctx;
+  WatchPlanRequest req;
+  req.set_plan_id("slow");
+  auto live = RouterService::NewStub(ch)->WatchPlan(&live_ctx, req);
+  WatchPlanResponse m;
+  REQUIRE(live->Read(&m));
+  std::thread reader([&] {
+    WatchPlanResponse next;
+    while (live->Read(&next)) {
+    }
+  });
+  std::vector<std::string> args = {EXOROUTECTL_PATH, "--endpoint", d->endpoint(), "--ca", d->ca_file(),
+                                   "watch", "slow"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t watcher = -1;
+  REQUIRE(posix_spawn(&watcher, EXOROUTECTL_PATH, &fa, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  CHECK(wait_for_watches(2) == 2);
+  ::kill(watcher, SIGSTOP);
+  // Within about two keepalive periods the hung client's watch is gone; the live one stays.
+  CHECK(wait_for_watches(1) == 1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(open_watches() == 1);
+  ::kill(watcher, SIGKILL);
+  ::kill(watcher, SIGCONT);
+  int status = 0;
+  ::waitpid(watcher, &status, 0);
+  live_ctx.TryCancel();
+  reader.join();
+  (void)live->Finish();
+  CHECK(wait_for_watches(0) == 0);
   CHECK(d->Terminate() == 0);
 }
