@@ -1,6 +1,7 @@
 // The gRPC port's limits on the real exorouted: streams that hold a server thread while open
-// (Replay here; WatchPlan in daemon_e2e_test.cc) are admitted up to their limit, and gRPC's
-// thread quota (listen.max_threads) keeps a flood of calls from becoming a flood of threads.
+// (WatchPlan, Replay) are admitted up to their limit and ended when their client stops reading
+// or answering, and gRPC's thread quota (listen.max_threads) keeps a flood of calls from
+// becoming a flood of threads.
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <signal.h>
@@ -82,6 +83,55 @@ int ThreadsOf(pid_t pid) {
 }
 
 }  // namespace
+
+TEST_CASE("watches beyond listen.max_watches are refused and routing goes on", "[e2e][limits]") {
+  TempDir dir;
+  auto d = StartWithListen(dir.path(), R"("max_watches": 2)");
+  auto ch = Connect(*d);
+  RouteRequest waiting = exo::testing::BtcOrder("slow", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE);
+  waiting.mutable_order()->set_limit_price(100);  // Never fills: watches stay open.
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, waiting, &resp).ok());
+  auto watch = [&](grpc::ClientContext* ctx) {
+    WatchPlanRequest req;
+    req.set_plan_id("slow");
+    return RouterService::NewStub(ch)->WatchPlan(ctx, req);
+  };
+  grpc::ClientContext ctx1, ctx2, ctx3;
+  auto w1 = watch(&ctx1), w2 = watch(&ctx2);
+  WatchPlanResponse m;
+  REQUIRE(w1->Read(&m));  // Both live.
+  REQUIRE(w2->Read(&m));
+  auto w3 = watch(&ctx3);
+  CHECK_FALSE(w3->Read(&m));
+  const grpc::Status refused = w3->Finish();
+  CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(refused.error_message().find("listen.max_watches") != std::string::npos);
+  // Routing is not held up by the open watches.
+  REQUIRE(CallRoute(ch, exo::testing::BtcOrder("meanwhile", SIDE_SELL, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  CHECK(resp.plan().status() == PLAN_STATUS_PLANNED);
+  // A watch that ends frees its place.
+  ctx1.TryCancel();
+  while (w1->Read(&m)) {
+  }
+  (void)w1->Finish();
+  bool admitted = false;
+  for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {
+    grpc::ClientContext ctx4;
+    auto w4 = watch(&ctx4);
+    admitted = w4->Read(&m);
+    ctx4.TryCancel();
+    while (w4->Read(&m)) {
+    }
+    (void)w4->Finish();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(admitted);
+  ctx2.TryCancel();
+  while (w2->Read(&m)) {
+  }
+  (void)w2->Finish();
+}
 
 TEST_CASE("replays beyond listen.max_replays are refused: a reader that stops holds only its own place",
           "[e2e][limits]") {
