@@ -61,10 +61,12 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
     if (!built.ok()) return built.status();
     p.curve_ = *std::move(built);
   }
-  if (!book.bids().empty() && !book.asks().empty() &&
-      book.bids(0).price() >= book.asks(0).price()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "crossed book: best bid ", book.bids(0).price(), " >= best ask ", book.asks(0).price()));
+  const bool bids = !book.bids().empty(), asks = !book.asks().empty();
+  const int64_t best_bid = bids ? book.bids(0).price() : 0;
+  const int64_t best_ask = asks ? book.asks(0).price() : 0;
+  if (bids && asks && best_bid >= best_ask) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("crossed book: best bid ", best_bid, " >= best ask ", best_ask));
   }
   const VenueCurve& c = *p.curve_;
   const std::vector<Segment>& segs = c.segments();
@@ -106,6 +108,9 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   p.last_ = segs[k];
   p.lot_size_ = lot;
   p.kappa_ = c.kappa();
+  p.min_quantity_ = venue.min_quantity();
+  p.best_bid_ = best_bid;
+  p.best_ask_ = best_ask;
   if (p.last_.end > usable) {
     // Only a one-price run can be cut (a straddling lot is one lot): the same sums as a walk
     // that stopped at the cap.
@@ -269,9 +274,14 @@ LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const 
   const Segment& s = Seg(std::min(k, n_ - 1));
   __int128 notional = s.notional;
   if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);
+  // Notional > 0 and a fee factor within (0.9, 1.1) × 10^6 (fees are within ±1000 bp): a buy
+  // pays notional × (1 + fee), a sell receives notional × (1 − fee), rounded half away from zero.
   const int64_t fee_ppm = curve_->fee_ppm();
-  int64_t factor = curve_->buy() ? 1'000'000 + fee_ppm : -(1'000'000 - fee_ppm);
-  int64_t cost = MulDivRound(notional, factor, static_cast<__int128>(1'000'000) * Pow10(qty_scale));
+  const bool buy = curve_->buy();
+  const uint64_t magnitude = MulDivRoundUnsigned(static_cast<unsigned __int128>(notional),
+                                                 static_cast<uint64_t>(buy ? 1'000'000 + fee_ppm : 1'000'000 - fee_ppm),
+                                                 static_cast<uint64_t>(1'000'000 * Pow10(qty_scale)));
+  int64_t cost = buy ? static_cast<int64_t>(magnitude) : -static_cast<int64_t>(magnitude);
   // The impact term is a model estimate, not a price: it is added rounded.
   if (kappa_ > 0) {
     double impact = kappa_ * static_cast<double>(x) * static_cast<double>(x) / 2;

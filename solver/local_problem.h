@@ -125,6 +125,12 @@ class LocalProblem {
 
   const std::string& venue() const { return curve_->venue(); }
   int64_t lot_size() const { return lot_size_; }
+  // The venue's minimum child size (VenueInput.min_quantity), and the best bid and ask its book
+  // showed (0: that side empty): read while the problem was built, so a decision needs nothing
+  // more of the venue's input.
+  int64_t min_quantity() const { return min_quantity_; }
+  int64_t best_bid() const { return best_bid_; }
+  int64_t best_ask() const { return best_ask_; }
   int64_t capacity() const { return n_ == 0 ? 0 : last_.end; }
   double total_cost() const {
     const double cap = static_cast<double>(capacity());
@@ -149,6 +155,9 @@ class LocalProblem {
   Segment last_{};  // Segment n_ - 1 as usable here: cut at the venue's cap.
   int64_t lot_size_ = 1;
   double kappa_ = 0;
+  int64_t min_quantity_ = 0;
+  int64_t best_bid_ = 0;
+  int64_t best_ask_ = 0;
 
   const Segment& Seg(size_t k) const { return k + 1 == n_ ? last_ : segs_[k]; }
   // The first segment in [from, to) whose unit cost is >= λ (`to` if none): std::lower_bound's

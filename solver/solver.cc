@@ -198,16 +198,13 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   thread_local std::vector<LocalProblem> problems;
   BuildLocalProblemsInto(in, &excluded, curves, &problems);
-  std::vector<int64_t> min_quantity;
-  min_quantity.reserve(problems.size());
+  thread_local std::vector<int64_t> min_quantity;
+  min_quantity.clear();
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
-  for (const auto& v : in.venues()) {
-    if (excluded.count(v.venue()) > 0) continue;
-    min_quantity.push_back(v.min_quantity());
-    if (!v.book().bids().empty()) best_bid = std::max(best_bid, v.book().bids(0).price());
-    if (!v.book().asks().empty() && (best_ask == 0 || v.book().asks(0).price() < best_ask)) {
-      best_ask = v.book().asks(0).price();
-    }
+  for (const LocalProblem& p : problems) {
+    min_quantity.push_back(p.min_quantity());
+    best_bid = std::max(best_bid, p.best_bid());
+    if (p.best_ask() != 0 && (best_ask == 0 || p.best_ask() < best_ask)) best_ask = p.best_ask();
   }
 
   auto* stats = d.mutable_stats();

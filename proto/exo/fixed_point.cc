@@ -7,12 +7,6 @@
 
 namespace exo {
 
-int64_t Pow10(uint32_t scale) {
-  int64_t p = 1;
-  for (uint32_t i = 0; i < scale; ++i) p *= 10;
-  return p;
-}
-
 absl::StatusOr<int64_t> ParseDecimal(std::string_view text, uint32_t scale) {
   if (scale > 18) return absl::InvalidArgumentError(absl::StrCat("scale ", scale, " > 18"));
   std::string_view s = text;
@@ -60,34 +54,6 @@ absl::StatusOr<int64_t> ParseDecimal(std::string_view text, uint32_t scale) {
     value *= 10;
   }
   return negative ? -value : value;
-}
-
-int64_t MulDivRound(__int128 a, __int128 b, __int128 c) {
-  __int128 n = a * b;
-  bool negative = (n < 0) != (c < 0);
-  if (n < 0) n = -n;
-  if (c < 0) c = -c;
-  const auto num = static_cast<unsigned __int128>(n + c / 2);
-  const auto den = static_cast<unsigned __int128>(c);
-  unsigned __int128 q;
-#if defined(__x86_64__)
-  // A divisor of 64 bits with a quotient that fits in 64 bits (the plans' case: notional × fee
-  // factor over 10^6 × 10^qty_scale) is one hardware division; the library's 128-bit division
-  // costs several times that. Same quotient either way: integer division is exact.
-  const auto den64 = static_cast<uint64_t>(den);
-  const auto hi = static_cast<uint64_t>(num >> 64);
-  if (den >> 64 == 0 && hi < den64) {
-    uint64_t quotient, remainder;
-    asm("divq %4" : "=a"(quotient), "=d"(remainder) : "a"(static_cast<uint64_t>(num)), "d"(hi), "rm"(den64));
-    q = quotient;
-  } else {
-    q = num / den;
-  }
-#else
-  q = num / den;
-#endif
-  const auto magnitude = static_cast<__int128>(q);
-  return static_cast<int64_t>(negative ? -magnitude : magnitude);
 }
 
 std::string FormatDecimal(int64_t value, uint32_t scale) {

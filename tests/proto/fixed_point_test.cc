@@ -66,7 +66,7 @@ TEST_CASE("multiply-divide gives the same quotient on its 64-bit divisor path as
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   };
-  int fast = 0, wide = 0;
+  int fast = 0, wide = 0, unsigned_checked = 0;
   for (int i = 0; i < 200000; ++i) {
     // Magnitudes spread over every width, so that both paths (divisor and quotient within 64
     // bits, or not) are taken, with either sign.
@@ -81,7 +81,17 @@ TEST_CASE("multiply-divide gives the same quotient on its 64-bit divisor path as
     ((c < 0 ? -c : c) >> 64 == 0 && q >> 63 == 0 ? fast : wide)++;
     INFO("a=" << a << " b=" << b << " c=" << static_cast<double>(c));
     REQUIRE(exo::MulDivRound(a, b, c) == reference(a, b, c));
+    // The unsigned form a child's cost takes: the same quotient on the magnitudes.
+    const auto ua = static_cast<unsigned __int128>(a < 0 ? -static_cast<__int128>(a) : a);
+    const auto ub = static_cast<uint64_t>(b < 0 ? -static_cast<__int128>(b) : b);
+    const __int128 uc = c < 0 ? -c : c;
+    if (uc >> 64 == 0 && ub > 0) {
+      REQUIRE(exo::MulDivRoundUnsigned(ua, ub, static_cast<uint64_t>(uc)) ==
+              static_cast<uint64_t>(reference(static_cast<__int128>(ua), ub, uc)));
+      ++unsigned_checked;
+    }
   }
+  CHECK(unsigned_checked > 10000);
   CHECK(fast > 10000);
   CHECK(wide > 1000);
 }
