@@ -58,8 +58,13 @@ void GroupSummary::Add(const GroupSummary& other) {
   total_cost += other.total_cost;
 }
 
-absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
-                                        int64_t quantity, const SearchOptions& options) {
+namespace {
+
+// FindDualPrice for an oracle of a known type: a decision searches over its own VenueGroup
+// (final), whose calls are then direct and inlined; a cluster's coordinator through DualOracle.
+template <class Oracle>
+absl::StatusOr<DualPrice> Search(Oracle& oracle, const GroupSummary& group, int64_t quantity,
+                                 const SearchOptions& options) {
   const bool quantile = options.step == SearchStep::kQuantile;
   const bool approximate = options.approximate, lookahead = options.lookahead && !quantile;
   DualPrice out;
@@ -234,16 +239,34 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
   return out;
 }
 
-VenueGroup::VenueGroup(const std::vector<LocalProblem>& problems) : problems_(problems) {
+}  // namespace
+
+absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& group,
+                                        int64_t quantity, const SearchOptions& options) {
+  return Search(oracle, group, quantity, options);
+}
+
+void VenueGroup::Reset(const std::vector<LocalProblem>& problems) {
+  problems_ = &problems;
   lanes_.resize(problems.size());
   active_.resize(problems.size());
+  evaluated_ = false;
+  last_lambda_ = 0;
+  nearest_ = {};
+  fixed_q_ = 0;
+  fixed_cost_ = 0;
   GroupSummary& g = summary_;
+  g = {};
   g.min_cost = std::numeric_limits<double>::infinity();
   g.max_cost = -g.min_cost;
   for (size_t i = 0; i < problems.size(); ++i) {
     const LocalProblem& p = problems[i];
     Lane& l = lanes_[i];
     l.problem = &p;
+    l.qa = 0;
+    l.ca = 0;
+    l.window = {};
+    l.last = {};
     l.qb = p.capacity();
     l.cb = p.total_cost();
     active_[i] = static_cast<uint32_t>(i);
@@ -323,7 +346,7 @@ void VenueGroup::Narrow(bool lower) {
 
 absl::StatusOr<double> VenueGroup::NextBreakpoint(double lambda) {
   double m = std::numeric_limits<double>::infinity();
-  for (const uint32_t i : active_) m = std::min(m, problems_[i].NextBreakpoint(lambda));
+  for (const uint32_t i : active_) m = std::min(m, (*problems_)[i].NextBreakpoint(lambda));
   return m;
 }
 
@@ -356,7 +379,17 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
                                       const std::vector<LocalProblem::Response>& at_lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
                                       std::vector<int64_t>* spare_lots, bool below) {
-  std::vector<int64_t> quantities(problems.size());
+  std::vector<int64_t> quantities;
+  PlaceAtDualPriceInto(problems, at_lambda, need, tied_total, spare_cap, spare_lots, &quantities, below);
+  return quantities;
+}
+
+void PlaceAtDualPriceInto(const std::vector<LocalProblem>& problems,
+                          const std::vector<LocalProblem::Response>& at_lambda, int64_t need,
+                          int64_t tied_total, int64_t spare_cap, std::vector<int64_t>* spare_lots,
+                          std::vector<int64_t>* out, bool below) {
+  std::vector<int64_t>& quantities = *out;
+  quantities.resize(problems.size());
   spare_lots->assign(problems.size(), 0);
   for (size_t i = 0; i < problems.size(); ++i) {
     LocalProblem::Response r = at_lambda[i];
@@ -369,7 +402,6 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
     quantities[i] = r.lo + share;
     if (tied > 0) (*spare_lots)[i] = std::min((tied - share) / lot, spare_cap);  // (Else 0: assigned.)
   }
-  return quantities;
 }
 
 namespace {
@@ -435,10 +467,19 @@ std::vector<int64_t> AssignRemainder(const std::vector<SpareVenue>& spare, int64
 std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& problems,
                                             const std::vector<LocalProblem::Response>& at_lambda,
                                             int64_t quantity, int64_t lo, int64_t hi) {
+  std::vector<int64_t> quantities;
+  PlaceAtBracketingPriceInto(problems, at_lambda, quantity, lo, hi, &quantities);
+  return quantities;
+}
+
+void PlaceAtBracketingPriceInto(const std::vector<LocalProblem>& problems,
+                                const std::vector<LocalProblem::Response>& at_lambda, int64_t quantity,
+                                int64_t lo, int64_t hi, std::vector<int64_t>* out) {
   // Below λ every venue takes its `lo`; the quantity tied at λ is split by one fraction.
   const int64_t need = quantity - lo, tied_total = hi - lo;
-  std::vector<int64_t> spare_lots;
-  std::vector<int64_t> quantities = PlaceAtDualPrice(problems, at_lambda, need, tied_total, need, &spare_lots);
+  thread_local std::vector<int64_t> spare_lots;
+  std::vector<int64_t>& quantities = *out;
+  PlaceAtDualPriceInto(problems, at_lambda, need, tied_total, need, &spare_lots, &quantities);
   int64_t placed = 0;
   for (int64_t q : quantities) placed += q;
   if (placed < quantity) {
@@ -458,33 +499,44 @@ std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& pro
   // take them one lot at a time from the cheapest next lot that fits (ties by venue id), so a
   // coarse-lot venue never leaves a shortfall that a finer-lot venue could fill.
   if (placed < quantity) internal::FillCheapestLots(problems, quantity, quantities);
-  return quantities;
 }
 
 DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t quantity,
                             std::optional<double> opening, SearchStep step, SearchFinish finish) {
   DualSolution out;
-  if (problems.empty()) return out;
-  VenueGroup venues(problems);
+  SolveExactDualInto(problems, quantity, opening, step, finish, &out);
+  return out;
+}
+
+void SolveExactDualInto(const std::vector<LocalProblem>& problems, int64_t quantity,
+                        std::optional<double> opening, SearchStep step, SearchFinish finish,
+                        DualSolution* solution) {
+  DualSolution& out = *solution;
+  out.quantities.clear();
+  out.at_lambda.clear();
+  out.lambda = 0;
+  out.rounds = 0;
+  if (problems.empty()) return;
+  thread_local VenueGroup venues;  // (Its lanes kept from one decision to the next.)
+  venues.Reset(problems);
   // A local group never fails: its answers are computed here.
   SearchOptions options;
   options.step = step;
   options.finish = finish;
   options.trajectory = false;
   if (opening) options.opening = std::span<const double>(&*opening, 1);
-  DualPrice price = *FindDualPrice(venues, venues.Summary(), quantity, options);
+  DualPrice price = *Search(venues, venues.Summary(), quantity, options);
   out.lambda = price.lambda;
   out.rounds = price.rounds;
   if (price.takes_all) {
     out.quantities.reserve(problems.size());
     for (const LocalProblem& p : problems) out.quantities.push_back(p.capacity());
-    return out;
+    return;
   }
   // Every venue's response at λ*: frozen venues from their bracket, the others asked once more.
   out.at_lambda.reserve(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) out.at_lambda.push_back(venues.At(i, price.lambda));
-  out.quantities = PlaceAtBracketingPrice(problems, out.at_lambda, quantity, price.lo, price.hi);
-  return out;
+  PlaceAtBracketingPriceInto(problems, out.at_lambda, quantity, price.lo, price.hi, &out.quantities);
 }
 
 }  // namespace exo::solver

@@ -137,7 +137,11 @@ absl::StatusOr<DualPrice> FindDualPrice(DualOracle& oracle, const GroupSummary& 
 // are summed once instead of asked every round. `problems` must outlive the group.
 class VenueGroup final : public DualOracle {
  public:
-  explicit VenueGroup(const std::vector<LocalProblem>& problems);
+  explicit VenueGroup(const std::vector<LocalProblem>& problems) { Reset(problems); }
+  VenueGroup() = default;  // No venues yet: Reset before use.
+  // Starts over on `problems` (a fresh search), keeping the group's storage: a caller that
+  // searches again and again keeps one group.
+  void Reset(const std::vector<LocalProblem>& problems);
   GroupSummary Summary() const;
   absl::StatusOr<LocalProblem::Response> Evaluate(double lambda) override;
   LocalProblem::Nearest Nearest() const override;
@@ -158,7 +162,7 @@ class VenueGroup final : public DualOracle {
     LocalProblem::Window window;
     LocalProblem::Response last;
   };
-  const std::vector<LocalProblem>& problems_;
+  const std::vector<LocalProblem>* problems_ = nullptr;
   GroupSummary summary_;            // Of all venues, made with the lanes.
   std::vector<Lane> lanes_;         // Per venue, in venue order.
   std::vector<uint32_t> active_;    // Venues not frozen, in venue order.
@@ -183,6 +187,11 @@ std::vector<int64_t> PlaceAtDualPrice(const std::vector<LocalProblem>& problems,
                                       const std::vector<LocalProblem::Response>& at_lambda,
                                       int64_t need, int64_t tied_total, int64_t spare_cap,
                                       std::vector<int64_t>* spare_lots, bool below = false);
+// The same into `*quantities` (its storage reused).
+void PlaceAtDualPriceInto(const std::vector<LocalProblem>& problems,
+                          const std::vector<LocalProblem::Response>& at_lambda, int64_t need,
+                          int64_t tied_total, int64_t spare_cap, std::vector<int64_t>* spare_lots,
+                          std::vector<int64_t>* quantities, bool below = false);
 
 // A venue that can take more lots at λ*, for the remainder of the tie split.
 struct SpareVenue {
@@ -208,6 +217,10 @@ std::vector<int64_t> AssignRemainderPassByPass(const std::vector<SpareVenue>& sp
 std::vector<int64_t> PlaceAtBracketingPrice(const std::vector<LocalProblem>& problems,
                                             const std::vector<LocalProblem::Response>& at_lambda,
                                             int64_t quantity, int64_t lo, int64_t hi);
+// The same into `*quantities` (its storage reused).
+void PlaceAtBracketingPriceInto(const std::vector<LocalProblem>& problems,
+                                const std::vector<LocalProblem::Response>& at_lambda, int64_t quantity,
+                                int64_t lo, int64_t hi, std::vector<int64_t>* quantities);
 
 // `problems` must be sorted by venue id (the tie-break order). quantity > 0. The search takes
 // `step` and asks `opening` first when it lies inside its bracket (FindDualPrice): the same
@@ -216,5 +229,9 @@ DualSolution SolveExactDual(const std::vector<LocalProblem>& problems, int64_t q
                             std::optional<double> opening = std::nullopt,
                             SearchStep step = SearchStep::kCentroid,
                             SearchFinish finish = SearchFinish::kStepOverBreakpoints);
+// The same into `*solution`, reusing its vectors' storage (a decision after decision).
+void SolveExactDualInto(const std::vector<LocalProblem>& problems, int64_t quantity,
+                        std::optional<double> opening, SearchStep step, SearchFinish finish,
+                        DualSolution* solution);
 
 }  // namespace exo::solver

@@ -190,10 +190,16 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   // Everything cleared but the allocation messages, which are rewritten in place below (every
   // field of each; the ones left over removed): a venue's id is then copied only when another
   // venue held that place in the last decision.
+  // (The stats message too: Clear would delete it and the next line make a new one.)
   google::protobuf::RepeatedPtrField<Allocation> kept;
   kept.Swap(d.mutable_allocations());
+  exoroute::v1::SolverStats* kept_stats = d.has_stats() ? d.release_stats() : nullptr;
   d.Clear();
   d.mutable_allocations()->Swap(&kept);
+  if (kept_stats != nullptr) {
+    kept_stats->Clear();
+    d.set_allocated_stats(kept_stats);
+  }
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   thread_local std::vector<LocalProblem> problems;
@@ -218,7 +224,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE) {
     admm_options.variant = AdmmVariant::kBalancedAtPrice;
   }
-  DualSolution sol;
+  thread_local DualSolution sol;  // (Its vectors' storage kept from one decision to the next.)
   uint32_t rounds = 0;
   if (in.has_fixed_dual()) {
     sol = AllocateAtFixedDual(problems, in.fixed_dual());
@@ -229,14 +235,18 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   // node's share is fixed by the coordinator's λ: the coordinator keeps these limits across
   // the nodes and tells each node which of its venues to leave out.)
   while (!in.has_fixed_dual()) {
-    sol = admm ? SolveAdmm(problems, in.quantity(), admm_options)
-               : SolveExactDual(problems, in.quantity(),
-                                in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt,
-                                in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE ? SearchStep::kQuantile
-                                                                                       : SearchStep::kCentroid,
-                                in.dual_finish() == exoroute::v1::DUAL_FINISH_STEP_AND_BISECT
-                                    ? SearchFinish::kStepAndBisect
-                                    : SearchFinish::kStepOverBreakpoints);
+    if (admm) {
+      sol = SolveAdmm(problems, in.quantity(), admm_options);
+    } else {
+      SolveExactDualInto(problems, in.quantity(),
+                         in.has_opening_lambda() ? std::optional<double>(in.opening_lambda()) : std::nullopt,
+                         in.dual_search() == exoroute::v1::DUAL_SEARCH_QUANTILE ? SearchStep::kQuantile
+                                                                                : SearchStep::kCentroid,
+                         in.dual_finish() == exoroute::v1::DUAL_FINISH_STEP_AND_BISECT
+                             ? SearchFinish::kStepAndBisect
+                             : SearchFinish::kStepOverBreakpoints,
+                         &sol);
+    }
     rounds += sol.rounds;
     std::string why;
     const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);
