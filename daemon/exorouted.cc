@@ -162,6 +162,23 @@ std::string DialAddress(const std::string& listen, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+// What a gRPC server of this daemon holds for its callers (the client API's and the peer
+// port). Calls beyond `max_threads` are answered RESOURCE_EXHAUSTED by gRPC at once (the sync
+// server would otherwise start a thread per call in flight: a flood of calls, a flood of
+// threads). A dead or hung caller is found by its silence to pings (also between calls, and
+// however many pings go without data: a waiting stream sends none) and its connection closed,
+// which ends its streams and frees their threads.
+void LimitServer(grpc::ServerBuilder* builder, int max_threads, uint32_t keepalive_s) {
+  grpc::ResourceQuota quota("exorouted");
+  quota.SetMaxThreads(max_threads);
+  builder->SetResourceQuota(quota);
+  const int keepalive_ms = static_cast<int>(keepalive_s) * 1000;
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::min(keepalive_ms, 20'000));
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+}
+
 }  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -221,6 +238,11 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   RefuseSharedPort(&builder);
   int port = 0;
   builder.AddListeningPort(k.listen(), creds, &port);
+  // A peer's coordinator holds one stream here (a new one from the same peer ends its older
+  // ones) and calls Hello now and then: room for several times that, and calls beyond it
+  // refused at once rather than a thread each. Dead peers' connections are found by pings as
+  // clients' are on the API port.
+  LimitServer(&builder, 16 * (k.peers_size() + 1), config.listen().keepalive_s());
   builder.RegisterService(impl.peer_service.get());
   impl.peer_server = builder.BuildAndStart();
   if (!impl.peer_server || port == 0) {
@@ -301,6 +323,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
         p->set_address(peer.address());
         p->set_connection(ConnectionName(channel->GetState(/*try_to_connect=*/false)));
         cluster::Coordinator::CallTotals t = coordinator->Totals(peer.node_id());
+        const cluster::PeerServiceImpl::ExchangeCounts e = peers->Exchanges(peer.node_id());
+        p->set_exchanges_open(e.open);
+        p->set_exchanges_replaced(e.replaced);
         p->set_calls(t.calls);
         p->set_mean_answer_us(t.calls == 0 ? 0 : t.sum_ns / static_cast<int64_t>(t.calls) / 1000);
         if (std::optional<cluster::Coordinator::LeftOut> out = coordinator->LastLeftOut(peer.node_id())) {
@@ -317,20 +342,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   RefuseSharedPort(&builder);
   int port = 0;
   builder.AddListeningPort(config.listen().address(), creds, &port);
-  // Calls beyond the thread quota are answered RESOURCE_EXHAUSTED by gRPC at once (the sync
-  // server would otherwise start a thread per call in flight: a flood of calls, a flood of
-  // threads). The config leaves room beside the streams, which each hold one while open.
-  grpc::ResourceQuota quota("exorouted");
-  quota.SetMaxThreads(static_cast<int>(config.listen().max_threads()));
-  builder.SetResourceQuota(quota);
-  // A dead or hung client is found by its silence to pings (also between calls, and however
-  // many pings go without data: a waiting watch sends none) and its connection closed, which
-  // ends its streams and frees their places.
-  const int keepalive_ms = static_cast<int>(config.listen().keepalive_s()) * 1000;
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::min(keepalive_ms, 20'000));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // The config leaves room beside the streams, which each hold a thread while open.
+  LimitServer(&builder, static_cast<int>(config.listen().max_threads()), config.listen().keepalive_s());
   builder.RegisterService(impl->router.get());
   builder.RegisterService(impl->audit.get());
   builder.RegisterService(impl->admin.get());

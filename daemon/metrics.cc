@@ -141,6 +141,14 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_peer_calls_refused_total", "counter",
          "Cluster peer calls refused for a certificate naming no configured peer.")
       .Sample("", Int(s.peer_calls_refused()));
+  if (!s.peers().empty()) {
+    Family open(&out, "exoroute_peer_streams_open", "gauge",
+                "A peer's coordinator's Exchange streams open on this node's peer port (1 while connected).");
+    for (const auto& p : s.peers()) open.Sample(Label("peer", p.node()), Int(p.exchanges_open()));
+    Family replaced(&out, "exoroute_peer_streams_replaced_total", "counter",
+                    "A peer's streams ended because it opened a new one (it restarted or lost its connection).");
+    for (const auto& p : s.peers()) replaced.Sample(Label("peer", p.node()), Int(p.exchanges_replaced()));
+  }
 
   // Per venue: one family at a time, every venue in it (the format wants a family's samples
   // together).

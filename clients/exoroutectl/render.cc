@@ -201,14 +201,21 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
   }
   if (!r.peers().empty()) {
-    absl::StrAppend(&s, "\n", absl::StrFormat("  %-10s %-22s %-17s %8s %12s\n", "PEER", "ADDRESS", "CONNECTION",
-                                              "CALLS", "MEAN ANSWER"));
+    // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams
+    // open on this node.
+    absl::StrAppend(&s, "\n", absl::StrFormat("  %-10s %-22s %-17s %8s %12s %10s\n", "PEER", "ADDRESS", "CONNECTION",
+                                              "CALLS", "MEAN ANSWER", "STREAMS IN"));
     for (const auto& p : r.peers()) {
-      absl::StrAppend(&s, absl::StrFormat("  %-10s %-22s %-17s %8d %12s\n", p.node(), p.address(), p.connection(),
-                                          p.calls(), p.calls() == 0 ? "-" : absl::StrCat(p.mean_answer_us(), " us")));
+      absl::StrAppend(&s, absl::StrFormat("  %-10s %-22s %-17s %8d %12s %10d\n", p.node(), p.address(), p.connection(),
+                                          p.calls(), p.calls() == 0 ? "-" : absl::StrCat(p.mean_answer_us(), " us"),
+                                          p.exchanges_open()));
       if (!p.left_out_reason().empty()) {
         absl::StrAppend(&s, "  ", std::string(10, ' '), " left out of route ", p.left_out_route(), ": ",
                         p.left_out_reason(), "\n");
+      }
+      if (p.exchanges_replaced() > 0) {
+        absl::StrAppend(&s, "  ", std::string(10, ' '), " ", p.exchanges_replaced(),
+                        " of its streams ended when it opened a new one (it restarted or lost its connection)\n");
       }
     }
   }

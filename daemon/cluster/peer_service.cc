@@ -73,10 +73,23 @@ grpc::Status PeerServiceImpl::Exchange(grpc::ServerContext* ctx,
                                        grpc::ServerReaderWriter<PeerAnswer, PeerCall>* stream) {
   absl::StatusOr<std::string> caller = Caller(ctx);
   if (!caller.ok()) return ToGrpc(caller.status());
+  int ended = 0;
   {
     std::lock_guard<std::mutex> lock(exchanges_mu_);
     if (ending_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is shutting down");
-    exchanges_.insert(ctx);
+    for (auto& [other, open] : exchanges_) {
+      if (open.peer != *caller || open.replaced) continue;
+      other->TryCancel();  // (Its handler leaves the map under this lock: `other` is alive.)
+      open.replaced = true;
+      ++ended;
+    }
+    replaced_[*caller] += static_cast<uint64_t>(ended);
+    exchanges_.emplace(ctx, OpenExchange{*caller});
+  }
+  if (ended > 0) {
+    LogInfo("peer %s opened a new exchange stream: its previous one ended (the peer restarted or "
+            "lost its connection without this node seeing it close)",
+            *caller);
   }
   PeerCall call;
   while (stream->Read(&call)) {
@@ -87,10 +100,18 @@ grpc::Status PeerServiceImpl::Exchange(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+PeerServiceImpl::ExchangeCounts PeerServiceImpl::Exchanges(const std::string& peer) const {
+  std::lock_guard<std::mutex> lock(exchanges_mu_);
+  ExchangeCounts c;
+  for (const auto& [ctx, open] : exchanges_) c.open += open.peer == peer && !open.replaced ? 1 : 0;
+  if (auto it = replaced_.find(peer); it != replaced_.end()) c.replaced = it->second;
+  return c;
+}
+
 void PeerServiceImpl::EndExchanges() {
   std::lock_guard<std::mutex> lock(exchanges_mu_);
   ending_ = true;
-  for (grpc::ServerContext* ctx : exchanges_) ctx->TryCancel();
+  for (auto& [ctx, open] : exchanges_) ctx->TryCancel();
 }
 
 absl::StatusOr<std::shared_ptr<CertificateProvider>> StaticPeerCertificates(const ClusterConfig& cluster) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -30,6 +31,16 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
                         grpc::ServerReaderWriter<exoroute::v1::PeerAnswer, exoroute::v1::PeerCall>*) override;
 
   uint64_t refused() const { return refused_.load(); }
+  // A peer's Exchange streams open now, and how many of its streams were ended because it
+  // opened a new one. A peer's coordinator holds one stream to this node: when a new one comes,
+  // the old ones are from a connection the peer has given up (its process restarted, or the
+  // connection was lost without this node seeing it close) and are ended, each freeing the
+  // thread it held.
+  struct ExchangeCounts {
+    uint32_t open = 0;
+    uint64_t replaced = 0;
+  };
+  ExchangeCounts Exchanges(const std::string& peer) const;
   // Ends every open Exchange stream (their coordinators open new ones when they next call):
   // before the server shuts down, which would otherwise wait for them.
   void EndExchanges();
@@ -44,9 +55,16 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   const PairKeys* const keys_;
   const std::set<std::string> peer_ids_;
   std::atomic<uint64_t> refused_{0};
-  std::mutex exchanges_mu_;
-  std::set<grpc::ServerContext*> exchanges_;  // Open Exchange streams (guarded by exchanges_mu_).
-  bool ending_ = false;                       // EndExchanges was called (guarded too).
+  // An open Exchange stream: whose, and whether it was ended for a newer one (its thread then
+  // leaves shortly).
+  struct OpenExchange {
+    std::string peer;
+    bool replaced = false;
+  };
+  mutable std::mutex exchanges_mu_;
+  std::map<grpc::ServerContext*, OpenExchange> exchanges_;  // (Guarded by exchanges_mu_,
+  std::map<std::string, uint64_t> replaced_;                // as these.)
+  bool ending_ = false;                                     // EndExchanges was called.
 };
 
 // This node's certificate, key and the cluster CA, as gRPC takes them: read once

@@ -113,10 +113,16 @@ TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
   out->set_mean_answer_us(240);
   out->set_left_out_route("r-77");
   out->set_left_out_reason("node n2 speaks peer protocol 0, this node 2 (run one exoroute release on every node of a cluster)");
+  out->set_exchanges_open(1);
+  out->set_exchanges_replaced(2);
   const std::string text = exo::ctl::RenderStatus(r);
-  CHECK(text.find("  n2         10.0.2.7:50611         ready                   12       240 us\n"
+  CHECK(text.find("  n2         10.0.2.7:50611         ready                   12       240 us          1\n"
                   "             left out of route r-77: node n2 speaks peer protocol 0, this node 2 (run one exoroute "
-                  "release on every node of a cluster)\n") != std::string::npos);
+                  "release on every node of a cluster)\n"
+                  "             2 of its streams ended when it opened a new one (it restarted or lost its connection)\n") !=
+        std::string::npos);
+  CHECK(text.find("  n3         10.0.3.7:50611         ready                    0            -          0\n") !=
+        std::string::npos);
   const size_t first = text.find("left out of route");
   CHECK(text.find("left out of route", first + 1) == std::string::npos);  // Only n2's row has one.
 }

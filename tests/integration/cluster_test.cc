@@ -1313,3 +1313,117 @@ TEST_CASE("a cluster moves to a new CA without restarting its nodes: peers re-re
     CHECK(after.cluster().route().dropped_size() == 0);
   }
 }
+
+namespace {
+
+// Peer `peer` as node `d` reports it in Status (nullopt if Status fails or names no such peer).
+std::optional<PeerStatus> PeerOn(const DaemonProcess& d, const std::string& peer) {
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!AdminService::NewStub(Connect(d))->Status(&ctx, StatusRequest(), &st).ok()) return std::nullopt;
+  for (const PeerStatus& p : st.peers()) {
+    if (p.node() == peer) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("a peer's new exchange stream ends its older ones: a restarted coordinator holds no thread twice") {
+  Cluster c;
+  c.Start(1);  // n2 alone; the test calls it as n1 would.
+  ClusterConfig as_n1;
+  as_n1.set_ca_file(c.certs + "/ca.pem");
+  as_n1.set_cert_file(c.certs + "/n1.pem");
+  as_n1.set_key_file(c.certs + "/n1.key");
+  PeerConfig n2;
+  n2.set_node_id("n2");
+  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
+  auto channel = exo::daemon::cluster::PeerChannel(as_n1, n2);
+  REQUIRE(channel.ok());
+  auto stub = PeerService::NewStub(*channel);
+  PeerCall progress;
+  progress.mutable_progress()->set_route_id("no-such-route");
+  PeerAnswer answer;
+  grpc::ClientContext first_ctx;
+  // (Bounded: were the older stream left open, its Read below would wait for ever.)
+  first_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto first = stub->Exchange(&first_ctx);
+  REQUIRE(first->Write(progress));
+  REQUIRE(first->Read(&answer));
+  CHECK(answer.error().code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
+  CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_replaced() == 0);
+
+  // n1 comes back on a new stream (as after a restart whose old connection n2 never saw close).
+  grpc::ClientContext second_ctx;
+  auto second = stub->Exchange(&second_ctx);
+  REQUIRE(second->Write(progress));
+  REQUIRE(second->Read(&answer));
+  CHECK(answer.error().code() == grpc::StatusCode::NOT_FOUND);
+  CHECK_FALSE(first->Read(&answer));  // n2 ended the older stream,
+  CHECK(first->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  std::optional<PeerStatus> seen = PeerOn(*c.nodes[1], "n1");
+  REQUIRE(seen.has_value());
+  CHECK(seen->exchanges_open() == 1);  // and counts one stream of n1's, not two,
+  CHECK(seen->exchanges_replaced() == 1);
+  REQUIRE(second->Write(progress));  // while the new one goes on answering.
+  REQUIRE(second->Read(&answer));
+  CHECK(answer.error().code() == grpc::StatusCode::NOT_FOUND);
+  // Operators see both: in /metrics per peer.
+  std::string admin;
+  std::ifstream(c.dir / "n2/admin_endpoint") >> admin;
+  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("exoroute_peer_streams_open{peer=\"n1\"} 1\n") != std::string::npos);
+  CHECK(metrics.body.find("exoroute_peer_streams_replaced_total{peer=\"n1\"} 1\n") != std::string::npos);
+  CHECK(metrics.body.find("exoroute_peer_streams_open{peer=\"n3\"} 0\n") != std::string::npos);
+  second->WritesDone();
+  CHECK(second->Finish().ok());
+}
+
+TEST_CASE("a coordinator that stops answering loses its streams on a peer within the peer's keepalive and routes with it once back") {
+  Cluster c;
+  c.Start(0);
+  // n2 pings its callers' connections after 1 s of silence (listen.keepalive_s: the peer port's
+  // callers too); n3 keeps the default (120 s).
+  {
+    const std::string data = c.dir / "n2";
+    std::string config = NodeConfig("n2", data, VenuesOf(2), c.ClusterJson(1));
+    const std::string listen = R"({"address": "127.0.0.1:0"})";
+    config.replace(config.find(listen), listen.size(), R"({"address": "127.0.0.1:0", "keepalive_s": 1})");
+    std::string error;
+    c.nodes[1] = DaemonProcess::Start(data, config, &error);
+    INFO(error);
+    REQUIRE(c.nodes[1] != nullptr);
+  }
+  c.Start(2);
+  RouteResponse r;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("before", SIDE_BUY, 2 * kBtc), &r).ok());
+  CHECK(r.cluster().route().dropped_size() == 0);
+  REQUIRE(PeerOn(*c.nodes[1], "n1").has_value());
+  CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
+
+  // n1 hangs (SIGSTOP: its connections stay open, nothing answers on them).
+  c.nodes[0]->Pause();
+  const auto paused = std::chrono::steady_clock::now();
+  uint32_t open = 1;
+  while (open != 0 && std::chrono::steady_clock::now() - paused < std::chrono::seconds(15)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::optional<PeerStatus> p = PeerOn(*c.nodes[1], "n1");
+    if (p.has_value()) open = p->exchanges_open();
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - paused);
+  const uint32_t open_on_n3 = PeerOn(*c.nodes[2], "n1")->exchanges_open();
+  c.nodes[0]->Resume();
+  INFO("n2 closed n1's stream after " << waited.count() << " ms");
+  CHECK(open == 0);                       // n2 found n1 silent and freed its stream,
+  CHECK(waited < std::chrono::seconds(6));  // about a keepalive and its timeout later;
+  CHECK(open_on_n3 == 1);                 // n3, at the default keepalive, had not yet.
+
+  // Back, n1 routes with both again: its broken stream to n2 is replaced within the call.
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("after", SIDE_BUY, 2 * kBtc), &r).ok());
+  CHECK(r.cluster().route().dropped_size() == 0);
+  CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
+}
