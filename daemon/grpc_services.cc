@@ -3,6 +3,7 @@
 #include "exo/status_macros.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "daemon/cluster/coordinator.h"
 
@@ -11,6 +12,7 @@
 #include "daemon/plan_fold.h"
 #include "daemon/request_validation.h"
 #include "exo/clock.h"
+#include "exo/log.h"
 
 #ifndef EXO_VERSION
 #define EXO_VERSION "dev"
@@ -346,6 +348,89 @@ StatusResponse AdminServiceImpl::Snapshot() const {
 grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext*, const ListVenuesRequest*,
                                           ListVenuesResponse* resp) {
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// A backup's name: 1..64 of [A-Za-z0-9._-], not starting with a dot (a name is one directory,
+// never a path, and never a hidden one: those are the backups in progress).
+absl::Status ValidateBackupName(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("name: 1 to 64 characters, got ", name.size()));
+  }
+  if (name[0] == '.') return absl::InvalidArgumentError("name: must not start with '.'");
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return absl::InvalidArgumentError("name: only letters, digits, '.', '_' and '-' (one directory name)");
+  }
+  return absl::OkStatus();
+}
+
+uint64_t BytesUnder(const std::filesystem::path& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const BackupRequest* req, BackupResponse* resp) {
+  if (absl::Status s = ValidateBackupName(req->name()); !s.ok()) return ToGrpc(s);
+  const auto& cfg = engine_->config();
+  const std::filesystem::path data = cfg.data_dir();
+  const std::filesystem::path root =
+      cfg.store().backup_dir().empty() ? data / "backups" : std::filesystem::path(cfg.store().backup_dir());
+  const std::filesystem::path dir = root / req->name(), partial = root / ("." + req->name() + ".partial");
+  std::lock_guard<std::mutex> one_at_a_time(backup_mu_);
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) {
+    return ToGrpc(absl::FailedPreconditionError(
+        absl::StrCat("store.backup_dir: cannot create ", root.string(), ": ", ec.message())));
+  }
+  if (std::filesystem::exists(dir, ec)) {
+    return ToGrpc(absl::AlreadyExistsError(absl::StrCat("name: a backup \"", req->name(), "\" already exists in ",
+                                                        root.string(), " (a backup is never written over)")));
+  }
+  // Made under a hidden name and renamed when whole: a backup that fails halfway (a full disk)
+  // leaves no directory that looks like one.
+  std::filesystem::remove_all(partial, ec);
+  std::filesystem::create_directories(partial, ec);
+  if (ec) {
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat("backup: cannot create ", partial.string(), ": ", ec.message())));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<ChainHead> head = store_->Backup((partial / "db").string());
+  // The chain-head signing key (without it the copy's signed heads could not be continued)
+  // and the development certificates, when the node has them.
+  for (const char* sub : {"keys", "certs"}) {
+    if (!head.ok() || !std::filesystem::exists(data / sub, ec)) continue;
+    std::filesystem::copy(data / sub, partial / sub, std::filesystem::copy_options::recursive, ec);
+    if (ec) head = absl::InternalError(absl::StrCat("backup: cannot copy ", (data / sub).string(), ": ", ec.message()));
+  }
+  if (head.ok()) {
+    std::filesystem::permissions(partial / "keys", std::filesystem::perms::owner_all, ec);
+    std::filesystem::rename(partial, dir, ec);
+    if (ec) head = absl::InternalError(absl::StrCat("backup: cannot rename ", partial.string(), ": ", ec.message()));
+  }
+  if (!head.ok()) {
+    std::filesystem::remove_all(partial, ec);
+    LogWarning("backup %s failed: %s", req->name(), head.status().ToString());
+    return ToGrpc(head.status());
+  }
+  resp->set_path(dir.string());
+  *resp->mutable_head() = *head;
+  resp->set_bytes(BytesUnder(dir));
+  resp->set_duration_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  LogInfo("backup %s: chain head %d in %s (%d ms)", req->name(), static_cast<int64_t>(head->sequence()), dir.string(),
+          resp->duration_ms());
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include <functional>
+#include <mutex>
 
 #include <memory>
 
@@ -115,8 +116,11 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
                       exoroute::v1::StatusResponse*) override;
   grpc::Status ListVenues(grpc::ServerContext*, const exoroute::v1::ListVenuesRequest*,
                           exoroute::v1::ListVenuesResponse*) override;
+  grpc::Status Backup(grpc::ServerContext*, const exoroute::v1::BackupRequest*,
+                      exoroute::v1::BackupResponse*) override;
 
  private:
+  std::mutex backup_mu_;  // One backup at a time.
   const RouterEngine* engine_;
   const store::DeltaStore* store_;
   std::vector<std::function<void(exoroute::v1::StatusResponse*)>> status_sources_;

@@ -102,6 +102,13 @@ class DeltaStore {
   // (WAL synced) when PutCheckpoint returns; GetCheckpoint is NotFound when none was put.
   virtual absl::Status PutCheckpoint(std::string_view bytes) = 0;
   virtual absl::StatusOr<std::string> GetCheckpoint() const = 0;
+
+  // A consistent copy of the whole database in `dir` (which must not exist; its parent must),
+  // taken between two writes while the store keeps serving: on the same filesystem its table
+  // files are hard links, elsewhere copies. The copy is then opened read-only, as an offline
+  // `exoroutectl` would open it, and its chain head returned. FailedPrecondition after a write
+  // failure (RocksDB must not be asked to sync again: stop the node and copy its files).
+  virtual absl::StatusOr<exoroute::v1::ChainHead> Backup(const std::string& dir) const = 0;
 };
 
 struct StoreOptions {

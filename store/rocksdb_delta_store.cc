@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -22,6 +23,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "store/abort_notice.h"
 #include "store/delta_codec.h"
@@ -462,6 +464,42 @@ class RocksDeltaStore final : public DeltaStore {
     return WriteSynced(&wb, "write checkpoint");
   }
 
+  absl::StatusOr<ChainHead> Backup(const std::string& dir) const override {
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec)) {
+      return absl::AlreadyExistsError(absl::StrCat("backup: ", dir, " already exists (a backup is never written over)"));
+    }
+    {
+      // No write between the copy's files (and none that could fail while RocksDB copies its log).
+      std::lock_guard<std::mutex> one_at_a_time(write_mu_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!failed_.ok()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "backup: the store took no write since one failed (", failed_.message(),
+              "); stop the node and copy its data directory instead"));
+        }
+      }
+      rocksdb::Checkpoint* raw = nullptr;
+      EXO_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "backup"));
+      std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+      // The synced log is copied as it is, no memtable flushed: a backup costs the node no
+      // table write, and the copy recovers its last deltas from that log when opened.
+      EXO_RETURN_IF_ERROR(FromRocks(
+          checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/std::numeric_limits<uint64_t>::max()), "backup"));
+    }
+    StoreOptions o;
+    o.path = dir;  // (No node id: the copy's is the store's own.)
+    o.read_only = true;
+    o.create_if_missing = false;
+    absl::StatusOr<std::unique_ptr<DeltaStore>> copy = OpenRocksDeltaStore(o);
+    if (!copy.ok()) {
+      return absl::Status(copy.status().code(), absl::StrCat("backup: the copy in ", dir, " does not open: ",
+                                                             copy.status().message()));
+    }
+    return (*copy)->Head();
+  }
+
   // Every write of the store goes through here, one at a time, synced. After a failed write
   // RocksDB must be given no other (its log writer aborts the process on a write after a
   // failed one), and the in-memory head could no longer be trusted: the first failure is kept
@@ -512,7 +550,7 @@ class RocksDeltaStore final : public DeltaStore {
   std::deque<Writer*> queue_;  // Guarded by mu_.
   ChainHead head_;             // Guarded by mu_.
   absl::Status failed_;        // Guarded by mu_. Sticky after a write failure.
-  std::mutex write_mu_;        // Held by WriteSynced (before mu_, never after).
+  mutable std::mutex write_mu_;  // Held by WriteSynced and Backup (before mu_, never after).
 };
 
 }  // namespace

@@ -82,6 +82,10 @@ commands:
                                         check it offline against a tree head kept earlier
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
+  backup NAME                           a consistent copy of the node's database and keys,
+                                        made while it routes, in store.backup_dir/NAME
+                                        (a data directory; check it with audit verify
+                                        --data-dir)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
         [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--at NS]
                                         what-if, offline: the plan the router would make on the
@@ -1098,6 +1102,28 @@ int CmdContracts(Context& c) {
   return kExitOk;
 }
 
+int CmdBackup(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() != 2) return Usage("backup NAME: one name (letters, digits, '.', '_', '-')");
+  BackupRequest req;
+  req.set_name(w[1]);
+  // (A backup links or copies the whole database: more than a status call's time on a big one.)
+  if (!c.args.Has("timeout")) c.timeout = std::chrono::minutes(10);
+  absl::StatusOr<BackupResponse> r = Unary(c, &AdminService::Stub::Backup, req);
+  if (!r.ok()) return Fail(r.status());
+  if (c.json) {
+    std::cout << ToJson(*r) << "\n";
+    return kExitOk;
+  }
+  std::cout << "backup " << w[1] << ": " << r->path() << "\n"
+            << "  chain head " << r->head().sequence() << " " << absl::BytesToHexString(r->head().hash()) << "\n"
+            << "  " << r->bytes() << " bytes, " << r->duration_ms() << " ms\n"
+            << "check it:  exoroutectl audit verify --data-dir " << r->path() << "\n"
+            << "restore:   stop the node, put the backup's db/ and keys/ in its data directory, start it\n"
+            << "           (or start exorouted with data_dir " << r->path() << ")\n";
+  return kExitOk;
+}
+
 std::string DefaultEndpoint() {
   if (const char* e = std::getenv("EXOROUTE_ENDPOINT")) return e;
   std::ifstream in("./exoroute-data/endpoint");
@@ -1148,6 +1174,7 @@ int Main(int argc, char** argv) {
   if (cmd == "replay") return CmdReplay(c);
   if (cmd == "audit") return CmdAudit(c);
   if (cmd == "contracts") return CmdContracts(c);
+  if (cmd == "backup") return CmdBackup(c);
   return Usage(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

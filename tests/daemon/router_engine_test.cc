@@ -63,6 +63,7 @@ class SlowAppendStore final : public exo::store::DeltaStore {
   }
   absl::Status PutCheckpoint(std::string_view bytes) override { return real_->PutCheckpoint(bytes); }
   absl::StatusOr<std::string> GetCheckpoint() const override { return real_->GetCheckpoint(); }
+  absl::StatusOr<ChainHead> Backup(const std::string& dir) const override { return real_->Backup(dir); }
 
  private:
   std::unique_ptr<exo::store::DeltaStore> real_;

@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -538,6 +540,10 @@ TEST_CASE("after a failed write every write is refused with the first failure; t
     CHECK(s->Append(Batch({FillDelta("later", 1, 1)})).status() == failed);
     CHECK(s->Spend("budget/x", 1, 10).status() == failed);
     CHECK(s->PutCheckpoint("cp") == failed);
+    const absl::StatusOr<ChainHead> backup = s->Backup(dir / "backup");  // (Nor a backup, which syncs.)
+    CHECK(backup.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(absl::StrContains(backup.status().message(), "stop the node and copy its data directory"));
+    CHECK_FALSE(std::filesystem::exists(dir / "backup"));
     CHECK(s->Head().sequence() == head);
     REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
   }  // Left as a crash leaves it (still locked by this process: read it as an auditor does;
@@ -551,4 +557,56 @@ TEST_CASE("after a failed write every write is refused with the first failure; t
     CHECK(found == 1);
   }
   CHECK(s->Verify(0, 0, {}).ok);
+}
+
+TEST_CASE("a backup taken while appends go on opens as a store holding the chain up to its head", "[store]") {
+  TempDir dir;
+  auto s = Open(dir / "db");
+  for (int i = 1; i <= 50; ++i) REQUIRE(s->Append(Batch({FillDelta("before" + std::to_string(i), 1, i)})).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> appended{0}, failures{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      if (s->Append(Batch({FillDelta("during" + std::to_string(i), 1, 1)})).ok()) {
+        ++appended;
+      } else {
+        ++failures;
+      }
+    }
+  });
+  auto wait_for = [&](int n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (appended < n && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  wait_for(20);
+  const absl::StatusOr<ChainHead> head = s->Backup(dir / "backup");
+  wait_for(appended + 10);  // The store goes on taking appends after it.
+  stop = true;
+  writer.join();
+  CHECK(failures == 0);
+  REQUIRE(head.ok());
+  CHECK(head->sequence() >= 70);
+  CHECK(head->sequence() < s->Head().sequence());
+
+  // The copy, opened as an auditor opens it: the head the backup answered, a chain that
+  // verifies to it, and every delta the same bytes as the live store's at its sequence.
+  auto copy = Open(dir / "backup", /*read_only=*/true);
+  CHECK(copy->Head().sequence() == head->sequence());
+  CHECK(copy->Head().hash() == head->hash());
+  const exo::store::VerifyReport report = copy->Verify(0, 0, nullptr);
+  CHECK(report.ok);
+  CHECK(report.checked == head->sequence());
+  std::vector<std::string> live, copied;
+  REQUIRE(s->ScanCanonical(1, head->sequence(), [&](uint64_t, std::string_view b) {
+    live.emplace_back(b);
+    return true;
+  }).ok());
+  REQUIRE(copy->ScanCanonical(1, 0, [&](uint64_t, std::string_view b) {
+    copied.emplace_back(b);
+    return true;
+  }).ok());
+  CHECK(copied.size() == head->sequence());
+  CHECK(copied == live);
+  // A backup is never written over.
+  CHECK(s->Backup(dir / "backup").status().code() == absl::StatusCode::kAlreadyExists);
 }
