@@ -118,6 +118,24 @@ struct Cluster {
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
   }
+  // Node `id`'s cluster identity (its certificate and key, the cluster CA): to call or serve as
+  // that node from the test.
+  ClusterConfig As(const std::string& id) const {
+    ClusterConfig config;
+    config.set_ca_file(certs + "/ca.pem");
+    config.set_cert_file(certs + "/" + id + ".pem");
+    config.set_key_file(certs + "/" + id + ".key");
+    return config;
+  }
+  // A peer channel to node k (0-based) presenting node `as`'s certificate.
+  std::shared_ptr<grpc::Channel> PeerChannelAs(const std::string& as, int k) const {
+    PeerConfig to;
+    to.set_node_id("n" + std::to_string(k + 1));
+    to.set_address("127.0.0.1:" + std::to_string(peer_port[k]));
+    auto channel = exo::daemon::cluster::PeerChannel(As(as), to);
+    REQUIRE(channel.ok());
+    return *channel;
+  }
   // The reference: one node that owns every venue of the three (the same static books).
   std::unique_ptr<DaemonProcess> StartSolo() {
     std::string all;
@@ -927,18 +945,10 @@ TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare an
   }
   CHECK(first_asked < first_rounds);  // Some λ asked ahead were taken.
   // An opening λ that is not a number is refused, naming the field (a peer's Prepare, over mTLS as n1).
-  ClusterConfig n1;
-  n1.set_ca_file(c.certs + "/ca.pem");
-  n1.set_cert_file(c.certs + "/n1.pem");
-  n1.set_key_file(c.certs + "/n1.key");
-  PeerConfig n2;
-  n2.set_node_id("n2");
-  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
-  auto channel = exo::daemon::cluster::PeerChannel(n1, n2);
-  REQUIRE(channel.ok());
+  const std::shared_ptr<grpc::Channel> channel = c.PeerChannelAs("n1", 1);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = PeerService::NewStub(*channel)->Exchange(&ctx);
+  auto stream = PeerService::NewStub(channel)->Exchange(&ctx);
   PeerCall call;
   PrepareRequest* prep = call.mutable_prepare();
   prep->set_route_id("bad-first");
@@ -1084,19 +1094,8 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   c.Start(2);
   // n1 reaches n2 through a relay that presents n2's certificate and answers Prepare as a node
   // of an older release would (no protocol).
-  ClusterConfig as_n1, as_n2;
-  for (auto [config, id] : {std::pair{&as_n1, "n1"}, std::pair{&as_n2, "n2"}}) {
-    config->set_ca_file(c.certs + "/ca.pem");
-    config->set_cert_file(c.certs + "/" + id + ".pem");
-    config->set_key_file(c.certs + "/" + id + ".key");
-  }
-  PeerConfig n2;
-  n2.set_node_id("n2");
-  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
-  auto to_n2 = exo::daemon::cluster::PeerChannel(as_n1, n2);
-  REQUIRE(to_n2.ok());
-  OlderReleaseProxy proxy(*to_n2);
-  auto creds = exo::daemon::cluster::PeerServerCredentials(as_n2);
+  OlderReleaseProxy proxy(c.PeerChannelAs("n1", 1));
+  auto creds = exo::daemon::cluster::PeerServerCredentials(c.As("n2"));
   REQUIRE(creds.ok());
   const int proxy_port = exo::testing::FreePort();
   grpc::ServerBuilder builder;
@@ -1333,16 +1332,7 @@ std::optional<PeerStatus> PeerOn(const DaemonProcess& d, const std::string& peer
 TEST_CASE("a peer's new exchange stream ends its older ones: a restarted coordinator holds no thread twice") {
   Cluster c;
   c.Start(1);  // n2 alone; the test calls it as n1 would.
-  ClusterConfig as_n1;
-  as_n1.set_ca_file(c.certs + "/ca.pem");
-  as_n1.set_cert_file(c.certs + "/n1.pem");
-  as_n1.set_key_file(c.certs + "/n1.key");
-  PeerConfig n2;
-  n2.set_node_id("n2");
-  n2.set_address("127.0.0.1:" + std::to_string(c.peer_port[1]));
-  auto channel = exo::daemon::cluster::PeerChannel(as_n1, n2);
-  REQUIRE(channel.ok());
-  auto stub = PeerService::NewStub(*channel);
+  auto stub = PeerService::NewStub(c.PeerChannelAs("n1", 1));
   PeerCall progress;
   progress.mutable_progress()->set_route_id("no-such-route");
   PeerAnswer answer;
