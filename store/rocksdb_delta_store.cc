@@ -469,22 +469,28 @@ class RocksDeltaStore final : public DeltaStore {
     if (std::filesystem::exists(dir, ec)) {
       return absl::AlreadyExistsError(absl::StrCat("backup: ", dir, " already exists (a backup is never written over)"));
     }
+    auto refused = [this]() -> absl::Status {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (failed_.ok()) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat("backup: the store took no write since one failed (",
+                                                        failed_.message(),
+                                                        "); stop the node and copy its data directory instead"));
+    };
+    EXO_RETURN_IF_ERROR(refused());
+    // The log so far into a table file first, while appends go on (they move to a new memtable
+    // and log): what the copy below must copy instead of link is then only the log written
+    // meanwhile, not up to a whole memtable's (64 MiB).
+    EXO_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), cfs_), "backup: flush"));
     {
-      // No write between the copy's files (and none that could fail while RocksDB copies its log).
+      // No write between the copy's files (and none that could fail while RocksDB copies its
+      // log: after a failed write it must not be asked to sync).
       std::lock_guard<std::mutex> one_at_a_time(write_mu_);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!failed_.ok()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "backup: the store took no write since one failed (", failed_.message(),
-              "); stop the node and copy its data directory instead"));
-        }
-      }
+      EXO_RETURN_IF_ERROR(refused());
       rocksdb::Checkpoint* raw = nullptr;
       EXO_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "backup"));
       std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-      // The synced log is copied as it is, no memtable flushed: a backup costs the node no
-      // table write, and the copy recovers its last deltas from that log when opened.
+      // The (short) synced log is copied as it is, not flushed again: the copy recovers its last
+      // deltas from it when opened.
       EXO_RETURN_IF_ERROR(FromRocks(
           checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/std::numeric_limits<uint64_t>::max()), "backup"));
     }
