@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -134,6 +135,19 @@ absl::Status ValidateServerThreads(const ListenConfig& l) {
   return absl::OkStatus();
 }
 
+// Backups go beside the database, never into it (RocksDB owns every file of its directory).
+absl::Status ValidateBackupDir(const DaemonConfig& c) {
+  if (c.store().backup_dir().empty()) return absl::OkStatus();
+  const std::filesystem::path db = std::filesystem::absolute(std::filesystem::path(c.data_dir()) / "db").lexically_normal();
+  const std::filesystem::path dir = std::filesystem::absolute(c.store().backup_dir()).lexically_normal();
+  const auto [end, _] = std::mismatch(db.begin(), db.end(), dir.begin(), dir.end());
+  if (end == db.end()) {
+    return Bad("store.backup_dir", absl::StrCat("must not be inside the database directory ", db.string(),
+                                                ", got \"", c.store().backup_dir(), "\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCluster(const DaemonConfig& c) {
   if (!c.has_cluster()) return absl::OkStatus();
   const auto& k = c.cluster();
@@ -181,6 +195,7 @@ absl::Status Validate(const DaemonConfig& c) {
   EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
   if (c.has_admin()) EXO_RETURN_IF_ERROR(CheckAddress(c.admin().listen(), "admin.listen"));
   EXO_RETURN_IF_ERROR(ValidateServerThreads(c.listen()));
+  EXO_RETURN_IF_ERROR(ValidateBackupDir(c));
   const auto& tls = c.tls();
   bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();
   if (tls.insecure_plaintext() && any_file) {

@@ -100,6 +100,22 @@ TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[confi
         "config test.json: listen.stream_stall_ms: must be within 100..3600000 (an hour), got 50");
 }
 
+TEST_CASE("backups go anywhere but into the database directory", "[config]") {
+  auto with = [](const std::string& dir) {
+    return DefaultWith(R"("data_dir": "./exoroute-data",)", R"("data_dir": "/var/lib/exo", "store": {"backup_dir": ")" + dir + R"("},)");
+  };
+  auto c = ParseConfig(with("/backup/exo"), "test.json");
+  REQUIRE(c.ok());
+  CHECK(c->store().backup_dir() == "/backup/exo");
+  CHECK(ParseConfig(with("/var/lib/exo/backups"), "test.json").ok());
+  CHECK(ParseConfig(with("/var/lib/exo/dbx"), "test.json").ok());
+  CHECK(ErrorOf(with("/var/lib/exo/db/backups")) ==
+        "config test.json: store.backup_dir: must not be inside the database directory /var/lib/exo/db, got "
+        "\"/var/lib/exo/db/backups\"");
+  CHECK(ErrorOf(with("/var/lib/exo/./db")).find("store.backup_dir: must not be inside the database directory") !=
+        std::string::npos);
+}
+
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
         "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");
