@@ -1394,6 +1394,10 @@ TEST_CASE("a coordinator that stops answering loses its streams on a peer within
   CHECK(r.cluster().route().dropped_size() == 0);
   REQUIRE(PeerOn(*c.nodes[1], "n1").has_value());
   CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
+  // A coordinator that is alive but idle (no route for several keepalives) keeps its stream:
+  // its process answers the pings though no call is in progress.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
 
   // n1 hangs (SIGSTOP: its connections stay open, nothing answers on them).
   c.nodes[0]->Pause();
