@@ -130,6 +130,19 @@ void BM_ScanPlan(benchmark::State& state) {
 }
 BENCHMARK(BM_ScanPlan)->ArgName("recorded")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
+// 3000 appends of 16 KiB: ~48 MiB in the memtable and its log, nearly a full memtable's worth
+// (RocksDB writes a table file and starts a new log at 64 MiB).
+void FillMemtable(exo::store::DeltaStore& store) {
+  for (uint32_t v = 1; v <= 3000; ++v) {
+    exo::store::PendingDelta d;
+    d.delta = SampleFill(v);
+    d.inputs = std::string(16 * 1024, static_cast<char>('a' + v % 26));
+    std::vector<exo::store::PendingDelta> batch;
+    batch.push_back(std::move(d));
+    if (!store.Append(std::move(batch)).ok()) std::abort();
+  }
+}
+
 // What every open adds before RocksDB's own recovery: reading the write-ahead logs through
 // (store/wal_check.h). A log of ~48 MiB, nearly a full memtable's worth (RocksDB starts a new
 // log when its 64 MiB memtable is written out): a crash image of 3000 appends of 16 KiB each.
@@ -137,14 +150,7 @@ void BM_CheckWalTail(benchmark::State& state) {
   static std::string log;
   if (log.empty()) {
     StoreFixture fixture;
-    for (uint32_t v = 1; v <= 3000; ++v) {
-      exo::store::PendingDelta d;
-      d.delta = SampleFill(v);
-      d.inputs = std::string(16 * 1024, static_cast<char>('a' + v % 26));
-      std::vector<exo::store::PendingDelta> batch;
-      batch.push_back(std::move(d));
-      if (!fixture.store->Append(std::move(batch)).ok()) std::abort();
-    }
+    FillMemtable(*fixture.store);
     uintmax_t largest = 0;
     for (const auto& f : std::filesystem::directory_iterator(fixture.dir + "/db")) {
       if (f.path().extension() == ".log" && f.file_size() > largest) {
@@ -167,14 +173,7 @@ BENCHMARK(BM_CheckWalTail)->Unit(benchmark::kMillisecond);
 // (`worst_append_ms`: how long the backup held writes back), against their median.
 void BM_BackupWhileAppending(benchmark::State& state) {
   StoreFixture fixture;
-  for (uint32_t v = 1; v <= 3000; ++v) {
-    exo::store::PendingDelta d;
-    d.delta = SampleFill(v);
-    d.inputs = std::string(16 * 1024, static_cast<char>('a' + v % 26));
-    std::vector<exo::store::PendingDelta> batch;
-    batch.push_back(std::move(d));
-    if (!fixture.store->Append(std::move(batch)).ok()) std::abort();
-  }
+  FillMemtable(*fixture.store);
   std::atomic<bool> stop{false};
   std::vector<double> append_ms;
   std::thread appender([&] {
