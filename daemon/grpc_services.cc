@@ -114,6 +114,18 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPla
   return grpc::Status::OK;
 }
 
+grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext*, const ListPlansRequest* req,
+                                          ListPlansResponse* resp) {
+  if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);
+  const size_t limit = req->page_size() == 0 ? kDefaultPlansPage : req->page_size();
+  bool more = false;
+  absl::StatusOr<std::vector<Plan>> plans = engine_->WorkingPlans(req->symbol(), req->page_token(), limit, &more);
+  if (!plans.ok()) return ToGrpc(plans.status());
+  for (Plan& p : *plans) *resp->add_plans() = std::move(p);
+  if (more) resp->set_next_page_token(resp->plans(resp->plans_size() - 1).plan_id());
+  return grpc::Status::OK;
+}
+
 grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteRequest* req,
                                          GetRouteResponse* resp) {
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);

@@ -44,6 +44,8 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
                         exoroute::v1::GetRouteResponse*) override;
   grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,
                          grpc::ServerWriter<exoroute::v1::WatchPlanResponse>*) override;
+  grpc::Status ListPlans(grpc::ServerContext*, const exoroute::v1::ListPlansRequest*,
+                         exoroute::v1::ListPlansResponse*) override;
   // Wall time of every Route this node answered OK (a cluster route: the whole distributed
   // route, as its coordinator).
   const LatencyHistogram& route_latency() const { return route_latency_; }

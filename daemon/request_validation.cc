@@ -43,6 +43,15 @@ absl::Status ValidateVenueList(const google::protobuf::RepeatedPtrField<std::str
   return absl::OkStatus();
 }
 
+// Shaped as an instrument's symbol, as the config allows them.
+absl::Status ValidateSymbol(const std::string& symbol, const char* field) {
+  static const std::regex kSymbol("[A-Za-z0-9._/-]{1,32}");
+  if (!std::regex_match(symbol, kSymbol)) {
+    return Bad(field, absl::StrCat("must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got ", Shown(symbol)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidatePlanId(const std::string& id, const char* field) {
@@ -50,6 +59,19 @@ absl::Status ValidatePlanId(const std::string& id, const char* field) {
   if (id.empty()) return Bad(field, "required");
   if (!std::regex_match(id, kId)) {
     return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(id)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
+  if (!r.symbol().empty()) EXO_RETURN_IF_ERROR(ValidateSymbol(r.symbol(), "symbol"));
+  if (r.page_size() > kMaxPlansPage) {
+    return Bad("page_size", absl::StrCat("must be <= ", kMaxPlansPage, " (0 = ", kDefaultPlansPage, "), got ", r.page_size()));
+  }
+  if (!r.page_token().empty()) {
+    if (auto s = ValidatePlanId(r.page_token(), "page_token"); !s.ok()) {
+      return Bad("page_token", absl::StrCat("not one this server gave (a plan id), got ", Shown(r.page_token())));
+    }
   }
   return absl::OkStatus();
 }
@@ -62,10 +84,7 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
     return Bad("order.id", std::string(s.message()).substr(std::string("plan_id: ").size()));
   }
   if (o.symbol().empty()) return Bad("order.symbol", "required");
-  static const std::regex kSymbol("[A-Za-z0-9._/-]{1,32}");  // As the config allows instruments.
-  if (!std::regex_match(o.symbol(), kSymbol)) {
-    return Bad("order.symbol", absl::StrCat("must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got ", Shown(o.symbol())));
-  }
+  EXO_RETURN_IF_ERROR(ValidateSymbol(o.symbol(), "order.symbol"));
   if (o.side() != SIDE_BUY && o.side() != SIDE_SELL) {
     return Bad("order.side", absl::StrCat("must be SIDE_BUY or SIDE_SELL, got ", o.side()));
   }

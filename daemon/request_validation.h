@@ -16,6 +16,11 @@ inline constexpr int kMaxListedVenues = 1024;
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
+// A ListPlans page: symbol shaped as an instrument's (or ""), page_size within kMaxPlansPage,
+// page_token "" or a plan id.
+inline constexpr uint32_t kMaxPlansPage = 1000;
+inline constexpr uint32_t kDefaultPlansPage = 100;
+absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r);
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field);
 
 }  // namespace exo::daemon

@@ -796,6 +796,38 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
   return rec->plan;
 }
 
+absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& symbol, const std::string& after,
+                                                             size_t limit, bool* more) const {
+  if (!symbol.empty() && FindInstrument(symbol) == nullptr) {
+    std::vector<std::string> known;
+    for (const auto& i : config_.instruments()) known.push_back(i.symbol());
+    return absl::FailedPreconditionError(absl::StrCat("symbol: unknown symbol \"", symbol, "\" (this node trades: ",
+                                                      absl::StrJoin(known, ", "), ")"));
+  }
+  // The candidates under plans_mu_ (held, so none leaves memory), each read under its own lock
+  // after: plans_mu_ is not held while a plan is copied.
+  std::vector<std::shared_ptr<PlanRecord>> candidates;
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    for (auto it = plans_.upper_bound(after); it != plans_.end(); ++it) {
+      if (it->second->version.load() > 0 && !it->second->settled.load()) candidates.push_back(it->second);
+    }
+  }
+  std::vector<Plan> out;
+  *more = false;
+  for (const std::shared_ptr<PlanRecord>& rec : candidates) {
+    std::lock_guard<std::mutex> lock(rec->mu);
+    if (rec->plan.version() == 0 || IsSettled(rec->plan)) continue;
+    if (!symbol.empty() && rec->plan.order().symbol() != symbol) continue;
+    if (out.size() == limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(rec->plan);
+  }
+  return out;
+}
+
 absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std::string& reason) {
   WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");

@@ -112,6 +112,11 @@ class RouterEngine {
   // The venues' cost curves this engine keeps (shared with this node's cluster sessions).
   solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
+  // Up to `limit` plans not yet settled whose id sorts after `after` ("" = from the first), by
+  // plan id; only `symbol`'s when it is not empty (FailedPrecondition for a symbol this node does
+  // not trade). `*more`: working plans remain after the last one returned.
+  absl::StatusOr<std::vector<exoroute::v1::Plan>> WorkingPlans(const std::string& symbol, const std::string& after,
+                                                               size_t limit, bool* more) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
   // Waits until every execution report the venues delivered so far has been handled (applied
   // to its plan, or refused and counted); false if the timeout passed first.

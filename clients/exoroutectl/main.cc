@@ -54,8 +54,12 @@ commands:
         [--max-venues N] [--wait]
                                         plan (and with --execute, trade) a parent order;
                                         Q and P are decimals ("1.5", "65000.25")
+  plan list [--symbol S]                the plans the node is working (not settled), by id
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
+  plan cancel --all [--symbol S] [--reason TEXT]
+                                        cancel every plan the node is working (of S): exit 1
+                                        if any could not be cancelled
   plan books ID [--version N|last] [--out FILE [--config-out FILE]]
                                         the books a decision of the plan read (the first, the
                                         one at version N, or the latest) as a book file for
@@ -331,9 +335,81 @@ int CmdRoute(Context& c) {
 
 int PlanBooksCmd(Context& c, const std::string& plan_id);
 
+// Every plan the node is working (only --symbol's when given), page after page.
+absl::StatusOr<std::vector<Plan>> FetchWorkingPlans(Context& c) {
+  std::vector<Plan> out;
+  ListPlansRequest req;
+  req.set_symbol(c.args.Get("symbol"));
+  req.set_page_size(500);
+  for (;;) {
+    absl::StatusOr<ListPlansResponse> page = Unary(c, &RouterService::Stub::ListPlans, req);
+    if (!page.ok()) return page.status();
+    for (Plan& p : *page->mutable_plans()) out.push_back(std::move(p));
+    if (page->next_page_token().empty()) return out;
+    req.set_page_token(page->next_page_token());
+  }
+}
+
+int PlanListCmd(Context& c) {
+  absl::StatusOr<std::vector<Plan>> plans = FetchWorkingPlans(c);
+  if (!plans.ok()) return Fail(plans.status());
+  if (c.json) {
+    for (const Plan& p : *plans) std::cout << ToJson(p) << "\n";
+    return kExitOk;
+  }
+  std::cout << RenderPlanList(*plans, SystemClock()->NowNs());
+  return kExitOk;
+}
+
+// `plan cancel --all`: cancels every plan the node is working (only --symbol's when given), one
+// CancelPlan each. A plan that finished meanwhile is no failure; any other refusal is, reported,
+// and the rest are still cancelled. Routes that arrive meanwhile are not in the list.
+int PlanCancelAllCmd(Context& c) {
+  absl::StatusOr<std::vector<Plan>> plans = FetchWorkingPlans(c);
+  if (!plans.ok()) return Fail(plans.status());
+  int cancelled = 0, finished = 0, failed = 0;
+  for (const Plan& p : *plans) {
+    CancelPlanRequest req;
+    req.set_plan_id(p.plan_id());
+    req.set_reason(c.args.Get("reason", "exoroutectl plan cancel --all"));
+    absl::StatusOr<CancelPlanResponse> r = Unary(c, &RouterService::Stub::CancelPlan, req);
+    if (!r.ok() && r.status().code() == absl::StatusCode::kFailedPrecondition) {
+      ++finished;  // It finished between the list and the cancel.
+      if (!c.json) std::cout << p.plan_id() << "  finished meanwhile: " << r.status().message() << "\n";
+      continue;
+    }
+    if (!r.ok()) {
+      ++failed;
+      std::fprintf(stderr, "exoroutectl: plan %s not cancelled: %s: %s\n", p.plan_id().c_str(),
+                   absl::StatusCodeToString(r.status().code()).c_str(), std::string(r.status().message()).c_str());
+      continue;
+    }
+    ++cancelled;
+    if (c.json) {
+      std::cout << ToJson(*r) << "\n";
+    } else if (!r->nodes().empty()) {
+      std::cout << p.plan_id() << "  cluster route, on its nodes:\n" << RenderNodeCancels(*r);
+    } else {
+      std::cout << p.plan_id() << "  " << ShortStatus(r->plan().status()) << "\n";
+    }
+  }
+  if (!c.json) {
+    std::cout << cancelled << " cancelled, " << finished << " finished meanwhile, " << failed << " not cancelled\n";
+  }
+  return failed > 0 ? kExitError : kExitOk;
+}
+
 int CmdPlan(Context& c) {
   const auto& w = c.args.words();
-  if (w.size() < 3) return Usage("plan: expected `plan show ID`, `plan cancel ID` or `plan books ID`");
+  if (w.size() == 2 && w[1] == "list") return PlanListCmd(c);
+  if (w.size() == 2 && w[1] == "cancel" && c.args.Has("all")) return PlanCancelAllCmd(c);
+  if (w.size() >= 2 && w[1] == "cancel" && c.args.Has("all")) {
+    return Usage("plan cancel: either a plan id or --all, not both");
+  }
+  if (c.args.Has("all")) return Usage("plan: --all goes with `plan cancel` only");
+  if (w.size() < 3) {
+    return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all` or `plan books ID`");
+  }
   if (w[1] == "books") return PlanBooksCmd(c, w[2]);
   if (w[1] == "show") {
     auto p = FetchPlan(c, w[2]);
@@ -1138,7 +1214,7 @@ int Main(int argc, char** argv) {
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out"},
-                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot"});
+                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);

@@ -94,6 +94,29 @@ std::string RenderPlan(const Plan& p) {
   return s;
 }
 
+std::string RenderPlanList(const std::vector<Plan>& plans, int64_t now_ns) {
+  if (plans.empty()) return "no working plans\n";
+  std::string s = absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4s %8s\n", "PLAN", "STATUS", "SIDE",
+                                  "SYMBOL", "QUANTITY", "FILLED", "LIMIT", "OPEN", "AGE");
+  for (const Plan& p : plans) {
+    Fmt f{&p.instrument()};
+    const ParentOrder& o = p.order();
+    int open = 0;
+    for (const ChildState& c : p.children()) open += c.done() ? 0 : 1;
+    const int64_t age_ms = p.created_time_ns() > 0 && now_ns > p.created_time_ns()
+                               ? (now_ns - p.created_time_ns()) / 1'000'000 : 0;
+    const std::string age = age_ms < 10'000    ? absl::StrCat(age_ms, " ms")
+                            : age_ms < 600'000 ? absl::StrCat(age_ms / 1000, " s")
+                                               : absl::StrCat(age_ms / 60'000, " min");
+    absl::StrAppend(&s, absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4d %8s\n", p.plan_id(),
+                                        ShortStatus(p.status()), Side(o.side()), o.symbol(), f.Qty(o.quantity()),
+                                        f.Qty(p.filled_quantity()),
+                                        o.has_limit_price() ? f.Px(o.limit_price()) : "market", open, age));
+  }
+  absl::StrAppend(&s, plans.size(), plans.size() == 1 ? " working plan\n" : " working plans\n");
+  return s;
+}
+
 std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::v1::Side side,
                            int64_t quantity, const OneVenuePlan* alone) {
   Fmt f{&inst};

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/router.pb.h"
@@ -15,6 +16,8 @@ namespace exo::ctl {
 using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
 
 std::string RenderPlan(const exoroute::v1::Plan& plan);
+// Working plans (ListPlans), a line each; `now_ns` (Unix ns) dates their age.
+std::string RenderPlanList(const std::vector<exoroute::v1::Plan>& plans, int64_t now_ns);
 // The best plan for a whole order on one venue alone, set beside a split (exoroutectl solve).
 struct OneVenuePlan {
   std::string venue;

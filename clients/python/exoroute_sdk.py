@@ -76,6 +76,21 @@ class Client:
         req = self.pb["router"].CancelPlanRequest(plan_id=plan_id, reason=reason)
         return self.router.CancelPlan(req, timeout=self.timeout).plan
 
+    def list_plans(self, symbol="", page_size=0, page_token=""):
+        """One page of the plans the node is working: (plans, next_page_token)."""
+        req = self.pb["router"].ListPlansRequest(symbol=symbol, page_size=page_size,
+                                                 page_token=page_token)
+        r = self.router.ListPlans(req, timeout=self.timeout)
+        return list(r.plans), r.next_page_token
+
+    def working_plans(self, symbol="", page_size=0):
+        """Every plan the node is working (of `symbol` if given), page after page."""
+        plans, token = self.list_plans(symbol, page_size)
+        while token:
+            more, token = self.list_plans(symbol, page_size, token)
+            plans += more
+        return plans
+
     def watch_to_end(self, plan_id):
         req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
         return [m.delta for m in self.router.WatchPlan(req, timeout=60)]

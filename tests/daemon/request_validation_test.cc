@@ -99,3 +99,23 @@ TEST_CASE("ranges and plan ids are checked", "[validation]") {
         "range.from_sequence: must be <= to_sequence (3), got 9");
   CHECK(exo::daemon::ValidatePlanId("").message() == "plan_id: required");
 }
+
+TEST_CASE("a plan list request is checked and its fields named", "[validation]") {
+  using exo::daemon::ValidateListPlans;
+  ListPlansRequest r;
+  CHECK(ValidateListPlans(r).ok());
+  r.set_symbol("ETH-USD");
+  r.set_page_size(1000);
+  r.set_page_token("w-1");
+  CHECK(ValidateListPlans(r).ok());
+  r.set_page_size(1001);
+  CHECK(ValidateListPlans(r).message() == "page_size: must be <= 1000 (0 = 100), got 1001");
+  CHECK(ValidateListPlans(r).code() == absl::StatusCode::kInvalidArgument);
+  r.set_page_size(0);
+  r.set_symbol("BTC USD");
+  CHECK(ValidateListPlans(r).message() ==
+        "symbol: must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got \"BTC USD\"");
+  r.set_symbol("");
+  r.set_page_token("not a token!");
+  CHECK(ValidateListPlans(r).message() == "page_token: not one this server gave (a plan id), got \"not a token!\"");
+}

@@ -332,6 +332,76 @@ TEST_CASE("a working plan can be cancelled once", "[engine]") {
   CHECK(n.engine->Cancel("nope", "").status().code() == absl::StatusCode::kNotFound);
 }
 
+TEST_CASE("working plans are listed by id a page at a time and settled ones are not", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  // Working: buys far below the market (they wait), on both instruments, routed out of id order.
+  std::vector<std::string> working;
+  for (const char* id : {"w-d", "w-a", "w-e", "w-c", "w-b"}) {
+    ParentOrder o = Order(id, SIDE_BUY, kBtc);
+    o.set_limit_price(100);
+    REQUIRE(n.engine->Route(o, ROUTE_MODE_EXECUTE).ok());
+    working.emplace_back(id);
+  }
+  for (const char* id : {"e-2", "e-1"}) {
+    ParentOrder o = Order(id, SIDE_BUY, 1'000'000);  // 1 ETH.
+    o.set_symbol("ETH-USD");
+    o.set_limit_price(100);
+    REQUIRE(n.engine->Route(o, ROUTE_MODE_EXECUTE).ok());
+    working.emplace_back(id);
+  }
+  std::sort(working.begin(), working.end());
+  // Settled: a plan-only decision, a filled order, a cancelled one.
+  REQUIRE(n.engine->Route(Order("p-only", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  REQUIRE(n.engine->Route(Order("filled", SIDE_SELL, kBtc / 100), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(n.WaitSettled("filled").status() == PLAN_STATUS_COMPLETED);
+  ParentOrder gone = Order("w-gone", SIDE_BUY, kBtc);
+  gone.set_limit_price(100);
+  REQUIRE(n.engine->Route(gone, ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(n.engine->Cancel("w-gone", "").ok());
+
+  auto ids = [](const std::vector<Plan>& plans) {
+    std::vector<std::string> out;
+    for (const Plan& p : plans) out.push_back(p.plan_id());
+    return out;
+  };
+  bool more = true;
+  auto all = n.engine->WorkingPlans("", "", 100, &more);
+  REQUIRE(all.ok());
+  CHECK(ids(*all) == working);
+  CHECK_FALSE(more);
+  for (const Plan& p : *all) CHECK(p.status() == PLAN_STATUS_WORKING);
+
+  // Pages of three, each starting after the last id of the one before: the same plans, once.
+  std::vector<std::string> paged;
+  std::string after;
+  int pages = 0;
+  do {
+    auto page = n.engine->WorkingPlans("", after, 3, &more);
+    REQUIRE(page.ok());
+    REQUIRE(page->size() <= 3);
+    for (const Plan& p : *page) paged.push_back(p.plan_id());
+    if (!page->empty()) after = page->back().plan_id();
+    ++pages;
+  } while (more && pages < 10);
+  CHECK(paged == working);
+  CHECK(pages == 3);
+
+  auto eth = n.engine->WorkingPlans("ETH-USD", "", 100, &more);
+  REQUIRE(eth.ok());
+  CHECK(ids(*eth) == std::vector<std::string>{"e-1", "e-2"});
+  auto unknown = n.engine->WorkingPlans("XBT-USD", "", 100, &more);
+  CHECK(unknown.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(unknown.status().message()) ==
+        "symbol: unknown symbol \"XBT-USD\" (this node trades: BTC-USD, ETH-USD)");
+
+  // A cancelled plan leaves the list; the others stay.
+  REQUIRE(n.engine->Cancel("w-c", "").ok());
+  all = n.engine->WorkingPlans("BTC-USD", "", 100, &more);
+  REQUIRE(all.ok());
+  CHECK(ids(*all) == std::vector<std::string>{"w-a", "w-b", "w-d", "w-e"});
+}
+
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());

@@ -594,6 +594,84 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   CHECK(exo::client::Connect(plain).status().code() == absl::StatusCode::kUnavailable);
 }
 
+TEST_CASE("an operator lists the plans a node is working and cancels them all", "[e2e][plans]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  // Three buys far below the market keep working (waiting for a book within their limit); a
+  // plan-only route settles at once.
+  for (const char* id : {"far-2", "far-3", "far-1"}) {
+    auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "1", "--execute",
+                      "--id", id});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  REQUIRE(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "look"}).exit_code == 0);
+
+  auto list = Ctl(*d, {"plan", "list"});
+  INFO(list.out << list.err);
+  REQUIRE(list.exit_code == 0);
+  const size_t p1 = list.out.find("\nfar-1 "), p2 = list.out.find("\nfar-2 "), p3 = list.out.find("\nfar-3 ");
+  CHECK(p1 != std::string::npos);
+  CHECK((p1 < p2 && p2 < p3 && p3 != std::string::npos));
+  CHECK(list.out.find("look") == std::string::npos);
+  CHECK(list.out.find("WORKING    buy  BTC-USD") != std::string::npos);
+  CHECK(list.out.find("3 working plans\n") != std::string::npos);
+  auto json = Ctl(*d, {"plan", "list", "--json", "--symbol", "BTC-USD"});
+  REQUIRE(json.exit_code == 0);
+  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 3);
+  CHECK(json.out.rfind("{\"plan_id\":\"far-1\"", 0) == 0);
+  auto unknown = Ctl(*d, {"plan", "list", "--symbol", "NOPE"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err ==
+        "exoroutectl: FAILED_PRECONDITION: symbol: unknown symbol \"NOPE\" (this node trades: BTC-USD, ETH-USD)\n");
+
+  // The RPC a page at a time, and its checks.
+  auto list_plans = [&](const ListPlansRequest& req, ListPlansResponse* resp) {
+    grpc::ClientContext ctx;
+    return RouterService::NewStub(ch)->ListPlans(&ctx, req, resp);
+  };
+  ListPlansRequest req;
+  req.set_page_size(2);
+  ListPlansResponse page;
+  REQUIRE(list_plans(req, &page).ok());
+  REQUIRE(page.plans_size() == 2);
+  CHECK(page.plans(0).plan_id() == "far-1");
+  CHECK(page.plans(1).plan_id() == "far-2");
+  CHECK(page.next_page_token() == "far-2");
+  req.set_page_token(page.next_page_token());
+  page.Clear();
+  REQUIRE(list_plans(req, &page).ok());
+  REQUIRE(page.plans_size() == 1);
+  CHECK(page.plans(0).plan_id() == "far-3");
+  CHECK(page.next_page_token().empty());
+  req.set_page_size(5000);
+  grpc::Status s = list_plans(req, &page);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "page_size: must be <= 1000 (0 = 100), got 5000");
+
+  // The operator's stop: every working plan cancelled, with the reason recorded.
+  CHECK(Ctl(*d, {"plan", "cancel", "far-1", "--all"}).exit_code == 2);
+  auto all = Ctl(*d, {"plan", "cancel", "--all", "--reason", "desk halt"});
+  INFO(all.out << all.err);
+  CHECK(all.exit_code == 0);
+  CHECK(all.out.find("3 cancelled, 0 finished meanwhile, 0 not cancelled\n") != std::string::npos);
+  CHECK(Ctl(*d, {"plan", "list"}).out == "no working plans\n");
+  for (const char* id : {"far-1", "far-2", "far-3"}) {
+    grpc::ClientContext ctx;
+    GetPlanRequest get;
+    get.set_plan_id(id);
+    GetPlanResponse got;
+    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, get, &got).ok());
+    CHECK(got.plan().status() == PLAN_STATUS_CANCELLED);
+    CHECK(got.plan().reason() == "desk halt");
+  }
+  // Nothing left: nothing to cancel, and that is no failure.
+  auto none = Ctl(*d, {"plan", "cancel", "--all"});
+  CHECK(none.exit_code == 0);
+  CHECK(none.out == "0 cancelled, 0 finished meanwhile, 0 not cancelled\n");
+}
+
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
           "[e2e][crash]") {
   TempDir dir;

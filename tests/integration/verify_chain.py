@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
 import exoroute_sdk  # noqa: E402
+import grpc  # noqa: E402
 
 
 def check(cond, what):
@@ -71,7 +72,21 @@ def main():
             client.route("py-buy", "BTC-USD", "buy", 3 * btc, mode="execute")
             client.route("py-sell", "BTC-USD", "sell", btc, mode="execute")
             client.route("py-wait", "BTC-USD", "buy", btc, mode="execute", limit=100)
+            client.route("py-wait-2", "BTC-USD", "buy", btc, mode="execute", limit=100)
+            # The working plans, a page of one at a time: both waiting buys, by id.
+            working = [p.plan_id for p in client.working_plans(page_size=1)
+                       if p.plan_id.startswith("py-wait")]
+            check(working == ["py-wait", "py-wait-2"], working)
+            try:
+                client.list_plans(page_size=1001)
+                check(False, "ListPlans took page_size 1001")
+            except grpc.RpcError as e:
+                check(e.code().name == "INVALID_ARGUMENT" and
+                      e.details() == "page_size: must be <= 1000 (0 = 100), got 1001", e.details())
             client.cancel("py-wait", "python says no")
+            client.cancel("py-wait-2", "python says no")
+            check(all(not p.plan_id.startswith("py-wait") for p in client.working_plans()),
+                  "a cancelled plan is still listed as working")
             for plan_id in ("py-buy", "py-sell"):
                 last = client.watch_to_end(plan_id)[-1]
                 check(last.WhichOneof("change") == "finished", f"{plan_id} did not finish")
