@@ -61,6 +61,19 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+namespace {
+
+// What Status and SetTrading answer of the engine's trading state.
+TradingStatus ToTradingStatus(const RouterEngine::Trading& t) {
+  TradingStatus out;
+  out.set_halted(t.halted);
+  out.set_reason(t.reason);
+  out.set_since_ns(t.since_ns);
+  out.set_sequence(t.sequence);
+  return out;
+}
+}  // namespace
+
 grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
                                       RouteResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
@@ -75,6 +88,10 @@ grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* 
 grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteResponse* resp) {
   const RouteRequest* req = &request;
   if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
+  // A halted node neither trades nor coordinates a cluster route that would trade elsewhere.
+  if (req->mode() == ROUTE_MODE_EXECUTE) {
+    if (absl::Status halted = engine_->CheckTradingAllowed(); !halted.ok()) return ToGrpc(halted);
+  }
   if (coordinator_ != nullptr) {
     absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
     if (!r.ok()) return ToGrpc(r.status());
@@ -339,6 +356,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   *resp->mutable_chain_head() = store_->Head();
   resp->set_store_size_bytes(store_->SizeOnDisk());
   if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
+  *resp->mutable_trading() = ToTradingStatus(engine_->trading());
   resp->set_data_dir(cfg.data_dir());
   uint64_t total = 0, working = 0;
   engine_->CountPlans(&total, &working);
@@ -391,6 +409,24 @@ uint64_t BytesUnder(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext*, const SetTradingRequest* req,
+                                          SetTradingResponse* resp) {
+  if (req->action() != TRADING_ACTION_HALT && req->action() != TRADING_ACTION_RESUME) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("action: must be TRADING_ACTION_HALT or TRADING_ACTION_RESUME, got ", req->action())));
+  }
+  if (req->reason().empty()) return ToGrpc(absl::InvalidArgumentError("reason: required (it is recorded in the chain)"));
+  if (req->reason().size() > 256) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat("reason: at most 256 characters, got ", req->reason().size())));
+  }
+  if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
+  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, req->reason());
+  if (!changed.ok()) return ToGrpc(changed.status());
+  resp->set_changed(*changed);
+  *resp->mutable_trading() = ToTradingStatus(engine_->trading());
+  return grpc::Status::OK;
+}
 
 grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const BackupRequest* req, BackupResponse* resp) {
   if (absl::Status s = ValidateBackupName(req->name()); !s.ok()) return ToGrpc(s);

@@ -97,7 +97,7 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
 
 class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
  public:
-  AdminServiceImpl(const RouterEngine* engine, const store::DeltaStore* store,
+  AdminServiceImpl(RouterEngine* engine, const store::DeltaStore* store,
                    int64_t started_ns, exoroute::v1::ListContractsResponse contracts)
       : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)) {}
   // Adds what another part of the node knows (the cluster's budgets and peers, the streams
@@ -120,10 +120,12 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
                           exoroute::v1::ListVenuesResponse*) override;
   grpc::Status Backup(grpc::ServerContext*, const exoroute::v1::BackupRequest*,
                       exoroute::v1::BackupResponse*) override;
+  grpc::Status SetTrading(grpc::ServerContext*, const exoroute::v1::SetTradingRequest*,
+                          exoroute::v1::SetTradingResponse*) override;
 
  private:
   std::mutex backup_mu_;  // One backup at a time.
-  const RouterEngine* engine_;
+  RouterEngine* engine_;
   const store::DeltaStore* store_;
   std::vector<std::function<void(exoroute::v1::StatusResponse*)>> status_sources_;
   std::string chain_signing_key_, admin_url_;

@@ -114,6 +114,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_store_writable", "gauge",
          "0 after a failed store write: nothing new is recorded or routed until exorouted restarts (Status says why).")
       .Sample("", s.store_write_failure().empty() ? "1" : "0");
+  Family(&out, "exoroute_trading_halted", "gauge",
+         "1 while an operator has halted trading on the node (exoroutectl halt): no child order is sent.")
+      .Sample("", s.trading().halted() ? "1" : "0");
   Family(&out, "exoroute_unknown_executions_total", "counter",
          "Execution reports not applied: for no open child order, unreadable or beyond the bounds (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));

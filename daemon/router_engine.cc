@@ -8,6 +8,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "daemon/plan_fold.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
@@ -301,6 +302,7 @@ absl::Status RouterEngine::Recover() {
     LogInfo("recovered %d plans from the store (%d to resume): %d deltas read, chain head %d", plans_total_.load(),
             resumed, recovery_.deltas_read, store_->Head().sequence());
   }
+  EXO_RETURN_IF_ERROR(RestoreTrading());
   // The next start can begin here.
   WriteCheckpoint();
   recovered_ = true;
@@ -490,6 +492,9 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     return step;
   }
 
+  // Trading halted by an operator: no new decision, so no child is sent, until it resumes.
+  if (p.mode() == ROUTE_MODE_EXECUTE && halted_.load()) return step;
+
   // A plan waiting for its limit price: while no venue's book has a level within it, the solver
   // would cut every venue at the limit, allocate nothing and nothing would be recorded — so no
   // decision is made (thousands of resting limit orders would otherwise cost a full decision
@@ -630,7 +635,7 @@ absl::Status RouterEngine::RecordPrivacyRefusal(const PrivacyRefused& refusal) {
 
 absl::StatusOr<bool> RouterEngine::RecordGovernanceIfChanged(
     GovernanceEvent event, const std::function<std::string(const std::string& previous)>& detail,
-    std::string inputs) {
+    std::string inputs, PlanDelta* stored) {
   std::lock_guard<std::mutex> serial(governance_mu_);  // Check and record as one step.
   std::string previous;
   {
@@ -644,11 +649,77 @@ absl::StatusOr<bool> RouterEngine::RecordGovernanceIfChanged(
   p.delta.set_plan_id("node/governance");
   *p.delta.mutable_governance() = event;
   p.inputs = std::move(inputs);
-  EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p)));
+  EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p), stored));
   return true;
 }
 
-absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
+namespace {
+constexpr char kTradingSubject[] = "trading";
+constexpr char kHalted[] = "halted";
+constexpr char kActive[] = "active";
+}  // namespace
+
+absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(trading_mu_);  // Check, record and update as one step.
+  GovernanceEvent e;
+  e.set_kind(GOVERNANCE_KIND_TRADING);
+  e.set_subject(kTradingSubject);
+  e.set_digest(halted ? kHalted : kActive);
+  PlanDelta stored;
+  if (!halted && !trading_.halted) return false;  // Never halted, or resumed already: nothing to record.
+  EXO_ASSIGN_OR_RETURN(bool recorded, RecordGovernanceIfChanged(
+                                          e, [&](const std::string&) { return reason; }, "", &stored));
+  if (!recorded) return false;  // Halted already.
+  trading_ = Trading{halted, reason, stored.event_time_ns(), stored.sequence()};
+  halted_ = halted;
+  if (halted) {
+    LogWarning("trading halted (recorded at sequence %d): %s", stored.sequence(), reason);
+  } else {
+    LogInfo("trading resumed (recorded at sequence %d): %s", stored.sequence(), reason);
+  }
+  return true;
+}
+
+RouterEngine::Trading RouterEngine::trading() const {
+  std::lock_guard<std::mutex> lock(trading_mu_);
+  return trading_;
+}
+
+absl::Status RouterEngine::CheckTradingAllowed() const {
+  if (!halted_.load()) return absl::OkStatus();
+  const Trading t = trading();
+  if (!t.halted) return absl::OkStatus();  // Resumed meanwhile.
+  return absl::FailedPreconditionError(absl::StrCat(
+      "trading is halted on this node since ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(t.since_ns),
+                                                                absl::UTCTimeZone()),
+      ": ", t.reason, " (exoroutectl resume lifts it; plan-only routes are answered)"));
+}
+
+absl::Status RouterEngine::RestoreTrading() {
+  bool halted = false;
+  {
+    std::lock_guard<std::mutex> lock(node_events_mu_);
+    auto it = last_governance_.find({GOVERNANCE_KIND_TRADING, kTradingSubject});
+    if (it == last_governance_.end()) return absl::OkStatus();  // Never halted.
+    halted = it->second == kHalted;
+  }
+  // The reason and time of the last change: the node's governance events are few.
+  Trading t;
+  EXO_RETURN_IF_ERROR(store_->ScanPlan("node/governance", 1, [&](const PlanDelta& d, std::string_view) {
+    if (d.has_governance() && d.governance().kind() == GOVERNANCE_KIND_TRADING) {
+      t = Trading{d.governance().digest() == kHalted, d.governance().detail(), d.event_time_ns(), d.sequence()};
+    }
+    return true;
+  }));
+  t.halted = halted;  // (The digest the chain last recorded decides.)
+  std::lock_guard<std::mutex> lock(trading_mu_);
+  trading_ = t;
+  halted_ = halted;
+  if (halted) LogWarning("trading is halted on this node (since sequence %d): %s", t.sequence, t.reason);
+  return absl::OkStatus();
+}
+
+absl::Status RouterEngine::AppendNodeEvent(PendingDelta p, PlanDelta* out) {
   p.delta.set_event_time_ns(clock_->NowNs());
   std::shared_lock<std::shared_mutex> appending = AppendLock();  // (Before node_events_mu_: a checkpoint's order.)
   std::lock_guard<std::mutex> lock(node_events_mu_);
@@ -659,6 +730,7 @@ absl::Status RouterEngine::AppendNodeEvent(PendingDelta p) {
   const PlanDelta& d = stored.front();
   node_event_versions_[d.plan_id()] = d.plan_version();
   if (d.has_governance()) last_governance_[{d.governance().kind(), d.governance().subject()}] = d.governance().digest();
+  if (out != nullptr) *out = d;
   return absl::OkStatus();
 }
 
@@ -707,6 +779,9 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   // A plan of that id may have settled and left memory: the store is asked first (the record
   // then stays in memory until the next sweep, so the check below finds it).
   EXO_RETURN_IF_ERROR(FindRecord(order.id()).status());
+  // (Asked before plans_mu_: SetTrading holds trading_mu_ while it appends. A halt recorded
+  // after this check sends nothing anyway: NextStep makes no decision while halted.)
+  const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed() : absl::OkStatus();
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -719,6 +794,7 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
       return absl::AlreadyExistsError(absl::StrCat(
           "order.id: plan \"", order.id(), "\" already exists with a different order"));
     }
+    if (!trading.ok()) return trading;  // (After the retry: a plan made before the halt is answered.)
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
     rec->first_input = std::move(first_input);

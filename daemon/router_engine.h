@@ -90,9 +90,28 @@ class RouterEngine {
   // about its subject has the same digest; `detail(previous digest, "" if none)` fills its
   // detail. `inputs` (e.g. the serialized config) is stored under the delta's inputs digest.
   // Check and record are one step (safe from any thread). True if recorded.
+  // With `stored`, the delta recorded is written there.
   absl::StatusOr<bool> RecordGovernanceIfChanged(
       exoroute::v1::GovernanceEvent event, const std::function<std::string(const std::string& previous)>& detail,
-      std::string inputs = "");
+      std::string inputs = "", exoroute::v1::PlanDelta* stored = nullptr);
+
+  // Trading on this node (AdminService.SetTrading). While halted no child order is sent:
+  // EXECUTE routes are refused and working EXECUTE plans make no new decision (cancels, fills
+  // and expiries go on); plan-only routes are decided as ever. Each change is a governance event
+  // (GOVERNANCE_KIND_TRADING), read back at start-up: a node halted before a restart starts
+  // halted.
+  struct Trading {
+    bool halted = false;
+    std::string reason;     // Of the last change ("" if never changed).
+    int64_t since_ns = 0;   // Its event time (0 if never).
+    uint64_t sequence = 0;  // Its delta's sequence (0 if never).
+  };
+  // Halts (or resumes) and records it: true; false when the node is already so (nothing
+  // recorded).
+  absl::StatusOr<bool> SetTrading(bool halted, const std::string& reason);
+  Trading trading() const;
+  // FailedPrecondition saying since when and why trading is halted; OK when it is not.
+  absl::Status CheckTradingAllowed() const;
   // The solver input `order` would be decided from now (for a cluster route's node session).
   // The order is the cluster's: see CheckClusterShare.
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
@@ -260,7 +279,12 @@ class RouterEngine {
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
-  absl::Status AppendNodeEvent(store::PendingDelta p);
+  absl::Status AppendNodeEvent(store::PendingDelta p, exoroute::v1::PlanDelta* stored = nullptr);
+  // Trading as the chain last recorded it (end of Recover).
+  absl::Status RestoreTrading();
+  mutable std::mutex trading_mu_;  // Serialises SetTrading (check, record, update); guards trading_.
+  Trading trading_;
+  std::atomic<bool> halted_{false};  // trading_.halted, read without the lock.
   std::mutex governance_mu_;  // Serialises RecordGovernanceIfChanged.
   mutable std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.

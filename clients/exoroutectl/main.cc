@@ -86,6 +86,10 @@ commands:
                                         check it offline against a tree head kept earlier
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
+  halt --reason TEXT                    stop trading on the node: no child order is sent, EXECUTE
+                                        routes are refused; recorded in the chain, kept across
+                                        restarts (open children stay: plan cancel --all)
+  resume --reason TEXT                  trade again
   backup NAME                           a consistent copy of the node's database and keys,
                                         made while it routes, in store.backup_dir/NAME
                                         (a data directory; check it with audit verify
@@ -1155,6 +1159,35 @@ int CmdSolve(Context& c) {
   return kExitOk;
 }
 
+// `halt --reason TEXT` / `resume --reason TEXT`: AdminService.SetTrading.
+int CmdSetTrading(Context& c, bool halt) {
+  const char* cmd = halt ? "halt" : "resume";
+  if (c.args.words().size() != 1) return Usage(absl::StrCat(cmd, ": takes no arguments, only --reason TEXT"));
+  if (!c.args.Has("reason")) return Usage(absl::StrCat(cmd, ": --reason is required (it is recorded in the chain)"));
+  SetTradingRequest req;
+  req.set_action(halt ? TRADING_ACTION_HALT : TRADING_ACTION_RESUME);
+  req.set_reason(c.args.Get("reason"));
+  absl::StatusOr<SetTradingResponse> r = Unary(c, &AdminService::Stub::SetTrading, req);
+  if (!r.ok()) return Fail(r.status());
+  if (c.json) {
+    std::cout << ToJson(*r) << "\n";
+    return kExitOk;
+  }
+  const TradingStatus& t = r->trading();
+  if (!r->changed()) {
+    std::cout << (t.halted() ? "trading was already halted" : "trading was not halted") << "; nothing recorded\n";
+    return kExitOk;
+  }
+  if (t.halted()) {
+    std::cout << "trading halted (recorded at sequence " << t.sequence()
+              << "): no child order is sent and EXECUTE routes are refused until `exoroutectl resume`; "
+                 "open children stay open (`exoroutectl plan cancel --all` cancels them)\n";
+  } else {
+    std::cout << "trading resumed (recorded at sequence " << t.sequence() << "): working plans decide again\n";
+  }
+  return kExitOk;
+}
+
 int CmdContracts(Context& c) {
   if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
   ListContractsResponse r;
@@ -1251,6 +1284,7 @@ int Main(int argc, char** argv) {
   if (cmd == "audit") return CmdAudit(c);
   if (cmd == "contracts") return CmdContracts(c);
   if (cmd == "backup") return CmdBackup(c);
+  if (cmd == "halt" || cmd == "resume") return CmdSetTrading(c, cmd == "halt");
   return Usage(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

@@ -166,6 +166,13 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  if (r.trading().halted()) {
+    absl::StrAppend(&s, "trading     HALTED since ",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(r.trading().since_ns()),
+                                     absl::UTCTimeZone()),
+                    " (sequence ", r.trading().sequence(), "): ", r.trading().reason(),
+                    "; no child order is sent (exoroutectl resume)\n");
+  }
   const char* how = r.started_from_checkpoint() ? "after its checkpoint"
                     : r.start_deltas_read() == 0  ? "a new chain"
                                                   : "the whole chain: no usable checkpoint";
@@ -341,7 +348,10 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
     }
     case PlanDelta::kGovernance: {
       const GovernanceEvent& g = d.governance();
-      detail = absl::StrCat(g.subject(), " ", ToHex(g.digest()).substr(0, 16), "…: ", g.detail());
+      // (A trading event's digest is its state, "halted" or "active": shown as such.)
+      detail = g.kind() == GOVERNANCE_KIND_TRADING
+                   ? absl::StrCat(g.subject(), " ", g.digest(), ": ", g.detail())
+                   : absl::StrCat(g.subject(), " ", ToHex(g.digest()).substr(0, 16), "…: ", g.detail());
       break;
     }
     case PlanDelta::CHANGE_NOT_SET:

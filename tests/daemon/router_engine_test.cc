@@ -402,6 +402,72 @@ TEST_CASE("working plans are listed by id a page at a time and settled ones are 
   CHECK(ids(*all) == std::vector<std::string>{"w-a", "w-b", "w-d", "w-e"});
 }
 
+TEST_CASE("a halt stops every new child order until resumed and is still in force after a restart", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  CHECK_FALSE(n.engine->trading().halted);
+  CHECK(n.engine->SetTrading(false, "nothing to resume").value() == false);  // Never halted: nothing recorded.
+  // More than the books show at once: it comes back for more as they refill, unless halted.
+  REQUIRE(n.engine->Route(Order("big", SIDE_BUY, 60 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  const uint64_t head_before = n.store->Head().sequence();
+  REQUIRE(n.engine->SetTrading(true, "desk halt").value() == true);
+  CHECK(n.engine->SetTrading(true, "again").value() == false);  // Halted already: nothing recorded.
+  const auto t = n.engine->trading();
+  CHECK(t.halted);
+  CHECK(t.reason == "desk halt");
+  CHECK(t.sequence > head_before);
+  CHECK(t.since_ns > 0);
+
+  // No new EXECUTE route; a plan-only one is answered; a retry of a plan made before is too.
+  auto refused = n.engine->Route(Order("x", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Matches("trading is halted on this node since 20[0-9-]+T[0-9:]+Z: desk halt \\(exoroutectl resume .*"));
+  CHECK(n.engine->Route(Order("look", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  CHECK(n.engine->Route(Order("big", SIDE_BUY, 60 * kBtc), ROUTE_MODE_EXECUTE).ok());
+
+  // The working plan sends nothing more: its children (a step under way at the halt has
+  // ended after 100 ms) stay as they are for ~40 ticks of the engine.
+  auto children = [&] { return n.engine->GetPlan("big").value().children_size(); };
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int sent = children();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  Plan halted = n.engine->GetPlan("big").value();
+  CHECK(halted.children_size() == sent);
+  CHECK(halted.status() == PLAN_STATUS_WORKING);
+  CHECK(halted.filled_quantity() < 60 * kBtc);
+
+  // A restart reads the halt back from the chain: still halted, with its reason.
+  n.Close();
+  n.Open();
+  CHECK(n.engine->trading().halted);
+  CHECK(n.engine->trading().reason == "desk halt");
+  CHECK(n.engine->trading().sequence == t.sequence);
+  CHECK(n.engine->Route(Order("y", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(n.engine->GetPlan("big").value().status() == PLAN_STATUS_WORKING);
+
+  // Resumed: the plan decides again and fills; new routes trade.
+  REQUIRE(n.engine->SetTrading(false, "all clear").value() == true);
+  CHECK_FALSE(n.engine->trading().halted);
+  CHECK(n.engine->trading().reason == "all clear");
+  Plan done = n.WaitSettled("big");
+  CHECK(done.status() == PLAN_STATUS_COMPLETED);
+  CHECK(done.children_size() > sent);
+  CHECK(n.engine->Route(Order("z", SIDE_BUY, kBtc / 100), ROUTE_MODE_EXECUTE).ok());
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+  // Both changes are governance events in the chain, with the reasons.
+  std::vector<std::string> recorded;
+  REQUIRE(n.store->ScanPlan("node/governance", 1, [&](const PlanDelta& d, std::string_view) {
+    if (d.governance().kind() == GOVERNANCE_KIND_TRADING) {
+      recorded.push_back(d.governance().digest() + ": " + d.governance().detail());
+    }
+    return true;
+  }).ok());
+  CHECK(recorded == std::vector<std::string>{"halted: desk halt", "active: all clear"});
+}
+
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());

@@ -904,6 +904,42 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
 }
 
+TEST_CASE("a halted node takes no share of an executed cluster route and a halted coordinator routes none") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  REQUIRE(exo::testing::Ctl(*c.nodes[1], {"halt", "--reason", "n2 desk halt"}).exit_code == 0);
+  // Executed: n2 is left out with its reason, the others carry the whole order.
+  RouteRequest req = PlanOnly("halt-exec", SIDE_BUY, 9 * kBtc);
+  req.set_mode(ROUTE_MODE_EXECUTE);
+  RouteResponse r;
+  grpc::Status s = CallRoute(*c.nodes[0], req, &r);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(r.cluster().route().dropped_size() == 1);
+  CHECK(r.cluster().route().dropped(0).node() == "n2");
+  CHECK(r.cluster().route().dropped(0).reason().find("trading is halted on this node since ") != std::string::npos);
+  CHECK(r.cluster().route().dropped(0).reason().find("n2 desk halt") != std::string::npos);
+  CHECK_FALSE(PlanOn(*c.nodes[1], "halt-exec").has_value());
+  CHECK(r.cluster().shortfall() == 0);
+  // Plan-only: n2 still answers what it would do.
+  RouteResponse look;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("halt-look", SIDE_BUY, 9 * kBtc), &look).ok());
+  CHECK(look.cluster().route().dropped_size() == 0);
+  CHECK(look.cluster().shares_size() == 3);
+  // A halted coordinator refuses an executed route outright (it would trade on the others).
+  req.mutable_order()->set_id("halt-coord");
+  s = CallRoute(*c.nodes[1], req, &r);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().find("n2 desk halt") != std::string::npos);
+  CHECK_FALSE(PlanOn(*c.nodes[0], "halt-coord").has_value());
+  // Resumed, n2 takes its share again.
+  REQUIRE(exo::testing::Ctl(*c.nodes[1], {"resume", "--reason", "n2 back"}).exit_code == 0);
+  req.mutable_order()->set_id("halt-after");
+  REQUIRE(CallRoute(*c.nodes[0], req, &r).ok());
+  CHECK(r.cluster().route().dropped_size() == 0);
+  CHECK(PlanOn(*c.nodes[1], "halt-after").has_value());
+}
+
 TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare and two more with each round") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);

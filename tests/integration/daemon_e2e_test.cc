@@ -672,6 +672,71 @@ TEST_CASE("an operator lists the plans a node is working and cancels them all", 
   CHECK(none.out == "0 cancelled, 0 finished meanwhile, 0 not cancelled\n");
 }
 
+TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume lifts it", "[e2e][halt]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto set_trading = [&](TradingAction action, const std::string& reason, SetTradingResponse* resp) {
+    grpc::ClientContext ctx;
+    SetTradingRequest req;
+    req.set_action(action);
+    req.set_reason(reason);
+    return AdminService::NewStub(ch)->SetTrading(&ctx, req, resp);
+  };
+  SetTradingResponse resp;
+  grpc::Status s = set_trading(TRADING_ACTION_UNSPECIFIED, "x", &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "action: must be TRADING_ACTION_HALT or TRADING_ACTION_RESUME, got 0");
+  s = set_trading(TRADING_ACTION_HALT, "", &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "reason: required (it is recorded in the chain)");
+  s = set_trading(TRADING_ACTION_HALT, std::string(257, 'r'), &resp);
+  CHECK(s.error_message() == "reason: at most 256 characters, got 257");
+  CHECK(Ctl(*d, {"halt"}).exit_code == 2);  // --reason is required.
+
+  auto halt = Ctl(*d, {"halt", "--reason", "venue SIM-B misprices"});
+  INFO(halt.out << halt.err);
+  REQUIRE(halt.exit_code == 0);
+  CHECK(halt.out.rfind("trading halted (recorded at sequence ", 0) == 0);
+  CHECK(Ctl(*d, {"halt", "--reason", "again"}).out == "trading was already halted; nothing recorded\n");
+  auto route = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute"});
+  CHECK(route.exit_code == 1);
+  CHECK(route.err.rfind("exoroutectl: FAILED_PRECONDITION: trading is halted on this node since ", 0) == 0);
+  CHECK(route.err.find(": venue SIM-B misprices (exoroutectl resume lifts it") != std::string::npos);
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "what-if"}).exit_code == 0);
+  CHECK(Ctl(*d, {"status"}).out.find("trading     HALTED since ") != std::string::npos);
+  std::string admin;
+  std::ifstream(dir / "admin_endpoint") >> admin;
+  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  CHECK(metrics.body.find("\nexoroute_trading_halted 1\n") != std::string::npos);
+
+  // A restart does not lift it.
+  REQUIRE(d->Terminate() == 0);
+  d = StartDaemon(dir.path());
+  ch = Connect(*d);
+  auto status = Ctl(*d, {"status"});
+  CHECK(status.out.find("trading     HALTED since ") != std::string::npos);
+  CHECK(status.out.find("venue SIM-B misprices") != std::string::npos);
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute"}).exit_code == 1);
+
+  auto resume = Ctl(*d, {"resume", "--reason", "SIM-B fixed"});
+  INFO(resume.out << resume.err);
+  CHECK(resume.exit_code == 0);
+  CHECK(resume.out.rfind("trading resumed (recorded at sequence ", 0) == 0);
+  CHECK(Ctl(*d, {"status"}).out.find("trading ") == std::string::npos);
+  auto traded = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute", "--wait"});
+  INFO(traded.out << traded.err);
+  CHECK(traded.exit_code == 0);
+  CHECK(traded.out.find("COMPLETED") != std::string::npos);
+  // The chain holds both changes and still verifies.
+  auto replay = Ctl(*d, {"replay"});
+  CHECK(replay.out.find("governance trading halted: venue SIM-B misprices") != std::string::npos);
+  CHECK(replay.out.find("governance trading active: SIM-B fixed") != std::string::npos);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+}
+
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
           "[e2e][crash]") {
   TempDir dir;
