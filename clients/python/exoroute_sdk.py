@@ -91,6 +91,14 @@ class Client:
             plans += more
         return plans
 
+    def set_trading(self, halt, reason):
+        """Halts (halt=True) or resumes trading on the node; returns (TradingStatus, changed)."""
+        a = self.pb["admin"]
+        req = a.SetTradingRequest(action=a.TRADING_ACTION_HALT if halt else a.TRADING_ACTION_RESUME,
+                                  reason=reason)
+        r = self.admin.SetTrading(req, timeout=self.timeout)
+        return r.trading, r.changed
+
     def watch_to_end(self, plan_id):
         req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
         return [m.delta for m in self.router.WatchPlan(req, timeout=60)]

@@ -91,6 +91,16 @@ def main():
                 last = client.watch_to_end(plan_id)[-1]
                 check(last.WhichOneof("change") == "finished", f"{plan_id} did not finish")
 
+            # A trading halt: executed routes refused with the reason, plan-only answered; the
+            # halt and the resume are governance events the chain check below reads.
+            trading, changed = client.set_trading(True, "python halts")
+            check(changed and trading.halted and trading.reason == "python halts", trading)
+            code, msg = client.route_error("py-halted", "BTC-USD", "buy", btc, mode="execute")
+            check(code == "FAILED_PRECONDITION" and "python halts" in msg, (code, msg))
+            client.route("py-halted-look", "BTC-USD", "buy", btc, mode="plan_only")
+            trading, changed = client.set_trading(False, "python resumes")
+            check(changed and not trading.halted, trading)
+
             # Errors carry the right code and name the field.
             code, msg = client.route_error("bad", "BTC-USD", "buy", 0)
             check(code == "INVALID_ARGUMENT" and msg == "order.quantity: must be > 0, got 0", (code, msg))
