@@ -421,10 +421,10 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext*, const SetTrading
     return ToGrpc(absl::InvalidArgumentError(absl::StrCat("reason: at most 256 characters, got ", req->reason().size())));
   }
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
-  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, req->reason());
+  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, req->reason(), req->venue());
   if (!changed.ok()) return ToGrpc(changed.status());
   resp->set_changed(*changed);
-  *resp->mutable_trading() = ToTradingStatus(engine_->trading());
+  *resp->mutable_trading() = ToTradingStatus(engine_->trading(req->venue()));
   return grpc::Status::OK;
 }
 

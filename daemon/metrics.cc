@@ -175,6 +175,11 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.book_sequence()));
   }
   {
+    Family f(&out, "exoroute_venue_halted", "gauge",
+             "1 while an operator has halted trading at the venue (exoroutectl halt --venue): executed plans decide without it.");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), v.trading().halted() ? "1" : "0");
+  }
+  {
     Family f(&out, "exoroute_venue_children_sent_total", "counter", "Child orders sent to the venue.");
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.children_sent()));
   }

@@ -382,6 +382,8 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
     *vi = *std::move(base);
     if (std::string_view why = OrderExclusion(o, id); !why.empty()) {
       vi->set_exclusion(std::string(why));
+    } else if (std::string halt = plan.mode() == ROUTE_MODE_EXECUTE ? VenueHalt(id) : ""; !halt.empty()) {
+      vi->set_exclusion(std::move(halt));
     } else if (plan.mode() == ROUTE_MODE_EXECUTE && !v.adapter->can_trade()) {
       vi->set_exclusion("market data only: the venue takes no orders");
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
@@ -659,63 +661,110 @@ constexpr char kHalted[] = "halted";
 constexpr char kActive[] = "active";
 }  // namespace
 
-absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& reason) {
-  std::lock_guard<std::mutex> lock(trading_mu_);  // Check, record and update as one step.
+namespace {
+std::string TradingSubject(const std::string& venue) {
+  return venue.empty() ? std::string(kTradingSubject) : absl::StrCat(kTradingSubject, " venue ", venue);
+}
+std::string UtcSeconds(int64_t ns) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(ns), absl::UTCTimeZone());
+}
+}  // namespace
+
+absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& reason, const std::string& venue) {
+  if (!venue.empty() && venues_.count(venue) == 0) {
+    std::vector<std::string> known;
+    for (const auto& [id, v] : venues_) known.push_back(id);
+    return absl::InvalidArgumentError(absl::StrCat("venue: unknown venue \"", venue, "\" (this node's: ",
+                                                   absl::StrJoin(known, ", "), ")"));
+  }
+  std::lock_guard<std::mutex> serial(trading_change_mu_);
+  if (!halted && !trading(venue).halted) return false;  // Never halted, or resumed already.
   GovernanceEvent e;
   e.set_kind(GOVERNANCE_KIND_TRADING);
-  e.set_subject(kTradingSubject);
+  e.set_subject(TradingSubject(venue));
   e.set_digest(halted ? kHalted : kActive);
   PlanDelta stored;
-  if (!halted && !trading_.halted) return false;  // Never halted, or resumed already: nothing to record.
   EXO_ASSIGN_OR_RETURN(bool recorded, RecordGovernanceIfChanged(
                                           e, [&](const std::string&) { return reason; }, "", &stored));
   if (!recorded) return false;  // Halted already.
-  trading_ = Trading{halted, reason, stored.event_time_ns(), stored.sequence()};
-  halted_ = halted;
+  const Trading now{halted, reason, stored.event_time_ns(), stored.sequence()};
+  {
+    std::lock_guard<std::mutex> lock(trading_mu_);
+    if (venue.empty()) {
+      trading_ = now;
+      halted_ = halted;
+    } else {
+      venue_trading_[venue] = now;
+    }
+  }
+  const std::string what = venue.empty() ? "trading" : absl::StrCat("trading at venue ", venue);
   if (halted) {
-    LogWarning("trading halted (recorded at sequence %d): %s", stored.sequence(), reason);
+    LogWarning("%s halted (recorded at sequence %d): %s", what, stored.sequence(), reason);
   } else {
-    LogInfo("trading resumed (recorded at sequence %d): %s", stored.sequence(), reason);
+    LogInfo("%s resumed (recorded at sequence %d): %s", what, stored.sequence(), reason);
   }
   return true;
 }
 
-RouterEngine::Trading RouterEngine::trading() const {
+RouterEngine::Trading RouterEngine::trading(const std::string& venue) const {
   std::lock_guard<std::mutex> lock(trading_mu_);
-  return trading_;
+  if (venue.empty()) return trading_;
+  auto it = venue_trading_.find(venue);
+  return it == venue_trading_.end() ? Trading{} : it->second;
+}
+
+std::string RouterEngine::VenueHalt(const std::string& venue) const {
+  std::lock_guard<std::mutex> lock(trading_mu_);
+  auto it = venue_trading_.find(venue);
+  if (it == venue_trading_.end() || !it->second.halted) return "";
+  return absl::StrCat("halted by an operator since ", UtcSeconds(it->second.since_ns), ": ", it->second.reason);
 }
 
 absl::Status RouterEngine::CheckTradingAllowed() const {
   if (!halted_.load()) return absl::OkStatus();
   const Trading t = trading();
   if (!t.halted) return absl::OkStatus();  // Resumed meanwhile.
-  return absl::FailedPreconditionError(absl::StrCat(
-      "trading is halted on this node since ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(t.since_ns),
-                                                                absl::UTCTimeZone()),
-      ": ", t.reason, " (exoroutectl resume lifts it; plan-only routes are answered)"));
+  return absl::FailedPreconditionError(absl::StrCat("trading is halted on this node since ", UtcSeconds(t.since_ns),
+                                                    ": ", t.reason,
+                                                    " (exoroutectl resume lifts it; plan-only routes are answered)"));
 }
 
 absl::Status RouterEngine::RestoreTrading() {
-  bool halted = false;
+  // Which subjects the chain last recorded as halted or active.
+  std::map<std::string, bool> last;  // subject -> halted
   {
     std::lock_guard<std::mutex> lock(node_events_mu_);
-    auto it = last_governance_.find({GOVERNANCE_KIND_TRADING, kTradingSubject});
-    if (it == last_governance_.end()) return absl::OkStatus();  // Never halted.
-    halted = it->second == kHalted;
+    for (const auto& [key, digest] : last_governance_) {
+      if (key.first == GOVERNANCE_KIND_TRADING) last[key.second] = digest == kHalted;
+    }
   }
-  // The reason and time of the last change: the node's governance events are few.
-  Trading t;
+  if (last.empty()) return absl::OkStatus();  // Never halted.
+  // The reason and time of each one's last change: the node's governance events are few.
+  std::map<std::string, Trading> read;
   EXO_RETURN_IF_ERROR(store_->ScanPlan("node/governance", 1, [&](const PlanDelta& d, std::string_view) {
     if (d.has_governance() && d.governance().kind() == GOVERNANCE_KIND_TRADING) {
-      t = Trading{d.governance().digest() == kHalted, d.governance().detail(), d.event_time_ns(), d.sequence()};
+      read[d.governance().subject()] = Trading{false, d.governance().detail(), d.event_time_ns(), d.sequence()};
     }
     return true;
   }));
-  t.halted = halted;  // (The digest the chain last recorded decides.)
   std::lock_guard<std::mutex> lock(trading_mu_);
-  trading_ = t;
-  halted_ = halted;
-  if (halted) LogWarning("trading is halted on this node (since sequence %d): %s", t.sequence, t.reason);
+  for (const auto& [subject, halted] : last) {
+    Trading t = read[subject];
+    t.halted = halted;  // (The digest the chain last recorded decides.)
+    if (subject == kTradingSubject) {
+      trading_ = t;
+      halted_ = halted;
+      if (halted) LogWarning("trading is halted on this node (since sequence %d): %s", t.sequence, t.reason);
+      continue;
+    }
+    const std::string venue = subject.substr(std::string(kTradingSubject).size() + std::string(" venue ").size());
+    if (venues_.count(venue) == 0) {
+      if (halted) LogWarning("venue %s was halted and is no longer configured: its halt is not applied", venue);
+      continue;
+    }
+    venue_trading_[venue] = t;
+    if (halted) LogWarning("trading at venue %s is halted (since sequence %d): %s", venue, t.sequence, t.reason);
+  }
   return absl::OkStatus();
 }
 
@@ -1103,6 +1152,12 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
       }
     }
     s.set_detail(v.adapter->detail());
+    if (const Trading t = trading(id); t.sequence > 0) {
+      s.mutable_trading()->set_halted(t.halted);
+      s.mutable_trading()->set_reason(t.reason);
+      s.mutable_trading()->set_since_ns(t.since_ns);
+      s.mutable_trading()->set_sequence(t.sequence);
+    }
     s.set_children_sent(v.adapter->children_sent());
     s.set_fills(v.adapter->fills());
     out.push_back(std::move(s));

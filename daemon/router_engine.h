@@ -97,19 +97,21 @@ class RouterEngine {
 
   // Trading on this node (AdminService.SetTrading). While halted no child order is sent:
   // EXECUTE routes are refused and working EXECUTE plans make no new decision (cancels, fills
-  // and expiries go on); plan-only routes are decided as ever. Each change is a governance event
-  // (GOVERNANCE_KIND_TRADING), read back at start-up: a node halted before a restart starts
-  // halted.
+  // and expiries go on); plan-only routes are decided as ever. One venue can be halted alone:
+  // executed plans then decide without it (its exclusion says why). Each change is a
+  // governance event (GOVERNANCE_KIND_TRADING), read back at start-up: what was halted before a
+  // restart is halted after it.
   struct Trading {
     bool halted = false;
     std::string reason;     // Of the last change ("" if never changed).
     int64_t since_ns = 0;   // Its event time (0 if never).
     uint64_t sequence = 0;  // Its delta's sequence (0 if never).
   };
-  // Halts (or resumes) and records it: true; false when the node is already so (nothing
-  // recorded).
-  absl::StatusOr<bool> SetTrading(bool halted, const std::string& reason);
-  Trading trading() const;
+  // Halts (or resumes) the node, or with `venue` one of its venues, and records it: true; false
+  // when it is already so (nothing recorded). InvalidArgument for a venue the node does not have.
+  absl::StatusOr<bool> SetTrading(bool halted, const std::string& reason, const std::string& venue = "");
+  // The node's state, or with `venue` that venue's own.
+  Trading trading(const std::string& venue = "") const;
   // FailedPrecondition saying since when and why trading is halted; OK when it is not.
   absl::Status CheckTradingAllowed() const;
   // The solver input `order` would be decided from now (for a cluster route's node session).
@@ -282,9 +284,15 @@ class RouterEngine {
   absl::Status AppendNodeEvent(store::PendingDelta p, exoroute::v1::PlanDelta* stored = nullptr);
   // Trading as the chain last recorded it (end of Recover).
   absl::Status RestoreTrading();
-  mutable std::mutex trading_mu_;  // Serialises SetTrading (check, record, update); guards trading_.
+  std::mutex trading_change_mu_;  // Serialises SetTrading: check, record, update as one step.
+  // Guards trading_ and venue_trading_; held only to read or write them (never while a delta is
+  // appended: a decision reads them under its plan's lock).
+  mutable std::mutex trading_mu_;
   Trading trading_;
+  std::map<std::string, Trading> venue_trading_;  // By venue id: venues ever halted.
   std::atomic<bool> halted_{false};  // trading_.halted, read without the lock.
+  // The exclusion of a venue halted alone ("" if it is not).
+  std::string VenueHalt(const std::string& venue) const;
   std::mutex governance_mu_;  // Serialises RecordGovernanceIfChanged.
   mutable std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.

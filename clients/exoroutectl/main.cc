@@ -86,10 +86,12 @@ commands:
                                         check it offline against a tree head kept earlier
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
-  halt --reason TEXT                    stop trading on the node: no child order is sent, EXECUTE
-                                        routes are refused; recorded in the chain, kept across
-                                        restarts (open children stay: plan cancel --all)
-  resume --reason TEXT                  trade again
+  halt --reason TEXT [--venue V]        stop trading on the node: no child order is sent, EXECUTE
+                                        routes are refused; with --venue, at that venue only
+                                        (executed plans decide without it); recorded in the
+                                        chain, kept across restarts (open children stay open:
+                                        plan cancel --all)
+  resume --reason TEXT [--venue V]      trade again (at that venue)
   backup NAME                           a consistent copy of the node's database and keys,
                                         made while it routes, in store.backup_dir/NAME
                                         (a data directory; check it with audit verify
@@ -1159,14 +1161,15 @@ int CmdSolve(Context& c) {
   return kExitOk;
 }
 
-// `halt --reason TEXT` / `resume --reason TEXT`: AdminService.SetTrading.
+// `halt --reason TEXT [--venue V]` / `resume …`: AdminService.SetTrading.
 int CmdSetTrading(Context& c, bool halt) {
   const char* cmd = halt ? "halt" : "resume";
-  if (c.args.words().size() != 1) return Usage(absl::StrCat(cmd, ": takes no arguments, only --reason TEXT"));
+  if (c.args.words().size() != 1) return Usage(absl::StrCat(cmd, ": takes no arguments, only --reason TEXT [--venue V]"));
   if (!c.args.Has("reason")) return Usage(absl::StrCat(cmd, ": --reason is required (it is recorded in the chain)"));
   SetTradingRequest req;
   req.set_action(halt ? TRADING_ACTION_HALT : TRADING_ACTION_RESUME);
   req.set_reason(c.args.Get("reason"));
+  req.set_venue(c.args.Get("venue"));
   absl::StatusOr<SetTradingResponse> r = Unary(c, &AdminService::Stub::SetTrading, req);
   if (!r.ok()) return Fail(r.status());
   if (c.json) {
@@ -1174,8 +1177,15 @@ int CmdSetTrading(Context& c, bool halt) {
     return kExitOk;
   }
   const TradingStatus& t = r->trading();
+  const std::string where = req.venue().empty() ? "" : absl::StrCat(" at venue ", req.venue());
   if (!r->changed()) {
-    std::cout << (t.halted() ? "trading was already halted" : "trading was not halted") << "; nothing recorded\n";
+    std::cout << "trading" << where << (t.halted() ? " was already halted" : " was not halted") << "; nothing recorded\n";
+    return kExitOk;
+  }
+  if (!req.venue().empty()) {
+    std::cout << "trading" << where << (t.halted() ? " halted" : " resumed") << " (recorded at sequence " << t.sequence()
+              << (t.halted() ? "): executed plans decide without it; its open children stay open\n"
+                             : "): executed plans use it again\n");
     return kExitOk;
   }
   if (t.halted()) {
@@ -1246,7 +1256,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out"},
+                             "method", "version", "at", "config-out", "venue"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;

@@ -223,12 +223,18 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8s %8s %8s\n", "VENUE", "ADAPTER",
                                       "STATE", "SYMBOLS", "BOOK AGE", "FEE BPS", "SENT", "FILLS"));
   for (const auto& v : r.venues()) {
-    std::string state = AdapterState_Name(v.state()).substr(14);
+    std::string state = v.trading().halted() ? "HALTED" : AdapterState_Name(v.state()).substr(14);
     absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8.2f %8d %8d\n", v.venue(), v.adapter(),
                                         state, absl::StrJoin(v.symbols(), ","),
                                         v.book_age_ms() < 0 ? "-" : absl::StrCat(v.book_age_ms(), " ms"),
                                         v.fee_bps(), v.children_sent(), v.fills()));
     if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
+    if (v.trading().halted()) {
+      absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(v.trading().since_ns()),
+                                       absl::UTCTimeZone()),
+                      ": ", v.trading().reason(), " (exoroutectl resume --venue ", v.venue(), ")\n");
+    }
   }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams

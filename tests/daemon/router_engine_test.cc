@@ -468,6 +468,63 @@ TEST_CASE("a halt stops every new child order until resumed and is still in forc
   CHECK(recorded == std::vector<std::string>{"halted: desk halt", "active: all clear"});
 }
 
+TEST_CASE("a venue halted alone is left out of executed decisions with the reason until resumed", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto unknown = n.engine->SetTrading(true, "x", "NOPE");
+  CHECK(unknown.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(unknown.status().message()) == "venue: unknown venue \"NOPE\" (this node's: SIM-A, SIM-B, SIM-C)");
+  REQUIRE(n.engine->SetTrading(true, "SIM-B misprices", "SIM-B").value() == true);
+  CHECK(n.engine->SetTrading(true, "again", "SIM-B").value() == false);
+  CHECK(n.engine->trading("SIM-B").halted);
+  CHECK_FALSE(n.engine->trading().halted);  // The node trades on.
+  CHECK(n.engine->CheckTradingAllowed().ok());
+  auto excluded = [](const Plan& p, const std::string& venue) -> std::string {
+    for (const auto& e : p.exclusions()) {
+      if (e.venue() == venue) return e.reason();
+    }
+    return "";
+  };
+  auto used = [](const Plan& p, const std::string& venue) {
+    for (const auto& c : p.children()) {
+      if (c.order().venue() == venue) return true;
+    }
+    for (const auto& a : p.allocations()) {
+      if (a.venue() == venue) return true;
+    }
+    return false;
+  };
+  // Executed: decided without SIM-B (its exclusion says why), and never sent there.
+  auto first = n.engine->Route(Order("v-exec", SIDE_BUY, 12 * kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(first.ok());
+  CHECK_THAT(excluded(*first, "SIM-B"), Catch::Matches("halted by an operator since 20[0-9-]+T[0-9:]+Z: SIM-B misprices"));
+  Plan done = n.WaitSettled("v-exec");
+  CHECK(done.status() == PLAN_STATUS_COMPLETED);
+  CHECK_FALSE(used(done, "SIM-B"));
+  // Plan-only: what the node would do, SIM-B included (the cheapest fee of the three).
+  auto look = n.engine->Route(Order("v-look", SIDE_BUY, 12 * kBtc), ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(look.ok());
+  CHECK(excluded(*look, "SIM-B").empty());
+  CHECK(used(*look, "SIM-B"));
+
+  // Still halted after a restart; resumed, executed plans use it again.
+  n.Close();
+  n.Open();
+  CHECK(n.engine->trading("SIM-B").halted);
+  CHECK(n.engine->trading("SIM-B").reason == "SIM-B misprices");
+  auto again = n.engine->Route(Order("v-exec-2", SIDE_BUY, 12 * kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(again.ok());
+  CHECK_FALSE(excluded(*again, "SIM-B").empty());
+  REQUIRE(n.engine->SetTrading(false, "SIM-B fixed", "SIM-B").value() == true);
+  auto after = n.engine->Route(Order("v-exec-3", SIDE_BUY, 12 * kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(after.ok());
+  CHECK(excluded(*after, "SIM-B").empty());
+  CHECK(used(*after, "SIM-B"));
+  n.WaitSettled("v-exec-2");
+  n.WaitSettled("v-exec-3");
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);  // The halt is in the recorded inputs.
+}
+
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());

@@ -735,6 +735,31 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
+
+  // One venue alone: executed routes decide without it and say why; the node trades on.
+  auto venue_halt = Ctl(*d, {"halt", "--venue", "SIM-B", "--reason", "SIM-B misprices"});
+  INFO(venue_halt.out << venue_halt.err);
+  CHECK(venue_halt.out.rfind("trading at venue SIM-B halted (recorded at sequence ", 0) == 0);
+  auto bad_venue = Ctl(*d, {"halt", "--venue", "NOPE", "--reason", "x"});
+  CHECK(bad_venue.err == "exoroutectl: INVALID_ARGUMENT: venue: unknown venue \"NOPE\" (this node's: SIM-A, SIM-B, SIM-C)\n");
+  auto status_v = Ctl(*d, {"status"});
+  INFO(status_v.out);
+  CHECK(status_v.out.find("  SIM-B      sim     HALTED ") != std::string::npos);
+  CHECK(status_v.out.find("HALTED since ") != std::string::npos);
+  CHECK(status_v.out.find("trading     HALTED") == std::string::npos);
+  std::ifstream(dir / "admin_endpoint") >> admin;
+  metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  CHECK(metrics.body.find("\nexoroute_venue_halted{venue=\"SIM-B\"} 1\n") != std::string::npos);
+  CHECK(metrics.body.find("\nexoroute_venue_halted{venue=\"SIM-A\"} 0\n") != std::string::npos);
+  auto without_b = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "12", "--execute", "--wait"});
+  INFO(without_b.out << without_b.err);
+  CHECK(without_b.exit_code == 0);
+  CHECK(without_b.out.find("excluded SIM-B: halted by an operator since ") != std::string::npos);
+  const size_t children_table = without_b.out.find("  CHILD ");
+  REQUIRE(children_table != std::string::npos);
+  CHECK(without_b.out.find("SIM-B", children_table) == std::string::npos);  // No child there.
+  CHECK(Ctl(*d, {"resume", "--venue", "SIM-B", "--reason", "fixed"}).exit_code == 0);
+  CHECK(Ctl(*d, {"status"}).out.find("HALTED") == std::string::npos);
 }
 
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
