@@ -61,19 +61,6 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-namespace {
-
-// What Status and SetTrading answer of the engine's trading state.
-TradingStatus ToTradingStatus(const RouterEngine::Trading& t) {
-  TradingStatus out;
-  out.set_halted(t.halted);
-  out.set_reason(t.reason);
-  out.set_since_ns(t.since_ns);
-  out.set_sequence(t.sequence);
-  return out;
-}
-}  // namespace
-
 grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
                                       RouteResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
@@ -356,7 +343,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   *resp->mutable_chain_head() = store_->Head();
   resp->set_store_size_bytes(store_->SizeOnDisk());
   if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
-  *resp->mutable_trading() = ToTradingStatus(engine_->trading());
+  *resp->mutable_trading() = engine_->trading().ToProto();
   resp->set_data_dir(cfg.data_dir());
   uint64_t total = 0, working = 0;
   engine_->CountPlans(&total, &working);
@@ -424,7 +411,7 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext*, const SetTrading
   absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, req->reason(), req->venue());
   if (!changed.ok()) return ToGrpc(changed.status());
   resp->set_changed(*changed);
-  *resp->mutable_trading() = ToTradingStatus(engine_->trading(req->venue()));
+  *resp->mutable_trading() = engine_->trading(req->venue()).ToProto();
   return grpc::Status::OK;
 }
 

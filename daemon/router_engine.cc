@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -659,11 +660,10 @@ namespace {
 constexpr char kTradingSubject[] = "trading";
 constexpr char kHalted[] = "halted";
 constexpr char kActive[] = "active";
-}  // namespace
+constexpr char kVenueSubjectPrefix[] = "trading venue ";
 
-namespace {
 std::string TradingSubject(const std::string& venue) {
-  return venue.empty() ? std::string(kTradingSubject) : absl::StrCat(kTradingSubject, " venue ", venue);
+  return venue.empty() ? std::string(kTradingSubject) : absl::StrCat(kVenueSubjectPrefix, venue);
 }
 std::string UtcSeconds(int64_t ns) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(ns), absl::UTCTimeZone());
@@ -704,6 +704,15 @@ absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& re
     LogInfo("%s resumed (recorded at sequence %d): %s", what, stored.sequence(), reason);
   }
   return true;
+}
+
+exoroute::v1::TradingStatus RouterEngine::Trading::ToProto() const {
+  exoroute::v1::TradingStatus out;
+  out.set_halted(halted);
+  out.set_reason(reason);
+  out.set_since_ns(since_ns);
+  out.set_sequence(sequence);
+  return out;
 }
 
 RouterEngine::Trading RouterEngine::trading(const std::string& venue) const {
@@ -757,7 +766,11 @@ absl::Status RouterEngine::RestoreTrading() {
       if (halted) LogWarning("trading is halted on this node (since sequence %d): %s", t.sequence, t.reason);
       continue;
     }
-    const std::string venue = subject.substr(std::string(kTradingSubject).size() + std::string(" venue ").size());
+    if (!absl::StartsWith(subject, kVenueSubjectPrefix)) {
+      LogWarning("a trading event about \"%s\" (neither the node nor a venue) is ignored", subject);
+      continue;
+    }
+    const std::string venue = subject.substr(std::string_view(kVenueSubjectPrefix).size());
     if (venues_.count(venue) == 0) {
       if (halted) LogWarning("venue %s was halted and is no longer configured: its halt is not applied", venue);
       continue;
@@ -828,8 +841,8 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   // A plan of that id may have settled and left memory: the store is asked first (the record
   // then stays in memory until the next sweep, so the check below finds it).
   EXO_RETURN_IF_ERROR(FindRecord(order.id()).status());
-  // (Asked before plans_mu_: SetTrading holds trading_mu_ while it appends. A halt recorded
-  // after this check sends nothing anyway: NextStep makes no decision while halted.)
+  // (A halt recorded after this check sends nothing anyway: NextStep makes no decision while
+  // halted.)
   const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed() : absl::OkStatus();
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
@@ -1152,12 +1165,7 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
       }
     }
     s.set_detail(v.adapter->detail());
-    if (const Trading t = trading(id); t.sequence > 0) {
-      s.mutable_trading()->set_halted(t.halted);
-      s.mutable_trading()->set_reason(t.reason);
-      s.mutable_trading()->set_since_ns(t.since_ns);
-      s.mutable_trading()->set_sequence(t.sequence);
-    }
+    if (const Trading t = trading(id); t.sequence > 0) *s.mutable_trading() = t.ToProto();
     s.set_children_sent(v.adapter->children_sent());
     s.set_fills(v.adapter->fills());
     out.push_back(std::move(s));

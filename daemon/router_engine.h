@@ -106,6 +106,7 @@ class RouterEngine {
     std::string reason;     // Of the last change ("" if never changed).
     int64_t since_ns = 0;   // Its event time (0 if never).
     uint64_t sequence = 0;  // Its delta's sequence (0 if never).
+    exoroute::v1::TradingStatus ToProto() const;
   };
   // Halts (or resumes) the node, or with `venue` one of its venues, and records it: true; false
   // when it is already so (nothing recorded). InvalidArgument for a venue the node does not have.
