@@ -233,7 +233,8 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",
                       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(v.trading().since_ns()),
                                        absl::UTCTimeZone()),
-                      ": ", v.trading().reason(), " (exoroutectl resume --venue ", v.venue(), ")\n");
+                      ": ", v.trading().reason(), " (adapter ", AdapterState_Name(v.state()).substr(14),
+                      "; exoroutectl resume --venue ", v.venue(), ")\n");
     }
   }
   if (!r.peers().empty()) {

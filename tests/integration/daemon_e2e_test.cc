@@ -746,6 +746,7 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   INFO(status_v.out);
   CHECK(status_v.out.find("  SIM-B      sim     HALTED ") != std::string::npos);
   CHECK(status_v.out.find("HALTED since ") != std::string::npos);
+  CHECK(status_v.out.find(": SIM-B misprices (adapter UP; exoroutectl resume --venue SIM-B)") != std::string::npos);
   CHECK(status_v.out.find("trading     HALTED") == std::string::npos);
   std::ifstream(dir / "admin_endpoint") >> admin;
   metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
