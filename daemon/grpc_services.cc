@@ -397,7 +397,22 @@ uint64_t BytesUnder(const std::filesystem::path& dir) {
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext*, const SetTradingRequest* req,
+namespace {
+// The identity of a client that presented a verified certificate (its common name, else its
+// first subject alternative name); "" without one.
+std::string ClientIdentity(const grpc::ServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return "";
+  for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+    for (const grpc::string_ref& v : auth->FindPropertyValues(property)) {
+      if (v.size() > 0) return std::string(v.data(), v.size());
+    }
+  }
+  return "";
+}
+}  // namespace
+
+grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTradingRequest* req,
                                           SetTradingResponse* resp) {
   if (req->action() != TRADING_ACTION_HALT && req->action() != TRADING_ACTION_RESUME) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -408,7 +423,10 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext*, const SetTrading
     return ToGrpc(absl::InvalidArgumentError(absl::StrCat("reason: at most 256 characters, got ", req->reason().size())));
   }
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
-  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, req->reason(), req->venue());
+  // Who asked, when the API port knows (mutual TLS): recorded with the reason.
+  const std::string by = ClientIdentity(*ctx);
+  const std::string reason = by.empty() ? req->reason() : absl::StrCat(req->reason(), " (by client ", by, ")");
+  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, reason, req->venue());
   if (!changed.ok()) return ToGrpc(changed.status());
   resp->set_changed(*changed);
   *resp->mutable_trading() = engine_->trading(req->venue()).ToProto();

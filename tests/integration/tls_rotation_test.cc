@@ -176,3 +176,37 @@ TEST_CASE("an unusable certificate set at start-up stops the start, naming the f
   INFO(check.err);
   CHECK(check.exit_code == 0);
 }
+
+TEST_CASE("with client certificates required a halt records which client made it", "[e2e][tls][halt]") {
+  TempDir dir;
+  const std::string certs = dir / "certs";
+  REQUIRE(exo::testing::GenerateClusterCerts(certs, "server ops-1"));
+  std::string json = TestConfigJson(dir / "data");
+  const std::string at = R"("listen": {)";
+  REQUIRE(json.find(at) != std::string::npos);
+  json.insert(json.find(at), R"("tls": {"cert_file": ")" + certs + R"(/server.pem", "key_file": ")" + certs +
+                                 R"(/server.key", "ca_file": ")" + certs + R"(/ca.pem", "require_client_cert": true},
+  )");
+  std::string error;
+  auto d = DaemonProcess::Start(dir / "data", json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem", "--cert", certs + "/ops-1.pem",
+                               "--key", certs + "/ops-1.key"});
+    return exo::testing::Run(EXOROUTECTL_PATH, args);
+  };
+  auto halt = ctl({"halt", "--reason", "desk halt"});
+  INFO(halt.out << halt.err);
+  REQUIRE(halt.exit_code == 0);
+  auto status = ctl({"status"});
+  CHECK(status.out.find(": desk halt (by client ops-1); no child order is sent") != std::string::npos);
+  auto resume = ctl({"resume", "--venue", "SIM-A", "--reason", "nothing"});
+  CHECK(resume.out == "trading at venue SIM-A was not halted; nothing recorded\n");
+  auto replay = ctl({"replay"});
+  CHECK(replay.out.find("governance trading halted: desk halt (by client ops-1)") != std::string::npos);
+  // Without a client certificate the port answers nothing at all.
+  auto anonymous = exo::testing::Run(EXOROUTECTL_PATH, {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem",
+                                                        "--timeout", "2000", "halt", "--reason", "x"});
+  CHECK(anonymous.exit_code == 1);
+}
