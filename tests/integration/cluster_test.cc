@@ -344,6 +344,9 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
     REQUIRE(CallRoute(*solo, req, &reference).ok());
     grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
     INFO("route " << id << ": " << s.error_message());
+    std::string drops;  // (Why a node was left out, should one be.)
+    for (const auto& d : split.cluster().route().dropped()) drops += d.node() + ": " + d.reason() + "; ";
+    INFO("dropped " << drops);
     REQUIRE(s.ok());
     CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
     CHECK(split.cluster().shortfall() == reference.plan().shortfall());
