@@ -155,6 +155,10 @@ RouteRequest PlanOnly(const std::string& id, Side side, int64_t qty) {
   return exo::testing::BtcOrder(id, side, qty, ROUTE_MODE_PLAN_ONLY);
 }
 
+RouteRequest Executed(const std::string& id, Side side, int64_t qty) {
+  return exo::testing::BtcOrder(id, side, qty, ROUTE_MODE_EXECUTE);
+}
+
 grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteResponse* resp) {
   return exo::testing::CallRoute(Connect(d), req, resp, std::chrono::seconds(20));
 }
@@ -551,8 +555,7 @@ TEST_CASE("pair keys are governance: each node's own at start, a peer's when it 
 TEST_CASE("an executed cluster route: every node trades its own share, records it, and replays it") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteRequest req = PlanOnly("exec-1", SIDE_BUY, 30 * kBtc);
-  req.set_mode(ROUTE_MODE_EXECUTE);
+  RouteRequest req = Executed("exec-1", SIDE_BUY, 30 * kBtc);
   RouteResponse r;
   grpc::Status s = CallRoute(*c.nodes[1], req, &r);
   INFO(s.error_message());
@@ -912,8 +915,7 @@ TEST_CASE("a halted node takes no share of an executed cluster route and a halte
   for (int k = 0; k < 3; ++k) c.Start(k);
   REQUIRE(exo::testing::Ctl(*c.nodes[1], {"halt", "--reason", "n2 desk halt"}).exit_code == 0);
   // Executed: n2 is left out with its reason, the others carry the whole order.
-  RouteRequest req = PlanOnly("halt-exec", SIDE_BUY, 9 * kBtc);
-  req.set_mode(ROUTE_MODE_EXECUTE);
+  RouteRequest req = Executed("halt-exec", SIDE_BUY, 9 * kBtc);
   RouteResponse r;
   grpc::Status s = CallRoute(*c.nodes[0], req, &r);
   INFO(s.error_message());
