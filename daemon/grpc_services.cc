@@ -77,7 +77,7 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteRespon
   if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
   // A halted node neither trades nor coordinates a cluster route that would trade elsewhere.
   if (req->mode() == ROUTE_MODE_EXECUTE) {
-    if (absl::Status halted = engine_->CheckTradingAllowed(); !halted.ok()) return ToGrpc(halted);
+    if (absl::Status halted = engine_->CheckTradingAllowed(req->order().symbol()); !halted.ok()) return ToGrpc(halted);
   }
   if (coordinator_ != nullptr) {
     absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
@@ -344,6 +344,11 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_store_size_bytes(store_->SizeOnDisk());
   if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
   *resp->mutable_trading() = engine_->trading().ToProto();
+  for (const auto& [symbol, t] : engine_->SymbolTrading()) {
+    SymbolTrading* st = resp->add_symbol_trading();
+    st->set_symbol(symbol);
+    *st->mutable_trading() = t.ToProto();
+  }
   resp->set_data_dir(cfg.data_dir());
   uint64_t total = 0, working = 0;
   engine_->CountPlans(&total, &working);
@@ -426,10 +431,11 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
   // Who asked, when the API port knows (mutual TLS): recorded with the reason.
   const std::string by = ClientIdentity(*ctx);
   const std::string reason = by.empty() ? req->reason() : absl::StrCat(req->reason(), " (by client ", by, ")");
-  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, reason, req->venue());
+  const RouterEngine::TradingScope scope{req->venue(), req->symbol()};
+  absl::StatusOr<bool> changed = engine_->SetTrading(req->action() == TRADING_ACTION_HALT, reason, scope);
   if (!changed.ok()) return ToGrpc(changed.status());
   resp->set_changed(*changed);
-  *resp->mutable_trading() = engine_->trading(req->venue()).ToProto();
+  *resp->mutable_trading() = engine_->trading(scope).ToProto();
   return grpc::Status::OK;
 }
 

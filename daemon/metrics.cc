@@ -9,7 +9,9 @@
 namespace exo::daemon {
 namespace {
 
+using exoroute::v1::Instrument;
 using exoroute::v1::StatusResponse;
+using exoroute::v1::SymbolTrading;
 using exoroute::v1::VenueStatus;
 
 // One metric family: HELP and TYPE once, then its samples.
@@ -117,6 +119,16 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_trading_halted", "gauge",
          "1 while an operator has halted trading on the node (exoroutectl halt): no child order is sent.")
       .Sample("", s.trading().halted() ? "1" : "0");
+  {
+    // Every instrument of the node, 1 for those halted alone.
+    Family f(&out, "exoroute_symbol_halted", "gauge",
+             "1 while an operator has halted trading in the symbol (exoroutectl halt --symbol): its orders send no child.");
+    for (const Instrument& i : s.instruments()) {
+      bool halted = false;
+      for (const SymbolTrading& t : s.symbol_trading()) halted |= t.symbol() == i.symbol() && t.trading().halted();
+      f.Sample(Label("symbol", i.symbol()), halted ? "1" : "0");
+    }
+  }
   Family(&out, "exoroute_unknown_executions_total", "counter",
          "Execution reports not applied: for no open child order, unreadable or beyond the bounds (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));

@@ -496,7 +496,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   }
 
   // Trading halted by an operator: no new decision, so no child is sent, until it resumes.
-  if (p.mode() == ROUTE_MODE_EXECUTE && halted_.load()) return step;
+  if (p.mode() == ROUTE_MODE_EXECUTE && TradingHalted(o.symbol())) return step;
 
   // A plan waiting for its limit price: while no venue's book has a level within it, the solver
   // would cut every venue at the limit, allocate nothing and nothing would be recorded — so no
@@ -661,43 +661,59 @@ constexpr char kTradingSubject[] = "trading";
 constexpr char kHalted[] = "halted";
 constexpr char kActive[] = "active";
 constexpr char kVenueSubjectPrefix[] = "trading venue ";
+constexpr char kSymbolSubjectPrefix[] = "trading symbol ";
 
-std::string TradingSubject(const std::string& venue) {
-  return venue.empty() ? std::string(kTradingSubject) : absl::StrCat(kVenueSubjectPrefix, venue);
-}
 std::string UtcSeconds(int64_t ns) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(ns), absl::UTCTimeZone());
 }
 }  // namespace
 
-absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& reason, const std::string& venue) {
-  if (!venue.empty() && venues_.count(venue) == 0) {
+std::string RouterEngine::TradingScope::Subject() const {
+  if (!venue.empty()) return absl::StrCat(kVenueSubjectPrefix, venue);
+  if (!symbol.empty()) return absl::StrCat(kSymbolSubjectPrefix, symbol);
+  return kTradingSubject;
+}
+
+std::string RouterEngine::KnownSymbols() const {
+  std::vector<std::string> known;
+  for (const auto& i : config_.instruments()) known.push_back(i.symbol());
+  return absl::StrJoin(known, ", ");
+}
+
+absl::StatusOr<bool> RouterEngine::SetTrading(bool halted, const std::string& reason, const TradingScope& scope) {
+  if (!scope.venue.empty() && !scope.symbol.empty()) {
+    return absl::InvalidArgumentError("venue, symbol: halt or resume one venue or one symbol, not both");
+  }
+  if (!scope.venue.empty() && venues_.count(scope.venue) == 0) {
     std::vector<std::string> known;
     for (const auto& [id, v] : venues_) known.push_back(id);
-    return absl::InvalidArgumentError(absl::StrCat("venue: unknown venue \"", venue, "\" (this node's: ",
+    return absl::InvalidArgumentError(absl::StrCat("venue: unknown venue \"", scope.venue, "\" (this node's: ",
                                                    absl::StrJoin(known, ", "), ")"));
   }
+  if (!scope.symbol.empty() && FindInstrument(scope.symbol) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("symbol: unknown symbol \"", scope.symbol,
+                                                   "\" (this node trades: ", KnownSymbols(), ")"));
+  }
   std::lock_guard<std::mutex> serial(trading_change_mu_);
-  if (!halted && !trading(venue).halted) return false;  // Never halted, or resumed already.
+  const bool was = trading(scope).halted;
+  if (!halted && !was) return false;  // Never halted, or resumed already.
   GovernanceEvent e;
   e.set_kind(GOVERNANCE_KIND_TRADING);
-  e.set_subject(TradingSubject(venue));
+  e.set_subject(scope.Subject());
   e.set_digest(halted ? kHalted : kActive);
   PlanDelta stored;
   EXO_ASSIGN_OR_RETURN(bool recorded, RecordGovernanceIfChanged(
                                           e, [&](const std::string&) { return reason; }, "", &stored));
   if (!recorded) return false;  // Halted already.
-  const Trading now{halted, reason, stored.event_time_ns(), stored.sequence()};
   {
     std::lock_guard<std::mutex> lock(trading_mu_);
-    if (venue.empty()) {
-      trading_ = now;
-      halted_ = halted;
-    } else {
-      venue_trading_[venue] = now;
-    }
+    trading_[scope.Subject()] = Trading{halted, reason, stored.event_time_ns(), stored.sequence()};
+    if (scope.venue.empty() && scope.symbol.empty()) halted_ = halted;
+    if (!scope.symbol.empty() && halted != was) symbols_halted_ += halted ? 1 : -1;
   }
-  const std::string what = venue.empty() ? "trading" : absl::StrCat("trading at venue ", venue);
+  const std::string what = !scope.venue.empty()    ? absl::StrCat("trading at venue ", scope.venue)
+                           : !scope.symbol.empty() ? absl::StrCat("trading in ", scope.symbol)
+                                                   : std::string("trading");
   if (halted) {
     LogWarning("%s halted (recorded at sequence %d): %s", what, stored.sequence(), reason);
   } else {
@@ -715,27 +731,47 @@ exoroute::v1::TradingStatus RouterEngine::Trading::ToProto() const {
   return out;
 }
 
-RouterEngine::Trading RouterEngine::trading(const std::string& venue) const {
+RouterEngine::Trading RouterEngine::trading(const TradingScope& scope) const {
   std::lock_guard<std::mutex> lock(trading_mu_);
-  if (venue.empty()) return trading_;
-  auto it = venue_trading_.find(venue);
-  return it == venue_trading_.end() ? Trading{} : it->second;
+  auto it = trading_.find(scope.Subject());
+  return it == trading_.end() ? Trading{} : it->second;
+}
+
+std::map<std::string, RouterEngine::Trading> RouterEngine::SymbolTrading() const {
+  std::map<std::string, Trading> out;
+  std::lock_guard<std::mutex> lock(trading_mu_);
+  for (auto it = trading_.lower_bound(kSymbolSubjectPrefix);
+       it != trading_.end() && absl::StartsWith(it->first, kSymbolSubjectPrefix); ++it) {
+    out[it->first.substr(std::string_view(kSymbolSubjectPrefix).size())] = it->second;
+  }
+  return out;
 }
 
 std::string RouterEngine::VenueHalt(const std::string& venue) const {
-  std::lock_guard<std::mutex> lock(trading_mu_);
-  auto it = venue_trading_.find(venue);
-  if (it == venue_trading_.end() || !it->second.halted) return "";
-  return absl::StrCat("halted by an operator since ", UtcSeconds(it->second.since_ns), ": ", it->second.reason);
+  const Trading t = trading(TradingScope::Venue(venue));
+  if (!t.halted) return "";
+  return absl::StrCat("halted by an operator since ", UtcSeconds(t.since_ns), ": ", t.reason);
 }
 
-absl::Status RouterEngine::CheckTradingAllowed() const {
-  if (!halted_.load()) return absl::OkStatus();
-  const Trading t = trading();
-  if (!t.halted) return absl::OkStatus();  // Resumed meanwhile.
-  return absl::FailedPreconditionError(absl::StrCat("trading is halted on this node since ", UtcSeconds(t.since_ns),
-                                                    ": ", t.reason,
-                                                    " (exoroutectl resume lifts it; plan-only routes are answered)"));
+bool RouterEngine::TradingHalted(const std::string& symbol) const {
+  if (halted_.load()) return true;
+  return symbols_halted_.load() > 0 && trading(TradingScope::Symbol(symbol)).halted;
+}
+
+absl::Status RouterEngine::CheckTradingAllowed(const std::string& symbol) const {
+  if (!TradingHalted(symbol)) return absl::OkStatus();
+  if (const Trading t = trading(); t.halted) {
+    return absl::FailedPreconditionError(absl::StrCat("trading is halted on this node since ", UtcSeconds(t.since_ns),
+                                                      ": ", t.reason,
+                                                      " (exoroutectl resume lifts it; plan-only routes are answered)"));
+  }
+  if (const Trading t = trading(TradingScope::Symbol(symbol)); t.halted) {
+    return absl::FailedPreconditionError(absl::StrCat("trading in ", symbol, " is halted on this node since ",
+                                                      UtcSeconds(t.since_ns), ": ", t.reason,
+                                                      " (exoroutectl resume --symbol ", symbol,
+                                                      " lifts it; plan-only routes are answered)"));
+  }
+  return absl::OkStatus();  // Resumed meanwhile.
 }
 
 absl::Status RouterEngine::RestoreTrading() {
@@ -761,22 +797,35 @@ absl::Status RouterEngine::RestoreTrading() {
     Trading t = read[subject];
     t.halted = halted;  // (The digest the chain last recorded decides.)
     if (subject == kTradingSubject) {
-      trading_ = t;
+      trading_[subject] = t;
       halted_ = halted;
       if (halted) LogWarning("trading is halted on this node (since sequence %d): %s", t.sequence, t.reason);
       continue;
     }
-    if (!absl::StartsWith(subject, kVenueSubjectPrefix)) {
-      LogWarning("a trading event about \"%s\" (neither the node nor a venue) is ignored", subject);
+    if (absl::StartsWith(subject, kVenueSubjectPrefix)) {
+      const std::string venue = subject.substr(std::string_view(kVenueSubjectPrefix).size());
+      if (venues_.count(venue) == 0) {
+        if (halted) LogWarning("venue %s was halted and is no longer configured: its halt is not applied", venue);
+        continue;
+      }
+      trading_[subject] = t;
+      if (halted) LogWarning("trading at venue %s is halted (since sequence %d): %s", venue, t.sequence, t.reason);
       continue;
     }
-    const std::string venue = subject.substr(std::string_view(kVenueSubjectPrefix).size());
-    if (venues_.count(venue) == 0) {
-      if (halted) LogWarning("venue %s was halted and is no longer configured: its halt is not applied", venue);
+    if (absl::StartsWith(subject, kSymbolSubjectPrefix)) {
+      const std::string symbol = subject.substr(std::string_view(kSymbolSubjectPrefix).size());
+      if (FindInstrument(symbol) == nullptr) {
+        if (halted) LogWarning("symbol %s was halted and is no longer configured: its halt is not applied", symbol);
+        continue;
+      }
+      trading_[subject] = t;
+      if (halted) {
+        ++symbols_halted_;
+        LogWarning("trading in %s is halted (since sequence %d): %s", symbol, t.sequence, t.reason);
+      }
       continue;
     }
-    venue_trading_[venue] = t;
-    if (halted) LogWarning("trading at venue %s is halted (since sequence %d): %s", venue, t.sequence, t.reason);
+    LogWarning("a trading event about \"%s\" (neither the node, a venue nor a symbol) is ignored", subject);
   }
   return absl::OkStatus();
 }
@@ -843,7 +892,7 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   EXO_RETURN_IF_ERROR(FindRecord(order.id()).status());
   // (A halt recorded after this check sends nothing anyway: NextStep makes no decision while
   // halted.)
-  const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed() : absl::OkStatus();
+  const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed(order.symbol()) : absl::OkStatus();
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -937,10 +986,8 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
 absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& symbol, const std::string& after,
                                                              size_t limit, bool* more) const {
   if (!symbol.empty() && FindInstrument(symbol) == nullptr) {
-    std::vector<std::string> known;
-    for (const auto& i : config_.instruments()) known.push_back(i.symbol());
-    return absl::FailedPreconditionError(absl::StrCat("symbol: unknown symbol \"", symbol, "\" (this node trades: ",
-                                                      absl::StrJoin(known, ", "), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("symbol: unknown symbol \"", symbol, "\" (this node trades: ", KnownSymbols(), ")"));
   }
   // The candidates under plans_mu_ (held, so none leaves memory), each read under its own lock
   // after: plans_mu_ is not held while a plan is copied.
@@ -1165,7 +1212,7 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
       }
     }
     s.set_detail(v.adapter->detail());
-    if (const Trading t = trading(id); t.sequence > 0) *s.mutable_trading() = t.ToProto();
+    if (const Trading t = trading(TradingScope::Venue(id)); t.sequence > 0) *s.mutable_trading() = t.ToProto();
     s.set_children_sent(v.adapter->children_sent());
     s.set_fills(v.adapter->fills());
     out.push_back(std::move(s));

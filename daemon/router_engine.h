@@ -97,10 +97,11 @@ class RouterEngine {
 
   // Trading on this node (AdminService.SetTrading). While halted no child order is sent:
   // EXECUTE routes are refused and working EXECUTE plans make no new decision (cancels, fills
-  // and expiries go on); plan-only routes are decided as ever. One venue can be halted alone:
-  // executed plans then decide without it (its exclusion says why). Each change is a
-  // governance event (GOVERNANCE_KIND_TRADING), read back at start-up: what was halted before a
-  // restart is halted after it.
+  // and expiries go on); plan-only routes are decided as ever. One venue can be halted alone
+  // (executed plans then decide without it, its exclusion saying why), or one symbol (its
+  // orders as if the node were halted, other symbols trading on). Each change is a governance
+  // event (GOVERNANCE_KIND_TRADING, subject TradingScope::Subject), read back at start-up: what
+  // was halted before a restart is halted after it.
   struct Trading {
     bool halted = false;
     std::string reason;     // Of the last change ("" if never changed).
@@ -108,13 +109,25 @@ class RouterEngine {
     uint64_t sequence = 0;  // Its delta's sequence (0 if never).
     exoroute::v1::TradingStatus ToProto() const;
   };
-  // Halts (or resumes) the node, or with `venue` one of its venues, and records it: true; false
-  // when it is already so (nothing recorded). InvalidArgument for a venue the node does not have.
-  absl::StatusOr<bool> SetTrading(bool halted, const std::string& reason, const std::string& venue = "");
-  // The node's state, or with `venue` that venue's own.
-  Trading trading(const std::string& venue = "") const;
-  // FailedPrecondition saying since when and why trading is halted; OK when it is not.
-  absl::Status CheckTradingAllowed() const;
+  // What a halt covers: the whole node (both empty), one venue, or one symbol.
+  struct TradingScope {
+    std::string venue;
+    std::string symbol;
+    static TradingScope Venue(std::string id) { return {std::move(id), ""}; }
+    static TradingScope Symbol(std::string symbol) { return {"", std::move(symbol)}; }
+    // Its governance subject: "trading", "trading venue <id>" or "trading symbol <symbol>".
+    std::string Subject() const;
+  };
+  // Halts (or resumes) `scope` and records it: true; false when it is already so (nothing
+  // recorded). InvalidArgument for a venue or symbol the node does not have, or both at once.
+  absl::StatusOr<bool> SetTrading(bool halted, const std::string& reason, const TradingScope& scope = {});
+  // The state of `scope` (the node's by default).
+  Trading trading(const TradingScope& scope = {}) const;
+  // The symbols halted or resumed alone, by symbol.
+  std::map<std::string, Trading> SymbolTrading() const;
+  // FailedPrecondition saying since when and why trading is halted on the node or for
+  // `symbol`; OK when it is not.
+  absl::Status CheckTradingAllowed(const std::string& symbol) const;
   // The solver input `order` would be decided from now (for a cluster route's node session).
   // The order is the cluster's: see CheckClusterShare.
   absl::StatusOr<exoroute::v1::SolveInput> SnapshotInput(const exoroute::v1::ParentOrder& order,
@@ -286,14 +299,18 @@ class RouterEngine {
   // Trading as the chain last recorded it (end of Recover).
   absl::Status RestoreTrading();
   std::mutex trading_change_mu_;  // Serialises SetTrading: check, record, update as one step.
-  // Guards trading_ and venue_trading_; held only to read or write them (never while a delta is
-  // appended: a decision reads them under its plan's lock).
+  // Guards trading_; held only to read or write it (never while a delta is appended: a
+  // decision reads it under its plan's lock).
   mutable std::mutex trading_mu_;
-  Trading trading_;
-  std::map<std::string, Trading> venue_trading_;  // By venue id: venues ever halted.
-  std::atomic<bool> halted_{false};  // trading_.halted, read without the lock.
+  std::map<std::string, Trading> trading_;  // By scope subject: the node and what was ever halted.
+  std::atomic<bool> halted_{false};            // The node's halt, read without the lock,
+  std::atomic<int> symbols_halted_{0};         // and how many symbols are halted alone.
   // The exclusion of a venue halted alone ("" if it is not).
   std::string VenueHalt(const std::string& venue) const;
+  // Whether orders of `symbol` may send no child now (the node or the symbol halted).
+  bool TradingHalted(const std::string& symbol) const;
+  // The node's instruments' symbols, for an error naming an unknown one: "BTC-USD, ETH-USD".
+  std::string KnownSymbols() const;
   std::mutex governance_mu_;  // Serialises RecordGovernanceIfChanged.
   mutable std::mutex node_events_mu_;
   std::map<std::string, uint32_t> node_event_versions_;  // Guarded by node_events_mu_ after Recover.

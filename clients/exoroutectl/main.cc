@@ -86,12 +86,15 @@ commands:
                                         check it offline against a tree head kept earlier
                                         (OLD: a proof file from an earlier `audit prove`)
   contracts [--dot]                     the Graph of Contracts (table, --json, or Graphviz)
-  halt --reason TEXT [--venue V]        stop trading on the node: no child order is sent, EXECUTE
+  halt --reason TEXT [--venue V | --symbol S]
+                                        stop trading on the node: no child order is sent, EXECUTE
                                         routes are refused; with --venue, at that venue only
-                                        (executed plans decide without it); recorded in the
-                                        chain, kept across restarts (open children stay open:
-                                        plan cancel --all)
-  resume --reason TEXT [--venue V]      trade again (at that venue)
+                                        (executed plans decide without it); with --symbol, for
+                                        that symbol's orders only; recorded in the chain, kept
+                                        across restarts (open children stay open: plan cancel
+                                        --all [--symbol S])
+  resume --reason TEXT [--venue V | --symbol S]
+                                        trade again (at that venue, in that symbol)
   backup NAME                           a consistent copy of the node's database and keys,
                                         made while it routes, in store.backup_dir/NAME
                                         (a data directory; check it with audit verify
@@ -1161,15 +1164,21 @@ int CmdSolve(Context& c) {
   return kExitOk;
 }
 
-// `halt --reason TEXT [--venue V]` / `resume …`: AdminService.SetTrading.
+// `halt --reason TEXT [--venue V | --symbol S]` / `resume …`: AdminService.SetTrading.
 int CmdSetTrading(Context& c, bool halt) {
   const char* cmd = halt ? "halt" : "resume";
-  if (c.args.words().size() != 1) return Usage(absl::StrCat(cmd, ": takes no arguments, only --reason TEXT [--venue V]"));
+  if (c.args.words().size() != 1) {
+    return Usage(absl::StrCat(cmd, ": takes no arguments, only --reason TEXT [--venue V | --symbol S]"));
+  }
   if (!c.args.Has("reason")) return Usage(absl::StrCat(cmd, ": --reason is required (it is recorded in the chain)"));
+  if (c.args.Has("venue") && c.args.Has("symbol")) {
+    return Usage(absl::StrCat(cmd, ": --venue or --symbol, not both"));
+  }
   SetTradingRequest req;
   req.set_action(halt ? TRADING_ACTION_HALT : TRADING_ACTION_RESUME);
   req.set_reason(c.args.Get("reason"));
   req.set_venue(c.args.Get("venue"));
+  req.set_symbol(c.args.Get("symbol"));
   absl::StatusOr<SetTradingResponse> r = Unary(c, &AdminService::Stub::SetTrading, req);
   if (!r.ok()) return Fail(r.status());
   if (c.json) {
@@ -1177,7 +1186,9 @@ int CmdSetTrading(Context& c, bool halt) {
     return kExitOk;
   }
   const TradingStatus& t = r->trading();
-  const std::string where = req.venue().empty() ? "" : absl::StrCat(" at venue ", req.venue());
+  const std::string where = !req.venue().empty()    ? absl::StrCat(" at venue ", req.venue())
+                            : !req.symbol().empty() ? absl::StrCat(" in ", req.symbol())
+                                                    : "";
   if (!r->changed()) {
     std::cout << "trading" << where << (t.halted() ? " was already halted" : " was not halted") << "; nothing recorded\n";
     return kExitOk;
@@ -1186,6 +1197,18 @@ int CmdSetTrading(Context& c, bool halt) {
     std::cout << "trading" << where << (t.halted() ? " halted" : " resumed") << " (recorded at sequence " << t.sequence()
               << (t.halted() ? "): executed plans decide without it; its open children stay open\n"
                              : "): executed plans use it again\n");
+    return kExitOk;
+  }
+  if (!req.symbol().empty()) {
+    if (t.halted()) {
+      std::cout << "trading" << where << " halted (recorded at sequence " << t.sequence() << "): no child order of "
+                << req.symbol() << " is sent and its EXECUTE routes are refused until `exoroutectl resume --symbol "
+                << req.symbol() << "`; other symbols trade on; open children stay open (`exoroutectl plan cancel "
+                << "--all --symbol " << req.symbol() << "` cancels them)\n";
+    } else {
+      std::cout << "trading" << where << " resumed (recorded at sequence " << t.sequence()
+                << "): its working plans decide again\n";
+    }
     return kExitOk;
   }
   if (t.halted()) {

@@ -173,6 +173,14 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                     " (sequence ", r.trading().sequence(), "): ", r.trading().reason(),
                     "; no child order is sent (exoroutectl resume)\n");
   }
+  for (const SymbolTrading& st : r.symbol_trading()) {
+    if (!st.trading().halted()) continue;
+    absl::StrAppend(&s, "trading     ", st.symbol(), " HALTED since ",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(st.trading().since_ns()),
+                                     absl::UTCTimeZone()),
+                    " (sequence ", st.trading().sequence(), "): ", st.trading().reason(),
+                    "; no child order of it is sent (exoroutectl resume --symbol ", st.symbol(), ")\n");
+  }
   const char* how = r.started_from_checkpoint() ? "after its checkpoint"
                     : r.start_deltas_read() == 0  ? "a new chain"
                                                   : "the whole chain: no usable checkpoint";

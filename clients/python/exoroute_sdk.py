@@ -91,11 +91,12 @@ class Client:
             plans += more
         return plans
 
-    def set_trading(self, halt, reason):
-        """Halts (halt=True) or resumes trading on the node; returns (TradingStatus, changed)."""
+    def set_trading(self, halt, reason, venue="", symbol=""):
+        """Halts (halt=True) or resumes trading on the node, or with venue= or symbol= only
+        there; returns (TradingStatus, changed)."""
         a = self.pb["admin"]
         req = a.SetTradingRequest(action=a.TRADING_ACTION_HALT if halt else a.TRADING_ACTION_RESUME,
-                                  reason=reason)
+                                  reason=reason, venue=venue, symbol=symbol)
         r = self.admin.SetTrading(req, timeout=self.timeout)
         return r.trading, r.changed
 

@@ -137,9 +137,10 @@ namespace {
 // What a node opens a route's session on: its solver input for `req`'s order (its books now),
 // with the venues `req` excludes marked excluded.
 absl::StatusOr<SolveInput> RouteInput(RouterEngine& engine, const PrepareRequest& req) {
-  // A halted node takes no share of a route that trades: the coordinator leaves it out (as a
-  // node that failed) and splits the order over the others.
-  if (req.mode() == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed());
+  // A halted node (or one that halted the order's symbol) takes no share of a route that
+  // trades: the coordinator leaves it out (as a node that failed) and splits the order over
+  // the others.
+  if (req.mode() == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(req.order().symbol()));
   EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(req.order(), req.mode()));
   for (int i = 0; i < req.excluded_size(); ++i) {
     const VenueExclusion& x = req.excluded(i);

@@ -129,6 +129,9 @@ ParentOrder Order(const std::string& id, Side side, int64_t qty, TimeInForce tif
 
 constexpr int64_t kBtc = 100'000'000;
 
+RouterEngine::TradingScope Venue(const std::string& id) { return RouterEngine::TradingScope::Venue(id); }
+RouterEngine::TradingScope Symbol(const std::string& symbol) { return RouterEngine::TradingScope::Symbol(symbol); }
+
 }  // namespace
 
 TEST_CASE("a plan-only route is recorded and its decision replays identically", "[engine]") {
@@ -471,14 +474,14 @@ TEST_CASE("a halt stops every new child order until resumed and is still in forc
 TEST_CASE("a venue halted alone is left out of executed decisions with the reason until resumed", "[engine]") {
   TempDir dir;
   Node n(dir.path());
-  auto unknown = n.engine->SetTrading(true, "x", "NOPE");
+  auto unknown = n.engine->SetTrading(true, "x", Venue("NOPE"));
   CHECK(unknown.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(unknown.status().message()) == "venue: unknown venue \"NOPE\" (this node's: SIM-A, SIM-B, SIM-C)");
-  REQUIRE(n.engine->SetTrading(true, "SIM-B misprices", "SIM-B").value() == true);
-  CHECK(n.engine->SetTrading(true, "again", "SIM-B").value() == false);
-  CHECK(n.engine->trading("SIM-B").halted);
+  REQUIRE(n.engine->SetTrading(true, "SIM-B misprices", Venue("SIM-B")).value() == true);
+  CHECK(n.engine->SetTrading(true, "again", Venue("SIM-B")).value() == false);
+  CHECK(n.engine->trading(Venue("SIM-B")).halted);
   CHECK_FALSE(n.engine->trading().halted);  // The node trades on.
-  CHECK(n.engine->CheckTradingAllowed().ok());
+  CHECK(n.engine->CheckTradingAllowed("BTC-USD").ok());
   auto excluded = [](const Plan& p, const std::string& venue) -> std::string {
     for (const auto& e : p.exclusions()) {
       if (e.venue() == venue) return e.reason();
@@ -510,12 +513,12 @@ TEST_CASE("a venue halted alone is left out of executed decisions with the reaso
   // Still halted after a restart; resumed, executed plans use it again.
   n.Close();
   n.Open();
-  CHECK(n.engine->trading("SIM-B").halted);
-  CHECK(n.engine->trading("SIM-B").reason == "SIM-B misprices");
+  CHECK(n.engine->trading(Venue("SIM-B")).halted);
+  CHECK(n.engine->trading(Venue("SIM-B")).reason == "SIM-B misprices");
   auto again = n.engine->Route(Order("v-exec-2", SIDE_BUY, 12 * kBtc), ROUTE_MODE_EXECUTE);
   REQUIRE(again.ok());
   CHECK_FALSE(excluded(*again, "SIM-B").empty());
-  REQUIRE(n.engine->SetTrading(false, "SIM-B fixed", "SIM-B").value() == true);
+  REQUIRE(n.engine->SetTrading(false, "SIM-B fixed", Venue("SIM-B")).value() == true);
   auto after = n.engine->Route(Order("v-exec-3", SIDE_BUY, 12 * kBtc), ROUTE_MODE_EXECUTE);
   REQUIRE(after.ok());
   CHECK(excluded(*after, "SIM-B").empty());
@@ -523,6 +526,87 @@ TEST_CASE("a venue halted alone is left out of executed decisions with the reaso
   n.WaitSettled("v-exec-2");
   n.WaitSettled("v-exec-3");
   CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);  // The halt is in the recorded inputs.
+}
+
+TEST_CASE("a symbol halted alone sends none of its orders while other symbols trade on", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  auto unknown = n.engine->SetTrading(true, "x", Symbol("XBT-USD"));
+  CHECK(unknown.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(unknown.status().message()) ==
+        "symbol: unknown symbol \"XBT-USD\" (this node trades: BTC-USD, ETH-USD)");
+  auto both = n.engine->SetTrading(true, "x", RouterEngine::TradingScope{"SIM-A", "BTC-USD"});
+  CHECK(both.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(both.status().message()).rfind("venue, symbol: ", 0) == 0);
+  CHECK(n.engine->SetTrading(false, "nothing to resume", Symbol("BTC-USD")).value() == false);
+
+  // More than the books show at once: it comes back for more as they refill, unless halted.
+  REQUIRE(n.engine->Route(Order("btc-big", SIDE_BUY, 60 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(n.engine->SetTrading(true, "BTC reference data suspect", Symbol("BTC-USD")).value() == true);
+  CHECK(n.engine->SetTrading(true, "again", Symbol("BTC-USD")).value() == false);
+  CHECK(n.engine->trading(Symbol("BTC-USD")).halted);
+  CHECK_FALSE(n.engine->trading(Symbol("ETH-USD")).halted);
+  CHECK_FALSE(n.engine->trading().halted);  // The node trades on.
+  auto symbols = n.engine->SymbolTrading();
+  REQUIRE(symbols.size() == 1);
+  CHECK(symbols.begin()->first == "BTC-USD");
+  CHECK(symbols.begin()->second.reason == "BTC reference data suspect");
+
+  auto eth = [](const std::string& id) {
+    ParentOrder o = Order(id, SIDE_BUY, 1'000'000);  // 1 ETH.
+    o.set_symbol("ETH-USD");
+    return o;
+  };
+  // BTC: no new executed route (plan-only answered); ETH trades and fills.
+  auto refused = n.engine->Route(Order("btc-x", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Matches("trading in BTC-USD is halted on this node since 20[0-9-]+T[0-9:]+Z: BTC reference data "
+                            "suspect \\(exoroutectl resume --symbol BTC-USD lifts it.*"));
+  CHECK(n.engine->CheckTradingAllowed("ETH-USD").ok());
+  CHECK(n.engine->Route(Order("btc-look", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  REQUIRE(n.engine->Route(eth("eth-1"), ROUTE_MODE_EXECUTE).ok());
+  CHECK(n.WaitSettled("eth-1").status() == PLAN_STATUS_COMPLETED);
+
+  // The BTC plan working before the halt sends nothing more (a step under way has ended
+  // after 100 ms) for ~40 ticks of the engine.
+  auto children = [&] { return n.engine->GetPlan("btc-big").value().children_size(); };
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int sent = children();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  CHECK(children() == sent);
+  CHECK(n.engine->GetPlan("btc-big").value().status() == PLAN_STATUS_WORKING);
+
+  // A restart reads the symbol's halt back: BTC still halted, ETH still trading.
+  n.Close();
+  n.Open();
+  CHECK(n.engine->trading(Symbol("BTC-USD")).halted);
+  CHECK(n.engine->trading(Symbol("BTC-USD")).reason == "BTC reference data suspect");
+  CHECK_FALSE(n.engine->trading().halted);
+  CHECK(n.engine->Route(Order("btc-y", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  REQUIRE(n.engine->Route(eth("eth-2"), ROUTE_MODE_EXECUTE).ok());
+  CHECK(n.WaitSettled("eth-2").status() == PLAN_STATUS_COMPLETED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(children() == sent);
+
+  // Resumed: the BTC plan decides again and completes.
+  REQUIRE(n.engine->SetTrading(false, "reference data fixed", Symbol("BTC-USD")).value() == true);
+  CHECK_FALSE(n.engine->trading(Symbol("BTC-USD")).halted);
+  CHECK(n.engine->SymbolTrading().at("BTC-USD").reason == "reference data fixed");
+  Plan done = n.WaitSettled("btc-big");
+  CHECK(done.status() == PLAN_STATUS_COMPLETED);
+  CHECK(done.children_size() > sent);
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+  std::vector<std::string> recorded;
+  REQUIRE(n.store->ScanPlan("node/governance", 1, [&](const PlanDelta& d, std::string_view) {
+    if (d.governance().kind() == GOVERNANCE_KIND_TRADING) {
+      recorded.push_back(d.governance().subject() + " " + d.governance().digest() + ": " + d.governance().detail());
+    }
+    return true;
+  }).ok());
+  CHECK(recorded == std::vector<std::string>{"trading symbol BTC-USD halted: BTC reference data suspect",
+                                             "trading symbol BTC-USD active: reference data fixed"});
 }
 
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {

@@ -943,6 +943,19 @@ TEST_CASE("a halted node takes no share of an executed cluster route and a halte
   REQUIRE(CallRoute(*c.nodes[0], req, &r).ok());
   CHECK(r.cluster().route().dropped_size() == 0);
   CHECK(PlanOn(*c.nodes[1], "halt-after").has_value());
+  // A node that halted the order's symbol alone is left out of it the same way.
+  REQUIRE(exo::testing::Ctl(*c.nodes[2], {"halt", "--symbol", "BTC-USD", "--reason", "n3 BTC data"}).exit_code == 0);
+  req.mutable_order()->set_id("halt-symbol");
+  s = CallRoute(*c.nodes[0], req, &r);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(r.cluster().route().dropped_size() == 1);
+  CHECK(r.cluster().route().dropped(0).node() == "n3");
+  CHECK(r.cluster().route().dropped(0).reason().find("trading in BTC-USD is halted on this node since ") !=
+        std::string::npos);
+  CHECK(r.cluster().route().dropped(0).reason().find("n3 BTC data") != std::string::npos);
+  CHECK_FALSE(PlanOn(*c.nodes[2], "halt-symbol").has_value());
+  CHECK(r.cluster().shortfall() == 0);
 }
 
 TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare and two more with each round") {

@@ -763,6 +763,77 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   CHECK(Ctl(*d, {"status"}).out.find("HALTED") == std::string::npos);
 }
 
+TEST_CASE("exoroutectl halt --symbol stops one symbol while the others trade on", "[e2e][halt]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  {
+    grpc::ClientContext ctx;
+    SetTradingRequest req;
+    req.set_action(TRADING_ACTION_HALT);
+    req.set_reason("x");
+    req.set_venue("SIM-A");
+    req.set_symbol("BTC-USD");
+    SetTradingResponse resp;
+    grpc::Status s = AdminService::NewStub(ch)->SetTrading(&ctx, req, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message() == "venue, symbol: halt or resume one venue or one symbol, not both");
+  }
+  CHECK(Ctl(*d, {"halt", "--symbol", "BTC-USD", "--venue", "SIM-A", "--reason", "x"}).exit_code == 2);
+  auto bad = Ctl(*d, {"halt", "--symbol", "XBT-USD", "--reason", "x"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err == "exoroutectl: INVALID_ARGUMENT: symbol: unknown symbol \"XBT-USD\" (this node trades: BTC-USD, ETH-USD)\n");
+
+  auto halt = Ctl(*d, {"halt", "--symbol", "BTC-USD", "--reason", "BTC reference data suspect"});
+  INFO(halt.out << halt.err);
+  REQUIRE(halt.exit_code == 0);
+  CHECK(halt.out.rfind("trading in BTC-USD halted (recorded at sequence ", 0) == 0);
+  CHECK(Ctl(*d, {"halt", "--symbol", "BTC-USD", "--reason", "again"}).out ==
+        "trading in BTC-USD was already halted; nothing recorded\n");
+  auto btc = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute"});
+  CHECK(btc.exit_code == 1);
+  CHECK(btc.err.rfind("exoroutectl: FAILED_PRECONDITION: trading in BTC-USD is halted on this node since ", 0) == 0);
+  CHECK(btc.err.find(": BTC reference data suspect (exoroutectl resume --symbol BTC-USD lifts it") != std::string::npos);
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "what-if"}).exit_code == 0);
+  auto eth = Ctl(*d, {"route", "--symbol", "ETH-USD", "--side", "buy", "--qty", "2", "--execute", "--wait"});
+  INFO(eth.out << eth.err);
+  CHECK(eth.exit_code == 0);
+  CHECK(eth.out.find("COMPLETED") != std::string::npos);
+
+  auto status = Ctl(*d, {"status"});
+  INFO(status.out);
+  CHECK(status.out.find("trading     BTC-USD HALTED since ") != std::string::npos);
+  CHECK(status.out.find("): BTC reference data suspect; no child order of it is sent (exoroutectl resume --symbol "
+                        "BTC-USD)\n") != std::string::npos);
+  CHECK(status.out.find("trading     HALTED") == std::string::npos);  // Not the node.
+  std::string admin;
+  std::ifstream(dir / "admin_endpoint") >> admin;
+  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  CHECK(metrics.body.find("\nexoroute_symbol_halted{symbol=\"BTC-USD\"} 1\n") != std::string::npos);
+  CHECK(metrics.body.find("\nexoroute_symbol_halted{symbol=\"ETH-USD\"} 0\n") != std::string::npos);
+  CHECK(metrics.body.find("\nexoroute_trading_halted 0\n") != std::string::npos);
+
+  // Kept across a restart; resumed, BTC trades again; the chain says both and verifies.
+  REQUIRE(d->Terminate() == 0);
+  d = StartDaemon(dir.path());
+  CHECK(Ctl(*d, {"status"}).out.find("trading     BTC-USD HALTED since ") != std::string::npos);
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute"}).exit_code == 1);
+  auto resume = Ctl(*d, {"resume", "--symbol", "BTC-USD", "--reason", "data fixed"});
+  INFO(resume.out << resume.err);
+  CHECK(resume.out.rfind("trading in BTC-USD resumed (recorded at sequence ", 0) == 0);
+  CHECK(Ctl(*d, {"status"}).out.find("HALTED") == std::string::npos);
+  auto traded = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute", "--wait"});
+  INFO(traded.out << traded.err);
+  CHECK(traded.exit_code == 0);
+  CHECK(traded.out.find("COMPLETED") != std::string::npos);
+  auto replay = Ctl(*d, {"replay"});
+  CHECK(replay.out.find("governance trading symbol BTC-USD halted: BTC reference data suspect") != std::string::npos);
+  CHECK(replay.out.find("governance trading symbol BTC-USD active: data fixed") != std::string::npos);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+}
+
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
           "[e2e][crash]") {
   TempDir dir;

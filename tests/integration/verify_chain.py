@@ -100,6 +100,13 @@ def main():
             client.route("py-halted-look", "BTC-USD", "buy", btc, mode="plan_only")
             trading, changed = client.set_trading(False, "python resumes")
             check(changed and not trading.halted, trading)
+            # One symbol alone: its executed routes refused, the other symbol's answered.
+            trading, changed = client.set_trading(True, "python halts ETH", symbol="ETH-USD")
+            check(changed and trading.halted, trading)
+            code, msg = client.route_error("py-eth-halted", "ETH-USD", "buy", 10**6, mode="execute")
+            check(code == "FAILED_PRECONDITION" and "trading in ETH-USD is halted" in msg, (code, msg))
+            trading, changed = client.set_trading(False, "python resumes ETH", symbol="ETH-USD")
+            check(changed and not trading.halted, trading)
 
             # Errors carry the right code and name the field.
             code, msg = client.route_error("bad", "BTC-USD", "buy", 0)
