@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/book_file.h"
 #include "adapters/ws/feed_connection.h"
+#include "daemon/solve_inputs.h"
 #include "exo/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -342,6 +343,18 @@ absl::Status Validate(const DaemonConfig& c) {
   }
   if (c.routing().replan_interval_ms() > 60000) {
     return Bad("routing.replan_interval_ms", "must be <= 60000");
+  }
+  if (c.routing().low_urgency_band_bps() > kMaxUrgencyBandBps) {
+    return Bad("routing.low_urgency_band_bps", absl::StrCat("must be <= ", kMaxUrgencyBandBps, " (10 %), got ",
+                                                            c.routing().low_urgency_band_bps()));
+  }
+  if (const uint32_t normal = c.routing().normal_urgency_band_bps(); normal != 0) {
+    const uint32_t low = UrgencyBandBps(c.routing(), exoroute::v1::URGENCY_LOW);
+    if (normal > kMaxUrgencyBandBps || normal < low) {
+      return Bad("routing.normal_urgency_band_bps",
+                 absl::StrCat("must be 0 (no band) or from the low urgency band (", low, " bp) to ",
+                              kMaxUrgencyBandBps, ", got ", normal));
+    }
   }
   return absl::OkStatus();
 }

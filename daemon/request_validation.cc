@@ -115,6 +115,10 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
       return Bad("order.time_in_force",
                  absl::StrCat("must be GTC, IOC or GTT, got ", o.time_in_force()));
   }
+  if (!exoroute::v1::Urgency_IsValid(o.urgency())) {
+    return Bad("order.urgency", absl::StrCat("must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset), got ",
+                                             o.urgency()));
+  }
   EXO_RETURN_IF_ERROR(ValidateVenueList(o.allowed_venues(), "allowed_venues"));
   EXO_RETURN_IF_ERROR(ValidateVenueList(o.denied_venues(), "denied_venues"));
   const std::set<std::string> allowed(o.allowed_venues().begin(), o.allowed_venues().end());

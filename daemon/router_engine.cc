@@ -375,7 +375,7 @@ absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
 SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   const ParentOrder& o = plan.order();
   SolveInput in = OrderSolveInput(o, plan.instrument(), o.quantity() - plan.filled_quantity(),
-                                  config_.routing().method(), now);
+                                  config_.routing(), std::nullopt, now);
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());
     if (!base) continue;

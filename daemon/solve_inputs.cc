@@ -103,8 +103,30 @@ absl::Status CheckOrderVenues(const exoroute::v1::ParentOrder& order, const exor
       why.empty() ? " (no configured venue lists it)" : absl::StrCat(": ", absl::StrJoin(why, ", "))));
 }
 
+uint32_t UrgencyBandBps(const exoroute::v1::RoutingConfig& routing, exoroute::v1::Urgency urgency) {
+  switch (urgency) {
+    case exoroute::v1::URGENCY_LOW:
+      return routing.low_urgency_band_bps() == 0 ? kDefaultLowUrgencyBandBps : routing.low_urgency_band_bps();
+    case exoroute::v1::URGENCY_HIGH:
+      return 0;
+    default:
+      return routing.normal_urgency_band_bps();
+  }
+}
+
+absl::Status CheckNoPriceBand(const exoroute::v1::ParentOrder& order, const exoroute::v1::RoutingConfig& routing) {
+  const uint32_t band = UrgencyBandBps(routing, order.urgency());
+  if (band == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "order.urgency: ", exoroute::v1::Urgency_Name(order.urgency()), " takes a price band of ", band,
+      " bp from the best price across the venues, which a cluster route cannot see (each node's books stay on "
+      "it): route it with URGENCY_HIGH (no band)"));
+}
+
 exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
-                                         int64_t quantity, exoroute::v1::SolverMethod method, int64_t now_ns) {
+                                         int64_t quantity, const exoroute::v1::RoutingConfig& routing,
+                                         std::optional<exoroute::v1::SolverMethod> method_override, int64_t now_ns) {
+  const exoroute::v1::SolverMethod method = method_override.value_or(routing.method());
   exoroute::v1::SolveInput in;
   *in.mutable_instrument() = instrument;
   in.set_side(order.side());
@@ -118,6 +140,7 @@ exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order,
   in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
   if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
   in.set_decision_time_ns(now_ns);
+  in.set_price_band_bps(UrgencyBandBps(routing, order.urgency()));
   return in;
 }
 
@@ -172,8 +195,7 @@ absl::StatusOr<exoroute::v1::SolveInput> WhatIfInput(const exoroute::v1::DaemonC
     }
     books[b.venue()] = &b;
   }
-  const exoroute::v1::SolverMethod m = method.value_or(config.routing().method());
-  exoroute::v1::SolveInput in = OrderSolveInput(order, *inst, order.quantity(), m, now_ns);
+  exoroute::v1::SolveInput in = OrderSolveInput(order, *inst, order.quantity(), config.routing(), method, now_ns);
   for (const exoroute::v1::VenueConfig* v : venues) {
     std::optional<exoroute::v1::VenueInput> vi = VenueInputFor(*v, symbol);
     if (!vi) continue;

@@ -43,11 +43,27 @@ int64_t SmallestLot(const exoroute::v1::ParentOrder& order, const std::vector<co
 absl::Status CheckOrderVenues(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
                               const std::vector<const exoroute::v1::VenueConfig*>& venues);
 
+// The widest urgency band the config takes (routing.*_urgency_band_bps), in basis points.
+inline constexpr uint32_t kMaxUrgencyBandBps = 1000;
+// URGENCY_LOW's band when routing.low_urgency_band_bps is 0: about the top few levels of a
+// liquid book, the touch alone of a thin one.
+inline constexpr uint32_t kDefaultLowUrgencyBandBps = 2;
+// The price band of an order of `urgency` under `routing`, in basis points (0: none):
+// URGENCY_LOW's (default kDefaultLowUrgencyBandBps), URGENCY_NORMAL's (and UNSPECIFIED's; default none), none for HIGH.
+uint32_t UrgencyBandBps(const exoroute::v1::RoutingConfig& routing, exoroute::v1::Urgency urgency);
+
+// FAILED_PRECONDITION naming order.urgency when `order` takes a price band under `routing`: a
+// cluster route cannot take one (its reference, the best price across every venue, is on no
+// one node, whose books stay on it).
+absl::Status CheckNoPriceBand(const exoroute::v1::ParentOrder& order, const exoroute::v1::RoutingConfig& routing);
+
 // What a decision of `order` reads besides its venues: the instrument, the side, `quantity` (what
-// the order has left), the limit and the venue limit, the routing method as exorouted decides
-// with it, and the decision's time.
+// the order has left), the limit, the venue limit and the urgency's price band under `routing`,
+// the routing method (`method`, else the config's) as exorouted decides with it, and the
+// decision's time.
 exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
-                                         int64_t quantity, exoroute::v1::SolverMethod method, int64_t now_ns);
+                                         int64_t quantity, const exoroute::v1::RoutingConfig& routing,
+                                         std::optional<exoroute::v1::SolverMethod> method, int64_t now_ns);
 
 // `exoroutectl solve`: the decision input exorouted would make for `order` (validated as the
 // Route RPC validates it) with the books of a book file (`name`: its path, in errors) as its

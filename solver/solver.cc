@@ -58,6 +58,10 @@ absl::Status ValidateInput(const SolveInput& in) {
       if (t.lots() < 0) return absl::InvalidArgumentError("solve_input.fixed_dual.remainder: lots < 0");
     }
   }
+  if (in.price_band_bps() > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.price_band_bps: must be <= 10000, got ", in.price_band_bps()));
+  }
   if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
     return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
   }
@@ -157,10 +161,12 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
   return problems;
 }
 
-void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
-                            CurveCache* curves, std::vector<LocalProblem>* out) {
-  std::optional<int64_t> limit;
-  if (in.has_limit_price()) limit = in.limit_price();
+namespace {
+
+// Every venue of `in` that can take part under `limit`, into `out` (the others to `excluded`).
+void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
+                     std::map<std::string, std::string>* excluded, CurveCache* curves,
+                     std::vector<LocalProblem>* out) {
   std::vector<LocalProblem>& problems = *out;
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
@@ -176,6 +182,42 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
     if (excluded != nullptr) (*excluded)[v.venue()] = std::string(s.message());
   }
   problems.erase(problems.begin() + static_cast<long>(built), problems.end());
+}
+
+// The price band's limit (SolveInput.price_band_bps) over `problems`, the venues usable under
+// the order's own `limit`: their best price on the order's side ± the band, rounded inwards,
+// or `limit` when that is tighter. nullopt without a band or without a usable venue.
+std::optional<int64_t> BandLimit(const SolveInput& in, const std::vector<LocalProblem>& problems,
+                                 std::optional<int64_t> limit) {
+  if (in.price_band_bps() == 0) return std::nullopt;
+  const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+  int64_t best = 0;
+  for (const LocalProblem& p : problems) {
+    const int64_t price = buy ? p.best_ask() : p.best_bid();
+    if (price > 0 && (best == 0 || (buy ? price < best : price > best))) best = price;
+  }
+  if (best == 0) return std::nullopt;
+  const __int128 band = in.price_band_bps();
+  const __int128 scaled = static_cast<__int128>(best) * (buy ? 10000 + band : 10000 - band);
+  int64_t band_limit = static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000);
+  if (limit) band_limit = buy ? std::min(band_limit, *limit) : std::max(band_limit, *limit);
+  return band_limit;
+}
+
+}  // namespace
+
+void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
+                            CurveCache* curves, std::vector<LocalProblem>* out, int64_t* band_limit) {
+  std::optional<int64_t> limit;
+  if (in.has_limit_price()) limit = in.limit_price();
+  if (band_limit != nullptr) *band_limit = 0;
+  BuildUnderLimit(in, limit, excluded, curves, out);
+  // With a price band the venues are built again under it, from the best price of the usable ones.
+  if (const std::optional<int64_t> band = BandLimit(in, *out, limit); band.has_value()) {
+    if (band_limit != nullptr) *band_limit = *band;
+    if (excluded != nullptr) excluded->clear();
+    BuildUnderLimit(in, band, excluded, curves, out);
+  }
 }
 
 absl::StatusOr<Decision> Solve(const SolveInput& in, CurveCache* curves, double* dual_price) {
@@ -203,7 +245,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   thread_local std::vector<LocalProblem> problems;
-  BuildLocalProblemsInto(in, &excluded, curves, &problems);
+  int64_t band_limit = 0;
+  BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit);
   thread_local std::vector<int64_t> min_quantity;
   min_quantity.clear();
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
@@ -219,6 +262,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
                     : admm              ? exoroute::v1::SOLVER_METHOD_ADMM
                                         : exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
+  stats->set_price_band_limit(band_limit);
   AdmmOptions admm_options;
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED) admm_options.variant = AdmmVariant::kBalanced;
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE) {

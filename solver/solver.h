@@ -45,10 +45,13 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
                                              std::map<std::string, std::string>* excluded = nullptr,
                                              CurveCache* curves = nullptr);
 // The same into `out`, reusing its problems: a problem that keeps the curve it held is not
-// re-pointed (no reference count traffic on a hit).
+// re-pointed (no reference count traffic on a hit). With a price band (price_band_bps), every
+// venue is cut at the band's limit — the best price on the order's side over the venues usable
+// under the order's own limit, ± the band, or that limit if tighter — written to `band_limit`
+// (0 without a band).
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
                             std::map<std::string, std::string>* excluded, CurveCache* curves,
-                            std::vector<LocalProblem>* out);
+                            std::vector<LocalProblem>* out, int64_t* band_limit = nullptr);
 
 // The limits no sum can enforce: a venue's minimum child size and the order's venue limit.
 // Solve keeps them by dropping one venue and solving again, until neither binds: first the

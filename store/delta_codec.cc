@@ -220,11 +220,18 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
   a->set_slippage_cbps(r.I64());
 }
 
+// Whether `d` carries a field only format 2 holds (the encoder's choice, the decoder's check).
+bool NeedsFormat2(const PlanDelta& d) {
+  return (d.has_created() && d.created().order().urgency() != URGENCY_UNSPECIFIED) ||
+         (d.has_allocated() && d.allocated().stats().price_band_limit() != 0);
+}
+
 }  // namespace
 
 std::string EncodeCanonical(const PlanDelta& d) {
   Writer w;
-  w.U8(kCanonicalFormat);
+  const bool v2 = NeedsFormat2(d);
+  w.U8(v2 ? kCanonicalFormat2 : kCanonicalFormat);
   w.U64(d.sequence());
   w.Str(d.plan_id());
   w.U32(d.plan_version());
@@ -236,10 +243,12 @@ std::string EncodeCanonical(const PlanDelta& d) {
       PutOrder(w, d.created().order());
       w.Enum(d.created().mode());
       PutInstrument(w, d.created().instrument());
+      if (v2) w.Enum(d.created().order().urgency());
       break;
     case PlanDelta::kAllocated:
       w.U8(kAllocated);
       PutAllocated(w, d.allocated());
+      if (v2) w.I64(d.allocated().stats().price_band_limit());
       break;
     case PlanDelta::kChildSent: {
       const ChildOrder& c = d.child_sent();
@@ -312,9 +321,10 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && format != kCanonicalFormat) {
+  if (r.ok() && format != kCanonicalFormat && format != kCanonicalFormat2) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
+  const bool v2 = format == kCanonicalFormat2;
   d.set_sequence(r.U64());
   d.set_plan_id(r.Str());
   d.set_plan_version(r.U32());
@@ -328,10 +338,12 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         GetOrder(r, c->mutable_order());
         c->set_mode(r.Enum<RouteMode>(RouteMode_IsValid));
         GetInstrument(r, c->mutable_instrument());
+        if (v2) c->mutable_order()->set_urgency(r.Enum<Urgency>(Urgency_IsValid));
         break;
       }
       case kAllocated:
         GetAllocated(r, d.mutable_allocated());
+        if (v2) d.mutable_allocated()->mutable_stats()->set_price_band_limit(r.I64());
         break;
       case kChildSent: {
         auto* c = d.mutable_child_sent();
@@ -392,6 +404,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
     }
   }
   if (r.ok() && !r.AtEnd()) r.Fail("trailing bytes");
+  if (r.ok() && v2 && !NeedsFormat2(d)) r.Fail("format 2 for a delta format 1 holds: not its canonical encoding");
   if (!r.ok()) return absl::DataLossError(absl::StrCat("canonical delta: ", r.error()));
   return d;
 }

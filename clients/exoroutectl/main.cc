@@ -51,9 +51,11 @@ commands:
   budgets                               privacy budgets spent in the current window (cluster)
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
         [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
-        [--max-venues N] [--wait]
+        [--max-venues N] [--urgency low|normal|high] [--wait]
                                         plan (and with --execute, trade) a parent order;
-                                        Q and P are decimals ("1.5", "65000.25")
+                                        Q and P are decimals ("1.5", "65000.25"); --urgency
+                                        low takes only what lies within a band of the best
+                                        price now and works the rest as the books refill
   plan list [--symbol S]                the plans the node is working (not settled), by id
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
@@ -100,7 +102,7 @@ commands:
                                         (a data directory; check it with audit verify
                                         --data-dir)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
-        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--at NS]
+        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--urgency U] [--at NS]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
                                         with venue fees, lots, caps and method from the daemon
@@ -247,13 +249,25 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
-// An order's --allow A,B, --deny C and --max-venues N (route and solve).
-absl::Status SetVenueFlags(const Args& a, ParentOrder* o) {
+// An order's --allow A,B, --deny C, --max-venues N and --urgency low|normal|high (route and solve).
+absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
   for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
   for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
   auto max_venues = a.GetUint("max-venues", 0);
   if (!max_venues.ok()) return max_venues.status();
   o->set_max_venues(static_cast<uint32_t>(*max_venues));
+  if (a.Has("urgency")) {
+    const std::string u = a.Get("urgency");
+    if (u == "low") {
+      o->set_urgency(URGENCY_LOW);
+    } else if (u == "normal") {
+      o->set_urgency(URGENCY_NORMAL);
+    } else if (u == "high") {
+      o->set_urgency(URGENCY_HIGH);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--urgency must be low, normal or high, got \"", u, "\""));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -305,7 +319,7 @@ int CmdRoute(Context& c) {
   } else {
     return Usage("route: --tif must be gtc, ioc or gtt");
   }
-  if (absl::Status s = SetVenueFlags(a, o); !s.ok()) return Usage(std::string(s.message()));
+  if (absl::Status s = SetOrderFlags(a, o); !s.ok()) return Usage(std::string(s.message()));
   req.set_mode(a.Has("execute") ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY);
 
   RouteResponse resp;
@@ -1139,7 +1153,7 @@ int CmdSolve(Context& c) {
     if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
     order.set_limit_price(*px);
   }
-  if (absl::Status s = SetVenueFlags(a, &order); !s.ok()) return Usage(std::string(s.message()));
+  if (absl::Status s = SetOrderFlags(a, &order); !s.ok()) return Usage(std::string(s.message()));
   std::optional<SolverMethod> method;
   if (a.Has("method")) {
     const std::string m = a.Get("method");
@@ -1278,7 +1292,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
+                             "to", "plan", "books", "config", "max-venues", "urgency", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

@@ -43,6 +43,15 @@ std::string ToJson(const google::protobuf::Message& m) {
   return out;
 }
 
+// "solve     EXACT, 9 rounds, marginal price …, 3 venues, gap 0.00[, band limit …]".
+std::string SolveLine(const SolverStats& st, const Fmt& f) {
+  return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", ", st.rounds(),
+                      " rounds, marginal price ", f.Px(st.marginal_price()), ", ", st.venues_considered(),
+                      " venues, gap ", f.Px(st.optimality_gap()),
+                      st.price_band_limit() != 0 ? absl::StrCat(", band limit ", f.Px(st.price_band_limit())) : "",
+                      "\n");
+}
+
 std::string RenderPlan(const Plan& p) {
   Fmt f{&p.instrument()};
   const ParentOrder& o = p.order();
@@ -53,7 +62,9 @@ std::string RenderPlan(const Plan& p) {
                   o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : " market",
                   "  ", TimeInForce_Name(o.time_in_force()).substr(14),
                   o.expire_after_ms() ? absl::StrCat(" ", o.expire_after_ms(), " ms") : "", "  ",
-                  p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY", "\n");
+                  p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
+                  o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat("  urgency ", Urgency_Name(o.urgency()).substr(8)) : "",
+                  "\n");
   absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
   if (p.filled_quantity() > 0) {
     absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()),
@@ -61,10 +72,7 @@ std::string RenderPlan(const Plan& p) {
                     f.Px(p.arrival_mid()));
   }
   absl::StrAppend(&s, "\n");
-  const SolverStats& st = p.last_solve();
-  absl::StrAppend(&s, "solve     ", SolverMethod_Name(st.method()).substr(14), ", ", st.rounds(),
-                  " rounds, marginal price ", f.Px(st.marginal_price()), ", ",
-                  st.venues_considered(), " venues, gap ", f.Px(st.optimality_gap()), "\n");
+  absl::StrAppend(&s, SolveLine(p.last_solve(), f));
   absl::StrAppend(&s, "expected  cost ", f.Px(p.expected_cost()), ", avg ",
                   f.Px(p.expected_average_price()), " incl. fees, ",
                   Bps(p.expected_slippage_cbps()), " vs mid",
@@ -122,10 +130,7 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
   Fmt f{&inst};
   std::string s;
   absl::StrAppend(&s, "what-if   ", Side(side), " ", f.Qty(quantity), " ", inst.symbol(), "\n");
-  absl::StrAppend(&s, "solve     ", SolverMethod_Name(d.stats().method()).substr(14), ", ",
-                  d.stats().rounds(), " rounds, marginal price ", f.Px(d.stats().marginal_price()),
-                  ", ", d.stats().venues_considered(), " venues, gap ",
-                  f.Px(d.stats().optimality_gap()), "\n");
+  absl::StrAppend(&s, SolveLine(d.stats(), f));
   absl::StrAppend(&s, "expected  cost ", f.Px(d.expected_cost()), ", avg ",
                   f.Px(d.expected_average_price()), " incl. fees, ", Bps(d.slippage_cbps()),
                   " vs mid ", f.Px(d.mid_price()),

@@ -1,6 +1,6 @@
 """exoroute Python SDK: a small client for exorouted and an independent chain verifier.
 
-The verifier implements docs/replay-and-audit.md (canonical encoding, format 1) with nothing
+The verifier implements docs/replay-and-audit.md (canonical encoding, formats 1 and 2) with nothing
 but the standard library, so a chain can be checked without trusting exoroute's own code.
 Needs Debian's python3-grpcio, protobuf-compiler and protobuf-compiler-grpc
 (use /usr/bin/python3).
@@ -51,13 +51,16 @@ class Client:
         self.audit = pb["audit_grpc"].AuditServiceStub(self.channel)
         self.admin = pb["admin_grpc"].AdminServiceStub(self.channel)
 
-    def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None):
+    def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None, urgency=None):
+        """urgency: None (unset), "low", "normal" or "high"."""
         t = self.pb["types"]
         order = t.ParentOrder(id=plan_id, symbol=symbol, quantity=qty,
                               side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
                               time_in_force=t.TIME_IN_FORCE_GTC)
         if limit is not None:
             order.limit_price = limit
+        if urgency is not None:
+            order.urgency = getattr(t, "URGENCY_" + urgency.upper())
         m = t.ROUTE_MODE_EXECUTE if mode == "execute" else t.ROUTE_MODE_PLAN_ONLY
         return self.pb["router"].RouteRequest(order=order, mode=m)
 
@@ -128,7 +131,7 @@ class Client:
                                        timeout=self.timeout).signed_head
 
 
-# ---- Canonical encoding, format 1 (docs/replay-and-audit.md) ----
+# ---- Canonical encoding, formats 1 and 2 (docs/replay-and-audit.md) ----
 
 def _u8(v): return struct.pack(">B", v)
 def _u32(v): return struct.pack(">I", v)
@@ -155,14 +158,25 @@ KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done":
          "cancel_requested": 6, "finished": 7, "privacy_refused": 8, "governance": 9}
 
 
+def _needs_format2(d):
+    """Format 2 only for a delta carrying a field format 1 lacks: an order's urgency, a
+    decision's price band limit."""
+    kind = d.WhichOneof("change")
+    return ((kind == "created" and d.created.order.urgency != 0) or
+            (kind == "allocated" and d.allocated.stats.price_band_limit != 0))
+
+
 def encode_canonical(d):
     kind = d.WhichOneof("change")
-    out = (_u8(1) + _u64(d.sequence) + _str(d.plan_id) + _u32(d.plan_version) +
+    v2 = _needs_format2(d)
+    out = (_u8(2 if v2 else 1) + _u64(d.sequence) + _str(d.plan_id) + _u32(d.plan_version) +
            _i64(d.event_time_ns) + _str(d.inputs_digest) + _u8(KINDS[kind]))
     if kind == "created":
         c = d.created
         i = c.instrument
         out += _order(c.order) + _u32(c.mode) + _str(i.symbol) + _u32(i.price_scale) + _u32(i.qty_scale)
+        if v2:
+            out += _u32(c.order.urgency)
     elif kind == "allocated":
         a = d.allocated
         s = a.stats
@@ -171,6 +185,8 @@ def encode_canonical(d):
                 _u32(s.venues_considered) + _i64(s.optimality_gap) +
                 _list(list(a.exclusions), lambda e: _str(e.venue) + _str(e.reason)) +
                 _i64(a.expected_average_price) + _i64(a.mid_price) + _i64(a.slippage_cbps))
+        if v2:
+            out += _i64(s.price_band_limit)
     elif kind == "child_sent":
         c = d.child_sent
         out += _str(c.cl_ord_id) + _str(c.venue) + _u32(c.side) + _i64(c.quantity) + _i64(c.limit_price)

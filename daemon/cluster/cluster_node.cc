@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
 #include "daemon/plan_fold.h"
+#include "daemon/solve_inputs.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 #include "solver/solver.h"
@@ -141,6 +142,7 @@ absl::StatusOr<SolveInput> RouteInput(RouterEngine& engine, const PrepareRequest
   // trades: the coordinator leaves it out (as a node that failed) and splits the order over
   // the others.
   if (req.mode() == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(req.order().symbol()));
+  EXO_RETURN_IF_ERROR(CheckNoPriceBand(req.order(), engine.config().routing()));
   EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(req.order(), req.mode()));
   for (int i = 0; i < req.excluded_size(); ++i) {
     const VenueExclusion& x = req.excluded(i);

@@ -16,6 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "daemon/cluster/peer_stream.h"
 #include "daemon/cluster/secure_sum.h"
+#include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
 #include "solver/internal/ordered_double.h"
 
@@ -590,6 +591,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     return absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id, "\" already exists with a different order"));
   }
+  EXO_RETURN_IF_ERROR(CheckNoPriceBand(order, engine->config().routing()));
   const int64_t quantity = order.quantity();
   std::vector<NodeLink*> live;
   for (auto& l : links_) live.push_back(l.get());

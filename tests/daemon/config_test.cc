@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "daemon/solve_inputs.h"
 
 #include <catch2/catch.hpp>
 
@@ -140,6 +141,30 @@ TEST_CASE("more venues than one decision takes are refused", "[config]") {
   }
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[)" + venues + "]}") ==
         "config test.json: venues: at most 1024 (what one decision takes), got 1025");
+}
+
+TEST_CASE("urgency bands are checked against each other and their bound", "[config]") {
+  auto with_routing = [](const std::string& routing) {
+    return DefaultWith("\"routing\": {", "\"routing\": {" + routing + ", ");
+  };
+  CHECK(ErrorOf(with_routing(R"("low_urgency_band_bps": 2000)")) ==
+        "config test.json: routing.low_urgency_band_bps: must be <= 1000 (10 %), got 2000");
+  CHECK(ErrorOf(with_routing(R"("normal_urgency_band_bps": 1)")) ==
+        "config test.json: routing.normal_urgency_band_bps: must be 0 (no band) or from the low urgency band (2 bp) "
+        "to 1000, got 1");
+  CHECK(ErrorOf(with_routing(R"("low_urgency_band_bps": 20, "normal_urgency_band_bps": 15)")) ==
+        "config test.json: routing.normal_urgency_band_bps: must be 0 (no band) or from the low urgency band (20 bp) "
+        "to 1000, got 15");
+  auto ok = ParseConfig(with_routing(R"("low_urgency_band_bps": 4, "normal_urgency_band_bps": 25)"), "t");
+  REQUIRE(ok.ok());
+  CHECK(exo::daemon::UrgencyBandBps(ok->routing(), exoroute::v1::URGENCY_LOW) == 4);
+  CHECK(exo::daemon::UrgencyBandBps(ok->routing(), exoroute::v1::URGENCY_NORMAL) == 25);
+  CHECK(exo::daemon::UrgencyBandBps(ok->routing(), exoroute::v1::URGENCY_UNSPECIFIED) == 25);
+  CHECK(exo::daemon::UrgencyBandBps(ok->routing(), exoroute::v1::URGENCY_HIGH) == 0);
+  auto defaults = ParseConfig(DefaultConfigJson(), "t");
+  REQUIRE(defaults.ok());
+  CHECK(exo::daemon::UrgencyBandBps(defaults->routing(), exoroute::v1::URGENCY_LOW) == 2);
+  CHECK(exo::daemon::UrgencyBandBps(defaults->routing(), exoroute::v1::URGENCY_NORMAL) == 0);
 }
 
 TEST_CASE("a bad cluster section is refused with the path of the bad field", "[config]") {

@@ -609,6 +609,44 @@ TEST_CASE("a symbol halted alone sends none of its orders while other symbols tr
                                              "trading symbol BTC-USD active: reference data fixed"});
 }
 
+TEST_CASE("a low-urgency order takes only what lies within its band at each decision and works the rest", "[engine]") {
+  TempDir dir;
+  Node n(dir.path());
+  // High urgency: all the books show up to the order's size at once, no band.
+  ParentOrder high = Order("u-high", SIDE_BUY, 40 * kBtc);
+  high.set_urgency(URGENCY_HIGH);
+  auto now = n.engine->Route(high, ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(now.ok());
+  CHECK(now->last_solve().price_band_limit() == 0);
+  // Low urgency on the same books: only the levels within 2 bp of the best ask, the rest later.
+  ParentOrder low = Order("u-low", SIDE_BUY, 40 * kBtc);
+  low.set_urgency(URGENCY_LOW);
+  auto first = n.engine->Route(low, ROUTE_MODE_EXECUTE);
+  REQUIRE(first.ok());
+  const int64_t band_limit = first->last_solve().price_band_limit();
+  CHECK(band_limit > 0);
+  INFO("shortfall: high " << now->shortfall() << ", low " << first->shortfall() << "; band limit " << band_limit);
+  CHECK(first->shortfall() > now->shortfall() + kBtc);  // Far more than the high-urgency plan leaves.
+  for (const auto& a : first->allocations()) CHECK(a.limit_price() <= band_limit);
+  Plan done = n.WaitSettled("u-low");
+  CHECK(done.status() == PLAN_STATUS_COMPLETED);
+  CHECK(done.filled_quantity() == 40 * kBtc);
+  // Every decision of it kept its own band (the best ask then + 2 bp), and replays the same.
+  int decisions = 0;
+  REQUIRE(n.store->ScanPlan("u-low", 1, [&](const PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    ++decisions;
+    const int64_t limit = d.allocated().stats().price_band_limit();
+    CHECK(limit > 0);
+    for (const auto& a : d.allocated().allocations()) {
+      if (a.quantity() > 0) CHECK(a.limit_price() <= limit);
+    }
+    return true;
+  }).ok());
+  CHECK(decisions >= 2);  // It came back for the rest.
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+}
+
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());

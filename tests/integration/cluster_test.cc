@@ -956,6 +956,13 @@ TEST_CASE("a halted node takes no share of an executed cluster route and a halte
   CHECK(r.cluster().route().dropped(0).reason().find("n3 BTC data") != std::string::npos);
   CHECK_FALSE(PlanOn(*c.nodes[2], "halt-symbol").has_value());
   CHECK(r.cluster().shortfall() == 0);
+  // A low-urgency order's band needs the best price across every node's venues: refused.
+  RouteRequest low = PlanOnly("urgency-low", SIDE_BUY, 9 * kBtc);
+  low.mutable_order()->set_urgency(URGENCY_LOW);
+  s = CallRoute(*c.nodes[0], low, &r);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().rfind("order.urgency: URGENCY_LOW takes a price band of 2 bp", 0) == 0);
+  CHECK_FALSE(PlanOn(*c.nodes[0], "urgency-low").has_value());
 }
 
 TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare and two more with each round") {

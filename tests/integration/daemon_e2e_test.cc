@@ -834,6 +834,49 @@ TEST_CASE("exoroutectl halt --symbol stops one symbol while the others trade on"
   CHECK(verify.exit_code == 0);
 }
 
+TEST_CASE("a low-urgency route takes only its band now and keeps its urgency across a restart", "[e2e][urgency]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  {
+    RouteRequest bad = Route("u-bad", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY);
+    bad.mutable_order()->set_urgency(static_cast<Urgency>(7));
+    RouteResponse resp;
+    grpc::Status s = CallRoute(ch, bad, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message() == "order.urgency: must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset), got 7");
+  }
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--urgency", "soon"}).exit_code == 2);
+  // More than lies within 2 bp of the best bid on the sim books; high urgency takes more now.
+  auto low = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "60", "--urgency", "low", "--id", "u-low"});
+  INFO(low.out << low.err);
+  REQUIRE(low.exit_code == 0);
+  CHECK(low.out.find("  PLAN_ONLY  urgency LOW\n") != std::string::npos);
+  CHECK(low.out.find(", band limit ") != std::string::npos);
+  CHECK(low.out.find("SHORTFALL") != std::string::npos);
+  auto high = Ctl(*d, {"--json", "route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "60", "--urgency", "high",
+                       "--id", "u-high"});
+  auto low_json = Ctl(*d, {"--json", "plan", "show", "u-low"});
+  Plan hp, lp;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(high.out, &hp).ok());
+  REQUIRE(google::protobuf::util::JsonStringToMessage(low_json.out, &lp).ok());
+  CHECK(hp.last_solve().price_band_limit() == 0);
+  CHECK(lp.last_solve().price_band_limit() > 0);
+  CHECK(lp.shortfall() > hp.shortfall());
+  for (const auto& a : lp.allocations()) CHECK(a.limit_price() >= lp.last_solve().price_band_limit());  // A sell's band.
+
+  // After a restart the plan still says so (its deltas are in canonical format 2), and the
+  // chain verifies with every decision re-solved.
+  REQUIRE(d->Terminate() == 0);
+  d = StartDaemon(dir.path());
+  auto shown = Ctl(*d, {"plan", "show", "u-low"});
+  CHECK(shown.out.find("  PLAN_ONLY  urgency LOW\n") != std::string::npos);
+  CHECK(shown.out.find(", band limit ") != std::string::npos);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+}
+
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
           "[e2e][crash]") {
   TempDir dir;
@@ -1263,6 +1306,15 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(da.allocations(0).quantity() == 20000000);
   CHECK(da.allocations(1).quantity() == 130000000);
   CHECK(da.expected_cost() == d.expected_cost());
+  // Low urgency: the band is 2 bp of the best ask (65000.00): up to 65013.00, all but B's last level.
+  auto low = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
+                                                  "--qty", "1.5", "--urgency", "low", "--json"});
+  INFO(low.err);
+  REQUIRE(low.exit_code == 0);
+  Decision dl;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(low.out, &dl).ok());
+  CHECK(dl.stats().price_band_limit() == 6501300);
+  CHECK(dl.allocated_quantity() == d.allocated_quantity());
   auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                     "buy", "--qty", "1.5", "--method", "lp"});
   CHECK(wrong.exit_code == 2);

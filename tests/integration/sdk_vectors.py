@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
-delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)."""
+delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
+and for format 2 (an order's urgency)."""
 import argparse
 import os
 import sys
@@ -34,6 +35,14 @@ GOVERNANCE_HEX = (
     "00000006" "636f6e666967"             # subject "config"
     "00000002" "abcd"                     # digest
     "0000000a" "6665652032202d3e2033")    # detail "fee 2 -> 3"
+
+
+# tests/store/delta_codec_test.cc: the format-2 created delta (an urgency).
+CREATED_FORMAT2_HEX = (
+    "02" "0000000000000033" "00000001" "6f" "00000001" "17979cfe3d85cd15" "00000000" "01"
+    "00000001" "6f" "00000001" "58" "00000001" "0000000000000001" "00" "00000001" "0000000000000000"
+    "00000000" "00000000" "00000000" "00000001" "00000001" "58" "00000002" "00000008"
+    "00000001")                           # urgency LOW
 
 
 def main():
@@ -70,6 +79,26 @@ def main():
         got = exoroute_sdk.encode_canonical(g).hex()
         if got != GOVERNANCE_HEX:
             print(f"FAIL: governance\n got  {got}\n want {GOVERNANCE_HEX}")
+            return 1
+        c = pb["types"].PlanDelta()
+        c.sequence = 51
+        c.plan_id = "o"
+        c.plan_version = 1
+        c.event_time_ns = 1700000000123456789
+        o = c.created.order
+        o.id, o.symbol, o.side, o.quantity, o.time_in_force, o.urgency = "o", "X", 1, 1, 1, 1
+        c.created.mode = 1
+        c.created.instrument.symbol = "X"
+        c.created.instrument.price_scale = 2
+        c.created.instrument.qty_scale = 8
+        got = exoroute_sdk.encode_canonical(c).hex()
+        if got != CREATED_FORMAT2_HEX:
+            print(f"FAIL: created (format 2)\n got  {got}\n want {CREATED_FORMAT2_HEX}")
+            return 1
+        o.urgency = 0
+        got = exoroute_sdk.encode_canonical(c).hex()
+        if got != "01" + CREATED_FORMAT2_HEX[2:-8]:
+            print(f"FAIL: created (format 1)\n got  {got}")
             return 1
     print("OK: the Python encoder matches the C++ codec's vectors")
     return 0

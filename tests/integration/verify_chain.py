@@ -71,6 +71,9 @@ def main():
             client.route("py-plan", "BTC-USD", "buy", 2 * btc, mode="plan_only", limit=6_510_000)
             client.route("py-buy", "BTC-USD", "buy", 3 * btc, mode="execute")
             client.route("py-sell", "BTC-USD", "sell", btc, mode="execute")
+            # Low urgency: its deltas carry the urgency and the band (canonical format 2).
+            low = client.route("py-low", "BTC-USD", "buy", 40 * btc, mode="plan_only", urgency="low")
+            check(low.order.urgency == 1 and low.last_solve.price_band_limit > 0 and low.shortfall > 0, low)
             client.route("py-wait", "BTC-USD", "buy", btc, mode="execute", limit=100)
             client.route("py-wait-2", "BTC-USD", "buy", btc, mode="execute", limit=100)
             # The working plans, a page of one at a time: both waiting buys, by id.

@@ -252,6 +252,76 @@ TEST_CASE("the order's venue limit keeps the venues with the largest shares", "[
   CHECK(d->exclusions(0).reason() == "the order allows at most 2 venues; this one had the smallest share");
 }
 
+TEST_CASE("a price band takes only the levels within it of the best usable price, as that limit would",
+          "[solver][band]") {
+  SolveInput in = MakeInput(SIDE_BUY, 30);
+  *in.add_venues() = MakeVenue("A", {{10000, 5}, {10008, 5}, {10012, 5}});
+  *in.add_venues() = MakeVenue("B", {{10005, 5}, {10010, 5}});
+  VenueInput crossed = MakeVenue("C", {{9990, 5}}, {{9995, 5}});  // Bid above ask: unusable.
+  *in.add_venues() = crossed;
+  VenueInput stale = MakeVenue("D", {{9980, 5}});  // Its book is 10 s old.
+  stale.set_max_book_age_ms(1000);
+  stale.mutable_book()->set_receive_time_ns(kNow - 10'000'000'000);
+  *in.add_venues() = stale;
+  *in.add_venues() = MakeVenue("E", {{10020, 5}});  // Entirely beyond the band.
+  in.set_price_band_bps(10);  // 10 bp of the best usable ask (A's 10000): up to 10010.
+  auto banded = exo::solver::Solve(in);
+  REQUIRE(banded.ok());
+  CHECK(banded->stats().price_band_limit() == 10010);
+  CHECK(banded->allocated_quantity() == 20);  // A's 10000 and 10008, B's 10005 and 10010.
+  CHECK(banded->shortfall() == 10);
+  std::map<std::string, std::string> why;
+  for (const auto& e : banded->exclusions()) why[e.venue()] = e.reason();
+  CHECK(why["C"].rfind("crossed book", 0) == 0);
+  CHECK(why["D"].rfind("book stale", 0) == 0);
+  CHECK(why["E"] == "no liquidity within limit 10010 (best ask 10020)");
+  // The same decision as the band's limit given as the order's.
+  SolveInput limited = in;
+  limited.set_price_band_bps(0);
+  limited.set_limit_price(10010);
+  auto same = exo::solver::Solve(limited);
+  REQUIRE(same.ok());
+  CHECK(same->stats().price_band_limit() == 0);
+  Decision without_band_limit = *banded;
+  without_band_limit.mutable_stats()->clear_price_band_limit();
+  CHECK(without_band_limit.SerializeAsString() == same->SerializeAsString());
+
+  // An order limit tighter than the band is the band's limit; a wider one is not.
+  in.set_limit_price(10006);
+  CHECK(exo::solver::Solve(in)->stats().price_band_limit() == 10006);
+  in.set_limit_price(10015);
+  CHECK(exo::solver::Solve(in)->stats().price_band_limit() == 10010);
+
+  // Rounded inwards: a buy's down, a sell's up.
+  SolveInput odd = MakeInput(SIDE_BUY, 3);
+  *odd.add_venues() = MakeVenue("A", {{10001, 5}, {10011, 5}, {10012, 5}}, {{9990, 5}});
+  odd.set_price_band_bps(10);  // 10001 × 1.001 = 10011.001
+  auto buy = exo::solver::Solve(odd);
+  REQUIRE(buy.ok());
+  CHECK(buy->stats().price_band_limit() == 10011);
+  SolveInput sell = MakeInput(SIDE_SELL, 12);
+  *sell.add_venues() = MakeVenue("A", {{10020, 5}}, {{10001, 5}, {9991, 5}, {9990, 5}});
+  sell.set_price_band_bps(10);  // 10001 × 0.999 = 9990.999
+  auto sold = exo::solver::Solve(sell);
+  REQUIRE(sold.ok());
+  CHECK(sold->stats().price_band_limit() == 9991);
+  CHECK(sold->allocated_quantity() == 10);  // 10001 and 9991, not 9990.
+
+  // No usable venue: no band, every venue excluded with its own reason.
+  SolveInput none = MakeInput(SIDE_BUY, 5);
+  *none.add_venues() = crossed;
+  none.set_price_band_bps(10);
+  auto nothing = exo::solver::Solve(none);
+  REQUIRE(nothing.ok());
+  CHECK(nothing->stats().price_band_limit() == 0);
+  CHECK(nothing->shortfall() == 5);
+
+  in.set_price_band_bps(10001);
+  auto bad = exo::solver::Solve(in);
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad.status().message()) == "solve_input.price_band_bps: must be <= 10000, got 10001");
+}
+
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {

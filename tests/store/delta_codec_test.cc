@@ -157,6 +157,67 @@ TEST_CASE("the canonical bytes are exactly as specified in docs/replay-and-audit
   CHECK(exo::ToHex(hash).size() == 64);
 }
 
+TEST_CASE("format 2 holds an order's urgency and a decision's band limit, and only deltas that carry one",
+          "[codec]") {
+  // A created delta with an urgency: format 1's layout, format byte 2, the urgency last. The same
+  // vector is in tests/integration/sdk_vectors.py for the Python encoder.
+  PlanDelta c;
+  c.set_sequence(51);
+  c.set_plan_id("o");
+  c.set_plan_version(1);
+  c.set_event_time_ns(1700000000123456789);
+  ParentOrder* o = c.mutable_created()->mutable_order();
+  o->set_id("o");
+  o->set_symbol("X");
+  o->set_side(SIDE_BUY);
+  o->set_quantity(1);
+  o->set_time_in_force(TIME_IN_FORCE_GTC);
+  o->set_urgency(URGENCY_LOW);
+  c.mutable_created()->set_mode(ROUTE_MODE_PLAN_ONLY);
+  c.mutable_created()->mutable_instrument()->set_symbol("X");
+  c.mutable_created()->mutable_instrument()->set_price_scale(2);
+  c.mutable_created()->mutable_instrument()->set_qty_scale(8);
+  const std::string bytes = EncodeCanonical(c);
+  CHECK(exo::ToHex(bytes) ==
+        "02"                                  // format 2
+        "0000000000000033"                    // sequence 51
+        "00000001" "6f"                       // plan_id "o"
+        "00000001"                            // plan_version 1
+        "17979cfe3d85cd15"                    // event_time_ns
+        "00000000"                            // inputs_digest: empty
+        "01"                                  // kind: created
+        "00000001" "6f" "00000001" "58"       // order id "o", symbol "X"
+        "00000001" "0000000000000001" "00"    // BUY, quantity 1, no limit
+        "00000001" "0000000000000000"         // GTC, expire_after_ms 0
+        "00000000" "00000000" "00000000"      // allowed, denied venues, max_venues
+        "00000001"                            // mode PLAN_ONLY
+        "00000001" "58" "00000002" "00000008" // instrument X, scales 2 and 8
+        "00000001");                          // urgency LOW
+  auto back = DecodeCanonical(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->created().order().urgency() == URGENCY_LOW);
+  CHECK(EncodeCanonical(*back) == bytes);
+  // Without it, the format-1 bytes of the same delta.
+  o->clear_urgency();
+  const std::string v1 = EncodeCanonical(c);
+  CHECK(v1 == std::string(1, '\x01') + bytes.substr(1, bytes.size() - 5));
+
+  // A decision with a band limit: the limit after the slippage.
+  PlanDelta a = OfKind(PlanDelta::kAllocated);
+  const std::string before = EncodeCanonical(a);
+  CHECK(before[0] == 1);
+  a.mutable_allocated()->mutable_stats()->set_price_band_limit(6510000);
+  const std::string banded = EncodeCanonical(a);
+  CHECK(banded == std::string(1, '\x02') + before.substr(1) + std::string("\x00\x00\x00\x00\x00\x63\x55\xb0", 8));
+  auto decoded = DecodeCanonical(banded);
+  REQUIRE(decoded.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*decoded, a));
+  // An unknown urgency in format 2 is refused like any bad enum.
+  std::string bad = bytes;
+  bad[bad.size() - 1] = 9;
+  CHECK(DecodeCanonical(bad).status().message().find("unknown enum value 9") != std::string::npos);
+}
+
 TEST_CASE("decoding is strict", "[codec]") {
   std::string good = EncodeCanonical(OneOfEachKind()[3]);
   CHECK(DecodeCanonical(good + "x").status().message() == "canonical delta: trailing bytes at byte " +
@@ -164,8 +225,14 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 2;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 2");
+  bad_format[0] = 3;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 3");
+  // Format 2 for a delta format 1 holds is not its encoding.
+  std::string not_canonical = good;
+  not_canonical[0] = 2;
+  CHECK(DecodeCanonical(not_canonical).status().message() ==
+        "canonical delta: format 2 for a delta format 1 holds: not its canonical encoding at byte " +
+            std::to_string(good.size()));
   // Side of a child_sent set to 9: not a Side.
   std::string child = EncodeCanonical(OneOfEachKind()[2]);
   size_t side_at = child.size() - 8 - 8 - 4;
