@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -513,7 +514,9 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   std::vector<uint32_t> decided;  // The plan's versions that are decisions.
   std::optional<SolveInput> chosen;
   uint64_t chosen_sequence = 0;
+  Urgency urgency = URGENCY_UNSPECIFIED;  // The order's (its band is in each decision's input).
   auto take = [&](const PlanDelta& d, const SolveInput& in) {
+    if (d.has_created()) urgency = d.created().order().urgency();
     if (!d.has_allocated()) return;
     decided.push_back(d.plan_version());
     if (last || (!chosen && (*version == 0 || d.plan_version() == *version))) {
@@ -530,7 +533,10 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
     absl::Status damaged;
     read = s.ScanPlan(plan_id, 1, [&](const PlanDelta& d, std::string_view) {
       any = true;
-      if (!d.has_allocated()) return true;
+      if (!d.has_allocated()) {
+        take(d, SolveInput());  // (The created delta: the order's urgency.)
+        return true;
+      }
       SolveInput in;
       absl::StatusOr<std::string> raw = s.GetInputs(d.inputs_digest());
       if (!raw.ok() || !in.ParseFromString(*raw)) {
@@ -586,6 +592,16 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
     config.mutable_listen()->set_address("127.0.0.1:0");
     *config.add_instruments() = inst;
     config.mutable_routing()->set_method(chosen->method());
+    // The decision's price band, as the band of the order's urgency (a low band no wider).
+    if (const uint32_t band = chosen->price_band_bps(); band > 0) {
+      RoutingConfig* r = config.mutable_routing();
+      if (urgency == URGENCY_LOW) {
+        r->set_low_urgency_band_bps(band);
+      } else {
+        r->set_normal_urgency_band_bps(band);
+        r->set_low_urgency_band_bps(std::min(band, daemon::kDefaultLowUrgencyBandBps));
+      }
+    }
     const std::string books_file = std::filesystem::absolute(a.Get("out")).string();
     for (const VenueInput& v : chosen->venues()) {
       VenueConfig* vc = config.add_venues();
@@ -615,6 +631,9 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
   if (chosen->has_limit_price()) absl::StrAppend(&rerun, " --limit ", FormatDecimal(chosen->limit_price(), inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
+  if (urgency != URGENCY_UNSPECIFIED) {
+    absl::StrAppend(&rerun, " --urgency ", absl::AsciiStrToLower(Urgency_Name(urgency).substr(8)));
+  }
   absl::StrAppend(&rerun, " --method ", chosen->method() == SOLVER_METHOD_ADMM ? "admm" : "exact", " --at ",
                   chosen->decision_time_ns());
   if (!config_path.empty()) absl::StrAppend(&rerun, " --config ", ShellQuoted(config_path));

@@ -864,6 +864,25 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   CHECK(lp.last_solve().price_band_limit() > 0);
   CHECK(lp.shortfall() > hp.shortfall());
   for (const auto& a : lp.allocations()) CHECK(a.limit_price() >= lp.last_solve().price_band_limit());  // A sell's band.
+  // Its books, re-run offline with the decision's own terms: the same band, the same split.
+  auto books = Ctl(*d, {"plan", "books", "u-low", "--out", dir / "books.json", "--config-out", dir / "terms.json"});
+  INFO(books.out << books.err);
+  REQUIRE(books.exit_code == 0);
+  const size_t cmd = books.out.find("re-run it: exoroutectl ");
+  REQUIRE(cmd != std::string::npos);
+  const size_t args = cmd + std::string("re-run it: exoroutectl ").size();
+  std::vector<std::string> rerun = absl::StrSplit(books.out.substr(args, books.out.find('\n', args) - args), ' ');
+  CHECK(std::find(rerun.begin(), rerun.end(), "--urgency") != rerun.end());
+  rerun.push_back("--json");
+  auto solved = exo::testing::Run(EXOROUTECTL_PATH, rerun);
+  INFO(solved.err);
+  REQUIRE(solved.exit_code == 0);
+  Decision again;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(solved.out, &again).ok());
+  CHECK(again.stats().price_band_limit() == lp.last_solve().price_band_limit());
+  CHECK(again.shortfall() == lp.shortfall());
+  REQUIRE(again.allocations_size() == lp.allocations_size());
+  for (int i = 0; i < lp.allocations_size(); ++i) CHECK(again.allocations(i).quantity() == lp.allocations(i).quantity());
 
   // After a restart the plan still says so (its deltas are in canonical format 2), and the
   // chain verifies with every decision re-solved.
