@@ -327,7 +327,8 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       const ParentOrder& o = d.created().order();
       detail = absl::StrCat(Side(o.side()), " ", f.Qty(o.quantity()), " ", o.symbol(),
                             o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : "",
-                            " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY");
+                            " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
+                            o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", Urgency_Name(o.urgency()).substr(8)) : "");
       break;
     }
     case PlanDelta::kAllocated: {
@@ -337,7 +338,10 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       }
       detail = absl::StrCat(parts.empty() ? "(no change)" : absl::StrJoin(parts, " "), "  rounds ",
                             d.allocated().stats().rounds(),
-                            d.allocated().shortfall() ? absl::StrCat("  shortfall ", f.Qty(d.allocated().shortfall())) : "");
+                            d.allocated().shortfall() ? absl::StrCat("  shortfall ", f.Qty(d.allocated().shortfall())) : "",
+                            d.allocated().stats().price_band_limit() != 0
+                                ? absl::StrCat("  band limit ", f.Px(d.allocated().stats().price_band_limit()))
+                                : "");
       break;
     }
     case PlanDelta::kChildSent:

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -612,22 +613,29 @@ TEST_CASE("a symbol halted alone sends none of its orders while other symbols tr
 TEST_CASE("a low-urgency order takes only what lies within its band at each decision and works the rest", "[engine]") {
   TempDir dir;
   Node n(dir.path());
-  // High urgency: all the books show up to the order's size at once, no band.
-  ParentOrder high = Order("u-high", SIDE_BUY, 40 * kBtc);
-  high.set_urgency(URGENCY_HIGH);
-  auto now = n.engine->Route(high, ROUTE_MODE_PLAN_ONLY);
-  REQUIRE(now.ok());
-  CHECK(now->last_solve().price_band_limit() == 0);
-  // Low urgency on the same books: only the levels within 2 bp of the best ask, the rest later.
+  // Low urgency: only the levels within 2 bp of the best ask, the rest later.
   ParentOrder low = Order("u-low", SIDE_BUY, 40 * kBtc);
   low.set_urgency(URGENCY_LOW);
   auto first = n.engine->Route(low, ROUTE_MODE_EXECUTE);
   REQUIRE(first.ok());
   const int64_t band_limit = first->last_solve().price_band_limit();
   CHECK(band_limit > 0);
-  INFO("shortfall: high " << now->shortfall() << ", low " << first->shortfall() << "; band limit " << band_limit);
-  CHECK(first->shortfall() > now->shortfall() + kBtc);  // Far more than the high-urgency plan leaves.
   for (const auto& a : first->allocations()) CHECK(a.limit_price() <= band_limit);
+  // Its first decision's recorded input carries the band; without it the same books give more.
+  std::optional<SolveInput> recorded;
+  REQUIRE(n.store->ScanPlan("u-low", 1, [&](const PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    recorded.emplace();
+    REQUIRE(recorded->ParseFromString(n.store->GetInputs(d.inputs_digest()).value()));
+    return false;
+  }).ok());
+  REQUIRE(recorded.has_value());
+  CHECK(recorded->price_band_bps() == 2);
+  recorded->set_price_band_bps(0);
+  auto unbanded = exo::solver::Solve(*recorded);
+  REQUIRE(unbanded.ok());
+  INFO("shortfall: without the band " << unbanded->shortfall() << ", with it " << first->shortfall());
+  CHECK(first->shortfall() > unbanded->shortfall() + kBtc);
   Plan done = n.WaitSettled("u-low");
   CHECK(done.status() == PLAN_STATUS_COMPLETED);
   CHECK(done.filled_quantity() == 40 * kBtc);

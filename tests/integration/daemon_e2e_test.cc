@@ -847,24 +847,20 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
     CHECK(s.error_message() == "order.urgency: must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset), got 7");
   }
   CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--urgency", "soon"}).exit_code == 2);
-  // More than lies within 2 bp of the best bid on the sim books; high urgency takes more now.
+  // More than lies within 2 bp of the best bid on the sim books.
   auto low = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "60", "--urgency", "low", "--id", "u-low"});
   INFO(low.out << low.err);
   REQUIRE(low.exit_code == 0);
   CHECK(low.out.find("  PLAN_ONLY  urgency LOW\n") != std::string::npos);
   CHECK(low.out.find(", band limit ") != std::string::npos);
   CHECK(low.out.find("SHORTFALL") != std::string::npos);
-  auto high = Ctl(*d, {"--json", "route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "60", "--urgency", "high",
-                       "--id", "u-high"});
   auto low_json = Ctl(*d, {"--json", "plan", "show", "u-low"});
-  Plan hp, lp;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(high.out, &hp).ok());
+  Plan lp;
   REQUIRE(google::protobuf::util::JsonStringToMessage(low_json.out, &lp).ok());
-  CHECK(hp.last_solve().price_band_limit() == 0);
   CHECK(lp.last_solve().price_band_limit() > 0);
-  CHECK(lp.shortfall() > hp.shortfall());
   for (const auto& a : lp.allocations()) CHECK(a.limit_price() >= lp.last_solve().price_band_limit());  // A sell's band.
-  // Its books, re-run offline with the decision's own terms: the same band, the same split.
+  // Its books, re-run offline with the decision's own terms: the same band, the same split; with
+  // high urgency on the same books, no band and more taken.
   auto books = Ctl(*d, {"plan", "books", "u-low", "--out", dir / "books.json", "--config-out", dir / "terms.json"});
   INFO(books.out << books.err);
   REQUIRE(books.exit_code == 0);
@@ -883,6 +879,12 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   CHECK(again.shortfall() == lp.shortfall());
   REQUIRE(again.allocations_size() == lp.allocations_size());
   for (int i = 0; i < lp.allocations_size(); ++i) CHECK(again.allocations(i).quantity() == lp.allocations(i).quantity());
+  *std::find(rerun.begin(), rerun.end(), "low") = "high";
+  auto high = exo::testing::Run(EXOROUTECTL_PATH, rerun);
+  Decision taken;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(high.out, &taken).ok());
+  CHECK(taken.stats().price_band_limit() == 0);
+  CHECK(taken.shortfall() < again.shortfall());
 
   // After a restart the plan still says so (its deltas are in canonical format 2), and the
   // chain verifies with every decision re-solved.
@@ -891,6 +893,9 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   auto shown = Ctl(*d, {"plan", "show", "u-low"});
   CHECK(shown.out.find("  PLAN_ONLY  urgency LOW\n") != std::string::npos);
   CHECK(shown.out.find(", band limit ") != std::string::npos);
+  auto replay = Ctl(*d, {"replay", "--plan", "u-low"});
+  CHECK(replay.out.find("created    sell 60.00000000 BTC-USD PLAN_ONLY urgency LOW\n") != std::string::npos);
+  CHECK(replay.out.find("  band limit ") != std::string::npos);
   auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
