@@ -192,4 +192,10 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500, "sensitivity": 100000, "budget_milli": 10}})")) ==
         "config test.json: cluster.privacy.budget_milli: must allow at least one release (>= epsilon_milli 500), got 10");
   CHECK(ParseConfig(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}]})"), "t").ok());
+  std::string banded = with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}]})");
+  banded.replace(banded.find("\"routing\": {"), std::string("\"routing\": {").size(),
+                 "\"routing\": {\"normal_urgency_band_bps\": 5, ");
+  CHECK(ErrorOf(banded) ==
+        "config test.json: routing.normal_urgency_band_bps: must be 0 on a cluster node (a cluster route takes no "
+        "price band, and every order without an urgency would be refused), got 5");
 }

@@ -2,9 +2,11 @@
 // a cluster share gives the solver). Checks: Solve answers (an error or a decision), the same
 // with and without its curve cache to the byte, and a decision adds up: allocations > 0 summing
 // to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
-// fixed λ, is sized by the coordinator instead).
+// fixed λ, is sized by the coordinator instead); with a price band, the decision is the one its
+// band limit gives as the order's limit, byte for byte but for the band limit itself.
 #include <random>
 
+#include "exo/fixed_point.h"
 #include "solver/solver.h"
 #include "solver/venue_curve.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -26,6 +28,7 @@ std::vector<std::string> Seeds() {
     if (i % 3 == 0) in.set_method(exoroute::v1::SOLVER_METHOD_ADMM);
     if (i % 2 == 0) in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
     if (i % 4 == 1) in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    if (i % 5 == 2) in.set_price_band_bps(static_cast<uint32_t>(1 + rng() % 50));
     out.push_back(in.SerializeAsString());
   }
   return out;
@@ -54,6 +57,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(sum == fresh->allocated_quantity(), "allocations sum to %lld, allocated %lld", static_cast<long long>(sum),
              static_cast<long long>(fresh->allocated_quantity()));
+  // (A band limit beyond 2^53, from a wide band on a price near it, is no order's limit.)
+  if (const int64_t band_limit = fresh->stats().price_band_limit(); band_limit != 0 && band_limit <= exo::kMaxUnits) {
+    exoroute::v1::SolveInput limited = in;
+    limited.set_price_band_bps(0);
+    limited.set_limit_price(band_limit);
+    auto same = exo::solver::Solve(limited, nullptr);
+    exoroute::v1::Decision banded = *fresh;
+    banded.mutable_stats()->clear_price_band_limit();
+    FUZZ_CHECK(same.ok() && same->SerializeAsString() == banded.SerializeAsString(),
+               "the band's limit %lld as the order's limit decides otherwise", static_cast<long long>(band_limit));
+  }
   if (in.has_fixed_dual()) return 0;
   FUZZ_CHECK(fresh->allocated_quantity() + fresh->shortfall() == in.quantity(), "allocated %lld + shortfall %lld != %lld",
              static_cast<long long>(fresh->allocated_quantity()), static_cast<long long>(fresh->shortfall()),
