@@ -672,6 +672,22 @@ TEST_CASE("an operator lists the plans a node is working and cancels them all", 
   CHECK(none.out == "0 cancelled, 0 finished meanwhile, 0 not cancelled\n");
 }
 
+namespace {
+// After a resume: a 1 BTC executed route completes, `replay` shows each of `lines` (the halt's
+// and the resume's), and the chain verifies with every decision re-solved.
+void TradesAgainAndChainSays(const exo::testing::DaemonProcess& d, const std::vector<std::string>& lines) {
+  auto traded = Ctl(d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute", "--wait"});
+  INFO(traded.out << traded.err);
+  CHECK(traded.exit_code == 0);
+  CHECK(traded.out.find("COMPLETED") != std::string::npos);
+  auto replay = Ctl(d, {"replay"});
+  for (const std::string& line : lines) CHECK(replay.out.find(line) != std::string::npos);
+  auto verify = Ctl(d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+}
+}  // namespace
+
 TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume lifts it", "[e2e][halt]") {
   TempDir dir;
   auto d = StartDaemon(dir.path());
@@ -724,17 +740,8 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   CHECK(resume.exit_code == 0);
   CHECK(resume.out.rfind("trading resumed (recorded at sequence ", 0) == 0);
   CHECK(Ctl(*d, {"status"}).out.find("trading ") == std::string::npos);
-  auto traded = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute", "--wait"});
-  INFO(traded.out << traded.err);
-  CHECK(traded.exit_code == 0);
-  CHECK(traded.out.find("COMPLETED") != std::string::npos);
-  // The chain holds both changes and still verifies.
-  auto replay = Ctl(*d, {"replay"});
-  CHECK(replay.out.find("governance trading halted: venue SIM-B misprices") != std::string::npos);
-  CHECK(replay.out.find("governance trading active: SIM-B fixed") != std::string::npos);
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  TradesAgainAndChainSays(*d, {"governance trading halted: venue SIM-B misprices",
+                               "governance trading active: SIM-B fixed"});
 
   // One venue alone: executed routes decide without it and say why; the node trades on.
   auto venue_halt = Ctl(*d, {"halt", "--venue", "SIM-B", "--reason", "SIM-B misprices"});
@@ -822,16 +829,8 @@ TEST_CASE("exoroutectl halt --symbol stops one symbol while the others trade on"
   INFO(resume.out << resume.err);
   CHECK(resume.out.rfind("trading in BTC-USD resumed (recorded at sequence ", 0) == 0);
   CHECK(Ctl(*d, {"status"}).out.find("HALTED") == std::string::npos);
-  auto traded = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--execute", "--wait"});
-  INFO(traded.out << traded.err);
-  CHECK(traded.exit_code == 0);
-  CHECK(traded.out.find("COMPLETED") != std::string::npos);
-  auto replay = Ctl(*d, {"replay"});
-  CHECK(replay.out.find("governance trading symbol BTC-USD halted: BTC reference data suspect") != std::string::npos);
-  CHECK(replay.out.find("governance trading symbol BTC-USD active: data fixed") != std::string::npos);
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  TradesAgainAndChainSays(*d, {"governance trading symbol BTC-USD halted: BTC reference data suspect",
+                               "governance trading symbol BTC-USD active: data fixed"});
 }
 
 TEST_CASE("a low-urgency route takes only its band now and keeps its urgency across a restart", "[e2e][urgency]") {
