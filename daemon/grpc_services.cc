@@ -344,7 +344,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_store_size_bytes(store_->SizeOnDisk());
   if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
   *resp->mutable_trading() = engine_->trading().ToProto();
-  for (const auto& [symbol, t] : engine_->SymbolTrading()) {
+  for (const auto& [symbol, t] : engine_->TradingBySymbol()) {
     SymbolTrading* st = resp->add_symbol_trading();
     st->set_symbol(symbol);
     *st->mutable_trading() = t.ToProto();

@@ -737,7 +737,7 @@ RouterEngine::Trading RouterEngine::trading(const TradingScope& scope) const {
   return it == trading_.end() ? Trading{} : it->second;
 }
 
-std::map<std::string, RouterEngine::Trading> RouterEngine::SymbolTrading() const {
+std::map<std::string, RouterEngine::Trading> RouterEngine::TradingBySymbol() const {
   std::map<std::string, Trading> out;
   std::lock_guard<std::mutex> lock(trading_mu_);
   for (auto it = trading_.lower_bound(kSymbolSubjectPrefix);

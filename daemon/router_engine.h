@@ -124,7 +124,7 @@ class RouterEngine {
   // The state of `scope` (the node's by default).
   Trading trading(const TradingScope& scope = {}) const;
   // The symbols halted or resumed alone, by symbol.
-  std::map<std::string, Trading> SymbolTrading() const;
+  std::map<std::string, Trading> TradingBySymbol() const;
   // FailedPrecondition saying since when and why trading is halted on the node or for
   // `symbol`; OK when it is not.
   absl::Status CheckTradingAllowed(const std::string& symbol) const;

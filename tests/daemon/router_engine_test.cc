@@ -548,7 +548,7 @@ TEST_CASE("a symbol halted alone sends none of its orders while other symbols tr
   CHECK(n.engine->trading(Symbol("BTC-USD")).halted);
   CHECK_FALSE(n.engine->trading(Symbol("ETH-USD")).halted);
   CHECK_FALSE(n.engine->trading().halted);  // The node trades on.
-  auto symbols = n.engine->SymbolTrading();
+  auto symbols = n.engine->TradingBySymbol();
   REQUIRE(symbols.size() == 1);
   CHECK(symbols.begin()->first == "BTC-USD");
   CHECK(symbols.begin()->second.reason == "BTC reference data suspect");
@@ -594,7 +594,7 @@ TEST_CASE("a symbol halted alone sends none of its orders while other symbols tr
   // Resumed: the BTC plan decides again and completes.
   REQUIRE(n.engine->SetTrading(false, "reference data fixed", Symbol("BTC-USD")).value() == true);
   CHECK_FALSE(n.engine->trading(Symbol("BTC-USD")).halted);
-  CHECK(n.engine->SymbolTrading().at("BTC-USD").reason == "reference data fixed");
+  CHECK(n.engine->TradingBySymbol().at("BTC-USD").reason == "reference data fixed");
   Plan done = n.WaitSettled("btc-big");
   CHECK(done.status() == PLAN_STATUS_COMPLETED);
   CHECK(done.children_size() > sent);
