@@ -258,16 +258,14 @@ absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
   if (!max_venues.ok()) return max_venues.status();
   o->set_max_venues(static_cast<uint32_t>(*max_venues));
   if (a.Has("urgency")) {
-    const std::string u = a.Get("urgency");
-    if (u == "low") {
-      o->set_urgency(URGENCY_LOW);
-    } else if (u == "normal") {
-      o->set_urgency(URGENCY_NORMAL);
-    } else if (u == "high") {
-      o->set_urgency(URGENCY_HIGH);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--urgency must be low, normal or high, got \"", u, "\""));
+    // "low" -> URGENCY_LOW, and so on.
+    Urgency u = URGENCY_UNSPECIFIED;
+    if (!Urgency_Parse(absl::StrCat("URGENCY_", absl::AsciiStrToUpper(a.Get("urgency"))), &u) ||
+        u == URGENCY_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--urgency must be low, normal or high, got \"", a.Get("urgency"), "\""));
     }
+    o->set_urgency(u);
   }
   return absl::OkStatus();
 }

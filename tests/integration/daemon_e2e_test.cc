@@ -686,6 +686,25 @@ void TradesAgainAndChainSays(const exo::testing::DaemonProcess& d, const std::ve
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
 }
+// The command `plan books … --out FILE` prints to re-run its decision ("re-run it: exoroutectl
+// …"), as exoroutectl's arguments.
+std::vector<std::string> RerunArgs(const std::string& out) {
+  const std::string mark = "re-run it: exoroutectl ";
+  const size_t at = out.find(mark);
+  REQUIRE(at != std::string::npos);
+  const size_t from = at + mark.size();
+  return absl::StrSplit(out.substr(from, out.find('\n', from) - from), ' ');
+}
+
+// `exoroutectl ARGS` (a solve with --json): its Decision.
+Decision SolvedBy(const std::vector<std::string>& args) {
+  auto r = exo::testing::Run(EXOROUTECTL_PATH, args);
+  INFO(absl::StrJoin(args, " ") << "\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  Decision d;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.out, &d).ok());
+  return d;
+}
 }  // namespace
 
 TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume lifts it", "[e2e][halt]") {
@@ -863,25 +882,16 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   auto books = Ctl(*d, {"plan", "books", "u-low", "--out", dir / "books.json", "--config-out", dir / "terms.json"});
   INFO(books.out << books.err);
   REQUIRE(books.exit_code == 0);
-  const size_t cmd = books.out.find("re-run it: exoroutectl ");
-  REQUIRE(cmd != std::string::npos);
-  const size_t args = cmd + std::string("re-run it: exoroutectl ").size();
-  std::vector<std::string> rerun = absl::StrSplit(books.out.substr(args, books.out.find('\n', args) - args), ' ');
+  std::vector<std::string> rerun = RerunArgs(books.out);
   CHECK(std::find(rerun.begin(), rerun.end(), "--urgency") != rerun.end());
   rerun.push_back("--json");
-  auto solved = exo::testing::Run(EXOROUTECTL_PATH, rerun);
-  INFO(solved.err);
-  REQUIRE(solved.exit_code == 0);
-  Decision again;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(solved.out, &again).ok());
+  const Decision again = SolvedBy(rerun);
   CHECK(again.stats().price_band_limit() == lp.last_solve().price_band_limit());
   CHECK(again.shortfall() == lp.shortfall());
   REQUIRE(again.allocations_size() == lp.allocations_size());
   for (int i = 0; i < lp.allocations_size(); ++i) CHECK(again.allocations(i).quantity() == lp.allocations(i).quantity());
   *std::find(rerun.begin(), rerun.end(), "low") = "high";
-  auto high = exo::testing::Run(EXOROUTECTL_PATH, rerun);
-  Decision taken;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(high.out, &taken).ok());
+  const Decision taken = SolvedBy(rerun);
   CHECK(taken.stats().price_band_limit() == 0);
   CHECK(taken.shortfall() < again.shortfall());
 
@@ -1182,10 +1192,7 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   REQUIRE(books.exit_code == 0);
   CHECK(books.out.find("plan pb1: the books its decision at sequence ") == 0);
   CHECK(books.out.find("2 venues; left out then: SIM-C (in the order's denied_venues)") != std::string::npos);
-  const size_t cmd = books.out.find("re-run it: exoroutectl ");
-  REQUIRE(cmd != std::string::npos);
-  const size_t args = cmd + std::string("re-run it: exoroutectl ").size();
-  std::vector<std::string> rerun = absl::StrSplit(books.out.substr(args, books.out.find('\n', args) - args), ' ');
+  std::vector<std::string> rerun = RerunArgs(books.out);
   CHECK(books.out.find("(with the node's config as --config FILE, unless it runs the embedded default; or\n"
                        " --config-out FILE writes one with the decision's own venue terms)\n") != std::string::npos);
   REQUIRE(rerun.size() > 4);
@@ -1221,17 +1228,10 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   auto with_config = Ctl(*d, {"plan", "books", "pb1", "--out", dir / "books2.json", "--config-out", dir / "terms.json"});
   INFO(with_config.err);
   REQUIRE(with_config.exit_code == 0);
-  const size_t cmd2 = with_config.out.find("re-run it: exoroutectl ");
-  REQUIRE(cmd2 != std::string::npos);
-  const size_t args2 = cmd2 + std::string("re-run it: exoroutectl ").size();
-  std::vector<std::string> own = absl::StrSplit(with_config.out.substr(args2, with_config.out.find('\n', args2) - args2), ' ');
+  std::vector<std::string> own = RerunArgs(with_config.out);
   CHECK(own.back() == dir / "terms.json");
   own.push_back("--json");
-  auto own_terms = exo::testing::Run(EXOROUTECTL_PATH, own);
-  INFO(own_terms.err);
-  REQUIRE(own_terms.exit_code == 0);
-  Decision by_terms;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(own_terms.out, &by_terms).ok());
+  Decision by_terms = SolvedBy(own);
   // The same decision (the exclusions name the other book file).
   by_terms.clear_exclusions();
   Decision again_kept = again;
