@@ -355,11 +355,6 @@ absl::Status Validate(const DaemonConfig& c) {
                  absl::StrCat("must be 0 (no band) or from the low urgency band (", low, " bp) to ",
                               kMaxUrgencyBandBps, ", got ", normal));
     }
-    if (c.has_cluster()) {
-      return Bad("routing.normal_urgency_band_bps",
-                 absl::StrCat("must be 0 on a cluster node (a cluster route takes no price band, and every order "
-                              "without an urgency would be refused), got ", normal));
-    }
   }
   return absl::OkStatus();
 }

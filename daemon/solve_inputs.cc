@@ -114,15 +114,6 @@ uint32_t UrgencyBandBps(const exoroute::v1::RoutingConfig& routing, exoroute::v1
   }
 }
 
-absl::Status CheckNoPriceBand(const exoroute::v1::ParentOrder& order, const exoroute::v1::RoutingConfig& routing) {
-  const uint32_t band = UrgencyBandBps(routing, order.urgency());
-  if (band == 0) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "order.urgency: ", exoroute::v1::Urgency_Name(order.urgency()), " takes a price band of ", band,
-      " bp from the best price across the venues, which a cluster route cannot see (each node's books stay on "
-      "it): route it with URGENCY_HIGH (no band)"));
-}
-
 exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
                                          int64_t quantity, const exoroute::v1::RoutingConfig& routing,
                                          std::optional<exoroute::v1::SolverMethod> method_override, int64_t now_ns) {

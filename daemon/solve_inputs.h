@@ -52,11 +52,6 @@ inline constexpr uint32_t kDefaultLowUrgencyBandBps = 2;
 // URGENCY_LOW's (default kDefaultLowUrgencyBandBps), URGENCY_NORMAL's (and UNSPECIFIED's; default none), none for HIGH.
 uint32_t UrgencyBandBps(const exoroute::v1::RoutingConfig& routing, exoroute::v1::Urgency urgency);
 
-// FAILED_PRECONDITION naming order.urgency when `order` takes a price band under `routing`: a
-// cluster route cannot take one (its reference, the best price across every venue, is on no
-// one node, whose books stay on it).
-absl::Status CheckNoPriceBand(const exoroute::v1::ParentOrder& order, const exoroute::v1::RoutingConfig& routing);
-
 // What a decision of `order` reads besides its venues: the instrument, the side, `quantity` (what
 // the order has left), the limit, the venue limit and the urgency's price band under `routing`,
 // the routing method (`method`, else the config's) as exorouted decides with it, and the

@@ -62,13 +62,21 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.price_band_bps: must be <= 10000, got ", in.price_band_bps()));
   }
+  if (in.band_limit() < 0 || in.band_limit() > kMaxUnits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.band_limit: must be within 0..2^53 price units, got ", in.band_limit()));
+  }
+  if (in.band_limit() > 0 && in.price_band_bps() > 0) {
+    return absl::InvalidArgumentError("solve_input.band_limit: not with price_band_bps (one band per decision)");
+  }
   if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
     return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
   }
   if (!exoroute::v1::DualSearch_IsValid(in.dual_search())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.dual_search: unknown value ", in.dual_search()));
-  }  if (!exoroute::v1::DualFinish_IsValid(in.dual_finish())) {
+  }
+  if (!exoroute::v1::DualFinish_IsValid(in.dual_finish())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.dual_finish: unknown value ", in.dual_finish()));
   }
@@ -191,26 +199,45 @@ std::optional<int64_t> BandLimit(const SolveInput& in, const std::vector<LocalPr
                                  std::optional<int64_t> limit) {
   if (in.price_band_bps() == 0) return std::nullopt;
   const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+  const int64_t best = BestPrice(problems, buy);
+  if (best == 0) return std::nullopt;
+  return PriceBandLimit(best, in.price_band_bps(), buy, limit);
+}
+
+// `price`, or `limit` when that is the tighter of the two for an order of side `buy`.
+int64_t Tighter(int64_t price, std::optional<int64_t> limit, bool buy) {
+  if (!limit) return price;
+  return buy ? std::min(price, *limit) : std::max(price, *limit);
+}
+
+}  // namespace
+
+int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy) {
   int64_t best = 0;
   for (const LocalProblem& p : problems) {
     const int64_t price = buy ? p.best_ask() : p.best_bid();
     if (price > 0 && (best == 0 || (buy ? price < best : price > best))) best = price;
   }
-  if (best == 0) return std::nullopt;
-  const __int128 band = in.price_band_bps();
-  const __int128 scaled = static_cast<__int128>(best) * (buy ? 10000 + band : 10000 - band);
-  int64_t band_limit = static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000);
-  if (limit) band_limit = buy ? std::min(band_limit, *limit) : std::max(band_limit, *limit);
-  return band_limit;
+  return best;
 }
 
-}  // namespace
+int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<int64_t> limit) {
+  const __int128 band = band_bps;
+  const __int128 scaled = static_cast<__int128>(best) * (buy ? 10000 + band : 10000 - band);
+  return Tighter(static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000), limit, buy);
+}
 
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
                             CurveCache* curves, std::vector<LocalProblem>* out, int64_t* band_limit) {
   std::optional<int64_t> limit;
   if (in.has_limit_price()) limit = in.limit_price();
   if (band_limit != nullptr) *band_limit = 0;
+  if (in.band_limit() > 0) {  // A band fixed outside the decision: one build, cut there.
+    const int64_t given = Tighter(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
+    if (band_limit != nullptr) *band_limit = given;
+    BuildUnderLimit(in, given, excluded, curves, out);
+    return;
+  }
   BuildUnderLimit(in, limit, excluded, curves, out);
   // With a price band the venues are built again under it, from the best price of the usable ones.
   if (const std::optional<int64_t> band = BandLimit(in, *out, limit); band.has_value()) {

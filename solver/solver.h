@@ -48,10 +48,19 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
 // re-pointed (no reference count traffic on a hit). With a price band (price_band_bps), every
 // venue is cut at the band's limit — the best price on the order's side over the venues usable
 // under the order's own limit, ± the band, or that limit if tighter — written to `band_limit`
-// (0 without a band).
+// (0 without a band). With SolveInput.band_limit, every venue is cut there (or at the order's
+// limit if tighter) in one build.
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
                             std::map<std::string, std::string>* excluded, CurveCache* curves,
                             std::vector<LocalProblem>* out, int64_t* band_limit = nullptr);
+
+// The best price on the order's side (`buy`: the lowest ask, else the highest bid) over
+// `problems`; 0 if none has one.
+int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy);
+// The limit a price band of `band_bps` puts on an order whose best price is `best` (> 0): best
+// ± the band, rounded inwards (down to buy, up to sell), or `limit` when that is tighter. One
+// node's decisions and a cluster's coordinator both fix a band through this.
+int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<int64_t> limit);
 
 // The limits no sum can enforce: a venue's minimum child size and the order's venue limit.
 // Solve keeps them by dropping one venue and solving again, until neither binds: first the

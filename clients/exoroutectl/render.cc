@@ -416,7 +416,11 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
   std::string out = absl::StrCat(
       "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
       r.route().rounds(), " rounds, marginal price ",
-      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()), "\n");
+      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()),
+      r.route().band_limit() != 0 ? absl::StrCat(", band ", r.route().band_bps(), " bp: limit ",
+                                                 FormatDecimal(r.route().band_limit(), inst.price_scale()))
+                                  : "",
+      "\n");
   for (const NodeShare& s : r.shares()) {
     absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
                     s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");

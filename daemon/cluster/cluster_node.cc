@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
 #include "daemon/plan_fold.h"
 #include "daemon/solve_inputs.h"
+#include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "solver/solver.h"
 
 namespace exo::daemon::cluster {
@@ -131,43 +134,100 @@ void ClusterNode::ExpireOld() {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = now - it->second->opened_ns > kSessionTtlNs ? sessions_.erase(it) : std::next(it);
   }
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    it = now - it->second.opened_ns > kSessionTtlNs ? probes_.erase(it) : std::next(it);
+  }
 }
 
 namespace {
 
-// What a node opens a route's session on: its solver input for `req`'s order (its books now),
-// with the venues `req` excludes marked excluded.
-absl::StatusOr<SolveInput> RouteInput(RouterEngine& engine, const PrepareRequest& req) {
+// The calls that open a route (BestPrice, Prepare): the release they were sent by and the
+// order they are about.
+absl::Status CheckOpening(uint32_t protocol, const std::string& node_id, const std::string& route_id,
+                          const ParentOrder& order) {
+  if (protocol != ClusterNode::kPeerProtocol) {
+    return absl::UnimplementedError(absl::StrCat(
+        "protocol: node ", node_id, " speaks peer protocol ", ClusterNode::kPeerProtocol, ", the coordinator ", protocol,
+        " (run one exoroute release on every node of a cluster)"));
+  }
+  if (route_id.empty()) return absl::InvalidArgumentError("route_id: required");
+  if (order.id() != route_id) return absl::InvalidArgumentError("order.id: must equal route_id");
+  return absl::OkStatus();
+}
+
+// What a node answers a route from: its solver input for `order` (its books now).
+absl::StatusOr<SolveInput> RouteSnapshot(RouterEngine& engine, const ParentOrder& order, RouteMode mode) {
   // A halted node (or one that halted the order's symbol) takes no share of a route that
   // trades: the coordinator leaves it out (as a node that failed) and splits the order over
   // the others.
-  if (req.mode() == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(req.order().symbol()));
-  EXO_RETURN_IF_ERROR(CheckNoPriceBand(req.order(), engine.config().routing()));
-  EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(req.order(), req.mode()));
+  if (mode == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(order.symbol()));
+  EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(order, mode));
+  // A cluster route's urgency band is over every node's venues: the coordinator fixes its limit
+  // (PrepareRequest.band_limit), never this node's own venues alone.
+  input.set_price_band_bps(0);
+  return input;
+}
+
+// `input` with the venues `req` excludes marked excluded, cut at the route's band limit.
+absl::Status ApplyPrepare(const PrepareRequest& req, SolveInput* input) {
   for (int i = 0; i < req.excluded_size(); ++i) {
     const VenueExclusion& x = req.excluded(i);
     if (x.venue().empty() || x.reason().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("excluded[", i, "]: venue and reason are required"));
     }
-    for (VenueInput& v : *input.mutable_venues()) {
+    for (VenueInput& v : *input->mutable_venues()) {
       if (v.venue() == x.venue() && v.exclusion().empty()) v.set_exclusion(x.reason());
     }
   }
-  return input;
+  if (req.band_limit() < 0 || req.band_limit() > kMaxUnits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("band_limit: must be within 0..2^53 price units, got ", req.band_limit()));
+  }
+  input->set_band_limit(req.band_limit());
+  return absl::OkStatus();
 }
 
 }  // namespace
 
+absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& req) {
+  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
+  Probe probe;
+  probe.order = req.order();
+  probe.mode = req.mode();
+  probe.opened_ns = clock_->NowNs();
+  EXO_ASSIGN_OR_RETURN(probe.input, RouteSnapshot(*engine_, req.order(), req.mode()));
+  BestPriceReply reply;
+  reply.set_node(node_id_);
+  reply.set_price(solver::BestPrice(solver::BuildLocalProblems(probe.input, nullptr, engine_->curves()),
+                                    req.order().side() == SIDE_BUY));
+  std::lock_guard<std::mutex> lock(mu_);
+  ExpireOld();
+  probes_[req.route_id()] = std::move(probe);
+  return reply;
+}
+
+absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req) {
+  // The route's first Prepare after a BestPrice decides from the books that price came from.
+  std::optional<Probe> probe;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = probes_.find(req.route_id()); it != probes_.end()) {
+      probe = std::move(it->second);
+      probes_.erase(it);
+    }
+  }
+  SolveInput input;
+  if (probe && probe->mode == req.mode() && google::protobuf::util::MessageDifferencer::Equals(probe->order, req.order())) {
+    input = std::move(probe->input);
+  } else {
+    EXO_ASSIGN_OR_RETURN(input, RouteSnapshot(*engine_, req.order(), req.mode()));
+  }
+  EXO_RETURN_IF_ERROR(ApplyPrepare(req, &input));
+  return input;
+}
+
 absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
-  if (req.protocol() != kPeerProtocol) {
-    return absl::UnimplementedError(absl::StrCat(
-        "protocol: node ", node_id_, " speaks peer protocol ", kPeerProtocol, ", the coordinator ", req.protocol(),
-        " (run one exoroute release on every node of a cluster)"));
-  }
-  if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
-  if (req.order().id() != req.route_id()) {
-    return absl::InvalidArgumentError("order.id: must equal route_id");
-  }
+  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
   if (std::find(req.participants().begin(), req.participants().end(), node_id_) ==
       req.participants().end()) {
     return absl::InvalidArgumentError(absl::StrCat("participants: must include this node (", node_id_, ")"));
@@ -187,7 +247,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   session->mode = req.mode();
   session->opened_ns = clock_->NowNs();
   session->attempt = req.attempt();
-  EXO_ASSIGN_OR_RETURN(session->input, RouteInput(*engine_, req));
+  EXO_ASSIGN_OR_RETURN(session->input, PreparedInput(req));
   session->problems = solver::BuildLocalProblems(session->input, nullptr, engine_->curves());
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
@@ -445,6 +505,9 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
 PeerAnswer ClusterNode::Answer(const PeerCall& call) {
   PeerAnswer answer;
   switch (call.call_case()) {
+    case PeerCall::kBestPrice:
+      Put(BestPrice(call.best_price()), &PeerAnswer::mutable_best_price, &answer);
+      break;
     case PeerCall::kPrepare:
       Put(Prepare(call.prepare()), &PeerAnswer::mutable_prepare, &answer);
       break;
@@ -505,6 +568,7 @@ absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& r
 void ClusterNode::Abort(const std::string& route_id) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(route_id);
+  probes_.erase(route_id);
 }
 
 std::vector<PrivacyBudgetStatus> ClusterNode::Budgets() const {

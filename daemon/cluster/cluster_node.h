@@ -24,8 +24,9 @@ class ClusterNode {
  public:
   // The peer protocol of this release (PrepareRequest.protocol): changed whenever a node of
   // another release would answer differently (2: the opening rounds, tied counts and λ asked
-  // along; 0: releases before the field). Nodes of different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 2;
+  // along; 3: BestPrice and the urgency band's limit; 0: releases before the field). Nodes of
+  // different protocols do not route together.
+  static constexpr uint32_t kPeerProtocol = 3;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // EvaluateReply.tied from a node that noises its sums: the count is not released.
@@ -37,6 +38,9 @@ class ClusterNode {
               exoroute::v1::PrivacyConfig privacy, store::DeltaStore* store, Clock* clock);
 
   const std::string& node_id() const { return node_id_; }
+  // This node's best price for an order with an urgency band (plain), from a snapshot of its
+  // books that the route's Prepare then decides from (if it comes within the session lifetime).
+  absl::StatusOr<exoroute::v1::BestPriceReply> BestPrice(const exoroute::v1::BestPriceRequest& req);
   absl::StatusOr<exoroute::v1::PrepareReply> Prepare(const exoroute::v1::PrepareRequest& req);
   absl::StatusOr<exoroute::v1::EvaluateReply> Evaluate(const exoroute::v1::EvaluateRequest& req);
   absl::StatusOr<exoroute::v1::BreakpointReply> NextBreakpoint(
@@ -74,6 +78,16 @@ class ClusterNode {
     std::vector<exoroute::v1::NoiseDraw> noise;  // Every draw released, for the journal.
     int64_t reserved_milli = 0;  // Budget already recorded as spent and not yet used.
   };
+  // A route's books as BestPrice saw them, until its Prepare.
+  struct Probe {
+    exoroute::v1::ParentOrder order;
+    exoroute::v1::RouteMode mode = exoroute::v1::ROUTE_MODE_UNSPECIFIED;
+    exoroute::v1::SolveInput input;
+    int64_t opened_ns = 0;
+  };
+  // The solver input a Prepare opens its session on: the BestPrice snapshot of the same order
+  // if there is one, else the books now; with the request's exclusions and band limit.
+  absl::StatusOr<exoroute::v1::SolveInput> PreparedInput(const exoroute::v1::PrepareRequest& req);
   bool noisy() const { return privacy_.epsilon_milli() > 0; }
   // The node's decision at the coordinator's fixed dual (every venue's share, uncapped by Q).
   absl::StatusOr<exoroute::v1::Decision> ShareAt(const Session& s, const exoroute::v1::FixedDual& fixed,
@@ -100,6 +114,7 @@ class ClusterNode {
   Clock* const clock_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // Guarded by mu_.
+  std::map<std::string, Probe> probes_;                       // Guarded by mu_.
 };
 
 }  // namespace exo::daemon::cluster

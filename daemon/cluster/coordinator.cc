@@ -5,8 +5,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -18,6 +20,7 @@
 #include "daemon/cluster/secure_sum.h"
 #include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
+#include "solver/solver.h"
 #include "solver/internal/ordered_double.h"
 
 namespace exo::daemon::cluster {
@@ -88,6 +91,7 @@ struct PeerKind;
     static void Put(const Request& r, PeerCall* c) { *c->mutable_##field() = r; }     \
     static Reply* Take(PeerAnswer* a) { return a->mutable_##field(); }                \
   };
+EXO_PEER_KIND(BestPriceRequest, BestPriceReply, best_price, kBestPrice)
 EXO_PEER_KIND(PrepareRequest, PrepareReply, prepare, kPrepare)
 EXO_PEER_KIND(EvaluateRequest, EvaluateReply, evaluate, kEvaluate)
 EXO_PEER_KIND(BreakpointRequest, BreakpointReply, next_breakpoint, kNextBreakpoint)
@@ -557,7 +561,8 @@ std::vector<HistogramMetric> Coordinator::CallLatency() const {
       {PeerCall::kPrepare, "prepare"},       {PeerCall::kEvaluate, "evaluate"},
       {PeerCall::kNextBreakpoint, "next_breakpoint"}, {PeerCall::kSplitTies, "split_ties"},
       {PeerCall::kCheckLimits, "check_limits"}, {PeerCall::kExecute, "execute"},
-      {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}, {PeerCall::kProgress, "progress"}};
+      {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}, {PeerCall::kProgress, "progress"},
+      {PeerCall::kBestPrice, "best_price"}};
   std::vector<HistogramMetric> out;
   for (const auto& link : links_) {
     for (const auto& [kind, name] : kCalls) {
@@ -591,7 +596,6 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     return absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id, "\" already exists with a different order"));
   }
-  EXO_RETURN_IF_ERROR(CheckNoPriceBand(order, engine->config().routing()));
   const int64_t quantity = order.quantity();
   std::vector<NodeLink*> live;
   for (auto& l : links_) live.push_back(l.get());
@@ -623,6 +627,48 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     return absl::OkStatus();
   };
 
+  // An urgency band is over the best price of every node's venues: each node names its own
+  // (BestPrice, in plain) and every node cuts its venues at the band's limit from the best of
+  // them, as one node over all the venues would. Fixed once per route: a node dropped later
+  // does not move it (as one node's band stays when a venue is dropped for a limit).
+  if (const uint32_t band = UrgencyBandBps(engine->config().routing(), order.urgency()); band > 0) {
+    BestPriceRequest ask;
+    ask.set_route_id(route_id);
+    *ask.mutable_order() = order;
+    ask.set_mode(mode);
+    ask.set_protocol(ClusterNode::kPeerProtocol);
+    auto named = FanOut(live, [&ask](size_t) -> const BestPriceRequest& { return ask; });
+    const bool buy = order.side() == SIDE_BUY;
+    int64_t best = 0;
+    for (size_t i = 0, k = 0; k < named.size(); ++k) {
+      absl::Status why = named[k].status();
+      if (why.ok() && (named[k]->price() < 0 || named[k]->price() > kMaxUnits)) {
+        why = absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named best price ", named[k]->price(),
+                                               ", not within 0..2^53: refused"));
+      }
+      // A node of a release before BestPrice reads the call as an empty one.
+      const bool older = absl::IsInvalidArgument(why) && absl::StrContains(why.message(), "call: empty");
+      if (older) {
+        why = absl::FailedPreconditionError(absl::StrCat(
+            "node ", live[i]->node_id(), " does not know BestPrice, which an order with an urgency band needs: it "
+            "speaks an older peer protocol than this node's ", ClusterNode::kPeerProtocol,
+            " (run one exoroute release on every node of a cluster)"));
+      }
+      if (!why.ok()) {
+        EXO_RETURN_IF_ERROR(drop(i, why, older || named[k].ok() || !TakesNoPart(why)));
+        continue;
+      }
+      const int64_t p = named[k]->price();
+      if (p > 0 && (best == 0 || (buy ? p < best : p > best))) best = p;
+      ++i;
+    }
+    record.set_band_bps(band);
+    if (best > 0) {
+      record.set_band_limit(solver::PriceBandLimit(
+          best, band, buy, order.has_limit_price() ? std::optional<int64_t>(order.limit_price()) : std::nullopt));
+    }
+  }
+
   solver::DualPrice price;
   int64_t tie_need = 0, tie_total = 0;
   TiePool pool = TIE_POOL_AT_LAMBDA;
@@ -651,6 +697,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     prep.set_attempt(attempt);
     prep.set_refresh_keys(refresh_keys);
     prep.set_protocol(ClusterNode::kPeerProtocol);
+    prep.set_band_limit(record.band_limit());
     *prep.mutable_excluded() = record.venues_dropped();
     std::vector<std::string> ids;
     for (NodeLink* l : live) ids.push_back(l->node_id());

@@ -49,7 +49,7 @@ class NodeLink {
   virtual absl::StatusOr<exoroute::v1::PeerAnswer> DoReceive() = 0;
 
  private:
-  static constexpr size_t kKinds = 8;  // PeerCall's cases, 0 (none) to 7.
+  static constexpr size_t kKinds = 11;  // PeerCall's cases, 0 (none) to 10.
   std::array<LatencyHistogram, kKinds> latency_;
   std::chrono::steady_clock::time_point sent_;
   size_t kind_ = 0;

@@ -96,6 +96,11 @@ TEST_CASE("a cluster route's summary names every node's total and what it left o
         "  node n3  dropped: deadline exceeded\n"
         "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
         "  shortfall 0.00100000\n");
+  // With an urgency band, its width and limit.
+  r.mutable_route()->set_band_bps(2);
+  r.mutable_route()->set_band_limit(6498700);
+  CHECK(exo::ctl::RenderClusterRoute(r, btc).rfind(
+            "cluster route lc-1 coordinated by n1: 7 rounds, marginal price 65014.00, band 2 bp: limit 64987.00\n", 0) == 0);
 }
 
 TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {

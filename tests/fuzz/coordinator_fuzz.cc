@@ -1,7 +1,8 @@
 // A cluster route's coordinator against a faulty node: the node is real (a ClusterNode over the
 // fuzz node's engine, alone in its cluster) but its answers pass through a link that changes
 // them as the input says — any field of any answer, one level into its messages, or an answer
-// of another kind. An input: byte 0 the side (bit 0) and mode (bit 1, EXECUTE), bytes 1-2 the
+// of another kind. An input: byte 0 the side (bit 0), mode (bit 1, EXECUTE) and urgency (bit 2,
+// LOW: an urgency band, so BestPrice is asked first), bytes 1-2 the
 // order's size in lots (big-endian, + 1); then changes of 12 bytes each: the answer's index in
 // the route, three bytes choosing the field (one per level), eight bytes its new value.
 // Checks: the route ends (no hang: libFuzzer's timeout); a route that succeeds gives no node a
@@ -90,9 +91,9 @@ void Apply(Message* m, const uint8_t* path, size_t depth, uint64_t bits) {
   }
 }
 
-std::string Input(bool sell, bool execute, uint16_t lots, const std::vector<Change>& changes) {
+std::string Input(bool sell, bool execute, uint16_t lots, const std::vector<Change>& changes, bool banded = false) {
   std::string out;
-  out.push_back(static_cast<char>((sell ? 1 : 0) | (execute ? 2 : 0)));
+  out.push_back(static_cast<char>((sell ? 1 : 0) | (execute ? 2 : 0) | (banded ? 4 : 0)));
   out.push_back(static_cast<char>(lots >> 8));
   out.push_back(static_cast<char>(lots & 255));
   for (const Change& c : changes) {
@@ -126,8 +127,14 @@ std::vector<std::string> Seeds() {
                             : field % 3 == 1 ? ~uint64_t{0}
                                              : uint64_t{1} << 62;
       out.push_back(Input(answer % 2 == 1, answer == 5, 2000, {{answer, {field, static_cast<uint8_t>(field * 7), 0}, bits}}));
+      // With an urgency band: answer 0 is BestPrice's.
+      if (answer < 2) {
+        out.push_back(Input(answer % 2 == 1, false, 2000, {{answer, {field, static_cast<uint8_t>(field * 7), 0}, bits}},
+                            /*banded=*/true));
+      }
     }
   }
+  for (bool sell : {false, true}) out.push_back(Input(sell, false, 20000, {}, /*banded=*/true));
   return out;
 }
 
@@ -159,6 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.set_side((data[0] & 1) != 0 ? SIDE_SELL : SIDE_BUY);
   o.set_quantity((((int64_t{data[1]} << 8) | data[2]) + 1) * 100'000);  // In lots of the sim venues.
   o.set_time_in_force(TIME_IN_FORCE_GTC);
+  if ((data[0] & 4) != 0) o.set_urgency(URGENCY_LOW);
   const RouteMode mode = (data[0] & 2) != 0 ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY;
   absl::StatusOr<RouteResponse> r = coordinator.Route(o, mode, n.engine);
   if (r.ok()) {

@@ -75,6 +75,26 @@ std::vector<std::string> Seeds() {
         f->mutable_route()->set_coordinator(node);
         f->mutable_route()->add_nodes(node);
         out.push_back(Calls(calls));
+        // The same route with an urgency band: BestPrice first, then Prepare cut at a limit
+        // near the λ asked (what a coordinator fixes from the best prices named), then Execute.
+        const std::string banded = route + "-band";
+        std::vector<PeerCall> band_calls(3);
+        BestPriceRequest* b = band_calls[0].mutable_best_price();
+        b->set_route_id(banded);
+        *b->mutable_order() = *o;
+        b->mutable_order()->set_id(banded);
+        b->set_mode(mode);
+        b->set_protocol(ClusterNode::kPeerProtocol);
+        PrepareRequest* bp = band_calls[1].mutable_prepare();
+        *bp = *p;
+        bp->set_route_id(banded);
+        bp->mutable_order()->set_id(banded);
+        bp->set_band_limit(static_cast<int64_t>(price) + (side == SIDE_BUY ? 500 : -500));
+        ExecuteRequest* be = band_calls[2].mutable_execute();
+        be->set_route_id(banded);
+        *be->mutable_fixed_dual() = *f;
+        be->mutable_fixed_dual()->mutable_route()->set_route_id(banded);
+        out.push_back(Calls(band_calls));
       }
     }
   }

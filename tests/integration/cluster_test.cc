@@ -65,12 +65,12 @@ std::string VenuesOf(int node, bool min_sizes = false) {
 }
 
 std::string NodeConfig(const std::string& node, const std::string& dir, const std::string& venues,
-                       const std::string& cluster, int qty_scale = 8) {
+                       const std::string& cluster, int qty_scale = 8, const std::string& routing = "") {
   return R"({"node_id": ")" + node + R"(", "data_dir": ")" + dir +
          R"(", "listen": {"address": "127.0.0.1:0"},
     "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": )" + std::to_string(qty_scale) + R"(}],
     "venues": [)" + venues + R"(],
-    "routing": {"replan_interval_ms": 10},
+    "routing": {"replan_interval_ms": 10)" + routing + R"(},
     "admin": {"listen": "127.0.0.1:0"})" +
          (cluster.empty() ? "" : R"(, "cluster": )" + cluster) + "}";
 }
@@ -106,6 +106,7 @@ struct Cluster {
   bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
   std::string venues[3];   // Instead of VenuesOf, when set.
   int qty_scale[3] = {8, 8, 8};  // Each node's BTC-USD quantity scale.
+  std::string routing;           // More keys of every node's "routing" (", \"key\": value").
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
@@ -113,7 +114,7 @@ struct Cluster {
     nodes[k] = DaemonProcess::Start(
         data,
         NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
-                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k]),
+                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k], routing),
         &error);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
@@ -144,7 +145,7 @@ struct Cluster {
     }
     std::string solo_dir = dir / "solo";
     std::string error;
-    auto solo = DaemonProcess::Start(solo_dir, NodeConfig("solo", solo_dir, all, ""), &error);
+    auto solo = DaemonProcess::Start(solo_dir, NodeConfig("solo", solo_dir, all, "", 8, routing), &error);
     INFO(error);
     REQUIRE(solo != nullptr);
     return solo;
@@ -956,13 +957,63 @@ TEST_CASE("a halted node takes no share of an executed cluster route and a halte
   CHECK(r.cluster().route().dropped(0).reason().find("n3 BTC data") != std::string::npos);
   CHECK_FALSE(PlanOn(*c.nodes[2], "halt-symbol").has_value());
   CHECK(r.cluster().shortfall() == 0);
-  // A low-urgency order's band needs the best price across every node's venues: refused.
-  RouteRequest low = PlanOnly("urgency-low", SIDE_BUY, 9 * kBtc);
-  low.mutable_order()->set_urgency(URGENCY_LOW);
-  s = CallRoute(*c.nodes[0], low, &r);
-  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(s.error_message().rfind("order.urgency: URGENCY_LOW takes a price band of 2 bp", 0) == 0);
-  CHECK_FALSE(PlanOn(*c.nodes[0], "urgency-low").has_value());
+}
+
+TEST_CASE("an urgency band over a cluster cuts every node's venues at the best price across all of them, as one node does") {
+  Cluster c;
+  c.routing = R"(, "low_urgency_band_bps": 1)";  // 1 bp of ~65 000: 13 ticks of books 20 deep.
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  auto solo = c.StartSolo();
+  int n = 0, binding = 0;
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    // (~66 BTC a side over the twelve venues, ~43 of it within the band.)
+    for (int64_t qty : {3 * kBtc, 17 * kBtc + 300000, 55 * kBtc}) {
+      const std::string id = "band-" + std::to_string(++n);
+      RouteRequest req = PlanOnly(id, side, qty);
+      req.mutable_order()->set_urgency(URGENCY_LOW);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, req, &reference).ok());
+      const int64_t band_limit = reference.plan().last_solve().price_band_limit();
+      REQUIRE(band_limit > 0);
+      grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
+      INFO("route " << id << " side " << Side_Name(side) << " qty " << qty << ": " << s.error_message());
+      REQUIRE(s.ok());
+      // The band is the one node's over all the venues, and so is the split, to the lot.
+      CHECK(split.cluster().route().band_bps() == 1);
+      CHECK(split.cluster().route().band_limit() == band_limit);
+      CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+      for (int k = 0; k < 3; ++k) {
+        if (std::optional<Plan> p = PlanOn(*c.nodes[k], id)) CHECK(p->last_solve().price_band_limit() == band_limit);
+      }
+      // The band binds on the large orders: without it (HIGH) the same order places more.
+      RouteRequest high = req;
+      high.mutable_order()->set_id(id + "-high");
+      high.mutable_order()->set_urgency(URGENCY_HIGH);
+      RouteResponse unbanded;
+      REQUIRE(CallRoute(*c.nodes[n % 3], high, &unbanded).ok());
+      CHECK(unbanded.cluster().route().band_limit() == 0);
+      CHECK(unbanded.cluster().shortfall() <= split.cluster().shortfall());
+      if (unbanded.cluster().shortfall() < split.cluster().shortfall()) ++binding;
+    }
+  }
+  CHECK(binding >= 2);
+  // One BestPrice call per banded route to each node (n1 coordinated two of the six), none
+  // for the unbanded ones.
+  CHECK(CallCount(c.dir, "n1", "n2", "best_price") == 2);
+  CHECK(CallCount(c.dir, "n1", "n2", "prepare") == 4);
+  // Each node's recorded decisions re-solve to the same bytes, band limit included.
+  for (int k = 0; k < 3; ++k) {
+    auto verify = exo::testing::Ctl(*c.nodes[k], {"audit", "verify", "--recompute"});
+    INFO(verify.out << verify.err);
+    CHECK(verify.exit_code == 0);
+  }
+  // exoroutectl says the band with the route.
+  auto routed = exo::testing::Ctl(*c.nodes[0], {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "30",
+                                                "--urgency", "low"});
+  INFO(routed.out << routed.err);
+  CHECK(routed.exit_code == 0);
+  CHECK(routed.out.find(", band 1 bp: limit ") != std::string::npos);
 }
 
 TEST_CASE("a coordinator asks λ ahead: its next route's opening with Prepare and two more with each round") {
@@ -1103,9 +1154,12 @@ TEST_CASE("a tie held by one venue needs no tie split: one call fewer, the same 
 namespace {
 
 // Routes 9 BTC through n1, which must leave n2 out with `reason`: n1 and n3 take it all.
-void RouteWithoutN2(Cluster& c, const std::string& id, Side side, const std::string& reason) {
+void RouteWithoutN2(Cluster& c, const std::string& id, Side side, const std::string& reason,
+                    Urgency urgency = URGENCY_UNSPECIFIED) {
   RouteResponse routed;
-  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly(id, side, 9 * kBtc), &routed);
+  RouteRequest req = PlanOnly(id, side, 9 * kBtc);
+  req.mutable_order()->set_urgency(urgency);
+  grpc::Status s = CallRoute(*c.nodes[0], req, &routed);
   INFO(s.error_message());
   REQUIRE(s.ok());
   REQUIRE(routed.cluster().route().dropped_size() == 1);
@@ -1120,7 +1174,8 @@ void RouteWithoutN2(Cluster& c, const std::string& id, Side side, const std::str
 }
 
 // A peer in front of n2 that answers as a node of a release before the protocol field: it
-// relays its caller's calls to n2 and n2's answers back, with Prepare's protocol cleared.
+// relays its caller's calls to n2 and n2's answers back, with Prepare's protocol cleared, and
+// answers BestPrice as such a release reads it (a call of no kind it knows: empty).
 class OlderReleaseProxy final : public PeerService::Service {
  public:
   explicit OlderReleaseProxy(std::shared_ptr<grpc::Channel> to_node) : node_(PeerService::NewStub(to_node)) {}
@@ -1134,6 +1189,13 @@ class OlderReleaseProxy final : public PeerService::Service {
     PeerCall call;
     PeerAnswer answer;
     while (caller->Read(&call)) {
+      if (call.has_best_price()) {
+        answer.Clear();
+        answer.mutable_error()->set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+        answer.mutable_error()->set_message("call: empty (no request set)");
+        if (!caller->Write(answer)) break;
+        continue;
+      }
       if (!node->Write(call) || !node->Read(&answer)) break;
       if (answer.has_prepare()) answer.mutable_prepare()->clear_protocol();
       if (!caller->Write(answer)) break;
@@ -1186,6 +1248,13 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   CHECK(note > n2_row);
   CHECK((n3_row < n2_row ? note > n3_row : note < n3_row));  // Right under n2's row.
   CHECK(status.out.find("left out of route", note + 1) == std::string::npos);
+  // An order with an urgency band asks BestPrice first, which that release does not know.
+  RouteWithoutN2(c, "mixed-releases-band", SIDE_SELL,
+                 "node n2 does not know BestPrice, which an order with an urgency band needs: it speaks an older "
+                 "peer protocol than this node's " +
+                     std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
+                     " (run one exoroute release on every node of a cluster)",
+                 URGENCY_LOW);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

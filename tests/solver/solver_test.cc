@@ -322,6 +322,51 @@ TEST_CASE("a price band takes only the levels within it of the best usable price
   CHECK(std::string(bad.status().message()) == "solve_input.price_band_bps: must be <= 10000, got 10001");
 }
 
+TEST_CASE("a band limit given with the input decides as the band the solver fixes itself", "[solver][band]") {
+  // What a cluster node decides from: the coordinator's band limit over every node's venues.
+  SolveInput in = MakeInput(SIDE_BUY, 30);
+  *in.add_venues() = MakeVenue("A", {{10000, 5}, {10008, 5}, {10012, 5}});
+  *in.add_venues() = MakeVenue("B", {{10005, 5}, {10010, 5}});
+  *in.add_venues() = MakeVenue("E", {{10020, 5}});
+  in.set_price_band_bps(10);
+  auto banded = exo::solver::Solve(in);
+  REQUIRE(banded.ok());
+  REQUIRE(banded->stats().price_band_limit() == 10010);
+  SolveInput given = in;
+  given.set_price_band_bps(0);
+  given.set_band_limit(10010);
+  auto same = exo::solver::Solve(given);
+  REQUIRE(same.ok());
+  CHECK(same->SerializeAsString() == banded->SerializeAsString());
+  // A band limit from elsewhere need not be this input's best price ± anything: B's alone here.
+  SolveInput only_b = given;
+  only_b.mutable_venues()->DeleteSubrange(0, 1);
+  auto b = exo::solver::Solve(only_b);
+  REQUIRE(b.ok());
+  CHECK(b->allocated_quantity() == 10);
+  CHECK(b->stats().price_band_limit() == 10010);
+  // The order's limit when tighter; on a sell, the higher of the two.
+  given.set_limit_price(10006);
+  CHECK(exo::solver::Solve(given)->stats().price_band_limit() == 10006);
+  SolveInput sell = MakeInput(SIDE_SELL, 12);
+  *sell.add_venues() = MakeVenue("A", {{10020, 5}}, {{10001, 5}, {9991, 5}, {9990, 5}});
+  sell.set_band_limit(9991);
+  sell.set_limit_price(9995);
+  auto sold = exo::solver::Solve(sell);
+  REQUIRE(sold.ok());
+  CHECK(sold->stats().price_band_limit() == 9995);
+  CHECK(sold->allocated_quantity() == 5);
+
+  // Malformed: out of range, or with a band of the solver's own as well.
+  given.set_band_limit(-1);
+  CHECK(std::string(exo::solver::Solve(given).status().message()) ==
+        "solve_input.band_limit: must be within 0..2^53 price units, got -1");
+  given.set_band_limit(10010);
+  given.set_price_band_bps(10);
+  CHECK(std::string(exo::solver::Solve(given).status().message()) ==
+        "solve_input.band_limit: not with price_band_bps (one band per decision)");
+}
+
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {
