@@ -423,6 +423,10 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
     CHECK(n.error().empty());
   }
   CHECK(told == sharing);  // Every node with a share, and only those.
+  // n2's /metrics counts its cancel call to n1 as a cancel (not as an abort, or a progress).
+  CHECK(CallCount(c.dir, "n2", "n1", "cancel") == 1);
+  CHECK(CallCount(c.dir, "n2", "n1", "abort") == 0);
+  CHECK(CallCount(c.dir, "n2", "n1", "progress") == 0);
   for (int k = 0; k < 3; ++k) {
     std::optional<Plan> p = PlanOn(*c.nodes[k], "to-cancel");
     CHECK(p.has_value() == (sharing.count("n" + std::to_string(k + 1)) > 0));
