@@ -90,9 +90,12 @@ CallTimes CallTimesOf(const std::string& admin_endpoint_file) {
 }  // namespace
 
 // Routes through n1 of a fresh 3-node cluster whose venues redraw their books every
-// `update_ms`; prints rounds, latency and per-call answer times.
-bool RunRoutes(const std::string& root, const std::string& certs, int update_ms, bool distinct, const char* label) {
-  const std::string dir_root = root + "/" + std::to_string(update_ms) + (distinct ? "d" : "");
+// `update_ms`; prints rounds, latency and per-call answer times. Orders of `urgency` (LOW: an
+// urgency band, one BestPrice step more per route).
+bool RunRoutes(const std::string& root, const std::string& certs, int update_ms, bool distinct, const char* label,
+               Urgency urgency = URGENCY_UNSPECIFIED) {
+  const std::string dir_root = root + "/" + std::to_string(update_ms) + (distinct ? "d" : "") +
+                               (urgency == URGENCY_UNSPECIFIED ? "" : Urgency_Name(urgency));
   int ports[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
   std::vector<std::unique_ptr<exo::daemon::Daemon>> nodes;
   std::vector<DaemonConfig> configs;
@@ -142,6 +145,7 @@ bool RunRoutes(const std::string& root, const std::string& certs, int update_ms,
     order->set_side(i % 2 ? SIDE_SELL : SIDE_BUY);
     order->set_quantity((1 + i % 40) * 100'000'000LL);
     order->set_time_in_force(TIME_IN_FORCE_GTC);
+    order->set_urgency(urgency);
     req.set_mode(ROUTE_MODE_PLAN_ONLY);
     RouteResponse resp;
     grpc::ClientContext ctx;
@@ -182,7 +186,7 @@ bool RunRoutes(const std::string& root, const std::string& certs, int update_ms,
       std::printf("    %-22s %6.0f calls  mean %5.0f us  (%.1f per route)\n", key.c_str(), calls,
                   (after.sum[key] - warm.sum[key]) / calls * 1e6, calls / kRoutes);
     }
-    std::printf("  peer steps per route %.1f (round trips after the client's call: Prepare, search rounds, tie split, Execute)\n",
+    std::printf("  peer steps per route %.1f (round trips after the client's call: [BestPrice,] Prepare, search rounds, tie split, Execute)\n",
                 steps / kRoutes);
   }
   // One peer round trip alone (n1 -> n2, Hello over mutual TLS), for scale.
@@ -221,6 +225,9 @@ int main() {
   if (!RunRoutes(root, certs, 3600000, false, "static books")) return 1;
   if (!RunRoutes(root, certs, 50, false, "books redrawn every 50 ms")) return 1;
   if (!RunRoutes(root, certs, 50, true, "books redrawn every 50 ms, no prices shared across venues")) return 1;
+  // Static books again, every order with an urgency band (LOW, 2 bp: wider than these books, so
+  // the same splits): what the band's BestPrice step costs a route.
+  if (!RunRoutes(root, certs, 3600000, false, "static books, URGENCY_LOW orders (a 2 bp band)", URGENCY_LOW)) return 1;
 
   // One node's work per round outside the transport: 4 venues x 20 levels.
   std::mt19937_64 rng(7);
