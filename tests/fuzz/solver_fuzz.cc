@@ -2,8 +2,9 @@
 // a cluster share gives the solver). Checks: Solve answers (an error or a decision), the same
 // with and without its curve cache to the byte, and a decision adds up: allocations > 0 summing
 // to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
-// fixed λ, is sized by the coordinator instead); with a price band, the decision is the one its
-// band limit gives as the order's limit, byte for byte but for the band limit itself.
+// fixed λ, is sized by the coordinator instead); with a price band (the solver's own or a band
+// limit given), the decision is the one its band limit gives as the order's limit, byte for byte
+// but for the band limit itself.
 #include <random>
 
 #include "exo/fixed_point.h"
@@ -29,6 +30,10 @@ std::vector<std::string> Seeds() {
     if (i % 2 == 0) in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);
     if (i % 4 == 1) in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
     if (i % 5 == 2) in.set_price_band_bps(static_cast<uint32_t>(1 + rng() % 50));
+    // A band limit given (a cluster node's), near the book's prices.
+    if (i % 5 == 3 && in.venues_size() > 0 && in.venues(0).book().asks_size() > 0) {
+      in.set_band_limit(in.venues(0).book().asks(0).price() + static_cast<int64_t>(rng() % 100));
+    }
     out.push_back(in.SerializeAsString());
   }
   return out;
@@ -61,6 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const int64_t band_limit = fresh->stats().price_band_limit(); band_limit != 0 && band_limit <= exo::kMaxUnits) {
     exoroute::v1::SolveInput limited = in;
     limited.set_price_band_bps(0);
+    limited.set_band_limit(0);  // (A band limit given with the input is the same check.)
     limited.set_limit_price(band_limit);
     auto same = exo::solver::Solve(limited, nullptr);
     exoroute::v1::Decision banded = *fresh;
