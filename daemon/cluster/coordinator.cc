@@ -426,6 +426,49 @@ bool TakesNoPart(const absl::Status& s) {
   return absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s) || absl::IsNotFound(s);
 }
 
+// Every node's best price for a banded order (BestPrice): the best of them (0 if none has
+// one), and per node OK or why it takes no part, and whether that is a failure (logged, and
+// subject to the failure policy) rather than a node that cannot trade the order.
+struct BestPrices {
+  int64_t best = 0;
+  std::vector<absl::Status> why;
+  std::vector<bool> failed;
+};
+
+BestPrices AskBestPrices(const std::vector<NodeLink*>& live, const std::string& route_id, const ParentOrder& order,
+                         RouteMode mode) {
+  BestPriceRequest ask;
+  ask.set_route_id(route_id);
+  *ask.mutable_order() = order;
+  ask.set_mode(mode);
+  ask.set_protocol(ClusterNode::kPeerProtocol);
+  auto named = FanOut(live, [&ask](size_t) -> const BestPriceRequest& { return ask; });
+  const bool buy = order.side() == SIDE_BUY;
+  BestPrices out;
+  for (size_t i = 0; i < named.size(); ++i) {
+    absl::Status why = named[i].status();
+    bool failed = named[i].ok() || !TakesNoPart(why);
+    if (why.ok() && (named[i]->price() < 0 || named[i]->price() > kMaxUnits)) {
+      why = absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named best price ", named[i]->price(),
+                                             ", not within 0..2^53: refused"));
+    }
+    // A node of a release before BestPrice reads the call as an empty one.
+    if (absl::IsInvalidArgument(why) && absl::StrContains(why.message(), "call: empty")) {
+      why = absl::FailedPreconditionError(absl::StrCat(
+          "node ", live[i]->node_id(), " does not know BestPrice, which an order with an urgency band needs: it "
+          "speaks an older peer protocol than this node's ", ClusterNode::kPeerProtocol,
+          " (run one exoroute release on every node of a cluster)"));
+      failed = true;
+    }
+    out.why.push_back(why);
+    out.failed.push_back(failed);
+    if (!why.ok()) continue;
+    const int64_t p = named[i]->price();
+    if (p > 0 && (out.best == 0 || (buy ? p < out.best : p > out.best))) out.best = p;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<NodeLink> LocalLink(ClusterNode* node) { return std::make_unique<InProcessLink>(node); }
@@ -632,40 +675,19 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // them, as one node over all the venues would. Fixed once per route: a node dropped later
   // does not move it (as one node's band stays when a venue is dropped for a limit).
   if (const uint32_t band = UrgencyBandBps(engine->config().routing(), order.urgency()); band > 0) {
-    BestPriceRequest ask;
-    ask.set_route_id(route_id);
-    *ask.mutable_order() = order;
-    ask.set_mode(mode);
-    ask.set_protocol(ClusterNode::kPeerProtocol);
-    auto named = FanOut(live, [&ask](size_t) -> const BestPriceRequest& { return ask; });
-    const bool buy = order.side() == SIDE_BUY;
-    int64_t best = 0;
-    for (size_t i = 0, k = 0; k < named.size(); ++k) {
-      absl::Status why = named[k].status();
-      if (why.ok() && (named[k]->price() < 0 || named[k]->price() > kMaxUnits)) {
-        why = absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named best price ", named[k]->price(),
-                                               ", not within 0..2^53: refused"));
-      }
-      // A node of a release before BestPrice reads the call as an empty one.
-      const bool older = absl::IsInvalidArgument(why) && absl::StrContains(why.message(), "call: empty");
-      if (older) {
-        why = absl::FailedPreconditionError(absl::StrCat(
-            "node ", live[i]->node_id(), " does not know BestPrice, which an order with an urgency band needs: it "
-            "speaks an older peer protocol than this node's ", ClusterNode::kPeerProtocol,
-            " (run one exoroute release on every node of a cluster)"));
-      }
-      if (!why.ok()) {
-        EXO_RETURN_IF_ERROR(drop(i, why, older || named[k].ok() || !TakesNoPart(why)));
+    const BestPrices named = AskBestPrices(live, route_id, order, mode);
+    for (size_t i = 0, k = 0; k < named.why.size(); ++k) {
+      if (named.why[k].ok()) {
+        ++i;
         continue;
       }
-      const int64_t p = named[k]->price();
-      if (p > 0 && (best == 0 || (buy ? p < best : p > best))) best = p;
-      ++i;
+      EXO_RETURN_IF_ERROR(drop(i, named.why[k], named.failed[k]));
     }
     record.set_band_bps(band);
-    if (best > 0) {
-      record.set_band_limit(solver::PriceBandLimit(
-          best, band, buy, order.has_limit_price() ? std::optional<int64_t>(order.limit_price()) : std::nullopt));
+    if (named.best > 0) {
+      record.set_band_limit(solver::PriceBandLimit(named.best, band, order.side() == SIDE_BUY,
+                                                   order.has_limit_price() ? std::optional<int64_t>(order.limit_price())
+                                                                           : std::nullopt));
     }
   }
 
