@@ -31,6 +31,9 @@ std::vector<std::string> Seeds() {
           if (n % 6 == 3) o->set_max_venues(1);
           o->set_time_in_force(n % 7 == 4 ? TIME_IN_FORCE_IOC : n % 7 == 5 ? TIME_IN_FORCE_GTT : TIME_IN_FORCE_GTC);
           if (o->time_in_force() == TIME_IN_FORCE_GTT) o->set_expire_after_ms(1000);
+          // Urgency: LOW takes the node's price band, HIGH none.
+          if (n % 8 == 6) o->set_urgency(URGENCY_LOW);
+          if (n % 8 == 7) o->set_urgency(URGENCY_HIGH);
           out.push_back(r.SerializeAsString());
           ++n;
         }
