@@ -627,9 +627,18 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   }
   std::string rerun = absl::StrCat("exoroutectl solve --books ", path, " --symbol ",
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
-  if (chosen->has_limit_price()) absl::StrAppend(&rerun, " --limit ", FormatDecimal(chosen->limit_price(), inst.price_scale()));
+  // A cluster share's band is the coordinator's, over every node's venues (SolveInput.band_limit):
+  // alone, this node's venues are cut at it as at a limit, with no band of their own.
+  std::optional<int64_t> limit;
+  if (chosen->has_limit_price()) limit = chosen->limit_price();
+  if (const int64_t band = chosen->band_limit(); band > 0) {
+    limit = !limit ? band : chosen->side() == SIDE_BUY ? std::min(band, *limit) : std::max(band, *limit);
+  }
+  if (limit) absl::StrAppend(&rerun, " --limit ", FormatDecimal(*limit, inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
-  if (urgency != URGENCY_UNSPECIFIED) {
+  if (chosen->band_limit() > 0) {
+    absl::StrAppend(&rerun, " --urgency high");
+  } else if (urgency != URGENCY_UNSPECIFIED) {
     absl::StrAppend(&rerun, " --urgency ", absl::AsciiStrToLower(Urgency_Name(urgency).substr(8)));
   }
   absl::StrAppend(&rerun, " --method ", chosen->method() == SOLVER_METHOD_ADMM ? "admm" : "exact", " --at ",
@@ -642,6 +651,10 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
     // A cluster share: this node's venues at the coordinator's λ. Alone they answer another question.
     absl::StrAppend(&summary, "\na share of cluster route ", chosen->fixed_dual().route().route_id(),
                     " at its λ: these are this node's venues only (the other nodes' books stay there)",
+                    chosen->band_limit() > 0
+                        ? absl::StrCat(", cut at the route's band limit ",
+                                       FormatDecimal(chosen->band_limit(), inst.price_scale()))
+                        : "",
                     "\nsolve them alone: ", rerun, "\n");
   } else {
     absl::StrAppend(&summary, "\nre-run it: ", rerun, "\n");

@@ -1012,6 +1012,14 @@ TEST_CASE("an urgency band over a cluster cuts every node's venues at the best p
     INFO(verify.out << verify.err);
     CHECK(verify.exit_code == 0);
   }
+  // `plan books` on a node's share: alone, its venues are cut at the route's band limit (as a
+  // limit, with no band of their own).
+  auto books = exo::testing::Ctl(*c.nodes[1], {"plan", "books", "band-3", "--out", c.dir / "band-3.json"});
+  INFO(books.out << books.err);
+  REQUIRE(books.exit_code == 0);
+  CHECK(books.out.find(", cut at the route's band limit ") != std::string::npos);
+  CHECK(books.out.find(" --limit ") != std::string::npos);
+  CHECK(books.out.find(" --urgency high") != std::string::npos);
   // exoroutectl says the band with the route.
   auto routed = exo::testing::Ctl(*c.nodes[0], {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "30",
                                                 "--urgency", "low"});
