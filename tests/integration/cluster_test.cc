@@ -260,6 +260,8 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
     CHECK(p.mean_answer_us() > 0);
   }
   auto text = exo::testing::Ctl(*c.nodes[0], {"status"});
+  INFO("status: exit " << text.exit_code << "\n" << text.out << text.err);
+  CHECK(text.exit_code == 0);
   CHECK(text.out.find("PEER       ADDRESS") != std::string::npos);
 }
 
