@@ -455,16 +455,18 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
 TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {
   Cluster c;
   c.min_sizes = true;
+  c.routing = R"(, "low_urgency_band_bps": 1)";  // The last order of each side is banded.
   for (int k = 0; k < 3; ++k) c.Start(k);
   auto solo = c.StartSolo();
 
   int n = 0, dropped = 0;
   for (Side side : {SIDE_BUY, SIDE_SELL}) {
     for (auto [qty, max_venues] : {std::pair<int64_t, uint32_t>{3 * kBtc, 0}, {9 * kBtc + 700000, 0},
-                                   {6 * kBtc, 2}, {20 * kBtc, 5}}) {
+                                   {6 * kBtc, 2}, {20 * kBtc, 5}, {30 * kBtc, 4}}) {
       std::string id = "lim" + std::to_string(++n);
       RouteRequest req = PlanOnly(id, side, qty);
       req.mutable_order()->set_max_venues(max_venues);
+      if (qty == 30 * kBtc) req.mutable_order()->set_urgency(URGENCY_LOW);
       RouteResponse reference, split;
       REQUIRE(CallRoute(*solo, req, &reference).ok());
       grpc::Status s = CallRoute(*c.nodes[n % 3], req, &split);
@@ -497,6 +499,7 @@ TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum
       CHECK(split.cluster().route().dropped_size() == 0);  // Every node took part.
       dropped += static_cast<int>(route_out.size());
       CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+      CHECK(split.cluster().route().band_limit() == reference.plan().last_solve().price_band_limit());
     }
   }
   // The instances bind: both kinds of limit dropped venues.
