@@ -204,13 +204,12 @@ std::optional<int64_t> BandLimit(const SolveInput& in, const std::vector<LocalPr
   return PriceBandLimit(best, in.price_band_bps(), buy, limit);
 }
 
-// `price`, or `limit` when that is the tighter of the two for an order of side `buy`.
-int64_t Tighter(int64_t price, std::optional<int64_t> limit, bool buy) {
+}  // namespace
+
+int64_t TighterLimit(int64_t price, std::optional<int64_t> limit, bool buy) {
   if (!limit) return price;
   return buy ? std::min(price, *limit) : std::max(price, *limit);
 }
-
-}  // namespace
 
 int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy) {
   int64_t best = 0;
@@ -224,7 +223,7 @@ int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy) {
 int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<int64_t> limit) {
   const __int128 band = band_bps;
   const __int128 scaled = static_cast<__int128>(best) * (buy ? 10000 + band : 10000 - band);
-  return Tighter(static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000), limit, buy);
+  return TighterLimit(static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000), limit, buy);
 }
 
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
@@ -233,7 +232,7 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
   if (in.has_limit_price()) limit = in.limit_price();
   if (band_limit != nullptr) *band_limit = 0;
   if (in.band_limit() > 0) {  // A band fixed outside the decision: one build, cut there.
-    const int64_t given = Tighter(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
+    const int64_t given = TighterLimit(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
     if (band_limit != nullptr) *band_limit = given;
     BuildUnderLimit(in, given, excluded, curves, out);
     return;

@@ -57,6 +57,9 @@ void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
 // The best price on the order's side (`buy`: the lowest ask, else the highest bid) over
 // `problems`; 0 if none has one.
 int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy);
+// `price`, or `limit` when that is the tighter of the two for an order of side `buy` (the
+// lower to buy, the higher to sell).
+int64_t TighterLimit(int64_t price, std::optional<int64_t> limit, bool buy);
 // The limit a price band of `band_bps` puts on an order whose best price is `best` (> 0): best
 // ± the band, rounded inwards (down to buy, up to sell), or `limit` when that is tighter. One
 // node's decisions and a cluster's coordinator both fix a band through this.

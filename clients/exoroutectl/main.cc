@@ -631,9 +631,7 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   // alone, this node's venues are cut at it as at a limit, with no band of their own.
   std::optional<int64_t> limit;
   if (chosen->has_limit_price()) limit = chosen->limit_price();
-  if (const int64_t band = chosen->band_limit(); band > 0) {
-    limit = !limit ? band : chosen->side() == SIDE_BUY ? std::min(band, *limit) : std::max(band, *limit);
-  }
+  if (const int64_t band = chosen->band_limit(); band > 0) limit = solver::TighterLimit(band, limit, chosen->side() == SIDE_BUY);
   if (limit) absl::StrAppend(&rerun, " --limit ", FormatDecimal(*limit, inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
   if (chosen->band_limit() > 0) {
