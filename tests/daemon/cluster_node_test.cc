@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "exo/clock.h"
+#include "solver/solver.h"
 #include "tests/testing/changing_link.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
@@ -262,3 +263,84 @@ TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and s
 }
 
 }  // namespace
+
+TEST_CASE("a node decides a banded route from the books its best price came from, cut at the route's band limit", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  const int64_t before_ns = exo::SystemClock()->NowNs();
+  PeerCall ask;
+  BestPriceRequest* b = ask.mutable_best_price();
+  b->set_route_id("banded");
+  *b->mutable_order() = LoneNode::Order("banded");
+  b->set_mode(ROUTE_MODE_PLAN_ONLY);
+  b->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+  PeerAnswer named = n.node->Answer(ask);
+  const int64_t after_ns = exo::SystemClock()->NowNs();
+  REQUIRE(named.has_best_price());
+  const int64_t best = named.best_price().price();
+  REQUIRE(best > 0);
+  // The books move on (the sim venues redraw theirs) before the Prepare comes.
+  auto snapshot = [&n] {
+    auto in = n.engine->SnapshotInput(LoneNode::Order("look"), ROUTE_MODE_PLAN_ONLY);
+    REQUIRE(in.ok());
+    std::vector<int64_t> times;
+    for (const VenueInput& v : in->venues()) times.push_back(v.book().receive_time_ns());
+    return times;
+  };
+  const std::vector<int64_t> then = snapshot();
+  bool moved = false;
+  for (int i = 0; i < 300 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    moved = snapshot() != then;
+  }
+  REQUIRE(moved);
+
+  // 1 bp above the best ask: the node's venues cut there.
+  const int64_t band_limit = exo::solver::PriceBandLimit(best, 1, /*buy=*/true, std::nullopt);
+  PeerCall c;
+  PrepareRequest* p = c.mutable_prepare();
+  p->set_route_id("banded");
+  *p->mutable_order() = LoneNode::Order("banded");
+  p->set_mode(ROUTE_MODE_PLAN_ONLY);
+  p->add_participants(n.config.node_id());
+  p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+  p->set_band_limit(band_limit);
+  PeerAnswer prepared = n.node->Answer(c);
+  REQUIRE(prepared.has_prepare());
+  // The band binds: the node offers less within it than the same order unbanded.
+  PeerAnswer unbanded = n.Prepare("unbanded", ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(unbanded.has_prepare());
+  CHECK(prepared.prepare().capacity() < unbanded.prepare().capacity());
+  // A share at the best price (part of its tie), as the coordinator would fix it.
+  const double at = prepared.prepare().min_cost();
+  PeerAnswer round = n.Evaluate("banded", 1, at);
+  REQUIRE(round.has_evaluate());
+  const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
+  REQUIRE(tied > 0);
+  PeerAnswer done = n.Execute("banded", at, std::min<int64_t>(tied, 100'000'000), tied);
+  REQUIRE(done.has_execute());
+  REQUIRE(done.execute().quantity() > 0);
+  // Its recorded input: the BestPrice snapshot (decided at that time, not after the books moved),
+  // with the band limit; no level beyond the band taken.
+  std::string digest;
+  REQUIRE(n.store
+              ->ScanPlan("banded", 0,
+                         [&](const PlanDelta& d, std::string_view) {
+                           if (d.has_allocated()) digest = d.inputs_digest();
+                           return digest.empty();
+                         })
+              .ok());
+  REQUIRE_FALSE(digest.empty());
+  auto raw = n.store->GetInputs(digest);
+  REQUIRE(raw.ok());
+  SolveInput recorded;
+  REQUIRE(recorded.ParseFromString(*raw));
+  CHECK(recorded.decision_time_ns() >= before_ns);
+  CHECK(recorded.decision_time_ns() <= after_ns);
+  CHECK(recorded.band_limit() == band_limit);
+  CHECK(recorded.price_band_bps() == 0);
+  auto plan = n.engine->GetPlan("banded");
+  REQUIRE(plan.ok());
+  CHECK(plan->last_solve().price_band_limit() == band_limit);
+  for (const Allocation& a : plan->allocations()) CHECK(a.limit_price() <= band_limit);
+}
