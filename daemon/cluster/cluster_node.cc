@@ -129,6 +129,15 @@ Masks ClusterNode::MasksFor(const Session& s, const std::string& route_id, const
   return MaskFor(node_id_, s.pair_prfs, route_id, s.attempt, kind, round);
 }
 
+template <typename Map>
+absl::Status ClusterNode::CheckRoom(const Map& open, const std::string& route_id, const char* what) {
+  ExpireOld();
+  if (open.size() < kMaxOpenRoutes || open.count(route_id) > 0) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "node ", node_id_, " has ", open.size(), " routes ", what, ", the most it keeps at once (each closes at ",
+      "Execute or Abort, or ", kSessionTtlNs / 1'000'000'000, " s after it opened): route ", route_id, " refused"));
+}
+
 void ClusterNode::ExpireOld() {
   const int64_t now = clock_->NowNs();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -191,6 +200,10 @@ absl::Status ApplyPrepare(const PrepareRequest& req, SolveInput* input) {
 
 absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& req) {
   EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXO_RETURN_IF_ERROR(CheckRoom(probes_, req.route_id(), "probed for a best price"));
+  }
   Probe probe;
   probe.order = req.order();
   probe.mode = req.mode();
@@ -235,6 +248,12 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   if (!std::is_sorted(req.participants().begin(), req.participants().end()) ||
       std::adjacent_find(req.participants().begin(), req.participants().end()) != req.participants().end()) {
     return absl::InvalidArgumentError("participants: must be sorted and unique");
+  }
+  {
+    // Before any work (a noised release spends budget): a faulty coordinator that opens routes
+    // and never closes them cannot make this node keep more than that.
+    std::lock_guard<std::mutex> lock(mu_);
+    EXO_RETURN_IF_ERROR(CheckRoom(sessions_, req.route_id(), "open"));
   }
   if (req.opening_size() > kMaxOpening) {
     return absl::InvalidArgumentError(absl::StrCat("opening: at most ", kMaxOpening, " λ, got ", req.opening_size()));

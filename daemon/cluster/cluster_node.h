@@ -29,6 +29,10 @@ class ClusterNode {
   static constexpr uint32_t kPeerProtocol = 3;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
+  // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice
+  // snapshots): a coordinator runs its routes one at a time, so a cluster of N nodes has at
+  // most N open on a node, plus those of coordinators that died mid-route (60 s each).
+  static constexpr size_t kMaxOpenRoutes = 1024;
   // EvaluateReply.tied from a node that noises its sums: the count is not released.
   static constexpr uint64_t kTiedUnknown = uint64_t{1} << 32;
   // `keys` and `directory` make the masks of every released sum (secure_sum.h); with
@@ -103,6 +107,11 @@ class ClusterNode {
   absl::StatusOr<exoroute::v1::EvaluateReply> EvaluateIn(Session& s, const exoroute::v1::EvaluateRequest& req);
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& route_id) const;
   void ExpireOld();
+  // OK while `open` (sessions_ or probes_, held by the caller) has room for `route_id`: it is
+  // open already or fewer than kMaxOpenRoutes are; else Unavailable naming the limit. Expires
+  // the old ones first.
+  template <typename Map>
+  absl::Status CheckRoom(const Map& open, const std::string& route_id, const char* what);
 
   RouterEngine* const engine_;
   const exoroute::v1::PrivacyConfig privacy_;

@@ -344,3 +344,56 @@ TEST_CASE("a node decides a banded route from the books its best price came from
   CHECK(plan->last_solve().price_band_limit() == band_limit);
   for (const Allocation& a : plan->allocations()) CHECK(a.limit_price() <= band_limit);
 }
+
+TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, naming the limit, until one closes", "[cluster_node]") {
+  using exo::daemon::cluster::ClusterNode;
+  TempDir dir;
+  LoneNode n(dir.path());
+  // A faulty coordinator opens routes and never closes them.
+  for (size_t i = 0; i < ClusterNode::kMaxOpenRoutes; ++i) {
+    PeerAnswer a = n.Prepare("open-" + std::to_string(i), ROUTE_MODE_PLAN_ONLY);
+    REQUIRE(a.has_prepare());
+  }
+  CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
+  PeerAnswer refused = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(refused.has_error());
+  CHECK(refused.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
+  INFO(refused.error().message());
+  CHECK(refused.error().message().find("has 1024 routes open, the most it keeps at once") != std::string::npos);
+  CHECK(refused.error().message().find("route one-more refused") != std::string::npos);
+  CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
+  // A route already open may be prepared again (a new attempt of it).
+  CHECK(n.Prepare("open-7", ROUTE_MODE_PLAN_ONLY).has_prepare());
+  // One closes (Abort): the next one is taken, and it routes to the end.
+  PeerCall abort;
+  abort.mutable_abort()->set_route_id("open-3");
+  REQUIRE(n.node->Answer(abort).has_abort());
+  PeerAnswer taken = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(taken.has_prepare());
+  const double at = taken.prepare().min_cost();  // A share at the best price, part of its tie.
+  PeerAnswer round = n.Evaluate("one-more", 1, at);
+  REQUIRE(round.has_evaluate());
+  const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
+  REQUIRE(tied > 0);
+  PeerAnswer done = n.Execute("one-more", at, std::min<int64_t>(tied, 100'000'000), tied);
+  REQUIRE(done.has_execute());
+  CHECK(done.execute().quantity() > 0);
+  CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes - 1);
+
+  // BestPrice snapshots are bounded the same way.
+  auto best_price = [&n](const std::string& route) {
+    PeerCall ask;
+    BestPriceRequest* b = ask.mutable_best_price();
+    b->set_route_id(route);
+    *b->mutable_order() = LoneNode::Order(route);
+    b->set_mode(ROUTE_MODE_PLAN_ONLY);
+    b->set_protocol(ClusterNode::kPeerProtocol);
+    return n.node->Answer(ask);
+  };
+  for (size_t i = 0; i < ClusterNode::kMaxOpenRoutes; ++i) REQUIRE(best_price("probe-" + std::to_string(i)).has_best_price());
+  PeerAnswer no_room = best_price("probe-more");
+  REQUIRE(no_room.has_error());
+  CHECK(no_room.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
+  CHECK(no_room.error().message().find("routes probed for a best price") != std::string::npos);
+  CHECK(best_price("probe-5").has_best_price());  // Asked again: its snapshot is replaced.
+}
