@@ -148,6 +148,7 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
   n->set_filled_quantity(plan->filled_quantity());
   resp->set_quantity(n->quantity());
   resp->set_filled_quantity(n->filled_quantity());
+  resp->set_order_quantity(n->quantity());  // (Its plan works its own shortfall: none is left over.)
   resp->set_settled(IsSettled(*plan));
   resp->set_symbol(plan->order().symbol());
   return grpc::Status::OK;

@@ -389,7 +389,14 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
 std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const Instrument& inst) {
   const uint32_t q = inst.qty_scale();
   std::string out = absl::StrCat("route     ", r.settled() ? "settled" : "in progress", ", filled ",
-                                 FormatDecimal(r.filled_quantity(), q), " of ", FormatDecimal(r.quantity(), q), "\n\n");
+                                 FormatDecimal(r.filled_quantity(), q), " of ", FormatDecimal(r.quantity(), q),
+                                 r.order_quantity() > r.quantity() ? " routed" : "", "\n");
+  // What no node took at the route: reported, never worked later (docs/cluster.md).
+  if (r.shortfall() > 0) {
+    absl::StrAppend(&out, "order     ", FormatDecimal(r.order_quantity(), q), ": ", FormatDecimal(r.shortfall(), q),
+                    " not routed (no node took it; route it again)\n");
+  }
+  out += "\n";
   absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s\n", "NODE", "STATUS", "SHARE", "FILLED"));
   for (const exoroute::v1::NodeProgress& n : r.nodes()) {
     if (!n.error().empty()) {

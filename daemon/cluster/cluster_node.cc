@@ -499,8 +499,17 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
     sessions_.erase(req.route_id());
   }
   std::lock_guard<std::mutex> lock(s->mu);
+  // The route's record names the whole order: the one this node was asked to share (a
+  // coordinator of an older release names none, and the node records the order's own).
+  const int64_t named = req.fixed_dual().route().order_quantity();
+  if (named != 0 && named != s->order.quantity()) {
+    return absl::InvalidArgumentError(absl::StrCat("execute.fixed_dual.route.order_quantity: ", named,
+                                                   ", but the order this node prepared is ", s->order.quantity(),
+                                                   " units: refused"));
+  }
   SolveInput input;
   EXO_ASSIGN_OR_RETURN(Decision d, ShareAt(*s, req.fixed_dual(), &input));
+  input.mutable_fixed_dual()->mutable_route()->set_order_quantity(s->order.quantity());
   ExecuteReply reply;
   reply.set_node(node_id_);
   // Every node's share is >= 0 and they add up to at most the order: one share beyond the whole
@@ -572,6 +581,16 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   reply.set_filled_quantity(plan.filled_quantity());
   reply.set_settled(IsSettled(plan));
   reply.set_symbol(plan.order().symbol());
+  // The whole order, from the route's record in the share's first decision.
+  absl::Status scanned = store_->ScanPlan(req.route_id(), 1, [&](const PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    SolveInput in;
+    if (absl::StatusOr<std::string> raw = store_->GetInputs(d.inputs_digest()); raw.ok() && in.ParseFromString(*raw)) {
+      reply.set_order_quantity(in.fixed_dual().route().order_quantity());
+    }
+    return false;
+  });
+  if (!scanned.ok()) LogWarning("route %s: its record not read for progress: %s", req.route_id(), scanned.ToString());
   return reply;
 }
 

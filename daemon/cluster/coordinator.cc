@@ -553,6 +553,8 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
     }
     found = true;
     resp.set_symbol(r->symbol());
+    // (Every node recorded the same order; one that did not record it answers 0.)
+    resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
     n->set_status(r->status());
     n->set_quantity(r->quantity());
     n->set_filled_quantity(r->filled_quantity());
@@ -566,6 +568,10 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
   std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
             [](const NodeProgress& a, const NodeProgress& b) { return a.node() < b.node(); });
   resp.set_settled(found && settled);
+  // What no node took: known when every node answered (a node not heard from may hold a share).
+  const bool all_answered =
+      std::none_of(resp.nodes().begin(), resp.nodes().end(), [](const NodeProgress& n) { return !n.error().empty(); });
+  if (resp.order_quantity() >= resp.quantity() && all_answered) resp.set_shortfall(resp.order_quantity() - resp.quantity());
   return resp;
 }
 
@@ -645,6 +651,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   ClusterRoute record;
   record.set_route_id(route_id);
   record.set_coordinator(node_id_);
+  record.set_order_quantity(quantity);
   auto abort_all = [&] {
     for (NodeLink* l : live) AbortOn(l, route_id);
   };

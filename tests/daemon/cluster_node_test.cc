@@ -397,3 +397,48 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   CHECK(no_room.error().message().find("routes probed for a best price") != std::string::npos);
   CHECK(best_price("probe-5").has_best_price());  // Asked again: its snapshot is replaced.
 }
+
+TEST_CASE("a node records the whole order in its share's route record and refuses a record naming another", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  const int64_t whole = LoneNode::Order("x").quantity();
+  auto share_at_best = [&n](const std::string& route, int64_t named) {
+    PeerAnswer prepared = n.Prepare(route, ROUTE_MODE_PLAN_ONLY);
+    REQUIRE(prepared.has_prepare());
+    const double at = prepared.prepare().min_cost();
+    PeerAnswer round = n.Evaluate(route, 1, at);
+    REQUIRE(round.has_evaluate());
+    const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
+    REQUIRE(tied > 0);
+    PeerCall c;
+    c.mutable_execute()->set_route_id(route);
+    FixedDual* f = c.mutable_execute()->mutable_fixed_dual();
+    f->set_lambda(at);
+    f->set_tie_need(std::min<int64_t>(tied, 100'000'000));
+    f->set_tie_total(tied);
+    f->mutable_route()->set_route_id(route);
+    f->mutable_route()->set_coordinator(n.config.node_id());
+    f->mutable_route()->add_nodes(n.config.node_id());
+    f->mutable_route()->set_order_quantity(named);
+    return n.node->Answer(c);
+  };
+  // A coordinator that names another order's quantity: nothing recorded, nothing traded.
+  PeerAnswer refused = share_at_best("misnamed", whole + 1);
+  REQUIRE(refused.has_error());
+  CHECK(refused.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK(refused.error().message().find("execute.fixed_dual.route.order_quantity: 500000001, but the order this node prepared is 500000000 units") !=
+        std::string::npos);
+  CHECK_FALSE(n.engine->GetPlan("misnamed").ok());
+  // One that names it, and one of an older release that names none: both shares record it.
+  for (const auto& [route, named] : {std::pair<std::string, int64_t>{"named", whole}, {"unnamed", 0}}) {
+    PeerAnswer done = share_at_best(route, named);
+    REQUIRE(done.has_execute());
+    REQUIRE(done.execute().quantity() > 0);
+    PeerCall ask;
+    ask.mutable_progress()->set_route_id(route);
+    PeerAnswer progress = n.node->Answer(ask);
+    REQUIRE(progress.has_progress());
+    CHECK(progress.progress().quantity() == done.execute().quantity());
+    CHECK(progress.progress().order_quantity() == whole);
+  }
+}

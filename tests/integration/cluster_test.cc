@@ -16,7 +16,9 @@
 #include <thread>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "clients/cpp/exoroute_client.h"
+#include "exo/fixed_point.h"
 #include "daemon/cluster/cluster_node.h"
 #include "daemon/cluster/peer_service.h"
 #include "exoroute/v1/peer.grpc.pb.h"
@@ -616,6 +618,8 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   CHECK(progress.settled());
   CHECK(progress.quantity() == 30 * kBtc);
   CHECK(progress.filled_quantity() == 30 * kBtc);
+  CHECK(progress.order_quantity() == 30 * kBtc);  // The whole order, all of it routed.
+  CHECK(progress.shortfall() == 0);
   REQUIRE(progress.nodes_size() == 3);
   for (int k = 0; k < 3; ++k) {
     CHECK(progress.nodes(k).node() == "n" + std::to_string(k + 1));
@@ -632,9 +636,35 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   auto shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-2"});
   CHECK(shown.out.find("route     settled") != std::string::npos);
   CHECK(shown.out.find("COMPLETED") != std::string::npos);
+  CHECK(shown.out.find("not routed") == std::string::npos);
   auto unknown = exo::testing::Ctl(*c.nodes[1], {"route-status", "never-routed"});
   CHECK(unknown.exit_code != 0);
   CHECK(unknown.err.find("not found on any node of the cluster") != std::string::npos);
+
+  // An order beyond every venue's book: what no node took is the route's shortfall, and the
+  // route's progress says so from any node (not only the coordinator, which has no record of it
+  // beyond its own share), in the API and the CLI.
+  RouteResponse big;
+  s = CallRoute(*c.nodes[0], Executed("exec-big", SIDE_BUY, 2000 * kBtc), &big);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(big.cluster().shortfall() > 0);
+  int64_t shares = 0;
+  for (const NodeShare& share : big.cluster().shares()) shares += share.quantity();
+  CHECK(big.cluster().route().order_quantity() == 2000 * kBtc);
+  GetRouteResponse big_progress;
+  GetRouteRequest bq;
+  bq.set_route_id("exec-big");
+  grpc::ClientContext bctx;
+  REQUIRE(RouterService::NewStub(Connect(*c.nodes[2]))->GetRoute(&bctx, bq, &big_progress).ok());
+  CHECK(big_progress.quantity() == shares);
+  CHECK(big_progress.order_quantity() == 2000 * kBtc);
+  CHECK(big_progress.shortfall() == big.cluster().shortfall());
+  auto short_shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-big"});
+  INFO(short_shown.out << short_shown.err);
+  CHECK(short_shown.out.find(absl::StrCat("order     2000.00000000: ", exo::FormatDecimal(big.cluster().shortfall(), 8),
+                                          " not routed (no node took it; route it again)")) != std::string::npos);
+  CHECK(short_shown.out.find(" routed\n") != std::string::npos);
 }
 
 TEST_CASE("a dead node is dropped within the round deadline and the route goes on without it") {
