@@ -438,7 +438,9 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
   for (const VenueExclusion& v : r.route().venues_dropped()) {
     absl::StrAppend(&out, "  venue ", v.venue(), "  left out: ", v.reason(), "\n");
   }
-  if (r.shortfall() != 0) absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), "\n");
+  if (r.shortfall() != 0) {
+    absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), " (no node works it; route it again)\n");
+  }
   return out;
 }
 

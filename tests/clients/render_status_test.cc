@@ -95,12 +95,44 @@ TEST_CASE("a cluster route's summary names every node's total and what it left o
         "  node n1  4.37400000  plan lc-1\n"
         "  node n3  dropped: deadline exceeded\n"
         "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
-        "  shortfall 0.00100000\n");
+        "  shortfall 0.00100000 (no node works it; route it again)\n");
   // With an urgency band, its width and limit.
   r.mutable_route()->set_band_bps(2);
   r.mutable_route()->set_band_limit(6498700);
   CHECK(exo::ctl::RenderClusterRoute(r, btc).rfind(
             "cluster route lc-1 coordinated by n1: 7 rounds, marginal price 65014.00, band 2 bp: limit 64987.00\n", 0) == 0);
+}
+
+TEST_CASE("a cluster route's progress says what part of the order no node took", "[ctl]") {
+  GetRouteResponse r;
+  r.set_symbol("BTC-USD");
+  r.set_settled(true);
+  r.set_quantity(7'731'100'000);
+  r.set_filled_quantity(7'731'100'000);
+  for (const auto& [node, share] : {std::pair<const char*, int64_t>{"n1", 5'000'000'000}, {"n2", 2'731'100'000}}) {
+    NodeProgress* n = r.add_nodes();
+    n->set_node(node);
+    n->set_status(PLAN_STATUS_COMPLETED);
+    n->set_quantity(share);
+    n->set_filled_quantity(share);
+  }
+  Instrument btc;
+  btc.set_price_scale(2);
+  btc.set_qty_scale(8);
+  // Shares recorded before the order's quantity was: as before.
+  CHECK(exo::ctl::RenderRouteProgress(r, btc).rfind("route     settled, filled 77.31100000 of 77.31100000\n\n  NODE", 0) == 0);
+  // All of it routed.
+  r.set_order_quantity(7'731'100'000);
+  CHECK(exo::ctl::RenderRouteProgress(r, btc).rfind("route     settled, filled 77.31100000 of 77.31100000\n\n  NODE", 0) == 0);
+  // Part of it taken by no node.
+  r.set_order_quantity(20'000'000'000);
+  r.set_shortfall(12'268'900'000);
+  CHECK(exo::ctl::RenderRouteProgress(r, btc).rfind(
+            "route     settled, filled 77.31100000 of 77.31100000 routed\n"
+            "order     200.00000000: 122.68900000 not routed (no node took it; route it again)\n\n"
+            "  NODE       STATUS                   SHARE             FILLED\n"
+            "  n1         COMPLETED          50.00000000        50.00000000\n",
+            0) == 0);
 }
 
 TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
