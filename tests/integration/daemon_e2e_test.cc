@@ -576,6 +576,30 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
     CHECK(fin.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(fin.error_message() == "range.from_sequence: must be <= to_sequence (2), got 5");
   }
+  // GetRoute on a single node: its own plan, or the field named.
+  auto get_route = [&ch](const std::string& id, GetRouteResponse* out) {
+    grpc::ClientContext ctx;
+    GetRouteRequest req;
+    req.set_route_id(id);
+    return RouterService::NewStub(ch)->GetRoute(&ctx, req, out);
+  };
+  GetRouteResponse progress;
+  s = get_route("", &progress);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "route_id: required");
+  s = get_route("no spaces", &progress);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().rfind("route_id: must match [A-Za-z0-9._:-]{1,64}", 0) == 0);
+  s = get_route("missing", &progress);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+  REQUIRE(CallRoute(ch, Route("one-node", SIDE_BUY, 100'000'000, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  REQUIRE(get_route("one-node", &progress).ok());
+  REQUIRE(progress.nodes_size() == 1);
+  CHECK(progress.quantity() == 100'000'000);
+  CHECK(progress.order_quantity() == 100'000'000);  // A plan works its own shortfall: none left over.
+  CHECK(progress.shortfall() == 0);
+  CHECK(progress.settled());  // Plan-only.
+
   // The CLI reports the same errors and exits non-zero.
   auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--allow", "NOPE"});
   CHECK(r.exit_code == 1);
