@@ -130,12 +130,15 @@ Masks ClusterNode::MasksFor(const Session& s, const std::string& route_id, const
 }
 
 template <typename Map>
-absl::Status ClusterNode::CheckRoom(const Map& open, const std::string& route_id, const char* what) {
+absl::Status ClusterNode::CheckRoom(const Map& open, const std::string& route_id, const char* what,
+                                    const char* closes) {
   ExpireOld();
   if (open.size() < kMaxOpenRoutes || open.count(route_id) > 0) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
+  absl::Status refused = absl::UnavailableError(absl::StrCat(
       "node ", node_id_, " has ", open.size(), " routes ", what, ", the most it keeps at once (each closes at ",
-      "Execute or Abort, or ", kSessionTtlNs / 1'000'000'000, " s after it opened): route ", route_id, " refused"));
+      closes, ", or ", kSessionTtlNs / 1'000'000'000, " s after it opened): route ", route_id, " refused"));
+  LogWarning("%s (a coordinator opens routes and does not close them?)", refused.message());
+  return refused;
 }
 
 void ClusterNode::ExpireOld() {
@@ -202,7 +205,7 @@ absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& re
   EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    EXO_RETURN_IF_ERROR(CheckRoom(probes_, req.route_id(), "probed for a best price"));
+    EXO_RETURN_IF_ERROR(CheckRoom(probes_, req.route_id(), "probed for a best price", "its Prepare or Abort"));
   }
   Probe probe;
   probe.order = req.order();
@@ -253,7 +256,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
     // Before any work (a noised release spends budget): a faulty coordinator that opens routes
     // and never closes them cannot make this node keep more than that.
     std::lock_guard<std::mutex> lock(mu_);
-    EXO_RETURN_IF_ERROR(CheckRoom(sessions_, req.route_id(), "open"));
+    EXO_RETURN_IF_ERROR(CheckRoom(sessions_, req.route_id(), "open", "Execute or Abort"));
   }
   if (req.opening_size() > kMaxOpening) {
     return absl::InvalidArgumentError(absl::StrCat("opening: at most ", kMaxOpening, " λ, got ", req.opening_size()));

@@ -111,7 +111,7 @@ class ClusterNode {
   // open already or fewer than kMaxOpenRoutes are; else Unavailable naming the limit. Expires
   // the old ones first.
   template <typename Map>
-  absl::Status CheckRoom(const Map& open, const std::string& route_id, const char* what);
+  absl::Status CheckRoom(const Map& open, const std::string& route_id, const char* what, const char* closes);
 
   RouterEngine* const engine_;
   const exoroute::v1::PrivacyConfig privacy_;
