@@ -74,7 +74,9 @@ struct LoneNode {
     c.mutable_evaluate()->set_lambda(lambda);
     return node->Answer(c);
   }
-  PeerAnswer Execute(const std::string& route, double lambda, int64_t tie_need, int64_t tie_total) {
+  // `order_quantity`: the whole order as the route's record names it (0: not named).
+  PeerAnswer Execute(const std::string& route, double lambda, int64_t tie_need, int64_t tie_total,
+                     int64_t order_quantity = 0) {
     PeerCall c;
     c.mutable_execute()->set_route_id(route);
     FixedDual* f = c.mutable_execute()->mutable_fixed_dual();
@@ -84,7 +86,19 @@ struct LoneNode {
     f->mutable_route()->set_route_id(route);
     f->mutable_route()->set_coordinator(config.node_id());
     f->mutable_route()->add_nodes(config.node_id());
+    f->mutable_route()->set_order_quantity(order_quantity);
     return node->Answer(c);
+  }
+  // Executes the prepared `route` at its best price, `prepared`'s cheapest marginal cost: a share
+  // of the quantity tied there (at most 1 BTC), as a coordinator would fix it.
+  PeerAnswer ExecuteAtBest(const std::string& route, const PeerAnswer& prepared, int64_t order_quantity = 0) {
+    REQUIRE(prepared.has_prepare());
+    const double at = prepared.prepare().min_cost();
+    PeerAnswer round = Evaluate(route, 1, at);
+    REQUIRE(round.has_evaluate());
+    const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
+    REQUIRE(tied > 0);
+    return Execute(route, at, std::min<int64_t>(tied, 100'000'000), tied, order_quantity);
   }
   DaemonConfig config;
   std::unique_ptr<exo::store::DeltaStore> store;
@@ -312,12 +326,7 @@ TEST_CASE("a node decides a banded route from the books its best price came from
   REQUIRE(unbanded.has_prepare());
   CHECK(prepared.prepare().capacity() < unbanded.prepare().capacity());
   // A share at the best price (part of its tie), as the coordinator would fix it.
-  const double at = prepared.prepare().min_cost();
-  PeerAnswer round = n.Evaluate("banded", 1, at);
-  REQUIRE(round.has_evaluate());
-  const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
-  REQUIRE(tied > 0);
-  PeerAnswer done = n.Execute("banded", at, std::min<int64_t>(tied, 100'000'000), tied);
+  PeerAnswer done = n.ExecuteAtBest("banded", prepared);
   REQUIRE(done.has_execute());
   REQUIRE(done.execute().quantity() > 0);
   // Its recorded input: the BestPrice snapshot (decided at that time, not after the books moved),
@@ -370,12 +379,7 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   REQUIRE(n.node->Answer(abort).has_abort());
   PeerAnswer taken = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
   REQUIRE(taken.has_prepare());
-  const double at = taken.prepare().min_cost();  // A share at the best price, part of its tie.
-  PeerAnswer round = n.Evaluate("one-more", 1, at);
-  REQUIRE(round.has_evaluate());
-  const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
-  REQUIRE(tied > 0);
-  PeerAnswer done = n.Execute("one-more", at, std::min<int64_t>(tied, 100'000'000), tied);
+  PeerAnswer done = n.ExecuteAtBest("one-more", taken);
   REQUIRE(done.has_execute());
   CHECK(done.execute().quantity() > 0);
   CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes - 1);
@@ -403,24 +407,7 @@ TEST_CASE("a node records the whole order in its share's route record and refuse
   LoneNode n(dir.path());
   const int64_t whole = LoneNode::Order("x").quantity();
   auto share_at_best = [&n](const std::string& route, int64_t named) {
-    PeerAnswer prepared = n.Prepare(route, ROUTE_MODE_PLAN_ONLY);
-    REQUIRE(prepared.has_prepare());
-    const double at = prepared.prepare().min_cost();
-    PeerAnswer round = n.Evaluate(route, 1, at);
-    REQUIRE(round.has_evaluate());
-    const auto tied = static_cast<int64_t>(round.evaluate().hi() - round.evaluate().lo());
-    REQUIRE(tied > 0);
-    PeerCall c;
-    c.mutable_execute()->set_route_id(route);
-    FixedDual* f = c.mutable_execute()->mutable_fixed_dual();
-    f->set_lambda(at);
-    f->set_tie_need(std::min<int64_t>(tied, 100'000'000));
-    f->set_tie_total(tied);
-    f->mutable_route()->set_route_id(route);
-    f->mutable_route()->set_coordinator(n.config.node_id());
-    f->mutable_route()->add_nodes(n.config.node_id());
-    f->mutable_route()->set_order_quantity(named);
-    return n.node->Answer(c);
+    return n.ExecuteAtBest(route, n.Prepare(route, ROUTE_MODE_PLAN_ONLY), named);
   };
   // A coordinator that names another order's quantity: nothing recorded, nothing traded.
   PeerAnswer refused = share_at_best("misnamed", whole + 1);
