@@ -718,6 +718,10 @@ int CmdReplay(Context& c) {
       // Where the rest of the route lives: the same route id on the other nodes.
       std::cout << "    cluster route " << cluster->route_id() << " coordinated by " << cluster->coordinator()
                 << ", nodes " << absl::StrJoin(cluster->nodes(), ",") << ", " << cluster->rounds() << " rounds";
+      // The whole order the shares were cut from (recorded since 2026-12-03).
+      if (const Instrument* inst = lookup(d.plan_id()); inst != nullptr && cluster->order_quantity() > 0) {
+        std::cout << ", order " << FormatDecimal(cluster->order_quantity(), inst->qty_scale());
+      }
       for (const auto& dn : cluster->dropped()) std::cout << "; dropped " << dn.node() << ": " << dn.reason();
       for (const auto& v : cluster->venues_dropped()) std::cout << "; left out " << v.venue() << ": " << v.reason();
       std::cout << "\n";

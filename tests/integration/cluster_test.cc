@@ -592,7 +592,8 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
     // Replay on any node follows the route to the others.
     auto replay = exo::testing::Ctl(*c.nodes[k], {"replay", "--plan", "exec-1"});
     INFO(replay.out << replay.err);
-    CHECK(replay.out.find("cluster route exec-1 coordinated by n2, nodes n1,n2,n3") != std::string::npos);
+    CHECK(replay.out.find("cluster route exec-1 coordinated by n2, nodes n1,n2,n3, ") != std::string::npos);
+    CHECK(replay.out.find(" rounds, order 30.00000000\n") != std::string::npos);  // The whole order.
     // The books its share was decided on are this node's own, and said to be a share.
     auto books = exo::testing::Ctl(*c.nodes[k], {"plan", "books", "exec-1"});
     INFO(books.err);
