@@ -563,7 +563,9 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
     settled = settled && r->settled();
   }
   if (!found && resp.nodes().empty()) {
-    return absl::NotFoundError(absl::StrCat("route \"", route_id, "\" not found on any node of the cluster"));
+    return absl::NotFoundError(absl::StrCat("route \"", route_id,
+                                            "\" not found on any node of the cluster (a route no node took a share "
+                                            "of leaves no plan: its Route answer said so)"));
   }
   std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
             [](const NodeProgress& a, const NodeProgress& b) { return a.node() < b.node(); });
@@ -863,9 +865,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     price = *std::move(found);
     KeepSums(SupplyKey(order), oracle.answers());
     if (!std::isfinite(price.lambda)) {
-      // No node has a usable venue (every group empty): nothing to place at any price. Each
-      // node still records why in its own plan's exclusions.
-      price = solver::DualPrice();
+      // No node has a usable venue (every group empty, the cluster's capacity 0): the search
+      // took "all there is" at the dearest marginal cost of none. Every node places nothing at
+      // any λ; the whole order is the route's shortfall, and no node keeps a plan of it.
+      // (Was: the search's answer reset, so that the tie split asked for the whole order out of
+      // a tie of 0 and every node refused it.)
+      price.lambda = 0;
     }
     // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
     tie_need = price.takes_all ? 1 : quantity - price.lo;

@@ -666,6 +666,20 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   CHECK(short_shown.out.find(absl::StrCat("order     2000.00000000: ", exo::FormatDecimal(big.cluster().shortfall(), 8),
                                           " not routed (no node took it; route it again)")) != std::string::npos);
   CHECK(short_shown.out.find(" routed\n") != std::string::npos);
+  // An order no venue can take (a limit below every ask): no node takes a share, so no node has
+  // a plan of it, and its progress says why there is none.
+  RouteRequest none = Executed("exec-none", SIDE_BUY, kBtc);
+  none.mutable_order()->set_limit_price(1);
+  RouteResponse nothing;
+  s = CallRoute(*c.nodes[0], none, &nothing);
+  const std::string none_error = s.error_message();
+  INFO(none_error);
+  REQUIRE(s.ok());
+  CHECK(nothing.cluster().shortfall() == kBtc);
+  auto none_shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-none"});
+  CHECK(none_shown.exit_code != 0);
+  CHECK(none_shown.err.find("route \"exec-none\" not found on any node of the cluster (a route no node took a share of "
+                            "leaves no plan: its Route answer said so)") != std::string::npos);
 }
 
 TEST_CASE("a dead node is dropped within the round deadline and the route goes on without it") {
