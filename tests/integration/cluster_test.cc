@@ -907,6 +907,19 @@ TEST_CASE("with privacy noise a cluster route never exceeds the order, stays wit
     CHECK(placed <= 17 * kBtc);
     CHECK(split.cluster().route().venues_dropped_size() > 0);
   }
+  // An order no venue can take (a limit below every ask), large and as small as one lot: the
+  // noisy capacity of nothing places nothing, the whole order is shortfall.
+  for (int64_t qty : {5 * kBtc, int64_t{100000}}) {
+    RouteRequest req = PlanOnly("noisy-nothing-" + std::to_string(qty), SIDE_BUY, qty);
+    req.mutable_order()->set_limit_price(1);
+    RouteResponse split;
+    grpc::Status s = CallRoute(*c.nodes[1], req, &split);
+    const std::string error = s.error_message();
+    INFO(error);
+    REQUIRE(s.ok());
+    CHECK(split.cluster().shortfall() == qty);
+    for (const NodeShare& share : split.cluster().shares()) CHECK(share.quantity() == 0);
+  }
   // Every node journaled the noise it added, with the decision's inputs.
   for (int k = 0; k < 3; ++k) {
     exo::store::StoreOptions o;
