@@ -676,6 +676,16 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   INFO(none_error);
   REQUIRE(s.ok());
   CHECK(nothing.cluster().shortfall() == kBtc);
+  // The same on the sell side (a limit above every bid), planned only.
+  RouteRequest none_sell = PlanOnly("plan-none-sell", SIDE_SELL, kBtc);
+  none_sell.mutable_order()->set_limit_price(1'000'000'000'000);
+  RouteResponse nothing_sold;
+  s = CallRoute(*c.nodes[2], none_sell, &nothing_sold);
+  const std::string sell_error = s.error_message();
+  INFO(sell_error);
+  REQUIRE(s.ok());
+  CHECK(nothing_sold.cluster().shortfall() == kBtc);
+  for (const NodeShare& share : nothing_sold.cluster().shares()) CHECK(share.quantity() == 0);
   auto none_shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-none"});
   CHECK(none_shown.exit_code != 0);
   CHECK(none_shown.err.find("route \"exec-none\" not found on any node of the cluster (a route no node took a share of "
