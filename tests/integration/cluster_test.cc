@@ -343,8 +343,10 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
     std::vector<std::string> allowed, denied;
   };
   int n = 0;
+  // (The last: only one node's venues, the others taking part with nothing to offer.)
   for (const Lists& lists : {Lists{{"N1-V0", "N2-V1", "N3-V3"}, {}}, Lists{{}, {"N3-V0", "N3-V1", "N3-V2", "N3-V3", "N1-V2"}},
-                             Lists{{"N2-V0", "N2-V2", "N1-V1"}, {"N3-V3"}}}) {
+                             Lists{{"N2-V0", "N2-V2", "N1-V1"}, {"N3-V3"}},
+                             Lists{{"N2-V0", "N2-V1", "N2-V2", "N2-V3"}, {}}}) {
     const std::string id = "lists-" + std::to_string(++n);
     RouteRequest req = PlanOnly(id, SIDE_BUY, 9 * kBtc);
     for (const auto& v : lists.allowed) req.mutable_order()->add_allowed_venues(v);
@@ -360,6 +362,29 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
     CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
     CHECK(split.cluster().shortfall() == reference.plan().shortfall());
     CHECK(split.cluster().route().dropped_size() == 0);  // Every node took part, allowed venues or not.
+  }
+  // A limit exactly at a level's price (the dearest level a 9 BTC buy touched) on an order the
+  // venues cannot fill within it: the level at the limit taken, the rest shortfall, as one node.
+  {
+    RouteResponse probe;
+    REQUIRE(CallRoute(*solo, PlanOnly("limit-probe", SIDE_BUY, 9 * kBtc), &probe).ok());
+    int64_t limit = 0;
+    for (const auto& a : probe.plan().allocations()) limit = std::max(limit, a.limit_price());
+    REQUIRE(limit > 0);
+    for (Side side : {SIDE_BUY, SIDE_SELL}) {
+      const std::string id = std::string("at-limit-") + (side == SIDE_BUY ? "buy" : "sell");
+      RouteRequest req = PlanOnly(id, side, 60 * kBtc);
+      req.mutable_order()->set_limit_price(limit);
+      RouteResponse reference, split;
+      REQUIRE(CallRoute(*solo, req, &reference).ok());
+      grpc::Status s = CallRoute(*c.nodes[0], req, &split);
+      const std::string error = s.error_message();
+      INFO(id << ": " << error);
+      REQUIRE(s.ok());
+      CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
+      CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+      if (side == SIDE_BUY) CHECK(reference.plan().shortfall() > 0);  // The limit binds.
+    }
   }
   // Refused as one node refuses them, naming the field.
   RouteRequest unknown = PlanOnly("unknown-venue", SIDE_BUY, kBtc);
