@@ -1,5 +1,6 @@
 #include "clients/exoroutectl/render.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/time/time.h"
@@ -420,10 +421,14 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
 
 std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
   const uint32_t qty_scale = inst.qty_scale();
+  // A route no venue could take has no marginal price to show.
+  const bool none_taken = std::all_of(r.shares().begin(), r.shares().end(),
+                                      [](const NodeShare& s) { return s.quantity() == 0; });
   std::string out = absl::StrCat(
       "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
-      r.route().rounds(), " rounds, marginal price ",
-      FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale()),
+      none_taken ? "no venue of any node takes any of it"
+                 : absl::StrCat(r.route().rounds(), " rounds, marginal price ",
+                                FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale())),
       r.route().band_limit() != 0 ? absl::StrCat(", band ", r.route().band_bps(), " bp: limit ",
                                                  FormatDecimal(r.route().band_limit(), inst.price_scale()))
                                   : "",

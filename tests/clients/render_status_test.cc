@@ -96,6 +96,14 @@ TEST_CASE("a cluster route's summary names every node's total and what it left o
         "  node n3  dropped: deadline exceeded\n"
         "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
         "  shortfall 0.00100000 (no node works it; route it again)\n");
+  // Nothing taken anywhere: no marginal price.
+  ClusterRouteSummary none = r;
+  none.mutable_shares(0)->set_quantity(0);
+  none.mutable_shares(0)->clear_plan_id();
+  none.set_lambda(0);
+  CHECK(exo::ctl::RenderClusterRoute(none, btc).rfind(
+            "cluster route lc-1 coordinated by n1: no venue of any node takes any of it\n"
+            "  node n1  0.00000000\n", 0) == 0);
   // With an urgency band, its width and limit.
   r.mutable_route()->set_band_bps(2);
   r.mutable_route()->set_band_limit(6498700);
