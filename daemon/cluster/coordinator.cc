@@ -826,6 +826,10 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     total.capacity = static_cast<int64_t>(capacity);
     total.total_cost = FixedToCost(total_cost);
+    // No node has a usable venue (the marginal costs, sent in plain, bound none): the capacity
+    // is 0, whatever noise the nodes added to it (a noisy capacity above the order would send
+    // the search over no venue at all).
+    if (!std::isfinite(total.min_cost)) total.capacity = 0;
     // What the venues of the cluster hold: within 0..2^61 units (a noisy total by the noise
     // either side), its cost finite. Else some node answers wrongly (which, the masked sum
     // cannot tell).
@@ -865,11 +869,11 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     price = *std::move(found);
     KeepSums(SupplyKey(order), oracle.answers());
     if (!std::isfinite(price.lambda)) {
-      // No node has a usable venue (every group empty, the cluster's capacity 0): the search
-      // took "all there is" at the dearest marginal cost of none. Every node places nothing at
-      // any λ; the whole order is the route's shortfall, and no node keeps a plan of it.
-      // (Was: the search's answer reset, so that the tie split asked for the whole order out of
-      // a tie of 0 and every node refused it.)
+      // No node has a usable venue (every group empty, the cluster's capacity 0 above): the
+      // search took "all there is" at the dearest marginal cost of none. Every node places
+      // nothing at any λ; the whole order is the route's shortfall, and no node keeps a plan of
+      // it. (Was: the search's answer reset, so that the tie split asked for the whole order
+      // out of a tie of 0 and every node refused it.)
       price.lambda = 0;
     }
     // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.

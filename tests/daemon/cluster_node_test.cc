@@ -429,3 +429,32 @@ TEST_CASE("a node records the whole order in its share's route record and refuse
     CHECK(progress.progress().order_quantity() == whole);
   }
 }
+
+TEST_CASE("a coordinator routes an order no venue can take as all shortfall, even when noise puts the cluster's capacity above it", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  using exo::daemon::cluster::Coordinator;
+  // The capacity as released: 0 as it is, or with noise of +3 lots (the marginal costs, sent in
+  // plain, still say that no venue is usable).
+  for (const int64_t noise : {int64_t{0}, int64_t{300'000}}) {
+    INFO("noise " << noise);
+    const std::string route = "nothing-" + std::to_string(noise);
+    std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
+    links.push_back(std::make_unique<exo::testing::ChangingLink>(exo::daemon::cluster::LocalLink(n.node.get()), [noise](PeerAnswer* a) {
+      if (!a->has_prepare() || noise == 0) return;
+      a->mutable_prepare()->set_noisy(true);
+      a->mutable_prepare()->set_capacity(a->prepare().capacity() + static_cast<uint64_t>(noise));
+    }));
+    Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+    ParentOrder o = LoneNode::Order(route);
+    o.set_quantity(100'000);  // One lot: below the noisy capacity.
+    o.set_limit_price(1);     // Below every ask.
+    absl::StatusOr<RouteResponse> r = c.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    REQUIRE(r->cluster().shares_size() == 1);
+    CHECK(r->cluster().shares(0).quantity() == 0);
+    CHECK(r->cluster().shortfall() == 100'000);
+    CHECK(n.engine->GetPlan(route).status().code() == absl::StatusCode::kNotFound);  // Nothing to keep.
+  }
+}
