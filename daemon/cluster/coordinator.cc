@@ -880,7 +880,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     tie_need = price.takes_all ? 1 : quantity - price.lo;
     tie_total = price.takes_all ? 1 : price.hi - price.lo;
     pool = TIE_POOL_AT_LAMBDA;
-    if (noisy && total.capacity != 0 && std::isfinite(total.max_cost)) {
+    // (Whenever some venue is usable: a noisy capacity can be 0, or below the order, with venues
+    // that hold more — "take all there is" then needs the exact totals as much as any λ.)
+    if (noisy && std::isfinite(total.min_cost) && std::isfinite(total.max_cost)) {
       // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
       // it never places more than the order, nor more than the venues offer at that price.
       // The noisy search ends at the lower end of its bracket (or at a noisy λ*). From there,

@@ -458,3 +458,24 @@ TEST_CASE("a coordinator routes an order no venue can take as all shortfall, eve
     CHECK(n.engine->GetPlan(route).status().code() == absl::StatusCode::kNotFound);  // Nothing to keep.
   }
 }
+
+TEST_CASE("a coordinator places no more than the order when noise puts the cluster's released capacity at exactly 0", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  using exo::daemon::cluster::Coordinator;
+  // Venues with ~34 BTC; the capacity released as 0 (noise equal and opposite to it: rare, and
+  // possible), which reads as "all of it fits" for any order.
+  std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
+  links.push_back(std::make_unique<exo::testing::ChangingLink>(exo::daemon::cluster::LocalLink(n.node.get()), [](PeerAnswer* a) {
+    if (!a->has_prepare()) return;
+    a->mutable_prepare()->set_noisy(true);
+    a->mutable_prepare()->set_capacity(0);
+  }));
+  Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+  absl::StatusOr<RouteResponse> r = c.Route(LoneNode::Order("zero-capacity"), ROUTE_MODE_PLAN_ONLY, n.engine.get());
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  REQUIRE(r->cluster().shares_size() == 1);
+  CHECK(r->cluster().shares(0).quantity() > 0);
+  CHECK(r->cluster().shares(0).quantity() <= LoneNode::Order("x").quantity());  // Never more than the order.
+}
