@@ -691,26 +691,23 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   CHECK(short_shown.out.find(absl::StrCat("order     2000.00000000: ", exo::FormatDecimal(big.cluster().shortfall(), 8),
                                           " not routed (no node took it; route it again)")) != std::string::npos);
   CHECK(short_shown.out.find(" routed\n") != std::string::npos);
-  // An order no venue can take (a limit below every ask): no node takes a share, so no node has
-  // a plan of it, and its progress says why there is none.
+  // An order no venue can take (a limit below every ask, or for a sell above every bid): no node
+  // takes a share, so no node has a plan of it, and its progress says why there is none.
+  auto route_nothing = [&c](const RouteRequest& req, int via) {
+    RouteResponse nothing;
+    const grpc::Status routed = CallRoute(*c.nodes[via], req, &nothing);
+    const std::string error = routed.error_message();
+    INFO(req.order().id() << ": " << error);
+    REQUIRE(routed.ok());
+    CHECK(nothing.cluster().shortfall() == req.order().quantity());
+    for (const NodeShare& share : nothing.cluster().shares()) CHECK(share.quantity() == 0);
+  };
   RouteRequest none = Executed("exec-none", SIDE_BUY, kBtc);
   none.mutable_order()->set_limit_price(1);
-  RouteResponse nothing;
-  s = CallRoute(*c.nodes[0], none, &nothing);
-  const std::string none_error = s.error_message();
-  INFO(none_error);
-  REQUIRE(s.ok());
-  CHECK(nothing.cluster().shortfall() == kBtc);
-  // The same on the sell side (a limit above every bid), planned only.
-  RouteRequest none_sell = PlanOnly("plan-none-sell", SIDE_SELL, kBtc);
+  route_nothing(none, 0);
+  RouteRequest none_sell = PlanOnly("plan-none-sell", SIDE_SELL, kBtc);  // Planned only.
   none_sell.mutable_order()->set_limit_price(1'000'000'000'000);
-  RouteResponse nothing_sold;
-  s = CallRoute(*c.nodes[2], none_sell, &nothing_sold);
-  const std::string sell_error = s.error_message();
-  INFO(sell_error);
-  REQUIRE(s.ok());
-  CHECK(nothing_sold.cluster().shortfall() == kBtc);
-  for (const NodeShare& share : nothing_sold.cluster().shares()) CHECK(share.quantity() == 0);
+  route_nothing(none_sell, 2);
   auto none_shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-none"});
   CHECK(none_shown.exit_code != 0);
   CHECK(none_shown.err.find("route \"exec-none\" not found on any node of the cluster (a route no node took a share of "
