@@ -75,6 +75,32 @@ class Client:
             return e.code().name, e.details()
         raise AssertionError("route unexpectedly succeeded")
 
+    def get_plan(self, plan_id):
+        """The plan as the node works it now (NOT_FOUND for an id it never planned)."""
+        req = self.pb["router"].GetPlanRequest(plan_id=plan_id)
+        return self.router.GetPlan(req, timeout=self.timeout).plan
+
+    def get_route(self, route_id):
+        """A route's progress over every node that took part (one node: its own plan):
+        GetRouteResponse with nodes, quantity, filled_quantity, settled, order_quantity and
+        shortfall (docs/cluster.md)."""
+        req = self.pb["router"].GetRouteRequest(route_id=route_id)
+        return self.router.GetRoute(req, timeout=self.timeout)
+
+    def status(self):
+        """The node's StatusResponse: venues, chain head, plan counts, peers, budgets, ..."""
+        return self.admin.Status(self.pb["admin"].StatusRequest(), timeout=self.timeout)
+
+    def verify(self, recompute_decisions=False, from_sequence=0, to_sequence=0):
+        """The node's own check of its chain (VerifyResponse: ok, checked, first_bad_sequence,
+        error); with recompute_decisions every decision is solved again from its recorded
+        inputs and must give the same bytes. from_sequence/to_sequence bound the range
+        (inclusive; 0 = from the first / to the head)."""
+        a = self.pb["audit"]
+        req = a.VerifyRequest(range=a.SequenceRange(from_sequence=from_sequence, to_sequence=to_sequence),
+                              recompute_decisions=recompute_decisions)
+        return self.audit.Verify(req, timeout=120)
+
     def cancel(self, plan_id, reason=""):
         req = self.pb["router"].CancelPlanRequest(plan_id=plan_id, reason=reason)
         return self.router.CancelPlan(req, timeout=self.timeout).plan

@@ -94,6 +94,40 @@ def main():
                 last = client.watch_to_end(plan_id)[-1]
                 check(last.WhichOneof("change") == "finished", f"{plan_id} did not finish")
 
+            # A finished plan read back: filled in full, its allocations and fills consistent;
+            # GetRoute on one node is that plan's progress.
+            t = pb["types"]
+            plan = client.get_plan("py-buy")
+            check(plan.plan_id == "py-buy" and plan.status == t.PLAN_STATUS_COMPLETED and
+                  plan.filled_quantity == 3 * btc and plan.average_price > 0, plan)
+            check(sum(c.filled_quantity for c in plan.children) == 3 * btc, plan.children)
+            route = client.get_route("py-buy")
+            check(route.settled and route.quantity == 3 * btc and route.filled_quantity == 3 * btc and
+                  route.order_quantity == 3 * btc and route.shortfall == 0 and
+                  [(n.node, n.status) for n in route.nodes] == [("node-1", t.PLAN_STATUS_COMPLETED)], route)
+            # Plan-only and short of its order: on one node the plan keeps its own shortfall (the
+            # plan's field), none is left over beside it (GetRoute's is a cluster's unplaced rest).
+            look = client.get_route("py-low")
+            check(look.order_quantity == 40 * btc and look.quantity == 40 * btc and look.shortfall == 0 and
+                  client.get_plan("py-low").shortfall == low.shortfall, look)
+            for call, arg, field in ((client.get_plan, "", "plan_id"), (client.get_route, "", "route_id")):
+                try:
+                    call(arg)
+                    check(False, f"{call.__name__} took an empty id")
+                except grpc.RpcError as e:
+                    check(e.code().name == "INVALID_ARGUMENT" and e.details().startswith(field + ":"),
+                          (e.code(), e.details()))
+            for call in (client.get_plan, client.get_route):
+                try:
+                    call("py-never")
+                    check(False, f"{call.__name__} found a plan never made")
+                except grpc.RpcError as e:
+                    check(e.code().name == "NOT_FOUND" and "py-never" in e.details(), (e.code(), e.details()))
+            status = client.status()
+            check(status.node_id == "node-1" and [v.venue for v in status.venues] == ["SIM-A", "SIM-B", "SIM-C"],
+                  status)
+            print(f"python client: GetPlan, GetRoute (one node), Status and their errors checked")
+
             # A trading halt: executed routes refused with the reason, plan-only answered; the
             # halt and the resume are governance events the chain check below reads.
             trading, changed = client.set_trading(True, "python halts")
@@ -149,6 +183,12 @@ def main():
                       f"{m.delta.inputs_digest.hex()}")
                 check(len(m.inputs.venues) > 0, f"delta {m.delta.sequence}: inputs without venues")
             print(f"python verifier: {len(decided)} decisions' recorded inputs match their digests")
+            # The node's own check agrees, every decision solved again from its inputs.
+            own = client.verify(recompute_decisions=True, to_sequence=head.sequence)
+            check(own.ok and own.checked == head.sequence and own.decisions_checked == len(decided) and
+                  own.first_bad_sequence == 0, own)
+            part = client.verify(from_sequence=2, to_sequence=3)
+            check(part.ok and part.checked == 2, part)
 
             # The node's signed head, checked with Python's own Ed25519 over the documented
             # text; a changed field fails.
