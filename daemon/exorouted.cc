@@ -317,6 +317,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                       StatusResponse* resp) {
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
       resp->set_peer_calls_refused(peers->refused());
+      resp->set_cluster_routes_refused(node->routes_refused());
       for (const auto& [peer, channel] : *channels) {
         PeerStatus* p = resp->add_peers();
         p->set_node(peer.node_id());

@@ -156,6 +156,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_peer_calls_refused_total", "counter",
          "Cluster peer calls refused for a certificate naming no configured peer.")
       .Sample("", Int(s.peer_calls_refused()));
+  Family(&out, "exoroute_cluster_routes_refused_total", "counter",
+         "Cluster routes this node refused because it kept the most open at once (1024).")
+      .Sample("", Int(s.cluster_routes_refused()));
   if (!s.peers().empty()) {
     Family open(&out, "exoroute_peer_streams_open", "gauge",
                 "A peer's coordinator's Exchange streams open on this node's peer port (1 while connected).");

@@ -221,6 +221,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");
   }
+  if (r.cluster_routes_refused() > 0) {
+    absl::StrAppend(&s, "WARNING     ", r.cluster_routes_refused(),
+                    " cluster routes refused: 1024 were open on this node at once (a coordinator that opens "
+                    "routes and does not close them? see the daemon log)\n");
+  }
   if (r.duplicate_executions() > 0) {
     absl::StrAppend(&s, "executions  ", r.duplicate_executions(),
                     " fill reports arrived twice (venue resends) and were recorded once\n");

@@ -67,6 +67,8 @@ class ClusterNode {
   // The budget ledger's current windows (Status, `exoroutectl budgets`).
   std::vector<exoroute::v1::PrivacyBudgetStatus> Budgets() const;
   uint64_t budget_refusals() const { return budget_refusals_.load(); }
+  // Routes refused for want of room (kMaxOpenRoutes open already), since start.
+  uint64_t routes_refused() const { return routes_refused_.load(); }
 
  private:
   struct Session {
@@ -117,6 +119,7 @@ class ClusterNode {
   const exoroute::v1::PrivacyConfig privacy_;
   store::DeltaStore* const store_;
   std::atomic<uint64_t> budget_refusals_{0};
+  std::atomic<uint64_t> routes_refused_{0};
   const PairKeys* const keys_;
   KeyDirectory* const directory_;
   const std::string node_id_;

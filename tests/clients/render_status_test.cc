@@ -12,17 +12,20 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   CHECK(quiet.find("arrived twice") == std::string::npos);
   CHECK(quiet.find("execution reports not applied") == std::string::npos);
   CHECK(quiet.find("peer calls refused") == std::string::npos);
+  CHECK(quiet.find("cluster routes refused") == std::string::npos);
   CHECK(quiet.find("streams") == std::string::npos);
 
   r.set_duplicate_executions(2);
   r.set_unknown_executions(1);
   r.set_peer_calls_refused(3);
+  r.set_cluster_routes_refused(2);
   std::string busy = exo::ctl::RenderStatus(r);
   CHECK(busy.find("executions  2 fill reports arrived twice (venue resends) and were recorded once") !=
         std::string::npos);
   CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable or out of bounds") !=
         std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
+  CHECK(busy.find("WARNING     2 cluster routes refused: 1024 were open on this node at once") != std::string::npos);
 
   r.set_open_watches(3);
   CHECK(exo::ctl::RenderStatus(r).find("streams     3 watches, 0 replays open\n") != std::string::npos);

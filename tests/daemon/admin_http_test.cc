@@ -152,6 +152,7 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   budget->set_signal("supply/BTC-USD");
   budget->set_spent_milli(1500);
   budget->set_limit_milli(100000);
+  s.set_cluster_routes_refused(6);
   exo::daemon::LatencyHistogram latency;
   for (int64_t ns : {int64_t{500}, int64_t{1000}, int64_t{1001}, int64_t{3'000'000'000}, int64_t{20'000'000'000}}) {
     latency.Record(ns);
@@ -206,6 +207,8 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   CHECK(values["exoroute_venue_fee_bps{venue=\"SIM-A\"}"] == "-0.25");
   CHECK(values["exoroute_privacy_budget_spent_epsilon{signal=\"supply/BTC-USD\"}"] == "1.500");
   CHECK(values["exoroute_privacy_budget_limit_epsilon{signal=\"supply/BTC-USD\"}"] == "100.000");
+  CHECK(values["exoroute_cluster_routes_refused_total"] == "6");
+  CHECK(values["exoroute_peer_calls_refused_total"] == "0");
   CHECK(exo::daemon::EscapeLabelValue("a\nb") == "a\\nb");
   // Histograms: cumulative buckets, `le` inclusive, exact sums; 20 s is only in +Inf.
   CHECK(values["exoroute_test_seconds_bucket{le=\"0.000001\"}"] == "2");

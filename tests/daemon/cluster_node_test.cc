@@ -364,6 +364,7 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
     REQUIRE(a.has_prepare());
   }
   CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
+  CHECK(n.node->routes_refused() == 0);
   PeerAnswer refused = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
   REQUIRE(refused.has_error());
   CHECK(refused.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
@@ -371,6 +372,7 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   CHECK(refused.error().message().find("has 1024 routes open, the most it keeps at once") != std::string::npos);
   CHECK(refused.error().message().find("route one-more refused") != std::string::npos);
   CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
+  CHECK(n.node->routes_refused() == 1);  // Counted (Status.cluster_routes_refused).
   // A route already open may be prepared again (a new attempt of it).
   CHECK(n.Prepare("open-7", ROUTE_MODE_PLAN_ONLY).has_prepare());
   // One closes (Abort): the next one is taken, and it routes to the end.
@@ -400,6 +402,7 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   CHECK(no_room.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
   CHECK(no_room.error().message().find("routes probed for a best price") != std::string::npos);
   CHECK(best_price("probe-5").has_best_price());  // Asked again: its snapshot is replaced.
+  CHECK(n.node->routes_refused() == 2);
 }
 
 TEST_CASE("a node records the whole order in its share's route record and refuses a record naming another", "[cluster_node]") {
