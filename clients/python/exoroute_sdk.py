@@ -51,12 +51,21 @@ class Client:
         self.audit = pb["audit_grpc"].AuditServiceStub(self.channel)
         self.admin = pb["admin_grpc"].AdminServiceStub(self.channel)
 
-    def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None, urgency=None):
-        """urgency: None (unset), "low", "normal" or "high"."""
+    def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None, urgency=None,
+               tif="gtc", expire_after_ms=0, allowed_venues=(), denied_venues=(), max_venues=0):
+        """side: "buy" or "sell"; qty and limit in the instrument's integer units; urgency: None
+        (unset), "low", "normal" or "high"; tif: "gtc", "ioc" or "gtt" (with expire_after_ms);
+        allowed_venues / denied_venues: venue ids; max_venues: 0 = no limit."""
         t = self.pb["types"]
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        if tif not in ("gtc", "ioc", "gtt"):
+            raise ValueError(f"tif must be 'gtc', 'ioc' or 'gtt', got {tif!r}")
         order = t.ParentOrder(id=plan_id, symbol=symbol, quantity=qty,
                               side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
-                              time_in_force=t.TIME_IN_FORCE_GTC)
+                              time_in_force=getattr(t, "TIME_IN_FORCE_" + tif.upper()),
+                              expire_after_ms=expire_after_ms, allowed_venues=list(allowed_venues),
+                              denied_venues=list(denied_venues), max_venues=max_venues)
         if limit is not None:
             order.limit_price = limit
         if urgency is not None:

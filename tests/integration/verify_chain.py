@@ -145,6 +145,24 @@ def main():
             trading, changed = client.set_trading(False, "python resumes ETH", symbol="ETH-USD")
             check(changed and not trading.halted, trading)
 
+            # The order's venue limits and times in force, as the SDK sends them.
+            only_b = client.route("py-only-b", "BTC-USD", "buy", btc, allowed_venues=["SIM-B"])
+            check({a.venue for a in only_b.allocations} == {"SIM-B"} and
+                  sorted(x.venue for x in only_b.exclusions) == ["SIM-A", "SIM-C"], only_b)
+            not_b = client.route("py-not-b", "BTC-USD", "buy", 2 * btc, denied_venues=["SIM-B"])
+            check(len(not_b.allocations) > 0 and all(a.venue != "SIM-B" for a in not_b.allocations), not_b)
+            one = client.route("py-one-venue", "BTC-USD", "buy", 3 * btc, max_venues=1)
+            check(len([a for a in one.allocations if a.quantity > 0]) == 1, one)
+            gtt = client.route("py-gtt", "BTC-USD", "buy", btc, tif="gtt", expire_after_ms=60_000)
+            check(gtt.order.time_in_force == t.TIME_IN_FORCE_GTT and gtt.order.expire_after_ms == 60_000, gtt)
+            code, msg = client.route_error("py-gtt-bad", "BTC-USD", "buy", btc, tif="gtt")
+            check(code == "INVALID_ARGUMENT" and msg.startswith("order.expire_after_ms: must be > 0"), (code, msg))
+            try:
+                client.route("py-bad-tif", "BTC-USD", "buy", btc, tif="day")
+                check(False, "the SDK sent a time in force it does not know")
+            except ValueError as e:
+                check("tif must be" in str(e), e)
+
             # Errors carry the right code and name the field.
             code, msg = client.route_error("bad", "BTC-USD", "buy", 0)
             check(code == "INVALID_ARGUMENT" and msg == "order.quantity: must be > 0, got 0", (code, msg))
