@@ -36,17 +36,32 @@ def load_protos(proto_dir, out_dir):
 
 
 class Client:
-    """Blocking client over TLS (the node's CA) or plaintext."""
+    """Blocking client over TLS (the node's CA), mutual TLS (with cert_file and key_file: a
+    client certificate for a node with tls.require_client_cert) or plaintext (no ca_file).
+    Connects at once: a node that cannot be reached, or refuses the handshake, raises
+    ConnectionError naming the endpoint."""
 
-    def __init__(self, pb, endpoint, ca_file=None, timeout=10.0):
+    def __init__(self, pb, endpoint, ca_file=None, timeout=10.0, cert_file=None, key_file=None):
         self.pb = pb
         self.timeout = timeout
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("cert_file and key_file go together (a client certificate and its key)")
         if ca_file:
-            creds = grpc.ssl_channel_credentials(root_certificates=open(ca_file, "rb").read())
+            read = lambda path: open(path, "rb").read() if path else None
+            creds = grpc.ssl_channel_credentials(root_certificates=read(ca_file),
+                                                 private_key=read(key_file),
+                                                 certificate_chain=read(cert_file))
             self.channel = grpc.secure_channel(endpoint, creds)
+        elif cert_file:
+            raise ValueError("a client certificate needs TLS: give ca_file too")
         else:
             self.channel = grpc.insecure_channel(endpoint)
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            self.channel.close()
+            raise ConnectionError(f"{endpoint}: not connected within {timeout} s (node down, wrong "
+                                  "CA, or a client certificate required and not given or refused)")
         self.router = pb["router_grpc"].RouterServiceStub(self.channel)
         self.audit = pb["audit_grpc"].AuditServiceStub(self.channel)
         self.admin = pb["admin_grpc"].AdminServiceStub(self.channel)

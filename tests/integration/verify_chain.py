@@ -50,6 +50,7 @@ def main():
             v["sim"]["latency_ms"] = 0
             v["sim"]["update_interval_ms"] = 20
         cfg["routing"]["replan_interval_ms"] = 10
+        cfg["tls"] = {"require_client_cert": True}  # Mutual TLS: the SDK presents the dev client certificate.
         os.makedirs(data)
         with open(os.path.join(tmp, "config.json"), "w") as f:
             json.dump(cfg, f)
@@ -64,7 +65,26 @@ def main():
                 check(time.time() < deadline, "exorouted not ready in 30 s")
                 time.sleep(0.01)
             endpoint = open(endpoint_file).read().strip()
-            client = exoroute_sdk.Client(pb, endpoint, ca_file=os.path.join(data, "certs", "ca.pem"))
+            certs = os.path.join(data, "certs")
+            ca = os.path.join(certs, "ca.pem")
+            client = exoroute_sdk.Client(pb, endpoint, ca_file=ca, cert_file=os.path.join(certs, "client.pem"),
+                                         key_file=os.path.join(certs, "client.key"))
+            # Without a client certificate the node refuses the connection: the SDK says so
+            # (at connect, or at the first call with TLS 1.3, where the client finishes first).
+            try:
+                anonymous = exoroute_sdk.Client(pb, endpoint, ca_file=ca, timeout=1.5)
+                anonymous.status()
+                check(False, "a client without a certificate was served")
+            except ConnectionError as e:
+                check(endpoint in str(e), e)
+                print(f"python client: without a client certificate: {e}")
+            except grpc.RpcError as e:
+                check(e.code().name == "UNAVAILABLE", (e.code(), e.details()))
+            try:
+                exoroute_sdk.Client(pb, endpoint, ca_file=ca, cert_file=os.path.join(certs, "client.pem"))
+                check(False, "the SDK took a certificate without its key")
+            except ValueError as e:
+                check("go together" in str(e), e)
 
             # Traffic: a plan-only order, two executed ones (buy and sell), one cancelled.
             btc = 100_000_000
@@ -131,7 +151,8 @@ def main():
             # A trading halt: executed routes refused with the reason, plan-only answered; the
             # halt and the resume are governance events the chain check below reads.
             trading, changed = client.set_trading(True, "python halts")
-            check(changed and trading.halted and trading.reason == "python halts", trading)
+            # The reason recorded names the client certificate's common name (the dev client's).
+            check(changed and trading.halted and trading.reason == "python halts (by client exoroutectl)", trading)
             code, msg = client.route_error("py-halted", "BTC-USD", "buy", btc, mode="execute")
             check(code == "FAILED_PRECONDITION" and "python halts" in msg, (code, msg))
             client.route("py-halted-look", "BTC-USD", "buy", btc, mode="plan_only")
