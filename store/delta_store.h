@@ -117,6 +117,14 @@ struct StoreOptions {
   bool read_only = false;     // Offline replay/verify; never writes.
   bool create_if_missing = true;
   uint64_t verify_tail_on_open = 1024;  // Deltas at the tail checked on open.
+  // All memtables together (RocksDB flushes the largest family as they near it), and all
+  // write-ahead logs together (beyond it, the families holding the oldest log are flushed):
+  // what the store holds in memory, and the most a start after a crash replays. RocksDB's own
+  // defaults (two 64 MiB memtables per family; logs kept until the last family with data in
+  // them flushes, up to 2.5 GiB here) grew a long-running node's memory and restart time
+  // (docs/BENCHMARKS.md, "Soak").
+  uint64_t memtable_budget_bytes = uint64_t{64} << 20;
+  uint64_t max_wal_bytes = uint64_t{64} << 20;
 };
 
 // Opens (or creates) the RocksDB-backed store. Refuses, with a message saying why, a directory

@@ -626,6 +626,13 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
   // deltas: the open fails with Corruption instead of recovering to the point before the damage
   // (RocksDB's default, which would shorten the chain silently).
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Memory and restart time stay bounded however long the node runs. RocksDB's defaults let
+  // each of the five column families hold two 64 MiB memtables, and keep every write-ahead log
+  // until the last family with data in it flushes — up to 4 × 5 × 2 × 64 MiB = 2.5 GiB of logs
+  // pinned by the small families (meta, plans), all replayed by the next start after a crash.
+  // One budget for all memtables, and a cap on the logs that flushes whatever pins the oldest.
+  db_options.db_write_buffer_size = static_cast<size_t>(o.memtable_budget_bytes);
+  db_options.max_total_wal_size = o.max_wal_bytes;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const auto& name : expected) {
     rocksdb::ColumnFamilyOptions cf;
