@@ -35,6 +35,13 @@ def load_protos(proto_dir, out_dir):
     return mods
 
 
+def _read(path):
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
 class Client:
     """Blocking client over TLS (the node's CA), mutual TLS (with cert_file and key_file: a
     client certificate for a node with tls.require_client_cert) or plaintext (no ca_file).
@@ -47,10 +54,9 @@ class Client:
         if (cert_file is None) != (key_file is None):
             raise ValueError("cert_file and key_file go together (a client certificate and its key)")
         if ca_file:
-            read = lambda path: open(path, "rb").read() if path else None
-            creds = grpc.ssl_channel_credentials(root_certificates=read(ca_file),
-                                                 private_key=read(key_file),
-                                                 certificate_chain=read(cert_file))
+            creds = grpc.ssl_channel_credentials(root_certificates=_read(ca_file),
+                                                 private_key=_read(key_file),
+                                                 certificate_chain=_read(cert_file))
             self.channel = grpc.secure_channel(endpoint, creds)
         elif cert_file:
             raise ValueError("a client certificate needs TLS: give ca_file too")
@@ -68,7 +74,8 @@ class Client:
 
     def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None, urgency=None,
                tif="gtc", expire_after_ms=0, allowed_venues=(), denied_venues=(), max_venues=0):
-        """side: "buy" or "sell"; qty and limit in the instrument's integer units; urgency: None
+        """side: "buy" or "sell"; qty and limit in the instrument's integer units; mode:
+        "plan_only" (decide and record, send nothing) or "execute"; urgency: None
         (unset), "low", "normal" or "high"; tif: "gtc", "ioc" or "gtt" (with expire_after_ms);
         allowed_venues / denied_venues: venue ids; max_venues: 0 = no limit."""
         t = self.pb["types"]
@@ -76,6 +83,8 @@ class Client:
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
         if tif not in ("gtc", "ioc", "gtt"):
             raise ValueError(f"tif must be 'gtc', 'ioc' or 'gtt', got {tif!r}")
+        if mode not in ("plan_only", "execute"):
+            raise ValueError(f"mode must be 'plan_only' or 'execute', got {mode!r}")
         order = t.ParentOrder(id=plan_id, symbol=symbol, quantity=qty,
                               side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
                               time_in_force=getattr(t, "TIME_IN_FORCE_" + tif.upper()),

@@ -13,7 +13,13 @@ daemon is killed (SIGKILL: a crash) and started again on the same directory: the
 serves, and its chain head against the last one acknowledged. Figures:
 docs/BENCHMARKS.md ("Soak").
 
-usage: tests/bench/soak.py --exorouted build/daemon/exorouted [--blocks 10] [--per-block 2000]
+With --cluster, the same on a three-node cluster (deploy/local-cluster.sh in a temporary
+directory: fixed ports 5055x/5061x/946x, so not beside a running local cluster): cluster routes
+through the three nodes in turn — of every ten, seven plan-only, two executed, one GetRoute of
+an earlier route — and each node's resident memory and write-ahead log after each block.
+
+usage: tests/bench/soak.py --exorouted build/daemon/exorouted [--blocks 10] [--per-block 2000] [--cluster]
+(--cluster starts ./build/daemon/exorouted, as deploy/local-cluster.sh does)
 """
 import argparse
 import json
@@ -41,16 +47,70 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
+def wal_mib(db_dir):
+    total = 0
+    for f in os.listdir(db_dir):
+        if f.endswith(".log"):
+            try:
+                total += os.path.getsize(os.path.join(db_dir, f))
+            except FileNotFoundError:  # Removed by a flush meanwhile.
+                pass
+    return total / 2**20
+
+
+def cluster_soak(args, pb, tmp):
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    cluster = os.path.join(tmp, "cluster")
+    script = os.path.join(root, "deploy", "local-cluster.sh")
+    subprocess.run([script, "start", cluster], check=True, stdout=subprocess.DEVNULL)
+    try:
+        nodes = []
+        for k in (1, 2, 3):
+            d = os.path.join(cluster, f"n{k}")
+            client = exoroute_sdk.Client(pb, open(os.path.join(d, "endpoint")).read().strip(),
+                                         ca_file=os.path.join(d, "certs", "ca.pem"))
+            nodes.append((client, int(open(os.path.join(d, "pid")).read()), os.path.join(d, "db")))
+        btc = 100_000_000
+        print("block  routes  RSS MiB n1/n2/n3    logs MiB n1/n2/n3   route p50 ms  p99 ms  plans working  in memory")
+        n = 0
+        for block in range(1, args.blocks + 1):
+            lat = []
+            for _ in range(args.per_block):
+                n += 1
+                client = nodes[n % 3][0]
+                kind = n % 10
+                start = time.perf_counter()
+                if kind < 7:
+                    client.route(f"cs-{n}", "BTC-USD", "buy" if n % 2 else "sell", (1 + n % 9) * btc // 10)
+                elif kind < 9:
+                    client.route(f"cs-{n}", "BTC-USD", "buy" if n % 2 else "sell", btc // 100, mode="execute")
+                else:
+                    client.get_route(f"cs-{n - 3}")
+                    continue
+                lat.append(time.perf_counter() - start)
+            st = [c.status() for c, _, _ in nodes]
+            print(f"{block:5d}  {n:6d}  " + "/".join(f"{rss_kib(p) / 1024:.1f}" for _, p, _ in nodes).ljust(19) +
+                  "  " + "/".join(f"{wal_mib(d):.1f}" for _, _, d in nodes).ljust(18) +
+                  f"  {percentile(lat, 0.5) * 1e3:12.3f}  {percentile(lat, 0.99) * 1e3:6.3f}  " +
+                  "/".join(str(s.plans_working) for s in st).rjust(13) + "  " +
+                  "/".join(str(s.plans_in_memory) for s in st).rjust(9), flush=True)
+    finally:
+        subprocess.run([script, "stop", cluster], check=False, stdout=subprocess.DEVNULL)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exorouted", required=True)
     ap.add_argument("--proto-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto"))
     ap.add_argument("--blocks", type=int, default=10)
     ap.add_argument("--per-block", type=int, default=2000)
+    ap.add_argument("--cluster", action="store_true")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="exo-soak-") as tmp:
         pb = exoroute_sdk.load_protos(args.proto_dir, os.path.join(tmp, "gen"))
+        if args.cluster:
+            return cluster_soak(args, pb, tmp)
         data = os.path.join(tmp, "data")
         os.makedirs(data)
         cfg = json.loads(subprocess.run([args.exorouted, "--print-default-config"], check=True,
