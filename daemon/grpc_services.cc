@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/decision_audit.h"
 #include "daemon/plan_fold.h"
+#include "daemon/process_stats.h"
 #include "daemon/request_validation.h"
 #include "exo/clock.h"
 #include "exo/log.h"
@@ -340,6 +341,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_node_id(cfg.node_id());
   resp->set_version(EXO_VERSION);
   resp->set_uptime_ms((SystemClock()->NowNs() - started_ns_) / 1'000'000);
+  if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   *resp->mutable_chain_head() = store_->Head();
   resp->set_store_size_bytes(store_->SizeOnDisk());

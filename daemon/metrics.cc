@@ -96,6 +96,21 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample(absl::StrCat(Label("node", s.node_id()), ",", Label("version", s.version())), "1");
   Family(&out, "exoroute_uptime_seconds", "gauge", "Seconds since exorouted started.")
       .Sample("", Milli(s.uptime_ms()));
+  if (s.has_process()) {  // Prometheus's standard process metrics, under their usual names.
+    const auto& p = s.process();
+    Family(&out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+        .Sample("", Int(p.resident_bytes()));
+    Family(&out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
+        .Sample("", Int(p.virtual_bytes()));
+    Family(&out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
+        .Sample("", Milli(static_cast<int64_t>(p.cpu_ms())));
+    Family(&out, "process_open_fds", "gauge", "Number of open file descriptors.").Sample("", Int(p.open_fds()));
+    if (p.max_fds() > 0) {
+      Family(&out, "process_max_fds", "gauge", "Maximum number of open file descriptors.").Sample("", Int(p.max_fds()));
+    }
+    Family(&out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
+        .Sample("", absl::StrCat(p.start_time_s()));
+  }
   Family(&out, "exoroute_plans_total", "counter", "Parent orders this node has planned (all time, from its store).")
       .Sample("", Int(s.plans_total()));
   Family(&out, "exoroute_plans_working", "gauge", "Plans not yet settled (children working or to be re-planned).")

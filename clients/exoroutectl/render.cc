@@ -172,6 +172,17 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
                   absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
+  if (r.has_process()) {
+    const ProcessStatus& p = r.process();
+    absl::StrAppend(&s, "process     ", absl::StrFormat("%.1f MiB resident", p.resident_bytes() / 1048576.0), ", ",
+                    absl::StrFormat("%.1f s CPU", p.cpu_ms() / 1000.0), ", ", p.open_fds(), " files open");
+    if (p.max_fds() > 0) absl::StrAppend(&s, " of ", p.max_fds());
+    absl::StrAppend(&s, "\n");
+    if (p.max_fds() > 0 && p.open_fds() * 10 >= p.max_fds() * 8) {
+      absl::StrAppend(&s, "WARNING     ", p.open_fds(), " of ", p.max_fds(),
+                      " file descriptors open: near the limit (raise LimitNOFILE / ulimit -n)\n");
+    }
+  }
   if (r.trading().halted()) {
     absl::StrAppend(&s, "trading     HALTED since ",
                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(r.trading().since_ns()),

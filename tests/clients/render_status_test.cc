@@ -27,6 +27,18 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
   CHECK(busy.find("WARNING     2 cluster routes refused: 1024 were open on this node at once") != std::string::npos);
 
+  CHECK(busy.find("process") == std::string::npos);  // No process figures: no line.
+  r.mutable_process()->set_resident_bytes(104'857'600);
+  r.mutable_process()->set_cpu_ms(12'345);
+  r.mutable_process()->set_open_fds(48);
+  r.mutable_process()->set_max_fds(1024);
+  CHECK(exo::ctl::RenderStatus(r).find("process     100.0 MiB resident, 12.3 s CPU, 48 files open of 1024\n") !=
+        std::string::npos);
+  CHECK(exo::ctl::RenderStatus(r).find("file descriptors open") == std::string::npos);
+  r.mutable_process()->set_open_fds(900);
+  CHECK(exo::ctl::RenderStatus(r).find("WARNING     900 of 1024 file descriptors open: near the limit") !=
+        std::string::npos);
+  r.clear_process();
   r.set_open_watches(3);
   CHECK(exo::ctl::RenderStatus(r).find("streams     3 watches, 0 replays open\n") != std::string::npos);
   r.set_streams_stalled(2);

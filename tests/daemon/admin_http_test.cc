@@ -153,6 +153,12 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   budget->set_spent_milli(1500);
   budget->set_limit_milli(100000);
   s.set_cluster_routes_refused(6);
+  s.mutable_process()->set_resident_bytes(104'857'600);
+  s.mutable_process()->set_virtual_bytes(734'003'200);
+  s.mutable_process()->set_cpu_ms(12'345);
+  s.mutable_process()->set_open_fds(48);
+  s.mutable_process()->set_max_fds(1024);
+  s.mutable_process()->set_start_time_s(1'764'806'400);
   exo::daemon::LatencyHistogram latency;
   for (int64_t ns : {int64_t{500}, int64_t{1000}, int64_t{1001}, int64_t{3'000'000'000}, int64_t{20'000'000'000}}) {
     latency.Record(ns);
@@ -208,6 +214,12 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   CHECK(values["exoroute_privacy_budget_spent_epsilon{signal=\"supply/BTC-USD\"}"] == "1.500");
   CHECK(values["exoroute_privacy_budget_limit_epsilon{signal=\"supply/BTC-USD\"}"] == "100.000");
   CHECK(values["exoroute_cluster_routes_refused_total"] == "6");
+  CHECK(values["process_resident_memory_bytes"] == "104857600");
+  CHECK(values["process_virtual_memory_bytes"] == "734003200");
+  CHECK(values["process_cpu_seconds_total"] == "12.345");
+  CHECK(values["process_open_fds"] == "48");
+  CHECK(values["process_max_fds"] == "1024");
+  CHECK(values["process_start_time_seconds"] == "1764806400");
   CHECK(values["exoroute_peer_calls_refused_total"] == "0");
   CHECK(exo::daemon::EscapeLabelValue("a\nb") == "a\\nb");
   // Histograms: cumulative buckets, `le` inclusive, exact sums; 20 s is only in +Inf.

@@ -2,6 +2,7 @@
 // and the real exoroutectl.
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <cstring>
 #include <optional>
 #include <mutex>
 #include <set>
@@ -243,6 +244,15 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
   CHECK(after.body.find("exoroute_decision_duration_seconds_count{kind=\"first\"} 1\n") != std::string::npos);
   CHECK(after.body.find("exoroute_decision_duration_seconds_count{kind=\"replan\"} ") != std::string::npos);
   CHECK(after.body.find("# TYPE exoroute_decision_duration_seconds histogram") != std::string::npos);
+  // The daemon's own process, under Prometheus's standard names: some memory, some descriptors.
+  for (const char* m : {"process_resident_memory_bytes ", "process_open_fds ", "process_cpu_seconds_total ",
+                        "process_start_time_seconds "}) {
+    const size_t at = after.body.find(std::string("\n") + m);
+    INFO(m);
+    REQUIRE(at != std::string::npos);
+    const std::string value = after.body.substr(at + 1 + strlen(m), after.body.find('\n', at + 1) - at - 1 - strlen(m));
+    CHECK(std::stod(value) > 0);
+  }
   // Every decision's input work too: at least as many as the decisions of both kinds.
   CHECK(after.body.find("# TYPE exoroute_decision_inputs_duration_seconds histogram") != std::string::npos);
   auto count_of = [&](const std::string& series) {
