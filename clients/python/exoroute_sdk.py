@@ -162,9 +162,22 @@ class Client:
         r = self.admin.SetTrading(req, timeout=self.timeout)
         return r.trading, r.changed
 
-    def watch_to_end(self, plan_id):
+    def watch(self, plan_id, timeout=None):
+        """The plan's deltas as they are recorded, from its first: a generator that ends when the
+        plan settles (its `finished` delta) or after `timeout` seconds (grpc.RpcError
+        DEADLINE_EXCEEDED; None = no limit). Closing the generator (or leaving a for loop over it)
+        cancels the stream on the node."""
         req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
-        return [m.delta for m in self.router.WatchPlan(req, timeout=60)]
+        stream = self.router.WatchPlan(req, timeout=timeout)
+        try:
+            for m in stream:
+                yield m.delta
+        finally:
+            stream.cancel()
+
+    def watch_to_end(self, plan_id):
+        """Every delta of the plan until it settles (at most 60 s)."""
+        return list(self.watch(plan_id, timeout=60))
 
     def replay(self, include_canonical=False, include_inputs=False):
         """The whole chain; with include_inputs each allocation also carries its recorded

@@ -106,6 +106,17 @@ def main():
             except grpc.RpcError as e:
                 check(e.code().name == "INVALID_ARGUMENT" and
                       e.details() == "page_size: must be <= 1000 (0 = 100), got 1001", e.details())
+            # Watching a waiting plan: its deltas from the first; leaving the watch ends the stream
+            # on the node too.
+            watch = client.watch("py-wait")
+            seen = [next(watch).WhichOneof("change"), next(watch).WhichOneof("change")]
+            check(seen == ["created", "allocated"], seen)
+            check(client.status().open_watches == 1, "the watch is not open on the node")
+            watch.close()
+            deadline = time.time() + 5
+            while client.status().open_watches != 0:
+                check(time.time() < deadline, "a closed watch still open on the node after 5 s")
+                time.sleep(0.01)
             client.cancel("py-wait", "python says no")
             client.cancel("py-wait-2", "python says no")
             check(all(not p.plan_id.startswith("py-wait") for p in client.working_plans()),
