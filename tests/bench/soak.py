@@ -71,7 +71,7 @@ def cluster_soak(args, pb, tmp):
                                          ca_file=os.path.join(d, "certs", "ca.pem"))
             nodes.append((client, int(open(os.path.join(d, "pid")).read()), os.path.join(d, "db")))
         btc = 100_000_000
-        print("block  routes  RSS MiB n1/n2/n3    logs MiB n1/n2/n3   route p50 ms  p99 ms  plans working  in memory")
+        print("block  routes  RSS MiB n1/n2/n3    logs MiB n1/n2/n3   files open n1/n2/n3  route p50 ms  p99 ms  plans working  in memory")
         n = 0
         for block in range(1, args.blocks + 1):
             lat = []
@@ -91,6 +91,7 @@ def cluster_soak(args, pb, tmp):
             st = [c.status() for c, _, _ in nodes]
             print(f"{block:5d}  {n:6d}  " + "/".join(f"{rss_kib(p) / 1024:.1f}" for _, p, _ in nodes).ljust(19) +
                   "  " + "/".join(f"{wal_mib(d):.1f}" for _, _, d in nodes).ljust(18) +
+                  "  " + "/".join(str(s.process.open_fds) for s in st).ljust(19) +
                   f"  {percentile(lat, 0.5) * 1e3:12.3f}  {percentile(lat, 0.99) * 1e3:6.3f}  " +
                   "/".join(str(s.plans_working) for s in st).rjust(13) + "  " +
                   "/".join(str(s.plans_in_memory) for s in st).rjust(9), flush=True)
@@ -148,7 +149,7 @@ def main():
         try:
             btc = 100_000_000
             print(f"exorouted pid {proc.pid}: start RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
-            print("block  orders  RSS MiB  plans in memory  plans total  chain head  route p50 ms  p99 ms  orders/s")
+            print("block  orders  RSS MiB  files open  plans in memory  plans total  chain head  route p50 ms  p99 ms  orders/s")
             n = 0
             for block in range(1, args.blocks + 1):
                 lat = []
@@ -170,7 +171,7 @@ def main():
                         client.get_plan(f"soak-{n - 5}")
                 elapsed = time.time() - t0
                 s = client.status()
-                print(f"{block:5d}  {n:6d}  {rss_kib(proc.pid) / 1024:7.1f}  {s.plans_in_memory:15d}  "
+                print(f"{block:5d}  {n:6d}  {rss_kib(proc.pid) / 1024:7.1f}  {s.process.open_fds:10d}  {s.plans_in_memory:15d}  "
                       f"{s.plans_total:11d}  {s.chain_head.sequence:10d}  {percentile(lat, 0.5) * 1e3:12.3f}  "
                       f"{percentile(lat, 0.99) * 1e3:6.3f}  {args.per_block / elapsed:8.0f}", flush=True)
             acknowledged = client.status().chain_head.sequence
