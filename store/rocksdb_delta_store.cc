@@ -7,12 +7,14 @@
 //   meta    "format" -> kFormat, "node_id" -> node id, "head" -> sequence(8 BE) || hash(32)
 // One Append = one WriteBatch across all four, written with sync=true by a group leader.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <limits>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -566,7 +568,10 @@ const std::string& GenesisHash() {
   return kGenesis;
 }
 
-absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptions& o) {
+namespace {
+
+// One attempt at opening the store (OpenRocksDeltaStore).
+absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
   namespace fs = std::filesystem;
   const std::vector<std::string> expected = {rocksdb::kDefaultColumnFamilyName, kCfDeltas,
                                              kCfPlans, kCfInputs, kCfMeta};
@@ -711,6 +716,45 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptio
                                             ": deltas exist beyond the stored chain head ", head));
   }
   return std::unique_ptr<DeltaStore>(std::move(store));
+}
+
+// The database's files a read-only open reads — tables, write-ahead logs, manifests — by name.
+std::set<std::string> DatabaseFiles(const std::string& path) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(path, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::string ext = it->path().extension().string();
+    if (ext == ".sst" || ext == ".log" || name.rfind("MANIFEST-", 0) == 0) out.insert(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptions& o) {
+  if (!o.read_only) return OpenOnce(o);  // The only writer (RocksDB's lock): nothing moves under it.
+  // A read-only open of a running node's store (`exoroutectl audit`, replay) reads the manifest,
+  // then the tables and logs it names, while the node's flushes and compactions may remove some
+  // of them. RocksDB skips a log that is gone without a word, so such an open could see a
+  // chain without its newest deltas, or without the store's own marker. An open during which
+  // none of the files listed before it went away read one consistent state; otherwise it is
+  // made again.
+  constexpr int kAttempts = 20;
+  absl::StatusOr<std::unique_ptr<DeltaStore>> opened = absl::UnknownError("not opened");
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    const std::set<std::string> before = DatabaseFiles(o.path);
+    opened = OpenOnce(o);
+    const std::set<std::string> after = DatabaseFiles(o.path);
+    if (std::includes(after.begin(), after.end(), before.begin(), before.end())) return opened;
+    opened = absl::UnavailableError(absl::StrCat(
+        "open ", o.path, " read-only: its files changed during each of ", kAttempts,
+        " attempts (the node writing it flushes or compacts continuously); try again, or read it through the "
+        "node's API (exoroutectl replay/verify without --data-dir)"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
+  }
+  return opened;
 }
 
 }  // namespace exo::store

@@ -344,6 +344,64 @@ TEST_CASE("a read-only store sees the log while the writer has it open", "[store
   CHECK(second.status().code() == absl::StatusCode::kUnavailable);
 }
 
+TEST_CASE("read-only opens succeed while the writer flushes and removes the logs and tables they list",
+          "[store]") {
+  // `exoroutectl audit` and replay open a running node's store read-only; the node's flushes
+  // and compactions remove write-ahead logs and tables meanwhile — here every ~250 appends, a
+  // few times a second (a node's 64 MiB bounds make it every ~16 000 such appends). Each
+  // read-only open must see a whole chain, never fail for a file that went away while it was
+  // opening.
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir / "db";
+  o.node_id = "node-t";
+  o.max_wal_bytes = 1 << 20;  // (Memtables as the node's: only the logs' bound flushes.)
+  auto opened = OpenRocksDeltaStore(o);
+  REQUIRE(opened.ok());
+  std::unique_ptr<DeltaStore> writer = *std::move(opened);
+  REQUIRE(writer->Append(Batch({FillDelta("p", 1, 1)})).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<uint32_t> written{1};
+  std::thread appends([&] {
+    for (uint32_t v = 2; !stop.load() && v < 100000; ++v) {
+      PendingDelta d = FillDelta("p", v, v);
+      d.inputs = std::string(4096, static_cast<char>('a' + v % 26));
+      std::vector<PendingDelta> batch;
+      batch.push_back(std::move(d));
+      if (!writer->Append(std::move(batch)).ok()) break;
+      written.store(v);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));  // ~1 000 appends a second.
+    }
+  });
+  std::vector<std::string> failures;
+  uint64_t last_head = 0;
+  bool grew = true;
+  int opens = 0;
+  for (; written.load() < 3000 && opens < 5000; ++opens) {  // ~12 flushes of the logs.
+    const uint32_t before = written.load();
+    StoreOptions r;
+    r.path = o.path;
+    r.read_only = true;
+    r.create_if_missing = false;
+    r.verify_tail_on_open = 64;
+    auto reader = OpenRocksDeltaStore(r);
+    if (!reader.ok()) {
+      failures.push_back(std::string(reader.status().message()));
+      continue;
+    }
+    const uint64_t head = (*reader)->Head().sequence();
+    if (head < before || head < last_head) grew = false;  // Never behind what was acknowledged.
+    last_head = head;
+  }
+  stop.store(true);
+  appends.join();
+  INFO(failures.size() << " of " << opens << " opens failed"
+                        << (failures.empty() ? std::string() : ", first: " + failures.front()));
+  CHECK(failures.empty());
+  CHECK(grew);
+  CHECK(last_head >= 2900);
+}
+
 namespace {
 
 // The files of `dir` named *`ext` that hold data.
