@@ -64,6 +64,18 @@ PendingDelta FillDelta(const std::string& plan, uint32_t version, int64_t qty) {
 
 std::vector<PendingDelta> Batch(std::initializer_list<PendingDelta> items) { return items; }
 
+// A writable store whose write-ahead logs together are flushed beyond `max_wal_bytes` (the
+// memtables' budget as the daemon's, so that only the logs' bound makes the flushes).
+std::unique_ptr<DeltaStore> OpenWithLogBound(const std::string& path, uint64_t max_wal_bytes) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = "node-t";
+  o.max_wal_bytes = max_wal_bytes;
+  auto s = OpenRocksDeltaStore(o);
+  REQUIRE(s.ok());
+  return *std::move(s);
+}
+
 }  // namespace
 
 TEST_CASE("appended deltas are chained, numbered and readable", "[store]") {
@@ -352,13 +364,7 @@ TEST_CASE("read-only opens succeed while the writer flushes and removes the logs
   // read-only open must see a whole chain, never fail for a file that went away while it was
   // opening.
   TempDir dir;
-  StoreOptions o;
-  o.path = dir / "db";
-  o.node_id = "node-t";
-  o.max_wal_bytes = 1 << 20;  // (Memtables as the node's: only the logs' bound flushes.)
-  auto opened = OpenRocksDeltaStore(o);
-  REQUIRE(opened.ok());
-  std::unique_ptr<DeltaStore> writer = *std::move(opened);
+  std::unique_ptr<DeltaStore> writer = OpenWithLogBound(dir / "db", 1 << 20);
   REQUIRE(writer->Append(Batch({FillDelta("p", 1, 1)})).ok());
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> written{1};
@@ -380,7 +386,7 @@ TEST_CASE("read-only opens succeed while the writer flushes and removes the logs
   for (; written.load() < 3000 && opens < 5000; ++opens) {  // ~12 flushes of the logs.
     const uint32_t before = written.load();
     StoreOptions r;
-    r.path = o.path;
+    r.path = dir / "db";
     r.read_only = true;
     r.create_if_missing = false;
     r.verify_tail_on_open = 64;
@@ -488,16 +494,10 @@ TEST_CASE("a write-ahead log of many 32 KiB blocks with records split across the
 TEST_CASE("the write-ahead logs stay within their bound however much is appended, and a crash copy opens whole",
           "[store]") {
   // A long-running node: the logs a start after a crash replays must not grow with the chain.
-  // The bound made small (512 KiB of logs; the memtables' budget as the daemon's, 64 MiB, so
-  // that only the logs' bound makes the flushes) and ~3.3 MiB appended.
+  // The bound made small (512 KiB of logs) and ~3.3 MiB appended.
   TempDir dir;
-  StoreOptions o;
-  o.path = dir / "db";
-  o.node_id = "node-t";
-  o.max_wal_bytes = 512 << 10;
-  auto opened = OpenRocksDeltaStore(o);
-  REQUIRE(opened.ok());
-  std::unique_ptr<DeltaStore> s = *std::move(opened);
+  const uint64_t bound = 512 << 10;
+  std::unique_ptr<DeltaStore> s = OpenWithLogBound(dir / "db", bound);
   auto logs_bytes = [&dir] {
     uint64_t total = 0;
     std::error_code gone;  // A flush may remove a log while they are listed.
@@ -521,12 +521,12 @@ TEST_CASE("the write-ahead logs stay within their bound however much is appended
   // them (longer on a loaded machine), so the bound is checked once they have run — within
   // twice the bound: the log being written and the one flushing. Without it: all 3.3 MiB.
   uint64_t settled = logs_bytes();
-  for (int i = 0; i < 500 && settled >= 2 * o.max_wal_bytes; ++i) {
+  for (int i = 0; i < 500 && settled >= 2 * bound; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     settled = logs_bytes();
   }
   INFO("the logs: at most " << most << " bytes while appending, " << settled << " after");
-  CHECK(settled < 2 * o.max_wal_bytes);
+  CHECK(settled < 2 * bound);
   // A copy of the files as they are — a crash now — while background flushes may still remove
   // logs: copied again until no file went away during the copy.
   bool copied = false;
