@@ -129,7 +129,9 @@ struct StoreOptions {
 
 // Opens (or creates) the RocksDB-backed store. Refuses, with a message saying why, a directory
 // that is not an exoroute database, one that belongs to another node, and one whose chain tail
-// does not verify (it is never silently repaired).
+// does not verify (it is never silently repaired). A read-only open of a store that a running
+// node is writing is made again when the node removed one of its files meanwhile (up to 20
+// times; then Unavailable saying so).
 absl::StatusOr<std::unique_ptr<DeltaStore>> OpenRocksDeltaStore(const StoreOptions& options);
 
 // 32 zero bytes: the prev_hash of sequence 1.
