@@ -29,6 +29,7 @@ constexpr uint32_t kThreadsBesideStreams = 8;
 
 using exoroute::v1::DaemonConfig;
 using exoroute::v1::ListenConfig;
+using exoroute::v1::StoreConfig;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Value;
@@ -97,6 +98,8 @@ void ApplyDefaults(DaemonConfig& c) {
   }
   if (c.routing().replan_interval_ms() == 0) c.mutable_routing()->set_replan_interval_ms(50);
   if (c.store().checkpoint_every_deltas() == 0) c.mutable_store()->set_checkpoint_every_deltas(100000);
+  if (c.store().memtable_mib() == 0) c.mutable_store()->set_memtable_mib(64);
+  if (c.store().max_wal_mib() == 0) c.mutable_store()->set_max_wal_mib(64);
   for (auto& v : *c.mutable_venues()) {
     if (v.max_book_age_ms() == 0) v.set_max_book_age_ms(5000);
     if (v.has_sim()) {
@@ -132,6 +135,19 @@ absl::Status ValidateServerThreads(const ListenConfig& l) {
                absl::StrCat("must be at least listen.max_watches + listen.max_replays + ", kThreadsBesideStreams, " (",
                             streams + kThreadsBesideStreams, ") so calls are served while every stream is open, got ",
                             l.max_threads()));
+  }
+  return absl::OkStatus();
+}
+
+// The store's memory and log bounds (store/delta_store.h, StoreOptions). Below 16 MiB of
+// memtables, the five column families' first arena blocks (1 MiB each) would take most of the
+// budget and the store would flush nearly every few writes.
+absl::Status ValidateStoreBounds(const StoreConfig& s) {
+  if (s.memtable_mib() < 16 || s.memtable_mib() > 65536) {
+    return Bad("store.memtable_mib", absl::StrCat("must be within 16..65536 (MiB), got ", s.memtable_mib()));
+  }
+  if (s.max_wal_mib() < 4 || s.max_wal_mib() > 65536) {
+    return Bad("store.max_wal_mib", absl::StrCat("must be within 4..65536 (MiB), got ", s.max_wal_mib()));
   }
   return absl::OkStatus();
 }
@@ -196,6 +212,7 @@ absl::Status Validate(const DaemonConfig& c) {
   EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
   if (c.has_admin()) EXO_RETURN_IF_ERROR(CheckAddress(c.admin().listen(), "admin.listen"));
   EXO_RETURN_IF_ERROR(ValidateServerThreads(c.listen()));
+  EXO_RETURN_IF_ERROR(ValidateStoreBounds(c.store()));
   EXO_RETURN_IF_ERROR(ValidateBackupDir(c));
   const auto& tls = c.tls();
   bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();

@@ -265,8 +265,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   store::StoreOptions so;
   so.path = config.data_dir() + "/db";
   so.node_id = config.node_id();
+  so.memtable_budget_bytes = uint64_t{config.store().memtable_mib()} << 20;
+  so.max_wal_bytes = uint64_t{config.store().max_wal_mib()} << 20;
   EXO_ASSIGN_OR_RETURN(impl->store, store::OpenRocksDeltaStore(so));
-  LogInfo("store %s open, chain head %d", so.path, impl->store->Head().sequence());
+  LogInfo("store %s open, chain head %d (memtables <= %d MiB, logs <= %d MiB)", so.path,
+          impl->store->Head().sequence(), config.store().memtable_mib(), config.store().max_wal_mib());
   EXO_ASSIGN_OR_RETURN(impl->head_signer, store::HeadSigner::LoadOrCreate(config.data_dir() + "/keys/chain-head.key"));
 
   EXO_ASSIGN_OR_RETURN(std::vector<RouterEngine::Venue> venues, MakeVenues(config, clock));

@@ -122,7 +122,8 @@ struct StoreOptions {
   // what the store holds in memory, and the most a start after a crash replays. RocksDB's own
   // defaults (two 64 MiB memtables per family; logs kept until the last family with data in
   // them flushes, up to 2.5 GiB here) grew a long-running node's memory and restart time
-  // (docs/BENCHMARKS.md, "Soak").
+  // (docs/BENCHMARKS.md, "Soak"). exorouted sets them from store.memtable_mib and
+  // store.max_wal_mib.
   uint64_t memtable_budget_bytes = uint64_t{64} << 20;
   uint64_t max_wal_bytes = uint64_t{64} << 20;
 };

@@ -117,6 +117,26 @@ TEST_CASE("backups go anywhere but into the database directory", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("the store's memory and log bounds default to 64 MiB and are checked", "[config]") {
+  auto with = [](const std::string& store) {
+    return DefaultWith(R"("data_dir": "./exoroute-data",)", R"("data_dir": "./exoroute-data", "store": {)" + store + "},");
+  };
+  auto defaults = ParseConfig(with(""), "test.json");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->store().memtable_mib() == 64);
+  CHECK(defaults->store().max_wal_mib() == 64);
+  auto set = ParseConfig(with(R"("memtable_mib": 256, "max_wal_mib": 16)"), "test.json");
+  REQUIRE(set.ok());
+  CHECK(set->store().memtable_mib() == 256);
+  CHECK(set->store().max_wal_mib() == 16);
+  CHECK(ErrorOf(with(R"("memtable_mib": 8)")) ==
+        "config test.json: store.memtable_mib: must be within 16..65536 (MiB), got 8");
+  CHECK(ErrorOf(with(R"("memtable_mib": 70000)")) ==
+        "config test.json: store.memtable_mib: must be within 16..65536 (MiB), got 70000");
+  CHECK(ErrorOf(with(R"("max_wal_mib": 2)")) ==
+        "config test.json: store.max_wal_mib: must be within 4..65536 (MiB), got 2");
+}
+
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
         "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <sys/resource.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -141,5 +143,36 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
   CHECK(verified.checked() >= head);
   CHECK(CallRoute(ch, "after", &resp).ok());
   CHECK(exo::testing::HttpRequest(AdminPort(dir), "GET", "/healthz").status == 200);
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("the store's memory and log bounds in the config are the ones RocksDB runs with", "[e2e][store]") {
+  TempDir dir;
+  std::string json = TestConfigJson(dir.path());
+  const std::string anchor = "\"data_dir\": ";
+  REQUIRE(json.find(anchor) != std::string::npos);
+  json.insert(json.find(anchor), R"("store": {"memtable_mib": 32, "max_wal_mib": 8},
+  )");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  RouteResponse resp;
+  REQUIRE(CallRoute(Connect(*d), "bounded", &resp).ok());
+  CHECK(d->log().find("(memtables <= 32 MiB, logs <= 8 MiB)") != std::string::npos);
+  // RocksDB writes the options it opened with beside the data (OPTIONS-<n>, the newest last).
+  std::string options_file;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "db")) {
+    const std::string name = f.path().filename().string();
+    if (name.rfind("OPTIONS-", 0) == 0 && name.find(".dbtmp") == std::string::npos &&
+        f.path().string() > options_file) {
+      options_file = f.path().string();
+    }
+  }
+  REQUIRE(!options_file.empty());
+  std::stringstream options;
+  options << std::ifstream(options_file).rdbuf();
+  CHECK(options.str().find("db_write_buffer_size=33554432\n") != std::string::npos);
+  CHECK(options.str().find("max_total_wal_size=8388608\n") != std::string::npos);
   CHECK(d->Terminate() == 0);
 }
