@@ -71,6 +71,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       *plan->mutable_exclusions() = a.exclusions();
       if (a.replan()) plan->set_replans(plan->replans() + 1);
       if (!a.replan()) plan->set_arrival_mid(a.mid_price());
+      if (a.stats().arrival_limit() != 0) plan->set_arrival_limit(a.stats().arrival_limit());
       plan->set_expected_average_price(a.expected_average_price());
       plan->set_expected_slippage_cbps(a.slippage_cbps());
       break;

@@ -76,6 +76,12 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status ArrivalBandOnCluster() {
+  return absl::UnimplementedError(
+      "order.arrival_band_bps: not on a cluster route yet (docs/cluster.md): route the order on one node, or give "
+      "it a limit price");
+}
+
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   using namespace exoroute::v1;  // NOLINT
   if (!r.has_order()) return Bad("order", "required");
@@ -118,6 +124,10 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   if (!exoroute::v1::Urgency_IsValid(o.urgency())) {
     return Bad("order.urgency", absl::StrCat("must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset), got ",
                                              o.urgency()));
+  }
+  if (o.arrival_band_bps() > kMaxArrivalBandBps) {
+    return Bad("order.arrival_band_bps",
+               absl::StrCat("must be <= ", kMaxArrivalBandBps, " (10 %), got ", o.arrival_band_bps()));
   }
   EXO_RETURN_IF_ERROR(ValidateVenueList(o.allowed_venues(), "allowed_venues"));
   EXO_RETURN_IF_ERROR(ValidateVenueList(o.denied_venues(), "denied_venues"));

@@ -13,7 +13,13 @@ namespace exo::daemon {
 // (each a venue id, once): more than any cluster has, far less than a 4 MB request could carry.
 inline constexpr int kMaxListedVenues = 1024;
 
+// The widest arrival band an order takes (ParentOrder.arrival_band_bps), in basis points.
+inline constexpr uint32_t kMaxArrivalBandBps = 1000;
+
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
+// What a cluster node answers an order with an arrival band (UNIMPLEMENTED, naming the field):
+// a cluster route has none yet (docs/cluster.md).
+absl::Status ArrivalBandOnCluster();
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
 // A ListPlans page: symbol shaped as an instrument's (or ""), page_size within kMaxPlansPage,

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "daemon/plan_fold.h"
+#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -376,6 +377,10 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   const ParentOrder& o = plan.order();
   SolveInput in = OrderSolveInput(o, plan.instrument(), o.quantity() - plan.filled_quantity(),
                                   config_.routing(), std::nullopt, now);
+  if (plan.arrival_limit() > 0) {  // Fixed by an earlier decision (already the tighter of the two).
+    in.set_arrival_band_bps(0);
+    in.set_limit_price(plan.arrival_limit());
+  }
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());
     if (!base) continue;
@@ -402,7 +407,7 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   return in;
 }
 
-bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o) const {
+bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o, int64_t limit) const {
   const bool buy = o.side() == SIDE_BUY;
   for (const auto& [id, v] : venues_) {
     // Any venue BuildSolveInput would add, whatever excludes it there: only a venue without a
@@ -415,7 +420,7 @@ bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o) const {
     const auto& levels = buy ? book->asks() : book->bids();
     // The best level is the first (asks ascending, bids descending); the solver cuts each
     // venue at the limit on the level's own price (solver/local_problem.cc).
-    if (!levels.empty() && (buy ? levels[0].price() <= o.limit_price() : levels[0].price() >= o.limit_price())) {
+    if (!levels.empty() && (buy ? levels[0].price() <= limit : levels[0].price() >= limit)) {
       return true;
     }
   }
@@ -498,11 +503,12 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   // Trading halted by an operator: no new decision, so no child is sent, until it resumes.
   if (p.mode() == ROUTE_MODE_EXECUTE && TradingHalted(o.symbol())) return step;
 
-  // A plan waiting for its limit price: while no venue's book has a level within it, the solver
-  // would cut every venue at the limit, allocate nothing and nothing would be recorded — so no
-  // decision is made (thousands of resting limit orders would otherwise cost a full decision
-  // each, every tick).
-  if (allocated_once && o.has_limit_price() && !AnyBookWithinLimit(o)) return step;
+  // A plan waiting for its limit price (or its arrival band's, once fixed): while no venue's book
+  // has a level within it, the solver would cut every venue at the limit, allocate nothing and
+  // nothing would be recorded — so no decision is made (thousands of resting limit orders would
+  // otherwise cost a full decision each, every tick).
+  if (allocated_once && p.arrival_limit() > 0 && !AnyBookWithinLimit(o, p.arrival_limit())) return step;
+  if (allocated_once && o.has_limit_price() && !AnyBookWithinLimit(o, o.limit_price())) return step;
 
   // Operational timing only (not an input): snapshot and serialisation of the inputs, and the solve.
   using SteadyClock = std::chrono::steady_clock;
@@ -522,10 +528,14 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   const auto solve_start = SteadyClock::now();
   absl::Status solved = solver::SolveInto(input, &decision, &curves_, &lambda);
   decision_latency_[allocated_once ? 1 : 0].Record(ns_since(solve_start));
-  if (!solved.ok() || (allocated_once && decision.allocated_quantity() == 0)) inputs_latency_.Record(inputs_ns);
+  // Wait for liquidity (nothing recorded) — unless the decision fixed the order's arrival band
+  // (its first with a two-sided market): that is recorded, so later decisions keep it.
+  const bool wait = solved.ok() && allocated_once && decision.allocated_quantity() == 0 &&
+                    decision.stats().arrival_limit() == 0;
+  if (!solved.ok() || wait) inputs_latency_.Record(inputs_ns);
   EXO_RETURN_IF_ERROR(solved);
   if (decision.allocated_quantity() > 0) rec.last_lambda = lambda;
-  if (allocated_once && decision.allocated_quantity() == 0) return step;  // Wait for liquidity.
+  if (wait) return step;
 
   const auto serialize_start = SteadyClock::now();
   std::string recorded = SerializeDeterministic(input);
@@ -846,6 +856,7 @@ absl::Status RouterEngine::AppendNodeEvent(PendingDelta p, PlanDelta* out) {
 }
 
 absl::Status RouterEngine::CheckClusterShare(const ParentOrder& order) const {
+  if (order.arrival_band_bps() > 0) return ArrivalBandOnCluster();
   if (FindInstrument(order.symbol()) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
   }

@@ -213,8 +213,9 @@ class RouterEngine {
   static void NoteExecution(const exoroute::v1::PlanDelta& d, PlanRecord& rec);
   absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
   exoroute::v1::SolveInput BuildSolveInput(const exoroute::v1::Plan& plan, int64_t now) const;
-  // Some venue's book (of those BuildSolveInput would add) has a level within the order's limit.
-  bool AnyBookWithinLimit(const exoroute::v1::ParentOrder& order) const;
+  // Some venue's book (of those BuildSolveInput would add) has a level within `limit` on the
+  // order's side.
+  bool AnyBookWithinLimit(const exoroute::v1::ParentOrder& order, int64_t limit) const;
   // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).
   absl::StatusOr<Step> NextStep(PlanRecord& rec, const exoroute::v1::Plan& projected, int64_t now);
   // Appends step after step until the plan has nothing more to do now. Caller holds rec.mu.

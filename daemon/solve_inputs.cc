@@ -132,6 +132,7 @@ exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order,
   if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
   in.set_decision_time_ns(now_ns);
   in.set_price_band_bps(UrgencyBandBps(routing, order.urgency()));
+  in.set_arrival_band_bps(order.arrival_band_bps());  // Its first decision fixes it.
   return in;
 }
 

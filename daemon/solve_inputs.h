@@ -55,7 +55,7 @@ uint32_t UrgencyBandBps(const exoroute::v1::RoutingConfig& routing, exoroute::v1
 // What a decision of `order` reads besides its venues: the instrument, the side, `quantity` (what
 // the order has left), the limit, the venue limit and the urgency's price band under `routing`,
 // the routing method (`method`, else the config's) as exorouted decides with it, and the
-// decision's time.
+// decision's time; an arrival band as for the order's first decision (one that fixes it).
 exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order, const exoroute::v1::Instrument& instrument,
                                          int64_t quantity, const exoroute::v1::RoutingConfig& routing,
                                          std::optional<exoroute::v1::SolverMethod> method, int64_t now_ns);

@@ -69,6 +69,14 @@ absl::Status ValidateInput(const SolveInput& in) {
   if (in.band_limit() > 0 && in.price_band_bps() > 0) {
     return absl::InvalidArgumentError("solve_input.band_limit: not with price_band_bps (one band per decision)");
   }
+  if (in.arrival_band_bps() > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solve_input.arrival_band_bps: must be <= 10000, got ", in.arrival_band_bps()));
+  }
+  if (in.arrival_band_bps() > 0 && (in.band_limit() > 0 || in.has_fixed_dual())) {
+    return absl::InvalidArgumentError(
+        "solve_input.arrival_band_bps: not with band_limit or fixed_dual (a cluster node's share has no arrival band)");
+  }
   if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
     return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
   }
@@ -226,11 +234,23 @@ int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<
   return TighterLimit(static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000), limit, buy);
 }
 
+std::optional<int64_t> MidPrice(const std::vector<LocalProblem>& problems) {
+  int64_t best_bid = 0, best_ask = 0;
+  for (const LocalProblem& p : problems) {
+    best_bid = std::max(best_bid, p.best_bid());
+    if (p.best_ask() != 0 && (best_ask == 0 || p.best_ask() < best_ask)) best_ask = p.best_ask();
+  }
+  if (best_bid == 0 || best_ask == 0) return std::nullopt;
+  return MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2);
+}
+
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
-                            CurveCache* curves, std::vector<LocalProblem>* out, int64_t* band_limit) {
+                            CurveCache* curves, std::vector<LocalProblem>* out, int64_t* band_limit,
+                            int64_t* arrival_limit) {
   std::optional<int64_t> limit;
   if (in.has_limit_price()) limit = in.limit_price();
   if (band_limit != nullptr) *band_limit = 0;
+  if (arrival_limit != nullptr) *arrival_limit = 0;
   if (in.band_limit() > 0) {  // A band fixed outside the decision: one build, cut there.
     const int64_t given = TighterLimit(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
     if (band_limit != nullptr) *band_limit = given;
@@ -238,6 +258,25 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
     return;
   }
   BuildUnderLimit(in, limit, excluded, curves, out);
+  // With an arrival band to fix, the venues are built again under it, from the mid of the usable
+  // ones; without a two-sided market among them there is nothing to fix it from, and nothing is
+  // walked unprotected.
+  if (in.arrival_band_bps() > 0 && !out->empty()) {
+    const std::optional<int64_t> mid = MidPrice(*out);
+    if (!mid.has_value()) {
+      if (excluded != nullptr) {
+        for (const LocalProblem& p : *out) {
+          (*excluded)[p.venue()] = "arrival band: no two-sided market over the usable venues to fix the arrival mid from";
+        }
+      }
+      out->clear();
+      return;
+    }
+    limit = PriceBandLimit(*mid, in.arrival_band_bps(), in.side() == exoroute::v1::SIDE_BUY, limit);
+    if (arrival_limit != nullptr) *arrival_limit = *limit;
+    if (excluded != nullptr) excluded->clear();
+    BuildUnderLimit(in, limit, excluded, curves, out);
+  }
   // With a price band the venues are built again under it, from the best price of the usable ones.
   if (const std::optional<int64_t> band = BandLimit(in, *out, limit); band.has_value()) {
     if (band_limit != nullptr) *band_limit = *band;
@@ -271,8 +310,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   thread_local std::vector<LocalProblem> problems;
-  int64_t band_limit = 0;
-  BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit);
+  int64_t band_limit = 0, arrival_limit = 0;
+  BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit, &arrival_limit);
   thread_local std::vector<int64_t> min_quantity;
   min_quantity.clear();
   int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
@@ -289,6 +328,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
                                         : exoroute::v1::SOLVER_METHOD_EXACT);
   stats->set_venues_considered(static_cast<uint32_t>(problems.size()));
   stats->set_price_band_limit(band_limit);
+  stats->set_arrival_limit(arrival_limit);
   AdmmOptions admm_options;
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED) admm_options.variant = AdmmVariant::kBalanced;
   if (in.admm_variant() == exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE) {

@@ -49,11 +49,20 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
 // venue is cut at the band's limit — the best price on the order's side over the venues usable
 // under the order's own limit, ± the band, or that limit if tighter — written to `band_limit`
 // (0 without a band). With SolveInput.band_limit, every venue is cut there (or at the order's
-// limit if tighter) in one build.
+// limit if tighter) in one build. With SolveInput.arrival_band_bps, every venue is first cut at
+// the arrival limit — the mid over the venues usable under the order's own limit, ± the band,
+// or that limit if tighter — written to `arrival_limit` (0 without one; then, when the usable
+// venues have no two-sided market, none is built and each is excluded saying so), and any
+// price band is taken under it.
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
                             std::map<std::string, std::string>* excluded, CurveCache* curves,
-                            std::vector<LocalProblem>* out, int64_t* band_limit = nullptr);
+                            std::vector<LocalProblem>* out, int64_t* band_limit = nullptr,
+                            int64_t* arrival_limit = nullptr);
 
+// The mid of the best bid and best ask over `problems` (rounded half away from zero, as a
+// Decision's mid_price); nullopt unless both sides have a price.
+
+std::optional<int64_t> MidPrice(const std::vector<LocalProblem>& problems);
 // The best price on the order's side (`buy`: the lowest ask, else the highest bid) over
 // `problems`; 0 if none has one.
 int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy);

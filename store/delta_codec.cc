@@ -220,18 +220,28 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
   a->set_slippage_cbps(r.I64());
 }
 
-// Whether `d` carries a field only format 2 holds (the encoder's choice, the decoder's check).
-bool NeedsFormat2(const PlanDelta& d) {
-  return (d.has_created() && d.created().order().urgency() != URGENCY_UNSPECIFIED) ||
-         (d.has_allocated() && d.allocated().stats().price_band_limit() != 0);
+// The oldest format that holds every field `d` carries (the encoder's choice, the decoder's
+// check): 3 for an order's arrival band or a decision's arrival limit, else 2 for an order's
+// urgency or a decision's band limit, else 1.
+uint8_t FormatOf(const PlanDelta& d) {
+  if ((d.has_created() && d.created().order().arrival_band_bps() != 0) ||
+      (d.has_allocated() && d.allocated().stats().arrival_limit() != 0)) {
+    return kCanonicalFormat3;
+  }
+  if ((d.has_created() && d.created().order().urgency() != URGENCY_UNSPECIFIED) ||
+      (d.has_allocated() && d.allocated().stats().price_band_limit() != 0)) {
+    return kCanonicalFormat2;
+  }
+  return kCanonicalFormat;
 }
 
 }  // namespace
 
 std::string EncodeCanonical(const PlanDelta& d) {
   Writer w;
-  const bool v2 = NeedsFormat2(d);
-  w.U8(v2 ? kCanonicalFormat2 : kCanonicalFormat);
+  const uint8_t format = FormatOf(d);
+  const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
+  w.U8(format);
   w.U64(d.sequence());
   w.Str(d.plan_id());
   w.U32(d.plan_version());
@@ -244,11 +254,13 @@ std::string EncodeCanonical(const PlanDelta& d) {
       w.Enum(d.created().mode());
       PutInstrument(w, d.created().instrument());
       if (v2) w.Enum(d.created().order().urgency());
+      if (v3) w.U32(d.created().order().arrival_band_bps());
       break;
     case PlanDelta::kAllocated:
       w.U8(kAllocated);
       PutAllocated(w, d.allocated());
       if (v2) w.I64(d.allocated().stats().price_band_limit());
+      if (v3) w.I64(d.allocated().stats().arrival_limit());
       break;
     case PlanDelta::kChildSent: {
       const ChildOrder& c = d.child_sent();
@@ -321,10 +333,10 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && format != kCanonicalFormat && format != kCanonicalFormat2) {
+  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat3)) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
-  const bool v2 = format == kCanonicalFormat2;
+  const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
   d.set_sequence(r.U64());
   d.set_plan_id(r.Str());
   d.set_plan_version(r.U32());
@@ -339,11 +351,13 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         c->set_mode(r.Enum<RouteMode>(RouteMode_IsValid));
         GetInstrument(r, c->mutable_instrument());
         if (v2) c->mutable_order()->set_urgency(r.Enum<Urgency>(Urgency_IsValid));
+        if (v3) c->mutable_order()->set_arrival_band_bps(r.U32());
         break;
       }
       case kAllocated:
         GetAllocated(r, d.mutable_allocated());
         if (v2) d.mutable_allocated()->mutable_stats()->set_price_band_limit(r.I64());
+        if (v3) d.mutable_allocated()->mutable_stats()->set_arrival_limit(r.I64());
         break;
       case kChildSent: {
         auto* c = d.mutable_child_sent();
@@ -404,7 +418,10 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
     }
   }
   if (r.ok() && !r.AtEnd()) r.Fail("trailing bytes");
-  if (r.ok() && v2 && !NeedsFormat2(d)) r.Fail("format 2 for a delta format 1 holds: not its canonical encoding");
+  if (r.ok() && format != FormatOf(d)) {
+    r.Fail(absl::StrCat("format ", int{format}, " for a delta format ", int{FormatOf(d)},
+                        " holds: not its canonical encoding"));
+  }
   if (!r.ok()) return absl::DataLossError(absl::StrCat("canonical delta: ", r.error()));
   return d;
 }

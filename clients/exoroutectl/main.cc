@@ -21,6 +21,7 @@
 #include "adapters/book_file.h"
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
+#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "exo/clock.h"
 #include "solver/solver.h"
@@ -52,11 +53,13 @@ commands:
   budgets                               privacy budgets spent in the current window (cluster)
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
         [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
-        [--max-venues N] [--urgency low|normal|high] [--wait]
+        [--max-venues N] [--urgency low|normal|high] [--arrival-band-bps N] [--wait]
                                         plan (and with --execute, trade) a parent order;
                                         Q and P are decimals ("1.5", "65000.25"); --urgency
                                         low takes only what lies within a band of the best
-                                        price now and works the rest as the books refill
+                                        price now and works the rest as the books refill;
+                                        --arrival-band-bps N never walks past the mid at
+                                        arrival ± N bp, however the books move later
   plan list [--symbol S]                the plans the node is working (not settled), by id
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
@@ -103,7 +106,8 @@ commands:
                                         (a data directory; check it with audit verify
                                         --data-dir)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
-        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--urgency U] [--at NS]
+        [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--urgency U]
+        [--arrival-band-bps N] [--at NS]
                                         what-if, offline: the plan the router would make on the
                                         books in FILE (docs/configuration.md has the format),
                                         with venue fees, lots, caps and method from the daemon
@@ -250,7 +254,8 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
-// An order's --allow A,B, --deny C, --max-venues N and --urgency low|normal|high (route and solve).
+// An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and
+// --arrival-band-bps N (route and solve).
 absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
   for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
   for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
@@ -267,6 +272,13 @@ absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
     }
     o->set_urgency(u);
   }
+  auto arrival = a.GetUint("arrival-band-bps", 0);
+  if (!arrival.ok()) return arrival.status();
+  if (*arrival > daemon::kMaxArrivalBandBps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--arrival-band-bps must be <= ", daemon::kMaxArrivalBandBps, ", got ", *arrival));
+  }
+  o->set_arrival_band_bps(static_cast<uint32_t>(*arrival));
   return absl::OkStatus();
 }
 
@@ -634,6 +646,8 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   if (const int64_t band = chosen->band_limit(); band > 0) limit = solver::TighterLimit(band, limit, chosen->side() == SIDE_BUY);
   if (limit) absl::StrAppend(&rerun, " --limit ", FormatDecimal(*limit, inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
+  // (The decision that fixed an arrival band; later ones carry its limit as their limit price.)
+  if (chosen->arrival_band_bps() > 0) absl::StrAppend(&rerun, " --arrival-band-bps ", chosen->arrival_band_bps());
   if (chosen->band_limit() > 0) {
     absl::StrAppend(&rerun, " --urgency high");
   } else if (urgency != URGENCY_UNSPECIFIED) {
@@ -1324,7 +1338,7 @@ int Main(int argc, char** argv) {
   auto parsed = Args::Parse(argc, argv,
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "urgency", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
+                             "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

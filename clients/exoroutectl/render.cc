@@ -65,6 +65,11 @@ std::string RenderPlan(const Plan& p) {
                   o.expire_after_ms() ? absl::StrCat(" ", o.expire_after_ms(), " ms") : "", "  ",
                   p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
                   o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat("  urgency ", Urgency_Name(o.urgency()).substr(8)) : "",
+                  o.arrival_band_bps() > 0
+                      ? absl::StrCat("  arrival band ", o.arrival_band_bps(), " bp",
+                                     p.arrival_limit() > 0 ? absl::StrCat(" (limit ", f.Px(p.arrival_limit()), ")")
+                                                           : " (not fixed yet)")
+                      : "",
                   "\n");
   absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
   if (p.filled_quantity() > 0) {
@@ -345,7 +350,8 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       detail = absl::StrCat(Side(o.side()), " ", f.Qty(o.quantity()), " ", o.symbol(),
                             o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : "",
                             " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
-                            o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", Urgency_Name(o.urgency()).substr(8)) : "");
+                            o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", Urgency_Name(o.urgency()).substr(8)) : "",
+                            o.arrival_band_bps() > 0 ? absl::StrCat(" arrival band ", o.arrival_band_bps(), " bp") : "");
       break;
     }
     case PlanDelta::kAllocated: {
@@ -358,6 +364,9 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
                             d.allocated().shortfall() ? absl::StrCat("  shortfall ", f.Qty(d.allocated().shortfall())) : "",
                             d.allocated().stats().price_band_limit() != 0
                                 ? absl::StrCat("  band limit ", f.Px(d.allocated().stats().price_band_limit()))
+                                : "",
+                            d.allocated().stats().arrival_limit() != 0
+                                ? absl::StrCat("  arrival limit ", f.Px(d.allocated().stats().arrival_limit()))
                                 : "");
       break;
     }

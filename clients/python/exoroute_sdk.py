@@ -73,11 +73,13 @@ class Client:
         self.admin = pb["admin_grpc"].AdminServiceStub(self.channel)
 
     def _order(self, plan_id, symbol, side, qty, mode="plan_only", limit=None, urgency=None,
-               tif="gtc", expire_after_ms=0, allowed_venues=(), denied_venues=(), max_venues=0):
+               tif="gtc", expire_after_ms=0, allowed_venues=(), denied_venues=(), max_venues=0,
+               arrival_band_bps=0):
         """side: "buy" or "sell"; qty and limit in the instrument's integer units; mode:
         "plan_only" (decide and record, send nothing) or "execute"; urgency: None
         (unset), "low", "normal" or "high"; tif: "gtc", "ioc" or "gtt" (with expire_after_ms);
-        allowed_venues / denied_venues: venue ids; max_venues: 0 = no limit."""
+        allowed_venues / denied_venues: venue ids; max_venues: 0 = no limit; arrival_band_bps:
+        never walk past the mid at arrival ± this many bp (0 = none)."""
         t = self.pb["types"]
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
@@ -89,7 +91,8 @@ class Client:
                               side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
                               time_in_force=getattr(t, "TIME_IN_FORCE_" + tif.upper()),
                               expire_after_ms=expire_after_ms, allowed_venues=list(allowed_venues),
-                              denied_venues=list(denied_venues), max_venues=max_venues)
+                              denied_venues=list(denied_venues), max_venues=max_venues,
+                              arrival_band_bps=arrival_band_bps)
         if limit is not None:
             order.limit_price = limit
         if urgency is not None:
@@ -230,18 +233,25 @@ KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done":
          "cancel_requested": 6, "finished": 7, "privacy_refused": 8, "governance": 9}
 
 
-def _needs_format2(d):
-    """Format 2 only for a delta carrying a field format 1 lacks: an order's urgency, a
-    decision's price band limit."""
+def _format(d):
+    """The oldest format holding every field the delta carries: 3 for an order's arrival band or
+    a decision's arrival limit, else 2 for an order's urgency or a decision's price band limit,
+    else 1."""
     kind = d.WhichOneof("change")
-    return ((kind == "created" and d.created.order.urgency != 0) or
-            (kind == "allocated" and d.allocated.stats.price_band_limit != 0))
+    if ((kind == "created" and d.created.order.arrival_band_bps != 0) or
+            (kind == "allocated" and d.allocated.stats.arrival_limit != 0)):
+        return 3
+    if ((kind == "created" and d.created.order.urgency != 0) or
+            (kind == "allocated" and d.allocated.stats.price_band_limit != 0)):
+        return 2
+    return 1
 
 
 def encode_canonical(d):
     kind = d.WhichOneof("change")
-    v2 = _needs_format2(d)
-    out = (_u8(2 if v2 else 1) + _u64(d.sequence) + _str(d.plan_id) + _u32(d.plan_version) +
+    fmt = _format(d)
+    v2, v3 = fmt >= 2, fmt >= 3
+    out = (_u8(fmt) + _u64(d.sequence) + _str(d.plan_id) + _u32(d.plan_version) +
            _i64(d.event_time_ns) + _str(d.inputs_digest) + _u8(KINDS[kind]))
     if kind == "created":
         c = d.created
@@ -249,6 +259,8 @@ def encode_canonical(d):
         out += _order(c.order) + _u32(c.mode) + _str(i.symbol) + _u32(i.price_scale) + _u32(i.qty_scale)
         if v2:
             out += _u32(c.order.urgency)
+        if v3:
+            out += _u32(c.order.arrival_band_bps)
     elif kind == "allocated":
         a = d.allocated
         s = a.stats
@@ -259,6 +271,8 @@ def encode_canonical(d):
                 _i64(a.expected_average_price) + _i64(a.mid_price) + _i64(a.slippage_cbps))
         if v2:
             out += _i64(s.price_band_limit)
+        if v3:
+            out += _i64(s.arrival_limit)
     elif kind == "child_sent":
         c = d.child_sent
         out += _str(c.cl_ord_id) + _str(c.venue) + _u32(c.side) + _i64(c.quantity) + _i64(c.limit_price)

@@ -18,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "daemon/cluster/peer_stream.h"
 #include "daemon/cluster/secure_sum.h"
+#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
@@ -637,6 +638,7 @@ Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLi
 
 absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
                                                  RouterEngine* engine) {
+  if (order.arrival_band_bps() > 0) return ArrivalBandOnCluster();
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& route_id = order.id();
   if (auto it = answered_.find(route_id); it != answered_.end()) {

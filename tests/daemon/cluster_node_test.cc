@@ -482,3 +482,32 @@ TEST_CASE("a coordinator places no more than the order when noise puts the clust
   CHECK(r->cluster().shares(0).quantity() > 0);
   CHECK(r->cluster().shares(0).quantity() <= LoneNode::Order("x").quantity());  // Never more than the order.
 }
+
+TEST_CASE("an order with an arrival band is refused by a coordinator and by a node asked for a share, naming the field",
+          "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
+  links.push_back(exo::daemon::cluster::LocalLink(n.node.get()));
+  exo::daemon::cluster::Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+  ParentOrder o = LoneNode::Order("arrival");
+  o.set_arrival_band_bps(5);
+  absl::StatusOr<RouteResponse> r = c.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
+  CHECK(r.status().code() == absl::StatusCode::kUnimplemented);
+  CHECK(std::string(r.status().message()) ==
+        "order.arrival_band_bps: not on a cluster route yet (docs/cluster.md): route the order on one node, or give "
+        "it a limit price");
+  // A peer asked to prepare such an order (by another release) refuses it the same way.
+  PeerCall call;
+  PrepareRequest* p = call.mutable_prepare();
+  p->set_route_id("arrival");
+  *p->mutable_order() = o;
+  p->set_mode(ROUTE_MODE_PLAN_ONLY);
+  p->add_participants(n.config.node_id());
+  p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+  const PeerAnswer answer = n.node->Answer(call);
+  REQUIRE(answer.has_error());
+  CHECK(answer.error().code() == static_cast<int>(absl::StatusCode::kUnimplemented));
+  CHECK(answer.error().message().find("order.arrival_band_bps: not on a cluster route yet") != std::string::npos);
+  CHECK(n.engine->GetPlan("arrival").status().code() == absl::StatusCode::kNotFound);
+}

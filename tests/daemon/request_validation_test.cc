@@ -62,6 +62,11 @@ TEST_CASE("every route field is checked and named", "[validation]") {
   r.mutable_order()->set_expire_after_ms(10);
   CHECK(ErrorOf(r) == "order.expire_after_ms: only allowed with TIME_IN_FORCE_GTT");
   r = Good();
+  r.mutable_order()->set_arrival_band_bps(1001);
+  CHECK(ErrorOf(r) == "order.arrival_band_bps: must be <= 1000 (10 %), got 1001");
+  r.mutable_order()->set_arrival_band_bps(1000);
+  CHECK(exo::daemon::ValidateRoute(r).ok());
+  r = Good();
   r.mutable_order()->add_allowed_venues("A");
   r.mutable_order()->add_denied_venues("A");
   CHECK(ErrorOf(r) == "order.denied_venues[0]: \"A\" is also in allowed_venues");

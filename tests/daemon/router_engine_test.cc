@@ -655,6 +655,70 @@ TEST_CASE("a low-urgency order takes only what lies within its band at each deci
   CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
 }
 
+TEST_CASE("an arrival band is fixed by the first decision and kept by every later one, across a restart",
+          "[engine][band]") {
+  TempDir dir;
+  Node n(dir.path());
+  // 1 bp above the mid at arrival: about 17 BTC of the sim books, so the order needs re-plans.
+  ParentOrder o = Order("arr", SIDE_BUY, 40 * kBtc);
+  o.set_arrival_band_bps(1);
+  auto first = n.engine->Route(o, ROUTE_MODE_EXECUTE);
+  REQUIRE(first.ok());
+  const int64_t limit = first->arrival_limit();
+  REQUIRE(limit > 0);
+  CHECK(first->last_solve().arrival_limit() == limit);
+  CHECK(first->shortfall() > 0);
+  // Waits for re-plans (the books are redrawn every 20 ms), then stops the order.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  uint32_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto p = n.engine->AwaitVersion("arr", seen, absl::Milliseconds(200));
+    REQUIRE(p.ok());
+    if (p->settled || n.engine->GetPlan("arr")->replans() >= 2) break;
+    seen = p->version;
+  }
+  // (A plan that completed meanwhile cannot be cancelled: FAILED_PRECONDITION.)
+  auto cancelled = n.engine->Cancel("arr", "test over");
+  CHECK((cancelled.ok() || cancelled.status().code() == absl::StatusCode::kFailedPrecondition));
+  Plan done = n.WaitSettled("arr");
+  CHECK(done.replans() >= 1);
+  CHECK(done.arrival_limit() == limit);
+  // The first decision fixed it from its own books: their mid + 1 bp, rounded down; every later
+  // one decided under it as its limit price, and no child was sent beyond it.
+  int decisions = 0;
+  REQUIRE(n.store->ScanPlan("arr", 1, [&](const PlanDelta& d, std::string_view) {
+    if (d.has_child_sent()) CHECK(d.child_sent().limit_price() <= limit);
+    if (!d.has_allocated()) return true;
+    SolveInput in;
+    REQUIRE(in.ParseFromString(n.store->GetInputs(d.inputs_digest()).value()));
+    if (decisions++ == 0) {
+      CHECK(in.arrival_band_bps() == 1);
+      CHECK_FALSE(in.has_limit_price());
+      CHECK(d.allocated().stats().arrival_limit() == limit);
+      SolveInput unbanded = in;
+      unbanded.set_arrival_band_bps(0);
+      const std::optional<int64_t> mid = exo::solver::MidPrice(exo::solver::BuildLocalProblems(unbanded));
+      REQUIRE(mid.has_value());
+      CHECK(limit == exo::solver::PriceBandLimit(*mid, 1, /*buy=*/true, std::nullopt));
+    } else {
+      CHECK(in.arrival_band_bps() == 0);
+      CHECK(in.limit_price() == limit);
+      CHECK(d.allocated().stats().arrival_limit() == 0);
+    }
+    for (const auto& a : d.allocated().allocations()) {
+      if (a.quantity() > 0) CHECK(a.limit_price() <= limit);
+    }
+    return true;
+  }).ok());
+  CHECK(decisions >= 2);
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
+  n.Close();
+  n.Open();
+  auto again = n.engine->GetPlan("arr");
+  REQUIRE(again.ok());
+  CHECK(again->arrival_limit() == limit);
+}
+
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());

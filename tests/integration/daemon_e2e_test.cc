@@ -929,10 +929,23 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   CHECK(taken.stats().price_band_limit() == 0);
   CHECK(taken.shortfall() < again.shortfall());
 
-  // After a restart the plan still says so (its deltas are in canonical format 2), and the
-  // chain verifies with every decision re-solved.
+  // Price protection: the mid at arrival + 1 bp, fixed by the first decision and shown.
+  auto protected_buy = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "60", "--arrival-band-bps",
+                                "1", "--id", "u-arrival"});
+  INFO(protected_buy.out << protected_buy.err);
+  REQUIRE(protected_buy.exit_code == 0);
+  CHECK(protected_buy.out.find("  PLAN_ONLY  arrival band 1 bp (limit ") != std::string::npos);
+  CHECK(protected_buy.out.find("SHORTFALL") != std::string::npos);
+  CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--arrival-band-bps", "-1"}).exit_code == 2);
+
+  // After a restart the plans still say so (their deltas are in canonical formats 2 and 3), and
+  // the chain verifies with every decision re-solved.
   REQUIRE(d->Terminate() == 0);
   d = StartDaemon(dir.path());
+  CHECK(Ctl(*d, {"plan", "show", "u-arrival"}).out.find("  PLAN_ONLY  arrival band 1 bp (limit ") != std::string::npos);
+  auto arrival_replay = Ctl(*d, {"replay", "--plan", "u-arrival"});
+  CHECK(arrival_replay.out.find("created    buy 60.00000000 BTC-USD PLAN_ONLY arrival band 1 bp\n") != std::string::npos);
+  CHECK(arrival_replay.out.find("  arrival limit ") != std::string::npos);
   auto shown = Ctl(*d, {"plan", "show", "u-low"});
   CHECK(shown.out.find("  PLAN_ONLY  urgency LOW\n") != std::string::npos);
   CHECK(shown.out.find(", band limit ") != std::string::npos);
@@ -1372,6 +1385,21 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   REQUIRE(google::protobuf::util::JsonStringToMessage(low.out, &dl).ok());
   CHECK(dl.stats().price_band_limit() == 6501300);
   CHECK(dl.allocated_quantity() == d.allocated_quantity());
+  // An arrival band of 1 bp: the mid (64999.75) + 1 bp = 65006.249975, rounded down; 2.05 BTC lie
+  // within it (all but B's 65020.00), so an order of 2.5 leaves 0.45.
+  auto arrival = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
+                                                      "--qty", "2.5", "--arrival-band-bps", "1", "--json"});
+  INFO(arrival.err);
+  REQUIRE(arrival.exit_code == 0);
+  Decision dn;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(arrival.out, &dn).ok());
+  CHECK(dn.stats().arrival_limit() == 6500624);
+  CHECK(dn.shortfall() == 45000000);
+  for (const auto& a : dn.allocations()) CHECK(a.limit_price() <= 6500624);
+  auto too_wide = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
+                                                       "--qty", "1", "--arrival-band-bps", "1001"});
+  CHECK(too_wide.exit_code == 2);
+  CHECK(too_wide.err.find("--arrival-band-bps must be <= 1000, got 1001") != std::string::npos);
   auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                     "buy", "--qty", "1.5", "--method", "lp"});
   CHECK(wrong.exit_code == 2);

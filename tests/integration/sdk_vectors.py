@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
 delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
-and for format 2 (an order's urgency)."""
+and for formats 2 and 3 (an order's urgency, its arrival band)."""
 import argparse
 import os
 import sys
@@ -43,6 +43,10 @@ CREATED_FORMAT2_HEX = (
     "00000001" "6f" "00000001" "58" "00000001" "0000000000000001" "00" "00000001" "0000000000000000"
     "00000000" "00000000" "00000000" "00000001" "00000001" "58" "00000002" "00000008"
     "00000001")                           # urgency LOW
+
+
+# tests/store/delta_codec_test.cc: the same created delta with an arrival band (format 3).
+CREATED_FORMAT3_HEX = "03" + CREATED_FORMAT2_HEX[2:] + "00000019"  # arrival band 25 bp
 
 
 def main():
@@ -95,6 +99,12 @@ def main():
         if got != CREATED_FORMAT2_HEX:
             print(f"FAIL: created (format 2)\n got  {got}\n want {CREATED_FORMAT2_HEX}")
             return 1
+        o.arrival_band_bps = 25
+        got = exoroute_sdk.encode_canonical(c).hex()
+        if got != CREATED_FORMAT3_HEX:
+            print(f"FAIL: created (format 3)\n got  {got}\n want {CREATED_FORMAT3_HEX}")
+            return 1
+        o.arrival_band_bps = 0
         o.urgency = 0
         got = exoroute_sdk.encode_canonical(c).hex()
         if got != "01" + CREATED_FORMAT2_HEX[2:-8]:

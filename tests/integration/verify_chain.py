@@ -94,6 +94,11 @@ def main():
             # Low urgency: its deltas carry the urgency and the band (canonical format 2).
             low = client.route("py-low", "BTC-USD", "buy", 40 * btc, mode="plan_only", urgency="low")
             check(low.order.urgency == 1 and low.last_solve.price_band_limit > 0 and low.shortfall > 0, low)
+            # An arrival band: the order and its first decision carry it (canonical format 3).
+            arrival = client.route("py-arrival", "BTC-USD", "sell", 40 * btc, mode="plan_only",
+                                   urgency="low", arrival_band_bps=1)
+            check(arrival.order.arrival_band_bps == 1 and arrival.arrival_limit > 0 and
+                  arrival.last_solve.arrival_limit == arrival.arrival_limit and arrival.shortfall > 0, arrival)
             client.route("py-wait", "BTC-USD", "buy", btc, mode="execute", limit=100)
             client.route("py-wait-2", "BTC-USD", "buy", btc, mode="execute", limit=100)
             # The working plans, a page of one at a time: both waiting buys, by id.

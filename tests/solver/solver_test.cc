@@ -367,6 +367,84 @@ TEST_CASE("a band limit given with the input decides as the band the solver fixe
         "solve_input.band_limit: not with price_band_bps (one band per decision)");
 }
 
+TEST_CASE("an arrival band cuts at the mid of the usable venues ± the band, as that limit would, and says so",
+          "[solver][band]") {
+  SolveInput in = MakeInput(SIDE_BUY, 40);
+  *in.add_venues() = MakeVenue("A", {{10000, 5}, {10008, 5}, {10012, 5}}, {{9980, 5}});
+  *in.add_venues() = MakeVenue("B", {{10005, 5}, {10010, 5}}, {{9990, 5}});
+  VenueInput crossed = MakeVenue("C", {{9990, 5}}, {{9999, 5}});  // Bid above ask: unusable.
+  *in.add_venues() = crossed;
+  *in.add_venues() = MakeVenue("E", {{10030, 5}});
+  // The mid of the usable venues: (9990 + 10000) / 2 = 9995 (C's bid 9999 does not count);
+  // 15 bp above it: 9995 × 1.0015 = 10009.99…, rounded down.
+  in.set_arrival_band_bps(15);
+  auto fixed = exo::solver::Solve(in);
+  REQUIRE(fixed.ok());
+  CHECK(fixed->stats().arrival_limit() == 10009);
+  CHECK(fixed->allocated_quantity() == 15);  // A's 10000 and 10008, B's 10005.
+  for (const auto& a : fixed->allocations()) CHECK(a.limit_price() <= 10009);
+  std::map<std::string, std::string> why;
+  for (const auto& e : fixed->exclusions()) why[e.venue()] = e.reason();
+  CHECK(why["C"].rfind("crossed book", 0) == 0);
+  CHECK(why["E"] == "no liquidity within limit 10009 (best ask 10030)");
+  // The same decision as that limit given as the order's (a later decision of the plan).
+  SolveInput limited = in;
+  limited.set_arrival_band_bps(0);
+  limited.set_limit_price(10009);
+  auto same = exo::solver::Solve(limited);
+  REQUIRE(same.ok());
+  CHECK(same->stats().arrival_limit() == 0);
+  Decision without = *fixed;
+  without.mutable_stats()->clear_arrival_limit();
+  CHECK(without.SerializeAsString() == same->SerializeAsString());
+
+  // The order's own limit when tighter; an urgency band is taken under the arrival limit.
+  SolveInput tight = in;
+  tight.set_limit_price(10006);
+  CHECK(exo::solver::Solve(tight)->stats().arrival_limit() == 10006);
+  SolveInput both = in;
+  both.set_price_band_bps(5);  // 10000 × 1.0005 = 10005: tighter than the arrival limit.
+  auto banded = exo::solver::Solve(both);
+  REQUIRE(banded.ok());
+  CHECK(banded->stats().arrival_limit() == 10009);
+  CHECK(banded->stats().price_band_limit() == 10005);
+  CHECK(banded->allocated_quantity() == 10);
+
+  // A sell: below the mid, rounded up. Mid (10000 + 9990) / 2 = 9995; 9995 × 0.9985 = 9980.00…
+  SolveInput sell = MakeInput(SIDE_SELL, 20);
+  *sell.add_venues() = MakeVenue("A", {{10000, 5}}, {{9990, 5}, {9985, 5}, {9980, 5}, {9979, 5}});
+  sell.set_arrival_band_bps(15);
+  auto sold = exo::solver::Solve(sell);
+  REQUIRE(sold.ok());
+  CHECK(sold->stats().arrival_limit() == 9981);
+  CHECK(sold->allocated_quantity() == 10);  // 9990 and 9985; not 9980 or 9979.
+
+  // No two-sided market over the usable venues: nothing is walked unprotected, and each venue
+  // says why.
+  SolveInput one_sided = MakeInput(SIDE_BUY, 5);
+  *one_sided.add_venues() = MakeVenue("A", {{10000, 5}});
+  *one_sided.add_venues() = MakeVenue("B", {{10001, 5}});
+  one_sided.set_arrival_band_bps(15);
+  auto waiting = exo::solver::Solve(one_sided);
+  REQUIRE(waiting.ok());
+  CHECK(waiting->allocated_quantity() == 0);
+  CHECK(waiting->shortfall() == 5);
+  CHECK(waiting->stats().arrival_limit() == 0);
+  REQUIRE(waiting->exclusions_size() == 2);
+  for (const auto& e : waiting->exclusions()) {
+    CHECK(e.reason() == "arrival band: no two-sided market over the usable venues to fix the arrival mid from");
+  }
+
+  in.set_arrival_band_bps(10001);
+  CHECK(std::string(exo::solver::Solve(in).status().message()) ==
+        "solve_input.arrival_band_bps: must be <= 10000, got 10001");
+  in.set_arrival_band_bps(15);
+  in.set_band_limit(10010);
+  auto with_band_limit = exo::solver::Solve(in);
+  CHECK(with_band_limit.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(with_band_limit.status().message()).rfind("solve_input.arrival_band_bps: not with band_limit", 0) == 0);
+}
+
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 50; ++n) {

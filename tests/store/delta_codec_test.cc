@@ -125,6 +125,28 @@ PlanDelta OfKind(PlanDelta::ChangeCase kind) {
   return PlanDelta();
 }
 
+// The created delta of the format-2 vector (docs/replay-and-audit.md): sequence 51, plan id and
+// order id "o", a plan-only buy of 1 unit of X at scales 2 and 8, urgency LOW.
+PlanDelta LowUrgencyBuy() {
+  PlanDelta c;
+  c.set_sequence(51);
+  c.set_plan_id("o");
+  c.set_plan_version(1);
+  c.set_event_time_ns(1700000000123456789);
+  ParentOrder* o = c.mutable_created()->mutable_order();
+  o->set_id("o");
+  o->set_symbol("X");
+  o->set_side(SIDE_BUY);
+  o->set_quantity(1);
+  o->set_time_in_force(TIME_IN_FORCE_GTC);
+  o->set_urgency(URGENCY_LOW);
+  c.mutable_created()->set_mode(ROUTE_MODE_PLAN_ONLY);
+  c.mutable_created()->mutable_instrument()->set_symbol("X");
+  c.mutable_created()->mutable_instrument()->set_price_scale(2);
+  c.mutable_created()->mutable_instrument()->set_qty_scale(8);
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("every delta kind round-trips through the canonical encoding", "[codec]") {
@@ -161,22 +183,8 @@ TEST_CASE("format 2 holds an order's urgency and a decision's band limit, and on
           "[codec]") {
   // A created delta with an urgency: format 1's layout, format byte 2, the urgency last. The same
   // vector is in tests/integration/sdk_vectors.py for the Python encoder.
-  PlanDelta c;
-  c.set_sequence(51);
-  c.set_plan_id("o");
-  c.set_plan_version(1);
-  c.set_event_time_ns(1700000000123456789);
+  PlanDelta c = LowUrgencyBuy();
   ParentOrder* o = c.mutable_created()->mutable_order();
-  o->set_id("o");
-  o->set_symbol("X");
-  o->set_side(SIDE_BUY);
-  o->set_quantity(1);
-  o->set_time_in_force(TIME_IN_FORCE_GTC);
-  o->set_urgency(URGENCY_LOW);
-  c.mutable_created()->set_mode(ROUTE_MODE_PLAN_ONLY);
-  c.mutable_created()->mutable_instrument()->set_symbol("X");
-  c.mutable_created()->mutable_instrument()->set_price_scale(2);
-  c.mutable_created()->mutable_instrument()->set_qty_scale(8);
   const std::string bytes = EncodeCanonical(c);
   CHECK(exo::ToHex(bytes) ==
         "02"                                  // format 2
@@ -218,6 +226,51 @@ TEST_CASE("format 2 holds an order's urgency and a decision's band limit, and on
   CHECK(DecodeCanonical(bad).status().message().find("unknown enum value 9") != std::string::npos);
 }
 
+TEST_CASE("format 3 holds an order's arrival band and a decision's arrival limit, and only deltas that carry one",
+          "[codec]") {
+  // The created delta of the format-2 vector with an arrival band of 25 bp: format 2's layout,
+  // format byte 3, the band after the urgency. In tests/integration/sdk_vectors.py too.
+  PlanDelta c = LowUrgencyBuy();
+  ParentOrder* o = c.mutable_created()->mutable_order();
+  o->set_arrival_band_bps(25);
+  const std::string bytes = EncodeCanonical(c);
+  CHECK(exo::ToHex(bytes) ==
+        "03"                                  // format 3
+        "0000000000000033" "00000001" "6f" "00000001" "17979cfe3d85cd15" "00000000" "01"
+        "00000001" "6f" "00000001" "58" "00000001" "0000000000000001" "00" "00000001" "0000000000000000"
+        "00000000" "00000000" "00000000" "00000001" "00000001" "58" "00000002" "00000008"
+        "00000001"                            // urgency LOW
+        "00000019");                          // arrival band 25 bp
+  auto back = DecodeCanonical(bytes);
+  REQUIRE(back.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*back, c));
+  // Without an urgency the urgency's four bytes stay (UNSPECIFIED): one layout per format.
+  o->clear_urgency();
+  const std::string no_urgency = EncodeCanonical(c);
+  CHECK(exo::ToHex(no_urgency).substr(exo::ToHex(no_urgency).size() - 16) == "0000000000000019");
+  CHECK(DecodeCanonical(no_urgency).ok());
+  // Without the band, format 1 again (no urgency either).
+  o->clear_arrival_band_bps();
+  CHECK(EncodeCanonical(c)[0] == 1);
+
+  // A decision with an arrival limit (and no band limit): both after the slippage.
+  PlanDelta a = OfKind(PlanDelta::kAllocated);
+  const std::string before = EncodeCanonical(a);
+  a.mutable_allocated()->mutable_stats()->set_arrival_limit(6510000);
+  const std::string fixed = EncodeCanonical(a);
+  CHECK(fixed == std::string(1, '\x03') + before.substr(1) + std::string(8, '\0') +
+                     std::string("\x00\x00\x00\x00\x00\x63\x55\xb0", 8));
+  auto decoded = DecodeCanonical(fixed);
+  REQUIRE(decoded.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*decoded, a));
+  // A format-3 encoding of a delta without either field is not its canonical encoding.
+  std::string not_canonical = before + std::string(16, '\0');
+  not_canonical[0] = 3;
+  CHECK(DecodeCanonical(not_canonical).status().message() ==
+        "canonical delta: format 3 for a delta format 1 holds: not its canonical encoding at byte " +
+            std::to_string(not_canonical.size()));
+}
+
 TEST_CASE("decoding is strict", "[codec]") {
   std::string good = EncodeCanonical(OneOfEachKind()[3]);
   CHECK(DecodeCanonical(good + "x").status().message() == "canonical delta: trailing bytes at byte " +
@@ -225,8 +278,8 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 3;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 3");
+  bad_format[0] = 4;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 4");
   // Format 2 for a delta format 1 holds is not its encoding.
   std::string not_canonical = good;
   not_canonical[0] = 2;
