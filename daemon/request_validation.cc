@@ -76,12 +76,6 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
   return absl::OkStatus();
 }
 
-absl::Status ArrivalBandOnCluster() {
-  return absl::UnimplementedError(
-      "order.arrival_band_bps: not on a cluster route yet (docs/cluster.md): route the order on one node, or give "
-      "it a limit price");
-}
-
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   using namespace exoroute::v1;  // NOLINT
   if (!r.has_order()) return Bad("order", "required");

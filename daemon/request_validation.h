@@ -17,9 +17,6 @@ inline constexpr int kMaxListedVenues = 1024;
 inline constexpr uint32_t kMaxArrivalBandBps = 1000;
 
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
-// What a cluster node answers an order with an arrival band (UNIMPLEMENTED, naming the field):
-// a cluster route has none yet (docs/cluster.md).
-absl::Status ArrivalBandOnCluster();
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
 // A ListPlans page: symbol shaped as an instrument's (or ""), page_size within kMaxPlansPage,

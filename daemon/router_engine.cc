@@ -11,7 +11,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "daemon/plan_fold.h"
-#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -856,7 +855,6 @@ absl::Status RouterEngine::AppendNodeEvent(PendingDelta p, PlanDelta* out) {
 }
 
 absl::Status RouterEngine::CheckClusterShare(const ParentOrder& order) const {
-  if (order.arrival_band_bps() > 0) return ArrivalBandOnCluster();
   if (FindInstrument(order.symbol()) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
   }

@@ -73,9 +73,14 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.arrival_band_bps: must be <= 10000, got ", in.arrival_band_bps()));
   }
-  if (in.arrival_band_bps() > 0 && (in.band_limit() > 0 || in.has_fixed_dual())) {
+  if (in.arrival_limit() < 0 || in.arrival_limit() > kMaxUnits) {
     return absl::InvalidArgumentError(
-        "solve_input.arrival_band_bps: not with band_limit or fixed_dual (a cluster node's share has no arrival band)");
+        absl::StrCat("solve_input.arrival_limit: must be within 0..2^53 price units, got ", in.arrival_limit()));
+  }
+  if (in.arrival_band_bps() > 0 && (in.band_limit() > 0 || in.arrival_limit() > 0 || in.has_fixed_dual())) {
+    return absl::InvalidArgumentError(
+        "solve_input.arrival_band_bps: not with band_limit, arrival_limit or fixed_dual (a cluster route's arrival "
+        "limit is fixed by its coordinator)");
   }
   if (in.has_opening_lambda() && !std::isfinite(in.opening_lambda())) {
     return absl::InvalidArgumentError("solve_input.opening_lambda: must be finite");
@@ -251,6 +256,10 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
   if (in.has_limit_price()) limit = in.limit_price();
   if (band_limit != nullptr) *band_limit = 0;
   if (arrival_limit != nullptr) *arrival_limit = 0;
+  if (in.arrival_limit() > 0) {  // Fixed outside the decision: one more limit.
+    limit = TighterLimit(in.arrival_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
+    if (arrival_limit != nullptr) *arrival_limit = *limit;
+  }
   if (in.band_limit() > 0) {  // A band fixed outside the decision: one build, cut there.
     const int64_t given = TighterLimit(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
     if (band_limit != nullptr) *band_limit = given;

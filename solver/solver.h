@@ -53,7 +53,8 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
 // the arrival limit — the mid over the venues usable under the order's own limit, ± the band,
 // or that limit if tighter — written to `arrival_limit` (0 without one; then, when the usable
 // venues have no two-sided market, none is built and each is excluded saying so), and any
-// price band is taken under it.
+// price band is taken under it. With SolveInput.arrival_limit, every venue is cut there (or at
+// the order's limit if tighter), which is written to `arrival_limit`.
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
                             std::map<std::string, std::string>* excluded, CurveCache* curves,
                             std::vector<LocalProblem>* out, int64_t* band_limit = nullptr,

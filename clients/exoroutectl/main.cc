@@ -639,11 +639,13 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
   }
   std::string rerun = absl::StrCat("exoroutectl solve --books ", path, " --symbol ",
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));
-  // A cluster share's band is the coordinator's, over every node's venues (SolveInput.band_limit):
-  // alone, this node's venues are cut at it as at a limit, with no band of their own.
+  // A cluster share's bands are the coordinator's, over every node's venues (SolveInput.band_limit,
+  // arrival_limit): alone, this node's venues are cut at them as at a limit, with no band of their own.
   std::optional<int64_t> limit;
   if (chosen->has_limit_price()) limit = chosen->limit_price();
-  if (const int64_t band = chosen->band_limit(); band > 0) limit = solver::TighterLimit(band, limit, chosen->side() == SIDE_BUY);
+  for (const int64_t given : {chosen->band_limit(), chosen->arrival_limit()}) {
+    if (given > 0) limit = solver::TighterLimit(given, limit, chosen->side() == SIDE_BUY);
+  }
   if (limit) absl::StrAppend(&rerun, " --limit ", FormatDecimal(*limit, inst.price_scale()));
   if (chosen->max_venues() > 0) absl::StrAppend(&rerun, " --max-venues ", chosen->max_venues());
   // (The decision that fixed an arrival band; later ones carry its limit as their limit price.)
@@ -666,6 +668,10 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
                     chosen->band_limit() > 0
                         ? absl::StrCat(", cut at the route's band limit ",
                                        FormatDecimal(chosen->band_limit(), inst.price_scale()))
+                        : "",
+                    chosen->arrival_limit() > 0
+                        ? absl::StrCat(", cut at the route's arrival limit ",
+                                       FormatDecimal(chosen->arrival_limit(), inst.price_scale()))
                         : "",
                     "\nsolve them alone: ", rerun, "\n");
   } else {

@@ -457,6 +457,9 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
       r.route().band_limit() != 0 ? absl::StrCat(", band ", r.route().band_bps(), " bp: limit ",
                                                  FormatDecimal(r.route().band_limit(), inst.price_scale()))
                                   : "",
+      r.route().arrival_limit() != 0
+          ? absl::StrCat(", arrival limit ", FormatDecimal(r.route().arrival_limit(), inst.price_scale()))
+          : "",
       "\n");
   for (const NodeShare& s : r.shares()) {
     absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),

@@ -175,9 +175,10 @@ absl::StatusOr<SolveInput> RouteSnapshot(RouterEngine& engine, const ParentOrder
   // the others.
   if (mode == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(order.symbol()));
   EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(order, mode));
-  // A cluster route's urgency band is over every node's venues: the coordinator fixes its limit
-  // (PrepareRequest.band_limit), never this node's own venues alone.
+  // A cluster route's urgency and arrival bands are over every node's venues: the coordinator
+  // fixes their limits (PrepareRequest.band_limit, arrival_limit), never this node's venues alone.
   input.set_price_band_bps(0);
+  input.set_arrival_band_bps(0);
   return input;
 }
 
@@ -197,6 +198,11 @@ absl::Status ApplyPrepare(const PrepareRequest& req, SolveInput* input) {
         absl::StrCat("band_limit: must be within 0..2^53 price units, got ", req.band_limit()));
   }
   input->set_band_limit(req.band_limit());
+  if (req.arrival_limit() < 0 || req.arrival_limit() > kMaxUnits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("arrival_limit: must be within 0..2^53 price units, got ", req.arrival_limit()));
+  }
+  input->set_arrival_limit(req.arrival_limit());
   return absl::OkStatus();
 }
 
@@ -215,8 +221,12 @@ absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& re
   EXO_ASSIGN_OR_RETURN(probe.input, RouteSnapshot(*engine_, req.order(), req.mode()));
   BestPriceReply reply;
   reply.set_node(node_id_);
-  reply.set_price(solver::BestPrice(solver::BuildLocalProblems(probe.input, nullptr, engine_->curves()),
-                                    req.order().side() == SIDE_BUY));
+  const std::vector<solver::LocalProblem> usable = solver::BuildLocalProblems(probe.input, nullptr, engine_->curves());
+  reply.set_price(solver::BestPrice(usable, req.order().side() == SIDE_BUY));
+  for (const solver::LocalProblem& p : usable) {
+    reply.set_best_bid(std::max(reply.best_bid(), p.best_bid()));
+    if (p.best_ask() != 0 && (reply.best_ask() == 0 || p.best_ask() < reply.best_ask())) reply.set_best_ask(p.best_ask());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
   probes_[req.route_id()] = std::move(probe);

@@ -24,9 +24,10 @@ class ClusterNode {
  public:
   // The peer protocol of this release (PrepareRequest.protocol): changed whenever a node of
   // another release would answer differently (2: the opening rounds, tied counts and λ asked
-  // along; 3: BestPrice and the urgency band's limit; 0: releases before the field). Nodes of
-  // different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 3;
+  // along; 3: BestPrice and the urgency band's limit; 4: the arrival band — BestPrice's best
+  // bid and ask, Prepare's arrival limit; 0: releases before the field). Nodes of different
+  // protocols do not route together.
+  static constexpr uint32_t kPeerProtocol = 4;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice

@@ -18,7 +18,6 @@
 #include "grpcpp/grpcpp.h"
 #include "daemon/cluster/peer_stream.h"
 #include "daemon/cluster/secure_sum.h"
-#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
@@ -431,7 +430,8 @@ bool TakesNoPart(const absl::Status& s) {
 // one), and per node OK or why it takes no part, and whether that is a failure (logged, and
 // subject to the failure policy) rather than a node that cannot trade the order.
 struct BestPrices {
-  int64_t best = 0;
+  int64_t best = 0;                    // On the order's side.
+  int64_t best_bid = 0, best_ask = 0;  // Over every node's usable venues (0: none).
   std::vector<absl::Status> why;
   std::vector<bool> failed;
 };
@@ -449,14 +449,19 @@ BestPrices AskBestPrices(const std::vector<NodeLink*>& live, const std::string& 
   for (size_t i = 0; i < named.size(); ++i) {
     absl::Status why = named[i].status();
     bool failed = named[i].ok() || !TakesNoPart(why);
-    if (why.ok() && (named[i]->price() < 0 || named[i]->price() > kMaxUnits)) {
-      why = absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named best price ", named[i]->price(),
-                                             ", not within 0..2^53: refused"));
+    if (why.ok()) {
+      for (const int64_t p : {named[i]->price(), named[i]->best_bid(), named[i]->best_ask()}) {
+        if (p < 0 || p > kMaxUnits) {
+          why = absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named best price ", p,
+                                                 ", not within 0..2^53: refused"));
+          break;
+        }
+      }
     }
     // A node of a release before BestPrice reads the call as an empty one.
     if (absl::IsInvalidArgument(why) && absl::StrContains(why.message(), "call: empty")) {
       why = absl::FailedPreconditionError(absl::StrCat(
-          "node ", live[i]->node_id(), " does not know BestPrice, which an order with an urgency band needs: it "
+          "node ", live[i]->node_id(), " does not know BestPrice, which an order with an urgency or arrival band needs: it "
           "speaks an older peer protocol than this node's ", ClusterNode::kPeerProtocol,
           " (run one exoroute release on every node of a cluster)"));
       failed = true;
@@ -466,6 +471,9 @@ BestPrices AskBestPrices(const std::vector<NodeLink*>& live, const std::string& 
     if (!why.ok()) continue;
     const int64_t p = named[i]->price();
     if (p > 0 && (out.best == 0 || (buy ? p < out.best : p > out.best))) out.best = p;
+    out.best_bid = std::max(out.best_bid, named[i]->best_bid());
+    const int64_t ask = named[i]->best_ask();
+    if (ask > 0 && (out.best_ask == 0 || ask < out.best_ask)) out.best_ask = ask;
   }
   return out;
 }
@@ -638,7 +646,6 @@ Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLi
 
 absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
                                                  RouterEngine* engine) {
-  if (order.arrival_band_bps() > 0) return ArrivalBandOnCluster();
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& route_id = order.id();
   if (auto it = answered_.find(route_id); it != answered_.end()) {
@@ -681,11 +688,13 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     return absl::OkStatus();
   };
 
-  // An urgency band is over the best price of every node's venues: each node names its own
-  // (BestPrice, in plain) and every node cuts its venues at the band's limit from the best of
-  // them, as one node over all the venues would. Fixed once per route: a node dropped later
-  // does not move it (as one node's band stays when a venue is dropped for a limit).
-  if (const uint32_t band = UrgencyBandBps(engine->config().routing(), order.urgency()); band > 0) {
+  // An urgency band is over the best price of every node's venues, an arrival band over their
+  // mid: each node names its best prices (BestPrice, in plain) and every node cuts its venues at
+  // the limits taken from them, as one node over all the venues would. Fixed once per route: a
+  // node dropped later does not move them (as one node's band stays when a venue is dropped for
+  // a limit).
+  const uint32_t band = UrgencyBandBps(engine->config().routing(), order.urgency());
+  if (band > 0 || order.arrival_band_bps() > 0) {
     const BestPrices named = AskBestPrices(live, route_id, order, mode);
     for (size_t i = 0, k = 0; k < named.why.size(); ++k) {
       if (named.why[k].ok()) {
@@ -694,11 +703,26 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       }
       EXO_RETURN_IF_ERROR(drop(i, named.why[k], named.failed[k]));
     }
-    record.set_band_bps(band);
-    if (named.best > 0) {
-      record.set_band_limit(solver::PriceBandLimit(named.best, band, order.side() == SIDE_BUY,
-                                                   order.has_limit_price() ? std::optional<int64_t>(order.limit_price())
-                                                                           : std::nullopt));
+    const bool buy = order.side() == SIDE_BUY;
+    std::optional<int64_t> limit;
+    if (order.has_limit_price()) limit = order.limit_price();
+    if (order.arrival_band_bps() > 0) {
+      // Nothing is walked unprotected: without a two-sided market there is no mid to fix it at.
+      if (named.best_bid == 0 || named.best_ask == 0) {
+        abort_all();
+        return absl::FailedPreconditionError(absl::StrCat(
+            "order.arrival_band_bps: no two-sided market over the cluster's usable venues to fix the arrival mid from "
+            "(best bid ", named.best_bid, ", best ask ", named.best_ask, "); route again when there is one"));
+      }
+      const int64_t mid = MulDivRound(static_cast<__int128>(named.best_bid) + named.best_ask, 1, 2);
+      limit = solver::PriceBandLimit(mid, order.arrival_band_bps(), buy, limit);
+      record.set_arrival_limit(*limit);
+    }
+    // The urgency band from the best price, when that lies within the arrival limit (one node
+    // has no usable venue otherwise, and so no band).
+    if (band > 0) record.set_band_bps(band);
+    if (band > 0 && named.best > 0 && solver::TighterLimit(named.best, limit, buy) == named.best) {
+      record.set_band_limit(solver::PriceBandLimit(named.best, band, buy, limit));
     }
   }
 
@@ -731,6 +755,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     prep.set_refresh_keys(refresh_keys);
     prep.set_protocol(ClusterNode::kPeerProtocol);
     prep.set_band_limit(record.band_limit());
+    prep.set_arrival_limit(record.arrival_limit());
     *prep.mutable_excluded() = record.venues_dropped();
     std::vector<std::string> ids;
     for (NodeLink* l : live) ids.push_back(l->node_id());

@@ -483,31 +483,73 @@ TEST_CASE("a coordinator places no more than the order when noise puts the clust
   CHECK(r->cluster().shares(0).quantity() <= LoneNode::Order("x").quantity());  // Never more than the order.
 }
 
-TEST_CASE("an order with an arrival band is refused by a coordinator and by a node asked for a share, naming the field",
+TEST_CASE("a coordinator fixes an arrival band at the mid over the nodes' venues, and the node's plan keeps it",
           "[cluster_node]") {
   TempDir dir;
   LoneNode n(dir.path());
+  using exo::daemon::cluster::Coordinator;
   std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
   links.push_back(exo::daemon::cluster::LocalLink(n.node.get()));
-  exo::daemon::cluster::Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+  Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
   ParentOrder o = LoneNode::Order("arrival");
-  o.set_arrival_band_bps(5);
+  o.set_quantity(int64_t{40} * 100'000'000);  // More than lies within 1 bp of the mid.
+  o.set_arrival_band_bps(1);
   absl::StatusOr<RouteResponse> r = c.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
-  CHECK(r.status().code() == absl::StatusCode::kUnimplemented);
-  CHECK(std::string(r.status().message()) ==
-        "order.arrival_band_bps: not on a cluster route yet (docs/cluster.md): route the order on one node, or give "
-        "it a limit price");
-  // A peer asked to prepare such an order (by another release) refuses it the same way.
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  const int64_t limit = r->cluster().route().arrival_limit();
+  REQUIRE(limit > 0);
+  CHECK(r->cluster().shortfall() > 0);
+  auto plan = n.engine->GetPlan("arrival");
+  REQUIRE(plan.ok());
+  CHECK(plan->arrival_limit() == limit);
+  CHECK(plan->last_solve().arrival_limit() == limit);
+  for (const auto& a : plan->allocations()) CHECK(a.limit_price() <= limit);
+  // The node decided from the books its best prices came from: their mid + 1 bp, rounded down,
+  // and the split is the one node's with that arrival band, to the lot.
+  absl::StatusOr<SolveInput> recorded = exo::testing::FirstDecisionInput(*n.store, "arrival");
+  REQUIRE(recorded.ok());
+  CHECK(recorded->arrival_limit() == limit);
+  CHECK(recorded->arrival_band_bps() == 0);
+  SolveInput alone = *recorded;
+  alone.clear_fixed_dual();
+  alone.set_arrival_limit(0);
+  alone.set_arrival_band_bps(1);
+  auto one_node = exo::solver::Solve(alone);
+  REQUIRE(one_node.ok());
+  CHECK(one_node->stats().arrival_limit() == limit);
+  REQUIRE(one_node->allocations_size() == plan->allocations_size());
+  for (int i = 0; i < plan->allocations_size(); ++i) {
+    CHECK(one_node->allocations(i).venue() == plan->allocations(i).venue());
+    CHECK(one_node->allocations(i).quantity() == plan->allocations(i).quantity());
+  }
+
+  // Without a two-sided market over the nodes' venues (a node naming no bid) there is no mid:
+  // the route fails, saying so, and nothing is planned.
+  std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> no_bids;
+  no_bids.push_back(std::make_unique<exo::testing::ChangingLink>(exo::daemon::cluster::LocalLink(n.node.get()), [](PeerAnswer* a) {
+    if (a->has_best_price()) a->mutable_best_price()->set_best_bid(0);
+  }));
+  Coordinator one_sided(n.config.node_id(), std::move(no_bids), NODE_FAILURE_POLICY_DROP_NODE);
+  o.set_id("arrival-2");
+  absl::StatusOr<RouteResponse> refused = one_sided.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(refused.status().message()).rfind(
+            "order.arrival_band_bps: no two-sided market over the cluster's usable venues to fix the arrival mid from "
+            "(best bid 0, best ask ", 0) == 0);
+  CHECK(n.engine->GetPlan("arrival-2").status().code() == absl::StatusCode::kNotFound);
+
+  // A Prepare whose arrival limit is no price is refused, naming the field.
   PeerCall call;
   PrepareRequest* p = call.mutable_prepare();
-  p->set_route_id("arrival");
-  *p->mutable_order() = o;
+  p->set_route_id("arrival-3");
+  *p->mutable_order() = LoneNode::Order("arrival-3");
   p->set_mode(ROUTE_MODE_PLAN_ONLY);
   p->add_participants(n.config.node_id());
   p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+  p->set_arrival_limit(-5);
   const PeerAnswer answer = n.node->Answer(call);
   REQUIRE(answer.has_error());
-  CHECK(answer.error().code() == static_cast<int>(absl::StatusCode::kUnimplemented));
-  CHECK(answer.error().message().find("order.arrival_band_bps: not on a cluster route yet") != std::string::npos);
-  CHECK(n.engine->GetPlan("arrival").status().code() == absl::StatusCode::kNotFound);
+  CHECK(answer.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK(answer.error().message() == "arrival_limit: must be within 0..2^53 price units, got -5");
 }

@@ -622,14 +622,8 @@ TEST_CASE("a low-urgency order takes only what lies within its band at each deci
   CHECK(band_limit > 0);
   for (const auto& a : first->allocations()) CHECK(a.limit_price() <= band_limit);
   // Its first decision's recorded input carries the band; without it the same books give more.
-  std::optional<SolveInput> recorded;
-  REQUIRE(n.store->ScanPlan("u-low", 1, [&](const PlanDelta& d, std::string_view) {
-    if (!d.has_allocated()) return true;
-    recorded.emplace();
-    REQUIRE(recorded->ParseFromString(n.store->GetInputs(d.inputs_digest()).value()));
-    return false;
-  }).ok());
-  REQUIRE(recorded.has_value());
+  absl::StatusOr<SolveInput> recorded = exo::testing::FirstDecisionInput(*n.store, "u-low");
+  REQUIRE(recorded.ok());
   CHECK(recorded->price_band_bps() == 2);
   recorded->set_price_band_bps(0);
   auto unbanded = exo::solver::Solve(*recorded);

@@ -1083,7 +1083,7 @@ TEST_CASE("a halted node takes no share of an executed cluster route and a halte
   CHECK(r.cluster().shortfall() == 0);
 }
 
-TEST_CASE("an urgency band over a cluster cuts every node's venues at the best price across all of them, as one node does") {
+TEST_CASE("an urgency band over a cluster cuts every node's venues at the best price across all of them, and an arrival band at their mid, as one node does") {
   Cluster c;
   c.routing = R"(, "low_urgency_band_bps": 1)";  // 1 bp of ~65 000: 13 ticks of books 20 deep.
   for (int k = 0; k < 3; ++k) c.Start(k);
@@ -1126,6 +1126,33 @@ TEST_CASE("an urgency band over a cluster cuts every node's venues at the best p
   // for the unbanded ones.
   CHECK(CallCount(c.dir, "n1", "n2", "best_price") == 2);
   CHECK(CallCount(c.dir, "n1", "n2", "prepare") == 4);
+
+  // An arrival band: the mid over every node's venues ± 1 bp, the one node's over the union of
+  // the venues, and so is the split, to the lot; each node's plan of its share keeps the limit.
+  for (Side side : {SIDE_BUY, SIDE_SELL}) {
+    const std::string id = std::string("arrival-") + (side == SIDE_BUY ? "buy" : "sell");
+    RouteRequest req = PlanOnly(id, side, 55 * kBtc);
+    req.mutable_order()->set_arrival_band_bps(1);
+    RouteResponse reference, split;
+    REQUIRE(CallRoute(*solo, req, &reference).ok());
+    const int64_t arrival_limit = reference.plan().arrival_limit();
+    REQUIRE(arrival_limit > 0);
+    grpc::Status s = CallRoute(*c.nodes[2], req, &split);
+    INFO("route " << id << ": " << s.error_message());
+    REQUIRE(s.ok());
+    CHECK(split.cluster().route().arrival_limit() == arrival_limit);
+    CHECK(AllocationsOnAll(c, id) == AllocationsOf(reference.plan()));
+    CHECK(split.cluster().shortfall() == reference.plan().shortfall());
+    CHECK(split.cluster().shortfall() > 0);
+    for (int k = 0; k < 3; ++k) {
+      if (std::optional<Plan> p = PlanOn(*c.nodes[k], id)) CHECK(p->arrival_limit() == arrival_limit);
+    }
+  }
+  auto protected_route = exo::testing::Ctl(*c.nodes[1], {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty",
+                                                         "30", "--arrival-band-bps", "1"});
+  INFO(protected_route.out << protected_route.err);
+  CHECK(protected_route.exit_code == 0);
+  CHECK(protected_route.out.find(", arrival limit ") != std::string::npos);
   // Each node's recorded decisions re-solve to the same bytes, band limit included.
   for (int k = 0; k < 3; ++k) {
     auto verify = exo::testing::Ctl(*c.nodes[k], {"audit", "verify", "--recompute"});
@@ -1382,7 +1409,7 @@ TEST_CASE("a node of another release is left out of routes with the reason and n
   CHECK(status.out.find("left out of route", note + 1) == std::string::npos);
   // An order with an urgency band asks BestPrice first, which that release does not know.
   RouteWithoutN2(c, "mixed-releases-band", SIDE_SELL,
-                 "node n2 does not know BestPrice, which an order with an urgency band needs: it speaks an older "
+                 "node n2 does not know BestPrice, which an order with an urgency or arrival band needs: it speaks an older "
                  "peer protocol than this node's " +
                      std::to_string(exo::daemon::cluster::ClusterNode::kPeerProtocol) +
                      " (run one exoroute release on every node of a cluster)",

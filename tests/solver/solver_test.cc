@@ -397,6 +397,18 @@ TEST_CASE("an arrival band cuts at the mid of the usable venues ± the band, as 
   Decision without = *fixed;
   without.mutable_stats()->clear_arrival_limit();
   CHECK(without.SerializeAsString() == same->SerializeAsString());
+  // Given from outside (a cluster coordinator's): the very decision the band fixed itself.
+  SolveInput given = in;
+  given.set_arrival_band_bps(0);
+  given.set_arrival_limit(10009);
+  auto given_decision = exo::solver::Solve(given);
+  REQUIRE(given_decision.ok());
+  CHECK(given_decision->SerializeAsString() == fixed->SerializeAsString());
+  given.set_limit_price(10006);  // The order's own limit, when tighter, is the one reported.
+  CHECK(exo::solver::Solve(given)->stats().arrival_limit() == 10006);
+  given.set_arrival_limit(-1);
+  CHECK(std::string(exo::solver::Solve(given).status().message()) ==
+        "solve_input.arrival_limit: must be within 0..2^53 price units, got -1");
 
   // The order's own limit when tighter; an urgency band is taken under the arrival limit.
   SolveInput tight = in;

@@ -56,4 +56,24 @@ inline absl::StatusOr<TestEngine> StartTestEngine(const exoroute::v1::DaemonConf
   return t;
 }
 
+// The recorded input of plan `plan_id`'s first decision in `store` (NotFound without one,
+// DataLoss when it is missing or does not parse).
+inline absl::StatusOr<exoroute::v1::SolveInput> FirstDecisionInput(const store::DeltaStore& store,
+                                                                   const std::string& plan_id) {
+  absl::StatusOr<exoroute::v1::SolveInput> found = absl::NotFoundError(plan_id + ": no decision");
+  absl::Status scanned = store.ScanPlan(plan_id, 1, [&](const exoroute::v1::PlanDelta& d, std::string_view) {
+    if (!d.has_allocated()) return true;
+    absl::StatusOr<std::string> raw = store.GetInputs(d.inputs_digest());
+    exoroute::v1::SolveInput in;
+    if (!raw.ok() || !in.ParseFromString(*raw)) {
+      found = absl::DataLossError(plan_id + ": the first decision's inputs are missing or do not parse");
+    } else {
+      found = std::move(in);
+    }
+    return false;
+  });
+  if (!scanned.ok()) return scanned;
+  return found;
+}
+
 }  // namespace exo::testing
