@@ -1,5 +1,7 @@
 #include "daemon/decision_audit.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "solver/solver.h"
 #include "store/delta_codec.h"
@@ -17,6 +19,8 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
     r.error = std::move(why);
     return false;
   };
+  // Plans whose arrival limit a decision in the range fixed: plan id -> (limit, sequence).
+  std::map<std::string, std::pair<int64_t, uint64_t>> arrival_limits;
   absl::Status s = store.Scan(from, to, [&](const PlanDelta& d, std::string_view canonical) {
     if (!d.has_allocated()) return true;
     if (keep_going && !keep_going()) {
@@ -28,6 +32,22 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
     if (!raw.ok()) return fail(d.sequence(), std::string(raw.status().message()));
     SolveInput input;
     if (!input.ParseFromString(*raw)) return fail(d.sequence(), "recorded inputs do not parse");
+    if (auto fixed = arrival_limits.find(d.plan_id()); fixed != arrival_limits.end()) {
+      const auto [limit, at] = fixed->second;
+      const bool buy = input.side() == SIDE_BUY;
+      const bool kept = input.arrival_band_bps() == 0 &&
+                        ((input.has_limit_price() && solver::TighterLimit(limit, input.limit_price(), buy) ==
+                                                         input.limit_price()) ||
+                         input.arrival_limit() == limit);
+      if (!kept) {
+        return fail(d.sequence(), absl::StrCat("plan ", d.plan_id(), ": decided without its arrival limit ", limit,
+                                               " (fixed at sequence ", at, "): limit price ",
+                                               input.has_limit_price() ? absl::StrCat(input.limit_price()) : "none",
+                                               ", arrival band ", input.arrival_band_bps(), " bp"));
+      }
+    } else if (d.allocated().stats().arrival_limit() != 0) {
+      arrival_limits[d.plan_id()] = {d.allocated().stats().arrival_limit(), d.sequence()};
+    }
     absl::StatusOr<Decision> decision = solver::Solve(input);
     if (!decision.ok()) {
       return fail(d.sequence(), absl::StrCat("solver refused the recorded inputs: ",

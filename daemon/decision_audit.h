@@ -2,7 +2,10 @@
 //
 // For every allocation delta in a range, loads the SolveInput recorded under its inputs_digest,
 // re-runs the solver, rebuilds the delta exactly as the engine would, and compares canonical
-// bytes. Works on a live store or one opened read-only by the CLI. Thread-compatible.
+// bytes. It also checks that a plan's price protection held: once a decision in the range fixed
+// the order's arrival limit (SolverStats.arrival_limit), every later decision of that plan was
+// decided under it (its input's limit price, or a cluster share's given arrival limit), never a
+// wider one. Works on a live store or one opened read-only by the CLI. Thread-compatible.
 #pragma once
 
 #include <cstdint>

@@ -10,10 +10,12 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
 #include "daemon/venue_factory.h"
+#include "exo/deterministic.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "solver/solver.h"
 #include "tests/solver/same_children.h"
@@ -680,12 +682,14 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
   // The first decision fixed it from its own books: their mid + 1 bp, rounded down; every later
   // one decided under it as its limit price, and no child was sent beyond it.
   int decisions = 0;
+  uint64_t first_decision_sequence = 0;
   REQUIRE(n.store->ScanPlan("arr", 1, [&](const PlanDelta& d, std::string_view) {
     if (d.has_child_sent()) CHECK(d.child_sent().limit_price() <= limit);
     if (!d.has_allocated()) return true;
     SolveInput in;
     REQUIRE(in.ParseFromString(n.store->GetInputs(d.inputs_digest()).value()));
     if (decisions++ == 0) {
+      first_decision_sequence = d.sequence();
       CHECK(in.arrival_band_bps() == 1);
       CHECK_FALSE(in.has_limit_price());
       CHECK(d.allocated().stats().arrival_limit() == limit);
@@ -711,6 +715,33 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
   auto again = n.engine->GetPlan("arr");
   REQUIRE(again.ok());
   CHECK(again->arrival_limit() == limit);
+
+  // The audit proves the protection held: a later decision recorded without the limit (appended
+  // here as a faulty engine would have) is named, though it re-solves to itself.
+  n.Close();
+  exo::store::StoreOptions so;
+  so.path = n.config.data_dir() + "/db";
+  so.node_id = n.config.node_id();
+  auto store = exo::store::OpenRocksDeltaStore(so);
+  REQUIRE(store.ok());
+  absl::StatusOr<SolveInput> loose = exo::testing::FirstDecisionInput(**store, "arr");
+  REQUIRE(loose.ok());
+  loose->set_arrival_band_bps(0);  // Neither the band nor the limit it fixed.
+  *loose->mutable_previous() = again->allocations();
+  auto unprotected = exo::solver::Solve(*loose);
+  REQUIRE(unprotected.ok());
+  PlanDelta faulty;
+  faulty.set_plan_id("arr");
+  faulty.set_plan_version(again->version() + 1);
+  faulty.set_event_time_ns(again->updated_time_ns() + 1);
+  *faulty.mutable_allocated() = exo::solver::ToPlanAllocated(*unprotected, again->allocations(), /*replan=*/true);
+  auto appended = (*store)->Append({{faulty, exo::SerializeDeterministic(*loose)}});
+  REQUIRE(appended.ok());
+  const exo::daemon::DecisionReport report = exo::daemon::VerifyDecisions(**store, 0, 0);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_sequence == appended->front().sequence());
+  CHECK(report.error == absl::StrCat("plan arr: decided without its arrival limit ", limit, " (fixed at sequence ",
+                                     first_decision_sequence, "): limit price none, arrival band 0 bp"));
 }
 
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {
