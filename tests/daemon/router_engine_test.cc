@@ -100,6 +100,16 @@ struct Node {
     engine.reset();
     store.reset();
   }
+  // Closes the engine and opens its store alone (as a tool would, to change it underneath).
+  std::unique_ptr<exo::store::DeltaStore> StoreAlone() {
+    Close();
+    exo::store::StoreOptions so;
+    so.path = config.data_dir() + "/db";
+    so.node_id = config.node_id();
+    auto opened = exo::store::OpenRocksDeltaStore(so);
+    REQUIRE(opened.ok());
+    return *std::move(opened);
+  }
   // Waits (on the engine's condition variable, not a sleep) until the plan settles.
   Plan WaitSettled(const std::string& id) {
     uint32_t seen = 0;
@@ -718,13 +728,8 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
 
   // The audit proves the protection held: a later decision recorded without the limit (appended
   // here as a faulty engine would have) is named, though it re-solves to itself.
-  n.Close();
-  exo::store::StoreOptions so;
-  so.path = n.config.data_dir() + "/db";
-  so.node_id = n.config.node_id();
-  auto store = exo::store::OpenRocksDeltaStore(so);
-  REQUIRE(store.ok());
-  absl::StatusOr<SolveInput> loose = exo::testing::FirstDecisionInput(**store, "arr");
+  std::unique_ptr<exo::store::DeltaStore> store = n.StoreAlone();
+  absl::StatusOr<SolveInput> loose = exo::testing::FirstDecisionInput(*store, "arr");
   REQUIRE(loose.ok());
   loose->set_arrival_band_bps(0);  // Neither the band nor the limit it fixed.
   *loose->mutable_previous() = again->allocations();
@@ -735,9 +740,9 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
   faulty.set_plan_version(again->version() + 1);
   faulty.set_event_time_ns(again->updated_time_ns() + 1);
   *faulty.mutable_allocated() = exo::solver::ToPlanAllocated(*unprotected, again->allocations(), /*replan=*/true);
-  auto appended = (*store)->Append({{faulty, exo::SerializeDeterministic(*loose)}});
+  auto appended = store->Append({{faulty, exo::SerializeDeterministic(*loose)}});
   REQUIRE(appended.ok());
-  const exo::daemon::DecisionReport report = exo::daemon::VerifyDecisions(**store, 0, 0);
+  const exo::daemon::DecisionReport report = exo::daemon::VerifyDecisions(*store, 0, 0);
   CHECK_FALSE(report.ok);
   CHECK(report.first_bad_sequence == appended->front().sequence());
   CHECK(report.error == absl::StrCat("plan arr: decided without its arrival limit ", limit, " (fixed at sequence ",
@@ -813,13 +818,7 @@ void CheckSameState(const EngineState& a, const EngineState& b) {
 
 // Replaces the store's start-up checkpoint with `bytes` while no engine runs.
 void PutCheckpoint(Node& n, const std::string& bytes) {
-  n.Close();
-  exo::store::StoreOptions so;
-  so.path = n.config.data_dir() + "/db";
-  so.node_id = n.config.node_id();
-  auto store = exo::store::OpenRocksDeltaStore(so);
-  REQUIRE(store.ok());
-  REQUIRE((*store)->PutCheckpoint(bytes).ok());
+  REQUIRE(n.StoreAlone()->PutCheckpoint(bytes).ok());
 }
 
 GovernanceEvent ConfigEvent(const std::string& digest) {
