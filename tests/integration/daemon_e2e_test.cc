@@ -1364,12 +1364,8 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(d.slippage_cbps() == 146);
   CHECK(d.stats().optimality_gap() == 0);
   // The same what-if with ADMM (the method a daemon configured for it would use): the same plan.
-  auto admm = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
-                                                   "buy", "--qty", "1.5", "--method", "admm", "--json"});
-  INFO(admm.err);
-  REQUIRE(admm.exit_code == 0);
-  Decision da;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(admm.out, &da).ok());
+  const Decision da =
+      SolvedBy({"solve", "--books", dir / "books.json", "--side", "buy", "--qty", "1.5", "--method", "admm", "--json"});
   CHECK(da.stats().method() == SOLVER_METHOD_ADMM);
   CHECK(d.stats().method() == SOLVER_METHOD_EXACT);
   REQUIRE(da.allocations_size() == 2);
@@ -1377,22 +1373,14 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(da.allocations(1).quantity() == 130000000);
   CHECK(da.expected_cost() == d.expected_cost());
   // Low urgency: the band is 2 bp of the best ask (65000.00): up to 65013.00, all but B's last level.
-  auto low = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
-                                                  "--qty", "1.5", "--urgency", "low", "--json"});
-  INFO(low.err);
-  REQUIRE(low.exit_code == 0);
-  Decision dl;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(low.out, &dl).ok());
+  const Decision dl =
+      SolvedBy({"solve", "--books", dir / "books.json", "--side", "buy", "--qty", "1.5", "--urgency", "low", "--json"});
   CHECK(dl.stats().price_band_limit() == 6501300);
   CHECK(dl.allocated_quantity() == d.allocated_quantity());
   // An arrival band of 1 bp: the mid (64999.75) + 1 bp = 65006.249975, rounded down; 2.05 BTC lie
   // within it (all but B's 65020.00), so an order of 2.5 leaves 0.45.
-  auto arrival = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
-                                                      "--qty", "2.5", "--arrival-band-bps", "1", "--json"});
-  INFO(arrival.err);
-  REQUIRE(arrival.exit_code == 0);
-  Decision dn;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(arrival.out, &dn).ok());
+  const Decision dn = SolvedBy(
+      {"solve", "--books", dir / "books.json", "--side", "buy", "--qty", "2.5", "--arrival-band-bps", "1", "--json"});
   CHECK(dn.stats().arrival_limit() == 6500624);
   CHECK(dn.shortfall() == 45000000);
   for (const auto& a : dn.allocations()) CHECK(a.limit_price() <= 6500624);
