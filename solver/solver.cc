@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "exo/status_macros.h"
 #include "solver/admm.h"
 #include "solver/exact_dual.h"
 #include "solver/internal/same_id.h"
@@ -17,6 +18,19 @@ namespace {
 using exoroute::v1::Allocation;
 using exoroute::v1::Decision;
 using exoroute::v1::SolveInput;
+
+// A band's width: at most 10000 basis points (the whole price).
+absl::Status CheckBandBps(uint32_t bps, const char* field) {
+  if (bps <= 10000) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("solve_input.", field, ": must be <= 10000, got ", bps));
+}
+
+// A limit fixed outside the decision: 0 (none) or a price within 2^53 units.
+absl::Status CheckGivenLimit(int64_t limit, const char* field) {
+  if (limit >= 0 && limit <= kMaxUnits) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("solve_input.", field, ": must be within 0..2^53 price units, got ", limit));
+}
 
 absl::Status ValidateInput(const SolveInput& in) {
   if (in.side() != exoroute::v1::SIDE_BUY && in.side() != exoroute::v1::SIDE_SELL) {
@@ -58,25 +72,13 @@ absl::Status ValidateInput(const SolveInput& in) {
       if (t.lots() < 0) return absl::InvalidArgumentError("solve_input.fixed_dual.remainder: lots < 0");
     }
   }
-  if (in.price_band_bps() > 10000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("solve_input.price_band_bps: must be <= 10000, got ", in.price_band_bps()));
-  }
-  if (in.band_limit() < 0 || in.band_limit() > kMaxUnits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("solve_input.band_limit: must be within 0..2^53 price units, got ", in.band_limit()));
-  }
+  EXO_RETURN_IF_ERROR(CheckBandBps(in.price_band_bps(), "price_band_bps"));
+  EXO_RETURN_IF_ERROR(CheckGivenLimit(in.band_limit(), "band_limit"));
   if (in.band_limit() > 0 && in.price_band_bps() > 0) {
     return absl::InvalidArgumentError("solve_input.band_limit: not with price_band_bps (one band per decision)");
   }
-  if (in.arrival_band_bps() > 10000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("solve_input.arrival_band_bps: must be <= 10000, got ", in.arrival_band_bps()));
-  }
-  if (in.arrival_limit() < 0 || in.arrival_limit() > kMaxUnits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("solve_input.arrival_limit: must be within 0..2^53 price units, got ", in.arrival_limit()));
-  }
+  EXO_RETURN_IF_ERROR(CheckBandBps(in.arrival_band_bps(), "arrival_band_bps"));
+  EXO_RETURN_IF_ERROR(CheckGivenLimit(in.arrival_limit(), "arrival_limit"));
   if (in.arrival_band_bps() > 0 && (in.band_limit() > 0 || in.arrival_limit() > 0 || in.has_fixed_dual())) {
     return absl::InvalidArgumentError(
         "solve_input.arrival_band_bps: not with band_limit, arrival_limit or fixed_dual (a cluster route's arrival "

@@ -57,7 +57,8 @@ struct LoneNode {
     o.set_time_in_force(TIME_IN_FORCE_GTC);
     return o;
   }
-  PeerAnswer Prepare(const std::string& route, RouteMode mode) {
+  // A Prepare of `route` (the order Order(route)) with this node its only participant.
+  PeerCall PrepareCall(const std::string& route, RouteMode mode) const {
     PeerCall c;
     PrepareRequest* p = c.mutable_prepare();
     p->set_route_id(route);
@@ -65,8 +66,9 @@ struct LoneNode {
     p->set_mode(mode);
     p->add_participants(config.node_id());
     p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
-    return node->Answer(c);
+    return c;
   }
+  PeerAnswer Prepare(const std::string& route, RouteMode mode) { return node->Answer(PrepareCall(route, mode)); }
   PeerAnswer Evaluate(const std::string& route, uint32_t round, double lambda) {
     PeerCall c;
     c.mutable_evaluate()->set_route_id(route);
@@ -311,14 +313,8 @@ TEST_CASE("a node decides a banded route from the books its best price came from
 
   // 1 bp above the best ask: the node's venues cut there.
   const int64_t band_limit = exo::solver::PriceBandLimit(best, 1, /*buy=*/true, std::nullopt);
-  PeerCall c;
-  PrepareRequest* p = c.mutable_prepare();
-  p->set_route_id("banded");
-  *p->mutable_order() = LoneNode::Order("banded");
-  p->set_mode(ROUTE_MODE_PLAN_ONLY);
-  p->add_participants(n.config.node_id());
-  p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
-  p->set_band_limit(band_limit);
+  PeerCall c = n.PrepareCall("banded", ROUTE_MODE_PLAN_ONLY);
+  c.mutable_prepare()->set_band_limit(band_limit);
   PeerAnswer prepared = n.node->Answer(c);
   REQUIRE(prepared.has_prepare());
   // The band binds: the node offers less within it than the same order unbanded.
@@ -540,14 +536,8 @@ TEST_CASE("a coordinator fixes an arrival band at the mid over the nodes' venues
   CHECK(n.engine->GetPlan("arrival-2").status().code() == absl::StatusCode::kNotFound);
 
   // A Prepare whose arrival limit is no price is refused, naming the field.
-  PeerCall call;
-  PrepareRequest* p = call.mutable_prepare();
-  p->set_route_id("arrival-3");
-  *p->mutable_order() = LoneNode::Order("arrival-3");
-  p->set_mode(ROUTE_MODE_PLAN_ONLY);
-  p->add_participants(n.config.node_id());
-  p->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
-  p->set_arrival_limit(-5);
+  PeerCall call = n.PrepareCall("arrival-3", ROUTE_MODE_PLAN_ONLY);
+  call.mutable_prepare()->set_arrival_limit(-5);
   const PeerAnswer answer = n.node->Answer(call);
   REQUIRE(answer.has_error());
   CHECK(answer.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));

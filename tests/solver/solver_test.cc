@@ -30,6 +30,26 @@ double CostOf(const SolveInput& in, const Decision& d, int64_t /*lot*/) {
   return cost;
 }
 
+// Each excluded venue's reason, by venue id.
+std::map<std::string, std::string> WhyExcluded(const Decision& d) {
+  std::map<std::string, std::string> why;
+  for (const auto& e : d.exclusions()) why[e.venue()] = e.reason();
+  return why;
+}
+
+// What `in` decides without its bands and with `limit` as the order's limit price: what a band
+// that fixed `limit` must decide too, but for the stat that reports the band.
+Decision UnderLimit(SolveInput in, int64_t limit) {
+  in.clear_price_band_bps();
+  in.clear_arrival_band_bps();
+  in.set_limit_price(limit);
+  auto d = exo::solver::Solve(in);
+  REQUIRE(d.ok());
+  CHECK(d->stats().price_band_limit() == 0);
+  CHECK(d->stats().arrival_limit() == 0);
+  return *d;
+}
+
 }  // namespace
 
 TEST_CASE("exact solver matches an independent greedy optimum on random books", "[solver]") {
@@ -270,21 +290,14 @@ TEST_CASE("a price band takes only the levels within it of the best usable price
   CHECK(banded->stats().price_band_limit() == 10010);
   CHECK(banded->allocated_quantity() == 20);  // A's 10000 and 10008, B's 10005 and 10010.
   CHECK(banded->shortfall() == 10);
-  std::map<std::string, std::string> why;
-  for (const auto& e : banded->exclusions()) why[e.venue()] = e.reason();
+  std::map<std::string, std::string> why = WhyExcluded(*banded);
   CHECK(why["C"].rfind("crossed book", 0) == 0);
   CHECK(why["D"].rfind("book stale", 0) == 0);
   CHECK(why["E"] == "no liquidity within limit 10010 (best ask 10020)");
   // The same decision as the band's limit given as the order's.
-  SolveInput limited = in;
-  limited.set_price_band_bps(0);
-  limited.set_limit_price(10010);
-  auto same = exo::solver::Solve(limited);
-  REQUIRE(same.ok());
-  CHECK(same->stats().price_band_limit() == 0);
   Decision without_band_limit = *banded;
   without_band_limit.mutable_stats()->clear_price_band_limit();
-  CHECK(without_band_limit.SerializeAsString() == same->SerializeAsString());
+  CHECK(without_band_limit.SerializeAsString() == UnderLimit(in, 10010).SerializeAsString());
 
   // An order limit tighter than the band is the band's limit; a wider one is not.
   in.set_limit_price(10006);
@@ -383,20 +396,13 @@ TEST_CASE("an arrival band cuts at the mid of the usable venues ± the band, as 
   CHECK(fixed->stats().arrival_limit() == 10009);
   CHECK(fixed->allocated_quantity() == 15);  // A's 10000 and 10008, B's 10005.
   for (const auto& a : fixed->allocations()) CHECK(a.limit_price() <= 10009);
-  std::map<std::string, std::string> why;
-  for (const auto& e : fixed->exclusions()) why[e.venue()] = e.reason();
+  std::map<std::string, std::string> why = WhyExcluded(*fixed);
   CHECK(why["C"].rfind("crossed book", 0) == 0);
   CHECK(why["E"] == "no liquidity within limit 10009 (best ask 10030)");
   // The same decision as that limit given as the order's (a later decision of the plan).
-  SolveInput limited = in;
-  limited.set_arrival_band_bps(0);
-  limited.set_limit_price(10009);
-  auto same = exo::solver::Solve(limited);
-  REQUIRE(same.ok());
-  CHECK(same->stats().arrival_limit() == 0);
   Decision without = *fixed;
   without.mutable_stats()->clear_arrival_limit();
-  CHECK(without.SerializeAsString() == same->SerializeAsString());
+  CHECK(without.SerializeAsString() == UnderLimit(in, 10009).SerializeAsString());
   // Given from outside (a cluster coordinator's): the very decision the band fixed itself.
   SolveInput given = in;
   given.set_arrival_band_bps(0);
@@ -534,8 +540,7 @@ TEST_CASE("numbers beyond what the arithmetic holds exactly are refused or the v
   REQUIRE(d->allocations_size() == 1);
   CHECK(d->allocations(0).venue() == "G");
   CHECK(d->allocations(0).quantity() == 5);
-  std::map<std::string, std::string> why;
-  for (const auto& e : d->exclusions()) why[e.venue()] = e.reason();
+  std::map<std::string, std::string> why = WhyExcluded(*d);
   CHECK(why["A"] == "malformed book: asks[0] size 9000000000000000000 is beyond 2^53 units");
   CHECK(why["B"] == "malformed book: asks[0] price 9000000000000000000 is beyond 2^53 units");
   CHECK(why["C"] == "malformed book: asks deeper than 2^53 units at level 1");
