@@ -344,7 +344,14 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   *resp->mutable_chain_head() = store_->Head();
-  resp->set_store_size_bytes(store_->SizeOnDisk());
+  const store::StoreUsage usage = store_->Usage();
+  resp->set_store_size_bytes(usage.table_bytes + usage.log_bytes);
+  exoroute::v1::StoreStatus* st = resp->mutable_store();
+  st->set_table_bytes(usage.table_bytes);
+  st->set_log_bytes(usage.log_bytes);
+  st->set_memtable_bytes(usage.memtable_bytes);
+  st->set_memtable_limit_bytes(usage.memtable_budget_bytes);
+  st->set_log_limit_bytes(usage.max_log_bytes);
   if (absl::Status w = store_->WriteFailure(); !w.ok()) resp->set_store_write_failure(std::string(w.message()));
   *resp->mutable_trading() = engine_->trading().ToProto();
   for (const auto& [symbol, t] : engine_->TradingBySymbol()) {

@@ -128,6 +128,20 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample("", Int(s.start_deltas_read()));
   Family(&out, "exoroute_store_size_bytes", "gauge", "RocksDB SST files and WAL on disk.")
       .Sample("", Int(s.store_size_bytes()));
+  if (s.has_store()) {
+    const exoroute::v1::StoreStatus& st = s.store();
+    Family(&out, "exoroute_store_table_bytes", "gauge", "RocksDB table (SST) files on disk.").Sample("", Int(st.table_bytes()));
+    Family(&out, "exoroute_store_log_bytes", "gauge",
+           "RocksDB write-ahead logs on disk (a start after a crash replays them).")
+        .Sample("", Int(st.log_bytes()));
+    Family(&out, "exoroute_store_log_limit_bytes", "gauge",
+           "store.max_wal_mib: beyond it RocksDB flushes whatever pins the oldest log.")
+        .Sample("", Int(st.log_limit_bytes()));
+    Family(&out, "exoroute_store_memtable_bytes", "gauge", "RocksDB memtables in memory, all column families.")
+        .Sample("", Int(st.memtable_bytes()));
+    Family(&out, "exoroute_store_memtable_limit_bytes", "gauge", "store.memtable_mib: all memtables together.")
+        .Sample("", Int(st.memtable_limit_bytes()));
+  }
   Family(&out, "exoroute_store_writable", "gauge",
          "0 after a failed store write: nothing new is recorded or routed until exorouted restarts (Status says why).")
       .Sample("", s.store_write_failure().empty() ? "1" : "0");

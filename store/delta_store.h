@@ -47,6 +47,15 @@ struct VerifyReport {
 // Told now and then how far a long check has come (done of total); false stops it there.
 using VerifyProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
+// What a store holds on disk and in memory, and the bounds it runs with.
+struct StoreUsage {
+  uint64_t table_bytes = 0;     // Table (.sst) files on disk.
+  uint64_t log_bytes = 0;       // Write-ahead log files on disk.
+  uint64_t memtable_bytes = 0;  // All memtables of all column families.
+  uint64_t memtable_budget_bytes = 0;  // StoreOptions.memtable_budget_bytes.
+  uint64_t max_log_bytes = 0;          // StoreOptions.max_wal_bytes.
+};
+
 class DeltaStore {
  public:
   virtual ~DeltaStore() = default;
@@ -85,8 +94,8 @@ class DeltaStore {
   // answers false the check stops there (`stopped`: a client that went away).
   virtual VerifyReport Verify(uint64_t from, uint64_t to, const VerifyProgress& progress) const = 0;
 
-  // Bytes on disk (SST files and write-ahead log).
-  virtual uint64_t SizeOnDisk() const = 0;
+  // What the store holds now, against its bounds (StoreOptions).
+  virtual StoreUsage Usage() const = 0;
 
   // The privacy-budget ledger (docs/cluster.md): adds `amount` to what is recorded as spent
   // under `key`, unless the total would exceed `limit`. Durable (WAL synced) before it returns,

@@ -95,8 +95,13 @@ absl::StatusOr<StoredDelta> SplitValue(std::string_view v) {
 class RocksDeltaStore final : public DeltaStore {
  public:
   RocksDeltaStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-                  std::string path, bool read_only)
-      : db_(std::move(db)), cfs_(std::move(cfs)), path_(std::move(path)), read_only_(read_only) {}
+                  const StoreOptions& o)
+      : db_(std::move(db)),
+        cfs_(std::move(cfs)),
+        path_(o.path),
+        read_only_(o.read_only),
+        memtable_budget_bytes_(o.memtable_budget_bytes),
+        max_log_bytes_(o.max_wal_bytes) {}
 
   ~RocksDeltaStore() override {
     if (!WriteFailure().ok()) {
@@ -345,14 +350,23 @@ class RocksDeltaStore final : public DeltaStore {
     return r;
   }
 
-  uint64_t SizeOnDisk() const override {
-    uint64_t total = 0;
+  StoreUsage Usage() const override {
+    StoreUsage u;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(path_, ec)) {
-      auto ext = e.path().extension();
-      if (ext == ".sst" || ext == ".log") total += e.file_size(ec);
+      const auto ext = e.path().extension();
+      const uint64_t size = e.file_size(ec);
+      if (ec) continue;  // (Gone meanwhile: a log recycled, a table compacted away.)
+      if (ext == ".sst") u.table_bytes += size;
+      if (ext == ".log") u.log_bytes += size;
     }
-    return total;
+    uint64_t memtables = 0;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
+      u.memtable_bytes = memtables;
+    }
+    u.memtable_budget_bytes = memtable_budget_bytes_;
+    u.max_log_bytes = max_log_bytes_;
+    return u;
   }
 
  private:
@@ -551,6 +565,8 @@ class RocksDeltaStore final : public DeltaStore {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, deltas, plans, inputs, meta
   std::string path_;
   bool read_only_;
+  uint64_t memtable_budget_bytes_;
+  uint64_t max_log_bytes_;
   Sha256 hasher_;
 
   mutable std::mutex mu_;
@@ -661,8 +677,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
         "); stop it, or open read-only for replay and verify"));
   }
   EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
-  auto store = std::make_unique<RocksDeltaStore>(std::unique_ptr<rocksdb::DB>(raw), handles,
-                                                 o.path, o.read_only);
+  auto store = std::make_unique<RocksDeltaStore>(std::unique_ptr<rocksdb::DB>(raw), handles, o);
   rocksdb::ColumnFamilyHandle* meta = handles[4];
 
   std::string format, node;

@@ -29,6 +29,19 @@ struct Fmt {
 // Hundredths of a basis point as "1.25 bp".
 std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
 
+// "512 B", "12.3 KiB", "64.0 MiB", "1.5 GiB".
+std::string Bytes(uint64_t n) {
+  if (n < 1024) return absl::StrCat(n, " B");
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n) / 1024.0;
+  int u = 0;
+  while (v >= 1024.0 && u < 3) {
+    v /= 1024.0;
+    ++u;
+  }
+  return absl::StrFormat("%.1f %s", v, units[u]);
+}
+
 }  // namespace
 
 std::string ShortStatus(PlanStatus s) {
@@ -174,8 +187,19 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "signing key ", ToHex(r.chain_signing_key()), " (Ed25519, chain heads)\n");
   }
   if (!r.admin_url().empty()) absl::StrAppend(&s, "metrics     ", r.admin_url(), "/metrics\n");
-  absl::StrAppend(&s, "store       ", r.data_dir(), "  ",
-                  absl::StrFormat("%.1f KiB", r.store_size_bytes() / 1024.0), "\n");
+  absl::StrAppend(&s, "store       ", r.data_dir(), "  ", Bytes(r.store_size_bytes()));
+  if (r.has_store()) {
+    const StoreStatus& st = r.store();
+    absl::StrAppend(&s, " (tables ", Bytes(st.table_bytes()), ", logs ", Bytes(st.log_bytes()), " of ",
+                    Bytes(st.log_limit_bytes()), "; memtables ", Bytes(st.memtable_bytes()), " of ",
+                    Bytes(st.memtable_limit_bytes()), ")");
+  }
+  absl::StrAppend(&s, "\n");
+  if (r.has_store() && r.store().log_limit_bytes() > 0 && r.store().log_bytes() > 2 * r.store().log_limit_bytes()) {
+    absl::StrAppend(&s, "WARNING     write-ahead logs ", Bytes(r.store().log_bytes()), ", over twice store.max_wal_mib (",
+                    Bytes(r.store().log_limit_bytes()),
+                    "): flushes fail or fall behind (see the node's log); a start after a crash replays them all\n");
+  }
   absl::StrAppend(&s, "plans       ", r.plans_total(), " total, ", r.plans_working(), " working\n");
   if (r.has_process()) {
     const ProcessStatus& p = r.process();

@@ -47,6 +47,29 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
         std::string::npos);
 }
 
+TEST_CASE("status shows the store's logs and memtables against their bounds, and warns when the logs run away",
+          "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n1");
+  r.set_data_dir("/var/lib/exoroute");
+  r.set_store_size_bytes(900);
+  CHECK(exo::ctl::RenderStatus(r).find("store       /var/lib/exoroute  900 B\n") != std::string::npos);
+  StoreStatus* st = r.mutable_store();
+  st->set_table_bytes(uint64_t{3} << 30 | uint64_t{512} << 20);  // 3.5 GiB
+  st->set_log_bytes(uint64_t{12} << 20);
+  st->set_log_limit_bytes(uint64_t{64} << 20);
+  st->set_memtable_bytes(1536);
+  st->set_memtable_limit_bytes(uint64_t{64} << 20);
+  r.set_store_size_bytes(st->table_bytes() + st->log_bytes());
+  const std::string normal = exo::ctl::RenderStatus(r);
+  CHECK(normal.find("store       /var/lib/exoroute  3.5 GiB (tables 3.5 GiB, logs 12.0 MiB of 64.0 MiB; memtables "
+                    "1.5 KiB of 64.0 MiB)\n") != std::string::npos);
+  CHECK(normal.find("write-ahead logs") == std::string::npos);
+  st->set_log_bytes(uint64_t{129} << 20);
+  CHECK(exo::ctl::RenderStatus(r).find("WARNING     write-ahead logs 129.0 MiB, over twice store.max_wal_mib (64.0 "
+                                       "MiB): flushes fail or fall behind") != std::string::npos);
+}
+
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {
   StatusResponse r;
   r.set_node_id("n1");

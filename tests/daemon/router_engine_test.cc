@@ -57,7 +57,7 @@ class SlowAppendStore final : public exo::store::DeltaStore {
                                   const exo::store::VerifyProgress& progress) const override {
     return real_->Verify(from, to, progress);
   }
-  uint64_t SizeOnDisk() const override { return real_->SizeOnDisk(); }
+  exo::store::StoreUsage Usage() const override { return real_->Usage(); }
   absl::StatusOr<int64_t> Spend(std::string_view key, int64_t amount, int64_t limit) override {
     return real_->Spend(key, amount, limit);
   }

@@ -174,5 +174,24 @@ TEST_CASE("the store's memory and log bounds in the config are the ones RocksDB 
   options << std::ifstream(options_file).rdbuf();
   CHECK(options.str().find("db_write_buffer_size=33554432\n") != std::string::npos);
   CHECK(options.str().find("max_total_wal_size=8388608\n") != std::string::npos);
+
+  // Status, the CLI and the metrics show what the store holds against those bounds.
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  REQUIRE(AdminService::NewStub(Connect(*d))->Status(&ctx, StatusRequest(), &st).ok());
+  CHECK(st.store().memtable_limit_bytes() == 32u << 20);
+  CHECK(st.store().log_limit_bytes() == 8u << 20);
+  CHECK(st.store().log_bytes() > 0);       // The route's deltas, synced to the log.
+  CHECK(st.store().memtable_bytes() > 0);  // And not flushed yet.
+  CHECK(st.store_size_bytes() == st.store().table_bytes() + st.store().log_bytes());
+  const exo::testing::CommandResult status = exo::testing::Ctl(*d, {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find(" of 8.0 MiB; memtables ") != std::string::npos);
+  CHECK(status.out.find(" of 32.0 MiB)") != std::string::npos);
+  const std::string metrics = exo::testing::HttpRequest(AdminPort(dir), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_store_log_limit_bytes 8388608\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_store_memtable_limit_bytes 33554432\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_store_log_bytes ") != std::string::npos);
   CHECK(d->Terminate() == 0);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -22,6 +23,7 @@ using exo::store::DeltaStore;
 using exo::store::OpenRocksDeltaStore;
 using exo::store::PendingDelta;
 using exo::store::StoreOptions;
+using exo::store::StoreUsage;
 using exo::testing::TempDir;
 using namespace exoroute::v1;  // NOLINT
 
@@ -498,16 +500,8 @@ TEST_CASE("the write-ahead logs stay within their bound however much is appended
   TempDir dir;
   const uint64_t bound = 512 << 10;
   std::unique_ptr<DeltaStore> s = OpenWithLogBound(dir / "db", bound);
-  auto logs_bytes = [&dir] {
-    uint64_t total = 0;
-    std::error_code gone;  // A flush may remove a log while they are listed.
-    for (const auto& f : std::filesystem::directory_iterator(dir / "db")) {
-      if (f.path().extension() != ".log") continue;
-      const uintmax_t size = std::filesystem::file_size(f.path(), gone);
-      if (!gone) total += size;
-    }
-    return total;
-  };
+  auto logs_bytes = [&s] { return s->Usage().log_bytes; };
+  CHECK(s->Usage().max_log_bytes == bound);
   uint64_t most = 0;
   for (uint32_t v = 1; v <= 400; ++v) {
     PendingDelta d = FillDelta("p", v, v);
@@ -543,6 +537,53 @@ TEST_CASE("the write-ahead logs stay within their bound however much is appended
   CHECK(c->Head().sequence() == 400);
   CHECK(c->Head().hash() == s->Head().hash());
   CHECK(c->Verify(0, 0, nullptr).ok);
+}
+
+TEST_CASE("the store's usage follows what it holds: logs and memtables while appending, tables after a close",
+          "[store]") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir / "db";
+  o.node_id = "node-t";
+  o.memtable_budget_bytes = uint64_t{48} << 20;
+  o.max_wal_bytes = uint64_t{24} << 20;
+  std::mt19937_64 rng(5);
+  auto noise = [&rng](size_t n) {  // Recorded inputs that do not compress.
+    std::string out(n, '\0');
+    for (char& c : out) c = static_cast<char>(rng());
+    return out;
+  };
+  constexpr uint64_t kAppended = 40 * 65536;  // 2.5 MiB of recorded inputs.
+  {
+    auto opened = OpenRocksDeltaStore(o);
+    REQUIRE(opened.ok());
+    std::unique_ptr<DeltaStore> s = *std::move(opened);
+    const StoreUsage empty = s->Usage();
+    CHECK(empty.memtable_budget_bytes == o.memtable_budget_bytes);
+    CHECK(empty.max_log_bytes == o.max_wal_bytes);
+    CHECK(empty.memtable_bytes < 1 << 20);
+    for (uint32_t v = 1; v <= 40; ++v) {
+      PendingDelta d = FillDelta("p", v, v);
+      d.inputs = noise(65536);
+      std::vector<PendingDelta> batch;
+      batch.push_back(std::move(d));
+      REQUIRE(s->Append(std::move(batch)).ok());
+    }
+    // Everything is in the logs and the memtables (both bounds far above it): nothing flushed.
+    const StoreUsage full = s->Usage();
+    INFO("logs " << full.log_bytes << ", memtables " << full.memtable_bytes << ", tables " << full.table_bytes);
+    CHECK(full.log_bytes >= kAppended);
+    CHECK(full.memtable_bytes >= kAppended);
+    CHECK(full.table_bytes < kAppended);
+  }
+  // A stopped node keeps everything in table files: a start reads no log.
+  auto reopened = OpenRocksDeltaStore(o);
+  REQUIRE(reopened.ok());
+  const StoreUsage after = (*reopened)->Usage();
+  INFO("logs " << after.log_bytes << ", memtables " << after.memtable_bytes << ", tables " << after.table_bytes);
+  CHECK(after.table_bytes >= kAppended);
+  CHECK(after.log_bytes < kAppended / 10);
+  CHECK(after.memtable_bytes < kAppended / 10);
 }
 
 TEST_CASE("damaged files are refused at open and never recovered to a shorter chain; a torn last record is dropped",
