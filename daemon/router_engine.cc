@@ -366,8 +366,8 @@ int64_t RouterEngine::SmallestLot(const ParentOrder& order) const { return daemo
 absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
   const Instrument* inst = FindInstrument(order.symbol());
   if (inst == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("order.symbol: unknown symbol \"", order.symbol(), "\""));
+    return absl::FailedPreconditionError(absl::StrCat("order.symbol: unknown symbol \"", order.symbol(),
+                                                      "\" (this node trades: ", KnownSymbols(), ")"));
   }
   return CheckOrderVenues(order, *inst, venue_configs_);
 }

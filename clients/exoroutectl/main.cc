@@ -297,7 +297,7 @@ int CmdRoute(Context& c) {
   }
   if (inst == nullptr) {
     return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "unknown symbol \"", a.Get("symbol"), "\" (this node trades: ", absl::StrJoin(known, ", "), ")")));
+        "--symbol: unknown symbol \"", a.Get("symbol"), "\" (this node trades: ", absl::StrJoin(known, ", "), ")")));
   }
   RouteRequest req;
   ParentOrder* o = req.mutable_order();
@@ -1184,11 +1184,15 @@ int CmdSolve(Context& c) {
     symbol = *only;
   }
   const Instrument* inst = nullptr;
+  std::vector<std::string> known;
   for (const auto& i : config->instruments()) {
+    known.push_back(i.symbol());
     if (i.symbol() == symbol) inst = &i;
   }
   if (inst == nullptr) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat("unknown symbol \"", symbol, "\" (not in the config)")));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat(a.Has("symbol") ? "--symbol" : "--books", ": unknown symbol \"", symbol,
+                     "\" (the config trades: ", absl::StrJoin(known, ", "), ")")));
   }
   // The order as `route` would send it (the same flags), checked as the node checks it.
   ParentOrder order;

@@ -300,7 +300,7 @@ TEST_CASE("unroutable orders get the reason", "[engine]") {
   auto o = Order("x", SIDE_BUY, kBtc);
   o.set_symbol("DOGE-USD");
   CHECK(n.engine->Route(o, ROUTE_MODE_PLAN_ONLY).status().message() ==
-        "order.symbol: unknown symbol \"DOGE-USD\"");
+        "order.symbol: unknown symbol \"DOGE-USD\" (this node trades: BTC-USD, ETH-USD)");
   o = Order("x", SIDE_BUY, kBtc);
   for (const char* v : {"SIM-A", "SIM-B", "SIM-C"}) o.add_denied_venues(v);
   auto denied = n.engine->Route(o, ROUTE_MODE_PLAN_ONLY);

@@ -546,7 +546,7 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   unknown.mutable_order()->set_symbol("NOPE");
   s = CallRoute(ch, unknown, &resp);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(s.error_message() == "order.symbol: unknown symbol \"NOPE\"");
+  CHECK(s.error_message() == "order.symbol: unknown symbol \"NOPE\" (this node trades: BTC-USD, ETH-USD)");
   s = CallRoute(ch, Route("bad", SIDE_BUY, 1, ROUTE_MODE_UNSPECIFIED), &resp);
   CHECK(s.error_message().rfind("mode: ", 0) == 0);
 
@@ -616,6 +616,10 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   CHECK(r.err == "exoroutectl: INVALID_ARGUMENT: order.allowed_venues[0]: unknown venue \"NOPE\"\n");
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "up", "--qty", "1"});
   CHECK(r.exit_code == 2);
+  r = Ctl(*d, {"route", "--symbol", "XBT-USD", "--side", "buy", "--qty", "1"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "exoroutectl: FAILED_PRECONDITION: --symbol: unknown symbol \"XBT-USD\" (this node trades: BTC-USD, "
+                 "ETH-USD)\n");
   // A quantity that cannot be right is refused before any call, in the units the user typed.
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "-1"});
   CHECK(r.exit_code == 2);
@@ -1349,6 +1353,12 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(d.stats().marginal_price() == 6501350);
   REQUIRE(d.exclusions_size() == 1);
   CHECK(d.exclusions(0).reason() == "no book for it in " + (dir / "books.json"));
+  // A symbol the config does not trade: named with where it came from.
+  auto unknown = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
+                                                      "--qty", "1.5", "--symbol", "XBT-USD"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err == "exoroutectl: FAILED_PRECONDITION: --symbol: unknown symbol \"XBT-USD\" (the config trades: "
+                       "BTC-USD, ETH-USD)\n");
 
   auto table = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                     "buy", "--qty", "1.5"});
