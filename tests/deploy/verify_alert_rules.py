@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""deploy/prometheus/exoroute-alerts.yml is usable as it ships: it parses as YAML in Prometheus's
+rule-file shape, every rule is complete (a name, an expression, a severity, a summary and a
+description), and every exoroute metric a rule reads is one a running node exports — checked
+against the /metrics of a real exorouted started as a cluster node with privacy budgets, after
+one route (a node's every metric family: a single node's, the peer port's and the cluster's)."""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import yaml
+
+SEVERITIES = {"page", "ticket", "info"}
+METRIC = re.compile(r"\b((?:exoroute|process)_[a-zA-Z0-9_]+)")
+DURATION = re.compile(r"^[0-9]+[smhd]$")
+
+
+def fail(what):
+    print("FAIL:", what)
+    sys.exit(1)
+
+
+def rule_problems(doc):
+    """What is wrong with the rule file's shape, one line each; and its rules."""
+    problems, rules = [], []
+    groups = doc.get("groups") if isinstance(doc, dict) else None
+    if not groups:
+        return ["no `groups`"], []
+    names = set()
+    for g in groups:
+        if not g.get("name"):
+            problems.append("a group without a name")
+        for r in g.get("rules") or []:
+            name = r.get("alert", "")
+            rules.append(r)
+            if not re.fullmatch(r"Exoroute[A-Z][A-Za-z]+", name):
+                problems.append(f"rule {name!r}: alert names are Exoroute<CamelCase>")
+            if name in names:
+                problems.append(f"rule {name}: defined twice")
+            names.add(name)
+            expr = r.get("expr")
+            if not isinstance(expr, str) or not expr.strip():
+                problems.append(f"rule {name}: no expr")
+            elif expr.count("(") != expr.count(")") or expr.count("[") != expr.count("]") or \
+                    expr.count("{") != expr.count("}"):
+                problems.append(f"rule {name}: unbalanced brackets in {expr!r}")
+            if "for" in r and not DURATION.match(str(r["for"])):
+                problems.append(f"rule {name}: `for: {r['for']}` is not a duration")
+            if (r.get("labels") or {}).get("severity") not in SEVERITIES:
+                problems.append(f"rule {name}: labels.severity must be one of {sorted(SEVERITIES)}")
+            for key in ("summary", "description"):
+                if not (r.get("annotations") or {}).get(key):
+                    problems.append(f"rule {name}: no annotations.{key}")
+    if not rules:
+        problems.append("no rules")
+    return problems, rules
+
+
+def unknown_metrics(rules, families):
+    """(rule, metric) for each metric a rule reads that `families` (name -> type) lacks."""
+    out = []
+    for r in rules:
+        for m in METRIC.findall(r["expr"]):
+            base = re.sub(r"_(bucket|sum|count)$", "", m)
+            if m in families or (base != m and families.get(base) == "histogram"):
+                continue
+            out.append((r["alert"], m))
+    return out
+
+
+def metric_families(text):
+    families = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            families[name] = kind
+    return families
+
+
+def start_cluster_node(exorouted, root, tmp):
+    certs = os.path.join(tmp, "certs")
+    subprocess.run([os.path.join(root, "deploy", "gen-certs.sh"), certs, "n1", "n2"], check=True,
+                   stdout=subprocess.DEVNULL)
+    cfg = json.loads(subprocess.run([exorouted, "--print-default-config"], check=True, capture_output=True,
+                                    text=True).stdout)
+    data = os.path.join(tmp, "data")
+    os.makedirs(data)
+    cfg["node_id"] = "n1"
+    cfg["data_dir"] = data
+    cfg["listen"]["address"] = "127.0.0.1:0"
+    cfg["admin"]["listen"] = "127.0.0.1:0"
+    cfg["cluster"] = {
+        "listen": "127.0.0.1:0",
+        "ca_file": os.path.join(certs, "ca.pem"),
+        "cert_file": os.path.join(certs, "n1.pem"),
+        "key_file": os.path.join(certs, "n1.key"),
+        # A peer that is not running: the node still exports every peer metric for it.
+        "peers": [{"node_id": "n2", "address": "127.0.0.1:9"}],
+        "privacy": {"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000},
+    }
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    log = open(os.path.join(tmp, "exorouted.log"), "w")
+    proc = subprocess.Popen([exorouted, "--config", os.path.join(tmp, "config.json")],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    admin_file = os.path.join(data, "admin_endpoint")
+    deadline = time.time() + 30
+    while not (os.path.exists(admin_file) and os.path.getsize(admin_file) > 0):
+        if proc.poll() is not None:
+            fail("exorouted exited during start-up: " + open(os.path.join(tmp, "exorouted.log")).read()[-2000:])
+        if time.time() > deadline:
+            proc.kill()
+            fail("exorouted not ready in 30 s")
+        time.sleep(0.02)
+    return proc, open(admin_file).read().strip()
+
+
+def route_once(exoroutectl, tmp):
+    """One plan-only route through the node: it spends privacy budget (the peer is down and
+    dropped), so the budget families appear."""
+    data = os.path.join(tmp, "data")
+    r = subprocess.run([exoroutectl, "--endpoint", open(os.path.join(data, "endpoint")).read().strip(),
+                        "--ca", os.path.join(data, "certs", "ca.pem"), "route", "--symbol", "BTC-USD",
+                        "--side", "buy", "--qty", "1", "--id", "alerts-1"], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        fail(f"exoroutectl route: {r.stdout}{r.stderr}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--exorouted", required=True)
+    ap.add_argument("--exoroutectl", required=True)
+    ap.add_argument("--root", required=True)
+    args = ap.parse_args()
+    path = os.path.join(args.root, "deploy", "prometheus", "exoroute-alerts.yml")
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    problems, rules = rule_problems(doc)
+    if problems:
+        fail(f"{path}:\n  " + "\n  ".join(problems))
+
+    # The checks find what they are for (a check that cannot fail checks nothing).
+    bad, _ = rule_problems({"groups": [{"name": "g", "rules": [
+        {"alert": "ExorouteBroken", "expr": "rate(exoroute_a[5m]", "for": "soon", "labels": {}}]}]})
+    if len(bad) != 5:
+        fail(f"the shape check missed a broken rule: {bad}")
+    if unknown_metrics([{"alert": "ExorouteX", "expr": "exoroute_no_such_metric > 0"}],
+                       {"exoroute_uptime_seconds": "gauge"}) != [("ExorouteX", "exoroute_no_such_metric")]:
+        fail("the metric check missed an unknown metric")
+
+    with tempfile.TemporaryDirectory(prefix="exo-alerts-") as tmp:
+        proc, admin = start_cluster_node(args.exorouted, args.root, tmp)
+        try:
+            route_once(args.exoroutectl, tmp)
+            text = urllib.request.urlopen(f"http://{admin}/metrics", timeout=10).read().decode()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    families = metric_families(text)
+    if "exoroute_peer_call_seconds" not in families or "exoroute_privacy_budget_limit_epsilon" not in families:
+        fail("the cluster node's /metrics lacks the cluster families: " + ", ".join(sorted(families)))
+    missing = unknown_metrics(rules, families)
+    if missing:
+        fail("rules read metrics no node exports: " + ", ".join(f"{r}: {m}" for r, m in missing))
+    read = sorted({m for r in rules for m in METRIC.findall(r["expr"])})
+    print(f"ok: {len(rules)} rules, {len(read)} metrics read, all exported by a running node")
+
+
+if __name__ == "__main__":
+    main()
