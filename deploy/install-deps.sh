@@ -16,7 +16,7 @@ PACKAGES=(
   libgoogle-perftools-dev
   # The Python SDK's Ed25519 check of signed chain heads (an independent verifier)
   python3-cryptography
-  # Parses deploy/prometheus/exoroute-alerts.yml in its test (tests/deploy/verify_alert_rules.py)
+  # Parses deploy/prometheus/exoroute-alerts.yml in its test (tests/deploy/verify_monitoring.py)
   python3-yaml
 )
 if [ "${1:-}" = "--fuzz" ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""deploy/prometheus/exoroute-alerts.yml is usable as it ships: it parses as YAML in Prometheus's
-rule-file shape, every rule is complete (a name, an expression, a severity, a summary and a
-description), and every exoroute metric a rule reads is one a running node exports — checked
+"""deploy/prometheus/exoroute-alerts.yml and deploy/grafana/exoroute-dashboard.json are usable as
+they ship: the rules parse as YAML in Prometheus's rule-file shape and every rule is complete (a
+name, an expression, a severity, a summary and a description); the dashboard parses as Grafana's
+JSON model, every panel has a title, a place and queries; and every exoroute metric a rule or a
+panel reads is one a running node exports — checked
 against the /metrics of a real exorouted started as a cluster node with privacy budgets, after
 one route (a node's every metric family: a single node's, the peer port's and the cluster's)."""
 import argparse
@@ -62,15 +64,49 @@ def rule_problems(doc):
     return problems, rules
 
 
-def unknown_metrics(rules, families):
-    """(rule, metric) for each metric a rule reads that `families` (name -> type) lacks."""
+def dashboard_problems(doc):
+    """What is wrong with the dashboard's shape, one line each; and its queries as (where, expr)."""
+    problems, queries = [], []
+    if not isinstance(doc, dict) or not doc.get("title") or not doc.get("uid"):
+        return ["no title or uid"], []
+    if [i.get("name") for i in doc.get("__inputs", [])] != ["DS_PROMETHEUS"]:
+        problems.append("__inputs: one Prometheus data source, DS_PROMETHEUS, chosen at import")
+    for v in (doc.get("templating") or {}).get("list", []):
+        queries.append((f"variable {v.get('name')}", v.get("query", "")))
+    ids = set()
+    for p in doc.get("panels") or []:
+        title = p.get("title", "")
+        if not title:
+            problems.append(f"panel {p.get('id')}: no title")
+        if p.get("id") in ids:
+            problems.append(f"panel {title!r}: id {p.get('id')} used twice")
+        ids.add(p.get("id"))
+        if set((p.get("gridPos") or {}).keys()) != {"x", "y", "w", "h"}:
+            problems.append(f"panel {title!r}: gridPos needs x, y, w, h")
+        targets = p.get("targets") or []
+        if not targets:
+            problems.append(f"panel {title!r}: no queries")
+        if len({t.get("refId") for t in targets}) != len(targets):
+            problems.append(f"panel {title!r}: refIds not unique")
+        for t in targets:
+            expr = t.get("expr", "")
+            if not expr or expr.count("(") != expr.count(")") or expr.count("{") != expr.count("}"):
+                problems.append(f"panel {title!r}: query {t.get('refId')} empty or unbalanced: {expr!r}")
+            queries.append((f"panel {title!r}", expr))
+    if not ids:
+        problems.append("no panels")
+    return problems, queries
+
+
+def unknown_metrics(queries, families):
+    """(where, metric) for each metric a query reads that `families` (name -> type) lacks."""
     out = []
-    for r in rules:
-        for m in METRIC.findall(r["expr"]):
+    for where, expr in queries:
+        for m in METRIC.findall(expr):
             base = re.sub(r"_(bucket|sum|count)$", "", m)
             if m in families or (base != m and families.get(base) == "histogram"):
                 continue
-            out.append((r["alert"], m))
+            out.append((where, m))
     return out
 
 
@@ -145,15 +181,26 @@ def main():
     problems, rules = rule_problems(doc)
     if problems:
         fail(f"{path}:\n  " + "\n  ".join(problems))
+    queries = [(f"rule {r['alert']}", r["expr"]) for r in rules]
+    dashboard = os.path.join(args.root, "deploy", "grafana", "exoroute-dashboard.json")
+    with open(dashboard) as f:
+        problems, panel_queries = dashboard_problems(json.load(f))
+    if problems:
+        fail(f"{dashboard}:\n  " + "\n  ".join(problems))
+    queries += panel_queries
 
     # The checks find what they are for (a check that cannot fail checks nothing).
     bad, _ = rule_problems({"groups": [{"name": "g", "rules": [
         {"alert": "ExorouteBroken", "expr": "rate(exoroute_a[5m]", "for": "soon", "labels": {}}]}]})
     if len(bad) != 5:
         fail(f"the shape check missed a broken rule: {bad}")
-    if unknown_metrics([{"alert": "ExorouteX", "expr": "exoroute_no_such_metric > 0"}],
-                       {"exoroute_uptime_seconds": "gauge"}) != [("ExorouteX", "exoroute_no_such_metric")]:
+    if unknown_metrics([("rule ExorouteX", "exoroute_no_such_metric > 0")],
+                       {"exoroute_uptime_seconds": "gauge"}) != [("rule ExorouteX", "exoroute_no_such_metric")]:
         fail("the metric check missed an unknown metric")
+    bad, _ = dashboard_problems({"title": "t", "uid": "u", "__inputs": [{"name": "DS_PROMETHEUS"}], "panels": [
+        {"id": 1, "title": "", "gridPos": {"x": 0}, "targets": [{"refId": "A", "expr": "rate(x[5m]"}]}]})
+    if len(bad) != 3:
+        fail(f"the dashboard check missed a broken panel: {bad}")
 
     with tempfile.TemporaryDirectory(prefix="exo-alerts-") as tmp:
         proc, admin = start_cluster_node(args.exorouted, args.root, tmp)
@@ -166,11 +213,12 @@ def main():
     families = metric_families(text)
     if "exoroute_peer_call_seconds" not in families or "exoroute_privacy_budget_limit_epsilon" not in families:
         fail("the cluster node's /metrics lacks the cluster families: " + ", ".join(sorted(families)))
-    missing = unknown_metrics(rules, families)
+    missing = unknown_metrics(queries, families)
     if missing:
-        fail("rules read metrics no node exports: " + ", ".join(f"{r}: {m}" for r, m in missing))
-    read = sorted({m for r in rules for m in METRIC.findall(r["expr"])})
-    print(f"ok: {len(rules)} rules, {len(read)} metrics read, all exported by a running node")
+        fail("queries read metrics no node exports: " + ", ".join(f"{w}: {m}" for w, m in missing))
+    read = sorted({m for _, e in queries for m in METRIC.findall(e)})
+    print(f"ok: {len(rules)} rules, {len(panel_queries)} dashboard queries, {len(read)} metrics read, "
+          "all exported by a running node")
 
 
 if __name__ == "__main__":
