@@ -214,6 +214,9 @@ absl::Status Validate(const DaemonConfig& c) {
   EXO_RETURN_IF_ERROR(ValidateServerThreads(c.listen()));
   EXO_RETURN_IF_ERROR(ValidateStoreBounds(c.store()));
   EXO_RETURN_IF_ERROR(ValidateBackupDir(c));
+  if (!exoroute::v1::LogFormat_IsValid(c.log().format())) {
+    return Bad("log.format", absl::StrCat("must be LOG_FORMAT_TEXT or LOG_FORMAT_JSON, got ", c.log().format()));
+  }
   const auto& tls = c.tls();
   bool any_file = !tls.cert_file().empty() || !tls.key_file().empty() || !tls.ca_file().empty();
   if (tls.insecure_plaintext() && any_file) {

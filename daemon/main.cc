@@ -11,6 +11,7 @@
 #include "daemon/exorouted.h"
 #include "exo/clock.h"
 #include "exo/log.h"
+#include "grpc/support/log.h"
 
 namespace {
 
@@ -51,6 +52,14 @@ std::string CtlPath() {
   return "exoroutectl";
 }
 
+// gRPC's log messages (those its verbosity lets through: errors by default, GRPC_VERBOSITY) as
+// exorouted's own lines, "grpc: <file>:<line>: <message>".
+void GrpcLogLine(gpr_log_func_args* args) {
+  const std::string file = args->file != nullptr ? std::filesystem::path(args->file).filename().string() : "?";
+  exo::LogLine(args->severity == GPR_LOG_SEVERITY_ERROR ? exo::LogLevel::kError : exo::LogLevel::kInfo,
+               "grpc: " + file + ":" + std::to_string(args->line) + ": " + (args->message != nullptr ? args->message : ""));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,6 +92,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "exorouted: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
+  exo::SetLogFormat(config->log().format() == exoroute::v1::LOG_FORMAT_JSON ? exo::LogFormat::kJson
+                                                                            : exo::LogFormat::kText,
+                    config->node_id());
+  // gRPC's own messages (a failed TLS handshake, say) in the same format as every other line.
+  gpr_set_log_function(GrpcLogLine);
   if (check_only) {
     // The certificate files too, as the start would check them (the dev ones are made at start).
     if (absl::Status s = exo::daemon::CheckCertificateFiles(*config); !s.ok()) {

@@ -25,33 +25,125 @@ Clock* SystemClock() {
   return &clock;
 }
 
-void LogLine(LogLevel level, const std::string& message) {
-  int64_t ns = SystemClock()->NowNs();
+namespace {
+
+LogFormat g_format = LogFormat::kText;  // Set once at start-up (SetLogFormat), then read only.
+const std::string* g_node = new std::string();
+
+// Length of the valid UTF-8 sequence at s[i] (0: not one).
+size_t Utf8Length(const std::string& s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xc0) == 0x80; };
+  const unsigned char c = b(i);
+  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xe0 && b(i + 1) < 0xa0) return 0;  // Overlong.
+    if (c == 0xed && b(i + 1) > 0x9f) return 0;  // Surrogates.
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xf0 && b(i + 1) < 0x90) return 0;  // Overlong.
+    if (c == 0xf4 && b(i + 1) > 0x8f) return 0;  // Beyond U+10FFFF.
+    return 4;
+  }
+  return 0;
+}
+
+// Messages carry text from outside (a venue's reject reason, a peer's error, a garbled field):
+// control characters are escaped, so one message is one line and no text can forge another.
+void AppendText(const std::string& message, std::string* line) {
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      *line += c;
+    } else if (c == '\n') {
+      *line += "\\n";
+    } else if (c == '\t') {
+      *line += "\\t";
+    } else if (c == '\r') {
+      *line += "\\r";
+    } else {
+      *line += absl::StrFormat("\\x%02x", u);
+    }
+  }
+}
+
+// As a JSON string's content: quotes, backslashes and control characters escaped, valid UTF-8
+// kept, and a byte that is not UTF-8 written as the text \xNN (as the text format does), so
+// that every line is valid JSON.
+void AppendJson(const std::string& text, std::string* line) {
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      if (const size_t n = Utf8Length(text, i); n > 0) {
+        line->append(text, i, n);
+        i += n;
+      } else {
+        *line += absl::StrFormat("\\\\x%02x", u);
+        ++i;
+      }
+      continue;
+    }
+    if (c == '"') {
+      *line += "\\\"";
+    } else if (c == '\\') {
+      *line += "\\\\";
+    } else if (c == '\n') {
+      *line += "\\n";
+    } else if (c == '\t') {
+      *line += "\\t";
+    } else if (c == '\r') {
+      *line += "\\r";
+    } else if (u < 0x20 || u == 0x7f) {
+      *line += absl::StrFormat("\\u%04x", u);
+    } else {
+      *line += c;
+    }
+    ++i;
+  }
+}
+
+}  // namespace
+
+void SetLogFormat(LogFormat format, const std::string& node) {
+  g_format = format;
+  g_node = new std::string(node);  // (The last one stays: a line may be reading it.)
+}
+
+std::string FormatLogLine(LogLevel level, const std::string& message, int64_t ns) {
   std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-  const char* tag = level == LogLevel::kInfo ? "INFO " : level == LogLevel::kWarning ? "WARN " : "ERROR";
-  std::string line = absl::StrFormat("%s.%03dZ %s ", stamp, static_cast<int>((ns / 1'000'000) % 1000), tag);
-  // Messages carry text from outside (a venue's reject reason, a peer's error, a garbled field):
-  // control characters are escaped, so one message is one line and no text can forge another.
-  line.reserve(line.size() + message.size() + 1);
-  for (const char c : message) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      line += c;
-    } else if (c == '\n') {
-      line += "\\n";
-    } else if (c == '\t') {
-      line += "\\t";
-    } else if (c == '\r') {
-      line += "\\r";
-    } else {
-      line += absl::StrFormat("\\x%02x", u);
+  const int millis = static_cast<int>((ns / 1'000'000) % 1000);
+  std::string line;
+  line.reserve(64 + message.size());
+  if (g_format == LogFormat::kJson) {
+    const char* name = level == LogLevel::kInfo ? "info" : level == LogLevel::kWarning ? "warning" : "error";
+    line = absl::StrFormat("{\"time\":\"%s.%03dZ\",\"level\":\"%s\"", stamp, millis, name);
+    if (!g_node->empty()) {
+      line += ",\"node\":\"";
+      AppendJson(*g_node, &line);
+      line += '"';
     }
+    line += ",\"message\":\"";
+    AppendJson(message, &line);
+    line += "\"}\n";
+    return line;
   }
+  const char* tag = level == LogLevel::kInfo ? "INFO " : level == LogLevel::kWarning ? "WARN " : "ERROR";
+  line = absl::StrFormat("%s.%03dZ %s ", stamp, millis, tag);
+  AppendText(message, &line);
   line += '\n';
+  return line;
+}
+
+void LogLine(LogLevel level, const std::string& message) {
+  const std::string line = FormatLogLine(level, message, SystemClock()->NowNs());
   // One write(2) per line keeps lines whole across threads.
   ssize_t ignored = ::write(2, line.data(), line.size());
   (void)ignored;

@@ -1,7 +1,11 @@
-// Minimal structured logging to stderr: "2026-11-24T17:00:00.123Z INFO  message".
+// Minimal structured logging to stderr, one line per message: text,
+//   2026-11-24T17:00:00.123Z INFO  message
+// or JSON (SetLogFormat; config log.format), for log shippers,
+//   {"time":"2026-11-24T17:00:00.123Z","level":"info","node":"n1","message":"message"}
 // Thread-safe (one write per line). Abseil 20220623 has no absl/log.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -9,8 +13,15 @@
 namespace exo {
 
 enum class LogLevel { kInfo, kWarning, kError };
+enum class LogFormat { kText, kJson };
+
+// How every later line is written; `node` names the node in JSON lines ("" leaves it out). Set
+// once, at start-up, before other threads log.
+void SetLogFormat(LogFormat format, const std::string& node);
 
 void LogLine(LogLevel level, const std::string& message);
+// The line LogLine writes at `time_ns` (with its newline).
+std::string FormatLogLine(LogLevel level, const std::string& message, int64_t time_ns);
 
 template <typename... Args>
 void LogInfo(const absl::FormatSpec<Args...>& fmt, const Args&... args) {

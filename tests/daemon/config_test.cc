@@ -137,6 +137,20 @@ TEST_CASE("the store's memory and log bounds default to 64 MiB and are checked",
         "config test.json: store.max_wal_mib: must be within 4..65536 (MiB), got 2");
 }
 
+TEST_CASE("the log's format is text by default, JSON on request, and nothing else", "[config]") {
+  auto with = [](const std::string& log) {
+    return DefaultWith(R"("data_dir": "./exoroute-data",)", R"("data_dir": "./exoroute-data", "log": )" + log + ",");
+  };
+  auto defaults = ParseConfig(DefaultConfigJson(), "test.json");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->log().format() == exoroute::v1::LOG_FORMAT_UNSPECIFIED);  // Text.
+  auto json = ParseConfig(with(R"({"format": "LOG_FORMAT_JSON"})"), "test.json");
+  REQUIRE(json.ok());
+  CHECK(json->log().format() == exoroute::v1::LOG_FORMAT_JSON);
+  CHECK(ErrorOf(with(R"({"format": 9})")) == "config test.json: log.format: must be LOG_FORMAT_TEXT or LOG_FORMAT_JSON, got 9");
+  CHECK(ErrorOf(with(R"({"format": "LOG_FORMAT_XML"})")).find("log.format") != std::string::npos);
+}
+
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
         "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");

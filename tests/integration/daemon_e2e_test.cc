@@ -16,6 +16,7 @@
 
 #include "adapters/fix/fix_engine.h"
 #include "clients/cpp/exoroute_client.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
@@ -1714,4 +1715,48 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
                                 "finished PLAN_STATUS_EXPIRED"});
   CHECK(d->Terminate() == 0);
   fix_venue->Stop();
+}
+
+TEST_CASE("with log.format JSON every line exorouted writes, gRPC's own included, is one JSON object naming the node",
+          "[e2e][log]") {
+  TempDir dir;
+  std::string json = TestConfigJson(dir.path());
+  const std::string anchor = "\"data_dir\": ";
+  REQUIRE(json.find(anchor) != std::string::npos);
+  json.insert(json.find(anchor), R"("log": {"format": "LOG_FORMAT_JSON"},
+  )");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  RouteResponse resp;
+  REQUIRE(CallRoute(Connect(*d), exo::testing::BtcOrder("json-log", SIDE_BUY, kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  // A plaintext client at the TLS port: gRPC's own error line, in the same format.
+  CHECK(exo::testing::Run(EXOROUTECTL_PATH, {"--insecure", "--endpoint", d->endpoint(), "--timeout", "1000", "status"})
+            .exit_code == 1);
+  CHECK(d->Terminate() == 0);
+  const std::vector<std::string> lines = absl::StrSplit(d->log(), '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() >= 3);
+  std::set<std::string> levels;
+  bool opened = false, stopped = false, grpc = false;
+  for (const std::string& line : lines) {
+    INFO(line);
+    google::protobuf::Struct parsed;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(line, &parsed).ok());
+    const auto& f = parsed.fields();
+    REQUIRE(f.count("message") == 1);
+    CHECK(f.at("node").string_value() == "node-1");  // The default config's.
+    CHECK(f.at("time").string_value().size() == std::string("2026-12-04T05:06:07.089Z").size());
+    levels.insert(f.at("level").string_value());
+    const std::string& m = f.at("message").string_value();
+    opened = opened || m.rfind("store ", 0) == 0;
+    stopped = stopped || m == "received SIGTERM";
+    grpc = grpc || (m.rfind("grpc: ", 0) == 0 && m.find("Handshake failed") != std::string::npos &&
+                    f.at("level").string_value() == "error");
+  }
+  CHECK(opened);
+  CHECK(stopped);
+  CHECK(grpc);
+  CHECK(levels.count("info") == 1);
+  for (const std::string& l : levels) CHECK((l == "info" || l == "warning" || l == "error"));
 }

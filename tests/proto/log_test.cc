@@ -9,6 +9,8 @@
 #include <string>
 
 #include "exo/log.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/testing/temp_dir.h"
 
 namespace {
@@ -46,4 +48,31 @@ TEST_CASE("a log message carrying newlines or control characters from outside st
   // Text without control characters is written as it is (UTF-8 included).
   CHECK(Logged("BTC-USD € 65000.00 \"quoted\" \\ back").find("venue says: BTC-USD € 65000.00 \"quoted\" \\ back\n") !=
         std::string::npos);
+}
+
+TEST_CASE("JSON log lines are one valid JSON object each, whatever the message carries", "[log]") {
+  exo::SetLogFormat(exo::LogFormat::kJson, "node-\"1\"");
+  // Quotes, backslashes, control characters, UTF-8, a byte that is not UTF-8 and a cut-off
+  // sequence: what a garbled venue message may hold.
+  const std::string message = "reject \"x\" \\ path\nforged line\r\x1b[2J\x7f\ttab € \xff end \xe2\x82";
+  // 2026-12-04T05:06:07.089Z
+  const int64_t at = int64_t{1'796'360'767} * 1'000'000'000 + 89'000'000;
+  const std::string line = exo::FormatLogLine(exo::LogLevel::kWarning, message, at);
+  exo::SetLogFormat(exo::LogFormat::kText, "");
+  INFO(line);
+  REQUIRE(!line.empty());
+  CHECK(line.find('\n') == line.size() - 1);
+  google::protobuf::Struct parsed;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(line.substr(0, line.size() - 1), &parsed).ok());
+  const auto& f = parsed.fields();
+  CHECK(f.at("time").string_value() == "2026-12-04T05:06:07.089Z");
+  CHECK(f.at("level").string_value() == "warning");
+  CHECK(f.at("node").string_value() == "node-\"1\"");
+  // Everything as it was, but the bytes that are not UTF-8, which read as the text \xNN.
+  CHECK(f.at("message").string_value() ==
+        "reject \"x\" \\ path\nforged line\r\x1b[2J\x7f\ttab € \\xff end \\xe2\\x82");
+  CHECK(f.size() == 4);
+
+  // Text again: the same message, escaped as before.
+  CHECK(exo::FormatLogLine(exo::LogLevel::kInfo, "a\nb", at) == "2026-12-04T05:06:07.089Z INFO  a\\nb\n");
 }
