@@ -1720,13 +1720,9 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
 TEST_CASE("with log.format JSON every line exorouted writes, gRPC's own included, is one JSON object naming the node",
           "[e2e][log]") {
   TempDir dir;
-  std::string json = TestConfigJson(dir.path());
-  const std::string anchor = "\"data_dir\": ";
-  REQUIRE(json.find(anchor) != std::string::npos);
-  json.insert(json.find(anchor), R"("log": {"format": "LOG_FORMAT_JSON"},
-  )");
   std::string error;
-  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  auto d = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path(), R"("log": {"format": "LOG_FORMAT_JSON"})"),
+                                &error);
   INFO(error);
   REQUIRE(d != nullptr);
   RouteResponse resp;

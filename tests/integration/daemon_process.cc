@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 
@@ -90,6 +91,14 @@ std::string TestConfigJson(const std::string& data_dir) {
   replace("127.0.0.1:9464", "127.0.0.1:0");
   replace("\"update_interval_ms\": 100", "\"update_interval_ms\": 20");
   replace("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 10");
+  return json;
+}
+
+std::string TestConfigJson(const std::string& data_dir, const std::string& members) {
+  std::string json = TestConfigJson(data_dir);
+  const size_t at = json.find("\"data_dir\": ");
+  if (at == std::string::npos) throw std::logic_error("the default config has no data_dir to add members before");
+  json.insert(at, members + ",\n  ");
   return json;
 }
 

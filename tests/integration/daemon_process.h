@@ -17,6 +17,9 @@ namespace exo::testing {
 
 // The embedded default config, with the data dir set, port 0 and fast simulated venues.
 std::string TestConfigJson(const std::string& data_dir);
+// The same with `members` (top-level JSON members, e.g. R"("log": {"format": "LOG_FORMAT_JSON"})")
+// added.
+std::string TestConfigJson(const std::string& data_dir, const std::string& members);
 
 class DaemonProcess {
  public:

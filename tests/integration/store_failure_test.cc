@@ -148,13 +148,9 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
 
 TEST_CASE("the store's memory and log bounds in the config are the ones RocksDB runs with", "[e2e][store]") {
   TempDir dir;
-  std::string json = TestConfigJson(dir.path());
-  const std::string anchor = "\"data_dir\": ";
-  REQUIRE(json.find(anchor) != std::string::npos);
-  json.insert(json.find(anchor), R"("store": {"memtable_mib": 32, "max_wal_mib": 8},
-  )");
   std::string error;
-  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  auto d = DaemonProcess::Start(dir.path(),
+                                TestConfigJson(dir.path(), R"("store": {"memtable_mib": 32, "max_wal_mib": 8})"), &error);
   INFO(error);
   REQUIRE(d != nullptr);
   RouteResponse resp;

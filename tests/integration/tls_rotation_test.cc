@@ -30,13 +30,8 @@ void Install(const std::string& from, const std::string& to) {
 
 // The test config serving the certificate files in `tls_dir`, re-read every second.
 std::string ConfigServing(const std::string& data_dir, const std::string& tls_dir) {
-  std::string json = TestConfigJson(data_dir);
-  const std::string at = R"("listen": {)";
-  REQUIRE(json.find(at) != std::string::npos);
-  json.insert(json.find(at), R"("tls": {"cert_file": ")" + tls_dir + R"(/server.pem", "key_file": ")" + tls_dir +
-                                 R"(/server.key", "ca_file": ")" + tls_dir + R"(/ca.pem", "reload_interval_s": 1},
-  )");
-  return json;
+  return TestConfigJson(data_dir, R"("tls": {"cert_file": ")" + tls_dir + R"(/server.pem", "key_file": ")" + tls_dir +
+                                      R"(/server.key", "ca_file": ")" + tls_dir + R"(/ca.pem", "reload_interval_s": 1})");
 }
 
 // A new connection that trusts only `ca_file`, or the error.
@@ -181,12 +176,9 @@ TEST_CASE("with client certificates required a halt records which client made it
   TempDir dir;
   const std::string certs = dir / "certs";
   REQUIRE(exo::testing::GenerateClusterCerts(certs, "server ops-1"));
-  std::string json = TestConfigJson(dir / "data");
-  const std::string at = R"("listen": {)";
-  REQUIRE(json.find(at) != std::string::npos);
-  json.insert(json.find(at), R"("tls": {"cert_file": ")" + certs + R"(/server.pem", "key_file": ")" + certs +
-                                 R"(/server.key", "ca_file": ")" + certs + R"(/ca.pem", "require_client_cert": true},
-  )");
+  const std::string json =
+      TestConfigJson(dir / "data", R"("tls": {"cert_file": ")" + certs + R"(/server.pem", "key_file": ")" + certs +
+                                       R"(/server.key", "ca_file": ")" + certs + R"(/ca.pem", "require_client_cert": true})");
   std::string error;
   auto d = DaemonProcess::Start(dir / "data", json, &error);
   INFO(error);
