@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "adapters/book_file.h"
 #include "adapters/ws/feed_connection.h"
 #include "daemon/solve_inputs.h"
@@ -29,6 +30,7 @@ constexpr uint32_t kThreadsBesideStreams = 8;
 
 using exoroute::v1::DaemonConfig;
 using exoroute::v1::ListenConfig;
+using exoroute::v1::RiskLimit;
 using exoroute::v1::StoreConfig;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
@@ -205,6 +207,31 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
   return absl::OkStatus();
 }
 
+// At most one limit per instrument, on a configured one, each entry limiting something.
+absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& symbols) {
+  std::set<std::string> limited;
+  for (int i = 0; i < c.risk_size(); ++i) {
+    const RiskLimit& r = c.risk(i);
+    const std::string p = absl::StrCat("risk[", i, "]");
+    if (symbols.count(r.symbol()) == 0) {
+      return Bad(p + ".symbol", absl::StrCat("\"", r.symbol(), "\" is not one of instruments[] (",
+                                             absl::StrJoin(symbols, ", "), ")"));
+    }
+    if (!limited.insert(r.symbol()).second) {
+      return Bad(p + ".symbol", absl::StrCat("\"", r.symbol(), "\" has a limit already: one entry per instrument"));
+    }
+    for (const auto& [field, value] : {std::pair<const char*, int64_t>{"max_order_quantity", r.max_order_quantity()},
+                                       {"max_order_notional", r.max_order_notional()},
+                                       {"max_working_quantity", r.max_working_quantity()}}) {
+      if (value < 0) return Bad(p + "." + field, absl::StrCat("must be >= 0 (0 = none), got ", value));
+    }
+    if (r.max_order_quantity() == 0 && r.max_order_notional() == 0 && r.max_working_quantity() == 0) {
+      return Bad(p, "sets no limit: give max_order_quantity, max_order_notional or max_working_quantity");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const DaemonConfig& c) {
   if (!std::regex_match(c.node_id(), IdPattern())) {
     return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", c.node_id(), "\""));
@@ -253,6 +280,7 @@ absl::Status Validate(const DaemonConfig& c) {
     if (in.price_scale() > 12) return Bad(p + ".price_scale", absl::StrCat("must be <= 12, got ", in.price_scale()));
     if (in.qty_scale() > 12) return Bad(p + ".qty_scale", absl::StrCat("must be <= 12, got ", in.qty_scale()));
   }
+  EXO_RETURN_IF_ERROR(ValidateRisk(c, symbols));
 
   if (c.venues().empty()) return Bad("venues", "at least one venue is required");
   if (c.venues_size() > solver::kMaxVenues) {

@@ -81,6 +81,8 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteRespon
     if (absl::Status halted = engine_->CheckTradingAllowed(req->order().symbol()); !halted.ok()) return ToGrpc(halted);
   }
   if (coordinator_ != nullptr) {
+    // The coordinator's risk limits on the whole order (a node's own share is not checked again).
+    if (absl::Status risk = engine_->CheckRisk(req->order(), req->mode()); !risk.ok()) return ToGrpc(risk);
     absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
     if (!r.ok()) return ToGrpc(r.status());
     *resp = *std::move(r);
@@ -344,6 +346,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   *resp->mutable_chain_head() = store_->Head();
+  for (RiskStatus& r : engine_->RiskStatuses()) *resp->add_risk() = std::move(r);
   const store::StoreUsage usage = store_->Usage();
   resp->set_store_size_bytes(usage.table_bytes + usage.log_bytes);
   exoroute::v1::StoreStatus* st = resp->mutable_store();

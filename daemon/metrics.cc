@@ -142,6 +142,18 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     Family(&out, "exoroute_store_memtable_limit_bytes", "gauge", "store.memtable_mib: all memtables together.")
         .Sample("", Int(st.memtable_limit_bytes()));
   }
+  if (s.risk_size() > 0) {
+    Family working(&out, "exoroute_risk_working_quantity", "gauge",
+                   "What the node's executed plans of the instrument may still fill, both sides (quantity units).");
+    for (const auto& r : s.risk()) working.Sample(Label("symbol", r.limit().symbol()), Int(r.working_quantity()));
+    Family limit(&out, "exoroute_risk_max_working_quantity", "gauge",
+                 "risk[].max_working_quantity (quantity units; absent: no such limit).");
+    for (const auto& r : s.risk()) {
+      if (r.limit().max_working_quantity() > 0) limit.Sample(Label("symbol", r.limit().symbol()), Int(r.limit().max_working_quantity()));
+    }
+    Family refused(&out, "exoroute_risk_refused_total", "counter", "Orders refused by the instrument's risk limit.");
+    for (const auto& r : s.risk()) refused.Sample(Label("symbol", r.limit().symbol()), Int(r.refused()));
+  }
   Family(&out, "exoroute_store_writable", "gauge",
          "0 after a failed store write: nothing new is recorded or routed until exorouted restarts (Status says why).")
       .Sample("", s.store_write_failure().empty() ? "1" : "0");

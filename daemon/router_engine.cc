@@ -288,8 +288,8 @@ absl::Status RouterEngine::Recover() {
       EXO_RETURN_IF_ERROR(Commit(*rec, std::move(batch)));
     }
     if (!IsSettled(p)) ++resumed;
-    rec->version = p.version();
-    rec->settled = IsSettled(p);
+    rec->symbol = p.order().symbol();
+    NoteState(*rec);
   }
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
@@ -424,6 +424,108 @@ bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o, int64_t limit) const
     }
   }
   return false;
+}
+
+std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const {
+  const int64_t now = clock_->NowNs();
+  int64_t best_bid = 0, best_ask = 0;
+  for (const auto& [id, v] : venues_) {
+    const auto& markets = v.config.markets();
+    if (std::none_of(markets.begin(), markets.end(), [&](const auto& m) { return m.symbol() == symbol; })) continue;
+    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    std::shared_ptr<const exoroute::v1::VenueBook> book = books != nullptr ? books->Book(symbol) : nullptr;
+    if (book == nullptr) continue;
+    // (The config's default is applied at load: 5000.) A stale book values nothing.
+    if (static_cast<__int128>(now) - book->receive_time_ns() > static_cast<__int128>(v.config.max_book_age_ms()) * 1'000'000) {
+      continue;
+    }
+    if (!book->bids().empty()) best_bid = std::max(best_bid, book->bids(0).price());
+    if (!book->asks().empty() && (best_ask == 0 || book->asks(0).price() < best_ask)) best_ask = book->asks(0).price();
+  }
+  if (best_bid == 0 || best_ask == 0) return std::nullopt;
+  return MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2);
+}
+
+absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode) const {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  return CheckRiskLocked(order, mode);
+}
+
+absl::Status RouterEngine::CheckRiskLocked(const ParentOrder& o, RouteMode mode) const {
+  const auto& limits = config_.risk();
+  const auto it = std::find_if(limits.begin(), limits.end(), [&](const RiskLimit& r) { return r.symbol() == o.symbol(); });
+  const Instrument* inst = FindInstrument(o.symbol());
+  if (it == limits.end() || inst == nullptr) return absl::OkStatus();
+  const RiskLimit& limit = *it;
+  const std::string name = absl::StrCat("risk[", it - limits.begin(), "]");
+  auto qty = [&](int64_t v) { return FormatDecimal(v, inst->qty_scale()); };
+  auto px = [&](int64_t v) { return FormatDecimal(v, inst->price_scale()); };
+  absl::Status refused;
+  if (limit.max_order_quantity() > 0 && o.quantity() > limit.max_order_quantity()) {
+    refused = absl::InvalidArgumentError(absl::StrCat("order.quantity: ", qty(o.quantity()), " ", o.symbol(),
+                                                      " is over this node's limit of ", qty(limit.max_order_quantity()),
+                                                      " per order (", name, ".max_order_quantity)"));
+  }
+  if (refused.ok() && limit.max_order_notional() > 0) {
+    const std::optional<int64_t> mid = MarketMid(o.symbol());
+    if (!mid.has_value() && !o.has_limit_price()) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "order.limit_price: a market order of ", o.symbol(), " needs a two-sided market on this node to value it for ",
+          name, ".max_order_notional, and there is none now: give a limit price"));
+    } else {
+      // The higher of the mid now and the limit: what the order may cost (a buy) or bring (a sell).
+      const int64_t price = std::max(mid.value_or(0), o.has_limit_price() ? o.limit_price() : 0);
+      const __int128 unit = Pow10(inst->qty_scale());
+      const __int128 notional = (static_cast<__int128>(o.quantity()) * price + unit - 1) / unit;
+      if (notional > limit.max_order_notional()) {
+        refused = absl::InvalidArgumentError(absl::StrCat(
+            "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " at ", px(price),
+            mid.has_value() && price == *mid ? " (the mid now)" : " (its limit)", " is a notional of ",
+            px(static_cast<int64_t>(std::min<__int128>(notional, std::numeric_limits<int64_t>::max()))),
+            ", over this node's limit of ", px(limit.max_order_notional()), " per order (", name,
+            ".max_order_notional)"));
+      }
+    }
+  }
+  if (refused.ok() && mode == ROUTE_MODE_EXECUTE && limit.max_working_quantity() > 0) {
+    __int128 working = 0;
+    for (const auto& [id, rec] : plans_) {
+      if (id != o.id() && rec->symbol == o.symbol()) working += rec->working_quantity.load();
+    }
+    if (working + o.quantity() > limit.max_working_quantity()) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " more would take the quantity this node's executed ",
+          o.symbol(), " plans may still fill to ", qty(static_cast<int64_t>(working + o.quantity())),
+          ", over its limit of ", qty(limit.max_working_quantity()), " (", name, ".max_working_quantity): ",
+          qty(static_cast<int64_t>(working)), " is working now; retry when plans have filled or ended"));
+    }
+  }
+  if (!refused.ok()) {
+    {
+      std::lock_guard<std::mutex> count(risk_mu_);
+      ++risk_refused_[o.symbol()];
+    }
+    LogWarning("order %s refused by a risk limit: %s", o.id(), refused.message());
+  }
+  return refused;
+}
+
+std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
+  std::vector<exoroute::v1::RiskStatus> out;
+  std::map<std::string, int64_t> working;
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    for (const auto& [id, rec] : plans_) working[rec->symbol] += rec->working_quantity.load();
+  }
+  std::lock_guard<std::mutex> count(risk_mu_);
+  for (const RiskLimit& limit : config_.risk()) {
+    exoroute::v1::RiskStatus& r = out.emplace_back();
+    *r.mutable_limit() = limit;
+    r.set_working_quantity(working[limit.symbol()]);
+    auto it = risk_refused_.find(limit.symbol());
+    r.set_refused(it != risk_refused_.end() ? it->second : 0);
+  }
+  return out;
 }
 
 PlanDelta RouterEngine::NewDelta(const Plan& plan, int64_t now) const {
@@ -588,9 +690,16 @@ void RouterEngine::OnWriteFailure(std::function<void(const absl::Status&)> fn) {
   if (write_failure_logged_) on_write_failure_(store_->WriteFailure());
 }
 
+void RouterEngine::NoteState(PlanRecord& rec) {
+  const Plan& p = rec.plan;
+  rec.version = p.version();
+  rec.settled = IsSettled(p);
+  rec.working_quantity =
+      !rec.settled && p.mode() == ROUTE_MODE_EXECUTE ? std::max<int64_t>(0, p.order().quantity() - p.filled_quantity()) : 0;
+}
+
 void RouterEngine::Publish(PlanRecord& rec) {
-  rec.version = rec.plan.version();
-  rec.settled = IsSettled(rec.plan);
+  NoteState(rec);
   std::lock_guard<std::mutex> lock(watch_mu_);
   watch_cv_.notify_all();
 }
@@ -915,9 +1024,14 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
           "order.id: plan \"", order.id(), "\" already exists with a different order"));
     }
     if (!trading.ok()) return trading;  // (After the retry: a plan made before the halt is answered.)
+    // A cluster share is checked on the coordinator, against the whole order.
+    if (!first_input.has_value()) EXO_RETURN_IF_ERROR(CheckRiskLocked(order, mode));
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
     rec->first_input = std::move(first_input);
+    rec->symbol = order.symbol();
+    // Counted from now: a route checked after this one sees it (its fills come later).
+    rec->working_quantity = mode == ROUTE_MODE_EXECUTE ? order.quantity() : 0;
     plans_.emplace(order.id(), rec);
   }
   PendingDelta created;
@@ -949,8 +1063,8 @@ absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::LoadReco
     return true;
   }));
   if (rec->plan.version() == 0) return nullptr;
-  rec->version = rec->plan.version();
-  rec->settled = IsSettled(rec->plan);
+  rec->symbol = rec->plan.order().symbol();
+  NoteState(*rec);
   return rec;
 }
 

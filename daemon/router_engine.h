@@ -138,6 +138,13 @@ class RouterEngine {
   // node answers zeros). FailedPrecondition only when the symbol is unknown or no venue of this
   // node trades it.
   absl::Status CheckClusterShare(const exoroute::v1::ParentOrder& order) const;
+  // The node's pre-trade risk limits on `order` (DaemonConfig.risk; see RiskLimit for what each
+  // checks and answers), as Route checks them: for a cluster route, on the coordinator before
+  // it routes. A refusal is counted (RiskStatuses) and logged. A plan already under order.id
+  // is not counted against its own order.
+  absl::Status CheckRisk(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
+  // Each configured limit with its instrument's working quantity now and its refusals.
+  std::vector<exoroute::v1::RiskStatus> RiskStatuses() const;
   // Which names of the order's allowed and denied lists are venues of this node.
   std::vector<std::string> OwnListedVenues(const exoroute::v1::ParentOrder& order) const;
   // Smallest lot among the venues `order` may use on this node (0 if none).
@@ -198,7 +205,14 @@ class RouterEngine {
     std::set<std::string> exec_ids;
     std::atomic<uint32_t> version{0};
     std::atomic<bool> settled{false};
+    // The order's symbol, set before the record is shared (never changed).
+    std::string symbol;
+    // What an executed plan may still fill (its quantity less its fills) while it works; 0
+    // once settled, and for a plan-only plan. Read without mu (risk limits).
+    std::atomic<int64_t> working_quantity{0};
   };
+  // version, settled and working_quantity from rec.plan (caller holds rec.mu).
+  static void NoteState(PlanRecord& rec);
   // What one step of a plan decides: deltas to append, then children to send and cancel.
   struct Step {
     std::vector<store::PendingDelta> deltas;
@@ -261,6 +275,12 @@ class RouterEngine {
   solver::CurveCache curves_;
   Clock* const clock_;
 
+  // CheckRisk with plans_mu_ held (Route checks and creates the plan as one step).
+  absl::Status CheckRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
+  // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
+  std::optional<int64_t> MarketMid(const std::string& symbol) const;
+  mutable std::mutex risk_mu_;
+  mutable std::map<std::string, uint64_t> risk_refused_;  // By symbol; guarded by risk_mu_.
   mutable std::mutex plans_mu_;
   // Guarded by plans_mu_. Working plans, and settled ones until the next sweep: a cache of the
   // store (mutable: reading a plan back is no change to the engine).

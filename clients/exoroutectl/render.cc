@@ -278,7 +278,24 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   for (const auto& i : r.instruments()) {
     inst.push_back(absl::StrCat(i.symbol(), " (px ", i.price_scale(), "dp, qty ", i.qty_scale(), "dp)"));
   }
-  absl::StrAppend(&s, "instruments ", absl::StrJoin(inst, ", "), "\n\n");
+  absl::StrAppend(&s, "instruments ", absl::StrJoin(inst, ", "), "\n");
+  for (const RiskStatus& risk : r.risk()) {
+    const RiskLimit& l = risk.limit();
+    const Instrument* ins = nullptr;
+    for (const auto& i : r.instruments()) {
+      if (i.symbol() == l.symbol()) ins = &i;
+    }
+    const Fmt f{ins};
+    std::vector<std::string> parts;
+    if (l.max_order_quantity() > 0) parts.push_back(absl::StrCat("order <= ", f.Qty(l.max_order_quantity())));
+    if (l.max_order_notional() > 0) parts.push_back(absl::StrCat("notional <= ", f.Px(l.max_order_notional())));
+    parts.push_back(l.max_working_quantity() > 0
+                        ? absl::StrCat("working ", f.Qty(risk.working_quantity()), " of ", f.Qty(l.max_working_quantity()))
+                        : absl::StrCat("working ", f.Qty(risk.working_quantity())));
+    if (risk.refused() > 0) parts.push_back(absl::StrCat(risk.refused(), " orders refused"));
+    absl::StrAppend(&s, "risk        ", l.symbol(), ": ", absl::StrJoin(parts, ", "), "\n");
+  }
+  absl::StrAppend(&s, "\n");
   absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8s %8s %8s\n", "VENUE", "ADAPTER",
                                       "STATE", "SYMBOLS", "BOOK AGE", "FEE BPS", "SENT", "FILLS"));
   for (const auto& v : r.venues()) {

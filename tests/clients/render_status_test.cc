@@ -70,6 +70,27 @@ TEST_CASE("status shows the store's logs and memtables against their bounds, and
                                        "MiB): flushes fail or fall behind") != std::string::npos);
 }
 
+TEST_CASE("status shows each risk limit with what is working against it and the orders it refused", "[ctl][risk]") {
+  StatusResponse r;
+  r.set_node_id("n1");
+  Instrument* btc = r.add_instruments();
+  btc->set_symbol("BTC-USD");
+  btc->set_price_scale(2);
+  btc->set_qty_scale(8);
+  CHECK(exo::ctl::RenderStatus(r).find("risk ") == std::string::npos);
+  RiskStatus* risk = r.add_risk();
+  risk->mutable_limit()->set_symbol("BTC-USD");
+  risk->mutable_limit()->set_max_order_notional(50'000'000);
+  risk->set_working_quantity(750'000'000);
+  CHECK(exo::ctl::RenderStatus(r).find("risk        BTC-USD: notional <= 500000.00, working 7.50000000\n") !=
+        std::string::npos);
+  risk->mutable_limit()->set_max_order_quantity(1'000'000'000);
+  risk->mutable_limit()->set_max_working_quantity(2'000'000'000);
+  risk->set_refused(3);
+  CHECK(exo::ctl::RenderStatus(r).find("risk        BTC-USD: order <= 10.00000000, notional <= 500000.00, working "
+                                       "7.50000000 of 20.00000000, 3 orders refused\n") != std::string::npos);
+}
+
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {
   StatusResponse r;
   r.set_node_id("n1");

@@ -151,6 +151,26 @@ TEST_CASE("the log's format is text by default, JSON on request, and nothing els
   CHECK(ErrorOf(with(R"({"format": "LOG_FORMAT_XML"})")).find("log.format") != std::string::npos);
 }
 
+TEST_CASE("risk limits name a configured instrument once and limit something", "[config][risk]") {
+  auto with = [](const std::string& risk) {
+    return DefaultWith(R"("data_dir": "./exoroute-data",)", R"("data_dir": "./exoroute-data", "risk": )" + risk + ",");
+  };
+  auto set = ParseConfig(with(R"([{"symbol": "BTC-USD", "max_order_quantity": 1000000000, "max_working_quantity": 5000000000}])"),
+                         "test.json");
+  REQUIRE(set.ok());
+  REQUIRE(set->risk_size() == 1);
+  CHECK(set->risk(0).max_order_quantity() == 1'000'000'000);
+  CHECK(set->risk(0).max_order_notional() == 0);
+  CHECK(ErrorOf(with(R"([{"symbol": "XBT-USD", "max_order_quantity": 1}])")) ==
+        "config test.json: risk[0].symbol: \"XBT-USD\" is not one of instruments[] (BTC-USD, ETH-USD)");
+  CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "max_order_quantity": 1}, {"symbol": "BTC-USD", "max_order_notional": 1}])")) ==
+        "config test.json: risk[1].symbol: \"BTC-USD\" has a limit already: one entry per instrument");
+  CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "max_order_notional": -5}])")) ==
+        "config test.json: risk[0].max_order_notional: must be >= 0 (0 = none), got -5");
+  CHECK(ErrorOf(with(R"([{"symbol": "ETH-USD"}])")) ==
+        "config test.json: risk[0]: sets no limit: give max_order_quantity, max_order_notional or max_working_quantity");
+}
+
 TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}]}]})") ==
         "config test.json: venues[0]: an adapter is required (\"sim\", \"ws_feed\" or \"fix\")");

@@ -4,8 +4,8 @@ they ship: the rules parse as YAML in Prometheus's rule-file shape and every rul
 name, an expression, a severity, a summary and a description); the dashboard parses as Grafana's
 JSON model, every panel has a title, a place and queries; and every exoroute metric a rule or a
 panel reads is one a running node exports — checked
-against the /metrics of a real exorouted started as a cluster node with privacy budgets, after
-one route (a node's every metric family: a single node's, the peer port's and the cluster's)."""
+against the /metrics of a real exorouted started as a cluster node with privacy budgets and a
+risk limit, after one route (a node's every metric family: a single node's, the peer port's and the cluster's)."""
 import argparse
 import json
 import os
@@ -131,6 +131,7 @@ def start_cluster_node(exorouted, root, tmp):
     cfg["data_dir"] = data
     cfg["listen"]["address"] = "127.0.0.1:0"
     cfg["admin"]["listen"] = "127.0.0.1:0"
+    cfg["risk"] = [{"symbol": "BTC-USD", "max_working_quantity": 10 ** 12}]  # The risk families.
     cfg["cluster"] = {
         "listen": "127.0.0.1:0",
         "ca_file": os.path.join(certs, "ca.pem"),

@@ -67,14 +67,15 @@ std::string VenuesOf(int node, bool min_sizes = false) {
 }
 
 std::string NodeConfig(const std::string& node, const std::string& dir, const std::string& venues,
-                       const std::string& cluster, int qty_scale = 8, const std::string& routing = "") {
+                       const std::string& cluster, int qty_scale = 8, const std::string& routing = "",
+                       const std::string& members = "") {
   return R"({"node_id": ")" + node + R"(", "data_dir": ")" + dir +
          R"(", "listen": {"address": "127.0.0.1:0"},
     "instruments": [{"symbol": "BTC-USD", "price_scale": 2, "qty_scale": )" + std::to_string(qty_scale) + R"(}],
     "venues": [)" + venues + R"(],
     "routing": {"replan_interval_ms": 10)" + routing + R"(},
     "admin": {"listen": "127.0.0.1:0"})" +
-         (cluster.empty() ? "" : R"(, "cluster": )" + cluster) + "}";
+         (cluster.empty() ? "" : R"(, "cluster": )" + cluster) + (members.empty() ? "" : ", " + members) + "}";
 }
 
 struct Cluster {
@@ -109,6 +110,7 @@ struct Cluster {
   std::string venues[3];   // Instead of VenuesOf, when set.
   int qty_scale[3] = {8, 8, 8};  // Each node's BTC-USD quantity scale.
   std::string routing;           // More keys of every node's "routing" (", \"key\": value").
+  std::string members[3];        // More top-level members of each node's config ("\"key\": value").
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
@@ -116,7 +118,7 @@ struct Cluster {
     nodes[k] = DaemonProcess::Start(
         data,
         NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
-                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k], routing),
+                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k], routing, members[k]),
         &error);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
@@ -237,10 +239,7 @@ TEST_CASE("a route split across three nodes equals the single-node plan over all
     }
   }
   // n1 coordinated routes 3 and 6: its /metrics shows how long each node took per kind of call.
-  std::string admin;
-  std::ifstream(c.dir / "n1/admin_endpoint") >> admin;
-  REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
-  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(c.dir / "n1"), "GET", "/metrics");
   REQUIRE(metrics.status == 200);
   INFO(metrics.body.substr(metrics.body.find("exoroute_peer_call_seconds") == std::string::npos ? 0 : metrics.body.find("exoroute_peer_call_seconds")));
   for (const char* node : {"n1", "n2", "n3"}) {
@@ -1651,9 +1650,7 @@ TEST_CASE("a peer's new exchange stream ends its older ones: a restarted coordin
   REQUIRE(second->Read(&answer));
   CHECK(answer.error().code() == grpc::StatusCode::NOT_FOUND);
   // Operators see both: in /metrics per peer.
-  std::string admin;
-  std::ifstream(c.dir / "n2/admin_endpoint") >> admin;
-  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(c.dir / "n2"), "GET", "/metrics");
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("exoroute_peer_streams_open{peer=\"n1\"} 1\n") != std::string::npos);
   CHECK(metrics.body.find("exoroute_peer_streams_replaced_total{peer=\"n1\"} 1\n") != std::string::npos);
@@ -1709,4 +1706,29 @@ TEST_CASE("a coordinator that stops answering loses its streams on a peer within
   REQUIRE(CallRoute(*c.nodes[0], PlanOnly("after", SIDE_BUY, 2 * kBtc), &r).ok());
   CHECK(r.cluster().route().dropped_size() == 0);
   CHECK(PeerOn(*c.nodes[1], "n1")->exchanges_open() == 1);
+}
+
+TEST_CASE("a cluster route beyond the coordinator's risk limit is refused before any node is asked", "[cluster][risk]") {
+  Cluster c;
+  c.members[0] = R"("risk": [{"symbol": "BTC-USD", "max_order_quantity": 500000000}])";  // 5 BTC an order.
+  c.round_timeout_ms = 500;
+  c.Start(0);  // Its peers are not running: a route that got past the check would drop them.
+  auto ch = Connect(*c.nodes[0]);
+  RouteResponse resp;
+  const grpc::Status big = exo::testing::CallRoute(ch, exo::testing::BtcOrder("big", SIDE_BUY, 6 * kBtc, ROUTE_MODE_PLAN_ONLY), &resp);
+  CHECK(big.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(big.error_message() ==
+        "order.quantity: 6.00000000 BTC-USD is over this node's limit of 5.00000000 per order (risk[0].max_order_quantity)");
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+  REQUIRE(st.peers_size() == 2);
+  for (const PeerStatus& p : st.peers()) CHECK(p.calls() == 0);  // No node was asked.
+  REQUIRE(st.risk_size() == 1);
+  CHECK(st.risk(0).refused() == 1);
+  // Within it the route goes on, without the nodes that are down.
+  const grpc::Status small = exo::testing::CallRoute(ch, exo::testing::BtcOrder("small", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp);
+  INFO(small.error_message());
+  CHECK(small.ok());
+  CHECK(resp.cluster().route().dropped_size() == 2);
 }

@@ -779,9 +779,7 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   CHECK(route.err.find(": venue SIM-B misprices (exoroutectl resume lifts it") != std::string::npos);
   CHECK(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "what-if"}).exit_code == 0);
   CHECK(Ctl(*d, {"status"}).out.find("trading     HALTED since ") != std::string::npos);
-  std::string admin;
-  std::ifstream(dir / "admin_endpoint") >> admin;
-  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics");
   CHECK(metrics.body.find("\nexoroute_trading_halted 1\n") != std::string::npos);
 
   // A restart does not lift it.
@@ -813,8 +811,7 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   CHECK(status_v.out.find("HALTED since ") != std::string::npos);
   CHECK(status_v.out.find(": SIM-B misprices (adapter UP; exoroutectl resume --venue SIM-B)") != std::string::npos);
   CHECK(status_v.out.find("trading     HALTED") == std::string::npos);
-  std::ifstream(dir / "admin_endpoint") >> admin;
-  metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics");
   CHECK(metrics.body.find("\nexoroute_venue_halted{venue=\"SIM-B\"} 1\n") != std::string::npos);
   CHECK(metrics.body.find("\nexoroute_venue_halted{venue=\"SIM-A\"} 0\n") != std::string::npos);
   auto without_b = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "12", "--execute", "--wait"});
@@ -871,9 +868,7 @@ TEST_CASE("exoroutectl halt --symbol stops one symbol while the others trade on"
   CHECK(status.out.find("): BTC reference data suspect; no child order of it is sent (exoroutectl resume --symbol "
                         "BTC-USD)\n") != std::string::npos);
   CHECK(status.out.find("trading     HALTED") == std::string::npos);  // Not the node.
-  std::string admin;
-  std::ifstream(dir / "admin_endpoint") >> admin;
-  auto metrics = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics");
   CHECK(metrics.body.find("\nexoroute_symbol_halted{symbol=\"BTC-USD\"} 1\n") != std::string::npos);
   CHECK(metrics.body.find("\nexoroute_symbol_halted{symbol=\"ETH-USD\"} 0\n") != std::string::npos);
   CHECK(metrics.body.find("\nexoroute_trading_halted 0\n") != std::string::npos);
@@ -1755,4 +1750,36 @@ TEST_CASE("with log.format JSON every line exorouted writes, gRPC's own included
   CHECK(grpc);
   CHECK(levels.count("info") == 1);
   for (const std::string& l : levels) CHECK((l == "info" || l == "warning" || l == "error"));
+}
+
+TEST_CASE("a risk limit refuses an order over the API and the CLI, and status and metrics count it", "[e2e][risk]") {
+  TempDir dir;
+  std::string error;
+  auto d = DaemonProcess::Start(
+      dir.path(),
+      TestConfigJson(dir.path(), R"("risk": [{"symbol": "BTC-USD", "max_order_quantity": 1000000000, "max_working_quantity": 2000000000}])"),
+      &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  RouteResponse resp;
+  const grpc::Status big = CallRoute(Connect(*d), exo::testing::BtcOrder("big", SIDE_BUY, 11 * kBtc, ROUTE_MODE_PLAN_ONLY), &resp);
+  CHECK(big.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(big.error_message() ==
+        "order.quantity: 11.00000000 BTC-USD is over this node's limit of 10.00000000 per order (risk[0].max_order_quantity)");
+  const exo::testing::CommandResult cli = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "12"});
+  CHECK(cli.exit_code == 1);
+  CHECK(cli.err ==
+        "exoroutectl: INVALID_ARGUMENT: order.quantity: 12.00000000 BTC-USD is over this node's limit of 10.00000000 per "
+        "order (risk[0].max_order_quantity)\n");
+  REQUIRE(CallRoute(Connect(*d), exo::testing::BtcOrder("small", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+
+  const exo::testing::CommandResult status = Ctl(*d, {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("risk        BTC-USD: order <= 10.00000000, working 0.00000000 of 20.00000000, 2 orders refused\n") !=
+        std::string::npos);
+  const std::string metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_risk_max_working_quantity{symbol=\"BTC-USD\"} 2000000000\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_risk_working_quantity{symbol=\"BTC-USD\"} 0\n") != std::string::npos);
+  CHECK(d->Terminate() == 0);
 }

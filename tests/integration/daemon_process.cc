@@ -102,6 +102,13 @@ std::string TestConfigJson(const std::string& data_dir, const std::string& membe
   return json;
 }
 
+int AdminPort(const std::string& data_dir) {
+  std::string admin;
+  std::ifstream(data_dir + "/admin_endpoint") >> admin;
+  if (admin.rfind("127.0.0.1:", 0) != 0) throw std::runtime_error("no admin port in " + data_dir + "/admin_endpoint");
+  return std::stoi(admin.substr(admin.find(':') + 1));
+}
+
 std::unique_ptr<DaemonProcess> DaemonProcess::Start(const std::string& data_dir,
                                                     const std::string& config_json,
                                                     std::string* error) {

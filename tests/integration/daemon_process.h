@@ -63,6 +63,10 @@ exoroute::v1::RouteRequest BtcOrder(const std::string& id, exoroute::v1::Side si
 // A TLS channel to the daemon's client API, trusting its development CA.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const DaemonProcess& d);
 
+// The admin HTTP port a daemon with data in `data_dir` bound (its admin_endpoint file; the test
+// configs ask for port 0). Throws when the file does not name a loopback port.
+int AdminPort(const std::string& data_dir);
+
 // exoroutectl against a running daemon (adds --endpoint and --ca).
 CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args);
 

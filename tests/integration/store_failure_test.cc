@@ -55,13 +55,6 @@ std::string GrpcHealth(const std::shared_ptr<grpc::Channel>& ch) {
   return out;
 }
 
-int AdminPort(const TempDir& dir) {
-  std::string admin;
-  std::ifstream(dir / "admin_endpoint") >> admin;
-  REQUIRE(admin.rfind("127.0.0.1:", 0) == 0);
-  return std::stoi(admin.substr(admin.find(':') + 1));
-}
-
 }  // namespace
 
 TEST_CASE("a store that cannot write: new routes refused with the reason, the node out of rotation, "
@@ -108,7 +101,7 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
   REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
   CHECK(st.store_write_failure() == refused.error_message());
   CHECK(st.chain_head().sequence() > 0);
-  const int admin = AdminPort(dir);
+  const int admin = exo::testing::AdminPort(dir.path());
   auto health = exo::testing::HttpRequest(admin, "GET", "/healthz");
   CHECK(health.status == 503);
   CHECK(health.body.find("store: a write failed") != std::string::npos);
@@ -142,7 +135,7 @@ TEST_CASE("a store that cannot write: new routes refused with the reason, the no
   CHECK(verified.ok());
   CHECK(verified.checked() >= head);
   CHECK(CallRoute(ch, "after", &resp).ok());
-  CHECK(exo::testing::HttpRequest(AdminPort(dir), "GET", "/healthz").status == 200);
+  CHECK(exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/healthz").status == 200);
   CHECK(d->Terminate() == 0);
 }
 
@@ -185,7 +178,7 @@ TEST_CASE("the store's memory and log bounds in the config are the ones RocksDB 
   CHECK(status.exit_code == 0);
   CHECK(status.out.find(" of 8.0 MiB; memtables ") != std::string::npos);
   CHECK(status.out.find(" of 32.0 MiB)") != std::string::npos);
-  const std::string metrics = exo::testing::HttpRequest(AdminPort(dir), "GET", "/metrics").body;
+  const std::string metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
   CHECK(metrics.find("\nexoroute_store_log_limit_bytes 8388608\n") != std::string::npos);
   CHECK(metrics.find("\nexoroute_store_memtable_limit_bytes 33554432\n") != std::string::npos);
   CHECK(metrics.find("\nexoroute_store_log_bytes ") != std::string::npos);

@@ -1,0 +1,130 @@
+// Pre-trade risk limits (DaemonConfig.risk): what a node refuses before it plans an order, with
+// which code and words, and what it counts as working — across a restart too.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_engine.h"
+
+using namespace exoroute::v1;  // NOLINT
+using exo::testing::TempDir;
+
+namespace {
+
+constexpr int64_t kBtc = 100'000'000;  // BTC-USD quantity units (8 dp).
+
+ParentOrder Btc(const std::string& id, int64_t qty, std::optional<int64_t> limit = std::nullopt) {
+  ParentOrder o;
+  o.set_id(id);
+  o.set_symbol("BTC-USD");
+  o.set_side(SIDE_BUY);
+  o.set_quantity(qty);
+  o.set_time_in_force(TIME_IN_FORCE_GTC);
+  if (limit) o.set_limit_price(*limit);
+  return o;
+}
+
+// The default config's node with BTC-USD limited: 10 BTC an order, 500 000.00 USD of notional an
+// order, 12 BTC working; its sim venues answer after a minute, so executed plans stay working.
+DaemonConfig LimitedConfig(const std::string& dir, uint32_t sim_latency_ms = 60'000) {
+  absl::StatusOr<DaemonConfig> c = exo::testing::TestNodeConfig(dir, sim_latency_ms);
+  REQUIRE(c.ok());
+  RiskLimit* r = c->add_risk();
+  r->set_symbol("BTC-USD");
+  r->set_max_order_quantity(10 * kBtc);
+  r->set_max_order_notional(50'000'000);  // 500 000.00 USD in cents.
+  r->set_max_working_quantity(12 * kBtc);
+  return *c;
+}
+
+absl::Status RouteStatus(exo::daemon::RouterEngine& engine, const ParentOrder& o, RouteMode mode) {
+  return engine.Route(o, mode).status();
+}
+
+}  // namespace
+
+TEST_CASE("risk limits refuse an order over its size or its notional, naming the limit", "[risk]") {
+  TempDir dir;
+  auto t = exo::testing::StartTestEngine(LimitedConfig(dir.path()));
+  REQUIRE(t.ok());
+  auto& engine = *t->engine;
+
+  absl::Status big = RouteStatus(engine, Btc("big", 11 * kBtc), ROUTE_MODE_PLAN_ONLY);
+  CHECK(big.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(big.message() ==
+        "order.quantity: 11.00000000 BTC-USD is over this node's limit of 10.00000000 per order (risk[0].max_order_quantity)");
+
+  // A market order is valued at the mid of the node's books now (~65 000): 8 BTC is ~520 000.
+  absl::Status dear = RouteStatus(engine, Btc("dear", 8 * kBtc), ROUTE_MODE_PLAN_ONLY);
+  CHECK(dear.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(dear.message().find("order.quantity: 8.00000000 BTC-USD at ") == 0);
+  CHECK(dear.message().find(" (the mid now) is a notional of ") != std::string::npos);
+  CHECK(dear.message().find(", over this node's limit of 500000.00 per order (risk[0].max_order_notional)") !=
+        std::string::npos);
+  // A limit above the mid values it at the limit: 7 BTC at 80 000 is 560 000.00.
+  absl::Status limit = RouteStatus(engine, Btc("limit", 7 * kBtc, 8'000'000), ROUTE_MODE_PLAN_ONLY);
+  CHECK(limit.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(limit.message() ==
+        "order.quantity: 7.00000000 BTC-USD at 80000.00 (its limit) is a notional of 560000.00, over this node's limit "
+        "of 500000.00 per order (risk[0].max_order_notional)");
+  // Within both (7 BTC at ~65 000 is ~455 000), and other instruments are not limited.
+  CHECK(RouteStatus(engine, Btc("fine", 7 * kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  ParentOrder eth = Btc("eth", 400'000'000);  // 400 ETH (6 dp).
+  eth.set_symbol("ETH-USD");
+  CHECK(RouteStatus(engine, eth, ROUTE_MODE_PLAN_ONLY).ok());
+
+  const std::vector<RiskStatus> status = engine.RiskStatuses();
+  REQUIRE(status.size() == 1);
+  CHECK(status[0].limit().symbol() == "BTC-USD");
+  CHECK(status[0].refused() == 3);
+  CHECK(status[0].working_quantity() == 0);  // Plan-only plans send nothing.
+}
+
+TEST_CASE("an executed order over the working-quantity limit is refused while the plans work; retries and plan-only "
+          "orders are not counted, and a restart counts what still works",
+          "[risk]") {
+  TempDir dir;
+  {
+    auto t = exo::testing::StartTestEngine(LimitedConfig(dir.path()));
+    REQUIRE(t.ok());
+    auto& engine = *t->engine;
+    REQUIRE(RouteStatus(engine, Btc("w1", 7 * kBtc), ROUTE_MODE_EXECUTE).ok());
+    absl::Status over = RouteStatus(engine, Btc("w2", 6 * kBtc), ROUTE_MODE_EXECUTE);
+    CHECK(over.code() == absl::StatusCode::kResourceExhausted);
+    CHECK(over.message() ==
+          "order.quantity: 6.00000000 BTC-USD more would take the quantity this node's executed BTC-USD plans may "
+          "still fill to 13.00000000, over its limit of 12.00000000 (risk[0].max_working_quantity): 7.00000000 is "
+          "working now; retry when plans have filled or ended");
+    CHECK(RouteStatus(engine, Btc("w2", 6 * kBtc), ROUTE_MODE_PLAN_ONLY).ok());  // Sends nothing.
+    CHECK(RouteStatus(engine, Btc("w1", 7 * kBtc), ROUTE_MODE_EXECUTE).ok());    // A retry of w1: the same plan.
+    CHECK(RouteStatus(engine, Btc("w3", 5 * kBtc), ROUTE_MODE_EXECUTE).ok());    // 12: at the limit.
+    const std::vector<RiskStatus> status = engine.RiskStatuses();
+    REQUIRE(status.size() == 1);
+    CHECK(status[0].working_quantity() == 12 * kBtc);
+    CHECK(status[0].refused() == 1);
+  }
+  // After a restart the working plans are read back and count as before.
+  auto t = exo::testing::StartTestEngine(LimitedConfig(dir.path()));
+  REQUIRE(t.ok());
+  CHECK(t->engine->RiskStatuses()[0].working_quantity() == 12 * kBtc);
+  CHECK(RouteStatus(*t->engine, Btc("w4", kBtc / 100), ROUTE_MODE_EXECUTE).code() == absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("a plan that has filled no longer counts as working", "[risk]") {
+  TempDir dir;
+  auto t = exo::testing::StartTestEngine(LimitedConfig(dir.path(), /*sim_latency_ms=*/0));  // Fills at once.
+  REQUIRE(t.ok());
+  auto& engine = *t->engine;
+  REQUIRE(RouteStatus(engine, Btc("f1", 7 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  absl::StatusOr<Plan> plan = engine.GetPlan("f1");
+  for (int i = 0; i < 500 && plan.ok() && plan->status() != PLAN_STATUS_COMPLETED; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    plan = engine.GetPlan("f1");
+  }
+  REQUIRE(plan.ok());
+  REQUIRE(plan->status() == PLAN_STATUS_COMPLETED);
+  CHECK(engine.RiskStatuses()[0].working_quantity() == 0);
+  CHECK(RouteStatus(engine, Btc("f2", 7 * kBtc), ROUTE_MODE_EXECUTE).ok());  // 7 + 7 > 12 had f1 still counted.
+}
