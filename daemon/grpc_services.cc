@@ -81,8 +81,6 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteRespon
     if (absl::Status halted = engine_->CheckTradingAllowed(req->order().symbol()); !halted.ok()) return ToGrpc(halted);
   }
   if (coordinator_ != nullptr) {
-    // The coordinator's risk limits on the whole order (a node's own share is not checked again).
-    if (absl::Status risk = engine_->CheckRisk(req->order(), req->mode()); !risk.ok()) return ToGrpc(risk);
     absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
     if (!r.ok()) return ToGrpc(r.status());
     *resp = *std::move(r);

@@ -447,67 +447,86 @@ std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const 
 }
 
 absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode) const {
-  std::lock_guard<std::mutex> lock(plans_mu_);
-  return CheckRiskLocked(order, mode);
+  absl::Status s = CheckOrderRisk(order);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    s = CheckWorkingRiskLocked(order, mode);
+  }
+  return s.ok() ? s : RiskRefused(order, s);
 }
 
-absl::Status RouterEngine::CheckRiskLocked(const ParentOrder& o, RouteMode mode) const {
+const RiskLimit* RouterEngine::FindRiskLimit(const std::string& symbol, std::string* name) const {
   const auto& limits = config_.risk();
-  const auto it = std::find_if(limits.begin(), limits.end(), [&](const RiskLimit& r) { return r.symbol() == o.symbol(); });
+  for (int i = 0; i < limits.size(); ++i) {
+    if (limits[i].symbol() != symbol) continue;
+    *name = absl::StrCat("risk[", i, "]");
+    return &limits[i];
+  }
+  return nullptr;
+}
+
+absl::Status RouterEngine::RiskRefused(const ParentOrder& o, absl::Status refused) const {
+  {
+    std::lock_guard<std::mutex> count(risk_mu_);
+    ++risk_refused_[o.symbol()];
+  }
+  LogWarning("order %s refused by a risk limit: %s", o.id(), refused.message());
+  return refused;
+}
+
+absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o) const {
+  std::string name;
+  const RiskLimit* limit = FindRiskLimit(o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
-  if (it == limits.end() || inst == nullptr) return absl::OkStatus();
-  const RiskLimit& limit = *it;
-  const std::string name = absl::StrCat("risk[", it - limits.begin(), "]");
+  if (limit == nullptr || inst == nullptr) return absl::OkStatus();
   auto qty = [&](int64_t v) { return FormatDecimal(v, inst->qty_scale()); };
   auto px = [&](int64_t v) { return FormatDecimal(v, inst->price_scale()); };
-  absl::Status refused;
-  if (limit.max_order_quantity() > 0 && o.quantity() > limit.max_order_quantity()) {
-    refused = absl::InvalidArgumentError(absl::StrCat("order.quantity: ", qty(o.quantity()), " ", o.symbol(),
-                                                      " is over this node's limit of ", qty(limit.max_order_quantity()),
-                                                      " per order (", name, ".max_order_quantity)"));
+  if (limit->max_order_quantity() > 0 && o.quantity() > limit->max_order_quantity()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " is over this node's limit of ",
+        qty(limit->max_order_quantity()), " per order (", name, ".max_order_quantity)"));
   }
-  if (refused.ok() && limit.max_order_notional() > 0) {
-    const std::optional<int64_t> mid = MarketMid(o.symbol());
-    if (!mid.has_value() && !o.has_limit_price()) {
-      refused = absl::FailedPreconditionError(absl::StrCat(
-          "order.limit_price: a market order of ", o.symbol(), " needs a two-sided market on this node to value it for ",
-          name, ".max_order_notional, and there is none now: give a limit price"));
-    } else {
-      // The higher of the mid now and the limit: what the order may cost (a buy) or bring (a sell).
-      const int64_t price = std::max(mid.value_or(0), o.has_limit_price() ? o.limit_price() : 0);
-      const __int128 unit = Pow10(inst->qty_scale());
-      const __int128 notional = (static_cast<__int128>(o.quantity()) * price + unit - 1) / unit;
-      if (notional > limit.max_order_notional()) {
-        refused = absl::InvalidArgumentError(absl::StrCat(
-            "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " at ", px(price),
-            mid.has_value() && price == *mid ? " (the mid now)" : " (its limit)", " is a notional of ",
-            px(static_cast<int64_t>(std::min<__int128>(notional, std::numeric_limits<int64_t>::max()))),
-            ", over this node's limit of ", px(limit.max_order_notional()), " per order (", name,
-            ".max_order_notional)"));
-      }
-    }
+  if (limit->max_order_notional() == 0) return absl::OkStatus();
+  const std::optional<int64_t> mid = MarketMid(o.symbol());
+  if (!mid.has_value() && !o.has_limit_price()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("order.limit_price: a market order of ", o.symbol(),
+                     " needs a two-sided market on this node to value it for ", name,
+                     ".max_order_notional, and there is none now: give a limit price"));
   }
-  if (refused.ok() && mode == ROUTE_MODE_EXECUTE && limit.max_working_quantity() > 0) {
-    __int128 working = 0;
-    for (const auto& [id, rec] : plans_) {
-      if (id != o.id() && rec->symbol == o.symbol()) working += rec->working_quantity.load();
-    }
-    if (working + o.quantity() > limit.max_working_quantity()) {
-      refused = absl::ResourceExhaustedError(absl::StrCat(
-          "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " more would take the quantity this node's executed ",
-          o.symbol(), " plans may still fill to ", qty(static_cast<int64_t>(working + o.quantity())),
-          ", over its limit of ", qty(limit.max_working_quantity()), " (", name, ".max_working_quantity): ",
-          qty(static_cast<int64_t>(working)), " is working now; retry when plans have filled or ended"));
-    }
+  // The higher of the mid now and the limit: what the order may cost (a buy) or bring (a sell).
+  const int64_t price = std::max(mid.value_or(0), o.has_limit_price() ? o.limit_price() : 0);
+  const __int128 unit = Pow10(inst->qty_scale());
+  const __int128 notional = (static_cast<__int128>(o.quantity()) * price + unit - 1) / unit;
+  if (notional <= limit->max_order_notional()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " at ", px(price),
+      mid.has_value() && price == *mid ? " (the mid now)" : " (its limit)", " is a notional of ",
+      px(static_cast<int64_t>(std::min<__int128>(notional, std::numeric_limits<int64_t>::max()))),
+      ", over this node's limit of ", px(limit->max_order_notional()), " per order (", name,
+      ".max_order_notional)"));
+}
+
+absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMode mode) const {
+  std::string name;
+  const RiskLimit* limit = FindRiskLimit(o.symbol(), &name);
+  const Instrument* inst = FindInstrument(o.symbol());
+  if (limit == nullptr || inst == nullptr || mode != ROUTE_MODE_EXECUTE ||
+      limit->max_working_quantity() == 0) {
+    return absl::OkStatus();
   }
-  if (!refused.ok()) {
-    {
-      std::lock_guard<std::mutex> count(risk_mu_);
-      ++risk_refused_[o.symbol()];
-    }
-    LogWarning("order %s refused by a risk limit: %s", o.id(), refused.message());
+  __int128 working = 0;
+  for (const auto& [id, rec] : plans_) {
+    if (id != o.id() && rec->symbol == o.symbol()) working += rec->working_quantity.load();
   }
-  return refused;
+  if (working + o.quantity() <= limit->max_working_quantity()) return absl::OkStatus();
+  auto qty = [&](__int128 v) { return FormatDecimal(static_cast<int64_t>(v), inst->qty_scale()); };
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "order.quantity: ", qty(o.quantity()), " ", o.symbol(),
+      " more would take the quantity this node's executed ", o.symbol(),
+      " plans may still fill to ", qty(working + o.quantity()), ", over its limit of ",
+      qty(limit->max_working_quantity()), " (", name, ".max_working_quantity): ", qty(working),
+      " is working now; retry when plans have filled or ended"));
 }
 
 std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
@@ -1011,6 +1030,8 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   // (A halt recorded after this check sends nothing anyway: NextStep makes no decision while
   // halted.)
   const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed(order.symbol()) : absl::OkStatus();
+  // (A cluster share is checked on the coordinator, against the whole order.)
+  const absl::Status order_risk = first_input.has_value() ? absl::OkStatus() : CheckOrderRisk(order);
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -1024,8 +1045,10 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
           "order.id: plan \"", order.id(), "\" already exists with a different order"));
     }
     if (!trading.ok()) return trading;  // (After the retry: a plan made before the halt is answered.)
-    // A cluster share is checked on the coordinator, against the whole order.
-    if (!first_input.has_value()) EXO_RETURN_IF_ERROR(CheckRiskLocked(order, mode));
+    if (!order_risk.ok()) return RiskRefused(order, order_risk);  // (After the retry, as the halt.)
+    if (!first_input.has_value()) {
+      if (absl::Status working = CheckWorkingRiskLocked(order, mode); !working.ok()) return RiskRefused(order, working);
+    }
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
     rec->first_input = std::move(first_input);

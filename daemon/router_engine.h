@@ -139,9 +139,10 @@ class RouterEngine {
   // node trades it.
   absl::Status CheckClusterShare(const exoroute::v1::ParentOrder& order) const;
   // The node's pre-trade risk limits on `order` (DaemonConfig.risk; see RiskLimit for what each
-  // checks and answers), as Route checks them: for a cluster route, on the coordinator before
-  // it routes. A refusal is counted (RiskStatuses) and logged. A plan already under order.id
-  // is not counted against its own order.
+  // checks and answers), as Route checks them for a new plan (an idempotent retry is answered
+  // before them): for a cluster route, on the coordinator before any node is asked. A refusal
+  // is counted (RiskStatuses) and logged. A plan already under order.id is not counted against
+  // its own order.
   absl::Status CheckRisk(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
   // Each configured limit with its instrument's working quantity now and its refusals.
   std::vector<exoroute::v1::RiskStatus> RiskStatuses() const;
@@ -275,8 +276,14 @@ class RouterEngine {
   solver::CurveCache curves_;
   Clock* const clock_;
 
-  // CheckRisk with plans_mu_ held (Route checks and creates the plan as one step).
-  absl::Status CheckRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
+  // The risk limit of `symbol` (and `*name`, "risk[i]"), or null.
+  const exoroute::v1::RiskLimit* FindRiskLimit(const std::string& symbol, std::string* name) const;
+  // The order size and notional limits on `order` (no lock held: it reads the books).
+  absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order) const;
+  // The working-quantity limit, plans_mu_ held (Route checks it and creates the plan as one step).
+  absl::Status CheckWorkingRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
+  // Counts and logs a refusal by a risk limit; returns it.
+  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, absl::Status refused) const;
   // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
   std::optional<int64_t> MarketMid(const std::string& symbol) const;
   mutable std::mutex risk_mu_;

@@ -656,6 +656,9 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
     }
     return absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id, "\" already exists with a different order"));
   }
+  // This node's risk limits on the whole order, before any node is asked (each node takes its
+  // share without checking it again). Routes are one at a time here: none can slip in between.
+  EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode));
   const int64_t quantity = order.quantity();
   std::vector<NodeLink*> live;
   for (auto& l : links_) live.push_back(l.get());
