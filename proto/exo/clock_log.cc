@@ -28,7 +28,13 @@ Clock* SystemClock() {
 namespace {
 
 LogFormat g_format = LogFormat::kText;  // Set once at start-up (SetLogFormat), then read only.
-const std::string* g_node = new std::string();
+
+// The node named in JSON lines: set with g_format. Never destroyed, so that a line logged while
+// the process exits still finds it.
+std::string& NodeName() {
+  static std::string* node = new std::string();
+  return *node;
+}
 
 // Length of the valid UTF-8 sequence at s[i] (0: not one).
 size_t Utf8Length(const std::string& s, size_t i) {
@@ -110,7 +116,7 @@ void AppendJson(const std::string& text, std::string* line) {
 
 void SetLogFormat(LogFormat format, const std::string& node) {
   g_format = format;
-  g_node = new std::string(node);  // (The last one stays: a line may be reading it.)
+  NodeName() = node;
 }
 
 std::string FormatLogLine(LogLevel level, const std::string& message, int64_t ns) {
@@ -125,9 +131,9 @@ std::string FormatLogLine(LogLevel level, const std::string& message, int64_t ns
   if (g_format == LogFormat::kJson) {
     const char* name = level == LogLevel::kInfo ? "info" : level == LogLevel::kWarning ? "warning" : "error";
     line = absl::StrFormat("{\"time\":\"%s.%03dZ\",\"level\":\"%s\"", stamp, millis, name);
-    if (!g_node->empty()) {
+    if (const std::string& node = NodeName(); !node.empty()) {
       line += ",\"node\":\"";
-      AppendJson(*g_node, &line);
+      AppendJson(node, &line);
       line += '"';
     }
     line += ",\"message\":\"";
