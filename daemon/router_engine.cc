@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "daemon/plan_fold.h"
+#include "daemon/risk_limits.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -455,16 +456,6 @@ absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode) c
   return s.ok() ? s : RiskRefused(order, s);
 }
 
-const RiskLimit* RouterEngine::FindRiskLimit(const std::string& symbol, std::string* name) const {
-  const auto& limits = config_.risk();
-  for (int i = 0; i < limits.size(); ++i) {
-    if (limits[i].symbol() != symbol) continue;
-    *name = absl::StrCat("risk[", i, "]");
-    return &limits[i];
-  }
-  return nullptr;
-}
-
 absl::Status RouterEngine::RiskRefused(const ParentOrder& o, absl::Status refused) const {
   {
     std::lock_guard<std::mutex> count(risk_mu_);
@@ -476,40 +467,16 @@ absl::Status RouterEngine::RiskRefused(const ParentOrder& o, absl::Status refuse
 
 absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o) const {
   std::string name;
-  const RiskLimit* limit = FindRiskLimit(o.symbol(), &name);
+  const RiskLimit* limit = FindRiskLimit(config_, o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
   if (limit == nullptr || inst == nullptr) return absl::OkStatus();
-  auto qty = [&](int64_t v) { return FormatDecimal(v, inst->qty_scale()); };
-  auto px = [&](int64_t v) { return FormatDecimal(v, inst->price_scale()); };
-  if (limit->max_order_quantity() > 0 && o.quantity() > limit->max_order_quantity()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " is over this node's limit of ",
-        qty(limit->max_order_quantity()), " per order (", name, ".max_order_quantity)"));
-  }
-  if (limit->max_order_notional() == 0) return absl::OkStatus();
-  const std::optional<int64_t> mid = MarketMid(o.symbol());
-  if (!mid.has_value() && !o.has_limit_price()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("order.limit_price: a market order of ", o.symbol(),
-                     " needs a two-sided market on this node to value it for ", name,
-                     ".max_order_notional, and there is none now: give a limit price"));
-  }
-  // The higher of the mid now and the limit: what the order may cost (a buy) or bring (a sell).
-  const int64_t price = std::max(mid.value_or(0), o.has_limit_price() ? o.limit_price() : 0);
-  const __int128 unit = Pow10(inst->qty_scale());
-  const __int128 notional = (static_cast<__int128>(o.quantity()) * price + unit - 1) / unit;
-  if (notional <= limit->max_order_notional()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " at ", px(price),
-      mid.has_value() && price == *mid ? " (the mid now)" : " (its limit)", " is a notional of ",
-      px(static_cast<int64_t>(std::min<__int128>(notional, std::numeric_limits<int64_t>::max()))),
-      ", over this node's limit of ", px(limit->max_order_notional()), " per order (", name,
-      ".max_order_notional)"));
+  const std::optional<int64_t> mid = limit->max_order_notional() > 0 ? MarketMid(o.symbol()) : std::nullopt;
+  return CheckOrderRiskLimit(limit, name, o, *inst, mid);
 }
 
 absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMode mode) const {
   std::string name;
-  const RiskLimit* limit = FindRiskLimit(o.symbol(), &name);
+  const RiskLimit* limit = FindRiskLimit(config_, o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
   if (limit == nullptr || inst == nullptr || mode != ROUTE_MODE_EXECUTE ||
       limit->max_working_quantity() == 0) {

@@ -276,8 +276,6 @@ class RouterEngine {
   solver::CurveCache curves_;
   Clock* const clock_;
 
-  // The risk limit of `symbol` (and `*name`, "risk[i]"), or null.
-  const exoroute::v1::RiskLimit* FindRiskLimit(const std::string& symbol, std::string* name) const;
   // The order size and notional limits on `order` (no lock held: it reads the books).
   absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order) const;
   // The working-quantity limit, plans_mu_ held (Route checks it and creates the plan as one step).

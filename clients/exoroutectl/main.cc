@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
 #include "daemon/request_validation.h"
+#include "daemon/risk_limits.h"
 #include "daemon/solve_inputs.h"
 #include "exo/clock.h"
 #include "solver/solver.h"
@@ -1144,6 +1145,24 @@ int CmdAudit(Context& c) {
   return PrintVerify(c, r, recompute, signed_ok);
 }
 
+// The mid of the best bid and best ask over the input's venues that are usable and whose books
+// are not stale at its decision time (as a node values an order for its risk limits), if any.
+std::optional<int64_t> BooksMid(const SolveInput& in) {
+  int64_t best_bid = 0, best_ask = 0;
+  for (const VenueInput& v : in.venues()) {
+    const VenueBook& b = v.book();
+    if (!v.exclusion().empty() || b.receive_time_ns() == 0) continue;
+    const int64_t max_age_ms = v.max_book_age_ms() > 0 ? v.max_book_age_ms() : 5000;  // (The solver's default.)
+    if (static_cast<__int128>(in.decision_time_ns()) - b.receive_time_ns() > static_cast<__int128>(max_age_ms) * 1'000'000) {
+      continue;
+    }
+    if (!b.bids().empty()) best_bid = std::max(best_bid, b.bids(0).price());
+    if (!b.asks().empty() && (best_ask == 0 || b.asks(0).price() < best_ask)) best_ask = b.asks(0).price();
+  }
+  if (best_bid == 0 || best_ask == 0) return std::nullopt;
+  return MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2);
+}
+
 // The cheapest plan for the whole order on one venue alone (each venue the decision may use,
 // solved by itself), or when none fills it the venue that fills the most: what sending it all
 // to the best venue would do, set beside the split. Only for a split that fills the order.
@@ -1223,6 +1242,14 @@ int CmdSolve(Context& c) {
   const int64_t now = *at > 0 ? static_cast<int64_t>(*at) : SystemClock()->NowNs();
   auto in = daemon::WhatIfInput(*config, *file, a.Get("books"), order, method, now);
   if (!in.ok()) return Fail(in.status());
+  // The config's risk limits on the order's size and notional, as a node checks them (the mid
+  // from the file's books that are not stale then; a node's working plans are not known here).
+  std::string risk_name;
+  if (const RiskLimit* limit = daemon::FindRiskLimit(*config, symbol, &risk_name); limit != nullptr) {
+    if (absl::Status s = daemon::CheckOrderRiskLimit(limit, risk_name, order, *inst, BooksMid(*in)); !s.ok()) {
+      return Fail(s);
+    }
+  }
   auto d = solver::Solve(*in);
   if (!d.ok()) return Fail(d.status());
   if (c.json) {

@@ -1355,6 +1355,23 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err == "exoroutectl: FAILED_PRECONDITION: --symbol: unknown symbol \"XBT-USD\" (the config trades: "
                        "BTC-USD, ETH-USD)\n");
+  // The config's risk limits, as a node checks them: the notional at the file's mid (best bid
+  // 64999.50 of SIM-A, best ask 65000.00 of SIM-B).
+  std::ofstream(dir / "risky.json") << exo::testing::TestConfigJson(
+      dir / "data", R"("risk": [{"symbol": "BTC-USD", "max_order_quantity": 140000000, "max_order_notional": 9000000}])");
+  auto solve_with_limits = [&](const std::string& qty) {
+    return exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--config", dir / "risky.json",
+                                                "--side", "buy", "--qty", qty});
+  };
+  auto big = solve_with_limits("1.5");
+  CHECK(big.exit_code == 1);
+  CHECK(big.err == "exoroutectl: INVALID_ARGUMENT: order.quantity: 1.50000000 BTC-USD is over this node's limit of "
+                   "1.40000000 per order (risk[0].max_order_quantity)\n");
+  auto dear = solve_with_limits("1.4");
+  CHECK(dear.exit_code == 1);
+  CHECK(dear.err == "exoroutectl: INVALID_ARGUMENT: order.quantity: 1.40000000 BTC-USD at 64999.75 (the mid now) is a "
+                    "notional of 90999.65, over this node's limit of 90000.00 per order (risk[0].max_order_notional)\n");
+  CHECK(solve_with_limits("1.3").exit_code == 0);
 
   auto table = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side",
                                                     "buy", "--qty", "1.5"});
