@@ -4,7 +4,8 @@
 // to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
 // fixed λ, is sized by the coordinator instead); with a price band (the solver's own or a band
 // limit given), the decision is the one its band limit gives as the order's limit, byte for byte
-// but for the band limit itself.
+// but for the band limit itself (and a given arrival limit, reported as taken with the order's).
+#include <algorithm>
 #include <random>
 
 #include "exo/fixed_point.h"
@@ -71,6 +72,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto same = exo::solver::Solve(limited, nullptr);
     exoroute::v1::Decision banded = *fresh;
     banded.mutable_stats()->clear_price_band_limit();
+    // A given arrival limit is reported as taken with the order's limit (the tighter of the
+    // two): with the band's limit as the order's, that is the band's when it is tighter.
+    if (const int64_t arrival = banded.stats().arrival_limit(); arrival != 0) {
+      const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+      banded.mutable_stats()->set_arrival_limit(buy ? std::min(arrival, band_limit) : std::max(arrival, band_limit));
+    }
     FUZZ_CHECK(same.ok() && same->SerializeAsString() == banded.SerializeAsString(),
                "the band's limit %lld as the order's limit decides otherwise", static_cast<long long>(band_limit));
   }
