@@ -3,8 +3,9 @@
 // with and without its curve cache to the byte, and a decision adds up: allocations > 0 summing
 // to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
 // fixed λ, is sized by the coordinator instead); with a price band (the solver's own or a band
-// limit given), the decision is the one its band limit gives as the order's limit, byte for byte
-// but for the band limit itself (and a given arrival limit, reported as taken with the order's).
+// limit given; no arrival band to fix), the decision is the one its band limit gives as the
+// order's limit, byte for byte but for the band limit itself (and a given arrival limit, reported
+// as taken with the order's).
 #include <algorithm>
 #include <random>
 
@@ -63,8 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(sum == fresh->allocated_quantity(), "allocations sum to %lld, allocated %lld", static_cast<long long>(sum),
              static_cast<long long>(fresh->allocated_quantity()));
-  // (A band limit beyond 2^53, from a wide band on a price near it, is no order's limit.)
-  if (const int64_t band_limit = fresh->stats().price_band_limit(); band_limit != 0 && band_limit <= exo::kMaxUnits) {
+  // (A band limit beyond 2^53, from a wide band on a price near it, is no order's limit. With an
+  // arrival band to fix the property does not hold: its mid is over the venues usable under the
+  // order's limit, so an order limit moves it where the band's limit, taken after it, does not.)
+  if (const int64_t band_limit = fresh->stats().price_band_limit();
+      band_limit != 0 && band_limit <= exo::kMaxUnits && in.arrival_band_bps() == 0) {
     exoroute::v1::SolveInput limited = in;
     limited.set_price_band_bps(0);
     limited.set_band_limit(0);  // (A band limit given with the input is the same check.)
