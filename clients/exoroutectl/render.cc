@@ -292,7 +292,9 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     parts.push_back(l.max_working_quantity() > 0
                         ? absl::StrCat("working ", f.Qty(risk.working_quantity()), " of ", f.Qty(l.max_working_quantity()))
                         : absl::StrCat("working ", f.Qty(risk.working_quantity())));
-    if (risk.refused() > 0) parts.push_back(absl::StrCat(risk.refused(), " orders refused"));
+    if (risk.refused() > 0) {
+      parts.push_back(absl::StrCat(risk.refused(), risk.refused() == 1 ? " order refused" : " orders refused"));
+    }
     absl::StrAppend(&s, "risk        ", l.symbol(), ": ", absl::StrJoin(parts, ", "), "\n");
   }
   absl::StrAppend(&s, "\n");

@@ -86,9 +86,11 @@ TEST_CASE("status shows each risk limit with what is working against it and the 
         std::string::npos);
   risk->mutable_limit()->set_max_order_quantity(1'000'000'000);
   risk->mutable_limit()->set_max_working_quantity(2'000'000'000);
-  risk->set_refused(3);
+  risk->set_refused(1);
   CHECK(exo::ctl::RenderStatus(r).find("risk        BTC-USD: order <= 10.00000000, notional <= 500000.00, working "
-                                       "7.50000000 of 20.00000000, 3 orders refused\n") != std::string::npos);
+                                       "7.50000000 of 20.00000000, 1 order refused\n") != std::string::npos);
+  risk->set_refused(3);
+  CHECK(exo::ctl::RenderStatus(r).find("7.50000000 of 20.00000000, 3 orders refused\n") != std::string::npos);
 }
 
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {
