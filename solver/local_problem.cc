@@ -13,7 +13,28 @@ namespace {
 
 constexpr int64_t kDefaultMaxBookAgeMs = 5000;
 
+// The venue's book age at the decision, and the oldest it may be (ns). In 128 bits: times and
+// ages from a file or a replayed input may be any int64.
+struct BookAge {
+  __int128 age_ns;
+  int64_t max_age_ms;
+  bool stale() const { return age_ns > static_cast<__int128>(max_age_ms) * 1'000'000; }
+};
+
+BookAge AgeOf(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns) {
+  return {static_cast<__int128>(decision_time_ns) - venue.book().receive_time_ns(),
+          venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs};
+}
+
 }  // namespace
+
+bool LocalProblem::Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns) {
+  const auto& book = venue.book();
+  if (!venue.exclusion().empty() || book.receive_time_ns() == 0 || AgeOf(venue, decision_time_ns).stale()) {
+    return false;
+  }
+  return book.bids().empty() || book.asks().empty() || book.bids(0).price() < book.asks(0).price();
+}
 
 absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
                                                  exoroute::v1::Side side,
@@ -42,14 +63,11 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   if (venue.lot_size() <= 0) {
     return absl::FailedPreconditionError(absl::StrCat("lot size ", venue.lot_size(), " <= 0"));
   }
-  const int64_t max_age_ms = venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs;
   if (book.receive_time_ns() == 0) return absl::FailedPreconditionError("no book yet");
-  // In 128 bits: times and ages from a file or a replayed input may be any int64.
-  const __int128 age_ns = static_cast<__int128>(decision_time_ns) - book.receive_time_ns();
-  if (age_ns > static_cast<__int128>(max_age_ms) * 1'000'000) {
+  if (const BookAge age = AgeOf(venue, decision_time_ns); age.stale()) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("book stale: age %.3f s > max %.3f s", static_cast<double>(age_ns) / 1e9,
-                        static_cast<double>(max_age_ms) / 1e3));
+        absl::StrFormat("book stale: age %.3f s > max %.3f s", static_cast<double>(age.age_ns) / 1e9,
+                        static_cast<double>(age.max_age_ms) / 1e3));
   }
   // The walked side is checked level by level when its curve is built; of the other side only
   // its best level matters (a crossed book is unusable whichever side we take).

@@ -61,6 +61,11 @@ class LocalProblem {
                                 std::optional<int64_t> limit_price, int64_t decision_time_ns,
                                 uint32_t qty_scale, CurveCache::Reader* cache, LocalProblem* out);
 
+  // Whether the venue's book counts towards the market's best bid and ask at the decision
+  // (SolveInput.mid_rule MARKET): not excluded, there, fresh and not crossed — what Build asks
+  // of it besides a usable side within the limit.
+  static bool Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns);
+
   Response At(double lambda) const;
   // An impact term: At answers by counting lots (a call) instead of by a segment search (inline).
   bool has_impact() const { return kappa_ > 0; }

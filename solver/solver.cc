@@ -96,6 +96,9 @@ absl::Status ValidateInput(const SolveInput& in) {
         absl::StrCat("solve_input.dual_finish: unknown value ", in.dual_finish()));
   }
 
+  if (!exoroute::v1::MidRule_IsValid(in.mid_rule())) {
+    return absl::InvalidArgumentError(absl::StrCat("solve_input.mid_rule: unknown value ", in.mid_rule()));
+  }
   if (!exoroute::v1::AdmmVariant_IsValid(in.admm_variant())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.admm_variant: unknown value ", in.admm_variant()));
@@ -241,14 +244,38 @@ int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<
   return TighterLimit(static_cast<int64_t>(buy ? scaled / 10000 : (scaled + 9999) / 10000), limit, buy);
 }
 
+namespace {
+
+void Quote(int64_t bid, int64_t ask, Quotes* q) {
+  q->best_bid = std::max(q->best_bid, bid);
+  if (ask != 0 && (q->best_ask == 0 || ask < q->best_ask)) q->best_ask = ask;
+}
+
+std::optional<int64_t> Mid(const Quotes& q) {
+  if (q.best_bid == 0 || q.best_ask == 0) return std::nullopt;
+  return MulDivRound(static_cast<__int128>(q.best_bid) + q.best_ask, 1, 2);
+}
+
+}  // namespace
+
 std::optional<int64_t> MidPrice(const std::vector<LocalProblem>& problems) {
-  int64_t best_bid = 0, best_ask = 0;
-  for (const LocalProblem& p : problems) {
-    best_bid = std::max(best_bid, p.best_bid());
-    if (p.best_ask() != 0 && (best_ask == 0 || p.best_ask() < best_ask)) best_ask = p.best_ask();
+  Quotes q;
+  for (const LocalProblem& p : problems) Quote(p.best_bid(), p.best_ask(), &q);
+  return Mid(q);
+}
+
+Quotes MarketQuotes(const SolveInput& in) {
+  Quotes q;
+  for (const auto& v : in.venues()) {
+    if (!LocalProblem::Quotable(v, in.decision_time_ns())) continue;
+    const auto& book = v.book();
+    Quote(book.bids().empty() ? 0 : book.bids(0).price(), book.asks().empty() ? 0 : book.asks(0).price(), &q);
   }
-  if (best_bid == 0 || best_ask == 0) return std::nullopt;
-  return MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2);
+  return q;
+}
+
+std::optional<int64_t> DecisionMid(const SolveInput& in, const std::vector<LocalProblem>& usable) {
+  return in.mid_rule() == exoroute::v1::MID_RULE_MARKET ? Mid(MarketQuotes(in)) : MidPrice(usable);
 }
 
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
@@ -269,15 +296,18 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
     return;
   }
   BuildUnderLimit(in, limit, excluded, curves, out);
-  // With an arrival band to fix, the venues are built again under it, from the mid of the usable
-  // ones; without a two-sided market among them there is nothing to fix it from, and nothing is
+  // With an arrival band to fix, the venues are built again under it, from the decision's mid
+  // (the market's; under the older rule, over the usable venues only, so fixed only once one
+  // is usable); without a two-sided market there is nothing to fix it from, and nothing is
   // walked unprotected.
-  if (in.arrival_band_bps() > 0 && !out->empty()) {
-    const std::optional<int64_t> mid = MidPrice(*out);
+  const bool market = in.mid_rule() == exoroute::v1::MID_RULE_MARKET;
+  if (in.arrival_band_bps() > 0 && (market || !out->empty())) {
+    const std::optional<int64_t> mid = DecisionMid(in, *out);
     if (!mid.has_value()) {
       if (excluded != nullptr) {
         for (const LocalProblem& p : *out) {
-          (*excluded)[p.venue()] = "arrival band: no two-sided market over the usable venues to fix the arrival mid from";
+          (*excluded)[p.venue()] = market ? "arrival band: no two-sided market to fix the arrival mid from"
+                                          : "arrival band: no two-sided market over the usable venues to fix the arrival mid from";
         }
       }
       out->clear();
@@ -285,6 +315,7 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
     }
     limit = PriceBandLimit(*mid, in.arrival_band_bps(), in.side() == exoroute::v1::SIDE_BUY, limit);
     if (arrival_limit != nullptr) *arrival_limit = *limit;
+    if (out->empty()) return;  // Nothing usable under the order's limit: none under a tighter one.
     if (excluded != nullptr) excluded->clear();
     BuildUnderLimit(in, limit, excluded, curves, out);
   }
@@ -325,12 +356,9 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit, &arrival_limit);
   thread_local std::vector<int64_t> min_quantity;
   min_quantity.clear();
-  int64_t best_bid = 0, best_ask = 0;  // Over the venues whose books are usable.
-  for (const LocalProblem& p : problems) {
-    min_quantity.push_back(p.min_quantity());
-    best_bid = std::max(best_bid, p.best_bid());
-    if (p.best_ask() != 0 && (best_ask == 0 || p.best_ask() < best_ask)) best_ask = p.best_ask();
-  }
+  for (const LocalProblem& p : problems) min_quantity.push_back(p.min_quantity());
+  // (Under the older rule, over the venues usable under the limits, before any is dropped below.)
+  const std::optional<int64_t> mid = DecisionMid(in, problems);
 
   auto* stats = d.mutable_stats();
   const bool admm = in.method() == exoroute::v1::SOLVER_METHOD_ADMM;
@@ -420,7 +448,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   const double bound = LagrangianBound(problems, sol, allocated);
   if (allocated > 0) stats->set_optimality_gap(std::max<int64_t>(0, std::llround((chosen - bound) / qty_unit)));
 
-  if (best_bid > 0 && best_ask > 0) d.set_mid_price(MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2));
+  if (mid.has_value()) d.set_mid_price(*mid);
   if (allocated > 0) {
     int64_t avg = MulDivRound(cost < 0 ? -cost : cost, Pow10(in.instrument().qty_scale()), allocated);
     d.set_expected_average_price(avg);

@@ -50,9 +50,9 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
 // under the order's own limit, ± the band, or that limit if tighter — written to `band_limit`
 // (0 without a band). With SolveInput.band_limit, every venue is cut there (or at the order's
 // limit if tighter) in one build. With SolveInput.arrival_band_bps, every venue is first cut at
-// the arrival limit — the mid over the venues usable under the order's own limit, ± the band,
-// or that limit if tighter — written to `arrival_limit` (0 without one; then, when the usable
-// venues have no two-sided market, none is built and each is excluded saying so), and any
+// the arrival limit — the mid (DecisionMid) ± the band, or that limit if tighter — written to
+// `arrival_limit` (0 without one; then, when there is no two-sided market, none is built and
+// each usable venue is excluded saying so), and any
 // price band is taken under it. With SolveInput.arrival_limit, every venue is cut there (or at
 // the order's limit if tighter), which is written to `arrival_limit`.
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
@@ -64,6 +64,16 @@ void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
 // Decision's mid_price); nullopt unless both sides have a price.
 
 std::optional<int64_t> MidPrice(const std::vector<LocalProblem>& problems);
+// The market's best bid and best ask at the decision: over every venue of `input` whose book
+// is quotable (LocalProblem::Quotable), whatever the limit price; 0 for a side none has.
+struct Quotes {
+  int64_t best_bid = 0;
+  int64_t best_ask = 0;
+};
+Quotes MarketQuotes(const exoroute::v1::SolveInput& input);
+// A decision's mid as `input.mid_rule` says: over the market (MarketQuotes) or over `usable`,
+// the venues usable under the order's limit (MidPrice). nullopt without a two-sided market.
+std::optional<int64_t> DecisionMid(const exoroute::v1::SolveInput& input, const std::vector<LocalProblem>& usable);
 // The best price on the order's side (`buy`: the lowest ask, else the highest bid) over
 // `problems`; 0 if none has one.
 int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy);

@@ -223,10 +223,11 @@ absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& re
   reply.set_node(node_id_);
   const std::vector<solver::LocalProblem> usable = solver::BuildLocalProblems(probe.input, nullptr, engine_->curves());
   reply.set_price(solver::BestPrice(usable, req.order().side() == SIDE_BUY));
-  for (const solver::LocalProblem& p : usable) {
-    reply.set_best_bid(std::max(reply.best_bid(), p.best_bid()));
-    if (p.best_ask() != 0 && (reply.best_ask() == 0 || p.best_ask() < reply.best_ask())) reply.set_best_ask(p.best_ask());
-  }
+  // The market's quotes over the node's venues (an arrival band's mid is the market's, whatever
+  // the order's limit: SolveInput.mid_rule).
+  const solver::Quotes quotes = solver::MarketQuotes(probe.input);
+  reply.set_best_bid(quotes.best_bid);
+  reply.set_best_ask(quotes.best_ask);
   std::lock_guard<std::mutex> lock(mu_);
   ExpireOld();
   probes_[req.route_id()] = std::move(probe);

@@ -714,7 +714,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
       if (named.best_bid == 0 || named.best_ask == 0) {
         abort_all();
         return absl::FailedPreconditionError(absl::StrCat(
-            "order.arrival_band_bps: no two-sided market over the cluster's usable venues to fix the arrival mid from "
+            "order.arrival_band_bps: no two-sided market over the cluster's venues to fix the arrival mid from "
             "(best bid ", named.best_bid, ", best ask ", named.best_ask, "); route again when there is one"));
       }
       const int64_t mid = MulDivRound(static_cast<__int128>(named.best_bid) + named.best_ask, 1, 2);

@@ -520,6 +520,18 @@ TEST_CASE("a coordinator fixes an arrival band at the mid over the nodes' venues
     CHECK(one_node->allocations(i).quantity() == plan->allocations(i).quantity());
   }
 
+  // A passive limit order (no venue within its limit) over the cluster: the arrival limit is
+  // fixed from the market's mid all the same, as one node fixes it (SolveInput.mid_rule).
+  ParentOrder passive = o;
+  passive.set_id("arrival-passive");
+  const exo::solver::Quotes quotes = exo::solver::MarketQuotes(*recorded);
+  passive.set_limit_price(quotes.best_bid - quotes.best_bid / 500);  // 20 bp below the bid.
+  absl::StatusOr<RouteResponse> rested = c.Route(passive, ROUTE_MODE_PLAN_ONLY, n.engine.get());
+  INFO(rested.status().ToString());
+  REQUIRE(rested.ok());
+  CHECK(rested->cluster().shortfall() == passive.quantity());
+  CHECK(rested->cluster().route().arrival_limit() == passive.limit_price());
+
   // Without a two-sided market over the nodes' venues (a node naming no bid) there is no mid:
   // the route fails, saying so, and nothing is planned.
   std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> no_bids;
@@ -531,7 +543,7 @@ TEST_CASE("a coordinator fixes an arrival band at the mid over the nodes' venues
   absl::StatusOr<RouteResponse> refused = one_sided.Route(o, ROUTE_MODE_PLAN_ONLY, n.engine.get());
   CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(std::string(refused.status().message()).rfind(
-            "order.arrival_band_bps: no two-sided market over the cluster's usable venues to fix the arrival mid from "
+            "order.arrival_band_bps: no two-sided market over the cluster's venues to fix the arrival mid from "
             "(best bid 0, best ask ", 0) == 0);
   CHECK(n.engine->GetPlan("arrival-2").status().code() == absl::StatusCode::kNotFound);
 

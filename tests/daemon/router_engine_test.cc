@@ -16,6 +16,7 @@
 #include "daemon/decision_audit.h"
 #include "daemon/venue_factory.h"
 #include "exo/deterministic.h"
+#include "exo/fixed_point.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "solver/solver.h"
 #include "tests/solver/same_children.h"
@@ -701,13 +702,16 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
     if (decisions++ == 0) {
       first_decision_sequence = d.sequence();
       CHECK(in.arrival_band_bps() == 1);
+      CHECK(in.mid_rule() == MID_RULE_MARKET);
       CHECK_FALSE(in.has_limit_price());
       CHECK(d.allocated().stats().arrival_limit() == limit);
-      SolveInput unbanded = in;
-      unbanded.set_arrival_band_bps(0);
-      const std::optional<int64_t> mid = exo::solver::MidPrice(exo::solver::BuildLocalProblems(unbanded));
-      REQUIRE(mid.has_value());
-      CHECK(limit == exo::solver::PriceBandLimit(*mid, 1, /*buy=*/true, std::nullopt));
+      const exo::solver::Quotes q = exo::solver::MarketQuotes(in);
+      REQUIRE(q.best_bid > 0);
+      REQUIRE(q.best_ask > 0);  // (The sim venues may cross one another: the mid is still theirs.)
+      const int64_t mid = exo::MulDivRound(static_cast<__int128>(q.best_bid) + q.best_ask, 1, 2);
+      CHECK(limit == exo::solver::PriceBandLimit(mid, 1, /*buy=*/true, std::nullopt));
+      CHECK(d.allocated().mid_price() == mid);
+      CHECK(done.arrival_mid() == mid);
     } else {
       CHECK(in.arrival_band_bps() == 0);
       CHECK(in.limit_price() == limit);
@@ -747,6 +751,53 @@ TEST_CASE("an arrival band is fixed by the first decision and kept by every late
   CHECK(report.first_bad_sequence == appended->front().sequence());
   CHECK(report.error == absl::StrCat("plan arr: decided without its arrival limit ", limit, " (fixed at sequence ",
                                      first_decision_sequence, "): limit price none, arrival band 0 bp"));
+}
+
+TEST_CASE("a passive limit order fixes its arrival band and arrival mid when it arrives, from the market's mid",
+          "[engine][band]") {
+  TempDir dir;
+  Node n(dir.path());
+  for (const Side side : {SIDE_BUY, SIDE_SELL}) {
+    const bool buy = side == SIDE_BUY;
+    const std::string id = buy ? "passive-buy" : "passive-sell";
+    // 20 bp away from the market on the passive side: no venue's book reaches it.
+    auto probe = n.engine->SnapshotInput(Order("probe", side, kBtc), ROUTE_MODE_PLAN_ONLY);
+    REQUIRE(probe.ok());
+    const exo::solver::Quotes now = exo::solver::MarketQuotes(*probe);
+    REQUIRE(now.best_bid > 0);
+    ParentOrder o = Order(id, side, kBtc);
+    o.set_limit_price(buy ? now.best_bid - now.best_bid / 500 : now.best_ask + now.best_ask / 500);
+    o.set_arrival_band_bps(5);
+    auto routed = n.engine->Route(o, ROUTE_MODE_EXECUTE);
+    REQUIRE(routed.ok());
+    CHECK(routed->status() == PLAN_STATUS_WORKING);
+    CHECK(routed->filled_quantity() == 0);
+    CHECK(routed->allocations_size() == 0);
+    // Fixed by its first decision though nothing could be placed: from the market's quotes then,
+    // the tighter of mid ± 5 bp and its own limit (here its own: a limit below the bid is below
+    // any mid + 5 bp). The plan's arrival mid, what its fills are measured against, is that mid.
+    absl::StatusOr<SolveInput> first = exo::testing::FirstDecisionInput(*n.store, id);
+    REQUIRE(first.ok());
+    CHECK(first->mid_rule() == MID_RULE_MARKET);
+    const exo::solver::Quotes q = exo::solver::MarketQuotes(*first);
+    REQUIRE(q.best_bid > 0);
+    REQUIRE(q.best_ask > 0);
+    const int64_t mid = exo::MulDivRound(static_cast<__int128>(q.best_bid) + q.best_ask, 1, 2);
+    CHECK(routed->arrival_mid() == mid);
+    CHECK(routed->arrival_limit() == exo::solver::PriceBandLimit(mid, 5, buy, o.limit_price()));
+    CHECK(routed->arrival_limit() == o.limit_price());
+    CHECK(routed->last_solve().arrival_limit() == routed->arrival_limit());
+    // The same input under the older rule fixes nothing: no venue is usable within the limit.
+    SolveInput older = *first;
+    older.set_mid_rule(MID_RULE_USABLE_UNDER_LIMIT);
+    auto unfixed = exo::solver::Solve(older);
+    REQUIRE(unfixed.ok());
+    CHECK(unfixed->stats().arrival_limit() == 0);
+    CHECK(unfixed->mid_price() == 0);
+    REQUIRE(n.engine->Cancel(id, "test over").ok());
+    CHECK(n.WaitSettled(id).status() == PLAN_STATUS_CANCELLED);
+  }
+  CHECK(exo::daemon::VerifyDecisions(*n.store, 0, 0).ok);
 }
 
 TEST_CASE("IOC and GTT orders end as expired with what they filled", "[engine]") {

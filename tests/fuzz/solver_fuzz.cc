@@ -3,9 +3,9 @@
 // with and without its curve cache to the byte, and a decision adds up: allocations > 0 summing
 // to the allocated quantity, which with the shortfall is the order's (a cluster share, with a
 // fixed λ, is sized by the coordinator instead); with a price band (the solver's own or a band
-// limit given; no arrival band to fix), the decision is the one its band limit gives as the
-// order's limit, byte for byte but for the band limit itself (and a given arrival limit, reported
-// as taken with the order's).
+// limit given; an arrival band to fix only under the market's mid), the decision is the one its
+// band limit gives as the order's limit, byte for byte but for the band limit itself (and an
+// arrival limit, reported as taken with the order's).
 #include <algorithm>
 #include <random>
 
@@ -36,6 +36,12 @@ std::vector<std::string> Seeds() {
     if (i % 5 == 3 && in.venues_size() > 0 && in.venues(0).book().asks_size() > 0) {
       in.set_band_limit(in.venues(0).book().asks(0).price() + static_cast<int64_t>(rng() % 100));
     }
+    if (i % 2 == 1) in.set_mid_rule(exoroute::v1::MID_RULE_MARKET);
+    // An arrival band to fix (with an urgency band on some), under either mid rule.
+    if (i % 7 == 4 && in.band_limit() == 0) {
+      in.set_arrival_band_bps(static_cast<uint32_t>(1 + rng() % 50));
+      if (i % 3 != 0) in.set_price_band_bps(static_cast<uint32_t>(1 + rng() % 20));
+    }
     out.push_back(in.SerializeAsString());
   }
   return out;
@@ -65,10 +71,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(sum == fresh->allocated_quantity(), "allocations sum to %lld, allocated %lld", static_cast<long long>(sum),
              static_cast<long long>(fresh->allocated_quantity()));
   // (A band limit beyond 2^53, from a wide band on a price near it, is no order's limit. With an
-  // arrival band to fix the property does not hold: its mid is over the venues usable under the
-  // order's limit, so an order limit moves it where the band's limit, taken after it, does not.)
+  // arrival band to fix under the older mid rule the property does not hold: that mid is over
+  // the venues usable under the order's limit, so an order limit moves it where the band's
+  // limit, taken after it, does not. The market's mid no limit moves.)
   if (const int64_t band_limit = fresh->stats().price_band_limit();
-      band_limit != 0 && band_limit <= exo::kMaxUnits && in.arrival_band_bps() == 0) {
+      band_limit != 0 && band_limit <= exo::kMaxUnits &&
+      (in.arrival_band_bps() == 0 || in.mid_rule() == exoroute::v1::MID_RULE_MARKET)) {
     exoroute::v1::SolveInput limited = in;
     limited.set_price_band_bps(0);
     limited.set_band_limit(0);  // (A band limit given with the input is the same check.)
@@ -76,8 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto same = exo::solver::Solve(limited, nullptr);
     exoroute::v1::Decision banded = *fresh;
     banded.mutable_stats()->clear_price_band_limit();
-    // A given arrival limit is reported as taken with the order's limit (the tighter of the
-    // two): with the band's limit as the order's, that is the band's when it is tighter.
+    // An arrival limit (given, or fixed by the band) is reported as taken with the order's limit
+    // (the tighter of the two): with the band's limit as the order's, the band's when tighter.
     if (const int64_t arrival = banded.stats().arrival_limit(); arrival != 0) {
       const bool buy = in.side() == exoroute::v1::SIDE_BUY;
       banded.mutable_stats()->set_arrival_limit(buy ? std::min(arrival, band_limit) : std::max(arrival, band_limit));

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "exo/fixed_point.h"
 #include "solver/exact_dual.h"
 #include "solver/internal/lot_fill.h"
 #include "solver/local_problem.h"
@@ -461,6 +462,132 @@ TEST_CASE("an arrival band cuts at the mid of the usable venues ± the band, as 
   auto with_band_limit = exo::solver::Solve(in);
   CHECK(with_band_limit.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(with_band_limit.status().message()).rfind("solve_input.arrival_band_bps: not with band_limit", 0) == 0);
+}
+
+TEST_CASE("under the market mid rule a decision's mid and its arrival band are the market's, whatever the order's limit",
+          "[solver][band]") {
+  // A: bid 9900, ask 10000. B: bid 9910, ask 10020. The market: best bid 9910, best ask 10000.
+  SolveInput in = MakeInput(SIDE_BUY, 10);
+  *in.add_venues() = MakeVenue("A", {{10000, 5}, {10010, 5}}, {{9900, 5}});
+  *in.add_venues() = MakeVenue("B", {{10020, 5}}, {{9910, 5}});
+  // None of these quotes: an excluded venue, a stale book, a crossed one, one not there yet.
+  VenueInput denied = MakeVenue("C", {{9950, 5}}, {{9940, 5}});
+  denied.set_exclusion("denied by the order");
+  *in.add_venues() = denied;
+  VenueInput stale = MakeVenue("D", {{9960, 5}}, {{9955, 5}});
+  stale.mutable_book()->set_receive_time_ns(exo::testing::kNow - int64_t{6'000'000'000});  // 6 s > 5 s default.
+  *in.add_venues() = stale;
+  *in.add_venues() = MakeVenue("E", {{9990, 5}}, {{9995, 5}});  // Crossed.
+  VenueInput empty = MakeVenue("F", {{9970, 5}}, {{9969, 5}});
+  empty.mutable_book()->set_receive_time_ns(0);
+  *in.add_venues() = empty;
+  in.set_mid_rule(MID_RULE_MARKET);
+  const exo::solver::Quotes q = exo::solver::MarketQuotes(in);
+  CHECK(q.best_bid == 9910);
+  CHECK(q.best_ask == 10000);
+
+  // A limit that cuts B away: the older rule's mid is over A alone, the market's over both.
+  SolveInput limited = in;
+  limited.set_limit_price(10010);
+  auto market = exo::solver::Solve(limited);
+  REQUIRE(market.ok());
+  CHECK(market->mid_price() == 9955);  // (9910 + 10000) / 2
+  SolveInput older = limited;
+  older.set_mid_rule(MID_RULE_USABLE_UNDER_LIMIT);
+  auto usable = exo::solver::Solve(older);
+  REQUIRE(usable.ok());
+  CHECK(usable->mid_price() == 9950);  // (9900 + 10000) / 2
+  // The rule moves the mid, and the slippage measured against it, never the split.
+  CHECK(market->allocated_quantity() == 10);
+  CHECK(market->expected_cost() == usable->expected_cost());
+  CHECK(market->slippage_cbps() == exo::MulDivRound(market->expected_average_price() - 9955, 1'000'000, 9955));
+  CHECK(usable->slippage_cbps() == exo::MulDivRound(usable->expected_average_price() - 9950, 1'000'000, 9950));
+
+  // A passive limit order (no ask within 9980) with an arrival band: fixed at arrival from the
+  // market's mid, 9955 + 2 bp = 9956.99…, rounded down; nothing allocated yet, each venue saying
+  // why. Under the older rule no venue is usable, so nothing is fixed and there is no mid.
+  SolveInput passive = in;
+  passive.set_limit_price(9980);
+  passive.set_arrival_band_bps(2);
+  auto fixed = exo::solver::Solve(passive);
+  REQUIRE(fixed.ok());
+  CHECK(fixed->stats().arrival_limit() == 9956);
+  CHECK(fixed->mid_price() == 9955);
+  CHECK(fixed->allocated_quantity() == 0);
+  std::map<std::string, std::string> why = WhyExcluded(*fixed);
+  CHECK(why["A"] == "no liquidity within limit 9980 (best ask 10000)");
+  CHECK(why["C"] == "denied by the order");
+  CHECK(why["E"].rfind("crossed book", 0) == 0);
+  passive.set_mid_rule(MID_RULE_USABLE_UNDER_LIMIT);
+  auto unfixed = exo::solver::Solve(passive);
+  REQUIRE(unfixed.ok());
+  CHECK(unfixed->stats().arrival_limit() == 0);
+  CHECK(unfixed->mid_price() == 0);
+
+  // An order the market reaches: the same limit as the arrival band over the market gives,
+  // and the same decision as that limit given.
+  SolveInput reached = in;
+  reached.set_arrival_band_bps(20);  // 9955 × 1.002 = 9974.91, rounded down.
+  reached.set_limit_price(10015);
+  auto cut = exo::solver::Solve(reached);
+  REQUIRE(cut.ok());
+  CHECK(cut->stats().arrival_limit() == 9974);
+  CHECK(cut->allocated_quantity() == 0);  // No ask within 9974 either.
+  reached.set_arrival_band_bps(50);  // 9955 × 1.005 = 10004.775: A's 10000 only.
+  cut = exo::solver::Solve(reached);
+  REQUIRE(cut.ok());
+  CHECK(cut->stats().arrival_limit() == 10004);
+  CHECK(cut->allocated_quantity() == 5);
+  SolveInput given = reached;
+  given.set_arrival_band_bps(0);
+  given.set_arrival_limit(10004);
+  CHECK(exo::solver::Solve(given)->SerializeAsString() == cut->SerializeAsString());
+
+  // No two-sided market: nothing fixed, the usable venues excluded saying so.
+  SolveInput one_sided = MakeInput(SIDE_BUY, 5);
+  *one_sided.add_venues() = MakeVenue("A", {{10000, 5}});
+  one_sided.set_arrival_band_bps(15);
+  one_sided.set_mid_rule(MID_RULE_MARKET);
+  auto waiting = exo::solver::Solve(one_sided);
+  REQUIRE(waiting.ok());
+  CHECK(waiting->stats().arrival_limit() == 0);
+  CHECK(WhyExcluded(*waiting)["A"] == "arrival band: no two-sided market to fix the arrival mid from");
+
+  in.set_mid_rule(static_cast<MidRule>(7));
+  auto bad = exo::solver::Solve(in);
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad.status().message()) == "solve_input.mid_rule: unknown value 7");
+}
+
+TEST_CASE("the mid rule never changes a split without an arrival band", "[solver][band]") {
+  std::mt19937_64 rng(20261204);
+  for (int n = 0; n < 300; ++n) {
+    int64_t lot = 1;
+    SolveInput in = exo::testing::RandomInput(rng, &lot);
+    in.set_arrival_band_bps(0);
+    in.set_mid_rule(MID_RULE_USABLE_UNDER_LIMIT);
+    auto older = exo::solver::Solve(in);
+    in.set_mid_rule(MID_RULE_MARKET);
+    auto market = exo::solver::Solve(in);
+    REQUIRE(older.ok() == market.ok());
+    if (!older.ok()) continue;
+    // The same decision but for the mid and the slippage against it.
+    Decision a = *older, b = *market;
+    for (Decision* d : {&a, &b}) {
+      d->clear_mid_price();
+      d->clear_slippage_cbps();
+    }
+    INFO("instance " << n);
+    CHECK(a.SerializeAsString() == b.SerializeAsString());
+    // Every random book is fresh, not excluded, not crossed: the market's mid is over the best
+    // levels of all of them, however many the limit or a cap leaves usable.
+    int64_t best_bid = 0, best_ask = std::numeric_limits<int64_t>::max();
+    for (const auto& v : in.venues()) {
+      best_bid = std::max(best_bid, v.book().bids(0).price());
+      best_ask = std::min(best_ask, v.book().asks(0).price());
+    }
+    CHECK(market->mid_price() == exo::MulDivRound(static_cast<__int128>(best_bid) + best_ask, 1, 2));
+  }
 }
 
 TEST_CASE("the same input gives the same bytes", "[solver][determinism]") {
