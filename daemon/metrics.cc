@@ -151,8 +151,20 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     for (const auto& r : s.risk()) {
       if (r.limit().max_working_quantity() > 0) limit.Sample(Label("symbol", r.limit().symbol()), Int(r.limit().max_working_quantity()));
     }
-    Family refused(&out, "exoroute_risk_refused_total", "counter", "Orders refused by the instrument's risk limit.");
-    for (const auto& r : s.risk()) refused.Sample(Label("symbol", r.limit().symbol()), Int(r.refused()));
+    Family refused(&out, "exoroute_risk_refused_total", "counter",
+                   "Orders refused by the instrument's risk limits, by the limit (risk[] field) that refused them.");
+    for (const auto& r : s.risk()) {
+      // Every limit the instrument has, from 0: a first refusal is an increase.
+      const std::pair<const char*, bool> limits[] = {{"max_order_quantity", r.limit().max_order_quantity() > 0},
+                                                     {"max_order_notional", r.limit().max_order_notional() > 0},
+                                                     {"max_working_quantity", r.limit().max_working_quantity() > 0}};
+      for (const auto& [field, set] : limits) {
+        auto n = r.refused_by_limit().find(field);
+        if (!set && n == r.refused_by_limit().end()) continue;
+        refused.Sample(absl::StrCat(Label("symbol", r.limit().symbol()), ",", Label("limit", field)),
+                       Int(n == r.refused_by_limit().end() ? 0 : n->second));
+      }
+    }
   }
   Family(&out, "exoroute_store_writable", "gauge",
          "0 after a failed store write: nothing new is recorded or routed until exorouted restarts (Status says why).")

@@ -24,17 +24,22 @@ const RiskLimit* FindRiskLimit(const DaemonConfig& config, const std::string& sy
 }
 
 absl::Status CheckOrderRiskLimit(const RiskLimit* limit, const std::string& name, const ParentOrder& o,
-                                 const Instrument& inst, std::optional<int64_t> mid) {
+                                 const Instrument& inst, std::optional<int64_t> mid, std::string_view* refused_by) {
   if (limit == nullptr) return absl::OkStatus();
+  auto by = [refused_by](std::string_view field) {
+    if (refused_by != nullptr) *refused_by = field;
+  };
   auto qty = [&](int64_t v) { return FormatDecimal(v, inst.qty_scale()); };
   auto px = [&](int64_t v) { return FormatDecimal(v, inst.price_scale()); };
   if (limit->max_order_quantity() > 0 && o.quantity() > limit->max_order_quantity()) {
+    by("max_order_quantity");
     return absl::InvalidArgumentError(absl::StrCat(
         "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " is over this node's limit of ",
         qty(limit->max_order_quantity()), " per order (", name, ".max_order_quantity)"));
   }
   if (limit->max_order_notional() == 0) return absl::OkStatus();
   if (!mid.has_value() && !o.has_limit_price()) {
+    by("max_order_notional");
     return absl::FailedPreconditionError(
         absl::StrCat("order.limit_price: a market order of ", o.symbol(),
                      " needs a two-sided market on this node to value it for ", name,
@@ -45,6 +50,7 @@ absl::Status CheckOrderRiskLimit(const RiskLimit* limit, const std::string& name
   const __int128 unit = Pow10(inst.qty_scale());
   const __int128 notional = (static_cast<__int128>(o.quantity()) * price + unit - 1) / unit;
   if (notional <= limit->max_order_notional()) return absl::OkStatus();
+  by("max_order_notional");
   return absl::InvalidArgumentError(absl::StrCat(
       "order.quantity: ", qty(o.quantity()), " ", o.symbol(), " at ", px(price),
       mid.has_value() && price == *mid ? " (the mid now)" : " (its limit)", " is a notional of ",

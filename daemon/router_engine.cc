@@ -26,6 +26,9 @@ using store::PendingDelta;
 
 namespace {
 
+// The risk limit a node checks against its working plans (RiskLimit's field; the metrics' label).
+constexpr std::string_view kWorkingLimit = "max_working_quantity";
+
 std::string StatusName(PlanStatus s) {
   std::string n = PlanStatus_Name(s);
   return n.substr(std::string("PLAN_STATUS_").size());
@@ -448,30 +451,35 @@ std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const 
 }
 
 absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode) const {
-  absl::Status s = CheckOrderRisk(order);
+  std::string_view refused_by;
+  absl::Status s = CheckOrderRisk(order, &refused_by);
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(plans_mu_);
     s = CheckWorkingRiskLocked(order, mode);
+    refused_by = kWorkingLimit;
   }
-  return s.ok() ? s : RiskRefused(order, s);
+  return s.ok() ? s : RiskRefused(order, refused_by, s);
 }
 
-absl::Status RouterEngine::RiskRefused(const ParentOrder& o, absl::Status refused) const {
+absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view limit, absl::Status refused) const {
   {
     std::lock_guard<std::mutex> count(risk_mu_);
-    ++risk_refused_[o.symbol()];
+    auto& by_limit = risk_refused_[o.symbol()];
+    auto it = by_limit.find(limit);
+    if (it == by_limit.end()) it = by_limit.emplace(std::string(limit), 0).first;
+    ++it->second;
   }
   LogWarning("order %s refused by a risk limit: %s", o.id(), refused.message());
   return refused;
 }
 
-absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o) const {
+absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o, std::string_view* refused_by) const {
   std::string name;
   const RiskLimit* limit = FindRiskLimit(config_, o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
   if (limit == nullptr || inst == nullptr) return absl::OkStatus();
   const std::optional<int64_t> mid = limit->max_order_notional() > 0 ? MarketMid(o.symbol()) : std::nullopt;
-  return CheckOrderRiskLimit(limit, name, o, *inst, mid);
+  return CheckOrderRiskLimit(limit, name, o, *inst, mid, refused_by);
 }
 
 absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMode mode) const {
@@ -508,8 +516,12 @@ std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
     exoroute::v1::RiskStatus& r = out.emplace_back();
     *r.mutable_limit() = limit;
     r.set_working_quantity(working[limit.symbol()]);
-    auto it = risk_refused_.find(limit.symbol());
-    r.set_refused(it != risk_refused_.end() ? it->second : 0);
+    if (auto it = risk_refused_.find(limit.symbol()); it != risk_refused_.end()) {
+      for (const auto& [field, n] : it->second) {
+        r.set_refused(r.refused() + n);
+        (*r.mutable_refused_by_limit())[field] = n;
+      }
+    }
   }
   return out;
 }
@@ -998,7 +1010,8 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   // halted.)
   const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed(order.symbol()) : absl::OkStatus();
   // (A cluster share is checked on the coordinator, against the whole order.)
-  const absl::Status order_risk = first_input.has_value() ? absl::OkStatus() : CheckOrderRisk(order);
+  std::string_view order_risk_by;
+  const absl::Status order_risk = first_input.has_value() ? absl::OkStatus() : CheckOrderRisk(order, &order_risk_by);
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -1012,9 +1025,11 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
           "order.id: plan \"", order.id(), "\" already exists with a different order"));
     }
     if (!trading.ok()) return trading;  // (After the retry: a plan made before the halt is answered.)
-    if (!order_risk.ok()) return RiskRefused(order, order_risk);  // (After the retry, as the halt.)
+    if (!order_risk.ok()) return RiskRefused(order, order_risk_by, order_risk);  // (After the retry, as the halt.)
     if (!first_input.has_value()) {
-      if (absl::Status working = CheckWorkingRiskLocked(order, mode); !working.ok()) return RiskRefused(order, working);
+      if (absl::Status working = CheckWorkingRiskLocked(order, mode); !working.ok()) {
+        return RiskRefused(order, kWorkingLimit, working);
+      }
     }
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);

@@ -276,16 +276,19 @@ class RouterEngine {
   solver::CurveCache curves_;
   Clock* const clock_;
 
-  // The order size and notional limits on `order` (no lock held: it reads the books).
-  absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order) const;
+  // The order size and notional limits on `order` (no lock held: it reads the books);
+  // `*refused_by` names the limit that refused it (CheckOrderRiskLimit).
+  absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order, std::string_view* refused_by) const;
   // The working-quantity limit, plans_mu_ held (Route checks it and creates the plan as one step).
   absl::Status CheckWorkingRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
-  // Counts and logs a refusal by a risk limit; returns it.
-  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, absl::Status refused) const;
+  // Counts (by symbol and `limit`, the RiskLimit field that refused it) and logs a refusal by a
+  // risk limit; returns it.
+  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, std::string_view limit, absl::Status refused) const;
   // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
   std::optional<int64_t> MarketMid(const std::string& symbol) const;
   mutable std::mutex risk_mu_;
-  mutable std::map<std::string, uint64_t> risk_refused_;  // By symbol; guarded by risk_mu_.
+  // Refusals by symbol, then by limit field; guarded by risk_mu_.
+  mutable std::map<std::string, std::map<std::string, uint64_t, std::less<>>> risk_refused_;
   mutable std::mutex plans_mu_;
   // Guarded by plans_mu_. Working plans, and settled ones until the next sweep: a cache of the
   // store (mutable: reading a plan back is no change to the engine).

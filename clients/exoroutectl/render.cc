@@ -293,7 +293,15 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                         ? absl::StrCat("working ", f.Qty(risk.working_quantity()), " of ", f.Qty(l.max_working_quantity()))
                         : absl::StrCat("working ", f.Qty(risk.working_quantity())));
     if (risk.refused() > 0) {
-      parts.push_back(absl::StrCat(risk.refused(), risk.refused() == 1 ? " order refused" : " orders refused"));
+      // By the limit that refused them, in the config's order of the limits.
+      std::vector<std::string> by;
+      for (const char* field : {"max_order_quantity", "max_order_notional", "max_working_quantity"}) {
+        if (auto n = risk.refused_by_limit().find(field); n != risk.refused_by_limit().end()) {
+          by.push_back(absl::StrCat(n->second, " ", field));
+        }
+      }
+      parts.push_back(absl::StrCat(risk.refused(), risk.refused() == 1 ? " order refused" : " orders refused",
+                                   by.empty() ? "" : absl::StrCat(" (", absl::StrJoin(by, ", "), ")")));
     }
     absl::StrAppend(&s, "risk        ", l.symbol(), ": ", absl::StrJoin(parts, ", "), "\n");
   }

@@ -36,6 +36,7 @@ std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
     in.set_quantity(total / 2 / lot * lot);  // Half the displayed depth: an interior optimum.
     in.set_dual_search(exoroute::v1::DUAL_SEARCH_QUANTILE);  // As exorouted decides.
     in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
+    in.set_mid_rule(exoroute::v1::MID_RULE_MARKET);
     out.push_back(std::move(in));
   }
   return out;

@@ -91,6 +91,11 @@ TEST_CASE("status shows each risk limit with what is working against it and the 
                                        "7.50000000 of 20.00000000, 1 order refused\n") != std::string::npos);
   risk->set_refused(3);
   CHECK(exo::ctl::RenderStatus(r).find("7.50000000 of 20.00000000, 3 orders refused\n") != std::string::npos);
+  // By the limit that refused them, in the config's order.
+  (*risk->mutable_refused_by_limit())["max_working_quantity"] = 1;
+  (*risk->mutable_refused_by_limit())["max_order_notional"] = 2;
+  CHECK(exo::ctl::RenderStatus(r).find("3 orders refused (2 max_order_notional, 1 max_working_quantity)\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {

@@ -79,6 +79,9 @@ TEST_CASE("risk limits refuse an order over its size or its notional, naming the
   REQUIRE(status.size() == 1);
   CHECK(status[0].limit().symbol() == "BTC-USD");
   CHECK(status[0].refused() == 3);
+  CHECK(status[0].refused_by_limit().size() == 2);
+  CHECK(status[0].refused_by_limit().at("max_order_quantity") == 1);
+  CHECK(status[0].refused_by_limit().at("max_order_notional") == 2);
   CHECK(status[0].working_quantity() == 0);  // Plan-only plans send nothing.
 }
 
@@ -104,6 +107,8 @@ TEST_CASE("an executed order over the working-quantity limit is refused while th
     REQUIRE(status.size() == 1);
     CHECK(status[0].working_quantity() == 12 * kBtc);
     CHECK(status[0].refused() == 1);
+    CHECK(status[0].refused_by_limit().size() == 1);
+    CHECK(status[0].refused_by_limit().at("max_working_quantity") == 1);
   }
   // After a restart the working plans are read back and count as before.
   auto t = exo::testing::StartTestEngine(LimitedConfig(dir.path()));

@@ -1726,6 +1726,7 @@ TEST_CASE("a cluster route beyond the coordinator's risk limit is refused before
   for (const PeerStatus& p : st.peers()) CHECK(p.calls() == 0);  // No node was asked.
   REQUIRE(st.risk_size() == 1);
   CHECK(st.risk(0).refused() == 1);
+  CHECK(st.risk(0).refused_by_limit().at("max_order_quantity") == 1);
   // Within it the route goes on, without the nodes that are down.
   const grpc::Status small = exo::testing::CallRoute(ch, exo::testing::BtcOrder("small", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp);
   INFO(small.error_message());

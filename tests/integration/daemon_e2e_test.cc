@@ -1792,11 +1792,34 @@ TEST_CASE("a risk limit refuses an order over the API and the CLI, and status an
 
   const exo::testing::CommandResult status = Ctl(*d, {"status"});
   INFO(status.out << status.err);
-  CHECK(status.out.find("risk        BTC-USD: order <= 10.00000000, working 0.00000000 of 20.00000000, 2 orders refused\n") !=
+  CHECK(status.out.find("risk        BTC-USD: order <= 10.00000000, working 0.00000000 of 20.00000000, 2 orders refused "
+                        "(2 max_order_quantity)\n") != std::string::npos);
+  std::string metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\",limit=\"max_order_quantity\"} 2\n") != std::string::npos);
+  // Every limit the symbol has is exported from 0, so a first refusal is an increase.
+  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\",limit=\"max_working_quantity\"} 0\n") !=
         std::string::npos);
-  const std::string metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
-  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("limit=\"max_order_notional\"") == std::string::npos);  // Not a limit of this node.
   CHECK(metrics.find("\nexoroute_risk_max_working_quantity{symbol=\"BTC-USD\"} 2000000000\n") != std::string::npos);
   CHECK(metrics.find("\nexoroute_risk_working_quantity{symbol=\"BTC-USD\"} 0\n") != std::string::npos);
+
+  // Two resting buys of 10 (limit 100.00, far below the market) take the working limit of 20:
+  // one more is refused by it, and counted as such.
+  for (const char* id : {"rest-1", "rest-2"}) {
+    RouteRequest rest = exo::testing::BtcOrder(id, SIDE_BUY, 10 * kBtc, ROUTE_MODE_EXECUTE);
+    rest.mutable_order()->set_limit_price(10000);
+    const grpc::Status rested = CallRoute(Connect(*d), rest, &resp);
+    INFO(rested.error_message());
+    REQUIRE(rested.ok());
+  }
+  const grpc::Status over = CallRoute(Connect(*d), exo::testing::BtcOrder("over", SIDE_SELL, kBtc, ROUTE_MODE_EXECUTE), &resp);
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const exo::testing::CommandResult later = Ctl(*d, {"status"});
+  CHECK(later.out.find("risk        BTC-USD: order <= 10.00000000, working 20.00000000 of 20.00000000, 3 orders refused "
+                       "(2 max_order_quantity, 1 max_working_quantity)\n") != std::string::npos);
+  metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\",limit=\"max_working_quantity\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.find("\nexoroute_risk_working_quantity{symbol=\"BTC-USD\"} 2000000000\n") != std::string::npos);
   CHECK(d->Terminate() == 0);
 }
