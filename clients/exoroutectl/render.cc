@@ -59,6 +59,10 @@ std::string ToJson(const google::protobuf::Message& m) {
 
 // "solve     EXACT, 9 rounds, marginal price …, 3 venues, gap 0.00[, band limit …]".
 std::string SolveLine(const SolverStats& st, const Fmt& f) {
+  if (st.venues_considered() == 0) {  // Nothing to solve over: the exclusions say why.
+    return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", no venue usable",
+                        st.arrival_limit() != 0 ? absl::StrCat(", arrival limit ", f.Px(st.arrival_limit())) : "", "\n");
+  }
   return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", ", st.rounds(),
                       " rounds, marginal price ", f.Px(st.marginal_price()), ", ", st.venues_considered(),
                       " venues, gap ", f.Px(st.optimality_gap()),
@@ -89,13 +93,19 @@ std::string RenderPlan(const Plan& p) {
     absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()),
                     "  slippage ", Bps(p.fill_slippage_cbps()), " vs arrival mid ",
                     f.Px(p.arrival_mid()));
+  } else if (p.arrival_mid() > 0) {
+    absl::StrAppend(&s, "  arrival mid ", f.Px(p.arrival_mid()));
   }
   absl::StrAppend(&s, "\n");
   absl::StrAppend(&s, SolveLine(p.last_solve(), f));
-  absl::StrAppend(&s, "expected  cost ", f.Px(p.expected_cost()), ", avg ",
-                  f.Px(p.expected_average_price()), " incl. fees, ",
-                  Bps(p.expected_slippage_cbps()), " vs mid",
-                  p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
+  if (p.expected_average_price() == 0) {  // The last decision placed nothing.
+    absl::StrAppend(&s, "expected  nothing placed now",
+                    p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
+  } else {
+    absl::StrAppend(&s, "expected  cost ", f.Px(p.expected_cost()), ", avg ", f.Px(p.expected_average_price()),
+                    " incl. fees, ", Bps(p.expected_slippage_cbps()), " vs mid",
+                    p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
+  }
   absl::StrAppend(&s, "versions  ", p.version(), " deltas (last sequence ", p.last_sequence(), "), ",
                   p.replans(), " re-plans\n");
   if (!p.allocations().empty()) {
@@ -150,10 +160,15 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
   std::string s;
   absl::StrAppend(&s, "what-if   ", Side(side), " ", f.Qty(quantity), " ", inst.symbol(), "\n");
   absl::StrAppend(&s, SolveLine(d.stats(), f));
-  absl::StrAppend(&s, "expected  cost ", f.Px(d.expected_cost()), ", avg ",
-                  f.Px(d.expected_average_price()), " incl. fees, ", Bps(d.slippage_cbps()),
-                  " vs mid ", f.Px(d.mid_price()),
-                  d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
+  if (d.allocated_quantity() == 0) {
+    absl::StrAppend(&s, "expected  nothing placed",
+                    d.mid_price() > 0 ? absl::StrCat(" (mid ", f.Px(d.mid_price()), ")") : " (no mid)",
+                    d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
+  } else {
+    absl::StrAppend(&s, "expected  cost ", f.Px(d.expected_cost()), ", avg ", f.Px(d.expected_average_price()),
+                    " incl. fees, ", Bps(d.slippage_cbps()), " vs mid ", f.Px(d.mid_price()),
+                    d.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(d.shortfall())) : "", "\n");
+  }
   if (alone != nullptr && alone->decision.shortfall() > 0) {
     absl::StrAppend(&s, "one venue none fills the order alone (the most: ", alone->venue, ", ",
                     f.Qty(alone->decision.allocated_quantity()), ")\n");

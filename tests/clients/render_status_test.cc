@@ -237,3 +237,52 @@ TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
   const size_t first = text.find("left out of route");
   CHECK(text.find("left out of route", first + 1) == std::string::npos);  // Only n2's row has one.
 }
+
+TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was fixed at, not a cost of 0.00", "[ctl]") {
+  Plan p;
+  p.set_plan_id("passive");
+  p.set_status(PLAN_STATUS_WORKING);
+  p.mutable_instrument()->set_symbol("BTC-USD");
+  p.mutable_instrument()->set_price_scale(2);
+  p.mutable_instrument()->set_qty_scale(8);
+  ParentOrder* o = p.mutable_order();
+  o->set_symbol("BTC-USD");
+  o->set_side(SIDE_BUY);
+  o->set_quantity(200'000'000);
+  o->set_limit_price(6'400'000);
+  o->set_arrival_band_bps(10);
+  p.set_shortfall(200'000'000);
+  p.set_arrival_mid(6'500'250);
+  p.set_arrival_limit(6'400'000);
+  p.mutable_last_solve()->set_method(SOLVER_METHOD_EXACT);
+  p.mutable_last_solve()->set_arrival_limit(6'400'000);
+  const std::string resting = exo::ctl::RenderPlan(p);
+  INFO(resting);
+  CHECK(resting.find("filled    0.00000000 of 2.00000000  arrival mid 65002.50\n") != std::string::npos);
+  CHECK(resting.find("solve     EXACT, no venue usable, arrival limit 64000.00\n") != std::string::npos);
+  CHECK(resting.find("expected  nothing placed now, SHORTFALL 2.00000000\n") != std::string::npos);
+  CHECK(resting.find("cost 0.00") == std::string::npos);
+
+  // Once something is placed: the cost line, as before.
+  p.mutable_last_solve()->set_venues_considered(2);
+  p.mutable_last_solve()->set_rounds(4);
+  p.set_expected_cost(13'001'000);
+  p.set_expected_average_price(6'500'500);
+  p.set_expected_slippage_cbps(385);
+  p.set_shortfall(0);
+  const std::string placed = exo::ctl::RenderPlan(p);
+  INFO(placed);
+  CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues, gap 0.00\n") != std::string::npos);
+  CHECK(placed.find("expected  cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") != std::string::npos);
+
+  Decision d;
+  d.mutable_stats()->set_method(SOLVER_METHOD_EXACT);
+  d.set_shortfall(50'000'000);
+  d.set_mid_price(6'500'250);
+  const std::string what_if = exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr);
+  INFO(what_if);
+  CHECK(what_if.find("expected  nothing placed (mid 65002.50), SHORTFALL 0.50000000\n") != std::string::npos);
+  d.clear_mid_price();
+  CHECK(exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr)
+            .find("expected  nothing placed (no mid), SHORTFALL 0.50000000\n") != std::string::npos);
+}
