@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "exoroute/v1/types.pb.h"
+#include "solver/reason_units.h"
 #include "solver/venue_curve.h"
 
 namespace exo::solver {
@@ -55,11 +56,12 @@ class LocalProblem {
                                             std::optional<int64_t> limit_price,
                                             int64_t decision_time_ns, uint32_t qty_scale,
                                             CurveCache::Reader* cache);
-  // The same, built in place (a decision builds its venues' problems into one vector); `*out`
-  // is unspecified when it fails.
+  // The same, built in place (a decision builds its venues' problems into one vector), its
+  // reasons writing prices and quantities in `units`; `*out` is unspecified when it fails.
   static absl::Status BuildInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
                                 std::optional<int64_t> limit_price, int64_t decision_time_ns,
-                                uint32_t qty_scale, CurveCache::Reader* cache, LocalProblem* out);
+                                uint32_t qty_scale, const ReasonUnits& units, CurveCache::Reader* cache,
+                                LocalProblem* out);
 
   // Whether the venue's book counts towards the market's best bid and ask at the decision
   // (SolveInput.mid_rule MARKET): not excluded, there, fresh and not crossed — what Build asks

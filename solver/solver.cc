@@ -99,6 +99,9 @@ absl::Status ValidateInput(const SolveInput& in) {
   if (!exoroute::v1::MidRule_IsValid(in.mid_rule())) {
     return absl::InvalidArgumentError(absl::StrCat("solve_input.mid_rule: unknown value ", in.mid_rule()));
   }
+  if (!exoroute::v1::ReasonUnits_IsValid(in.reason_units())) {
+    return absl::InvalidArgumentError(absl::StrCat("solve_input.reason_units: unknown value ", in.reason_units()));
+  }
   if (!exoroute::v1::AdmmVariant_IsValid(in.admm_variant())) {
     return absl::InvalidArgumentError(
         absl::StrCat("solve_input.admm_variant: unknown value ", in.admm_variant()));
@@ -160,9 +163,9 @@ size_t VenueLimits::Smallest(const std::vector<int64_t>& shares, const std::vect
 }
 
 size_t VenueLimits::ToDrop(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
-                           uint32_t max_venues, std::string* why) {
+                           uint32_t max_venues, const ReasonUnits& units, std::string* why) {
   if (size_t i = Smallest(shares, min_quantity, /*below_min=*/true); i < shares.size()) {
-    *why = BelowMinReason(shares[i], min_quantity[i]);
+    *why = BelowMinReason(shares[i], min_quantity[i], units);
     return i;
   }
   const auto used = static_cast<size_t>(std::count_if(shares.begin(), shares.end(), [](int64_t x) { return x > 0; }));
@@ -171,8 +174,8 @@ size_t VenueLimits::ToDrop(const std::vector<int64_t>& shares, const std::vector
   return Smallest(shares, min_quantity, /*below_min=*/false);
 }
 
-std::string VenueLimits::BelowMinReason(int64_t share, int64_t min_quantity) {
-  return absl::StrCat("share ", share, " below the venue's minimum child size ", min_quantity);
+std::string VenueLimits::BelowMinReason(int64_t share, int64_t min_quantity, const ReasonUnits& units) {
+  return absl::StrCat("share ", units.Qty(share), " below the venue's minimum child size ", units.Qty(min_quantity));
 }
 
 std::string VenueLimits::MaxVenuesReason(uint32_t max_venues) {
@@ -196,11 +199,12 @@ void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
   std::vector<LocalProblem>& problems = *out;
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
+  const ReasonUnits units(in);
   size_t built = 0;
   for (const auto& v : in.venues()) {
     if (built == problems.size()) problems.emplace_back();
     absl::Status s = LocalProblem::BuildInto(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(),
-                                             reader ? &*reader : nullptr, &problems[built]);
+                                             units, reader ? &*reader : nullptr, &problems[built]);
     if (s.ok()) {
       ++built;
       continue;
@@ -398,7 +402,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
     }
     rounds += sol.rounds;
     std::string why;
-    const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), &why);
+    const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), ReasonUnits(in), &why);
     if (drop == problems.size()) break;
     excluded[problems[drop].venue()] = why;
     problems.erase(problems.begin() + static_cast<long>(drop));

@@ -787,6 +787,15 @@ TEST_CASE("a passive limit order fixes its arrival band and arrival mid when it 
     CHECK(routed->arrival_limit() == exo::solver::PriceBandLimit(mid, 5, buy, o.limit_price()));
     CHECK(routed->arrival_limit() == o.limit_price());
     CHECK(routed->last_solve().arrival_limit() == routed->arrival_limit());
+    // Each venue says why in the prices a client reads (SolveInput.reason_units, recorded).
+    CHECK(first->reason_units() == REASON_UNITS_DECIMAL);
+    REQUIRE(routed->exclusions_size() == 3);
+    for (const auto& e : routed->exclusions()) {
+      CHECK(e.reason().rfind(absl::StrCat("no liquidity within limit ",
+                                          exo::FormatDecimal(o.limit_price(), routed->instrument().price_scale()),
+                                          buy ? " (best ask " : " (best bid "),
+                             0) == 0);
+    }
     // The same input under the older rule fixes nothing: no venue is usable within the limit.
     SolveInput older = *first;
     older.set_mid_rule(MID_RULE_USABLE_UNDER_LIMIT);

@@ -559,6 +559,48 @@ TEST_CASE("under the market mid rule a decision's mid and its arrival band are t
   CHECK(std::string(bad.status().message()) == "solve_input.mid_rule: unknown value 7");
 }
 
+TEST_CASE("exclusion reasons write prices and quantities as the input's reason_units says", "[solver]") {
+  SolveInput in = MakeInput(SIDE_BUY, 10);
+  in.mutable_instrument()->set_price_scale(2);
+  in.mutable_instrument()->set_qty_scale(1);
+  in.set_limit_price(10100);
+  *in.add_venues() = MakeVenue("A", {{10000, 5}}, {{9990, 5}});
+  *in.add_venues() = MakeVenue("B", {{9990, 5}}, {{9999, 5}});  // Crossed.
+  *in.add_venues() = MakeVenue("C", {{10500, 5}});              // Beyond the limit.
+  VenueInput small = MakeVenue("D", {{10001, 10}});
+  small.set_min_quantity(8);  // Its share would be 5.
+  *in.add_venues() = small;
+  VenueInput capped = MakeVenue("E", {{10002, 9}}, {}, 0, /*lot=*/3);
+  capped.set_max_quantity(2);  // Under one lot.
+  *in.add_venues() = capped;
+
+  auto raw = exo::solver::Solve(in);
+  REQUIRE(raw.ok());
+  std::map<std::string, std::string> why = WhyExcluded(*raw);
+  CHECK(why["B"] == "crossed book: best bid 9999 >= best ask 9990");
+  CHECK(why["C"] == "no liquidity within limit 10100 (best ask 10500)");
+  CHECK(why["D"] == "share 5 below the venue's minimum child size 8");
+  CHECK(why["E"] == "less than one lot (3) available within limit and cap");
+
+  in.set_reason_units(REASON_UNITS_DECIMAL);
+  auto decimal = exo::solver::Solve(in);
+  REQUIRE(decimal.ok());
+  why = WhyExcluded(*decimal);
+  CHECK(why["B"] == "crossed book: best bid 99.99 >= best ask 99.90");
+  CHECK(why["C"] == "no liquidity within limit 101.00 (best ask 105.00)");
+  CHECK(why["D"] == "share 0.5 below the venue's minimum child size 0.8");
+  CHECK(why["E"] == "less than one lot (0.3) available within limit and cap");
+  // Only the words: the same split.
+  Decision a = *raw, b = *decimal;
+  a.clear_exclusions();
+  b.clear_exclusions();
+  CHECK(a.SerializeAsString() == b.SerializeAsString());
+  CHECK(decimal->allocated_quantity() == 5);
+
+  in.set_reason_units(static_cast<ReasonUnits>(3));
+  CHECK(std::string(exo::solver::Solve(in).status().message()) == "solve_input.reason_units: unknown value 3");
+}
+
 TEST_CASE("the mid rule never changes a split without an arrival band", "[solver][band]") {
   std::mt19937_64 rng(20261204);
   for (int n = 0; n < 300; ++n) {
