@@ -131,7 +131,7 @@ exoroute::v1::SolveInput OrderSolveInput(const exoroute::v1::ParentOrder& order,
   in.set_dual_finish(exoroute::v1::DUAL_FINISH_STEP_AND_BISECT);
   if (method == exoroute::v1::SOLVER_METHOD_ADMM) in.set_admm_variant(exoroute::v1::ADMM_VARIANT_BALANCED_AT_PRICE);
   in.set_mid_rule(exoroute::v1::MID_RULE_MARKET);  // The market's mid, whatever the order's limit.
-  in.set_reason_units(exoroute::v1::REASON_UNITS_DECIMAL);  // Reasons in the prices clients show.
+  in.set_reason_text(exoroute::v1::REASON_TEXT_READABLE);  // Reasons in the prices clients show.
   in.set_decision_time_ns(now_ns);
   in.set_price_band_bps(UrgencyBandBps(routing, order.urgency()));
   in.set_arrival_band_bps(order.arrival_band_bps());  // Its first decision fixes it.

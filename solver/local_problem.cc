@@ -49,7 +49,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
                                                  int64_t decision_time_ns, uint32_t qty_scale,
                                                  CurveCache::Reader* cache) {
   LocalProblem p;
-  if (absl::Status s = BuildInto(venue, side, limit_price, decision_time_ns, qty_scale, ReasonUnits(), cache, &p);
+  if (absl::Status s = BuildInto(venue, side, limit_price, decision_time_ns, qty_scale, ReasonFormat(), cache, &p);
       !s.ok()) {
     return s;
   }
@@ -58,7 +58,7 @@ absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput&
 
 absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
                                      std::optional<int64_t> limit_price, int64_t decision_time_ns,
-                                     uint32_t qty_scale, const ReasonUnits& units, CurveCache::Reader* cache,
+                                     uint32_t qty_scale, const ReasonFormat& words, CurveCache::Reader* cache,
                                      LocalProblem* out) {
   const auto& book = venue.book();
   if (!venue.exclusion().empty()) return absl::FailedPreconditionError(venue.exclusion());
@@ -86,7 +86,7 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   const int64_t best_ask = asks ? book.asks(0).price() : 0;
   if (bids && asks && best_bid >= best_ask) {
     return absl::FailedPreconditionError(
-        absl::StrCat("crossed book: best bid ", units.Px(best_bid), " >= best ask ", units.Px(best_ask)));
+        absl::StrCat("crossed book: best bid ", words.Px(best_bid), " >= best ask ", words.Px(best_ask)));
   }
   const VenueCurve& c = *p.curve_;
   const std::vector<Segment>& segs = c.segments();
@@ -96,9 +96,9 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
     const int64_t limit = *limit_price;
     auto within = [&c, limit](int64_t price) { return c.buy() ? price <= limit : price >= limit; };
     if (!within(c.best_price())) {
-      return absl::FailedPreconditionError(absl::StrCat("no liquidity within limit ", units.Px(limit),
+      return absl::FailedPreconditionError(absl::StrCat("no liquidity within limit ", words.Px(limit),
                                                         " (best ", c.buy() ? "ask " : "bid ",
-                                                        units.Px(c.best_price()), ")"));
+                                                        words.Px(c.best_price()), ")"));
     }
     n = static_cast<size_t>(
         std::partition_point(segs.begin(), segs.end(),
@@ -111,7 +111,7 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   if (venue.max_quantity() > 0) usable = std::min(usable, venue.max_quantity() / lot * lot);
   if (usable < lot) {
     return absl::FailedPreconditionError(
-        absl::StrCat("less than one lot (", units.Qty(lot), ") available within limit and cap"));
+        absl::StrCat("less than one lot (", words.Qty(lot), ") available within limit and cap"));
   }
   // The segment holding the last usable unit (ends increase strictly; uncapped: the last one).
   const size_t k = usable == segs[n - 1].end

@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "exoroute/v1/types.pb.h"
-#include "solver/reason_units.h"
+#include "solver/reason_format.h"
 #include "solver/venue_curve.h"
 
 namespace exo::solver {
@@ -60,7 +60,7 @@ class LocalProblem {
   // reasons writing prices and quantities in `units`; `*out` is unspecified when it fails.
   static absl::Status BuildInto(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side,
                                 std::optional<int64_t> limit_price, int64_t decision_time_ns,
-                                uint32_t qty_scale, const ReasonUnits& units, CurveCache::Reader* cache,
+                                uint32_t qty_scale, const ReasonFormat& words, CurveCache::Reader* cache,
                                 LocalProblem* out);
 
   // Whether the venue's book counts towards the market's best bid and ask at the decision

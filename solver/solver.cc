@@ -99,8 +99,8 @@ absl::Status ValidateInput(const SolveInput& in) {
   if (!exoroute::v1::MidRule_IsValid(in.mid_rule())) {
     return absl::InvalidArgumentError(absl::StrCat("solve_input.mid_rule: unknown value ", in.mid_rule()));
   }
-  if (!exoroute::v1::ReasonUnits_IsValid(in.reason_units())) {
-    return absl::InvalidArgumentError(absl::StrCat("solve_input.reason_units: unknown value ", in.reason_units()));
+  if (!exoroute::v1::ReasonText_IsValid(in.reason_text())) {
+    return absl::InvalidArgumentError(absl::StrCat("solve_input.reason_text: unknown value ", in.reason_text()));
   }
   if (!exoroute::v1::AdmmVariant_IsValid(in.admm_variant())) {
     return absl::InvalidArgumentError(
@@ -163,23 +163,23 @@ size_t VenueLimits::Smallest(const std::vector<int64_t>& shares, const std::vect
 }
 
 size_t VenueLimits::ToDrop(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
-                           uint32_t max_venues, const ReasonUnits& units, std::string* why) {
+                           uint32_t max_venues, const ReasonFormat& words, std::string* why) {
   if (size_t i = Smallest(shares, min_quantity, /*below_min=*/true); i < shares.size()) {
-    *why = BelowMinReason(shares[i], min_quantity[i], units);
+    *why = BelowMinReason(shares[i], min_quantity[i], words);
     return i;
   }
   const auto used = static_cast<size_t>(std::count_if(shares.begin(), shares.end(), [](int64_t x) { return x > 0; }));
   if (max_venues == 0 || used <= max_venues) return shares.size();
-  *why = MaxVenuesReason(max_venues);
+  *why = MaxVenuesReason(max_venues, words);
   return Smallest(shares, min_quantity, /*below_min=*/false);
 }
 
-std::string VenueLimits::BelowMinReason(int64_t share, int64_t min_quantity, const ReasonUnits& units) {
-  return absl::StrCat("share ", units.Qty(share), " below the venue's minimum child size ", units.Qty(min_quantity));
+std::string VenueLimits::BelowMinReason(int64_t share, int64_t min_quantity, const ReasonFormat& words) {
+  return absl::StrCat("share ", words.Qty(share), " below the venue's minimum child size ", words.Qty(min_quantity));
 }
 
-std::string VenueLimits::MaxVenuesReason(uint32_t max_venues) {
-  return absl::StrCat("the order allows at most ", max_venues, " venues; this one had the smallest share");
+std::string VenueLimits::MaxVenuesReason(uint32_t max_venues, const ReasonFormat& words) {
+  return absl::StrCat("the order allows at most ", words.Count(max_venues, "venue"), "; this one had the smallest share");
 }
 
 std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
@@ -199,12 +199,12 @@ void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
   std::vector<LocalProblem>& problems = *out;
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
-  const ReasonUnits units(in);
+  const ReasonFormat words(in);
   size_t built = 0;
   for (const auto& v : in.venues()) {
     if (built == problems.size()) problems.emplace_back();
     absl::Status s = LocalProblem::BuildInto(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(),
-                                             units, reader ? &*reader : nullptr, &problems[built]);
+                                             words, reader ? &*reader : nullptr, &problems[built]);
     if (s.ok()) {
       ++built;
       continue;
@@ -402,7 +402,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
     }
     rounds += sol.rounds;
     std::string why;
-    const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), ReasonUnits(in), &why);
+    const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), ReasonFormat(in), &why);
     if (drop == problems.size()) break;
     excluded[problems[drop].venue()] = why;
     problems.erase(problems.begin() + static_cast<long>(drop));

@@ -94,13 +94,13 @@ struct VenueLimits {
   // Among `shares` (per venue, sorted by venue id; 0 = unused) with `min_quantity` per venue:
   // the venue to drop, or shares.size() when none must go, and the reason for its exclusion.
   static size_t ToDrop(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
-                       uint32_t max_venues, const ReasonUnits& units, std::string* why);
+                       uint32_t max_venues, const ReasonFormat& words, std::string* why);
   // The candidate of one kind only (for a cluster node: its own venues): the smallest share
   // below its minimum (`below_min`) or the smallest share; shares.size() if none.
   static size_t Smallest(const std::vector<int64_t>& shares, const std::vector<int64_t>& min_quantity,
                          bool below_min);
-  static std::string BelowMinReason(int64_t share, int64_t min_quantity, const ReasonUnits& units);
-  static std::string MaxVenuesReason(uint32_t max_venues);
+  static std::string BelowMinReason(int64_t share, int64_t min_quantity, const ReasonFormat& words);
+  static std::string MaxVenuesReason(uint32_t max_venues, const ReasonFormat& words);
 };
 
 // What a re-plan delta carries: for every venue (in venue-id order) whose allocation differs

@@ -502,8 +502,9 @@ absl::StatusOr<LimitsReply> ClusterNode::CheckLimits(const LimitsRequest& req) {
   VenueShare* c = reply.mutable_candidate();
   c->set_venue(venues[i]);
   c->set_quantity(shares[i]);
-  c->set_reason(below ? solver::VenueLimits::BelowMinReason(shares[i], min_quantity[i], solver::ReasonUnits(s->input))
-                      : solver::VenueLimits::MaxVenuesReason(s->order.max_venues()));
+  const solver::ReasonFormat words(s->input);
+  c->set_reason(below ? solver::VenueLimits::BelowMinReason(shares[i], min_quantity[i], words)
+                      : solver::VenueLimits::MaxVenuesReason(s->order.max_venues(), words));
   return reply;
 }
 

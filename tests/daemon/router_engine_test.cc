@@ -787,8 +787,8 @@ TEST_CASE("a passive limit order fixes its arrival band and arrival mid when it 
     CHECK(routed->arrival_limit() == exo::solver::PriceBandLimit(mid, 5, buy, o.limit_price()));
     CHECK(routed->arrival_limit() == o.limit_price());
     CHECK(routed->last_solve().arrival_limit() == routed->arrival_limit());
-    // Each venue says why in the prices a client reads (SolveInput.reason_units, recorded).
-    CHECK(first->reason_units() == REASON_UNITS_DECIMAL);
+    // Each venue says why in the prices a client reads (SolveInput.reason_text, recorded).
+    CHECK(first->reason_text() == REASON_TEXT_READABLE);
     REQUIRE(routed->exclusions_size() == 3);
     for (const auto& e : routed->exclusions()) {
       CHECK(e.reason().rfind(absl::StrCat("no liquidity within limit ",

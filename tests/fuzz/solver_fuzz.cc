@@ -37,7 +37,7 @@ std::vector<std::string> Seeds() {
       in.set_band_limit(in.venues(0).book().asks(0).price() + static_cast<int64_t>(rng() % 100));
     }
     if (i % 2 == 1) in.set_mid_rule(exoroute::v1::MID_RULE_MARKET);
-    if (i % 3 == 1) in.set_reason_units(exoroute::v1::REASON_UNITS_DECIMAL);
+    if (i % 3 == 1) in.set_reason_text(exoroute::v1::REASON_TEXT_READABLE);
     // An arrival band to fix (with an urgency band on some), under either mid rule.
     if (i % 7 == 4 && in.band_limit() == 0) {
       in.set_arrival_band_bps(static_cast<uint32_t>(1 + rng() % 50));

@@ -559,7 +559,7 @@ TEST_CASE("under the market mid rule a decision's mid and its arrival band are t
   CHECK(std::string(bad.status().message()) == "solve_input.mid_rule: unknown value 7");
 }
 
-TEST_CASE("exclusion reasons write prices and quantities as the input's reason_units says", "[solver]") {
+TEST_CASE("exclusion reasons are worded as the input's reason_text says: units, or as a client reads them", "[solver]") {
   SolveInput in = MakeInput(SIDE_BUY, 10);
   in.mutable_instrument()->set_price_scale(2);
   in.mutable_instrument()->set_qty_scale(1);
@@ -582,7 +582,7 @@ TEST_CASE("exclusion reasons write prices and quantities as the input's reason_u
   CHECK(why["D"] == "share 5 below the venue's minimum child size 8");
   CHECK(why["E"] == "less than one lot (3) available within limit and cap");
 
-  in.set_reason_units(REASON_UNITS_DECIMAL);
+  in.set_reason_text(REASON_TEXT_READABLE);
   auto decimal = exo::solver::Solve(in);
   REQUIRE(decimal.ok());
   why = WhyExcluded(*decimal);
@@ -597,8 +597,16 @@ TEST_CASE("exclusion reasons write prices and quantities as the input's reason_u
   CHECK(a.SerializeAsString() == b.SerializeAsString());
   CHECK(decimal->allocated_quantity() == 5);
 
-  in.set_reason_units(static_cast<ReasonUnits>(3));
-  CHECK(std::string(exo::solver::Solve(in).status().message()) == "solve_input.reason_units: unknown value 3");
+  // A count of one in the singular (the older wording kept for the decisions made with it).
+  in.set_max_venues(1);
+  in.mutable_venues(3)->clear_min_quantity();  // D: a share of 5 as A's; the higher id goes.
+  in.set_reason_text(REASON_TEXT_UNITS);
+  CHECK(WhyExcluded(*exo::solver::Solve(in))["D"] == "the order allows at most 1 venues; this one had the smallest share");
+  in.set_reason_text(REASON_TEXT_READABLE);
+  CHECK(WhyExcluded(*exo::solver::Solve(in))["D"] == "the order allows at most 1 venue; this one had the smallest share");
+
+  in.set_reason_text(static_cast<ReasonText>(3));
+  CHECK(std::string(exo::solver::Solve(in).status().message()) == "solve_input.reason_text: unknown value 3");
 }
 
 TEST_CASE("the mid rule never changes a split without an arrival band", "[solver][band]") {
