@@ -33,6 +33,11 @@ bool LocalProblem::Quotable(const exoroute::v1::VenueInput& venue, int64_t decis
   if (!venue.exclusion().empty() || book.receive_time_ns() == 0 || AgeOf(venue, decision_time_ns).stale()) {
     return false;
   }
+  // A best level that is no price or no size is a malformed book (Build says which level).
+  auto sane = [](const auto& levels) {
+    return levels.empty() || (levels[0].price() > 0 && levels[0].price() <= kMaxUnits && levels[0].size() > 0);
+  };
+  if (!sane(book.bids()) || !sane(book.asks())) return false;
   return book.bids().empty() || book.asks().empty() || book.bids(0).price() < book.asks(0).price();
 }
 

@@ -64,8 +64,9 @@ class LocalProblem {
                                 LocalProblem* out);
 
   // Whether the venue's book counts towards the market's best bid and ask at the decision
-  // (SolveInput.mid_rule MARKET): not excluded, there, fresh and not crossed — what Build asks
-  // of it besides a usable side within the limit.
+  // (SolveInput.mid_rule MARKET): not excluded, there, fresh, best levels with a price within
+  // 2^53 units and a size, not crossed — what Build asks of it besides a well-formed side to
+  // walk within the limit.
   static bool Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns);
 
   Response At(double lambda) const;

@@ -481,6 +481,8 @@ TEST_CASE("under the market mid rule a decision's mid and its arrival band are t
   VenueInput empty = MakeVenue("F", {{9970, 5}}, {{9969, 5}});
   empty.mutable_book()->set_receive_time_ns(0);
   *in.add_venues() = empty;
+  *in.add_venues() = MakeVenue("G", {{-5, 5}}, {{9968, 5}});      // No price: malformed.
+  *in.add_venues() = MakeVenue("H", {{9967, 0}}, {{9966, 5}});     // No size: malformed.
   in.set_mid_rule(MID_RULE_MARKET);
   const exo::solver::Quotes q = exo::solver::MarketQuotes(in);
   CHECK(q.best_bid == 9910);
