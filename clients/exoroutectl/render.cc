@@ -67,7 +67,7 @@ std::string SolveLine(const SolverStats& st, const Fmt& f) {
                       " rounds, marginal price ", f.Px(st.marginal_price()), ", ", st.venues_considered(),
                       " venues, gap ", f.Px(st.optimality_gap()),
                       st.price_band_limit() != 0 ? absl::StrCat(", band limit ", f.Px(st.price_band_limit())) : "",
-                      "\n");
+                      st.arrival_limit() != 0 ? absl::StrCat(", arrival limit ", f.Px(st.arrival_limit())) : "", "\n");
 }
 
 std::string RenderPlan(const Plan& p) {

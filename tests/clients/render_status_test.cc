@@ -272,7 +272,8 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
   p.set_shortfall(0);
   const std::string placed = exo::ctl::RenderPlan(p);
   INFO(placed);
-  CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues, gap 0.00\n") != std::string::npos);
+  CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues, gap 0.00, arrival limit 64000.00\n") !=
+        std::string::npos);
   CHECK(placed.find("expected  cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") != std::string::npos);
 
   Decision d;
