@@ -77,6 +77,10 @@ class VenueAdapter {
   }
   // Whether this venue takes orders (a market-data-only venue does not).
   virtual bool can_trade() const { return true; }
+  // The taker fee, in basis points of notional, the adapter charges fills at when the venue
+  // reports none (the config's venues[].taker_fee_bps; a config reload changes it for fills
+  // from then on). Any thread. Adapters that take no orders ignore it.
+  virtual void SetFeeBps(double fee_bps) {}
   // Counters for Status.
   virtual uint64_t children_sent() const = 0;
   virtual uint64_t fills() const = 0;

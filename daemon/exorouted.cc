@@ -37,6 +37,7 @@ struct Daemon::Impl {
   std::unique_ptr<store::HeadSigner> head_signer;  // Signs chain heads (<data_dir>/keys).
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<AdminServiceImpl> admin;
+  std::unique_ptr<ConfigReloader> reloader;  // AdminService.ReloadConfig, SIGHUP.
   std::unique_ptr<TlsReloader> tls;  // The client API's certificate files, re-read (TLS only).
   std::unique_ptr<grpc::Server> server;
   // Cluster (config.cluster): this node's sessions, the coordinator, the peer listener.
@@ -254,7 +255,8 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Clock* clock) {
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Clock* clock,
+                                                      const std::string& config_path) {
   auto impl = std::make_unique<Impl>();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir(), ec);
@@ -297,6 +299,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                                    config.listen().max_replays(), impl->watchdog.get());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
+  impl->reloader = std::make_unique<ConfigReloader>(config_path, impl->engine.get(), impl->store.get(), clock);
+  impl->admin->SetConfigReloader(impl->reloader.get());
+  impl->admin->AddStatusSource([reloader = impl->reloader.get()](StatusResponse* resp) {
+    *resp->mutable_config() = reloader->Status();
+  });
   impl->admin->AddStatusSource([router = impl->router.get(), audit = impl->audit.get(),
                                 watchdog = impl->watchdog.get()](StatusResponse* resp) {
     resp->set_open_watches(router->open_watches());
@@ -415,6 +422,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
           impl->plaintext ? "PLAINTEXT" : "TLS");
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
+
+absl::StatusOr<ReloadConfigResponse> Daemon::ReloadConfig() { return impl_->reloader->Reload(/*dry_run=*/false); }
 
 void Daemon::Shutdown() {
   if (!impl_ || impl_->stopped) return;

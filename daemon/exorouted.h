@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "exo/clock.h"
+#include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::daemon {
@@ -22,8 +23,10 @@ absl::Status CheckCertificateFiles(const exoroute::v1::DaemonConfig& config);
 
 class Daemon {
  public:
+  // `config_path`: the file `config` was read from, read again by a reload ("" = the embedded
+  // default, which cannot be reloaded).
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const exoroute::v1::DaemonConfig& config,
-                                                       Clock* clock);
+                                                       Clock* clock, const std::string& config_path = "");
   ~Daemon();
 
   // host:port clients should dial (the bound port when the config asked for port 0).
@@ -31,6 +34,9 @@ class Daemon {
   // The CA certificate clients should trust ("" with plaintext).
   const std::string& ca_file() const;
   bool plaintext() const;
+  // Reads the config file again and applies it (AdminService.ReloadConfig; exorouted does it on
+  // SIGHUP): what changed, or why nothing was applied. Logged either way.
+  absl::StatusOr<exoroute::v1::ReloadConfigResponse> ReloadConfig();
   // Graceful stop; idempotent.
   void Shutdown();
 

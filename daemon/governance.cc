@@ -27,8 +27,8 @@ std::string DescribeConfigChange(const DaemonConfig& before, const DaemonConfig&
   return report;
 }
 
-absl::Status RecordGovernanceChanges(const DaemonConfig& config, const std::string& signing_public_key,
-                                     RouterEngine& engine, const store::DeltaStore& store) {
+absl::StatusOr<bool> RecordConfigApplied(const DaemonConfig& config, RouterEngine& engine,
+                                         const store::DeltaStore& store, PlanDelta* stored) {
   const std::string bytes = SerializeDeterministic(config);
   GovernanceEvent e;
   e.set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
@@ -42,13 +42,19 @@ absl::Status RecordGovernanceChanges(const DaemonConfig& config, const std::stri
     if (!before.ParseFromString(*raw)) return "changed (the previous config does not parse)";
     return DescribeConfigChange(before, config);
   };
-  EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, config_change, bytes));
+  EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, config_change, bytes, stored));
   if (recorded) LogInfo("governance: config %s recorded", absl::BytesToHexString(e.digest()).substr(0, 16));
+  return recorded;
+}
 
+absl::Status RecordGovernanceChanges(const DaemonConfig& config, const std::string& signing_public_key,
+                                     RouterEngine& engine, const store::DeltaStore& store) {
+  EXO_RETURN_IF_ERROR(RecordConfigApplied(config, engine, store).status());
+  GovernanceEvent e;
   e.set_kind(GOVERNANCE_KIND_SIGNING_KEY);
   e.set_subject("chain-head key");
   e.set_digest(signing_public_key);
-  EXO_ASSIGN_OR_RETURN(recorded, engine.RecordGovernanceIfChanged(e, [](const std::string& previous) {
+  EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, [](const std::string& previous) {
     return previous.empty() ? std::string("first chain-head signing key recorded in this chain")
                             : absl::StrCat("replaced; heads signed before were signed by key ",
                                            absl::BytesToHexString(previous));

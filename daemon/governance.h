@@ -18,6 +18,12 @@ namespace exo::daemon {
 absl::Status RecordGovernanceChanges(const exoroute::v1::DaemonConfig& config, const std::string& signing_public_key,
                                      RouterEngine& engine, const store::DeltaStore& store);
 
+// Records `config` as the config in force (GOVERNANCE_KIND_CONFIG_APPLIED, stored whole, its
+// detail what changed from the last one recorded) unless it is the last one recorded. True if
+// recorded; `*stored` is then the delta (its detail: what changed).
+absl::StatusOr<bool> RecordConfigApplied(const exoroute::v1::DaemonConfig& config, RouterEngine& engine,
+                                         const store::DeltaStore& store, exoroute::v1::PlanDelta* stored = nullptr);
+
 // A cluster node's X25519 pair key (`own`: this node's, made at every start; else a peer's, as
 // fetched for a route): recorded when it is not the last one recorded for that node — a peer
 // joining or presenting a new key is in the chain.

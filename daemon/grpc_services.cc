@@ -450,6 +450,19 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const ReloadConfigRequest* req,
+                                            ReloadConfigResponse* resp) {
+  if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
+  if (reloader_ == nullptr) return ToGrpc(absl::UnavailableError("exorouted is starting"));
+  if (const std::string by = ClientIdentity(*ctx); !by.empty()) {
+    LogInfo("config reload%s asked by client %s", req->dry_run() ? " (dry run)" : "", by);
+  }
+  absl::StatusOr<ReloadConfigResponse> out = reloader_->Reload(req->dry_run());
+  if (!out.ok()) return ToGrpc(out.status());
+  *resp = *std::move(out);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const BackupRequest* req, BackupResponse* resp) {
   if (absl::Status s = ValidateBackupName(req->name()); !s.ok()) return ToGrpc(s);
   const auto& cfg = engine_->config();

@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "daemon/config_reload.h"
 #include "daemon/router_engine.h"
 #include "daemon/stream_watchdog.h"
 #include "exoroute/v1/admin.grpc.pb.h"
@@ -122,10 +123,15 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
                       exoroute::v1::BackupResponse*) override;
   grpc::Status SetTrading(grpc::ServerContext*, const exoroute::v1::SetTradingRequest*,
                           exoroute::v1::SetTradingResponse*) override;
+  // Served once set (at start, before the server).
+  void SetConfigReloader(ConfigReloader* reloader) { reloader_ = reloader; }
+  grpc::Status ReloadConfig(grpc::ServerContext*, const exoroute::v1::ReloadConfigRequest*,
+                            exoroute::v1::ReloadConfigResponse*) override;
 
  private:
   std::mutex backup_mu_;  // One backup at a time.
   RouterEngine* engine_;
+  ConfigReloader* reloader_ = nullptr;
   const store::DeltaStore* store_;
   std::vector<std::function<void(exoroute::v1::StatusResponse*)>> status_sources_;
   std::string chain_signing_key_, admin_url_;

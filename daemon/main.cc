@@ -18,7 +18,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: exorouted [--config FILE] [--check-config] [--print-default-config] [--version]\n"
     "  --config FILE            JSON config (docs/configuration.md); default: embedded\n"
-    "                           (three simulated venues, ./exoroute-data, dev TLS certs)\n"
+    "                           (three simulated venues, ./exoroute-data, dev TLS certs);\n"
+    "                           SIGHUP reads it again (risk limits, bands, venue terms)\n"
     "  --check-config           validate the config and exit (0 = valid)\n"
     "  --print-default-config   print the embedded default config and exit\n";
 
@@ -115,9 +116,13 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto daemon = exo::daemon::Daemon::Start(*config, exo::SystemClock());
+  // Absolute: a reload reads the same file whatever the working directory is by then.
+  std::error_code ec;
+  const std::string reload_path = config_path.empty() ? "" : std::filesystem::absolute(config_path, ec).string();
+  auto daemon = exo::daemon::Daemon::Start(*config, exo::SystemClock(), ec ? config_path : reload_path);
   if (!daemon.ok()) {
     exo::LogError("cannot start: %s", daemon.status().ToString());
     return 1;
@@ -129,7 +134,11 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGHUP: read the config file again (the reload logs what it applied or why it refused).
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    exo::LogInfo("received SIGHUP: reloading the config");
+    (void)(*daemon)->ReloadConfig();
+  }
   exo::LogInfo("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*daemon)->Shutdown();
   return 0;

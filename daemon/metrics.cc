@@ -142,6 +142,15 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     Family(&out, "exoroute_store_memtable_limit_bytes", "gauge", "store.memtable_mib: all memtables together.")
         .Sample("", Int(st.memtable_limit_bytes()));
   }
+  if (s.has_config()) {
+    Family reloads(&out, "exoroute_config_reloads_total", "counter",
+                   "Config reloads (AdminService.ReloadConfig, SIGHUP) since start: applied, or refused (nothing applied).");
+    reloads.Sample(Label("result", "applied"), Int(s.config().reloads_applied()));
+    reloads.Sample(Label("result", "refused"), Int(s.config().reloads_refused()));
+    Family(&out, "exoroute_config_reload_refused", "gauge",
+           "1 while the last config reload was refused (the file on disk is not the config in force).")
+        .Sample("", s.config().last_refused().empty() ? "0" : "1");
+  }
   if (s.risk_size() > 0) {
     Family working(&out, "exoroute_risk_working_quantity", "gauge",
                    "What the node's executed plans of the instrument may still fill, both sides (quantity units).");

@@ -72,8 +72,14 @@ class RouterEngine::WriterGuard {
 
 RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
                            std::vector<Venue> venues, Clock* clock)
-    : config_(std::move(config)), store_(store), clock_(clock) {
+    : store_(store), clock_(clock) {
+  configs_.push_back(std::make_unique<const DaemonConfig>(std::move(config)));
+  config_.store(configs_.back().get());
   for (Venue& v : venues) {
+    const DaemonConfig& cfg = *configs_.back();
+    for (int i = 0; i < cfg.venues_size(); ++i) {
+      if (cfg.venues(i).id() == v.config.id()) v.config_index = i;
+    }
     std::string id = v.config.id();
     venues_.emplace(std::move(id), std::move(v));
   }
@@ -82,8 +88,15 @@ RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
 
 RouterEngine::~RouterEngine() { Stop(); }
 
+void RouterEngine::ApplyConfig(const DaemonConfig& next) {
+  std::lock_guard<std::mutex> lock(configs_mu_);
+  configs_.push_back(std::make_unique<const DaemonConfig>(next));
+  config_.store(configs_.back().get());
+  for (auto& [id, v] : venues_) v.adapter->SetFeeBps(next.venues(v.config_index).taker_fee_bps());
+}
+
 const Instrument* RouterEngine::FindInstrument(const std::string& symbol) const {
-  for (const auto& i : config_.instruments()) {
+  for (const auto& i : config().instruments()) {
     if (i.symbol() == symbol) return &i;
   }
   return nullptr;
@@ -101,9 +114,9 @@ absl::StatusOr<RecoveryCheckpoint> RouterEngine::ReadCheckpoint() const {
     return absl::DataLossError(absl::StrCat("the checkpoint is garbled (", bytes.size(), " bytes)"));
   }
   if (cp.format() != 1) return absl::DataLossError(absl::StrCat("checkpoint format ", cp.format(), " is not 1"));
-  if (cp.node_id() != config_.node_id()) {
+  if (cp.node_id() != config().node_id()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the checkpoint is node \"", cp.node_id(), "\"'s; this node is \"", config_.node_id(), "\""));
+        absl::StrCat("the checkpoint is node \"", cp.node_id(), "\"'s; this node is \"", config().node_id(), "\""));
   }
   const uint64_t head = store_->Head().sequence();
   if (cp.sequence() > head) {
@@ -126,7 +139,7 @@ absl::StatusOr<RecoveryCheckpoint> RouterEngine::ReadCheckpoint() const {
 
 void RouterEngine::MaybeCheckpoint() {
   const uint64_t head = store_->Head().sequence();
-  if (head > checkpoint_at_ && head - checkpoint_at_ >= config_.store().checkpoint_every_deltas()) WriteCheckpoint();
+  if (head > checkpoint_at_ && head - checkpoint_at_ >= config().store().checkpoint_every_deltas()) WriteCheckpoint();
 }
 
 std::shared_lock<std::shared_mutex> RouterEngine::AppendLock() {
@@ -154,7 +167,7 @@ void RouterEngine::WriteCheckpoint() {
       gate_cv_.notify_all();
     };
     cp.set_format(1);
-    cp.set_node_id(config_.node_id());
+    cp.set_node_id(config().node_id());
     const exoroute::v1::ChainHead head = store_->Head();
     cp.set_sequence(head.sequence());
     cp.set_hash(head.hash());
@@ -378,14 +391,15 @@ absl::Status RouterEngine::CheckRoutable(const ParentOrder& order) const {
 
 SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   const ParentOrder& o = plan.order();
+  const DaemonConfig& cfg = config();
   SolveInput in = OrderSolveInput(o, plan.instrument(), o.quantity() - plan.filled_quantity(),
-                                  config_.routing(), std::nullopt, now);
+                                  cfg.routing(), std::nullopt, now);
   if (plan.arrival_limit() > 0) {  // Fixed by an earlier decision (already the tighter of the two).
     in.set_arrival_band_bps(0);
     in.set_limit_price(plan.arrival_limit());
   }
   for (const auto& [id, v] : venues_) {
-    std::optional<VenueInput> base = VenueInputFor(v.config, o.symbol());
+    std::optional<VenueInput> base = VenueInputFor(cfg.venues(v.config_index), o.symbol());
     if (!base) continue;
     VenueInput* vi = in.add_venues();
     *vi = *std::move(base);
@@ -432,6 +446,7 @@ bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o, int64_t limit) const
 
 std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const {
   const int64_t now = clock_->NowNs();
+  const DaemonConfig& cfg = config();
   int64_t best_bid = 0, best_ask = 0;
   for (const auto& [id, v] : venues_) {
     const auto& markets = v.config.markets();
@@ -440,7 +455,7 @@ std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const 
     std::shared_ptr<const exoroute::v1::VenueBook> book = books != nullptr ? books->Book(symbol) : nullptr;
     if (book == nullptr) continue;
     // (The config's default is applied at load: 5000.) A stale book values nothing.
-    if (static_cast<__int128>(now) - book->receive_time_ns() > static_cast<__int128>(v.config.max_book_age_ms()) * 1'000'000) {
+    if (static_cast<__int128>(now) - book->receive_time_ns() > static_cast<__int128>(cfg.venues(v.config_index).max_book_age_ms()) * 1'000'000) {
       continue;
     }
     if (!book->bids().empty()) best_bid = std::max(best_bid, book->bids(0).price());
@@ -475,7 +490,7 @@ absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view li
 
 absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o, std::string_view* refused_by) const {
   std::string name;
-  const RiskLimit* limit = FindRiskLimit(config_, o.symbol(), &name);
+  const RiskLimit* limit = FindRiskLimit(config(), o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
   if (limit == nullptr || inst == nullptr) return absl::OkStatus();
   const std::optional<int64_t> mid = limit->max_order_notional() > 0 ? MarketMid(o.symbol()) : std::nullopt;
@@ -484,7 +499,7 @@ absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o, std::string_view
 
 absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMode mode) const {
   std::string name;
-  const RiskLimit* limit = FindRiskLimit(config_, o.symbol(), &name);
+  const RiskLimit* limit = FindRiskLimit(config(), o.symbol(), &name);
   const Instrument* inst = FindInstrument(o.symbol());
   if (limit == nullptr || inst == nullptr || mode != ROUTE_MODE_EXECUTE ||
       limit->max_working_quantity() == 0) {
@@ -512,7 +527,7 @@ std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
     for (const auto& [id, rec] : plans_) working[rec->symbol] += rec->working_quantity.load();
   }
   std::lock_guard<std::mutex> count(risk_mu_);
-  for (const RiskLimit& limit : config_.risk()) {
+  for (const RiskLimit& limit : config().risk()) {
     exoroute::v1::RiskStatus& r = out.emplace_back();
     *r.mutable_limit() = limit;
     r.set_working_quantity(working[limit.symbol()]);
@@ -792,7 +807,7 @@ std::string RouterEngine::TradingScope::Subject() const {
 
 std::string RouterEngine::KnownSymbols() const {
   std::vector<std::string> known;
-  for (const auto& i : config_.instruments()) known.push_back(i.symbol());
+  for (const auto& i : config().instruments()) known.push_back(i.symbol());
   return absl::StrJoin(known, ", ");
 }
 
@@ -1295,7 +1310,7 @@ void RouterEngine::EventLoop() {
 }
 
 void RouterEngine::TickLoop() {
-  auto interval = std::chrono::milliseconds(config_.routing().replan_interval_ms());
+  auto interval = std::chrono::milliseconds(config().routing().replan_interval_ms());
   while (!stopping_) {
     {
       std::unique_lock<std::mutex> lock(stop_mu_);
@@ -1327,7 +1342,7 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
     s.set_venue(id);
     s.set_adapter(v.adapter->kind());
     s.set_state(v.adapter->state());
-    s.set_fee_bps(v.config.taker_fee_bps());
+    s.set_fee_bps(config().venues(v.config_index).taker_fee_bps());
     s.set_book_age_ms(-1);
     for (const auto& m : v.config.markets()) {
       s.add_symbols(m.symbol());

@@ -41,8 +41,11 @@ namespace exo::daemon {
 class RouterEngine {
  public:
   struct Venue {
+    // As the node started: its id, markets and adapter never change while the node runs; its
+    // terms (fee, impact, book age) are those of config().venues(config_index).
     exoroute::v1::VenueConfig config;
     std::unique_ptr<adapters::VenueAdapter> adapter;
+    int config_index = 0;  // Its place in the config's venues (set by the engine).
   };
 
   RouterEngine(exoroute::v1::DaemonConfig config, store::DeltaStore* store,
@@ -181,7 +184,15 @@ class RouterEngine {
   // Plans held in memory: those not yet settled, those in use, and settled ones read back from
   // the store since the last sweep (TickLoop). Settled plans leave memory; the store has them.
   uint64_t PlansInMemory() const;
-  const exoroute::v1::DaemonConfig& config() const { return config_; }
+  // The config in force: the one the node started with, or the last one a reload applied
+  // (ApplyConfig). A reference stays valid for the engine's life (every config applied is
+  // kept); read it once per operation for a consistent view.
+  const exoroute::v1::DaemonConfig& config() const { return *config_.load(); }
+  // Puts `next` in force for every decision and check from now on: risk limits, urgency bands,
+  // venue terms (fee, impact, book age; the adapters charge fills at the new fee). The caller
+  // has checked that only what a reload may change differs (CheckReloadable, config_reload.h)
+  // and recorded it in the chain. Any thread; reloads are rare (each config is kept).
+  void ApplyConfig(const exoroute::v1::DaemonConfig& next);
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
   // Wall time of the solver decisions this engine made: a plan's first (`replan` false) or
   // its re-plans (which open their search at the plan's last λ*).
@@ -268,10 +279,14 @@ class RouterEngine {
   adapters::VenueAdapter* AdapterFor(const std::string& venue) const;
   exoroute::v1::PlanDelta NewDelta(const exoroute::v1::Plan& plan, int64_t now) const;
 
-  const exoroute::v1::DaemonConfig config_;
+  // The config in force, one of configs_ (never freed, so references handed out stay valid).
+  std::atomic<const exoroute::v1::DaemonConfig*> config_;
+  std::mutex configs_mu_;
+  std::vector<std::unique_ptr<const exoroute::v1::DaemonConfig>> configs_;  // Guarded by configs_mu_.
   store::DeltaStore* const store_;
   std::map<std::string, Venue> venues_;  // By venue id (the tie-break order).
-  std::vector<const exoroute::v1::VenueConfig*> venue_configs_;  // venues_' configs, in the same order.
+  // venues_' start configs, in the same order (for their markets and lots, which never change).
+  std::vector<const exoroute::v1::VenueConfig*> venue_configs_;
   // Each venue's cost curve per side, built once per distinct book and shared by decisions.
   solver::CurveCache curves_;
   Clock* const clock_;

@@ -9,7 +9,7 @@
 
 namespace exo::adapters {
 
-FixVenue::FixVenue(Options options) : options_(std::move(options)) {}
+FixVenue::FixVenue(Options options) : options_(std::move(options)), fee_bps_(options_.fee_bps) {}
 
 FixVenue::~FixVenue() { Stop(); }
 
@@ -319,7 +319,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       f.cl_ord_id = r.cl_ord_id;
       f.quantity = *cum - o.reported;
       f.price = *avg;
-      f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(options_.fee_bps),
+      f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(fee_bps_.load()),
                           static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
       f.exec_id = absl::StrCat("status:", r.exec_id);
       {
@@ -347,7 +347,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       f.cl_ord_id = r.cl_ord_id;
       f.quantity = *qty;
       f.price = *px;
-      f.fee = MulDivRound(static_cast<__int128>(*px) * *qty, FeePpm(options_.fee_bps),
+      f.fee = MulDivRound(static_cast<__int128>(*px) * *qty, FeePpm(fee_bps_.load()),
                           static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
       f.exec_id = r.exec_id;
       {

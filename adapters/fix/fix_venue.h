@@ -9,6 +9,7 @@
 // threads.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +58,7 @@ class FixVenue final : public VenueAdapter {
                          int64_t filled) override;
   uint64_t children_sent() const override;
   uint64_t fills() const override;
+  void SetFeeBps(double fee_bps) override { fee_bps_.store(fee_bps); }
 
  private:
   struct Open {
@@ -72,6 +74,7 @@ class FixVenue final : public VenueAdapter {
   const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;
 
   Options options_;
+  std::atomic<double> fee_bps_;  // options_.fee_bps until SetFeeBps.
   std::unique_ptr<fix::FixClient> client_;
   EventSink sink_;
   mutable std::mutex mu_;

@@ -13,7 +13,8 @@ using exoroute::v1::BookLevel;
 using exoroute::v1::ChildOrder;
 using exoroute::v1::VenueBook;
 
-SimVenue::SimVenue(Options options) : options_(std::move(options)), rng_(options_.config.seed()) {
+SimVenue::SimVenue(Options options)
+    : options_(std::move(options)), fee_bps_(options_.fee_bps), rng_(options_.config.seed()) {
   for (const auto& inst : options_.instruments) {
     Market m;
     m.instrument = inst;
@@ -206,7 +207,7 @@ std::vector<ExecutionEvent> SimVenue::MatchLocked(const Pending& p) {
     f.cl_ord_id = child.cl_ord_id();
     f.quantity = q;
     f.price = l.price();
-    f.fee = MulDivRound(static_cast<__int128>(l.price()) * q, FeePpm(options_.fee_bps),
+    f.fee = MulDivRound(static_cast<__int128>(l.price()) * q, FeePpm(fee_bps_.load()),
                         static_cast<__int128>(1'000'000) * Pow10(m.instrument.qty_scale()));
     f.exec_id = absl::StrCat(options_.venue_id, "-", ++exec_seq_);
     events.push_back(std::move(f));

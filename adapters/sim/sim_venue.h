@@ -9,6 +9,7 @@
 // cancelled. One thread per venue does both the book moves and the matching.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -52,6 +53,7 @@ class SimVenue final : public VenueAdapter {
   absl::Status Cancel(std::string_view cl_ord_id) override;
   uint64_t children_sent() const override;
   uint64_t fills() const override;
+  void SetFeeBps(double fee_bps) override { fee_bps_.store(fee_bps); }
 
   // Moves every book one step. Called by the venue's thread; callable directly before Start.
   void Step();
@@ -74,6 +76,7 @@ class SimVenue final : public VenueAdapter {
   std::vector<ExecutionEvent> MatchLocked(const Pending& p);
 
   Options options_;
+  std::atomic<double> fee_bps_;  // options_.fee_bps until SetFeeBps.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Market> markets_;  // Guarded by mu_.

@@ -106,6 +106,11 @@ commands:
                                         made while it routes, in store.backup_dir/NAME
                                         (a data directory; check it with audit verify
                                         --data-dir)
+  config reload [--dry-run]             read the node's config file again and apply what a
+                                        running node can change (risk limits, urgency bands,
+                                        venues' fees, impact, book age), recorded in the chain;
+                                        anything else changed refuses it all (restart);
+                                        --dry-run says what would change (exorouted: SIGHUP)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
         [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--urgency U]
         [--arrival-band-bps N] [--at NS]
@@ -1363,6 +1368,22 @@ int CmdBackup(Context& c) {
   return kExitOk;
 }
 
+// `config reload [--dry-run]`: AdminService.ReloadConfig.
+int CmdConfig(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() != 2 || w[1] != "reload") return Usage("config reload [--dry-run]: the only config command");
+  ReloadConfigRequest req;
+  req.set_dry_run(c.args.Has("dry-run"));
+  absl::StatusOr<ReloadConfigResponse> r = Unary(c, &AdminService::Stub::ReloadConfig, req);
+  if (!r.ok()) return Fail(r.status());
+  if (c.json) {
+    std::cout << ToJson(*r) << "\n";
+  } else {
+    std::cout << RenderConfigReload(*r, req.dry_run());
+  }
+  return kExitOk;
+}
+
 std::string DefaultEndpoint() {
   if (const char* e = std::getenv("EXOROUTE_ENDPOINT")) return e;
   std::ifstream in("./exoroute-data/endpoint");
@@ -1377,7 +1398,7 @@ int Main(int argc, char** argv) {
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue"},
-                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all"});
+                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);
@@ -1414,6 +1435,7 @@ int Main(int argc, char** argv) {
   if (cmd == "audit") return CmdAudit(c);
   if (cmd == "contracts") return CmdContracts(c);
   if (cmd == "backup") return CmdBackup(c);
+  if (cmd == "config") return CmdConfig(c);
   if (cmd == "halt" || cmd == "resume") return CmdSetTrading(c, cmd == "halt");
   return Usage(absl::StrCat("unknown command \"", cmd, "\""));
 }

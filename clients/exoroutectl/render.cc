@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "exo/fixed_point.h"
 #include "exo/sha256.h"
 #include "google/protobuf/util/json_util.h"
@@ -192,6 +193,17 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
   return s;
 }
 
+std::string RenderConfigReload(const ReloadConfigResponse& r, bool dry_run) {
+  if (!r.changed()) return absl::StrCat("config ", r.path(), ": nothing to change (it is the config in force)\n");
+  std::string s = dry_run ? absl::StrCat("a reload of ", r.path(), " would change:\n")
+                          : absl::StrCat("config ", r.path(), " reloaded (recorded at sequence ", r.sequence(),
+                                         "); changed:\n");
+  // The differences come joined by "; " (DescribeConfigChange): one a line.
+  for (absl::string_view change : absl::StrSplit(r.change(), "; ")) absl::StrAppend(&s, "  ", change, "\n");
+  if (dry_run) absl::StrAppend(&s, "nothing applied (exoroutectl config reload applies it)\n");
+  return s;
+}
+
 std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   std::string s;
   absl::StrAppend(&s, "node        ", r.node_id(), "  (exorouted ", r.version(), ", up ",
@@ -247,6 +259,23 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                                                   : "the whole chain: no usable checkpoint";
   absl::StrAppend(&s, "start-up    ", r.start_deltas_read(), " deltas read at start (", how,
                   "); last checkpoint at sequence ", r.checkpoint_sequence(), "\n");
+  if (r.has_config()) {
+    const ConfigStatus& c = r.config();
+    absl::StrAppend(&s, "config      ", c.path().empty() ? "embedded default" : c.path(), "  sha256 ",
+                    ToHex(c.digest()).substr(0, 16), "…");
+    if (c.reloads_applied() > 0) {
+      absl::StrAppend(&s, ", ", c.reloads_applied(), c.reloads_applied() == 1 ? " reload" : " reloads",
+                      " applied (last ",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(c.last_applied_ns()),
+                                       absl::UTCTimeZone()),
+                      ")");
+    }
+    absl::StrAppend(&s, "\n");
+    if (!c.last_refused().empty()) {
+      absl::StrAppend(&s, "WARNING     the last config reload was refused, the config before it is in force: ",
+                      c.last_refused(), "\n");
+    }
+  }
   for (const CertificateStatus& c : r.certificates()) {
     absl::StrAppend(&s, "tls ", absl::StrFormat("%-7s ", c.port()), "certificate valid until ",
                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(c.not_after_s()), absl::UTCTimeZone()));

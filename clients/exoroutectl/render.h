@@ -27,6 +27,8 @@ struct OneVenuePlan {
 std::string RenderDecision(const exoroute::v1::Decision& d, const exoroute::v1::Instrument& inst,
                            exoroute::v1::Side side, int64_t quantity, const OneVenuePlan* alone = nullptr);
 // `now_s` (Unix seconds) dates the warnings about certificates that expire soon (0: none).
+// What `config reload` (or its --dry-run) applied or would apply.
+std::string RenderConfigReload(const exoroute::v1::ReloadConfigResponse& r, bool dry_run);
 std::string RenderStatus(const exoroute::v1::StatusResponse& status, int64_t now_s = 0);
 // A cluster route's summary: per node only its total (its venues' allocations stay there),
 // nodes and venues left out with why, the shortfall.

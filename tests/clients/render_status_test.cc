@@ -287,3 +287,38 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
   CHECK(exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr)
             .find("expected  nothing placed (no mid), SHORTFALL 0.50000000\n") != std::string::npos);
 }
+
+TEST_CASE("status names the config file in force and its reloads; config reload says what changed, one a line",
+          "[ctl][config]") {
+  StatusResponse r;
+  ConfigStatus* c = r.mutable_config();
+  c->set_digest(std::string(32, '\xab'));
+  CHECK(exo::ctl::RenderStatus(r).find("config      embedded default  sha256 abababababababab…\n") != std::string::npos);
+  c->set_path("/etc/exoroute/exorouted.json");
+  c->set_reloads_applied(2);
+  c->set_last_applied_ns(1'796'376'235'000'000'000);
+  std::string s = exo::ctl::RenderStatus(r);
+  CHECK(s.find("config      /etc/exoroute/exorouted.json  sha256 abababababababab…, 2 reloads applied (last "
+               "2026-12-04 09:23:55 UTC)\n") != std::string::npos);
+  CHECK(s.find("WARNING") == std::string::npos);
+  c->set_last_refused("config /etc/exoroute/exorouted.json: cannot open");
+  CHECK(exo::ctl::RenderStatus(r).find("WARNING     the last config reload was refused, the config before it is in "
+                                       "force: config /etc/exoroute/exorouted.json: cannot open\n") != std::string::npos);
+
+  ReloadConfigResponse reload;
+  reload.set_path("/etc/x.json");
+  CHECK(exo::ctl::RenderConfigReload(reload, false) == "config /etc/x.json: nothing to change (it is the config in force)\n");
+  reload.set_changed(true);
+  reload.set_change("modified: venues[0].taker_fee_bps: 2 -> 1.5; deleted: risk[1]: { symbol: \"ETH-USD\" }");
+  reload.set_sequence(41);
+  CHECK(exo::ctl::RenderConfigReload(reload, false) ==
+        "config /etc/x.json reloaded (recorded at sequence 41); changed:\n"
+        "  modified: venues[0].taker_fee_bps: 2 -> 1.5\n"
+        "  deleted: risk[1]: { symbol: \"ETH-USD\" }\n");
+  reload.set_sequence(0);
+  CHECK(exo::ctl::RenderConfigReload(reload, true) ==
+        "a reload of /etc/x.json would change:\n"
+        "  modified: venues[0].taker_fee_bps: 2 -> 1.5\n"
+        "  deleted: risk[1]: { symbol: \"ETH-USD\" }\n"
+        "nothing applied (exoroutectl config reload applies it)\n");
+}

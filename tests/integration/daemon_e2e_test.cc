@@ -1,6 +1,8 @@
 // End-to-end tests of the real exorouted binary over real TLS, driven by the C++ client library
 // and the real exoroutectl.
 #include <catch2/catch.hpp>
+#include <signal.h>
+
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -530,6 +532,97 @@ TEST_CASE("governance events: the config in force and the signing key are in the
   auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+}
+
+TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees, recorded; the rest takes a restart",
+          "[e2e][config]") {
+  TempDir dir;
+  std::string config =
+      TestConfigJson(dir.path(), R"("risk": [{"symbol": "BTC-USD", "max_order_quantity": 1000000000}])");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  const std::string file = dir / "config.json";  // What DaemonProcess started it with.
+  auto edit = [&](const std::string& from, const std::string& to) {
+    size_t at = config.find(from);
+    REQUIRE(at != std::string::npos);
+    config.replace(at, from.size(), to);
+    std::ofstream(file) << config;
+  };
+  auto route6 = [&] { return Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "6"}); };
+  REQUIRE(route6().exit_code == 0);
+  const size_t events = GovernanceDeltas(*d).size();
+
+  edit("\"max_order_quantity\": 1000000000", "\"max_order_quantity\": 500000000");
+  edit("\"taker_fee_bps\": 2.0", "\"taker_fee_bps\": 1.5");
+  exo::testing::CommandResult r = Ctl(*d, {"config", "reload", "--dry-run"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "a reload of " + file + " would change:\n  modified: venues[0].taker_fee_bps: 2 -> 1.5\n"
+                 "  modified: risk[0].max_order_quantity: 1000000000 -> 500000000\n"
+                 "nothing applied (exoroutectl config reload applies it)\n");
+  CHECK(route6().exit_code == 0);  // Nothing applied.
+
+  r = Ctl(*d, {"config", "reload"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("config " + file + " reloaded (recorded at sequence ", 0) == 0);
+  CHECK(r.out.find("); changed:\n  modified: venues[0].taker_fee_bps: 2 -> 1.5\n") != std::string::npos);
+  r = route6();
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("INVALID_ARGUMENT: order.quantity: 6.00000000 BTC-USD is over this node's limit of 5.00000000 per "
+                   "order (risk[0].max_order_quantity)") != std::string::npos);
+  r = Ctl(*d, {"status"});
+  CHECK(r.out.find("config      " + file + "  sha256 ") != std::string::npos);
+  CHECK(r.out.find(", 1 reload applied (last ") != std::string::npos);
+  CHECK(r.out.find("risk        BTC-USD: order <= 5.00000000") != std::string::npos);
+  CHECK(r.out.find("  SIM-A      sim     UP     BTC-USD,ETH-USD") != std::string::npos);
+  CHECK(r.out.find("    1.50 ") != std::string::npos);  // SIM-A's fee column.
+
+  // A change that takes a restart: refused whole, named; the node keeps what it runs with.
+  edit("\"replan_interval_ms\": 10", "\"replan_interval_ms\": 20");
+  edit("\"max_order_quantity\": 500000000", "\"max_order_quantity\": 700000000");
+  r = Ctl(*d, {"config", "reload"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.rfind("exoroutectl: FAILED_PRECONDITION: config " + file +
+                        ": takes a restart: modified: routing.replan_interval_ms: 10 -> 20 (a running node takes only ",
+                    0) == 0);
+  CHECK(route6().exit_code == 1);  // Still 5.
+  r = Ctl(*d, {"status"});
+  CHECK(r.out.find("WARNING     the last config reload was refused, the config before it is in force: config " + file +
+                   ": takes a restart") != std::string::npos);
+  std::string metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_config_reloads_total{result=\"applied\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_config_reloads_total{result=\"refused\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_config_reload_refused 1\n") != std::string::npos);
+
+  // SIGHUP reads the file again: with the interval put back, the new limit applies.
+  edit("\"replan_interval_ms\": 20", "\"replan_interval_ms\": 10");
+  REQUIRE(kill(d->pid(), SIGHUP) == 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (route6().exit_code != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(route6().exit_code == 0);  // 6 <= 7.
+  metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_config_reloads_total{result=\"applied\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("\nexoroute_config_reload_refused 0\n") != std::string::npos);
+  CHECK(d->log().find("received SIGHUP: reloading the config") != std::string::npos);
+
+  // Each applied config is in the chain, stored whole; decisions under each re-solve as made.
+  std::vector<PlanDelta> gov = GovernanceDeltas(*d);
+  REQUIRE(gov.size() == events + 2);
+  CHECK(gov[events].governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED);
+  CHECK(gov[events + 1].governance().detail() == "modified: risk[0].max_order_quantity: 500000000 -> 700000000");
+  r = Ctl(*d, {"audit", "verify", "--recompute"});
+  CHECK(r.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+
+  // A restart on the same file: its config is the chain's last, nothing new is recorded.
+  d = DaemonProcess::Start(dir.path(), config, &error);
+  REQUIRE(d != nullptr);
+  CHECK(GovernanceDeltas(*d).size() == events + 2);
   CHECK(d->Terminate() == 0);
 }
 
