@@ -82,7 +82,7 @@ absl::StatusOr<ReloadConfigResponse> ConfigReloader::ReloadLocked(bool dry_run) 
   PlanDelta recorded;
   absl::StatusOr<bool> stored = RecordConfigApplied(*next, *engine_, *store_, &recorded);
   if (!stored.ok()) return stored.status();
-  engine_->ApplyConfig(*next);
+  if (absl::Status s = engine_->ApplyConfig(*next); !s.ok()) return s;  // (CheckReloadable has kept venues.)
   if (*stored) {
     out.set_change(recorded.governance().detail());
     out.set_sequence(recorded.sequence());

@@ -88,11 +88,19 @@ RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
 
 RouterEngine::~RouterEngine() { Stop(); }
 
-void RouterEngine::ApplyConfig(const DaemonConfig& next) {
+absl::Status RouterEngine::ApplyConfig(const DaemonConfig& next) {
   std::lock_guard<std::mutex> lock(configs_mu_);
+  // Venues are read by their place in the config: it must be the same list.
+  for (const auto& [id, v] : venues_) {
+    if (v.config_index >= next.venues_size() || next.venues(v.config_index).id() != id) {
+      return absl::FailedPreconditionError(absl::StrCat("venues: the new config does not list venue ", id,
+                                                        " where the node's does (a restart takes it)"));
+    }
+  }
   configs_.push_back(std::make_unique<const DaemonConfig>(next));
   config_.store(configs_.back().get());
   for (auto& [id, v] : venues_) v.adapter->SetFeeBps(next.venues(v.config_index).taker_fee_bps());
+  return absl::OkStatus();
 }
 
 const Instrument* RouterEngine::FindInstrument(const std::string& symbol) const {

@@ -191,8 +191,9 @@ class RouterEngine {
   // Puts `next` in force for every decision and check from now on: risk limits, urgency bands,
   // venue terms (fee, impact, book age; the adapters charge fills at the new fee). The caller
   // has checked that only what a reload may change differs (CheckReloadable, config_reload.h)
-  // and recorded it in the chain. Any thread; reloads are rare (each config is kept).
-  void ApplyConfig(const exoroute::v1::DaemonConfig& next);
+  // and recorded it in the chain. FailedPrecondition (nothing applied) if its venues are not
+  // the node's, in the same places. Any thread; reloads are rare (each config is kept).
+  absl::Status ApplyConfig(const exoroute::v1::DaemonConfig& next);
   uint64_t unknown_executions() const { return unknown_executions_.load(); }
   // Wall time of the solver decisions this engine made: a plan's first (`replan` false) or
   // its re-plans (which open their search at the plan's last λ*).

@@ -165,6 +165,14 @@ class Client:
         r = self.admin.SetTrading(req, timeout=self.timeout)
         return r.trading, r.changed
 
+    def reload_config(self, dry_run=False):
+        """Has the node read its config file again and apply what a running node can change
+        (risk limits, urgency bands, venues' fees, impact, book age); with dry_run only say what
+        would change. Returns the ReloadConfigResponse (changed, change, sequence, path); a
+        refused reload raises grpc.RpcError (FAILED_PRECONDITION, naming what takes a restart)."""
+        req = self.pb["admin"].ReloadConfigRequest(dry_run=dry_run)
+        return self.admin.ReloadConfig(req, timeout=self.timeout)
+
     def watch(self, plan_id, timeout=None):
         """The plan's deltas as they are recorded, from its first: a generator that ends when the
         plan settles (its `finished` delta) or after `timeout` seconds (grpc.RpcError
