@@ -1,8 +1,11 @@
 // Config files as an operator might write them, typos and all: ParseConfig (JSON, unknown keys,
 // defaults, validation). Checks: a refusal is INVALID_ARGUMENT naming the config; a config that
 // is taken prints (JSON) to a config that parses to the same one — a restart from what the node
-// shows would not record a change of config.
+// shows would not record a change of config. And a reload (daemon/config_reload.h) of a taken
+// config takes it unchanged and with its reloadable fields changed, and refuses it with another
+// node id, naming it.
 #include "daemon/config.h"
+#include "daemon/config_reload.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -41,5 +44,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again.ok(), "the printed config is refused: %s\n%s", again.status().ToString().c_str(), printed.c_str());
   FUZZ_CHECK(google::protobuf::util::MessageDifferencer::Equals(*c, *again), "the printed config parses to another:\n%s",
              printed.c_str());
+
+  FUZZ_CHECK(exo::daemon::CheckReloadable(*c, *c).ok(), "a reload of the config in force is refused");
+  exoroute::v1::DaemonConfig terms = *c;
+  terms.clear_risk();
+  terms.mutable_routing()->set_low_urgency_band_bps(c->routing().low_urgency_band_bps() + 1);
+  for (auto& v : *terms.mutable_venues()) {
+    v.set_taker_fee_bps(-v.taker_fee_bps() + 1);
+    v.set_impact_bps(v.impact_bps() + 1);
+    v.set_max_book_age_ms(v.max_book_age_ms() + 1);
+  }
+  const absl::Status reload = exo::daemon::CheckReloadable(*c, terms);
+  FUZZ_CHECK(reload.ok(), "a reload of risk limits, bands and venue terms is refused: %s", reload.ToString().c_str());
+  exoroute::v1::DaemonConfig other = terms;
+  other.set_node_id(c->node_id() + "x");
+  const absl::Status restart = exo::daemon::CheckReloadable(*c, other);
+  FUZZ_CHECK(restart.code() == absl::StatusCode::kFailedPrecondition &&
+                 restart.message().find("modified: node_id") != std::string::npos &&
+                 restart.message().find("taker_fee_bps: ") == std::string::npos,
+             "another node id: %s", restart.ToString().c_str());
   return 0;
 }
