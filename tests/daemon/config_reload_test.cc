@@ -14,6 +14,7 @@
 #include "exo/deterministic.h"
 #include "exo/sha256.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/testing/parent_order.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
 
@@ -41,15 +42,7 @@ void WriteConfig(const std::string& path, const DaemonConfig& config) {
   std::ofstream(path) << json;
 }
 
-ParentOrder Buy(const std::string& id, int64_t qty) {
-  ParentOrder o;
-  o.set_id(id);
-  o.set_symbol("BTC-USD");
-  o.set_side(SIDE_BUY);
-  o.set_quantity(qty);
-  o.set_time_in_force(TIME_IN_FORCE_GTC);
-  return o;
-}
+ParentOrder Buy(const std::string& id, int64_t qty) { return exo::testing::BtcParentOrder(id, SIDE_BUY, qty); }
 
 // The fee the input of `plan_id`'s first decision gave `venue` (-1 when it names no such venue).
 double DecisionFee(const exo::store::DeltaStore& store, const std::string& plan_id, const std::string& venue) {

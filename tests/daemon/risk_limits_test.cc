@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/testing/parent_order.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
 
@@ -16,14 +17,7 @@ namespace {
 constexpr int64_t kBtc = 100'000'000;  // BTC-USD quantity units (8 dp).
 
 ParentOrder Btc(const std::string& id, int64_t qty, std::optional<int64_t> limit = std::nullopt) {
-  ParentOrder o;
-  o.set_id(id);
-  o.set_symbol("BTC-USD");
-  o.set_side(SIDE_BUY);
-  o.set_quantity(qty);
-  o.set_time_in_force(TIME_IN_FORCE_GTC);
-  if (limit) o.set_limit_price(*limit);
-  return o;
+  return exo::testing::BtcParentOrder(id, SIDE_BUY, qty, limit);
 }
 
 // The default config's node with BTC-USD limited: 10 BTC an order, 500 000.00 USD of notional an
