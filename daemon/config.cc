@@ -207,6 +207,9 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
   return absl::OkStatus();
 }
 
+// Orders a second a risk limit may admit: the window keeps one time per order admitted.
+constexpr uint32_t kMaxOrdersPerSecond = 10'000;
+
 // At most one limit per instrument, on a configured one, each entry limiting something.
 absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& symbols) {
   std::set<std::string> limited;
@@ -225,8 +228,14 @@ absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& sy
                                        {"max_working_quantity", r.max_working_quantity()}}) {
       if (value < 0) return Bad(p + "." + field, absl::StrCat("must be >= 0 (0 = none), got ", value));
     }
-    if (r.max_order_quantity() == 0 && r.max_order_notional() == 0 && r.max_working_quantity() == 0) {
-      return Bad(p, "sets no limit: give max_order_quantity, max_order_notional or max_working_quantity");
+    if (r.max_orders_per_second() > kMaxOrdersPerSecond) {
+      return Bad(p + ".max_orders_per_second",
+                 absl::StrCat("must be <= ", kMaxOrdersPerSecond, " (0 = none), got ", r.max_orders_per_second()));
+    }
+    if (r.max_order_quantity() == 0 && r.max_order_notional() == 0 && r.max_working_quantity() == 0 &&
+        r.max_orders_per_second() == 0) {
+      return Bad(p, "sets no limit: give max_order_quantity, max_order_notional, max_working_quantity or "
+                    "max_orders_per_second");
     }
   }
   return absl::OkStatus();

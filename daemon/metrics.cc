@@ -160,13 +160,17 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     for (const auto& r : s.risk()) {
       if (r.limit().max_working_quantity() > 0) limit.Sample(Label("symbol", r.limit().symbol()), Int(r.limit().max_working_quantity()));
     }
+    Family rate(&out, "exoroute_risk_orders_last_second", "gauge",
+                "Executed orders of the instrument admitted in the last second (risk[].max_orders_per_second counts them).");
+    for (const auto& r : s.risk()) rate.Sample(Label("symbol", r.limit().symbol()), Int(r.orders_last_second()));
     Family refused(&out, "exoroute_risk_refused_total", "counter",
                    "Orders refused by the instrument's risk limits, by the limit (risk[] field) that refused them.");
     for (const auto& r : s.risk()) {
       // Every limit the instrument has, from 0: a first refusal is an increase.
       const std::pair<const char*, bool> limits[] = {{"max_order_quantity", r.limit().max_order_quantity() > 0},
                                                      {"max_order_notional", r.limit().max_order_notional() > 0},
-                                                     {"max_working_quantity", r.limit().max_working_quantity() > 0}};
+                                                     {"max_working_quantity", r.limit().max_working_quantity() > 0},
+                                                     {"max_orders_per_second", r.limit().max_orders_per_second() > 0}};
       for (const auto& [field, set] : limits) {
         auto n = r.refused_by_limit().find(field);
         if (!set && n == r.refused_by_limit().end()) continue;

@@ -28,6 +28,13 @@ namespace {
 
 // The risk limit a node checks against its working plans (RiskLimit's field; the metrics' label).
 constexpr std::string_view kWorkingLimit = "max_working_quantity";
+constexpr std::string_view kRateLimit = "max_orders_per_second";
+
+// The order rate's clock: monotonic, whatever the wall clock does.
+int64_t MonotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string StatusName(PlanStatus s) {
   std::string n = PlanStatus_Name(s);
@@ -480,8 +487,24 @@ absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode) c
     std::lock_guard<std::mutex> lock(plans_mu_);
     s = CheckWorkingRiskLocked(order, mode);
     refused_by = kWorkingLimit;
+    if (s.ok()) {
+      s = AdmitOrderRateLocked(order, mode);
+      refused_by = kRateLimit;
+    }
   }
   return s.ok() ? s : RiskRefused(order, refused_by, s);
+}
+
+absl::Status RouterEngine::AdmitOrderRateLocked(const ParentOrder& o, RouteMode mode) const {
+  std::string name;
+  const RiskLimit* limit = FindRiskLimit(config(), o.symbol(), &name);
+  if (limit == nullptr || mode != ROUTE_MODE_EXECUTE || limit->max_orders_per_second() == 0) return absl::OkStatus();
+  const std::optional<int64_t> wait = order_rate_.Admit(o.symbol(), limit->max_orders_per_second(), MonotonicNs());
+  if (!wait.has_value()) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "order: this node admitted ", limit->max_orders_per_second(), " executed ", o.symbol(),
+      " orders in the last second, its limit (", name, ".max_orders_per_second); retry in ",
+      (*wait + 999'999) / 1'000'000, " ms"));
 }
 
 absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view limit, absl::Status refused) const {
@@ -530,15 +553,19 @@ absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMod
 std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
   std::vector<exoroute::v1::RiskStatus> out;
   std::map<std::string, int64_t> working;
+  std::map<std::string, uint32_t> rate;
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     for (const auto& [id, rec] : plans_) working[rec->symbol] += rec->working_quantity.load();
+    const int64_t now = MonotonicNs();
+    for (const RiskLimit& limit : config().risk()) rate[limit.symbol()] = order_rate_.InLastSecond(limit.symbol(), now);
   }
   std::lock_guard<std::mutex> count(risk_mu_);
   for (const RiskLimit& limit : config().risk()) {
     exoroute::v1::RiskStatus& r = out.emplace_back();
     *r.mutable_limit() = limit;
     r.set_working_quantity(working[limit.symbol()]);
+    r.set_orders_last_second(rate[limit.symbol()]);
     if (auto it = risk_refused_.find(limit.symbol()); it != risk_refused_.end()) {
       for (const auto& [field, n] : it->second) {
         r.set_refused(r.refused() + n);
@@ -1053,6 +1080,8 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
       if (absl::Status working = CheckWorkingRiskLocked(order, mode); !working.ok()) {
         return RiskRefused(order, kWorkingLimit, working);
       }
+      // Last: an order refused for anything else takes no place in the rate's window.
+      if (absl::Status rate = AdmitOrderRateLocked(order, mode); !rate.ok()) return RiskRefused(order, kRateLimit, rate);
     }
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);

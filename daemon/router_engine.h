@@ -33,6 +33,7 @@
 #include "exoroute/v1/recovery.pb.h"
 #include "exoroute/v1/types.pb.h"
 #include "daemon/latency_histogram.h"
+#include "daemon/order_rate.h"
 #include "solver/venue_curve.h"
 #include "store/delta_store.h"
 
@@ -145,7 +146,8 @@ class RouterEngine {
   // checks and answers), as Route checks them for a new plan (an idempotent retry is answered
   // before them): for a cluster route, on the coordinator before any node is asked. A refusal
   // is counted (RiskStatuses) and logged. A plan already under order.id is not counted against
-  // its own order.
+  // its own order. An executed order that passes takes its place in the order rate's window (it
+  // is admitted, as Route admits it).
   absl::Status CheckRisk(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
   // Each configured limit with its instrument's working quantity now and its refusals.
   std::vector<exoroute::v1::RiskStatus> RiskStatuses() const;
@@ -302,6 +304,12 @@ class RouterEngine {
   absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, std::string_view limit, absl::Status refused) const;
   // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
   std::optional<int64_t> MarketMid(const std::string& symbol) const;
+  // Executed orders admitted per symbol in the last second (RiskLimit.max_orders_per_second).
+  // Guarded by plans_mu_, so that admission is one step with the plan's creation.
+  mutable OrderRateLimiter order_rate_;
+  // Admits an executed order against its instrument's order rate (plans_mu_ held):
+  // RESOURCE_EXHAUSTED saying when to retry when the last second has had the limit's orders.
+  absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode) const;
   mutable std::mutex risk_mu_;
   // Refusals by symbol, then by limit field; guarded by risk_mu_.
   mutable std::map<std::string, std::map<std::string, uint64_t, std::less<>>> risk_refused_;

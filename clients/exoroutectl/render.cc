@@ -336,10 +336,15 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     parts.push_back(l.max_working_quantity() > 0
                         ? absl::StrCat("working ", f.Qty(risk.working_quantity()), " of ", f.Qty(l.max_working_quantity()))
                         : absl::StrCat("working ", f.Qty(risk.working_quantity())));
+    if (l.max_orders_per_second() > 0) {
+      parts.push_back(absl::StrCat(risk.orders_last_second(), " of ", l.max_orders_per_second(),
+                                   " executed orders in the last second"));
+    }
     if (risk.refused() > 0) {
       // By the limit that refused them, in the config's order of the limits.
       std::vector<std::string> by;
-      for (const char* field : {"max_order_quantity", "max_order_notional", "max_working_quantity"}) {
+      for (const char* field :
+           {"max_order_quantity", "max_order_notional", "max_working_quantity", "max_orders_per_second"}) {
         if (auto n = risk.refused_by_limit().find(field); n != risk.refused_by_limit().end()) {
           by.push_back(absl::StrCat(n->second, " ", field));
         }

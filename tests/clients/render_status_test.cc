@@ -96,6 +96,14 @@ TEST_CASE("status shows each risk limit with what is working against it and the 
   (*risk->mutable_refused_by_limit())["max_order_notional"] = 2;
   CHECK(exo::ctl::RenderStatus(r).find("3 orders refused (2 max_order_notional, 1 max_working_quantity)\n") !=
         std::string::npos);
+  // An order rate: what the last second admitted against it.
+  risk->mutable_limit()->set_max_orders_per_second(5);
+  risk->set_orders_last_second(3);
+  (*risk->mutable_refused_by_limit())["max_orders_per_second"] = 4;
+  risk->set_refused(7);
+  CHECK(exo::ctl::RenderStatus(r).find("working 7.50000000 of 20.00000000, 3 of 5 executed orders in the last second, "
+                                       "7 orders refused (2 max_order_notional, 1 max_working_quantity, 4 "
+                                       "max_orders_per_second)\n") != std::string::npos);
 }
 
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {

@@ -168,7 +168,15 @@ TEST_CASE("risk limits name a configured instrument once and limit something", "
   CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "max_order_notional": -5}])")) ==
         "config test.json: risk[0].max_order_notional: must be >= 0 (0 = none), got -5");
   CHECK(ErrorOf(with(R"([{"symbol": "ETH-USD"}])")) ==
-        "config test.json: risk[0]: sets no limit: give max_order_quantity, max_order_notional or max_working_quantity");
+        "config test.json: risk[0]: sets no limit: give max_order_quantity, max_order_notional, max_working_quantity "
+        "or max_orders_per_second");
+  auto rate = ParseConfig(with(R"([{"symbol": "ETH-USD", "max_orders_per_second": 50}])"), "test.json");
+  REQUIRE(rate.ok());
+  CHECK(rate->risk(0).max_orders_per_second() == 50);
+  CHECK(ErrorOf(with(R"([{"symbol": "ETH-USD", "max_orders_per_second": 10001}])")) ==
+        "config test.json: risk[0].max_orders_per_second: must be <= 10000 (0 = none), got 10001");
+  CHECK(ErrorOf(with(R"([{"symbol": "ETH-USD", "max_orders_per_second": -1}])")).find("risk[0].max_orders_per_second") !=
+        std::string::npos);
 }
 
 TEST_CASE("a venue needs an adapter and markets", "[config]") {

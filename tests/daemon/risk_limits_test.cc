@@ -127,3 +127,45 @@ TEST_CASE("a plan that has filled no longer counts as working", "[risk]") {
   CHECK(engine.RiskStatuses()[0].working_quantity() == 0);
   CHECK(RouteStatus(engine, Btc("f2", 7 * kBtc), ROUTE_MODE_EXECUTE).ok());  // 7 + 7 > 12 had f1 still counted.
 }
+
+TEST_CASE("an order rate limit admits so many executed orders in any second and says when to retry", "[risk]") {
+  TempDir dir;
+  exoroute::v1::DaemonConfig config = LimitedConfig(dir.path());
+  config.mutable_risk(0)->set_max_orders_per_second(2);
+  auto t = exo::testing::StartTestEngine(config);
+  REQUIRE(t.ok());
+  auto& engine = *t->engine;
+  // An order refused by another limit takes no place in the second.
+  CHECK(RouteStatus(engine, Btc("big", 11 * kBtc), ROUTE_MODE_EXECUTE).code() == absl::StatusCode::kInvalidArgument);
+  REQUIRE(RouteStatus(engine, Btc("r1", kBtc), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(RouteStatus(engine, Btc("r2", kBtc), ROUTE_MODE_EXECUTE).ok());
+  const absl::Status third = RouteStatus(engine, Btc("r3", kBtc), ROUTE_MODE_EXECUTE);
+  CHECK(third.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(std::string(third.message())
+            .rfind("order: this node admitted 2 executed BTC-USD orders in the last second, its limit "
+                   "(risk[0].max_orders_per_second); retry in ",
+                   0) == 0);
+  const std::string ms = std::string(third.message()).substr(third.message().rfind("retry in ") + 9);
+  CHECK(ms.size() > 3);
+  CHECK(ms.substr(ms.size() - 3) == " ms");
+  CHECK(std::stoi(ms) > 0);
+  CHECK(std::stoi(ms) <= 1000);
+  // Retries of admitted orders are answered, plan-only orders send nothing: neither is counted.
+  CHECK(RouteStatus(engine, Btc("r1", kBtc), ROUTE_MODE_EXECUTE).ok());
+  CHECK(RouteStatus(engine, Btc("look", kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  CHECK(engine.GetPlan("r3").status().code() == absl::StatusCode::kNotFound);  // Nothing planned.
+  const std::vector<RiskStatus> status = engine.RiskStatuses();
+  REQUIRE(status.size() == 1);
+  CHECK(status[0].orders_last_second() == 2);
+  CHECK(status[0].refused_by_limit().at("max_orders_per_second") == 1);
+  // Once the first admissions are a second old, the next order is admitted (waited for, with a
+  // deadline: how long it takes is the machine's).
+  absl::Status later = third;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!later.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    later = RouteStatus(engine, Btc("r3", kBtc), ROUTE_MODE_EXECUTE);
+    if (!later.ok()) CHECK(later.code() == absl::StatusCode::kResourceExhausted);
+  }
+  CHECK(later.ok());
+}

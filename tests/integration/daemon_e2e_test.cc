@@ -610,11 +610,27 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   CHECK(metrics.find("\nexoroute_config_reload_refused 0\n") != std::string::npos);
   CHECK(d->log().find("received SIGHUP: reloading the config") != std::string::npos);
 
+  // An order rate reloaded in: the second executed order in a second is refused, saying so.
+  edit("\"max_order_quantity\": 700000000", "\"max_order_quantity\": 700000000, \"max_orders_per_second\": 1");
+  REQUIRE(Ctl(*d, {"config", "reload"}).exit_code == 0);
+  RouteResponse resp;
+  REQUIRE(CallRoute(Connect(*d), exo::testing::BtcOrder("rate-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE), &resp).ok());
+  const grpc::Status second =
+      CallRoute(Connect(*d), exo::testing::BtcOrder("rate-2", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE), &resp);
+  CHECK(second.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(second.error_message().rfind("order: this node admitted 1 executed BTC-USD orders in the last second, its "
+                                     "limit (risk[0].max_orders_per_second); retry in ",
+                                     0) == 0);
+  metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics").body;
+  CHECK(metrics.find("\nexoroute_risk_refused_total{symbol=\"BTC-USD\",limit=\"max_orders_per_second\"} 1\n") !=
+        std::string::npos);
+
   // Each applied config is in the chain, stored whole; decisions under each re-solve as made.
   std::vector<PlanDelta> gov = GovernanceDeltas(*d);
-  REQUIRE(gov.size() == events + 2);
+  REQUIRE(gov.size() == events + 3);
   CHECK(gov[events].governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED);
   CHECK(gov[events + 1].governance().detail() == "modified: risk[0].max_order_quantity: 500000000 -> 700000000");
+  CHECK(gov[events + 2].governance().detail() == "added: risk[0].max_orders_per_second: 1");
   r = Ctl(*d, {"audit", "verify", "--recompute"});
   CHECK(r.exit_code == 0);
   CHECK(d->Terminate() == 0);
@@ -622,7 +638,7 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   // A restart on the same file: its config is the chain's last, nothing new is recorded.
   d = DaemonProcess::Start(dir.path(), config, &error);
   REQUIRE(d != nullptr);
-  CHECK(GovernanceDeltas(*d).size() == events + 2);
+  CHECK(GovernanceDeltas(*d).size() == events + 3);
   CHECK(d->Terminate() == 0);
 }
 
