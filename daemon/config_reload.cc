@@ -36,28 +36,28 @@ ConfigReloader::ConfigReloader(std::string path, RouterEngine* engine, const sto
   status_.set_path(path_);
 }
 
-absl::StatusOr<ReloadConfigResponse> ConfigReloader::Reload(bool dry_run) {
+absl::StatusOr<ReloadConfigResponse> ConfigReloader::Reload(bool dry_run, const std::string& how) {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<ReloadConfigResponse> out = ReloadLocked(dry_run);
+  absl::StatusOr<ReloadConfigResponse> out = ReloadLocked(dry_run, how);
   if (dry_run) return out;
   if (!out.ok()) {
     status_.set_reloads_refused(status_.reloads_refused() + 1);
     status_.set_last_refused(std::string(out.status().message()));
-    LogWarning("config reload refused: %s", out.status().message());
+    LogWarning("config reload %s refused: %s", how, out.status().message());
     return out;
   }
   status_.clear_last_refused();
   if (out->changed()) {
     status_.set_reloads_applied(status_.reloads_applied() + 1);
     status_.set_last_applied_ns(clock_->NowNs());
-    LogInfo("config reloaded from %s (chain sequence %d): %s", path_, out->sequence(), out->change());
+    LogInfo("config reloaded from %s %s (chain sequence %d): %s", path_, how, out->sequence(), out->change());
   } else {
     LogInfo("config reload: %s is the config in force; nothing changed", path_);
   }
   return out;
 }
 
-absl::StatusOr<ReloadConfigResponse> ConfigReloader::ReloadLocked(bool dry_run) {
+absl::StatusOr<ReloadConfigResponse> ConfigReloader::ReloadLocked(bool dry_run, const std::string& how) {
   if (path_.empty()) {
     return absl::FailedPreconditionError(
         "exorouted runs on its embedded default config (started without --config FILE): there is no file to "
@@ -74,23 +74,18 @@ absl::StatusOr<ReloadConfigResponse> ConfigReloader::ReloadLocked(bool dry_run) 
   out.set_path(path_);
   if (google::protobuf::util::MessageDifferencer::Equals(current, *next)) return out;
   out.set_changed(true);
-  if (dry_run) {
-    out.set_change(DescribeConfigChange(current, *next));
-    return out;
-  }
+  out.set_change(DescribeConfigChange(current, *next));
+  if (dry_run) return out;
   // Recorded before it is in force: a decision that reads it comes after the event in the chain.
+  // The event also says how it was asked.
   PlanDelta recorded;
-  absl::StatusOr<bool> stored = RecordConfigApplied(*next, *engine_, *store_, &recorded);
+  absl::StatusOr<bool> stored =
+      RecordConfigApplied(*next, *engine_, *store_, &recorded, absl::StrCat("(reloaded ", how, ")"));
   if (!stored.ok()) return stored.status();
   if (absl::Status s = engine_->ApplyConfig(*next); !s.ok()) return s;  // (CheckReloadable has kept venues.)
-  if (*stored) {
-    out.set_change(recorded.governance().detail());
-    out.set_sequence(recorded.sequence());
-  } else {
-    // The chain's last config is this one already (not while every config in force is
-    // recorded before it applies).
-    out.set_change(DescribeConfigChange(current, *next));
-  }
+  // (Not recorded only if the chain's last config were this one already: not while every
+  // config in force is recorded before it applies.)
+  if (*stored) out.set_sequence(recorded.sequence());
   return out;
 }
 

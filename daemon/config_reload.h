@@ -33,13 +33,15 @@ class ConfigReloader {
   ConfigReloader(std::string path, RouterEngine* engine, const store::DeltaStore* store, Clock* clock);
 
   // Reads the file and, unless `dry_run`, records and applies it (one reload at a time).
+  // `how` says how it was asked, for the chain's event and the log ("by client ops-1", "on
+  // SIGHUP").
   // FailedPrecondition: the file does not load (its error), or changes what takes a restart;
   // nothing is applied then. Each outcome is counted and logged.
-  absl::StatusOr<exoroute::v1::ReloadConfigResponse> Reload(bool dry_run);
+  absl::StatusOr<exoroute::v1::ReloadConfigResponse> Reload(bool dry_run, const std::string& how);
   exoroute::v1::ConfigStatus Status() const;
 
  private:
-  absl::StatusOr<exoroute::v1::ReloadConfigResponse> ReloadLocked(bool dry_run);
+  absl::StatusOr<exoroute::v1::ReloadConfigResponse> ReloadLocked(bool dry_run, const std::string& how);
 
   const std::string path_;
   RouterEngine* const engine_;

@@ -423,7 +423,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
 
-absl::StatusOr<ReloadConfigResponse> Daemon::ReloadConfig() { return impl_->reloader->Reload(/*dry_run=*/false); }
+absl::StatusOr<ReloadConfigResponse> Daemon::ReloadConfig() {
+  return impl_->reloader->Reload(/*dry_run=*/false, "on SIGHUP");
+}
 
 void Daemon::Shutdown() {
   if (!impl_ || impl_->stopped) return;

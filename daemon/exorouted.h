@@ -34,8 +34,9 @@ class Daemon {
   // The CA certificate clients should trust ("" with plaintext).
   const std::string& ca_file() const;
   bool plaintext() const;
-  // Reads the config file again and applies it (AdminService.ReloadConfig; exorouted does it on
-  // SIGHUP): what changed, or why nothing was applied. Logged either way.
+  // Reads the config file again and applies it, as AdminService.ReloadConfig does (exorouted
+  // calls it on SIGHUP, and the chain says so): what changed, or why nothing was applied.
+  // Logged either way.
   absl::StatusOr<exoroute::v1::ReloadConfigResponse> ReloadConfig();
   // Graceful stop; idempotent.
   void Shutdown();

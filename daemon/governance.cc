@@ -28,7 +28,7 @@ std::string DescribeConfigChange(const DaemonConfig& before, const DaemonConfig&
 }
 
 absl::StatusOr<bool> RecordConfigApplied(const DaemonConfig& config, RouterEngine& engine,
-                                         const store::DeltaStore& store, PlanDelta* stored) {
+                                         const store::DeltaStore& store, PlanDelta* stored, const std::string& how) {
   const std::string bytes = SerializeDeterministic(config);
   GovernanceEvent e;
   e.set_kind(GOVERNANCE_KIND_CONFIG_APPLIED);
@@ -40,7 +40,8 @@ absl::StatusOr<bool> RecordConfigApplied(const DaemonConfig& config, RouterEngin
     if (!raw.ok()) return absl::StrCat("changed (the previous config is not stored: ", raw.status().message(), ")");
     DaemonConfig before;
     if (!before.ParseFromString(*raw)) return "changed (the previous config does not parse)";
-    return DescribeConfigChange(before, config);
+    const std::string change = DescribeConfigChange(before, config);
+    return how.empty() ? change : absl::StrCat(change, " ", how);
   };
   EXO_ASSIGN_OR_RETURN(bool recorded, engine.RecordGovernanceIfChanged(e, config_change, bytes, stored));
   if (recorded) LogInfo("governance: config %s recorded", absl::BytesToHexString(e.digest()).substr(0, 16));

@@ -19,10 +19,11 @@ absl::Status RecordGovernanceChanges(const exoroute::v1::DaemonConfig& config, c
                                      RouterEngine& engine, const store::DeltaStore& store);
 
 // Records `config` as the config in force (GOVERNANCE_KIND_CONFIG_APPLIED, stored whole, its
-// detail what changed from the last one recorded) unless it is the last one recorded. True if
-// recorded; `*stored` is then the delta (its detail: what changed).
+// detail what changed from the last one recorded, then `how` when given: "(reloaded on
+// SIGHUP)") unless it is the last one recorded. True if recorded; `*stored` is then the delta.
 absl::StatusOr<bool> RecordConfigApplied(const exoroute::v1::DaemonConfig& config, RouterEngine& engine,
-                                         const store::DeltaStore& store, exoroute::v1::PlanDelta* stored = nullptr);
+                                         const store::DeltaStore& store, exoroute::v1::PlanDelta* stored = nullptr,
+                                         const std::string& how = "");
 
 // A cluster node's X25519 pair key (`own`: this node's, made at every start; else a peer's, as
 // fetched for a route): recorded when it is not the last one recorded for that node — a peer

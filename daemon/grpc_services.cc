@@ -454,10 +454,10 @@ grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const Relo
                                             ReloadConfigResponse* resp) {
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
   if (reloader_ == nullptr) return ToGrpc(absl::UnavailableError("exorouted is starting"));
-  if (const std::string by = ClientIdentity(*ctx); !by.empty()) {
-    LogInfo("config reload%s asked by client %s", req->dry_run() ? " (dry run)" : "", by);
-  }
-  absl::StatusOr<ReloadConfigResponse> out = reloader_->Reload(req->dry_run());
+  // Who asked, when the API port knows (mutual TLS): recorded with the change.
+  const std::string by = ClientIdentity(*ctx);
+  absl::StatusOr<ReloadConfigResponse> out =
+      reloader_->Reload(req->dry_run(), by.empty() ? "by an API client" : absl::StrCat("by client ", by));
   if (!out.ok()) return ToGrpc(out.status());
   *resp = *std::move(out);
   return grpc::Status::OK;

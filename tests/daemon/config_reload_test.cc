@@ -147,7 +147,7 @@ TEST_CASE("a reload puts new risk limits and fees in force for the next decision
 
   // A dry run says what would change and changes nothing.
   const uint64_t head = n.node.store->Head().sequence();
-  absl::StatusOr<ReloadConfigResponse> dry = n.reloader->Reload(/*dry_run=*/true);
+  absl::StatusOr<ReloadConfigResponse> dry = n.reloader->Reload(/*dry_run=*/true, "by a test");
   REQUIRE(dry.ok());
   CHECK(dry->changed());
   CHECK(dry->sequence() == 0);
@@ -157,7 +157,7 @@ TEST_CASE("a reload puts new risk limits and fees in force for the next decision
   CHECK(n.node.engine->config().venues(0).taker_fee_bps() == 2.0);
   CHECK(n.reloader->Status().reloads_applied() == 0);
 
-  absl::StatusOr<ReloadConfigResponse> applied = n.reloader->Reload(/*dry_run=*/false);
+  absl::StatusOr<ReloadConfigResponse> applied = n.reloader->Reload(/*dry_run=*/false, "by a test");
   REQUIRE(applied.ok());
   CHECK(applied->changed());
   CHECK(applied->path() == n.path);
@@ -168,7 +168,7 @@ TEST_CASE("a reload puts new risk limits and fees in force for the next decision
   REQUIRE(n.node.store->Scan(applied->sequence(), applied->sequence(), [&](const PlanDelta& d, std::string_view) {
     found = true;
     CHECK(d.governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED);
-    CHECK(d.governance().detail() == applied->change());
+    CHECK(d.governance().detail() == applied->change() + " (reloaded by a test)");
     absl::StatusOr<std::string> stored = n.node.store->GetInputs(d.inputs_digest());
     REQUIRE(stored.ok());
     CHECK(*stored == exo::SerializeDeterministic(n.node.engine->config()));
@@ -196,7 +196,7 @@ TEST_CASE("a reload puts new risk limits and fees in force for the next decision
 
   // The same file again: nothing to change, nothing recorded.
   const uint64_t later = n.node.store->Head().sequence();
-  absl::StatusOr<ReloadConfigResponse> again = n.reloader->Reload(/*dry_run=*/false);
+  absl::StatusOr<ReloadConfigResponse> again = n.reloader->Reload(/*dry_run=*/false, "by a test");
   REQUIRE(again.ok());
   CHECK_FALSE(again->changed());
   CHECK(n.node.store->Head().sequence() == later);
@@ -213,7 +213,7 @@ TEST_CASE("a reload that changes what takes a restart, or a file that does not l
   next.mutable_venues(0)->set_taker_fee_bps(1.5);
   next.mutable_listen()->set_address("127.0.0.1:1");
   WriteConfig(n.path, next);
-  absl::StatusOr<ReloadConfigResponse> r = n.reloader->Reload(false);
+  absl::StatusOr<ReloadConfigResponse> r = n.reloader->Reload(false, "by a test");
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Why(r.status()).rfind(absl::StrCat("config ", n.path, ": takes a restart: modified: listen.address"), 0) == 0);
   CHECK(n.node.engine->config().venues(0).taker_fee_bps() == 2.0);  // Not even the fee.
@@ -223,7 +223,7 @@ TEST_CASE("a reload that changes what takes a restart, or a file that does not l
   CHECK(status.last_refused() == Why(r.status()));
 
   std::ofstream(n.path) << "{\"node_id\": ";
-  r = n.reloader->Reload(false);
+  r = n.reloader->Reload(false, "by a test");
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Why(r.status()).rfind(absl::StrCat("config ", n.path, ": not valid JSON"), 0) == 0);
 
@@ -231,12 +231,12 @@ TEST_CASE("a reload that changes what takes a restart, or a file that does not l
   unknown.add_risk()->set_symbol("DOGE-USD");
   unknown.mutable_risk(0)->set_max_order_quantity(1);
   WriteConfig(n.path, unknown);
-  r = n.reloader->Reload(false);
+  r = n.reloader->Reload(false, "by a test");
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Why(r.status()).find("risk[0].symbol") != std::string::npos);
 
   std::filesystem::remove(n.path);
-  r = n.reloader->Reload(false);
+  r = n.reloader->Reload(false, "by a test");
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Why(r.status()) == absl::StrCat("config ", n.path, ": cannot open"));
   CHECK(n.reloader->Status().reloads_refused() == 4);
@@ -246,7 +246,7 @@ TEST_CASE("a reload that changes what takes a restart, or a file that does not l
   // A good file again: applied, and the warning is gone.
   next.mutable_listen()->set_address(n.config.listen().address());
   WriteConfig(n.path, next);
-  r = n.reloader->Reload(false);
+  r = n.reloader->Reload(false, "by a test");
   REQUIRE(r.ok());
   CHECK(r->changed());
   status = n.reloader->Status();
@@ -255,7 +255,7 @@ TEST_CASE("a reload that changes what takes a restart, or a file that does not l
 
   // A node started on its embedded default has no file to read again.
   ConfigReloader embedded("", n.node.engine.get(), n.node.store.get(), exo::SystemClock());
-  r = embedded.Reload(false);
+  r = embedded.Reload(false, "by a test");
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Why(r.status()).find("embedded default config") != std::string::npos);
 }
@@ -272,7 +272,7 @@ TEST_CASE("decisions made while the config is reloaded each read one whole confi
     for (int i = 0; !done.load(); ++i) {
       WriteConfig(n.path, i % 2 == 0 ? b : a);
       // (A test thread cannot REQUIRE: a failure shows as fees from neither config below.)
-      (void)n.reloader->Reload(false);
+      (void)n.reloader->Reload(false, "by a test");
     }
   });
   std::vector<std::string> ids;

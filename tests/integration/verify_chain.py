@@ -195,6 +195,10 @@ def main():
             done = client.reload_config()
             check(done.changed and done.sequence > 0 and done.change == dry.change and done.path == cfg_path, done)
             check([v.fee_bps for v in client.status().venues if v.venue == "SIM-B"] == [0.5], client.status().venues)
+            # The chain says who reloaded it: the client certificate's common name (mutual TLS).
+            event = [m.delta for m in client.replay() if m.delta.sequence == done.sequence]
+            check(len(event) == 1 and event[0].governance.detail == done.change + " (reloaded by client exoroutectl)",
+                  event)
             check(client.status().config.reloads_applied == 1, client.status().config)
             cfg["routing"]["replan_interval_ms"] = 20
             with open(cfg_path, "w") as f:
