@@ -220,6 +220,17 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
         if (req->include_inputs()) *out.mutable_inputs() = std::move(in);
       }
     }
+    if (req->include_inputs() && d.governance().kind() == GOVERNANCE_KIND_CONFIG_APPLIED) {
+      absl::StatusOr<std::string> raw = d.inputs_digest().empty()
+                                            ? absl::NotFoundError("the config event names no stored config")
+                                            : store_->GetInputs(d.inputs_digest());
+      if (!raw.ok() || !out.mutable_config()->ParseFromString(*raw)) {
+        damaged = absl::DataLossError(absl::StrCat("delta ", d.sequence(), ": ",
+                                                   raw.ok() ? "its stored config does not parse" : raw.status().message(),
+                                                   " (`exoroutectl audit verify` checks them all)"));
+        return false;
+      }
+    }
     out.set_head_sequence(head);
     write_failed = !stream.Write(writer, out);
     return !write_failed;
@@ -227,7 +238,9 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
   absl::Status s;
   switch (req->selector_case()) {
     case ReplayRequest::kPlanId:
-      if (auto v = ValidatePlanId(req->plan_id()); !v.ok()) return ToGrpc(v);
+      if (req->plan_id() != kGovernancePlanId) {
+        if (auto v = ValidatePlanId(req->plan_id()); !v.ok()) return ToGrpc(v);
+      }
       s = store_->ScanPlan(req->plan_id(), 1, send);
       if (s.ok() && !any) {
         return ToGrpc(absl::NotFoundError(absl::StrCat("plan \"", req->plan_id(), "\" not found")));

@@ -815,7 +815,7 @@ absl::StatusOr<bool> RouterEngine::RecordGovernanceIfChanged(
   if (previous == event.digest()) return false;
   event.set_detail(detail(previous));
   PendingDelta p;
-  p.delta.set_plan_id("node/governance");
+  p.delta.set_plan_id(kGovernancePlanId);
   *p.delta.mutable_governance() = event;
   p.inputs = std::move(inputs);
   EXO_RETURN_IF_ERROR(AppendNodeEvent(std::move(p), stored));
@@ -952,7 +952,7 @@ absl::Status RouterEngine::RestoreTrading() {
   if (last.empty()) return absl::OkStatus();  // Never halted.
   // The reason and time of each one's last change: the node's governance events are few.
   std::map<std::string, Trading> read;
-  EXO_RETURN_IF_ERROR(store_->ScanPlan("node/governance", 1, [&](const PlanDelta& d, std::string_view) {
+  EXO_RETURN_IF_ERROR(store_->ScanPlan(kGovernancePlanId, 1, [&](const PlanDelta& d, std::string_view) {
     if (d.has_governance() && d.governance().kind() == GOVERNANCE_KIND_TRADING) {
       read[d.governance().subject()] = Trading{false, d.governance().detail(), d.event_time_ns(), d.sequence()};
     }

@@ -33,6 +33,7 @@
 #include "exoroute/v1/recovery.pb.h"
 #include "exoroute/v1/types.pb.h"
 #include "daemon/latency_histogram.h"
+#include "daemon/node_events.h"
 #include "daemon/order_rate.h"
 #include "solver/venue_curve.h"
 #include "store/delta_store.h"
@@ -41,6 +42,7 @@ namespace exo::daemon {
 
 class RouterEngine {
  public:
+
   struct Venue {
     // As the node started: its id, markets and adapter never change while the node runs; its
     // terms (fee, impact, book age) are those of config().venues(config_index).

@@ -21,6 +21,7 @@
 #include "adapters/book_file.h"
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
+#include "daemon/node_events.h"
 #include "daemon/request_validation.h"
 #include "daemon/risk_limits.h"
 #include "daemon/solve_inputs.h"
@@ -111,6 +112,9 @@ commands:
                                         venues' fees, impact, book age), recorded in the chain;
                                         anything else changed refuses it all (restart);
                                         --dry-run says what would change (exorouted: SIGHUP)
+  config show [--at N]                  the config in force now, or when delta N was recorded,
+                                        from the chain: a config file's JSON (also with
+                                        --data-dir, offline)
   solve --books FILE --side buy|sell --qty Q [--symbol S] [--limit P] [--config FILE]
         [--method exact|admm] [--allow A,B] [--deny C] [--max-venues N] [--urgency U]
         [--arrival-band-bps N] [--at NS]
@@ -1368,10 +1372,73 @@ int CmdBackup(Context& c) {
   return kExitOk;
 }
 
-// `config reload [--dry-run]`: AdminService.ReloadConfig.
+// `config show [--at N] [--data-dir DIR]`: the config the chain says was in force at delta N
+// (default: now), as a config file's JSON on stdout; which event recorded it on stderr.
+int CmdConfigShow(Context& c) {
+  auto at = c.args.GetUint("at", 0);
+  if (!at.ok()) return Usage(std::string(at.status().message()));
+  if (c.args.Has("at") && *at == 0) return Usage("config show --at N: a sequence number, from 1");
+  std::optional<std::pair<PlanDelta, DaemonConfig>> found;
+  auto consider = [&](const PlanDelta& d, const DaemonConfig* config) {
+    if (d.governance().kind() != GOVERNANCE_KIND_CONFIG_APPLIED || (*at != 0 && d.sequence() > *at)) return;
+    found.emplace(d, config != nullptr ? *config : DaemonConfig());
+  };
+  absl::Status result;
+  if (c.args.Has("data-dir")) {
+    auto st = OpenOffline(c.args.Get("data-dir"));
+    if (!st.ok()) return Fail(st.status());
+    const store::DeltaStore& s = **st;
+    result = s.ScanPlan(daemon::kGovernancePlanId, 1, [&](const PlanDelta& d, std::string_view) {
+      if (d.governance().kind() != GOVERNANCE_KIND_CONFIG_APPLIED) return true;
+      absl::StatusOr<std::string> raw = s.GetInputs(d.inputs_digest());
+      DaemonConfig config;
+      if (!raw.ok() || !config.ParseFromString(*raw)) {
+        result = absl::DataLossError(absl::StrCat("delta ", d.sequence(), ": its stored config is missing or does not "
+                                                  "parse (`exoroutectl audit verify` checks them all)"));
+        return false;
+      }
+      consider(d, &config);
+      return true;
+    });
+  } else {
+    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+    ReplayRequest req;
+    req.set_plan_id(daemon::kGovernancePlanId);
+    req.set_include_inputs(true);
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+    ReplayResponse msg;
+    while (reader->Read(&msg)) consider(msg.delta(), &msg.config());
+    result = client::FromGrpc(reader->Finish());
+  }
+  if (!result.ok()) return Fail(result);
+  if (!found) {
+    return Fail(absl::NotFoundError(*at != 0 ? absl::StrCat("no config recorded at or before sequence ", *at)
+                                             : std::string("no config recorded in this chain")));
+  }
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(found->second, &json, opts).ok()) {
+    return Fail(absl::InternalError("the config does not print as JSON"));
+  }
+  std::cout << json;
+  const PlanDelta& d = found->first;
+  std::fprintf(stderr, "config in force %s: recorded at sequence %llu (%s), sha256 %s; %s\n",
+               *at != 0 ? absl::StrCat("at sequence ", *at).c_str() : "now",
+               static_cast<unsigned long long>(d.sequence()),
+               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(d.event_time_ns()), absl::UTCTimeZone())
+                   .c_str(),
+               ToHex(d.governance().digest()).c_str(), d.governance().detail().c_str());
+  return kExitOk;
+}
+
+// `config reload [--dry-run]`: AdminService.ReloadConfig; `config show …`: CmdConfigShow.
 int CmdConfig(Context& c) {
   const auto& w = c.args.words();
-  if (w.size() != 2 || w[1] != "reload") return Usage("config reload [--dry-run]: the only config command");
+  if (w.size() == 2 && w[1] == "show") return CmdConfigShow(c);
+  if (w.size() != 2 || w[1] != "reload") return Usage("config reload [--dry-run] | config show [--at N]");
   ReloadConfigRequest req;
   req.set_dry_run(c.args.Has("dry-run"));
   absl::StatusOr<ReloadConfigResponse> r = Unary(c, &AdminService::Stub::ReloadConfig, req);
@@ -1421,9 +1488,10 @@ int Main(int argc, char** argv) {
 
   const std::string& cmd = w[0];
   if (cmd == "solve") return CmdSolve(c);
-  const bool offline_ok = cmd == "replay" || cmd == "audit" || (cmd == "plan" && w.size() > 1 && w[1] == "books");
+  const bool offline_ok = cmd == "replay" || cmd == "audit" || (cmd == "plan" && w.size() > 1 && w[1] == "books") ||
+                          (cmd == "config" && w.size() > 1 && w[1] == "show");
   if (c.args.Has("data-dir") && !offline_ok) {
-    return Usage(absl::StrCat("--data-dir works with replay, audit and plan books, not ", cmd));
+    return Usage(absl::StrCat("--data-dir works with replay, audit, plan books and config show, not ", cmd));
   }
   if (cmd == "status") return CmdStatus(c);
   if (cmd == "budgets") return CmdBudgets(c);

@@ -638,7 +638,38 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
         "added: risk[0].max_orders_per_second: 1 (reloaded by an API client)");
   r = Ctl(*d, {"audit", "verify", "--recompute"});
   CHECK(r.exit_code == 0);
+
+  // The chain says which config was in force at any delta: now, and before the first reload.
+  auto shown = [](const exo::testing::CommandResult& r) {
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    DaemonConfig c;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(r.out, &c).ok());
+    return c;
+  };
+  DaemonConfig now = shown(Ctl(*d, {"config", "show"}));
+  CHECK(now.venues(0).taker_fee_bps() == 1.5);
+  CHECK(now.risk(0).max_orders_per_second() == 1);
+  r = Ctl(*d, {"config", "show"});
+  CHECK(r.err.rfind(absl::StrCat("config in force now: recorded at sequence ", gov[events + 2].sequence(), " ("), 0) == 0);
+  CHECK(r.err.find("added: risk[0].max_orders_per_second: 1 (reloaded by an API client)\n") != std::string::npos);
+  const std::string before = std::to_string(gov[events].sequence() - 1);
+  DaemonConfig then = shown(Ctl(*d, {"config", "show", "--at", before}));
+  CHECK(then.venues(0).taker_fee_bps() == 2.0);
+  CHECK(then.risk(0).max_order_quantity() == 1'000'000'000);
+  CHECK(Ctl(*d, {"config", "show", "--at", "0"}).exit_code == 2);
+  r = Ctl(*d, {"replay", "--plan", "node/governance"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err == std::to_string(gov.size()) + " deltas\n");
   CHECK(d->Terminate() == 0);
+  // Offline, from the data directory: the same.
+  r = exo::testing::Run(EXOROUTECTL_PATH, {"config", "show", "--data-dir", dir.path()});
+  CHECK(shown(r).SerializeAsString() == now.SerializeAsString());
+  // What it prints is a config file exorouted takes.
+  std::ofstream(dir / "shown.json") << r.out;
+  r = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "shown.json"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
 
   // A restart on the same file: its config is the chain's last, nothing new is recorded.
   d = DaemonProcess::Start(dir.path(), config, &error);
