@@ -470,7 +470,8 @@ std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const 
     std::shared_ptr<const exoroute::v1::VenueBook> book = books != nullptr ? books->Book(symbol) : nullptr;
     if (book == nullptr) continue;
     // (The config's default is applied at load: 5000.) A stale book values nothing.
-    if (static_cast<__int128>(now) - book->receive_time_ns() > static_cast<__int128>(cfg.venues(v.config_index).max_book_age_ms()) * 1'000'000) {
+    const int64_t max_age_ms = cfg.venues(v.config_index).max_book_age_ms();
+    if (static_cast<__int128>(now) - book->receive_time_ns() > static_cast<__int128>(max_age_ms) * 1'000'000) {
       continue;
     }
     if (!book->bids().empty()) best_bid = std::max(best_bid, book->bids(0).price());
@@ -552,16 +553,17 @@ absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMod
 
 std::vector<exoroute::v1::RiskStatus> RouterEngine::RiskStatuses() const {
   std::vector<exoroute::v1::RiskStatus> out;
+  const DaemonConfig& cfg = config();
   std::map<std::string, int64_t> working;
   std::map<std::string, uint32_t> rate;
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     for (const auto& [id, rec] : plans_) working[rec->symbol] += rec->working_quantity.load();
     const int64_t now = MonotonicNs();
-    for (const RiskLimit& limit : config().risk()) rate[limit.symbol()] = order_rate_.InLastSecond(limit.symbol(), now);
+    for (const RiskLimit& limit : cfg.risk()) rate[limit.symbol()] = order_rate_.InLastSecond(limit.symbol(), now);
   }
   std::lock_guard<std::mutex> count(risk_mu_);
-  for (const RiskLimit& limit : config().risk()) {
+  for (const RiskLimit& limit : cfg.risk()) {
     exoroute::v1::RiskStatus& r = out.emplace_back();
     *r.mutable_limit() = limit;
     r.set_working_quantity(working[limit.symbol()]);
