@@ -152,17 +152,22 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
         .Sample("", s.config().last_refused().empty() ? "0" : "1");
   }
   if (s.risk_size() > 0) {
-    Family working(&out, "exoroute_risk_working_quantity", "gauge",
-                   "What the node's executed plans of the instrument may still fill, both sides (quantity units).");
-    for (const auto& r : s.risk()) working.Sample(Label("symbol", r.limit().symbol()), Int(r.working_quantity()));
+    // A gauge with one sample per instrument with a limit.
+    auto per_symbol = [&](const char* name, const char* help, auto value) {
+      Family f(&out, name, "gauge", help);
+      for (const auto& r : s.risk()) f.Sample(Label("symbol", r.limit().symbol()), Int(value(r)));
+    };
+    per_symbol("exoroute_risk_working_quantity",
+               "What the node's executed plans of the instrument may still fill, both sides (quantity units).",
+               [](const exoroute::v1::RiskStatus& r) { return r.working_quantity(); });
     Family limit(&out, "exoroute_risk_max_working_quantity", "gauge",
                  "risk[].max_working_quantity (quantity units; absent: no such limit).");
     for (const auto& r : s.risk()) {
       if (r.limit().max_working_quantity() > 0) limit.Sample(Label("symbol", r.limit().symbol()), Int(r.limit().max_working_quantity()));
     }
-    Family rate(&out, "exoroute_risk_orders_last_second", "gauge",
-                "Executed orders of the instrument admitted in the last second (risk[].max_orders_per_second counts them).");
-    for (const auto& r : s.risk()) rate.Sample(Label("symbol", r.limit().symbol()), Int(r.orders_last_second()));
+    per_symbol("exoroute_risk_orders_last_second",
+               "Executed orders of the instrument admitted in the last second (risk[].max_orders_per_second counts them).",
+               [](const exoroute::v1::RiskStatus& r) { return r.orders_last_second(); });
     Family refused(&out, "exoroute_risk_refused_total", "counter",
                    "Orders refused by the instrument's risk limits, by the limit (risk[] field) that refused them.");
     for (const auto& r : s.risk()) {
