@@ -119,6 +119,28 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPla
   return grpc::Status::OK;
 }
 
+grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext*, const AmendPlanRequest* req,
+                                          AmendPlanResponse* resp) {
+  if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
+  if (coordinator_ != nullptr) {
+    // A cluster route's shares were fixed together at one λ over every node's venues: one node
+    // cannot change its share alone, and no amendment protocol exists between nodes.
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "plan_id: \"", req->plan_id(), "\" is a cluster route (this node is in a cluster): cluster routes "
+        "cannot be amended; cancel it (CancelPlan) and route the rest again")));
+  }
+  RouterEngine::Amendment a;
+  a.quantity = req->quantity();
+  if (req->has_limit_price()) a.limit_price = req->limit_price();
+  a.reason = req->reason();
+  bool changed = false;
+  absl::StatusOr<Plan> plan = engine_->Amend(req->plan_id(), a, &changed);
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *resp->mutable_plan() = *std::move(plan);
+  resp->set_changed(changed);
+  return grpc::Status::OK;
+}
+
 grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext*, const ListPlansRequest* req,
                                           ListPlansResponse* resp) {
   if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);

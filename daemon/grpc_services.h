@@ -41,6 +41,8 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
                        exoroute::v1::GetPlanResponse*) override;
   grpc::Status CancelPlan(grpc::ServerContext*, const exoroute::v1::CancelPlanRequest*,
                           exoroute::v1::CancelPlanResponse*) override;
+  grpc::Status AmendPlan(grpc::ServerContext*, const exoroute::v1::AmendPlanRequest*,
+                         exoroute::v1::AmendPlanResponse*) override;
   grpc::Status GetRoute(grpc::ServerContext*, const exoroute::v1::GetRouteRequest*,
                         exoroute::v1::GetRouteResponse*) override;
   grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,

@@ -119,6 +119,14 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_status(PLAN_STATUS_CANCELLING);
       plan->set_reason(d.cancel_requested().reason());
       break;
+    case PlanDelta::kAmended: {
+      const PlanAmended& a = d.amended();
+      if (plan->amendments() == 0) *plan->mutable_routed_order() = plan->order();
+      plan->set_amendments(plan->amendments() + 1);
+      plan->mutable_order()->set_quantity(a.quantity());
+      if (a.has_limit_price()) plan->mutable_order()->set_limit_price(a.limit_price());
+      break;
+    }
     case PlanDelta::kFinished:
       plan->set_status(d.finished().status());
       plan->set_reason(d.finished().reason());

@@ -76,6 +76,22 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
+  EXO_RETURN_IF_ERROR(ValidatePlanId(r.plan_id()));
+  if (r.quantity() == 0 && !r.has_limit_price()) {
+    return Bad("quantity", "give a new quantity or limit_price (nothing to amend)");
+  }
+  if (r.quantity() < 0) return Bad("quantity", absl::StrCat("must be > 0 (or 0 to keep it), got ", r.quantity()));
+  if (r.quantity() > kMaxUnits) {
+    return Bad("quantity", absl::StrCat("must be <= ", kMaxUnits, " (2^53 units), got ", r.quantity()));
+  }
+  if (r.has_limit_price() && (r.limit_price() <= 0 || r.limit_price() > kMaxUnits)) {
+    return Bad("limit_price", absl::StrCat("must be > 0 and <= ", kMaxUnits, " (2^53 units) when set, got ", r.limit_price()));
+  }
+  if (r.reason().size() > 256) return Bad("reason", "at most 256 characters");
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   using namespace exoroute::v1;  // NOLINT
   if (!r.has_order()) return Bad("order", "required");

@@ -19,6 +19,8 @@ inline constexpr uint32_t kMaxArrivalBandBps = 1000;
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
+// An amendment: a plan id, a new quantity (0: kept) or limit price, and at least one of them.
+absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r);
 // A ListPlans page: symbol shaped as an instrument's (or ""), page_size within kMaxPlansPage,
 // page_token "" or a plan id.
 inline constexpr uint32_t kMaxPlansPage = 1000;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "daemon/plan_fold.h"
 #include "daemon/risk_limits.h"
@@ -409,9 +410,13 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
   const DaemonConfig& cfg = config();
   SolveInput in = OrderSolveInput(o, plan.instrument(), o.quantity() - plan.filled_quantity(),
                                   cfg.routing(), std::nullopt, now);
-  if (plan.arrival_limit() > 0) {  // Fixed by an earlier decision (already the tighter of the two).
+  if (plan.arrival_limit() > 0) {  // Fixed by an earlier decision: it binds, or the order's if tighter.
     in.set_arrival_band_bps(0);
-    in.set_limit_price(plan.arrival_limit());
+    // (The arrival limit was the tighter of the two when it was fixed; an amendment since may
+    // have tightened the order's.)
+    in.set_limit_price(o.has_limit_price()
+                           ? solver::TighterLimit(plan.arrival_limit(), o.limit_price(), o.side() == SIDE_BUY)
+                           : plan.arrival_limit());
   }
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(cfg.venues(v.config_index), o.symbol());
@@ -1070,7 +1075,9 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
     if (it != plans_.end()) {
       std::lock_guard<std::mutex> existing(it->second->mu);
       const Plan& p = it->second->plan;
-      if (p.mode() == mode && google::protobuf::util::MessageDifferencer::Equals(p.order(), order)) {
+      // (An amended plan is the order as it was routed.)
+      const ParentOrder& routed = p.amendments() > 0 ? p.routed_order() : p.order();
+      if (p.mode() == mode && google::protobuf::util::MessageDifferencer::Equals(routed, order)) {
         return p;  // An idempotent retry.
       }
       return absl::AlreadyExistsError(absl::StrCat(
@@ -1220,6 +1227,98 @@ absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std:
   std::vector<PendingDelta> prefix;
   prefix.push_back(std::move(pd));
   EXO_RETURN_IF_ERROR(Drive(*rec, std::move(prefix)));
+  return rec->plan;
+}
+
+namespace {
+
+// An order check's error as an amendment's: it names the AmendPlan field ("quantity: …"), not
+// the order's ("order.quantity: …").
+absl::Status AsAmendment(absl::Status s) {
+  absl::string_view m = s.message();
+  if (!absl::ConsumePrefix(&m, "order.")) return s;
+  return absl::Status(s.code(), m);
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amendment& a, bool* changed) {
+  *changed = false;
+  WriterGuard writing(this);
+  if (draining_) return absl::UnavailableError("exorouted is shutting down");
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
+  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  std::unique_lock<std::mutex> rec_lock;
+  ParentOrder next;
+  {
+    // plans_mu_ first (the lock order): the working-quantity limit is checked against every
+    // plan in the same step as this one's new quantity takes effect.
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    rec_lock = std::unique_lock<std::mutex>(rec->mu);
+    const Plan& p = rec->plan;
+    if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+    if (IsTerminal(p.status())) {
+      return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" already finished: ",
+                                                        StatusName(p.status()), "; nothing to amend"));
+    }
+    if (p.mode() != ROUTE_MODE_EXECUTE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "plan \"", plan_id, "\" is plan-only: it works nothing to amend (route the order again)"));
+    }
+    if (p.status() == PLAN_STATUS_CANCELLING) {
+      return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" is being cancelled: ", p.reason()));
+    }
+    next = p.order();
+    if (a.quantity != 0) next.set_quantity(a.quantity);
+    if (a.limit_price.has_value()) next.set_limit_price(*a.limit_price);
+    if (google::protobuf::util::MessageDifferencer::Equals(next, p.order())) return p;  // Already so.
+    const uint32_t qs = p.instrument().qty_scale();
+    int64_t open = 0;  // What open children may still fill: sent, so not taken back by an amendment.
+    for (const ChildState& c : p.children()) {
+      if (!c.done()) open += std::max<int64_t>(0, c.order().quantity() - c.filled_quantity());
+    }
+    if (next.quantity() < p.filled_quantity() + open) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "quantity: ", FormatDecimal(next.quantity(), qs), " is below what plan \"", plan_id,
+          "\" has filled (", FormatDecimal(p.filled_quantity(), qs), ") and its open children may still fill (",
+          FormatDecimal(open, qs), "): amend to at least ", FormatDecimal(p.filled_quantity() + open, qs),
+          ", or cancel the plan"));
+    }
+    EXO_RETURN_IF_ERROR(AsAmendment(CheckRoutable(next)));
+    std::string_view refused_by;
+    if (absl::Status risk = CheckOrderRisk(next, &refused_by); !risk.ok()) {
+      return AsAmendment(RiskRefused(next, refused_by, std::move(risk)));
+    }
+    // The working-quantity limit counts what the plan may still fill on its new terms (every
+    // other plan's as ever: this plan's own is left out by its id).
+    ParentOrder still = next;
+    still.set_quantity(std::max<int64_t>(0, next.quantity() - p.filled_quantity()));
+    if (absl::Status working = CheckWorkingRiskLocked(still, p.mode()); !working.ok()) {
+      return AsAmendment(RiskRefused(next, kWorkingLimit, std::move(working)));
+    }
+    // Counted from now, as a new route's: a route checked after this one sees it.
+    rec->working_quantity = still.quantity();
+  }
+  const Plan& p = rec->plan;
+  PendingDelta pd;
+  pd.delta = NewDelta(p, clock_->NowNs());
+  PlanAmended* amended = pd.delta.mutable_amended();
+  amended->set_quantity(next.quantity());
+  if (next.has_limit_price() &&
+      (!p.order().has_limit_price() || next.limit_price() != p.order().limit_price())) {
+    amended->set_limit_price(next.limit_price());
+  }
+  amended->set_reason(a.reason.empty() ? "amended by client" : a.reason);
+  const uint32_t version = p.version();
+  std::vector<PendingDelta> prefix;
+  prefix.push_back(std::move(pd));
+  absl::Status s = Drive(*rec, std::move(prefix));
+  if (!s.ok() && rec->plan.version() == version) {
+    NoteState(*rec);  // Nothing became durable: the plan's working quantity is what it was.
+    return s;
+  }
+  *changed = true;
+  if (!s.ok()) LogError("plan %s: %s", plan_id, s.ToString());
   return rec->plan;
 }
 

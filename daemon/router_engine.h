@@ -168,6 +168,20 @@ class RouterEngine {
   absl::StatusOr<std::vector<exoroute::v1::Plan>> WorkingPlans(const std::string& symbol, const std::string& after,
                                                                size_t limit, bool* more) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
+  // A working executed plan's order amended (AmendPlan): its whole quantity (what has filled
+  // counts towards it) and/or its limit price. Recorded (PlanAmended) before the plan decides
+  // on the new terms, then driven as after a fill: a re-plan at once when no child is open
+  // (children already sent keep their terms), completed when the new quantity has filled.
+  // The order's checks and risk limits apply to the new terms (the working quantity counts
+  // what the plan may still fill). `*changed` false: the order already had them (nothing
+  // recorded). NotFound; FailedPrecondition (finished, cancelling, plan-only, a quantity
+  // below what has filled or open children may still fill); ResourceExhausted (a limit).
+  struct Amendment {
+    int64_t quantity = 0;                // 0: unchanged.
+    std::optional<int64_t> limit_price;  // nullopt: unchanged.
+    std::string reason;                  // "" : "amended by client".
+  };
+  absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
   // Waits until every execution report the venues delivered so far has been handled (applied
   // to its plan, or refused and counted); false if the timeout passed first.
   bool AwaitExecutionsHandled(absl::Duration timeout);

@@ -21,6 +21,7 @@ enum Kind : uint8_t {
   kFinished = 7,
   kPrivacyRefused = 8,
   kGovernance = 9,
+  kAmended = 10,  // Format 4.
 };
 
 class Writer {
@@ -221,9 +222,10 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
 }
 
 // The oldest format that holds every field `d` carries (the encoder's choice, the decoder's
-// check): 3 for an order's arrival band or a decision's arrival limit, else 2 for an order's
-// urgency or a decision's band limit, else 1.
+// check): 4 for an amendment, else 3 for an order's arrival band or a decision's arrival limit,
+// else 2 for an order's urgency or a decision's band limit, else 1.
 uint8_t FormatOf(const PlanDelta& d) {
+  if (d.has_amended()) return kCanonicalFormat4;
   if ((d.has_created() && d.created().order().arrival_band_bps() != 0) ||
       (d.has_allocated() && d.allocated().stats().arrival_limit() != 0)) {
     return kCanonicalFormat3;
@@ -316,6 +318,15 @@ std::string EncodeCanonical(const PlanDelta& d) {
       w.Str(g.detail());
       break;
     }
+    case PlanDelta::kAmended: {
+      const PlanAmended& a = d.amended();
+      w.U8(kAmended);
+      w.I64(a.quantity());
+      w.Bool(a.has_limit_price());
+      if (a.has_limit_price()) w.I64(a.limit_price());
+      w.Str(a.reason());
+      break;
+    }
     case PlanDelta::kFinished:
       w.U8(kFinished);
       w.Enum(d.finished().status());
@@ -333,7 +344,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat3)) {
+  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat4)) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
   const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
@@ -411,6 +422,13 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         g->set_subject(r.Str());
         g->set_digest(r.Str());
         g->set_detail(r.Str());
+        break;
+      }
+      case kAmended: {
+        auto* a = d.mutable_amended();
+        a->set_quantity(r.I64());
+        if (r.Bool()) a->set_limit_price(r.I64());
+        a->set_reason(r.Str());
         break;
       }
       default:

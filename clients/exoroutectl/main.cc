@@ -68,6 +68,11 @@ commands:
   plan cancel --all [--symbol S] [--reason TEXT]
                                         cancel every plan the node is working (of S): exit 1
                                         if any could not be cancelled
+  plan amend ID [--qty Q] [--limit P] [--reason TEXT]
+                                        amend a working executed plan's order: Q is its new
+                                        whole quantity (what has filled counts), P its new
+                                        limit; the rest is decided on them at once (children
+                                        already at venues keep their terms)
   plan books ID [--version N|last] [--out FILE [--config-out FILE]]
                                         the books a decision of the plan read (the first, the
                                         one at version N, or the latest) as a book file for
@@ -443,6 +448,36 @@ int PlanCancelAllCmd(Context& c) {
   return failed > 0 ? kExitError : kExitOk;
 }
 
+// `plan amend ID`: the new terms in the plan's own decimals (read from the plan first).
+int PlanAmendCmd(Context& c, const std::string& id) {
+  if (!c.args.Has("qty") && !c.args.Has("limit")) return Usage("plan amend: give --qty, --limit or both");
+  auto p = FetchPlan(c, id);
+  if (!p.ok()) return Fail(p.status());
+  AmendPlanRequest req;
+  req.set_plan_id(id);
+  req.set_reason(c.args.Get("reason"));
+  if (c.args.Has("qty")) {
+    auto qty = ParseDecimal(c.args.Get("qty"), p->instrument().qty_scale());
+    if (!qty.ok()) return Usage(absl::StrCat("plan amend: --qty: ", qty.status().message()));
+    if (*qty <= 0) return Usage(absl::StrCat("plan amend: --qty: must be > 0, got \"", c.args.Get("qty"), "\""));
+    req.set_quantity(*qty);
+  }
+  if (c.args.Has("limit")) {
+    auto px = ParseDecimal(c.args.Get("limit"), p->instrument().price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("plan amend: --limit: ", px.status().message()));
+    if (*px <= 0) return Usage(absl::StrCat("plan amend: --limit: must be > 0, got \"", c.args.Get("limit"), "\""));
+    req.set_limit_price(*px);
+  }
+  absl::StatusOr<AmendPlanResponse> amended = Unary(c, &RouterService::Stub::AmendPlan, req);
+  if (!amended.ok()) return Fail(amended.status());
+  if (c.json) {
+    std::cout << ToJson(*amended) << "\n";
+    return kExitOk;
+  }
+  if (!amended->changed()) std::cout << "plan " << id << " already has these terms: nothing amended\n";
+  return PrintPlan(c, amended->plan());
+}
+
 int CmdPlan(Context& c) {
   const auto& w = c.args.words();
   if (w.size() == 2 && w[1] == "list") return PlanListCmd(c);
@@ -452,7 +487,7 @@ int CmdPlan(Context& c) {
   }
   if (c.args.Has("all")) return Usage("plan: --all goes with `plan cancel` only");
   if (w.size() < 3) {
-    return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all` or `plan books ID`");
+    return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all`, `plan amend ID` or `plan books ID`");
   }
   if (w[1] == "books") return PlanBooksCmd(c, w[2]);
   if (w[1] == "show") {
@@ -477,6 +512,7 @@ int CmdPlan(Context& c) {
     }
     return PrintPlan(c, resp.plan());
   }
+  if (w[1] == "amend") return PlanAmendCmd(c, w[2]);
   return Usage(absl::StrCat("plan: unknown subcommand \"", w[1], "\""));
 }
 

@@ -89,6 +89,12 @@ std::string RenderPlan(const Plan& p) {
                                                            : " (not fixed yet)")
                       : "",
                   "\n");
+  if (p.amendments() > 0) {
+    const ParentOrder& r = p.routed_order();
+    absl::StrAppend(&s, "amended   ", p.amendments(), p.amendments() == 1 ? " time" : " times", ", routed as ",
+                    f.Qty(r.quantity()), r.has_limit_price() ? absl::StrCat(" limit ", f.Px(r.limit_price())) : " market",
+                    "\n");
+  }
   absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
   if (p.filled_quantity() > 0) {
     absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()),
@@ -435,6 +441,7 @@ std::string DeltaKindName(const PlanDelta& d) {
     case PlanDelta::kFinished: return "finished";
     case PlanDelta::kPrivacyRefused: return "privacy_refused";
     case PlanDelta::kGovernance: return "governance";
+    case PlanDelta::kAmended: return "amended";
     case PlanDelta::CHANGE_NOT_SET: break;
   }
   return "?";
@@ -487,6 +494,13 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
     case PlanDelta::kCancelRequested:
       detail = d.cancel_requested().reason();
       break;
+    case PlanDelta::kAmended: {
+      const PlanAmended& a = d.amended();
+      detail = absl::StrCat("quantity ", f.Qty(a.quantity()),
+                            a.has_limit_price() ? absl::StrCat(" limit ", f.Px(a.limit_price())) : "",
+                            a.reason().empty() ? "" : absl::StrCat(": ", a.reason()));
+      break;
+    }
     case PlanDelta::kFinished:
       detail = absl::StrCat(ShortStatus(d.finished().status()), ": ", d.finished().reason());
       break;

@@ -70,3 +70,33 @@ TEST_CASE("a re-plan is recorded in whichever form takes fewer entries", "[fold]
   REQUIRE(rep.allocations_size() == 1);
   CHECK_FALSE(exo::solver::ToPlanAllocated(all_new, previous, /*replan=*/false).incremental());
 }
+
+TEST_CASE("an amendment changes the order's quantity and limit and keeps the order as routed", "[fold]") {
+  Plan p;
+  PlanDelta created;
+  ParentOrder* o = created.mutable_created()->mutable_order();
+  o->set_id("a");
+  o->set_quantity(10);
+  o->set_limit_price(500);
+  o->add_allowed_venues("A");
+  created.mutable_created()->set_mode(ROUTE_MODE_EXECUTE);
+  ApplyDelta(created, &p);
+  CHECK_FALSE(p.has_routed_order());
+  PlanDelta amended;
+  amended.mutable_amended()->set_quantity(12);  // No limit given: the order's stays.
+  ApplyDelta(amended, &p);
+  CHECK(p.order().quantity() == 12);
+  CHECK(p.order().limit_price() == 500);
+  CHECK(p.amendments() == 1);
+  CHECK(p.routed_order().quantity() == 10);
+  amended.mutable_amended()->set_quantity(8);
+  amended.mutable_amended()->set_limit_price(510);
+  ApplyDelta(amended, &p);
+  CHECK(p.order().quantity() == 8);
+  CHECK(p.order().limit_price() == 510);
+  CHECK(p.order().allowed_venues(0) == "A");  // Nothing else changes.
+  CHECK(p.amendments() == 2);
+  CHECK(p.routed_order().quantity() == 10);  // The first amendment's "before", kept.
+  CHECK(p.routed_order().limit_price() == 500);
+  CHECK(p.status() == PLAN_STATUS_WORKING);
+}

@@ -124,3 +124,31 @@ TEST_CASE("a plan list request is checked and its fields named", "[validation]")
   r.set_page_token("not a token!");
   CHECK(ValidateListPlans(r).message() == "page_token: not one this server gave (a plan id), got \"not a token!\"");
 }
+
+TEST_CASE("an amend request is checked and its fields named", "[validation]") {
+  using exo::daemon::ValidateAmend;
+  AmendPlanRequest r;
+  r.set_plan_id("ord-1");
+  auto error = [](const AmendPlanRequest& req) {
+    absl::Status s = ValidateAmend(req);
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  CHECK(error(r) == "quantity: give a new quantity or limit_price (nothing to amend)");
+  r.set_quantity(5);
+  CHECK(ValidateAmend(r).ok());
+  r.set_quantity(-5);
+  CHECK(error(r) == "quantity: must be > 0 (or 0 to keep it), got -5");
+  r.set_quantity(int64_t{1} << 54);
+  CHECK(error(r).rfind("quantity: must be <= 9007199254740992", 0) == 0);
+  r.set_quantity(0);
+  r.set_limit_price(0);  // Given, and not a price.
+  CHECK(error(r) == "limit_price: must be > 0 and <= 9007199254740992 (2^53 units) when set, got 0");
+  r.set_limit_price(650000);
+  CHECK(ValidateAmend(r).ok());
+  r.set_reason(std::string(257, 'x'));
+  CHECK(error(r) == "reason: at most 256 characters");
+  r.set_reason("");
+  r.set_plan_id("");
+  CHECK(error(r).rfind("plan_id: ", 0) == 0);
+}

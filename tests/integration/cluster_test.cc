@@ -476,6 +476,18 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   CHECK(cli.exit_code == 0);
   CHECK(cli.out.find("cluster route to-cancel-2 cancelled on its nodes:") != std::string::npos);
   CHECK(cli.out.find("  node n1  CANCELLED") != std::string::npos);
+  // A cluster route's shares were fixed together: no node amends its own, and the caller is
+  // told what to do instead.
+  AmendPlanRequest amend;
+  amend.set_plan_id("to-cancel-2");
+  amend.set_quantity(10 * kBtc);
+  grpc::ClientContext ctx;
+  AmendPlanResponse amended;
+  s = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&ctx, amend, &amended);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message() ==
+        "plan_id: \"to-cancel-2\" is a cluster route (this node is in a cluster): cluster routes cannot be "
+        "amended; cancel it (CancelPlan) and route the rest again");
 }
 
 TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {

@@ -856,6 +856,57 @@ TEST_CASE("an operator lists the plans a node is working and cancels them all", 
   CHECK(none.out == "0 cancelled, 0 finished meanwhile, 0 not cancelled\n");
 }
 
+TEST_CASE("an operator amends a resting order from the CLI: a new limit within the book fills it; the chain verifies",
+          "[e2e][plans]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto routed = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--limit", "1", "--execute",
+                         "--id", "rest"});
+  INFO(routed.out << routed.err);
+  REQUIRE(routed.exit_code == 0);
+
+  auto smaller = Ctl(*d, {"plan", "amend", "rest", "--qty", "0.4", "--reason", "desk trims"});
+  INFO(smaller.out << smaller.err);
+  REQUIRE(smaller.exit_code == 0);
+  CHECK(smaller.out.find("order     buy 0.40000000 BTC-USD limit 1.00") != std::string::npos);
+  CHECK(smaller.out.find("amended   1 time, routed as 0.50000000 limit 1.00\n") != std::string::npos);
+  auto again = Ctl(*d, {"plan", "amend", "rest", "--qty", "0.4"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.rfind("plan rest already has these terms: nothing amended\n", 0) == 0);
+  auto nothing = Ctl(*d, {"plan", "amend", "rest"});
+  CHECK(nothing.exit_code == 2);
+  CHECK(nothing.err.find("plan amend: give --qty, --limit or both") != std::string::npos);
+  auto off_lot = Ctl(*d, {"plan", "amend", "rest", "--qty", "0.4000001"});
+  CHECK(off_lot.exit_code == 1);
+  CHECK(off_lot.err.rfind("exoroutectl: INVALID_ARGUMENT: quantity: 0.40000010 is not a multiple of the smallest lot", 0) == 0);
+
+  // A limit above the market: decided at once, and the plan fills within it.
+  auto reach = Ctl(*d, {"plan", "amend", "rest", "--limit", "100000"});
+  INFO(reach.out << reach.err);
+  REQUIRE(reach.exit_code == 0);
+  CHECK(reach.out.find("amended   2 times, routed as 0.50000000 limit 1.00\n") != std::string::npos);
+  REQUIRE(Ctl(*d, {"watch", "rest"}).exit_code == 0);  // Until it settles.
+  auto shown = Ctl(*d, {"plan", "show", "rest"});
+  CHECK(shown.out.find("plan      rest  COMPLETED") != std::string::npos);
+  CHECK(shown.out.find("filled    0.40000000 of 0.40000000") != std::string::npos);
+  auto replay = Ctl(*d, {"replay", "--plan", "rest"});
+  CHECK(replay.out.find("amended    quantity 0.40000000: desk trims\n") != std::string::npos);
+  CHECK(replay.out.find("amended    quantity 0.40000000 limit 100000.00: amended by client\n") != std::string::npos);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+
+  auto late = Ctl(*d, {"plan", "amend", "rest", "--qty", "1"});
+  CHECK(late.exit_code == 1);
+  CHECK(late.err == "exoroutectl: FAILED_PRECONDITION: plan \"rest\" already finished: COMPLETED; nothing to amend\n");
+  grpc::ClientContext ctx;
+  AmendPlanResponse resp;
+  grpc::Status s = RouterService::NewStub(ch)->AmendPlan(&ctx, AmendPlanRequest(), &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "plan_id: required");
+}
+
 namespace {
 // After a resume: a 1 BTC executed route completes, `replay` shows each of `lines` (the halt's
 // and the resume's), and the chain verifies with every decision re-solved.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
 delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
-and for formats 2 and 3 (an order's urgency, its arrival band)."""
+for formats 2 and 3 (an order's urgency, its arrival band) and format 4 (an amendment)."""
 import argparse
 import os
 import sys
@@ -35,6 +35,15 @@ GOVERNANCE_HEX = (
     "00000006" "636f6e666967"             # subject "config"
     "00000002" "abcd"                     # digest
     "0000000a" "6665652032202d3e2033")    # detail "fee 2 -> 3"
+
+
+# tests/store/delta_codec_test.cc: the amended delta (format 4).
+AMENDED_HEX = (
+    "04" "0000000000000033" "00000006" "706c616e2d37" "0000000a" "17979cfe3d85cd15" "00000000"
+    "0a"                                  # kind: amended
+    "000000000bebc200"                    # quantity 200000000
+    "01" "0000000000632ab8"               # a new limit price: 6499000
+    "00000005" "6368617365")              # reason "chase"
 
 
 # tests/store/delta_codec_test.cc: the format-2 created delta (an urgency).
@@ -83,6 +92,24 @@ def main():
         got = exoroute_sdk.encode_canonical(g).hex()
         if got != GOVERNANCE_HEX:
             print(f"FAIL: governance\n got  {got}\n want {GOVERNANCE_HEX}")
+            return 1
+        a = pb["types"].PlanDelta()
+        a.sequence = 51
+        a.plan_id = "plan-7"
+        a.plan_version = 10
+        a.event_time_ns = 1700000000123456789
+        a.amended.quantity = 200000000
+        a.amended.limit_price = 6499000
+        a.amended.reason = "chase"
+        got = exoroute_sdk.encode_canonical(a).hex()
+        if got != AMENDED_HEX:
+            print(f"FAIL: amended\n got  {got}\n want {AMENDED_HEX}")
+            return 1
+        a.amended.ClearField("limit_price")
+        want = AMENDED_HEX.replace("01" "0000000000632ab8", "00")
+        got = exoroute_sdk.encode_canonical(a).hex()
+        if got != want:
+            print(f"FAIL: amended without a limit\n got  {got}\n want {want}")
             return 1
         c = pb["types"].PlanDelta()
         c.sequence = 51

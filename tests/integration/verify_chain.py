@@ -122,6 +122,21 @@ def main():
             while client.status().open_watches != 0:
                 check(time.time() < deadline, "a closed watch still open on the node after 5 s")
                 time.sleep(0.01)
+            # An amendment: the waiting buy doubled and its limit moved (still out of reach); the
+            # chain's amended delta (format 4) is re-encoded by the Python verifier below.
+            amended, changed = client.amend("py-wait-2", quantity=2 * btc, limit_price=200, reason="python amends")
+            check(changed and amended.amendments == 1 and amended.order.quantity == 2 * btc and
+                  amended.order.limit_price == 200 and amended.routed_order.quantity == btc, amended)
+            _, changed = client.amend("py-wait-2", quantity=2 * btc)
+            check(not changed, "the same terms amended again")
+            for plan_id, kw, want in (("py-wait-2", {}, ("INVALID_ARGUMENT", "quantity: give a new quantity")),
+                                      ("py-plan", {"quantity": btc}, ("FAILED_PRECONDITION", "plan \"py-plan\" is plan-only")),
+                                      ("py-none", {"quantity": btc}, ("NOT_FOUND", "plan \"py-none\" not found"))):
+                try:
+                    client.amend(plan_id, **kw)
+                    check(False, f"AmendPlan {plan_id} {kw} was taken")
+                except grpc.RpcError as e:
+                    check(e.code().name == want[0] and e.details().startswith(want[1]), (e.code(), e.details()))
             client.cancel("py-wait", "python says no")
             client.cancel("py-wait-2", "python says no")
             check(all(not p.plan_id.startswith("py-wait") for p in client.working_plans()),

@@ -113,6 +113,12 @@ std::vector<PlanDelta> OneOfEachKind() {
   g->set_digest("\xab\xcd");
   g->set_detail("fee 2 -> 3");
   out.push_back(gov);
+
+  PlanDelta am = Header(10);
+  am.mutable_amended()->set_quantity(200000000);
+  am.mutable_amended()->set_limit_price(6499000);
+  am.mutable_amended()->set_reason("chase");
+  out.push_back(am);
   return out;
 }
 
@@ -278,8 +284,8 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 4;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 4");
+  bad_format[0] = 5;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 5");
   // Format 2 for a delta format 1 holds is not its encoding.
   std::string not_canonical = good;
   not_canonical[0] = 2;
@@ -292,6 +298,34 @@ TEST_CASE("decoding is strict", "[codec]") {
   child[side_at + 3] = 9;
   CHECK(DecodeCanonical(child).status().message().find("unknown enum value 9") != std::string::npos);
   CHECK_FALSE(DecodeCanonical("").ok());
+}
+
+TEST_CASE("an amendment is format 4, shared with the Python SDK's test, and only format 4", "[codec]") {
+  // tests/integration/sdk_vectors.py encodes the same delta with the independent encoder.
+  PlanDelta amended = OfKind(PlanDelta::kAmended);
+  const std::string bytes = EncodeCanonical(amended);
+  CHECK(exo::ToHex(bytes) ==
+        "04" "0000000000000033" "00000006" "706c616e2d37" "0000000a" "17979cfe3d85cd15" "00000000"
+        "0a"                  // kind: amended
+        "000000000bebc200"    // quantity 2.00000000
+        "01" "0000000000632ab8"  // limit price given: 64990.00
+        "00000005" "6368617365");  // reason "chase"
+  // Without a new limit price: the flag 0 and no price.
+  amended.mutable_amended()->clear_limit_price();
+  const std::string no_limit = EncodeCanonical(amended);
+  CHECK(exo::ToHex(no_limit).find("0a" "000000000bebc200" "00" "00000005") != std::string::npos);
+  auto back = DecodeCanonical(no_limit);
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->amended().has_limit_price());
+  // An amendment in an older format, or an older kind in format 4, is not a canonical encoding.
+  std::string older = bytes;
+  older[0] = 3;
+  CHECK(DecodeCanonical(older).status().message() ==
+        "canonical delta: format 3 for a delta format 4 holds: not its canonical encoding at byte " +
+            std::to_string(bytes.size()));
+  std::string fin = EncodeCanonical(OfKind(PlanDelta::kFinished));
+  fin[0] = 4;
+  CHECK(DecodeCanonical(fin).status().message().find("format 4 for a delta format 1 holds") != std::string::npos);
 }
 
 TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {

@@ -1,0 +1,334 @@
+// Amending a working plan's order (RouterEngine::Amend, RouterService.AmendPlan): the new terms
+// are recorded before anything is decided on them, a plan never promises back what it has
+// filled or sent, the order's checks and risk limits apply to the new terms, and a restart
+// brings the amended plan back as it was.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "daemon/decision_audit.h"
+#include "daemon/router_engine.h"
+#include "exo/fixed_point.h"
+#include "absl/strings/str_cat.h"
+#include "tests/testing/tap_venue.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_engine.h"
+
+using exo::daemon::RouterEngine;
+using exo::testing::TempDir;
+using namespace exoroute::v1;  // NOLINT
+
+namespace {
+
+constexpr int64_t kBtc = 100'000'000;
+
+ParentOrder BtcOrder(const std::string& id, Side side, int64_t qty) {
+  ParentOrder o;
+  o.set_id(id);
+  o.set_symbol("BTC-USD");
+  o.set_side(side);
+  o.set_quantity(qty);
+  o.set_time_in_force(TIME_IN_FORCE_GTC);
+  return o;
+}
+
+RouterEngine::Amendment Quantity(int64_t qty, std::string reason = "") {
+  RouterEngine::Amendment a;
+  a.quantity = qty;
+  a.reason = std::move(reason);
+  return a;
+}
+
+RouterEngine::Amendment Limit(int64_t price) {
+  RouterEngine::Amendment a;
+  a.limit_price = price;
+  return a;
+}
+
+// Waits on the engine (not a sleep) until the plan settles.
+Plan WaitSettled(RouterEngine& engine, const std::string& id) {
+  uint32_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto p = engine.AwaitVersion(id, seen, absl::Milliseconds(200));
+    REQUIRE(p.ok());
+    if (p->settled) break;
+    seen = p->version;
+  }
+  auto plan = engine.GetPlan(id);
+  REQUIRE(plan.ok());
+  return *plan;
+}
+
+// The plan's deltas in the store, by kind name.
+std::vector<PlanDelta> StoredDeltas(const exo::store::DeltaStore& store, const std::string& id) {
+  std::vector<PlanDelta> out;
+  REQUIRE(store.ScanPlan(id, 1, [&](const PlanDelta& d, std::string_view) {
+                 out.push_back(d);
+                 return true;
+               }).ok());
+  return out;
+}
+
+// A node whose first venue (SIM-A) reports what a test tells it to, its children staying open
+// (sim latency one minute) until then.
+struct TapNode {
+  explicit TapNode(const std::string& dir, const std::function<void(DaemonConfig*)>& configure = nullptr) {
+    auto c = exo::testing::TestNodeConfig(dir, /*sim_latency_ms=*/60'000);
+    REQUIRE(c.ok());
+    config = *c;
+    if (configure) configure(&config);
+    Open();
+  }
+  void Open() {
+    exo::testing::TestEngineHooks hooks;
+    hooks.venues = [this](std::vector<RouterEngine::Venue>* venues) {
+      auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
+      venue = tap.get();
+      (*venues)[0].adapter = std::move(tap);
+    };
+    auto started = exo::testing::StartTestEngine(config, hooks);
+    REQUIRE(started.ok());
+    store = std::move(started->store);
+    engine = std::move(started->engine);
+  }
+  void Close() {
+    engine.reset();
+    store.reset();
+  }
+  // Routes `order` at SIM-A alone, once its book is up; one child open.
+  Plan RouteAtTap(ParentOrder order) {
+    order.add_allowed_venues(venue->venue_id());
+    absl::StatusOr<Plan> plan;
+    for (int i = 0; i < 200; ++i) {
+      plan = engine->Route(order, ROUTE_MODE_EXECUTE);
+      if (plan.ok() && plan->children_size() > 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(plan.ok());
+    REQUIRE(plan->children_size() == 1);
+    return *plan;
+  }
+  void Report(exo::adapters::ExecutionEvent e) {
+    e.venue = venue->venue_id();
+    venue->Report(std::move(e));
+    REQUIRE(engine->AwaitExecutionsHandled(absl::Seconds(10)));
+  }
+  void Fill(const std::string& child, const std::string& exec_id, int64_t qty) {
+    exo::adapters::ExecutionEvent e;
+    e.type = exo::adapters::ExecutionEvent::Type::kFill;
+    e.cl_ord_id = child;
+    e.exec_id = exec_id;
+    e.quantity = qty;
+    e.price = 6'500'000;
+    Report(std::move(e));
+  }
+  void Done(const std::string& child, int64_t canceled) {
+    exo::adapters::ExecutionEvent e;
+    e.type = exo::adapters::ExecutionEvent::Type::kDone;
+    e.cl_ord_id = child;
+    e.canceled_quantity = canceled;
+    e.reason = "canceled by the venue";
+    Report(std::move(e));
+  }
+  DaemonConfig config;
+  exo::testing::TapVenue* venue = nullptr;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  std::unique_ptr<RouterEngine> engine;
+};
+
+}  // namespace
+
+TEST_CASE("a resting limit order amended to a reachable limit is decided on it at once and fills within it",
+          "[amend]") {
+  TempDir dir;
+  auto config = exo::testing::TestNodeConfig(dir.path());
+  REQUIRE(config.ok());
+  auto started = exo::testing::StartTestEngine(*config);
+  REQUIRE(started.ok());
+  RouterEngine& engine = *started->engine;
+  ParentOrder order = BtcOrder("rest", SIDE_BUY, kBtc / 10);
+  order.set_limit_price(100);  // 1.00 USD: no book comes near it, so the plan waits.
+  auto routed = engine.Route(order, ROUTE_MODE_EXECUTE);
+  REQUIRE(routed.ok());
+  REQUIRE(routed->status() == PLAN_STATUS_WORKING);
+  REQUIRE(routed->children_size() == 0);
+
+  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(books.ok());
+  int64_t lowest = 0;
+  for (const auto& v : books->venues()) {
+    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
+  }
+  REQUIRE(lowest > 0);
+  const int64_t limit = lowest + 5'000;  // 50 USD above the best ask: within reach.
+  RouterEngine::Amendment a = Limit(limit);
+  a.reason = "chase the offer";
+  bool changed = false;
+  auto amended = engine.Amend("rest", a, &changed);
+  REQUIRE(amended.ok());
+  CHECK(changed);
+  CHECK(amended->order().limit_price() == limit);
+  CHECK(amended->amendments() == 1);
+  CHECK(amended->routed_order().limit_price() == 100);
+  CHECK(amended->children_size() > 0);  // Decided in the same call.
+
+  const Plan done = WaitSettled(engine, "rest");
+  CHECK(done.status() == PLAN_STATUS_COMPLETED);
+  CHECK(done.filled_quantity() == kBtc / 10);
+  for (const auto& c : done.children()) CHECK(c.order().limit_price() <= limit);
+
+  // The amendment is recorded before the decision it led to, and every decision re-solves to
+  // the bytes recorded.
+  // (The order's first decision, on arrival, placed nothing within 1.00.)
+  std::vector<PlanDelta> deltas = StoredDeltas(*started->store, "rest");
+  auto at = std::find_if(deltas.begin(), deltas.end(), [](const PlanDelta& d) { return d.has_amended(); });
+  REQUIRE(at != deltas.end());
+  CHECK(at->amended().limit_price() == limit);
+  CHECK(at->amended().quantity() == kBtc / 10);
+  CHECK(at->amended().reason() == "chase the offer");
+  CHECK(std::all_of(deltas.begin(), at, [](const PlanDelta& d) { return d.has_created() || d.has_allocated(); }));
+  REQUIRE(at + 1 != deltas.end());
+  CHECK((at + 1)->has_allocated());
+  CHECK((at + 1)->allocated().allocations_size() > 0);
+  auto report = exo::daemon::VerifyDecisions(*started->store, 0, 0);
+  CHECK(report.error == "");
+  CHECK(report.ok);
+  CHECK(report.checked >= 2);
+  CHECK(started->store->Verify(0, 0, nullptr).ok);
+
+  // Amending a finished plan is refused, naming its state.
+  auto late = engine.Amend("rest", Quantity(kBtc), &changed);
+  CHECK(late.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(late.status().message() == "plan \"rest\" already finished: COMPLETED; nothing to amend");
+  engine.Stop();
+}
+
+TEST_CASE("an amendment never takes back what has filled or is open at a venue; down to the fills completes",
+          "[amend]") {
+  TempDir dir;
+  TapNode n(dir.path());
+  const Plan routed = n.RouteAtTap(BtcOrder("work", SIDE_BUY, kBtc));
+  const std::string first = routed.children(0).order().cl_ord_id();
+  const int64_t sent = routed.children(0).order().quantity();
+  n.Fill(first, "x1", kBtc / 4);
+
+  bool changed = true;
+  // Below what has filled plus what the open child may still fill: refused, saying the floor.
+  auto below = n.engine->Amend("work", Quantity(kBtc / 2), &changed);
+  CHECK(below.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(below.status().message() ==
+        absl::StrCat("quantity: 0.50000000 is below what plan \"work\" has filled (0.25000000) and its open "
+                     "children may still fill (", exo::FormatDecimal(sent - kBtc / 4, 8), "): amend to at least ",
+                     exo::FormatDecimal(sent, 8), ", or cancel the plan"));
+  CHECK(n.engine->GetPlan("work")->version() == routed.version() + 1);  // Only the fill since.
+
+  // The same terms again: nothing recorded.
+  auto same = n.engine->Amend("work", Quantity(kBtc), &changed);
+  REQUIRE(same.ok());
+  CHECK_FALSE(changed);
+  CHECK(same->version() == routed.version() + 1);
+
+  // Up: recorded at once; with the child still open nothing new is decided yet.
+  auto up = n.engine->Amend("work", Quantity(2 * kBtc, "desk doubled"), &changed);
+  REQUIRE(up.ok());
+  CHECK(changed);
+  CHECK(up->order().quantity() == 2 * kBtc);
+  CHECK(up->routed_order().quantity() == kBtc);
+  CHECK(up->children_size() == 1);
+
+  // Halt the symbol, so the plan decides nothing more when its child ends; then the child ends.
+  REQUIRE(n.engine->SetTrading(true, "test", RouterEngine::TradingScope::Symbol("BTC-USD")).ok());
+  n.Done(first, sent - kBtc / 4);
+  auto waiting = n.engine->GetPlan("work");
+  REQUIRE(waiting.ok());
+  CHECK(waiting->status() == PLAN_STATUS_WORKING);
+  CHECK(waiting->filled_quantity() == kBtc / 4);
+
+  // Nothing is open now: the floor is what has filled. Below it is refused; down to it completes.
+  auto under = n.engine->Amend("work", Quantity(kBtc / 5), &changed);
+  CHECK(under.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(under.status().message().find("amend to at least 0.25000000, or cancel the plan") != std::string::npos);
+  auto down = n.engine->Amend("work", Quantity(kBtc / 4), &changed);
+  REQUIRE(down.ok());
+  CHECK(down->status() == PLAN_STATUS_COMPLETED);
+  CHECK(down->reason() == "filled 0.25000000");
+  CHECK(down->amendments() == 2);
+  std::vector<PlanDelta> deltas = StoredDeltas(*n.store, "work");
+  REQUIRE(deltas.size() >= 2);
+  CHECK(deltas[deltas.size() - 2].has_amended());
+  CHECK(deltas.back().has_finished());
+  n.engine->Stop();
+}
+
+TEST_CASE("an amended plan comes back amended after a restart and the original route's retry is answered",
+          "[amend][recovery]") {
+  TempDir dir;
+  TapNode n(dir.path());
+  const Plan routed = n.RouteAtTap(BtcOrder("keep", SIDE_BUY, kBtc / 2));
+  bool changed = false;
+  RouterEngine::Amendment a = Quantity(kBtc);
+  a.limit_price = 7'000'000;
+  REQUIRE(n.engine->Amend("keep", a, &changed).ok());
+  const Plan before = *n.engine->GetPlan("keep");
+  n.Close();
+  n.Open();
+  auto after = n.engine->GetPlan("keep");
+  REQUIRE(after.ok());
+  CHECK(after->order().quantity() == kBtc);
+  CHECK(after->order().limit_price() == 7'000'000);
+  CHECK(after->amendments() == 1);
+  CHECK(after->routed_order().quantity() == kBtc / 2);
+  CHECK_FALSE(after->routed_order().has_limit_price());
+  CHECK(after->version() >= before.version());
+  // A client that retries its original Route gets the plan, as for any plan of its own.
+  ParentOrder original = BtcOrder("keep", SIDE_BUY, kBtc / 2);
+  original.add_allowed_venues(n.venue->venue_id());
+  auto retry = n.engine->Route(original, ROUTE_MODE_EXECUTE);
+  REQUIRE(retry.ok());
+  CHECK(retry->order().quantity() == kBtc);
+  // The amended order is not the one routed under the id.
+  ParentOrder other = original;
+  other.set_quantity(kBtc);
+  CHECK(n.engine->Route(other, ROUTE_MODE_EXECUTE).status().code() == absl::StatusCode::kAlreadyExists);
+  n.engine->Stop();
+}
+
+TEST_CASE("an amendment's new terms pass the order's checks and the risk limits, naming the field", "[amend][risk]") {
+  TempDir dir;
+  TapNode n(dir.path(), [](DaemonConfig* c) {
+    RiskLimit* r = c->add_risk();
+    r->set_symbol("BTC-USD");
+    r->set_max_order_quantity(3 * kBtc);
+    r->set_max_working_quantity(4 * kBtc);
+  });
+  n.RouteAtTap(BtcOrder("a", SIDE_BUY, kBtc));
+  n.RouteAtTap(BtcOrder("b", SIDE_BUY, 2 * kBtc));
+  bool changed = false;
+  auto off_lot = n.engine->Amend("a", Quantity(kBtc + 1), &changed);
+  CHECK(off_lot.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(off_lot.status().message().rfind("quantity: 1.00000001 is not a multiple of the smallest lot", 0) == 0);
+  auto too_big = n.engine->Amend("a", Quantity(4 * kBtc), &changed);
+  CHECK(too_big.status().message().rfind("quantity: 4.00000000 BTC-USD is over this node's limit of 3.00000000 per order "
+                                         "(risk[0].max_order_quantity)", 0) == 0);
+  // 1 + 2 working; "a" to 3 would make 5, over 4 ("a"'s own 1 is not counted twice).
+  auto working = n.engine->Amend("a", Quantity(3 * kBtc), &changed);
+  CHECK(working.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(working.status().message().find("(risk[0].max_working_quantity): 2.00000000 is working now") != std::string::npos);
+  REQUIRE(n.engine->Amend("a", Quantity(2 * kBtc), &changed).ok());  // 2 + 2: within.
+  const auto risk = n.engine->RiskStatuses();
+  REQUIRE(risk.size() == 1);
+  CHECK(risk[0].working_quantity() == 4 * kBtc);
+  CHECK(risk[0].refused_by_limit().at("max_order_quantity") == 1);
+  CHECK(risk[0].refused_by_limit().at("max_working_quantity") == 1);
+  // Plan-only plans work nothing; unknown plans are not found; a cancelling plan is not amended.
+  REQUIRE(n.engine->Route(BtcOrder("p", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  CHECK(n.engine->Amend("p", Quantity(2 * kBtc), &changed).status().message() ==
+        "plan \"p\" is plan-only: it works nothing to amend (route the order again)");
+  CHECK(n.engine->Amend("nope", Quantity(kBtc), &changed).status().code() == absl::StatusCode::kNotFound);
+  REQUIRE(n.engine->Cancel("b", "desk").ok());
+  CHECK(n.engine->Amend("b", Quantity(kBtc), &changed).status().message() == "plan \"b\" is being cancelled: desk");
+  n.engine->Stop();
+}
