@@ -332,3 +332,49 @@ TEST_CASE("an amendment's new terms pass the order's checks and the risk limits,
   CHECK(n.engine->Amend("b", Quantity(kBtc), &changed).status().message() == "plan \"b\" is being cancelled: desk");
   n.engine->Stop();
 }
+
+TEST_CASE("a limit amended inside an order's fixed arrival limit binds every later decision", "[amend]") {
+  TempDir dir;
+  auto config = exo::testing::TestNodeConfig(dir.path());
+  REQUIRE(config.ok());
+  for (auto& v : *config->mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
+  config->mutable_routing()->set_replan_interval_ms(10);
+  auto started = exo::testing::StartTestEngine(*config);
+  REQUIRE(started.ok());
+  RouterEngine& engine = *started->engine;
+  // More than every book holds, with a 10 % arrival band: each decision takes all it can
+  // within the arrival limit, far beyond the books' 20 levels.
+  ParentOrder order = BtcOrder("band", SIDE_BUY, 400 * kBtc);
+  order.set_arrival_band_bps(1000);
+  auto routed = engine.Route(order, ROUTE_MODE_EXECUTE);
+  REQUIRE(routed.ok());
+  REQUIRE(routed->arrival_limit() > 0);
+  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(books.ok());
+  int64_t lowest = 0;
+  for (const auto& v : books->venues()) {
+    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
+  }
+  const int64_t limit = lowest + 100;  // One USD above the best ask: inside the books' depth.
+  REQUIRE(limit < routed->arrival_limit());
+  bool changed = false;
+  auto amended = engine.Amend("band", Limit(limit), &changed);
+  REQUIRE(amended.ok());
+  const int before = routed->children_size();
+  // The books refill every 20 ms; wait for decisions after the amendment.
+  int after = 0;
+  for (int i = 0; i < 300 && after < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = engine.GetPlan("band")->children_size() - before;
+  }
+  REQUIRE(engine.Cancel("band", "test over").ok());
+  const Plan done = WaitSettled(engine, "band");
+  REQUIRE(done.children_size() - before >= 1);
+  CHECK(done.arrival_limit() == routed->arrival_limit());  // Still the plan's arrival limit.
+  for (int i = before; i < done.children_size(); ++i) {
+    INFO("child " << done.children(i).order().cl_ord_id());
+    CHECK(done.children(i).order().limit_price() <= limit);
+  }
+  CHECK(exo::daemon::VerifyDecisions(*started->store, 0, 0).ok);
+  engine.Stop();
+}
