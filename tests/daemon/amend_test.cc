@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "daemon/decision_audit.h"
+#include "daemon/plan_fold.h"
 #include "daemon/router_engine.h"
 #include "exo/fixed_point.h"
 #include "absl/strings/str_cat.h"
@@ -376,5 +378,63 @@ TEST_CASE("a limit amended inside an order's fixed arrival limit binds every lat
     CHECK(done.children(i).order().limit_price() <= limit);
   }
   CHECK(exo::daemon::VerifyDecisions(*started->store, 0, 0).ok);
+  engine.Stop();
+}
+
+TEST_CASE("random amendments of working plans never fill past the order and replay byte for byte", "[amend]") {
+  TempDir dir;
+  // Children answer after 3 ms, so amendments land while some are open and some not.
+  auto config = exo::testing::TestNodeConfig(dir.path(), /*sim_latency_ms=*/3);
+  REQUIRE(config.ok());
+  for (auto& v : *config->mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
+  config->mutable_routing()->set_replan_interval_ms(10);
+  auto started = exo::testing::StartTestEngine(*config);
+  REQUIRE(started.ok());
+  RouterEngine& engine = *started->engine;
+  std::mt19937_64 rng(20261204);
+  auto pick = [&rng](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  const int64_t lot = 1'000'000;  // SIM-C's (the coarsest): every venue's a divisor.
+  std::vector<std::string> ids;
+  for (int k = 0; k < 8; ++k) {
+    ParentOrder o = BtcOrder("r" + std::to_string(k), k % 2 ? SIDE_SELL : SIDE_BUY, pick(1, 3000) * lot);
+    if (k % 3 == 0) o.set_limit_price(k % 2 ? 6'600'000 : 6'400'000);  // Out of reach: rests.
+    REQUIRE(engine.Route(o, ROUTE_MODE_EXECUTE).ok());
+    ids.push_back(o.id());
+  }
+  int applied = 0, refused = 0;
+  for (int step = 0; step < 200; ++step) {
+    const std::string& id = ids[pick(0, ids.size() - 1)];
+    RouterEngine::Amendment a;
+    if (pick(0, 2) > 0) a.quantity = pick(1, 3000) * lot;
+    if (a.quantity == 0 || pick(0, 3) == 0) a.limit_price = pick(6'400'000, 6'600'000);
+    bool changed = false;
+    absl::StatusOr<Plan> p = engine.Amend(id, a, &changed);
+    if (p.ok()) {
+      applied += changed;
+      CHECK(p->filled_quantity() <= p->order().quantity());
+    } else {
+      ++refused;
+      INFO(p.status().ToString());
+      CHECK((p.status().code() == absl::StatusCode::kFailedPrecondition ||
+             p.status().code() == absl::StatusCode::kInvalidArgument));
+    }
+    if (step % 20 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  CHECK(applied > 20);
+  for (const std::string& id : ids) (void)engine.Cancel(id, "test over");
+  for (const std::string& id : ids) {
+    const Plan p = WaitSettled(engine, id);
+    INFO(id);
+    CHECK(exo::daemon::IsTerminal(p.status()));
+    CHECK(p.filled_quantity() <= p.order().quantity());
+    int64_t children_filled = 0;
+    for (const auto& c : p.children()) children_filled += c.filled_quantity();
+    CHECK(children_filled == p.filled_quantity());
+    if (p.status() == PLAN_STATUS_COMPLETED) CHECK(p.filled_quantity() == p.order().quantity());
+  }
+  CHECK(started->store->Verify(0, 0, nullptr).ok);
+  auto decisions = exo::daemon::VerifyDecisions(*started->store, 0, 0);
+  INFO(decisions.error);
+  CHECK(decisions.ok);
   engine.Stop();
 }
