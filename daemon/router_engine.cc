@@ -108,6 +108,11 @@ absl::Status RouterEngine::ApplyConfig(const DaemonConfig& next) {
   configs_.push_back(std::make_unique<const DaemonConfig>(next));
   config_.store(configs_.back().get());
   for (auto& [id, v] : venues_) v.adapter->SetFeeBps(next.venues(v.config_index).taker_fee_bps());
+  {
+    std::lock_guard<std::mutex> wake(stop_mu_);  // The tick thread waits on the interval in force.
+    config_applied_ = true;
+  }
+  stop_cv_.notify_all();
   return absl::OkStatus();
 }
 
@@ -1448,11 +1453,13 @@ void RouterEngine::EventLoop() {
 }
 
 void RouterEngine::TickLoop() {
-  auto interval = std::chrono::milliseconds(config().routing().replan_interval_ms());
   while (!stopping_) {
     {
+      // The interval in force now: a reload that changes it wakes this wait (ApplyConfig).
+      const auto interval = std::chrono::milliseconds(config().routing().replan_interval_ms());
       std::unique_lock<std::mutex> lock(stop_mu_);
-      stop_cv_.wait_for(lock, interval, [&] { return stopping_.load(); });
+      stop_cv_.wait_for(lock, interval, [&] { return stopping_.load() || config_applied_; });
+      config_applied_ = false;
     }
     if (stopping_) return;
     EvictSettled();

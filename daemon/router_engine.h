@@ -207,7 +207,8 @@ class RouterEngine {
   // kept); read it once per operation for a consistent view.
   const exoroute::v1::DaemonConfig& config() const { return *config_.load(); }
   // Puts `next` in force for every decision and check from now on: risk limits, urgency bands,
-  // venue terms (fee, impact, book age; the adapters charge fills at the new fee). The caller
+  // the solver method, the re-plan interval (the tick thread is woken to take it), venue terms
+  // (fee, impact, book age; the adapters charge fills at the new fee). The caller
   // has checked that only what a reload may change differs (CheckReloadable, config_reload.h)
   // and recorded it in the chain. FailedPrecondition (nothing applied) if its venues are not
   // the node's, in the same places. Any thread; reloads are rare (each config is kept).
@@ -341,8 +342,9 @@ class RouterEngine {
   uint64_t events_received_ = 0, events_handled_ = 0;  // Guarded by events_mu_.
   std::condition_variable events_handled_cv_;
 
-  std::mutex stop_mu_;  // With stop_cv_: wakes the tick thread on Stop.
+  std::mutex stop_mu_;  // With stop_cv_: wakes the tick thread on Stop, and on a new config.
   std::condition_variable stop_cv_;
+  bool config_applied_ = false;  // Guarded by stop_mu_: ApplyConfig since the tick thread last waited.
 
   mutable std::mutex watch_mu_;
   mutable std::condition_variable watch_cv_;

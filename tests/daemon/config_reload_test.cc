@@ -3,12 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/config.h"
+#include "daemon/decision_audit.h"
 #include "daemon/governance.h"
 #include "exo/clock.h"
 #include "exo/deterministic.h"
@@ -56,9 +59,11 @@ double DecisionFee(const exo::store::DeltaStore& store, const std::string& plan_
 
 // A node on the embedded default's sim venues whose config is the file `path`.
 struct ReloadableNode {
-  explicit ReloadableNode(const std::string& dir) : path(dir + "/exorouted.json") {
+  explicit ReloadableNode(const std::string& dir, const std::function<void(DaemonConfig*)>& configure = nullptr)
+      : path(dir + "/exorouted.json") {
     absl::StatusOr<DaemonConfig> c = exo::testing::TestNodeConfig(dir);
     REQUIRE(c.ok());
+    if (configure) configure(&*c);
     WriteConfig(path, *c);
     absl::StatusOr<DaemonConfig> loaded = exo::daemon::LoadConfig(path);  // As exorouted reads it.
     REQUIRE(loaded.ok());
@@ -78,7 +83,7 @@ struct ReloadableNode {
 
 }  // namespace
 
-TEST_CASE("a running node takes only risk limits, urgency bands and venues' terms from a reload", "[config][reload]") {
+TEST_CASE("a running node takes only risk limits, urgency bands, method, interval and venues' terms from a reload", "[config][reload]") {
   const DaemonConfig now = Default();
   DaemonConfig next = now;
   RiskLimit* limit = next.add_risk();
@@ -89,6 +94,8 @@ TEST_CASE("a running node takes only risk limits, urgency bands and venues' term
   next.mutable_venues(0)->set_taker_fee_bps(1.5);
   next.mutable_venues(1)->set_impact_bps(4);
   next.mutable_venues(2)->set_max_book_age_ms(900);
+  next.mutable_routing()->set_method(SOLVER_METHOD_ADMM);
+  next.mutable_routing()->set_replan_interval_ms(99);
   CHECK(CheckReloadable(now, next).ok());
   CHECK(CheckReloadable(now, now).ok());
 
@@ -108,10 +115,7 @@ TEST_CASE("a running node takes only risk limits, urgency bands and venues' term
        "venues[1].markets[0].lot_size"},
       {"an instrument's scale", [](DaemonConfig* c) { c->mutable_instruments(0)->set_qty_scale(6); },
        "instruments[0].qty_scale"},
-      {"the re-plan interval", [](DaemonConfig* c) { c->mutable_routing()->set_replan_interval_ms(99); },
-       "routing.replan_interval_ms: 50 -> 99"},
-      {"the solver method", [](DaemonConfig* c) { c->mutable_routing()->set_method(SOLVER_METHOD_ADMM); },
-       "routing.method"},
+      {"a store bound", [](DaemonConfig* c) { c->mutable_store()->set_max_wal_mib(99); }, "store.max_wal_mib"},
       {"a sim venue's book", [](DaemonConfig* c) { c->mutable_venues(0)->mutable_sim()->set_depth(21); },
        "venues[0].sim.depth: 20 -> 21"},
       {"the node id", [](DaemonConfig* c) { c->set_node_id("node-2"); }, "node_id"},
@@ -293,4 +297,43 @@ TEST_CASE("decisions made while the config is reloaded each read one whole confi
   INFO("decisions under the first config " << with_a << ", under the second " << with_b);
   CHECK(with_a + with_b == 150);
   CHECK(n.reloader->Status().reloads_refused() == 0);
+}
+
+TEST_CASE("a reloaded solver method decides the next decision, and a reloaded re-plan interval the next tick",
+          "[config][reload]") {
+  TempDir dir;
+  // A minute between ticks: a GTT order's expiry (enforced by the tick) waits for it.
+  ReloadableNode n(dir.path(), [](DaemonConfig* c) { c->mutable_routing()->set_replan_interval_ms(60'000); });
+  REQUIRE(n.node.engine->Route(Buy("exact", kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  ParentOrder gtt = Buy("gtt", kBtc);
+  gtt.set_limit_price(100);  // Out of reach: it rests until it expires.
+  gtt.set_time_in_force(TIME_IN_FORCE_GTT);
+  gtt.set_expire_after_ms(50);
+  REQUIRE(n.node.engine->Route(gtt, ROUTE_MODE_EXECUTE).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(n.node.engine->GetPlan("gtt")->status() == PLAN_STATUS_WORKING);  // No tick yet.
+
+  DaemonConfig next = n.config;
+  next.mutable_routing()->set_method(SOLVER_METHOD_ADMM);
+  next.mutable_routing()->set_replan_interval_ms(10);
+  WriteConfig(n.path, next);
+  absl::StatusOr<ReloadConfigResponse> applied = n.reloader->Reload(/*dry_run=*/false, "by a test");
+  REQUIRE(applied.ok());
+  CHECK(applied->change().find("routing.method: SOLVER_METHOD_ADMM") !=
+        std::string::npos);
+  CHECK(applied->change().find("modified: routing.replan_interval_ms: 60000 -> 10") != std::string::npos);
+  // The tick thread, woken, expires the order now, not a minute after its last wait began.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (n.node.engine->GetPlan("gtt")->status() == PLAN_STATUS_WORKING && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(n.node.engine->GetPlan("gtt")->status() == PLAN_STATUS_EXPIRED);
+
+  REQUIRE(n.node.engine->Route(Buy("admm", kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  CHECK(n.node.engine->GetPlan("exact")->last_solve().method() == SOLVER_METHOD_EXACT);
+  CHECK(n.node.engine->GetPlan("admm")->last_solve().method() == SOLVER_METHOD_ADMM);
+  absl::StatusOr<SolveInput> in = exo::testing::FirstDecisionInput(*n.node.store, "admm");
+  REQUIRE(in.ok());
+  CHECK(in->method() == SOLVER_METHOD_ADMM);  // Recorded: replay decides as it was decided.
+  CHECK(exo::daemon::VerifyDecisions(*n.node.store, 0, 0).ok);
 }

@@ -581,12 +581,12 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   CHECK(r.out.find("    1.50 ") != std::string::npos);  // SIM-A's fee column.
 
   // A change that takes a restart: refused whole, named; the node keeps what it runs with.
-  edit("\"replan_interval_ms\": 10", "\"replan_interval_ms\": 20");
+  edit("\"depth\": 20", "\"depth\": 21");
   edit("\"max_order_quantity\": 500000000", "\"max_order_quantity\": 700000000");
   r = Ctl(*d, {"config", "reload"});
   CHECK(r.exit_code == 1);
   CHECK(r.err.rfind("exoroutectl: FAILED_PRECONDITION: config " + file +
-                        ": takes a restart: modified: routing.replan_interval_ms: 10 -> 20 (a running node takes only ",
+                        ": takes a restart: modified: venues[0].sim.depth: 20 -> 21 (a running node takes only ",
                     0) == 0);
   CHECK(route6().exit_code == 1);  // Still 5.
   r = Ctl(*d, {"status"});
@@ -597,8 +597,8 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   CHECK(metrics.find("\nexoroute_config_reloads_total{result=\"refused\"} 1\n") != std::string::npos);
   CHECK(metrics.find("\nexoroute_config_reload_refused 1\n") != std::string::npos);
 
-  // SIGHUP reads the file again: with the interval put back, the new limit applies.
-  edit("\"replan_interval_ms\": 20", "\"replan_interval_ms\": 10");
+  // SIGHUP reads the file again: with the book depth put back, the new limit applies.
+  edit("\"depth\": 21", "\"depth\": 20");
   REQUIRE(kill(d->pid(), SIGHUP) == 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (route6().exit_code != 0 && std::chrono::steady_clock::now() < deadline) {
