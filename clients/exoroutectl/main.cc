@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "clients/cpp/exoroute_client.h"
 #include "clients/exoroutectl/args.h"
+#include "clients/exoroutectl/execution_report.h"
 #include "clients/exoroutectl/render.h"
 #include "adapters/book_file.h"
 #include "daemon/config.h"
@@ -83,6 +84,11 @@ commands:
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
+  report [--from N] [--to M] [--symbol S] [--csv]
+                                        the executed plans created in the range: filled, average
+                                        price, slippage against the mid at arrival, fees, where
+                                        they filled; totals per symbol and side (also with
+                                        --data-dir, offline)
   audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
                                         check the hash chain (and re-solve decisions; and
                                         that it still has a head the node signed earlier)
@@ -137,8 +143,9 @@ connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data
              --cert FILE --key FILE  client certificate for mutual TLS
              --insecure            plaintext
              --timeout MS          connect/RPC deadline (default 5000)
-offline:     --data-dir DIR        replay, audit and plan books read DIR's database directly
-                                   (read-only; works while the daemon runs)
+offline:     --data-dir DIR        replay, report, audit, plan books and config show read
+                                   DIR's database directly (read-only; works while the
+                                   daemon runs)
 exit codes:  0 ok, 1 error, 2 usage, 3 the chain or a decision does not verify
 )";
 
@@ -856,6 +863,64 @@ int CmdReplay(Context& c) {
   return kExitOk;
 }
 
+// `report [--from N] [--to M] [--symbol S] [--csv]`: the executed plans created in the range, as
+// the chain leaves them (ExecutionReport), from the node's Replay or, with --data-dir, its database.
+int CmdReport(Context& c) {
+  const Args& a = c.args;
+  auto from = a.GetUint("from", 0);
+  auto to = a.GetUint("to", 0);
+  if (!from.ok()) return Usage(std::string(from.status().message()));
+  if (!to.ok()) return Usage(std::string(to.status().message()));
+  if (a.Has("csv") && c.json) return Usage("report: --csv or --json, not both");
+  ExecutionReport report(*from, a.Get("symbol"));
+  absl::Status result;
+  if (a.Has("data-dir")) {
+    auto st = OpenOffline(a.Get("data-dir"));
+    if (!st.ok()) return Fail(st.status());
+    const uint64_t head = (*st)->Head().sequence();
+    result = (*st)->Scan(*from, *to ? *to : head, [&](const PlanDelta& d, std::string_view) {
+      report.Add(d);
+      return true;
+    });
+  } else {
+    if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+    ReplayRequest req;
+    req.mutable_range()->set_from_sequence(*from);
+    req.mutable_range()->set_to_sequence(*to);
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+    ReplayResponse msg;
+    while (reader->Read(&msg)) report.Add(msg.delta());
+    result = client::FromGrpc(reader->Finish());
+  }
+  if (!result.ok()) return Fail(result);
+  const std::vector<ExecutionRow> rows = report.Rows();
+  if (c.json) {
+    for (const ExecutionRow& r : rows) {
+      // The CSV's columns as a JSON object a line (ids and venue names are [A-Za-z0-9._:-]).
+      std::string json = "{";
+      std::vector<std::string> venues;
+      for (const auto& [venue, qty] : r.filled_by_venue) {
+        venues.push_back(absl::StrCat("\"", venue, "\":\"", FormatDecimal(qty, r.instrument.qty_scale()), "\""));
+      }
+      absl::StrAppend(&json, "\"plan_id\":\"", r.plan_id, "\",\"symbol\":\"", r.instrument.symbol(),
+                      "\",\"side\":\"", r.side == SIDE_BUY ? "buy" : "sell", "\",\"status\":\"",
+                      ShortStatus(r.status), "\",\"quantity\":\"", FormatDecimal(r.quantity, r.instrument.qty_scale()),
+                      "\",\"filled\":\"", FormatDecimal(r.filled, r.instrument.qty_scale()),
+                      "\",\"average_price\":\"", FormatDecimal(r.average_price, r.instrument.price_scale()),
+                      "\",\"arrival_mid\":\"", FormatDecimal(r.arrival_mid, r.instrument.price_scale()),
+                      "\",\"slippage_cbps\":", r.slippage_cbps, ",\"fees\":\"",
+                      FormatDecimal(r.fees, r.instrument.price_scale()), "\",\"children\":", r.children,
+                      ",\"amendments\":", r.amendments, ",\"created_ns\":", r.created_ns,
+                      ",\"updated_ns\":", r.updated_ns, ",\"filled_by_venue\":{", absl::StrJoin(venues, ","), "}}");
+      std::cout << json << "\n";
+    }
+    return kExitOk;
+  }
+  std::cout << (a.Has("csv") ? RenderExecutionCsv(rows) : RenderExecutionTable(rows));
+  return kExitOk;
+}
+
 int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const std::string& signed_ok) {
   if (c.json) {
     std::cout << ToJson(r) << "\n";
@@ -1502,7 +1567,8 @@ int Main(int argc, char** argv) {
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue"},
-                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run"});
+                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
+                             "csv"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);
@@ -1525,10 +1591,11 @@ int Main(int argc, char** argv) {
 
   const std::string& cmd = w[0];
   if (cmd == "solve") return CmdSolve(c);
-  const bool offline_ok = cmd == "replay" || cmd == "audit" || (cmd == "plan" && w.size() > 1 && w[1] == "books") ||
+  const bool offline_ok = cmd == "replay" || cmd == "audit" || cmd == "report" ||
+                          (cmd == "plan" && w.size() > 1 && w[1] == "books") ||
                           (cmd == "config" && w.size() > 1 && w[1] == "show");
   if (c.args.Has("data-dir") && !offline_ok) {
-    return Usage(absl::StrCat("--data-dir works with replay, audit, plan books and config show, not ", cmd));
+    return Usage(absl::StrCat("--data-dir works with replay, report, audit, plan books and config show, not ", cmd));
   }
   if (cmd == "status") return CmdStatus(c);
   if (cmd == "budgets") return CmdBudgets(c);
@@ -1537,6 +1604,7 @@ int Main(int argc, char** argv) {
   if (cmd == "watch") return CmdWatch(c);
   if (cmd == "route-status") return CmdRouteStatus(c);
   if (cmd == "replay") return CmdReplay(c);
+  if (cmd == "report") return CmdReport(c);
   if (cmd == "audit") return CmdAudit(c);
   if (cmd == "contracts") return CmdContracts(c);
   if (cmd == "backup") return CmdBackup(c);

@@ -897,6 +897,24 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
 
+  // The execution report: the plan as filled, with its amendments; the same offline.
+  auto report = Ctl(*d, {"report", "--csv"});
+  INFO(report.out << report.err);
+  REQUIRE(report.exit_code == 0);
+  CHECK(report.out.find("\nrest,BTC-USD,buy,COMPLETED,0.40000000,0.40000000,") != std::string::npos);
+  const size_t row = report.out.find("\nrest,");
+  REQUIRE(row != std::string::npos);
+  const std::vector<std::string> fields =
+      absl::StrSplit(report.out.substr(row + 1, report.out.find('\n', row + 1) - row - 1), ',');
+  REQUIRE(fields.size() == 16);
+  CHECK(fields[12] == "2");  // amendments
+  auto table = Ctl(*d, {"report", "--symbol", "BTC-USD"});
+  CHECK(table.out.find("BTC-USD buy: 1 plan, filled 0.40000000 for ") != std::string::npos);
+  auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"report", "--csv", "--data-dir", dir.path()});
+  CHECK(offline.exit_code == 0);
+  CHECK(offline.out == report.out);
+  CHECK(Ctl(*d, {"report", "--csv", "--json"}).exit_code == 2);
+
   auto late = Ctl(*d, {"plan", "amend", "rest", "--qty", "1"});
   CHECK(late.exit_code == 1);
   CHECK(late.err == "exoroutectl: FAILED_PRECONDITION: plan \"rest\" already finished: COMPLETED; nothing to amend\n");

@@ -1,0 +1,156 @@
+#include "clients/exoroutectl/execution_report.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "daemon/plan_fold.h"
+#include "exo/fixed_point.h"
+
+namespace exo::ctl {
+
+using namespace exoroute::v1;  // NOLINT
+
+void ExecutionReport::Add(const PlanDelta& d) {
+  if (d.has_created()) {
+    if (d.sequence() < from_ || d.created().mode() != ROUTE_MODE_EXECUTE) return;
+    if (!symbol_.empty() && d.created().order().symbol() != symbol_) return;
+    first_[d.plan_id()] = d.sequence();
+  }
+  auto it = plans_.find(d.plan_id());
+  if (it == plans_.end()) {
+    if (!d.has_created() || !first_.count(d.plan_id())) return;  // Not a plan this report has.
+    it = plans_.emplace(d.plan_id(), Plan()).first;
+  }
+  Plan& p = it->second;
+  daemon::ApplyDelta(d, &p);
+  if (daemon::IsTerminal(p.status())) {  // Nothing more comes: keep only what a row reads.
+    p.clear_allocations();
+    p.clear_exclusions();
+    p.clear_last_solve();
+  }
+}
+
+std::vector<ExecutionRow> ExecutionReport::Rows() const {
+  std::vector<ExecutionRow> rows;
+  for (const auto& [id, p] : plans_) {
+    ExecutionRow& r = rows.emplace_back();
+    r.plan_id = id;
+    r.first_sequence = first_.at(id);
+    r.instrument = p.instrument();
+    r.side = p.order().side();
+    r.status = p.status();
+    r.quantity = p.order().quantity();
+    r.filled = p.filled_quantity();
+    r.filled_notional = p.filled_notional();
+    r.average_price = p.average_price();
+    r.arrival_mid = p.arrival_mid();
+    r.slippage_cbps = p.fill_slippage_cbps();
+    r.fees = p.fees();
+    r.children = static_cast<uint32_t>(p.children_size());
+    r.amendments = p.amendments();
+    r.created_ns = p.created_time_ns();
+    r.updated_ns = p.updated_time_ns();
+    std::map<std::string, int64_t> by_venue;
+    for (const ChildState& c : p.children()) {
+      if (c.filled_quantity() > 0) by_venue[c.order().venue()] += c.filled_quantity();
+    }
+    r.filled_by_venue.assign(by_venue.begin(), by_venue.end());
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const ExecutionRow& a, const ExecutionRow& b) { return a.first_sequence < b.first_sequence; });
+  return rows;
+}
+
+namespace {
+
+std::string Px(const ExecutionRow& r, int64_t v) { return FormatDecimal(v, r.instrument.price_scale()); }
+std::string Qty(const ExecutionRow& r, int64_t v) { return FormatDecimal(v, r.instrument.qty_scale()); }
+std::string SideName(Side s) { return s == SIDE_BUY ? "buy" : s == SIDE_SELL ? "sell" : "?"; }
+std::string StatusName(PlanStatus s) {
+  const std::string n = PlanStatus_Name(s);
+  return n.size() > 12 ? n.substr(12) : n;
+}
+// Slippage in bp with two decimals, or "-" without an arrival mid or a fill to measure.
+std::string Slippage(const ExecutionRow& r) {
+  return r.arrival_mid > 0 && r.filled > 0 ? FormatDecimal(r.slippage_cbps, 2) : "-";
+}
+// Fees against the filled notional, in bp.
+std::string FeeBps(int64_t fees, int64_t notional) {
+  return notional > 0 ? FormatDecimal(MulDivRound(fees, 1'000'000, notional), 2) : "-";
+}
+// "1.234 s" from the order's arrival to its last delta.
+std::string Duration(const ExecutionRow& r) {
+  return absl::StrFormat("%.3f s", static_cast<double>(r.updated_ns - r.created_ns) / 1e9);
+}
+
+struct Total {
+  const ExecutionRow* first = nullptr;  // For the instrument's scales.
+  int plans = 0;
+  int64_t filled = 0, notional = 0, fees = 0;
+  __int128 weighted_cbps = 0;  // Σ slippage × notional over plans with an arrival mid.
+  int64_t weighed_notional = 0;
+};
+
+}  // namespace
+
+std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows) {
+  if (rows.empty()) return "no executed plans in the range\n";
+  std::string out = absl::StrFormat("%-20s %-9s %-4s %-10s %16s %16s %12s %12s %8s %12s %8s  %s\n", "PLAN", "SYMBOL",
+                                    "SIDE", "STATUS", "FILLED", "OF", "AVG PRICE", "ARRIVAL MID", "SLIP BP", "FEES",
+                                    "TIME", "VENUES");
+  std::map<std::pair<std::string, Side>, Total> totals;
+  for (const ExecutionRow& r : rows) {
+    std::vector<std::string> venues;
+    for (const auto& [venue, qty] : r.filled_by_venue) venues.push_back(absl::StrCat(venue, " ", Qty(r, qty)));
+    absl::StrAppend(&out, absl::StrFormat("%-20s %-9s %-4s %-10s %16s %16s %12s %12s %8s %12s %8s  %s%s\n", r.plan_id,
+                                          r.instrument.symbol(), SideName(r.side), StatusName(r.status),
+                                          Qty(r, r.filled), Qty(r, r.quantity),
+                                          r.filled > 0 ? Px(r, r.average_price) : "-",
+                                          r.arrival_mid > 0 ? Px(r, r.arrival_mid) : "-", Slippage(r), Px(r, r.fees),
+                                          Duration(r), absl::StrJoin(venues, ", "),
+                                          r.amendments > 0 ? absl::StrCat("  (amended ", r.amendments, "×)") : ""));
+    Total& t = totals[{r.instrument.symbol(), r.side}];
+    if (t.first == nullptr) t.first = &r;
+    ++t.plans;
+    t.filled += r.filled;
+    t.notional += r.filled_notional;
+    t.fees += r.fees;
+    if (r.arrival_mid > 0 && r.filled > 0) {
+      t.weighted_cbps += static_cast<__int128>(r.slippage_cbps) * r.filled_notional;
+      t.weighed_notional += r.filled_notional;
+    }
+  }
+  out += "\n";
+  for (const auto& [key, t] : totals) {
+    const ExecutionRow& r = *t.first;
+    const std::string slip =
+        t.weighed_notional > 0
+            ? FormatDecimal(static_cast<int64_t>(t.weighted_cbps / t.weighed_notional), 2) + " bp (notional-weighted)"
+            : "-";
+    absl::StrAppend(&out, key.first, " ", SideName(key.second), ": ", t.plans, t.plans == 1 ? " plan" : " plans",
+                    ", filled ", Qty(r, t.filled), " for ", Px(r, t.notional), ", slippage ", slip, ", fees ",
+                    Px(r, t.fees), " (", FeeBps(t.fees, t.notional), " bp)\n");
+  }
+  return out;
+}
+
+std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows) {
+  std::string out =
+      "plan_id,symbol,side,status,quantity,filled,average_price,arrival_mid,slippage_bps,fees,fee_bps,children,"
+      "amendments,created_ns,updated_ns,filled_by_venue\n";
+  for (const ExecutionRow& r : rows) {
+    std::vector<std::string> venues;
+    for (const auto& [venue, qty] : r.filled_by_venue) venues.push_back(absl::StrCat(venue, ":", Qty(r, qty)));
+    const std::string slip = Slippage(r), fee_bps = FeeBps(r.fees, r.filled_notional);
+    absl::StrAppend(&out, r.plan_id, ",", r.instrument.symbol(), ",", SideName(r.side), ",", StatusName(r.status), ",",
+                    Qty(r, r.quantity), ",", Qty(r, r.filled), ",", r.filled > 0 ? Px(r, r.average_price) : "", ",",
+                    r.arrival_mid > 0 ? Px(r, r.arrival_mid) : "", ",", slip == "-" ? "" : slip, ",", Px(r, r.fees),
+                    ",", fee_bps == "-" ? "" : fee_bps, ",", r.children, ",", r.amendments, ",", r.created_ns, ",",
+                    r.updated_ns, ",", absl::StrJoin(venues, ";"), "\n");
+  }
+  return out;
+}
+
+}  // namespace exo::ctl
