@@ -330,6 +330,7 @@ TEST_CASE("an amendment's new terms pass the order's checks and the risk limits,
   CHECK(n.engine->Amend("p", Quantity(2 * kBtc), &changed).status().message() ==
         "plan \"p\" is plan-only: it works nothing to amend (route the order again)");
   CHECK(n.engine->Amend("nope", Quantity(kBtc), &changed).status().code() == absl::StatusCode::kNotFound);
+  n.venue->HoldCancels();
   REQUIRE(n.engine->Cancel("b", "desk").ok());
   CHECK(n.engine->Amend("b", Quantity(kBtc), &changed).status().message() == "plan \"b\" is being cancelled: desk");
   n.engine->Stop();
@@ -351,13 +352,10 @@ TEST_CASE("a limit amended inside an order's fixed arrival limit binds every lat
   auto routed = engine.Route(order, ROUTE_MODE_EXECUTE);
   REQUIRE(routed.ok());
   REQUIRE(routed->arrival_limit() > 0);
-  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
-  REQUIRE(books.ok());
-  int64_t lowest = 0;
-  for (const auto& v : books->venues()) {
-    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
-  }
-  const int64_t limit = lowest + 100;  // One USD above the best ask: inside the books' depth.
+  // Five USD above the mid at arrival: the books' 20 levels go 10 to 20 USD beyond it (and are
+  // redrawn around a mid that moves a tick at a time), so the limit cuts into every book.
+  REQUIRE(routed->arrival_mid() > 0);
+  const int64_t limit = routed->arrival_mid() + 500;
   REQUIRE(limit < routed->arrival_limit());
   bool changed = false;
   auto amended = engine.Amend("band", Limit(limit), &changed);
@@ -365,7 +363,7 @@ TEST_CASE("a limit amended inside an order's fixed arrival limit binds every lat
   const int before = routed->children_size();
   // The books refill every 20 ms; wait for decisions after the amendment.
   int after = 0;
-  for (int i = 0; i < 300 && after < 3; ++i) {
+  for (int i = 0; i < 500 && after < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     after = engine.GetPlan("band")->children_size() - before;
   }

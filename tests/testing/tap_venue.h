@@ -2,6 +2,7 @@
 // venue session would deliver through the same sink (the engine cannot tell them apart).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -26,7 +27,12 @@ class TapVenue final : public adapters::VenueAdapter {
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override {
     return real_->Send(child, symbol);
   }
-  absl::Status Cancel(std::string_view cl_ord_id) override { return real_->Cancel(cl_ord_id); }
+  absl::Status Cancel(std::string_view cl_ord_id) override {
+    return hold_cancels_ ? absl::OkStatus() : real_->Cancel(cl_ord_id);
+  }
+  // From now on a cancel is taken and never answered (a venue slow to cancel): the plan stays
+  // cancelling until the test reports the child done.
+  void HoldCancels() { hold_cancels_ = true; }
   uint64_t children_sent() const override { return real_->children_sent(); }
   uint64_t fills() const override { return real_->fills(); }
   // Delivers `e` as if the venue had reported it (after Start).
@@ -35,6 +41,7 @@ class TapVenue final : public adapters::VenueAdapter {
  private:
   std::unique_ptr<adapters::VenueAdapter> real_;
   adapters::EventSink sink_;
+  std::atomic<bool> hold_cancels_{false};
 };
 
 }  // namespace exo::testing
