@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -74,6 +75,17 @@ std::vector<PlanDelta> StoredDeltas(const exo::store::DeltaStore& store, const s
   return out;
 }
 
+// A node whose books move every 20 ms and whose plans are looked at every 10 ms.
+std::optional<exo::testing::TestEngine> StartFastNode(const std::string& dir, uint32_t sim_latency_ms = 0) {
+  auto config = exo::testing::TestNodeConfig(dir, sim_latency_ms);
+  REQUIRE(config.ok());
+  for (auto& v : *config->mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
+  config->mutable_routing()->set_replan_interval_ms(10);
+  auto started = exo::testing::StartTestEngine(*config);
+  REQUIRE(started.ok());
+  return *std::move(started);
+}
+
 // A node whose first venue (SIM-A) reports what a test tells it to, its children staying open
 // (sim latency one minute) until then.
 struct TapNode {
@@ -85,13 +97,7 @@ struct TapNode {
     Open();
   }
   void Open() {
-    exo::testing::TestEngineHooks hooks;
-    hooks.venues = [this](std::vector<RouterEngine::Venue>* venues) {
-      auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
-      venue = tap.get();
-      (*venues)[0].adapter = std::move(tap);
-    };
-    auto started = exo::testing::StartTestEngine(config, hooks);
+    auto started = exo::testing::StartTestEngine(config, exo::testing::TapFirstVenue(&venue));
     REQUIRE(started.ok());
     store = std::move(started->store);
     engine = std::move(started->engine);
@@ -338,12 +344,7 @@ TEST_CASE("an amendment's new terms pass the order's checks and the risk limits,
 
 TEST_CASE("a limit amended inside an order's fixed arrival limit binds every later decision", "[amend]") {
   TempDir dir;
-  auto config = exo::testing::TestNodeConfig(dir.path());
-  REQUIRE(config.ok());
-  for (auto& v : *config->mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
-  config->mutable_routing()->set_replan_interval_ms(10);
-  auto started = exo::testing::StartTestEngine(*config);
-  REQUIRE(started.ok());
+  auto started = StartFastNode(dir.path());
   RouterEngine& engine = *started->engine;
   // More than every book holds, with a 10 % arrival band: each decision takes all it can
   // within the arrival limit, far beyond the books' 20 levels.
@@ -382,12 +383,7 @@ TEST_CASE("a limit amended inside an order's fixed arrival limit binds every lat
 TEST_CASE("random amendments of working plans never fill past the order and replay byte for byte", "[amend]") {
   TempDir dir;
   // Children answer after 3 ms, so amendments land while some are open and some not.
-  auto config = exo::testing::TestNodeConfig(dir.path(), /*sim_latency_ms=*/3);
-  REQUIRE(config.ok());
-  for (auto& v : *config->mutable_venues()) v.mutable_sim()->set_update_interval_ms(20);
-  config->mutable_routing()->set_replan_interval_ms(10);
-  auto started = exo::testing::StartTestEngine(*config);
-  REQUIRE(started.ok());
+  auto started = StartFastNode(dir.path(), /*sim_latency_ms=*/3);
   RouterEngine& engine = *started->engine;
   std::mt19937_64 rng(20261204);
   auto pick = [&rng](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };

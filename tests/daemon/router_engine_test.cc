@@ -1238,13 +1238,7 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   auto config = exo::testing::TestNodeConfig(dir.path(), /*sim_latency_ms=*/60'000);  // Children stay open.
   REQUIRE(config.ok());
   exo::testing::TapVenue* venue = nullptr;
-  exo::testing::TestEngineHooks hooks;
-  hooks.venues = [&venue](std::vector<RouterEngine::Venue>* venues) {
-    auto tap = std::make_unique<exo::testing::TapVenue>(std::move((*venues)[0].adapter));
-    venue = tap.get();
-    (*venues)[0].adapter = std::move(tap);
-  };
-  auto started = exo::testing::StartTestEngine(*config, hooks);
+  auto started = exo::testing::StartTestEngine(*config, exo::testing::TapFirstVenue(&venue));
   REQUIRE(started.ok());
   RouterEngine& engine = *started->engine;
   ParentOrder order = Order("big-fill", SIDE_BUY, kBtc);

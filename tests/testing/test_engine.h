@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/config.h"
 #include "daemon/router_engine.h"
+#include "tests/testing/tap_venue.h"
 #include "daemon/venue_factory.h"
 #include "exo/clock.h"
 #include "store/delta_store.h"
@@ -37,6 +38,18 @@ struct TestEngineHooks {
   std::function<std::unique_ptr<store::DeltaStore>(std::unique_ptr<store::DeltaStore>)> store;
   std::function<void(std::vector<daemon::RouterEngine::Venue>*)> venues;
 };
+
+// Hooks that wrap the config's first venue in a TapVenue (`*tap` points at it once started), so
+// a test can report executions as that venue.
+inline TestEngineHooks TapFirstVenue(TapVenue** tap) {
+  TestEngineHooks hooks;
+  hooks.venues = [tap](std::vector<daemon::RouterEngine::Venue>* venues) {
+    auto wrapped = std::make_unique<TapVenue>(std::move((*venues)[0].adapter));
+    *tap = wrapped.get();
+    (*venues)[0].adapter = std::move(wrapped);
+  };
+  return hooks;
+}
 
 inline absl::StatusOr<TestEngine> StartTestEngine(const exoroute::v1::DaemonConfig& config,
                                                   const TestEngineHooks& hooks = {}) {
