@@ -16,6 +16,7 @@ void ExecutionReport::Add(const PlanDelta& d) {
   if (d.has_created()) {
     if (d.sequence() < from_ || d.created().mode() != ROUTE_MODE_EXECUTE) return;
     if (!symbol_.empty() && d.created().order().symbol() != symbol_) return;
+    if (d.event_time_ns() < since_ns_ || (until_ns_ != 0 && d.event_time_ns() >= until_ns_)) return;
     first_[d.plan_id()] = d.sequence();
   }
   auto it = plans_.find(d.plan_id());

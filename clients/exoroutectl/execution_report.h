@@ -38,9 +38,10 @@ struct ExecutionRow {
 
 class ExecutionReport {
  public:
-  // Plans created at `from_sequence` or later (0: all), of `symbol` ("" = every symbol).
-  ExecutionReport(uint64_t from_sequence, std::string symbol)
-      : from_(from_sequence), symbol_(std::move(symbol)) {}
+  // Plans created at `from_sequence` or later (0: all), of `symbol` ("" = every symbol), whose
+  // order arrived at `since_ns` or later and before `until_ns` (Unix ns; 0: no bound).
+  ExecutionReport(uint64_t from_sequence, std::string symbol, int64_t since_ns = 0, int64_t until_ns = 0)
+      : from_(from_sequence), symbol_(std::move(symbol)), since_ns_(since_ns), until_ns_(until_ns) {}
   // The next delta of the chain (in sequence order); node events and plan-only plans are skipped.
   void Add(const exoroute::v1::PlanDelta& delta);
   // Every reported plan, in the order it was created.
@@ -49,6 +50,7 @@ class ExecutionReport {
  private:
   uint64_t from_;
   std::string symbol_;
+  int64_t since_ns_, until_ns_;
   std::map<std::string, exoroute::v1::Plan> plans_;  // Executed plans in the report, by id.
   std::map<std::string, uint64_t> first_;            // Their created delta's sequence.
 };

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "clients/cpp/exoroute_client.h"
 #include "clients/exoroutectl/args.h"
 #include "clients/exoroutectl/execution_report.h"
@@ -84,8 +85,9 @@ commands:
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
-  report [--from N] [--to M] [--symbol S] [--csv]
-                                        the executed plans created in the range: filled, average
+  report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--csv]
+                                        the executed plans created in the range (T: RFC 3339
+                                        or a UTC date, when the order arrived): filled, average
                                         price, slippage against the mid at arrival, fees, where
                                         they filled; totals per symbol and side (also with
                                         --data-dir, offline)
@@ -863,8 +865,22 @@ int CmdReplay(Context& c) {
   return kExitOk;
 }
 
-// `report [--from N] [--to M] [--symbol S] [--csv]`: the executed plans created in the range, as
-// the chain leaves them (ExecutionReport), from the node's Replay or, with --data-dir, its database.
+// A time as a user writes it: RFC 3339 ("2026-12-04T09:00:00Z", "…+01:00", fractions allowed)
+// or a UTC date ("2026-12-04", its midnight). Unix ns.
+absl::StatusOr<int64_t> ParseTimeFlag(const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err) ||
+      absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
+    return absl::ToUnixNanos(t);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a time: \"", text, "\" (RFC 3339, e.g. 2026-12-04T09:00:00Z, or a UTC date 2026-12-04)"));
+}
+
+// `report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--csv]`: the executed plans
+// created in the range, as the chain leaves them (ExecutionReport), from the node's Replay or,
+// with --data-dir, its database.
 int CmdReport(Context& c) {
   const Args& a = c.args;
   auto from = a.GetUint("from", 0);
@@ -872,7 +888,15 @@ int CmdReport(Context& c) {
   if (!from.ok()) return Usage(std::string(from.status().message()));
   if (!to.ok()) return Usage(std::string(to.status().message()));
   if (a.Has("csv") && c.json) return Usage("report: --csv or --json, not both");
-  ExecutionReport report(*from, a.Get("symbol"));
+  int64_t bounds[2] = {0, 0};  // --since, --until (Unix ns).
+  const char* flags[2] = {"since", "until"};
+  for (int i = 0; i < 2; ++i) {
+    if (!a.Has(flags[i])) continue;
+    absl::StatusOr<int64_t> t = ParseTimeFlag(a.Get(flags[i]));
+    if (!t.ok()) return Usage(absl::StrCat("report: --", flags[i], ": ", t.status().message()));
+    bounds[i] = *t;
+  }
+  ExecutionReport report(*from, a.Get("symbol"), bounds[0], bounds[1]);
   absl::Status result;
   if (a.Has("data-dir")) {
     auto st = OpenOffline(a.Get("data-dir"));
@@ -1566,7 +1590,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out", "venue"},
+                             "method", "version", "at", "config-out", "venue", "since", "until"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
                              "csv"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

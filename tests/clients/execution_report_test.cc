@@ -87,8 +87,9 @@ Chain Sample() {
   return c;  // b2 still working.
 }
 
-std::vector<ExecutionRow> Report(const Chain& c, uint64_t from = 0, const std::string& symbol = "") {
-  ExecutionReport r(from, symbol);
+std::vector<ExecutionRow> Report(const Chain& c, uint64_t from = 0, const std::string& symbol = "",
+                                 int64_t since_ns = 0, int64_t until_ns = 0) {
+  ExecutionReport r(from, symbol, since_ns, until_ns);
   for (const PlanDelta& d : c.deltas) r.Add(d);
   return r.Rows();
 }
@@ -120,6 +121,16 @@ TEST_CASE("the execution report has each executed plan's fills, price, slippage 
   REQUIRE(later.size() == 2);
   CHECK(later[0].plan_id == "s1");
   CHECK(Report(Sample(), 0, "ETH-USD").empty());
+
+  // By when the order arrived: from s1's arrival (delta 11) on, and before b2's (delta 17).
+  const Chain c = Sample();
+  const int64_t s1_at = c.deltas[10].event_time_ns(), b2_at = c.deltas[16].event_time_ns();
+  REQUIRE(c.deltas[10].has_created());
+  REQUIRE(c.deltas[16].has_created());
+  const std::vector<ExecutionRow> window = Report(c, 0, "", s1_at, b2_at);
+  REQUIRE(window.size() == 1);
+  CHECK(window[0].plan_id == "s1");
+  CHECK(Report(c, 0, "", b2_at + 1).empty());
 }
 
 TEST_CASE("the execution report's totals weigh slippage by notional, and its CSV is one plan a line", "[ctl][report]") {

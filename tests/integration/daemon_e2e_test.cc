@@ -29,6 +29,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "tests/adapters/feed_server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/e2e.h"
@@ -914,6 +916,14 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(offline.exit_code == 0);
   CHECK(offline.out == report.out);
   CHECK(Ctl(*d, {"report", "--csv", "--json"}).exit_code == 2);
+  // By when the orders arrived: today's include it, tomorrow's nothing; a time that is none is named.
+  const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  CHECK(Ctl(*d, {"report", "--csv", "--since", today}).out == report.out);
+  auto none = Ctl(*d, {"report", "--since", "2999-01-01T00:00:00Z"});
+  CHECK(none.out == "no executed plans in the range\n");
+  auto bad = Ctl(*d, {"report", "--since", "yesterday"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("report: --since: not a time: \"yesterday\"") != std::string::npos);
 
   auto late = Ctl(*d, {"plan", "amend", "rest", "--qty", "1"});
   CHECK(late.exit_code == 1);
