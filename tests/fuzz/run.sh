@@ -2,9 +2,10 @@
 # Fuzzes exoroute's input surfaces with libFuzzer (tests/fuzz/fuzz_target.h):
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 seconds each, every target)
 # Targets: feed (market-data frames), solver (SolveInput), route (RouteRequest through the
-# engine), peer (sequences of peer calls to a cluster node), audit (Merkle proofs and canonical
-# delta bytes, as `exoroutectl audit check-*` reads them), config (config files), executions
-# (execution reports from a venue into the engine), fix (raw FIX messages from a venue through
+# engine), amend (AmendPlanRequest on a working plan), peer (sequences of peer calls to a
+# cluster node), audit (Merkle proofs and canonical delta bytes, as `exoroutectl audit check-*`
+# reads them), config (config files), executions (execution reports from a venue into the
+# engine), fix (raw FIX messages from a venue through
 # QuickFIX's parsing and validation into a FIX venue's events and book), store (a node's
 # database files damaged on disk, then opened as the daemon opens them), coordinator (a cluster
 # route against a node whose answers are changed on the way: a faulty or lying peer), books (book
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(feed solver route peer audit config executions fix store coordinator books)
+[ ${#targets[@]} -eq 0 ] && targets=(feed solver route amend peer audit config executions fix store coordinator books)
 
 ./deploy/install-deps.sh --fuzz
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
