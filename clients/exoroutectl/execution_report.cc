@@ -26,6 +26,18 @@ void ExecutionReport::Add(const PlanDelta& d) {
   }
   Plan& p = it->second;
   daemon::ApplyDelta(d, &p);
+  if (d.has_fill()) {
+    VenueFills& v = venues_[{p.order().symbol(), d.fill().venue()}];
+    if (v.venue.empty()) {
+      v.symbol = p.order().symbol();
+      v.venue = d.fill().venue();
+      v.instrument = p.instrument();
+    }
+    v.filled += d.fill().quantity();
+    v.notional += MulDivRound(d.fill().price(), d.fill().quantity(), Pow10(p.instrument().qty_scale()));
+    v.fees += d.fill().fee();
+    ++v.fills;
+  }
   if (daemon::IsTerminal(p.status())) {  // Nothing more comes: keep only what a row reads.
     p.clear_allocations();
     p.clear_exclusions();
@@ -64,6 +76,12 @@ std::vector<ExecutionRow> ExecutionReport::Rows() const {
   return rows;
 }
 
+std::vector<VenueFills> ExecutionReport::ByVenue() const {
+  std::vector<VenueFills> out;
+  for (const auto& [key, v] : venues_) out.push_back(v);
+  return out;
+}
+
 namespace {
 
 std::string Px(const ExecutionRow& r, int64_t v) { return FormatDecimal(v, r.instrument.price_scale()); }
@@ -96,7 +114,7 @@ struct Total {
 
 }  // namespace
 
-std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows) {
+std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const std::vector<VenueFills>& venues) {
   if (rows.empty()) return "no executed plans in the range\n";
   std::string out = absl::StrFormat("%-20s %-9s %-4s %-10s %16s %16s %12s %12s %8s %12s %8s  %s\n", "PLAN", "SYMBOL",
                                     "SIDE", "STATUS", "FILLED", "OF", "AVG PRICE", "ARRIVAL MID", "SLIP BP", "FEES",
@@ -133,6 +151,16 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows) {
     absl::StrAppend(&out, key.first, " ", SideName(key.second), ": ", t.plans, t.plans == 1 ? " plan" : " plans",
                     ", filled ", Qty(r, t.filled), " for ", Px(r, t.notional), ", slippage ", slip, ", fees ",
                     Px(r, t.fees), " (", FeeBps(t.fees, t.notional), " bp)\n");
+  }
+  std::map<std::string, int64_t> symbol_filled;
+  for (const VenueFills& v : venues) symbol_filled[v.symbol] += v.filled;
+  for (const VenueFills& v : venues) {
+    const uint32_t qs = v.instrument.qty_scale(), ps = v.instrument.price_scale();
+    absl::StrAppend(&out, v.symbol, " at ", v.venue, ": filled ", FormatDecimal(v.filled, qs), " (",
+                    FormatDecimal(MulDivRound(v.filled, 10'000, symbol_filled[v.symbol]), 2), " %) in ", v.fills,
+                    v.fills == 1 ? " fill" : " fills", ", avg ",
+                    FormatDecimal(MulDivRound(v.notional, Pow10(qs), v.filled), ps), ", fees ",
+                    FormatDecimal(v.fees, ps), " (", FeeBps(v.fees, v.notional), " bp)\n");
   }
   return out;
 }

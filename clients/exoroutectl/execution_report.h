@@ -36,6 +36,17 @@ struct ExecutionRow {
   std::vector<std::pair<std::string, int64_t>> filled_by_venue;  // By venue id; venues that filled.
 };
 
+// What the report's plans filled at one venue, in one symbol.
+struct VenueFills {
+  std::string symbol;
+  std::string venue;
+  exoroute::v1::Instrument instrument;
+  int64_t filled = 0;
+  int64_t notional = 0;  // Price units, fees excluded.
+  int64_t fees = 0;
+  uint32_t fills = 0;
+};
+
 class ExecutionReport {
  public:
   // Plans created at `from_sequence` or later (0: all), of `symbol` ("" = every symbol), whose
@@ -46,6 +57,8 @@ class ExecutionReport {
   void Add(const exoroute::v1::PlanDelta& delta);
   // Every reported plan, in the order it was created.
   std::vector<ExecutionRow> Rows() const;
+  // What those plans filled, per symbol and venue (sorted so).
+  std::vector<VenueFills> ByVenue() const;
 
  private:
   uint64_t from_;
@@ -53,11 +66,13 @@ class ExecutionReport {
   int64_t since_ns_, until_ns_;
   std::map<std::string, exoroute::v1::Plan> plans_;  // Executed plans in the report, by id.
   std::map<std::string, uint64_t> first_;            // Their created delta's sequence.
+  std::map<std::pair<std::string, std::string>, VenueFills> venues_;  // By (symbol, venue).
 };
 
 // A table, one plan a line, then per symbol and side: plans, filled quantity and notional,
-// notional-weighted slippage, fees and their rate.
-std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows);
+// notional-weighted slippage, fees and their rate; then per symbol and venue: its share of the
+// symbol's filled quantity, its average price and fees.
+std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const std::vector<VenueFills>& venues = {});
 // The same rows as CSV with a header line (decimals at each instrument's scale; venues as
 // "SIM-A:0.6;SIM-B:0.4").
 std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows);

@@ -89,8 +89,8 @@ commands:
                                         the executed plans created in the range (T: RFC 3339
                                         or a UTC date, when the order arrived): filled, average
                                         price, slippage against the mid at arrival, fees, where
-                                        they filled; totals per symbol and side (also with
-                                        --data-dir, offline)
+                                        they filled; totals per symbol and side, and per venue
+                                        (also with --data-dir, offline)
   audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
                                         check the hash chain (and re-solve decisions; and
                                         that it still has a head the node signed earlier)
@@ -941,7 +941,7 @@ int CmdReport(Context& c) {
     }
     return kExitOk;
   }
-  std::cout << (a.Has("csv") ? RenderExecutionCsv(rows) : RenderExecutionTable(rows));
+  std::cout << (a.Has("csv") ? RenderExecutionCsv(rows) : RenderExecutionTable(rows, report.ByVenue()));
   return kExitOk;
 }
 

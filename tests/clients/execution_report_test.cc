@@ -154,3 +154,28 @@ TEST_CASE("the execution report's totals weigh slippage by notional, and its CSV
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);
   CHECK(exo::ctl::RenderExecutionTable({}) == "no executed plans in the range\n");
 }
+
+TEST_CASE("the execution report says what filled at each venue, its share, price and fees", "[ctl][report]") {
+  ExecutionReport report(0, "");
+  for (const PlanDelta& d : Sample().deltas) report.Add(d);
+  const std::vector<exo::ctl::VenueFills> venues = report.ByVenue();
+  REQUIRE(venues.size() == 3);
+  CHECK(venues[0].venue == "SIM-A");
+  CHECK(venues[0].filled == 16 * kBtc / 10);  // b1's 0.6 and s1's 1.
+  CHECK(venues[0].notional == 10'399'600);    // 39006.00 + 64990.00.
+  CHECK(venues[0].fees == 1430);
+  CHECK(venues[0].fills == 2);
+  const std::string table = exo::ctl::RenderExecutionTable(report.Rows(), venues);
+  INFO(table);
+  CHECK(table.find("BTC-USD at SIM-A: filled 1.60000000 (53.33 %) in 2 fills, avg 64997.50, fees 14.30 (1.38 bp)\n") !=
+        std::string::npos);
+  CHECK(table.find("BTC-USD at SIM-B: filled 0.40000000 (13.33 %) in 1 fill, avg 65020.00, fees 2.60 (1.00 bp)\n") !=
+        std::string::npos);
+  CHECK(table.find("BTC-USD at SIM-C: filled 1.00000000 (33.33 %) in 1 fill, avg 65000.00, fees 0.00 (0.00 bp)\n") !=
+        std::string::npos);
+  // Fills of plans the report leaves out are not counted.
+  ExecutionReport later(11, "");
+  for (const PlanDelta& d : Sample().deltas) later.Add(d);
+  REQUIRE(later.ByVenue().size() == 2);
+  CHECK(later.ByVenue()[0].filled == kBtc);  // s1's alone at SIM-A.
+}
