@@ -182,4 +182,22 @@ std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows) {
   return out;
 }
 
+std::string RenderExecutionJson(const std::vector<ExecutionRow>& rows) {
+  // Plan ids, symbols and venue ids are [A-Za-z0-9._:/-]: nothing in them needs escaping.
+  auto str = [](const std::string& v) { return absl::StrCat("\"", v, "\""); };
+  std::string out;
+  for (const ExecutionRow& r : rows) {
+    std::vector<std::string> venues;
+    for (const auto& [venue, qty] : r.filled_by_venue) venues.push_back(absl::StrCat(str(venue), ":", str(Qty(r, qty))));
+    absl::StrAppend(&out, "{\"plan_id\":", str(r.plan_id), ",\"symbol\":", str(r.instrument.symbol()),
+                    ",\"side\":", str(SideName(r.side)), ",\"status\":", str(StatusName(r.status)),
+                    ",\"quantity\":", str(Qty(r, r.quantity)), ",\"filled\":", str(Qty(r, r.filled)),
+                    ",\"average_price\":", str(Px(r, r.average_price)), ",\"arrival_mid\":", str(Px(r, r.arrival_mid)),
+                    ",\"slippage_cbps\":", r.slippage_cbps, ",\"fees\":", str(Px(r, r.fees)),
+                    ",\"children\":", r.children, ",\"amendments\":", r.amendments, ",\"created_ns\":", r.created_ns,
+                    ",\"updated_ns\":", r.updated_ns, ",\"filled_by_venue\":{", absl::StrJoin(venues, ","), "}}\n");
+  }
+  return out;
+}
+
 }  // namespace exo::ctl

@@ -76,5 +76,8 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const st
 // The same rows as CSV with a header line (decimals at each instrument's scale; venues as
 // "SIM-A:0.6;SIM-B:0.4").
 std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows);
+// The same rows as JSON, an object a line (the CSV's columns; decimals as strings, slippage in
+// hundredths of a bp as `slippage_cbps`, venues as an object).
+std::string RenderExecutionJson(const std::vector<ExecutionRow>& rows);
 
 }  // namespace exo::ctl

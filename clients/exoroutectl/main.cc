@@ -920,25 +920,7 @@ int CmdReport(Context& c) {
   if (!result.ok()) return Fail(result);
   const std::vector<ExecutionRow> rows = report.Rows();
   if (c.json) {
-    for (const ExecutionRow& r : rows) {
-      // The CSV's columns as a JSON object a line (ids and venue names are [A-Za-z0-9._:-]).
-      std::string json = "{";
-      std::vector<std::string> venues;
-      for (const auto& [venue, qty] : r.filled_by_venue) {
-        venues.push_back(absl::StrCat("\"", venue, "\":\"", FormatDecimal(qty, r.instrument.qty_scale()), "\""));
-      }
-      absl::StrAppend(&json, "\"plan_id\":\"", r.plan_id, "\",\"symbol\":\"", r.instrument.symbol(),
-                      "\",\"side\":\"", r.side == SIDE_BUY ? "buy" : "sell", "\",\"status\":\"",
-                      ShortStatus(r.status), "\",\"quantity\":\"", FormatDecimal(r.quantity, r.instrument.qty_scale()),
-                      "\",\"filled\":\"", FormatDecimal(r.filled, r.instrument.qty_scale()),
-                      "\",\"average_price\":\"", FormatDecimal(r.average_price, r.instrument.price_scale()),
-                      "\",\"arrival_mid\":\"", FormatDecimal(r.arrival_mid, r.instrument.price_scale()),
-                      "\",\"slippage_cbps\":", r.slippage_cbps, ",\"fees\":\"",
-                      FormatDecimal(r.fees, r.instrument.price_scale()), "\",\"children\":", r.children,
-                      ",\"amendments\":", r.amendments, ",\"created_ns\":", r.created_ns,
-                      ",\"updated_ns\":", r.updated_ns, ",\"filled_by_venue\":{", absl::StrJoin(venues, ","), "}}");
-      std::cout << json << "\n";
-    }
+    std::cout << RenderExecutionJson(rows);
     return kExitOk;
   }
   std::cout << (a.Has("csv") ? RenderExecutionCsv(rows) : RenderExecutionTable(rows, report.ByVenue()));

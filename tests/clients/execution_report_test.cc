@@ -153,6 +153,13 @@ TEST_CASE("the execution report's totals weigh slippage by notional, and its CSV
   CHECK(csv.find(",SIM-A:0.60000000;SIM-B:0.40000000\n") != std::string::npos);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);
   CHECK(exo::ctl::RenderExecutionTable({}) == "no executed plans in the range\n");
+  const std::string json = exo::ctl::RenderExecutionJson(rows);
+  CHECK(json.rfind("{\"plan_id\":\"b1\",\"symbol\":\"BTC-USD\",\"side\":\"buy\",\"status\":\"COMPLETED\","
+                   "\"quantity\":\"1.00000000\",\"filled\":\"1.00000000\",\"average_price\":\"65014.00\","
+                   "\"arrival_mid\":\"65000.00\",\"slippage_cbps\":215,\"fees\":\"10.40\",\"children\":2,"
+                   "\"amendments\":0,", 0) == 0);
+  CHECK(json.find("\"filled_by_venue\":{\"SIM-A\":\"0.60000000\",\"SIM-B\":\"0.40000000\"}}\n") != std::string::npos);
+  CHECK(std::count(json.begin(), json.end(), '\n') == 3);
 }
 
 TEST_CASE("the execution report says what filled at each venue, its share, price and fees", "[ctl][report]") {

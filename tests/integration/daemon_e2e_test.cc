@@ -916,6 +916,9 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(offline.exit_code == 0);
   CHECK(offline.out == report.out);
   CHECK(Ctl(*d, {"report", "--csv", "--json"}).exit_code == 2);
+  auto json = Ctl(*d, {"report", "--json"});
+  CHECK(json.out.rfind("{\"plan_id\":\"rest\",\"symbol\":\"BTC-USD\",\"side\":\"buy\",\"status\":\"COMPLETED\"", 0) == 0);
+  CHECK(json.out.find("\"amendments\":2,") != std::string::npos);
   // By when the orders arrived: today's include it, tomorrow's nothing; a time that is none is named.
   const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
   CHECK(Ctl(*d, {"report", "--csv", "--since", today}).out == report.out);
