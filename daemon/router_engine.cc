@@ -518,7 +518,8 @@ absl::Status RouterEngine::AdmitOrderRateLocked(const ParentOrder& o, RouteMode 
       (*wait + 999'999) / 1'000'000, " ms"));
 }
 
-absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view limit, absl::Status refused) const {
+absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view limit, absl::Status refused,
+                                       std::string_view what) const {
   {
     std::lock_guard<std::mutex> count(risk_mu_);
     auto& by_limit = risk_refused_[o.symbol()];
@@ -526,7 +527,7 @@ absl::Status RouterEngine::RiskRefused(const ParentOrder& o, std::string_view li
     if (it == by_limit.end()) it = by_limit.emplace(std::string(limit), 0).first;
     ++it->second;
   }
-  LogWarning("order %s refused by a risk limit: %s", o.id(), refused.message());
+  LogWarning("%s %s refused by a risk limit: %s", what, o.id(), refused.message());
   return refused;
 }
 
@@ -1292,14 +1293,14 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
     EXO_RETURN_IF_ERROR(AsAmendment(CheckRoutable(next)));
     std::string_view refused_by;
     if (absl::Status risk = CheckOrderRisk(next, &refused_by); !risk.ok()) {
-      return AsAmendment(RiskRefused(next, refused_by, std::move(risk)));
+      return RiskRefused(next, refused_by, AsAmendment(std::move(risk)), "amendment of plan");
     }
     // The working-quantity limit counts what the plan may still fill on its new terms (every
     // other plan's as ever: this plan's own is left out by its id).
     ParentOrder still = next;
     still.set_quantity(std::max<int64_t>(0, next.quantity() - p.filled_quantity()));
     if (absl::Status working = CheckWorkingRiskLocked(still, p.mode()); !working.ok()) {
-      return AsAmendment(RiskRefused(next, kWorkingLimit, std::move(working)));
+      return RiskRefused(next, kWorkingLimit, AsAmendment(std::move(working)), "amendment of plan");
     }
     // Counted from now, as a new route's: a route checked after this one sees it.
     rec->working_quantity = still.quantity();

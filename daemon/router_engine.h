@@ -317,8 +317,9 @@ class RouterEngine {
   // The working-quantity limit, plans_mu_ held (Route checks it and creates the plan as one step).
   absl::Status CheckWorkingRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
   // Counts (by symbol and `limit`, the RiskLimit field that refused it) and logs a refusal by a
-  // risk limit; returns it.
-  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, std::string_view limit, absl::Status refused) const;
+  // risk limit ("<what> <order id> refused …"); returns it.
+  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, std::string_view limit, absl::Status refused,
+                           std::string_view what = "order") const;
   // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
   std::optional<int64_t> MarketMid(const std::string& symbol) const;
   // Executed orders admitted per symbol in the last second (RiskLimit.max_orders_per_second).
