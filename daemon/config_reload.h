@@ -1,8 +1,8 @@
 // Reloading the config of a running node (AdminService.ReloadConfig, SIGHUP): the file exorouted
 // was started with is read and checked again, and when it changes only what a running node can
-// take — risk limits, urgency bands, the solver method and re-plan interval, venues' terms — it
-// is recorded in the chain and put in force; anything else changed refuses the whole reload.
-// docs/configuration.md, "Reloading the config".
+// take — risk limits, urgency bands, the solver method, the re-plan and checkpoint intervals,
+// venues' terms — it is recorded in the chain and put in force; anything else changed refuses
+// the whole reload. docs/configuration.md, "Reloading the config".
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,8 @@ namespace exo::daemon {
 // What a reload may change, as the config names the fields.
 inline constexpr char kReloadableFields[] =
     "risk, routing.low_urgency_band_bps, routing.normal_urgency_band_bps, routing.method, "
-    "routing.replan_interval_ms, venues[].taker_fee_bps, venues[].impact_bps, venues[].max_book_age_ms";
+    "routing.replan_interval_ms, store.checkpoint_every_deltas, venues[].taker_fee_bps, venues[].impact_bps, "
+    "venues[].max_book_age_ms";
 
 // OK when `next` differs from `current` only in kReloadableFields; else FailedPrecondition
 // naming what else differs ("takes a restart: modified: listen.address: … (a running node takes

@@ -122,8 +122,8 @@ commands:
                                         --data-dir)
   config reload [--dry-run]             read the node's config file again and apply what a
                                         running node can change (risk limits, urgency bands,
-                                        solver method, re-plan interval, venues' fees, impact,
-                                        book age), recorded in the chain;
+                                        solver method, re-plan and checkpoint intervals,
+                                        venues' fees, impact, book age), recorded in the chain;
                                         anything else changed refuses it all (restart);
                                         --dry-run says what would change (exorouted: SIGHUP)
   config show [--at N]                  the config in force now, or when delta N was recorded,

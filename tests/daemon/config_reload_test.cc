@@ -96,6 +96,7 @@ TEST_CASE("a running node takes only risk limits, urgency bands, method, interva
   next.mutable_venues(2)->set_max_book_age_ms(900);
   next.mutable_routing()->set_method(SOLVER_METHOD_ADMM);
   next.mutable_routing()->set_replan_interval_ms(99);
+  next.mutable_store()->set_checkpoint_every_deltas(500);
   CHECK(CheckReloadable(now, next).ok());
   CHECK(CheckReloadable(now, now).ok());
 
@@ -336,4 +337,26 @@ TEST_CASE("a reloaded solver method decides the next decision, and a reloaded re
   REQUIRE(in.ok());
   CHECK(in->method() == SOLVER_METHOD_ADMM);  // Recorded: replay decides as it was decided.
   CHECK(exo::daemon::VerifyDecisions(*n.node.store, 0, 0).ok);
+}
+
+TEST_CASE("a reloaded checkpoint interval is the next tick's", "[config][reload]") {
+  TempDir dir;
+  ReloadableNode n(dir.path());  // 100 000 deltas between checkpoints: none in this test.
+  const uint64_t at_start = n.node.engine->checkpoint_sequence();
+  for (int i = 0; i < 5; ++i) REQUIRE(n.node.engine->Route(Buy(absl::StrCat("c", i), kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Four ticks.
+  CHECK(n.node.engine->checkpoint_sequence() == at_start);
+
+  DaemonConfig next = n.config;
+  next.mutable_store()->set_checkpoint_every_deltas(4);
+  WriteConfig(n.path, next);
+  absl::StatusOr<ReloadConfigResponse> applied = n.reloader->Reload(/*dry_run=*/false, "by a test");
+  REQUIRE(applied.ok());
+  CHECK(applied->change() == "modified: store.checkpoint_every_deltas: 100000 -> 4");
+  const uint64_t head = n.node.store->Head().sequence();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (n.node.engine->checkpoint_sequence() < head && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(n.node.engine->checkpoint_sequence() >= head);
 }

@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   terms.clear_risk();
   terms.mutable_routing()->set_low_urgency_band_bps(c->routing().low_urgency_band_bps() + 1);
   terms.mutable_routing()->set_replan_interval_ms(c->routing().replan_interval_ms() + 1);
+  terms.mutable_store()->set_checkpoint_every_deltas(c->store().checkpoint_every_deltas() + 1);
   terms.mutable_routing()->set_method(c->routing().method() == exoroute::v1::SOLVER_METHOD_ADMM
                                           ? exoroute::v1::SOLVER_METHOD_EXACT
                                           : exoroute::v1::SOLVER_METHOD_ADMM);
@@ -59,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     v.set_max_book_age_ms(v.max_book_age_ms() + 1);
   }
   const absl::Status reload = exo::daemon::CheckReloadable(*c, terms);
-  FUZZ_CHECK(reload.ok(), "a reload of risk limits, bands, method, interval and venue terms is refused: %s", reload.ToString().c_str());
+  FUZZ_CHECK(reload.ok(), "a reload of risk limits, bands, method, intervals and venue terms is refused: %s", reload.ToString().c_str());
   exoroute::v1::DaemonConfig other = terms;
   other.set_node_id(c->node_id() + "x");
   const absl::Status restart = exo::daemon::CheckReloadable(*c, other);
