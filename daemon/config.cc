@@ -103,6 +103,10 @@ void ApplyDefaults(DaemonConfig& c) {
   if (c.store().memtable_mib() == 0) c.mutable_store()->set_memtable_mib(64);
   if (c.store().max_wal_mib() == 0) c.mutable_store()->set_max_wal_mib(64);
   for (auto& v : *c.mutable_venues()) {
+    // -0 is 0 ("taker_fee_bps": -0.0 prints as -0, which reads back as +0: the config shown
+    // would not be the config in force, and a restart from it would record a change).
+    if (v.taker_fee_bps() == 0) v.set_taker_fee_bps(0);
+    if (v.impact_bps() == 0) v.set_impact_bps(0);
     if (v.max_book_age_ms() == 0) v.set_max_book_age_ms(5000);
     if (v.has_sim()) {
       auto* s = v.mutable_sim();

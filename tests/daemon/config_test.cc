@@ -2,6 +2,10 @@
 #include "daemon/solve_inputs.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
+
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 using exo::daemon::DefaultConfigJson;
 using exo::daemon::ParseConfig;
@@ -259,4 +263,16 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
                  "\"routing\": {\"normal_urgency_band_bps\": 5, ");
   // A cluster route takes the coordinator's band over every node's venues (docs/cluster.md).
   CHECK(ParseConfig(banded, "t").ok());
+}
+
+TEST_CASE("a fee or impact of -0 is 0: the config shown parses back to the config in force", "[config]") {
+  auto c = ParseConfig(DefaultWith("\"taker_fee_bps\": 2.0", "\"taker_fee_bps\": -0.0, \"impact_bps\": -0.0"), "test.json");
+  REQUIRE(c.ok());
+  CHECK_FALSE(std::signbit(c->venues(0).taker_fee_bps()));
+  CHECK_FALSE(std::signbit(c->venues(0).impact_bps()));
+  std::string printed;
+  REQUIRE(google::protobuf::util::MessageToJsonString(*c, &printed).ok());
+  auto again = ParseConfig(printed, "printed");
+  REQUIRE(again.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*c, *again));
 }
