@@ -770,12 +770,21 @@ class Progress {
   int last_ = -1;
 };
 
+// --from N and --to M, a chain range (0: from the first, to the head).
+absl::Status RangeFlags(const Args& a, uint64_t* from, uint64_t* to) {
+  auto f = a.GetUint("from", 0);
+  if (!f.ok()) return f.status();
+  auto t = a.GetUint("to", 0);
+  if (!t.ok()) return t.status();
+  *from = *f;
+  *to = *t;
+  return absl::OkStatus();
+}
+
 int CmdReplay(Context& c) {
   const Args& a = c.args;
-  auto from = a.GetUint("from", 0);
-  auto to = a.GetUint("to", 0);
-  if (!from.ok()) return Usage(std::string(from.status().message()));
-  if (!to.ok()) return Usage(std::string(to.status().message()));
+  uint64_t from = 0, to = 0;
+  if (absl::Status range = RangeFlags(c.args, &from, &to); !range.ok()) return Usage(std::string(range.message()));
   if (a.Has("plan") && (a.Has("from") || a.Has("to"))) return Usage("replay: --plan excludes --from/--to");
   Progress progress(!c.json && (a.Has("progress") || isatty(2)));
   std::map<std::string, Instrument> instruments;
@@ -803,7 +812,7 @@ int CmdReplay(Context& c) {
       std::cout << "\n";
     }
     if (count++ == 0) first = d.sequence();
-    uint64_t last = *to ? std::min<uint64_t>(*to, head) : head;
+    uint64_t last = to ? std::min<uint64_t>(to, head) : head;
     if (!a.Has("plan") && last >= first) progress.Update(d.sequence() - first + 1, last - first + 1);
   };
   absl::Status result;
@@ -834,7 +843,7 @@ int CmdReplay(Context& c) {
       emit(d, head, &cluster);
       return true;
     };
-    result = a.Has("plan") ? s.ScanPlan(a.Get("plan"), 1, visit) : s.Scan(*from, *to ? *to : head, visit);
+    result = a.Has("plan") ? s.ScanPlan(a.Get("plan"), 1, visit) : s.Scan(from, to ? to : head, visit);
     if (result.ok() && a.Has("plan") && count == 0) {
       result = absl::NotFoundError(absl::StrCat("plan \"", a.Get("plan"), "\" not found"));
     }
@@ -850,8 +859,8 @@ int CmdReplay(Context& c) {
     if (a.Has("plan")) {
       req.set_plan_id(a.Get("plan"));
     } else {
-      req.mutable_range()->set_from_sequence(*from);
-      req.mutable_range()->set_to_sequence(*to);
+      req.mutable_range()->set_from_sequence(from);
+      req.mutable_range()->set_to_sequence(to);
     }
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
@@ -883,10 +892,8 @@ absl::StatusOr<int64_t> ParseTimeFlag(const std::string& text) {
 // with --data-dir, its database.
 int CmdReport(Context& c) {
   const Args& a = c.args;
-  auto from = a.GetUint("from", 0);
-  auto to = a.GetUint("to", 0);
-  if (!from.ok()) return Usage(std::string(from.status().message()));
-  if (!to.ok()) return Usage(std::string(to.status().message()));
+  uint64_t from = 0, to = 0;
+  if (absl::Status range = RangeFlags(c.args, &from, &to); !range.ok()) return Usage(std::string(range.message()));
   if (a.Has("csv") && c.json) return Usage("report: --csv or --json, not both");
   int64_t bounds[2] = {0, 0};  // --since, --until (Unix ns).
   const char* flags[2] = {"since", "until"};
@@ -896,21 +903,21 @@ int CmdReport(Context& c) {
     if (!t.ok()) return Usage(absl::StrCat("report: --", flags[i], ": ", t.status().message()));
     bounds[i] = *t;
   }
-  ExecutionReport report(*from, a.Get("symbol"), bounds[0], bounds[1]);
+  ExecutionReport report(from, a.Get("symbol"), bounds[0], bounds[1]);
   absl::Status result;
   if (a.Has("data-dir")) {
     auto st = OpenOffline(a.Get("data-dir"));
     if (!st.ok()) return Fail(st.status());
     const uint64_t head = (*st)->Head().sequence();
-    result = (*st)->Scan(*from, *to ? *to : head, [&](const PlanDelta& d, std::string_view) {
+    result = (*st)->Scan(from, to ? to : head, [&](const PlanDelta& d, std::string_view) {
       report.Add(d);
       return true;
     });
   } else {
     if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
     ReplayRequest req;
-    req.mutable_range()->set_from_sequence(*from);
-    req.mutable_range()->set_to_sequence(*to);
+    req.mutable_range()->set_from_sequence(from);
+    req.mutable_range()->set_to_sequence(to);
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
     ReplayResponse msg;
@@ -1199,10 +1206,8 @@ int CmdAudit(Context& c) {
     return ProveCmd(c);
   }
   if (w[1] != "verify") return Usage(absl::StrCat("audit: unknown subcommand \"", w[1], "\""));
-  auto from = c.args.GetUint("from", 0);
-  auto to = c.args.GetUint("to", 0);
-  if (!from.ok()) return Usage(std::string(from.status().message()));
-  if (!to.ok()) return Usage(std::string(to.status().message()));
+  uint64_t from = 0, to = 0;
+  if (absl::Status range = RangeFlags(c.args, &from, &to); !range.ok()) return Usage(std::string(range.message()));
   bool recompute = c.args.Has("recompute");
   std::optional<SignedChainHead> signed_head;
   std::string pinned_key;
@@ -1223,7 +1228,7 @@ int CmdAudit(Context& c) {
   if (offline) {
     Progress progress(!c.json && (c.args.Has("progress") || isatty(2)));
     *r.mutable_head() = local->Head();
-    store::VerifyReport rep = local->Verify(*from, *to, [&](uint64_t d, uint64_t t) {
+    store::VerifyReport rep = local->Verify(from, to, [&](uint64_t d, uint64_t t) {
       progress.Update(d, t);
       return true;
     });
@@ -1232,7 +1237,7 @@ int CmdAudit(Context& c) {
     r.set_first_bad_sequence(rep.first_bad_sequence);
     r.set_error(rep.error);
     if (rep.ok && recompute) {
-      daemon::DecisionReport d = daemon::VerifyDecisions(*local, *from, *to ? *to : r.head().sequence());
+      daemon::DecisionReport d = daemon::VerifyDecisions(*local, from, to ? to : r.head().sequence());
       r.set_ok(d.ok);
       r.set_decisions_checked(d.checked);
       r.set_first_bad_sequence(d.first_bad_sequence);
@@ -1240,8 +1245,8 @@ int CmdAudit(Context& c) {
     }
   } else {
     VerifyRequest req;
-    req.mutable_range()->set_from_sequence(*from);
-    req.mutable_range()->set_to_sequence(*to);
+    req.mutable_range()->set_from_sequence(from);
+    req.mutable_range()->set_to_sequence(to);
     req.set_recompute_decisions(recompute);
     grpc::ClientContext ctx;  // Verification of a long chain may take a while: no deadline.
     auto st = AuditService::NewStub(c.channel)->Verify(&ctx, req, &r);
