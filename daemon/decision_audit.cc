@@ -19,9 +19,23 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
     r.error = std::move(why);
     return false;
   };
-  // Plans whose arrival limit a decision in the range fixed: plan id -> (limit, sequence).
-  std::map<std::string, std::pair<int64_t, uint64_t>> arrival_limits;
+  // Plans whose arrival limit a decision in the range fixed: the limit it recorded (the band's
+  // price or the order's limit then, whichever was tighter), where, and the band's own price when
+  // that decision was the plan's first, from the mid at arrival; and whether the plan's order
+  // has been amended since (an amended limit may be looser than the one recorded: the band's own
+  // price binds then, as the engine decides).
+  struct Fixed {
+    int64_t limit = 0;
+    uint64_t at = 0;
+    int64_t band = 0;
+    bool amended = false;
+  };
+  std::map<std::string, Fixed> arrival_limits;
   absl::Status s = store.Scan(from, to, [&](const PlanDelta& d, std::string_view canonical) {
+    if (d.has_amended()) {
+      if (auto fixed = arrival_limits.find(d.plan_id()); fixed != arrival_limits.end()) fixed->second.amended = true;
+      return true;
+    }
     if (!d.has_allocated()) return true;
     if (keep_going && !keep_going()) {
       r.stopped = true;
@@ -33,7 +47,8 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
     SolveInput input;
     if (!input.ParseFromString(*raw)) return fail(d.sequence(), "recorded inputs do not parse");
     if (auto fixed = arrival_limits.find(d.plan_id()); fixed != arrival_limits.end()) {
-      const auto [limit, at] = fixed->second;
+      const Fixed& f = fixed->second;
+      const int64_t limit = f.amended && f.band > 0 ? f.band : f.limit;
       const bool buy = input.side() == SIDE_BUY;
       const bool kept = input.arrival_band_bps() == 0 &&
                         ((input.has_limit_price() && solver::TighterLimit(limit, input.limit_price(), buy) ==
@@ -41,12 +56,17 @@ DecisionReport VerifyDecisions(const store::DeltaStore& store, uint64_t from, ui
                          input.arrival_limit() == limit);
       if (!kept) {
         return fail(d.sequence(), absl::StrCat("plan ", d.plan_id(), ": decided without its arrival limit ", limit,
-                                               " (fixed at sequence ", at, "): limit price ",
+                                               " (fixed at sequence ", f.at, "): limit price ",
                                                input.has_limit_price() ? absl::StrCat(input.limit_price()) : "none",
                                                ", arrival band ", input.arrival_band_bps(), " bp"));
       }
     } else if (d.allocated().stats().arrival_limit() != 0) {
-      arrival_limits[d.plan_id()] = {d.allocated().stats().arrival_limit(), d.sequence()};
+      Fixed f{d.allocated().stats().arrival_limit(), d.sequence(), 0, false};
+      if (!d.allocated().replan() && d.allocated().mid_price() > 0 && input.arrival_band_bps() > 0) {
+        f.band = solver::PriceBandLimit(d.allocated().mid_price(), input.arrival_band_bps(),
+                                        input.side() == SIDE_BUY, std::nullopt);
+      }
+      arrival_limits[d.plan_id()] = f;
     }
     absl::StatusOr<Decision> decision = solver::Solve(input);
     if (!decision.ok()) {

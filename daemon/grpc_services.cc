@@ -129,12 +129,8 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext*, const AmendPlanR
         "plan_id: \"", req->plan_id(), "\" is a cluster route (this node is in a cluster): cluster routes "
         "cannot be amended; cancel it (CancelPlan) and route the rest again")));
   }
-  RouterEngine::Amendment a;
-  a.quantity = req->quantity();
-  if (req->has_limit_price()) a.limit_price = req->limit_price();
-  a.reason = req->reason();
   bool changed = false;
-  absl::StatusOr<Plan> plan = engine_->Amend(req->plan_id(), a, &changed);
+  absl::StatusOr<Plan> plan = engine_->Amend(req->plan_id(), RouterEngine::Amendment::Of(*req), &changed);
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);
   resp->set_changed(changed);

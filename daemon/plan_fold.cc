@@ -5,6 +5,7 @@
 #include <map>
 
 #include "exo/fixed_point.h"
+#include "solver/solver.h"
 
 namespace exo::daemon {
 
@@ -125,6 +126,16 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_amendments(plan->amendments() + 1);
       plan->mutable_order()->set_quantity(a.quantity());
       if (a.has_limit_price()) plan->mutable_order()->set_limit_price(a.limit_price());
+      if (a.limit_removed()) plan->mutable_order()->clear_limit_price();
+      if (a.urgency() != URGENCY_UNSPECIFIED) plan->mutable_order()->set_urgency(a.urgency());
+      // The arrival limit the first decision fixed is the band's price or the order's limit
+      // then, whichever was tighter; the limit may now be looser or gone, so the band's own
+      // price binds from here (from the mid it was fixed from: the plan's first decision's,
+      // when that decision fixed it; otherwise the limit fixed stands, never looser).
+      if (plan->arrival_limit() > 0 && plan->arrival_mid() > 0 && plan->order().arrival_band_bps() > 0) {
+        plan->set_arrival_limit(solver::PriceBandLimit(plan->arrival_mid(), plan->order().arrival_band_bps(),
+                                                       plan->order().side() == SIDE_BUY, std::nullopt));
+      }
       break;
     }
     case PlanDelta::kFinished:

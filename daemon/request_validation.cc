@@ -78,8 +78,9 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
 
 absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
   EXO_RETURN_IF_ERROR(ValidatePlanId(r.plan_id()));
-  if (r.quantity() == 0 && !r.has_limit_price()) {
-    return Bad("quantity", "give a new quantity or limit_price (nothing to amend)");
+  if (r.quantity() == 0 && !r.has_limit_price() && !r.remove_limit() &&
+      r.urgency() == exoroute::v1::URGENCY_UNSPECIFIED) {
+    return Bad("quantity", "give a new quantity, limit_price, remove_limit or urgency (nothing to amend)");
   }
   if (r.quantity() < 0) return Bad("quantity", absl::StrCat("must be > 0 (or 0 to keep it), got ", r.quantity()));
   if (r.quantity() > kMaxUnits) {
@@ -87,6 +88,13 @@ absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
   }
   if (r.has_limit_price() && (r.limit_price() <= 0 || r.limit_price() > kMaxUnits)) {
     return Bad("limit_price", absl::StrCat("must be > 0 and <= ", kMaxUnits, " (2^53 units) when set, got ", r.limit_price()));
+  }
+  if (r.remove_limit() && r.has_limit_price()) {
+    return Bad("remove_limit", "not with limit_price: give a new limit or remove it, not both");
+  }
+  if (!exoroute::v1::Urgency_IsValid(r.urgency())) {
+    return Bad("urgency", absl::StrCat("must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset to keep it), got ",
+                                       r.urgency()));
   }
   if (r.reason().size() > 256) return Bad("reason", "at most 256 characters");
   return absl::OkStatus();

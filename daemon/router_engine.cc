@@ -417,8 +417,8 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
                                   cfg.routing(), std::nullopt, now);
   if (plan.arrival_limit() > 0) {  // Fixed by an earlier decision: it binds, or the order's if tighter.
     in.set_arrival_band_bps(0);
-    // (The arrival limit was the tighter of the two when it was fixed; an amendment since may
-    // have tightened the order's.)
+    // (Plan.arrival_limit: the tighter of the band's price and the order's limit when it was
+    // fixed, the band's own price after an amendment; the order's limit now binds if tighter.)
     in.set_limit_price(o.has_limit_price()
                            ? solver::TighterLimit(plan.arrival_limit(), o.limit_price(), o.side() == SIDE_BUY)
                            : plan.arrival_limit());
@@ -1238,6 +1238,8 @@ absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std:
 
 namespace {
 
+Urgency EffectiveUrgency(Urgency u) { return u == URGENCY_UNSPECIFIED ? URGENCY_NORMAL : u; }
+
 // An order check's error as an amendment's: it names the AmendPlan field ("quantity: …"), not
 // the order's ("order.quantity: …").
 absl::Status AsAmendment(absl::Status s) {
@@ -1247,6 +1249,16 @@ absl::Status AsAmendment(absl::Status s) {
 }
 
 }  // namespace
+
+RouterEngine::Amendment RouterEngine::Amendment::Of(const AmendPlanRequest& r) {
+  Amendment a;
+  a.quantity = r.quantity();
+  if (r.has_limit_price()) a.limit_price = r.limit_price();
+  a.remove_limit = r.remove_limit();
+  a.urgency = r.urgency();
+  a.reason = r.reason();
+  return a;
+}
 
 absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amendment& a, bool* changed) {
   *changed = false;
@@ -1277,6 +1289,11 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
     next = p.order();
     if (a.quantity != 0) next.set_quantity(a.quantity);
     if (a.limit_price.has_value()) next.set_limit_price(*a.limit_price);
+    if (a.remove_limit) next.clear_limit_price();
+    // Unset urgency is normal urgency: asking for the urgency the order already has is no change.
+    if (a.urgency != URGENCY_UNSPECIFIED && EffectiveUrgency(a.urgency) != EffectiveUrgency(next.urgency())) {
+      next.set_urgency(a.urgency);
+    }
     if (google::protobuf::util::MessageDifferencer::Equals(next, p.order())) return p;  // Already so.
     const uint32_t qs = p.instrument().qty_scale();
     int64_t open = 0;  // What open children may still fill: sent, so not taken back by an amendment.
@@ -1314,6 +1331,8 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
       (!p.order().has_limit_price() || next.limit_price() != p.order().limit_price())) {
     amended->set_limit_price(next.limit_price());
   }
+  amended->set_limit_removed(p.order().has_limit_price() && !next.has_limit_price());
+  if (next.urgency() != p.order().urgency()) amended->set_urgency(next.urgency());
   amended->set_reason(a.reason.empty() ? "amended by client" : a.reason);
   const uint32_t version = p.version();
   std::vector<PendingDelta> prefix;

@@ -31,6 +31,7 @@
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/recovery.pb.h"
+#include "exoroute/v1/router.pb.h"
 #include "exoroute/v1/types.pb.h"
 #include "daemon/latency_histogram.h"
 #include "daemon/node_events.h"
@@ -169,7 +170,7 @@ class RouterEngine {
                                                                size_t limit, bool* more) const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
   // A working executed plan's order amended (AmendPlan): its whole quantity (what has filled
-  // counts towards it) and/or its limit price. Recorded (PlanAmended) before the plan decides
+  // counts towards it), its limit price (or no limit: a market order) and/or its urgency. Recorded (PlanAmended) before the plan decides
   // on the new terms, then driven as after a fill: a re-plan at once when no child is open
   // (children already sent keep their terms), completed when the new quantity has filled.
   // The order's checks and risk limits apply to the new terms (the working quantity counts
@@ -179,7 +180,11 @@ class RouterEngine {
   struct Amendment {
     int64_t quantity = 0;                // 0: unchanged.
     std::optional<int64_t> limit_price;  // nullopt: unchanged.
+    bool remove_limit = false;           // A market order from now (not with limit_price).
+    exoroute::v1::Urgency urgency = exoroute::v1::URGENCY_UNSPECIFIED;  // Unspecified: unchanged.
     std::string reason;                  // "" : "amended by client".
+    // What an AmendPlan request asks for (validated: ValidateAmend).
+    static Amendment Of(const exoroute::v1::AmendPlanRequest& r);
   };
   absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
   // Waits until every execution report the venues delivered so far has been handled (applied

@@ -21,7 +21,7 @@ enum Kind : uint8_t {
   kFinished = 7,
   kPrivacyRefused = 8,
   kGovernance = 9,
-  kAmended = 10,  // Format 4.
+  kAmended = 10,  // Format 4 (5: with a removed limit or an urgency).
 };
 
 class Writer {
@@ -222,10 +222,14 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
 }
 
 // The oldest format that holds every field `d` carries (the encoder's choice, the decoder's
-// check): 4 for an amendment, else 3 for an order's arrival band or a decision's arrival limit,
-// else 2 for an order's urgency or a decision's band limit, else 1.
+// check): 5 for an amendment that removes the limit or sets an urgency, else 4 for an
+// amendment, else 3 for an order's arrival band or a decision's arrival limit, else 2 for an
+// order's urgency or a decision's band limit, else 1.
 uint8_t FormatOf(const PlanDelta& d) {
-  if (d.has_amended()) return kCanonicalFormat4;
+  if (d.has_amended()) {
+    const PlanAmended& a = d.amended();
+    return a.limit_removed() || a.urgency() != URGENCY_UNSPECIFIED ? kCanonicalFormat5 : kCanonicalFormat4;
+  }
   if ((d.has_created() && d.created().order().arrival_band_bps() != 0) ||
       (d.has_allocated() && d.allocated().stats().arrival_limit() != 0)) {
     return kCanonicalFormat3;
@@ -325,6 +329,10 @@ std::string EncodeCanonical(const PlanDelta& d) {
       w.Bool(a.has_limit_price());
       if (a.has_limit_price()) w.I64(a.limit_price());
       w.Str(a.reason());
+      if (format >= kCanonicalFormat5) {
+        w.Bool(a.limit_removed());
+        w.Enum(a.urgency());
+      }
       break;
     }
     case PlanDelta::kFinished:
@@ -344,7 +352,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat4)) {
+  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat5)) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
   const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
@@ -429,6 +437,10 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         a->set_quantity(r.I64());
         if (r.Bool()) a->set_limit_price(r.I64());
         a->set_reason(r.Str());
+        if (format >= kCanonicalFormat5) {
+          a->set_limit_removed(r.Bool());
+          a->set_urgency(r.Enum<Urgency>(Urgency_IsValid));
+        }
         break;
       }
       default:

@@ -24,6 +24,7 @@ inline constexpr uint8_t kCanonicalFormat = 1;
 inline constexpr uint8_t kCanonicalFormat2 = 2;
 inline constexpr uint8_t kCanonicalFormat3 = 3;
 inline constexpr uint8_t kCanonicalFormat4 = 4;
+inline constexpr uint8_t kCanonicalFormat5 = 5;
 
 // Encodes every field except prev_hash and hash. The delta must have a `change` set.
 std::string EncodeCanonical(const exoroute::v1::PlanDelta& delta);

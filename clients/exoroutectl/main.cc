@@ -70,11 +70,12 @@ commands:
   plan cancel --all [--symbol S] [--reason TEXT]
                                         cancel every plan the node is working (of S): exit 1
                                         if any could not be cancelled
-  plan amend ID [--qty Q] [--limit P] [--reason TEXT]
+  plan amend ID [--qty Q] [--limit P | --market] [--urgency U] [--reason TEXT]
                                         amend a working executed plan's order: Q is its new
                                         whole quantity (what has filled counts), P its new
-                                        limit; the rest is decided on them at once (children
-                                        already at venues keep their terms)
+                                        limit (--market: none; an arrival band still binds),
+                                        U its new urgency; the rest is decided on them at once
+                                        (children already at venues keep their terms)
   plan books ID [--version N|last] [--out FILE [--config-out FILE]]
                                         the books a decision of the plan read (the first, the
                                         one at version N, or the latest) as a book file for
@@ -279,6 +280,17 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
+// --urgency low|normal|high ("low" -> URGENCY_LOW, and so on); unspecified when not given.
+absl::StatusOr<Urgency> UrgencyFlag(const Args& a) {
+  Urgency u = URGENCY_UNSPECIFIED;
+  if (!a.Has("urgency")) return u;
+  if (!Urgency_Parse(absl::StrCat("URGENCY_", absl::AsciiStrToUpper(a.Get("urgency"))), &u) ||
+      u == URGENCY_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat("--urgency must be low, normal or high, got \"", a.Get("urgency"), "\""));
+  }
+  return u;
+}
+
 // An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and
 // --arrival-band-bps N (route and solve).
 absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
@@ -287,16 +299,9 @@ absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
   auto max_venues = a.GetUint("max-venues", 0);
   if (!max_venues.ok()) return max_venues.status();
   o->set_max_venues(static_cast<uint32_t>(*max_venues));
-  if (a.Has("urgency")) {
-    // "low" -> URGENCY_LOW, and so on.
-    Urgency u = URGENCY_UNSPECIFIED;
-    if (!Urgency_Parse(absl::StrCat("URGENCY_", absl::AsciiStrToUpper(a.Get("urgency"))), &u) ||
-        u == URGENCY_UNSPECIFIED) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--urgency must be low, normal or high, got \"", a.Get("urgency"), "\""));
-    }
-    o->set_urgency(u);
-  }
+  absl::StatusOr<Urgency> urgency = UrgencyFlag(a);
+  if (!urgency.ok()) return urgency.status();
+  if (*urgency != URGENCY_UNSPECIFIED) o->set_urgency(*urgency);
   auto arrival = a.GetUint("arrival-band-bps", 0);
   if (!arrival.ok()) return arrival.status();
   if (*arrival > daemon::kMaxArrivalBandBps) {
@@ -460,7 +465,14 @@ int PlanCancelAllCmd(Context& c) {
 
 // `plan amend ID`: the new terms in the plan's own decimals (read from the plan first).
 int PlanAmendCmd(Context& c, const std::string& id) {
-  if (!c.args.Has("qty") && !c.args.Has("limit")) return Usage("plan amend: give --qty, --limit or both");
+  if (!c.args.Has("qty") && !c.args.Has("limit") && !c.args.Has("market") && !c.args.Has("urgency")) {
+    return Usage("plan amend: give --qty, --limit, --market or --urgency (or several)");
+  }
+  if (c.args.Has("limit") && c.args.Has("market")) {
+    return Usage("plan amend: --limit or --market, not both (a new limit, or none)");
+  }
+  absl::StatusOr<Urgency> urgency = UrgencyFlag(c.args);
+  if (!urgency.ok()) return Usage(absl::StrCat("plan amend: ", urgency.status().message()));
   auto p = FetchPlan(c, id);
   if (!p.ok()) return Fail(p.status());
   AmendPlanRequest req;
@@ -478,6 +490,8 @@ int PlanAmendCmd(Context& c, const std::string& id) {
     if (*px <= 0) return Usage(absl::StrCat("plan amend: --limit: must be > 0, got \"", c.args.Get("limit"), "\""));
     req.set_limit_price(*px);
   }
+  req.set_remove_limit(c.args.Has("market"));
+  req.set_urgency(*urgency);
   absl::StatusOr<AmendPlanResponse> amended = Unary(c, &RouterService::Stub::AmendPlan, req);
   if (!amended.ok()) return Fail(amended.status());
   if (c.json) {
@@ -1579,7 +1593,7 @@ int Main(int argc, char** argv) {
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue", "since", "until"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
-                             "csv"});
+                             "csv", "market"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);

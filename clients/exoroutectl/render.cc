@@ -21,6 +21,9 @@ namespace {
 
 std::string Side(exoroute::v1::Side s) { return s == SIDE_BUY ? "buy" : s == SIDE_SELL ? "sell" : "?"; }
 
+// "LOW", "NORMAL", "HIGH".
+std::string UrgencyWord(Urgency u) { return Urgency_Name(u).substr(8); }
+
 struct Fmt {
   const Instrument* inst;
   std::string Px(int64_t v) const { return inst ? FormatDecimal(v, inst->price_scale()) : absl::StrCat(v); }
@@ -82,7 +85,7 @@ std::string RenderPlan(const Plan& p) {
                   "  ", TimeInForce_Name(o.time_in_force()).substr(14),
                   o.expire_after_ms() ? absl::StrCat(" ", o.expire_after_ms(), " ms") : "", "  ",
                   p.mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
-                  o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat("  urgency ", Urgency_Name(o.urgency()).substr(8)) : "",
+                  o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat("  urgency ", UrgencyWord(o.urgency())) : "",
                   o.arrival_band_bps() > 0
                       ? absl::StrCat("  arrival band ", o.arrival_band_bps(), " bp",
                                      p.arrival_limit() > 0 ? absl::StrCat(" (limit ", f.Px(p.arrival_limit()), ")")
@@ -457,7 +460,7 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       detail = absl::StrCat(Side(o.side()), " ", f.Qty(o.quantity()), " ", o.symbol(),
                             o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : "",
                             " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
-                            o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", Urgency_Name(o.urgency()).substr(8)) : "",
+                            o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", UrgencyWord(o.urgency())) : "",
                             o.arrival_band_bps() > 0 ? absl::StrCat(" arrival band ", o.arrival_band_bps(), " bp") : "");
       break;
     }
@@ -498,6 +501,8 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
       const PlanAmended& a = d.amended();
       detail = absl::StrCat("quantity ", f.Qty(a.quantity()),
                             a.has_limit_price() ? absl::StrCat(" limit ", f.Px(a.limit_price())) : "",
+                            a.limit_removed() ? " market (limit removed)" : "",
+                            a.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", UrgencyWord(a.urgency())) : "",
                             a.reason().empty() ? "" : absl::StrCat(": ", a.reason()));
       break;
     }

@@ -1,6 +1,6 @@
 """exoroute Python SDK: a small client for exorouted and an independent chain verifier.
 
-The verifier implements docs/replay-and-audit.md (canonical encoding, formats 1 to 4) with nothing
+The verifier implements docs/replay-and-audit.md (canonical encoding, formats 1 to 5) with nothing
 but the standard library, so a chain can be checked without trusting exoroute's own code.
 Needs Debian's python3-grpcio, protobuf-compiler and protobuf-compiler-grpc
 (use /usr/bin/python3).
@@ -141,12 +141,16 @@ class Client:
         req = self.pb["router"].CancelPlanRequest(plan_id=plan_id, reason=reason)
         return self.router.CancelPlan(req, timeout=self.timeout).plan
 
-    def amend(self, plan_id, quantity=0, limit_price=None, reason=""):
+    def amend(self, plan_id, quantity=0, limit_price=None, reason="", market=False, urgency=None):
         """Amends a working executed plan's order (units, as on the wire): its whole quantity
-        (0 keeps it) and/or its limit price (None keeps it). Returns (plan, changed)."""
-        req = self.pb["router"].AmendPlanRequest(plan_id=plan_id, quantity=quantity, reason=reason)
+        (0 keeps it), its limit price (None keeps it; market=True removes it) and its urgency
+        ("low", "normal", "high"; None keeps it). Returns (plan, changed)."""
+        req = self.pb["router"].AmendPlanRequest(plan_id=plan_id, quantity=quantity, reason=reason,
+                                                 remove_limit=market)
         if limit_price is not None:
             req.limit_price = limit_price
+        if urgency is not None:
+            req.urgency = getattr(self.pb["types"], "URGENCY_" + urgency.upper())
         r = self.router.AmendPlan(req, timeout=self.timeout)
         return r.plan, r.changed
 
@@ -223,7 +227,7 @@ class Client:
                                        timeout=self.timeout).signed_head
 
 
-# ---- Canonical encoding, formats 1 to 4 (docs/replay-and-audit.md) ----
+# ---- Canonical encoding, formats 1 to 5 (docs/replay-and-audit.md) ----
 
 def _u8(v): return struct.pack(">B", v)
 def _u32(v): return struct.pack(">I", v)
@@ -251,12 +255,13 @@ KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done":
 
 
 def _format(d):
-    """The oldest format holding every field the delta carries: 4 for an amendment, else 3 for an
-    order's arrival band or a decision's arrival limit, else 2 for an order's urgency or a
-    decision's price band limit, else 1."""
+    """The oldest format holding every field the delta carries: 5 for an amendment that removes
+    the limit or sets an urgency, else 4 for an amendment, else 3 for an order's arrival band or a
+    decision's arrival limit, else 2 for an order's urgency or a decision's price band limit,
+    else 1."""
     kind = d.WhichOneof("change")
     if kind == "amended":
-        return 4
+        return 5 if d.amended.limit_removed or d.amended.urgency != 0 else 4
     if ((kind == "created" and d.created.order.arrival_band_bps != 0) or
             (kind == "allocated" and d.allocated.stats.arrival_limit != 0)):
         return 3
@@ -316,6 +321,8 @@ def encode_canonical(d):
         a = d.amended
         has_limit = a.HasField("limit_price")
         out += _i64(a.quantity) + _bool(has_limit) + (_i64(a.limit_price) if has_limit else b"") + _str(a.reason)
+        if fmt >= 5:
+            out += _bool(a.limit_removed) + _u32(a.urgency)
     else:
         raise ValueError(f"delta {d.sequence} has no change")
     return out

@@ -13,8 +13,11 @@
 #include "daemon/decision_audit.h"
 #include "daemon/plan_fold.h"
 #include "daemon/router_engine.h"
+#include "exo/deterministic.h"
 #include "exo/fixed_point.h"
 #include "absl/strings/str_cat.h"
+#include "solver/solver.h"
+#include "store/delta_codec.h"
 #include "tests/testing/tap_venue.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
@@ -72,6 +75,26 @@ std::vector<PlanDelta> StoredDeltas(const exo::store::DeltaStore& store, const s
                  out.push_back(d);
                  return true;
                }).ok());
+  return out;
+}
+
+// The version of the plan's amendment (the first), from its stored deltas.
+uint32_t AmendedAt(const exo::store::DeltaStore& store, const std::string& id) {
+  for (const PlanDelta& d : StoredDeltas(store, id)) {
+    if (d.has_amended()) return d.plan_version();
+  }
+  FAIL("plan " << id << " has no amendment");
+  return 0;
+}
+
+// The plan's children sent after its version `v` (a child's ClOrdID ends with the version of
+// the delta that sent it).
+std::vector<ChildState> ChildrenAfter(const Plan& p, uint32_t v) {
+  std::vector<ChildState> out;
+  for (const ChildState& c : p.children()) {
+    const std::string& id = c.order().cl_ord_id();
+    if (std::stoul(id.substr(id.rfind('.') + 1)) > v) out.push_back(c);
+  }
   return out;
 }
 
@@ -361,22 +384,187 @@ TEST_CASE("a limit amended inside an order's fixed arrival limit binds every lat
   bool changed = false;
   auto amended = engine.Amend("band", Limit(limit), &changed);
   REQUIRE(amended.ok());
-  const int before = routed->children_size();
+  const uint32_t at = AmendedAt(*started->store, "band");
   // The books refill every 20 ms; wait for decisions after the amendment.
-  int after = 0;
-  for (int i = 0; i < 500 && after < 3; ++i) {
+  for (int i = 0; i < 500 && ChildrenAfter(*engine.GetPlan("band"), at).size() < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    after = engine.GetPlan("band")->children_size() - before;
   }
   REQUIRE(engine.Cancel("band", "test over").ok());
   const Plan done = WaitSettled(engine, "band");
-  REQUIRE(done.children_size() - before >= 1);
+  const std::vector<ChildState> after = ChildrenAfter(done, at);
+  REQUIRE(after.size() >= 1);
   CHECK(done.arrival_limit() == routed->arrival_limit());  // Still the plan's arrival limit.
-  for (int i = before; i < done.children_size(); ++i) {
-    INFO("child " << done.children(i).order().cl_ord_id());
-    CHECK(done.children(i).order().limit_price() <= limit);
+  for (const ChildState& c : after) {
+    INFO("child " << c.order().cl_ord_id());
+    CHECK(c.order().limit_price() <= limit);
   }
   CHECK(exo::daemon::VerifyDecisions(*started->store, 0, 0).ok);
+  engine.Stop();
+}
+
+TEST_CASE("an order amended to market is decided up to its arrival band's own price, not the limit it had",
+          "[amend]") {
+  TempDir dir;
+  auto started = StartFastNode(dir.path());
+  RouterEngine& engine = *started->engine;
+  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(books.ok());
+  int64_t lowest = 0;
+  for (const auto& v : books->venues()) {
+    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
+  }
+  REQUIRE(lowest > 0);
+  // More than every book holds, with a 10 % arrival band and a limit two USD above the best
+  // ask: the limit is the tighter, so it is the arrival limit the first decision fixes.
+  const int64_t old_limit = lowest + 200;
+  ParentOrder order = BtcOrder("mkt", SIDE_BUY, 400 * kBtc);
+  order.set_arrival_band_bps(1000);
+  order.set_limit_price(old_limit);
+  auto routed = engine.Route(order, ROUTE_MODE_EXECUTE);
+  REQUIRE(routed.ok());
+  REQUIRE(routed->arrival_mid() > 0);
+  REQUIRE(routed->arrival_limit() == old_limit);
+  const int64_t band = exo::solver::PriceBandLimit(routed->arrival_mid(), 1000, /*buy=*/true, std::nullopt);
+  REQUIRE(band > old_limit + 10'000);
+
+  RouterEngine::Amendment a;
+  a.remove_limit = true;
+  a.reason = "take it";
+  bool changed = false;
+  auto amended = engine.Amend("mkt", a, &changed);
+  REQUIRE(amended.ok());
+  CHECK(changed);
+  CHECK_FALSE(amended->order().has_limit_price());
+  CHECK(amended->routed_order().limit_price() == old_limit);
+  const uint32_t at = AmendedAt(*started->store, "mkt");
+  // The books refill every 20 ms; wait for decisions after the amendment.
+  for (int i = 0; i < 500 && ChildrenAfter(*engine.GetPlan("mkt"), at).size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(engine.Cancel("mkt", "test over").ok());
+  const std::vector<ChildState> after = ChildrenAfter(WaitSettled(engine, "mkt"), at);
+  REQUIRE(after.size() >= 1);
+  // Every child after the amendment within the band's own price, and some beyond the old limit
+  // (the books go 10 to 20 USD past the mid): the arrival limit the first decision recorded was
+  // the old limit, which no longer binds.
+  bool beyond = false;
+  for (const ChildState& c : after) {
+    INFO("child " << c.order().cl_ord_id());
+    CHECK(c.order().limit_price() <= band);
+    beyond = beyond || c.order().limit_price() > old_limit;
+  }
+  CHECK(beyond);
+  // Recorded as format 5, before the decisions on it; the audit's arrival-limit check agrees.
+  bool found = false;
+  REQUIRE(started->store->ScanPlan("mkt", 1, [&](const PlanDelta& d, std::string_view canonical) {
+                     if (!d.has_amended()) return true;
+                     found = true;
+                     CHECK(d.amended().limit_removed());
+                     CHECK_FALSE(d.amended().has_limit_price());
+                     CHECK(d.amended().urgency() == URGENCY_UNSPECIFIED);
+                     CHECK(d.amended().reason() == "take it");
+                     CHECK(canonical[0] == exo::store::kCanonicalFormat5);
+                     return true;
+                   }).ok());
+  CHECK(found);
+  auto report = exo::daemon::VerifyDecisions(*started->store, 0, 0);
+  CHECK(report.error == "");
+  CHECK(report.ok);
+  CHECK(started->store->Verify(0, 0, nullptr).ok);
+  const Plan last = *engine.GetPlan("mkt");
+  CHECK(last.arrival_limit() == band);  // The band's own price, since the amendment.
+  engine.Stop();
+  started->engine.reset();
+
+  // The band still binds in the audit's eyes: a later decision recorded without it (appended
+  // here as a faulty engine would have) is named, with the band's own price.
+  absl::StatusOr<SolveInput> loose = exo::testing::FirstDecisionInput(*started->store, "mkt");
+  REQUIRE(loose.ok());
+  loose->set_arrival_band_bps(0);
+  loose->clear_limit_price();
+  *loose->mutable_previous() = last.allocations();
+  auto unprotected = exo::solver::Solve(*loose);
+  REQUIRE(unprotected.ok());
+  PlanDelta faulty;
+  faulty.set_plan_id("mkt");
+  faulty.set_plan_version(last.version() + 1);
+  faulty.set_event_time_ns(last.updated_time_ns() + 1);
+  *faulty.mutable_allocated() = exo::solver::ToPlanAllocated(*unprotected, last.allocations(), /*replan=*/true);
+  auto appended = started->store->Append({{faulty, exo::SerializeDeterministic(*loose)}});
+  REQUIRE(appended.ok());
+  report = exo::daemon::VerifyDecisions(*started->store, 0, 0);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_sequence == appended->front().sequence());
+  CHECK(report.error.rfind(absl::StrCat("plan mkt: decided without its arrival limit ", band, " (fixed at sequence "), 0) == 0);
+}
+
+TEST_CASE("an order amended from low to high urgency is decided without its band from then on; normal is unset",
+          "[amend]") {
+  TempDir dir;
+  auto started = StartFastNode(dir.path());
+  RouterEngine& engine = *started->engine;
+  // Low urgency: each decision takes only what lies within 2 bp of the best price.
+  ParentOrder order = BtcOrder("slow", SIDE_BUY, 400 * kBtc);
+  order.set_urgency(URGENCY_LOW);
+  auto routed = engine.Route(order, ROUTE_MODE_EXECUTE);
+  REQUIRE(routed.ok());
+  REQUIRE(routed->status() == PLAN_STATUS_WORKING);
+  RouterEngine::Amendment a;
+  a.urgency = URGENCY_HIGH;
+  bool changed = false;
+  auto amended = engine.Amend("slow", a, &changed);
+  REQUIRE(amended.ok());
+  CHECK(changed);
+  CHECK(amended->order().urgency() == URGENCY_HIGH);
+  CHECK(amended->routed_order().urgency() == URGENCY_LOW);
+  // Asking again for what it has: nothing recorded.
+  const uint32_t version = amended->version();
+  REQUIRE(engine.Amend("slow", a, &changed).ok());
+  CHECK_FALSE(changed);
+  CHECK(engine.GetPlan("slow")->amendments() == 1);
+  // Decided again once the children open at the amendment are done.
+  const uint32_t at = AmendedAt(*started->store, "slow");
+  for (int i = 0; i < 500 && ChildrenAfter(*engine.GetPlan("slow"), at).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(engine.Cancel("slow", "test over").ok());
+  const Plan done = WaitSettled(engine, "slow");
+  CHECK(done.version() > version);
+  // Every decision before the amendment had a band limit; none after it.
+  int banded = 0, unbanded = 0, amendments = 0;
+  REQUIRE(started->store->ScanPlan("slow", 1, [&](const PlanDelta& d, std::string_view) {
+                     if (d.has_amended()) {
+                       ++amendments;
+                       CHECK(d.amended().urgency() == URGENCY_HIGH);
+                       CHECK_FALSE(d.amended().limit_removed());
+                     } else if (d.has_allocated()) {
+                       INFO("sequence " << d.sequence());
+                       if (amendments == 0) {
+                         CHECK(d.allocated().stats().price_band_limit() != 0);
+                         ++banded;
+                       } else {
+                         CHECK(d.allocated().stats().price_band_limit() == 0);
+                         ++unbanded;
+                       }
+                     }
+                     return true;
+                   }).ok());
+  CHECK(amendments == 1);
+  CHECK(banded >= 1);
+  CHECK(unbanded >= 1);
+  CHECK(exo::daemon::VerifyDecisions(*started->store, 0, 0).ok);
+
+  // An order with no urgency is at normal urgency: amending it to normal changes nothing.
+  TempDir dir2;
+  TapNode n(dir2.path());
+  n.RouteAtTap(BtcOrder("plain", SIDE_BUY, kBtc));
+  RouterEngine::Amendment normal;
+  normal.urgency = URGENCY_NORMAL;
+  auto same = n.engine->Amend("plain", normal, &changed);
+  REQUIRE(same.ok());
+  CHECK_FALSE(changed);
+  CHECK(same->amendments() == 0);
+  CHECK(same->order().urgency() == URGENCY_UNSPECIFIED);
   engine.Stop();
 }
 
@@ -392,6 +580,7 @@ TEST_CASE("random amendments of working plans never fill past the order and repl
   for (int k = 0; k < 8; ++k) {
     ParentOrder o = BtcOrder("r" + std::to_string(k), k % 2 ? SIDE_SELL : SIDE_BUY, pick(1, 3000) * lot);
     if (k % 3 == 0) o.set_limit_price(k % 2 ? 6'600'000 : 6'400'000);  // Out of reach: rests.
+    if (k % 4 == 1) o.set_arrival_band_bps(50);
     REQUIRE(engine.Route(o, ROUTE_MODE_EXECUTE).ok());
     ids.push_back(o.id());
   }
@@ -401,6 +590,11 @@ TEST_CASE("random amendments of working plans never fill past the order and repl
     RouterEngine::Amendment a;
     if (pick(0, 2) > 0) a.quantity = pick(1, 3000) * lot;
     if (a.quantity == 0 || pick(0, 3) == 0) a.limit_price = pick(6'400'000, 6'600'000);
+    if (a.limit_price.has_value() && pick(0, 4) == 0) {
+      a.limit_price.reset();
+      a.remove_limit = true;
+    }
+    if (pick(0, 3) == 0) a.urgency = static_cast<Urgency>(pick(1, 3));
     bool changed = false;
     absl::StatusOr<Plan> p = engine.Amend(id, a, &changed);
     if (p.ok()) {

@@ -99,4 +99,19 @@ TEST_CASE("an amendment changes the order's quantity and limit and keeps the ord
   CHECK(p.routed_order().quantity() == 10);  // The first amendment's "before", kept.
   CHECK(p.routed_order().limit_price() == 500);
   CHECK(p.status() == PLAN_STATUS_WORKING);
+  // To market, then an urgency: the limit goes, the urgency comes, the quantity is as given.
+  PlanDelta market;
+  market.mutable_amended()->set_quantity(8);
+  market.mutable_amended()->set_limit_removed(true);
+  ApplyDelta(market, &p);
+  CHECK_FALSE(p.order().has_limit_price());
+  CHECK(p.order().urgency() == URGENCY_UNSPECIFIED);
+  PlanDelta urgent;
+  urgent.mutable_amended()->set_quantity(8);
+  urgent.mutable_amended()->set_urgency(URGENCY_HIGH);
+  ApplyDelta(urgent, &p);
+  CHECK_FALSE(p.order().has_limit_price());
+  CHECK(p.order().urgency() == URGENCY_HIGH);
+  CHECK(p.amendments() == 4);
+  CHECK(p.routed_order().limit_price() == 500);
 }

@@ -134,7 +134,7 @@ TEST_CASE("an amend request is checked and its fields named", "[validation]") {
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     return std::string(s.message());
   };
-  CHECK(error(r) == "quantity: give a new quantity or limit_price (nothing to amend)");
+  CHECK(error(r) == "quantity: give a new quantity, limit_price, remove_limit or urgency (nothing to amend)");
   r.set_quantity(5);
   CHECK(ValidateAmend(r).ok());
   r.set_quantity(-5);
@@ -149,6 +149,16 @@ TEST_CASE("an amend request is checked and its fields named", "[validation]") {
   r.set_reason(std::string(257, 'x'));
   CHECK(error(r) == "reason: at most 256 characters");
   r.set_reason("");
+  r.set_remove_limit(true);  // With a new limit too: which?
+  CHECK(error(r) == "remove_limit: not with limit_price: give a new limit or remove it, not both");
+  r.clear_limit_price();
+  CHECK(ValidateAmend(r).ok());  // To market alone.
+  r.set_remove_limit(false);
+  r.set_urgency(URGENCY_HIGH);
+  CHECK(ValidateAmend(r).ok());  // An urgency alone.
+  r.set_urgency(static_cast<Urgency>(7));
+  CHECK(error(r) == "urgency: must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset to keep it), got 7");
+  r.set_urgency(URGENCY_UNSPECIFIED);
   r.set_plan_id("");
   CHECK(error(r).rfind("plan_id: ", 0) == 0);
 }

@@ -4,8 +4,9 @@
 // is replaced by the fresh plan's unless it is empty or the input's reason starts with "other"
 // (then it names no plan). Checks: validation refuses only with INVALID_ARGUMENT; the engine
 // refuses with a client's status (never INTERNAL, UNKNOWN or DATA_LOSS; NOT_FOUND for no plan); an
-// amendment taken is in force (the quantity and limit asked for, or kept), counted once when it
-// changed something, and the plan never fills past its quantity. Each plan is cancelled after.
+// amendment taken is in force (the quantity, limit or none, and urgency asked for, or kept),
+// counted once when it changed something, and the plan never fills past its quantity. Each plan
+// is cancelled after.
 #include <atomic>
 #include <optional>
 
@@ -20,12 +21,15 @@ namespace exo::fuzz {
 
 std::vector<std::string> Seeds() {
   std::vector<std::string> out;
-  auto add = [&out](int64_t qty, std::optional<int64_t> limit, const std::string& reason) {
+  auto add = [&out](int64_t qty, std::optional<int64_t> limit, const std::string& reason, bool market = false,
+                    Urgency urgency = URGENCY_UNSPECIFIED) {
     AmendPlanRequest r;
     r.set_plan_id("fresh");
     r.set_quantity(qty);
     if (limit) r.set_limit_price(*limit);
     r.set_reason(reason);
+    r.set_remove_limit(market);
+    r.set_urgency(urgency);
     out.push_back(r.SerializeAsString());
   };
   add(200'000'000, std::nullopt, "double it");
@@ -38,6 +42,11 @@ std::vector<std::string> Seeds() {
   add(-5, std::nullopt, "negative");
   add(100'000'000, std::nullopt, "the same terms");
   add(100'000'000, 100, "other plan");
+  add(0, std::nullopt, "to market", /*market=*/true);  // Fills on the sim venues.
+  add(0, std::nullopt, "hurry", false, URGENCY_HIGH);
+  add(0, std::nullopt, "normal is unset", false, URGENCY_NORMAL);
+  add(0, 6'510'000, "a limit and market", true);
+  add(0, std::nullopt, "no such urgency", false, static_cast<Urgency>(9));
   return out;
 }
 
@@ -64,12 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)engine.Cancel(order.id(), "fuzz");
     return 0;
   }
-  exo::daemon::RouterEngine::Amendment a;
-  a.quantity = req.quantity();
-  if (req.has_limit_price()) a.limit_price = req.limit_price();
-  a.reason = req.reason();
   bool changed = false;
-  absl::StatusOr<Plan> plan = engine.Amend(req.plan_id(), a, &changed);
+  absl::StatusOr<Plan> plan = engine.Amend(req.plan_id(), exo::daemon::RouterEngine::Amendment::Of(req), &changed);
   if (!plan.ok()) {
     const absl::StatusCode code = plan.status().code();
     FUZZ_CHECK(code != absl::StatusCode::kInternal && code != absl::StatusCode::kUnknown &&
@@ -82,12 +87,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(!other, "an amendment of a plan that does not exist was taken");
   const int64_t want_qty = req.quantity() != 0 ? req.quantity() : order.quantity();
-  const int64_t want_limit = req.has_limit_price() ? req.limit_price() : order.limit_price();
+  // 0: no limit (to market).
+  const int64_t want_limit = req.has_limit_price() ? req.limit_price() : req.remove_limit() ? 0 : order.limit_price();
+  // The order's is unset (normal): normal asked is no change.
+  const Urgency want_urgency = req.urgency() == URGENCY_NORMAL ? URGENCY_UNSPECIFIED : req.urgency();
   FUZZ_CHECK(plan->order().quantity() == want_qty, "quantity %lld in force, %lld asked",
              static_cast<long long>(plan->order().quantity()), static_cast<long long>(want_qty));
-  FUZZ_CHECK(plan->order().limit_price() == want_limit, "limit %lld in force, %lld asked",
-             static_cast<long long>(plan->order().limit_price()), static_cast<long long>(want_limit));
-  FUZZ_CHECK(changed == (want_qty != order.quantity() || want_limit != order.limit_price()),
+  FUZZ_CHECK(plan->order().has_limit_price() == (want_limit != 0) && plan->order().limit_price() == want_limit,
+             "limit %lld in force, %lld asked", static_cast<long long>(plan->order().limit_price()),
+             static_cast<long long>(want_limit));
+  FUZZ_CHECK(plan->order().urgency() == want_urgency, "urgency %d in force, %d asked", plan->order().urgency(),
+             req.urgency());
+  FUZZ_CHECK(changed == (want_qty != order.quantity() || want_limit != order.limit_price() ||
+                         want_urgency != URGENCY_UNSPECIFIED),
              "changed %d for the same terms or new ones", changed);
   FUZZ_CHECK(plan->amendments() == (changed ? 1u : 0u), "%u amendments", plan->amendments());
   (void)engine.Cancel(order.id(), "fuzz");

@@ -878,7 +878,18 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(again.out.rfind("plan rest already has these terms: nothing amended\n", 0) == 0);
   auto nothing = Ctl(*d, {"plan", "amend", "rest"});
   CHECK(nothing.exit_code == 2);
-  CHECK(nothing.err.find("plan amend: give --qty, --limit or both") != std::string::npos);
+  CHECK(nothing.err.find("plan amend: give --qty, --limit, --market or --urgency (or several)") != std::string::npos);
+  auto both = Ctl(*d, {"plan", "amend", "rest", "--limit", "5", "--market"});
+  CHECK(both.exit_code == 2);
+  CHECK(both.err.find("plan amend: --limit or --market, not both (a new limit, or none)") != std::string::npos);
+  auto soon = Ctl(*d, {"plan", "amend", "rest", "--urgency", "soon"});
+  CHECK(soon.exit_code == 2);
+  CHECK(soon.err.find("plan amend: --urgency must be low, normal or high, got \"soon\"") != std::string::npos);
+  auto urgent = Ctl(*d, {"plan", "amend", "rest", "--urgency", "high"});
+  INFO(urgent.out << urgent.err);
+  REQUIRE(urgent.exit_code == 0);
+  CHECK(urgent.out.find("order     buy 0.40000000 BTC-USD limit 1.00  GTC  EXECUTE  urgency HIGH") != std::string::npos);
+  CHECK(urgent.out.find("amended   2 times, routed as 0.50000000 limit 1.00\n") != std::string::npos);
   auto off_lot = Ctl(*d, {"plan", "amend", "rest", "--qty", "0.4000001"});
   CHECK(off_lot.exit_code == 1);
   CHECK(off_lot.err.rfind("exoroutectl: INVALID_ARGUMENT: quantity: 0.40000010 is not a multiple of the smallest lot", 0) == 0);
@@ -887,13 +898,14 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   auto reach = Ctl(*d, {"plan", "amend", "rest", "--limit", "100000"});
   INFO(reach.out << reach.err);
   REQUIRE(reach.exit_code == 0);
-  CHECK(reach.out.find("amended   2 times, routed as 0.50000000 limit 1.00\n") != std::string::npos);
+  CHECK(reach.out.find("amended   3 times, routed as 0.50000000 limit 1.00\n") != std::string::npos);
   REQUIRE(Ctl(*d, {"watch", "rest"}).exit_code == 0);  // Until it settles.
   auto shown = Ctl(*d, {"plan", "show", "rest"});
   CHECK(shown.out.find("plan      rest  COMPLETED") != std::string::npos);
   CHECK(shown.out.find("filled    0.40000000 of 0.40000000") != std::string::npos);
   auto replay = Ctl(*d, {"replay", "--plan", "rest"});
   CHECK(replay.out.find("amended    quantity 0.40000000: desk trims\n") != std::string::npos);
+  CHECK(replay.out.find("amended    quantity 0.40000000 urgency HIGH: amended by client\n") != std::string::npos);
   CHECK(replay.out.find("amended    quantity 0.40000000 limit 100000.00: amended by client\n") != std::string::npos);
   auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
   INFO(verify.out << verify.err);
@@ -909,7 +921,7 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   const std::vector<std::string> fields =
       absl::StrSplit(report.out.substr(row + 1, report.out.find('\n', row + 1) - row - 1), ',');
   REQUIRE(fields.size() == 16);
-  CHECK(fields[12] == "2");  // amendments
+  CHECK(fields[12] == "3");  // amendments
   auto table = Ctl(*d, {"report", "--symbol", "BTC-USD"});
   CHECK(table.out.find("BTC-USD buy: 1 plan, filled 0.40000000 for ") != std::string::npos);
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"report", "--csv", "--data-dir", dir.path()});
@@ -918,7 +930,7 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(Ctl(*d, {"report", "--csv", "--json"}).exit_code == 2);
   auto json = Ctl(*d, {"report", "--json"});
   CHECK(json.out.rfind("{\"plan_id\":\"rest\",\"symbol\":\"BTC-USD\",\"side\":\"buy\",\"status\":\"COMPLETED\"", 0) == 0);
-  CHECK(json.out.find("\"amendments\":2,") != std::string::npos);
+  CHECK(json.out.find("\"amendments\":3,") != std::string::npos);
   // By when the orders arrived: today's include it, tomorrow's nothing; a time that is none is named.
   const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
   CHECK(Ctl(*d, {"report", "--csv", "--since", today}).out == report.out);
@@ -927,6 +939,22 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   auto bad = Ctl(*d, {"report", "--since", "yesterday"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("report: --since: not a time: \"yesterday\"") != std::string::npos);
+
+  // A resting order amended to market fills at once; the limit's removal is in the chain.
+  REQUIRE(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "0.3", "--limit", "1000000", "--execute",
+                   "--id", "rest-2"})
+              .exit_code == 0);
+  auto market = Ctl(*d, {"plan", "amend", "rest-2", "--market", "--reason", "get out"});
+  INFO(market.out << market.err);
+  REQUIRE(market.exit_code == 0);
+  CHECK(market.out.find("order     sell 0.30000000 BTC-USD market  GTC  EXECUTE") != std::string::npos);
+  REQUIRE(Ctl(*d, {"watch", "rest-2"}).exit_code == 0);
+  CHECK(Ctl(*d, {"plan", "show", "rest-2"}).out.find("plan      rest-2  COMPLETED") != std::string::npos);
+  CHECK(Ctl(*d, {"replay", "--plan", "rest-2"}).out.find("amended    quantity 0.30000000 market (limit removed): get out\n") !=
+        std::string::npos);
+  auto verified = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
 
   auto late = Ctl(*d, {"plan", "amend", "rest", "--qty", "1"});
   CHECK(late.exit_code == 1);

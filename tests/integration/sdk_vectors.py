@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
 delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
-for formats 2 and 3 (an order's urgency, its arrival band) and format 4 (an amendment)."""
+for formats 2 and 3 (an order's urgency, its arrival band), format 4 (an amendment) and format 5
+(an amendment to market or of urgency)."""
 import argparse
 import os
 import sys
@@ -44,6 +45,13 @@ AMENDED_HEX = (
     "000000000bebc200"                    # quantity 200000000
     "01" "0000000000632ab8"               # a new limit price: 6499000
     "00000005" "6368617365")              # reason "chase"
+
+
+# tests/store/delta_codec_test.cc: the amended delta to market with an urgency (format 5).
+AMENDED_FORMAT5_HEX = (
+    "05" + AMENDED_HEX[2:].replace("01" "0000000000632ab8", "00") +  # no new limit price
+    "01"                                  # the limit removed
+    "00000003")                           # urgency HIGH
 
 
 # tests/store/delta_codec_test.cc: the format-2 created delta (an urgency).
@@ -110,6 +118,12 @@ def main():
         got = exoroute_sdk.encode_canonical(a).hex()
         if got != want:
             print(f"FAIL: amended without a limit\n got  {got}\n want {want}")
+            return 1
+        a.amended.limit_removed = True
+        a.amended.urgency = pb["types"].URGENCY_HIGH
+        got = exoroute_sdk.encode_canonical(a).hex()
+        if got != AMENDED_FORMAT5_HEX:
+            print(f"FAIL: amended to market, urgency HIGH\n got  {got}\n want {AMENDED_FORMAT5_HEX}")
             return 1
         c = pb["types"].PlanDelta()
         c.sequence = 51

@@ -122,14 +122,20 @@ def main():
             while client.status().open_watches != 0:
                 check(time.time() < deadline, "a closed watch still open on the node after 5 s")
                 time.sleep(0.01)
-            # An amendment: the waiting buy doubled and its limit moved (still out of reach); the
-            # chain's amended delta (format 4) is re-encoded by the Python verifier below.
+            # An amendment: the waiting buy doubled and its limit moved (still out of reach), then
+            # hurried; the chain's amended deltas (formats 4 and 5) are re-encoded by the Python
+            # verifier below.
             amended, changed = client.amend("py-wait-2", quantity=2 * btc, limit_price=200, reason="python amends")
             check(changed and amended.amendments == 1 and amended.order.quantity == 2 * btc and
                   amended.order.limit_price == 200 and amended.routed_order.quantity == btc, amended)
             _, changed = client.amend("py-wait-2", quantity=2 * btc)
             check(not changed, "the same terms amended again")
+            hurried, changed = client.amend("py-wait-2", urgency="high")
+            check(changed and hurried.amendments == 2 and hurried.order.urgency == pb["types"].URGENCY_HIGH and
+                  hurried.order.limit_price == 200, hurried)
             for plan_id, kw, want in (("py-wait-2", {}, ("INVALID_ARGUMENT", "quantity: give a new quantity")),
+                                      ("py-wait-2", {"limit_price": 300, "market": True},
+                                       ("INVALID_ARGUMENT", "remove_limit: not with limit_price")),
                                       ("py-plan", {"quantity": btc}, ("FAILED_PRECONDITION", "plan \"py-plan\" is plan-only")),
                                       ("py-none", {"quantity": btc}, ("NOT_FOUND", "plan \"py-none\" not found"))):
                 try:

@@ -284,8 +284,8 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 5;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 5");
+  bad_format[0] = 6;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 6");
   // Format 2 for a delta format 1 holds is not its encoding.
   std::string not_canonical = good;
   not_canonical[0] = 2;
@@ -326,6 +326,46 @@ TEST_CASE("an amendment is format 4, shared with the Python SDK's test, and only
   std::string fin = EncodeCanonical(OfKind(PlanDelta::kFinished));
   fin[0] = 4;
   CHECK(DecodeCanonical(fin).status().message().find("format 4 for a delta format 1 holds") != std::string::npos);
+}
+
+TEST_CASE("an amendment to market or of urgency is format 5, shared with the Python SDK's test", "[codec]") {
+  // tests/integration/sdk_vectors.py encodes the same delta with the independent encoder.
+  PlanDelta amended = OfKind(PlanDelta::kAmended);
+  amended.mutable_amended()->clear_limit_price();
+  amended.mutable_amended()->set_limit_removed(true);
+  amended.mutable_amended()->set_urgency(URGENCY_HIGH);
+  const std::string bytes = EncodeCanonical(amended);
+  CHECK(exo::ToHex(bytes) ==
+        "05" "0000000000000033" "00000006" "706c616e2d37" "0000000a" "17979cfe3d85cd15" "00000000"
+        "0a"                  // kind: amended
+        "000000000bebc200"    // quantity 2.00000000
+        "00"                  // no new limit price
+        "00000005" "6368617365"  // reason "chase"
+        "01"                  // the limit removed
+        "00000003");          // urgency HIGH
+  auto back = DecodeCanonical(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->amended().limit_removed());
+  CHECK(back->amended().urgency() == URGENCY_HIGH);
+  CHECK(EncodeCanonical(*back) == bytes);
+  // Either one alone is format 5 too; neither is format 4 (the two trailing fields absent).
+  amended.mutable_amended()->set_limit_removed(false);
+  CHECK(EncodeCanonical(amended)[0] == 5);
+  amended.mutable_amended()->set_urgency(URGENCY_UNSPECIFIED);
+  amended.mutable_amended()->set_limit_removed(true);
+  CHECK(EncodeCanonical(amended)[0] == 5);
+  amended.mutable_amended()->set_limit_removed(false);
+  CHECK(exo::ToHex(EncodeCanonical(amended)).substr(0, 2) == "04");
+  // Format 5 with neither (the trailing fields zero) is not a canonical encoding; an urgency
+  // that is not one is refused.
+  std::string zeroed = bytes;
+  zeroed[bytes.size() - 5] = 0;
+  zeroed[bytes.size() - 1] = 0;
+  CHECK(DecodeCanonical(zeroed).status().message().find("format 5 for a delta format 4 holds") != std::string::npos);
+  std::string bad = bytes;
+  bad[bytes.size() - 1] = 9;
+  CHECK(DecodeCanonical(bad).status().message().find("unknown enum value 9") != std::string::npos);
+  // Format 5 is the newest (6 is unknown: "decoding is strict").
 }
 
 TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {
