@@ -296,7 +296,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
                                                      impl->coordinator.get(), impl->watchdog.get());
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id(),
-                                                   config.listen().max_replays(), impl->watchdog.get());
+                                                   config.listen().max_replays(), impl->watchdog.get(),
+                                                   &impl->draining);
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
                                                    clock->NowNs(), std::move(contracts));
   impl->reloader = std::make_unique<ConfigReloader>(config_path, impl->engine.get(), impl->store.get(), clock);

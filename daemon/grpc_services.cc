@@ -210,9 +210,17 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
                                       grpc::ServerWriter<ReplayResponse>* writer) {
   const StreamSlot slot(replays_, max_replays_);
   if (!slot.admitted()) return slot.Refusal("replay", "replays", "listen.max_replays");
+  if (req->follow() && req->selector_case() == ReplayRequest::kPlanId) {
+    return ToGrpc(absl::InvalidArgumentError("follow: only with a range (WatchPlan follows one plan)"));
+  }
+  if (req->follow() && req->range().to_sequence() != 0) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "range.to_sequence: must be 0 (open) with follow, got ", req->range().to_sequence())));
+  }
   StreamWatchdog::Stream stream(watchdog_, ctx);
   bool write_failed = false;
   uint64_t head = store_->Head().sequence();
+  uint64_t next = 0;  // After the last delta sent (a range's next).
   bool any = false;
   absl::Status damaged;  // Inputs asked for and missing.
   auto send = [&](const PlanDelta& d, std::string_view canonical) {
@@ -251,6 +259,7 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
     }
     out.set_head_sequence(head);
     write_failed = !stream.Write(writer, out);
+    next = d.sequence() + 1;
     return !write_failed;
   };
   absl::Status s;
@@ -268,7 +277,17 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
     case ReplayRequest::SELECTOR_NOT_SET: {
       if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
       uint64_t to = req->range().to_sequence() == 0 ? head : req->range().to_sequence();
-      s = store_->Scan(req->range().from_sequence(), to, send);
+      next = std::max<uint64_t>(1, req->range().from_sequence());
+      s = store_->Scan(next, to, send);
+      // Following: each delta as it becomes durable (the store's head moves only then).
+      while (req->follow() && s.ok() && damaged.ok() && !write_failed && !ctx->IsCancelled()) {
+        if (draining_ != nullptr && draining_->load()) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("exorouted is shutting down; follow again from sequence ", next));
+        }
+        head = store_->AwaitHead(next - 1, absl::Milliseconds(100));
+        if (head >= next) s = store_->Scan(next, head, send);
+      }
       break;
     }
   }

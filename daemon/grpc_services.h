@@ -68,11 +68,13 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
  public:
   // `signer` signs the heads GetChainHead answers, as node `node_id`.
   // At most `max_replays` Replay streams are open at once (listen.max_replays); the watchdog (if
-  // any) ends those whose client stopped reading.
+  // any) ends those whose client stopped reading; once `*draining` (if given) is set, following
+  // replays end (UNAVAILABLE, naming where to follow again from).
   AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id,
-                   uint32_t max_replays, StreamWatchdog* watchdog = nullptr)
+                   uint32_t max_replays, StreamWatchdog* watchdog = nullptr,
+                   const std::atomic<bool>* draining = nullptr)
       : store_(store), signer_(signer), node_id_(std::move(node_id)), max_replays_(max_replays),
-        watchdog_(watchdog) {}
+        watchdog_(watchdog), draining_(draining) {}
   grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
                       grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
   grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
@@ -93,6 +95,7 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
   const std::string node_id_;
   const uint32_t max_replays_;
   StreamWatchdog* watchdog_;
+  const std::atomic<bool>* draining_;
   std::atomic<uint32_t> replays_{0};  // Replay streams open now.
   // Complete subtrees of the chain kept from earlier proofs (store/chain_proofs.h).
   mutable store::MerkleSubtreeCache subtrees_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "exoroute/v1/types.pb.h"
 
 namespace exo::store {
@@ -70,6 +71,9 @@ class DeltaStore {
       std::vector<PendingDelta> batch) = 0;
 
   virtual exoroute::v1::ChainHead Head() const = 0;
+  // Waits until the head's sequence is past `after` (a later append is durable) or `timeout`
+  // passes; returns the head's sequence then.
+  virtual uint64_t AwaitHead(uint64_t after, absl::Duration timeout) const = 0;
   // OK, or the write failure after which the store takes no more appends (what every Append
   // then answers).
   virtual absl::Status WriteFailure() const = 0;

@@ -190,6 +190,13 @@ class RocksDeltaStore final : public DeltaStore {
     return head_;
   }
 
+  uint64_t AwaitHead(uint64_t after, absl::Duration timeout) const override {
+    std::unique_lock<std::mutex> lock(mu_);
+    // cv_ is notified when each group's write is done (the head moved, or the write failed).
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return head_.sequence() > after; });
+    return head_.sequence();
+  }
+
   absl::Status WriteFailure() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return failed_;
@@ -570,7 +577,7 @@ class RocksDeltaStore final : public DeltaStore {
   Sha256 hasher_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;  // Appenders waiting their turn, and AwaitHead.
   std::deque<Writer*> queue_;  // Guarded by mu_.
   ChainHead head_;             // Guarded by mu_.
   absl::Status failed_;        // Guarded by mu_. Sticky after a write failure.

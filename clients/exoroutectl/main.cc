@@ -86,6 +86,9 @@ commands:
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
+  replay --follow [--from N]            the same, then each delta as it is recorded, until
+                                        Ctrl-C or the node stops (a live tail of the chain;
+                                        the node's last words name where to follow again from)
   report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--csv]
                                         the executed plans created in the range (T: RFC 3339
                                         or a UTC date, when the order arrived): filled, average
@@ -800,7 +803,11 @@ int CmdReplay(Context& c) {
   uint64_t from = 0, to = 0;
   if (absl::Status range = RangeFlags(c.args, &from, &to); !range.ok()) return Usage(std::string(range.message()));
   if (a.Has("plan") && (a.Has("from") || a.Has("to"))) return Usage("replay: --plan excludes --from/--to");
-  Progress progress(!c.json && (a.Has("progress") || isatty(2)));
+  const bool follow = a.Has("follow");
+  if (follow && (a.Has("plan") || a.Has("to") || a.Has("data-dir"))) {
+    return Usage("replay: --follow follows the node's chain from --from N: not with --plan, --to or --data-dir");
+  }
+  Progress progress(!follow && !c.json && (a.Has("progress") || isatty(2)));
   std::map<std::string, Instrument> instruments;
   std::function<absl::StatusOr<Instrument>(const std::string&)> find_instrument;
   InstrumentLookup lookup = [&](const std::string& plan_id) -> const Instrument* {
@@ -825,6 +832,7 @@ int CmdReplay(Context& c) {
       for (const auto& v : cluster->venues_dropped()) std::cout << "; left out " << v.venue() << ": " << v.reason();
       std::cout << "\n";
     }
+    if (follow) std::cout.flush();  // A line as each delta comes, for whoever reads the pipe.
     if (count++ == 0) first = d.sequence();
     uint64_t last = to ? std::min<uint64_t>(to, head) : head;
     if (!a.Has("plan") && last >= first) progress.Update(d.sequence() - first + 1, last - first + 1);
@@ -875,6 +883,7 @@ int CmdReplay(Context& c) {
     } else {
       req.mutable_range()->set_from_sequence(from);
       req.mutable_range()->set_to_sequence(to);
+      req.set_follow(follow);
     }
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
@@ -1593,7 +1602,7 @@ int Main(int argc, char** argv) {
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue", "since", "until"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
-                             "csv", "market"});
+                             "csv", "market", "follow"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);

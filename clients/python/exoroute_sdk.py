@@ -211,6 +211,21 @@ class Client:
                                              include_inputs=include_inputs)
         return list(self.audit.Replay(req, timeout=60))
 
+    def follow(self, from_sequence=1, include_canonical=False, timeout=None):
+        """The chain from `from_sequence`, then every delta as it is recorded: a generator of
+        ReplayResponse (its .delta, and .canonical with include_canonical) that runs until the
+        node shuts down (grpc.RpcError UNAVAILABLE, naming the sequence to follow again from) or
+        after `timeout` seconds (None = no limit). A drop copy of every plan, and a live copy of
+        the chain to verify as it grows. Closing the generator cancels the stream on the node."""
+        req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(from_sequence=from_sequence),
+                                             include_canonical=include_canonical, follow=True)
+        stream = self.audit.Replay(req, timeout=timeout)
+        try:
+            for m in stream:
+                yield m
+        finally:
+            stream.cancel()
+
     def head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head
 

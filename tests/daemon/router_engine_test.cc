@@ -42,6 +42,7 @@ class SlowAppendStore final : public exo::store::DeltaStore {
     return stored;
   }
   ChainHead Head() const override { return real_->Head(); }
+  uint64_t AwaitHead(uint64_t after, absl::Duration timeout) const override { return real_->AwaitHead(after, timeout); }
   absl::Status WriteFailure() const override { return real_->WriteFailure(); }
   absl::Status Scan(uint64_t from, uint64_t to, const exo::store::DeltaVisitor& visit) const override {
     return real_->Scan(from, to, visit);

@@ -966,6 +966,128 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(s.error_message() == "plan_id: required");
 }
 
+TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",
+          "[e2e][follow]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto audit = AuditService::NewStub(ch);
+  auto refused = [&](ReplayRequest req) {
+    grpc::ClientContext ctx;
+    auto r = audit->Replay(&ctx, req);
+    ReplayResponse m;
+    while (r->Read(&m)) {
+    }
+    return r->Finish();
+  };
+  ReplayRequest bad;
+  bad.set_plan_id("f-1");
+  bad.set_follow(true);
+  grpc::Status s = refused(bad);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "follow: only with a range (WatchPlan follows one plan)");
+  bad.mutable_range()->set_to_sequence(5);
+  s = refused(bad);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "range.to_sequence: must be 0 (open) with follow, got 5");
+  auto usage = Ctl(*d, {"replay", "--follow", "--plan", "f-1"});
+  CHECK(usage.exit_code == 2);
+  CHECK(usage.err.find("replay: --follow follows the node's chain from --from N: not with --plan, --to or --data-dir") !=
+        std::string::npos);
+  auto head = [&] {
+    grpc::ClientContext ctx;
+    GetChainHeadResponse h;
+    REQUIRE(audit->GetChainHead(&ctx, GetChainHeadRequest(), &h).ok());
+    return h.head().sequence();
+  };
+  auto open_replays = [&] {
+    grpc::ClientContext ctx;
+    StatusResponse st;
+    REQUIRE(AdminService::NewStub(ch)->Status(&ctx, StatusRequest(), &st).ok());
+    return st.open_replays();
+  };
+
+  // From the first delta: the stored ones, then each as it is recorded.
+  grpc::ClientContext ctx;
+  ReplayRequest req;
+  req.mutable_range()->set_from_sequence(1);
+  req.set_follow(true);
+  auto reader = audit->Replay(&ctx, req);
+  std::vector<PlanDelta> seen;
+  ReplayResponse m;
+  auto read_to = [&](uint64_t sequence) {
+    while (seen.size() < sequence && reader->Read(&m)) seen.push_back(m.delta());
+    REQUIRE(seen.size() == sequence);
+  };
+  read_to(head());
+  CHECK(open_replays() == 1);
+  // The CLI follows too, from the next delta on, until the node stops.
+  const uint64_t cli_from = seen.size() + 1;
+  exo::testing::CommandResult cli;
+  std::thread cli_thread([&] { cli = Ctl(*d, {"replay", "--follow", "--from", std::to_string(cli_from)}); });
+  for (int i = 0; i < 500 && open_replays() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(open_replays() == 2);
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("f-1", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  REQUIRE(CallRoute(ch, Route("f-2", SIDE_SELL, kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  const std::vector<PlanDelta> f2 = WatchToEnd(ch, "f-2");
+  read_to(head());
+  // Gapless, chained, and what a replay of the range gives, byte for byte.
+  for (size_t i = 0; i < seen.size(); ++i) {
+    INFO("delta " << i + 1);
+    CHECK(seen[i].sequence() == i + 1);
+    if (i > 0) CHECK(seen[i].prev_hash() == seen[i - 1].hash());
+  }
+  {
+    grpc::ClientContext all_ctx;
+    ReplayRequest all;
+    all.mutable_range()->set_to_sequence(seen.size());
+    auto r = audit->Replay(&all_ctx, all);
+    size_t i = 0;
+    while (r->Read(&m)) {
+      REQUIRE(i < seen.size());
+      CHECK(m.delta().SerializeAsString() == seen[i++].SerializeAsString());
+    }
+    CHECK(r->Finish().ok());
+    CHECK(i == seen.size());
+  }
+  CHECK(std::any_of(seen.begin(), seen.end(), [&](const PlanDelta& x) {
+    return x.plan_id() == "f-2" && x.plan_version() == f2.back().plan_version() && x.has_finished();
+  }));
+  // A follower that leaves is let go on the node.
+  {
+    grpc::ClientContext gone_ctx;
+    auto gone = audit->Replay(&gone_ctx, req);
+    REQUIRE(gone->Read(&m));
+    CHECK(open_replays() == 3);
+    gone_ctx.TryCancel();
+    while (gone->Read(&m)) {
+    }
+    CHECK(gone->Finish().error_code() == grpc::StatusCode::CANCELLED);
+    for (int i = 0; i < 500 && open_replays() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(open_replays() == 2);
+  }
+
+  // The node stops: each follower is told where to follow again from.
+  const uint64_t last = seen.size();
+  CHECK(d->Terminate() == 0);
+  while (reader->Read(&m)) seen.push_back(m.delta());
+  s = reader->Finish();
+  CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(s.error_message() == absl::StrCat("exorouted is shutting down; follow again from sequence ", seen.size() + 1));
+  cli_thread.join();
+  INFO(cli.out << cli.err);
+  CHECK(cli.exit_code == 1);
+  CHECK(cli.err == absl::StrCat("exoroutectl: UNAVAILABLE: exorouted is shutting down; follow again from sequence ",
+                                seen.size() + 1, "\n"));
+  // The CLI printed a line per delta from where it started: the two plans' among them.
+  const std::vector<std::string> lines = absl::StrSplit(cli.out, '\n', absl::SkipEmpty());
+  CHECK(lines.size() == seen.size() - cli_from + 1);
+  CHECK(cli.out.find(" f-1 ") != std::string::npos);
+  CHECK(cli.out.find(" f-2 ") != std::string::npos);
+  CHECK(last <= seen.size());
+}
+
 namespace {
 // After a resume: a 1 BTC executed route completes, `replay` shows each of `lines` (the halt's
 // and the resume's), and the chain verifies with every decision re-solved.

@@ -86,8 +86,20 @@ def main():
             except ValueError as e:
                 check("go together" in str(e), e)
 
-            # Traffic: a plan-only order, two executed ones (buy and sell), one cancelled.
+            # Following the chain from its head: a drop copy of each delta as it is recorded, the
+            # same canonical bytes a replay gives.
             btc = 100_000_000
+            start = client.head().sequence
+            follow = client.follow(from_sequence=start + 1, include_canonical=True, timeout=30)
+            client.route("py-follow", "BTC-USD", "buy", btc, mode="plan_only")
+            got = [next(follow), next(follow)]
+            check([m.delta.sequence for m in got] == [start + 1, start + 2] and
+                  [m.delta.plan_id for m in got] == ["py-follow"] * 2 and
+                  [m.delta.WhichOneof("change") for m in got] == ["created", "allocated"] and
+                  all(m.canonical == exoroute_sdk.encode_canonical(m.delta) for m in got), got)
+            follow.close()
+
+            # Traffic: a plan-only order, two executed ones (buy and sell), one cancelled.
             client.route("py-plan", "BTC-USD", "buy", 2 * btc, mode="plan_only", limit=6_510_000)
             client.route("py-buy", "BTC-USD", "buy", 3 * btc, mode="execute")
             client.route("py-sell", "BTC-USD", "sell", btc, mode="execute")
