@@ -78,6 +78,18 @@ std::vector<PlanDelta> StoredDeltas(const exo::store::DeltaStore& store, const s
   return out;
 }
 
+// The lowest ask among the node's BTC-USD books now.
+int64_t BestAsk(RouterEngine& engine) {
+  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
+  REQUIRE(books.ok());
+  int64_t lowest = 0;
+  for (const auto& v : books->venues()) {
+    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
+  }
+  REQUIRE(lowest > 0);
+  return lowest;
+}
+
 // The version of the plan's amendment (the first), from its stored deltas.
 uint32_t AmendedAt(const exo::store::DeltaStore& store, const std::string& id) {
   for (const PlanDelta& d : StoredDeltas(store, id)) {
@@ -187,13 +199,7 @@ TEST_CASE("a resting limit order amended to a reachable limit is decided on it a
   REQUIRE(routed->status() == PLAN_STATUS_WORKING);
   REQUIRE(routed->children_size() == 0);
 
-  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
-  REQUIRE(books.ok());
-  int64_t lowest = 0;
-  for (const auto& v : books->venues()) {
-    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
-  }
-  REQUIRE(lowest > 0);
+  const int64_t lowest = BestAsk(engine);
   const int64_t limit = lowest + 5'000;  // 50 USD above the best ask: within reach.
   RouterEngine::Amendment a = Limit(limit);
   a.reason = "chase the offer";
@@ -407,13 +413,7 @@ TEST_CASE("an order amended to market is decided up to its arrival band's own pr
   TempDir dir;
   auto started = StartFastNode(dir.path());
   RouterEngine& engine = *started->engine;
-  auto books = engine.SnapshotInput(BtcOrder("probe", SIDE_BUY, kBtc), ROUTE_MODE_EXECUTE);
-  REQUIRE(books.ok());
-  int64_t lowest = 0;
-  for (const auto& v : books->venues()) {
-    if (!v.book().asks().empty()) lowest = lowest == 0 ? v.book().asks(0).price() : std::min(lowest, v.book().asks(0).price());
-  }
-  REQUIRE(lowest > 0);
+  const int64_t lowest = BestAsk(engine);
   // More than every book holds, with a 10 % arrival band and a limit two USD above the best
   // ask: the limit is the tighter, so it is the arrival limit the first decision fixes.
   const int64_t old_limit = lowest + 200;
