@@ -28,6 +28,7 @@
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "store/abort_notice.h"
+#include "store/chain_link.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
 #include "store/wal_check.h"
@@ -301,56 +302,40 @@ class RocksDeltaStore final : public DeltaStore {
       if (!sd.ok()) return bad(from - 1, std::string(sd.status().message()));
       expected_prev = std::string(sd->hash);
     }
-    uint64_t expected_seq = from;
+    ChainLinks links(from, expected_prev);
     uint64_t total = to >= from ? to - from + 1 : 0;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), deltas()));
     for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
       std::string_view key = it->key().ToStringView();
-      if (key.size() != 8) return bad(expected_seq, "malformed key in deltas column family");
+      if (key.size() != 8) return bad(links.next_sequence(), "malformed key in deltas column family");
       uint64_t seq = ParseSeq(key);
       if (seq > to) break;
-      if (seq != expected_seq) {
-        return bad(expected_seq,
-                   absl::StrCat("delta missing (next stored delta is ", seq, ")"));
-      }
       absl::StatusOr<StoredDelta> sd = SplitValue(it->value().ToStringView());
       if (!sd.ok()) return bad(seq, std::string(sd.status().message()));
-      absl::StatusOr<PlanDelta> d = DecodeCanonical(sd->canonical);
-      if (!d.ok()) return bad(seq, absl::StrCat("undecodable: ", d.status().message()));
-      if (d->sequence() != seq) {
-        return bad(seq, absl::StrCat("delta stored under ", seq, " says it is ", d->sequence(),
-                                     " (reordered)"));
+      PlanDelta d;
+      if (absl::Status link = links.Next(seq, sd->canonical, sd->prev_hash, sd->hash, &d); !link.ok()) {
+        return bad(links.next_sequence(), std::string(link.message()));
       }
-      if (sd->prev_hash != expected_prev) {
-        return bad(seq, absl::StrCat("prev_hash does not match the hash of delta ", seq - 1,
-                                     " (a delta was removed, inserted or reordered)"));
-      }
-      Digest h = hasher.Hash({sd->prev_hash, sd->canonical});
-      if (DigestToString(h) != sd->hash) {
-        return bad(seq, "hash mismatch: the delta's content was changed");
-      }
-      if (!d->inputs_digest().empty()) {
+      if (!d.inputs_digest().empty()) {
         std::string in;
-        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), inputs(), d->inputs_digest(), &in);
+        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), inputs(), d.inputs_digest(), &in);
         if (!s.ok()) return bad(seq, "recorded inputs missing");
-        if (DigestToString(hasher.Hash({in})) != d->inputs_digest()) {
+        if (DigestToString(hasher.Hash({in})) != d.inputs_digest()) {
           return bad(seq, "recorded inputs changed (digest mismatch)");
         }
       }
-      expected_prev = std::string(sd->hash);
       ++r.checked;
-      ++expected_seq;
       if (progress && r.checked % 4096 == 0 && !progress(r.checked, total)) {
         r.stopped = true;
         return r;
       }
     }
-    if (!it->status().ok()) return bad(expected_seq, it->status().ToString());
-    if (expected_seq <= to) {
-      return bad(expected_seq, absl::StrCat("delta missing (chain ends at ", expected_seq - 1,
-                                            ", expected ", to, ")"));
+    if (!it->status().ok()) return bad(links.next_sequence(), it->status().ToString());
+    if (links.next_sequence() <= to) {
+      return bad(links.next_sequence(), absl::StrCat("delta missing (chain ends at ", links.next_sequence() - 1,
+                                                     ", expected ", to, ")"));
     }
-    if (to_head && head.sequence() > 0 && expected_prev != head.hash()) {
+    if (to_head && head.sequence() > 0 && links.last_hash() != head.hash()) {
       return bad(head.sequence(), "chain head hash does not match the last delta");
     }
     if (progress) progress(r.checked, total);  // (At the end: nothing left to stop.)

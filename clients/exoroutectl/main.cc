@@ -34,6 +34,7 @@
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
+#include "store/chain_link.h"
 #include "store/delta_store.h"
 #include "store/head_signature.h"
 #include "store/delta_codec.h"
@@ -98,6 +99,10 @@ commands:
   audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
                                         check the hash chain (and re-solve decisions; and
                                         that it still has a head the node signed earlier)
+  audit verify --follow [--from N]      check the node's chain link by link as it sends it,
+                                        then each delta as it is recorded: a line each time
+                                        it has caught up with the head; exit 1 at the first
+                                        delta that does not check out, or when the node stops
   audit head [--out FILE]               the chain head (--out: the node's signed head, JSON,
                                         for an auditor to keep)
   audit prove --sequence N [--out FILE] proof that delta N is in the node's log (RFC 9162
@@ -1182,6 +1187,61 @@ int CheckProof(Context& c) {
   return kExitOk;
 }
 
+// `audit verify --follow [--from N]`: the node's chain from delta N (1: its first), checked link
+// by link as the node sends it (a Replay that follows, with the bytes each hash covers), then each
+// delta as it is recorded: an independent, live check of the chain the node keeps. A line each
+// time it has caught up with the head; exit 1 naming the first delta that does not check out, or
+// when the node stops (its words name where to follow again from).
+int VerifyFollowing(Context& c, uint64_t from) {
+  if (from == 0) from = 1;
+  auto stub = AuditService::NewStub(c.channel);
+  ReplayResponse msg;
+  std::string prev = store::GenesisHash();
+  if (from > 1) {  // The hash of the delta before: the first link's other end.
+    ReplayRequest before;
+    before.mutable_range()->set_from_sequence(from - 1);
+    before.mutable_range()->set_to_sequence(from - 1);
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = stub->Replay(ctx.get(), before);
+    const bool got = reader->Read(&msg);
+    while (reader->Read(&msg)) {
+    }
+    if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return Fail(s);
+    if (!got) return Fail(absl::NotFoundError(absl::StrCat("--from: the chain has no delta ", from - 1, " before ", from)));
+    prev = msg.delta().hash();
+  }
+  store::ChainLinks links(from, prev);
+  ReplayRequest req;
+  req.mutable_range()->set_from_sequence(from);
+  req.set_follow(true);
+  req.set_include_canonical(true);
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = stub->Replay(ctx.get(), req);
+  while (reader->Read(&msg)) {
+    const PlanDelta& sent = msg.delta();
+    absl::Status link = links.Next(sent.sequence(), msg.canonical(), sent.prev_hash(), sent.hash());
+    PlanDelta bare = sent;
+    bare.clear_prev_hash();
+    bare.clear_hash();
+    if (link.ok() && store::EncodeCanonical(bare) != msg.canonical()) {
+      link = absl::DataLossError("the delta sent is not the one its canonical bytes encode");
+    }
+    if (!link.ok()) {
+      ctx->TryCancel();
+      return Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+    }
+    if (sent.sequence() >= msg.head_sequence()) {  // Caught up with the head the node read.
+      ChainHead head;
+      head.set_sequence(sent.sequence());
+      head.set_hash(sent.hash());
+      std::cout << (c.json ? ToJson(head) : absl::StrCat("verified through ", sent.sequence(), "  ", ToHex(sent.hash())))
+                << std::endl;
+    }
+  }
+  absl::Status ended = client::FromGrpc(reader->Finish());
+  return ended.ok() ? kExitOk : Fail(ended);
+}
+
 int CmdAudit(Context& c) {
   const auto& w = c.args.words();
   if (w.size() < 2) return Usage("audit: expected `audit verify` or `audit head`");
@@ -1231,6 +1291,13 @@ int CmdAudit(Context& c) {
   if (w[1] != "verify") return Usage(absl::StrCat("audit: unknown subcommand \"", w[1], "\""));
   uint64_t from = 0, to = 0;
   if (absl::Status range = RangeFlags(c.args, &from, &to); !range.ok()) return Usage(std::string(range.message()));
+  if (c.args.Has("follow")) {
+    if (offline || c.args.Has("to") || c.args.Has("recompute") || c.args.Has("signed-head")) {
+      return Usage("audit verify --follow checks the node's chain as it grows, from --from N: not with --to, "
+                   "--recompute, --signed-head or --data-dir");
+    }
+    return VerifyFollowing(c, from);
+  }
   bool recompute = c.args.Has("recompute");
   std::optional<SignedChainHead> signed_head;
   std::string pinned_key;

@@ -994,6 +994,10 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
   CHECK(usage.exit_code == 2);
   CHECK(usage.err.find("replay: --follow follows the node's chain from --from N: not with --plan, --to or --data-dir") !=
         std::string::npos);
+  auto verify_usage = Ctl(*d, {"audit", "verify", "--follow", "--recompute"});
+  CHECK(verify_usage.exit_code == 2);
+  CHECK(verify_usage.err.find("audit verify --follow checks the node's chain as it grows, from --from N: not with --to, "
+                              "--recompute, --signed-head or --data-dir") != std::string::npos);
   auto head = [&] {
     grpc::ClientContext ctx;
     GetChainHeadResponse h;
@@ -1021,12 +1025,14 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
   };
   read_to(head());
   CHECK(open_replays() == 1);
-  // The CLI follows too, from the next delta on, until the node stops.
+  // The CLI follows too, from the next delta on, until the node stops; and checks the chain's
+  // links from the second delta on as they come.
   const uint64_t cli_from = seen.size() + 1;
-  exo::testing::CommandResult cli;
+  exo::testing::CommandResult cli, checker;
   std::thread cli_thread([&] { cli = Ctl(*d, {"replay", "--follow", "--from", std::to_string(cli_from)}); });
-  for (int i = 0; i < 500 && open_replays() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(open_replays() == 2);
+  std::thread checker_thread([&] { checker = Ctl(*d, {"audit", "verify", "--follow", "--from", "2"}); });
+  for (int i = 0; i < 500 && open_replays() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(open_replays() == 3);
   RouteResponse resp;
   REQUIRE(CallRoute(ch, Route("f-1", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
   REQUIRE(CallRoute(ch, Route("f-2", SIDE_SELL, kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
@@ -1059,13 +1065,13 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
     grpc::ClientContext gone_ctx;
     auto gone = audit->Replay(&gone_ctx, req);
     REQUIRE(gone->Read(&m));
-    CHECK(open_replays() == 3);
+    CHECK(open_replays() == 4);
     gone_ctx.TryCancel();
     while (gone->Read(&m)) {
     }
     CHECK(gone->Finish().error_code() == grpc::StatusCode::CANCELLED);
-    for (int i = 0; i < 500 && open_replays() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(open_replays() == 2);
+    for (int i = 0; i < 500 && open_replays() != 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(open_replays() == 3);
   }
 
   // The node stops: each follower is told where to follow again from.
@@ -1086,6 +1092,13 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
   CHECK(cli.out.find(" f-1 ") != std::string::npos);
   CHECK(cli.out.find(" f-2 ") != std::string::npos);
   CHECK(last <= seen.size());
+  // The checker said how far the chain checked out, up to the last delta, with its hash.
+  checker_thread.join();
+  INFO(checker.out << checker.err);
+  CHECK(checker.exit_code == 1);
+  CHECK(checker.err.find("UNAVAILABLE: exorouted is shutting down; follow again from sequence ") != std::string::npos);
+  CHECK(checker.out.find(absl::StrCat("verified through ", seen.size(), "  ", absl::BytesToHexString(seen.back().hash()),
+                                      "\n")) != std::string::npos);
 }
 
 namespace {
