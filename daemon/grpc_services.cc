@@ -175,18 +175,36 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
 
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
-  if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
+  if (auto s = ValidateWatch(*req); !s.ok()) return ToGrpc(s);
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
+  if (!req->cancel_on_disconnect()) return Watch(ctx, *req, writer);
+  if (coordinator_ != nullptr) {
+    return ToGrpc(absl::FailedPreconditionError(
+        "cancel_on_disconnect: not on a cluster node (a route's share is cancelled with the route: CancelPlan)"));
+  }
+  if (absl::StatusOr<Plan> p = engine_->GetPlan(req->plan_id()); !p.ok()) return ToGrpc(p.status());
+  // Held from before the first delta is sent until the watch ends: lost unless the plan settled
+  // (the watch's natural end) or the node is shutting down.
+  engine_->HoldOnDisconnect(req->plan_id());
+  bool settled = false;
+  grpc::Status s = Watch(ctx, *req, writer, &settled);
+  engine_->ReleaseOnDisconnect(req->plan_id(), /*lost=*/!settled && !engine_->draining(),
+                               std::chrono::milliseconds(req->disconnect_grace_ms()));
+  return s;
+}
+
+grpc::Status RouterServiceImpl::Watch(grpc::ServerContext* ctx, const WatchPlanRequest& req,
+                                      grpc::ServerWriter<WatchPlanResponse>* writer, bool* settled) {
   StreamWatchdog::Stream stream(watchdog_, ctx);
-  uint32_t next = std::max<uint32_t>(1, req->from_version());
+  uint32_t next = std::max<uint32_t>(1, req.from_version());
   while (true) {
     absl::StatusOr<RouterEngine::PlanProgress> progress =
-        engine_->AwaitVersion(req->plan_id(), next - 1, absl::Milliseconds(250));
+        engine_->AwaitVersion(req.plan_id(), next - 1, absl::Milliseconds(250));
     if (!progress.ok()) return ToGrpc(progress.status());
     if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
     bool write_failed = false;
-    absl::Status s = store_->ScanPlan(req->plan_id(), next, [&](const PlanDelta& d, std::string_view) {
+    absl::Status s = store_->ScanPlan(req.plan_id(), next, [&](const PlanDelta& d, std::string_view) {
       if (d.plan_version() > progress->version) return false;  // Not yet published.
       WatchPlanResponse out;
       *out.mutable_delta() = d;
@@ -199,7 +217,10 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
     });
     if (!s.ok()) return ToGrpc(s);
     if (write_failed) return WriteFailed(stream, "watch_plan");
-    if (progress->settled && next > progress->version) return grpc::Status::OK;
+    if (progress->settled && next > progress->version) {
+      if (settled != nullptr) *settled = true;
+      return grpc::Status::OK;
+    }
     if (engine_->draining()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down; watch again");
     }

@@ -56,6 +56,10 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
 
  private:
   grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, exoroute::v1::RouteResponse* resp);
+  // The watch itself: the plan's deltas until it settles (`*settled` set then), the client
+  // leaves or the node shuts down.
+  grpc::Status Watch(grpc::ServerContext* ctx, const exoroute::v1::WatchPlanRequest& req,
+                     grpc::ServerWriter<exoroute::v1::WatchPlanResponse>* writer, bool* settled = nullptr);
   RouterEngine* engine_;
   const store::DeltaStore* store_;
   cluster::Coordinator* coordinator_;

@@ -162,6 +162,17 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateWatch(const exoroute::v1::WatchPlanRequest& r) {
+  EXO_RETURN_IF_ERROR(ValidatePlanId(r.plan_id()));
+  if (r.disconnect_grace_ms() > 0 && !r.cancel_on_disconnect()) {
+    return Bad("disconnect_grace_ms", "only with cancel_on_disconnect");
+  }
+  if (r.disconnect_grace_ms() > kMaxDisconnectGraceMs) {
+    return Bad("disconnect_grace_ms", absl::StrCat("must be <= ", kMaxDisconnectGraceMs, ", got ", r.disconnect_grace_ms()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field) {
   if (r.to_sequence() != 0 && r.from_sequence() > r.to_sequence()) {
     return Bad(absl::StrCat(field, ".from_sequence"),

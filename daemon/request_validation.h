@@ -27,5 +27,9 @@ inline constexpr uint32_t kMaxPlansPage = 1000;
 inline constexpr uint32_t kDefaultPlansPage = 100;
 absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r);
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field);
+// A watch: a plan id; a disconnect grace of at most kMaxDisconnectGraceMs, with
+// cancel_on_disconnect only.
+inline constexpr uint32_t kMaxDisconnectGraceMs = 60'000;
+absl::Status ValidateWatch(const exoroute::v1::WatchPlanRequest& r);
 
 }  // namespace exo::daemon

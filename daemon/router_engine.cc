@@ -1472,6 +1472,22 @@ void RouterEngine::EventLoop() {
   }
 }
 
+void RouterEngine::CancelDisconnected() {
+  if (draining_) return;
+  for (const DisconnectCancels::DuePlan& due : disconnects_.TakeDue(DisconnectCancels::Clock::now())) {
+    absl::StatusOr<Plan> p = Cancel(due.plan_id, absl::StrCat("cancelled on disconnect: the watch that asked for it "
+                                                              "ended before it settled, and none came back within ",
+                                                              due.grace.count(), " ms"));
+    // (A plan that settled meanwhile, or is being cancelled already, is left as it is.)
+    if (p.ok()) {
+      LogWarning("plan %s cancelled on disconnect: its cancel_on_disconnect watch ended and none came back within %d ms",
+                 due.plan_id, static_cast<int>(due.grace.count()));
+    } else if (p.status().code() != absl::StatusCode::kFailedPrecondition) {
+      LogError("plan %s: cancel on disconnect: %s", due.plan_id, p.status().ToString());
+    }
+  }
+}
+
 void RouterEngine::TickLoop() {
   while (!stopping_) {
     {
@@ -1483,6 +1499,7 @@ void RouterEngine::TickLoop() {
     }
     if (stopping_) return;
     EvictSettled();
+    CancelDisconnected();
     MaybeCheckpoint();
     std::vector<std::shared_ptr<PlanRecord>> working;
     {

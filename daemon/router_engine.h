@@ -33,6 +33,7 @@
 #include "exoroute/v1/recovery.pb.h"
 #include "exoroute/v1/router.pb.h"
 #include "exoroute/v1/types.pb.h"
+#include "daemon/disconnect_cancels.h"
 #include "daemon/latency_histogram.h"
 #include "daemon/node_events.h"
 #include "daemon/order_rate.h"
@@ -187,6 +188,13 @@ class RouterEngine {
     static Amendment Of(const exoroute::v1::AmendPlanRequest& r);
   };
   absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
+  // A watch with cancel_on_disconnect (WatchPlan) opened on the plan / ended: `lost` when the
+  // plan had not settled and the node is not shutting down. The tick cancels a plan whose last
+  // such watch ended lost and that no new one held within `grace` (DisconnectCancels).
+  void HoldOnDisconnect(const std::string& plan_id) { disconnects_.Hold(plan_id); }
+  void ReleaseOnDisconnect(const std::string& plan_id, bool lost, std::chrono::milliseconds grace) {
+    disconnects_.Release(plan_id, lost, grace, DisconnectCancels::Clock::now());
+  }
   // Waits until every execution report the venues delivered so far has been handled (applied
   // to its plan, or refused and counted); false if the timeout passed first.
   bool AwaitExecutionsHandled(absl::Duration timeout);
@@ -297,6 +305,9 @@ class RouterEngine {
   std::shared_lock<std::shared_mutex> AppendLock();
   // Drops settled plans that nothing holds from memory (the tick thread, every tick).
   void EvictSettled();
+  // Cancels the plans whose cancel_on_disconnect watches went away and did not come back within
+  // their grace (the tick thread, every tick).
+  void CancelDisconnected();
   void OnExecution(adapters::ExecutionEvent event);
   void HandleExecution(const adapters::ExecutionEvent& event);
   void EventLoop();
@@ -330,6 +341,7 @@ class RouterEngine {
   // Executed orders admitted per symbol in the last second (RiskLimit.max_orders_per_second).
   // Guarded by plans_mu_, so that admission is one step with the plan's creation.
   mutable OrderRateLimiter order_rate_;
+  DisconnectCancels disconnects_;
   // Admits an executed order against its instrument's order rate (plans_mu_ held):
   // RESOURCE_EXHAUSTED saying when to retry when the last second has had the limit's orders.
   absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode) const;

@@ -59,12 +59,15 @@ commands:
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
         [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
         [--max-venues N] [--urgency low|normal|high] [--arrival-band-bps N] [--wait]
+        [--cancel-on-disconnect [--grace-ms N]]
                                         plan (and with --execute, trade) a parent order;
                                         Q and P are decimals ("1.5", "65000.25"); --urgency
                                         low takes only what lies within a band of the best
                                         price now and works the rest as the books refill;
                                         --arrival-band-bps N never walks past the mid at
-                                        arrival ± N bp, however the books move later
+                                        arrival ± N bp, however the books move later;
+                                        --execute --wait --cancel-on-disconnect: leaving the
+                                        wait (Ctrl-C) cancels the order (see watch)
   plan list [--symbol S]                the plans the node is working (not settled), by id
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
@@ -82,7 +85,11 @@ commands:
                                         one at version N, or the latest) as a book file for
                                         `solve` (and a config with its venue terms), and the
                                         command that re-runs it (also with --data-dir)
-  watch ID [--from VERSION]             stream a plan's deltas until it settles
+  watch ID [--from VERSION] [--cancel-on-disconnect [--grace-ms N]]
+                                        stream a plan's deltas until it settles; with
+                                        --cancel-on-disconnect the node cancels the plan if
+                                        this watch ends first (Ctrl-C, a lost connection) and
+                                        none comes back within N ms (0 by default)
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
@@ -244,11 +251,30 @@ absl::StatusOr<Plan> FetchPlan(Context& c, const std::string& id) {
   return resp->plan();
 }
 
-// Streams a plan's deltas until it settles; prints each.
-absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print) {
+// --cancel-on-disconnect [--grace-ms N]: the grace a watch asks the node to cancel its plan
+// after, should the watch end before the plan settles; nullopt when not asked.
+absl::StatusOr<std::optional<uint32_t>> DisconnectFlag(const Args& a) {
+  if (!a.Has("cancel-on-disconnect")) {
+    if (a.Has("grace-ms")) return absl::InvalidArgumentError("--grace-ms goes with --cancel-on-disconnect");
+    return std::nullopt;
+  }
+  auto grace = a.GetUint("grace-ms", 0);
+  if (!grace.ok()) return grace.status();
+  return static_cast<uint32_t>(std::min<uint64_t>(*grace, UINT32_MAX));
+}
+
+// Streams a plan's deltas until it settles; prints each. With `cancel_on_disconnect_grace_ms`,
+// the node cancels the plan if this watch ends first (this process stopped, say) and no other
+// comes back within that grace.
+absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
+                   std::optional<uint32_t> cancel_on_disconnect_grace_ms = std::nullopt) {
   WatchPlanRequest req;
   req.set_plan_id(id);
   req.set_from_version(from);
+  if (cancel_on_disconnect_grace_ms.has_value()) {
+    req.set_cancel_on_disconnect(true);
+    req.set_disconnect_grace_ms(*cancel_on_disconnect_grace_ms);
+  }
   auto ctx = Rpc(c, /*streaming=*/true);
   auto reader = RouterService::NewStub(c.channel)->WatchPlan(ctx.get(), req);
   std::map<std::string, Instrument> instruments;
@@ -370,6 +396,11 @@ int CmdRoute(Context& c) {
   }
   if (absl::Status s = SetOrderFlags(a, o); !s.ok()) return Usage(std::string(s.message()));
   req.set_mode(a.Has("execute") ? ROUTE_MODE_EXECUTE : ROUTE_MODE_PLAN_ONLY);
+  absl::StatusOr<std::optional<uint32_t>> disconnect = DisconnectFlag(a);
+  if (!disconnect.ok()) return Usage(absl::StrCat("route: ", disconnect.status().message()));
+  if (disconnect->has_value() && !(a.Has("wait") && a.Has("execute"))) {
+    return Usage("route: --cancel-on-disconnect goes with --execute --wait (it is the wait's watch that holds the order)");
+  }
 
   RouteResponse resp;
   auto ctx = Rpc(c);
@@ -399,7 +430,7 @@ int CmdRoute(Context& c) {
     if (resp.plan().plan_id().empty()) return kExitOk;  // This node's venues got nothing.
   }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
-  if (auto s = Watch(c, o->id(), 1, /*print=*/false); !s.ok()) return Fail(s);
+  if (auto s = Watch(c, o->id(), 1, /*print=*/false, *disconnect); !s.ok()) return Fail(s);
   auto final_plan = FetchPlan(c, o->id());
   if (!final_plan.ok()) return Fail(final_plan.status());
   return PrintPlan(c, *final_plan);
@@ -561,8 +592,10 @@ int CmdWatch(Context& c) {
   if (w.size() < 2) return Usage("watch: expected a plan id");
   auto from = c.args.GetUint("from", 1);
   if (!from.ok()) return Usage(std::string(from.status().message()));
+  absl::StatusOr<std::optional<uint32_t>> disconnect = DisconnectFlag(c.args);
+  if (!disconnect.ok()) return Usage(absl::StrCat("watch: ", disconnect.status().message()));
   if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
-  if (auto s = Watch(c, w[1], static_cast<uint32_t>(*from), true); !s.ok()) return Fail(s);
+  if (auto s = Watch(c, w[1], static_cast<uint32_t>(*from), true, *disconnect); !s.ok()) return Fail(s);
   return kExitOk;
 }
 
@@ -1667,9 +1700,9 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out", "venue", "since", "until"},
+                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
-                             "csv", "market", "follow"});
+                             "csv", "market", "follow", "cancel-on-disconnect"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);

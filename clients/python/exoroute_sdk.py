@@ -186,12 +186,15 @@ class Client:
         req = self.pb["admin"].ReloadConfigRequest(dry_run=dry_run)
         return self.admin.ReloadConfig(req, timeout=self.timeout)
 
-    def watch(self, plan_id, timeout=None):
+    def watch(self, plan_id, timeout=None, cancel_on_disconnect=False, grace_ms=0):
         """The plan's deltas as they are recorded, from its first: a generator that ends when the
         plan settles (its `finished` delta) or after `timeout` seconds (grpc.RpcError
         DEADLINE_EXCEEDED; None = no limit). Closing the generator (or leaving a for loop over it)
-        cancels the stream on the node."""
-        req = self.pb["router"].WatchPlanRequest(plan_id=plan_id)
+        cancels the stream on the node. With cancel_on_disconnect the node cancels the plan if
+        the watch ends before the plan settles (this process stopped, the generator was closed,
+        the connection was lost) and no such watch comes back within grace_ms."""
+        req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, cancel_on_disconnect=cancel_on_disconnect,
+                                                 disconnect_grace_ms=grace_ms)
         stream = self.router.WatchPlan(req, timeout=timeout)
         try:
             for m in stream:

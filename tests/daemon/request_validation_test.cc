@@ -125,6 +125,23 @@ TEST_CASE("a plan list request is checked and its fields named", "[validation]")
   CHECK(ValidateListPlans(r).message() == "page_token: not one this server gave (a plan id), got \"not a token!\"");
 }
 
+TEST_CASE("a watch request is checked and its fields named", "[validation]") {
+  using exo::daemon::ValidateWatch;
+  WatchPlanRequest r;
+  r.set_plan_id("ord-1");
+  CHECK(ValidateWatch(r).ok());
+  r.set_disconnect_grace_ms(500);
+  CHECK(ValidateWatch(r).message() == "disconnect_grace_ms: only with cancel_on_disconnect");
+  r.set_cancel_on_disconnect(true);
+  CHECK(ValidateWatch(r).ok());
+  r.set_disconnect_grace_ms(60'001);
+  CHECK(ValidateWatch(r).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ValidateWatch(r).message() == "disconnect_grace_ms: must be <= 60000, got 60001");
+  r.set_disconnect_grace_ms(0);
+  r.set_plan_id("");
+  CHECK(ValidateWatch(r).message().rfind("plan_id: ", 0) == 0);
+}
+
 TEST_CASE("an amend request is checked and its fields named", "[validation]") {
   using exo::daemon::ValidateAmend;
   AmendPlanRequest r;

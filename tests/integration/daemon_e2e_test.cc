@@ -966,6 +966,119 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(s.error_message() == "plan_id: required");
 }
 
+TEST_CASE("a plan watched with cancel_on_disconnect is cancelled when the watch goes away, not when one comes back",
+          "[e2e][disconnect]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto router = RouterService::NewStub(ch);
+  auto rest = [&](const std::string& id) {  // A buy limited at 1.00: it rests.
+    RouteRequest req = Route(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_EXECUTE);
+    req.mutable_order()->set_limit_price(100);
+    RouteResponse resp;
+    REQUIRE(CallRoute(ch, req, &resp).ok());
+    REQUIRE(resp.plan().status() == PLAN_STATUS_WORKING);
+  };
+  auto status_of = [&](const std::string& id) {
+    GetPlanRequest req;
+    req.set_plan_id(id);
+    GetPlanResponse resp;
+    grpc::ClientContext ctx;
+    REQUIRE(router->GetPlan(&ctx, req, &resp).ok());
+    return resp.plan();
+  };
+  // Opens a watch, reads the plan's first delta (so the node holds it), and returns it open.
+  struct OpenWatch {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<WatchPlanResponse>> reader;
+    void Drop() {
+      ctx.TryCancel();
+      WatchPlanResponse m;
+      while (reader->Read(&m)) {
+      }
+      (void)reader->Finish();
+    }
+  };
+  auto watch = [&](const std::string& id, bool cancel_on_disconnect, uint32_t grace_ms) {
+    auto w = std::make_unique<OpenWatch>();
+    WatchPlanRequest req;
+    req.set_plan_id(id);
+    req.set_cancel_on_disconnect(cancel_on_disconnect);
+    req.set_disconnect_grace_ms(grace_ms);
+    w->reader = router->WatchPlan(&w->ctx, req);
+    WatchPlanResponse m;
+    REQUIRE(w->reader->Read(&m));
+    CHECK(m.delta().has_created());
+    return w;
+  };
+  auto cancelled_within = [&](const std::string& id, int seconds) {
+    for (int i = 0; i < seconds * 100; ++i) {
+      if (status_of(id).status() == PLAN_STATUS_CANCELLED) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+
+  // The watch goes away (the client cancels it; a crash or a lost connection ends it alike).
+  rest("dms-1");
+  watch("dms-1", true, 0)->Drop();
+  REQUIRE(cancelled_within("dms-1", 10));
+  CHECK(status_of("dms-1").reason() ==
+        "cancelled on disconnect: the watch that asked for it ended before it settled, and none came back within 0 ms");
+  auto replayed = Ctl(*d, {"replay", "--plan", "dms-1"});
+  CHECK(replayed.out.find("cancelled on disconnect") != std::string::npos);
+
+  // A plain watch that goes away changes nothing; one that comes back within the grace keeps the
+  // plan working past the grace; the last one going away cancels it.
+  rest("dms-2");
+  watch("dms-2", false, 0)->Drop();
+  auto first = watch("dms-2", true, 1500);
+  first->Drop();
+  auto second = watch("dms-2", true, 1500);  // Back at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  CHECK(status_of("dms-2").status() == PLAN_STATUS_WORKING);
+  second->Drop();
+  CHECK(cancelled_within("dms-2", 10));
+
+  // Refusals name the field; a plan that settles ends its watch without a cancel.
+  {
+    grpc::ClientContext ctx;
+    WatchPlanRequest req;
+    req.set_plan_id("dms-1");
+    req.set_disconnect_grace_ms(10);
+    auto r = router->WatchPlan(&ctx, req);
+    WatchPlanResponse m;
+    while (r->Read(&m)) {
+    }
+    grpc::Status st = r->Finish();
+    CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(st.error_message() == "disconnect_grace_ms: only with cancel_on_disconnect");
+  }
+  {
+    grpc::ClientContext ctx;
+    WatchPlanRequest req;
+    req.set_plan_id("dms-none");
+    req.set_cancel_on_disconnect(true);
+    auto r = router->WatchPlan(&ctx, req);
+    WatchPlanResponse m;
+    while (r->Read(&m)) {
+    }
+    CHECK(r->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+  auto done = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.1", "--execute", "--wait",
+                       "--cancel-on-disconnect", "--id", "dms-3"});
+  INFO(done.out << done.err);
+  CHECK(done.exit_code == 0);
+  CHECK(done.out.find("plan      dms-3  COMPLETED") != std::string::npos);
+  auto no_wait = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.1", "--execute",
+                          "--cancel-on-disconnect"});
+  CHECK(no_wait.exit_code == 2);
+  CHECK(no_wait.err.find("route: --cancel-on-disconnect goes with --execute --wait") != std::string::npos);
+  auto grace_alone = Ctl(*d, {"watch", "dms-3", "--grace-ms", "5"});
+  CHECK(grace_alone.exit_code == 2);
+  CHECK(grace_alone.err.find("watch: --grace-ms goes with --cancel-on-disconnect") != std::string::npos);
+}
+
 TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",
           "[e2e][follow]") {
   TempDir dir;

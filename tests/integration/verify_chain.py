@@ -111,6 +111,18 @@ def main():
                                    urgency="low", arrival_band_bps=1)
             check(arrival.order.arrival_band_bps == 1 and arrival.arrival_limit > 0 and
                   arrival.last_solve.arrival_limit == arrival.arrival_limit and arrival.shortfall > 0, arrival)
+            # A dead man's switch: the watch that asked for it goes away (here closed; a crash or
+            # a lost connection alike) and the node cancels the resting order.
+            client.route("py-dms", "BTC-USD", "buy", btc, mode="execute", limit=100)
+            dms = client.watch("py-dms", cancel_on_disconnect=True)
+            check(next(dms).WhichOneof("change") == "created", "no first delta")
+            dms.close()
+            deadline = time.time() + 10
+            while client.get_plan("py-dms").status != pb["types"].PLAN_STATUS_CANCELLED:
+                check(time.time() < deadline, "py-dms not cancelled 10 s after its watch went away")
+                time.sleep(0.01)
+            check(client.get_plan("py-dms").reason.startswith("cancelled on disconnect"),
+                  client.get_plan("py-dms").reason)
             client.route("py-wait", "BTC-USD", "buy", btc, mode="execute", limit=100)
             client.route("py-wait-2", "BTC-USD", "buy", btc, mode="execute", limit=100)
             # The working plans, a page of one at a time: both waiting buys, by id.
