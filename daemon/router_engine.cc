@@ -1479,7 +1479,7 @@ void RouterEngine::CancelDisconnected() {
                                                               "ended before it settled, and none came back within ",
                                                               due.grace.count(), " ms"));
     // (A plan that settled meanwhile, or is being cancelled already, is left as it is.)
-    if (p.ok()) {
+    if (p.ok() && absl::StartsWith(p->reason(), "cancelled on disconnect")) {
       LogWarning("plan %s cancelled on disconnect: its cancel_on_disconnect watch ended and none came back within %d ms",
                  due.plan_id, static_cast<int>(due.grace.count()));
     } else if (p.status().code() != absl::StatusCode::kFailedPrecondition) {
