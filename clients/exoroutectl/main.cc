@@ -41,7 +41,6 @@
 #include "store/merkle.h"
 #include "absl/strings/escaping.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpc/grpc.h"
 
 namespace exo::ctl {
 namespace {
@@ -1751,13 +1750,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace exo::ctl
 
-int main(int argc, char** argv) {
-  // gRPC's own threads must be gone before the process exits: one still running then keeps
-  // OpenSSL's per-thread error state (904 bytes), which OpenSSL's exit-time cleanup does not free
-  // — LeakSanitizer reported it now and then from an exiting exoroutectl. The last shutdown,
-  // blocking, joins them (every channel and stub is gone once Main returns).
-  grpc_init();
-  const int code = exo::ctl::Main(argc, argv);
-  grpc_shutdown_blocking();
-  return code;
-}
+int main(int argc, char** argv) { return exo::ctl::Main(argc, argv); }
