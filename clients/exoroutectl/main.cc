@@ -1237,7 +1237,8 @@ int VerifyFollowing(Context& c, uint64_t from) {
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = stub->Replay(ctx.get(), before);
     const bool got = reader->Read(&msg);
-    while (reader->Read(&msg)) {
+    ReplayResponse more;
+    while (reader->Read(&more)) {
     }
     if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return Fail(s);
     if (!got) return Fail(absl::NotFoundError(absl::StrCat("--from: the chain has no delta ", from - 1, " before ", from)));
@@ -1253,15 +1254,17 @@ int VerifyFollowing(Context& c, uint64_t from) {
   while (reader->Read(&msg)) {
     const PlanDelta& sent = msg.delta();
     absl::Status link = links.Next(sent.sequence(), msg.canonical(), sent.prev_hash(), sent.hash());
+    uint64_t bad = links.next_sequence();  // Where a link failed (it does not move on then).
     PlanDelta bare = sent;
     bare.clear_prev_hash();
     bare.clear_hash();
     if (link.ok() && store::EncodeCanonical(bare) != msg.canonical()) {
       link = absl::DataLossError("the delta sent is not the one its canonical bytes encode");
+      bad = sent.sequence();
     }
     if (!link.ok()) {
       ctx->TryCancel();
-      return Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+      return Fail(absl::DataLossError(absl::StrCat("delta ", bad, ": ", link.message())));
     }
     if (sent.sequence() >= msg.head_sequence()) {  // Caught up with the head the node read.
       ChainHead head;
