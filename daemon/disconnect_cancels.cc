@@ -23,6 +23,14 @@ void DisconnectCancels::Release(const std::string& plan_id, bool lost, std::chro
   it->second.grace = grace;
 }
 
+void DisconnectCancels::Await(const std::string& plan_id, std::chrono::milliseconds grace, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = plans_[plan_id];
+  if (e.watches > 0) return;
+  e.due = now + grace;
+  e.grace = grace;
+}
+
 std::vector<DisconnectCancels::DuePlan> DisconnectCancels::TakeDue(Clock::time_point now) {
   std::vector<DuePlan> out;
   std::lock_guard<std::mutex> lock(mu_);

@@ -24,6 +24,9 @@ class DisconnectCancels {
   // When it was the plan's last, a lost end makes the plan due at `now + grace`; any other end
   // forgets the plan.
   void Release(const std::string& plan_id, bool lost, std::chrono::milliseconds grace, Clock::time_point now);
+  // The plan was armed before a restart and no watch holds it yet: due at `now + grace` unless
+  // one holds it first (a plan held already is left as it is).
+  void Await(const std::string& plan_id, std::chrono::milliseconds grace, Clock::time_point now);
   // The plans due at `now`, in plan id order, each with the grace it was given; forgotten here.
   struct DuePlan {
     std::string plan_id;

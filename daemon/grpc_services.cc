@@ -183,14 +183,15 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
     return ToGrpc(absl::FailedPreconditionError(
         "cancel_on_disconnect: not on a cluster node (a route's share is cancelled with the route: CancelPlan)"));
   }
-  if (absl::StatusOr<Plan> p = engine_->GetPlan(req->plan_id()); !p.ok()) return ToGrpc(p.status());
+  const std::chrono::milliseconds grace(req->disconnect_grace_ms());
+  // Recorded first (DisconnectArmed), so that the switch outlives a restart of this node.
+  if (absl::Status armed = engine_->ArmDisconnect(req->plan_id(), grace); !armed.ok()) return ToGrpc(armed);
   // Held from before the first delta is sent until the watch ends: lost unless the plan settled
   // (the watch's natural end) or the node is shutting down.
   engine_->HoldOnDisconnect(req->plan_id());
   bool settled = false;
   grpc::Status s = Watch(ctx, *req, writer, &settled);
-  engine_->ReleaseOnDisconnect(req->plan_id(), /*lost=*/!settled && !engine_->draining(),
-                               std::chrono::milliseconds(req->disconnect_grace_ms()));
+  engine_->ReleaseOnDisconnect(req->plan_id(), /*lost=*/!settled && !engine_->draining(), grace);
   return s;
 }
 

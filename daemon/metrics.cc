@@ -210,6 +210,11 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
                  "Server streams open now (limits listen.max_watches and listen.max_replays).");
   streams.Sample(Label("kind", "watch"), Int(s.open_watches()));
   streams.Sample(Label("kind", "replay"), Int(s.open_replays()));
+  Family switches(&out, "exoroute_disconnect_switches", "gauge",
+                  "Plans armed to cancel on disconnect (WatchPlan cancel_on_disconnect): held by a watch now, or "
+                  "waiting out their grace before they are cancelled.");
+  switches.Sample(Label("state", "held"), Int(s.disconnect_held()));
+  switches.Sample(Label("state", "waiting"), Int(s.disconnect_waiting()));
   Family(&out, "exoroute_streams_stalled_total", "counter",
          "Streams cancelled because their client read nothing for listen.stream_stall_ms.")
       .Sample("", Int(s.streams_stalled()));

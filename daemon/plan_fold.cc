@@ -142,6 +142,10 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_status(d.finished().status());
       plan->set_reason(d.finished().reason());
       break;
+    case PlanDelta::kDisconnectArmed:
+      plan->set_cancel_on_disconnect(true);
+      plan->set_disconnect_grace_ms(d.disconnect_armed().grace_ms());
+      break;
     case PlanDelta::kPrivacyRefused:  // A node event, not a plan's (Recover skips it).
     case PlanDelta::kGovernance:
     case PlanDelta::CHANGE_NOT_SET:

@@ -361,6 +361,22 @@ absl::Status RouterEngine::Start() {
     EXO_RETURN_IF_ERROR(v.adapter->Start([this](adapters::ExecutionEvent e) { OnExecution(std::move(e)); }));
     LogInfo("venue %s (%s) started", id, v.adapter->kind());
   }
+  // Dead man's switches armed before the restart: every watch that held one ended with it.
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    const auto now = DisconnectCancels::Clock::now();
+    for (const auto& [id, rec] : plans_) {
+      std::lock_guard<std::mutex> rec_lock(rec->mu);
+      if (!rec->settled.load() && rec->plan.cancel_on_disconnect()) {
+        disconnects_.Await(id, std::chrono::milliseconds(rec->plan.disconnect_grace_ms()), now);
+      }
+    }
+  }
+  if (size_t armed = disconnects_.waiting(); armed > 0) {
+    LogInfo("%d working plans armed to cancel on disconnect: each is cancelled unless a watch holds it again "
+            "within its grace",
+            armed);
+  }
   started_ = true;
   event_thread_ = std::thread([this] { EventLoop(); });
   tick_thread_ = std::thread([this] { TickLoop(); });
@@ -1249,6 +1265,24 @@ absl::Status AsAmendment(absl::Status s) {
 }
 
 }  // namespace
+
+absl::Status RouterEngine::ArmDisconnect(const std::string& plan_id, std::chrono::milliseconds grace) {
+  WriterGuard writing(this);
+  if (draining_) return absl::UnavailableError("exorouted is shutting down");
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
+  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  std::lock_guard<std::mutex> lock(rec->mu);
+  const Plan& p = rec->plan;
+  if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  const auto grace_ms = static_cast<uint32_t>(grace.count());
+  if (IsSettled(p) || (p.cancel_on_disconnect() && p.disconnect_grace_ms() == grace_ms)) return absl::OkStatus();
+  PendingDelta pd;
+  pd.delta = NewDelta(p, clock_->NowNs());
+  pd.delta.mutable_disconnect_armed()->set_grace_ms(grace_ms);
+  std::vector<PendingDelta> batch;
+  batch.push_back(std::move(pd));
+  return Commit(*rec, std::move(batch));
+}
 
 RouterEngine::Amendment RouterEngine::Amendment::Of(const AmendPlanRequest& r) {
   Amendment a;

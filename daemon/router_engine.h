@@ -188,6 +188,12 @@ class RouterEngine {
     static Amendment Of(const exoroute::v1::AmendPlanRequest& r);
   };
   absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
+  // Arms the plan's dead man's switch with `grace` before a cancel_on_disconnect watch holds
+  // it: records DisconnectArmed unless the plan is armed with that grace already (or has
+  // settled: nothing is left to cancel). Recorded, the switch outlives a restart: Start makes
+  // every armed working plan wait out its grace, as if its watch had just ended. NotFound;
+  // Unavailable (draining); a store error.
+  absl::Status ArmDisconnect(const std::string& plan_id, std::chrono::milliseconds grace);
   // A watch with cancel_on_disconnect (WatchPlan) opened on the plan / ended: `lost` when the
   // plan had not settled and the node is not shutting down. The tick cancels a plan whose last
   // such watch ended lost and that no new one held within `grace` (DisconnectCancels).
@@ -195,6 +201,9 @@ class RouterEngine {
   void ReleaseOnDisconnect(const std::string& plan_id, bool lost, std::chrono::milliseconds grace) {
     disconnects_.Release(plan_id, lost, grace, DisconnectCancels::Clock::now());
   }
+  // Plans held by a cancel_on_disconnect watch now, and plans waiting out their grace.
+  size_t disconnect_held() const { return disconnects_.held(); }
+  size_t disconnect_waiting() const { return disconnects_.waiting(); }
   // Waits until every execution report the venues delivered so far has been handled (applied
   // to its plan, or refused and counted); false if the timeout passed first.
   bool AwaitExecutionsHandled(absl::Duration timeout);

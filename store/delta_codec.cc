@@ -22,6 +22,7 @@ enum Kind : uint8_t {
   kPrivacyRefused = 8,
   kGovernance = 9,
   kAmended = 10,  // Format 4 (5: with a removed limit or an urgency).
+  kDisconnectArmed = 11,  // Format 6.
 };
 
 class Writer {
@@ -222,10 +223,11 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
 }
 
 // The oldest format that holds every field `d` carries (the encoder's choice, the decoder's
-// check): 5 for an amendment that removes the limit or sets an urgency, else 4 for an
+// check): 6 for a dead man's switch armed, 5 for an amendment that removes the limit or sets an urgency, else 4 for an
 // amendment, else 3 for an order's arrival band or a decision's arrival limit, else 2 for an
 // order's urgency or a decision's band limit, else 1.
 uint8_t FormatOf(const PlanDelta& d) {
+  if (d.has_disconnect_armed()) return kCanonicalFormat6;
   if (d.has_amended()) {
     const PlanAmended& a = d.amended();
     return a.limit_removed() || a.urgency() != URGENCY_UNSPECIFIED ? kCanonicalFormat5 : kCanonicalFormat4;
@@ -335,6 +337,10 @@ std::string EncodeCanonical(const PlanDelta& d) {
       }
       break;
     }
+    case PlanDelta::kDisconnectArmed:
+      w.U8(kDisconnectArmed);
+      w.U32(d.disconnect_armed().grace_ms());
+      break;
     case PlanDelta::kFinished:
       w.U8(kFinished);
       w.Enum(d.finished().status());
@@ -352,7 +358,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat5)) {
+  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat6)) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
   const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
@@ -443,6 +449,9 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         }
         break;
       }
+      case kDisconnectArmed:
+        d.mutable_disconnect_armed()->set_grace_ms(r.U32());
+        break;
       default:
         r.Fail(absl::StrCat("unknown delta kind ", int{kind}));
     }

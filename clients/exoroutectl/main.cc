@@ -89,7 +89,8 @@ commands:
                                         stream a plan's deltas until it settles; with
                                         --cancel-on-disconnect the node cancels the plan if
                                         this watch ends first (Ctrl-C, a lost connection) and
-                                        none comes back within N ms (0 by default)
+                                        none comes back within N ms (0 by default); recorded,
+                                        so it outlives a restart of the node
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]

@@ -98,6 +98,10 @@ std::string RenderPlan(const Plan& p) {
                     f.Qty(r.quantity()), r.has_limit_price() ? absl::StrCat(" limit ", f.Px(r.limit_price())) : " market",
                     "\n");
   }
+  if (p.cancel_on_disconnect() && p.status() == PLAN_STATUS_WORKING) {
+    absl::StrAppend(&s, "switch    cancelled if no cancel-on-disconnect watch holds it for ", p.disconnect_grace_ms(),
+                    " ms\n");
+  }
   absl::StrAppend(&s, "filled    ", f.Qty(p.filled_quantity()), " of ", f.Qty(o.quantity()));
   if (p.filled_quantity() > 0) {
     absl::StrAppend(&s, "  avg ", f.Px(p.average_price()), "  fees ", f.Px(p.fees()),
@@ -309,6 +313,10 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     }
     absl::StrAppend(&s, "\n");
   }
+  if (r.disconnect_held() > 0 || r.disconnect_waiting() > 0) {
+    absl::StrAppend(&s, "switches    ", r.disconnect_held(), " plans held by a cancel-on-disconnect watch, ",
+                    r.disconnect_waiting(), " waiting out their grace\n");
+  }
   if (!r.store_write_failure().empty()) absl::StrAppend(&s, "WARNING     ", r.store_write_failure(), "\n");
   if (r.peer_calls_refused() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
@@ -445,6 +453,7 @@ std::string DeltaKindName(const PlanDelta& d) {
     case PlanDelta::kPrivacyRefused: return "privacy_refused";
     case PlanDelta::kGovernance: return "governance";
     case PlanDelta::kAmended: return "amended";
+    case PlanDelta::kDisconnectArmed: return "armed";
     case PlanDelta::CHANGE_NOT_SET: break;
   }
   return "?";
@@ -506,6 +515,9 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
                             a.reason().empty() ? "" : absl::StrCat(": ", a.reason()));
       break;
     }
+    case PlanDelta::kDisconnectArmed:
+      detail = absl::StrCat("cancel on disconnect, grace ", d.disconnect_armed().grace_ms(), " ms");
+      break;
     case PlanDelta::kFinished:
       detail = absl::StrCat(ShortStatus(d.finished().status()), ": ", d.finished().reason());
       break;

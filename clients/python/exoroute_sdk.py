@@ -269,15 +269,19 @@ def _allocation(a):
 
 
 KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done": 5,
-         "cancel_requested": 6, "finished": 7, "privacy_refused": 8, "governance": 9, "amended": 10}
+         "cancel_requested": 6, "finished": 7, "privacy_refused": 8, "governance": 9, "amended": 10,
+         "disconnect_armed": 11}
 
 
 def _format(d):
-    """The oldest format holding every field the delta carries: 5 for an amendment that removes
+    """The oldest format holding every field the delta carries: 6 for a dead man's switch armed,
+    5 for an amendment that removes
     the limit or sets an urgency, else 4 for an amendment, else 3 for an order's arrival band or a
     decision's arrival limit, else 2 for an order's urgency or a decision's price band limit,
     else 1."""
     kind = d.WhichOneof("change")
+    if kind == "disconnect_armed":
+        return 6
     if kind == "amended":
         return 5 if d.amended.limit_removed or d.amended.urgency != 0 else 4
     if ((kind == "created" and d.created.order.arrival_band_bps != 0) or
@@ -341,6 +345,8 @@ def encode_canonical(d):
         out += _i64(a.quantity) + _bool(has_limit) + (_i64(a.limit_price) if has_limit else b"") + _str(a.reason)
         if fmt >= 5:
             out += _bool(a.limit_removed) + _u32(a.urgency)
+    elif kind == "disconnect_armed":
+        out += _u32(d.disconnect_armed.grace_ms)
     else:
         raise ValueError(f"delta {d.sequence} has no change")
     return out

@@ -69,3 +69,25 @@ TEST_CASE("a watch that ends with its plan settled, or the node stopping, leaves
   d.Release("never", true, milliseconds(0), t0);
   CHECK(Due(d, t0 + milliseconds(10'000)).empty());
 }
+
+TEST_CASE("a plan armed before a restart is due after its grace unless a watch holds it first",
+          "[disconnect]") {
+  DisconnectCancels d;
+  const auto t0 = DisconnectCancels::Clock::now();
+  d.Await("a", milliseconds(1000), t0);
+  d.Await("b", milliseconds(1000), t0);
+  CHECK(d.waiting() == 2);
+  CHECK(d.held() == 0);
+  d.Hold("b");  // Its client came back.
+  CHECK(Due(d, t0 + milliseconds(999)).empty());
+  CHECK(Due(d, t0 + milliseconds(1000)) == std::vector<std::string>{"a"});
+  CHECK(d.held() == 1);
+  // b's watch ends with b settled: nothing is due for it, ever.
+  d.Release("b", /*lost=*/false, milliseconds(0), t0);
+  CHECK(Due(d, t0 + milliseconds(60'000)).empty());
+  // A plan held already is left held.
+  d.Hold("c");
+  d.Await("c", milliseconds(0), t0);
+  CHECK(Due(d, t0 + milliseconds(60'000)).empty());
+  CHECK(d.held() == 1);
+}

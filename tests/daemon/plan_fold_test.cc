@@ -115,3 +115,26 @@ TEST_CASE("an amendment changes the order's quantity and limit and keeps the ord
   CHECK(p.amendments() == 4);
   CHECK(p.routed_order().limit_price() == 500);
 }
+
+TEST_CASE("a dead man's switch armed is kept with its grace, and the plan is otherwise as it was", "[fold]") {
+  Plan p;
+  PlanDelta created;
+  created.mutable_created()->mutable_order()->set_quantity(10);
+  created.mutable_created()->set_mode(ROUTE_MODE_EXECUTE);
+  created.set_plan_version(1);
+  ApplyDelta(created, &p);
+  CHECK_FALSE(p.cancel_on_disconnect());
+  PlanDelta armed;
+  armed.set_plan_version(2);
+  armed.mutable_disconnect_armed()->set_grace_ms(0);  // A grace of 0 is armed all the same.
+  ApplyDelta(armed, &p);
+  CHECK(p.cancel_on_disconnect());
+  CHECK(p.disconnect_grace_ms() == 0);
+  CHECK(p.version() == 2);
+  CHECK(p.status() == PLAN_STATUS_WORKING);
+  CHECK(p.order().quantity() == 10);
+  armed.set_plan_version(3);
+  armed.mutable_disconnect_armed()->set_grace_ms(1500);  // Armed again with another grace: that one.
+  ApplyDelta(armed, &p);
+  CHECK(p.disconnect_grace_ms() == 1500);
+}

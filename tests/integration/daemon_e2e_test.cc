@@ -966,28 +966,29 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(s.error_message() == "plan_id: required");
 }
 
-TEST_CASE("a plan watched with cancel_on_disconnect is cancelled when the watch goes away, not when one comes back",
-          "[e2e][disconnect]") {
-  TempDir dir;
-  auto d = StartDaemon(dir.path());
-  auto ch = Connect(*d);
-  auto router = RouterService::NewStub(ch);
-  auto rest = [&](const std::string& id) {  // A buy limited at 1.00: it rests.
+namespace {
+
+// A client of the [disconnect] tests: rests buys limited at 1.00 (they never fill) and watches them.
+class RestingClient {
+ public:
+  explicit RestingClient(std::shared_ptr<grpc::Channel> ch) : ch_(std::move(ch)), router_(RouterService::NewStub(ch_)) {}
+
+  void Rest(const std::string& id) {
     RouteRequest req = Route(id, SIDE_BUY, kBtc / 2, ROUTE_MODE_EXECUTE);
     req.mutable_order()->set_limit_price(100);
     RouteResponse resp;
-    REQUIRE(CallRoute(ch, req, &resp).ok());
+    REQUIRE(CallRoute(ch_, req, &resp).ok());
     REQUIRE(resp.plan().status() == PLAN_STATUS_WORKING);
-  };
-  auto status_of = [&](const std::string& id) {
+  }
+  Plan PlanOf(const std::string& id) {
     GetPlanRequest req;
     req.set_plan_id(id);
     GetPlanResponse resp;
     grpc::ClientContext ctx;
-    REQUIRE(router->GetPlan(&ctx, req, &resp).ok());
+    REQUIRE(router_->GetPlan(&ctx, req, &resp).ok());
     return resp.plan();
-  };
-  // Opens a watch, reads the plan's first delta (so the node holds it), and returns it open.
+  }
+  // A watch that has read the plan's first delta (so the node holds it), left open.
   struct OpenWatch {
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReader<WatchPlanResponse>> reader;
@@ -999,46 +1000,67 @@ TEST_CASE("a plan watched with cancel_on_disconnect is cancelled when the watch 
       (void)reader->Finish();
     }
   };
-  auto watch = [&](const std::string& id, bool cancel_on_disconnect, uint32_t grace_ms) {
+  std::unique_ptr<OpenWatch> Watch(const std::string& id, bool cancel_on_disconnect, uint32_t grace_ms) {
     auto w = std::make_unique<OpenWatch>();
     WatchPlanRequest req;
     req.set_plan_id(id);
     req.set_cancel_on_disconnect(cancel_on_disconnect);
     req.set_disconnect_grace_ms(grace_ms);
-    w->reader = router->WatchPlan(&w->ctx, req);
+    w->reader = router_->WatchPlan(&w->ctx, req);
     WatchPlanResponse m;
     REQUIRE(w->reader->Read(&m));
     CHECK(m.delta().has_created());
     return w;
-  };
-  auto cancelled_within = [&](const std::string& id, int seconds) {
+  }
+  bool CancelledWithin(const std::string& id, int seconds) {
     for (int i = 0; i < seconds * 100; ++i) {
-      if (status_of(id).status() == PLAN_STATUS_CANCELLED) return true;
+      if (PlanOf(id).status() == PLAN_STATUS_CANCELLED) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
-  };
+  }
+  StatusResponse Status() {
+    StatusResponse st;
+    grpc::ClientContext ctx;
+    REQUIRE(AdminService::NewStub(ch_)->Status(&ctx, StatusRequest(), &st).ok());
+    return st;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> ch_;
+  std::unique_ptr<RouterService::Stub> router_;
+};
+
+}  // namespace
+
+TEST_CASE("a plan watched with cancel_on_disconnect is cancelled when the watch goes away, not when one comes back",
+          "[e2e][disconnect]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto router = RouterService::NewStub(ch);
+  RestingClient client(ch);
 
   // The watch goes away (the client cancels it; a crash or a lost connection ends it alike).
-  rest("dms-1");
-  watch("dms-1", true, 0)->Drop();
-  REQUIRE(cancelled_within("dms-1", 10));
-  CHECK(status_of("dms-1").reason() ==
+  client.Rest("dms-1");
+  client.Watch("dms-1", true, 0)->Drop();
+  REQUIRE(client.CancelledWithin("dms-1", 10));
+  CHECK(client.PlanOf("dms-1").reason() ==
         "cancelled on disconnect: the watch that asked for it ended before it settled, and none came back within 0 ms");
   auto replayed = Ctl(*d, {"replay", "--plan", "dms-1"});
   CHECK(replayed.out.find("cancelled on disconnect") != std::string::npos);
 
   // A plain watch that goes away changes nothing; one that comes back within the grace keeps the
   // plan working past the grace; the last one going away cancels it.
-  rest("dms-2");
-  watch("dms-2", false, 0)->Drop();
-  auto first = watch("dms-2", true, 1500);
+  client.Rest("dms-2");
+  client.Watch("dms-2", false, 0)->Drop();
+  auto first = client.Watch("dms-2", true, 1500);
   first->Drop();
-  auto second = watch("dms-2", true, 1500);  // Back at once.
+  auto second = client.Watch("dms-2", true, 1500);  // Back at once.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  CHECK(status_of("dms-2").status() == PLAN_STATUS_WORKING);
+  CHECK(client.PlanOf("dms-2").status() == PLAN_STATUS_WORKING);
   second->Drop();
-  CHECK(cancelled_within("dms-2", 10));
+  CHECK(client.CancelledWithin("dms-2", 10));
 
   // Refusals name the field; a plan that settles ends its watch without a cancel.
   {
@@ -1077,6 +1099,67 @@ TEST_CASE("a plan watched with cancel_on_disconnect is cancelled when the watch 
   auto grace_alone = Ctl(*d, {"watch", "dms-3", "--grace-ms", "5"});
   CHECK(grace_alone.exit_code == 2);
   CHECK(grace_alone.err.find("watch: --grace-ms goes with --cancel-on-disconnect") != std::string::npos);
+}
+
+TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans whose client does not come back are "
+          "cancelled after their grace",
+          "[e2e][disconnect]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  std::optional<RestingClient> client(std::in_place, Connect(*d));
+  client->Rest("armed-gone");
+  client->Rest("armed-back");
+  client->Rest("plain");
+  auto gone = client->Watch("armed-gone", true, 4000);
+  auto gone_again = client->Watch("armed-gone", true, 4000);  // The same grace again: recorded once.
+  auto back = client->Watch("armed-back", true, 4000);
+  auto plain = client->Watch("plain", false, 0);
+  CHECK(client->Status().disconnect_held() == 2);
+  CHECK(client->PlanOf("armed-gone").cancel_on_disconnect());
+  CHECK(client->PlanOf("armed-gone").disconnect_grace_ms() == 4000);
+  CHECK_FALSE(client->PlanOf("plain").cancel_on_disconnect());
+  auto shown = Ctl(*d, {"plan", "show", "armed-gone"});
+  CHECK(shown.out.find("switch    cancelled if no cancel-on-disconnect watch holds it for 4000 ms\n") != std::string::npos);
+  auto replayed = Ctl(*d, {"replay", "--plan", "armed-gone"});
+  INFO(replayed.out);
+  const size_t armed_at = replayed.out.find("armed      cancel on disconnect, grace 4000 ms\n");
+  CHECK(armed_at != std::string::npos);
+  CHECK(replayed.out.find("armed ", armed_at + 1) == std::string::npos);
+  CHECK(Ctl(*d, {"status"}).out.find("switches    2 plans held by a cancel-on-disconnect watch, 0 waiting out their grace\n") !=
+        std::string::npos);
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics");
+  CHECK(metrics.body.find("\nexoroute_disconnect_switches{state=\"held\"} 2\n") != std::string::npos);
+
+  // The node crashes with every watch open; its clients' streams end with it.
+  d->Kill9();
+  for (auto* w : {gone.get(), gone_again.get(), back.get(), plain.get()}) w->Drop();
+  client.reset();
+  d = StartDaemon(dir.path());
+  client.emplace(Connect(*d));
+  const auto started = std::chrono::steady_clock::now();
+  // Both armed plans wait out their grace from the node's start; one client comes back in time.
+  CHECK(client->Status().disconnect_waiting() == 2);
+  auto returned = client->Watch("armed-back", true, 4000);
+  CHECK(client->PlanOf("armed-gone").status() == PLAN_STATUS_WORKING);
+  REQUIRE(client->CancelledWithin("armed-gone", 20));
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(3000));  // Not before (most of) its grace.
+  CHECK(client->PlanOf("armed-gone").reason() ==
+        "cancelled on disconnect: the watch that asked for it ended before it settled, and none came back within 4000 ms");
+  CHECK(client->PlanOf("armed-back").status() == PLAN_STATUS_WORKING);
+  CHECK(client->PlanOf("plain").status() == PLAN_STATUS_WORKING);
+  const StatusResponse st = client->Status();
+  CHECK(st.disconnect_held() == 1);
+  CHECK(st.disconnect_waiting() == 0);
+  // Re-armed with the grace it had: nothing new recorded for it.
+  auto again = Ctl(*d, {"replay", "--plan", "armed-back"});
+  const size_t first_arm = again.out.find("armed      cancel on disconnect");
+  CHECK(first_arm != std::string::npos);
+  CHECK(again.out.find("armed      cancel on disconnect", first_arm + 1) == std::string::npos);
+  returned->Drop();
+  CHECK(client->CancelledWithin("armed-back", 20));
+  auto verified = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
 }
 
 TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",

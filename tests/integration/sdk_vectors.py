@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
 delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
-for formats 2 and 3 (an order's urgency, its arrival band), format 4 (an amendment) and format 5
-(an amendment to market or of urgency)."""
+for formats 2 and 3 (an order's urgency, its arrival band), format 4 (an amendment), format 5
+(an amendment to market or of urgency) and format 6 (a dead man's switch armed)."""
 import argparse
 import os
 import sys
@@ -52,6 +52,13 @@ AMENDED_FORMAT5_HEX = (
     "05" + AMENDED_HEX[2:].replace("01" "0000000000632ab8", "00") +  # no new limit price
     "01"                                  # the limit removed
     "00000003")                           # urgency HIGH
+
+
+# tests/store/delta_codec_test.cc: the disconnect_armed delta (format 6).
+DISCONNECT_ARMED_HEX = (
+    "06" "0000000000000034" "00000006" "706c616e2d37" "0000000b" "17979cfe3d85cd15" "00000000"
+    "0b"                                  # kind: disconnect_armed
+    "000009c4")                           # grace 2500 ms
 
 
 # tests/store/delta_codec_test.cc: the format-2 created delta (an urgency).
@@ -124,6 +131,16 @@ def main():
         got = exoroute_sdk.encode_canonical(a).hex()
         if got != AMENDED_FORMAT5_HEX:
             print(f"FAIL: amended to market, urgency HIGH\n got  {got}\n want {AMENDED_FORMAT5_HEX}")
+            return 1
+        sw = pb["types"].PlanDelta()
+        sw.sequence = 52
+        sw.plan_id = "plan-7"
+        sw.plan_version = 11
+        sw.event_time_ns = 1700000000123456789
+        sw.disconnect_armed.grace_ms = 2500
+        got = exoroute_sdk.encode_canonical(sw).hex()
+        if got != DISCONNECT_ARMED_HEX:
+            print(f"FAIL: disconnect_armed\n got  {got}\n want {DISCONNECT_ARMED_HEX}")
             return 1
         c = pb["types"].PlanDelta()
         c.sequence = 51

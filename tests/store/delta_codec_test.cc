@@ -119,6 +119,10 @@ std::vector<PlanDelta> OneOfEachKind() {
   am.mutable_amended()->set_limit_price(6499000);
   am.mutable_amended()->set_reason("chase");
   out.push_back(am);
+
+  PlanDelta armed = Header(11);
+  armed.mutable_disconnect_armed()->set_grace_ms(2500);
+  out.push_back(armed);
   return out;
 }
 
@@ -284,8 +288,8 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 6;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 6");
+  bad_format[0] = 7;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 7");
   // Format 2 for a delta format 1 holds is not its encoding.
   std::string not_canonical = good;
   not_canonical[0] = 2;
@@ -365,7 +369,25 @@ TEST_CASE("an amendment to market or of urgency is format 5, shared with the Pyt
   std::string bad = bytes;
   bad[bytes.size() - 1] = 9;
   CHECK(DecodeCanonical(bad).status().message().find("unknown enum value 9") != std::string::npos);
-  // Format 5 is the newest (6 is unknown: "decoding is strict").
+}
+
+TEST_CASE("a dead man's switch armed is format 6, shared with the Python SDK's test, and only format 6",
+          "[codec]") {
+  // tests/integration/sdk_vectors.py encodes the same delta with the independent encoder.
+  const PlanDelta armed = OfKind(PlanDelta::kDisconnectArmed);
+  const std::string bytes = EncodeCanonical(armed);
+  CHECK(exo::ToHex(bytes) ==
+        "06" "0000000000000034" "00000006" "706c616e2d37" "0000000b" "17979cfe3d85cd15" "00000000"
+        "0b"                  // kind: disconnect_armed
+        "000009c4");          // grace 2500 ms
+  auto back = DecodeCanonical(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->disconnect_armed().grace_ms() == 2500);
+  // In an older format it is not a canonical encoding (format 6 is the newest: 7 is unknown,
+  // "decoding is strict").
+  std::string older = bytes;
+  older[0] = 5;
+  CHECK(DecodeCanonical(older).status().message().find("format 5 for a delta format 6 holds") != std::string::npos);
 }
 
 TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {
