@@ -30,4 +30,21 @@ absl::Status ChainLinks::Next(uint64_t seq, std::string_view canonical, std::str
   return absl::OkStatus();
 }
 
+absl::Status ChainLinks::NextSent(const exoroute::v1::PlanDelta& sent, std::string_view canonical) {
+  exoroute::v1::PlanDelta bare = sent;
+  bare.clear_prev_hash();
+  bare.clear_hash();
+  // (A delta with no change has no encoding: it is not the one any bytes encode.)
+  const bool same = bare.change_case() != exoroute::v1::PlanDelta::CHANGE_NOT_SET && EncodeCanonical(bare) == canonical;
+  const uint64_t at = next_;
+  std::string before = prev_;
+  if (absl::Status s = Next(sent.sequence(), canonical, sent.prev_hash(), sent.hash()); !s.ok()) return s;
+  if (!same) {
+    next_ = at;  // The chain stays where it was, as for any other refusal.
+    prev_ = std::move(before);
+    return absl::DataLossError("the delta sent is not the one its canonical bytes encode");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace exo::store

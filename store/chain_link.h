@@ -27,6 +27,11 @@ class ChainLinks {
   absl::Status Next(uint64_t seq, std::string_view canonical, std::string_view prev_hash, std::string_view hash,
                     exoroute::v1::PlanDelta* decoded = nullptr);
 
+  // The next delta as a replay sends it (ReplayResponse: the delta with its prev_hash and hash,
+  // and its canonical bytes): Next's checks, and that the delta sent is the one its bytes encode
+  // (a server that sends one delta and hashes another). The same DataLoss words otherwise.
+  absl::Status NextSent(const exoroute::v1::PlanDelta& sent, std::string_view canonical);
+
   uint64_t next_sequence() const { return next_; }
   // The hash of the last delta checked (the prev_hash given, before any).
   const std::string& last_hash() const { return prev_; }

@@ -85,3 +85,35 @@ TEST_CASE("a missing, repeated, reordered or changed delta is named where it sho
   CHECK(links.Next(2, chain[1].canonical, chain[1].prev_hash, chain[1].hash).ok());
   CHECK(links.next_sequence() == 3);
 }
+
+TEST_CASE("a delta sent with bytes that encode another one is refused where it shows, and the chain stays put",
+          "[store][links]") {
+  const std::vector<Link> chain = Chain(3);
+  auto sent_as = [&](int i) {  // Delta i+1 as a replay sends it: decoded, with its links.
+    absl::StatusOr<PlanDelta> d = exo::store::DecodeCanonical(chain[i].canonical);
+    REQUIRE(d.ok());
+    d->set_prev_hash(chain[i].prev_hash);
+    d->set_hash(chain[i].hash);
+    return *d;
+  };
+  ChainLinks links(1, exo::store::GenesisHash());
+  REQUIRE(links.NextSent(sent_as(0), chain[0].canonical).ok());
+  // The bytes and hashes are delta 2's, the delta shown is not: a fill of another quantity.
+  PlanDelta other = sent_as(1);
+  other.mutable_fill()->set_quantity(99);
+  absl::Status s = links.NextSent(other, chain[1].canonical);
+  CHECK(s.code() == absl::StatusCode::kDataLoss);
+  CHECK(s.message() == "the delta sent is not the one its canonical bytes encode");
+  CHECK(links.next_sequence() == 2);
+  CHECK(links.last_hash() == chain[0].hash);
+  // A delta with no change at all: refused, not a crash.
+  PlanDelta empty = sent_as(1);
+  empty.clear_fill();
+  CHECK(links.NextSent(empty, chain[1].canonical).message() == "the delta sent is not the one its canonical bytes encode");
+  // A broken link is named as by Next.
+  CHECK(links.NextSent(sent_as(2), chain[2].canonical).message() == "delta missing (next stored delta is 3)");
+  // The true ones go on.
+  CHECK(links.NextSent(sent_as(1), chain[1].canonical).ok());
+  CHECK(links.NextSent(sent_as(2), chain[2].canonical).ok());
+  CHECK(links.next_sequence() == 4);
+}
