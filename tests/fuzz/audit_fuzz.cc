@@ -9,6 +9,7 @@
 #include "store/delta_codec.h"
 #include "store/merkle.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/testing/delta_kinds.h"
 
 using namespace exoroute::v1;
 
@@ -82,6 +83,7 @@ std::vector<std::string> Seeds() {
     }
   }
   for (const std::string& c : log.canonical) out.push_back(std::string(1, '\2') + c);
+  for (const PlanDelta& d : exo::testing::OneOfEachKind()) out.push_back(std::string(1, '\2') + store::EncodeCanonical(d));
   return out;
 }
 
