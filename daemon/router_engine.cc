@@ -373,8 +373,8 @@ absl::Status RouterEngine::Start() {
     }
   }
   if (size_t armed = disconnects_.waiting(); armed > 0) {
-    LogInfo("%d working plans armed to cancel on disconnect: each is cancelled unless a watch holds it again "
-            "within its grace",
+    LogInfo("working plans armed to cancel on disconnect: %d (each is cancelled unless a watch holds it again "
+            "within its grace)",
             armed);
   }
   started_ = true;

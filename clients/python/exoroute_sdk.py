@@ -192,7 +192,9 @@ class Client:
         DEADLINE_EXCEEDED; None = no limit). Closing the generator (or leaving a for loop over it)
         cancels the stream on the node. With cancel_on_disconnect the node cancels the plan if
         the watch ends before the plan settles (this process stopped, the generator was closed,
-        the connection was lost) and no such watch comes back within grace_ms."""
+        the connection was lost) and no such watch comes back within grace_ms. The switch is
+        recorded (a `disconnect_armed` delta): when the node restarts, watch again within
+        grace_ms of its start to keep the plan."""
         req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, cancel_on_disconnect=cancel_on_disconnect,
                                                  disconnect_grace_ms=grace_ms)
         stream = self.router.WatchPlan(req, timeout=timeout)
