@@ -31,6 +31,10 @@ namespace {
 constexpr std::string_view kWorkingLimit = "max_working_quantity";
 constexpr std::string_view kRateLimit = "max_orders_per_second";
 
+absl::Status PlanNotFound(const std::string& plan_id) {
+  return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+}
+
 // The order rate's clock: monotonic, whatever the wall clock does.
 int64_t MonotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -1170,6 +1174,17 @@ absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::FindReco
   return plans_.emplace(id, std::move(loaded)).first->second;
 }
 
+absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::ExistingRecord(const std::string& plan_id) const {
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
+  if (!rec) return PlanNotFound(plan_id);
+  return rec;
+}
+
+absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::RecordToChange(const std::string& plan_id) const {
+  if (draining_) return absl::UnavailableError("exorouted is shutting down");
+  return ExistingRecord(plan_id);
+}
+
 void RouterEngine::EvictSettled() {
   std::lock_guard<std::mutex> lock(plans_mu_);
   for (auto it = plans_.begin(); it != plans_.end();) {
@@ -1185,12 +1200,9 @@ uint64_t RouterEngine::PlansInMemory() const {
 }
 
 absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
-  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
-  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, ExistingRecord(plan_id));
   std::lock_guard<std::mutex> lock(rec->mu);
-  if (rec->plan.version() == 0) {
-    return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
-  }
+  if (rec->plan.version() == 0) return PlanNotFound(plan_id);
   return rec->plan;
 }
 
@@ -1226,12 +1238,10 @@ absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& 
 
 absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std::string& reason) {
   WriterGuard writing(this);
-  if (draining_) return absl::UnavailableError("exorouted is shutting down");
-  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
-  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, RecordToChange(plan_id));
   std::lock_guard<std::mutex> lock(rec->mu);
   const Plan& p = rec->plan;
-  if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  if (p.version() == 0) return PlanNotFound(plan_id);
   if (IsTerminal(p.status())) {
     return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" already finished: ",
                                                       StatusName(p.status())));
@@ -1268,12 +1278,10 @@ absl::Status AsAmendment(absl::Status s) {
 
 absl::Status RouterEngine::ArmDisconnect(const std::string& plan_id, std::chrono::milliseconds grace) {
   WriterGuard writing(this);
-  if (draining_) return absl::UnavailableError("exorouted is shutting down");
-  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
-  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, RecordToChange(plan_id));
   std::lock_guard<std::mutex> lock(rec->mu);
   const Plan& p = rec->plan;
-  if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  if (p.version() == 0) return PlanNotFound(plan_id);
   const auto grace_ms = static_cast<uint32_t>(grace.count());
   if (IsSettled(p) || (p.cancel_on_disconnect() && p.disconnect_grace_ms() == grace_ms)) return absl::OkStatus();
   PendingDelta pd;
@@ -1297,9 +1305,7 @@ RouterEngine::Amendment RouterEngine::Amendment::Of(const AmendPlanRequest& r) {
 absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amendment& a, bool* changed) {
   *changed = false;
   WriterGuard writing(this);
-  if (draining_) return absl::UnavailableError("exorouted is shutting down");
-  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
-  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, RecordToChange(plan_id));
   std::unique_lock<std::mutex> rec_lock;
   ParentOrder next;
   {
@@ -1308,7 +1314,7 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
     std::lock_guard<std::mutex> lock(plans_mu_);
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
     const Plan& p = rec->plan;
-    if (p.version() == 0) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+    if (p.version() == 0) return PlanNotFound(plan_id);
     if (IsTerminal(p.status())) {
       return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" already finished: ",
                                                         StatusName(p.status()), "; nothing to amend"));
@@ -1383,8 +1389,7 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
 
 absl::StatusOr<RouterEngine::PlanProgress> RouterEngine::AwaitVersion(
     const std::string& plan_id, uint32_t seen_version, absl::Duration timeout) const {
-  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, FindRecord(plan_id));
-  if (!rec) return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found"));
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, ExistingRecord(plan_id));
   std::unique_lock<std::mutex> lock(watch_mu_);
   watch_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
     return rec->version.load() > seen_version || draining_.load();

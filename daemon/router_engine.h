@@ -299,6 +299,10 @@ class RouterEngine {
   // sweep; nullptr when the store has no such plan. Never two records for one plan: a record
   // is read back only when memory has none, and leaves memory only when nothing holds it.
   absl::StatusOr<std::shared_ptr<PlanRecord>> FindRecord(const std::string& plan_id) const;
+  // FindRecord, NotFound for no plan: the record a client's call names. RecordToChange: the same
+  // for a change, Unavailable while draining (the caller holds a WriterGuard).
+  absl::StatusOr<std::shared_ptr<PlanRecord>> ExistingRecord(const std::string& plan_id) const;
+  absl::StatusOr<std::shared_ptr<PlanRecord>> RecordToChange(const std::string& plan_id) const;
   // A plan folded from the store (nullptr if it has none of the plan's deltas).
   absl::StatusOr<std::shared_ptr<PlanRecord>> LoadRecord(const std::string& plan_id) const;
   // The store's start-up checkpoint if it matches the chain: NotFound if there is none, else
