@@ -500,6 +500,15 @@ std::string ClientIdentity(const grpc::ServerContext& ctx) {
 }
 }  // namespace
 
+grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext*, const GetBooksRequest* req, GetBooksResponse* resp) {
+  if (auto s = ValidateGetBooks(*req); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<GetBooksResponse> books =
+      engine_->BooksNow(req->symbol(), static_cast<int>(req->depth() == 0 ? kDefaultBookDepth : req->depth()));
+  if (!books.ok()) return ToGrpc(books.status());
+  *resp = *std::move(books);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTradingRequest* req,
                                           SetTradingResponse* resp) {
   if (req->action() != TRADING_ACTION_HALT && req->action() != TRADING_ACTION_RESUME) {

@@ -173,6 +173,15 @@ absl::Status ValidateWatch(const exoroute::v1::WatchPlanRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateGetBooks(const exoroute::v1::GetBooksRequest& r) {
+  if (r.symbol().empty()) return Bad("symbol", "required");
+  EXO_RETURN_IF_ERROR(ValidateSymbol(r.symbol(), "symbol"));
+  if (r.depth() > kMaxBookDepth) {
+    return Bad("depth", absl::StrCat("must be <= ", kMaxBookDepth, " (0 = ", kDefaultBookDepth, "), got ", r.depth()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field) {
   if (r.to_sequence() != 0 && r.from_sequence() > r.to_sequence()) {
     return Bad(absl::StrCat(field, ".from_sequence"),

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "exoroute/v1/audit.pb.h"
+#include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/router.pb.h"
 
 namespace exo::daemon {
@@ -31,5 +32,10 @@ absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* fie
 // cancel_on_disconnect only.
 inline constexpr uint32_t kMaxDisconnectGraceMs = 60'000;
 absl::Status ValidateWatch(const exoroute::v1::WatchPlanRequest& r);
+// A books request: a symbol shaped as an instrument's; a depth of at most kMaxBookDepth levels
+// a side (0: kDefaultBookDepth).
+inline constexpr uint32_t kMaxBookDepth = 50;
+inline constexpr uint32_t kDefaultBookDepth = 5;
+absl::Status ValidateGetBooks(const exoroute::v1::GetBooksRequest& r);
 
 }  // namespace exo::daemon

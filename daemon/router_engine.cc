@@ -459,7 +459,7 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
       vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
     }
     // Order-entry-only venues take their book from another venue's adapter.
-    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    adapters::VenueAdapter* books = BookSource(v);
     if (vi->exclusion().empty()) {
       if (std::string problem = books->BookProblem(o.symbol()); !problem.empty()) vi->set_exclusion(problem);
     }
@@ -476,7 +476,7 @@ bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o, int64_t limit) const
     // level within the limit may be passed over.
     const auto& markets = v.config.markets();
     if (std::none_of(markets.begin(), markets.end(), [&](const auto& m) { return m.symbol() == o.symbol(); })) continue;
-    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    adapters::VenueAdapter* books = BookSource(v);
     std::shared_ptr<const exoroute::v1::VenueBook> book = books->Book(o.symbol());
     if (book == nullptr) continue;
     const auto& levels = buy ? book->asks() : book->bids();
@@ -489,6 +489,71 @@ bool RouterEngine::AnyBookWithinLimit(const ParentOrder& o, int64_t limit) const
   return false;
 }
 
+adapters::VenueAdapter* RouterEngine::BookSource(const Venue& v) const {
+  return v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+}
+
+absl::StatusOr<GetBooksResponse> RouterEngine::BooksNow(const std::string& symbol, int depth) const {
+  const Instrument* instrument = FindInstrument(symbol);
+  if (instrument == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("symbol: unknown symbol \"", symbol, "\" (this node trades: ", KnownSymbols(), ")"));
+  }
+  const int64_t now = clock_->NowNs();
+  GetBooksResponse out;
+  *out.mutable_instrument() = *instrument;
+  out.set_time_ns(now);
+  // What each side's decision would leave out and why: the venues of a one-unit executed
+  // order's decision input, built as a decision builds them (its exclusions, word for word).
+  std::map<std::string, std::string> left_out[2];
+  SolveInput input[2];
+  for (int i = 0; i < 2; ++i) {
+    Plan p;
+    p.mutable_order()->set_id("books");
+    p.mutable_order()->set_symbol(symbol);
+    p.mutable_order()->set_side(i == 0 ? SIDE_BUY : SIDE_SELL);
+    p.mutable_order()->set_quantity(1);
+    p.set_mode(ROUTE_MODE_EXECUTE);
+    *p.mutable_instrument() = *instrument;
+    input[i] = BuildSolveInput(p, now);
+    (void)solver::BuildLocalProblems(input[i], &left_out[i]);
+  }
+  // Each side's levels as that side's decision read them (the buy's asks, the sell's bids);
+  // the two inputs list the same venues in the same order (every venue that lists the symbol).
+  for (int v = 0; v < input[0].venues_size(); ++v) {
+    const VenueInput& buy = input[0].venues(v);
+    const VenueInput& sell = input[1].venues(v);
+    VenueBookView* view = out.add_venues();
+    view->set_venue(buy.venue());
+    view->set_fee_bps(buy.fee_bps());
+    view->set_buy_exclusion(left_out[0][buy.venue()]);
+    view->set_sell_exclusion(left_out[1][buy.venue()]);
+    const VenueBook& asks = buy.book();
+    const VenueBook& bids = sell.book();
+    if (asks.receive_time_ns() == 0 && bids.receive_time_ns() == 0) {  // No book yet.
+      view->set_age_ms(-1);
+      continue;
+    }
+    const VenueBook& newer = asks.receive_time_ns() >= bids.receive_time_ns() ? asks : bids;
+    view->set_age_ms(std::max<int64_t>(0, (now - newer.receive_time_ns()) / 1'000'000));
+    VenueBook* shown = view->mutable_book();
+    shown->set_venue(buy.venue());
+    shown->set_symbol(symbol);
+    shown->set_sequence(newer.sequence());
+    shown->set_receive_time_ns(newer.receive_time_ns());
+    for (int k = 0; k < std::min(depth, bids.bids_size()); ++k) *shown->add_bids() = bids.bids(k);
+    for (int k = 0; k < std::min(depth, asks.asks_size()); ++k) *shown->add_asks() = asks.asks(k);
+    if (view->buy_exclusion().empty() && !asks.asks().empty() &&
+        (out.best_ask() == 0 || asks.asks(0).price() < out.best_ask())) {
+      out.set_best_ask(asks.asks(0).price());
+    }
+    if (view->sell_exclusion().empty() && !bids.bids().empty()) {
+      out.set_best_bid(std::max(out.best_bid(), bids.bids(0).price()));
+    }
+  }
+  return out;
+}
+
 std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const {
   const int64_t now = clock_->NowNs();
   const DaemonConfig& cfg = config();
@@ -496,7 +561,7 @@ std::optional<int64_t> RouterEngine::MarketMid(const std::string& symbol) const 
   for (const auto& [id, v] : venues_) {
     const auto& markets = v.config.markets();
     if (std::none_of(markets.begin(), markets.end(), [&](const auto& m) { return m.symbol() == symbol; })) continue;
-    adapters::VenueAdapter* books = v.config.book_from().empty() ? v.adapter.get() : AdapterFor(v.config.book_from());
+    adapters::VenueAdapter* books = BookSource(v);
     std::shared_ptr<const exoroute::v1::VenueBook> book = books != nullptr ? books->Book(symbol) : nullptr;
     if (book == nullptr) continue;
     // (The config's default is applied at load: 5000.) A stale book values nothing.

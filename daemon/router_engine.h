@@ -204,6 +204,11 @@ class RouterEngine {
   // Plans held by a cancel_on_disconnect watch now, and plans waiting out their grace.
   size_t disconnect_held() const { return disconnects_.held(); }
   size_t disconnect_waiting() const { return disconnects_.waiting(); }
+  // The books the node holds now for `symbol` (AdminService.GetBooks): per venue that lists
+  // it, by id, at most `depth` levels a side, its age and fee, and per side the reason an
+  // executed order decided now would record for leaving it out ("" : it would use it); the best
+  // bid and ask over the venues it would use. NotFound for a symbol the node does not trade.
+  absl::StatusOr<exoroute::v1::GetBooksResponse> BooksNow(const std::string& symbol, int depth) const;
   // Waits until every execution report the venues delivered so far has been handled (applied
   // to its plan, or refused and counted); false if the timeout passed first.
   bool AwaitExecutionsHandled(absl::Duration timeout);
@@ -326,6 +331,9 @@ class RouterEngine {
   void EventLoop();
   void TickLoop();
   adapters::VenueAdapter* AdapterFor(const std::string& venue) const;
+  // Where `v` takes its books from: its own adapter, or (an order-entry-only venue) another
+  // venue's (VenueConfig.book_from).
+  adapters::VenueAdapter* BookSource(const Venue& v) const;
   exoroute::v1::PlanDelta NewDelta(const exoroute::v1::Plan& plan, int64_t now) const;
 
   // The config in force, one of configs_ (never freed, so references handed out stay valid).

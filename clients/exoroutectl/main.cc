@@ -56,6 +56,10 @@ usage: exoroutectl [connection flags] COMMAND [flags]
 commands:
   status                                node, venues, chain head, store
   budgets                               privacy budgets spent in the current window (cluster)
+  books SYMBOL [--depth N]              the node's books of SYMBOL now, N levels a side (5;
+                                        at most 50), as an order decided now reads them: the
+                                        best bid and ask it would use, and why a buy or a
+                                        sell would leave each venue out (stale, crossed…)
   route --symbol S --side buy|sell --qty Q [--limit P] [--id ID]
         [--tif gtc|ioc|gtt] [--expire-ms N] [--execute] [--allow A,B] [--deny C]
         [--max-venues N] [--urgency low|normal|high] [--arrival-band-bps N] [--wait]
@@ -222,6 +226,22 @@ int CmdStatus(Context& c) {
   auto r = FetchStatus(c);
   if (!r.ok()) return Fail(r.status());
   std::cout << (c.json ? ToJson(*r) + "\n" : RenderStatus(*r, SystemClock()->NowNs() / 1'000'000'000));
+  return kExitOk;
+}
+
+// `books SYMBOL [--depth N]`: the node's books of one symbol now, as an executed order decided
+// now reads them (GetBooks).
+int CmdBooks(Context& c) {
+  const auto& w = c.args.words();
+  if (w.size() != 2) return Usage("books: expected one symbol (exoroutectl books BTC-USD)");
+  auto depth = c.args.GetUint("depth", 0);
+  if (!depth.ok()) return Usage(absl::StrCat("books: ", depth.status().message()));
+  GetBooksRequest req;
+  req.set_symbol(w[1]);
+  req.set_depth(static_cast<uint32_t>(std::min<uint64_t>(*depth, UINT32_MAX)));
+  auto r = Unary(c, &AdminService::Stub::GetBooks, req);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << (c.json ? ToJson(*r) + "\n" : RenderBooks(*r));
   return kExitOk;
 }
 
@@ -1695,7 +1715,7 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms"},
+                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
                              "csv", "market", "follow", "cancel-on-disconnect"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
@@ -1728,6 +1748,7 @@ int Main(int argc, char** argv) {
   }
   if (cmd == "status") return CmdStatus(c);
   if (cmd == "budgets") return CmdBudgets(c);
+  if (cmd == "books") return CmdBooks(c);
   if (cmd == "route") return CmdRoute(c);
   if (cmd == "plan") return CmdPlan(c);
   if (cmd == "watch") return CmdWatch(c);

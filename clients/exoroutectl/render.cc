@@ -168,6 +168,51 @@ std::string RenderPlanList(const std::vector<Plan>& plans, int64_t now_ns) {
   return s;
 }
 
+std::string RenderBooks(const GetBooksResponse& r) {
+  Fmt f{&r.instrument()};
+  std::string s = absl::StrCat("books     ", r.instrument().symbol(), "  as an executed order decided now reads them\n");
+  if (r.best_bid() > 0 && r.best_ask() > 0) {
+    const int64_t spread = r.best_ask() - r.best_bid();
+    // In hundredths of a bp of the mid, to the nearest (from twice the mid: one rounding).
+    const __int128 mid2 = static_cast<__int128>(r.best_ask()) + r.best_bid();
+    const int64_t cbps =
+        static_cast<int64_t>((static_cast<__int128>(spread < 0 ? -spread : spread) * 4'000'000 + mid2) / (2 * mid2));
+    absl::StrAppend(&s, "best      bid ", f.Px(r.best_bid()), "  ask ", f.Px(r.best_ask()),
+                    spread > 0    ? absl::StrCat("  spread ", f.Px(spread), " (", Bps(cbps), ")")
+                    : spread == 0 ? "  locked across venues"
+                                  : absl::StrCat("  crossed across venues by ", f.Px(-spread), " (", Bps(cbps), ")"),
+                    "\n");
+  } else {
+    absl::StrAppend(&s, "best      bid ", r.best_bid() > 0 ? f.Px(r.best_bid()) : "none", "  ask ",
+                    r.best_ask() > 0 ? f.Px(r.best_ask()) : "none", "  (no two-sided market over the usable venues)\n");
+  }
+  for (const VenueBookView& v : r.venues()) {
+    absl::StrAppend(&s, "\n", absl::StrFormat("%-10s", v.venue()), " fee ", absl::StrFormat("%.2f", v.fee_bps()), " bp");
+    if (v.age_ms() < 0) {
+      absl::StrAppend(&s, "  no book yet\n");
+    } else {
+      absl::StrAppend(&s, "  age ", v.age_ms(), " ms", v.book().sequence() > 0 ? absl::StrCat("  seq ", v.book().sequence()) : "",
+                      "\n");
+      const VenueBook& b = v.book();
+      if (b.bids_size() > 0 || b.asks_size() > 0) {
+        absl::StrAppend(&s, absl::StrFormat("  %18s %14s | %-14s %s\n", "BID SIZE", "BID", "ASK", "ASK SIZE"));
+      }
+      for (int k = 0; k < std::max(b.bids_size(), b.asks_size()); ++k) {
+        const bool bid = k < b.bids_size(), ask = k < b.asks_size();
+        absl::StrAppend(&s, absl::StrFormat("  %18s %14s | %-14s %-18s", bid ? f.Qty(b.bids(k).size()) : "",
+                                            bid ? f.Px(b.bids(k).price()) : "", ask ? f.Px(b.asks(k).price()) : "",
+                                            ask ? f.Qty(b.asks(k).size()) : ""));
+        // (No trailing blanks: the ask columns may be empty.)
+        s.erase(s.find_last_not_of(' ') + 1);
+        s += "\n";
+      }
+    }
+    if (!v.buy_exclusion().empty()) absl::StrAppend(&s, "  a buy leaves it out: ", v.buy_exclusion(), "\n");
+    if (!v.sell_exclusion().empty()) absl::StrAppend(&s, "  a sell leaves it out: ", v.sell_exclusion(), "\n");
+  }
+  return s;
+}
+
 std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::v1::Side side,
                            int64_t quantity, const OneVenuePlan* alone) {
   Fmt f{&inst};

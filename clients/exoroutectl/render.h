@@ -44,6 +44,9 @@ std::string RenderDeltaLine(const exoroute::v1::PlanDelta& d, const InstrumentLo
 std::string DeltaKindName(const exoroute::v1::PlanDelta& d);
 std::string ShortStatus(exoroute::v1::PlanStatus s);
 std::string RenderContracts(const exoroute::v1::ListContractsResponse& r);
+// The books a node holds now for one symbol (GetBooks): the best bid and ask an order would
+// use, then per venue its ladder (bids beside asks) and why a buy or a sell would leave it out.
+std::string RenderBooks(const exoroute::v1::GetBooksResponse& r);
 // Proto → one-line JSON (proto field names).
 std::string ToJson(const google::protobuf::Message& m);
 

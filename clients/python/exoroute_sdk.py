@@ -1,6 +1,6 @@
 """exoroute Python SDK: a small client for exorouted and an independent chain verifier.
 
-The verifier implements docs/replay-and-audit.md (canonical encoding, formats 1 to 5) with nothing
+The verifier implements docs/replay-and-audit.md (canonical encoding, formats 1 to 6) with nothing
 but the standard library, so a chain can be checked without trusting exoroute's own code.
 Needs Debian's python3-grpcio, protobuf-compiler and protobuf-compiler-grpc
 (use /usr/bin/python3).
@@ -127,6 +127,14 @@ class Client:
         """The node's StatusResponse: venues, chain head, plan counts, peers, budgets, ..."""
         return self.admin.Status(self.pb["admin"].StatusRequest(), timeout=self.timeout)
 
+    def books(self, symbol, depth=0):
+        """The node's books of `symbol` now (GetBooksResponse): per venue up to `depth` levels a
+        side (0 = 5, at most 50), its age and fee, and why a buy or a sell decided now would leave
+        it out (buy_exclusion, sell_exclusion; "" when it would use it); best_bid and best_ask
+        over the venues it would use."""
+        req = self.pb["admin"].GetBooksRequest(symbol=symbol, depth=depth)
+        return self.admin.GetBooks(req, timeout=self.timeout)
+
     def verify(self, recompute_decisions=False, from_sequence=0, to_sequence=0):
         """The node's own check of its chain (VerifyResponse: ok, checked, first_bad_sequence,
         error); with recompute_decisions every decision is solved again from its recorded
@@ -247,7 +255,7 @@ class Client:
                                        timeout=self.timeout).signed_head
 
 
-# ---- Canonical encoding, formats 1 to 5 (docs/replay-and-audit.md) ----
+# ---- Canonical encoding, formats 1 to 6 (docs/replay-and-audit.md) ----
 
 def _u8(v): return struct.pack(">B", v)
 def _u32(v): return struct.pack(">I", v)

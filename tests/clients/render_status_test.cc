@@ -330,3 +330,50 @@ TEST_CASE("status names the config file in force and its reloads; config reload 
         "  deleted: risk[1]: { symbol: \"ETH-USD\" }\n"
         "nothing applied (exoroutectl config reload applies it)\n");
 }
+
+TEST_CASE("books render as a ladder per venue, with the best prices and why a side leaves a venue out", "[ctl]") {
+  GetBooksResponse r;
+  r.mutable_instrument()->set_symbol("BTC-USD");
+  r.mutable_instrument()->set_price_scale(2);
+  r.mutable_instrument()->set_qty_scale(8);
+  r.set_best_bid(6500000);
+  r.set_best_ask(6500650);
+  VenueBookView* a = r.add_venues();
+  a->set_venue("SIM-A");
+  a->set_fee_bps(2);
+  a->set_age_ms(60);
+  a->mutable_book()->set_sequence(24);
+  for (int k = 0; k < 2; ++k) {
+    BookLevel* b = a->mutable_book()->add_bids();
+    b->set_price(6500000 - 50 * k);
+    b->set_size(30'800'000);
+  }
+  BookLevel* ask = a->mutable_book()->add_asks();
+  ask->set_price(6500650);
+  ask->set_size(43'200'000);
+  VenueBookView* c = r.add_venues();
+  c->set_venue("SIM-C");
+  c->set_fee_bps(-0.5);
+  c->set_age_ms(-1);
+  c->set_buy_exclusion("no book yet");
+  c->set_sell_exclusion("no book yet");
+  const std::string s = exo::ctl::RenderBooks(r);
+  INFO(s);
+  CHECK(s.rfind("books     BTC-USD  as an executed order decided now reads them\n"
+                "best      bid 65000.00  ask 65006.50  spread 6.50 (1.00 bp)\n\n"
+                "SIM-A      fee 2.00 bp  age 60 ms  seq 24\n",
+                0) == 0);
+  CHECK(s.find("          0.30800000       65000.00 | 65006.50       0.43200000\n"
+               "          0.30800000       64999.50 |\n") != std::string::npos);
+  CHECK(s.find("SIM-C      fee -0.50 bp  no book yet\n"
+               "  a buy leaves it out: no book yet\n"
+               "  a sell leaves it out: no book yet\n") != std::string::npos);
+  // Across venues the best bid can reach the best ask: said so, not a negative spread.
+  r.set_best_bid(6500650);
+  CHECK(exo::ctl::RenderBooks(r).find("best      bid 65006.50  ask 65006.50  locked across venues\n") != std::string::npos);
+  r.set_best_bid(6500700);
+  CHECK(exo::ctl::RenderBooks(r).find("crossed across venues by 0.50 (0.08 bp)\n") != std::string::npos);
+  r.set_best_bid(0);
+  CHECK(exo::ctl::RenderBooks(r).find("best      bid none  ask 65006.50  (no two-sided market over the usable venues)\n") !=
+        std::string::npos);
+}

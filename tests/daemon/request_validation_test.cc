@@ -142,6 +142,22 @@ TEST_CASE("a watch request is checked and its fields named", "[validation]") {
   CHECK(ValidateWatch(r).message().rfind("plan_id: ", 0) == 0);
 }
 
+TEST_CASE("a books request is checked and its fields named", "[validation]") {
+  using exo::daemon::ValidateGetBooks;
+  GetBooksRequest r;
+  CHECK(ValidateGetBooks(r).message() == "symbol: required");
+  r.set_symbol("BTC-USD");
+  CHECK(ValidateGetBooks(r).ok());
+  r.set_depth(50);
+  CHECK(ValidateGetBooks(r).ok());
+  r.set_depth(51);
+  CHECK(ValidateGetBooks(r).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ValidateGetBooks(r).message() == "depth: must be <= 50 (0 = 5), got 51");
+  r.set_depth(0);
+  r.set_symbol("BTC USD\n");
+  CHECK(ValidateGetBooks(r).message().rfind("symbol: ", 0) == 0);
+}
+
 TEST_CASE("an amend request is checked and its fields named", "[validation]") {
   using exo::daemon::ValidateAmend;
   AmendPlanRequest r;

@@ -1162,6 +1162,56 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   CHECK(verified.exit_code == 0);
 }
 
+TEST_CASE("exoroutectl books shows what the node reads now, and why a side leaves a venue out", "[e2e][books]") {
+  TempDir dir;
+  auto d = StartDaemon(dir.path());
+  auto ch = Connect(*d);
+  auto books = Ctl(*d, {"books", "BTC-USD", "--depth", "3"});
+  INFO(books.out << books.err);
+  REQUIRE(books.exit_code == 0);
+  CHECK(books.out.rfind("books     BTC-USD  as an executed order decided now reads them\nbest      bid ", 0) == 0);
+  for (const char* venue : {"\nSIM-A      fee 2.00 bp  age ", "\nSIM-B      fee 1.00 bp  age ", "\nSIM-C      fee 3.50 bp  age "}) {
+    CHECK(books.out.find(venue) != std::string::npos);
+  }
+  CHECK(books.out.find("leaves it out") == std::string::npos);
+  // An operator's halt of one venue: both sides leave it out, in the words a decision records.
+  REQUIRE(Ctl(*d, {"halt", "--venue", "SIM-B", "--reason", "SIM-B misprices"}).exit_code == 0);
+  auto halted = Ctl(*d, {"books", "BTC-USD", "--json"});
+  REQUIRE(halted.exit_code == 0);
+  GetBooksResponse r;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(halted.out, &r).ok());
+  REQUIRE(r.venues_size() == 3);
+  CHECK(r.venues(1).venue() == "SIM-B");
+  CHECK(r.venues(1).buy_exclusion().find("halted by an operator") != std::string::npos);
+  CHECK(r.venues(1).buy_exclusion().find("SIM-B misprices") != std::string::npos);
+  CHECK(r.venues(0).buy_exclusion().empty());
+  CHECK(r.venues(0).book().asks_size() == 5);  // The default depth.
+  CHECK(r.best_ask() == std::min(r.venues(0).book().asks(0).price(), r.venues(2).book().asks(0).price()));
+  CHECK(Ctl(*d, {"books", "BTC-USD"}).out.find("\n  a buy leaves it out: halted by an operator") != std::string::npos);
+  // Refusals name the field, with the right codes.
+  auto admin = AdminService::NewStub(ch);
+  auto call = [&](const std::string& symbol, uint32_t depth) {
+    GetBooksRequest req;
+    req.set_symbol(symbol);
+    req.set_depth(depth);
+    GetBooksResponse resp;
+    grpc::ClientContext ctx;
+    return admin->GetBooks(&ctx, req, &resp);
+  };
+  grpc::Status st = call("", 0);
+  CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(st.error_message() == "symbol: required");
+  st = call("BTC-USD", 51);
+  CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(st.error_message() == "depth: must be <= 50 (0 = 5), got 51");
+  st = call("XRP-USD", 0);
+  CHECK(st.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(st.error_message() == "symbol: unknown symbol \"XRP-USD\" (this node trades: BTC-USD, ETH-USD)");
+  auto usage = Ctl(*d, {"books"});
+  CHECK(usage.exit_code == 2);
+  CHECK(usage.err.find("books: expected one symbol") != std::string::npos);
+}
+
 TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",
           "[e2e][follow]") {
   TempDir dir;

@@ -123,6 +123,21 @@ def main():
                 time.sleep(0.01)
             check(client.get_plan("py-dms").reason.startswith("cancelled on disconnect"),
                   client.get_plan("py-dms").reason)
+            check(client.get_plan("py-dms").cancel_on_disconnect, "py-dms does not say it was armed")
+            # The books the node reads now: every venue of the symbol, three levels a side, none
+            # left out; the best prices over them; a symbol it does not trade is NOT_FOUND.
+            books = client.books("BTC-USD", depth=3)
+            check([v.venue for v in books.venues] == ["SIM-A", "SIM-B", "SIM-C"], books)
+            check(all(len(v.book.bids) == 3 and len(v.book.asks) == 3 and not v.buy_exclusion and
+                      not v.sell_exclusion for v in books.venues), books)
+            check(books.best_ask == min(v.book.asks[0].price for v in books.venues) and
+                  books.best_bid == max(v.book.bids[0].price for v in books.venues), books)
+            try:
+                client.books("XRP-USD")
+                check(False, "GetBooks took XRP-USD")
+            except grpc.RpcError as e:
+                check(e.code().name == "NOT_FOUND" and e.details().startswith('symbol: unknown symbol "XRP-USD"'),
+                      e.details())
             client.route("py-wait", "BTC-USD", "buy", btc, mode="execute", limit=100)
             client.route("py-wait-2", "BTC-USD", "buy", btc, mode="execute", limit=100)
             # The working plans, a page of one at a time: both waiting buys, by id.
