@@ -314,6 +314,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->admin->AddStatusSource([engine = impl->engine.get()](StatusResponse* resp) {
     resp->set_disconnect_held(static_cast<uint32_t>(engine->disconnect_held()));
     resp->set_disconnect_waiting(static_cast<uint32_t>(engine->disconnect_waiting()));
+    resp->set_disconnect_cancels(engine->disconnect_cancels());
   });
   impl->admin->AddStatusSource([api = impl->tls.get(), peer = impl->peer_tls.get()](StatusResponse* resp) {
     for (auto [port, tls] : {std::pair{"api", api}, std::pair{"peer", peer}}) {

@@ -215,6 +215,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
                   "waiting out their grace before they are cancelled.");
   switches.Sample(Label("state", "held"), Int(s.disconnect_held()));
   switches.Sample(Label("state", "waiting"), Int(s.disconnect_waiting()));
+  Family(&out, "exoroute_disconnect_cancels_total", "counter",
+         "Plans cancelled because no cancel_on_disconnect watch came back within their grace (each logged).")
+      .Sample("", Int(s.disconnect_cancels()));
   Family(&out, "exoroute_streams_stalled_total", "counter",
          "Streams cancelled because their client read nothing for listen.stream_stall_ms.")
       .Sample("", Int(s.streams_stalled()));

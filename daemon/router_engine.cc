@@ -1584,6 +1584,7 @@ void RouterEngine::CancelDisconnected() {
                                                               due.grace.count(), " ms"));
     // (A plan that settled meanwhile, or is being cancelled already, is left as it is.)
     if (p.ok() && absl::StartsWith(p->reason(), "cancelled on disconnect")) {
+      ++disconnect_cancels_;
       LogWarning("plan %s cancelled on disconnect: its cancel_on_disconnect watch ended and none came back within %d ms",
                  due.plan_id, static_cast<int>(due.grace.count()));
     } else if (p.status().code() != absl::StatusCode::kFailedPrecondition) {

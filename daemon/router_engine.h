@@ -204,6 +204,8 @@ class RouterEngine {
   // Plans held by a cancel_on_disconnect watch now, and plans waiting out their grace.
   size_t disconnect_held() const { return disconnects_.held(); }
   size_t disconnect_waiting() const { return disconnects_.waiting(); }
+  // Plans cancelled on disconnect since start.
+  uint64_t disconnect_cancels() const { return disconnect_cancels_.load(); }
   // The books the node holds now for `symbol` (AdminService.GetBooks): per venue that lists
   // it, by id, at most `depth` levels a side, its age and fee, and per side the reason an
   // executed order decided now would record for leaving it out ("" : it would use it); the best
@@ -363,6 +365,7 @@ class RouterEngine {
   // Guarded by plans_mu_, so that admission is one step with the plan's creation.
   mutable OrderRateLimiter order_rate_;
   DisconnectCancels disconnects_;
+  std::atomic<uint64_t> disconnect_cancels_{0};
   // Admits an executed order against its instrument's order rate (plans_mu_ held):
   // RESOURCE_EXHAUSTED saying when to retry when the last second has had the limit's orders.
   absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode) const;

@@ -358,9 +358,12 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     }
     absl::StrAppend(&s, "\n");
   }
-  if (r.disconnect_held() > 0 || r.disconnect_waiting() > 0) {
+  if (r.disconnect_held() > 0 || r.disconnect_waiting() > 0 || r.disconnect_cancels() > 0) {
     absl::StrAppend(&s, "switches    ", r.disconnect_held(), " plans held by a cancel-on-disconnect watch, ",
-                    r.disconnect_waiting(), " waiting out their grace\n");
+                    r.disconnect_waiting(), " waiting out their grace",
+                    r.disconnect_cancels() > 0 ? absl::StrCat("; ", r.disconnect_cancels(), " cancelled on disconnect since start")
+                                               : "",
+                    "\n");
   }
   if (!r.store_write_failure().empty()) absl::StrAppend(&s, "WARNING     ", r.store_write_failure(), "\n");
   if (r.peer_calls_refused() > 0) {

@@ -41,6 +41,10 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   r.clear_process();
   r.set_open_watches(3);
   CHECK(exo::ctl::RenderStatus(r).find("streams     3 watches, 0 replays open\n") != std::string::npos);
+  r.set_disconnect_cancels(4);
+  CHECK(exo::ctl::RenderStatus(r).find(
+            "switches    0 plans held by a cancel-on-disconnect watch, 0 waiting out their grace; 4 cancelled on "
+            "disconnect since start\n") != std::string::npos);
   r.set_streams_stalled(2);
   CHECK(exo::ctl::RenderStatus(r).find(
             "streams     3 watches, 0 replays open; 2 ended: their client read nothing (listen.stream_stall_ms)\n") !=

@@ -1151,6 +1151,11 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   const StatusResponse st = client->Status();
   CHECK(st.disconnect_held() == 1);
   CHECK(st.disconnect_waiting() == 0);
+  CHECK(st.disconnect_cancels() == 1);  // Counted since this start.
+  CHECK(Ctl(*d, {"status"}).out.find("switches    1 plans held by a cancel-on-disconnect watch, 0 waiting out their "
+                                     "grace; 1 cancelled on disconnect since start\n") != std::string::npos);
+  CHECK(exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics")
+            .body.find("\nexoroute_disconnect_cancels_total 1\n") != std::string::npos);
   // Re-armed with the grace it had: nothing new recorded for it.
   auto again = Ctl(*d, {"replay", "--plan", "armed-back"});
   const size_t first_arm = again.out.find("armed      cancel on disconnect");
