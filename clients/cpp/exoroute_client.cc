@@ -44,7 +44,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectOptions& o) 
     }
     creds = grpc::SslCredentials(ssl);
   }
-  auto channel = grpc::CreateChannel(o.endpoint, creds);
+  // A node that went away (a restart) is reached again within a second of its return, not after
+  // gRPC's default backoff (up to two minutes): a watch holding a dead man's switch must come back
+  // within its grace. (Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: it is also each connection
+  // attempt's timeout, and a short one cuts TLS handshakes off on a busy machine.)
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(o.endpoint, creds, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + o.connect_timeout)) {
     return absl::UnavailableError(absl::StrCat(
         "cannot reach exorouted at ", o.endpoint, " within ", o.connect_timeout.count(),

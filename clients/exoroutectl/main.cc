@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cpp/exoroute_client.h"
 #include "clients/exoroutectl/args.h"
@@ -94,7 +95,9 @@ commands:
                                         --cancel-on-disconnect the node cancels the plan if
                                         this watch ends first (Ctrl-C, a lost connection) and
                                         none comes back within N ms (0 by default); recorded,
-                                        so it outlives a restart of the node
+                                        so it outlives a restart of the node, and this watch
+                                        rides one out: it watches again as soon as the node
+                                        answers (for up to 5 min)
   route-status ID                       a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan)
   replay [--from N] [--to M | --plan ID] [--progress]
@@ -287,17 +290,11 @@ absl::StatusOr<std::optional<uint32_t>> DisconnectFlag(const Args& a) {
 // Streams a plan's deltas until it settles; prints each. With `cancel_on_disconnect_grace_ms`,
 // the node cancels the plan if this watch ends first (this process stopped, say) and no other
 // comes back within that grace.
+// How long a watch with a dead man's switch keeps trying to watch again after the node went away.
+constexpr absl::Duration kRewatchFor = absl::Minutes(5);
+
 absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
                    std::optional<uint32_t> cancel_on_disconnect_grace_ms = std::nullopt) {
-  WatchPlanRequest req;
-  req.set_plan_id(id);
-  req.set_from_version(from);
-  if (cancel_on_disconnect_grace_ms.has_value()) {
-    req.set_cancel_on_disconnect(true);
-    req.set_disconnect_grace_ms(*cancel_on_disconnect_grace_ms);
-  }
-  auto ctx = Rpc(c, /*streaming=*/true);
-  auto reader = RouterService::NewStub(c.channel)->WatchPlan(ctx.get(), req);
   std::map<std::string, Instrument> instruments;
   InstrumentLookup lookup = [&](const std::string& plan_id) -> const Instrument* {
     auto it = instruments.find(plan_id);
@@ -306,12 +303,47 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     if (!p.ok()) return nullptr;
     return &(instruments[plan_id] = p->instrument());
   };
-  WatchPlanResponse msg;
-  while (reader->Read(&msg)) {
-    if (!print) continue;
-    std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
+  uint32_t next = from;
+  bool answered = false;  // The node answered this watch (a first delta came).
+  std::optional<absl::Time> rewatch_until;  // Set while the node is away.
+  while (true) {
+    WatchPlanRequest req;
+    req.set_plan_id(id);
+    req.set_from_version(next);
+    if (cancel_on_disconnect_grace_ms.has_value()) {
+      req.set_cancel_on_disconnect(true);
+      req.set_disconnect_grace_ms(*cancel_on_disconnect_grace_ms);
+    }
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = RouterService::NewStub(c.channel)->WatchPlan(ctx.get(), req);
+    WatchPlanResponse msg;
+    while (reader->Read(&msg)) {
+      answered = true;
+      if (rewatch_until.has_value()) {
+        std::cerr << "exoroutectl: watching " << id << " again (its switch is held)" << std::endl;
+        rewatch_until.reset();
+      }
+      next = std::max(next, msg.delta().plan_version() + 1);
+      if (!print) continue;
+      std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
+    }
+    absl::Status s = client::FromGrpc(reader->Finish());
+    // With a dead man's switch, the node going away (a restart, a lost connection) is not this
+    // client going away: the switch is recorded and waits out its grace from the node's start,
+    // so watch again as soon as the node answers, from the next delta.
+    if (!cancel_on_disconnect_grace_ms.has_value() || !answered || !absl::IsUnavailable(s)) return s;
+    if (!rewatch_until.has_value()) {
+      rewatch_until = absl::Now() + kRewatchFor;
+      std::cerr << "exoroutectl: the node went away (" << s.message() << "); watching " << id
+                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor)
+                << " (the plan is cancelled if no watch holds it within " << *cancel_on_disconnect_grace_ms
+                << " ms of the node's start)" << std::endl;
+    }
+    // (A channel that failed to connect waits for a call or this to try again.)
+    while (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
+      if (absl::Now() > *rewatch_until) return s;
+    }
   }
-  return client::FromGrpc(reader->Finish());
 }
 
 absl::StatusOr<GetRouteResponse> FetchRoute(Context& c, const std::string& id) {

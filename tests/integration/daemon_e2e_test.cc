@@ -1168,6 +1168,62 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   CHECK(verified.exit_code == 0);
 }
 
+TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the node: it watches again, the order stays",
+          "[e2e][disconnect]") {
+  TempDir dir;
+  // The API port is kept across the restart, as a deployment's is (the CLI dials it again).
+  std::string json = TestConfigJson(dir.path());
+  const std::string any_port = "127.0.0.1:0";
+  json.replace(json.find(any_port), any_port.size(), "127.0.0.1:" + std::to_string(exo::testing::FreePort()));
+  auto start = [&] {
+    std::string error;
+    auto d = DaemonProcess::Start(dir.path(), json, &error);
+    INFO(error);
+    REQUIRE(d != nullptr);
+    return d;
+  };
+  auto d = start();
+  std::optional<RestingClient> client(std::in_place, Connect(*d));
+  client->Rest("cli-held");
+  const std::vector<std::string> args = {"--endpoint", d->endpoint(), "--ca", d->ca_file(), "watch", "cli-held",
+                                         "--cancel-on-disconnect", "--grace-ms", "3000"};
+  exo::testing::CommandResult watch;
+  std::thread watcher([&] { watch = exo::testing::Run(EXOROUTECTL_PATH, args); });
+  auto held_within = [&](int seconds) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (client->Status().disconnect_held() == 1) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  CHECK(held_within(10));
+
+  d->Kill9();
+  client.reset();
+  d = start();
+  client.emplace(Connect(*d));
+  CHECK(held_within(10));  // The CLI is back, holding the switch again...
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  CHECK(client->PlanOf("cli-held").status() == PLAN_STATUS_WORKING);  // ...so the grace passed without a cancel.
+  CHECK(client->Status().disconnect_cancels() == 0);
+  // The plan settling ends the CLI's watch as ever: exit 0, every delta printed once.
+  grpc::ClientContext ctx;
+  CancelPlanRequest cancel;
+  cancel.set_plan_id("cli-held");
+  CancelPlanResponse cancelled;
+  REQUIRE(RouterService::NewStub(Connect(*d))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  watcher.join();
+  INFO(watch.out << watch.err);
+  CHECK(watch.exit_code == 0);
+  CHECK(watch.err.find("exoroutectl: the node went away (") != std::string::npos);
+  CHECK(watch.err.find("exoroutectl: watching cli-held again (its switch is held)") != std::string::npos);
+  for (const char* line : {" created ", " armed ", " cancel_req ", " finished "}) {
+    const size_t at = watch.out.find(line);
+    CHECK(at != std::string::npos);
+    CHECK(watch.out.find(line, at + 1) == std::string::npos);
+  }
+}
+
 TEST_CASE("exoroutectl books shows what the node reads now, and why a side leaves a venue out", "[e2e][books]") {
   TempDir dir;
   auto d = StartDaemon(dir.path());
