@@ -10,6 +10,7 @@ import importlib
 import os
 import struct
 import sys
+import time
 
 import grpc
 
@@ -53,15 +54,19 @@ class Client:
         self.timeout = timeout
         if (cert_file is None) != (key_file is None):
             raise ValueError("cert_file and key_file go together (a client certificate and its key)")
+        # A node that went away (a restart) is reached again within a second of its return, not
+        # after gRPC's default backoff (up to two minutes): a watch holding a dead man's switch
+        # must come back within its grace.
+        options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
         if ca_file:
             creds = grpc.ssl_channel_credentials(root_certificates=_read(ca_file),
                                                  private_key=_read(key_file),
                                                  certificate_chain=_read(cert_file))
-            self.channel = grpc.secure_channel(endpoint, creds)
+            self.channel = grpc.secure_channel(endpoint, creds, options=options)
         elif cert_file:
             raise ValueError("a client certificate needs TLS: give ca_file too")
         else:
-            self.channel = grpc.insecure_channel(endpoint)
+            self.channel = grpc.insecure_channel(endpoint, options=options)
         try:
             grpc.channel_ready_future(self.channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
@@ -194,23 +199,43 @@ class Client:
         req = self.pb["admin"].ReloadConfigRequest(dry_run=dry_run)
         return self.admin.ReloadConfig(req, timeout=self.timeout)
 
-    def watch(self, plan_id, timeout=None, cancel_on_disconnect=False, grace_ms=0):
+    def watch(self, plan_id, timeout=None, cancel_on_disconnect=False, grace_ms=0, rewatch_for=300):
         """The plan's deltas as they are recorded, from its first: a generator that ends when the
         plan settles (its `finished` delta) or after `timeout` seconds (grpc.RpcError
         DEADLINE_EXCEEDED; None = no limit). Closing the generator (or leaving a for loop over it)
         cancels the stream on the node. With cancel_on_disconnect the node cancels the plan if
         the watch ends before the plan settles (this process stopped, the generator was closed,
         the connection was lost) and no such watch comes back within grace_ms. The switch is
-        recorded (a `disconnect_armed` delta): when the node restarts, watch again within
-        grace_ms of its start to keep the plan."""
-        req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, cancel_on_disconnect=cancel_on_disconnect,
-                                                 disconnect_grace_ms=grace_ms)
-        stream = self.router.WatchPlan(req, timeout=timeout)
-        try:
-            for m in stream:
-                yield m.delta
-        finally:
-            stream.cancel()
+        recorded (a `disconnect_armed` delta) and outlives a restart of the node, and so does this
+        watch: when the node goes away after answering, it watches again as soon as the node
+        answers (for up to `rewatch_for` seconds), from the next delta, so that the switch is held
+        again within its grace of the node's start."""
+        next_version, answered, until = 1, False, None
+        while True:
+            req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, from_version=next_version,
+                                                     cancel_on_disconnect=cancel_on_disconnect,
+                                                     disconnect_grace_ms=grace_ms)
+            stream = self.router.WatchPlan(req, timeout=timeout)
+            try:
+                for m in stream:
+                    answered, until = True, None
+                    next_version = max(next_version, m.delta.plan_version + 1)
+                    yield m.delta
+                return
+            except grpc.RpcError as e:
+                if not (cancel_on_disconnect and answered and e.code() == grpc.StatusCode.UNAVAILABLE):
+                    raise
+                gone = e
+            finally:
+                stream.cancel()
+            until = until or time.monotonic() + rewatch_for
+            while True:
+                try:
+                    grpc.channel_ready_future(self.channel).result(timeout=1)
+                    break
+                except grpc.FutureTimeoutError:
+                    if time.monotonic() > until:
+                        raise gone
 
     def watch_to_end(self, plan_id):
         """Every delta of the plan until it settles (at most 60 s)."""

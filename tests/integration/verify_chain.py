@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
@@ -381,6 +382,51 @@ def main():
             except AssertionError as e:
                 check("changed after the kept head" in str(e), e)
             print(f"python verifier: tree of {kept.tree_size} proved the beginning of {grown.to_size}")
+
+            # A dead man's switch rides out a restart: the node stops (its watches end with
+            # UNAVAILABLE) and starts again on the same port; the SDK's watch comes back by itself
+            # within the grace of the node's start, so the order is not cancelled.
+            client.route("py-rewatch", "BTC-USD", "buy", btc, mode="execute", limit=100)
+            seen, failed = [], []
+
+            def consume():
+                try:
+                    for d in client.watch("py-rewatch", cancel_on_disconnect=True, grace_ms=3000):
+                        seen.append(d.WhichOneof("change"))
+                except Exception as e:  # Checked on the main thread.
+                    failed.append(e)
+
+            def held_within(seconds):
+                deadline = time.time() + seconds
+                while time.time() < deadline:
+                    try:
+                        if client.status().disconnect_held == 1:
+                            return True
+                    except grpc.RpcError:
+                        pass  # The node is still starting.
+                    time.sleep(0.05)
+                return False
+
+            watcher = threading.Thread(target=consume, daemon=True)
+            watcher.start()
+            check(held_within(10), "the SDK's watch does not hold the switch")
+            cfg["listen"]["address"] = endpoint  # The port it had.
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f)
+            proc.send_signal(signal.SIGTERM)
+            check(proc.wait(timeout=30) == 0, "exorouted did not stop cleanly")
+            if os.path.exists(endpoint_file):
+                os.remove(endpoint_file)
+            proc = subprocess.Popen([args.exorouted, "--config", cfg_path], stdout=subprocess.DEVNULL, stderr=log)
+            check(held_within(20), f"the SDK's watch did not come back after the restart ({failed})")
+            time.sleep(4)  # Past the 3 s grace from the node's start.
+            check(client.get_plan("py-rewatch").status == t.PLAN_STATUS_WORKING, client.get_plan("py-rewatch"))
+            client.cancel("py-rewatch", "python is done")
+            watcher.join(timeout=30)
+            check(not watcher.is_alive() and not failed, failed)
+            check([seen.count(k) for k in ("created", "disconnect_armed", "finished")] == [1, 1, 1] and
+                  seen[-1] == "finished", seen)
+            print("python client: a watch holding a dead man's switch came back after a restart of the node")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
