@@ -339,7 +339,9 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
                 << " (the plan is cancelled if no watch holds it within " << *cancel_on_disconnect_grace_ms
                 << " ms of the node's start)" << std::endl;
     }
-    // (A channel that failed to connect waits for a call or this to try again.)
+    // (A node still draining answers at once, UNAVAILABLE again: no busy loop. A channel that
+    // failed to connect waits for a call or this to try again.)
+    absl::SleepFor(absl::Milliseconds(100));
     while (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
       if (absl::Now() > *rewatch_until) return s;
     }

@@ -229,6 +229,7 @@ class Client:
             finally:
                 stream.cancel()
             until = until or time.monotonic() + rewatch_for
+            time.sleep(0.1)  # (A node still draining answers at once, UNAVAILABLE again: no busy loop.)
             while True:
                 try:
                     grpc.channel_ready_future(self.channel).result(timeout=1)
