@@ -58,6 +58,14 @@ std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir) {
   return d;
 }
 
+// `exoroutectl audit verify --recompute` against the node passes: the chain links up and every
+// decision re-solves to the same bytes.
+void CheckChainRecomputes(const DaemonProcess& d) {
+  auto verified = Ctl(d, {"audit", "verify", "--recompute"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+}
+
 RouteRequest Route(const std::string& id, Side side, int64_t qty, RouteMode mode) {
   return exo::testing::BtcOrder(id, side, qty, mode);
 }
@@ -531,9 +539,7 @@ TEST_CASE("governance events: the config in force and the signing key are in the
   CHECK(gov[3].governance().detail() ==
         "replaced; heads signed before were signed by key " + absl::BytesToHexString(old_key));
   // Every stored config matches its digest, and the chain verifies.
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  CheckChainRecomputes(*d);
   CHECK(d->Terminate() == 0);
 }
 
@@ -907,9 +913,7 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(replay.out.find("amended    quantity 0.40000000: desk trims\n") != std::string::npos);
   CHECK(replay.out.find("amended    quantity 0.40000000 urgency HIGH: amended by client\n") != std::string::npos);
   CHECK(replay.out.find("amended    quantity 0.40000000 limit 100000.00: amended by client\n") != std::string::npos);
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  CheckChainRecomputes(*d);
 
   // The execution report: the plan as filled, with its amendments; the same offline.
   auto report = Ctl(*d, {"report", "--csv"});
@@ -952,9 +956,7 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   CHECK(Ctl(*d, {"plan", "show", "rest-2"}).out.find("plan      rest-2  COMPLETED") != std::string::npos);
   CHECK(Ctl(*d, {"replay", "--plan", "rest-2"}).out.find("amended    quantity 0.30000000 market (limit removed): get out\n") !=
         std::string::npos);
-  auto verified = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verified.out << verified.err);
-  CHECK(verified.exit_code == 0);
+  CheckChainRecomputes(*d);
 
   auto late = Ctl(*d, {"plan", "amend", "rest", "--qty", "1"});
   CHECK(late.exit_code == 1);
@@ -1166,9 +1168,7 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   CHECK(Occurrences(again.out, "armed      cancel on disconnect") == 1);
   returned->Drop();
   CHECK(client->CancelledWithin("armed-back", 20));
-  auto verified = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verified.out << verified.err);
-  CHECK(verified.exit_code == 0);
+  CheckChainRecomputes(*d);
 }
 
 TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the node: it watches again, the order stays",
@@ -1652,9 +1652,7 @@ TEST_CASE("a low-urgency route takes only its band now and keeps its urgency acr
   auto replay = Ctl(*d, {"replay", "--plan", "u-low"});
   CHECK(replay.out.find("created    sell 60.00000000 BTC-USD PLAN_ONLY urgency LOW\n") != std::string::npos);
   CHECK(replay.out.find("  band limit ") != std::string::npos);
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  CheckChainRecomputes(*d);
 }
 
 TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the chain verifies",
@@ -1720,9 +1718,7 @@ TEST_CASE("kill -9 under concurrent routing loses no acknowledged plan and the c
     auto deltas = WatchToEnd(ch, id);
     REQUIRE_FALSE(deltas.empty());
   }
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
-  INFO(verify.out << verify.err);
-  CHECK(verify.exit_code == 0);
+  CheckChainRecomputes(*d);
   CHECK(d->Terminate() == 0);
 }
 

@@ -73,17 +73,27 @@ CREATED_FORMAT2_HEX = (
 CREATED_FORMAT3_HEX = "03" + CREATED_FORMAT2_HEX[2:] + "00000019"  # arrival band 25 bp
 
 
+def delta(pb, sequence, version, plan_id="plan-7"):
+    """A delta's header as the C++ test's vectors have it (one event time for all)."""
+    d = pb["types"].PlanDelta()
+    d.sequence, d.plan_id, d.plan_version, d.event_time_ns = sequence, plan_id, version, 1700000000123456789
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--proto-dir", required=True)
     args = ap.parse_args()
+    failures = []
+
+    def expect(name, d, want):
+        got = exoroute_sdk.encode_canonical(d).hex()
+        if got != want:
+            failures.append(f"FAIL: {name}\n got  {got}\n want {want}")
+
     with tempfile.TemporaryDirectory() as out:
         pb = exoroute_sdk.load_protos(args.proto_dir, out)
-        d = pb["types"].PlanDelta()
-        d.sequence = 49
-        d.plan_id = "plan-7"
-        d.plan_version = 8
-        d.event_time_ns = 1700000000123456789
+        d = delta(pb, 49, 8)
         p = d.privacy_refused
         p.signal = "supply/BTC-USD"
         p.window_start_s = 1764547200
@@ -91,83 +101,43 @@ def main():
         p.limit_milli = 60000
         p.requested_milli = 4000
         p.route_id = "route-9"
-        got = exoroute_sdk.encode_canonical(d).hex()
-        if got != PRIVACY_REFUSED_HEX:
-            print(f"FAIL: privacy_refused\n got  {got}\n want {PRIVACY_REFUSED_HEX}")
-            return 1
-        g = pb["types"].PlanDelta()
-        g.sequence = 50
-        g.plan_id = "plan-7"
-        g.plan_version = 9
-        g.event_time_ns = 1700000000123456789
+        expect("privacy_refused", d, PRIVACY_REFUSED_HEX)
+        g = delta(pb, 50, 9)
         g.governance.kind = 1
         g.governance.subject = "config"
         g.governance.digest = bytes.fromhex("abcd")
         g.governance.detail = "fee 2 -> 3"
-        got = exoroute_sdk.encode_canonical(g).hex()
-        if got != GOVERNANCE_HEX:
-            print(f"FAIL: governance\n got  {got}\n want {GOVERNANCE_HEX}")
-            return 1
-        a = pb["types"].PlanDelta()
-        a.sequence = 51
-        a.plan_id = "plan-7"
-        a.plan_version = 10
-        a.event_time_ns = 1700000000123456789
+        expect("governance", g, GOVERNANCE_HEX)
+        a = delta(pb, 51, 10)
         a.amended.quantity = 200000000
         a.amended.limit_price = 6499000
         a.amended.reason = "chase"
-        got = exoroute_sdk.encode_canonical(a).hex()
-        if got != AMENDED_HEX:
-            print(f"FAIL: amended\n got  {got}\n want {AMENDED_HEX}")
-            return 1
+        expect("amended", a, AMENDED_HEX)
         a.amended.ClearField("limit_price")
-        want = AMENDED_HEX.replace("01" "0000000000632ab8", "00")
-        got = exoroute_sdk.encode_canonical(a).hex()
-        if got != want:
-            print(f"FAIL: amended without a limit\n got  {got}\n want {want}")
-            return 1
+        expect("amended without a limit", a, AMENDED_HEX.replace("01" "0000000000632ab8", "00"))
         a.amended.limit_removed = True
         a.amended.urgency = pb["types"].URGENCY_HIGH
-        got = exoroute_sdk.encode_canonical(a).hex()
-        if got != AMENDED_FORMAT5_HEX:
-            print(f"FAIL: amended to market, urgency HIGH\n got  {got}\n want {AMENDED_FORMAT5_HEX}")
-            return 1
-        sw = pb["types"].PlanDelta()
-        sw.sequence = 52
-        sw.plan_id = "plan-7"
-        sw.plan_version = 11
-        sw.event_time_ns = 1700000000123456789
+        expect("amended to market, urgency HIGH", a, AMENDED_FORMAT5_HEX)
+        sw = delta(pb, 52, 11)
         sw.disconnect_armed.grace_ms = 2500
-        got = exoroute_sdk.encode_canonical(sw).hex()
-        if got != DISCONNECT_ARMED_HEX:
-            print(f"FAIL: disconnect_armed\n got  {got}\n want {DISCONNECT_ARMED_HEX}")
-            return 1
-        c = pb["types"].PlanDelta()
-        c.sequence = 51
-        c.plan_id = "o"
-        c.plan_version = 1
-        c.event_time_ns = 1700000000123456789
+        expect("disconnect_armed", sw, DISCONNECT_ARMED_HEX)
+        c = delta(pb, 51, 1, plan_id="o")
         o = c.created.order
         o.id, o.symbol, o.side, o.quantity, o.time_in_force, o.urgency = "o", "X", 1, 1, 1, 1
         c.created.mode = 1
         c.created.instrument.symbol = "X"
         c.created.instrument.price_scale = 2
         c.created.instrument.qty_scale = 8
-        got = exoroute_sdk.encode_canonical(c).hex()
-        if got != CREATED_FORMAT2_HEX:
-            print(f"FAIL: created (format 2)\n got  {got}\n want {CREATED_FORMAT2_HEX}")
-            return 1
+        expect("created (format 2)", c, CREATED_FORMAT2_HEX)
         o.arrival_band_bps = 25
-        got = exoroute_sdk.encode_canonical(c).hex()
-        if got != CREATED_FORMAT3_HEX:
-            print(f"FAIL: created (format 3)\n got  {got}\n want {CREATED_FORMAT3_HEX}")
-            return 1
+        expect("created (format 3)", c, CREATED_FORMAT3_HEX)
         o.arrival_band_bps = 0
         o.urgency = 0
-        got = exoroute_sdk.encode_canonical(c).hex()
-        if got != "01" + CREATED_FORMAT2_HEX[2:-8]:
-            print(f"FAIL: created (format 1)\n got  {got}")
-            return 1
+        expect("created (format 1)", c, "01" + CREATED_FORMAT2_HEX[2:-8])
+    for f in failures:
+        print(f)
+    if failures:
+        return 1
     print("OK: the Python encoder matches the C++ codec's vectors")
     return 0
 
