@@ -214,6 +214,19 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
 // Orders a second a risk limit may admit: the window keeps one time per order admitted.
 constexpr uint32_t kMaxOrdersPerSecond = 10'000;
 
+// A market's own synthetic book on a sim venue: each value 0 (the venue's) or positive.
+absl::Status ValidateSimMarket(const exoroute::v1::SimMarketConfig& m, const std::string& p) {
+  const std::pair<const char*, int64_t> fields[] = {
+      {"mid_price", m.mid_price()}, {"tick_size", m.tick_size()}, {"level_size", m.level_size()}};
+  for (const auto& [name, value] : fields) {
+    if (value < 0) {
+      return Bad(absl::StrCat(p, ".", name),
+                 absl::StrCat("must be > 0, or 0 for the venue's sim.", name, ", got ", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // At most one limit per instrument, on a configured one, each entry limiting something.
 absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& symbols) {
   std::set<std::string> limited;
@@ -336,15 +349,31 @@ absl::Status Validate(const DaemonConfig& c) {
         return Bad(mp + ".min_quantity", absl::StrCat("must be <= max_quantity (", m.max_quantity(),
                                                       "), got ", m.min_quantity()));
       }
+      if (m.has_sim()) {
+        if (!v.has_sim()) return Bad(mp + ".sim", "only a sim venue draws books: this venue has no `sim`");
+        EXO_RETURN_IF_ERROR(ValidateSimMarket(m.sim(), mp + ".sim"));
+      }
     }
     switch (v.adapter_case()) {
       case exoroute::v1::VenueConfig::kSim: {
         const auto& s = v.sim();
         std::string sp = p + ".sim";
         if (s.book_file().empty()) {
-          if (s.mid_price() <= 0) return Bad(sp + ".mid_price", absl::StrCat("must be > 0, got ", s.mid_price()));
-          if (s.tick_size() <= 0) return Bad(sp + ".tick_size", absl::StrCat("must be > 0, got ", s.tick_size()));
-          if (s.level_size() <= 0) return Bad(sp + ".level_size", absl::StrCat("must be > 0, got ", s.level_size()));
+          // The venue's values are the defaults of its markets: needed unless every market has its own.
+          using Field = int64_t (exoroute::v1::SimMarketConfig::*)() const;
+          auto needed = [&v](Field own) {
+            return std::any_of(v.markets().begin(), v.markets().end(),
+                               [own](const exoroute::v1::MarketConfig& m) { return (m.sim().*own)() == 0; });
+          };
+          if (s.mid_price() <= 0 && needed(&exoroute::v1::SimMarketConfig::mid_price)) {
+            return Bad(sp + ".mid_price", absl::StrCat("must be > 0, got ", s.mid_price()));
+          }
+          if (s.tick_size() <= 0 && needed(&exoroute::v1::SimMarketConfig::tick_size)) {
+            return Bad(sp + ".tick_size", absl::StrCat("must be > 0, got ", s.tick_size()));
+          }
+          if (s.level_size() <= 0 && needed(&exoroute::v1::SimMarketConfig::level_size)) {
+            return Bad(sp + ".level_size", absl::StrCat("must be > 0, got ", s.level_size()));
+          }
         } else {
           auto books = adapters::LoadBookFile(s.book_file());
           if (!books.ok()) return Bad(sp + ".book_file", std::string(books.status().message()));
@@ -436,14 +465,16 @@ const std::string& DefaultConfigJson() {
     {
       "id": "SIM-A", "taker_fee_bps": 2.0,
       "markets": [ { "symbol": "BTC-USD", "lot_size": 100000 },
-                   { "symbol": "ETH-USD", "lot_size": 1000 } ],
+                   { "symbol": "ETH-USD", "lot_size": 1000,
+                     "sim": { "mid_price": 350000, "tick_size": 1, "level_size": 5000000 } } ],
       "sim": { "seed": 1, "mid_price": 6500000, "tick_size": 50, "depth": 20,
                "level_size": 40000000, "latency_ms": 2, "update_interval_ms": 100 }
     },
     {
       "id": "SIM-B", "taker_fee_bps": 1.0,
       "markets": [ { "symbol": "BTC-USD", "lot_size": 100000 },
-                   { "symbol": "ETH-USD", "lot_size": 1000 } ],
+                   { "symbol": "ETH-USD", "lot_size": 1000,
+                     "sim": { "mid_price": 350002, "tick_size": 2, "level_size": 3000000 } } ],
       "sim": { "seed": 2, "mid_price": 6500100, "tick_size": 100, "depth": 20,
                "level_size": 25000000, "latency_ms": 3, "update_interval_ms": 100 }
     },

@@ -24,6 +24,7 @@ absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& 
       o.clock = clock;
       for (const auto& m : vc.markets()) {
         o.lot_sizes[m.symbol()] = m.lot_size();
+        if (m.has_sim()) o.market_sim[m.symbol()] = m.sim();
         for (const auto& i : config.instruments()) {
           if (i.symbol() == m.symbol()) o.instruments.push_back(i);
         }

@@ -18,7 +18,13 @@ SimVenue::SimVenue(Options options)
   for (const auto& inst : options_.instruments) {
     Market m;
     m.instrument = inst;
-    m.mid = options_.config.mid_price();
+    const auto& own = options_.market_sim[inst.symbol()];
+    auto pick = [](int64_t market, int64_t venue) { return market > 0 ? market : venue; };
+    m.mid = pick(own.mid_price(), options_.config.mid_price());
+    m.tick = pick(own.tick_size(), options_.config.tick_size());
+    m.level_size = pick(own.level_size(), options_.config.level_size());
+    auto lot = options_.lot_sizes.find(inst.symbol());
+    m.lot = lot == options_.lot_sizes.end() ? 1 : std::max<int64_t>(1, lot->second);
     auto fixed = options_.fixed_books.find(inst.symbol());
     if (fixed != options_.fixed_books.end()) {
       m.book = std::make_shared<VenueBook>(fixed->second);
@@ -150,7 +156,7 @@ void SimVenue::StepLocked() {
       continue;
     }
     int64_t move = static_cast<int64_t>(rng_() % 3) - 1;
-    int64_t tick = options_.config.tick_size();
+    const int64_t tick = m.tick;
     uint32_t spread = std::max<uint32_t>(1, options_.config.spread_ticks());
     // Keep the best bid above zero.
     if (m.mid + move * tick - static_cast<int64_t>(spread) * tick > 0) m.mid += move * tick;
@@ -162,19 +168,18 @@ void SimVenue::RedrawLocked(Market& m) {
   const auto& c = options_.config;
   uint32_t depth = c.depth() == 0 ? 20 : c.depth();
   uint32_t spread = std::max<uint32_t>(1, c.spread_ticks());
-  auto lot_it = options_.lot_sizes.find(m.instrument.symbol());
-  const int64_t lot = lot_it == options_.lot_sizes.end() ? 1 : std::max<int64_t>(1, lot_it->second);
   auto book = std::make_shared<VenueBook>();
   book->set_venue(options_.venue_id);
   book->set_symbol(m.instrument.symbol());
   book->set_sequence(steps_);
   book->set_receive_time_ns(options_.clock->NowNs());
   for (uint32_t k = 0; k < depth; ++k) {
-    int64_t offset = static_cast<int64_t>(spread + k) * c.tick_size();
+    int64_t offset = static_cast<int64_t>(spread + k) * m.tick;
     // Sizes between 50% and 150% of the configured mean, deeper levels a little larger.
     auto draw = [&] {
       int64_t pct = 50 + static_cast<int64_t>(rng_() % 101) + static_cast<int64_t>(k) * 2;
-      return std::max<int64_t>(1, c.level_size() / 100 * pct / lot) * lot;
+      const auto mean_pct = static_cast<int64_t>(static_cast<__int128>(m.level_size) * pct / 100);
+      return std::max<int64_t>(1, mean_pct / m.lot) * m.lot;
     };
     if (m.mid - offset > 0) {
       BookLevel* b = book->add_bids();

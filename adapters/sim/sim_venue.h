@@ -1,7 +1,8 @@
 // SimVenue: a simulated venue for development, demos and tests.
 //
 // Per symbol it keeps a synthetic L2 book driven by a seeded generator: every update interval
-// the mid moves by -1, 0 or +1 tick and the levels are redrawn around it, so the same seed gives
+// the mid moves by -1, 0 or +1 tick and the levels are redrawn around it (each symbol at its own
+// mid, tick and level size where the market sets them), so the same seed gives
 // the same book path step for step. Alternatively it serves fixed book snapshots loaded from a
 // file. Child orders (limit IOC) are matched against the current book after the configured
 // latency: they fill level by level up to their limit (partial fills), consume the liquidity
@@ -34,6 +35,8 @@ class SimVenue final : public VenueAdapter {
     std::vector<exoroute::v1::Instrument> instruments;  // The symbols this venue trades.
     // Lot size per symbol: displayed sizes are whole lots, as on a real venue (default 1).
     std::map<std::string, int64_t> lot_sizes;
+    // Per symbol, where a market's book differs from `config` (MarketConfig.sim; 0 = config's).
+    std::map<std::string, exoroute::v1::SimMarketConfig> market_sim;
     double fee_bps = 0;
     Clock* clock = nullptr;
     // When non-empty: serve these books (by symbol) instead of synthetic ones.
@@ -62,6 +65,7 @@ class SimVenue final : public VenueAdapter {
   struct Market {
     exoroute::v1::Instrument instrument;
     int64_t mid = 0;
+    int64_t tick = 0, level_size = 0, lot = 1;  // This market's, resolved at construction.
     std::shared_ptr<exoroute::v1::VenueBook> book;
   };
   struct Pending {

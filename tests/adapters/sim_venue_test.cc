@@ -104,6 +104,32 @@ TEST_CASE("displayed sizes are whole lots", "[sim]") {
   }
 }
 
+TEST_CASE("a market with a book of its own: its mid, tick and level size; the others the venue's", "[sim]") {
+  auto o = Options(5);
+  Instrument y;
+  y.set_symbol("Y");
+  o.instruments.push_back(y);
+  o.market_sim["Y"].set_mid_price(300);
+  o.market_sim["Y"].set_tick_size(1);
+  o.market_sim["Y"].set_level_size(40);
+  SimVenue v(o);
+  for (int i = 0; i < 30; ++i) {
+    v.Step();
+    const auto x = v.Book("X"), own = v.Book("Y");
+    REQUIRE(own->asks_size() == 5);
+    REQUIRE(own->bids_size() == 5);
+    // The mid walks a tick at most per step from the market's own start.
+    CHECK(std::abs((own->bids(0).price() + own->asks(0).price()) / 2 - 300) <= i + 1);
+    CHECK(own->asks(1).price() - own->asks(0).price() == 1);
+    CHECK(own->bids(0).price() - own->bids(1).price() == 1);
+    for (const auto& l : own->asks()) CHECK((l.size() >= 20 && l.size() <= 60 + 2 * 5));
+    // X keeps the venue's: mid 10000, tick 5, sizes around 1000.
+    CHECK(std::abs((x->bids(0).price() + x->asks(0).price()) / 2 - 10000) <= 5 * (i + 1));
+    CHECK(x->asks(1).price() - x->asks(0).price() == 5);
+    CHECK(x->asks(0).size() >= 500);
+  }
+}
+
 TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancelled", "[sim]") {
   SimVenue v(Options(1));
   auto book = *v.Book("X");

@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 #include "daemon/solve_inputs.h"
+#include "daemon/venue_factory.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -38,8 +39,27 @@ TEST_CASE("the embedded default is valid: three sim venues, TLS, local data", "[
   CHECK(c->venues(0).max_book_age_ms() == 5000);  // Defaults applied.
 }
 
+TEST_CASE("the embedded default's sim venues price each symbol at its own level", "[config]") {
+  auto c = ParseConfig(DefaultConfigJson(), "default");
+  REQUIRE(c.ok());
+  auto venues = exo::daemon::MakeVenues(*c, exo::SystemClock());
+  REQUIRE(venues.ok());
+  auto best_ask = [&venues](const std::string& venue, const std::string& symbol) {
+    for (const auto& v : *venues) {
+      if (v.config.id() == venue) return v.adapter->Book(symbol)->asks(0).price();
+    }
+    FAIL("no venue " << venue);
+    return int64_t{0};
+  };
+  // BTC-USD about 65 000.00, ETH-USD about 3 500.00 (prices in cents), on both venues that trade it.
+  for (const char* venue : {"SIM-A", "SIM-B"}) {
+    CHECK(std::abs(best_ask(venue, "BTC-USD") - 6'500'000) < 1'000);
+    CHECK(std::abs(best_ask(venue, "ETH-USD") - 350'000) < 100);
+  }
+}
+
 TEST_CASE("bad configs are refused with the path of the bad field", "[config]") {
-  CHECK(ErrorOf(DefaultWith("\"lot_size\": 1000 }", "\"lot_size\": 0 }")) ==
+  CHECK(ErrorOf(DefaultWith("\"lot_size\": 1000,", "\"lot_size\": 0,")) ==
         "config test.json: venues[0].markets[1].lot_size: must be > 0, got 0");
   CHECK(ErrorOf(DefaultWith("\"taker_fee_bps\": 1.0", "\"taker_fee_bps\": 1.0, \"fee\": 3")) ==
         "config test.json: venues[1].fee: unknown key (not in VenueConfig)");
@@ -197,6 +217,29 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"fix":{"host":"h","port":9878,"sender_comp_id":"E","target_comp_id":"V","market_data":true}}]})") ==
         "config test.json: venues[0].fix.data_dictionary: required with market_data: QuickFIX reads the repeating "
         "groups of market data (W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
+}
+
+TEST_CASE("a sim venue's market may draw its own book; the venue's values are the others' defaults", "[config]") {
+  auto venue = [](const std::string& markets, const std::string& sim) {
+    return R"({"instruments":[{"symbol":"X"},{"symbol":"Y"}],"venues":[{"id":"V","markets":[)" + markets +
+           R"(],"sim":{)" + sim + "}}]}";
+  };
+  const std::string x = R"({"symbol":"X","lot_size":1})";
+  const std::string y_own = R"({"symbol":"Y","lot_size":1,"sim":{"mid_price":300,"tick_size":1,"level_size":5}})";
+  // Every market has its own mid, tick and size: the venue needs none.
+  auto own = ParseConfig(venue(y_own, R"("seed":1)"), "test.json");
+  REQUIRE(own.ok());
+  CHECK(own->venues(0).markets(0).sim().mid_price() == 300);
+  // A market without its own takes the venue's, which must then be there.
+  CHECK(ErrorOf(venue(x + "," + y_own, R"("tick_size":1,"level_size":5)")) ==
+        "config test.json: venues[0].sim.mid_price: must be > 0, got 0");
+  CHECK(ParseConfig(venue(x + "," + y_own, R"("mid_price":100,"tick_size":1,"level_size":5)"), "test.json").ok());
+  CHECK(ErrorOf(venue(R"({"symbol":"Y","lot_size":1,"sim":{"tick_size":-2}})", R"("mid_price":100,"tick_size":1,"level_size":5)")) ==
+        "config test.json: venues[0].markets[0].sim.tick_size: must be > 0, or 0 for the venue's sim.tick_size, got -2");
+  // Only a sim venue draws books.
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1,"sim":{"mid_price":5}}],)"
+                R"("ws_feed":{"format":"FEED_FORMAT_COINBASE_LEVEL2","url":"ws://h:1/s"}}]})") ==
+        "config test.json: venues[0].markets[0].sim: only a sim venue draws books: this venue has no `sim`");
 }
 
 TEST_CASE("more venues than one decision takes are refused", "[config]") {
