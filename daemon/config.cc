@@ -474,14 +474,14 @@ const std::string& DefaultConfigJson() {
       "id": "SIM-B", "taker_fee_bps": 1.0,
       "markets": [ { "symbol": "BTC-USD", "lot_size": 100000 },
                    { "symbol": "ETH-USD", "lot_size": 1000,
-                     "sim": { "mid_price": 350002, "tick_size": 2, "level_size": 3000000 } } ],
-      "sim": { "seed": 2, "mid_price": 6500100, "tick_size": 100, "depth": 20,
+                     "sim": { "mid_price": 350000, "tick_size": 2, "level_size": 3000000 } } ],
+      "sim": { "seed": 2, "mid_price": 6500000, "tick_size": 100, "depth": 20,
                "level_size": 25000000, "latency_ms": 3, "update_interval_ms": 100 }
     },
     {
       "id": "SIM-C", "taker_fee_bps": 3.5,
       "markets": [ { "symbol": "BTC-USD", "lot_size": 1000000 } ],
-      "sim": { "seed": 3, "mid_price": 6499900, "tick_size": 50, "depth": 20,
+      "sim": { "seed": 3, "mid_price": 6500000, "tick_size": 50, "depth": 20,
                "level_size": 80000000, "latency_ms": 5, "update_interval_ms": 100 }
     }
   ],

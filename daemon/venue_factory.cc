@@ -1,5 +1,8 @@
 #include "daemon/venue_factory.h"
 
+#include <algorithm>
+#include <map>
+
 #include "adapters/book_file.h"
 #include "adapters/fix/fix_venue.h"
 #include "adapters/sim/sim_venue.h"
@@ -10,9 +13,40 @@ namespace exo::daemon {
 
 using namespace exoroute::v1;  // NOLINT
 
+namespace {
+
+// Per symbol, the common move of the node's sim venues trading it: steps of their coarsest tick
+// at their shortest update interval, seeded by the symbol (FNV-1a), so a node's sim venues of a
+// symbol move together (adapters/sim/sim_common_price.h).
+std::map<std::string, std::shared_ptr<adapters::SimCommonPrice>> CommonPrices(const DaemonConfig& config) {
+  struct Walk {
+    int64_t step = 1, interval_ms = 0;
+  };
+  std::map<std::string, Walk> walks;
+  for (const VenueConfig& vc : config.venues()) {
+    if (!vc.has_sim()) continue;
+    for (const auto& m : vc.markets()) {
+      Walk& w = walks[m.symbol()];
+      w.step = std::max(w.step, m.sim().tick_size() > 0 ? m.sim().tick_size() : vc.sim().tick_size());
+      const int64_t interval = adapters::UpdateIntervalMs(vc.sim());
+      w.interval_ms = w.interval_ms == 0 ? interval : std::min(w.interval_ms, interval);
+    }
+  }
+  std::map<std::string, std::shared_ptr<adapters::SimCommonPrice>> out;
+  for (const auto& [symbol, w] : walks) {
+    uint64_t seed = 14695981039346656037ull;
+    for (unsigned char c : symbol) seed = (seed ^ c) * 1099511628211ull;
+    out[symbol] = std::make_shared<adapters::SimCommonPrice>(seed, w.step, w.interval_ms * 1'000'000);
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& config,
                                                             Clock* clock) {
   std::vector<RouterEngine::Venue> venues;
+  const auto common_prices = CommonPrices(config);
   for (const VenueConfig& vc : config.venues()) {
     RouterEngine::Venue v;
     v.config = vc;
@@ -25,6 +59,7 @@ absl::StatusOr<std::vector<RouterEngine::Venue>> MakeVenues(const DaemonConfig& 
       for (const auto& m : vc.markets()) {
         o.lot_sizes[m.symbol()] = m.lot_size();
         if (m.has_sim()) o.market_sim[m.symbol()] = m.sim();
+        o.common_prices[m.symbol()] = common_prices.at(m.symbol());
         for (const auto& i : config.instruments()) {
           if (i.symbol() == m.symbol()) o.instruments.push_back(i);
         }

@@ -13,6 +13,10 @@ using exoroute::v1::BookLevel;
 using exoroute::v1::ChildOrder;
 using exoroute::v1::VenueBook;
 
+int64_t UpdateIntervalMs(const exoroute::v1::SimVenueConfig& config) {
+  return config.update_interval_ms() == 0 ? 100 : config.update_interval_ms();
+}
+
 SimVenue::SimVenue(Options options)
     : options_(std::move(options)), fee_bps_(options_.fee_bps), rng_(options_.config.seed()) {
   for (const auto& inst : options_.instruments) {
@@ -20,8 +24,13 @@ SimVenue::SimVenue(Options options)
     m.instrument = inst;
     const auto& own = options_.market_sim[inst.symbol()];
     auto pick = [](int64_t market, int64_t venue) { return market > 0 ? market : venue; };
-    m.mid = pick(own.mid_price(), options_.config.mid_price());
+    m.start = m.mid = pick(own.mid_price(), options_.config.mid_price());
     m.tick = pick(own.tick_size(), options_.config.tick_size());
+    auto common = options_.common_prices.find(inst.symbol());
+    m.common = common != options_.common_prices.end()
+                   ? common->second
+                   : std::make_shared<SimCommonPrice>(options_.config.seed(), m.tick,
+                                                      int64_t{1'000'000} * UpdateIntervalMs(options_.config));
     m.level_size = pick(own.level_size(), options_.config.level_size());
     auto lot = options_.lot_sizes.find(inst.symbol());
     m.lot = lot == options_.lot_sizes.end() ? 1 : std::max<int64_t>(1, lot->second);
@@ -155,11 +164,12 @@ void SimVenue::StepLocked() {
       m.book->set_receive_time_ns(options_.clock->NowNs());
       continue;
     }
-    int64_t move = static_cast<int64_t>(rng_() % 3) - 1;
-    const int64_t tick = m.tick;
-    uint32_t spread = std::max<uint32_t>(1, options_.config.spread_ticks());
-    // Keep the best bid above zero.
-    if (m.mid + move * tick - static_cast<int64_t>(spread) * tick > 0) m.mid += move * tick;
+    const int64_t move = static_cast<int64_t>(rng_() % 3) - 1;
+    const int64_t spread = std::max<uint32_t>(1, options_.config.spread_ticks());
+    if (std::abs(m.own + move) <= spread) m.own += move;
+    const int64_t common = m.common->MoveAt(options_.clock->NowNs()) / m.tick * m.tick;  // On this tick grid.
+    const int64_t mid = m.start + common + m.own * m.tick;
+    if (mid - spread * m.tick > 0) m.mid = mid;  // Keep the best bid above zero.
     RedrawLocked(m);
   }
 }
@@ -236,8 +246,7 @@ std::vector<ExecutionEvent> SimVenue::MatchLocked(const Pending& p) {
 
 void SimVenue::Run() {
   using Clock = std::chrono::steady_clock;
-  auto interval = std::chrono::milliseconds(
-      options_.config.update_interval_ms() == 0 ? 100 : options_.config.update_interval_ms());
+  auto interval = std::chrono::milliseconds(UpdateIntervalMs(options_.config));
   auto next_step = Clock::now() + interval;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {

@@ -1,9 +1,13 @@
 // SimVenue: a simulated venue for development, demos and tests.
 //
 // Per symbol it keeps a synthetic L2 book driven by a seeded generator: every update interval
-// the mid moves by -1, 0 or +1 tick and the levels are redrawn around it (each symbol at its own
-// mid, tick and level size where the market sets them), so the same seed gives
-// the same book path step for step. Alternatively it serves fixed book snapshots loaded from a
+// the levels are redrawn around a mid that is the market's starting mid, plus the symbol's common
+// move (SimCommonPrice, shared by the node's sim venues of that symbol, so that they move
+// together as real venues do), plus the venue's own deviation: a walk of -1, 0 or +1 tick a step
+// that stays within `spread_ticks` of the common price (so venues starting at one mid are never
+// crossed against each other, at most locked). Each symbol has its own mid, tick and level size
+// where the market sets them. With a clock that stands still, the same seed gives the same book
+// path step for step. Alternatively it serves fixed book snapshots loaded from a
 // file. Child orders (limit IOC) are matched against the current book after the configured
 // latency: they fill level by level up to their limit (partial fills), consume the liquidity
 // they take until the next book move, pay the venue's taker fee, and the unfilled remainder is
@@ -21,11 +25,15 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/sim/sim_common_price.h"
 #include "adapters/venue_adapter.h"
 #include "exo/clock.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::adapters {
+
+// How often a sim venue's books move: its config's update interval, 0 = 100 ms.
+int64_t UpdateIntervalMs(const exoroute::v1::SimVenueConfig& config);
 
 class SimVenue final : public VenueAdapter {
  public:
@@ -37,6 +45,9 @@ class SimVenue final : public VenueAdapter {
     std::map<std::string, int64_t> lot_sizes;
     // Per symbol, where a market's book differs from `config` (MarketConfig.sim; 0 = config's).
     std::map<std::string, exoroute::v1::SimMarketConfig> market_sim;
+    // Per symbol, the common move shared with the node's other sim venues of it; a symbol without
+    // one gets a walk of its own (seed, tick and update interval of this venue).
+    std::map<std::string, std::shared_ptr<SimCommonPrice>> common_prices;
     double fee_bps = 0;
     Clock* clock = nullptr;
     // When non-empty: serve these books (by symbol) instead of synthetic ones.
@@ -64,8 +75,10 @@ class SimVenue final : public VenueAdapter {
  private:
   struct Market {
     exoroute::v1::Instrument instrument;
+    int64_t start = 0, tick = 0, level_size = 0, lot = 1;  // This market's, resolved at construction.
+    std::shared_ptr<SimCommonPrice> common;
+    int64_t own = 0;  // The venue's deviation from the common price, in ticks.
     int64_t mid = 0;
-    int64_t tick = 0, level_size = 0, lot = 1;  // This market's, resolved at construction.
     std::shared_ptr<exoroute::v1::VenueBook> book;
   };
   struct Pending {

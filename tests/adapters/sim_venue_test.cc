@@ -1,5 +1,6 @@
 #include "adapters/sim/sim_venue.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <fstream>
@@ -128,6 +129,53 @@ TEST_CASE("a market with a book of its own: its mid, tick and level size; the ot
     CHECK(x->asks(1).price() - x->asks(0).price() == 5);
     CHECK(x->asks(0).size() >= 500);
   }
+}
+
+TEST_CASE("sim venues sharing a symbol's common price move together and never cross", "[sim]") {
+  struct SteppedClock : exo::Clock {
+    int64_t now = 1'700'000'000'000'000'000;
+    int64_t NowNs() const override { return now; }
+  } clock;
+  const int64_t interval_ns = 100'000'000;
+  auto common = std::make_shared<exo::adapters::SimCommonPrice>(77, 10, interval_ns);
+  auto venue = [&](uint64_t seed, int64_t tick) {
+    auto o = Options(seed);
+    o.clock = &clock;
+    o.config.set_tick_size(tick);
+    o.common_prices["X"] = common;
+    return o;
+  };
+  SimVenue fine(venue(1, 5)), coarse(venue(2, 10));
+  int64_t farthest = 0;
+  for (int i = 0; i < 2000; ++i) {
+    clock.now += interval_ns;
+    fine.Step();
+    coarse.Step();
+    const auto a = fine.Book("X"), b = coarse.Book("X");
+    INFO("step " << i);
+    REQUIRE(a->bids(0).price() <= b->asks(0).price());  // Locked at most, never crossed.
+    REQUIRE(b->bids(0).price() <= a->asks(0).price());
+    farthest = std::max(farthest, std::abs(a->bids(0).price() - 10000));
+  }
+  // The common price walked them far beyond the venue's own deviation (a spread and a tick).
+  CHECK(farthest > 200);
+}
+
+TEST_CASE("a common price: one path per seed, never back in time, a long pause caught up bounded", "[sim]") {
+  using exo::adapters::SimCommonPrice;
+  SimCommonPrice a(5, 3, 10), b(5, 3, 10);
+  std::vector<int64_t> path;
+  for (int64_t t = 1000; t < 2000; t += 10) {
+    path.push_back(a.MoveAt(t));
+    CHECK(path.back() % 3 == 0);
+    CHECK(b.MoveAt(t) == path.back());
+  }
+  CHECK(path.front() == 0);  // The walk starts at its first reading.
+  CHECK(std::any_of(path.begin(), path.end(), [](int64_t m) { return m != 0; }));
+  CHECK(a.MoveAt(500) == path.back());  // An earlier time reads the latest move.
+  // A pause of 10^9 intervals moves at most kMaxCatchUp steps.
+  const int64_t before = a.MoveAt(2000);
+  CHECK(std::abs(a.MoveAt(int64_t{10'000'000'000}) - before) <= 3 * SimCommonPrice::kMaxCatchUp);
 }
 
 TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancelled", "[sim]") {
