@@ -233,6 +233,16 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
       k.privacy().epsilon_milli() > 0,
       k.privacy().on_exhausted() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
                                                                     : k.privacy().on_exhausted());
+  // A plan's dead man's switch cancels its whole route, on every node, as CancelPlan does here.
+  impl.engine->SetRouteCanceller([coordinator = impl.coordinator.get(), engine = impl.engine.get()](
+                                     const std::string& plan_id, const std::string& reason) -> absl::StatusOr<Plan> {
+    EXO_ASSIGN_OR_RETURN(CancelPlanResponse cancelled, coordinator->Cancel(plan_id, reason, engine));
+    for (const NodeCancel& n : cancelled.nodes()) {
+      if (!n.error().empty()) LogWarning("plan %s: cancel on disconnect: node %s: %s", plan_id, n.node(), n.error());
+    }
+    if (!cancelled.has_plan()) return absl::NotFoundError(absl::StrCat("this node has no plan of route ", plan_id));
+    return cancelled.plan();
+  });
   impl.peer_service = std::make_unique<cluster::PeerServiceImpl>(impl.cluster_node.get(), impl.pair_keys.get(), peer_ids);
   std::shared_ptr<grpc::ServerCredentials> creds = cluster::PeerServerCredentials(certificates);
   grpc::ServerBuilder builder;

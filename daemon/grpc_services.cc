@@ -179,10 +179,6 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
   if (!req->cancel_on_disconnect()) return Watch(ctx, *req, writer);
-  if (coordinator_ != nullptr) {
-    return ToGrpc(absl::FailedPreconditionError(
-        "cancel_on_disconnect: not on a cluster node (a route's share is cancelled with the route: CancelPlan)"));
-  }
   const std::chrono::milliseconds grace(req->disconnect_grace_ms());
   // Recorded first (DisconnectArmed), so that the switch outlives a restart of this node.
   if (absl::Status armed = engine_->ArmDisconnect(req->plan_id(), grace); !armed.ok()) return ToGrpc(armed);

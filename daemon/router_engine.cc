@@ -1576,12 +1576,24 @@ void RouterEngine::EventLoop() {
   }
 }
 
+void RouterEngine::SetRouteCanceller(RouteCanceller canceller) {
+  std::lock_guard<std::mutex> lock(route_canceller_mu_);
+  route_canceller_ = std::move(canceller);
+}
+
 void RouterEngine::CancelDisconnected() {
   if (draining_) return;
+  RouteCanceller route_canceller;
+  {
+    std::lock_guard<std::mutex> lock(route_canceller_mu_);
+    route_canceller = route_canceller_;
+  }
+  if (config().has_cluster() && !route_canceller) return;  // The cluster is not running yet.
   for (const DisconnectCancels::DuePlan& due : disconnects_.TakeDue(DisconnectCancels::Clock::now())) {
-    absl::StatusOr<Plan> p = Cancel(due.plan_id, absl::StrCat("cancelled on disconnect: the watch that asked for it "
-                                                              "ended before it settled, and none came back within ",
-                                                              due.grace.count(), " ms"));
+    const std::string reason = absl::StrCat("cancelled on disconnect: the watch that asked for it ended before it "
+                                            "settled, and none came back within ", due.grace.count(), " ms");
+    // (On a cluster node: the route on every node, each call within the cluster's round deadline.)
+    absl::StatusOr<Plan> p = route_canceller ? route_canceller(due.plan_id, reason) : Cancel(due.plan_id, reason);
     // (A plan that settled meanwhile, or is being cancelled already, is left as it is.)
     if (p.ok() && absl::StartsWith(p->reason(), "cancelled on disconnect")) {
       ++disconnect_cancels_;

@@ -206,6 +206,12 @@ class RouterEngine {
   size_t disconnect_waiting() const { return disconnects_.waiting(); }
   // Plans cancelled on disconnect since start.
   uint64_t disconnect_cancels() const { return disconnect_cancels_.load(); }
+  // On a cluster node a plan is a cluster route's share, and its switch cancels the whole route
+  // on every node (the cluster's CancelPlan), which the cluster sets here once it runs; until
+  // then a cluster node's plans due for cancellation wait. Called by the tick's thread only.
+  using RouteCanceller =
+      std::function<absl::StatusOr<exoroute::v1::Plan>(const std::string& plan_id, const std::string& reason)>;
+  void SetRouteCanceller(RouteCanceller canceller);
   // The books the node holds now for `symbol` (AdminService.GetBooks): per venue that lists
   // it, by id, at most `depth` levels a side, its age and fee, and per side the reason an
   // executed order decided now would record for leaving it out ("" : it would use it); the best
@@ -366,6 +372,8 @@ class RouterEngine {
   mutable OrderRateLimiter order_rate_;
   DisconnectCancels disconnects_;
   std::atomic<uint64_t> disconnect_cancels_{0};
+  mutable std::mutex route_canceller_mu_;
+  RouteCanceller route_canceller_;  // Guarded by route_canceller_mu_.
   // Admits an executed order against its instrument's order rate (plans_mu_ held):
   // RESOURCE_EXHAUSTED saying when to retry when the last second has had the limit's orders.
   absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode) const;

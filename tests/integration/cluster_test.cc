@@ -490,6 +490,75 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
         "amended; cancel it (CancelPlan) and route the rest again");
 }
 
+TEST_CASE("a dead man's switch on any node's share of a cluster route cancels the route on every node") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) {
+    // Venues that take a minute to answer a child: every node's share stays working.
+    c.venues[k] = VenuesOf(k + 1);
+    for (size_t at; (at = c.venues[k].find("\"latency_ms\": 2,")) != std::string::npos;) {
+      c.venues[k].replace(at, 16, "\"latency_ms\": 60000,");
+    }
+    c.Start(k);
+  }
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("switched", SIDE_BUY, 9 * kBtc), &routed).ok());
+  std::set<std::string> sharing;
+  for (const auto& sh : routed.cluster().shares()) {
+    if (sh.quantity() > 0) sharing.insert(sh.node());
+  }
+  REQUIRE(sharing.size() >= 2);
+  // Watched on a node that is not the coordinator if one shares, with a short grace.
+  const int watched = sharing.count("n2") > 0 ? 1 : sharing.count("n3") > 0 ? 2 : 0;
+  {
+    WatchPlanRequest req;
+    req.set_plan_id("switched");
+    req.set_cancel_on_disconnect(true);
+    req.set_disconnect_grace_ms(200);
+    grpc::ClientContext ctx;
+    auto stub = RouterService::NewStub(Connect(*c.nodes[watched]));
+    auto reader = stub->WatchPlan(&ctx, req);
+    WatchPlanResponse delta;
+    bool armed = false;
+    while (!armed && reader->Read(&delta)) armed = delta.delta().has_disconnect_armed();
+    if (!armed) FAIL("the watch ended: " << reader->Finish().error_message());  // Recorded before the watch's first live delta: the switch is held.
+    // Held, the route is left alone past the grace.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    for (int k = 0; k < 3; ++k) {
+      if (std::optional<Plan> p = PlanOn(*c.nodes[k], "switched")) CHECK(p->status() == PLAN_STATUS_WORKING);
+    }
+    ctx.TryCancel();  // The client goes away.
+    reader->Finish();
+  }
+  // The grace passes and no watch comes back: every node's plan of the route is cancelled.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  auto all_cancelled = [&] {
+    for (int k = 0; k < 3; ++k) {
+      std::optional<Plan> p = PlanOn(*c.nodes[k], "switched");
+      if (p.has_value() != (sharing.count("n" + std::to_string(k + 1)) > 0)) return false;
+      if (p && p->status() != PLAN_STATUS_CANCELLED) return false;
+    }
+    return true;
+  };
+  while (!all_cancelled() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(all_cancelled());
+  for (int k = 0; k < 3; ++k) {
+    if (std::optional<Plan> p = PlanOn(*c.nodes[k], "switched")) {
+      CHECK(p->reason() ==
+            "cancelled on disconnect: the watch that asked for it ended before it settled, and none came back "
+            "within 200 ms");
+    }
+  }
+  // The watched node counts its switch's cancel; the node that held no switch counts none.
+  for (int k = 0; k < 3; ++k) {
+    StatusResponse status;
+    grpc::ClientContext sctx;
+    REQUIRE(AdminService::NewStub(Connect(*c.nodes[k]))->Status(&sctx, StatusRequest(), &status).ok());
+    CHECK(status.disconnect_cancels() == (k == watched ? 1u : 0u));
+  }
+}
+
 TEST_CASE("a cluster route keeps the order's venue limit and the venues' minimum child sizes as one node does") {
   Cluster c;
   c.min_sizes = true;
