@@ -407,7 +407,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
       if (coordinator != nullptr) {
         for (HistogramMetric& m : coordinator->CallLatency()) histograms.push_back(std::move(m));
       }
-      return RenderPrometheus(admin->Snapshot(), histograms);
+      const StatusResponse status = admin->Snapshot();
+      for (const VenueStatus& v : status.venues()) {
+        histograms.push_back({"exoroute_venue_child_seconds",
+                              "From sending a child to the venue to its last report (filled, cancelled, expired or "
+                              "rejected), for the children this process sent.",
+                              engine->child_outcomes().Read(v.venue()).to_done,
+                              absl::StrCat("venue=\"", EscapeLabelValue(v.venue()), "\"")});
+      }
+      return RenderPrometheus(status, histograms);
     };
     h.health = [draining = &impl->draining, store = impl->store.get()] {
       if (draining->load()) return absl::UnavailableError("draining: exorouted is shutting down");

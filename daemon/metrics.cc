@@ -282,6 +282,18 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.fills()));
   }
   {
+    Family f(&out, "exoroute_venue_children_done_total", "counter",
+             "The node's children at the venue by how they ended, each at its last report: filled whole, partial "
+             "(the rest cancelled or expired), unfilled, rejected (by the venue or on the wire).");
+    for (const VenueStatus& v : s.venues()) {
+      const std::pair<const char*, uint64_t> outcomes[] = {{"filled", v.children_filled()},
+                                                           {"partial", v.children_partial()},
+                                                           {"unfilled", v.children_unfilled()},
+                                                           {"rejected", v.children_rejected()}};
+      for (const auto& [name, n] : outcomes) f.Sample(absl::StrCat(venue(v), ",", Label("outcome", name)), Int(n));
+    }
+  }
+  {
     Family f(&out, "exoroute_venue_fee_bps", "gauge", "The venue's taker fee in basis points (negative: rebate).");
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Num(v.fee_bps()));
   }

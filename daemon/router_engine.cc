@@ -84,7 +84,11 @@ class RouterEngine::WriterGuard {
 
 RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
                            std::vector<Venue> venues, Clock* clock)
-    : store_(store), clock_(clock) {
+    : store_(store), clock_(clock), child_outcomes_([&venues] {
+        std::vector<std::string> ids;
+        for (const Venue& v : venues) ids.push_back(v.config.id());
+        return ids;
+      }()) {
   configs_.push_back(std::make_unique<const DaemonConfig>(std::move(config)));
   config_.store(configs_.back().get());
   for (Venue& v : venues) {
@@ -878,6 +882,7 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     EXO_RETURN_IF_ERROR(Commit(rec, std::move(batch)));
     for (const ChildOrder& c : step.sends) {
       adapters::VenueAdapter* a = AdapterFor(c.venue());
+      child_outcomes_.Sent(c.cl_ord_id(), ChildOutcomes::Clock::now());
       absl::Status s = a->Send(c, rec.plan.order().symbol());
       if (!s.ok()) {
         adapters::ExecutionEvent rejected;
@@ -1531,6 +1536,8 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   }
   PendingDelta pd;
   pd.delta = NewDelta(rec->plan, clock_->NowNs());
+  std::optional<ChildOutcomes::Outcome> outcome;  // A child's last report: how it ended.
+  const std::string venue = child->order().venue();
   if (e.type == adapters::ExecutionEvent::Type::kFill) {
     if (std::string why = FillOutOfBounds(rec->plan, e.quantity, e.price, e.fee); !why.empty()) {
       ++unknown_executions_;
@@ -1549,6 +1556,7 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
     f->set_fee(e.fee);
     f->set_exec_id(e.exec_id);
   } else {
+    outcome = ChildOutcomes::Of(child->filled_quantity(), child->order().quantity(), e.reason);
     ChildDone* d = pd.delta.mutable_child_done();
     d->set_cl_ord_id(e.cl_ord_id);
     d->set_venue(e.venue);
@@ -1559,6 +1567,7 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   prefix.push_back(std::move(pd));
   absl::Status s = Drive(*rec, std::move(prefix));
   if (!s.ok()) LogError("plan %s: %s", rec->plan.plan_id(), s.ToString());
+  if (outcome && s.ok()) child_outcomes_.Done(venue, e.cl_ord_id, *outcome, ChildOutcomes::Clock::now());
 }
 
 void RouterEngine::EventLoop() {
@@ -1657,6 +1666,13 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
     if (const Trading t = trading(TradingScope::Venue(id)); t.sequence > 0) *s.mutable_trading() = t.ToProto();
     s.set_children_sent(v.adapter->children_sent());
     s.set_fills(v.adapter->fills());
+    const ChildOutcomes::Figures done = child_outcomes_.Read(id);
+    s.set_children_filled(done.counts[ChildOutcomes::kFilled]);
+    s.set_children_partial(done.counts[ChildOutcomes::kPartial]);
+    s.set_children_unfilled(done.counts[ChildOutcomes::kUnfilled]);
+    s.set_children_rejected(done.counts[ChildOutcomes::kRejected]);
+    s.set_child_mean_us(done.to_done.count == 0 ? -1
+                                                : done.to_done.sum_ns / static_cast<int64_t>(done.to_done.count) / 1000);
     out.push_back(std::move(s));
   }
   return out;

@@ -33,6 +33,7 @@
 #include "exoroute/v1/recovery.pb.h"
 #include "exoroute/v1/router.pb.h"
 #include "exoroute/v1/types.pb.h"
+#include "daemon/child_outcomes.h"
 #include "daemon/disconnect_cancels.h"
 #include "daemon/latency_histogram.h"
 #include "daemon/node_events.h"
@@ -255,6 +256,8 @@ class RouterEngine {
   // Per decision, what it costs to snapshot the books into its SolveInput and, when the
   // decision is recorded, to serialise that input (the rest of a decision's CPU besides solving).
   const LatencyHistogram& inputs_latency() const { return inputs_latency_; }
+  // What became of the children sent to each venue since start (Status.venues, /metrics).
+  const ChildOutcomes& child_outcomes() const { return child_outcomes_; }
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
 
  private:
@@ -413,6 +416,7 @@ class RouterEngine {
   std::atomic<bool> stopping_{false};
   LatencyHistogram decision_latency_[2];  // [replan]
   LatencyHistogram inputs_latency_;
+  ChildOutcomes child_outcomes_;
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.

@@ -429,6 +429,15 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                                         v.book_age_ms() < 0 ? "-" : absl::StrCat(v.book_age_ms(), " ms"),
                                         v.fee_bps(), v.children_sent(), v.fills()));
     if (!v.detail().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " ", v.detail(), "\n");
+    const uint64_t done = v.children_filled() + v.children_partial() + v.children_unfilled() + v.children_rejected();
+    if (done > 0) {
+      absl::StrAppend(&s, "  ", std::string(10, ' '), " children done ", done, ": ", v.children_filled(), " filled, ",
+                      v.children_partial(), " partly, ", v.children_unfilled(), " unfilled, ", v.children_rejected(),
+                      " rejected",
+                      v.child_mean_us() < 0 ? "" : absl::StrFormat("; %.1f ms from sending to done (mean)",
+                                                                    static_cast<double>(v.child_mean_us()) / 1000),
+                      "\n");
+    }
     if (v.trading().halted()) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",
                       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(v.trading().since_ns()),

@@ -51,6 +51,22 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
         std::string::npos);
 }
 
+TEST_CASE("status shows how each venue's children ended, once it has any", "[ctl]") {
+  StatusResponse r;
+  VenueStatus* v = r.add_venues();
+  v->set_venue("SIM-A");
+  v->set_child_mean_us(-1);
+  CHECK(exo::ctl::RenderStatus(r).find("children done") == std::string::npos);
+  v->set_children_filled(7);
+  v->set_children_partial(2);
+  v->set_children_rejected(1);
+  CHECK(exo::ctl::RenderStatus(r).find(
+            "             children done 10: 7 filled, 2 partly, 0 unfilled, 1 rejected\n") != std::string::npos);
+  v->set_child_mean_us(3'250);
+  CHECK(exo::ctl::RenderStatus(r).find("children done 10: 7 filled, 2 partly, 0 unfilled, 1 rejected; 3.2 ms from "
+                                       "sending to done (mean)\n") != std::string::npos);
+}
+
 TEST_CASE("status shows the store's logs and memtables against their bounds, and warns when the logs run away",
           "[ctl]") {
   StatusResponse r;

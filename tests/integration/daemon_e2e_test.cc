@@ -287,6 +287,18 @@ TEST_CASE("the admin HTTP port: /metrics follows the node's Status, /healthz say
                           std::to_string(v.children_sent()) + "\n") != std::string::npos);
     CHECK(after.body.find("exoroute_venue_fills_total{venue=\"" + v.venue() + "\"} " + std::to_string(v.fills()) +
                           "\n") != std::string::npos);
+    // How the venue's children ended: every child of the settled plan once, each timed.
+    const uint64_t done = v.children_filled() + v.children_partial() + v.children_unfilled() + v.children_rejected();
+    CHECK(done == v.children_sent());
+    const std::pair<const char*, uint64_t> outcomes[] = {{"filled", v.children_filled()},
+                                                         {"partial", v.children_partial()},
+                                                         {"unfilled", v.children_unfilled()},
+                                                         {"rejected", v.children_rejected()}};
+    for (const auto& [outcome, n] : outcomes) {
+      CHECK(after.body.find("exoroute_venue_children_done_total{venue=\"" + v.venue() + "\",outcome=\"" + outcome +
+                            "\"} " + std::to_string(n) + "\n") != std::string::npos);
+    }
+    CHECK(count_of("exoroute_venue_child_seconds_count{venue=\"" + v.venue() + "\"}") == static_cast<int64_t>(done));
   }
   CHECK(sent > 0);
   CHECK(after.body.find("exoroute_chain_head_sequence " + std::to_string(status.chain_head().sequence()) + "\n") !=
