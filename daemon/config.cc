@@ -434,6 +434,10 @@ absl::Status Validate(const DaemonConfig& c) {
   if (c.routing().replan_interval_ms() > 60000) {
     return Bad("routing.replan_interval_ms", "must be <= 60000");
   }
+  if (c.routing().reject_backoff_ms() > kMaxRejectBackoffMs) {
+    return Bad("routing.reject_backoff_ms",
+               absl::StrCat("must be <= ", kMaxRejectBackoffMs, " (0 = 1000), got ", c.routing().reject_backoff_ms()));
+  }
   if (c.routing().low_urgency_band_bps() > kMaxUrgencyBandBps) {
     return Bad("routing.low_urgency_band_bps", absl::StrCat("must be <= ", kMaxUrgencyBandBps, " (10 %), got ",
                                                             c.routing().low_urgency_band_bps()));

@@ -114,6 +114,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       if (ChildState* c = FindChild(plan, d.child_done().cl_ord_id())) {
         c->set_done(true);
         c->set_done_reason(d.child_done().reason());
+        c->set_done_time_ns(d.event_time_ns());
       }
       break;
     case PlanDelta::kCancelRequested:

@@ -461,6 +461,9 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
                v.adapter->state() != ADAPTER_STATE_UP) {
       vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
+    } else if (std::string rejected = RejectBackoff(plan, id, now, cfg.routing().reject_backoff_ms());
+               !rejected.empty()) {
+      vi->set_exclusion(std::move(rejected));
     }
     // Order-entry-only venues take their book from another venue's adapter.
     adapters::VenueAdapter* books = BookSource(v);

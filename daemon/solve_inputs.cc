@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_format.h"
+#include "daemon/child_outcomes.h"
 #include "daemon/request_validation.h"
 #include "exo/fixed_point.h"
 #include "exo/status_macros.h"
@@ -39,6 +41,29 @@ void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side sid
   *(buy ? out->mutable_asks() : out->mutable_bids()) = buy ? book.asks() : book.bids();
   const auto& other = buy ? book.bids() : book.asks();
   if (!other.empty()) *(buy ? out->add_bids() : out->add_asks()) = other[0];
+}
+
+std::string RejectBackoff(const exoroute::v1::Plan& plan, const std::string& venue, int64_t now_ns,
+                          uint32_t backoff_ms) {
+  int in_a_row = 0;  // The plan's children at the venue rejected one after another, up to the last.
+  const exoroute::v1::ChildState* last = nullptr;
+  for (const exoroute::v1::ChildState& c : plan.children()) {
+    if (c.order().venue() != venue) continue;
+    const bool rejected = c.done() && ChildOutcomes::Of(c.filled_quantity(), c.order().quantity(), c.done_reason()) ==
+                                          ChildOutcomes::kRejected;
+    in_a_row = rejected ? in_a_row + 1 : 0;
+    last = &c;
+  }
+  if (in_a_row == 0 || last->done_time_ns() <= 0) return "";
+  const int64_t base = backoff_ms == 0 ? 1000 : backoff_ms;
+  const int64_t wait_ms = std::min<int64_t>(kMaxRejectBackoffMs, base << std::min(in_a_row - 1, 16));
+  const int64_t ago_ns = now_ns - last->done_time_ns();
+  if (ago_ns >= wait_ms * 1'000'000) return "";
+  std::string why = last->done_reason();
+  if (why.rfind("rejected: ", 0) == 0) why.erase(0, 10);
+  return absl::StrCat("rejected ", in_a_row == 1 ? "this order's last child here" : absl::StrCat("this order's last ", in_a_row, " children here, the last"),
+                      absl::StrFormat(" %.2f s ago (", static_cast<double>(std::max<int64_t>(0, ago_ns)) / 1e9), why,
+                      absl::StrFormat("): left out for %g s after it", static_cast<double>(wait_ms) / 1000));
 }
 
 std::string_view OrderExclusion(const exoroute::v1::ParentOrder& order, const std::string& venue) {

@@ -96,6 +96,7 @@ TEST_CASE("a running node takes only risk limits, urgency bands, method, interva
   next.mutable_venues(2)->set_max_book_age_ms(900);
   next.mutable_routing()->set_method(SOLVER_METHOD_ADMM);
   next.mutable_routing()->set_replan_interval_ms(99);
+  next.mutable_routing()->set_reject_backoff_ms(250);
   next.mutable_store()->set_checkpoint_every_deltas(500);
   CHECK(CheckReloadable(now, next).ok());
   CHECK(CheckReloadable(now, now).ok());

@@ -296,6 +296,8 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
         "config test.json: cluster.peers[0].address: must be host:port, got \"h\"");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "round_timeout_ms": 90000})")) ==
         "config test.json: cluster.round_timeout_ms: must be <= 60000, got 90000");
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"reject_backoff_ms\": 60001, ")) ==
+        "config test.json: routing.reject_backoff_ms: must be <= 60000 (0 = 1000), got 60001");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500}})")) ==
         "config test.json: cluster.privacy.sensitivity: must be > 0 with epsilon_milli, got 0");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500, "sensitivity": 100000, "budget_milli": 10}})")) ==

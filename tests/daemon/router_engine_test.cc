@@ -219,6 +219,41 @@ TEST_CASE("status counts how each venue's children ended, as the plan recorded t
   CHECK(filled >= 1);
 }
 
+TEST_CASE("a venue that rejects a child is left out of the order's decisions for a while, not sent it again",
+          "[engine][outcomes]") {
+  TempDir dir;
+  Node n(dir.path());
+  n.Close();
+  n.config.mutable_venues(0)->mutable_sim()->set_max_order_quantity(kBtc / 10);  // SIM-A: at most 0.1 BTC.
+  n.config.mutable_routing()->set_reject_backoff_ms(60'000);  // Longer than the order takes, however slow.
+  n.Open();
+  REQUIRE(n.engine->Route(Order("gtc-1", SIDE_BUY, 5 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  const Plan p = n.WaitSettled("gtc-1");
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == 5 * kBtc);
+  int at_a = 0;
+  for (const ChildState& c : p.children()) {
+    if (c.order().venue() != "SIM-A") continue;
+    ++at_a;
+    CHECK(c.done_reason().rfind("rejected: quantity ", 0) == 0);
+    CHECK(c.done_time_ns() > 0);
+  }
+  CHECK(at_a == 1);  // Its first decision's child, and none again (without the backoff: one per re-plan).
+  bool excluded = false;
+  for (const VenueExclusion& x : p.exclusions()) {
+    if (x.venue() != "SIM-A") continue;
+    excluded = true;
+    CHECK(x.reason().rfind("rejected this order's last child here ", 0) == 0);
+    CHECK(x.reason().find(" s ago (quantity ") != std::string::npos);
+    CHECK(x.reason().find("): left out for 60 s after it") != std::string::npos);
+  }
+  CHECK(excluded);
+  // Every decision re-solves from what was recorded, the exclusion with it.
+  const auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(audit.ok);
+  CHECK(audit.checked == 1 + p.replans());
+}
+
 TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());
