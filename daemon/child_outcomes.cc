@@ -45,10 +45,15 @@ void ChildOutcomes::Done(const std::string& venue, const std::string& cl_ord_id,
   if (sent) v->second->to_done.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(at - *sent).count());
 }
 
+void ChildOutcomes::Overdue(const std::string& venue) {
+  if (auto v = venues_.find(venue); v != venues_.end()) v->second->overdue.fetch_add(1, std::memory_order_relaxed);
+}
+
 ChildOutcomes::Figures ChildOutcomes::Read(const std::string& venue) const {
   Figures f;
   auto v = venues_.find(venue);
   if (v == venues_.end()) return f;
+  f.overdue = v->second->overdue.load(std::memory_order_relaxed);
   for (size_t i = 0; i < kOutcomes; ++i) f.counts[i] = v->second->counts[i].load(std::memory_order_relaxed);
   f.to_done = v->second->to_done.Read();
   return f;

@@ -39,9 +39,12 @@ class ChildOutcomes {
   // Its last report arrived: counted for `venue` (one of the constructor's; others ignored),
   // and timed when this process sent it (not one sent before a restart).
   void Done(const std::string& venue, const std::string& cl_ord_id, Outcome outcome, Clock::time_point at);
+  // A child at `venue` had no last report within the child timeout: the node asked to cancel it.
+  void Overdue(const std::string& venue);
 
   struct Figures {
     std::array<uint64_t, kOutcomes> counts{};
+    uint64_t overdue = 0;                // Asked to cancel for want of an answer.
     LatencyHistogram::Snapshot to_done;  // Sending to the last report.
   };
   Figures Read(const std::string& venue) const;
@@ -51,6 +54,7 @@ class ChildOutcomes {
  private:
   struct PerVenue {
     std::array<std::atomic<uint64_t>, kOutcomes> counts{};
+    std::atomic<uint64_t> overdue{0};
     LatencyHistogram to_done;
   };
   std::map<std::string, std::unique_ptr<PerVenue>> venues_;  // Fixed at construction.

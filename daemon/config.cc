@@ -434,6 +434,10 @@ absl::Status Validate(const DaemonConfig& c) {
   if (c.routing().replan_interval_ms() > 60000) {
     return Bad("routing.replan_interval_ms", "must be <= 60000");
   }
+  if (c.routing().child_timeout_ms() > 600'000) {
+    return Bad("routing.child_timeout_ms",
+               absl::StrCat("must be <= 600000 (0 = 10000), got ", c.routing().child_timeout_ms()));
+  }
   if (c.routing().reject_backoff_ms() > kMaxRejectBackoffMs) {
     return Bad("routing.reject_backoff_ms",
                absl::StrCat("must be <= ", kMaxRejectBackoffMs, " (0 = 1000), got ", c.routing().reject_backoff_ms()));

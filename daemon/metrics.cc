@@ -294,6 +294,12 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     }
   }
   {
+    Family f(&out, "exoroute_venue_children_overdue_total", "counter",
+             "The node's children the venue left without a last report for routing.child_timeout_ms; the node "
+             "asked it to cancel each.");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.children_overdue()));
+  }
+  {
     Family f(&out, "exoroute_venue_fee_bps", "gauge", "The venue's taker fee in basis points (negative: rebate).");
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Num(v.fee_bps()));
   }

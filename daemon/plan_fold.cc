@@ -80,6 +80,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
     case PlanDelta::kChildSent: {
       ChildState* c = plan->add_children();
       *c->mutable_order() = d.child_sent();
+      c->set_sent_time_ns(d.event_time_ns());
       break;
     }
     case PlanDelta::kFill: {

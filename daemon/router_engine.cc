@@ -131,6 +131,13 @@ const Instrument* RouterEngine::FindInstrument(const std::string& symbol) const 
   return nullptr;
 }
 
+bool RouterEngine::ChildrenRest(const std::string& venue) const {
+  auto it = venues_.find(venue);
+  if (it == venues_.end() || !it->second.config.has_fix()) return false;
+  const std::string& tif = it->second.config.fix().time_in_force();
+  return !tif.empty() && tif != "3" && tif != "4";  // Not IOC, not FOK.
+}
+
 adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const {
   auto it = venues_.find(venue);
   return it == venues_.end() ? nullptr : it->second.adapter.get();
@@ -713,16 +720,17 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   const bool expired = o.time_in_force() == TIME_IN_FORCE_GTT &&
                        now >= p.created_time_ns() + o.expire_after_ms() * 1'000'000;
   if (OpenChildren(p) > 0) {
-    // Waiting on venues. On expiry, ask them to cancel (once per child).
-    if (expired || p.status() == PLAN_STATUS_CANCELLING) {
-      for (const ChildState& c : p.children()) {
-        if (c.done() || std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(),
-                                   c.order().cl_ord_id())) {
-          continue;
-        }
-        rec.cancel_sent.push_back(c.order().cl_ord_id());
-        step.cancels.push_back(c.order());
-      }
+    // Waiting on venues. On expiry, ask them to cancel (once per child); and a child a venue
+    // left unanswered past the child timeout.
+    const uint32_t timeout_ms = config().routing().child_timeout_ms();
+    const int64_t timeout_ns = int64_t{timeout_ms == 0 ? 10'000 : timeout_ms} * 1'000'000;
+    for (const ChildState& c : p.children()) {
+      if (c.done() || std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(), c.order().cl_ord_id())) continue;
+      const bool overdue = c.sent_time_ns() > 0 && now - c.sent_time_ns() >= timeout_ns && !ChildrenRest(c.order().venue());
+      if (!expired && p.status() != PLAN_STATUS_CANCELLING && !overdue) continue;
+      rec.cancel_sent.push_back(c.order().cl_ord_id());
+      step.cancels.push_back(c.order());
+      if (overdue) step.overdue.push_back(c.order());
     }
     return step;
   }
@@ -872,6 +880,12 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     std::vector<PendingDelta> batch = std::move(prefix);
     prefix.clear();
     for (auto& d : step.deltas) batch.push_back(std::move(d));
+    for (const ChildOrder& c : step.overdue) {
+      child_outcomes_.Overdue(c.venue());
+      LogWarning("child %s at %s: no answer from the venue %d ms after it was sent (routing.child_timeout_ms): "
+                 "asked to cancel it; its quantity stays reserved until the venue answers",
+                 c.cl_ord_id(), c.venue(), static_cast<int>(config().routing().child_timeout_ms() == 0 ? 10'000 : config().routing().child_timeout_ms()));
+    }
     for (const ChildOrder& c : step.cancels) {
       if (auto* a = AdapterFor(c.venue())) {
         absl::Status s = a->Cancel(c.cl_ord_id());
@@ -1674,6 +1688,7 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
     s.set_children_partial(done.counts[ChildOutcomes::kPartial]);
     s.set_children_unfilled(done.counts[ChildOutcomes::kUnfilled]);
     s.set_children_rejected(done.counts[ChildOutcomes::kRejected]);
+    s.set_children_overdue(done.overdue);
     s.set_child_mean_us(done.to_done.count == 0 ? -1
                                                 : done.to_done.sum_ns / static_cast<int64_t>(done.to_done.count) / 1000);
     out.push_back(std::move(s));

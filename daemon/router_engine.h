@@ -288,6 +288,8 @@ class RouterEngine {
     std::vector<store::PendingDelta> deltas;
     std::vector<exoroute::v1::ChildOrder> sends;
     std::vector<exoroute::v1::ChildOrder> cancels;
+    // Of `cancels`, those asked because the venue left them unanswered (routing.child_timeout_ms).
+    std::vector<exoroute::v1::ChildOrder> overdue;
   };
 
   // A child's ClOrdID and a venue's execution id: a report delivered twice has both the same (a
@@ -297,6 +299,9 @@ class RouterEngine {
   static void NoteExecution(const exoroute::v1::PlanDelta& d, PlanRecord& rec);
   absl::Status CheckRoutable(const exoroute::v1::ParentOrder& order) const;
   exoroute::v1::SolveInput BuildSolveInput(const exoroute::v1::Plan& plan, int64_t now) const;
+  // Whether the venue's children rest there (a FIX venue's time_in_force other than IOC or
+  // FOK): they are never overdue (routing.child_timeout_ms).
+  bool ChildrenRest(const std::string& venue) const;
   // Some venue's book (of those BuildSolveInput would add) has a level within `limit` on the
   // order's side.
   bool AnyBookWithinLimit(const exoroute::v1::ParentOrder& order, int64_t limit) const;

@@ -438,6 +438,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                                                                     static_cast<double>(v.child_mean_us()) / 1000),
                       "\n");
     }
+    if (v.children_overdue() > 0) {
+      absl::StrAppend(&s, "  ", std::string(10, ' '), " WARNING ", v.children_overdue(),
+                      v.children_overdue() == 1 ? " child" : " children",
+                      " left unanswered past routing.child_timeout_ms: asked to cancel (the log names each)\n");
+    }
     if (v.trading().halted()) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",
                       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(v.trading().since_ns()),

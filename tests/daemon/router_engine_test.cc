@@ -254,6 +254,35 @@ TEST_CASE("a venue that rejects a child is left out of the order's decisions for
   CHECK(audit.checked == 1 + p.replans());
 }
 
+TEST_CASE("a child its venue leaves unanswered past the child timeout is asked to cancel, once, and counted",
+          "[engine][outcomes]") {
+  TempDir dir;
+  Node n(dir.path());
+  n.Close();
+  for (auto& v : *n.config.mutable_venues()) v.mutable_sim()->set_latency_ms(60'000);  // Venues that sit on children.
+  n.config.mutable_routing()->set_child_timeout_ms(300);
+  n.Open();
+  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(n.engine->Route(Order("slow-1", SIDE_BUY, 2 * kBtc, TIME_IN_FORCE_IOC), ROUTE_MODE_EXECUTE).ok());
+  const Plan p = n.WaitSettled("slow-1");
+  CHECK(std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(300));  // Not before the timeout.
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+  CHECK(p.status() == PLAN_STATUS_EXPIRED);  // An IOC order: what its children did not fill is not worked again.
+  CHECK(p.filled_quantity() == 0);
+  std::map<std::string, uint64_t> children;
+  for (const ChildState& c : p.children()) {
+    ++children[c.order().venue()];
+    CHECK(c.done_reason() == "cancelled");  // The venue's answer to the cancel the node asked.
+    CHECK(c.done_time_ns() - c.sent_time_ns() >= 300'000'000);
+  }
+  REQUIRE(!children.empty());
+  for (const VenueStatus& v : n.engine->VenueStatuses()) {
+    INFO(v.venue());
+    CHECK(v.children_overdue() == children[v.venue()]);  // Each asked once.
+    CHECK(v.children_unfilled() == children[v.venue()]);
+  }
+}
+
 TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());
