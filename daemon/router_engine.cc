@@ -722,15 +722,26 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   if (OpenChildren(p) > 0) {
     // Waiting on venues. On expiry, ask them to cancel (once per child); and a child a venue
     // left unanswered past the child timeout.
+    // left unanswered past the child timeout, asked again each timeout while it stays so.
     const uint32_t timeout_ms = config().routing().child_timeout_ms();
     const int64_t timeout_ns = int64_t{timeout_ms == 0 ? 10'000 : timeout_ms} * 1'000'000;
+    const bool cancel_all = expired || p.status() == PLAN_STATUS_CANCELLING;
     for (const ChildState& c : p.children()) {
-      if (c.done() || std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(), c.order().cl_ord_id())) continue;
-      const bool overdue = c.sent_time_ns() > 0 && now - c.sent_time_ns() >= timeout_ns && !ChildrenRest(c.order().venue());
-      if (!expired && p.status() != PLAN_STATUS_CANCELLING && !overdue) continue;
-      rec.cancel_sent.push_back(c.order().cl_ord_id());
+      if (c.done()) continue;
+      const std::string& id = c.order().cl_ord_id();
+      const bool cancel_asked = std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(), id) > 0;
+      if (cancel_all && !cancel_asked) {
+        rec.cancel_sent.push_back(id);
+        step.cancels.push_back(c.order());
+        continue;
+      }
+      if (c.sent_time_ns() <= 0 || ChildrenRest(c.order().venue())) continue;
+      const auto asked = rec.overdue_asked.find(id);  // When the node last asked, for want of an answer.
+      if (now - (asked == rec.overdue_asked.end() ? c.sent_time_ns() : asked->second) < timeout_ns) continue;
+      step.overdue.push_back({c.order(), asked == rec.overdue_asked.end()});
+      rec.overdue_asked[id] = now;
+      if (!cancel_asked) rec.cancel_sent.push_back(id);
       step.cancels.push_back(c.order());
-      if (overdue) step.overdue.push_back(c.order());
     }
     return step;
   }
@@ -880,11 +891,12 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     std::vector<PendingDelta> batch = std::move(prefix);
     prefix.clear();
     for (auto& d : step.deltas) batch.push_back(std::move(d));
-    for (const ChildOrder& c : step.overdue) {
-      child_outcomes_.Overdue(c.venue());
-      LogWarning("child %s at %s: no answer from the venue %d ms after it was sent (routing.child_timeout_ms): "
-                 "asked to cancel it; its quantity stays reserved until the venue answers",
-                 c.cl_ord_id(), c.venue(), static_cast<int>(config().routing().child_timeout_ms() == 0 ? 10'000 : config().routing().child_timeout_ms()));
+    for (const Step::Overdue& o : step.overdue) {
+      if (o.first) child_outcomes_.Overdue(o.child.venue());
+      LogWarning("child %s at %s: no answer from the venue %s (routing.child_timeout_ms): asked to cancel it%s; its "
+                 "quantity stays reserved until the venue answers",
+                 o.child.cl_ord_id(), o.child.venue(), o.first ? "since it was sent" : "since the node last asked",
+                 o.first ? "" : " again");
     }
     for (const ChildOrder& c : step.cancels) {
       if (auto* a = AdapterFor(c.venue())) {

@@ -266,6 +266,8 @@ class RouterEngine {
     mutable std::mutex mu;
     exoroute::v1::Plan plan;             // Guarded by mu; changed only by ApplyDelta.
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
+    // Guarded by mu: open children asked to cancel for want of an answer, and when last asked.
+    std::map<std::string, int64_t> overdue_asked;
     std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
     // Guarded by mu: λ* of the plan's last decision, where its next re-plan's search opens
     // (SolveInput.opening_lambda). Not kept across restarts: a re-plan then searches afresh.
@@ -288,8 +290,13 @@ class RouterEngine {
     std::vector<store::PendingDelta> deltas;
     std::vector<exoroute::v1::ChildOrder> sends;
     std::vector<exoroute::v1::ChildOrder> cancels;
-    // Of `cancels`, those asked because the venue left them unanswered (routing.child_timeout_ms).
-    std::vector<exoroute::v1::ChildOrder> overdue;
+    // Of `cancels`, those asked because the venue left them unanswered (routing.child_timeout_ms):
+    // `first` the first time for that child.
+    struct Overdue {
+      exoroute::v1::ChildOrder child;
+      bool first = false;
+    };
+    std::vector<Overdue> overdue;
   };
 
   // A child's ClOrdID and a venue's execution id: a report delivered twice has both the same (a

@@ -254,7 +254,7 @@ TEST_CASE("a venue that rejects a child is left out of the order's decisions for
   CHECK(audit.checked == 1 + p.replans());
 }
 
-TEST_CASE("a child its venue leaves unanswered past the child timeout is asked to cancel, once, and counted",
+TEST_CASE("a child its venue leaves unanswered past the child timeout is asked to cancel, and counted once",
           "[engine][outcomes]") {
   TempDir dir;
   Node n(dir.path());
@@ -280,6 +280,40 @@ TEST_CASE("a child its venue leaves unanswered past the child timeout is asked t
     INFO(v.venue());
     CHECK(v.children_overdue() == children[v.venue()]);  // Each asked once.
     CHECK(v.children_unfilled() == children[v.venue()]);
+  }
+}
+
+TEST_CASE("a venue that answers neither the child nor the cancel is asked again each timeout; nothing is released",
+          "[engine][outcomes]") {
+  TempDir dir;
+  Node n(dir.path());
+  n.Close();
+  for (auto& v : *n.config.mutable_venues()) v.mutable_sim()->set_latency_ms(60'000);
+  n.config.mutable_routing()->set_child_timeout_ms(200);
+  exo::testing::TapVenue* silent = nullptr;  // SIM-A, which takes cancels and answers none.
+  auto started = exo::testing::StartTestEngine(n.config, exo::testing::TapFirstVenue(&silent));
+  REQUIRE(started.ok());
+  n.store = std::move(started->store);
+  n.engine = std::move(started->engine);
+  silent->HoldCancels();
+  REQUIRE(n.engine->Route(Order("silent-1", SIDE_BUY, 2 * kBtc, TIME_IN_FORCE_IOC), ROUTE_MODE_EXECUTE).ok());
+  auto plan = n.engine->GetPlan("silent-1");
+  REQUIRE(plan.ok());
+  int at_a = 0;
+  for (const ChildState& c : plan->children()) at_a += c.order().venue() == "SIM-A";
+  REQUIRE(at_a == 1);
+  // Asked again while it stays unanswered: at least three asks in well over three timeouts.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (silent->cancels() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(silent->cancels() >= 3);
+  plan = n.engine->GetPlan("silent-1");
+  REQUIRE(plan.ok());
+  CHECK(plan->status() == PLAN_STATUS_WORKING);  // The other venues answered; SIM-A's child still holds its share.
+  for (const ChildState& c : plan->children()) CHECK(c.done() == (c.order().venue() != "SIM-A"));
+  for (const VenueStatus& v : n.engine->VenueStatuses()) {
+    if (v.venue() == "SIM-A") CHECK(v.children_overdue() == 1);  // Counted once, however often asked.
   }
 }
 

@@ -28,8 +28,11 @@ class TapVenue final : public adapters::VenueAdapter {
     return real_->Send(child, symbol);
   }
   absl::Status Cancel(std::string_view cl_ord_id) override {
+    ++cancels_;
     return hold_cancels_ ? absl::OkStatus() : real_->Cancel(cl_ord_id);
   }
+  // Cancels the engine asked of this venue so far.
+  int cancels() const { return cancels_.load(); }
   // From now on a cancel is taken and never answered (a venue slow to cancel): the plan stays
   // cancelling until the test reports the child done.
   void HoldCancels() { hold_cancels_ = true; }
@@ -42,6 +45,7 @@ class TapVenue final : public adapters::VenueAdapter {
   std::unique_ptr<adapters::VenueAdapter> real_;
   adapters::EventSink sink_;
   std::atomic<bool> hold_cancels_{false};
+  std::atomic<int> cancels_{0};
 };
 
 }  // namespace exo::testing
