@@ -381,6 +381,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                                " (address in use or not local?)"));
   }
   impl->server->GetHealthCheckService()->SetServingStatus(true);
+  impl->engine->AwaitArmedSwitches();  // Clients can watch again from now: their grace starts.
   impl->engine->OnWriteFailure([server = impl->server.get()](const absl::Status&) {
     server->GetHealthCheckService()->SetServingStatus(false);  // As /healthz: out of rotation.
   });

@@ -376,7 +376,14 @@ absl::Status RouterEngine::Start() {
     EXO_RETURN_IF_ERROR(v.adapter->Start([this](adapters::ExecutionEvent e) { OnExecution(std::move(e)); }));
     LogInfo("venue %s (%s) started", id, v.adapter->kind());
   }
-  // Dead man's switches armed before the restart: every watch that held one ended with it.
+  started_ = true;
+  event_thread_ = std::thread([this] { EventLoop(); });
+  tick_thread_ = std::thread([this] { TickLoop(); });
+  return absl::OkStatus();
+}
+
+void RouterEngine::AwaitArmedSwitches() {
+  // Every watch that held a switch before the restart ended with it.
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     const auto now = DisconnectCancels::Clock::now();
@@ -389,13 +396,9 @@ absl::Status RouterEngine::Start() {
   }
   if (size_t armed = disconnects_.waiting(); armed > 0) {
     LogInfo("working plans armed to cancel on disconnect: %d (each is cancelled unless a watch holds it again "
-            "within its grace)",
+            "within its grace, from now: the API serves)",
             armed);
   }
-  started_ = true;
-  event_thread_ = std::thread([this] { EventLoop(); });
-  tick_thread_ = std::thread([this] { TickLoop(); });
-  return absl::OkStatus();
 }
 
 void RouterEngine::BeginDrain() {
@@ -454,6 +457,9 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
                            ? solver::TighterLimit(plan.arrival_limit(), o.limit_price(), o.side() == SIDE_BUY)
                            : plan.arrival_limit());
   }
+  const std::map<std::string, std::string> backed_off =
+      plan.mode() == ROUTE_MODE_EXECUTE ? RejectBackoffs(plan, now, cfg.routing().reject_backoff_ms())
+                                        : std::map<std::string, std::string>();
   for (const auto& [id, v] : venues_) {
     std::optional<VenueInput> base = VenueInputFor(cfg.venues(v.config_index), o.symbol());
     if (!base) continue;
@@ -468,9 +474,8 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
                v.adapter->state() != ADAPTER_STATE_UP) {
       vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
-    } else if (std::string rejected = RejectBackoff(plan, id, now, cfg.routing().reject_backoff_ms());
-               !rejected.empty()) {
-      vi->set_exclusion(std::move(rejected));
+    } else if (auto rejected = backed_off.find(id); rejected != backed_off.end()) {
+      vi->set_exclusion(rejected->second);
     }
     // Order-entry-only venues take their book from another venue's adapter.
     adapters::VenueAdapter* books = BookSource(v);

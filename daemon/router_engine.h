@@ -191,10 +191,14 @@ class RouterEngine {
   absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
   // Arms the plan's dead man's switch with `grace` before a cancel_on_disconnect watch holds
   // it: records DisconnectArmed unless the plan is armed with that grace already (or has
-  // settled: nothing is left to cancel). Recorded, the switch outlives a restart: Start makes
-  // every armed working plan wait out its grace, as if its watch had just ended. NotFound;
+  // settled: nothing is left to cancel). Recorded, the switch outlives a restart: AwaitArmedSwitches
+  // makes every armed working plan wait out its grace, as if its watch had just ended. NotFound;
   // Unavailable (draining); a store error.
   absl::Status ArmDisconnect(const std::string& plan_id, std::chrono::milliseconds grace);
+  // Makes every working plan armed before this start wait out its grace from now (no watch
+  // holds it: each ended with the node). Called once the client API serves, so that a client
+  // has the whole grace to watch again however long the start took.
+  void AwaitArmedSwitches();
   // A watch with cancel_on_disconnect (WatchPlan) opened on the plan / ended: `lost` when the
   // plan had not settled and the node is not shutting down. The tick cancels a plan whose last
   // such watch ended lost and that no new one held within `grace` (DisconnectCancels).

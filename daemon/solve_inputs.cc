@@ -43,27 +43,36 @@ void CopyDecidedBook(const exoroute::v1::VenueBook& book, exoroute::v1::Side sid
   if (!other.empty()) *(buy ? out->add_bids() : out->add_asks()) = other[0];
 }
 
-std::string RejectBackoff(const exoroute::v1::Plan& plan, const std::string& venue, int64_t now_ns,
-                          uint32_t backoff_ms) {
-  int in_a_row = 0;  // The plan's children at the venue rejected one after another, up to the last.
-  const exoroute::v1::ChildState* last = nullptr;
+std::map<std::string, std::string> RejectBackoffs(const exoroute::v1::Plan& plan, int64_t now_ns,
+                                                  uint32_t backoff_ms) {
+  struct Run {
+    int in_a_row = 0;  // The plan's children at the venue rejected one after another, up to the last.
+    const exoroute::v1::ChildState* last = nullptr;
+  };
+  std::map<std::string, Run> runs;  // One pass over the children, however many venues.
   for (const exoroute::v1::ChildState& c : plan.children()) {
-    if (c.order().venue() != venue) continue;
+    Run& r = runs[c.order().venue()];
     const bool rejected = c.done() && ChildOutcomes::Of(c.filled_quantity(), c.order().quantity(), c.done_reason()) ==
                                           ChildOutcomes::kRejected;
-    in_a_row = rejected ? in_a_row + 1 : 0;
-    last = &c;
+    r.in_a_row = rejected ? r.in_a_row + 1 : 0;
+    r.last = &c;
   }
-  if (in_a_row == 0 || last->done_time_ns() <= 0) return "";
+  std::map<std::string, std::string> out;
   const int64_t base = backoff_ms == 0 ? 1000 : backoff_ms;
-  const int64_t wait_ms = std::min<int64_t>(kMaxRejectBackoffMs, base << std::min(in_a_row - 1, 16));
-  const int64_t ago_ns = now_ns - last->done_time_ns();
-  if (ago_ns >= wait_ms * 1'000'000) return "";
-  std::string why = last->done_reason();
-  if (why.rfind("rejected: ", 0) == 0) why.erase(0, 10);
-  return absl::StrCat("rejected ", in_a_row == 1 ? "this order's last child here" : absl::StrCat("this order's last ", in_a_row, " children here, the last"),
-                      absl::StrFormat(" %.2f s ago (", static_cast<double>(std::max<int64_t>(0, ago_ns)) / 1e9), why,
-                      absl::StrFormat("): left out for %g s after it", static_cast<double>(wait_ms) / 1000));
+  for (const auto& [venue, r] : runs) {
+    if (r.in_a_row == 0 || r.last->done_time_ns() <= 0) continue;
+    const int64_t wait_ms = std::min<int64_t>(kMaxRejectBackoffMs, base << std::min(r.in_a_row - 1, 16));
+    const int64_t ago_ns = now_ns - r.last->done_time_ns();
+    if (ago_ns >= wait_ms * 1'000'000) continue;
+    std::string why = r.last->done_reason();
+    if (why.rfind("rejected: ", 0) == 0) why.erase(0, 10);
+    out.emplace(venue, absl::StrCat("rejected ",
+                                    r.in_a_row == 1 ? "this order's last child here"
+                                                    : absl::StrCat("this order's last ", r.in_a_row, " children here, the last"),
+                                    absl::StrFormat(" %.2f s ago (", static_cast<double>(std::max<int64_t>(0, ago_ns)) / 1e9),
+                                    why, absl::StrFormat("): left out for %g s after it", static_cast<double>(wait_ms) / 1000)));
+  }
+  return out;
 }
 
 std::string_view OrderExclusion(const exoroute::v1::ParentOrder& order, const std::string& venue) {

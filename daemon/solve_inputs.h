@@ -5,6 +5,7 @@
 // that a what-if is the decision a node would make on those books.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,11 +37,9 @@ std::string_view OrderExclusion(const exoroute::v1::ParentOrder& order, const st
 // A venue that rejected this plan's last child there (and maybe more before it, in a row) is
 // left out of the plan's decisions until the backoff after the last rejection has passed:
 // `backoff_ms` (0 = 1000) after one, doubled for each further one, at most kMaxRejectBackoffMs.
-// Returns the reason a decision at `now_ns` gives for leaving `venue` out, "" once the backoff
-// has passed (or the venue's last child there was not rejected).
+// Returns, for each venue a decision at `now_ns` leaves out so, the reason it gives.
 inline constexpr uint32_t kMaxRejectBackoffMs = 60'000;
-std::string RejectBackoff(const exoroute::v1::Plan& plan, const std::string& venue, int64_t now_ns,
-                          uint32_t backoff_ms);
+std::map<std::string, std::string> RejectBackoffs(const exoroute::v1::Plan& plan, int64_t now_ns, uint32_t backoff_ms);
 
 // The smallest lot among `venues` that trade the order's symbol and that it may use (0: none).
 int64_t SmallestLot(const exoroute::v1::ParentOrder& order, const std::vector<const exoroute::v1::VenueConfig*>& venues);

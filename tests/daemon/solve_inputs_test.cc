@@ -73,9 +73,14 @@ TEST_CASE("a decision records the side it walks in full and the other side's bes
 }
 
 TEST_CASE("a venue's rejections in a row keep it out of the order's decisions, twice as long each time", "[inputs]") {
-  using exo::daemon::RejectBackoff;
   constexpr int64_t kSecond = 1'000'000'000;
   Plan plan;
+  // The reason a decision at `now` gives for leaving `venue` out ("": none).
+  auto RejectBackoff = [&plan](const std::string& venue, int64_t now, uint32_t backoff_ms) -> std::string {
+    const auto out = exo::daemon::RejectBackoffs(plan, now, backoff_ms);
+    const auto it = out.find(venue);
+    return it == out.end() ? "" : it->second;
+  };
   // A child at `venue`, done at `done_s` with `reason` after filling `filled` of 10 (open: done_s < 0).
   auto child = [&plan](const std::string& venue, double done_s, const std::string& reason, int64_t filled = 0) {
     ChildState* c = plan.add_children();
@@ -88,32 +93,32 @@ TEST_CASE("a venue's rejections in a row keep it out of the order's decisions, t
       c->set_done_time_ns(static_cast<int64_t>(done_s * kSecond));
     }
   };
-  CHECK(RejectBackoff(plan, "A", 5 * kSecond, 0).empty());  // No child there.
+  CHECK(RejectBackoff("A", 5 * kSecond, 0).empty());  // No child there.
   child("A", 1, "rejected: quantity 10 above the venue's maximum order size 5");
   child("B", 1, "filled", 10);
-  CHECK(RejectBackoff(plan, "A", kSecond + kSecond / 4, 0) ==
+  CHECK(RejectBackoff("A", kSecond + kSecond / 4, 0) ==
         "rejected this order's last child here 0.25 s ago (quantity 10 above the venue's maximum order size 5): left "
         "out for 1 s after it");
-  CHECK(RejectBackoff(plan, "A", 2 * kSecond, 0).empty());  // The backoff (1 s by default) has passed.
-  CHECK(RejectBackoff(plan, "B", kSecond, 0).empty());      // B filled its child.
-  CHECK_FALSE(RejectBackoff(plan, "A", 2 * kSecond, 1500).empty());  // A configured 1.5 s.
+  CHECK(RejectBackoff("A", 2 * kSecond, 0).empty());  // The backoff (1 s by default) has passed.
+  CHECK(RejectBackoff("B", kSecond, 0).empty());      // B filled its child.
+  CHECK_FALSE(RejectBackoff("A", 2 * kSecond, 1500).empty());  // A configured 1.5 s.
   // Two more in a row: 4 s after the third.
   child("A", 3, "rejected: by the venue");
   child("A", 5, "rejected: by the venue");
-  CHECK(RejectBackoff(plan, "A", 8 * kSecond, 0) ==
+  CHECK(RejectBackoff("A", 8 * kSecond, 0) ==
         "rejected this order's last 3 children here, the last 3.00 s ago (by the venue): left out for 4 s after it");
-  CHECK(RejectBackoff(plan, "A", 9 * kSecond, 0).empty());
+  CHECK(RejectBackoff("A", 9 * kSecond, 0).empty());
   // At most 60 s, however many in a row.
   for (int i = 0; i < 10; ++i) child("A", 10 + i, "rejected: by the venue");
-  CHECK(RejectBackoff(plan, "A", 78 * kSecond, 0).find("left out for 60 s after it") != std::string::npos);
-  CHECK(RejectBackoff(plan, "A", 79 * kSecond, 0).empty());
+  CHECK(RejectBackoff("A", 78 * kSecond, 0).find("left out for 60 s after it") != std::string::npos);
+  CHECK(RejectBackoff("A", 79 * kSecond, 0).empty());
   // A child it took (filled, or cancelled unfilled, or still open) ends the run.
   child("A", 80, "ioc remainder");
-  CHECK(RejectBackoff(plan, "A", 80 * kSecond, 0).empty());
+  CHECK(RejectBackoff("A", 80 * kSecond, 0).empty());
   child("A", 81, "rejected: by the venue");
-  CHECK(RejectBackoff(plan, "A", 81 * kSecond, 0).find("left out for 1 s") != std::string::npos);
+  CHECK(RejectBackoff("A", 81 * kSecond, 0).find("left out for 1 s") != std::string::npos);
   child("A", -1, "");
-  CHECK(RejectBackoff(plan, "A", 81 * kSecond, 0).empty());
+  CHECK(RejectBackoff("A", 81 * kSecond, 0).empty());
   // A rejection recorded without its time (a checkpoint from before the field) keeps nothing out.
   Plan old;
   ChildState* c = old.add_children();
@@ -121,5 +126,5 @@ TEST_CASE("a venue's rejections in a row keep it out of the order's decisions, t
   c->mutable_order()->set_quantity(10);
   c->set_done(true);
   c->set_done_reason("rejected: by the venue");
-  CHECK(RejectBackoff(old, "A", kSecond, 0).empty());
+  CHECK(exo::daemon::RejectBackoffs(old, kSecond, 0).empty());
 }
