@@ -1,6 +1,5 @@
 #include "daemon/child_outcomes.h"
 
-
 namespace exo::daemon {
 
 const char* ChildOutcomes::Name(Outcome outcome) {

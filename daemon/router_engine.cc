@@ -725,9 +725,8 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   const bool expired = o.time_in_force() == TIME_IN_FORCE_GTT &&
                        now >= p.created_time_ns() + o.expire_after_ms() * 1'000'000;
   if (OpenChildren(p) > 0) {
-    // Waiting on venues. On expiry, ask them to cancel (once per child); and a child a venue
-    // left unanswered past the child timeout.
-    // left unanswered past the child timeout, asked again each timeout while it stays so.
+    // Waiting on venues. On expiry or a cancel, ask them to cancel (once per child); and a child
+    // a venue left unanswered past the child timeout, asked again each timeout while it stays so.
     const uint32_t timeout_ms = config().routing().child_timeout_ms();
     const int64_t timeout_ns = int64_t{timeout_ms == 0 ? 10'000 : timeout_ms} * 1'000'000;
     const bool cancel_all = expired || p.status() == PLAN_STATUS_CANCELLING;

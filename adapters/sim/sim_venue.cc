@@ -25,7 +25,9 @@ SimVenue::SimVenue(Options options)
     const auto& own = options_.market_sim[inst.symbol()];
     auto pick = [](int64_t market, int64_t venue) { return market > 0 ? market : venue; };
     m.start = m.mid = pick(own.mid_price(), options_.config.mid_price());
-    m.tick = pick(own.tick_size(), options_.config.tick_size());
+    // (At least 1: a venue serving a book file needs no tick, and a market it has no book for
+    // is drawn all the same.)
+    m.tick = std::max<int64_t>(1, pick(own.tick_size(), options_.config.tick_size()));
     auto common = options_.common_prices.find(inst.symbol());
     m.common = common != options_.common_prices.end()
                    ? common->second

@@ -230,6 +230,17 @@ TEST_CASE("book files load, and bad ones name the problem", "[sim]") {
   CHECK(v.Book("X")->asks(0).size() == 5);
   v.Step();
   CHECK(v.Book("X")->asks(0).price() == 101);  // Fixed books do not move.
+  // A venue serving a file needs no tick; a market the file has no book for still moves.
+  auto untick = Options(1);
+  untick.config.clear_tick_size();
+  untick.fixed_books["X"] = file->books(0);
+  Instrument y;
+  y.set_symbol("Y");
+  untick.instruments.push_back(y);
+  SimVenue partial(untick);
+  for (int i = 0; i < 5; ++i) partial.Step();
+  CHECK(partial.Book("X")->asks(0).price() == 101);
+  CHECK_FALSE(partial.Book("Y")->asks().empty());
 
   std::ofstream(dir / "bad.json") << R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":0,"size":1}]}]})";
   CHECK(std::string(exo::adapters::LoadBookFile(dir / "bad.json").status().message()) ==
