@@ -182,6 +182,15 @@ std::optional<Plan> PlanOn(const DaemonProcess& d, const std::string& id) {
   return resp.plan();
 }
 
+// The nodes that took a share of a cluster route (each has a plan of it; the others have none).
+std::set<std::string> SharingNodes(const RouteResponse& routed) {
+  std::set<std::string> out;
+  for (const auto& sh : routed.cluster().shares()) {
+    if (sh.quantity() > 0) out.insert(sh.node());
+  }
+  return out;
+}
+
 // venue -> quantity of the plan `id` on node d (absent if the node has no such plan).
 std::map<std::string, int64_t> Allocations(const DaemonProcess& d, const std::string& id) {
   std::map<std::string, int64_t> out;
@@ -426,10 +435,7 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   for (int k = 0; k < 3; ++k) c.Start(k);
   RouteResponse routed;
   REQUIRE(CallRoute(*c.nodes[0], PlanOnly("to-cancel", SIDE_BUY, 9 * kBtc), &routed).ok());
-  std::set<std::string> sharing;
-  for (const auto& sh : routed.cluster().shares()) {
-    if (sh.quantity() > 0) sharing.insert(sh.node());
-  }
+  const std::set<std::string> sharing = SharingNodes(routed);
   REQUIRE(sharing.size() >= 2);
   auto cancel = [&](int k, const std::string& id, CancelPlanResponse* resp) {
     CancelPlanRequest req;
@@ -502,10 +508,7 @@ TEST_CASE("a dead man's switch on any node's share of a cluster route cancels th
   }
   RouteResponse routed;
   REQUIRE(CallRoute(*c.nodes[0], Executed("switched", SIDE_BUY, 9 * kBtc), &routed).ok());
-  std::set<std::string> sharing;
-  for (const auto& sh : routed.cluster().shares()) {
-    if (sh.quantity() > 0) sharing.insert(sh.node());
-  }
+  const std::set<std::string> sharing = SharingNodes(routed);
   REQUIRE(sharing.size() >= 2);
   // Watched on a node that is not the coordinator if one shares, with a short grace.
   const int watched = sharing.count("n2") > 0 ? 1 : sharing.count("n3") > 0 ? 2 : 0;
