@@ -527,6 +527,23 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const SettleChildRequest* req,
+                                           SettleChildResponse* resp) {
+  if (absl::Status s = ValidateSettleChild(*req); !s.ok()) return ToGrpc(s);
+  // Who asked, when the API port knows (mutual TLS): recorded with the reason.
+  const std::string by = ClientIdentity(*ctx);
+  RouterEngine::Settlement st;
+  st.cl_ord_id = req->cl_ord_id();
+  st.filled_quantity = req->filled_quantity();
+  st.price = req->price();
+  st.fee = req->fee();
+  st.reason = by.empty() ? req->reason() : absl::StrCat(req->reason(), " (by client ", by, ")");
+  absl::StatusOr<Plan> plan = engine_->SettleChild(req->plan_id(), st);
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *resp->mutable_plan() = *std::move(plan);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const ReloadConfigRequest* req,
                                             ReloadConfigResponse* resp) {
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));

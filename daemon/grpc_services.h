@@ -132,6 +132,8 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
                       exoroute::v1::BackupResponse*) override;
   grpc::Status SetTrading(grpc::ServerContext*, const exoroute::v1::SetTradingRequest*,
                           exoroute::v1::SetTradingResponse*) override;
+  grpc::Status SettleChild(grpc::ServerContext*, const exoroute::v1::SettleChildRequest*,
+                           exoroute::v1::SettleChildResponse*) override;
   grpc::Status GetBooks(grpc::ServerContext*, const exoroute::v1::GetBooksRequest*,
                         exoroute::v1::GetBooksResponse*) override;
   // Served once set (at start, before the server).

@@ -100,6 +100,25 @@ absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r) {
+  EXO_RETURN_IF_ERROR(ValidatePlanId(r.plan_id()));
+  if (r.cl_ord_id().empty()) return Bad("cl_ord_id", "required (the child's id, as `plan show` lists it)");
+  if (r.cl_ord_id().size() > 256) return Bad("cl_ord_id", absl::StrCat("at most 256 characters, got ", r.cl_ord_id().size()));
+  if (r.filled_quantity() < 0 || r.filled_quantity() > kMaxUnits) {
+    return Bad("filled_quantity", absl::StrCat("must be within 0..", kMaxUnits, " (2^53 units), got ", r.filled_quantity()));
+  }
+  if (r.price() < 0 || r.price() > kMaxUnits) {
+    return Bad("price", absl::StrCat("must be within 1..", kMaxUnits, " (2^53 units) when set, got ", r.price()));
+  }
+  constexpr int64_t kMaxFee = int64_t{1} << 62;
+  if (r.fee() > kMaxFee || r.fee() < -kMaxFee) {
+    return Bad("fee", absl::StrCat("must be within -2^62..2^62 price units, got ", r.fee()));
+  }
+  if (r.reason().empty()) return Bad("reason", "required (it is recorded in the chain: say who confirmed the settlement)");
+  if (r.reason().size() > 256) return Bad("reason", absl::StrCat("at most 256 characters, got ", r.reason().size()));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   using namespace exoroute::v1;  // NOLINT
   if (!r.has_order()) return Bad("order", "required");

@@ -37,5 +37,9 @@ absl::Status ValidateWatch(const exoroute::v1::WatchPlanRequest& r);
 inline constexpr uint32_t kMaxBookDepth = 50;
 inline constexpr uint32_t kDefaultBookDepth = 5;
 absl::Status ValidateGetBooks(const exoroute::v1::GetBooksRequest& r);
+// An operator's settlement of a child: plan and child ids, a filled quantity and (with one to
+// record) a price within 2^53 units, a fee within 2^62, a reason of 1..256 characters. Whether
+// they fit the child is the engine's check.
+absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r);
 
 }  // namespace exo::daemon

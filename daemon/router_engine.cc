@@ -1365,6 +1365,88 @@ absl::StatusOr<Plan> RouterEngine::Cancel(const std::string& plan_id, const std:
   return rec->plan;
 }
 
+absl::StatusOr<Plan> RouterEngine::SettleChild(const std::string& plan_id, const Settlement& st) {
+  WriterGuard writing(this);
+  EXO_ASSIGN_OR_RETURN(std::shared_ptr<PlanRecord> rec, RecordToChange(plan_id));
+  std::lock_guard<std::mutex> lock(rec->mu);
+  const Plan& p = rec->plan;
+  if (p.version() == 0) return PlanNotFound(plan_id);
+  if (p.mode() != ROUTE_MODE_EXECUTE) {
+    return absl::FailedPreconditionError(absl::StrCat("plan_id: \"", plan_id, "\" is plan-only: it has no child to settle"));
+  }
+  const ChildState* child = nullptr;
+  for (const ChildState& c : p.children()) {
+    if (c.order().cl_ord_id() == st.cl_ord_id) child = &c;
+  }
+  if (child == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cl_ord_id: plan \"", plan_id, "\" has no child \"", st.cl_ord_id,
+                                            "\" (its children: `exoroutectl plan show ", plan_id, "`)"));
+  }
+  if (child->done()) {
+    return absl::FailedPreconditionError(absl::StrCat("cl_ord_id: child ", st.cl_ord_id, " has ended already (",
+                                                      child->done_reason(), "): nothing to settle"));
+  }
+  const int64_t recorded = child->filled_quantity(), quantity = child->order().quantity();
+  if (st.filled_quantity < recorded) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filled_quantity: ", st.filled_quantity, " is less than the ", recorded, " the plan has recorded for ",
+        st.cl_ord_id, " (recorded fills stay: give the child's whole filled quantity)"));
+  }
+  if (st.filled_quantity > quantity) {
+    return absl::InvalidArgumentError(absl::StrCat("filled_quantity: ", st.filled_quantity,
+                                                   " is more than the child's quantity ", quantity));
+  }
+  const int64_t unrecorded = st.filled_quantity - recorded;
+  if (unrecorded > 0 && st.price <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("price: required for the ", unrecorded,
+                                                   " filled that the plan has not recorded (their average price)"));
+  }
+  if (unrecorded == 0 && (st.price != 0 || st.fee != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(st.price != 0 ? "price" : "fee", ": given, but filled_quantity ",
+                                                   st.filled_quantity, " is what the plan has recorded: no fill to record"));
+  }
+  if (unrecorded > 0) {
+    if (std::string why = FillOutOfBounds(p, unrecorded, st.price, st.fee); !why.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("price: the fill cannot be recorded: ", why));
+    }
+  }
+  const std::string venue = child->order().venue();
+  std::vector<PendingDelta> prefix;
+  if (unrecorded > 0) {
+    PendingDelta pd;
+    pd.delta = NewDelta(p, clock_->NowNs());
+    Fill* f = pd.delta.mutable_fill();
+    f->set_cl_ord_id(st.cl_ord_id);
+    f->set_venue(venue);
+    f->set_quantity(unrecorded);
+    f->set_price(st.price);
+    f->set_fee(st.fee);
+    f->set_exec_id(kSettledExecId);
+    prefix.push_back(std::move(pd));
+  }
+  PendingDelta done;
+  done.delta = NewDelta(p, clock_->NowNs());
+  ChildDone* d = done.delta.mutable_child_done();
+  d->set_cl_ord_id(st.cl_ord_id);
+  d->set_venue(venue);
+  d->set_canceled_quantity(quantity - st.filled_quantity);
+  d->set_reason(absl::StrCat(kSettledReasonPrefix, st.reason));
+  prefix.push_back(std::move(done));
+  const ChildOutcomes::Outcome outcome = ChildOutcomes::Of(st.filled_quantity, quantity, d->reason());
+  // Asked first, so that a venue that does hold the child stops working it; whatever it
+  // reports afterwards finds the child ended.
+  if (auto* a = AdapterFor(venue)) {
+    if (absl::Status s = a->Cancel(st.cl_ord_id); !s.ok() && !absl::IsNotFound(s)) {
+      LogWarning("cancel %s at %s (settling it) failed: %s", st.cl_ord_id, venue, s.ToString());
+    }
+  }
+  EXO_RETURN_IF_ERROR(Drive(*rec, std::move(prefix)));
+  child_outcomes_.Done(venue, st.cl_ord_id, outcome, ChildOutcomes::Clock::now());
+  LogWarning("child %s at %s settled by operator: filled %d of %d (%d not reported by the venue): %s", st.cl_ord_id,
+             venue, st.filled_quantity, quantity, unrecorded, st.reason);
+  return rec->plan;
+}
+
 namespace {
 
 Urgency EffectiveUrgency(Urgency u) { return u == URGENCY_UNSPECIFIED ? URGENCY_NORMAL : u; }
@@ -1553,6 +1635,30 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   const ChildState* child = nullptr;
   for (const auto& c : rec->plan.children()) {
     if (c.order().cl_ord_id() == e.cl_ord_id) child = &c;
+  }
+  if (child != nullptr && child->done() && absl::StartsWith(child->done_reason(), kSettledReasonPrefix)) {
+    // An operator settled the child: a report now either agrees with the settlement (the end
+    // the node asked for when settling, of what was left) or shows it missed something.
+    const bool is_fill = e.type == adapters::ExecutionEvent::Type::kFill;
+    if (is_fill && !e.exec_id.empty() && rec->exec_ids.count(ExecutionKey(e.cl_ord_id, e.exec_id)) > 0) {
+      ++duplicate_executions_;
+      LogInfo("fill %s on settled child %s from %s already recorded: the repeat is ignored", e.exec_id, e.cl_ord_id,
+              e.venue);
+      return;
+    }
+    if (!is_fill && e.canceled_quantity == child->order().quantity() - child->filled_quantity()) {
+      LogInfo("end of %s from %s (%s) agrees with its settlement", e.cl_ord_id, e.venue, e.reason);
+      return;
+    }
+    ++unknown_executions_;
+    LogError("%s for %s from %s NOT APPLIED: an operator settled the child before it (%s); reconcile with the venue "
+             "again",
+             is_fill ? absl::StrCat("fill ", e.exec_id, " (quantity ", e.quantity, " at price ", e.price, ", fee ",
+                                    e.fee, ")")
+                     : absl::StrCat("end report (", e.canceled_quantity, " unfilled, settled: ",
+                                    child->order().quantity() - child->filled_quantity(), ")"),
+             e.cl_ord_id, e.venue, child->done_reason());
+    return;
   }
   if (child == nullptr || child->done()) {
     ++unknown_executions_;

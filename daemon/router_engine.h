@@ -189,6 +189,24 @@ class RouterEngine {
     static Amendment Of(const exoroute::v1::AmendPlanRequest& r);
   };
   absl::StatusOr<exoroute::v1::Plan> Amend(const std::string& plan_id, const Amendment& amendment, bool* changed);
+  // An operator's settlement of an open child its venue never reported the end of
+  // (AdminService.SettleChild): the venue's word, reconciled outside the node. Records a fill of
+  // what the venue filled beyond what the plan has (exec_id kSettledExecId) and the child's end
+  // (reason "settled by operator: " + reason), asks the venue to cancel the child, and drives
+  // the plan on as after any child's end. Reports for the child after it are not applied
+  // (counted and logged as an ERROR). NotFound (plan, child); FailedPrecondition (the child has
+  // ended; the plan is plan-only); InvalidArgument (a quantity below what is recorded or above
+  // the child's, a price missing or out of bounds); Unavailable (draining); a store error.
+  struct Settlement {
+    std::string cl_ord_id;
+    int64_t filled_quantity = 0;  // The child's whole filled quantity, as the venue states it.
+    int64_t price = 0;            // Of the part not recorded yet (0 when there is none).
+    int64_t fee = 0;
+    std::string reason;           // Recorded after "settled by operator: ".
+  };
+  static constexpr const char* kSettledExecId = "settled-by-operator";
+  static constexpr const char* kSettledReasonPrefix = "settled by operator: ";
+  absl::StatusOr<exoroute::v1::Plan> SettleChild(const std::string& plan_id, const Settlement& settlement);
   // Arms the plan's dead man's switch with `grace` before a cancel_on_disconnect watch holds
   // it: records DisconnectArmed unless the plan is armed with that grace already (or has
   // settled: nothing is left to cancel). Recorded, the switch outlives a restart: AwaitArmedSwitches

@@ -85,6 +85,13 @@ commands:
                                         limit (--market: none; an arrival band still binds),
                                         U its new urgency; the rest is decided on them at once
                                         (children already at venues keep their terms)
+  plan settle ID CHILD --filled Q [--price P [--fee F]] --reason TEXT
+                                        end an open child its venue never reported the end
+                                        of, as reconciled with the venue: Q its whole filled
+                                        quantity (what the plan recorded counts), P the
+                                        average price and F the fee of what it did not
+                                        record; the plan works the rest again at once (halt
+                                        the venue first to keep it out); recorded
   plan books ID [--version N|last] [--out FILE [--config-out FILE]]
                                         the books a decision of the plan read (the first, the
                                         one at version N, or the latest) as a book file for
@@ -596,6 +603,46 @@ int PlanAmendCmd(Context& c, const std::string& id) {
   return PrintPlan(c, amended->plan());
 }
 
+// `plan settle ID CHILD --filled Q [--price P [--fee F]] --reason TEXT`: AdminService.SettleChild,
+// in the plan's own decimals (read from the plan first).
+int PlanSettleCmd(Context& c, const std::string& id) {
+  const auto& w = c.args.words();
+  if (w.size() != 4) return Usage("plan settle: expected `plan settle PLAN_ID CHILD_ID --filled Q --reason TEXT`");
+  if (!c.args.Has("filled")) {
+    return Usage("plan settle: --filled is required (the child's whole filled quantity as the venue states it; 0: none)");
+  }
+  if (!c.args.Has("reason")) return Usage("plan settle: --reason is required (it is recorded in the chain)");
+  if (c.args.Has("fee") && !c.args.Has("price")) return Usage("plan settle: --fee goes with --price (a fill to record)");
+  auto p = FetchPlan(c, id);
+  if (!p.ok()) return Fail(p.status());
+  const Instrument& inst = p->instrument();
+  SettleChildRequest req;
+  req.set_plan_id(id);
+  req.set_cl_ord_id(w[3]);
+  req.set_reason(c.args.Get("reason"));
+  auto filled = ParseDecimal(c.args.Get("filled"), inst.qty_scale());
+  if (!filled.ok()) return Usage(absl::StrCat("plan settle: --filled: ", filled.status().message()));
+  req.set_filled_quantity(*filled);
+  if (c.args.Has("price")) {
+    auto px = ParseDecimal(c.args.Get("price"), inst.price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("plan settle: --price: ", px.status().message()));
+    req.set_price(*px);
+  }
+  if (c.args.Has("fee")) {
+    auto fee = ParseDecimal(c.args.Get("fee"), inst.price_scale());
+    if (!fee.ok()) return Usage(absl::StrCat("plan settle: --fee: ", fee.status().message()));
+    req.set_fee(*fee);
+  }
+  absl::StatusOr<SettleChildResponse> settled = Unary(c, &AdminService::Stub::SettleChild, req);
+  if (!settled.ok()) return Fail(settled.status());
+  if (c.json) {
+    std::cout << ToJson(*settled) << "\n";
+    return kExitOk;
+  }
+  std::cout << "child " << w[3] << " settled: " << FormatDecimal(*filled, inst.qty_scale()) << " filled (recorded)\n";
+  return PrintPlan(c, settled->plan());
+}
+
 int CmdPlan(Context& c) {
   const auto& w = c.args.words();
   if (w.size() == 2 && w[1] == "list") return PlanListCmd(c);
@@ -605,7 +652,8 @@ int CmdPlan(Context& c) {
   }
   if (c.args.Has("all")) return Usage("plan: --all goes with `plan cancel` only");
   if (w.size() < 3) {
-    return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all`, `plan amend ID` or `plan books ID`");
+    return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all`, `plan amend ID`, `plan settle ID CHILD` or "
+        "`plan books ID`");
   }
   if (w[1] == "books") return PlanBooksCmd(c, w[2]);
   if (w[1] == "show") {
@@ -631,6 +679,7 @@ int CmdPlan(Context& c) {
     return PrintPlan(c, resp.plan());
   }
   if (w[1] == "amend") return PlanAmendCmd(c, w[2]);
+  if (w[1] == "settle") return PlanSettleCmd(c, w[2]);
   return Usage(absl::StrCat("plan: unknown subcommand \"", w[1], "\""));
 }
 
@@ -1749,7 +1798,8 @@ int Main(int argc, char** argv) {
                             {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth"},
+                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth",
+                             "filled", "price", "fee"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
                              "csv", "market", "follow", "cancel-on-disconnect"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

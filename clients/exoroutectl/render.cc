@@ -441,7 +441,8 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     if (v.children_overdue() > 0) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " WARNING ", v.children_overdue(),
                       v.children_overdue() == 1 ? " child" : " children",
-                      " left unanswered past routing.child_timeout_ms: asked to cancel (the log names each)\n");
+                      " left unanswered past routing.child_timeout_ms: asked to cancel (the log names each; reconciled "
+                      "with the venue: plan settle)\n");
     }
     if (v.trading().halted()) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",

@@ -191,6 +191,16 @@ class Client:
         r = self.admin.SetTrading(req, timeout=self.timeout)
         return r.trading, r.changed
 
+    def settle_child(self, plan_id, cl_ord_id, filled_quantity, reason, price=0, fee=0):
+        """Ends an open child its venue never reported the end of, as reconciled with the venue:
+        filled_quantity its whole filled quantity (units), price and fee those of the part the
+        plan has not recorded (docs/deployment.md, "A venue that never answers"); returns the
+        Plan."""
+        a = self.pb["admin"]
+        req = a.SettleChildRequest(plan_id=plan_id, cl_ord_id=cl_ord_id, filled_quantity=filled_quantity,
+                                   price=price, fee=fee, reason=reason)
+        return self.admin.SettleChild(req, timeout=self.timeout).plan
+
     def reload_config(self, dry_run=False):
         """Has the node read its config file again and apply what a running node can change
         (risk limits, urgency bands, venues' fees, impact, book age); with dry_run only say what

@@ -65,7 +65,7 @@ TEST_CASE("status shows how each venue's children ended, once it has any", "[ctl
   CHECK(exo::ctl::RenderStatus(r).find("unanswered") == std::string::npos);
   v->set_children_overdue(2);
   CHECK(exo::ctl::RenderStatus(r).find("             WARNING 2 children left unanswered past routing.child_timeout_ms: "
-                                       "asked to cancel (the log names each)\n") != std::string::npos);
+                                       "asked to cancel (the log names each; reconciled with the venue: plan settle)\n") != std::string::npos);
   v->set_child_mean_us(3'250);
   CHECK(exo::ctl::RenderStatus(r).find("children done 10: 7 filled, 2 partly, 0 unfilled, 1 rejected; 3.2 ms from "
                                        "sending to done (mean)\n") != std::string::npos);

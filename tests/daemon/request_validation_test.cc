@@ -195,3 +195,35 @@ TEST_CASE("an amend request is checked and its fields named", "[validation]") {
   r.set_plan_id("");
   CHECK(error(r).rfind("plan_id: ", 0) == 0);
 }
+
+TEST_CASE("a settle request is checked and its fields named", "[validation]") {
+  using exo::daemon::ValidateSettleChild;
+  SettleChildRequest r;
+  auto error = [](const SettleChildRequest& req) {
+    absl::Status s = ValidateSettleChild(req);
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  CHECK(error(r).rfind("plan_id: ", 0) == 0);
+  r.set_plan_id("ord-1");
+  CHECK(error(r) == "cl_ord_id: required (the child's id, as `plan show` lists it)");
+  r.set_cl_ord_id("ord-1.3");
+  CHECK(error(r) == "reason: required (it is recorded in the chain: say who confirmed the settlement)");
+  r.set_reason("venue desk, ticket 4711");
+  CHECK(ValidateSettleChild(r).ok());  // Nothing filled: the child ended unfilled.
+  r.set_filled_quantity(-1);
+  CHECK(error(r) == "filled_quantity: must be within 0..9007199254740992 (2^53 units), got -1");
+  r.set_filled_quantity(5000);
+  r.set_price(-3);
+  CHECK(error(r) == "price: must be within 1..9007199254740992 (2^53 units) when set, got -3");
+  r.set_price(6'500'000);
+  r.set_fee(-(int64_t{1} << 62) - 1);
+  CHECK(error(r).rfind("fee: must be within -2^62..2^62 price units, got ", 0) == 0);
+  r.set_fee(-12);  // A rebate.
+  CHECK(ValidateSettleChild(r).ok());
+  r.set_reason(std::string(257, 'x'));
+  CHECK(error(r) == "reason: at most 256 characters, got 257");
+  r.set_reason("ok");
+  r.set_cl_ord_id(std::string(300, 'c'));
+  CHECK(error(r) == "cl_ord_id: at most 256 characters, got 300");
+}

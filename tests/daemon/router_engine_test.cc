@@ -315,6 +315,181 @@ TEST_CASE("a venue that answers neither the child nor the cancel is asked again 
   for (const VenueStatus& v : n.engine->VenueStatuses()) {
     if (v.venue() == "SIM-A") CHECK(v.children_overdue() == 1);  // Counted once, however often asked.
   }
+  // The operator reconciles it with the venue (nothing filled) and settles it: the IOC order ends.
+  std::string child;
+  for (const ChildState& c : plan->children()) child = c.order().venue() == "SIM-A" ? c.order().cl_ord_id() : child;
+  RouterEngine::Settlement st;
+  st.cl_ord_id = child;
+  st.reason = "SIM-A has no such order";
+  REQUIRE(n.engine->SettleChild("silent-1", st).ok());
+  const Plan p = n.WaitSettled("silent-1");
+  CHECK(p.status() == PLAN_STATUS_EXPIRED);
+  for (const VenueStatus& v : n.engine->VenueStatuses()) {
+    if (v.venue() == "SIM-A") CHECK(v.children_unfilled() == 1);
+  }
+}
+
+namespace {
+
+// A node whose SIM-A sits on every child and every cancel (a venue session up but not
+// working), halted after the order's first decision so that what is freed goes elsewhere; the
+// order's other venues fill it but for SIM-A's children, which it returns, still open.
+std::vector<ChildState> OpenAtSilentVenue(Node& n, exo::testing::TapVenue** silent, const std::string& id,
+                                          int64_t qty) {
+  n.Close();
+  n.config.mutable_venues(0)->mutable_sim()->set_latency_ms(600'000);
+  auto started = exo::testing::StartTestEngine(n.config, exo::testing::TapFirstVenue(silent));
+  REQUIRE(started.ok());
+  n.store = std::move(started->store);
+  n.engine = std::move(started->engine);
+  (*silent)->HoldCancels();
+  REQUIRE(n.engine->Route(Order(id, SIDE_BUY, qty), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(n.engine->SetTrading(true, "SIM-A does not answer", Venue("SIM-A")).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto p = n.engine->GetPlan(id);
+    REQUIRE(p.ok());
+    std::vector<ChildState> open;
+    int64_t held = 0;
+    bool others_done = true;
+    for (const ChildState& c : p->children()) {
+      if (c.order().venue() != "SIM-A") others_done = others_done && c.done();
+      if (c.order().venue() == "SIM-A" && !c.done()) {
+        open.push_back(c);
+        held += c.order().quantity();
+      }
+    }
+    if (others_done && !open.empty() && p->filled_quantity() + held == qty) return open;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("the order's other venues did not fill all but SIM-A's share");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("an operator settles a child its venue never answered: its fill is recorded, the rest worked elsewhere",
+          "[engine][outcomes][settle]") {
+  TempDir dir;
+  Node n(dir.path());
+  exo::testing::TapVenue* silent = nullptr;
+  const std::vector<ChildState> open = OpenAtSilentVenue(n, &silent, "settle-1", 5 * kBtc);
+  const ChildState& c = open.front();
+  const std::string child = c.order().cl_ord_id();
+  int64_t lot = 1;  // Venues fill in whole lots: the coarsest of the order's venues.
+  for (const auto& v : n.config.venues()) {
+    for (const auto& m : v.markets()) lot = m.symbol() == "BTC-USD" ? std::max(lot, m.lot_size()) : lot;
+  }
+  const int64_t q1 = c.order().quantity() / 4 / lot * lot, px = 6'500'000;
+  REQUIRE(q1 > 0);
+  // The venue did report part of it: that fill is recorded as any.
+  exo::adapters::ExecutionEvent fill;
+  fill.venue = "SIM-A";
+  fill.cl_ord_id = child;
+  fill.quantity = q1;
+  fill.price = px;
+  fill.exec_id = "A-1";
+  silent->Report(fill);
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+
+  auto settle = [&](const std::string& plan, const std::string& id, int64_t filled, int64_t price, int64_t fee = 0) {
+    RouterEngine::Settlement st;
+    st.cl_ord_id = id;
+    st.filled_quantity = filled;
+    st.price = price;
+    st.fee = fee;
+    st.reason = "SIM-A desk confirmed by phone";
+    return n.engine->SettleChild(plan, st);
+  };
+  auto refused = [&](const absl::StatusOr<Plan>& r, absl::StatusCode code, const std::string& starts) {
+    INFO(r.status().ToString());
+    REQUIRE(!r.ok());
+    CHECK(r.status().code() == code);
+    CHECK(std::string(r.status().message()).rfind(starts, 0) == 0);
+  };
+  refused(settle("nope", child, q1, 0), absl::StatusCode::kNotFound, "plan \"nope\" not found");
+  refused(settle("settle-1", "settle-1.999", q1, 0), absl::StatusCode::kNotFound, "cl_ord_id: plan \"settle-1\" has no child");
+  refused(settle("settle-1", child, q1 - 1, 0), absl::StatusCode::kInvalidArgument, "filled_quantity: ");
+  refused(settle("settle-1", child, c.order().quantity() + 1, px), absl::StatusCode::kInvalidArgument, "filled_quantity: ");
+  refused(settle("settle-1", child, 2 * q1, 0), absl::StatusCode::kInvalidArgument, "price: required for the ");
+  refused(settle("settle-1", child, q1, px), absl::StatusCode::kInvalidArgument, "price: given, but ");
+  auto before = n.engine->GetPlan("settle-1");
+  REQUIRE(before.ok());
+  for (const ChildState& s : before->children()) {
+    if (s.order().cl_ord_id() == child) CHECK((!s.done() && s.filled_quantity() == q1));  // Refused: nothing recorded.
+  }
+
+  // The venue's desk says it filled half the child: the quarter not reported is recorded.
+  auto settled = settle("settle-1", child, 2 * q1, px, 7);
+  REQUIRE(settled.ok());
+  for (const ChildState& s : settled->children()) {
+    if (s.order().cl_ord_id() != child) continue;
+    CHECK(s.done());
+    CHECK(s.filled_quantity() == 2 * q1);
+    CHECK(s.done_reason() == "settled by operator: SIM-A desk confirmed by phone");
+  }
+  for (size_t i = 1; i < open.size(); ++i) REQUIRE(settle("settle-1", open[i].order().cl_ord_id(), 0, 0).ok());
+  refused(settle("settle-1", child, 2 * q1, 0), absl::StatusCode::kFailedPrecondition, "cl_ord_id: child ");
+  CHECK(silent->cancels() >= static_cast<int>(open.size()));  // The node asked the venue to cancel each.
+
+  // What SIM-A did not fill is worked at the venues still trading, to the whole order.
+  const Plan p = n.WaitSettled("settle-1");
+  INFO(p.reason());
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == 5 * kBtc);
+  int settled_fills = 0;
+  for (const PlanDelta& d : [&] {
+         std::vector<PlanDelta> out;
+         REQUIRE(n.store->ScanPlan("settle-1", 1, [&](const PlanDelta& d, std::string_view) {
+           out.push_back(d);
+           return true;
+         }).ok());
+         return out;
+       }()) {
+    if (!d.has_fill() || d.fill().exec_id() != RouterEngine::kSettledExecId) continue;
+    ++settled_fills;
+    CHECK(d.fill().cl_ord_id() == child);
+    CHECK(d.fill().quantity() == q1);
+    CHECK(d.fill().price() == px);
+    CHECK(d.fill().fee() == 7);
+  }
+  CHECK(settled_fills == 1);
+  int64_t at_a = 0;
+  for (const ChildState& s : p.children()) at_a += s.order().venue() == "SIM-A" ? s.filled_quantity() : 0;
+  CHECK(at_a == 2 * q1);  // What the settlement says SIM-A filled, no more.
+  for (const VenueStatus& v : n.engine->VenueStatuses()) {
+    if (v.venue() == "SIM-A") CHECK(v.children_partial() == 1);
+  }
+
+  // Reports of the child after its settlement are not applied: one that agrees with it (the end
+  // the node asked for) quietly, one that shows the settlement missed a fill loudly (counted).
+  const uint64_t unapplied = n.engine->unknown_executions();
+  exo::adapters::ExecutionEvent end;
+  end.type = exo::adapters::ExecutionEvent::Type::kDone;
+  end.venue = "SIM-A";
+  end.cl_ord_id = child;
+  end.canceled_quantity = c.order().quantity() - 2 * q1;
+  end.reason = "cancelled";
+  silent->Report(end);
+  silent->Report(fill);  // Recorded already (A-1): a repeat.
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+  CHECK(n.engine->unknown_executions() == unapplied);
+  fill.exec_id = "A-2";
+  silent->Report(fill);
+  end.canceled_quantity = c.order().quantity();
+  silent->Report(end);
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+  CHECK(n.engine->unknown_executions() == unapplied + 2);
+  auto after = n.engine->GetPlan("settle-1");
+  REQUIRE(after.ok());
+  CHECK(after->filled_quantity() == 5 * kBtc);
+  CHECK(after->version() == p.version());
+
+  // The chain holds, and every decision re-solves from it, the settlement's included.
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+  const auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(audit.ok);
+  CHECK(audit.checked == 1 + p.replans());
 }
 
 TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {

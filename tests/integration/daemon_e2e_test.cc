@@ -1289,6 +1289,101 @@ TEST_CASE("exoroutectl books shows what the node reads now, and why a side leave
   CHECK(usage.err.find("books: expected one symbol") != std::string::npos);
 }
 
+TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and the order is worked elsewhere",
+          "[e2e][settle]") {
+  TempDir dir;
+  std::string config = TestConfigJson(dir.path());
+  const size_t at = config.find("\"latency_ms\": 2,");  // SIM-A's: a venue that sits on every child.
+  REQUIRE(at != std::string::npos);
+  config.replace(at, std::string("\"latency_ms\": 2,").size(), "\"latency_ms\": 600000,");
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), config, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, Route("st-1", SIDE_BUY, 5 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
+  REQUIRE(Ctl(*d, {"halt", "--venue", "SIM-A", "--reason", "SIM-A does not answer"}).exit_code == 0);
+  // Once the other venues have filled all they were given, SIM-A's children are what is open.
+  std::vector<std::string> open;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto shown = Ctl(*d, {"plan", "show", "st-1", "--json"});
+    REQUIRE(shown.exit_code == 0);
+    Plan p;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(shown.out, &p).ok());
+    open.clear();
+    int64_t held = 0;
+    bool others_done = true;
+    for (const ChildState& c : p.children()) {
+      if (c.order().venue() != "SIM-A") others_done = others_done && c.done();
+      if (c.order().venue() == "SIM-A" && !c.done()) {
+        open.push_back(c.order().cl_ord_id());
+        held += c.order().quantity();
+      }
+    }
+    if (others_done && !open.empty() && p.filled_quantity() + held == 5 * kBtc) break;
+    open.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(!open.empty());
+  // The command's own checks, then the node's, each naming what is wrong.
+  auto no_filled = Ctl(*d, {"plan", "settle", "st-1", open[0], "--reason", "x"});
+  CHECK(no_filled.exit_code == 2);
+  CHECK(no_filled.err.find("plan settle: --filled is required") != std::string::npos);
+  auto no_price = Ctl(*d, {"plan", "settle", "st-1", open[0], "--filled", "0.001", "--reason", "desk"});
+  CHECK(no_price.exit_code == 1);
+  CHECK(no_price.err.find("INVALID_ARGUMENT: price: required for the 100000 filled that the plan has not recorded") !=
+        std::string::npos);
+  auto unknown = Ctl(*d, {"plan", "settle", "st-1", "st-1.99", "--filled", "0", "--reason", "desk"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("NOT_FOUND: cl_ord_id: plan \"st-1\" has no child \"st-1.99\"") != std::string::npos);
+  {
+    grpc::ClientContext ctx;
+    SettleChildRequest req;
+    req.set_plan_id("st-1");
+    req.set_cl_ord_id(open[0]);
+    SettleChildResponse r;
+    grpc::Status st = AdminService::NewStub(ch)->SettleChild(&ctx, req, &r);
+    CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(st.error_message() == "reason: required (it is recorded in the chain: say who confirmed the settlement)");
+  }
+  // The desk confirms SIM-A filled 0.001 of the first at 65000.00 and nothing of the others.
+  auto settled = Ctl(*d, {"plan", "settle", "st-1", open[0], "--filled", "0.001", "--price", "65000.00", "--fee",
+                          "0.01", "--reason", "SIM-A desk, ticket 4711"});
+  INFO(settled.out << settled.err);
+  REQUIRE(settled.exit_code == 0);
+  CHECK(settled.out.rfind("child " + open[0] + " settled: 0.00100000 filled (recorded)\n", 0) == 0);
+  CHECK(settled.out.find("settled by operator: SIM-A desk, ticket 4711") != std::string::npos);
+  for (size_t i = 1; i < open.size(); ++i) {
+    REQUIRE(Ctl(*d, {"plan", "settle", "st-1", open[i], "--filled", "0", "--reason", "SIM-A: no fill"}).exit_code == 0);
+  }
+  auto again = Ctl(*d, {"plan", "settle", "st-1", open[0], "--filled", "0.001", "--reason", "desk"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("FAILED_PRECONDITION: cl_ord_id: child " + open[0] + " has ended already") != std::string::npos);
+  // The rest is worked at SIM-B and SIM-C to the whole order; the chain holds and re-solves.
+  std::vector<PlanDelta> deltas = WatchToEnd(ch, "st-1");
+  REQUIRE(!deltas.empty());
+  REQUIRE(deltas.back().has_finished());
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_COMPLETED);
+  int settled_fills = 0;
+  for (const PlanDelta& x : deltas) {
+    if (!x.has_fill() || x.fill().exec_id() != "settled-by-operator") continue;
+    ++settled_fills;
+    CHECK(x.fill().quantity() == 100'000);
+    CHECK(x.fill().price() == 6'500'000);
+    CHECK(x.fill().fee() == 1);
+  }
+  CHECK(settled_fills == 1);
+  auto status = Ctl(*d, {"status", "--json"});
+  StatusResponse sr;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &sr).ok());
+  for (const VenueStatus& v : sr.venues()) {
+    if (v.venue() == "SIM-A") CHECK(v.children_partial() + v.children_unfilled() == open.size());
+  }
+  CheckChainRecomputes(*d);
+}
+
 TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",
           "[e2e][follow]") {
   TempDir dir;

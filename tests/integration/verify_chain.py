@@ -220,6 +220,16 @@ def main():
                     check(False, f"{call.__name__} found a plan never made")
                 except grpc.RpcError as e:
                     check(e.code().name == "NOT_FOUND" and "py-never" in e.details(), (e.code(), e.details()))
+            # A settlement: of no plan, of a child that ended (py-buy's first: completed).
+            child = plan.children[0].order.cl_ord_id
+            for plan_id, cl_ord_id, want in (("py-never", child, ("NOT_FOUND", 'plan "py-never" not found')),
+                                             ("py-buy", child, ("FAILED_PRECONDITION", f"cl_ord_id: child {child} has ended")),
+                                             ("py-buy", "", ("INVALID_ARGUMENT", "cl_ord_id: required"))):
+                try:
+                    client.settle_child(plan_id, cl_ord_id, 0, "python checks")
+                    check(False, f"settled {cl_ord_id} of {plan_id}")
+                except grpc.RpcError as e:
+                    check(e.code().name == want[0] and e.details().startswith(want[1]), (e.code(), e.details()))
             status = client.status()
             check(status.node_id == "node-1" and [v.venue for v in status.venues] == ["SIM-A", "SIM-B", "SIM-C"],
                   status)
