@@ -1,9 +1,13 @@
 // Execution reports as a venue session might deliver them — fills and completions of any size,
 // for the plan's children or for orders nobody sent, repeated, late — into a real engine, on a
 // plan whose children are open (the sim venue answers after a minute). An input is reports of
-// 27 bytes: kind, child, exec id, then quantity, price and fee as little-endian int64. Checks:
-// every report is handled; the plan's sums stay within the bounds every order keeps; and the
-// plan in memory is the fold of what the store holds for it (what a restart or replay builds).
+// 27 bytes: kind, child, exec id, then quantity, price and fee as little-endian int64; kind 3
+// is an operator's settlement of the child instead (AdminService.SettleChild: quantity the
+// child's whole filled quantity, price and fee those of its unrecorded part), once the reports
+// before it are handled. Checks: every report is handled; a settlement taken leaves the child
+// ended with the filled quantity it gave; the plan's sums stay within the bounds every order
+// keeps; and the plan in memory is the fold of what the store holds for it (what a restart or
+// replay builds).
 #include <cstring>
 
 #include "daemon/plan_fold.h"
@@ -40,6 +44,10 @@ std::vector<std::string> Seeds() {
       Report(1, 0, 0, 5 * kLot, 0, 0) + Report(0, 0, 3, kLot, 6'500'000, 13),  // A fill after done.
       Report(0, 255, 1, kLot, 6'500'000, 13),  // For an order nobody sent.
       Report(0, 0, 1, int64_t{1} << 62, 6'500'000, 0),
+      // Settled with more than recorded, then reports that agree and that do not.
+      Report(0, 0, 1, 2 * kLot, 6'500'000, 26) + Report(3, 0, 0, 5 * kLot, 6'500'050, 39) +
+          Report(1, 0, 0, 5 * kLot, 0, 0) + Report(0, 0, 2, kLot, 6'500'000, 13),
+      Report(3, 0, 0, 0, 0, 0) + Report(3, 0, 0, 0, 0, 0),  // Settled unfilled, then again.
   };
 }
 
@@ -60,8 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t at = 0; at + kReport <= size; at += kReport) {
     const uint8_t* r = data + at;
     exo::adapters::ExecutionEvent e;
-    e.type = r[0] % 3 == 0   ? exo::adapters::ExecutionEvent::Type::kFill
-             : r[0] % 3 == 1 ? exo::adapters::ExecutionEvent::Type::kDone
+    e.type = r[0] % 4 == 0   ? exo::adapters::ExecutionEvent::Type::kFill
+             : r[0] % 4 == 1 ? exo::adapters::ExecutionEvent::Type::kDone
                              : exo::adapters::ExecutionEvent::Type::kUnknown;
     e.venue = node.sim_a->venue_id();
     e.cl_ord_id = r[1] == 255 ? order.id() + ".99" : plan->children(r[1] % plan->children_size()).order().cl_ord_id();
@@ -69,6 +77,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&e.quantity, r + 3, 8);
     std::memcpy(&e.price, r + 11, 8);
     std::memcpy(&e.fee, r + 19, 8);
+    if (r[0] % 4 == 3) {
+      FUZZ_CHECK(node.engine->AwaitExecutionsHandled(absl::Seconds(30)), "reports not handled in 30 s");
+      exo::daemon::RouterEngine::Settlement st;
+      st.cl_ord_id = e.cl_ord_id;
+      st.filled_quantity = e.quantity;
+      st.price = e.price;
+      st.fee = e.fee;
+      st.reason = "fuzz";
+      absl::StatusOr<Plan> settled = node.engine->SettleChild(order.id(), st);
+      if (!settled.ok()) continue;
+      bool ended = false;
+      for (const ChildState& c : settled->children()) {
+        if (c.order().cl_ord_id() == st.cl_ord_id) ended = c.done() && c.filled_quantity() == st.filled_quantity;
+      }
+      FUZZ_CHECK(ended, "settled %s, not ended with %lld filled: %s", st.cl_ord_id.c_str(),
+                 static_cast<long long>(st.filled_quantity), settled->ShortDebugString().c_str());
+      continue;
+    }
     e.canceled_quantity = e.quantity;
     e.reason = "fuzz";
     node.sim_a->Report(std::move(e));
