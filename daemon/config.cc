@@ -359,19 +359,20 @@ absl::Status Validate(const DaemonConfig& c) {
         const auto& s = v.sim();
         std::string sp = p + ".sim";
         if (s.book_file().empty()) {
-          // The venue's values are the defaults of its markets: needed unless every market has its own.
+          // The venue's values are the defaults of its markets: needed unless every market has its own
+          // (and never negative, needed or not).
           using Field = int64_t (exoroute::v1::SimMarketConfig::*)() const;
           auto needed = [&v](Field own) {
             return std::any_of(v.markets().begin(), v.markets().end(),
                                [own](const exoroute::v1::MarketConfig& m) { return (m.sim().*own)() == 0; });
           };
-          if (s.mid_price() <= 0 && needed(&exoroute::v1::SimMarketConfig::mid_price)) {
+          if (s.mid_price() < 0 || (s.mid_price() == 0 && needed(&exoroute::v1::SimMarketConfig::mid_price))) {
             return Bad(sp + ".mid_price", absl::StrCat("must be > 0, got ", s.mid_price()));
           }
-          if (s.tick_size() <= 0 && needed(&exoroute::v1::SimMarketConfig::tick_size)) {
+          if (s.tick_size() < 0 || (s.tick_size() == 0 && needed(&exoroute::v1::SimMarketConfig::tick_size))) {
             return Bad(sp + ".tick_size", absl::StrCat("must be > 0, got ", s.tick_size()));
           }
-          if (s.level_size() <= 0 && needed(&exoroute::v1::SimMarketConfig::level_size)) {
+          if (s.level_size() < 0 || (s.level_size() == 0 && needed(&exoroute::v1::SimMarketConfig::level_size))) {
             return Bad(sp + ".level_size", absl::StrCat("must be > 0, got ", s.level_size()));
           }
         } else {

@@ -230,6 +230,9 @@ TEST_CASE("a sim venue's market may draw its own book; the venue's values are th
   auto own = ParseConfig(venue(y_own, R"("seed":1)"), "test.json");
   REQUIRE(own.ok());
   CHECK(own->venues(0).markets(0).sim().mid_price() == 300);
+  // A venue value no market uses is still checked: a negative one is a mistake, needed or not.
+  CHECK(ErrorOf(venue(y_own, R"("mid_price":-5)")) == "config test.json: venues[0].sim.mid_price: must be > 0, got -5");
+  CHECK(ErrorOf(venue(y_own, R"("level_size":-1)")) == "config test.json: venues[0].sim.level_size: must be > 0, got -1");
   // A market without its own takes the venue's, which must then be there.
   CHECK(ErrorOf(venue(x + "," + y_own, R"("tick_size":1,"level_size":5)")) ==
         "config test.json: venues[0].sim.mid_price: must be > 0, got 0");
