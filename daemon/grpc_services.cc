@@ -25,6 +25,13 @@ using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
+// Status lists at most this many unanswered children (the oldest; it counts them all).
+constexpr size_t kMaxUnansweredListed = 100;
+
+}  // namespace
+
+namespace {
+
 // A place among the streams of one kind open at once (listen.max_watches, listen.max_replays):
 // counted for the stream's life; one over the limit is turned away at once, since each open
 // stream holds a server thread.
@@ -411,6 +418,11 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_uptime_ms((SystemClock()->NowNs() - started_ns_) / 1'000'000);
   if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
+  std::vector<UnansweredChild> unanswered = engine_->UnansweredChildren();
+  resp->set_unanswered_children_total(static_cast<uint32_t>(unanswered.size()));
+  for (size_t i = 0; i < unanswered.size() && i < kMaxUnansweredListed; ++i) {
+    *resp->add_unanswered_children() = std::move(unanswered[i]);
+  }
   *resp->mutable_chain_head() = store_->Head();
   for (RiskStatus& r : engine_->RiskStatuses()) *resp->add_risk() = std::move(r);
   const store::StoreUsage usage = store_->Usage();

@@ -300,6 +300,12 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.children_overdue()));
   }
   {
+    Family f(&out, "exoroute_venue_children_unanswered", "gauge",
+             "The node's open children the venue leaves unanswered now, past routing.child_timeout_ms: their "
+             "quantity stays reserved until it answers or an operator settles them (exoroutectl plan settle).");
+    for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Int(v.children_unanswered()));
+  }
+  {
     Family f(&out, "exoroute_venue_fee_bps", "gauge", "The venue's taker fee in basis points (negative: rebate).");
     for (const VenueStatus& v : s.venues()) f.Sample(venue(v), Num(v.fee_bps()));
   }

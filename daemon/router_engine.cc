@@ -1783,6 +1783,7 @@ void RouterEngine::TickLoop() {
 
 std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
   std::vector<VenueStatus> out;
+  const std::vector<UnansweredChild> unanswered = UnansweredChildren();
   int64_t now = clock_->NowNs();
   for (const auto& [id, v] : venues_) {
     VenueStatus s;
@@ -1811,10 +1812,44 @@ std::vector<VenueStatus> RouterEngine::VenueStatuses() const {
     s.set_children_unfilled(done.counts[ChildOutcomes::kUnfilled]);
     s.set_children_rejected(done.counts[ChildOutcomes::kRejected]);
     s.set_children_overdue(done.overdue);
+    s.set_children_unanswered(static_cast<uint32_t>(
+        std::count_if(unanswered.begin(), unanswered.end(),
+                      [&id = id](const UnansweredChild& u) { return u.order().venue() == id; })));
     s.set_child_mean_us(done.to_done.count == 0 ? -1
                                                 : done.to_done.sum_ns / static_cast<int64_t>(done.to_done.count) / 1000);
     out.push_back(std::move(s));
   }
+  return out;
+}
+
+std::vector<UnansweredChild> RouterEngine::UnansweredChildren() const {
+  std::vector<std::shared_ptr<PlanRecord>> working;  // Read each under its own lock, after.
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    for (const auto& [id, rec] : plans_) {
+      if (rec->version.load() > 0 && !rec->settled.load()) working.push_back(rec);
+    }
+  }
+  std::vector<UnansweredChild> out;
+  for (const std::shared_ptr<PlanRecord>& rec : working) {
+    std::lock_guard<std::mutex> lock(rec->mu);
+    if (rec->overdue_asked.empty()) continue;
+    for (const ChildState& c : rec->plan.children()) {
+      const auto asked = rec->overdue_asked.find(c.order().cl_ord_id());
+      if (c.done() || asked == rec->overdue_asked.end()) continue;
+      UnansweredChild& u = out.emplace_back();
+      u.set_plan_id(rec->plan.plan_id());
+      u.set_symbol(rec->plan.order().symbol());
+      *u.mutable_order() = c.order();
+      u.set_filled_quantity(c.filled_quantity());
+      u.set_sent_time_ns(c.sent_time_ns());
+      u.set_last_asked_ns(asked->second);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const UnansweredChild& a, const UnansweredChild& b) {
+    if (a.sent_time_ns() != b.sent_time_ns()) return a.sent_time_ns() < b.sent_time_ns();
+    return a.order().cl_ord_id() < b.order().cl_ord_id();
+  });
   return out;
 }
 

@@ -255,6 +255,10 @@ class RouterEngine {
 
   bool draining() const { return draining_.load(); }
   std::vector<exoroute::v1::VenueStatus> VenueStatuses() const;
+  // The open children of working plans that the node found overdue (no last report from their
+  // venue within routing.child_timeout_ms: it asked the venue to cancel each) and that are still
+  // open, the oldest sent first (then by id).
+  std::vector<exoroute::v1::UnansweredChild> UnansweredChildren() const;
   // Plans planned on this node (all time, from its store) and those not yet settled.
   void CountPlans(uint64_t* total, uint64_t* working) const;
   // Plans held in memory: those not yet settled, those in use, and settled ones read back from

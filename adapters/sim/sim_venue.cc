@@ -87,7 +87,8 @@ std::shared_ptr<const VenueBook> SimVenue::Book(std::string_view symbol) const {
 
 absl::Status SimVenue::Send(const ChildOrder& child, std::string_view symbol) {
   const int64_t max = options_.config.max_order_quantity();
-  if (max > 0 && child.quantity() > max && state() == exoroute::v1::ADAPTER_STATE_UP) {
+  if (max > 0 && child.quantity() > max && state() == exoroute::v1::ADAPTER_STATE_UP &&
+      !options_.config.unresponsive()) {
     // Accepted on the wire, rejected by the venue: reported like any execution report.
     ExecutionEvent rejected;
     rejected.type = ExecutionEvent::Type::kDone;
@@ -110,10 +111,11 @@ absl::Status SimVenue::Send(const ChildOrder& child, std::string_view symbol) {
       return absl::InvalidArgumentError(
           absl::StrCat(options_.venue_id, " does not trade ", Sv(symbol)));
     }
+    ++sent_;
+    if (options_.config.unresponsive()) return absl::OkStatus();  // Taken, never answered.
     auto due = std::chrono::steady_clock::now() +
                std::chrono::milliseconds(options_.config.latency_ms());
     pending_.push_back({due, child, std::string(symbol)});
-    ++sent_;
   }
   cv_.notify_all();
   return absl::OkStatus();
@@ -121,6 +123,7 @@ absl::Status SimVenue::Send(const ChildOrder& child, std::string_view symbol) {
 
 absl::Status SimVenue::Cancel(std::string_view cl_ord_id) {
   ExecutionEvent done;
+  if (options_.config.unresponsive()) return absl::OkStatus();  // Taken, never answered.
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = std::find_if(pending_.begin(), pending_.end(),

@@ -441,8 +441,9 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     if (v.children_overdue() > 0) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " WARNING ", v.children_overdue(),
                       v.children_overdue() == 1 ? " child" : " children",
-                      " left unanswered past routing.child_timeout_ms: asked to cancel (the log names each; reconciled "
-                      "with the venue: plan settle)\n");
+                      " left unanswered past routing.child_timeout_ms",
+                      v.children_unanswered() > 0 ? absl::StrCat(", ", v.children_unanswered(), " still open") : "",
+                      ": asked to cancel (the log names each; reconciled with the venue: plan settle)\n");
     }
     if (v.trading().halted()) {
       absl::StrAppend(&s, "  ", std::string(10, ' '), " HALTED since ",
@@ -451,6 +452,29 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                       ": ", v.trading().reason(), " (adapter ", AdapterState_Name(v.state()).substr(14),
                       "; exoroutectl resume --venue ", v.venue(), ")\n");
     }
+  }
+  if (r.unanswered_children_total() > 0) {
+    // The children an operator may have to reconcile with their venues and settle.
+    absl::StrAppend(&s, "\n", absl::StrFormat("  %-24s %-10s %18s %18s  %s\n", "UNANSWERED CHILD", "VENUE",
+                                              "QUANTITY", "FILLED", "SENT"));
+    for (const UnansweredChild& u : r.unanswered_children()) {
+      const Instrument* ins = nullptr;
+      for (const auto& i : r.instruments()) {
+        if (i.symbol() == u.symbol()) ins = &i;
+      }
+      const Fmt f{ins};
+      const int64_t ago = now_s - u.sent_time_ns() / 1'000'000'000;
+      absl::StrAppend(&s, absl::StrFormat("  %-24s %-10s %18s %18s  %s ago (plan %s)\n", u.order().cl_ord_id(),
+                                          u.order().venue(), f.Qty(u.order().quantity()), f.Qty(u.filled_quantity()),
+                                          ago < 120 ? absl::StrCat(ago, " s") : absl::StrCat(ago / 60, " min"),
+                                          u.plan_id()));
+    }
+    if (r.unanswered_children_total() > static_cast<uint32_t>(r.unanswered_children_size())) {
+      absl::StrAppend(&s, "  … ", r.unanswered_children_total() - r.unanswered_children_size(),
+                      " more (the oldest are listed)\n");
+    }
+    absl::StrAppend(&s, "  their venues answer neither them nor the node's cancels; once reconciled with the venue: "
+                        "exoroutectl plan settle PLAN CHILD --filled Q [--price P] --reason TEXT\n");
   }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams

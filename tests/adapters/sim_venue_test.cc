@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "adapters/book_file.h"
 #include "tests/testing/temp_dir.h"
@@ -201,6 +202,29 @@ TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancel
   CHECK(v.children_sent() == 1);
   v.Stop();
   CHECK(v.Send(Child("c2", SIDE_BUY, 1, 1), "X").code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("an unresponsive sim venue takes children and cancels and answers none", "[sim]") {
+  SimVenue::Options o = Options(3);
+  o.config.set_unresponsive(true);
+  o.config.set_max_order_quantity(100);  // Not even a rejection comes back.
+  SimVenue v(o);
+  auto book = *v.Book("X");
+  Collector sink;
+  REQUIRE(v.Start([&](ExecutionEvent e) { sink(std::move(e)); }).ok());
+  REQUIRE(v.Send(Child("u1", SIDE_BUY, 10, book.asks(0).price()), "X").ok());
+  REQUIRE(v.Send(Child("u2", SIDE_BUY, 500, book.asks(0).price()), "X").ok());
+  CHECK(v.Cancel("u1").ok());  // Taken, as a session that is up takes it.
+  // An answering venue with no latency reports within microseconds; this one, never.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard<std::mutex> l(sink.mu);
+    CHECK(sink.events.empty());
+  }
+  CHECK(v.children_sent() == 2);
+  CHECK(v.fills() == 0);
+  CHECK(v.Book("X")->asks(0).price() == book.asks(0).price());  // Nothing taken from its book.
+  v.Stop();
 }
 
 TEST_CASE("a sell child hits bids; an unknown symbol is refused", "[sim]") {

@@ -71,6 +71,45 @@ TEST_CASE("status shows how each venue's children ended, once it has any", "[ctl
                                        "sending to done (mean)\n") != std::string::npos);
 }
 
+TEST_CASE("status lists the children their venues leave unanswered now, the oldest first, with what to do",
+          "[ctl]") {
+  StatusResponse r;
+  Instrument* btc = r.add_instruments();
+  btc->set_symbol("BTC-USD");
+  btc->set_price_scale(2);
+  btc->set_qty_scale(8);
+  VenueStatus* v = r.add_venues();
+  v->set_venue("SIM-A");
+  v->set_child_mean_us(-1);
+  v->set_children_overdue(3);
+  v->set_children_unanswered(2);
+  constexpr int64_t kNow = 1'800'000'000;  // Unix seconds.
+  for (int i = 0; i < 2; ++i) {
+    UnansweredChild* u = r.add_unanswered_children();
+    u->set_plan_id("desk-42");
+    u->set_symbol("BTC-USD");
+    u->mutable_order()->set_cl_ord_id(i == 0 ? "desk-42.2" : "desk-42.5");
+    u->mutable_order()->set_venue("SIM-A");
+    u->mutable_order()->set_quantity(125'000'000);
+    u->set_filled_quantity(i == 0 ? 40'000'000 : 0);
+    u->set_sent_time_ns((kNow - (i == 0 ? 600 : 42)) * 1'000'000'000);
+  }
+  r.set_unanswered_children_total(5);
+  const std::string s = exo::ctl::RenderStatus(r, kNow);
+  INFO(s);
+  CHECK(s.find("             WARNING 3 children left unanswered past routing.child_timeout_ms, 2 still open: asked to "
+               "cancel") != std::string::npos);
+  CHECK(s.find("\n  UNANSWERED CHILD         VENUE                QUANTITY             FILLED  SENT\n"
+               "  desk-42.2                SIM-A              1.25000000         0.40000000  10 min ago (plan desk-42)\n"
+               "  desk-42.5                SIM-A              1.25000000         0.00000000  42 s ago (plan desk-42)\n"
+               "  … 3 more (the oldest are listed)\n"
+               "  their venues answer neither them nor the node's cancels; once reconciled with the venue: "
+               "exoroutectl plan settle PLAN CHILD --filled Q [--price P] --reason TEXT\n") != std::string::npos);
+  r.clear_unanswered_children();
+  r.set_unanswered_children_total(0);
+  CHECK(exo::ctl::RenderStatus(r, kNow).find("UNANSWERED") == std::string::npos);
+}
+
 TEST_CASE("status shows the store's logs and memtables against their bounds, and warns when the logs run away",
           "[ctl]") {
   StatusResponse r;

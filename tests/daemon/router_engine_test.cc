@@ -314,19 +314,32 @@ TEST_CASE("a venue that answers neither the child nor the cancel is asked again 
   for (const ChildState& c : plan->children()) CHECK(c.done() == (c.order().venue() != "SIM-A"));
   for (const VenueStatus& v : n.engine->VenueStatuses()) {
     if (v.venue() == "SIM-A") CHECK(v.children_overdue() == 1);  // Counted once, however often asked.
+    CHECK(v.children_unanswered() == (v.venue() == "SIM-A" ? 1u : 0u));
   }
+  // Listed as unanswered now, for the operator: which child, where, since when.
+  const std::vector<UnansweredChild> unanswered = n.engine->UnansweredChildren();
+  REQUIRE(unanswered.size() == 1);
+  CHECK(unanswered[0].plan_id() == "silent-1");
+  CHECK(unanswered[0].symbol() == "BTC-USD");
+  CHECK(unanswered[0].order().venue() == "SIM-A");
+  CHECK(unanswered[0].filled_quantity() == 0);
+  CHECK(unanswered[0].sent_time_ns() > 0);
+  CHECK(unanswered[0].last_asked_ns() - unanswered[0].sent_time_ns() >= 200'000'000);
   // The operator reconciles it with the venue (nothing filled) and settles it: the IOC order ends.
   std::string child;
   for (const ChildState& c : plan->children()) child = c.order().venue() == "SIM-A" ? c.order().cl_ord_id() : child;
   RouterEngine::Settlement st;
   st.cl_ord_id = child;
   st.reason = "SIM-A has no such order";
+  REQUIRE(unanswered[0].order().cl_ord_id() == child);
   REQUIRE(n.engine->SettleChild("silent-1", st).ok());
   const Plan p = n.WaitSettled("silent-1");
   CHECK(p.status() == PLAN_STATUS_EXPIRED);
   for (const VenueStatus& v : n.engine->VenueStatuses()) {
     if (v.venue() == "SIM-A") CHECK(v.children_unfilled() == 1);
+    CHECK(v.children_unanswered() == 0);
   }
+  CHECK(n.engine->UnansweredChildren().empty());
 }
 
 namespace {

@@ -1293,9 +1293,12 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
           "[e2e][settle]") {
   TempDir dir;
   std::string config = TestConfigJson(dir.path());
-  const size_t at = config.find("\"latency_ms\": 2,");  // SIM-A's: a venue that sits on every child.
+  const size_t at = config.find("\"latency_ms\": 2,");  // SIM-A's: a session up but not working.
   REQUIRE(at != std::string::npos);
-  config.replace(at, std::string("\"latency_ms\": 2,").size(), "\"latency_ms\": 600000,");
+  config.insert(at, "\"unresponsive\": true, ");
+  const size_t replan = config.find("\"replan_interval_ms\": 10");  // Overdue after 300 ms.
+  REQUIRE(replan != std::string::npos);
+  config.insert(replan, "\"child_timeout_ms\": 300, ");
   std::string error;
   auto d = DaemonProcess::Start(dir.path(), config, &error);
   INFO(error);
@@ -1327,6 +1330,20 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(!open.empty());
+  // Past the child timeout, status lists them (the oldest first) and says what to do.
+  StatusResponse unanswered;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       std::chrono::steady_clock::now() < until && unanswered.unanswered_children_total() < open.size();) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto json = Ctl(*d, {"status", "--json"});
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json.out, &unanswered).ok());
+  }
+  REQUIRE(unanswered.unanswered_children_total() == open.size());
+  CHECK(unanswered.unanswered_children(0).order().cl_ord_id() == open[0]);
+  CHECK(unanswered.unanswered_children(0).plan_id() == "st-1");
+  auto status_text = Ctl(*d, {"status"});
+  CHECK(status_text.out.find("\n  " + open[0] + " ") != std::string::npos);
+  CHECK(status_text.out.find("once reconciled with the venue: exoroutectl plan settle PLAN CHILD") != std::string::npos);
   // The command's own checks, then the node's, each naming what is wrong.
   auto no_filled = Ctl(*d, {"plan", "settle", "st-1", open[0], "--reason", "x"});
   CHECK(no_filled.exit_code == 2);
@@ -1380,7 +1397,9 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
   REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &sr).ok());
   for (const VenueStatus& v : sr.venues()) {
     if (v.venue() == "SIM-A") CHECK(v.children_partial() + v.children_unfilled() == open.size());
+    CHECK(v.children_unanswered() == 0);
   }
+  CHECK(sr.unanswered_children_total() == 0);
   CheckChainRecomputes(*d);
 }
 
