@@ -496,6 +496,63 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
         "amended; cancel it (CancelPlan) and route the rest again");
 }
 
+TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = VenuesOf(k + 1);
+    if (k == 1) {  // N2-V0 (n2's first venue): a session up but not working.
+      const size_t at = c.venues[k].find("\"latency_ms\": 2,");
+      REQUIRE(at != std::string::npos);
+      c.venues[k].insert(at, "\"unresponsive\": true, ");
+    }
+    c.Start(k);
+  }
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("clu-settle", SIDE_BUY, 9 * kBtc), &routed).ok());
+  REQUIRE(SharingNodes(routed).count("n2") == 1);
+  REQUIRE(exo::testing::Ctl(*c.nodes[1], {"halt", "--venue", "N2-V0", "--reason", "N2-V0 does not answer"}).exit_code == 0);
+  // Once n2's other venues have answered, what is open on n2 is N2-V0's.
+  std::vector<std::string> open;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       open.empty() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::optional<Plan> p = PlanOn(*c.nodes[1], "clu-settle");
+    REQUIRE(p.has_value());
+    bool others_done = true;
+    std::vector<std::string> at_v0;
+    for (const ChildState& ch : p->children()) {
+      if (ch.order().venue() != "N2-V0") others_done = others_done && ch.done();
+      if (ch.order().venue() == "N2-V0" && !ch.done()) at_v0.push_back(ch.order().cl_ord_id());
+    }
+    if (others_done) open = at_v0;
+  }
+  REQUIRE(!open.empty());
+  for (const std::string& child : open) {
+    auto settled = exo::testing::Ctl(*c.nodes[1], {"plan", "settle", "clu-settle", child, "--filled", "0", "--reason",
+                                                   "N2-V0 desk: no fill"});
+    INFO(settled.err);
+    REQUIRE(settled.exit_code == 0);
+  }
+  // n2 works its share's freed quantity on its other venues: the whole route fills.
+  GetRouteResponse progress;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       !progress.settled() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    GetRouteRequest req;
+    req.set_route_id("clu-settle");
+    grpc::ClientContext ctx;
+    REQUIRE(RouterService::NewStub(Connect(*c.nodes[0]))->GetRoute(&ctx, req, &progress).ok());
+  }
+  REQUIRE(progress.settled());
+  CHECK(progress.filled_quantity() == progress.quantity());
+  for (const NodeProgress& n : progress.nodes()) CHECK(n.status() == PLAN_STATUS_COMPLETED);
+  std::optional<Plan> n2 = PlanOn(*c.nodes[1], "clu-settle");
+  REQUIRE(n2.has_value());
+  for (const ChildState& ch : n2->children()) {
+    if (ch.order().venue() == "N2-V0") CHECK(ch.done_reason().rfind("settled by operator: N2-V0 desk: no fill", 0) == 0);
+  }
+}
+
 TEST_CASE("a dead man's switch on any node's share of a cluster route cancels the route on every node") {
   Cluster c;
   for (int k = 0; k < 3; ++k) {
