@@ -1424,15 +1424,16 @@ absl::StatusOr<Plan> RouterEngine::SettleChild(const std::string& plan_id, const
     f->set_exec_id(kSettledExecId);
     prefix.push_back(std::move(pd));
   }
+  const std::string reason = absl::StrCat(kSettledReasonPrefix, st.reason);
   PendingDelta done;
   done.delta = NewDelta(p, clock_->NowNs());
   ChildDone* d = done.delta.mutable_child_done();
   d->set_cl_ord_id(st.cl_ord_id);
   d->set_venue(venue);
   d->set_canceled_quantity(quantity - st.filled_quantity);
-  d->set_reason(absl::StrCat(kSettledReasonPrefix, st.reason));
+  d->set_reason(reason);
   prefix.push_back(std::move(done));
-  const ChildOutcomes::Outcome outcome = ChildOutcomes::Of(st.filled_quantity, quantity, d->reason());
+  const ChildOutcomes::Outcome outcome = ChildOutcomes::Of(st.filled_quantity, quantity, reason);
   // Asked first, so that a venue that does hold the child stops working it; whatever it
   // reports afterwards finds the child ended.
   if (auto* a = AdapterFor(venue)) {
