@@ -75,6 +75,13 @@ class VenueAdapter {
                                  int64_t filled) {
     return absl::UnimplementedError("this venue cannot reconcile");
   }
+  // Asks the venue where an open child of this session stands, for want of its reports (the
+  // engine asks when a child is overdue: a report may have been lost on the way). The answer
+  // arrives as ordinary events: a fill for quantity not reported yet, the child's end. Only if
+  // can_reconcile(); NotFound for a child the adapter does not hold open.
+  virtual absl::Status AskStatus(std::string_view cl_ord_id) {
+    return absl::UnimplementedError("this venue cannot be asked where an order stands");
+  }
   // Whether this venue takes orders (a market-data-only venue does not).
   virtual bool can_trade() const { return true; }
   // The taker fee, in basis points of notional, the adapter charges fills at when the venue

@@ -897,10 +897,19 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     for (auto& d : step.deltas) batch.push_back(std::move(d));
     for (const Step::Overdue& o : step.overdue) {
       if (o.first) child_outcomes_.Overdue(o.child.venue());
-      LogWarning("child %s at %s: no answer from the venue %s (routing.child_timeout_ms): asked to cancel it%s; its "
+      // A venue that can say where an order stands is asked too: a report lost on the way is
+      // then recovered (its fills, its end) without anyone's help.
+      adapters::VenueAdapter* a = AdapterFor(o.child.venue());
+      const bool ask = a != nullptr && a->can_reconcile();
+      if (ask) {
+        if (absl::Status s = a->AskStatus(o.child.cl_ord_id()); !s.ok() && !absl::IsNotFound(s)) {
+          LogWarning("status request for %s at %s failed: %s", o.child.cl_ord_id(), o.child.venue(), s.ToString());
+        }
+      }
+      LogWarning("child %s at %s: no answer from the venue %s (routing.child_timeout_ms): asked to cancel it%s%s; its "
                  "quantity stays reserved until the venue answers",
                  o.child.cl_ord_id(), o.child.venue(), o.first ? "since it was sent" : "since the node last asked",
-                 o.first ? "" : " again");
+                 ask ? " and where it stands" : "", o.first ? "" : " again");
     }
     for (const ChildOrder& c : step.cancels) {
       if (auto* a = AdapterFor(c.venue())) {

@@ -353,6 +353,10 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     resting_.clear();
     return expired;
   }
+  void DropReports(bool drop) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    drop_reports_ = drop;
+  }
   bool RepeatLastFill() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!last_fill_) return false;
@@ -407,7 +411,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
         reject.setField(FIX::FIELD::OrdStatus, "2");
         reject.setField(FIX::CxlRejResponseTo(FIX::CxlRejResponseTo_ORDER_CANCEL_REQUEST));
         reject.setField(FIX::Text("too late to cancel"));
-        FIX::Session::sendToTarget(reject, session);
+        if (!drop_reports_) FIX::Session::sendToTarget(reject, session);
         return;
       }
       Resting r = it->second;
@@ -553,6 +557,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       er.setField(FIX::FIELD::LastPx, px);
     }
     if (!text.empty()) er.setField(FIX::Text(text));
+    if (drop_reports_ && exec_type != FIX::ExecType_ORDER_STATUS) return;  // Lost on the way.
     if (qty > 0) {
       last_fill_ = std::make_unique<FIX::Message>(er);
       last_fill_session_ = session;
@@ -576,6 +581,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   Endpoint<FIX::SocketAcceptor> link_;
   std::atomic<int> orders_{0};
   long long exec_seq_ = 0;
+  bool drop_reports_ = false;  // DropReports (guarded by mu_).
 };
 
 }  // namespace

@@ -111,6 +111,10 @@ class FixTestVenue {
   // Sends the last fill's execution report again, same ExecID, flagged PossResend (97=Y), as a
   // venue does when unsure it was delivered. False if there was no fill yet.
   virtual bool RepeatLastFill() = 0;
+  // From now on (`drop` true) the venue works orders and cancels as ever but none of their
+  // execution reports or cancel rejects reach the session (lost on the way); order status
+  // requests are still answered. False: reports flow again.
+  virtual void DropReports(bool drop) = 0;
 };
 
 }  // namespace exo::fix

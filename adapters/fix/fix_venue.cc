@@ -156,6 +156,18 @@ absl::Status FixVenue::Reconcile(const exoroute::v1::ChildOrder& child, std::str
   return absl::OkStatus();
 }
 
+absl::Status FixVenue::AskStatus(std::string_view cl_ord_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_.count(std::string(cl_ord_id)) == 0) {
+      return absl::NotFoundError(absl::StrCat("no open child ", Sv(cl_ord_id)));
+    }
+    pending_status_.push_back(std::string(cl_ord_id));  // Sent now if logged on, else at the next logon.
+  }
+  if (client_ && client_->logged_on()) SendPendingStatusRequests();
+  return absl::OkStatus();
+}
+
 void FixVenue::SendPendingStatusRequests() {
   std::vector<Open> ask;
   {

@@ -56,6 +56,7 @@ class FixVenue final : public VenueAdapter {
   bool can_reconcile() const override { return true; }
   absl::Status Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol,
                          int64_t filled) override;
+  absl::Status AskStatus(std::string_view cl_ord_id) override;
   uint64_t children_sent() const override;
   uint64_t fills() const override;
   void SetFeeBps(double fee_bps) override { fee_bps_.store(fee_bps); }

@@ -491,6 +491,27 @@ TEST_CASE("execution.report/1.0: a FIX venue expires a resting order at the end 
                                 "finished PLAN_STATUS_CANCELLED"});
 }
 
+TEST_CASE("a FIX child whose reports were lost: asked where it stands, its fill and end are reported once",
+          "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
+  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx9", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.venue->DropReports(true);  // From here the venue's reports are lost on the way.
+  REQUIRE(f.venue->FillResting("100") == 1);
+  CHECK(f.fix_adapter->AskStatus("fx9.99").code() == absl::StatusCode::kNotFound);  // Not a child it holds.
+  auto plan = f.node.engine->GetPlan("fx9");
+  REQUIRE(plan.ok());
+  REQUIRE(plan->children_size() == 1);
+  CHECK_FALSE(plan->children(0).done());  // Nothing has reached the node.
+  REQUIRE(f.fix_adapter->AskStatus(plan->children(0).order().cl_ord_id()).ok());
+  CHECK(f.node.Kinds("fx9") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
+                                     "finished PLAN_STATUS_COMPLETED"});
+  plan = f.node.engine->GetPlan("fx9");
+  REQUIRE(plan.ok());
+  CHECK(plan->filled_quantity() == 5);
+}
+
 TEST_CASE("a fill the venue reported while the node was down is recorded once after it returns",
           "[conformance][orders][fix][recovery]") {
   exo::testing::TempDir dir;

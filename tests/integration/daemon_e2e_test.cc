@@ -2552,6 +2552,51 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
   fix_venue->Stop();
 }
 
+TEST_CASE("a FIX venue whose reports are lost: the overdue child's status request recovers its fill and its end",
+          "[e2e][fix]") {
+  TempDir dir;
+  const int fix_port = exo::testing::FreePort();
+  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
+  std::string error;
+  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"64990.00", "0.05"}}, {}, &error);
+  REQUIRE(fix_venue);
+  REQUIRE(fix_venue->Start(&error));
+  std::string json = ConfigWithFixVenue(dir.path(), fix_port);
+  const size_t replan = json.find("\"replan_interval_ms\": 10");  // Overdue after 300 ms.
+  REQUIRE(replan != std::string::npos);
+  json.insert(replan, "\"child_timeout_ms\": 300, ");
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  REQUIRE(exo::testing::WaitFor([&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; }));
+  fix_venue->DropReports(true);  // The venue fills the child; its reports never arrive.
+  RouteRequest r = Route("lost-1", SIDE_BUY, kBtc / 20, ROUTE_MODE_EXECUTE);
+  r.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
+  r.mutable_order()->add_allowed_venues("FIXV");
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, r, &resp).ok());
+  std::vector<std::string> kinds;
+  for (const PlanDelta& x : WatchToEnd(ch, "lost-1")) {
+    if (x.has_fill()) {
+      kinds.push_back("fill " + std::to_string(x.fill().quantity()) + " at " + std::to_string(x.fill().price()));
+      CHECK(x.fill().exec_id().rfind("status:", 0) == 0);  // From the venue's answer to the status request.
+    }
+    if (x.has_child_done()) kinds.push_back("child_done " + x.child_done().reason());
+    if (x.has_finished()) kinds.push_back("finished " + PlanStatus_Name(x.finished().status()));
+  }
+  CHECK(kinds == std::vector<std::string>{"fill 5000000 at 6499000", "child_done filled", "finished PLAN_STATUS_COMPLETED"});
+  std::optional<VenueStatus> v = VenueStatusOf(ch, "FIXV");
+  REQUIRE(v.has_value());
+  CHECK(v->children_overdue() == 1);
+  CHECK(v->children_unanswered() == 0);
+  CHECK(fix_venue->orders_received() == 1);
+  CHECK(d->log().find("asked to cancel it and where it stands") != std::string::npos);
+  CheckChainRecomputes(*d);
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
+
 TEST_CASE("with log.format JSON every line exorouted writes, gRPC's own included, is one JSON object naming the node",
           "[e2e][log]") {
   TempDir dir;

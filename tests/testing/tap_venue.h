@@ -27,6 +27,11 @@ class TapVenue final : public adapters::VenueAdapter {
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override {
     return real_->Send(child, symbol);
   }
+  bool can_reconcile() const override { return real_->can_reconcile(); }
+  absl::Status AskStatus(std::string_view cl_ord_id) override { return real_->AskStatus(cl_ord_id); }
+  absl::Status Reconcile(const exoroute::v1::ChildOrder& child, std::string_view symbol, int64_t filled) override {
+    return real_->Reconcile(child, symbol, filled);
+  }
   absl::Status Cancel(std::string_view cl_ord_id) override {
     ++cancels_;
     return hold_cancels_ ? absl::OkStatus() : real_->Cancel(cl_ord_id);
