@@ -503,6 +503,12 @@ TEST_CASE("an operator settles a child its venue never answered: its fill is rec
   const auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
   CHECK(audit.ok);
   CHECK(audit.checked == 1 + p.replans());
+  // A restart reads the settlement back from the store: the same plan, the child ended so.
+  n.Close();
+  n.Open();
+  auto reread = n.engine->GetPlan("settle-1");
+  REQUIRE(reread.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*reread, *after));
 }
 
 TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
