@@ -270,7 +270,7 @@ int CmdBudgets(Context& c) {
 }
 
 int PrintPlan(const Context& c, const Plan& p) {
-  std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p));
+  std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p, SystemClock()->NowNs() / 1'000'000'000));
   return kExitOk;
 }
 

@@ -74,7 +74,14 @@ std::string SolveLine(const SolverStats& st, const Fmt& f) {
                       st.arrival_limit() != 0 ? absl::StrCat(", arrival limit ", f.Px(st.arrival_limit())) : "", "\n");
 }
 
-std::string RenderPlan(const Plan& p) {
+// An open child's state: "open", and for how long when the time is known ("open 42 s").
+std::string OpenFor(const ChildState& c, int64_t now_s) {
+  if (now_s <= 0 || c.sent_time_ns() <= 0) return "open";
+  const int64_t s = std::max<int64_t>(0, now_s - c.sent_time_ns() / 1'000'000'000);
+  return absl::StrCat("open ", s < 120 ? absl::StrCat(s, " s") : absl::StrCat(s / 60, " min"));
+}
+
+std::string RenderPlan(const Plan& p, int64_t now_s) {
   Fmt f{&p.instrument()};
   const ParentOrder& o = p.order();
   std::string s;
@@ -139,7 +146,7 @@ std::string RenderPlan(const Plan& p) {
       absl::StrAppend(&s, absl::StrFormat("  %-22s %-8s %14s %14s %14s  %s\n", c.order().cl_ord_id(),
                                           c.order().venue(), f.Qty(c.order().quantity()),
                                           f.Px(c.order().limit_price()), f.Qty(c.filled_quantity()),
-                                          c.done() ? c.done_reason() : "open"));
+                                          c.done() ? c.done_reason() : OpenFor(c, now_s)));
     }
   }
   return s;

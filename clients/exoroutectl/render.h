@@ -15,7 +15,8 @@ namespace exo::ctl {
 // Finds the instrument of a plan (for decimal formatting); null if unknown.
 using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
 
-std::string RenderPlan(const exoroute::v1::Plan& plan);
+// `now_s` (Unix seconds; 0: not known) says how long each open child has been out.
+std::string RenderPlan(const exoroute::v1::Plan& plan, int64_t now_s = 0);
 // Working plans (ListPlans), a line each; `now_ns` (Unix ns) dates their age.
 std::string RenderPlanList(const std::vector<exoroute::v1::Plan>& plans, int64_t now_ns);
 // The best plan for a whole order on one venue alone, set beside a split (exoroutectl solve).

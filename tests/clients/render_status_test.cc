@@ -110,6 +110,32 @@ TEST_CASE("status lists the children their venues leave unanswered now, the olde
   CHECK(exo::ctl::RenderStatus(r, kNow).find("UNANSWERED") == std::string::npos);
 }
 
+TEST_CASE("plan show says how long each open child has been out", "[ctl]") {
+  Plan p;
+  p.set_plan_id("desk-42");
+  p.mutable_instrument()->set_symbol("BTC-USD");
+  p.mutable_instrument()->set_price_scale(2);
+  p.mutable_instrument()->set_qty_scale(8);
+  constexpr int64_t kNow = 1'800'000'000;  // Unix seconds.
+  for (int i = 0; i < 3; ++i) {
+    ChildState* c = p.add_children();
+    c->mutable_order()->set_cl_ord_id("desk-42." + std::to_string(i + 2));
+    c->mutable_order()->set_venue("SIM-A");
+    c->mutable_order()->set_quantity(100'000'000);
+    c->set_sent_time_ns((kNow - (i == 0 ? 42 : 900)) * 1'000'000'000);
+  }
+  p.mutable_children(2)->set_done(true);
+  p.mutable_children(2)->set_done_reason("settled by operator: desk");
+  const std::string s = exo::ctl::RenderPlan(p, kNow);
+  INFO(s);
+  CHECK(s.find("  desk-42.2              SIM-A        1.00000000           0.00     0.00000000  open 42 s\n") !=
+        std::string::npos);
+  CHECK(s.find("  desk-42.3              SIM-A        1.00000000           0.00     0.00000000  open 15 min\n") !=
+        std::string::npos);
+  CHECK(s.find("0.00000000  settled by operator: desk\n") != std::string::npos);
+  CHECK(exo::ctl::RenderPlan(p).find("0.00000000  open\n") != std::string::npos);  // Time not known.
+}
+
 TEST_CASE("status shows the store's logs and memtables against their bounds, and warns when the logs run away",
           "[ctl]") {
   StatusResponse r;
