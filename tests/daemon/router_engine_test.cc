@@ -511,6 +511,28 @@ TEST_CASE("an operator settles a child its venue never answered: its fill is rec
   CHECK(google::protobuf::util::MessageDifferencer::Equals(*reread, *after));
 }
 
+TEST_CASE("a plan being cancelled waits for its unanswered child; settling it ends the plan cancelled",
+          "[engine][outcomes][settle]") {
+  TempDir dir;
+  Node n(dir.path());
+  exo::testing::TapVenue* silent = nullptr;
+  const std::vector<ChildState> open = OpenAtSilentVenue(n, &silent, "settle-2", 5 * kBtc);
+  REQUIRE(n.engine->Cancel("settle-2", "desk cancels").ok());
+  auto p = n.engine->GetPlan("settle-2");
+  REQUIRE(p.ok());
+  CHECK(p->status() == PLAN_STATUS_CANCELLING);  // SIM-A answers neither its children nor the cancel.
+  for (const ChildState& c : open) {
+    RouterEngine::Settlement st;
+    st.cl_ord_id = c.order().cl_ord_id();
+    st.reason = "SIM-A: cancelled at the venue's desk";
+    REQUIRE(n.engine->SettleChild("settle-2", st).ok());
+  }
+  const Plan done = n.WaitSettled("settle-2");
+  CHECK(done.status() == PLAN_STATUS_CANCELLED);
+  CHECK(done.reason() == "desk cancels");
+  for (const ChildState& c : done.children()) CHECK(c.done());
+}
+
 TEST_CASE("a large order re-plans the remainder until filled", "[engine]") {
   TempDir dir;
   Node n(dir.path());
