@@ -1,5 +1,6 @@
 #include "adapters/fix/fix_venue.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -162,7 +163,10 @@ absl::Status FixVenue::AskStatus(std::string_view cl_ord_id) {
     if (open_.count(std::string(cl_ord_id)) == 0) {
       return absl::NotFoundError(absl::StrCat("no open child ", Sv(cl_ord_id)));
     }
-    pending_status_.push_back(std::string(cl_ord_id));  // Sent now if logged on, else at the next logon.
+    // Sent now if logged on, else at the next logon (once, however often asked meanwhile).
+    if (std::find(pending_status_.begin(), pending_status_.end(), cl_ord_id) == pending_status_.end()) {
+      pending_status_.push_back(std::string(cl_ord_id));
+    }
   }
   if (client_ && client_->logged_on()) SendPendingStatusRequests();
   return absl::OkStatus();

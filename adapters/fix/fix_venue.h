@@ -80,7 +80,7 @@ class FixVenue final : public VenueAdapter {
   EventSink sink_;
   mutable std::mutex mu_;
   std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
-  std::vector<std::string> pending_status_;  // Reconciling, to ask once logged on. Guarded by mu_.
+  std::vector<std::string> pending_status_;  // To ask where they stand once logged on. Guarded by mu_.
   struct MdBook {
     ws::L2Book book;
     bool snapshot = false;  // A W has arrived since the last logon.
