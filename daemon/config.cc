@@ -419,6 +419,10 @@ absl::Status Validate(const DaemonConfig& c) {
                      "required with market_data: QuickFIX reads the repeating groups of market data "
                      "(W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
         }
+        if (f.status_poll_ms() != 0 && (f.status_poll_ms() < 1000 || f.status_poll_ms() > 3'600'000)) {
+          return Bad(fp + ".status_poll_ms",
+                     absl::StrCat("must be 0 (never) or 1000..3600000, got ", f.status_poll_ms()));
+        }
         break;
       }
       case exoroute::v1::VenueConfig::ADAPTER_NOT_SET:

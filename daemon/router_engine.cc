@@ -138,6 +138,12 @@ bool RouterEngine::ChildrenRest(const std::string& venue) const {
   return !tif.empty() && tif != "3" && tif != "4";  // Not IOC, not FOK.
 }
 
+int64_t RouterEngine::StatusPollNs(const std::string& venue) const {
+  auto it = venues_.find(venue);
+  if (it == venues_.end() || !it->second.config.has_fix()) return 0;
+  return int64_t{it->second.config.fix().status_poll_ms()} * 1'000'000;
+}
+
 adapters::VenueAdapter* RouterEngine::AdapterFor(const std::string& venue) const {
   auto it = venues_.find(venue);
   return it == venues_.end() ? nullptr : it->second.adapter.get();
@@ -739,7 +745,16 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
         step.cancels.push_back(c.order());
         continue;
       }
-      if (c.sent_time_ns() <= 0 || ChildrenRest(c.order().venue())) continue;
+      if (c.sent_time_ns() <= 0) continue;
+      if (ChildrenRest(c.order().venue())) {  // Never overdue; asked where it stands, if so configured.
+        const int64_t poll_ns = StatusPollNs(c.order().venue());
+        if (poll_ns == 0) continue;
+        const auto polled = rec.status_asked.find(id);
+        if (now - (polled == rec.status_asked.end() ? c.sent_time_ns() : polled->second) < poll_ns) continue;
+        rec.status_asked[id] = now;
+        step.status_asks.push_back(c.order());
+        continue;
+      }
       const auto asked = rec.overdue_asked.find(id);  // When the node last asked, for want of an answer.
       if (now - (asked == rec.overdue_asked.end() ? c.sent_time_ns() : asked->second) < timeout_ns) continue;
       step.overdue.push_back({c.order(), asked == rec.overdue_asked.end()});
@@ -910,6 +925,13 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
                  "quantity stays reserved until the venue answers",
                  o.child.cl_ord_id(), o.child.venue(), o.first ? "since it was sent" : "since the node last asked",
                  ask ? " and where it stands" : "", o.first ? "" : " again");
+    }
+    for (const ChildOrder& c : step.status_asks) {
+      adapters::VenueAdapter* a = AdapterFor(c.venue());
+      if (a == nullptr || !a->can_reconcile()) continue;
+      if (absl::Status s = a->AskStatus(c.cl_ord_id()); !s.ok() && !absl::IsNotFound(s)) {
+        LogWarning("status request for %s at %s failed: %s", c.cl_ord_id(), c.venue(), s.ToString());
+      }
     }
     for (const ChildOrder& c : step.cancels) {
       if (auto* a = AdapterFor(c.venue())) {

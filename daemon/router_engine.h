@@ -294,6 +294,9 @@ class RouterEngine {
     std::vector<std::string> cancel_sent;  // Guarded by mu; open children we asked to cancel.
     // Guarded by mu: open children asked to cancel for want of an answer, and when last asked.
     std::map<std::string, int64_t> overdue_asked;
+    // Guarded by mu: resting children the node asked where they stand (fix.status_poll_ms), and
+    // when last asked.
+    std::map<std::string, int64_t> status_asked;
     std::optional<exoroute::v1::SolveInput> first_input;  // Guarded by mu; see Route.
     // Guarded by mu: λ* of the plan's last decision, where its next re-plan's search opens
     // (SolveInput.opening_lambda). Not kept across restarts: a re-plan then searches afresh.
@@ -323,6 +326,8 @@ class RouterEngine {
       bool first = false;
     };
     std::vector<Overdue> overdue;
+    // Resting children to ask their venue about (fix.status_poll_ms).
+    std::vector<exoroute::v1::ChildOrder> status_asks;
   };
 
   // A child's ClOrdID and a venue's execution id: a report delivered twice has both the same (a
@@ -335,6 +340,8 @@ class RouterEngine {
   // Whether the venue's children rest there (a FIX venue's time_in_force other than IOC or
   // FOK): they are never overdue (routing.child_timeout_ms).
   bool ChildrenRest(const std::string& venue) const;
+  // How often to ask the venue where a resting child stands (fix.status_poll_ms), in ns; 0: never.
+  int64_t StatusPollNs(const std::string& venue) const;
   // Some venue's book (of those BuildSolveInput would add) has a level within `limit` on the
   // order's side.
   bool AnyBookWithinLimit(const exoroute::v1::ParentOrder& order, int64_t limit) const;

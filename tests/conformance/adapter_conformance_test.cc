@@ -9,6 +9,7 @@
 // Adapters: the simulated venue (both contracts) and the WebSocket feed venue (books only,
 // served by the local test exchange). A FIX venue joins when it exists.
 #include <catch2/catch.hpp>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -324,6 +325,7 @@ struct FixNode {
     f->set_target_comp_id("VENUE");
     f->set_data_dictionary(fix_dictionary);
     f->set_time_in_force(fix_tif);
+    f->set_status_poll_ms(fix_status_poll_ms);
     exo::adapters::FixVenue::Options o;
     o.venue_id = "FIXV";
     o.config = *f;
@@ -366,6 +368,7 @@ struct FixNode {
   exo::adapters::VenueAdapter* fix_adapter = nullptr;
   int fix_port = 0;
   std::string fix_dictionary, fix_tif, store_root;
+  uint32_t fix_status_poll_ms = 0;  // fix.status_poll_ms (set, then Restart).
   bool fix_market_data = false;
 };
 
@@ -508,6 +511,37 @@ TEST_CASE("a FIX child whose reports were lost: asked where it stands, its fill 
   CHECK(f.node.Kinds("fx9") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
                                      "finished PLAN_STATUS_COMPLETED"});
   plan = f.node.engine->GetPlan("fx9");
+  REQUIRE(plan.ok());
+  CHECK(plan->filled_quantity() == 5);
+}
+
+TEST_CASE("a resting FIX child whose reports were lost is recovered by the node's status poll, if configured",
+          "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The children will rest.
+  auto rest_and_fill_silently = [&](const std::string& id) {
+    const int before = f.venue->orders_received();
+    REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order(id, 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+    REQUIRE(WaitFor([&] { return f.venue->orders_received() == before + 1; }));  // Resting there.
+    f.venue->DropReports(true);
+    REQUIRE(f.venue->FillResting("100") == 1);
+    f.venue->DropReports(false);
+  };
+  // Without the poll (the default): a resting child is never overdue, and nothing asks.
+  rest_and_fill_silently("fx10");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto plan = f.node.engine->GetPlan("fx10");
+  REQUIRE(plan.ok());
+  CHECK_FALSE(plan->children(0).done());
+  // With fix.status_poll_ms 1000: asked within a second or two, its fill and end recorded once.
+  f.fix_status_poll_ms = 1000;
+  f.Restart();  // (The restart also reconciles fx10 with the venue: it completes.)
+  CHECK(f.node.Kinds("fx10") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
+                                      "finished PLAN_STATUS_COMPLETED"});
+  rest_and_fill_silently("fx11");
+  CHECK(f.node.Kinds("fx11") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
+                                      "finished PLAN_STATUS_COMPLETED"});
+  plan = f.node.engine->GetPlan("fx11");
   REQUIRE(plan.ok());
   CHECK(plan->filled_quantity() == 5);
 }

@@ -217,6 +217,10 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
   CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"fix":{"host":"h","port":9878,"sender_comp_id":"E","target_comp_id":"V","market_data":true}}]})") ==
         "config test.json: venues[0].fix.data_dictionary: required with market_data: QuickFIX reads the repeating "
         "groups of market data (W, X) only with a data dictionary (the FIX 4.4 one ships as deploy/fix/FIX44.xml)");
+  CHECK(ErrorOf(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"fix":{"host":"h","port":9878,"sender_comp_id":"E","target_comp_id":"V","status_poll_ms":500}}]})") ==
+        "config test.json: venues[0].fix.status_poll_ms: must be 0 (never) or 1000..3600000, got 500");
+  CHECK(ParseConfig(R"({"instruments":[{"symbol":"X"}],"venues":[{"id":"V","markets":[{"symbol":"X","lot_size":1}],"fix":{"host":"h","port":9878,"sender_comp_id":"E","target_comp_id":"V","status_poll_ms":60000}}]})",
+                    "test.json").ok());
 }
 
 TEST_CASE("a sim venue's market may draw its own book; the venue's values are the others' defaults", "[config]") {
