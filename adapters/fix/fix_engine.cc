@@ -338,6 +338,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   bool Start(std::string* error) override { return link_.Start("FIX acceptor", error); }
   void Stop() override { link_.Stop(); }
   int orders_received() const override { return orders_.load(); }
+  int status_requests() const override { return status_requests_.load(); }
   int ExpireResting() override {
     std::lock_guard<std::mutex> lock(mu_);
     int expired = 0;
@@ -451,6 +452,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       return;
     }
     if (type.getValue() == FIX::MsgType_OrderStatusRequest) {
+      ++status_requests_;
       const std::string id = m.getField(FIX::FIELD::ClOrdID);
       auto it = all_.find(id);
       if (it == all_.end()) return;
@@ -580,6 +582,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   long long max_order_qty_ = 0;
   Endpoint<FIX::SocketAcceptor> link_;
   std::atomic<int> orders_{0};
+  std::atomic<int> status_requests_{0};
   long long exec_seq_ = 0;
   bool drop_reports_ = false;  // DropReports (guarded by mu_).
 };

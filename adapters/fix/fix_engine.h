@@ -103,6 +103,8 @@ class FixTestVenue {
   virtual bool Start(std::string* error) = 0;
   virtual void Stop() = 0;
   virtual int orders_received() const = 0;
+  // OrderStatusRequests received.
+  virtual int status_requests() const = 0;
   // Expires every resting order; returns how many.
   virtual int ExpireResting() = 0;
   // Fills every resting order in full at `price` (the market came to it); returns how many.

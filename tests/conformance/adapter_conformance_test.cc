@@ -546,6 +546,51 @@ TEST_CASE("a resting FIX child whose reports were lost is recovered by the node'
   CHECK(plan->filled_quantity() == 5);
 }
 
+TEST_CASE("a FIX child asked about again and again while the session is down is asked once at logon",
+          "[conformance][orders][fix]") {
+  exo::testing::TempDir dir;
+  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+  const int port = FreePort();
+  exo::fix::SessionConfig venue_side;
+  venue_side.port = port;
+  venue_side.sender_comp_id = "VENUE";
+  venue_side.target_comp_id = "EXO";
+  venue_side.data_dictionary = dictionary;
+  venue_side.store_dir = dir.path() + "/venue-store";
+  std::string error;
+  auto venue = exo::fix::FixTestVenue::Create(venue_side, {{"105", "5"}}, {}, &error);
+  REQUIRE(venue);
+  REQUIRE(venue->Start(&error));
+  exo::adapters::FixVenue::Options o;
+  o.venue_id = "FIXV";
+  o.config.set_host("127.0.0.1");
+  o.config.set_port(port);
+  o.config.set_sender_comp_id("EXO");
+  o.config.set_target_comp_id("VENUE");
+  o.config.set_data_dictionary(dictionary);
+  Instrument x;
+  x.set_symbol("X");
+  o.instruments.push_back(x);
+  o.store_dir = dir.path() + "/exo-fix-store";
+  o.clock = exo::SystemClock();
+  exo::adapters::FixVenue fix(o);
+  ChildOrder child;
+  child.set_cl_ord_id("p.2");
+  child.set_venue("FIXV");
+  child.set_side(SIDE_BUY);
+  child.set_quantity(5);
+  child.set_limit_price(105);
+  REQUIRE(fix.Reconcile(child, "X", 0).ok());  // Open before the session is up, as after a restart.
+  for (int i = 0; i < 3; ++i) REQUIRE(fix.AskStatus("p.2").ok());  // Each child timeout while down.
+  CHECK(fix.AskStatus("p.3").code() == absl::StatusCode::kNotFound);
+  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
+  REQUIRE(WaitFor([&] { return venue->status_requests() >= 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // Any more would have gone out with it.
+  CHECK(venue->status_requests() == 1);
+  fix.Stop();
+  venue->Stop();
+}
+
 TEST_CASE("a fill the venue reported while the node was down is recorded once after it returns",
           "[conformance][orders][fix][recovery]") {
   exo::testing::TempDir dir;
