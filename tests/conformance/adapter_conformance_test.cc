@@ -494,6 +494,16 @@ TEST_CASE("execution.report/1.0: a FIX venue expires a resting order at the end 
                                 "finished PLAN_STATUS_CANCELLED"});
 }
 
+// The plan `id`, sent to the FIX venue as one resting child of 5, completed from one fill of 5 at
+// 100 recorded once, however its reports reached the node.
+void CheckFilledOnceAt100(FixNode& f, const std::string& id) {
+  CHECK(f.node.Kinds(id) == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
+                                  "finished PLAN_STATUS_COMPLETED"});
+  auto plan = f.node.engine->GetPlan(id);
+  REQUIRE(plan.ok());
+  CHECK(plan->filled_quantity() == 5);
+}
+
 TEST_CASE("a FIX child whose reports were lost: asked where it stands, its fill and end are reported once",
           "[conformance][orders][fix]") {
   exo::testing::TempDir dir;
@@ -508,11 +518,7 @@ TEST_CASE("a FIX child whose reports were lost: asked where it stands, its fill 
   REQUIRE(plan->children_size() == 1);
   CHECK_FALSE(plan->children(0).done());  // Nothing has reached the node.
   REQUIRE(f.fix_adapter->AskStatus(plan->children(0).order().cl_ord_id()).ok());
-  CHECK(f.node.Kinds("fx9") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
-                                     "finished PLAN_STATUS_COMPLETED"});
-  plan = f.node.engine->GetPlan("fx9");
-  REQUIRE(plan.ok());
-  CHECK(plan->filled_quantity() == 5);
+  CheckFilledOnceAt100(f, "fx9");
 }
 
 TEST_CASE("a resting FIX child whose reports were lost is recovered by the node's status poll, if configured",
@@ -536,14 +542,9 @@ TEST_CASE("a resting FIX child whose reports were lost is recovered by the node'
   // With fix.status_poll_ms 1000: asked within a second or two, its fill and end recorded once.
   f.fix_status_poll_ms = 1000;
   f.Restart();  // (The restart also reconciles fx10 with the venue: it completes.)
-  CHECK(f.node.Kinds("fx10") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
-                                      "finished PLAN_STATUS_COMPLETED"});
+  CheckFilledOnceAt100(f, "fx10");
   rest_and_fill_silently("fx11");
-  CHECK(f.node.Kinds("fx11") == Kinds{"created", "allocated", "child_sent", "fill 5@100", "child_done filled",
-                                      "finished PLAN_STATUS_COMPLETED"});
-  plan = f.node.engine->GetPlan("fx11");
-  REQUIRE(plan.ok());
-  CHECK(plan->filled_quantity() == 5);
+  CheckFilledOnceAt100(f, "fx11");
 }
 
 TEST_CASE("a FIX child asked about again and again while the session is down is asked once at logon",
@@ -602,11 +603,7 @@ TEST_CASE("a fill the venue reported while the node was down is recorded once af
   // waits in its FIX store, to be resent when the session is back (a sequence gap to the node).
   REQUIRE(f.venue->FillResting("100") == 1);
   f.StartNode();
-  CHECK(f.node.Kinds("fx6") == Kinds{"created", "allocated", "child_sent", "fill 5@100",
-                                     "child_done filled", "finished PLAN_STATUS_COMPLETED"});
-  auto plan = f.node.engine->GetPlan("fx6");
-  REQUIRE(plan.ok());
-  CHECK(plan->filled_quantity() == 5);  // Once: the resent report and the status answer agree.
+  CheckFilledOnceAt100(f, "fx6");  // Once: the resent report and the status answer agree.
   CHECK(f.venue->orders_received() == 1);
 }
 
