@@ -269,6 +269,20 @@ using exo::testing::FreePort;
 
 }  // namespace
 
+std::string FixDictionary() { return std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml"; }
+
+// The test FIX venue's side of the session on `port` (acceptor VENUE, the node EXO), its store
+// under `dir`.
+exo::fix::SessionConfig TestVenueSide(int port, const std::string& dir) {
+  exo::fix::SessionConfig venue_side;
+  venue_side.port = port;
+  venue_side.sender_comp_id = "VENUE";
+  venue_side.target_comp_id = "EXO";
+  venue_side.data_dictionary = FixDictionary();
+  venue_side.store_dir = dir + "/venue-store";
+  return venue_side;
+}
+
 // The engine with a FIX venue ("FIXV", books from "V") against the test FIX venue, over real
 // QuickFIX sessions validated with the FIX 4.4 dictionary.
 struct FixNode {
@@ -276,16 +290,10 @@ struct FixNode {
           const std::string& time_in_force = "", long long venue_max_qty = 0,
           bool market_data = false)
       : node(dir), fix_market_data(market_data) {
-    const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
+    const std::string dictionary = FixDictionary();
     const int port = FreePort();
-    exo::fix::SessionConfig venue_side;
-    venue_side.port = port;
-    venue_side.sender_comp_id = "VENUE";
-    venue_side.target_comp_id = "EXO";
-    venue_side.data_dictionary = dictionary;
-    venue_side.store_dir = dir + "/venue-store";
     std::string error;
-    venue = exo::fix::FixTestVenue::Create(venue_side, std::move(venue_asks), {{"99", "5"}}, &error,
+    venue = exo::fix::FixTestVenue::Create(TestVenueSide(port, dir), std::move(venue_asks), {{"99", "5"}}, &error,
                                            venue_max_qty);
     INFO(error);
     REQUIRE(venue);
@@ -550,16 +558,9 @@ TEST_CASE("a resting FIX child whose reports were lost is recovered by the node'
 TEST_CASE("a FIX child asked about again and again while the session is down is asked once at logon",
           "[conformance][orders][fix]") {
   exo::testing::TempDir dir;
-  const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   const int port = FreePort();
-  exo::fix::SessionConfig venue_side;
-  venue_side.port = port;
-  venue_side.sender_comp_id = "VENUE";
-  venue_side.target_comp_id = "EXO";
-  venue_side.data_dictionary = dictionary;
-  venue_side.store_dir = dir.path() + "/venue-store";
   std::string error;
-  auto venue = exo::fix::FixTestVenue::Create(venue_side, {{"105", "5"}}, {}, &error);
+  auto venue = exo::fix::FixTestVenue::Create(TestVenueSide(port, dir.path()), {{"105", "5"}}, {}, &error);
   REQUIRE(venue);
   REQUIRE(venue->Start(&error));
   exo::adapters::FixVenue::Options o;
@@ -568,7 +569,7 @@ TEST_CASE("a FIX child asked about again and again while the session is down is 
   o.config.set_port(port);
   o.config.set_sender_comp_id("EXO");
   o.config.set_target_comp_id("VENUE");
-  o.config.set_data_dictionary(dictionary);
+  o.config.set_data_dictionary(FixDictionary());
   Instrument x;
   x.set_symbol("X");
   o.instruments.push_back(x);
