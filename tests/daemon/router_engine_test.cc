@@ -345,8 +345,8 @@ TEST_CASE("a venue that answers neither the child nor the cancel is asked again 
 namespace {
 
 // A node whose SIM-A sits on every child and every cancel (a venue session up but not
-// working), halted after the order's first decision so that what is freed goes elsewhere; the
-// order's other venues fill it but for SIM-A's children, which it returns, still open.
+// working), halted after the order's first decision so that what is freed goes elsewhere. Once
+// the order's other children have ended, returns SIM-A's, still open.
 std::vector<ChildState> OpenAtSilentVenue(Node& n, exo::testing::TapVenue** silent, const std::string& id,
                                           int64_t qty) {
   n.Close();
@@ -363,19 +363,16 @@ std::vector<ChildState> OpenAtSilentVenue(Node& n, exo::testing::TapVenue** sile
     auto p = n.engine->GetPlan(id);
     REQUIRE(p.ok());
     std::vector<ChildState> open;
-    int64_t held = 0;
     bool others_done = true;
     for (const ChildState& c : p->children()) {
       if (c.order().venue() != "SIM-A") others_done = others_done && c.done();
-      if (c.order().venue() == "SIM-A" && !c.done()) {
-        open.push_back(c);
-        held += c.order().quantity();
-      }
+      if (c.order().venue() == "SIM-A" && !c.done()) open.push_back(c);
     }
-    if (others_done && !open.empty() && p->filled_quantity() + held == qty) return open;
+    // (What the others left unfilled waits too: a plan decides again once no child is open.)
+    if (others_done && !open.empty()) return open;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  FAIL("the order's other venues did not fill all but SIM-A's share");
+  FAIL("the order's children at the other venues did not end");
   return {};
 }
 

@@ -1307,7 +1307,7 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
   RouteResponse resp;
   REQUIRE(CallRoute(ch, Route("st-1", SIDE_BUY, 5 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
   REQUIRE(Ctl(*d, {"halt", "--venue", "SIM-A", "--reason", "SIM-A does not answer"}).exit_code == 0);
-  // Once the other venues have filled all they were given, SIM-A's children are what is open.
+  // Once the order's children at the other venues have ended, SIM-A's are what is open.
   std::vector<std::string> open;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -1316,16 +1316,12 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
     Plan p;
     REQUIRE(google::protobuf::util::JsonStringToMessage(shown.out, &p).ok());
     open.clear();
-    int64_t held = 0;
     bool others_done = true;
     for (const ChildState& c : p.children()) {
       if (c.order().venue() != "SIM-A") others_done = others_done && c.done();
-      if (c.order().venue() == "SIM-A" && !c.done()) {
-        open.push_back(c.order().cl_ord_id());
-        held += c.order().quantity();
-      }
+      if (c.order().venue() == "SIM-A" && !c.done()) open.push_back(c.order().cl_ord_id());
     }
-    if (others_done && !open.empty() && p.filled_quantity() + held == 5 * kBtc) break;
+    if (others_done && !open.empty()) break;  // (The plan decides again once none is open.)
     open.clear();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
