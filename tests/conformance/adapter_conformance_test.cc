@@ -371,6 +371,13 @@ struct FixNode {
     o.add_allowed_venues("FIXV");
     return o;
   }
+  // Routes `id`, an executed GTC order of 5 at the FIX venue only, and waits until the venue has
+  // its child (resting there when the venue offers nothing at its limit).
+  void RouteResting(const std::string& id) {
+    const int before = venue->orders_received();
+    REQUIRE(node.engine->Route(OnlyFix(Order(id, 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
+    REQUIRE(WaitFor([&] { return venue->orders_received() == before + 1; }));
+  }
   LifecycleNode node;
   std::unique_ptr<exo::fix::FixTestVenue> venue;
   exo::adapters::VenueAdapter* fix_adapter = nullptr;
@@ -434,8 +441,7 @@ TEST_CASE("execution.report/1.0: cancelling a resting FIX order", "[conformance]
   // The venue only offers at 105: a Day child limited at 100 rests there until cancelled.
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");
   auto& n = f.node;
-  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx3", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.RouteResting("fx3");
   REQUIRE(n.engine->Cancel("fx3", "desk says stop").ok());
   CHECK(n.Kinds("fx3") == Kinds{"created", "allocated", "child_sent", "cancel_requested",
                                 "child_done cancelled: cancelled on request",
@@ -456,8 +462,7 @@ TEST_CASE("after a restart, open FIX children are reconciled with the venue, nev
           "[conformance][orders][fix][recovery]") {
   exo::testing::TempDir dir;
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
-  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx5", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.RouteResting("fx5");
   // The node stops with the child resting at the venue, and comes back on the same store.
   f.Restart();
   auto plan = f.node.engine->GetPlan("fx5");
@@ -478,8 +483,7 @@ TEST_CASE("execution.report/1.0: a FIX venue expires a resting order at the end 
   // The venue only offers at 105: a Day child limited at 100 rests there until the venue's day ends.
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");
   auto& n = f.node;
-  REQUIRE(n.engine->Route(FixNode::OnlyFix(Order("fx5", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.RouteResting("fx5");
   REQUIRE(f.venue->ExpireResting() == 1);
   // The child ends as expired with nothing filled; the order itself is good till cancelled, so
   // the remainder goes out again as a new child on the next day's session.
@@ -516,8 +520,7 @@ TEST_CASE("a FIX child whose reports were lost: asked where it stands, its fill 
           "[conformance][orders][fix]") {
   exo::testing::TempDir dir;
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
-  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx9", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.RouteResting("fx9");
   f.venue->DropReports(true);  // From here the venue's reports are lost on the way.
   REQUIRE(f.venue->FillResting("100") == 1);
   CHECK(f.fix_adapter->AskStatus("fx9.99").code() == absl::StatusCode::kNotFound);  // Not a child it holds.
@@ -534,9 +537,7 @@ TEST_CASE("a resting FIX child whose reports were lost is recovered by the node'
   exo::testing::TempDir dir;
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The children will rest.
   auto rest_and_fill_silently = [&](const std::string& id) {
-    const int before = f.venue->orders_received();
-    REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order(id, 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-    REQUIRE(WaitFor([&] { return f.venue->orders_received() == before + 1; }));  // Resting there.
+    f.RouteResting(id);
     f.venue->DropReports(true);
     REQUIRE(f.venue->FillResting("100") == 1);
     f.venue->DropReports(false);
@@ -597,8 +598,7 @@ TEST_CASE("a fill the venue reported while the node was down is recorded once af
           "[conformance][orders][fix][recovery]") {
   exo::testing::TempDir dir;
   FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
-  REQUIRE(f.node.engine->Route(FixNode::OnlyFix(Order("fx6", 5, TIME_IN_FORCE_GTC)), ROUTE_MODE_EXECUTE).ok());
-  REQUIRE(WaitFor([&] { return f.venue->orders_received() == 1; }));
+  f.RouteResting("fx6");
   f.StopNode();
   // While the node is away the market comes to the resting order: the venue's execution report
   // waits in its FIX store, to be resent when the session is back (a sequence gap to the node).

@@ -98,6 +98,21 @@ exo::fix::SessionConfig FixVenueSide(int port, const std::string& store_dir) {
   return c;
 }
 
+// The test FIX venue on `port` (its store under `dir`), started: offering `asks` and `bids`,
+// refusing orders above `max_order_qty` BTC (0: none).
+std::unique_ptr<exo::fix::FixTestVenue> StartFixTestVenue(int port, const std::string& dir,
+                                                          std::vector<exo::fix::FixTestVenue::Level> asks,
+                                                          std::vector<exo::fix::FixTestVenue::Level> bids = {},
+                                                          long long max_order_qty = 0) {
+  std::string error;
+  auto v = exo::fix::FixTestVenue::Create(FixVenueSide(port, dir + "/fix-venue-store"), std::move(asks),
+                                          std::move(bids), &error, max_order_qty);
+  INFO(error);
+  REQUIRE(v);
+  REQUIRE(v->Start(&error));
+  return v;
+}
+
 // The default test config plus a FIX venue "FIXV" (books from SIM-A, lot 0.001 BTC, no fee)
 // connected to the test FIX venue on `port`; `extra_fix` adds fields to its "fix" object.
 std::string ConfigWithFixVenue(const std::string& data_dir, int port, const std::string& extra_fix = "") {
@@ -2337,13 +2352,9 @@ TEST_CASE("one order across a FIX venue, a WebSocket-fed venue and a simulated v
   TempDir dir;
   const std::string dictionary = std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml";
   const int fix_port = exo::testing::FreePort();
-  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
-  std::string error;
   // The FIX venue quotes deep liquidity at 0.35 (better than the feed's book it is routed on).
-  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"0.35000000", "100000"}}, {{"0.34000000", "100000"}}, &error);
-  INFO(error);
-  REQUIRE(fix_venue);
-  REQUIRE(fix_venue->Start(&error));
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"0.35000000", "100000"}}, {{"0.34000000", "100000"}});
+  std::string error;
 
   std::string config = R"({"node_id": "three", "data_dir": ")" + dir.path() + R"(",
     "listen": {"address": "127.0.0.1:0"},
@@ -2406,14 +2417,7 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
           "[e2e][fix]") {
   TempDir dir;
   const int fix_port = exo::testing::FreePort();
-  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
-  auto start_venue = [&] {
-    std::string error;
-    auto v = exo::fix::FixTestVenue::Create(venue_side, {{"64999.00", "100"}}, {}, &error);
-    REQUIRE(v);
-    REQUIRE(v->Start(&error));
-    return v;
-  };
+  auto start_venue = [&] { return StartFixTestVenue(fix_port, dir.path(), {{"64999.00", "100"}}); };
   auto fix_venue = start_venue();
   // The default sim venues, plus a FIX venue that takes SIM-A's book.
   const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("reconnect_s": 1)");
@@ -2453,12 +2457,9 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
           "[e2e][fix][crash]") {
   TempDir dir;
   const int fix_port = exo::testing::FreePort();
-  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
-  std::string error;
   // The venue only sells far above the market: a Day child rests there.
-  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"99999.00", "100"}}, {}, &error);
-  REQUIRE(fix_venue);
-  REQUIRE(fix_venue->Start(&error));
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"99999.00", "100"}});
+  std::string error;
   const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0")");
   auto d = DaemonProcess::Start(dir.path(), json, &error);
   INFO(error);
@@ -2507,14 +2508,10 @@ TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, 
           "[e2e][fix]") {
   TempDir dir;
   const int fix_port = exo::testing::FreePort();
-  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
-  std::string error;
   // The venue has only 0.05 BTC (at a price inside the router's view, SIM-A's book) and refuses orders
   // above 1 BTC.
-  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"64990.00", "0.05"}}, {}, &error,
-                                                  /*max_order_qty=*/1);
-  REQUIRE(fix_venue);
-  REQUIRE(fix_venue->Start(&error));
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"64990.00", "0.05"}}, {}, /*max_order_qty=*/1);
+  std::string error;
   const std::string json = ConfigWithFixVenue(dir.path(), fix_port);
   auto d = DaemonProcess::Start(dir.path(), json, &error);
   INFO(error);
@@ -2552,11 +2549,8 @@ TEST_CASE("a FIX venue whose reports are lost: the overdue child's status reques
           "[e2e][fix]") {
   TempDir dir;
   const int fix_port = exo::testing::FreePort();
-  const exo::fix::SessionConfig venue_side = FixVenueSide(fix_port, dir / "fix-venue-store");
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"64990.00", "0.05"}});
   std::string error;
-  auto fix_venue = exo::fix::FixTestVenue::Create(venue_side, {{"64990.00", "0.05"}}, {}, &error);
-  REQUIRE(fix_venue);
-  REQUIRE(fix_venue->Start(&error));
   std::string json = ConfigWithFixVenue(dir.path(), fix_port);
   const size_t replan = json.find("\"replan_interval_ms\": 10");  // Overdue after 300 ms.
   REQUIRE(replan != std::string::npos);
