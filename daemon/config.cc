@@ -443,6 +443,14 @@ absl::Status Validate(const DaemonConfig& c) {
     return Bad("routing.child_timeout_ms",
                absl::StrCat("must be <= 600000 (0 = 10000), got ", c.routing().child_timeout_ms()));
   }
+  if (c.routing().settle_approvals() > 2) {
+    return Bad("routing.settle_approvals",
+               absl::StrCat("must be 0 or 1 (one operator) or 2 (four eyes), got ", c.routing().settle_approvals()));
+  }
+  if (c.routing().settle_approvals() == 2 && !c.tls().require_client_cert()) {
+    return Bad("routing.settle_approvals",
+               "2 (four eyes) needs client certificates to tell operators apart: set tls.require_client_cert");
+  }
   if (c.routing().reject_backoff_ms() > kMaxRejectBackoffMs) {
     return Bad("routing.reject_backoff_ms",
                absl::StrCat("must be <= ", kMaxRejectBackoffMs, " (0 = 1000), got ", c.routing().reject_backoff_ms()));

@@ -23,6 +23,7 @@ absl::Status CheckReloadable(const DaemonConfig& current, const DaemonConfig& ne
   rest.mutable_routing()->set_replan_interval_ms(current.routing().replan_interval_ms());
   rest.mutable_routing()->set_reject_backoff_ms(current.routing().reject_backoff_ms());
   rest.mutable_routing()->set_child_timeout_ms(current.routing().child_timeout_ms());
+  rest.mutable_routing()->set_settle_approvals(current.routing().settle_approvals());
   rest.mutable_store()->set_checkpoint_every_deltas(current.store().checkpoint_every_deltas());
   for (int i = 0; i < rest.venues_size() && i < current.venues_size(); ++i) {
     VenueConfig* v = rest.mutable_venues(i);

@@ -20,7 +20,7 @@ namespace exo::daemon {
 // What a reload may change, as the config names the fields.
 inline constexpr char kReloadableFields[] =
     "risk, routing.low_urgency_band_bps, routing.normal_urgency_band_bps, routing.method, "
-    "routing.replan_interval_ms, routing.reject_backoff_ms, routing.child_timeout_ms, store.checkpoint_every_deltas, venues[].taker_fee_bps, venues[].impact_bps, "
+    "routing.replan_interval_ms, routing.reject_backoff_ms, routing.child_timeout_ms, routing.settle_approvals, store.checkpoint_every_deltas, venues[].taker_fee_bps, venues[].impact_bps, "
     "venues[].max_book_age_ms";
 
 // OK when `next` differs from `current` only in kReloadableFields; else FailedPrecondition

@@ -2,6 +2,7 @@
 #include "store/chain_proofs.h"
 #include "exo/status_macros.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -418,6 +419,19 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_uptime_ms((SystemClock()->NowNs() - started_ns_) / 1'000'000);
   if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
+  for (SettleProposal& p : settle_approvals_.Pending(SystemClock()->NowNs())) {
+    // A child that ended meanwhile (its venue answered at last) leaves nothing to approve.
+    absl::StatusOr<Plan> plan = engine_->GetPlan(p.plan_id());
+    const bool open = plan.ok() && std::any_of(plan->children().begin(), plan->children().end(),
+                                               [&](const ChildState& c) {
+                                                 return c.order().cl_ord_id() == p.cl_ord_id() && !c.done();
+                                               });
+    if (!open) {
+      settle_approvals_.Forget(p.plan_id(), p.cl_ord_id());
+      continue;
+    }
+    *resp->add_settlements_awaiting_approval() = std::move(p);
+  }
   std::vector<UnansweredChild> unanswered = engine_->UnansweredChildren();
   resp->set_unanswered_children_total(static_cast<uint32_t>(unanswered.size()));
   for (size_t i = 0; i < unanswered.size() && i < kMaxUnansweredListed; ++i) {
@@ -550,7 +564,44 @@ grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const Settl
   st.price = req->price();
   st.fee = req->fee();
   st.reason = by.empty() ? req->reason() : absl::StrCat(req->reason(), " (by client ", by, ")");
+  if (engine_->config().routing().settle_approvals() == 2) {
+    // Four eyes: the configuration requires client certificates, so every caller has a name.
+    if (by.empty()) {
+      return ToGrpc(absl::PermissionDeniedError(
+          "settling takes two operators here (routing.settle_approvals 2): call with a client certificate"));
+    }
+    SettleProposal offer;
+    offer.set_plan_id(req->plan_id());
+    offer.set_cl_ord_id(req->cl_ord_id());
+    offer.set_filled_quantity(req->filled_quantity());
+    offer.set_price(req->price());
+    offer.set_fee(req->fee());
+    offer.set_reason(req->reason());
+    offer.set_proposed_by(by);
+    offer.set_proposed_time_ns(SystemClock()->NowNs());
+    // The plan's own checks first: a proposal that could never be settled is refused now.
+    st.check_only = true;
+    absl::StatusOr<Plan> now = engine_->SettleChild(req->plan_id(), st);
+    if (!now.ok()) {
+      settle_approvals_.Forget(req->plan_id(), req->cl_ord_id());
+      return ToGrpc(now.status());
+    }
+    offer.set_symbol(now->order().symbol());
+    absl::StatusOr<SettleApprovals::Offered> offered = settle_approvals_.Offer(std::move(offer));
+    if (!offered.ok()) return ToGrpc(offered.status());
+    if (offered->step == SettleApprovals::Step::kProposed) {
+      LogInfo("settlement of child %s of plan %s proposed by client %s (filled %d, price %d, fee %d: %s): awaiting "
+              "another operator's approval",
+              req->cl_ord_id(), req->plan_id(), by, req->filled_quantity(), req->price(), req->fee(), req->reason());
+      *resp->mutable_plan() = *std::move(now);
+      *resp->mutable_awaiting_approval() = std::move(offered->proposal);
+      return grpc::Status::OK;
+    }
+    st.check_only = false;
+    st.reason = ApprovedReason(offered->proposal, by, req->reason());
+  }
   absl::StatusOr<Plan> plan = engine_->SettleChild(req->plan_id(), st);
+  settle_approvals_.Forget(req->plan_id(), req->cl_ord_id());
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);
   return grpc::Status::OK;

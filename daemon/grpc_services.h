@@ -12,6 +12,7 @@
 
 #include "daemon/config_reload.h"
 #include "daemon/router_engine.h"
+#include "daemon/settle_approvals.h"
 #include "daemon/stream_watchdog.h"
 #include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
@@ -150,6 +151,8 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   std::string chain_signing_key_, admin_url_;
   int64_t started_ns_;
   const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.
+  // Settlements awaiting a second operator (routing.settle_approvals 2); Status lists them.
+  mutable SettleApprovals settle_approvals_;
 };
 
 }  // namespace exo::daemon

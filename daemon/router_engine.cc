@@ -1441,6 +1441,7 @@ absl::StatusOr<Plan> RouterEngine::SettleChild(const std::string& plan_id, const
       return absl::InvalidArgumentError(absl::StrCat("price: the fill cannot be recorded: ", why));
     }
   }
+  if (st.check_only) return rec->plan;
   const std::string venue = child->order().venue();
   std::vector<PendingDelta> prefix;
   if (unrecorded > 0) {

@@ -203,6 +203,7 @@ class RouterEngine {
     int64_t price = 0;            // Of the part not recorded yet (0 when there is none).
     int64_t fee = 0;
     std::string reason;           // Recorded after "settled by operator: ".
+    bool check_only = false;      // Only check it against the plan: record nothing, ask nothing.
   };
   static constexpr const char* kSettledExecId = "settled-by-operator";
   static constexpr const char* kSettledReasonPrefix = "settled by operator: ";

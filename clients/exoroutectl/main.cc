@@ -639,6 +639,16 @@ int PlanSettleCmd(Context& c, const std::string& id) {
     std::cout << ToJson(*settled) << "\n";
     return kExitOk;
   }
+  if (settled->has_awaiting_approval()) {
+    const SettleProposal& a = settled->awaiting_approval();
+    std::cout << "settlement of child " << w[3] << " proposed by client " << a.proposed_by() << ": "
+              << FormatDecimal(a.filled_quantity(), inst.qty_scale()) << " filled"
+              << (a.price() != 0 ? absl::StrCat(" at ", FormatDecimal(a.price(), inst.price_scale())) : "")
+              << (a.fee() != 0 ? absl::StrCat(", fee ", FormatDecimal(a.fee(), inst.price_scale())) : "")
+              << "\nnothing is recorded until another operator (another client certificate) settles it with the same "
+                 "figures (routing.settle_approvals 2)\n";
+    return kExitOk;
+  }
   std::cout << "child " << w[3] << " settled: " << FormatDecimal(*filled, inst.qty_scale()) << " filled (recorded)\n";
   return PrintPlan(c, settled->plan());
 }

@@ -483,6 +483,27 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "  their venues answer neither them nor the node's cancels; once reconciled with the venue: "
                         "exoroutectl plan settle PLAN CHILD --filled Q [--price P] --reason TEXT\n");
   }
+  if (!r.settlements_awaiting_approval().empty()) {
+    // Four eyes (routing.settle_approvals 2): what a second operator is asked to approve.
+    absl::StrAppend(&s, "\n", absl::StrFormat("  %-24s %-16s %18s %18s  %s\n", "SETTLEMENT TO APPROVE", "PLAN",
+                                              "FILLED", "PRICE", "PROPOSED"));
+    for (const SettleProposal& a : r.settlements_awaiting_approval()) {
+      const Instrument* ins = nullptr;
+      for (const auto& i : r.instruments()) {
+        if (i.symbol() == a.symbol()) ins = &i;
+      }
+      const Fmt f{ins};
+      const int64_t ago = std::max<int64_t>(0, now_s - a.proposed_time_ns() / 1'000'000'000);
+      absl::StrAppend(&s, absl::StrFormat("  %-24s %-16s %18s %18s  by %s %s ago: %s%s\n", a.cl_ord_id(), a.plan_id(),
+                                          f.Qty(a.filled_quantity()), a.price() != 0 ? f.Px(a.price()) : "-",
+                                          a.proposed_by(),
+                                          ago < 120 ? absl::StrCat(ago, " s") : absl::StrCat(ago / 60, " min"),
+                                          a.reason(),
+                                          a.fee() != 0 ? absl::StrCat(" (fee ", f.Px(a.fee()), ")") : ""));
+    }
+    absl::StrAppend(&s, "  another operator approves one with the same figures: exoroutectl plan settle PLAN CHILD "
+                        "--filled Q [--price P [--fee F]] --reason TEXT\n");
+  }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams
     // open on this node.

@@ -194,12 +194,13 @@ class Client:
     def settle_child(self, plan_id, cl_ord_id, filled_quantity, reason, price=0, fee=0):
         """Ends an open child its venue never reported the end of, as reconciled with the venue:
         filled_quantity its whole filled quantity (units), price and fee those of the part the
-        plan has not recorded (docs/deployment.md, "A venue that never answers"); returns the
-        Plan."""
+        plan has not recorded (docs/deployment.md, "A venue that never answers"). Returns the
+        SettleChildResponse: `plan`, and `awaiting_approval` set (HasField) when the node takes two
+        operators (routing.settle_approvals 2) and this call only proposed the settlement."""
         a = self.pb["admin"]
         req = a.SettleChildRequest(plan_id=plan_id, cl_ord_id=cl_ord_id, filled_quantity=filled_quantity,
                                    price=price, fee=fee, reason=reason)
-        return self.admin.SettleChild(req, timeout=self.timeout).plan
+        return self.admin.SettleChild(req, timeout=self.timeout)
 
     def reload_config(self, dry_run=False):
         """Has the node read its config file again and apply what a running node can change

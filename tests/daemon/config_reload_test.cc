@@ -98,6 +98,7 @@ TEST_CASE("a running node takes only risk limits, urgency bands, method, interva
   next.mutable_routing()->set_replan_interval_ms(99);
   next.mutable_routing()->set_reject_backoff_ms(250);
   next.mutable_routing()->set_child_timeout_ms(2500);
+  next.mutable_routing()->set_settle_approvals(2);
   next.mutable_store()->set_checkpoint_every_deltas(500);
   CHECK(CheckReloadable(now, next).ok());
   CHECK(CheckReloadable(now, now).ok());

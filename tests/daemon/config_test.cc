@@ -307,6 +307,20 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
         "config test.json: routing.child_timeout_ms: must be <= 600000 (0 = 10000), got 600001");
   CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"reject_backoff_ms\": 60001, ")) ==
         "config test.json: routing.reject_backoff_ms: must be <= 60000 (0 = 1000), got 60001");
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"settle_approvals\": 3, ")) ==
+        "config test.json: routing.settle_approvals: must be 0 or 1 (one operator) or 2 (four eyes), got 3");
+  // Four eyes must tell the two operators apart: by their client certificates.
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"settle_approvals\": 2, ")) ==
+        "config test.json: routing.settle_approvals: 2 (four eyes) needs client certificates to tell operators apart: "
+        "set tls.require_client_cert");
+  {
+    auto four_eyes = ParseConfig(
+        DefaultWith("\"routing\": {", "\"tls\": {\"require_client_cert\": true}, \"routing\": {\"settle_approvals\": 2, "),
+        "test.json");
+    INFO(four_eyes.status().ToString());
+    REQUIRE(four_eyes.ok());
+    CHECK(four_eyes->routing().settle_approvals() == 2);
+  }
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500}})")) ==
         "config test.json: cluster.privacy.sensitivity: must be > 0 with epsilon_milli, got 0");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500, "sensitivity": 100000, "budget_milli": 10}})")) ==

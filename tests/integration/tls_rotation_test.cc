@@ -11,6 +11,7 @@
 
 #include "clients/cpp/exoroute_client.h"
 #include "exoroute/v1/admin.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/testing/cluster_certs.h"
 #include "tests/testing/temp_dir.h"
@@ -201,4 +202,101 @@ TEST_CASE("with client certificates required a halt records which client made it
   auto anonymous = exo::testing::Run(EXOROUTECTL_PATH, {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem",
                                                         "--timeout", "2000", "halt", "--reason", "x"});
   CHECK(anonymous.exit_code == 1);
+}
+
+TEST_CASE("with four eyes on settlements one operator proposes, another approves the same figures, both recorded",
+          "[e2e][tls][settle]") {
+  TempDir dir;
+  const std::string certs = dir / "certs";
+  REQUIRE(exo::testing::GenerateClusterCerts(certs, "server ops-1 ops-2"));
+  std::string json =
+      TestConfigJson(dir / "data", R"("tls": {"cert_file": ")" + certs + R"(/server.pem", "key_file": ")" + certs +
+                                       R"(/server.key", "ca_file": ")" + certs + R"(/ca.pem", "require_client_cert": true})");
+  const size_t sim_a = json.find("\"latency_ms\": 2,");  // SIM-A's: a session up but not working.
+  REQUIRE(sim_a != std::string::npos);
+  json.insert(sim_a, "\"unresponsive\": true, ");
+  const size_t routing = json.find("\"replan_interval_ms\": 10");
+  REQUIRE(routing != std::string::npos);
+  json.insert(routing, "\"settle_approvals\": 2, ");
+  std::string error;
+  auto d = DaemonProcess::Start(dir / "data", json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto as = [&](const std::string& client, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem", "--cert",
+                               certs + "/" + client + ".pem", "--key", certs + "/" + client + ".key"});
+    return exo::testing::Run(EXOROUTECTL_PATH, args);
+  };
+  auto routed = as("ops-1", {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "5", "--id", "fe-1", "--execute"});
+  INFO(routed.out << routed.err);
+  REQUIRE(routed.exit_code == 0);
+  REQUIRE(as("ops-1", {"halt", "--venue", "SIM-A", "--reason", "SIM-A does not answer"}).exit_code == 0);
+  // SIM-A's children stay open: it answers nothing.
+  auto open_child = [&]() -> std::string {
+    auto shown = as("ops-1", {"plan", "show", "fe-1", "--json"});
+    Plan p;
+    if (shown.exit_code != 0 || !google::protobuf::util::JsonStringToMessage(shown.out, &p).ok()) return "";
+    for (const ChildState& c : p.children()) {
+      if (c.order().venue() == "SIM-A" && !c.done()) return c.order().cl_ord_id();
+    }
+    return "";
+  };
+  std::string child;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       child.empty() && std::chrono::steady_clock::now() < until;) {
+    child = open_child();
+    if (child.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(!child.empty());
+  // A proposal the plan could never take is refused at once, naming the field.
+  auto too_much = as("ops-1", {"plan", "settle", "fe-1", child, "--filled", "99", "--price", "65000", "--reason", "x"});
+  CHECK(too_much.exit_code == 1);
+  CHECK(too_much.err.find("INVALID_ARGUMENT: filled_quantity: 9900000000 is more than the child's quantity") !=
+        std::string::npos);
+  // ops-1 proposes that SIM-A filled nothing of it: nothing is recorded yet.
+  const std::vector<std::string> none = {"plan", "settle", "fe-1", child, "--filled", "0"};
+  auto with_reason = [&](std::vector<std::string> args, const std::string& reason) {
+    args.insert(args.end(), {"--reason", reason});
+    return args;
+  };
+  auto proposed = as("ops-1", with_reason(none, "SIM-A desk: no fill, ticket 4711"));
+  INFO(proposed.out << proposed.err);
+  REQUIRE(proposed.exit_code == 0);
+  CHECK(proposed.out == "settlement of child " + child +
+                            " proposed by client ops-1: 0.00000000 filled\nnothing is recorded until another operator "
+                            "(another client certificate) settles it with the same figures (routing.settle_approvals 2)\n");
+  CHECK(open_child() == child);
+  // The proposer cannot approve its own proposal: asking again leaves it proposed.
+  auto self = as("ops-1", with_reason(none, "SIM-A desk: no fill, ticket 4711"));
+  CHECK(self.exit_code == 0);
+  CHECK(self.out.rfind("settlement of child " + child + " proposed by client ops-1", 0) == 0);
+  CHECK(open_child() == child);
+  // Status shows what awaits approval, and by whom.
+  auto status = as("ops-2", {"status"});
+  CHECK(status.out.find("SETTLEMENT TO APPROVE") != std::string::npos);
+  CHECK(status.out.find("by ops-1 ") != std::string::npos);
+  CHECK(status.out.find("SIM-A desk: no fill, ticket 4711") != std::string::npos);
+  // ops-2 with other figures settles nothing, and is told which figure differs.
+  auto other = as("ops-2", {"plan", "settle", "fe-1", child, "--filled", "0.001", "--price", "65000.00", "--reason",
+                            "checked"});
+  CHECK(other.exit_code == 1);
+  CHECK(other.err.find("FAILED_PRECONDITION: filled_quantity: 100000 is not the 0 that client ops-1 proposed for "
+                       "child " + child) != std::string::npos);
+  CHECK(open_child() == child);
+  // ops-2 with the same figures settles it; the chain names both operators.
+  auto approved = as("ops-2", with_reason(none, "checked with SIM-A, ticket 4711"));
+  INFO(approved.out << approved.err);
+  REQUIRE(approved.exit_code == 0);
+  CHECK(approved.out.rfind("child " + child + " settled: 0.00000000 filled (recorded)\n", 0) == 0);
+  CHECK(open_child() != child);
+  auto replay = as("ops-2", {"replay", "fe-1"});
+  CHECK(replay.out.find("settled by operator: SIM-A desk: no fill, ticket 4711 (proposed by client ops-1; approved by "
+                        "client ops-2: checked with SIM-A, ticket 4711)") != std::string::npos);
+  status = as("ops-1", {"status"});
+  CHECK(status.out.find("SETTLEMENT TO APPROVE") == std::string::npos);
+  // Settled: a second approval finds the child ended.
+  auto twice = as("ops-1", with_reason(none, "again"));
+  CHECK(twice.exit_code == 1);
+  CHECK(twice.err.find("FAILED_PRECONDITION: cl_ord_id: child " + child + " has ended already") != std::string::npos);
+  CHECK(d->Terminate() == 0);
 }
