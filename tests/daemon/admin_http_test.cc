@@ -153,6 +153,8 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   budget->set_spent_milli(1500);
   budget->set_limit_milli(100000);
   s.set_cluster_routes_refused(6);
+  s.add_settlements_awaiting_approval()->set_cl_ord_id("p.2");
+  s.add_settlements_awaiting_approval()->set_cl_ord_id("p.3");
   s.mutable_process()->set_resident_bytes(104'857'600);
   s.mutable_process()->set_virtual_bytes(734'003'200);
   s.mutable_process()->set_cpu_ms(12'345);
@@ -214,6 +216,7 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   CHECK(values["exoroute_privacy_budget_spent_epsilon{signal=\"supply/BTC-USD\"}"] == "1.500");
   CHECK(values["exoroute_privacy_budget_limit_epsilon{signal=\"supply/BTC-USD\"}"] == "100.000");
   CHECK(values["exoroute_cluster_routes_refused_total"] == "6");
+  CHECK(values["exoroute_settlements_awaiting_approval"] == "2");
   CHECK(values["process_resident_memory_bytes"] == "104857600");
   CHECK(values["process_virtual_memory_bytes"] == "734003200");
   CHECK(values["process_cpu_seconds_total"] == "12.345");
