@@ -1,0 +1,114 @@
+#include "clients/exoroutectl/context.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "daemon/request_validation.h"
+#include "clients/exoroutectl/render.h"
+#include "exo/clock.h"
+
+namespace exo::ctl {
+
+using namespace exoroute::v1;  // NOLINT
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "exoroutectl: %s: %s\n", absl::StatusCodeToString(s.code()).c_str(),
+               std::string(s.message()).c_str());
+  return kExitError;
+}
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "exoroutectl: %s\n(see exoroutectl --help)\n", why.c_str());
+  return kExitUsage;
+}
+
+std::unique_ptr<grpc::ClientContext> Rpc(const Context& c, bool streaming) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!streaming) ctx->set_deadline(std::chrono::system_clock::now() + c.timeout);
+  return ctx;
+}
+
+absl::Status EnsureConnected(Context& c) {
+  if (c.channel) return absl::OkStatus();
+  auto ch = client::Connect(c.conn);
+  if (!ch.ok()) return ch.status();
+  c.channel = *ch;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
+  return Unary(c, &AdminService::Stub::Status, StatusRequest());
+}
+
+int PrintPlan(const Context& c, const Plan& p) {
+  std::cout << (c.json ? ToJson(p) + "\n" : RenderPlan(p, SystemClock()->NowNs() / 1'000'000'000));
+  return kExitOk;
+}
+
+absl::StatusOr<Plan> FetchPlan(Context& c, const std::string& id) {
+  GetPlanRequest req;
+  req.set_plan_id(id);
+  absl::StatusOr<GetPlanResponse> resp = Unary(c, &RouterService::Stub::GetPlan, req);
+  if (!resp.ok()) return resp.status();
+  return resp->plan();
+}
+
+// Offline: the data directory's database, opened read-only.
+absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string& dir) {
+  store::StoreOptions o;
+  o.path = std::filesystem::exists(dir + "/db/CURRENT") ? dir + "/db" : dir;
+  o.read_only = true;
+  o.create_if_missing = false;
+  o.verify_tail_on_open = 0;  // `audit verify` reports problems itself.
+  return store::OpenRocksDeltaStore(o);
+}
+
+// With --out: `m` as JSON in that file.
+absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m) {
+  if (!c.args.Has("out")) return absl::OkStatus();
+  const std::string path = c.args.Get("out");
+  std::ofstream out(path);
+  out << ToJson(m) << "\n";
+  out.close();
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path));
+  return absl::OkStatus();
+}
+
+// --urgency low|normal|high ("low" -> URGENCY_LOW, and so on); unspecified when not given.
+absl::StatusOr<Urgency> UrgencyFlag(const Args& a) {
+  Urgency u = URGENCY_UNSPECIFIED;
+  if (!a.Has("urgency")) return u;
+  if (!Urgency_Parse(absl::StrCat("URGENCY_", absl::AsciiStrToUpper(a.Get("urgency"))), &u) ||
+      u == URGENCY_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat("--urgency must be low, normal or high, got \"", a.Get("urgency"), "\""));
+  }
+  return u;
+}
+
+// An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and
+// --arrival-band-bps N (route and solve).
+absl::Status SetOrderFlags(const Args& a, ParentOrder* o) {
+  for (const auto& v : absl::StrSplit(a.Get("allow"), ',', absl::SkipEmpty())) o->add_allowed_venues(std::string(v));
+  for (const auto& v : absl::StrSplit(a.Get("deny"), ',', absl::SkipEmpty())) o->add_denied_venues(std::string(v));
+  auto max_venues = a.GetUint("max-venues", 0);
+  if (!max_venues.ok()) return max_venues.status();
+  o->set_max_venues(static_cast<uint32_t>(*max_venues));
+  absl::StatusOr<Urgency> urgency = UrgencyFlag(a);
+  if (!urgency.ok()) return urgency.status();
+  if (*urgency != URGENCY_UNSPECIFIED) o->set_urgency(*urgency);
+  auto arrival = a.GetUint("arrival-band-bps", 0);
+  if (!arrival.ok()) return arrival.status();
+  if (*arrival > daemon::kMaxArrivalBandBps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--arrival-band-bps must be <= ", daemon::kMaxArrivalBandBps, ", got ", *arrival));
+  }
+  o->set_arrival_band_bps(static_cast<uint32_t>(*arrival));
+  return absl::OkStatus();
+}
+
+}  // namespace exo::ctl

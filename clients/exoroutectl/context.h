@@ -1,0 +1,69 @@
+// What every exoroutectl command works with: the parsed flags, the connection to the node
+// (made on first use, with the CLI's deadline on every call), the exit codes, and the fetches
+// and outputs several commands share. One process runs one command: nothing here is shared
+// between threads.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "clients/cpp/exoroute_client.h"
+#include "clients/exoroutectl/args.h"
+#include "exoroute/v1/admin.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+#include "store/delta_store.h"
+
+namespace exo::ctl {
+
+inline constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitBadChain = 3;
+
+struct Context {
+  Args args;
+  bool json = false;
+  client::ConnectOptions conn;
+  std::chrono::milliseconds timeout{5000};
+  std::shared_ptr<grpc::Channel> channel;  // Connected by EnsureConnected.
+};
+
+// Prints `exoroutectl: CODE: message` to stderr; returns kExitError.
+int Fail(const absl::Status& s);
+// Prints the usage error and where to read more; returns kExitUsage.
+int Usage(const std::string& why);
+// A call's context: the CLI's deadline unless `streaming`.
+std::unique_ptr<grpc::ClientContext> Rpc(const Context& c, bool streaming = false);
+// Connects to the node once (the channel is then kept in `c`).
+absl::Status EnsureConnected(Context& c);
+
+// One unary call of a service's Stub on the node (connecting first), with the CLI's deadline.
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Unary(Context& c,
+                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                               const Request& req) {
+  if (auto s = EnsureConnected(c); !s.ok()) return s;
+  Stub stub(c.channel);
+  Response resp;
+  auto ctx = Rpc(c);
+  if (grpc::Status st = (stub.*method)(ctx.get(), req, &resp); !st.ok()) return client::FromGrpc(st);
+  return resp;
+}
+
+absl::StatusOr<exoroute::v1::StatusResponse> FetchStatus(Context& c);
+absl::StatusOr<exoroute::v1::Plan> FetchPlan(Context& c, const std::string& id);
+// The plan as a table (or JSON with --json) on stdout; returns kExitOk.
+int PrintPlan(const Context& c, const exoroute::v1::Plan& p);
+// Offline: the data directory's database, opened read-only.
+absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string& dir);
+// With --out: `m` as JSON in that file (nothing without it).
+absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m);
+// --urgency low|normal|high ("low" -> URGENCY_LOW, and so on); unspecified when not given.
+absl::StatusOr<exoroute::v1::Urgency> UrgencyFlag(const Args& a);
+// An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and
+// --arrival-band-bps N (route and solve).
+absl::Status SetOrderFlags(const Args& a, exoroute::v1::ParentOrder* o);
+
+}  // namespace exo::ctl
