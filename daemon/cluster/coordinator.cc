@@ -644,6 +644,648 @@ Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLi
       noisy_(noisy),
       on_exhausted_(on_exhausted) {}
 
+// One cluster route as the coordinator runs it (Coordinator::Route): the nodes still taking
+// part, the route's record, and the split as far as it is fixed. An attempt's steps — Prepare,
+// Search, SplitTies, CheckLimits — each go on, end the route with an error, or have it start
+// again from Prepare (restart(): a node dropped, keys to fetch again, a venue left out for a
+// limit); Execute then has every node fix and record its share. Serialised by the
+// coordinator's lock, as Route is.
+class Coordinator::Run {
+ public:
+  Run(Coordinator* c, const ParentOrder& order, RouteMode mode, RouterEngine* engine)
+      : c_(*c), order_(order), mode_(mode), engine_(engine), route_id_(order.id()), quantity_(order.quantity()) {
+    for (auto& l : c_.links_) live_.push_back(l.get());
+    record_.set_route_id(route_id_);
+    record_.set_coordinator(c_.node_id_);
+    record_.set_order_quantity(quantity_);
+  }
+
+  // The route's price bands, fixed once from every node's best prices (BestPrice).
+  absl::Status FixBands();
+  // Opens the route on every live node and checks their summaries (the order over the whole
+  // cluster, the nodes' keys and capacities).
+  absl::Status Prepare(uint32_t attempt);
+  // The dual search over the nodes' masked sums: λ*, and the tie to split there.
+  absl::Status Search();
+  // Splits the tie at λ* by one broadcast fraction, then the remainder lot by lot.
+  absl::Status SplitTies();
+  // The limits no sum can enforce (a venue's minimum child size, the order's venue limit).
+  absl::Status CheckLimits();
+  // Every node fixes its own share at λ* and records it under the route id.
+  RouteResponse Execute();
+
+  // The last step left the route to start again from Prepare.
+  bool restart() const { return restart_; }
+  // Node failures restart at most a few times; each venue a limit drops restarts once more.
+  size_t max_attempts() const {
+    return 2 * c_.links_.size() + 2 + static_cast<size_t>(record_.venues_dropped_size());
+  }
+
+ private:
+  void AbortAll() {
+    for (NodeLink* l : live_) AbortOn(l, route_id_);
+  }
+  // Leaves node `i` out of the route, or fails the route, per policy.
+  absl::Status Drop(size_t i, const absl::Status& why, bool failure);
+  // Node i's share as the coordinator fixes it (without the route's record).
+  FixedDual FixedFor(size_t i) const {
+    FixedDual f;
+    f.set_lambda(price_.lambda);
+    f.set_tie_need(tie_need_);
+    f.set_tie_total(tie_total_);
+    f.set_pool(pool_);
+    for (const TieLots& t : remainder_[i]) *f.add_remainder() = t;
+    return f;
+  }
+  // Every node's reply of a fan-out; if a node failed, it is dropped and the route starts
+  // again (restart set, the replies then incomplete), or the route fails, per policy.
+  template <typename Replies>
+  auto AllOrDrop(Replies replies) {
+    using Reply = typename Replies::value_type::value_type;
+    absl::StatusOr<std::vector<Reply>> out = std::vector<Reply>();
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (!replies[i].ok()) {
+        if (absl::Status s = Drop(i, replies[i].status(), true); !s.ok()) out = s;
+        restart_ = true;
+        break;
+      }
+      out->push_back(*std::move(replies[i]));
+    }
+    return out;
+  }
+
+  Coordinator& c_;
+  const ParentOrder& order_;
+  const RouteMode mode_;
+  RouterEngine* const engine_;
+  const std::string route_id_;
+  const int64_t quantity_;
+  std::vector<NodeLink*> live_;  // The nodes still taking part.
+  ClusterRoute record_;
+  bool refresh_keys_ = false;
+  bool restart_ = false;
+  // What this attempt's Prepare got, for its later steps.
+  std::vector<double> opening_;
+  std::vector<absl::StatusOr<PrepareReply>> prepared_;
+  bool noisy_ = false;      // Some node noises its sums.
+  bool min_sizes_ = false;  // Some venue's minimum child size is above one lot.
+  solver::GroupSummary total_;
+  std::optional<ClusterOracle> oracle_;
+  // The split as far as it is fixed.
+  solver::DualPrice price_;
+  int64_t tie_need_ = 0, tie_total_ = 0;
+  TiePool pool_ = TIE_POOL_AT_LAMBDA;
+  std::vector<std::vector<TieLots>> remainder_;
+};
+
+absl::Status Coordinator::Run::Drop(size_t i, const absl::Status& why, bool failure) {
+  NodeDropped* d = record_.add_dropped();
+  d->set_node(live_[i]->node_id());
+  d->set_reason(std::string(why.message()));
+  c_.RecordLeftOut(d->node(), route_id_, d->reason());
+  AbortOn(live_[i], route_id_);
+  if (failure) LogWarning("route %s: dropping node %s: %s", route_id_, live_[i]->node_id(), why.ToString());
+  live_.erase(live_.begin() + static_cast<long>(i));
+  if (absl::IsResourceExhausted(why) && c_.on_exhausted_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
+    AbortAll();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "route ", route_id_, ": ", why.message(), " (cluster.privacy.on_exhausted = FAIL_ROUTE)"));
+  }
+  if (failure && !absl::IsResourceExhausted(why) && c_.policy_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
+    AbortAll();
+    return absl::UnavailableError(absl::StrCat("route ", route_id_, ": ", why.message(),
+                                               " (cluster.on_node_failure = FAIL_ROUTE)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Run::FixBands() {
+  // An urgency band is over the best price of every node's venues, an arrival band over their
+  // mid: each node names its best prices (BestPrice, in plain) and every node cuts its venues at
+  // the limits taken from them, as one node over all the venues would. Fixed once per route: a
+  // node dropped later does not move them (as one node's band stays when a venue is dropped for
+  // a limit).
+  const uint32_t band = UrgencyBandBps(engine_->config().routing(), order_.urgency());
+  if (band > 0 || order_.arrival_band_bps() > 0) {
+    const BestPrices named = AskBestPrices(live_, route_id_, order_, mode_);
+    for (size_t i = 0, k = 0; k < named.why.size(); ++k) {
+      if (named.why[k].ok()) {
+        ++i;
+        continue;
+      }
+      EXO_RETURN_IF_ERROR(Drop(i, named.why[k], named.failed[k]));
+    }
+    const bool buy = order_.side() == SIDE_BUY;
+    std::optional<int64_t> limit;
+    if (order_.has_limit_price()) limit = order_.limit_price();
+    if (order_.arrival_band_bps() > 0) {
+      // Nothing is walked unprotected: without a two-sided market there is no mid to fix it at.
+      if (named.best_bid == 0 || named.best_ask == 0) {
+        AbortAll();
+        return absl::FailedPreconditionError(absl::StrCat(
+            "order.arrival_band_bps: no two-sided market over the cluster's venues to fix the arrival mid from "
+            "(best bid ", named.best_bid, ", best ask ", named.best_ask, "); route again when there is one"));
+      }
+      const int64_t mid = MulDivRound(static_cast<__int128>(named.best_bid) + named.best_ask, 1, 2);
+      limit = solver::PriceBandLimit(mid, order_.arrival_band_bps(), buy, limit);
+      record_.set_arrival_limit(*limit);
+    }
+    // The urgency band from the best price, when that lies within the arrival limit (one node
+    // has no usable venue otherwise, and so no band).
+    if (band > 0) record_.set_band_bps(band);
+    if (band > 0 && named.best > 0 && solver::TighterLimit(named.best, limit, buy) == named.best) {
+      record_.set_band_limit(solver::PriceBandLimit(named.best, band, buy, limit));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
+  restart_ = false;
+  PrepareRequest prep;
+  prep.set_route_id(route_id_);
+  *prep.mutable_order() = order_;
+  prep.set_mode(mode_);
+  prep.set_attempt(attempt);
+  prep.set_refresh_keys(refresh_keys_);
+  prep.set_protocol(ClusterNode::kPeerProtocol);
+  prep.set_band_limit(record_.band_limit());
+  prep.set_arrival_limit(record_.arrival_limit());
+  *prep.mutable_excluded() = record_.venues_dropped();
+  std::vector<std::string> ids;
+  for (NodeLink* l : live_) ids.push_back(l->node_id());
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) prep.add_participants(id);
+  // The search's opening λ, asked with Prepare (round trips saved): the cluster's summary is
+  // not known yet, but the sums of this coordinator's recent searches of the symbol and side
+  // are — cluster totals the nodes already released, so λ made of them disclose nothing new.
+  opening_ = Opening(c_.RecentSums(SupplyKey(order_)), quantity_);
+  for (double l : opening_) prep.add_opening(l);
+  prepared_ = FanOut(live_, [&prep](size_t) -> const PrepareRequest& { return prep; });
+  for (size_t i = 0, k = 0; k < prepared_.size() && !restart_; ++k) {
+    absl::StatusOr<PrepareReply>& r = prepared_[k];
+    absl::Status why = r.ok() ? Incompatible(*r, live_[i]->node_id(), order_.symbol(), *engine_) : r.status();
+    if (why.ok()) why = MalformedSummary(*r, live_[i]->node_id());
+    if (!why.ok()) {
+      // A node that cannot take part changes the participants, and the others' masks no
+      // longer cancel: start again without it. (A node whose venues are all unusable stays
+      // a participant: it answers masked zeros.) One that answered but is incompatible is
+      // a failure, as one that did not answer is.
+      EXO_RETURN_IF_ERROR(Drop(i, why, r.ok() || !TakesNoPart(why)));
+      restart_ = true;
+      continue;
+    }
+    ++i;
+  }
+  if (live_.empty()) {
+    std::string why;
+    for (const auto& d : record_.dropped()) absl::StrAppend(&why, why.empty() ? "" : "; ", d.node(), ": ", d.reason());
+    return absl::FailedPreconditionError(absl::StrCat("no node can route ", order_.symbol(), ": ", why));
+  }
+  if (restart_) return absl::OkStatus();
+  // A route id is a plan id on every node: one that some node has already is taken.
+  for (const auto& r : prepared_) {
+    if (!r->has_plan()) continue;
+    AbortAll();
+    return absl::AlreadyExistsError(
+        absl::StrCat("order.id: plan \"", route_id_, "\" already exists on node ", r->node()));
+  }
+  // A participant the others cannot reach for its key is left out too (it is down, or cut
+  // off from them), and the route starts again without it.
+  for (const auto& r : prepared_) {
+    for (const NodeUnreachable& u : r->unreachable()) {
+      auto it = std::find_if(live_.begin(), live_.end(), [&](NodeLink* l) { return l->node_id() == u.node(); });
+      if (it == live_.end()) continue;
+      EXO_RETURN_IF_ERROR(Drop(static_cast<size_t>(it - live_.begin()),
+                               absl::UnavailableError(absl::StrCat("unreachable from ", r->node(), ": ", u.reason())),
+                               true));
+      restart_ = true;
+    }
+  }
+  if (restart_) return absl::OkStatus();
+  // Every node must have masked with the keys the others actually hold, else the masks would
+  // not cancel: on a mismatch (a peer restarted with a new key) fetch keys again.
+  std::map<std::string, std::string> fingerprints;
+  for (const auto& r : prepared_) fingerprints[r->node()] = r->key_fingerprint();
+  bool keys_agree = true;
+  for (const auto& r : prepared_) {
+    for (const KeyUse& u : r->keys_used()) keys_agree = keys_agree && fingerprints[u.node()] == u.fingerprint();
+  }
+  if (!keys_agree) {
+    if (refresh_keys_) return absl::UnavailableError("cluster nodes disagree on their mask keys");
+    refresh_keys_ = true;
+    restart_ = true;
+    return absl::OkStatus();
+  }
+  // The order as one node would check it, over the whole cluster's venues: the quantity a
+  // multiple of the smallest lot it may use, every venue it names somebody's.
+  int64_t smallest_lot = 0;
+  std::set<std::string> listed;
+  for (const auto& r : prepared_) {
+    if (r->smallest_lot() > 0 && (smallest_lot == 0 || r->smallest_lot() < smallest_lot)) smallest_lot = r->smallest_lot();
+    listed.insert(r->listed_venues().begin(), r->listed_venues().end());
+  }
+  if (absl::Status bad = CheckClusterOrder(order_, smallest_lot, listed, record_.dropped_size() == 0, *engine_); !bad.ok()) {
+    AbortAll();
+    return bad;
+  }
+  // The sums are noisy if any node noises its own: then the search ends at a bracket and the
+  // plan is fixed from exact (masked) totals, as on a cluster where every node noises. Fixing
+  // it from noisy totals could place more than the order.
+  noisy_ = c_.noisy_ || std::any_of(prepared_.begin(), prepared_.end(), [](const auto& r) { return r->noisy(); });
+  total_ = solver::GroupSummary();
+  total_.min_cost = std::numeric_limits<double>::infinity();
+  total_.max_cost = -total_.min_cost;
+  uint64_t capacity = 0;
+  uint128 total_cost = 0;
+  min_sizes_ = false;
+  for (const auto& r : prepared_) {
+    min_sizes_ = min_sizes_ || r->min_sizes();
+    capacity += r->capacity();
+    total_cost += FromWire(r->total_cost());
+    total_.min_cost = std::min(total_.min_cost, r->min_cost());
+    total_.max_cost = std::max(total_.max_cost, r->max_cost());
+  }
+  total_.capacity = static_cast<int64_t>(capacity);
+  total_.total_cost = FixedToCost(total_cost);
+  // No node has a usable venue (the marginal costs, sent in plain, bound none): the capacity
+  // is 0, whatever noise the nodes added to it (a noisy capacity above the order would send
+  // the search over no venue at all).
+  if (!std::isfinite(total_.min_cost)) total_.capacity = 0;
+  // What the venues of the cluster hold: within 0..2^61 units (a noisy total by the noise
+  // either side), its cost finite. Else some node answers wrongly (which, the masked sum
+  // cannot tell).
+  if (!(total_.capacity < kFarUnits && total_.capacity > (noisy_ ? -kFarUnits : -1)) || !std::isfinite(total_.total_cost)) {
+    AbortAll();
+    return absl::InternalError(absl::StrCat("route ", route_id_, ": the nodes' capacities add up to ", total_.capacity,
+                                            " units costing ", total_.total_cost, ": some node answers wrongly"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Run::Search() {
+  // The opening rounds, summed over the nodes' replies (each node answers them all, or its
+  // Prepare fails).
+  for (const auto& r : prepared_) {
+    if (r->opening_size() == static_cast<int>(opening_.size())) continue;
+    AbortAll();
+    return absl::InternalError(absl::StrCat("route ", route_id_, ": node ", r->node(), " answered ",
+                                            r->opening_size(), " of ", opening_.size(), " opening rounds"));
+  }
+  std::vector<std::pair<double, ClusterOracle::Summed>> opened;
+  for (size_t k = 0; k < opening_.size(); ++k) {
+    opened.push_back({opening_[k], ClusterOracle::Total(prepared_, [k](const auto& r) -> const EvaluateReply& {
+                        return r->opening(static_cast<int>(k));
+                      })});
+  }
+  oracle_.emplace(route_id_, live_, std::move(opened), total_.capacity, noisy_);
+  // Without noise every round also asks two λ the search may take next (docs/cluster.md);
+  // with noise each λ asked would spend privacy budget whether the search takes it or not.
+  solver::SearchOptions options;
+  options.approximate = noisy_;
+  options.opening = opening_;
+  options.lookahead = !noisy_;
+  options.finish = solver::SearchFinish::kStepAndBisect;
+  absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(*oracle_, total_, quantity_, options);
+  if (!found.ok()) {
+    if (oracle_->failed() >= live_.size()) return found.status();
+    EXO_RETURN_IF_ERROR(Drop(oracle_->failed(), found.status(), true));
+    restart_ = true;
+    return absl::OkStatus();
+  }
+  price_ = *std::move(found);
+  c_.KeepSums(SupplyKey(order_), oracle_->answers());
+  if (!std::isfinite(price_.lambda)) {
+    // No node has a usable venue (every group empty, the cluster's capacity 0 above): the
+    // search took "all there is" at the dearest marginal cost of none. Every node places
+    // nothing at any λ; the whole order is the route's shortfall, and no node keeps a plan of
+    // it. (Was: the search's answer reset, so that the tie split asked for the whole order
+    // out of a tie of 0 and every node refused it.)
+    price_.lambda = 0;
+  }
+  // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
+  tie_need_ = price_.takes_all ? 1 : quantity_ - price_.lo;
+  tie_total_ = price_.takes_all ? 1 : price_.hi - price_.lo;
+  pool_ = TIE_POOL_AT_LAMBDA;
+  // (Whenever some venue is usable: a noisy capacity can be 0, or below the order, with venues
+  // that hold more — "take all there is" then needs the exact totals as much as any λ.)
+  if (noisy_ && std::isfinite(total_.min_cost) && std::isfinite(total_.max_cost)) {
+    // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
+    // it never places more than the order, nor more than the venues offer at that price.
+    // The noisy search ends at the lower end of its bracket (or at a noisy λ*). From there,
+    // with exact (masked) totals — at most kMaxExactSteps releases in all — one step up over
+    // the next breakpoint (usually λ*), then bisections of what is left of the bracket by
+    // count of doubles, then steps again, until the venues offer the order's quantity. (With
+    // an impact term every lot is a breakpoint: steps alone closed only that many lots of
+    // the noise's gap.) The bracket's upper end is asked first: if the noise put it below
+    // λ*, the lower end moves there and the upper end as far again above.
+    absl::StatusOr<solver::LocalProblem::Response> exact = oracle_->EvaluateExact(price_.lambda);
+    double upper = price_.upper;
+    bool above = false;    // The exact totals at `upper` reach past the quantity: up_lo.
+    int64_t up_lo = 0;
+    int retained = 0;      // Illinois: which end the last interpolation kept (-1 lower, +1 upper).
+    double weight_lo = 1, weight_up = 1;
+    const double start = price_.lambda;
+    // With no upper end known above λ* and the venues still short of the order at λ, the
+    // next upper end at least doubles the distance from the start and goes half again past
+    // where the exact totals at the last two λ, extended in a line, reach the order (with an
+    // impact term the supply is nearly linear there). Doubling alone took ~16 releases from
+    // a noisy bracket 10^-5 wide to a λ* 0.3 away, and the releases ran out ~10^5 units short.
+    auto reach_past = [&](double before, int64_t before_hi) {
+      upper = price_.lambda + (price_.lambda - start);
+      if (exact.ok() && exact->hi > before_hi && price_.lambda > before) {
+        const double per_lambda = static_cast<double>(exact->hi - before_hi) / (price_.lambda - before);
+        upper = std::max(upper, price_.lambda + 1.5 * static_cast<double>(quantity_ - exact->hi) / per_lambda);
+      }
+    };
+    for (int step = 0; step < kMaxExactSteps && exact.ok() && exact->hi < quantity_; ++step) {
+      const int64_t lo_key = solver::internal::OrderedKey(price_.lambda);
+      const int64_t up_key = solver::internal::OrderedKey(upper);
+      if (step > 0 && upper > price_.lambda && solver::internal::DoublesApart(lo_key, up_key) > 1) {
+        double at_lambda = upper;
+        if (above) {
+          // Regula falsi on the exact totals at both ends (Illinois: an end kept twice in a
+          // row counts half), kept strictly inside the bracket, else the middle by count.
+          const double f_lo = weight_lo * static_cast<double>(quantity_ - exact->hi);
+          const double f_up = weight_up * static_cast<double>(up_lo - quantity_);
+          at_lambda = price_.lambda + (upper - price_.lambda) * (f_lo / (f_lo + f_up));
+          if (!(at_lambda > price_.lambda && at_lambda < upper)) {
+            at_lambda = solver::internal::FromOrderedKey(solver::internal::MidKey(lo_key, up_key));
+          }
+        }
+        absl::StatusOr<solver::LocalProblem::Response> at = oracle_->EvaluateExact(at_lambda);
+        if (!at.ok() || at->hi < quantity_ || at->lo <= quantity_) {
+          const double before = price_.lambda;
+          const int64_t before_hi = exact->hi;
+          price_.lambda = at_lambda;  // Below λ* (the finish goes on from there), or λ* itself.
+          exact = std::move(at);
+          if (!above) reach_past(before, before_hi);
+          weight_lo = 1;
+          weight_up = retained == -1 ? weight_up / 2 : 1;
+          retained = -1;
+        } else {
+          upper = at_lambda;
+          up_lo = at->lo;
+          weight_up = 1;
+          weight_lo = above && retained == 1 ? weight_lo / 2 : 1;
+          retained = above ? 1 : 0;
+          above = true;
+        }
+        continue;
+      }
+      absl::StatusOr<double> next = oracle_->NextBreakpoint(price_.lambda);
+      if (!next.ok()) {
+        exact = next.status();
+        break;
+      }
+      if (!std::isfinite(*next)) break;  // Everything is taken: the rest is shortfall.
+      const double before = price_.lambda;
+      const int64_t before_hi = exact->hi;
+      price_.lambda = *next;
+      exact = oracle_->EvaluateExact(price_.lambda);
+      // A step past the upper end, still short: that end was below λ* too.
+      if (!above && price_.lambda >= upper && exact.ok() && exact->hi < quantity_) reach_past(before, before_hi);
+    }
+    if (!exact.ok()) {
+      if (oracle_->failed() >= live_.size()) return exact.status();
+      EXO_RETURN_IF_ERROR(Drop(oracle_->failed(), exact.status(), true));
+      restart_ = true;
+      return absl::OkStatus();
+    }
+    price_.takes_all = false;
+    price_.lo = exact->lo;
+    price_.hi = exact->hi;
+    if (quantity_ < exact->lo) {  // Stopped above λ*: scale what lies below down to the order.
+      pool_ = TIE_POOL_BELOW_LAMBDA;
+      tie_need_ = quantity_;
+      tie_total_ = exact->lo;
+    } else {  // Within the tie, or short of the order (then take all there is at λ).
+      tie_total_ = exact->hi - exact->lo;
+      tie_need_ = std::min(quantity_ - exact->lo, tie_total_);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Run::SplitTies() {
+  SplitTiesRequest split;
+  split.set_pool(pool_);
+  split.set_route_id(route_id_);
+  split.set_lambda(price_.lambda);
+  split.set_tie_need(tie_need_);
+  split.set_tie_total(tie_total_);
+  auto split_all = [&] {
+    return AllOrDrop(FanOut(live_, [&split](size_t) -> const SplitTiesRequest& { return split; }));
+  };
+  // A node's spare lots are its venues' (a venue id, a lot of 1..2^53 units, 1..spare_cap
+  // lots): a node that names others is faulty, dropped as one that failed (restart).
+  auto drop_bad_spares = [&](const std::vector<SplitTiesReply>& replies) -> absl::Status {
+    for (size_t i = 0; i < replies.size(); ++i) {
+      for (const SpareLots& sp : replies[i].spare()) {
+        if (!sp.venue().empty() && sp.lot() >= 1 && sp.lot() <= kMaxUnits && sp.lots() >= 1 &&
+            sp.lots() <= split.spare_cap()) {
+          continue;
+        }
+        restart_ = true;
+        return Drop(i, absl::InternalError(absl::StrCat("node ", live_[i]->node_id(), " named spare lots of venue \"",
+                                                        sp.venue(), "\" (", sp.lots(), " lots of ", sp.lot(),
+                                                        " units, at most ", split.spare_cap(), " asked): refused")),
+                    true);
+      }
+    }
+    return absl::OkStatus();
+  };
+  // With at most one venue tied at λ* and one lot size over the cluster, the fraction alone
+  // places the whole tie (that venue takes tie_need, whole lots of it): no tie call then. The
+  // count of tied venues comes masked with every round; nodes that noise their sums do not
+  // release it, and a noisy search fixes its plan from exact totals (above) anyway.
+  int64_t lot_min = 0, lot_max = 0;  // Over the usable venues of every node.
+  for (const auto& r : prepared_) {
+    if (r->usable_lot_min() > 0 && (lot_min == 0 || r->usable_lot_min() < lot_min)) lot_min = r->usable_lot_min();
+    lot_max = std::max(lot_max, r->usable_lot_max());
+  }
+  const bool one_tie = !noisy_ && !price_.takes_all && pool_ == TIE_POOL_AT_LAMBDA && oracle_->tied_last() <= 1 &&
+                       lot_min > 0 && lot_min == lot_max && tie_need_ % lot_min == 0;
+  remainder_.assign(live_.size(), {});
+  if (!one_tie) {
+    // The first tie call also asks which tied venues could take one more lot (one at most
+    // each): that places the remainder whenever it needs no more than one lot per venue, which
+    // is always so with one lot size; otherwise a second call asks for up to `rest` lots each.
+    split.set_spare_cap(1);
+    uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
+    EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
+    if (restart_) return absl::OkStatus();
+    EXO_RETURN_IF_ERROR(drop_bad_spares(split_replies));
+    if (restart_) return absl::OkStatus();
+    for (const SplitTiesReply& r : split_replies) placed += r.placed();
+    const int64_t target = pool_ == TIE_POOL_BELOW_LAMBDA ? quantity_ : std::min(quantity_, price_.hi);
+    if (placed > static_cast<uint64_t>(target)) {
+      // The fraction places at most the target: more is a faulty node's (which, the masked sum cannot tell).
+      AbortAll();
+      return absl::InternalError(absl::StrCat("route ", route_id_, ": the nodes placed ", placed, " units of a tie of ",
+                                              target, ": some node answers wrongly"));
+    }
+    const int64_t rest = price_.takes_all ? 0 : target - static_cast<int64_t>(placed);
+    // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
+    // all of it found a place.
+    auto assign_remainder = [&](const std::vector<SplitTiesReply>& replies) {
+      struct Spare {
+        solver::SpareVenue venue;
+        size_t node;
+      };
+      std::vector<Spare> spare;
+      for (size_t i = 0; i < replies.size(); ++i) {
+        for (const SpareLots& s : replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
+      }
+      std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
+        return a.venue.venue < b.venue.venue;
+      });
+      std::vector<solver::SpareVenue> order_by_venue;
+      for (const Spare& s : spare) order_by_venue.push_back(s.venue);
+      std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
+      remainder_.assign(live_.size(), {});
+      int64_t given = 0;
+      for (size_t k = 0; k < spare.size(); ++k) {
+        if (lots[k] == 0) continue;
+        TieLots t;
+        t.set_venue(spare[k].venue.venue);
+        t.set_lots(lots[k]);
+        remainder_[spare[k].node].push_back(std::move(t));
+        given += lots[k] * spare[k].venue.lot;
+      }
+      return given == rest;
+    };
+    if (rest > 0 && !assign_remainder(split_replies)) {
+      split.set_spare_cap(rest);
+      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
+      if (restart_) return absl::OkStatus();
+      EXO_RETURN_IF_ERROR(drop_bad_spares(spare_replies));
+      if (restart_) return absl::OkStatus();
+      assign_remainder(spare_replies);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Run::CheckLimits() {
+  // The limits no sum can enforce — a venue's minimum child size, the order's venue limit —
+  // are checked on the split as the nodes would fix it: masked counts first, and only when a
+  // limit binds each node's candidate. The one to drop goes as Solve drops it on one node
+  // (docs/cluster.md), and the search starts again without it.
+  if (order_.max_venues() > 0 || min_sizes_) {
+    auto check_all = [&](LimitReveal reveal) {
+      return AllOrDrop(FanOut(live_, [&](size_t i) {
+        LimitsRequest check;
+        check.set_route_id(route_id_);
+        *check.mutable_fixed_dual() = FixedFor(i);
+        check.set_reveal(reveal);
+        return check;
+      }));
+    };
+    EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> counts, check_all(LIMIT_REVEAL_NONE));
+    if (restart_) return absl::OkStatus();
+    uint64_t used = 0, below_min = 0;
+    for (const LimitsReply& r : counts) {
+      used += r.used();
+      below_min += r.below_min();
+    }
+    const LimitReveal reveal = below_min > 0                                            ? LIMIT_REVEAL_BELOW_MIN
+                               : order_.max_venues() > 0 && used > order_.max_venues() ? LIMIT_REVEAL_SMALLEST
+                                                                                     : LIMIT_REVEAL_NONE;
+    if (reveal != LIMIT_REVEAL_NONE) {
+      EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> candidates, check_all(reveal));
+      if (restart_) return absl::OkStatus();
+      const VenueShare* pick = nullptr;  // Smallest share; ties: the higher venue id goes.
+      for (const LimitsReply& r : candidates) {
+        if (!r.has_candidate()) continue;
+        const VenueShare& c = r.candidate();
+        if (pick == nullptr || c.quantity() < pick->quantity() ||
+            (c.quantity() == pick->quantity() && c.venue() > pick->venue())) {
+          pick = &c;
+        }
+      }
+      if (pick == nullptr) {
+        AbortAll();
+        return absl::InternalError(absl::StrCat("route ", route_id_, ": a venue limit binds but no node named a venue to drop"));
+      }
+      VenueExclusion* x = record_.add_venues_dropped();
+      x->set_venue(pick->venue());
+      x->set_reason(pick->reason());
+      restart_ = true;
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+RouteResponse Coordinator::Run::Execute() {
+  // Every node fixes its own share at λ* and records it under the route id.
+  record_.set_rounds(price_.rounds);
+  for (NodeLink* l : live_) record_.add_nodes(l->node_id());
+  std::sort(record_.mutable_nodes()->begin(), record_.mutable_nodes()->end());
+  RouteResponse response;
+  ClusterRouteSummary* summary = response.mutable_cluster();
+  summary->set_lambda(price_.lambda);
+  int64_t given = 0;
+  std::vector<ExecuteRequest> execs(live_.size());
+  for (size_t i = 0; i < live_.size(); ++i) {
+    ExecuteRequest& exec = execs[i];
+    exec.set_route_id(route_id_);
+    FixedDual* f = exec.mutable_fixed_dual();
+    *f = FixedFor(i);
+    *f->mutable_route() = record_;
+    if (live_[i]->node_id() == c_.node_id_) {
+      for (double l : price_.trajectory) f->mutable_route()->add_lambda_trajectory(l);
+    }
+  }
+  // Every node records its share at once (each one's durable write is its own).
+  auto executed = FanOut(live_, [&execs](size_t i) -> const ExecuteRequest& { return execs[i]; });
+  for (size_t i = 0; i < live_.size(); ++i) {
+    absl::StatusOr<ExecuteReply>& r = executed[i];
+    NodeShare* share = summary->add_shares();
+    share->set_node(live_[i]->node_id());
+    if (!r.ok()) {
+      // Other nodes may already act on their shares: this one's becomes shortfall, reported.
+      LogWarning("route %s: node %s failed to take its share: %s", route_id_, live_[i]->node_id(),
+                 r.status().ToString());
+      NodeDropped* d = record_.add_dropped();
+      d->set_node(live_[i]->node_id());
+      d->set_reason(absl::StrCat("failed to take its share: ", r.status().message()));
+      c_.RecordLeftOut(d->node(), route_id_, d->reason());
+      continue;
+    }
+    share->set_plan_id(r->plan_id());
+    if (r->quantity() < 0 || r->quantity() > quantity_ - given) {
+      // The shares the coordinator fixed add up to at most the order: a node that says it took
+      // more (or less than nothing) is faulty. Its plan, if any, is named; its share is not counted.
+      const std::string why = absl::StrCat("answered that it took ", r->quantity(), " units, not within 0..",
+                                           quantity_ - given, " (what the order has left): not counted");
+      LogWarning("route %s: node %s %s", route_id_, live_[i]->node_id(), why);
+      NodeDropped* d = record_.add_dropped();
+      d->set_node(live_[i]->node_id());
+      d->set_reason(why);
+      c_.RecordLeftOut(d->node(), route_id_, d->reason());
+      continue;
+    }
+    c_.RecordTookPart(live_[i]->node_id());
+    share->set_quantity(r->quantity());
+    given += r->quantity();
+  }
+  std::sort(summary->mutable_shares()->begin(), summary->mutable_shares()->end(),
+            [](const NodeShare& a, const NodeShare& b) { return a.node() < b.node(); });
+  summary->set_shortfall(quantity_ - given);
+  *summary->mutable_route() = record_;
+  if (absl::StatusOr<Plan> own = engine_->GetPlan(route_id_); own.ok()) *response.mutable_plan() = *own;
+  Coordinator::Answered& kept = c_.answered_[route_id_] = Answered{order_, mode_, response};
+  kept.response.clear_plan();  // A retry is answered with the plan as it is then.
+  c_.answered_order_.push_back(route_id_);
+  if (c_.answered_order_.size() > kRemembered) {
+    c_.answered_.erase(c_.answered_order_.front());
+    c_.answered_order_.pop_front();
+  }
+  return response;
+}
+
 absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
                                                  RouterEngine* engine) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -659,578 +1301,22 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // This node's risk limits on the whole order, before any node is asked (each node takes its
   // share without checking it again). Routes are one at a time here: none can slip in between.
   EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode));
-  const int64_t quantity = order.quantity();
-  std::vector<NodeLink*> live;
-  for (auto& l : links_) live.push_back(l.get());
-  ClusterRoute record;
-  record.set_route_id(route_id);
-  record.set_coordinator(node_id_);
-  record.set_order_quantity(quantity);
-  auto abort_all = [&] {
-    for (NodeLink* l : live) AbortOn(l, route_id);
-  };
-  // Leaves node `i` out of the route, or fails the route, per policy.
-  auto drop = [&](size_t i, const absl::Status& why, bool failure) -> absl::Status {
-    NodeDropped* d = record.add_dropped();
-    d->set_node(live[i]->node_id());
-    d->set_reason(std::string(why.message()));
-    RecordLeftOut(d->node(), route_id, d->reason());
-    AbortOn(live[i], route_id);
-    if (failure) LogWarning("route %s: dropping node %s: %s", route_id, live[i]->node_id(), why.ToString());
-    live.erase(live.begin() + static_cast<long>(i));
-    if (absl::IsResourceExhausted(why) && on_exhausted_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
-      abort_all();
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "route ", route_id, ": ", why.message(), " (cluster.privacy.on_exhausted = FAIL_ROUTE)"));
-    }
-    if (failure && !absl::IsResourceExhausted(why) && policy_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
-      abort_all();
-      return absl::UnavailableError(absl::StrCat("route ", route_id, ": ", why.message(),
-                                                 " (cluster.on_node_failure = FAIL_ROUTE)"));
-    }
-    return absl::OkStatus();
-  };
-
-  // An urgency band is over the best price of every node's venues, an arrival band over their
-  // mid: each node names its best prices (BestPrice, in plain) and every node cuts its venues at
-  // the limits taken from them, as one node over all the venues would. Fixed once per route: a
-  // node dropped later does not move them (as one node's band stays when a venue is dropped for
-  // a limit).
-  const uint32_t band = UrgencyBandBps(engine->config().routing(), order.urgency());
-  if (band > 0 || order.arrival_band_bps() > 0) {
-    const BestPrices named = AskBestPrices(live, route_id, order, mode);
-    for (size_t i = 0, k = 0; k < named.why.size(); ++k) {
-      if (named.why[k].ok()) {
-        ++i;
-        continue;
-      }
-      EXO_RETURN_IF_ERROR(drop(i, named.why[k], named.failed[k]));
-    }
-    const bool buy = order.side() == SIDE_BUY;
-    std::optional<int64_t> limit;
-    if (order.has_limit_price()) limit = order.limit_price();
-    if (order.arrival_band_bps() > 0) {
-      // Nothing is walked unprotected: without a two-sided market there is no mid to fix it at.
-      if (named.best_bid == 0 || named.best_ask == 0) {
-        abort_all();
-        return absl::FailedPreconditionError(absl::StrCat(
-            "order.arrival_band_bps: no two-sided market over the cluster's venues to fix the arrival mid from "
-            "(best bid ", named.best_bid, ", best ask ", named.best_ask, "); route again when there is one"));
-      }
-      const int64_t mid = MulDivRound(static_cast<__int128>(named.best_bid) + named.best_ask, 1, 2);
-      limit = solver::PriceBandLimit(mid, order.arrival_band_bps(), buy, limit);
-      record.set_arrival_limit(*limit);
-    }
-    // The urgency band from the best price, when that lies within the arrival limit (one node
-    // has no usable venue otherwise, and so no band).
-    if (band > 0) record.set_band_bps(band);
-    if (band > 0 && named.best > 0 && solver::TighterLimit(named.best, limit, buy) == named.best) {
-      record.set_band_limit(solver::PriceBandLimit(named.best, band, buy, limit));
-    }
-  }
-
-  solver::DualPrice price;
-  int64_t tie_need = 0, tie_total = 0;
-  TiePool pool = TIE_POOL_AT_LAMBDA;
-  std::vector<std::vector<TieLots>> remainder;
-  // Node i's share as the coordinator fixes it (without the route's record).
-  auto fixed_for = [&](size_t i) {
-    FixedDual f;
-    f.set_lambda(price.lambda);
-    f.set_tie_need(tie_need);
-    f.set_tie_total(tie_total);
-    f.set_pool(pool);
-    for (const TieLots& t : remainder[i]) *f.add_remainder() = t;
-    return f;
-  };
+  Run run(this, order, mode, engine);
+  EXO_RETURN_IF_ERROR(run.FixBands());
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
-  bool refresh_keys = false;
   for (uint32_t attempt = 0;; ++attempt) {
-    // Node failures restart at most a few times; each venue a limit drops restarts once more.
-    const size_t max_attempts = 2 * links_.size() + 2 + static_cast<size_t>(record.venues_dropped_size());
-    if (attempt > max_attempts) return absl::InternalError("cluster route did not converge");
-    PrepareRequest prep;
-    prep.set_route_id(route_id);
-    *prep.mutable_order() = order;
-    prep.set_mode(mode);
-    prep.set_attempt(attempt);
-    prep.set_refresh_keys(refresh_keys);
-    prep.set_protocol(ClusterNode::kPeerProtocol);
-    prep.set_band_limit(record.band_limit());
-    prep.set_arrival_limit(record.arrival_limit());
-    *prep.mutable_excluded() = record.venues_dropped();
-    std::vector<std::string> ids;
-    for (NodeLink* l : live) ids.push_back(l->node_id());
-    std::sort(ids.begin(), ids.end());
-    for (const std::string& id : ids) prep.add_participants(id);
-    // The search's opening λ, asked with Prepare (round trips saved): the cluster's summary is
-    // not known yet, but the sums of this coordinator's recent searches of the symbol and side
-    // are — cluster totals the nodes already released, so λ made of them disclose nothing new.
-    const std::vector<double> opening = Opening(RecentSums(SupplyKey(order)), quantity);
-    for (double l : opening) prep.add_opening(l);
-    bool restart = false;
-    auto prepared = FanOut(live, [&prep](size_t) -> const PrepareRequest& { return prep; });
-    for (size_t i = 0, k = 0; k < prepared.size() && !restart; ++k) {
-      absl::StatusOr<PrepareReply>& r = prepared[k];
-      absl::Status why = r.ok() ? Incompatible(*r, live[i]->node_id(), order.symbol(), *engine) : r.status();
-      if (why.ok()) why = MalformedSummary(*r, live[i]->node_id());
-      if (!why.ok()) {
-        // A node that cannot take part changes the participants, and the others' masks no
-        // longer cancel: start again without it. (A node whose venues are all unusable stays
-        // a participant: it answers masked zeros.) One that answered but is incompatible is
-        // a failure, as one that did not answer is.
-        EXO_RETURN_IF_ERROR(drop(i, why, r.ok() || !TakesNoPart(why)));
-        restart = true;
-        continue;
-      }
-      ++i;
-    }
-    if (live.empty()) {
-      std::string why;
-      for (const auto& d : record.dropped()) absl::StrAppend(&why, why.empty() ? "" : "; ", d.node(), ": ", d.reason());
-      return absl::FailedPreconditionError(absl::StrCat("no node can route ", order.symbol(), ": ", why));
-    }
-    if (restart) continue;
-    // A route id is a plan id on every node: one that some node has already is taken.
-    for (const auto& r : prepared) {
-      if (!r->has_plan()) continue;
-      abort_all();
-      return absl::AlreadyExistsError(
-          absl::StrCat("order.id: plan \"", route_id, "\" already exists on node ", r->node()));
-    }
-    // A participant the others cannot reach for its key is left out too (it is down, or cut
-    // off from them), and the route starts again without it.
-    for (const auto& r : prepared) {
-      for (const NodeUnreachable& u : r->unreachable()) {
-        auto it = std::find_if(live.begin(), live.end(), [&](NodeLink* l) { return l->node_id() == u.node(); });
-        if (it == live.end()) continue;
-        EXO_RETURN_IF_ERROR(drop(static_cast<size_t>(it - live.begin()),
-                                 absl::UnavailableError(absl::StrCat("unreachable from ", r->node(), ": ", u.reason())),
-                                 true));
-        restart = true;
-      }
-    }
-    if (restart) continue;
-    // Every node must have masked with the keys the others actually hold, else the masks would
-    // not cancel: on a mismatch (a peer restarted with a new key) fetch keys again.
-    std::map<std::string, std::string> fingerprints;
-    for (const auto& r : prepared) fingerprints[r->node()] = r->key_fingerprint();
-    bool keys_agree = true;
-    for (const auto& r : prepared) {
-      for (const KeyUse& u : r->keys_used()) keys_agree = keys_agree && fingerprints[u.node()] == u.fingerprint();
-    }
-    if (!keys_agree) {
-      if (refresh_keys) return absl::UnavailableError("cluster nodes disagree on their mask keys");
-      refresh_keys = true;
-      continue;
-    }
-    // The order as one node would check it, over the whole cluster's venues: the quantity a
-    // multiple of the smallest lot it may use, every venue it names somebody's.
-    int64_t smallest_lot = 0;
-    std::set<std::string> listed;
-    for (const auto& r : prepared) {
-      if (r->smallest_lot() > 0 && (smallest_lot == 0 || r->smallest_lot() < smallest_lot)) smallest_lot = r->smallest_lot();
-      listed.insert(r->listed_venues().begin(), r->listed_venues().end());
-    }
-    if (absl::Status bad = CheckClusterOrder(order, smallest_lot, listed, record.dropped_size() == 0, *engine); !bad.ok()) {
-      abort_all();
-      return bad;
-    }
-    // The sums are noisy if any node noises its own: then the search ends at a bracket and the
-    // plan is fixed from exact (masked) totals, as on a cluster where every node noises. Fixing
-    // it from noisy totals could place more than the order.
-    const bool noisy = noisy_ || std::any_of(prepared.begin(), prepared.end(), [](const auto& r) { return r->noisy(); });
-    solver::GroupSummary total;
-    total.min_cost = std::numeric_limits<double>::infinity();
-    total.max_cost = -total.min_cost;
-    uint64_t capacity = 0;
-    uint128 total_cost = 0;
-    bool min_sizes = false;
-    for (const auto& r : prepared) {
-      min_sizes = min_sizes || r->min_sizes();
-      capacity += r->capacity();
-      total_cost += FromWire(r->total_cost());
-      total.min_cost = std::min(total.min_cost, r->min_cost());
-      total.max_cost = std::max(total.max_cost, r->max_cost());
-    }
-    total.capacity = static_cast<int64_t>(capacity);
-    total.total_cost = FixedToCost(total_cost);
-    // No node has a usable venue (the marginal costs, sent in plain, bound none): the capacity
-    // is 0, whatever noise the nodes added to it (a noisy capacity above the order would send
-    // the search over no venue at all).
-    if (!std::isfinite(total.min_cost)) total.capacity = 0;
-    // What the venues of the cluster hold: within 0..2^61 units (a noisy total by the noise
-    // either side), its cost finite. Else some node answers wrongly (which, the masked sum
-    // cannot tell).
-    if (!(total.capacity < kFarUnits && total.capacity > (noisy ? -kFarUnits : -1)) || !std::isfinite(total.total_cost)) {
-      abort_all();
-      return absl::InternalError(absl::StrCat("route ", route_id, ": the nodes' capacities add up to ", total.capacity,
-                                              " units costing ", total.total_cost, ": some node answers wrongly"));
-    }
-    // The opening rounds, summed over the nodes' replies (each node answers them all, or its
-    // Prepare fails).
-    for (const auto& r : prepared) {
-      if (r->opening_size() == static_cast<int>(opening.size())) continue;
-      abort_all();
-      return absl::InternalError(absl::StrCat("route ", route_id, ": node ", r->node(), " answered ",
-                                              r->opening_size(), " of ", opening.size(), " opening rounds"));
-    }
-    std::vector<std::pair<double, ClusterOracle::Summed>> opened;
-    for (size_t k = 0; k < opening.size(); ++k) {
-      opened.push_back({opening[k], ClusterOracle::Total(prepared, [k](const auto& r) -> const EvaluateReply& {
-                          return r->opening(static_cast<int>(k));
-                        })});
-    }
-    ClusterOracle oracle(route_id, live, std::move(opened), total.capacity, noisy);
-    // Without noise every round also asks two λ the search may take next (docs/cluster.md);
-    // with noise each λ asked would spend privacy budget whether the search takes it or not.
-    solver::SearchOptions options;
-    options.approximate = noisy;
-    options.opening = opening;
-    options.lookahead = !noisy;
-    options.finish = solver::SearchFinish::kStepAndBisect;
-    absl::StatusOr<solver::DualPrice> found = solver::FindDualPrice(oracle, total, quantity, options);
-    if (!found.ok()) {
-      if (oracle.failed() >= live.size()) return found.status();
-      EXO_RETURN_IF_ERROR(drop(oracle.failed(), found.status(), true));
-      continue;
-    }
-    price = *std::move(found);
-    KeepSums(SupplyKey(order), oracle.answers());
-    if (!std::isfinite(price.lambda)) {
-      // No node has a usable venue (every group empty, the cluster's capacity 0 above): the
-      // search took "all there is" at the dearest marginal cost of none. Every node places
-      // nothing at any λ; the whole order is the route's shortfall, and no node keeps a plan of
-      // it. (Was: the search's answer reset, so that the tie split asked for the whole order
-      // out of a tie of 0 and every node refused it.)
-      price.lambda = 0;
-    }
-    // The tie at λ*: one fraction for every node, then the remainder lot by lot by venue id.
-    tie_need = price.takes_all ? 1 : quantity - price.lo;
-    tie_total = price.takes_all ? 1 : price.hi - price.lo;
-    pool = TIE_POOL_AT_LAMBDA;
-    // (Whenever some venue is usable: a noisy capacity can be 0, or below the order, with venues
-    // that hold more — "take all there is" then needs the exact totals as much as any λ.)
-    if (noisy && std::isfinite(total.min_cost) && std::isfinite(total.max_cost)) {
-      // The search saw noisy sums: fix the plan from the exact (masked) totals at its λ, so that
-      // it never places more than the order, nor more than the venues offer at that price.
-      // The noisy search ends at the lower end of its bracket (or at a noisy λ*). From there,
-      // with exact (masked) totals — at most kMaxExactSteps releases in all — one step up over
-      // the next breakpoint (usually λ*), then bisections of what is left of the bracket by
-      // count of doubles, then steps again, until the venues offer the order's quantity. (With
-      // an impact term every lot is a breakpoint: steps alone closed only that many lots of
-      // the noise's gap.) The bracket's upper end is asked first: if the noise put it below
-      // λ*, the lower end moves there and the upper end as far again above.
-      absl::StatusOr<solver::LocalProblem::Response> exact = oracle.EvaluateExact(price.lambda);
-      double upper = price.upper;
-      bool above = false;    // The exact totals at `upper` reach past the quantity: up_lo.
-      int64_t up_lo = 0;
-      int retained = 0;      // Illinois: which end the last interpolation kept (-1 lower, +1 upper).
-      double weight_lo = 1, weight_up = 1;
-      const double start = price.lambda;
-      // With no upper end known above λ* and the venues still short of the order at λ, the
-      // next upper end at least doubles the distance from the start and goes half again past
-      // where the exact totals at the last two λ, extended in a line, reach the order (with an
-      // impact term the supply is nearly linear there). Doubling alone took ~16 releases from
-      // a noisy bracket 10^-5 wide to a λ* 0.3 away, and the releases ran out ~10^5 units short.
-      auto reach_past = [&](double before, int64_t before_hi) {
-        upper = price.lambda + (price.lambda - start);
-        if (exact.ok() && exact->hi > before_hi && price.lambda > before) {
-          const double per_lambda = static_cast<double>(exact->hi - before_hi) / (price.lambda - before);
-          upper = std::max(upper, price.lambda + 1.5 * static_cast<double>(quantity - exact->hi) / per_lambda);
-        }
-      };
-      for (int step = 0; step < kMaxExactSteps && exact.ok() && exact->hi < quantity; ++step) {
-        const int64_t lo_key = solver::internal::OrderedKey(price.lambda);
-        const int64_t up_key = solver::internal::OrderedKey(upper);
-        if (step > 0 && upper > price.lambda && solver::internal::DoublesApart(lo_key, up_key) > 1) {
-          double at_lambda = upper;
-          if (above) {
-            // Regula falsi on the exact totals at both ends (Illinois: an end kept twice in a
-            // row counts half), kept strictly inside the bracket, else the middle by count.
-            const double f_lo = weight_lo * static_cast<double>(quantity - exact->hi);
-            const double f_up = weight_up * static_cast<double>(up_lo - quantity);
-            at_lambda = price.lambda + (upper - price.lambda) * (f_lo / (f_lo + f_up));
-            if (!(at_lambda > price.lambda && at_lambda < upper)) {
-              at_lambda = solver::internal::FromOrderedKey(solver::internal::MidKey(lo_key, up_key));
-            }
-          }
-          absl::StatusOr<solver::LocalProblem::Response> at = oracle.EvaluateExact(at_lambda);
-          if (!at.ok() || at->hi < quantity || at->lo <= quantity) {
-            const double before = price.lambda;
-            const int64_t before_hi = exact->hi;
-            price.lambda = at_lambda;  // Below λ* (the finish goes on from there), or λ* itself.
-            exact = std::move(at);
-            if (!above) reach_past(before, before_hi);
-            weight_lo = 1;
-            weight_up = retained == -1 ? weight_up / 2 : 1;
-            retained = -1;
-          } else {
-            upper = at_lambda;
-            up_lo = at->lo;
-            weight_up = 1;
-            weight_lo = above && retained == 1 ? weight_lo / 2 : 1;
-            retained = above ? 1 : 0;
-            above = true;
-          }
-          continue;
-        }
-        absl::StatusOr<double> next = oracle.NextBreakpoint(price.lambda);
-        if (!next.ok()) {
-          exact = next.status();
-          break;
-        }
-        if (!std::isfinite(*next)) break;  // Everything is taken: the rest is shortfall.
-        const double before = price.lambda;
-        const int64_t before_hi = exact->hi;
-        price.lambda = *next;
-        exact = oracle.EvaluateExact(price.lambda);
-        // A step past the upper end, still short: that end was below λ* too.
-        if (!above && price.lambda >= upper && exact.ok() && exact->hi < quantity) reach_past(before, before_hi);
-      }
-      if (!exact.ok()) {
-        if (oracle.failed() >= live.size()) return exact.status();
-        EXO_RETURN_IF_ERROR(drop(oracle.failed(), exact.status(), true));
-        continue;
-      }
-      price.takes_all = false;
-      price.lo = exact->lo;
-      price.hi = exact->hi;
-      if (quantity < exact->lo) {  // Stopped above λ*: scale what lies below down to the order.
-        pool = TIE_POOL_BELOW_LAMBDA;
-        tie_need = quantity;
-        tie_total = exact->lo;
-      } else {  // Within the tie, or short of the order (then take all there is at λ).
-        tie_total = exact->hi - exact->lo;
-        tie_need = std::min(quantity - exact->lo, tie_total);
-      }
-    }
-    SplitTiesRequest split;
-    split.set_pool(pool);
-    split.set_route_id(route_id);
-    split.set_lambda(price.lambda);
-    split.set_tie_need(tie_need);
-    split.set_tie_total(tie_total);
-    // Every node's reply of a fan-out; if a node failed, it is dropped and the route starts
-    // again (restart set, the replies then incomplete), or the route fails, per policy.
-    auto all_or_drop = [&](auto replies) {
-      using Reply = typename decltype(replies)::value_type::value_type;
-      absl::StatusOr<std::vector<Reply>> out = std::vector<Reply>();
-      for (size_t i = 0; i < replies.size(); ++i) {
-        if (!replies[i].ok()) {
-          if (absl::Status s = drop(i, replies[i].status(), true); !s.ok()) out = s;
-          restart = true;
-          break;
-        }
-        out->push_back(*std::move(replies[i]));
-      }
-      return out;
-    };
-    auto split_all = [&] {
-      return all_or_drop(FanOut(live, [&split](size_t) -> const SplitTiesRequest& { return split; }));
-    };
-    // A node's spare lots are its venues' (a venue id, a lot of 1..2^53 units, 1..spare_cap
-    // lots): a node that names others is faulty, dropped as one that failed (restart).
-    auto drop_bad_spares = [&](const std::vector<SplitTiesReply>& replies) -> absl::Status {
-      for (size_t i = 0; i < replies.size(); ++i) {
-        for (const SpareLots& sp : replies[i].spare()) {
-          if (!sp.venue().empty() && sp.lot() >= 1 && sp.lot() <= kMaxUnits && sp.lots() >= 1 &&
-              sp.lots() <= split.spare_cap()) {
-            continue;
-          }
-          restart = true;
-          return drop(i, absl::InternalError(absl::StrCat("node ", live[i]->node_id(), " named spare lots of venue \"",
-                                                          sp.venue(), "\" (", sp.lots(), " lots of ", sp.lot(),
-                                                          " units, at most ", split.spare_cap(), " asked): refused")),
-                      true);
-        }
-      }
-      return absl::OkStatus();
-    };
-    // With at most one venue tied at λ* and one lot size over the cluster, the fraction alone
-    // places the whole tie (that venue takes tie_need, whole lots of it): no tie call then. The
-    // count of tied venues comes masked with every round; nodes that noise their sums do not
-    // release it, and a noisy search fixes its plan from exact totals (above) anyway.
-    int64_t lot_min = 0, lot_max = 0;  // Over the usable venues of every node.
-    for (const auto& r : prepared) {
-      if (r->usable_lot_min() > 0 && (lot_min == 0 || r->usable_lot_min() < lot_min)) lot_min = r->usable_lot_min();
-      lot_max = std::max(lot_max, r->usable_lot_max());
-    }
-    const bool one_tie = !noisy && !price.takes_all && pool == TIE_POOL_AT_LAMBDA && oracle.tied_last() <= 1 &&
-                         lot_min > 0 && lot_min == lot_max && tie_need % lot_min == 0;
-    remainder.assign(live.size(), {});
-    if (!one_tie) {
-      // The first tie call also asks which tied venues could take one more lot (one at most
-      // each): that places the remainder whenever it needs no more than one lot per venue, which
-      // is always so with one lot size; otherwise a second call asks for up to `rest` lots each.
-      split.set_spare_cap(1);
-      uint64_t placed = 0;  // Masked replies: only the sum is meaningful.
-      EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> split_replies, split_all());
-      if (restart) continue;
-      EXO_RETURN_IF_ERROR(drop_bad_spares(split_replies));
-      if (restart) continue;
-      for (const SplitTiesReply& r : split_replies) placed += r.placed();
-      const int64_t target = pool == TIE_POOL_BELOW_LAMBDA ? quantity : std::min(quantity, price.hi);
-      if (placed > static_cast<uint64_t>(target)) {
-        // The fraction places at most the target: more is a faulty node's (which, the masked sum cannot tell).
-        abort_all();
-        return absl::InternalError(absl::StrCat("route ", route_id, ": the nodes placed ", placed, " units of a tie of ",
-                                                target, ": some node answers wrongly"));
-      }
-      const int64_t rest = price.takes_all ? 0 : target - static_cast<int64_t>(placed);
-      // The remainder lot by lot in venue-id order over the spare lots the nodes named; true when
-      // all of it found a place.
-      auto assign_remainder = [&](const std::vector<SplitTiesReply>& replies) {
-        struct Spare {
-          solver::SpareVenue venue;
-          size_t node;
-        };
-        std::vector<Spare> spare;
-        for (size_t i = 0; i < replies.size(); ++i) {
-          for (const SpareLots& s : replies[i].spare()) spare.push_back({{s.venue(), s.lot(), s.lots()}, i});
-        }
-        std::stable_sort(spare.begin(), spare.end(), [](const Spare& a, const Spare& b) {
-          return a.venue.venue < b.venue.venue;
-        });
-        std::vector<solver::SpareVenue> order_by_venue;
-        for (const Spare& s : spare) order_by_venue.push_back(s.venue);
-        std::vector<int64_t> lots = solver::AssignRemainder(order_by_venue, rest);
-        remainder.assign(live.size(), {});
-        int64_t given = 0;
-        for (size_t k = 0; k < spare.size(); ++k) {
-          if (lots[k] == 0) continue;
-          TieLots t;
-          t.set_venue(spare[k].venue.venue);
-          t.set_lots(lots[k]);
-          remainder[spare[k].node].push_back(std::move(t));
-          given += lots[k] * spare[k].venue.lot;
-        }
-        return given == rest;
-      };
-      if (rest > 0 && !assign_remainder(split_replies)) {
-        split.set_spare_cap(rest);
-        EXO_ASSIGN_OR_RETURN(std::vector<SplitTiesReply> spare_replies, split_all());
-        if (restart) continue;
-        EXO_RETURN_IF_ERROR(drop_bad_spares(spare_replies));
-        if (restart) continue;
-        assign_remainder(spare_replies);
-      }
-    }
-    // The limits no sum can enforce — a venue's minimum child size, the order's venue limit —
-    // are checked on the split as the nodes would fix it: masked counts first, and only when a
-    // limit binds each node's candidate. The one to drop goes as Solve drops it on one node
-    // (docs/cluster.md), and the search starts again without it.
-    if (order.max_venues() > 0 || min_sizes) {
-      auto check_all = [&](LimitReveal reveal) {
-        return all_or_drop(FanOut(live, [&](size_t i) {
-          LimitsRequest check;
-          check.set_route_id(route_id);
-          *check.mutable_fixed_dual() = fixed_for(i);
-          check.set_reveal(reveal);
-          return check;
-        }));
-      };
-      EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> counts, check_all(LIMIT_REVEAL_NONE));
-      if (restart) continue;
-      uint64_t used = 0, below_min = 0;
-      for (const LimitsReply& r : counts) {
-        used += r.used();
-        below_min += r.below_min();
-      }
-      const LimitReveal reveal = below_min > 0                                            ? LIMIT_REVEAL_BELOW_MIN
-                                 : order.max_venues() > 0 && used > order.max_venues() ? LIMIT_REVEAL_SMALLEST
-                                                                                       : LIMIT_REVEAL_NONE;
-      if (reveal != LIMIT_REVEAL_NONE) {
-        EXO_ASSIGN_OR_RETURN(std::vector<LimitsReply> candidates, check_all(reveal));
-        if (restart) continue;
-        const VenueShare* pick = nullptr;  // Smallest share; ties: the higher venue id goes.
-        for (const LimitsReply& r : candidates) {
-          if (!r.has_candidate()) continue;
-          const VenueShare& c = r.candidate();
-          if (pick == nullptr || c.quantity() < pick->quantity() ||
-              (c.quantity() == pick->quantity() && c.venue() > pick->venue())) {
-            pick = &c;
-          }
-        }
-        if (pick == nullptr) {
-          abort_all();
-          return absl::InternalError(absl::StrCat("route ", route_id, ": a venue limit binds but no node named a venue to drop"));
-        }
-        VenueExclusion* x = record.add_venues_dropped();
-        x->set_venue(pick->venue());
-        x->set_reason(pick->reason());
-        continue;
-      }
-    }
-    break;
+    if (attempt > run.max_attempts()) return absl::InternalError("cluster route did not converge");
+    EXO_RETURN_IF_ERROR(run.Prepare(attempt));
+    if (run.restart()) continue;
+    EXO_RETURN_IF_ERROR(run.Search());
+    if (run.restart()) continue;
+    EXO_RETURN_IF_ERROR(run.SplitTies());
+    if (run.restart()) continue;
+    EXO_RETURN_IF_ERROR(run.CheckLimits());
+    if (run.restart()) continue;
+    return run.Execute();
   }
-
-  // Every node fixes its own share at λ* and records it under the route id.
-  record.set_rounds(price.rounds);
-  for (NodeLink* l : live) record.add_nodes(l->node_id());
-  std::sort(record.mutable_nodes()->begin(), record.mutable_nodes()->end());
-  RouteResponse response;
-  ClusterRouteSummary* summary = response.mutable_cluster();
-  summary->set_lambda(price.lambda);
-  int64_t given = 0;
-  std::vector<ExecuteRequest> execs(live.size());
-  for (size_t i = 0; i < live.size(); ++i) {
-    ExecuteRequest& exec = execs[i];
-    exec.set_route_id(route_id);
-    FixedDual* f = exec.mutable_fixed_dual();
-    *f = fixed_for(i);
-    *f->mutable_route() = record;
-    if (live[i]->node_id() == node_id_) {
-      for (double l : price.trajectory) f->mutable_route()->add_lambda_trajectory(l);
-    }
-  }
-  // Every node records its share at once (each one's durable write is its own).
-  auto executed = FanOut(live, [&execs](size_t i) -> const ExecuteRequest& { return execs[i]; });
-  for (size_t i = 0; i < live.size(); ++i) {
-    absl::StatusOr<ExecuteReply>& r = executed[i];
-    NodeShare* share = summary->add_shares();
-    share->set_node(live[i]->node_id());
-    if (!r.ok()) {
-      // Other nodes may already act on their shares: this one's becomes shortfall, reported.
-      LogWarning("route %s: node %s failed to take its share: %s", route_id, live[i]->node_id(),
-                 r.status().ToString());
-      NodeDropped* d = record.add_dropped();
-      d->set_node(live[i]->node_id());
-      d->set_reason(absl::StrCat("failed to take its share: ", r.status().message()));
-      RecordLeftOut(d->node(), route_id, d->reason());
-      continue;
-    }
-    share->set_plan_id(r->plan_id());
-    if (r->quantity() < 0 || r->quantity() > quantity - given) {
-      // The shares the coordinator fixed add up to at most the order: a node that says it took
-      // more (or less than nothing) is faulty. Its plan, if any, is named; its share is not counted.
-      const std::string why = absl::StrCat("answered that it took ", r->quantity(), " units, not within 0..",
-                                           quantity - given, " (what the order has left): not counted");
-      LogWarning("route %s: node %s %s", route_id, live[i]->node_id(), why);
-      NodeDropped* d = record.add_dropped();
-      d->set_node(live[i]->node_id());
-      d->set_reason(why);
-      RecordLeftOut(d->node(), route_id, d->reason());
-      continue;
-    }
-    RecordTookPart(live[i]->node_id());
-    share->set_quantity(r->quantity());
-    given += r->quantity();
-  }
-  std::sort(summary->mutable_shares()->begin(), summary->mutable_shares()->end(),
-            [](const NodeShare& a, const NodeShare& b) { return a.node() < b.node(); });
-  summary->set_shortfall(quantity - given);
-  *summary->mutable_route() = record;
-  if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *response.mutable_plan() = *own;
-  Answered& kept = answered_[route_id] = Answered{order, mode, response};
-  kept.response.clear_plan();  // A retry is answered with the plan as it is then.
-  answered_order_.push_back(route_id);
-  if (answered_order_.size() > kRemembered) {
-    answered_.erase(answered_order_.front());
-    answered_order_.pop_front();
-  }
-  return response;
 }
 
 }  // namespace exo::daemon::cluster

@@ -108,6 +108,7 @@ class Coordinator {
   const exoroute::v1::NodeFailurePolicy policy_;
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
+  class Run;       // One route as it runs (coordinator.cc).
   std::mutex mu_;  // One route at a time.
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
