@@ -131,11 +131,18 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext*, const AmendPlanR
                                           AmendPlanResponse* resp) {
   if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
   if (coordinator_ != nullptr) {
-    // A cluster route's shares were fixed together at one λ over every node's venues: one node
-    // cannot change its share alone, and no amendment protocol exists between nodes.
-    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-        "plan_id: \"", req->plan_id(), "\" is a cluster route (this node is in a cluster): cluster routes "
-        "cannot be amended; cancel it (CancelPlan) and route the rest again")));
+    // A cluster route's shares were fixed together at one λ over every node's venues: their
+    // quantities cannot change one by one. Its limit and urgency go to every node's share.
+    if (req->quantity() != 0) {
+      return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+          "quantity: \"", req->plan_id(), "\" is a cluster route (this node is in a cluster): its nodes' shares "
+          "were fixed together, so its quantity cannot be amended (its limit and urgency can); cancel it "
+          "(CancelPlan) and route the rest again")));
+    }
+    absl::StatusOr<AmendPlanResponse> amended = coordinator_->Amend(*req, engine_);
+    if (!amended.ok()) return ToGrpc(amended.status());
+    *resp = *std::move(amended);
+    return grpc::Status::OK;
   }
   bool changed = false;
   absl::StatusOr<Plan> plan = engine_->Amend(req->plan_id(), RouterEngine::Amendment::Of(*req), &changed);

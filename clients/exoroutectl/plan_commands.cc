@@ -300,6 +300,19 @@ int PlanAmendCmd(Context& c, const std::string& id) {
   absl::StatusOr<Urgency> urgency = UrgencyFlag(c.args);
   if (!urgency.ok()) return Usage(absl::StrCat("plan amend: ", urgency.status().message()));
   auto p = FetchPlan(c, id);
+  if (absl::IsNotFound(p.status())) {
+    // A cluster node with no share of the route: its instrument from the route and the node.
+    absl::StatusOr<GetRouteResponse> route = FetchRoute(c, id);
+    absl::StatusOr<StatusResponse> node = route.ok() ? FetchStatus(c) : route.status();
+    if (route.ok() && node.ok()) {
+      for (const Instrument& i : node->instruments()) {
+        if (i.symbol() != route->symbol()) continue;
+        Plan scales;  // Only its instrument is read below.
+        *scales.mutable_instrument() = i;
+        p = std::move(scales);
+      }
+    }
+  }
   if (!p.ok()) return Fail(p.status());
   AmendPlanRequest req;
   req.set_plan_id(id);
@@ -325,6 +338,10 @@ int PlanAmendCmd(Context& c, const std::string& id) {
     return kExitOk;
   }
   if (!amended->changed()) std::cout << "plan " << id << " already has these terms: nothing amended\n";
+  if (!amended->nodes().empty()) {  // A cluster route: every node's share of it.
+    std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended);
+    if (!amended->has_plan()) return kExitOk;
+  }
   return PrintPlan(c, amended->plan());
 }
 

@@ -690,6 +690,18 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
   return out;
 }
 
+std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r) {
+  std::string out;
+  for (const exoroute::v1::NodeAmend& n : r.nodes()) {
+    absl::StrAppend(&out, "  node ", n.node(), "  ",
+                    !n.error().empty() ? absl::StrCat("not amended: ", n.error())
+                    : n.changed()      ? absl::StrCat("amended (", ShortStatus(n.status()), ")")
+                                       : absl::StrCat("had these terms (", ShortStatus(n.status()), ")"),
+                    "\n");
+  }
+  return out;
+}
+
 std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& inst) {
   const uint32_t qty_scale = inst.qty_scale();
   // A route no venue could take has no marginal price to show.

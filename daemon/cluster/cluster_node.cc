@@ -576,6 +576,9 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
     case PeerCall::kCancel:
       Put(Cancel(call.cancel()), &PeerAnswer::mutable_cancel, &answer);
       break;
+    case PeerCall::kAmend:
+      Put(Amend(call.amend()), &PeerAnswer::mutable_amend, &answer);
+      break;
     case PeerCall::kAbort:
       Abort(call.abort().route_id());
       answer.mutable_abort();
@@ -615,6 +618,31 @@ absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& r
   if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
   EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Cancel(req.route_id(), req.reason()));
   CancelRouteReply reply;
+  reply.set_status(plan.status());
+  return reply;
+}
+
+absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req) {
+  if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
+  if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
+  if (req.has_limit_price() && (req.limit_price() <= 0 || req.limit_price() > kMaxUnits)) {
+    return absl::InvalidArgumentError(absl::StrCat("limit_price: must be within 1..2^53, got ", req.limit_price()));
+  }
+  if (req.has_limit_price() && req.remove_limit()) {
+    return absl::InvalidArgumentError("remove_limit: not with limit_price (a new limit, or none)");
+  }
+  if (!Urgency_IsValid(req.urgency())) {
+    return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
+  }
+  RouterEngine::Amendment a;
+  if (req.has_limit_price()) a.limit_price = req.limit_price();
+  a.remove_limit = req.remove_limit();
+  a.urgency = req.urgency();
+  a.reason = req.reason();
+  bool changed = false;
+  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Amend(req.route_id(), a, &changed));
+  AmendShareReply reply;
+  reply.set_changed(changed);
   reply.set_status(plan.status());
   return reply;
 }

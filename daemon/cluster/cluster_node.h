@@ -61,6 +61,9 @@ class ClusterNode {
   absl::StatusOr<exoroute::v1::ProgressReply> Progress(const exoroute::v1::ProgressRequest& req) const;
   // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one).
   absl::StatusOr<exoroute::v1::CancelRouteReply> Cancel(const exoroute::v1::CancelRouteRequest& req);
+  // Amends the limit or urgency of this node's plan of a route (AmendPlan on the node, its
+  // quantity kept: NOT_FOUND without one).
+  absl::StatusOr<exoroute::v1::AmendShareReply> Amend(const exoroute::v1::AmendShareRequest& req);
   // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.
   // What a peer answers on its Exchange stream, and what the coordinator asks its own node.
   exoroute::v1::PeerAnswer Answer(const exoroute::v1::PeerCall& call);

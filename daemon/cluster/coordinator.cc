@@ -101,6 +101,7 @@ EXO_PEER_KIND(ExecuteRequest, ExecuteReply, execute, kExecute)
 EXO_PEER_KIND(AbortRequest, AbortReply, abort, kAbort)
 EXO_PEER_KIND(CancelRouteRequest, CancelRouteReply, cancel, kCancel)
 EXO_PEER_KIND(ProgressRequest, ProgressReply, progress, kProgress)
+EXO_PEER_KIND(AmendShareRequest, AmendShareReply, amend, kAmend)
 #undef EXO_PEER_KIND
 
 // The reply of `Kind` in a node's answer, or the error it answered (naming the node).
@@ -541,6 +542,53 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_i
   return resp;
 }
 
+absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
+  std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
+  std::vector<NodeLink*> all;
+  for (auto& l : links_) all.push_back(l.get());
+  AmendShareRequest req;
+  req.set_route_id(amendment.plan_id());
+  if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
+  req.set_remove_limit(amendment.remove_limit());
+  req.set_urgency(amendment.urgency());
+  req.set_reason(amendment.reason());
+  auto replies = FanOut(all, [&req](size_t) -> const AmendShareRequest& { return req; });
+  AmendPlanResponse resp;
+  absl::Status first_error;  // Of a node that did not amend its share.
+  bool amended = false;      // Some node took the new terms (or had them).
+  for (size_t i = 0; i < all.size(); ++i) {
+    const absl::StatusOr<AmendShareReply>& r = replies[i];
+    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+    NodeAmend* n = resp.add_nodes();
+    n->set_node(all[i]->node_id());
+    if (r.ok()) {
+      n->set_changed(r->changed());
+      n->set_status(r->status());
+      resp.set_changed(resp.changed() || r->changed());
+      amended = true;
+      continue;
+    }
+    // A node of a release before the call reads it as an empty one.
+    const bool older = absl::IsInvalidArgument(r.status()) && absl::StrContains(r.status().message(), "call: empty");
+    n->set_error(older ? absl::StrCat("node ", all[i]->node_id(),
+                                      " does not know how to amend its share: it speaks an older peer protocol "
+                                      "(run one exoroute release on every node of a cluster)")
+                       : std::string(r.status().message()));
+    if (first_error.ok()) first_error = absl::Status(r.status().code(), n->error());
+  }
+  if (resp.nodes().empty()) {
+    return absl::NotFoundError(absl::StrCat("plan \"", amendment.plan_id(), "\" not found on any node of the cluster"));
+  }
+  if (!amended) return first_error;
+  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
+            [](const NodeAmend& a, const NodeAmend& b) { return a.node() < b.node(); });
+  if (absl::StatusOr<Plan> own = engine->GetPlan(amendment.plan_id()); own.ok()) *resp.mutable_plan() = *std::move(own);
+  for (const NodeAmend& n : resp.nodes()) {
+    if (!n.error().empty()) LogWarning("route %s: node %s did not amend its share: %s", amendment.plan_id(), n.node(), n.error());
+  }
+  return resp;
+}
+
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   std::vector<NodeLink*> all;
@@ -622,7 +670,7 @@ std::vector<HistogramMetric> Coordinator::CallLatency() const {
       {PeerCall::kNextBreakpoint, "next_breakpoint"}, {PeerCall::kSplitTies, "split_ties"},
       {PeerCall::kCheckLimits, "check_limits"}, {PeerCall::kExecute, "execute"},
       {PeerCall::kAbort, "abort"}, {PeerCall::kCancel, "cancel"}, {PeerCall::kProgress, "progress"},
-      {PeerCall::kBestPrice, "best_price"}};
+      {PeerCall::kBestPrice, "best_price"}, {PeerCall::kAmend, "amend"}};
   std::vector<HistogramMetric> out;
   for (const auto& link : links_) {
     for (const auto& [kind, name] : kCalls) {

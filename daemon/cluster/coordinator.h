@@ -49,7 +49,7 @@ class NodeLink {
   virtual absl::StatusOr<exoroute::v1::PeerAnswer> DoReceive() = 0;
 
  private:
-  static constexpr size_t kKinds = 11;  // PeerCall's cases, 0 (none) to 10.
+  static constexpr size_t kKinds = 12;  // PeerCall's cases, 0 (none) to 11.
   std::array<LatencyHistogram, kKinds> latency_;
   std::chrono::steady_clock::time_point sent_;
   size_t kind_ = 0;
@@ -82,6 +82,13 @@ class Coordinator {
   // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.
   absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& plan_id, const std::string& reason,
                                                           RouterEngine* engine);
+  // Amends a cluster route's limit or urgency: every node's share of it (AmendPlan on each, at
+  // once; each share keeps its quantity). Returns this node's plan if it has one and each
+  // node's outcome; NOT_FOUND when no node has a plan under `amendment.plan_id`; when no node
+  // amended its share, the first node's error (FAILED_PRECONDITION: every plan had finished;
+  // UNAVAILABLE: a node could not be asked).
+  absl::StatusOr<exoroute::v1::AmendPlanResponse> Amend(const exoroute::v1::AmendPlanRequest& amendment,
+                                                        RouterEngine* engine);
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
   // be asked. NOT_FOUND when no node has one.
   absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id);

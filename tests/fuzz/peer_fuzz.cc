@@ -2,7 +2,8 @@
 // ClusterNode over a real engine, alone in its cluster (the only participant, so its sums need
 // no peer's key). An input is calls, each a 2-byte big-endian length and a serialized PeerCall.
 // Checks: every call is answered, never with INTERNAL or UNKNOWN; a node's share (Execute) is
-// never negative nor more than the order it was prepared with. Plans made are cancelled after.
+// never negative nor more than the order it was prepared with, and an amendment (Amend) never
+// changes it. Plans made are cancelled at the end of each input.
 #include <map>
 
 #include "daemon/cluster/cluster_node.h"
@@ -40,7 +41,7 @@ std::vector<std::string> Seeds() {
       for (RouteMode mode : {ROUTE_MODE_PLAN_ONLY, ROUTE_MODE_EXECUTE}) {
         const double lambda = side == SIDE_BUY ? price : -price;
         const std::string route = "r" + std::to_string(n++);
-        std::vector<PeerCall> calls(5);
+        std::vector<PeerCall> calls(6);
         PrepareRequest* p = calls[0].mutable_prepare();
         p->set_route_id(route);
         p->set_mode(mode);
@@ -51,7 +52,7 @@ std::vector<std::string> Seeds() {
         o->set_id(route);
         o->set_symbol("BTC-USD");
         o->set_side(side);
-        o->set_quantity(500'000'000);
+        o->set_quantity(5'000'000'000);  // 50 BTC: more than the books hold up to 65100.00, so a share.
         o->set_time_in_force(TIME_IN_FORCE_GTC);
         EvaluateRequest* e = calls[1].mutable_evaluate();
         e->set_route_id(route);
@@ -74,6 +75,12 @@ std::vector<std::string> Seeds() {
         f->mutable_route()->set_route_id(route);
         f->mutable_route()->set_coordinator(node);
         f->mutable_route()->add_nodes(node);
+        // The route's new terms for the share just fixed (AmendPlan on a cluster node).
+        AmendShareRequest* a = calls[5].mutable_amend();
+        a->set_route_id(route);
+        a->set_limit_price(static_cast<int64_t>(price) + (side == SIDE_BUY ? 1000 : -1000));
+        a->set_urgency(URGENCY_HIGH);
+        a->set_reason("fuzz");
         out.push_back(Calls(calls));
         // The same route with an urgency band: BestPrice first, then Prepare cut at a limit
         // near the λ asked (what a coordinator fixes from the best prices named), then Execute.
@@ -106,6 +113,7 @@ std::vector<std::string> Seeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ClusterNode& node = exo::fuzz::Cluster();
   std::map<std::string, int64_t> prepared;  // Route id -> the order's quantity it was prepared with.
+  std::map<std::string, int64_t> shares;    // Plan id -> the share Execute fixed (cancelled at the end).
   size_t at = 0;
   while (at + 2 <= size) {
     const size_t len = (size_t{data[at]} << 8) | data[at + 1];
@@ -119,14 +127,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                        answer.error().code() != static_cast<int>(absl::StatusCode::kUnknown)),
                "%s", answer.ShortDebugString().c_str());
     if (call.has_prepare() && answer.has_prepare()) prepared[call.prepare().route_id()] = call.prepare().order().quantity();
+    if (call.has_amend() && answer.has_amend()) {
+      absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
+      FUZZ_CHECK(share.ok(), "amended a share it cannot show: %s", share.status().ToString().c_str());
+      auto it = shares.find(call.amend().route_id());
+      FUZZ_CHECK(it == shares.end() || share->order().quantity() == it->second, "an amendment changed the share: %s",
+                 share->ShortDebugString().c_str());
+    }
     if (call.has_execute() && answer.has_execute()) {
       const int64_t share = answer.execute().quantity();
       FUZZ_CHECK(share >= 0, "share %lld", static_cast<long long>(share));
       auto it = prepared.find(call.execute().route_id());
       FUZZ_CHECK(it == prepared.end() || share <= it->second, "share %lld of an order of %lld",
                  static_cast<long long>(share), static_cast<long long>(it->second));
-      if (!answer.execute().plan_id().empty()) (void)exo::fuzz::Node().engine->Cancel(answer.execute().plan_id(), "fuzz");
+      if (!answer.execute().plan_id().empty()) shares[answer.execute().plan_id()] = share;
     }
   }
+  for (const auto& [plan_id, share] : shares) (void)exo::fuzz::Node().engine->Cancel(plan_id, "fuzz");
   return 0;
 }

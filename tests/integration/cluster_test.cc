@@ -482,18 +482,112 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   CHECK(cli.exit_code == 0);
   CHECK(cli.out.find("cluster route to-cancel-2 cancelled on its nodes:") != std::string::npos);
   CHECK(cli.out.find("  node n1  CANCELLED") != std::string::npos);
-  // A cluster route's shares were fixed together: no node amends its own, and the caller is
-  // told what to do instead.
-  AmendPlanRequest amend;
-  amend.set_plan_id("to-cancel-2");
-  amend.set_quantity(10 * kBtc);
-  grpc::ClientContext ctx;
-  AmendPlanResponse amended;
-  s = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&ctx, amend, &amended);
+}
+
+// Every venue of node `node` (VenuesOf) a session that is up but answers nothing: children sent
+// there stay open, so the shares of an executed route stay working.
+std::string SilentVenuesOf(int node) {
+  std::string venues = VenuesOf(node);
+  for (size_t at = venues.find("\"latency_ms\": 2,"); at != std::string::npos;
+       at = venues.find("\"latency_ms\": 2,", at + 40)) {
+    venues.insert(at, "\"unresponsive\": true, ");
+  }
+  return venues;
+}
+
+TEST_CASE("a cluster route's limit and urgency are amended on every node's share; its quantity is not") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = SilentVenuesOf(k + 1);
+    c.Start(k);
+  }
+  RouteRequest order = Executed("clu-amend", SIDE_BUY, 9 * kBtc);
+  order.mutable_order()->set_limit_price(6'510'000);  // 65100.00: every node's asks are below it.
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], order, &routed).ok());
+  const std::set<std::string> sharing = SharingNodes(routed);
+  REQUIRE(sharing.size() >= 2);
+  auto amend = [&](int k, AmendPlanRequest req, AmendPlanResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return RouterService::NewStub(Connect(*c.nodes[k]))->AmendPlan(&ctx, req, resp);
+  };
+  // On a node that is not the coordinator: every node's share takes the new limit and urgency.
+  AmendPlanRequest widen;
+  widen.set_plan_id("clu-amend");
+  widen.set_limit_price(6'520'000);
+  widen.set_urgency(URGENCY_HIGH);
+  widen.set_reason("desk widens");
+  AmendPlanResponse resp;
+  grpc::Status s = amend(1, widen, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(resp.changed());
+  std::set<std::string> told;
+  for (const NodeAmend& n : resp.nodes()) {
+    told.insert(n.node());
+    INFO("node " << n.node() << ": " << n.error());
+    CHECK(n.error().empty());
+    CHECK(n.changed());
+    CHECK(n.status() == PLAN_STATUS_WORKING);
+  }
+  CHECK(told == sharing);  // Every node with a share, and only those.
+  CHECK(CallCount(c.dir, "n2", "n1", "amend") == 1);
+  for (int k = 0; k < 3; ++k) {
+    const std::string node = "n" + std::to_string(k + 1);
+    std::optional<Plan> p = PlanOn(*c.nodes[k], "clu-amend");
+    REQUIRE(p.has_value() == (sharing.count(node) > 0));
+    if (!p) continue;
+    INFO(node);
+    CHECK(p->order().limit_price() == 6'520'000);
+    CHECK(p->order().urgency() == URGENCY_HIGH);
+    CHECK(p->amendments() == 1);
+    CHECK(p->order().quantity() == routed.cluster().shares(k).quantity());  // Each share keeps its quantity.
+  }
+  // The same terms again: nothing recorded anywhere.
+  s = amend(2, widen, &resp);
+  REQUIRE(s.ok());
+  CHECK_FALSE(resp.changed());
+  for (const NodeAmend& n : resp.nodes()) CHECK_FALSE(n.changed());
+  // The quantity: the shares were fixed together, so no node changes its own.
+  AmendPlanRequest more;
+  more.set_plan_id("clu-amend");
+  more.set_quantity(10 * kBtc);
+  s = amend(2, more, &resp);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK(s.error_message() ==
-        "plan_id: \"to-cancel-2\" is a cluster route (this node is in a cluster): cluster routes cannot be "
-        "amended; cancel it (CancelPlan) and route the rest again");
+        "quantity: \"clu-amend\" is a cluster route (this node is in a cluster): its nodes' shares were fixed "
+        "together, so its quantity cannot be amended (its limit and urgency can); cancel it (CancelPlan) and "
+        "route the rest again");
+  AmendPlanRequest unknown = widen;
+  unknown.set_plan_id("never-routed");
+  s = amend(0, unknown, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(s.error_message() == "plan \"never-routed\" not found on any node of the cluster");
+  // The CLI shows each node's outcome, from any node (one without a share reads the scales from
+  // the route).
+  auto cli = exo::testing::Ctl(*c.nodes[2], {"plan", "amend", "clu-amend", "--market", "--reason", "desk: market"});
+  INFO(cli.out << cli.err);
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out.find("cluster route clu-amend on its nodes:\n") != std::string::npos);
+  for (const std::string& node : sharing) CHECK(cli.out.find("  node " + node + "  amended (WORKING)\n") != std::string::npos);
+  for (int k = 0; k < 3; ++k) {
+    std::optional<Plan> p = PlanOn(*c.nodes[k], "clu-amend");
+    if (p) CHECK_FALSE(p->order().has_limit_price());
+  }
+  // Cancelled, the route's shares take no amendment: the nodes say why.
+  CancelPlanRequest cancel;
+  cancel.set_plan_id("clu-amend");
+  CancelPlanResponse cancelled;
+  grpc::ClientContext ctx;
+  REQUIRE(RouterService::NewStub(Connect(*c.nodes[0]))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < until;) {
+    s = amend(0, widen, &resp);
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
