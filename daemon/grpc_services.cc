@@ -590,7 +590,11 @@ grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const Settl
     st.check_only = true;
     absl::StatusOr<Plan> now = engine_->SettleChild(req->plan_id(), st);
     if (!now.ok()) {
-      settle_approvals_.Forget(req->plan_id(), req->cl_ord_id());
+      // A child that ended (or a plan gone) leaves nothing to approve; figures the plan refuses
+      // (a typo, say) leave another operator's proposal as it was.
+      if (absl::IsNotFound(now.status()) || absl::IsFailedPrecondition(now.status())) {
+        settle_approvals_.Forget(req->plan_id(), req->cl_ord_id());
+      }
       return ToGrpc(now.status());
     }
     offer.set_symbol(now->order().symbol());

@@ -283,6 +283,11 @@ TEST_CASE("with four eyes on settlements one operator proposes, another approves
   CHECK(other.err.find("FAILED_PRECONDITION: filled_quantity: 100000 is not the 0 that client ops-1 proposed for "
                        "child " + child) != std::string::npos);
   CHECK(open_child() == child);
+  // A typo the plan itself refuses leaves ops-1's proposal as it was (the approval below finds it).
+  auto typo = as("ops-2", {"plan", "settle", "fe-1", child, "--filled", "99", "--price", "65000", "--reason", "x"});
+  CHECK(typo.exit_code == 1);
+  CHECK(typo.err.find("INVALID_ARGUMENT: filled_quantity: 9900000000 is more than the child's quantity") !=
+        std::string::npos);
   // ops-2 with the same figures settles it; the chain names both operators.
   auto approved = as("ops-2", with_reason(none, "checked with SIM-A, ticket 4711"));
   INFO(approved.out << approved.err);
