@@ -59,6 +59,19 @@ std::string FillOutOfBounds(const Plan& plan, int64_t quantity, int64_t price, i
   return "";
 }
 
+std::string ChildOrderId(const std::string& plan_id, const DaemonConfig& config, uint32_t version) {
+  if (!config.has_cluster()) return absl::StrCat(plan_id, ".", version);
+  return absl::StrCat(plan_id, "@", config.node_id(), ".", version);
+}
+
+std::string PlanIdOfChild(const std::string& cl_ord_id) {
+  const size_t dot = cl_ord_id.rfind('.');
+  if (dot == std::string::npos) return "";
+  const std::string before = cl_ord_id.substr(0, dot);
+  const size_t at = before.rfind('@');
+  return at == std::string::npos ? before : before.substr(0, at);
+}
+
 }  // namespace internal
 
 RouterEngine::RouterEngine(DaemonConfig config, store::DeltaStore* store,
@@ -721,7 +734,7 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     for (const Allocation& x : decision.allocations()) {
       PlanDelta c = NewDelta(*projected, now);
       ChildOrder* child = c.mutable_child_sent();
-      child->set_cl_ord_id(absl::StrCat(projected->plan_id(), ".", c.plan_version()));
+      child->set_cl_ord_id(internal::ChildOrderId(projected->plan_id(), config(), c.plan_version()));
       child->set_venue(x.venue());
       child->set_side(o.side());
       child->set_quantity(x.quantity());

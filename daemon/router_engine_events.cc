@@ -61,10 +61,10 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
     LogWarning("%s from %s for %s ignored", e.reason, e.venue, e.cl_ord_id);
     return;
   }
-  size_t dot = e.cl_ord_id.rfind('.');
+  const std::string plan_id = internal::PlanIdOfChild(e.cl_ord_id);
   std::shared_ptr<PlanRecord> rec;
-  if (dot != std::string::npos) {
-    absl::StatusOr<std::shared_ptr<PlanRecord>> found = FindRecord(e.cl_ord_id.substr(0, dot));
+  if (!plan_id.empty()) {
+    absl::StatusOr<std::shared_ptr<PlanRecord>> found = FindRecord(plan_id);
     if (!found.ok()) {
       // Nothing is recorded: the report is lost to this node (the venue's own record keeps it).
       LogError("execution for %s from %s not recorded: %s", e.cl_ord_id, e.venue, found.status().ToString());

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "daemon/router_engine.h"
+#include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/types.pb.h"
 
 namespace exo::daemon {
@@ -43,6 +44,14 @@ std::string StatusName(exoroute::v1::PlanStatus s);
 // fold's sums never overflow, live or on replay. (A real venue's fill is far inside them; one
 // beyond is a garbled or hostile report.)
 std::string FillOutOfBounds(const exoroute::v1::Plan& plan, int64_t quantity, int64_t price, int64_t fee);
+
+// A child order's id (ClOrdID at a FIX venue): "<plan>.<version>"; on a cluster node
+// "<plan>@<node>.<version>", so that no two nodes' children of one route share an id (an
+// operator settling a child on the wrong node is told it has none, and a desk's records of the
+// venues' reports never mix two nodes' children). Neither plan nor node ids may hold '@'.
+std::string ChildOrderId(const std::string& plan_id, const exoroute::v1::DaemonConfig& config, uint32_t version);
+// The plan a child order's id names ("" for an id of neither shape).
+std::string PlanIdOfChild(const std::string& cl_ord_id);
 
 }  // namespace internal
 }  // namespace exo::daemon

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/config.h"
 #include "daemon/decision_audit.h"
+#include "daemon/internal/router_engine_internal.h"
 #include "daemon/venue_factory.h"
 #include "exo/deterministic.h"
 #include "exo/fixed_point.h"
@@ -1626,4 +1627,19 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   CHECK(after->average_price() == 6'500'000);
   CHECK(engine.unknown_executions() - refused_before == 4);
   engine.Stop();
+}
+
+TEST_CASE("child order ids name their plan, and on a cluster node their node too", "[engine]") {
+  DaemonConfig single;
+  single.set_node_id("n2");
+  CHECK(exo::daemon::internal::ChildOrderId("desk.42", single, 7) == "desk.42.7");
+  DaemonConfig clustered = single;
+  clustered.mutable_cluster()->set_listen("127.0.0.1:1");
+  CHECK(exo::daemon::internal::ChildOrderId("desk.42", clustered, 7) == "desk.42@n2.7");
+  clustered.set_node_id("site.b");
+  CHECK(exo::daemon::internal::ChildOrderId("r:1", clustered, 12) == "r:1@site.b.12");
+  // Execution reports find their plan from either shape (plan and node ids hold no '@').
+  for (const char* id : {"desk.42.7", "desk.42@n2.7"}) CHECK(exo::daemon::internal::PlanIdOfChild(id) == "desk.42");
+  CHECK(exo::daemon::internal::PlanIdOfChild("r:1@site.b.12") == "r:1");
+  CHECK(exo::daemon::internal::PlanIdOfChild("nodot").empty());
 }

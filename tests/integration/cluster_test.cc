@@ -621,6 +621,16 @@ TEST_CASE("a cluster route's child its venue never answers is settled on its nod
     if (others_done) open = at_v0;
   }
   REQUIRE(!open.empty());
+  // Children are named by their node: the same id on another node is none of its own, so a
+  // settlement sent to the wrong node is refused instead of ending that node's child.
+  for (const std::string& child : open) CHECK(child.rfind("clu-settle@n2.", 0) == 0);
+  auto wrong_node = exo::testing::Ctl(*c.nodes[0], {"plan", "settle", "clu-settle", open[0], "--filled", "0",
+                                                    "--reason", "sent to n1 by mistake"});
+  CHECK(wrong_node.exit_code == 1);
+  const bool n1_shares = PlanOn(*c.nodes[0], "clu-settle").has_value();
+  INFO(wrong_node.err);
+  CHECK(wrong_node.err.find(n1_shares ? "NOT_FOUND: cl_ord_id: plan \"clu-settle\" has no child \"" + open[0] + "\""
+                                      : "NOT_FOUND") != std::string::npos);
   for (const std::string& child : open) {
     auto settled = exo::testing::Ctl(*c.nodes[1], {"plan", "settle", "clu-settle", child, "--filled", "0", "--reason",
                                                    "N2-V0 desk: no fill"});
