@@ -30,6 +30,19 @@ struct Fmt {
   std::string Qty(int64_t v) const { return inst ? FormatDecimal(v, inst->qty_scale()) : absl::StrCat(v); }
 };
 
+// The status's instrument `symbol` (raw units when the node does not list it).
+Fmt FmtOf(const StatusResponse& r, const std::string& symbol) {
+  for (const auto& i : r.instruments()) {
+    if (i.symbol() == symbol) return Fmt{&i};
+  }
+  return Fmt{nullptr};
+}
+
+// How long ago, for a table: "42 s" under two minutes, else "3 min".
+std::string Ago(int64_t seconds) {
+  return seconds < 120 ? absl::StrCat(seconds, " s") : absl::StrCat(seconds / 60, " min");
+}
+
 // Hundredths of a basis point as "1.25 bp".
 std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
 
@@ -78,7 +91,7 @@ std::string SolveLine(const SolverStats& st, const Fmt& f) {
 std::string OpenFor(const ChildState& c, int64_t now_s) {
   if (now_s <= 0 || c.sent_time_ns() <= 0) return "open";
   const int64_t s = std::max<int64_t>(0, now_s - c.sent_time_ns() / 1'000'000'000);
-  return absl::StrCat("open ", s < 120 ? absl::StrCat(s, " s") : absl::StrCat(s / 60, " min"));
+  return absl::StrCat("open ", Ago(s));
 }
 
 std::string RenderPlan(const Plan& p, int64_t now_s) {
@@ -465,16 +478,10 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "\n", absl::StrFormat("  %-24s %-10s %18s %18s  %s\n", "UNANSWERED CHILD", "VENUE",
                                               "QUANTITY", "FILLED", "SENT"));
     for (const UnansweredChild& u : r.unanswered_children()) {
-      const Instrument* ins = nullptr;
-      for (const auto& i : r.instruments()) {
-        if (i.symbol() == u.symbol()) ins = &i;
-      }
-      const Fmt f{ins};
-      const int64_t ago = now_s - u.sent_time_ns() / 1'000'000'000;
+      const Fmt f = FmtOf(r, u.symbol());
       absl::StrAppend(&s, absl::StrFormat("  %-24s %-10s %18s %18s  %s ago (plan %s)\n", u.order().cl_ord_id(),
                                           u.order().venue(), f.Qty(u.order().quantity()), f.Qty(u.filled_quantity()),
-                                          ago < 120 ? absl::StrCat(ago, " s") : absl::StrCat(ago / 60, " min"),
-                                          u.plan_id()));
+                                          Ago(now_s - u.sent_time_ns() / 1'000'000'000), u.plan_id()));
     }
     if (r.unanswered_children_total() > static_cast<uint32_t>(r.unanswered_children_size())) {
       absl::StrAppend(&s, "  … ", r.unanswered_children_total() - r.unanswered_children_size(),
@@ -488,16 +495,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "\n", absl::StrFormat("  %-24s %-16s %18s %18s  %s\n", "SETTLEMENT TO APPROVE", "PLAN",
                                               "FILLED", "PRICE", "PROPOSED"));
     for (const SettleProposal& a : r.settlements_awaiting_approval()) {
-      const Instrument* ins = nullptr;
-      for (const auto& i : r.instruments()) {
-        if (i.symbol() == a.symbol()) ins = &i;
-      }
-      const Fmt f{ins};
-      const int64_t ago = std::max<int64_t>(0, now_s - a.proposed_time_ns() / 1'000'000'000);
+      const Fmt f = FmtOf(r, a.symbol());
       absl::StrAppend(&s, absl::StrFormat("  %-24s %-16s %18s %18s  by %s %s ago: %s%s\n", a.cl_ord_id(), a.plan_id(),
                                           f.Qty(a.filled_quantity()), a.price() != 0 ? f.Px(a.price()) : "-",
                                           a.proposed_by(),
-                                          ago < 120 ? absl::StrCat(ago, " s") : absl::StrCat(ago / 60, " min"),
+                                          Ago(std::max<int64_t>(0, now_s - a.proposed_time_ns() / 1'000'000'000)),
                                           a.reason(),
                                           a.fee() != 0 ? absl::StrCat(" (fee ", f.Px(a.fee()), ")") : ""));
     }
