@@ -128,7 +128,6 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
-
 }  // namespace
 
 int CmdRoute(Context& c) {

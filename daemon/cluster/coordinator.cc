@@ -504,11 +504,16 @@ void Coordinator::KeepSums(const std::string& key, SearchSums sums) {
   if (kept.size() > kSumsKept) kept.pop_front();
 }
 
+std::vector<NodeLink*> Coordinator::AllLinks() const {
+  std::vector<NodeLink*> all;
+  for (const auto& l : links_) all.push_back(l.get());
+  return all;
+}
+
 absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_id, const std::string& reason,
                                                       RouterEngine* engine) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  std::vector<NodeLink*> all;
-  for (auto& l : links_) all.push_back(l.get());
+  const std::vector<NodeLink*> all = AllLinks();
   CancelRouteRequest req;
   req.set_route_id(plan_id);
   req.set_reason(reason);
@@ -544,8 +549,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_i
 
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  std::vector<NodeLink*> all;
-  for (auto& l : links_) all.push_back(l.get());
+  const std::vector<NodeLink*> all = AllLinks();
   AmendShareRequest req;
   req.set_route_id(amendment.plan_id());
   if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
@@ -591,8 +595,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
 
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  std::vector<NodeLink*> all;
-  for (auto& l : links_) all.push_back(l.get());
+  const std::vector<NodeLink*> all = AllLinks();
   ProgressRequest req;
   req.set_route_id(route_id);
   auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
@@ -702,7 +705,7 @@ class Coordinator::Run {
  public:
   Run(Coordinator* c, const ParentOrder& order, RouteMode mode, RouterEngine* engine)
       : c_(*c), order_(order), mode_(mode), engine_(engine), route_id_(order.id()), quantity_(order.quantity()) {
-    for (auto& l : c_.links_) live_.push_back(l.get());
+    live_ = c_.AllLinks();
     record_.set_route_id(route_id_);
     record_.set_coordinator(c_.node_id_);
     record_.set_order_quantity(quantity_);

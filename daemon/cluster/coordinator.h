@@ -116,6 +116,9 @@ class Coordinator {
   const bool noisy_;
   const exoroute::v1::NodeFailurePolicy on_exhausted_;
   class Run;       // One route as it runs (coordinator.cc).
+  // Every node's link, this node's first: whom a route, a cancel, an amendment or a progress
+  // call asks.
+  std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
