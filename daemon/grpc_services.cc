@@ -168,7 +168,7 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
                                          GetRouteResponse* resp) {
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
   if (coordinator_ != nullptr) {  // A cluster route: every node's share of it.
-    absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(req->route_id());
+    absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(req->route_id(), *engine_);
     if (!r.ok()) return ToGrpc(r.status());
     *resp = *std::move(r);
     return grpc::Status::OK;
@@ -180,8 +180,14 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
   n->set_status(plan->status());
   n->set_quantity(plan->order().quantity());
   n->set_filled_quantity(plan->filled_quantity());
+  n->set_filled_notional(plan->filled_notional());
+  n->set_fees(plan->fees());
+  n->set_average_price(plan->average_price());
   resp->set_quantity(n->quantity());
   resp->set_filled_quantity(n->filled_quantity());
+  resp->set_filled_notional(n->filled_notional());
+  resp->set_fees(n->fees());
+  resp->set_average_price(n->average_price());
   resp->set_order_quantity(n->quantity());  // (Its plan works its own shortfall: none is left over.)
   resp->set_settled(IsSettled(*plan));
   resp->set_symbol(plan->order().symbol());

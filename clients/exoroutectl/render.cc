@@ -662,23 +662,30 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
 // A cluster route: per node only its total (its venues' allocations stay on that node).
 std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const Instrument& inst) {
   const uint32_t q = inst.qty_scale();
+  const Fmt f{&inst};
   std::string out = absl::StrCat("route     ", r.settled() ? "settled" : "in progress", ", filled ",
                                  FormatDecimal(r.filled_quantity(), q), " of ", FormatDecimal(r.quantity(), q),
-                                 r.order_quantity() > r.quantity() ? " routed" : "", "\n");
+                                 r.order_quantity() > r.quantity() ? " routed" : "");
+  // The whole route's price, over every node (only when every node told what its fills cost).
+  if (r.average_price() > 0) absl::StrAppend(&out, "  avg ", f.Px(r.average_price()), "  fees ", f.Px(r.fees()));
+  out += "\n";
   // What no node took at the route: reported, never worked later (docs/cluster.md).
   if (r.shortfall() > 0) {
     absl::StrAppend(&out, "order     ", FormatDecimal(r.order_quantity(), q), ": ", FormatDecimal(r.shortfall(), q),
                     " not routed (no node took it; route it again)\n");
   }
   out += "\n";
-  absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s\n", "NODE", "STATUS", "SHARE", "FILLED"));
+  absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s %14s %12s\n", "NODE", "STATUS", "SHARE", "FILLED",
+                                        "AVG PRICE", "FEES"));
   for (const exoroute::v1::NodeProgress& n : r.nodes()) {
     if (!n.error().empty()) {
       absl::StrAppend(&out, absl::StrFormat("  %-10s not answered: %s\n", n.node(), n.error()));
       continue;
     }
-    absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s\n", n.node(), ShortStatus(n.status()),
-                                          FormatDecimal(n.quantity(), q), FormatDecimal(n.filled_quantity(), q)));
+    const bool priced = n.average_price() > 0;  // (Nothing filled, or a node of an older release.)
+    absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s %14s %12s\n", n.node(), ShortStatus(n.status()),
+                                          FormatDecimal(n.quantity(), q), FormatDecimal(n.filled_quantity(), q),
+                                          priced ? f.Px(n.average_price()) : "-", priced ? f.Px(n.fees()) : "-"));
   }
   return out;
 }

@@ -593,7 +593,20 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
   return resp;
 }
 
-absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id) {
+namespace {
+
+// Notional per whole unit of the instrument over `quantity`, as a plan's average_price; 0 when
+// there is none: nothing filled, or figures no plan could have (a faulty node's).
+int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
+  if (quantity <= 0 || notional < 0 || qty_unit <= 0) return 0;
+  const __int128 average = static_cast<__int128>(notional) * qty_unit / quantity;
+  if (average >= std::numeric_limits<int64_t>::max()) return 0;
+  return MulDivRound(notional, qty_unit, quantity);
+}
+
+}  // namespace
+
+absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   const std::vector<NodeLink*> all = AllLinks();
   ProgressRequest req;
@@ -601,6 +614,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
   auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
   GetRouteResponse resp;
   bool found = false, settled = true;
+  bool priced = true;  // Every node with fills told what they cost.
   for (size_t i = 0; i < all.size(); ++i) {
     const absl::StatusOr<ProgressReply>& r = replies[i];
     if (absl::IsNotFound(r.status())) continue;  // This node took no share.
@@ -621,6 +635,20 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
     resp.set_quantity(resp.quantity() + r->quantity());
     resp.set_filled_quantity(resp.filled_quantity() + r->filled_quantity());
     settled = settled && r->settled();
+    int64_t notional = 0, fees = 0;
+    if (!r->has_filled_notional() || r->filled_notional() < 0 ||
+        __builtin_add_overflow(resp.filled_notional(), r->filled_notional(), &notional) ||
+        __builtin_add_overflow(resp.fees(), r->fees(), &fees)) {
+      priced = priced && r->filled_quantity() == 0;  // (A node of an older release, or a faulty one.)
+      continue;
+    }
+    n->set_filled_notional(r->filled_notional());
+    n->set_fees(r->fees());
+    resp.set_filled_notional(notional);
+    resp.set_fees(fees);
+    if (const exoroute::v1::Instrument* inst = engine.FindInstrument(r->symbol()); inst != nullptr) {
+      n->set_average_price(AveragePrice(n->filled_notional(), n->filled_quantity(), Pow10(inst->qty_scale())));
+    }
   }
   if (!found && resp.nodes().empty()) {
     return absl::NotFoundError(absl::StrCat("route \"", route_id,
@@ -634,6 +662,10 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
   const bool all_answered =
       std::none_of(resp.nodes().begin(), resp.nodes().end(), [](const NodeProgress& n) { return !n.error().empty(); });
   if (resp.order_quantity() >= resp.quantity() && all_answered) resp.set_shortfall(resp.order_quantity() - resp.quantity());
+  const exoroute::v1::Instrument* inst = engine.FindInstrument(resp.symbol());
+  if (priced && all_answered && inst != nullptr) {
+    resp.set_average_price(AveragePrice(resp.filled_notional(), resp.filled_quantity(), Pow10(inst->qty_scale())));
+  }
   return resp;
 }
 

@@ -90,8 +90,9 @@ class Coordinator {
   absl::StatusOr<exoroute::v1::AmendPlanResponse> Amend(const exoroute::v1::AmendPlanRequest& amendment,
                                                         RouterEngine* engine);
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
-  // be asked. NOT_FOUND when no node has one.
-  absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id);
+  // be asked, with what its fills cost; the route's average price at `engine`'s instrument
+  // scale. NOT_FOUND when no node has one.
+  absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine);
   // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
   // time (zeros for a node it has no link to).
   struct CallTotals {

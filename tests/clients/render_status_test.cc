@@ -301,9 +301,31 @@ TEST_CASE("a cluster route's progress says what part of the order no node took",
   CHECK(exo::ctl::RenderRouteProgress(r, btc).rfind(
             "route     settled, filled 77.31100000 of 77.31100000 routed\n"
             "order     200.00000000: 122.68900000 not routed (no node took it; route it again)\n\n"
-            "  NODE       STATUS                   SHARE             FILLED\n"
-            "  n1         COMPLETED          50.00000000        50.00000000\n",
+            "  NODE       STATUS                   SHARE             FILLED      AVG PRICE         FEES\n"
+            "  n1         COMPLETED          50.00000000        50.00000000              -            -\n",
             0) == 0);
+  // With what each node's fills cost: the route's average price and fees, and each node's.
+  r.set_filled_notional(502'639'156);  // 77.311 BTC at 65 015.22 on average.
+  r.set_fees(10'053);
+  r.set_average_price(6'501'522);
+  r.mutable_nodes(0)->set_filled_notional(325'000'000);
+  r.mutable_nodes(0)->set_fees(6'500);
+  r.mutable_nodes(0)->set_average_price(6'500'000);
+  r.mutable_nodes(1)->set_filled_notional(177'639'156);
+  r.mutable_nodes(1)->set_fees(3'553);
+  r.mutable_nodes(1)->set_average_price(6'504'308);
+  CHECK(exo::ctl::RenderRouteProgress(r, btc) ==
+        "route     settled, filled 77.31100000 of 77.31100000 routed  avg 65015.22  fees 100.53\n"
+        "order     200.00000000: 122.68900000 not routed (no node took it; route it again)\n\n"
+        "  NODE       STATUS                   SHARE             FILLED      AVG PRICE         FEES\n"
+        "  n1         COMPLETED          50.00000000        50.00000000       65000.00        65.00\n"
+        "  n2         COMPLETED          27.31100000        27.31100000       65043.08        35.53\n");
+  // A node that could not be asked: no average price for the route, the node's row says why.
+  r.set_average_price(0);
+  r.mutable_nodes(1)->set_error("node n2 did not answer within 500 ms");
+  const std::string partial = exo::ctl::RenderRouteProgress(r, btc);
+  CHECK(partial.rfind("route     settled, filled 77.31100000 of 77.31100000 routed\n", 0) == 0);
+  CHECK(partial.find("  n2         not answered: node n2 did not answer within 500 ms\n") != std::string::npos);
 }
 
 TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {

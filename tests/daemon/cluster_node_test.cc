@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
+#include <limits>
 #include <thread>
 
 #include "exo/clock.h"
@@ -279,6 +281,65 @@ TEST_CASE("a coordinator refuses a faulty node: prices that are no numbers and s
 }
 
 }  // namespace
+
+TEST_CASE("a route's progress adds up what the nodes' fills cost, and gives no average price it cannot vouch for",
+          "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  using exo::daemon::cluster::Coordinator;
+  std::function<void(ProgressReply*)> change = [](ProgressReply*) {};
+  std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
+  links.push_back(std::make_unique<exo::testing::ChangingLink>(
+      exo::daemon::cluster::LocalLink(n.node.get()), [&change](PeerAnswer* a) {
+        if (a->has_progress()) change(a->mutable_progress());
+      }));
+  Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
+  REQUIRE(c.Route(LoneNode::Order("priced"), ROUTE_MODE_PLAN_ONLY, n.engine.get()).ok());
+  auto progress = [&] {
+    absl::StatusOr<GetRouteResponse> p = c.Progress("priced", *n.engine);
+    REQUIRE(p.ok());
+    REQUIRE(p->nodes_size() == 1);
+    return *p;
+  };
+  // Plan-only: nothing filled, nothing to price.
+  GetRouteResponse p = progress();
+  CHECK(p.filled_notional() == 0);
+  CHECK(p.average_price() == 0);
+  CHECK(p.nodes(0).average_price() == 0);
+  // 2 BTC filled for 130 000.00 with 26.00 of fees: 65 000.00 on average, the node's and the route's.
+  change = [](ProgressReply* r) {
+    r->set_filled_quantity(200'000'000);
+    r->set_filled_notional(13'000'000);
+    r->set_fees(2'600);
+  };
+  p = progress();
+  CHECK(p.filled_notional() == 13'000'000);
+  CHECK(p.fees() == 2'600);
+  CHECK(p.average_price() == 6'500'000);
+  CHECK(p.nodes(0).filled_notional() == 13'000'000);
+  CHECK(p.nodes(0).fees() == 2'600);
+  CHECK(p.nodes(0).average_price() == 6'500'000);
+  // A node of an older release tells fills but not what they cost: no price, for it or the route.
+  change = [](ProgressReply* r) {
+    r->set_filled_quantity(200'000'000);
+    r->clear_filled_notional();
+  };
+  p = progress();
+  CHECK(p.filled_quantity() == 200'000'000);
+  CHECK(p.filled_notional() == 0);
+  CHECK(p.average_price() == 0);
+  CHECK(p.nodes(0).average_price() == 0);
+  // A faulty node's figures: a notional below zero, or one whose average no price could be.
+  for (int64_t notional : {int64_t{-1}, std::numeric_limits<int64_t>::max()}) {
+    change = [notional](ProgressReply* r) {
+      r->set_filled_quantity(1);
+      r->set_filled_notional(notional);
+    };
+    p = progress();
+    CHECK(p.average_price() == 0);
+    CHECK(p.nodes(0).average_price() == 0);
+  }
+}
 
 TEST_CASE("a node decides a banded route from the books its best price came from, cut at the route's band limit", "[cluster_node]") {
   TempDir dir;

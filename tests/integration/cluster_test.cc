@@ -897,6 +897,29 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
     CHECK(progress.nodes(k).quantity() == r.cluster().shares(k).quantity());
     CHECK(progress.nodes(k).filled_quantity() == r.cluster().shares(k).quantity());
   }
+  // What the fills cost: each node's as its plan has it, and the whole route's from their sums.
+  int64_t notional = 0, fees = 0;
+  for (int k = 0; k < 3; ++k) {
+    std::optional<Plan> p = PlanOn(*c.nodes[k], "exec-1");
+    REQUIRE(p.has_value());
+    CHECK(progress.nodes(k).filled_notional() == p->filled_notional());
+    CHECK(progress.nodes(k).fees() == p->fees());
+    CHECK(progress.nodes(k).average_price() == p->average_price());
+    CHECK(p->average_price() > 0);
+    notional += p->filled_notional();
+    fees += p->fees();
+  }
+  CHECK(progress.filled_notional() == notional);
+  CHECK(progress.fees() == fees);
+  CHECK(progress.average_price() == exo::MulDivRound(notional, 100'000'000, 30 * kBtc));
+  {
+    auto shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-1"});
+    INFO(shown.out << shown.err);
+    CHECK(shown.out.rfind(absl::StrCat("route     settled, filled 30.00000000 of 30.00000000  avg ",
+                                       exo::FormatDecimal(progress.average_price(), 2), "  fees ",
+                                       exo::FormatDecimal(fees, 2), "\n"),
+                          0) == 0);
+  }
   // And the CLI waits for every node's share, not only the coordinator's.
   auto waited = exo::testing::Ctl(*c.nodes[2], {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "12",
                                                 "--id", "exec-2", "--execute", "--wait"});
@@ -934,7 +957,7 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   INFO(short_shown.out << short_shown.err);
   CHECK(short_shown.out.find(absl::StrCat("order     2000.00000000: ", exo::FormatDecimal(big.cluster().shortfall(), 8),
                                           " not routed (no node took it; route it again)")) != std::string::npos);
-  CHECK(short_shown.out.find(" routed\n") != std::string::npos);
+  CHECK(short_shown.out.find(" routed  avg ") != std::string::npos);  // Routed in part, all of it filled.
   // An order no venue can take (a limit below every ask, or for a sell above every bid): no node
   // takes a share, so no node has a plan of it, and its progress says why there is none.
   auto route_nothing = [&c](const RouteRequest& req, int via) {

@@ -202,6 +202,11 @@ def main():
             check(route.settled and route.quantity == 3 * btc and route.filled_quantity == 3 * btc and
                   route.order_quantity == 3 * btc and route.shortfall == 0 and
                   [(n.node, n.status) for n in route.nodes] == [("node-1", t.PLAN_STATUS_COMPLETED)], route)
+            # What the fills cost, as the plan has it: the route's and its one node's.
+            check((route.filled_notional, route.fees, route.average_price) ==
+                  (plan.filled_notional, plan.fees, plan.average_price) and
+                  (route.nodes[0].filled_notional, route.nodes[0].fees, route.nodes[0].average_price) ==
+                  (plan.filled_notional, plan.fees, plan.average_price), route)
             # Plan-only and short of its order: on one node the plan keeps its own shortfall (the
             # plan's field), none is left over beside it (GetRoute's is a cluster's unplaced rest).
             look = client.get_route("py-low")
