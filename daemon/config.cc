@@ -49,6 +49,33 @@ absl::Status Bad(const std::string& path, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
 }
 
+// The access section: names callers can present (a certificate's common name or subject
+// alternative name: printable, 1..256 characters, or "*"), at least one, and client
+// certificates to read them from.
+absl::Status ValidateAccess(const exoroute::v1::DaemonConfig& c) {
+  const exoroute::v1::AccessConfig& a = c.access();
+  if (!c.tls().require_client_cert() || c.tls().insecure_plaintext()) {
+    return Bad("access", "callers are told apart by their client certificates: set tls.require_client_cert");
+  }
+  if (a.trade().empty() && a.operate().empty() && a.read().empty()) {
+    return Bad("access", "names no caller, so no RPC could be called; remove it to let every client call every RPC");
+  }
+  for (const auto& [role, names] : {std::pair{"trade", &a.trade()}, std::pair{"operate", &a.operate()},
+                                    std::pair{"read", &a.read()}}) {
+    for (int i = 0; i < names->size(); ++i) {
+      const std::string& n = names->Get(i);
+      const std::string path = absl::StrCat("access.", role, "[", i, "]");
+      if (n.empty() || n.size() > 256) return Bad(path, absl::StrCat("a name of 1 to 256 characters, got ", n.size()));
+      for (const char ch : n) {
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+          return Bad(path, "a certificate name has no control characters");
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Walks the generic JSON tree against the schema so that an unknown key is reported with its
 // full path (the protobuf parser names only the key).
 absl::Status CheckKeys(const Value& v, const Descriptor* d, const std::string& path) {
@@ -451,6 +478,7 @@ absl::Status Validate(const DaemonConfig& c) {
     return Bad("routing.settle_approvals",
                "2 (four eyes) needs client certificates to tell operators apart: set tls.require_client_cert");
   }
+  if (c.has_access()) EXO_RETURN_IF_ERROR(ValidateAccess(c));
   if (c.routing().reject_backoff_ms() > kMaxRejectBackoffMs) {
     return Bad("routing.reject_backoff_ms",
                absl::StrCat("must be <= ", kMaxRejectBackoffMs, " (0 = 1000), got ", c.routing().reject_backoff_ms()));

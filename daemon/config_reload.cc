@@ -25,6 +25,11 @@ absl::Status CheckReloadable(const DaemonConfig& current, const DaemonConfig& ne
   rest.mutable_routing()->set_child_timeout_ms(current.routing().child_timeout_ms());
   rest.mutable_routing()->set_settle_approvals(current.routing().settle_approvals());
   rest.mutable_store()->set_checkpoint_every_deltas(current.store().checkpoint_every_deltas());
+  if (current.has_access()) {
+    *rest.mutable_access() = current.access();
+  } else {
+    rest.clear_access();
+  }
   for (int i = 0; i < rest.venues_size() && i < current.venues_size(); ++i) {
     VenueConfig* v = rest.mutable_venues(i);
     v->set_taker_fee_bps(current.venues(i).taker_fee_bps());

@@ -1,7 +1,7 @@
 // Reloading the config of a running node (AdminService.ReloadConfig, SIGHUP): the file exorouted
 // was started with is read and checked again, and when it changes only what a running node can
 // take — risk limits, urgency bands, the solver method, the re-plan and checkpoint intervals,
-// venues' terms — it is recorded in the chain and put in force; anything else changed refuses
+// venues' terms, who may call what (access) — it is recorded in the chain and put in force; anything else changed refuses
 // the whole reload. docs/configuration.md, "Reloading the config".
 #pragma once
 
@@ -21,7 +21,7 @@ namespace exo::daemon {
 inline constexpr char kReloadableFields[] =
     "risk, routing.low_urgency_band_bps, routing.normal_urgency_band_bps, routing.method, "
     "routing.replan_interval_ms, routing.reject_backoff_ms, routing.child_timeout_ms, routing.settle_approvals, store.checkpoint_every_deltas, venues[].taker_fee_bps, venues[].impact_bps, "
-    "venues[].max_book_age_ms";
+    "venues[].max_book_age_ms, access";
 
 // OK when `next` differs from `current` only in kReloadableFields; else FailedPrecondition
 // naming what else differs ("takes a restart: modified: listen.address: … (a running node takes

@@ -33,6 +33,7 @@ struct Daemon::Impl {
   std::unique_ptr<store::DeltaStore> store;
   std::unique_ptr<RouterEngine> engine;
   std::unique_ptr<StreamWatchdog> watchdog;  // Ends streams whose client stopped reading.
+  std::unique_ptr<AccessControl> access;  // Who may call which RPC (config.access).
   std::unique_ptr<RouterServiceImpl> router;
   std::unique_ptr<store::HeadSigner> head_signer;  // Signs chain heads (<data_dir>/keys).
   std::unique_ptr<AuditServiceImpl> audit;
@@ -303,13 +304,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   impl->plaintext = config.tls().insecure_plaintext();
   if (config.has_cluster()) EXO_RETURN_IF_ERROR(impl->StartCluster(config, clock));
   impl->watchdog = std::make_unique<StreamWatchdog>(config.listen().stream_stall_ms());
-  impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(),
-                                                     impl->coordinator.get(), impl->watchdog.get());
+  impl->access = std::make_unique<AccessControl>(impl->engine.get());
+  impl->router = std::make_unique<RouterServiceImpl>(impl->engine.get(), impl->store.get(), impl->coordinator.get(),
+                                                     impl->watchdog.get(), impl->access.get());
   impl->audit = std::make_unique<AuditServiceImpl>(impl->store.get(), impl->head_signer.get(), config.node_id(),
                                                    config.listen().max_replays(), impl->watchdog.get(),
-                                                   &impl->draining);
+                                                   &impl->draining, impl->access.get());
   impl->admin = std::make_unique<AdminServiceImpl>(impl->engine.get(), impl->store.get(),
-                                                   clock->NowNs(), std::move(contracts));
+                                                   clock->NowNs(), std::move(contracts), impl->access.get());
   impl->reloader = std::make_unique<ConfigReloader>(config_path, impl->engine.get(), impl->store.get(), clock);
   impl->admin->SetConfigReloader(impl->reloader.get());
   impl->admin->AddStatusSource([reloader = impl->reloader.get()](StatusResponse* resp) {
@@ -320,6 +322,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
     resp->set_open_watches(router->open_watches());
     resp->set_open_replays(audit->open_replays());
     resp->set_streams_stalled(watchdog->cancelled());
+  });
+  impl->admin->AddStatusSource([access = impl->access.get()](StatusResponse* resp) {
+    resp->set_rpcs_denied(access->denied());
+    resp->set_last_rpc_denied(access->last_denied());
   });
   impl->admin->AddStatusSource([engine = impl->engine.get()](StatusResponse* resp) {
     resp->set_disconnect_held(static_cast<uint32_t>(engine->disconnect_held()));

@@ -70,8 +70,19 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-grpc::Status RouterServiceImpl::Route(grpc::ServerContext*, const RouteRequest* req,
+namespace {
+
+// Whether the caller may call `rpc` (the config's access section; without AccessControl, as
+// in tests of a service alone, every caller may). Each handler asks first.
+grpc::Status Allowed(AccessControl* access, const grpc::ServerContext& ctx, ApiRpc rpc) {
+  return access == nullptr ? grpc::Status::OK : access->Check(ctx, rpc);
+}
+
+}  // namespace
+
+grpc::Status RouterServiceImpl::Route(grpc::ServerContext* ctx, const RouteRequest* req,
                                       RouteResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kRoute); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   grpc::Status s = DoRoute(*req, resp);
   if (s.ok()) {
@@ -100,8 +111,9 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteRespon
   return grpc::Status::OK;
 }
 
-grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext*, const GetPlanRequest* req,
+grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext* ctx, const GetPlanRequest* req,
                                         GetPlanResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetPlan); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<Plan> plan = engine_->GetPlan(req->plan_id());
   if (!plan.ok()) return ToGrpc(plan.status());
@@ -109,8 +121,9 @@ grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext*, const GetPlanReque
   return grpc::Status::OK;
 }
 
-grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPlanRequest* req,
+grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const CancelPlanRequest* req,
                                            CancelPlanResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kCancelPlan); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
   if (req->reason().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
@@ -127,8 +140,9 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext*, const CancelPla
   return grpc::Status::OK;
 }
 
-grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext*, const AmendPlanRequest* req,
+grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext* ctx, const AmendPlanRequest* req,
                                           AmendPlanResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kAmendPlan); !s.ok()) return s;
   if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
   if (coordinator_ != nullptr) {
     // A cluster route's shares were fixed together at one λ over every node's venues: their
@@ -152,8 +166,9 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext*, const AmendPlanR
   return grpc::Status::OK;
 }
 
-grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext*, const ListPlansRequest* req,
+grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext* ctx, const ListPlansRequest* req,
                                           ListPlansResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListPlans); !s.ok()) return s;
   if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);
   const size_t limit = req->page_size() == 0 ? kDefaultPlansPage : req->page_size();
   bool more = false;
@@ -164,8 +179,9 @@ grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext*, const ListPlansR
   return grpc::Status::OK;
 }
 
-grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteRequest* req,
+grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRouteRequest* req,
                                          GetRouteResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetRoute); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
   if (coordinator_ != nullptr) {  // A cluster route: every node's share of it.
     absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(req->route_id(), *engine_);
@@ -196,6 +212,10 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext*, const GetRouteReq
 
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
+  if (grpc::Status s = Allowed(access_, *ctx, req->cancel_on_disconnect() ? ApiRpc::kWatchPlanWithSwitch : ApiRpc::kWatchPlan);
+      !s.ok()) {
+    return s;
+  }
   if (auto s = ValidateWatch(*req); !s.ok()) return ToGrpc(s);
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
@@ -247,6 +267,7 @@ grpc::Status RouterServiceImpl::Watch(grpc::ServerContext* ctx, const WatchPlanR
 
 grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequest* req,
                                       grpc::ServerWriter<ReplayResponse>* writer) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReplay); !s.ok()) return s;
   const StreamSlot slot(replays_, max_replays_);
   if (!slot.admitted()) return slot.Refusal("replay", "replays", "listen.max_replays");
   if (req->follow() && req->selector_case() == ReplayRequest::kPlanId) {
@@ -338,6 +359,7 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
 
 grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequest* req,
                                       VerifyResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kVerify); !s.ok()) return s;
   if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
   *resp->mutable_head() = store_->Head();
   uint64_t to = req->range().to_sequence();
@@ -362,8 +384,9 @@ grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequ
   return grpc::Status::OK;
 }
 
-grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChainHeadRequest*,
+grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext* ctx, const GetChainHeadRequest*,
                                             GetChainHeadResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetChainHead); !s.ok()) return s;
   *resp->mutable_head() = store_->Head();
   *resp->mutable_signed_head() = signer_->Sign(node_id_, resp->head());
   return grpc::Status::OK;
@@ -371,6 +394,7 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext*, const GetChain
 
 grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
                                               ProveInclusionResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveInclusion); !s.ok()) return s;
   const uint64_t size = store_->Head().sequence();
   if (req->sequence() == 0 || req->sequence() > size) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -395,6 +419,7 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
 
 grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const ProveConsistencyRequest* req,
                                                 ProveConsistencyResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveConsistency); !s.ok()) return s;
   const uint64_t size = store_->Head().sequence();
   if (req->from_size() == 0 || req->from_size() > size) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -417,8 +442,9 @@ grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const 
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const StatusRequest*,
+grpc::Status AdminServiceImpl::Status(grpc::ServerContext* ctx, const StatusRequest*,
                                       StatusResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kStatus); !s.ok()) return s;
   *resp = Snapshot();
   return grpc::Status::OK;
 }
@@ -485,8 +511,9 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   return out;
 }
 
-grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext*, const ListVenuesRequest*,
+grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext* ctx, const ListVenuesRequest*,
                                           ListVenuesResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListVenues); !s.ok()) return s;
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   return grpc::Status::OK;
 }
@@ -520,22 +547,8 @@ uint64_t BytesUnder(const std::filesystem::path& dir) {
 
 }  // namespace
 
-namespace {
-// The identity of a client that presented a verified certificate (its common name, else its
-// first subject alternative name); "" without one.
-std::string ClientIdentity(const grpc::ServerContext& ctx) {
-  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
-  if (auth == nullptr || !auth->IsPeerAuthenticated()) return "";
-  for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
-    for (const grpc::string_ref& v : auth->FindPropertyValues(property)) {
-      if (v.size() > 0) return std::string(v.data(), v.size());
-    }
-  }
-  return "";
-}
-}  // namespace
-
-grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext*, const GetBooksRequest* req, GetBooksResponse* resp) {
+grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext* ctx, const GetBooksRequest* req, GetBooksResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetBooks); !s.ok()) return s;
   if (auto s = ValidateGetBooks(*req); !s.ok()) return ToGrpc(s);
   absl::StatusOr<GetBooksResponse> books =
       engine_->BooksNow(req->symbol(), static_cast<int>(req->depth() == 0 ? kDefaultBookDepth : req->depth()));
@@ -546,6 +559,7 @@ grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext*, const GetBooksRequ
 
 grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTradingRequest* req,
                                           SetTradingResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSetTrading); !s.ok()) return s;
   if (req->action() != TRADING_ACTION_HALT && req->action() != TRADING_ACTION_RESUME) {
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("action: must be TRADING_ACTION_HALT or TRADING_ACTION_RESUME, got ", req->action())));
@@ -568,6 +582,7 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
 
 grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const SettleChildRequest* req,
                                            SettleChildResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSettleChild); !s.ok()) return s;
   if (absl::Status s = ValidateSettleChild(*req); !s.ok()) return ToGrpc(s);
   // Who asked, when the API port knows (mutual TLS): recorded with the reason.
   const std::string by = ClientIdentity(*ctx);
@@ -626,6 +641,7 @@ grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const Settl
 
 grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const ReloadConfigRequest* req,
                                             ReloadConfigResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReloadConfig); !s.ok()) return s;
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
   if (reloader_ == nullptr) return ToGrpc(absl::UnavailableError("exorouted is starting"));
   // Who asked, when the API port knows (mutual TLS): recorded with the change.
@@ -637,7 +653,8 @@ grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const Relo
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const BackupRequest* req, BackupResponse* resp) {
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* ctx, const BackupRequest* req, BackupResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kBackup); !s.ok()) return s;
   if (absl::Status s = ValidateBackupName(req->name()); !s.ok()) return ToGrpc(s);
   const auto& cfg = engine_->config();
   const std::filesystem::path data = cfg.data_dir();
@@ -691,8 +708,9 @@ grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const BackupRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListContracts(grpc::ServerContext*, const ListContractsRequest*,
+grpc::Status AdminServiceImpl::ListContracts(grpc::ServerContext* ctx, const ListContractsRequest*,
                                              ListContractsResponse* resp) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListContracts); !s.ok()) return s;
   *resp = contracts_;
   return grpc::Status::OK;
 }

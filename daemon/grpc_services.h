@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "daemon/access_control.h"
 #include "daemon/config_reload.h"
 #include "daemon/router_engine.h"
 #include "daemon/settle_approvals.h"
@@ -33,9 +34,11 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
  public:
   // With a coordinator, every Route is a cluster route (split across the cluster's nodes). The
   // watchdog (if any) ends watches whose client stopped reading.
+  // `access` (if any) decides who may call each RPC.
   RouterServiceImpl(RouterEngine* engine, const store::DeltaStore* store,
-                    cluster::Coordinator* coordinator = nullptr, StreamWatchdog* watchdog = nullptr)
-      : engine_(engine), store_(store), coordinator_(coordinator), watchdog_(watchdog) {}
+                    cluster::Coordinator* coordinator = nullptr, StreamWatchdog* watchdog = nullptr,
+                    AccessControl* access = nullptr)
+      : engine_(engine), store_(store), coordinator_(coordinator), watchdog_(watchdog), access_(access) {}
   grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest*,
                      exoroute::v1::RouteResponse*) override;
   grpc::Status GetPlan(grpc::ServerContext*, const exoroute::v1::GetPlanRequest*,
@@ -65,6 +68,7 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   const store::DeltaStore* store_;
   cluster::Coordinator* coordinator_;
   StreamWatchdog* watchdog_;
+  AccessControl* access_;
   LatencyHistogram route_latency_;
   std::atomic<uint32_t> watches_{0};  // WatchPlan streams open now (listen.max_watches).
 };
@@ -77,9 +81,9 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
   // replays end (UNAVAILABLE, naming where to follow again from).
   AuditServiceImpl(const store::DeltaStore* store, const store::HeadSigner* signer, std::string node_id,
                    uint32_t max_replays, StreamWatchdog* watchdog = nullptr,
-                   const std::atomic<bool>* draining = nullptr)
+                   const std::atomic<bool>* draining = nullptr, AccessControl* access = nullptr)
       : store_(store), signer_(signer), node_id_(std::move(node_id)), max_replays_(max_replays),
-        watchdog_(watchdog), draining_(draining) {}
+        watchdog_(watchdog), draining_(draining), access_(access) {}
   grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest*,
                       grpc::ServerWriter<exoroute::v1::ReplayResponse>*) override;
   grpc::Status Verify(grpc::ServerContext*, const exoroute::v1::VerifyRequest*,
@@ -101,6 +105,7 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
   const uint32_t max_replays_;
   StreamWatchdog* watchdog_;
   const std::atomic<bool>* draining_;
+  AccessControl* access_;
   std::atomic<uint32_t> replays_{0};  // Replay streams open now.
   // Complete subtrees of the chain kept from earlier proofs (store/chain_proofs.h).
   mutable store::MerkleSubtreeCache subtrees_;
@@ -109,8 +114,10 @@ class AuditServiceImpl final : public exoroute::v1::AuditService::Service {
 class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
  public:
   AdminServiceImpl(RouterEngine* engine, const store::DeltaStore* store,
-                   int64_t started_ns, exoroute::v1::ListContractsResponse contracts)
-      : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)) {}
+                   int64_t started_ns, exoroute::v1::ListContractsResponse contracts,
+                   AccessControl* access = nullptr)
+      : engine_(engine), store_(store), started_ns_(started_ns), contracts_(std::move(contracts)),
+        access_(access) {}
   // Adds what another part of the node knows (the cluster's budgets and peers, the streams
   // open) to every Status.
   void AddStatusSource(std::function<void(exoroute::v1::StatusResponse*)> fill) {
@@ -151,6 +158,7 @@ class AdminServiceImpl final : public exoroute::v1::AdminService::Service {
   std::string chain_signing_key_, admin_url_;
   int64_t started_ns_;
   const exoroute::v1::ListContractsResponse contracts_;  // Fixed at start-up.
+  AccessControl* access_;
   // Settlements awaiting a second operator (routing.settle_approvals 2); Status lists them.
   mutable SettleApprovals settle_approvals_;
 };

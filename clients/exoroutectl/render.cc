@@ -390,6 +390,10 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "WARNING     ", r.peer_calls_refused(),
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");
   }
+  if (r.rpcs_denied() > 0) {
+    absl::StrAppend(&s, "WARNING     ", r.rpcs_denied(), r.rpcs_denied() == 1 ? " call" : " calls",
+                    " refused by the access rules (config access); the last: ", r.last_rpc_denied(), "\n");
+  }
   if (r.cluster_routes_refused() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.cluster_routes_refused(),
                     " cluster routes refused: 1024 were open on this node at once (a coordinator that opens "

@@ -106,7 +106,9 @@ TEST_CASE("a running node takes only risk limits, urgency bands, method, interva
   next.mutable_routing()->set_child_timeout_ms(2500);
   next.mutable_routing()->set_settle_approvals(2);
   next.mutable_store()->set_checkpoint_every_deltas(500);
+  next.mutable_access()->add_trade("desk-a");  // Who may call what: put on, changed or taken off.
   CHECK(CheckReloadable(now, next).ok());
+  CHECK(CheckReloadable(next, now).ok());
   CHECK(CheckReloadable(now, now).ok());
 
   // Each change below takes a restart: refused, naming it, whatever reloadable change is with it.

@@ -321,6 +321,29 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
     REQUIRE(four_eyes.ok());
     CHECK(four_eyes->routing().settle_approvals() == 2);
   }
+  // Access by client certificate: needs them, names someone, and names them as certificates can.
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"access\": {\"trade\": [\"desk-a\"]}, \"routing\": {")) ==
+        "config test.json: access: callers are told apart by their client certificates: set tls.require_client_cert");
+  const std::string mtls = "\"tls\": {\"require_client_cert\": true}, ";
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", mtls + "\"access\": {}, \"routing\": {")) ==
+        "config test.json: access: names no caller, so no RPC could be called; remove it to let every client call "
+        "every RPC");
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", mtls + "\"access\": {\"operate\": [\"ops\", \"\"]}, \"routing\": {")) ==
+        "config test.json: access.operate[1]: a name of 1 to 256 characters, got 0");
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", mtls + "\"access\": {\"read\": [\"a\\tb\"]}, \"routing\": {")) ==
+        "config test.json: access.read[0]: a certificate name has no control characters");
+  CHECK(ErrorOf(DefaultWith("\"routing\": {", mtls + "\"access\": {\"readers\": [\"x\"]}, \"routing\": {"))
+            .find("access.readers: unknown key") != std::string::npos);
+  {
+    auto roles = ParseConfig(DefaultWith("\"routing\": {", mtls + "\"access\": {\"trade\": [\"desk-a\"], \"operate\": "
+                                                             "[\"ops-1\"], \"read\": [\"*\"]}, \"routing\": {"),
+                             "test.json");
+    INFO(roles.status().ToString());
+    REQUIRE(roles.ok());
+    CHECK(roles->has_access());
+    CHECK(roles->access().trade(0) == "desk-a");
+    CHECK(roles->access().read(0) == "*");
+  }
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500}})")) ==
         "config test.json: cluster.privacy.sensitivity: must be > 0 with epsilon_milli, got 0");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "privacy": {"epsilon_milli": 500, "sensitivity": 100000, "budget_milli": 10}})")) ==
