@@ -82,6 +82,15 @@ absl::Status Authorize(const exoroute::v1::AccessConfig& access, const std::stri
       watch ? "; it may watch without cancel_on_disconnect" : "", ")"));
 }
 
+std::vector<std::string> RolesOf(const exoroute::v1::AccessConfig& access, const std::string& client) {
+  std::vector<std::string> out;
+  if (client.empty()) return out;
+  if (Lists(access.trade(), client)) out.push_back("trade");
+  if (Lists(access.operate(), client)) out.push_back("operate");
+  if (Lists(access.read(), client)) out.push_back("read");
+  return out;
+}
+
 std::string ClientIdentity(const grpc::ServerContext& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) return "";

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -60,6 +61,10 @@ const ApiRpcRule& RuleOf(ApiRpc rpc);
 // some role the RPC takes lists the client, or "*". PERMISSION_DENIED naming the client, the RPC
 // and the lists that would let it; UNAUTHENTICATED for a caller without a certificate name.
 absl::Status Authorize(const exoroute::v1::AccessConfig& access, const std::string& client, ApiRpc rpc);
+
+// The roles `access` gives `client`: "trade", "operate", "read", in that order, each whose list
+// names it or "*".
+std::vector<std::string> RolesOf(const exoroute::v1::AccessConfig& access, const std::string& client);
 
 // The caller's client certificate name: its common name, else its first subject alternative
 // name; "" when it presented none (or the port is not mutual TLS).

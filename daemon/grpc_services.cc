@@ -446,6 +446,13 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext* ctx, const StatusRequ
                                       StatusResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kStatus); !s.ok()) return s;
   *resp = Snapshot();
+  // Who asks, and what this node lets it do (a client checking its certificate's roles).
+  resp->set_caller(ClientIdentity(*ctx));
+  const exoroute::v1::DaemonConfig& config = engine_->config();
+  resp->set_access_enforced(config.has_access());
+  if (config.has_access()) {
+    for (std::string& role : RolesOf(config.access(), resp->caller())) resp->add_caller_roles(std::move(role));
+  }
   return grpc::Status::OK;
 }
 

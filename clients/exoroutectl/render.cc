@@ -354,6 +354,10 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                       c.last_refused(), "\n");
     }
   }
+  if (r.access_enforced()) {  // Who this client is to the node, and what it may do there.
+    absl::StrAppend(&s, "access      by client certificate (config access): you are \"", r.caller(), "\", ",
+                    absl::StrJoin(r.caller_roles(), ", "), "\n");
+  }
   for (const CertificateStatus& c : r.certificates()) {
     absl::StrAppend(&s, "tls ", absl::StrFormat("%-7s ", c.port()), "certificate valid until ",
                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(c.not_after_s()), absl::UTCTimeZone()));

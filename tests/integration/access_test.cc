@@ -105,6 +105,14 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   CHECK(as("ops-1", {"resume", "--reason", "desk halt over"}).exit_code == 0);
   denied(as("ops-1", {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "acc-2"}),
          "client \"ops-1\" may not call RouterService.Route (access.trade names who may)");
+  // Each client can ask what it is to the node.
+  for (const auto& [client, roles] : {std::pair<std::string, std::string>{"desk-a", "trade"}, {"ops-1", "operate"},
+                                      {"auditor", "read"}}) {
+    auto shown = as(client, {"status"});
+    INFO(shown.out << shown.err);
+    CHECK(shown.out.find("access      by client certificate (config access): you are \"" + client + "\", " + roles +
+                         "\n") != std::string::npos);
+  }
   // The auditor reads the node, the plan and the chain, and changes nothing.
   CHECK(as("auditor", {"status"}).exit_code == 0);
   CHECK(as("auditor", {"plan", "show", "acc-1"}).exit_code == 0);
@@ -146,6 +154,8 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   INFO(reloaded.out << reloaded.err);
   REQUIRE(reloaded.exit_code == 0);
   CHECK(as("stranger", {"plan", "show", "acc-1"}).exit_code == 0);
+  CHECK(as("auditor", {"status"}).out.find("you are \"auditor\", read\n") != std::string::npos);
+  CHECK(as("stranger", {"status"}).out.find("you are \"stranger\", read\n") != std::string::npos);
   denied(as("stranger", {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "1", "--id", "acc-3"}),
          "client \"stranger\" may not call RouterService.Route (access.trade names who may)");
 }
