@@ -84,7 +84,7 @@ grpc::Status RouterServiceImpl::Route(grpc::ServerContext* ctx, const RouteReque
                                       RouteResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kRoute); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
-  grpc::Status s = DoRoute(*req, resp);
+  grpc::Status s = DoRoute(*req, ClientIdentity(*ctx), resp);
   if (s.ok()) {
     route_latency_.Record(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
@@ -92,7 +92,8 @@ grpc::Status RouterServiceImpl::Route(grpc::ServerContext* ctx, const RouteReque
   return s;
 }
 
-grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteResponse* resp) {
+grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, const std::string& routed_by,
+                                        RouteResponse* resp) {
   const RouteRequest* req = &request;
   if (auto s = ValidateRoute(*req); !s.ok()) return ToGrpc(s);
   // A halted node neither trades nor coordinates a cluster route that would trade elsewhere.
@@ -100,12 +101,12 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, RouteRespon
     if (absl::Status halted = engine_->CheckTradingAllowed(req->order().symbol()); !halted.ok()) return ToGrpc(halted);
   }
   if (coordinator_ != nullptr) {
-    absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_);
+    absl::StatusOr<RouteResponse> r = coordinator_->Route(req->order(), req->mode(), engine_, routed_by);
     if (!r.ok()) return ToGrpc(r.status());
     *resp = *std::move(r);
     return grpc::Status::OK;
   }
-  absl::StatusOr<Plan> plan = engine_->Route(req->order(), req->mode());
+  absl::StatusOr<Plan> plan = engine_->Route(req->order(), req->mode(), std::nullopt, routed_by);
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp->mutable_plan() = *std::move(plan);
   return grpc::Status::OK;

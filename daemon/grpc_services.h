@@ -59,7 +59,9 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   uint32_t open_watches() const { return watches_; }
 
  private:
-  grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, exoroute::v1::RouteResponse* resp);
+  // `routed_by`: the caller's client certificate name ("" = none), recorded with the plan.
+  grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, const std::string& routed_by,
+                       exoroute::v1::RouteResponse* resp);
   // The watch itself: the plan's deltas until it settles (`*settled` set then), the client
   // leaves or the node shuts down.
   grpc::Status Watch(grpc::ServerContext* ctx, const exoroute::v1::WatchPlanRequest& req,

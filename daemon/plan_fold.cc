@@ -62,6 +62,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       plan->set_status(d.created().mode() == ROUTE_MODE_EXECUTE ? PLAN_STATUS_WORKING
                                                                  : PLAN_STATUS_PLANNED);
       plan->set_created_time_ns(d.event_time_ns());
+      plan->set_routed_by(d.created().routed_by());
       break;
     case PlanDelta::kAllocated: {
       const PlanAllocated& a = d.allocated();

@@ -892,7 +892,7 @@ absl::StatusOr<SolveInput> RouterEngine::SnapshotInput(const ParentOrder& order,
 }
 
 absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mode,
-                                         std::optional<SolveInput> first_input) {
+                                         std::optional<SolveInput> first_input, const std::string& routed_by) {
   WriterGuard writing(this);
   if (draining_) return absl::UnavailableError("exorouted is shutting down");
   EXO_RETURN_IF_ERROR(first_input.has_value() ? CheckClusterShare(order) : CheckRoutable(order));
@@ -945,6 +945,7 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   *c->mutable_order() = order;
   c->set_mode(mode);
   *c->mutable_instrument() = *FindInstrument(order.symbol());
+  c->set_routed_by(routed_by);
   std::vector<PendingDelta> prefix;
   prefix.push_back(std::move(created));
   absl::Status s = Drive(*rec, std::move(prefix));

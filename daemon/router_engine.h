@@ -89,10 +89,12 @@ class RouterEngine {
 
   // `first_input`, when given, is what the plan's first decision is solved from instead of the
   // books at that moment: a cluster node's share, decided on the books it answered from (the
-  // order is then checked as a cluster share: CheckClusterShare).
+  // order is then checked as a cluster share: CheckClusterShare). `routed_by`: who sent the
+  // order (a client certificate's name; "" = not known), recorded with the plan.
   absl::StatusOr<exoroute::v1::Plan> Route(const exoroute::v1::ParentOrder& order,
                                            exoroute::v1::RouteMode mode,
-                                           std::optional<exoroute::v1::SolveInput> first_input = {});
+                                           std::optional<exoroute::v1::SolveInput> first_input = {},
+                                           const std::string& routed_by = "");
   // Appends a node event to the chain: a privacy release refused for an exhausted budget.
   absl::Status RecordPrivacyRefusal(const exoroute::v1::PrivacyRefused& refusal);
   // Records `event` (plan id "node/governance") unless the last governance event of its kind

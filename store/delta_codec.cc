@@ -223,10 +223,11 @@ void GetAllocated(Reader& r, PlanAllocated* a) {
 }
 
 // The oldest format that holds every field `d` carries (the encoder's choice, the decoder's
-// check): 6 for a dead man's switch armed, 5 for an amendment that removes the limit or sets an urgency, else 4 for an
+// check): 7 for an order whose sender is known, 6 for a dead man's switch armed, 5 for an amendment that removes the limit or sets an urgency, else 4 for an
 // amendment, else 3 for an order's arrival band or a decision's arrival limit, else 2 for an
 // order's urgency or a decision's band limit, else 1.
 uint8_t FormatOf(const PlanDelta& d) {
+  if (d.has_created() && !d.created().routed_by().empty()) return kCanonicalFormat7;
   if (d.has_disconnect_armed()) return kCanonicalFormat6;
   if (d.has_amended()) {
     const PlanAmended& a = d.amended();
@@ -263,6 +264,7 @@ std::string EncodeCanonical(const PlanDelta& d) {
       PutInstrument(w, d.created().instrument());
       if (v2) w.Enum(d.created().order().urgency());
       if (v3) w.U32(d.created().order().arrival_band_bps());
+      if (format >= kCanonicalFormat7) w.Str(d.created().routed_by());
       break;
     case PlanDelta::kAllocated:
       w.U8(kAllocated);
@@ -358,7 +360,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
   Reader r(bytes);
   PlanDelta d;
   uint8_t format = r.U8();
-  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat6)) {
+  if (r.ok() && (format < kCanonicalFormat || format > kCanonicalFormat7)) {
     return absl::DataLossError(absl::StrCat("unknown canonical format ", int{format}));
   }
   const bool v2 = format >= kCanonicalFormat2, v3 = format >= kCanonicalFormat3;
@@ -377,6 +379,7 @@ absl::StatusOr<PlanDelta> DecodeCanonical(std::string_view bytes) {
         GetInstrument(r, c->mutable_instrument());
         if (v2) c->mutable_order()->set_urgency(r.Enum<Urgency>(Urgency_IsValid));
         if (v3) c->mutable_order()->set_arrival_band_bps(r.U32());
+        if (format >= kCanonicalFormat7) c->set_routed_by(r.Str());
         break;
       }
       case kAllocated:

@@ -27,6 +27,7 @@ inline constexpr uint8_t kCanonicalFormat3 = 3;
 inline constexpr uint8_t kCanonicalFormat4 = 4;
 inline constexpr uint8_t kCanonicalFormat5 = 5;
 inline constexpr uint8_t kCanonicalFormat6 = 6;
+inline constexpr uint8_t kCanonicalFormat7 = 7;
 
 // Encodes every field except prev_hash and hash. The delta must have a `change` set.
 std::string EncodeCanonical(const exoroute::v1::PlanDelta& delta);

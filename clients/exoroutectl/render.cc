@@ -111,7 +111,7 @@ std::string RenderPlan(const Plan& p, int64_t now_s) {
                                      p.arrival_limit() > 0 ? absl::StrCat(" (limit ", f.Px(p.arrival_limit()), ")")
                                                            : " (not fixed yet)")
                       : "",
-                  "\n");
+                  p.routed_by().empty() ? "" : absl::StrCat("  by client ", p.routed_by()), "\n");
   if (p.amendments() > 0) {
     const ParentOrder& r = p.routed_order();
     absl::StrAppend(&s, "amended   ", p.amendments(), p.amendments() == 1 ? " time" : " times", ", routed as ",
@@ -595,7 +595,8 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
                             o.has_limit_price() ? absl::StrCat(" limit ", f.Px(o.limit_price())) : "",
                             " ", d.created().mode() == ROUTE_MODE_EXECUTE ? "EXECUTE" : "PLAN_ONLY",
                             o.urgency() != URGENCY_UNSPECIFIED ? absl::StrCat(" urgency ", UrgencyWord(o.urgency())) : "",
-                            o.arrival_band_bps() > 0 ? absl::StrCat(" arrival band ", o.arrival_band_bps(), " bp") : "");
+                            o.arrival_band_bps() > 0 ? absl::StrCat(" arrival band ", o.arrival_band_bps(), " bp") : "",
+                            d.created().routed_by().empty() ? "" : absl::StrCat(" by client ", d.created().routed_by()));
       break;
     }
     case PlanDelta::kAllocated: {

@@ -324,12 +324,15 @@ KINDS = {"created": 1, "allocated": 2, "child_sent": 3, "fill": 4, "child_done":
 
 
 def _format(d):
-    """The oldest format holding every field the delta carries: 6 for a dead man's switch armed,
+    """The oldest format holding every field the delta carries: 7 for an order whose sender is
+    known, 6 for a dead man's switch armed,
     5 for an amendment that removes
     the limit or sets an urgency, else 4 for an amendment, else 3 for an order's arrival band or a
     decision's arrival limit, else 2 for an order's urgency or a decision's price band limit,
     else 1."""
     kind = d.WhichOneof("change")
+    if kind == "created" and d.created.routed_by:
+        return 7
     if kind == "disconnect_armed":
         return 6
     if kind == "amended":
@@ -357,6 +360,8 @@ def encode_canonical(d):
             out += _u32(c.order.urgency)
         if v3:
             out += _u32(c.order.arrival_band_bps)
+        if fmt >= 7:
+            out += _str(c.routed_by)
     elif kind == "allocated":
         a = d.allocated
         s = a.stats

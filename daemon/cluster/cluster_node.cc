@@ -540,7 +540,7 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   input.set_quantity(d.allocated_quantity());
   ParentOrder order = s->order;
   order.set_quantity(d.allocated_quantity());
-  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Route(order, s->mode, std::move(input)));
+  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Route(order, s->mode, std::move(input), req.routed_by()));
   reply.set_plan_id(plan.plan_id());
   reply.set_status(plan.status());
   return reply;

@@ -735,8 +735,9 @@ Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLi
 // coordinator's lock, as Route is.
 class Coordinator::Run {
  public:
-  Run(Coordinator* c, const ParentOrder& order, RouteMode mode, RouterEngine* engine)
-      : c_(*c), order_(order), mode_(mode), engine_(engine), route_id_(order.id()), quantity_(order.quantity()) {
+  Run(Coordinator* c, const ParentOrder& order, RouteMode mode, RouterEngine* engine, std::string routed_by)
+      : c_(*c), order_(order), mode_(mode), engine_(engine), routed_by_(std::move(routed_by)), route_id_(order.id()),
+        quantity_(order.quantity()) {
     live_ = c_.AllLinks();
     record_.set_route_id(route_id_);
     record_.set_coordinator(c_.node_id_);
@@ -801,6 +802,7 @@ class Coordinator::Run {
   const ParentOrder& order_;
   const RouteMode mode_;
   RouterEngine* const engine_;
+  const std::string routed_by_;  // Who sent the order ("" = not known): every share records it.
   const std::string route_id_;
   const int64_t quantity_;
   std::vector<NodeLink*> live_;  // The nodes still taking part.
@@ -1314,6 +1316,7 @@ RouteResponse Coordinator::Run::Execute() {
   for (size_t i = 0; i < live_.size(); ++i) {
     ExecuteRequest& exec = execs[i];
     exec.set_route_id(route_id_);
+    exec.set_routed_by(routed_by_);
     FixedDual* f = exec.mutable_fixed_dual();
     *f = FixedFor(i);
     *f->mutable_route() = record_;
@@ -1370,7 +1373,7 @@ RouteResponse Coordinator::Run::Execute() {
 }
 
 absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, RouteMode mode,
-                                                 RouterEngine* engine) {
+                                                 RouterEngine* engine, const std::string& routed_by) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& route_id = order.id();
   if (auto it = answered_.find(route_id); it != answered_.end()) {
@@ -1384,7 +1387,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // This node's risk limits on the whole order, before any node is asked (each node takes its
   // share without checking it again). Routes are one at a time here: none can slip in between.
   EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode));
-  Run run(this, order, mode, engine);
+  Run run(this, order, mode, engine, routed_by);
   EXO_RETURN_IF_ERROR(run.FixBands());
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).

@@ -74,9 +74,10 @@ class Coordinator {
   // and the route's summary. Serialised: one cluster route at a time per coordinator. A retry
   // of a route this coordinator answered (same id, order and mode) gets the same answer; an id
   // some node already has a plan under is refused with ALREADY_EXISTS.
+  // `routed_by`: the client's certificate name ("" = not known), recorded with every node's share.
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
                                                     exoroute::v1::RouteMode mode,
-                                                    RouterEngine* engine);
+                                                    RouterEngine* engine, const std::string& routed_by = "");
   // Cancels a cluster route: every node's plan of it (CancelPlan on each, at once). Returns
   // this node's plan if it has one and each node's outcome; NOT_FOUND when no node has a plan
   // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.

@@ -294,7 +294,11 @@ TEST_CASE("a route's progress adds up what the nodes' fills cost, and gives no a
         if (a->has_progress()) change(a->mutable_progress());
       }));
   Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
-  REQUIRE(c.Route(LoneNode::Order("priced"), ROUTE_MODE_PLAN_ONLY, n.engine.get()).ok());
+  REQUIRE(c.Route(LoneNode::Order("priced"), ROUTE_MODE_PLAN_ONLY, n.engine.get(), "desk-a").ok());
+  // The node's share records who sent the order to the coordinator.
+  absl::StatusOr<Plan> share = n.engine->GetPlan("priced");
+  REQUIRE(share.ok());
+  CHECK(share->routed_by() == "desk-a");
   auto progress = [&] {
     absl::StatusOr<GetRouteResponse> p = c.Progress("priced", *n.engine);
     REQUIRE(p.ok());

@@ -97,7 +97,13 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   auto routed = as("desk-a", {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "2", "--id", "acc-1"});
   INFO(routed.out << routed.err);
   CHECK(routed.exit_code == 0);
-  CHECK(as("desk-a", {"plan", "show", "acc-1"}).exit_code == 0);
+  // Who sent it is recorded with the plan, in its chain.
+  auto shown = as("desk-a", {"plan", "show", "acc-1"});
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find("  PLAN_ONLY  by client desk-a\n") != std::string::npos);
+  auto replayed = as("auditor", {"replay", "--plan", "acc-1"});
+  INFO(replayed.out << replayed.err);
+  CHECK(replayed.out.find(" by client desk-a") != std::string::npos);
   denied(as("desk-a", {"halt", "--reason", "not mine to do"}),
          "client \"desk-a\" may not call AdminService.SetTrading (access.operate names who may)");
   // The operator halts and resumes the node and reloads its config; it sends no order.

@@ -2,7 +2,8 @@
 """The Python SDK's canonical encoder against byte vectors produced by the C++ codec, for the
 delta kinds a single-node daemon writes rarely or never (cluster nodes' privacy_refused, governance)
 for formats 2 and 3 (an order's urgency, its arrival band), format 4 (an amendment), format 5
-(an amendment to market or of urgency) and format 6 (a dead man's switch armed)."""
+(an amendment to market or of urgency), format 6 (a dead man's switch armed) and format 7 (an
+order whose sender is known)."""
 import argparse
 import os
 import sys
@@ -72,6 +73,9 @@ CREATED_FORMAT2_HEX = (
 # tests/store/delta_codec_test.cc: the same created delta with an arrival band (format 3).
 CREATED_FORMAT3_HEX = "03" + CREATED_FORMAT2_HEX[2:] + "00000019"  # arrival band 25 bp
 
+# tests/store/delta_codec_test.cc: the same created delta sent by client "desk-a" (format 7).
+CREATED_FORMAT7_HEX = "07" + CREATED_FORMAT2_HEX[2:] + "00000000" + "00000006" + "6465736b2d61"
+
 
 def delta(pb, sequence, version, plan_id="plan-7"):
     """A delta's header as the C++ test's vectors have it (one event time for all)."""
@@ -132,6 +136,9 @@ def main():
         o.arrival_band_bps = 25
         expect("created (format 3)", c, CREATED_FORMAT3_HEX)
         o.arrival_band_bps = 0
+        c.created.routed_by = "desk-a"
+        expect("created (format 7)", c, CREATED_FORMAT7_HEX)
+        c.created.routed_by = ""
         o.urgency = 0
         expect("created (format 1)", c, "01" + CREATED_FORMAT2_HEX[2:-8])
     for f in failures:

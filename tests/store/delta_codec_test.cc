@@ -175,8 +175,8 @@ TEST_CASE("decoding is strict", "[codec]") {
   CHECK(DecodeCanonical(good.substr(0, good.size() - 1)).status().code() ==
         absl::StatusCode::kDataLoss);
   std::string bad_format = good;
-  bad_format[0] = 7;
-  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 7");
+  bad_format[0] = 8;
+  CHECK(DecodeCanonical(bad_format).status().message() == "unknown canonical format 8");
   // Format 2 for a delta format 1 holds is not its encoding.
   std::string not_canonical = good;
   not_canonical[0] = 2;
@@ -270,11 +270,42 @@ TEST_CASE("a dead man's switch armed is format 6, shared with the Python SDK's t
   auto back = DecodeCanonical(bytes);
   REQUIRE(back.ok());
   CHECK(back->disconnect_armed().grace_ms() == 2500);
-  // In an older format it is not a canonical encoding (format 6 is the newest: 7 is unknown,
-  // "decoding is strict").
+  // In an older format it is not a canonical encoding.
   std::string older = bytes;
   older[0] = 5;
   CHECK(DecodeCanonical(older).status().message().find("format 5 for a delta format 6 holds") != std::string::npos);
+}
+
+TEST_CASE("an order whose sender is known is format 7, shared with the Python SDK's test, and only then",
+          "[codec]") {
+  // The created delta of the format-2 vector sent by client "desk-a": format 3's layout (its
+  // urgency and arrival band, 0), format byte 7, the client's name last. In
+  // tests/integration/sdk_vectors.py too.
+  PlanDelta c = LowUrgencyBuy();
+  c.mutable_created()->set_routed_by("desk-a");
+  const std::string bytes = EncodeCanonical(c);
+  CHECK(exo::ToHex(bytes) ==
+        "07"                                  // format 7
+        "0000000000000033" "00000001" "6f" "00000001" "17979cfe3d85cd15" "00000000" "01"
+        "00000001" "6f" "00000001" "58" "00000001" "0000000000000001" "00" "00000001" "0000000000000000"
+        "00000000" "00000000" "00000000" "00000001" "00000001" "58" "00000002" "00000008"
+        "00000001"                            // urgency LOW
+        "00000000"                            // no arrival band
+        "00000006" "6465736b2d61");           // routed by "desk-a"
+  auto back = DecodeCanonical(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->created().routed_by() == "desk-a");
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*back, c));
+  // Without a sender, the format it had (2: the urgency), bytes and hash unchanged.
+  c.mutable_created()->clear_routed_by();
+  CHECK(EncodeCanonical(c)[0] == 2);
+  // Format 7 with no sender, or a sender in an older format, is not a canonical encoding.
+  std::string older = bytes;
+  older[0] = 6;
+  CHECK_FALSE(DecodeCanonical(older).ok());
+  std::string fin = EncodeCanonical(OfKind(PlanDelta::kFinished));
+  fin[0] = 7;
+  CHECK(DecodeCanonical(fin).status().message().find("format 7 for a delta format 1 holds") != std::string::npos);
 }
 
 TEST_CASE("the privacy_refused vector shared with the Python SDK's test", "[codec]") {
