@@ -108,14 +108,20 @@ grpc::Status AccessControl::Check(const grpc::ServerContext& ctx, ApiRpc rpc) {
   const std::string client = ClientIdentity(ctx);
   const absl::Status s = Authorize(config.access(), client, rpc);
   if (s.ok()) return grpc::Status::OK;
+  return Refuse(client, rpc, s);
+}
+
+grpc::Status AccessControl::Refuse(const std::string& client, ApiRpc rpc, const absl::Status& refusal) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++denied_;
-    last_denied_ = std::string(s.message());
+    last_denied_ = std::string(refusal.message());
     // Logged once per client and RPC: a client calling in a loop does not flood the log.
-    if (logged_.size() < kLogged && logged_.emplace(client, rpc).second) LogWarning("refused a call: %s", s.message());
+    if (logged_.size() < kLogged && logged_.emplace(client, rpc).second) {
+      LogWarning("refused a call: %s", refusal.message());
+    }
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(refusal.code()), std::string(refusal.message()));
 }
 
 uint64_t AccessControl::denied() const {

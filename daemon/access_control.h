@@ -76,6 +76,9 @@ class AccessControl {
  public:
   explicit AccessControl(const RouterEngine* engine) : engine_(engine) {}
   grpc::Status Check(const grpc::ServerContext& ctx, ApiRpc rpc);
+  // Counts and logs a refusal made elsewhere (a trader changing another client's order), and
+  // returns it as the call's status.
+  grpc::Status Refuse(const std::string& client, ApiRpc rpc, const absl::Status& refusal);
   uint64_t denied() const;
   std::string last_denied() const;
 

@@ -122,6 +122,26 @@ grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext* ctx, const GetPlanR
   return grpc::Status::OK;
 }
 
+grpc::Status RouterServiceImpl::MayChange(const grpc::ServerContext& ctx, ApiRpc rpc, const std::string& plan_id,
+                                          const char* change) {
+  const DaemonConfig& config = engine_->config();
+  if (!config.has_access()) return grpc::Status::OK;
+  const std::string caller = ClientIdentity(ctx);
+  const std::vector<std::string> roles = RolesOf(config.access(), caller);
+  if (std::find(roles.begin(), roles.end(), "operate") != roles.end()) return grpc::Status::OK;
+  std::string owner;  // Who sent the order ("" = not known, or no such plan: the call says so).
+  if (coordinator_ != nullptr) {  // A cluster route: as its nodes recorded it.
+    if (absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(plan_id, *engine_); r.ok()) owner = r->routed_by();
+  } else if (absl::StatusOr<Plan> p = engine_->GetPlan(plan_id); p.ok()) {
+    owner = p->routed_by();
+  }
+  if (owner.empty() || owner == caller) return grpc::Status::OK;
+  const absl::Status refusal = absl::PermissionDeniedError(
+      absl::StrCat("client \"", caller, "\" may not ", change, " plan \"", plan_id, "\": client \"", owner,
+                   "\" routed it (a trader changes only the orders it sent; access.operate may cancel any)"));
+  return access_ != nullptr ? access_->Refuse(caller, rpc, refusal) : ToGrpc(refusal);
+}
+
 grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const CancelPlanRequest* req,
                                            CancelPlanResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kCancelPlan); !s.ok()) return s;
@@ -129,6 +149,7 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const Cance
   if (req->reason().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
   }
+  if (grpc::Status s = MayChange(*ctx, ApiRpc::kCancelPlan, req->plan_id(), "cancel"); !s.ok()) return s;
   if (coordinator_ != nullptr) {  // A cluster route: every node's plan of it.
     absl::StatusOr<CancelPlanResponse> r = coordinator_->Cancel(req->plan_id(), req->reason(), engine_);
     if (!r.ok()) return ToGrpc(r.status());
@@ -145,6 +166,7 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext* ctx, const AmendP
                                           AmendPlanResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kAmendPlan); !s.ok()) return s;
   if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
+  if (grpc::Status s = MayChange(*ctx, ApiRpc::kAmendPlan, req->plan_id(), "amend"); !s.ok()) return s;
   if (coordinator_ != nullptr) {
     // A cluster route's shares were fixed together at one λ over every node's venues: their
     // quantities cannot change one by one. Its limit and urgency go to every node's share.
@@ -208,6 +230,7 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRout
   resp->set_order_quantity(n->quantity());  // (Its plan works its own shortfall: none is left over.)
   resp->set_settled(IsSettled(*plan));
   resp->set_symbol(plan->order().symbol());
+  resp->set_routed_by(plan->routed_by());
   return grpc::Status::OK;
 }
 
@@ -218,6 +241,9 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
     return s;
   }
   if (auto s = ValidateWatch(*req); !s.ok()) return ToGrpc(s);
+  if (req->cancel_on_disconnect()) {
+    if (grpc::Status s = MayChange(*ctx, ApiRpc::kWatchPlanWithSwitch, req->plan_id(), "arm the dead man's switch of"); !s.ok()) return s;
+  }
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
   if (!req->cancel_on_disconnect()) return Watch(ctx, *req, writer);

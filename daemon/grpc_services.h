@@ -62,6 +62,10 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   // `routed_by`: the caller's client certificate name ("" = none), recorded with the plan.
   grpc::Status DoRoute(const exoroute::v1::RouteRequest& req, const std::string& routed_by,
                        exoroute::v1::RouteResponse* resp);
+  // Under an access section a trader changes (`change`: "cancel", "amend", …) only the plans it
+  // routed, or whose sender is not known; an operator cancels any. PERMISSION_DENIED naming
+  // whose the plan is.
+  grpc::Status MayChange(const grpc::ServerContext& ctx, ApiRpc rpc, const std::string& plan_id, const char* change);
   // The watch itself: the plan's deltas until it settles (`*settled` set then), the client
   // leaves or the node shuts down.
   grpc::Status Watch(grpc::ServerContext* ctx, const exoroute::v1::WatchPlanRequest& req,

@@ -600,6 +600,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   reply.set_filled_quantity(plan.filled_quantity());
   reply.set_filled_notional(plan.filled_notional());
   reply.set_fees(plan.fees());
+  reply.set_routed_by(plan.routed_by());
   reply.set_settled(IsSettled(plan));
   reply.set_symbol(plan.order().symbol());
   // The whole order, from the route's record in the share's first decision.

@@ -627,6 +627,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
     }
     found = true;
     resp.set_symbol(r->symbol());
+    if (resp.routed_by().empty()) resp.set_routed_by(r->routed_by());  // (Every share records the same.)
     // (Every node recorded the same order; one that did not record it answers 0.)
     resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
     n->set_status(r->status());

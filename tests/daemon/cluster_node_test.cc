@@ -305,8 +305,9 @@ TEST_CASE("a route's progress adds up what the nodes' fills cost, and gives no a
     REQUIRE(p->nodes_size() == 1);
     return *p;
   };
-  // Plan-only: nothing filled, nothing to price.
+  // Plan-only: nothing filled, nothing to price. Who sent it, as the shares recorded it.
   GetRouteResponse p = progress();
+  CHECK(p.routed_by() == "desk-a");
   CHECK(p.filled_notional() == 0);
   CHECK(p.average_price() == 0);
   CHECK(p.nodes(0).average_price() == 0);

@@ -76,9 +76,9 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
           "[e2e][tls][access]") {
   TempDir dir;
   const std::string certs = dir / "certs";
-  REQUIRE(exo::testing::GenerateClusterCerts(certs, "server desk-a ops-1 auditor stranger"));
+  REQUIRE(exo::testing::GenerateClusterCerts(certs, "server desk-a desk-b ops-1 auditor stranger"));
   const std::string data = dir / "data";
-  const std::string roles = R"({"trade": ["desk-a"], "operate": ["ops-1"], "read": ["auditor"]})";
+  const std::string roles = R"({"trade": ["desk-a", "desk-b"], "operate": ["ops-1"], "read": ["auditor"]})";
   std::string error;
   auto d = DaemonProcess::Start(data, AccessConfigJson(data, certs, roles), &error);
   INFO(error);
@@ -106,6 +106,17 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   CHECK(replayed.out.find(" by client desk-a") != std::string::npos);
   denied(as("desk-a", {"halt", "--reason", "not mine to do"}),
          "client \"desk-a\" may not call AdminService.SetTrading (access.operate names who may)");
+  // Another trader may not change desk-a's order; desk-a may (the plan-only plan has nothing
+  // left to change: refused for that, not for who asks).
+  denied(as("desk-b", {"plan", "amend", "acc-1", "--limit", "64000"}),
+         "client \"desk-b\" may not amend plan \"acc-1\": client \"desk-a\" routed it (a trader changes only the "
+         "orders it sent; access.operate may cancel any)");
+  denied(as("desk-b", {"plan", "cancel", "acc-1"}),
+         "client \"desk-b\" may not cancel plan \"acc-1\": client \"desk-a\" routed it (a trader changes only the "
+         "orders it sent; access.operate may cancel any)");
+  auto own = as("desk-a", {"plan", "amend", "acc-1", "--limit", "64000"});
+  CHECK(own.err.find("PERMISSION_DENIED") == std::string::npos);
+  CHECK(as("ops-1", {"plan", "cancel", "acc-1"}).err.find("PERMISSION_DENIED") == std::string::npos);
   // The operator halts and resumes the node and reloads its config; it sends no order.
   CHECK(as("ops-1", {"halt", "--reason", "desk halt"}).exit_code == 0);
   CHECK(as("ops-1", {"resume", "--reason", "desk halt over"}).exit_code == 0);
@@ -146,10 +157,10 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
     CHECK(s.error_message().rfind("client \"stranger\" may not call ", 0) == 0);
   }
   CHECK(CallEmpty(*stranger, "/grpc.health.v1.Health/Check").ok());
-  // Refusals are counted (the three above and the stranger's twenty) and the last one shown.
+  // Refusals are counted (the five above and the stranger's twenty) and the last one shown.
   auto status = as("ops-1", {"status"});
   INFO(status.out);
-  CHECK(status.out.find("WARNING     23 calls refused by the access rules (config access); the last: client "
+  CHECK(status.out.find("WARNING     25 calls refused by the access rules (config access); the last: client "
                         "\"stranger\" may not call AuditService.ProveConsistency") != std::string::npos);
   // A reload lets everyone with a certificate read: the stranger now reads, and still trades nothing.
   {
