@@ -195,7 +195,7 @@ grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext* ctx, const ListPl
   if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);
   const size_t limit = req->page_size() == 0 ? kDefaultPlansPage : req->page_size();
   bool more = false;
-  absl::StatusOr<std::vector<Plan>> plans = engine_->WorkingPlans(req->symbol(), req->page_token(), limit, &more);
+  absl::StatusOr<std::vector<Plan>> plans = engine_->WorkingPlans(req->symbol(), req->page_token(), limit, &more, req->routed_by());
   if (!plans.ok()) return ToGrpc(plans.status());
   for (Plan& p : *plans) *resp->add_plans() = std::move(p);
   if (more) resp->set_next_page_token(resp->plans(resp->plans_size() - 1).plan_id());

@@ -68,6 +68,9 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
   if (r.page_size() > kMaxPlansPage) {
     return Bad("page_size", absl::StrCat("must be <= ", kMaxPlansPage, " (0 = ", kDefaultPlansPage, "), got ", r.page_size()));
   }
+  if (r.routed_by().size() > 256) {
+    return Bad("routed_by", absl::StrCat("a client certificate name of at most 256 characters, got ", r.routed_by().size()));
+  }
   if (!r.page_token().empty()) {
     if (auto s = ValidatePlanId(r.page_token(), "page_token"); !s.ok()) {
       return Bad("page_token", absl::StrCat("not one this server gave (a plan id), got ", Shown(r.page_token())));

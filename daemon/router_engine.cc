@@ -1020,7 +1020,8 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
 }
 
 absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& symbol, const std::string& after,
-                                                             size_t limit, bool* more) const {
+                                                             size_t limit, bool* more,
+                                                             const std::string& routed_by) const {
   if (!symbol.empty() && FindInstrument(symbol) == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("symbol: unknown symbol \"", symbol, "\" (this node trades: ", KnownSymbols(), ")"));
@@ -1040,6 +1041,7 @@ absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& 
     std::lock_guard<std::mutex> lock(rec->mu);
     if (rec->plan.version() == 0 || IsSettled(rec->plan)) continue;
     if (!symbol.empty() && rec->plan.order().symbol() != symbol) continue;
+    if (!routed_by.empty() && rec->plan.routed_by() != routed_by) continue;
     if (out.size() == limit) {
       *more = true;
       break;

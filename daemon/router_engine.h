@@ -169,9 +169,11 @@ class RouterEngine {
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
   // Up to `limit` plans not yet settled whose id sorts after `after` ("" = from the first), by
   // plan id; only `symbol`'s when it is not empty (FailedPrecondition for a symbol this node does
-  // not trade). `*more`: working plans remain after the last one returned.
+  // not trade), only those `routed_by` sent when it is not empty. `*more`: working plans remain
+  // after the last one returned.
   absl::StatusOr<std::vector<exoroute::v1::Plan>> WorkingPlans(const std::string& symbol, const std::string& after,
-                                                               size_t limit, bool* more) const;
+                                                               size_t limit, bool* more,
+                                                               const std::string& routed_by = "") const;
   absl::StatusOr<exoroute::v1::Plan> Cancel(const std::string& plan_id, const std::string& reason);
   // A working executed plan's order amended (AmendPlan): its whole quantity (what has filled
   // counts towards it), its limit price (or no limit: a market order) and/or its urgency. Recorded (PlanAmended) before the plan decides

@@ -37,12 +37,14 @@ commands:
                                         arrival ± N bp, however the books move later;
                                         --execute --wait --cancel-on-disconnect: leaving the
                                         wait (Ctrl-C) cancels the order (see watch)
-  plan list [--symbol S]                the plans the node is working (not settled), by id
+  plan list [--symbol S] [--client NAME]
+                                        the plans the node is working (not settled), by id
+                                        (only those client NAME sent)
   plan show ID                          a plan's current state
   plan cancel ID [--reason TEXT]        cancel a working plan
-  plan cancel --all [--symbol S] [--reason TEXT]
-                                        cancel every plan the node is working (of S): exit 1
-                                        if any could not be cancelled
+  plan cancel --all [--symbol S] [--client NAME] [--reason TEXT]
+                                        cancel every plan the node is working (of S, sent by
+                                        client NAME): exit 1 if any could not be cancelled
   plan amend ID [--qty Q] [--limit P | --market] [--urgency U] [--reason TEXT]
                                         amend a working executed plan's order: Q is its new
                                         whole quantity (what has filled counts), P its new
@@ -160,7 +162,7 @@ int Main(int argc, char** argv) {
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth",
-                             "filled", "price", "fee"},
+                             "filled", "price", "fee", "client"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
                              "csv", "market", "follow", "cancel-on-disconnect"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

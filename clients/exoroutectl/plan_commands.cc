@@ -229,6 +229,7 @@ absl::StatusOr<std::vector<Plan>> FetchWorkingPlans(Context& c) {
   std::vector<Plan> out;
   ListPlansRequest req;
   req.set_symbol(c.args.Get("symbol"));
+  req.set_routed_by(c.args.Get("client"));
   req.set_page_size(500);
   for (;;) {
     absl::StatusOr<ListPlansResponse> page = Unary(c, &RouterService::Stub::ListPlans, req);

@@ -167,8 +167,11 @@ std::string RenderPlan(const Plan& p, int64_t now_s) {
 
 std::string RenderPlanList(const std::vector<Plan>& plans, int64_t now_ns) {
   if (plans.empty()) return "no working plans\n";
-  std::string s = absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4s %8s\n", "PLAN", "STATUS", "SIDE",
+  // Who sent each order, when any is known (mutual TLS).
+  const bool senders = std::any_of(plans.begin(), plans.end(), [](const Plan& p) { return !p.routed_by().empty(); });
+  std::string s = absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4s %8s", "PLAN", "STATUS", "SIDE",
                                   "SYMBOL", "QUANTITY", "FILLED", "LIMIT", "OPEN", "AGE");
+  s += senders ? "  BY\n" : "\n";
   for (const Plan& p : plans) {
     Fmt f{&p.instrument()};
     const ParentOrder& o = p.order();
@@ -179,10 +182,11 @@ std::string RenderPlanList(const std::vector<Plan>& plans, int64_t now_ns) {
     const std::string age = age_ms < 10'000    ? absl::StrCat(age_ms, " ms")
                             : age_ms < 600'000 ? absl::StrCat(age_ms / 1000, " s")
                                                : absl::StrCat(age_ms / 60'000, " min");
-    absl::StrAppend(&s, absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4d %8s\n", p.plan_id(),
+    absl::StrAppend(&s, absl::StrFormat("%-24s %-10s %-4s %-10s %18s %18s %14s %4d %8s", p.plan_id(),
                                         ShortStatus(p.status()), Side(o.side()), o.symbol(), f.Qty(o.quantity()),
                                         f.Qty(p.filled_quantity()),
                                         o.has_limit_price() ? f.Px(o.limit_price()) : "market", open, age));
+    s += senders ? absl::StrCat("  ", p.routed_by().empty() ? "-" : p.routed_by(), "\n") : "\n";
   }
   absl::StrAppend(&s, plans.size(), plans.size() == 1 ? " working plan\n" : " working plans\n");
   return s;

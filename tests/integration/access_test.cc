@@ -117,6 +117,29 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   auto own = as("desk-a", {"plan", "amend", "acc-1", "--limit", "64000"});
   CHECK(own.err.find("PERMISSION_DENIED") == std::string::npos);
   CHECK(as("ops-1", {"plan", "cancel", "acc-1"}).err.find("PERMISSION_DENIED") == std::string::npos);
+  // Working orders far from the market, one per desk: listed with who sent them, by desk too,
+  // and an operator cancels one desk's orders alone.
+  for (const std::string desk : {"desk-a", "desk-b"}) {
+    auto r = as(desk, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "1000", "--id",
+                       "rest-" + desk, "--execute"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  auto listed = as("ops-1", {"plan", "list"});
+  INFO(listed.out << listed.err);
+  CHECK(listed.out.find("  BY\n") != std::string::npos);
+  CHECK(listed.out.find(" desk-a\n") != std::string::npos);
+  CHECK(listed.out.find(" desk-b\n") != std::string::npos);
+  auto of_b = as("auditor", {"plan", "list", "--client", "desk-b"});
+  CHECK(of_b.out.find("rest-desk-b") != std::string::npos);
+  CHECK(of_b.out.find("rest-desk-a") == std::string::npos);
+  auto cancelled = as("ops-1", {"plan", "cancel", "--all", "--client", "desk-b", "--reason", "desk-b halted"});
+  INFO(cancelled.out << cancelled.err);
+  CHECK(cancelled.exit_code == 0);
+  CHECK(cancelled.out.find("1 cancelled, 0 finished meanwhile, 0 not cancelled") != std::string::npos);
+  auto left = as("ops-1", {"plan", "list"});
+  CHECK(left.out.find("rest-desk-a") != std::string::npos);
+  CHECK(left.out.find("rest-desk-b") == std::string::npos);
   // The operator halts and resumes the node and reloads its config; it sends no order.
   CHECK(as("ops-1", {"halt", "--reason", "desk halt"}).exit_code == 0);
   CHECK(as("ops-1", {"resume", "--reason", "desk halt over"}).exit_code == 0);
