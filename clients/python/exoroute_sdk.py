@@ -170,18 +170,20 @@ class Client:
         r = self.router.AmendPlan(req, timeout=self.timeout)
         return r.plan, r.changed
 
-    def list_plans(self, symbol="", page_size=0, page_token=""):
-        """One page of the plans the node is working: (plans, next_page_token)."""
+    def list_plans(self, symbol="", page_size=0, page_token="", routed_by=""):
+        """One page of the plans the node is working (those client `routed_by` sent, if given):
+        (plans, next_page_token)."""
         req = self.pb["router"].ListPlansRequest(symbol=symbol, page_size=page_size,
-                                                 page_token=page_token)
+                                                 page_token=page_token, routed_by=routed_by)
         r = self.router.ListPlans(req, timeout=self.timeout)
         return list(r.plans), r.next_page_token
 
-    def working_plans(self, symbol="", page_size=0):
-        """Every plan the node is working (of `symbol` if given), page after page."""
-        plans, token = self.list_plans(symbol, page_size)
+    def working_plans(self, symbol="", page_size=0, routed_by=""):
+        """Every plan the node is working (of `symbol`, sent by `routed_by`, if given), page
+        after page."""
+        plans, token = self.list_plans(symbol, page_size, routed_by=routed_by)
         while token:
-            more, token = self.list_plans(symbol, page_size, token)
+            more, token = self.list_plans(symbol, page_size, token, routed_by=routed_by)
             plans += more
         return plans
 

@@ -145,6 +145,13 @@ def main():
             working = [p.plan_id for p in client.working_plans(page_size=1)
                        if p.plan_id.startswith("py-wait")]
             check(working == ["py-wait", "py-wait-2"], working)
+            # Each records who sent it (the dev client certificate's name), and the list keeps one
+            # client's plans.
+            me = client.get_plan("py-wait").routed_by
+            check(me != "", "py-wait records no sender")
+            mine = [p.plan_id for p in client.working_plans(routed_by=me) if p.plan_id.startswith("py-wait")]
+            check(mine == ["py-wait", "py-wait-2"], mine)
+            check(client.working_plans(routed_by="someone-else") == [], "another client's list is not empty")
             try:
                 client.list_plans(page_size=1001)
                 check(False, "ListPlans took page_size 1001")
