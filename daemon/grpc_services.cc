@@ -195,7 +195,8 @@ grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext* ctx, const ListPl
   if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);
   const size_t limit = req->page_size() == 0 ? kDefaultPlansPage : req->page_size();
   bool more = false;
-  absl::StatusOr<std::vector<Plan>> plans = engine_->WorkingPlans(req->symbol(), req->page_token(), limit, &more, req->routed_by());
+  absl::StatusOr<std::vector<Plan>> plans =
+      engine_->WorkingPlans(req->symbol(), req->page_token(), limit, &more, req->routed_by());
   if (!plans.ok()) return ToGrpc(plans.status());
   for (Plan& p : *plans) *resp->add_plans() = std::move(p);
   if (more) resp->set_next_page_token(resp->plans(resp->plans_size() - 1).plan_id());
@@ -236,13 +237,12 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRout
 
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
-  if (grpc::Status s = Allowed(access_, *ctx, req->cancel_on_disconnect() ? ApiRpc::kWatchPlanWithSwitch : ApiRpc::kWatchPlan);
-      !s.ok()) {
-    return s;
-  }
+  const ApiRpc rpc = req->cancel_on_disconnect() ? ApiRpc::kWatchPlanWithSwitch : ApiRpc::kWatchPlan;
+  if (grpc::Status s = Allowed(access_, *ctx, rpc); !s.ok()) return s;
   if (auto s = ValidateWatch(*req); !s.ok()) return ToGrpc(s);
   if (req->cancel_on_disconnect()) {
-    if (grpc::Status s = MayChange(*ctx, ApiRpc::kWatchPlanWithSwitch, req->plan_id(), "arm the dead man's switch of"); !s.ok()) return s;
+    grpc::Status mine = MayChange(*ctx, ApiRpc::kWatchPlanWithSwitch, req->plan_id(), "arm the dead man's switch of");
+    if (!mine.ok()) return mine;
   }
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
