@@ -84,9 +84,7 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   INFO(error);
   REQUIRE(d != nullptr);
   auto as = [&](const std::string& client, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem", "--cert",
-                               certs + "/" + client + ".pem", "--key", certs + "/" + client + ".key"});
-    return exo::testing::Run(EXOROUTECTL_PATH, args);
+    return exo::testing::CtlAs(*d, certs, client, std::move(args));
   };
   auto denied = [](const exo::testing::CommandResult& r, const std::string& message) {
     INFO(r.out << r.err);

@@ -194,4 +194,11 @@ CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args) {
   return Run(EXOROUTECTL_PATH, args);
 }
 
+CommandResult CtlAs(const DaemonProcess& d, const std::string& certs, const std::string& client,
+                    std::vector<std::string> args) {
+  args.insert(args.begin(), {"--endpoint", d.endpoint(), "--ca", certs + "/ca.pem", "--cert",
+                             certs + "/" + client + ".pem", "--key", certs + "/" + client + ".key"});
+  return Run(EXOROUTECTL_PATH, args);
+}
+
 }  // namespace exo::testing

@@ -70,4 +70,9 @@ int AdminPort(const std::string& data_dir);
 // exoroutectl against a running daemon (adds --endpoint and --ca).
 CommandResult Ctl(const DaemonProcess& d, std::vector<std::string> args);
 
+// exoroutectl against a running daemon as client `client`: its certificate and key from
+// `certs` (deploy/gen-certs.sh's layout: <certs>/<client>.pem, .key, ca.pem).
+CommandResult CtlAs(const DaemonProcess& d, const std::string& certs, const std::string& client,
+                    std::vector<std::string> args);
+
 }  // namespace exo::testing

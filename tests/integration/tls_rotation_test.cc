@@ -223,9 +223,7 @@ TEST_CASE("with four eyes on settlements one operator proposes, another approves
   INFO(error);
   REQUIRE(d != nullptr);
   auto as = [&](const std::string& client, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--endpoint", d->endpoint(), "--ca", certs + "/ca.pem", "--cert",
-                               certs + "/" + client + ".pem", "--key", certs + "/" + client + ".key"});
-    return exo::testing::Run(EXOROUTECTL_PATH, args);
+    return exo::testing::CtlAs(*d, certs, client, std::move(args));
   };
   auto routed = as("ops-1", {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "5", "--id", "fe-1", "--execute"});
   INFO(routed.out << routed.err);
