@@ -203,7 +203,7 @@ int CmdReport(Context& c) {
     if (!t.ok()) return Usage(absl::StrCat("report: --", flags[i], ": ", t.status().message()));
     bounds[i] = *t;
   }
-  ExecutionReport report(from, a.Get("symbol"), bounds[0], bounds[1]);
+  ExecutionReport report(from, a.Get("symbol"), bounds[0], bounds[1], a.Get("client"));
   absl::Status result;
   if (a.Has("data-dir")) {
     auto st = OpenOffline(a.Get("data-dir"));

@@ -1,6 +1,7 @@
 #include "clients/exoroutectl/execution_report.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@ void ExecutionReport::Add(const PlanDelta& d) {
     if (d.sequence() < from_ || d.created().mode() != ROUTE_MODE_EXECUTE) return;
     if (!symbol_.empty() && d.created().order().symbol() != symbol_) return;
     if (d.event_time_ns() < since_ns_ || (until_ns_ != 0 && d.event_time_ns() >= until_ns_)) return;
+    if (!client_.empty() && d.created().routed_by() != client_) return;
     first_[d.plan_id()] = d.sequence();
   }
   auto it = plans_.find(d.plan_id());
@@ -70,6 +72,7 @@ std::vector<ExecutionRow> ExecutionReport::Rows() const {
       if (c.filled_quantity() > 0) by_venue[c.order().venue()] += c.filled_quantity();
     }
     r.filled_by_venue.assign(by_venue.begin(), by_venue.end());
+    r.routed_by = p.routed_by();
   }
   std::sort(rows.begin(), rows.end(),
             [](const ExecutionRow& a, const ExecutionRow& b) { return a.first_sequence < b.first_sequence; });
@@ -110,7 +113,47 @@ struct Total {
   int64_t filled = 0, notional = 0, fees = 0;
   __int128 weighted_cbps = 0;  // Σ slippage × notional over plans with an arrival mid.
   int64_t weighed_notional = 0;
+
+  void Add(const ExecutionRow& r) {
+    if (first == nullptr) first = &r;
+    ++plans;
+    filled += r.filled;
+    notional += r.filled_notional;
+    fees += r.fees;
+    if (r.arrival_mid > 0 && r.filled > 0) {
+      weighted_cbps += static_cast<__int128>(r.slippage_cbps) * r.filled_notional;
+      weighed_notional += r.filled_notional;
+    }
+  }
+  // "2 plans, filled … for …, slippage … bp (notional-weighted), fees … (… bp)\n"
+  std::string Line() const {
+    const ExecutionRow& r = *first;
+    const std::string slip =
+        weighed_notional > 0
+            ? FormatDecimal(static_cast<int64_t>(weighted_cbps / weighed_notional), 2) + " bp (notional-weighted)"
+            : "-";
+    return absl::StrCat(plans, plans == 1 ? " plan" : " plans", ", filled ", Qty(r, filled), " for ", Px(r, notional),
+                        ", slippage ", slip, ", fees ", Px(r, fees), " (", FeeBps(fees, notional), " bp)\n");
+  }
 };
+
+// A CSV field: as it is, or quoted (quotes doubled) when it has a comma, a quote or a line end.
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// A JSON string (a client name may hold a quote or a backslash; control characters it cannot).
+std::string JsonString(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 }  // namespace
 
@@ -120,6 +163,10 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const st
                                     "SIDE", "STATUS", "FILLED", "OF", "AVG PRICE", "ARRIVAL MID", "SLIP BP", "FEES",
                                     "TIME", "VENUES");
   std::map<std::pair<std::string, Side>, Total> totals;
+  // The same per client that sent the orders, when any sender is known.
+  std::map<std::tuple<std::string, Side, std::string>, Total> by_client;
+  const bool senders =
+      std::any_of(rows.begin(), rows.end(), [](const ExecutionRow& r) { return !r.routed_by.empty(); });
   for (const ExecutionRow& r : rows) {
     std::vector<std::string> venues;
     for (const auto& [venue, qty] : r.filled_by_venue) venues.push_back(absl::StrCat(venue, " ", Qty(r, qty)));
@@ -130,27 +177,13 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const st
                                           r.arrival_mid > 0 ? Px(r, r.arrival_mid) : "-", Slippage(r), Px(r, r.fees),
                                           Duration(r), absl::StrJoin(venues, ", "),
                                           r.amendments > 0 ? absl::StrCat("  (amended ", r.amendments, "×)") : ""));
-    Total& t = totals[{r.instrument.symbol(), r.side}];
-    if (t.first == nullptr) t.first = &r;
-    ++t.plans;
-    t.filled += r.filled;
-    t.notional += r.filled_notional;
-    t.fees += r.fees;
-    if (r.arrival_mid > 0 && r.filled > 0) {
-      t.weighted_cbps += static_cast<__int128>(r.slippage_cbps) * r.filled_notional;
-      t.weighed_notional += r.filled_notional;
-    }
+    totals[{r.instrument.symbol(), r.side}].Add(r);
+    if (senders) by_client[{r.instrument.symbol(), r.side, r.routed_by.empty() ? "-" : r.routed_by}].Add(r);
   }
   out += "\n";
-  for (const auto& [key, t] : totals) {
-    const ExecutionRow& r = *t.first;
-    const std::string slip =
-        t.weighed_notional > 0
-            ? FormatDecimal(static_cast<int64_t>(t.weighted_cbps / t.weighed_notional), 2) + " bp (notional-weighted)"
-            : "-";
-    absl::StrAppend(&out, key.first, " ", SideName(key.second), ": ", t.plans, t.plans == 1 ? " plan" : " plans",
-                    ", filled ", Qty(r, t.filled), " for ", Px(r, t.notional), ", slippage ", slip, ", fees ",
-                    Px(r, t.fees), " (", FeeBps(t.fees, t.notional), " bp)\n");
+  for (const auto& [key, t] : totals) absl::StrAppend(&out, key.first, " ", SideName(key.second), ": ", t.Line());
+  for (const auto& [key, t] : by_client) {
+    absl::StrAppend(&out, std::get<0>(key), " ", SideName(std::get<1>(key)), " by ", std::get<2>(key), ": ", t.Line());
   }
   std::map<std::string, int64_t> symbol_filled;
   for (const VenueFills& v : venues) symbol_filled[v.symbol] += v.filled;
@@ -168,7 +201,7 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const st
 std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows) {
   std::string out =
       "plan_id,symbol,side,status,quantity,filled,average_price,arrival_mid,slippage_bps,fees,fee_bps,children,"
-      "amendments,created_ns,updated_ns,filled_by_venue\n";
+      "amendments,created_ns,updated_ns,filled_by_venue,routed_by\n";
   for (const ExecutionRow& r : rows) {
     std::vector<std::string> venues;
     for (const auto& [venue, qty] : r.filled_by_venue) venues.push_back(absl::StrCat(venue, ":", Qty(r, qty)));
@@ -177,7 +210,7 @@ std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows) {
                     Qty(r, r.quantity), ",", Qty(r, r.filled), ",", r.filled > 0 ? Px(r, r.average_price) : "", ",",
                     r.arrival_mid > 0 ? Px(r, r.arrival_mid) : "", ",", slip == "-" ? "" : slip, ",", Px(r, r.fees),
                     ",", fee_bps == "-" ? "" : fee_bps, ",", r.children, ",", r.amendments, ",", r.created_ns, ",",
-                    r.updated_ns, ",", absl::StrJoin(venues, ";"), "\n");
+                    r.updated_ns, ",", absl::StrJoin(venues, ";"), ",", CsvField(r.routed_by), "\n");
   }
   return out;
 }
@@ -195,7 +228,8 @@ std::string RenderExecutionJson(const std::vector<ExecutionRow>& rows) {
                     ",\"average_price\":", str(Px(r, r.average_price)), ",\"arrival_mid\":", str(Px(r, r.arrival_mid)),
                     ",\"slippage_cbps\":", r.slippage_cbps, ",\"fees\":", str(Px(r, r.fees)),
                     ",\"children\":", r.children, ",\"amendments\":", r.amendments, ",\"created_ns\":", r.created_ns,
-                    ",\"updated_ns\":", r.updated_ns, ",\"filled_by_venue\":{", absl::StrJoin(venues, ","), "}}\n");
+                    ",\"updated_ns\":", r.updated_ns, ",\"filled_by_venue\":{", absl::StrJoin(venues, ","),
+                    "},\"routed_by\":", JsonString(r.routed_by), "}\n");
   }
   return out;
 }

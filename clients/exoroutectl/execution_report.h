@@ -34,6 +34,7 @@ struct ExecutionRow {
   int64_t created_ns = 0;
   int64_t updated_ns = 0;       // Its last delta's event time.
   std::vector<std::pair<std::string, int64_t>> filled_by_venue;  // By venue id; venues that filled.
+  std::string routed_by;        // Who sent the order (its client certificate name; "" = not known).
 };
 
 // What the report's plans filled at one venue, in one symbol.
@@ -50,9 +51,12 @@ struct VenueFills {
 class ExecutionReport {
  public:
   // Plans created at `from_sequence` or later (0: all), of `symbol` ("" = every symbol), whose
-  // order arrived at `since_ns` or later and before `until_ns` (Unix ns; 0: no bound).
-  ExecutionReport(uint64_t from_sequence, std::string symbol, int64_t since_ns = 0, int64_t until_ns = 0)
-      : from_(from_sequence), symbol_(std::move(symbol)), since_ns_(since_ns), until_ns_(until_ns) {}
+  // order arrived at `since_ns` or later and before `until_ns` (Unix ns; 0: no bound), sent by
+  // `client` ("" = anyone).
+  ExecutionReport(uint64_t from_sequence, std::string symbol, int64_t since_ns = 0, int64_t until_ns = 0,
+                  std::string client = "")
+      : from_(from_sequence), symbol_(std::move(symbol)), since_ns_(since_ns), until_ns_(until_ns),
+        client_(std::move(client)) {}
   // The next delta of the chain (in sequence order); node events and plan-only plans are skipped.
   void Add(const exoroute::v1::PlanDelta& delta);
   // Every reported plan, in the order it was created.
@@ -64,17 +68,19 @@ class ExecutionReport {
   uint64_t from_;
   std::string symbol_;
   int64_t since_ns_, until_ns_;
+  std::string client_;
   std::map<std::string, exoroute::v1::Plan> plans_;  // Executed plans in the report, by id.
   std::map<std::string, uint64_t> first_;            // Their created delta's sequence.
   std::map<std::pair<std::string, std::string>, VenueFills> venues_;  // By (symbol, venue).
 };
 
 // A table, one plan a line, then per symbol and side: plans, filled quantity and notional,
-// notional-weighted slippage, fees and their rate; then per symbol and venue: its share of the
-// symbol's filled quantity, its average price and fees.
+// notional-weighted slippage, fees and their rate — and the same per client that sent them,
+// when any is known; then per symbol and venue: its share of the symbol's filled quantity, its
+// average price and fees.
 std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const std::vector<VenueFills>& venues = {});
 // The same rows as CSV with a header line (decimals at each instrument's scale; venues as
-// "SIM-A:0.6;SIM-B:0.4").
+// "SIM-A:0.6;SIM-B:0.4"; a client name quoted when it has a comma or a quote).
 std::string RenderExecutionCsv(const std::vector<ExecutionRow>& rows);
 // The same rows as JSON, an object a line (the CSV's columns; decimals as strings, slippage in
 // hundredths of a bp as `slippage_cbps`, venues as an object).

@@ -78,12 +78,13 @@ commands:
   replay --follow [--from N]            the same, then each delta as it is recorded, until
                                         Ctrl-C or the node stops (a live tail of the chain;
                                         the node's last words name where to follow again from)
-  report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--csv]
+  report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--client NAME] [--csv]
                                         the executed plans created in the range (T: RFC 3339
-                                        or a UTC date, when the order arrived): filled, average
-                                        price, slippage against the mid at arrival, fees, where
-                                        they filled; totals per symbol and side, and per venue
-                                        (also with --data-dir, offline)
+                                        or a UTC date, when the order arrived; NAME: the client
+                                        that sent them): filled, average price, slippage against
+                                        the mid at arrival, fees, where they filled; totals per
+                                        symbol and side (and per client), and per venue (also
+                                        with --data-dir, offline)
   audit verify [--from N] [--to M] [--recompute] [--signed-head FILE [--public-key HEX]]
                                         check the hash chain (and re-solve decisions; and
                                         that it still has a head the node signed earlier)

@@ -148,9 +148,10 @@ TEST_CASE("the execution report's totals weigh slippage by notional, and its CSV
 
   const std::string csv = exo::ctl::RenderExecutionCsv(rows);
   CHECK(csv.rfind("plan_id,symbol,side,status,quantity,filled,average_price,arrival_mid,slippage_bps,fees,fee_bps,", 0) == 0);
+  CHECK(csv.find(",filled_by_venue,routed_by\n") != std::string::npos);
   CHECK(csv.find("\nb1,BTC-USD,buy,COMPLETED,1.00000000,1.00000000,65014.00,65000.00,2.15,10.40,1.60,2,0,") !=
         std::string::npos);
-  CHECK(csv.find(",SIM-A:0.60000000;SIM-B:0.40000000\n") != std::string::npos);
+  CHECK(csv.find(",SIM-A:0.60000000;SIM-B:0.40000000,\n") != std::string::npos);  // No sender known.
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);
   CHECK(exo::ctl::RenderExecutionTable({}) == "no executed plans in the range\n");
   const std::string json = exo::ctl::RenderExecutionJson(rows);
@@ -158,8 +159,41 @@ TEST_CASE("the execution report's totals weigh slippage by notional, and its CSV
                    "\"quantity\":\"1.00000000\",\"filled\":\"1.00000000\",\"average_price\":\"65014.00\","
                    "\"arrival_mid\":\"65000.00\",\"slippage_cbps\":215,\"fees\":\"10.40\",\"children\":2,"
                    "\"amendments\":0,", 0) == 0);
-  CHECK(json.find("\"filled_by_venue\":{\"SIM-A\":\"0.60000000\",\"SIM-B\":\"0.40000000\"}}\n") != std::string::npos);
+  CHECK(json.find("\"filled_by_venue\":{\"SIM-A\":\"0.60000000\",\"SIM-B\":\"0.40000000\"},\"routed_by\":\"\"}\n") !=
+        std::string::npos);
   CHECK(std::count(json.begin(), json.end(), '\n') == 3);
+  // No sender known: no per-client totals.
+  CHECK(table.find(" by ") == std::string::npos);
+}
+
+TEST_CASE("the execution report names who sent each order, keeps one client's, and totals per client", "[ctl][report]") {
+  Chain c = Sample();
+  for (PlanDelta& d : c.deltas) {
+    if (!d.has_created()) continue;
+    // b1 and s1 from desk-a, b2 from a client whose name needs quoting in CSV and escaping in JSON.
+    d.mutable_created()->set_routed_by(d.plan_id() == "b2" ? "desk \"b\", algo 2" : "desk-a");
+  }
+  std::vector<ExecutionRow> rows = Report(c);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].routed_by == "desk-a");
+  const std::string table = exo::ctl::RenderExecutionTable(rows);
+  INFO(table);
+  CHECK(table.find("BTC-USD buy by desk-a: 1 plan, filled 1.00000000 for 65014.00, slippage 2.15 bp "
+                   "(notional-weighted), fees 10.40 (1.60 bp)\n") != std::string::npos);
+  CHECK(table.find("BTC-USD buy by desk \"b\", algo 2: 1 plan, filled 1.00000000 for 65000.00") != std::string::npos);
+  CHECK(table.find("BTC-USD sell by desk-a: 1 plan") != std::string::npos);
+  const std::string csv = exo::ctl::RenderExecutionCsv(rows);
+  CHECK(csv.find(",SIM-C:1.00000000,\"desk \"\"b\"\", algo 2\"\n") != std::string::npos);
+  CHECK(csv.find(",SIM-A:0.60000000;SIM-B:0.40000000,desk-a\n") != std::string::npos);
+  const std::string json = exo::ctl::RenderExecutionJson(rows);
+  CHECK(json.find("\"routed_by\":\"desk \\\"b\\\", algo 2\"}\n") != std::string::npos);
+  // One client's plans only.
+  ExecutionReport only(0, "", 0, 0, "desk-a");
+  for (const PlanDelta& d : c.deltas) only.Add(d);
+  std::vector<ExecutionRow> mine = only.Rows();
+  REQUIRE(mine.size() == 2);
+  CHECK(mine[0].plan_id == "b1");
+  CHECK(mine[1].plan_id == "s1");
 }
 
 TEST_CASE("the execution report says what filled at each venue, its share, price and fees", "[ctl][report]") {

@@ -131,6 +131,14 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   auto of_b = as("auditor", {"plan", "list", "--client", "desk-b"});
   CHECK(of_b.out.find("rest-desk-b") != std::string::npos);
   CHECK(of_b.out.find("rest-desk-a") == std::string::npos);
+  // The execution report totals per client, and keeps one client's orders.
+  auto report = as("auditor", {"report"});
+  INFO(report.out << report.err);
+  CHECK(report.out.find("BTC-USD buy by desk-a: 1 plan") != std::string::npos);
+  CHECK(report.out.find("BTC-USD buy by desk-b: 1 plan") != std::string::npos);
+  auto report_b = as("auditor", {"report", "--client", "desk-b"});
+  CHECK(report_b.out.find("rest-desk-b") != std::string::npos);
+  CHECK(report_b.out.find("rest-desk-a") == std::string::npos);
   auto cancelled = as("ops-1", {"plan", "cancel", "--all", "--client", "desk-b", "--reason", "desk-b halted"});
   INFO(cancelled.out << cancelled.err);
   CHECK(cancelled.exit_code == 0);
