@@ -254,9 +254,10 @@ absl::Status ValidateSimMarket(const exoroute::v1::SimMarketConfig& m, const std
   return absl::OkStatus();
 }
 
-// At most one limit per instrument, on a configured one, each entry limiting something.
+// At most one limit per instrument and client, on a configured instrument, each entry limiting
+// something; a client's own limits need client certificates to tell its orders apart.
 absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& symbols) {
-  std::set<std::string> limited;
+  std::set<std::pair<std::string, std::string>> limited;
   for (int i = 0; i < c.risk_size(); ++i) {
     const RiskLimit& r = c.risk(i);
     const std::string p = absl::StrCat("risk[", i, "]");
@@ -264,8 +265,21 @@ absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& sy
       return Bad(p + ".symbol", absl::StrCat("\"", r.symbol(), "\" is not one of instruments[] (",
                                              absl::StrJoin(symbols, ", "), ")"));
     }
-    if (!limited.insert(r.symbol()).second) {
-      return Bad(p + ".symbol", absl::StrCat("\"", r.symbol(), "\" has a limit already: one entry per instrument"));
+    if (!r.client().empty()) {
+      if (r.client().size() > 256 || std::any_of(r.client().begin(), r.client().end(), [](char ch) {
+            return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+          })) {
+        return Bad(p + ".client", "a client certificate name: at most 256 characters, no control characters");
+      }
+      if (!c.tls().require_client_cert() || c.tls().insecure_plaintext()) {
+        return Bad(p + ".client", "a client's orders are told apart by its certificate: set tls.require_client_cert");
+      }
+    }
+    if (!limited.insert({r.symbol(), r.client()}).second) {
+      return Bad(p + ".symbol", r.client().empty()
+                                    ? absl::StrCat("\"", r.symbol(), "\" has a limit already: one entry per instrument")
+                                    : absl::StrCat("\"", r.symbol(), "\" has a limit for client \"", r.client(),
+                                                   "\" already: one entry per instrument and client"));
     }
     for (const auto& [field, value] : {std::pair<const char*, int64_t>{"max_order_quantity", r.max_order_quantity()},
                                        {"max_order_notional", r.max_order_notional()},

@@ -152,10 +152,16 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
         .Sample("", s.config().last_refused().empty() ? "0" : "1");
   }
   if (s.risk_size() > 0) {
-    // A gauge with one sample per instrument with a limit.
+    // An entry's labels: its instrument, and its client for a client's own limits.
+    auto entry = [](const exoroute::v1::RiskStatus& r) {
+      return r.limit().client().empty() ? Label("symbol", r.limit().symbol())
+                                        : absl::StrCat(Label("symbol", r.limit().symbol()), ",",
+                                                       Label("client", r.limit().client()));
+    };
+    // A gauge with one sample per entry.
     auto per_symbol = [&](const char* name, const char* help, auto value) {
       Family f(&out, name, "gauge", help);
-      for (const auto& r : s.risk()) f.Sample(Label("symbol", r.limit().symbol()), Int(value(r)));
+      for (const auto& r : s.risk()) f.Sample(entry(r), Int(value(r)));
     };
     per_symbol("exoroute_risk_working_quantity",
                "What the node's executed plans of the instrument may still fill, both sides (quantity units).",
@@ -163,7 +169,7 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     Family limit(&out, "exoroute_risk_max_working_quantity", "gauge",
                  "risk[].max_working_quantity (quantity units; absent: no such limit).");
     for (const auto& r : s.risk()) {
-      if (r.limit().max_working_quantity() > 0) limit.Sample(Label("symbol", r.limit().symbol()), Int(r.limit().max_working_quantity()));
+      if (r.limit().max_working_quantity() > 0) limit.Sample(entry(r), Int(r.limit().max_working_quantity()));
     }
     per_symbol("exoroute_risk_orders_last_second",
                "Executed orders of the instrument admitted in the last second (risk[].max_orders_per_second counts them).",
@@ -179,7 +185,7 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       for (const auto& [field, set] : limits) {
         auto n = r.refused_by_limit().find(field);
         if (!set && n == r.refused_by_limit().end()) continue;
-        refused.Sample(absl::StrCat(Label("symbol", r.limit().symbol()), ",", Label("limit", field)),
+        refused.Sample(absl::StrCat(entry(r), ",", Label("limit", field)),
                        Int(n == r.refused_by_limit().end() ? 0 : n->second));
       }
     }

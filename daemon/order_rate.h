@@ -1,5 +1,5 @@
 // A throttle on orders (RiskLimit.max_orders_per_second): at most N orders admitted per key (an
-// instrument) in any rolling second. It keeps the admission time of each order admitted within
+// instrument, or an instrument and the client that sends them) in any rolling second. It keeps the admission time of each order admitted within
 // the last second, oldest first — at most N per key, so memory is bounded by the limit.
 // Not thread-safe: its owner locks it.
 #pragma once
@@ -21,16 +21,22 @@ class OrderRateLimiter {
   // how long until one would be admitted (ns, > 0). A limit lowered since (a config reload)
   // refuses until enough admissions have aged out.
   std::optional<int64_t> Admit(const std::string& key, uint32_t max_per_second, int64_t now_ns) {
+    std::optional<int64_t> wait = Wait(key, max_per_second, now_ns);
+    if (!wait.has_value()) Record(key, now_ns);
+    return wait;
+  }
+
+  // What Admit would answer, admitting nothing: an order that several limits throttle is
+  // admitted by all of them or by none (Record each once all have said yes).
+  std::optional<int64_t> Wait(const std::string& key, uint32_t max_per_second, int64_t now_ns) {
     std::deque<int64_t>& times = admitted_[key];
     Expire(times, now_ns);
-    if (times.size() < max_per_second) {
-      times.push_back(now_ns);
-      return std::nullopt;
-    }
+    if (times.size() < max_per_second) return std::nullopt;
     // The one that must leave the window first for a place to open.
     const int64_t leaves = times[times.size() - max_per_second] + kWindowNs;
     return leaves > now_ns ? leaves - now_ns : 1;
   }
+  void Record(const std::string& key, int64_t now_ns) { admitted_[key].push_back(now_ns); }
 
   // Orders of `key` admitted in the second before `now_ns`.
   uint32_t InLastSecond(const std::string& key, int64_t now_ns) const {

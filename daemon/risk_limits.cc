@@ -13,14 +13,20 @@ using exoroute::v1::Instrument;
 using exoroute::v1::ParentOrder;
 using exoroute::v1::RiskLimit;
 
-const RiskLimit* FindRiskLimit(const DaemonConfig& config, const std::string& symbol, std::string* name) {
+std::vector<AppliedRiskLimit> RiskLimitsOn(const DaemonConfig& config, const std::string& symbol,
+                                           const std::string& client) {
+  std::vector<AppliedRiskLimit> out;
   const auto& limits = config.risk();
   for (int i = 0; i < limits.size(); ++i) {
     if (limits[i].symbol() != symbol) continue;
-    *name = absl::StrCat("risk[", i, "]");
-    return &limits[i];
+    if (!limits[i].client().empty() && (client.empty() || limits[i].client() != client)) continue;
+    out.push_back(AppliedRiskLimit{&limits[i], absl::StrCat("risk[", i, "]")});
   }
-  return nullptr;
+  return out;
+}
+
+std::string RateKey(const RiskLimit& limit) {
+  return limit.client().empty() ? limit.symbol() : absl::StrCat(limit.symbol(), "\n", limit.client());
 }
 
 absl::Status CheckOrderRiskLimit(const RiskLimit* limit, const std::string& name, const ParentOrder& o,

@@ -6,15 +6,26 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::daemon {
 
-// The config's limit on `symbol`'s orders, or null; `*name` is its config path ("risk[0]").
-const exoroute::v1::RiskLimit* FindRiskLimit(const exoroute::v1::DaemonConfig& config, const std::string& symbol,
-                                             std::string* name);
+// A risk limit that applies to an order, and its config path ("risk[0]").
+struct AppliedRiskLimit {
+  const exoroute::v1::RiskLimit* limit;
+  std::string name;
+};
+
+// The config's limits on `symbol`'s orders sent by `client` (a certificate name; "" = not
+// known): the instrument's entry (client "") and the client's own, in config order.
+std::vector<AppliedRiskLimit> RiskLimitsOn(const exoroute::v1::DaemonConfig& config, const std::string& symbol,
+                                           const std::string& client);
+
+// What a limit's order-rate window is kept under: its instrument, and its client's name if any.
+std::string RateKey(const exoroute::v1::RiskLimit& limit);
 
 // `limit`'s order-size and notional limits on `order` (OK when `limit` is null). `mid` is the
 // market's mid now, if it has one: the notional is the quantity at the higher of it and the

@@ -340,6 +340,7 @@ absl::Status RouterEngine::Recover() {
     }
     if (!IsSettled(p)) ++resumed;
     rec->symbol = p.order().symbol();
+    rec->routed_by = p.routed_by();
     NoteState(*rec);
   }
   {
@@ -905,8 +906,9 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
   // halted.)
   const absl::Status trading = mode == ROUTE_MODE_EXECUTE ? CheckTradingAllowed(order.symbol()) : absl::OkStatus();
   // (A cluster share is checked on the coordinator, against the whole order.)
-  std::string_view order_risk_by;
-  const absl::Status order_risk = first_input.has_value() ? absl::OkStatus() : CheckOrderRisk(order, &order_risk_by);
+  RiskRefusal order_risk_by;
+  const absl::Status order_risk =
+      first_input.has_value() ? absl::OkStatus() : CheckOrderRisk(order, routed_by, &order_risk_by);
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(order.id());
@@ -924,16 +926,20 @@ absl::StatusOr<Plan> RouterEngine::Route(const ParentOrder& order, RouteMode mod
     if (!trading.ok()) return trading;  // (After the retry: a plan made before the halt is answered.)
     if (!order_risk.ok()) return RiskRefused(order, order_risk_by, order_risk);  // (After the retry, as the halt.)
     if (!first_input.has_value()) {
-      if (absl::Status working = CheckWorkingRiskLocked(order, mode); !working.ok()) {
-        return RiskRefused(order, kWorkingLimit, working);
+      RiskRefusal by;
+      if (absl::Status working = CheckWorkingRiskLocked(order, mode, routed_by, &by); !working.ok()) {
+        return RiskRefused(order, by, working);
       }
       // Last: an order refused for anything else takes no place in the rate's window.
-      if (absl::Status rate = AdmitOrderRateLocked(order, mode); !rate.ok()) return RiskRefused(order, kRateLimit, rate);
+      if (absl::Status rate = AdmitOrderRateLocked(order, mode, routed_by, &by); !rate.ok()) {
+        return RiskRefused(order, by, rate);
+      }
     }
     rec = std::make_shared<PlanRecord>();
     rec_lock = std::unique_lock<std::mutex>(rec->mu);
     rec->first_input = std::move(first_input);
     rec->symbol = order.symbol();
+    rec->routed_by = routed_by;
     // Counted from now: a route checked after this one sees it (its fills come later).
     rec->working_quantity = mode == ROUTE_MODE_EXECUTE ? order.quantity() : 0;
     plans_.emplace(order.id(), rec);
@@ -969,6 +975,7 @@ absl::StatusOr<std::shared_ptr<RouterEngine::PlanRecord>> RouterEngine::LoadReco
   }));
   if (rec->plan.version() == 0) return nullptr;
   rec->symbol = rec->plan.order().symbol();
+  rec->routed_by = rec->plan.routed_by();
   NoteState(*rec);
   return rec;
 }

@@ -155,7 +155,9 @@ class RouterEngine {
   // is counted (RiskStatuses) and logged. A plan already under order.id is not counted against
   // its own order. An executed order that passes takes its place in the order rate's window (it
   // is admitted, as Route admits it).
-  absl::Status CheckRisk(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
+  // `routed_by`: who sends it (its sender's own limits apply too; "" = not known).
+  absl::Status CheckRisk(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode,
+                         const std::string& routed_by = "") const;
   // Each configured limit with its instrument's working quantity now and its refusals.
   std::vector<exoroute::v1::RiskStatus> RiskStatuses() const;
   // Which names of the order's allowed and denied lists are venues of this node.
@@ -311,8 +313,9 @@ class RouterEngine {
     std::set<std::string> exec_ids;
     std::atomic<uint32_t> version{0};
     std::atomic<bool> settled{false};
-    // The order's symbol, set before the record is shared (never changed).
+    // The order's symbol and who sent it, set before the record is shared (never changed).
     std::string symbol;
+    std::string routed_by;
     // What an executed plan may still fill (its quantity less its fills) while it works; 0
     // once settled, and for a plan-only plan. Read without mu (risk limits).
     std::atomic<int64_t> working_quantity{0};
@@ -409,14 +412,24 @@ class RouterEngine {
   solver::CurveCache curves_;
   Clock* const clock_;
 
-  // The order size and notional limits on `order` (no lock held: it reads the books);
-  // `*refused_by` names the limit that refused it (CheckOrderRiskLimit).
-  absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order, std::string_view* refused_by) const;
-  // The working-quantity limit, plans_mu_ held (Route checks it and creates the plan as one step).
-  absl::Status CheckWorkingRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode) const;
-  // Counts (by symbol and `limit`, the RiskLimit field that refused it) and logs a refusal by a
-  // risk limit ("<what> <order id> refused …"); returns it.
-  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, std::string_view limit, absl::Status refused,
+  // Which limit refused an order: its entry's client ("" = the instrument's) and field.
+  struct RiskRefusal {
+    std::string client;
+    std::string_view field;
+  };
+  // The limits below apply to `order` from `routed_by` (its sender; "" = not known): its
+  // instrument's entry and its sender's (risk_limits.h, RiskLimitsOn). Each sets `*by` when it
+  // refuses.
+  // The order size and notional limits (no lock held: it reads the books).
+  absl::Status CheckOrderRisk(const exoroute::v1::ParentOrder& order, const std::string& routed_by,
+                              RiskRefusal* by) const;
+  // The working-quantity limits, plans_mu_ held (Route checks them and creates the plan as one
+  // step): a client's counts only the plans it sent.
+  absl::Status CheckWorkingRiskLocked(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode,
+                                      const std::string& routed_by, RiskRefusal* by) const;
+  // Counts (by symbol, the entry's client and the RiskLimit field that refused it) and logs a
+  // refusal by a risk limit ("<what> <order id> refused …"); returns it.
+  absl::Status RiskRefused(const exoroute::v1::ParentOrder& order, const RiskRefusal& by, absl::Status refused,
                            std::string_view what = "order") const;
   // The mid of the best bid and best ask over this node's fresh books of `symbol`, if both exist.
   std::optional<int64_t> MarketMid(const std::string& symbol) const;
@@ -427,12 +440,14 @@ class RouterEngine {
   std::atomic<uint64_t> disconnect_cancels_{0};
   mutable std::mutex route_canceller_mu_;
   RouteCanceller route_canceller_;  // Guarded by route_canceller_mu_.
-  // Admits an executed order against its instrument's order rate (plans_mu_ held):
-  // RESOURCE_EXHAUSTED saying when to retry when the last second has had the limit's orders.
-  absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode) const;
+  // Admits an executed order against its instrument's order rate and its sender's (plans_mu_
+  // held; by all or by none): RESOURCE_EXHAUSTED saying when to retry when the last second has
+  // had a limit's orders.
+  absl::Status AdmitOrderRateLocked(const exoroute::v1::ParentOrder& o, exoroute::v1::RouteMode mode,
+                                    const std::string& routed_by, RiskRefusal* by) const;
   mutable std::mutex risk_mu_;
-  // Refusals by symbol, then by limit field; guarded by risk_mu_.
-  mutable std::map<std::string, std::map<std::string, uint64_t, std::less<>>> risk_refused_;
+  // Refusals by (symbol, the entry's client), then by limit field; guarded by risk_mu_.
+  mutable std::map<std::pair<std::string, std::string>, std::map<std::string, uint64_t, std::less<>>> risk_refused_;
   mutable std::mutex plans_mu_;
   // Guarded by plans_mu_. Working plans, and settled ones until the next sweep: a cache of the
   // store (mutable: reading a plan back is no change to the engine).

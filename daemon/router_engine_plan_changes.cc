@@ -219,16 +219,16 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
           ", or cancel the plan"));
     }
     EXO_RETURN_IF_ERROR(AsAmendment(CheckRoutable(next)));
-    std::string_view refused_by;
-    if (absl::Status risk = CheckOrderRisk(next, &refused_by); !risk.ok()) {
-      return RiskRefused(next, refused_by, AsAmendment(std::move(risk)), "amendment of plan");
+    RiskRefusal by;  // (The limits of the plan's sender too.)
+    if (absl::Status risk = CheckOrderRisk(next, p.routed_by(), &by); !risk.ok()) {
+      return RiskRefused(next, by, AsAmendment(std::move(risk)), "amendment of plan");
     }
     // The working-quantity limit counts what the plan may still fill on its new terms (every
     // other plan's as ever: this plan's own is left out by its id).
     ParentOrder still = next;
     still.set_quantity(std::max<int64_t>(0, next.quantity() - p.filled_quantity()));
-    if (absl::Status working = CheckWorkingRiskLocked(still, p.mode()); !working.ok()) {
-      return RiskRefused(next, kWorkingLimit, AsAmendment(std::move(working)), "amendment of plan");
+    if (absl::Status working = CheckWorkingRiskLocked(still, p.mode(), p.routed_by(), &by); !working.ok()) {
+      return RiskRefused(next, by, AsAmendment(std::move(working)), "amendment of plan");
     }
     // Counted from now, as a new route's: a route checked after this one sees it.
     rec->working_quantity = still.quantity();

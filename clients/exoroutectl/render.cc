@@ -449,7 +449,8 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
       parts.push_back(absl::StrCat(risk.refused(), risk.refused() == 1 ? " order refused" : " orders refused",
                                    by.empty() ? "" : absl::StrCat(" (", absl::StrJoin(by, ", "), ")")));
     }
-    absl::StrAppend(&s, "risk        ", l.symbol(), ": ", absl::StrJoin(parts, ", "), "\n");
+    absl::StrAppend(&s, "risk        ", l.symbol(), l.client().empty() ? "" : absl::StrCat(" from client ", l.client()),
+                    ": ", absl::StrJoin(parts, ", "), "\n");
   }
   absl::StrAppend(&s, "\n");
   absl::StrAppend(&s, absl::StrFormat("  %-10s %-7s %-6s %-18s %10s %8s %8s %8s\n", "VENUE", "ADAPTER",

@@ -123,9 +123,9 @@ int CmdSolve(Context& c) {
   if (!in.ok()) return Fail(in.status());
   // The config's risk limits on the order's size and notional, as a node checks them (the mid
   // from the file's books that are not stale then; a node's working plans are not known here).
-  std::string risk_name;
-  if (const RiskLimit* limit = daemon::FindRiskLimit(*config, symbol, &risk_name); limit != nullptr) {
-    if (absl::Status s = daemon::CheckOrderRiskLimit(limit, risk_name, order, *inst, BooksMid(*in)); !s.ok()) {
+  // (The instrument's limits: a what-if has no sender.)
+  for (const daemon::AppliedRiskLimit& r : daemon::RiskLimitsOn(*config, symbol, "")) {
+    if (absl::Status s = daemon::CheckOrderRiskLimit(r.limit, r.name, order, *inst, BooksMid(*in)); !s.ok()) {
       return Fail(s);
     }
   }

@@ -1387,7 +1387,7 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   }
   // This node's risk limits on the whole order, before any node is asked (each node takes its
   // share without checking it again). Routes are one at a time here: none can slip in between.
-  EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode));
+  EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode, routed_by));
   Run run(this, order, mode, engine, routed_by);
   EXO_RETURN_IF_ERROR(run.FixBands());
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the

@@ -193,6 +193,14 @@ TEST_CASE("status shows each risk limit with what is working against it and the 
   CHECK(exo::ctl::RenderStatus(r).find("working 7.50000000 of 20.00000000, 3 of 5 executed orders in the last second, "
                                        "7 orders refused (2 max_order_notional, 1 max_working_quantity, 4 "
                                        "max_orders_per_second)\n") != std::string::npos);
+  // A client's own limits: a line of their own, naming the client.
+  RiskStatus* desk = r.add_risk();
+  desk->mutable_limit()->set_symbol("BTC-USD");
+  desk->mutable_limit()->set_client("desk-a");
+  desk->mutable_limit()->set_max_working_quantity(500'000'000);
+  desk->set_working_quantity(450'000'000);
+  CHECK(exo::ctl::RenderStatus(r).find("risk        BTC-USD from client desk-a: working 4.50000000 of 5.00000000\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("status shows the chain-signing key and the metrics URL when the node has them", "[ctl]") {

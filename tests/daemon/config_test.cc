@@ -189,6 +189,25 @@ TEST_CASE("risk limits name a configured instrument once and limit something", "
         "config test.json: risk[0].symbol: \"XBT-USD\" is not one of instruments[] (BTC-USD, ETH-USD)");
   CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "max_order_quantity": 1}, {"symbol": "BTC-USD", "max_order_notional": 1}])")) ==
         "config test.json: risk[1].symbol: \"BTC-USD\" has a limit already: one entry per instrument");
+  // A client's own limits: beside the instrument's, one per client, and only with client certificates.
+  CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "client": "desk-a", "max_working_quantity": 1}])")) ==
+        "config test.json: risk[0].client: a client's orders are told apart by its certificate: set "
+        "tls.require_client_cert");
+  const auto with_mtls = [&](const std::string& risk) {
+    std::string json = with(risk);
+    json.replace(json.find("\"risk\": "), 8, R"("tls": {"require_client_cert": true}, "risk": )");
+    return json;
+  };
+  auto clients = ParseConfig(with_mtls(R"([{"symbol": "BTC-USD", "max_order_quantity": 1000000000},
+                                           {"symbol": "BTC-USD", "client": "desk-a", "max_working_quantity": 5}])"),
+                             "test.json");
+  INFO(clients.status().ToString());
+  REQUIRE(clients.ok());
+  CHECK(clients->risk(1).client() == "desk-a");
+  CHECK(ErrorOf(with_mtls(R"([{"symbol": "BTC-USD", "client": "desk-a", "max_working_quantity": 5},
+                             {"symbol": "BTC-USD", "client": "desk-a", "max_order_quantity": 5}])")) ==
+        "config test.json: risk[1].symbol: \"BTC-USD\" has a limit for client \"desk-a\" already: one entry per "
+        "instrument and client");
   CHECK(ErrorOf(with(R"([{"symbol": "BTC-USD", "max_order_notional": -5}])")) ==
         "config test.json: risk[0].max_order_notional: must be >= 0 (0 = none), got -5");
   CHECK(ErrorOf(with(R"([{"symbol": "ETH-USD"}])")) ==

@@ -169,3 +169,67 @@ TEST_CASE("an order rate limit admits so many executed orders in any second and 
   }
   CHECK(later.ok());
 }
+
+TEST_CASE("a client's own limits count only the orders it sent, on top of its instrument's, across a restart",
+          "[risk]") {
+  TempDir dir;
+  DaemonConfig config = LimitedConfig(dir.path());  // risk[0]: 10 BTC an order, 12 working.
+  config.mutable_tls()->set_require_client_cert(true);
+  RiskLimit* a = config.add_risk();  // risk[1]: desk-a's own, 5 BTC working, 2 orders a second.
+  a->set_symbol("BTC-USD");
+  a->set_client("desk-a");
+  a->set_max_working_quantity(5 * kBtc);
+  a->set_max_orders_per_second(2);
+  auto route = [](exo::daemon::RouterEngine& engine, const std::string& id, int64_t qty, const std::string& by) {
+    return engine.Route(Btc(id, qty), ROUTE_MODE_EXECUTE, std::nullopt, by).status();
+  };
+  {
+    auto t = exo::testing::StartTestEngine(config);
+    REQUIRE(t.ok());
+    auto& engine = *t->engine;
+    REQUIRE(route(engine, "a1", 4 * kBtc, "desk-a").ok());
+    absl::Status over = route(engine, "a2", 2 * kBtc, "desk-a");
+    CHECK(over.code() == absl::StatusCode::kResourceExhausted);
+    CHECK(over.message() ==
+          "order.quantity: 2.00000000 BTC-USD more would take the quantity this node's executed BTC-USD plans from "
+          "client desk-a may still fill to 6.00000000, over its limit of 5.00000000 (risk[1].max_working_quantity): "
+          "4.00000000 is working now; retry when plans have filled or ended");
+    // Another desk's orders are not desk-a's: only the instrument's limit counts them.
+    REQUIRE(route(engine, "b1", 6 * kBtc, "desk-b").ok());
+    over = route(engine, "b2", 3 * kBtc, "desk-b");
+    CHECK(over.code() == absl::StatusCode::kResourceExhausted);
+    CHECK(std::string(over.message()).find("(risk[0].max_working_quantity): 10.00000000 is working now") !=
+          std::string::npos);
+    // desk-a's rate: two executed orders a second, the refused one above took no place.
+    REQUIRE(route(engine, "a3", kBtc / 2, "desk-a").ok());
+    over = route(engine, "a4", kBtc / 10, "desk-a");
+    CHECK(over.code() == absl::StatusCode::kResourceExhausted);
+    CHECK(std::string(over.message())
+              .rfind("order: this node admitted 2 executed BTC-USD orders from client desk-a in the last second, its "
+                     "limit (risk[1].max_orders_per_second); retry in ",
+                     0) == 0);
+    CHECK(route(engine, "b3", kBtc / 10, "desk-b").ok());  // Not desk-a's window.
+    // An amendment of desk-a's order is checked against desk-a's limits too.
+    exoroute::v1::AmendPlanRequest more;
+    more.set_plan_id("a1");
+    more.set_quantity(5 * kBtc);
+    bool changed = false;
+    absl::StatusOr<Plan> amended = engine.Amend("a1", exo::daemon::RouterEngine::Amendment::Of(more), &changed);
+    CHECK(amended.status().code() == absl::StatusCode::kResourceExhausted);
+    CHECK(std::string(amended.status().message()).find("(risk[1].max_working_quantity)") != std::string::npos);
+    const std::vector<RiskStatus> status = engine.RiskStatuses();
+    REQUIRE(status.size() == 2);
+    CHECK(status[0].working_quantity() == 4 * kBtc + kBtc / 2 + 6 * kBtc + kBtc / 10);
+    CHECK(status[0].refused_by_limit().at("max_working_quantity") == 1);
+    CHECK(status[1].limit().client() == "desk-a");
+    CHECK(status[1].working_quantity() == 4 * kBtc + kBtc / 2);
+    CHECK(status[1].orders_last_second() == 2);
+    CHECK(status[1].refused_by_limit().at("max_working_quantity") == 2);  // a2, and a1's amendment.
+    CHECK(status[1].refused_by_limit().at("max_orders_per_second") == 1);
+  }
+  // Read back after a restart: each plan's sender too, so desk-a's limit counts its plans again.
+  auto t = exo::testing::StartTestEngine(config);
+  REQUIRE(t.ok());
+  CHECK(t->engine->RiskStatuses()[1].working_quantity() == 4 * kBtc + kBtc / 2);
+  CHECK(route(*t->engine, "a5", kBtc, "desk-a").code() == absl::StatusCode::kResourceExhausted);
+}
