@@ -25,6 +25,12 @@ std::vector<std::string> Seeds() {
   out.push_back(edit("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 5"));
   out.push_back(edit("\"replan_interval_ms\": 50", "\"replan_interval_msx\": 50"));
   out.push_back(edit("\"routing\"", "\"store\": { \"checkpoint_every_deltas\": 10 }, \"routing\""));
+  // Access by client certificate, and a client's own risk limit beside its instrument's.
+  out.push_back(edit("\"routing\"",
+                     "\"tls\": { \"require_client_cert\": true }, \"access\": { \"trade\": [\"desk-a\"], \"operate\": "
+                     "[\"ops-1\"], \"read\": [\"*\"] }, \"risk\": [{ \"symbol\": \"BTC-USD\", \"max_order_quantity\": "
+                     "100000000 }, { \"symbol\": \"BTC-USD\", \"client\": \"desk-a\", \"max_orders_per_second\": 5 }], "
+                     "\"routing\""));
   return out;
 }
 
@@ -48,6 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(exo::daemon::CheckReloadable(*c, *c).ok(), "a reload of the config in force is refused");
   exoroute::v1::DaemonConfig terms = *c;
   terms.clear_risk();
+  if (terms.has_access()) terms.mutable_access()->add_read("auditor");  // Who may call what: reloadable too.
   terms.mutable_routing()->set_low_urgency_band_bps(c->routing().low_urgency_band_bps() + 1);
   terms.mutable_routing()->set_replan_interval_ms(c->routing().replan_interval_ms() + 1);
   terms.mutable_store()->set_checkpoint_every_deltas(c->store().checkpoint_every_deltas() + 1);
