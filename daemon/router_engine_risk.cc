@@ -27,7 +27,7 @@ absl::Status RouterEngine::CheckRisk(const ParentOrder& order, RouteMode mode, c
 
 namespace {
 
-// " (from client desk-a)" for a client's own limit: which of an order's limits refused it.
+// " from client desk-a" for a client's own limit (which of an order's limits refused it); "" for its instrument's.
 std::string WhoseLimit(const RiskLimit& limit) {
   return limit.client().empty() ? "" : absl::StrCat(" from client ", limit.client());
 }
