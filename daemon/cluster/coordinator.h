@@ -6,7 +6,6 @@
 // deadline is dropped and the search restarts without it (or the route fails), per policy.
 #pragma once
 
-#include <array>
 #include <deque>
 #include <map>
 #include <chrono>
@@ -18,6 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/cluster/cluster_oracle.h"
+#include "daemon/cluster/node_link.h"
 #include "daemon/latency_histogram.h"
 #include "daemon/metrics.h"
 #include "exoroute/v1/config.pb.h"
@@ -25,41 +26,6 @@
 #include "exoroute/v1/router.pb.h"
 
 namespace exo::daemon::cluster {
-
-// A node as the coordinator reaches it: this node in process, a peer over its Exchange stream.
-// A call is sent, then its answer received, so that a round's calls to every node go out
-// before any answer is awaited. One call at a time per link. Each link keeps, per kind of call,
-// how long its answers took (from Send to the answer; /metrics).
-// The sums S(λ) a dual search got from the cluster, with the λ it asked, in order.
-using SearchSums = std::vector<std::pair<double, solver::LocalProblem::Response>>;
-
-class NodeLink {
- public:
-  virtual ~NodeLink() = default;
-  virtual const std::string& node_id() const = 0;
-  void Send(exoroute::v1::PeerCall call);
-  // The answer to the call sent last: the node's reply or the error it answered, or why there
-  // is none (the node is down, refuses this node, or missed the round's deadline).
-  absl::StatusOr<exoroute::v1::PeerAnswer> Receive();
-  // Answer times of the calls of `kind` (a PeerCall::CallCase).
-  const LatencyHistogram& latency(exoroute::v1::PeerCall::CallCase kind) const;
-
- protected:
-  virtual void DoSend(exoroute::v1::PeerCall call) = 0;
-  virtual absl::StatusOr<exoroute::v1::PeerAnswer> DoReceive() = 0;
-
- private:
-  static constexpr size_t kKinds = 12;  // PeerCall's cases, 0 (none) to 11.
-  std::array<LatencyHistogram, kKinds> latency_;
-  std::chrono::steady_clock::time_point sent_;
-  size_t kind_ = 0;
-};
-
-// This node's own venues.
-std::unique_ptr<NodeLink> LocalLink(ClusterNode* node);
-// A peer over `channel`; every call has `timeout_ms` as its deadline.
-std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::Channel> channel,
-                                     uint32_t timeout_ms);
 
 class Coordinator {
  public:

@@ -1,0 +1,71 @@
+#include "daemon/cluster/node_link.h"
+
+#include <algorithm>
+
+#include "daemon/cluster/peer_stream.h"
+
+namespace exo::daemon::cluster {
+
+using exoroute::v1::PeerAnswer;
+using exoroute::v1::PeerCall;
+
+void NodeLink::Send(PeerCall call) {
+  kind_ = std::min<size_t>(static_cast<size_t>(call.call_case()), kKinds - 1);
+  sent_ = std::chrono::steady_clock::now();
+  DoSend(std::move(call));
+}
+
+absl::StatusOr<PeerAnswer> NodeLink::Receive() {
+  absl::StatusOr<PeerAnswer> answer = DoReceive();
+  latency_[kind_].Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - sent_).count());
+  return answer;
+}
+
+const LatencyHistogram& NodeLink::latency(PeerCall::CallCase kind) const {
+  return latency_[std::min<size_t>(static_cast<size_t>(kind), kKinds - 1)];
+}
+
+namespace {
+
+class InProcessLink final : public NodeLink {
+ public:
+  explicit InProcessLink(ClusterNode* node) : node_(node) {}
+  const std::string& node_id() const override { return node_->node_id(); }
+
+ protected:
+  void DoSend(PeerCall call) override { call_ = std::move(call); }
+  // Answered here, on the coordinator's thread, while the peers work on theirs.
+  absl::StatusOr<PeerAnswer> DoReceive() override { return node_->Answer(call_); }
+
+ private:
+  ClusterNode* node_;
+  PeerCall call_;
+};
+
+// A peer, over one Exchange stream (peer_stream.h).
+class GrpcLink final : public NodeLink {
+ public:
+  GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
+      : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
+  const std::string& node_id() const override { return node_id_; }
+
+ protected:
+  void DoSend(PeerCall call) override { stream_.Send(std::move(call)); }
+  absl::StatusOr<PeerAnswer> DoReceive() override { return stream_.Receive(); }
+
+ private:
+  std::string node_id_;
+  PeerStream stream_;
+};
+
+}  // namespace
+
+std::unique_ptr<NodeLink> LocalLink(ClusterNode* node) { return std::make_unique<InProcessLink>(node); }
+
+std::unique_ptr<NodeLink> RemoteLink(std::string node_id, std::shared_ptr<grpc::Channel> channel,
+                                     uint32_t timeout_ms) {
+  return std::make_unique<GrpcLink>(std::move(node_id), std::move(channel), timeout_ms);
+}
+
+}  // namespace exo::daemon::cluster
