@@ -235,6 +235,10 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
   if (k.round_timeout_ms() > 60000) {
     return Bad("cluster.round_timeout_ms", absl::StrCat("must be <= 60000, got ", k.round_timeout_ms()));
   }
+  if (k.shortfall_retry_ms() > 3600000) {
+    return Bad("cluster.shortfall_retry_ms",
+               absl::StrCat("must be <= 3600000 (an hour; 0 = 1000), got ", k.shortfall_retry_ms()));
+  }
   return absl::OkStatus();
 }
 

@@ -45,6 +45,7 @@ struct Daemon::Impl {
   std::unique_ptr<TlsReloader> peer_tls;  // The cluster's certificate files, re-read.
   std::unique_ptr<cluster::PairKeys> pair_keys;
   std::unique_ptr<cluster::KeyDirectory> key_directory;
+  std::unique_ptr<cluster::ShortfallLedger> shortfalls;  // The shortfalls this node works.
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<cluster::Coordinator> coordinator;
   std::vector<std::pair<PeerConfig, std::shared_ptr<grpc::Channel>>> peer_channels;  // For Status.
@@ -217,6 +218,14 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
   impl.cluster_node = std::make_unique<cluster::ClusterNode>(
       impl.engine.get(), impl.pair_keys.get(), impl.key_directory.get(), k.privacy(),
       impl.store.get(), clock);
+  {
+    absl::StatusOr<std::unique_ptr<cluster::ShortfallLedger>> ledger = cluster::ShortfallLedger::Load(impl.store.get());
+    if (!ledger.ok()) {
+      return absl::Status(ledger.status().code(), absl::StrCat("cluster shortfalls: ", ledger.status().message()));
+    }
+    impl.shortfalls = *std::move(ledger);
+  }
+  impl.cluster_node->SetShortfallLedger(impl.shortfalls.get());
   std::set<std::string> peer_ids;
   std::vector<std::unique_ptr<cluster::NodeLink>> links;
   links.push_back(cluster::LocalLink(impl.cluster_node.get()));
@@ -234,6 +243,12 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
       k.privacy().epsilon_milli() > 0,
       k.privacy().on_exhausted() == NODE_FAILURE_POLICY_UNSPECIFIED ? NODE_FAILURE_POLICY_DROP_NODE
                                                                     : k.privacy().on_exhausted());
+  // Shortfalls recorded before this start are worked on; new routes' only without leave_shortfall.
+  impl.coordinator->WorkShortfalls(impl.shortfalls.get(), impl.engine.get(), k.shortfall_retry_ms(),
+                                   /*open_new=*/!k.leave_shortfall());
+  if (const size_t open = impl.shortfalls->open_count(); open > 0) {
+    LogInfo("cluster: %d route shortfall(s) recorded open: routed again from now", open);
+  }
   // A plan's dead man's switch cancels its whole route, on every node, as CancelPlan does here.
   impl.engine->SetRouteCanceller([coordinator = impl.coordinator.get(), engine = impl.engine.get()](
                                      const std::string& plan_id, const std::string& reason) -> absl::StatusOr<Plan> {
@@ -345,9 +360,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
   });
   if (impl->cluster_node) {
     impl->admin->AddStatusSource([node = impl->cluster_node.get(), peers = impl->peer_service.get(),
-                                   coordinator = impl->coordinator.get(), channels = &impl->peer_channels](
-                                      StatusResponse* resp) {
+                                   coordinator = impl->coordinator.get(), channels = &impl->peer_channels,
+                                   shortfalls = impl->shortfalls.get()](StatusResponse* resp) {
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
+      for (auto& w : shortfalls->OpenWork()) *resp->add_shortfalls_worked() = std::move(w);
       resp->set_peer_calls_refused(peers->refused());
       resp->set_cluster_routes_refused(node->routes_refused());
       for (const auto& [peer, channel] : *channels) {
@@ -463,6 +479,7 @@ void Daemon::Shutdown() {
   impl_->stopped = true;
   LogInfo("shutting down: refusing new routes, finishing in-flight RPCs");
   impl_->draining = true;
+  if (impl_->coordinator) impl_->coordinator->StopShortfallWork();  // No sub-route starts from now.
   impl_->engine->BeginDrain();
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
   // Our own count of writing RPCs, not gRPC's Shutdown deadline, decides the grace: gRPC waits

@@ -247,6 +247,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_rpcs_denied_total", "counter",
          "API calls refused because the config's access section did not let their client call that RPC.")
       .Sample("", Int(s.rpcs_denied()));
+  Family(&out, "exoroute_cluster_shortfalls_worked", "gauge",
+         "Cluster routes whose shortfall this node routes again until placed, cancelled or expired.")
+      .Sample("", Int(static_cast<uint64_t>(s.shortfalls_worked_size())));
   Family(&out, "exoroute_cluster_routes_refused_total", "counter",
          "Cluster routes this node refused because it kept the most open at once (1024).")
       .Sample("", Int(s.cluster_routes_refused()));

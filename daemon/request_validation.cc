@@ -55,7 +55,8 @@ absl::Status ValidateSymbol(const std::string& symbol, const char* field) {
 }  // namespace
 
 absl::Status ValidatePlanId(const std::string& id, const char* field) {
-  static const std::regex kId("[A-Za-z0-9._:-]{1,64}");
+  // A cluster route's sub-routes add "~<n>" to the route's id (docs/cluster.md).
+  static const std::regex kId("[A-Za-z0-9._:-]{1,64}(~[0-9]{1,9})?");
   if (id.empty()) return Bad(field, "required");
   if (!std::regex_match(id, kId)) {
     return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(id)));
@@ -128,6 +129,10 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
   const ParentOrder& o = r.order();
   if (auto s = ValidatePlanId(o.id()); !s.ok()) {
     return Bad("order.id", std::string(s.message()).substr(std::string("plan_id: ").size()));
+  }
+  if (o.id().find('~') != std::string::npos) {
+    return Bad("order.id", absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(o.id()),
+                                        " (\"~<n>\" names a cluster route's sub-routes)"));
   }
   if (o.symbol().empty()) return Bad("order.symbol", "required");
   EXO_RETURN_IF_ERROR(ValidateSymbol(o.symbol(), "order.symbol"));

@@ -110,6 +110,13 @@ class DeltaStore {
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(
       std::string_view prefix) const = 0;
 
+  // Records kept beside the chain, never in it (a cluster coordinator's shortfall work,
+  // docs/cluster.md): `bytes` under `key`, replacing what was there. Durable (WAL synced) when
+  // PutRecord returns. Records lists those whose key starts with `prefix`, in key order.
+  virtual absl::Status PutRecord(std::string_view key, std::string_view bytes) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(
+      std::string_view prefix) const = 0;
+
   // A reader's summary of the chain up to some sequence (the engine's start-up checkpoint),
   // kept beside the chain, never in it: not hashed, not audited, replaced by each put. Durable
   // (WAL synced) when PutCheckpoint returns; GetCheckpoint is NotFound when none was put.

@@ -464,6 +464,29 @@ class RocksDeltaStore final : public DeltaStore {
     return out;
   }
 
+  absl::Status PutRecord(std::string_view key, std::string_view bytes) override {
+    if (read_only_) return absl::FailedPreconditionError("store opened read-only");
+    if (key.empty()) return absl::InvalidArgumentError("record key: required");
+    rocksdb::WriteBatch wb;
+    EXO_RETURN_IF_ERROR(FromRocks(wb.Put(meta(), absl::StrCat(kRecordPrefix, Sv(key)),
+                                         rocksdb::Slice(bytes.data(), bytes.size())),
+                                  "write record"));
+    return WriteSynced(&wb, "write record");
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(
+      std::string_view prefix) const override {
+    std::vector<std::pair<std::string, std::string>> out;
+    const std::string p = absl::StrCat(kRecordPrefix, Sv(prefix));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+    for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+      out.emplace_back(std::string(it->key().ToStringView().substr(std::strlen(kRecordPrefix))),
+                       it->value().ToString());
+    }
+    EXO_RETURN_IF_ERROR(FromRocks(it->status(), "scan records"));
+    return out;
+  }
+
   absl::Status PutCheckpoint(std::string_view bytes) override {
     if (read_only_) return absl::FailedPreconditionError("store opened read-only");
     rocksdb::WriteBatch wb;
@@ -545,6 +568,7 @@ class RocksDeltaStore final : public DeltaStore {
   }
 
   static constexpr char kBudgetPrefix[] = "budget/";
+  static constexpr char kRecordPrefix[] = "record/";
   static constexpr char kCheckpointKey[] = "checkpoint";
   std::mutex budget_mu_;
 

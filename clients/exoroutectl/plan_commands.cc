@@ -277,7 +277,7 @@ int PlanCancelAllCmd(Context& c) {
     ++cancelled;
     if (c.json) {
       std::cout << ToJson(*r) << "\n";
-    } else if (!r->nodes().empty()) {
+    } else if (!r->nodes().empty() || r->has_shortfall_work()) {
       std::cout << p.plan_id() << "  cluster route, on its nodes:\n" << RenderNodeCancels(*r);
     } else {
       std::cout << p.plan_id() << "  " << ShortStatus(r->plan().status()) << "\n";
@@ -338,7 +338,7 @@ int PlanAmendCmd(Context& c, const std::string& id) {
     return kExitOk;
   }
   if (!amended->changed()) std::cout << "plan " << id << " already has these terms: nothing amended\n";
-  if (!amended->nodes().empty()) {  // A cluster route: every node's share of it.
+  if (!amended->nodes().empty() || amended->has_shortfall_work()) {  // A cluster route: every node's share of it.
     std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended);
     if (!amended->has_plan()) return kExitOk;
   }
@@ -426,7 +426,7 @@ int CmdPlan(Context& c) {
       std::cout << ToJson(resp) << "\n";
       return kExitOk;
     }
-    if (!resp.nodes().empty()) {  // A cluster route: every node's plan of it.
+    if (!resp.nodes().empty() || resp.has_shortfall_work()) {  // A cluster route: every node's plan of it.
       std::cout << "cluster route " << w[2] << " cancelled on its nodes:\n" << RenderNodeCancels(resp);
       if (!resp.has_plan()) return kExitOk;
     }

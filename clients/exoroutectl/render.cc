@@ -15,6 +15,10 @@
 
 namespace exo::ctl {
 
+namespace {
+std::string ShortfallWorkLine(const exoroute::v1::ShortfallWork& w, uint32_t qty_scale);
+}  // namespace
+
 using namespace exoroute::v1;  // NOLINT
 
 namespace {
@@ -519,6 +523,13 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "  another operator approves one with the same figures: exoroutectl plan settle PLAN CHILD "
                         "--filled Q [--price P [--fee F]] --reason TEXT\n");
   }
+  for (const exoroute::v1::ShortfallWork& w : r.shortfalls_worked()) {
+    uint32_t q = 0;
+    for (const auto& i : r.instruments()) {
+      if (i.symbol() == w.symbol()) q = i.qty_scale();
+    }
+    absl::StrAppend(&s, "shortfall   route ", w.route_id(), ": ", ShortfallWorkLine(w, q), "\n");
+  }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams
     // open on this node.
@@ -673,6 +684,32 @@ std::string RenderDeltaLine(const PlanDelta& d, const InstrumentLookup& lookup) 
                          DeltaKindName(d), detail);
 }
 
+namespace {
+
+// The work on a cluster route's shortfall (docs/cluster.md, "Working a shortfall"), one line.
+std::string ShortfallWorkLine(const exoroute::v1::ShortfallWork& w, uint32_t qty_scale) {
+  using exoroute::v1::ShortfallWork;
+  const std::string subs = w.sub_routes() == 1 ? "1 sub-route" : absl::StrCat(w.sub_routes(), " sub-routes");
+  switch (w.state()) {
+    case ShortfallWork::STATE_OPEN:
+      return absl::StrCat(FormatDecimal(w.shortfall(), qty_scale), " still to route: ", w.coordinator(),
+                          " routes it again until placed, cancelled or expired (", subs, " so far",
+                          w.last_error().empty() ? "" : absl::StrCat("; last try: ", w.last_error()), ")");
+    case ShortfallWork::STATE_DONE:
+      return absl::StrCat("routed whole: ", subs, " placed what the route first left");
+    case ShortfallWork::STATE_CANCELLED:
+      return absl::StrCat(FormatDecimal(w.shortfall(), qty_scale), " no longer routed: the route was cancelled (", subs,
+                          " placed before)");
+    case ShortfallWork::STATE_EXPIRED:
+      return absl::StrCat(FormatDecimal(w.shortfall(), qty_scale), " no longer routed: the GTT deadline passed (", subs,
+                          " placed before)");
+    default:
+      return "shortfall work in an unknown state";
+  }
+}
+
+}  // namespace
+
 // A cluster route: per node only its total (its venues' allocations stay on that node).
 std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const Instrument& inst) {
   const uint32_t q = inst.qty_scale();
@@ -683,14 +720,17 @@ std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const I
   // The whole route's price, over every node (only when every node told what its fills cost).
   if (r.average_price() > 0) absl::StrAppend(&out, "  avg ", f.Px(r.average_price()), "  fees ", f.Px(r.fees()));
   out += "\n";
-  // What no node took at the route: reported, never worked later (docs/cluster.md).
-  if (r.shortfall() > 0) {
+  // What no node took at the route: worked (a GTC or GTT order, executed), or reported.
+  if (r.has_shortfall_work()) {
+    absl::StrAppend(&out, "shortfall ", ShortfallWorkLine(r.shortfall_work(), q), "\n");
+  } else if (r.shortfall() > 0) {
     absl::StrAppend(&out, "order     ", FormatDecimal(r.order_quantity(), q), ": ", FormatDecimal(r.shortfall(), q),
                     " not routed (no node took it; route it again)\n");
   }
   out += "\n";
   absl::StrAppend(&out, absl::StrFormat("  %-10s %-11s %18s %18s %14s %12s\n", "NODE", "STATUS", "SHARE", "FILLED",
                                         "AVG PRICE", "FEES"));
+  if (r.nodes().empty()) out += "  (no node holds a share of it yet)\n";
   for (const exoroute::v1::NodeProgress& n : r.nodes()) {
     if (!n.error().empty()) {
       absl::StrAppend(&out, absl::StrFormat("  %-10s not answered: %s\n", n.node(), n.error()));
@@ -710,6 +750,11 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
     absl::StrAppend(&out, "  node ", n.node(), "  ",
                     n.error().empty() ? ShortStatus(n.status()) : absl::StrCat("not cancelled: ", n.error()), "\n");
   }
+  if (r.nodes().empty()) out += "  (no node held a share of it)\n";
+  if (r.has_shortfall_work()) {
+    absl::StrAppend(&out, "  shortfall no longer routed (", r.shortfall_work().coordinator(), " worked it; ",
+                    r.shortfall_work().sub_routes(), " sub-route(s), cancelled with the route)\n");
+  }
   return out;
 }
 
@@ -721,6 +766,10 @@ std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r) {
                     : n.changed()      ? absl::StrCat("amended (", ShortStatus(n.status()), ")")
                                        : absl::StrCat("had these terms (", ShortStatus(n.status()), ")"),
                     "\n");
+  }
+  if (r.has_shortfall_work() && r.shortfall_work().state() == exoroute::v1::ShortfallWork::STATE_OPEN) {
+    absl::StrAppend(&out, "  shortfall: ", r.shortfall_work().coordinator(),
+                    " routes what is left with the new terms from now\n");
   }
   return out;
 }
@@ -753,7 +802,9 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
     absl::StrAppend(&out, "  venue ", v.venue(), "  left out: ", v.reason(), "\n");
   }
   if (r.shortfall() != 0) {
-    absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale), " (no node works it; route it again)\n");
+    absl::StrAppend(&out, "  shortfall ", FormatDecimal(r.shortfall(), qty_scale),
+                    r.shortfall_worked() ? " (routed again until placed, cancelled or expired: route-status follows it)\n"
+                                         : " (no node works it; route it again)\n");
   }
   return out;
 }

@@ -123,8 +123,9 @@ class Client:
 
     def get_route(self, route_id):
         """A route's progress over every node that took part (one node: its own plan):
-        GetRouteResponse with nodes, quantity, filled_quantity, settled, order_quantity and
-        shortfall (docs/cluster.md)."""
+        GetRouteResponse with nodes, quantity, filled_quantity, settled, order_quantity,
+        shortfall, and shortfall_work when the route's coordinator routes its shortfall again
+        as sub-routes "<id>~2", ... (whose shares the other figures then include; docs/cluster.md)."""
         req = self.pb["router"].GetRouteRequest(route_id=route_id)
         return self.router.GetRoute(req, timeout=self.timeout)
 

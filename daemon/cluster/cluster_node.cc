@@ -593,8 +593,23 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
 
 absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) const {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
-  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->GetPlan(req.route_id()));
+  const std::optional<ShortfallRecord> held =
+      shortfall_ != nullptr ? shortfall_->Record(req.route_id()) : std::nullopt;
+  absl::StatusOr<Plan> found = engine_->GetPlan(req.route_id());
+  if (!found.ok()) {
+    if (!held || !absl::IsNotFound(found.status())) return found.status();
+    // No share here, but this node works the route's shortfall: the order as it holds it.
+    ProgressReply reply;
+    reply.set_settled(true);
+    reply.set_symbol(held->order().symbol());
+    reply.set_order_quantity(held->order().quantity());
+    reply.set_routed_by(held->routed_by());
+    *reply.mutable_shortfall_work() = held->work();
+    return reply;
+  }
+  const Plan& plan = *found;
   ProgressReply reply;
+  if (held) *reply.mutable_shortfall_work() = held->work();
   reply.set_status(plan.status());
   reply.set_quantity(plan.order().quantity());
   reply.set_filled_quantity(plan.filled_quantity());
@@ -619,9 +634,21 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
 absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& req) {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
-  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Cancel(req.route_id(), req.reason()));
+  // The shortfall's work ends first (after an attempt in flight): no sub-route starts after it.
+  std::optional<ShortfallWork> work;
+  if (shortfall_ != nullptr) {
+    EXO_ASSIGN_OR_RETURN(work, shortfall_->Finish(req.route_id(), ShortfallWork::STATE_CANCELLED));
+  }
   CancelRouteReply reply;
-  reply.set_status(plan.status());
+  if (work) *reply.mutable_shortfall_work() = *work;
+  absl::StatusOr<Plan> plan = engine_->Cancel(req.route_id(), req.reason());
+  if (plan.ok()) {
+    reply.set_status(plan->status());
+    return reply;
+  }
+  if (!work) return plan.status();
+  // The work ended here; this node's share was none, or had finished.
+  if (!absl::IsNotFound(plan.status())) reply.set_not_cancelled(std::string(plan.status().message()));
   return reply;
 }
 
@@ -637,16 +664,29 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   if (!Urgency_IsValid(req.urgency())) {
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
   }
+  // The sub-routes still to come take the new terms (after an attempt in flight).
+  std::optional<ShortfallWork> work;
+  bool terms_changed = false;
+  if (shortfall_ != nullptr) {
+    EXO_ASSIGN_OR_RETURN(work, shortfall_->Amend(req.route_id(), req, &terms_changed));
+  }
   RouterEngine::Amendment a;
   if (req.has_limit_price()) a.limit_price = req.limit_price();
   a.remove_limit = req.remove_limit();
   a.urgency = req.urgency();
   a.reason = req.reason();
   bool changed = false;
-  EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Amend(req.route_id(), a, &changed));
   AmendShareReply reply;
-  reply.set_changed(changed);
-  reply.set_status(plan.status());
+  if (work) *reply.mutable_shortfall_work() = *work;
+  reply.set_changed(terms_changed);
+  absl::StatusOr<Plan> plan = engine_->Amend(req.route_id(), a, &changed);
+  if (plan.ok()) {
+    reply.set_changed(changed || terms_changed);
+    reply.set_status(plan->status());
+    return reply;
+  }
+  if (!work) return plan.status();
+  if (!absl::IsNotFound(plan.status())) reply.set_not_amended(std::string(plan.status().message()));
   return reply;
 }
 

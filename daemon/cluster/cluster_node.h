@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/secure_sum.h"
+#include "daemon/cluster/shortfall_ledger.h"
 #include "daemon/router_engine.h"
 #include "store/delta_store.h"
 #include "exoroute/v1/peer.pb.h"
@@ -57,12 +58,18 @@ class ClusterNode {
   // Records (and with EXECUTE starts) this node's plan for its share; ends the session.
   absl::StatusOr<exoroute::v1::ExecuteReply> Execute(const exoroute::v1::ExecuteRequest& req);
   void Abort(const std::string& route_id);
+  // The shortfalls this node's coordinator works (set once, before the peer port opens): the
+  // three calls below answer for a route whose shortfall it works even without a share of it
+  // (status PLAN_STATUS_UNSPECIFIED), with the work in their reply.
+  void SetShortfallLedger(ShortfallLedger* ledger) { shortfall_ = ledger; }
   // This node's plan of a route in totals (NOT_FOUND without one).
   absl::StatusOr<exoroute::v1::ProgressReply> Progress(const exoroute::v1::ProgressRequest& req) const;
-  // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one).
+  // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one), and
+  // first ends the work on its shortfall if this node holds it.
   absl::StatusOr<exoroute::v1::CancelRouteReply> Cancel(const exoroute::v1::CancelRouteRequest& req);
   // Amends the limit or urgency of this node's plan of a route (AmendPlan on the node, its
-  // quantity kept: NOT_FOUND without one).
+  // quantity kept: NOT_FOUND without one), and first the terms of the sub-routes still to come
+  // of a shortfall this node works.
   absl::StatusOr<exoroute::v1::AmendShareReply> Amend(const exoroute::v1::AmendShareRequest& req);
   // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.
   // What a peer answers on its Exchange stream, and what the coordinator asks its own node.
@@ -122,6 +129,7 @@ class ClusterNode {
   RouterEngine* const engine_;
   const exoroute::v1::PrivacyConfig privacy_;
   store::DeltaStore* const store_;
+  ShortfallLedger* shortfall_ = nullptr;
   std::atomic<uint64_t> budget_refusals_{0};
   std::atomic<uint64_t> routes_refused_{0};
   const PairKeys* const keys_;

@@ -218,82 +218,158 @@ std::vector<NodeLink*> Coordinator::AllLinks() const {
   return all;
 }
 
-absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& plan_id, const std::string& reason,
+namespace {
+
+// The status a node's plans of a route and its sub-routes show together: the one that still
+// works, else the one ended last in this order of precedence.
+PlanStatus Together(PlanStatus a, PlanStatus b) {
+  static constexpr PlanStatus kOrder[] = {PLAN_STATUS_WORKING, PLAN_STATUS_CANCELLING, PLAN_STATUS_PLANNED,
+                                          PLAN_STATUS_FAILED,  PLAN_STATUS_CANCELLED,  PLAN_STATUS_EXPIRED,
+                                          PLAN_STATUS_COMPLETED};
+  for (PlanStatus s : kOrder) {
+    if (a == s || b == s) return s;
+  }
+  return a != PLAN_STATUS_UNSPECIFIED ? a : b;
+}
+
+}  // namespace
+
+absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, const std::string& reason,
                                                       RouterEngine* engine) {
+  // A sub-route is part of its route: cancelling one cancels them all and ends the work.
+  const std::string plan_id = RouteOf(id);
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   const std::vector<NodeLink*> all = AllLinks();
-  CancelRouteRequest req;
-  req.set_route_id(plan_id);
-  req.set_reason(reason);
-  auto replies = FanOut(all, [&req](size_t) -> const CancelRouteRequest& { return req; });
   CancelPlanResponse resp;
+  std::map<std::string, NodeCancel> by_node;
   bool cancelled = false;
   std::vector<std::string> finished, unreachable;  // Why the other nodes' plans were not cancelled.
-  for (size_t i = 0; i < all.size(); ++i) {
-    const absl::StatusOr<CancelRouteReply>& r = replies[i];
-    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
-    NodeCancel* n = resp.add_nodes();
-    n->set_node(all[i]->node_id());
-    if (r.ok()) {
-      n->set_status(r->status());
-      cancelled = true;
-      continue;
+  // Cancels every node's plan of `id`: the route first (the node that works its shortfall ends
+  // that work before it answers, so no sub-route starts after), then each sub-route it placed.
+  // True when some node answered that it has (or had) a plan of `id`.
+  auto cancel = [&](const std::string& route, bool parent) {
+    bool held = false;
+    CancelRouteRequest req;
+    req.set_route_id(route);
+    req.set_reason(reason);
+    auto replies = FanOut(all, [&req](size_t) -> const CancelRouteRequest& { return req; });
+    for (size_t i = 0; i < all.size(); ++i) {
+      const absl::StatusOr<CancelRouteReply>& r = replies[i];
+      if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+      if (r.ok() && parent && r->has_shortfall_work()) *resp.mutable_shortfall_work() = r->shortfall_work();
+      // The holder of the work answers OK without a share, or with one that had finished.
+      const absl::Status outcome = !r.ok()                       ? r.status()
+                                   : !r->not_cancelled().empty() ? absl::FailedPreconditionError(r->not_cancelled())
+                                                                 : absl::OkStatus();
+      if (r.ok() && outcome.ok() && r->status() == PLAN_STATUS_UNSPECIFIED) continue;
+      NodeCancel& n = by_node[all[i]->node_id()];
+      n.set_node(all[i]->node_id());
+      if (outcome.ok()) {
+        n.set_status(Together(n.status(), r->status()));
+        cancelled = held = true;
+        continue;
+      }
+      held = held || absl::IsFailedPrecondition(outcome);
+      if (n.error().empty()) n.set_error(std::string(outcome.message()));
+      (absl::IsFailedPrecondition(outcome) ? finished : unreachable).push_back(std::string(outcome.message()));
     }
-    n->set_error(std::string(r.status().message()));
-    (absl::IsFailedPrecondition(r.status()) ? finished : unreachable).push_back(n->error());
+    return held;
+  };
+  cancel(plan_id, /*parent=*/true);
+  if (resp.has_shortfall_work()) {
+    for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) cancel(SubRouteId(plan_id, k + 2), false);
+  } else if (!unreachable.empty()) {
+    // A node that could not be asked may work the route's shortfall: its sub-routes are
+    // cancelled as far as the nodes asked hold them (it finishes the cancel when it is back).
+    const size_t unreachable_before = unreachable.size();
+    for (uint32_t n = 2; cancel(SubRouteId(plan_id, n), false); ++n) {
+    }
+    unreachable.resize(unreachable_before);  // (The same node, asked again for each.)
   }
-  if (resp.nodes().empty()) {
+  for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
+  if (resp.nodes().empty() && !resp.has_shortfall_work()) {
     return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found on any node of the cluster"));
   }
   // Nothing cancelled: a node that could not be asked may still be working, which the caller
-  // must know; else every plan had finished.
+  // must know; else every plan had finished. (Ending the shortfall's work is a cancel.)
+  if (resp.shortfall_work().state() == ShortfallWork::STATE_CANCELLED) cancelled = true;
   if (!cancelled && !unreachable.empty()) return absl::UnavailableError(absl::StrJoin(unreachable, "; "));
+  if (!cancelled && finished.empty()) {  // No share anywhere, and the shortfall's work had ended.
+    return absl::FailedPreconditionError(absl::StrCat("route \"", plan_id, "\": nothing to cancel (no node holds a share, and ",
+                                                      resp.shortfall_work().coordinator(),
+                                                      "'s work on its shortfall had ended)"));
+  }
   if (!cancelled) return absl::FailedPreconditionError(finished.front());
-  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
-            [](const NodeCancel& a, const NodeCancel& b) { return a.node() < b.node(); });
-  if (absl::StatusOr<Plan> own = engine->GetPlan(plan_id); own.ok()) *resp.mutable_plan() = *std::move(own);
+  if (absl::StatusOr<Plan> own = engine->GetPlan(id); own.ok()) *resp.mutable_plan() = *std::move(own);
   return resp;
 }
 
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
+  // A sub-route is part of its route: amending one amends them all and the work's later ones.
+  const std::string route_id = RouteOf(amendment.plan_id());
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   const std::vector<NodeLink*> all = AllLinks();
-  AmendShareRequest req;
-  req.set_route_id(amendment.plan_id());
-  if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
-  req.set_remove_limit(amendment.remove_limit());
-  req.set_urgency(amendment.urgency());
-  req.set_reason(amendment.reason());
-  auto replies = FanOut(all, [&req](size_t) -> const AmendShareRequest& { return req; });
   AmendPlanResponse resp;
+  std::map<std::string, NodeAmend> by_node;
   absl::Status first_error;  // Of a node that did not amend its share.
   bool amended = false;      // Some node took the new terms (or had them).
-  for (size_t i = 0; i < all.size(); ++i) {
-    const absl::StatusOr<AmendShareReply>& r = replies[i];
-    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
-    NodeAmend* n = resp.add_nodes();
-    n->set_node(all[i]->node_id());
-    if (r.ok()) {
-      n->set_changed(r->changed());
-      n->set_status(r->status());
-      resp.set_changed(resp.changed() || r->changed());
-      amended = true;
-      continue;
+  // Amends every node's share of `id`: the route first (the node that works its shortfall
+  // gives its sub-routes still to come the new terms before it answers), then each sub-route.
+  auto amend = [&](const std::string& route, bool parent) {
+    AmendShareRequest req;
+    req.set_route_id(route);
+    if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
+    req.set_remove_limit(amendment.remove_limit());
+    req.set_urgency(amendment.urgency());
+    req.set_reason(amendment.reason());
+    auto replies = FanOut(all, [&req](size_t) -> const AmendShareRequest& { return req; });
+    for (size_t i = 0; i < all.size(); ++i) {
+      const absl::StatusOr<AmendShareReply>& r = replies[i];
+      if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+      if (r.ok() && parent && r->has_shortfall_work()) {
+        *resp.mutable_shortfall_work() = r->shortfall_work();
+        if (r->shortfall_work().state() == ShortfallWork::STATE_OPEN) {  // Its later sub-routes take the terms.
+          resp.set_changed(resp.changed() || r->changed());
+          amended = true;
+        }
+      }
+      // The holder of the work answers OK without a share, or with one that had finished.
+      const absl::StatusOr<AmendShareReply> outcome =
+          r.ok() && !r->not_amended().empty() ? absl::FailedPreconditionError(r->not_amended()) : r;
+      if (outcome.ok() && outcome->status() == PLAN_STATUS_UNSPECIFIED) continue;
+      NodeAmend& n = by_node[all[i]->node_id()];
+      n.set_node(all[i]->node_id());
+      if (outcome.ok()) {
+        n.set_changed(n.changed() || r->changed());
+        n.set_status(Together(n.status(), r->status()));
+        resp.set_changed(resp.changed() || r->changed());
+        amended = true;
+        continue;
+      }
+      // A node of a release before the call reads it as an empty one.
+      const absl::Status& failed = outcome.status();
+      const bool older = absl::IsInvalidArgument(failed) && absl::StrContains(failed.message(), "call: empty");
+      if (n.error().empty()) {
+        n.set_error(older ? absl::StrCat("node ", all[i]->node_id(),
+                                         " does not know how to amend its share: it speaks an older peer protocol "
+                                         "(run one exoroute release on every node of a cluster)")
+                          : std::string(failed.message()));
+      }
+      if (first_error.ok()) first_error = absl::Status(failed.code(), n.error());
     }
-    // A node of a release before the call reads it as an empty one.
-    const bool older = absl::IsInvalidArgument(r.status()) && absl::StrContains(r.status().message(), "call: empty");
-    n->set_error(older ? absl::StrCat("node ", all[i]->node_id(),
-                                      " does not know how to amend its share: it speaks an older peer protocol "
-                                      "(run one exoroute release on every node of a cluster)")
-                       : std::string(r.status().message()));
-    if (first_error.ok()) first_error = absl::Status(r.status().code(), n->error());
+  };
+  amend(route_id, /*parent=*/true);
+  for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) amend(SubRouteId(route_id, k + 2), false);
+  for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
+  if (resp.nodes().empty() && !resp.has_shortfall_work()) {
+    return absl::NotFoundError(absl::StrCat("plan \"", route_id, "\" not found on any node of the cluster"));
   }
-  if (resp.nodes().empty()) {
-    return absl::NotFoundError(absl::StrCat("plan \"", amendment.plan_id(), "\" not found on any node of the cluster"));
+  if (!amended && first_error.ok()) {  // No share anywhere, and the shortfall's work had ended.
+    return absl::FailedPreconditionError(absl::StrCat("route \"", route_id, "\": nothing to amend (no node holds a share, and ",
+                                                      resp.shortfall_work().coordinator(),
+                                                      "'s work on its shortfall had ended)"));
   }
   if (!amended) return first_error;
-  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
-            [](const NodeAmend& a, const NodeAmend& b) { return a.node() < b.node(); });
   if (absl::StatusOr<Plan> own = engine->GetPlan(amendment.plan_id()); own.ok()) *resp.mutable_plan() = *std::move(own);
   for (const NodeAmend& n : resp.nodes()) {
     if (!n.error().empty()) LogWarning("route %s: node %s did not amend its share: %s", amendment.plan_id(), n.node(), n.error());
@@ -317,61 +393,82 @@ int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   const std::vector<NodeLink*> all = AllLinks();
-  ProgressRequest req;
-  req.set_route_id(route_id);
-  auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
   GetRouteResponse resp;
+  std::map<std::string, NodeProgress> by_node;
   bool found = false, settled = true;
   bool priced = true;  // Every node with fills told what they cost.
-  for (size_t i = 0; i < all.size(); ++i) {
-    const absl::StatusOr<ProgressReply>& r = replies[i];
-    if (absl::IsNotFound(r.status())) continue;  // This node took no share.
-    NodeProgress* n = resp.add_nodes();
-    n->set_node(all[i]->node_id());
-    if (!r.ok()) {
-      n->set_error(std::string(r.status().message()));
-      settled = false;
-      continue;
+  std::set<std::string> unpriced;  // Nodes with fills whose cost some plan did not tell.
+  // Adds every node's plan of `id` (the route, or one of its sub-routes) to the nodes' totals.
+  auto add = [&](const std::string& id, bool parent) {
+    ProgressRequest req;
+    req.set_route_id(id);
+    auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
+    for (size_t i = 0; i < all.size(); ++i) {
+      const absl::StatusOr<ProgressReply>& r = replies[i];
+      if (absl::IsNotFound(r.status())) continue;  // This node took no share.
+      const std::string& node = all[i]->node_id();
+      if (!r.ok()) {
+        NodeProgress& n = by_node[node];
+        n.set_node(node);
+        if (n.error().empty()) n.set_error(std::string(r.status().message()));
+        settled = false;
+        continue;
+      }
+      if (parent) {
+        if (r->has_shortfall_work()) *resp.mutable_shortfall_work() = r->shortfall_work();
+        // (Every node recorded the same order; one that did not record it answers 0.)
+        resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
+        if (resp.symbol().empty()) resp.set_symbol(r->symbol());
+        if (resp.routed_by().empty()) resp.set_routed_by(r->routed_by());  // (Every share records the same.)
+      }
+      if (r->status() == PLAN_STATUS_UNSPECIFIED) continue;  // The shortfall's holder, without a share.
+      found = true;
+      NodeProgress& n = by_node[node];
+      n.set_node(node);
+      n.set_status(Together(n.status(), r->status()));
+      n.set_quantity(n.quantity() + r->quantity());
+      n.set_filled_quantity(n.filled_quantity() + r->filled_quantity());
+      resp.set_quantity(resp.quantity() + r->quantity());
+      resp.set_filled_quantity(resp.filled_quantity() + r->filled_quantity());
+      settled = settled && r->settled();
+      int64_t notional = 0, fees = 0, node_notional = 0, node_fees = 0;
+      if (!r->has_filled_notional() || r->filled_notional() < 0 ||
+          __builtin_add_overflow(resp.filled_notional(), r->filled_notional(), &notional) ||
+          __builtin_add_overflow(resp.fees(), r->fees(), &fees) ||
+          __builtin_add_overflow(n.filled_notional(), r->filled_notional(), &node_notional) ||
+          __builtin_add_overflow(n.fees(), r->fees(), &node_fees)) {
+        if (r->filled_quantity() != 0) {  // (A node of an older release, or a faulty one.)
+          priced = false;
+          unpriced.insert(node);
+        }
+        continue;
+      }
+      n.set_filled_notional(node_notional);
+      n.set_fees(node_fees);
+      resp.set_filled_notional(notional);
+      resp.set_fees(fees);
     }
-    found = true;
-    resp.set_symbol(r->symbol());
-    if (resp.routed_by().empty()) resp.set_routed_by(r->routed_by());  // (Every share records the same.)
-    // (Every node recorded the same order; one that did not record it answers 0.)
-    resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
-    n->set_status(r->status());
-    n->set_quantity(r->quantity());
-    n->set_filled_quantity(r->filled_quantity());
-    resp.set_quantity(resp.quantity() + r->quantity());
-    resp.set_filled_quantity(resp.filled_quantity() + r->filled_quantity());
-    settled = settled && r->settled();
-    int64_t notional = 0, fees = 0;
-    if (!r->has_filled_notional() || r->filled_notional() < 0 ||
-        __builtin_add_overflow(resp.filled_notional(), r->filled_notional(), &notional) ||
-        __builtin_add_overflow(resp.fees(), r->fees(), &fees)) {
-      priced = priced && r->filled_quantity() == 0;  // (A node of an older release, or a faulty one.)
-      continue;
-    }
-    n->set_filled_notional(r->filled_notional());
-    n->set_fees(r->fees());
-    resp.set_filled_notional(notional);
-    resp.set_fees(fees);
-    if (const exoroute::v1::Instrument* inst = engine.FindInstrument(r->symbol()); inst != nullptr) {
-      n->set_average_price(AveragePrice(n->filled_notional(), n->filled_quantity(), Pow10(inst->qty_scale())));
-    }
-  }
-  if (!found && resp.nodes().empty()) {
+  };
+  add(route_id, /*parent=*/true);
+  for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) add(SubRouteId(route_id, k + 2), false);
+  if (!found && by_node.empty() && !resp.has_shortfall_work()) {
     return absl::NotFoundError(absl::StrCat("route \"", route_id,
                                             "\" not found on any node of the cluster (a route no node took a share "
                                             "of leaves no plan: its Route answer said so)"));
   }
-  std::sort(resp.mutable_nodes()->begin(), resp.mutable_nodes()->end(),
-            [](const NodeProgress& a, const NodeProgress& b) { return a.node() < b.node(); });
-  resp.set_settled(found && settled);
+  const exoroute::v1::Instrument* inst = engine.FindInstrument(resp.symbol());
+  for (auto& [node, n] : by_node) {  // In node order.
+    if (inst != nullptr && unpriced.count(node) == 0) {
+      n.set_average_price(AveragePrice(n.filled_notional(), n.filled_quantity(), Pow10(inst->qty_scale())));
+    }
+    *resp.add_nodes() = std::move(n);
+  }
+  const bool working_shortfall = resp.shortfall_work().state() == ShortfallWork::STATE_OPEN;
+  resp.set_settled((found || resp.has_shortfall_work()) && settled && !working_shortfall);
   // What no node took: known when every node answered (a node not heard from may hold a share).
   const bool all_answered =
       std::none_of(resp.nodes().begin(), resp.nodes().end(), [](const NodeProgress& n) { return !n.error().empty(); });
   if (resp.order_quantity() >= resp.quantity() && all_answered) resp.set_shortfall(resp.order_quantity() - resp.quantity());
-  const exoroute::v1::Instrument* inst = engine.FindInstrument(resp.symbol());
   if (priced && all_answered && inst != nullptr) {
     resp.set_average_price(AveragePrice(resp.filled_notional(), resp.filled_quantity(), Pow10(inst->qty_scale())));
   }
@@ -1070,7 +1167,9 @@ RouteResponse Coordinator::Run::Execute() {
             [](const NodeShare& a, const NodeShare& b) { return a.node() < b.node(); });
   summary->set_shortfall(quantity_ - given);
   *summary->mutable_route() = record_;
+  summary->set_shortfall_worked(c_.OpenShortfall(order_, mode_, routed_by_, *summary, *engine_));
   if (absl::StatusOr<Plan> own = engine_->GetPlan(route_id_); own.ok()) *response.mutable_plan() = *own;
+  if (IsSubRouteId(route_id_)) return response;  // The coordinator's own: no client retries it.
   Coordinator::Answered& kept = c_.answered_[route_id_] = Answered{order_, mode_, response};
   kept.response.clear_plan();  // A retry is answered with the plan as it is then.
   c_.answered_order_.push_back(route_id_);

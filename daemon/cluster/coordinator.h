@@ -9,16 +9,19 @@
 #include <deque>
 #include <map>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
 #include "daemon/cluster/cluster_oracle.h"
 #include "daemon/cluster/node_link.h"
+#include "daemon/cluster/shortfall_ledger.h"
 #include "daemon/latency_histogram.h"
 #include "daemon/metrics.h"
 #include "exoroute/v1/config.pb.h"
@@ -44,18 +47,32 @@ class Coordinator {
   absl::StatusOr<exoroute::v1::RouteResponse> Route(const exoroute::v1::ParentOrder& order,
                                                     exoroute::v1::RouteMode mode,
                                                     RouterEngine* engine, const std::string& routed_by = "");
-  // Cancels a cluster route: every node's plan of it (CancelPlan on each, at once). Returns
-  // this node's plan if it has one and each node's outcome; NOT_FOUND when no node has a plan
-  // under `plan_id`, FAILED_PRECONDITION when every node's had already finished.
-  absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& plan_id, const std::string& reason,
+  // Cancels a cluster route: every node's plan of it (CancelPlan on each, at once), and of
+  // each of its sub-routes, after the node that works its shortfall has ended that work (`id`
+  // may name the route or any of its sub-routes). Returns this node's plan of `id` if it has
+  // one and each node's outcome; NOT_FOUND when no node has a plan of the route nor works its
+  // shortfall, FAILED_PRECONDITION when every node's had already finished.
+  absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& id, const std::string& reason,
                                                           RouterEngine* engine);
-  // Amends a cluster route's limit or urgency: every node's share of it (AmendPlan on each, at
-  // once; each share keeps its quantity). Returns this node's plan if it has one and each
-  // node's outcome; NOT_FOUND when no node has a plan under `amendment.plan_id`; when no node
-  // amended its share, the first node's error (FAILED_PRECONDITION: every plan had finished;
-  // UNAVAILABLE: a node could not be asked).
+  // Amends a cluster route's limit or urgency: every node's share of it and of its sub-routes
+  // (AmendPlan on each, at once; each share keeps its quantity), and the terms of the
+  // sub-routes its shortfall's work will route (`amendment.plan_id` may name a sub-route).
+  // Returns this node's plan if it has one and each node's outcome; NOT_FOUND when no node has
+  // a plan of the route; when no node amended its share, the first node's error
+  // (FAILED_PRECONDITION: every plan had finished; UNAVAILABLE: a node could not be asked).
   absl::StatusOr<exoroute::v1::AmendPlanResponse> Amend(const exoroute::v1::AmendPlanRequest& amendment,
                                                         RouterEngine* engine);
+  // Works the shortfalls of the executed GTC and GTT routes this node coordinates
+  // (docs/cluster.md, "Working a shortfall"): `ledger` keeps them (set before any route), and a
+  // thread routes what is left of each open one again every `retry_ms` as a sub-route
+  // "<route id>~<n>", until it is placed, cancelled or expired (0 = every 1000 ms). Without
+  // `open_new` (cluster.leave_shortfall) the shortfalls of new routes are only reported, and
+  // those recorded earlier still worked. Stopped by StopShortfallWork or the destructor.
+  void WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new = true);
+  // One pass of that thread's work, at `now_ns` (tests call it without the thread).
+  void WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns);
+  void StopShortfallWork();
+  ~Coordinator();
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
   // be asked, with what its fills cost; the route's average price at `engine`'s instrument
   // scale. NOT_FOUND when no node has one.
@@ -113,6 +130,17 @@ class Coordinator {
   std::map<std::string, std::deque<KeptSums>> recent_sums_;
   SearchSums RecentSums(const std::string& key);
   void KeepSums(const std::string& key, SearchSums sums);
+  // The shortfall work (WorkShortfalls): its ledger, and the thread that works it.
+  ShortfallLedger* shortfall_ = nullptr;
+  bool open_shortfalls_ = false;  // New routes' shortfalls are worked too.
+  // Opens the work on an executed route's shortfall when there is one to work (Run::Execute);
+  // false when none is opened (nothing short, plan-only, IOC, or the ledger could not record it).
+  bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
+                     const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
+  std::mutex shortfall_stop_mu_;
+  std::condition_variable shortfall_stop_cv_;
+  bool shortfall_stop_ = false;
+  std::thread shortfall_thread_;
 };
 
 }  // namespace exo::daemon::cluster

@@ -322,6 +322,8 @@ TEST_CASE("a bad cluster section is refused with the path of the bad field", "[c
         "config test.json: cluster.peers[0].address: must be host:port, got \"h\"");
   CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "round_timeout_ms": 90000})")) ==
         "config test.json: cluster.round_timeout_ms: must be <= 60000, got 90000");
+  CHECK(ErrorOf(with_cluster("{" + files + R"(, "peers": [{"node_id": "n2", "address": "h:1"}], "shortfall_retry_ms": 3600001})")) ==
+        "config test.json: cluster.shortfall_retry_ms: must be <= 3600000 (an hour; 0 = 1000), got 3600001");
   CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"child_timeout_ms\": 600001, ")) ==
         "config test.json: routing.child_timeout_ms: must be <= 600000 (0 = 10000), got 600001");
   CHECK(ErrorOf(DefaultWith("\"routing\": {", "\"routing\": {\"reject_backoff_ms\": 60001, ")) ==

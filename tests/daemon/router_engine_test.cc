@@ -68,6 +68,10 @@ class SlowAppendStore final : public exo::store::DeltaStore {
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Spent(std::string_view prefix) const override {
     return real_->Spent(prefix);
   }
+  absl::Status PutRecord(std::string_view key, std::string_view bytes) override { return real_->PutRecord(key, bytes); }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(std::string_view prefix) const override {
+    return real_->Records(prefix);
+  }
   absl::Status PutCheckpoint(std::string_view bytes) override { return real_->PutCheckpoint(bytes); }
   absl::StatusOr<std::string> GetCheckpoint() const override { return real_->GetCheckpoint(); }
   absl::StatusOr<ChainHead> Backup(const std::string& dir) const override { return real_->Backup(dir); }

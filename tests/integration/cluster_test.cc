@@ -104,8 +104,9 @@ struct Cluster {
     return R"({"listen": "127.0.0.1:)" + std::to_string(peer_port[k]) + R"(", "ca_file": ")" +
            certs + R"(/ca.pem", "cert_file": ")" + certs + "/" + cert + R"(.pem", "key_file": ")" +
            certs + "/" + cert + R"(.key", "round_timeout_ms": )" + std::to_string(timeout_ms) +
-           (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + R"(, "peers": [)" + peers + "]}";
+           (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + cluster_extra + R"(, "peers": [)" + peers + "]}";
   }
+  std::string cluster_extra;  // More keys of every node's "cluster" (", \"key\": value").
   bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
   std::string venues[3];   // Instead of VenuesOf, when set.
   int qty_scale[3] = {8, 8, 8};  // Each node's BTC-USD quantity scale.
@@ -934,14 +935,17 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   CHECK(unknown.exit_code != 0);
   CHECK(unknown.err.find("not found on any node of the cluster") != std::string::npos);
 
-  // An order beyond every venue's book: what no node took is the route's shortfall, and the
-  // route's progress says so from any node (not only the coordinator, which has no record of it
-  // beyond its own share), in the API and the CLI.
+  // An IOC order beyond every venue's book: what no node took is the route's shortfall, reported
+  // (an IOC order's is not worked later), and the route's progress says so from any node (not
+  // only the coordinator, which has no record of it beyond its own share), in the API and the CLI.
+  RouteRequest big_ioc = Executed("exec-big", SIDE_BUY, 2000 * kBtc);
+  big_ioc.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
   RouteResponse big;
-  s = CallRoute(*c.nodes[0], Executed("exec-big", SIDE_BUY, 2000 * kBtc), &big);
+  s = CallRoute(*c.nodes[0], big_ioc, &big);
   INFO(s.error_message());
   REQUIRE(s.ok());
   REQUIRE(big.cluster().shortfall() > 0);
+  CHECK_FALSE(big.cluster().shortfall_worked());
   int64_t shares = 0;
   for (const NodeShare& share : big.cluster().shares()) shares += share.quantity();
   CHECK(big.cluster().route().order_quantity() == 2000 * kBtc);
@@ -971,6 +975,7 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   };
   RouteRequest none = Executed("exec-none", SIDE_BUY, kBtc);
   none.mutable_order()->set_limit_price(1);
+  none.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
   route_nothing(none, 0);
   RouteRequest none_sell = PlanOnly("plan-none-sell", SIDE_SELL, kBtc);  // Planned only.
   none_sell.mutable_order()->set_limit_price(1'000'000'000'000);
@@ -2000,4 +2005,239 @@ TEST_CASE("a cluster route beyond the coordinator's risk limit is refused before
   INFO(small.error_message());
   CHECK(small.ok());
   CHECK(resp.cluster().route().dropped_size() == 2);
+}
+
+// A route's progress as node d answers it (GetRoute).
+GetRouteResponse RouteProgress(const DaemonProcess& d, const std::string& route_id) {
+  GetRouteRequest req;
+  req.set_route_id(route_id);
+  GetRouteResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const grpc::Status s = RouterService::NewStub(Connect(d))->GetRoute(&ctx, req, &resp);
+  INFO(route_id << ": " << s.error_message());
+  REQUIRE(s.ok());
+  return resp;
+}
+
+// Polls node d's GetRoute of `route_id` until `done` holds (30 s at most).
+GetRouteResponse RouteProgressUntil(const DaemonProcess& d, const std::string& route_id,
+                                    const std::function<bool(const GetRouteResponse&)>& done) {
+  GetRouteResponse r;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;) {
+    r = RouteProgress(d, route_id);
+    if (done(r)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return r;
+}
+
+// Every node's venues refill their books every 300 ms (a sim venue's step draws its levels
+// anew), and coordinators route a shortfall again every 200 ms.
+void MakeRefilling(Cluster& c) {
+  const std::string hourly = "\"update_interval_ms\": 3600000";
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = VenuesOf(k + 1);
+    for (size_t at; (at = c.venues[k].find(hourly)) != std::string::npos;) {
+      c.venues[k].replace(at, hourly.size(), "\"update_interval_ms\": 300");
+    }
+  }
+  c.cluster_extra = R"(, "shortfall_retry_ms": 200)";
+}
+
+TEST_CASE("a GTC route's shortfall is routed again across the cluster as the books refill, until placed", "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A market order of more than every node's books hold at once: the route takes what they
+  // show, and the coordinator works the rest.
+  RouteResponse routed;
+  const grpc::Status s = CallRoute(*c.nodes[0], Executed("gtc-big", SIDE_BUY, 150 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  const int64_t first_short = routed.cluster().shortfall();
+  REQUIRE(first_short > 0);
+  CHECK(routed.cluster().shortfall_worked());
+  // From another node: the sub-routes place the rest, and the route fills whole.
+  const GetRouteResponse done = RouteProgressUntil(*c.nodes[1], "gtc-big", [](const GetRouteResponse& r) {
+    return r.settled() || r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  REQUIRE(done.has_shortfall_work());
+  CHECK(done.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(done.shortfall_work().coordinator() == "n1");
+  CHECK(done.shortfall_work().shortfall() == 0);
+  const uint32_t subs = done.shortfall_work().sub_routes();
+  CHECK(subs >= 1);
+  CHECK(done.order_quantity() == 150 * kBtc);
+  CHECK(done.quantity() == 150 * kBtc);  // The route's shares and every sub-route's.
+  CHECK(done.shortfall() == 0);
+  const GetRouteResponse filled = RouteProgressUntil(*c.nodes[2], "gtc-big", [](const GetRouteResponse& r) { return r.settled(); });
+  CHECK(filled.settled());
+  CHECK(filled.filled_quantity() == 150 * kBtc);
+  CHECK(filled.average_price() > 0);
+  // Each sub-route is a cluster route of its own: shares on the nodes that took part, recorded
+  // with who sent the parent order, for what was left when it was routed.
+  int64_t sub_total = 0;
+  for (uint32_t n = 2; n <= subs + 1; ++n) {
+    const std::string id = "gtc-big~" + std::to_string(n);
+    const GetRouteResponse sub = RouteProgress(*c.nodes[0], id);
+    CHECK(sub.quantity() > 0);
+    if (n == 2) CHECK(sub.order_quantity() == first_short);
+    sub_total += sub.quantity();
+    bool on_some_node = false;
+    for (int k = 0; k < 3; ++k) on_some_node = on_some_node || PlanOn(*c.nodes[k], id).has_value();
+    CHECK(on_some_node);
+  }
+  CHECK(sub_total == first_short);
+  auto shown = exo::testing::Ctl(*c.nodes[2], {"route-status", "gtc-big"});
+  INFO(shown.out << shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find("shortfall routed whole: ") != std::string::npos);
+  // Everything filled: nothing to cancel or amend, asked by the route's id or a sub-route's.
+  for (const std::string& id : {std::string("gtc-big"), std::string("gtc-big~2")}) {
+    CancelPlanRequest cancel;
+    cancel.set_plan_id(id);
+    CancelPlanResponse cancelled;
+    grpc::ClientContext cctx;
+    const grpc::Status cs = RouterService::NewStub(Connect(*c.nodes[1]))->CancelPlan(&cctx, cancel, &cancelled);
+    INFO(id << ": " << cs.error_message());
+    CHECK(cs.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    AmendPlanRequest amend;
+    amend.set_plan_id(id);
+    amend.set_limit_price(6600000);
+    AmendPlanResponse amended;
+    grpc::ClientContext actx;
+    const grpc::Status as = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&actx, amend, &amended);
+    INFO(as.error_message());
+    CHECK(as.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  // '~' names sub-routes: no client order may use it.
+  RouteResponse refused;
+  const grpc::Status tilde = CallRoute(*c.nodes[0], Executed("mine~2", SIDE_BUY, kBtc), &refused);
+  CHECK(tilde.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(tilde.error_message().find("order.id: ") == 0);
+}
+
+TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amendment sent to another node, and ends "
+          "with a cancel", "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A buy limited far below every ask: no node takes any of it, the whole order is worked.
+  RouteRequest low = Executed("gtc-low", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);  // 1000.00, the market is near 65000.
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], low, &routed).ok());
+  CHECK(routed.cluster().shortfall() == 2 * kBtc);
+  CHECK(routed.cluster().shortfall_worked());
+  // Tried and placed nothing: open, saying why.
+  const GetRouteResponse tried = RouteProgressUntil(*c.nodes[2], "gtc-low", [](const GetRouteResponse& r) {
+    return r.shortfall_work().last_attempt_ns() > 0;
+  });
+  CHECK(tried.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  CHECK(tried.shortfall_work().sub_routes() == 0);
+  CHECK(tried.shortfall_work().last_error() == "no node's venues took any of it");
+  CHECK_FALSE(tried.settled());
+  CHECK(tried.nodes().empty());  // No node holds a share.
+  CHECK(tried.shortfall() == 2 * kBtc);
+  // Its coordinator's status and metrics show it.
+  auto status = exo::testing::Ctl(*c.nodes[0], {"status"});
+  INFO(status.out);
+  CHECK(status.out.find("shortfall   route gtc-low: 2.00000000 still to route: n1 routes it again until placed, "
+                        "cancelled or expired (0 sub-routes so far; last try: no node's venues took any of it)") !=
+        std::string::npos);
+  {
+    std::string admin;
+    std::ifstream(c.dir / "n1/admin_endpoint") >> admin;
+    auto m = exo::testing::HttpRequest(std::stoi(admin.substr(admin.find(':') + 1)), "GET", "/metrics");
+    CHECK(m.body.find("exoroute_cluster_shortfalls_worked 1\n") != std::string::npos);
+  }
+  // The coordinator dies and comes back: the work is read back and goes on.
+  c.nodes[0]->Kill9();
+  c.Start(0);
+  const GetRouteResponse after = RouteProgress(*c.nodes[1], "gtc-low");
+  REQUIRE(after.has_shortfall_work());
+  CHECK(after.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  CHECK(after.shortfall_work().coordinator() == "n1");
+  // The limit amended through n3 reaches the work on n1: the next sub-route takes the new one.
+  AmendPlanRequest amend;
+  amend.set_plan_id("gtc-low");
+  amend.set_remove_limit(true);
+  amend.set_reason("take it at market");
+  AmendPlanResponse amended;
+  grpc::ClientContext actx;
+  const grpc::Status a = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&actx, amend, &amended);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  CHECK(amended.shortfall_work().coordinator() == "n1");
+  const GetRouteResponse placed = RouteProgressUntil(*c.nodes[1], "gtc-low", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  CHECK(placed.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(placed.quantity() == 2 * kBtc);
+  // A second one, cancelled through n2 while it is worked: the work ends, recorded, and no
+  // sub-route is routed after it.
+  RouteRequest low2 = Executed("gtc-low-2", SIDE_BUY, 2 * kBtc);
+  low2.mutable_order()->set_limit_price(100000);
+  REQUIRE(CallRoute(*c.nodes[0], low2, &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  CancelPlanRequest cancel;
+  cancel.set_plan_id("gtc-low-2");
+  cancel.set_reason("changed my mind");
+  CancelPlanResponse cancelled;
+  grpc::ClientContext cctx;
+  const grpc::Status cs = RouterService::NewStub(Connect(*c.nodes[1]))->CancelPlan(&cctx, cancel, &cancelled);
+  INFO(cs.error_message());
+  REQUIRE(cs.ok());
+  CHECK(cancelled.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+  CHECK(cancelled.shortfall_work().shortfall() == 2 * kBtc);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // Three retry intervals.
+  const GetRouteResponse ended = RouteProgress(*c.nodes[2], "gtc-low-2");
+  CHECK(ended.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+  CHECK(ended.shortfall_work().sub_routes() == 0);
+  CHECK(ended.settled());
+  for (int k = 0; k < 3; ++k) CHECK_FALSE(PlanOn(*c.nodes[k], "gtc-low-2~2").has_value());
+  auto shown = exo::testing::Ctl(*c.nodes[2], {"route-status", "gtc-low-2"});
+  INFO(shown.out << shown.err);
+  CHECK(shown.out.find("shortfall 2.00000000 no longer routed: the route was cancelled (0 sub-routes placed before)\n") !=
+        std::string::npos);
+  CHECK(shown.out.find("(no node holds a share of it yet)") != std::string::npos);
+  // And after a restart it stays ended.
+  c.nodes[0]->Kill9();
+  c.Start(0);
+  CHECK(RouteProgress(*c.nodes[0], "gtc-low-2").shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+}
+
+TEST_CASE("a GTT route's shortfall is worked until its deadline; with leave_shortfall a shortfall is only reported",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  c.cluster_extra += R"(, "leave_shortfall": true)";
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteRequest gtt = Executed("gtt-low", SIDE_BUY, 2 * kBtc);
+  gtt.mutable_order()->set_limit_price(100000);  // Far below every ask.
+  gtt.mutable_order()->set_time_in_force(TIME_IN_FORCE_GTT);
+  gtt.mutable_order()->set_expire_after_ms(800);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], gtt, &routed).ok());
+  CHECK(routed.cluster().shortfall() == 2 * kBtc);
+  CHECK_FALSE(routed.cluster().shortfall_worked());  // leave_shortfall on n1.
+  // n2 works the shortfalls of the routes it coordinates.
+  c.nodes[1]->Kill9();
+  c.cluster_extra = R"(, "shortfall_retry_ms": 200)";
+  c.Start(1);
+  gtt.mutable_order()->set_id("gtt-low-2");
+  REQUIRE(CallRoute(*c.nodes[1], gtt, &routed).ok());
+  CHECK(routed.cluster().shortfall_worked());
+  const GetRouteResponse ended = RouteProgressUntil(*c.nodes[2], "gtt-low-2", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  CHECK(ended.shortfall_work().state() == ShortfallWork::STATE_EXPIRED);
+  CHECK(ended.shortfall_work().coordinator() == "n2");
+  CHECK(ended.shortfall_work().shortfall() == 2 * kBtc);
+  CHECK(ended.settled());
+  auto shown = exo::testing::Ctl(*c.nodes[0], {"route-status", "gtt-low-2"});
+  INFO(shown.out << shown.err);
+  CHECK(shown.out.find("shortfall 2.00000000 no longer routed: the GTT deadline passed (0 sub-routes placed before)") !=
+        std::string::npos);
 }

@@ -181,6 +181,33 @@ TEST_CASE("a checkpoint is kept beside the chain (not in it) and survives reopen
   CHECK(s->Verify(0, 0, nullptr).ok);
 }
 
+TEST_CASE("records are kept beside the chain, replaced by key, listed by prefix and survive reopening",
+          "[store]") {
+  TempDir dir;
+  {
+    auto s = Open(dir / "db");
+    REQUIRE(s->Append(Batch({FillDelta("p", 1, 1)})).ok());
+    REQUIRE(s->PutRecord("shortfall/r-1", "one").ok());
+    REQUIRE(s->PutRecord("shortfall/r-2", std::string("two\0bytes", 9)).ok());
+    REQUIRE(s->PutRecord("shortfall/r-1", "one, again").ok());  // Replaces.
+    REQUIRE(s->PutRecord("other/x", "x").ok());
+    CHECK(s->PutRecord("", "x").code() == absl::StatusCode::kInvalidArgument);
+    REQUIRE(s->PutCheckpoint("cp").ok());
+    CHECK(s->Head().sequence() == 1);  // No record is a delta.
+  }
+  auto s = Open(dir / "db", /*read_only=*/true);
+  const auto records = s->Records("shortfall/");
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 2);
+  CHECK((*records)[0] == std::pair<std::string, std::string>{"shortfall/r-1", "one, again"});
+  CHECK((*records)[1] == std::pair<std::string, std::string>{"shortfall/r-2", std::string("two\0bytes", 9)});
+  CHECK(s->Records("").value().size() == 3);
+  CHECK(s->Records("none/").value().empty());
+  CHECK(*s->GetCheckpoint() == "cp");  // Records and the checkpoint do not overlap.
+  CHECK(s->PutRecord("shortfall/r-3", "x").code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(s->Verify(0, 0, nullptr).ok);
+}
+
 TEST_CASE("a delta whose plan version does not follow the plan's last is refused; the rest go on",
           "[store]") {
   TempDir dir;

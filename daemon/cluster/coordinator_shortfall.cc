@@ -1,0 +1,163 @@
+// Coordinator: working an executed route's shortfall (docs/cluster.md, "Working a shortfall").
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "daemon/cluster/coordinator.h"
+#include "exo/fixed_point.h"
+#include "exo/log.h"
+
+namespace exo::daemon::cluster {
+namespace {
+
+using namespace exoroute::v1;  // NOLINT: the wire types of this file.
+
+// The sub-route that routes what is left of `record`'s order at `now_ns`: the parent's terms as
+// they stand (amendments included), its arrival limit kept (the arrival mid is the parent's),
+// a GTT order's deadline unchanged.
+ParentOrder SubOrder(const ShortfallRecord& record, int64_t now_ns) {
+  ParentOrder sub = record.order();
+  sub.set_id(SubRouteId(record.order().id(), record.work().sub_routes() + 2));
+  sub.set_quantity(record.work().shortfall());
+  if (sub.time_in_force() == TIME_IN_FORCE_GTT) {
+    const int64_t left_ms = (record.created_ns() + record.order().expire_after_ms() * 1'000'000 - now_ns) / 1'000'000;
+    sub.set_expire_after_ms(std::max<int64_t>(1, left_ms));
+  }
+  if (record.arrival_limit() > 0) {
+    const bool buy = sub.side() == SIDE_BUY;
+    if (!sub.has_limit_price() || (buy ? record.arrival_limit() < sub.limit_price() : record.arrival_limit() > sub.limit_price())) {
+      sub.set_limit_price(record.arrival_limit());
+    }
+    sub.set_arrival_band_bps(0);
+  }
+  return sub;
+}
+
+// `units` of the order's instrument as a decimal, for the log (raw units without the instrument).
+std::string Qty(const RouterEngine& engine, const std::string& symbol, int64_t units) {
+  const Instrument* inst = engine.FindInstrument(symbol);
+  return inst != nullptr ? FormatDecimal(units, inst->qty_scale()) : absl::StrCat(units, " units");
+}
+
+bool Expired(const ShortfallRecord& record, int64_t now_ns) {
+  return record.order().time_in_force() == TIME_IN_FORCE_GTT &&
+         now_ns >= record.created_ns() + record.order().expire_after_ms() * 1'000'000;
+}
+
+}  // namespace
+
+bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const std::string& routed_by,
+                                const ClusterRouteSummary& summary, const RouterEngine& engine) {
+  if (shortfall_ == nullptr || !open_shortfalls_ || mode != ROUTE_MODE_EXECUTE || summary.shortfall() <= 0 ||
+      IsSubRouteId(order.id())) {
+    return false;
+  }
+  if (order.time_in_force() != TIME_IN_FORCE_GTC && order.time_in_force() != TIME_IN_FORCE_GTT) return false;
+  ShortfallRecord record;
+  *record.mutable_order() = order;
+  record.set_routed_by(routed_by);
+  record.set_arrival_limit(summary.route().arrival_limit());
+  record.set_created_ns(absl::GetCurrentTimeNanos());
+  record.mutable_work()->set_coordinator(node_id_);
+  record.mutable_work()->set_shortfall(summary.shortfall());
+  if (absl::Status s = shortfall_->Open(std::move(record)); !s.ok()) {
+    LogError("route %s: its shortfall of %s cannot be recorded, so it is not worked: %s", order.id(),
+             Qty(engine, order.symbol(), summary.shortfall()), s.ToString());
+    return false;
+  }
+  LogInfo("route %s: %s short; routed again until placed, cancelled or expired", order.id(),
+          Qty(engine, order.symbol(), summary.shortfall()));
+  return true;
+}
+
+void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
+  if (shortfall_ == nullptr) return;
+  for (const std::string& id : shortfall_->OpenRoutes()) {
+    ShortfallRecord record;
+    if (!shortfall_->Begin(id, &record)) continue;  // Ended meanwhile.
+    auto end = [&](int64_t placed, const std::string& error) {
+      if (absl::Status s = shortfall_->End(id, placed, error, now_ns); !s.ok()) {
+        LogError("route %s: the shortfall's work cannot be recorded: %s", id, s.ToString());
+      }
+    };
+    if (Expired(record, now_ns)) {
+      end(0, "");
+      if (auto s = shortfall_->Finish(id, ShortfallWork::STATE_EXPIRED); s.ok()) {
+        LogInfo("route %s: its GTT deadline passed with %s unplaced: no longer routed", id,
+                Qty(*engine, record.order().symbol(), record.work().shortfall()));
+      }
+      continue;
+    }
+    // A cancel that could not reach this node (it was down) still cancelled the shares it
+    // reached: a share cancelled on any node ends the work, and the cancel is finished here —
+    // every node's plans of the route and its sub-routes, this node's own among them.
+    if (absl::StatusOr<GetRouteResponse> now = Progress(id, *engine); now.ok()) {
+      const bool cancelled = std::any_of(now->nodes().begin(), now->nodes().end(), [](const NodeProgress& n) {
+        return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
+      });
+      if (cancelled) {
+        end(0, "");  // (The cancel below waits for no attempt in flight.)
+        absl::StatusOr<CancelPlanResponse> done =
+            Cancel(id, "cancelled on another node while the node that works its shortfall could not be asked", engine);
+        LogInfo("route %s: a node's share of it was cancelled: its shortfall is no longer routed%s", id,
+                done.ok() ? "" : absl::StrCat(" (", done.status().ToString(), ")"));
+        continue;
+      }
+    }
+    const ParentOrder sub = SubOrder(record, now_ns);
+    absl::StatusOr<RouteResponse> routed = Route(sub, ROUTE_MODE_EXECUTE, engine, record.routed_by());
+    int64_t placed = 0;
+    std::string error;
+    if (absl::IsAlreadyExists(routed.status())) {
+      // The nodes hold this sub-route already: this node stopped after it was routed and before
+      // it was recorded here (a crash). What its shares took is counted now, as if just placed.
+      if (absl::StatusOr<GetRouteResponse> held = Progress(sub.id(), *engine); held.ok() && held->quantity() > 0) {
+        placed = std::min(held->quantity(), sub.quantity());
+        LogWarning("route %s: sub-route %s was routed before this node last stopped: its %s counted", id, sub.id(),
+                   Qty(*engine, sub.symbol(), placed));
+      } else {
+        error = routed.status().ToString();
+      }
+    } else if (!routed.ok()) {
+      error = routed.status().ToString();
+    } else {
+      placed = std::clamp<int64_t>(sub.quantity() - routed->cluster().shortfall(), 0, sub.quantity());
+      if (placed == 0) error = "no node's venues took any of it";
+    }
+    if (placed > 0) {
+      LogInfo("route %s: sub-route %s placed %s of the %s short", id, sub.id(), Qty(*engine, sub.symbol(), placed),
+              Qty(*engine, sub.symbol(), sub.quantity()));
+    } else if (error != record.work().last_error()) {
+      LogInfo("route %s: %s still short: %s", id, Qty(*engine, sub.symbol(), sub.quantity()), error);
+    }
+    end(placed, error);
+  }
+}
+
+void Coordinator::WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new) {
+  shortfall_ = ledger;
+  open_shortfalls_ = open_new;
+  const auto every = std::chrono::milliseconds(retry_ms > 0 ? retry_ms : 1000);
+  shortfall_thread_ = std::thread([this, engine, every] {
+    std::unique_lock<std::mutex> lock(shortfall_stop_mu_);
+    while (!shortfall_stop_cv_.wait_for(lock, every, [this] { return shortfall_stop_; })) {
+      lock.unlock();
+      WorkShortfallsOnce(engine, absl::GetCurrentTimeNanos());
+      lock.lock();
+    }
+  });
+}
+
+void Coordinator::StopShortfallWork() {
+  {
+    std::lock_guard<std::mutex> lock(shortfall_stop_mu_);
+    shortfall_stop_ = true;
+  }
+  shortfall_stop_cv_.notify_all();
+  if (shortfall_thread_.joinable()) shortfall_thread_.join();
+}
+
+Coordinator::~Coordinator() { StopShortfallWork(); }
+
+}  // namespace exo::daemon::cluster

@@ -1,0 +1,76 @@
+// The shortfalls a cluster coordinator works (docs/cluster.md, "Working a shortfall"): one record
+// per executed route of a GTC or GTT order that its nodes could not fill whole, kept in the
+// store beside the chain (store::DeltaStore::PutRecord) so that a restart goes on working it.
+// The coordinator's worker takes an open record (Begin), routes what is left as a sub-route
+// "<route id>~<n>", and reports what it placed (End). A cancel or an amendment of the route,
+// from whichever node it came (ClusterNode), waits for an attempt in flight to end, then ends
+// the work or changes the terms the next sub-routes take. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "exoroute/v1/peer.pb.h"
+#include "store/delta_store.h"
+
+namespace exo::daemon::cluster {
+
+// "<route id>~<n>": the sub-route of `route_id` that is its n-th route (n >= 2; the route
+// itself is the first). '~' is in no order id a client may give (ValidatePlanId).
+std::string SubRouteId(const std::string& route_id, uint32_t n);
+bool IsSubRouteId(const std::string& id);
+// The route a sub-route id belongs to (the id itself when it is a route's).
+std::string RouteOf(const std::string& id);
+
+class ShortfallLedger {
+ public:
+  // Reads every record `store` holds (open and ended: an ended one still names its sub-routes).
+  // DATA_LOSS naming the record that does not parse.
+  static absl::StatusOr<std::unique_ptr<ShortfallLedger>> Load(store::DeltaStore* store);
+
+  // Starts working a route's shortfall (record.work.state OPEN). Durable when it returns.
+  absl::Status Open(exoroute::v1::ShortfallRecord record);
+  // The record of `route_id`, if this node holds one (its work open or ended).
+  std::optional<exoroute::v1::ShortfallRecord> Record(const std::string& route_id) const;
+  // The open ones' route ids, in id order.
+  std::vector<std::string> OpenRoutes() const;
+  size_t open_count() const;
+  // The open ones' work, in route id order (Status).
+  std::vector<exoroute::v1::ShortfallWork> OpenWork() const;
+
+  // The worker's attempt: marks the route's work in flight and copies its record; false when it
+  // is no longer open (or another attempt is in flight).
+  bool Begin(const std::string& route_id, exoroute::v1::ShortfallRecord* record);
+  // Ends the attempt Begin started: `placed` units went to a new sub-route (0: none; `error`
+  // says why). The work is DONE when nothing is left.
+  absl::Status End(const std::string& route_id, int64_t placed, const std::string& error, int64_t now_ns);
+  // Ends the work as `state` (CANCELLED, EXPIRED) after any attempt in flight; the work as it
+  // ended, or nullopt when this node holds none. Ending ended work changes nothing.
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Finish(const std::string& route_id,
+                                                                      exoroute::v1::ShortfallWork::State state);
+  // The route's new terms (limit, urgency) for the sub-routes still to come, after any attempt
+  // in flight; the work, or nullopt when this node holds none. `changed`: the terms were not
+  // these already (nothing is recorded then).
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Amend(const std::string& route_id,
+                                                                     const exoroute::v1::AmendShareRequest& terms,
+                                                                     bool* changed);
+
+ private:
+  explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}
+  absl::Status Persist(const exoroute::v1::ShortfallRecord& record);  // Under mu_.
+  store::DeltaStore* store_;
+  mutable std::mutex mu_;
+  std::condition_variable landed_;  // An attempt ended.
+  std::map<std::string, exoroute::v1::ShortfallRecord> records_;
+  std::set<std::string> in_flight_;
+};
+
+}  // namespace exo::daemon::cluster

@@ -1,0 +1,166 @@
+// The shortfalls a cluster coordinator works: what the ledger keeps on disk, and how a cancel or
+// an amendment meets an attempt in flight.
+#include "daemon/cluster/shortfall_ledger.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "tests/testing/temp_dir.h"
+
+namespace {
+
+using exo::daemon::cluster::IsSubRouteId;
+using exo::daemon::cluster::ShortfallLedger;
+using exo::daemon::cluster::SubRouteId;
+using exo::testing::TempDir;
+using namespace exoroute::v1;  // NOLINT
+
+std::unique_ptr<exo::store::DeltaStore> OpenStore(const std::string& path, bool read_only = false) {
+  exo::store::StoreOptions o;
+  o.path = path;
+  o.node_id = "n1";
+  o.create_if_missing = true;
+  o.read_only = read_only;
+  auto s = exo::store::OpenRocksDeltaStore(o);
+  REQUIRE(s.ok());
+  return *std::move(s);
+}
+
+ShortfallRecord Short(const std::string& id, int64_t shortfall) {
+  ShortfallRecord r;
+  r.mutable_order()->set_id(id);
+  r.mutable_order()->set_symbol("BTC-USD");
+  r.mutable_order()->set_side(SIDE_BUY);
+  r.mutable_order()->set_quantity(10 * shortfall);
+  r.mutable_order()->set_limit_price(6500000);
+  r.mutable_order()->set_time_in_force(TIME_IN_FORCE_GTC);
+  r.set_routed_by("desk-a");
+  r.mutable_work()->set_coordinator("n1");
+  r.mutable_work()->set_shortfall(shortfall);
+  return r;
+}
+
+std::unique_ptr<ShortfallLedger> Load(exo::store::DeltaStore* s) {
+  auto l = ShortfallLedger::Load(s);
+  REQUIRE(l.ok());
+  return *std::move(l);
+}
+
+}  // namespace
+
+TEST_CASE("sub-route ids add ~n to the route's", "[shortfall]") {
+  CHECK(SubRouteId("r-1", 2) == "r-1~2");
+  CHECK(IsSubRouteId("r-1~2"));
+  CHECK_FALSE(IsSubRouteId("r-1"));
+}
+
+TEST_CASE("a shortfall's work is recorded at each step that changes it and read back after a restart", "[shortfall]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    REQUIRE(ledger->Open(Short("a", 300)).ok());
+    REQUIRE(ledger->Open(Short("b", 50)).ok());
+    CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a", "b"});
+    CHECK(ledger->Record("a")->work().state() == ShortfallWork::STATE_OPEN);
+    CHECK_FALSE(ledger->Record("c").has_value());
+    // An attempt that placed 120 of a's 300: one sub-route, 180 left.
+    ShortfallRecord taken;
+    REQUIRE(ledger->Begin("a", &taken));
+    CHECK(taken.work().shortfall() == 300);
+    CHECK_FALSE(ledger->Begin("a", &taken));  // One attempt at a time.
+    REQUIRE(ledger->End("a", 120, "", 1000).ok());
+    // One that placed nothing says why, and numbers no sub-route.
+    REQUIRE(ledger->Begin("a", &taken));
+    REQUIRE(ledger->End("a", 0, "no node's venues took any of it", 2000).ok());
+    const ShortfallWork a = ledger->Record("a")->work();
+    CHECK(a.sub_routes() == 1);
+    CHECK(a.shortfall() == 180);
+    CHECK(a.last_error() == "no node's venues took any of it");
+    CHECK(a.last_attempt_ns() == 2000);
+    // b placed whole: done, no longer open.
+    REQUIRE(ledger->Begin("b", &taken));
+    REQUIRE(ledger->End("b", 50, "", 3000).ok());
+    CHECK(ledger->Record("b")->work().state() == ShortfallWork::STATE_DONE);
+    CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
+    CHECK_FALSE(ledger->Begin("b", &taken));
+  }
+  // Read back (the last attempt's error is not recorded: only attempts that placed something
+  // and the work's end are).
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
+  CHECK(ledger->Record("a")->work().shortfall() == 180);
+  CHECK(ledger->Record("a")->work().sub_routes() == 1);
+  CHECK(ledger->Record("a")->routed_by() == "desk-a");
+  CHECK(ledger->Record("b")->work().state() == ShortfallWork::STATE_DONE);
+  // Amended terms and a cancel are recorded too.
+  AmendShareRequest terms;
+  terms.set_route_id("a");
+  terms.set_remove_limit(true);
+  terms.set_urgency(URGENCY_LOW);
+  bool changed = false;
+  auto amended = ledger->Amend("a", terms, &changed);
+  REQUIRE(amended.ok());
+  REQUIRE(amended->has_value());
+  CHECK(changed);
+  REQUIRE(ledger->Amend("a", terms, &changed).ok());
+  CHECK_FALSE(changed);  // The same terms again.
+  auto none = ledger->Amend("zz", terms, &changed);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  auto cancelled = ledger->Finish("a", ShortfallWork::STATE_CANCELLED);
+  REQUIRE(cancelled.ok());
+  CHECK((*cancelled)->state() == ShortfallWork::STATE_CANCELLED);
+  CHECK(ledger->OpenRoutes().empty());
+  // Ending ended work changes nothing.
+  CHECK((*ledger->Finish("b", ShortfallWork::STATE_CANCELLED))->state() == ShortfallWork::STATE_DONE);
+  ledger.reset();
+  store.reset();
+  auto ro = OpenStore(dir / "db", /*read_only=*/true);
+  auto again = Load(ro.get());
+  const ShortfallRecord a = *again->Record("a");
+  CHECK(a.work().state() == ShortfallWork::STATE_CANCELLED);
+  CHECK_FALSE(a.order().has_limit_price());
+  CHECK(a.order().urgency() == URGENCY_LOW);
+}
+
+TEST_CASE("a cancel waits for the attempt in flight, so that no sub-route starts after it", "[shortfall]") {
+  TempDir dir;
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  REQUIRE(ledger->Open(Short("a", 300)).ok());
+  ShortfallRecord taken;
+  REQUIRE(ledger->Begin("a", &taken));
+  std::atomic<bool> finished{false};
+  ShortfallWork::State seen = ShortfallWork::STATE_UNSPECIFIED;
+  uint32_t seen_subs = 0;
+  std::thread cancel([&] {
+    auto w = ledger->Finish("a", ShortfallWork::STATE_CANCELLED);
+    if (w.ok() && w->has_value()) {
+      seen = (*w)->state();
+      seen_subs = (*w)->sub_routes();
+    }
+    finished = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(finished.load());  // Held by the attempt.
+  REQUIRE(ledger->End("a", 100, "", 1).ok());  // It placed a sub-route meanwhile.
+  cancel.join();
+  CHECK(finished.load());
+  CHECK(seen == ShortfallWork::STATE_CANCELLED);
+  CHECK(seen_subs == 1);  // The cancel knows the sub-route the attempt placed.
+  CHECK_FALSE(ledger->Begin("a", &taken));
+}
+
+TEST_CASE("a record that does not parse is refused by name", "[shortfall]") {
+  TempDir dir;
+  auto store = OpenStore(dir / "db");
+  REQUIRE(store->PutRecord("shortfall/r-9", "\xff\xff not a record").ok());
+  auto l = ShortfallLedger::Load(store.get());
+  CHECK(l.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(std::string(l.status().message()) == "the store's shortfall record of route \"r-9\" does not parse (15 bytes)");
+}
