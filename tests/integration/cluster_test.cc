@@ -169,6 +169,23 @@ grpc::Status CallRoute(const DaemonProcess& d, const RouteRequest& req, RouteRes
   return exo::testing::CallRoute(Connect(d), req, resp, std::chrono::seconds(20));
 }
 
+// CancelPlan / AmendPlan of a route on node d (any node of the cluster will do).
+grpc::Status CancelOn(const DaemonProcess& d, const std::string& id, const std::string& reason,
+                      CancelPlanResponse* resp) {
+  CancelPlanRequest req;
+  req.set_plan_id(id);
+  req.set_reason(reason);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return RouterService::NewStub(Connect(d))->CancelPlan(&ctx, req, resp);
+}
+
+grpc::Status AmendOn(const DaemonProcess& d, const AmendPlanRequest& req, AmendPlanResponse* resp) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return RouterService::NewStub(Connect(d))->AmendPlan(&ctx, req, resp);
+}
+
 // The plan `id` on node d (nullopt if the node has no such plan).
 std::optional<Plan> PlanOn(const DaemonProcess& d, const std::string& id) {
   GetPlanRequest req;
@@ -439,12 +456,7 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   const std::set<std::string> sharing = SharingNodes(routed);
   REQUIRE(sharing.size() >= 2);
   auto cancel = [&](int k, const std::string& id, CancelPlanResponse* resp) {
-    CancelPlanRequest req;
-    req.set_plan_id(id);
-    req.set_reason("desk said stop");
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return RouterService::NewStub(Connect(*c.nodes[k]))->CancelPlan(&ctx, req, resp);
+    return CancelOn(*c.nodes[k], id, "desk said stop", resp);
   };
   CancelPlanResponse resp;
   grpc::Status s = cancel(1, "to-cancel", &resp);  // Not the coordinator: any node will do.
@@ -508,10 +520,8 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   REQUIRE(CallRoute(*c.nodes[0], order, &routed).ok());
   const std::set<std::string> sharing = SharingNodes(routed);
   REQUIRE(sharing.size() >= 2);
-  auto amend = [&](int k, AmendPlanRequest req, AmendPlanResponse* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return RouterService::NewStub(Connect(*c.nodes[k]))->AmendPlan(&ctx, req, resp);
+  auto amend = [&](int k, const AmendPlanRequest& req, AmendPlanResponse* resp) {
+    return AmendOn(*c.nodes[k], req, resp);
   };
   // On a node that is not the coordinator: every node's share takes the new limit and urgency.
   AmendPlanRequest widen;
@@ -2095,19 +2105,15 @@ TEST_CASE("a GTC route's shortfall is routed again across the cluster as the boo
   CHECK(shown.out.find("shortfall routed whole: ") != std::string::npos);
   // Everything filled: nothing to cancel or amend, asked by the route's id or a sub-route's.
   for (const std::string& id : {std::string("gtc-big"), std::string("gtc-big~2")}) {
-    CancelPlanRequest cancel;
-    cancel.set_plan_id(id);
     CancelPlanResponse cancelled;
-    grpc::ClientContext cctx;
-    const grpc::Status cs = RouterService::NewStub(Connect(*c.nodes[1]))->CancelPlan(&cctx, cancel, &cancelled);
+    const grpc::Status cs = CancelOn(*c.nodes[1], id, "", &cancelled);
     INFO(id << ": " << cs.error_message());
     CHECK(cs.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     AmendPlanRequest amend;
     amend.set_plan_id(id);
     amend.set_limit_price(6600000);
     AmendPlanResponse amended;
-    grpc::ClientContext actx;
-    const grpc::Status as = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&actx, amend, &amended);
+    const grpc::Status as = AmendOn(*c.nodes[2], amend, &amended);
     INFO(as.error_message());
     CHECK(as.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   }
@@ -2165,8 +2171,7 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   amend.set_remove_limit(true);
   amend.set_reason("take it at market");
   AmendPlanResponse amended;
-  grpc::ClientContext actx;
-  const grpc::Status a = RouterService::NewStub(Connect(*c.nodes[2]))->AmendPlan(&actx, amend, &amended);
+  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
   INFO(a.error_message());
   REQUIRE(a.ok());
   CHECK(amended.shortfall_work().coordinator() == "n1");
@@ -2181,12 +2186,8 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   low2.mutable_order()->set_limit_price(100000);
   REQUIRE(CallRoute(*c.nodes[0], low2, &routed).ok());
   REQUIRE(routed.cluster().shortfall_worked());
-  CancelPlanRequest cancel;
-  cancel.set_plan_id("gtc-low-2");
-  cancel.set_reason("changed my mind");
   CancelPlanResponse cancelled;
-  grpc::ClientContext cctx;
-  const grpc::Status cs = RouterService::NewStub(Connect(*c.nodes[1]))->CancelPlan(&cctx, cancel, &cancelled);
+  const grpc::Status cs = CancelOn(*c.nodes[1], "gtc-low-2", "changed my mind", &cancelled);
   INFO(cs.error_message());
   REQUIRE(cs.ok());
   CHECK(cancelled.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
