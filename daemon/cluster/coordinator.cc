@@ -232,6 +232,16 @@ PlanStatus Together(PlanStatus a, PlanStatus b) {
   return a != PLAN_STATUS_UNSPECIFIED ? a : b;
 }
 
+// A node's word on the work on a route's shortfall: only the node that works it speaks for it,
+// and never of more sub-routes than any could place (a faulty node's answer is not followed).
+bool Credible(const ShortfallWork& w, const std::string& node, const std::string& route_id) {
+  constexpr uint32_t kMostSubRoutes = 100000;
+  if (w.coordinator() == node && w.sub_routes() <= kMostSubRoutes) return true;
+  LogWarning("route %s: node %s answered for the work on its shortfall as %s with %d sub-routes: not followed",
+             route_id, node, w.coordinator(), w.sub_routes());
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, const std::string& reason,
@@ -256,7 +266,9 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     for (size_t i = 0; i < all.size(); ++i) {
       const absl::StatusOr<CancelRouteReply>& r = replies[i];
       if (absl::IsNotFound(r.status())) continue;  // This node took no share.
-      if (r.ok() && parent && r->has_shortfall_work()) *resp.mutable_shortfall_work() = r->shortfall_work();
+      if (r.ok() && parent && r->has_shortfall_work() && Credible(r->shortfall_work(), all[i]->node_id(), route)) {
+        *resp.mutable_shortfall_work() = r->shortfall_work();
+      }
       // The holder of the work answers OK without a share, or with one that had finished.
       const absl::Status outcome = !r.ok()                       ? r.status()
                                    : !r->not_cancelled().empty() ? absl::FailedPreconditionError(r->not_cancelled())
@@ -326,7 +338,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     for (size_t i = 0; i < all.size(); ++i) {
       const absl::StatusOr<AmendShareReply>& r = replies[i];
       if (absl::IsNotFound(r.status())) continue;  // This node took no share.
-      if (r.ok() && parent && r->has_shortfall_work()) {
+      if (r.ok() && parent && r->has_shortfall_work() && Credible(r->shortfall_work(), all[i]->node_id(), route)) {
         *resp.mutable_shortfall_work() = r->shortfall_work();
         if (r->shortfall_work().state() == ShortfallWork::STATE_OPEN) {  // Its later sub-routes take the terms.
           resp.set_changed(resp.changed() || r->changed());
@@ -415,7 +427,9 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
         continue;
       }
       if (parent) {
-        if (r->has_shortfall_work()) *resp.mutable_shortfall_work() = r->shortfall_work();
+        if (r->has_shortfall_work() && Credible(r->shortfall_work(), node, id)) {
+          *resp.mutable_shortfall_work() = r->shortfall_work();
+        }
         // (Every node recorded the same order; one that did not record it answers 0.)
         resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
         if (resp.symbol().empty()) resp.set_symbol(r->symbol());

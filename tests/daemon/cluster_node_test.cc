@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <thread>
+#include <tuple>
 
 #include "exo/clock.h"
 #include "solver/solver.h"
@@ -288,9 +289,11 @@ TEST_CASE("a route's progress adds up what the nodes' fills cost, and gives no a
   LoneNode n(dir.path());
   using exo::daemon::cluster::Coordinator;
   std::function<void(ProgressReply*)> change = [](ProgressReply*) {};
+  int answers = 0;  // Every answer the node gave.
   std::vector<std::unique_ptr<exo::daemon::cluster::NodeLink>> links;
   links.push_back(std::make_unique<exo::testing::ChangingLink>(
-      exo::daemon::cluster::LocalLink(n.node.get()), [&change](PeerAnswer* a) {
+      exo::daemon::cluster::LocalLink(n.node.get()), [&change, &answers](PeerAnswer* a) {
+        ++answers;
         if (a->has_progress()) change(a->mutable_progress());
       }));
   Coordinator c(n.config.node_id(), std::move(links), NODE_FAILURE_POLICY_DROP_NODE);
@@ -343,6 +346,25 @@ TEST_CASE("a route's progress adds up what the nodes' fills cost, and gives no a
     p = progress();
     CHECK(p.average_price() == 0);
     CHECK(p.nodes(0).average_price() == 0);
+  }
+  // A node that speaks for work on the route's shortfall: followed, each sub-route asked once,
+  // only when it is the node that works it and names no more sub-routes than any could place.
+  const std::string self = n.config.node_id();
+  for (auto [coordinator, subs, followed] : {std::tuple<std::string, uint32_t, bool>{self, 2, true},
+                                             {"someone-else", 2, false},
+                                             {self, 4'000'000'000u, false}}) {
+    INFO(coordinator << " with " << subs << " sub-routes");
+    change = [coordinator = coordinator, subs = subs](ProgressReply* r) {
+      if (r->quantity() == 0) return;
+      r->mutable_shortfall_work()->set_state(ShortfallWork::STATE_OPEN);
+      r->mutable_shortfall_work()->set_coordinator(coordinator);
+      r->mutable_shortfall_work()->set_sub_routes(subs);
+    };
+    answers = 0;
+    p = progress();
+    CHECK(p.has_shortfall_work() == followed);
+    CHECK(answers == (followed ? 3 : 1));  // The route, and its sub-routes "~2", "~3" (none held).
+    CHECK(p.settled() == !followed);       // Open work is not settled.
   }
 }
 
