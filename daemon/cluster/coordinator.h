@@ -4,6 +4,8 @@
 // node's own venues, over one mutual-TLS gRPC stream per peer; a round's calls go out to every
 // node at once from the coordinator's thread. A node that fails or misses a round's
 // deadline is dropped and the search restarts without it (or the route fails), per policy.
+// What an executed GTC/GTT route leaves unplaced, the coordinator routes again as sub-routes
+// until it is placed, cancelled or expired (coordinator_shortfall.cc, ShortfallLedger).
 #pragma once
 
 #include <deque>
