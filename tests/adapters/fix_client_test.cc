@@ -87,7 +87,7 @@ TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderC
   v->Stop();
 }
 
-TEST_CASE("a garbled message from a FIX venue is rejected with the field named; the session stays up",
+TEST_CASE("a garbled message from a FIX venue is rejected with the field named, the session stays up",
           "[fix]") {
   // With and without a data dictionary (without one QuickFIX checks no field's format: the
   // session's own code must refuse what it cannot read, not throw past QuickFIX).
@@ -141,7 +141,7 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named; 
   c->Stop();
 }
 
-TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason; a good one is taken",
+TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason, a good one is taken",
           "[fix]") {
   exo::testing::TempDir dir;
   const exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");

@@ -106,7 +106,7 @@ TEST_CASE("displayed sizes are whole lots", "[sim]") {
   }
 }
 
-TEST_CASE("a market with a book of its own: its mid, tick and level size; the others the venue's", "[sim]") {
+TEST_CASE("a market with a book of its own: its mid, tick and level size, the others the venue's", "[sim]") {
   auto o = Options(5);
   Instrument y;
   y.set_symbol("Y");
@@ -179,7 +179,7 @@ TEST_CASE("a common price: one path per seed, never back in time, a long pause c
   CHECK(std::abs(a.MoveAt(int64_t{10'000'000'000}) - before) <= 3 * SimCommonPrice::kMaxCatchUp);
 }
 
-TEST_CASE("an IOC child fills level by level up to its limit; the rest is cancelled", "[sim]") {
+TEST_CASE("an IOC child fills level by level up to its limit, the rest is cancelled", "[sim]") {
   SimVenue v(Options(1));
   auto book = *v.Book("X");
   Collector sink;
@@ -227,7 +227,7 @@ TEST_CASE("an unresponsive sim venue takes children and cancels and answers none
   v.Stop();
 }
 
-TEST_CASE("a sell child hits bids; an unknown symbol is refused", "[sim]") {
+TEST_CASE("a sell child hits bids, an unknown symbol is refused", "[sim]") {
   SimVenue v(Options(2));
   auto book = *v.Book("X");
   Collector sink;

@@ -99,7 +99,7 @@ TEST_CASE("a gap in the Binance stream triggers a resync from a new snapshot", "
   venue.Stop();
 }
 
-TEST_CASE("a stalled feed is dropped and reconnected; the book comes back", "[ws_venue]") {
+TEST_CASE("a stalled feed is dropped and reconnected, the book comes back", "[ws_venue]") {
   FeedServer::Options so;
   so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = Recorded().snapshot;
   so.script = [](int) { return FeedServer::Script{Recorded().binance}; };  // Then silence.
@@ -136,7 +136,7 @@ TEST_CASE("a quiet feed whose server keeps pinging is alive, not stalled", "[ws_
   venue.Stop();
 }
 
-TEST_CASE("Coinbase over wss:// with the certificate checked; a wrong CA is refused",
+TEST_CASE("Coinbase over wss:// with the certificate checked, a wrong CA is refused",
           "[ws_venue][tls]") {
   exo::testing::TempDir dir, other;
   auto certs = exo::daemon::EnsureDevCerts(dir / "certs", "feed");

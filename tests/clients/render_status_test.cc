@@ -415,7 +415,7 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
             .find("expected  nothing placed (no mid), SHORTFALL 0.50000000\n") != std::string::npos);
 }
 
-TEST_CASE("status names the config file in force and its reloads; config reload says what changed, one a line",
+TEST_CASE("status names the config file in force and its reloads, config reload says what changed, one a line",
           "[ctl][config]") {
   StatusResponse r;
   ConfigStatus* c = r.mutable_config();

@@ -243,7 +243,7 @@ TEST_CASE("a resting limit order amended to a reachable limit is decided on it a
   engine.Stop();
 }
 
-TEST_CASE("an amendment never takes back what has filled or is open at a venue; down to the fills completes",
+TEST_CASE("an amendment never takes back what has filled or is open at a venue, down to the fills completes",
           "[amend]") {
   TempDir dir;
   TapNode n(dir.path());
@@ -498,7 +498,7 @@ TEST_CASE("an order amended to market is decided up to its arrival band's own pr
   CHECK(report.error.rfind(absl::StrCat("plan mkt: decided without its arrival limit ", band, " (fixed at sequence "), 0) == 0);
 }
 
-TEST_CASE("an order amended from low to high urgency is decided without its band from then on; normal is unset",
+TEST_CASE("an order amended from low to high urgency is decided without its band from then on, normal is unset",
           "[amend]") {
   TempDir dir;
   auto started = StartFastNode(dir.path());

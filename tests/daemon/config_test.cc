@@ -242,7 +242,7 @@ TEST_CASE("a venue needs an adapter and markets", "[config]") {
                     "test.json").ok());
 }
 
-TEST_CASE("a sim venue's market may draw its own book; the venue's values are the others' defaults", "[config]") {
+TEST_CASE("a sim venue's market may draw its own book, the venue's values are the others' defaults", "[config]") {
   auto venue = [](const std::string& markets, const std::string& sim) {
     return R"({"instruments":[{"symbol":"X"},{"symbol":"Y"}],"venues":[{"id":"V","markets":[)" + markets +
            R"(],"sim":{)" + sim + "}}]}";

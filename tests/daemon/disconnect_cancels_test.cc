@@ -40,7 +40,7 @@ TEST_CASE("a plan whose watch went away is due after its grace, once", "[disconn
   CHECK(Due(d, t0) == std::vector<std::string>{"b"});
 }
 
-TEST_CASE("a watch that comes back within the grace keeps the plan; the last of two decides", "[disconnect]") {
+TEST_CASE("a watch that comes back within the grace keeps the plan, the last of two decides", "[disconnect]") {
   DisconnectCancels d;
   const auto t0 = DisconnectCancels::Clock::now();
   d.Hold("a");

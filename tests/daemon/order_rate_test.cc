@@ -28,7 +28,7 @@ TEST_CASE("the order rate admits at most N orders in any rolling second, per ins
   CHECK(rate.InLastSecond("SOL-USD", t0) == 0);
 }
 
-TEST_CASE("a lowered order rate refuses until enough admissions have aged out; a raised one admits at once",
+TEST_CASE("a lowered order rate refuses until enough admissions have aged out, a raised one admits at once",
           "[risk][rate]") {
   OrderRateLimiter rate;
   const int64_t t0 = 7 * kMs;

@@ -27,7 +27,7 @@ PlanDelta Allocated(std::initializer_list<Allocation> xs, bool replan, bool incr
 
 }  // namespace
 
-TEST_CASE("fills use up the allocation in force; re-plans apply changes or replace", "[fold]") {
+TEST_CASE("fills use up the allocation in force, re-plans apply changes or replace", "[fold]") {
   Plan p;
   ApplyDelta(Allocated({Alloc("A", 10), Alloc("B", 5)}, false, false), &p);
   REQUIRE(p.allocations_size() == 2);

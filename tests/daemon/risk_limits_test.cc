@@ -79,7 +79,7 @@ TEST_CASE("risk limits refuse an order over its size or its notional, naming the
   CHECK(status[0].working_quantity() == 0);  // Plan-only plans send nothing.
 }
 
-TEST_CASE("an executed order over the working-quantity limit is refused while the plans work; retries and plan-only "
+TEST_CASE("an executed order over the working-quantity limit is refused while the plans work, retries and plan-only "
           "orders are not counted, and a restart counts what still works",
           "[risk]") {
   TempDir dir;

@@ -288,7 +288,7 @@ TEST_CASE("a child its venue leaves unanswered past the child timeout is asked t
   }
 }
 
-TEST_CASE("a venue that answers neither the child nor the cancel is asked again each timeout; nothing is released",
+TEST_CASE("a venue that answers neither the child nor the cancel is asked again each timeout, nothing is released",
           "[engine][outcomes]") {
   TempDir dir;
   Node n(dir.path());
@@ -513,7 +513,7 @@ TEST_CASE("an operator settles a child its venue never answered: its fill is rec
   CHECK(google::protobuf::util::MessageDifferencer::Equals(*reread, *after));
 }
 
-TEST_CASE("a plan being cancelled waits for its unanswered child; settling it ends the plan cancelled",
+TEST_CASE("a plan being cancelled waits for its unanswered child, settling it ends the plan cancelled",
           "[engine][outcomes][settle]") {
   TempDir dir;
   Node n(dir.path());
@@ -632,7 +632,7 @@ TEST_CASE("an engine configured for ADMM decides with its balanced variant and r
   CHECK(report.checked == static_cast<uint64_t>(decisions));
 }
 
-TEST_CASE("route retries are idempotent; a different order under the same id is refused", "[engine]") {
+TEST_CASE("route retries are idempotent, a different order under the same id is refused", "[engine]") {
   TempDir dir;
   Node n(dir.path());
   auto first = n.engine->Route(Order("same", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY);
@@ -669,7 +669,7 @@ TEST_CASE("unroutable orders get the reason", "[engine]") {
   CHECK(n.store->Head().sequence() == 0);  // Nothing recorded for refused orders.
 }
 
-TEST_CASE("allowed venues restrict the plan; excluded venues say why", "[engine]") {
+TEST_CASE("allowed venues restrict the plan, excluded venues say why", "[engine]") {
   TempDir dir;
   Node n(dir.path());
   auto o = Order("only-b", SIDE_BUY, kBtc);
@@ -1580,7 +1580,7 @@ TEST_CASE("a plan waiting for its limit price makes no decision until a book rea
   CHECK(n.engine->decision_latency(true).Read().count > replans_before);
 }
 
-TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is counted; the plan goes on",
+TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is counted, the plan goes on",
           "[engine]") {
   // The fold adds a fill's quantity, notional and fee to the plan's sums in int64: a garbled FIX
   // report of LastQty 90000000000 BTC (9·10^18 units) was applied and overflowed them.

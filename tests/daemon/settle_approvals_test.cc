@@ -60,7 +60,7 @@ TEST_CASE("a settlement takes a second operator with the same figures", "[settle
         "desk ops-1 (proposed by client ops-1; approved by client ops-2: checked ticket 4711)");
 }
 
-TEST_CASE("a proposer corrects its proposal; proposals end with the child, or after an hour", "[settle][approvals]") {
+TEST_CASE("a proposer corrects its proposal, proposals end with the child, or after an hour", "[settle][approvals]") {
   SettleApprovals a;
   REQUIRE(a.Offer(Offer("ops-1", 40, 650, 100)).ok());
   // The proposer's new figures replace its own (and restart the hour).

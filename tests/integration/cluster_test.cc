@@ -508,7 +508,7 @@ std::string SilentVenuesOf(int node) {
   return venues;
 }
 
-TEST_CASE("a cluster route's limit and urgency are amended on every node's share; its quantity is not") {
+TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity is not") {
   Cluster c;
   for (int k = 0; k < 3; ++k) {
     c.venues[k] = SilentVenuesOf(k + 1);
@@ -1066,7 +1066,7 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
   for (const PeerStatus& p : st.peers()) CHECK(p.left_out_reason().empty());
 }
 
-TEST_CASE("a stalled node costs the route one deadline; with FAIL_ROUTE the route fails instead") {
+TEST_CASE("a stalled node costs the route one deadline, with FAIL_ROUTE the route fails instead") {
   Cluster c;
   bool fail_route = false;
   SECTION("drop the node (default)") {}
@@ -2209,7 +2209,7 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   CHECK(RouteProgress(*c.nodes[0], "gtc-low-2").shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
 }
 
-TEST_CASE("a GTT route's shortfall is worked until its deadline; with leave_shortfall a shortfall is only reported",
+TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
           "[cluster][shortfall]") {
   Cluster c;
   MakeRefilling(c);

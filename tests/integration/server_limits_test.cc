@@ -260,7 +260,7 @@ TEST_CASE("a flood of calls beyond listen.max_threads is refused at once and the
   CHECK(d->Terminate() == 0);
 }
 
-TEST_CASE("a stream whose client reads nothing for listen.stream_stall_ms is ended and its place freed; "
+TEST_CASE("a stream whose client reads nothing for listen.stream_stall_ms is ended and its place freed, "
           "a slow reader that reads is not",
           "[e2e][limits]") {
   TempDir dir;
@@ -329,7 +329,7 @@ TEST_CASE("a stream whose client reads nothing for listen.stream_stall_ms is end
   CHECK(d->Terminate() == 0);
 }
 
-TEST_CASE("a watching client that hangs is found by listen.keepalive_s and its watch ended; a live idle one stays",
+TEST_CASE("a watching client that hangs is found by listen.keepalive_s and its watch ended, a live idle one stays",
           "[e2e][limits]") {
   TempDir dir;
   auto d = StartWithListen(dir.path(), R"("keepalive_s": 1)");

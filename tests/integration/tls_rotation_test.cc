@@ -92,7 +92,7 @@ struct TwoCas {
 
 }  // namespace
 
-TEST_CASE("certificates replaced on disk are served to new connections without a restart; "
+TEST_CASE("certificates replaced on disk are served to new connections without a restart, "
           "an unusable set is refused and the last good one stays",
           "[e2e][tls]") {
   TwoCas cas;

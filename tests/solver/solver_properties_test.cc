@@ -96,7 +96,7 @@ TEST_CASE("the exact solver's cost equals CLP's LP optimum on 1000 random books"
   CHECK(rounds.back() <= 20);  // The goal: at most 20 rounds for any N <= 64.
 }
 
-TEST_CASE("each extra lot costs at least as much as the last; shares never shrink", "[solver]") {
+TEST_CASE("each extra lot costs at least as much as the last, shares never shrink", "[solver]") {
   std::mt19937_64 rng(99);
   RandomBookShape shape = Wide();
   shape.max_venues = 12;

@@ -240,7 +240,7 @@ TEST_CASE("mixed lot sizes: what a coarse lot cannot take goes to the next cheap
   CHECK(d->expected_cost() == 2000 + 3 * 101 + 2 * 102);
 }
 
-TEST_CASE("a share below a venue's minimum child size drops the venue; the rest re-solves",
+TEST_CASE("a share below a venue's minimum child size drops the venue, the rest re-solves",
           "[solver][constraints]") {
   SolveInput in = MakeInput(SIDE_BUY, 12);
   *in.add_venues() = MakeVenue("A", {{100, 10}, {105, 10}});

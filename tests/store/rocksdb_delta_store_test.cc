@@ -208,7 +208,7 @@ TEST_CASE("records are kept beside the chain, replaced by key, listed by prefix 
   CHECK(s->Verify(0, 0, nullptr).ok);
 }
 
-TEST_CASE("a delta whose plan version does not follow the plan's last is refused; the rest go on",
+TEST_CASE("a delta whose plan version does not follow the plan's last is refused, the rest go on",
           "[store]") {
   TempDir dir;
   auto s = Open(dir / "db");
@@ -529,7 +529,7 @@ TEST_CASE("CRC32C gives the standard check value and the same values by table an
   }
 }
 
-TEST_CASE("a write-ahead log of many 32 KiB blocks with records split across them reads whole; a torn end is still dropped",
+TEST_CASE("a write-ahead log of many 32 KiB blocks with records split across them reads whole, a torn end is still dropped",
           "[store][tamper]") {
   // The log check (store/wal_check.h) must not take a healthy long log for a damaged one.
   TempDir dir;
@@ -660,7 +660,7 @@ TEST_CASE("the store's usage follows what it holds: logs and memtables while app
   CHECK(after.memtable_bytes < kAppended / 10);
 }
 
-TEST_CASE("damaged files are refused at open and never recovered to a shorter chain; a torn last record is dropped",
+TEST_CASE("damaged files are refused at open and never recovered to a shorter chain, a torn last record is dropped",
           "[store][tamper]") {
   // Every append is synced before it is acknowledged, so after a crash only the last record of
   // the write-ahead log can be incomplete — it was never acknowledged. Damage anywhere else
@@ -736,7 +736,7 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
   }
 }
 
-TEST_CASE("after a failed write every write is refused with the first failure; the database has every acknowledged delta",
+TEST_CASE("after a failed write every write is refused with the first failure, the database has every acknowledged delta",
           "[store]") {
   TempDir dir;
   // Writes past a file-size limit fail with EFBIG (SIGXFSZ ignored, as exorouted ignores it),
