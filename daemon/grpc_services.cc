@@ -168,14 +168,8 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext* ctx, const AmendP
   if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
   if (grpc::Status s = MayChange(*ctx, ApiRpc::kAmendPlan, req->plan_id(), "amend"); !s.ok()) return s;
   if (coordinator_ != nullptr) {
-    // A cluster route's shares were fixed together at one λ over every node's venues: their
-    // quantities cannot change one by one. Its limit and urgency go to every node's share.
-    if (req->quantity() != 0) {
-      return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-          "quantity: \"", req->plan_id(), "\" is a cluster route (this node is in a cluster): its nodes' shares "
-          "were fixed together, so its quantity cannot be amended (its limit and urgency can); cancel it "
-          "(CancelPlan) and route the rest again")));
-    }
+    // A cluster route: its limit and urgency go to every node's share; a new quantity changes
+    // what is left to route (the shares were fixed together at one λ and keep theirs).
     absl::StatusOr<AmendPlanResponse> amended = coordinator_->Amend(*req, engine_);
     if (!amended.ok()) return ToGrpc(amended.status());
     *resp = *std::move(amended);

@@ -339,7 +339,7 @@ int PlanAmendCmd(Context& c, const std::string& id) {
   }
   if (!amended->changed()) std::cout << "plan " << id << " already has these terms: nothing amended\n";
   if (!amended->nodes().empty() || amended->has_shortfall_work()) {  // A cluster route: every node's share of it.
-    std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended);
+    std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended, p->instrument().qty_scale());
     if (!amended->has_plan()) return kExitOk;
   }
   return PrintPlan(c, amended->plan());

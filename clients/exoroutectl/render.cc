@@ -696,7 +696,8 @@ std::string ShortfallWorkLine(const exoroute::v1::ShortfallWork& w, uint32_t qty
                           " routes it again until placed, cancelled or expired (", subs, " so far",
                           w.last_error().empty() ? "" : absl::StrCat("; last try: ", w.last_error()), ")");
     case ShortfallWork::STATE_DONE:
-      return absl::StrCat("routed whole: ", subs, " placed what the route first left");
+      return w.sub_routes() == 0 ? "none: the nodes' shares hold the whole order"
+                                 : absl::StrCat("routed whole: ", subs, " placed what the route itself did not");
     case ShortfallWork::STATE_CANCELLED:
       return absl::StrCat(FormatDecimal(w.shortfall(), qty_scale), " no longer routed: the route was cancelled (", subs,
                           " placed before)");
@@ -751,14 +752,14 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
                     n.error().empty() ? ShortStatus(n.status()) : absl::StrCat("not cancelled: ", n.error()), "\n");
   }
   if (r.nodes().empty()) out += "  (no node held a share of it)\n";
-  if (r.has_shortfall_work()) {
+  if (r.shortfall_work().state() == exoroute::v1::ShortfallWork::STATE_CANCELLED) {
     absl::StrAppend(&out, "  shortfall no longer routed (", r.shortfall_work().coordinator(), " worked it; ",
                     r.shortfall_work().sub_routes(), " sub-route(s), cancelled with the route)\n");
   }
   return out;
 }
 
-std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r) {
+std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r, uint32_t qty_scale) {
   std::string out;
   for (const exoroute::v1::NodeAmend& n : r.nodes()) {
     absl::StrAppend(&out, "  node ", n.node(), "  ",
@@ -767,9 +768,14 @@ std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r) {
                                        : absl::StrCat("had these terms (", ShortStatus(n.status()), ")"),
                     "\n");
   }
-  if (r.has_shortfall_work() && r.shortfall_work().state() == exoroute::v1::ShortfallWork::STATE_OPEN) {
-    absl::StrAppend(&out, "  shortfall: ", r.shortfall_work().coordinator(),
-                    " routes what is left with the new terms from now\n");
+  const exoroute::v1::ShortfallWork& w = r.shortfall_work();
+  if (w.order_quantity() > 0) {  // (0: work recorded before a route's quantity could change.)
+    absl::StrAppend(&out, "  quantity  ", FormatDecimal(w.order_quantity(), qty_scale), " in all: ",
+                    FormatDecimal(w.order_quantity() - w.shortfall(), qty_scale), " held by the nodes' shares, ",
+                    FormatDecimal(w.shortfall(), qty_scale), " left to route\n");
+  }
+  if (r.has_shortfall_work() && w.state() == exoroute::v1::ShortfallWork::STATE_OPEN) {
+    absl::StrAppend(&out, "  shortfall: ", w.coordinator(), " routes what is left with the route's terms from now\n");
   }
   return out;
 }

@@ -39,7 +39,7 @@ std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const e
 // A cancelled cluster route: each node's plan after the cancel, or why it was not cancelled.
 std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r);
 // Each node's outcome of a cluster route's amendment, a line each.
-std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r);
+std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r, uint32_t qty_scale);
 // The privacy budgets of the current window (cluster nodes with cluster.privacy).
 std::string RenderBudgets(const exoroute::v1::StatusResponse& status);
 // One line: "seq  plan  v  kind  details".

@@ -159,9 +159,10 @@ class Client:
         """Amends a working executed plan's order (units, as on the wire): its whole quantity
         (0 keeps it), its limit price (None keeps it; market=True removes it) and its urgency
         ("low", "normal", "high"; None keeps it). Returns (plan, changed). On a cluster node a
-        route's limit and urgency are amended on every node's share (not its quantity): plan is
-        this node's share (empty without one), and each node's outcome is in the
-        AmendPlanResponse's `nodes` (self.router.AmendPlan)."""
+        route's limit and urgency are amended on every node's share, and a new quantity changes
+        what is left to route (no share's own): plan is this node's share (empty without one),
+        and each node's outcome and the route's work are in the AmendPlanResponse's `nodes` and
+        `shortfall_work` (self.router.AmendPlan)."""
         req = self.pb["router"].AmendPlanRequest(plan_id=plan_id, quantity=quantity, reason=reason,
                                                  remove_limit=market)
         if limit_price is not None:

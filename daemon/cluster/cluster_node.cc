@@ -5,7 +5,10 @@
 #include <limits>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
 #include "daemon/plan_fold.h"
@@ -664,6 +667,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   if (!Urgency_IsValid(req.urgency())) {
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
   }
+  if (req.quantity() != 0) return Resize(req);
   // The sub-routes still to come take the new terms (after an attempt in flight).
   std::optional<ShortfallWork> work;
   bool terms_changed = false;
@@ -687,6 +691,52 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   }
   if (!work) return plan.status();
   if (!absl::IsNotFound(plan.status())) reply.set_not_amended(std::string(plan.status().message()));
+  return reply;
+}
+
+absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req) {
+  const std::string& id = req.route_id();
+  if (req.quantity() < 0 || req.quantity() > kMaxUnits) {
+    return absl::InvalidArgumentError(absl::StrCat("quantity: must be within 1..2^53 (0 keeps it), got ", req.quantity()));
+  }
+  if (req.has_limit_price() || req.remove_limit() || req.urgency() != URGENCY_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "quantity: not with new terms in one call (a route's quantity goes to the node that keeps its shortfall work "
+        "alone, its terms to every node)");
+  }
+  const absl::Status not_here = absl::FailedPreconditionError(absl::StrCat(
+      "quantity: node ", node_id_, " keeps no shortfall work of route \"", id,
+      "\": a route's quantity changes only on the node that does (GetRoute's shortfall_work.coordinator)"));
+  if (shortfall_ == nullptr) return not_here;
+  auto check = [&](const ShortfallRecord& next, int64_t placed) -> absl::Status {
+    const ParentOrder& o = next.order();
+    const Instrument* inst = engine_->FindInstrument(o.symbol());
+    const uint32_t qs = inst != nullptr ? inst->qty_scale() : 0;
+    if (o.quantity() < placed) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "quantity: ", FormatDecimal(o.quantity(), qs), " is below the ", FormatDecimal(placed, qs),
+          " the nodes' shares of route \"", id, "\" hold (a share's quantity never changes: only what is left to route, ",
+          FormatDecimal(next.work().shortfall(), qs), ", can be taken back): amend to at least ",
+          FormatDecimal(placed, qs), ", or cancel the route"));
+    }
+    if (o.time_in_force() == TIME_IN_FORCE_GTT &&
+        absl::GetCurrentTimeNanos() >= next.created_ns() + o.expire_after_ms() * 1'000'000) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("quantity: route \"", id, "\"'s GTT deadline has passed: nothing more is routed for it"));
+    }
+    // The order as it would stand, against this node's limits (as a route's on its coordinator).
+    absl::Status risk = engine_->CheckRisk(o, ROUTE_MODE_PLAN_ONLY, next.routed_by());
+    if (absl::string_view m = risk.message(); !risk.ok() && absl::ConsumePrefix(&m, "order.")) {
+      return absl::Status(risk.code(), m);  // (It names AmendPlan's field, not the order's.)
+    }
+    return risk;
+  };
+  bool changed = false;
+  EXO_ASSIGN_OR_RETURN(std::optional<ShortfallWork> work, shortfall_->Resize(id, req.quantity(), check, &changed));
+  if (!work) return not_here;
+  AmendShareReply reply;
+  reply.set_changed(changed);
+  *reply.mutable_shortfall_work() = *std::move(work);
   return reply;
 }
 

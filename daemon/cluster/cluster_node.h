@@ -69,7 +69,9 @@ class ClusterNode {
   absl::StatusOr<exoroute::v1::CancelRouteReply> Cancel(const exoroute::v1::CancelRouteRequest& req);
   // Amends the limit or urgency of this node's plan of a route (AmendPlan on the node, its
   // quantity kept: NOT_FOUND without one), and first the terms of the sub-routes still to come
-  // of a shortfall this node works.
+  // of a shortfall this node works. With a quantity: the route's new whole quantity, for the
+  // shortfall work this node keeps (ShortfallLedger::Resize; FAILED_PRECONDITION when it keeps
+  // none), checked against this node's risk limits on the order as it would stand.
   absl::StatusOr<exoroute::v1::AmendShareReply> Amend(const exoroute::v1::AmendShareRequest& req);
   // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.
   // What a peer answers on its Exchange stream, and what the coordinator asks its own node.
@@ -82,6 +84,8 @@ class ClusterNode {
   uint64_t routes_refused() const { return routes_refused_.load(); }
 
  private:
+  // Amend's new quantity for the shortfall work this node keeps.
+  absl::StatusOr<exoroute::v1::AmendShareReply> Resize(const exoroute::v1::AmendShareRequest& req);
   struct Session {
     std::mutex mu;
     exoroute::v1::ParentOrder order;

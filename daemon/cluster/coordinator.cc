@@ -327,6 +327,15 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
   bool amended = false;      // Some node took the new terms (or had them).
   // Amends every node's share of `id`: the route first (the node that works its shortfall
   // gives its sub-routes still to come the new terms before it answers), then each sub-route.
+  if (amendment.quantity() != 0) {
+    EXO_RETURN_IF_ERROR(ResizeLocked(route_id, amendment, *engine, &resp));
+    const bool terms = amendment.has_limit_price() || amendment.remove_limit() ||
+                       amendment.urgency() != URGENCY_UNSPECIFIED;
+    if (!terms) {
+      if (absl::StatusOr<Plan> own = engine->GetPlan(amendment.plan_id()); own.ok()) *resp.mutable_plan() = *std::move(own);
+      return resp;
+    }
+  }
   auto amend = [&](const std::string& route, bool parent) {
     AmendShareRequest req;
     req.set_route_id(route);
@@ -404,6 +413,10 @@ int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
 
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
+  return ProgressLocked(route_id, engine);
+}
+
+absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& route_id, const RouterEngine& engine) {
   const std::vector<NodeLink*> all = AllLinks();
   GetRouteResponse resp;
   std::map<std::string, NodeProgress> by_node;
@@ -464,6 +477,9 @@ absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_
     }
   };
   add(route_id, /*parent=*/true);
+  // The whole quantity as amended since, from the node that keeps the work (0: recorded
+  // before amendments were).
+  if (resp.shortfall_work().order_quantity() > 0) resp.set_order_quantity(resp.shortfall_work().order_quantity());
   for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) add(SubRouteId(route_id, k + 2), false);
   if (!found && by_node.empty() && !resp.has_shortfall_work()) {
     return absl::NotFoundError(absl::StrCat("route \"", route_id,

@@ -62,6 +62,10 @@ class Coordinator {
   // Returns this node's plan if it has one and each node's outcome; NOT_FOUND when no node has
   // a plan of the route; when no node amended its share, the first node's error
   // (FAILED_PRECONDITION: every plan had finished; UNAVAILABLE: a node could not be asked).
+  // A new quantity goes first, to the node that keeps the route's shortfall work alone (it
+  // changes what is left to route; docs/cluster.md, "Amending a route's quantity"): when it is
+  // refused, nothing is amended. FAILED_PRECONDITION when no node keeps that work (a plan-only
+  // or IOC route…) or the route has settled; UNAVAILABLE when its node cannot be asked.
   absl::StatusOr<exoroute::v1::AmendPlanResponse> Amend(const exoroute::v1::AmendPlanRequest& amendment,
                                                         RouterEngine* engine);
   // Works the shortfalls of the executed GTC and GTT routes this node coordinates
@@ -107,6 +111,11 @@ class Coordinator {
   // call asks.
   std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
+  absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine);
+  // Amend's new quantity, asked of the node that keeps the route's shortfall work (under mu_);
+  // that work as it stands after, in `resp`.
+  absl::Status ResizeLocked(const std::string& route_id, const exoroute::v1::AmendPlanRequest& amendment,
+                            const RouterEngine& engine, exoroute::v1::AmendPlanResponse* resp);
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
   void RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason);
@@ -135,8 +144,10 @@ class Coordinator {
   // The shortfall work (WorkShortfalls): its ledger, and the thread that works it.
   ShortfallLedger* shortfall_ = nullptr;
   bool open_shortfalls_ = false;  // New routes' shortfalls are worked too.
-  // Opens the work on an executed route's shortfall when there is one to work (Run::Execute);
-  // false when none is opened (nothing short, plan-only, IOC, or the ledger could not record it).
+  // Records an executed GTC or GTT route's shortfall work (Run::Execute): open when something
+  // is short, DONE when nothing is (a later amendment of its quantity may open it). True when
+  // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,
+  // cluster.leave_shortfall, or the ledger could not record it).
   bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
                      const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
   std::mutex shortfall_stop_mu_;

@@ -3,10 +3,12 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "daemon/cluster/coordinator.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
+#include "exo/status_macros.h"
 
 namespace exo::daemon::cluster {
 namespace {
@@ -49,7 +51,7 @@ bool Expired(const ShortfallRecord& record, int64_t now_ns) {
 
 bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const std::string& routed_by,
                                 const ClusterRouteSummary& summary, const RouterEngine& engine) {
-  if (shortfall_ == nullptr || !open_shortfalls_ || mode != ROUTE_MODE_EXECUTE || summary.shortfall() <= 0 ||
+  if (shortfall_ == nullptr || !open_shortfalls_ || mode != ROUTE_MODE_EXECUTE || summary.shortfall() < 0 ||
       IsSubRouteId(order.id())) {
     return false;
   }
@@ -61,14 +63,76 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   record.set_created_ns(absl::GetCurrentTimeNanos());
   record.mutable_work()->set_coordinator(node_id_);
   record.mutable_work()->set_shortfall(summary.shortfall());
+  // Kept even when nothing is short: an amendment of the route's quantity may leave some.
   if (absl::Status s = shortfall_->Open(std::move(record)); !s.ok()) {
-    LogError("route %s: its shortfall of %s cannot be recorded, so it is not worked: %s", order.id(),
-             Qty(engine, order.symbol(), summary.shortfall()), s.ToString());
+    LogError("route %s: its shortfall of %s cannot be recorded, so it is not worked (nor its quantity amendable): %s",
+             order.id(), Qty(engine, order.symbol(), summary.shortfall()), s.ToString());
     return false;
   }
+  if (summary.shortfall() == 0) return false;
   LogInfo("route %s: %s short; routed again until placed, cancelled or expired", order.id(),
           Qty(engine, order.symbol(), summary.shortfall()));
   return true;
+}
+
+absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendPlanRequest& amendment,
+                                       const RouterEngine& engine, AmendPlanResponse* resp) {
+  EXO_ASSIGN_OR_RETURN(const GetRouteResponse now, ProgressLocked(route_id, engine));
+  if (!now.has_shortfall_work()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "quantity: no node keeps the shortfall work of route \"", route_id,
+        "\", which a change of its quantity needs: only an executed GTC or GTT cluster route has it (not a plan-only or "
+        "IOC one, nor one routed with cluster.leave_shortfall or before 2026-12-05); its limit and urgency can be "
+        "amended, or cancel it and route the rest again"));
+  }
+  const bool cancelled = std::any_of(now.nodes().begin(), now.nodes().end(), [](const NodeProgress& n) {
+    return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
+  });
+  if (cancelled) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("quantity: route \"", route_id, "\" was cancelled: its quantity can no longer change"));
+  }
+  if (now.settled()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "quantity: route \"", route_id, "\" already finished on every node: nothing to amend (route a new order)"));
+  }
+  const std::string& holder = now.shortfall_work().coordinator();
+  NodeLink* link = nullptr;
+  for (NodeLink* l : AllLinks()) {
+    if (l->node_id() == holder) link = l;
+  }
+  if (link == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("quantity: route \"", route_id, "\"'s shortfall work is kept by node ",
+                                                      holder, ", which is not in this node's cluster"));
+  }
+  AmendShareRequest req;
+  req.set_route_id(route_id);
+  req.set_quantity(amendment.quantity());
+  req.set_reason(amendment.reason());
+  absl::StatusOr<AmendShareReply> r = FanOut({link}, [&req](size_t) -> const AmendShareRequest& { return req; })[0];
+  if (!r.ok()) {
+    if (!absl::IsUnavailable(r.status()) && !absl::IsDeadlineExceeded(r.status()) && !absl::IsCancelled(r.status())) {
+      absl::string_view refusal = r.status().message();  // Its refusal, naming the field first.
+      absl::ConsumePrefix(&refusal, absl::StrCat("node ", holder, ": "));
+      return absl::Status(r.status().code(), refusal);
+    }
+    return absl::UnavailableError(absl::StrCat("quantity: node ", holder, ", which keeps route \"", route_id,
+                                               "\"'s shortfall work, could not be asked (nothing amended): ",
+                                               r.status().message()));
+  }
+  if (!r->has_shortfall_work() || r->shortfall_work().coordinator() != holder) {
+    return absl::InternalError(absl::StrCat("quantity: node ", holder, " answered for route \"", route_id,
+                                            "\"'s shortfall work as ", r->shortfall_work().coordinator(),
+                                            ": not followed (its answer may not be the route's)"));
+  }
+  *resp->mutable_shortfall_work() = r->shortfall_work();
+  resp->set_changed(r->changed());
+  if (r->changed()) {
+    LogInfo("route %s: quantity amended to %s: %s left to route (by %s)", route_id,
+            Qty(engine, now.symbol(), amendment.quantity()), Qty(engine, now.symbol(), r->shortfall_work().shortfall()),
+            holder);
+  }
+  return absl::OkStatus();
 }
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {

@@ -45,9 +45,11 @@ absl::Status ShortfallLedger::Persist(const ShortfallRecord& record) {
 
 absl::Status ShortfallLedger::Open(ShortfallRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
-  record.mutable_work()->set_state(ShortfallWork::STATE_OPEN);
-  record.mutable_work()->set_route_id(record.order().id());
-  record.mutable_work()->set_symbol(record.order().symbol());
+  ShortfallWork* w = record.mutable_work();
+  w->set_state(w->shortfall() > 0 ? ShortfallWork::STATE_OPEN : ShortfallWork::STATE_DONE);
+  w->set_route_id(record.order().id());
+  w->set_symbol(record.order().symbol());
+  w->set_order_quantity(record.order().quantity());
   EXO_RETURN_IF_ERROR(Persist(record));
   const std::string id = record.order().id();
   records_[id] = std::move(record);
@@ -141,6 +143,41 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::s
     it->second = std::move(amended);
     *changed = true;
   }
+  return std::optional<ShortfallWork>(it->second.work());
+}
+
+absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::string& route_id, int64_t quantity,
+                                                                     const ResizeCheck& check, bool* changed) {
+  *changed = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  landed_.wait(lock, [&] { return in_flight_.count(route_id) == 0; });
+  auto it = records_.find(route_id);
+  if (it == records_.end()) return std::optional<ShortfallWork>();
+  const ShortfallRecord& now = it->second;
+  const ShortfallWork& w = now.work();
+  if (quantity == now.order().quantity()) return std::optional<ShortfallWork>(w);
+  if (w.state() != ShortfallWork::STATE_OPEN && w.state() != ShortfallWork::STATE_DONE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "quantity: route \"", route_id, "\" ", w.state() == ShortfallWork::STATE_EXPIRED ? "expired" : "was cancelled",
+        ": its quantity can no longer change"));
+  }
+  // What the shares hold stays theirs: only what is left to route grows or shrinks.
+  const int64_t placed = now.order().quantity() - w.shortfall();
+  ShortfallRecord next = now;
+  next.mutable_order()->set_quantity(quantity);
+  EXO_RETURN_IF_ERROR(check(next, placed));
+  if (quantity < placed) {  // (The check words it in the instrument's decimals.)
+    return absl::FailedPreconditionError(absl::StrCat("quantity: ", quantity, " is below the ", placed,
+                                                      " units route \"", route_id, "\"'s shares hold"));
+  }
+  ShortfallWork* nw = next.mutable_work();
+  nw->set_order_quantity(quantity);
+  nw->set_shortfall(quantity - placed);
+  nw->set_state(nw->shortfall() > 0 ? ShortfallWork::STATE_OPEN : ShortfallWork::STATE_DONE);
+  if (nw->state() == ShortfallWork::STATE_OPEN && w.state() == ShortfallWork::STATE_DONE) nw->clear_last_error();
+  EXO_RETURN_IF_ERROR(Persist(next));
+  it->second = std::move(next);
+  *changed = true;
   return std::optional<ShortfallWork>(it->second.work());
 }
 

@@ -1,5 +1,6 @@
 // The shortfalls a cluster coordinator works (docs/cluster.md, "Working a shortfall"): one record
-// per executed route of a GTC or GTT order that its nodes could not fill whole, kept in the
+// per executed route of a GTC or GTT order (DONE from the start when its nodes took it whole:
+// an amendment of its quantity may leave some to route later), kept in the
 // store beside the chain (store::DeltaStore::PutRecord) so that a restart goes on working it.
 // The coordinator's worker takes an open record (Begin), routes what is left as a sub-route
 // "<route id>~<n>", and reports what it placed (End). A cancel or an amendment of the route,
@@ -9,6 +10,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,7 +38,8 @@ class ShortfallLedger {
   // DATA_LOSS naming the record that does not parse.
   static absl::StatusOr<std::unique_ptr<ShortfallLedger>> Load(store::DeltaStore* store);
 
-  // Starts working a route's shortfall (record.work.state OPEN). Durable when it returns.
+  // Keeps a route's record: its work OPEN when record.work.shortfall > 0, else DONE. Durable
+  // when it returns.
   absl::Status Open(exoroute::v1::ShortfallRecord record);
   // The record of `route_id`, if this node holds one (its work open or ended).
   std::optional<exoroute::v1::ShortfallRecord> Record(const std::string& route_id) const;
@@ -62,6 +65,15 @@ class ShortfallLedger {
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Amend(const std::string& route_id,
                                                                      const exoroute::v1::AmendShareRequest& terms,
                                                                      bool* changed);
+  // The route's new whole quantity, after any attempt in flight: what its shares hold stays
+  // theirs, and what is left to route grows or shrinks by the change (the work opens again when
+  // something is left, and is DONE when nothing is). `check` sees the record as it would stand
+  // and what the shares hold (`placed`) first; its error is the answer, and it must refuse a
+  // quantity below `placed`. The work, or nullopt when this node holds none; FAILED_PRECONDITION
+  // when the work was cancelled or expired. `changed`: the quantity was not this already.
+  using ResizeCheck = std::function<absl::Status(const exoroute::v1::ShortfallRecord& next, int64_t placed)>;
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Resize(const std::string& route_id, int64_t quantity,
+                                                                      const ResizeCheck& check, bool* changed);
 
  private:
   explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}

@@ -643,3 +643,59 @@ TEST_CASE("a coordinator fixes an arrival band at the mid over the nodes' venues
   CHECK(answer.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
   CHECK(answer.error().message() == "arrival_limit: must be within 0..2^53 price units, got -5");
 }
+
+TEST_CASE("a node takes a route's new quantity only for the work it keeps, checked against its risk limits",
+          "[cluster_node][shortfall]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  auto ledger = exo::daemon::cluster::ShortfallLedger::Load(n.store.get());
+  REQUIRE(ledger.ok());
+  n.node->SetShortfallLedger(ledger->get());
+  ShortfallRecord kept;
+  *kept.mutable_order() = LoneNode::Order("kept");  // 5 BTC, of which 4 placed and 1 short.
+  kept.mutable_work()->set_coordinator(n.config.node_id());
+  kept.mutable_work()->set_shortfall(100'000'000);
+  REQUIRE((*ledger)->Open(kept).ok());
+  auto resize = [&n](const std::string& route, int64_t quantity, Urgency urgency = URGENCY_UNSPECIFIED) {
+    PeerCall c;
+    c.mutable_amend()->set_route_id(route);
+    c.mutable_amend()->set_quantity(quantity);
+    c.mutable_amend()->set_urgency(urgency);
+    return n.node->Answer(c);
+  };
+  PeerAnswer other = resize("other", 600'000'000);
+  REQUIRE(other.has_error());
+  CHECK(other.error().code() == static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  CHECK(other.error().message() == "quantity: node " + n.config.node_id() +
+                                       " keeps no shortfall work of route \"other\": a route's quantity changes only on "
+                                       "the node that does (GetRoute's shortfall_work.coordinator)");
+  PeerAnswer with_terms = resize("kept", 600'000'000, URGENCY_HIGH);
+  REQUIRE(with_terms.has_error());
+  CHECK(with_terms.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK(with_terms.error().message().rfind("quantity: not with new terms in one call", 0) == 0);
+  PeerAnswer below = resize("kept", 300'000'000);
+  REQUIRE(below.has_error());
+  CHECK(below.error().code() == static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  CHECK(below.error().message() ==
+        "quantity: 3.00000000 is below the 4.00000000 the nodes' shares of route \"kept\" hold (a share's quantity "
+        "never changes: only what is left to route, 1.00000000, can be taken back): amend to at least 4.00000000, "
+        "or cancel the route");
+  // Over the node's limit on one order's quantity: refused as a new order of that size would be.
+  DaemonConfig limited = n.config;
+  RiskLimit* limit = limited.add_risk();
+  limit->set_symbol("BTC-USD");
+  limit->set_max_order_quantity(550'000'000);
+  REQUIRE(n.engine->ApplyConfig(limited).ok());
+  PeerAnswer over = resize("kept", 600'000'000);
+  REQUIRE(over.has_error());
+  INFO(over.error().message());
+  CHECK(over.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK(over.error().message().rfind("quantity: 6.00000000 BTC-USD is over ", 0) == 0);
+  CHECK((*ledger)->Record("kept")->order().quantity() == 500'000'000);  // Nothing changed.
+  // Within it: 0.5 BTC more to route.
+  PeerAnswer grown = resize("kept", 550'000'000);
+  REQUIRE(grown.has_amend());
+  CHECK(grown.amend().changed());
+  CHECK(grown.amend().shortfall_work().shortfall() == 150'000'000);
+  CHECK(grown.amend().shortfall_work().order_quantity() == 550'000'000);
+}

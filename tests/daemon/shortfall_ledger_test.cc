@@ -156,6 +156,120 @@ TEST_CASE("a cancel waits for the attempt in flight, so that no sub-route starts
   CHECK_FALSE(ledger->Begin("a", &taken));
 }
 
+TEST_CASE("a route's new quantity moves only what is left to route, never below what its shares hold", "[shortfall]") {
+  TempDir dir;
+  // What the check saw last, and a refusal it may give.
+  int64_t seen_quantity = 0, seen_placed = -1;
+  absl::Status refuse = absl::OkStatus();
+  const ShortfallLedger::ResizeCheck check = [&](const ShortfallRecord& next, int64_t placed) {
+    seen_quantity = next.order().quantity();
+    seen_placed = placed;
+    if (!refuse.ok()) return refuse;
+    if (next.order().quantity() < placed) return absl::FailedPreconditionError("below the shares");
+    return absl::OkStatus();
+  };
+  bool changed = false;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    // "whole": 500 placed by the route itself, nothing short: kept DONE, its quantity 500.
+    ShortfallRecord placed_whole = Short("whole", 0);
+    placed_whole.mutable_order()->set_quantity(500);
+    REQUIRE(ledger->Open(placed_whole).ok());
+    const ShortfallRecord whole = *ledger->Record("whole");
+    CHECK(whole.work().state() == ShortfallWork::STATE_DONE);
+    CHECK(whole.work().order_quantity() == 500);
+    CHECK(ledger->OpenRoutes().empty());
+    auto grown = ledger->Resize("whole", 600, check, &changed);  // It may grow later: 100 to route.
+    REQUIRE(grown.ok());
+    CHECK((*grown)->state() == ShortfallWork::STATE_OPEN);
+    CHECK((*grown)->shortfall() == 100);
+    REQUIRE(ledger->Finish("whole", ShortfallWork::STATE_CANCELLED).ok());
+    // "a": 3000 ordered, 300 short, so 2700 placed.
+    REQUIRE(ledger->Open(Short("a", 300)).ok());
+    CHECK(ledger->Record("a")->work().order_quantity() == 3000);
+    // Up by 200: 500 left, still open.
+    auto up = ledger->Resize("a", 3200, check, &changed);
+    REQUIRE(up.ok());
+    REQUIRE(up->has_value());
+    CHECK(changed);
+    CHECK(seen_quantity == 3200);
+    CHECK(seen_placed == 2700);
+    CHECK((*up)->shortfall() == 500);
+    CHECK((*up)->order_quantity() == 3200);
+    CHECK((*up)->state() == ShortfallWork::STATE_OPEN);
+    // Down to what the shares hold: nothing left, DONE.
+    auto down = ledger->Resize("a", 2700, check, &changed);
+    REQUIRE(down.ok());
+    CHECK((*down)->shortfall() == 0);
+    CHECK((*down)->state() == ShortfallWork::STATE_DONE);
+    CHECK(ledger->OpenRoutes().empty());
+    // Below it: the check's refusal, and nothing changes.
+    auto below = ledger->Resize("a", 2600, check, &changed);
+    CHECK(below.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(below.status().message()) == "below the shares");
+    CHECK_FALSE(changed);
+    CHECK(ledger->Record("a")->order().quantity() == 2700);
+    // A refusal of the check (a risk limit) changes nothing either.
+    refuse = absl::FailedPreconditionError("quantity: over the limit");
+    CHECK(ledger->Resize("a", 9000, check, &changed).status().message() == "quantity: over the limit");
+    refuse = absl::OkStatus();
+    CHECK(ledger->Record("a")->work().state() == ShortfallWork::STATE_DONE);
+    // Up again: open again, the last attempt's error cleared.
+    auto again = ledger->Resize("a", 2750, check, &changed);
+    REQUIRE(again.ok());
+    CHECK((*again)->state() == ShortfallWork::STATE_OPEN);
+    CHECK((*again)->shortfall() == 50);
+    CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
+    // The same quantity: nothing recorded.
+    REQUIRE(ledger->Resize("a", 2750, check, &changed).ok());
+    CHECK_FALSE(changed);
+    // No record: nullopt; a cancelled route's quantity no longer changes.
+    auto none = ledger->Resize("zz", 10, check, &changed);
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE(ledger->Open(Short("c", 10)).ok());
+    REQUIRE(ledger->Finish("c", ShortfallWork::STATE_CANCELLED).ok());
+    auto ended = ledger->Resize("c", 200, check, &changed);
+    CHECK(ended.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(ended.status().message()) == "quantity: route \"c\" was cancelled: its quantity can no longer change");
+  }
+  // Durable: read back after a restart.
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  const ShortfallRecord a = *ledger->Record("a");
+  CHECK(a.order().quantity() == 2750);
+  CHECK(a.work().order_quantity() == 2750);
+  CHECK(a.work().shortfall() == 50);
+  CHECK(a.work().state() == ShortfallWork::STATE_OPEN);
+}
+
+TEST_CASE("a new quantity waits for the attempt in flight and counts what it placed", "[shortfall]") {
+  TempDir dir;
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  REQUIRE(ledger->Open(Short("a", 300)).ok());  // 3000 ordered, 2700 placed.
+  ShortfallRecord taken;
+  REQUIRE(ledger->Begin("a", &taken));
+  std::atomic<bool> finished{false};
+  int64_t left = -1, placed_seen = -1;
+  std::thread resize([&] {
+    bool changed = false;
+    auto w = ledger->Resize("a", 2900, [&](const ShortfallRecord&, int64_t placed) {
+      placed_seen = placed;
+      return absl::OkStatus();
+    }, &changed);
+    if (w.ok() && w->has_value()) left = (*w)->shortfall();
+    finished = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(finished.load());  // Held by the attempt.
+  REQUIRE(ledger->End("a", 150, "", 1).ok());  // Its sub-route placed 150: 2850 held.
+  resize.join();
+  CHECK(placed_seen == 2850);
+  CHECK(left == 50);
+}
+
 TEST_CASE("a record that does not parse is refused by name", "[shortfall]") {
   TempDir dir;
   auto store = OpenStore(dir / "db");

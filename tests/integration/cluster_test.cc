@@ -497,6 +497,30 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   CHECK(cli.out.find("  node n1  CANCELLED") != std::string::npos);
 }
 
+GetRouteResponse RouteProgress(const DaemonProcess& d, const std::string& route_id) {
+  GetRouteRequest req;
+  req.set_route_id(route_id);
+  GetRouteResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const grpc::Status s = RouterService::NewStub(Connect(d))->GetRoute(&ctx, req, &resp);
+  INFO(route_id << ": " << s.error_message());
+  REQUIRE(s.ok());
+  return resp;
+}
+
+// Polls node d's GetRoute of `route_id` until `done` holds (30 s at most).
+GetRouteResponse RouteProgressUntil(const DaemonProcess& d, const std::string& route_id,
+                                    const std::function<bool(const GetRouteResponse&)>& done) {
+  GetRouteResponse r;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;) {
+    r = RouteProgress(d, route_id);
+    if (done(r)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return r;
+}
+
 // Every venue of node `node` (VenuesOf) a session that is up but answers nothing: children sent
 // there stay open, so the shares of an executed route stay working.
 std::string SilentVenuesOf(int node) {
@@ -508,7 +532,7 @@ std::string SilentVenuesOf(int node) {
   return venues;
 }
 
-TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity is not") {
+TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity where its work is kept") {
   Cluster c;
   for (int k = 0; k < 3; ++k) {
     c.venues[k] = SilentVenuesOf(k + 1);
@@ -560,16 +584,64 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   REQUIRE(s.ok());
   CHECK_FALSE(resp.changed());
   for (const NodeAmend& n : resp.nodes()) CHECK_FALSE(n.changed());
-  // The quantity: the shares were fixed together, so no node changes its own.
+  // The quantity, from a node that does not keep the route's work: the shares keep theirs (they
+  // were fixed together), and what the route gains is left to route — by n1, its coordinator,
+  // which placed all 9 BTC and so kept its work DONE until now.
   AmendPlanRequest more;
   more.set_plan_id("clu-amend");
   more.set_quantity(10 * kBtc);
+  more.set_reason("desk adds 1");
   s = amend(2, more, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(resp.changed());
+  CHECK(resp.nodes().empty());  // No share changed.
+  CHECK(resp.shortfall_work().coordinator() == "n1");
+  CHECK(resp.shortfall_work().order_quantity() == 10 * kBtc);
+  CHECK(resp.shortfall_work().shortfall() == kBtc);
+  CHECK(resp.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  for (int k = 0; k < 3; ++k) {
+    std::optional<Plan> p = PlanOn(*c.nodes[k], "clu-amend");
+    if (p) CHECK(p->order().quantity() == routed.cluster().shares(k).quantity());
+  }
+  // n1 routes the rest as a sub-route: the route holds 10 BTC across the nodes.
+  const GetRouteResponse grown = RouteProgressUntil(*c.nodes[1], "clu-amend", [](const GetRouteResponse& r) {
+    return r.quantity() == 10 * kBtc;
+  });
+  CHECK(grown.quantity() == 10 * kBtc);
+  CHECK(grown.order_quantity() == 10 * kBtc);
+  CHECK(grown.shortfall() == 0);
+  CHECK(grown.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(grown.shortfall_work().sub_routes() == 1);
+  std::optional<Plan> extra;
+  for (int k = 0; k < 3 && !extra; ++k) extra = PlanOn(*c.nodes[k], "clu-amend~2");
+  REQUIRE(extra.has_value());
+  CHECK(extra->order().limit_price() == 6'520'000);  // The route's terms as amended.
+  // Below what the shares hold: refused, naming the field and the least it may be.
+  more.set_quantity(9 * kBtc + kBtc / 2);
+  s = amend(0, more, &resp);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK(s.error_message() ==
-        "quantity: \"clu-amend\" is a cluster route (this node is in a cluster): its nodes' shares were fixed "
-        "together, so its quantity cannot be amended (its limit and urgency can); cancel it (CancelPlan) and "
-        "route the rest again");
+        "quantity: 9.50000000 is below the 10.00000000 the nodes' shares of route \"clu-amend\" hold (a share's "
+        "quantity never changes: only what is left to route, 0.00000000, can be taken back): amend to at least "
+        "10.00000000, or cancel the route");
+  // The CLI shows the whole and its parts; the same quantity again records nothing.
+  auto same = exo::testing::Ctl(*c.nodes[1], {"plan", "amend", "clu-amend", "--qty", "10"});
+  INFO(same.out << same.err);
+  CHECK(same.exit_code == 0);
+  CHECK(same.out.find("already has these terms: nothing amended") != std::string::npos);
+  CHECK(same.out.find("  quantity  10.00000000 in all: 10.00000000 held by the nodes' shares, 0.00000000 left to "
+                      "route\n") != std::string::npos);
+  // An IOC route keeps no work: its quantity cannot change.
+  RouteRequest ioc = Executed("clu-ioc", SIDE_BUY, kBtc);
+  ioc.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
+  RouteResponse ioc_routed;
+  REQUIRE(CallRoute(*c.nodes[0], ioc, &ioc_routed).ok());
+  more.set_plan_id("clu-ioc");
+  more.set_quantity(2 * kBtc);
+  s = amend(1, more, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().rfind("quantity: no node keeps the shortfall work of route \"clu-ioc\"", 0) == 0);
   AmendPlanRequest unknown = widen;
   unknown.set_plan_id("never-routed");
   s = amend(0, unknown, &resp);
@@ -2018,30 +2090,6 @@ TEST_CASE("a cluster route beyond the coordinator's risk limit is refused before
 }
 
 // A route's progress as node d answers it (GetRoute).
-GetRouteResponse RouteProgress(const DaemonProcess& d, const std::string& route_id) {
-  GetRouteRequest req;
-  req.set_route_id(route_id);
-  GetRouteResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  const grpc::Status s = RouterService::NewStub(Connect(d))->GetRoute(&ctx, req, &resp);
-  INFO(route_id << ": " << s.error_message());
-  REQUIRE(s.ok());
-  return resp;
-}
-
-// Polls node d's GetRoute of `route_id` until `done` holds (30 s at most).
-GetRouteResponse RouteProgressUntil(const DaemonProcess& d, const std::string& route_id,
-                                    const std::function<bool(const GetRouteResponse&)>& done) {
-  GetRouteResponse r;
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;) {
-    r = RouteProgress(d, route_id);
-    if (done(r)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return r;
-}
-
 // Every node's venues refill their books every 300 ms (a sim venue's step draws its levels
 // anew), and coordinators route a shortfall again every 200 ms.
 void MakeRefilling(Cluster& c) {
