@@ -112,10 +112,12 @@ class DeltaStore {
 
   // Records kept beside the chain, never in it (a cluster coordinator's shortfall work,
   // docs/cluster.md): `bytes` under `key`, replacing what was there. Durable (WAL synced) when
-  // PutRecord returns. Records lists those whose key starts with `prefix`, in key order.
+  // PutRecord returns. GetRecord reads one (NotFound without it); ScanRecords gives `visit`
+  // each whose key starts with `prefix`, in key order, one at a time, until it returns false.
   virtual absl::Status PutRecord(std::string_view key, std::string_view bytes) = 0;
-  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(
-      std::string_view prefix) const = 0;
+  virtual absl::StatusOr<std::string> GetRecord(std::string_view key) const = 0;
+  using RecordVisitor = std::function<bool(std::string_view key, std::string_view bytes)>;
+  virtual absl::Status ScanRecords(std::string_view prefix, const RecordVisitor& visit) const = 0;
 
   // A reader's summary of the chain up to some sequence (the engine's start-up checkpoint),
   // kept beside the chain, never in it: not hashed, not audited, replaced by each put. Durable

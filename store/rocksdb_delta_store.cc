@@ -474,17 +474,21 @@ class RocksDeltaStore final : public DeltaStore {
     return WriteSynced(&wb, "write record");
   }
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(
-      std::string_view prefix) const override {
-    std::vector<std::pair<std::string, std::string>> out;
+  absl::StatusOr<std::string> GetRecord(std::string_view key) const override {
+    std::string out;
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), absl::StrCat(kRecordPrefix, Sv(key)), &out);
+    if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no record \"", Sv(key), "\""));
+    EXO_RETURN_IF_ERROR(FromRocks(s, "read record"));
+    return out;
+  }
+
+  absl::Status ScanRecords(std::string_view prefix, const RecordVisitor& visit) const override {
     const std::string p = absl::StrCat(kRecordPrefix, Sv(prefix));
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
     for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
-      out.emplace_back(std::string(it->key().ToStringView().substr(std::strlen(kRecordPrefix))),
-                       it->value().ToString());
+      if (!visit(it->key().ToStringView().substr(std::strlen(kRecordPrefix)), it->value().ToStringView())) break;
     }
-    EXO_RETURN_IF_ERROR(FromRocks(it->status(), "scan records"));
-    return out;
+    return FromRocks(it->status(), "scan records");
   }
 
   absl::Status PutCheckpoint(std::string_view bytes) override {

@@ -596,8 +596,10 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
 
 absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) const {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
-  const std::optional<ShortfallRecord> held =
-      shortfall_ != nullptr ? shortfall_->Record(req.route_id()) : std::nullopt;
+  std::optional<ShortfallRecord> held;
+  if (shortfall_ != nullptr) {
+    EXO_ASSIGN_OR_RETURN(held, shortfall_->Record(req.route_id()));
+  }
   absl::StatusOr<Plan> found = engine_->GetPlan(req.route_id());
   if (!found.ok()) {
     if (!held || !absl::IsNotFound(found.status())) return found.status();

@@ -24,23 +24,54 @@ bool IsSubRouteId(const std::string& id) { return absl::StrContains(id, '~'); }
 
 std::string RouteOf(const std::string& id) { return id.substr(0, id.find('~')); }
 
+namespace {
+
+// A stored record, or DATA_LOSS naming its route.
+absl::StatusOr<ShortfallRecord> Parse(const std::string& route_id, std::string_view bytes) {
+  ShortfallRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || r.order().id() != route_id) {
+    return absl::DataLossError(absl::StrCat("the store's shortfall record of route \"", route_id,
+                                            "\" does not parse (", bytes.size(), " bytes)"));
+  }
+  return r;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::DeltaStore* store) {
   std::unique_ptr<ShortfallLedger> ledger(new ShortfallLedger(store));
-  EXO_ASSIGN_OR_RETURN(auto records, store->Records(kPrefix));
-  for (const auto& [key, bytes] : records) {
-    ShortfallRecord r;
-    const std::string route_id = key.substr(sizeof(kPrefix) - 1);
-    if (!r.ParseFromString(bytes) || r.order().id() != route_id) {
-      return absl::DataLossError(absl::StrCat("the store's shortfall record of route \"", route_id,
-                                              "\" does not parse (", bytes.size(), " bytes)"));
+  absl::Status bad;
+  EXO_RETURN_IF_ERROR(store->ScanRecords(kPrefix, [&](std::string_view key, std::string_view bytes) {
+    absl::StatusOr<ShortfallRecord> r = Parse(std::string(key.substr(sizeof(kPrefix) - 1)), bytes);
+    if (!r.ok()) {
+      bad = r.status();
+      return false;
     }
-    ledger->records_[route_id] = std::move(r);
-  }
+    if (r->work().state() == ShortfallWork::STATE_OPEN) ledger->open_[r->order().id()] = *std::move(r);
+    return true;
+  }));
+  EXO_RETURN_IF_ERROR(bad);
   return ledger;
 }
 
-absl::Status ShortfallLedger::Persist(const ShortfallRecord& record) {
-  return store_->PutRecord(absl::StrCat(kPrefix, record.order().id()), record.SerializeAsString());
+absl::StatusOr<std::optional<ShortfallRecord>> ShortfallLedger::FindLocked(const std::string& route_id) const {
+  if (auto it = open_.find(route_id); it != open_.end()) return std::optional<ShortfallRecord>(it->second);
+  absl::StatusOr<std::string> bytes = store_->GetRecord(absl::StrCat(kPrefix, route_id));
+  if (absl::IsNotFound(bytes.status())) return std::optional<ShortfallRecord>();
+  EXO_RETURN_IF_ERROR(bytes.status());
+  EXO_ASSIGN_OR_RETURN(ShortfallRecord r, Parse(route_id, *bytes));
+  return std::optional<ShortfallRecord>(std::move(r));
+}
+
+absl::Status ShortfallLedger::PersistLocked(ShortfallRecord record) {
+  EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kPrefix, record.order().id()), record.SerializeAsString()));
+  const std::string id = record.order().id();
+  if (record.work().state() == ShortfallWork::STATE_OPEN) {
+    open_[id] = std::move(record);
+  } else {
+    open_.erase(id);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ShortfallLedger::Open(ShortfallRecord record) {
@@ -50,43 +81,37 @@ absl::Status ShortfallLedger::Open(ShortfallRecord record) {
   w->set_route_id(record.order().id());
   w->set_symbol(record.order().symbol());
   w->set_order_quantity(record.order().quantity());
-  EXO_RETURN_IF_ERROR(Persist(record));
-  const std::string id = record.order().id();
-  records_[id] = std::move(record);
-  return absl::OkStatus();
+  return PersistLocked(std::move(record));
 }
 
-std::optional<ShortfallRecord> ShortfallLedger::Record(const std::string& route_id) const {
+absl::StatusOr<std::optional<ShortfallRecord>> ShortfallLedger::Record(const std::string& route_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(route_id);
-  if (it == records_.end()) return std::nullopt;
-  return it->second;
+  return FindLocked(route_id);
 }
 
 std::vector<std::string> ShortfallLedger::OpenRoutes() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
-  for (const auto& [id, r] : records_) {
-    if (r.work().state() == ShortfallWork::STATE_OPEN) out.push_back(id);
-  }
+  for (const auto& [id, r] : open_) out.push_back(id);
   return out;
 }
 
-size_t ShortfallLedger::open_count() const { return OpenRoutes().size(); }
+size_t ShortfallLedger::open_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_.size();
+}
 
 std::vector<ShortfallWork> ShortfallLedger::OpenWork() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ShortfallWork> out;
-  for (const auto& [id, r] : records_) {
-    if (r.work().state() == ShortfallWork::STATE_OPEN) out.push_back(r.work());
-  }
+  for (const auto& [id, r] : open_) out.push_back(r.work());
   return out;
 }
 
 bool ShortfallLedger::Begin(const std::string& route_id, ShortfallRecord* record) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(route_id);
-  if (it == records_.end() || it->second.work().state() != ShortfallWork::STATE_OPEN) return false;
+  auto it = open_.find(route_id);
+  if (it == open_.end()) return false;
   if (!in_flight_.insert(route_id).second) return false;
   *record = it->second;
   return true;
@@ -97,33 +122,31 @@ absl::Status ShortfallLedger::End(const std::string& route_id, int64_t placed, c
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(route_id);
   landed_.notify_all();
-  auto it = records_.find(route_id);
-  if (it == records_.end()) return absl::OkStatus();
+  auto it = open_.find(route_id);
+  if (it == open_.end()) return absl::OkStatus();  // (Only open work is attempted.)
   ShortfallWork* w = it->second.mutable_work();
   w->set_last_attempt_ns(now_ns);
   w->set_last_error(placed > 0 ? "" : error);
-  if (placed > 0) {
-    w->set_sub_routes(w->sub_routes() + 1);
-    w->set_shortfall(std::max<int64_t>(0, w->shortfall() - placed));
-    if (w->shortfall() == 0 && w->state() == ShortfallWork::STATE_OPEN) w->set_state(ShortfallWork::STATE_DONE);
-  } else if (w->state() == ShortfallWork::STATE_OPEN) {
-    return absl::OkStatus();  // Nothing recorded for an attempt that placed nothing.
-  }
-  return Persist(it->second);
+  if (placed <= 0) return absl::OkStatus();  // Nothing recorded for an attempt that placed nothing.
+  ShortfallRecord next = it->second;
+  ShortfallWork* nw = next.mutable_work();
+  nw->set_sub_routes(nw->sub_routes() + 1);
+  nw->set_shortfall(std::max<int64_t>(0, nw->shortfall() - placed));
+  if (nw->shortfall() == 0) nw->set_state(ShortfallWork::STATE_DONE);
+  return PersistLocked(std::move(next));
 }
 
 absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Finish(const std::string& route_id,
                                                                      ShortfallWork::State state) {
   std::unique_lock<std::mutex> lock(mu_);
   landed_.wait(lock, [&] { return in_flight_.count(route_id) == 0; });
-  auto it = records_.find(route_id);
-  if (it == records_.end()) return std::optional<ShortfallWork>();
-  ShortfallWork* w = it->second.mutable_work();
-  if (w->state() == ShortfallWork::STATE_OPEN) {
-    w->set_state(state);
-    EXO_RETURN_IF_ERROR(Persist(it->second));
+  EXO_ASSIGN_OR_RETURN(std::optional<ShortfallRecord> r, FindLocked(route_id));
+  if (!r) return std::optional<ShortfallWork>();
+  if (r->work().state() == ShortfallWork::STATE_OPEN) {
+    r->mutable_work()->set_state(state);
+    EXO_RETURN_IF_ERROR(PersistLocked(*r));
   }
-  return std::optional<ShortfallWork>(*w);
+  return std::optional<ShortfallWork>(r->work());
 }
 
 absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::string& route_id,
@@ -131,19 +154,18 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::s
   *changed = false;
   std::unique_lock<std::mutex> lock(mu_);
   landed_.wait(lock, [&] { return in_flight_.count(route_id) == 0; });
-  auto it = records_.find(route_id);
-  if (it == records_.end()) return std::optional<ShortfallWork>();
-  ShortfallRecord amended = it->second;
+  EXO_ASSIGN_OR_RETURN(std::optional<ShortfallRecord> r, FindLocked(route_id));
+  if (!r) return std::optional<ShortfallWork>();
+  ShortfallRecord amended = *r;
   exoroute::v1::ParentOrder* order = amended.mutable_order();
   if (terms.has_limit_price()) order->set_limit_price(terms.limit_price());
   if (terms.remove_limit()) order->clear_limit_price();
   if (terms.urgency() != exoroute::v1::URGENCY_UNSPECIFIED) order->set_urgency(terms.urgency());
-  if (!google::protobuf::util::MessageDifferencer::Equals(amended.order(), it->second.order())) {
-    EXO_RETURN_IF_ERROR(Persist(amended));
-    it->second = std::move(amended);
+  if (!google::protobuf::util::MessageDifferencer::Equals(amended.order(), r->order())) {
+    EXO_RETURN_IF_ERROR(PersistLocked(amended));
     *changed = true;
   }
-  return std::optional<ShortfallWork>(it->second.work());
+  return std::optional<ShortfallWork>(amended.work());
 }
 
 absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::string& route_id, int64_t quantity,
@@ -151,9 +173,9 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   *changed = false;
   std::unique_lock<std::mutex> lock(mu_);
   landed_.wait(lock, [&] { return in_flight_.count(route_id) == 0; });
-  auto it = records_.find(route_id);
-  if (it == records_.end()) return std::optional<ShortfallWork>();
-  const ShortfallRecord& now = it->second;
+  EXO_ASSIGN_OR_RETURN(const std::optional<ShortfallRecord> found, FindLocked(route_id));
+  if (!found) return std::optional<ShortfallWork>();
+  const ShortfallRecord& now = *found;
   const ShortfallWork& w = now.work();
   if (quantity == now.order().quantity()) return std::optional<ShortfallWork>(w);
   if (w.state() != ShortfallWork::STATE_OPEN && w.state() != ShortfallWork::STATE_DONE) {
@@ -175,10 +197,10 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   nw->set_shortfall(quantity - placed);
   nw->set_state(nw->shortfall() > 0 ? ShortfallWork::STATE_OPEN : ShortfallWork::STATE_DONE);
   if (nw->state() == ShortfallWork::STATE_OPEN && w.state() == ShortfallWork::STATE_DONE) nw->clear_last_error();
-  EXO_RETURN_IF_ERROR(Persist(next));
-  it->second = std::move(next);
+  const ShortfallWork after = next.work();
+  EXO_RETURN_IF_ERROR(PersistLocked(std::move(next)));
   *changed = true;
-  return std::optional<ShortfallWork>(it->second.work());
+  return std::optional<ShortfallWork>(after);
 }
 
 }  // namespace exo::daemon::cluster

@@ -34,15 +34,17 @@ std::string RouteOf(const std::string& id);
 
 class ShortfallLedger {
  public:
-  // Reads every record `store` holds (open and ended: an ended one still names its sub-routes).
-  // DATA_LOSS naming the record that does not parse.
+  // Reads every record `store` holds and keeps the open ones in memory; an ended one stays in the
+  // store only (it still names its sub-routes, and a DONE one may open again), read when asked
+  // for. DATA_LOSS naming the record that does not parse.
   static absl::StatusOr<std::unique_ptr<ShortfallLedger>> Load(store::DeltaStore* store);
 
   // Keeps a route's record: its work OPEN when record.work.shortfall > 0, else DONE. Durable
   // when it returns.
   absl::Status Open(exoroute::v1::ShortfallRecord record);
-  // The record of `route_id`, if this node holds one (its work open or ended).
-  std::optional<exoroute::v1::ShortfallRecord> Record(const std::string& route_id) const;
+  // The record of `route_id`, if this node holds one (its work open or ended); the store's
+  // error when an ended one cannot be read (DATA_LOSS: it does not parse).
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallRecord>> Record(const std::string& route_id) const;
   // The open ones' route ids, in id order.
   std::vector<std::string> OpenRoutes() const;
   size_t open_count() const;
@@ -77,11 +79,14 @@ class ShortfallLedger {
 
  private:
   explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}
-  absl::Status Persist(const exoroute::v1::ShortfallRecord& record);  // Under mu_.
+  // Under mu_: the record of `route_id` from memory (open) or the store (ended).
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallRecord>> FindLocked(const std::string& route_id) const;
+  // Under mu_: records `record` and keeps it in memory while its work is open.
+  absl::Status PersistLocked(exoroute::v1::ShortfallRecord record);
   store::DeltaStore* store_;
   mutable std::mutex mu_;
   std::condition_variable landed_;  // An attempt ended.
-  std::map<std::string, exoroute::v1::ShortfallRecord> records_;
+  std::map<std::string, exoroute::v1::ShortfallRecord> open_;  // Work OPEN, by route id.
   std::set<std::string> in_flight_;
 };
 

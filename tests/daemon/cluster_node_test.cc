@@ -691,7 +691,7 @@ TEST_CASE("a node takes a route's new quantity only for the work it keeps, check
   INFO(over.error().message());
   CHECK(over.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
   CHECK(over.error().message().rfind("quantity: 6.00000000 BTC-USD is over ", 0) == 0);
-  CHECK((*ledger)->Record("kept")->order().quantity() == 500'000'000);  // Nothing changed.
+  CHECK((*(*ledger)->Record("kept"))->order().quantity() == 500'000'000);  // Nothing changed.
   // Within it: 0.5 BTC more to route.
   PeerAnswer grown = resize("kept", 550'000'000);
   REQUIRE(grown.has_amend());

@@ -69,8 +69,9 @@ class SlowAppendStore final : public exo::store::DeltaStore {
     return real_->Spent(prefix);
   }
   absl::Status PutRecord(std::string_view key, std::string_view bytes) override { return real_->PutRecord(key, bytes); }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Records(std::string_view prefix) const override {
-    return real_->Records(prefix);
+  absl::StatusOr<std::string> GetRecord(std::string_view key) const override { return real_->GetRecord(key); }
+  absl::Status ScanRecords(std::string_view prefix, const RecordVisitor& visit) const override {
+    return real_->ScanRecords(prefix, visit);
   }
   absl::Status PutCheckpoint(std::string_view bytes) override { return real_->PutCheckpoint(bytes); }
   absl::StatusOr<std::string> GetCheckpoint() const override { return real_->GetCheckpoint(); }

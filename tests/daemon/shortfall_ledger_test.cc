@@ -43,6 +43,14 @@ ShortfallRecord Short(const std::string& id, int64_t shortfall) {
   return r;
 }
 
+// The record `ledger` holds of `id` (it must hold one).
+ShortfallRecord Held(const ShortfallLedger& ledger, const std::string& id) {
+  auto r = ledger.Record(id);
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  return **r;
+}
+
 std::unique_ptr<ShortfallLedger> Load(exo::store::DeltaStore* s) {
   auto l = ShortfallLedger::Load(s);
   REQUIRE(l.ok());
@@ -65,8 +73,8 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
     REQUIRE(ledger->Open(Short("a", 300)).ok());
     REQUIRE(ledger->Open(Short("b", 50)).ok());
     CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a", "b"});
-    CHECK(ledger->Record("a")->work().state() == ShortfallWork::STATE_OPEN);
-    CHECK_FALSE(ledger->Record("c").has_value());
+    CHECK(Held(*ledger, "a").work().state() == ShortfallWork::STATE_OPEN);
+    CHECK_FALSE(ledger->Record("c")->has_value());
     // An attempt that placed 120 of a's 300: one sub-route, 180 left.
     ShortfallRecord taken;
     REQUIRE(ledger->Begin("a", &taken));
@@ -76,7 +84,7 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
     // One that placed nothing says why, and numbers no sub-route.
     REQUIRE(ledger->Begin("a", &taken));
     REQUIRE(ledger->End("a", 0, "no node's venues took any of it", 2000).ok());
-    const ShortfallWork a = ledger->Record("a")->work();
+    const ShortfallWork a = Held(*ledger, "a").work();
     CHECK(a.sub_routes() == 1);
     CHECK(a.shortfall() == 180);
     CHECK(a.last_error() == "no node's venues took any of it");
@@ -84,7 +92,7 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
     // b placed whole: done, no longer open.
     REQUIRE(ledger->Begin("b", &taken));
     REQUIRE(ledger->End("b", 50, "", 3000).ok());
-    CHECK(ledger->Record("b")->work().state() == ShortfallWork::STATE_DONE);
+    CHECK(Held(*ledger, "b").work().state() == ShortfallWork::STATE_DONE);
     CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
     CHECK_FALSE(ledger->Begin("b", &taken));
   }
@@ -93,10 +101,10 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
   auto store = OpenStore(dir / "db");
   auto ledger = Load(store.get());
   CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
-  CHECK(ledger->Record("a")->work().shortfall() == 180);
-  CHECK(ledger->Record("a")->work().sub_routes() == 1);
-  CHECK(ledger->Record("a")->routed_by() == "desk-a");
-  CHECK(ledger->Record("b")->work().state() == ShortfallWork::STATE_DONE);
+  CHECK(Held(*ledger, "a").work().shortfall() == 180);
+  CHECK(Held(*ledger, "a").work().sub_routes() == 1);
+  CHECK(Held(*ledger, "a").routed_by() == "desk-a");
+  CHECK(Held(*ledger, "b").work().state() == ShortfallWork::STATE_DONE);
   // Amended terms and a cancel are recorded too.
   AmendShareRequest terms;
   terms.set_route_id("a");
@@ -122,7 +130,7 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
   store.reset();
   auto ro = OpenStore(dir / "db", /*read_only=*/true);
   auto again = Load(ro.get());
-  const ShortfallRecord a = *again->Record("a");
+  const ShortfallRecord a = Held(*again, "a");
   CHECK(a.work().state() == ShortfallWork::STATE_CANCELLED);
   CHECK_FALSE(a.order().has_limit_price());
   CHECK(a.order().urgency() == URGENCY_LOW);
@@ -176,7 +184,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     ShortfallRecord placed_whole = Short("whole", 0);
     placed_whole.mutable_order()->set_quantity(500);
     REQUIRE(ledger->Open(placed_whole).ok());
-    const ShortfallRecord whole = *ledger->Record("whole");
+    const ShortfallRecord whole = Held(*ledger, "whole");
     CHECK(whole.work().state() == ShortfallWork::STATE_DONE);
     CHECK(whole.work().order_quantity() == 500);
     CHECK(ledger->OpenRoutes().empty());
@@ -187,7 +195,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     REQUIRE(ledger->Finish("whole", ShortfallWork::STATE_CANCELLED).ok());
     // "a": 3000 ordered, 300 short, so 2700 placed.
     REQUIRE(ledger->Open(Short("a", 300)).ok());
-    CHECK(ledger->Record("a")->work().order_quantity() == 3000);
+    CHECK(Held(*ledger, "a").work().order_quantity() == 3000);
     // Up by 200: 500 left, still open.
     auto up = ledger->Resize("a", 3200, check, &changed);
     REQUIRE(up.ok());
@@ -209,12 +217,12 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     CHECK(below.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(std::string(below.status().message()) == "below the shares");
     CHECK_FALSE(changed);
-    CHECK(ledger->Record("a")->order().quantity() == 2700);
+    CHECK(Held(*ledger, "a").order().quantity() == 2700);
     // A refusal of the check (a risk limit) changes nothing either.
     refuse = absl::FailedPreconditionError("quantity: over the limit");
     CHECK(ledger->Resize("a", 9000, check, &changed).status().message() == "quantity: over the limit");
     refuse = absl::OkStatus();
-    CHECK(ledger->Record("a")->work().state() == ShortfallWork::STATE_DONE);
+    CHECK(Held(*ledger, "a").work().state() == ShortfallWork::STATE_DONE);
     // Up again: open again, the last attempt's error cleared.
     auto again = ledger->Resize("a", 2750, check, &changed);
     REQUIRE(again.ok());
@@ -237,7 +245,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
   // Durable: read back after a restart.
   auto store = OpenStore(dir / "db");
   auto ledger = Load(store.get());
-  const ShortfallRecord a = *ledger->Record("a");
+  const ShortfallRecord a = Held(*ledger, "a");
   CHECK(a.order().quantity() == 2750);
   CHECK(a.work().order_quantity() == 2750);
   CHECK(a.work().shortfall() == 50);

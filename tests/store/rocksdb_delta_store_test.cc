@@ -181,7 +181,7 @@ TEST_CASE("a checkpoint is kept beside the chain (not in it) and survives reopen
   CHECK(s->Verify(0, 0, nullptr).ok);
 }
 
-TEST_CASE("records are kept beside the chain, replaced by key, listed by prefix and survive reopening",
+TEST_CASE("records are kept beside the chain, replaced by key, read by key, listed by prefix and survive reopening",
           "[store]") {
   TempDir dir;
   {
@@ -196,13 +196,23 @@ TEST_CASE("records are kept beside the chain, replaced by key, listed by prefix 
     CHECK(s->Head().sequence() == 1);  // No record is a delta.
   }
   auto s = Open(dir / "db", /*read_only=*/true);
-  const auto records = s->Records("shortfall/");
-  REQUIRE(records.ok());
-  REQUIRE(records->size() == 2);
-  CHECK((*records)[0] == std::pair<std::string, std::string>{"shortfall/r-1", "one, again"});
-  CHECK((*records)[1] == std::pair<std::string, std::string>{"shortfall/r-2", std::string("two\0bytes", 9)});
-  CHECK(s->Records("").value().size() == 3);
-  CHECK(s->Records("none/").value().empty());
+  auto records = [&s](std::string_view prefix, size_t most = 100) {
+    std::vector<std::pair<std::string, std::string>> out;
+    REQUIRE(s->ScanRecords(prefix, [&](std::string_view k, std::string_view v) {
+                out.emplace_back(k, v);
+                return out.size() < most;
+              }).ok());
+    return out;
+  };
+  const auto shortfalls = records("shortfall/");
+  REQUIRE(shortfalls.size() == 2);
+  CHECK(shortfalls[0] == std::pair<std::string, std::string>{"shortfall/r-1", "one, again"});
+  CHECK(shortfalls[1] == std::pair<std::string, std::string>{"shortfall/r-2", std::string("two\0bytes", 9)});
+  CHECK(records("").size() == 3);
+  CHECK(records("", 1).size() == 1);  // The visitor stops the scan.
+  CHECK(records("none/").empty());
+  CHECK(s->GetRecord("shortfall/r-2").value() == std::string("two\0bytes", 9));
+  CHECK(s->GetRecord("shortfall/r-").status().code() == absl::StatusCode::kNotFound);  // Not a prefix match.
   CHECK(*s->GetCheckpoint() == "cp");  // Records and the checkpoint do not overlap.
   CHECK(s->PutRecord("shortfall/r-3", "x").code() == absl::StatusCode::kFailedPrecondition);
   CHECK(s->Verify(0, 0, nullptr).ok);
