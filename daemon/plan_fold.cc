@@ -128,6 +128,14 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       if (plan->amendments() == 0) *plan->mutable_routed_order() = plan->order();
       plan->set_amendments(plan->amendments() + 1);
       plan->mutable_order()->set_quantity(a.quantity());
+      // What the allocation in force leaves unplaced of the order's rest, as its last decision
+      // counted it, follows the new quantity until the next decision (a resting plan makes none
+      // while no book is within its limit).
+      if (plan->last_solve().method() != SOLVER_METHOD_UNSPECIFIED) {
+        int64_t in_force = 0;
+        for (const Allocation& x : plan->allocations()) in_force += x.quantity();
+        plan->set_shortfall(std::max<int64_t>(0, a.quantity() - plan->filled_quantity() - in_force));
+      }
       if (a.has_limit_price()) plan->mutable_order()->set_limit_price(a.limit_price());
       if (a.limit_removed()) plan->mutable_order()->clear_limit_price();
       if (a.urgency() != URGENCY_UNSPECIFIED) plan->mutable_order()->set_urgency(a.urgency());

@@ -116,6 +116,35 @@ TEST_CASE("an amendment changes the order's quantity and limit and keeps the ord
   CHECK(p.routed_order().limit_price() == 500);
 }
 
+TEST_CASE("an amendment moves what the allocation in force leaves unplaced with the order's quantity", "[fold]") {
+  Plan p;
+  PlanDelta created;
+  created.mutable_created()->mutable_order()->set_quantity(50);
+  created.mutable_created()->set_mode(ROUTE_MODE_EXECUTE);
+  ApplyDelta(created, &p);
+  PlanDelta amended;
+  amended.mutable_amended()->set_quantity(60);
+  ApplyDelta(amended, &p);
+  CHECK(p.shortfall() == 0);  // No decision yet: nothing was expected.
+  // A decision placed 10 of 60 at venue A: 50 short.
+  PlanDelta decided;
+  Allocation* x = decided.mutable_allocated()->add_allocations();
+  x->set_venue("A");
+  x->set_quantity(10);
+  decided.mutable_allocated()->set_shortfall(50);
+  decided.mutable_allocated()->mutable_stats()->set_method(SOLVER_METHOD_EXACT);
+  ApplyDelta(decided, &p);
+  amended.mutable_amended()->set_quantity(40);  // 20 fewer: 30 short until the next decision.
+  ApplyDelta(amended, &p);
+  CHECK(p.shortfall() == 30);
+  amended.mutable_amended()->set_quantity(5);  // Below the allocation in force: none short.
+  ApplyDelta(amended, &p);
+  CHECK(p.shortfall() == 0);
+  amended.mutable_amended()->set_quantity(25);  // The allocation in force still places 10.
+  ApplyDelta(amended, &p);
+  CHECK(p.shortfall() == 15);
+}
+
 TEST_CASE("a dead man's switch armed is kept with its grace, and the plan is otherwise as it was", "[fold]") {
   Plan p;
   PlanDelta created;

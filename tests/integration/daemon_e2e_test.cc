@@ -906,6 +906,7 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   REQUIRE(smaller.exit_code == 0);
   CHECK(smaller.out.find("order     buy 0.40000000 BTC-USD limit 1.00") != std::string::npos);
   CHECK(smaller.out.find("amended   1 time, routed as 0.50000000 limit 1.00\n") != std::string::npos);
+  CHECK(smaller.out.find("expected  nothing placed now, SHORTFALL 0.40000000\n") != std::string::npos);
   auto again = Ctl(*d, {"plan", "amend", "rest", "--qty", "0.4"});
   CHECK(again.exit_code == 0);
   CHECK(again.out.rfind("plan rest already has these terms: nothing amended\n", 0) == 0);
