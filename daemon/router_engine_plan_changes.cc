@@ -218,7 +218,9 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
           FormatDecimal(open, qs), "): amend to at least ", FormatDecimal(p.filled_quantity() + open, qs),
           ", or cancel the plan"));
     }
-    EXO_RETURN_IF_ERROR(AsAmendment(CheckRoutable(next)));
+    // On a cluster node every plan is a node's share of a cluster route: its order's venue
+    // lists may name other nodes' venues, and its quantity was fixed in this node's lots.
+    EXO_RETURN_IF_ERROR(AsAmendment(config().has_cluster() ? CheckClusterShare(next) : CheckRoutable(next)));
     RiskRefusal by;  // (The limits of the plan's sender too.)
     if (absl::Status risk = CheckOrderRisk(next, p.routed_by(), &by); !risk.ok()) {
       return RiskRefused(next, by, AsAmendment(std::move(risk)), "amendment of plan");

@@ -282,7 +282,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
         continue;
       }
       held = held || absl::IsFailedPrecondition(outcome);
-      if (n.error().empty()) n.set_error(std::string(outcome.message()));
+      if (n.error().empty()) n.set_error(WithoutNode(outcome, all[i]->node_id()));
       (absl::IsFailedPrecondition(outcome) ? finished : unreachable).push_back(std::string(outcome.message()));
     }
     return held;
@@ -374,9 +374,9 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
         n.set_error(older ? absl::StrCat("node ", all[i]->node_id(),
                                          " does not know how to amend its share: it speaks an older peer protocol "
                                          "(run one exoroute release on every node of a cluster)")
-                          : std::string(failed.message()));
+                          : WithoutNode(failed, all[i]->node_id()));
       }
-      if (first_error.ok()) first_error = absl::Status(failed.code(), n.error());
+      if (first_error.ok()) first_error = absl::Status(failed.code(), absl::StrCat("node ", n.node(), ": ", n.error()));
     }
   };
   amend(route_id, /*parent=*/true);
@@ -435,7 +435,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
       if (!r.ok()) {
         NodeProgress& n = by_node[node];
         n.set_node(node);
-        if (n.error().empty()) n.set_error(std::string(r.status().message()));
+        if (n.error().empty()) n.set_error(WithoutNode(r.status(), node));
         settled = false;
         continue;
       }

@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "daemon/cluster/coordinator.h"
 #include "exo/fixed_point.h"
@@ -112,9 +111,7 @@ absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendP
   absl::StatusOr<AmendShareReply> r = FanOut({link}, [&req](size_t) -> const AmendShareRequest& { return req; })[0];
   if (!r.ok()) {
     if (!absl::IsUnavailable(r.status()) && !absl::IsDeadlineExceeded(r.status()) && !absl::IsCancelled(r.status())) {
-      absl::string_view refusal = r.status().message();  // Its refusal, naming the field first.
-      absl::ConsumePrefix(&refusal, absl::StrCat("node ", holder, ": "));
-      return absl::Status(r.status().code(), refusal);
+      return absl::Status(r.status().code(), WithoutNode(r.status(), holder));  // Its refusal, naming the field.
     }
     return absl::UnavailableError(absl::StrCat("quantity: node ", holder, ", which keeps route \"", route_id,
                                                "\"'s shortfall work, could not be asked (nothing amended): ",

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "daemon/cluster/cluster_node.h"
 #include "daemon/latency_histogram.h"
 #include "exoroute/v1/peer.grpc.pb.h"
@@ -77,6 +78,14 @@ EXO_PEER_KIND(CancelRouteRequest, CancelRouteReply, cancel, kCancel)
 EXO_PEER_KIND(ProgressRequest, ProgressReply, progress, kProgress)
 EXO_PEER_KIND(AmendShareRequest, AmendShareReply, amend, kAmend)
 #undef EXO_PEER_KIND
+
+// A node's error without the "node <id>: " ReplyOf names it with: for a field that names the
+// node already (NodeAmend.error, NodeCancel.error, NodeProgress.error).
+inline std::string WithoutNode(const absl::Status& s, const std::string& node) {
+  absl::string_view m = s.message();
+  absl::ConsumePrefix(&m, absl::StrCat("node ", node, ": "));
+  return std::string(m);
+}
 
 // The reply of `Kind` in a node's answer, or the error it answered (naming the node).
 template <typename Kind>

@@ -540,6 +540,9 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   }
   RouteRequest order = Executed("clu-amend", SIDE_BUY, 9 * kBtc);
   order.mutable_order()->set_limit_price(6'510'000);  // 65100.00: every node's asks are below it.
+  // A venue of n3's denied: a list naming another node's venue is no error on n1 and n2, when
+  // the route is made nor when it is amended.
+  order.mutable_order()->add_denied_venues("N3-V3");
   RouteResponse routed;
   REQUIRE(CallRoute(*c.nodes[0], order, &routed).ok());
   const std::set<std::string> sharing = SharingNodes(routed);
@@ -671,6 +674,10 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  INFO(s.error_message());  // The first node's refusal, naming it once.
+  CHECK(s.error_message().rfind("node n", 0) == 0);
+  CHECK(s.error_message().find(": node ") == std::string::npos);
+  CHECK(s.error_message().find("plan \"clu-amend\" is being cancelled") != std::string::npos);
 }
 
 TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
