@@ -623,6 +623,12 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   reply.set_routed_by(plan.routed_by());
   reply.set_settled(IsSettled(plan));
   reply.set_symbol(plan.order().symbol());
+  int64_t open = 0;
+  for (const ChildState& c : plan.children()) {
+    if (!c.done()) open += std::max<int64_t>(0, c.order().quantity() - c.filled_quantity());
+  }
+  reply.set_open_quantity(open);
+  reply.set_lot(engine_->SmallestLot(plan.order()));
   // The whole order, from the route's record in the share's first decision.
   absl::Status scanned = store_->ScanPlan(req.route_id(), 1, [&](const PlanDelta& d, std::string_view) {
     if (!d.has_allocated()) return true;
@@ -670,6 +676,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
   }
   if (req.quantity() != 0) return Resize(req);
+  if (req.share_quantity() != 0) return CutShare(req);
   // The sub-routes still to come take the new terms (after an attempt in flight).
   std::optional<ShortfallWork> work;
   bool terms_changed = false;
@@ -696,10 +703,36 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   return reply;
 }
 
+absl::StatusOr<AmendShareReply> ClusterNode::CutShare(const AmendShareRequest& req) {
+  if (req.share_quantity() < 0 || req.share_quantity() > kMaxUnits) {
+    return absl::InvalidArgumentError(absl::StrCat("share_quantity: must be within 1..2^53, got ", req.share_quantity()));
+  }
+  if (req.has_limit_price() || req.remove_limit() || req.urgency() != URGENCY_UNSPECIFIED || req.quantity() != 0) {
+    return absl::InvalidArgumentError("share_quantity: alone (a cut of this node's share, nothing else)");
+  }
+  EXO_ASSIGN_OR_RETURN(const Plan plan, engine_->GetPlan(req.route_id()));
+  if (req.share_quantity() >= plan.order().quantity()) {
+    return absl::InvalidArgumentError(absl::StrCat("share_quantity: ", req.share_quantity(), " is not below the share's ",
+                                                   plan.order().quantity(), " units (a share is only cut)"));
+  }
+  RouterEngine::Amendment a;
+  a.quantity = req.share_quantity();
+  a.reason = req.reason();
+  bool changed = false;
+  EXO_ASSIGN_OR_RETURN(const Plan cut, engine_->Amend(req.route_id(), a, &changed));
+  AmendShareReply reply;
+  reply.set_changed(changed);
+  reply.set_status(cut.status());
+  return reply;
+}
+
 absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req) {
   const std::string& id = req.route_id();
   if (req.quantity() < 0 || req.quantity() > kMaxUnits) {
     return absl::InvalidArgumentError(absl::StrCat("quantity: must be within 1..2^53 (0 keeps it), got ", req.quantity()));
+  }
+  if (req.shares_cut() < 0 || req.shares_cut() > kMaxUnits) {
+    return absl::InvalidArgumentError(absl::StrCat("shares_cut: must be within 0..2^53, got ", req.shares_cut()));
   }
   if (req.has_limit_price() || req.remove_limit() || req.urgency() != URGENCY_UNSPECIFIED) {
     return absl::InvalidArgumentError(
@@ -717,9 +750,8 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
     if (o.quantity() < placed) {
       return absl::FailedPreconditionError(absl::StrCat(
           "quantity: ", FormatDecimal(o.quantity(), qs), " is below the ", FormatDecimal(placed, qs),
-          " the nodes' shares of route \"", id, "\" hold (a share's quantity never changes: only what is left to route, ",
-          FormatDecimal(next.work().shortfall(), qs), ", can be taken back): amend to at least ",
-          FormatDecimal(placed, qs), ", or cancel the route"));
+          " the nodes' shares of route \"", id, "\" hold: this node takes back only what is left to route (",
+          FormatDecimal(next.work().shortfall(), qs), "); the shares are cut by the node AmendPlan was sent to"));
     }
     if (o.time_in_force() == TIME_IN_FORCE_GTT &&
         absl::GetCurrentTimeNanos() >= next.created_ns() + o.expire_after_ms() * 1'000'000) {
@@ -734,7 +766,8 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
     return risk;
   };
   bool changed = false;
-  EXO_ASSIGN_OR_RETURN(std::optional<ShortfallWork> work, shortfall_->Resize(id, req.quantity(), check, &changed));
+  const ShortfallLedger::Resizing to{req.quantity(), req.shares_cut(), req.at_least_shares()};
+  EXO_ASSIGN_OR_RETURN(std::optional<ShortfallWork> work, shortfall_->Resize(id, to, check, &changed));
   if (!work) return not_here;
   AmendShareReply reply;
   reply.set_changed(changed);

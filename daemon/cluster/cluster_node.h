@@ -86,6 +86,8 @@ class ClusterNode {
  private:
   // Amend's new quantity for the shortfall work this node keeps.
   absl::StatusOr<exoroute::v1::AmendShareReply> Resize(const exoroute::v1::AmendShareRequest& req);
+  // Amend's cut of this node's share (share_quantity).
+  absl::StatusOr<exoroute::v1::AmendShareReply> CutShare(const exoroute::v1::AmendShareRequest& req);
   struct Session {
     std::mutex mu;
     exoroute::v1::ParentOrder order;

@@ -99,6 +99,9 @@ class Coordinator {
   // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
   // (this node's own, in process, included), for /metrics.
   std::vector<HistogramMetric> CallLatency() const;
+  // `units` of `symbol`'s instrument as a decimal, for the log and messages ("N units" for a
+  // symbol `engine` does not know).
+  static std::string Units(const RouterEngine& engine, const std::string& symbol, int64_t units);
 
  private:
   const std::string node_id_;
@@ -112,8 +115,9 @@ class Coordinator {
   std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
   absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine);
-  // Amend's new quantity, asked of the node that keeps the route's shortfall work (under mu_);
-  // that work as it stands after, in `resp`.
+  // Amend's new quantity (coordinator_resize.cc, under mu_): asked of the node that keeps the
+  // route's shortfall work, and below what the shares hold, cut from the shares; that work as
+  // it stands after, and each cut share's outcome, in `resp`.
   absl::Status ResizeLocked(const std::string& route_id, const exoroute::v1::AmendPlanRequest& amendment,
                             const RouterEngine& engine, exoroute::v1::AmendPlanResponse* resp);
   mutable std::mutex left_out_mu_;

@@ -35,12 +35,6 @@ ParentOrder SubOrder(const ShortfallRecord& record, int64_t now_ns) {
   return sub;
 }
 
-// `units` of the order's instrument as a decimal, for the log (raw units without the instrument).
-std::string Qty(const RouterEngine& engine, const std::string& symbol, int64_t units) {
-  const Instrument* inst = engine.FindInstrument(symbol);
-  return inst != nullptr ? FormatDecimal(units, inst->qty_scale()) : absl::StrCat(units, " units");
-}
-
 bool Expired(const ShortfallRecord& record, int64_t now_ns) {
   return record.order().time_in_force() == TIME_IN_FORCE_GTT &&
          now_ns >= record.created_ns() + record.order().expire_after_ms() * 1'000'000;
@@ -65,71 +59,13 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   // Kept even when nothing is short: an amendment of the route's quantity may leave some.
   if (absl::Status s = shortfall_->Open(std::move(record)); !s.ok()) {
     LogError("route %s: its shortfall of %s cannot be recorded, so it is not worked (nor its quantity amendable): %s",
-             order.id(), Qty(engine, order.symbol(), summary.shortfall()), s.ToString());
+             order.id(), Coordinator::Units(engine, order.symbol(), summary.shortfall()), s.ToString());
     return false;
   }
   if (summary.shortfall() == 0) return false;
   LogInfo("route %s: %s short; routed again until placed, cancelled or expired", order.id(),
-          Qty(engine, order.symbol(), summary.shortfall()));
+          Coordinator::Units(engine, order.symbol(), summary.shortfall()));
   return true;
-}
-
-absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendPlanRequest& amendment,
-                                       const RouterEngine& engine, AmendPlanResponse* resp) {
-  EXO_ASSIGN_OR_RETURN(const GetRouteResponse now, ProgressLocked(route_id, engine));
-  if (!now.has_shortfall_work()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "quantity: no node keeps the shortfall work of route \"", route_id,
-        "\", which a change of its quantity needs: only an executed GTC or GTT cluster route has it (not a plan-only or "
-        "IOC one, nor one routed with cluster.leave_shortfall or before 2026-12-05); its limit and urgency can be "
-        "amended, or cancel it and route the rest again"));
-  }
-  const bool cancelled = std::any_of(now.nodes().begin(), now.nodes().end(), [](const NodeProgress& n) {
-    return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
-  });
-  if (cancelled) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("quantity: route \"", route_id, "\" was cancelled: its quantity can no longer change"));
-  }
-  if (now.settled()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "quantity: route \"", route_id, "\" already finished on every node: nothing to amend (route a new order)"));
-  }
-  const std::string& holder = now.shortfall_work().coordinator();
-  NodeLink* link = nullptr;
-  for (NodeLink* l : AllLinks()) {
-    if (l->node_id() == holder) link = l;
-  }
-  if (link == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("quantity: route \"", route_id, "\"'s shortfall work is kept by node ",
-                                                      holder, ", which is not in this node's cluster"));
-  }
-  AmendShareRequest req;
-  req.set_route_id(route_id);
-  req.set_quantity(amendment.quantity());
-  req.set_reason(amendment.reason());
-  absl::StatusOr<AmendShareReply> r = FanOut({link}, [&req](size_t) -> const AmendShareRequest& { return req; })[0];
-  if (!r.ok()) {
-    if (!absl::IsUnavailable(r.status()) && !absl::IsDeadlineExceeded(r.status()) && !absl::IsCancelled(r.status())) {
-      return absl::Status(r.status().code(), WithoutNode(r.status(), holder));  // Its refusal, naming the field.
-    }
-    return absl::UnavailableError(absl::StrCat("quantity: node ", holder, ", which keeps route \"", route_id,
-                                               "\"'s shortfall work, could not be asked (nothing amended): ",
-                                               r.status().message()));
-  }
-  if (!r->has_shortfall_work() || r->shortfall_work().coordinator() != holder) {
-    return absl::InternalError(absl::StrCat("quantity: node ", holder, " answered for route \"", route_id,
-                                            "\"'s shortfall work as ", r->shortfall_work().coordinator(),
-                                            ": not followed (its answer may not be the route's)"));
-  }
-  *resp->mutable_shortfall_work() = r->shortfall_work();
-  resp->set_changed(r->changed());
-  if (r->changed()) {
-    LogInfo("route %s: quantity amended to %s: %s left to route (by %s)", route_id,
-            Qty(engine, now.symbol(), amendment.quantity()), Qty(engine, now.symbol(), r->shortfall_work().shortfall()),
-            holder);
-  }
-  return absl::OkStatus();
 }
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
@@ -146,7 +82,7 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
       end(0, "");
       if (auto s = shortfall_->Finish(id, ShortfallWork::STATE_EXPIRED); s.ok()) {
         LogInfo("route %s: its GTT deadline passed with %s unplaced: no longer routed", id,
-                Qty(*engine, record.order().symbol(), record.work().shortfall()));
+                Coordinator::Units(*engine, record.order().symbol(), record.work().shortfall()));
       }
       continue;
     }
@@ -176,7 +112,7 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
       if (absl::StatusOr<GetRouteResponse> held = Progress(sub.id(), *engine); held.ok() && held->quantity() > 0) {
         placed = std::min(held->quantity(), sub.quantity());
         LogWarning("route %s: sub-route %s was routed before this node last stopped: its %s counted", id, sub.id(),
-                   Qty(*engine, sub.symbol(), placed));
+                   Coordinator::Units(*engine, sub.symbol(), placed));
       } else {
         error = routed.status().ToString();
       }
@@ -187,10 +123,10 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
       if (placed == 0) error = "no node's venues took any of it";
     }
     if (placed > 0) {
-      LogInfo("route %s: sub-route %s placed %s of the %s short", id, sub.id(), Qty(*engine, sub.symbol(), placed),
-              Qty(*engine, sub.symbol(), sub.quantity()));
+      LogInfo("route %s: sub-route %s placed %s of the %s short", id, sub.id(), Coordinator::Units(*engine, sub.symbol(), placed),
+              Coordinator::Units(*engine, sub.symbol(), sub.quantity()));
     } else if (error != record.work().last_error()) {
-      LogInfo("route %s: %s still short: %s", id, Qty(*engine, sub.symbol(), sub.quantity()), error);
+      LogInfo("route %s: %s still short: %s", id, Coordinator::Units(*engine, sub.symbol(), sub.quantity()), error);
     }
     end(placed, error);
   }

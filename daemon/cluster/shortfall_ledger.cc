@@ -168,7 +168,7 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::s
   return std::optional<ShortfallWork>(amended.work());
 }
 
-absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::string& route_id, int64_t quantity,
+absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::string& route_id, const Resizing& to,
                                                                      const ResizeCheck& check, bool* changed) {
   *changed = false;
   std::unique_lock<std::mutex> lock(mu_);
@@ -177,14 +177,16 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   if (!found) return std::optional<ShortfallWork>();
   const ShortfallRecord& now = *found;
   const ShortfallWork& w = now.work();
-  if (quantity == now.order().quantity()) return std::optional<ShortfallWork>(w);
+  // What the shares hold stays theirs (less what was cut from them): only what is left to route
+  // grows or shrinks.
+  const int64_t placed = now.order().quantity() - w.shortfall() - to.shares_cut;
+  const int64_t quantity = to.at_least_shares ? std::max(to.quantity, placed) : to.quantity;
+  if (quantity == now.order().quantity() && to.shares_cut == 0) return std::optional<ShortfallWork>(w);
   if (w.state() != ShortfallWork::STATE_OPEN && w.state() != ShortfallWork::STATE_DONE) {
     return absl::FailedPreconditionError(absl::StrCat(
         "quantity: route \"", route_id, "\" ", w.state() == ShortfallWork::STATE_EXPIRED ? "expired" : "was cancelled",
         ": its quantity can no longer change"));
   }
-  // What the shares hold stays theirs: only what is left to route grows or shrinks.
-  const int64_t placed = now.order().quantity() - w.shortfall();
   ShortfallRecord next = now;
   next.mutable_order()->set_quantity(quantity);
   EXO_RETURN_IF_ERROR(check(next, placed));

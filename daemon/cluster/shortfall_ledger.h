@@ -69,12 +69,19 @@ class ShortfallLedger {
                                                                      bool* changed);
   // The route's new whole quantity, after any attempt in flight: what its shares hold stays
   // theirs, and what is left to route grows or shrinks by the change (the work opens again when
-  // something is left, and is DONE when nothing is). `check` sees the record as it would stand
-  // and what the shares hold (`placed`) first; its error is the answer, and it must refuse a
-  // quantity below `placed`. The work, or nullopt when this node holds none; FAILED_PRECONDITION
-  // when the work was cancelled or expired. `changed`: the quantity was not this already.
+  // something is left, and is DONE when nothing is). `shares_cut`: the shares were cut by this
+  // much since (they hold that much less). `at_least_shares`: a quantity below what the shares
+  // hold becomes what they hold. `check` sees the record as it would stand and what the shares
+  // hold (`placed`) first; its error is the answer, and it must refuse a quantity below
+  // `placed`. The work, or nullopt when this node holds none; FAILED_PRECONDITION when the work
+  // was cancelled or expired. `changed`: the record was not so already.
   using ResizeCheck = std::function<absl::Status(const exoroute::v1::ShortfallRecord& next, int64_t placed)>;
-  absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Resize(const std::string& route_id, int64_t quantity,
+  struct Resizing {
+    int64_t quantity = 0;
+    int64_t shares_cut = 0;
+    bool at_least_shares = false;
+  };
+  absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Resize(const std::string& route_id, const Resizing& to,
                                                                       const ResizeCheck& check, bool* changed);
 
  private:

@@ -677,9 +677,29 @@ TEST_CASE("a node takes a route's new quantity only for the work it keeps, check
   REQUIRE(below.has_error());
   CHECK(below.error().code() == static_cast<int>(absl::StatusCode::kFailedPrecondition));
   CHECK(below.error().message() ==
-        "quantity: 3.00000000 is below the 4.00000000 the nodes' shares of route \"kept\" hold (a share's quantity "
-        "never changes: only what is left to route, 1.00000000, can be taken back): amend to at least 4.00000000, "
-        "or cancel the route");
+        "quantity: 3.00000000 is below the 4.00000000 the nodes' shares of route \"kept\" hold: this node takes back "
+        "only what is left to route (1.00000000); the shares are cut by the node AmendPlan was sent to");
+  // Asked for at least what the shares hold: what they hold, nothing left to route.
+  PeerCall floor;
+  floor.mutable_amend()->set_route_id("kept");
+  floor.mutable_amend()->set_quantity(300'000'000);
+  floor.mutable_amend()->set_at_least_shares(true);
+  PeerAnswer held = n.node->Answer(floor);
+  REQUIRE(held.has_amend());
+  CHECK(held.amend().shortfall_work().order_quantity() == 400'000'000);
+  CHECK(held.amend().shortfall_work().shortfall() == 0);
+  CHECK(held.amend().shortfall_work().state() == ShortfallWork::STATE_DONE);
+  // Then the shares cut by 1 BTC: they hold 3 BTC, the route's quantity.
+  PeerCall cut;
+  cut.mutable_amend()->set_route_id("kept");
+  cut.mutable_amend()->set_quantity(300'000'000);
+  cut.mutable_amend()->set_shares_cut(100'000'000);
+  PeerAnswer after_cut = n.node->Answer(cut);
+  REQUIRE(after_cut.has_amend());
+  CHECK(after_cut.amend().shortfall_work().order_quantity() == 300'000'000);
+  CHECK(after_cut.amend().shortfall_work().shortfall() == 0);
+  // Back to 5 BTC: 2 BTC left to route again.
+  REQUIRE(resize("kept", 500'000'000).has_amend());
   // Over the node's limit on one order's quantity: refused as a new order of that size would be.
   DaemonConfig limited = n.config;
   RiskLimit* limit = limited.add_risk();
@@ -696,6 +716,6 @@ TEST_CASE("a node takes a route's new quantity only for the work it keeps, check
   PeerAnswer grown = resize("kept", 550'000'000);
   REQUIRE(grown.has_amend());
   CHECK(grown.amend().changed());
-  CHECK(grown.amend().shortfall_work().shortfall() == 150'000'000);
+  CHECK(grown.amend().shortfall_work().shortfall() == 250'000'000);  // (3 BTC held.)
   CHECK(grown.amend().shortfall_work().order_quantity() == 550'000'000);
 }

@@ -188,7 +188,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     CHECK(whole.work().state() == ShortfallWork::STATE_DONE);
     CHECK(whole.work().order_quantity() == 500);
     CHECK(ledger->OpenRoutes().empty());
-    auto grown = ledger->Resize("whole", 600, check, &changed);  // It may grow later: 100 to route.
+    auto grown = ledger->Resize("whole", {600}, check, &changed);  // It may grow later: 100 to route.
     REQUIRE(grown.ok());
     CHECK((*grown)->state() == ShortfallWork::STATE_OPEN);
     CHECK((*grown)->shortfall() == 100);
@@ -197,7 +197,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     REQUIRE(ledger->Open(Short("a", 300)).ok());
     CHECK(Held(*ledger, "a").work().order_quantity() == 3000);
     // Up by 200: 500 left, still open.
-    auto up = ledger->Resize("a", 3200, check, &changed);
+    auto up = ledger->Resize("a", {3200}, check, &changed);
     REQUIRE(up.ok());
     REQUIRE(up->has_value());
     CHECK(changed);
@@ -207,38 +207,38 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     CHECK((*up)->order_quantity() == 3200);
     CHECK((*up)->state() == ShortfallWork::STATE_OPEN);
     // Down to what the shares hold: nothing left, DONE.
-    auto down = ledger->Resize("a", 2700, check, &changed);
+    auto down = ledger->Resize("a", {2700}, check, &changed);
     REQUIRE(down.ok());
     CHECK((*down)->shortfall() == 0);
     CHECK((*down)->state() == ShortfallWork::STATE_DONE);
     CHECK(ledger->OpenRoutes().empty());
     // Below it: the check's refusal, and nothing changes.
-    auto below = ledger->Resize("a", 2600, check, &changed);
+    auto below = ledger->Resize("a", {2600}, check, &changed);
     CHECK(below.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(std::string(below.status().message()) == "below the shares");
     CHECK_FALSE(changed);
     CHECK(Held(*ledger, "a").order().quantity() == 2700);
     // A refusal of the check (a risk limit) changes nothing either.
     refuse = absl::FailedPreconditionError("quantity: over the limit");
-    CHECK(ledger->Resize("a", 9000, check, &changed).status().message() == "quantity: over the limit");
+    CHECK(ledger->Resize("a", {9000}, check, &changed).status().message() == "quantity: over the limit");
     refuse = absl::OkStatus();
     CHECK(Held(*ledger, "a").work().state() == ShortfallWork::STATE_DONE);
     // Up again: open again, the last attempt's error cleared.
-    auto again = ledger->Resize("a", 2750, check, &changed);
+    auto again = ledger->Resize("a", {2750}, check, &changed);
     REQUIRE(again.ok());
     CHECK((*again)->state() == ShortfallWork::STATE_OPEN);
     CHECK((*again)->shortfall() == 50);
     CHECK(ledger->OpenRoutes() == std::vector<std::string>{"a"});
     // The same quantity: nothing recorded.
-    REQUIRE(ledger->Resize("a", 2750, check, &changed).ok());
+    REQUIRE(ledger->Resize("a", {2750}, check, &changed).ok());
     CHECK_FALSE(changed);
     // No record: nullopt; a cancelled route's quantity no longer changes.
-    auto none = ledger->Resize("zz", 10, check, &changed);
+    auto none = ledger->Resize("zz", {10}, check, &changed);
     REQUIRE(none.ok());
     CHECK_FALSE(none->has_value());
     REQUIRE(ledger->Open(Short("c", 10)).ok());
     REQUIRE(ledger->Finish("c", ShortfallWork::STATE_CANCELLED).ok());
-    auto ended = ledger->Resize("c", 200, check, &changed);
+    auto ended = ledger->Resize("c", {200}, check, &changed);
     CHECK(ended.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(std::string(ended.status().message()) == "quantity: route \"c\" was cancelled: its quantity can no longer change");
   }
@@ -263,7 +263,7 @@ TEST_CASE("a new quantity waits for the attempt in flight and counts what it pla
   int64_t left = -1, placed_seen = -1;
   std::thread resize([&] {
     bool changed = false;
-    auto w = ledger->Resize("a", 2900, [&](const ShortfallRecord&, int64_t placed) {
+    auto w = ledger->Resize("a", {2900}, [&](const ShortfallRecord&, int64_t placed) {
       placed_seen = placed;
       return absl::OkStatus();
     }, &changed);

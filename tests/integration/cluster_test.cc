@@ -620,14 +620,16 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   for (int k = 0; k < 3 && !extra; ++k) extra = PlanOn(*c.nodes[k], "clu-amend~2");
   REQUIRE(extra.has_value());
   CHECK(extra->order().limit_price() == 6'520'000);  // The route's terms as amended.
-  // Below what the shares hold: refused, naming the field and the least it may be.
+  // Below what the shares hold, all of it at venues that never answer: nothing can come off
+  // them, so nothing is amended, and the refusal names the least it may be.
   more.set_quantity(9 * kBtc + kBtc / 2);
   s = amend(0, more, &resp);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK(s.error_message() ==
-        "quantity: 9.50000000 is below the 10.00000000 the nodes' shares of route \"clu-amend\" hold (a share's "
-        "quantity never changes: only what is left to route, 0.00000000, can be taken back): amend to at least "
-        "10.00000000, or cancel the route");
+        "quantity: 9.50000000 is below what route \"clu-amend\"'s shares have filled and their open children may still "
+        "fill, in whole lots (10.00000000 of the 10.00000000 they hold): amend to at least 10.00000000, or cancel the "
+        "route");
+  CHECK(RouteProgress(*c.nodes[2], "clu-amend").order_quantity() == 10 * kBtc);
   // The CLI shows the whole and its parts; the same quantity again records nothing.
   auto same = exo::testing::Ctl(*c.nodes[1], {"plan", "amend", "clu-amend", "--qty", "10"});
   INFO(same.out << same.err);
@@ -678,6 +680,103 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   CHECK(s.error_message().rfind("node n", 0) == 0);
   CHECK(s.error_message().find(": node ") == std::string::npos);
   CHECK(s.error_message().find("plan \"clu-amend\" is being cancelled") != std::string::npos);
+}
+
+TEST_CASE("a cluster route cut below what its shares hold takes it off the shares that have it free, newest first",
+          "[cluster][shortfall]") {
+  Cluster c;
+  c.routing = R"(, "reject_backoff_ms": 60000)";
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = VenuesOf(k + 1);
+    if (k == 1) {  // n2's venues reject every child: its share waits, nothing filled, nothing open.
+      for (size_t at = 0; (at = c.venues[k].find("\"sim\": {", at)) != std::string::npos; at += 8) {
+        c.venues[k].insert(at + 8, "\"max_order_quantity\": 1, ");
+      }
+    }
+    c.Start(k);
+  }
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("clu-cut", SIDE_BUY, 9 * kBtc), &routed).ok());
+  int64_t n2_share = 0;
+  for (const NodeShare& s : routed.cluster().shares()) {
+    if (s.node() == "n2") n2_share = s.quantity();
+  }
+  REQUIRE(n2_share >= 2 * kBtc);
+  // Once n2's children are rejected (and its venues backed off) and the others have filled.
+  auto n2_waits = [&] {
+    std::optional<Plan> p = PlanOn(*c.nodes[1], "clu-cut");
+    return p && p->children_size() > 0 &&
+           std::all_of(p->children().begin(), p->children().end(), [](const ChildState& ch) { return ch.done(); });
+  };
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       !n2_waits() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(n2_waits());
+  RouteProgressUntil(*c.nodes[0], "clu-cut", [&](const GetRouteResponse& r) { return r.filled_quantity() == 9 * kBtc - n2_share; });
+
+  // 1 BTC off the route: it comes off n2's share, the only one with any of it free.
+  AmendPlanRequest cut;
+  cut.set_plan_id("clu-cut");
+  cut.set_quantity(8 * kBtc);
+  cut.set_reason("desk cuts 1");
+  AmendPlanResponse resp;
+  grpc::Status s = AmendOn(*c.nodes[2], cut, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(resp.changed());
+  REQUIRE(resp.nodes_size() == 1);
+  CHECK(resp.nodes(0).node() == "n2");
+  CHECK(resp.nodes(0).changed());
+  CHECK(resp.nodes(0).error().empty());
+  CHECK(resp.shortfall_work().order_quantity() == 8 * kBtc);
+  CHECK(resp.shortfall_work().shortfall() == 0);
+  std::optional<Plan> n2_plan = PlanOn(*c.nodes[1], "clu-cut");
+  REQUIRE(n2_plan.has_value());
+  CHECK(n2_plan->order().quantity() == n2_share - kBtc);
+  CHECK(n2_plan->amendments() == 1);
+  GetRouteResponse now = RouteProgress(*c.nodes[0], "clu-cut");
+  CHECK(now.order_quantity() == 8 * kBtc);
+  CHECK(now.quantity() == 8 * kBtc);
+  CHECK(now.shortfall() == 0);
+
+  // Below what has filled: refused, nothing changed, the least it may be named.
+  cut.set_quantity(kBtc);
+  s = AmendOn(*c.nodes[1], cut, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  const std::string least = exo::FormatDecimal(9 * kBtc - n2_share, 8);
+  CHECK(s.error_message().find("amend to at least " + least + ", or cancel the route") != std::string::npos);
+  CHECK(RouteProgress(*c.nodes[0], "clu-cut").order_quantity() == 8 * kBtc);
+
+  // Back up by 1 BTC, routed as a sub-route; then 0.5 BTC off (the CLI, from n1): off n2's
+  // plans of the route and its sub-route, the only ones with any of it free (n2 rejects every
+  // child), the sub-route's first.
+  cut.set_quantity(9 * kBtc);
+  REQUIRE(AmendOn(*c.nodes[0], cut, &resp).ok());
+  const GetRouteResponse regrown = RouteProgressUntil(*c.nodes[0], "clu-cut", [](const GetRouteResponse& r) {
+    return r.quantity() == 9 * kBtc;
+  });
+  REQUIRE(regrown.shortfall_work().sub_routes() == 1);
+  auto n2_holds = [&] {
+    int64_t total = 0;
+    for (const std::string id : {"clu-cut", "clu-cut~2"}) {
+      if (std::optional<Plan> p = PlanOn(*c.nodes[1], id)) total += p->order().quantity();
+    }
+    return total;
+  };
+  const int64_t n2_before = n2_holds();
+  const std::optional<Plan> sub_before = PlanOn(*c.nodes[1], "clu-cut~2");
+  auto cli = exo::testing::Ctl(*c.nodes[0], {"plan", "amend", "clu-cut", "--qty", "8.5"});
+  INFO(cli.out << cli.err);
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out.find("  node n2  amended (WORKING)\n") != std::string::npos);
+  CHECK(cli.out.find("  quantity  8.50000000 in all: 8.50000000 held by the nodes' shares, 0.00000000 left to route\n") !=
+        std::string::npos);
+  CHECK(n2_holds() == n2_before - kBtc / 2);
+  if (sub_before && sub_before->order().quantity() >= kBtc / 2) {
+    CHECK(PlanOn(*c.nodes[1], "clu-cut~2")->order().quantity() == sub_before->order().quantity() - kBtc / 2);
+  }
+  CHECK(RouteProgress(*c.nodes[2], "clu-cut").quantity() == 8 * kBtc + kBtc / 2);
 }
 
 TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
