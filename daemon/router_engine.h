@@ -160,6 +160,13 @@ class RouterEngine {
                          const std::string& routed_by = "") const;
   // Each configured limit with its instrument's working quantity now and its refusals.
   std::vector<exoroute::v1::RiskStatus> RiskStatuses() const;
+  // What this node's executed plans of `symbol` may still fill, of every client's ("") or one
+  // client's plans (a cluster coordinator sums every node's for its working-quantity limit).
+  int64_t WorkingQuantity(const std::string& symbol, const std::string& client = "") const;
+  // The refusal of a cluster route by this node's working-quantity limit entry of `client` ("":
+  // the instrument's) over the cluster's working quantity: counted and logged as CheckRisk's.
+  absl::Status RefuseWorking(const exoroute::v1::ParentOrder& order, const std::string& client,
+                             absl::Status refused) const;
   // Which names of the order's allowed and denied lists are venues of this node.
   std::vector<std::string> OwnListedVenues(const exoroute::v1::ParentOrder& order) const;
   // Smallest lot among the venues `order` may use on this node (0 if none).

@@ -88,6 +88,20 @@ absl::Status RouterEngine::CheckOrderRisk(const ParentOrder& o, const std::strin
   return absl::OkStatus();
 }
 
+int64_t RouterEngine::WorkingQuantity(const std::string& symbol, const std::string& client) const {
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  int64_t working = 0;
+  for (const auto& [id, rec] : plans_) {
+    if (rec->symbol != symbol || (!client.empty() && rec->routed_by != client)) continue;
+    working += rec->working_quantity.load();
+  }
+  return working;
+}
+
+absl::Status RouterEngine::RefuseWorking(const ParentOrder& order, const std::string& client, absl::Status refused) const {
+  return RiskRefused(order, RiskRefusal{client, kWorkingLimit}, std::move(refused), "cluster route");
+}
+
 absl::Status RouterEngine::CheckWorkingRiskLocked(const ParentOrder& o, RouteMode mode, const std::string& routed_by,
                                                   RiskRefusal* by) const {
   const Instrument* inst = FindInstrument(o.symbol());

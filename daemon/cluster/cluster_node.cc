@@ -273,6 +273,10 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
     std::lock_guard<std::mutex> lock(mu_);
     EXO_RETURN_IF_ERROR(CheckRoom(sessions_, req.route_id(), "open", "Execute or Abort"));
   }
+  if (req.working_of_size() > 2) {
+    return absl::InvalidArgumentError(absl::StrCat("working_of: at most 2 (every client's, one client's), got ",
+                                                   req.working_of_size()));
+  }
   if (req.opening_size() > kMaxOpening) {
     return absl::InvalidArgumentError(absl::StrCat("opening: at most ", kMaxOpening, " λ, got ", req.opening_size()));
   }
@@ -314,6 +318,12 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   reply.set_noisy(noisy());
   if (const Instrument* inst = engine_->FindInstrument(req.order().symbol())) *reply.mutable_instrument() = *inst;
   reply.set_capacity(static_cast<uint64_t>(capacity) + m.q[0]);
+  // What this node's executed plans may still fill, per scope asked (q[1], q[2]: unused by the
+  // summary): the coordinator's working-quantity limits count the cluster's total.
+  for (int i = 0; i < req.working_of_size(); ++i) {
+    const int64_t working = engine_->WorkingQuantity(req.order().symbol(), req.working_of(i));
+    reply.add_working(static_cast<uint64_t>(working) + m.q[1 + i]);
+  }
   reply.set_min_cost(g.min_cost);
   reply.set_max_cost(g.max_cost);
   *reply.mutable_total_cost() = ToWire(CostToFixed(total_cost) + m.c[0]);

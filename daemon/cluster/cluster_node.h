@@ -27,8 +27,10 @@ class ClusterNode {
   // another release would answer differently (2: the opening rounds, tied counts and λ asked
   // along; 3: BestPrice and the urgency band's limit; 4: the arrival band — BestPrice's best
   // bid and ask, Prepare's arrival limit; 5: that bid and ask the market's, whatever the order's
-  // limit; 0: releases before the field). Nodes of different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 5;
+  // limit; 6: the nodes' working quantity at Prepare, a route's quantity amended through the
+  // node that keeps its work and its shares cut; 0: releases before the field). Nodes of
+  // different protocols do not route together.
+  static constexpr uint32_t kPeerProtocol = 6;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice

@@ -17,6 +17,7 @@
 #include "exo/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "daemon/cluster/secure_sum.h"
+#include "daemon/risk_limits.h"
 #include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
@@ -737,6 +738,15 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
   for (NodeLink* l : live_) ids.push_back(l->node_id());
   std::sort(ids.begin(), ids.end());
   for (const std::string& id : ids) prep.add_participants(id);
+  // This node's working-quantity limits on the order count what every node's executed plans
+  // may still fill: each node answers its own, masked, so that only the total is learned.
+  std::vector<AppliedRiskLimit> working_limits;
+  if (mode_ == ROUTE_MODE_EXECUTE) {
+    for (AppliedRiskLimit& r : RiskLimitsOn(engine_->config(), order_.symbol(), routed_by_)) {
+      if (r.limit->max_working_quantity() > 0) working_limits.push_back(std::move(r));
+    }
+  }
+  for (const AppliedRiskLimit& r : working_limits) prep.add_working_of(r.limit->client());
   // The search's opening λ, asked with Prepare (round trips saved): the cluster's summary is
   // not known yet, but the sums of this coordinator's recent searches of the symbol and side
   // are — cluster totals the nodes already released, so λ made of them disclose nothing new.
@@ -747,6 +757,10 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
     absl::StatusOr<PrepareReply>& r = prepared_[k];
     absl::Status why = r.ok() ? Incompatible(*r, live_[i]->node_id(), order_.symbol(), *engine_) : r.status();
     if (why.ok()) why = MalformedSummary(*r, live_[i]->node_id());
+    if (why.ok() && r->working_size() != prep.working_of_size()) {
+      why = absl::InternalError(absl::StrCat("node ", live_[i]->node_id(), " answered ", r->working_size(),
+                                             " working quantities for the ", prep.working_of_size(), " asked"));
+    }
     if (!why.ok()) {
       // A node that cannot take part changes the participants, and the others' masks no
       // longer cancel: start again without it. (A node whose venues are all unusable stays
@@ -797,6 +811,30 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
     refresh_keys_ = true;
     restart_ = true;
     return absl::OkStatus();
+  }
+  // The working-quantity limits over the cluster's total (the masks cancel in the sum).
+  for (int k = 0; k < prep.working_of_size(); ++k) {
+    uint64_t sum = 0;
+    for (const auto& r : prepared_) sum += r->working(k);
+    const auto working = static_cast<int64_t>(sum);
+    if (working < 0 || working > kMaxUnits) {
+      AbortAll();
+      return absl::InternalError(absl::StrCat("the cluster's working quantity of ", order_.symbol(), " summed to ", working,
+                                              ", not within 0..2^53: some node answered wrongly (nothing routed)"));
+    }
+    const RiskLimit& limit = *working_limits[static_cast<size_t>(k)].limit;
+    if (working + quantity_ <= limit.max_working_quantity()) continue;
+    AbortAll();
+    const std::string& sym = order_.symbol();
+    auto qty = [&](int64_t u) { return Coordinator::Units(*engine_, sym, u); };
+    return engine_->RefuseWorking(
+        order_, limit.client(),
+        absl::ResourceExhaustedError(absl::StrCat(
+            "order.quantity: ", qty(quantity_), " ", sym, " more would take the quantity the cluster's executed ", sym,
+            " plans", limit.client().empty() ? "" : absl::StrCat(" from client ", limit.client()), " may still fill to ",
+            qty(working + quantity_), ", over this node's limit of ", qty(limit.max_working_quantity()), " (",
+            working_limits[static_cast<size_t>(k)].name, ".max_working_quantity): ", qty(working),
+            " is working on the cluster's nodes now; retry when plans have filled or ended")));
   }
   // The order as one node would check it, over the whole cluster's venues: the quantity a
   // multiple of the smallest lot it may use, every venue it names somebody's.

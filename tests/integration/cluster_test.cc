@@ -497,6 +497,7 @@ TEST_CASE("cancelling a cluster route on any node cancels every node's plan of i
   CHECK(cli.out.find("  node n1  CANCELLED") != std::string::npos);
 }
 
+// A route's progress as node d answers it (GetRoute).
 GetRouteResponse RouteProgress(const DaemonProcess& d, const std::string& route_id) {
   GetRouteRequest req;
   req.set_route_id(route_id);
@@ -2195,7 +2196,35 @@ TEST_CASE("a cluster route beyond the coordinator's risk limit is refused before
   CHECK(resp.cluster().route().dropped_size() == 2);
 }
 
-// A route's progress as node d answers it (GetRoute).
+TEST_CASE("a coordinator's working-quantity limit counts what every node's plans may still fill", "[cluster][risk]") {
+  Cluster c;
+  // n1's limit: 10 BTC working (n2 and n3 have none).
+  c.members[0] = R"("risk": [{"symbol": "BTC-USD", "max_working_quantity": 1000000000}])";
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = SilentVenuesOf(k + 1);  // Children stay open: every plan keeps working.
+    c.Start(k);
+  }
+  RouteResponse resp;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("w-1", SIDE_BUY, 6 * kBtc), &resp).ok());
+  REQUIRE(SharingNodes(resp).size() >= 2);  // n1 itself holds only part of it.
+  // 6 BTC more: n1's own plans (its share of w-1) leave room, the cluster's 6 BTC do not.
+  const grpc::Status over = CallRoute(*c.nodes[0], Executed("w-2", SIDE_BUY, 6 * kBtc), &resp);
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(over.error_message() ==
+        "order.quantity: 6.00000000 BTC-USD more would take the quantity the cluster's executed BTC-USD plans may "
+        "still fill to 12.00000000, over this node's limit of 10.00000000 (risk[0].max_working_quantity): "
+        "6.00000000 is working on the cluster's nodes now; retry when plans have filled or ended");
+  for (int k = 0; k < 3; ++k) CHECK_FALSE(PlanOn(*c.nodes[k], "w-2").has_value());  // Nothing placed anywhere.
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  REQUIRE(AdminService::NewStub(Connect(*c.nodes[0]))->Status(&ctx, StatusRequest(), &st).ok());
+  REQUIRE(st.risk_size() == 1);
+  CHECK(st.risk(0).refused_by_limit().at("max_working_quantity") == 1);
+  // Up to the limit it is routed; a coordinator without such a limit routes on.
+  CHECK(CallRoute(*c.nodes[0], Executed("w-3", SIDE_BUY, 4 * kBtc), &resp).ok());
+  CHECK(CallRoute(*c.nodes[1], Executed("w-4", SIDE_BUY, 6 * kBtc), &resp).ok());
+}
+
 // Every node's venues refill their books every 300 ms (a sim venue's step draws its levels
 // anew), and coordinators route a shortfall again every 200 ms.
 void MakeRefilling(Cluster& c) {
