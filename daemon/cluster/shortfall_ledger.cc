@@ -47,7 +47,10 @@ absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::De
       bad = r.status();
       return false;
     }
-    if (r->work().state() == ShortfallWork::STATE_OPEN) ledger->open_[r->order().id()] = *std::move(r);
+    if (r->work().state() == ShortfallWork::STATE_OPEN) {
+      const std::string id = r->order().id();
+      ledger->open_[id] = *std::move(r);
+    }
     return true;
   }));
   EXO_RETURN_IF_ERROR(bad);
