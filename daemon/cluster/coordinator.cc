@@ -326,8 +326,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
   std::map<std::string, NodeAmend> by_node;
   absl::Status first_error;  // Of a node that did not amend its share.
   bool amended = false;      // Some node took the new terms (or had them).
-  // Amends every node's share of `id`: the route first (the node that works its shortfall
-  // gives its sub-routes still to come the new terms before it answers), then each sub-route.
+  // A new quantity first (coordinator_resize.cc): refused, nothing is amended.
   if (amendment.quantity() != 0) {
     EXO_RETURN_IF_ERROR(ResizeLocked(route_id, amendment, *engine, &resp));
     const bool terms = amendment.has_limit_price() || amendment.remove_limit() ||
@@ -337,6 +336,8 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
       return resp;
     }
   }
+  // Amends every node's share of `id`: the route first (the node that works its shortfall
+  // gives its sub-routes still to come the new terms before it answers), then each sub-route.
   auto amend = [&](const std::string& route, bool parent) {
     AmendShareRequest req;
     req.set_route_id(route);
