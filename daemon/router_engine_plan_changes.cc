@@ -221,17 +221,22 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
     // On a cluster node every plan is a node's share of a cluster route: its order's venue
     // lists may name other nodes' venues, and its quantity was fixed in this node's lots.
     EXO_RETURN_IF_ERROR(AsAmendment(config().has_cluster() ? CheckClusterShare(next) : CheckRoutable(next)));
+    // A smaller order on the same terms only takes risk off: no limit refuses it (a notional
+    // limit with no market to value the order by would, else).
+    ParentOrder same_size = next;
+    same_size.set_quantity(p.order().quantity());
+    const bool only_smaller = next.quantity() < p.order().quantity() &&
+                              google::protobuf::util::MessageDifferencer::Equals(same_size, p.order());
     RiskRefusal by;  // (The limits of the plan's sender too.)
-    if (absl::Status risk = CheckOrderRisk(next, p.routed_by(), &by); !risk.ok()) {
+    if (absl::Status risk = only_smaller ? absl::OkStatus() : CheckOrderRisk(next, p.routed_by(), &by); !risk.ok()) {
       return RiskRefused(next, by, AsAmendment(std::move(risk)), "amendment of plan");
     }
     // The working-quantity limit counts what the plan may still fill on its new terms (every
     // other plan's as ever: this plan's own is left out by its id).
     ParentOrder still = next;
     still.set_quantity(std::max<int64_t>(0, next.quantity() - p.filled_quantity()));
-    if (absl::Status working = CheckWorkingRiskLocked(still, p.mode(), p.routed_by(), &by); !working.ok()) {
-      return RiskRefused(next, by, AsAmendment(std::move(working)), "amendment of plan");
-    }
+    absl::Status working = only_smaller ? absl::OkStatus() : CheckWorkingRiskLocked(still, p.mode(), p.routed_by(), &by);
+    if (!working.ok()) return RiskRefused(next, by, AsAmendment(std::move(working)), "amendment of plan");
     // Counted from now, as a new route's: a route checked after this one sees it.
     rec->working_quantity = still.quantity();
   }

@@ -753,7 +753,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
       "quantity: node ", node_id_, " keeps no shortfall work of route \"", id,
       "\": a route's quantity changes only on the node that does (GetRoute's shortfall_work.coordinator)"));
   if (shortfall_ == nullptr) return not_here;
-  auto check = [&](const ShortfallRecord& next, int64_t placed) -> absl::Status {
+  auto check = [&](const ShortfallRecord& now, const ShortfallRecord& next, int64_t placed) -> absl::Status {
     const ParentOrder& o = next.order();
     const Instrument* inst = engine_->FindInstrument(o.symbol());
     const uint32_t qs = inst != nullptr ? inst->qty_scale() : 0;
@@ -763,6 +763,8 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
           " the nodes' shares of route \"", id, "\" hold: this node takes back only what is left to route (",
           FormatDecimal(next.work().shortfall(), qs), "); the shares are cut by the node AmendPlan was sent to"));
     }
+    // Less only takes risk off: neither the deadline nor a limit refuses it.
+    if (o.quantity() <= now.order().quantity()) return absl::OkStatus();
     if (o.time_in_force() == TIME_IN_FORCE_GTT &&
         absl::GetCurrentTimeNanos() >= next.created_ns() + o.expire_after_ms() * 1'000'000) {
       return absl::FailedPreconditionError(

@@ -192,7 +192,7 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   }
   ShortfallRecord next = now;
   next.mutable_order()->set_quantity(quantity);
-  EXO_RETURN_IF_ERROR(check(next, placed));
+  EXO_RETURN_IF_ERROR(check(now, next, placed));
   if (quantity < placed) {  // (The check words it in the instrument's decimals.)
     return absl::FailedPreconditionError(absl::StrCat("quantity: ", quantity, " is below the ", placed,
                                                       " units route \"", route_id, "\"'s shares hold"));

@@ -71,11 +71,12 @@ class ShortfallLedger {
   // theirs, and what is left to route grows or shrinks by the change (the work opens again when
   // something is left, and is DONE when nothing is). `shares_cut`: the shares were cut by this
   // much since (they hold that much less). `at_least_shares`: a quantity below what the shares
-  // hold becomes what they hold. `check` sees the record as it would stand and what the shares
-  // hold (`placed`) first; its error is the answer, and it must refuse a quantity below
-  // `placed`. The work, or nullopt when this node holds none; FAILED_PRECONDITION when the work
+  // hold becomes what they hold. `check` sees the record as it is and as it would stand, and
+  // what the shares hold (`placed`), first; its error is the answer, and it must refuse a
+  // quantity below `placed`. The work, or nullopt when this node holds none; FAILED_PRECONDITION when the work
   // was cancelled or expired. `changed`: the record was not so already.
-  using ResizeCheck = std::function<absl::Status(const exoroute::v1::ShortfallRecord& next, int64_t placed)>;
+  using ResizeCheck = std::function<absl::Status(const exoroute::v1::ShortfallRecord& now,
+                                                 const exoroute::v1::ShortfallRecord& next, int64_t placed)>;
   struct Resizing {
     int64_t quantity = 0;
     int64_t shares_cut = 0;

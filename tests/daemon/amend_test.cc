@@ -333,7 +333,7 @@ TEST_CASE("an amended plan comes back amended after a restart and the original r
   n.engine->Stop();
 }
 
-TEST_CASE("an amendment's new terms pass the order's checks and the risk limits, naming the field", "[amend][risk]") {
+TEST_CASE("an amendment's new terms pass the order's checks and the risk limits, naming the field, and a smaller order always passes", "[amend][risk]") {
   TempDir dir;
   TapNode n(dir.path(), [](DaemonConfig* c) {
     RiskLimit* r = c->add_risk();
@@ -360,6 +360,17 @@ TEST_CASE("an amendment's new terms pass the order's checks and the risk limits,
   CHECK(risk[0].working_quantity() == 4 * kBtc);
   CHECK(risk[0].refused_by_limit().at("max_order_quantity") == 1);
   CHECK(risk[0].refused_by_limit().at("max_working_quantity") == 1);
+  // Limits tightened below what works: a smaller order only takes risk off, and is never
+  // refused; a larger one is.
+  DaemonConfig tight = n.engine->config();
+  tight.mutable_risk(0)->set_max_order_quantity(kBtc);
+  tight.mutable_risk(0)->set_max_working_quantity(kBtc);
+  REQUIRE(n.engine->ApplyConfig(tight).ok());
+  auto smaller = n.engine->Amend("a", Quantity(kBtc + kBtc / 2), &changed);
+  INFO(smaller.status().message());
+  CHECK(smaller.ok());
+  CHECK(n.engine->Amend("a", Quantity(kBtc + kBtc / 2 + kBtc / 10), &changed).status().code() ==
+        absl::StatusCode::kInvalidArgument);
   // Plan-only plans work nothing; unknown plans are not found; a cancelling plan is not amended.
   REQUIRE(n.engine->Route(BtcOrder("p", SIDE_BUY, kBtc), ROUTE_MODE_PLAN_ONLY).ok());
   CHECK(n.engine->Amend("p", Quantity(2 * kBtc), &changed).status().message() ==

@@ -169,7 +169,7 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
   // What the check saw last, and a refusal it may give.
   int64_t seen_quantity = 0, seen_placed = -1;
   absl::Status refuse = absl::OkStatus();
-  const ShortfallLedger::ResizeCheck check = [&](const ShortfallRecord& next, int64_t placed) {
+  const ShortfallLedger::ResizeCheck check = [&](const ShortfallRecord&, const ShortfallRecord& next, int64_t placed) {
     seen_quantity = next.order().quantity();
     seen_placed = placed;
     if (!refuse.ok()) return refuse;
@@ -263,7 +263,7 @@ TEST_CASE("a new quantity waits for the attempt in flight and counts what it pla
   int64_t left = -1, placed_seen = -1;
   std::thread resize([&] {
     bool changed = false;
-    auto w = ledger->Resize("a", {2900}, [&](const ShortfallRecord&, int64_t placed) {
+    auto w = ledger->Resize("a", {2900}, [&](const ShortfallRecord&, const ShortfallRecord&, int64_t placed) {
       placed_seen = placed;
       return absl::OkStatus();
     }, &changed);
