@@ -193,7 +193,9 @@ class RouterEngine {
   // recorded). NotFound; FailedPrecondition (finished, cancelling, plan-only, a quantity
   // below what has filled or open children may still fill); ResourceExhausted (a limit).
   struct Amendment {
-    int64_t quantity = 0;                // 0: unchanged.
+    // The new whole quantity; nullopt: unchanged. (0 only as a cluster share's cut to what it
+    // has filled when that is nothing: the API asks for at least 1.)
+    std::optional<int64_t> quantity;
     std::optional<int64_t> limit_price;  // nullopt: unchanged.
     bool remove_limit = false;           // A market order from now (not with limit_price).
     exoroute::v1::Urgency urgency = exoroute::v1::URGENCY_UNSPECIFIED;  // Unspecified: unchanged.

@@ -165,7 +165,7 @@ absl::Status RouterEngine::ArmDisconnect(const std::string& plan_id, std::chrono
 
 RouterEngine::Amendment RouterEngine::Amendment::Of(const AmendPlanRequest& r) {
   Amendment a;
-  a.quantity = r.quantity();
+  if (r.quantity() != 0) a.quantity = r.quantity();
   if (r.has_limit_price()) a.limit_price = r.limit_price();
   a.remove_limit = r.remove_limit();
   a.urgency = r.urgency();
@@ -198,7 +198,7 @@ absl::StatusOr<Plan> RouterEngine::Amend(const std::string& plan_id, const Amend
       return absl::FailedPreconditionError(absl::StrCat("plan \"", plan_id, "\" is being cancelled: ", p.reason()));
     }
     next = p.order();
-    if (a.quantity != 0) next.set_quantity(a.quantity);
+    if (a.quantity.has_value()) next.set_quantity(*a.quantity);
     if (a.limit_price.has_value()) next.set_limit_price(*a.limit_price);
     if (a.remove_limit) next.clear_limit_price();
     // Unset urgency is normal urgency: asking for the urgency the order already has is no change.

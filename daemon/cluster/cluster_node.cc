@@ -686,7 +686,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
   }
   if (req.quantity() != 0) return Resize(req);
-  if (req.share_quantity() != 0) return CutShare(req);
+  if (req.has_share_quantity()) return CutShare(req);
   // The sub-routes still to come take the new terms (after an attempt in flight).
   std::optional<ShortfallWork> work;
   bool terms_changed = false;
@@ -715,7 +715,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
 
 absl::StatusOr<AmendShareReply> ClusterNode::CutShare(const AmendShareRequest& req) {
   if (req.share_quantity() < 0 || req.share_quantity() > kMaxUnits) {
-    return absl::InvalidArgumentError(absl::StrCat("share_quantity: must be within 1..2^53, got ", req.share_quantity()));
+    return absl::InvalidArgumentError(absl::StrCat("share_quantity: must be within 0..2^53, got ", req.share_quantity()));
   }
   if (req.has_limit_price() || req.remove_limit() || req.urgency() != URGENCY_UNSPECIFIED || req.quantity() != 0) {
     return absl::InvalidArgumentError("share_quantity: alone (a cut of this node's share, nothing else)");

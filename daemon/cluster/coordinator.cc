@@ -335,6 +335,15 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
       if (absl::StatusOr<Plan> own = engine->GetPlan(amendment.plan_id()); own.ok()) *resp.mutable_plan() = *std::move(own);
       return resp;
     }
+    amended = true;
+    for (NodeAmend& cut : *resp.mutable_nodes()) {  // The shares it cut: one entry per node with the terms'.
+      NodeAmend& n = by_node[cut.node()];
+      n.set_node(cut.node());
+      n.set_changed(n.changed() || cut.changed());
+      n.set_status(Together(n.status(), cut.status()));
+      if (n.error().empty()) n.set_error(cut.error());
+    }
+    resp.clear_nodes();
   }
   // Amends every node's share of `id`: the route first (the node that works its shortfall
   // gives its sub-routes still to come the new terms before it answers), then each sub-route.

@@ -164,8 +164,9 @@ absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendP
     absl::StatusOr<AmendShareReply> r = FanOut({s.link}, [&share](size_t) -> const AmendShareRequest& { return share; })[0];
     NodeAmend* n = resp->add_nodes();
     n->set_node(s.link->node_id());
-    if (!r.ok()) {  // (Filled meanwhile, say: the next shares give what this one did not.)
-      n->set_error(absl::StrCat(s.plan_id, " not cut by ", units(take), ": ", WithoutNode(r.status(), s.link->node_id())));
+    if (!r.ok() || !r->changed()) {  // (Filled meanwhile, say: the next shares give what this one did not.)
+      n->set_error(absl::StrCat(s.plan_id, " not cut by ", units(take), ": ",
+                                r.ok() ? "the node recorded no change" : WithoutNode(r.status(), s.link->node_id())));
       continue;
     }
     n->set_changed(r->changed());

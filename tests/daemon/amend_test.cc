@@ -600,7 +600,7 @@ TEST_CASE("random amendments of working plans never fill past the order and repl
     const std::string& id = ids[pick(0, ids.size() - 1)];
     RouterEngine::Amendment a;
     if (pick(0, 2) > 0) a.quantity = pick(1, 3000) * lot;
-    if (a.quantity == 0 || pick(0, 3) == 0) a.limit_price = pick(6'400'000, 6'600'000);
+    if (!a.quantity.has_value() || pick(0, 3) == 0) a.limit_price = pick(6'400'000, 6'600'000);
     if (a.limit_price.has_value() && pick(0, 4) == 0) {
       a.limit_price.reset();
       a.remove_limit = true;

@@ -778,6 +778,28 @@ TEST_CASE("a cluster route cut below what its shares hold takes it off the share
     CHECK(PlanOn(*c.nodes[1], "clu-cut~2")->order().quantity() == sub_before->order().quantity() - kBtc / 2);
   }
   CHECK(RouteProgress(*c.nodes[2], "clu-cut").quantity() == 8 * kBtc + kBtc / 2);
+  // A quantity and a limit in one call: the cut first, then the terms; one entry per node.
+  AmendPlanRequest both;
+  both.set_plan_id("clu-cut");
+  both.set_quantity(8 * kBtc);
+  both.set_limit_price(6'600'000);
+  s = AmendOn(*c.nodes[1], both, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(resp.shortfall_work().order_quantity() == 8 * kBtc);
+  std::set<std::string> named;
+  for (const NodeAmend& n : resp.nodes()) CHECK(named.insert(n.node()).second);
+  CHECK(named.count("n2") == 1);
+  CHECK(PlanOn(*c.nodes[1], "clu-cut")->order().limit_price() == 6'600'000);
+  CHECK(n2_holds() == n2_before - kBtc);
+  // (n2 took the whole 1 BTC sub-route, its children rejected: cut to nothing, it completed.)
+  if (sub_before && sub_before->order().quantity() == kBtc) {
+    const std::optional<Plan> sub = PlanOn(*c.nodes[1], "clu-cut~2");
+    REQUIRE(sub.has_value());
+    CHECK(sub->order().quantity() == 0);
+    CHECK(sub->status() == PLAN_STATUS_COMPLETED);
+  }
+  CHECK(RouteProgress(*c.nodes[0], "clu-cut").quantity() == 8 * kBtc);
 }
 
 TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
