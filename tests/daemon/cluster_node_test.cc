@@ -719,3 +719,39 @@ TEST_CASE("a node takes a route's new quantity only for the work it keeps, check
   CHECK(grown.amend().shortfall_work().shortfall() == 250'000'000);  // (3 BTC held.)
   CHECK(grown.amend().shortfall_work().order_quantity() == 550'000'000);
 }
+
+TEST_CASE("a node cuts its share only down, and never below what it has filled", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  PeerAnswer done = n.ExecuteAtBest("cut", n.Prepare("cut", ROUTE_MODE_EXECUTE));
+  REQUIRE(done.has_execute());
+  const int64_t share = done.execute().quantity();
+  REQUIRE(share > 0);
+  auto cut_to = [&n](int64_t quantity) {
+    PeerCall c;
+    c.mutable_amend()->set_route_id("cut");
+    c.mutable_amend()->set_share_quantity(quantity);
+    return n.node->Answer(c);
+  };
+  PeerAnswer up = cut_to(share);
+  REQUIRE(up.has_error());
+  CHECK(up.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+  CHECK(up.error().message().rfind("share_quantity: ", 0) == 0);
+  // The sim venues fill at once: once the share has filled, nothing of it can go (it has
+  // completed), or — while its children are open — not what they may still fill.
+  PeerAnswer none = cut_to(0);
+  REQUIRE(none.has_error());
+  INFO(none.error().message());
+  CHECK(none.error().code() == static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  const std::string& why = none.error().message();
+  CHECK((why == "plan \"cut\" already finished: COMPLETED; nothing to amend" ||
+         why.find("is below what plan \"cut\" has filled") != std::string::npos));
+  CHECK(n.engine->GetPlan("cut")->order().quantity() == share);  // Nothing cut.
+  PeerCall both;
+  both.mutable_amend()->set_route_id("cut");
+  both.mutable_amend()->set_share_quantity(0);
+  both.mutable_amend()->set_urgency(URGENCY_HIGH);
+  PeerAnswer mixed = n.node->Answer(both);
+  REQUIRE(mixed.has_error());
+  CHECK(mixed.error().message() == "share_quantity: alone (a cut of this node's share, nothing else)");
+}
