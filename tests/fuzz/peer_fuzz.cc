@@ -3,7 +3,7 @@
 // no peer's key). An input is calls, each a 2-byte big-endian length and a serialized PeerCall.
 // Checks: every call is answered, never with INTERNAL or UNKNOWN; a node's share (Execute) is
 // never negative nor more than the order it was prepared with, and an amendment (Amend) never
-// changes it. Plans made are cancelled at the end of each input.
+// changes it — but a cut (share_quantity), to exactly what was asked and never below its fills. Plans made are cancelled at the end of each input.
 #include <map>
 
 #include "daemon/cluster/cluster_node.h"
@@ -81,6 +81,16 @@ std::vector<std::string> Seeds() {
         a->set_limit_price(static_cast<int64_t>(price) + (side == SIDE_BUY ? 1000 : -1000));
         a->set_urgency(URGENCY_HIGH);
         a->set_reason("fuzz");
+        // Then a cut of it (a route's quantity cut below what its shares hold), and a working
+        // quantity asked at a Prepare (a coordinator's working-quantity limit).
+        calls.resize(8);
+        calls[6].mutable_amend()->set_route_id(route);
+        calls[6].mutable_amend()->set_share_quantity(500);
+        *calls[7].mutable_prepare() = *p;
+        calls[7].mutable_prepare()->set_route_id(route + "-w");
+        calls[7].mutable_prepare()->mutable_order()->set_id(route + "-w");
+        calls[7].mutable_prepare()->add_working_of("");
+        calls[7].mutable_prepare()->add_working_of("desk-a");
         out.push_back(Calls(calls));
         // The same route with an urgency band: BestPrice first, then Prepare cut at a limit
         // near the λ asked (what a coordinator fixes from the best prices named), then Execute.
@@ -131,8 +141,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
       FUZZ_CHECK(share.ok(), "amended a share it cannot show: %s", share.status().ToString().c_str());
       auto it = shares.find(call.amend().route_id());
-      FUZZ_CHECK(it == shares.end() || share->order().quantity() == it->second, "an amendment changed the share: %s",
-                 share->ShortDebugString().c_str());
+      if (call.amend().has_share_quantity()) {  // A cut: to what was asked, never below what filled.
+        FUZZ_CHECK(share->order().quantity() == call.amend().share_quantity() &&
+                       share->order().quantity() >= share->filled_quantity(),
+                   "a cut to %lld left the share at: %s", static_cast<long long>(call.amend().share_quantity()),
+                   share->ShortDebugString().c_str());
+        if (it != shares.end()) it->second = share->order().quantity();
+      } else {
+        FUZZ_CHECK(it == shares.end() || share->order().quantity() == it->second, "an amendment changed the share: %s",
+                   share->ShortDebugString().c_str());
+      }
     }
     if (call.has_execute() && answer.has_execute()) {
       const int64_t share = answer.execute().quantity();
