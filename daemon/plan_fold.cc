@@ -127,6 +127,7 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       const PlanAmended& a = d.amended();
       if (plan->amendments() == 0) *plan->mutable_routed_order() = plan->order();
       plan->set_amendments(plan->amendments() + 1);
+      plan->set_amended_time_ns(d.event_time_ns());
       plan->mutable_order()->set_quantity(a.quantity());
       // What the allocation in force leaves unplaced of the order's rest, as its last decision
       // counted it, follows the new quantity until the next decision (a resting plan makes none

@@ -639,6 +639,8 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   }
   reply.set_open_quantity(open);
   reply.set_lot(engine_->SmallestLot(plan.order()));
+  *reply.mutable_terms() = plan.order();
+  reply.set_amended_ns(plan.amended_time_ns());
   // The whole order, from the route's record in the share's first decision.
   absl::Status scanned = store_->ScanPlan(req.route_id(), 1, [&](const PlanDelta& d, std::string_view) {
     if (!d.has_allocated()) return true;
@@ -691,7 +693,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   std::optional<ShortfallWork> work;
   bool terms_changed = false;
   if (shortfall_ != nullptr) {
-    EXO_ASSIGN_OR_RETURN(work, shortfall_->Amend(req.route_id(), req, &terms_changed));
+    EXO_ASSIGN_OR_RETURN(work, shortfall_->Amend(req.route_id(), req, clock_->NowNs(), &terms_changed));
   }
   RouterEngine::Amendment a;
   if (req.has_limit_price()) a.limit_price = req.limit_price();

@@ -152,6 +152,11 @@ class Coordinator {
   // is short, DONE when nothing is (a later amendment of its quantity may open it). True when
   // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,
   // cluster.leave_shortfall, or the ledger could not record it).
+  // Terms a route's shares were amended to while this node could not be asked (down, or the
+  // amendment's call to it failed): the latest any share of the route holds, later than the
+  // record's, become the terms of its sub-routes still to come (the shares' clocks compared:
+  // NTP-synchronised nodes).
+  void AdoptLaterTerms(const std::string& route_id);
   bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
                      const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
   std::mutex shortfall_stop_mu_;

@@ -153,7 +153,8 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Finish(const std::
 }
 
 absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::string& route_id,
-                                                                    const AmendShareRequest& terms, bool* changed) {
+                                                                    const AmendShareRequest& terms, int64_t terms_ns,
+                                                                    bool* changed) {
   *changed = false;
   std::unique_lock<std::mutex> lock(mu_);
   landed_.wait(lock, [&] { return in_flight_.count(route_id) == 0; });
@@ -165,6 +166,7 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Amend(const std::s
   if (terms.remove_limit()) order->clear_limit_price();
   if (terms.urgency() != exoroute::v1::URGENCY_UNSPECIFIED) order->set_urgency(terms.urgency());
   if (!google::protobuf::util::MessageDifferencer::Equals(amended.order(), r->order())) {
+    amended.set_terms_ns(std::max(terms_ns, r->terms_ns()));
     EXO_RETURN_IF_ERROR(PersistLocked(amended));
     *changed = true;
   }

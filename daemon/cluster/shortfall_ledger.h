@@ -62,11 +62,11 @@ class ShortfallLedger {
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Finish(const std::string& route_id,
                                                                       exoroute::v1::ShortfallWork::State state);
   // The route's new terms (limit, urgency) for the sub-routes still to come, after any attempt
-  // in flight; the work, or nullopt when this node holds none. `changed`: the terms were not
-  // these already (nothing is recorded then).
+  // in flight, amended at `terms_ns`; the work, or nullopt when this node holds none.
+  // `changed`: the terms were not these already (nothing is recorded then).
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Amend(const std::string& route_id,
                                                                      const exoroute::v1::AmendShareRequest& terms,
-                                                                     bool* changed);
+                                                                     int64_t terms_ns, bool* changed);
   // The route's new whole quantity, after any attempt in flight: what its shares hold stays
   // theirs, and what is left to route grows or shrinks by the change (the work opens again when
   // something is left, and is DONE when nothing is). `shares_cut`: the shares were cut by this

@@ -111,13 +111,13 @@ TEST_CASE("a shortfall's work is recorded at each step that changes it and read 
   terms.set_remove_limit(true);
   terms.set_urgency(URGENCY_LOW);
   bool changed = false;
-  auto amended = ledger->Amend("a", terms, &changed);
+  auto amended = ledger->Amend("a", terms, 1, &changed);
   REQUIRE(amended.ok());
   REQUIRE(amended->has_value());
   CHECK(changed);
-  REQUIRE(ledger->Amend("a", terms, &changed).ok());
+  REQUIRE(ledger->Amend("a", terms, 1, &changed).ok());
   CHECK_FALSE(changed);  // The same terms again.
-  auto none = ledger->Amend("zz", terms, &changed);
+  auto none = ledger->Amend("zz", terms, 1, &changed);
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
   auto cancelled = ledger->Finish("a", ShortfallWork::STATE_CANCELLED);

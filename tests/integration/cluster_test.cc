@@ -2414,6 +2414,45 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   CHECK(RouteProgress(*c.nodes[0], "gtc-low-2").shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
 }
 
+TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  c.venues[1] = SilentVenuesOf(2);  // n2's children stay open: its shares keep working.
+  const std::string hourly = "\"update_interval_ms\": 3600000";
+  for (size_t at; (at = c.venues[1].find(hourly)) != std::string::npos;) {
+    c.venues[1].replace(at, hourly.size(), "\"update_interval_ms\": 300");
+  }
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A market order far beyond the books: the sub-routes place it as they refill, for seconds.
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-huge", SIDE_BUY, 1000 * kBtc), &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  REQUIRE(SharingNodes(routed).count("n2") == 1);
+  // n1, which works it, goes down; the limit is amended through n3 meanwhile: n2's share takes
+  // it, n1 cannot be asked.
+  c.nodes[0]->Kill9();
+  AmendPlanRequest amend;
+  amend.set_plan_id("gtc-huge");
+  amend.set_limit_price(100000);  // 1000.00: nothing of the market is within it.
+  AmendPlanResponse amended;
+  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  REQUIRE(PlanOn(*c.nodes[1], "gtc-huge")->order().limit_price() == 100000);
+  // Back, n1 takes the terms its shares were amended to: its sub-routes place nothing more.
+  c.Start(0);
+  const GetRouteResponse stalled = RouteProgressUntil(*c.nodes[2], "gtc-huge", [](const GetRouteResponse& r) {
+    return r.shortfall_work().last_error() == "no node's venues took any of it";
+  });
+  REQUIRE(stalled.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Five refills, seven attempts.
+  const GetRouteResponse later = RouteProgress(*c.nodes[2], "gtc-huge");
+  CHECK(later.shortfall_work().sub_routes() == stalled.shortfall_work().sub_routes());
+  CHECK(later.shortfall_work().shortfall() == stalled.shortfall_work().shortfall());
+  CHECK(later.shortfall_work().last_error() == "no node's venues took any of it");
+}
+
 TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
           "[cluster][shortfall]") {
   Cluster c;
