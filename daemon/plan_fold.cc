@@ -127,7 +127,9 @@ void ApplyDelta(const PlanDelta& d, Plan* plan) {
       const PlanAmended& a = d.amended();
       if (plan->amendments() == 0) *plan->mutable_routed_order() = plan->order();
       plan->set_amendments(plan->amendments() + 1);
-      plan->set_amended_time_ns(d.event_time_ns());
+      if (a.has_limit_price() || a.limit_removed() || a.urgency() != URGENCY_UNSPECIFIED) {
+        plan->set_terms_amended_ns(d.event_time_ns());
+      }
       plan->mutable_order()->set_quantity(a.quantity());
       // What the allocation in force leaves unplaced of the order's rest, as its last decision
       // counted it, follows the new quantity until the next decision (a resting plan makes none

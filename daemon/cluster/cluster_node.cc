@@ -640,7 +640,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   reply.set_open_quantity(open);
   reply.set_lot(engine_->SmallestLot(plan.order()));
   *reply.mutable_terms() = plan.order();
-  reply.set_amended_ns(plan.amended_time_ns());
+  reply.set_amended_ns(plan.terms_amended_ns());
   // The whole order, from the route's record in the share's first decision.
   absl::Status scanned = store_->ScanPlan(req.route_id(), 1, [&](const PlanDelta& d, std::string_view) {
     if (!d.has_allocated()) return true;

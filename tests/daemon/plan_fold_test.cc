@@ -145,6 +145,36 @@ TEST_CASE("an amendment moves what the allocation in force leaves unplaced with 
   CHECK(p.shortfall() == 15);
 }
 
+TEST_CASE("a plan keeps when its limit or urgency was last amended, not its quantity alone", "[fold]") {
+  Plan p;
+  PlanDelta created;
+  created.mutable_created()->mutable_order()->set_quantity(50);
+  ApplyDelta(created, &p);
+  PlanDelta terms;
+  terms.set_event_time_ns(1000);
+  terms.mutable_amended()->set_quantity(50);
+  terms.mutable_amended()->set_limit_price(500);
+  ApplyDelta(terms, &p);
+  CHECK(p.terms_amended_ns() == 1000);
+  PlanDelta cut;  // A quantity alone (a cluster share's cut): the terms' time stays.
+  cut.set_event_time_ns(2000);
+  cut.mutable_amended()->set_quantity(40);
+  ApplyDelta(cut, &p);
+  CHECK(p.terms_amended_ns() == 1000);
+  PlanDelta urgent;
+  urgent.set_event_time_ns(3000);
+  urgent.mutable_amended()->set_quantity(40);
+  urgent.mutable_amended()->set_urgency(URGENCY_HIGH);
+  ApplyDelta(urgent, &p);
+  CHECK(p.terms_amended_ns() == 3000);
+  PlanDelta market;
+  market.set_event_time_ns(4000);
+  market.mutable_amended()->set_quantity(40);
+  market.mutable_amended()->set_limit_removed(true);
+  ApplyDelta(market, &p);
+  CHECK(p.terms_amended_ns() == 4000);
+}
+
 TEST_CASE("a dead man's switch armed is kept with its grace, and the plan is otherwise as it was", "[fold]") {
   Plan p;
   PlanDelta created;
