@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "solver/solver.h"
 
 using exo::daemon::ApplyDelta;
@@ -150,29 +152,19 @@ TEST_CASE("a plan keeps when its limit or urgency was last amended, not its quan
   PlanDelta created;
   created.mutable_created()->mutable_order()->set_quantity(50);
   ApplyDelta(created, &p);
-  PlanDelta terms;
-  terms.set_event_time_ns(1000);
-  terms.mutable_amended()->set_quantity(50);
-  terms.mutable_amended()->set_limit_price(500);
-  ApplyDelta(terms, &p);
-  CHECK(p.terms_amended_ns() == 1000);
-  PlanDelta cut;  // A quantity alone (a cluster share's cut): the terms' time stays.
-  cut.set_event_time_ns(2000);
-  cut.mutable_amended()->set_quantity(40);
-  ApplyDelta(cut, &p);
-  CHECK(p.terms_amended_ns() == 1000);
-  PlanDelta urgent;
-  urgent.set_event_time_ns(3000);
-  urgent.mutable_amended()->set_quantity(40);
-  urgent.mutable_amended()->set_urgency(URGENCY_HIGH);
-  ApplyDelta(urgent, &p);
-  CHECK(p.terms_amended_ns() == 3000);
-  PlanDelta market;
-  market.set_event_time_ns(4000);
-  market.mutable_amended()->set_quantity(40);
-  market.mutable_amended()->set_limit_removed(true);
-  ApplyDelta(market, &p);
-  CHECK(p.terms_amended_ns() == 4000);
+  // An amendment at `at` to `quantity`, with what `terms` adds; then when the terms last changed.
+  auto amend = [&p](int64_t at, int64_t quantity, const std::function<void(PlanAmended*)>& terms) {
+    PlanDelta d;
+    d.set_event_time_ns(at);
+    d.mutable_amended()->set_quantity(quantity);
+    terms(d.mutable_amended());
+    ApplyDelta(d, &p);
+    return p.terms_amended_ns();
+  };
+  CHECK(amend(1000, 50, [](PlanAmended* a) { a->set_limit_price(500); }) == 1000);
+  CHECK(amend(2000, 40, [](PlanAmended*) {}) == 1000);  // A quantity alone (a share's cut): it stays.
+  CHECK(amend(3000, 40, [](PlanAmended* a) { a->set_urgency(URGENCY_HIGH); }) == 3000);
+  CHECK(amend(4000, 40, [](PlanAmended* a) { a->set_limit_removed(true); }) == 4000);
 }
 
 TEST_CASE("a dead man's switch armed is kept with its grace, and the plan is otherwise as it was", "[fold]") {
