@@ -11,6 +11,7 @@
 #include "daemon/request_validation.h"
 #include "clients/exoroutectl/render.h"
 #include "exo/clock.h"
+#include "exo/fixed_point.h"
 
 namespace exo::ctl {
 
@@ -88,6 +89,13 @@ absl::StatusOr<Urgency> UrgencyFlag(const Args& a) {
     return absl::InvalidArgumentError(absl::StrCat("--urgency must be low, normal or high, got \"", a.Get("urgency"), "\""));
   }
   return u;
+}
+
+absl::StatusOr<int64_t> PositiveDecimalFlag(const Args& a, const std::string& flag, uint32_t scale) {
+  absl::StatusOr<int64_t> v = ParseDecimal(a.Get(flag), scale);
+  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", v.status().message()));
+  if (*v <= 0) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": must be > 0, got \"", a.Get(flag), "\""));
+  return v;
 }
 
 // An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and

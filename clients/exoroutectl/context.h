@@ -60,6 +60,9 @@ int PrintPlan(const Context& c, const exoroute::v1::Plan& p);
 absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string& dir);
 // With --out: `m` as JSON in that file (nothing without it).
 absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m);
+// A positive decimal flag (--qty, --limit) in units of `scale` decimal places; the error names
+// the flag ("--limit: must be > 0, got \"-5\"").
+absl::StatusOr<int64_t> PositiveDecimalFlag(const Args& a, const std::string& flag, uint32_t scale);
 // --urgency low|normal|high ("low" -> URGENCY_LOW, and so on); unspecified when not given.
 absl::StatusOr<exoroute::v1::Urgency> UrgencyFlag(const Args& a);
 // An order's --allow A,B, --deny C, --max-venues N, --urgency low|normal|high and

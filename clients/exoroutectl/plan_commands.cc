@@ -156,13 +156,12 @@ int CmdRoute(Context& c) {
   std::string side = a.Get("side");
   if (side != "buy" && side != "sell") return Usage("route: --side must be buy or sell");
   o->set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
-  auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
-  if (!qty.ok()) return Usage(absl::StrCat("route: --qty: ", qty.status().message()));
-  if (*qty <= 0) return Usage(absl::StrCat("route: --qty: must be > 0, got \"", a.Get("qty"), "\""));
+  auto qty = PositiveDecimalFlag(a, "qty", inst->qty_scale());
+  if (!qty.ok()) return Usage(absl::StrCat("route: ", qty.status().message()));
   o->set_quantity(*qty);
   if (a.Has("limit")) {
-    auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
-    if (!px.ok()) return Usage(absl::StrCat("route: --limit: ", px.status().message()));
+    auto px = PositiveDecimalFlag(a, "limit", inst->price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("route: ", px.status().message()));
     o->set_limit_price(*px);
   }
   std::string tif = a.Get("tif", a.Has("expire-ms") ? "gtt" : "gtc");
@@ -318,15 +317,13 @@ int PlanAmendCmd(Context& c, const std::string& id) {
   req.set_plan_id(id);
   req.set_reason(c.args.Get("reason"));
   if (c.args.Has("qty")) {
-    auto qty = ParseDecimal(c.args.Get("qty"), p->instrument().qty_scale());
-    if (!qty.ok()) return Usage(absl::StrCat("plan amend: --qty: ", qty.status().message()));
-    if (*qty <= 0) return Usage(absl::StrCat("plan amend: --qty: must be > 0, got \"", c.args.Get("qty"), "\""));
+    auto qty = PositiveDecimalFlag(c.args, "qty", p->instrument().qty_scale());
+    if (!qty.ok()) return Usage(absl::StrCat("plan amend: ", qty.status().message()));
     req.set_quantity(*qty);
   }
   if (c.args.Has("limit")) {
-    auto px = ParseDecimal(c.args.Get("limit"), p->instrument().price_scale());
-    if (!px.ok()) return Usage(absl::StrCat("plan amend: --limit: ", px.status().message()));
-    if (*px <= 0) return Usage(absl::StrCat("plan amend: --limit: must be > 0, got \"", c.args.Get("limit"), "\""));
+    auto px = PositiveDecimalFlag(c.args, "limit", p->instrument().price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("plan amend: ", px.status().message()));
     req.set_limit_price(*px);
   }
   req.set_remove_limit(c.args.Has("market"));

@@ -98,13 +98,12 @@ int CmdSolve(Context& c) {
   std::string side = a.Get("side");
   if (side != "buy" && side != "sell") return Usage("solve: --side must be buy or sell");
   order.set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
-  auto qty = ParseDecimal(a.Get("qty"), inst->qty_scale());
-  if (!qty.ok()) return Usage(absl::StrCat("solve: --qty: ", qty.status().message()));
-  if (*qty <= 0) return Usage(absl::StrCat("solve: --qty: must be > 0, got \"", a.Get("qty"), "\""));
+  auto qty = PositiveDecimalFlag(a, "qty", inst->qty_scale());
+  if (!qty.ok()) return Usage(absl::StrCat("solve: ", qty.status().message()));
   order.set_quantity(*qty);
   if (a.Has("limit")) {
-    auto px = ParseDecimal(a.Get("limit"), inst->price_scale());
-    if (!px.ok()) return Usage(absl::StrCat("solve: --limit: ", px.status().message()));
+    auto px = PositiveDecimalFlag(a, "limit", inst->price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("solve: ", px.status().message()));
     order.set_limit_price(*px);
   }
   if (absl::Status s = SetOrderFlags(a, &order); !s.ok()) return Usage(std::string(s.message()));

@@ -805,6 +805,10 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "-1"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("exoroutectl: route: --qty: must be > 0, got \"-1\"\n", 0) == 0);
+  // So is a limit price (not the node's "order.limit_price: … got -500" in price units).
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "-5"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: route: --limit: must be > 0, got \"-5\"\n", 0) == 0);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
@@ -2190,6 +2194,11 @@ TEST_CASE("exoroutectl solve: a what-if on books from a file, offline", "[e2e][w
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err == "exoroutectl: FAILED_PRECONDITION: --symbol: unknown symbol \"XBT-USD\" (the config trades: "
                        "BTC-USD, ETH-USD)\n");
+  // A limit that cannot be right, in the units typed.
+  auto no_limit = exo::testing::Run(EXOROUTECTL_PATH, {"solve", "--books", dir / "books.json", "--side", "buy",
+                                                       "--qty", "1.5", "--limit", "0"});
+  CHECK(no_limit.exit_code == 2);
+  CHECK(no_limit.err.rfind("exoroutectl: solve: --limit: must be > 0, got \"0\"\n", 0) == 0);
   // The config's risk limits, as a node checks them: the notional at the file's mid (best bid
   // 64999.50 of SIM-A, best ask 65000.00 of SIM-B).
   std::ofstream(dir / "risky.json") << exo::testing::TestConfigJson(
