@@ -345,9 +345,12 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     }
     resp.clear_nodes();
   }
+  std::vector<std::string> unreachable;  // Nodes that could not be asked, with why.
   // Amends every node's share of `id`: the route first (the node that works its shortfall
   // gives its sub-routes still to come the new terms before it answers), then each sub-route.
+  // True when some node answered that it has (or had) a plan of `id`.
   auto amend = [&](const std::string& route, bool parent) {
+    bool held = false;
     AmendShareRequest req;
     req.set_route_id(route);
     if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
@@ -375,11 +378,15 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
         n.set_changed(n.changed() || r->changed());
         n.set_status(Together(n.status(), r->status()));
         resp.set_changed(resp.changed() || r->changed());
-        amended = true;
+        amended = held = true;
         continue;
       }
       // A node of a release before the call reads it as an empty one.
       const absl::Status& failed = outcome.status();
+      held = held || absl::IsFailedPrecondition(failed);
+      if (parent && (absl::IsUnavailable(failed) || absl::IsDeadlineExceeded(failed) || absl::IsCancelled(failed))) {
+        unreachable.push_back(std::string(failed.message()));
+      }
       const bool older = absl::IsInvalidArgument(failed) && absl::StrContains(failed.message(), "call: empty");
       if (n.error().empty()) {
         n.set_error(older ? absl::StrCat("node ", all[i]->node_id(),
@@ -389,9 +396,18 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
       }
       if (first_error.ok()) first_error = absl::Status(failed.code(), absl::StrCat("node ", n.node(), ": ", n.error()));
     }
+    return held;
   };
   amend(route_id, /*parent=*/true);
-  for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) amend(SubRouteId(route_id, k + 2), false);
+  if (resp.has_shortfall_work()) {
+    for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) amend(SubRouteId(route_id, k + 2), false);
+  } else if (!unreachable.empty()) {
+    // A node that could not be asked may work the route's shortfall: its sub-routes are
+    // amended as far as the nodes asked hold them, found by their ids as a cancel finds them
+    // (that node takes the terms from them when it is back: AdoptLaterTerms).
+    for (uint32_t n = 2; amend(SubRouteId(route_id, n), false); ++n) {
+    }
+  }
   for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
   if (resp.nodes().empty() && !resp.has_shortfall_work()) {
     return absl::NotFoundError(absl::StrCat("plan \"", route_id, "\" not found on any node of the cluster"));
@@ -401,6 +417,9 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
                                                       resp.shortfall_work().coordinator(),
                                                       "'s work on its shortfall had ended)"));
   }
+  // Nothing amended: a node that could not be asked may still be working, which the caller
+  // must know before a finished share's refusal.
+  if (!amended && !unreachable.empty()) return absl::UnavailableError(absl::StrJoin(unreachable, "; "));
   if (!amended) return first_error;
   if (absl::StatusOr<Plan> own = engine->GetPlan(amendment.plan_id()); own.ok()) *resp.mutable_plan() = *std::move(own);
   for (const NodeAmend& n : resp.nodes()) {
@@ -422,12 +441,14 @@ int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
 
 }  // namespace
 
-absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine) {
+absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine,
+                                                       ProgressReply* latest_terms) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  return ProgressLocked(route_id, engine);
+  return ProgressLocked(route_id, engine, latest_terms);
 }
 
-absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& route_id, const RouterEngine& engine) {
+absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& route_id, const RouterEngine& engine,
+                                                             ProgressReply* latest_terms) {
   const std::vector<NodeLink*> all = AllLinks();
   GetRouteResponse resp;
   std::map<std::string, NodeProgress> by_node;
@@ -461,6 +482,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
       }
       if (r->status() == PLAN_STATUS_UNSPECIFIED) continue;  // The shortfall's holder, without a share.
       found = true;
+      if (latest_terms != nullptr && r->amended_ns() > latest_terms->amended_ns()) *latest_terms = *r;
       NodeProgress& n = by_node[node];
       n.set_node(node);
       n.set_status(Together(n.status(), r->status()));

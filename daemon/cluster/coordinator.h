@@ -81,8 +81,10 @@ class Coordinator {
   ~Coordinator();
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
   // be asked, with what its fills cost; the route's average price at `engine`'s instrument
-  // scale. NOT_FOUND when no node has one.
-  absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine);
+  // scale. NOT_FOUND when no node has one. With `latest_terms`: the answer of the share (of the
+  // route or of a sub-route) amended last, left as it was when none was ever amended.
+  absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine,
+                                                          exoroute::v1::ProgressReply* latest_terms = nullptr);
   // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
   // time (zeros for a node it has no link to).
   struct CallTotals {
@@ -114,7 +116,8 @@ class Coordinator {
   // call asks.
   std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
-  absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine);
+  absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine,
+                                                                exoroute::v1::ProgressReply* latest_terms = nullptr);
   // Amend's new quantity (coordinator_resize.cc, under mu_): asked of the node that keeps the
   // route's shortfall work, and below what the shares hold, cut from the shares; that work as
   // it stands after, and each cut share's outcome, in `resp`.
@@ -153,10 +156,10 @@ class Coordinator {
   // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,
   // cluster.leave_shortfall, or the ledger could not record it).
   // Terms a route's shares were amended to while this node could not be asked (down, or the
-  // amendment's call to it failed): the latest any share of the route holds, later than the
-  // record's, become the terms of its sub-routes still to come (the shares' clocks compared:
-  // NTP-synchronised nodes).
-  void AdoptLaterTerms(const std::string& route_id);
+  // amendment's call to it failed): `latest`, the share of the route or of a sub-route amended
+  // last (Progress's latest_terms), when later than the record's, gives its terms to the
+  // sub-routes still to come (the shares' clocks compared: NTP-synchronised nodes).
+  void AdoptLaterTerms(const std::string& route_id, const exoroute::v1::ProgressReply& latest);
   bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
                      const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
   std::mutex shortfall_stop_mu_;

@@ -68,48 +68,37 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   return true;
 }
 
-void Coordinator::AdoptLaterTerms(const std::string& route_id) {
+void Coordinator::AdoptLaterTerms(const std::string& route_id, const ProgressReply& latest) {
   absl::StatusOr<std::optional<ShortfallRecord>> held = shortfall_->Record(route_id);
-  if (!held.ok() || !held->has_value()) return;
-  const int64_t known = (*held)->terms_ns();
-  ProgressRequest req;
-  req.set_route_id(route_id);
-  std::vector<absl::StatusOr<ProgressReply>> replies;
-  {
-    std::lock_guard<std::mutex> lock(mu_);  // (One call at a time per link: after a route.)
-    const std::vector<NodeLink*> all = AllLinks();
-    replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
-  }
-  const ProgressReply* latest = nullptr;  // The share amended last, after the record's terms.
-  for (const absl::StatusOr<ProgressReply>& r : replies) {
-    if (!r.ok() || r->status() == PLAN_STATUS_UNSPECIFIED || r->amended_ns() <= known) continue;
-    if (latest == nullptr || r->amended_ns() > latest->amended_ns()) latest = &*r;
-  }
-  if (latest == nullptr) return;
+  if (!held.ok() || !held->has_value() || latest.amended_ns() <= (*held)->terms_ns()) return;
   AmendShareRequest terms;
   terms.set_route_id(route_id);
-  if (latest->terms().has_limit_price()) {
-    terms.set_limit_price(latest->terms().limit_price());
+  if (latest.terms().has_limit_price()) {
+    terms.set_limit_price(latest.terms().limit_price());
   } else {
     terms.set_remove_limit(true);
   }
-  terms.set_urgency(latest->terms().urgency());
+  terms.set_urgency(latest.terms().urgency());
   bool changed = false;
-  absl::StatusOr<std::optional<ShortfallWork>> amended = shortfall_->Amend(route_id, terms, latest->amended_ns(), &changed);
+  absl::StatusOr<std::optional<ShortfallWork>> amended = shortfall_->Amend(route_id, terms, latest.amended_ns(), &changed);
   if (!amended.ok()) {
     LogError("route %s: its shares' later terms cannot be recorded: %s", route_id, amended.status().ToString());
   } else if (changed) {
     LogInfo("route %s: its shares were amended while this node could not be asked: its sub-routes take their terms "
             "(limit %s, urgency %s)", route_id,
-            latest->terms().has_limit_price() ? absl::StrCat(latest->terms().limit_price()) : "none",
-            Urgency_Name(latest->terms().urgency()));
+            latest.terms().has_limit_price() ? absl::StrCat(latest.terms().limit_price()) : "none",
+            Urgency_Name(latest.terms().urgency()));
   }
 }
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
   if (shortfall_ == nullptr) return;
   for (const std::string& id : shortfall_->OpenRoutes()) {
-    AdoptLaterTerms(id);
+    // Every node's shares of the route and of its sub-routes, asked once: whether one was
+    // cancelled, and the terms of the one amended last.
+    ProgressReply latest;
+    const absl::StatusOr<GetRouteResponse> now = Progress(id, *engine, &latest);
+    AdoptLaterTerms(id, latest);
     ShortfallRecord record;
     if (!shortfall_->Begin(id, &record)) continue;  // Ended meanwhile.
     auto end = [&](int64_t placed, const std::string& error) {
@@ -128,7 +117,7 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
     // A cancel that could not reach this node (it was down) still cancelled the shares it
     // reached: a share cancelled on any node ends the work, and the cancel is finished here —
     // every node's plans of the route and its sub-routes, this node's own among them.
-    if (absl::StatusOr<GetRouteResponse> now = Progress(id, *engine); now.ok()) {
+    if (now.ok()) {
       const bool cancelled = std::any_of(now->nodes().begin(), now->nodes().end(), [](const NodeProgress& n) {
         return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
       });

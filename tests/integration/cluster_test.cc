@@ -2453,6 +2453,96 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   CHECK(later.shortfall_work().last_error() == "no node's venues took any of it");
 }
 
+TEST_CASE("a limit amended while the node that works a route's shortfall is down reaches its sub-routes' shares when "
+          "the route's own have finished, and binds the sub-routes to come once that node is back",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  c.venues[1] = SilentVenuesOf(2);  // n2's children stay open: its shares keep working.
+  const std::string hourly = "\"update_interval_ms\": 3600000";
+  for (size_t at; (at = c.venues[1].find(hourly)) != std::string::npos;) {
+    c.venues[1].replace(at, hourly.size(), "\"update_interval_ms\": 300");
+  }
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // n2 halted: the route itself is shared by n1 and n3 alone, whose shares fill and finish.
+  REQUIRE(exo::testing::Ctl(*c.nodes[1], {"halt", "--reason", "n2 later"}).exit_code == 0);
+  // Node k's share of `id` finished (or it holds none).
+  auto finished = [&](int k, const std::string& id) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;) {
+      const std::optional<Plan> p = PlanOn(*c.nodes[k], id);
+      if (!p.has_value() || p->status() == PLAN_STATUS_COMPLETED) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  // A route n3 keeps the work of, placed whole by n1 and n3, while n3 is down: n1's finished
+  // share cannot take new terms, but whether n3 still works the route is not known — the
+  // answer says n3 could not be asked (not that a share had finished).
+  RouteResponse small;
+  REQUIRE(CallRoute(*c.nodes[2], Executed("gtc-small", SIDE_BUY, 9 * kBtc), &small).ok());
+  REQUIRE(small.cluster().shortfall() == 0);
+  REQUIRE(SharingNodes(small).count("n1") == 1);
+  REQUIRE(finished(0, "gtc-small"));
+  c.nodes[2]->Kill9();
+  AmendPlanRequest small_amend;
+  small_amend.set_plan_id("gtc-small");
+  small_amend.set_limit_price(100000);
+  AmendPlanResponse unused;
+  const grpc::Status unknown = AmendOn(*c.nodes[0], small_amend, &unused);
+  CHECK(unknown.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(unknown.error_message().find("n3") != std::string::npos);
+  c.Start(2);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-subs", SIDE_BUY, 1000 * kBtc), &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  REQUIRE(SharingNodes(routed).count("n2") == 0);
+  REQUIRE(finished(0, "gtc-subs"));
+  REQUIRE(finished(2, "gtc-subs"));
+  // Resumed, n2 takes shares of the sub-routes after, and they keep working.
+  REQUIRE(exo::testing::Ctl(*c.nodes[1], {"resume", "--reason", "n2 back"}).exit_code == 0);
+  const GetRouteResponse shared = RouteProgressUntil(*c.nodes[2], "gtc-subs", [](const GetRouteResponse& r) {
+    return std::any_of(r.nodes().begin(), r.nodes().end(), [](const NodeProgress& n) { return n.node() == "n2"; });
+  });
+  REQUIRE(std::any_of(shared.nodes().begin(), shared.nodes().end(), [](const NodeProgress& n) {
+    return n.node() == "n2" && n.status() == PLAN_STATUS_WORKING;
+  }));
+  // n1, which works it, goes down; the limit is amended through n3: no share of the route
+  // itself can take it, n2's sub-routes' shares do (found by their ids), n1 is named.
+  c.nodes[0]->Kill9();
+  AmendPlanRequest amend;
+  amend.set_plan_id("gtc-subs");
+  amend.set_limit_price(100000);  // 1000.00: nothing of the market is within it.
+  AmendPlanResponse amended;
+  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  std::map<std::string, NodeAmend> by_node;
+  for (const NodeAmend& n : amended.nodes()) by_node[n.node()] = n;
+  REQUIRE(by_node.count("n1") == 1);
+  CHECK_FALSE(by_node["n1"].error().empty());
+  REQUIRE(by_node.count("n2") == 1);
+  CHECK(by_node["n2"].error().empty());
+  CHECK(by_node["n2"].changed());
+  int n2_shares = 0;
+  for (int k = 2; k < 200; ++k) {
+    const std::optional<Plan> p = PlanOn(*c.nodes[1], "gtc-subs~" + std::to_string(k));
+    if (!p.has_value() || p->status() != PLAN_STATUS_WORKING) continue;
+    ++n2_shares;
+    CHECK(p->order().limit_price() == 100000);
+  }
+  CHECK(n2_shares > 0);
+  // Back, n1 takes the terms of the share amended last, a sub-route's: nothing more is placed.
+  c.Start(0);
+  const GetRouteResponse stalled = RouteProgressUntil(*c.nodes[2], "gtc-subs", [](const GetRouteResponse& r) {
+    return r.shortfall_work().last_error() == "no node's venues took any of it";
+  });
+  REQUIRE(stalled.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Five refills, seven attempts.
+  const GetRouteResponse later = RouteProgress(*c.nodes[2], "gtc-subs");
+  CHECK(later.shortfall_work().sub_routes() == stalled.shortfall_work().sub_routes());
+  CHECK(later.shortfall_work().shortfall() == stalled.shortfall_work().shortfall());
+}
+
 TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
           "[cluster][shortfall]") {
   Cluster c;
