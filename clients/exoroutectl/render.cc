@@ -140,8 +140,9 @@ std::string RenderPlan(const Plan& p, int64_t now_s) {
     absl::StrAppend(&s, "expected  nothing placed now",
                     p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
   } else {
-    absl::StrAppend(&s, "expected  cost ", f.Px(p.expected_cost()), ", avg ", f.Px(p.expected_average_price()),
-                    " incl. fees, ", Bps(p.expected_slippage_cbps()), " vs mid",
+    // After a re-plan the figures are that decision's, for what was left then, not the order's.
+    absl::StrAppend(&s, "expected  ", p.replans() > 0 ? "last re-plan: " : "", "cost ", f.Px(p.expected_cost()),
+                    ", avg ", f.Px(p.expected_average_price()), " incl. fees, ", Bps(p.expected_slippage_cbps()), " vs mid",
                     p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
   }
   absl::StrAppend(&s, "versions  ", p.version(), " deltas (last sequence ", p.last_sequence(), "), ",

@@ -402,6 +402,11 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
   CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues, gap 0.00, arrival limit 64000.00\n") !=
         std::string::npos);
   CHECK(placed.find("expected  cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") != std::string::npos);
+  // After a re-plan the figures are that decision's (for what was left), and say so.
+  p.set_replans(1);
+  CHECK(exo::ctl::RenderPlan(p).find("expected  last re-plan: cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") !=
+        std::string::npos);
+  p.set_replans(0);
 
   Decision d;
   d.mutable_stats()->set_method(SOLVER_METHOD_EXACT);
