@@ -799,6 +799,10 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
           : "",
       "\n");
   for (const NodeShare& s : r.shares()) {
+    // A node left out with nothing (a halted one answers, and takes no share) is on its own line below.
+    const bool left_out = std::any_of(r.route().dropped().begin(), r.route().dropped().end(),
+                                      [&s](const NodeDropped& d) { return d.node() == s.node(); });
+    if (left_out && s.quantity() == 0) continue;
     absl::StrAppend(&out, "  node ", s.node(), "  ", FormatDecimal(s.quantity(), qty_scale),
                     s.plan_id().empty() ? "" : absl::StrCat("  plan ", s.plan_id()), "\n");
   }

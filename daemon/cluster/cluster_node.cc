@@ -172,12 +172,24 @@ absl::Status CheckOpening(uint32_t protocol, const std::string& node_id, const s
 }
 
 // What a node answers a route from: its solver input for `order` (its books now).
-absl::StatusOr<SolveInput> RouteSnapshot(RouterEngine& engine, const ParentOrder& order, RouteMode mode) {
+absl::StatusOr<SolveInput> RouteSnapshot(RouterEngine& engine, const ParentOrder& order, RouteMode mode,
+                                         std::string* halted) {
   // A halted node (or one that halted the order's symbol) takes no share of a route that
-  // trades: the coordinator leaves it out (as a node that failed) and splits the order over
-  // the others.
-  if (mode == ROUTE_MODE_EXECUTE) EXO_RETURN_IF_ERROR(engine.CheckTradingAllowed(order.symbol()));
+  // trades, but still answers — as a node whose every venue is excluded, with why in `halted` —
+  // so that its working quantity counts in the coordinator's limits (PrepareReply.halted).
+  halted->clear();
+  if (mode == ROUTE_MODE_EXECUTE) {
+    if (absl::Status s = engine.CheckTradingAllowed(order.symbol()); !s.ok()) {
+      if (!absl::IsFailedPrecondition(s)) return s;
+      *halted = std::string(s.message());
+    }
+  }
   EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(order, mode));
+  if (!halted->empty()) {
+    for (VenueInput& v : *input.mutable_venues()) {
+      if (v.exclusion().empty()) v.set_exclusion(*halted);
+    }
+  }
   // A cluster route's urgency and arrival bands are over every node's venues: the coordinator
   // fixes their limits (PrepareRequest.band_limit, arrival_limit), never this node's venues alone.
   input.set_price_band_bps(0);
@@ -221,7 +233,7 @@ absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& re
   probe.order = req.order();
   probe.mode = req.mode();
   probe.opened_ns = clock_->NowNs();
-  EXO_ASSIGN_OR_RETURN(probe.input, RouteSnapshot(*engine_, req.order(), req.mode()));
+  EXO_ASSIGN_OR_RETURN(probe.input, RouteSnapshot(*engine_, req.order(), req.mode(), &probe.halted));
   BestPriceReply reply;
   reply.set_node(node_id_);
   const std::vector<solver::LocalProblem> usable = solver::BuildLocalProblems(probe.input, nullptr, engine_->curves());
@@ -237,7 +249,7 @@ absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& re
   return reply;
 }
 
-absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req) {
+absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req, std::string* halted) {
   // The route's first Prepare after a BestPrice decides from the books that price came from.
   std::optional<Probe> probe;
   {
@@ -250,8 +262,9 @@ absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req)
   SolveInput input;
   if (probe && probe->mode == req.mode() && google::protobuf::util::MessageDifferencer::Equals(probe->order, req.order())) {
     input = std::move(probe->input);
+    *halted = std::move(probe->halted);
   } else {
-    EXO_ASSIGN_OR_RETURN(input, RouteSnapshot(*engine_, req.order(), req.mode()));
+    EXO_ASSIGN_OR_RETURN(input, RouteSnapshot(*engine_, req.order(), req.mode(), halted));
   }
   EXO_RETURN_IF_ERROR(ApplyPrepare(req, &input));
   return input;
@@ -288,7 +301,8 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   session->mode = req.mode();
   session->opened_ns = clock_->NowNs();
   session->attempt = req.attempt();
-  EXO_ASSIGN_OR_RETURN(session->input, PreparedInput(req));
+  std::string halted;
+  EXO_ASSIGN_OR_RETURN(session->input, PreparedInput(req, &halted));
   session->problems = solver::BuildLocalProblems(session->input, nullptr, engine_->curves());
   session->group = std::make_unique<solver::VenueGroup>(session->problems);
   solver::GroupSummary g = session->group->Summary();
@@ -314,6 +328,7 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   EXO_ASSIGN_OR_RETURN(double total_cost,
                        NoisyCost(*session, absl::StrCat("prepare/", req.attempt(), "/total_cost"), g.total_cost, std::isfinite(unit) ? unit : 0));
   reply.set_node(node_id_);
+  reply.set_halted(halted);
   reply.set_protocol(kPeerProtocol);
   reply.set_noisy(noisy());
   if (const Instrument* inst = engine_->FindInstrument(req.order().symbol())) *reply.mutable_instrument() = *inst;

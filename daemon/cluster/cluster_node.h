@@ -28,9 +28,11 @@ class ClusterNode {
   // along; 3: BestPrice and the urgency band's limit; 4: the arrival band — BestPrice's best
   // bid and ask, Prepare's arrival limit; 5: that bid and ask the market's, whatever the order's
   // limit; 6: the nodes' working quantity at Prepare, a route's quantity amended through the
-  // node that keeps its work and its shares cut; 0: releases before the field). Nodes of
+  // node that keeps its work and its shares cut; 7: a halted node answers an executed route's
+  // Prepare with no usable venue and its working quantity (PrepareReply.halted) instead of
+  // refusing it; 0: releases before the field). Nodes of
   // different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 6;
+  static constexpr uint32_t kPeerProtocol = 7;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice
@@ -108,11 +110,13 @@ class ClusterNode {
     exoroute::v1::ParentOrder order;
     exoroute::v1::RouteMode mode = exoroute::v1::ROUTE_MODE_UNSPECIFIED;
     exoroute::v1::SolveInput input;
+    std::string halted;  // Why this node takes no share of it (RouteSnapshot), or empty.
     int64_t opened_ns = 0;
   };
   // The solver input a Prepare opens its session on: the BestPrice snapshot of the same order
-  // if there is one, else the books now; with the request's exclusions and band limit.
-  absl::StatusOr<exoroute::v1::SolveInput> PreparedInput(const exoroute::v1::PrepareRequest& req);
+  // if there is one, else the books now; with the request's exclusions and band limit. Why a
+  // halted node takes no share in `halted` (empty when it trades).
+  absl::StatusOr<exoroute::v1::SolveInput> PreparedInput(const exoroute::v1::PrepareRequest& req, std::string* halted);
   bool noisy() const { return privacy_.epsilon_milli() > 0; }
   // The node's decision at the coordinator's fixed dual (every venue's share, uncapped by Q).
   absl::StatusOr<exoroute::v1::Decision> ShareAt(const Session& s, const exoroute::v1::FixedDual& fixed,

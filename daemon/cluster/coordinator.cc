@@ -675,6 +675,9 @@ class Coordinator::Run {
   const std::string route_id_;
   const int64_t quantity_;
   std::vector<NodeLink*> live_;  // The nodes still taking part.
+  // Of those, the ones whose trading is halted (PrepareReply.halted): they answer with no usable
+  // venue, so that their working quantity counts, and take no share.
+  std::set<std::string> halted_;
   ClusterRoute record_;
   bool refresh_keys_ = false;
   bool restart_ = false;
@@ -843,6 +846,15 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
     refresh_keys_ = true;
     restart_ = true;
     return absl::OkStatus();
+  }
+  // A halted node answers with no usable venue and takes no share: it is named as left out
+  // (once per route, whatever the attempts), not dropped — its working quantity still counts.
+  for (const auto& r : prepared_) {
+    if (r->halted().empty() || !halted_.insert(r->node()).second) continue;
+    NodeDropped* d = record_.add_dropped();
+    d->set_node(r->node());
+    d->set_reason(r->halted().substr(0, 1024));
+    c_.RecordLeftOut(d->node(), route_id_, d->reason());
   }
   // The working-quantity limits over the cluster's total (the masks cancel in the sum).
   for (int k = 0; k < prep.working_of_size(); ++k) {
@@ -1259,7 +1271,7 @@ RouteResponse Coordinator::Run::Execute() {
       c_.RecordLeftOut(d->node(), route_id_, d->reason());
       continue;
     }
-    c_.RecordTookPart(live_[i]->node_id());
+    if (halted_.count(live_[i]->node_id()) == 0) c_.RecordTookPart(live_[i]->node_id());
     share->set_quantity(r->quantity());
     given += r->quantity();
   }

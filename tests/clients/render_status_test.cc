@@ -267,6 +267,18 @@ TEST_CASE("a cluster route's summary names every node's total and what it left o
         "  node n3  dropped: deadline exceeded\n"
         "  venue N2-V1  left out: the order allows at most 3 venues; this one had the smallest share\n"
         "  shortfall 0.00100000 (no node works it; route it again)\n");
+  // A halted node answers (its share is 0) and is named on its own line only.
+  ClusterRouteSummary halted = r;
+  NodeShare* h = halted.add_shares();
+  h->set_node("n2");
+  NodeDropped* hd = halted.mutable_route()->add_dropped();
+  hd->set_node("n2");
+  hd->set_reason("trading is halted on this node since 2026-12-05 11:30:00 UTC: desk check");
+  const std::string shown = exo::ctl::RenderClusterRoute(halted, btc);
+  INFO(shown);
+  CHECK(shown.find("  node n2  0.00000000") == std::string::npos);
+  CHECK(shown.find("  node n2  dropped: trading is halted on this node since 2026-12-05 11:30:00 UTC: desk check\n") !=
+        std::string::npos);
   // Nothing taken anywhere: no marginal price.
   ClusterRouteSummary none = r;
   none.mutable_shares(0)->set_quantity(0);

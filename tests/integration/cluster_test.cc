@@ -2226,9 +2226,9 @@ TEST_CASE("a coordinator's working-quantity limit counts what every node's plans
     c.venues[k] = SilentVenuesOf(k + 1);  // Children stay open: every plan keeps working.
     c.Start(k);
   }
-  RouteResponse resp;
-  REQUIRE(CallRoute(*c.nodes[0], Executed("w-1", SIDE_BUY, 6 * kBtc), &resp).ok());
-  REQUIRE(SharingNodes(resp).size() >= 2);  // n1 itself holds only part of it.
+  RouteResponse resp, first;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("w-1", SIDE_BUY, 6 * kBtc), &first).ok());
+  REQUIRE(SharingNodes(first).size() >= 2);  // n1 itself holds only part of it.
   // 6 BTC more: n1's own plans (its share of w-1) leave room, the cluster's 6 BTC do not.
   const grpc::Status over = CallRoute(*c.nodes[0], Executed("w-2", SIDE_BUY, 6 * kBtc), &resp);
   CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -2242,8 +2242,27 @@ TEST_CASE("a coordinator's working-quantity limit counts what every node's plans
   REQUIRE(AdminService::NewStub(Connect(*c.nodes[0]))->Status(&ctx, StatusRequest(), &st).ok());
   REQUIRE(st.risk_size() == 1);
   CHECK(st.risk(0).refused_by_limit().at("max_working_quantity") == 1);
+  // A node whose trading is halted takes no share of a route, but what its plans may still
+  // fill counts all the same: it answers Prepare with no usable venue (peer protocol 7).
+  const int other = SharingNodes(first).count("n2") == 1 ? 1 : 2;
+  const std::string other_id = "n" + std::to_string(other + 1);
+  REQUIRE(SharingNodes(first).count(other_id) == 1);
+  REQUIRE(exo::testing::Ctl(*c.nodes[other], {"halt", "--reason", "desk check"}).exit_code == 0);
+  const grpc::Status still_over = CallRoute(*c.nodes[0], Executed("w-2", SIDE_BUY, 6 * kBtc), &resp);
+  CHECK(still_over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(still_over.error_message() == over.error_message());
+  // Within the limit, the halted node is named as left out and takes no share.
+  const grpc::Status beside = CallRoute(*c.nodes[0], Executed("w-h", SIDE_BUY, kBtc), &resp);
+  INFO(beside.error_message());
+  REQUIRE(beside.ok());
+  CHECK(SharingNodes(resp).count(other_id) == 0);
+  CHECK_FALSE(PlanOn(*c.nodes[other], "w-h").has_value());
+  REQUIRE(resp.cluster().route().dropped_size() == 1);
+  CHECK(resp.cluster().route().dropped(0).node() == other_id);
+  CHECK(resp.cluster().route().dropped(0).reason().find("trading is halted on this node since ") != std::string::npos);
+  REQUIRE(exo::testing::Ctl(*c.nodes[other], {"resume", "--reason", "checked"}).exit_code == 0);
   // Up to the limit it is routed; a coordinator without such a limit routes on.
-  CHECK(CallRoute(*c.nodes[0], Executed("w-3", SIDE_BUY, 4 * kBtc), &resp).ok());
+  CHECK(CallRoute(*c.nodes[0], Executed("w-3", SIDE_BUY, 3 * kBtc), &resp).ok());
   CHECK(CallRoute(*c.nodes[1], Executed("w-4", SIDE_BUY, 6 * kBtc), &resp).ok());
 }
 
