@@ -747,7 +747,8 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
   return step;
 }
 
-absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch) {
+absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> batch,
+                                  const std::function<void()>& recorded) {
   if (batch.empty()) return absl::OkStatus();
   std::shared_lock<std::shared_mutex> appending = AppendLock();
   EXO_ASSIGN_OR_RETURN(std::vector<PlanDelta> stored, Record(std::move(batch)));
@@ -756,6 +757,7 @@ absl::Status RouterEngine::Commit(PlanRecord& rec, std::vector<PendingDelta> bat
     NoteExecution(d, rec);
     if (d.plan_version() == 1) ++plans_total_;
   }
+  if (recorded) recorded();
   Publish(rec);
   return absl::OkStatus();
 }
@@ -790,7 +792,8 @@ void RouterEngine::Publish(PlanRecord& rec) {
   watch_cv_.notify_all();
 }
 
-absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> prefix) {
+absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> prefix,
+                                 const std::function<void()>& prefix_recorded) {
   for (int guard = 0; guard < 64; ++guard) {
     int64_t now = clock_->NowNs();
     std::optional<Plan> projected;  // With the prefix applied (none: the plan as it is).
@@ -838,7 +841,7 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     }
     if (batch.empty()) return absl::OkStatus();
     // Recorded before sent: a crash after this line can never place the same child twice.
-    EXO_RETURN_IF_ERROR(Commit(rec, std::move(batch)));
+    EXO_RETURN_IF_ERROR(Commit(rec, std::move(batch), guard == 0 ? prefix_recorded : nullptr));
     for (const ChildOrder& c : step.sends) {
       adapters::VenueAdapter* a = AdapterFor(c.venue());
       child_outcomes_.Sent(c.cl_ord_id(), ChildOutcomes::Clock::now());

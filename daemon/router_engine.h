@@ -365,8 +365,12 @@ class RouterEngine {
   // Decides the plan's next step from its state (with `projected` = state incl. `prefix`).
   absl::StatusOr<Step> NextStep(PlanRecord& rec, const exoroute::v1::Plan& projected, int64_t now);
   // Appends step after step until the plan has nothing more to do now. Caller holds rec.mu.
-  absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix);
-  absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch);
+  // `prefix_recorded`, if given, runs once the prefix is durable and before any watcher or
+  // reader of the plan can see it (a child's end counted in Status before its plan settles).
+  absl::Status Drive(PlanRecord& rec, std::vector<store::PendingDelta> prefix,
+                     const std::function<void()>& prefix_recorded = nullptr);
+  absl::Status Commit(PlanRecord& rec, std::vector<store::PendingDelta> batch,
+                      const std::function<void()>& recorded = nullptr);
   // store_->Append, and the store's first write failure logged (it takes no more writes).
   absl::StatusOr<std::vector<exoroute::v1::PlanDelta>> Record(std::vector<store::PendingDelta> batch);
   std::atomic<bool> write_failure_logged_{false};

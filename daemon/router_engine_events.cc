@@ -150,9 +150,11 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   }
   std::vector<PendingDelta> prefix;
   prefix.push_back(std::move(pd));
-  absl::Status s = Drive(*rec, std::move(prefix));
+  // The child's end is counted once recorded, before its plan (settled by it, maybe) is seen.
+  absl::Status s = Drive(*rec, std::move(prefix), [&] {
+    if (outcome) child_outcomes_.Done(venue, e.cl_ord_id, *outcome, ChildOutcomes::Clock::now());
+  });
   if (!s.ok()) LogError("plan %s: %s", rec->plan.plan_id(), s.ToString());
-  if (outcome && s.ok()) child_outcomes_.Done(venue, e.cl_ord_id, *outcome, ChildOutcomes::Clock::now());
 }
 
 void RouterEngine::EventLoop() {

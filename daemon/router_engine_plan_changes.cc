@@ -126,8 +126,9 @@ absl::StatusOr<Plan> RouterEngine::SettleChild(const std::string& plan_id, const
       LogWarning("cancel %s at %s (settling it) failed: %s", st.cl_ord_id, venue, s.ToString());
     }
   }
-  EXO_RETURN_IF_ERROR(Drive(*rec, std::move(prefix)));
-  child_outcomes_.Done(venue, st.cl_ord_id, outcome, ChildOutcomes::Clock::now());
+  EXO_RETURN_IF_ERROR(Drive(*rec, std::move(prefix), [&] {
+    child_outcomes_.Done(venue, st.cl_ord_id, outcome, ChildOutcomes::Clock::now());  // Before the plan is seen.
+  }));
   LogWarning("child %s at %s settled by operator: filled %d of %d (%d not reported by the venue): %s", st.cl_ord_id,
              venue, st.filled_quantity, quantity, unrecorded, st.reason);
   return rec->plan;
