@@ -23,8 +23,6 @@ namespace exo::daemon {
 
 using namespace exoroute::v1;  // NOLINT
 using store::PendingDelta;
-using internal::kWorkingLimit;
-using internal::kRateLimit;
 using internal::PlanNotFound;
 
 namespace internal {

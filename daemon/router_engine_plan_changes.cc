@@ -18,7 +18,6 @@ namespace exo::daemon {
 
 using namespace exoroute::v1;  // NOLINT
 using store::PendingDelta;
-using internal::kWorkingLimit;
 using internal::PlanNotFound;
 using internal::StatusName;
 using internal::FillOutOfBounds;
