@@ -1,9 +1,13 @@
 // Sequences of peer calls — as a coordinator sends them, or as a buggy or older one might — to a
 // ClusterNode over a real engine, alone in its cluster (the only participant, so its sums need
-// no peer's key). An input is calls, each a 2-byte big-endian length and a serialized PeerCall.
+// no peer's key). An input is calls, each a 2-byte big-endian length and a serialized PeerCall;
+// the top bit of the first byte, when set, runs the input with the node's trading halted (the
+// bit is not part of the first length).
 // Checks: every call is answered, never with INTERNAL or UNKNOWN; a node's share (Execute) is
 // never negative nor more than the order it was prepared with, and an amendment (Amend) never
-// changes it — but a cut (share_quantity), to exactly what was asked and never below its fills. Plans made are cancelled at the end of each input.
+// changes it — but a cut (share_quantity), to exactly what was asked and never below its fills;
+// a halted node answers an executed route's Prepare saying so, and takes no share of it (no
+// plan). Plans made are cancelled at the end of each input, and trading resumed.
 #include <map>
 
 #include "daemon/cluster/cluster_node.h"
@@ -115,6 +119,12 @@ std::vector<std::string> Seeds() {
       }
     }
   }
+  // Every input again with the node halted.
+  for (size_t i = 0, n_inputs = out.size(); i < n_inputs; ++i) {
+    std::string halted = out[i];
+    halted[0] = static_cast<char>(static_cast<uint8_t>(halted[0]) | 0x80);
+    out.push_back(std::move(halted));
+  }
   return out;
 }
 
@@ -124,9 +134,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ClusterNode& node = exo::fuzz::Cluster();
   std::map<std::string, int64_t> prepared;  // Route id -> the order's quantity it was prepared with.
   std::map<std::string, int64_t> shares;    // Plan id -> the share Execute fixed (cancelled at the end).
+  std::map<std::string, RouteMode> modes;   // Route id -> the mode it was prepared in.
+  const bool halted = size > 0 && (data[0] & 0x80) != 0;
+  exo::daemon::RouterEngine& engine = *exo::fuzz::Node().engine;
+  if (halted) FUZZ_CHECK(engine.SetTrading(true, "fuzz").ok(), "%s", "halting failed");
   size_t at = 0;
   while (at + 2 <= size) {
-    const size_t len = (size_t{data[at]} << 8) | data[at + 1];
+    const size_t len = (size_t{at == 0 ? static_cast<uint8_t>(data[at] & 0x7f) : data[at]} << 8) | data[at + 1];
     at += 2;
     if (len > size - at) break;
     PeerCall call;
@@ -136,7 +150,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!answer.has_error() || (answer.error().code() != static_cast<int>(absl::StatusCode::kInternal) &&
                                        answer.error().code() != static_cast<int>(absl::StatusCode::kUnknown)),
                "%s", answer.ShortDebugString().c_str());
-    if (call.has_prepare() && answer.has_prepare()) prepared[call.prepare().route_id()] = call.prepare().order().quantity();
+    if (call.has_prepare() && answer.has_prepare()) {
+      prepared[call.prepare().route_id()] = call.prepare().order().quantity();
+      modes[call.prepare().route_id()] = call.prepare().mode();
+      const bool trades = call.prepare().mode() == ROUTE_MODE_EXECUTE;
+      FUZZ_CHECK(answer.prepare().halted().empty() == !(halted && trades), "halted %d, mode %d, answered: %s", halted,
+                 call.prepare().mode(), answer.prepare().ShortDebugString().c_str());
+    }
     if (call.has_amend() && answer.has_amend()) {
       absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
       FUZZ_CHECK(share.ok(), "amended a share it cannot show: %s", share.status().ToString().c_str());
@@ -158,9 +178,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto it = prepared.find(call.execute().route_id());
       FUZZ_CHECK(it == prepared.end() || share <= it->second, "share %lld of an order of %lld",
                  static_cast<long long>(share), static_cast<long long>(it->second));
+      auto mode = modes.find(call.execute().route_id());
+      FUZZ_CHECK(!halted || mode == modes.end() || mode->second != ROUTE_MODE_EXECUTE ||
+                     (share == 0 && answer.execute().plan_id().empty()),
+                 "a halted node took a share: %s", answer.execute().ShortDebugString().c_str());
       if (!answer.execute().plan_id().empty()) shares[answer.execute().plan_id()] = share;
     }
   }
-  for (const auto& [plan_id, share] : shares) (void)exo::fuzz::Node().engine->Cancel(plan_id, "fuzz");
+  for (const auto& [plan_id, share] : shares) (void)engine.Cancel(plan_id, "fuzz");
+  if (halted) FUZZ_CHECK(engine.SetTrading(false, "fuzz").ok(), "%s", "resuming failed");
   return 0;
 }
