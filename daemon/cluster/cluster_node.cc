@@ -171,19 +171,21 @@ absl::Status CheckOpening(uint32_t protocol, const std::string& node_id, const s
   return absl::OkStatus();
 }
 
+// Why this node takes no share of `order` now: its trading is halted (all of it, or the order's
+// symbol) and the order trades; empty when it may.
+std::string HaltedFor(const RouterEngine& engine, const ParentOrder& order, RouteMode mode) {
+  if (mode != ROUTE_MODE_EXECUTE) return "";
+  const absl::Status s = engine.CheckTradingAllowed(order.symbol());
+  return s.ok() ? "" : std::string(s.message());
+}
+
 // What a node answers a route from: its solver input for `order` (its books now).
 absl::StatusOr<SolveInput> RouteSnapshot(RouterEngine& engine, const ParentOrder& order, RouteMode mode,
                                          std::string* halted) {
   // A halted node (or one that halted the order's symbol) takes no share of a route that
   // trades, but still answers — as a node whose every venue is excluded, with why in `halted` —
   // so that its working quantity counts in the coordinator's limits (PrepareReply.halted).
-  halted->clear();
-  if (mode == ROUTE_MODE_EXECUTE) {
-    if (absl::Status s = engine.CheckTradingAllowed(order.symbol()); !s.ok()) {
-      if (!absl::IsFailedPrecondition(s)) return s;
-      *halted = std::string(s.message());
-    }
-  }
+  *halted = HaltedFor(engine, order, mode);
   EXO_ASSIGN_OR_RETURN(SolveInput input, engine.SnapshotInput(order, mode));
   if (!halted->empty()) {
     for (VenueInput& v : *input.mutable_venues()) {
@@ -260,7 +262,9 @@ absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req,
     }
   }
   SolveInput input;
-  if (probe && probe->mode == req.mode() && google::protobuf::util::MessageDifferencer::Equals(probe->order, req.order())) {
+  // (Not when trading was halted or resumed since: the probe's venues would say otherwise.)
+  if (probe && probe->mode == req.mode() && google::protobuf::util::MessageDifferencer::Equals(probe->order, req.order()) &&
+      probe->halted.empty() == HaltedFor(*engine_, req.order(), req.mode()).empty()) {
     input = std::move(probe->input);
     *halted = std::move(probe->halted);
   } else {

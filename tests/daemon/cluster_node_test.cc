@@ -755,3 +755,52 @@ TEST_CASE("a node cuts its share only down, and never below what it has filled",
   REQUIRE(mixed.has_error());
   CHECK(mixed.error().message() == "share_quantity: alone (a cut of this node's share, nothing else)");
 }
+
+TEST_CASE("a halted node answers an executed route with no usable venue, as its trading stands at Prepare", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  auto best_price = [&](const std::string& route) {
+    PeerCall c;
+    BestPriceRequest* b = c.mutable_best_price();
+    b->set_route_id(route);
+    *b->mutable_order() = LoneNode::Order(route);
+    b->set_mode(ROUTE_MODE_EXECUTE);
+    b->set_protocol(exo::daemon::cluster::ClusterNode::kPeerProtocol);
+    const PeerAnswer a = n.node->Answer(c);
+    REQUIRE(a.has_best_price());
+    return a.best_price();
+  };
+  // Trading: venues and a price; plan-only or not, nothing says halted.
+  CHECK(best_price("h-0").price() > 0);
+  PeerAnswer open = n.Prepare("h-0", ROUTE_MODE_EXECUTE);
+  REQUIRE(open.has_prepare());
+  CHECK(open.prepare().halted().empty());
+  CHECK(open.prepare().capacity() > 0);
+  // Halted between a BestPrice and its Prepare: the Prepare says so, with no venue usable,
+  // whatever the BestPrice saw; its Execute takes nothing and makes no plan.
+  CHECK(best_price("h-1").price() > 0);
+  REQUIRE(n.engine->SetTrading(true, "desk check").ok());
+  PeerAnswer halted = n.Prepare("h-1", ROUTE_MODE_EXECUTE);
+  REQUIRE(halted.has_prepare());
+  CHECK(halted.prepare().halted().find("trading is halted on this node since ") == 0);
+  CHECK(halted.prepare().halted().find("desk check") != std::string::npos);
+  CHECK(halted.prepare().capacity() == 0);
+  CHECK(halted.prepare().venues() == 0);
+  const PeerAnswer none = n.Execute("h-1", 6'600'000.0, 0, 0);
+  REQUIRE(none.has_execute());
+  CHECK(none.execute().quantity() == 0);
+  CHECK(none.execute().plan_id().empty());
+  CHECK_FALSE(n.engine->GetPlan("h-1").ok());
+  // A plan-only route is answered as ever.
+  PeerAnswer look = n.Prepare("h-2", ROUTE_MODE_PLAN_ONLY);
+  REQUIRE(look.has_prepare());
+  CHECK(look.prepare().halted().empty());
+  CHECK(look.prepare().capacity() > 0);
+  // A BestPrice while halted finds no venue; resumed before its Prepare, the Prepare trades.
+  CHECK(best_price("h-3").price() == 0);
+  REQUIRE(n.engine->SetTrading(false, "checked").ok());
+  PeerAnswer back = n.Prepare("h-3", ROUTE_MODE_EXECUTE);
+  REQUIRE(back.has_prepare());
+  CHECK(back.prepare().halted().empty());
+  CHECK(back.prepare().capacity() > 0);
+}
