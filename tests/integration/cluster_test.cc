@@ -2433,15 +2433,35 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   CHECK(RouteProgress(*c.nodes[0], "gtc-low-2").shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
 }
 
-TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
-          "[cluster][shortfall]") {
-  Cluster c;
+// MakeRefilling, with n2's venues silent (its children stay open: its shares keep working)
+// and refilling as the others do.
+void MakeRefillingSilentN2(Cluster& c) {
   MakeRefilling(c);
-  c.venues[1] = SilentVenuesOf(2);  // n2's children stay open: its shares keep working.
+  c.venues[1] = SilentVenuesOf(2);
   const std::string hourly = "\"update_interval_ms\": 3600000";
   for (size_t at; (at = c.venues[1].find(hourly)) != std::string::npos;) {
     c.venues[1].replace(at, hourly.size(), "\"update_interval_ms\": 300");
   }
+}
+
+// Route `route`'s shortfall, seen from node d, is still worked but its sub-routes place nothing
+// more: its terms are out of every book's reach, for seven attempts across five refills.
+void CheckPlacesNothingMore(const DaemonProcess& d, const std::string& route) {
+  const GetRouteResponse stalled = RouteProgressUntil(d, route, [](const GetRouteResponse& r) {
+    return r.shortfall_work().last_error() == "no node's venues took any of it";
+  });
+  REQUIRE(stalled.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const GetRouteResponse later = RouteProgress(d, route);
+  CHECK(later.shortfall_work().sub_routes() == stalled.shortfall_work().sub_routes());
+  CHECK(later.shortfall_work().shortfall() == stalled.shortfall_work().shortfall());
+  CHECK(later.shortfall_work().last_error() == "no node's venues took any of it");
+}
+
+TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefillingSilentN2(c);
   for (int k = 0; k < 3; ++k) c.Start(k);
   // A market order far beyond the books: the sub-routes place it as they refill, for seconds.
   RouteResponse routed;
@@ -2461,27 +2481,14 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   REQUIRE(PlanOn(*c.nodes[1], "gtc-huge")->order().limit_price() == 100000);
   // Back, n1 takes the terms its shares were amended to: its sub-routes place nothing more.
   c.Start(0);
-  const GetRouteResponse stalled = RouteProgressUntil(*c.nodes[2], "gtc-huge", [](const GetRouteResponse& r) {
-    return r.shortfall_work().last_error() == "no node's venues took any of it";
-  });
-  REQUIRE(stalled.shortfall_work().state() == ShortfallWork::STATE_OPEN);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Five refills, seven attempts.
-  const GetRouteResponse later = RouteProgress(*c.nodes[2], "gtc-huge");
-  CHECK(later.shortfall_work().sub_routes() == stalled.shortfall_work().sub_routes());
-  CHECK(later.shortfall_work().shortfall() == stalled.shortfall_work().shortfall());
-  CHECK(later.shortfall_work().last_error() == "no node's venues took any of it");
+  CheckPlacesNothingMore(*c.nodes[2], "gtc-huge");
 }
 
 TEST_CASE("a limit amended while the node that works a route's shortfall is down reaches its sub-routes' shares when "
           "the route's own have finished, and binds the sub-routes to come once that node is back",
           "[cluster][shortfall]") {
   Cluster c;
-  MakeRefilling(c);
-  c.venues[1] = SilentVenuesOf(2);  // n2's children stay open: its shares keep working.
-  const std::string hourly = "\"update_interval_ms\": 3600000";
-  for (size_t at; (at = c.venues[1].find(hourly)) != std::string::npos;) {
-    c.venues[1].replace(at, hourly.size(), "\"update_interval_ms\": 300");
-  }
+  MakeRefillingSilentN2(c);
   for (int k = 0; k < 3; ++k) c.Start(k);
   // n2 halted: the route itself is shared by n1 and n3 alone, whose shares fill and finish.
   REQUIRE(exo::testing::Ctl(*c.nodes[1], {"halt", "--reason", "n2 later"}).exit_code == 0);
@@ -2552,14 +2559,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   CHECK(n2_shares > 0);
   // Back, n1 takes the terms of the share amended last, a sub-route's: nothing more is placed.
   c.Start(0);
-  const GetRouteResponse stalled = RouteProgressUntil(*c.nodes[2], "gtc-subs", [](const GetRouteResponse& r) {
-    return r.shortfall_work().last_error() == "no node's venues took any of it";
-  });
-  REQUIRE(stalled.shortfall_work().state() == ShortfallWork::STATE_OPEN);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Five refills, seven attempts.
-  const GetRouteResponse later = RouteProgress(*c.nodes[2], "gtc-subs");
-  CHECK(later.shortfall_work().sub_routes() == stalled.shortfall_work().sub_routes());
-  CHECK(later.shortfall_work().shortfall() == stalled.shortfall_work().shortfall());
+  CheckPlacesNothingMore(*c.nodes[2], "gtc-subs");
 }
 
 TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
