@@ -2444,6 +2444,19 @@ void MakeRefillingSilentN2(Cluster& c) {
   }
 }
 
+// Amends route `route`'s limit through node d to 1000.00, where nothing of the market is: the
+// answer, which must be OK.
+AmendPlanResponse AmendLimitOutOfReach(const DaemonProcess& d, const std::string& route) {
+  AmendPlanRequest amend;
+  amend.set_plan_id(route);
+  amend.set_limit_price(100000);
+  AmendPlanResponse amended;
+  const grpc::Status a = AmendOn(d, amend, &amended);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  return amended;
+}
+
 // Route `route`'s shortfall, seen from node d, is still worked but its sub-routes place nothing
 // more: its terms are out of every book's reach, for seven attempts across five refills.
 void CheckPlacesNothingMore(const DaemonProcess& d, const std::string& route) {
@@ -2471,13 +2484,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   // n1, which works it, goes down; the limit is amended through n3 meanwhile: n2's share takes
   // it, n1 cannot be asked.
   c.nodes[0]->Kill9();
-  AmendPlanRequest amend;
-  amend.set_plan_id("gtc-huge");
-  amend.set_limit_price(100000);  // 1000.00: nothing of the market is within it.
-  AmendPlanResponse amended;
-  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
+  const AmendPlanResponse amended = AmendLimitOutOfReach(*c.nodes[2], "gtc-huge");
   REQUIRE(PlanOn(*c.nodes[1], "gtc-huge")->order().limit_price() == 100000);
   // Back, n1 takes the terms its shares were amended to: its sub-routes place nothing more.
   c.Start(0);
@@ -2535,13 +2542,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   // n1, which works it, goes down; the limit is amended through n3: no share of the route
   // itself can take it, n2's sub-routes' shares do (found by their ids), n1 is named.
   c.nodes[0]->Kill9();
-  AmendPlanRequest amend;
-  amend.set_plan_id("gtc-subs");
-  amend.set_limit_price(100000);  // 1000.00: nothing of the market is within it.
-  AmendPlanResponse amended;
-  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
+  const AmendPlanResponse amended = AmendLimitOutOfReach(*c.nodes[2], "gtc-subs");
   std::map<std::string, NodeAmend> by_node;
   for (const NodeAmend& n : amended.nodes()) by_node[n.node()] = n;
   REQUIRE(by_node.count("n1") == 1);
