@@ -2484,7 +2484,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   // n1, which works it, goes down; the limit is amended through n3 meanwhile: n2's share takes
   // it, n1 cannot be asked.
   c.nodes[0]->Kill9();
-  const AmendPlanResponse amended = AmendLimitOutOfReach(*c.nodes[2], "gtc-huge");
+  AmendLimitOutOfReach(*c.nodes[2], "gtc-huge");
   REQUIRE(PlanOn(*c.nodes[1], "gtc-huge")->order().limit_price() == 100000);
   // Back, n1 takes the terms its shares were amended to: its sub-routes place nothing more.
   c.Start(0);
