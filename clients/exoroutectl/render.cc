@@ -723,6 +723,10 @@ std::string RenderRouteProgress(const exoroute::v1::GetRouteResponse& r, const I
   if (r.average_price() > 0) absl::StrAppend(&out, "  avg ", f.Px(r.average_price()), "  fees ", f.Px(r.fees()));
   out += "\n";
   // What no node took at the route: worked (a GTC or GTT order, executed), or reported.
+  if (!r.cancel_noticed_on().empty() && r.shortfall_work().state() != exoroute::v1::ShortfallWork::STATE_CANCELLED) {
+    absl::StrAppend(&out, "cancel    noted on ", absl::StrJoin(r.cancel_noticed_on(), ", "),
+                    " while a node could not be asked: that node ends its work on the route when it is back\n");
+  }
   if (r.has_shortfall_work()) {
     absl::StrAppend(&out, "shortfall ", ShortfallWorkLine(r.shortfall_work(), q), "\n");
   } else if (r.shortfall() > 0) {
@@ -756,6 +760,10 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
   if (r.shortfall_work().state() == exoroute::v1::ShortfallWork::STATE_CANCELLED) {
     absl::StrAppend(&out, "  shortfall no longer routed (", r.shortfall_work().coordinator(), " worked it; ",
                     r.shortfall_work().sub_routes(), " sub-route(s), cancelled with the route)\n");
+  }
+  if (!r.noticed_on().empty()) {
+    absl::StrAppend(&out, "  notice    kept on ", absl::StrJoin(r.noticed_on(), ", "),
+                    ": a node not asked ends its work on the route, if it has any, when it is back\n");
   }
   return out;
 }

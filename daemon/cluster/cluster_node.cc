@@ -354,6 +354,11 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
     reply.set_usable_lot_max(std::max(reply.usable_lot_max(), p.lot_size()));
   }
   reply.set_has_plan(engine_->GetPlan(req.route_id()).ok());
+  if (shortfall_ != nullptr) {
+    absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(RouteOf(req.route_id()));
+    // (A notice that cannot be read is taken as one: nothing is placed against a cancel.)
+    reply.set_cancel_noticed(!notice.ok() || notice->has_value());
+  }
   for (std::string& name : engine_->OwnListedVenues(req.order())) reply.add_listed_venues(std::move(name));
   for (const VenueInput& v : session->input.venues()) {
     if (v.exclusion().empty() && v.min_quantity() > v.lot_size()) reply.set_min_sizes(true);
@@ -626,15 +631,20 @@ PeerAnswer ClusterNode::Answer(const PeerCall& call) {
 absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) const {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   std::optional<ShortfallRecord> held;
+  std::optional<CancelNotice> notice;
   if (shortfall_ != nullptr) {
     EXO_ASSIGN_OR_RETURN(held, shortfall_->Record(req.route_id()));
+    EXO_ASSIGN_OR_RETURN(notice, shortfall_->CancelNoticeOf(req.route_id()));
   }
   absl::StatusOr<Plan> found = engine_->GetPlan(req.route_id());
   if (!found.ok()) {
-    if (!held || !absl::IsNotFound(found.status())) return found.status();
-    // No share here, but this node works the route's shortfall: the order as it holds it.
+    if ((!held && !notice) || !absl::IsNotFound(found.status())) return found.status();
+    // No share here, but this node works the route's shortfall (the order as it holds it), or
+    // keeps a notice of its cancel.
     ProgressReply reply;
     reply.set_settled(true);
+    if (notice) *reply.mutable_cancel_notice() = *notice;
+    if (!held) return reply;
     reply.set_symbol(held->order().symbol());
     reply.set_order_quantity(held->order().quantity());
     reply.set_routed_by(held->routed_by());
@@ -644,6 +654,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   const Plan& plan = *found;
   ProgressReply reply;
   if (held) *reply.mutable_shortfall_work() = held->work();
+  if (notice) *reply.mutable_cancel_notice() = *notice;
   reply.set_status(plan.status());
   reply.set_quantity(plan.order().quantity());
   reply.set_filled_quantity(plan.filled_quantity());
@@ -676,6 +687,19 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
 absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& req) {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
+  if (req.via().size() > 256) return absl::InvalidArgumentError("via: at most 256 characters");
+  if (req.leave_notice()) {
+    if (shortfall_ == nullptr) return absl::FailedPreconditionError("this node keeps no notices of cancels");
+    CancelNotice notice;
+    notice.set_route_id(req.route_id());
+    notice.set_reason(req.reason());
+    notice.set_via(req.via());
+    notice.set_noted_ns(clock_->NowNs());
+    EXO_RETURN_IF_ERROR(shortfall_->KeepCancelNotice(notice));
+    CancelRouteReply reply;
+    reply.set_noticed(true);
+    return reply;
+  }
   // The shortfall's work ends first (after an attempt in flight): no sub-route starts after it.
   std::optional<ShortfallWork> work;
   if (shortfall_ != nullptr) {

@@ -30,9 +30,10 @@ class ClusterNode {
   // limit; 6: the nodes' working quantity at Prepare, a route's quantity amended through the
   // node that keeps its work and its shares cut; 7: a halted node answers an executed route's
   // Prepare with no usable venue and its working quantity (PrepareReply.halted) instead of
-  // refusing it; 0: releases before the field). Nodes of
-  // different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 7;
+  // refusing it; 8: a notice of a cancel sent while the node that works a route's shortfall
+  // could not be asked — kept, answered with Progress and Prepare (PrepareReply.cancel_noticed);
+  // 0: releases before the field). Nodes of different protocols do not route together.
+  static constexpr uint32_t kPeerProtocol = 8;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice
@@ -66,10 +67,12 @@ class ClusterNode {
   // three calls below answer for a route whose shortfall it works even without a share of it
   // (status PLAN_STATUS_UNSPECIFIED), with the work in their reply.
   void SetShortfallLedger(ShortfallLedger* ledger) { shortfall_ = ledger; }
-  // This node's plan of a route in totals (NOT_FOUND without one).
+  // This node's plan of a route in totals (NOT_FOUND without one), with the notice of its
+  // cancel this node keeps (it answers with one even without a share).
   absl::StatusOr<exoroute::v1::ProgressReply> Progress(const exoroute::v1::ProgressRequest& req) const;
   // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one), and
-  // first ends the work on its shortfall if this node holds it.
+  // first ends the work on its shortfall if this node holds it. With leave_notice: keeps a
+  // notice of the cancel instead, and nothing else.
   absl::StatusOr<exoroute::v1::CancelRouteReply> Cancel(const exoroute::v1::CancelRouteRequest& req);
   // Amends the limit or urgency of this node's plan of a route (AmendPlan on the node, its
   // quantity kept: NOT_FOUND without one), and first the terms of the sub-routes still to come

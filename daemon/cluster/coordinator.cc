@@ -255,6 +255,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
   std::map<std::string, NodeCancel> by_node;
   bool cancelled = false;
   std::vector<std::string> finished, unreachable;  // Why the other nodes' plans were not cancelled.
+  std::set<std::string> unasked;                   // The nodes that could not be asked.
   // Cancels every node's plan of `id`: the route first (the node that works its shortfall ends
   // that work before it answers, so no sub-route starts after), then each sub-route it placed.
   // True when some node answered that it has (or had) a plan of `id`.
@@ -285,6 +286,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
       held = held || absl::IsFailedPrecondition(outcome);
       if (n.error().empty()) n.set_error(WithoutNode(outcome, all[i]->node_id()));
       (absl::IsFailedPrecondition(outcome) ? finished : unreachable).push_back(std::string(outcome.message()));
+      if (!absl::IsFailedPrecondition(outcome)) unasked.insert(all[i]->node_id());
     }
     return held;
   };
@@ -298,14 +300,19 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     for (uint32_t n = 2; cancel(SubRouteId(plan_id, n), false); ++n) {
     }
     unreachable.resize(unreachable_before);  // (The same node, asked again for each.)
+    // That node may work the route's shortfall with no share left to cancel anywhere (every one
+    // had finished, or none was taken yet): every node asked keeps a notice of the cancel,
+    // which it finds when it is back and ends its work on (coordinator_shortfall.cc).
+    LeaveCancelNotices(plan_id, reason, all, unasked, &resp);
   }
   for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
   if (resp.nodes().empty() && !resp.has_shortfall_work()) {
     return absl::NotFoundError(absl::StrCat("plan \"", plan_id, "\" not found on any node of the cluster"));
   }
   // Nothing cancelled: a node that could not be asked may still be working, which the caller
-  // must know; else every plan had finished. (Ending the shortfall's work is a cancel.)
-  if (resp.shortfall_work().state() == ShortfallWork::STATE_CANCELLED) cancelled = true;
+  // must know, unless the nodes asked keep a notice for it; else every plan had finished.
+  // (Ending the shortfall's work is a cancel.)
+  if (resp.shortfall_work().state() == ShortfallWork::STATE_CANCELLED || !resp.noticed_on().empty()) cancelled = true;
   if (!cancelled && !unreachable.empty()) return absl::UnavailableError(absl::StrJoin(unreachable, "; "));
   if (!cancelled && finished.empty()) {  // No share anywhere, and the shortfall's work had ended.
     return absl::FailedPreconditionError(absl::StrCat("route \"", plan_id, "\": nothing to cancel (no node holds a share, and ",
@@ -315,6 +322,34 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
   if (!cancelled) return absl::FailedPreconditionError(finished.front());
   if (absl::StatusOr<Plan> own = engine->GetPlan(id); own.ok()) *resp.mutable_plan() = *std::move(own);
   return resp;
+}
+
+void Coordinator::LeaveCancelNotices(const std::string& route_id, const std::string& reason,
+                                     const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
+                                     CancelPlanResponse* resp) {
+  std::vector<NodeLink*> asked;
+  for (NodeLink* link : all) {
+    if (unasked.count(link->node_id()) == 0) asked.push_back(link);
+  }
+  CancelRouteRequest req;
+  req.set_route_id(route_id);
+  req.set_reason(reason);
+  req.set_leave_notice(true);
+  req.set_via(node_id_);
+  auto replies = FanOut(asked, [&req](size_t) -> const CancelRouteRequest& { return req; });
+  for (size_t i = 0; i < asked.size(); ++i) {
+    if (replies[i].ok() && replies[i]->noticed()) {
+      resp->add_noticed_on(asked[i]->node_id());
+    } else {
+      LogWarning("route %s: node %s keeps no notice of its cancel: %s", route_id, asked[i]->node_id(),
+                 replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
+    }
+  }
+  std::sort(resp->mutable_noticed_on()->begin(), resp->mutable_noticed_on()->end());  // In node order.
+  if (!resp->noticed_on().empty()) {
+    LogInfo("route %s: cancelled while %s could not be asked: %s keep a notice of it, which ends any work on the "
+            "route there when it is back", route_id, absl::StrJoin(unasked, ", "), absl::StrJoin(resp->noticed_on(), ", "));
+  }
 }
 
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
@@ -475,6 +510,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
         if (r->has_shortfall_work() && Credible(r->shortfall_work(), node, id)) {
           *resp.mutable_shortfall_work() = r->shortfall_work();
         }
+        if (r->has_cancel_notice()) resp.add_cancel_noticed_on(node);
         // (Every node recorded the same order; one that did not record it answers 0.)
         resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
         if (resp.symbol().empty()) resp.set_symbol(r->symbol());
@@ -514,11 +550,12 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
   // before amendments were).
   if (resp.shortfall_work().order_quantity() > 0) resp.set_order_quantity(resp.shortfall_work().order_quantity());
   for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) add(SubRouteId(route_id, k + 2), false);
-  if (!found && by_node.empty() && !resp.has_shortfall_work()) {
+  if (!found && by_node.empty() && !resp.has_shortfall_work() && resp.cancel_noticed_on().empty()) {
     return absl::NotFoundError(absl::StrCat("route \"", route_id,
                                             "\" not found on any node of the cluster (a route no node took a share "
                                             "of leaves no plan: its Route answer said so)"));
   }
+  std::sort(resp.mutable_cancel_noticed_on()->begin(), resp.mutable_cancel_noticed_on()->end());  // In node order.
   const exoroute::v1::Instrument* inst = engine.FindInstrument(resp.symbol());
   for (auto& [node, n] : by_node) {  // In node order.
     if (inst != nullptr && unpriced.count(node) == 0) {
@@ -815,10 +852,13 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
   if (restart_) return absl::OkStatus();
   // A route id is a plan id on every node: one that some node has already is taken.
   for (const auto& r : prepared_) {
-    if (!r->has_plan()) continue;
+    if (!r->has_plan() && !r->cancel_noticed()) continue;
     AbortAll();
-    return absl::AlreadyExistsError(
-        absl::StrCat("order.id: plan \"", route_id_, "\" already exists on node ", r->node()));
+    return r->has_plan() ? absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id_,
+                                                                 "\" already exists on node ", r->node()))
+                         : absl::AlreadyExistsError(absl::StrCat("order.id: route \"", RouteOf(route_id_),
+                                                                 "\" was cancelled: node ", r->node(),
+                                                                 " keeps a notice of it"));
   }
   // A participant the others cannot reach for its key is left out too (it is down, or cut
   // off from them), and the route starts again without it.

@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -53,7 +54,9 @@ class Coordinator {
   // each of its sub-routes, after the node that works its shortfall has ended that work (`id`
   // may name the route or any of its sub-routes). Returns this node's plan of `id` if it has
   // one and each node's outcome; NOT_FOUND when no node has a plan of the route nor works its
-  // shortfall, FAILED_PRECONDITION when every node's had already finished.
+  // shortfall, FAILED_PRECONDITION when every node's had already finished. When a node could
+  // not be asked and none answered for the shortfall's work, the nodes asked keep a notice of
+  // the cancel (noticed_on), which that node finds when it is back and ends its work on.
   absl::StatusOr<exoroute::v1::CancelPlanResponse> Cancel(const std::string& id, const std::string& reason,
                                                           RouterEngine* engine);
   // Amends a cluster route's limit or urgency: every node's share of it and of its sub-routes
@@ -123,6 +126,11 @@ class Coordinator {
   // it stands after, and each cut share's outcome, in `resp`.
   absl::Status ResizeLocked(const std::string& route_id, const exoroute::v1::AmendPlanRequest& amendment,
                             const RouterEngine& engine, exoroute::v1::AmendPlanResponse* resp);
+  // Cancel's last step when the node that works the route's shortfall (if one does) could not
+  // be asked (under mu_): every node of `all` but the `unasked` keeps a notice of the cancel;
+  // those that did are added to `resp`'s noticed_on.
+  void LeaveCancelNotices(const std::string& route_id, const std::string& reason, const std::vector<NodeLink*>& all,
+                          const std::set<std::string>& unasked, exoroute::v1::CancelPlanResponse* resp);
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
   void RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason);

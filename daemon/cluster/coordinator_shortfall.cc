@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "daemon/cluster/coordinator.h"
 #include "exo/fixed_point.h"
@@ -115,17 +116,22 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
       continue;
     }
     // A cancel that could not reach this node (it was down) still cancelled the shares it
-    // reached: a share cancelled on any node ends the work, and the cancel is finished here —
-    // every node's plans of the route and its sub-routes, this node's own among them.
+    // reached and left a notice on the nodes it reached: a share cancelled on any node, or a
+    // notice, ends the work, and the cancel is finished here — every node's plans of the route
+    // and its sub-routes, this node's own among them.
     if (now.ok()) {
-      const bool cancelled = std::any_of(now->nodes().begin(), now->nodes().end(), [](const NodeProgress& n) {
-        return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
-      });
+      const bool cancelled = !now->cancel_noticed_on().empty() ||
+                             std::any_of(now->nodes().begin(), now->nodes().end(), [](const NodeProgress& n) {
+                               return n.status() == PLAN_STATUS_CANCELLED || n.status() == PLAN_STATUS_CANCELLING;
+                             });
       if (cancelled) {
         end(0, "");  // (The cancel below waits for no attempt in flight.)
         absl::StatusOr<CancelPlanResponse> done =
             Cancel(id, "cancelled on another node while the node that works its shortfall could not be asked", engine);
-        LogInfo("route %s: a node's share of it was cancelled: its shortfall is no longer routed%s", id,
+        LogInfo("route %s: %s: its shortfall is no longer routed%s", id,
+                now->cancel_noticed_on().empty()
+                    ? "a node's share of it was cancelled"
+                    : absl::StrCat("a cancel was noted on ", absl::StrJoin(now->cancel_noticed_on(), ", ")),
                 done.ok() ? "" : absl::StrCat(" (", done.status().ToString(), ")"));
         continue;
       }

@@ -11,10 +11,12 @@ namespace exo::daemon::cluster {
 namespace {
 
 using exoroute::v1::AmendShareRequest;
+using exoroute::v1::CancelNotice;
 using exoroute::v1::ShortfallRecord;
 using exoroute::v1::ShortfallWork;
 
 constexpr char kPrefix[] = "shortfall/";
+constexpr char kNoticePrefix[] = "cancel_notice/";
 
 }  // namespace
 
@@ -208,6 +210,26 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   EXO_RETURN_IF_ERROR(PersistLocked(std::move(next)));
   *changed = true;
   return std::optional<ShortfallWork>(after);
+}
+
+absl::Status ShortfallLedger::KeepCancelNotice(const CancelNotice& notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::string> held = store_->GetRecord(absl::StrCat(kNoticePrefix, notice.route_id()));
+  if (held.ok()) return absl::OkStatus();  // The first one stands.
+  if (!absl::IsNotFound(held.status())) return held.status();
+  return store_->PutRecord(absl::StrCat(kNoticePrefix, notice.route_id()), notice.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(const std::string& route_id) const {
+  absl::StatusOr<std::string> bytes = store_->GetRecord(absl::StrCat(kNoticePrefix, route_id));
+  if (absl::IsNotFound(bytes.status())) return std::optional<CancelNotice>();
+  EXO_RETURN_IF_ERROR(bytes.status());
+  CancelNotice notice;
+  if (!notice.ParseFromString(*bytes) || notice.route_id() != route_id) {
+    return absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s cancel does not parse (",
+                                            bytes->size(), " bytes)"));
+  }
+  return std::optional<CancelNotice>(std::move(notice));
 }
 
 }  // namespace exo::daemon::cluster

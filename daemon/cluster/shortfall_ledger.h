@@ -5,7 +5,8 @@
 // The coordinator's worker takes an open record (Begin), routes what is left as a sub-route
 // "<route id>~<n>", and reports what it placed (End). A cancel or an amendment of the route,
 // from whichever node it came (ClusterNode), waits for an attempt in flight to end, then ends
-// the work or changes the terms the next sub-routes take. Thread-safe.
+// the work or changes the terms the next sub-routes take. Every node keeps here, too, the
+// notices of cancels sent while the node that works a route could not be asked. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -84,6 +85,13 @@ class ShortfallLedger {
   };
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Resize(const std::string& route_id, const Resizing& to,
                                                                       const ResizeCheck& check, bool* changed);
+
+  // Any node's, not only a coordinator's: a notice of a route's cancel, kept when the node that
+  // works its shortfall could not be asked (CancelRouteRequest.leave_notice), for that node to
+  // find when it is back. Durable when it returns; the first notice of a route is kept.
+  absl::Status KeepCancelNotice(const exoroute::v1::CancelNotice& notice);
+  // The notice of `route_id`'s cancel this node keeps, if any (DATA_LOSS: it does not parse).
+  absl::StatusOr<std::optional<exoroute::v1::CancelNotice>> CancelNoticeOf(const std::string& route_id) const;
 
  private:
   explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}

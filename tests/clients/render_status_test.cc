@@ -348,6 +348,37 @@ TEST_CASE("a cluster route's progress says what part of the order no node took",
   CHECK(partial.find("  n2         not answered: node n2 did not answer within 500 ms\n") != std::string::npos);
 }
 
+TEST_CASE("a cluster route's cancel says which nodes keep a notice of it for the node not asked", "[ctl]") {
+  CancelPlanResponse r;
+  NodeCancel* down = r.add_nodes();
+  down->set_node("n1");
+  down->set_error("could not be asked: connection refused");
+  NodeCancel* done = r.add_nodes();
+  done->set_node("n2");
+  done->set_error("plan \"gtc-far\" already finished (COMPLETED)");
+  CHECK(exo::ctl::RenderNodeCancels(r) ==
+        "  node n1  not cancelled: could not be asked: connection refused\n"
+        "  node n2  not cancelled: plan \"gtc-far\" already finished (COMPLETED)\n");
+  r.add_noticed_on("n2");
+  r.add_noticed_on("n3");
+  CHECK(exo::ctl::RenderNodeCancels(r).find(
+            "  notice    kept on n2, n3: a node not asked ends its work on the route, if it has any, when it is back\n") !=
+        std::string::npos);
+  // The route's progress shows the notice until the work it stops has ended.
+  GetRouteResponse p;
+  p.set_symbol("BTC-USD");
+  p.add_cancel_noticed_on("n2");
+  p.add_cancel_noticed_on("n3");
+  Instrument btc;
+  btc.set_price_scale(2);
+  btc.set_qty_scale(8);
+  const std::string line =
+      "cancel    noted on n2, n3 while a node could not be asked: that node ends its work on the route when it is back\n";
+  CHECK(exo::ctl::RenderRouteProgress(p, btc).find(line) != std::string::npos);
+  p.mutable_shortfall_work()->set_state(ShortfallWork::STATE_CANCELLED);
+  CHECK(exo::ctl::RenderRouteProgress(p, btc).find(line) == std::string::npos);
+}
+
 TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
   StatusResponse r;
   r.set_node_id("n1");

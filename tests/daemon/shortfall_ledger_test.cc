@@ -286,3 +286,40 @@ TEST_CASE("a record that does not parse is refused by name", "[shortfall]") {
   CHECK(l.status().code() == absl::StatusCode::kDataLoss);
   CHECK(std::string(l.status().message()) == "the store's shortfall record of route \"r-9\" does not parse (15 bytes)");
 }
+
+TEST_CASE("a cancel's notice is kept on disk, the first of a route stands, and one that does not parse is refused",
+          "[shortfall]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    REQUIRE(ledger->CancelNoticeOf("r-1").ok());
+    CHECK_FALSE(ledger->CancelNoticeOf("r-1")->has_value());
+    CancelNotice first;
+    first.set_route_id("r-1");
+    first.set_reason("desk closing");
+    first.set_via("n2");
+    first.set_noted_ns(1000);
+    REQUIRE(ledger->KeepCancelNotice(first).ok());
+    CancelNotice later = first;
+    later.set_reason("again");
+    later.set_noted_ns(2000);
+    REQUIRE(ledger->KeepCancelNotice(later).ok());
+    // A notice is not a shortfall's work: nothing opens, nothing is worked.
+    CHECK(ledger->OpenRoutes().empty());
+    CHECK_FALSE(ledger->Record("r-1")->has_value());
+  }
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  auto held = ledger->CancelNoticeOf("r-1");
+  REQUIRE(held.ok());
+  REQUIRE(held->has_value());
+  CHECK((*held)->reason() == "desk closing");
+  CHECK((*held)->via() == "n2");
+  CHECK((*held)->noted_ns() == 1000);
+  CHECK_FALSE(ledger->CancelNoticeOf("r-2")->has_value());
+  REQUIRE(store->PutRecord("cancel_notice/r-3", "\xff\xff garbage").ok());
+  auto bad = ledger->CancelNoticeOf("r-3");
+  CHECK(bad.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(std::string(bad.status().message()) == "the store's notice of route \"r-3\"'s cancel does not parse (10 bytes)");
+}

@@ -2563,6 +2563,102 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   CheckPlacesNothingMore(*c.nodes[2], "gtc-subs");
 }
 
+// Whether node d's plans of `route` and of its sub-routes ~2 … ~(subs + 1) have all finished
+// (or it holds none of them).
+bool SharesFinishedOn(const DaemonProcess& d, const std::string& route, int subs) {
+  for (int k = 1; k <= subs + 1; ++k) {
+    const std::optional<Plan> p = PlanOn(d, k == 1 ? route : route + "~" + std::to_string(k));
+    if (p.has_value() && (p->status() == PLAN_STATUS_WORKING || p->status() == PLAN_STATUS_CANCELLING)) return false;
+  }
+  return true;
+}
+
+// The number of route `route`'s sub-routes node d holds a plan of: ~2, ~3, … without a gap.
+int SubRoutesOn(const DaemonProcess& d, const std::string& route) {
+  int n = 0;
+  while (PlanOn(d, route + "~" + std::to_string(n + 2)).has_value()) ++n;
+  return n;
+}
+
+TEST_CASE("a cancel sent while the node that works a route's shortfall is down, with no share left to cancel, leaves "
+          "a notice that ends the work once that node is back",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A market order far beyond the books: n1's sub-routes place it as they refill, for seconds;
+  // and a buy limited far below every ask, which no node takes a share of.
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-far", SIDE_BUY, 1000 * kBtc), &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  RouteRequest low = Executed("gtc-none", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse none;
+  REQUIRE(CallRoute(*c.nodes[0], low, &none).ok());
+  REQUIRE(none.cluster().shortfall() == 2 * kBtc);
+  RouteProgressUntil(*c.nodes[1], "gtc-far", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+  // n1, which works both, goes down; every share n2 and n3 hold finishes (their venues fill
+  // what they are sent), so no share is left that a cancel could find.
+  c.nodes[0]->Kill9();
+  const int subs = std::max(SubRoutesOn(*c.nodes[1], "gtc-far"), SubRoutesOn(*c.nodes[2], "gtc-far"));
+  REQUIRE(subs >= 1);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < until &&
+       !(SharesFinishedOn(*c.nodes[1], "gtc-far", subs) && SharesFinishedOn(*c.nodes[2], "gtc-far", subs));) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(SharesFinishedOn(*c.nodes[1], "gtc-far", subs));
+  REQUIRE(SharesFinishedOn(*c.nodes[2], "gtc-far", subs));
+  // Cancelled through n2: n2 and n3 keep a notice, n1 is named as not asked; the answer is OK.
+  for (const std::string& id : {std::string("gtc-far"), std::string("gtc-none")}) {
+    CancelPlanResponse cancelled;
+    const grpc::Status cs = CancelOn(*c.nodes[1], id, "desk closing", &cancelled);
+    INFO(id << ": " << cs.error_message());
+    REQUIRE(cs.ok());
+    CHECK(std::vector<std::string>(cancelled.noticed_on().begin(), cancelled.noticed_on().end()) ==
+          std::vector<std::string>{"n2", "n3"});
+    CHECK_FALSE(cancelled.has_shortfall_work());
+    REQUIRE_FALSE(cancelled.nodes().empty());
+    CHECK(cancelled.nodes(0).node() == "n1");
+    CHECK_FALSE(cancelled.nodes(0).error().empty());
+    // Every node that answered, and the CLI, show the notice.
+    const GetRouteResponse seen = RouteProgress(*c.nodes[2], id);
+    CHECK(std::vector<std::string>(seen.cancel_noticed_on().begin(), seen.cancel_noticed_on().end()) ==
+          std::vector<std::string>{"n2", "n3"});
+    auto shown = exo::testing::Ctl(*c.nodes[2], {"route-status", id});
+    INFO(shown.out << shown.err);
+    CHECK(shown.out.find("cancel    noted on n2, n3 while a node could not be asked: that node ends its work on the "
+                         "route when it is back\n") != std::string::npos);
+  }
+  // The id is taken: a new route under it is refused, naming the notice (n3's, the coordinator
+  // asks itself first).
+  RouteResponse again;
+  const grpc::Status taken = CallRoute(*c.nodes[2], Executed("gtc-none", SIDE_BUY, kBtc), &again);
+  CHECK(taken.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(taken.error_message() == "order.id: route \"gtc-none\" was cancelled: node n3 keeps a notice of it");
+  // Back, n1 finds the notices before its next attempt, although the books have refilled: both
+  // works end cancelled, and no sub-route is routed after.
+  const size_t log_before = c.nodes[0]->log().size();
+  c.Start(0);
+  for (const std::string& id : {std::string("gtc-far"), std::string("gtc-none")}) {
+    const GetRouteResponse ended = RouteProgressUntil(*c.nodes[1], id, [](const GetRouteResponse& r) {
+      return r.shortfall_work().state() == ShortfallWork::STATE_CANCELLED;
+    });
+    INFO(id);
+    CHECK(ended.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+    auto shown = exo::testing::Ctl(*c.nodes[1], {"route-status", id});
+    INFO(shown.out << shown.err);
+    CHECK(shown.out.find("no longer routed: the route was cancelled") != std::string::npos);
+    CHECK(shown.out.find("cancel    noted") == std::string::npos);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // Three retry intervals, two refills.
+  for (int k = 0; k < 3; ++k) CHECK(SubRoutesOn(*c.nodes[k], "gtc-far") <= subs);
+  CHECK(RouteProgress(*c.nodes[2], "gtc-none").shortfall_work().sub_routes() == 0);
+  const std::string log = c.nodes[0]->log().substr(log_before);
+  CHECK(log.find("route gtc-far: a cancel was noted on n2, n3: its shortfall is no longer routed") != std::string::npos);
+  CHECK(log.find("sub-route gtc-far~") == std::string::npos);
+}
+
 TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
           "[cluster][shortfall]") {
   Cluster c;
