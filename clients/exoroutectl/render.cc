@@ -786,6 +786,10 @@ std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r, uint32_t 
   if (r.has_shortfall_work() && w.state() == exoroute::v1::ShortfallWork::STATE_OPEN) {
     absl::StrAppend(&out, "  shortfall: ", w.coordinator(), " routes what is left with the route's terms from now\n");
   }
+  if (!r.noticed_on().empty()) {
+    absl::StrAppend(&out, "  notice    kept on ", absl::StrJoin(r.noticed_on(), ", "),
+                    ": a node not asked takes the terms for its work on the route, if it has any, when it is back\n");
+  }
   return out;
 }
 

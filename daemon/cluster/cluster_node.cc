@@ -632,18 +632,21 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
   std::optional<ShortfallRecord> held;
   std::optional<CancelNotice> notice;
+  std::optional<TermsNotice> terms_notice;
   if (shortfall_ != nullptr) {
     EXO_ASSIGN_OR_RETURN(held, shortfall_->Record(req.route_id()));
     EXO_ASSIGN_OR_RETURN(notice, shortfall_->CancelNoticeOf(req.route_id()));
+    EXO_ASSIGN_OR_RETURN(terms_notice, shortfall_->TermsNoticeOf(req.route_id()));
   }
   absl::StatusOr<Plan> found = engine_->GetPlan(req.route_id());
   if (!found.ok()) {
-    if ((!held && !notice) || !absl::IsNotFound(found.status())) return found.status();
+    if ((!held && !notice && !terms_notice) || !absl::IsNotFound(found.status())) return found.status();
     // No share here, but this node works the route's shortfall (the order as it holds it), or
-    // keeps a notice of its cancel.
+    // keeps a notice of its cancel or new terms.
     ProgressReply reply;
     reply.set_settled(true);
     if (notice) *reply.mutable_cancel_notice() = *notice;
+    if (terms_notice) *reply.mutable_terms_notice() = *terms_notice;
     if (!held) return reply;
     reply.set_symbol(held->order().symbol());
     reply.set_order_quantity(held->order().quantity());
@@ -655,6 +658,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   ProgressReply reply;
   if (held) *reply.mutable_shortfall_work() = held->work();
   if (notice) *reply.mutable_cancel_notice() = *notice;
+  if (terms_notice) *reply.mutable_terms_notice() = *terms_notice;
   reply.set_status(plan.status());
   reply.set_quantity(plan.order().quantity());
   reply.set_filled_quantity(plan.filled_quantity());
@@ -729,6 +733,18 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   }
   if (!Urgency_IsValid(req.urgency())) {
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
+  }
+  if (req.via().size() > 256) return absl::InvalidArgumentError("via: at most 256 characters");
+  if (req.leave_notice()) {
+    if (req.quantity() != 0 || req.has_share_quantity() ||
+        (!req.has_limit_price() && !req.remove_limit() && req.urgency() == URGENCY_UNSPECIFIED)) {
+      return absl::InvalidArgumentError("leave_notice: only with new terms (limit_price, remove_limit or urgency)");
+    }
+    if (shortfall_ == nullptr) return absl::FailedPreconditionError("this node keeps no notices of new terms");
+    EXO_RETURN_IF_ERROR(shortfall_->KeepTermsNotice(req, req.via(), clock_->NowNs()));
+    AmendShareReply reply;
+    reply.set_noticed(true);
+    return reply;
   }
   if (req.quantity() != 0) return Resize(req);
   if (req.has_share_quantity()) return CutShare(req);

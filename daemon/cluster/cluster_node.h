@@ -30,8 +30,9 @@ class ClusterNode {
   // limit; 6: the nodes' working quantity at Prepare, a route's quantity amended through the
   // node that keeps its work and its shares cut; 7: a halted node answers an executed route's
   // Prepare with no usable venue and its working quantity (PrepareReply.halted) instead of
-  // refusing it; 8: a notice of a cancel sent while the node that works a route's shortfall
-  // could not be asked — kept, answered with Progress and Prepare (PrepareReply.cancel_noticed);
+  // refusing it; 8: notices of a cancel, or of new terms no share could take, sent while the node
+  // that works a route's shortfall could not be asked — kept, answered with Progress (and a
+  // cancel's with Prepare: PrepareReply.cancel_noticed);
   // 0: releases before the field). Nodes of different protocols do not route together.
   static constexpr uint32_t kPeerProtocol = 8;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
@@ -67,8 +68,8 @@ class ClusterNode {
   // three calls below answer for a route whose shortfall it works even without a share of it
   // (status PLAN_STATUS_UNSPECIFIED), with the work in their reply.
   void SetShortfallLedger(ShortfallLedger* ledger) { shortfall_ = ledger; }
-  // This node's plan of a route in totals (NOT_FOUND without one), with the notice of its
-  // cancel this node keeps (it answers with one even without a share).
+  // This node's plan of a route in totals (NOT_FOUND without one), with the notices of its
+  // cancel or new terms this node keeps (it answers with one even without a share).
   absl::StatusOr<exoroute::v1::ProgressReply> Progress(const exoroute::v1::ProgressRequest& req) const;
   // Cancels this node's plan of a route (CancelPlan on the node: NOT_FOUND without one), and
   // first ends the work on its shortfall if this node holds it. With leave_notice: keeps a
@@ -78,7 +79,8 @@ class ClusterNode {
   // quantity kept: NOT_FOUND without one), and first the terms of the sub-routes still to come
   // of a shortfall this node works. With a quantity: the route's new whole quantity, for the
   // shortfall work this node keeps (ShortfallLedger::Resize; FAILED_PRECONDITION when it keeps
-  // none), checked against this node's risk limits on the order as it would stand.
+  // none), checked against this node's risk limits on the order as it would stand. With
+  // leave_notice: keeps a notice of the new terms instead, and nothing else.
   absl::StatusOr<exoroute::v1::AmendShareReply> Amend(const exoroute::v1::AmendShareRequest& req);
   // Any of the calls above as one PeerCall: the reply of its kind, or the error in its place.
   // What a peer answers on its Exchange stream, and what the coordinator asks its own node.

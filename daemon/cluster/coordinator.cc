@@ -352,6 +352,32 @@ void Coordinator::LeaveCancelNotices(const std::string& route_id, const std::str
   }
 }
 
+void Coordinator::LeaveTermsNotices(const AmendShareRequest& terms, const std::vector<NodeLink*>& all,
+                                    const std::set<std::string>& unasked, AmendPlanResponse* resp) {
+  std::vector<NodeLink*> asked;
+  for (NodeLink* link : all) {
+    if (unasked.count(link->node_id()) == 0) asked.push_back(link);
+  }
+  AmendShareRequest req = terms;
+  req.set_leave_notice(true);
+  req.set_via(node_id_);
+  auto replies = FanOut(asked, [&req](size_t) -> const AmendShareRequest& { return req; });
+  for (size_t i = 0; i < asked.size(); ++i) {
+    if (replies[i].ok() && replies[i]->noticed()) {
+      resp->add_noticed_on(asked[i]->node_id());
+    } else {
+      LogWarning("route %s: node %s keeps no notice of its new terms: %s", terms.route_id(), asked[i]->node_id(),
+                 replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
+    }
+  }
+  std::sort(resp->mutable_noticed_on()->begin(), resp->mutable_noticed_on()->end());  // In node order.
+  if (!resp->noticed_on().empty()) {
+    LogInfo("route %s: amended while %s could not be asked and no share could take the terms: %s keep a notice of "
+            "them, which the route's work there takes when it is back",
+            terms.route_id(), absl::StrJoin(unasked, ", "), absl::StrJoin(resp->noticed_on(), ", "));
+  }
+}
+
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
   // A sub-route is part of its route: amending one amends them all and the work's later ones.
   const std::string route_id = RouteOf(amendment.plan_id());
@@ -381,6 +407,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     resp.clear_nodes();
   }
   std::vector<std::string> unreachable;  // Nodes that could not be asked, with why.
+  std::set<std::string> unasked;         // Those nodes.
   // Amends every node's share of `id`: the route first (the node that works its shortfall
   // gives its sub-routes still to come the new terms before it answers), then each sub-route.
   // True when some node answered that it has (or had) a plan of `id`.
@@ -421,6 +448,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
       held = held || absl::IsFailedPrecondition(failed);
       if (parent && (absl::IsUnavailable(failed) || absl::IsDeadlineExceeded(failed) || absl::IsCancelled(failed))) {
         unreachable.push_back(std::string(failed.message()));
+        unasked.insert(all[i]->node_id());
       }
       const bool older = absl::IsInvalidArgument(failed) && absl::StrContains(failed.message(), "call: empty");
       if (n.error().empty()) {
@@ -441,6 +469,19 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     // amended as far as the nodes asked hold them, found by their ids as a cancel finds them
     // (that node takes the terms from them when it is back: AdoptLaterTerms).
     for (uint32_t n = 2; amend(SubRouteId(route_id, n), false); ++n) {
+    }
+    // No share took the terms (every one had finished, or none was taken yet): every node asked
+    // keeps a notice of them, which that node takes when it is back (AdoptLaterTerms).
+    if (!amended) {
+      AmendShareRequest terms;
+      terms.set_route_id(route_id);
+      if (amendment.has_limit_price()) terms.set_limit_price(amendment.limit_price());
+      terms.set_remove_limit(amendment.remove_limit());
+      terms.set_urgency(amendment.urgency());
+      terms.set_reason(amendment.reason());
+      LeaveTermsNotices(terms, all, unasked, &resp);
+      if (!resp.noticed_on().empty()) amended = true;
+      resp.set_changed(resp.changed() || amended);
     }
   }
   for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
@@ -477,13 +518,13 @@ int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
 }  // namespace
 
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine,
-                                                       ProgressReply* latest_terms) {
+                                                       LaterTerms* later) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  return ProgressLocked(route_id, engine, latest_terms);
+  return ProgressLocked(route_id, engine, later);
 }
 
 absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& route_id, const RouterEngine& engine,
-                                                             ProgressReply* latest_terms) {
+                                                             LaterTerms* later) {
   const std::vector<NodeLink*> all = AllLinks();
   GetRouteResponse resp;
   std::map<std::string, NodeProgress> by_node;
@@ -511,6 +552,9 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
           *resp.mutable_shortfall_work() = r->shortfall_work();
         }
         if (r->has_cancel_notice()) resp.add_cancel_noticed_on(node);
+        if (later != nullptr && r->terms_notice().amended_ns() > later->notice.amended_ns()) {
+          later->notice = r->terms_notice();
+        }
         // (Every node recorded the same order; one that did not record it answers 0.)
         resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
         if (resp.symbol().empty()) resp.set_symbol(r->symbol());
@@ -518,7 +562,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
       }
       if (r->status() == PLAN_STATUS_UNSPECIFIED) continue;  // The shortfall's holder, without a share.
       found = true;
-      if (latest_terms != nullptr && r->amended_ns() > latest_terms->amended_ns()) *latest_terms = *r;
+      if (later != nullptr && r->amended_ns() > later->share.amended_ns()) later->share = *r;
       NodeProgress& n = by_node[node];
       n.set_node(node);
       n.set_status(Together(n.status(), r->status()));

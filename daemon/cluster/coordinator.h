@@ -84,10 +84,15 @@ class Coordinator {
   ~Coordinator();
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
   // be asked, with what its fills cost; the route's average price at `engine`'s instrument
-  // scale. NOT_FOUND when no node has one. With `latest_terms`: the answer of the share (of the
-  // route or of a sub-route) amended last, left as it was when none was ever amended.
+  // scale. NOT_FOUND when no node has one. With `later`: the answer of the share (of the route
+  // or of a sub-route) amended last, and the latest notice of terms no share could take, each
+  // left as it was when there is none.
+  struct LaterTerms {
+    exoroute::v1::ProgressReply share;
+    exoroute::v1::TermsNotice notice;
+  };
   absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine,
-                                                          exoroute::v1::ProgressReply* latest_terms = nullptr);
+                                                          LaterTerms* later = nullptr);
   // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
   // time (zeros for a node it has no link to).
   struct CallTotals {
@@ -120,7 +125,7 @@ class Coordinator {
   std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
   absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine,
-                                                                exoroute::v1::ProgressReply* latest_terms = nullptr);
+                                                                LaterTerms* later = nullptr);
   // Amend's new quantity (coordinator_resize.cc, under mu_): asked of the node that keeps the
   // route's shortfall work, and below what the shares hold, cut from the shares; that work as
   // it stands after, and each cut share's outcome, in `resp`.
@@ -131,6 +136,10 @@ class Coordinator {
   // those that did are added to `resp`'s noticed_on.
   void LeaveCancelNotices(const std::string& route_id, const std::string& reason, const std::vector<NodeLink*>& all,
                           const std::set<std::string>& unasked, exoroute::v1::CancelPlanResponse* resp);
+  // Amend's, the same for new terms no share took: every node of `all` but the `unasked` keeps
+  // a notice of them; those that did are added to `resp`'s noticed_on.
+  void LeaveTermsNotices(const exoroute::v1::AmendShareRequest& terms, const std::vector<NodeLink*>& all,
+                         const std::set<std::string>& unasked, exoroute::v1::AmendPlanResponse* resp);
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
   void RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason);
@@ -159,15 +168,16 @@ class Coordinator {
   // The shortfall work (WorkShortfalls): its ledger, and the thread that works it.
   ShortfallLedger* shortfall_ = nullptr;
   bool open_shortfalls_ = false;  // New routes' shortfalls are worked too.
+  // Terms a route was amended to while this node could not be asked (down, or the amendment's
+  // call to it failed): the share of the route or of a sub-route amended last, then the nodes'
+  // notice of terms no share could take (Progress's `later`), each when later than the
+  // record's, give their terms to the sub-routes still to come (the nodes' clocks compared:
+  // NTP-synchronised nodes).
+  void AdoptLaterTerms(const std::string& route_id, const LaterTerms& later);
   // Records an executed GTC or GTT route's shortfall work (Run::Execute): open when something
   // is short, DONE when nothing is (a later amendment of its quantity may open it). True when
   // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,
   // cluster.leave_shortfall, or the ledger could not record it).
-  // Terms a route's shares were amended to while this node could not be asked (down, or the
-  // amendment's call to it failed): `latest`, the share of the route or of a sub-route amended
-  // last (Progress's latest_terms), when later than the record's, gives its terms to the
-  // sub-routes still to come (the shares' clocks compared: NTP-synchronised nodes).
-  void AdoptLaterTerms(const std::string& route_id, const exoroute::v1::ProgressReply& latest);
   bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
                      const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
   std::mutex shortfall_stop_mu_;

@@ -69,27 +69,37 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   return true;
 }
 
-void Coordinator::AdoptLaterTerms(const std::string& route_id, const ProgressReply& latest) {
-  absl::StatusOr<std::optional<ShortfallRecord>> held = shortfall_->Record(route_id);
-  if (!held.ok() || !held->has_value() || latest.amended_ns() <= (*held)->terms_ns()) return;
-  AmendShareRequest terms;
-  terms.set_route_id(route_id);
-  if (latest.terms().has_limit_price()) {
-    terms.set_limit_price(latest.terms().limit_price());
-  } else {
-    terms.set_remove_limit(true);
+void Coordinator::AdoptLaterTerms(const std::string& route_id, const LaterTerms& later) {
+  // (Each step reads the record again: the share's terms may have moved its terms_ns.)
+  auto adopt = [&](const AmendShareRequest& terms, int64_t amended_ns, const char* from) {
+    absl::StatusOr<std::optional<ShortfallRecord>> held = shortfall_->Record(route_id);
+    if (!held.ok() || !held->has_value() || amended_ns <= (*held)->terms_ns()) return;
+    bool changed = false;
+    absl::StatusOr<std::optional<ShortfallWork>> amended = shortfall_->Amend(route_id, terms, amended_ns, &changed);
+    if (!amended.ok()) {
+      LogError("route %s: its %s later terms cannot be recorded: %s", route_id, from, amended.status().ToString());
+      return;
+    }
+    if (!changed || !amended->has_value()) return;
+    absl::StatusOr<std::optional<ShortfallRecord>> now = shortfall_->Record(route_id);
+    if (!now.ok() || !now->has_value()) return;
+    const ParentOrder& order = (*now)->order();
+    LogInfo("route %s: %s amended while this node could not be asked: its sub-routes take the terms (limit %s, "
+            "urgency %s)", route_id, from, order.has_limit_price() ? absl::StrCat(order.limit_price()) : "none",
+            Urgency_Name(order.urgency()));
+  };
+  if (later.share.amended_ns() > 0) {
+    AmendShareRequest terms;
+    terms.set_route_id(route_id);
+    if (later.share.terms().has_limit_price()) {
+      terms.set_limit_price(later.share.terms().limit_price());
+    } else {
+      terms.set_remove_limit(true);
+    }
+    terms.set_urgency(later.share.terms().urgency());
+    adopt(terms, later.share.amended_ns(), "its shares were");
   }
-  terms.set_urgency(latest.terms().urgency());
-  bool changed = false;
-  absl::StatusOr<std::optional<ShortfallWork>> amended = shortfall_->Amend(route_id, terms, latest.amended_ns(), &changed);
-  if (!amended.ok()) {
-    LogError("route %s: its shares' later terms cannot be recorded: %s", route_id, amended.status().ToString());
-  } else if (changed) {
-    LogInfo("route %s: its shares were amended while this node could not be asked: its sub-routes take their terms "
-            "(limit %s, urgency %s)", route_id,
-            latest.terms().has_limit_price() ? absl::StrCat(latest.terms().limit_price()) : "none",
-            Urgency_Name(latest.terms().urgency()));
-  }
+  if (later.notice.amended_ns() > 0) adopt(later.notice.terms(), later.notice.amended_ns(), "it was (a notice)");
 }
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
@@ -97,9 +107,9 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
   for (const std::string& id : shortfall_->OpenRoutes()) {
     // Every node's shares of the route and of its sub-routes, asked once: whether one was
     // cancelled, and the terms of the one amended last.
-    ProgressReply latest;
-    const absl::StatusOr<GetRouteResponse> now = Progress(id, *engine, &latest);
-    AdoptLaterTerms(id, latest);
+    LaterTerms later;
+    const absl::StatusOr<GetRouteResponse> now = Progress(id, *engine, &later);
+    AdoptLaterTerms(id, later);
     ShortfallRecord record;
     if (!shortfall_->Begin(id, &record)) continue;  // Ended meanwhile.
     auto end = [&](int64_t placed, const std::string& error) {

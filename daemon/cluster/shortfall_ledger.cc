@@ -12,11 +12,13 @@ namespace {
 
 using exoroute::v1::AmendShareRequest;
 using exoroute::v1::CancelNotice;
+using exoroute::v1::TermsNotice;
 using exoroute::v1::ShortfallRecord;
 using exoroute::v1::ShortfallWork;
 
 constexpr char kPrefix[] = "shortfall/";
 constexpr char kNoticePrefix[] = "cancel_notice/";
+constexpr char kTermsNoticePrefix[] = "terms_notice/";
 
 }  // namespace
 
@@ -230,6 +232,44 @@ absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(cons
                                             bytes->size(), " bytes)"));
   }
   return std::optional<CancelNotice>(std::move(notice));
+}
+
+absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, const std::string& via, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EXO_ASSIGN_OR_RETURN(std::optional<TermsNotice> held, TermsNoticeLocked(terms.route_id()));
+  TermsNotice notice = held.value_or(TermsNotice());
+  notice.set_route_id(terms.route_id());
+  AmendShareRequest& merged = *notice.mutable_terms();
+  merged.set_route_id(terms.route_id());
+  if (terms.has_limit_price()) {
+    merged.set_limit_price(terms.limit_price());
+    merged.set_remove_limit(false);
+  } else if (terms.remove_limit()) {
+    merged.clear_limit_price();
+    merged.set_remove_limit(true);
+  }
+  if (terms.urgency() != exoroute::v1::URGENCY_UNSPECIFIED) merged.set_urgency(terms.urgency());
+  merged.set_reason(terms.reason());
+  notice.set_via(via);
+  notice.set_amended_ns(std::max(now_ns, notice.amended_ns()));
+  return store_->PutRecord(absl::StrCat(kTermsNoticePrefix, terms.route_id()), notice.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeOf(const std::string& route_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return TermsNoticeLocked(route_id);
+}
+
+absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeLocked(const std::string& route_id) const {
+  absl::StatusOr<std::string> bytes = store_->GetRecord(absl::StrCat(kTermsNoticePrefix, route_id));
+  if (absl::IsNotFound(bytes.status())) return std::optional<TermsNotice>();
+  EXO_RETURN_IF_ERROR(bytes.status());
+  TermsNotice notice;
+  if (!notice.ParseFromString(*bytes) || notice.route_id() != route_id) {
+    return absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s new terms does not parse (",
+                                            bytes->size(), " bytes)"));
+  }
+  return std::optional<TermsNotice>(std::move(notice));
 }
 
 }  // namespace exo::daemon::cluster

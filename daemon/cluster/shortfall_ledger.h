@@ -92,11 +92,17 @@ class ShortfallLedger {
   absl::Status KeepCancelNotice(const exoroute::v1::CancelNotice& notice);
   // The notice of `route_id`'s cancel this node keeps, if any (DATA_LOSS: it does not parse).
   absl::StatusOr<std::optional<exoroute::v1::CancelNotice>> CancelNoticeOf(const std::string& route_id) const;
+  // The same for new terms no share could take (AmendShareRequest.leave_notice): `terms` (its
+  // limit, urgency and reason) merged into the notice this node keeps of the route, if any,
+  // recorded at `now_ns`. Durable when it returns.
+  absl::Status KeepTermsNotice(const exoroute::v1::AmendShareRequest& terms, const std::string& via, int64_t now_ns);
+  absl::StatusOr<std::optional<exoroute::v1::TermsNotice>> TermsNoticeOf(const std::string& route_id) const;
 
  private:
   explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}
   // Under mu_: the record of `route_id` from memory (open) or the store (ended).
   absl::StatusOr<std::optional<exoroute::v1::ShortfallRecord>> FindLocked(const std::string& route_id) const;
+  absl::StatusOr<std::optional<exoroute::v1::TermsNotice>> TermsNoticeLocked(const std::string& route_id) const;
   // Under mu_: records `record` and keeps it in memory while its work is open.
   absl::Status PersistLocked(exoroute::v1::ShortfallRecord record);
   store::DeltaStore* store_;

@@ -348,7 +348,7 @@ TEST_CASE("a cluster route's progress says what part of the order no node took",
   CHECK(partial.find("  n2         not answered: node n2 did not answer within 500 ms\n") != std::string::npos);
 }
 
-TEST_CASE("a cluster route's cancel says which nodes keep a notice of it for the node not asked", "[ctl]") {
+TEST_CASE("a cluster route's cancel and amendment say which nodes keep a notice of them for the node not asked", "[ctl]") {
   CancelPlanResponse r;
   NodeCancel* down = r.add_nodes();
   down->set_node("n1");
@@ -364,6 +364,17 @@ TEST_CASE("a cluster route's cancel says which nodes keep a notice of it for the
   CHECK(exo::ctl::RenderNodeCancels(r).find(
             "  notice    kept on n2, n3: a node not asked ends its work on the route, if it has any, when it is back\n") !=
         std::string::npos);
+  // An amendment no share could take: the nodes that keep its terms.
+  AmendPlanResponse amended;
+  NodeAmend* not_asked = amended.add_nodes();
+  not_asked->set_node("n3");
+  not_asked->set_error("could not be asked: connection refused");
+  amended.add_noticed_on("n1");
+  amended.add_noticed_on("n2");
+  CHECK(exo::ctl::RenderNodeAmends(amended, 8) ==
+        "  node n3  not amended: could not be asked: connection refused\n"
+        "  notice    kept on n1, n2: a node not asked takes the terms for its work on the route, if it has any, when it "
+        "is back\n");
   // The route's progress shows the notice until the work it stops has ended.
   GetRouteResponse p;
   p.set_symbol("BTC-USD");

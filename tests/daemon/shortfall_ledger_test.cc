@@ -323,3 +323,45 @@ TEST_CASE("a cancel's notice is kept on disk, the first of a route stands, and o
   CHECK(bad.status().code() == absl::StatusCode::kDataLoss);
   CHECK(std::string(bad.status().message()) == "the store's notice of route \"r-3\"'s cancel does not parse (10 bytes)");
 }
+
+TEST_CASE("new terms' notices are merged: the last limit and urgency given stand, kept on disk", "[shortfall]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    CHECK_FALSE(ledger->TermsNoticeOf("r-1")->has_value());
+    AmendShareRequest limit;
+    limit.set_route_id("r-1");
+    limit.set_limit_price(6400000);
+    limit.set_reason("lower");
+    REQUIRE(ledger->KeepTermsNotice(limit, "n2", 1000).ok());
+    AmendShareRequest urgency;
+    urgency.set_route_id("r-1");
+    urgency.set_urgency(URGENCY_HIGH);
+    REQUIRE(ledger->KeepTermsNotice(urgency, "n3", 2000).ok());
+    auto merged = ledger->TermsNoticeOf("r-1");
+    REQUIRE(merged.ok());
+    REQUIRE(merged->has_value());
+    CHECK((*merged)->terms().limit_price() == 6400000);  // Kept: the second set no limit.
+    CHECK((*merged)->terms().urgency() == URGENCY_HIGH);
+    CHECK((*merged)->via() == "n3");
+    CHECK((*merged)->amended_ns() == 2000);
+    // The limit removed: a market order from then on.
+    AmendShareRequest market;
+    market.set_route_id("r-1");
+    market.set_remove_limit(true);
+    REQUIRE(ledger->KeepTermsNotice(market, "n2", 3000).ok());
+  }
+  auto store = OpenStore(dir / "db");
+  auto ledger = Load(store.get());
+  auto held = ledger->TermsNoticeOf("r-1");
+  REQUIRE(held.ok());
+  REQUIRE(held->has_value());
+  CHECK_FALSE((*held)->terms().has_limit_price());
+  CHECK((*held)->terms().remove_limit());
+  CHECK((*held)->terms().urgency() == URGENCY_HIGH);
+  CHECK((*held)->amended_ns() == 3000);
+  CHECK(ledger->OpenRoutes().empty());
+  REQUIRE(store->PutRecord("terms_notice/r-3", "\xff\xff garbage").ok());
+  CHECK(ledger->TermsNoticeOf("r-3").status().code() == absl::StatusCode::kDataLoss);
+}

@@ -2492,7 +2492,8 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
 }
 
 TEST_CASE("a limit amended while the node that works a route's shortfall is down reaches its sub-routes' shares when "
-          "the route's own have finished, and binds the sub-routes to come once that node is back",
+          "the route's own have finished, or a notice when no share can take it, and binds the sub-routes to come once "
+          "that node is back",
           "[cluster][shortfall]") {
   Cluster c;
   MakeRefillingSilentN2(c);
@@ -2508,23 +2509,44 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
     }
     return false;
   };
-  // A route n3 keeps the work of, placed whole by n1 and n3, while n3 is down: n1's finished
-  // share cannot take new terms, but whether n3 still works the route is not known — the
-  // answer says n3 could not be asked (not that a share had finished).
-  RouteResponse small;
-  REQUIRE(CallRoute(*c.nodes[2], Executed("gtc-small", SIDE_BUY, 9 * kBtc), &small).ok());
-  REQUIRE(small.cluster().shortfall() == 0);
-  REQUIRE(SharingNodes(small).count("n1") == 1);
-  REQUIRE(finished(0, "gtc-small"));
+  // A limit order n3 keeps the work of, which no node took a share of, amended to a market
+  // order while n3 is down: no share can take the terms, so n1 and n2 keep a notice of them
+  // for n3, which is named as not asked.
+  RouteRequest low = Executed("gtc-n3", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);  // 1000.00, the market is near 65000.
+  RouteResponse waiting;
+  REQUIRE(CallRoute(*c.nodes[2], low, &waiting).ok());
+  REQUIRE(waiting.cluster().shortfall() == 2 * kBtc);
   c.nodes[2]->Kill9();
-  AmendPlanRequest small_amend;
-  small_amend.set_plan_id("gtc-small");
-  small_amend.set_limit_price(100000);
-  AmendPlanResponse unused;
-  const grpc::Status unknown = AmendOn(*c.nodes[0], small_amend, &unused);
-  CHECK(unknown.error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK(unknown.error_message().find("n3") != std::string::npos);
+  AmendPlanRequest to_market;
+  to_market.set_plan_id("gtc-n3");
+  to_market.set_remove_limit(true);
+  AmendPlanResponse noticed;
+  const grpc::Status a = AmendOn(*c.nodes[0], to_market, &noticed);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  CHECK(std::vector<std::string>(noticed.noticed_on().begin(), noticed.noticed_on().end()) ==
+        std::vector<std::string>{"n1", "n2"});
+  CHECK(noticed.changed());
+  REQUIRE(noticed.nodes_size() == 1);
+  CHECK(noticed.nodes(0).node() == "n3");
+  CHECK_FALSE(noticed.nodes(0).error().empty());
+  // A second amendment meanwhile is merged into the notice.
+  AmendPlanRequest urgent;
+  urgent.set_plan_id("gtc-n3");
+  urgent.set_urgency(URGENCY_HIGH);
+  REQUIRE(AmendOn(*c.nodes[1], urgent, &noticed).ok());
+  // Back, n3 takes both before its next attempt: the order is placed whole at the market.
+  const size_t log_before = c.nodes[2]->log().size();
   c.Start(2);
+  const GetRouteResponse placed = RouteProgressUntil(*c.nodes[0], "gtc-n3", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() == ShortfallWork::STATE_DONE;
+  });
+  CHECK(placed.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(placed.quantity() == 2 * kBtc);
+  CHECK(c.nodes[2]->log().substr(log_before).find("route gtc-n3: it was (a notice) amended while this node could not "
+                                                  "be asked: its sub-routes take the terms (limit none, urgency "
+                                                  "URGENCY_HIGH)") != std::string::npos);
   RouteResponse routed;
   REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-subs", SIDE_BUY, 1000 * kBtc), &routed).ok());
   REQUIRE(routed.cluster().shortfall_worked());
