@@ -324,58 +324,54 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
   return resp;
 }
 
-void Coordinator::LeaveCancelNotices(const std::string& route_id, const std::string& reason,
-                                     const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
-                                     CancelPlanResponse* resp) {
+namespace {
+
+// Asks every node of `all` but the `unasked` to keep a notice (`req`, its leave_notice set): the
+// nodes that did, in node order. `what` names the notice for the log.
+template <typename Request>
+std::vector<std::string> LeaveNotices(const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
+                                      const Request& req, const char* what) {
   std::vector<NodeLink*> asked;
   for (NodeLink* link : all) {
     if (unasked.count(link->node_id()) == 0) asked.push_back(link);
   }
+  auto replies = FanOut(asked, [&req](size_t) -> const Request& { return req; });
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    if (replies[i].ok() && replies[i]->noticed()) {
+      kept.push_back(asked[i]->node_id());
+    } else {
+      LogWarning("route %s: node %s keeps no notice of its %s: %s", req.route_id(), asked[i]->node_id(), what,
+                 replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
+    }
+  }
+  std::sort(kept.begin(), kept.end());
+  if (!kept.empty()) {
+    LogInfo("route %s: %s could not be asked: %s keep a notice of its %s, which the route's work there finds when it "
+            "is back", req.route_id(), absl::StrJoin(unasked, ", "), absl::StrJoin(kept, ", "), what);
+  }
+  return kept;
+}
+
+}  // namespace
+
+void Coordinator::LeaveCancelNotices(const std::string& route_id, const std::string& reason,
+                                     const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
+                                     CancelPlanResponse* resp) {
   CancelRouteRequest req;
   req.set_route_id(route_id);
   req.set_reason(reason);
   req.set_leave_notice(true);
   req.set_via(node_id_);
-  auto replies = FanOut(asked, [&req](size_t) -> const CancelRouteRequest& { return req; });
-  for (size_t i = 0; i < asked.size(); ++i) {
-    if (replies[i].ok() && replies[i]->noticed()) {
-      resp->add_noticed_on(asked[i]->node_id());
-    } else {
-      LogWarning("route %s: node %s keeps no notice of its cancel: %s", route_id, asked[i]->node_id(),
-                 replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
-    }
-  }
-  std::sort(resp->mutable_noticed_on()->begin(), resp->mutable_noticed_on()->end());  // In node order.
-  if (!resp->noticed_on().empty()) {
-    LogInfo("route %s: cancelled while %s could not be asked: %s keep a notice of it, which ends any work on the "
-            "route there when it is back", route_id, absl::StrJoin(unasked, ", "), absl::StrJoin(resp->noticed_on(), ", "));
-  }
+  for (std::string& node : LeaveNotices(all, unasked, req, "cancel")) resp->add_noticed_on(std::move(node));
 }
 
 void Coordinator::LeaveTermsNotices(const AmendShareRequest& terms, const std::vector<NodeLink*>& all,
                                     const std::set<std::string>& unasked, AmendPlanResponse* resp) {
-  std::vector<NodeLink*> asked;
-  for (NodeLink* link : all) {
-    if (unasked.count(link->node_id()) == 0) asked.push_back(link);
-  }
   AmendShareRequest req = terms;
   req.set_leave_notice(true);
   req.set_via(node_id_);
-  auto replies = FanOut(asked, [&req](size_t) -> const AmendShareRequest& { return req; });
-  for (size_t i = 0; i < asked.size(); ++i) {
-    if (replies[i].ok() && replies[i]->noticed()) {
-      resp->add_noticed_on(asked[i]->node_id());
-    } else {
-      LogWarning("route %s: node %s keeps no notice of its new terms: %s", terms.route_id(), asked[i]->node_id(),
-                 replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
-    }
-  }
-  std::sort(resp->mutable_noticed_on()->begin(), resp->mutable_noticed_on()->end());  // In node order.
-  if (!resp->noticed_on().empty()) {
-    LogInfo("route %s: amended while %s could not be asked and no share could take the terms: %s keep a notice of "
-            "them, which the route's work there takes when it is back",
-            terms.route_id(), absl::StrJoin(unasked, ", "), absl::StrJoin(resp->noticed_on(), ", "));
-  }
+  for (std::string& node : LeaveNotices(all, unasked, req, "new terms")) resp->add_noticed_on(std::move(node));
 }
 
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {
@@ -408,17 +404,22 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
   }
   std::vector<std::string> unreachable;  // Nodes that could not be asked, with why.
   std::set<std::string> unasked;         // Those nodes.
-  // Amends every node's share of `id`: the route first (the node that works its shortfall
-  // gives its sub-routes still to come the new terms before it answers), then each sub-route.
-  // True when some node answered that it has (or had) a plan of `id`.
-  auto amend = [&](const std::string& route, bool parent) {
-    bool held = false;
+  // The new terms, for the share (or notice) of `route`.
+  auto terms_for = [&amendment](const std::string& route) {
     AmendShareRequest req;
     req.set_route_id(route);
     if (amendment.has_limit_price()) req.set_limit_price(amendment.limit_price());
     req.set_remove_limit(amendment.remove_limit());
     req.set_urgency(amendment.urgency());
     req.set_reason(amendment.reason());
+    return req;
+  };
+  // Amends every node's share of `id`: the route first (the node that works its shortfall
+  // gives its sub-routes still to come the new terms before it answers), then each sub-route.
+  // True when some node answered that it has (or had) a plan of `id`.
+  auto amend = [&](const std::string& route, bool parent) {
+    bool held = false;
+    const AmendShareRequest req = terms_for(route);
     auto replies = FanOut(all, [&req](size_t) -> const AmendShareRequest& { return req; });
     for (size_t i = 0; i < all.size(); ++i) {
       const absl::StatusOr<AmendShareReply>& r = replies[i];
@@ -473,13 +474,7 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     // No share took the terms (every one had finished, or none was taken yet): every node asked
     // keeps a notice of them, which that node takes when it is back (AdoptLaterTerms).
     if (!amended) {
-      AmendShareRequest terms;
-      terms.set_route_id(route_id);
-      if (amendment.has_limit_price()) terms.set_limit_price(amendment.limit_price());
-      terms.set_remove_limit(amendment.remove_limit());
-      terms.set_urgency(amendment.urgency());
-      terms.set_reason(amendment.reason());
-      LeaveTermsNotices(terms, all, unasked, &resp);
+      LeaveTermsNotices(terms_for(route_id), all, unasked, &resp);
       if (!resp.noticed_on().empty()) amended = true;
       resp.set_changed(resp.changed() || amended);
     }

@@ -40,6 +40,22 @@ absl::StatusOr<ShortfallRecord> Parse(const std::string& route_id, std::string_v
   return r;
 }
 
+// The notice of `route_id` kept under `prefix`, if any; DATA_LOSS naming it (`what` it notes)
+// when it does not parse.
+template <typename Notice>
+absl::StatusOr<std::optional<Notice>> ReadNotice(const store::DeltaStore& store, const char* prefix,
+                                                 const std::string& route_id, const char* what) {
+  absl::StatusOr<std::string> bytes = store.GetRecord(absl::StrCat(prefix, route_id));
+  if (absl::IsNotFound(bytes.status())) return std::optional<Notice>();
+  EXO_RETURN_IF_ERROR(bytes.status());
+  Notice notice;
+  if (!notice.ParseFromString(*bytes) || notice.route_id() != route_id) {
+    return absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s ", what,
+                                            " does not parse (", bytes->size(), " bytes)"));
+  }
+  return std::optional<Notice>(std::move(notice));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::DeltaStore* store) {
@@ -223,15 +239,7 @@ absl::Status ShortfallLedger::KeepCancelNotice(const CancelNotice& notice) {
 }
 
 absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(const std::string& route_id) const {
-  absl::StatusOr<std::string> bytes = store_->GetRecord(absl::StrCat(kNoticePrefix, route_id));
-  if (absl::IsNotFound(bytes.status())) return std::optional<CancelNotice>();
-  EXO_RETURN_IF_ERROR(bytes.status());
-  CancelNotice notice;
-  if (!notice.ParseFromString(*bytes) || notice.route_id() != route_id) {
-    return absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s cancel does not parse (",
-                                            bytes->size(), " bytes)"));
-  }
-  return std::optional<CancelNotice>(std::move(notice));
+  return ReadNotice<CancelNotice>(*store_, kNoticePrefix, route_id, "cancel");
 }
 
 absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, const std::string& via, int64_t now_ns) {
@@ -261,15 +269,7 @@ absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeOf(const 
 }
 
 absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeLocked(const std::string& route_id) const {
-  absl::StatusOr<std::string> bytes = store_->GetRecord(absl::StrCat(kTermsNoticePrefix, route_id));
-  if (absl::IsNotFound(bytes.status())) return std::optional<TermsNotice>();
-  EXO_RETURN_IF_ERROR(bytes.status());
-  TermsNotice notice;
-  if (!notice.ParseFromString(*bytes) || notice.route_id() != route_id) {
-    return absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s new terms does not parse (",
-                                            bytes->size(), " bytes)"));
-  }
-  return std::optional<TermsNotice>(std::move(notice));
+  return ReadNotice<TermsNotice>(*store_, kTermsNoticePrefix, route_id, "new terms");
 }
 
 }  // namespace exo::daemon::cluster
