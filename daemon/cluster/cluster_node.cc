@@ -574,6 +574,15 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   }
   reply.set_quantity(d.allocated_quantity());
   if (d.allocated_quantity() == 0) return reply;  // Nothing for this node's venues.
+  // A route whose cancel this node noted (Prepare said so) takes no share here, whatever the
+  // coordinator asks.
+  if (shortfall_ != nullptr) {
+    absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(RouteOf(req.route_id()));
+    if (!notice.ok() || notice->has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat("route \"", RouteOf(req.route_id()),
+                                                        "\" was cancelled: this node keeps a notice of it"));
+    }
+  }
   input.set_quantity(d.allocated_quantity());
   ParentOrder order = s->order;
   order.set_quantity(d.allocated_quantity());

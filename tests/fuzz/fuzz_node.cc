@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "daemon/cluster/shortfall_ledger.h"
 #include "exo/clock.h"
 #include "tests/fuzz/fuzz_target.h"
 #include "tests/testing/test_engine.h"
@@ -49,8 +50,13 @@ daemon::cluster::ClusterNode& Cluster() {
     FUZZ_CHECK(keys.ok(), "%s", keys.status().ToString().c_str());
     auto* k = keys->release();
     auto* directory = new daemon::cluster::KeyDirectory(k, 1000);
-    return new daemon::cluster::ClusterNode(n.engine, k, directory, exoroute::v1::PrivacyConfig(), n.store,
-                                            SystemClock());
+    auto* cluster = new daemon::cluster::ClusterNode(n.engine, k, directory, exoroute::v1::PrivacyConfig(), n.store,
+                                                     SystemClock());
+    // Its notices of cancels and new terms are kept as a daemon keeps them.
+    auto ledger = daemon::cluster::ShortfallLedger::Load(n.store);
+    FUZZ_CHECK(ledger.ok(), "%s", ledger.status().ToString().c_str());
+    cluster->SetShortfallLedger(ledger->release());
+    return cluster;
   }();
   return *node;
 }

@@ -7,18 +7,32 @@
 // never negative nor more than the order it was prepared with, and an amendment (Amend) never
 // changes it — but a cut (share_quantity), to exactly what was asked and never below its fills;
 // a halted node answers an executed route's Prepare saying so, and takes no share of it (no
-// plan). Plans made are cancelled at the end of each input, and trading resumed.
+// plan); a notice of a cancel or of new terms the node says it keeps, it answers Progress with,
+// and a route whose cancel it noted (or a sub-route of it) is prepared with cancel_noticed and
+// takes no share.
+// Plans made are cancelled at the end of each input, and trading resumed (notices stay).
 #include <map>
+#include <set>
 
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/cluster/shortfall_ledger.h"
 #include "exoroute/v1/peer.pb.h"
 #include "tests/fuzz/fuzz_node.h"
 #include "tests/fuzz/fuzz_target.h"
 
 using namespace exoroute::v1;
 using exo::daemon::cluster::ClusterNode;
+using exo::daemon::cluster::RouteOf;
 
 namespace {
+
+// The node's answer to Progress of `route_id`, for its notices (empty when it has none).
+ProgressReply NoticesOf(ClusterNode& node, const std::string& route_id) {
+  ProgressRequest req;
+  req.set_route_id(route_id);
+  absl::StatusOr<ProgressReply> r = node.Progress(req);
+  return r.ok() ? *r : ProgressReply();
+}
 
 std::string Calls(const std::vector<PeerCall>& calls) {
   std::string out;
@@ -116,6 +130,26 @@ std::vector<std::string> Seeds() {
         *be->mutable_fixed_dual() = *f;
         be->mutable_fixed_dual()->mutable_route()->set_route_id(banded);
         out.push_back(Calls(band_calls));
+        // A route cancelled and amended while the node that works it could not be asked: the
+        // notices, then a Prepare of the route and of a sub-route of it.
+        const std::string gone = route + "-gone";
+        std::vector<PeerCall> notice_calls(4);
+        notice_calls[0].mutable_cancel()->set_route_id(gone);
+        notice_calls[0].mutable_cancel()->set_leave_notice(true);
+        notice_calls[0].mutable_cancel()->set_via("node-2");
+        *notice_calls[1].mutable_amend() = *a;
+        notice_calls[1].mutable_amend()->set_route_id(gone);
+        notice_calls[1].mutable_amend()->set_leave_notice(true);
+        *notice_calls[2].mutable_prepare() = *p;
+        notice_calls[2].mutable_prepare()->set_route_id(gone);
+        notice_calls[2].mutable_prepare()->mutable_order()->set_id(gone);
+        *notice_calls[3].mutable_prepare() = *notice_calls[2].mutable_prepare();
+        notice_calls[3].mutable_prepare()->set_route_id(gone + "~2");
+        notice_calls.resize(5);  // Executed all the same, as a faulty coordinator might.
+        *notice_calls[4].mutable_execute() = calls[4].execute();
+        notice_calls[4].mutable_execute()->set_route_id(gone);
+        notice_calls[4].mutable_execute()->mutable_fixed_dual()->mutable_route()->set_route_id(gone);
+        out.push_back(Calls(notice_calls));
       }
     }
   }
@@ -135,6 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::map<std::string, int64_t> prepared;  // Route id -> the order's quantity it was prepared with.
   std::map<std::string, int64_t> shares;    // Plan id -> the share Execute fixed (cancelled at the end).
   std::map<std::string, RouteMode> modes;   // Route id -> the mode it was prepared in.
+  std::set<std::string> noticed;            // Routes whose cancel the node keeps a notice of.
   const bool halted = size > 0 && (data[0] & 0x80) != 0;
   exo::daemon::RouterEngine& engine = *exo::fuzz::Node().engine;
   if (halted) FUZZ_CHECK(engine.SetTrading(true, "fuzz").ok(), "%s", "halting failed");
@@ -151,13 +186,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                        answer.error().code() != static_cast<int>(absl::StatusCode::kUnknown)),
                "%s", answer.ShortDebugString().c_str());
     if (call.has_prepare() && answer.has_prepare()) {
+      // A route whose cancel this node noted takes no new share, nor do its sub-routes.
+      FUZZ_CHECK(noticed.count(RouteOf(call.prepare().route_id())) == 0 || answer.prepare().cancel_noticed(),
+                 "a cancelled route prepared without its notice: %s", answer.prepare().ShortDebugString().c_str());
       prepared[call.prepare().route_id()] = call.prepare().order().quantity();
       modes[call.prepare().route_id()] = call.prepare().mode();
       const bool trades = call.prepare().mode() == ROUTE_MODE_EXECUTE;
       FUZZ_CHECK(answer.prepare().halted().empty() == !(halted && trades), "halted %d, mode %d, answered: %s", halted,
                  call.prepare().mode(), answer.prepare().ShortDebugString().c_str());
     }
-    if (call.has_amend() && answer.has_amend()) {
+    if (call.has_cancel() && answer.has_cancel() && answer.cancel().noticed()) {
+      const ProgressReply progress = NoticesOf(node, call.cancel().route_id());
+      FUZZ_CHECK(progress.cancel_notice().route_id() == call.cancel().route_id(), "a cancel noted but not kept: %s",
+                 progress.ShortDebugString().c_str());
+      noticed.insert(call.cancel().route_id());
+    }
+    if (call.has_amend() && answer.has_amend() && answer.amend().noticed()) {
+      const ProgressReply progress = NoticesOf(node, call.amend().route_id());
+      FUZZ_CHECK(progress.terms_notice().route_id() == call.amend().route_id() &&
+                     (!call.amend().has_limit_price() ||
+                      progress.terms_notice().terms().limit_price() == call.amend().limit_price()),
+                 "new terms noted but not kept: %s", progress.ShortDebugString().c_str());
+    } else if (call.has_amend() && answer.has_amend()) {
       absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
       FUZZ_CHECK(share.ok(), "amended a share it cannot show: %s", share.status().ToString().c_str());
       auto it = shares.find(call.amend().route_id());
@@ -182,6 +232,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(!halted || mode == modes.end() || mode->second != ROUTE_MODE_EXECUTE ||
                      (share == 0 && answer.execute().plan_id().empty()),
                  "a halted node took a share: %s", answer.execute().ShortDebugString().c_str());
+      FUZZ_CHECK(noticed.count(RouteOf(call.execute().route_id())) == 0 || answer.execute().plan_id().empty(),
+                 "a cancelled route took a share: %s", answer.execute().ShortDebugString().c_str());
       if (!answer.execute().plan_id().empty()) shares[answer.execute().plan_id()] = share;
     }
   }
