@@ -513,13 +513,13 @@ int64_t AveragePrice(int64_t notional, int64_t quantity, int64_t qty_unit) {
 }  // namespace
 
 absl::StatusOr<GetRouteResponse> Coordinator::Progress(const std::string& route_id, const RouterEngine& engine,
-                                                       LaterTerms* later) {
+                                                       Missed* missed) {
   std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
-  return ProgressLocked(route_id, engine, later);
+  return ProgressLocked(route_id, engine, missed);
 }
 
 absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& route_id, const RouterEngine& engine,
-                                                             LaterTerms* later) {
+                                                             Missed* missed) {
   const std::vector<NodeLink*> all = AllLinks();
   GetRouteResponse resp;
   std::map<std::string, NodeProgress> by_node;
@@ -547,8 +547,12 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
           *resp.mutable_shortfall_work() = r->shortfall_work();
         }
         if (r->has_cancel_notice()) resp.add_cancel_noticed_on(node);
-        if (later != nullptr && r->terms_notice().amended_ns() > later->notice.amended_ns()) {
-          later->notice = r->terms_notice();
+        if (missed != nullptr && r->has_cancel_notice() &&
+            (missed->cancel.route_id().empty() || r->cancel_notice().noted_ns() < missed->cancel.noted_ns())) {
+          missed->cancel = r->cancel_notice();
+        }
+        if (missed != nullptr && r->terms_notice().amended_ns() > missed->terms.amended_ns()) {
+          missed->terms = r->terms_notice();
         }
         // (Every node recorded the same order; one that did not record it answers 0.)
         resp.set_order_quantity(std::max(resp.order_quantity(), r->order_quantity()));
@@ -557,7 +561,7 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
       }
       if (r->status() == PLAN_STATUS_UNSPECIFIED) continue;  // The shortfall's holder, without a share.
       found = true;
-      if (later != nullptr && r->amended_ns() > later->share.amended_ns()) later->share = *r;
+      if (missed != nullptr && r->amended_ns() > missed->share.amended_ns()) missed->share = *r;
       NodeProgress& n = by_node[node];
       n.set_node(node);
       n.set_status(Together(n.status(), r->status()));

@@ -84,15 +84,17 @@ class Coordinator {
   ~Coordinator();
   // A route's progress on every node (GetRoute): each node that has a plan of it, or could not
   // be asked, with what its fills cost; the route's average price at `engine`'s instrument
-  // scale. NOT_FOUND when no node has one. With `later`: the answer of the share (of the route
-  // or of a sub-route) amended last, and the latest notice of terms no share could take, each
-  // left as it was when there is none.
-  struct LaterTerms {
+  // scale. NOT_FOUND when no node has one. With `missed`: what the node that keeps the route's
+  // work may have missed while it could not be asked — the answer of the share (of the route or
+  // of a sub-route) amended last, the latest notice of terms no share could take, and the first
+  // notice of a cancel — each left as it was when there is none.
+  struct Missed {
     exoroute::v1::ProgressReply share;
-    exoroute::v1::TermsNotice notice;
+    exoroute::v1::TermsNotice terms;
+    exoroute::v1::CancelNotice cancel;
   };
   absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine,
-                                                          LaterTerms* later = nullptr);
+                                                          Missed* missed = nullptr);
   // Calls to `node` of the routes this coordinator ran, over every kind, and their total answer
   // time (zeros for a node it has no link to).
   struct CallTotals {
@@ -125,7 +127,7 @@ class Coordinator {
   std::vector<NodeLink*> AllLinks() const;
   std::mutex mu_;  // One route at a time.
   absl::StatusOr<exoroute::v1::GetRouteResponse> ProgressLocked(const std::string& route_id, const RouterEngine& engine,
-                                                                LaterTerms* later = nullptr);
+                                                                Missed* missed = nullptr);
   // Amend's new quantity (coordinator_resize.cc, under mu_): asked of the node that keeps the
   // route's shortfall work, and below what the shares hold, cut from the shares; that work as
   // it stands after, and each cut share's outcome, in `resp`.
@@ -170,10 +172,10 @@ class Coordinator {
   bool open_shortfalls_ = false;  // New routes' shortfalls are worked too.
   // Terms a route was amended to while this node could not be asked (down, or the amendment's
   // call to it failed): the share of the route or of a sub-route amended last, then the nodes'
-  // notice of terms no share could take (Progress's `later`), each when later than the
+  // notice of terms no share could take (Progress's `missed`), each when later than the
   // record's, give their terms to the sub-routes still to come (the nodes' clocks compared:
   // NTP-synchronised nodes).
-  void AdoptLaterTerms(const std::string& route_id, const LaterTerms& later);
+  void AdoptLaterTerms(const std::string& route_id, const Missed& missed);
   // Records an executed GTC or GTT route's shortfall work (Run::Execute): open when something
   // is short, DONE when nothing is (a later amendment of its quantity may open it). True when
   // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,

@@ -69,7 +69,7 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   return true;
 }
 
-void Coordinator::AdoptLaterTerms(const std::string& route_id, const LaterTerms& later) {
+void Coordinator::AdoptLaterTerms(const std::string& route_id, const Missed& missed) {
   // (Each step reads the record again: the share's terms may have moved its terms_ns.)
   auto adopt = [&](const AmendShareRequest& terms, int64_t amended_ns, const char* from) {
     absl::StatusOr<std::optional<ShortfallRecord>> held = shortfall_->Record(route_id);
@@ -88,18 +88,18 @@ void Coordinator::AdoptLaterTerms(const std::string& route_id, const LaterTerms&
             "urgency %s)", route_id, from, order.has_limit_price() ? absl::StrCat(order.limit_price()) : "none",
             Urgency_Name(order.urgency()));
   };
-  if (later.share.amended_ns() > 0) {
+  if (missed.share.amended_ns() > 0) {
     AmendShareRequest terms;
     terms.set_route_id(route_id);
-    if (later.share.terms().has_limit_price()) {
-      terms.set_limit_price(later.share.terms().limit_price());
+    if (missed.share.terms().has_limit_price()) {
+      terms.set_limit_price(missed.share.terms().limit_price());
     } else {
       terms.set_remove_limit(true);
     }
-    terms.set_urgency(later.share.terms().urgency());
-    adopt(terms, later.share.amended_ns(), "its shares were");
+    terms.set_urgency(missed.share.terms().urgency());
+    adopt(terms, missed.share.amended_ns(), "its shares were");
   }
-  if (later.notice.amended_ns() > 0) adopt(later.notice.terms(), later.notice.amended_ns(), "it was (a notice)");
+  if (missed.terms.amended_ns() > 0) adopt(missed.terms.terms(), missed.terms.amended_ns(), "it was (a notice)");
 }
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
@@ -107,9 +107,9 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
   for (const std::string& id : shortfall_->OpenRoutes()) {
     // Every node's shares of the route and of its sub-routes, asked once: whether one was
     // cancelled, and the terms of the one amended last.
-    LaterTerms later;
-    const absl::StatusOr<GetRouteResponse> now = Progress(id, *engine, &later);
-    AdoptLaterTerms(id, later);
+    Missed missed;
+    const absl::StatusOr<GetRouteResponse> now = Progress(id, *engine, &missed);
+    AdoptLaterTerms(id, missed);
     ShortfallRecord record;
     if (!shortfall_->Begin(id, &record)) continue;  // Ended meanwhile.
     auto end = [&](int64_t placed, const std::string& error) {
@@ -136,12 +136,19 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
                              });
       if (cancelled) {
         end(0, "");  // (The cancel below waits for no attempt in flight.)
-        absl::StatusOr<CancelPlanResponse> done =
-            Cancel(id, "cancelled on another node while the node that works its shortfall could not be asked", engine);
+        // The shares' recorded reason: the notice's, with the node it came through (at most
+        // 256 characters, as any cancel's).
+        std::string why = "cancelled on another node while the node that works its shortfall could not be asked";
+        if (const CancelNotice& n = missed.cancel; !n.route_id().empty()) {
+          const std::string noted = absl::StrCat("cancelled through ", n.via(), " while ", node_id_, " could not be asked",
+                                                 n.reason().empty() ? "" : absl::StrCat(": ", n.reason()));
+          why = noted.size() <= 256 ? noted : !n.reason().empty() ? n.reason() : why;
+        }
+        absl::StatusOr<CancelPlanResponse> done = Cancel(id, why, engine);
         LogInfo("route %s: %s: its shortfall is no longer routed%s", id,
                 now->cancel_noticed_on().empty()
                     ? "a node's share of it was cancelled"
-                    : absl::StrCat("a cancel was noted on ", absl::StrJoin(now->cancel_noticed_on(), ", ")),
+                    : absl::StrCat("a cancel was noted on ", absl::StrJoin(now->cancel_noticed_on(), ", "), " (", why, ")"),
                 done.ok() ? "" : absl::StrCat(" (", done.status().ToString(), ")"));
         continue;
       }
