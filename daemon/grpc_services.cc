@@ -238,6 +238,9 @@ grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchP
     grpc::Status mine = MayChange(*ctx, ApiRpc::kWatchPlanWithSwitch, req->plan_id(), "arm the dead man's switch of");
     if (!mine.ok()) return mine;
   }
+  // A watch asked while the node drains ends at once, before gRPC's shutdown deadline could
+  // cancel it: a client watches again on UNAVAILABLE.
+  if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down; watch again"));
   const StreamSlot slot(watches_, engine_->config().listen().max_watches());
   if (!slot.admitted()) return slot.Refusal("watch_plan", "watches", "listen.max_watches");
   if (!req->cancel_on_disconnect()) return Watch(ctx, *req, writer);

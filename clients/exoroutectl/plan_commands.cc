@@ -89,8 +89,11 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     absl::Status s = client::FromGrpc(reader->Finish());
     // With a dead man's switch, the node going away (a restart, a lost connection) is not this
     // client going away: the switch is recorded and waits out its grace from the node's start,
-    // so watch again as soon as the node answers, from the next delta.
-    if (!cancel_on_disconnect_grace_ms.has_value() || !answered || !absl::IsUnavailable(s)) return s;
+    // so watch again as soon as the node answers, from the next delta. (A node going away ends
+    // its watches with UNAVAILABLE, or CANCELLED when its shutdown's deadline ends one still
+    // open — one that reached it as it stopped; this client never cancels its own.)
+    const bool lost = absl::IsUnavailable(s) || absl::IsCancelled(s);
+    if (!cancel_on_disconnect_grace_ms.has_value() || !answered || !lost) return s;
     if (!rewatch_until.has_value()) {
       rewatch_until = absl::Now() + kRewatchFor;
       std::cerr << "exoroutectl: the node went away (" << s.message() << "); watching " << id

@@ -225,9 +225,9 @@ class Client:
         the watch ends before the plan settles (this process stopped, the generator was closed,
         the connection was lost) and no such watch comes back within grace_ms. The switch is
         recorded (a `disconnect_armed` delta) and outlives a restart of the node, and so does this
-        watch: when the node goes away after answering, it watches again as soon as the node
-        answers (for up to `rewatch_for` seconds), from the next delta, so that the switch is held
-        again within its grace of the node's start."""
+        watch: when the node goes away after answering (UNAVAILABLE, or CANCELLED by its shutdown),
+        it watches again as soon as the node answers (for up to `rewatch_for` seconds), from the
+        next delta, so that the switch is held again within its grace of the node's start."""
         next_version, answered, until = 1, False, None
         while True:
             req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, from_version=next_version,
@@ -241,7 +241,11 @@ class Client:
                     yield m.delta
                 return
             except grpc.RpcError as e:
-                if not (cancel_on_disconnect and answered and e.code() == grpc.StatusCode.UNAVAILABLE):
+                # A node going away ends its watches with UNAVAILABLE, or CANCELLED when its
+                # shutdown's deadline ends one still open (this side cancels only by closing the
+                # generator, which raises no RpcError here).
+                lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+                if not (cancel_on_disconnect and answered and lost):
                     raise
                 gone = e
             finally:
