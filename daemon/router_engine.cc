@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "daemon/internal/router_engine_internal.h"
@@ -1025,6 +1026,15 @@ absl::StatusOr<Plan> RouterEngine::GetPlan(const std::string& plan_id) const {
   std::lock_guard<std::mutex> lock(rec->mu);
   if (rec->plan.version() == 0) return PlanNotFound(plan_id);
   return rec->plan;
+}
+
+std::vector<std::string> RouterEngine::WorkingPlanIds(const std::string& prefix) const {
+  std::vector<std::string> ids;
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  for (auto it = plans_.lower_bound(prefix); it != plans_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    if (it->second->version.load() > 0 && !it->second->settled.load()) ids.push_back(it->first);
+  }
+  return ids;
 }
 
 absl::StatusOr<std::vector<Plan>> RouterEngine::WorkingPlans(const std::string& symbol, const std::string& after,

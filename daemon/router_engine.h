@@ -176,6 +176,8 @@ class RouterEngine {
   // The venues' cost curves this engine keeps (shared with this node's cluster sessions).
   solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;
+  // The ids of the plans not yet settled whose id begins with `prefix`, in id order.
+  std::vector<std::string> WorkingPlanIds(const std::string& prefix) const;
   // Up to `limit` plans not yet settled whose id sorts after `after` ("" = from the first), by
   // plan id; only `symbol`'s when it is not empty (FailedPrecondition for a symbol this node does
   // not trade), only those `routed_by` sent when it is not empty. `*more`: working plans remain

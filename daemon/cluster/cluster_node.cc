@@ -647,15 +647,25 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
     EXO_ASSIGN_OR_RETURN(notice, shortfall_->CancelNoticeOf(req.route_id()));
     EXO_ASSIGN_OR_RETURN(terms_notice, shortfall_->TermsNoticeOf(req.route_id()));
   }
+  std::vector<uint32_t> subs;
+  if (req.list_sub_routes() && !IsSubRouteId(req.route_id())) {
+    const std::string prefix = SubRoutePrefix(req.route_id());
+    for (const std::string& id : engine_->WorkingPlanIds(prefix)) {
+      uint32_t n = 0;
+      if (absl::SimpleAtoi(id.substr(prefix.size()), &n) && n >= 2) subs.push_back(n);
+    }
+    std::sort(subs.begin(), subs.end());
+  }
   absl::StatusOr<Plan> found = engine_->GetPlan(req.route_id());
   if (!found.ok()) {
-    if ((!held && !notice && !terms_notice) || !absl::IsNotFound(found.status())) return found.status();
-    // No share here, but this node works the route's shortfall (the order as it holds it), or
-    // keeps a notice of its cancel or new terms.
+    if ((!held && !notice && !terms_notice && subs.empty()) || !absl::IsNotFound(found.status())) return found.status();
+    // No share here, but this node works the route's shortfall (the order as it holds it),
+    // keeps a notice of its cancel or new terms, or holds shares of its sub-routes.
     ProgressReply reply;
     reply.set_settled(true);
     if (notice) *reply.mutable_cancel_notice() = *notice;
     if (terms_notice) *reply.mutable_terms_notice() = *terms_notice;
+    for (uint32_t n : subs) reply.add_working_sub_routes(n);
     if (!held) return reply;
     reply.set_symbol(held->order().symbol());
     reply.set_order_quantity(held->order().quantity());
@@ -668,6 +678,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   if (held) *reply.mutable_shortfall_work() = held->work();
   if (notice) *reply.mutable_cancel_notice() = *notice;
   if (terms_notice) *reply.mutable_terms_notice() = *terms_notice;
+  for (uint32_t n : subs) reply.add_working_sub_routes(n);
   reply.set_status(plan.status());
   reply.set_quantity(plan.order().quantity());
   reply.set_filled_quantity(plan.filled_quantity());

@@ -235,12 +235,43 @@ PlanStatus Together(PlanStatus a, PlanStatus b) {
 
 // A node's word on the work on a route's shortfall: only the node that works it speaks for it,
 // and never of more sub-routes than any could place (a faulty node's answer is not followed).
+constexpr uint32_t kMostSubRoutes = 100000;  // More than any route's work could place.
+
 bool Credible(const ShortfallWork& w, const std::string& node, const std::string& route_id) {
-  constexpr uint32_t kMostSubRoutes = 100000;
   if (w.coordinator() == node && w.sub_routes() <= kMostSubRoutes) return true;
   LogWarning("route %s: node %s answered for the work on its shortfall as %s with %d sub-routes: not followed",
              route_id, node, w.coordinator(), w.sub_routes());
   return false;
+}
+
+// The nodes of `all` but the `unasked`.
+std::vector<NodeLink*> Asked(const std::vector<NodeLink*>& all, const std::set<std::string>& unasked) {
+  std::vector<NodeLink*> asked;
+  for (NodeLink* link : all) {
+    if (unasked.count(link->node_id()) == 0) asked.push_back(link);
+  }
+  return asked;
+}
+
+// The sub-routes of `route_id` that some node of `all` but the `unasked` has a working share of
+// (ProgressRequest.list_sub_routes), ascending: what a cancel or an amendment reaches while the
+// node that numbers them (the one that works the route's shortfall) could not be asked. (Never
+// a number no route's work could reach: a faulty node's answer is not followed that far.)
+std::vector<uint32_t> WorkingSubRoutes(const std::string& route_id, const std::vector<NodeLink*>& all,
+                                       const std::set<std::string>& unasked) {
+  const std::vector<NodeLink*> asked = Asked(all, unasked);
+  ProgressRequest req;
+  req.set_route_id(route_id);
+  req.set_list_sub_routes(true);
+  auto replies = FanOut(asked, [&req](size_t) -> const ProgressRequest& { return req; });
+  std::set<uint32_t> subs;
+  for (const auto& r : replies) {
+    if (!r.ok()) continue;
+    for (uint32_t n : r->working_sub_routes()) {
+      if (n >= 2 && n <= kMostSubRoutes + 1) subs.insert(n);
+    }
+  }
+  return std::vector<uint32_t>(subs.begin(), subs.end());
 }
 
 }  // namespace
@@ -295,10 +326,10 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) cancel(SubRouteId(plan_id, k + 2), false);
   } else if (!unreachable.empty()) {
     // A node that could not be asked may work the route's shortfall: its sub-routes are
-    // cancelled as far as the nodes asked hold them (it finishes the cancel when it is back).
+    // cancelled as far as the nodes asked hold working shares of them (it finishes the cancel
+    // when it is back).
     const size_t unreachable_before = unreachable.size();
-    for (uint32_t n = 2; cancel(SubRouteId(plan_id, n), false); ++n) {
-    }
+    for (uint32_t n : WorkingSubRoutes(plan_id, all, unasked)) cancel(SubRouteId(plan_id, n), false);
     unreachable.resize(unreachable_before);  // (The same node, asked again for each.)
     // That node may work the route's shortfall with no share left to cancel anywhere (every one
     // had finished, or none was taken yet): every node asked keeps a notice of the cancel,
@@ -331,10 +362,7 @@ namespace {
 template <typename Request>
 std::vector<std::string> LeaveNotices(const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
                                       const Request& req, const char* what) {
-  std::vector<NodeLink*> asked;
-  for (NodeLink* link : all) {
-    if (unasked.count(link->node_id()) == 0) asked.push_back(link);
-  }
+  const std::vector<NodeLink*> asked = Asked(all, unasked);
   auto replies = FanOut(asked, [&req](size_t) -> const Request& { return req; });
   std::vector<std::string> kept;
   for (size_t i = 0; i < asked.size(); ++i) {
@@ -467,10 +495,9 @@ absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& ame
     for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) amend(SubRouteId(route_id, k + 2), false);
   } else if (!unreachable.empty()) {
     // A node that could not be asked may work the route's shortfall: its sub-routes are
-    // amended as far as the nodes asked hold them, found by their ids as a cancel finds them
-    // (that node takes the terms from them when it is back: AdoptLaterTerms).
-    for (uint32_t n = 2; amend(SubRouteId(route_id, n), false); ++n) {
-    }
+    // amended as far as the nodes asked hold working shares of them, found as a cancel finds
+    // them (that node takes the terms from them when it is back: AdoptLaterTerms).
+    for (uint32_t n : WorkingSubRoutes(route_id, all, unasked)) amend(SubRouteId(route_id, n), false);
     // No share took the terms (every one had finished, or none was taken yet): every node asked
     // keeps a notice of them, which that node takes when it is back (AdoptLaterTerms).
     if (!amended) {

@@ -22,7 +22,9 @@ constexpr char kTermsNoticePrefix[] = "terms_notice/";
 
 }  // namespace
 
-std::string SubRouteId(const std::string& route_id, uint32_t n) { return absl::StrCat(route_id, "~", n); }
+std::string SubRouteId(const std::string& route_id, uint32_t n) { return absl::StrCat(SubRoutePrefix(route_id), n); }
+
+std::string SubRoutePrefix(const std::string& route_id) { return absl::StrCat(route_id, "~"); }
 
 bool IsSubRouteId(const std::string& id) { return absl::StrContains(id, '~'); }
 

@@ -29,6 +29,8 @@ namespace exo::daemon::cluster {
 // "<route id>~<n>": the sub-route of `route_id` that is its n-th route (n >= 2; the route
 // itself is the first). '~' is in no order id a client may give (ValidatePlanId).
 std::string SubRouteId(const std::string& route_id, uint32_t n);
+// "<route id>~": what every sub-route id of `route_id` begins with.
+std::string SubRoutePrefix(const std::string& route_id);
 bool IsSubRouteId(const std::string& id);
 // The route a sub-route id belongs to (the id itself when it is a route's).
 std::string RouteOf(const std::string& id);

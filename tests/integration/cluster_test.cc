@@ -2553,6 +2553,16 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   REQUIRE(SharingNodes(routed).count("n2") == 0);
   REQUIRE(finished(0, "gtc-subs"));
   REQUIRE(finished(2, "gtc-subs"));
+  // n3 halted too for a while: a sub-route or more is n1's alone, which no other node holds a
+  // share of (a gap in the numbers the others hold).
+  REQUIRE(exo::testing::Ctl(*c.nodes[2], {"halt", "--reason", "n3 later"}).exit_code == 0);
+  const uint32_t before_gap = RouteProgress(*c.nodes[0], "gtc-subs").shortfall_work().sub_routes();
+  const GetRouteResponse gap = RouteProgressUntil(*c.nodes[0], "gtc-subs", [&](const GetRouteResponse& r) {
+    return r.shortfall_work().sub_routes() > before_gap;
+  });
+  REQUIRE(gap.shortfall_work().sub_routes() > before_gap);
+  REQUIRE_FALSE(PlanOn(*c.nodes[2], "gtc-subs~" + std::to_string(gap.shortfall_work().sub_routes() + 1)).has_value());
+  REQUIRE(exo::testing::Ctl(*c.nodes[2], {"resume", "--reason", "n3 back"}).exit_code == 0);
   // Resumed, n2 takes shares of the sub-routes after, and they keep working.
   REQUIRE(exo::testing::Ctl(*c.nodes[1], {"resume", "--reason", "n2 back"}).exit_code == 0);
   const GetRouteResponse shared = RouteProgressUntil(*c.nodes[2], "gtc-subs", [](const GetRouteResponse& r) {
@@ -2562,7 +2572,8 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
     return n.node() == "n2" && n.status() == PLAN_STATUS_WORKING;
   }));
   // n1, which works it, goes down; the limit is amended through n3: no share of the route
-  // itself can take it, n2's sub-routes' shares do (found by their ids), n1 is named.
+  // itself can take it, n2's sub-routes' shares do (each node names those it holds, past the
+  // gap), n1 is named.
   c.nodes[0]->Kill9();
   const AmendPlanResponse amended = AmendLimitOutOfReach(*c.nodes[2], "gtc-subs");
   std::map<std::string, NodeAmend> by_node;
