@@ -145,10 +145,13 @@ std::vector<std::string> Seeds() {
         notice_calls[2].mutable_prepare()->mutable_order()->set_id(gone);
         *notice_calls[3].mutable_prepare() = *notice_calls[2].mutable_prepare();
         notice_calls[3].mutable_prepare()->set_route_id(gone + "~2");
-        notice_calls.resize(5);  // Executed all the same, as a faulty coordinator might.
+        notice_calls.resize(6);  // Executed all the same, as a faulty coordinator might.
         *notice_calls[4].mutable_execute() = calls[4].execute();
         notice_calls[4].mutable_execute()->set_route_id(gone);
         notice_calls[4].mutable_execute()->mutable_fixed_dual()->mutable_route()->set_route_id(gone);
+        // And the route's working sub-routes asked for, as a cancel asks while its keeper is down.
+        notice_calls[5].mutable_progress()->set_route_id(route);
+        notice_calls[5].mutable_progress()->set_list_sub_routes(true);
         out.push_back(Calls(notice_calls));
       }
     }
