@@ -560,6 +560,9 @@ absl::StatusOr<GetRouteResponse> Coordinator::ProgressLocked(const std::string& 
     auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
     for (size_t i = 0; i < all.size(); ++i) {
       const absl::StatusOr<ProgressReply>& r = replies[i];
+      if (parent && missed != nullptr && all[i]->node_id() != node_id_ && (r.ok() || absl::IsNotFound(r.status()))) {
+        ++missed->peers_answered;
+      }
       if (absl::IsNotFound(r.status())) continue;  // This node took no share.
       const std::string& node = all[i]->node_id();
       if (!r.ok()) {

@@ -92,6 +92,7 @@ class Coordinator {
     exoroute::v1::ProgressReply share;
     exoroute::v1::TermsNotice terms;
     exoroute::v1::CancelNotice cancel;
+    size_t peers_answered = 0;  // Other nodes that answered for the route itself (with or without a share).
   };
   absl::StatusOr<exoroute::v1::GetRouteResponse> Progress(const std::string& route_id, const RouterEngine& engine,
                                                           Missed* missed = nullptr);

@@ -153,6 +153,18 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
         continue;
       }
     }
+    // No other node answered (down, or this node cut off from them): a cancel sent meanwhile
+    // would have left its notice there, unseen — nothing is routed until one answers.
+    if (links_.size() > 1 && missed.peers_answered == 0) {
+      const std::string why = "no other node answered: nothing is routed until one does (a cancel sent meanwhile "
+                              "would be missed)";
+      if (why != record.work().last_error()) {
+        LogWarning("route %s: %s still short: %s", id, Coordinator::Units(*engine, record.order().symbol(),
+                                                                          record.work().shortfall()), why);
+      }
+      end(0, why);
+      continue;
+    }
     const ParentOrder sub = SubOrder(record, now_ns);
     absl::StatusOr<RouteResponse> routed = Route(sub, ROUTE_MODE_EXECUTE, engine, record.routed_by());
     int64_t placed = 0;

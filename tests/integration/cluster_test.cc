@@ -2693,6 +2693,39 @@ TEST_CASE("a cancel sent while the node that works a route's shortfall is down, 
   CHECK(log.find("sub-route gtc-far~") == std::string::npos);
 }
 
+TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until one does",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-alone", SIDE_BUY, 1000 * kBtc), &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  RouteProgressUntil(*c.nodes[0], "gtc-alone", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+  // Both other nodes down: a cancel sent to them meanwhile would be unseen, so n1's own venues,
+  // refilling, take none of it.
+  c.nodes[1]->Kill9();
+  c.nodes[2]->Kill9();
+  const std::string why =
+      "no other node answered: nothing is routed until one does (a cancel sent meanwhile would be missed)";
+  const GetRouteResponse waiting = RouteProgressUntil(
+      *c.nodes[0], "gtc-alone", [&](const GetRouteResponse& r) { return r.shortfall_work().last_error() == why; });
+  REQUIRE(waiting.shortfall_work().last_error() == why);
+  CHECK(waiting.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Seven attempts, five refills.
+  const GetRouteResponse still = RouteProgress(*c.nodes[0], "gtc-alone");
+  CHECK(still.shortfall_work().sub_routes() == waiting.shortfall_work().sub_routes());
+  CHECK(still.shortfall_work().last_error() == why);
+  // One back: the work goes on.
+  c.Start(1);
+  const GetRouteResponse resumed = RouteProgressUntil(*c.nodes[0], "gtc-alone", [&](const GetRouteResponse& r) {
+    return r.shortfall_work().sub_routes() > waiting.shortfall_work().sub_routes();
+  });
+  CHECK(resumed.shortfall_work().sub_routes() > waiting.shortfall_work().sub_routes());
+  CancelPlanResponse cancelled;
+  CHECK(CancelOn(*c.nodes[0], "gtc-alone", "", &cancelled).ok());
+}
+
 TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shortfall a shortfall is only reported",
           "[cluster][shortfall]") {
   Cluster c;
