@@ -315,7 +315,17 @@ int PlanAmendCmd(Context& c, const std::string& id) {
       }
     }
   }
-  if (!p.ok()) return Fail(p.status());
+  // A new limit or quantity is read in the instrument's decimals; a market order or an urgency
+  // needs none (a route no reachable node holds a share of, while the node that works it is
+  // down, has no instrument to read: the node may still keep a notice of its new terms).
+  const bool scaled = c.args.Has("qty") || c.args.Has("limit");
+  if (!p.ok() && (scaled || !absl::IsNotFound(p.status()))) {
+    if (!absl::IsNotFound(p.status())) return Fail(p.status());
+    return Fail(absl::NotFoundError(absl::StrCat(
+        p.status().message(), " (nor a route any node that answered holds a share of, whose decimals --qty or --limit "
+        "would be read in; --market and --urgency need none)")));
+  }
+  const uint32_t qty_scale = p.ok() ? p->instrument().qty_scale() : 0;
   AmendPlanRequest req;
   req.set_plan_id(id);
   req.set_reason(c.args.Get("reason"));
@@ -339,7 +349,7 @@ int PlanAmendCmd(Context& c, const std::string& id) {
   }
   if (!amended->changed()) std::cout << "plan " << id << " already has these terms: nothing amended\n";
   if (!amended->nodes().empty() || amended->has_shortfall_work()) {  // A cluster route: every node's share of it.
-    std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended, p->instrument().qty_scale());
+    std::cout << "cluster route " << id << " on its nodes:\n" << RenderNodeAmends(*amended, qty_scale);
     if (!amended->has_plan()) return kExitOk;
   }
   return PrintPlan(c, amended->plan());

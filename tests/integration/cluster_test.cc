@@ -2531,11 +2531,13 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   REQUIRE(noticed.nodes_size() == 1);
   CHECK(noticed.nodes(0).node() == "n3");
   CHECK_FALSE(noticed.nodes(0).error().empty());
-  // A second amendment meanwhile is merged into the notice.
-  AmendPlanRequest urgent;
-  urgent.set_plan_id("gtc-n3");
-  urgent.set_urgency(URGENCY_HIGH);
-  REQUIRE(AmendOn(*c.nodes[1], urgent, &noticed).ok());
+  // A second amendment meanwhile is merged into the notice (from the CLI, on a node that holds
+  // no share of the route: an urgency needs no instrument's decimals).
+  auto urgent = exo::testing::Ctl(*c.nodes[1], {"plan", "amend", "gtc-n3", "--urgency", "high"});
+  INFO(urgent.out << urgent.err);
+  REQUIRE(urgent.exit_code == 0);
+  CHECK(urgent.out.find("  notice    kept on n1, n2: a node not asked takes the terms for its work on the route, if "
+                        "it has any, when it is back\n") != std::string::npos);
   // Back, n3 takes both before its next attempt: the order is placed whole at the market.
   const size_t log_before = c.nodes[2]->log().size();
   c.Start(2);
