@@ -378,6 +378,13 @@ std::vector<std::string> LeaveNotices(const std::vector<NodeLink*>& all, const s
     LogInfo("route %s: %s could not be asked: %s keep a notice of its %s, which the route's work there finds when it "
             "is back", req.route_id(), absl::StrJoin(unasked, ", "), absl::StrJoin(kept, ", "), what);
   }
+  // The node that works the route routes only when a majority answers it: a notice kept by
+  // fewer than half the nodes may miss that majority.
+  if (2 * kept.size() < all.size()) {
+    LogWarning("route %s: the notice of its %s is kept by %d of the cluster's %d nodes, fewer than half: a node that "
+               "works the route may miss it if it comes back reaching a majority without them",
+               req.route_id(), what, kept.size(), all.size());
+  }
   return kept;
 }
 

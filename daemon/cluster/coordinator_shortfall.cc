@@ -153,11 +153,14 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
         continue;
       }
     }
-    // No other node answered (down, or this node cut off from them): a cancel sent meanwhile
-    // would have left its notice there, unseen — nothing is routed until one answers.
-    if (links_.size() > 1 && missed.peers_answered == 0) {
-      const std::string why = "no other node answered: nothing is routed until one does (a cancel sent meanwhile "
-                              "would be missed)";
+    // Too few other nodes answered (down, or this node cut off from them) for this node and
+    // them to be a majority of the cluster: a cancel sent meanwhile may have left its notice on
+    // the others only, unseen — nothing is routed until a majority answers. (A notice kept by
+    // at least half the nodes meets every majority.)
+    if (2 * (missed.peers_answered + 1) <= links_.size()) {
+      const std::string why = absl::StrCat(
+          missed.peers_answered == 0 ? "no other node answered" : absl::StrCat("only ", missed.peers_answered, " other node(s) answered"),
+          ": nothing is routed until a majority of the cluster does (a cancel sent meanwhile could be missed)");
       if (why != record.work().last_error()) {
         LogWarning("route %s: %s still short: %s", id, Coordinator::Units(*engine, record.order().symbol(),
                                                                           record.work().shortfall()), why);

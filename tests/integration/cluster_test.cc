@@ -2695,7 +2695,7 @@ TEST_CASE("a cancel sent while the node that works a route's shortfall is down, 
   CHECK(log.find("sub-route gtc-far~") == std::string::npos);
 }
 
-TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until one does",
+TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
           "[cluster][shortfall]") {
   Cluster c;
   MakeRefilling(c);
@@ -2708,8 +2708,8 @@ TEST_CASE("a coordinator that no other node answers routes none of a route's sho
   // refilling, take none of it.
   c.nodes[1]->Kill9();
   c.nodes[2]->Kill9();
-  const std::string why =
-      "no other node answered: nothing is routed until one does (a cancel sent meanwhile would be missed)";
+  const std::string why = "no other node answered: nothing is routed until a majority of the cluster does (a cancel "
+                          "sent meanwhile could be missed)";
   const GetRouteResponse waiting = RouteProgressUntil(
       *c.nodes[0], "gtc-alone", [&](const GetRouteResponse& r) { return r.shortfall_work().last_error() == why; });
   REQUIRE(waiting.shortfall_work().last_error() == why);
