@@ -2471,15 +2471,24 @@ void CheckPlacesNothingMore(const DaemonProcess& d, const std::string& route) {
   CHECK(later.shortfall_work().last_error() == "no node's venues took any of it");
 }
 
+// Routes a market buy of 1000 BTC, far beyond every book, through node d: the nodes take what
+// their books show, and the coordinator's sub-routes place the rest as they refill, for seconds.
+RouteResponse RouteFarBeyondBooks(const DaemonProcess& d, const std::string& id) {
+  RouteResponse routed;
+  const grpc::Status s = CallRoute(d, Executed(id, SIDE_BUY, 1000 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  return routed;
+}
+
 TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
           "[cluster][shortfall]") {
   Cluster c;
   MakeRefillingSilentN2(c);
   for (int k = 0; k < 3; ++k) c.Start(k);
   // A market order far beyond the books: the sub-routes place it as they refill, for seconds.
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-huge", SIDE_BUY, 1000 * kBtc), &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  const RouteResponse routed = RouteFarBeyondBooks(*c.nodes[0], "gtc-huge");
   REQUIRE(SharingNodes(routed).count("n2") == 1);
   // n1, which works it, goes down; the limit is amended through n3 meanwhile: n2's share takes
   // it, n1 cannot be asked.
@@ -2549,9 +2558,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   CHECK(c.nodes[2]->log().substr(log_before).find("route gtc-n3: it was (a notice) amended while this node could not "
                                                   "be asked: its sub-routes take the terms (limit none, urgency "
                                                   "URGENCY_HIGH)") != std::string::npos);
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-subs", SIDE_BUY, 1000 * kBtc), &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  const RouteResponse routed = RouteFarBeyondBooks(*c.nodes[0], "gtc-subs");
   REQUIRE(SharingNodes(routed).count("n2") == 0);
   REQUIRE(finished(0, "gtc-subs"));
   REQUIRE(finished(2, "gtc-subs"));
@@ -2625,9 +2632,7 @@ TEST_CASE("a cancel sent while the node that works a route's shortfall is down, 
   for (int k = 0; k < 3; ++k) c.Start(k);
   // A market order far beyond the books: n1's sub-routes place it as they refill, for seconds;
   // and a buy limited far below every ask, which no node takes a share of.
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-far", SIDE_BUY, 1000 * kBtc), &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  RouteFarBeyondBooks(*c.nodes[0], "gtc-far");
   RouteRequest low = Executed("gtc-none", SIDE_BUY, 2 * kBtc);
   low.mutable_order()->set_limit_price(100000);
   RouteResponse none;
@@ -2704,9 +2709,7 @@ TEST_CASE("a coordinator that no other node answers routes none of a route's sho
   Cluster c;
   MakeRefilling(c);
   for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], Executed("gtc-alone", SIDE_BUY, 1000 * kBtc), &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  RouteFarBeyondBooks(*c.nodes[0], "gtc-alone");
   RouteProgressUntil(*c.nodes[0], "gtc-alone", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
   // Both other nodes down: a cancel sent to them meanwhile would be unseen, so n1's own venues,
   // refilling, take none of it.
