@@ -357,6 +357,10 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
   if (shortfall_ != nullptr) {
     absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(RouteOf(req.route_id()));
     // (A notice that cannot be read is taken as one: nothing is placed against a cancel.)
+    if (!notice.ok()) {
+      LogWarning("route %s: its notice of a cancel cannot be read, so it is taken as cancelled: %s", req.route_id(),
+                 notice.status().ToString());
+    }
     reply.set_cancel_noticed(!notice.ok() || notice->has_value());
   }
   for (std::string& name : engine_->OwnListedVenues(req.order())) reply.add_listed_venues(std::move(name));
@@ -578,7 +582,8 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   // coordinator asks.
   if (shortfall_ != nullptr) {
     absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(RouteOf(req.route_id()));
-    if (!notice.ok() || notice->has_value()) {
+    if (!notice.ok()) return notice.status();  // (DATA_LOSS naming the route: no share against it.)
+    if (notice->has_value()) {
       return absl::FailedPreconditionError(absl::StrCat("route \"", RouteOf(req.route_id()),
                                                         "\" was cancelled: this node keeps a notice of it"));
     }
