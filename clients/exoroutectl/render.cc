@@ -765,6 +765,7 @@ std::string RenderNodeCancels(const exoroute::v1::CancelPlanResponse& r) {
     absl::StrAppend(&out, "  notice    kept on ", absl::StrJoin(r.noticed_on(), ", "),
                     ": a node not asked ends its work on the route, if it has any, when it is back\n");
   }
+  if (!r.notice_warning().empty()) absl::StrAppend(&out, "  WARNING   ", r.notice_warning(), "\n");
   return out;
 }
 
@@ -790,6 +791,7 @@ std::string RenderNodeAmends(const exoroute::v1::AmendPlanResponse& r, uint32_t 
     absl::StrAppend(&out, "  notice    kept on ", absl::StrJoin(r.noticed_on(), ", "),
                     ": a node not asked takes the terms for its work on the route, if it has any, when it is back\n");
   }
+  if (!r.notice_warning().empty()) absl::StrAppend(&out, "  WARNING   ", r.notice_warning(), "\n");
   return out;
 }
 

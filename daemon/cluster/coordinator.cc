@@ -278,10 +278,24 @@ std::vector<uint32_t> WorkingSubRoutes(const std::string& route_id, const std::v
 
 absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, const std::string& reason,
                                                       RouterEngine* engine) {
+  std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
+  return CancelLocked(id, reason, engine, /*resending=*/nullptr, nullptr);
+}
+
+absl::StatusOr<CancelPlanResponse> Coordinator::CancelLocked(const std::string& id, const std::string& reason,
+                                                            RouterEngine* engine, const CancelNotice* resending,
+                                                            bool* reached) {
   // A sub-route is part of its route: cancelling one cancels them all and ends the work.
   const std::string plan_id = RouteOf(id);
-  std::lock_guard<std::mutex> lock(mu_);  // After a route in progress: its plans exist then.
   const std::vector<NodeLink*> all = AllLinks();
+  // A cancel sent again says which node the client's came through (at most 256 characters, as
+  // any cancel's reason); its notices keep the client's own reason.
+  std::string share_reason = reason;
+  if (resending != nullptr) {
+    std::string noted = absl::StrCat("cancelled through ", resending->via(), " while the node that works the route could "
+                                     "not be asked", reason.empty() ? "" : absl::StrCat(": ", reason));
+    if (noted.size() <= 256) share_reason = std::move(noted);
+  }
   CancelPlanResponse resp;
   std::map<std::string, NodeCancel> by_node;
   bool cancelled = false;
@@ -294,7 +308,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     bool held = false;
     CancelRouteRequest req;
     req.set_route_id(route);
-    req.set_reason(reason);
+    req.set_reason(share_reason);
     auto replies = FanOut(all, [&req](size_t) -> const CancelRouteRequest& { return req; });
     for (size_t i = 0; i < all.size(); ++i) {
       const absl::StatusOr<CancelRouteReply>& r = replies[i];
@@ -322,6 +336,8 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     return held;
   };
   cancel(plan_id, /*parent=*/true);
+  // The node that works the route answered, or every node did: nothing is left to notice.
+  if (reached != nullptr) *reached = resp.has_shortfall_work() || unasked.empty();
   if (resp.has_shortfall_work()) {
     for (uint32_t k = 0; k < resp.shortfall_work().sub_routes(); ++k) cancel(SubRouteId(plan_id, k + 2), false);
   } else if (!unreachable.empty()) {
@@ -334,7 +350,7 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
     // That node may work the route's shortfall with no share left to cancel anywhere (every one
     // had finished, or none was taken yet): every node asked keeps a notice of the cancel,
     // which it finds when it is back and ends its work on (coordinator_shortfall.cc).
-    LeaveCancelNotices(plan_id, reason, all, unasked, &resp);
+    LeaveCancelNotices(plan_id, reason, all, unasked, resending, &resp);
   }
   for (auto& [node, n] : by_node) *resp.add_nodes() = std::move(n);  // In node order.
   if (resp.nodes().empty() && !resp.has_shortfall_work()) {
@@ -357,33 +373,44 @@ absl::StatusOr<CancelPlanResponse> Coordinator::Cancel(const std::string& id, co
 
 namespace {
 
+// Why a notice kept by `kept` of the nodes of `all` (the `unasked` could not be asked) can be
+// missed, or "" when it cannot: the node that works the route routes only when a majority
+// answers it, which meets every set of at least half the nodes. `then`: what follows.
+std::string ShortOfHalf(const std::vector<std::string>& kept, const std::vector<NodeLink*>& all,
+                        const std::set<std::string>& unasked, const char* what, const std::string& then) {
+  if (2 * kept.size() >= all.size()) return "";
+  const std::string who = unasked.size() == 1 ? *unasked.begin() : absl::StrCat("one of ", absl::StrJoin(unasked, ", "));
+  if (kept.empty()) {
+    return absl::StrCat("no node keeps a notice of the ", what, ": the node that works the route, if ", who,
+                        " does, misses it; ", then);
+  }
+  return absl::StrCat("the notice of the ", what, " is kept by ", absl::StrJoin(kept, ", "), " only, ", kept.size(),
+                      " of the cluster's ", all.size(), " nodes: the node that works the route, if ", who,
+                      " does, could miss it should it come back reaching a majority without ",
+                      kept.size() == 1 ? kept.front() : "them", "; ", then);
+}
+
 // Asks every node of `all` but the `unasked` to keep a notice (`req`, its leave_notice set): the
-// nodes that did, in node order. `what` names the notice for the log.
+// nodes that did, in node order. `what` names the notice for the log (nothing logged when
+// `quiet`).
 template <typename Request>
 std::vector<std::string> LeaveNotices(const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
-                                      const Request& req, const char* what) {
+                                      const Request& req, const char* what, bool quiet) {
   const std::vector<NodeLink*> asked = Asked(all, unasked);
   auto replies = FanOut(asked, [&req](size_t) -> const Request& { return req; });
   std::vector<std::string> kept;
   for (size_t i = 0; i < asked.size(); ++i) {
     if (replies[i].ok() && replies[i]->noticed()) {
       kept.push_back(asked[i]->node_id());
-    } else {
+    } else if (!quiet) {
       LogWarning("route %s: node %s keeps no notice of its %s: %s", req.route_id(), asked[i]->node_id(), what,
                  replies[i].ok() ? "it does not know how (an older release)" : replies[i].status().ToString());
     }
   }
   std::sort(kept.begin(), kept.end());
-  if (!kept.empty()) {
+  if (!kept.empty() && !quiet) {
     LogInfo("route %s: %s could not be asked: %s keep a notice of its %s, which the route's work there finds when it "
             "is back", req.route_id(), absl::StrJoin(unasked, ", "), absl::StrJoin(kept, ", "), what);
-  }
-  // The node that works the route routes only when a majority answers it: a notice kept by
-  // fewer than half the nodes may miss that majority.
-  if (2 * kept.size() < all.size()) {
-    LogWarning("route %s: the notice of its %s is kept by %d of the cluster's %d nodes, fewer than half: a node that "
-               "works the route may miss it if it comes back reaching a majority without them",
-               req.route_id(), what, kept.size(), all.size());
   }
   return kept;
 }
@@ -392,13 +419,20 @@ std::vector<std::string> LeaveNotices(const std::vector<NodeLink*>& all, const s
 
 void Coordinator::LeaveCancelNotices(const std::string& route_id, const std::string& reason,
                                      const std::vector<NodeLink*>& all, const std::set<std::string>& unasked,
-                                     CancelPlanResponse* resp) {
+                                     const CancelNotice* resending, CancelPlanResponse* resp) {
   CancelRouteRequest req;
   req.set_route_id(route_id);
   req.set_reason(reason);
   req.set_leave_notice(true);
-  req.set_via(node_id_);
-  for (std::string& node : LeaveNotices(all, unasked, req, "cancel")) resp->add_noticed_on(std::move(node));
+  req.set_via(resending != nullptr ? resending->via() : node_id_);  // The node the client's cancel came to.
+  const bool resent = resending != nullptr;
+  const std::vector<std::string> kept = LeaveNotices(all, unasked, req, "cancel", resent);
+  for (const std::string& node : kept) resp->add_noticed_on(node);
+  resp->set_notice_warning(ShortOfHalf(kept, all, unasked, "cancel",
+                                       kept.empty() ? "send the cancel again once they are back"
+                                                    : "the nodes that keep it send the cancel again until it reaches "
+                                                      "that node, or every node answers"));
+  if (!resp->notice_warning().empty() && !resent) LogWarning("route %s: %s", route_id, resp->notice_warning());
 }
 
 void Coordinator::LeaveTermsNotices(const AmendShareRequest& terms, const std::vector<NodeLink*>& all,
@@ -406,7 +440,33 @@ void Coordinator::LeaveTermsNotices(const AmendShareRequest& terms, const std::v
   AmendShareRequest req = terms;
   req.set_leave_notice(true);
   req.set_via(node_id_);
-  for (std::string& node : LeaveNotices(all, unasked, req, "new terms")) resp->add_noticed_on(std::move(node));
+  const std::vector<std::string> kept = LeaveNotices(all, unasked, req, "new terms", /*quiet=*/false);
+  for (const std::string& node : kept) resp->add_noticed_on(node);
+  resp->set_notice_warning(ShortOfHalf(kept, all, unasked, "new terms", "send the amendment again once they are back"));
+  if (!resp->notice_warning().empty()) LogWarning("route %s: %s", terms.route_id(), resp->notice_warning());
+}
+
+void Coordinator::ResendNoticedCancels(RouterEngine* engine, int64_t now_ns) {
+  for (const std::string& id : shortfall_->UndeliveredCancels()) {
+    absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(id);
+    if (!notice.ok() || !notice->has_value()) continue;  // (Unreadable: still a cancel to every Prepare here.)
+    bool reached = false;
+    absl::StatusOr<CancelPlanResponse> sent;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sent = CancelLocked(id, (*notice)->reason(), engine, &**notice, &reached);
+    }
+    if (!reached) continue;
+    if (absl::Status s = shortfall_->MarkCancelDelivered(id, now_ns); !s.ok()) {
+      LogError("route %s: the cancel noted here reached every node it must, but that cannot be recorded (it is sent "
+               "again): %s", id, s.ToString());
+      continue;
+    }
+    const bool keeper = sent.ok() && sent->has_shortfall_work();
+    LogInfo("route %s: the cancel noted here (through %s) reached %s", id, (*notice)->via(),
+            keeper ? absl::StrCat("node ", sent->shortfall_work().coordinator(), ", which works the route")
+                   : std::string("every node"));
+  }
 }
 
 absl::StatusOr<AmendPlanResponse> Coordinator::Amend(const AmendPlanRequest& amendment, RouterEngine* engine) {

@@ -78,6 +78,7 @@ class Coordinator {
   // `open_new` (cluster.leave_shortfall) the shortfalls of new routes are only reported, and
   // those recorded earlier still worked. Stopped by StopShortfallWork or the destructor.
   void WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new = true);
+  // The same thread sends again the cancels this node keeps a notice of (ResendNoticedCancels).
   // One pass of that thread's work, at `now_ns` (tests call it without the thread).
   void WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns);
   void StopShortfallWork();
@@ -134,11 +135,26 @@ class Coordinator {
   // it stands after, and each cut share's outcome, in `resp`.
   absl::Status ResizeLocked(const std::string& route_id, const exoroute::v1::AmendPlanRequest& amendment,
                             const RouterEngine& engine, exoroute::v1::AmendPlanResponse* resp);
+  // Cancel under mu_. `resending`: the notice this node keeps of the cancel it sends again
+  // (ResendNoticedCancels): the notices it leaves name the node that notice came through, and
+  // are not logged. `reached` (if given) is set when the node that works the route's shortfall
+  // answered, or every node did.
+  absl::StatusOr<exoroute::v1::CancelPlanResponse> CancelLocked(const std::string& id, const std::string& reason,
+                                                                RouterEngine* engine,
+                                                                const exoroute::v1::CancelNotice* resending,
+                                                                bool* reached);
   // Cancel's last step when the node that works the route's shortfall (if one does) could not
   // be asked (under mu_): every node of `all` but the `unasked` keeps a notice of the cancel;
-  // those that did are added to `resp`'s noticed_on.
+  // those that did are added to `resp`'s noticed_on, and its notice_warning says when fewer
+  // than half of the nodes keep it.
   void LeaveCancelNotices(const std::string& route_id, const std::string& reason, const std::vector<NodeLink*>& all,
-                          const std::set<std::string>& unasked, exoroute::v1::CancelPlanResponse* resp);
+                          const std::set<std::string>& unasked, const exoroute::v1::CancelNotice* resending,
+                          exoroute::v1::CancelPlanResponse* resp);
+  // WorkShortfallsOnce's first step: every cancel this node keeps a notice of is sent again, as
+  // the client's was, until it reaches the node that works the route or every node answers it
+  // (then the notice is marked delivered). A notice kept by fewer than half of the nodes thus
+  // reaches the nodes that come back, and the node that works the route itself.
+  void ResendNoticedCancels(RouterEngine* engine, int64_t now_ns);
   // Amend's, the same for new terms no share took: every node of `all` but the `unasked` keeps
   // a notice of them; those that did are added to `resp`'s noticed_on.
   void LeaveTermsNotices(const exoroute::v1::AmendShareRequest& terms, const std::vector<NodeLink*>& all,

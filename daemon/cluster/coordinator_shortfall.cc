@@ -104,6 +104,7 @@ void Coordinator::AdoptLaterTerms(const std::string& route_id, const Missed& mis
 
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
   if (shortfall_ == nullptr) return;
+  ResendNoticedCancels(engine, now_ns);
   for (const std::string& id : shortfall_->OpenRoutes()) {
     // Every node's shares of the route and of its sub-routes, asked once: whether one was
     // cancelled, and the terms of the one amended last.
@@ -143,6 +144,10 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
           const std::string noted = absl::StrCat("cancelled through ", n.via(), " while ", node_id_, " could not be asked",
                                                  n.reason().empty() ? "" : absl::StrCat(": ", n.reason()));
           why = noted.size() <= 256 ? noted : !n.reason().empty() ? n.reason() : why;
+        }
+        // (Ended here first: the cancel below finds it ended and does not log it again.)
+        if (absl::StatusOr<std::optional<ShortfallWork>> s = shortfall_->Finish(id, ShortfallWork::STATE_CANCELLED); !s.ok()) {
+          LogError("route %s: the end of its shortfall's work cannot be recorded: %s", id, s.status().ToString());
         }
         absl::StatusOr<CancelPlanResponse> done = Cancel(id, why, engine);
         LogInfo("route %s: %s: its shortfall is no longer routed%s", id,

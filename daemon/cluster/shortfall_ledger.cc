@@ -76,6 +76,18 @@ absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::De
     return true;
   }));
   EXO_RETURN_IF_ERROR(bad);
+  EXO_RETURN_IF_ERROR(store->ScanRecords(kNoticePrefix, [&](std::string_view key, std::string_view bytes) {
+    const std::string route_id(key.substr(sizeof(kNoticePrefix) - 1));
+    CancelNotice notice;
+    if (!notice.ParseFromString(std::string(bytes)) || notice.route_id() != route_id) {
+      bad = absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id, "\"'s cancel does not parse (",
+                                             bytes.size(), " bytes)"));
+      return false;
+    }
+    if (notice.delivered_ns() == 0) ledger->undelivered_.insert(route_id);
+    return true;
+  }));
+  EXO_RETURN_IF_ERROR(bad);
   return ledger;
 }
 
@@ -237,7 +249,26 @@ absl::Status ShortfallLedger::KeepCancelNotice(const CancelNotice& notice) {
   absl::StatusOr<std::string> held = store_->GetRecord(absl::StrCat(kNoticePrefix, notice.route_id()));
   if (held.ok()) return absl::OkStatus();  // The first one stands.
   if (!absl::IsNotFound(held.status())) return held.status();
-  return store_->PutRecord(absl::StrCat(kNoticePrefix, notice.route_id()), notice.SerializeAsString());
+  EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kNoticePrefix, notice.route_id()), notice.SerializeAsString()));
+  if (notice.delivered_ns() == 0) undelivered_.insert(notice.route_id());
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ShortfallLedger::UndeliveredCancels() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {undelivered_.begin(), undelivered_.end()};
+}
+
+absl::Status ShortfallLedger::MarkCancelDelivered(const std::string& route_id, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EXO_ASSIGN_OR_RETURN(std::optional<CancelNotice> held, ReadNotice<CancelNotice>(*store_, kNoticePrefix, route_id, "cancel"));
+  if (!held.has_value()) return absl::NotFoundError(absl::StrCat("no notice of route \"", route_id, "\"'s cancel"));
+  if (held->delivered_ns() == 0) {
+    held->set_delivered_ns(std::max<int64_t>(1, now_ns));
+    EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kNoticePrefix, route_id), held->SerializeAsString()));
+  }
+  undelivered_.erase(route_id);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(const std::string& route_id) const {

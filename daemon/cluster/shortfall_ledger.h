@@ -39,7 +39,8 @@ class ShortfallLedger {
  public:
   // Reads every record `store` holds and keeps the open ones in memory; an ended one stays in the
   // store only (it still names its sub-routes, and a DONE one may open again), read when asked
-  // for. DATA_LOSS naming the record that does not parse.
+  // for. The same for the notices of cancels: the undelivered ones' routes are kept in memory.
+  // DATA_LOSS naming the record that does not parse.
   static absl::StatusOr<std::unique_ptr<ShortfallLedger>> Load(store::DeltaStore* store);
 
   // Keeps a route's record: its work OPEN when record.work.shortfall > 0, else DONE. Durable
@@ -94,6 +95,11 @@ class ShortfallLedger {
   absl::Status KeepCancelNotice(const exoroute::v1::CancelNotice& notice);
   // The notice of `route_id`'s cancel this node keeps, if any (DATA_LOSS: it does not parse).
   absl::StatusOr<std::optional<exoroute::v1::CancelNotice>> CancelNoticeOf(const std::string& route_id) const;
+  // The routes whose cancel this node keeps a notice of and still sends again (the coordinator's
+  // worker does, until it reaches the node that works the route or every node answers), in id
+  // order; and the mark that it did, at `now_ns` (durable when it returns; the notice stays).
+  std::vector<std::string> UndeliveredCancels() const;
+  absl::Status MarkCancelDelivered(const std::string& route_id, int64_t now_ns);
   // The same for new terms no share could take (AmendShareRequest.leave_notice): `terms` (its
   // limit, urgency and reason) merged into the notice this node keeps of the route, if any,
   // recorded at `now_ns`. Durable when it returns.
@@ -112,6 +118,7 @@ class ShortfallLedger {
   std::condition_variable landed_;  // An attempt ended.
   std::map<std::string, exoroute::v1::ShortfallRecord> open_;  // Work OPEN, by route id.
   std::set<std::string> in_flight_;
+  std::set<std::string> undelivered_;  // Routes whose cancel notice is not marked delivered.
 };
 
 }  // namespace exo::daemon::cluster

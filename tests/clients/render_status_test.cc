@@ -364,6 +364,12 @@ TEST_CASE("a cluster route's cancel and amendment say which nodes keep a notice 
   CHECK(exo::ctl::RenderNodeCancels(r).find(
             "  notice    kept on n2, n3: a node not asked ends its work on the route, if it has any, when it is back\n") !=
         std::string::npos);
+  CHECK(exo::ctl::RenderNodeCancels(r).find("WARNING") == std::string::npos);
+  // Kept by fewer than half of the nodes: the answer's warning, on a line of its own.
+  r.set_notice_warning("the notice of the cancel is kept by n2 only, 1 of the cluster's 3 nodes: …");
+  CHECK(exo::ctl::RenderNodeCancels(r).find(
+            "is back\n  WARNING   the notice of the cancel is kept by n2 only, 1 of the cluster's 3 nodes: …\n") !=
+        std::string::npos);
   // An amendment no share could take: the nodes that keep its terms.
   AmendPlanResponse amended;
   NodeAmend* not_asked = amended.add_nodes();
@@ -375,6 +381,9 @@ TEST_CASE("a cluster route's cancel and amendment say which nodes keep a notice 
         "  node n3  not amended: could not be asked: connection refused\n"
         "  notice    kept on n1, n2: a node not asked takes the terms for its work on the route, if it has any, when it "
         "is back\n");
+  amended.set_notice_warning("send the amendment again once they are back");
+  CHECK(exo::ctl::RenderNodeAmends(amended, 8).find("is back\n  WARNING   send the amendment again once they are back\n") !=
+        std::string::npos);
   // The route's progress shows the notice until the work it stops has ended.
   GetRouteResponse p;
   p.set_symbol("BTC-USD");

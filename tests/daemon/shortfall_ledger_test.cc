@@ -324,6 +324,47 @@ TEST_CASE("a cancel's notice is kept on disk, the first of a route stands, and o
   CHECK(std::string(bad.status().message()) == "the store's notice of route \"r-3\"'s cancel does not parse (10 bytes)");
 }
 
+TEST_CASE("a cancel's notice is sent again until marked delivered, which a restart keeps, and the notice stays",
+          "[shortfall]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    CHECK(ledger->UndeliveredCancels().empty());
+    for (const char* id : {"r-2", "r-1"}) {
+      CancelNotice n;
+      n.set_route_id(id);
+      n.set_via("n2");
+      REQUIRE(ledger->KeepCancelNotice(n).ok());
+    }
+    CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-1", "r-2"});
+    REQUIRE(ledger->MarkCancelDelivered("r-1", 5000).ok());
+    CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-2"});
+    CHECK(ledger->MarkCancelDelivered("r-9", 5000).code() == absl::StatusCode::kNotFound);
+    // The same notice kept again (another node's cancel sent again) is not sent again.
+    CancelNotice again;
+    again.set_route_id("r-1");
+    again.set_via("n3");
+    REQUIRE(ledger->KeepCancelNotice(again).ok());
+    CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-2"});
+  }
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-2"});
+    auto held = ledger->CancelNoticeOf("r-1");
+    REQUIRE(held.ok());
+    REQUIRE(held->has_value());  // Still a cancel to every Prepare of the route.
+    CHECK((*held)->delivered_ns() == 5000);
+    CHECK((*held)->via() == "n2");
+    REQUIRE(store->PutRecord("cancel_notice/r-3", "\xff\xff garbage").ok());
+  }
+  auto store = OpenStore(dir / "db");
+  auto l = ShortfallLedger::Load(store.get());
+  CHECK(l.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(std::string(l.status().message()) == "the store's notice of route \"r-3\"'s cancel does not parse (10 bytes)");
+}
+
 TEST_CASE("new terms' notices are merged: the last limit and urgency given stand, kept on disk", "[shortfall]") {
   TempDir dir;
   {

@@ -2616,6 +2616,22 @@ bool SharesFinishedOn(const DaemonProcess& d, const std::string& route, int subs
   return true;
 }
 
+// Whether `log` says that route `id`'s shortfall work ended on a cancel that came through n2
+// ("desk closing") while the node could not be asked: its own probe found a notice of it, or a
+// node that keeps one sent it again first.
+bool WorkEndedOnNotice(const std::string& log, const std::string& id) {
+  for (const char* how : {": a cancel was noted on ", ": a cancel reached this node ("}) {
+    const size_t at = log.find("route " + id + how);
+    if (at == std::string::npos) continue;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    if (line.find("(cancelled through n2 while ") != std::string::npos &&
+        line.find(": desk closing): its shortfall is no longer routed") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether node d holds a plan of any of route `route`'s sub-routes ~from … ~to.
 bool AnySubRouteOn(const DaemonProcess& d, const std::string& route, int from, int to) {
   for (int n = from; n <= to; ++n) {
@@ -2699,9 +2715,64 @@ TEST_CASE("a cancel sent while the node that works a route's shortfall is down, 
   for (int k = 0; k < 3; ++k) CHECK_FALSE(AnySubRouteOn(*c.nodes[k], "gtc-far", subs + 2, subs + 12));
   CHECK(RouteProgress(*c.nodes[2], "gtc-none").shortfall_work().sub_routes() == 0);
   const std::string log = c.nodes[0]->log().substr(log_before);
-  CHECK(log.find("route gtc-far: a cancel was noted on n2, n3 (cancelled through n2 while n1 could not be asked: desk "
-                 "closing): its shortfall is no longer routed") != std::string::npos);
+  CHECK(WorkEndedOnNotice(log, "gtc-far"));
   CHECK(log.find("sub-route gtc-far~") == std::string::npos);
+}
+
+TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the nodes that keep it send it again "
+          "until it reaches the node that works the route",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteFarBeyondBooks(*c.nodes[0], "gtc-few");
+  RouteProgressUntil(*c.nodes[1], "gtc-few", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+  // n1, which works the route, and n3 go down: a cancel through n2 leaves its notice on n2
+  // alone, which the answer says is not enough.
+  c.nodes[0]->Kill9();
+  c.nodes[2]->Kill9();
+  CancelPlanResponse cancelled;
+  const grpc::Status cs = CancelOn(*c.nodes[1], "gtc-few", "desk closing", &cancelled);
+  INFO(cs.error_message());
+  REQUIRE(cs.ok());
+  CHECK(std::vector<std::string>(cancelled.noticed_on().begin(), cancelled.noticed_on().end()) ==
+        std::vector<std::string>{"n2"});
+  CHECK(cancelled.notice_warning() ==
+        "the notice of the cancel is kept by n2 only, 1 of the cluster's 3 nodes: the node that works the route, if one "
+        "of n1, n3 does, could miss it should it come back reaching a majority without n2; the nodes that keep it send "
+        "the cancel again until it reaches that node, or every node answers");
+  CHECK(c.nodes[1]->log().find("route gtc-few: the notice of the cancel is kept by n2 only") != std::string::npos);
+  // n3 back: n2 sends the cancel again, and n3 keeps the notice too (through n2, as the client
+  // sent it).
+  c.Start(2);
+  const GetRouteResponse both = RouteProgressUntil(*c.nodes[2], "gtc-few", [](const GetRouteResponse& r) {
+    return std::find(r.cancel_noticed_on().begin(), r.cancel_noticed_on().end(), "n3") != r.cancel_noticed_on().end();
+  });
+  CHECK(std::vector<std::string>(both.cancel_noticed_on().begin(), both.cancel_noticed_on().end()) ==
+        std::vector<std::string>{"n2", "n3"});
+  const uint32_t subs = both.shortfall_work().sub_routes();
+  // n2 goes down and n1 comes back reaching n3 alone, a majority: it finds n3's notice and ends
+  // its work, routing nothing more (before, n3 kept no notice and n1 went on routing).
+  c.nodes[1]->Kill9();
+  c.Start(0);
+  const GetRouteResponse ended = RouteProgressUntil(*c.nodes[2], "gtc-few", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() == ShortfallWork::STATE_CANCELLED;
+  });
+  CHECK(ended.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // Three retry intervals, two refills.
+  for (int k : {0, 2}) CHECK_FALSE(AnySubRouteOn(*c.nodes[k], "gtc-few", static_cast<int>(subs) + 3, static_cast<int>(subs) + 12));
+  CHECK(WorkEndedOnNotice(c.nodes[0]->log(), "gtc-few"));
+  // n2 back: its cancel reaches n1, and it stops sending it.
+  const size_t log_before = c.nodes[1]->log().size();
+  c.Start(1);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       std::chrono::steady_clock::now() < until &&
+       c.nodes[1]->log().find("route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
+                              log_before) == std::string::npos;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(c.nodes[1]->log().find("route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
+                               log_before) != std::string::npos);
 }
 
 TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
