@@ -734,8 +734,7 @@ absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& r
   if (shortfall_ != nullptr) {
     EXO_ASSIGN_OR_RETURN(std::optional<ShortfallRecord> before, shortfall_->Record(req.route_id()));
     EXO_ASSIGN_OR_RETURN(work, shortfall_->Finish(req.route_id(), ShortfallWork::STATE_CANCELLED));
-    if (before.has_value() && before->work().state() != ShortfallWork::STATE_CANCELLED &&
-        before->work().state() != ShortfallWork::STATE_EXPIRED) {
+    if (before.has_value() && before->work().state() == ShortfallWork::STATE_OPEN) {
       LogInfo("route %s: a cancel reached this node (%s): its shortfall is no longer routed", req.route_id(),
               req.reason().empty() ? "no reason given" : req.reason());
     }
