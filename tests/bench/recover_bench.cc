@@ -5,6 +5,9 @@
 // (each created + allocated with its inputs) under new plan ids, appended in batches: a settled
 // plan-only route, and one plan in a hundred an executing order still working (waiting for its
 // limit price). N plans for N in the arguments. Prints the figures.
+// Then a cluster node's start-up on a long history of executed GTC routes: how long
+// ShortfallLedger::Load takes to find the open shortfall work among N route records (one in a
+// hundred open), and how many it found.
 // Usage: exo_recover_bench [plans ...]   (default: 10000 100000)
 #include <chrono>
 #include <cstdio>
@@ -13,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/cluster/shortfall_ledger.h"
 #include "daemon/config.h"
 #include "daemon/router_engine.h"
 #include "daemon/venue_factory.h"
@@ -149,6 +153,45 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(engine->recovery().deltas_read), static_cast<unsigned long long>(total),
                 static_cast<unsigned long long>(engine->PlansInMemory()));
     engine.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+  for (const int routes : sizes) {
+    char tmpl[] = "/tmp/exo-ledger-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    auto config = *exo::daemon::LoadConfig("");
+    config.set_data_dir(dir);
+    auto store = OpenStore(config);
+    const auto filling = std::chrono::steady_clock::now();
+    {
+      auto ledger = exo::daemon::cluster::ShortfallLedger::Load(store.get());
+      if (!ledger.ok()) return 1;
+      for (int r = 0; r < routes; ++r) {
+        ShortfallRecord record;
+        ParentOrder& o = *record.mutable_order();
+        o.set_id("route-" + std::to_string(r));
+        o.set_symbol("BTC-USD");
+        o.set_side(SIDE_BUY);
+        o.set_quantity(300'000'000);
+        o.set_time_in_force(TIME_IN_FORCE_GTC);
+        o.set_limit_price(6'500'000);
+        record.set_routed_by("desk-a");
+        record.set_created_ns(1'700'000'000'000'000'000 + r);
+        record.mutable_work()->set_coordinator("n1");
+        record.mutable_work()->set_shortfall(r % 100 == 0 ? 100'000'000 : 0);  // One in a hundred still open.
+        if (!(*ledger)->Open(std::move(record)).ok()) return 1;
+      }
+    }
+    const double fill_s = Seconds(filling);
+    store.reset();
+    store = OpenStore(config);
+    const auto loading = std::chrono::steady_clock::now();
+    auto ledger = exo::daemon::cluster::ShortfallLedger::Load(store.get());
+    if (!ledger.ok()) return 1;
+    const double load_s = Seconds(loading);
+    std::printf("cluster shortfall ledger: %d route records (written in %.1f s), Load %.4f s, open work found %zu\n",
+                routes, fill_s, load_s, (*ledger)->open_count());
+    ledger->reset();
     store.reset();
     std::filesystem::remove_all(dir);
   }
