@@ -2482,6 +2482,15 @@ RouteResponse RouteFarBeyondBooks(const DaemonProcess& d, const std::string& id)
   return routed;
 }
 
+// Starts `c`'s three nodes on refilling books, routes `id` far beyond them through n1, and waits
+// until node `k` sees n1 route a first sub-route of it.
+void StartWorkingFarBeyondBooks(Cluster& c, const std::string& id, int k) {
+  MakeRefilling(c);
+  for (int n = 0; n < 3; ++n) c.Start(n);
+  RouteFarBeyondBooks(*c.nodes[0], id);
+  RouteProgressUntil(*c.nodes[k], id, [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+}
+
 TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
           "[cluster][shortfall]") {
   Cluster c;
@@ -2723,10 +2732,7 @@ TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the
           "until it reaches the node that works the route",
           "[cluster][shortfall]") {
   Cluster c;
-  MakeRefilling(c);
-  for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteFarBeyondBooks(*c.nodes[0], "gtc-few");
-  RouteProgressUntil(*c.nodes[1], "gtc-few", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+  StartWorkingFarBeyondBooks(c, "gtc-few", 1);
   // n1, which works the route, and n3 go down: a cancel through n2 leaves its notice on n2
   // alone, which the answer says is not enough.
   c.nodes[0]->Kill9();
@@ -2778,10 +2784,7 @@ TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the
 TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
           "[cluster][shortfall]") {
   Cluster c;
-  MakeRefilling(c);
-  for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteFarBeyondBooks(*c.nodes[0], "gtc-alone");
-  RouteProgressUntil(*c.nodes[0], "gtc-alone", [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
+  StartWorkingFarBeyondBooks(c, "gtc-alone", 0);
   // Both other nodes down: a cancel sent to them meanwhile would be unseen, so n1's own venues,
   // refilling, take none of it.
   c.nodes[1]->Kill9();
