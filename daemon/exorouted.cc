@@ -364,6 +364,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                    shortfalls = impl->shortfalls.get()](StatusResponse* resp) {
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
       for (auto& w : shortfalls->OpenWork()) *resp->add_shortfalls_worked() = std::move(w);
+      for (auto& n : shortfalls->UndeliveredCancelNotices()) *resp->add_cancels_sent_again() = std::move(n);
       resp->set_peer_calls_refused(peers->refused());
       resp->set_cluster_routes_refused(node->routes_refused());
       for (const auto& [peer, channel] : *channels) {

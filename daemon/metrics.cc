@@ -250,6 +250,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_cluster_shortfalls_worked", "gauge",
          "Cluster routes whose shortfall this node routes again until placed, cancelled or expired.")
       .Sample("", Int(static_cast<uint64_t>(s.shortfalls_worked_size())));
+  Family(&out, "exoroute_cluster_cancels_sent_again", "gauge",
+         "Cancels this node keeps a notice of and sends again until the node that works the route answers.")
+      .Sample("", Int(static_cast<uint64_t>(s.cancels_sent_again_size())));
   Family(&out, "exoroute_cluster_routes_refused_total", "counter",
          "Cluster routes this node refused because it kept the most open at once (1024).")
       .Sample("", Int(s.cluster_routes_refused()));

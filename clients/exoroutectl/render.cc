@@ -531,6 +531,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     }
     absl::StrAppend(&s, "shortfall   route ", w.route_id(), ": ", ShortfallWorkLine(w, q), "\n");
   }
+  for (const exoroute::v1::CancelNotice& n : r.cancels_sent_again()) {
+    absl::StrAppend(&s, "cancel      route ", n.route_id(), ": noted here (through ", n.via(), ", ",
+                    Ago(std::max<int64_t>(0, now_s - n.noted_ns() / 1'000'000'000)),
+                    " ago); sent again until the node that works it answers\n");
+  }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams
     // open on this node.

@@ -259,6 +259,15 @@ std::vector<std::string> ShortfallLedger::UndeliveredCancels() const {
   return {undelivered_.begin(), undelivered_.end()};
 }
 
+std::vector<CancelNotice> ShortfallLedger::UndeliveredCancelNotices() const {
+  std::vector<CancelNotice> out;
+  for (const std::string& id : UndeliveredCancels()) {
+    absl::StatusOr<std::optional<CancelNotice>> n = CancelNoticeOf(id);
+    if (n.ok() && n->has_value()) out.push_back(**std::move(n));
+  }
+  return out;
+}
+
 absl::Status ShortfallLedger::MarkCancelDelivered(const std::string& route_id, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   EXO_ASSIGN_OR_RETURN(std::optional<CancelNotice> held, ReadNotice<CancelNotice>(*store_, kNoticePrefix, route_id, "cancel"));

@@ -99,6 +99,8 @@ class ShortfallLedger {
   // worker does, until it reaches the node that works the route or every node answers), in id
   // order; and the mark that it did, at `now_ns` (durable when it returns; the notice stays).
   std::vector<std::string> UndeliveredCancels() const;
+  // Those notices themselves, in route id order (one that cannot be read is left out), for Status.
+  std::vector<exoroute::v1::CancelNotice> UndeliveredCancelNotices() const;
   absl::Status MarkCancelDelivered(const std::string& route_id, int64_t now_ns);
   // The same for new terms no share could take (AmendShareRequest.leave_notice): `terms` (its
   // limit, urgency and reason) merged into the notice this node keeps of the route, if any,

@@ -428,6 +428,19 @@ TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
   CHECK(text.find("left out of route", first + 1) == std::string::npos);  // Only n2's row has one.
 }
 
+TEST_CASE("status lists the cancels a cluster node still sends again, with where and when they were noted", "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n2");
+  CHECK(exo::ctl::RenderStatus(r, 1000).find("cancel      route") == std::string::npos);
+  CancelNotice* n = r.add_cancels_sent_again();
+  n->set_route_id("gtc-few");
+  n->set_via("n2");
+  n->set_noted_ns(int64_t{820} * 1'000'000'000);
+  CHECK(exo::ctl::RenderStatus(r, 1000).find(
+            "cancel      route gtc-few: noted here (through n2, 3 min ago); sent again until the node that works it "
+            "answers\n") != std::string::npos);
+}
+
 TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was fixed at, not a cost of 0.00", "[ctl]") {
   Plan p;
   p.set_plan_id("passive");

@@ -340,6 +340,10 @@ TEST_CASE("a cancel's notice is sent again until marked delivered, which a resta
     CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-1", "r-2"});
     REQUIRE(ledger->MarkCancelDelivered("r-1", 5000).ok());
     CHECK(ledger->UndeliveredCancels() == std::vector<std::string>{"r-2"});
+    const std::vector<CancelNotice> listed = ledger->UndeliveredCancelNotices();  // (Status lists them.)
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].route_id() == "r-2");
+    CHECK(listed[0].via() == "n2");
     CHECK(ledger->MarkCancelDelivered("r-9", 5000).code() == absl::StatusCode::kNotFound);
     // The same notice kept again (another node's cancel sent again) is not sent again.
     CancelNotice again;

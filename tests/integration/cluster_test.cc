@@ -2748,6 +2748,10 @@ TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the
         "of n1, n3 does, could miss it should it come back reaching a majority without n2; the nodes that keep it send "
         "the cancel again until it reaches that node, or every node answers");
   CHECK(c.nodes[1]->log().find("route gtc-few: the notice of the cancel is kept by n2 only") != std::string::npos);
+  // Its status lists the cancel it sends again.
+  auto status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("cancel      route gtc-few: noted here (through n2, ") != std::string::npos);
   // n3 back: n2 sends the cancel again, and n3 keeps the notice too (through n2, as the client
   // sent it).
   c.Start(2);
@@ -2779,6 +2783,8 @@ TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the
   }
   CHECK(c.nodes[1]->log().find("route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
                                log_before) != std::string::npos);
+  status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  CHECK(status.out.find("cancel      route gtc-few") == std::string::npos);
 }
 
 TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
