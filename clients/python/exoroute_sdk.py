@@ -152,8 +152,19 @@ class Client:
         return self.audit.Verify(req, timeout=120)
 
     def cancel(self, plan_id, reason=""):
+        """Cancels a plan (on a cluster node, its whole route) and returns this node's plan;
+        cancel_route returns the whole answer."""
+        return self.cancel_route(plan_id, reason).plan
+
+    def cancel_route(self, plan_id, reason=""):
+        """Cancels a plan, or on a cluster node the whole route, and returns the whole
+        CancelPlanResponse: `plan` (this node's), each node's outcome (`nodes`), the route's ended
+        shortfall work, and, when the node that works the route could not be asked, the nodes that
+        keep a notice of the cancel (`noticed_on`) and `notice_warning`: not empty when fewer than
+        half of the nodes keep it, so that the cancel could still be missed (the nodes that keep it
+        send it again; resend it once the nodes named are back to be sure)."""
         req = self.pb["router"].CancelPlanRequest(plan_id=plan_id, reason=reason)
-        return self.router.CancelPlan(req, timeout=self.timeout).plan
+        return self.router.CancelPlan(req, timeout=self.timeout)
 
     def amend(self, plan_id, quantity=0, limit_price=None, reason="", market=False, urgency=None):
         """Amends a working executed plan's order (units, as on the wire): its whole quantity

@@ -191,7 +191,8 @@ def main():
                 except grpc.RpcError as e:
                     check(e.code().name == want[0] and e.details().startswith(want[1]), (e.code(), e.details()))
             client.cancel("py-wait", "python says no")
-            client.cancel("py-wait-2", "python says no")
+            answer = client.cancel_route("py-wait-2", "python says no")
+            check(answer.plan.plan_id == "py-wait-2" and not answer.noticed_on and not answer.notice_warning, answer)
             check(all(not p.plan_id.startswith("py-wait") for p in client.working_plans()),
                   "a cancelled plan is still listed as working")
             for plan_id in ("py-buy", "py-sell"):
