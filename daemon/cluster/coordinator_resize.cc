@@ -1,8 +1,11 @@
 // Coordinator: amending a cluster route's quantity (docs/cluster.md, "Amending a route's
 // quantity"). The node that keeps the route's shortfall work records the new whole quantity;
-// what the route gains is left to route, what it loses comes off what is left to route first,
-// then off the shares themselves — the newest sub-route's first, each down to what it has
-// filled and its open children may still fill, in whole lots of its node's venues.
+// what the route gains is left to route, what it loses comes off what is left to route first.
+// Below what the shares hold, every share gives up what it holds free — all but what it has
+// filled and its open children may still fill, in whole lots of its node's venues — and what
+// the route is still to trade beyond what they keep is left to route again: its next sub-route
+// splits it at one λ across every node's venues as they stand, as one node's amendment re-plans
+// its whole remainder.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -32,8 +35,7 @@ struct Share {
 };
 
 // Every node's plan of the route and of its first `sub_routes` sub-routes, newest first (then
-// by node): what a cut takes from first. UNAVAILABLE when a node could not be asked — a cut
-// needs every share's figures.
+// by node). UNAVAILABLE when a node could not be asked — a cut needs every share's figures.
 absl::StatusOr<std::vector<Share>> SharesOf(const std::vector<NodeLink*>& all, const std::string& route_id,
                                             uint32_t sub_routes) {
   std::vector<Share> out;
@@ -148,14 +150,13 @@ absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendP
     }
     return absl::OkStatus();
   }
-  // Cut the shares, newest first, each by what it can give, until the route holds `want`.
+  // Every share gives up what it holds free; the rest beyond what they keep is routed again.
   if (shares.empty()) {
     EXO_ASSIGN_OR_RETURN(shares, SharesOf(all, route_id, kept.shortfall_work().sub_routes()));
   }
-  int64_t need = held - want, cut = 0;
+  int64_t cut = 0;
   for (const Share& s : shares) {
-    if (need <= 0) break;
-    const int64_t take = std::min(s.Cuttable(), need / std::max<int64_t>(1, s.lot) * s.lot);
+    const int64_t take = s.Cuttable();
     if (take <= 0) continue;
     AmendShareRequest share;
     share.set_route_id(s.plan_id);
@@ -171,31 +172,39 @@ absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendP
     }
     n->set_changed(r->changed());
     n->set_status(r->status());
-    need -= take;
     cut += take;
   }
+  int64_t now_held = held, left = 0;
   if (cut > 0) {
-    // The keeper records what the shares hold now: the route's quantity, nothing left to route.
+    // The keeper records the quantity asked and what the shares gave up: what they no longer
+    // hold of it is left to route (the whole of what they hold when they gave up more than
+    // `want` allows, a share having filled or sent a child meanwhile).
     AmendShareRequest after;
     after.set_route_id(route_id);
-    after.set_quantity(held - cut);
+    after.set_quantity(want);
     after.set_shares_cut(cut);
+    after.set_at_least_shares(true);
     after.set_reason(amendment.reason());
     absl::StatusOr<AmendShareReply> recorded = AskKeeper(*keeper, after);
     if (!recorded.ok()) {
-      // The shares were cut; the record still names what they held (nothing is left to route
-      // either way). GetRoute's shortfall reads the difference until the keeper is asked again.
-      LogError("route %s: its shares were cut by %s, but node %s could not record it: %s", route_id, units(cut), holder,
-               recorded.status().ToString());
+      // The shares were cut; the record still names what they held, and nothing is left to
+      // route. GetRoute's shortfall reads the difference until the keeper is asked again.
+      LogError("route %s: its shares gave up %s, but node %s could not record it (nothing of it is routed again): %s",
+               route_id, units(cut), holder, recorded.status().ToString());
       resp->mutable_shortfall_work()->set_order_quantity(held - cut);
+      now_held = held - cut;
     } else {
       *resp->mutable_shortfall_work() = recorded->shortfall_work();
+      now_held = recorded->shortfall_work().order_quantity();
+      left = recorded->shortfall_work().shortfall();
     }
     resp->set_changed(true);
   }
-  LogInfo("route %s: quantity amended to %s%s: its shares cut by %s", route_id, units(held - cut),
-          held - cut > want ? absl::StrCat(" (", units(want), " asked: the rest had filled or was at venues meanwhile)") : "",
-          units(cut));
+  LogInfo("route %s: quantity amended to %s%s: its shares gave up the %s they held free, %s of it left to route again "
+          "(by %s, at one price across the nodes)",
+          route_id, units(now_held),
+          now_held > want ? absl::StrCat(" (", units(want), " asked: the rest had filled or was at venues meanwhile)") : "",
+          units(cut), units(left), holder);
   return absl::OkStatus();
 }
 

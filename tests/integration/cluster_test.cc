@@ -82,6 +82,7 @@ struct Cluster {
   TempDir dir;
   std::string certs = dir / "certs";
   int peer_port[3] = {exo::testing::FreePort(), exo::testing::FreePort(), exo::testing::FreePort()};
+
   std::unique_ptr<DaemonProcess> nodes[3];
 
   Cluster() { REQUIRE(exo::testing::GenerateClusterCerts(certs, "n1 n2 n3")); }
@@ -156,6 +157,19 @@ struct Cluster {
     return solo;
   }
 };
+
+// Every node's venues refill their books every 300 ms (a sim venue's step draws its levels
+// anew), and coordinators route a shortfall again every 200 ms.
+void MakeRefilling(Cluster& c) {
+  const std::string hourly = "\"update_interval_ms\": 3600000";
+  for (int k = 0; k < 3; ++k) {
+    c.venues[k] = VenuesOf(k + 1);
+    for (size_t at; (at = c.venues[k].find(hourly)) != std::string::npos;) {
+      c.venues[k].replace(at, hourly.size(), "\"update_interval_ms\": 300");
+    }
+  }
+  c.cluster_extra = R"(, "shortfall_retry_ms": 200)";
+}
 
 RouteRequest PlanOnly(const std::string& id, Side side, int64_t qty) {
   return exo::testing::BtcOrder(id, side, qty, ROUTE_MODE_PLAN_ONLY);
@@ -683,13 +697,15 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   CHECK(s.error_message().find("plan \"clu-amend\" is being cancelled") != std::string::npos);
 }
 
-TEST_CASE("a cluster route cut below what its shares hold takes it off the shares that have it free, newest first",
+TEST_CASE("a cluster route cut below what its shares hold: every share gives up what it holds free, and the rest is "
+          "routed again at one price across the nodes",
           "[cluster][shortfall]") {
   Cluster c;
   c.routing = R"(, "reject_backoff_ms": 60000)";
+  MakeRefilling(c);  // n1's and n3's books refill every 300 ms;
   for (int k = 0; k < 3; ++k) {
-    c.venues[k] = VenuesOf(k + 1);
-    if (k == 1) {  // n2's venues reject every child: its share waits, nothing filled, nothing open.
+    if (k == 1) {  // n2's venues, static, reject every child: its share waits, nothing filled, nothing open.
+      c.venues[k] = VenuesOf(k + 1);
       for (size_t at = 0; (at = c.venues[k].find("\"sim\": {", at)) != std::string::npos; at += 8) {
         c.venues[k].insert(at + 8, "\"max_order_quantity\": 1, ");
       }
@@ -714,9 +730,11 @@ TEST_CASE("a cluster route cut below what its shares hold takes it off the share
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(n2_waits());
-  RouteProgressUntil(*c.nodes[0], "clu-cut", [&](const GetRouteResponse& r) { return r.filled_quantity() == 9 * kBtc - n2_share; });
+  const int64_t filled_before = 9 * kBtc - n2_share;
+  RouteProgressUntil(*c.nodes[0], "clu-cut", [&](const GetRouteResponse& r) { return r.filled_quantity() == filled_before; });
 
-  // 1 BTC off the route: it comes off n2's share, the only one with any of it free.
+  // 1 BTC off the route: n2's share, the only one holding any of it free, gives all of it up,
+  // and what the route is still to trade beyond what the others filled is left to route again.
   AmendPlanRequest cut;
   cut.set_plan_id("clu-cut");
   cut.set_quantity(8 * kBtc);
@@ -731,75 +749,48 @@ TEST_CASE("a cluster route cut below what its shares hold takes it off the share
   CHECK(resp.nodes(0).changed());
   CHECK(resp.nodes(0).error().empty());
   CHECK(resp.shortfall_work().order_quantity() == 8 * kBtc);
-  CHECK(resp.shortfall_work().shortfall() == 0);
-  std::optional<Plan> n2_plan = PlanOn(*c.nodes[1], "clu-cut");
+  CHECK(resp.shortfall_work().shortfall() == n2_share - kBtc);
+  const std::optional<Plan> n2_plan = PlanOn(*c.nodes[1], "clu-cut");
   REQUIRE(n2_plan.has_value());
-  CHECK(n2_plan->order().quantity() == n2_share - kBtc);
+  CHECK(n2_plan->order().quantity() == 0);
   CHECK(n2_plan->amendments() == 1);
-  GetRouteResponse now = RouteProgress(*c.nodes[0], "clu-cut");
-  CHECK(now.order_quantity() == 8 * kBtc);
-  CHECK(now.quantity() == 8 * kBtc);
-  CHECK(now.shortfall() == 0);
+  // Its next sub-route splits that at one price over every node's venues as they stand: n1's
+  // and n3's, refilled, take their part of it and fill it (before, it all stayed with n2, whose
+  // venues reject everything).
+  const GetRouteResponse resplit = RouteProgressUntil(*c.nodes[0], "clu-cut", [&](const GetRouteResponse& r) {
+    return r.shortfall_work().sub_routes() >= 1 && r.quantity() == 8 * kBtc && r.filled_quantity() > filled_before;
+  });
+  CHECK(resplit.order_quantity() == 8 * kBtc);
+  CHECK(resplit.quantity() == 8 * kBtc);
+  CHECK(resplit.filled_quantity() > filled_before);
+  CHECK((PlanOn(*c.nodes[0], "clu-cut~2").has_value() || PlanOn(*c.nodes[2], "clu-cut~2").has_value()));
+  // (Logged by the node the amendment came to.)
+  CHECK(c.nodes[2]->log().find("route clu-cut: quantity amended to 8.00000000: its shares gave up the " +
+                               exo::FormatDecimal(n2_share, 8) + " they held free, " +
+                               exo::FormatDecimal(n2_share - kBtc, 8) +
+                               " of it left to route again (by n1, at one price across the nodes)") != std::string::npos);
 
-  // Below what has filled: refused, nothing changed, the least it may be named.
+  // Below what has filled and what is at venues: refused, nothing changed, the least it may be
+  // named.
   cut.set_quantity(kBtc);
   s = AmendOn(*c.nodes[1], cut, &resp);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  const std::string least = exo::FormatDecimal(9 * kBtc - n2_share, 8);
-  CHECK(s.error_message().find("amend to at least " + least + ", or cancel the route") != std::string::npos);
+  CHECK(s.error_message().find(", or cancel the route") != std::string::npos);
+  CHECK(s.error_message().find("amend to at least ") != std::string::npos);
   CHECK(RouteProgress(*c.nodes[0], "clu-cut").order_quantity() == 8 * kBtc);
 
-  // Back up by 1 BTC, routed as a sub-route; then 0.5 BTC off (the CLI, from n1): off n2's
-  // plans of the route and its sub-route, the only ones with any of it free (n2 rejects every
-  // child), the sub-route's first.
-  cut.set_quantity(9 * kBtc);
-  REQUIRE(AmendOn(*c.nodes[0], cut, &resp).ok());
-  const GetRouteResponse regrown = RouteProgressUntil(*c.nodes[0], "clu-cut", [](const GetRouteResponse& r) {
-    return r.quantity() == 9 * kBtc;
-  });
-  REQUIRE(regrown.shortfall_work().sub_routes() == 1);
-  auto n2_holds = [&] {
-    int64_t total = 0;
-    for (const std::string id : {"clu-cut", "clu-cut~2"}) {
-      if (std::optional<Plan> p = PlanOn(*c.nodes[1], id)) total += p->order().quantity();
-    }
-    return total;
-  };
-  const int64_t n2_before = n2_holds();
-  const std::optional<Plan> sub_before = PlanOn(*c.nodes[1], "clu-cut~2");
-  auto cli = exo::testing::Ctl(*c.nodes[0], {"plan", "amend", "clu-cut", "--qty", "8.5"});
+  // A quantity and a limit in one call (the CLI, from n1): the quantity first — 0.5 BTC more,
+  // left to route —, then the terms, on every working share; one entry per node.
+  auto cli = exo::testing::Ctl(*c.nodes[0], {"plan", "amend", "clu-cut", "--qty", "8.5", "--limit", "66000"});
   INFO(cli.out << cli.err);
   CHECK(cli.exit_code == 0);
-  CHECK(cli.out.find("  node n2  amended (WORKING)\n") != std::string::npos);
-  CHECK(cli.out.find("  quantity  8.50000000 in all: 8.50000000 held by the nodes' shares, 0.00000000 left to route\n") !=
-        std::string::npos);
-  CHECK(n2_holds() == n2_before - kBtc / 2);
-  if (sub_before && sub_before->order().quantity() >= kBtc / 2) {
-    CHECK(PlanOn(*c.nodes[1], "clu-cut~2")->order().quantity() == sub_before->order().quantity() - kBtc / 2);
-  }
-  CHECK(RouteProgress(*c.nodes[2], "clu-cut").quantity() == 8 * kBtc + kBtc / 2);
-  // A quantity and a limit in one call: the cut first, then the terms; one entry per node.
-  AmendPlanRequest both;
-  both.set_plan_id("clu-cut");
-  both.set_quantity(8 * kBtc);
-  both.set_limit_price(6'600'000);
-  s = AmendOn(*c.nodes[1], both, &resp);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  CHECK(resp.shortfall_work().order_quantity() == 8 * kBtc);
-  std::set<std::string> named;
-  for (const NodeAmend& n : resp.nodes()) CHECK(named.insert(n.node()).second);
-  CHECK(named.count("n2") == 1);
-  CHECK(PlanOn(*c.nodes[1], "clu-cut")->order().limit_price() == 6'600'000);
-  CHECK(n2_holds() == n2_before - kBtc);
-  // (n2 took the whole 1 BTC sub-route, its children rejected: cut to nothing, it completed.)
-  if (sub_before && sub_before->order().quantity() == kBtc) {
-    const std::optional<Plan> sub = PlanOn(*c.nodes[1], "clu-cut~2");
-    REQUIRE(sub.has_value());
-    CHECK(sub->order().quantity() == 0);
-    CHECK(sub->status() == PLAN_STATUS_COMPLETED);
-  }
-  CHECK(RouteProgress(*c.nodes[0], "clu-cut").quantity() == 8 * kBtc);
+  CHECK(cli.out.find("  quantity  8.50000000 in all: ") != std::string::npos);
+  CHECK(cli.out.find("  shortfall: n1 routes what is left with the route's terms from now\n") != std::string::npos);
+  const GetRouteResponse grown = RouteProgressUntil(*c.nodes[2], "clu-cut", [](const GetRouteResponse& r) {
+    return r.quantity() == 8 * kBtc + kBtc / 2;
+  });
+  CHECK(grown.order_quantity() == 8 * kBtc + kBtc / 2);
+  CHECK(grown.quantity() == 8 * kBtc + kBtc / 2);
 }
 
 TEST_CASE("a cluster route's child its venue never answers is settled on its node, which works the rest") {
@@ -2264,19 +2255,6 @@ TEST_CASE("a coordinator's working-quantity limit counts what every node's plans
   // Up to the limit it is routed; a coordinator without such a limit routes on.
   CHECK(CallRoute(*c.nodes[0], Executed("w-3", SIDE_BUY, 3 * kBtc), &resp).ok());
   CHECK(CallRoute(*c.nodes[1], Executed("w-4", SIDE_BUY, 6 * kBtc), &resp).ok());
-}
-
-// Every node's venues refill their books every 300 ms (a sim venue's step draws its levels
-// anew), and coordinators route a shortfall again every 200 ms.
-void MakeRefilling(Cluster& c) {
-  const std::string hourly = "\"update_interval_ms\": 3600000";
-  for (int k = 0; k < 3; ++k) {
-    c.venues[k] = VenuesOf(k + 1);
-    for (size_t at; (at = c.venues[k].find(hourly)) != std::string::npos;) {
-      c.venues[k].replace(at, hourly.size(), "\"update_interval_ms\": 300");
-    }
-  }
-  c.cluster_extra = R"(, "shortfall_retry_ms": 200)";
 }
 
 TEST_CASE("a GTC route's shortfall is routed again across the cluster as the books refill, until placed", "[cluster][shortfall]") {
