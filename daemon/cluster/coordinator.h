@@ -74,7 +74,8 @@ class Coordinator {
   // Works the shortfalls of the executed GTC and GTT routes this node coordinates
   // (docs/cluster.md, "Working a shortfall"): `ledger` keeps them (set before any route), and a
   // thread routes what is left of each open one again every `retry_ms` as a sub-route
-  // "<route id>~<n>", until it is placed, cancelled or expired (0 = every 1000 ms). Without
+  // "<route id>~<n>", until it is placed, cancelled or expired (0 = every 1000 ms), and at once
+  // when an amendment of a route's quantity leaves more to route. Without
   // `open_new` (cluster.leave_shortfall) the shortfalls of new routes are only reported, and
   // those recorded earlier still worked. Stopped by StopShortfallWork or the destructor.
   void WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new = true);
@@ -202,6 +203,8 @@ class Coordinator {
   std::mutex shortfall_stop_mu_;
   std::condition_variable shortfall_stop_cv_;
   bool shortfall_stop_ = false;
+  bool shortfall_wake_ = false;  // A pass is due now (more left to route: ShortfallLedger::SetOnMoreToRoute).
+  void WakeShortfallWork();
   std::thread shortfall_thread_;
 };
 

@@ -207,9 +207,13 @@ void Coordinator::WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, 
   shortfall_ = ledger;
   open_shortfalls_ = open_new;
   const auto every = std::chrono::milliseconds(retry_ms > 0 ? retry_ms : 1000);
+  ledger->SetOnMoreToRoute([this] { WakeShortfallWork(); });
   shortfall_thread_ = std::thread([this, engine, every] {
     std::unique_lock<std::mutex> lock(shortfall_stop_mu_);
-    while (!shortfall_stop_cv_.wait_for(lock, every, [this] { return shortfall_stop_; })) {
+    for (;;) {
+      shortfall_stop_cv_.wait_for(lock, every, [this] { return shortfall_stop_ || shortfall_wake_; });
+      if (shortfall_stop_) break;
+      shortfall_wake_ = false;
       lock.unlock();
       WorkShortfallsOnce(engine, absl::GetCurrentTimeNanos());
       lock.lock();
@@ -217,7 +221,16 @@ void Coordinator::WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, 
   });
 }
 
+void Coordinator::WakeShortfallWork() {
+  {
+    std::lock_guard<std::mutex> lock(shortfall_stop_mu_);
+    shortfall_wake_ = true;
+  }
+  shortfall_stop_cv_.notify_all();
+}
+
 void Coordinator::StopShortfallWork() {
+  if (shortfall_ != nullptr) shortfall_->SetOnMoreToRoute(nullptr);  // (Waits for a wake under way.)
   {
     std::lock_guard<std::mutex> lock(shortfall_stop_mu_);
     shortfall_stop_ = true;

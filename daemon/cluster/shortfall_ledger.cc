@@ -241,7 +241,17 @@ absl::StatusOr<std::optional<ShortfallWork>> ShortfallLedger::Resize(const std::
   const ShortfallWork after = next.work();
   EXO_RETURN_IF_ERROR(PersistLocked(std::move(next)));
   *changed = true;
+  if (after.shortfall() > w.shortfall()) {
+    lock.unlock();
+    std::lock_guard<std::mutex> wake(wake_mu_);
+    if (on_more_to_route_) on_more_to_route_();
+  }
   return std::optional<ShortfallWork>(after);
+}
+
+void ShortfallLedger::SetOnMoreToRoute(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(wake_mu_);
+  on_more_to_route_ = std::move(wake);
 }
 
 absl::Status ShortfallLedger::KeepCancelNotice(const CancelNotice& notice) {

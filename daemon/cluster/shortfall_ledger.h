@@ -88,6 +88,10 @@ class ShortfallLedger {
   };
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Resize(const std::string& route_id, const Resizing& to,
                                                                       const ResizeCheck& check, bool* changed);
+  // Called (outside the ledger's lock) when a Resize leaves more to route than before: the
+  // coordinator's worker then routes it at once instead of at its next pass. Cleared with an
+  // empty function, which waits for a call under way.
+  void SetOnMoreToRoute(std::function<void()> wake);
 
   // Any node's, not only a coordinator's: a notice of a route's cancel, kept when the node that
   // works its shortfall could not be asked (CancelRouteRequest.leave_notice), for that node to
@@ -121,6 +125,8 @@ class ShortfallLedger {
   std::map<std::string, exoroute::v1::ShortfallRecord> open_;  // Work OPEN, by route id.
   std::set<std::string> in_flight_;
   std::set<std::string> undelivered_;  // Routes whose cancel notice is not marked delivered.
+  std::mutex wake_mu_;                  // Held while on_more_to_route_ is called or set.
+  std::function<void()> on_more_to_route_;
 };
 
 }  // namespace exo::daemon::cluster

@@ -196,8 +196,12 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     // "a": 3000 ordered, 300 short, so 2700 placed.
     REQUIRE(ledger->Open(Short("a", 300)).ok());
     CHECK(Held(*ledger, "a").work().order_quantity() == 3000);
+    // Whenever a new quantity leaves more to route, the coordinator's worker is woken.
+    int wakes = 0;
+    ledger->SetOnMoreToRoute([&wakes] { ++wakes; });
     // Up by 200: 500 left, still open.
     auto up = ledger->Resize("a", {3200}, check, &changed);
+    CHECK(wakes == 1);
     REQUIRE(up.ok());
     REQUIRE(up->has_value());
     CHECK(changed);
@@ -206,8 +210,10 @@ TEST_CASE("a route's new quantity moves only what is left to route, never below 
     CHECK((*up)->shortfall() == 500);
     CHECK((*up)->order_quantity() == 3200);
     CHECK((*up)->state() == ShortfallWork::STATE_OPEN);
-    // Down to what the shares hold: nothing left, DONE.
+    // Down to what the shares hold: nothing left, DONE (and nothing to wake for).
     auto down = ledger->Resize("a", {2700}, check, &changed);
+    CHECK(wakes == 1);
+    ledger->SetOnMoreToRoute(nullptr);
     REQUIRE(down.ok());
     CHECK((*down)->shortfall() == 0);
     CHECK((*down)->state() == ShortfallWork::STATE_DONE);

@@ -549,6 +549,8 @@ std::string SilentVenuesOf(int node) {
 
 TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity where its work is kept") {
   Cluster c;
+  // A pass of the shortfall worker a minute: what an amendment leaves to route is routed at once.
+  c.cluster_extra = R"(, "shortfall_retry_ms": 60000)";
   for (int k = 0; k < 3; ++k) {
     c.venues[k] = SilentVenuesOf(k + 1);
     c.Start(k);
@@ -622,10 +624,13 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
     std::optional<Plan> p = PlanOn(*c.nodes[k], "clu-amend");
     if (p) CHECK(p->order().quantity() == routed.cluster().shares(k).quantity());
   }
-  // n1 routes the rest as a sub-route: the route holds 10 BTC across the nodes.
+  // n1 routes the rest as a sub-route at once (not at its next pass, a minute away): the route
+  // holds 10 BTC across the nodes.
+  const auto amended_at = std::chrono::steady_clock::now();
   const GetRouteResponse grown = RouteProgressUntil(*c.nodes[1], "clu-amend", [](const GetRouteResponse& r) {
     return r.quantity() == 10 * kBtc;
   });
+  CHECK(std::chrono::steady_clock::now() - amended_at < std::chrono::seconds(30));
   CHECK(grown.quantity() == 10 * kBtc);
   CHECK(grown.order_quantity() == 10 * kBtc);
   CHECK(grown.shortfall() == 0);
@@ -733,8 +738,10 @@ TEST_CASE("a cluster route cut below what its shares hold: every share gives up 
   const int64_t filled_before = 9 * kBtc - n2_share;
   RouteProgressUntil(*c.nodes[0], "clu-cut", [&](const GetRouteResponse& r) { return r.filled_quantity() == filled_before; });
 
-  // 1 BTC off the route: n2's share, the only one holding any of it free, gives all of it up,
-  // and what the route is still to trade beyond what the others filled is left to route again.
+  // Two refills later (n1's and n3's books whole again), 1 BTC off the route: n2's share, the
+  // only one holding any of it free, gives all of it up, and what the route is still to trade
+  // beyond what the others filled is left to route again — at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
   AmendPlanRequest cut;
   cut.set_plan_id("clu-cut");
   cut.set_quantity(8 * kBtc);
