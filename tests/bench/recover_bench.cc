@@ -25,6 +25,14 @@ using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
+// The embedded default config with a new empty data directory, /tmp/<prefix>-XXXXXX.
+DaemonConfig InFreshDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  auto config = *exo::daemon::LoadConfig("");
+  config.set_data_dir(mkdtemp(tmpl.data()));
+  return config;
+}
+
 std::unique_ptr<exo::store::DeltaStore> OpenStore(const DaemonConfig& config) {
   exo::store::StoreOptions so;
   so.path = config.data_dir() + "/db";
@@ -67,10 +75,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
   if (sizes.empty()) sizes = {10'000, 100'000};
   for (const int plans : sizes) {
-    char tmpl[] = "/tmp/exo-recover-XXXXXX";
-    const std::string dir = mkdtemp(tmpl);
-    auto config = *exo::daemon::LoadConfig("");
-    config.set_data_dir(dir);
+    const DaemonConfig config = InFreshDir("exo-recover");
     auto store = OpenStore(config);
     {
       auto engine = MakeEngine(config, store.get());
@@ -154,13 +159,10 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(engine->PlansInMemory()));
     engine.reset();
     store.reset();
-    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(config.data_dir());
   }
   for (const int routes : sizes) {
-    char tmpl[] = "/tmp/exo-ledger-XXXXXX";
-    const std::string dir = mkdtemp(tmpl);
-    auto config = *exo::daemon::LoadConfig("");
-    config.set_data_dir(dir);
+    const DaemonConfig config = InFreshDir("exo-ledger");
     auto store = OpenStore(config);
     const auto filling = std::chrono::steady_clock::now();
     {
@@ -193,7 +195,7 @@ int main(int argc, char** argv) {
                 routes, fill_s, load_s, (*ledger)->open_count());
     ledger->reset();
     store.reset();
-    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(config.data_dir());
   }
   return 0;
 }
