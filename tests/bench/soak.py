@@ -149,7 +149,7 @@ def main():
         try:
             btc = 100_000_000
             print(f"exorouted pid {proc.pid}: start RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
-            print("block  orders  RSS MiB  files open  plans in memory  plans total  chain head  route p50 ms  p99 ms  orders/s")
+            print("block  orders  RSS MiB  db MiB  files open  plans in memory  plans total  chain head  route p50 ms  p99 ms  orders/s")
             n = 0
             for block in range(1, args.blocks + 1):
                 lat = []
@@ -171,7 +171,7 @@ def main():
                         client.get_plan(f"soak-{n - 5}")
                 elapsed = time.time() - t0
                 s = client.status()
-                print(f"{block:5d}  {n:6d}  {rss_kib(proc.pid) / 1024:7.1f}  {s.process.open_fds:10d}  {s.plans_in_memory:15d}  "
+                print(f"{block:5d}  {n:6d}  {rss_kib(proc.pid) / 1024:7.1f}  {s.store_size_bytes / 2**20:6.1f}  {s.process.open_fds:10d}  {s.plans_in_memory:15d}  "
                       f"{s.plans_total:11d}  {s.chain_head.sequence:10d}  {percentile(lat, 0.5) * 1e3:12.3f}  "
                       f"{percentile(lat, 0.99) * 1e3:6.3f}  {args.per_block / elapsed:8.0f}", flush=True)
             acknowledged = client.status().chain_head.sequence
@@ -191,6 +191,15 @@ def main():
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
             log.close()
+        # What the orders left on disk, for sizing a node's disk: the table files (the start
+        # after the kill wrote the logs' contents into them) and everything under db/.
+        db = os.path.join(data, "db")
+        files = [os.path.join(db, f) for f in os.listdir(db)]
+        tables = sum(os.path.getsize(f) for f in files if f.endswith(".sst"))
+        total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+        print(f"on disk after {n} orders ({acknowledged} deltas): table files {tables / 2**20:.1f} MiB "
+              f"({tables / n:.0f} bytes an order, {tables / acknowledged:.0f} a delta), db/ {total / 2**20:.1f} MiB "
+              f"with the write-ahead log")
 
 
 if __name__ == "__main__":
