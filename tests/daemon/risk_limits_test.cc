@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "tests/testing/parent_order.h"
@@ -77,6 +78,50 @@ TEST_CASE("risk limits refuse an order over its size or its notional, naming the
   CHECK(status[0].refused_by_limit().at("max_order_quantity") == 1);
   CHECK(status[0].refused_by_limit().at("max_order_notional") == 2);
   CHECK(status[0].working_quantity() == 0);  // Plan-only plans send nothing.
+}
+
+TEST_CASE("a market order under a notional limit with no two-sided market to value it is refused: give a limit",
+          "[risk]") {
+  TempDir dir;
+  DaemonConfig config = LimitedConfig(dir.path());
+  // An instrument whose only venue shows asks and no bids: no mid to value a market order at.
+  Instrument* sol = config.add_instruments();
+  sol->set_symbol("SOL-USD");
+  sol->set_price_scale(2);
+  sol->set_qty_scale(6);
+  const std::string books = dir.path() + "/sol-books.json";
+  {
+    std::ofstream(books) << R"({"books": [{"venue": "SIM-S", "symbol": "SOL-USD",
+                                            "asks": [{"price": 15000, "size": 100000000}]}]})";
+  }
+  VenueConfig* venue = config.add_venues();
+  venue->set_id("SIM-S");
+  venue->mutable_sim()->set_book_file(books);
+  MarketConfig* m = venue->add_markets();
+  m->set_symbol("SOL-USD");
+  m->set_lot_size(1000);
+  RiskLimit* r = config.add_risk();
+  r->set_symbol("SOL-USD");
+  r->set_max_order_notional(1'000'000);  // 10 000.00 USD.
+  auto t = exo::testing::StartTestEngine(config);
+  REQUIRE(t.ok());
+  ParentOrder market = Btc("sol-market", 5'000'000);  // 5 SOL.
+  market.set_symbol("SOL-USD");
+  absl::Status refused = RouteStatus(*t->engine, market, ROUTE_MODE_PLAN_ONLY);
+  CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(refused.message() ==
+        "order.limit_price: a market order of SOL-USD needs a two-sided market on this node to value it for "
+        "risk[1].max_order_notional, and there is none now: give a limit price");
+  const std::vector<RiskStatus> status = t->engine->RiskStatuses();
+  REQUIRE(status.size() == 2);
+  CHECK(status[1].limit().symbol() == "SOL-USD");
+  CHECK(status[1].refused_by_limit().at("max_order_notional") == 1);
+  // With a limit it is valued at the limit, within the limit here, and planned on the asks.
+  market.set_id("sol-limited");
+  market.set_limit_price(15'000);  // 150.00 USD: 750.00 of notional.
+  absl::Status limited = RouteStatus(*t->engine, market, ROUTE_MODE_PLAN_ONLY);
+  INFO(limited.ToString());
+  CHECK(limited.ok());
 }
 
 TEST_CASE("an executed order over the working-quantity limit is refused while the plans work, retries and plan-only "

@@ -177,6 +177,64 @@ TEST_CASE("a plan-only route is recorded and its decision replays identically", 
   CHECK(audit.checked == 0);
 }
 
+TEST_CASE("the decision audit finds a decision its recorded inputs do not give, in a chain whose links all hold",
+          "[engine][audit]") {
+  TempDir dir;
+  Node n(dir.path());
+  REQUIRE(n.engine->Route(Order("p1", SIDE_BUY, 3 * kBtc), ROUTE_MODE_PLAN_ONLY).ok());
+  std::unique_ptr<exo::store::DeltaStore> store = n.StoreAlone();
+  // The recorded decision and its inputs, as the engine wrote them.
+  std::vector<PlanDelta> recorded;
+  REQUIRE(store->ScanPlan("p1", 1, [&](const PlanDelta& d, std::string_view) {
+                  recorded.push_back(d);
+                  return true;
+                }).ok());
+  REQUIRE(recorded.size() == 2);
+  REQUIRE(recorded[1].has_allocated());
+  REQUIRE(recorded[1].allocated().allocations_size() >= 2);
+  auto inputs = store->GetInputs(recorded[1].inputs_digest());
+  REQUIRE(inputs.ok());
+  // Someone with the database appends a plan decided "from" those inputs with a lot moved from
+  // one venue to another: every hash links, only re-solving the inputs tells.
+  auto forged = [&](const std::string& id, std::string with_inputs, const std::function<void(PlanDelta&)>& change) {
+    std::vector<exo::store::PendingDelta> batch(2);
+    for (int i = 0; i < 2; ++i) {
+      PlanDelta d = recorded[static_cast<size_t>(i)];
+      d.clear_sequence();
+      d.clear_prev_hash();
+      d.clear_hash();
+      d.clear_inputs_digest();
+      d.set_plan_id(id);
+      batch[static_cast<size_t>(i)].delta = std::move(d);
+    }
+    change(batch[1].delta);
+    batch[1].inputs = std::move(with_inputs);
+    auto appended = store->Append(std::move(batch));
+    REQUIRE(appended.ok());
+    return appended->back().sequence();
+  };
+  const uint64_t moved = forged("moved", *inputs, [](PlanDelta& d) {
+    auto* a = d.mutable_allocated();
+    a->mutable_allocations(0)->set_quantity(a->allocations(0).quantity() - 100'000);
+    a->mutable_allocations(1)->set_quantity(a->allocations(1).quantity() + 100'000);
+  });
+  CHECK(store->Verify(0, 0, nullptr).ok);  // The chain itself holds.
+  auto audit = exo::daemon::VerifyDecisions(*store, 0, 0);
+  CHECK_FALSE(audit.ok);
+  CHECK(audit.first_bad_sequence == moved);
+  CHECK(audit.error == "re-solving the recorded inputs gives a different decision");
+  CHECK(audit.checked == 1);  // p1's own decision re-solved identically before it.
+  // Inputs the solver refuses outright (no quantity): the audit says so, at that delta.
+  SolveInput none;
+  REQUIRE(none.ParseFromString(*inputs));
+  none.set_quantity(0);
+  const uint64_t refused = forged("refused", none.SerializeAsString(), [](PlanDelta&) {});
+  audit = exo::daemon::VerifyDecisions(*store, moved + 1, 0);
+  CHECK_FALSE(audit.ok);
+  CHECK(audit.first_bad_sequence == refused);
+  CHECK(audit.error.find("solver refused the recorded inputs: solve_input.quantity: must be > 0") == 0);
+}
+
 TEST_CASE("an executed route fills through the sim venues and completes", "[engine]") {
   TempDir dir;
   Node n(dir.path());

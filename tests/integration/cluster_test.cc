@@ -1342,6 +1342,53 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
   CHECK(from_rogue.cluster().route().nodes(0) == "n3");
 }
 
+TEST_CASE("a peer call with a certificate of the cluster's CA that names no peer is refused, logged and counted") {
+  Cluster c;
+  c.Start(0);
+  // n1's own certificate: the cluster's CA signed it, and n1 is not a peer of itself.
+  auto stub = PeerService::NewStub(c.PeerChannelAs("n1", 0));
+  // (Its names: the node id and the loopback names deploy/gen-certs.sh gives every node.)
+  const std::string why = "certificate identity [n1,localhost,127.0.0.1] is not a configured peer of node n1";
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    HelloReply reply;
+    grpc::Status s = stub->Hello(&ctx, HelloRequest(), &reply);
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(s.error_message() == why);
+  }
+  {
+    // The coordinator's stream: refused before any call is read.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub->Exchange(&ctx);
+    PeerCall call;
+    call.mutable_abort()->set_route_id("r-1");
+    stream->Write(call);
+    PeerAnswer answer;
+    CHECK_FALSE(stream->Read(&answer));
+    grpc::Status s = stream->Finish();
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(s.error_message() == why);
+  }
+  StatusResponse st;
+  grpc::ClientContext sctx;
+  REQUIRE(AdminService::NewStub(Connect(*c.nodes[0]))->Status(&sctx, StatusRequest(), &st).ok());
+  CHECK(st.peer_calls_refused() == 2);
+  const std::string log = c.nodes[0]->log();
+  CHECK(log.find("peer call from n1,localhost,127.0.0.1 refused: not a configured peer (refusals: 1)") != std::string::npos);
+  CHECK(log.find("peer call from n1,localhost,127.0.0.1 refused: not a configured peer (refusals: 2)") != std::string::npos);
+  auto status = exo::testing::Ctl(*c.nodes[0], {"status"});
+  INFO(status.out);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("WARNING     2 peer calls refused: a certificate named no configured peer (see the daemon log)\n") !=
+        std::string::npos);
+  // And on /metrics, for the alert docs/deployment.md names.
+  auto metrics = exo::testing::HttpRequest(exo::testing::AdminPort(c.dir / "n1"), "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("\nexoroute_peer_calls_refused_total 2\n") != std::string::npos);
+}
+
 namespace {
 
 // Sum of quantity and expected cost of plan `id` over the three nodes.

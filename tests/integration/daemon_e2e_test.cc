@@ -194,6 +194,20 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
   // Offline, read-only, while the daemon runs.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(offline.exit_code == 0);
+  // The plan's replay read offline from the database is the node's, line for line.
+  auto replay_offline = exo::testing::Run(EXOROUTECTL_PATH, {"replay", "--plan", "tour-1", "--json", "--data-dir", dir.path()});
+  INFO(replay_offline.err);
+  CHECK(replay_offline.exit_code == 0);
+  CHECK(replay_offline.out == replay.out);
+  auto replay_text = Ctl(*d, {"replay", "--plan", "tour-1"});
+  auto replay_text_offline = exo::testing::Run(EXOROUTECTL_PATH, {"replay", "--plan", "tour-1", "--data-dir", dir.path()});
+  CHECK(replay_text.exit_code == 0);
+  CHECK(replay_text_offline.exit_code == 0);
+  CHECK(replay_text_offline.out == replay_text.out);
+  CHECK(replay_text.out.find("tour-1") != std::string::npos);
+  auto unknown_offline = exo::testing::Run(EXOROUTECTL_PATH, {"replay", "--plan", "no-such", "--data-dir", dir.path()});
+  CHECK(unknown_offline.exit_code == 1);
+  CHECK(unknown_offline.err.find("plan \"no-such\" not found") != std::string::npos);
   auto dot = Ctl(*d, {"contracts", "--dot"});
   CHECK(dot.exit_code == 0);
   CHECK(dot.out.find("\"venue SIM-A (sim)\" -> \"engine solver\" [label=\"marketdata.l2book/1.0\"];") !=
@@ -461,6 +475,69 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
                                {"audit", "check-consistency", consistency_file, "--kept", dir / "forged-kept.json"});
     CHECK(r.exit_code == 3);
     CHECK(r.out.find("the log was changed after the kept head was signed") != std::string::npos);
+  }
+  {
+    // An altered consistency proof is refused, whichever part was changed; a kept head of
+    // another node is not compared at all.
+    ConsistencyProof consistency;
+    {
+      std::ifstream in(consistency_file);
+      std::string json((std::istreambuf_iterator<char>(in)), {});
+      REQUIRE(google::protobuf::util::JsonStringToMessage(json, &consistency).ok());
+    }
+    REQUIRE(consistency.path_size() > 0);
+    auto check_altered_consistency = [&](const std::function<void(ConsistencyProof&)>& alter, const std::string& why) {
+      ConsistencyProof p = consistency;
+      alter(p);
+      std::string json;
+      REQUIRE(google::protobuf::util::MessageToJsonString(p, &json).ok());
+      std::ofstream(dir / "altered-consistency.json") << json;
+      auto r = exo::testing::Run(EXOROUTECTL_PATH,
+                                 {"audit", "check-consistency", dir / "altered-consistency.json", "--kept", proof_file});
+      INFO(why << ": " << r.out << r.err);
+      CHECK(r.exit_code == 3);
+      CHECK(r.out.find(why) != std::string::npos);
+    };
+    check_altered_consistency([](ConsistencyProof& p) { (*p.mutable_path(0))[5] ^= 1; }, "consistency proof: ");
+    check_altered_consistency([](ConsistencyProof& p) { (*p.mutable_to_root())[0] ^= 1; }, "consistency proof: ");
+    check_altered_consistency([](ConsistencyProof& p) { (*p.mutable_signature())[0] ^= 1; },
+                              "tree head: the signature does not verify");
+    // The node's own key signing another node's name: the kept head is that node's.
+    InclusionProof elsewhere = proof;
+    elsewhere.set_node_id("node-9");
+    auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
+    REQUIRE(signer.ok());
+    elsewhere.set_signature((*signer)->SignText(exo::store::TreeHeadMessage("node-9", elsewhere.tree_size(), elsewhere.root())));
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(elsewhere, &json).ok());
+    std::ofstream(dir / "elsewhere-kept.json") << json;
+    auto other = exo::testing::Run(EXOROUTECTL_PATH,
+                                   {"audit", "check-consistency", consistency_file, "--kept", dir / "elsewhere-kept.json"});
+    CHECK(other.exit_code == 3);
+    CHECK(other.out.find("the kept tree head is node node-9's, the proof node node-1's") != std::string::npos);
+    // A consistency proof kept earlier serves as the kept head of the next one.
+    REQUIRE(CallRoute(ch, Route("signed-4", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+    const std::string next_file = dir / "consistency-next.json";
+    auto next = Ctl(*d, {"audit", "prove", "--from-size", std::to_string(consistency.to_size()), "--out", next_file});
+    REQUIRE(next.exit_code == 0);
+    auto chained = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-consistency", next_file, "--kept",
+                                                       consistency_file, "--public-key", key_hex});
+    INFO(chained.out << chained.err);
+    CHECK(chained.exit_code == 0);
+    CHECK(chained.out.find("begins with the " + std::to_string(consistency.to_size()) + " of the kept tree head, unchanged") !=
+          std::string::npos);
+  }
+  {
+    // An inclusion proof moved to another delta's place: the delta it carries says otherwise.
+    InclusionProof moved = proof;
+    moved.set_sequence(proof.sequence() + 1);
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(moved, &json).ok());
+    std::ofstream(dir / "moved.json") << json;
+    auto r = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", dir / "moved.json"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.out.find("the delta says sequence " + std::to_string(proof.sequence()) + ", the proof " +
+                     std::to_string(proof.sequence() + 1)) != std::string::npos);
   }
   auto missing = Ctl(*d, {"audit", "prove", "--sequence", "99999"});
   CHECK(missing.exit_code == 1);
