@@ -80,7 +80,7 @@ TEST_CASE("risk limits refuse an order over its size or its notional, naming the
   CHECK(status[0].working_quantity() == 0);  // Plan-only plans send nothing.
 }
 
-TEST_CASE("a market order under a notional limit with no two-sided market to value it is refused: give a limit",
+TEST_CASE("a market order under a notional limit with no two-sided market to value it is refused, asking for a limit",
           "[risk]") {
   TempDir dir;
   DaemonConfig config = LimitedConfig(dir.path());

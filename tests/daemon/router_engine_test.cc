@@ -1695,6 +1695,22 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   CHECK(after->fees() == 3'250);
   CHECK(after->average_price() == 6'500'000);
   CHECK(engine.unknown_executions() - refused_before == 4);
+  // Reports for children this node never sent — of this plan, of no plan, under no id a child
+  // of this node has — are not applied and are counted (Status.unknown_executions).
+  for (const std::string& other : {child + "9", std::string("no-such-plan.2"), std::string("garbled")}) {
+    exo::adapters::ExecutionEvent e;
+    e.type = exo::adapters::ExecutionEvent::Type::kFill;
+    e.venue = venue->venue_id();
+    e.cl_ord_id = other;
+    e.exec_id = "x-" + other;
+    e.quantity = kBtc / 4;
+    e.price = 6'500'000;
+    venue->Report(std::move(e));
+  }
+  REQUIRE(engine.AwaitExecutionsHandled(absl::Seconds(10)));
+  CHECK(engine.unknown_executions() - refused_before == 7);
+  CHECK(engine.GetPlan("big-fill")->filled_quantity() == kBtc / 4);
+  CHECK_FALSE(engine.GetPlan("no-such-plan").ok());
   engine.Stop();
 }
 

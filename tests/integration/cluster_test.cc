@@ -2380,6 +2380,52 @@ TEST_CASE("a GTC route's shortfall is routed again across the cluster as the boo
   CHECK(tilde.error_message().find("order.id: ") == 0);
 }
 
+TEST_CASE("a GTC route's shortfall worked under an arrival band keeps the arrival limit, and no sub-route walks past it",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A market order of more than the books hold, protected 20 bp from the mid at arrival: the
+  // route takes what lies within, and the coordinator works the rest as the books refill.
+  RouteRequest req = Executed("gtc-banded", SIDE_BUY, 150 * kBtc);
+  req.mutable_order()->set_arrival_band_bps(20);
+  RouteResponse routed;
+  const grpc::Status s = CallRoute(*c.nodes[0], req, &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  const int64_t limit = routed.cluster().route().arrival_limit();
+  REQUIRE(limit > 0);
+  REQUIRE(routed.cluster().shortfall() > 0);
+  CHECK(routed.cluster().shortfall_worked());
+  const GetRouteResponse worked = RouteProgressUntil(*c.nodes[1], "gtc-banded", [](const GetRouteResponse& r) {
+    return r.shortfall_work().sub_routes() >= 2 || r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  const uint32_t subs = worked.shortfall_work().sub_routes();
+  REQUIRE(subs >= 1);
+  int shares = 0;
+  for (uint32_t n = 2; n <= subs + 1; ++n) {
+    const std::string id = "gtc-banded~" + std::to_string(n);
+    for (int k = 0; k < 3; ++k) {
+      const std::optional<Plan> p = PlanOn(*c.nodes[k], id);
+      if (!p) continue;
+      ++shares;
+      INFO(id << " on n" << k + 1 << ": " << p->order().DebugString());
+      // The sub-route is the parent's order limited at the arrival limit, with no band of its own.
+      CHECK(p->order().has_limit_price());
+      CHECK(p->order().limit_price() == limit);
+      CHECK(p->order().arrival_band_bps() == 0);
+      for (const ChildState& child : p->children()) CHECK(child.order().limit_price() <= limit);
+    }
+  }
+  CHECK(shares > 0);
+  // Whatever filled, filled within the limit.
+  const GetRouteResponse now = RouteProgress(*c.nodes[2], "gtc-banded");
+  if (now.filled_quantity() > 0) CHECK(now.average_price() <= limit);
+  // (Stops the work if the books have not filled it yet; one that has ended answers that.)
+  CancelPlanResponse cancelled;
+  (void)CancelOn(*c.nodes[2], "gtc-banded", "test over", &cancelled);
+}
+
 TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amendment sent to another node, and ends "
           "with a cancel", "[cluster][shortfall]") {
   Cluster c;
