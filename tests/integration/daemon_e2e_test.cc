@@ -1281,7 +1281,7 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   CheckChainRecomputes(*d);
 }
 
-TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the node: it watches again, the order stays",
+TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the node, watching again, and the order stays",
           "[e2e][disconnect]") {
   TempDir dir;
   // The API port is kept across the restart, as a deployment's is (the CLI dials it again).
