@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/cluster/coordinator.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -90,6 +91,17 @@ absl::Status Coordinator::ResizeLocked(const std::string& route_id, const AmendP
                                        const RouterEngine& engine, AmendPlanResponse* resp) {
   EXO_ASSIGN_OR_RETURN(const GetRouteResponse now, ProgressLocked(route_id, engine));
   if (!now.has_shortfall_work()) {
+    // A node that could not be asked may be the one that keeps the work (it is down): the
+    // change waits for it, rather than being refused as if the route had no work.
+    std::vector<std::string> unasked;
+    for (const NodeProgress& n : now.nodes()) {
+      if (!n.error().empty()) unasked.push_back(absl::StrCat("node ", n.node(), " could not be asked (", n.error(), ")"));
+    }
+    if (!unasked.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "quantity: ", absl::StrJoin(unasked, "; "), ": it may keep route \"", route_id,
+          "\"'s shortfall work, which a change of its quantity needs (nothing amended; send it again once it is back)"));
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "quantity: no node keeps the shortfall work of route \"", route_id,
         "\", which a change of its quantity needs: only an executed GTC or GTT cluster route has it (not a plan-only or "

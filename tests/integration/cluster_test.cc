@@ -2426,6 +2426,49 @@ TEST_CASE("a GTC route's shortfall worked under an arrival band keeps the arriva
   (void)CancelOn(*c.nodes[2], "gtc-banded", "test over", &cancelled);
 }
 
+TEST_CASE("a new quantity for a route whose work is kept by a node that is down is refused, and nothing is amended",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A buy limited far below every ask: no node takes any of it, n1 works the whole order.
+  RouteRequest low = Executed("q-down", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], low, &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  c.nodes[0]->Kill9();
+  AmendPlanRequest more;
+  more.set_plan_id("q-down");
+  more.set_quantity(3 * kBtc);
+  AmendPlanResponse amended;
+  const grpc::Status s = AmendOn(*c.nodes[1], more, &amended);
+  INFO(s.error_message());
+  CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(s.error_message().find("quantity: node n1") == 0);
+  CHECK(s.error_message().find("could not be asked") != std::string::npos);
+  // Back, n1 works the order as it was: the refused amendment changed nothing anywhere.
+  c.Start(0);
+  const GetRouteResponse after = RouteProgress(*c.nodes[2], "q-down");
+  REQUIRE(after.has_shortfall_work());
+  CHECK(after.shortfall_work().state() == ShortfallWork::STATE_OPEN);
+  CHECK(after.order_quantity() == 2 * kBtc);
+  CHECK(after.shortfall() == 2 * kBtc);
+  // Now it can be asked: the same amendment goes through (once n2 has reconnected to it: its
+  // peer links try again within a second).
+  grpc::Status again;
+  for (int i = 0; i < 50; ++i) {
+    again = AmendOn(*c.nodes[1], more, &amended);
+    if (again.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(again.error_message());
+  CHECK(again.ok());
+  CHECK(RouteProgress(*c.nodes[2], "q-down").order_quantity() == 3 * kBtc);
+  CancelPlanResponse cancelled;
+  CHECK(CancelOn(*c.nodes[1], "q-down", "test over", &cancelled).ok());
+}
+
 TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amendment sent to another node, and ends "
           "with a cancel", "[cluster][shortfall]") {
   Cluster c;
