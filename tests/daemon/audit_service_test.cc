@@ -3,7 +3,10 @@
 // gives DATA_LOSS naming it, never a signed proof over the wrong leaves.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <functional>
+
+#include <grpcpp/grpcpp.h>
 
 #include "daemon/grpc_services.h"
 #include "store/delta_store.h"
@@ -157,4 +160,50 @@ TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a
   s = audit.ProveConsistency(&ctx, &creq, &cresp);
   CHECK(s.error_code() == grpc::StatusCode::DATA_LOSS);
   CHECK(cresp.proof().signature().empty());
+}
+
+TEST_CASE("a replay asked for a decision's inputs that do not parse answers DATA_LOSS naming the delta", "[audit][tamper]") {
+  TempDir dir;
+  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
+  REQUIRE(signer.ok());
+  auto store = OpenStore(dir / "db");
+  AppendFills(store.get(), 2);
+  // A decision whose recorded inputs are bytes that are no SolveInput (a store written by
+  // something else, or damaged in a way its digest was recomputed for).
+  exo::store::PendingDelta bad;
+  bad.delta.set_plan_id("p");
+  bad.delta.set_plan_version(3);
+  bad.delta.mutable_allocated()->set_replan(true);
+  bad.inputs = std::string("\xff\xff\xff\xff not a message", 20);
+  REQUIRE(store->Append({bad}).ok());
+  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&audit);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  auto stub = AuditService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto replay = [&](bool inputs, std::vector<ReplayResponse>* got) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ReplayRequest req;
+    req.set_include_inputs(inputs);
+    auto reader = stub->Replay(&ctx, req);
+    ReplayResponse m;
+    while (reader->Read(&m)) got->push_back(m);
+    return reader->Finish();
+  };
+  std::vector<ReplayResponse> got;
+  const grpc::Status damaged = replay(true, &got);
+  CHECK(damaged.error_code() == grpc::StatusCode::DATA_LOSS);
+  CHECK(damaged.error_message() ==
+        "delta 3: its recorded inputs do not parse (`exoroutectl audit verify --recompute` checks them all)");
+  CHECK(got.size() == 2);  // The deltas before it were sent.
+  // Without the inputs the chain replays whole.
+  got.clear();
+  CHECK(replay(false, &got).ok());
+  CHECK(got.size() == 3);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
