@@ -1563,6 +1563,29 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
 }
 
+TEST_CASE("with on_exhausted FAIL_ROUTE a node whose privacy budget is spent fails the route, and nothing is placed") {
+  Cluster c;
+  c.privacy[0] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000,
+                     "on_exhausted": "NODE_FAILURE_POLICY_FAIL_ROUTE"})";
+  c.privacy[1] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000})";
+  c.privacy[2] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 60000, "window_s": 86400})";
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  grpc::Status failed;
+  std::string id;
+  for (int i = 0; i < 6 && failed.ok(); ++i) {
+    id = "strict-" + std::to_string(i);
+    RouteResponse r;
+    failed = CallRoute(*c.nodes[0], PlanOnly(id, SIDE_BUY, 20 * kBtc), &r);
+    if (failed.ok()) CHECK(r.cluster().route().dropped_size() == 0);  // Never routed without n3.
+  }
+  INFO(failed.error_message());
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(failed.error_message().find("privacy budget") != std::string::npos);
+  CHECK(failed.error_message().find("(cluster.privacy.on_exhausted = FAIL_ROUTE)") != std::string::npos);
+  for (int k = 0; k < 3; ++k) CHECK_FALSE(PlanOn(*c.nodes[k], id).has_value());
+}
+
 TEST_CASE("a halted node takes no share of an executed cluster route and a halted coordinator routes none") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
