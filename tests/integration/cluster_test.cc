@@ -1563,6 +1563,35 @@ TEST_CASE("a node whose privacy budget is spent is left out, and stays out acros
   CHECK(status.out.find("\"spent_milli\"") != std::string::npos);
 }
 
+TEST_CASE("a node whose cluster certificates are missing or whose peer port is taken does not start, saying why") {
+  Cluster c;
+  c.Start(0);
+  auto start_n2 = [&](const std::string& cluster_json) {
+    const std::string data = c.dir / "n2";
+    std::string error;
+    auto d = DaemonProcess::Start(data, NodeConfig("n2", data, VenuesOf(2), cluster_json, 8, "", ""), &error);
+    CHECK(d == nullptr);
+    return error;
+  };
+  // Its certificate file is not there.
+  std::string json = c.ClusterJson(1);
+  const std::string cert = c.certs + "/n2.pem";
+  json.replace(json.find(cert), cert.size(), c.certs + "/gone.pem");
+  std::string error = start_n2(json);
+  INFO(error);
+  CHECK(error.find("cluster.cert_file: no such file: " + c.certs + "/gone.pem") != std::string::npos);
+  // Its peer port is n1's.
+  json = c.ClusterJson(1);
+  const std::string own = "\"listen\": \"127.0.0.1:" + std::to_string(c.peer_port[1]) + "\"";
+  json.replace(json.find(own), own.size(), "\"listen\": \"127.0.0.1:" + std::to_string(c.peer_port[0]) + "\"");
+  error = start_n2(json);
+  INFO(error);
+  CHECK(error.find("cluster.listen: cannot listen on 127.0.0.1:" + std::to_string(c.peer_port[0]) +
+                   " (address in use or not local?)") != std::string::npos);
+  // n1 goes on serving its clients.
+  CHECK(exo::testing::Ctl(*c.nodes[0], {"status"}).exit_code == 0);
+}
+
 TEST_CASE("with on_exhausted FAIL_ROUTE a node whose privacy budget is spent fails the route, and nothing is placed") {
   Cluster c;
   c.privacy[0] = R"({"epsilon_milli": 1000, "sensitivity": 100000, "budget_milli": 100000000,
