@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -123,4 +124,24 @@ TEST_CASE("a backup made while the node routes holds every plan acknowledged bef
   CHECK(GetPlanCode(rch, "after") == grpc::StatusCode::NOT_FOUND);
   auto restored_verify = Ctl(*restored, {"audit", "verify"});
   CHECK(restored_verify.exit_code == 0);
+}
+
+TEST_CASE("a backup into a directory that cannot be made is refused naming store.backup_dir, and the node goes on") {
+  TempDir dir;
+  // The backup directory would sit under a regular file.
+  const std::string blocker = dir / "not-a-directory";
+  { std::ofstream(blocker) << "x"; }
+  std::string error;
+  auto d = DaemonProcess::Start(
+      dir.path(), TestConfigJson(dir.path(), R"("store": {"backup_dir": ")" + blocker + R"(/backups"})"), &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto out = Ctl(*d, {"backup", "nightly-1"});
+  INFO(out.out << out.err);
+  CHECK(out.exit_code == 1);
+  CHECK(out.err.find("FAILED_PRECONDITION: store.backup_dir: cannot create " + blocker + "/backups: ") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(blocker + "/backups"));
+  // The node routes on after the refusal.
+  CHECK(PlanOnly(Connect(*d), "after-refused-backup").ok());
 }
