@@ -90,6 +90,38 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
             .rfind("config test.json: ", 0) == 0);
 }
 
+TEST_CASE("identifiers, fees, impact, markets and the re-plan interval are checked, naming the field", "[config]") {
+  // Each case: the default with one change, and what the refusal must say (after "config test.json: ").
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {DefaultWith("\"node_id\": \"node-1\"", "\"node_id\": \"node one\""),
+       "node_id: must match [A-Za-z0-9._-]{1,32}, got \"node one\""},
+      {DefaultWith("{ \"symbol\": \"ETH-USD\", \"price_scale\": 2", "{ \"symbol\": \"ETH USD\", \"price_scale\": 2"),
+       "instruments[1].symbol: must match [A-Za-z0-9._/-]{1,32}, got \"ETH USD\""},
+      {DefaultWith("{ \"symbol\": \"ETH-USD\", \"price_scale\": 2", "{ \"symbol\": \"BTC-USD\", \"price_scale\": 2"),
+       "instruments[1].symbol: duplicate symbol \"BTC-USD\""},
+      {DefaultWith("\"id\": \"SIM-C\"", "\"id\": \"SIM C\""),
+       "venues[2].id: must match [A-Za-z0-9._-]{1,32}, got \"SIM C\""},
+      {DefaultWith("\"taker_fee_bps\": 3.5", "\"taker_fee_bps\": 1500"),
+       "venues[2].taker_fee_bps: must be within [-1000, 1000], got 1500"},
+      {DefaultWith("\"taker_fee_bps\": 3.5", "\"taker_fee_bps\": 3.5, \"impact_bps\": 2000"),
+       "venues[2].impact_bps: must be within [0, 1000], got 2000"},
+      {DefaultWith("\"markets\": [ { \"symbol\": \"BTC-USD\", \"lot_size\": 1000000 } ]",
+                   "\"markets\": [ { \"symbol\": \"BTC-USD\", \"lot_size\": 1000000 }, "
+                   "{ \"symbol\": \"BTC-USD\", \"lot_size\": 1000000 } ]"),
+       "venues[2].markets[1].symbol: duplicate market \"BTC-USD\""},
+      {DefaultWith("{ \"symbol\": \"BTC-USD\", \"lot_size\": 1000000 }",
+                   "{ \"symbol\": \"BTC-USD\", \"lot_size\": 1000000, \"max_quantity\": 2000000, \"min_quantity\": 3000000 }"),
+       "venues[2].markets[0].min_quantity: must be <= max_quantity (2000000"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 60001"),
+       "routing.replan_interval_ms: must be <= 60000"},
+  };
+  for (const auto& [json, why] : cases) {
+    const std::string error = ErrorOf(json);
+    INFO(error);
+    CHECK(error.rfind("config test.json: " + why, 0) == 0);
+  }
+}
+
 TEST_CASE("the gRPC port's thread quota leaves room beside the streams", "[config]") {
   auto listen = [](const std::string& fields) {
     return DefaultWith(R"("address": "127.0.0.1:50551" })", R"("address": "127.0.0.1:50551", )" + fields + " }");
