@@ -75,6 +75,20 @@ TEST_CASE("Binance over ws:// syncs from the REST snapshot and the buffered stre
   venue.Stop();
 }
 
+TEST_CASE("a garbled REST snapshot is counted and no book is served from it", "[ws_venue]") {
+  FeedServer::Options so;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = R"({"lastUpdateId": 1, "bids": [["0.1", "x"]], "asks": [])";
+  so.script = [](int) { return FeedServer::Script{Recorded().binance}; };
+  FeedServer server(so);
+  WsFeedVenue venue(BinanceVenue(server.port()));
+  REQUIRE(venue.Start(nullptr).ok());
+  REQUIRE(WaitFor([&] { return venue.malformed_frames() >= 1; }));
+  // The stream arrives, but without a snapshot to build on the book is not served.
+  CHECK(venue.BookProblem("NKN-USDT") == "book resyncing: waiting for a snapshot");
+  CHECK(venue.Book("NKN-USDT") == nullptr);
+  venue.Stop();
+}
+
 TEST_CASE("a gap in the Binance stream triggers a resync from a new snapshot", "[ws_venue]") {
   FeedServer::Options so;
   so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = Recorded().snapshot;
