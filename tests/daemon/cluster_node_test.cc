@@ -804,3 +804,63 @@ TEST_CASE("a halted node answers an executed route with no usable venue, as its 
   CHECK(back.prepare().halted().empty());
   CHECK(back.prepare().capacity() > 0);
 }
+
+TEST_CASE("malformed peer calls are refused INVALID_ARGUMENT naming the field, and change nothing", "[cluster_node]") {
+  TempDir dir;
+  LoneNode n(dir.path());
+  const uint64_t head = n.store->Head().sequence();
+  struct Case {
+    const char* why;  // How the refusal's message begins.
+    std::function<void(PeerCall*)> make;
+  };
+  const std::vector<Case> cases = {
+      {"participants: must include this node", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-1", ROUTE_MODE_PLAN_ONLY);
+         c->mutable_prepare()->clear_participants();
+         c->mutable_prepare()->add_participants("someone-else");
+       }},
+      {"participants: must be sorted and unique", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-2", ROUTE_MODE_PLAN_ONLY);
+         c->mutable_prepare()->add_participants(n.config.node_id());
+       }},
+      {"working_of: at most 2", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-3", ROUTE_MODE_PLAN_ONLY);
+         for (int i = 0; i < 3; ++i) c->mutable_prepare()->add_working_of();
+       }},
+      {"limit_price: must be within 1..2^53", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_limit_price(-5);
+       }},
+      {"remove_limit: not with limit_price", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_limit_price(6'500'000);
+         c->mutable_amend()->set_remove_limit(true);
+       }},
+      {"urgency: not an Urgency", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_urgency(static_cast<Urgency>(99));
+       }},
+      {"leave_notice: only with new terms", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_leave_notice(true);
+       }},
+      {"share_quantity: must be within 0..2^53", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_share_quantity(-1);
+       }},
+      {"quantity: must be within 1..2^53", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_quantity(-3);
+       }},
+  };
+  for (const Case& k : cases) {
+    PeerCall call;
+    k.make(&call);
+    const PeerAnswer a = n.node->Answer(call);
+    INFO(k.why << " <- " << a.DebugString());
+    REQUIRE(a.has_error());
+    CHECK(a.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument));
+    CHECK(a.error().message().rfind(k.why, 0) == 0);
+  }
+  CHECK(n.store->Head().sequence() == head);  // Nothing recorded.
+}
