@@ -5,12 +5,14 @@ Starts a real exorouted (mutual TLS, simulated venues without latency, a tempora
 directory), then sends BLOCKS x PER_BLOCK orders through the Python SDK: of every ten, six
 plan-only routes, two executed routes (they fill on the simulated venues), one executed buy
 limited far below the market (it waits) that is then cancelled, and one GetPlan of an earlier
-order. After each block it prints the daemon's resident memory (VmRSS), its plans in memory and
-in total, the chain head, and the Route latency p50/p99 seen by the client in that block.
+order. After each block it prints the daemon's resident memory (VmRSS), its store's size on disk,
+its plans in memory and in total, the chain head, and the Route latency p50/p99 seen by the
+client in that block.
 What a user checks: resident memory levels off (settled plans leave memory; the chain is on
 disk), plans in memory stay near the working ones, latency does not drift. At the end the
 daemon is killed (SIGKILL: a crash) and started again on the same directory: the time until it
-serves, and its chain head against the last one acknowledged. Figures:
+serves, and its chain head against the last one acknowledged; once it is stopped, the table files
+the orders left (bytes an order and a delta, for sizing a disk). Figures:
 docs/BENCHMARKS.md ("Soak").
 
 With --cluster, the same on a three-node cluster (deploy/local-cluster.sh in a temporary
