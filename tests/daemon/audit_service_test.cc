@@ -174,7 +174,7 @@ TEST_CASE("a replay asked for a decision's inputs that do not parse answers DATA
   bad.delta.set_plan_id("p");
   bad.delta.set_plan_version(3);
   bad.delta.mutable_allocated()->set_replan(true);
-  bad.inputs = std::string("\xff\xff\xff\xff not a message", 20);
+  bad.inputs = std::string("\xff\xff\xff\xff not a message");
   REQUIRE(store->Append({bad}).ok());
   AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
   grpc::ServerBuilder builder;
