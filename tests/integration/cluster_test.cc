@@ -2822,6 +2822,42 @@ bool AnySubRouteOn(const DaemonProcess& d, const std::string& route, int from, i
   return false;
 }
 
+TEST_CASE("a node back from down ends its work on a cancel noticed meanwhile by its own look, before any node sends it again",
+          "[cluster][shortfall]") {
+  Cluster c;
+  // n2 and n3 work (and send kept cancels again) only every ten minutes; n1 every 200 ms.
+  c.cluster_extra = R"(, "shortfall_retry_ms": 600000)";
+  for (int k = 1; k < 3; ++k) c.Start(k);
+  std::string n1 = c.ClusterJson(0);
+  n1.replace(n1.find("600000"), 6, "200");
+  c.Start(0, n1);
+  // A buy limited far below every ask: no node takes a share, n1 works the whole order.
+  RouteRequest low = Executed("own-look", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], low, &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  c.nodes[0]->Kill9();
+  CancelPlanResponse cancelled;
+  const grpc::Status cs = CancelOn(*c.nodes[1], "own-look", "desk closing", &cancelled);
+  INFO(cs.error_message());
+  REQUIRE(cs.ok());
+  REQUIRE(cancelled.noticed_on_size() == 2);
+  // Back, n1 asks every node before its next attempt and finds the notices itself.
+  const size_t log_before = c.nodes[0]->log().size();
+  c.Start(0, n1);
+  const GetRouteResponse ended = RouteProgressUntil(*c.nodes[2], "own-look", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() == ShortfallWork::STATE_CANCELLED;
+  });
+  CHECK(ended.shortfall_work().state() == ShortfallWork::STATE_CANCELLED);
+  const std::string log = c.nodes[0]->log().substr(log_before);
+  INFO(log);
+  CHECK(log.find("route own-look: a cancel was noted on n2, n3 (cancelled through n2 while n1 could not be asked: "
+                 "desk closing): its shortfall is no longer routed") != std::string::npos);
+  CHECK(log.find("route own-look: a cancel reached this node") == std::string::npos);  // Not sent again first.
+  CHECK(ended.shortfall_work().sub_routes() == 0);
+}
+
 TEST_CASE("a cancel sent while the node that works a route's shortfall is down, with no share left to cancel, leaves "
           "a notice that ends the work once that node is back",
           "[cluster][shortfall]") {
