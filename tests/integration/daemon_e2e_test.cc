@@ -886,6 +886,28 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "-5"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("exoroutectl: route: --limit: must be > 0, got \"-5\"\n", 0) == 0);
+  // --tif: each time in force reaches the order as typed; anything else is a usage error.
+  auto order_of = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id(id);
+    GetPlanResponse got;
+    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, req, &got).ok());
+    return got.plan().order();
+  };
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--tif", "ioc", "--id", "cli-ioc"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(order_of("cli-ioc").time_in_force() == TIME_IN_FORCE_IOC);
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--expire-ms", "5000", "--id", "cli-gtt"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  const ParentOrder gtt = order_of("cli-gtt");  // --expire-ms alone means GTT.
+  CHECK(gtt.time_in_force() == TIME_IN_FORCE_GTT);
+  CHECK(gtt.expire_after_ms() == 5000);
+  r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--tif", "day"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("route: --tif must be gtc, ioc or gtt") != std::string::npos);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
