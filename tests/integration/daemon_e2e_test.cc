@@ -70,6 +70,31 @@ RouteRequest Route(const std::string& id, Side side, int64_t qty, RouteMode mode
   return exo::testing::BtcOrder(id, side, qty, mode);
 }
 
+// A message as the JSON file an auditor keeps (what `--out` writes), and back.
+void WriteJson(const google::protobuf::Message& m, const std::string& path) {
+  std::string json;
+  REQUIRE(google::protobuf::util::MessageToJsonString(m, &json).ok());
+  std::ofstream(path) << json;
+}
+
+template <class M>
+M ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  M m;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, &m).ok());
+  return m;
+}
+
+// `exoroutectl ARGS` offline: refused as a proof or chain that does not check out (exit 3),
+// saying `why`.
+void CheckRefusedOffline(const std::vector<std::string>& args, const std::string& why) {
+  auto r = exo::testing::Run(EXOROUTECTL_PATH, args);
+  INFO(why << ": " << r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find(why) != std::string::npos);
+}
+
 // Reads the plan's whole delta stream (WatchPlan ends when the plan settles).
 std::vector<PlanDelta> WatchToEnd(const std::shared_ptr<grpc::Channel>& ch, const std::string& id) {
   WatchPlanRequest req;
@@ -349,12 +374,7 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   INFO(head.out << head.err);
   REQUIRE(head.exit_code == 0);
   CHECK(head.out.find("signed by node-1, Ed25519 key ") != std::string::npos);
-  SignedChainHead signed_head;
-  {
-    std::ifstream in(kept);
-    std::string json((std::istreambuf_iterator<char>(in)), {});
-    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &signed_head).ok());
-  }
+  const SignedChainHead signed_head = ReadJson<SignedChainHead>(kept);
   CHECK(signed_head.head().sequence() > 0);
   CHECK(exo::store::VerifySignedHead(signed_head).ok());
   const std::string key_hex = absl::BytesToHexString(signed_head.public_key());
@@ -371,27 +391,22 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   // A head signed by the node's key but not in its chain (what a rewritten history leaves
   // behind), a head past the chain's end, a changed file, another key: all exit 3.
   const std::string forged = dir / "forged.json";
-  auto write_signed = [](const std::string& path, const SignedChainHead& h) {
-    std::string json;
-    REQUIRE(google::protobuf::util::MessageToJsonString(h, &json).ok());
-    std::ofstream(path) << json;
-  };
   auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
   REQUIRE(signer.ok());
   ChainHead other = signed_head.head();
   (*other.mutable_hash())[0] ^= 1;
-  write_signed(forged, (*signer)->Sign("node-1", other));
+  WriteJson((*signer)->Sign("node-1", other), forged);
   auto rewritten = Ctl(*d, {"audit", "verify", "--signed-head", forged});
   CHECK(rewritten.exit_code == 3);
   CHECK(rewritten.out.find("the chain was changed after the head was signed") != std::string::npos);
   other.set_sequence(1'000'000);
-  write_signed(forged, (*signer)->Sign("node-1", other));
+  WriteJson((*signer)->Sign("node-1", other), forged);
   auto removed = Ctl(*d, {"audit", "verify", "--signed-head", forged});
   CHECK(removed.exit_code == 3);
   CHECK(removed.out.find("deltas were removed") != std::string::npos);
   SignedChainHead edited = signed_head;
   edited.mutable_head()->set_sequence(signed_head.head().sequence() - 1);
-  write_signed(forged, edited);
+  WriteJson(edited, forged);
   auto bad_sig = Ctl(*d, {"audit", "verify", "--signed-head", forged});
   CHECK(bad_sig.exit_code == 3);
   CHECK(bad_sig.out.find("the signature does not verify") != std::string::npos);
@@ -423,22 +438,12 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   CHECK(checked.exit_code == 0);
   CHECK(checked.out.find("OK: delta " + std::to_string(alloc_seq) + " (signed-1 v2, allocated) is in the log of node node-1") ==
         0);
-  InclusionProof proof;
-  {
-    std::ifstream in(proof_file);
-    std::string json((std::istreambuf_iterator<char>(in)), {});
-    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &proof).ok());
-  }
+  const InclusionProof proof = ReadJson<InclusionProof>(proof_file);
   auto check_altered = [&](const std::function<void(InclusionProof&)>& alter, const std::string& why) {
     InclusionProof p = proof;
     alter(p);
-    std::string json;
-    REQUIRE(google::protobuf::util::MessageToJsonString(p, &json).ok());
-    std::ofstream(dir / "altered.json") << json;
-    auto r = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", dir / "altered.json"});
-    INFO(why << ": " << r.out << r.err);
-    CHECK(r.exit_code == 3);
-    CHECK(r.out.find(why) != std::string::npos);
+    WriteJson(p, dir / "altered.json");
+    CheckRefusedOffline({"audit", "check-proof", dir / "altered.json"}, why);
   };
   check_altered([](InclusionProof& p) { (*p.mutable_canonical())[p.canonical().size() - 1] ^= 1; },
                 "inclusion proof: the path does not lead to the tree's root");
@@ -464,39 +469,22 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
     // A kept head whose root the log no longer has (what a rewrite leaves): refused.
     InclusionProof forged_kept = proof;
     (*forged_kept.mutable_root())[0] ^= 1;
-    auto signer_again = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
-    REQUIRE(signer_again.ok());
-    forged_kept.set_signature((*signer_again)->SignText(
+    forged_kept.set_signature((*signer)->SignText(
         exo::store::TreeHeadMessage("node-1", forged_kept.tree_size(), forged_kept.root())));
-    std::string json;
-    REQUIRE(google::protobuf::util::MessageToJsonString(forged_kept, &json).ok());
-    std::ofstream(dir / "forged-kept.json") << json;
-    auto r = exo::testing::Run(EXOROUTECTL_PATH,
-                               {"audit", "check-consistency", consistency_file, "--kept", dir / "forged-kept.json"});
-    CHECK(r.exit_code == 3);
-    CHECK(r.out.find("the log was changed after the kept head was signed") != std::string::npos);
+    WriteJson(forged_kept, dir / "forged-kept.json");
+    CheckRefusedOffline({"audit", "check-consistency", consistency_file, "--kept", dir / "forged-kept.json"},
+                        "the log was changed after the kept head was signed");
   }
   {
     // An altered consistency proof is refused, whichever part was changed; a kept head of
     // another node is not compared at all.
-    ConsistencyProof consistency;
-    {
-      std::ifstream in(consistency_file);
-      std::string json((std::istreambuf_iterator<char>(in)), {});
-      REQUIRE(google::protobuf::util::JsonStringToMessage(json, &consistency).ok());
-    }
+    const ConsistencyProof consistency = ReadJson<ConsistencyProof>(consistency_file);
     REQUIRE(consistency.path_size() > 0);
     auto check_altered_consistency = [&](const std::function<void(ConsistencyProof&)>& alter, const std::string& why) {
       ConsistencyProof p = consistency;
       alter(p);
-      std::string json;
-      REQUIRE(google::protobuf::util::MessageToJsonString(p, &json).ok());
-      std::ofstream(dir / "altered-consistency.json") << json;
-      auto r = exo::testing::Run(EXOROUTECTL_PATH,
-                                 {"audit", "check-consistency", dir / "altered-consistency.json", "--kept", proof_file});
-      INFO(why << ": " << r.out << r.err);
-      CHECK(r.exit_code == 3);
-      CHECK(r.out.find(why) != std::string::npos);
+      WriteJson(p, dir / "altered-consistency.json");
+      CheckRefusedOffline({"audit", "check-consistency", dir / "altered-consistency.json", "--kept", proof_file}, why);
     };
     check_altered_consistency([](ConsistencyProof& p) { (*p.mutable_path(0))[5] ^= 1; }, "consistency proof: ");
     check_altered_consistency([](ConsistencyProof& p) { (*p.mutable_to_root())[0] ^= 1; }, "consistency proof: ");
@@ -505,16 +493,10 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
     // The node's own key signing another node's name: the kept head is that node's.
     InclusionProof elsewhere = proof;
     elsewhere.set_node_id("node-9");
-    auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "keys/chain-head.key");
-    REQUIRE(signer.ok());
     elsewhere.set_signature((*signer)->SignText(exo::store::TreeHeadMessage("node-9", elsewhere.tree_size(), elsewhere.root())));
-    std::string json;
-    REQUIRE(google::protobuf::util::MessageToJsonString(elsewhere, &json).ok());
-    std::ofstream(dir / "elsewhere-kept.json") << json;
-    auto other = exo::testing::Run(EXOROUTECTL_PATH,
-                                   {"audit", "check-consistency", consistency_file, "--kept", dir / "elsewhere-kept.json"});
-    CHECK(other.exit_code == 3);
-    CHECK(other.out.find("the kept tree head is node node-9's, the proof node node-1's") != std::string::npos);
+    WriteJson(elsewhere, dir / "elsewhere-kept.json");
+    CheckRefusedOffline({"audit", "check-consistency", consistency_file, "--kept", dir / "elsewhere-kept.json"},
+                        "the kept tree head is node node-9's, the proof node node-1's");
     // A consistency proof kept earlier serves as the kept head of the next one.
     REQUIRE(CallRoute(ch, Route("signed-4", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
     const std::string next_file = dir / "consistency-next.json";
@@ -531,13 +513,10 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
     // An inclusion proof moved to another delta's place: the delta it carries says otherwise.
     InclusionProof moved = proof;
     moved.set_sequence(proof.sequence() + 1);
-    std::string json;
-    REQUIRE(google::protobuf::util::MessageToJsonString(moved, &json).ok());
-    std::ofstream(dir / "moved.json") << json;
-    auto r = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", dir / "moved.json"});
-    CHECK(r.exit_code == 3);
-    CHECK(r.out.find("the delta says sequence " + std::to_string(proof.sequence()) + ", the proof " +
-                     std::to_string(proof.sequence() + 1)) != std::string::npos);
+    WriteJson(moved, dir / "moved.json");
+    CheckRefusedOffline({"audit", "check-proof", dir / "moved.json"},
+                        "the delta says sequence " + std::to_string(proof.sequence()) + ", the proof " +
+                            std::to_string(proof.sequence() + 1));
   }
   auto missing = Ctl(*d, {"audit", "prove", "--sequence", "99999"});
   CHECK(missing.exit_code == 1);
