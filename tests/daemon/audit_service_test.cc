@@ -32,6 +32,13 @@ std::unique_ptr<exo::store::DeltaStore> OpenStore(const std::string& path) {
   return *std::move(s);
 }
 
+// A node's chain-head signer, its key in `dir`.
+std::unique_ptr<exo::store::HeadSigner> SignerIn(const TempDir& dir) {
+  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
+  REQUIRE(signer.ok());
+  return *std::move(signer);
+}
+
 // Fills of plan "p", versions first..n (one append each).
 void AppendFills(exo::store::DeltaStore* s, int n, int first = 1) {
   for (int v = first; v <= n; ++v) {
@@ -79,11 +86,10 @@ ConsistencyProof ProvenConsistency(AuditServiceImpl& audit, uint64_t from) {
 
 TEST_CASE("inclusion and consistency proofs from the stored chain verify offline", "[audit]") {
   TempDir dir;
-  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
-  REQUIRE(signer.ok());
+  auto signer = SignerIn(dir);
   auto store = OpenStore(dir / "db");
   AppendFills(store.get(), 37);
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
+  AuditServiceImpl audit(store.get(), signer.get(), "node-a", /*max_replays=*/16);
 
   for (uint64_t seq : {1, 2, 16, 17, 33, 37}) {
     INFO("sequence " << seq);
@@ -102,10 +108,9 @@ TEST_CASE("inclusion and consistency proofs from the stored chain verify offline
 
 TEST_CASE("later proofs stand kept subtrees for the blocks they need not read and still verify", "[audit]") {
   TempDir dir;
-  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
-  REQUIRE(signer.ok());
+  auto signer = SignerIn(dir);
   auto store = OpenStore(dir / "db");
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
+  AuditServiceImpl audit(store.get(), signer.get(), "node-a", /*max_replays=*/16);
   // What a proof must give: the tree over every stored delta, leaf by leaf.
   auto expected_root = [&](uint64_t size) {
     exo::store::MerkleProofBuilder all(size);
@@ -136,14 +141,13 @@ TEST_CASE("later proofs stand kept subtrees for the blocks they need not read an
 
 TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a proof", "[audit][tamper]") {
   TempDir dir;
-  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
-  REQUIRE(signer.ok());
+  auto signer = SignerIn(dir);
   AppendFills(OpenStore(dir / "db").get(), 12);
   exo::testing::RawEditDeltas(dir / "db", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* deltas) {
     REQUIRE(db->Delete(rocksdb::WriteOptions(), deltas, exo::testing::DeltaKey(7)).ok());
   });
   auto store = OpenStore(dir / "db");
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
+  AuditServiceImpl audit(store.get(), signer.get(), "node-a", /*max_replays=*/16);
   grpc::ServerContext ctx;
   ProveInclusionRequest req;
   req.set_sequence(3);
@@ -164,8 +168,7 @@ TEST_CASE("a delta missing underneath the store gives DATA_LOSS naming it, not a
 
 TEST_CASE("a replay asked for a decision's inputs that do not parse answers DATA_LOSS naming the delta", "[audit][tamper]") {
   TempDir dir;
-  auto signer = exo::store::HeadSigner::LoadOrCreate(dir / "head.key");
-  REQUIRE(signer.ok());
+  auto signer = SignerIn(dir);
   auto store = OpenStore(dir / "db");
   AppendFills(store.get(), 2);
   // A decision whose recorded inputs are bytes that are no SolveInput (a store written by
@@ -176,7 +179,7 @@ TEST_CASE("a replay asked for a decision's inputs that do not parse answers DATA
   bad.delta.mutable_allocated()->set_replan(true);
   bad.inputs = std::string("\xff\xff\xff\xff not a message");
   REQUIRE(store->Append({bad}).ok());
-  AuditServiceImpl audit(store.get(), signer->get(), "node-a", /*max_replays=*/16);
+  AuditServiceImpl audit(store.get(), signer.get(), "node-a", /*max_replays=*/16);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

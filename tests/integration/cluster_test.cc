@@ -2436,19 +2436,25 @@ TEST_CASE("a GTC route's shortfall is routed again across the cluster as the boo
   CHECK(tilde.error_message().find("order.id: ") == 0);
 }
 
-TEST_CASE("a GTC route's shortfall worked under an arrival band keeps the arrival limit, and no sub-route walks past it",
-          "[cluster][shortfall]") {
-  Cluster c;
+// Starts `c`'s three nodes on refilling books (MakeRefilling) and routes `req` through n1.
+RouteResponse RouteOnRefillingBooks(Cluster& c, const RouteRequest& req) {
   MakeRefilling(c);
   for (int k = 0; k < 3; ++k) c.Start(k);
-  // A market order of more than the books hold, protected 20 bp from the mid at arrival: the
-  // route takes what lies within, and the coordinator works the rest as the books refill.
-  RouteRequest req = Executed("gtc-banded", SIDE_BUY, 150 * kBtc);
-  req.mutable_order()->set_arrival_band_bps(20);
   RouteResponse routed;
   const grpc::Status s = CallRoute(*c.nodes[0], req, &routed);
   INFO(s.error_message());
   REQUIRE(s.ok());
+  return routed;
+}
+
+TEST_CASE("a GTC route's shortfall worked under an arrival band keeps the arrival limit, and no sub-route walks past it",
+          "[cluster][shortfall]") {
+  Cluster c;
+  // A market order of more than the books hold, protected 20 bp from the mid at arrival: the
+  // route takes what lies within, and the coordinator works the rest as the books refill.
+  RouteRequest req = Executed("gtc-banded", SIDE_BUY, 150 * kBtc);
+  req.mutable_order()->set_arrival_band_bps(20);
+  const RouteResponse routed = RouteOnRefillingBooks(c, req);
   const int64_t limit = routed.cluster().route().arrival_limit();
   REQUIRE(limit > 0);
   REQUIRE(routed.cluster().shortfall() > 0);
@@ -2485,14 +2491,10 @@ TEST_CASE("a GTC route's shortfall worked under an arrival band keeps the arriva
 TEST_CASE("a new quantity for a route whose work is kept by a node that is down is refused, and nothing is amended",
           "[cluster][shortfall]") {
   Cluster c;
-  MakeRefilling(c);
-  for (int k = 0; k < 3; ++k) c.Start(k);
   // A buy limited far below every ask: no node takes any of it, n1 works the whole order.
   RouteRequest low = Executed("q-down", SIDE_BUY, 2 * kBtc);
   low.mutable_order()->set_limit_price(100000);
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], low, &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  REQUIRE(RouteOnRefillingBooks(c, low).cluster().shortfall_worked());
   c.nodes[0]->Kill9();
   AmendPlanRequest more;
   more.set_plan_id("q-down");

@@ -453,18 +453,23 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   check_altered([](InclusionProof& p) { (*p.mutable_signature())[0] ^= 1; }, "tree head: the signature does not verify");
   auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", proof_file, "--public-key", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
+  // After one more route, the node proves its log begins with the first `size` deltas (into
+  // `out`), and the proof checks out offline against the tree head kept in `kept`.
+  auto grow_and_check = [&](const std::string& route, uint64_t size, const std::string& out, const std::string& kept) {
+    REQUIRE(CallRoute(ch, Route(route, SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+    auto grown = Ctl(*d, {"audit", "prove", "--from-size", std::to_string(size), "--out", out});
+    INFO(grown.out << grown.err);
+    REQUIRE(grown.exit_code == 0);
+    auto consistent =
+        exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-consistency", out, "--kept", kept, "--public-key", key_hex});
+    INFO(consistent.out << consistent.err);
+    CHECK(consistent.exit_code == 0);
+    CHECK(consistent.out.find("begins with the " + std::to_string(size) + " of the kept tree head, unchanged") !=
+          std::string::npos);
+  };
   // Later, more deltas: the log now begins with the tree the kept proof's head signed.
-  REQUIRE(CallRoute(ch, Route("signed-3", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
   const std::string consistency_file = dir / "consistency.json";
-  auto grown = Ctl(*d, {"audit", "prove", "--from-size", std::to_string(proof.tree_size()), "--out", consistency_file});
-  INFO(grown.out << grown.err);
-  REQUIRE(grown.exit_code == 0);
-  auto consistent = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-consistency", consistency_file, "--kept",
-                                                        proof_file, "--public-key", key_hex});
-  INFO(consistent.out << consistent.err);
-  CHECK(consistent.exit_code == 0);
-  CHECK(consistent.out.find("begins with the " + std::to_string(proof.tree_size()) + " of the kept tree head, unchanged") !=
-        std::string::npos);
+  grow_and_check("signed-3", proof.tree_size(), consistency_file, proof_file);
   {
     // A kept head whose root the log no longer has (what a rewrite leaves): refused.
     InclusionProof forged_kept = proof;
@@ -498,16 +503,7 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
     CheckRefusedOffline({"audit", "check-consistency", consistency_file, "--kept", dir / "elsewhere-kept.json"},
                         "the kept tree head is node node-9's, the proof node node-1's");
     // A consistency proof kept earlier serves as the kept head of the next one.
-    REQUIRE(CallRoute(ch, Route("signed-4", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
-    const std::string next_file = dir / "consistency-next.json";
-    auto next = Ctl(*d, {"audit", "prove", "--from-size", std::to_string(consistency.to_size()), "--out", next_file});
-    REQUIRE(next.exit_code == 0);
-    auto chained = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-consistency", next_file, "--kept",
-                                                       consistency_file, "--public-key", key_hex});
-    INFO(chained.out << chained.err);
-    CHECK(chained.exit_code == 0);
-    CHECK(chained.out.find("begins with the " + std::to_string(consistency.to_size()) + " of the kept tree head, unchanged") !=
-          std::string::npos);
+    grow_and_check("signed-4", consistency.to_size(), dir / "consistency-next.json", consistency_file);
   }
   {
     // An inclusion proof moved to another delta's place: the delta it carries says otherwise.
