@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/registry/contract_registry.h"
 #include "daemon/admin_http.h"
+#include "daemon/crash_point.h"
 #include "daemon/dev_certs.h"
 #include "daemon/governance.h"
 #include "daemon/grpc_services.h"
@@ -283,6 +284,7 @@ absl::Status Daemon::Impl::StartCluster(const DaemonConfig& config, Clock* clock
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Clock* clock,
                                                       const std::string& config_path) {
+  EXO_RETURN_IF_ERROR(ArmCrashPointFromEnvironment());
   auto impl = std::make_unique<Impl>();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir(), ec);

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "daemon/crash_point.h"
 #include "daemon/internal/router_engine_internal.h"
 #include "daemon/plan_fold.h"
 #include "daemon/solve_inputs.h"
@@ -841,6 +842,7 @@ absl::Status RouterEngine::Drive(PlanRecord& rec, std::vector<PendingDelta> pref
     if (batch.empty()) return absl::OkStatus();
     // Recorded before sent: a crash after this line can never place the same child twice.
     EXO_RETURN_IF_ERROR(Commit(rec, std::move(batch), guard == 0 ? prefix_recorded : nullptr));
+    if (!step.sends.empty()) CrashPoint(kCrashChildRecorded);
     for (const ChildOrder& c : step.sends) {
       adapters::VenueAdapter* a = AdapterFor(c.venue());
       child_outcomes_.Sent(c.cl_ord_id(), ChildOutcomes::Clock::now());

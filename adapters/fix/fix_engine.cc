@@ -132,6 +132,7 @@ void DeliverApp(const FIX::Message& m, const FixClient::Callbacks& cb) {
   r.exec_type = Get(m, FIX::FIELD::ExecType);
   r.ord_status = Get(m, FIX::FIELD::OrdStatus);
   r.text = Get(m, FIX::FIELD::Text);
+  r.ord_rej_reason = Get(m, FIX::FIELD::OrdRejReason);
   r.last_qty = Get(m, FIX::FIELD::LastQty);
   r.last_px = Get(m, FIX::FIELD::LastPx);
   r.leaves_qty = Get(m, FIX::FIELD::LeavesQty);
@@ -455,7 +456,13 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       ++status_requests_;
       const std::string id = m.getField(FIX::FIELD::ClOrdID);
       auto it = all_.find(id);
-      if (it == all_.end()) return;
+      if (it == all_.end()) {
+        // Never seen (sent by a router that stopped before it went out): FIX 4.4 answers the
+        // request with the order rejected as unknown, nothing filled.
+        Report(session, id, m.getField(FIX::FIELD::Symbol), m.getField(FIX::FIELD::Side) == "1", "8",
+               FIX::ExecType_ORDER_STATUS, 0, "0", 0, 0, "unknown order", "0", FIX::OrdRejReason_UNKNOWN_ORDER);
+        return;
+      }
       const Order& o = it->second;
       Report(session, id, o.symbol, o.buy, o.status, FIX::ExecType_ORDER_STATUS, 0, "0", o.leaves,
              o.cum, "", o.avg_px);
@@ -541,7 +548,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   void Report(const FIX::SessionID& session, const std::string& id, const std::string& symbol,
               bool buy, const std::string& status, char exec_type, long long qty,
               const std::string& px, long long leaves, long long cum, const std::string& text,
-              const std::string& avg_px = "0") {
+              const std::string& avg_px = "0", int ord_rej_reason = -1) {
     FIX::Message er;
     er.getHeader().setField(FIX::MsgType(FIX::MsgType_ExecutionReport));
     er.setField(FIX::OrderID("V-" + id));
@@ -559,6 +566,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       er.setField(FIX::FIELD::LastPx, px);
     }
     if (!text.empty()) er.setField(FIX::Text(text));
+    if (ord_rej_reason >= 0) er.setField(FIX::OrdRejReason(ord_rej_reason));
     if (drop_reports_ && exec_type != FIX::ExecType_ORDER_STATUS) return;  // Lost on the way.
     if (qty > 0) {
       last_fill_ = std::make_unique<FIX::Message>(er);

@@ -36,6 +36,7 @@ struct MdEntry {
 // The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
 struct ExecReport {
   std::string cl_ord_id, exec_id, exec_type, ord_status, text;
+  std::string ord_rej_reason;  // Tag 103, "" when absent ("5": unknown order).
   std::string last_qty, last_px, leaves_qty, cum_qty, avg_px;
 };
 
@@ -96,6 +97,8 @@ class FixTestVenue {
   // and the rest is cancelled; other orders rest until cancelled (OrderCancelRequest), and a
   // cancel for an order that is no longer open gets an OrderCancelReject. ExpireResting ends
   // every resting order as a venue does at the end of its trading day (ExecType C, OrdStatus C).
+  // An OrderStatusRequest is answered with the order's state (ExecType I), for an order the
+  // venue never received with OrdStatus 8 and OrdRejReason 5 (unknown order), nothing filled.
   static std::unique_ptr<FixTestVenue> Create(const SessionConfig& config, std::vector<Level> asks,
                                               std::vector<Level> bids, std::string* error,
                                               long long max_order_qty = 0);

@@ -386,8 +386,13 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // minus CumQty.
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
     done.canceled_quantity = cum.ok() ? std::max<int64_t>(0, o.child.quantity() - *cum) : 0;
+    // Asked about a child it never received (sent by a process that stopped before it went
+    // out), a venue answers it rejected as an unknown order: not a refusal of what was sent, so
+    // not counted as one (no back-off from the venue).
+    const bool never_received = r.exec_type == "I" && s == "8" && r.ord_rej_reason == "5" && cum.ok() && *cum == 0;
     done.reason = s == "2" ? "filled"
                   : s == "4" ? absl::StrCat("cancelled", r.text.empty() ? "" : ": " + r.text)
+                  : never_received ? "not at the venue: it never received the child (unknown order)"
                   : s == "8" ? absl::StrCat("rejected: ", r.text.empty() ? "by the venue" : r.text)
                              : "expired";
     {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "daemon/cluster/coordinator.h"
+#include "daemon/crash_point.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
@@ -194,6 +195,7 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
       if (placed == 0) error = "no node's venues took any of it";
     }
     if (placed > 0) {
+      CrashPoint(kCrashSubRouteRouted);
       LogInfo("route %s: sub-route %s placed %s of the %s short", id, sub.id(), Coordinator::Units(*engine, sub.symbol(), placed),
               Coordinator::Units(*engine, sub.symbol(), sub.quantity()));
     } else if (error != record.work().last_error()) {

@@ -2588,6 +2588,75 @@ TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconcil
   fix_venue->Stop();
 }
 
+TEST_CASE("a crash after a FIX child is recorded and before it is sent: the venue says it never saw it, and the "
+          "plan routes that quantity again, once", "[e2e][fix][crash]") {
+  TempDir dir;
+  const int fix_port = exo::testing::FreePort();
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"64990.00", "5"}});
+  std::string error;
+  std::string json = ConfigWithFixVenue(dir.path(), fix_port);
+  // A venue that refused this order's last child is left out of it for a minute: the plan below
+  // finishes within WatchToEnd's deadline only if the child's end is not taken for a refusal.
+  const size_t routing = json.find("\"replan_interval_ms\": 10");
+  REQUIRE(routing != std::string::npos);
+  json.insert(routing, "\"reject_backoff_ms\": 60000, ");
+  // It kills itself once the first child's `child_sent` is synced, before the child goes out
+  // (daemon/crash_point.h): the plan is on disk, the venue has nothing, the client no answer.
+  auto d = DaemonProcess::Start(dir.path(), json, &error, {"EXOROUTED_CRASH_AT=child_recorded"});
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  auto fix_up = [&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; };
+  REQUIRE(exo::testing::WaitFor(fix_up));
+  RouteRequest r = Route("unsent-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
+  r.mutable_order()->add_allowed_venues("FIXV");
+  RouteResponse resp;
+  CHECK(CallRoute(ch, r, &resp).error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(d->WaitForExit(std::chrono::seconds(30)) == 128 + SIGKILL);
+  CHECK(d->log().find("crash point child_recorded reached") != std::string::npos);
+  CHECK(fix_venue->orders_received() == 0);
+
+  d = DaemonProcess::Start(dir.path(), json, &error);  // Same data directory and config, no crash point.
+  INFO(error);
+  REQUIRE(d != nullptr);
+  ch = Connect(*d);
+  // The recorded child is asked about, the venue answers "unknown order" (OrdStatus 8,
+  // OrdRejReason 5, nothing filled), and the plan routes the 0.1 BTC again at once as a new
+  // child (not a refusal by the venue: no back-off from it), which fills.
+  const std::vector<PlanDelta> deltas = WatchToEnd(ch, "unsent-1");
+  std::vector<std::string> children_done;
+  int64_t filled = 0;
+  for (const PlanDelta& x : deltas) {
+    if (x.has_child_done()) children_done.push_back(x.child_done().reason());
+    if (x.has_fill()) filled += x.fill().quantity();
+  }
+  CHECK(children_done == std::vector<std::string>{"not at the venue: it never received the child (unknown order)", "filled"});
+  CHECK(filled == kBtc / 10);
+  CHECK(deltas.back().finished().status() == PLAN_STATUS_COMPLETED);
+  CHECK(fix_venue->status_requests() >= 1);
+  CHECK(fix_venue->orders_received() == 1);  // The new child only: nothing was sent twice.
+  // The client's retry of the route it had no answer to is answered with the plan as it is.
+  RouteResponse again;
+  const grpc::Status retried = CallRoute(ch, r, &again);
+  INFO(retried.error_message());
+  REQUIRE(retried.ok());
+  CHECK(again.plan().filled_quantity() == kBtc / 10);
+  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
+
+TEST_CASE("a crash point that does not exist stops the start, naming the ones that do", "[e2e][crash]") {
+  TempDir dir;
+  std::string error;
+  auto d = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error, {"EXOROUTED_CRASH_AT=child_sent"});
+  CHECK(d == nullptr);
+  CHECK(error.find("EXOROUTED_CRASH_AT: no crash point \"child_sent\" (there are child_recorded and sub_route_routed; "
+                   "unset it to run normally)") != std::string::npos);
+}
+
 TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, and a reject",
           "[e2e][fix]") {
   TempDir dir;

@@ -30,7 +30,7 @@ std::string Slurp(const std::string& path) {
 }
 
 pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
-            const std::string& err) {
+            const std::string& err, const std::vector<std::string>& env = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -40,8 +40,12 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, con
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0 ? pid : -1;
 }
@@ -111,14 +115,15 @@ int AdminPort(const std::string& data_dir) {
 
 std::unique_ptr<DaemonProcess> DaemonProcess::Start(const std::string& data_dir,
                                                     const std::string& config_json,
-                                                    std::string* error) {
+                                                    std::string* error,
+                                                    const std::vector<std::string>& env) {
   std::filesystem::create_directories(data_dir);
   std::filesystem::remove(data_dir + "/endpoint");
   std::ofstream(data_dir + "/config.json") << config_json;
   auto d = std::unique_ptr<DaemonProcess>(new DaemonProcess);
   d->data_dir_ = data_dir;
   d->pid_ = Spawn(EXOROUTED_PATH, {"--config", data_dir + "/config.json"}, data_dir + "/exorouted.out",
-                  data_dir + "/exorouted.log");
+                  data_dir + "/exorouted.log", env);
   if (d->pid_ < 0) {
     *error = "cannot spawn " EXOROUTED_PATH;
     return nullptr;
@@ -164,6 +169,13 @@ int DaemonProcess::Terminate() {
   int code = WaitExit(pid_, std::chrono::seconds(30));
   if (code == -1) Kill9();
   pid_ = -1;
+  return code;
+}
+
+int DaemonProcess::WaitForExit(std::chrono::seconds limit) {
+  if (pid_ <= 0) return -1;
+  const int code = WaitExit(pid_, limit);
+  if (code != -1) pid_ = -1;
   return code;
 }
 

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -25,8 +26,11 @@ class DaemonProcess {
  public:
   // Starts `exorouted --config <data_dir>/config.json` and waits until it serves. On failure
   // returns null and puts the reason (with the daemon's log) in *error.
+  // `env` ("NAME=value") is added to the environment it inherits (EXOROUTED_CRASH_AT:
+  // daemon/crash_point.h).
   static std::unique_ptr<DaemonProcess> Start(const std::string& data_dir,
-                                              const std::string& config_json, std::string* error);
+                                              const std::string& config_json, std::string* error,
+                                              const std::vector<std::string>& env = {});
   ~DaemonProcess();
 
   const std::string& endpoint() const { return endpoint_; }
@@ -39,6 +43,9 @@ class DaemonProcess {
   int Terminate();
   // SIGKILL: a crash.
   void Kill9();
+  // Waits for it to end by itself (a crash point); returns its exit status as Terminate does
+  // (128 + the signal), -1 if it still runs after `limit`.
+  int WaitForExit(std::chrono::seconds limit);
   // SIGSTOP / SIGCONT: a node that stalls (alive, connections open, answering nothing).
   void Pause();
   void Resume();
