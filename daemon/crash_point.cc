@@ -21,7 +21,7 @@ std::string& Armed() {
 }  // namespace
 
 absl::Status ArmCrashPointFromEnvironment() {
-  const char* env = std::getenv("EXOROUTED_CRASH_AT");
+  const char* env = std::getenv("EXOROUTED_CRASH_AT");  // NOLINT(concurrency-mt-unsafe): nothing here sets the environment
   if (env == nullptr || *env == '\0') return absl::OkStatus();
   const std::string name = env;
   if (name != kCrashChildRecorded && name != kCrashSubRouteRouted) {
