@@ -384,12 +384,15 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     done.cl_ord_id = r.cl_ord_id;
     // A terminal report's LeavesQty is 0 by definition: what did not fill is the order quantity
     // minus CumQty.
+    // A CumQty that cannot be one (unreadable, negative, beyond 2^53 units): what this node
+    // recorded of the child stands for it.
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
-    done.canceled_quantity = cum.ok() ? std::max<int64_t>(0, o.child.quantity() - *cum) : 0;
+    const int64_t cum_units = cum.ok() && *cum >= 0 && *cum <= kMaxUnits ? *cum : o.reported;
+    done.canceled_quantity = std::clamp<int64_t>(o.child.quantity() - cum_units, 0, o.child.quantity());
     // Asked about a child it never received (sent by a process that stopped before it went
     // out), a venue answers it rejected as an unknown order: not a refusal of what was sent, so
     // not counted as one (no back-off from the venue).
-    const bool never_received = r.exec_type == "I" && s == "8" && r.ord_rej_reason == "5" && cum.ok() && *cum == 0;
+    const bool never_received = r.exec_type == "I" && s == "8" && r.ord_rej_reason == "5" && cum_units == 0;
     done.reason = s == "2" ? "filled"
                   : s == "4" ? absl::StrCat("cancelled", r.text.empty() ? "" : ": " + r.text)
                   : never_received ? "not at the venue: it never received the child (unknown order)"
