@@ -3,10 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "exo/log.h"
 
 namespace exo::daemon {
@@ -24,10 +27,10 @@ absl::Status ArmCrashPointFromEnvironment() {
   const char* env = std::getenv("EXOROUTED_CRASH_AT");  // NOLINT(concurrency-mt-unsafe): nothing here sets the environment
   if (env == nullptr || *env == '\0') return absl::OkStatus();
   const std::string name = env;
-  if (name != kCrashChildRecorded && name != kCrashSubRouteRouted) {
+  static constexpr const char* kPoints[] = {kCrashChildRecorded, kCrashSubRouteRouted, kCrashClusterRouteExecuted};
+  if (std::find(std::begin(kPoints), std::end(kPoints), name) == std::end(kPoints)) {
     return absl::InvalidArgumentError(absl::StrCat("EXOROUTED_CRASH_AT: no crash point \"", name, "\" (there are ",
-                                                   kCrashChildRecorded, " and ", kCrashSubRouteRouted,
-                                                   "; unset it to run normally)"));
+                                                   absl::StrJoin(kPoints, ", "), "; unset it to run normally)"));
   }
   Armed() = name;
   LogWarning("EXOROUTED_CRASH_AT=%s: this process kills itself when it reaches that point (a test's setting: "

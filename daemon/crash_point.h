@@ -17,6 +17,9 @@ inline constexpr char kCrashChildRecorded[] = "child_recorded";
 // After a cluster route's shortfall was routed again as a sub-route, and before the coordinator
 // records what the sub-route placed.
 inline constexpr char kCrashSubRouteRouted[] = "sub_route_routed";
+// After every node of a cluster route recorded its share (and the coordinator the route's
+// record), before the coordinator answers the client.
+inline constexpr char kCrashClusterRouteExecuted[] = "cluster_route_executed";
 
 // Reads EXOROUTED_CRASH_AT once: OK when unset; when set to a known point, logs a warning that
 // this process will kill itself there; INVALID_ARGUMENT naming the known points otherwise.

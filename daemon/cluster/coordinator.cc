@@ -17,6 +17,7 @@
 #include "exo/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "daemon/cluster/secure_sum.h"
+#include "daemon/crash_point.h"
 #include "daemon/risk_limits.h"
 #include "daemon/solve_inputs.h"
 #include "solver/exact_dual.h"
@@ -1460,6 +1461,7 @@ RouteResponse Coordinator::Run::Execute() {
   summary->set_shortfall(quantity_ - given);
   *summary->mutable_route() = record_;
   summary->set_shortfall_worked(c_.OpenShortfall(order_, mode_, routed_by_, *summary, *engine_));
+  CrashPoint(kCrashClusterRouteExecuted);
   if (absl::StatusOr<Plan> own = engine_->GetPlan(route_id_); own.ok()) *response.mutable_plan() = *own;
   if (IsSubRouteId(route_id_)) return response;  // The coordinator's own: no client retries it.
   Coordinator::Answered& kept = c_.answered_[route_id_] = Answered{order_, mode_, response};
@@ -1476,9 +1478,22 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
                                                  RouterEngine* engine, const std::string& routed_by) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& route_id = order.id();
+  // A route this node answered before under the id: kept in memory, or — an executed GTC or GTT
+  // route — with its shortfall record, synced before the answer went out, so that a client whose
+  // answer was lost to this node's crash gets it on a retry after the restart.
+  std::optional<Answered> before;
   if (auto it = answered_.find(route_id); it != answered_.end()) {
-    if (it->second.mode == mode && google::protobuf::util::MessageDifferencer::Equals(it->second.order, order)) {
-      RouteResponse again = it->second.response;  // An idempotent retry: this node's plan as it is now.
+    before = it->second;
+  } else if (shortfall_ != nullptr && !IsSubRouteId(route_id)) {
+    absl::StatusOr<std::optional<ShortfallRecord>> held = shortfall_->Record(route_id);
+    if (held.ok() && held->has_value() && (*held)->has_answered()) {
+      before = Answered{(*held)->routed_order(), ROUTE_MODE_EXECUTE, RouteResponse()};
+      *before->response.mutable_cluster() = (*held)->answered();
+    }
+  }
+  if (before) {
+    if (before->mode == mode && google::protobuf::util::MessageDifferencer::Equals(before->order, order)) {
+      RouteResponse again = std::move(before->response);  // An idempotent retry: this node's plan as it is now.
       if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *again.mutable_plan() = *std::move(own);
       return again;
     }

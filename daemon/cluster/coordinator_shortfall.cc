@@ -58,6 +58,9 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   record.set_created_ns(absl::GetCurrentTimeNanos());
   record.mutable_work()->set_coordinator(node_id_);
   record.mutable_work()->set_shortfall(summary.shortfall());
+  *record.mutable_routed_order() = order;
+  *record.mutable_answered() = summary;
+  record.mutable_answered()->set_shortfall_worked(summary.shortfall() > 0);  // (As returned below.)
   // Kept even when nothing is short: an amendment of the route's quantity may leave some.
   if (absl::Status s = shortfall_->Open(std::move(record)); !s.ok()) {
     LogError("route %s: its shortfall of %s cannot be recorded, so it is not worked (nor its quantity amendable): %s",

@@ -549,6 +549,48 @@ std::string SilentVenuesOf(int node) {
   return venues;
 }
 
+TEST_CASE("a client whose answer was lost to its coordinator's crash gets it on a retry after the restart, and nothing is "
+          "routed twice", "[cluster][crash]") {
+  Cluster c;
+  // n1 kills itself once every node has recorded its share of an executed route, before it
+  // answers the client (daemon/crash_point.h).
+  c.env[0] = {"EXOROUTED_CRASH_AT=cluster_route_executed"};
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  const RouteRequest order = Executed("lost-answer", SIDE_BUY, 30 * kBtc);
+  RouteResponse lost;
+  CHECK(CallRoute(*c.nodes[0], order, &lost).error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(c.nodes[0]->WaitForExit(std::chrono::seconds(30)) == 128 + SIGKILL);
+  c.env[0].clear();
+  c.Start(0);
+  // The retry, on the same coordinator: answered from the route's record, with the shares every
+  // node took before the crash and n1's own plan as it is now.
+  RouteResponse again;
+  const grpc::Status s = CallRoute(*c.nodes[0], order, &again);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  int64_t shares = 0;
+  for (const NodeShare& sh : again.cluster().shares()) {
+    INFO(sh.node());
+    const std::optional<Plan> held = PlanOn(*c.nodes[std::stoi(sh.node().substr(1)) - 1], "lost-answer");
+    REQUIRE(held.has_value() == (sh.quantity() > 0));
+    if (held) CHECK(held->order().quantity() == sh.quantity());  // Each node's one plan of it: its share.
+    shares += sh.quantity();
+  }
+  CHECK(shares == 30 * kBtc);
+  CHECK(again.cluster().shortfall() == 0);
+  CHECK(again.cluster().route().order_quantity() == 30 * kBtc);
+  CHECK(again.plan().plan_id() == "lost-answer");
+  CHECK(RouteProgress(*c.nodes[1], "lost-answer").quantity() == 30 * kBtc);  // Placed once.
+  // Another order under the id is still refused, and so is the retry through another node.
+  RouteRequest other = order;
+  other.mutable_order()->set_quantity(31 * kBtc);
+  RouteResponse refused;
+  const grpc::Status different = CallRoute(*c.nodes[0], other, &refused);
+  CHECK(different.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(different.error_message() == "order.id: plan \"lost-answer\" already exists with a different order");
+  CHECK(CallRoute(*c.nodes[1], order, &refused).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+}
+
 TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity where its work is kept") {
   Cluster c;
   // A pass of the shortfall worker a minute: what an amendment leaves to route is routed at once.
