@@ -1,13 +1,13 @@
 // Execution reports as a venue session might deliver them — fills and completions of any size,
 // for the plan's children or for orders nobody sent, repeated, late — into a real engine, on a
-// plan whose children are open (the sim venue answers after a minute). An input is reports of
-// 27 bytes: kind, child, exec id, then quantity, price and fee as little-endian int64; kind 3
-// is an operator's settlement of the child instead (AdminService.SettleChild: quantity the
-// child's whole filled quantity, price and fee those of its unrecorded part), once the reports
-// before it are handled. Checks: every report is handled; a settlement taken leaves the child
-// ended with the filled quantity it gave; the plan's sums stay within the bounds every order
-// keeps; and the plan in memory is the fold of what the store holds for it (what a restart or
-// replay builds).
+// plan whose children are open (the sim venue answers after a day: never within a run). An
+// input is reports of 27 bytes: kind, child, exec id, then quantity, price and fee as
+// little-endian int64; kind 3 is an operator's settlement of the child instead
+// (AdminService.SettleChild: quantity the child's whole filled quantity, price and fee those of
+// its unrecorded part), once the reports before it are handled. Checks: every report is
+// handled; a settlement taken leaves the child ended with the filled quantity it gave; the
+// plan's sums stay within the bounds every order keeps; and the plan in memory is the fold of
+// what the store holds for it (what a restart or replay builds).
 #include <cstring>
 
 #include "daemon/plan_fold.h"
@@ -54,7 +54,9 @@ std::vector<std::string> Seeds() {
 }  // namespace exo::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const exo::fuzz::FuzzNode& node = exo::fuzz::Node(/*sim_latency_ms=*/600'000);
+  // (Ten minutes was too short: a longer run saw the first children matched, SIM-A's book taken,
+  // and a route with no child to report on.)
+  const exo::fuzz::FuzzNode& node = exo::fuzz::Node(/*sim_latency_ms=*/86'400'000);
   static int routes = 0;
   ParentOrder order;
   order.set_id("x" + std::to_string(routes++));
