@@ -14,7 +14,7 @@ namespace exo::daemon {
 namespace {
 
 //                          read   trade  operate
-constexpr std::array<ApiRpcRule, 21> kRules = {{
+constexpr std::array<ApiRpcRule, 22> kRules = {{
     {ApiRpc::kRoute, "RouterService.Route", false, true, false},
     {ApiRpc::kGetPlan, "RouterService.GetPlan", true, true, true},
     {ApiRpc::kCancelPlan, "RouterService.CancelPlan", false, true, true},
@@ -22,6 +22,7 @@ constexpr std::array<ApiRpcRule, 21> kRules = {{
     {ApiRpc::kWatchPlan, "RouterService.WatchPlan", true, true, true},
     {ApiRpc::kWatchPlanWithSwitch, "RouterService.WatchPlan with cancel_on_disconnect", false, true, false},
     {ApiRpc::kGetRoute, "RouterService.GetRoute", true, true, true},
+    {ApiRpc::kWatchRoute, "RouterService.WatchRoute", true, true, true},
     {ApiRpc::kListPlans, "RouterService.ListPlans", true, true, true},
     {ApiRpc::kStatus, "AdminService.Status", true, true, true},
     {ApiRpc::kListVenues, "AdminService.ListVenues", true, true, true},

@@ -29,6 +29,7 @@ enum class ApiRpc : uint8_t {
   kWatchPlan,
   kWatchPlanWithSwitch,  // WatchPlan with cancel_on_disconnect: the watch can cancel the plan.
   kGetRoute,
+  kWatchRoute,
   kListPlans,
   kStatus,
   kListVenues,

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "daemon/cluster/coordinator.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "daemon/decision_audit.h"
 #include "daemon/plan_fold.h"
 #include "daemon/process_stats.h"
@@ -201,15 +204,18 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRout
                                          GetRouteResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetRoute); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
-  if (coordinator_ != nullptr) {  // A cluster route: every node's share of it.
-    absl::StatusOr<GetRouteResponse> r = coordinator_->Progress(req->route_id(), *engine_);
-    if (!r.ok()) return ToGrpc(r.status());
-    *resp = *std::move(r);
-    return grpc::Status::OK;
-  }
-  absl::StatusOr<Plan> plan = engine_->GetPlan(req->route_id());
-  if (!plan.ok()) return ToGrpc(plan.status());
-  NodeProgress* n = resp->add_nodes();
+  absl::StatusOr<GetRouteResponse> r = RouteProgress(req->route_id());
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<GetRouteResponse> RouterServiceImpl::RouteProgress(const std::string& route_id) const {
+  if (coordinator_ != nullptr) return coordinator_->Progress(route_id, *engine_);  // Every node's share.
+  absl::StatusOr<Plan> plan = engine_->GetPlan(route_id);
+  if (!plan.ok()) return plan.status();
+  GetRouteResponse resp;
+  NodeProgress* n = resp.add_nodes();
   n->set_node(engine_->config().node_id());
   n->set_status(plan->status());
   n->set_quantity(plan->order().quantity());
@@ -217,16 +223,47 @@ grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRout
   n->set_filled_notional(plan->filled_notional());
   n->set_fees(plan->fees());
   n->set_average_price(plan->average_price());
-  resp->set_quantity(n->quantity());
-  resp->set_filled_quantity(n->filled_quantity());
-  resp->set_filled_notional(n->filled_notional());
-  resp->set_fees(n->fees());
-  resp->set_average_price(n->average_price());
-  resp->set_order_quantity(n->quantity());  // (Its plan works its own shortfall: none is left over.)
-  resp->set_settled(IsSettled(*plan));
-  resp->set_symbol(plan->order().symbol());
-  resp->set_routed_by(plan->routed_by());
-  return grpc::Status::OK;
+  resp.set_quantity(n->quantity());
+  resp.set_filled_quantity(n->filled_quantity());
+  resp.set_filled_notional(n->filled_notional());
+  resp.set_fees(n->fees());
+  resp.set_average_price(n->average_price());
+  resp.set_order_quantity(n->quantity());  // (Its plan works its own shortfall: none is left over.)
+  resp.set_settled(IsSettled(*plan));
+  resp.set_symbol(plan->order().symbol());
+  resp.set_routed_by(plan->routed_by());
+  return resp;
+}
+
+grpc::Status RouterServiceImpl::WatchRoute(grpc::ServerContext* ctx, const WatchRouteRequest* req,
+                                           grpc::ServerWriter<GetRouteResponse>* writer) {
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kWatchRoute); !s.ok()) return s;
+  if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
+  if (req->interval_ms() != 0 && (req->interval_ms() < 20 || req->interval_ms() > 60'000)) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("interval_ms: ", req->interval_ms(), " is not within 20..60000 (0: every 200 ms)")));
+  }
+  if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down; watch again"));
+  const StreamSlot slot(watches_, engine_->config().listen().max_watches());
+  if (!slot.admitted()) return slot.Refusal("watch_route", "watches", "listen.max_watches");
+  StreamWatchdog::Stream stream(watchdog_, ctx);
+  const absl::Duration every = absl::Milliseconds(req->interval_ms() == 0 ? 200 : req->interval_ms());
+  std::optional<GetRouteResponse> last;  // The answer sent last.
+  for (;;) {
+    absl::StatusOr<GetRouteResponse> now = RouteProgress(req->route_id());
+    if (!now.ok()) return ToGrpc(now.status());
+    if (!last || !google::protobuf::util::MessageDifferencer::Equals(*last, *now)) {
+      if (!stream.Write(writer, *now)) return WriteFailed(stream, "watch_route");
+      last = *std::move(now);
+    }
+    if (last->settled()) return grpc::Status::OK;
+    if (now->settled()) return grpc::Status::OK;
+    for (const absl::Time until = absl::Now() + every; absl::Now() < until;) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+      if (engine_->draining()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down; watch again");
+      absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
+    }
+  }
 }
 
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,

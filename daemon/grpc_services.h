@@ -51,6 +51,8 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
                         exoroute::v1::GetRouteResponse*) override;
   grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest*,
                          grpc::ServerWriter<exoroute::v1::WatchPlanResponse>*) override;
+  grpc::Status WatchRoute(grpc::ServerContext*, const exoroute::v1::WatchRouteRequest*,
+                          grpc::ServerWriter<exoroute::v1::GetRouteResponse>*) override;
   grpc::Status ListPlans(grpc::ServerContext*, const exoroute::v1::ListPlansRequest*,
                          exoroute::v1::ListPlansResponse*) override;
   // Wall time of every Route this node answered OK (a cluster route: the whole distributed
@@ -66,6 +68,8 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   // routed, or whose sender is not known; an operator cancels any. PERMISSION_DENIED naming
   // whose the plan is.
   grpc::Status MayChange(const grpc::ServerContext& ctx, ApiRpc rpc, const std::string& plan_id, const char* change);
+  // GetRoute's answer: every node's share of a cluster route, or this node's plan.
+  absl::StatusOr<exoroute::v1::GetRouteResponse> RouteProgress(const std::string& route_id) const;
   // The watch itself: the plan's deltas until it settles (`*settled` set then), the client
   // leaves or the node shuts down.
   grpc::Status Watch(grpc::ServerContext* ctx, const exoroute::v1::WatchPlanRequest& req,
@@ -76,7 +80,7 @@ class RouterServiceImpl final : public exoroute::v1::RouterService::Service {
   StreamWatchdog* watchdog_;
   AccessControl* access_;
   LatencyHistogram route_latency_;
-  std::atomic<uint32_t> watches_{0};  // WatchPlan streams open now (listen.max_watches).
+  std::atomic<uint32_t> watches_{0};  // WatchPlan and WatchRoute streams open now (listen.max_watches).
 };
 
 class AuditServiceImpl final : public exoroute::v1::AuditService::Service {

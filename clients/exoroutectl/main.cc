@@ -71,8 +71,11 @@ commands:
                                         so it outlives a restart of the node, and this watch
                                         rides one out: it watches again as soon as the node
                                         answers (for up to 5 min)
-  route-status ID                       a route's progress on every node that took a share
-                                        (a cluster route; on one node: its plan)
+  route-status ID [--follow [--every MS]]
+                                        a route's progress on every node that took a share
+                                        (a cluster route; on one node: its plan); --follow:
+                                        a line at each change until it settles (the nodes
+                                        asked every MS ms, 200 by default), then the table
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
   replay --follow [--from N]            the same, then each delta as it is recorded, until
@@ -163,7 +166,7 @@ int Main(int argc, char** argv) {
                              "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
                              "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
                              "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth",
-                             "filled", "price", "fee", "client"},
+                             "filled", "price", "fee", "client", "every"},
                             {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
                              "csv", "market", "follow", "cancel-on-disconnect"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));

@@ -450,9 +450,47 @@ int CmdPlan(Context& c) {
 int CmdRouteStatus(Context& c) {
   const auto& w = c.args.words();
   if (w.size() < 2) return Usage("route-status: expected a route id");
-  auto r = FetchRoute(c, w[1]);
-  if (!r.ok()) return Fail(r.status());
-  return PrintRoute(c, *r);
+  if (!c.args.Has("follow")) {
+    if (c.args.Has("every")) return Usage("route-status: --every goes with --follow");
+    auto r = FetchRoute(c, w[1]);
+    if (!r.ok()) return Fail(r.status());
+    return PrintRoute(c, *r);
+  }
+  auto every = c.args.GetUint("every", 0);
+  if (!every.ok()) return Usage(std::string(every.status().message()));
+  if (c.args.Has("every") && (*every < 20 || *every > 60'000)) return Usage("route-status: --every takes 20..60000 (ms)");
+  if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+  // Each change as it comes (WatchRoute): its summary line (JSON: the whole answer), then the
+  // whole table once the route settles.
+  WatchRouteRequest req;
+  req.set_route_id(w[1]);
+  req.set_interval_ms(static_cast<uint32_t>(*every));
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
+  std::optional<Instrument> inst;
+  GetRouteResponse r;
+  bool any = false;
+  while (reader->Read(&r)) {
+    any = true;
+    if (c.json) {
+      std::cout << ToJson(r) << std::endl;
+      continue;
+    }
+    if (!inst) {
+      auto status = FetchStatus(c);
+      if (!status.ok()) return Fail(status.status());
+      inst = Instrument();
+      for (const auto& i : status->instruments()) {
+        if (i.symbol() == r.symbol()) *inst = i;
+      }
+    }
+    const std::string shown = RenderRouteProgress(r, *inst);
+    std::cout << absl::FormatTime("%H:%M:%E3S  ", absl::Now(), absl::LocalTimeZone())
+              << shown.substr(0, shown.find('\n') + 1) << std::flush;
+  }
+  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return Fail(s);
+  if (!c.json && any) std::cout << "\n" << RenderRouteProgress(r, *inst);
+  return kExitOk;
 }
 
 int CmdWatch(Context& c) {

@@ -129,6 +129,13 @@ class Client:
         req = self.pb["router"].GetRouteRequest(route_id=route_id)
         return self.router.GetRoute(req, timeout=self.timeout)
 
+    def watch_route(self, route_id, interval_ms=0, timeout=60):
+        """get_route's answer at once, then each time it changes, until the route settles: a
+        generator of GetRouteResponse (the node asks every node every `interval_ms`, 20..60000,
+        0 = 200; the stream ends after `timeout` seconds at most, None = no limit)."""
+        req = self.pb["router"].WatchRouteRequest(route_id=route_id, interval_ms=interval_ms)
+        yield from self.router.WatchRoute(req, timeout=timeout)
+
     def status(self):
         """The node's StatusResponse: venues, chain head, plan counts, peers, budgets, ..."""
         return self.admin.Status(self.pb["admin"].StatusRequest(), timeout=self.timeout)

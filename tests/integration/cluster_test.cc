@@ -2480,6 +2480,69 @@ TEST_CASE("a GTC route's shortfall is routed again across the cluster as the boo
   CHECK(tilde.error_message().find("order.id: ") == 0);
 }
 
+TEST_CASE("WatchRoute streams a cluster route's progress from any node at each change until it settles",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], Executed("watched", SIDE_BUY, 150 * kBtc), &routed).ok());
+  REQUIRE(routed.cluster().shortfall() > 0);  // Worked over a few refills: several changes to see.
+  auto stub = RouterService::NewStub(Connect(*c.nodes[1]));
+  WatchRouteRequest req;
+  req.set_route_id("watched");
+  req.set_interval_ms(50);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub->WatchRoute(&ctx, req);
+  std::vector<GetRouteResponse> seen;
+  for (GetRouteResponse r; reader->Read(&r);) seen.push_back(r);
+  const grpc::Status s = reader->Finish();
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(seen.size() >= 2);
+  CHECK_FALSE(seen.front().settled());
+  CHECK(seen.back().settled());
+  CHECK(seen.back().filled_quantity() == 150 * kBtc);
+  CHECK(seen.back().shortfall_work().state() == ShortfallWork::STATE_DONE);
+  for (size_t i = 1; i < seen.size(); ++i) {  // Only changes are sent, and what is placed only grows.
+    INFO(i);
+    CHECK_FALSE(google::protobuf::util::MessageDifferencer::Equals(seen[i - 1], seen[i]));
+    CHECK(seen[i].filled_quantity() >= seen[i - 1].filled_quantity());
+  }
+  // A settled route: one answer, and the stream ends.
+  auto followed = exo::testing::Ctl(*c.nodes[2], {"--json", "route-status", "watched", "--follow"});
+  INFO(followed.out << followed.err);
+  CHECK(followed.exit_code == 0);
+  CHECK(std::count(followed.out.begin(), followed.out.end(), '\n') == 1);
+  CHECK(followed.out.find("\"settled\":true") != std::string::npos);
+  auto table = exo::testing::Ctl(*c.nodes[2], {"route-status", "watched", "--follow", "--every", "100"});
+  INFO(table.out << table.err);
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find("  route     settled, filled 150.00000000 of 150.00000000") != std::string::npos);
+  CHECK(table.out.find("NODE") != std::string::npos);
+  // Bad requests, each naming its field.
+  for (uint32_t interval : {5u, 60'001u}) {
+    grpc::ClientContext bad;
+    WatchRouteRequest r = req;
+    r.set_interval_ms(interval);
+    auto refused = stub->WatchRoute(&bad, r);
+    GetRouteResponse none;
+    CHECK_FALSE(refused->Read(&none));
+    const grpc::Status why = refused->Finish();
+    CHECK(why.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(why.error_message().rfind("interval_ms: ", 0) == 0);
+  }
+  grpc::ClientContext unknown_ctx;
+  WatchRouteRequest unknown = req;
+  unknown.set_route_id("no-such-route");
+  auto missing = stub->WatchRoute(&unknown_ctx, unknown);
+  GetRouteResponse none;
+  CHECK_FALSE(missing->Read(&none));
+  CHECK(missing->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(exo::testing::Ctl(*c.nodes[2], {"route-status", "watched", "--follow", "--every", "5"}).exit_code == 2);
+}
+
 // Starts `c`'s three nodes on refilling books (MakeRefilling) and routes `req` through n1.
 RouteResponse RouteOnRefillingBooks(Cluster& c, const RouteRequest& req) {
   MakeRefilling(c);

@@ -210,6 +210,9 @@ def main():
             check(route.settled and route.quantity == 3 * btc and route.filled_quantity == 3 * btc and
                   route.order_quantity == 3 * btc and route.shortfall == 0 and
                   [(n.node, n.status) for n in route.nodes] == [("node-1", t.PLAN_STATUS_COMPLETED)], route)
+            # Followed as a stream, a settled route is one answer: GetRoute's.
+            watched = list(client.watch_route("py-buy"))
+            check(len(watched) == 1 and watched[0] == route, watched)
             # What the fills cost, as the plan has it: the route's and its one node's.
             check((route.filled_notional, route.fees, route.average_price) ==
                   (plan.filled_notional, plan.fees, plan.average_price) and
