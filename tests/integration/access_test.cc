@@ -178,7 +178,7 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
   absl::StatusOr<std::shared_ptr<grpc::Channel>> stranger = exo::client::Connect(o);
   REQUIRE(stranger.ok());
   const std::vector<std::string> methods = ApiMethods();
-  CHECK(methods.size() == 20);
+  CHECK(methods.size() == 21);
   for (const std::string& method : methods) {
     const grpc::Status s = CallEmpty(*stranger, method);
     INFO(method << ": " << s.error_code() << " " << s.error_message());
@@ -186,10 +186,10 @@ TEST_CASE("access by client certificate: traders trade, operators operate, reade
     CHECK(s.error_message().rfind("client \"stranger\" may not call ", 0) == 0);
   }
   CHECK(CallEmpty(*stranger, "/grpc.health.v1.Health/Check").ok());
-  // Refusals are counted (the five above and the stranger's twenty) and the last one shown.
+  // Refusals are counted (the five above and the stranger's twenty-one) and the last one shown.
   auto status = as("ops-1", {"status"});
   INFO(status.out);
-  CHECK(status.out.find("WARNING     25 calls refused by the access rules (config access); the last: client "
+  CHECK(status.out.find("WARNING     26 calls refused by the access rules (config access); the last: client "
                         "\"stranger\" may not call AuditService.ProveConsistency") != std::string::npos);
   // A reload lets everyone with a certificate read: the stranger now reads, and still trades nothing.
   {
