@@ -2,9 +2,11 @@
 // books), watch and route-status.
 #include "clients/exoroutectl/commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -131,6 +133,37 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
   return kExitOk;
 }
 
+// Follows route `id` (WatchRoute: an answer at each change, the nodes asked every `every_ms`, 0
+// = the node's default) until it settles, or until `each` returns false for an answer. Returns
+// the last answer (NOT_FOUND-style errors as the node gave them).
+absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, uint32_t every_ms,
+                                             const std::function<bool(const GetRouteResponse&)>& each) {
+  WatchRouteRequest req;
+  req.set_route_id(id);
+  req.set_interval_ms(every_ms);
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
+  std::optional<GetRouteResponse> last;
+  for (GetRouteResponse r; reader->Read(&r);) {
+    last = r;
+    if (!each(r)) {
+      ctx->TryCancel();
+      while (reader->Read(&r)) {
+      }
+      reader->Finish();
+      return *last;
+    }
+  }
+  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (!last) return absl::InternalError(absl::StrCat("watch_route: the node ended the stream of ", id, " without an answer"));
+  return *last;
+}
+
+// Whether some node could not be asked about the route (its progress cannot be waited for).
+bool Unanswered(const GetRouteResponse& r) {
+  return std::any_of(r.nodes().begin(), r.nodes().end(), [](const NodeProgress& n) { return !n.error().empty(); });
+}
+
 }  // namespace
 
 int CmdRoute(Context& c) {
@@ -193,27 +226,18 @@ int CmdRoute(Context& c) {
   auto st = RouterService::NewStub(c.channel)->Route(ctx.get(), req, &resp);
   if (!st.ok()) return Fail(client::FromGrpc(st));
   if (resp.has_cluster()) {
-    if (c.json) {
-      std::cout << ToJson(resp) << "\n";
-      return kExitOk;
-    }
-    std::cout << RenderClusterRoute(resp.cluster(), *inst);
+    std::cout << (c.json ? ToJson(resp) + "\n" : RenderClusterRoute(resp.cluster(), *inst));
     if (a.Has("wait") && req.mode() == ROUTE_MODE_EXECUTE) {
-      // Until every node's share has settled, then each node's progress.
-      for (;;) {
-        auto progress = FetchRoute(c, o->id());
-        if (!progress.ok()) return Fail(progress.status());
-        const bool unanswered = std::any_of(progress->nodes().begin(), progress->nodes().end(),
-                                            [](const NodeProgress& n) { return !n.error().empty(); });
-        if (progress->settled() || unanswered) {  // A node that cannot be asked cannot be waited for.
-          std::cout << "\n";
-          const int printed = PrintRoute(c, *progress);
-          return unanswered ? kExitError : printed;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      // Until every node's share has settled, then each node's progress (JSON: a second line).
+      // A node that cannot be asked cannot be waited for.
+      absl::StatusOr<GetRouteResponse> progress =
+          FollowRoute(c, o->id(), 0, [](const GetRouteResponse& r) { return !Unanswered(r); });
+      if (!progress.ok()) return Fail(progress.status());
+      if (!c.json) std::cout << "\n";
+      const int printed = PrintRoute(c, *progress);
+      return Unanswered(*progress) ? kExitError : printed;
     }
-    if (resp.plan().plan_id().empty()) return kExitOk;  // This node's venues got nothing.
+    if (c.json || resp.plan().plan_id().empty()) return kExitOk;  // (This node's venues got nothing.)
   }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
   if (auto s = Watch(c, o->id(), 1, /*print=*/false, *disconnect); !s.ok()) return Fail(s);
@@ -460,36 +484,35 @@ int CmdRouteStatus(Context& c) {
   if (!every.ok()) return Usage(std::string(every.status().message()));
   if (c.args.Has("every") && (*every < 20 || *every > 60'000)) return Usage("route-status: --every takes 20..60000 (ms)");
   if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
-  // Each change as it comes (WatchRoute): its summary line (JSON: the whole answer), then the
-  // whole table once the route settles.
-  WatchRouteRequest req;
-  req.set_route_id(w[1]);
-  req.set_interval_ms(static_cast<uint32_t>(*every));
-  auto ctx = Rpc(c, /*streaming=*/true);
-  auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
+  // Each change as it comes: its summary line (JSON: the whole answer), then the whole table
+  // once the route settles.
   std::optional<Instrument> inst;
-  GetRouteResponse r;
-  bool any = false;
-  while (reader->Read(&r)) {
-    any = true;
-    if (c.json) {
-      std::cout << ToJson(r) << std::endl;
-      continue;
-    }
-    if (!inst) {
-      auto status = FetchStatus(c);
-      if (!status.ok()) return Fail(status.status());
-      inst = Instrument();
-      for (const auto& i : status->instruments()) {
-        if (i.symbol() == r.symbol()) *inst = i;
-      }
-    }
-    const std::string shown = RenderRouteProgress(r, *inst);
-    std::cout << absl::FormatTime("%H:%M:%E3S  ", absl::Now(), absl::LocalTimeZone())
-              << shown.substr(0, shown.find('\n') + 1) << std::flush;
-  }
-  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return Fail(s);
-  if (!c.json && any) std::cout << "\n" << RenderRouteProgress(r, *inst);
+  absl::Status shown = absl::OkStatus();
+  absl::StatusOr<GetRouteResponse> last =
+      FollowRoute(c, w[1], static_cast<uint32_t>(*every), [&](const GetRouteResponse& r) {
+        if (c.json) {
+          std::cout << ToJson(r) << std::endl;
+          return true;
+        }
+        if (!inst) {
+          absl::StatusOr<StatusResponse> status = FetchStatus(c);
+          if (!status.ok()) {
+            shown = status.status();
+            return false;
+          }
+          inst = Instrument();
+          for (const auto& i : status->instruments()) {
+            if (i.symbol() == r.symbol()) *inst = i;
+          }
+        }
+        const std::string table = RenderRouteProgress(r, *inst);
+        std::cout << absl::FormatTime("%H:%M:%E3S  ", absl::Now(), absl::LocalTimeZone())
+                  << table.substr(0, table.find('\n') + 1) << std::flush;
+        return true;
+      });
+  if (!shown.ok()) return Fail(shown);
+  if (!last.ok()) return Fail(last.status());
+  if (!c.json) std::cout << "\n" << RenderRouteProgress(*last, *inst);
   return kExitOk;
 }
 

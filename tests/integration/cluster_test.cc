@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "clients/cpp/exoroute_client.h"
 #include "exo/fixed_point.h"
 #include "daemon/cluster/cluster_node.h"
@@ -1180,6 +1181,15 @@ TEST_CASE("an executed cluster route: every node trades its own share, records i
   INFO(waited.out << waited.err);
   CHECK(waited.exit_code == 0);
   CHECK(waited.out.find("route     settled, filled 12.00000000 of 12.00000000") != std::string::npos);
+  // With --json: the route's answer, then (once every share settled) its progress, a line each.
+  auto waited_json = exo::testing::Ctl(*c.nodes[2], {"--json", "route", "--symbol", "BTC-USD", "--side", "sell", "--qty",
+                                                     "1", "--id", "exec-3", "--execute", "--wait"});
+  INFO(waited_json.out << waited_json.err);
+  CHECK(waited_json.exit_code == 0);
+  const std::vector<std::string> json_lines = absl::StrSplit(waited_json.out, '\n', absl::SkipEmpty());
+  REQUIRE(json_lines.size() == 2);
+  CHECK(json_lines[0].find("\"cluster\":") != std::string::npos);
+  CHECK(json_lines[1].find("\"settled\":true") != std::string::npos);
   auto shown = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-2"});
   CHECK(shown.out.find("route     settled") != std::string::npos);
   CHECK(shown.out.find("COMPLETED") != std::string::npos);
