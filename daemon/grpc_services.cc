@@ -257,7 +257,6 @@ grpc::Status RouterServiceImpl::WatchRoute(grpc::ServerContext* ctx, const Watch
       last = *std::move(now);
     }
     if (last->settled()) return grpc::Status::OK;
-    if (now->settled()) return grpc::Status::OK;
     for (const absl::Time until = absl::Now() + every; absl::Now() < until;) {
       if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
       if (engine_->draining()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down; watch again");
