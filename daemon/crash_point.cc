@@ -27,7 +27,8 @@ absl::Status ArmCrashPointFromEnvironment() {
   const char* env = std::getenv("EXOROUTED_CRASH_AT");  // NOLINT(concurrency-mt-unsafe): nothing here sets the environment
   if (env == nullptr || *env == '\0') return absl::OkStatus();
   const std::string name = env;
-  static constexpr const char* kPoints[] = {kCrashChildRecorded, kCrashSubRouteRouted, kCrashClusterRouteExecuted};
+  static constexpr const char* kPoints[] = {kCrashChildRecorded, kCrashSubRouteRouted, kCrashClusterRouteExecuted,
+                                            kCrashShareRecorded};
   if (std::find(std::begin(kPoints), std::end(kPoints), name) == std::end(kPoints)) {
     return absl::InvalidArgumentError(absl::StrCat("EXOROUTED_CRASH_AT: no crash point \"", name, "\" (there are ",
                                                    absl::StrJoin(kPoints, ", "), "; unset it to run normally)"));

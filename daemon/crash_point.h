@@ -20,6 +20,9 @@ inline constexpr char kCrashSubRouteRouted[] = "sub_route_routed";
 // After every node of a cluster route recorded its share (and the coordinator the route's
 // record), before the coordinator answers the client.
 inline constexpr char kCrashClusterRouteExecuted[] = "cluster_route_executed";
+// On a cluster node, after it recorded its share of a route at the coordinator's Execute and
+// before it answers.
+inline constexpr char kCrashShareRecorded[] = "share_recorded";
 
 // Reads EXOROUTED_CRASH_AT once: OK when unset; when set to a known point, logs a warning that
 // this process will kill itself there; INVALID_ARGUMENT naming the known points otherwise.

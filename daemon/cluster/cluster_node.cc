@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
+#include "daemon/crash_point.h"
 #include "daemon/plan_fold.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
@@ -592,6 +593,7 @@ absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
   ParentOrder order = s->order;
   order.set_quantity(d.allocated_quantity());
   EXO_ASSIGN_OR_RETURN(Plan plan, engine_->Route(order, s->mode, std::move(input), req.routed_by()));
+  CrashPoint(kCrashShareRecorded);
   reply.set_plan_id(plan.plan_id());
   reply.set_status(plan.status());
   return reply;

@@ -1436,6 +1436,7 @@ RouteResponse Coordinator::Run::Execute() {
       NodeDropped* d = record_.add_dropped();
       d->set_node(live_[i]->node_id());
       d->set_reason(absl::StrCat("failed to take its share: ", r.status().message()));
+      d->set_in_doubt(true);  // (No answer is no proof: it may have recorded the share before it failed.)
       c_.RecordLeftOut(d->node(), route_id_, d->reason());
       continue;
     }

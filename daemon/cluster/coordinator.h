@@ -198,6 +198,12 @@ class Coordinator {
   // is short, DONE when nothing is (a later amendment of its quantity may open it). True when
   // it is worked; false when nothing is short, or no record is kept (plan-only, IOC,
   // cluster.leave_shortfall, or the ledger could not record it).
+  // What node `node` holds of route (or sub-route) `route_id` — its share's quantity, 0 when it
+  // took none — asked of that node alone; the error when it cannot be asked.
+  absl::StatusOr<int64_t> ShareHeld(const std::string& node, const std::string& route_id);
+  // Asks each node whose share of the route is in doubt what it holds, and counts it (under the
+  // worker's attempt): "" when none is left in doubt, else why the route must wait.
+  std::string ResolveDoubts(const exoroute::v1::ShortfallRecord& record, const RouterEngine& engine);
   bool OpenShortfall(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode, const std::string& routed_by,
                      const exoroute::v1::ClusterRouteSummary& summary, const RouterEngine& engine);
   std::mutex shortfall_stop_mu_;

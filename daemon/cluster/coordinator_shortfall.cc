@@ -60,6 +60,12 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   record.mutable_work()->set_shortfall(summary.shortfall());
   *record.mutable_routed_order() = order;
   *record.mutable_answered() = summary;
+  for (const NodeDropped& d : summary.route().dropped()) {
+    if (!d.in_doubt()) continue;
+    ShareInDoubt* doubt = record.add_in_doubt();
+    doubt->set_node(d.node());
+    doubt->set_route_id(order.id());
+  }
   record.mutable_answered()->set_shortfall_worked(summary.shortfall() > 0);  // (As returned below.)
   // Kept even when nothing is short: an amendment of the route's quantity may leave some.
   if (absl::Status s = shortfall_->Open(std::move(record)); !s.ok()) {
@@ -162,6 +168,22 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
         continue;
       }
     }
+    // A node whose Execute failed may hold its share all the same: nothing more is routed until
+    // it says what it holds, which is then counted as placed.
+    if (record.in_doubt_size() > 0) {
+      const std::string waiting = ResolveDoubts(record, *engine);
+      if (!waiting.empty()) {
+        if (waiting != record.work().last_error()) LogWarning("route %s: %s", id, waiting);
+        end(0, waiting);
+        continue;
+      }
+      absl::StatusOr<std::optional<ShortfallRecord>> now_held = shortfall_->Record(id);
+      if (!now_held.ok() || !now_held->has_value() || (*now_held)->work().state() != ShortfallWork::STATE_OPEN) {
+        end(0, "");  // Placed whole by the shares in doubt (or ended meanwhile).
+        continue;
+      }
+      record = **now_held;
+    }
     // Too few other nodes answered (down, or this node cut off from them) for this node and
     // them to be a majority of the cluster: a cancel sent meanwhile may have left its notice on
     // the others only, unseen — nothing is routed until a majority answers. (A notice kept by
@@ -181,6 +203,7 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
     absl::StatusOr<RouteResponse> routed = Route(sub, ROUTE_MODE_EXECUTE, engine, record.routed_by());
     int64_t placed = 0;
     std::string error;
+    std::vector<ShareInDoubt> doubts;  // Nodes whose Execute of the sub-route failed.
     if (absl::IsAlreadyExists(routed.status())) {
       // The nodes hold this sub-route already: this node stopped after it was routed and before
       // it was recorded here (a crash). What its shares took is counted now, as if just placed.
@@ -196,6 +219,13 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
     } else {
       placed = std::clamp<int64_t>(sub.quantity() - routed->cluster().shortfall(), 0, sub.quantity());
       if (placed == 0) error = "no node's venues took any of it";
+      for (const NodeDropped& d : routed->cluster().route().dropped()) {
+        if (!d.in_doubt()) continue;
+        ShareInDoubt doubt;
+        doubt.set_node(d.node());
+        doubt.set_route_id(sub.id());
+        doubts.push_back(std::move(doubt));
+      }
     }
     if (placed > 0) {
       CrashPoint(kCrashSubRouteRouted);
@@ -204,8 +234,49 @@ void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
     } else if (error != record.work().last_error()) {
       LogInfo("route %s: %s still short: %s", id, Coordinator::Units(*engine, sub.symbol(), sub.quantity()), error);
     }
-    end(placed, error);
+    if (absl::Status s = shortfall_->End(id, placed, error, now_ns, doubts); !s.ok()) {
+      LogError("route %s: the shortfall's work cannot be recorded: %s", id, s.ToString());
+    }
   }
+}
+
+absl::StatusOr<int64_t> Coordinator::ShareHeld(const std::string& node, const std::string& route_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<NodeLink*> one;
+  for (NodeLink* l : AllLinks()) {
+    if (l->node_id() == node) one.push_back(l);
+  }
+  if (one.empty()) return absl::FailedPreconditionError(absl::StrCat("node ", node, " is not in this node's cluster"));
+  ProgressRequest req;
+  req.set_route_id(route_id);
+  std::vector<absl::StatusOr<ProgressReply>> replies =
+      FanOut(one, [&req](size_t) -> const ProgressRequest& { return req; });
+  if (absl::IsNotFound(replies[0].status())) return 0;  // It took none.
+  if (!replies[0].ok()) return replies[0].status();
+  return replies[0]->status() == PLAN_STATUS_UNSPECIFIED ? 0 : std::max<int64_t>(0, replies[0]->quantity());
+}
+
+std::string Coordinator::ResolveDoubts(const ShortfallRecord& record, const RouterEngine& engine) {
+  const std::string& id = record.order().id();
+  for (const ShareInDoubt& doubt : record.in_doubt()) {
+    absl::StatusOr<int64_t> held = ShareHeld(doubt.node(), doubt.route_id());
+    if (!held.ok()) {
+      return absl::StrCat("node ", doubt.node(), " did not answer its Execute of route ", doubt.route_id(),
+                          " and may hold a share of it: nothing more is routed until it says (", held.status().message(),
+                          ")");
+    }
+    if (absl::Status s = shortfall_->ResolveDoubt(id, doubt, *held); !s.ok()) {
+      return absl::StrCat("the share of node ", doubt.node(), " in ", doubt.route_id(), " cannot be recorded: ", s.message());
+    }
+    if (*held > 0) {
+      LogWarning("route %s: node %s holds a share of %s of %s, which it did not answer for at Execute: counted as placed",
+                 id, doubt.node(), Coordinator::Units(engine, record.order().symbol(), *held), doubt.route_id());
+    } else {
+      LogInfo("route %s: node %s took no share of %s (its Execute failed): nothing to count", id, doubt.node(),
+              doubt.route_id());
+    }
+  }
+  return "";
 }
 
 void Coordinator::WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new) {

@@ -13,6 +13,7 @@ namespace {
 using exoroute::v1::AmendShareRequest;
 using exoroute::v1::CancelNotice;
 using exoroute::v1::TermsNotice;
+using exoroute::v1::ShareInDoubt;
 using exoroute::v1::ShortfallRecord;
 using exoroute::v1::ShortfallWork;
 
@@ -155,7 +156,7 @@ bool ShortfallLedger::Begin(const std::string& route_id, ShortfallRecord* record
 }
 
 absl::Status ShortfallLedger::End(const std::string& route_id, int64_t placed, const std::string& error,
-                                  int64_t now_ns) {
+                                  int64_t now_ns, const std::vector<ShareInDoubt>& doubts) {
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(route_id);
   landed_.notify_all();
@@ -164,12 +165,32 @@ absl::Status ShortfallLedger::End(const std::string& route_id, int64_t placed, c
   ShortfallWork* w = it->second.mutable_work();
   w->set_last_attempt_ns(now_ns);
   w->set_last_error(placed > 0 ? "" : error);
-  if (placed <= 0) return absl::OkStatus();  // Nothing recorded for an attempt that placed nothing.
+  // Nothing recorded for an attempt that placed nothing and left no share in doubt.
+  if (placed <= 0 && doubts.empty()) return absl::OkStatus();
   ShortfallRecord next = it->second;
+  for (const ShareInDoubt& d : doubts) *next.add_in_doubt() = d;
   ShortfallWork* nw = next.mutable_work();
   nw->set_sub_routes(nw->sub_routes() + 1);
   nw->set_shortfall(std::max<int64_t>(0, nw->shortfall() - placed));
   if (nw->shortfall() == 0) nw->set_state(ShortfallWork::STATE_DONE);
+  return PersistLocked(std::move(next));
+}
+
+absl::Status ShortfallLedger::ResolveDoubt(const std::string& route_id, const ShareInDoubt& doubt, int64_t held) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = open_.find(route_id);
+  if (it == open_.end()) return absl::OkStatus();  // (Ended meanwhile: nothing more is routed anyway.)
+  ShortfallRecord next = it->second;
+  auto* doubts = next.mutable_in_doubt();
+  for (int i = 0; i < doubts->size(); ++i) {
+    if (doubts->Get(i).node() == doubt.node() && doubts->Get(i).route_id() == doubt.route_id()) {
+      doubts->DeleteSubrange(i, 1);
+      break;
+    }
+  }
+  ShortfallWork* w = next.mutable_work();
+  w->set_shortfall(std::max<int64_t>(0, w->shortfall() - std::max<int64_t>(0, held)));
+  if (w->shortfall() == 0) w->set_state(ShortfallWork::STATE_DONE);
   return PersistLocked(std::move(next));
 }
 

@@ -60,7 +60,13 @@ class ShortfallLedger {
   bool Begin(const std::string& route_id, exoroute::v1::ShortfallRecord* record);
   // Ends the attempt Begin started: `placed` units went to a new sub-route (0: none; `error`
   // says why). The work is DONE when nothing is left.
-  absl::Status End(const std::string& route_id, int64_t placed, const std::string& error, int64_t now_ns);
+  // `doubts`: nodes whose Execute of the sub-route failed (their shares are in doubt); the
+  // sub-route is numbered then even when `placed` is 0 (its id may be taken on those nodes).
+  absl::Status End(const std::string& route_id, int64_t placed, const std::string& error, int64_t now_ns,
+                   const std::vector<exoroute::v1::ShareInDoubt>& doubts = {});
+  // During an attempt (between Begin and End): the share in doubt `doubt` is known now — its
+  // node holds `held` units of it, counted as placed (the work is DONE when nothing is left).
+  absl::Status ResolveDoubt(const std::string& route_id, const exoroute::v1::ShareInDoubt& doubt, int64_t held);
   // Ends the work as `state` (CANCELLED, EXPIRED) after any attempt in flight; the work as it
   // ended, or nullopt when this node holds none. Ending ended work changes nothing.
   absl::StatusOr<std::optional<exoroute::v1::ShortfallWork>> Finish(const std::string& route_id,

@@ -2831,6 +2831,47 @@ TEST_CASE("a coordinator that crashes after routing a sub-route and before recor
   CHECK(filled.filled_quantity() == 150 * kBtc);
 }
 
+TEST_CASE("a node that recorded its share but crashed before answering Execute: the coordinator waits for it, counts "
+          "its share, and the route places the order exactly", "[cluster][shortfall][crash]") {
+  Cluster c;
+  MakeRefilling(c);
+  // n2 kills itself once it has recorded its share of the route, before it answers Execute
+  // (daemon/crash_point.h): the coordinator hears nothing, and cannot know whether it took it.
+  c.env[1] = {"EXOROUTED_CRASH_AT=share_recorded"};
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse routed;
+  const grpc::Status s = CallRoute(*c.nodes[0], Executed("gtc-doubt", SIDE_BUY, 150 * kBtc), &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(c.nodes[1]->WaitForExit(std::chrono::seconds(30)) == 128 + SIGKILL);
+  REQUIRE(routed.cluster().shortfall_worked());
+  bool n2_dropped = false;
+  for (const NodeDropped& d : routed.cluster().route().dropped()) n2_dropped = n2_dropped || d.node() == "n2";
+  CHECK(n2_dropped);
+  // While n2 is down its share is in doubt: nothing more of the route is routed.
+  const GetRouteResponse waiting = RouteProgressUntil(*c.nodes[2], "gtc-doubt", [](const GetRouteResponse& r) {
+    return r.shortfall_work().last_attempt_ns() > 0;
+  });
+  INFO(waiting.ShortDebugString());
+  CHECK(waiting.shortfall_work().sub_routes() == 0);
+  CHECK(waiting.shortfall_work().last_error().find("node n2 did not answer its Execute of route gtc-doubt") == 0);
+  // Back, it answers that it holds its share: counted, and the rest is routed to the lot.
+  c.env[1].clear();
+  c.Start(1);
+  const GetRouteResponse done = RouteProgressUntil(*c.nodes[2], "gtc-doubt", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  INFO(done.ShortDebugString() << "\nn1:\n" << c.nodes[0]->log());
+  CHECK(done.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  const std::optional<Plan> held = PlanOn(*c.nodes[1], "gtc-doubt");
+  REQUIRE(held.has_value());
+  CHECK(held->order().quantity() > 0);
+  CHECK(done.quantity() == 150 * kBtc);  // n2's share once, not again as shortfall.
+  CHECK(c.nodes[0]->log().find("route gtc-doubt: node n2 holds a share of ") != std::string::npos);
+  const GetRouteResponse filled = RouteProgressUntil(*c.nodes[2], "gtc-doubt", [](const GetRouteResponse& r) { return r.settled(); });
+  CHECK(filled.filled_quantity() == 150 * kBtc);
+}
+
 TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
           "[cluster][shortfall]") {
   Cluster c;

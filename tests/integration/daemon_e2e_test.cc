@@ -2654,7 +2654,7 @@ TEST_CASE("a crash point that does not exist stops the start, naming the ones th
   auto d = DaemonProcess::Start(dir.path(), TestConfigJson(dir.path()), &error, {"EXOROUTED_CRASH_AT=child_sent"});
   CHECK(d == nullptr);
   CHECK(error.find("EXOROUTED_CRASH_AT: no crash point \"child_sent\" (there are child_recorded, sub_route_routed, "
-                   "cluster_route_executed; unset it to run normally)") != std::string::npos);
+                   "cluster_route_executed, share_recorded; unset it to run normally)") != std::string::npos);
 }
 
 TEST_CASE("through the daemon: a partial FIX fill with the remainder cancelled, and a reject",
