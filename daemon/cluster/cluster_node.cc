@@ -847,6 +847,13 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
       "\": a route's quantity changes only on the node that does (GetRoute's shortfall_work.coordinator)"));
   if (shortfall_ == nullptr) return not_here;
   auto check = [&](const ShortfallRecord& now, const ShortfallRecord& next, int64_t placed) -> absl::Status {
+    // What a share in doubt holds is not known yet: no new quantity can be squared with it.
+    if (now.in_doubt_size() > 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "quantity: node ", now.in_doubt(0).node(), "'s share of ", now.in_doubt(0).route_id(),
+          " is in doubt (its Execute failed): nothing amended; send it again once that node is back and has said "
+          "what it holds"));
+    }
     const ParentOrder& o = next.order();
     const Instrument* inst = engine_->FindInstrument(o.symbol());
     const uint32_t qs = inst != nullptr ? inst->qty_scale() : 0;

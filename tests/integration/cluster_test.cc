@@ -2855,6 +2855,15 @@ TEST_CASE("a node that recorded its share but crashed before answering Execute: 
   INFO(waiting.ShortDebugString());
   CHECK(waiting.shortfall_work().sub_routes() == 0);
   CHECK(waiting.shortfall_work().last_error().find("node n2 did not answer its Execute of route gtc-doubt") == 0);
+  // Nor can its quantity change: what the share in doubt holds is not known.
+  AmendPlanRequest grow;
+  grow.set_plan_id("gtc-doubt");
+  grow.set_quantity(160 * kBtc);
+  AmendPlanResponse grown;
+  const grpc::Status g = AmendOn(*c.nodes[0], grow, &grown);
+  CHECK(g.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(g.error_message().find("quantity: node n2's share of gtc-doubt is in doubt (its Execute failed): nothing "
+                               "amended") != std::string::npos);
   // Back, it answers that it holds its share: counted, and the rest is routed to the lot.
   c.env[1].clear();
   c.Start(1);
