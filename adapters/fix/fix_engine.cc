@@ -288,7 +288,20 @@ class Client final : public FixClient, public FIX::Application {
     if (callbacks_.on_logout) callbacks_.on_logout("logged out");
   }
   void toAdmin(FIX::Message&, const FIX::SessionID&) override {}
-  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
+  // An order is never sent twice. Answering the venue's ResendRequest, QuickFIX would send a
+  // stored NewOrderSingle again (PossDupFlag Y) — one that may be long stale, and whose child
+  // the router may have given up: a send made while the session was down fails here but still
+  // takes a sequence number and waits in the store, and its child is then ended and its
+  // quantity routed again. It is gap-filled instead; a child still open is asked about at its
+  // timeout (the venue answers it unknown if it never came). Cancels and status requests are
+  // resent: they only ever take risk off.
+  void toApp(FIX::Message& m, const FIX::SessionID&) throw(FIX::DoNotSend) override {
+    const FIX::Header& h = m.getHeader();
+    if (h.isSetField(FIX::FIELD::PossDupFlag) && h.getField(FIX::FIELD::PossDupFlag) == "Y" &&
+        h.getField(FIX::FIELD::MsgType) == FIX::MsgType_NewOrderSingle) {
+      throw FIX::DoNotSend();
+    }
+  }
   void fromAdmin(const FIX::Message&, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::RejectLogon) override {
@@ -358,6 +371,17 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   void DropReports(bool drop) override {
     std::lock_guard<std::mutex> lock(mu_);
     drop_reports_ = drop;
+  }
+  void ForgetOrders() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    resting_.clear();
+    all_.clear();
+  }
+  bool DropSession() override {
+    FIX::Session* session = FIX::Session::lookupSession(order_session_);
+    if (session == nullptr) return false;
+    session->disconnect();
+    return true;
   }
   bool RepeatLastFill() override {
     std::lock_guard<std::mutex> lock(mu_);

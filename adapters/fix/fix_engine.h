@@ -120,6 +120,11 @@ class FixTestVenue {
   // execution reports or cancel rejects reach the session (lost on the way); order status
   // requests are still answered. False: reports flow again.
   virtual void DropReports(bool drop) = 0;
+  // Forgets every order it was sent, as if none had reached it (resting ones stop resting).
+  virtual void ForgetOrders() = 0;
+  // Drops the session its orders came on (the connection closes; the initiator logs on again).
+  // False if no order came yet.
+  virtual bool DropSession() = 0;
 };
 
 }  // namespace exo::fix

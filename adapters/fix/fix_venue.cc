@@ -53,6 +53,17 @@ absl::Status FixVenue::Start(EventSink sink) {
         LogWarning("%s: market data request failed: %s", options_.venue_id, error);
       }
     }
+    // Every open child is asked about at each logon: a report (or the order itself) may have been
+    // lost with the connection, and an order is never sent again (a resend of one is gap-filled:
+    // fix_engine.cc) — the venue answers a child it never received as unknown, and it ends.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, o] : open_) {
+        if (std::find(pending_status_.begin(), pending_status_.end(), id) == pending_status_.end()) {
+          pending_status_.push_back(id);
+        }
+      }
+    }
     SendPendingStatusRequests();
   };
   cb.on_md_snapshot = [this](const std::string& symbol, const std::vector<fix::MdEntry>& e) {

@@ -3,6 +3,7 @@
 #include "adapters/fix/fix_venue.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <mutex>
 
 #include "tests/testing/free_port.h"
@@ -85,6 +86,37 @@ TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderC
   CHECK(reports[0].exec_type == "F");
   c->Stop();
   v->Stop();
+}
+
+TEST_CASE("an order the venue asks to be resent is gap-filled and never sent twice, a cancel is resent", "[fix]") {
+  exo::testing::TempDir dir;
+  exo::fix::SessionConfig client = Session("E", "V", exo::testing::FreePort(), dir / "client");
+  exo::testing::RawFixPeer venue(client.port, "V", "E");
+  REQUIRE(venue.listening());
+  std::string error;
+  auto c = exo::fix::FixClient::Create(client, exo::fix::FixClient::Callbacks(), &error);
+  REQUIRE(c);
+  REQUIRE(c->Start(&error));
+  REQUIRE(exo::testing::WaitFor([&] { return c->logged_on() && venue.logged_on(); }));
+  // Sequence numbers 2 and 3: an order, then a cancel of it.
+  REQUIRE(c->SendNewOrder("o1", "X", true, "2", "100", "0", &error));
+  REQUIRE(c->SendCancel("o1-C", "o1", "X", true, "2", &error));
+  auto count = [&](const std::string& part) {
+    const std::vector<std::string> got = venue.received();
+    return std::count_if(got.begin(), got.end(), [&](const std::string& m) { return m.find(part) != std::string::npos; });
+  };
+  REQUIRE(exo::testing::WaitFor([&] { return count("|35=F|") == 1; }));
+  // The venue says it missed both (a ResendRequest from 2 on).
+  venue.Send("35=2|7=2|16=0|");
+  REQUIRE(exo::testing::WaitFor([&] { return count("|35=F|") == 2; }));
+  const std::vector<std::string> got = venue.received();
+  for (const std::string& m : got) UNSCOPED_INFO(m);
+  CHECK(count("|35=D|") == 1);  // The order went out once.
+  CHECK(count("|35=4|") == 1);  // In its place, a gap fill to sequence number 3 ...
+  CHECK(count("|123=Y|") == 1);
+  CHECK(count("|36=3|") == 1);
+  CHECK(count("|43=Y|") == 2);  // ... and the cancel again, both flagged as possible duplicates.
+  c->Stop();
 }
 
 TEST_CASE("a garbled message from a FIX venue is rejected with the field named, the session stays up",

@@ -2537,6 +2537,56 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
   fix_venue->Stop();
 }
 
+TEST_CASE("an order lost with a FIX connection is found out at the next logon, and the plan places it again",
+          "[e2e][fix]") {
+  TempDir dir;
+  const int fix_port = exo::testing::FreePort();
+  // The venue only sells far above the market: a Day child rests there.
+  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"99999.00", "100"}});
+  std::string error;
+  const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0", "reconnect_s": 1)");
+  auto d = DaemonProcess::Start(dir.path(), json, &error);
+  INFO(error);
+  REQUIRE(d != nullptr);
+  auto ch = Connect(*d);
+  auto fix_up = [&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; };
+  REQUIRE(exo::testing::WaitFor(fix_up));
+  RouteRequest r = Route("lost-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
+  r.mutable_order()->add_allowed_venues("FIXV");
+  RouteResponse resp;
+  REQUIRE(CallRoute(ch, r, &resp).ok());
+  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 1; }));
+  const int asked_before = fix_venue->status_requests();
+  // The connection drops and the venue turns out never to have had the order (it was lost on
+  // the way): the router logs on again, asks where its open child stands, hears "unknown
+  // order", ends the child and places its quantity again.
+  fix_venue->ForgetOrders();
+  REQUIRE(fix_venue->DropSession());
+  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 2; }, 15000));
+  CHECK(fix_venue->status_requests() > asked_before);
+  GetPlanResponse plan;
+  {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id("lost-1");
+    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, req, &plan).ok());
+  }
+  REQUIRE(plan.plan().children_size() == 2);
+  CHECK(plan.plan().children(0).done());
+  CHECK(plan.plan().children(0).done_reason() == "not at the venue: it never received the child (unknown order)");
+  CHECK_FALSE(plan.plan().children(1).done());  // The new one rests at the venue.
+  {
+    grpc::ClientContext ctx;
+    CancelPlanRequest req;
+    req.set_plan_id("lost-1");
+    CancelPlanResponse out;
+    REQUIRE(RouterService::NewStub(ch)->CancelPlan(&ctx, req, &out).ok());
+  }
+  CHECK(WatchToEnd(ch, "lost-1").back().finished().status() == PLAN_STATUS_CANCELLED);
+  CHECK(d->Terminate() == 0);
+  fix_venue->Stop();
+}
+
 TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconciled, not re-sent",
           "[e2e][fix][crash]") {
   TempDir dir;
