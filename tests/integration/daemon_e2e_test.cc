@@ -176,6 +176,63 @@ AdapterState VenueState(const std::shared_ptr<grpc::Channel>& ch, const std::str
   return v ? v->state() : ADAPTER_STATE_UNSPECIFIED;
 }
 
+// The plan `id` as the daemon has it now.
+Plan PlanNow(const std::shared_ptr<grpc::Channel>& ch, const std::string& id) {
+  grpc::ClientContext ctx;
+  GetPlanRequest req;
+  req.set_plan_id(id);
+  GetPlanResponse resp;
+  const grpc::Status s = RouterService::NewStub(ch)->GetPlan(&ctx, req, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  return resp.plan();
+}
+
+// Cancels plan `id` and reads its deltas to the end: its last (the one that finished it).
+PlanDelta CancelToEnd(const std::shared_ptr<grpc::Channel>& ch, const std::string& id) {
+  {
+    grpc::ClientContext ctx;
+    CancelPlanRequest req;
+    req.set_plan_id(id);
+    CancelPlanResponse out;
+    const grpc::Status s = RouterService::NewStub(ch)->CancelPlan(&ctx, req, &out);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+  }
+  return WatchToEnd(ch, id).back();
+}
+
+// A daemon in `dir` with FIX venue FIXV (Day orders; `extra_fix` more of its "fix" fields) at a
+// test FIX venue that only sells far above the market, and a child of 0.1 BTC of plan `id`
+// resting there.
+struct RestingFixChild {
+  std::string json;  // The daemon's config, to start it again.
+  std::unique_ptr<exo::fix::FixTestVenue> venue;
+  std::unique_ptr<DaemonProcess> d;
+  std::shared_ptr<grpc::Channel> ch;
+
+  RestingFixChild(const TempDir& dir, const std::string& id, const std::string& extra_fix = "") {
+    const int fix_port = exo::testing::FreePort();
+    venue = StartFixTestVenue(fix_port, dir.path(), {{"99999.00", "100"}});
+    json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0")" + extra_fix);
+    Start(dir);
+    RouteRequest r = Route(id, SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
+    r.mutable_order()->add_allowed_venues("FIXV");
+    RouteResponse resp;
+    REQUIRE(CallRoute(ch, r, &resp).ok());
+    REQUIRE(exo::testing::WaitFor([&] { return venue->orders_received() == 1; }));
+  }
+  // Starts the daemon (again: same data directory and config) and waits for FIXV's session.
+  void Start(const TempDir& dir) {
+    std::string error;
+    d = DaemonProcess::Start(dir.path(), json, &error);
+    INFO(error);
+    REQUIRE(d != nullptr);
+    ch = Connect(*d);
+    REQUIRE(exo::testing::WaitFor([&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; }));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("route across three simulated venues over TLS, watch it fill, replay and verify",
@@ -2540,102 +2597,40 @@ TEST_CASE("a FIX session drop: the venue goes down, routes continue elsewhere, i
 TEST_CASE("an order lost with a FIX connection is found out at the next logon, and the plan places it again",
           "[e2e][fix]") {
   TempDir dir;
-  const int fix_port = exo::testing::FreePort();
-  // The venue only sells far above the market: a Day child rests there.
-  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"99999.00", "100"}});
-  std::string error;
-  const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0", "reconnect_s": 1)");
-  auto d = DaemonProcess::Start(dir.path(), json, &error);
-  INFO(error);
-  REQUIRE(d != nullptr);
-  auto ch = Connect(*d);
-  auto fix_up = [&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; };
-  REQUIRE(exo::testing::WaitFor(fix_up));
-  RouteRequest r = Route("lost-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
-  r.mutable_order()->add_allowed_venues("FIXV");
-  RouteResponse resp;
-  REQUIRE(CallRoute(ch, r, &resp).ok());
-  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 1; }));
-  const int asked_before = fix_venue->status_requests();
+  RestingFixChild f(dir, "lost-1", R"(, "reconnect_s": 1)");
+  const int asked_before = f.venue->status_requests();
   // The connection drops and the venue turns out never to have had the order (it was lost on
   // the way): the router logs on again, asks where its open child stands, hears "unknown
   // order", ends the child and places its quantity again.
-  fix_venue->ForgetOrders();
-  REQUIRE(fix_venue->DropSession());
-  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 2; }, 15000));
-  CHECK(fix_venue->status_requests() > asked_before);
-  GetPlanResponse plan;
-  {
-    grpc::ClientContext ctx;
-    GetPlanRequest req;
-    req.set_plan_id("lost-1");
-    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, req, &plan).ok());
-  }
-  REQUIRE(plan.plan().children_size() == 2);
-  CHECK(plan.plan().children(0).done());
-  CHECK(plan.plan().children(0).done_reason() == "not at the venue: it never received the child (unknown order)");
-  CHECK_FALSE(plan.plan().children(1).done());  // The new one rests at the venue.
-  {
-    grpc::ClientContext ctx;
-    CancelPlanRequest req;
-    req.set_plan_id("lost-1");
-    CancelPlanResponse out;
-    REQUIRE(RouterService::NewStub(ch)->CancelPlan(&ctx, req, &out).ok());
-  }
-  CHECK(WatchToEnd(ch, "lost-1").back().finished().status() == PLAN_STATUS_CANCELLED);
-  CHECK(d->Terminate() == 0);
-  fix_venue->Stop();
+  f.venue->ForgetOrders();
+  REQUIRE(f.venue->DropSession());
+  REQUIRE(exo::testing::WaitFor([&] { return f.venue->orders_received() == 2; }, 15000));
+  CHECK(f.venue->status_requests() > asked_before);
+  const Plan plan = PlanNow(f.ch, "lost-1");
+  REQUIRE(plan.children_size() == 2);
+  CHECK(plan.children(0).done());
+  CHECK(plan.children(0).done_reason() == "not at the venue: it never received the child (unknown order)");
+  CHECK_FALSE(plan.children(1).done());  // The new one rests at the venue.
+  CHECK(CancelToEnd(f.ch, "lost-1").finished().status() == PLAN_STATUS_CANCELLED);
+  CHECK(f.d->Terminate() == 0);
+  f.venue->Stop();
 }
 
 TEST_CASE("kill -9 mid-order at a FIX venue: after restart the child is reconciled, not re-sent",
           "[e2e][fix][crash]") {
   TempDir dir;
-  const int fix_port = exo::testing::FreePort();
-  // The venue only sells far above the market: a Day child rests there.
-  auto fix_venue = StartFixTestVenue(fix_port, dir.path(), {{"99999.00", "100"}});
-  std::string error;
-  const std::string json = ConfigWithFixVenue(dir.path(), fix_port, R"("time_in_force": "0")");
-  auto d = DaemonProcess::Start(dir.path(), json, &error);
-  INFO(error);
-  REQUIRE(d != nullptr);
-  auto ch = Connect(*d);
-  auto fix_up = [&] { return VenueState(ch, "FIXV") == ADAPTER_STATE_UP; };
-  REQUIRE(exo::testing::WaitFor(fix_up));
-  RouteRequest r = Route("rest-1", SIDE_BUY, kBtc / 10, ROUTE_MODE_EXECUTE);
-  r.mutable_order()->add_allowed_venues("FIXV");
-  RouteResponse resp;
-  REQUIRE(CallRoute(ch, r, &resp).ok());
-  REQUIRE(exo::testing::WaitFor([&] { return fix_venue->orders_received() == 1; }));
-
-  d->Kill9();  // Mid-order: the child rests at the venue.
-  d = DaemonProcess::Start(dir.path(), json, &error);  // Same data directory and config.
-  INFO(error);
-  REQUIRE(d != nullptr);
-  ch = Connect(*d);
-  REQUIRE(exo::testing::WaitFor(fix_up));
-  GetPlanResponse plan;
-  {
-    grpc::ClientContext ctx;
-    GetPlanRequest req;
-    req.set_plan_id("rest-1");
-    REQUIRE(RouterService::NewStub(ch)->GetPlan(&ctx, req, &plan).ok());
-  }
-  REQUIRE(plan.plan().children_size() == 1);
-  CHECK_FALSE(plan.plan().children(0).done());  // Reconciled: still the venue's live order.
-  {
-    grpc::ClientContext ctx;
-    CancelPlanRequest req;
-    req.set_plan_id("rest-1");
-    CancelPlanResponse out;
-    REQUIRE(RouterService::NewStub(ch)->CancelPlan(&ctx, req, &out).ok());
-  }
-  auto deltas = WatchToEnd(ch, "rest-1");
-  CHECK(deltas.back().finished().status() == PLAN_STATUS_CANCELLED);
-  CHECK(fix_venue->orders_received() == 1);  // Never sent twice.
-  auto verify = Ctl(*d, {"audit", "verify", "--recompute"});
+  RestingFixChild f(dir, "rest-1");
+  f.d->Kill9();  // Mid-order: the child rests at the venue.
+  f.Start(dir);
+  const Plan plan = PlanNow(f.ch, "rest-1");
+  REQUIRE(plan.children_size() == 1);
+  CHECK_FALSE(plan.children(0).done());  // Reconciled: still the venue's live order.
+  CHECK(CancelToEnd(f.ch, "rest-1").finished().status() == PLAN_STATUS_CANCELLED);
+  CHECK(f.venue->orders_received() == 1);  // Never sent twice.
+  auto verify = Ctl(*f.d, {"audit", "verify", "--recompute"});
   CHECK(verify.exit_code == 0);
-  CHECK(d->Terminate() == 0);
-  fix_venue->Stop();
+  CHECK(f.d->Terminate() == 0);
+  f.venue->Stop();
 }
 
 TEST_CASE("a crash after a FIX child is recorded and before it is sent: the venue says it never saw it, and the "
