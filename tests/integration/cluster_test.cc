@@ -2787,18 +2787,29 @@ void StartWorkingFarBeyondBooks(Cluster& c, const std::string& id, int k) {
   RouteProgressUntil(*c.nodes[k], id, [](const GetRouteResponse& r) { return r.shortfall_work().sub_routes() >= 1; });
 }
 
+// Waits until route `id`'s shortfall work has ended (seen from n3) and checks that it ended
+// DONE with `qty` placed, neither more nor less, and that all of it fills; returns the ended
+// progress. (The crash tests' end: whatever crashed, the order is placed exactly.)
+GetRouteResponse CheckPlacedExactly(Cluster& c, const std::string& id, int64_t qty) {
+  const GetRouteResponse done = RouteProgressUntil(*c.nodes[2], id, [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
+  });
+  INFO(done.ShortDebugString() << "\nn1:\n" << c.nodes[0]->log());
+  CHECK(done.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(done.shortfall() == 0);
+  CHECK(done.quantity() == qty);
+  const GetRouteResponse filled = RouteProgressUntil(*c.nodes[2], id, [](const GetRouteResponse& r) { return r.settled(); });
+  CHECK(filled.filled_quantity() == qty);
+  return done;
+}
+
 TEST_CASE("a coordinator that crashes after routing a sub-route and before recording it counts that sub-route once "
           "back, and the route places the order exactly", "[cluster][shortfall][crash]") {
   Cluster c;
-  MakeRefilling(c);
   // n1 kills itself right after its first sub-route is placed, before it records what it placed
   // (daemon/crash_point.h): its record still says nothing was routed again.
   c.env[0] = {"EXOROUTED_CRASH_AT=sub_route_routed"};
-  for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteResponse routed;
-  const grpc::Status s = CallRoute(*c.nodes[0], Executed("gtc-crash", SIDE_BUY, 150 * kBtc), &routed);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
+  const RouteResponse routed = RouteOnRefillingBooks(c, Executed("gtc-crash", SIDE_BUY, 150 * kBtc));
   const int64_t first_short = routed.cluster().shortfall();
   REQUIRE(first_short > 0);
   REQUIRE(routed.cluster().shortfall_worked());
@@ -2813,13 +2824,7 @@ TEST_CASE("a coordinator that crashes after routing a sub-route and before recor
   // it placed instead of routing it again, and works on from there.
   c.env[0].clear();
   c.Start(0);
-  const GetRouteResponse done = RouteProgressUntil(*c.nodes[2], "gtc-crash", [](const GetRouteResponse& r) {
-    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
-  });
-  INFO(done.ShortDebugString() << "\nn1:\n" << c.nodes[0]->log());
-  CHECK(done.shortfall_work().state() == ShortfallWork::STATE_DONE);
-  CHECK(done.shortfall() == 0);
-  CHECK(done.quantity() == 150 * kBtc);  // Not a lot more: gtc-crash~2 counted once.
+  const GetRouteResponse done = CheckPlacedExactly(c, "gtc-crash", 150 * kBtc);  // gtc-crash~2 counted once.
   CHECK(c.nodes[0]->log().find("route gtc-crash: sub-route gtc-crash~2 was routed before this node last stopped: its ") !=
         std::string::npos);
   int64_t sub_total = 0;
@@ -2827,22 +2832,15 @@ TEST_CASE("a coordinator that crashes after routing a sub-route and before recor
     sub_total += RouteProgress(*c.nodes[1], "gtc-crash~" + std::to_string(n)).quantity();
   }
   CHECK(sub_total == first_short);
-  const GetRouteResponse filled = RouteProgressUntil(*c.nodes[1], "gtc-crash", [](const GetRouteResponse& r) { return r.settled(); });
-  CHECK(filled.filled_quantity() == 150 * kBtc);
 }
 
 TEST_CASE("a node that recorded its share but crashed before answering Execute: the coordinator waits for it, counts "
           "its share, and the route places the order exactly", "[cluster][shortfall][crash]") {
   Cluster c;
-  MakeRefilling(c);
   // n2 kills itself once it has recorded its share of the route, before it answers Execute
   // (daemon/crash_point.h): the coordinator hears nothing, and cannot know whether it took it.
   c.env[1] = {"EXOROUTED_CRASH_AT=share_recorded"};
-  for (int k = 0; k < 3; ++k) c.Start(k);
-  RouteResponse routed;
-  const grpc::Status s = CallRoute(*c.nodes[0], Executed("gtc-doubt", SIDE_BUY, 150 * kBtc), &routed);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
+  const RouteResponse routed = RouteOnRefillingBooks(c, Executed("gtc-doubt", SIDE_BUY, 150 * kBtc));
   REQUIRE(c.nodes[1]->WaitForExit(std::chrono::seconds(30)) == 128 + SIGKILL);
   REQUIRE(routed.cluster().shortfall_worked());
   bool n2_dropped = false;
@@ -2867,18 +2865,11 @@ TEST_CASE("a node that recorded its share but crashed before answering Execute: 
   // Back, it answers that it holds its share: counted, and the rest is routed to the lot.
   c.env[1].clear();
   c.Start(1);
-  const GetRouteResponse done = RouteProgressUntil(*c.nodes[2], "gtc-doubt", [](const GetRouteResponse& r) {
-    return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
-  });
-  INFO(done.ShortDebugString() << "\nn1:\n" << c.nodes[0]->log());
-  CHECK(done.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CheckPlacedExactly(c, "gtc-doubt", 150 * kBtc);  // n2's share once, not again as shortfall.
   const std::optional<Plan> held = PlanOn(*c.nodes[1], "gtc-doubt");
   REQUIRE(held.has_value());
   CHECK(held->order().quantity() > 0);
-  CHECK(done.quantity() == 150 * kBtc);  // n2's share once, not again as shortfall.
   CHECK(c.nodes[0]->log().find("route gtc-doubt: node n2 holds a share of ") != std::string::npos);
-  const GetRouteResponse filled = RouteProgressUntil(*c.nodes[2], "gtc-doubt", [](const GetRouteResponse& r) { return r.settled(); });
-  CHECK(filled.filled_quantity() == 150 * kBtc);
 }
 
 TEST_CASE("a limit amended while the node that works a route's shortfall is down binds its sub-routes once it is back",
