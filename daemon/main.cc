@@ -11,6 +11,7 @@
 #include "daemon/exorouted.h"
 #include "exo/clock.h"
 #include "exo/log.h"
+#include "exo/openssl_exit.h"
 #include "grpc/support/log.h"
 
 namespace {
@@ -64,6 +65,7 @@ void GrpcLogLine(gpr_log_func_args* args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  exo::KeepOpenSslUntilExit();  // Before anything uses OpenSSL (exo/openssl_exit.h).
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

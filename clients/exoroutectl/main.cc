@@ -10,6 +10,7 @@
 #include "clients/exoroutectl/args.h"
 #include "clients/exoroutectl/commands.h"
 #include "clients/exoroutectl/context.h"
+#include "exo/openssl_exit.h"
 
 namespace exo::ctl {
 namespace {
@@ -231,4 +232,7 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:ERR_clear_er
 extern "C" const char* __lsan_default_options() { return "print_suppressions=0"; }
 #endif
 
-int main(int argc, char** argv) { return exo::ctl::Main(argc, argv); }
+int main(int argc, char** argv) {
+  exo::KeepOpenSslUntilExit();  // Before anything uses OpenSSL (exo/openssl_exit.h).
+  return exo::ctl::Main(argc, argv);
+}
