@@ -162,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                a.venue().c_str());
     allocated += a.quantity();
   }
-  FUZZ_CHECK(order.max_venues() == 0 || d->allocations_size() <= static_cast<int>(order.max_venues()),
+  FUZZ_CHECK(order.max_venues() == 0 || static_cast<uint32_t>(d->allocations_size()) <= order.max_venues(),
              "%d venues, at most %u asked", d->allocations_size(), order.max_venues());
   FUZZ_CHECK(allocated == d->allocated_quantity() && allocated + d->shortfall() == *qty,
              "allocations %lld, allocated %lld, shortfall %lld, order %lld", static_cast<long long>(allocated),
