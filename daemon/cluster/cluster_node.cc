@@ -767,6 +767,9 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
     return absl::InvalidArgumentError(absl::StrCat("urgency: not an Urgency, got ", req.urgency()));
   }
   if (req.via().size() > 256) return absl::InvalidArgumentError("via: at most 256 characters");
+  if (req.amended_ns() < 0 || (req.amended_ns() != 0 && !req.leave_notice())) {
+    return absl::InvalidArgumentError("amended_ns: only with leave_notice, and >= 0");
+  }
   if (req.leave_notice()) {
     if (req.quantity() != 0 || req.has_share_quantity() ||
         (!req.has_limit_price() && !req.remove_limit() && req.urgency() == URGENCY_UNSPECIFIED)) {

@@ -32,9 +32,10 @@ class ClusterNode {
   // Prepare with no usable venue and its working quantity (PrepareReply.halted) instead of
   // refusing it; 8: notices of a cancel, or of new terms no share could take, sent while the node
   // that works a route's shortfall could not be asked — kept, answered with Progress (and a
-  // cancel's with Prepare: PrepareReply.cancel_noticed);
+  // cancel's with Prepare: PrepareReply.cancel_noticed); 9: a notice of new terms sent again by
+  // the nodes that keep it, with the time it was amended at (AmendShareRequest.amended_ns);
   // 0: releases before the field). Nodes of different protocols do not route together.
-  static constexpr uint32_t kPeerProtocol = 8;
+  static constexpr uint32_t kPeerProtocol = 9;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).
   static constexpr int kMaxOpening = 4;
   // The most routes a node keeps open at once (Prepare's sessions; as many BestPrice

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -443,7 +444,10 @@ void Coordinator::LeaveTermsNotices(const AmendShareRequest& terms, const std::v
   req.set_via(node_id_);
   const std::vector<std::string> kept = LeaveNotices(all, unasked, req, "new terms", /*quiet=*/false);
   for (const std::string& node : kept) resp->add_noticed_on(node);
-  resp->set_notice_warning(ShortOfHalf(kept, all, unasked, "new terms", "send the amendment again once they are back"));
+  resp->set_notice_warning(ShortOfHalf(kept, all, unasked, "new terms",
+                                       kept.empty() ? "send the amendment again once they are back"
+                                                    : "the nodes that keep it send the new terms again until every "
+                                                      "node keeps them"));
   if (!resp->notice_warning().empty()) LogWarning("route %s: %s", terms.route_id(), resp->notice_warning());
 }
 
@@ -467,6 +471,47 @@ void Coordinator::ResendNoticedCancels(RouterEngine* engine, int64_t now_ns) {
     LogInfo("route %s: the cancel noted here (through %s) reached %s", id, (*notice)->via(),
             keeper ? absl::StrCat("node ", sent->shortfall_work().coordinator(), ", which works the route")
                    : std::string("every node"));
+  }
+}
+
+void Coordinator::ResendNoticedTerms(int64_t now_ns) {
+  for (const std::string& id : shortfall_->UndeliveredTerms()) {
+    absl::StatusOr<std::optional<TermsNotice>> notice = shortfall_->TermsNoticeOf(id);
+    if (!notice.ok() || !notice->has_value()) continue;
+    AmendShareRequest req = (*notice)->terms();
+    req.set_route_id(id);
+    req.set_leave_notice(true);
+    req.set_via((*notice)->via());
+    req.set_amended_ns((*notice)->amended_ns());
+    std::vector<std::string> kept;
+    size_t others = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const std::vector<NodeLink*> all = AllLinks();
+      others = all.size() - 1;
+      kept = LeaveNotices(all, {node_id_}, req, "new terms", /*quiet=*/true);
+      // Logged as the nodes that keep it grow (from none, after this node's start).
+      std::vector<std::string>& known = terms_kept_by_[id];
+      std::vector<std::string> added;
+      std::set_difference(kept.begin(), kept.end(), known.begin(), known.end(), std::back_inserter(added));
+      if (!added.empty()) {
+        LogInfo("route %s: the new terms noted here (through %s) are kept by %s too", id, (*notice)->via(),
+                absl::StrJoin(added, ", "));
+      }
+      known = kept;
+    }
+    if (kept.size() < others) continue;
+    if (absl::Status s = shortfall_->MarkTermsDelivered(id, (*notice)->amended_ns(), now_ns); !s.ok()) {
+      LogError("route %s: every node keeps the new terms noted here, but that cannot be recorded (they are sent "
+               "again): %s", id, s.ToString());
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      terms_kept_by_.erase(id);
+    }
+    LogInfo("route %s: every node keeps the new terms noted here (through %s): no longer sent again", id,
+            (*notice)->via());
   }
 }
 

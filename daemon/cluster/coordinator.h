@@ -79,7 +79,8 @@ class Coordinator {
   // `open_new` (cluster.leave_shortfall) the shortfalls of new routes are only reported, and
   // those recorded earlier still worked. Stopped by StopShortfallWork or the destructor.
   void WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, uint32_t retry_ms, bool open_new = true);
-  // The same thread sends again the cancels this node keeps a notice of (ResendNoticedCancels).
+  // The same thread sends again the cancels and the new terms this node keeps a notice of
+  // (ResendNoticedCancels, ResendNoticedTerms).
   // One pass of that thread's work, at `now_ns` (tests call it without the thread).
   void WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns);
   void StopShortfallWork();
@@ -156,6 +157,13 @@ class Coordinator {
   // (then the notice is marked delivered). A notice kept by fewer than half of the nodes thus
   // reaches the nodes that come back, and the node that works the route itself.
   void ResendNoticedCancels(RouterEngine* engine, int64_t now_ns);
+  // The same for the new terms this node keeps a notice of: sent again (with the time they were
+  // amended at) to every other node, until every node keeps them — so a notice that fewer than
+  // half of the nodes kept reaches the nodes that come back, and no majority can miss it.
+  void ResendNoticedTerms(int64_t now_ns);
+  // The other nodes known to keep each notice ResendNoticedTerms sends (guarded by mu_), to
+  // log those that newly do.
+  std::map<std::string, std::vector<std::string>> terms_kept_by_;
   // Amend's, the same for new terms no share took: every node of `all` but the `unasked` keeps
   // a notice of them; those that did are added to `resp`'s noticed_on.
   void LeaveTermsNotices(const exoroute::v1::AmendShareRequest& terms, const std::vector<NodeLink*>& all,

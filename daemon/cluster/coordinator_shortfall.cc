@@ -115,6 +115,7 @@ void Coordinator::AdoptLaterTerms(const std::string& route_id, const Missed& mis
 void Coordinator::WorkShortfallsOnce(RouterEngine* engine, int64_t now_ns) {
   if (shortfall_ == nullptr) return;
   ResendNoticedCancels(engine, now_ns);
+  ResendNoticedTerms(now_ns);
   for (const std::string& id : shortfall_->OpenRoutes()) {
     // Every node's shares of the route and of its sub-routes, asked once: whether one was
     // cancelled, and the terms of the one amended last.

@@ -89,6 +89,18 @@ absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::De
     return true;
   }));
   EXO_RETURN_IF_ERROR(bad);
+  EXO_RETURN_IF_ERROR(store->ScanRecords(kTermsNoticePrefix, [&](std::string_view key, std::string_view bytes) {
+    const std::string route_id(key.substr(sizeof(kTermsNoticePrefix) - 1));
+    TermsNotice notice;
+    if (!notice.ParseFromString(std::string(bytes)) || notice.route_id() != route_id) {
+      bad = absl::DataLossError(absl::StrCat("the store's notice of route \"", route_id,
+                                             "\"'s new terms does not parse (", bytes.size(), " bytes)"));
+      return false;
+    }
+    if (notice.delivered_ns() == 0) ledger->undelivered_terms_.insert(route_id);
+    return true;
+  }));
+  EXO_RETURN_IF_ERROR(bad);
   return ledger;
 }
 
@@ -318,6 +330,9 @@ absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(cons
 absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, const std::string& via, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   EXO_ASSIGN_OR_RETURN(std::optional<TermsNotice> held, TermsNoticeLocked(terms.route_id()));
+  // A notice sent again carries its own time: one held as late or later stands.
+  const int64_t amended_ns = terms.amended_ns() > 0 ? terms.amended_ns() : now_ns;
+  if (terms.amended_ns() > 0 && held.has_value() && held->amended_ns() >= amended_ns) return absl::OkStatus();
   TermsNotice notice = held.value_or(TermsNotice());
   notice.set_route_id(terms.route_id());
   AmendShareRequest& merged = *notice.mutable_terms();
@@ -332,8 +347,29 @@ absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, co
   if (terms.urgency() != exoroute::v1::URGENCY_UNSPECIFIED) merged.set_urgency(terms.urgency());
   merged.set_reason(terms.reason());
   notice.set_via(via);
-  notice.set_amended_ns(std::max(now_ns, notice.amended_ns()));
-  return store_->PutRecord(absl::StrCat(kTermsNoticePrefix, terms.route_id()), notice.SerializeAsString());
+  notice.set_amended_ns(std::max(amended_ns, notice.amended_ns()));
+  notice.set_delivered_ns(0);  // (New terms: sent again until every node keeps them.)
+  EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kTermsNoticePrefix, terms.route_id()), notice.SerializeAsString()));
+  undelivered_terms_.insert(terms.route_id());
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ShortfallLedger::UndeliveredTerms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {undelivered_terms_.begin(), undelivered_terms_.end()};
+}
+
+absl::Status ShortfallLedger::MarkTermsDelivered(const std::string& route_id, int64_t amended_ns, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EXO_ASSIGN_OR_RETURN(std::optional<TermsNotice> held, TermsNoticeLocked(route_id));
+  if (!held.has_value()) return absl::NotFoundError(absl::StrCat("no notice of route \"", route_id, "\"'s new terms"));
+  if (held->amended_ns() != amended_ns) return absl::OkStatus();  // Later terms came meanwhile: still sent again.
+  if (held->delivered_ns() == 0) {
+    held->set_delivered_ns(std::max<int64_t>(1, now_ns));
+    EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kTermsNoticePrefix, route_id), held->SerializeAsString()));
+  }
+  undelivered_terms_.erase(route_id);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeOf(const std::string& route_id) const {

@@ -114,9 +114,16 @@ class ShortfallLedger {
   absl::Status MarkCancelDelivered(const std::string& route_id, int64_t now_ns);
   // The same for new terms no share could take (AmendShareRequest.leave_notice): `terms` (its
   // limit, urgency and reason) merged into the notice this node keeps of the route, if any,
-  // recorded at `now_ns`. Durable when it returns.
+  // recorded at `now_ns` — or, for a notice another node sends again, at its `amended_ns`,
+  // and not at all when the one kept here is as late or later. Durable when it returns.
   absl::Status KeepTermsNotice(const exoroute::v1::AmendShareRequest& terms, const std::string& via, int64_t now_ns);
   absl::StatusOr<std::optional<exoroute::v1::TermsNotice>> TermsNoticeOf(const std::string& route_id) const;
+  // The routes whose notice of new terms this node still sends again (the coordinator's worker
+  // does, until every node keeps it), in id order; and the mark that every node keeps the notice
+  // as amended at `amended_ns`, at `now_ns` (nothing marked when later terms were merged in
+  // since: those are sent again).
+  std::vector<std::string> UndeliveredTerms() const;
+  absl::Status MarkTermsDelivered(const std::string& route_id, int64_t amended_ns, int64_t now_ns);
 
  private:
   explicit ShortfallLedger(store::DeltaStore* store) : store_(store) {}
@@ -131,6 +138,7 @@ class ShortfallLedger {
   std::map<std::string, exoroute::v1::ShortfallRecord> open_;  // Work OPEN, by route id.
   std::set<std::string> in_flight_;
   std::set<std::string> undelivered_;  // Routes whose cancel notice is not marked delivered.
+  std::set<std::string> undelivered_terms_;  // Routes whose terms notice is not marked delivered.
   std::mutex wake_mu_;                  // Held while on_more_to_route_ is called or set.
   std::function<void()> on_more_to_route_;
 };

@@ -844,6 +844,17 @@ TEST_CASE("malformed peer calls are refused INVALID_ARGUMENT naming the field, a
          c->mutable_amend()->set_route_id("r");
          c->mutable_amend()->set_leave_notice(true);
        }},
+      {"amended_ns: only with leave_notice", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_urgency(URGENCY_HIGH);
+         c->mutable_amend()->set_amended_ns(5);
+       }},
+      {"amended_ns: only with leave_notice, and >= 0", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_urgency(URGENCY_HIGH);
+         c->mutable_amend()->set_leave_notice(true);
+         c->mutable_amend()->set_amended_ns(-1);
+       }},
       {"share_quantity: must be within 0..2^53", [](PeerCall* c) {
          c->mutable_amend()->set_route_id("r");
          c->mutable_amend()->set_share_quantity(-1);

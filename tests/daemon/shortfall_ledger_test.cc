@@ -416,3 +416,74 @@ TEST_CASE("new terms' notices are merged: the last limit and urgency given stand
   REQUIRE(store->PutRecord("terms_notice/r-3", "\xff\xff garbage").ok());
   CHECK(ledger->TermsNoticeOf("r-3").status().code() == absl::StatusCode::kDataLoss);
 }
+
+TEST_CASE("a notice of new terms sent again keeps its time: a later one held stands, an earlier one is merged, and it "
+          "is sent again until every node keeps it as it stands",
+          "[shortfall]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    CHECK(ledger->UndeliveredTerms().empty());
+    // Noted here at 5000 (a client's amendment): a high urgency.
+    AmendShareRequest urgency;
+    urgency.set_route_id("r-1");
+    urgency.set_urgency(URGENCY_HIGH);
+    REQUIRE(ledger->KeepTermsNotice(urgency, "n3", 5000).ok());
+    CHECK(ledger->UndeliveredTerms() == std::vector<std::string>{"r-1"});
+    // Another node's notice sent again, amended at 4000, before: this one stands.
+    AmendShareRequest older;
+    older.set_route_id("r-1");
+    older.set_limit_price(6400000);
+    older.set_urgency(URGENCY_LOW);
+    older.set_amended_ns(4000);
+    REQUIRE(ledger->KeepTermsNotice(older, "n2", 9000).ok());
+    auto held = ledger->TermsNoticeOf("r-1");
+    REQUIRE(held.ok());
+    REQUIRE(held->has_value());
+    CHECK_FALSE((*held)->terms().has_limit_price());
+    CHECK((*held)->terms().urgency() == URGENCY_HIGH);
+    CHECK((*held)->via() == "n3");
+    CHECK((*held)->amended_ns() == 5000);
+    // One amended at 6000, later: merged, at its own time (not this node's clock).
+    AmendShareRequest later = older;
+    later.set_urgency(URGENCY_UNSPECIFIED);
+    later.set_amended_ns(6000);
+    REQUIRE(ledger->KeepTermsNotice(later, "n2", 9000).ok());
+    held = ledger->TermsNoticeOf("r-1");
+    REQUIRE(held.ok());
+    CHECK((*held)->terms().limit_price() == 6400000);
+    CHECK((*held)->terms().urgency() == URGENCY_HIGH);  // Kept: the later one set none.
+    CHECK((*held)->via() == "n2");
+    CHECK((*held)->amended_ns() == 6000);
+    // Every node keeping it as amended at 5000 marks nothing: it stands at 6000 now.
+    REQUIRE(ledger->MarkTermsDelivered("r-1", 5000, 9500).ok());
+    CHECK(ledger->UndeliveredTerms() == std::vector<std::string>{"r-1"});
+    CHECK(ledger->MarkTermsDelivered("r-2", 5000, 9500).code() == absl::StatusCode::kNotFound);
+  }
+  {
+    // Still sent again after a restart; then every node keeps it as it stands.
+    auto store = OpenStore(dir / "db");
+    auto ledger = Load(store.get());
+    CHECK(ledger->UndeliveredTerms() == std::vector<std::string>{"r-1"});
+    REQUIRE(ledger->MarkTermsDelivered("r-1", 6000, 9600).ok());
+    CHECK(ledger->UndeliveredTerms().empty());
+    CHECK((*ledger->TermsNoticeOf("r-1"))->delivered_ns() == 9600);
+  }
+  auto store = OpenStore(dir / "db");
+  {
+    auto ledger = Load(store.get());
+    CHECK(ledger->UndeliveredTerms().empty());
+    // New terms merged in later: sent again from the start.
+    AmendShareRequest market;
+    market.set_route_id("r-1");
+    market.set_remove_limit(true);
+    REQUIRE(ledger->KeepTermsNotice(market, "n2", 9700).ok());
+    CHECK(ledger->UndeliveredTerms() == std::vector<std::string>{"r-1"});
+    CHECK((*ledger->TermsNoticeOf("r-1"))->delivered_ns() == 0);
+  }
+  REQUIRE(store->PutRecord("terms_notice/r-3", "\xff\xff garbage").ok());
+  auto l = ShortfallLedger::Load(store.get());
+  CHECK(l.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(std::string(l.status().message()) == "the store's notice of route \"r-3\"'s new terms does not parse (10 bytes)");
+}

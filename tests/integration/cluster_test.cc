@@ -3020,6 +3020,15 @@ bool WorkEndedOnNotice(const std::string& log, const std::string& id) {
   return false;
 }
 
+// Whether node d's log shows `text` past its first `from` bytes within 20 s.
+bool LogShows(const DaemonProcess& d, const std::string& text, size_t from = 0) {
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < until;) {
+    if (d.log().find(text, from) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return d.log().find(text, from) != std::string::npos;
+}
+
 // Whether node d holds a plan of any of route `route`'s sub-routes ~from … ~to.
 bool AnySubRouteOn(const DaemonProcess& d, const std::string& route, int from, int to) {
   for (int n = from; n <= to; ++n) {
@@ -3190,16 +3199,62 @@ TEST_CASE("a cancel whose notice fewer than half the nodes keep says so, and the
   // n2 back: its cancel reaches n1, and it stops sending it.
   const size_t log_before = c.nodes[1]->log().size();
   c.Start(1);
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       std::chrono::steady_clock::now() < until &&
-       c.nodes[1]->log().find("route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
-                              log_before) == std::string::npos;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  CHECK(c.nodes[1]->log().find("route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
-                               log_before) != std::string::npos);
+  CHECK(LogShows(*c.nodes[1], "route gtc-few: the cancel noted here (through n2) reached node n1, which works the route",
+                 log_before));
   status = exo::testing::Ctl(*c.nodes[1], {"status"});
   CHECK(status.out.find("cancel      route gtc-few") == std::string::npos);
+}
+
+TEST_CASE("new terms whose notice fewer than half the nodes keep say so, and the nodes that keep them send them again "
+          "until every node keeps them",
+          "[cluster][shortfall]") {
+  Cluster c;
+  MakeRefilling(c);
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A limit order far below the market (1000.00; the market is near 65000), whose work n1
+  // keeps: no node takes a share of it.
+  RouteRequest low = Executed("gtc-terms", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse waiting;
+  REQUIRE(CallRoute(*c.nodes[0], low, &waiting).ok());
+  REQUIRE(waiting.cluster().shortfall() == 2 * kBtc);
+  // n1 and n3 down: amended to a market order through n2, which alone keeps the notice — not
+  // enough, and the answer says so.
+  c.nodes[0]->Kill9();
+  c.nodes[2]->Kill9();
+  AmendPlanRequest to_market;
+  to_market.set_plan_id("gtc-terms");
+  to_market.set_remove_limit(true);
+  AmendPlanResponse noticed;
+  const grpc::Status a = AmendOn(*c.nodes[1], to_market, &noticed);
+  INFO(a.error_message());
+  REQUIRE(a.ok());
+  CHECK(std::vector<std::string>(noticed.noticed_on().begin(), noticed.noticed_on().end()) ==
+        std::vector<std::string>{"n2"});
+  CHECK(noticed.notice_warning() ==
+        "the notice of the new terms is kept by n2 only, 1 of the cluster's 3 nodes: the node that works the route, if "
+        "one of n1, n3 does, could miss it should it come back reaching a majority without n2; the nodes that keep it "
+        "send the new terms again until every node keeps them");
+  // n3 back: n2 sends the terms again, and n3 keeps them too.
+  c.Start(2);
+  CHECK(LogShows(*c.nodes[1], "route gtc-terms: the new terms noted here (through n2) are kept by n3 too"));
+  // n2 down and n1 back reaching n3 alone, a majority: it takes the terms from n3's notice and
+  // places the order whole at the market (without the sending again no node it reaches keeps
+  // them, and the order waits at its old limit).
+  c.nodes[1]->Kill9();
+  c.Start(0);
+  const GetRouteResponse placed = RouteProgressUntil(*c.nodes[2], "gtc-terms", [](const GetRouteResponse& r) {
+    return r.shortfall_work().state() == ShortfallWork::STATE_DONE;
+  });
+  CHECK(placed.shortfall_work().state() == ShortfallWork::STATE_DONE);
+  CHECK(placed.quantity() == 2 * kBtc);
+  CHECK(c.nodes[0]->log().find("route gtc-terms: it was (a notice) amended while this node could not be asked: its "
+                               "sub-routes take the terms (limit none") != std::string::npos);
+  // n2 back: every node keeps the notice now, and n2 stops sending it.
+  const size_t log_before = c.nodes[1]->log().size();
+  c.Start(1);
+  CHECK(LogShows(*c.nodes[1], "route gtc-terms: every node keeps the new terms noted here (through n2): no longer sent "
+                 "again", log_before));
 }
 
 TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
