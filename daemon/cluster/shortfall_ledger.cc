@@ -347,7 +347,9 @@ absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, co
   if (terms.urgency() != exoroute::v1::URGENCY_UNSPECIFIED) merged.set_urgency(terms.urgency());
   merged.set_reason(terms.reason());
   notice.set_via(via);
-  notice.set_amended_ns(std::max(amended_ns, notice.amended_ns()));
+  // (A client's amendment is the latest: after the one held even when that came, sent again,
+  // from a node whose clock is ahead — else the nodes that keep that one would keep theirs.)
+  notice.set_amended_ns(terms.amended_ns() > 0 ? amended_ns : std::max(now_ns, notice.amended_ns() + 1));
   notice.set_delivered_ns(0);  // (New terms: sent again until every node keeps them.)
   EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kTermsNoticePrefix, terms.route_id()), notice.SerializeAsString()));
   undelivered_terms_.insert(terms.route_id());

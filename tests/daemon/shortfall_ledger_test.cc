@@ -481,6 +481,20 @@ TEST_CASE("a notice of new terms sent again keeps its time: a later one held sta
     REQUIRE(ledger->KeepTermsNotice(market, "n2", 9700).ok());
     CHECK(ledger->UndeliveredTerms() == std::vector<std::string>{"r-1"});
     CHECK((*ledger->TermsNoticeOf("r-1"))->delivered_ns() == 0);
+    CHECK((*ledger->TermsNoticeOf("r-1"))->amended_ns() == 9700);
+    // One sent again from a node whose clock is ahead (at 20000), then a client's amendment
+    // here at 9800: the client's is later than the one held.
+    AmendShareRequest ahead = market;
+    ahead.set_remove_limit(false);
+    ahead.set_urgency(URGENCY_LOW);
+    ahead.set_amended_ns(20000);
+    REQUIRE(ledger->KeepTermsNotice(ahead, "n3", 9750).ok());
+    AmendShareRequest high;
+    high.set_route_id("r-1");
+    high.set_urgency(URGENCY_HIGH);
+    REQUIRE(ledger->KeepTermsNotice(high, "n2", 9800).ok());
+    CHECK((*ledger->TermsNoticeOf("r-1"))->amended_ns() == 20001);
+    CHECK((*ledger->TermsNoticeOf("r-1"))->terms().urgency() == URGENCY_HIGH);
   }
   REQUIRE(store->PutRecord("terms_notice/r-3", "\xff\xff garbage").ok());
   auto l = ShortfallLedger::Load(store.get());
