@@ -367,6 +367,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
       for (auto& b : node->Budgets()) *resp->add_budgets() = std::move(b);
       for (auto& w : shortfalls->OpenWork()) *resp->add_shortfalls_worked() = std::move(w);
       for (auto& n : shortfalls->UndeliveredCancelNotices()) *resp->add_cancels_sent_again() = std::move(n);
+      for (const TermsNotice& n : shortfalls->UndeliveredTermsNotices()) {
+        TermsSentAgain* t = resp->add_terms_sent_again();
+        t->set_route_id(n.route_id());
+        t->set_via(n.via());
+        t->set_amended_ns(n.amended_ns());
+      }
       resp->set_peer_calls_refused(peers->refused());
       resp->set_cluster_routes_refused(node->routes_refused());
       for (const auto& [peer, channel] : *channels) {

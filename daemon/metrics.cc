@@ -253,6 +253,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_cluster_cancels_sent_again", "gauge",
          "Cancels this node keeps a notice of and sends again until the node that works the route answers.")
       .Sample("", Int(static_cast<uint64_t>(s.cancels_sent_again_size())));
+  Family(&out, "exoroute_cluster_terms_sent_again", "gauge",
+         "Notices of a route's new terms this node keeps and sends again until every node keeps them.")
+      .Sample("", Int(static_cast<uint64_t>(s.terms_sent_again_size())));
   Family(&out, "exoroute_cluster_routes_refused_total", "counter",
          "Cluster routes this node refused because it kept the most open at once (1024).")
       .Sample("", Int(s.cluster_routes_refused()));

@@ -536,6 +536,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                     Ago(std::max<int64_t>(0, now_s - n.noted_ns() / 1'000'000'000)),
                     " ago); sent again until the node that works it answers\n");
   }
+  for (const exoroute::v1::TermsSentAgain& n : r.terms_sent_again()) {
+    absl::StrAppend(&s, "terms       route ", n.route_id(), ": new terms noted here (through ", n.via(), ", amended ",
+                    Ago(std::max<int64_t>(0, now_s - n.amended_ns() / 1'000'000'000)),
+                    " ago); sent again until every node keeps them\n");
+  }
   if (!r.peers().empty()) {
     // CONNECTION: this node's channel to the peer; STREAMS IN: the peer's coordinator's streams
     // open on this node.

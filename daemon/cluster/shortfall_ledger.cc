@@ -361,6 +361,15 @@ std::vector<std::string> ShortfallLedger::UndeliveredTerms() const {
   return {undelivered_terms_.begin(), undelivered_terms_.end()};
 }
 
+std::vector<TermsNotice> ShortfallLedger::UndeliveredTermsNotices() const {
+  std::vector<TermsNotice> out;
+  for (const std::string& id : UndeliveredTerms()) {
+    absl::StatusOr<std::optional<TermsNotice>> n = TermsNoticeOf(id);
+    if (n.ok() && n->has_value()) out.push_back(**std::move(n));
+  }
+  return out;
+}
+
 absl::Status ShortfallLedger::MarkTermsDelivered(const std::string& route_id, int64_t amended_ns, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   EXO_ASSIGN_OR_RETURN(std::optional<TermsNotice> held, TermsNoticeLocked(route_id));

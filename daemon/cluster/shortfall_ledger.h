@@ -123,6 +123,8 @@ class ShortfallLedger {
   // as amended at `amended_ns`, at `now_ns` (nothing marked when later terms were merged in
   // since: those are sent again).
   std::vector<std::string> UndeliveredTerms() const;
+  // Those notices themselves, in route id order (one that cannot be read is left out), for Status.
+  std::vector<exoroute::v1::TermsNotice> UndeliveredTermsNotices() const;
   absl::Status MarkTermsDelivered(const std::string& route_id, int64_t amended_ns, int64_t now_ns);
 
  private:

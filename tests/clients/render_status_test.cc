@@ -441,6 +441,18 @@ TEST_CASE("status lists the cancels a cluster node still sends again, with where
             "answers\n") != std::string::npos);
 }
 
+TEST_CASE("status lists the notices of new terms a cluster node still sends again, with where and when amended", "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n2");
+  CHECK(exo::ctl::RenderStatus(r, 1000).find("terms       route") == std::string::npos);
+  TermsSentAgain* t = r.add_terms_sent_again();
+  t->set_route_id("gtc-terms");
+  t->set_via("n2");
+  t->set_amended_ns(int64_t{990} * 1'000'000'000);
+  CHECK(exo::ctl::RenderStatus(r, 1000).find("terms       route gtc-terms: new terms noted here (through n2, amended 10 "
+                                             "s ago); sent again until every node keeps them\n") != std::string::npos);
+}
+
 TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was fixed at, not a cost of 0.00", "[ctl]") {
   Plan p;
   p.set_plan_id("passive");

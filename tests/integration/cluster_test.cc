@@ -3235,6 +3235,10 @@ TEST_CASE("new terms whose notice fewer than half the nodes keep say so, and the
         "the notice of the new terms is kept by n2 only, 1 of the cluster's 3 nodes: the node that works the route, if "
         "one of n1, n3 does, could miss it should it come back reaching a majority without n2; the nodes that keep it "
         "send the new terms again until every node keeps them");
+  // Its status lists the notice it sends again.
+  auto status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("terms       route gtc-terms: new terms noted here (through n2, amended ") != std::string::npos);
   // n3 back: n2 sends the terms again, and n3 keeps them too.
   c.Start(2);
   CHECK(LogShows(*c.nodes[1], "route gtc-terms: the new terms noted here (through n2) are kept by n3 too"));
@@ -3255,6 +3259,8 @@ TEST_CASE("new terms whose notice fewer than half the nodes keep say so, and the
   c.Start(1);
   CHECK(LogShows(*c.nodes[1], "route gtc-terms: every node keeps the new terms noted here (through n2): no longer sent "
                  "again", log_before));
+  status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  CHECK(status.out.find("terms       route gtc-terms") == std::string::npos);
 }
 
 TEST_CASE("a coordinator that no other node answers routes none of a route's shortfall until a majority does",
