@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exo/openssl_exit.h"
 #include "google/protobuf/stubs/logging.h"
 #include "tests/fuzz/fuzz_target.h"
 
@@ -21,6 +22,7 @@ const std::string& DataDir() {
 // libFuzzer calls this once before the first input. With EXO_FUZZ_SEEDS=DIR the seeds are
 // also written there as files, to start a corpus from (tests/fuzz/run.sh).
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  exo::KeepOpenSslUntilExit();  // As every process of ours (exo/openssl_exit.h).
   // Mutated inputs are full of invalid UTF-8 in string fields: protobuf logs each one.
   google::protobuf::SetLogHandler(nullptr);
   if (const char* dir = std::getenv("EXO_FUZZ_SEEDS")) {
