@@ -1040,8 +1040,11 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
   for (const auto& r : prepared_) {
     if (!r->has_plan() && !r->cancel_noticed()) continue;
     AbortAll();
-    return r->has_plan() ? absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id_,
-                                                                 "\" already exists on node ", r->node()))
+    return r->has_plan() ? absl::AlreadyExistsError(absl::StrCat(
+                               "order.id: plan \"", route_id_, "\" already exists on node ", r->node(),
+                               " (a route under this id was routed through another node, or through this one before "
+                               "it restarted, which kept no answer to give again: GetRoute \"", RouteOf(route_id_),
+                               "\" on any node tells how it stands)"))
                          : absl::AlreadyExistsError(absl::StrCat("order.id: route \"", RouteOf(route_id_),
                                                                  "\" was cancelled: node ", r->node(),
                                                                  " keeps a notice of it"));

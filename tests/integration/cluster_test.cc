@@ -458,6 +458,7 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
   s = CallRoute(*c.nodes[1], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &other);
   CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
   CHECK(s.error_message().rfind("order.id: plan \"retried\" already exists on node n", 0) == 0);
+  CHECK(s.error_message().find(": GetRoute \"retried\" on any node tells how it stands)") != std::string::npos);
   int64_t total = 0;
   for (int k = 0; k < 3; ++k) {
     for (const auto& [venue, q] : Allocations(*c.nodes[k], "retried")) total += q;
