@@ -152,6 +152,9 @@ std::vector<std::string> Seeds() {
         // And the route's working sub-routes asked for, as a cancel asks while its keeper is down.
         notice_calls[5].mutable_progress()->set_route_id(route);
         notice_calls[5].mutable_progress()->set_list_sub_routes(true);
+        // The notice of new terms sent again by a node that keeps it, with its time.
+        notice_calls.push_back(notice_calls[1]);
+        notice_calls.back().mutable_amend()->set_amended_ns(1'700'000'000'000'000'000);
         out.push_back(Calls(notice_calls));
       }
     }
