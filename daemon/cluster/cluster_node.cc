@@ -687,6 +687,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
   if (terms_notice) *reply.mutable_terms_notice() = *terms_notice;
   for (uint32_t n : subs) reply.add_working_sub_routes(n);
   reply.set_status(plan.status());
+  reply.set_mode(plan.mode());
   reply.set_quantity(plan.order().quantity());
   reply.set_filled_quantity(plan.filled_quantity());
   reply.set_filled_notional(plan.filled_notional());
@@ -708,6 +709,8 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
     SolveInput in;
     if (absl::StatusOr<std::string> raw = store_->GetInputs(d.inputs_digest()); raw.ok() && in.ParseFromString(*raw)) {
       reply.set_order_quantity(in.fixed_dual().route().order_quantity());
+      *reply.mutable_route() = in.fixed_dual().route();
+      reply.set_lambda(in.fixed_dual().lambda());
     }
     return false;
   });

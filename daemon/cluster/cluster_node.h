@@ -33,7 +33,8 @@ class ClusterNode {
   // refusing it; 8: notices of a cancel, or of new terms no share could take, sent while the node
   // that works a route's shortfall could not be asked — kept, answered with Progress (and a
   // cancel's with Prepare: PrepareReply.cancel_noticed); 9: a notice of new terms sent again by
-  // the nodes that keep it, with the time it was amended at (AmendShareRequest.amended_ns);
+  // the nodes that keep it, with the time it was amended at (AmendShareRequest.amended_ns), and
+  // a share's mode and route record in Progress (a retried route's answer rebuilt from them);
   // 0: releases before the field). Nodes of different protocols do not route together.
   static constexpr uint32_t kPeerProtocol = 9;
   // The most λ a Prepare may ask to be answered with it (PrepareRequest.opening).

@@ -852,6 +852,8 @@ class Coordinator::Run {
 
   // The last step left the route to start again from Prepare.
   bool restart() const { return restart_; }
+  // Prepare refused the route because some node already has a plan under its id.
+  bool id_taken() const { return id_taken_; }
   // Node failures restart at most a few times; each venue a limit drops restarts once more.
   size_t max_attempts() const {
     return 2 * c_.links_.size() + 2 + static_cast<size_t>(record_.venues_dropped_size());
@@ -904,6 +906,7 @@ class Coordinator::Run {
   ClusterRoute record_;
   bool refresh_keys_ = false;
   bool restart_ = false;
+  bool id_taken_ = false;
   // What this attempt's Prepare got, for its later steps.
   std::vector<double> opening_;
   std::vector<absl::StatusOr<PrepareReply>> prepared_;
@@ -1040,6 +1043,7 @@ absl::Status Coordinator::Run::Prepare(uint32_t attempt) {
   for (const auto& r : prepared_) {
     if (!r->has_plan() && !r->cancel_noticed()) continue;
     AbortAll();
+    id_taken_ = r->has_plan();
     return r->has_plan() ? absl::AlreadyExistsError(absl::StrCat(
                                "order.id: plan \"", route_id_, "\" already exists on node ", r->node(),
                                " (a route under this id was routed through another node, or through this one before "
@@ -1513,13 +1517,67 @@ RouteResponse Coordinator::Run::Execute() {
   CrashPoint(kCrashClusterRouteExecuted);
   if (absl::StatusOr<Plan> own = engine_->GetPlan(route_id_); own.ok()) *response.mutable_plan() = *own;
   if (IsSubRouteId(route_id_)) return response;  // The coordinator's own: no client retries it.
-  Coordinator::Answered& kept = c_.answered_[route_id_] = Answered{order_, mode_, response};
+  c_.Remember(order_, mode_, response);
+  return response;
+}
+
+void Coordinator::Remember(const ParentOrder& order, RouteMode mode, const RouteResponse& response) {
+  Answered& kept = answered_[order.id()] = Answered{order, mode, response};
   kept.response.clear_plan();  // A retry is answered with the plan as it is then.
-  c_.answered_order_.push_back(route_id_);
-  if (c_.answered_order_.size() > kRemembered) {
-    c_.answered_.erase(c_.answered_order_.front());
-    c_.answered_order_.pop_front();
+  answered_order_.push_back(order.id());
+  if (answered_order_.size() > kRemembered) {
+    answered_.erase(answered_order_.front());
+    answered_order_.pop_front();
   }
+}
+
+absl::StatusOr<RouteResponse> Coordinator::RebuildAnswerLocked(const ParentOrder& order, RouteMode mode,
+                                                                RouterEngine* engine, const absl::Status& refusal) {
+  const std::string& route_id = order.id();
+  if (IsSubRouteId(route_id)) return refusal;
+  const std::vector<NodeLink*> all = AllLinks();  // This node's first: its record has the λ asked.
+  ProgressRequest req;
+  req.set_route_id(route_id);
+  const auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
+  std::map<std::string, int64_t> held;  // The shares, by node.
+  const ProgressReply* record = nullptr;
+  bool worked = false;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (absl::IsNotFound(replies[i].status())) continue;
+    if (!replies[i].ok()) return refusal;  // A node not heard from may hold a share.
+    const ProgressReply& r = *replies[i];
+    worked = worked || (r.has_shortfall_work() && Credible(r.shortfall_work(), all[i]->node_id(), route_id));
+    if (r.status() == PLAN_STATUS_UNSPECIFIED) continue;  // No share there.
+    held[all[i]->node_id()] = r.quantity();
+    if (record == nullptr && r.route().route_id() == route_id && r.order_quantity() > 0) record = &r;
+  }
+  if (record == nullptr) return refusal;  // (Shares recorded before the route's record named the order.)
+  ParentOrder recorded = record->terms();
+  recorded.set_quantity(record->order_quantity());
+  if (record->mode() != mode || !google::protobuf::util::MessageDifferencer::Equals(recorded, order)) {
+    return absl::AlreadyExistsError(absl::StrCat("order.id: plan \"", route_id, "\" already exists with a different order"));
+  }
+  RouteResponse response;
+  ClusterRouteSummary* summary = response.mutable_cluster();
+  *summary->mutable_route() = record->route();
+  summary->mutable_route()->clear_lambda_trajectory();  // (Kept in the coordinator's record, never in the answer.)
+  summary->set_lambda(record->lambda());
+  int64_t given = 0;
+  for (const std::string& node : record->route().nodes()) {  // (Sorted.)
+    NodeShare* share = summary->add_shares();
+    share->set_node(node);
+    if (auto it = held.find(node); it != held.end()) {
+      share->set_quantity(it->second);
+      share->set_plan_id(route_id);
+      given += it->second;
+    }
+  }
+  summary->set_shortfall(std::max<int64_t>(0, order.quantity() - given));
+  summary->set_shortfall_worked(worked && summary->shortfall() > 0);  // (As the first answer said.)
+  LogInfo("route %s: retried, and this node kept no answer to it: answered from what the nodes recorded with their "
+          "shares (%s)", route_id, absl::StrJoin(record->route().nodes(), ", "));
+  Remember(order, mode, response);
+  if (absl::StatusOr<Plan> own = engine->GetPlan(route_id); own.ok()) *response.mutable_plan() = *std::move(own);
   return response;
 }
 
@@ -1557,7 +1615,12 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // search starts again on fresh sessions (the nodes' answers depend on their books only).
   for (uint32_t attempt = 0;; ++attempt) {
     if (attempt > run.max_attempts()) return absl::InternalError("cluster route did not converge");
-    EXO_RETURN_IF_ERROR(run.Prepare(attempt));
+    if (absl::Status prepared = run.Prepare(attempt); !prepared.ok()) {
+      // Routed before under the id (through another node, or through this one before it
+      // restarted): a retry of the same order gets the answer the nodes' records give.
+      if (run.id_taken()) return RebuildAnswerLocked(order, mode, engine, prepared);
+      return prepared;
+    }
     if (run.restart()) continue;
     EXO_RETURN_IF_ERROR(run.Search());
     if (run.restart()) continue;

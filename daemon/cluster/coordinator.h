@@ -180,6 +180,18 @@ class Coordinator {
     exoroute::v1::RouteResponse response;
   };
   static constexpr size_t kRemembered = 10000;
+  // Keeps a route's answer for retries (under mu_; the latest kRemembered).
+  void Remember(const exoroute::v1::ParentOrder& order, exoroute::v1::RouteMode mode,
+                const exoroute::v1::RouteResponse& response);
+  // A route this node kept no answer to, whose id some node has a plan under (routed through
+  // another node, or through this one before it restarted): under mu_, the answer rebuilt from
+  // what every node recorded with its share — the route's record and λ*, each node's share,
+  // whether a node works its shortfall — when `order` and `mode` are the ones recorded;
+  // ALREADY_EXISTS when they are not; `refusal` when a node cannot be asked (it may hold a
+  // share) or no share recorded the route.
+  absl::StatusOr<exoroute::v1::RouteResponse> RebuildAnswerLocked(const exoroute::v1::ParentOrder& order,
+                                                                  exoroute::v1::RouteMode mode, RouterEngine* engine,
+                                                                  const absl::Status& refusal);
   std::map<std::string, Answered> answered_;
   std::deque<std::string> answered_order_;
   // The sums the searches of the last kSumsKept routes got, per symbol and side, for a later

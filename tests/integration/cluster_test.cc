@@ -378,6 +378,13 @@ TEST_CASE("a tie between venues of different lot sizes on different nodes is spl
   CHECK(ties < 2 * n);
 }
 
+// A retried route's answer rebuilt from the nodes' records is the first one: the same shares,
+// λ*, shortfall and record of the route.
+void CheckSameAnswer(const ClusterRouteSummary& first, const ClusterRouteSummary& again) {
+  INFO(first.ShortDebugString() << "\n" << again.ShortDebugString());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(first, again));
+}
+
 TEST_CASE("allowed and denied venues across nodes, the order's checks and a retried id, as one node has them") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
@@ -455,15 +462,76 @@ TEST_CASE("allowed and denied venues across nodes, the order's checks and a retr
   s = CallRoute(*c.nodes[0], PlanOnly("retried", SIDE_SELL, 5 * kBtc), &other);
   CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
   CHECK(s.error_message() == "order.id: plan \"retried\" already exists with a different order");
-  s = CallRoute(*c.nodes[1], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &other);
+  // On another coordinator, which kept no answer: the answer the nodes recorded with their
+  // shares; another order is refused there too.
+  RouteResponse elsewhere;
+  s = CallRoute(*c.nodes[1], PlanOnly("retried", SIDE_SELL, 4 * kBtc), &elsewhere);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CheckSameAnswer(first.cluster(), elsewhere.cluster());
+  s = CallRoute(*c.nodes[1], PlanOnly("retried", SIDE_SELL, 5 * kBtc), &other);
   CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
-  CHECK(s.error_message().rfind("order.id: plan \"retried\" already exists on node n", 0) == 0);
-  CHECK(s.error_message().find(": GetRoute \"retried\" on any node tells how it stands)") != std::string::npos);
+  CHECK(s.error_message() == "order.id: plan \"retried\" already exists with a different order");
   int64_t total = 0;
   for (int k = 0; k < 3; ++k) {
     for (const auto& [venue, q] : Allocations(*c.nodes[k], "retried")) total += q;
   }
   CHECK(total == 4 * kBtc);  // Still the first route's plans, untouched.
+}
+
+
+TEST_CASE("a plan-only or IOC route retried after its coordinator restarted gets the answer the nodes recorded, once "
+          "every node that may hold a share can be asked",
+          "[cluster][crash]") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  RouteResponse planned, ioc;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("again-plan", SIDE_BUY, 4 * kBtc), &planned).ok());
+  RouteRequest ioc_req = Executed("again-ioc", SIDE_BUY, 2 * kBtc);
+  ioc_req.mutable_order()->set_time_in_force(TIME_IN_FORCE_IOC);
+  REQUIRE(CallRoute(*c.nodes[0], ioc_req, &ioc).ok());
+  REQUIRE(ioc.cluster().shares_size() == 3);
+  // n1 crashes and is back: it kept no answer to either (only executed GTC and GTT routes keep
+  // theirs on disk). With n3 down too, a node that may hold a share cannot be asked: refused,
+  // saying what to do.
+  c.nodes[0]->Kill9();
+  c.nodes[2]->Kill9();
+  c.Start(0);
+  RouteResponse again;
+  grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("again-plan", SIDE_BUY, 4 * kBtc), &again);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(s.error_message().rfind("order.id: plan \"again-plan\" already exists on node n", 0) == 0);
+  CHECK(s.error_message().find(": GetRoute \"again-plan\" on any node tells how it stands)") != std::string::npos);
+  // Every node back (once n1's link to n3 has reconnected, within a second): the same answer as
+  // the first time, and nothing routed again.
+  c.Start(2);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10); std::chrono::steady_clock::now() < until;) {
+    s = CallRoute(*c.nodes[0], PlanOnly("again-plan", SIDE_BUY, 4 * kBtc), &again);
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CheckSameAnswer(planned.cluster(), again.cluster());
+  CHECK(again.plan().plan_id() == "again-plan");
+  RouteResponse ioc_again;
+  s = CallRoute(*c.nodes[0], ioc_req, &ioc_again);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CheckSameAnswer(ioc.cluster(), ioc_again.cluster());
+  CHECK(c.nodes[0]->log().find("route again-ioc: retried, and this node kept no answer to it: answered from what the "
+                               "nodes recorded with their shares (n1, n2, n3)") != std::string::npos);
+  int64_t shares = 0;  // Each node's plan of it, as the first route made it: placed once.
+  for (int k = 0; k < 3; ++k) {
+    if (const std::optional<Plan> p = PlanOn(*c.nodes[k], "again-ioc"); p.has_value()) shares += p->order().quantity();
+  }
+  CHECK(shares == 2 * kBtc - ioc.cluster().shortfall());
+  // Another order under either id, or the IOC one as plan-only: refused.
+  s = CallRoute(*c.nodes[0], PlanOnly("again-plan", SIDE_BUY, 3 * kBtc), &again);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(s.error_message() == "order.id: plan \"again-plan\" already exists with a different order");
+  s = CallRoute(*c.nodes[0], PlanOnly("again-ioc", SIDE_BUY, 2 * kBtc), &again);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
 }
 
 TEST_CASE("cancelling a cluster route on any node cancels every node's plan of it") {
@@ -583,14 +651,17 @@ TEST_CASE("a client whose answer was lost to its coordinator's crash gets it on 
   CHECK(again.cluster().route().order_quantity() == 30 * kBtc);
   CHECK(again.plan().plan_id() == "lost-answer");
   CHECK(RouteProgress(*c.nodes[1], "lost-answer").quantity() == 30 * kBtc);  // Placed once.
-  // Another order under the id is still refused, and so is the retry through another node.
+  // Another order under the id is still refused; the retry through another node gets the same
+  // answer, from what the nodes recorded with their shares.
   RouteRequest other = order;
   other.mutable_order()->set_quantity(31 * kBtc);
   RouteResponse refused;
   const grpc::Status different = CallRoute(*c.nodes[0], other, &refused);
   CHECK(different.error_code() == grpc::StatusCode::ALREADY_EXISTS);
   CHECK(different.error_message() == "order.id: plan \"lost-answer\" already exists with a different order");
-  CHECK(CallRoute(*c.nodes[1], order, &refused).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  RouteResponse elsewhere;
+  REQUIRE(CallRoute(*c.nodes[1], order, &elsewhere).ok());
+  CheckSameAnswer(again.cluster(), elsewhere.cluster());
 }
 
 TEST_CASE("a cluster route's limit and urgency are amended on every node's share, its quantity where its work is kept") {
