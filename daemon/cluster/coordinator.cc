@@ -1551,7 +1551,9 @@ absl::StatusOr<RouteResponse> Coordinator::RebuildAnswerLocked(const ParentOrder
     held[all[i]->node_id()] = r.quantity();
     if (record == nullptr && r.route().route_id() == route_id && r.order_quantity() > 0) record = &r;
   }
-  if (record == nullptr) return refusal;  // (Shares recorded before the route's record named the order.)
+  // (None: shares recorded before the route's record named the order. Amended since: the order
+  // as first routed is not what the shares hold now.)
+  if (record == nullptr || record->amended_ns() > 0) return refusal;
   ParentOrder recorded = record->terms();
   recorded.set_quantity(record->order_quantity());
   if (record->mode() != mode || !google::protobuf::util::MessageDifferencer::Equals(recorded, order)) {
