@@ -1535,7 +1535,7 @@ absl::StatusOr<RouteResponse> Coordinator::RebuildAnswerLocked(const ParentOrder
                                                                 RouterEngine* engine, const absl::Status& refusal) {
   const std::string& route_id = order.id();
   if (IsSubRouteId(route_id)) return refusal;
-  const std::vector<NodeLink*> all = AllLinks();  // This node's first: its record has the λ asked.
+  const std::vector<NodeLink*> all = AllLinks();  // (This node's first: its own record is taken first.)
   ProgressRequest req;
   req.set_route_id(route_id);
   const auto replies = FanOut(all, [&req](size_t) -> const ProgressRequest& { return req; });
