@@ -354,7 +354,14 @@ absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
     if (reply.usable_lot_min() == 0 || p.lot_size() < reply.usable_lot_min()) reply.set_usable_lot_min(p.lot_size());
     reply.set_usable_lot_max(std::max(reply.usable_lot_max(), p.lot_size()));
   }
-  reply.set_has_plan(engine_->GetPlan(req.route_id()).ok());
+  // (Or keeps the route's shortfall record: an executed GTC or GTT route no node took a share of
+  // leaves no plan, only that; one that cannot be read is taken as kept.)
+  bool taken = engine_->GetPlan(req.route_id()).ok();
+  if (!taken && shortfall_ != nullptr && !IsSubRouteId(req.route_id())) {
+    absl::StatusOr<std::optional<ShortfallRecord>> record = shortfall_->Record(req.route_id());
+    taken = !record.ok() || record->has_value();
+  }
+  reply.set_has_plan(taken);
   if (shortfall_ != nullptr) {
     absl::StatusOr<std::optional<CancelNotice>> notice = shortfall_->CancelNoticeOf(RouteOf(req.route_id()));
     // (A notice that cannot be read is taken as one: nothing is placed against a cancel.)

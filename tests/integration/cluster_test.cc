@@ -3290,6 +3290,12 @@ TEST_CASE("new terms whose notice fewer than half the nodes keep say so, and the
   RouteResponse waiting;
   REQUIRE(CallRoute(*c.nodes[0], low, &waiting).ok());
   REQUIRE(waiting.cluster().shortfall() == 2 * kBtc);
+  // Its retry through n2 is not routed again there (a second node working its shortfall): the
+  // id is taken by n1's record, though no node has a plan of it.
+  RouteResponse elsewhere;
+  const grpc::Status taken = CallRoute(*c.nodes[1], low, &elsewhere);
+  CHECK(taken.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(taken.error_message().rfind("order.id: plan \"gtc-terms\" already exists on node n1 (", 0) == 0);
   // n1 and n3 down: amended to a market order through n2, which alone keeps the notice — not
   // enough, and the answer says so.
   c.nodes[0]->Kill9();
