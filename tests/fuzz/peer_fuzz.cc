@@ -209,9 +209,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (call.has_amend() && answer.has_amend() && answer.amend().noticed()) {
       const ProgressReply progress = NoticesOf(node, call.amend().route_id());
+      // A client's amendment is kept as given; a notice sent again by another node is kept, or
+      // one amended as late or later stands.
       FUZZ_CHECK(progress.terms_notice().route_id() == call.amend().route_id() &&
-                     (!call.amend().has_limit_price() ||
-                      progress.terms_notice().terms().limit_price() == call.amend().limit_price()),
+                     (call.amend().amended_ns() > 0
+                          ? progress.terms_notice().amended_ns() >= call.amend().amended_ns()
+                          : (!call.amend().has_limit_price() ||
+                             progress.terms_notice().terms().limit_price() == call.amend().limit_price())),
                  "new terms noted but not kept: %s", progress.ShortDebugString().c_str());
     } else if (call.has_amend() && answer.has_amend()) {
       absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
