@@ -59,6 +59,37 @@ absl::StatusOr<std::optional<Notice>> ReadNotice(const store::DeltaStore& store,
   return std::optional<Notice>(std::move(notice));
 }
 
+// The notices of `ids` that `read` can read, in that order (one that cannot be read is left out).
+template <typename Notice, typename Read>
+std::vector<Notice> ReadableNotices(const std::vector<std::string>& ids, const Read& read) {
+  std::vector<Notice> out;
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::optional<Notice>> n = read(id);
+    if (n.ok() && n->has_value()) out.push_back(**std::move(n));
+  }
+  return out;
+}
+
+// Marks the notice of `route_id` kept under `prefix` delivered at `now_ns` (the first mark
+// stands) and takes it out of `undelivered` — unless `current` says the notice held is no longer
+// the one delivered (then nothing changes). NOT_FOUND when none is kept.
+template <typename Notice, typename Current>
+absl::Status MarkNoticeDelivered(store::DeltaStore& store, const char* prefix, const char* what,
+                                 const std::string& route_id, int64_t now_ns, const Current& current,
+                                 std::set<std::string>* undelivered) {
+  EXO_ASSIGN_OR_RETURN(std::optional<Notice> held, ReadNotice<Notice>(store, prefix, route_id, what));
+  if (!held.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no notice of route \"", route_id, "\"'s ", what));
+  }
+  if (!current(*held)) return absl::OkStatus();
+  if (held->delivered_ns() == 0) {
+    held->set_delivered_ns(std::max<int64_t>(1, now_ns));
+    EXO_RETURN_IF_ERROR(store.PutRecord(absl::StrCat(prefix, route_id), held->SerializeAsString()));
+  }
+  undelivered->erase(route_id);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ShortfallLedger>> ShortfallLedger::Load(store::DeltaStore* store) {
@@ -303,24 +334,13 @@ std::vector<std::string> ShortfallLedger::UndeliveredCancels() const {
 }
 
 std::vector<CancelNotice> ShortfallLedger::UndeliveredCancelNotices() const {
-  std::vector<CancelNotice> out;
-  for (const std::string& id : UndeliveredCancels()) {
-    absl::StatusOr<std::optional<CancelNotice>> n = CancelNoticeOf(id);
-    if (n.ok() && n->has_value()) out.push_back(**std::move(n));
-  }
-  return out;
+  return ReadableNotices<CancelNotice>(UndeliveredCancels(), [this](const std::string& id) { return CancelNoticeOf(id); });
 }
 
 absl::Status ShortfallLedger::MarkCancelDelivered(const std::string& route_id, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  EXO_ASSIGN_OR_RETURN(std::optional<CancelNotice> held, ReadNotice<CancelNotice>(*store_, kNoticePrefix, route_id, "cancel"));
-  if (!held.has_value()) return absl::NotFoundError(absl::StrCat("no notice of route \"", route_id, "\"'s cancel"));
-  if (held->delivered_ns() == 0) {
-    held->set_delivered_ns(std::max<int64_t>(1, now_ns));
-    EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kNoticePrefix, route_id), held->SerializeAsString()));
-  }
-  undelivered_.erase(route_id);
-  return absl::OkStatus();
+  return MarkNoticeDelivered<CancelNotice>(*store_, kNoticePrefix, "cancel", route_id, now_ns,
+                                           [](const CancelNotice&) { return true; }, &undelivered_);
 }
 
 absl::StatusOr<std::optional<CancelNotice>> ShortfallLedger::CancelNoticeOf(const std::string& route_id) const {
@@ -362,25 +382,15 @@ std::vector<std::string> ShortfallLedger::UndeliveredTerms() const {
 }
 
 std::vector<TermsNotice> ShortfallLedger::UndeliveredTermsNotices() const {
-  std::vector<TermsNotice> out;
-  for (const std::string& id : UndeliveredTerms()) {
-    absl::StatusOr<std::optional<TermsNotice>> n = TermsNoticeOf(id);
-    if (n.ok() && n->has_value()) out.push_back(**std::move(n));
-  }
-  return out;
+  return ReadableNotices<TermsNotice>(UndeliveredTerms(), [this](const std::string& id) { return TermsNoticeOf(id); });
 }
 
 absl::Status ShortfallLedger::MarkTermsDelivered(const std::string& route_id, int64_t amended_ns, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  EXO_ASSIGN_OR_RETURN(std::optional<TermsNotice> held, TermsNoticeLocked(route_id));
-  if (!held.has_value()) return absl::NotFoundError(absl::StrCat("no notice of route \"", route_id, "\"'s new terms"));
-  if (held->amended_ns() != amended_ns) return absl::OkStatus();  // Later terms came meanwhile: still sent again.
-  if (held->delivered_ns() == 0) {
-    held->set_delivered_ns(std::max<int64_t>(1, now_ns));
-    EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kTermsNoticePrefix, route_id), held->SerializeAsString()));
-  }
-  undelivered_terms_.erase(route_id);
-  return absl::OkStatus();
+  // (Later terms came meanwhile: those are still sent again.)
+  return MarkNoticeDelivered<TermsNotice>(
+      *store_, kTermsNoticePrefix, "new terms", route_id, now_ns,
+      [amended_ns](const TermsNotice& held) { return held.amended_ns() == amended_ns; }, &undelivered_terms_);
 }
 
 absl::StatusOr<std::optional<TermsNotice>> ShortfallLedger::TermsNoticeOf(const std::string& route_id) const {

@@ -203,6 +203,24 @@ grpc::Status AmendOn(const DaemonProcess& d, const AmendPlanRequest& req, AmendP
   return RouterService::NewStub(Connect(d))->AmendPlan(&ctx, req, resp);
 }
 
+// AmendPlan on node d that must succeed: its answer.
+AmendPlanResponse AmendOk(const DaemonProcess& d, const AmendPlanRequest& req) {
+  AmendPlanResponse resp;
+  const grpc::Status s = AmendOn(d, req, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  return resp;
+}
+
+// An amendment of route `id` to a market order (its limit removed).
+AmendPlanRequest ToMarket(const std::string& id, const std::string& reason = "") {
+  AmendPlanRequest req;
+  req.set_plan_id(id);
+  req.set_remove_limit(true);
+  req.set_reason(reason);
+  return req;
+}
+
 // The plan `id` on node d (nullopt if the node has no such plan).
 std::optional<Plan> PlanOn(const DaemonProcess& d, const std::string& id) {
   GetPlanRequest req;
@@ -2758,14 +2776,7 @@ TEST_CASE("a worked shortfall outlives its coordinator's restart, takes an amend
   CHECK(after.shortfall_work().state() == ShortfallWork::STATE_OPEN);
   CHECK(after.shortfall_work().coordinator() == "n1");
   // The limit amended through n3 reaches the work on n1: the next sub-route takes the new one.
-  AmendPlanRequest amend;
-  amend.set_plan_id("gtc-low");
-  amend.set_remove_limit(true);
-  amend.set_reason("take it at market");
-  AmendPlanResponse amended;
-  const grpc::Status a = AmendOn(*c.nodes[2], amend, &amended);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
+  const AmendPlanResponse amended = AmendOk(*c.nodes[2], ToMarket("gtc-low", "take it at market"));
   CHECK(amended.shortfall_work().coordinator() == "n1");
   const GetRouteResponse placed = RouteProgressUntil(*c.nodes[1], "gtc-low", [](const GetRouteResponse& r) {
     return r.shortfall_work().state() != ShortfallWork::STATE_OPEN;
@@ -2818,11 +2829,7 @@ AmendPlanResponse AmendLimitOutOfReach(const DaemonProcess& d, const std::string
   AmendPlanRequest amend;
   amend.set_plan_id(route);
   amend.set_limit_price(100000);
-  AmendPlanResponse amended;
-  const grpc::Status a = AmendOn(d, amend, &amended);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
-  return amended;
+  return AmendOk(d, amend);
 }
 
 // Route `route`'s shortfall, seen from node d, is still worked but its sub-routes place nothing
@@ -2987,13 +2994,7 @@ TEST_CASE("a limit amended while the node that works a route's shortfall is down
   REQUIRE(CallRoute(*c.nodes[2], low, &waiting).ok());
   REQUIRE(waiting.cluster().shortfall() == 2 * kBtc);
   c.nodes[2]->Kill9();
-  AmendPlanRequest to_market;
-  to_market.set_plan_id("gtc-n3");
-  to_market.set_remove_limit(true);
-  AmendPlanResponse noticed;
-  const grpc::Status a = AmendOn(*c.nodes[0], to_market, &noticed);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
+  const AmendPlanResponse noticed = AmendOk(*c.nodes[0], ToMarket("gtc-n3"));
   CHECK(std::vector<std::string>(noticed.noticed_on().begin(), noticed.noticed_on().end()) ==
         std::vector<std::string>{"n1", "n2"});
   CHECK(noticed.changed());
@@ -3300,13 +3301,7 @@ TEST_CASE("new terms whose notice fewer than half the nodes keep say so, and the
   // enough, and the answer says so.
   c.nodes[0]->Kill9();
   c.nodes[2]->Kill9();
-  AmendPlanRequest to_market;
-  to_market.set_plan_id("gtc-terms");
-  to_market.set_remove_limit(true);
-  AmendPlanResponse noticed;
-  const grpc::Status a = AmendOn(*c.nodes[1], to_market, &noticed);
-  INFO(a.error_message());
-  REQUIRE(a.ok());
+  const AmendPlanResponse noticed = AmendOk(*c.nodes[1], ToMarket("gtc-terms"));
   CHECK(std::vector<std::string>(noticed.noticed_on().begin(), noticed.noticed_on().end()) ==
         std::vector<std::string>{"n2"});
   CHECK(noticed.notice_warning() ==
