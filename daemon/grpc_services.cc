@@ -523,6 +523,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_node_id(cfg.node_id());
   resp->set_version(EXO_VERSION);
   resp->set_uptime_ms((SystemClock()->NowNs() - started_ns_) / 1'000'000);
+  resp->set_clock_ahead_ms(engine_->clock().AheadOfSystemNs() / 1'000'000);
   if (absl::StatusOr<ProcessStatus> p = ReadProcessStatus(); p.ok()) *resp->mutable_process() = *std::move(p);
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   for (SettleProposal& p : settle_approvals_.Pending(SystemClock()->NowNs())) {

@@ -96,6 +96,10 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
       .Sample(absl::StrCat(Label("node", s.node_id()), ",", Label("version", s.version())), "1");
   Family(&out, "exoroute_uptime_seconds", "gauge", "Seconds since exorouted started.")
       .Sample("", Milli(s.uptime_ms()));
+  Family(&out, "exoroute_clock_ahead_seconds", "gauge",
+         "How far the node's clock reads ahead of the system clock: not 0 after the system clock stepped back "
+         "(the node's clock does not go back; it runs 5 % slow until they agree).")
+      .Sample("", Milli(s.clock_ahead_ms()));
   if (s.has_process()) {  // Prometheus's standard process metrics, under their usual names.
     const auto& p = s.process();
     Family(&out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")

@@ -173,6 +173,9 @@ class RouterEngine {
   int64_t SmallestLot(const exoroute::v1::ParentOrder& order) const;
   // The configured instrument, or null.
   const exoroute::v1::Instrument* FindInstrument(const std::string& symbol) const;
+  // The node's clock (the one every delta and book age is read on), in Unix nanoseconds.
+  int64_t NowNs() const { return clock_->NowNs(); }
+  const Clock& clock() const { return *clock_; }
   // The venues' cost curves this engine keeps (shared with this node's cluster sessions).
   solver::CurveCache* curves() { return &curves_; }
   absl::StatusOr<exoroute::v1::Plan> GetPlan(const std::string& plan_id) const;

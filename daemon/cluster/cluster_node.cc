@@ -8,7 +8,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/cluster/discrete_noise.h"
 #include "daemon/crash_point.h"
@@ -879,7 +878,7 @@ absl::StatusOr<AmendShareReply> ClusterNode::Resize(const AmendShareRequest& req
     // Less only takes risk off: neither the deadline nor a limit refuses it.
     if (o.quantity() <= now.order().quantity()) return absl::OkStatus();
     if (o.time_in_force() == TIME_IN_FORCE_GTT &&
-        absl::GetCurrentTimeNanos() >= next.created_ns() + o.expire_after_ms() * 1'000'000) {
+        clock_->NowNs() >= next.created_ns() + o.expire_after_ms() * 1'000'000) {
       return absl::FailedPreconditionError(
           absl::StrCat("quantity: route \"", id, "\"'s GTT deadline has passed: nothing more is routed for it"));
     }

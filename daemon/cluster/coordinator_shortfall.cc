@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "daemon/cluster/coordinator.h"
 #include "daemon/crash_point.h"
 #include "exo/fixed_point.h"
@@ -55,7 +54,7 @@ bool Coordinator::OpenShortfall(const ParentOrder& order, RouteMode mode, const 
   *record.mutable_order() = order;
   record.set_routed_by(routed_by);
   record.set_arrival_limit(summary.route().arrival_limit());
-  record.set_created_ns(absl::GetCurrentTimeNanos());
+  record.set_created_ns(engine.NowNs());
   record.mutable_work()->set_coordinator(node_id_);
   record.mutable_work()->set_shortfall(summary.shortfall());
   *record.mutable_routed_order() = order;
@@ -292,7 +291,7 @@ void Coordinator::WorkShortfalls(ShortfallLedger* ledger, RouterEngine* engine, 
       if (shortfall_stop_) break;
       shortfall_wake_ = false;
       lock.unlock();
-      WorkShortfallsOnce(engine, absl::GetCurrentTimeNanos());
+      WorkShortfallsOnce(engine, engine->NowNs());
       lock.lock();
     }
   });

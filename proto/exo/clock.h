@@ -11,9 +11,13 @@ class Clock {
   virtual ~Clock() = default;
   // Unix time in nanoseconds.
   virtual int64_t NowNs() const = 0;
+  // How far this clock reads ahead of the system's, having not followed it back (0: it reads
+  // the system's; SlewedWallClock).
+  virtual int64_t AheadOfSystemNs() const { return 0; }
 };
 
-// The system clock. Thread-safe; never null.
+// The system wall clock as the node reads it: it never goes back (SlewedWallClock,
+// exo/slewed_wall_clock.h). Thread-safe; never null.
 Clock* SystemClock();
 
 }  // namespace exo

@@ -453,6 +453,16 @@ TEST_CASE("status lists the notices of new terms a cluster node still sends agai
                                              "s ago); sent again until every node keeps them\n") != std::string::npos);
 }
 
+TEST_CASE("status says how far the node's clock reads ahead of a system clock that stepped back, only when it does", "[ctl]") {
+  StatusResponse r;
+  r.set_node_id("n1");
+  CHECK(exo::ctl::RenderStatus(r, 1000).find("clock") == std::string::npos);
+  r.set_clock_ahead_ms(2'000);
+  CHECK(exo::ctl::RenderStatus(r, 1000).find("clock       2.000 s ahead of the system clock, which stepped back: the "
+                                             "node's clock runs 5 % slow until they agree (in about 40 s)\n") !=
+        std::string::npos);
+}
+
 TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was fixed at, not a cost of 0.00", "[ctl]") {
   Plan p;
   p.set_plan_id("passive");

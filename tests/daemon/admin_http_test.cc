@@ -132,6 +132,7 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   s.set_node_id("node-1");
   s.set_version("0.1.0");
   s.set_uptime_ms(61'005);
+  s.set_clock_ahead_ms(2'500);
   s.set_plans_total(12'345'678'901ULL);  // Past 2^32 and past six significant digits.
   s.set_plans_working(3);
   s.mutable_chain_head()->set_sequence(9'007'199'254'740'993ULL);  // 2^53 + 1: not a double.
@@ -204,6 +205,7 @@ TEST_CASE("Status as Prometheus text: every sample valid, counts exact, labels e
   }
   CHECK(values["exoroute_build_info{node=\"node-1\",version=\"0.1.0\"}"] == "1");
   CHECK(values["exoroute_uptime_seconds"] == "61.005");
+  CHECK(values["exoroute_clock_ahead_seconds"] == "2.500");
   CHECK(values["exoroute_plans_total"] == "12345678901");
   CHECK(values["exoroute_chain_head_sequence"] == "9007199254740993");
   CHECK(values["exoroute_venue_up{venue=\"SIM-A\",adapter=\"sim\",state=\"up\"}"] == "1");

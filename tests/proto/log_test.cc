@@ -1,37 +1,18 @@
 // The daemon's log lines (exo/log.h): one message is one line, whatever text it carries.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "exo/log.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/captured_stderr.h"
 
 namespace {
 
 // What LogWarning(`message`) writes to stderr.
 std::string Logged(const std::string& message) {
-  exo::testing::TempDir dir;
-  const std::string path = dir / "stderr";
-  const int file = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
-  REQUIRE(file >= 0);
-  std::fflush(stderr);
-  const int saved = ::dup(2);
-  ::dup2(file, 2);
-  exo::LogWarning("venue says: %s", message);
-  ::dup2(saved, 2);
-  ::close(saved);
-  ::close(file);
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
+  return exo::testing::CapturedStderr([&] { exo::LogWarning("venue says: %s", message); });
 }
 
 }  // namespace

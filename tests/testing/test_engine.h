@@ -1,5 +1,5 @@
 // A real engine for tests and fuzz targets: the embedded default config's sim venues, a real
-// RocksDB store under the config's data dir, the system clock; recovered and started. Hooks let
+// RocksDB store under the config's data dir, the system clock (or a hook's); recovered and started. Hooks let
 // a caller wrap the store (say, to slow its appends) or a venue adapter (a TapVenue) first.
 // Errors come back as a status, so Catch tests REQUIRE it and fuzz targets FUZZ_CHECK it.
 #pragma once
@@ -37,6 +37,7 @@ struct TestEngine {
 struct TestEngineHooks {
   std::function<std::unique_ptr<store::DeltaStore>(std::unique_ptr<store::DeltaStore>)> store;
   std::function<void(std::vector<daemon::RouterEngine::Venue>*)> venues;
+  Clock* clock = nullptr;  // The venues' and the engine's clock (null: the system clock).
 };
 
 // Hooks that wrap the config's first venue in a TapVenue (`*tap` points at it once started), so
@@ -60,10 +61,11 @@ inline absl::StatusOr<TestEngine> StartTestEngine(const exoroute::v1::DaemonConf
   if (!s.ok()) return s.status();
   TestEngine t;
   t.store = hooks.store ? hooks.store(*std::move(s)) : *std::move(s);
-  absl::StatusOr<std::vector<daemon::RouterEngine::Venue>> venues = daemon::MakeVenues(config, SystemClock());
+  Clock* clock = hooks.clock != nullptr ? hooks.clock : SystemClock();
+  absl::StatusOr<std::vector<daemon::RouterEngine::Venue>> venues = daemon::MakeVenues(config, clock);
   if (!venues.ok()) return venues.status();
   if (hooks.venues) hooks.venues(&*venues);
-  t.engine = std::make_unique<daemon::RouterEngine>(config, t.store.get(), *std::move(venues), SystemClock());
+  t.engine = std::make_unique<daemon::RouterEngine>(config, t.store.get(), *std::move(venues), clock);
   if (absl::Status r = t.engine->Recover(); !r.ok()) return r;
   if (absl::Status r = t.engine->Start(); !r.ok()) return r;
   return t;

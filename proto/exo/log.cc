@@ -1,30 +1,11 @@
 #include <unistd.h>
 
-#include <chrono>
 #include <ctime>
 
 #include "exo/clock.h"
 #include "exo/log.h"
 
 namespace exo {
-namespace {
-
-class RealClock final : public Clock {
- public:
-  int64_t NowNs() const override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
-}  // namespace
-
-Clock* SystemClock() {
-  static RealClock clock;
-  return &clock;
-}
-
 namespace {
 
 LogFormat g_format = LogFormat::kText;  // Set once at start-up (SetLogFormat), then read only.
