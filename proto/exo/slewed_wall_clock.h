@@ -8,8 +8,12 @@
 // was, runs 1/kSlowDown slower than real time, and meets the system clock again after
 // kSlowDown × the step (a 1 s step: 20 s). While it catches up, an age is measured at most
 // 1/kSlowDown short, never a whole step. It logs the step and the meeting.
+//
+// In step — always, but for the minutes after a step back — a reading is the system clock's,
+// lock-free, and writes nothing shared: a feed's threads and the decisions read it at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
@@ -26,24 +30,46 @@ class SlewedWallClock final : public Clock {
     int64_t (*steady_ns)();
   };
   static constexpr int64_t kSlowDown = 20;  // Catching up, it runs at 95 % of real time.
-  // A step back smaller than this is not logged (it is still caught up with the same way).
+  // A step back smaller than this is followed (a book looks that much younger, no more).
+  static constexpr int64_t kFollowedStepNs = 50'000;
+  // A step back smaller than this is not logged (it is caught up with all the same).
   static constexpr int64_t kLoggedStepNs = 1'000'000;
 
   explicit SlewedWallClock(Sources sources);
 
   int64_t NowNs() const override;
-  // How far this clock is ahead of the system's after its last reading (0: they agree).
+  // How far this clock reads ahead of the system's now (0: they agree).
   int64_t AheadOfSystemNs() const override;
 
  private:
+  struct Reading {
+    int64_t wall;
+    int64_t steady;
+    int64_t offset() const { return wall - steady; }
+  };
+  // The two clocks read together (retried while a reading straddles a pause of the thread).
+  Reading Read() const;
+  // A reading while the system clock is behind this one; sets `*ahead`. Called with `lock` held
+  // on mu_; returns with it released (it logs a step back, and the meeting, after).
+  int64_t CatchUpLocked(const Reading& r, int64_t* ahead, std::unique_lock<std::mutex>* lock) const;
+
+  // This clock less the steady clock while in step: the highest offset of the two seen. (On a
+  // cache line of their own with the sources: every reading reads them, and writes none.)
+  alignas(64) mutable std::atomic<int64_t> offset_;
+  mutable std::atomic<bool> catching_up_{false};
   const Sources sources_;
-  mutable std::mutex mu_;
-  mutable bool started_ = false;
-  mutable int64_t last_ns_ = 0;      // The last reading given.
-  mutable int64_t last_steady_ = 0;  // The steady clock then.
-  mutable int64_t ahead_ns_ = 0;     // last_ns_ - the system clock then.
-  mutable int64_t slow_rest_ = 0;    // Steady nanoseconds not yet slowed by (< kSlowDown).
-  mutable bool catching_up_ = false;  // A logged step back not yet caught up with.
+  alignas(64) mutable std::mutex mu_;
+  // While catching up (under mu_): this clock less the steady clock at `slew_steady_`, the
+  // steady nanoseconds not yet slowed by (< kSlowDown), the system clock's offset at the last
+  // reading (a further step back is logged too), the last reading given and how far it was
+  // ahead of the system clock.
+  mutable int64_t slew_offset_ = 0;
+  mutable int64_t slew_steady_ = 0;
+  mutable int64_t slow_rest_ = 0;
+  mutable int64_t last_offset_ = 0;
+  mutable int64_t last_given_ = 0;
+  mutable int64_t last_ahead_ = 0;
+  mutable bool logged_step_ = false;  // A step of this catching up was logged.
 };
 
 }  // namespace exo

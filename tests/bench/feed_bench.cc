@@ -1,12 +1,15 @@
 // Book updates from the recorded Binance feed (tests/testdata/feeds): parse each depthUpdate
-// frame (simdjson, exact decimals) and apply it to the synced book, on one thread.
+// frame (simdjson, exact decimals) and apply it to the synced book, on one thread. And the
+// node's clock, which stamps every frame's receive time: a reading, on one and on two threads.
 // Figures: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "adapters/ws/book_sync.h"
 #include "adapters/ws/feed_parser.h"
+#include "exo/clock.h"
 
 using namespace exo::adapters::ws;  // NOLINT
 
@@ -60,6 +63,19 @@ void BM_BinanceParseAndApply(benchmark::State& state) {
   state.counters["level updates/s"] = benchmark::Counter(static_cast<double>(levels), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_BinanceParseAndApply)->Unit(benchmark::kMicrosecond);
+
+// exo::SystemClock() (a SlewedWallClock: the system clock that never goes back) against the
+// bare system clock it reads.
+void BM_NodeClockNow(benchmark::State& state) {
+  const exo::Clock* clock = exo::SystemClock();
+  for (auto _ : state) benchmark::DoNotOptimize(clock->NowNs());
+}
+BENCHMARK(BM_NodeClockNow)->Threads(1)->Threads(2);
+
+void BM_SystemClockNow(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(std::chrono::system_clock::now());
+}
+BENCHMARK(BM_SystemClockNow)->Threads(1)->Threads(2);
 
 }  // namespace
 

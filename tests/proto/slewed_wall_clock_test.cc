@@ -3,6 +3,10 @@
 // is — but runs 5 % slow until the system clock meets it.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "exo/slewed_wall_clock.h"
 #include "tests/testing/captured_stderr.h"
 
@@ -10,21 +14,20 @@ namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
 
-// The system's clocks as the test sets them.
-int64_t g_wall = 0;
-int64_t g_steady = 0;
-int64_t Wall() { return g_wall; }
-int64_t Steady() { return g_steady; }
+// The system's clocks as the test sets them: real time passing (the steady clock) and where the
+// system clock is set against it, so that time passing moves both at once, as on a machine.
+std::atomic<int64_t> g_steady{0};
+std::atomic<int64_t> g_set{0};
+int64_t Wall() { return g_steady.load() + g_set.load(); }
+int64_t Steady() { return g_steady.load(); }
 
-// Real time passing: both clocks advance.
-void Pass(int64_t ns) {
-  g_wall += ns;
-  g_steady += ns;
-}
+void Pass(int64_t ns) { g_steady += ns; }
+// The system clock set `ns` forwards (or back, negative): an NTP step, or `date -s`.
+void SetWall(int64_t ns) { g_set += ns; }
 
 exo::SlewedWallClock FreshClock() {
-  g_wall = 1'765'000'000 * kSec;
   g_steady = 5 * kSec;
+  g_set = 1'765'000'000 * kSec - g_steady;
   return exo::SlewedWallClock({&Wall, &Steady});
 }
 
@@ -32,13 +35,13 @@ exo::SlewedWallClock FreshClock() {
 
 TEST_CASE("the node's clock reads the system clock while that runs steadily and follows a step forwards at once", "[clock]") {
   exo::SlewedWallClock clock = FreshClock();
-  REQUIRE(clock.NowNs() == g_wall);
+  REQUIRE(clock.NowNs() == Wall());
   Pass(1500);
-  REQUIRE(clock.NowNs() == g_wall);
+  REQUIRE(clock.NowNs() == Wall());
   Pass(3 * kSec);
-  REQUIRE(clock.NowNs() == g_wall);
-  g_wall += 60 * kSec;  // An NTP step forwards: books received before it are stale at once.
-  REQUIRE(clock.NowNs() == g_wall);
+  REQUIRE(clock.NowNs() == Wall());
+  SetWall(60 * kSec);  // An NTP step forwards: books received before it are stale at once.
+  REQUIRE(clock.NowNs() == Wall());
   REQUIRE(clock.AheadOfSystemNs() == 0);
 }
 
@@ -47,8 +50,8 @@ TEST_CASE("a step back of the system clock does not take the node's clock back: 
   clock.NowNs();
   Pass(kSec);
   const int64_t before = clock.NowNs();  // A book received now...
-  REQUIRE(before == g_wall);
-  g_wall -= 2 * kSec;  // ...then `date -s` sets the system clock 2 s back.
+  REQUIRE(before == Wall());
+  SetWall(-2 * kSec);  // ...then `date -s` sets the system clock 2 s back.
   int64_t after = 0;
   const std::string log = exo::testing::CapturedStderr([&] { after = clock.NowNs(); });
   INFO(log);
@@ -78,30 +81,98 @@ TEST_CASE("a step back of the system clock does not take the node's clock back: 
 
   // 40 s after the step in all, they meet; the node's clock reads the system's from then on.
   Pass(30 * kSec - 1'013'000);
-  std::string met = exo::testing::CapturedStderr([&] { REQUIRE(clock.NowNs() == g_wall); });
+  std::string met = exo::testing::CapturedStderr([&] { REQUIRE(clock.NowNs() == Wall()); });
   REQUIRE(met.find("this node's clock agrees with the system clock again") != std::string::npos);
   REQUIRE(clock.AheadOfSystemNs() == 0);
   Pass(kSec);
-  REQUIRE(clock.NowNs() == g_wall);
+  REQUIRE(clock.NowNs() == Wall());
 }
 
 TEST_CASE("the node's clock catches up with a second step back too and a step forwards ends the catching up", "[clock]") {
   exo::SlewedWallClock clock = FreshClock();
   clock.NowNs();
-  g_wall -= kSec;
+  SetWall(-kSec);
   const std::string first = exo::testing::CapturedStderr([&] { clock.NowNs(); });
   Pass(4 * kSec);
-  g_wall -= kSec;
+  SetWall(-kSec);
   const std::string second = exo::testing::CapturedStderr([&] { clock.NowNs(); });
   INFO(first << second);
   REQUIRE(first.find("stepped back by 1.000 s") != std::string::npos);
   REQUIRE(second.find("stepped back by 1.000 s") != std::string::npos);
   REQUIRE(clock.AheadOfSystemNs() == 2 * kSec - 200'000'000);
   // A step forwards past the node's clock: it follows at once.
-  g_wall += 5 * kSec;
+  SetWall(5 * kSec);
   int64_t now = 0;
   const std::string met = exo::testing::CapturedStderr([&] { now = clock.NowNs(); });
-  REQUIRE(now == g_wall);
+  REQUIRE(now == Wall());
   REQUIRE(clock.AheadOfSystemNs() == 0);
   REQUIRE(met.find("agrees with the system clock again") != std::string::npos);
+}
+
+TEST_CASE("readings of the node's clock from several threads never go back while the system clock steps back", "[clock]") {
+  exo::SlewedWallClock clock = FreshClock();
+  std::atomic<bool> stop{false};
+  std::vector<int> backwards(2, 0);
+  std::atomic<int64_t> read[2] = {0, 0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      int64_t last = 0;
+      while (!stop.load()) {
+        const int64_t now = clock.NowNs();
+        if (now < last) ++backwards[t];
+        last = now;
+        ++read[t];
+      }
+    });
+  }
+  const std::string log = exo::testing::CapturedStderr([&] {
+    for (int i = 0; i < 2000; ++i) {
+      Pass(1'000'000);  // 1 ms of real time...
+      if (i % 500 == 250) {  // ...and four steps back of 0.3 s each, each read a while before the next.
+        SetWall(-300'000'000);
+        const int64_t seen[2] = {read[0].load(), read[1].load()};
+        while (read[0].load() < seen[0] + 100 || read[1].load() < seen[1] + 100) std::this_thread::yield();
+      }
+      std::this_thread::yield();
+    }
+    stop = true;
+    for (std::thread& r : readers) r.join();
+  });
+  INFO(log);
+  // Each step logged once, and nothing else: two threads reading do not pass for a step.
+  size_t lines = 0, steps = 0;
+  for (size_t at = log.find('\n'); at != std::string::npos; at = log.find('\n', at + 1)) ++lines;
+  for (size_t at = log.find("stepped back by 0.300 s"); at != std::string::npos;
+       at = log.find("stepped back by 0.300 s", at + 1)) {
+    ++steps;
+  }
+  CHECK(steps == 4);
+  CHECK(lines == 4);
+  INFO(read[0].load() << " and " << read[1].load() << " readings");
+  CHECK(backwards[0] == 0);
+  CHECK(backwards[1] == 0);
+  // 1.2 s stepped back in all, caught up with at 5 % from the first step (after 251 ms, or
+  // soon after, when a reader saw it) to the end (2 s): 1.1126 s or a little more still to go.
+  const int64_t ahead = clock.AheadOfSystemNs();
+  CHECK(ahead >= 1'200'000'000 - (2'000'000'000 - 251'000'000) / 20);
+  CHECK(ahead < 1'200'000'000);
+}
+
+TEST_CASE("a step back under a millisecond is caught up with quietly, and one under 50 us is followed", "[clock]") {
+  exo::SlewedWallClock clock = FreshClock();
+  clock.NowNs();
+  const std::string log = exo::testing::CapturedStderr([&] {
+    SetWall(-400'000);  // 0.4 ms back: not followed...
+    const int64_t held = clock.NowNs();
+    CHECK(clock.AheadOfSystemNs() == 400'000);
+    Pass(8'000'000);  // ...caught up with in 8 ms (20 × 0.4 ms)...
+    CHECK(clock.NowNs() == Wall());
+    CHECK(clock.AheadOfSystemNs() == 0);
+    CHECK(Wall() - held == 7'600'000);
+    SetWall(-30'000);  // 30 us back: followed.
+    CHECK(clock.NowNs() == Wall());
+    CHECK(clock.AheadOfSystemNs() == 0);
+  });
+  CHECK(log.empty());  // ...and none of it logged.
 }
