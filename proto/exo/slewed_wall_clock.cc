@@ -32,7 +32,8 @@ SlewedWallClock::Reading SlewedWallClock::Read() const {
     const int64_t before = sources_.steady_ns();
     const int64_t wall = sources_.wall_ns();
     const int64_t after = sources_.steady_ns();
-    if (after - before <= kReadWithinNs || attempt == 3) return {wall, before + (after - before) / 2};
+    // (Paused every time: the midpoint, off by half the pause at most.)
+    if (after - before <= kReadWithinNs || attempt == 7) return {wall, before + (after - before) / 2};
   }
 }
 
@@ -74,10 +75,14 @@ int64_t SlewedWallClock::CatchUpLocked(const Reading& r, int64_t* ahead, std::un
     logged_step_ = false;
     catching_up_.store(true, std::memory_order_release);
   }
-  if (r.steady < slew_steady_) {  // Read before the last reading handled here: that one stands.
+  // A reading taken before the last one handled here — or that may have been: readings within
+  // kReadWithinNs of each other are ordered by their system clock's offset, the higher first
+  // (the system clock went back between them) — gives that one's answer again.
+  if (r.steady < slew_steady_ || (r.steady < slew_steady_ + kReadWithinNs && r.offset() > last_offset_)) {
     *ahead = last_ahead_;
+    const int64_t given = last_given_;
     lock->unlock();
-    return last_given_;
+    return given;
   }
   // Slowed by 1/kSlowDown of the steady time since the last reading (the remainder carried,
   // so that frequent readings slow it as much), down to the system clock.

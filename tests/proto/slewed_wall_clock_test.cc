@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -99,8 +101,9 @@ TEST_CASE("the node's clock catches up with a second step back too and a step fo
   INFO(first << second);
   REQUIRE(first.find("stepped back by 1.000 s") != std::string::npos);
   REQUIRE(second.find("stepped back by 1.000 s") != std::string::npos);
-  REQUIRE(clock.AheadOfSystemNs() == 2 * kSec - 200'000'000);
-  // A step forwards past the node's clock: it follows at once.
+  REQUIRE(clock.AheadOfSystemNs() == 2 * kSec - 200'000'000);  // (4 s at 95 %.)
+  // A step forwards past the node's clock (a millisecond later): it follows at once.
+  Pass(1'000'000);
   SetWall(5 * kSec);
   int64_t now = 0;
   const std::string met = exo::testing::CapturedStderr([&] { now = clock.NowNs(); });
@@ -109,8 +112,21 @@ TEST_CASE("the node's clock catches up with a second step back too and a step fo
   REQUIRE(met.find("agrees with the system clock again") != std::string::npos);
 }
 
+// The machine's own steady clock, and a system clock set against it by the test: real time
+// passes at its real rate, as the readers' pauses need (faked time racing ahead of the threads
+// would pass every reading for a paused one).
+std::atomic<int64_t> g_real_set{0};
+int64_t RealSteady() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * kSec + ts.tv_nsec;
+}
+int64_t RealSetWall() { return RealSteady() + g_real_set.load(); }
+
 TEST_CASE("readings of the node's clock from several threads never go back while the system clock steps back", "[clock]") {
-  exo::SlewedWallClock clock = FreshClock();
+  g_real_set = 1'765'000'000 * kSec;
+  exo::SlewedWallClock clock({&RealSetWall, &RealSteady});
+  clock.NowNs();  // In step, before the readers start.
   std::atomic<bool> stop{false};
   std::vector<int> backwards(2, 0);
   std::atomic<int64_t> read[2] = {0, 0};
@@ -126,16 +142,17 @@ TEST_CASE("readings of the node's clock from several threads never go back while
       }
     });
   }
+  int64_t first_step = 0, first_seen = 0;
   const std::string log = exo::testing::CapturedStderr([&] {
-    for (int i = 0; i < 2000; ++i) {
-      Pass(1'000'000);  // 1 ms of real time...
-      if (i % 500 == 250) {  // ...and four steps back of 0.3 s each, each read a while before the next.
-        SetWall(-300'000'000);
-        const int64_t seen[2] = {read[0].load(), read[1].load()};
-        while (read[0].load() < seen[0] + 100 || read[1].load() < seen[1] + 100) std::this_thread::yield();
-      }
-      std::this_thread::yield();
+    for (int i = 0; i < 4; ++i) {  // Four steps back of 0.3 s each, 50 ms apart, each read before the next.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (i == 0) first_step = RealSteady();
+      g_real_set -= 300'000'000;
+      const int64_t seen[2] = {read[0].load(), read[1].load()};
+      while (read[0].load() < seen[0] + 100 || read[1].load() < seen[1] + 100) std::this_thread::yield();
+      if (i == 0) first_seen = RealSteady();
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     stop = true;
     for (std::thread& r : readers) r.join();
   });
@@ -152,11 +169,14 @@ TEST_CASE("readings of the node's clock from several threads never go back while
   INFO(read[0].load() << " and " << read[1].load() << " readings");
   CHECK(backwards[0] == 0);
   CHECK(backwards[1] == 0);
-  // 1.2 s stepped back in all, caught up with at 5 % from the first step (after 251 ms, or
-  // soon after, when a reader saw it) to the end (2 s): 1.1126 s or a little more still to go.
+  // 1.2 s stepped back in all, caught up with at 5 % since the first step was seen (between
+  // `first_step` and `first_seen`): that much less still to go (give or take a reading's 10 µs).
+  const int64_t before = RealSteady();
   const int64_t ahead = clock.AheadOfSystemNs();
-  CHECK(ahead >= 1'200'000'000 - (2'000'000'000 - 251'000'000) / 20);
-  CHECK(ahead < 1'200'000'000);
+  const int64_t after = RealSteady();
+  INFO("ahead " << ahead << " ns");
+  CHECK(ahead >= 1'200'000'000 - (after - first_step) / 20 - 10'000);
+  CHECK(ahead <= 1'200'000'000 - (before - first_seen) / 20 + 10'000);
 }
 
 TEST_CASE("a step back under a millisecond is caught up with quietly, and one under 50 us is followed", "[clock]") {
