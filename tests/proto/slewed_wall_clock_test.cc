@@ -4,12 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <chrono>
-#include <ctime>
-#include <thread>
-#include <vector>
 
 #include "exo/slewed_wall_clock.h"
+#include "tests/proto/step_back_under_readers.h"
 #include "tests/testing/captured_stderr.h"
 
 namespace {
@@ -112,71 +109,16 @@ TEST_CASE("the node's clock catches up with a second step back too and a step fo
   REQUIRE(met.find("agrees with the system clock again") != std::string::npos);
 }
 
-// The machine's own steady clock, and a system clock set against it by the test: real time
-// passes at its real rate, as the readers' pauses need (faked time racing ahead of the threads
-// would pass every reading for a paused one).
-std::atomic<int64_t> g_real_set{0};
-int64_t RealSteady() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kSec + ts.tv_nsec;
-}
-int64_t RealSetWall() { return RealSteady() + g_real_set.load(); }
-
 TEST_CASE("readings of the node's clock from several threads never go back while the system clock steps back", "[clock]") {
-  g_real_set = 1'765'000'000 * kSec;
-  exo::SlewedWallClock clock({&RealSetWall, &RealSteady});
-  clock.NowNs();  // In step, before the readers start.
-  std::atomic<bool> stop{false};
-  std::vector<int> backwards(2, 0);
-  std::atomic<int64_t> read[2] = {0, 0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 2; ++t) {
-    readers.emplace_back([&, t] {
-      int64_t last = 0;
-      while (!stop.load()) {
-        const int64_t now = clock.NowNs();
-        if (now < last) ++backwards[t];
-        last = now;
-        ++read[t];
-      }
-    });
-  }
-  int64_t first_step = 0, first_seen = 0;
-  const std::string log = exo::testing::CapturedStderr([&] {
-    for (int i = 0; i < 4; ++i) {  // Four steps back of 0.3 s each, 50 ms apart, each read before the next.
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (i == 0) first_step = RealSteady();
-      g_real_set -= 300'000'000;
-      const int64_t seen[2] = {read[0].load(), read[1].load()};
-      while (read[0].load() < seen[0] + 100 || read[1].load() < seen[1] + 100) std::this_thread::yield();
-      if (i == 0) first_seen = RealSteady();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    stop = true;
-    for (std::thread& r : readers) r.join();
-  });
-  INFO(log);
-  // Each step logged once, and nothing else: two threads reading do not pass for a step.
-  size_t lines = 0, steps = 0;
-  for (size_t at = log.find('\n'); at != std::string::npos; at = log.find('\n', at + 1)) ++lines;
-  for (size_t at = log.find("stepped back by 0.300 s"); at != std::string::npos;
-       at = log.find("stepped back by 0.300 s", at + 1)) {
-    ++steps;
-  }
-  CHECK(steps == 4);
-  CHECK(lines == 4);
-  INFO(read[0].load() << " and " << read[1].load() << " readings");
-  CHECK(backwards[0] == 0);
-  CHECK(backwards[1] == 0);
-  // 1.2 s stepped back in all, caught up with at 5 % since the first step was seen (between
-  // `first_step` and `first_seen`): that much less still to go (give or take a reading's 10 µs).
-  const int64_t before = RealSteady();
-  const int64_t ahead = clock.AheadOfSystemNs();
-  const int64_t after = RealSteady();
-  INFO("ahead " << ahead << " ns");
-  CHECK(ahead >= 1'200'000'000 - (after - first_step) / 20 - 10'000);
-  CHECK(ahead <= 1'200'000'000 - (before - first_seen) / 20 + 10'000);
+  const exo::testing::StepsFromThreads run = exo::testing::StepBackUnderReaders();
+  INFO(run.log);
+  INFO(run.reads[0] << " and " << run.reads[1] << " readings; ahead " << run.ahead << " ns");
+  CHECK(run.steps_logged == 4);  // Each step logged once...
+  CHECK(run.lines_logged == 4);  // ...and nothing else: two threads reading do not pass for a step.
+  CHECK(run.backwards[0] == 0);
+  CHECK(run.backwards[1] == 0);
+  CHECK(run.ahead >= run.ahead_at_least);
+  CHECK(run.ahead <= run.ahead_at_most);
 }
 
 TEST_CASE("a step back under a millisecond is caught up with quietly, and one under 50 us is followed", "[clock]") {
