@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "exo/fixed_point.h"
 #include "exo/sha256.h"
+#include "exo/slewed_wall_clock.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace exo::ctl {
@@ -296,9 +297,11 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   absl::StrAppend(&s, "node        ", r.node_id(), "  (exorouted ", r.version(), ", up ",
                   absl::StrFormat("%.1f s", r.uptime_ms() / 1000.0), ")\n");
   if (r.clock_ahead_ms() > 0) {
+    constexpr int64_t kSlowDown = SlewedWallClock::kSlowDown;
     absl::StrAppend(&s, "clock       ", absl::StrFormat("%.3f s", r.clock_ahead_ms() / 1000.0),
-                    " ahead of the system clock, which stepped back: the node's clock runs 5 % slow until they "
-                    "agree (in about ", absl::StrFormat("%.0f s", r.clock_ahead_ms() / 50.0), ")\n");
+                    " ahead of the system clock, which stepped back: the node's clock runs ", 100 / kSlowDown,
+                    " % slow until they agree (in about ",
+                    absl::StrFormat("%.0f s", static_cast<double>(r.clock_ahead_ms() * kSlowDown) / 1000.0), ")\n");
   }
   absl::StrAppend(&s, "chain head  ", r.chain_head().sequence(), "  ",
                   ToHex(r.chain_head().hash()).substr(0, 16), "…\n");

@@ -170,6 +170,19 @@ class Coordinator {
                          const std::set<std::string>& unasked, exoroute::v1::AmendPlanResponse* resp);
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
+  // Nodes that missed a route's call deadline (stalled, or their machine went silent): later
+  // routes leave them out at once, without waiting on them, until they answer a Check again
+  // (asked every kCheckSilentEvery on a thread of its own). The reason routes record, by node
+  // (guarded by left_out_mu_).
+  static constexpr std::chrono::milliseconds kCheckSilentEvery{1000};
+  std::map<std::string, std::string> silent_;
+  void RecordSilent(const std::string& node, const std::string& route_id, const absl::Status& why);
+  std::optional<std::string> SilentReason(const std::string& node) const;
+  void CheckSilentNodes();  // The checking thread's loop.
+  std::mutex check_mu_;
+  std::condition_variable check_cv_;
+  bool check_stop_ = false;  // (Guarded by check_mu_.)
+  std::thread check_thread_;
   void RecordLeftOut(const std::string& node, const std::string& route_id, std::string reason);
   void RecordTookPart(const std::string& node);
   // Routes this coordinator answered, for idempotent retries (guarded by mu_): the request and

@@ -315,6 +315,14 @@ void Coordinator::StopShortfallWork() {
   if (shortfall_thread_.joinable()) shortfall_thread_.join();
 }
 
-Coordinator::~Coordinator() { StopShortfallWork(); }
+Coordinator::~Coordinator() {
+  StopShortfallWork();
+  {
+    std::lock_guard<std::mutex> lock(check_mu_);
+    check_stop_ = true;
+  }
+  check_cv_.notify_all();
+  if (check_thread_.joinable()) check_thread_.join();
+}
 
 }  // namespace exo::daemon::cluster

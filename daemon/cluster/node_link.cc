@@ -1,13 +1,17 @@
 #include "daemon/cluster/node_link.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "daemon/cluster/peer_stream.h"
 
 namespace exo::daemon::cluster {
 
+using exoroute::v1::HelloReply;
+using exoroute::v1::HelloRequest;
 using exoroute::v1::PeerAnswer;
 using exoroute::v1::PeerCall;
+using exoroute::v1::PeerService;
 
 void NodeLink::Send(PeerCall call) {
   kind_ = std::min<size_t>(static_cast<size_t>(call.call_case()), kKinds - 1);
@@ -47,8 +51,18 @@ class InProcessLink final : public NodeLink {
 class GrpcLink final : public NodeLink {
  public:
   GrpcLink(std::string node_id, std::shared_ptr<grpc::Channel> channel, uint32_t timeout_ms)
-      : node_id_(node_id), stream_(std::move(node_id), std::move(channel), timeout_ms) {}
+      : node_id_(node_id), check_stub_(PeerService::NewStub(channel)), timeout_ms_(timeout_ms),
+        stream_(std::move(node_id), std::move(channel), timeout_ms) {}
   const std::string& node_id() const override { return node_id_; }
+  absl::Status Check() override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
+    HelloReply reply;
+    const grpc::Status s = check_stub_->Hello(&ctx, HelloRequest(), &reply);
+    const bool silent = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                        s.error_code() == grpc::StatusCode::UNAVAILABLE;
+    return silent ? absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message()) : absl::OkStatus();
+  }
 
  protected:
   void DoSend(PeerCall call) override { stream_.Send(std::move(call)); }
@@ -56,6 +70,8 @@ class GrpcLink final : public NodeLink {
 
  private:
   std::string node_id_;
+  const std::unique_ptr<PeerService::Stub> check_stub_;
+  const uint32_t timeout_ms_;
   PeerStream stream_;
 };
 

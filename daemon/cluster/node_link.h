@@ -37,6 +37,10 @@ class NodeLink {
   absl::StatusOr<exoroute::v1::PeerAnswer> Receive();
   // Answer times of the calls of `kind` (a PeerCall::CallCase).
   const LatencyHistogram& latency(exoroute::v1::PeerCall::CallCase kind) const;
+  // Whether the node answers at all, outside any route: a peer is asked for its Hello within
+  // the call deadline, on a call of its own (not the route's stream), so this is safe beside a
+  // route's calls. OK when it answered, even to refuse.
+  virtual absl::Status Check() { return absl::OkStatus(); }
 
  protected:
   virtual void DoSend(exoroute::v1::PeerCall call) = 0;

@@ -99,7 +99,7 @@ struct Cluster {
     std::string cert = cert_of.empty() ? id : cert_of;
     std::string peers;
     for (int j = 0; j < 3; ++j) {
-      if (j == k) continue;
+      if (j == k || retired[j]) continue;
       if (!peers.empty()) peers += ", ";
       peers += R"({"node_id": "n)" + std::to_string(j + 1) + R"(", "address": "127.0.0.1:)" +
                std::to_string(peer_port[j]) + R"("})";
@@ -110,6 +110,7 @@ struct Cluster {
            (privacy[k].empty() ? "" : R"(, "privacy": )" + privacy[k]) + cluster_extra + R"(, "peers": [)" + peers + "]}";
   }
   std::string cluster_extra;  // More keys of every node's "cluster" (", \"key\": value").
+  bool retired[3] = {false, false, false};  // Left out of the other nodes' peer lists.
   bool min_sizes = false;  // Venues with minimum child sizes (VenuesOf).
   std::string venues[3];   // Instead of VenuesOf, when set.
   int qty_scale[3] = {8, 8, 8};  // Each node's BTC-USD quantity scale.
@@ -195,6 +196,27 @@ grpc::Status CancelOn(const DaemonProcess& d, const std::string& id, const std::
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return RouterService::NewStub(Connect(d))->CancelPlan(&ctx, req, resp);
+}
+
+// Peer `peer` as node `d` reports it in Status (nullopt if Status fails or names no such peer).
+std::optional<PeerStatus> PeerOn(const DaemonProcess& d, const std::string& peer) {
+  StatusResponse st;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!AdminService::NewStub(Connect(d))->Status(&ctx, StatusRequest(), &st).ok()) return std::nullopt;
+  for (const PeerStatus& p : st.peers()) {
+    if (p.node() == peer) return p;
+  }
+  return std::nullopt;
+}
+
+// Whether node d's log shows `text` past its first `from` bytes within 20 s.
+bool LogShows(const DaemonProcess& d, const std::string& text, size_t from = 0) {
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < until;) {
+    if (d.log().find(text, from) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return d.log().find(text, from) != std::string::npos;
 }
 
 grpc::Status AmendOn(const DaemonProcess& d, const AmendPlanRequest& req, AmendPlanResponse* resp) {
@@ -1409,7 +1431,8 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
   for (const PeerStatus& p : st.peers()) CHECK(p.left_out_reason().empty());
 }
 
-TEST_CASE("a stalled node costs the route one deadline, with FAIL_ROUTE the route fails instead") {
+TEST_CASE("a stalled node costs one route a deadline, later ones leave it out at once until it answers again, with "
+          "FAIL_ROUTE they fail instead") {
   Cluster c;
   bool fail_route = false;
   SECTION("drop the node (default)") {}
@@ -1428,21 +1451,42 @@ TEST_CASE("a stalled node costs the route one deadline, with FAIL_ROUTE the rout
   RouteResponse r;
   grpc::Status s = CallRoute(*c.nodes[0], PlanOnly("stalled", SIDE_BUY, 5 * kBtc), &r);
   auto took = std::chrono::steady_clock::now() - t0;
-  c.nodes[1]->Resume();
   CHECK(took < std::chrono::seconds(3));  // A few deadlines of 300 ms at most, never a hang.
+  // The next route does not wait on n2 again: it is left out at once, not asked, saying why.
+  const uint64_t asked = PeerOn(*c.nodes[0], "n2")->calls();
+  RouteResponse next;
+  grpc::Status ns = CallRoute(*c.nodes[0], PlanOnly("stalled-next", SIDE_BUY, 5 * kBtc), &next);
+  CHECK(PeerOn(*c.nodes[0], "n2")->calls() == asked);
+  const std::string silent = "(route stalled): left out of routes until it answers again (asked every 1 s)";
   if (fail_route) {
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK(s.error_message().find("n2") != std::string::npos);
     CHECK(s.error_message().find("FAIL_ROUTE") != std::string::npos);
     CHECK(Allocations(*c.nodes[0], "stalled").empty());  // Nothing recorded anywhere.
     CHECK(Allocations(*c.nodes[2], "stalled").empty());
+    CHECK(ns.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(ns.error_message().find(silent) != std::string::npos);
+    CHECK(ns.error_message().find("FAIL_ROUTE") != std::string::npos);
   } else {
     INFO(s.error_message());
     REQUIRE(s.ok());
     REQUIRE(r.cluster().route().dropped_size() == 1);
     CHECK(r.cluster().route().dropped(0).node() == "n2");
     CHECK(r.cluster().shortfall() == 0);
+    INFO(ns.error_message());
+    REQUIRE(ns.ok());
+    REQUIRE(next.cluster().route().dropped_size() == 1);
+    CHECK(next.cluster().route().dropped(0).node() == "n2");
+    CHECK(next.cluster().route().dropped(0).reason().find(silent) != std::string::npos);
+    CHECK(next.cluster().shortfall() == 0);
   }
+  // n2 answers again: within a check or two it takes part in routes again.
+  c.nodes[1]->Resume();
+  CHECK(LogShows(*c.nodes[0], "node n2 answers again: it takes part in routes again"));
+  RouteResponse back;
+  REQUIRE(CallRoute(*c.nodes[0], PlanOnly("back", SIDE_BUY, 5 * kBtc), &back).ok());
+  CHECK(back.cluster().route().nodes_size() == 3);
+  CHECK(back.cluster().route().dropped_size() == 0);
 }
 
 TEST_CASE("peers refuse a certificate from another CA and a node presenting another node's identity") {
@@ -2330,22 +2374,6 @@ TEST_CASE("a cluster moves to a new CA without restarting its nodes: peers re-re
   }
 }
 
-namespace {
-
-// Peer `peer` as node `d` reports it in Status (nullopt if Status fails or names no such peer).
-std::optional<PeerStatus> PeerOn(const DaemonProcess& d, const std::string& peer) {
-  StatusResponse st;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  if (!AdminService::NewStub(Connect(d))->Status(&ctx, StatusRequest(), &st).ok()) return std::nullopt;
-  for (const PeerStatus& p : st.peers()) {
-    if (p.node() == peer) return p;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 TEST_CASE("a peer's new exchange stream ends its older ones: a restarted coordinator holds no thread twice") {
   Cluster c;
   c.Start(1);  // n2 alone; the test calls it as n1 would.
@@ -3093,15 +3121,6 @@ bool WorkEndedOnNotice(const std::string& log, const std::string& id) {
   return false;
 }
 
-// Whether node d's log shows `text` past its first `from` bytes within 20 s.
-bool LogShows(const DaemonProcess& d, const std::string& text, size_t from = 0) {
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < until;) {
-    if (d.log().find(text, from) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return d.log().find(text, from) != std::string::npos;
-}
-
 // Whether node d holds a plan of any of route `route`'s sub-routes ~from … ~to.
 bool AnySubRouteOn(const DaemonProcess& d, const std::string& route, int from, int to) {
   for (int n = from; n <= to; ++n) {
@@ -3396,4 +3415,42 @@ TEST_CASE("a GTT route's shortfall is worked until its deadline, with leave_shor
   INFO(shown.out << shown.err);
   CHECK(shown.out.find("shortfall 2.00000000 no longer routed: the GTT deadline passed (0 sub-routes placed before)") !=
         std::string::npos);
+}
+
+TEST_CASE("a node retired from the other nodes' peer lists is no longer sent the cancel they keep a notice of for it",
+          "[cluster][shortfall]") {
+  Cluster c;
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A limit order far below the market, whose work n1 keeps: no node takes a share of it.
+  RouteRequest low = Executed("gtc-retired", SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse waiting;
+  REQUIRE(CallRoute(*c.nodes[0], low, &waiting).ok());
+  REQUIRE(waiting.cluster().shortfall_worked());
+  // n1's machine is lost for good. A cancel through n2 leaves its notice on n2 and n3, which
+  // send it again, to no end while n1 is in their peer lists.
+  c.nodes[0]->Kill9();
+  CancelPlanResponse cancelled;
+  REQUIRE(CancelOn(*c.nodes[1], "gtc-retired", "", &cancelled).ok());
+  CHECK(std::vector<std::string>(cancelled.noticed_on().begin(), cancelled.noticed_on().end()) ==
+        std::vector<std::string>{"n2", "n3"});
+  auto status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  CHECK(status.out.find("cancel      route gtc-retired: noted here (through n2, ") != std::string::npos);
+  // Retired (docs/cluster.md, "Adding and retiring a node"): n2 and n3 restarted in turn
+  // without n1 among their peers. The cancel has reached every node there is: no longer sent.
+  c.retired[0] = true;
+  for (int k : {1, 2}) {
+    REQUIRE(c.nodes[k]->Terminate() == 0);
+    c.Start(k);
+  }
+  CHECK(LogShows(*c.nodes[1], "route gtc-retired: the cancel noted here (through n2) reached every node"));
+  status = exo::testing::Ctl(*c.nodes[1], {"status"});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("cancel      route gtc-retired") == std::string::npos);
+  CHECK(status.out.find("n1") == std::string::npos);  // Not a peer any more.
+  // The two route on their own, a route splitting across both.
+  RouteResponse two;
+  REQUIRE(CallRoute(*c.nodes[2], Executed("after-retiring", SIDE_BUY, kBtc), &two).ok());
+  CHECK(two.cluster().route().nodes_size() == 2);
+  CHECK(two.cluster().route().dropped().empty());
 }
