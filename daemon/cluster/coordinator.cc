@@ -820,31 +820,12 @@ Coordinator::Coordinator(std::string node_id, std::vector<std::unique_ptr<NodeLi
       on_exhausted_(on_exhausted),
       check_thread_([this] { CheckSilentNodes(); }) {}
 
-void Coordinator::RecordSilent(const std::string& node, const std::string& route_id, const absl::Status& why) {
-  std::lock_guard<std::mutex> lock(left_out_mu_);
-  silent_[node] = absl::StrCat(why.message(), " (route ", route_id, "): left out of routes until it answers again (asked ",
-                               "every ", kCheckSilentEvery.count() / 1000.0, " s)");
-}
-
-std::optional<std::string> Coordinator::SilentReason(const std::string& node) const {
-  std::lock_guard<std::mutex> lock(left_out_mu_);
-  auto it = silent_.find(node);
-  if (it == silent_.end()) return std::nullopt;
-  return it->second;
-}
-
 void Coordinator::CheckSilentNodes() {
   std::unique_lock<std::mutex> lock(check_mu_);
-  while (!check_cv_.wait_for(lock, kCheckSilentEvery, [this] { return check_stop_; })) {
+  while (!check_cv_.wait_for(lock, NodeLink::kCheckSilentEvery, [this] { return check_stop_; })) {
     lock.unlock();
     for (const auto& link : links_) {
-      if (!SilentReason(link->node_id()).has_value()) continue;
-      if (!link->Check().ok()) continue;
-      {
-        std::lock_guard<std::mutex> left(left_out_mu_);
-        silent_.erase(link->node_id());
-      }
-      LogInfo("node %s answers again: it takes part in routes again", link->node_id());
+      if (link->CheckIfSilent()) LogInfo("node %s answers again: it is asked again", link->node_id());
     }
     lock.lock();
   }
@@ -867,9 +848,6 @@ class Coordinator::Run {
     record_.set_order_quantity(quantity_);
   }
 
-  // Leaves out at once the nodes that missed a call's deadline in an earlier route and have not
-  // answered since (Coordinator::silent_), or fails the route, per policy.
-  absl::Status LeaveOutSilent();
   // The route's price bands, fixed once from every node's best prices (BestPrice).
   absl::Status FixBands();
   // Opens the route on every live node and checks their summaries (the order over the whole
@@ -955,31 +933,15 @@ class Coordinator::Run {
   std::vector<std::vector<TieLots>> remainder_;
 };
 
-absl::Status Coordinator::Run::LeaveOutSilent() {
-  for (size_t i = 0; i < live_.size();) {
-    const std::optional<std::string> why = c_.SilentReason(live_[i]->node_id());
-    if (why.has_value()) {
-      EXO_RETURN_IF_ERROR(Drop(i, absl::UnavailableError(*why), /*failure=*/true));
-    } else {
-      ++i;
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Coordinator::Run::Drop(size_t i, const absl::Status& why, bool failure) {
   NodeDropped* d = record_.add_dropped();
   d->set_node(live_[i]->node_id());
   d->set_reason(std::string(why.message()));
   c_.RecordLeftOut(d->node(), route_id_, d->reason());
-  const bool silent = c_.SilentReason(d->node()).has_value();
-  if (failure && absl::IsDeadlineExceeded(why)) {
-    // Silent: later routes do not wait on it, and neither does an abort now (its session of the
-    // route expires there).
-    c_.RecordSilent(d->node(), route_id_, why);
-  } else if (!silent) {
-    AbortOn(live_[i], route_id_);
-  }
+  // (A node that went silent is not sent the abort: its session of the route expires there.)
+  AbortOn(live_[i], route_id_);
+  // Logged when it fails, not again for each route while it is silent.
+  const bool silent = why.GetPayload(NodeLink::kSilentPayload).has_value();
   if (failure && !silent) LogWarning("route %s: dropping node %s: %s", route_id_, live_[i]->node_id(), why.ToString());
   live_.erase(live_.begin() + static_cast<long>(i));
   if (absl::IsResourceExhausted(why) && c_.on_exhausted_ == NODE_FAILURE_POLICY_FAIL_ROUTE) {
@@ -1665,7 +1627,6 @@ absl::StatusOr<RouteResponse> Coordinator::Route(const ParentOrder& order, Route
   // share without checking it again). Routes are one at a time here: none can slip in between.
   EXO_RETURN_IF_ERROR(engine->CheckRisk(order, mode, routed_by));
   Run run(this, order, mode, engine, routed_by);
-  EXO_RETURN_IF_ERROR(run.LeaveOutSilent());
   EXO_RETURN_IF_ERROR(run.FixBands());
   // Each attempt opens the route on every live node; a node failing mid-way is dropped and the
   // search starts again on fresh sessions (the nodes' answers depend on their books only).

@@ -170,14 +170,9 @@ class Coordinator {
                          const std::set<std::string>& unasked, exoroute::v1::AmendPlanResponse* resp);
   mutable std::mutex left_out_mu_;
   std::map<std::string, LeftOut> left_out_;  // By node (guarded by left_out_mu_).
-  // Nodes that missed a route's call deadline (stalled, or their machine went silent): later
-  // routes leave them out at once, without waiting on them, until they answer a Check again
-  // (asked every kCheckSilentEvery on a thread of its own). The reason routes record, by node
-  // (guarded by left_out_mu_).
-  static constexpr std::chrono::milliseconds kCheckSilentEvery{1000};
-  std::map<std::string, std::string> silent_;
-  void RecordSilent(const std::string& node, const std::string& route_id, const absl::Status& why);
-  std::optional<std::string> SilentReason(const std::string& node) const;
+  // Links to nodes that missed a call's deadline are silent (NodeLink::Receive): no call waits
+  // on them. This thread asks each silent one whether it answers again every
+  // NodeLink::kCheckSilentEvery (CheckIfSilent).
   void CheckSilentNodes();  // The checking thread's loop.
   std::mutex check_mu_;
   std::condition_variable check_cv_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/cord.h"
 #include "daemon/cluster/peer_stream.h"
 
 namespace exo::daemon::cluster {
@@ -14,16 +15,40 @@ using exoroute::v1::PeerCall;
 using exoroute::v1::PeerService;
 
 void NodeLink::Send(PeerCall call) {
+  not_sent_ = silent().has_value();
+  if (not_sent_) return;
   kind_ = std::min<size_t>(static_cast<size_t>(call.call_case()), kKinds - 1);
   sent_ = std::chrono::steady_clock::now();
   DoSend(std::move(call));
 }
 
 absl::StatusOr<PeerAnswer> NodeLink::Receive() {
+  if (not_sent_) {
+    absl::Status refused = absl::UnavailableError(silent().value_or("silent"));
+    refused.SetPayload(kSilentPayload, absl::Cord());
+    return refused;
+  }
   absl::StatusOr<PeerAnswer> answer = DoReceive();
   latency_[kind_].Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::steady_clock::now() - sent_).count());
+  if (absl::IsDeadlineExceeded(answer.status())) {
+    std::lock_guard<std::mutex> lock(silent_mu_);
+    silent_ = absl::StrCat(answer.status().message(), ": not asked again until it answers (asked every ",
+                           kCheckSilentEvery.count() / 1000.0, " s)");
+  }
   return answer;
+}
+
+std::optional<std::string> NodeLink::silent() const {
+  std::lock_guard<std::mutex> lock(silent_mu_);
+  return silent_;
+}
+
+bool NodeLink::CheckIfSilent() {
+  if (!silent().has_value() || !Check().ok()) return false;
+  std::lock_guard<std::mutex> lock(silent_mu_);
+  silent_.reset();
+  return true;
 }
 
 const LatencyHistogram& NodeLink::latency(PeerCall::CallCase kind) const {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -34,15 +36,27 @@ class NodeLink {
   void Send(exoroute::v1::PeerCall call);
   // The answer to the call sent last: the node's reply or the error it answered, or why there
   // is none (the node is down, refuses this node, or missed the round's deadline).
+  //
+  // A node that misses a call's deadline is silent from then on (it stalls, or its machine went
+  // silent: powered off, cut off): later calls are not sent and fail at once, UNAVAILABLE with
+  // the reason (and the kSilentPayload payload), so that no route, cancel or look at a route
+  // waits on it again, until CheckIfSilent finds it answering.
   absl::StatusOr<exoroute::v1::PeerAnswer> Receive();
   // Answer times of the calls of `kind` (a PeerCall::CallCase).
   const LatencyHistogram& latency(exoroute::v1::PeerCall::CallCase kind) const;
-  // Whether the node answers at all, outside any route: a peer is asked for its Hello within
-  // the call deadline, on a call of its own (not the route's stream), so this is safe beside a
-  // route's calls. OK when it answered, even to refuse.
-  virtual absl::Status Check() { return absl::OkStatus(); }
+  // Why the node is silent, if it is. Thread-safe.
+  std::optional<std::string> silent() const;
+  // For a silent node: asks it whether it answers at all (Check); once it does, it is no longer
+  // silent (true). Thread-safe, and safe beside the link's calls.
+  bool CheckIfSilent();
+  static constexpr char kSilentPayload[] = "exoroute.silent-node";
+  static constexpr std::chrono::milliseconds kCheckSilentEvery{1000};
 
  protected:
+  // Whether the node answers at all, outside the link's calls: a peer is asked for its Hello
+  // within the call deadline, on a call of its own (not the route's stream). OK when it
+  // answered, even to refuse.
+  virtual absl::Status Check() { return absl::OkStatus(); }
   virtual void DoSend(exoroute::v1::PeerCall call) = 0;
   virtual absl::StatusOr<exoroute::v1::PeerAnswer> DoReceive() = 0;
 
@@ -51,6 +65,9 @@ class NodeLink {
   std::array<LatencyHistogram, kKinds> latency_;
   std::chrono::steady_clock::time_point sent_;
   size_t kind_ = 0;
+  bool not_sent_ = false;  // The call sent last went nowhere: the node is silent.
+  mutable std::mutex silent_mu_;
+  std::optional<std::string> silent_;  // Why (guarded by silent_mu_).
 };
 
 // This node's own venues.
