@@ -384,6 +384,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
         const cluster::PeerServiceImpl::ExchangeCounts e = peers->Exchanges(peer.node_id());
         p->set_exchanges_open(e.open);
         p->set_exchanges_replaced(e.replaced);
+        if (std::optional<std::string> silent = coordinator->Silent(peer.node_id())) p->set_silent(*silent);
         p->set_calls(t.calls);
         p->set_mean_answer_us(t.calls == 0 ? 0 : t.sum_ns / static_cast<int64_t>(t.calls) / 1000);
         if (std::optional<cluster::Coordinator::LeftOut> out = coordinator->LastLeftOut(peer.node_id())) {

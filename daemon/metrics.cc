@@ -270,6 +270,10 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     Family replaced(&out, "exoroute_peer_streams_replaced_total", "counter",
                     "A peer's streams ended because it opened a new one (it restarted or lost its connection).");
     for (const auto& p : s.peers()) replaced.Sample(Label("peer", p.node()), Int(p.exchanges_replaced()));
+    Family silent(&out, "exoroute_peer_silent", "gauge",
+                  "1 while this node holds a peer silent: it missed a call's deadline and has not answered a check "
+                  "since, so routes leave it out at once.");
+    for (const auto& p : s.peers()) silent.Sample(Label("peer", p.node()), p.silent().empty() ? "0" : "1");
   }
 
   // Per venue: one family at a time, every venue in it (the format wants a family's samples

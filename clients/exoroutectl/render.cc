@@ -558,6 +558,7 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
       absl::StrAppend(&s, absl::StrFormat("  %-10s %-22s %-17s %8d %12s %10d\n", p.node(), p.address(), p.connection(),
                                           p.calls(), p.calls() == 0 ? "-" : absl::StrCat(p.mean_answer_us(), " us"),
                                           p.exchanges_open()));
+      if (!p.silent().empty()) absl::StrAppend(&s, "  ", std::string(10, ' '), " silent: ", p.silent(), "\n");
       if (!p.left_out_reason().empty()) {
         absl::StrAppend(&s, "  ", std::string(10, ' '), " left out of route ", p.left_out_route(), ": ",
                         p.left_out_reason(), "\n");

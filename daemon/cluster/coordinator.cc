@@ -771,6 +771,13 @@ void Coordinator::RecordTookPart(const std::string& node) {
   left_out_.erase(node);
 }
 
+std::optional<std::string> Coordinator::Silent(const std::string& node) const {
+  for (const auto& link : links_) {
+    if (link->node_id() == node) return link->silent();
+  }
+  return std::nullopt;
+}
+
 std::optional<Coordinator::LeftOut> Coordinator::LastLeftOut(const std::string& node) const {
   std::lock_guard<std::mutex> lock(left_out_mu_);
   auto it = left_out_.find(node);

@@ -112,6 +112,8 @@ class Coordinator {
     std::string route_id, reason;
   };
   std::optional<LeftOut> LastLeftOut(const std::string& node) const;
+  // Why this node's calls to `node` are held (NodeLink::silent), if they are.
+  std::optional<std::string> Silent(const std::string& node) const;
   // exoroute_peer_call_seconds{node, call}: how long each node took to answer each kind of call
   // (this node's own, in process, included), for /metrics.
   std::vector<HistogramMetric> CallLatency() const;

@@ -416,8 +416,11 @@ TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
   out->set_left_out_reason("node n2 speaks peer protocol 0, this node 2 (run one exoroute release on every node of a cluster)");
   out->set_exchanges_open(1);
   out->set_exchanges_replaced(2);
+  out->set_silent("node n2: no answer within 500 ms: not asked again until it answers (asked every 1 s)");
   const std::string text = exo::ctl::RenderStatus(r);
   CHECK(text.find("  n2         10.0.2.7:50611         ready                   12       240 us          1\n"
+                  "             silent: node n2: no answer within 500 ms: not asked again until it answers (asked every "
+                  "1 s)\n"
                   "             left out of route r-77: node n2 speaks peer protocol 0, this node 2 (run one exoroute "
                   "release on every node of a cluster)\n"
                   "             2 of its streams ended when it opened a new one (it restarted or lost its connection)\n") !=
@@ -426,6 +429,7 @@ TEST_CASE("status says why the last cluster route left a peer out", "[ctl]") {
         std::string::npos);
   const size_t first = text.find("left out of route");
   CHECK(text.find("left out of route", first + 1) == std::string::npos);  // Only n2's row has one.
+  CHECK(text.find("silent:", text.find("silent:") + 1) == std::string::npos);
 }
 
 TEST_CASE("status lists the cancels a cluster node still sends again, with where and when they were noted", "[ctl]") {

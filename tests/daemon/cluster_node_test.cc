@@ -875,3 +875,56 @@ TEST_CASE("malformed peer calls are refused INVALID_ARGUMENT naming the field, a
   }
   CHECK(n.store->Head().sequence() == head);  // Nothing recorded.
 }
+
+namespace {
+
+// A peer whose calls the test answers: the first misses its deadline, the later ones answer.
+class ScriptedLink final : public exo::daemon::cluster::NodeLink {
+ public:
+  const std::string& node_id() const override { return id_; }
+  int sent = 0;
+  absl::Status check = absl::DeadlineExceededError("no Hello either");
+
+ protected:
+  void DoSend(PeerCall) override { ++sent; }
+  absl::StatusOr<PeerAnswer> DoReceive() override {
+    if (sent == 1) return absl::DeadlineExceededError("node n9: no answer within 300 ms");
+    return PeerAnswer();
+  }
+  absl::Status Check() override { return check; }
+
+ private:
+  std::string id_ = "n9";
+};
+
+}  // namespace
+
+TEST_CASE("a node that missed a call's deadline is not sent another call until it answers a check", "[cluster_node]") {
+  ScriptedLink link;
+  PeerCall call;
+  call.mutable_abort()->set_route_id("r");
+  link.Send(call);
+  CHECK(absl::IsDeadlineExceeded(link.Receive().status()));
+  REQUIRE(link.silent().has_value());
+  CHECK(*link.silent() == "node n9: no answer within 300 ms: not asked again until it answers (asked every 1 s)");
+  // The next call fails at once without being sent, saying why.
+  link.Send(call);
+  const absl::Status refused = link.Receive().status();
+  CHECK(link.sent == 1);
+  CHECK(absl::IsUnavailable(refused));
+  CHECK(refused.message() == *link.silent());
+  CHECK(refused.GetPayload(exo::daemon::cluster::NodeLink::kSilentPayload).has_value());
+  // Still silent to a check: still not sent to.
+  CHECK_FALSE(link.CheckIfSilent());
+  link.Send(call);
+  CHECK(absl::IsUnavailable(link.Receive().status()));
+  CHECK(link.sent == 1);
+  // It answers a check: asked again.
+  link.check = absl::OkStatus();
+  CHECK(link.CheckIfSilent());
+  CHECK_FALSE(link.silent().has_value());
+  link.Send(call);
+  CHECK(link.Receive().ok());
+  CHECK(link.sent == 2);
+  CHECK_FALSE(link.CheckIfSilent());  // (Not silent: nothing to check.)
+}

@@ -1457,8 +1457,10 @@ TEST_CASE("a stalled node costs one route a deadline, later ones leave it out at
   const uint64_t asked = PeerOn(*c.nodes[0], "n2")->calls();
   RouteResponse next;
   grpc::Status ns = CallRoute(*c.nodes[0], PlanOnly("stalled-next", SIDE_BUY, 5 * kBtc), &next);
-  CHECK(PeerOn(*c.nodes[0], "n2")->calls() == asked);
   const std::string silent = "node n2: no answer within 300 ms: not asked again until it answers (asked every 1 s)";
+  CHECK(PeerOn(*c.nodes[0], "n2")->calls() == asked);
+  CHECK(PeerOn(*c.nodes[0], "n2")->silent() == silent);  // Status says so (exoroutectl status, a metric).
+  CHECK(PeerOn(*c.nodes[0], "n3")->silent().empty());
   if (fail_route) {
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK(s.error_message().find("n2") != std::string::npos);
@@ -1484,6 +1486,7 @@ TEST_CASE("a stalled node costs one route a deadline, later ones leave it out at
   // n2 answers again: within a check or two it takes part in routes again.
   c.nodes[1]->Resume();
   CHECK(LogShows(*c.nodes[0], "node n2 answers again: it is asked again"));
+  CHECK(PeerOn(*c.nodes[0], "n2")->silent().empty());
   RouteResponse back;
   REQUIRE(CallRoute(*c.nodes[0], PlanOnly("back", SIDE_BUY, 5 * kBtc), &back).ok());
   CHECK(back.cluster().route().nodes_size() == 3);
