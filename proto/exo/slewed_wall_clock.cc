@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <limits>
 
 #include "exo/log.h"
 
@@ -24,8 +23,7 @@ constexpr int64_t kReadWithinNs = 10'000;
 
 }  // namespace
 
-SlewedWallClock::SlewedWallClock(Sources sources)
-    : offset_(std::numeric_limits<int64_t>::min()), sources_(sources) {}
+SlewedWallClock::SlewedWallClock(Sources sources) : sources_(sources) { offset_ = Read().offset(); }
 
 SlewedWallClock::Reading SlewedWallClock::Read() const {
   for (int attempt = 0;; ++attempt) {
@@ -44,8 +42,8 @@ int64_t SlewedWallClock::NowNs() const {
     // In step, or stepped forwards: the system clock's reading. The highest offset is kept
     // (written only when it rises: a step forwards, or a reading's last nanoseconds). Read in
     // this order, a thread paused between the two makes the offset look lower, never higher.
-    while (r.offset() > in_step &&
-           !offset_.compare_exchange_weak(in_step, r.offset(), std::memory_order_relaxed)) {
+    while (r.offset() > in_step) {
+      if (offset_.compare_exchange_weak(in_step, r.offset(), std::memory_order_relaxed)) in_step = r.offset();
     }
     if (r.offset() > in_step - kFollowedStepNs) return r.wall;
   }

@@ -53,9 +53,10 @@ class SlewedWallClock final : public Clock {
   // on mu_; returns with it released (it logs a step back, and the meeting, after).
   int64_t CatchUpLocked(const Reading& r, int64_t* ahead, std::unique_lock<std::mutex>* lock) const;
 
-  // This clock less the steady clock while in step: the highest offset of the two seen. (On a
-  // cache line of their own with the sources: every reading reads them, and writes none.)
-  alignas(64) mutable std::atomic<int64_t> offset_;
+  // This clock less the steady clock while in step: the highest offset of the two seen (the
+  // first read at construction). (On a cache line of their own with the sources: every reading
+  // reads them, and writes none.)
+  alignas(64) mutable std::atomic<int64_t> offset_{0};
   mutable std::atomic<bool> catching_up_{false};
   const Sources sources_;
   alignas(64) mutable std::mutex mu_;
