@@ -2889,6 +2889,20 @@ RouteResponse RouteFarBeyondBooks(const DaemonProcess& d, const std::string& id)
   return routed;
 }
 
+// Routes a buy of 2 BTC limited far below every ask (1000.00; the market is near 65000) through
+// node d: no node takes a share of it, and d works the whole order as its shortfall.
+RouteResponse RouteFarBelowMarket(const DaemonProcess& d, const std::string& id) {
+  RouteRequest low = Executed(id, SIDE_BUY, 2 * kBtc);
+  low.mutable_order()->set_limit_price(100000);
+  RouteResponse routed;
+  const grpc::Status s = CallRoute(d, low, &routed);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  REQUIRE(routed.cluster().shortfall() == 2 * kBtc);
+  return routed;
+}
+
 // Starts `c`'s three nodes on refilling books, routes `id` far beyond them through n1, and waits
 // until node `k` sees n1 route a first sub-route of it.
 void StartWorkingFarBeyondBooks(Cluster& c, const std::string& id, int k) {
@@ -3143,11 +3157,7 @@ TEST_CASE("a node back from down ends its work on a cancel noticed meanwhile by 
   n1.replace(n1.find("600000"), 6, "200");
   c.Start(0, n1);
   // A buy limited far below every ask: no node takes a share, n1 works the whole order.
-  RouteRequest low = Executed("own-look", SIDE_BUY, 2 * kBtc);
-  low.mutable_order()->set_limit_price(100000);
-  RouteResponse routed;
-  REQUIRE(CallRoute(*c.nodes[0], low, &routed).ok());
-  REQUIRE(routed.cluster().shortfall_worked());
+  RouteFarBelowMarket(*c.nodes[0], "own-look");
   c.nodes[0]->Kill9();
   CancelPlanResponse cancelled;
   const grpc::Status cs = CancelOn(*c.nodes[1], "own-look", "desk closing", &cancelled);
@@ -3425,12 +3435,7 @@ TEST_CASE("a node retired from the other nodes' peer lists is no longer sent the
           "[cluster][shortfall]") {
   Cluster c;
   for (int k = 0; k < 3; ++k) c.Start(k);
-  // A limit order far below the market, whose work n1 keeps: no node takes a share of it.
-  RouteRequest low = Executed("gtc-retired", SIDE_BUY, 2 * kBtc);
-  low.mutable_order()->set_limit_price(100000);
-  RouteResponse waiting;
-  REQUIRE(CallRoute(*c.nodes[0], low, &waiting).ok());
-  REQUIRE(waiting.cluster().shortfall_worked());
+  RouteFarBelowMarket(*c.nodes[0], "gtc-retired");  // n1 works the whole order.
   // n1's machine is lost for good. A cancel through n2 leaves its notice on n2 and n3, which
   // send it again, to no end while n1 is in their peer lists.
   c.nodes[0]->Kill9();
