@@ -160,7 +160,7 @@ namespace {
 // The calls that open a route (BestPrice, Prepare): the release they were sent by and the
 // order they are about.
 absl::Status CheckOpening(uint32_t protocol, const std::string& node_id, const std::string& route_id,
-                          const ParentOrder& order) {
+                          const ParentOrder& order, RouteMode mode) {
   if (protocol != ClusterNode::kPeerProtocol) {
     return absl::UnimplementedError(absl::StrCat(
         "protocol: node ", node_id, " speaks peer protocol ", ClusterNode::kPeerProtocol, ", the coordinator ", protocol,
@@ -168,6 +168,17 @@ absl::Status CheckOpening(uint32_t protocol, const std::string& node_id, const s
   }
   if (route_id.empty()) return absl::InvalidArgumentError("route_id: required");
   if (order.id() != route_id) return absl::InvalidArgumentError("order.id: must equal route_id");
+  // Enums the node records with its share: a value its chain's codec does not know would make
+  // the share unreadable (and its chain unverifiable).
+  if (!Side_IsValid(order.side())) return absl::InvalidArgumentError(absl::StrCat("order.side: not a Side, got ", order.side()));
+  if (!TimeInForce_IsValid(order.time_in_force())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order.time_in_force: not a TimeInForce, got ", order.time_in_force()));
+  }
+  if (!Urgency_IsValid(order.urgency())) {
+    return absl::InvalidArgumentError(absl::StrCat("order.urgency: not an Urgency, got ", order.urgency()));
+  }
+  if (!RouteMode_IsValid(mode)) return absl::InvalidArgumentError(absl::StrCat("mode: not a RouteMode, got ", mode));
   return absl::OkStatus();
 }
 
@@ -226,7 +237,7 @@ absl::Status ApplyPrepare(const PrepareRequest& req, SolveInput* input) {
 }  // namespace
 
 absl::StatusOr<BestPriceReply> ClusterNode::BestPrice(const BestPriceRequest& req) {
-  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
+  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order(), req.mode()));
   {
     std::lock_guard<std::mutex> lock(mu_);
     EXO_RETURN_IF_ERROR(CheckRoom(probes_, req.route_id(), "probed for a best price", "its Prepare or Abort"));
@@ -275,7 +286,7 @@ absl::StatusOr<SolveInput> ClusterNode::PreparedInput(const PrepareRequest& req,
 }
 
 absl::StatusOr<PrepareReply> ClusterNode::Prepare(const PrepareRequest& req) {
-  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order()));
+  EXO_RETURN_IF_ERROR(CheckOpening(req.protocol(), node_id_, req.route_id(), req.order(), req.mode()));
   if (std::find(req.participants().begin(), req.participants().end(), node_id_) ==
       req.participants().end()) {
     return absl::InvalidArgumentError(absl::StrCat("participants: must include this node (", node_id_, ")"));
@@ -485,6 +496,7 @@ absl::StatusOr<SplitTiesReply> ClusterNode::SplitTies(const SplitTiesRequest& re
     return absl::InvalidArgumentError("tie_need: must be within [0, tie_total]");
   }
   if (req.spare_cap() < 0) return absl::InvalidArgumentError("spare_cap: must be >= 0");
+  if (!TiePool_IsValid(req.pool())) return absl::InvalidArgumentError(absl::StrCat("pool: not a TiePool, got ", req.pool()));
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   std::lock_guard<std::mutex> lock(s->mu);
   std::vector<int64_t> spare;
@@ -557,6 +569,10 @@ absl::StatusOr<LimitsReply> ClusterNode::CheckLimits(const LimitsRequest& req) {
 }
 
 absl::StatusOr<ExecuteReply> ClusterNode::Execute(const ExecuteRequest& req) {
+  if (!TiePool_IsValid(req.fixed_dual().pool())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fixed_dual.pool: not a TiePool, got ", req.fixed_dual().pool()));
+  }
   EXO_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Find(req.route_id()));
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -778,6 +794,12 @@ absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req)
   if (req.via().size() > 256) return absl::InvalidArgumentError("via: at most 256 characters");
   if (req.amended_ns() < 0 || (req.amended_ns() != 0 && !req.leave_notice())) {
     return absl::InvalidArgumentError("amended_ns: only with leave_notice, and >= 0");
+  }
+  // Nodes' clocks agree within NTP: a time a day ahead of this node's is no amendment's (it would
+  // outrank every later one).
+  if (constexpr int64_t kDayNs = int64_t{86'400} * 1'000'000'000; req.amended_ns() > clock_->NowNs() + kDayNs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("amended_ns: ", req.amended_ns(), " is more than a day ahead of this node's clock"));
   }
   if (req.leave_notice()) {
     if (req.quantity() != 0 || req.has_share_quantity() ||

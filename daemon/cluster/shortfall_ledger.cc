@@ -1,6 +1,7 @@
 #include "daemon/cluster/shortfall_ledger.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -369,7 +370,9 @@ absl::Status ShortfallLedger::KeepTermsNotice(const AmendShareRequest& terms, co
   notice.set_via(via);
   // (A client's amendment is the latest: after the one held even when that came, sent again,
   // from a node whose clock is ahead — else the nodes that keep that one would keep theirs.)
-  notice.set_amended_ns(terms.amended_ns() > 0 ? amended_ns : std::max(now_ns, notice.amended_ns() + 1));
+  const int64_t after_held = notice.amended_ns() < std::numeric_limits<int64_t>::max() ? notice.amended_ns() + 1
+                                                                                        : notice.amended_ns();
+  notice.set_amended_ns(terms.amended_ns() > 0 ? amended_ns : std::max(now_ns, after_held));
   notice.set_delivered_ns(0);  // (New terms: sent again until every node keeps them.)
   EXO_RETURN_IF_ERROR(store_->PutRecord(absl::StrCat(kTermsNoticePrefix, terms.route_id()), notice.SerializeAsString()));
   undelivered_terms_.insert(terms.route_id());

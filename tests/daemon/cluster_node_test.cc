@@ -863,6 +863,37 @@ TEST_CASE("malformed peer calls are refused INVALID_ARGUMENT naming the field, a
          c->mutable_amend()->set_route_id("r");
          c->mutable_amend()->set_quantity(-3);
        }},
+      {"amended_ns: 9223372036854775807 is more than a day ahead of this node's clock", [](PeerCall* c) {
+         c->mutable_amend()->set_route_id("r");
+         c->mutable_amend()->set_urgency(URGENCY_HIGH);
+         c->mutable_amend()->set_leave_notice(true);
+         c->mutable_amend()->set_amended_ns(std::numeric_limits<int64_t>::max());
+       }},
+      // Enums a share records: one its chain's codec does not know would leave it unreadable
+      // (found by fuzzing: a later look at the route answered DATA_LOSS).
+      {"order.side: not a Side, got 18", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-4", ROUTE_MODE_PLAN_ONLY);
+         c->mutable_prepare()->mutable_order()->set_side(static_cast<Side>(18));
+       }},
+      {"order.time_in_force: not a TimeInForce, got 18", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-5", ROUTE_MODE_PLAN_ONLY);
+         c->mutable_prepare()->mutable_order()->set_time_in_force(static_cast<TimeInForce>(18));
+       }},
+      {"order.urgency: not an Urgency, got 18", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-6", ROUTE_MODE_PLAN_ONLY);
+         c->mutable_prepare()->mutable_order()->set_urgency(static_cast<Urgency>(18));
+       }},
+      {"mode: not a RouteMode, got 18", [&](PeerCall* c) {
+         *c = n.PrepareCall("bad-7", static_cast<RouteMode>(18));
+       }},
+      {"pool: not a TiePool, got 18", [](PeerCall* c) {
+         c->mutable_split_ties()->set_route_id("r");
+         c->mutable_split_ties()->set_pool(static_cast<TiePool>(18));
+       }},
+      {"fixed_dual.pool: not a TiePool, got 18", [](PeerCall* c) {
+         c->mutable_execute()->set_route_id("r");
+         c->mutable_execute()->mutable_fixed_dual()->set_pool(static_cast<TiePool>(18));
+       }},
   };
   for (const Case& k : cases) {
     PeerCall call;

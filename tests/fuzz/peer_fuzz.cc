@@ -27,10 +27,12 @@ using exo::daemon::cluster::RouteOf;
 namespace {
 
 // The node's answer to Progress of `route_id`, for its notices (empty when it has none).
-ProgressReply NoticesOf(ClusterNode& node, const std::string& route_id) {
+// The notices node keeps of `route_id` as Progress answers them; why it does not, in `*why`.
+ProgressReply NoticesOf(ClusterNode& node, const std::string& route_id, std::string* why = nullptr) {
   ProgressRequest req;
   req.set_route_id(route_id);
   absl::StatusOr<ProgressReply> r = node.Progress(req);
+  if (why != nullptr) *why = r.ok() ? "" : r.status().ToString();
   return r.ok() ? *r : ProgressReply();
 }
 
@@ -208,7 +210,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       noticed.insert(call.cancel().route_id());
     }
     if (call.has_amend() && answer.has_amend() && answer.amend().noticed()) {
-      const ProgressReply progress = NoticesOf(node, call.amend().route_id());
+      std::string why;
+      const ProgressReply progress = NoticesOf(node, call.amend().route_id(), &why);
       // A client's amendment is kept as given; a notice sent again by another node is kept, or
       // one amended as late or later stands.
       FUZZ_CHECK(progress.terms_notice().route_id() == call.amend().route_id() &&
@@ -216,7 +219,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           ? progress.terms_notice().amended_ns() >= call.amend().amended_ns()
                           : (!call.amend().has_limit_price() ||
                              progress.terms_notice().terms().limit_price() == call.amend().limit_price())),
-                 "new terms noted but not kept: %s", progress.ShortDebugString().c_str());
+                 "new terms noted but not kept: %s%s", progress.ShortDebugString().c_str(), why.c_str());
     } else if (call.has_amend() && answer.has_amend()) {
       absl::StatusOr<Plan> share = exo::fuzz::Node().engine->GetPlan(call.amend().route_id());
       FUZZ_CHECK(share.ok(), "amended a share it cannot show: %s", share.status().ToString().c_str());
