@@ -337,6 +337,53 @@ void BM_RemainderAfterCoarseTie(benchmark::State& state) {
 }
 BENCHMARK(BM_RemainderAfterCoarseTie)->ArgName("bulk")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
+
+// What no implementation of a decision avoids, with no search at all: reading every level of the
+// side the order takes (each compared with a copy kept from before, as a curve cache must) and
+// writing a Decision of one allocation per venue into a reused message. The floor under
+// BM_SolveExactHot: docs/BENCHMARKS.md ("The floor of a decision").
+void BM_DecisionFloor(benchmark::State& state) {
+  const exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
+  const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+  std::vector<std::pair<int64_t, int64_t>> kept;  // (price, size) of every level, venue after venue.
+  for (const auto& v : in.venues()) {
+    for (const auto& l : buy ? v.book().asks() : v.book().bids()) kept.emplace_back(l.price(), l.size());
+  }
+  exoroute::v1::Decision d;
+  for (auto _ : state) {
+    const std::pair<int64_t, int64_t>* mine = kept.data();
+    uint64_t diff = 0;  // (As VenueCurve::MatchesBook compares: no branch per level.)
+    int i = 0;
+    for (const auto& v : in.venues()) {
+      const auto& levels = buy ? v.book().asks() : v.book().bids();
+      const exoroute::v1::BookLevel* const* theirs = levels.data();
+      const int n = levels.size();
+      for (int k = 0; k < n; ++k) {
+        diff |= static_cast<uint64_t>(theirs[k]->price() ^ mine[k].first) |
+                static_cast<uint64_t>(theirs[k]->size() ^ mine[k].second);
+      }
+      mine += n;
+      auto* a = i < d.allocations_size() ? d.mutable_allocations(i) : d.add_allocations();
+      if (a->venue() != v.venue()) a->set_venue(v.venue());
+      a->set_quantity(v.lot_size() + static_cast<int64_t>(diff));
+      a->set_limit_price(mine[-1].first);
+      a->set_expected_cost(mine[-1].second);
+      ++i;
+    }
+    auto* stats = d.mutable_stats();
+    stats->set_rounds(4);
+    stats->set_venues_considered(static_cast<uint32_t>(i));
+    stats->set_marginal_price(kept[0].first);
+    d.set_allocated_quantity(in.quantity());
+    d.set_expected_cost(kept[1].first);
+    d.set_mid_price(kept[2].first);
+    d.set_expected_average_price(kept[3].first);
+    d.set_slippage_cbps(7);
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_DecisionFloor)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 int main(int argc, char** argv) {
