@@ -36,6 +36,12 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::stri
   return a;
 }
 
+std::vector<std::string> Args::flags() const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : values_) out.push_back(name);
+  return out;
+}
+
 std::string Args::Get(const std::string& flag, const std::string& fallback) const {
   auto it = values_.find(flag);
   return it == values_.end() ? fallback : it->second;

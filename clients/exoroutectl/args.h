@@ -18,6 +18,8 @@ class Args {
                                     const std::set<std::string>& boolean_flags);
 
   const std::vector<std::string>& words() const { return words_; }
+  // The flags given (their names, without the dashes), sorted.
+  std::vector<std::string> flags() const;
   bool Has(const std::string& flag) const { return values_.count(flag) > 0; }
   std::string Get(const std::string& flag, const std::string& fallback = "") const;
   // Parses an unsigned integer flag; InvalidArgument naming the flag.

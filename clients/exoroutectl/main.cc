@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/exoroutectl/args.h"
+#include "clients/exoroutectl/command_specs.h"
 #include "clients/exoroutectl/commands.h"
 #include "clients/exoroutectl/context.h"
 #include "exo/openssl_exit.h"
@@ -162,14 +163,7 @@ std::string DefaultEndpoint() {
 }
 
 int Main(int argc, char** argv) {
-  auto parsed = Args::Parse(argc, argv,
-                            {"endpoint", "ca", "cert", "key", "timeout", "data-dir", "symbol", "side",
-                             "qty", "limit", "id", "tif", "expire-ms", "allow", "deny", "reason", "from",
-                             "to", "plan", "books", "config", "max-venues", "urgency", "arrival-band-bps", "out", "signed-head", "public-key", "sequence", "from-size", "kept",
-                             "method", "version", "at", "config-out", "venue", "since", "until", "grace-ms", "depth",
-                             "filled", "price", "fee", "client", "every"},
-                            {"insecure", "json", "execute", "wait", "recompute", "progress", "help", "dot", "all", "dry-run",
-                             "csv", "market", "follow", "cancel-on-disconnect"});
+  auto parsed = Args::Parse(argc, argv, ValueFlags(), BooleanFlags());
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);
@@ -198,6 +192,7 @@ int Main(int argc, char** argv) {
   if (c.args.Has("data-dir") && !offline_ok) {
     return Usage(absl::StrCat("--data-dir works with replay, report, audit, plan books and config show, not ", cmd));
   }
+  if (absl::Status s = CheckCommandLine(c.args); !s.ok()) return Usage(std::string(s.message()));
   if (cmd == "status") return CmdStatus(c);
   if (cmd == "budgets") return CmdBudgets(c);
   if (cmd == "books") return CmdBooks(c);

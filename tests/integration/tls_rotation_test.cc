@@ -292,7 +292,7 @@ TEST_CASE("with four eyes on settlements one operator proposes, another approves
   REQUIRE(approved.exit_code == 0);
   CHECK(approved.out.rfind("child " + child + " settled: 0.00000000 filled (recorded)\n", 0) == 0);
   CHECK(open_child() != child);
-  auto replay = as("ops-2", {"replay", "fe-1"});
+  auto replay = as("ops-2", {"replay", "--plan", "fe-1"});
   CHECK(replay.out.find("settled by operator: SIM-A desk: no fill, ticket 4711 (proposed by client ops-1; approved by "
                         "client ops-2: checked with SIM-A, ticket 4711)") != std::string::npos);
   status = as("ops-1", {"status"});
