@@ -76,16 +76,21 @@ grpc::Status ToGrpc(const absl::Status& s) {
 namespace {
 
 // Whether the caller may call `rpc` (the config's access section; without AccessControl, as
-// in tests of a service alone, every caller may). Each handler asks first.
-grpc::Status Allowed(AccessControl* access, const grpc::ServerContext& ctx, ApiRpc rpc) {
-  return access == nullptr ? grpc::Status::OK : access->Check(ctx, rpc);
+// in tests of a service alone, every caller may), and then whether its request has only fields
+// this node knows (CheckKnownFields). Each handler asks first.
+grpc::Status Allowed(AccessControl* access, const grpc::ServerContext& ctx, ApiRpc rpc,
+                     const google::protobuf::Message& request) {
+  if (access != nullptr) {
+    if (grpc::Status s = access->Check(ctx, rpc); !s.ok()) return s;
+  }
+  return ToGrpc(CheckKnownFields(request));
 }
 
 }  // namespace
 
 grpc::Status RouterServiceImpl::Route(grpc::ServerContext* ctx, const RouteRequest* req,
                                       RouteResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kRoute); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kRoute, *req); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   grpc::Status s = DoRoute(*req, ClientIdentity(*ctx), resp);
   if (s.ok()) {
@@ -117,7 +122,7 @@ grpc::Status RouterServiceImpl::DoRoute(const RouteRequest& request, const std::
 
 grpc::Status RouterServiceImpl::GetPlan(grpc::ServerContext* ctx, const GetPlanRequest* req,
                                         GetPlanResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetPlan); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetPlan, *req); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<Plan> plan = engine_->GetPlan(req->plan_id());
   if (!plan.ok()) return ToGrpc(plan.status());
@@ -147,7 +152,7 @@ grpc::Status RouterServiceImpl::MayChange(const grpc::ServerContext& ctx, ApiRpc
 
 grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const CancelPlanRequest* req,
                                            CancelPlanResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kCancelPlan); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kCancelPlan, *req); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
   if (req->reason().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
@@ -167,7 +172,7 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const Cance
 
 grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext* ctx, const AmendPlanRequest* req,
                                           AmendPlanResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kAmendPlan); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kAmendPlan, *req); !s.ok()) return s;
   if (auto s = ValidateAmend(*req); !s.ok()) return ToGrpc(s);
   if (grpc::Status s = MayChange(*ctx, ApiRpc::kAmendPlan, req->plan_id(), "amend"); !s.ok()) return s;
   if (coordinator_ != nullptr) {
@@ -188,7 +193,7 @@ grpc::Status RouterServiceImpl::AmendPlan(grpc::ServerContext* ctx, const AmendP
 
 grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext* ctx, const ListPlansRequest* req,
                                           ListPlansResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListPlans); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListPlans, *req); !s.ok()) return s;
   if (auto s = ValidateListPlans(*req); !s.ok()) return ToGrpc(s);
   const size_t limit = req->page_size() == 0 ? kDefaultPlansPage : req->page_size();
   bool more = false;
@@ -202,7 +207,7 @@ grpc::Status RouterServiceImpl::ListPlans(grpc::ServerContext* ctx, const ListPl
 
 grpc::Status RouterServiceImpl::GetRoute(grpc::ServerContext* ctx, const GetRouteRequest* req,
                                          GetRouteResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetRoute); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetRoute, *req); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
   absl::StatusOr<GetRouteResponse> r = RouteProgress(req->route_id());
   if (!r.ok()) return ToGrpc(r.status());
@@ -237,7 +242,7 @@ absl::StatusOr<GetRouteResponse> RouterServiceImpl::RouteProgress(const std::str
 
 grpc::Status RouterServiceImpl::WatchRoute(grpc::ServerContext* ctx, const WatchRouteRequest* req,
                                            grpc::ServerWriter<GetRouteResponse>* writer) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kWatchRoute); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kWatchRoute, *req); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->route_id(), "route_id"); !s.ok()) return ToGrpc(s);
   if (req->interval_ms() != 0 && (req->interval_ms() < 20 || req->interval_ms() > 60'000)) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -268,7 +273,7 @@ grpc::Status RouterServiceImpl::WatchRoute(grpc::ServerContext* ctx, const Watch
 grpc::Status RouterServiceImpl::WatchPlan(grpc::ServerContext* ctx, const WatchPlanRequest* req,
                                           grpc::ServerWriter<WatchPlanResponse>* writer) {
   const ApiRpc rpc = req->cancel_on_disconnect() ? ApiRpc::kWatchPlanWithSwitch : ApiRpc::kWatchPlan;
-  if (grpc::Status s = Allowed(access_, *ctx, rpc); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, rpc, *req); !s.ok()) return s;
   if (auto s = ValidateWatch(*req); !s.ok()) return ToGrpc(s);
   if (req->cancel_on_disconnect()) {
     grpc::Status mine = MayChange(*ctx, ApiRpc::kWatchPlanWithSwitch, req->plan_id(), "arm the dead man's switch of");
@@ -327,7 +332,7 @@ grpc::Status RouterServiceImpl::Watch(grpc::ServerContext* ctx, const WatchPlanR
 
 grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequest* req,
                                       grpc::ServerWriter<ReplayResponse>* writer) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReplay); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReplay, *req); !s.ok()) return s;
   const StreamSlot slot(replays_, max_replays_);
   if (!slot.admitted()) return slot.Refusal("replay", "replays", "listen.max_replays");
   if (req->follow() && req->selector_case() == ReplayRequest::kPlanId) {
@@ -419,7 +424,7 @@ grpc::Status AuditServiceImpl::Replay(grpc::ServerContext* ctx, const ReplayRequ
 
 grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequest* req,
                                       VerifyResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kVerify); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kVerify, *req); !s.ok()) return s;
   if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
   *resp->mutable_head() = store_->Head();
   uint64_t to = req->range().to_sequence();
@@ -444,9 +449,9 @@ grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequ
   return grpc::Status::OK;
 }
 
-grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext* ctx, const GetChainHeadRequest*,
+grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext* ctx, const GetChainHeadRequest* req,
                                             GetChainHeadResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetChainHead); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetChainHead, *req); !s.ok()) return s;
   *resp->mutable_head() = store_->Head();
   *resp->mutable_signed_head() = signer_->Sign(node_id_, resp->head());
   return grpc::Status::OK;
@@ -454,7 +459,7 @@ grpc::Status AuditServiceImpl::GetChainHead(grpc::ServerContext* ctx, const GetC
 
 grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const ProveInclusionRequest* req,
                                               ProveInclusionResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveInclusion); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveInclusion, *req); !s.ok()) return s;
   const uint64_t size = store_->Head().sequence();
   if (req->sequence() == 0 || req->sequence() > size) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -479,7 +484,7 @@ grpc::Status AuditServiceImpl::ProveInclusion(grpc::ServerContext* ctx, const Pr
 
 grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const ProveConsistencyRequest* req,
                                                 ProveConsistencyResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveConsistency); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kProveConsistency, *req); !s.ok()) return s;
   const uint64_t size = store_->Head().sequence();
   if (req->from_size() == 0 || req->from_size() > size) {
     return ToGrpc(absl::InvalidArgumentError(
@@ -502,9 +507,9 @@ grpc::Status AuditServiceImpl::ProveConsistency(grpc::ServerContext* ctx, const 
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Status(grpc::ServerContext* ctx, const StatusRequest*,
+grpc::Status AdminServiceImpl::Status(grpc::ServerContext* ctx, const StatusRequest* req,
                                       StatusResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kStatus); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kStatus, *req); !s.ok()) return s;
   *resp = Snapshot();
   // Who asks, and what this node lets it do (a client checking its certificate's roles).
   resp->set_caller(ClientIdentity(*ctx));
@@ -579,9 +584,9 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   return out;
 }
 
-grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext* ctx, const ListVenuesRequest*,
+grpc::Status AdminServiceImpl::ListVenues(grpc::ServerContext* ctx, const ListVenuesRequest* req,
                                           ListVenuesResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListVenues); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListVenues, *req); !s.ok()) return s;
   for (auto& v : engine_->VenueStatuses()) *resp->add_venues() = std::move(v);
   return grpc::Status::OK;
 }
@@ -616,7 +621,7 @@ uint64_t BytesUnder(const std::filesystem::path& dir) {
 }  // namespace
 
 grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext* ctx, const GetBooksRequest* req, GetBooksResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetBooks); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kGetBooks, *req); !s.ok()) return s;
   if (auto s = ValidateGetBooks(*req); !s.ok()) return ToGrpc(s);
   absl::StatusOr<GetBooksResponse> books =
       engine_->BooksNow(req->symbol(), static_cast<int>(req->depth() == 0 ? kDefaultBookDepth : req->depth()));
@@ -627,7 +632,7 @@ grpc::Status AdminServiceImpl::GetBooks(grpc::ServerContext* ctx, const GetBooks
 
 grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTradingRequest* req,
                                           SetTradingResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSetTrading); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSetTrading, *req); !s.ok()) return s;
   if (req->action() != TRADING_ACTION_HALT && req->action() != TRADING_ACTION_RESUME) {
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("action: must be TRADING_ACTION_HALT or TRADING_ACTION_RESUME, got ", req->action())));
@@ -650,7 +655,7 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
 
 grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const SettleChildRequest* req,
                                            SettleChildResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSettleChild); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kSettleChild, *req); !s.ok()) return s;
   if (absl::Status s = ValidateSettleChild(*req); !s.ok()) return ToGrpc(s);
   // Who asked, when the API port knows (mutual TLS): recorded with the reason.
   const std::string by = ClientIdentity(*ctx);
@@ -709,7 +714,7 @@ grpc::Status AdminServiceImpl::SettleChild(grpc::ServerContext* ctx, const Settl
 
 grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const ReloadConfigRequest* req,
                                             ReloadConfigResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReloadConfig); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kReloadConfig, *req); !s.ok()) return s;
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
   if (reloader_ == nullptr) return ToGrpc(absl::UnavailableError("exorouted is starting"));
   // Who asked, when the API port knows (mutual TLS): recorded with the change.
@@ -722,7 +727,7 @@ grpc::Status AdminServiceImpl::ReloadConfig(grpc::ServerContext* ctx, const Relo
 }
 
 grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* ctx, const BackupRequest* req, BackupResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kBackup); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kBackup, *req); !s.ok()) return s;
   if (absl::Status s = ValidateBackupName(req->name()); !s.ok()) return ToGrpc(s);
   const auto& cfg = engine_->config();
   const std::filesystem::path data = cfg.data_dir();
@@ -776,9 +781,9 @@ grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* ctx, const BackupRequ
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListContracts(grpc::ServerContext* ctx, const ListContractsRequest*,
+grpc::Status AdminServiceImpl::ListContracts(grpc::ServerContext* ctx, const ListContractsRequest* req,
                                              ListContractsResponse* resp) {
-  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListContracts); !s.ok()) return s;
+  if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kListContracts, *req); !s.ok()) return s;
   *resp = contracts_;
   return grpc::Status::OK;
 }

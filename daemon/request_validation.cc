@@ -3,12 +3,46 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
 #include "exo/status_macros.h"
+#include "google/protobuf/reflection.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace exo::daemon {
+namespace {
+
+absl::Status UnknownFieldsIn(const google::protobuf::Message& m, const std::string& path) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  if (const google::protobuf::UnknownFieldSet& unknown = r->GetUnknownFields(m); !unknown.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path.empty() ? "request" : path, ": field number ", unknown.field(0).number(),
+        " is not one this node knows: refused rather than ignored (is the client built against a newer "
+        "exoroute.v1? upgrade the node, or leave the field out)"));
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (!f->is_repeated()) {
+      EXO_RETURN_IF_ERROR(UnknownFieldsIn(r->GetMessage(m, f), name));
+      continue;
+    }
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      EXO_RETURN_IF_ERROR(UnknownFieldsIn(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckKnownFields(const google::protobuf::Message& request) { return UnknownFieldsIn(request, ""); }
+
 namespace {
 
 absl::Status Bad(const std::string& field, const std::string& why) {

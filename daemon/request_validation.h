@@ -4,6 +4,7 @@
 #pragma once
 
 #include "absl/status/status.h"
+#include "google/protobuf/message.h"
 #include "exoroute/v1/audit.pb.h"
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/router.pb.h"
@@ -16,6 +17,11 @@ inline constexpr int kMaxListedVenues = 1024;
 
 // The widest arrival band an order takes (ParentOrder.arrival_band_bps), in basis points.
 inline constexpr uint32_t kMaxArrivalBandBps = 1000;
+
+// A request with a field this node does not know — set by a client built against a newer
+// exoroute.v1 — is refused, naming where it is, rather than ignored: an order's protection this
+// release cannot read must not be traded without. Every RPC asks it first (after access).
+absl::Status CheckKnownFields(const google::protobuf::Message& request);
 
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
 // A plan id (or a route id: the same rule; `field` names it in the error).

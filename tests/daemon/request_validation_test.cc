@@ -227,3 +227,28 @@ TEST_CASE("a settle request is checked and its fields named", "[validation]") {
   r.set_cl_ord_id(std::string(300, 'c'));
   CHECK(error(r) == "cl_ord_id: at most 256 characters, got 300");
 }
+
+TEST_CASE("a field this node does not know is refused, named by where it is", "[validation]") {
+  using exo::daemon::CheckKnownFields;
+  RouteRequest r = Good();
+  CHECK(CheckKnownFields(r).ok());
+  auto unknown_in = [](google::protobuf::Message* m) {
+    m->GetReflection()->MutableUnknownFields(m)->AddVarint(99, 1);
+  };
+  unknown_in(r.mutable_order());
+  absl::Status s = CheckKnownFields(r);
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).rfind("order: field number 99 is not one this node knows: refused rather than ignored",
+                                       0) == 0);
+  RouteRequest top = Good();
+  unknown_in(&top);
+  CHECK(std::string(CheckKnownFields(top).message()).rfind("request: field number 99 ", 0) == 0);
+  // Deep inside repeated messages, the path names each index.
+  SolveInput in;
+  in.add_venues();
+  in.add_venues()->mutable_book()->add_asks();
+  in.mutable_venues(1)->mutable_book()->add_asks();
+  CHECK(CheckKnownFields(in).ok());
+  unknown_in(in.mutable_venues(1)->mutable_book()->mutable_asks(1));
+  CHECK(std::string(CheckKnownFields(in).message()).rfind("venues[1].book.asks[1]: field number 99 ", 0) == 0);
+}

@@ -839,6 +839,26 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   CHECK(s.error_message() == "order.symbol: unknown symbol \"NOPE\" (this node trades: BTC-USD, ETH-USD)");
   s = CallRoute(ch, Route("bad", SIDE_BUY, 1, ROUTE_MODE_UNSPECIFIED), &resp);
   CHECK(s.error_message().rfind("mode: ", 0) == 0);
+  // A field this node does not know (a newer client's, say a protection it added to the order)
+  // is refused, not ignored, and nothing is planned.
+  auto newer = Route("from-newer-client", SIDE_BUY, 100'000'000, ROUTE_MODE_PLAN_ONLY);
+  newer.mutable_order()->GetReflection()->MutableUnknownFields(newer.mutable_order())->AddVarint(99, 25);
+  s = CallRoute(ch, newer, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "order: field number 99 is not one this node knows: refused rather than ignored (is the "
+                             "client built against a newer exoroute.v1? upgrade the node, or leave the field out)");
+  {
+    grpc::ClientContext ctx;
+    GetPlanRequest req;
+    req.set_plan_id("from-newer-client");
+    GetPlanResponse r;
+    CHECK(RouterService::NewStub(ch)->GetPlan(&ctx, req, &r).error_code() == grpc::StatusCode::NOT_FOUND);
+    grpc::ClientContext again;
+    req.GetReflection()->MutableUnknownFields(&req)->AddLengthDelimited(7, "x");
+    s = RouterService::NewStub(ch)->GetPlan(&again, req, &r);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().rfind("request: field number 7 is not one this node knows", 0) == 0);
+  }
 
   {
     grpc::ClientContext ctx;
