@@ -1,6 +1,7 @@
 #include "clients/exoroutectl/command_specs.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -13,8 +14,8 @@ namespace {
 // Every command takes these: where the node is and how to reach it, the output's form, help,
 // and (checked apart, per command) an offline data directory.
 const std::vector<std::string>& GlobalFlags() {
-  static const auto* flags = new std::vector<std::string>{"endpoint", "ca",   "cert", "key",     "insecure",
-                                                          "timeout",  "json", "help", "data-dir"};
+  static const auto* flags = new std::vector<std::string>{
+      "endpoint", "ca", "cert", "key", "insecure", "timeout", "json", "help", "data-dir"};
   return *flags;
 }
 
@@ -25,48 +26,59 @@ struct Spec {
   std::string when;                // A variant: only with this flag given ("plan cancel --all").
 };
 
-// The order's flags route and solve share (context.h, SetOrderFlags).
-#define EXO_ORDER_FLAGS "allow", "deny", "max-venues", "urgency", "arrival-band-bps"
-
-const std::vector<Spec>& Specs() {
-  static const auto* specs = new std::vector<Spec>{
-      {"status", 0, {}, ""},
-      {"budgets", 0, {}, ""},
-      {"books", 1, {"depth"}, ""},
-      {"route", 0,
-       {"symbol", "side", "qty", "limit", "id", "tif", "expire-ms", "execute", EXO_ORDER_FLAGS, "wait",
-        "cancel-on-disconnect", "grace-ms"},
-       ""},
-      {"plan list", 0, {"symbol", "client"}, ""},
-      {"plan show", 1, {}, ""},
-      {"plan cancel", 1, {"reason"}, ""},
-      {"plan cancel", 0, {"all", "symbol", "client", "reason"}, "all"},
-      {"plan amend", 1, {"qty", "limit", "market", "urgency", "reason"}, ""},
-      {"plan settle", 2, {"filled", "price", "fee", "reason"}, ""},
-      {"plan books", 1, {"version", "out", "config-out"}, ""},
-      {"watch", 1, {"from", "cancel-on-disconnect", "grace-ms"}, ""},
-      {"route-status", 1, {"follow", "every"}, ""},
-      {"replay", 0, {"from", "to", "plan", "progress", "follow"}, ""},
-      {"report", 0, {"from", "to", "symbol", "since", "until", "client", "csv"}, ""},
-      {"audit verify", 0, {"from", "to", "recompute", "signed-head", "public-key", "progress", "follow"}, ""},
-      {"audit head", 0, {"out"}, ""},
-      {"audit prove", 0, {"sequence", "from-size", "out"}, ""},
-      {"audit check-proof", 1, {"public-key"}, ""},
-      {"audit check-consistency", 1, {"kept", "public-key"}, ""},
-      {"contracts", 0, {"dot"}, ""},
-      {"halt", 0, {"reason", "venue", "symbol"}, ""},
-      {"resume", 0, {"reason", "venue", "symbol"}, ""},
-      {"backup", 1, {}, ""},
-      {"config reload", 0, {"dry-run"}, ""},
-      {"config show", 0, {"at"}, ""},
-      {"solve", 0,
-       {"books", "side", "qty", "symbol", "limit", "config", "method", EXO_ORDER_FLAGS, "at"},
-       ""},
-  };
-  return *specs;
+// `parts` one after the other: a command's flags with the order's that route and solve share
+// (context.h, SetOrderFlags) among them.
+std::vector<std::string> Flags(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
 }
 
-#undef EXO_ORDER_FLAGS
+const std::vector<Spec>& Specs() {
+  static const auto* specs = [] {
+    const std::vector<std::string> order = {"allow", "deny", "max-venues", "urgency",
+                                            "arrival-band-bps"};
+    return new std::vector<Spec>{
+        {"status", 0, {}, ""},
+        {"budgets", 0, {}, ""},
+        {"books", 1, {"depth"}, ""},
+        {"route", 0,
+         Flags({{"symbol", "side", "qty", "limit", "id", "tif", "expire-ms", "execute"},
+                order,
+                {"wait", "cancel-on-disconnect", "grace-ms"}}),
+         ""},
+        {"plan list", 0, {"symbol", "client"}, ""},
+        {"plan show", 1, {}, ""},
+        {"plan cancel", 1, {"reason"}, ""},
+        {"plan cancel", 0, {"all", "symbol", "client", "reason"}, "all"},
+        {"plan amend", 1, {"qty", "limit", "market", "urgency", "reason"}, ""},
+        {"plan settle", 2, {"filled", "price", "fee", "reason"}, ""},
+        {"plan books", 1, {"version", "out", "config-out"}, ""},
+        {"watch", 1, {"from", "cancel-on-disconnect", "grace-ms"}, ""},
+        {"route-status", 1, {"follow", "every"}, ""},
+        {"replay", 0, {"from", "to", "plan", "progress", "follow"}, ""},
+        {"report", 0, {"from", "to", "symbol", "since", "until", "client", "csv"}, ""},
+        {"audit verify",
+         0,
+         {"from", "to", "recompute", "signed-head", "public-key", "progress", "follow"},
+         ""},
+        {"audit head", 0, {"out"}, ""},
+        {"audit prove", 0, {"sequence", "from-size", "out"}, ""},
+        {"audit check-proof", 1, {"public-key"}, ""},
+        {"audit check-consistency", 1, {"kept", "public-key"}, ""},
+        {"contracts", 0, {"dot"}, ""},
+        {"halt", 0, {"reason", "venue", "symbol"}, ""},
+        {"resume", 0, {"reason", "venue", "symbol"}, ""},
+        {"backup", 1, {}, ""},
+        {"config reload", 0, {"dry-run"}, ""},
+        {"config show", 0, {"at"}, ""},
+        {"solve", 0,
+         Flags({{"books", "side", "qty", "symbol", "limit", "config", "method"}, order, {"at"}}),
+         ""},
+    };
+  }();
+  return *specs;
+}
 
 std::vector<std::string> NameWords(const Spec& s) { return absl::StrSplit(s.name, ' '); }
 
@@ -81,7 +93,8 @@ const Spec* Find(const std::vector<std::string>& words, const Args& args) {
   size_t best_len = 0;
   for (const Spec& s : Specs()) {
     const std::vector<std::string> name = NameWords(s);
-    if (name.size() > words.size() || !std::equal(name.begin(), name.end(), words.begin())) continue;
+    if (name.size() > words.size() || !std::equal(name.begin(), name.end(), words.begin()))
+      continue;
     if (!s.when.empty() && !args.Has(s.when)) continue;
     if (best == nullptr || name.size() > best_len || (name.size() == best_len && !s.when.empty())) {
       best = &s;
@@ -102,8 +115,8 @@ std::string Takes(const Spec& s) {
 
 const std::set<std::string>& BooleanFlags() {
   static const auto* flags = new std::set<std::string>{
-      "insecure", "json",     "help", "execute", "wait",   "recompute", "progress",
-      "dot",      "all",      "dry-run", "csv",  "market", "follow",    "cancel-on-disconnect"};
+      "insecure", "json", "help",    "execute", "wait",   "recompute", "progress",
+      "dot",      "all",  "dry-run", "csv",     "market", "follow",    "cancel-on-disconnect"};
   return *flags;
 }
 
@@ -120,7 +133,8 @@ const std::set<std::string>& ValueFlags() {
 absl::Status CheckCommandLine(const Args& args) {
   const Spec* spec = Find(args.words(), args);
   if (spec == nullptr) return absl::OkStatus();
-  const std::string name = spec->when.empty() ? spec->name : absl::StrCat(spec->name, " --", spec->when);
+  const std::string name =
+      spec->when.empty() ? spec->name : absl::StrCat(spec->name, " --", spec->when);
   const size_t given = args.words().size() - NameWords(*spec).size();
   if (given > spec->words) {
     const std::string& extra = args.words()[args.words().size() - given + spec->words];

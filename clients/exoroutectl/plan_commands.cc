@@ -171,35 +171,13 @@ int CmdRoute(Context& c) {
   for (const char* f : {"symbol", "side", "qty"}) {
     if (!a.Has(f)) return Usage(absl::StrCat("route: --", f, " is required"));
   }
-  auto status = FetchStatus(c);
-  if (!status.ok()) return Fail(status.status());
-  const Instrument* inst = nullptr;
-  std::vector<std::string> known;
-  for (const auto& i : status->instruments()) {
-    known.push_back(i.symbol());
-    if (i.symbol() == a.Get("symbol")) inst = &i;
-  }
-  if (inst == nullptr) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "--symbol: unknown symbol \"", a.Get("symbol"), "\" (this node trades: ", absl::StrJoin(known, ", "), ")")));
-  }
+  // What can be checked without the node first (a typo is a usage error even while it is down);
+  // then the quantity and the limit, in the units of the instrument the node names.
   RouteRequest req;
   ParentOrder* o = req.mutable_order();
-  o->set_id(a.Get("id", absl::StrCat("ctl-", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count())));
-  o->set_symbol(inst->symbol());
   std::string side = a.Get("side");
   if (side != "buy" && side != "sell") return Usage("route: --side must be buy or sell");
   o->set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
-  auto qty = PositiveDecimalFlag(a, "qty", inst->qty_scale());
-  if (!qty.ok()) return Usage(absl::StrCat("route: ", qty.status().message()));
-  o->set_quantity(*qty);
-  if (a.Has("limit")) {
-    auto px = PositiveDecimalFlag(a, "limit", inst->price_scale());
-    if (!px.ok()) return Usage(absl::StrCat("route: ", px.status().message()));
-    o->set_limit_price(*px);
-  }
   std::string tif = a.Get("tif", a.Has("expire-ms") ? "gtt" : "gtc");
   if (tif == "gtc") {
     o->set_time_in_force(TIME_IN_FORCE_GTC);
@@ -219,6 +197,30 @@ int CmdRoute(Context& c) {
   if (!disconnect.ok()) return Usage(absl::StrCat("route: ", disconnect.status().message()));
   if (disconnect->has_value() && !(a.Has("wait") && a.Has("execute"))) {
     return Usage("route: --cancel-on-disconnect goes with --execute --wait (it is the wait's watch that holds the order)");
+  }
+  auto status = FetchStatus(c);
+  if (!status.ok()) return Fail(status.status());
+  const Instrument* inst = nullptr;
+  std::vector<std::string> known;
+  for (const auto& i : status->instruments()) {
+    known.push_back(i.symbol());
+    if (i.symbol() == a.Get("symbol")) inst = &i;
+  }
+  if (inst == nullptr) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "--symbol: unknown symbol \"", a.Get("symbol"), "\" (this node trades: ", absl::StrJoin(known, ", "), ")")));
+  }
+  o->set_id(a.Get("id", absl::StrCat("ctl-", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count())));
+  o->set_symbol(inst->symbol());
+  auto qty = PositiveDecimalFlag(a, "qty", inst->qty_scale());
+  if (!qty.ok()) return Usage(absl::StrCat("route: ", qty.status().message()));
+  o->set_quantity(*qty);
+  if (a.Has("limit")) {
+    auto px = PositiveDecimalFlag(a, "limit", inst->price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("route: ", px.status().message()));
+    o->set_limit_price(*px);
   }
 
   RouteResponse resp;
@@ -435,9 +437,6 @@ int CmdPlan(Context& c) {
   const auto& w = c.args.words();
   if (w.size() == 2 && w[1] == "list") return PlanListCmd(c);
   if (w.size() == 2 && w[1] == "cancel" && c.args.Has("all")) return PlanCancelAllCmd(c);
-  if (w.size() >= 2 && w[1] == "cancel" && c.args.Has("all")) {
-    return Usage("plan cancel: either a plan id or --all, not both");
-  }
   if (c.args.Has("all")) return Usage("plan: --all goes with `plan cancel` only");
   if (w.size() < 3) {
     return Usage("plan: expected `plan list`, `plan show ID`, `plan cancel ID|--all`, `plan amend ID`, `plan settle ID CHILD` or "

@@ -960,6 +960,11 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--tif", "day"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("route: --tif must be gtc, ioc or gtt") != std::string::npos);
+  // What needs no node is refused as a usage error even where no node answers.
+  r = exo::testing::Run(EXOROUTECTL_PATH, {"--endpoint", "127.0.0.1:1", "--insecure", "--timeout", "200", "route",
+                                           "--symbol", "BTC-USD", "--side", "Buy", "--qty", "1"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: route: --side must be buy or sell\n", 0) == 0);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
@@ -1026,6 +1031,11 @@ TEST_CASE("an operator lists the plans a node is working and cancels them all", 
 
   // The operator's stop: every working plan cancelled, with the reason recorded.
   CHECK(Ctl(*d, {"plan", "cancel", "far-1", "--all"}).exit_code == 2);
+  // A flag of another command (halt's --venue) is refused, not ignored: nothing is cancelled.
+  auto venue = Ctl(*d, {"plan", "cancel", "--all", "--venue", "SIM-A", "--reason", "SIM-A down"});
+  CHECK(venue.exit_code == 2);
+  CHECK(venue.err.rfind("exoroutectl: plan cancel --all: --venue is not one of its flags", 0) == 0);
+  CHECK(Ctl(*d, {"plan", "list"}).out.find("3 working plans\n") != std::string::npos);
   auto all = Ctl(*d, {"plan", "cancel", "--all", "--reason", "desk halt"});
   INFO(all.out << all.err);
   CHECK(all.exit_code == 0);
