@@ -181,6 +181,7 @@ int Main(int argc, char** argv) {
   c.conn.insecure = c.args.Has("insecure");
   auto timeout = c.args.GetUint("timeout", 5000);
   if (!timeout.ok()) return Usage(std::string(timeout.status().message()));
+  if (*timeout == 0) return Usage("--timeout: must be at least 1 ms, got 0 (every call would fail at once)");
   c.timeout = std::chrono::milliseconds(*timeout);
   c.conn.connect_timeout = c.timeout;
 

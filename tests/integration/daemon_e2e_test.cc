@@ -965,6 +965,9 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
                                            "--symbol", "BTC-USD", "--side", "Buy", "--qty", "1"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("exoroutectl: route: --side must be buy or sell\n", 0) == 0);
+  r = Ctl(*d, {"--timeout", "0", "status"});  // (A deadline every call misses.)
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: --timeout: must be at least 1 ms, got 0", 0) == 0);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
