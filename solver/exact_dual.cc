@@ -514,6 +514,7 @@ void SolveExactDualInto(const std::vector<LocalProblem>& problems, int64_t quant
   DualSolution& out = *solution;
   out.quantities.clear();
   out.at_lambda.clear();
+  out.segment_near.clear();
   out.lambda = 0;
   out.rounds = 0;
   if (problems.empty()) return;
@@ -535,7 +536,11 @@ void SolveExactDualInto(const std::vector<LocalProblem>& problems, int64_t quant
   }
   // Every venue's response at λ*: frozen venues from their bracket, the others asked once more.
   out.at_lambda.reserve(problems.size());
-  for (size_t i = 0; i < problems.size(); ++i) out.at_lambda.push_back(venues.At(i, price.lambda));
+  out.segment_near.reserve(problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) {
+    out.at_lambda.push_back(venues.At(i, price.lambda));
+    out.segment_near.push_back(venues.SegmentNear(i));
+  }
   PlaceAtBracketingPriceInto(problems, out.at_lambda, quantity, price.lo, price.hi, &out.quantities);
 }
 

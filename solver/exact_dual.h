@@ -39,6 +39,9 @@ struct DualSolution {
   std::vector<int64_t> quantities;  // Per problem, same order as the input.
   // Per problem, its response at λ (empty when the method does not find one).
   std::vector<LocalProblem::Response> at_lambda;
+  // Per problem, a segment that may be where its quantity ends, or the one after (ChildFor's
+  // `near`); empty when the method does not find one.
+  std::vector<size_t> segment_near;
   double lambda = 0;                // λ* (the marginal unit cost at the optimum).
   uint32_t rounds = 0;              // Evaluations of S(λ).
 };
@@ -151,6 +154,9 @@ class VenueGroup final : public DualOracle {
   LocalProblem::Response At(size_t i, double lambda) const;
   // How many venues have quantity tied at the λ of the last Evaluate (S_hi > S_lo for them).
   uint32_t TiedAtLast() const;
+  // Where venue i's search last found λ's segment (its window's `at`): a segment at or just
+  // after the one where its answer there ends.
+  size_t SegmentNear(size_t i) const { return lanes_[i].window.at; }
 
  private:
   // One venue in the search: where its answers can still be, and its answer at the last λ.

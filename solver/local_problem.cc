@@ -26,6 +26,11 @@ BookAge AgeOf(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns) {
           venue.max_book_age_ms() > 0 ? venue.max_book_age_ms() : kDefaultMaxBookAgeMs};
 }
 
+// A best level that is no price or no size is a malformed book (Build says which level).
+bool SaneBestLevel(const google::protobuf::RepeatedPtrField<exoroute::v1::BookLevel>& levels) {
+  return levels.empty() || (levels[0].price() > 0 && levels[0].price() <= kMaxUnits && levels[0].size() > 0);
+}
+
 }  // namespace
 
 bool LocalProblem::Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns) {
@@ -33,12 +38,14 @@ bool LocalProblem::Quotable(const exoroute::v1::VenueInput& venue, int64_t decis
   if (!venue.exclusion().empty() || book.receive_time_ns() == 0 || AgeOf(venue, decision_time_ns).stale()) {
     return false;
   }
-  // A best level that is no price or no size is a malformed book (Build says which level).
-  auto sane = [](const auto& levels) {
-    return levels.empty() || (levels[0].price() > 0 && levels[0].price() <= kMaxUnits && levels[0].size() > 0);
-  };
-  if (!sane(book.bids()) || !sane(book.asks())) return false;
+  if (!SaneBestLevel(book.bids()) || !SaneBestLevel(book.asks())) return false;
   return book.bids().empty() || book.asks().empty() || book.bids(0).price() < book.asks(0).price();
+}
+
+bool LocalProblem::QuotableOnceBuilt(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side) {
+  // Built: not excluded, a book, fresh, not crossed, and every level of the walked side sane
+  // (its curve checked them, or was built from the same levels: MatchesBook).
+  return SaneBestLevel(side == exoroute::v1::SIDE_BUY ? venue.book().bids() : venue.book().asks());
 }
 
 absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
@@ -292,10 +299,17 @@ int64_t LocalProblem::LimitPriceFor(int64_t x) const {
   return Seg(std::min(SegmentOf(x), n_ - 1)).worst_price;
 }
 
-LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale) const {
+LocalProblem::Child LocalProblem::ChildFor(int64_t x, uint32_t qty_scale, size_t near) const {
   // The walked notional, exactly: whole segments' sums, plus part of a one-price run (a lot
   // multiple never ends inside a straddling lot).
-  const size_t k = SegmentOf(x);
+  size_t k;
+  if (near < n_ && x <= capacity() && Holds(near, x)) {
+    k = near;
+  } else if (near - 1 < n_ && x <= capacity() && Holds(near - 1, x)) {  // (near = 0: no such segment.)
+    k = near - 1;
+  } else {
+    k = SegmentOf(x);
+  }
   const Segment& s = Seg(std::min(k, n_ - 1));
   __int128 notional = s.notional;
   if (x < s.end) notional -= static_cast<__int128>(s.worst_price) * (s.end - x);

@@ -68,6 +68,9 @@ class LocalProblem {
   // 2^53 units and a size, not crossed — what Build asks of it besides a well-formed side to
   // walk within the limit.
   static bool Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns);
+  // The same for a venue whose problem was just built from it for `side` (BuildInto checked
+  // the rest): whether the best level of the side it does not walk is sane.
+  static bool QuotableOnceBuilt(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side);
 
   Response At(double lambda) const;
   // An impact term: At answers by counting lots (a call) instead of by a segment search (inline).
@@ -129,7 +132,10 @@ class LocalProblem {
     double cost = 0;  // Cost(x), from the same segment.
     int64_t expected_cost = 0;
   };
-  Child ChildFor(int64_t x, uint32_t qty_scale) const;
+  // `near`: a segment that may be x's or the one after it (the window's `at` of the last At
+  // that answered x: a decision's dual search knows it), checked before it is used; SIZE_MAX
+  // for none. The same child either way, with one look instead of a search when it is right.
+  Child ChildFor(int64_t x, uint32_t qty_scale, size_t near = SIZE_MAX) const;
 
   const std::string& venue() const { return curve_->venue(); }
   int64_t lot_size() const { return lot_size_; }
@@ -207,6 +213,8 @@ class LocalProblem {
   }
   // Index of the segment holding the x-th unit (x >= 1); n_ if beyond.
   size_t SegmentOf(int64_t x) const;
+  // Whether segment k (< n_) holds the x-th unit, 1 <= x <= capacity(): SegmentOf(x) == k.
+  bool Holds(size_t k, int64_t x) const { return x <= ends_[k] && (k == 0 || ends_[k - 1] < x); }
   // Cost(x) for x > 0 in segment k = SegmentOf(x).
   double CostIn(int64_t x, size_t k) const;
   // Marginal unit cost of lot j (0-based): its segment's cost plus impact kappa*L*(j + 1/2).

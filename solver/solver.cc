@@ -19,17 +19,22 @@ using exoroute::v1::Allocation;
 using exoroute::v1::Decision;
 using exoroute::v1::SolveInput;
 
-// A band's width: at most 10000 basis points (the whole price).
-absl::Status CheckBandBps(uint32_t bps, const char* field) {
-  if (bps <= 10000) return absl::OkStatus();
+// A band's width: at most 10000 basis points (the whole price). (The check inline, the message
+// not: every decision checks four of these.)
+[[gnu::noinline, gnu::cold]] absl::Status BandBpsError(uint32_t bps, const char* field) {
   return absl::InvalidArgumentError(absl::StrCat("solve_input.", field, ": must be <= 10000, got ", bps));
+}
+inline absl::Status CheckBandBps(uint32_t bps, const char* field) {
+  return bps <= 10000 ? absl::OkStatus() : BandBpsError(bps, field);
 }
 
 // A limit fixed outside the decision: 0 (none) or a price within 2^53 units.
-absl::Status CheckGivenLimit(int64_t limit, const char* field) {
-  if (limit >= 0 && limit <= kMaxUnits) return absl::OkStatus();
+[[gnu::noinline, gnu::cold]] absl::Status GivenLimitError(int64_t limit, const char* field) {
   return absl::InvalidArgumentError(
       absl::StrCat("solve_input.", field, ": must be within 0..2^53 price units, got ", limit));
+}
+inline absl::Status CheckGivenLimit(int64_t limit, const char* field) {
+  return limit >= 0 && limit <= kMaxUnits ? absl::OkStatus() : GivenLimitError(limit, field);
 }
 
 absl::Status ValidateInput(const SolveInput& in) {
@@ -192,10 +197,17 @@ std::vector<LocalProblem> BuildLocalProblems(const SolveInput& in,
 
 namespace {
 
+void Quote(int64_t bid, int64_t ask, Quotes* q) {
+  q->best_bid = std::max(q->best_bid, bid);
+  if (ask != 0 && (q->best_ask == 0 || ask < q->best_ask)) q->best_ask = ask;
+}
+
 // Every venue of `in` that can take part under `limit`, into `out` (the others to `excluded`).
+// With `market`, the market's best bid and ask are added up there too (MarketQuotes, without
+// reading again what the build has read: a built venue is quotable but for one check).
 void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
                      std::map<std::string, std::string>* excluded, CurveCache* curves,
-                     std::vector<LocalProblem>* out) {
+                     std::vector<LocalProblem>* out, Quotes* market = nullptr) {
   std::vector<LocalProblem>& problems = *out;
   std::optional<CurveCache::Reader> reader;
   if (curves != nullptr) reader.emplace(*curves);
@@ -206,8 +218,14 @@ void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
     absl::Status s = LocalProblem::BuildInto(v, in.side(), limit, in.decision_time_ns(), in.instrument().qty_scale(),
                                              words, reader ? &*reader : nullptr, &problems[built]);
     if (s.ok()) {
+      const LocalProblem& p = problems[built];
+      if (market != nullptr && LocalProblem::QuotableOnceBuilt(v, in.side())) Quote(p.best_bid(), p.best_ask(), market);
       ++built;
       continue;
+    }
+    if (market != nullptr && LocalProblem::Quotable(v, in.decision_time_ns())) {
+      const auto& book = v.book();
+      Quote(book.bids().empty() ? 0 : book.bids(0).price(), book.asks().empty() ? 0 : book.asks(0).price(), market);
     }
     if (excluded != nullptr) (*excluded)[v.venue()] = std::string(s.message());
   }
@@ -250,11 +268,6 @@ int64_t PriceBandLimit(int64_t best, uint32_t band_bps, bool buy, std::optional<
 
 namespace {
 
-void Quote(int64_t bid, int64_t ask, Quotes* q) {
-  q->best_bid = std::max(q->best_bid, bid);
-  if (ask != 0 && (q->best_ask == 0 || ask < q->best_ask)) q->best_ask = ask;
-}
-
 std::optional<int64_t> Mid(const Quotes& q) {
   if (q.best_bid == 0 || q.best_ask == 0) return std::nullopt;
   return MulDivRound(static_cast<__int128>(q.best_bid) + q.best_ask, 1, 2);
@@ -284,7 +297,10 @@ std::optional<int64_t> DecisionMid(const SolveInput& in, const std::vector<Local
 
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
                             CurveCache* curves, std::vector<LocalProblem>* out, int64_t* band_limit,
-                            int64_t* arrival_limit) {
+                            int64_t* arrival_limit, Quotes* market) {
+  Quotes quotes;
+  if (market == nullptr) market = &quotes;
+  *market = {};
   std::optional<int64_t> limit;
   if (in.has_limit_price()) limit = in.limit_price();
   if (band_limit != nullptr) *band_limit = 0;
@@ -296,21 +312,21 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
   if (in.band_limit() > 0) {  // A band fixed outside the decision: one build, cut there.
     const int64_t given = TighterLimit(in.band_limit(), limit, in.side() == exoroute::v1::SIDE_BUY);
     if (band_limit != nullptr) *band_limit = given;
-    BuildUnderLimit(in, given, excluded, curves, out);
+    BuildUnderLimit(in, given, excluded, curves, out, market);
     return;
   }
-  BuildUnderLimit(in, limit, excluded, curves, out);
+  BuildUnderLimit(in, limit, excluded, curves, out, market);
   // With an arrival band to fix, the venues are built again under it, from the decision's mid
   // (the market's; under the older rule, over the usable venues only, so fixed only once one
   // is usable); without a two-sided market there is nothing to fix it from, and nothing is
   // walked unprotected.
-  const bool market = in.mid_rule() == exoroute::v1::MID_RULE_MARKET;
-  if (in.arrival_band_bps() > 0 && (market || !out->empty())) {
-    const std::optional<int64_t> mid = DecisionMid(in, *out);
+  const bool market_rule = in.mid_rule() == exoroute::v1::MID_RULE_MARKET;
+  if (in.arrival_band_bps() > 0 && (market_rule || !out->empty())) {
+    const std::optional<int64_t> mid = market_rule ? Mid(*market) : MidPrice(*out);
     if (!mid.has_value()) {
       if (excluded != nullptr) {
         for (const LocalProblem& p : *out) {
-          (*excluded)[p.venue()] = market ? "arrival band: no two-sided market to fix the arrival mid from"
+          (*excluded)[p.venue()] = market_rule ? "arrival band: no two-sided market to fix the arrival mid from"
                                           : "arrival band: no two-sided market over the usable venues to fix the arrival mid from";
         }
       }
@@ -357,12 +373,18 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   std::map<std::string, std::string> excluded;  // venue -> reason (sorted by venue id)
   thread_local std::vector<LocalProblem> problems;
   int64_t band_limit = 0, arrival_limit = 0;
-  BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit, &arrival_limit);
+  Quotes market;
+  BuildLocalProblemsInto(in, &excluded, curves, &problems, &band_limit, &arrival_limit, &market);
   thread_local std::vector<int64_t> min_quantity;
   min_quantity.clear();
-  for (const LocalProblem& p : problems) min_quantity.push_back(p.min_quantity());
+  bool venue_limits = in.max_venues() > 0;  // Whether any limit no sum enforces is there to keep.
+  for (const LocalProblem& p : problems) {
+    min_quantity.push_back(p.min_quantity());
+    venue_limits |= p.min_quantity() > 0;
+  }
   // (Under the older rule, over the venues usable under the limits, before any is dropped below.)
-  const std::optional<int64_t> mid = DecisionMid(in, problems);
+  const std::optional<int64_t> mid =
+      in.mid_rule() == exoroute::v1::MID_RULE_MARKET ? Mid(market) : MidPrice(problems);
 
   auto* stats = d.mutable_stats();
   const bool admm = in.method() == exoroute::v1::SOLVER_METHOD_ADMM;
@@ -401,6 +423,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
                          &sol);
     }
     rounds += sol.rounds;
+    if (!venue_limits) break;
     std::string why;
     const size_t drop = VenueLimits::ToDrop(sol.quantities, min_quantity, in.max_venues(), ReasonFormat(in), &why);
     if (drop == problems.size()) break;
@@ -421,7 +444,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
   __int128 cost = 0;  // (Each child's is within int64; their sum is checked.)
   double chosen = 0;  // The allocation's cost on the solver's curves (the duality gap's primal).
   int used = 0;
-  const google::protobuf::Reflection* reflection = Allocation::GetReflection();
+  // (Asked once: GetReflection goes through the descriptors' call_once every time.)
+  static const google::protobuf::Reflection* const reflection = Allocation::GetReflection();
   for (size_t i = 0; i < problems.size(); ++i) {
     int64_t x = sol.quantities[i];
     if (x <= 0) continue;
@@ -431,7 +455,8 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
     if (!reflection->GetUnknownFields(*a).empty()) a->Clear();
     if (!internal::SameId(a->venue(), problems[i].venue())) a->set_venue(problems[i].venue());
     a->set_quantity(x);
-    const LocalProblem::Child child = problems[i].ChildFor(x, in.instrument().qty_scale());
+    const LocalProblem::Child child = problems[i].ChildFor(
+        x, in.instrument().qty_scale(), sol.segment_near.empty() ? SIZE_MAX : sol.segment_near[i]);
     a->set_limit_price(child.limit_price);
     a->set_expected_cost(child.expected_cost);
     chosen += child.cost;  // In venue order (an unused venue would add 0).

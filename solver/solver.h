@@ -54,11 +54,13 @@ std::vector<LocalProblem> BuildLocalProblems(const exoroute::v1::SolveInput& inp
 // `arrival_limit` (0 without one; then, when there is no two-sided market, none is built and
 // each usable venue is excluded saying so), and any
 // price band is taken under it. With SolveInput.arrival_limit, every venue is cut there (or at
-// the order's limit if tighter), which is written to `arrival_limit`.
+// the order's limit if tighter), which is written to `arrival_limit`. With `market`, the
+// market's best bid and ask there (MarketQuotes, found while the venues are read).
+struct Quotes;
 void BuildLocalProblemsInto(const exoroute::v1::SolveInput& input,
                             std::map<std::string, std::string>* excluded, CurveCache* curves,
                             std::vector<LocalProblem>* out, int64_t* band_limit = nullptr,
-                            int64_t* arrival_limit = nullptr);
+                            int64_t* arrival_limit = nullptr, Quotes* market = nullptr);
 
 // The mid of the best bid and best ask over `problems` (rounded half away from zero, as a
 // Decision's mid_price); nullopt unless both sides have a price.

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "solver/internal/same_id.h"
@@ -140,4 +141,44 @@ TEST_CASE("SameId agrees with string equality for ids of every length and every 
       CHECK_FALSE(exo::solver::internal::SameId(b, a));
     }
   }
+}
+
+// A child's segment named by the search (ChildFor's `near`) is checked before it is used: a
+// right, a neighbouring, a wrong or no segment named gives the same child, bit for bit, for
+// every lot of curves cut at a cap, with straddling lots and an impact term.
+TEST_CASE("a child is the same whatever segment is named near it", "[local_problem]") {
+  struct Case {
+    exoroute::v1::VenueInput venue;
+    exoroute::v1::Side side;
+  };
+  std::vector<Case> cases;
+  cases.push_back({MakeVenue("A", {{100, 5}, {101, 5}, {103, 2}, {107, 9}}, {{99, 5}}, 10), SIDE_BUY});
+  cases.push_back({MakeVenue("B", {{100, 3}, {110, 6}, {111, 5}}, {}, 0, /*lot=*/4), SIDE_BUY});
+  cases.push_back({MakeVenue("C", {{101, 5}}, {{100, 3}, {99, 4}, {95, 8}}, -5, /*lot=*/2), SIDE_SELL});
+  auto capped = MakeVenue("D", {{100, 5}, {101, 5}, {103, 20}}, {{99, 5}}, 10);
+  capped.set_max_quantity(17);  // Cut inside the last usable run.
+  cases.push_back({capped, SIDE_BUY});
+  auto impact = MakeVenue("E", {{100, 5}, {101, 5}}, {{99, 5}}, 10);
+  impact.set_impact_bps(3);
+  cases.push_back({impact, SIDE_BUY});
+  int named_right = 0;
+  for (const Case& c : cases) {
+    auto p = LocalProblem::Build(c.venue, c.side, std::nullopt, kNow, 1);
+    REQUIRE(p.ok());
+    const size_t n = p->segments().size();
+    for (int64_t x = p->lot_size(); x <= p->capacity(); x += p->lot_size()) {
+      const LocalProblem::Child want = p->ChildFor(x, 1);
+      for (size_t near = 0; near <= n + 1; ++near) {
+        const LocalProblem::Child got = p->ChildFor(x, 1, near);
+        INFO(c.venue.venue() << " x " << x << " near " << near);
+        CHECK(got.limit_price == want.limit_price);
+        CHECK(got.expected_cost == want.expected_cost);
+        CHECK(std::memcmp(&got.cost, &want.cost, sizeof(double)) == 0);
+        named_right += p->LimitPriceFor(x) == p->segments()[std::min(near, n - 1)].worst_price ? 1 : 0;
+      }
+      const LocalProblem::Child none = p->ChildFor(x, 1, SIZE_MAX);
+      CHECK(none.expected_cost == want.expected_cost);
+    }
+  }
+  CHECK(named_right > 0);
 }

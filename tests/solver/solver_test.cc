@@ -561,6 +561,52 @@ TEST_CASE("under the market mid rule a decision's mid and its arrival band are t
   CHECK(std::string(bad.status().message()) == "solve_input.mid_rule: unknown value 7");
 }
 
+// A decision finds the market's best bid and ask while it builds its venues (a built venue is
+// quotable but for the best level of the side it does not walk): the same quotes as
+// MarketQuotes reading every venue again, on books damaged in every way either can see.
+TEST_CASE("the market's quotes found while the venues are built are MarketQuotes' on damaged books", "[solver][band]") {
+  std::mt19937_64 rng(4242);
+  int compared = 0, with_both = 0;
+  for (int n = 0; n < 3000; ++n) {
+    int64_t lot;
+    SolveInput in = exo::testing::RandomInput(rng, &lot);
+    in.set_mid_rule(MID_RULE_MARKET);
+    for (auto& v : *in.mutable_venues()) {
+      auto* book = v.mutable_book();
+      auto* side = rng() % 2 ? book->mutable_bids() : book->mutable_asks();
+      switch (rng() % 12) {
+        case 0: v.set_exclusion("denied"); break;
+        case 1: book->set_receive_time_ns(kNow - int64_t{6'000'000'000}); break;  // Stale.
+        case 2: book->set_receive_time_ns(0); break;
+        case 3: side->Clear(); break;
+        case 4: if (!side->empty()) side->Mutable(0)->set_price(0); break;
+        case 5: if (!side->empty()) side->Mutable(0)->set_size(0); break;
+        case 6: if (!side->empty()) side->Mutable(0)->set_price(exo::kMaxUnits + 1); break;
+        case 7:  // Crossed.
+          if (!book->bids().empty() && !book->asks().empty()) book->mutable_bids(0)->set_price(book->asks(0).price());
+          break;
+        case 8: v.set_lot_size(0); break;
+        case 9: if (side->size() > 1) side->Mutable(1)->set_price(-1); break;  // Malformed further in.
+        default: break;
+      }
+    }
+    std::vector<exo::solver::LocalProblem> problems;
+    exo::solver::Quotes found;
+    exo::solver::CurveCache cache;
+    for (int pass = 0; pass < 2; ++pass) {  // Curves built, then taken from the cache.
+      exo::solver::BuildLocalProblemsInto(in, nullptr, &cache, &problems, nullptr, nullptr, &found);
+      const exo::solver::Quotes q = exo::solver::MarketQuotes(in);
+      INFO("input " << n << " pass " << pass);
+      CHECK(found.best_bid == q.best_bid);
+      CHECK(found.best_ask == q.best_ask);
+      ++compared;
+      with_both += q.best_bid > 0 && q.best_ask > 0 ? 1 : 0;
+    }
+  }
+  CHECK(with_both > compared / 4);  // Mostly two-sided markets,
+  CHECK(with_both < compared);      // and some that are not.
+}
+
 TEST_CASE("exclusion reasons are worded as the input's reason_text says: units, or as a client reads them", "[solver]") {
   SolveInput in = MakeInput(SIDE_BUY, 10);
   in.mutable_instrument()->set_price_scale(2);
