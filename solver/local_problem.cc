@@ -42,12 +42,6 @@ bool LocalProblem::Quotable(const exoroute::v1::VenueInput& venue, int64_t decis
   return book.bids().empty() || book.asks().empty() || book.bids(0).price() < book.asks(0).price();
 }
 
-bool LocalProblem::QuotableOnceBuilt(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side) {
-  // Built: not excluded, a book, fresh, not crossed, and every level of the walked side sane
-  // (its curve checked them, or was built from the same levels: MatchesBook).
-  return SaneBestLevel(side == exoroute::v1::SIDE_BUY ? venue.book().bids() : venue.book().asks());
-}
-
 absl::StatusOr<LocalProblem> LocalProblem::Build(const exoroute::v1::VenueInput& venue,
                                                  exoroute::v1::Side side,
                                                  std::optional<int64_t> limit_price,
@@ -143,6 +137,9 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   p.min_quantity_ = venue.min_quantity();
   p.best_bid_ = best_bid;
   p.best_ask_ = best_ask;
+  // Built: not excluded, a book, fresh, not crossed, and every level of the walked side sane
+  // (its curve checked them, or was built from the same levels: MatchesBook).
+  p.quotable_ = SaneBestLevel(c.buy() ? book.bids() : book.asks());
   if (p.last_.end > usable) {
     // Only a one-price run can be cut (a straddling lot is one lot): the same sums as a walk
     // that stopped at the cap.

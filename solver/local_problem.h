@@ -68,9 +68,6 @@ class LocalProblem {
   // 2^53 units and a size, not crossed — what Build asks of it besides a well-formed side to
   // walk within the limit.
   static bool Quotable(const exoroute::v1::VenueInput& venue, int64_t decision_time_ns);
-  // The same for a venue whose problem was just built from it for `side` (BuildInto checked
-  // the rest): whether the best level of the side it does not walk is sane.
-  static bool QuotableOnceBuilt(const exoroute::v1::VenueInput& venue, exoroute::v1::Side side);
 
   Response At(double lambda) const;
   // An impact term: At answers by counting lots (a call) instead of by a segment search (inline).
@@ -145,6 +142,9 @@ class LocalProblem {
   int64_t min_quantity() const { return min_quantity_; }
   int64_t best_bid() const { return best_bid_; }
   int64_t best_ask() const { return best_ask_; }
+  // Quotable(venue) of the venue built: everything Build asks of the book and, of the side it
+  // does not walk, a sane best level (found while it was built).
+  bool quotable() const { return quotable_; }
   int64_t capacity() const { return n_ == 0 ? 0 : last_.end; }
   double total_cost() const {
     const double cap = static_cast<double>(capacity());
@@ -172,6 +172,7 @@ class LocalProblem {
   int64_t min_quantity_ = 0;
   int64_t best_bid_ = 0;
   int64_t best_ask_ = 0;
+  bool quotable_ = false;
 
   const Segment& Seg(size_t k) const { return k + 1 == n_ ? last_ : segs_[k]; }
   // The first segment in [from, to) whose unit cost is >= λ (`to` if none): std::lower_bound's

@@ -219,7 +219,7 @@ void BuildUnderLimit(const SolveInput& in, std::optional<int64_t> limit,
                                              words, reader ? &*reader : nullptr, &problems[built]);
     if (s.ok()) {
       const LocalProblem& p = problems[built];
-      if (market != nullptr && LocalProblem::QuotableOnceBuilt(v, in.side())) Quote(p.best_bid(), p.best_ask(), market);
+      if (market != nullptr && p.quotable()) Quote(p.best_bid(), p.best_ask(), market);
       ++built;
       continue;
     }
