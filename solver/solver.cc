@@ -291,8 +291,8 @@ Quotes MarketQuotes(const SolveInput& in) {
   return q;
 }
 
-std::optional<int64_t> DecisionMid(const SolveInput& in, const std::vector<LocalProblem>& usable) {
-  return in.mid_rule() == exoroute::v1::MID_RULE_MARKET ? Mid(MarketQuotes(in)) : MidPrice(usable);
+std::optional<int64_t> DecisionMid(const SolveInput& in, const Quotes& market, const std::vector<LocalProblem>& usable) {
+  return in.mid_rule() == exoroute::v1::MID_RULE_MARKET ? Mid(market) : MidPrice(usable);
 }
 
 void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::string>* excluded,
@@ -322,7 +322,7 @@ void BuildLocalProblemsInto(const SolveInput& in, std::map<std::string, std::str
   // walked unprotected.
   const bool market_rule = in.mid_rule() == exoroute::v1::MID_RULE_MARKET;
   if (in.arrival_band_bps() > 0 && (market_rule || !out->empty())) {
-    const std::optional<int64_t> mid = market_rule ? Mid(*market) : MidPrice(*out);
+    const std::optional<int64_t> mid = DecisionMid(in, *market, *out);
     if (!mid.has_value()) {
       if (excluded != nullptr) {
         for (const LocalProblem& p : *out) {
@@ -383,8 +383,7 @@ absl::Status SolveInto(const SolveInput& in, Decision* out, CurveCache* curves, 
     venue_limits |= p.min_quantity() > 0;
   }
   // (Under the older rule, over the venues usable under the limits, before any is dropped below.)
-  const std::optional<int64_t> mid =
-      in.mid_rule() == exoroute::v1::MID_RULE_MARKET ? Mid(market) : MidPrice(problems);
+  const std::optional<int64_t> mid = DecisionMid(in, market, problems);
 
   auto* stats = d.mutable_stats();
   const bool admm = in.method() == exoroute::v1::SOLVER_METHOD_ADMM;

@@ -73,9 +73,11 @@ struct Quotes {
   int64_t best_ask = 0;
 };
 Quotes MarketQuotes(const exoroute::v1::SolveInput& input);
-// A decision's mid as `input.mid_rule` says: over the market (MarketQuotes) or over `usable`,
-// the venues usable under the order's limit (MidPrice). nullopt without a two-sided market.
-std::optional<int64_t> DecisionMid(const exoroute::v1::SolveInput& input, const std::vector<LocalProblem>& usable);
+// A decision's mid as `input.mid_rule` says: over the market (`market`, its MarketQuotes) or
+// over `usable`, the venues usable under the order's limit (MidPrice). nullopt without a
+// two-sided market.
+std::optional<int64_t> DecisionMid(const exoroute::v1::SolveInput& input, const Quotes& market,
+                                   const std::vector<LocalProblem>& usable);
 // The best price on the order's side (`buy`: the lowest ask, else the highest bid) over
 // `problems`; 0 if none has one.
 int64_t BestPrice(const std::vector<LocalProblem>& problems, bool buy);
