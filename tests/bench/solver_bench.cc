@@ -226,7 +226,7 @@ void BM_ExactDualOnly(benchmark::State& state) {
     benchmark::DoNotOptimize(sol);
   }
 }
-BENCHMARK(BM_ExactDualOnly)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ExactDualOnly)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 // The exact method and ADMM on books with an impact term and fine lots: three venues × 20
 // levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). With an
