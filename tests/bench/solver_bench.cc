@@ -228,6 +228,21 @@ void BM_ExactDualOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_ExactDualOnly)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
+// The same on BM_SolveExactHot's one instance, over and over: the search's share of a hot
+// decision.
+void BM_ExactDualOnlyHot(benchmark::State& state) {
+  const exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
+  const std::vector<exo::solver::LocalProblem> built = BuildAll(in);
+  exo::solver::DualSolution sol;
+  for (auto _ : state) {
+    exo::solver::SolveExactDualInto(built, in.quantity(), std::nullopt, exo::solver::SearchStep::kQuantile,
+                                    exo::solver::SearchFinish::kStepAndBisect, &sol);
+    benchmark::DoNotOptimize(sol);
+  }
+  state.counters["rounds"] = sol.rounds;
+}
+BENCHMARK(BM_ExactDualOnlyHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
 // The exact method and ADMM on books with an impact term and fine lots: three venues × 20
 // levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). With an
 // impact term every lot is a breakpoint. Args: k, and how it is decided: 0 exact with the
