@@ -603,7 +603,7 @@ TEST_CASE("the market's quotes found while the venues are built are MarketQuotes
       with_both += q.best_bid > 0 && q.best_ask > 0 ? 1 : 0;
     }
   }
-  CHECK(with_both > compared / 4);  // Mostly two-sided markets,
+  CHECK(with_both > compared / 4);  // Many two-sided markets,
   CHECK(with_both < compared);      // and some that are not.
 }
 
