@@ -4,13 +4,14 @@
 #include <CoinPackedMatrix.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace exo::testing {
 
 using namespace exoroute::v1;  // NOLINT
 
-ClpResult SolveWithClp(const SolveInput& in) {
+bool LoadClpModel(const SolveInput& in, ClpSimplex* model) {
   const bool buy = in.side() == SIDE_BUY;
   std::vector<double> obj, col_ub;
   std::vector<int> starts{0};
@@ -40,27 +41,38 @@ ClpResult SolveWithClp(const SolveInput& in) {
     row_ub.push_back(v.max_quantity() > 0 ? static_cast<double>(v.max_quantity()) : COIN_DBL_MAX);
     ++venue_row;
   }
-  ClpResult r;
-  r.placed = std::min(in.quantity(), placeable);
+  const int64_t placed = std::min(in.quantity(), placeable);
   int ncols = static_cast<int>(obj.size());
-  if (ncols == 0 || r.placed == 0) {
-    r.ok = true;
-    return r;
-  }
-  std::vector<double> lb_rows{static_cast<double>(r.placed)}, ub_rows{static_cast<double>(r.placed)};
+  if (ncols == 0 || placed == 0) return false;
+  std::vector<double> lb_rows{static_cast<double>(placed)}, ub_rows{static_cast<double>(placed)};
   lb_rows.insert(lb_rows.end(), row_lb.begin(), row_lb.end());
   ub_rows.insert(ub_rows.end(), row_ub.begin(), row_ub.end());
   std::vector<int> lengths(ncols, 2);
   CoinPackedMatrix m(true, venue_row, ncols, static_cast<CoinBigIndex>(rows.size()), values.data(),
                      rows.data(), starts.data(), lengths.data());
   std::vector<double> col_lb(ncols, 0.0);
-  ClpSimplex model;
-  model.setLogLevel(0);
-  model.loadProblem(m, col_lb.data(), col_ub.data(), obj.data(), lb_rows.data(), ub_rows.data());
-  model.dual();
-  r.ok = model.isProvenOptimal();
-  r.cost = model.objectiveValue();
+  model->setLogLevel(0);
+  model->loadProblem(m, col_lb.data(), col_ub.data(), obj.data(), lb_rows.data(), ub_rows.data());
+  return true;
+}
+
+ClpResult SolveClpModel(ClpSimplex* model) {
+  model->dual();
+  ClpResult r;
+  r.ok = model->isProvenOptimal();
+  r.cost = model->objectiveValue();
+  r.placed = static_cast<int64_t>(std::llround(model->getRowLower()[0]));
   return r;
+}
+
+ClpResult SolveWithClp(const SolveInput& in) {
+  ClpSimplex model;
+  if (!LoadClpModel(in, &model)) {
+    ClpResult r;
+    r.ok = true;
+    return r;
+  }
+  return SolveClpModel(&model);
 }
 
 }  // namespace exo::testing

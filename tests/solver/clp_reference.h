@@ -12,6 +12,8 @@
 
 #include "exoroute/v1/types.pb.h"
 
+class ClpSimplex;
+
 namespace exo::testing {
 
 struct ClpResult {
@@ -21,5 +23,11 @@ struct ClpResult {
 };
 
 ClpResult SolveWithClp(const exoroute::v1::SolveInput& in);
+
+// SolveWithClp's two halves, for benchmarks that time them apart: the LP built from `in` and
+// loaded into `*model` (false when there is nothing to solve: no column, or nothing placeable),
+// and the loaded model solved by the dual simplex.
+bool LoadClpModel(const exoroute::v1::SolveInput& in, ClpSimplex* model);
+ClpResult SolveClpModel(ClpSimplex* model);
 
 }  // namespace exo::testing
