@@ -279,6 +279,102 @@ void BM_ExactDualOnlyHot(benchmark::State& state) {
 }
 BENCHMARK(BM_ExactDualOnlyHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
+// The floor of a search that may only ask λ (the LocalProblem interface), on BM_ExactDualOnlyHot's
+// instance: the rounds the exact search takes there, each doing nothing but what such a round
+// cannot do without — the quantile step's arithmetic on the bracket, every venue's branchless
+// search for λ's segment in contiguous arrays, its quantity, cost and nearest breakpoints summed,
+// and the bracket narrowed — with no venue ever frozen, no window, no status, no bookkeeping.
+// Each round's λ is the exact search's own (the step's result joined to it by a `+ 0.0 ×`, so
+// that the rounds stay one chain of dependent work, as they are). Set against the search alone
+// and the decision's floor (BM_DecisionFloor): docs/BENCHMARKS.md ("The floor of the rounds").
+void BM_SearchRoundsFloor(benchmark::State& state) {
+  const exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
+  const std::vector<exo::solver::LocalProblem> built = BuildAll(in);
+  const int64_t quantity = in.quantity();
+  exo::solver::VenueGroup group(built);
+  const exo::solver::GroupSummary summary = group.Summary();
+  exo::solver::SearchOptions options;
+  options.step = exo::solver::SearchStep::kQuantile;
+  options.finish = exo::solver::SearchFinish::kStepAndBisect;
+  auto price = exo::solver::FindDualPrice(group, summary, quantity, options);
+  if (!price.ok() || price->takes_all) std::abort();
+  const std::vector<double> lambdas = price->trajectory;
+  // Per venue, contiguous: its unit costs (+inf after the last), and the quantity and cost of
+  // everything before segment k at index k (0 at 0).
+  struct Venue {
+    std::vector<double> unit;
+    std::vector<int64_t> before;
+    std::vector<double> cost_before;
+  };
+  std::vector<Venue> venues;
+  for (const auto& p : built) {
+    Venue v{{}, {0}, {0.0}};
+    for (const auto& s : p.segments()) {
+      v.unit.push_back(s.unit_cost);
+      v.before.push_back(s.end);
+      v.cost_before.push_back(s.end_cost);
+    }
+    v.unit.push_back(std::numeric_limits<double>::infinity());
+    venues.push_back(std::move(v));
+  }
+  struct Answer {
+    int64_t lo = 0;
+    double cost = 0, below = -std::numeric_limits<double>::infinity(),
+           above = std::numeric_limits<double>::infinity();
+  };
+  auto evaluate = [&venues](double c) {
+    Answer s;
+    for (const Venue& v : venues) {
+      const double* base = v.unit.data();
+      size_t len = v.unit.size();
+      while (len > 1) {
+        const size_t half = len / 2;
+        base = base[half - 1] < c ? base + half : base;
+        len -= half;
+      }
+      const size_t k = static_cast<size_t>(base - v.unit.data()) + (*base < c ? 1 : 0);
+      s.lo += v.before[k];
+      s.cost += v.cost_before[k];
+      if (k > 0) s.below = std::max(s.below, v.unit[k - 1]);
+      s.above = std::min(s.above, v.unit[k]);
+    }
+    return s;
+  };
+  // The floor's answers are the search's: S_lo at every λ it asked.
+  for (const double c : lambdas) {
+    exo::solver::VenueGroup fresh(built);
+    auto r = fresh.Evaluate(c);
+    if (!r.ok() || r->lo != evaluate(c).lo) {
+      state.SkipWithError("the floor's answer is not the search's");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    int64_t qa = 0, qb = summary.capacity;
+    double ca = 0, cb = summary.total_cost, lo_s = summary.min_cost, hi_s = summary.max_cost;
+    for (const double lambda : lambdas) {
+      const double undecided = static_cast<double>(qb - qa);
+      const double step = lo_s < hi_s ? exo::solver::SupplyQuantile(lo_s, hi_s, (cb - ca) / undecided,
+                                                                    static_cast<double>(quantity - qa) / undecided)
+                                      : lo_s;
+      const Answer s = evaluate(lambda + 0.0 * step);
+      if (s.lo < quantity) {
+        qa = s.lo;
+        ca = s.cost;
+        lo_s = s.above;
+      } else {
+        qb = s.lo;
+        cb = s.cost;
+        hi_s = s.below;
+      }
+    }
+    benchmark::DoNotOptimize(qa);
+    benchmark::DoNotOptimize(qb);
+  }
+  state.counters["rounds"] = static_cast<double>(lambdas.size());
+}
+BENCHMARK(BM_SearchRoundsFloor)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
 // The exact method and ADMM on books with an impact term and fine lots: three venues × 20
 // levels, impact 2.5 bp, lots of one unit, an order of 10^k lots (half the depth). With an
 // impact term every lot is a breakpoint. Args: k, and how it is decided: 0 exact with the
