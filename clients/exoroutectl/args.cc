@@ -6,7 +6,8 @@
 namespace exo::ctl {
 
 absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::string>& known,
-                                 const std::set<std::string>& boolean_flags) {
+                                 const std::set<std::string>& boolean_flags,
+                                 const std::set<std::string>& list_flags) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
@@ -31,7 +32,13 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::stri
       if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = argv[++i];
     }
-    a.values_[name] = value;
+    auto [it, first] = a.values_.emplace(name, value);
+    if (first || boolean_flags.count(name)) continue;
+    if (list_flags.count(name) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " given twice (\"", it->second, "\", then \"", value,
+                                                     "\"): give it once"));
+    }
+    it->second = absl::StrCat(it->second, ",", value);  // (Empty items are skipped where it is split.)
   }
   return a;
 }

@@ -13,9 +13,13 @@ namespace exo::ctl {
 
 class Args {
  public:
-  // `boolean_flags` take no value; every other flag takes one.
+  // `boolean_flags` take no value; every other flag takes one. A flag of `list_flags` (a
+  // comma-separated list, `--deny A,B`) may be given more than once: its values add up, as one
+  // list. Any other flag that takes a value may be given once: a second one is refused, naming
+  // both values (it used to replace the first without a word: `--deny A --deny B` routed to A).
   static absl::StatusOr<Args> Parse(int argc, char** argv, const std::set<std::string>& known,
-                                    const std::set<std::string>& boolean_flags);
+                                    const std::set<std::string>& boolean_flags,
+                                    const std::set<std::string>& list_flags = {});
 
   const std::vector<std::string>& words() const { return words_; }
   // The flags given (their names, without the dashes), sorted.

@@ -130,6 +130,11 @@ const std::set<std::string>& ValueFlags() {
   return *flags;
 }
 
+const std::set<std::string>& ListFlags() {
+  static const auto* flags = new std::set<std::string>{"allow", "deny"};
+  return *flags;
+}
+
 absl::Status CheckCommandLine(const Args& args) {
   const Spec* spec = Find(args.words(), args);
   if (spec == nullptr) return absl::OkStatus();

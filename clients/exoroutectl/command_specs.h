@@ -16,6 +16,9 @@ namespace exo::ctl {
 // every command: what Args::Parse knows.
 const std::set<std::string>& BooleanFlags();
 const std::set<std::string>& ValueFlags();
+// The value flags that are comma-separated lists (`--allow`, `--deny`): given more than once,
+// they add up.
+const std::set<std::string>& ListFlags();
 
 // OK, or InvalidArgument naming the word or the flag that `args`' command does not take, and
 // what it does take. A command not in the table (a typo) is left to the dispatch, which names

@@ -151,6 +151,7 @@ connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data
 offline:     --data-dir DIR        replay, report, audit, plan books and config show read
                                    DIR's database directly (read-only; works while the
                                    daemon runs)
+flags:       each given once, but --allow and --deny (lists: A,B), which add up when repeated
 exit codes:  0 ok, 1 error, 2 usage, 3 the chain or a decision does not verify
 )";
 
@@ -163,7 +164,7 @@ std::string DefaultEndpoint() {
 }
 
 int Main(int argc, char** argv) {
-  auto parsed = Args::Parse(argc, argv, ValueFlags(), BooleanFlags());
+  auto parsed = Args::Parse(argc, argv, ValueFlags(), BooleanFlags(), ListFlags());
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;
   c.args = *std::move(parsed);

@@ -19,7 +19,7 @@ std::string Check(std::vector<std::string> words) {
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   absl::StatusOr<Args> args = Args::Parse(static_cast<int>(argv.size()), argv.data(), exo::ctl::ValueFlags(),
-                                          exo::ctl::BooleanFlags());
+                                          exo::ctl::BooleanFlags(), exo::ctl::ListFlags());
   if (!args.ok()) return std::string(args.status().message());
   const absl::Status s = CheckCommandLine(*args);
   return s.ok() ? "" : std::string(s.message());
@@ -100,4 +100,27 @@ TEST_CASE("the command lines --help shows are accepted") {
     INFO(words[0] << " " << (words.size() > 1 ? words[1] : ""));
     CHECK(Check(words).empty());
   }
+}
+
+TEST_CASE("a list flag given twice adds up, any other flag given twice is refused") {
+  // The reason: `--deny A --deny B --deny C` kept only C, and the order was routed to A and B.
+  std::vector<std::string> words = {"exoroutectl", "route", "--deny", "SIM-A", "--deny=SIM-B,SIM-C", "--allow",
+                                    "SIM-D",       "--deny", "",      "--allow", "SIM-E", "--execute", "--execute"};
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  absl::StatusOr<Args> args = Args::Parse(static_cast<int>(argv.size()), argv.data(), exo::ctl::ValueFlags(),
+                                          exo::ctl::BooleanFlags(), exo::ctl::ListFlags());
+  REQUIRE(args.ok());
+  CHECK(args->Get("deny") == "SIM-A,SIM-B,SIM-C,");
+  CHECK(args->Get("allow") == "SIM-D,SIM-E");
+  CHECK(args->Has("execute"));  // A switch given twice is still one switch.
+
+  CHECK(Check({"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--qty", "2"}) ==
+        "--qty given twice (\"1\", then \"2\"): give it once");
+  CHECK(Check({"route", "--symbol", "BTC-USD", "--symbol=ETH-USD", "--side", "buy", "--qty", "1"}) ==
+        "--symbol given twice (\"BTC-USD\", then \"ETH-USD\"): give it once");
+  CHECK(Check({"plan", "cancel", "p1", "--reason", "r", "--reason", "r"}) ==
+        "--reason given twice (\"r\", then \"r\"): give it once");
+  CHECK(Check({"--timeout", "100", "status", "--timeout", "200"}) ==
+        "--timeout given twice (\"100\", then \"200\"): give it once");
 }

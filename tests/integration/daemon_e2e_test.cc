@@ -2202,7 +2202,9 @@ TEST_CASE("what would the router do on this book: fixed books from a file", "[e2
     CHECK(w.exclusions_size() == p.exclusions_size());
   }
   for (const auto& flags : std::vector<std::vector<std::string>>{
-           {"--qty", "1.005"}, {"--qty", "1", "--deny", "C"}, {"--qty", "1", "--allow", "A", "--deny", "A"}}) {
+           {"--qty", "1.005"}, {"--qty", "1", "--deny", "C"}, {"--qty", "1", "--allow", "A", "--deny", "A"},
+           // Repeated, a list flag adds up: both venues denied (the last one alone, before).
+           {"--qty", "1", "--deny", "A", "--deny", "B"}}) {
     auto [routed, solved] = same_order(flags, "refused");
     INFO(absl::StrJoin(flags, " "));
     CHECK(routed.exit_code == 1);
