@@ -1,6 +1,10 @@
 #include "daemon/exorouted.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <fstream>
@@ -124,6 +128,35 @@ absl::Status CheckCertificateFiles(const DaemonConfig& config) {
     if (!peer.ok()) {
       return absl::Status(peer.status().code(), absl::StrCat("cluster certificates: ", peer.status().message()));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDataDir(const DaemonConfig& config) {
+  namespace fs = std::filesystem;
+  const std::string& dir = config.data_dir();
+  std::error_code ec;
+  fs::path at = fs::absolute(dir, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("data_dir ", dir, ": ", ec.message()));
+  // The directory, or the nearest ancestor there is: the start creates the rest.
+  for (;;) {
+    const fs::file_status st = fs::status(at, ec);
+    if (fs::exists(st)) break;
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+      return absl::FailedPreconditionError(absl::StrCat("data_dir ", dir, ": ", at.string(), ": ", ec.message()));
+    }
+    if (at == at.parent_path()) break;  // (The root: there is always one.)
+    at = at.parent_path();
+  }
+  // ("data_dir D: P is not …" when P, in the way, is an ancestor of D.)
+  const std::string what = at == fs::absolute(dir, ec) ? "" : absl::StrCat(at.string(), " is ");
+  if (!fs::is_directory(at, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("data_dir ", dir, ": ", what, "not a directory"));
+  }
+  if (::access(at.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    return absl::PermissionDeniedError(
+        absl::StrCat("data_dir ", dir, ": ", what, "not writable by this process: ", std::strerror(err)));
   }
   return absl::OkStatus();
 }
@@ -286,11 +319,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config
                                                       const std::string& config_path) {
   EXO_RETURN_IF_ERROR(ArmCrashPointFromEnvironment());
   auto impl = std::make_unique<Impl>();
+  EXO_RETURN_IF_ERROR(CheckDataDir(config));
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir(), ec);
   if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("data_dir ", config.data_dir(), ": ", ec.message()));
+    return absl::Status(ec == std::errc::permission_denied ? absl::StatusCode::kPermissionDenied
+                                                           : absl::StatusCode::kFailedPrecondition,
+                        absl::StrCat("data_dir ", config.data_dir(), ": cannot create it: ", ec.message()));
   }
   store::StoreOptions so;
   so.path = config.data_dir() + "/db";

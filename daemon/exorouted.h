@@ -20,6 +20,10 @@ namespace exo::daemon {
 // The certificate files the config names (tls.*, cluster.*) checked as a start would check them
 // (`exorouted --check-config`): the first set that could not be served, naming the file.
 absl::Status CheckCertificateFiles(const exoroute::v1::DaemonConfig& config);
+// The config's data_dir usable as a start would use it: a directory this process may write in,
+// or one it can create (its nearest existing ancestor a writable directory). FailedPrecondition
+// naming the path in the way (a file, a directory not writable) otherwise, or PermissionDenied.
+absl::Status CheckDataDir(const exoroute::v1::DaemonConfig& config);
 
 class Daemon {
  public:

@@ -2075,6 +2075,30 @@ TEST_CASE("a bad config is refused with the path of the field", "[e2e][config]")
   CHECK(check.exit_code == 2);
 }
 
+TEST_CASE("a data directory the daemon could not use is refused by --check-config, and at start", "[e2e][config]") {
+  TempDir dir;
+  std::ofstream(dir / "in-the-way") << "a file, not a directory\n";
+  for (const std::string& data_dir : {dir / "in-the-way", dir / "in-the-way/data"}) {
+    const std::string json = TestConfigJson(data_dir);
+    const std::string why = data_dir == dir / "in-the-way" ? "data_dir " + data_dir + ": not a directory"
+                                                           : "data_dir " + data_dir + ": " + (dir / "in-the-way") +
+                                                                 " is not a directory";
+    std::string error;
+    auto d = DaemonProcess::Start(dir.path(), json, &error);  // (It writes config.json to dir.)
+    CHECK(d == nullptr);
+    CHECK(error.find(why) != std::string::npos);
+    // Before a start is tried (systemd's ExecStartPre, docs/deployment.md): a config error.
+    auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "config.json"});
+    CHECK(check.exit_code == 2);
+    CHECK(check.err == "exorouted: config " + (dir / "config.json") + ": " + why + "\n");
+  }
+  // A data directory that is not there yet, under one that is, is one the start makes.
+  std::ofstream(dir / "config.json") << TestConfigJson(dir / "new/data");
+  auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "config.json"});
+  CHECK(check.exit_code == 0);
+  CHECK(!std::filesystem::exists(dir / "new"));  // (Checked, not made.)
+}
+
 TEST_CASE("a second daemon on a port another holds is refused: it does not take a share of the clients",
           "[e2e][config]") {
   TempDir first_dir, second_dir;
