@@ -100,14 +100,14 @@ int main(int argc, char** argv) {
                     config->node_id());
   // gRPC's own messages (a failed TLS handshake, say) in the same format as every other line.
   gpr_set_log_function(GrpcLogLine);
+  // A data directory the start could not use: a config error (exit 2), with or without a start.
+  if (absl::Status s = exo::daemon::CheckDataDir(*config); !s.ok()) {
+    std::fprintf(stderr, "exorouted: config %s: %s\n", config_path.empty() ? "<embedded default>" : config_path.c_str(),
+                 std::string(s.message()).c_str());
+    return 2;
+  }
   if (check_only) {
     // The certificate files too, as the start would check them (the dev ones are made at start).
-    // And the data directory: one the start could not use is refused now, not at start.
-    if (absl::Status s = exo::daemon::CheckDataDir(*config); !s.ok()) {
-      std::fprintf(stderr, "exorouted: config %s: %s\n", config_path.empty() ? "<embedded default>" : config_path.c_str(),
-                   std::string(s.message()).c_str());
-      return 2;
-    }
     if (absl::Status s = exo::daemon::CheckCertificateFiles(*config); !s.ok()) {
       std::fprintf(stderr, "exorouted: %s\n", std::string(s.message()).c_str());
       return 2;

@@ -2085,8 +2085,12 @@ TEST_CASE("a data directory the daemon could not use is refused by --check-confi
                                                                  " is not a directory";
     std::string error;
     auto d = DaemonProcess::Start(dir.path(), json, &error);  // (It writes config.json to dir.)
-    CHECK(d == nullptr);
+    REQUIRE(d == nullptr);
     CHECK(error.find(why) != std::string::npos);
+    // A config error: exit 2, which the systemd unit does not restart after.
+    auto start = exo::testing::Run(EXOROUTED_PATH, {"--config", dir / "config.json"});
+    CHECK(start.exit_code == 2);
+    CHECK(start.err == "exorouted: config " + (dir / "config.json") + ": " + why + "\n");
     // Before a start is tried (systemd's ExecStartPre, docs/deployment.md): a config error.
     auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "config.json"});
     CHECK(check.exit_code == 2);
