@@ -526,11 +526,7 @@ int CmdAudit(Context& c) {
       if (!st.ok()) return Fail(client::FromGrpc(st));
     }
     if (c.args.Has("out")) {
-      const std::string path = c.args.Get("out");
-      std::ofstream out(path);
-      out << ToJson(r.signed_head()) << "\n";
-      out.close();
-      if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path)));
+      if (auto s = WriteTextFile("out", c.args.Get("out"), ToJson(r.signed_head()) + "\n"); !s.ok()) return Fail(s);
     }
     if (c.json) {
       std::cout << ToJson(r) << "\n";

@@ -1,6 +1,8 @@
 #include "clients/exoroutectl/context.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -69,15 +71,27 @@ absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string
   return store::OpenRocksDeltaStore(o);
 }
 
+absl::Status WriteTextFile(const std::string& flag, const std::string& path, const std::string& text) {
+  auto failed = [&](const char* what) {
+    const int err = errno;
+    return absl::Status(err == EACCES || err == EPERM ? absl::StatusCode::kPermissionDenied
+                                                      : absl::StatusCode::kFailedPrecondition,
+                        absl::StrCat("--", flag, ": cannot ", what, " ", path, err != 0 ? ": " : "",
+                                     err != 0 ? std::strerror(err) : ""));
+  };
+  errno = 0;
+  std::ofstream out(path);
+  if (!out) return failed("create");
+  out << text;
+  out.close();
+  if (!out) return failed("write");
+  return absl::OkStatus();
+}
+
 // With --out: `m` as JSON in that file.
 absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m) {
   if (!c.args.Has("out")) return absl::OkStatus();
-  const std::string path = c.args.Get("out");
-  std::ofstream out(path);
-  out << ToJson(m) << "\n";
-  out.close();
-  if (!out) return absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", path));
-  return absl::OkStatus();
+  return WriteTextFile("out", c.args.Get("out"), ToJson(m) + "\n");
 }
 
 // --urgency low|normal|high ("low" -> URGENCY_LOW, and so on); unspecified when not given.

@@ -58,6 +58,9 @@ absl::StatusOr<exoroute::v1::Plan> FetchPlan(Context& c, const std::string& id);
 int PrintPlan(const Context& c, const exoroute::v1::Plan& p);
 // Offline: the data directory's database, opened read-only.
 absl::StatusOr<std::unique_ptr<store::DeltaStore>> OpenOffline(const std::string& dir);
+// `text` as the whole of the file at `path`, which the flag `flag` named: an error names the flag,
+// the path and the system's reason (PermissionDenied only when it is one).
+absl::Status WriteTextFile(const std::string& flag, const std::string& path, const std::string& text);
 // With --out: `m` as JSON in that file (nothing without it).
 absl::Status WriteJsonFile(const Context& c, const google::protobuf::Message& m);
 // A positive decimal flag (--qty, --limit) in units of `scale` decimal places; the error names

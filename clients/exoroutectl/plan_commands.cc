@@ -661,10 +661,7 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
       return Fail(absl::InternalError(absl::StrCat("the decision's venue terms make no valid config: ", parsed.status().message())));
     }
     config_path = a.Get("config-out");
-    std::ofstream out(config_path);
-    out << json << "\n";
-    out.close();
-    if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat("--config-out: cannot write ", config_path)));
+    if (auto s = WriteTextFile("config-out", config_path, json + "\n"); !s.ok()) return Fail(s);
   }
   std::string rerun = absl::StrCat("exoroutectl solve --books ", path, " --symbol ",
                                    inst.symbol(), " --side ", side, " --qty ", FormatDecimal(chosen->quantity(), inst.qty_scale()));

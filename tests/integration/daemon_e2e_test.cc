@@ -426,6 +426,15 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   REQUIRE(CallRoute(ch, Route("signed-1", SIDE_BUY, 2 * kBtc, ROUTE_MODE_EXECUTE), &resp).ok());
   WatchToEnd(ch, "signed-1");
 
+  // A file that cannot be written says which and why (it said PERMISSION_DENIED for any reason).
+  auto unwritable = Ctl(*d, {"audit", "head", "--out", dir / "no-such-dir/head.json"});
+  CHECK(unwritable.exit_code == 1);
+  CHECK(unwritable.err == "exoroutectl: FAILED_PRECONDITION: --out: cannot create " + (dir / "no-such-dir/head.json") +
+                              ": No such file or directory\n");
+  unwritable = Ctl(*d, {"audit", "head", "--out", "/dev/full"});
+  CHECK(unwritable.exit_code == 1);
+  CHECK(unwritable.err == "exoroutectl: FAILED_PRECONDITION: --out: cannot write /dev/full: No space left on device\n");
+
   const std::string kept = dir / "head-1.json";
   auto head = Ctl(*d, {"audit", "head", "--out", kept});
   INFO(head.out << head.err);
