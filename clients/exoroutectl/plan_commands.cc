@@ -179,6 +179,10 @@ int CmdRoute(Context& c) {
   if (side != "buy" && side != "sell") return Usage("route: --side must be buy or sell");
   o->set_side(side == "buy" ? SIDE_BUY : SIDE_SELL);
   std::string tif = a.Get("tif", a.Has("expire-ms") ? "gtt" : "gtc");
+  if ((tif == "gtc" || tif == "ioc") && a.Has("expire-ms")) {
+    // (It was dropped without a word: the order went GTC or IOC, as typed, with no deadline.)
+    return Usage(absl::StrCat("route: --expire-ms goes with --tif gtt (or alone), not --tif ", tif));
+  }
   if (tif == "gtc") {
     o->set_time_in_force(TIME_IN_FORCE_GTC);
   } else if (tif == "ioc") {

@@ -969,6 +969,12 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--tif", "day"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("route: --tif must be gtc, ioc or gtt") != std::string::npos);
+  // A deadline with a time in force that has none is refused, not dropped.
+  for (const std::string tif : {"gtc", "ioc"}) {
+    r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "0.5", "--tif", tif, "--expire-ms", "5000"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("exoroutectl: route: --expire-ms goes with --tif gtt (or alone), not --tif " + tif + "\n", 0) == 0);
+  }
   // What needs no node is refused as a usage error even where no node answers.
   r = exo::testing::Run(EXOROUTECTL_PATH, {"--endpoint", "127.0.0.1:1", "--insecure", "--timeout", "200", "route",
                                            "--symbol", "BTC-USD", "--side", "Buy", "--qty", "1"});
