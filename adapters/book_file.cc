@@ -1,21 +1,18 @@
 #include "adapters/book_file.h"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "exo/read_file.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace exo::adapters {
 
 absl::StatusOr<exoroute::v1::BookSnapshotFile> LoadBookFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("book file ", path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseBookFile(ss.str(), path);
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("book file ", text.status().message()));
+  return ParseBookFile(*text, path);
 }
 
 absl::StatusOr<exoroute::v1::BookSnapshotFile> ParseBookFile(std::string_view json, const std::string& path) {

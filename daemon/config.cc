@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +12,7 @@
 #include "adapters/book_file.h"
 #include "adapters/ws/feed_connection.h"
 #include "daemon/solve_inputs.h"
+#include "exo/read_file.h"
 #include "exo/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -584,11 +583,9 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& json, const std::str
 
 absl::StatusOr<DaemonConfig> LoadConfig(const std::string& path) {
   if (path.empty()) return ParseConfig(DefaultConfigJson(), "<embedded default>");
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("config ", path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("config ", text.status().message()));
+  return ParseConfig(*text, path);
 }
 
 }  // namespace exo::daemon

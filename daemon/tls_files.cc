@@ -9,12 +9,11 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "exo/log.h"
+#include "exo/read_file.h"
 #include "exo/status_macros.h"
 
 namespace exo::daemon {
@@ -25,13 +24,7 @@ struct X509Free { void operator()(X509* c) const { X509_free(c); } };
 struct KeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
 using Cert = std::unique_ptr<X509, X509Free>;
 
-absl::StatusOr<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+absl::StatusOr<std::string> Read(const std::string& path) { return ReadWholeFile(path); }
 
 // Every certificate in a PEM bundle, in order.
 std::vector<Cert> Certificates(const std::string& pem) {
