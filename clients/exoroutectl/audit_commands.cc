@@ -203,6 +203,10 @@ int CmdReport(Context& c) {
     if (!t.ok()) return Usage(absl::StrCat("report: --", flags[i], ": ", t.status().message()));
     bounds[i] = *t;
   }
+  if (a.Has("since") && a.Has("until") && bounds[0] >= bounds[1]) {
+    // (It printed "no executed plans in the range", as if there had been none.)
+    return Usage(absl::StrCat("report: --since (", a.Get("since"), ") must be before --until (", a.Get("until"), ")"));
+  }
   ExecutionReport report(from, a.Get("symbol"), bounds[0], bounds[1], a.Get("client"));
   absl::Status result;
   if (a.Has("data-dir")) {

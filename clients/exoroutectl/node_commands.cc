@@ -177,10 +177,12 @@ int CmdConfigShow(Context& c) {
     found.emplace(d, config != nullptr ? *config : DaemonConfig());
   };
   absl::Status result;
+  uint64_t head = 0;  // The chain's last sequence: --at beyond it is no moment of this chain.
   if (c.args.Has("data-dir")) {
     auto st = OpenOffline(c.args.Get("data-dir"));
     if (!st.ok()) return Fail(st.status());
     const store::DeltaStore& s = **st;
+    head = s.Head().sequence();
     result = s.ScanPlan(daemon::kGovernancePlanId, 1, [&](const PlanDelta& d, std::string_view) {
       if (d.governance().kind() != GOVERNANCE_KIND_CONFIG_APPLIED) return true;
       absl::StatusOr<std::string> raw = s.GetInputs(d.inputs_digest());
@@ -203,8 +205,19 @@ int CmdConfigShow(Context& c) {
     ReplayResponse msg;
     while (reader->Read(&msg)) consider(msg.delta(), &msg.config());
     result = client::FromGrpc(reader->Finish());
+    if (result.ok()) {  // (After the replay: a head at least as far as every delta it read.)
+      auto head_ctx = Rpc(c);
+      GetChainHeadResponse r;
+      auto st = AuditService::NewStub(c.channel)->GetChainHead(head_ctx.get(), GetChainHeadRequest(), &r);
+      if (!st.ok()) return Fail(client::FromGrpc(st));
+      head = r.head().sequence();
+    }
   }
   if (!result.ok()) return Fail(result);
+  if (*at > head) {
+    // (It answered with the config in force now, as if sequence N had been recorded.)
+    return Fail(absl::OutOfRangeError(absl::StrCat("--at ", *at, ": the chain ends at sequence ", head)));
+  }
   if (!found) {
     return Fail(absl::NotFoundError(*at != 0 ? absl::StrCat("no config recorded at or before sequence ", *at)
                                              : std::string("no config recorded in this chain")));

@@ -811,6 +811,12 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   CHECK(then.venues(0).taker_fee_bps() == 2.0);
   CHECK(then.risk(0).max_order_quantity() == 1'000'000'000);
   CHECK(Ctl(*d, {"config", "show", "--at", "0"}).exit_code == 2);
+  // A sequence the chain has not reached is no moment of it (it showed today's config).
+  const uint64_t head_now = std::stoull(Ctl(*d, {"audit", "head"}).out);
+  r = Ctl(*d, {"config", "show", "--at", "999999"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err == absl::StrCat("exoroutectl: OUT_OF_RANGE: --at 999999: the chain ends at sequence ", head_now, "\n"));
   r = Ctl(*d, {"replay", "--plan", "node/governance"});
   CHECK(r.exit_code == 0);
   CHECK(r.err == std::to_string(gov.size()) + " deltas\n");
@@ -818,6 +824,9 @@ TEST_CASE("config reload and SIGHUP change a running node's risk limits and fees
   // Offline, from the data directory: the same.
   r = exo::testing::Run(EXOROUTECTL_PATH, {"config", "show", "--data-dir", dir.path()});
   CHECK(shown(r).SerializeAsString() == now.SerializeAsString());
+  auto beyond = exo::testing::Run(EXOROUTECTL_PATH, {"config", "show", "--at", "999999", "--data-dir", dir.path()});
+  CHECK(beyond.exit_code == 1);
+  CHECK(beyond.err == absl::StrCat("exoroutectl: OUT_OF_RANGE: --at 999999: the chain ends at sequence ", head_now, "\n"));
   // What it prints is a config file exorouted takes.
   std::ofstream(dir / "shown.json") << r.out;
   r = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "shown.json"});
@@ -1154,6 +1163,10 @@ TEST_CASE("an operator amends a resting order from the CLI: a new limit within t
   auto bad = Ctl(*d, {"report", "--since", "yesterday"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("report: --since: not a time: \"yesterday\"") != std::string::npos);
+  // A range that ends before it starts is a mistake, not an empty report.
+  auto reversed = Ctl(*d, {"report", "--since", "2026-12-07", "--until", "2026-12-01"});
+  CHECK(reversed.exit_code == 2);
+  CHECK(reversed.err.rfind("exoroutectl: report: --since (2026-12-07) must be before --until (2026-12-01)\n", 0) == 0);
 
   // A resting order amended to market fills at once; the limit's removal is in the chain.
   REQUIRE(Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "sell", "--qty", "0.3", "--limit", "1000000", "--execute",
