@@ -427,6 +427,7 @@ grpc::Status AuditServiceImpl::Verify(grpc::ServerContext* ctx, const VerifyRequ
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kVerify, *req); !s.ok()) return s;
   if (auto v = ValidateRange(req->range(), "range"); !v.ok()) return ToGrpc(v);
   *resp->mutable_head() = store_->Head();
+  if (auto v = ValidateVerifyStart(req->range(), "range.from_sequence", resp->head().sequence()); !v.ok()) return ToGrpc(v);
   uint64_t to = req->range().to_sequence();
   // A long check (a chain of millions of deltas takes minutes) stops when the client goes away.
   auto present = [ctx] { return !ctx->IsCancelled(); };

@@ -251,4 +251,12 @@ absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* fie
   return absl::OkStatus();
 }
 
+absl::Status ValidateVerifyStart(const exoroute::v1::SequenceRange& r, const char* field, uint64_t head) {
+  if (r.from_sequence() > head && !(r.from_sequence() == 1 && head == 0)) {
+    return absl::OutOfRangeError(absl::StrCat(field, ": ", r.from_sequence(),
+                                              " is beyond the chain, which ends at sequence ", head));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace exo::daemon

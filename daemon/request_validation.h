@@ -34,6 +34,11 @@ inline constexpr uint32_t kMaxPlansPage = 1000;
 inline constexpr uint32_t kDefaultPlansPage = 100;
 absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r);
 absl::Status ValidateRange(const exoroute::v1::SequenceRange& r, const char* field);
+// A range to verify on a chain whose head is `head`: it must start within the chain (an empty
+// range asks nothing; it was answered "OK: 0 deltas", or with a failure to read the delta before
+// it). OutOfRange naming the head. (A `to` beyond the head is the chain's finding: deltas missing.)
+// (`field`: how the caller names where the start came from.)
+absl::Status ValidateVerifyStart(const exoroute::v1::SequenceRange& r, const char* field, uint64_t head);
 // A watch: a plan id; a disconnect grace of at most kMaxDisconnectGraceMs, with
 // cancel_on_disconnect only.
 inline constexpr uint32_t kMaxDisconnectGraceMs = 60'000;

@@ -19,6 +19,7 @@
 #include "clients/exoroutectl/execution_report.h"
 #include "clients/exoroutectl/render.h"
 #include "daemon/decision_audit.h"
+#include "daemon/request_validation.h"
 #include "exo/fixed_point.h"
 #include "exo/sha256.h"
 #include "exoroute/v1/audit.grpc.pb.h"
@@ -244,7 +245,7 @@ int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const
   if (c.json) {
     std::cout << ToJson(r) << "\n";
   } else if (r.ok()) {
-    std::cout << "OK: " << r.checked() << " deltas verified";
+    std::cout << "OK: " << r.checked() << (r.checked() == 1 ? " delta" : " deltas") << " verified";
     if (recompute) {
       std::cout << ", " << r.decisions_checked() << (r.decisions_checked() == 1 ? " decision" : " decisions")
                 << " re-solved identically";
@@ -577,6 +578,10 @@ int CmdAudit(Context& c) {
   if (offline) {
     Progress progress(!c.json && (c.args.Has("progress") || isatty(2)));
     *r.mutable_head() = local->Head();
+    SequenceRange range;
+    range.set_from_sequence(from);
+    range.set_to_sequence(to);
+    if (auto v = daemon::ValidateVerifyStart(range, "--from", r.head().sequence()); !v.ok()) return Fail(v);
     store::VerifyReport rep = local->Verify(from, to, [&](uint64_t d, uint64_t t) {
       progress.Update(d, t);
       return true;

@@ -103,6 +103,19 @@ TEST_CASE("ranges and plan ids are checked", "[validation]") {
   CHECK(exo::daemon::ValidateRange(range, "range").message() ==
         "range.from_sequence: must be <= to_sequence (3), got 9");
   CHECK(exo::daemon::ValidatePlanId("").message() == "plan_id: required");
+  // A range to verify starts within the chain; its end may lie beyond (the chain's finding).
+  range.set_from_sequence(31);
+  range.set_to_sequence(0);
+  const absl::Status beyond = exo::daemon::ValidateVerifyStart(range, "range.from_sequence", 30);
+  CHECK(beyond.code() == absl::StatusCode::kOutOfRange);
+  CHECK(beyond.message() == "range.from_sequence: 31 is beyond the chain, which ends at sequence 30");
+  range.set_from_sequence(30);
+  range.set_to_sequence(99);
+  CHECK(exo::daemon::ValidateVerifyStart(range, "range.from_sequence", 30).ok());
+  range.set_from_sequence(0);
+  CHECK(exo::daemon::ValidateVerifyStart(range, "range.from_sequence", 0).ok());  // (0: from the first.)
+  range.set_from_sequence(1);
+  CHECK(exo::daemon::ValidateVerifyStart(range, "range.from_sequence", 0).ok());  // An empty chain, from its start.
 }
 
 TEST_CASE("a plan list request is checked and its fields named", "[validation]") {

@@ -276,6 +276,22 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
   // Offline, read-only, while the daemon runs.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(offline.exit_code == 0);
+  // A range that starts beyond the chain is refused, naming its end (it said "FAILED at sequence
+  // N: cannot read delta: NotFound", a false alarm, or "OK: 0 deltas verified"); from the last
+  // delta, one is verified.
+  const uint64_t head = std::stoull(Ctl(*d, {"audit", "head"}).out);
+  const std::string past = std::to_string(head + 1), last = std::to_string(head);
+  auto beyond = Ctl(*d, {"audit", "verify", "--from", past});
+  CHECK(beyond.exit_code == 1);
+  CHECK(beyond.err == "exoroutectl: OUT_OF_RANGE: range.from_sequence: " + past +
+                          " is beyond the chain, which ends at sequence " + last + "\n");
+  beyond = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--from", past, "--data-dir", dir.path()});
+  CHECK(beyond.exit_code == 1);
+  CHECK(beyond.err == "exoroutectl: OUT_OF_RANGE: --from: " + past + " is beyond the chain, which ends at sequence " +
+                          last + "\n");
+  auto one = Ctl(*d, {"audit", "verify", "--from", last});
+  CHECK(one.exit_code == 0);
+  CHECK(one.out.rfind("OK: 1 delta verified; chain head " + last + " ", 0) == 0);
   // The plan's replay read offline from the database is the node's, line for line.
   auto replay_offline = exo::testing::Run(EXOROUTECTL_PATH, {"replay", "--plan", "tour-1", "--json", "--data-dir", dir.path()});
   INFO(replay_offline.err);
