@@ -9,6 +9,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "daemon/crash_point.h"
 #include "daemon/internal/router_engine_internal.h"
@@ -472,7 +473,10 @@ SolveInput RouterEngine::BuildSolveInput(const Plan& plan, int64_t now) const {
       vi->set_exclusion("market data only: the venue takes no orders");
     } else if (plan.mode() == ROUTE_MODE_EXECUTE &&
                v.adapter->state() != ADAPTER_STATE_UP) {
-      vi->set_exclusion(absl::StrCat("adapter ", AdapterState_Name(v.adapter->state())));
+      // ("venue DOWN: FIX EXO->V not logged on, next seq out 4 in 1": what `status` shows of it.)
+      const std::string detail = v.adapter->detail();
+      vi->set_exclusion(absl::StrCat("venue ", absl::StripPrefix(AdapterState_Name(v.adapter->state()), "ADAPTER_STATE_"),
+                                     detail.empty() ? "" : ": ", detail));
     } else if (auto rejected = backed_off.find(id); rejected != backed_off.end()) {
       vi->set_exclusion(rejected->second);
     }
