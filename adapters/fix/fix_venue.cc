@@ -37,7 +37,11 @@ absl::Status FixVenue::Start(EventSink sink) {
   std::filesystem::create_directories(sc.store_dir, ec);
   fix::FixClient::Callbacks cb;
   cb.on_logon = [this] {
-    LogInfo("%s: FIX session logged on", options_.venue_id);
+    if (const uint64_t held = down_warning_.Clear(); held > 0) {
+      LogInfo("%s: FIX session logged on (after %d more failed logons, not logged)", options_.venue_id, held);
+    } else {
+      LogInfo("%s: FIX session logged on", options_.venue_id);
+    }
     if (options_.config.market_data()) {
       std::vector<std::string> symbols;
       {
@@ -71,7 +75,8 @@ absl::Status FixVenue::Start(EventSink sink) {
   };
   cb.on_md_incremental = [this](const std::vector<fix::MdEntry>& e) { OnMarketData("", e); };
   cb.on_logout = [this](const std::string& why) {
-    LogWarning("%s: FIX session down (%s); not routing here until it is back", options_.venue_id, why);
+    down_warning_.Log(absl::StrFormat("%s: FIX session down (%s); not routing here until it is back",
+                                      options_.venue_id, why));
   };
   cb.on_exec_report = [this](const fix::ExecReport& r) { OnReport(r); };
   cb.on_cancel_reject = [this](const std::string& id, const std::string& orig, const std::string& why) {

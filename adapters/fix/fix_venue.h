@@ -20,6 +20,7 @@
 #include "adapters/venue_adapter.h"
 #include "adapters/ws/l2_book.h"
 #include "exo/clock.h"
+#include "exo/log.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::adapters {
@@ -79,6 +80,8 @@ class FixVenue final : public VenueAdapter {
   std::unique_ptr<fix::FixClient> client_;
   EventSink sink_;
   mutable std::mutex mu_;
+  // "FIX session down": at each failed logon while the venue is away, so one a minute at most.
+  RepeatedWarning down_warning_;
   std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
   std::vector<std::string> pending_status_;  // To ask where they stand once logged on. Guarded by mu_.
   struct MdBook {

@@ -155,7 +155,12 @@ void WsFeedVenue::OnOpen() {
       fetch.push_back(symbol);
     }
   }
-  LogInfo("%s: feed connected (%s)", options_.venue_id, options_.config.url());
+  if (const uint64_t held = close_warning_.Clear(); held > 0) {
+    LogInfo("%s: feed connected (%s) after %d more failed connections, not logged", options_.venue_id,
+            options_.config.url(), held);
+  } else {
+    LogInfo("%s: feed connected (%s)", options_.venue_id, options_.config.url());
+  }
   if (binance()) {
     for (const auto& s : fetch) FetchSnapshot(s);
   }
@@ -165,7 +170,7 @@ void WsFeedVenue::OnClose(const absl::Status& why) {
   std::lock_guard<std::mutex> lock(mu_);
   connected_ = false;
   last_close_ = std::string(why.message());
-  LogWarning("%s: feed connection ended: %s; reconnecting", options_.venue_id, why.ToString());
+  close_warning_.Log(absl::StrFormat("%s: feed connection ended: %s; reconnecting", options_.venue_id, why.ToString()));
 }
 
 void WsFeedVenue::FetchSnapshot(const std::string& feed_symbol) {

@@ -22,6 +22,7 @@
 #include "adapters/ws/feed_connection.h"
 #include "adapters/ws/feed_parser.h"
 #include "exo/clock.h"
+#include "exo/log.h"
 #include "exoroute/v1/config.pb.h"
 
 namespace exo::adapters::ws {
@@ -92,6 +93,8 @@ class WsFeedVenue final : public VenueAdapter {
   std::map<std::string, Feed> feeds_;  // By feed symbol. Guarded by mu_.
   bool connected_ = false, started_ = false, stopping_ = false;
   std::string last_close_;
+  // "feed connection ended": at each failed reconnect while the feed is away, so one a minute at most.
+  RepeatedWarning close_warning_;
   uint64_t malformed_ = 0, resyncs_ = 0;
   std::condition_variable snapshot_cv_;
   std::deque<std::string> snapshot_queue_;  // Feed symbols to fetch. Guarded by mu_.

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
 
 #include "exo/clock.h"
@@ -127,6 +128,37 @@ std::string FormatLogLine(LogLevel level, const std::string& message, int64_t ns
   AppendText(message, &line);
   line += '\n';
   return line;
+}
+
+std::optional<std::string> RepeatedWarning::Next(const std::string& message, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (last_ns_.has_value() && now_ns - *last_ns_ < every_ns_) {
+    ++held_;
+    return std::nullopt;
+  }
+  std::string line = message;
+  if (held_ > 0) {
+    absl::StrAppendFormat(&line, " (%d more like it in the last %d s, not logged)", held_,
+                          (now_ns - *last_ns_) / 1'000'000'000);
+  }
+  last_ns_ = now_ns;
+  held_ = 0;
+  return line;
+}
+
+void RepeatedWarning::Log(const std::string& message) {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  if (std::optional<std::string> line = Next(message, std::chrono::duration_cast<std::chrono::nanoseconds>(now).count())) {
+    LogLine(LogLevel::kWarning, *line);
+  }
+}
+
+uint64_t RepeatedWarning::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t held = held_;
+  last_ns_.reset();
+  held_ = 0;
+  return held;
 }
 
 void LogLine(LogLevel level, const std::string& message) {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -35,5 +37,27 @@ template <typename... Args>
 void LogError(const absl::FormatSpec<Args...>& fmt, const Args&... args) {
   LogLine(LogLevel::kError, absl::StrFormat(fmt, args...));
 }
+
+// A warning that comes again and again while a condition lasts (a venue's connection failing at
+// every reconnect while it is down: one a second, tens of thousands a day): the first is written,
+// then at most one per `every_ns`, saying how many like it were held back since the last one
+// written. Clear() when the condition ends: the next one is written at once. Thread-safe.
+class RepeatedWarning {
+ public:
+  explicit RepeatedWarning(int64_t every_ns = int64_t{60} * 1'000'000'000) : every_ns_(every_ns) {}
+  // Writes `message` as a warning, or holds it back.
+  void Log(const std::string& message);
+  // The same at `now_ns` (monotonic): the message as it is to be written, or nothing when it
+  // is held back (Log writes it; tests read it).
+  std::optional<std::string> Next(const std::string& message, int64_t now_ns);
+  // The condition ended: how many were held back since the last one written.
+  uint64_t Clear();
+
+ private:
+  std::mutex mu_;
+  const int64_t every_ns_;
+  std::optional<int64_t> last_ns_;  // When the last one was written.
+  uint64_t held_ = 0;
+};
 
 }  // namespace exo

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "exo/log.h"
 #include "google/protobuf/struct.pb.h"
@@ -56,4 +57,33 @@ TEST_CASE("JSON log lines are one valid JSON object each, whatever the message c
 
   // Text again: the same message, escaped as before.
   CHECK(exo::FormatLogLine(exo::LogLevel::kInfo, "a\nb", at) == "2026-12-04T05:06:07.089Z INFO  a\\nb\n");
+}
+
+TEST_CASE("a warning repeated while a condition lasts is written once a minute, saying how many were held back",
+          "[log]") {
+  constexpr int64_t kSecond = 1'000'000'000;
+  exo::RepeatedWarning down(60 * kSecond);
+  const std::string msg = "V: FIX session down (logged out); not routing here until it is back";
+  // A venue away for two and a half minutes, its session failing to log on every second.
+  std::vector<std::string> written;
+  for (int64_t s = 0; s < 150; ++s) {
+    if (auto line = down.Next(msg, 1000 * kSecond + s * kSecond)) written.push_back(*line);
+  }
+  CHECK(written == std::vector<std::string>{msg, msg + " (59 more like it in the last 60 s, not logged)",
+                                            msg + " (59 more like it in the last 60 s, not logged)"});
+  // It comes back: the held-back ones are counted for the logon line, and the next drop is
+  // written at once.
+  CHECK(down.Clear() == 29);
+  CHECK(down.Next(msg, 1151 * kSecond) == msg);
+  CHECK(down.Next(msg, 1152 * kSecond) == std::nullopt);
+  CHECK(down.Clear() == 1);
+  CHECK(down.Clear() == 0);
+  // Log writes the first one as a warning, and holds the next back.
+  exo::RepeatedWarning live;
+  const std::string out = exo::testing::CapturedStderr([&] {
+    live.Log("feed down");
+    live.Log("feed down");
+  });
+  CHECK(out.find(" WARN  feed down\n") != std::string::npos);
+  CHECK(out.find("feed down", out.find("feed down") + 1) == std::string::npos);
 }
