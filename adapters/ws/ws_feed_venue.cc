@@ -222,7 +222,7 @@ void WsFeedVenue::OnFrame(std::string_view frame) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!ev.ok()) {
       ++malformed_;
-      LogWarning("%s: malformed frame ignored: %s", options_.venue_id, ev.status().ToString());
+      malformed_warning_.Log(absl::StrFormat("%s: malformed frame ignored: %s", options_.venue_id, ev.status().ToString()));
       return;
     }
     if (ev->kind == FeedEvent::Kind::kIgnored) return;

@@ -95,6 +95,8 @@ class WsFeedVenue final : public VenueAdapter {
   std::string last_close_;
   // "feed connection ended": at each failed reconnect while the feed is away, so one a minute at most.
   RepeatedWarning close_warning_;
+  // "malformed frame ignored": a feed sending garbage would write a line per frame (status counts them all).
+  RepeatedWarning malformed_warning_;
   uint64_t malformed_ = 0, resyncs_ = 0;
   std::condition_variable snapshot_cv_;
   std::deque<std::string> snapshot_queue_;  // Feed symbols to fetch. Guarded by mu_.
