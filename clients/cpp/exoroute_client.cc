@@ -1,21 +1,48 @@
 #include "clients/cpp/exoroute_client.h"
 
-#include <fstream>
+#include <cstdlib>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "exo/read_file.h"
+#include "grpc/support/log.h"
 
 namespace exo::client {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", what, " \"", path, "\""));
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  absl::StatusOr<std::string> pem = ReadWholeFile(path);
+  if (!pem.ok()) return absl::Status(pem.status().code(), absl::StrCat("cannot read ", what, " ", pem.status().message()));
+  return pem;
+}
+
+std::mutex& GrpcErrorMu() {
+  static auto* mu = new std::mutex();
+  return *mu;
+}
+std::string& GrpcError() {  // Guarded by GrpcErrorMu(); never destroyed (gRPC's threads log at exit).
+  static auto* last = new std::string();
+  return *last;
+}
+
+void KeepGrpcError(gpr_log_func_args* args) {
+  if (args->severity != GPR_LOG_SEVERITY_ERROR || args->message == nullptr) return;
+  std::lock_guard<std::mutex> lock(GrpcErrorMu());
+  GrpcError() = args->message;
 }
 
 }  // namespace
+
+void KeepGrpcErrors() {
+  if (std::getenv("GRPC_VERBOSITY") != nullptr) return;  // Asked for: printed as gRPC prints them.
+  gpr_set_log_function(KeepGrpcError);
+}
+
+std::string LastGrpcError() {
+  std::lock_guard<std::mutex> lock(GrpcErrorMu());
+  return GrpcError();
+}
 
 absl::Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -53,10 +80,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectOptions& o) 
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(o.endpoint, creds, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + o.connect_timeout)) {
+    const std::string transport = LastGrpcError();
     return absl::UnavailableError(absl::StrCat(
         "cannot reach exorouted at ", o.endpoint, " within ", o.connect_timeout.count(),
         " ms (is it running? right --endpoint? ", o.insecure ? "plaintext" : "TLS with --ca " + o.ca_file,
-        ")"));
+        ")", transport.empty() ? "" : "; last transport error: ", transport,
+        absl::StrContains(transport, "certificate verify failed")
+            ? " (is --ca the CA that signed the node's certificate? exorouted's dev CA is <data_dir>/certs/ca.pem)"
+            : ""));
   }
   return channel;
 }

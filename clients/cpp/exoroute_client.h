@@ -29,4 +29,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectOptions& opt
 // Converts a failed RPC to absl::Status (codes are numerically identical).
 absl::Status FromGrpc(const grpc::Status& s);
 
+// For a command-line tool: gRPC's own error lines (a failed TLS handshake, once per connection
+// attempt) are kept instead of printed, and Connect's error when it cannot reach the node ends
+// with the last of them ("… certificate verify failed"). Not when GRPC_VERBOSITY asks for
+// gRPC's lines. Call once, before any channel is made.
+void KeepGrpcErrors();
+// The last error line kept (empty when none).
+std::string LastGrpcError();
+
 }  // namespace exo::client

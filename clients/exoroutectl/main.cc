@@ -164,6 +164,9 @@ std::string DefaultEndpoint() {
 }
 
 int Main(int argc, char** argv) {
+  // gRPC's own error lines (a TLS handshake that fails, once per attempt) end the error that
+  // names the node it could not reach, instead of being printed raw.
+  client::KeepGrpcErrors();
   auto parsed = Args::Parse(argc, argv, ValueFlags(), BooleanFlags(), ListFlags());
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   Context c;

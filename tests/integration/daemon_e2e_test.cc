@@ -18,6 +18,7 @@
 
 #include "adapters/fix/fix_engine.h"
 #include "clients/cpp/exoroute_client.h"
+#include "daemon/dev_certs.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "exoroute/v1/admin.grpc.pb.h"
@@ -276,6 +277,19 @@ TEST_CASE("route across three simulated venues over TLS, watch it fill, replay a
   // Offline, read-only, while the daemon runs.
   auto offline = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "verify", "--data-dir", dir.path()});
   CHECK(offline.exit_code == 0);
+  // Another CA than the one that signed the node's certificate: one line saying what failed
+  // (gRPC printed its handshake error raw, once per attempt, before a bare "cannot reach").
+  auto other = exo::daemon::EnsureDevCerts(dir / "other-ca", "other");
+  REQUIRE(other.ok());
+  auto wrong_ca = exo::testing::Run(
+      EXOROUTECTL_PATH, {"--endpoint", d->endpoint(), "--ca", other->ca_cert, "--timeout", "2000", "status"});
+  CHECK(wrong_ca.exit_code == 1);
+  CHECK(wrong_ca.err.rfind("exoroutectl: UNAVAILABLE: cannot reach exorouted at " + d->endpoint() + " within 2000 ms (", 0) ==
+        0);
+  CHECK(wrong_ca.err.find("; last transport error: Handshake failed with fatal error SSL_ERROR_SSL: ") != std::string::npos);
+  CHECK(wrong_ca.err.find("certificate verify failed. (is --ca the CA that signed the node's certificate? ") !=
+        std::string::npos);
+  CHECK(std::count(wrong_ca.err.begin(), wrong_ca.err.end(), '\n') == 1);
   // A range that starts beyond the chain is refused, naming its end (it said "FAILED at sequence
   // N: cannot read delta: NotFound", a false alarm, or "OK: 0 deltas verified"); from the last
   // delta, one is verified.
