@@ -92,6 +92,10 @@ class Client:
             raise ValueError(f"tif must be 'gtc', 'ioc' or 'gtt', got {tif!r}")
         if mode not in ("plan_only", "execute"):
             raise ValueError(f"mode must be 'plan_only' or 'execute', got {mode!r}")
+        for name, venues in (("allowed_venues", allowed_venues), ("denied_venues", denied_venues)):
+            # A lone string would be taken letter by letter ("SIM-A" as S, I, M, -, A).
+            if isinstance(venues, (str, bytes)):
+                raise TypeError(f"{name} must be a list of venue ids, got the string {venues!r}")
         order = t.ParentOrder(id=plan_id, symbol=symbol, quantity=qty,
                               side=t.SIDE_BUY if side == "buy" else t.SIDE_SELL,
                               time_in_force=getattr(t, "TIME_IN_FORCE_" + tif.upper()),

@@ -318,6 +318,11 @@ def main():
                 check(False, "the SDK sent a time in force it does not know")
             except ValueError as e:
                 check("tif must be" in str(e), e)
+            try:
+                client.route("py-one-string", "BTC-USD", "buy", btc, denied_venues="SIM-A")
+                check(False, "the SDK sent a venue list made of a string's letters")
+            except TypeError as e:
+                check(str(e) == "denied_venues must be a list of venue ids, got the string 'SIM-A'", e)
 
             # Errors carry the right code and name the field.
             code, msg = client.route_error("bad", "BTC-USD", "buy", 0)
