@@ -67,13 +67,23 @@ void GrpcLogLine(gpr_log_func_args* args) {
 int main(int argc, char** argv) {
   exo::KeepOpenSslUntilExit();  // Before anything uses OpenSSL (exo/openssl_exit.h).
   std::string config_path;
+  bool config_seen = false;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config_path = a.substr(9);
+    if (a == "--config" && i + 1 >= argc) {
+      std::fprintf(stderr, "exorouted: --config needs a file\n%s", kUsage);
+      return 2;
+    }
+    if (a == "--config" || a.rfind("--config=", 0) == 0) {
+      const std::string path = a == "--config" ? argv[++i] : a.substr(9);
+      if (config_seen) {  // (The last one was taken, without a word.)
+        std::fprintf(stderr, "exorouted: --config given twice (\"%s\", then \"%s\"): give it once\n%s",
+                     config_path.c_str(), path.c_str(), kUsage);
+        return 2;
+      }
+      config_seen = true;
+      config_path = path;
     } else if (a == "--check-config") {
       check_only = true;
     } else if (a == "--print-default-config") {

@@ -2131,6 +2131,16 @@ TEST_CASE("a bad config is refused with the path of the field", "[e2e][config]")
   CHECK(error.find("venues[0].markets[0].lot_size: must be > 0, got -1") != std::string::npos);
   auto check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config", dir / "config.json"});
   CHECK(check.exit_code == 2);
+  // Two configs on one command line: refused, not the last one taken; a --config without a file
+  // says so (it said "unknown argument").
+  check = exo::testing::Run(EXOROUTED_PATH, {"--config", dir / "config.json", "--config=other.json", "--check-config"});
+  CHECK(check.exit_code == 2);
+  CHECK(check.err.rfind("exorouted: --config given twice (\"" + (dir / "config.json") +
+                            "\", then \"other.json\"): give it once\n",
+                        0) == 0);
+  check = exo::testing::Run(EXOROUTED_PATH, {"--check-config", "--config"});
+  CHECK(check.exit_code == 2);
+  CHECK(check.err.rfind("exorouted: --config needs a file\n", 0) == 0);
 }
 
 TEST_CASE("a data directory the daemon could not use is refused by --check-config, and at start", "[e2e][config]") {
