@@ -111,9 +111,17 @@ status() {
   done
 }
 
+# stop and status of a directory that holds no cluster say so (they said "n1 stopped" or nothing).
+no_cluster() {
+  if [ ! -d "$dir/n1" ]; then
+    echo "no cluster in $dir (deploy/local-cluster.sh start $dir makes one)" >&2
+    exit 1
+  fi
+}
+
 case "$cmd" in
   start) start ;;
-  stop) stop ;;
-  status) status ;;
+  stop) no_cluster; stop ;;
+  status) no_cluster; status ;;
   *) echo "usage: $0 start|stop|status [DIR]" >&2; exit 2 ;;
 esac
