@@ -404,10 +404,12 @@ int PlanSettleCmd(Context& c, const std::string& id) {
   req.set_reason(c.args.Get("reason"));
   auto filled = ParseDecimal(c.args.Get("filled"), inst.qty_scale());
   if (!filled.ok()) return Usage(absl::StrCat("plan settle: --filled: ", filled.status().message()));
+  if (*filled < 0) return Usage(absl::StrCat("plan settle: --filled: must be >= 0, got \"", c.args.Get("filled"), "\""));
   req.set_filled_quantity(*filled);
   if (c.args.Has("price")) {
-    auto px = ParseDecimal(c.args.Get("price"), inst.price_scale());
-    if (!px.ok()) return Usage(absl::StrCat("plan settle: --price: ", px.status().message()));
+    // (0 is the request's "no price": `--price 0` went as none, without a word.)
+    auto px = PositiveDecimalFlag(c.args, "price", inst.price_scale());
+    if (!px.ok()) return Usage(absl::StrCat("plan settle: ", px.status().message()));
     req.set_price(*px);
   }
   if (c.args.Has("fee")) {

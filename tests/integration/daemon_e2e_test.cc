@@ -1590,6 +1590,13 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
   CHECK(no_price.exit_code == 1);
   CHECK(no_price.err.find("INVALID_ARGUMENT: price: required for the 100000 filled that the plan has not recorded") !=
         std::string::npos);
+  // A negative fill, and a price of 0 (the request's "no price"), are the command's to refuse.
+  auto negative = Ctl(*d, {"plan", "settle", "st-1", open[0], "--filled", "-1", "--reason", "desk"});
+  CHECK(negative.exit_code == 2);
+  CHECK(negative.err.rfind("exoroutectl: plan settle: --filled: must be >= 0, got \"-1\"\n", 0) == 0);
+  auto zero_price = Ctl(*d, {"plan", "settle", "st-1", open[0], "--filled", "0.001", "--price", "0", "--reason", "desk"});
+  CHECK(zero_price.exit_code == 2);
+  CHECK(zero_price.err.rfind("exoroutectl: plan settle: --price: must be > 0, got \"0\"\n", 0) == 0);
   auto unknown = Ctl(*d, {"plan", "settle", "st-1", "st-1.99", "--filled", "0", "--reason", "desk"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("NOT_FOUND: cl_ord_id: plan \"st-1\" has no child \"st-1.99\"") != std::string::npos);
