@@ -159,9 +159,28 @@ absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, 
   return *last;
 }
 
-// Whether some node could not be asked about the route (its progress cannot be waited for).
+// Whether some node could not be asked about the route (then it cannot be known settled).
 bool Unanswered(const GetRouteResponse& r) {
   return std::any_of(r.nodes().begin(), r.nodes().end(), [](const NodeProgress& n) { return !n.error().empty(); });
+}
+
+// The nodes that could not be asked, with why ("n3 (failed to connect …)"), for a message.
+std::string UnansweredNodes(const GetRouteResponse& r) {
+  std::vector<std::string> nodes;
+  for (const NodeProgress& n : r.nodes()) {
+    if (!n.error().empty()) nodes.push_back(absl::StrCat(n.node(), " (", n.error(), ")"));
+  }
+  return absl::StrJoin(nodes, ", ");
+}
+
+// Whether every node that answered has ended its share (none working or cancelling) and no
+// shortfall is worked: nothing more to wait for but the nodes that could not be asked.
+bool AnsweredSharesEnded(const GetRouteResponse& r) {
+  if (r.shortfall_work().state() == ShortfallWork::STATE_OPEN) return false;
+  return std::all_of(r.nodes().begin(), r.nodes().end(), [](const NodeProgress& n) {
+    return !n.error().empty() || (n.status() != PLAN_STATUS_WORKING && n.status() != PLAN_STATUS_CANCELLING &&
+                                  n.status() != PLAN_STATUS_UNSPECIFIED);
+  });
 }
 
 }  // namespace
@@ -235,13 +254,28 @@ int CmdRoute(Context& c) {
     std::cout << (c.json ? ToJson(resp) + "\n" : RenderClusterRoute(resp.cluster(), *inst));
     if (a.Has("wait") && req.mode() == ROUTE_MODE_EXECUTE) {
       // Until every node's share has settled, then each node's progress (JSON: a second line).
-      // A node that cannot be asked cannot be waited for.
-      absl::StatusOr<GetRouteResponse> progress =
-          FollowRoute(c, o->id(), 0, [](const GetRouteResponse& r) { return !Unanswered(r); });
+      // A node that cannot be asked (down at the route, or since) cannot be known to hold no
+      // share: the wait goes on for the shares of those that answer, and ends when they have
+      // ended, saying that the route is not known settled. (It ended at once, with no word of
+      // why, while the other nodes' shares were still working.)
+      bool said = false;
+      absl::StatusOr<GetRouteResponse> progress = FollowRoute(c, o->id(), 0, [&](const GetRouteResponse& r) {
+        if (!Unanswered(r)) return true;
+        if (!said && !c.json) {
+          std::cerr << "exoroutectl: route " << o->id() << ": cannot ask " << UnansweredNodes(r)
+                    << "; waiting for the other nodes' shares" << std::endl;
+          said = true;
+        }
+        return !AnsweredSharesEnded(r);
+      });
       if (!progress.ok()) return Fail(progress.status());
       if (!c.json) std::cout << "\n";
       const int printed = PrintRoute(c, *progress);
-      return Unanswered(*progress) ? kExitError : printed;
+      if (!Unanswered(*progress)) return printed;
+      std::cerr << "exoroutectl: route " << o->id() << ": every share that answered has ended, but "
+                << UnansweredNodes(*progress) << " could not be asked: the route is not known settled (exoroutectl "
+                << "route-status " << o->id() << " asks again)" << std::endl;
+      return kExitError;
     }
     if (c.json || resp.plan().plan_id().empty()) return kExitOk;  // (This node's venues got nothing.)
   }

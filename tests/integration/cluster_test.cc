@@ -1415,6 +1415,22 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
     CHECK(p.left_out_route() == (p.node() == "n3" ? "after-kill" : ""));
     CHECK(p.left_out_reason() == (p.node() == "n3" ? r.cluster().route().dropped(0).reason() : ""));
   }
+  // The CLI's --wait on an executed route while n3 is down: it waits for the shares of the nodes
+  // that answer to end (it used to stop at once, saying nothing, while they still worked), then
+  // says which node it could not ask and that the route is not known settled (exit 1).
+  auto waited = exo::testing::Ctl(*c.nodes[0], {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "3",
+                                                "--id", "exec-n3-down", "--execute", "--wait"});
+  INFO(waited.out << waited.err);
+  CHECK(waited.exit_code == 1);
+  CHECK(waited.err.find("exoroutectl: route exec-n3-down: cannot ask n3 (") != std::string::npos);
+  CHECK(waited.err.find("; waiting for the other nodes' shares\n") != std::string::npos);
+  CHECK(waited.err.find("every share that answered has ended, but n3 (") != std::string::npos);
+  CHECK(waited.err.find("could not be asked: the route is not known settled (exoroutectl route-status exec-n3-down "
+                        "asks again)") != std::string::npos);
+  CHECK(waited.out.find("route     in progress, filled 3.00000000 of 3.00000000") != std::string::npos);
+  CHECK(waited.out.find("  n1         COMPLETED") != std::string::npos);
+  CHECK(waited.out.find("  n2         COMPLETED") != std::string::npos);
+  CHECK(waited.out.find("  n3         not answered: ") != std::string::npos);
   // A restarted node rejoins without any manual step (the coordinator's channel reconnects
   // within a second).
   c.Start(2);
@@ -1429,6 +1445,12 @@ TEST_CASE("a dead node is dropped within the round deadline and the route goes o
   status = exo::testing::Ctl(*c.nodes[0], {"--json", "status"});
   REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &st).ok());
   for (const PeerStatus& p : st.peers()) CHECK(p.left_out_reason().empty());
+  // n3, back, holds no share of the route routed while it was down: the route is settled.
+  auto settled = exo::testing::Ctl(*c.nodes[1], {"route-status", "exec-n3-down"});
+  INFO(settled.out << settled.err);
+  CHECK(settled.exit_code == 0);
+  CHECK(settled.out.rfind("route     settled, filled 3.00000000 of 3.00000000", 0) == 0);
+  CHECK(settled.out.find("n3") == std::string::npos);
 }
 
 TEST_CASE("a stalled node costs one route a deadline, later ones leave it out at once until it answers again, with "
