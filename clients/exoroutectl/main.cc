@@ -66,13 +66,13 @@ commands:
                                         `solve` (and a config with its venue terms), and the
                                         command that re-runs it (also with --data-dir)
   watch ID [--from VERSION] [--cancel-on-disconnect [--grace-ms N]]
-                                        stream a plan's deltas until it settles; with
-                                        --cancel-on-disconnect the node cancels the plan if
-                                        this watch ends first (Ctrl-C, a lost connection) and
-                                        none comes back within N ms (0 by default); recorded,
-                                        so it outlives a restart of the node, and this watch
-                                        rides one out: it watches again as soon as the node
-                                        answers (for up to 5 min)
+                                        stream a plan's deltas until it settles, riding out
+                                        a restart of the node (it watches again as soon as
+                                        the node answers, for up to 5 min; so does route
+                                        --wait); with --cancel-on-disconnect the node cancels
+                                        the plan if this watch ends first (Ctrl-C, a lost
+                                        connection) and none comes back within N ms (0 by
+                                        default); recorded, so it outlives a restart too
   route-status ID [--follow [--every MS]]
                                         a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan); --follow:

@@ -51,7 +51,7 @@ absl::StatusOr<std::optional<uint32_t>> DisconnectFlag(const Args& a) {
 // Streams a plan's deltas until it settles; prints each. With `cancel_on_disconnect_grace_ms`,
 // the node cancels the plan if this watch ends first (this process stopped, say) and no other
 // comes back within that grace.
-// How long a watch with a dead man's switch keeps trying to watch again after the node went away.
+// How long a watch keeps trying to watch again after the node went away.
 constexpr absl::Duration kRewatchFor = absl::Minutes(5);
 
 absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
@@ -81,7 +81,8 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     while (reader->Read(&msg)) {
       answered = true;
       if (rewatch_until.has_value()) {
-        std::cerr << "exoroutectl: watching " << id << " again (its switch is held)" << std::endl;
+        std::cerr << "exoroutectl: watching " << id << " again"
+                  << (cancel_on_disconnect_grace_ms.has_value() ? " (its switch is held)" : "") << std::endl;
         rewatch_until.reset();
       }
       next = std::max(next, msg.delta().plan_version() + 1);
@@ -89,19 +90,24 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
       std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
     }
     absl::Status s = client::FromGrpc(reader->Finish());
-    // With a dead man's switch, the node going away (a restart, a lost connection) is not this
-    // client going away: the switch is recorded and waits out its grace from the node's start,
-    // so watch again as soon as the node answers, from the next delta. (A node going away ends
-    // its watches with UNAVAILABLE, or CANCELLED when its shutdown's deadline ends one still
-    // open — one that reached it as it stopped; this client never cancels its own.)
+    // The node going away (a restart, a lost connection) ends no plan: its plans are recorded
+    // and worked again from its start, so watch again as soon as it answers, from the next
+    // delta (a `route --wait` waited through a restart then, instead of ending "watch again").
+    // With a dead man's switch this is also what keeps the plan: the switch is recorded and
+    // waits out its grace from the node's start. (A node going away ends its watches with
+    // UNAVAILABLE, or CANCELLED when its shutdown's deadline ends one still open — one that
+    // reached it as it stopped; this client never cancels its own.)
     const bool lost = absl::IsUnavailable(s) || absl::IsCancelled(s);
-    if (!cancel_on_disconnect_grace_ms.has_value() || !answered || !lost) return s;
+    if (!answered || !lost) return s;
     if (!rewatch_until.has_value()) {
       rewatch_until = absl::Now() + kRewatchFor;
       std::cerr << "exoroutectl: the node went away (" << s.message() << "); watching " << id
-                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor)
-                << " (the plan is cancelled if no watch holds it within " << *cancel_on_disconnect_grace_ms
-                << " ms of the node's start)" << std::endl;
+                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor);
+      if (cancel_on_disconnect_grace_ms.has_value()) {
+        std::cerr << " (the plan is cancelled if no watch holds it within " << *cancel_on_disconnect_grace_ms
+                  << " ms of the node's start)";
+      }
+      std::cerr << std::endl;
     }
     // (A node still draining answers at once, UNAVAILABLE again: no busy loop. A channel that
     // failed to connect waits for a call or this to try again.)

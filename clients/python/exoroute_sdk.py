@@ -247,9 +247,10 @@ class Client:
         the watch ends before the plan settles (this process stopped, the generator was closed,
         the connection was lost) and no such watch comes back within grace_ms. The switch is
         recorded (a `disconnect_armed` delta) and outlives a restart of the node, and so does this
-        watch: when the node goes away after answering (UNAVAILABLE, or CANCELLED by its shutdown),
-        it watches again as soon as the node answers (for up to `rewatch_for` seconds), from the
-        next delta, so that the switch is held again within its grace of the node's start."""
+        watch, with or without a switch: when the node goes away after answering (UNAVAILABLE, or
+        CANCELLED by its shutdown), it watches again as soon as the node answers (for up to
+        `rewatch_for` seconds), from the next delta — the plan is worked again from the node's
+        start — so that a switch is held again within its grace of the node's start."""
         next_version, answered, until = 1, False, None
         while True:
             req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, from_version=next_version,
@@ -267,7 +268,7 @@ class Client:
                 # shutdown's deadline ends one still open (this side cancels only by closing the
                 # generator, which raises no RpcError here).
                 lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
-                if not (cancel_on_disconnect and answered and lost):
+                if not (answered and lost):
                     raise
                 gone = e
             finally:

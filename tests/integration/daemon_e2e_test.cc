@@ -1481,6 +1481,53 @@ TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the n
   }
 }
 
+TEST_CASE("exoroutectl route --execute --wait rides out a graceful restart of the node and ends with the plan",
+          "[e2e][watch]") {
+  TempDir dir;
+  std::string json = TestConfigJson(dir.path());
+  const std::string any_port = "127.0.0.1:0";
+  json.replace(json.find(any_port), any_port.size(), "127.0.0.1:" + std::to_string(exo::testing::FreePort()));
+  auto start = [&] {
+    std::string error;
+    auto d = DaemonProcess::Start(dir.path(), json, &error);
+    INFO(error);
+    REQUIRE(d != nullptr);
+    return d;
+  };
+  auto d = start();
+  // A buy limited far below the market rests: the wait has nothing to end it but a cancel.
+  const std::vector<std::string> args = {"--endpoint", d->endpoint(), "--ca", d->ca_file(), "route", "--symbol",
+                                         "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "1.00", "--id",
+                                         "waits-through", "--execute", "--wait"};
+  exo::testing::CommandResult waited;
+  std::thread waiter([&] { waited = exo::testing::Run(EXOROUTECTL_PATH, args); });
+  auto watched_within = [&](DaemonProcess& node, int seconds) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (RestingClient(Connect(node)).Status().open_watches() == 1) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  CHECK(watched_within(*d, 10));
+  CHECK(d->Terminate() == 0);  // SIGTERM: the node's watches end "shutting down".
+  d = start();
+  CHECK(watched_within(*d, 10));  // The CLI watches again...
+  grpc::ClientContext ctx;
+  CancelPlanRequest cancel;
+  cancel.set_plan_id("waits-through");
+  cancel.set_reason("test over");
+  CancelPlanResponse cancelled;
+  REQUIRE(RouterService::NewStub(Connect(*d))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  waiter.join();
+  // ...and ends as a wait ends: the plan as it settled, exit 0. (It ended at the restart with
+  // "UNAVAILABLE: exorouted is shutting down; watch again", exit 1.)
+  INFO(waited.out << waited.err);
+  CHECK(waited.exit_code == 0);
+  CHECK(waited.err.find("exoroutectl: the node went away (exorouted is shutting down") != std::string::npos);
+  CHECK(waited.err.find("exoroutectl: watching waits-through again\n") != std::string::npos);
+  CHECK(waited.out.rfind("plan      waits-through  CANCELLED", 0) == 0);
+}
+
 TEST_CASE("exoroutectl books shows what the node reads now, and why a side leaves a venue out", "[e2e][books]") {
   TempDir dir;
   auto d = StartDaemon(dir.path());

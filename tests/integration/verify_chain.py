@@ -417,8 +417,10 @@ def main():
             # A dead man's switch rides out a restart: the node stops (its watches end with
             # UNAVAILABLE) and starts again on the same port; the SDK's watch comes back by itself
             # within the grace of the node's start, so the order is not cancelled.
+            # A plain watch (no switch) rides it out too, and ends when its plan settles.
             client.route("py-rewatch", "BTC-USD", "buy", btc, mode="execute", limit=100)
-            seen, failed = [], []
+            client.route("py-plain", "BTC-USD", "buy", btc, mode="execute", limit=100)
+            seen, failed, plain_seen = [], [], []
 
             def consume():
                 try:
@@ -426,6 +428,24 @@ def main():
                         seen.append(d.WhichOneof("change"))
                 except Exception as e:  # Checked on the main thread.
                     failed.append(e)
+
+            def consume_plain():
+                try:
+                    for d in client.watch("py-plain"):
+                        plain_seen.append(d.WhichOneof("change"))
+                except Exception as e:  # Checked on the main thread.
+                    failed.append(e)
+
+            def watches_within(seconds):
+                deadline = time.time() + seconds
+                while time.time() < deadline:
+                    try:
+                        if client.status().open_watches == 2:
+                            return True
+                    except grpc.RpcError:
+                        pass  # The node is still starting.
+                    time.sleep(0.05)
+                return False
 
             def held_within(seconds):
                 deadline = time.time() + seconds
@@ -440,7 +460,10 @@ def main():
 
             watcher = threading.Thread(target=consume, daemon=True)
             watcher.start()
+            plain_watcher = threading.Thread(target=consume_plain, daemon=True)
+            plain_watcher.start()
             check(held_within(10), "the SDK's watch does not hold the switch")
+            check(watches_within(10), "the SDK's plain watch is not open")
             cfg["listen"]["address"] = endpoint  # The port it had.
             with open(cfg_path, "w") as f:
                 json.dump(cfg, f)
@@ -450,6 +473,7 @@ def main():
                 os.remove(endpoint_file)
             proc = subprocess.Popen([args.exorouted, "--config", cfg_path], stdout=subprocess.DEVNULL, stderr=log)
             check(held_within(20), f"the SDK's watch did not come back after the restart ({failed})")
+            check(watches_within(20), f"the SDK's plain watch did not come back after the restart ({failed})")
             time.sleep(4)  # Past the 3 s grace from the node's start.
             check(client.get_plan("py-rewatch").status == t.PLAN_STATUS_WORKING, client.get_plan("py-rewatch"))
             client.cancel("py-rewatch", "python is done")
@@ -457,7 +481,12 @@ def main():
             check(not watcher.is_alive() and not failed, failed)
             check([seen.count(k) for k in ("created", "disconnect_armed", "finished")] == [1, 1, 1] and
                   seen[-1] == "finished", seen)
-            print("python client: a watch holding a dead man's switch came back after a restart of the node")
+            client.cancel("py-plain", "python is done")
+            plain_watcher.join(timeout=30)
+            check(not plain_watcher.is_alive() and not failed, failed)
+            check([plain_seen.count(k) for k in ("created", "finished")] == [1, 1] and
+                  plain_seen[-1] == "finished", plain_seen)
+            print("python client: a watch holding a dead man's switch, and a plain one, came back after a restart of the node")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
