@@ -77,7 +77,8 @@ commands:
                                         a route's progress on every node that took a share
                                         (a cluster route; on one node: its plan); --follow:
                                         a line at each change until it settles (the nodes
-                                        asked every MS ms, 200 by default), then the table
+                                        asked every MS ms, 200 by default), then the table;
+                                        it rides out a restart of the node it asks, as watch
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
   replay --follow [--from N]            the same, then each delta as it is recorded, until

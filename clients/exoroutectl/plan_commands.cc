@@ -54,6 +54,17 @@ absl::StatusOr<std::optional<uint32_t>> DisconnectFlag(const Args& a) {
 // How long a watch keeps trying to watch again after the node went away.
 constexpr absl::Duration kRewatchFor = absl::Minutes(5);
 
+// Waits for the node that went away to answer again; false if it did not by `until`. (A node
+// still draining answers at once, UNAVAILABLE again: no busy loop. A channel that failed to
+// connect waits for a call or this to try again.)
+bool NodeBackBefore(Context& c, absl::Time until) {
+  absl::SleepFor(absl::Milliseconds(100));
+  while (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
+    if (absl::Now() > until) return false;
+  }
+  return true;
+}
+
 absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
                    std::optional<uint32_t> cancel_on_disconnect_grace_ms = std::nullopt) {
   std::map<std::string, Instrument> instruments;
@@ -109,12 +120,7 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
       }
       std::cerr << std::endl;
     }
-    // (A node still draining answers at once, UNAVAILABLE again: no busy loop. A channel that
-    // failed to connect waits for a call or this to try again.)
-    absl::SleepFor(absl::Milliseconds(100));
-    while (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
-      if (absl::Now() > *rewatch_until) return s;
-    }
+    if (!NodeBackBefore(c, *rewatch_until)) return s;
   }
 }
 
@@ -141,26 +147,44 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
 
 // Follows route `id` (WatchRoute: an answer at each change, the nodes asked every `every_ms`, 0
 // = the node's default) until it settles, or until `each` returns false for an answer. Returns
-// the last answer (NOT_FOUND-style errors as the node gave them).
+// the last answer (NOT_FOUND-style errors as the node gave them). The node going away after it
+// answered (a restart) ends nothing: it is followed again as soon as it answers, as Watch does
+// (`each` is not asked again of an answer the same as the last).
 absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, uint32_t every_ms,
                                              const std::function<bool(const GetRouteResponse&)>& each) {
   WatchRouteRequest req;
   req.set_route_id(id);
   req.set_interval_ms(every_ms);
-  auto ctx = Rpc(c, /*streaming=*/true);
-  auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
   std::optional<GetRouteResponse> last;
-  for (GetRouteResponse r; reader->Read(&r);) {
-    last = r;
-    if (!each(r)) {
-      ctx->TryCancel();
-      while (reader->Read(&r)) {
+  std::optional<absl::Time> refollow_until;  // Set while the node is away.
+  while (true) {
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
+    for (GetRouteResponse r; reader->Read(&r);) {
+      if (refollow_until.has_value()) {
+        std::cerr << "exoroutectl: following " << id << " again" << std::endl;
+        refollow_until.reset();
+        if (last && r.SerializeAsString() == last->SerializeAsString()) continue;
       }
-      reader->Finish();
-      return *last;
+      last = r;
+      if (!each(r)) {
+        ctx->TryCancel();
+        while (reader->Read(&r)) {
+        }
+        reader->Finish();
+        return *last;
+      }
     }
+    absl::Status s = client::FromGrpc(reader->Finish());
+    if (s.ok()) break;
+    if (!last || !(absl::IsUnavailable(s) || absl::IsCancelled(s))) return s;
+    if (!refollow_until.has_value()) {
+      refollow_until = absl::Now() + kRewatchFor;
+      std::cerr << "exoroutectl: the node went away (" << s.message() << "); following " << id
+                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor) << std::endl;
+    }
+    if (!NodeBackBefore(c, *refollow_until)) return s;
   }
-  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return s;
   if (!last) return absl::InternalError(absl::StrCat("watch_route: the node ended the stream of ", id, " without an answer"));
   return *last;
 }

@@ -117,15 +117,17 @@ struct Cluster {
   std::string routing;           // More keys of every node's "routing" (", \"key\": value").
   std::string members[3];        // More top-level members of each node's config ("\"key\": value").
   std::vector<std::string> env[3];  // More environment of each node's process ("NAME=value").
+  int api_port[3] = {0, 0, 0};      // Each node's client API port, when kept across restarts (0: any).
   void Start(int k, const std::string& cluster_json = "") {
     std::string id = "n" + std::to_string(k + 1);
     std::string data = dir / id;
     std::string error;
-    nodes[k] = DaemonProcess::Start(
-        data,
-        NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
-                   cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k], routing, members[k]),
-        &error, env[k]);
+    std::string config = NodeConfig(id, data, venues[k].empty() ? VenuesOf(k + 1, min_sizes) : venues[k],
+                                    cluster_json.empty() ? ClusterJson(k) : cluster_json, qty_scale[k], routing,
+                                    members[k]);
+    const std::string any = "127.0.0.1:0";  // (The first is the API's listen address.)
+    if (api_port[k] > 0) config.replace(config.find(any), any.size(), "127.0.0.1:" + std::to_string(api_port[k]));
+    nodes[k] = DaemonProcess::Start(data, config, &error, env[k]);
     INFO(error);
     REQUIRE(nodes[k] != nullptr);
   }
@@ -2695,6 +2697,54 @@ TEST_CASE("WatchRoute streams a cluster route's progress from any node at each c
   CHECK_FALSE(missing->Read(&none));
   CHECK(missing->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(exo::testing::Ctl(*c.nodes[2], {"route-status", "watched", "--follow", "--every", "5"}).exit_code == 2);
+}
+
+TEST_CASE("route-status --follow rides out a restart of the node it asks and ends when the route settles",
+          "[cluster]") {
+  Cluster c;
+  c.api_port[1] = exo::testing::FreePort();  // n2's, kept across its restart as a deployment's is.
+  for (int k = 0; k < 3; ++k) c.Start(k);
+  // A buy limited far below the market: nothing is within its limit, and its coordinator works
+  // it as the route's shortfall (the books may come down to it); nothing settles it but a cancel.
+  RouteRequest resting = Executed("followed", SIDE_BUY, 3 * kBtc);
+  resting.mutable_order()->set_limit_price(1);
+  RouteResponse routed;
+  REQUIRE(CallRoute(*c.nodes[0], resting, &routed).ok());
+  REQUIRE(routed.cluster().shortfall_worked());
+  const std::vector<std::string> args = {"--endpoint", c.nodes[1]->endpoint(), "--ca", c.nodes[1]->ca_file(),
+                                         "route-status", "followed", "--follow", "--every", "100"};
+  exo::testing::CommandResult followed;
+  std::thread follower([&] { followed = exo::testing::Run(EXOROUTECTL_PATH, args); });
+  auto followed_on_n2_within = [&](int seconds) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      StatusResponse st;
+      grpc::ClientContext ctx;
+      if (AdminService::NewStub(Connect(*c.nodes[1]))->Status(&ctx, StatusRequest(), &st).ok() &&
+          st.open_watches() == 1) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  CHECK(followed_on_n2_within(10));
+  CHECK(c.nodes[1]->Terminate() == 0);  // Its streams end "shutting down".
+  c.Start(1);
+  CHECK(followed_on_n2_within(10));  // The CLI follows again.
+  CancelPlanRequest cancel;
+  cancel.set_plan_id("followed");
+  CancelPlanResponse cancelled;
+  grpc::ClientContext ctx;
+  REQUIRE(RouterService::NewStub(Connect(*c.nodes[0]))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  follower.join();
+  // It ended as a follow ends, with the route settled (it ended at the restart, exit 1).
+  INFO(followed.out << followed.err);
+  CHECK(followed.exit_code == 0);
+  CHECK(followed.err.find("exoroutectl: the node went away (exorouted is shutting down") != std::string::npos);
+  CHECK(followed.err.find("exoroutectl: following followed again\n") != std::string::npos);
+  CHECK(followed.out.find("  route     in progress, filled 0.00000000 of 0.00000000 routed\n") != std::string::npos);
+  CHECK(followed.out.find("\nroute     settled, filled 0.00000000 of 0.00000000 routed\nshortfall 3.00000000 no longer "
+                          "routed: the route was cancelled") != std::string::npos);
 }
 
 // Starts `c`'s three nodes on refilling books (MakeRefilling) and routes `req` through n1.
