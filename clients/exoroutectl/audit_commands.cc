@@ -159,11 +159,23 @@ int CmdReplay(Context& c) {
       req.mutable_range()->set_to_sequence(to);
       req.set_follow(follow);
     }
-    auto ctx = Rpc(c, /*streaming=*/true);
-    auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
-    ReplayResponse msg;
-    while (reader->Read(&msg)) emit(msg.delta(), msg.head_sequence(), &msg.cluster());
-    result = client::FromGrpc(reader->Finish());
+    // A follow outlives the node going away (a restart): it follows again from the delta after
+    // the last it printed as soon as the node answers.
+    FollowAgain again(c, "following the chain");
+    uint64_t last_sequence = 0;
+    while (true) {
+      auto ctx = Rpc(c, /*streaming=*/true);
+      auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+      ReplayResponse msg;
+      while (reader->Read(&msg)) {
+        last_sequence = msg.delta().sequence();
+        emit(msg.delta(), msg.head_sequence(), &msg.cluster());
+      }
+      result = client::FromGrpc(reader->Finish());
+      if (!follow || !again.After(result)) break;
+      if (last_sequence > 0) req.mutable_range()->set_from_sequence(last_sequence + 1);
+      again.Answered(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
+    }
   }
   std::cout.flush();
   if (!result.ok()) return Fail(result);
@@ -459,7 +471,8 @@ int CheckProof(Context& c) {
 // by link as the node sends it (a Replay that follows, with the bytes each hash covers), then each
 // delta as it is recorded: an independent, live check of the chain the node keeps. A line each
 // time it has caught up with the head; exit 1 naming the first delta that does not check out, or
-// when the node stops (its words name where to follow again from).
+// when the node stays away longer than --reconnect-for (its words name where to follow again
+// from).
 int VerifyFollowing(Context& c, uint64_t from) {
   if (from == 0) from = 1;
   auto stub = AuditService::NewStub(c.channel);
@@ -481,27 +494,34 @@ int VerifyFollowing(Context& c, uint64_t from) {
   }
   store::ChainLinks links(from, prev);
   ReplayRequest req;
-  req.mutable_range()->set_from_sequence(from);
   req.set_follow(true);
   req.set_include_canonical(true);
-  auto ctx = Rpc(c, /*streaming=*/true);
-  auto reader = stub->Replay(ctx.get(), req);
-  while (reader->Read(&msg)) {
-    const PlanDelta& sent = msg.delta();
-    if (absl::Status link = links.NextSent(sent, msg.canonical()); !link.ok()) {
-      ctx->TryCancel();  // (A refused link does not move on: next_sequence() is the bad one.)
-      return Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+  // The node going away (a restart) ends nothing: the check goes on from the next link as soon as
+  // the node answers, so the chain the restarted node sends must extend the one checked before.
+  FollowAgain again(c, "checking the chain");
+  while (true) {
+    req.mutable_range()->set_from_sequence(links.next_sequence());
+    auto ctx = Rpc(c, /*streaming=*/true);
+    auto reader = stub->Replay(ctx.get(), req);
+    while (reader->Read(&msg)) {
+      const PlanDelta& sent = msg.delta();
+      if (absl::Status link = links.NextSent(sent, msg.canonical()); !link.ok()) {
+        ctx->TryCancel();  // (A refused link does not move on: next_sequence() is the bad one.)
+        return Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+      }
+      if (sent.sequence() >= msg.head_sequence()) {  // Caught up with the head the node read.
+        ChainHead head;
+        head.set_sequence(sent.sequence());
+        head.set_hash(sent.hash());
+        std::cout << (c.json ? ToJson(head) : absl::StrCat("verified through ", sent.sequence(), "  ", ToHex(sent.hash())))
+                  << std::endl;
+      }
     }
-    if (sent.sequence() >= msg.head_sequence()) {  // Caught up with the head the node read.
-      ChainHead head;
-      head.set_sequence(sent.sequence());
-      head.set_hash(sent.hash());
-      std::cout << (c.json ? ToJson(head) : absl::StrCat("verified through ", sent.sequence(), "  ", ToHex(sent.hash())))
-                << std::endl;
-    }
+    absl::Status ended = client::FromGrpc(reader->Finish());
+    if (ended.ok()) return kExitOk;
+    if (!again.After(ended)) return Fail(ended);
+    again.Answered(absl::StrCat(" from delta ", links.next_sequence()));
   }
-  absl::Status ended = client::FromGrpc(reader->Finish());
-  return ended.ok() ? kExitOk : Fail(ended);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace {
 // and (checked apart, per command) an offline data directory.
 const std::vector<std::string>& GlobalFlags() {
   static const auto* flags = new std::vector<std::string>{
-      "endpoint", "ca", "cert", "key", "insecure", "timeout", "json", "help", "data-dir"};
+      "endpoint", "ca", "cert", "key", "insecure", "timeout", "reconnect-for", "json", "help", "data-dir"};
   return *flags;
 }
 

@@ -44,6 +44,30 @@ absl::Status EnsureConnected(Context& c) {
   return absl::OkStatus();
 }
 
+bool FollowAgain::After(const absl::Status& ended) {
+  if (!absl::IsUnavailable(ended) && !absl::IsCancelled(ended)) return false;
+  if (c_.reconnect_for <= absl::ZeroDuration()) return false;
+  if (!until_.has_value()) {
+    until_ = absl::Now() + c_.reconnect_for;
+    std::cerr << "exoroutectl: the node went away (" << ended.message() << "); " << doing_
+              << " again as soon as it answers, for up to " << absl::FormatDuration(c_.reconnect_for) << note_
+              << std::endl;
+  }
+  // (A node still draining answers at once, UNAVAILABLE again: no busy loop. A channel that
+  // failed to connect waits for a call or this to try again.)
+  absl::SleepFor(absl::Milliseconds(100));
+  while (!c_.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
+    if (absl::Now() > *until_) return false;
+  }
+  return true;
+}
+
+void FollowAgain::Answered(const std::string& from) {
+  if (!until_.has_value()) return;
+  std::cerr << "exoroutectl: " << doing_ << " again" << from << std::endl;
+  until_.reset();
+}
+
 absl::StatusOr<StatusResponse> FetchStatus(Context& c) {
   return Unary(c, &AdminService::Stub::Status, StatusRequest());
 }

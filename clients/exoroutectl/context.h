@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "clients/cpp/exoroute_client.h"
 #include "clients/exoroutectl/args.h"
 #include "exoroute/v1/admin.grpc.pb.h"
@@ -27,6 +29,7 @@ struct Context {
   bool json = false;
   client::ConnectOptions conn;
   std::chrono::milliseconds timeout{5000};
+  absl::Duration reconnect_for = absl::Minutes(5);  // --reconnect-for: FollowAgain's patience.
   std::shared_ptr<grpc::Channel> channel;  // Connected by EnsureConnected.
 };
 
@@ -51,6 +54,28 @@ absl::StatusOr<Response> Unary(Context& c,
   if (grpc::Status st = (stub.*method)(ctx.get(), req, &resp); !st.ok()) return client::FromGrpc(st);
   return resp;
 }
+
+// A stream that follows something on the node (watch, route-status --follow, replay --follow,
+// audit verify --follow) outlives the node going away — a restart, a lost connection: it says so
+// once on stderr and follows again as soon as the node answers, for up to Context::reconnect_for
+// (0: not at all). `doing` names what it does ("watching plan-1"), in "<doing> again".
+class FollowAgain {
+ public:
+  FollowAgain(Context& c, std::string doing, std::string note = "") : c_(c), doing_(std::move(doing)), note_(std::move(note)) {}
+  // Whether `ended`, how a stream that the node answered ended, is the node going away
+  // (UNAVAILABLE, or CANCELLED when its shutdown's deadline ended the stream; this client never
+  // cancels its own) and the node answers again within reconnect_for of when it went: then
+  // follow again.
+  bool After(const absl::Status& ended);
+  // The stream answered: says it follows again (with `from`, e.g. " from sequence 12") if the
+  // node had gone away.
+  void Answered(const std::string& from = "");
+
+ private:
+  Context& c_;
+  std::string doing_, note_;
+  std::optional<absl::Time> until_;  // Set while the node is away.
+};
 
 absl::StatusOr<exoroute::v1::StatusResponse> FetchStatus(Context& c);
 absl::StatusOr<exoroute::v1::Plan> FetchPlan(Context& c, const std::string& id);

@@ -82,8 +82,8 @@ commands:
   replay [--from N] [--to M | --plan ID] [--progress]
                                         stored deltas in sequence order
   replay --follow [--from N]            the same, then each delta as it is recorded, until
-                                        Ctrl-C or the node stops (a live tail of the chain;
-                                        the node's last words name where to follow again from)
+                                        Ctrl-C (a live tail of the chain; a restart of the
+                                        node is a pause: see --reconnect-for)
   report [--from N] [--to M] [--symbol S] [--since T] [--until T] [--client NAME] [--csv]
                                         the executed plans created in the range (T: RFC 3339
                                         or a UTC date, when the order arrived; NAME: the client
@@ -97,7 +97,8 @@ commands:
   audit verify --follow [--from N]      check the node's chain link by link as it sends it,
                                         then each delta as it is recorded: a line each time
                                         it has caught up with the head; exit 1 at the first
-                                        delta that does not check out, or when the node stops
+                                        delta that does not check out (a restarted node's
+                                        chain must extend the one checked before)
   audit head [--out FILE]               the chain head (--out: the node's signed head, JSON,
                                         for an auditor to keep)
   audit prove --sequence N [--out FILE] proof that delta N is in the node's log (RFC 9162
@@ -149,6 +150,10 @@ connection:  --endpoint HOST:PORT  (default: $EXOROUTE_ENDPOINT, ./exoroute-data
              --cert FILE --key FILE  client certificate for mutual TLS
              --insecure            plaintext
              --timeout MS          connect/RPC deadline (default 5000)
+             --reconnect-for S     how long watch, route --wait and the --follow commands
+                                   wait for a node that went away (a restart) to answer
+                                   again, then go on from where they were (default 300;
+                                   0: they end with the node, exit 1)
 offline:     --data-dir DIR        replay, report, audit, plan books and config show read
                                    DIR's database directly (read-only; works while the
                                    daemon runs)
@@ -189,6 +194,10 @@ int Main(int argc, char** argv) {
   if (*timeout == 0) return Usage("--timeout: must be at least 1 ms, got 0 (every call would fail at once)");
   c.timeout = std::chrono::milliseconds(*timeout);
   c.conn.connect_timeout = c.timeout;
+  auto reconnect = c.args.GetUint("reconnect-for", 300);
+  if (!reconnect.ok()) return Usage(std::string(reconnect.status().message()));
+  if (*reconnect > 86'400) return Usage(absl::StrCat("--reconnect-for: at most 86400 (s), got ", *reconnect));
+  c.reconnect_for = absl::Seconds(static_cast<int64_t>(*reconnect));
 
   const std::string& cmd = w[0];
   if (cmd == "solve") return CmdSolve(c);

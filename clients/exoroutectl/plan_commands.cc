@@ -51,20 +51,6 @@ absl::StatusOr<std::optional<uint32_t>> DisconnectFlag(const Args& a) {
 // Streams a plan's deltas until it settles; prints each. With `cancel_on_disconnect_grace_ms`,
 // the node cancels the plan if this watch ends first (this process stopped, say) and no other
 // comes back within that grace.
-// How long a watch keeps trying to watch again after the node went away.
-constexpr absl::Duration kRewatchFor = absl::Minutes(5);
-
-// Waits for the node that went away to answer again; false if it did not by `until`. (A node
-// still draining answers at once, UNAVAILABLE again: no busy loop. A channel that failed to
-// connect waits for a call or this to try again.)
-bool NodeBackBefore(Context& c, absl::Time until) {
-  absl::SleepFor(absl::Milliseconds(100));
-  while (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
-    if (absl::Now() > until) return false;
-  }
-  return true;
-}
-
 absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
                    std::optional<uint32_t> cancel_on_disconnect_grace_ms = std::nullopt) {
   std::map<std::string, Instrument> instruments;
@@ -77,7 +63,16 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
   };
   uint32_t next = from;
   bool answered = false;  // The node answered this watch (a first delta came).
-  std::optional<absl::Time> rewatch_until;  // Set while the node is away.
+  // The node going away (a restart, a lost connection) ends no plan: its plans are recorded and
+  // worked again from its start, so watch again as soon as it answers, from the next delta (a
+  // `route --wait` waited through a restart then, instead of ending "watch again"). With a dead
+  // man's switch this is also what keeps the plan: the switch is recorded and waits out its
+  // grace from the node's start.
+  FollowAgain again(c, absl::StrCat("watching ", id),
+                    cancel_on_disconnect_grace_ms.has_value()
+                        ? absl::StrCat(" (the plan is cancelled if no watch holds it within ",
+                                       *cancel_on_disconnect_grace_ms, " ms of the node's start)")
+                        : "");
   while (true) {
     WatchPlanRequest req;
     req.set_plan_id(id);
@@ -91,36 +86,13 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     WatchPlanResponse msg;
     while (reader->Read(&msg)) {
       answered = true;
-      if (rewatch_until.has_value()) {
-        std::cerr << "exoroutectl: watching " << id << " again"
-                  << (cancel_on_disconnect_grace_ms.has_value() ? " (its switch is held)" : "") << std::endl;
-        rewatch_until.reset();
-      }
+      again.Answered(cancel_on_disconnect_grace_ms.has_value() ? " (its switch is held)" : "");
       next = std::max(next, msg.delta().plan_version() + 1);
       if (!print) continue;
       std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
     }
     absl::Status s = client::FromGrpc(reader->Finish());
-    // The node going away (a restart, a lost connection) ends no plan: its plans are recorded
-    // and worked again from its start, so watch again as soon as it answers, from the next
-    // delta (a `route --wait` waited through a restart then, instead of ending "watch again").
-    // With a dead man's switch this is also what keeps the plan: the switch is recorded and
-    // waits out its grace from the node's start. (A node going away ends its watches with
-    // UNAVAILABLE, or CANCELLED when its shutdown's deadline ends one still open — one that
-    // reached it as it stopped; this client never cancels its own.)
-    const bool lost = absl::IsUnavailable(s) || absl::IsCancelled(s);
-    if (!answered || !lost) return s;
-    if (!rewatch_until.has_value()) {
-      rewatch_until = absl::Now() + kRewatchFor;
-      std::cerr << "exoroutectl: the node went away (" << s.message() << "); watching " << id
-                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor);
-      if (cancel_on_disconnect_grace_ms.has_value()) {
-        std::cerr << " (the plan is cancelled if no watch holds it within " << *cancel_on_disconnect_grace_ms
-                  << " ms of the node's start)";
-      }
-      std::cerr << std::endl;
-    }
-    if (!NodeBackBefore(c, *rewatch_until)) return s;
+    if (!answered || !again.After(s)) return s;
   }
 }
 
@@ -156,16 +128,14 @@ absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, 
   req.set_route_id(id);
   req.set_interval_ms(every_ms);
   std::optional<GetRouteResponse> last;
-  std::optional<absl::Time> refollow_until;  // Set while the node is away.
+  FollowAgain again(c, absl::StrCat("following ", id));
   while (true) {
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = RouterService::NewStub(c.channel)->WatchRoute(ctx.get(), req);
+    bool first = true;  // (Of this stream: after the node went away, maybe the answer before.)
     for (GetRouteResponse r; reader->Read(&r);) {
-      if (refollow_until.has_value()) {
-        std::cerr << "exoroutectl: following " << id << " again" << std::endl;
-        refollow_until.reset();
-        if (last && r.SerializeAsString() == last->SerializeAsString()) continue;
-      }
+      again.Answered();
+      if (std::exchange(first, false) && last && r.SerializeAsString() == last->SerializeAsString()) continue;
       last = r;
       if (!each(r)) {
         ctx->TryCancel();
@@ -177,13 +147,7 @@ absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, 
     }
     absl::Status s = client::FromGrpc(reader->Finish());
     if (s.ok()) break;
-    if (!last || !(absl::IsUnavailable(s) || absl::IsCancelled(s))) return s;
-    if (!refollow_until.has_value()) {
-      refollow_until = absl::Now() + kRewatchFor;
-      std::cerr << "exoroutectl: the node went away (" << s.message() << "); following " << id
-                << " again as soon as it answers, for up to " << absl::FormatDuration(kRewatchFor) << std::endl;
-    }
-    if (!NodeBackBefore(c, *refollow_until)) return s;
+    if (!last || !again.After(s)) return s;
   }
   if (!last) return absl::InternalError(absl::StrCat("watch_route: the node ended the stream of ", id, " without an answer"));
   return *last;

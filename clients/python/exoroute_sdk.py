@@ -251,37 +251,24 @@ class Client:
         CANCELLED by its shutdown), it watches again as soon as the node answers (for up to
         `rewatch_for` seconds), from the next delta — the plan is worked again from the node's
         start — so that a switch is held again within its grace of the node's start."""
-        next_version, answered, until = 1, False, None
-        while True:
+        next_version = 1
+
+        def open_stream():
             req = self.pb["router"].WatchPlanRequest(plan_id=plan_id, from_version=next_version,
                                                      cancel_on_disconnect=cancel_on_disconnect,
                                                      disconnect_grace_ms=grace_ms)
-            stream = self.router.WatchPlan(req, timeout=timeout)
-            try:
-                for m in stream:
-                    answered, until = True, None
-                    next_version = max(next_version, m.delta.plan_version + 1)
-                    yield m.delta
-                return
-            except grpc.RpcError as e:
-                # A node going away ends its watches with UNAVAILABLE, or CANCELLED when its
-                # shutdown's deadline ends one still open (this side cancels only by closing the
-                # generator, which raises no RpcError here).
-                lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
-                if not (answered and lost):
-                    raise
-                gone = e
-            finally:
-                stream.cancel()
-            until = until or time.monotonic() + rewatch_for
-            time.sleep(0.1)  # (A node still draining answers at once, UNAVAILABLE again: no busy loop.)
-            while True:
-                try:
-                    grpc.channel_ready_future(self.channel).result(timeout=1)
-                    break
-                except grpc.FutureTimeoutError:
-                    if time.monotonic() > until:
-                        raise gone
+            return self.router.WatchPlan(req, timeout=timeout)
+
+        def advance(m):
+            nonlocal next_version
+            next_version = max(next_version, m.delta.plan_version + 1)
+
+        messages = self._rejoining(open_stream, advance, rewatch_for, after_answer_only=True)
+        try:
+            for m in messages:
+                yield m.delta
+        finally:
+            messages.close()  # (Closing this generator ends the stream on the node at once.)
 
     def watch_to_end(self, plan_id):
         """Every delta of the plan until it settles (at most 60 s)."""
@@ -295,20 +282,65 @@ class Client:
                                              include_inputs=include_inputs)
         return list(self.audit.Replay(req, timeout=60))
 
-    def follow(self, from_sequence=1, include_canonical=False, timeout=None):
+    def follow(self, from_sequence=1, include_canonical=False, timeout=None, rejoin_for=300):
         """The chain from `from_sequence`, then every delta as it is recorded: a generator of
-        ReplayResponse (its .delta, and .canonical with include_canonical) that runs until the
-        node shuts down (grpc.RpcError UNAVAILABLE, naming the sequence to follow again from) or
-        after `timeout` seconds (None = no limit). A drop copy of every plan, and a live copy of
-        the chain to verify as it grows. Closing the generator cancels the stream on the node."""
-        req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(from_sequence=from_sequence),
-                                             include_canonical=include_canonical, follow=True)
-        stream = self.audit.Replay(req, timeout=timeout)
-        try:
-            for m in stream:
-                yield m
-        finally:
-            stream.cancel()
+        ReplayResponse (its .delta, and .canonical with include_canonical) that runs until
+        `timeout` seconds (None = no limit; grpc.RpcError DEADLINE_EXCEEDED). A drop copy of
+        every plan, and a live copy of the chain to verify as it grows. Closing the generator
+        cancels the stream on the node. When the node goes away (a restart: UNAVAILABLE, or
+        CANCELLED by its shutdown) it follows again from the delta after the last it yielded as
+        soon as the node answers, for up to `rejoin_for` seconds (0: not at all); then it raises
+        the node's last word (UNAVAILABLE, naming the sequence to follow again from)."""
+        next_sequence = from_sequence
+
+        def open_stream():
+            req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(from_sequence=next_sequence),
+                                                 include_canonical=include_canonical, follow=True)
+            return self.audit.Replay(req, timeout=timeout)
+
+        def advance(m):
+            nonlocal next_sequence
+            next_sequence = m.delta.sequence + 1
+
+        yield from self._rejoining(open_stream, advance, rejoin_for, after_answer_only=False)
+
+    def _rejoining(self, open_stream, advance, rejoin_for, after_answer_only):
+        """The messages of the stream `open_stream()` opens, each passed to `advance` first (so
+        that the next stream opens after it), opened again when the node goes away (a restart:
+        UNAVAILABLE, or CANCELLED when its shutdown's deadline ends a stream still open; this side
+        cancels only by closing the generator, which raises no RpcError here) as soon as it
+        answers, for up to `rejoin_for` seconds (0: never; with `after_answer_only`, only after
+        the stream had answered)."""
+        answered, until = False, None
+        while True:
+            stream = open_stream()
+            try:
+                for m in stream:
+                    answered, until = True, None
+                    advance(m)
+                    yield m
+                return
+            except grpc.RpcError as e:
+                lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+                if not lost or rejoin_for <= 0 or (after_answer_only and not answered):
+                    raise
+                gone = e
+            finally:
+                stream.cancel()
+            until = until or time.monotonic() + rejoin_for
+            self._wait_for_node(until, gone)
+
+    def _wait_for_node(self, until, gone):
+        """Waits for a node that went away to answer again; raises `gone` if it did not by
+        `until` (time.monotonic())."""
+        time.sleep(0.1)  # (A node still draining answers at once, UNAVAILABLE again: no busy loop.)
+        while True:
+            try:
+                grpc.channel_ready_future(self.channel).result(timeout=1)
+                return
+            except grpc.FutureTimeoutError:
+                if time.monotonic() > until:
+                    raise gone
 
     def head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head

@@ -51,9 +51,14 @@ using namespace exoroute::v1;  // NOLINT
 
 namespace {
 
-std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir) {
+std::unique_ptr<DaemonProcess> StartDaemon(const std::string& dir, int api_port = 0) {
+  std::string json = TestConfigJson(dir);
+  if (api_port > 0) {  // Kept across restarts, as a deployment's is (a client dials it again).
+    const std::string any_port = "127.0.0.1:0";
+    json.replace(json.find(any_port), any_port.size(), "127.0.0.1:" + std::to_string(api_port));
+  }
   std::string error;
-  auto d = DaemonProcess::Start(dir, TestConfigJson(dir), &error);
+  auto d = DaemonProcess::Start(dir, json, &error);
   INFO(error);
   REQUIRE(d != nullptr);
   return d;
@@ -1022,6 +1027,12 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   r = Ctl(*d, {"--timeout", "0", "status"});  // (A deadline every call misses.)
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("exoroutectl: --timeout: must be at least 1 ms, got 0", 0) == 0);
+  r = Ctl(*d, {"--reconnect-for", "86401", "watch", "x"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: --reconnect-for: at most 86400 (s), got 86401\n", 0) == 0);
+  r = Ctl(*d, {"--reconnect-for", "soon", "watch", "x"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("exoroutectl: --reconnect-for: ", 0) == 0);
   // A plaintext client cannot talk to the TLS server.
   exo::client::ConnectOptions plain;
   plain.endpoint = d->endpoint();
@@ -1429,18 +1440,8 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
 TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the node, watching again, and the order stays",
           "[e2e][disconnect]") {
   TempDir dir;
-  // The API port is kept across the restart, as a deployment's is (the CLI dials it again).
-  std::string json = TestConfigJson(dir.path());
-  const std::string any_port = "127.0.0.1:0";
-  json.replace(json.find(any_port), any_port.size(), "127.0.0.1:" + std::to_string(exo::testing::FreePort()));
-  auto start = [&] {
-    std::string error;
-    auto d = DaemonProcess::Start(dir.path(), json, &error);
-    INFO(error);
-    REQUIRE(d != nullptr);
-    return d;
-  };
-  auto d = start();
+  const int api_port = exo::testing::FreePort();  // Kept across the restart (the CLI dials it again).
+  auto d = StartDaemon(dir.path(), api_port);
   std::optional<RestingClient> client(std::in_place, Connect(*d));
   client->Rest("cli-held");
   const std::vector<std::string> args = {"--endpoint", d->endpoint(), "--ca", d->ca_file(), "watch", "cli-held",
@@ -1458,7 +1459,7 @@ TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the n
 
   d->Kill9();
   client.reset();
-  d = start();
+  d = StartDaemon(dir.path(), api_port);
   client.emplace(Connect(*d));
   CHECK(held_within(10));  // The CLI is back, holding the switch again...
   std::this_thread::sleep_for(std::chrono::milliseconds(4000));
@@ -1484,17 +1485,8 @@ TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the n
 TEST_CASE("exoroutectl route --execute --wait rides out a graceful restart of the node and ends with the plan",
           "[e2e][watch]") {
   TempDir dir;
-  std::string json = TestConfigJson(dir.path());
-  const std::string any_port = "127.0.0.1:0";
-  json.replace(json.find(any_port), any_port.size(), "127.0.0.1:" + std::to_string(exo::testing::FreePort()));
-  auto start = [&] {
-    std::string error;
-    auto d = DaemonProcess::Start(dir.path(), json, &error);
-    INFO(error);
-    REQUIRE(d != nullptr);
-    return d;
-  };
-  auto d = start();
+  const int api_port = exo::testing::FreePort();  // Kept across the restart (the CLI dials it again).
+  auto d = StartDaemon(dir.path(), api_port);
   // A buy limited far below the market rests: the wait has nothing to end it but a cancel.
   const std::vector<std::string> args = {"--endpoint", d->endpoint(), "--ca", d->ca_file(), "route", "--symbol",
                                          "BTC-USD", "--side", "buy", "--qty", "1", "--limit", "1.00", "--id",
@@ -1510,7 +1502,7 @@ TEST_CASE("exoroutectl route --execute --wait rides out a graceful restart of th
   };
   CHECK(watched_within(*d, 10));
   CHECK(d->Terminate() == 0);  // SIGTERM: the node's watches end "shutting down".
-  d = start();
+  d = StartDaemon(dir.path(), api_port);
   CHECK(watched_within(*d, 10));  // The CLI watches again...
   grpc::ClientContext ctx;
   CancelPlanRequest cancel;
@@ -1695,10 +1687,12 @@ TEST_CASE("exoroutectl plan settle ends a child its venue never answered, and th
   CheckChainRecomputes(*d);
 }
 
-TEST_CASE("a follower of the node's chain gets every delta once, live, and where to follow again when the node stops",
+TEST_CASE("a follower of the node's chain gets every delta once, live, follows it through a restart, and where to "
+          "follow again from when the node stays away",
           "[e2e][follow]") {
   TempDir dir;
-  auto d = StartDaemon(dir.path());
+  const int api_port = exo::testing::FreePort();  // Kept across the restart (the CLI dials it again).
+  auto d = StartDaemon(dir.path(), api_port);
   auto ch = Connect(*d);
   auto audit = AuditService::NewStub(ch);
   auto refused = [&](ReplayRequest req) {
@@ -1754,12 +1748,15 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
   };
   read_to(head());
   CHECK(open_replays() == 1);
-  // The CLI follows too, from the next delta on, until the node stops; and checks the chain's
-  // links from the second delta on as they come.
+  // The CLI follows too, from the next delta on, through a restart of the node, until the node
+  // stays away longer than --reconnect-for; and checks the chain's links from the second delta
+  // on as they come, the restarted node's extending the ones checked before.
   const uint64_t cli_from = seen.size() + 1;
   exo::testing::CommandResult cli, checker;
-  std::thread cli_thread([&] { cli = Ctl(*d, {"replay", "--follow", "--from", std::to_string(cli_from)}); });
-  std::thread checker_thread([&] { checker = Ctl(*d, {"audit", "verify", "--follow", "--from", "2"}); });
+  std::thread cli_thread(
+      [&] { cli = Ctl(*d, {"--reconnect-for", "5", "replay", "--follow", "--from", std::to_string(cli_from)}); });
+  std::thread checker_thread(
+      [&] { checker = Ctl(*d, {"--reconnect-for", "5", "audit", "verify", "--follow", "--from", "2"}); });
   for (int i = 0; i < 500 && open_replays() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(open_replays() == 3);
   RouteResponse resp;
@@ -1803,31 +1800,61 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, and where
     CHECK(open_replays() == 3);
   }
 
-  // The node stops: each follower is told where to follow again from.
+  // The node stops: a follower is told where to follow again from.
   const uint64_t last = seen.size();
   CHECK(d->Terminate() == 0);
   while (reader->Read(&m)) seen.push_back(m.delta());
   s = reader->Finish();
   CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(s.error_message() == absl::StrCat("exorouted is shutting down; follow again from sequence ", seen.size() + 1));
+  CHECK(last <= seen.size());
+  const uint64_t before_restart = seen.size();
+  // It starts again on the same port: the CLI's two followers are back, and go on with what the
+  // restarted node records.
+  d = StartDaemon(dir.path(), api_port);
+  ch = Connect(*d);
+  audit = AuditService::NewStub(ch);
+  for (int i = 0; i < 1000 && open_replays() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(open_replays() == 2);
+  REQUIRE(CallRoute(ch, Route("f-3", SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+  GetChainHeadResponse final_head;
+  {
+    grpc::ClientContext head_ctx;
+    REQUIRE(audit->GetChainHead(&head_ctx, GetChainHeadRequest(), &final_head).ok());
+  }
+  REQUIRE(final_head.head().sequence() > before_restart);
+  // It stops again and stays away: each follower waits --reconnect-for, then says where to
+  // follow again from.
+  CHECK(d->Terminate() == 0);
+  const std::string where =
+      absl::StrCat("UNAVAILABLE: exorouted is shutting down; follow again from sequence ", final_head.head().sequence() + 1);
   cli_thread.join();
   INFO(cli.out << cli.err);
   CHECK(cli.exit_code == 1);
-  CHECK(cli.err == absl::StrCat("exoroutectl: UNAVAILABLE: exorouted is shutting down; follow again from sequence ",
-                                seen.size() + 1, "\n"));
-  // The CLI printed a line per delta from where it started: the two plans' among them.
+  CHECK(cli.err.find("exoroutectl: the node went away (exorouted is shutting down; follow again from sequence ") == 0);
+  CHECK(cli.err.find(absl::StrCat("exoroutectl: following the chain again from sequence ", before_restart + 1, "\n")) !=
+        std::string::npos);
+  CHECK(cli.err.find("; following the chain again as soon as it answers, for up to 5s\n") != std::string::npos);
+  CHECK(cli.err.find(absl::StrCat("exoroutectl: ", where, "\n")) != std::string::npos);
+  // The CLI printed a line per delta from where it started, once each, across the restart: the
+  // three plans' among them.
   const std::vector<std::string> lines = absl::StrSplit(cli.out, '\n', absl::SkipEmpty());
-  CHECK(lines.size() == seen.size() - cli_from + 1);
+  CHECK(lines.size() == final_head.head().sequence() - cli_from + 1);
   CHECK(cli.out.find(" f-1 ") != std::string::npos);
   CHECK(cli.out.find(" f-2 ") != std::string::npos);
-  CHECK(last <= seen.size());
-  // The checker said how far the chain checked out, up to the last delta, with its hash.
+  CHECK(cli.out.find(" f-3 ") != std::string::npos);
+  // The checker said how far the chain checked out, before the restart and up to the last delta
+  // after it, with their hashes.
   checker_thread.join();
   INFO(checker.out << checker.err);
   CHECK(checker.exit_code == 1);
-  CHECK(checker.err.find("UNAVAILABLE: exorouted is shutting down; follow again from sequence ") != std::string::npos);
-  CHECK(checker.out.find(absl::StrCat("verified through ", seen.size(), "  ", absl::BytesToHexString(seen.back().hash()),
-                                      "\n")) != std::string::npos);
+  CHECK(checker.err.find(absl::StrCat("exoroutectl: checking the chain again from delta ", before_restart + 1, "\n")) !=
+        std::string::npos);
+  CHECK(checker.err.find(where) != std::string::npos);
+  CHECK(checker.out.find(absl::StrCat("verified through ", before_restart, "  ",
+                                      absl::BytesToHexString(seen.back().hash()), "\n")) != std::string::npos);
+  CHECK(checker.out.find(absl::StrCat("verified through ", final_head.head().sequence(), "  ",
+                                      absl::BytesToHexString(final_head.head().hash()), "\n")) != std::string::npos);
 }
 
 namespace {

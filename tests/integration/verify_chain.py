@@ -436,11 +436,26 @@ def main():
                 except Exception as e:  # Checked on the main thread.
                     failed.append(e)
 
-            def watches_within(seconds):
+            # And a follower of the chain: it goes on after the restart from the delta after the
+            # last it had, with no gap and nothing twice.
+            follow_from = client.head().sequence + 1
+            followed = []
+
+            def consume_follow():
+                try:
+                    for m in client.follow(from_sequence=follow_from, timeout=60):
+                        followed.append(m.delta)
+                        if m.delta.plan_id == "py-after" and m.delta.WhichOneof("change") == "allocated":
+                            return
+                except Exception as e:  # Checked on the main thread.
+                    failed.append(e)
+
+            def status_within(seconds, says):
+                """Whether the node's Status says `says` within `seconds` (a restarted one too)."""
                 deadline = time.time() + seconds
                 while time.time() < deadline:
                     try:
-                        if client.status().open_watches == 2:
+                        if says(client.status()):
                             return True
                     except grpc.RpcError:
                         pass  # The node is still starting.
@@ -448,22 +463,23 @@ def main():
                 return False
 
             def held_within(seconds):
-                deadline = time.time() + seconds
-                while time.time() < deadline:
-                    try:
-                        if client.status().disconnect_held == 1:
-                            return True
-                    except grpc.RpcError:
-                        pass  # The node is still starting.
-                    time.sleep(0.05)
-                return False
+                return status_within(seconds, lambda st: st.disconnect_held == 1)
+
+            def watches_within(seconds):
+                return status_within(seconds, lambda st: st.open_watches == 2)
+
+            def replays_within(seconds):
+                return status_within(seconds, lambda st: st.open_replays == 1)
 
             watcher = threading.Thread(target=consume, daemon=True)
             watcher.start()
             plain_watcher = threading.Thread(target=consume_plain, daemon=True)
             plain_watcher.start()
+            follower = threading.Thread(target=consume_follow, daemon=True)
+            follower.start()
             check(held_within(10), "the SDK's watch does not hold the switch")
             check(watches_within(10), "the SDK's plain watch is not open")
+            check(replays_within(10), "the SDK's follow is not open")
             cfg["listen"]["address"] = endpoint  # The port it had.
             with open(cfg_path, "w") as f:
                 json.dump(cfg, f)
@@ -474,6 +490,14 @@ def main():
             proc = subprocess.Popen([args.exorouted, "--config", cfg_path], stdout=subprocess.DEVNULL, stderr=log)
             check(held_within(20), f"the SDK's watch did not come back after the restart ({failed})")
             check(watches_within(20), f"the SDK's plain watch did not come back after the restart ({failed})")
+            check(replays_within(20), f"the SDK's follow did not come back after the restart ({failed})")
+            client.route("py-after", "BTC-USD", "buy", btc, mode="plan_only")
+            follower.join(timeout=30)
+            check(not follower.is_alive() and not failed, failed)
+            check([d.sequence for d in followed] == list(range(follow_from, follow_from + len(followed))),
+                  [d.sequence for d in followed])
+            check([d.WhichOneof("change") for d in followed if d.plan_id == "py-after"] == ["created", "allocated"],
+                  followed)
             time.sleep(4)  # Past the 3 s grace from the node's start.
             check(client.get_plan("py-rewatch").status == t.PLAN_STATUS_WORKING, client.get_plan("py-rewatch"))
             client.cancel("py-rewatch", "python is done")
@@ -486,7 +510,8 @@ def main():
             check(not plain_watcher.is_alive() and not failed, failed)
             check([plain_seen.count(k) for k in ("created", "finished")] == [1, 1] and
                   plain_seen[-1] == "finished", plain_seen)
-            print("python client: a watch holding a dead man's switch, and a plain one, came back after a restart of the node")
+            print("python client: a watch holding a dead man's switch, a plain one and a follow of the chain came back "
+                  "after a restart of the node")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
