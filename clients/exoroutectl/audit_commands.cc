@@ -470,27 +470,63 @@ int CheckProof(Context& c) {
 // `audit verify --follow [--from N]`: the node's chain from delta N (1: its first), checked link
 // by link as the node sends it (a Replay that follows, with the bytes each hash covers), then each
 // delta as it is recorded: an independent, live check of the chain the node keeps. A line each
-// time it has caught up with the head; exit 1 naming the first delta that does not check out, or
-// when the node stays away longer than --reconnect-for (its words name where to follow again
-// from).
+// time it has caught up with the head; exit 3 naming the first delta that does not check out (or
+// a node back with another chain than the one checked), 1 when the node stays away longer than
+// --reconnect-for (its words name where to follow again from).
+// The hash the node's chain holds for delta `sequence`; NotFound when it has none.
+absl::StatusOr<std::string> HashOfDelta(Context& c, AuditService::Stub& stub, uint64_t sequence) {
+  ReplayRequest one;
+  one.mutable_range()->set_from_sequence(sequence);
+  one.mutable_range()->set_to_sequence(sequence);
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = stub.Replay(ctx.get(), one);
+  ReplayResponse msg, more;
+  const bool got = reader->Read(&msg);
+  while (reader->Read(&more)) {
+  }
+  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (!got) return absl::NotFoundError(absl::StrCat("the chain has no delta ", sequence));
+  return msg.delta().hash();
+}
+
+// After the node came back: its chain must still hold the one checked so far, through the last
+// delta checked (`links`), or it is another chain (an older backup, a log rewritten) — said at
+// once, not when a delta of it comes.
+absl::Status SameChainAsChecked(Context& c, AuditService::Stub& stub, const store::ChainLinks& links) {
+  const uint64_t checked = links.next_sequence() - 1;
+  if (checked == 0) return absl::OkStatus();
+  GetChainHeadResponse head;
+  auto ctx = Rpc(c);
+  if (grpc::Status st = stub.GetChainHead(ctx.get(), GetChainHeadRequest(), &head); !st.ok()) {
+    return client::FromGrpc(st);
+  }
+  if (head.head().sequence() < checked) {
+    return absl::DataLossError(absl::StrCat("the node came back with a chain of ", head.head().sequence(),
+                                            " deltas, shorter than the ", checked,
+                                            " checked before it went away: not the chain it had"));
+  }
+  absl::StatusOr<std::string> hash = HashOfDelta(c, stub, checked);
+  if (!hash.ok()) return hash.status();
+  if (*hash != links.last_hash()) {
+    return absl::DataLossError(absl::StrCat("delta ", checked, " is not the one checked before the node went away: its hash is ",
+                                            ToHex(*hash), ", was ", ToHex(links.last_hash()),
+                                            ": not the chain it had"));
+  }
+  return absl::OkStatus();
+}
+
 int VerifyFollowing(Context& c, uint64_t from) {
   if (from == 0) from = 1;
   auto stub = AuditService::NewStub(c.channel);
   ReplayResponse msg;
   std::string prev = store::GenesisHash();
   if (from > 1) {  // The hash of the delta before: the first link's other end.
-    ReplayRequest before;
-    before.mutable_range()->set_from_sequence(from - 1);
-    before.mutable_range()->set_to_sequence(from - 1);
-    auto ctx = Rpc(c, /*streaming=*/true);
-    auto reader = stub->Replay(ctx.get(), before);
-    const bool got = reader->Read(&msg);
-    ReplayResponse more;
-    while (reader->Read(&more)) {
+    absl::StatusOr<std::string> before = HashOfDelta(c, *stub, from - 1);
+    if (absl::IsNotFound(before.status())) {
+      return Fail(absl::NotFoundError(absl::StrCat("--from: the chain has no delta ", from - 1, " before ", from)));
     }
-    if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return Fail(s);
-    if (!got) return Fail(absl::NotFoundError(absl::StrCat("--from: the chain has no delta ", from - 1, " before ", from)));
-    prev = msg.delta().hash();
+    if (!before.ok()) return Fail(before.status());
+    prev = *before;
   }
   store::ChainLinks links(from, prev);
   ReplayRequest req;
@@ -507,7 +543,8 @@ int VerifyFollowing(Context& c, uint64_t from) {
       const PlanDelta& sent = msg.delta();
       if (absl::Status link = links.NextSent(sent, msg.canonical()); !link.ok()) {
         ctx->TryCancel();  // (A refused link does not move on: next_sequence() is the bad one.)
-        return Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+        Fail(absl::DataLossError(absl::StrCat("delta ", links.next_sequence(), ": ", link.message())));
+        return kExitBadChain;
       }
       if (sent.sequence() >= msg.head_sequence()) {  // Caught up with the head the node read.
         ChainHead head;
@@ -520,6 +557,11 @@ int VerifyFollowing(Context& c, uint64_t from) {
     absl::Status ended = client::FromGrpc(reader->Finish());
     if (ended.ok()) return kExitOk;
     if (!again.After(ended)) return Fail(ended);
+    // (Gone again before it answered: the stream says so, and the wait starts over.)
+    if (absl::Status same = SameChainAsChecked(c, *stub, links); !same.ok() && !absl::IsUnavailable(same)) {
+      Fail(same);
+      return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
+    }
     again.Answered(absl::StrCat(" from delta ", links.next_sequence()));
   }
 }

@@ -96,7 +96,7 @@ commands:
                                         that it still has a head the node signed earlier)
   audit verify --follow [--from N]      check the node's chain link by link as it sends it,
                                         then each delta as it is recorded: a line each time
-                                        it has caught up with the head; exit 1 at the first
+                                        it has caught up with the head; exit 3 at the first
                                         delta that does not check out (a restarted node's
                                         chain must extend the one checked before)
   audit head [--out FILE]               the chain head (--out: the node's signed head, JSON,

@@ -1858,6 +1858,83 @@ TEST_CASE("a follower of the node's chain gets every delta once, live, follows i
 }
 
 namespace {
+ChainHead HeadOf(const DaemonProcess& d) {
+  grpc::ClientContext ctx;
+  GetChainHeadResponse h;
+  REQUIRE(AuditService::NewStub(Connect(d))->GetChainHead(&ctx, GetChainHeadRequest(), &h).ok());
+  return h.head();
+}
+}  // namespace
+
+TEST_CASE("audit verify --follow catches a node that comes back on another chain than the one it checked",
+          "[e2e][follow]") {
+  // Three data directories, one API port: a node's own, another node's whose chain is longer,
+  // and a new one (a chain of two deltas).
+  TempDir mine, longer, fresh;
+  const int api_port = exo::testing::FreePort();
+  auto plan_only = [](const DaemonProcess& d, int orders, const std::string& prefix) {
+    auto ch = Connect(d);
+    for (int i = 0; i < orders; ++i) {
+      RouteResponse resp;
+      REQUIRE(CallRoute(ch, Route(prefix + std::to_string(i), SIDE_BUY, kBtc, ROUTE_MODE_PLAN_ONLY), &resp).ok());
+    }
+  };
+  auto d = StartDaemon(mine.path(), api_port);
+  // The same TLS certificates in all three (the checker trusts the CA it was given): only the
+  // chain differs.
+  for (const TempDir* other : {&longer, &fresh}) {
+    std::filesystem::copy(mine / "certs", *other / "certs", std::filesystem::copy_options::recursive);
+  }
+  {
+    auto other = StartDaemon(longer.path());
+    plan_only(*other, 8, "other-");
+    CHECK(other->Terminate() == 0);
+  }
+  plan_only(*d, 3, "mine-");
+  auto follows_within = [](const DaemonProcess& node, int seconds) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      grpc::ClientContext ctx;
+      StatusResponse st;
+      if (AdminService::NewStub(Connect(node))->Status(&ctx, StatusRequest(), &st).ok() && st.open_replays() == 1) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  // The node comes back on another node's longer chain: its delta at the last one checked is not
+  // the one checked.
+  exo::testing::CommandResult checker;
+  std::thread checker_thread([&] { checker = Ctl(*d, {"--reconnect-for", "20", "audit", "verify", "--follow"}); });
+  REQUIRE(follows_within(*d, 10));
+  const uint64_t checked = HeadOf(*d).sequence();
+  CHECK(d->Terminate() == 0);
+  d = StartDaemon(longer.path(), api_port);
+  checker_thread.join();
+  {
+    INFO(checker.out << checker.err);
+    CHECK(checker.exit_code == 3);
+    CHECK(checker.out.find(absl::StrCat("verified through ", checked, "  ")) != std::string::npos);
+    CHECK(checker.err.find(absl::StrCat("exoroutectl: DATA_LOSS: delta ", checked,
+                                        " is not the one checked before the node went away: its hash is ")) !=
+          std::string::npos);
+    CHECK(checker.err.find(": not the chain it had\n") != std::string::npos);
+  }
+  // From that chain, the node comes back on a new one, shorter.
+  const uint64_t longer_head = HeadOf(*d).sequence();
+  std::thread second_thread([&] { checker = Ctl(*d, {"--reconnect-for", "20", "audit", "verify", "--follow"}); });
+  REQUIRE(follows_within(*d, 10));
+  CHECK(d->Terminate() == 0);
+  d = StartDaemon(fresh.path(), api_port);
+  second_thread.join();
+  INFO(checker.out << checker.err);
+  CHECK(checker.exit_code == 3);
+  CHECK(checker.err.find(absl::StrCat("exoroutectl: DATA_LOSS: the node came back with a chain of ", HeadOf(*d).sequence(),
+                                      " deltas, shorter than the ", longer_head,
+                                      " checked before it went away: not the chain it had\n")) != std::string::npos);
+}
+
+namespace {
 // After a resume: a 1 BTC executed route completes, `replay` shows each of `lines` (the halt's
 // and the resume's), and the chain verifies with every decision re-solved.
 void TradesAgainAndChainSays(const exo::testing::DaemonProcess& d, const std::vector<std::string>& lines) {
