@@ -72,6 +72,50 @@ absl::Status RangeFlags(const Args& a, uint64_t* from, uint64_t* to) {
 
 }  // namespace
 
+namespace {
+
+// The hash the node's chain holds for delta `sequence`; NotFound when it has none.
+absl::StatusOr<std::string> HashOfDelta(Context& c, AuditService::Stub& stub, uint64_t sequence) {
+  ReplayRequest one;
+  one.mutable_range()->set_from_sequence(sequence);
+  one.mutable_range()->set_to_sequence(sequence);
+  auto ctx = Rpc(c, /*streaming=*/true);
+  auto reader = stub.Replay(ctx.get(), one);
+  ReplayResponse msg, more;
+  const bool got = reader->Read(&msg);
+  while (reader->Read(&more)) {
+  }
+  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (!got) return absl::NotFoundError(absl::StrCat("the chain has no delta ", sequence));
+  return msg.delta().hash();
+}
+
+// After the node came back: its chain must still hold the one followed so far, through delta
+// `checked` whose hash was `hash` (none: 0), or it is another chain (an older backup, a log
+// rewritten) — said at once, not when a delta of it comes (if one ever does).
+absl::Status SameChainAsBefore(Context& c, AuditService::Stub& stub, uint64_t checked, const std::string& hash) {
+  if (checked == 0) return absl::OkStatus();
+  GetChainHeadResponse head;
+  auto ctx = Rpc(c);
+  if (grpc::Status st = stub.GetChainHead(ctx.get(), GetChainHeadRequest(), &head); !st.ok()) {
+    return client::FromGrpc(st);
+  }
+  if (head.head().sequence() < checked) {
+    return absl::DataLossError(absl::StrCat("the node came back with a chain of ", head.head().sequence(),
+                                            " deltas, shorter than the ", checked,
+                                            " read before it went away: not the chain it had"));
+  }
+  absl::StatusOr<std::string> now = HashOfDelta(c, stub, checked);
+  if (!now.ok()) return now.status();
+  if (*now != hash) {
+    return absl::DataLossError(absl::StrCat("delta ", checked, " is not the one read before the node went away: its hash is ",
+                                            ToHex(*now), ", was ", ToHex(hash), ": not the chain it had"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 int CmdReplay(Context& c) {
   const Args& a = c.args;
   uint64_t from = 0, to = 0;
@@ -161,18 +205,29 @@ int CmdReplay(Context& c) {
     }
     // A follow outlives the node going away (a restart): it follows again from the delta after
     // the last it printed as soon as the node answers.
+    // The chain it comes back with must still hold the last delta printed (else the copy would
+    // go on with another chain's deltas: DATA_LOSS, exit 3).
     FollowAgain again(c, "following the chain");
+    auto stub = AuditService::NewStub(c.channel);
     uint64_t last_sequence = 0;
+    std::string last_hash;
     while (true) {
       auto ctx = Rpc(c, /*streaming=*/true);
-      auto reader = AuditService::NewStub(c.channel)->Replay(ctx.get(), req);
+      auto reader = stub->Replay(ctx.get(), req);
       ReplayResponse msg;
       while (reader->Read(&msg)) {
         last_sequence = msg.delta().sequence();
+        last_hash = msg.delta().hash();
         emit(msg.delta(), msg.head_sequence(), &msg.cluster());
       }
       result = client::FromGrpc(reader->Finish());
       if (!follow || !again.After(result)) break;
+      if (absl::Status same = SameChainAsBefore(c, *stub, last_sequence, last_hash);
+          !same.ok() && !absl::IsUnavailable(same)) {
+        std::cout.flush();
+        Fail(same);
+        return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
+      }
       if (last_sequence > 0) req.mutable_range()->set_from_sequence(last_sequence + 1);
       again.Answered(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
     }
@@ -473,48 +528,6 @@ int CheckProof(Context& c) {
 // time it has caught up with the head; exit 3 naming the first delta that does not check out (or
 // a node back with another chain than the one checked), 1 when the node stays away longer than
 // --reconnect-for (its words name where to follow again from).
-// The hash the node's chain holds for delta `sequence`; NotFound when it has none.
-absl::StatusOr<std::string> HashOfDelta(Context& c, AuditService::Stub& stub, uint64_t sequence) {
-  ReplayRequest one;
-  one.mutable_range()->set_from_sequence(sequence);
-  one.mutable_range()->set_to_sequence(sequence);
-  auto ctx = Rpc(c, /*streaming=*/true);
-  auto reader = stub.Replay(ctx.get(), one);
-  ReplayResponse msg, more;
-  const bool got = reader->Read(&msg);
-  while (reader->Read(&more)) {
-  }
-  if (absl::Status s = client::FromGrpc(reader->Finish()); !s.ok()) return s;
-  if (!got) return absl::NotFoundError(absl::StrCat("the chain has no delta ", sequence));
-  return msg.delta().hash();
-}
-
-// After the node came back: its chain must still hold the one checked so far, through the last
-// delta checked (`links`), or it is another chain (an older backup, a log rewritten) — said at
-// once, not when a delta of it comes.
-absl::Status SameChainAsChecked(Context& c, AuditService::Stub& stub, const store::ChainLinks& links) {
-  const uint64_t checked = links.next_sequence() - 1;
-  if (checked == 0) return absl::OkStatus();
-  GetChainHeadResponse head;
-  auto ctx = Rpc(c);
-  if (grpc::Status st = stub.GetChainHead(ctx.get(), GetChainHeadRequest(), &head); !st.ok()) {
-    return client::FromGrpc(st);
-  }
-  if (head.head().sequence() < checked) {
-    return absl::DataLossError(absl::StrCat("the node came back with a chain of ", head.head().sequence(),
-                                            " deltas, shorter than the ", checked,
-                                            " checked before it went away: not the chain it had"));
-  }
-  absl::StatusOr<std::string> hash = HashOfDelta(c, stub, checked);
-  if (!hash.ok()) return hash.status();
-  if (*hash != links.last_hash()) {
-    return absl::DataLossError(absl::StrCat("delta ", checked, " is not the one checked before the node went away: its hash is ",
-                                            ToHex(*hash), ", was ", ToHex(links.last_hash()),
-                                            ": not the chain it had"));
-  }
-  return absl::OkStatus();
-}
-
 int VerifyFollowing(Context& c, uint64_t from) {
   if (from == 0) from = 1;
   auto stub = AuditService::NewStub(c.channel);
@@ -558,7 +571,8 @@ int VerifyFollowing(Context& c, uint64_t from) {
     if (ended.ok()) return kExitOk;
     if (!again.After(ended)) return Fail(ended);
     // (Gone again before it answered: the stream says so, and the wait starts over.)
-    if (absl::Status same = SameChainAsChecked(c, *stub, links); !same.ok() && !absl::IsUnavailable(same)) {
+    if (absl::Status same = SameChainAsBefore(c, *stub, links.next_sequence() - 1, links.last_hash());
+        !same.ok() && !absl::IsUnavailable(same)) {
       Fail(same);
       return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
     }

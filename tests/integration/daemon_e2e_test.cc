@@ -1866,7 +1866,7 @@ ChainHead HeadOf(const DaemonProcess& d) {
 }
 }  // namespace
 
-TEST_CASE("audit verify --follow catches a node that comes back on another chain than the one it checked",
+TEST_CASE("audit verify --follow and replay --follow catch a node that comes back on another chain than the one they read",
           "[e2e][follow]") {
   // Three data directories, one API port: a node's own, another node's whose chain is longer,
   // and a new one (a chain of two deltas).
@@ -1903,23 +1903,31 @@ TEST_CASE("audit verify --follow catches a node that comes back on another chain
     return false;
   };
   // The node comes back on another node's longer chain: its delta at the last one checked is not
-  // the one checked.
-  exo::testing::CommandResult checker;
+  // the one checked. A drop copy (replay --follow) says so too, instead of going on with the
+  // other chain's deltas.
+  exo::testing::CommandResult checker, copy;
   std::thread checker_thread([&] { checker = Ctl(*d, {"--reconnect-for", "20", "audit", "verify", "--follow"}); });
-  REQUIRE(follows_within(*d, 10));
+  std::thread copy_thread([&] { copy = Ctl(*d, {"--reconnect-for", "20", "replay", "--follow"}); });
+  for (int i = 0; i < 200 && RestingClient(Connect(*d)).Status().open_replays() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(RestingClient(Connect(*d)).Status().open_replays() == 2);
   const uint64_t checked = HeadOf(*d).sequence();
   CHECK(d->Terminate() == 0);
   d = StartDaemon(longer.path(), api_port);
   checker_thread.join();
-  {
-    INFO(checker.out << checker.err);
-    CHECK(checker.exit_code == 3);
-    CHECK(checker.out.find(absl::StrCat("verified through ", checked, "  ")) != std::string::npos);
-    CHECK(checker.err.find(absl::StrCat("exoroutectl: DATA_LOSS: delta ", checked,
-                                        " is not the one checked before the node went away: its hash is ")) !=
-          std::string::npos);
-    CHECK(checker.err.find(": not the chain it had\n") != std::string::npos);
+  copy_thread.join();
+  for (const exo::testing::CommandResult* r : {&checker, &copy}) {
+    INFO(r->out << r->err);
+    CHECK(r->exit_code == 3);
+    CHECK(r->err.find(absl::StrCat("exoroutectl: DATA_LOSS: delta ", checked,
+                                   " is not the one read before the node went away: its hash is ")) != std::string::npos);
+    CHECK(r->err.find(": not the chain it had\n") != std::string::npos);
   }
+  CHECK(checker.out.find(absl::StrCat("verified through ", checked, "  ")) != std::string::npos);
+  const std::vector<std::string> copied = absl::StrSplit(copy.out, '\n', absl::SkipEmpty());
+  CHECK(copied.size() == checked);  // Every delta of the first chain, none of the other's.
+  CHECK(copy.out.find("other-") == std::string::npos);
   // From that chain, the node comes back on a new one, shorter.
   const uint64_t longer_head = HeadOf(*d).sequence();
   std::thread second_thread([&] { checker = Ctl(*d, {"--reconnect-for", "20", "audit", "verify", "--follow"}); });
@@ -1931,7 +1939,7 @@ TEST_CASE("audit verify --follow catches a node that comes back on another chain
   CHECK(checker.exit_code == 3);
   CHECK(checker.err.find(absl::StrCat("exoroutectl: DATA_LOSS: the node came back with a chain of ", HeadOf(*d).sequence(),
                                       " deltas, shorter than the ", longer_head,
-                                      " checked before it went away: not the chain it had\n")) != std::string::npos);
+                                      " read before it went away: not the chain it had\n")) != std::string::npos);
 }
 
 namespace {
