@@ -86,8 +86,41 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
   CHECK(ErrorOf(R"({"tls": {"insecure_plaintext": true, "require_client_cert": true}})") ==
         "config test.json: tls.require_client_cert: needs TLS");
   CHECK(ErrorOf("{ not json").rfind("config test.json: not valid JSON", 0) == 0);
-  CHECK(ErrorOf(R"({"instruments": [{"symbol": "X", "price_scale": "two"}]})")
-            .rfind("config test.json: ", 0) == 0);
+  CHECK(ErrorOf(R"({"instruments": [{"symbol": "X", "price_scale": "two"}]})") ==
+        "config test.json: instruments[0].price_scale: must be a whole number within 0..4294967295, got \"two\"");
+}
+
+TEST_CASE("a value of the wrong kind is refused in the field's words, with the value", "[config]") {
+  // (Protobuf's own parser said "(venues[2].sim.depth): invalid value -1 for type TYPE_UINT32".)
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {DefaultWith("\"depth\": 20,\n               \"level_size\": 80000000", "\"depth\": -1,\n               \"level_size\": 80000000"),
+       "venues[2].sim.depth: must be a whole number within 0..4294967295, got -1"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 2.5"),
+       "routing.replan_interval_ms: must be a whole number within 0..4294967295, got 2.5"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 99999999999"),
+       "routing.replan_interval_ms: must be a whole number within 0..4294967295, got 99999999999"},
+      {DefaultWith("\"seed\": 3", "\"seed\": true"), "venues[2].sim.seed: must be a whole number within 0..2^64-1, got true"},
+      {DefaultWith("\"id\": \"SIM-C\"", "\"id\": 5"), "venues[2].id: must be a string, got 5"},
+      {DefaultWith("\"taker_fee_bps\": 3.5", "\"taker_fee_bps\": [3.5]"),
+       "venues[2].taker_fee_bps: must be a number, got a list"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 50, \"method\": \"FAST\""),
+       "routing.method: must be one of SOLVER_METHOD_EXACT, SOLVER_METHOD_ADMM, SOLVER_METHOD_CLUSTER_EXACT, got \"FAST\""},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 50, \"method\": \"SOLVER_METHOD_CLUSTER_EXACT\""),
+       "routing.method: SOLVER_METHOD_CLUSTER_EXACT is what a cluster node's share of a route records, not a method to "
+       "choose: SOLVER_METHOD_EXACT or SOLVER_METHOD_ADMM"},
+  };
+  for (const auto& [json, why] : cases) {
+    const std::string error = ErrorOf(json);
+    INFO(error);
+    CHECK(error == "config test.json: " + why);
+  }
+  // What protobuf takes besides the plain kind still loads: a number in quotes, an enum by name.
+  auto quoted = ParseConfig(DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": \"75\", \"method\": "
+                                        "\"SOLVER_METHOD_ADMM\""),
+                            "test.json");
+  REQUIRE(quoted.ok());
+  CHECK(quoted->routing().replan_interval_ms() == 75);
+  CHECK(quoted->routing().method() == exoroute::v1::SOLVER_METHOD_ADMM);
 }
 
 TEST_CASE("identifiers, fees, impact, markets and the re-plan interval are checked, naming the field", "[config]") {
