@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
 #include "exo/read_file.h"
-#include "google/protobuf/util/json_util.h"
+#include "exo/json_input.h"
 
 namespace exo::adapters {
 
@@ -17,11 +17,8 @@ absl::StatusOr<exoroute::v1::BookSnapshotFile> LoadBookFile(const std::string& p
 
 absl::StatusOr<exoroute::v1::BookSnapshotFile> ParseBookFile(std::string_view json, const std::string& path) {
   exoroute::v1::BookSnapshotFile file;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  auto st = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), &file, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("book file ", path, ": ", st.message().as_string()));
+  if (absl::Status st = ParseJsonInput(json, &file); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("book file ", path, ": ", st.message()));
   }
   std::map<std::pair<std::string, std::string>, int> seen;  // (venue, symbol) -> index.
   for (int i = 0; i < file.books_size(); ++i) {

@@ -7,17 +7,14 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "adapters/book_file.h"
 #include "adapters/ws/feed_connection.h"
 #include "daemon/solve_inputs.h"
+#include "exo/json_input.h"
 #include "exo/read_file.h"
 #include "exo/status_macros.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "solver/solver.h"
 
 namespace exo::daemon {
@@ -33,9 +30,6 @@ using exoroute::v1::DaemonConfig;
 using exoroute::v1::ListenConfig;
 using exoroute::v1::RiskLimit;
 using exoroute::v1::StoreConfig;
-using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Value;
 
 const std::regex& IdPattern() {
   static const std::regex re("[A-Za-z0-9._-]{1,32}");
@@ -79,98 +73,6 @@ absl::Status ValidateAccess(const exoroute::v1::DaemonConfig& c) {
 
 // Walks the generic JSON tree against the schema so that an unknown key is reported with its
 // full path (the protobuf parser names only the key).
-// A JSON value as the config file has it, for a message ("-1", "2.5", "\"x\"", "true").
-std::string Shown(const Value& v) {
-  switch (v.kind_case()) {
-    case Value::kNumberValue: {
-      const double x = v.number_value();
-      if (std::floor(x) == x && std::fabs(x) < 1e18) return absl::StrCat(static_cast<int64_t>(x));
-      return absl::StrFormat("%.17g", x);
-    }
-    case Value::kStringValue: return absl::StrCat("\"", v.string_value(), "\"");
-    case Value::kBoolValue: return v.bool_value() ? "true" : "false";
-    case Value::kStructValue: return "an object";
-    case Value::kListValue: return "a list";
-    default: return "null";
-  }
-}
-
-// A scalar field's value of a kind the field cannot take: said in the field's words (protobuf's
-// own parser says "(venues[2].sim.depth): invalid value -1 for type TYPE_UINT32"). What it may
-// take as a string (a number in quotes, an enum value's number) is left to it.
-absl::Status CheckScalar(const Value& v, const FieldDescriptor* f, const std::string& here) {
-  if (v.kind_case() == Value::kNullValue || v.kind_case() == Value::KIND_NOT_SET) return absl::OkStatus();
-  const bool number = v.kind_case() == Value::kNumberValue, text = v.kind_case() == Value::kStringValue;
-  auto whole = [&](double lo, double hi, const char* range) -> absl::Status {
-    double parsed = 0;  // (A number in quotes: its range is protobuf's to check.)
-    if (text && absl::SimpleAtod(v.string_value(), &parsed)) return absl::OkStatus();
-    const double x = number ? v.number_value() : 0;
-    if (number && std::floor(x) == x && x >= lo && x <= hi) return absl::OkStatus();
-    return Bad(here, absl::StrCat("must be a whole number within ", range, ", got ", Shown(v)));
-  };
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: return whole(-2147483648.0, 2147483647.0, "-2147483648..2147483647");
-    case FieldDescriptor::CPPTYPE_UINT32: return whole(0, 4294967295.0, "0..4294967295");
-    case FieldDescriptor::CPPTYPE_INT64: return whole(-9.223372036854775808e18, 9.223372036854775807e18, "-2^63..2^63-1");
-    case FieldDescriptor::CPPTYPE_UINT64: return whole(0, 1.8446744073709551615e19, "0..2^64-1");
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT:
-      return number || text ? absl::OkStatus() : Bad(here, absl::StrCat("must be a number, got ", Shown(v)));
-    case FieldDescriptor::CPPTYPE_BOOL:
-      return v.kind_case() == Value::kBoolValue ? absl::OkStatus()
-                                                : Bad(here, absl::StrCat("must be true or false, got ", Shown(v)));
-    case FieldDescriptor::CPPTYPE_STRING:
-      return text ? absl::OkStatus() : Bad(here, absl::StrCat("must be a string, got ", Shown(v)));
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      if (number) return absl::OkStatus();
-      std::vector<std::string> names;
-      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
-        const std::string& name = f->enum_type()->value(i)->name();
-        if (text && name == v.string_value()) return absl::OkStatus();
-        if (!absl::EndsWith(name, "_UNSPECIFIED")) names.push_back(name);
-      }
-      return Bad(here, absl::StrCat("must be one of ", absl::StrJoin(names, ", "), ", got ", Shown(v)));
-    }
-    default: return absl::OkStatus();
-  }
-}
-
-absl::Status CheckKeys(const Value& v, const Descriptor* d, const std::string& path) {
-  if (v.kind_case() != Value::kStructValue) {
-    return Bad(path.empty() ? "config" : path, "must be a JSON object");
-  }
-  for (const auto& [key, child] : v.struct_value().fields()) {
-    const FieldDescriptor* f = d->FindFieldByName(key);
-    for (int i = 0; f == nullptr && i < d->field_count(); ++i) {
-      if (d->field(i)->json_name() == key) f = d->field(i);
-    }
-    std::string here = path.empty() ? key : absl::StrCat(path, ".", key);
-    if (f == nullptr) return Bad(here, absl::StrCat("unknown key (not in ", d->name(), ")"));
-    if (f->type() != FieldDescriptor::TYPE_MESSAGE) {
-      if (!f->is_repeated()) {
-        EXO_RETURN_IF_ERROR(CheckScalar(child, f, here));
-      } else if (child.kind_case() == Value::kListValue) {
-        for (int i = 0; i < child.list_value().values_size(); ++i) {
-          EXO_RETURN_IF_ERROR(CheckScalar(child.list_value().values(i), f, absl::StrCat(here, "[", i, "]")));
-        }
-      } else if (child.kind_case() != Value::kNullValue) {
-        return Bad(here, "must be a JSON array");
-      }
-      continue;
-    }
-    if (f->is_repeated()) {
-      if (child.kind_case() != Value::kListValue) return Bad(here, "must be a JSON array");
-      for (int i = 0; i < child.list_value().values_size(); ++i) {
-        EXO_RETURN_IF_ERROR(CheckKeys(child.list_value().values(i), f->message_type(),
-                                      absl::StrCat(here, "[", i, "]")));
-      }
-    } else if (child.kind_case() != Value::kNullValue) {
-      EXO_RETURN_IF_ERROR(CheckKeys(child, f->message_type(), here));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckAddress(const std::string& addr, const std::string& path) {
   size_t colon = addr.rfind(':');
   uint32_t port = 0;
@@ -634,21 +536,8 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& json, const std::str
   auto wrap = [&origin](const absl::Status& s) {
     return absl::InvalidArgumentError(absl::StrCat("config ", origin, ": ", s.message()));
   };
-  Value tree;
-  google::protobuf::util::JsonParseOptions opts;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &tree, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config ", origin, ": not valid JSON: ", st.message().as_string()));
-  }
-  if (auto s = CheckKeys(tree, DaemonConfig::descriptor(), ""); !s.ok()) return wrap(s);
   DaemonConfig c;
-  opts.ignore_unknown_fields = false;
-  st = google::protobuf::util::JsonStringToMessage(json, &c, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config ", origin, ": ", st.message().as_string()));
-  }
+  if (auto s = ParseJsonInput(json, &c); !s.ok()) return wrap(s);
   ApplyDefaults(c);
   if (auto s = Validate(c); !s.ok()) return wrap(s);
   return c;

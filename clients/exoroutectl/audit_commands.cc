@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -23,7 +22,8 @@
 #include "exo/fixed_point.h"
 #include "exo/sha256.h"
 #include "exoroute/v1/audit.grpc.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "exo/json_input.h"
+#include "exo/read_file.h"
 #include "store/chain_link.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
@@ -327,12 +327,11 @@ int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const
 
 // A signed head an auditor kept (`audit head --out`), and the key it must be signed with.
 absl::StatusOr<SignedChainHead> ReadSignedHead(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("--signed-head: cannot read ", path));
-  std::string json((std::istreambuf_iterator<char>(in)), {});
+  absl::StatusOr<std::string> json = ReadWholeFile(path);
+  if (!json.ok()) return absl::Status(json.status().code(), absl::StrCat("--signed-head: ", json.status().message()));
   SignedChainHead h;
-  if (auto s = google::protobuf::util::JsonStringToMessage(json, &h); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--signed-head ", path, ": not a signed chain head: ", s.message().as_string()));
+  if (absl::Status s = ParseJsonInput(*json, &h); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--signed-head ", path, ": not a signed chain head: ", s.message()));
   }
   return h;
 }
@@ -378,14 +377,13 @@ absl::Status CheckSignedHead(Context& c, const store::DeltaStore* local, const S
 // A proof file (`audit prove --out`) as `T`; false if it is not one.
 template <typename T>
 bool ReadProofFile(const std::string& path, T* out, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = absl::StrCat("cannot read ", path);
+  absl::StatusOr<std::string> json = ReadWholeFile(path);
+  if (!json.ok()) {
+    *error = absl::StrCat("cannot read ", json.status().message());
     return false;
   }
-  std::string json((std::istreambuf_iterator<char>(in)), {});
-  auto s = google::protobuf::util::JsonStringToMessage(json, out);
-  if (!s.ok()) *error = absl::StrCat(path, " is not a ", T::descriptor()->name(), ": ", s.message().as_string());
+  absl::Status s = ParseJsonInput(*json, out);
+  if (!s.ok()) *error = absl::StrCat(path, ": not a ", T::descriptor()->name(), " file: ", s.message());
   return s.ok();
 }
 

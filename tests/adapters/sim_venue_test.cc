@@ -285,7 +285,25 @@ TEST_CASE("book files load, and bad ones name the problem", "[sim]") {
       {"venue":"A","symbol":"Y","bids":[{"price":9,"size":1}]},{"venue":"A","symbol":"X","asks":[{"price":101,"size":1}]}]})";
   CHECK(std::string(exo::adapters::LoadBookFile(dir / "again.json").status().message()) ==
         "book file " + (dir / "again.json") + ": books[2]: venue \"A\" symbol \"X\" already has a book (books[0])");
-  std::ofstream(dir / "typo.json") << R"({"bookz":[]})";
-  CHECK_FALSE(exo::adapters::LoadBookFile(dir / "typo.json").ok());
+  // Keys and values of the wrong kind, in the file's words and with the path (protobuf's parser
+  // said "(books[0].asks[0]) sz: Cannot find field." or "invalid value … for type TYPE_INT64",
+  // and took one object for a list of levels).
+  const std::vector<std::pair<std::string, std::string>> wrong = {
+      {R"({"bookz":[]})", "bookz: unknown key (not in BookSnapshotFile)"},
+      {R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":101,"sz":1}]}]})",
+       "books[0].asks[0].sz: unknown key (not in BookLevel)"},
+      {R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":"abc","size":1}]}]})",
+       "books[0].asks[0].price: must be a whole number within -2^63..2^63-1, got \"abc\""},
+      {R"({"books":[{"venue":"A","symbol":"X","asks":[{"price":100.5,"size":1}]}]})",
+       "books[0].asks[0].price: must be a whole number within -2^63..2^63-1, got 100.5"},
+      {R"({"books":[{"venue":"A","symbol":"X","asks":{"price":101,"size":1}}]})", "books[0].asks: must be a JSON array"},
+      {R"({"books":[{"venue":7,"symbol":"X"}]})", "books[0].venue: must be a string, got 7"},
+      {R"([{"venue":"A"}])", "the whole file: must be a JSON object"},
+  };
+  for (const auto& [json, why] : wrong) {
+    std::ofstream(dir / "wrong.json", std::ios::trunc) << json;
+    CHECK(std::string(exo::adapters::LoadBookFile(dir / "wrong.json").status().message()) ==
+          "book file " + (dir / "wrong.json") + ": " + why);
+  }
   CHECK(exo::adapters::LoadBookFile(dir / "none.json").status().code() == absl::StatusCode::kNotFound);
 }

@@ -514,6 +514,17 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   auto wrong_key = Ctl(*d, {"audit", "verify", "--signed-head", kept, "--public-key", std::string(64, '0')});
   CHECK(wrong_key.exit_code == 3);
   CHECK(wrong_key.out.find("not the expected") != std::string::npos);
+  // A file that holds no signed head, or none at all: said, naming it (nothing was checked).
+  std::ofstream(dir / "not-a-head.json") << R"({"head": {"sequence": "many"}})";
+  auto garbled = Ctl(*d, {"audit", "verify", "--signed-head", dir / "not-a-head.json"});
+  CHECK(garbled.exit_code == 1);
+  CHECK(garbled.err.rfind("exoroutectl: INVALID_ARGUMENT: --signed-head " + (dir / "not-a-head.json") +
+                              ": not a signed chain head: head.sequence: must be a whole number within 0..2^64-1, got "
+                              "\"many\"\n",
+                          0) == 0);
+  auto no_file = Ctl(*d, {"audit", "verify", "--signed-head", dir / "nowhere.json"});
+  CHECK(no_file.exit_code == 1);
+  CHECK(no_file.err.rfind("exoroutectl: NOT_FOUND: --signed-head: " + (dir / "nowhere.json"), 0) == 0);
 
   // One decision proved in the log, checked offline from the proof file alone.
   const std::string proof_file = dir / "proof.json";
@@ -554,6 +565,16 @@ TEST_CASE("signed chain heads: an auditor keeps one, and verify proves the chain
   check_altered([](InclusionProof& p) { (*p.mutable_signature())[0] ^= 1; }, "tree head: the signature does not verify");
   auto wrong = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", proof_file, "--public-key", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
+  // A file that is no proof, or no file: said, naming it (exit 1: nothing was checked).
+  std::ofstream(dir / "typo.json") << R"({"sequense": 3})";
+  for (const auto& [file, why] : std::vector<std::pair<std::string, std::string>>{
+           {dir / "typo.json", dir / "typo.json" + ": not a InclusionProof file: sequense: unknown key (not in InclusionProof)"},
+           {dir.path(), "cannot read " + dir.path() + ": "}}) {
+    auto refused = exo::testing::Run(EXOROUTECTL_PATH, {"audit", "check-proof", file});
+    INFO(refused.err);
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.rfind("exoroutectl: INVALID_ARGUMENT: audit check-proof: " + why, 0) == 0);
+  }
   // After one more route, the node proves its log begins with the first `size` deltas (into
   // `out`), and the proof checks out offline against the tree head kept in `kept`.
   auto grow_and_check = [&](const std::string& route, uint64_t size, const std::string& out, const std::string& kept) {
