@@ -216,6 +216,7 @@ int CmdReplay(Context& c) {
       auto reader = stub->Replay(ctx.get(), req);
       ReplayResponse msg;
       while (reader->Read(&msg)) {
+        again.Answered();
         last_sequence = msg.delta().sequence();
         last_hash = msg.delta().hash();
         emit(msg.delta(), msg.head_sequence(), &msg.cluster());
@@ -229,7 +230,7 @@ int CmdReplay(Context& c) {
         return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
       }
       if (last_sequence > 0) req.mutable_range()->set_from_sequence(last_sequence + 1);
-      again.Answered(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
+      again.Back(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
     }
   }
   std::cout.flush();
@@ -551,6 +552,7 @@ int VerifyFollowing(Context& c, uint64_t from) {
     auto ctx = Rpc(c, /*streaming=*/true);
     auto reader = stub->Replay(ctx.get(), req);
     while (reader->Read(&msg)) {
+      again.Answered();
       const PlanDelta& sent = msg.delta();
       if (absl::Status link = links.NextSent(sent, msg.canonical()); !link.ok()) {
         ctx->TryCancel();  // (A refused link does not move on: next_sequence() is the bad one.)
@@ -574,7 +576,7 @@ int VerifyFollowing(Context& c, uint64_t from) {
       Fail(same);
       return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
     }
-    again.Answered(absl::StrCat(" from delta ", links.next_sequence()));
+    again.Back(absl::StrCat(" from delta ", links.next_sequence()));
   }
 }
 

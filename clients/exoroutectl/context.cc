@@ -47,8 +47,12 @@ absl::Status EnsureConnected(Context& c) {
 bool FollowAgain::After(const absl::Status& ended) {
   if (!absl::IsUnavailable(ended) && !absl::IsCancelled(ended)) return false;
   if (c_.reconnect_for <= absl::ZeroDuration()) return false;
+  // A stream that was open again for a while before it ended (with nothing to send) had the
+  // node back: this is the node going away once more, with a wait of its own.
+  if (until_.has_value() && back_at_.has_value() && absl::Now() - *back_at_ > absl::Seconds(5)) until_.reset();
   if (!until_.has_value()) {
     until_ = absl::Now() + c_.reconnect_for;
+    said_back_ = false;
     std::cerr << "exoroutectl: the node went away (" << ended.message() << "); " << doing_
               << " again as soon as it answers, for up to " << absl::FormatDuration(c_.reconnect_for) << note_
               << std::endl;
@@ -59,13 +63,21 @@ bool FollowAgain::After(const absl::Status& ended) {
   while (!c_.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
     if (absl::Now() > *until_) return false;
   }
+  if (absl::Now() > *until_) return false;  // (Refused at once, again and again, since.)
+  back_at_ = absl::Now();
   return true;
 }
 
-void FollowAgain::Answered(const std::string& from) {
-  if (!until_.has_value()) return;
+void FollowAgain::Back(const std::string& from) {
+  if (!until_.has_value() || said_back_) return;
   std::cerr << "exoroutectl: " << doing_ << " again" << from << std::endl;
+  said_back_ = true;
+}
+
+void FollowAgain::Answered(const std::string& from) {
+  Back(from);
   until_.reset();
+  back_at_.reset();
 }
 
 absl::StatusOr<StatusResponse> FetchStatus(Context& c) {

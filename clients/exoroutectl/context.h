@@ -67,14 +67,20 @@ class FollowAgain {
   // cancels its own) and the node answers again within reconnect_for of when it went: then
   // follow again.
   bool After(const absl::Status& ended);
-  // The stream answered: says it follows again (with `from`, e.g. " from sequence 12") if the
-  // node had gone away.
+  // The stream is open again: says it follows again (with `from`, e.g. " from sequence 12"),
+  // once for each time the node went away. A stream that sends nothing until something happens
+  // (a follow of the chain) says so as soon as it is open.
+  void Back(const std::string& from = "");
+  // The stream answered: Back, and the node is back for good (a stream open again but refused
+  // at once, by a node still draining, is no answer: the wait goes on, and ends in time).
   void Answered(const std::string& from = "");
 
  private:
   Context& c_;
   std::string doing_, note_;
-  std::optional<absl::Time> until_;  // Set while the node is away.
+  std::optional<absl::Time> until_;    // Set while the node is away,
+  std::optional<absl::Time> back_at_;  // and when a stream was last open again,
+  bool said_back_ = false;             // and whether that was said.
 };
 
 absl::StatusOr<exoroute::v1::StatusResponse> FetchStatus(Context& c);
