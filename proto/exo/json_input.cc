@@ -30,9 +30,12 @@ std::string Shown(const Value& v) {
     case Value::kNumberValue: {
       const double x = v.number_value();
       if (std::floor(x) == x && std::fabs(x) < 1e18) return absl::StrCat(static_cast<int64_t>(x));
-      return absl::StrFormat("%.17g", x);
+      return absl::StrFormat("%.15g", x);  // (As typed, mostly: 0.1, not 0.10000000000000001.)
     }
-    case Value::kStringValue: return absl::StrCat("\"", v.string_value(), "\"");
+    case Value::kStringValue: {
+      const std::string& s = v.string_value();  // (Shortened: a message names a value, not a file.)
+      return absl::StrCat("\"", s.size() > 64 ? absl::StrCat(s.substr(0, 61), "...") : s, "\"");
+    }
     case Value::kBoolValue: return v.bool_value() ? "true" : "false";
     case Value::kStructValue: return "an object";
     case Value::kListValue: return "a list";

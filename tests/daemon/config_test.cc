@@ -97,6 +97,11 @@ TEST_CASE("a value of the wrong kind is refused in the field's words, with the v
        "venues[2].sim.depth: must be a whole number within 0..4294967295, got -1"},
       {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 2.5"),
        "routing.replan_interval_ms: must be a whole number within 0..4294967295, got 2.5"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 0.1"),
+       "routing.replan_interval_ms: must be a whole number within 0..4294967295, got 0.1"},
+      {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": \"" + std::string(100, 'x') + "\""),
+       "routing.replan_interval_ms: must be a whole number within 0..4294967295, got \"" + std::string(61, 'x') +
+           "...\""},
       {DefaultWith("\"replan_interval_ms\": 50", "\"replan_interval_ms\": 99999999999"),
        "routing.replan_interval_ms: must be a whole number within 0..4294967295, got 99999999999"},
       {DefaultWith("\"seed\": 3", "\"seed\": true"), "venues[2].sim.seed: must be a whole number within 0..2^64-1, got true"},
