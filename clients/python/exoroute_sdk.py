@@ -133,12 +133,24 @@ class Client:
         req = self.pb["router"].GetRouteRequest(route_id=route_id)
         return self.router.GetRoute(req, timeout=self.timeout)
 
-    def watch_route(self, route_id, interval_ms=0, timeout=60):
+    def watch_route(self, route_id, interval_ms=0, timeout=60, rejoin_for=300):
         """get_route's answer at once, then each time it changes, until the route settles: a
         generator of GetRouteResponse (the node asks every node every `interval_ms`, 20..60000,
-        0 = 200; the stream ends after `timeout` seconds at most, None = no limit)."""
+        0 = 200; the stream ends after `timeout` seconds at most, None = no limit). When the node
+        goes away after answering (a restart) it follows again as soon as the node answers, for
+        up to `rejoin_for` seconds, as watch does (an answer the same as the last is not
+        yielded twice)."""
         req = self.pb["router"].WatchRouteRequest(route_id=route_id, interval_ms=interval_ms)
-        yield from self.router.WatchRoute(req, timeout=timeout)
+        answers = self._rejoining(lambda: self.router.WatchRoute(req, timeout=timeout), lambda m: None, rejoin_for,
+                                  after_answer_only=True)
+        last = None
+        try:
+            for m in answers:
+                if m != last:  # (The stream sends changes only: the same answer again is the rejoin's first.)
+                    yield m
+                last = m
+        finally:
+            answers.close()
 
     def status(self):
         """The node's StatusResponse: venues, chain head, plan counts, peers, budgets, ..."""

@@ -436,6 +436,16 @@ def main():
                 except Exception as e:  # Checked on the main thread.
                     failed.append(e)
 
+            # And the plan's progress as WatchRoute follows it (one node: its plan's totals).
+            route_seen = []
+
+            def consume_route():
+                try:
+                    for r in client.watch_route("py-plain", timeout=None):
+                        route_seen.append(r)
+                except Exception as e:  # Checked on the main thread.
+                    failed.append(e)
+
             # And a follower of the chain: it goes on after the restart from the delta after the
             # last it had, with no gap and nothing twice.
             follow_from = client.head().sequence + 1
@@ -465,8 +475,8 @@ def main():
             def held_within(seconds):
                 return status_within(seconds, lambda st: st.disconnect_held == 1)
 
-            def watches_within(seconds):
-                return status_within(seconds, lambda st: st.open_watches == 2)
+            def watches_within(seconds):  # (The two plan watches and the route's.)
+                return status_within(seconds, lambda st: st.open_watches == 3)
 
             def replays_within(seconds):
                 return status_within(seconds, lambda st: st.open_replays == 1)
@@ -477,6 +487,8 @@ def main():
             plain_watcher.start()
             follower = threading.Thread(target=consume_follow, daemon=True)
             follower.start()
+            route_watcher = threading.Thread(target=consume_route, daemon=True)
+            route_watcher.start()
             check(held_within(10), "the SDK's watch does not hold the switch")
             check(watches_within(10), "the SDK's plain watch is not open")
             check(replays_within(10), "the SDK's follow is not open")
@@ -510,8 +522,12 @@ def main():
             check(not plain_watcher.is_alive() and not failed, failed)
             check([plain_seen.count(k) for k in ("created", "finished")] == [1, 1] and
                   plain_seen[-1] == "finished", plain_seen)
-            print("python client: a watch holding a dead man's switch, a plain one and a follow of the chain came back "
-                  "after a restart of the node")
+            route_watcher.join(timeout=30)
+            check(not route_watcher.is_alive() and not failed, failed)
+            check(route_seen and route_seen[-1].settled and not any(r.settled for r in route_seen[:-1]) and
+                  all(a != b for a, b in zip(route_seen, route_seen[1:])), route_seen)
+            print("python client: a watch holding a dead man's switch, a plain one, a route's and a follow of the chain "
+                  "came back after a restart of the node")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)
