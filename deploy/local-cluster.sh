@@ -19,6 +19,12 @@ cmd=${1:-}
 dir=${2:-./exoroute-cluster}
 exorouted=./build/daemon/exorouted
 
+# Whether process $1 runs (kill -0 alone also passes a zombie: a node killed from a shell that
+# has not reaped it yet, which `status` called running).
+running() {
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != "Z" ]
+}
+
 venues_of() {  # node number -> JSON venues
   local k=$1 out="" v seed
   for v in 0 1 2 3; do
@@ -43,7 +49,7 @@ start() {
   certs=$(cd "$dir/certs" && pwd)
   for k in 1 2 3; do
     mkdir -p "$dir/n$k"
-    if [ -f "$dir/n$k/pid" ] && kill -0 "$(cat "$dir/n$k/pid")" 2>/dev/null; then
+    if [ -f "$dir/n$k/pid" ] && running "$(cat "$dir/n$k/pid")"; then
       echo "n$k already running (pid $(cat "$dir/n$k/pid"))"
       continue
     fi
@@ -75,7 +81,7 @@ JSON
   for k in 1 2 3; do
     for _ in $(seq 1 300); do
       [ -s "$dir/n$k/endpoint" ] && break
-      if ! kill -0 "$(cat "$dir/n$k/pid")" 2>/dev/null; then
+      if ! running "$(cat "$dir/n$k/pid")"; then
         echo "n$k failed to start:" >&2
         tail -20 "$dir/n$k/exorouted.log" >&2
         exit 1
@@ -91,9 +97,9 @@ stop() {
   for k in 1 2 3; do
     [ -f "$dir/n$k/pid" ] || continue
     pid=$(cat "$dir/n$k/pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       kill -TERM "$pid"
-      for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 300); do running "$pid" || break; sleep 0.1; done
       echo "n$k stopped"
     fi
     rm -f "$dir/n$k/pid"
@@ -103,7 +109,7 @@ stop() {
 status() {
   local k
   for k in 1 2 3; do
-    if [ -f "$dir/n$k/pid" ] && kill -0 "$(cat "$dir/n$k/pid")" 2>/dev/null; then
+    if [ -f "$dir/n$k/pid" ] && running "$(cat "$dir/n$k/pid")"; then
       echo "n$k running (pid $(cat "$dir/n$k/pid")) on $(cat "$dir/n$k/endpoint" 2>/dev/null)"
     else
       echo "n$k stopped"
