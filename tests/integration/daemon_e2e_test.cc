@@ -1275,6 +1275,15 @@ class RestingClient {
     REQUIRE(CallRoute(ch_, req, &resp).ok());
     REQUIRE(resp.plan().status() == PLAN_STATUS_WORKING);
   }
+  // Cancels plan `id` (its watches then end, as a settled plan's do).
+  void Cancel(const std::string& id) {
+    CancelPlanRequest req;
+    req.set_plan_id(id);
+    req.set_reason("test over");
+    CancelPlanResponse resp;
+    grpc::ClientContext ctx;
+    REQUIRE(router_->CancelPlan(&ctx, req, &resp).ok());
+  }
   Plan PlanOf(const std::string& id) {
     GetPlanRequest req;
     req.set_plan_id(id);
@@ -1487,11 +1496,7 @@ TEST_CASE("exoroutectl watch --cancel-on-disconnect rides out a restart of the n
   CHECK(client->PlanOf("cli-held").status() == PLAN_STATUS_WORKING);  // ...so the grace passed without a cancel.
   CHECK(client->Status().disconnect_cancels() == 0);
   // The plan settling ends the CLI's watch as ever: exit 0, every delta printed once.
-  grpc::ClientContext ctx;
-  CancelPlanRequest cancel;
-  cancel.set_plan_id("cli-held");
-  CancelPlanResponse cancelled;
-  REQUIRE(RouterService::NewStub(Connect(*d))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  client->Cancel("cli-held");
   watcher.join();
   INFO(watch.out << watch.err);
   CHECK(watch.exit_code == 0);
@@ -1525,12 +1530,7 @@ TEST_CASE("exoroutectl route --execute --wait rides out a graceful restart of th
   CHECK(d->Terminate() == 0);  // SIGTERM: the node's watches end "shutting down".
   d = StartDaemon(dir.path(), api_port);
   CHECK(watched_within(*d, 10));  // The CLI watches again...
-  grpc::ClientContext ctx;
-  CancelPlanRequest cancel;
-  cancel.set_plan_id("waits-through");
-  cancel.set_reason("test over");
-  CancelPlanResponse cancelled;
-  REQUIRE(RouterService::NewStub(Connect(*d))->CancelPlan(&ctx, cancel, &cancelled).ok());
+  RestingClient(Connect(*d)).Cancel("waits-through");
   waiter.join();
   // ...and ends as a wait ends: the plan as it settled, exit 0. (It ended at the restart with
   // "UNAVAILABLE: exorouted is shutting down; watch again", exit 1.)
