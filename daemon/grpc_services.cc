@@ -306,6 +306,12 @@ grpc::Status RouterServiceImpl::Watch(grpc::ServerContext* ctx, const WatchPlanR
         engine_->AwaitVersion(req.plan_id(), next - 1, absl::Milliseconds(250));
     if (!progress.ok()) return ToGrpc(progress.status());
     if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+    // A settled plan has no version past its last: asking from the one after it (a client
+    // resuming after the settling delta) ends at once; asking beyond that is a mistake, named.
+    if (progress->settled && next > progress->version + 1) {
+      return ToGrpc(absl::OutOfRangeError(absl::StrCat("from_version: plan \"", req.plan_id(), "\" settled at version ",
+                                                       progress->version, "; asked from ", next)));
+    }
     bool write_failed = false;
     absl::Status s = store_->ScanPlan(req.plan_id(), next, [&](const PlanDelta& d, std::string_view) {
       if (d.plan_version() > progress->version) return false;  // Not yet published.

@@ -993,6 +993,35 @@ TEST_CASE("every RPC validates its request and answers with the right code", "[e
   CHECK(progress.order_quantity() == 100'000'000);  // A plan works its own shortfall: none left over.
   CHECK(progress.shortfall() == 0);
   CHECK(progress.settled());  // Plan-only.
+  // Watching a settled plan: from the version after its last (a client resuming after the
+  // settling delta) ends at once, with nothing; from further on is named as a mistake.
+  const std::vector<PlanDelta> one_node = WatchToEnd(ch, "one-node");
+  REQUIRE_FALSE(one_node.empty());
+  const uint32_t last_version = one_node.back().plan_version();
+  for (const uint32_t from : {last_version + 1, last_version + 2}) {
+    grpc::ClientContext ctx;
+    WatchPlanRequest req;
+    req.set_plan_id("one-node");
+    req.set_from_version(from);
+    auto reader = RouterService::NewStub(ch)->WatchPlan(&ctx, req);
+    WatchPlanResponse m;
+    CHECK_FALSE(reader->Read(&m));
+    const grpc::Status fin = reader->Finish();
+    if (from == last_version + 1) {
+      CHECK(fin.ok());
+    } else {
+      CHECK(fin.error_code() == grpc::StatusCode::OUT_OF_RANGE);
+      CHECK(fin.error_message() == absl::StrCat("from_version: plan \"one-node\" settled at version ", last_version,
+                                                "; asked from ", from));
+    }
+  }
+  {
+    auto w = Ctl(*d, {"watch", "one-node", "--from", std::to_string(last_version + 5)});
+    CHECK(w.exit_code == 1);
+    CHECK(w.out.empty());
+    CHECK(w.err == absl::StrCat("exoroutectl: OUT_OF_RANGE: from_version: plan \"one-node\" settled at version ",
+                                last_version, "; asked from ", last_version + 5, "\n"));
+  }
 
   // The CLI reports the same errors and exits non-zero.
   auto r = Ctl(*d, {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--allow", "NOPE"});
