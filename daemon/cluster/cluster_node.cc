@@ -140,7 +140,7 @@ absl::Status ClusterNode::CheckRoom(const Map& open, const std::string& route_id
   absl::Status refused = absl::UnavailableError(absl::StrCat(
       "node ", node_id_, " has ", open.size(), " routes ", what, ", the most it keeps at once (each closes at ",
       closes, ", or ", kSessionTtlNs / 1'000'000'000, " s after it opened): route ", route_id, " refused"));
-  LogWarning("%s (a coordinator opens routes and does not close them?)", refused.message());
+  room_warning_.Log(absl::StrCat(refused.message(), " (a coordinator opens routes and does not close them?)"));
   ++routes_refused_;
   return refused;
 }

@@ -15,6 +15,7 @@
 #include "daemon/cluster/secure_sum.h"
 #include "daemon/cluster/shortfall_ledger.h"
 #include "daemon/router_engine.h"
+#include "exo/log.h"
 #include "store/delta_store.h"
 #include "exoroute/v1/peer.pb.h"
 #include "solver/exact_dual.h"
@@ -151,6 +152,9 @@ class ClusterNode {
   ShortfallLedger* shortfall_ = nullptr;
   std::atomic<uint64_t> budget_refusals_{0};
   std::atomic<uint64_t> routes_refused_{0};
+  // Routes refused for room come as fast as a coordinator opens them: logged once, then at most
+  // once a minute with how many were held back (routes_refused counts them all).
+  RepeatedWarning room_warning_;
   const PairKeys* const keys_;
   KeyDirectory* const directory_;
   const std::string node_id_;

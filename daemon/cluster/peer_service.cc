@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "daemon/grpc_services.h"
 #include "exo/log.h"
@@ -50,10 +51,9 @@ absl::StatusOr<std::string> PeerServiceImpl::Caller(const grpc::ServerContext* c
       names.push_back(id);
     }
   }
-  ++refused_;
+  const uint64_t refusals = ++refused_;
   std::string who = names.empty() ? "no certificate identity" : absl::StrJoin(names, ",");
-  LogWarning("peer call from %s refused: not a configured peer (refusals: %d)", who,
-             static_cast<int>(refused_.load()));
+  refusal_warning_.Log(absl::StrFormat("peer call from %s refused: not a configured peer (refusals: %d)", who, refusals));
   return absl::PermissionDeniedError(
       absl::StrCat("certificate identity [", who, "] is not a configured peer of node ",
                    node_->node_id()));

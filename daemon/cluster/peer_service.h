@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/cluster/cluster_node.h"
 #include "daemon/cluster/secure_sum.h"
+#include "exo/log.h"
 #include "exoroute/v1/config.pb.h"
 #include "exoroute/v1/peer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -55,6 +56,9 @@ class PeerServiceImpl final : public exoroute::v1::PeerService::Service {
   const PairKeys* const keys_;
   const std::set<std::string> peer_ids_;
   std::atomic<uint64_t> refused_{0};
+  // A certificate refused again and again (a misconfigured node retrying every route) is logged
+  // once, then at most once a minute with how many were held back; refused() counts them all.
+  RepeatedWarning refusal_warning_;
   // An open Exchange stream: whose, and whether it was ended for a newer one (its thread then
   // leaves shortly).
   struct OpenExchange {

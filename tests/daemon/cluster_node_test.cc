@@ -13,6 +13,7 @@
 
 #include "exo/clock.h"
 #include "solver/solver.h"
+#include "tests/testing/captured_stderr.h"
 #include "tests/testing/changing_link.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_engine.h"
@@ -449,14 +450,21 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   }
   CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
   CHECK(n.node->routes_refused() == 0);
-  PeerAnswer refused = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
+  PeerAnswer refused;
+  const std::string log = exo::testing::CapturedStderr([&] {
+    refused = n.Prepare("one-more", ROUTE_MODE_PLAN_ONLY);
+    // Refused as fast as it is asked: counted every time, logged once within the minute.
+    for (int i = 0; i < 3; ++i) REQUIRE(n.Prepare("more-" + std::to_string(i), ROUTE_MODE_PLAN_ONLY).has_error());
+  });
+  CHECK(log.find("route one-more refused (a coordinator opens routes and does not close them?)") != std::string::npos);
+  CHECK(log.find("route more-") == std::string::npos);
   REQUIRE(refused.has_error());
   CHECK(refused.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
   INFO(refused.error().message());
   CHECK(refused.error().message().find("has 1024 routes open, the most it keeps at once") != std::string::npos);
   CHECK(refused.error().message().find("route one-more refused") != std::string::npos);
   CHECK(n.node->open_sessions() == ClusterNode::kMaxOpenRoutes);
-  CHECK(n.node->routes_refused() == 1);  // Counted (Status.cluster_routes_refused).
+  CHECK(n.node->routes_refused() == 4);  // Counted (Status.cluster_routes_refused).
   // A route already open may be prepared again (a new attempt of it).
   CHECK(n.Prepare("open-7", ROUTE_MODE_PLAN_ONLY).has_prepare());
   // One closes (Abort): the next one is taken, and it routes to the end.
@@ -486,7 +494,7 @@ TEST_CASE("a node keeps at most kMaxOpenRoutes routes open and refuses more, nam
   CHECK(no_room.error().code() == static_cast<int>(absl::StatusCode::kUnavailable));
   CHECK(no_room.error().message().find("routes probed for a best price") != std::string::npos);
   CHECK(best_price("probe-5").has_best_price());  // Asked again: its snapshot is replaced.
-  CHECK(n.node->routes_refused() == 2);
+  CHECK(n.node->routes_refused() == 5);
 }
 
 TEST_CASE("a node records the whole order in its share's route record and refuses a record naming another", "[cluster_node]") {

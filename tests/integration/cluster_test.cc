@@ -1558,7 +1558,7 @@ TEST_CASE("peers refuse a certificate from another CA and a node presenting anot
   CHECK(from_rogue.cluster().route().nodes(0) == "n3");
 }
 
-TEST_CASE("a peer call with a certificate of the cluster's CA that names no peer is refused, logged and counted") {
+TEST_CASE("a peer call with a certificate of the cluster's CA that names no peer is refused, logged once a minute and counted") {
   Cluster c;
   c.Start(0);
   // n1's own certificate: the cluster's CA signed it, and n1 is not a peer of itself.
@@ -1593,7 +1593,9 @@ TEST_CASE("a peer call with a certificate of the cluster's CA that names no peer
   CHECK(st.peer_calls_refused() == 2);
   const std::string log = c.nodes[0]->log();
   CHECK(log.find("peer call from n1,localhost,127.0.0.1 refused: not a configured peer (refusals: 1)") != std::string::npos);
-  CHECK(log.find("peer call from n1,localhost,127.0.0.1 refused: not a configured peer (refusals: 2)") != std::string::npos);
+  // The second within the minute is counted, not logged: a node misconfigured as a peer retries
+  // at every route and would fill the log.
+  CHECK(log.find("refused: not a configured peer (refusals: 2)") == std::string::npos);
   auto status = exo::testing::Ctl(*c.nodes[0], {"status"});
   INFO(status.out);
   CHECK(status.exit_code == 0);
