@@ -7,7 +7,10 @@
 
 #include <ClpSimplex.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <vector>
 
 #include "solver/exact_dual.h"
 #include "solver/internal/lot_fill.h"
@@ -203,6 +206,60 @@ void BM_ClpHot(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ClpHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// BM_SolveExactHot and BM_ClpHot interleaved: 300 pairs of short batches, one of decisions and
+// one of CLP solves (~1 ms each, which goes first alternating), so that a slow spell of this
+// shared machine weighs on both sides alike instead of on whichever benchmark it falls in. Per
+// pair, CLP's mean time over the decision's is one ratio. Reported (counters, the benchmark's
+// own time is the whole run's): the medians of the decision's and CLP's per-pair means, in µs,
+// and the median, 10th and 90th percentile of the ratios. docs/BENCHMARKS.md.
+void BM_HotRatioInterleaved(benchmark::State& state) {
+  const std::vector<exoroute::v1::SolveInput> inputs = Instances(static_cast<int>(state.range(0)), 1);
+  const exoroute::v1::SolveInput& in = inputs[0];
+  exo::solver::CurveCache cache;
+  exoroute::v1::Decision d;
+  if (!exo::solver::SolveInto(in, &d, &cache).ok() || !exo::testing::SolveWithClp(in).ok) std::abort();
+  using Clock = std::chrono::steady_clock;
+  auto decide = [&](int n) {
+    const auto t = Clock::now();
+    for (int k = 0; k < n; ++k) benchmark::DoNotOptimize(DecideOnce(in, &d, &cache));
+    return std::chrono::duration<double, std::micro>(Clock::now() - t).count() / n;
+  };
+  auto clp = [&](int n) {
+    const auto t = Clock::now();
+    for (int k = 0; k < n; ++k) benchmark::DoNotOptimize(exo::testing::SolveWithClp(in));
+    return std::chrono::duration<double, std::micro>(Clock::now() - t).count() / n;
+  };
+  // Batches of about a millisecond, sized from a first timing of each.
+  const int decisions = std::max(1, static_cast<int>(1000.0 / decide(1000)));
+  const int solves = std::max(1, static_cast<int>(1000.0 / clp(10)));
+  std::vector<double> ours, theirs, ratios;
+  for (auto _ : state) {
+    for (int pair = 0; pair < 300; ++pair) {
+      double a, b;
+      if (pair % 2 == 0) {
+        a = decide(decisions);
+        b = clp(solves);
+      } else {
+        b = clp(solves);
+        a = decide(decisions);
+      }
+      ours.push_back(a);
+      theirs.push_back(b);
+      ratios.push_back(b / a);
+    }
+  }
+  auto quantile = [](std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+  };
+  state.counters["decision_us"] = quantile(ours, 0.5);
+  state.counters["clp_us"] = quantile(theirs, 0.5);
+  state.counters["ratio"] = quantile(ratios, 0.5);
+  state.counters["ratio_p10"] = quantile(ratios, 0.1);
+  state.counters["ratio_p90"] = quantile(ratios, 0.9);
+}
+BENCHMARK(BM_HotRatioInterleaved)->Arg(4)->Arg(16)->Arg(64)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // BM_ClpHot's two halves apart. The model built and loaded, not solved:
 void BM_ClpLoadOnlyHot(benchmark::State& state) {
