@@ -141,7 +141,7 @@ int CmdReplay(Context& c) {
     if (cluster != nullptr && !cluster->route_id().empty() && !c.json) {
       // Where the rest of the route lives: the same route id on the other nodes.
       std::cout << "    cluster route " << cluster->route_id() << " coordinated by " << cluster->coordinator()
-                << ", nodes " << absl::StrJoin(cluster->nodes(), ",") << ", " << cluster->rounds() << " rounds";
+                << ", nodes " << absl::StrJoin(cluster->nodes(), ",") << ", " << Counted(cluster->rounds(), "round", "rounds");
       // The whole order the shares were cut from (recorded since 2026-12-03).
       if (const Instrument* inst = lookup(d.plan_id()); inst != nullptr && cluster->order_quantity() > 0) {
         std::cout << ", order " << FormatDecimal(cluster->order_quantity(), inst->qty_scale());

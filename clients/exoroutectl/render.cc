@@ -51,6 +51,7 @@ std::string Ago(int64_t seconds) {
 // Hundredths of a basis point as "1.25 bp".
 std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
 
+
 // "512 B", "12.3 KiB", "64.0 MiB", "1.5 GiB".
 std::string Bytes(uint64_t n) {
   if (n < 1024) return absl::StrCat(n, " B");
@@ -79,15 +80,15 @@ std::string ToJson(const google::protobuf::Message& m) {
   return out;
 }
 
-// "solve     EXACT, 9 rounds, marginal price …, 3 venues, gap 0.00[, band limit …]".
+// "solve     EXACT, 9 rounds, marginal price …, 3 venues usable, gap 0.00[, band limit …]".
 std::string SolveLine(const SolverStats& st, const Fmt& f) {
   if (st.venues_considered() == 0) {  // Nothing to solve over: the exclusions say why.
     return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", no venue usable",
                         st.arrival_limit() != 0 ? absl::StrCat(", arrival limit ", f.Px(st.arrival_limit())) : "", "\n");
   }
-  return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", ", st.rounds(),
-                      " rounds, marginal price ", f.Px(st.marginal_price()), ", ", st.venues_considered(),
-                      " venues, gap ", f.Px(st.optimality_gap()),
+  return absl::StrCat("solve     ", SolverMethod_Name(st.method()).substr(14), ", ", Counted(st.rounds(), "round", "rounds"),
+                      ", marginal price ", f.Px(st.marginal_price()), ", ",
+                      Counted(st.venues_considered(), "venue usable", "venues usable"), ", gap ", f.Px(st.optimality_gap()),
                       st.price_band_limit() != 0 ? absl::StrCat(", band limit ", f.Px(st.price_band_limit())) : "",
                       st.arrival_limit() != 0 ? absl::StrCat(", arrival limit ", f.Px(st.arrival_limit())) : "", "\n");
 }
@@ -97,6 +98,10 @@ std::string OpenFor(const ChildState& c, int64_t now_s) {
   if (now_s <= 0 || c.sent_time_ns() <= 0) return "open";
   const int64_t s = std::max<int64_t>(0, now_s - c.sent_time_ns() / 1'000'000'000);
   return absl::StrCat("open ", Ago(s));
+}
+
+std::string Counted(uint64_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
 std::string RenderPlan(const Plan& p, int64_t now_s) {
@@ -147,7 +152,7 @@ std::string RenderPlan(const Plan& p, int64_t now_s) {
                     p.shortfall() ? absl::StrCat(", SHORTFALL ", f.Qty(p.shortfall())) : "", "\n");
   }
   absl::StrAppend(&s, "versions  ", p.version(), " deltas (last sequence ", p.last_sequence(), "), ",
-                  p.replans(), " re-plans\n");
+                  Counted(p.replans(), "re-plan", "re-plans"), "\n");
   if (!p.allocations().empty()) {
     absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
     for (const auto& a : p.allocations()) {
@@ -352,7 +357,7 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   const char* how = r.started_from_checkpoint() ? "after its checkpoint"
                     : r.start_deltas_read() == 0  ? "a new chain"
                                                   : "the whole chain: no usable checkpoint";
-  absl::StrAppend(&s, "start-up    ", r.start_deltas_read(), " deltas read at start (", how,
+  absl::StrAppend(&s, "start-up    ", Counted(r.start_deltas_read(), "delta", "deltas"), " read at start (", how,
                   "); last checkpoint at sequence ", r.checkpoint_sequence(), "\n");
   if (r.has_config()) {
     const ConfigStatus& c = r.config();
@@ -393,14 +398,15 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     }
   }
   if (r.open_watches() > 0 || r.open_replays() > 0 || r.streams_stalled() > 0) {
-    absl::StrAppend(&s, "streams     ", r.open_watches(), " watches, ", r.open_replays(), " replays open");
+    absl::StrAppend(&s, "streams     ", Counted(r.open_watches(), "watch", "watches"), ", ",
+                    Counted(r.open_replays(), "replay", "replays"), " open");
     if (r.streams_stalled() > 0) {
       absl::StrAppend(&s, "; ", r.streams_stalled(), " ended: their client read nothing (listen.stream_stall_ms)");
     }
     absl::StrAppend(&s, "\n");
   }
   if (r.disconnect_held() > 0 || r.disconnect_waiting() > 0 || r.disconnect_cancels() > 0) {
-    absl::StrAppend(&s, "switches    ", r.disconnect_held(), " plans held by a cancel-on-disconnect watch, ",
+    absl::StrAppend(&s, "switches    ", Counted(r.disconnect_held(), "plan", "plans"), " held by a cancel-on-disconnect watch, ",
                     r.disconnect_waiting(), " waiting out their grace",
                     r.disconnect_cancels() > 0 ? absl::StrCat("; ", r.disconnect_cancels(), " cancelled on disconnect since start")
                                                : "",
@@ -822,7 +828,7 @@ std::string RenderClusterRoute(const ClusterRouteSummary& r, const Instrument& i
   std::string out = absl::StrCat(
       "cluster route ", r.route().route_id(), " coordinated by ", r.route().coordinator(), ": ",
       none_taken ? "no venue of any node takes any of it"
-                 : absl::StrCat(r.route().rounds(), " rounds, marginal price ",
+                 : absl::StrCat(Counted(r.route().rounds(), "round", "rounds"), ", marginal price ",
                                 FormatDecimal(std::llround(std::fabs(r.lambda())), inst.price_scale())),
       r.route().band_limit() != 0 ? absl::StrCat(", band ", r.route().band_bps(), " bp: limit ",
                                                  FormatDecimal(r.route().band_limit(), inst.price_scale()))

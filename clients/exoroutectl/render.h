@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "exoroute/v1/admin.pb.h"
 #include "exoroute/v1/router.pb.h"
 #include "exoroute/v1/types.pb.h"
@@ -15,6 +16,8 @@ namespace exo::ctl {
 // Finds the instrument of a plan (for decimal formatting); null if unknown.
 using InstrumentLookup = std::function<const exoroute::v1::Instrument*(const std::string& plan_id)>;
 
+// "1 round", "4 rounds": a count and its noun, singular for one.
+std::string Counted(uint64_t n, absl::string_view one, absl::string_view many);
 // `now_s` (Unix seconds; 0: not known) says how long each open child has been out.
 std::string RenderPlan(const exoroute::v1::Plan& plan, int64_t now_s = 0);
 // Working plans (ListPlans), a line each; `now_ns` (Unix ns) dates their age.

@@ -1,5 +1,6 @@
 #include "exo/json_input.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -119,6 +120,30 @@ absl::Status CheckKeys(const Value& v, const Descriptor* d, const std::string& p
   return absl::OkStatus();
 }
 
+// "not valid JSON at line L, column C: <reason>" (both from 1). Protobuf's JSON parser says
+// where it stopped by quoting up to 20 characters either side of that point with a caret under it
+// ("<reason>\n<text around it>\n<spaces>^"): with the file's own line breaks in the quote the caret
+// points nowhere. The point is found where the quote occurs once in the text; where it does not
+// (or the message has another shape), "not valid JSON: <reason>".
+std::string NotJson(absl::string_view json, absl::string_view error) {
+  const size_t first = error.find('\n');
+  const size_t last = error.rfind('\n');
+  if (first == absl::string_view::npos || first == last) return absl::StrCat("not valid JSON: ", error);
+  const absl::string_view reason = error.substr(0, first);
+  const absl::string_view quote = error.substr(first + 1, last - first - 1);
+  const absl::string_view marker = error.substr(last + 1);  // "<spaces>^"
+  const size_t caret = marker.size() - 1;
+  const size_t at = quote.empty() ? absl::string_view::npos : json.find(quote);
+  if (marker.empty() || marker.back() != '^' || marker.find_first_not_of(' ') != caret || caret > quote.size() ||
+      at == absl::string_view::npos || json.find(quote, at + 1) != absl::string_view::npos) {
+    return absl::StrCat("not valid JSON: ", reason);
+  }
+  const absl::string_view before = json.substr(0, at + caret);
+  const size_t line_start = before.rfind('\n');  // npos + 1 == 0: the first line.
+  return absl::StrCat("not valid JSON at line ", std::count(before.begin(), before.end(), '\n') + 1, ", column ",
+                      before.size() - (line_start + 1) + 1, ": ", reason);
+}
+
 }  // namespace
 
 absl::Status ParseJsonInput(std::string_view json, google::protobuf::Message* out) {
@@ -126,7 +151,7 @@ absl::Status ParseJsonInput(std::string_view json, google::protobuf::Message* ou
   Value tree;
   google::protobuf::util::JsonParseOptions opts;
   if (auto st = google::protobuf::util::JsonStringToMessage(text, &tree, opts); !st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", st.message().as_string()));
+    return absl::InvalidArgumentError(NotJson(absl::string_view(json.data(), json.size()), st.message().as_string()));
   }
   EXO_RETURN_IF_ERROR(CheckKeys(tree, out->GetDescriptor(), ""));
   out->Clear();

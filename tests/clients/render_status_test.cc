@@ -41,6 +41,11 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   r.clear_process();
   r.set_open_watches(3);
   CHECK(exo::ctl::RenderStatus(r).find("streams     3 watches, 0 replays open\n") != std::string::npos);
+  r.set_open_watches(1);
+  r.set_open_replays(1);
+  CHECK(exo::ctl::RenderStatus(r).find("streams     1 watch, 1 replay open\n") != std::string::npos);
+  r.set_open_replays(0);
+  r.set_open_watches(3);
   r.set_disconnect_cancels(4);
   CHECK(exo::ctl::RenderStatus(r).find(
             "switches    0 plans held by a cancel-on-disconnect watch, 0 waiting out their grace; 4 cancelled on "
@@ -501,13 +506,21 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
   p.set_shortfall(0);
   const std::string placed = exo::ctl::RenderPlan(p);
   INFO(placed);
-  CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues, gap 0.00, arrival limit 64000.00\n") !=
+  CHECK(placed.find("solve     EXACT, 4 rounds, marginal price 0.00, 2 venues usable, gap 0.00, arrival limit 64000.00\n") !=
         std::string::npos);
   CHECK(placed.find("expected  cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") != std::string::npos);
+  // One venue is one venue, not "1 venues".
+  p.mutable_last_solve()->set_venues_considered(1);
+  p.mutable_last_solve()->set_rounds(1);
+  CHECK(exo::ctl::RenderPlan(p).find("solve     EXACT, 1 round, marginal price 0.00, 1 venue usable, gap 0.00,") !=
+        std::string::npos);
+  p.mutable_last_solve()->set_rounds(4);
+  p.mutable_last_solve()->set_venues_considered(2);
   // After a re-plan the figures are that decision's (for what was left), and say so.
   p.set_replans(1);
   CHECK(exo::ctl::RenderPlan(p).find("expected  last re-plan: cost 130010.00, avg 65005.00 incl. fees, 3.85 bp vs mid\n") !=
         std::string::npos);
+  CHECK(exo::ctl::RenderPlan(p).find("), 1 re-plan\n") != std::string::npos);
   p.set_replans(0);
 
   Decision d;

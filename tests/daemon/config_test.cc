@@ -86,6 +86,17 @@ TEST_CASE("bad configs are refused with the path of the bad field", "[config]") 
   CHECK(ErrorOf(R"({"tls": {"insecure_plaintext": true, "require_client_cert": true}})") ==
         "config test.json: tls.require_client_cert: needs TLS");
   CHECK(ErrorOf("{ not json").rfind("config test.json: not valid JSON", 0) == 0);
+  // Where the file stops being JSON, by line and column (protobuf's own quote of the text around
+  // it, line breaks and all, under a caret that points nowhere, is not passed on).
+  CHECK(ErrorOf("{\n  \"node_id\": \"n1\",\n  \"data_dir\": /tmp/x\n}") ==
+        "config test.json: not valid JSON at line 3, column 15: Expected a value.");
+  CHECK(ErrorOf("{\"node_id\": \"n1\" \"data_dir\": \"x\"}") ==
+        "config test.json: not valid JSON at line 1, column 18: Expected , or } after key:value pair.");
+  // The same text twice around the point: which one is not known, so the reason alone.
+  const std::string blank(40, ' ');
+  CHECK(ErrorOf("{\"node_id\":" + blank + "x" + blank + "x" + blank + "}") ==
+        "config test.json: not valid JSON: Unexpected token.");
+  CHECK(ErrorOf("{\"node_id\": ") == "config test.json: not valid JSON: Unexpected end of string. Expected a value.");
   CHECK(ErrorOf(R"({"instruments": [{"symbol": "X", "price_scale": "two"}]})") ==
         "config test.json: instruments[0].price_scale: must be a whole number within 0..4294967295, got \"two\"");
 }

@@ -1484,7 +1484,7 @@ TEST_CASE("a dead man's switch is recorded and outlives a crash: armed plans who
   CHECK(st.disconnect_held() == 1);
   CHECK(st.disconnect_waiting() == 0);
   CHECK(st.disconnect_cancels() == 1);  // Counted since this start.
-  CHECK(Ctl(*d, {"status"}).out.find("switches    1 plans held by a cancel-on-disconnect watch, 0 waiting out their "
+  CHECK(Ctl(*d, {"status"}).out.find("switches    1 plan held by a cancel-on-disconnect watch, 0 waiting out their "
                                      "grace; 1 cancelled on disconnect since start\n") != std::string::npos);
   CHECK(exo::testing::HttpRequest(exo::testing::AdminPort(dir.path()), "GET", "/metrics")
             .body.find("\nexoroute_disconnect_cancels_total 1\n") != std::string::npos);
