@@ -154,9 +154,7 @@ grpc::Status RouterServiceImpl::CancelPlan(grpc::ServerContext* ctx, const Cance
                                            CancelPlanResponse* resp) {
   if (grpc::Status s = Allowed(access_, *ctx, ApiRpc::kCancelPlan, *req); !s.ok()) return s;
   if (auto s = ValidatePlanId(req->plan_id()); !s.ok()) return ToGrpc(s);
-  if (req->reason().size() > 256) {
-    return ToGrpc(absl::InvalidArgumentError("reason: at most 256 characters"));
-  }
+  if (auto s = ValidateReason(req->reason()); !s.ok()) return ToGrpc(s);
   if (grpc::Status s = MayChange(*ctx, ApiRpc::kCancelPlan, req->plan_id(), "cancel"); !s.ok()) return s;
   if (coordinator_ != nullptr) {  // A cluster route: every node's plan of it.
     absl::StatusOr<CancelPlanResponse> r = coordinator_->Cancel(req->plan_id(), req->reason(), engine_);
@@ -644,10 +642,7 @@ grpc::Status AdminServiceImpl::SetTrading(grpc::ServerContext* ctx, const SetTra
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("action: must be TRADING_ACTION_HALT or TRADING_ACTION_RESUME, got ", req->action())));
   }
-  if (req->reason().empty()) return ToGrpc(absl::InvalidArgumentError("reason: required (it is recorded in the chain)"));
-  if (req->reason().size() > 256) {
-    return ToGrpc(absl::InvalidArgumentError(absl::StrCat("reason: at most 256 characters, got ", req->reason().size())));
-  }
+  if (auto s = ValidateReason(req->reason(), "(it is recorded in the chain)"); !s.ok()) return ToGrpc(s);
   if (engine_->draining()) return ToGrpc(absl::UnavailableError("exorouted is shutting down"));
   // Who asked, when the API port knows (mutual TLS): recorded with the reason.
   const std::string by = ClientIdentity(*ctx);

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "exo/fixed_point.h"
 #include "exo/status_macros.h"
 #include "google/protobuf/reflection.h"
@@ -50,11 +52,32 @@ absl::Status Bad(const std::string& field, const std::string& why) {
 }
 
 // A client's value quoted in an error: its first 64 bytes and its length beyond that (a
-// request may carry megabytes in one string; the answer and the log should not).
+// request may carry megabytes in one string; the answer and the log should not), with line
+// breaks, other control bytes, quotes and non-ASCII bytes escaped C-style ("a\nb", "\xc3\xa9"):
+// the answer is one line, and shows what was sent.
 std::string Shown(const std::string& v) {
-  if (v.size() <= 64) return absl::StrCat("\"", v, "\"");
-  return absl::StrCat("\"", v.substr(0, 64), "\"... (", v.size(), " bytes)");
+  if (v.size() <= 64) return absl::StrCat("\"", absl::CHexEscape(v), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(v.substr(0, 64)), "\"... (", v.size(), " bytes)");
 }
+
+}  // namespace
+
+absl::Status ValidateReason(const std::string& reason, const char* required_why) {
+  if (reason.empty() && required_why != nullptr) return Bad("reason", absl::StrCat("required ", required_why));
+  if (reason.size() > kMaxReasonBytes) {
+    return Bad("reason", absl::StrCat("at most ", kMaxReasonBytes, " bytes, got ", reason.size()));
+  }
+  for (size_t i = 0; i < reason.size(); ++i) {
+    const auto c = static_cast<unsigned char>(reason[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return Bad("reason", absl::StrCat("one line of text, without control characters; byte ", i + 1, " is ",
+                                        absl::StrFormat("0x%02x", c), " in ", Shown(reason)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
 
 // A list of venue ids in an order: each one a venue id as the config allows them, once, and
 // not more of them than a cluster could have.
@@ -134,8 +157,7 @@ absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
     return Bad("urgency", absl::StrCat("must be URGENCY_LOW, URGENCY_NORMAL or URGENCY_HIGH (or unset to keep it), got ",
                                        r.urgency()));
   }
-  if (r.reason().size() > 256) return Bad("reason", "at most 256 characters");
-  return absl::OkStatus();
+  return ValidateReason(r.reason());
 }
 
 absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r) {
@@ -152,9 +174,7 @@ absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r) {
   if (r.fee() > kMaxFee || r.fee() < -kMaxFee) {
     return Bad("fee", absl::StrCat("must be within -2^62..2^62 price units, got ", r.fee()));
   }
-  if (r.reason().empty()) return Bad("reason", "required (it is recorded in the chain: say who confirmed the settlement)");
-  if (r.reason().size() > 256) return Bad("reason", absl::StrCat("at most 256 characters, got ", r.reason().size()));
-  return absl::OkStatus();
+  return ValidateReason(r.reason(), "(it is recorded in the chain: say who confirmed the settlement)");
 }
 
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {

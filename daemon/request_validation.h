@@ -24,6 +24,12 @@ inline constexpr uint32_t kMaxArrivalBandBps = 1000;
 absl::Status CheckKnownFields(const google::protobuf::Message& request);
 
 absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r);
+// A reason a client gives for a cancel, an amendment, a halt or resume, a settlement — recorded
+// in the chain and shown by the CLI, the log and replay: at most kMaxReasonBytes bytes, on one
+// line (no line break, tab or other control character; any other UTF-8 is fine). Empty only when
+// `required_why` is null (else "reason: required <required_why>").
+inline constexpr size_t kMaxReasonBytes = 256;
+absl::Status ValidateReason(const std::string& reason, const char* required_why = nullptr);
 // A plan id (or a route id: the same rule; `field` names it in the error).
 absl::Status ValidatePlanId(const std::string& plan_id, const char* field = "plan_id");
 // An amendment: a plan id, a new quantity (0: kept) or limit price, and at least one of them.
@@ -49,7 +55,7 @@ inline constexpr uint32_t kMaxBookDepth = 50;
 inline constexpr uint32_t kDefaultBookDepth = 5;
 absl::Status ValidateGetBooks(const exoroute::v1::GetBooksRequest& r);
 // An operator's settlement of a child: plan and child ids, a filled quantity and (with one to
-// record) a price within 2^53 units, a fee within 2^62, a reason of 1..256 characters. Whether
+// record) a price within 2^53 units, a fee within 2^62, a reason (ValidateReason). Whether
 // they fit the child is the engine's check.
 absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r);
 

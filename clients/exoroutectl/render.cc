@@ -277,7 +277,10 @@ std::string RenderDecision(const Decision& d, const Instrument& inst, exoroute::
                                : absl::StrCat("the split costs ", f.Px(-saves), in_bp, " more (lot rounding)"),
                     "\n");
   }
-  absl::StrAppend(&s, absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
+  // The table's head only over rows (as a plan's): nothing placed leaves the exclusions alone.
+  absl::StrAppend(&s, d.allocations().empty()
+                          ? "\n"
+                          : absl::StrFormat("\n  %-10s %16s %14s %16s\n", "VENUE", "QUANTITY", "LIMIT", "EXPECTED COST"));
   for (const auto& a : d.allocations()) {
     absl::StrAppend(&s, absl::StrFormat("  %-10s %16s %14s %16s\n", a.venue(), f.Qty(a.quantity()),
                                         f.Px(a.limit_price()), f.Px(a.expected_cost())));

@@ -12,6 +12,7 @@
 #include "daemon/cluster/discrete_noise.h"
 #include "daemon/crash_point.h"
 #include "daemon/plan_fold.h"
+#include "daemon/request_validation.h"
 #include "daemon/solve_inputs.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
@@ -742,7 +743,7 @@ absl::StatusOr<ProgressReply> ClusterNode::Progress(const ProgressRequest& req) 
 
 absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& req) {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
-  if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
+  EXO_RETURN_IF_ERROR(ValidateReason(req.reason()));
   if (req.via().size() > 256) return absl::InvalidArgumentError("via: at most 256 characters");
   if (req.leave_notice()) {
     if (shortfall_ == nullptr) return absl::FailedPreconditionError("this node keeps no notices of cancels");
@@ -781,7 +782,7 @@ absl::StatusOr<CancelRouteReply> ClusterNode::Cancel(const CancelRouteRequest& r
 
 absl::StatusOr<AmendShareReply> ClusterNode::Amend(const AmendShareRequest& req) {
   if (req.route_id().empty()) return absl::InvalidArgumentError("route_id: required");
-  if (req.reason().size() > 256) return absl::InvalidArgumentError("reason: at most 256 characters");
+  EXO_RETURN_IF_ERROR(ValidateReason(req.reason()));
   if (req.has_limit_price() && (req.limit_price() <= 0 || req.limit_price() > kMaxUnits)) {
     return absl::InvalidArgumentError(absl::StrCat("limit_price: must be within 1..2^53, got ", req.limit_price()));
   }

@@ -530,6 +530,12 @@ TEST_CASE("a plan or a what-if that placed nothing says so, with the mid it was 
   const std::string what_if = exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr);
   INFO(what_if);
   CHECK(what_if.find("expected  nothing placed (mid 65002.50), SHORTFALL 0.50000000\n") != std::string::npos);
+  CHECK(what_if.find("VENUE") == std::string::npos);  // No table of no rows.
+  auto* a = d.add_allocations();
+  a->set_venue("SIM-A");
+  a->set_quantity(10'000'000);
+  CHECK(exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr).find("  VENUE ") != std::string::npos);
+  d.clear_allocations();
   d.clear_mid_price();
   CHECK(exo::ctl::RenderDecision(d, p.instrument(), SIDE_BUY, 50'000'000, nullptr)
             .find("expected  nothing placed (no mid), SHORTFALL 0.50000000\n") != std::string::npos);

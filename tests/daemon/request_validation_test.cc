@@ -91,6 +91,9 @@ TEST_CASE("every route field is checked and named", "[validation]") {
   r = Good();
   r.mutable_order()->set_id(std::string(100, 'i'));
   CHECK(ErrorOf(r) == "order.id: must match [A-Za-z0-9._:-]{1,64}, got \"" + std::string(64, 'i') + "\"... (100 bytes)");
+  // A client's line break, quote or non-ASCII byte is shown escaped: the answer stays one line.
+  r.mutable_order()->set_id("a\nb\"c\xc3\xa9");
+  CHECK(ErrorOf(r) == "order.id: must match [A-Za-z0-9._:-]{1,64}, got \"a\\nb\\\"c\\xc3\\xa9\"");
   r = Good();
   r.set_mode(ROUTE_MODE_UNSPECIFIED);
   CHECK(ErrorOf(r) == "mode: must be ROUTE_MODE_PLAN_ONLY or ROUTE_MODE_EXECUTE, got 0");
@@ -193,7 +196,13 @@ TEST_CASE("an amend request is checked and its fields named", "[validation]") {
   r.set_limit_price(650000);
   CHECK(ValidateAmend(r).ok());
   r.set_reason(std::string(257, 'x'));
-  CHECK(error(r) == "reason: at most 256 characters");
+  CHECK(error(r) == "reason: at most 256 bytes, got 257");
+  r.set_reason("desk asked\nfor it");  // A second line in the chain, the CLI's table and the log.
+  CHECK(error(r) == "reason: one line of text, without control characters; byte 11 is 0x0a in \"desk asked\\nfor it\"");
+  r.set_reason("Grüße vom Desk\x7f");
+  CHECK(error(r).rfind("reason: one line of text, without control characters; byte 17 is 0x7f in ", 0) == 0);
+  r.set_reason("Grüße vom Desk");  // Any other UTF-8.
+  CHECK(ValidateAmend(r).ok());
   r.set_reason("");
   r.set_remove_limit(true);  // With a new limit too: which?
   CHECK(error(r) == "remove_limit: not with limit_price: give a new limit or remove it, not both");
@@ -235,7 +244,9 @@ TEST_CASE("a settle request is checked and its fields named", "[validation]") {
   r.set_fee(-12);  // A rebate.
   CHECK(ValidateSettleChild(r).ok());
   r.set_reason(std::string(257, 'x'));
-  CHECK(error(r) == "reason: at most 256 characters, got 257");
+  CHECK(error(r) == "reason: at most 256 bytes, got 257");
+  r.set_reason("ticket\t4711");
+  CHECK(error(r) == "reason: one line of text, without control characters; byte 7 is 0x09 in \"ticket\\t4711\"");
   r.set_reason("ok");
   r.set_cl_ord_id(std::string(300, 'c'));
   CHECK(error(r) == "cl_ord_id: at most 256 characters, got 300");

@@ -2046,7 +2046,10 @@ TEST_CASE("exoroutectl halt stops trading on a node across a restart and resume 
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(s.error_message() == "reason: required (it is recorded in the chain)");
   s = set_trading(TRADING_ACTION_HALT, std::string(257, 'r'), &resp);
-  CHECK(s.error_message() == "reason: at most 256 characters, got 257");
+  CHECK(s.error_message() == "reason: at most 256 bytes, got 257");
+  s = set_trading(TRADING_ACTION_HALT, "venue down\n2026-12-06T00:00:00.000Z INFO  trading resumed", &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().rfind("reason: one line of text, without control characters; byte 11 is 0x0a in ", 0) == 0);
   CHECK(Ctl(*d, {"halt"}).exit_code == 2);  // --reason is required.
 
   auto halt = Ctl(*d, {"halt", "--reason", "venue SIM-B misprices"});
