@@ -163,7 +163,13 @@ absl::Status ValidateAmend(const exoroute::v1::AmendPlanRequest& r) {
 absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r) {
   EXO_RETURN_IF_ERROR(ValidatePlanId(r.plan_id()));
   if (r.cl_ord_id().empty()) return Bad("cl_ord_id", "required (the child's id, as `plan show` lists it)");
-  if (r.cl_ord_id().size() > 256) return Bad("cl_ord_id", absl::StrCat("at most 256 characters, got ", r.cl_ord_id().size()));
+  // The node names its children "<plan id>.<n>", on a cluster "<plan id>@<node id>.<n>" (a
+  // sub-route's plan id has its "~<n>").
+  static const std::regex kChildId("[A-Za-z0-9._:~@-]{1,256}");
+  if (!std::regex_match(r.cl_ord_id(), kChildId)) {
+    return Bad("cl_ord_id", absl::StrCat("must match [A-Za-z0-9._:~@-]{1,256} (a child's id, as `plan show` lists it), got ",
+                                         Shown(r.cl_ord_id())));
+  }
   if (r.filled_quantity() < 0 || r.filled_quantity() > kMaxUnits) {
     return Bad("filled_quantity", absl::StrCat("must be within 0..", kMaxUnits, " (2^53 units), got ", r.filled_quantity()));
   }

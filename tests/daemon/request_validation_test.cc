@@ -249,7 +249,12 @@ TEST_CASE("a settle request is checked and its fields named", "[validation]") {
   CHECK(error(r) == "reason: one line of text, without control characters; byte 7 is 0x09 in \"ticket\\t4711\"");
   r.set_reason("ok");
   r.set_cl_ord_id(std::string(300, 'c'));
-  CHECK(error(r) == "cl_ord_id: at most 256 characters, got 300");
+  CHECK(error(r) == "cl_ord_id: must match [A-Za-z0-9._:~@-]{1,256} (a child's id, as `plan show` lists it), got \"" +
+                        std::string(64, 'c') + "\"... (300 bytes)");
+  r.set_cl_ord_id("ord-1\n3");
+  CHECK(error(r) == "cl_ord_id: must match [A-Za-z0-9._:~@-]{1,256} (a child's id, as `plan show` lists it), got \"ord-1\\n3\"");
+  r.set_cl_ord_id("big~2@n2.17");  // A cluster sub-route's child on node n2.
+  CHECK(ValidateSettleChild(r).ok());
 }
 
 TEST_CASE("a field this node does not know is refused, named by where it is", "[validation]") {
