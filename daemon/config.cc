@@ -13,6 +13,7 @@
 #include "adapters/ws/feed_connection.h"
 #include "daemon/solve_inputs.h"
 #include "exo/json_input.h"
+#include "exo/quoted.h"
 #include "exo/read_file.h"
 #include "exo/status_macros.h"
 #include "solver/solver.h"
@@ -78,7 +79,7 @@ absl::Status CheckAddress(const std::string& addr, const std::string& path) {
   uint32_t port = 0;
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port > 65535) {
-    return Bad(path, absl::StrCat("must be host:port, got \"", addr, "\""));
+    return Bad(path, absl::StrCat("must be host:port, got ", Quoted(addr)));
   }
   return absl::OkStatus();
 }
@@ -163,7 +164,7 @@ absl::Status ValidateBackupDir(const DaemonConfig& c) {
   const auto [end, _] = std::mismatch(db.begin(), db.end(), dir.begin(), dir.end());
   if (end == db.end()) {
     return Bad("store.backup_dir", absl::StrCat("must not be inside the database directory ", db.string(),
-                                                ", got \"", c.store().backup_dir(), "\""));
+                                                ", got ", Quoted(c.store().backup_dir())));
   }
   return absl::OkStatus();
 }
@@ -184,10 +185,10 @@ absl::Status ValidateCluster(const DaemonConfig& c) {
     const auto& p = k.peers(i);
     std::string at = absl::StrCat("cluster.peers[", i, "]");
     if (!std::regex_match(p.node_id(), IdPattern())) {
-      return Bad(at + ".node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", p.node_id(), "\""));
+      return Bad(at + ".node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got ", Quoted(p.node_id())));
     }
     if (!ids.insert(p.node_id()).second) {
-      return Bad(at + ".node_id", absl::StrCat("\"", p.node_id(), "\" is this node or another peer"));
+      return Bad(at + ".node_id", absl::StrCat(Quoted(p.node_id()), " is this node or another peer"));
     }
     EXO_RETURN_IF_ERROR(CheckAddress(p.address(), at + ".address"));
   }
@@ -236,7 +237,7 @@ absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& sy
     const RiskLimit& r = c.risk(i);
     const std::string p = absl::StrCat("risk[", i, "]");
     if (symbols.count(r.symbol()) == 0) {
-      return Bad(p + ".symbol", absl::StrCat("\"", r.symbol(), "\" is not one of instruments[] (",
+      return Bad(p + ".symbol", absl::StrCat(Quoted(r.symbol()), " is not one of instruments[] (",
                                              absl::StrJoin(symbols, ", "), ")"));
     }
     if (!r.client().empty()) {
@@ -251,9 +252,9 @@ absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& sy
     }
     if (!limited.insert({r.symbol(), r.client()}).second) {
       return Bad(p + ".symbol", r.client().empty()
-                                    ? absl::StrCat("\"", r.symbol(), "\" has a limit already: one entry per instrument")
-                                    : absl::StrCat("\"", r.symbol(), "\" has a limit for client \"", r.client(),
-                                                   "\" already: one entry per instrument and client"));
+                                    ? absl::StrCat(Quoted(r.symbol()), " has a limit already: one entry per instrument")
+                                    : absl::StrCat(Quoted(r.symbol()), " has a limit for client ", Quoted(r.client()),
+                                                   " already: one entry per instrument and client"));
     }
     for (const auto& [field, value] : {std::pair<const char*, int64_t>{"max_order_quantity", r.max_order_quantity()},
                                        {"max_order_notional", r.max_order_notional()},
@@ -275,7 +276,7 @@ absl::Status ValidateRisk(const DaemonConfig& c, const std::set<std::string>& sy
 
 absl::Status Validate(const DaemonConfig& c) {
   if (!std::regex_match(c.node_id(), IdPattern())) {
-    return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", c.node_id(), "\""));
+    return Bad("node_id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got ", Quoted(c.node_id())));
   }
   EXO_RETURN_IF_ERROR(CheckAddress(c.listen().address(), "listen.address"));
   if (c.has_admin()) EXO_RETURN_IF_ERROR(CheckAddress(c.admin().listen(), "admin.listen"));
@@ -313,7 +314,7 @@ absl::Status Validate(const DaemonConfig& c) {
     const auto& in = c.instruments(i);
     std::string p = absl::StrCat("instruments[", i, "]");
     if (!std::regex_match(in.symbol(), SymbolPattern())) {
-      return Bad(p + ".symbol", absl::StrCat("must match [A-Za-z0-9._/-]{1,32}, got \"", in.symbol(), "\""));
+      return Bad(p + ".symbol", absl::StrCat("must match [A-Za-z0-9._/-]{1,32}, got ", Quoted(in.symbol())));
     }
     if (!symbols.insert(in.symbol()).second) {
       return Bad(p + ".symbol", absl::StrCat("duplicate symbol \"", in.symbol(), "\""));
@@ -332,7 +333,7 @@ absl::Status Validate(const DaemonConfig& c) {
     const auto& v = c.venues(i);
     std::string p = absl::StrCat("venues[", i, "]");
     if (!std::regex_match(v.id(), IdPattern())) {
-      return Bad(p + ".id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got \"", v.id(), "\""));
+      return Bad(p + ".id", absl::StrCat("must match [A-Za-z0-9._-]{1,32}, got ", Quoted(v.id())));
     }
     if (!ids.insert(v.id()).second) return Bad(p + ".id", absl::StrCat("duplicate venue id \"", v.id(), "\""));
     if (!(v.taker_fee_bps() >= -1000 && v.taker_fee_bps() <= 1000)) {
@@ -352,7 +353,7 @@ absl::Status Validate(const DaemonConfig& c) {
       const auto& m = v.markets(k);
       std::string mp = absl::StrCat(p, ".markets[", k, "]");
       if (symbols.count(m.symbol()) == 0) {
-        return Bad(mp + ".symbol", absl::StrCat("\"", m.symbol(), "\" is not a configured instrument"));
+        return Bad(mp + ".symbol", absl::StrCat(Quoted(m.symbol()), " is not a configured instrument"));
       }
       if (!venue_symbols.insert(m.symbol()).second) {
         return Bad(mp + ".symbol", absl::StrCat("duplicate market \"", m.symbol(), "\""));
@@ -406,7 +407,7 @@ absl::Status Validate(const DaemonConfig& c) {
         }
         auto url = adapters::ws::ParseUrl(w.url());
         if (!url.ok() || w.url().rfind("ws", 0) != 0) {
-          return Bad(wp + ".url", absl::StrCat("must be a ws:// or wss:// URL, got \"", w.url(), "\""));
+          return Bad(wp + ".url", absl::StrCat("must be a ws:// or wss:// URL, got ", Quoted(w.url())));
         }
         if (w.format() == exoroute::v1::FEED_FORMAT_BINANCE_SPOT) {
           auto snap = adapters::ws::ParseUrl(w.snapshot_url());
@@ -449,7 +450,7 @@ absl::Status Validate(const DaemonConfig& c) {
     if (v.book_from().empty()) continue;
     std::string p = absl::StrCat("venues[", i, "].book_from");
     if (v.book_from() == v.id()) return Bad(p, "a venue cannot take its book from itself");
-    if (!ids.count(v.book_from())) return Bad(p, absl::StrCat("\"", v.book_from(), "\" is not a configured venue"));
+    if (!ids.count(v.book_from())) return Bad(p, absl::StrCat(Quoted(v.book_from()), " is not a configured venue"));
   }
   if (c.routing().method() == exoroute::v1::SOLVER_METHOD_CLUSTER_EXACT) {
     return Bad("routing.method", "SOLVER_METHOD_CLUSTER_EXACT is what a cluster node's share of a route records, not "

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "exo/fixed_point.h"
+#include "exo/quoted.h"
 #include "exo/status_macros.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -51,15 +51,6 @@ absl::Status Bad(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-// A client's value quoted in an error: its first 64 bytes and its length beyond that (a
-// request may carry megabytes in one string; the answer and the log should not), with line
-// breaks, other control bytes, quotes and non-ASCII bytes escaped C-style ("a\nb", "\xc3\xa9"):
-// the answer is one line, and shows what was sent.
-std::string Shown(const std::string& v) {
-  if (v.size() <= 64) return absl::StrCat("\"", absl::CHexEscape(v), "\"");
-  return absl::StrCat("\"", absl::CHexEscape(v.substr(0, 64)), "\"... (", v.size(), " bytes)");
-}
-
 }  // namespace
 
 absl::Status ValidateReason(const std::string& reason, const char* required_why) {
@@ -71,7 +62,7 @@ absl::Status ValidateReason(const std::string& reason, const char* required_why)
     const auto c = static_cast<unsigned char>(reason[i]);
     if (c < 0x20 || c == 0x7f) {
       return Bad("reason", absl::StrCat("one line of text, without control characters; byte ", i + 1, " is ",
-                                        absl::StrFormat("0x%02x", c), " in ", Shown(reason)));
+                                        absl::StrFormat("0x%02x", c), " in ", Quoted(reason)));
     }
   }
   return absl::OkStatus();
@@ -91,10 +82,10 @@ absl::Status ValidateVenueList(const google::protobuf::RepeatedPtrField<std::str
     const std::string f = absl::StrCat("order.", field, "[", i, "]");
     if (list[i].empty()) return Bad(f, "empty");
     if (!std::regex_match(list[i], kVenueId)) {
-      return Bad(f, absl::StrCat("must be a venue id ([A-Za-z0-9._-]{1,32}), got ", Shown(list[i])));
+      return Bad(f, absl::StrCat("must be a venue id ([A-Za-z0-9._-]{1,32}), got ", Quoted(list[i])));
     }
     if (auto [at, fresh] = seen.emplace(list[i], i); !fresh) {
-      return Bad(f, absl::StrCat(Shown(list[i]), " is listed twice (", field, "[", at->second, "])"));
+      return Bad(f, absl::StrCat(Quoted(list[i]), " is listed twice (", field, "[", at->second, "])"));
     }
   }
   return absl::OkStatus();
@@ -104,7 +95,7 @@ absl::Status ValidateVenueList(const google::protobuf::RepeatedPtrField<std::str
 absl::Status ValidateSymbol(const std::string& symbol, const char* field) {
   static const std::regex kSymbol("[A-Za-z0-9._/-]{1,32}");
   if (!std::regex_match(symbol, kSymbol)) {
-    return Bad(field, absl::StrCat("must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got ", Shown(symbol)));
+    return Bad(field, absl::StrCat("must be an instrument's symbol ([A-Za-z0-9._/-]{1,32}), got ", Quoted(symbol)));
   }
   return absl::OkStatus();
 }
@@ -116,7 +107,7 @@ absl::Status ValidatePlanId(const std::string& id, const char* field) {
   static const std::regex kId("[A-Za-z0-9._:-]{1,64}(~[0-9]{1,9})?");
   if (id.empty()) return Bad(field, "required");
   if (!std::regex_match(id, kId)) {
-    return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(id)));
+    return Bad(field, absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Quoted(id)));
   }
   return absl::OkStatus();
 }
@@ -131,7 +122,7 @@ absl::Status ValidateListPlans(const exoroute::v1::ListPlansRequest& r) {
   }
   if (!r.page_token().empty()) {
     if (auto s = ValidatePlanId(r.page_token(), "page_token"); !s.ok()) {
-      return Bad("page_token", absl::StrCat("not one this server gave (a plan id), got ", Shown(r.page_token())));
+      return Bad("page_token", absl::StrCat("not one this server gave (a plan id), got ", Quoted(r.page_token())));
     }
   }
   return absl::OkStatus();
@@ -168,7 +159,7 @@ absl::Status ValidateSettleChild(const exoroute::v1::SettleChildRequest& r) {
   static const std::regex kChildId("[A-Za-z0-9._:~@-]{1,256}");
   if (!std::regex_match(r.cl_ord_id(), kChildId)) {
     return Bad("cl_ord_id", absl::StrCat("must match [A-Za-z0-9._:~@-]{1,256} (a child's id, as `plan show` lists it), got ",
-                                         Shown(r.cl_ord_id())));
+                                         Quoted(r.cl_ord_id())));
   }
   if (r.filled_quantity() < 0 || r.filled_quantity() > kMaxUnits) {
     return Bad("filled_quantity", absl::StrCat("must be within 0..", kMaxUnits, " (2^53 units), got ", r.filled_quantity()));
@@ -191,7 +182,7 @@ absl::Status ValidateRoute(const exoroute::v1::RouteRequest& r) {
     return Bad("order.id", std::string(s.message()).substr(std::string("plan_id: ").size()));
   }
   if (o.id().find('~') != std::string::npos) {
-    return Bad("order.id", absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Shown(o.id()),
+    return Bad("order.id", absl::StrCat("must match [A-Za-z0-9._:-]{1,64}, got ", Quoted(o.id()),
                                         " (\"~<n>\" names a cluster route's sub-routes)"));
   }
   if (o.symbol().empty()) return Bad("order.symbol", "required");

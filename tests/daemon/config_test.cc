@@ -144,6 +144,9 @@ TEST_CASE("identifiers, fees, impact, markets and the re-plan interval are check
   const std::vector<std::pair<std::string, std::string>> cases = {
       {DefaultWith("\"node_id\": \"node-1\"", "\"node_id\": \"node one\""),
        "node_id: must match [A-Za-z0-9._-]{1,32}, got \"node one\""},
+      // A JSON escape's line break is shown escaped: the refusal stays one line.
+      {DefaultWith("\"node_id\": \"node-1\"", "\"node_id\": \"node\\n1\""),
+       "node_id: must match [A-Za-z0-9._-]{1,32}, got \"node\\n1\""},
       {DefaultWith("{ \"symbol\": \"ETH-USD\", \"price_scale\": 2", "{ \"symbol\": \"ETH USD\", \"price_scale\": 2"),
        "instruments[1].symbol: must match [A-Za-z0-9._/-]{1,32}, got \"ETH USD\""},
       {DefaultWith("{ \"symbol\": \"ETH-USD\", \"price_scale\": 2", "{ \"symbol\": \"BTC-USD\", \"price_scale\": 2"),
