@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "exo/sha256.h"
 #include "exo/status_macros.h"
@@ -609,6 +610,16 @@ namespace {
 // One attempt at opening the store (OpenRocksDeltaStore).
 absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
   namespace fs = std::filesystem;
+  // Damage RocksDB finds while the store opens (a table's or the manifest's checksum) is refused
+  // as the store's own checks refuse it: naming the database, saying nothing was changed and
+  // what to do. Other failures (a disk error, a lock) pass as they are.
+  const auto refuse_damage = [&o](absl::Status st) {
+    if (!absl::IsDataLoss(st)) return st;
+    absl::string_view what = st.message();
+    absl::ConsumePrefix(&what, absl::StrCat("open ", o.path, ": "));
+    return absl::DataLossError(absl::StrCat("refusing to open ", o.path, ": ", what,
+                                            ". Nothing was changed; restore the node from a backup"));
+  };
   const std::vector<std::string> expected = {rocksdb::kDefaultColumnFamilyName, kCfDeltas,
                                              kCfPlans, kCfInputs, kCfMeta};
   bool exists = fs::exists(fs::path(o.path) / "CURRENT");
@@ -631,7 +642,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
   } else {
     std::vector<std::string> found;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), o.path, &found);
-    EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
+    EXO_RETURN_IF_ERROR(refuse_damage(FromRocks(s, absl::StrCat("open ", o.path))));
     std::vector<std::string> a = found, b = expected;
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
@@ -696,7 +707,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
         "database ", o.path, " is in use by another process (", s.ToString(),
         "); stop it, or open read-only for replay and verify"));
   }
-  EXO_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("open ", o.path)));
+  EXO_RETURN_IF_ERROR(refuse_damage(FromRocks(s, absl::StrCat("open ", o.path))));
   auto store = std::make_unique<RocksDeltaStore>(std::unique_ptr<rocksdb::DB>(raw), handles, o);
   rocksdb::ColumnFamilyHandle* meta = handles[4];
 
@@ -716,9 +727,9 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
     format = kFormat;
     node = o.node_id;
   } else {
-    EXO_RETURN_IF_ERROR(FromRocks(fs_, "read format"));
-    EXO_RETURN_IF_ERROR(FromRocks(raw->Get(rocksdb::ReadOptions(), meta, "node_id", &node),
-                                  "read node id"));
+    EXO_RETURN_IF_ERROR(refuse_damage(FromRocks(fs_, "reading its format marker")));
+    EXO_RETURN_IF_ERROR(
+        refuse_damage(FromRocks(raw->Get(rocksdb::ReadOptions(), meta, "node_id", &node), "reading its node id")));
   }
   if (format != kFormat) {
     return absl::FailedPreconditionError(absl::StrCat(o.path, " has format \"", format,
@@ -728,7 +739,7 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
     return absl::FailedPreconditionError(absl::StrCat("database ", o.path, " belongs to node \"",
                                                       node, "\", not \"", o.node_id, "\""));
   }
-  EXO_RETURN_IF_ERROR(store->LoadHead());
+  EXO_RETURN_IF_ERROR(refuse_damage(store->LoadHead()));
   uint64_t head = store->Head().sequence();
   if (head > 0 && o.verify_tail_on_open > 0) {
     uint64_t from = head > o.verify_tail_on_open ? head - o.verify_tail_on_open + 1 : 1;
@@ -742,10 +753,10 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
   }
   // The head must be the last stored delta: a delta beyond it means the head was rolled back.
   bool beyond = false;
-  EXO_RETURN_IF_ERROR(store->Scan(head + 1, 0, [&](const PlanDelta&, std::string_view) {
+  EXO_RETURN_IF_ERROR(refuse_damage(store->Scan(head + 1, 0, [&](const PlanDelta&, std::string_view) {
     beyond = true;
     return false;
-  }));
+  })));
   if (beyond) {
     return absl::DataLossError(absl::StrCat("refusing to open ", o.path,
                                             ": deltas exist beyond the stored chain head ", head));

@@ -743,6 +743,9 @@ TEST_CASE("damaged files are refused at open and never recovered to a shorter ch
     REQUIRE_FALSE(tables.empty());
     for (const std::string& t : tables) Overwrite(t, std::filesystem::file_size(t) / 3, "\xde\xad\xbe\xef");
     CheckRefused(dir / "db", "Corruption");
+    // Framed as the store's own checks frame theirs: which database, nothing changed, what to do.
+    CheckRefused(dir / "db", "refusing to open " + (dir / "db") + ": ");
+    CheckRefused(dir / "db", ". Nothing was changed; restore the node from a backup");
   }
 }
 
