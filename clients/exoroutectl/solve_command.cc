@@ -1,11 +1,14 @@
 // `exoroutectl solve`: the what-if, offline, on books from a file.
 #include "clients/exoroutectl/commands.h"
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "adapters/book_file.h"
 #include "clients/exoroutectl/args.h"
 #include "clients/exoroutectl/render.h"
@@ -62,6 +65,25 @@ std::optional<OneVenuePlan> BestOneVenue(const SolveInput& in, const Decision& s
     if (better) best = OneVenuePlan{v.venue(), *std::move(d)};
   }
   return best;
+}
+
+// Books from a file are judged stale against now unless --at says when to decide: a file that
+// `plan books` wrote from a past decision has its books' receive times, and is stale a few
+// seconds later. When that left venues out, a line that says so and gives the --at that
+// decides as when the newest of them arrived ("" when none was left out as stale).
+std::string StaleNote(const Decision& d, const BookSnapshotFile& file, const std::string& symbol) {
+  const auto stale = std::count_if(d.exclusions().begin(), d.exclusions().end(), [](const VenueExclusion& e) {
+    return absl::StartsWith(e.reason(), "book stale");
+  });
+  int64_t newest = 0;
+  for (const VenueBook& b : file.books()) {
+    if (b.symbol() == symbol) newest = std::max(newest, b.receive_time_ns());
+  }
+  if (stale == 0 || newest <= 0) return "";
+  return absl::StrCat("note      ", stale, stale == 1 ? " venue" : " venues",
+                      " left out as stale now: the file's newest book arrived at ",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC", absl::FromUnixNanos(newest), absl::UTCTimeZone()),
+                      "; --at ", newest, " decides as then\n");
 }
 
 }  // namespace
@@ -135,6 +157,7 @@ int CmdSolve(Context& c) {
   } else {
     const std::optional<OneVenuePlan> alone = BestOneVenue(*in, *d);
     std::cout << RenderDecision(*d, *inst, in->side(), in->quantity(), alone ? &*alone : nullptr);
+    if (!a.Has("at")) std::cout << StaleNote(*d, *file, symbol);
   }
   return kExitOk;
 }

@@ -2589,6 +2589,28 @@ TEST_CASE("plan books: a past decision's books, re-run by exoroutectl solve, giv
   Decision late;
   REQUIRE(google::protobuf::util::JsonStringToMessage(stale.out, &late).ok());
   CHECK(late.allocations_size() == 0);
+  // In text a note says why and gives the --at of the file's newest book, which decides as then.
+  std::vector<std::string> text(now.begin(), now.end());
+  text.erase(std::find(text.begin(), text.end(), "--json"));
+  auto noted = exo::testing::Run(EXOROUTECTL_PATH, text);
+  INFO(noted.out);
+  const std::string note = "note      2 venues left out as stale now: the file's newest book arrived at ";
+  const size_t note_at = noted.out.find(note);
+  REQUIRE(note_at != std::string::npos);
+  const size_t flag = noted.out.find("; --at ", note_at);
+  const size_t then = noted.out.find(" decides as then\n", flag);
+  REQUIRE(flag != std::string::npos);
+  REQUIRE(then != std::string::npos);
+  text.insert(text.end(), {"--at", noted.out.substr(flag + 7, then - flag - 7), "--json"});
+  auto as_then = exo::testing::Run(EXOROUTECTL_PATH, text);
+  INFO(as_then.err);
+  Decision fresh;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(as_then.out, &fresh).ok());
+  CHECK(fresh.allocations_size() == plan.allocations_size());
+  std::vector<std::string> rerun_text(rerun.begin(), rerun.end() - 1);  // Without its --json.
+  auto rerun_noted = exo::testing::Run(EXOROUTECTL_PATH, rerun_text);
+  CHECK(rerun_noted.out.find("what-if   buy 12.00000000 BTC-USD\n") == 0);
+  CHECK(rerun_noted.out.find("note ") == std::string::npos);  // --at given: nothing left out as stale.
 
   // With --config-out the file comes with a config of the decision's own venue terms: its
   // command re-makes the plan with no config of the node's; the embedded default's fees do not.
