@@ -112,14 +112,6 @@ class Client:
     def route(self, *args, **kw):
         return self.router.Route(self._order(*args, **kw), timeout=self.timeout).plan
 
-    def route_error(self, *args, **kw):
-        """Routes expecting failure; returns (status code name, message)."""
-        try:
-            self.router.Route(self._order(*args, **kw), timeout=self.timeout)
-        except grpc.RpcError as e:
-            return e.code().name, e.details()
-        raise AssertionError("route unexpectedly succeeded")
-
     def get_plan(self, plan_id):
         """The plan as the node works it now (NOT_FOUND for an id it never planned)."""
         req = self.pb["router"].GetPlanRequest(plan_id=plan_id)

@@ -32,6 +32,15 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def route_error(client, *args, **kw):
+    """Routes expecting a refusal; returns (status code name, message)."""
+    try:
+        client.route(*args, **kw)
+    except grpc.RpcError as e:
+        return e.code().name, e.details()
+    raise AssertionError("route unexpectedly succeeded")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exorouted", required=True)
@@ -256,7 +265,7 @@ def main():
             trading, changed = client.set_trading(True, "python halts")
             # The reason recorded names the client certificate's common name (the dev client's).
             check(changed and trading.halted and trading.reason == "python halts (by client exoroutectl)", trading)
-            code, msg = client.route_error("py-halted", "BTC-USD", "buy", btc, mode="execute")
+            code, msg = route_error(client, "py-halted", "BTC-USD", "buy", btc, mode="execute")
             check(code == "FAILED_PRECONDITION" and "python halts" in msg, (code, msg))
             client.route("py-halted-look", "BTC-USD", "buy", btc, mode="plan_only")
             trading, changed = client.set_trading(False, "python resumes")
@@ -264,7 +273,7 @@ def main():
             # One symbol alone: its executed routes refused, the other symbol's answered.
             trading, changed = client.set_trading(True, "python halts ETH", symbol="ETH-USD")
             check(changed and trading.halted, trading)
-            code, msg = client.route_error("py-eth-halted", "ETH-USD", "buy", 10**6, mode="execute")
+            code, msg = route_error(client, "py-eth-halted", "ETH-USD", "buy", 10**6, mode="execute")
             check(code == "FAILED_PRECONDITION" and "trading in ETH-USD is halted" in msg, (code, msg))
             trading, changed = client.set_trading(False, "python resumes ETH", symbol="ETH-USD")
             check(changed and not trading.halted, trading)
@@ -311,7 +320,7 @@ def main():
             check(len([a for a in one.allocations if a.quantity > 0]) == 1, one)
             gtt = client.route("py-gtt", "BTC-USD", "buy", btc, tif="gtt", expire_after_ms=60_000)
             check(gtt.order.time_in_force == t.TIME_IN_FORCE_GTT and gtt.order.expire_after_ms == 60_000, gtt)
-            code, msg = client.route_error("py-gtt-bad", "BTC-USD", "buy", btc, tif="gtt")
+            code, msg = route_error(client, "py-gtt-bad", "BTC-USD", "buy", btc, tif="gtt")
             check(code == "INVALID_ARGUMENT" and msg.startswith("order.expire_after_ms: must be > 0"), (code, msg))
             try:
                 client.route("py-bad-tif", "BTC-USD", "buy", btc, tif="day")
@@ -325,9 +334,9 @@ def main():
                 check(str(e) == "denied_venues must be a list of venue ids, got the string 'SIM-A'", e)
 
             # Errors carry the right code and name the field.
-            code, msg = client.route_error("bad", "BTC-USD", "buy", 0)
+            code, msg = route_error(client, "bad", "BTC-USD", "buy", 0)
             check(code == "INVALID_ARGUMENT" and msg == "order.quantity: must be > 0, got 0", (code, msg))
-            code, msg = client.route_error("bad", "NOPE", "buy", 1)
+            code, msg = route_error(client, "bad", "NOPE", "buy", 1)
             check(code == "FAILED_PRECONDITION", (code, msg))
 
             # Standard gRPC health checking and server reflection, called as raw methods.
