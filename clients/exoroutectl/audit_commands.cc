@@ -313,9 +313,9 @@ int PrintVerify(const Context& c, const VerifyResponse& r, bool recompute, const
   if (c.json) {
     std::cout << ToJson(r) << "\n";
   } else if (r.ok()) {
-    std::cout << "OK: " << r.checked() << (r.checked() == 1 ? " delta" : " deltas") << " verified";
+    std::cout << "OK: " << Counted(r.checked(), "delta", "deltas") << " verified";
     if (recompute) {
-      std::cout << ", " << r.decisions_checked() << (r.decisions_checked() == 1 ? " decision" : " decisions")
+      std::cout << ", " << Counted(r.decisions_checked(), "decision", "decisions")
                 << " re-solved identically";
     }
     std::cout << "; chain head " << r.head().sequence() << " " << ToHex(r.head().hash()) << "\n";

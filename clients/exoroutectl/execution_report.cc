@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "clients/exoroutectl/render.h"
 #include "daemon/plan_fold.h"
 #include "exo/fixed_point.h"
 
@@ -132,7 +133,7 @@ struct Total {
         weighed_notional > 0
             ? FormatDecimal(static_cast<int64_t>(weighted_cbps / weighed_notional), 2) + " bp (notional-weighted)"
             : "-";
-    return absl::StrCat(plans, plans == 1 ? " plan" : " plans", ", filled ", Qty(r, filled), " for ", Px(r, notional),
+    return absl::StrCat(Counted(plans, "plan", "plans"), ", filled ", Qty(r, filled), " for ", Px(r, notional),
                         ", slippage ", slip, ", fees ", Px(r, fees), " (", FeeBps(fees, notional), " bp)\n");
   }
 };
@@ -190,8 +191,8 @@ std::string RenderExecutionTable(const std::vector<ExecutionRow>& rows, const st
   for (const VenueFills& v : venues) {
     const uint32_t qs = v.instrument.qty_scale(), ps = v.instrument.price_scale();
     absl::StrAppend(&out, v.symbol, " at ", v.venue, ": filled ", FormatDecimal(v.filled, qs), " (",
-                    FormatDecimal(MulDivRound(v.filled, 10'000, symbol_filled[v.symbol]), 2), " %) in ", v.fills,
-                    v.fills == 1 ? " fill" : " fills", ", avg ",
+                    FormatDecimal(MulDivRound(v.filled, 10'000, symbol_filled[v.symbol]), 2), " %) in ",
+                    Counted(v.fills, "fill", "fills"), ", avg ",
                     FormatDecimal(MulDivRound(v.notional, Pow10(qs), v.filled), ps), ", fees ",
                     FormatDecimal(v.fees, ps), " (", FeeBps(v.fees, v.notional), " bp)\n");
   }

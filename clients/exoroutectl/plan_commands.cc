@@ -719,7 +719,7 @@ int PlanBooksCmd(Context& c, const std::string& plan_id) {
                   chosen->decision_time_ns());
   if (!config_path.empty()) absl::StrAppend(&rerun, " --config ", ShellQuoted(config_path));
   std::string summary = absl::StrCat("plan ", plan_id, ": the books its decision at sequence ", chosen_sequence, " read, ",
-                                     file.books_size(), file.books_size() == 1 ? " venue" : " venues");
+                                     Counted(file.books_size(), "venue", "venues"));
   if (!left_out.empty()) absl::StrAppend(&summary, "; left out then: ", absl::StrJoin(left_out, ", "));
   if (chosen->has_fixed_dual()) {
     // A cluster share: this node's venues at the coordinator's λ. Alone they answer another question.

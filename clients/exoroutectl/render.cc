@@ -51,7 +51,6 @@ std::string Ago(int64_t seconds) {
 // Hundredths of a basis point as "1.25 bp".
 std::string Bps(int64_t cbps) { return FormatDecimal(cbps, 2) + " bp"; }
 
-
 // "512 B", "12.3 KiB", "64.0 MiB", "1.5 GiB".
 std::string Bytes(uint64_t n) {
   if (n < 1024) return absl::StrCat(n, " B");
@@ -124,7 +123,7 @@ std::string RenderPlan(const Plan& p, int64_t now_s) {
                   p.routed_by().empty() ? "" : absl::StrCat("  by client ", p.routed_by()), "\n");
   if (p.amendments() > 0) {
     const ParentOrder& r = p.routed_order();
-    absl::StrAppend(&s, "amended   ", p.amendments(), p.amendments() == 1 ? " time" : " times", ", routed as ",
+    absl::StrAppend(&s, "amended   ", Counted(p.amendments(), "time", "times"), ", routed as ",
                     f.Qty(r.quantity()), r.has_limit_price() ? absl::StrCat(" limit ", f.Px(r.limit_price())) : " market",
                     "\n");
   }
@@ -199,7 +198,7 @@ std::string RenderPlanList(const std::vector<Plan>& plans, int64_t now_ns) {
                                         o.has_limit_price() ? f.Px(o.limit_price()) : "market", open, age));
     s += senders ? absl::StrCat("  ", p.routed_by().empty() ? "-" : p.routed_by(), "\n") : "\n";
   }
-  absl::StrAppend(&s, plans.size(), plans.size() == 1 ? " working plan\n" : " working plans\n");
+  absl::StrAppend(&s, Counted(plans.size(), "working plan", "working plans"), "\n");
   return s;
 }
 
@@ -367,7 +366,7 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "config      ", c.path().empty() ? "embedded default" : c.path(), "  sha256 ",
                     ToHex(c.digest()).substr(0, 16), "…");
     if (c.reloads_applied() > 0) {
-      absl::StrAppend(&s, ", ", c.reloads_applied(), c.reloads_applied() == 1 ? " reload" : " reloads",
+      absl::StrAppend(&s, ", ", Counted(c.reloads_applied(), "reload", "reloads"),
                       " applied (last ",
                       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixNanos(c.last_applied_ns()),
                                        absl::UTCTimeZone()),
@@ -421,7 +420,7 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                     " peer calls refused: a certificate named no configured peer (see the daemon log)\n");
   }
   if (r.rpcs_denied() > 0) {
-    absl::StrAppend(&s, "WARNING     ", r.rpcs_denied(), r.rpcs_denied() == 1 ? " call" : " calls",
+    absl::StrAppend(&s, "WARNING     ", Counted(r.rpcs_denied(), "call", "calls"),
                     " refused by the access rules (config access); the last: ", r.last_rpc_denied(), "\n");
   }
   if (r.cluster_routes_refused() > 0) {
@@ -468,7 +467,7 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
           by.push_back(absl::StrCat(n->second, " ", field));
         }
       }
-      parts.push_back(absl::StrCat(risk.refused(), risk.refused() == 1 ? " order refused" : " orders refused",
+      parts.push_back(absl::StrCat(Counted(risk.refused(), "order refused", "orders refused"),
                                    by.empty() ? "" : absl::StrCat(" (", absl::StrJoin(by, ", "), ")")));
     }
     absl::StrAppend(&s, "risk        ", l.symbol(), l.client().empty() ? "" : absl::StrCat(" from client ", l.client()),
@@ -494,8 +493,8 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
                       "\n");
     }
     if (v.children_overdue() > 0) {
-      absl::StrAppend(&s, "  ", std::string(10, ' '), " WARNING ", v.children_overdue(),
-                      v.children_overdue() == 1 ? " child" : " children",
+      absl::StrAppend(&s, "  ", std::string(10, ' '), " WARNING ",
+                      Counted(v.children_overdue(), "child", "children"),
                       " left unanswered past routing.child_timeout_ms",
                       v.children_unanswered() > 0 ? absl::StrCat(", ", v.children_unanswered(), " still open") : "",
                       ": asked to cancel (the log names each; reconciled with the venue: plan settle)\n");
@@ -718,7 +717,7 @@ namespace {
 // The work on a cluster route's shortfall (docs/cluster.md, "Working a shortfall"), one line.
 std::string ShortfallWorkLine(const exoroute::v1::ShortfallWork& w, uint32_t qty_scale) {
   using exoroute::v1::ShortfallWork;
-  const std::string subs = w.sub_routes() == 1 ? "1 sub-route" : absl::StrCat(w.sub_routes(), " sub-routes");
+  const std::string subs = Counted(w.sub_routes(), "sub-route", "sub-routes");
   switch (w.state()) {
     case ShortfallWork::STATE_OPEN:
       return absl::StrCat(FormatDecimal(w.shortfall(), qty_scale), " still to route: ", w.coordinator(),

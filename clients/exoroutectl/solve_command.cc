@@ -80,7 +80,7 @@ std::string StaleNote(const Decision& d, const BookSnapshotFile& file, const std
     if (b.symbol() == symbol) newest = std::max(newest, b.receive_time_ns());
   }
   if (stale == 0 || newest <= 0) return "";
-  return absl::StrCat("note      ", stale, stale == 1 ? " venue" : " venues",
+  return absl::StrCat("note      ", Counted(stale, "venue", "venues"),
                       " left out as stale now: the file's newest book arrived at ",
                       absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC", absl::FromUnixNanos(newest), absl::UTCTimeZone()),
                       "; --at ", newest, " decides as then\n");
