@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
 #include "exo/log.h"
+#include "exo/quoted.h"
 #include "exo/status_macros.h"
 
 namespace exo::adapters {
@@ -219,10 +220,10 @@ std::string EntryProblem(const fix::MdEntry& e, const exoroute::v1::Instrument& 
                          int64_t* size) {
   auto px = ParseDecimal(e.price, inst.price_scale());
   auto sz = ParseDecimal(e.size, inst.qty_scale());
-  if (!px.ok()) return absl::StrCat("MDEntryPx \"", e.price, "\": ", px.status().message());
-  if (!sz.ok()) return absl::StrCat("MDEntrySize \"", e.size, "\": ", sz.status().message());
-  if (*px <= 0 || *px > kMaxUnits) return absl::StrCat("MDEntryPx \"", e.price, "\" not within 1..2^53 units");
-  if (*sz < 0 || *sz > kMaxUnits) return absl::StrCat("MDEntrySize \"", e.size, "\" not within 0..2^53 units");
+  if (!px.ok()) return absl::StrCat("MDEntryPx ", Quoted(e.price), ": ", px.status().message());
+  if (!sz.ok()) return absl::StrCat("MDEntrySize ", Quoted(e.size), ": ", sz.status().message());
+  if (*px <= 0 || *px > kMaxUnits) return absl::StrCat("MDEntryPx ", Quoted(e.price), " not within 1..2^53 units");
+  if (*sz < 0 || *sz > kMaxUnits) return absl::StrCat("MDEntrySize ", Quoted(e.size), " not within 0..2^53 units");
   *price = *px;
   *size = *sz;
   return "";
@@ -342,8 +343,8 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
     auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst->price_scale());
     if (cum.ok() && *cum > o.reported && (!avg.ok() || *avg <= 0 || *avg > kMaxUnits || *cum > kMaxUnits)) {
-      Refuse(r.cl_ord_id, absl::StrCat("unreadable order status (CumQty \"", r.cum_qty, "\", AvgPx \"",
-                                       r.avg_px, "\")"));
+      Refuse(r.cl_ord_id, absl::StrCat("unreadable order status (CumQty ", Quoted(r.cum_qty), ", AvgPx ",
+                                       Quoted(r.avg_px), ")"));
     } else if (cum.ok() && avg.ok() && *cum > o.reported) {
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;
@@ -370,8 +371,8 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       // Not a fill a plan can take: reported to the engine, which logs and counts it, applies
       // nothing (the order's later reports, or a status request, say where it stands).
       const bool readable = qty.ok() && px.ok() && *qty > 0 && *px > 0;
-      Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty \"",
-                                       r.last_qty, "\", LastPx \"", r.last_px, "\")"));
+      Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty ",
+                                       Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ")"));
     } else {
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;

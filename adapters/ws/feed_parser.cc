@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
+#include "exo/quoted.h"
 #include "exo/status_macros.h"
 
 namespace exo::adapters::ws {
@@ -97,7 +98,7 @@ absl::StatusOr<FeedEvent> FeedParser::ParseBinanceFrame(std::string_view frame,
   if (auto e = root.find_field_unordered("data").get_object().get(data)) return Bad(kWhere, "data", ErrorText(e));
   std::string_view type, symbol;
   EXO_RETURN_IF_ERROR(Field(data, kWhere, "e", &type));
-  if (type != "depthUpdate") return Bad(kWhere, "data.e", absl::StrCat("expected depthUpdate, got ", Sv(type)));
+  if (type != "depthUpdate") return Bad(kWhere, "data.e", absl::StrCat("expected depthUpdate, got ", Quoted(Sv(type))));
   EXO_RETURN_IF_ERROR(Field(data, kWhere, "E", &ev.event_time_ms));
   EXO_RETURN_IF_ERROR(Field(data, kWhere, "s", &symbol));
   auto it = scales.find(std::string(symbol));
@@ -181,7 +182,7 @@ absl::StatusOr<FeedEvent> FeedParser::ParseCoinbaseFrame(std::string_view frame,
     } else if (parts[0] == "sell") {
       ev.asks.push_back({*price, *size});
     } else {
-      return Bad(kWhere, field + "[0]", absl::StrCat("side must be buy or sell, got ", Sv(parts[0])));
+      return Bad(kWhere, field + "[0]", absl::StrCat("side must be buy or sell, got ", Quoted(Sv(parts[0]))));
     }
     ++i;
   }

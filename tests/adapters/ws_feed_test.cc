@@ -202,7 +202,13 @@ TEST_CASE("garbled frames get a specific error and never crash", "[ws]") {
   auto cb = p.ParseCoinbaseFrame(R"({"type":"l2update","product_id":"X","changes":[["hold","1","1"]]})",
                                  {{"X", {2, 2}}});
   REQUIRE_FALSE(cb.ok());
-  CHECK(cb.status().message() == "coinbase frame: changes[0][0]: side must be buy or sell, got hold");
+  CHECK(cb.status().message() == "coinbase frame: changes[0][0]: side must be buy or sell, got \"hold\"");
+  // The feed's own text is quoted escaped: the error (logged, and why a venue is left out) stays one line.
+  auto escaped = p.ParseCoinbaseFrame(R"({"type":"l2update","product_id":"X","changes":[["b\nuy","1","1"]]})",
+                                      {{"X", {2, 2}}});
+  REQUIRE_FALSE(escaped.ok());
+  CHECK(escaped.status().message() == "coinbase frame: changes[0][0]: side must be buy or sell, got \"b\\nuy\"");
+  CHECK(err(R"({"stream":"x@depth","data":{"e":"trade"}})") == "binance frame: data.e: expected depthUpdate, got \"trade\"");
 }
 
 namespace {
