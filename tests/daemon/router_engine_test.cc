@@ -324,6 +324,51 @@ TEST_CASE("a venue that rejects a child is left out of the order's decisions for
   CHECK(audit.checked == 1 + p.replans());
 }
 
+TEST_CASE("a child whose send fails (the session went down after the decision) ends rejected, and is placed elsewhere",
+          "[engine][outcomes]") {
+  TempDir dir;
+  Node n(dir.path());
+  n.Close();
+  n.config.mutable_routing()->set_reject_backoff_ms(60'000);  // Longer than the order takes, however slow.
+  exo::testing::TapVenue* down = nullptr;  // SIM-A: UP when decided, its every send refused.
+  auto started = exo::testing::StartTestEngine(n.config, exo::testing::TapFirstVenue(&down));
+  REQUIRE(started.ok());
+  n.store = std::move(started->store);
+  n.engine = std::move(started->engine);
+  down->FailSends(absl::UnavailableError("SIM-A: FIX session not logged on"));
+  REQUIRE(n.engine->Route(Order("down-1", SIDE_BUY, 5 * kBtc), ROUTE_MODE_EXECUTE).ok());
+  const Plan p = n.WaitSettled("down-1");
+  CHECK(p.status() == PLAN_STATUS_COMPLETED);
+  CHECK(p.filled_quantity() == 5 * kBtc);  // What SIM-A was to take, the other venues took.
+  int at_a = 0;
+  for (const ChildState& c : p.children()) {
+    if (c.order().venue() != "SIM-A") continue;
+    ++at_a;
+    CHECK(c.done());  // Recorded before the send, and its end recorded after it failed: none left open.
+    CHECK(c.filled_quantity() == 0);
+    CHECK(c.done_reason() == "rejected: SIM-A: FIX session not logged on");
+  }
+  CHECK(at_a == 1);  // And no second one while the backoff lasts.
+  bool excluded = false;
+  for (const VenueExclusion& x : p.exclusions()) {
+    if (x.venue() != "SIM-A") continue;
+    excluded = true;
+    CHECK(x.reason().rfind("rejected this order's last child here ", 0) == 0);
+    CHECK(x.reason().find(" s ago (SIM-A: FIX session not logged on): left out for 60 s after it") != std::string::npos);
+  }
+  CHECK(excluded);
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+  for (const VenueStatus& v : n.engine->VenueStatuses()) {
+    if (v.venue() != "SIM-A") continue;
+    CHECK(v.children_rejected() == 1);
+    CHECK(v.children_sent() == 0);  // It never reached the venue.
+  }
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+  const auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
+  CHECK(audit.ok);
+  CHECK(audit.checked == 1 + p.replans());
+}
+
 TEST_CASE("a child its venue leaves unanswered past the child timeout is asked to cancel, and counted once",
           "[engine][outcomes]") {
   TempDir dir;

@@ -2392,7 +2392,7 @@ TEST_CASE("a data directory the daemon could not use is refused by --check-confi
 
 TEST_CASE("a second daemon on a port another holds is refused: it does not take a share of the clients",
           "[e2e][config]") {
-  TempDir first_dir, second_dir;
+  TempDir first_dir, second_dir, third_dir;
   std::string error;
   auto first = DaemonProcess::Start(first_dir.path(), TestConfigJson(first_dir.path()), &error);
   REQUIRE(first != nullptr);
@@ -2401,6 +2401,15 @@ TEST_CASE("a second daemon on a port another holds is refused: it does not take 
   auto second = DaemonProcess::Start(second_dir.path(), json, &error);
   CHECK(second == nullptr);
   CHECK(error.find("cannot listen on " + first->endpoint() + " (address in use") != std::string::npos);
+  // Nor one on its admin HTTP port: its scrapes would go to either.
+  const std::string admin = "127.0.0.1:" + std::to_string(exo::testing::AdminPort(first_dir.path()));
+  json = TestConfigJson(third_dir.path());
+  const size_t api = json.find("127.0.0.1:0");
+  json.replace(json.find("127.0.0.1:0", api + 1), 11, admin);  // The admin port's listen address.
+  auto third = DaemonProcess::Start(third_dir.path(), json, &error);
+  CHECK(third == nullptr);
+  INFO(error);
+  CHECK(error.find("admin.listen: cannot listen on " + admin + ": Address already in use") != std::string::npos);
   // The first daemon still answers every client itself.
   for (int i = 0; i < 5; ++i) {
     auto status = exo::testing::Ctl(*first, {"status"});

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "adapters/venue_adapter.h"
@@ -25,6 +26,10 @@ class TapVenue final : public adapters::VenueAdapter {
     return real_->Book(symbol);
   }
   absl::Status Send(const exoroute::v1::ChildOrder& child, std::string_view symbol) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!send_failure_.ok()) return send_failure_;
+    }
     return real_->Send(child, symbol);
   }
   bool can_reconcile() const override { return real_->can_reconcile(); }
@@ -43,6 +48,12 @@ class TapVenue final : public adapters::VenueAdapter {
   void HoldCancels() { hold_cancels_ = true; }
   uint64_t children_sent() const override { return real_->children_sent(); }
   uint64_t fills() const override { return real_->fills(); }
+  // From now on every send fails with `s` before it reaches the venue, as a FIX session that
+  // went down between a decision and its send does (the venue stays UP to the engine).
+  void FailSends(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    send_failure_ = std::move(s);
+  }
   // Delivers `e` as if the venue had reported it (after Start).
   void Report(adapters::ExecutionEvent e) { sink_(std::move(e)); }
 
@@ -51,6 +62,8 @@ class TapVenue final : public adapters::VenueAdapter {
   adapters::EventSink sink_;
   std::atomic<bool> hold_cancels_{false};
   std::atomic<int> cancels_{0};
+  mutable std::mutex mu_;
+  absl::Status send_failure_;  // Guarded by mu_.
 };
 
 }  // namespace exo::testing
