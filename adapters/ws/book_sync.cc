@@ -43,13 +43,29 @@ SyncState BinanceBookSync::OnUpdate(FeedEvent update) {
 }
 
 SyncState BinanceBookSync::OnSnapshot(const FeedEvent& snap) {
+  if (state_ != SyncState::kWaitingForSnapshot) Resync();  // A snapshot starts the book over.
+  // The first buffered event the snapshot does not hold must carry on from it.
+  for (const FeedEvent& e : buffered_) {
+    if (e.last_update_id <= snap.last_update_id) continue;
+    if (e.first_update_id > snap.last_update_id + 1) {
+      error_ = absl::StrCat("snapshot older than the stream (its lastUpdateId ", snap.last_update_id,
+                            ", the stream buffered from U=", e.first_update_id, ")");
+      return state_;
+    }
+    break;
+  }
   book_.Clear();
   for (const PriceLevel& l : snap.bids) book_.Set(BookSide::kBid, l.price, l.size);
   for (const PriceLevel& l : snap.asks) book_.Set(BookSide::kAsk, l.price, l.size);
+  if (book_.Crossed()) {
+    error_ = absl::StrCat("snapshot is crossed (bid ", book_.best_bid(), " >= ask ", book_.best_ask(), ")");
+    book_.Clear();
+    return state_;
+  }
+  error_.clear();
   last_update_id_ = snap.last_update_id;
   state_ = SyncState::kSynced;
   first_after_snapshot_ = true;
-  if (book_.Crossed()) return Fail("snapshot is crossed");
   std::deque<FeedEvent> pending;
   pending.swap(buffered_);
   for (const FeedEvent& e : pending) {

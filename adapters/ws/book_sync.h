@@ -26,8 +26,13 @@ enum class SyncState {
 
 class BinanceBookSync {
  public:
-  SyncState OnUpdate(FeedEvent update);        // kBinanceDepthUpdate
-  SyncState OnSnapshot(const FeedEvent& snap);  // kBinanceSnapshot
+  SyncState OnUpdate(FeedEvent update);  // kBinanceDepthUpdate
+  // A REST snapshot (kBinanceSnapshot), taken while waiting for one: kSynced with the buffered
+  // events after it applied; kWaitingForSnapshot when it cannot be used — crossed, or older than
+  // the stream (the first buffered event it does not hold starts after its lastUpdateId + 1) —
+  // with the reason in error() and the buffered events kept for a newer one; kOutOfSync when a
+  // buffered event after it leaves a gap or crosses the book (Resync, then a new snapshot).
+  SyncState OnSnapshot(const FeedEvent& snap);
   // Forgets the book and starts buffering for a new snapshot.
   void Resync();
 

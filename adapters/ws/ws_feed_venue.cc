@@ -110,7 +110,11 @@ std::string WsFeedVenue::BookProblem(std::string_view symbol) const {
   }
   switch (StateOf(*f)) {
     case SyncState::kWaitingForSnapshot:
-      return "book resyncing: waiting for a snapshot";
+      if (f->snapshot_failures == 0) return "book resyncing: waiting for a snapshot";
+      return absl::StrCat("book resyncing: waiting for a snapshot; ",
+                          f->snapshot_failures == 1 ? "the last one failed: "
+                                                    : absl::StrCat("the last ", f->snapshot_failures, " failed, the last: "),
+                          f->snapshot_error);
     case SyncState::kOutOfSync:
       return absl::StrCat("book out of sync: ", binance() ? f->binance.error() : f->coinbase.error());
     case SyncState::kSynced:
@@ -183,35 +187,83 @@ void WsFeedVenue::FetchSnapshot(const std::string& feed_symbol) {
 
 // Fetches Binance REST snapshots off the connection thread: the stream keeps buffering meanwhile.
 void WsFeedVenue::SnapshotWorker() {
+  using Clock = std::chrono::steady_clock;
   FeedParser parser;  // This thread's own.
   std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    snapshot_cv_.wait(lock, [&] { return stopping_ || !snapshot_queue_.empty(); });
-    if (stopping_) return;
-    std::string feed_symbol = snapshot_queue_.front();
-    snapshot_queue_.pop_front();
-    std::string url = absl::StrReplaceAll(options_.config.snapshot_url(), {{"{symbol}", feed_symbol}});
-    lock.unlock();
-    auto body = HttpGet(url, options_.config.ca_file(), 5000);
-    lock.lock();
-    Feed* f = FindByFeedSymbol(feed_symbol);
-    if (f == nullptr || stopping_) continue;
-    if (!body.ok()) {
-      LogWarning("%s: snapshot %s failed: %s", options_.venue_id, url, body.status().ToString());
-      continue;  // The next resync or reconnect tries again.
+  while (!stopping_) {
+    // Retries that are due join the queue; the worker wakes for the next one.
+    const Clock::time_point now = Clock::now();
+    Clock::time_point next = Clock::time_point::max();
+    for (auto& [feed_symbol, f] : feeds_) {
+      if (!f.retry_pending) continue;
+      if (f.retry_at > now) {
+        next = std::min(next, f.retry_at);
+        continue;
+      }
+      f.retry_pending = false;
+      if (std::find(snapshot_queue_.begin(), snapshot_queue_.end(), feed_symbol) == snapshot_queue_.end()) {
+        snapshot_queue_.push_back(feed_symbol);
+      }
     }
-    auto snap = parser.ParseBinanceSnapshot(*body, f->scales);
-    if (!snap.ok()) {
-      ++malformed_;
-      LogWarning("%s: bad snapshot from %s: %s", options_.venue_id, url, snap.status().ToString());
+    if (snapshot_queue_.empty()) {
+      auto woken = [&] { return stopping_ || !snapshot_queue_.empty(); };
+      if (next == Clock::time_point::max()) {
+        snapshot_cv_.wait(lock, woken);
+      } else {
+        snapshot_cv_.wait_until(lock, next, woken);
+      }
       continue;
     }
-    if (f->binance.OnSnapshot(*snap) == SyncState::kSynced) {
-      f->last_update_ns = options_.clock->NowNs();
-      ++f->updates;
-      LogInfo("%s: %s in sync at update id %d", options_.venue_id, feed_symbol, f->binance.last_update_id());
+    std::string feed_symbol = snapshot_queue_.front();
+    snapshot_queue_.pop_front();
+    Feed* f = FindByFeedSymbol(feed_symbol);
+    // A book in sync meanwhile needs none; a disconnected feed fetches one when it is back.
+    if (f == nullptr || !connected_ || f->binance.state() != SyncState::kWaitingForSnapshot) continue;
+    const std::string url = absl::StrReplaceAll(options_.config.snapshot_url(), {{"{symbol}", feed_symbol}});
+    lock.unlock();
+    const absl::StatusOr<std::string> body = HttpGet(url, options_.config.ca_file(), 5000);
+    lock.lock();
+    if (stopping_) return;
+    TakeSnapshot(*f, url, body, parser);
+  }
+}
+
+void WsFeedVenue::TakeSnapshot(Feed& f, const std::string& url, const absl::StatusOr<std::string>& body,
+                               FeedParser& parser) {
+  const std::string& feed_symbol = f.market.feed_symbol;
+  std::string failed;
+  if (!body.ok()) {
+    failed = std::string(body.status().message());
+  } else if (absl::StatusOr<FeedEvent> snap = parser.ParseBinanceSnapshot(*body, f.scales); !snap.ok()) {
+    ++malformed_;
+    failed = absl::StrCat("bad snapshot: ", snap.status().message());
+  } else {
+    switch (f.binance.OnSnapshot(*snap)) {
+      case SyncState::kSynced:
+        f.last_update_ns = options_.clock->NowNs();
+        ++f.updates;
+        f.snapshot_failures = 0;
+        f.snapshot_error.clear();
+        LogInfo("%s: %s in sync at update id %d", options_.venue_id, feed_symbol, f.binance.last_update_id());
+        return;
+      case SyncState::kWaitingForSnapshot:  // Refused; the buffered stream waits for a newer one.
+        failed = f.binance.error();
+        break;
+      case SyncState::kOutOfSync:  // The buffered stream itself has a gap: start it over.
+        ++resyncs_;
+        failed = f.binance.error();
+        f.binance.Resync();
+        break;
     }
   }
+  ++f.snapshot_failures;
+  f.snapshot_error = failed;
+  const int shift = static_cast<int>(std::min<uint32_t>(f.snapshot_failures - 1, 16));
+  const int64_t wait_ms = std::min<int64_t>(kMaxSnapshotRetryMs, int64_t{kSnapshotRetryMs} << shift);
+  f.retry_pending = true;
+  f.retry_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  LogWarning("%s: snapshot %s failed (%d in a row): %s; fetching again in %.2f s", options_.venue_id, url,
+             f.snapshot_failures, failed, static_cast<double>(wait_ms) / 1000);
 }
 
 void WsFeedVenue::OnFrame(std::string_view frame) {

@@ -8,6 +8,7 @@
 // It takes no orders. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -29,6 +30,9 @@ namespace exo::adapters::ws {
 
 class WsFeedVenue final : public VenueAdapter {
  public:
+  // A failed Binance snapshot is fetched again after this, doubled for each failure in a row.
+  static constexpr int kSnapshotRetryMs = 250;
+  static constexpr int kMaxSnapshotRetryMs = 30'000;
   struct Market {
     exoroute::v1::Instrument instrument;
     std::string feed_symbol;
@@ -70,6 +74,12 @@ class WsFeedVenue final : public VenueAdapter {
     uint64_t updates = 0;
     mutable std::shared_ptr<const exoroute::v1::VenueBook> cached;  // Rebuilt when stale.
     mutable uint64_t cached_at = UINT64_MAX;
+    // Binance: snapshots that failed in a row (fetch, parse or sync) since the last good one,
+    // the last one's reason, and when the worker fetches again (retry_pending).
+    uint32_t snapshot_failures = 0;
+    std::string snapshot_error;
+    bool retry_pending = false;
+    std::chrono::steady_clock::time_point retry_at;
   };
 
   bool binance() const;
@@ -79,7 +89,12 @@ class WsFeedVenue final : public VenueAdapter {
   // Queues a REST snapshot fetch for the snapshot worker (one thread, so resyncs never pile up
   // threads in a long-running daemon).
   void FetchSnapshot(const std::string& feed_symbol);
+  // Fetches the queued snapshots; one that fails (the fetch, its parse, or a snapshot the
+  // stream cannot carry on from) is fetched again after kSnapshotRetryMs, doubled for each
+  // failure in a row up to kMaxSnapshotRetryMs, while the book still waits for one.
   void SnapshotWorker();
+  // What the worker does with the answer to a snapshot fetch of `f` (under mu_).
+  void TakeSnapshot(Feed& f, const std::string& url, const absl::StatusOr<std::string>& body, FeedParser& parser);
   SyncState StateOf(const Feed& f) const;
   Feed* FindByFeedSymbol(const std::string& s);
   const Feed* FindBySymbol(std::string_view symbol) const;

@@ -46,11 +46,17 @@ void Serve(Stream& stream, tcp::socket& socket, FeedServer::Options& o, std::ato
   http::read(stream, buffer, req, ec);
   if (ec) return;
   if (!websocket::is_upgrade(req)) {
-    ++http_count;
+    const int n = http_count++;
     http::response<http::string_body> res;
-    auto it = o.http.find(std::string(req.target()));
-    res.result(it == o.http.end() ? http::status::not_found : http::status::ok);
-    res.body() = it == o.http.end() ? "not found" : it->second;
+    if (o.http_answer) {
+      auto [status, body] = o.http_answer(std::string(req.target()), n);
+      res.result(static_cast<unsigned>(status));
+      res.body() = std::move(body);
+    } else {
+      auto it = o.http.find(std::string(req.target()));
+      res.result(it == o.http.end() ? http::status::not_found : http::status::ok);
+      res.body() = it == o.http.end() ? "not found" : it->second;
+    }
     res.prepare_payload();
     http::write(stream, res, ec);
     return;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace exo::testing {
@@ -25,6 +26,9 @@ class FeedServer {
   };
   struct Options {
     std::map<std::string, std::string> http;    // GET target -> 200 body.
+    // When set, answers every GET instead: (HTTP status, body) for the target and the GET's
+    // place among all this server's GETs (0-based).
+    std::function<std::pair<int, std::string>(const std::string& target, int request)> http_answer;
     std::function<Script(int connection)> script;  // For the n-th WebSocket connection (0-based).
     std::string cert_file, key_file;            // Both set: TLS.
   };

@@ -125,11 +125,38 @@ TEST_CASE("a missing Binance event is a gap: out of sync until a new snapshot", 
   CHECK(sync.OnUpdate(updates[i + 7]) == SyncState::kOutOfSync);  // Stays out until resynced.
   sync.Resync();
   CHECK(sync.state() == SyncState::kWaitingForSnapshot);
-  // A snapshot too old for the buffered stream is refused as well.
+  // A snapshot too old for the buffered stream is refused, and the stream kept for a newer one.
   FeedEvent stale = Snapshot(p, "NKNUSDT");
-  sync.OnUpdate(updates[i + 8]);
-  CHECK(sync.OnSnapshot(stale) == SyncState::kOutOfSync);
-  CHECK(sync.error().rfind("first event after the snapshot", 0) == 0);
+  for (size_t k = i + 8; k < i + 10; ++k) sync.OnUpdate(updates[k]);
+  CHECK(sync.OnSnapshot(stale) == SyncState::kWaitingForSnapshot);
+  CHECK(sync.error() == "snapshot older than the stream (its lastUpdateId " + std::to_string(stale.last_update_id) +
+                            ", the stream buffered from U=" + std::to_string(updates[i + 8].first_update_id) + ")");
+  CHECK(sync.book().best_bid() == 0);  // No book is served from it.
+  FeedEvent newer = stale;  // As of the event before the buffered ones: they carry on from it.
+  newer.last_update_id = updates[i + 8].first_update_id - 1;
+  CHECK(sync.OnSnapshot(newer) == SyncState::kSynced);
+  CHECK(sync.error().empty());
+  CHECK(sync.last_update_id() == updates[i + 9].last_update_id);  // Both buffered events applied.
+  for (size_t k = i + 10; k < updates.size(); ++k) REQUIRE(sync.OnUpdate(updates[k]) == SyncState::kSynced);
+}
+
+TEST_CASE("a crossed Binance snapshot is refused and the buffered stream kept for the next one", "[ws][binance]") {
+  FeedParser p;
+  auto updates = Updates(p, "NKNUSDT");
+  const FeedEvent good = Snapshot(p, "NKNUSDT");
+  BinanceBookSync sync;
+  for (const FeedEvent& u : updates) {
+    if (u.last_update_id > good.last_update_id + 3) break;
+    sync.OnUpdate(u);
+  }
+  FeedEvent crossed = good;
+  crossed.bids = {{200, 5}};
+  crossed.asks = {{100, 5}};
+  CHECK(sync.OnSnapshot(crossed) == SyncState::kWaitingForSnapshot);
+  CHECK(sync.error() == "snapshot is crossed (bid 200 >= ask 100)");
+  CHECK(sync.OnSnapshot(good) == SyncState::kSynced);
+  CHECK(sync.last_update_id() > good.last_update_id);  // The events buffered before the first snapshot, applied.
+  CHECK_FALSE(sync.book().Crossed());
 }
 
 TEST_CASE("the Coinbase level2 books build from snapshot and l2updates", "[ws][coinbase]") {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "daemon/dev_certs.h"
@@ -75,6 +76,38 @@ TEST_CASE("Binance over ws:// syncs from the REST snapshot and the buffered stre
   venue.Stop();
 }
 
+TEST_CASE("Binance over wss:// syncs from a REST snapshot fetched over https://, both checked against the CA",
+          "[ws_venue][tls]") {
+  exo::testing::TempDir dir;
+  auto certs = exo::daemon::EnsureDevCerts(dir / "certs", "feed");
+  REQUIRE(certs.ok());
+  FeedServer::Options so;
+  so.cert_file = certs->server_cert;
+  so.key_file = certs->server_key;
+  so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = Recorded().snapshot;
+  so.script = [](int) { return FeedServer::Script{Recorded().binance}; };
+  FeedServer server(so);
+  WsFeedVenue::Options o = BinanceVenue(server.port());
+  const std::string at = "127.0.0.1:" + std::to_string(server.port());
+  o.config.set_url("wss://" + at + "/stream?streams=nknusdt@depth@100ms");
+  o.config.set_snapshot_url("https://" + at + "/api/v3/depth?symbol={symbol}&limit=1000");
+  o.config.set_ca_file(certs->ca_cert);
+  WsFeedVenue venue(o);
+  REQUIRE(venue.Start(nullptr).ok());
+  REQUIRE(WaitFor([&] { auto b = venue.Book("NKN-USDT"); return b && b->sequence() == LastNknUpdateId(); }));
+  CHECK(server.http_requests() >= 1);  // The book was built on the snapshot it fetched.
+  CHECK(venue.BookProblem("NKN-USDT").empty());
+  CHECK(venue.malformed_frames() == 0);
+  venue.Stop();
+  // A snapshot over plain http:// from a TLS port is no snapshot: the book waits, saying so.
+  o.config.set_snapshot_url("http://" + at + "/api/v3/depth?symbol={symbol}&limit=1000");
+  WsFeedVenue plain(o);
+  REQUIRE(plain.Start(nullptr).ok());
+  REQUIRE(WaitFor([&] { return plain.BookProblem("NKN-USDT").rfind("book resyncing: waiting for a snapshot; the last", 0) == 0; }));
+  CHECK(plain.Book("NKN-USDT") == nullptr);
+  plain.Stop();
+}
+
 TEST_CASE("a garbled REST snapshot is counted and no book is served from it", "[ws_venue]") {
   FeedServer::Options so;
   so.http["/api/v3/depth?symbol=NKNUSDT&limit=1000"] = R"({"lastUpdateId": 1, "bids": [["0.1", "x"]], "asks": [])";
@@ -82,10 +115,53 @@ TEST_CASE("a garbled REST snapshot is counted and no book is served from it", "[
   FeedServer server(so);
   WsFeedVenue venue(BinanceVenue(server.port()));
   REQUIRE(venue.Start(nullptr).ok());
-  REQUIRE(WaitFor([&] { return venue.malformed_frames() >= 1; }));
-  // The stream arrives, but without a snapshot to build on the book is not served.
-  CHECK(venue.BookProblem("NKN-USDT") == "book resyncing: waiting for a snapshot");
+  // Fetched again (after 0.25 s, then 0.5 s...), as garbled each time.
+  REQUIRE(WaitFor([&] { return venue.malformed_frames() >= 2; }));
+  CHECK(server.http_requests() >= 2);
+  // The stream arrives, but without a snapshot to build on the book is not served; the
+  // operator sees why.
+  const std::string problem = venue.BookProblem("NKN-USDT");
+  CHECK(problem.rfind("book resyncing: waiting for a snapshot; the last ", 0) == 0);
+  CHECK(problem.find(" failed, the last: bad snapshot: binance depth snapshot: json: ") != std::string::npos);
   CHECK(venue.Book("NKN-USDT") == nullptr);
+  venue.Stop();
+}
+
+TEST_CASE("a Binance snapshot that fails or is older than the stream is fetched again until one the stream carries on from",
+          "[ws_venue]") {
+  const std::string good = Recorded().snapshot;
+  // The same book as of an update id before everything the stream sends: too old for it.
+  std::string old = good;
+  const size_t id = old.find("499869752");
+  REQUIRE(id != std::string::npos);
+  old.replace(id, 9, "499869700");
+  FeedServer::Options so;
+  so.http_answer = [&](const std::string&, int n) -> std::pair<int, std::string> {
+    if (n == 0) return {429, "{\"code\":-1003,\"msg\":\"Too many requests\"}"};
+    if (n == 1) return {200, old};
+    return {200, good};
+  };
+  so.script = [](int) {  // The stream keeps flowing without a gap: only the snapshot can sync the book.
+    FeedServer::Script s{Recorded().binance};
+    s.frame_interval_ms = 2;
+    return s;
+  };
+  FeedServer server(so);
+  WsFeedVenue venue(BinanceVenue(server.port()));
+  REQUIRE(venue.Start(nullptr).ok());
+  std::set<std::string> problems;  // What the operator saw while it waited.
+  REQUIRE(WaitFor([&] {
+    problems.insert(venue.BookProblem("NKN-USDT"));
+    auto b = venue.Book("NKN-USDT");
+    return b && b->sequence() == LastNknUpdateId();
+  }));
+  CHECK(server.http_requests() == 3);
+  CHECK(venue.BookProblem("NKN-USDT").empty());
+  CHECK(venue.malformed_frames() == 0);
+  CHECK(problems.count("book resyncing: waiting for a snapshot; the last one failed: GET "
+                       "/api/v3/depth?symbol=NKNUSDT&limit=1000: HTTP 429") == 1);
+  CHECK(problems.count("book resyncing: waiting for a snapshot; the last 2 failed, the last: snapshot older than the "
+                       "stream (its lastUpdateId 499869700, the stream buffered from U=499869750)") == 1);
   venue.Stop();
 }
 
