@@ -398,6 +398,105 @@ TEST_CASE("removed, reordered and truncated deltas are found", "[store][tamper]"
   }
 }
 
+TEST_CASE("recorded inputs removed or changed and a stored head that is not the last delta are found and named",
+          "[store][tamper]") {
+  TempDir dir;
+  std::vector<PlanDelta> stored;
+  {
+    auto s = Open(dir / "db");
+    for (uint32_t v = 1; v <= 4; ++v) {
+      PendingDelta d = FillDelta("p", v, v);
+      if (v == 3) d.inputs = "the inputs delta 3 was decided from";
+      auto r = s->Append(Batch({d}));
+      REQUIRE(r.ok());
+      stored.push_back(r->front());
+    }
+  }
+  const std::string digest = stored[2].inputs_digest();
+  REQUIRE(!digest.empty());
+  auto head_value = [](uint64_t seq, const std::string& hash) { return exo::testing::DeltaKey(seq) + hash; };
+  auto refused_open = [&](const std::string& why) {
+    auto refused = OpenAs(dir / "db");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(std::string(refused.status().message()) == "refusing to open " + (dir / "db") + ": " + why);
+  };
+  SECTION("inputs removed") {
+    exo::testing::RawEditFamily(dir / "db", "inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), h, digest).ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK_FALSE(r.ok);
+    CHECK(r.first_bad_sequence == 3);
+    CHECK(r.error == "recorded inputs missing");
+    refused_open("the chain does not verify at sequence 3: recorded inputs missing. Nothing was changed; inspect with "
+                 "`exoroutectl audit verify --data-dir`");
+  }
+  SECTION("inputs changed") {
+    exo::testing::RawEditFamily(dir / "db", "inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, digest, "other inputs").ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK(r.first_bad_sequence == 3);
+    CHECK(r.error == "recorded inputs changed (digest mismatch)");
+  }
+  SECTION("the head's hash is not the last delta's") {
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", head_value(4, stored[2].hash())).ok());
+    });
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK(r.first_bad_sequence == 4);
+    CHECK(r.error == "chain head hash does not match the last delta");
+    refused_open("the chain does not verify at sequence 4: chain head hash does not match the last delta. Nothing was "
+                 "changed; inspect with `exoroutectl audit verify --data-dir`");
+  }
+  SECTION("the head rolled back behind the last delta") {
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", head_value(3, stored[2].hash())).ok());
+    });
+    const std::string why = "delta stored beyond the chain head 3 (the head was rolled back, or deltas were added "
+                            "outside the node)";
+    refused_open("the chain does not verify at sequence 4: " + why +
+                 ". Nothing was changed; inspect with `exoroutectl audit verify --data-dir`");
+    // Audit's open reads it as it is, and its verify says what is wrong.
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK_FALSE(r.ok);
+    CHECK(r.first_bad_sequence == 4);
+    CHECK(r.error == why);
+    CHECK(r.checked == 3);
+  }
+  SECTION("the head removed") {
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), h, "head").ok());
+    });
+    refused_open("the chain does not verify at sequence 1: delta stored beyond the chain head 0 (the head was rolled "
+                 "back, or deltas were added outside the node). Nothing was changed; inspect with `exoroutectl audit "
+                 "verify --data-dir`");
+  }
+  SECTION("the head malformed") {
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", "short").ok());
+    });
+    refused_open("stored chain head is malformed. Nothing was changed; restore the node from a backup");
+  }
+  SECTION("another format, or none") {
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, "format", "exoroute-0").ok());
+    });
+    auto other = OpenAs(dir / "db");
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(other.status().message()).rfind((dir / "db") + " has format \"exoroute-0\"; this build reads ", 0) == 0);
+    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), h, "format").ok());
+    });
+    auto none = OpenAs(dir / "db");
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(none.status().message()) == (dir / "db") + " is not an exoroute database (no format marker)");
+  }
+}
+
 TEST_CASE("foreign and mismatched databases are refused", "[store]") {
   TempDir dir;
   {
