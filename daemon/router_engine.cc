@@ -634,12 +634,15 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     // a venue left unanswered past the child timeout, asked again each timeout while it stays so.
     const uint32_t timeout_ms = config().routing().child_timeout_ms();
     const int64_t timeout_ns = int64_t{timeout_ms == 0 ? 10'000 : timeout_ms} * 1'000'000;
+    // And once the order is filled (a venue filled a child beyond its quantity), every child
+    // still open but one filled exactly (its end is on its way): it could only add to that.
     const bool cancel_all = expired || p.status() == PLAN_STATUS_CANCELLING;
     for (const ChildState& c : p.children()) {
       if (c.done()) continue;
       const std::string& id = c.order().cl_ord_id();
       const bool cancel_asked = std::count(rec.cancel_sent.begin(), rec.cancel_sent.end(), id) > 0;
-      if (cancel_all && !cancel_asked) {
+      const bool overfilling = remaining <= 0 && c.filled_quantity() != c.order().quantity();
+      if ((cancel_all || overfilling) && !cancel_asked) {
         rec.cancel_sent.push_back(id);
         step.cancels.push_back(c.order());
         continue;
@@ -668,7 +671,12 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     return step;
   }
   if (remaining <= 0) {
-    finish(PLAN_STATUS_COMPLETED, absl::StrCat("filled ", FormatDecimal(p.filled_quantity(), qs)));
+    finish(PLAN_STATUS_COMPLETED,
+           absl::StrCat("filled ", FormatDecimal(p.filled_quantity(), qs),
+                        remaining == 0 ? ""
+                                       : absl::StrCat(", ", FormatDecimal(-remaining, qs), " more than the order's ",
+                                                      FormatDecimal(o.quantity(), qs),
+                                                      " (a venue filled a child beyond its quantity)")));
     return step;
   }
   if (expired) {

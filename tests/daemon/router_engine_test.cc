@@ -1773,3 +1773,44 @@ TEST_CASE("child order ids name their plan, and on a cluster node their node too
   CHECK(exo::daemon::internal::PlanIdOfChild("r:1@site.b.12") == "r:1");
   CHECK(exo::daemon::internal::PlanIdOfChild("nodot").empty());
 }
+TEST_CASE("a fill beyond its child's quantity is recorded as reported, what is still open is cancelled, and the plan "
+          "completes saying it is over the order",
+          "[engine][outcomes]") {
+  TempDir dir;
+  Node n(dir.path());
+  exo::testing::TapVenue* silent = nullptr;
+  const std::vector<ChildState> open = OpenAtSilentVenue(n, &silent, "over-1", 5 * kBtc);
+  const ChildState& c = open.front();
+  const int cancels_before = silent->cancels();
+  exo::adapters::ExecutionEvent fill;
+  fill.venue = "SIM-A";
+  fill.cl_ord_id = c.order().cl_ord_id();
+  fill.quantity = c.order().quantity() + kBtc;  // One more than the child asked, as the venue reports it.
+  fill.price = c.order().limit_price();
+  fill.exec_id = "A-1";
+  silent->Report(fill);
+  REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
+  // The order is filled: the child still open could only add to it, so the node asks its
+  // venue to cancel it at once (not at its timeout, 10 s away).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (silent->cancels() == cancels_before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(silent->cancels() == cancels_before + 1);
+  auto p = n.engine->GetPlan("over-1");
+  REQUIRE(p.ok());
+  CHECK(p->status() == PLAN_STATUS_WORKING);  // Until the venue answers the cancel.
+  CHECK(p->filled_quantity() == 6 * kBtc);  // Recorded as reported: it was traded.
+  exo::adapters::ExecutionEvent done;
+  done.type = exo::adapters::ExecutionEvent::Type::kDone;
+  done.venue = "SIM-A";
+  done.cl_ord_id = c.order().cl_ord_id();
+  done.reason = "cancelled";
+  silent->Report(done);
+  const Plan settled = n.WaitSettled("over-1");
+  CHECK(settled.status() == PLAN_STATUS_COMPLETED);
+  CHECK(settled.reason() == "filled 6.00000000, 1.00000000 more than the order's 5.00000000 (a venue filled a child "
+                            "beyond its quantity)");
+  CHECK(settled.children_size() == p->children_size());  // Nothing more was sent.
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+}

@@ -859,6 +859,13 @@ TEST_CASE("a cluster route's limit and urgency are amended on every node's share
   CHECK(s.error_message().rfind("node n", 0) == 0);
   CHECK(s.error_message().find(": node ") == std::string::npos);
   CHECK(s.error_message().find("plan \"clu-amend\" is being cancelled") != std::string::npos);
+  // Nor a new quantity: nothing of it would be routed.
+  more.set_plan_id("clu-amend");
+  more.set_quantity(11 * kBtc);
+  s = amend(1, more, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message() == "quantity: route \"clu-amend\" was cancelled: its quantity can no longer change");
+  CHECK(RouteProgress(*c.nodes[2], "clu-amend").order_quantity() == 10 * kBtc);
 }
 
 TEST_CASE("a cluster route cut below what its shares hold: every share gives up what it holds free, and the rest is "
