@@ -232,37 +232,54 @@ std::string EntryProblem(const fix::MdEntry& e, const exoroute::v1::Instrument& 
 }  // namespace
 
 // A snapshot (symbol given) replaces the book; an incremental refresh changes it. An entry that
-// cannot be taken leaves the book unusable (Book() null, BookProblem() says why) until the next
-// snapshot; after an incremental one the snapshot is asked for at once.
+// cannot be taken leaves the book unusable (Book() null, BookProblem() says why) until a snapshot
+// is taken whole. One is asked for at once, and again as the venue's messages for the symbol
+// keep coming, after kSnapshotAskMs doubled for each ask in a row (at most kMaxSnapshotAskMs).
 void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries) {
   std::vector<std::string> ask_again;
   uint64_t snapshot_requests = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> touched;  // The symbols this message is about.
     if (!snapshot_symbol.empty()) {
       auto it = md_.find(snapshot_symbol);
       if (it == md_.end()) return;
       it->second.book.Clear();
       it->second.snapshot = true;
       it->second.refused.clear();
+      touched.push_back(snapshot_symbol);
     }
     for (const fix::MdEntry& e : entries) {
       auto it = md_.find(snapshot_symbol.empty() ? e.symbol : snapshot_symbol);
+      if (it != md_.end() && snapshot_symbol.empty() &&
+          std::find(touched.begin(), touched.end(), it->first) == touched.end()) {
+        touched.push_back(it->first);
+      }
       const exoroute::v1::Instrument* inst = it == md_.end() ? nullptr : InstrumentOf(it->first);
       if (inst == nullptr || !it->second.snapshot || !it->second.refused.empty()) continue;
       int64_t price = 0, size = 0;
       if (std::string why = EntryProblem(e, *inst, &price, &size); !why.empty()) {
         it->second.refused = absl::StrCat("FIX market data entry refused (", why, "); waiting for a snapshot");
         LogWarning("%s: %s: %s", options_.venue_id, it->first, it->second.refused);
-        if (snapshot_symbol.empty()) {
-          ask_again.push_back(it->first);
-          snapshot_requests = ++snapshot_requests_;
-        }
         continue;
       }
       it->second.book.Set(e.bid ? ws::BookSide::kBid : ws::BookSide::kAsk, price, e.action == '2' ? 0 : size);
       it->second.receive_ns = options_.clock ? options_.clock->NowNs() : 0;
       ++it->second.updates;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (const std::string& symbol : touched) {
+      MdBook& b = md_[symbol];
+      if (b.refused.empty()) {
+        if (!snapshot_symbol.empty()) b.asks_in_a_row = 0;  // A snapshot taken whole.
+        continue;
+      }
+      if (b.asks_in_a_row > 0 && now < b.next_ask) continue;
+      const int shift = static_cast<int>(std::min<uint32_t>(b.asks_in_a_row, 16));
+      b.next_ask = now + std::chrono::milliseconds(std::min<int64_t>(kMaxSnapshotAskMs, int64_t{kSnapshotAskMs} << shift));
+      ++b.asks_in_a_row;
+      ask_again.push_back(symbol);
+      snapshot_requests = ++snapshot_requests_;
     }
   }
   if (!ask_again.empty()) {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,10 @@ namespace exo::adapters {
 
 class FixVenue final : public VenueAdapter {
  public:
+  // A book refused an entry: its snapshot is asked for at once, then again as the venue's
+  // messages for it keep coming, after this doubled for each ask in a row, at most the second.
+  static constexpr int kSnapshotAskMs = 250;
+  static constexpr int kMaxSnapshotAskMs = 30'000;
   struct Options {
     std::string venue_id;
     exoroute::v1::FixVenueConfig config;
@@ -92,6 +97,9 @@ class FixVenue final : public VenueAdapter {
     // Set when an entry was refused (unreadable, price <= 0, size < 0, beyond 2^53 units): the
     // book no longer mirrors the venue's and is not routed on until the next snapshot.
     std::string refused;
+    // Snapshots asked for since the last one taken, and when one may be asked again.
+    uint32_t asks_in_a_row = 0;
+    std::chrono::steady_clock::time_point next_ask;
   };
   std::map<std::string, MdBook> md_;  // By symbol, with market_data. Guarded by mu_.
   uint64_t snapshot_requests_ = 0;     // Snapshots asked for to rebuild a book. Guarded by mu_.

@@ -285,3 +285,60 @@ TEST_CASE("a FIX market data entry no book can hold leaves the book unusable wit
   CHECK(book->bids(0).price() == 6499800);
   fix.Stop();
 }
+
+
+TEST_CASE("a FIX snapshot no book can hold is asked for again, backing off while the venue keeps sending it",
+          "[fix]") {
+  // Before: a refused snapshot was asked for again only at the next logon.
+  exo::testing::TempDir dir;
+  exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
+  o.config.set_market_data(true);
+  o.config.set_data_dictionary(std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml");
+  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
+  REQUIRE(venue.listening());
+  exo::adapters::FixVenue fix(o);
+  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
+  auto snapshot_asks = [&] {
+    int n = 0;
+    for (const auto& m : venue.received()) {
+      n += m.find("|35=V|") != std::string::npos && m.find("|263=0|") != std::string::npos ? 1 : 0;
+    }
+    return n;
+  };
+  auto subscribed = [&] {
+    for (const auto& m : venue.received()) {
+      if (m.find("|35=V|") != std::string::npos && m.find("|263=1|") != std::string::npos) return true;
+    }
+    return false;
+  };
+  REQUIRE(exo::testing::WaitFor(subscribed));
+  const std::string bad = "35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|";
+  venue.Send(bad);
+  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 1; }));  // At once.
+  CHECK(fix.BookProblem("BTC-USD") == "FIX market data entry refused (MDEntryPx \"0\" not within 1..2^53 units); "
+                                      "waiting for a snapshot");
+  CHECK(fix.Book("BTC-USD") == nullptr);
+  // The venue answers with the same bad snapshot, and goes on sending updates: asked again, but
+  // backing off (0.25 s, 0.5 s, 1 s...), not at every message.
+  const auto sent = std::chrono::steady_clock::now();
+  venue.Send(bad);
+  for (int k = 0; k < 60; ++k) {
+    venue.Send("35=X|262=FIXV-md|268=1|279=1|269=1|55=BTC-USD|270=65001.00|271=3|");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() >= 2; }));
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  // 0.25 s, then 0.5 s, then 1 s, ... apart: within `elapsed_s` at most this many more.
+  int bound = 1;
+  for (double at = 0.25, wait = 0.5; at <= elapsed_s + 0.05; at += wait, wait *= 2) ++bound;
+  INFO("asks " << snapshot_asks() << " within " << elapsed_s << " s");
+  CHECK(snapshot_asks() <= bound);
+  CHECK(snapshot_asks() < 10);  // Not one per message.
+  CHECK(fix.Book("BTC-USD") == nullptr);
+  // A snapshot taken whole restores the book.
+  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
+  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
+  CHECK(fix.BookProblem("BTC-USD").empty());
+  CHECK(fix.Book("BTC-USD")->asks(0).price() == 6500200);
+  fix.Stop();
+}
