@@ -223,10 +223,16 @@ void FeedConnection::Run() {
   std::mt19937_64 jitter(std::random_device{}());
   int backoff = options_.reconnect_min_ms;
   while (!stopping_) {
+    opened_ms_ = 0;
     absl::Status s = RunOnce();
     SetSocket(-1);
     if (stopping_) break;
     if (callbacks_.on_close) callbacks_.on_close(s);
+    // A connection that was up a while (an exchange's daily disconnect, a re-subscribe) is not
+    // one more failure in a row: its reconnect waits the least again.
+    if (const int64_t opened = opened_ms_.load(); opened > 0 && NowMs() - opened >= options_.healthy_after_ms) {
+      backoff = options_.reconnect_min_ms;
+    }
     // Jittered exponential backoff: between half and the whole of the current delay.
     int wait = backoff / 2 + static_cast<int>(jitter() % static_cast<uint64_t>(backoff / 2 + 1));
     std::unique_lock<std::mutex> lock(mu_);
@@ -246,6 +252,7 @@ absl::Status FeedConnection::RunOnce() {
     ws.handshake(u.host + ":" + u.port, u.target, ec);
     if (ec) return FromBoost(ec, "websocket handshake");
     ++connects_;
+    opened_ms_ = NowMs();
     if (callbacks_.on_open) callbacks_.on_open();
     if (!options_.subscribe.empty()) {
       ws.text(true);

@@ -5,7 +5,8 @@
 // handshake, an optional subscribe message, then every text frame goes to `on_frame`. Pings from
 // the server are answered automatically and count as activity (a quiet book on a live connection
 // is not a stall). A connection that errors, closes, or receives nothing — no data, no ping — for
-// `stall_timeout_ms` (a watchdog thread checks) is reopened after a jittered exponential backoff.
+// `stall_timeout_ms` (a watchdog thread checks) is reopened after a jittered exponential backoff,
+// started over after a connection that was open `healthy_after_ms`.
 // Callbacks run on the connection's thread. Start/Stop are thread-safe; Stop is idempotent and
 // prompt.
 //
@@ -44,6 +45,9 @@ class FeedConnection {
     int stall_timeout_ms = 10000;
     int reconnect_min_ms = 100;
     int reconnect_max_ms = 5000;
+    // A connection that stayed open this long after its handshake starts the backoff over: the
+    // next reconnect waits reconnect_min_ms again, however many came before.
+    int healthy_after_ms = 10000;
   };
   struct Callbacks {
     std::function<void()> on_open;                      // After the handshake.
@@ -78,6 +82,7 @@ class FeedConnection {
   int fd_ = -1;  // Guarded by mu_: the live socket, so Stop can shut it down.
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> connects_{0};
+  std::atomic<int64_t> opened_ms_{0};  // When the current connection's handshake completed (0: not yet).
 };
 
 }  // namespace exo::adapters::ws

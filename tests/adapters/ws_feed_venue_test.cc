@@ -1,10 +1,12 @@
 // WsFeedVenue against a local exchange (FeedServer) serving the recorded feeds over real
 // WebSocket and HTTP connections on loopback, plain and TLS.
 #include "adapters/ws/ws_feed_venue.h"
+#include "adapters/ws/feed_connection.h"
 
 #include <catch2/catch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -187,6 +189,52 @@ TEST_CASE("a gap in the Binance stream triggers a resync from a new snapshot", "
   CHECK(WaitFor([&] { return server.http_requests() >= 2; }));  // A second snapshot was fetched.
   CHECK(venue.malformed_frames() == 1);
   venue.Stop();
+}
+
+TEST_CASE("reconnects back off while connections keep failing, and start over after one that stayed up",
+          "[ws_venue]") {
+  FeedServer::Options so;
+  so.script = [](int n) {
+    FeedServer::Script s;
+    if (n < 4) {
+      s.close_after = true;  // Closed at once: failures in a row, the wait doubling (0.1 s ... 1.6 s).
+    } else if (n == 4) {
+      s.frames = {"a", "b", "c"};  // Up for 0.6 s, past healthy_after_ms, then closed.
+      s.frame_interval_ms = 200;
+      s.close_after = true;
+    }  // From then on: stays up.
+    return s;
+  };
+  FeedServer server(so);
+  exo::adapters::ws::FeedConnection::Options o;
+  o.url = "ws://127.0.0.1:" + std::to_string(server.port()) + "/";
+  o.healthy_after_ms = 300;
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> opened, closed;
+  exo::adapters::ws::FeedConnection::Callbacks cb;
+  cb.on_open = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    opened.push_back(std::chrono::steady_clock::now());
+  };
+  cb.on_frame = [](std::string_view) {};
+  cb.on_close = [&](const absl::Status&) {
+    std::lock_guard<std::mutex> lock(mu);
+    closed.push_back(std::chrono::steady_clock::now());
+  };
+  exo::adapters::ws::FeedConnection connection(o, cb);
+  connection.Start();
+  REQUIRE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return opened.size() >= 6;
+  }));
+  connection.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  auto gap_ms = [&](size_t k) {  // From connection k's end to connection k + 1's start.
+    return std::chrono::duration<double, std::milli>(opened[k + 1] - closed[k]).count();
+  };
+  INFO("gaps: " << gap_ms(0) << " " << gap_ms(1) << " " << gap_ms(2) << " " << gap_ms(3) << " " << gap_ms(4) << " ms");
+  CHECK(gap_ms(3) >= 400);  // The fourth failure in a row: 0.4 to 0.8 s.
+  CHECK(gap_ms(4) < 300);   // After the connection that stayed up: 0.05 to 0.1 s, not 0.8 to 1.6 s.
 }
 
 TEST_CASE("a stalled feed is dropped and reconnected, the book comes back", "[ws_venue]") {
