@@ -42,6 +42,24 @@ exo::adapters::FixVenue::Options FixVenueOptions(const std::string& store_dir) {
   return o;
 }
 
+// The same venue taking its book from the session (market_data), the FIX 4.4 dictionary checked.
+exo::adapters::FixVenue::Options MarketDataVenueOptions(const std::string& store_dir) {
+  exo::adapters::FixVenue::Options o = FixVenueOptions(store_dir);
+  o.config.set_market_data(true);
+  o.config.set_data_dictionary(std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml");
+  return o;
+}
+
+// The MarketDataRequests `venue` has received of `kind`: "|263=1|" subscriptions, "|263=0|"
+// snapshots only.
+int MarketDataRequests(exo::testing::RawFixPeer& venue, const char* kind) {
+  int n = 0;
+  for (const auto& m : venue.received()) {
+    n += m.find("|35=V|") != std::string::npos && m.find(kind) != std::string::npos ? 1 : 0;
+  }
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderCancelReject",
@@ -244,20 +262,12 @@ TEST_CASE("a FIX market data entry no book can hold leaves the book unusable wit
   }));
   INFO("entry: " << bad);
   exo::testing::TempDir dir;
-  exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
-  o.config.set_market_data(true);
-  o.config.set_data_dictionary(std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml");
+  const exo::adapters::FixVenue::Options o = MarketDataVenueOptions(dir / "fix");
   exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
   REQUIRE(venue.listening());
   exo::adapters::FixVenue fix(o);
   REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
-  auto requests = [&](const char* kind) {  // "|263=1|" subscriptions, "|263=0|" snapshots only.
-    int n = 0;
-    for (const auto& m : venue.received()) {
-      n += m.find("|35=V|") != std::string::npos && m.find(kind) != std::string::npos ? 1 : 0;
-    }
-    return n;
-  };
+  auto requests = [&](const char* kind) { return MarketDataRequests(venue, kind); };
   REQUIRE(exo::testing::WaitFor([&] { return requests("|263=1|") == 1; }));
   CHECK(fix.BookProblem("BTC-USD") == "waiting for the FIX market data snapshot");
   venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=65001.00|271=2|");
@@ -286,32 +296,17 @@ TEST_CASE("a FIX market data entry no book can hold leaves the book unusable wit
   fix.Stop();
 }
 
-
 TEST_CASE("a FIX snapshot no book can hold is asked for again, backing off while the venue keeps sending it",
           "[fix]") {
   // Before: a refused snapshot was asked for again only at the next logon.
   exo::testing::TempDir dir;
-  exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
-  o.config.set_market_data(true);
-  o.config.set_data_dictionary(std::string(EXO_SOURCE_DIR) + "/deploy/fix/FIX44.xml");
+  const exo::adapters::FixVenue::Options o = MarketDataVenueOptions(dir / "fix");
   exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
   REQUIRE(venue.listening());
   exo::adapters::FixVenue fix(o);
   REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
-  auto snapshot_asks = [&] {
-    int n = 0;
-    for (const auto& m : venue.received()) {
-      n += m.find("|35=V|") != std::string::npos && m.find("|263=0|") != std::string::npos ? 1 : 0;
-    }
-    return n;
-  };
-  auto subscribed = [&] {
-    for (const auto& m : venue.received()) {
-      if (m.find("|35=V|") != std::string::npos && m.find("|263=1|") != std::string::npos) return true;
-    }
-    return false;
-  };
-  REQUIRE(exo::testing::WaitFor(subscribed));
+  auto snapshot_asks = [&] { return MarketDataRequests(venue, "|263=0|"); };
+  REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
   const std::string bad = "35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|";
   venue.Send(bad);
   REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 1; }));  // At once.

@@ -289,6 +289,18 @@ TEST_CASE("status counts how each venue's children ended, as the plan recorded t
   REQUIRE(expected["SIM-A"][exo::daemon::ChildOutcomes::kRejected] >= 1);
 }
 
+namespace {
+
+// Why the plan's last decision left `venue` out ("" if it did not).
+std::string ExclusionOf(const Plan& p, const std::string& venue) {
+  for (const VenueExclusion& x : p.exclusions()) {
+    if (x.venue() == venue) return x.reason();
+  }
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("a venue that rejects a child is left out of the order's decisions for a while, not sent it again",
           "[engine][outcomes]") {
   TempDir dir;
@@ -309,15 +321,10 @@ TEST_CASE("a venue that rejects a child is left out of the order's decisions for
     CHECK(c.done_time_ns() > 0);
   }
   CHECK(at_a == 1);  // Its first decision's child, and none again (without the backoff: one per re-plan).
-  bool excluded = false;
-  for (const VenueExclusion& x : p.exclusions()) {
-    if (x.venue() != "SIM-A") continue;
-    excluded = true;
-    CHECK(x.reason().rfind("rejected this order's last child here ", 0) == 0);
-    CHECK(x.reason().find(" s ago (quantity ") != std::string::npos);
-    CHECK(x.reason().find("): left out for 60 s after it") != std::string::npos);
-  }
-  CHECK(excluded);
+  const std::string why = ExclusionOf(p, "SIM-A");
+  CHECK(why.rfind("rejected this order's last child here ", 0) == 0);
+  CHECK(why.find(" s ago (quantity ") != std::string::npos);
+  CHECK(why.find("): left out for 60 s after it") != std::string::npos);
   // Every decision re-solves from what was recorded, the exclusion with it.
   const auto audit = exo::daemon::VerifyDecisions(*n.store, 0, 0);
   CHECK(audit.ok);
@@ -349,14 +356,9 @@ TEST_CASE("a child whose send fails (the session went down after the decision) e
     CHECK(c.done_reason() == "rejected: SIM-A: FIX session not logged on");
   }
   CHECK(at_a == 1);  // And no second one while the backoff lasts.
-  bool excluded = false;
-  for (const VenueExclusion& x : p.exclusions()) {
-    if (x.venue() != "SIM-A") continue;
-    excluded = true;
-    CHECK(x.reason().rfind("rejected this order's last child here ", 0) == 0);
-    CHECK(x.reason().find(" s ago (SIM-A: FIX session not logged on): left out for 60 s after it") != std::string::npos);
-  }
-  CHECK(excluded);
+  const std::string why = ExclusionOf(p, "SIM-A");
+  CHECK(why.rfind("rejected this order's last child here ", 0) == 0);
+  CHECK(why.find(" s ago (SIM-A: FIX session not logged on): left out for 60 s after it") != std::string::npos);
   REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(5)));
   for (const VenueStatus& v : n.engine->VenueStatuses()) {
     if (v.venue() != "SIM-A") continue;
@@ -1773,6 +1775,7 @@ TEST_CASE("child order ids name their plan, and on a cluster node their node too
   CHECK(exo::daemon::internal::PlanIdOfChild("r:1@site.b.12") == "r:1");
   CHECK(exo::daemon::internal::PlanIdOfChild("nodot").empty());
 }
+
 TEST_CASE("a fill beyond its child's quantity is recorded as reported, what is still open is cancelled, and the plan "
           "completes saying it is over the order",
           "[engine][outcomes]") {

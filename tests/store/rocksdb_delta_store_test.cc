@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -421,73 +422,64 @@ TEST_CASE("recorded inputs removed or changed and a stored head that is not the 
     CHECK(refused.status().code() == absl::StatusCode::kDataLoss);
     CHECK(std::string(refused.status().message()) == "refusing to open " + (dir / "db") + ": " + why);
   };
+  // What audit's verify finds at `seq`, and the node's open refusing the database for it.
+  auto found = [&](uint64_t seq, const std::string& error) {
+    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
+    CHECK_FALSE(r.ok);
+    CHECK(r.first_bad_sequence == seq);
+    CHECK(r.error == error);
+    refused_open("the chain does not verify at sequence " + std::to_string(seq) + ": " + error +
+                 ". Nothing was changed; inspect with `exoroutectl audit verify --data-dir`");
+  };
+  auto edit = [&](const std::string& family, const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& f) {
+    exo::testing::RawEditFamily(dir / "db", family, f);
+  };
   SECTION("inputs removed") {
-    exo::testing::RawEditFamily(dir / "db", "inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Delete(rocksdb::WriteOptions(), h, digest).ok());
     });
-    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
-    CHECK_FALSE(r.ok);
-    CHECK(r.first_bad_sequence == 3);
-    CHECK(r.error == "recorded inputs missing");
-    refused_open("the chain does not verify at sequence 3: recorded inputs missing. Nothing was changed; inspect with "
-                 "`exoroutectl audit verify --data-dir`");
+    found(3, "recorded inputs missing");
   }
   SECTION("inputs changed") {
-    exo::testing::RawEditFamily(dir / "db", "inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("inputs", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, digest, "other inputs").ok());
     });
-    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
-    CHECK(r.first_bad_sequence == 3);
-    CHECK(r.error == "recorded inputs changed (digest mismatch)");
+    found(3, "recorded inputs changed (digest mismatch)");
   }
   SECTION("the head's hash is not the last delta's") {
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", head_value(4, stored[2].hash())).ok());
     });
-    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
-    CHECK(r.first_bad_sequence == 4);
-    CHECK(r.error == "chain head hash does not match the last delta");
-    refused_open("the chain does not verify at sequence 4: chain head hash does not match the last delta. Nothing was "
-                 "changed; inspect with `exoroutectl audit verify --data-dir`");
+    found(4, "chain head hash does not match the last delta");
   }
   SECTION("the head rolled back behind the last delta") {
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", head_value(3, stored[2].hash())).ok());
     });
-    const std::string why = "delta stored beyond the chain head 3 (the head was rolled back, or deltas were added "
-                            "outside the node)";
-    refused_open("the chain does not verify at sequence 4: " + why +
-                 ". Nothing was changed; inspect with `exoroutectl audit verify --data-dir`");
-    // Audit's open reads it as it is, and its verify says what is wrong.
-    auto r = Open(dir / "db", true)->Verify(0, 0, nullptr);
-    CHECK_FALSE(r.ok);
-    CHECK(r.first_bad_sequence == 4);
-    CHECK(r.error == why);
-    CHECK(r.checked == 3);
+    // (Audit's open reads it as it is: its verify says what is wrong.)
+    found(4, "delta stored beyond the chain head 3 (the head was rolled back, or deltas were added outside the node)");
   }
   SECTION("the head removed") {
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Delete(rocksdb::WriteOptions(), h, "head").ok());
     });
-    refused_open("the chain does not verify at sequence 1: delta stored beyond the chain head 0 (the head was rolled "
-                 "back, or deltas were added outside the node). Nothing was changed; inspect with `exoroutectl audit "
-                 "verify --data-dir`");
+    found(1, "delta stored beyond the chain head 0 (the head was rolled back, or deltas were added outside the node)");
   }
   SECTION("the head malformed") {
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, "head", "short").ok());
     });
     refused_open("stored chain head is malformed. Nothing was changed; restore the node from a backup");
   }
   SECTION("another format, or none") {
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, "format", "exoroute-0").ok());
     });
     auto other = OpenAs(dir / "db");
     REQUIRE_FALSE(other.ok());
     CHECK(other.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(std::string(other.status().message()).rfind((dir / "db") + " has format \"exoroute-0\"; this build reads ", 0) == 0);
-    exo::testing::RawEditFamily(dir / "db", "meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    edit("meta", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Delete(rocksdb::WriteOptions(), h, "format").ok());
     });
     auto none = OpenAs(dir / "db");
