@@ -133,9 +133,15 @@ absl::Status WsFeedVenue::Cancel(std::string_view) {
 
 std::string WsFeedVenue::detail() const {
   std::lock_guard<std::mutex> lock(mu_);
+  std::string failing;  // Books whose snapshots keep failing, by feed symbol.
+  for (const auto& [feed_symbol, f] : feeds_) {
+    if (f.snapshot_failures == 0 || StateOf(f) != SyncState::kWaitingForSnapshot) continue;
+    absl::StrAppend(&failing, failing.empty() ? "; snapshot failing: " : ", ", feed_symbol, " (", f.snapshot_failures,
+                    " in a row)");
+  }
   return absl::StrCat(connected_ ? "feed connected" : "feed not connected", ", ",
                       connection_ ? connection_->connects() : 0, " connects, ", resyncs_,
-                      " resyncs, ", malformed_, " malformed frames");
+                      " resyncs, ", malformed_, " malformed frames", failing);
 }
 
 uint64_t WsFeedVenue::malformed_frames() const {

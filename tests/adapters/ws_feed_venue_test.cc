@@ -126,6 +126,8 @@ TEST_CASE("a garbled REST snapshot is counted and no book is served from it", "[
   CHECK(problem.rfind("book resyncing: waiting for a snapshot; the last ", 0) == 0);
   CHECK(problem.find(" failed, the last: bad snapshot: binance depth snapshot: json: ") != std::string::npos);
   CHECK(venue.Book("NKN-USDT") == nullptr);
+  // `exoroutectl status` shows it on the venue's line.
+  CHECK(venue.detail().find(" malformed frames; snapshot failing: NKNUSDT (") != std::string::npos);
   venue.Stop();
 }
 
@@ -159,6 +161,7 @@ TEST_CASE("a Binance snapshot that fails or is older than the stream is fetched 
   }));
   CHECK(server.http_requests() == 3);
   CHECK(venue.BookProblem("NKN-USDT").empty());
+  CHECK(venue.detail().find("snapshot failing") == std::string::npos);  // In sync: nothing failing now.
   CHECK(venue.malformed_frames() == 0);
   CHECK(problems.count("book resyncing: waiting for a snapshot; the last one failed: GET "
                        "/api/v3/depth?symbol=NKNUSDT&limit=1000: HTTP 429") == 1);
