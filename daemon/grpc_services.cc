@@ -583,6 +583,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   *resp->mutable_instruments() = cfg.instruments();
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());
+  resp->set_overfills(engine_->overfills());
   resp->set_chain_signing_key(chain_signing_key_);
   resp->set_admin_url(admin_url_);
   for (const auto& fill : status_sources_) fill(resp);

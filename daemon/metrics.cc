@@ -216,6 +216,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_duplicate_executions_total", "counter",
          "Fill reports received again (same child and execution id) and recorded once.")
       .Sample("", Int(s.duplicate_executions()));
+  Family(&out, "exoroute_overfills_total", "counter",
+         "Fills that took a child beyond its quantity (recorded as reported, logged; non-zero needs a look).")
+      .Sample("", Int(s.overfills()));
   Family streams(&out, "exoroute_streams_open", "gauge",
                  "Server streams open now (limits listen.max_watches and listen.max_replays).");
   streams.Sample(Label("kind", "watch"), Int(s.open_watches()));

@@ -306,6 +306,8 @@ class RouterEngine {
   // What became of the children sent to each venue since start (Status.venues, /metrics).
   const ChildOutcomes& child_outcomes() const { return child_outcomes_; }
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
+  // Fills that took a child beyond its quantity since start (Status.overfills).
+  uint64_t overfills() const { return overfills_.load(); }
 
  private:
   class WriterGuard;
@@ -502,6 +504,7 @@ class RouterEngine {
   ChildOutcomes child_outcomes_;
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
+  std::atomic<uint64_t> overfills_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
   absl::Status AppendNodeEvent(store::PendingDelta p, exoroute::v1::PlanDelta* stored = nullptr);
   // Trading as the chain last recorded it (end of Recover).

@@ -130,8 +130,9 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
       return;
     }
     if (child->filled_quantity() + e.quantity > child->order().quantity()) {
-      LogWarning("overfill on %s: %d + %d > %d (recorded as reported)", e.cl_ord_id,
-                 child->filled_quantity(), e.quantity, child->order().quantity());
+      ++overfills_;
+      LogError("overfill on %s from %s: %d + %d > %d (recorded as reported: it traded)", e.cl_ord_id, e.venue,
+               child->filled_quantity(), e.quantity, child->order().quantity());
     }
     Fill* f = pd.delta.mutable_fill();
     f->set_cl_ord_id(e.cl_ord_id);

@@ -432,6 +432,10 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "executions  ", r.duplicate_executions(),
                     " fill reports arrived twice (venue resends) and were recorded once\n");
   }
+  if (r.overfills() > 0) {
+    absl::StrAppend(&s, "WARNING     ", Counted(r.overfills(), "fill", "fills"),
+                    " took a child beyond its quantity: recorded as reported (see the daemon log)\n");
+  }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
                     " execution reports not applied: no open child order, unreadable or out of bounds (see the daemon log)\n");

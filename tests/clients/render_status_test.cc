@@ -11,6 +11,7 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   std::string quiet = exo::ctl::RenderStatus(r);
   CHECK(quiet.find("arrived twice") == std::string::npos);
   CHECK(quiet.find("execution reports not applied") == std::string::npos);
+  CHECK(quiet.find("beyond its quantity") == std::string::npos);
   CHECK(quiet.find("peer calls refused") == std::string::npos);
   CHECK(quiet.find("cluster routes refused") == std::string::npos);
   CHECK(quiet.find("streams") == std::string::npos);
@@ -19,7 +20,9 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   r.set_unknown_executions(1);
   r.set_peer_calls_refused(3);
   r.set_cluster_routes_refused(2);
+  r.set_overfills(1);
   std::string busy = exo::ctl::RenderStatus(r);
+  CHECK(busy.find("WARNING     1 fill took a child beyond its quantity: recorded as reported") != std::string::npos);
   CHECK(busy.find("executions  2 fill reports arrived twice (venue resends) and were recorded once") !=
         std::string::npos);
   CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable or out of bounds") !=

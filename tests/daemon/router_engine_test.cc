@@ -1804,6 +1804,7 @@ TEST_CASE("a fill beyond its child's quantity is recorded as reported, what is s
   REQUIRE(p.ok());
   CHECK(p->status() == PLAN_STATUS_WORKING);  // Until the venue answers the cancel.
   CHECK(p->filled_quantity() == 6 * kBtc);  // Recorded as reported: it was traded.
+  CHECK(n.engine->overfills() == 1);  // And counted (Status.overfills, exoroute_overfills_total).
   exo::adapters::ExecutionEvent done;
   done.type = exo::adapters::ExecutionEvent::Type::kDone;
   done.venue = "SIM-A";
