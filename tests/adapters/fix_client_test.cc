@@ -60,6 +60,17 @@ int MarketDataRequests(exo::testing::RawFixPeer& venue, const char* kind) {
   return n;
 }
 
+// A FixVenue and the raw venue its session logs on to, listening before the venue starts (and
+// outliving it).
+struct FixVenueSession {
+  explicit FixVenueSession(const exo::adapters::FixVenue::Options& o)
+      : venue(static_cast<int>(o.config.port()), "V", "E"), fix(o) {
+    REQUIRE(venue.listening());
+  }
+  exo::testing::RawFixPeer venue;
+  exo::adapters::FixVenue fix;
+};
+
 }  // namespace
 
 TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderCancelReject",
@@ -194,10 +205,9 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named, 
 TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason, a good one is taken",
           "[fix]") {
   exo::testing::TempDir dir;
-  const exo::adapters::FixVenue::Options o = FixVenueOptions(dir / "fix");
-  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
-  REQUIRE(venue.listening());
-  exo::adapters::FixVenue fix(o);
+  FixVenueSession session(FixVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue;
+  exo::adapters::FixVenue& fix = session.fix;
   std::mutex mu;
   std::vector<exo::adapters::ExecutionEvent> events;
   REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
@@ -262,10 +272,9 @@ TEST_CASE("a FIX market data entry no book can hold leaves the book unusable wit
   }));
   INFO("entry: " << bad);
   exo::testing::TempDir dir;
-  const exo::adapters::FixVenue::Options o = MarketDataVenueOptions(dir / "fix");
-  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
-  REQUIRE(venue.listening());
-  exo::adapters::FixVenue fix(o);
+  FixVenueSession session(MarketDataVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue;
+  exo::adapters::FixVenue& fix = session.fix;
   REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
   auto requests = [&](const char* kind) { return MarketDataRequests(venue, kind); };
   REQUIRE(exo::testing::WaitFor([&] { return requests("|263=1|") == 1; }));
@@ -300,10 +309,9 @@ TEST_CASE("a FIX snapshot no book can hold is asked for again, backing off while
           "[fix]") {
   // Before: a refused snapshot was asked for again only at the next logon.
   exo::testing::TempDir dir;
-  const exo::adapters::FixVenue::Options o = MarketDataVenueOptions(dir / "fix");
-  exo::testing::RawFixPeer venue(static_cast<int>(o.config.port()), "V", "E");
-  REQUIRE(venue.listening());
-  exo::adapters::FixVenue fix(o);
+  FixVenueSession session(MarketDataVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue;
+  exo::adapters::FixVenue& fix = session.fix;
   REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
   auto snapshot_asks = [&] { return MarketDataRequests(venue, "|263=0|"); };
   REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
