@@ -584,6 +584,7 @@ StatusResponse AdminServiceImpl::Snapshot() const {
   resp->set_unknown_executions(engine_->unknown_executions());
   resp->set_duplicate_executions(engine_->duplicate_executions());
   resp->set_overfills(engine_->overfills());
+  resp->set_late_fills(engine_->late_fills());
   resp->set_chain_signing_key(chain_signing_key_);
   resp->set_admin_url(admin_url_);
   for (const auto& fill : status_sources_) fill(resp);

@@ -211,7 +211,8 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     }
   }
   Family(&out, "exoroute_unknown_executions_total", "counter",
-         "Execution reports not applied: for no open child order, unreadable or beyond the bounds (logged; non-zero needs a look).")
+         "Execution reports not applied: for no open child order, unreadable, beyond the bounds, or a trade the venue "
+         "corrected or busted (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));
   Family(&out, "exoroute_duplicate_executions_total", "counter",
          "Fill reports received again (same child and execution id) and recorded once.")
@@ -219,6 +220,9 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
   Family(&out, "exoroute_overfills_total", "counter",
          "Fills that took a child beyond its quantity (recorded as reported, logged; non-zero needs a look).")
       .Sample("", Int(s.overfills()));
+  Family(&out, "exoroute_late_fills_total", "counter",
+         "Fills a venue reported after the child's end (recorded as reported, logged; non-zero needs a look).")
+      .Sample("", Int(s.late_fills()));
   Family streams(&out, "exoroute_streams_open", "gauge",
                  "Server streams open now (limits listen.max_watches and listen.max_replays).");
   streams.Sample(Label("kind", "watch"), Int(s.open_watches()));

@@ -308,6 +308,8 @@ class RouterEngine {
   uint64_t duplicate_executions() const { return duplicate_executions_.load(); }
   // Fills that took a child beyond its quantity since start (Status.overfills).
   uint64_t overfills() const { return overfills_.load(); }
+  // Fills a venue reported after the child's end, recorded since start (Status.late_fills).
+  uint64_t late_fills() const { return late_fills_.load(); }
 
  private:
   class WriterGuard;
@@ -505,6 +507,7 @@ class RouterEngine {
   std::atomic<uint64_t> unknown_executions_{0};
   std::atomic<uint64_t> duplicate_executions_{0};
   std::atomic<uint64_t> overfills_{0};
+  std::atomic<uint64_t> late_fills_{0};
   // Appends a delta that is no plan's (its plan id names the event series), numbered per series.
   absl::Status AppendNodeEvent(store::PendingDelta p, exoroute::v1::PlanDelta* stored = nullptr);
   // Trading as the chain last recorded it (end of Recover).

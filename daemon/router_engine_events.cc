@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "daemon/internal/router_engine_internal.h"
+#include "daemon/plan_fold.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 
@@ -106,10 +107,18 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
              e.cl_ord_id, e.venue, child->done_reason());
     return;
   }
-  if (child == nullptr || child->done()) {
+  if (child == nullptr) {
     ++unknown_executions_;
-    LogWarning("execution for %s child %s from %s ignored", child ? "completed" : "unknown",
-               e.cl_ord_id, e.venue);
+    LogWarning("execution for unknown child %s from %s ignored", e.cl_ord_id, e.venue);
+    return;
+  }
+  // A report after the child's end: a fill is still recorded (it traded; see below), a second
+  // end is not (the first stands).
+  const bool late = child->done();
+  if (late && e.type != adapters::ExecutionEvent::Type::kFill) {
+    ++unknown_executions_;
+    LogWarning("end report for %s from %s (%s) after its end (%s): ignored", e.cl_ord_id, e.venue, e.reason,
+               child->done_reason());
     return;
   }
   if (e.type == adapters::ExecutionEvent::Type::kFill && !e.exec_id.empty() &&
@@ -128,6 +137,17 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
       ++unknown_executions_;
       LogWarning("fill %s on %s from %s not applied: %s", e.exec_id, e.cl_ord_id, e.venue, why);
       return;
+    }
+    if (late) {
+      // The venue said the child ended, then reports a trade of it: the plan takes it (its fills,
+      // notional and fees; a plan still working decides the rest on it, one settled keeps its
+      // status and reason), and the operator is told.
+      ++late_fills_;
+      LogError("late fill %s on %s from %s, after its end (%s): recorded as reported (it traded)%s", e.exec_id,
+               e.cl_ord_id, e.venue, child->done_reason(),
+               IsSettled(rec->plan) ? absl::StrCat("; plan ", rec->plan.plan_id(), " had settled (",
+                                                   internal::StatusName(rec->plan.status()), "): its fills count it now")
+                                    : "");
     }
     if (child->filled_quantity() + e.quantity > child->order().quantity()) {
       ++overfills_;

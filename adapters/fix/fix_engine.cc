@@ -130,6 +130,7 @@ void DeliverApp(const FIX::Message& m, const FixClient::Callbacks& cb) {
   r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
   r.exec_id = Get(m, FIX::FIELD::ExecID);
   r.exec_type = Get(m, FIX::FIELD::ExecType);
+  r.exec_ref_id = Get(m, FIX::FIELD::ExecRefID);
   r.ord_status = Get(m, FIX::FIELD::OrdStatus);
   r.text = Get(m, FIX::FIELD::Text);
   r.ord_rej_reason = Get(m, FIX::FIELD::OrdRejReason);

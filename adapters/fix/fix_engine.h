@@ -36,6 +36,7 @@ struct MdEntry {
 // The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
 struct ExecReport {
   std::string cl_ord_id, exec_id, exec_type, ord_status, text;
+  std::string exec_ref_id;  // Tag 19: the execution a trade correction or cancel (G, H) is of.
   std::string ord_rej_reason;  // Tag 103, "" when absent ("5": unknown order).
   std::string last_qty, last_px, leaves_qty, cum_qty, avg_px;
 };

@@ -337,15 +337,46 @@ void FixVenue::Refuse(const std::string& cl_ord_id, std::string why) {
   sink_(std::move(e));
 }
 
+int64_t FixVenue::TakeUnreported(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t reported,
+                                 std::string_view exec_id_prefix) {
+  auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst.qty_scale());
+  if (!cum.ok() || *cum <= reported) return reported;
+  auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst.price_scale());
+  if (!avg.ok() || *avg <= 0 || *avg > kMaxUnits || *cum > kMaxUnits) {
+    Refuse(r.cl_ord_id, absl::StrCat("unreadable fills beyond those reported (ExecType ", r.exec_type, ", CumQty ",
+                                     Quoted(r.cum_qty), ", AvgPx ", Quoted(r.avg_px), ")"));
+    return reported;
+  }
+  ExecutionEvent f;
+  f.type = ExecutionEvent::Type::kFill;
+  f.venue = options_.venue_id;
+  f.cl_ord_id = r.cl_ord_id;
+  f.quantity = *cum - reported;
+  f.price = *avg;
+  f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(fee_bps_.load()),
+                      static_cast<__int128>(1'000'000) * Pow10(inst.qty_scale()));
+  f.exec_id = std::string(exec_id_prefix) + r.exec_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = open_.find(r.cl_ord_id); it != open_.end()) it->second.reported = *cum;
+    ++fills_;
+  }
+  sink_(std::move(f));
+  return *cum;
+}
+
 void FixVenue::OnReport(const fix::ExecReport& r) {
   Open o;
   bool known = false;
+  bool ended = false;  // The venue reported the order's end before this.
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = open_.find(r.cl_ord_id);
-    if (it != open_.end()) {
+    if (auto it = open_.find(r.cl_ord_id); it != open_.end()) {
       o = it->second;
       known = true;
+    } else if (auto e = ended_.find(r.cl_ord_id); e != ended_.end()) {
+      o = e->second;
+      known = ended = true;
     }
   }
   if (!known) {
@@ -353,32 +384,29 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     Refuse(r.cl_ord_id, absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")"));
     return;
   }
+  if (r.exec_type == "G" || r.exec_type == "H") {
+    // A trade the venue corrects or cancels (busts) after reporting it. The plan's fills stay as
+    // recorded — nothing already acknowledged is taken back — and the operator is told to
+    // reconcile (Status.unknown_executions, the log). If it ends the order too, the child's
+    // timeout asks the venue where it stands.
+    Refuse(r.cl_ord_id, absl::StrCat(r.exec_type == "G" ? "trade correction" : "trade cancel (a bust)", " (ExecType ",
+                                     r.exec_type, ") of execution ", Quoted(r.exec_ref_id), ", now LastQty ",
+                                     Quoted(r.last_qty), " at LastPx ", Quoted(r.last_px),
+                                     ": not applied, the plan keeps the fill as recorded; reconcile with the venue"));
+    return;
+  }
+  if (ended && r.exec_type != "F") {
+    // A repeat of its end, or a status answer after it: the order's end stands.
+    Refuse(r.cl_ord_id, absl::StrCat("execution report after the order's end (ExecType ", r.exec_type, ", OrdStatus ",
+                                     r.ord_status, "): ignored"));
+    return;
+  }
   const exoroute::v1::Instrument* inst = InstrumentOf(o.symbol);
+  int64_t reported = o.reported;
   if (r.exec_type == "I") {
     // An order-status answer (reconciliation): whatever filled while we were away and is not
     // recorded yet becomes one fill at the order's average price.
-    auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
-    auto avg = ParseDecimal(r.avg_px.empty() ? "0" : r.avg_px, inst->price_scale());
-    if (cum.ok() && *cum > o.reported && (!avg.ok() || *avg <= 0 || *avg > kMaxUnits || *cum > kMaxUnits)) {
-      Refuse(r.cl_ord_id, absl::StrCat("unreadable order status (CumQty ", Quoted(r.cum_qty), ", AvgPx ",
-                                       Quoted(r.avg_px), ")"));
-    } else if (cum.ok() && avg.ok() && *cum > o.reported) {
-      ExecutionEvent f;
-      f.type = ExecutionEvent::Type::kFill;
-      f.venue = options_.venue_id;
-      f.cl_ord_id = r.cl_ord_id;
-      f.quantity = *cum - o.reported;
-      f.price = *avg;
-      f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(fee_bps_.load()),
-                          static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
-      f.exec_id = absl::StrCat("status:", r.exec_id);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        open_[r.cl_ord_id].reported = *cum;
-        ++fills_;
-      }
-      sink_(std::move(f));
-    }
+    reported = TakeUnreported(r, *inst, reported, "status:");
   }
   if (r.exec_type == "F") {
     auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
@@ -391,6 +419,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty ",
                                        Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ")"));
     } else {
+      // (After the order's end too: it traded. The engine records it and says it came late.)
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;
       f.venue = options_.venue_id;
@@ -400,18 +429,24 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       f.fee = MulDivRound(static_cast<__int128>(*px) * *qty, FeePpm(fee_bps_.load()),
                           static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
       f.exec_id = r.exec_id;
+      reported += *qty;
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++fills_;
-        auto it = open_.find(r.cl_ord_id);
-        if (it != open_.end()) it->second.reported += *qty;
+        auto& kept = ended ? ended_ : open_;
+        if (auto it = kept.find(r.cl_ord_id); it != kept.end()) it->second.reported = reported;
       }
       sink_(std::move(f));
     }
   }
+  if (ended) return;
   // Terminal order states: filled (2), cancelled (4), rejected (8), expired (C).
   const std::string& s = r.ord_status;
   if (s == "2" || s == "4" || s == "8" || s == "C") {
+    // What the venue counts filled (CumQty) beyond the fills it reported — a fill report lost,
+    // or never sent on its own — is recorded first, at the order's average price: the plan's
+    // fills then add up to the venue's.
+    if (r.exec_type != "I") reported = TakeUnreported(r, *inst, reported, "cum:");
     ExecutionEvent done;
     done.type = ExecutionEvent::Type::kDone;
     done.venue = options_.venue_id;
@@ -421,7 +456,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // A CumQty that cannot be one (unreadable, negative, beyond 2^53 units): what this node
     // recorded of the child stands for it.
     auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst->qty_scale());
-    const int64_t cum_units = cum.ok() && *cum >= 0 && *cum <= kMaxUnits ? *cum : o.reported;
+    const int64_t cum_units = cum.ok() && *cum >= 0 && *cum <= kMaxUnits ? *cum : reported;
     done.canceled_quantity = std::clamp<int64_t>(o.child.quantity() - cum_units, 0, o.child.quantity());
     // Asked about a child it never received (sent by a process that stopped before it went
     // out), a venue answers it rejected as an unknown order: not a refusal of what was sent, so
@@ -433,8 +468,19 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
                   : s == "8" ? absl::StrCat("rejected: ", r.text.empty() ? "by the venue" : r.text)
                              : "expired";
     {
+      // Kept a while after: a fill the venue reports after the end is still taken (it traded).
       std::lock_guard<std::mutex> lock(mu_);
-      open_.erase(r.cl_ord_id);
+      auto it = open_.find(r.cl_ord_id);
+      if (it != open_.end()) {
+        it->second.reported = reported;
+        ended_[r.cl_ord_id] = std::move(it->second);
+        ended_order_.push_back(r.cl_ord_id);
+        open_.erase(it);
+        if (ended_order_.size() > kEndedKept) {
+          ended_.erase(ended_order_.front());
+          ended_order_.pop_front();
+        }
+      }
     }
     sink_(std::move(done));
   }

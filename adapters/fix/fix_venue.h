@@ -11,11 +11,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "adapters/fix/fix_engine.h"
 #include "adapters/venue_adapter.h"
@@ -74,6 +76,11 @@ class FixVenue final : public VenueAdapter {
     int64_t reported = 0;  // Quantity already reported as fills.
   };
   void OnReport(const fix::ExecReport& r);
+  // What `r` counts filled (CumQty) beyond `reported`, as one fill at the order's average price
+  // (AvgPx) with exec id `exec_id_prefix` + ExecID (refused if unreadable): a fill whose own
+  // report was lost. Returns what is reported now.
+  int64_t TakeUnreported(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t reported,
+                         std::string_view exec_id_prefix);
   // An execution report no plan can take (unknown order, unreadable fill): to the engine as kUnknown.
   void Refuse(const std::string& cl_ord_id, std::string why);
   void OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries);
@@ -88,6 +95,11 @@ class FixVenue final : public VenueAdapter {
   // "FIX session down": at each failed logon while the venue is away, so one a minute at most.
   RepeatedWarning down_warning_;
   std::map<std::string, Open> open_;  // By ClOrdID. Guarded by mu_.
+  // The last kEndedKept orders the venue reported ended, by ClOrdID, and their ids oldest first:
+  // a fill reported after the end is still recognised. Guarded by mu_.
+  static constexpr size_t kEndedKept = 4096;
+  std::map<std::string, Open> ended_;
+  std::deque<std::string> ended_order_;
   std::vector<std::string> pending_status_;  // To ask where they stand once logged on. Guarded by mu_.
   struct MdBook {
     ws::L2Book book;

@@ -436,9 +436,14 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
     absl::StrAppend(&s, "WARNING     ", Counted(r.overfills(), "fill", "fills"),
                     " took a child beyond its quantity: recorded as reported (see the daemon log)\n");
   }
+  if (r.late_fills() > 0) {
+    absl::StrAppend(&s, "WARNING     ", Counted(r.late_fills(), "fill", "fills"),
+                    " came after their child's end: recorded as reported (see the daemon log)\n");
+  }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
-                    " execution reports not applied: no open child order, unreadable or out of bounds (see the daemon log)\n");
+                    " execution reports not applied: no open child order, unreadable, out of bounds, or a trade the "
+                    "venue corrected or busted (see the daemon log)\n");
   }
   std::vector<std::string> inst;
   for (const auto& i : r.instruments()) {

@@ -261,6 +261,80 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   fix.Stop();
 }
 
+TEST_CASE("a FIX venue's trade correction or bust is refused naming the execution, fills it counted but never "
+          "reported are taken at the average price, a fill after the order's end is still taken",
+          "[fix]") {
+  exo::testing::TempDir dir;
+  FixVenueSession session(FixVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue;
+  exo::adapters::FixVenue& fix = session.fix;
+  std::mutex mu;
+  std::vector<exo::adapters::ExecutionEvent> events;
+  REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
+                std::lock_guard<std::mutex> l(mu);
+                events.push_back(std::move(e));
+              }).ok());
+  REQUIRE(exo::testing::WaitFor([&] { return fix.state() == exoroute::v1::ADAPTER_STATE_UP && venue.logged_on(); }));
+  exoroute::v1::ChildOrder child;
+  child.set_cl_ord_id("p7.1");
+  child.set_venue("FIXV");
+  child.set_side(exoroute::v1::SIDE_BUY);
+  child.set_quantity(100000000);  // 1 BTC.
+  child.set_limit_price(6500100);
+  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  REQUIRE(exo::testing::WaitFor([&] {
+    for (const auto& m : venue.received()) {
+      if (m.find("|35=D|") != std::string::npos && m.find("|11=p7.1|") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  auto report = [&](const std::string& fields) {
+    venue.Send("35=8|37=v7|11=p7.1|55=BTC-USD|54=1|" + fields);
+  };
+  report("17=e1|150=F|39=1|32=0.25|31=65000|151=0.75|14=0.25|6=65000|");
+  report("17=e2|150=H|19=e1|39=0|32=0.25|31=65000|151=1|14=0|6=0|");                // The venue busts e1.
+  report("17=e3|150=G|19=e1|39=1|32=0.2|31=64999|151=0.8|14=0.2|6=64999|");         // Then corrects it.
+  // Cancelled, counting 0.5 filled where 0.25 was reported: the other 0.25 is taken at AvgPx.
+  report("17=e4|150=4|39=4|151=0|14=0.5|6=65000.5|");
+  report("17=e5|150=F|39=4|32=0.1|31=65001|151=0|14=0.6|6=65000.7|");  // A trade reported after the end.
+  report("17=e6|150=4|39=4|151=0|14=0.6|6=65000.7|");                   // The end again.
+  venue.Send("35=8|37=v8|11=p9.9|17=e7|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65000|151=0|14=0.1|6=65000|");
+  REQUIRE(exo::testing::WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return events.size() >= 8;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(events.size() == 8);
+  using Type = exo::adapters::ExecutionEvent::Type;
+  CHECK(events[0].type == Type::kFill);
+  CHECK(events[0].exec_id == "e1");
+  CHECK(events[0].quantity == 25000000);
+  CHECK(events[1].type == Type::kUnknown);
+  CHECK(events[1].reason == "trade cancel (a bust) (ExecType H) of execution \"e1\", now LastQty \"0.25\" at LastPx "
+                            "\"65000\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
+  CHECK(events[2].type == Type::kUnknown);
+  CHECK(events[2].reason == "trade correction (ExecType G) of execution \"e1\", now LastQty \"0.2\" at LastPx "
+                            "\"64999\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
+  CHECK(events[3].type == Type::kFill);
+  CHECK(events[3].exec_id == "cum:e4");
+  CHECK(events[3].quantity == 25000000);
+  CHECK(events[3].price == 6500050);
+  CHECK(events[4].type == Type::kDone);
+  CHECK(events[4].reason == "cancelled");
+  CHECK(events[4].canceled_quantity == 50000000);
+  CHECK(events[5].type == Type::kFill);  // The engine records it as a late fill.
+  CHECK(events[5].exec_id == "e5");
+  CHECK(events[5].quantity == 10000000);
+  CHECK(events[5].price == 6500100);
+  CHECK(events[6].type == Type::kUnknown);
+  CHECK(events[6].reason == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
+  CHECK(events[7].type == Type::kUnknown);
+  CHECK(events[7].cl_ord_id == "p9.9");
+  CHECK(events[7].reason == "unknown execution report (ExecType F)");
+  CHECK(fix.fills() == 3);
+  fix.Stop();
+}
+
 TEST_CASE("a FIX market data entry no book can hold leaves the book unusable with the reason and asks for a snapshot",
           "[fix]") {
   // Before: a negative size, a zero price or a size beyond any order went into the book.

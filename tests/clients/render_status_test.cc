@@ -12,6 +12,7 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   CHECK(quiet.find("arrived twice") == std::string::npos);
   CHECK(quiet.find("execution reports not applied") == std::string::npos);
   CHECK(quiet.find("beyond its quantity") == std::string::npos);
+  CHECK(quiet.find("after their child's end") == std::string::npos);
   CHECK(quiet.find("peer calls refused") == std::string::npos);
   CHECK(quiet.find("cluster routes refused") == std::string::npos);
   CHECK(quiet.find("streams") == std::string::npos);
@@ -21,12 +22,14 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   r.set_peer_calls_refused(3);
   r.set_cluster_routes_refused(2);
   r.set_overfills(1);
+  r.set_late_fills(3);
   std::string busy = exo::ctl::RenderStatus(r);
   CHECK(busy.find("WARNING     1 fill took a child beyond its quantity: recorded as reported") != std::string::npos);
   CHECK(busy.find("executions  2 fill reports arrived twice (venue resends) and were recorded once") !=
         std::string::npos);
-  CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable or out of bounds") !=
-        std::string::npos);
+  CHECK(busy.find("WARNING     3 fills came after their child's end: recorded as reported") != std::string::npos);
+  CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable, out of bounds, or a "
+                  "trade the venue corrected or busted") != std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
   CHECK(busy.find("WARNING     2 cluster routes refused: 1024 were open on this node at once") != std::string::npos);
 

@@ -1761,6 +1761,149 @@ TEST_CASE("a venue's fill beyond the bounds of any order is not applied and is c
   engine.Stop();
 }
 
+namespace {
+
+// An engine whose sim venues answer after a minute (children stay open until a test reports on
+// them as the first venue, `*venue`), and a plan `id` buying `qty` there only, decided once.
+struct SilentVenueNode {
+  SilentVenueNode(const std::string& dir, const std::string& id, int64_t qty) {
+    auto config = exo::testing::TestNodeConfig(dir, /*sim_latency_ms=*/60'000);
+    REQUIRE(config.ok());
+    auto started = exo::testing::StartTestEngine(*config, exo::testing::TapFirstVenue(&venue));
+    REQUIRE(started.ok());
+    store = std::move(started->store);
+    engine = std::move(started->engine);
+    venue->HoldCancels();  // The node's cancels go nowhere: the test reports each end.
+    for (const auto& v : config->venues()) {
+      for (const auto& m : v.markets()) {
+        if (v.id() == venue->venue_id() && m.symbol() == "BTC-USD") lot = std::max<int64_t>(1, m.lot_size());
+      }
+    }
+    ParentOrder order = Order(id, SIDE_BUY, qty);
+    order.add_allowed_venues(venue->venue_id());
+    absl::StatusOr<Plan> plan;
+    for (int i = 0; i < 200; ++i) {  // Until the venue has a book.
+      plan = engine->Route(order, ROUTE_MODE_EXECUTE);
+      if (plan.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(plan.ok());
+  }
+  void Report(exo::adapters::ExecutionEvent::Type type, const std::string& cl_ord_id, const std::string& exec_id,
+              int64_t qty, const std::string& reason = "cancelled") {
+    exo::adapters::ExecutionEvent e;
+    e.type = type;
+    e.venue = venue->venue_id();
+    e.cl_ord_id = cl_ord_id;
+    e.exec_id = exec_id;
+    if (type == exo::adapters::ExecutionEvent::Type::kFill) {
+      e.quantity = qty;
+      e.price = 6'500'000;
+    } else {
+      e.canceled_quantity = qty;
+      e.reason = reason;
+    }
+    venue->Report(std::move(e));
+    REQUIRE(engine->AwaitExecutionsHandled(absl::Seconds(10)));
+  }
+  // The plan once it has `n` children, the last of them open.
+  Plan WithOpenChildren(const std::string& id, int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto p = engine->GetPlan(id);
+      REQUIRE(p.ok());
+      if (p->children_size() >= n && !p->children(n - 1).done()) return *p;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("plan " << id << " did not send child " << n);
+    return {};
+  }
+  exo::testing::TapVenue* venue = nullptr;
+  int64_t lot = 1;
+  std::unique_ptr<exo::store::DeltaStore> store;
+  std::unique_ptr<RouterEngine> engine;  // Destroyed before the store.
+};
+
+}  // namespace
+
+TEST_CASE("a fill a venue reports after the child's end is recorded, and the working plan decides its rest on it",
+          "[engine][outcomes]") {
+  // Venues' reports can come out of order: a cancel confirmed, then a trade of the same order.
+  // It traded, so it counts; before, it was ignored and the plan bought that quantity again.
+  TempDir dir;
+  using Type = exo::adapters::ExecutionEvent::Type;
+  SilentVenueNode n(dir.path(), "late-w", kBtc);
+  const Plan first = n.WithOpenChildren("late-w", 1);
+  const ChildState c1 = first.children(0);
+  n.Report(Type::kDone, c1.order().cl_ord_id(), "", c1.order().quantity());
+  const Plan second = n.WithOpenChildren("late-w", 2);  // The rest, again at the venue.
+  const ChildState c2 = second.children(1);
+  REQUIRE(c2.order().quantity() == c1.order().quantity());
+  const int64_t q = c1.order().quantity() / 4 / n.lot * n.lot;
+  REQUIRE(q > 0);
+  const uint64_t unknown_before = n.engine->unknown_executions();
+  n.Report(Type::kFill, c1.order().cl_ord_id(), "late-1", q);
+  auto p = n.engine->GetPlan("late-w");
+  REQUIRE(p.ok());
+  CHECK(n.engine->late_fills() == 1);  // Status.late_fills, exoroute_late_fills_total.
+  CHECK(n.engine->overfills() == 0);
+  CHECK(p->filled_quantity() == q);
+  CHECK(p->status() == PLAN_STATUS_WORKING);
+  CHECK(p->children(0).filled_quantity() == q);
+  CHECK(p->children(0).done());
+  // The same report again is recorded once; a second end of the child is not applied.
+  const uint64_t duplicates_before = n.engine->duplicate_executions();
+  n.Report(Type::kFill, c1.order().cl_ord_id(), "late-1", q);
+  n.Report(Type::kDone, c1.order().cl_ord_id(), "", c1.order().quantity(), "expired");
+  CHECK(n.engine->duplicate_executions() == duplicates_before + 1);
+  CHECK(n.engine->unknown_executions() == unknown_before + 1);
+  CHECK(n.engine->GetPlan("late-w")->version() == p->version());
+  CHECK(n.engine->late_fills() == 1);
+  // Once the second child ends unfilled, the rest decided is the order less the late fill.
+  n.Report(Type::kDone, c2.order().cl_ord_id(), "", c2.order().quantity());
+  const Plan third = n.WithOpenChildren("late-w", 3);
+  CHECK(third.children(2).order().quantity() + third.shortfall() == kBtc - q);
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+}
+
+TEST_CASE("a fill a venue reports after a cancelled plan's child ended is recorded, the plan stays cancelled",
+          "[engine][outcomes]") {
+  TempDir dir;
+  using Type = exo::adapters::ExecutionEvent::Type;
+  SilentVenueNode n(dir.path(), "late-c", kBtc);
+  const ChildState c = n.WithOpenChildren("late-c", 1).children(0);
+  REQUIRE(n.engine->Cancel("late-c", "desk cancel").ok());
+  n.Report(Type::kDone, c.order().cl_ord_id(), "", c.order().quantity());
+  auto cancelled = n.engine->GetPlan("late-c");
+  REQUIRE(cancelled.ok());
+  REQUIRE(cancelled->status() == PLAN_STATUS_CANCELLED);
+  // The venue had matched part of it before the cancel reached it, and says so last.
+  const int64_t q = c.order().quantity() / 2 / n.lot * n.lot;
+  REQUIRE(q > 0);
+  n.Report(Type::kFill, c.order().cl_ord_id(), "late-2", q);
+  auto p = n.engine->GetPlan("late-c");
+  REQUIRE(p.ok());
+  CHECK(n.engine->late_fills() == 1);
+  CHECK(p->status() == PLAN_STATUS_CANCELLED);
+  CHECK(p->reason() == cancelled->reason());
+  CHECK(p->filled_quantity() == q);
+  CHECK(p->average_price() == 6'500'000);
+  CHECK(p->version() == cancelled->version() + 1);  // The fill, and nothing sent after it.
+  CHECK(p->children_size() == 1);
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+  // As recorded: read back from the store after a restart.
+  n.engine.reset();
+  n.store.reset();
+  auto config = exo::testing::TestNodeConfig(dir.path(), 60'000);
+  REQUIRE(config.ok());
+  auto again = exo::testing::StartTestEngine(*config);
+  REQUIRE(again.ok());
+  auto read_back = again->engine->GetPlan("late-c");
+  REQUIRE(read_back.ok());
+  CHECK(read_back->filled_quantity() == q);
+  CHECK(read_back->status() == PLAN_STATUS_CANCELLED);
+}
+
 TEST_CASE("child order ids name their plan, and on a cluster node their node too", "[engine]") {
   DaemonConfig single;
   single.set_node_id("n2");
