@@ -440,9 +440,10 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     }
   }
   if (ended) return;
-  // Terminal order states: filled (2), cancelled (4), rejected (8), expired (C).
+  // Terminal order states: filled (2), done for day (3: no further executions that day, so the
+  // node works the rest elsewhere), cancelled (4), rejected (8), expired (C).
   const std::string& s = r.ord_status;
-  if (s == "2" || s == "4" || s == "8" || s == "C") {
+  if (s == "2" || s == "3" || s == "4" || s == "8" || s == "C") {
     // What the venue counts filled (CumQty) beyond the fills it reported — a fill report lost,
     // or never sent on its own — is recorded first, at the order's average price: the plan's
     // fills then add up to the venue's.
@@ -463,6 +464,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     // not counted as one (no back-off from the venue).
     const bool never_received = r.exec_type == "I" && s == "8" && r.ord_rej_reason == "5" && cum_units == 0;
     done.reason = s == "2" ? "filled"
+                  : s == "3" ? absl::StrCat("done for day", r.text.empty() ? "" : ": " + r.text)
                   : s == "4" ? absl::StrCat("cancelled", r.text.empty() ? "" : ": " + r.text)
                   : never_received ? "not at the venue: it never received the child (unknown order)"
                   : s == "8" ? absl::StrCat("rejected: ", r.text.empty() ? "by the venue" : r.text)

@@ -262,7 +262,7 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
 }
 
 TEST_CASE("a FIX venue's trade correction or bust is refused naming the execution, fills it counted but never "
-          "reported are taken at the average price, a fill after the order's end is still taken",
+          "reported are taken at the average price, a fill after the order's end is still taken, done for day ends",
           "[fix]") {
   exo::testing::TempDir dir;
   FixVenueSession session(FixVenueOptions(dir / "fix"));
@@ -299,12 +299,16 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   report("17=e5|150=F|39=4|32=0.1|31=65001|151=0|14=0.6|6=65000.7|");  // A trade reported after the end.
   report("17=e6|150=4|39=4|151=0|14=0.6|6=65000.7|");                   // The end again.
   venue.Send("35=8|37=v8|11=p9.9|17=e7|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65000|151=0|14=0.1|6=65000|");
+  // Another order the venue is done with for the day (OrdStatus 3): it ends, the rest unfilled.
+  child.set_cl_ord_id("p7.2");
+  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  venue.Send("35=8|37=v9|11=p7.2|17=e8|150=3|39=3|55=BTC-USD|54=1|151=0|14=0|6=0|58=session close|");
   REQUIRE(exo::testing::WaitFor([&] {
     std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 8;
+    return events.size() >= 9;
   }));
   std::lock_guard<std::mutex> l(mu);
-  REQUIRE(events.size() == 8);
+  REQUIRE(events.size() == 9);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kFill);
   CHECK(events[0].exec_id == "e1");
@@ -331,6 +335,10 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[7].type == Type::kUnknown);
   CHECK(events[7].cl_ord_id == "p9.9");
   CHECK(events[7].reason == "unknown execution report (ExecType F)");
+  CHECK(events[8].type == Type::kDone);
+  CHECK(events[8].cl_ord_id == "p7.2");
+  CHECK(events[8].reason == "done for day: session close");
+  CHECK(events[8].canceled_quantity == 100000000);
   CHECK(fix.fills() == 3);
   fix.Stop();
 }

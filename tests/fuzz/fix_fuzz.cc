@@ -6,7 +6,7 @@
 // '|' for SOH; header, BodyLength and CheckSum are added) or, after a '!', the bytes as sent.
 // Checks: a fill names an order the venue sent, its quantity and price are within 1..2^53
 // units and its fee is the exact rounded fee; a completion's unfilled quantity is within its
-// order; the book, when the venue offers one, has prices and sizes within 1..2^53 units and is
+// order, and no order ends twice (a report after its end is refused, or taken as a fill); the book, when the venue offers one, has prices and sizes within 1..2^53 units and is
 // not crossed, and when it offers none, BookProblem() says why.
 #include <limits>
 #include <map>
@@ -56,7 +56,8 @@ exoroute::v1::ChildOrder Child(const std::string& id, exoroute::v1::Side side, i
   return c;
 }
 
-void CheckEvent(const exo::adapters::ExecutionEvent& e, const std::map<std::string, int64_t>& quantity) {
+void CheckEvent(const exo::adapters::ExecutionEvent& e, const std::map<std::string, int64_t>& quantity,
+                std::map<std::string, int>& ends) {
   using Type = exo::adapters::ExecutionEvent::Type;
   if (e.type == Type::kUnknown) return;
   auto order = quantity.find(e.cl_ord_id);
@@ -75,6 +76,7 @@ void CheckEvent(const exo::adapters::ExecutionEvent& e, const std::map<std::stri
   } else {
     FUZZ_CHECK(e.canceled_quantity >= 0 && e.canceled_quantity <= order->second, "%s done with %lld unfilled",
                e.cl_ord_id.c_str(), static_cast<long long>(e.canceled_quantity));
+    FUZZ_CHECK(++ends[e.cl_ord_id] == 1, "%s ended twice", e.cl_ord_id.c_str());
   }
 }
 
@@ -109,6 +111,14 @@ std::vector<std::string> Seeds() {
       "35=8|37=v2|11=C2|17=e3|150=4|39=4|55=BTC-USD|54=2|151=0|14=0|6=0|58=user|\n"
       "35=9|37=v2|11=C2-C|41=C2|39=4|434=1|58=too late|",
       "35=8|37=v3|11=C3|17=s1|150=I|39=1|55=BTC-USD|54=1|151=0.25|14=0.25|6=65000.00|",
+      // A bust and a correction of e1, C1 cancelled counting more than was reported, a fill and
+      // the end again after it.
+      "35=8|37=v1|11=C1|17=e1|150=F|39=1|55=BTC-USD|54=1|32=0.25|31=65000.00|151=0.75|14=0.25|6=65000|\n"
+      "35=8|37=v1|11=C1|17=e2|150=H|19=e1|39=0|55=BTC-USD|54=1|32=0.25|31=65000|151=1|14=0|6=0|\n"
+      "35=8|37=v1|11=C1|17=e3|150=G|19=e1|39=1|55=BTC-USD|54=1|32=0.2|31=64999|151=0.8|14=0.2|6=64999|\n"
+      "35=8|37=v1|11=C1|17=e4|150=4|39=4|55=BTC-USD|54=1|151=0|14=0.5|6=65000.5|\n"
+      "35=8|37=v1|11=C1|17=e5|150=F|39=4|55=BTC-USD|54=1|32=0.1|31=65001|151=0|14=0.6|6=65000.7|\n"
+      "35=8|37=v1|11=C1|17=e6|150=4|39=4|55=BTC-USD|54=1|151=0|14=0.6|6=65000.7|",
       "35=8|37=v9|11=ZZ|17=e9|150=F|39=2|55=BTC-USD|54=1|32=1|31=1|151=0|14=1|6=1|",
       "35=8|37=v1|11=C1|17=e5|150=F|39=1|55=BTC-USD|54=1|32=90000000|31=90000000000.00|151=0|14=1|6=1|",
       "35=0|\n!8=FIX.4.4\x01" "9=5\x01" "35=0\x01" "10=000\x01",
@@ -140,7 +150,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   const std::map<std::string, int64_t> quantity = {{"C1", 100'000'000}, {"C2", 50'000'000}, {"C3", 50'000'000}};
   exo::adapters::FixVenue venue(o);
-  FUZZ_CHECK(venue.Start([&quantity](exo::adapters::ExecutionEvent e) { CheckEvent(e, quantity); }).ok(), "start");
+  std::map<std::string, int> ends;
+  FUZZ_CHECK(venue.Start([&quantity, &ends](exo::adapters::ExecutionEvent e) { CheckEvent(e, quantity, ends); }).ok(),
+             "start");
   session->callbacks.on_logon();
   FUZZ_CHECK(venue.Send(Child("C1", exoroute::v1::SIDE_BUY, 100'000'000, 6'500'100), "BTC-USD").ok(), "send C1");
   FUZZ_CHECK(venue.Send(Child("C2", exoroute::v1::SIDE_SELL, 50'000'000, 6'400'000), "BTC-USD").ok(), "send C2");
