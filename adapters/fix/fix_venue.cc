@@ -365,6 +365,17 @@ int64_t FixVenue::TakeUnreported(const fix::ExecReport& r, const exoroute::v1::I
   return *cum;
 }
 
+int64_t FixVenue::LateFillQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
+                                   int64_t reported) {
+  // The end report counted every fill up to its CumQty (TakeUnreported): of a fill reported after
+  // it, only what takes the venue's count (this report's CumQty) past what is recorded is new. No
+  // readable CumQty: the fill's own quantity.
+  if (r.cum_qty.empty()) return last_qty;
+  auto cum = ParseDecimal(r.cum_qty, inst.qty_scale());
+  if (!cum.ok() || *cum < 0 || *cum > kMaxUnits) return last_qty;
+  return std::clamp<int64_t>(*cum - reported, 0, last_qty);
+}
+
 void FixVenue::OnReport(const fix::ExecReport& r) {
   Open o;
   bool known = false;
@@ -418,18 +429,22 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       const bool readable = qty.ok() && px.ok() && *qty > 0 && *px > 0;
       Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty ",
                                        Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ")"));
+    } else if (int64_t take = ended ? LateFillQuantity(r, *inst, *qty, reported) : *qty; take == 0) {
+      LogWarning("%s: fill %s of %s after its end (LastQty %s, CumQty %s) was counted in its end report's CumQty "
+                 "(%d units reported): not taken again",
+                 options_.venue_id, r.exec_id, r.cl_ord_id, Quoted(r.last_qty), Quoted(r.cum_qty), reported);
     } else {
       // (After the order's end too: it traded. The engine records it and says it came late.)
       ExecutionEvent f;
       f.type = ExecutionEvent::Type::kFill;
       f.venue = options_.venue_id;
       f.cl_ord_id = r.cl_ord_id;
-      f.quantity = *qty;
+      f.quantity = take;
       f.price = *px;
-      f.fee = MulDivRound(static_cast<__int128>(*px) * *qty, FeePpm(fee_bps_.load()),
+      f.fee = MulDivRound(static_cast<__int128>(*px) * take, FeePpm(fee_bps_.load()),
                           static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
       f.exec_id = r.exec_id;
-      reported += *qty;
+      reported += take;
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++fills_;

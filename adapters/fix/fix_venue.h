@@ -81,6 +81,10 @@ class FixVenue final : public VenueAdapter {
   // report was lost. Returns what is reported now.
   int64_t TakeUnreported(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t reported,
                          std::string_view exec_id_prefix);
+  // Of a fill of `last_qty` reported after the order's end (with `reported` recorded by then):
+  // what is not counted yet (0: the end report's CumQty counted it all).
+  int64_t LateFillQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
+                           int64_t reported);
   // An execution report no plan can take (unknown order, unreadable fill): to the engine as kUnknown.
   void Refuse(const std::string& cl_ord_id, std::string why);
   void OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries);

@@ -205,11 +205,12 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named, 
 TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason, a good one is taken",
           "[fix]") {
   exo::testing::TempDir dir;
+  // Before the session: its threads, which report here, stop before these go (a failed check).
+  std::mutex mu;
+  std::vector<exo::adapters::ExecutionEvent> events;
   FixVenueSession session(FixVenueOptions(dir / "fix"));
   exo::testing::RawFixPeer& venue = session.venue;
   exo::adapters::FixVenue& fix = session.fix;
-  std::mutex mu;
-  std::vector<exo::adapters::ExecutionEvent> events;
   REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
                 std::lock_guard<std::mutex> l(mu);
                 events.push_back(std::move(e));
@@ -262,14 +263,16 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
 }
 
 TEST_CASE("a FIX venue's trade correction or bust is refused naming the execution, fills it counted but never "
-          "reported are taken at the average price, a fill after the order's end is still taken, done for day ends",
+          "reported are taken at the average price, a fill after the order's end is still taken once, done for day "
+          "ends",
           "[fix]") {
   exo::testing::TempDir dir;
+  // Before the session: its threads, which report here, stop before these go (a failed check).
+  std::mutex mu;
+  std::vector<exo::adapters::ExecutionEvent> events;
   FixVenueSession session(FixVenueOptions(dir / "fix"));
   exo::testing::RawFixPeer& venue = session.venue;
   exo::adapters::FixVenue& fix = session.fix;
-  std::mutex mu;
-  std::vector<exo::adapters::ExecutionEvent> events;
   REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
                 std::lock_guard<std::mutex> l(mu);
                 events.push_back(std::move(e));
@@ -296,6 +299,8 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   report("17=e3|150=G|19=e1|39=1|32=0.2|31=64999|151=0.8|14=0.2|6=64999|");         // Then corrects it.
   // Cancelled, counting 0.5 filled where 0.25 was reported: the other 0.25 is taken at AvgPx.
   report("17=e4|150=4|39=4|151=0|14=0.5|6=65000.5|");
+  // That fill's own report, late: counted by the cancel's CumQty already, so not taken again.
+  report("17=e4b|150=F|39=4|32=0.25|31=65001|151=0|14=0.5|6=65000.5|");
   report("17=e5|150=F|39=4|32=0.1|31=65001|151=0|14=0.6|6=65000.7|");  // A trade reported after the end.
   report("17=e6|150=4|39=4|151=0|14=0.6|6=65000.7|");                   // The end again.
   venue.Send("35=8|37=v8|11=p9.9|17=e7|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65000|151=0|14=0.1|6=65000|");
