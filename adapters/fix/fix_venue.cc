@@ -358,18 +358,21 @@ int64_t FixVenue::TakeUnreported(const fix::ExecReport& r, const exoroute::v1::I
   f.exec_id = std::string(exec_id_prefix) + r.exec_id;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = open_.find(r.cl_ord_id); it != open_.end()) it->second.reported = *cum;
+    if (auto it = open_.find(r.cl_ord_id); it != open_.end()) {
+      it->second.reported = *cum;
+      it->second.counted_by_cum = true;
+    }
     ++fills_;
   }
   sink_(std::move(f));
   return *cum;
 }
 
-int64_t FixVenue::LateFillQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
-                                   int64_t reported) {
-  // The end report counted every fill up to its CumQty (TakeUnreported): of a fill reported after
-  // it, only what takes the venue's count (this report's CumQty) past what is recorded is new. No
-  // readable CumQty: the fill's own quantity.
+int64_t FixVenue::UncountedQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
+                                    int64_t reported) {
+  // A status answer or the end report counted every fill up to its CumQty (TakeUnreported): of a
+  // fill reported after it, only what takes the venue's count (this report's CumQty) past what is
+  // recorded is new. No readable CumQty: the fill's own quantity.
   if (r.cum_qty.empty()) return last_qty;
   auto cum = ParseDecimal(r.cum_qty, inst.qty_scale());
   if (!cum.ok() || *cum < 0 || *cum > kMaxUnits) return last_qty;
@@ -429,9 +432,10 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
       const bool readable = qty.ok() && px.ok() && *qty > 0 && *px > 0;
       Refuse(r.cl_ord_id, absl::StrCat(readable ? "fill beyond 2^53 units" : "unreadable fill", " (LastQty ",
                                        Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ")"));
-    } else if (int64_t take = ended ? LateFillQuantity(r, *inst, *qty, reported) : *qty; take == 0) {
-      LogWarning("%s: fill %s of %s after its end (LastQty %s, CumQty %s) was counted in its end report's CumQty "
-                 "(%d units reported): not taken again",
+    } else if (int64_t take = ended || o.counted_by_cum ? UncountedQuantity(r, *inst, *qty, reported) : *qty;
+               take == 0) {
+      LogWarning("%s: fill %s of %s (LastQty %s, CumQty %s) was counted already by an earlier report's CumQty (%d "
+                 "units reported): not taken again",
                  options_.venue_id, r.exec_id, r.cl_ord_id, Quoted(r.last_qty), Quoted(r.cum_qty), reported);
     } else {
       // (After the order's end too: it traded. The engine records it and says it came late.)

@@ -74,6 +74,9 @@ class FixVenue final : public VenueAdapter {
     exoroute::v1::ChildOrder child;
     std::string symbol;
     int64_t reported = 0;  // Quantity already reported as fills.
+    // A fill was taken from a report's CumQty (TakeUnreported): a fill report arriving after it
+    // counts only for what its own CumQty adds (UncountedQuantity).
+    bool counted_by_cum = false;
   };
   void OnReport(const fix::ExecReport& r);
   // What `r` counts filled (CumQty) beyond `reported`, as one fill at the order's average price
@@ -81,9 +84,9 @@ class FixVenue final : public VenueAdapter {
   // report was lost. Returns what is reported now.
   int64_t TakeUnreported(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t reported,
                          std::string_view exec_id_prefix);
-  // Of a fill of `last_qty` reported after the order's end (with `reported` recorded by then):
-  // what is not counted yet (0: the end report's CumQty counted it all).
-  int64_t LateFillQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
+  // Of a fill of `last_qty` reported after a CumQty was taken, or after the order's end (with
+  // `reported` recorded by then): what is not counted yet (0: that CumQty counted it all).
+  int64_t UncountedQuantity(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t last_qty,
                            int64_t reported);
   // An execution report no plan can take (unknown order, unreadable fill): to the engine as kUnknown.
   void Refuse(const std::string& cl_ord_id, std::string why);

@@ -304,16 +304,23 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   report("17=e5|150=F|39=4|32=0.1|31=65001|151=0|14=0.6|6=65000.7|");  // A trade reported after the end.
   report("17=e6|150=4|39=4|151=0|14=0.6|6=65000.7|");                   // The end again.
   venue.Send("35=8|37=v8|11=p9.9|17=e7|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65000|151=0|14=0.1|6=65000|");
+  // An order a status answer says 0.3 filled (taken at AvgPx), then the fill's own report, late:
+  // counted by the answer already; a later fill counts for what its CumQty adds.
+  child.set_cl_ord_id("p7.3");
+  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  venue.Send("35=8|37=v10|11=p7.3|17=s1|150=I|39=1|55=BTC-USD|54=1|151=0.7|14=0.3|6=65000|");
+  venue.Send("35=8|37=v10|11=p7.3|17=f1|150=F|39=1|55=BTC-USD|54=1|32=0.3|31=65000|151=0.7|14=0.3|6=65000|");
+  venue.Send("35=8|37=v10|11=p7.3|17=f2|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65002|151=0.6|14=0.4|6=65000.5|");
   // Another order the venue is done with for the day (OrdStatus 3): it ends, the rest unfilled.
   child.set_cl_ord_id("p7.2");
   REQUIRE(fix.Send(child, "BTC-USD").ok());
   venue.Send("35=8|37=v9|11=p7.2|17=e8|150=3|39=3|55=BTC-USD|54=1|151=0|14=0|6=0|58=session close|");
   REQUIRE(exo::testing::WaitFor([&] {
     std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 9;
+    return events.size() >= 11;
   }));
   std::lock_guard<std::mutex> l(mu);
-  REQUIRE(events.size() == 9);
+  REQUIRE(events.size() == 11);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kFill);
   CHECK(events[0].exec_id == "e1");
@@ -340,11 +347,18 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[7].type == Type::kUnknown);
   CHECK(events[7].cl_ord_id == "p9.9");
   CHECK(events[7].reason == "unknown execution report (ExecType F)");
-  CHECK(events[8].type == Type::kDone);
-  CHECK(events[8].cl_ord_id == "p7.2");
-  CHECK(events[8].reason == "done for day: session close");
-  CHECK(events[8].canceled_quantity == 100000000);
-  CHECK(fix.fills() == 3);
+  CHECK(events[8].type == Type::kFill);
+  CHECK(events[8].exec_id == "status:s1");
+  CHECK(events[8].quantity == 30000000);
+  CHECK(events[9].type == Type::kFill);
+  CHECK(events[9].exec_id == "f2");
+  CHECK(events[9].quantity == 10000000);
+  CHECK(events[9].price == 6500200);
+  CHECK(events[10].type == Type::kDone);
+  CHECK(events[10].cl_ord_id == "p7.2");
+  CHECK(events[10].reason == "done for day: session close");
+  CHECK(events[10].canceled_quantity == 100000000);
+  CHECK(fix.fills() == 5);
   fix.Stop();
 }
 
