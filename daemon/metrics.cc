@@ -211,8 +211,8 @@ std::string RenderPrometheus(const StatusResponse& s, const std::vector<Histogra
     }
   }
   Family(&out, "exoroute_unknown_executions_total", "counter",
-         "Execution reports not applied: for no open child order, unreadable, beyond the bounds, or a trade the venue "
-         "corrected or busted (logged; non-zero needs a look).")
+         "Execution reports not applied: for no open child order, unreadable, beyond the bounds, out of order, or a "
+         "trade the venue corrected or busted (logged; non-zero needs a look).")
       .Sample("", Int(s.unknown_executions()));
   Family(&out, "exoroute_duplicate_executions_total", "counter",
          "Fill reports received again (same child and execution id) and recorded once.")

@@ -434,9 +434,10 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
                                        Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ")"));
     } else if (int64_t take = ended || o.counted_by_cum ? UncountedQuantity(r, *inst, *qty, reported) : *qty;
                take == 0) {
-      LogWarning("%s: fill %s of %s (LastQty %s, CumQty %s) was counted already by an earlier report's CumQty (%d "
-                 "units reported): not taken again",
-                 options_.venue_id, r.exec_id, r.cl_ord_id, Quoted(r.last_qty), Quoted(r.cum_qty), reported);
+      // Out of order, so told (counted with the reports not applied): reconcile with the venue.
+      Refuse(r.cl_ord_id, absl::StrCat("fill ", Quoted(r.exec_id), " (LastQty ", Quoted(r.last_qty), ", CumQty ",
+                                       Quoted(r.cum_qty), ") counted already by an earlier report's CumQty: not "
+                                       "taken again"));
     } else {
       // (After the order's end too: it traded. The engine records it and says it came late.)
       ExecutionEvent f;

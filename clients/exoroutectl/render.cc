@@ -442,8 +442,8 @@ std::string RenderStatus(const StatusResponse& r, int64_t now_s) {
   }
   if (r.unknown_executions() > 0) {
     absl::StrAppend(&s, "WARNING     ", r.unknown_executions(),
-                    " execution reports not applied: no open child order, unreadable, out of bounds, or a trade the "
-                    "venue corrected or busted (see the daemon log)\n");
+                    " execution reports not applied: no open child order, unreadable, out of bounds, out of order, or "
+                    "a trade the venue corrected or busted (see the daemon log)\n");
   }
   std::vector<std::string> inst;
   for (const auto& i : r.instruments()) {

@@ -317,10 +317,10 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   venue.Send("35=8|37=v9|11=p7.2|17=e8|150=3|39=3|55=BTC-USD|54=1|151=0|14=0|6=0|58=session close|");
   REQUIRE(exo::testing::WaitFor([&] {
     std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 11;
+    return events.size() >= 13;
   }));
   std::lock_guard<std::mutex> l(mu);
-  REQUIRE(events.size() == 11);
+  REQUIRE(events.size() == 13);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kFill);
   CHECK(events[0].exec_id == "e1");
@@ -338,26 +338,32 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[4].type == Type::kDone);
   CHECK(events[4].reason == "cancelled");
   CHECK(events[4].canceled_quantity == 50000000);
-  CHECK(events[5].type == Type::kFill);  // The engine records it as a late fill.
-  CHECK(events[5].exec_id == "e5");
-  CHECK(events[5].quantity == 10000000);
-  CHECK(events[5].price == 6500100);
-  CHECK(events[6].type == Type::kUnknown);
-  CHECK(events[6].reason == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
+  CHECK(events[5].type == Type::kUnknown);  // Out of order: counted, so that it is reconciled.
+  CHECK(events[5].reason == "fill \"e4b\" (LastQty \"0.25\", CumQty \"0.5\") counted already by an earlier report's "
+                            "CumQty: not taken again");
+  CHECK(events[6].type == Type::kFill);  // The engine records it as a late fill.
+  CHECK(events[6].exec_id == "e5");
+  CHECK(events[6].quantity == 10000000);
+  CHECK(events[6].price == 6500100);
   CHECK(events[7].type == Type::kUnknown);
-  CHECK(events[7].cl_ord_id == "p9.9");
-  CHECK(events[7].reason == "unknown execution report (ExecType F)");
-  CHECK(events[8].type == Type::kFill);
-  CHECK(events[8].exec_id == "status:s1");
-  CHECK(events[8].quantity == 30000000);
+  CHECK(events[7].reason == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
+  CHECK(events[8].type == Type::kUnknown);
+  CHECK(events[8].cl_ord_id == "p9.9");
+  CHECK(events[8].reason == "unknown execution report (ExecType F)");
   CHECK(events[9].type == Type::kFill);
-  CHECK(events[9].exec_id == "f2");
-  CHECK(events[9].quantity == 10000000);
-  CHECK(events[9].price == 6500200);
-  CHECK(events[10].type == Type::kDone);
-  CHECK(events[10].cl_ord_id == "p7.2");
-  CHECK(events[10].reason == "done for day: session close");
-  CHECK(events[10].canceled_quantity == 100000000);
+  CHECK(events[9].exec_id == "status:s1");
+  CHECK(events[9].quantity == 30000000);
+  CHECK(events[10].type == Type::kUnknown);
+  CHECK(events[10].reason == "fill \"f1\" (LastQty \"0.3\", CumQty \"0.3\") counted already by an earlier report's "
+                             "CumQty: not taken again");
+  CHECK(events[11].type == Type::kFill);
+  CHECK(events[11].exec_id == "f2");
+  CHECK(events[11].quantity == 10000000);
+  CHECK(events[11].price == 6500200);
+  CHECK(events[12].type == Type::kDone);
+  CHECK(events[12].cl_ord_id == "p7.2");
+  CHECK(events[12].reason == "done for day: session close");
+  CHECK(events[12].canceled_quantity == 100000000);
   CHECK(fix.fills() == 5);
   fix.Stop();
 }

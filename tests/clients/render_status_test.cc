@@ -28,8 +28,8 @@ TEST_CASE("status shows execution, peer and stream counters only when they are n
   CHECK(busy.find("executions  2 fill reports arrived twice (venue resends) and were recorded once") !=
         std::string::npos);
   CHECK(busy.find("WARNING     3 fills came after their child's end: recorded as reported") != std::string::npos);
-  CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable, out of bounds, or a "
-                  "trade the venue corrected or busted") != std::string::npos);
+  CHECK(busy.find("WARNING     1 execution reports not applied: no open child order, unreadable, out of bounds, out of "
+                  "order, or a trade the venue corrected or busted") != std::string::npos);
   CHECK(busy.find("WARNING     3 peer calls refused") != std::string::npos);
   CHECK(busy.find("WARNING     2 cluster routes refused: 1024 were open on this node at once") != std::string::npos);
 
