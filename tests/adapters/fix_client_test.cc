@@ -71,6 +71,52 @@ struct FixVenueSession {
   exo::adapters::FixVenue fix;
 };
 
+// A FixVenueSession started and logged on, keeping the execution events it reports.
+class OrderEntrySession {
+ public:
+  explicit OrderEntrySession(const exo::adapters::FixVenue::Options& o) : session_(o) {
+    REQUIRE(session_.fix.Start([this](exo::adapters::ExecutionEvent e) {
+                             std::lock_guard<std::mutex> l(mu_);
+                             events_.push_back(std::move(e));
+                           }).ok());
+    REQUIRE(exo::testing::WaitFor(
+        [&] { return session_.fix.state() == exoroute::v1::ADAPTER_STATE_UP && session_.venue.logged_on(); }));
+  }
+  ~OrderEntrySession() { session_.fix.Stop(); }  // Its threads stop before the events go.
+  exo::testing::RawFixPeer& venue() { return session_.venue; }
+  exo::adapters::FixVenue& fix() { return session_.fix; }
+  // Sends `id` (buy 1 BTC at 65001.00) and waits until the venue has it.
+  void SendChild(const std::string& id) {
+    exoroute::v1::ChildOrder child;
+    child.set_cl_ord_id(id);
+    child.set_venue("FIXV");
+    child.set_side(exoroute::v1::SIDE_BUY);
+    child.set_quantity(100000000);
+    child.set_limit_price(6500100);
+    REQUIRE(session_.fix.Send(child, "BTC-USD").ok());
+    REQUIRE(exo::testing::WaitFor([&] {
+      for (const auto& m : session_.venue.received()) {
+        if (m.find("|35=D|") != std::string::npos && m.find("|11=" + id + "|") != std::string::npos) return true;
+      }
+      return false;
+    }));
+  }
+  // The events reported once there are `n`.
+  std::vector<exo::adapters::ExecutionEvent> Events(size_t n) {
+    REQUIRE(exo::testing::WaitFor([&] {
+      std::lock_guard<std::mutex> l(mu_);
+      return events_.size() >= n;
+    }));
+    std::lock_guard<std::mutex> l(mu_);
+    return events_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<exo::adapters::ExecutionEvent> events_;
+  FixVenueSession session_;  // After the events: destroyed first.
+};
+
 }  // namespace
 
 TEST_CASE("a cancel for an order the venue no longer has comes back as an OrderCancelReject",
@@ -205,32 +251,10 @@ TEST_CASE("a garbled message from a FIX venue is rejected with the field named, 
 TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused with the reason, a good one is taken",
           "[fix]") {
   exo::testing::TempDir dir;
-  // Before the session: its threads, which report here, stop before these go (a failed check).
-  std::mutex mu;
-  std::vector<exo::adapters::ExecutionEvent> events;
-  FixVenueSession session(FixVenueOptions(dir / "fix"));
-  exo::testing::RawFixPeer& venue = session.venue;
-  exo::adapters::FixVenue& fix = session.fix;
-  REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
-                std::lock_guard<std::mutex> l(mu);
-                events.push_back(std::move(e));
-              }).ok());
-  REQUIRE(exo::testing::WaitFor([&] { return fix.state() == exoroute::v1::ADAPTER_STATE_UP && venue.logged_on(); }));
-  exoroute::v1::ChildOrder child;
-  child.set_cl_ord_id("p1.2");
-  child.set_venue("FIXV");
-  child.set_side(exoroute::v1::SIDE_BUY);
-  child.set_quantity(100000000);
-  child.set_limit_price(6500100);
-  REQUIRE(fix.Send(child, "BTC-USD").ok());
-  REQUIRE(exo::testing::WaitFor([&] {
-    for (const auto& m : venue.received()) {
-      if (m.find("|35=D|") != std::string::npos && m.find("|11=p1.2|") != std::string::npos) return true;
-    }
-    return false;
-  }));
+  OrderEntrySession session(FixVenueOptions(dir / "fix"));
+  session.SendChild("p1.2");
   auto fill = [&](const std::string& exec_id, const std::string& qty, const std::string& px) {
-    venue.Send("35=8|37=v1|11=p1.2|17=" + exec_id + "|150=F|39=1|55=BTC-USD|54=1|32=" + qty + "|31=" + px +
+    session.venue().Send("35=8|37=v1|11=p1.2|17=" + exec_id + "|150=F|39=1|55=BTC-USD|54=1|32=" + qty + "|31=" + px +
                "|151=1|14=0|6=0|");
   };
   fill("e1", "-0.5", "65000");
@@ -238,11 +262,7 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   fill("e3", "0.5", "0");
   fill("e4", "0.5", "65000.10");
   fill("e5", "90000000000", "65000");  // 9·10^18 units: readable, beyond any order (2^53).
-  REQUIRE(exo::testing::WaitFor([&] {
-    std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 5;
-  }));
-  std::lock_guard<std::mutex> l(mu);
+  const std::vector<exo::adapters::ExecutionEvent> events = session.Events(5);
   REQUIRE(events.size() == 5);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kUnknown);
@@ -258,8 +278,7 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   CHECK(events[3].exec_id == "e4");
   CHECK(events[4].type == Type::kUnknown);
   CHECK(events[4].reason == "fill beyond 2^53 units (LastQty \"90000000000\", LastPx \"65000\")");
-  CHECK(fix.fills() == 1);
-  fix.Stop();
+  CHECK(session.fix().fills() == 1);
 }
 
 TEST_CASE("a FIX venue's trade correction or bust is refused naming the execution, fills it counted but never "
@@ -267,30 +286,9 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
           "ends",
           "[fix]") {
   exo::testing::TempDir dir;
-  // Before the session: its threads, which report here, stop before these go (a failed check).
-  std::mutex mu;
-  std::vector<exo::adapters::ExecutionEvent> events;
-  FixVenueSession session(FixVenueOptions(dir / "fix"));
-  exo::testing::RawFixPeer& venue = session.venue;
-  exo::adapters::FixVenue& fix = session.fix;
-  REQUIRE(fix.Start([&](exo::adapters::ExecutionEvent e) {
-                std::lock_guard<std::mutex> l(mu);
-                events.push_back(std::move(e));
-              }).ok());
-  REQUIRE(exo::testing::WaitFor([&] { return fix.state() == exoroute::v1::ADAPTER_STATE_UP && venue.logged_on(); }));
-  exoroute::v1::ChildOrder child;
-  child.set_cl_ord_id("p7.1");
-  child.set_venue("FIXV");
-  child.set_side(exoroute::v1::SIDE_BUY);
-  child.set_quantity(100000000);  // 1 BTC.
-  child.set_limit_price(6500100);
-  REQUIRE(fix.Send(child, "BTC-USD").ok());
-  REQUIRE(exo::testing::WaitFor([&] {
-    for (const auto& m : venue.received()) {
-      if (m.find("|35=D|") != std::string::npos && m.find("|11=p7.1|") != std::string::npos) return true;
-    }
-    return false;
-  }));
+  OrderEntrySession session(FixVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue();
+  session.SendChild("p7.1");
   auto report = [&](const std::string& fields) {
     venue.Send("35=8|37=v7|11=p7.1|55=BTC-USD|54=1|" + fields);
   };
@@ -306,20 +304,14 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   venue.Send("35=8|37=v8|11=p9.9|17=e7|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65000|151=0|14=0.1|6=65000|");
   // An order a status answer says 0.3 filled (taken at AvgPx), then the fill's own report, late:
   // counted by the answer already; a later fill counts for what its CumQty adds.
-  child.set_cl_ord_id("p7.3");
-  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  session.SendChild("p7.3");
   venue.Send("35=8|37=v10|11=p7.3|17=s1|150=I|39=1|55=BTC-USD|54=1|151=0.7|14=0.3|6=65000|");
   venue.Send("35=8|37=v10|11=p7.3|17=f1|150=F|39=1|55=BTC-USD|54=1|32=0.3|31=65000|151=0.7|14=0.3|6=65000|");
   venue.Send("35=8|37=v10|11=p7.3|17=f2|150=F|39=1|55=BTC-USD|54=1|32=0.1|31=65002|151=0.6|14=0.4|6=65000.5|");
   // Another order the venue is done with for the day (OrdStatus 3): it ends, the rest unfilled.
-  child.set_cl_ord_id("p7.2");
-  REQUIRE(fix.Send(child, "BTC-USD").ok());
+  session.SendChild("p7.2");
   venue.Send("35=8|37=v9|11=p7.2|17=e8|150=3|39=3|55=BTC-USD|54=1|151=0|14=0|6=0|58=session close|");
-  REQUIRE(exo::testing::WaitFor([&] {
-    std::lock_guard<std::mutex> l(mu);
-    return events.size() >= 13;
-  }));
-  std::lock_guard<std::mutex> l(mu);
+  const std::vector<exo::adapters::ExecutionEvent> events = session.Events(13);
   REQUIRE(events.size() == 13);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kFill);
@@ -364,8 +356,7 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[12].cl_ord_id == "p7.2");
   CHECK(events[12].reason == "done for day: session close");
   CHECK(events[12].canceled_quantity == 100000000);
-  CHECK(fix.fills() == 5);
-  fix.Stop();
+  CHECK(session.fix().fills() == 5);
 }
 
 TEST_CASE("a FIX market data entry no book can hold leaves the book unusable with the reason and asks for a snapshot",
