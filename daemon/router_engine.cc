@@ -671,12 +671,18 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     return step;
   }
   if (remaining <= 0) {
+    // Over the order: a child filled beyond its quantity, or else a fill reported after its
+    // child's end (the rest had been placed again meanwhile).
+    const bool child_over = std::any_of(p.children().begin(), p.children().end(), [](const ChildState& c) {
+      return c.filled_quantity() > c.order().quantity();
+    });
     finish(PLAN_STATUS_COMPLETED,
            absl::StrCat("filled ", FormatDecimal(p.filled_quantity(), qs),
                         remaining == 0 ? ""
                                        : absl::StrCat(", ", FormatDecimal(-remaining, qs), " more than the order's ",
                                                       FormatDecimal(o.quantity(), qs),
-                                                      " (a venue filled a child beyond its quantity)")));
+                                                      child_over ? " (a venue filled a child beyond its quantity)"
+                                                                 : " (a venue reported a fill after its child's end)")));
     return step;
   }
   if (expired) {

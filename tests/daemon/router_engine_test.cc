@@ -1862,7 +1862,25 @@ TEST_CASE("a fill a venue reports after the child's end is recorded, and the wor
   // Once the second child ends unfilled, the rest decided is the order less the late fill.
   n.Report(Type::kDone, c2.order().cl_ord_id(), "", c2.order().quantity());
   const Plan third = n.WithOpenChildren("late-w", 3);
-  CHECK(third.children(2).order().quantity() + third.shortfall() == kBtc - q);
+  const ChildState c3 = third.children(2);
+  CHECK(c3.order().quantity() + third.shortfall() == kBtc - q);
+  // A late fill of the second child too, while the third is out for all the rest: once the third
+  // fills, the order is over by it, and the plan says why.
+  const int64_t q2 = n.lot;
+  n.Report(Type::kFill, c2.order().cl_ord_id(), "late-2", q2);
+  CHECK(n.engine->late_fills() == 2);
+  n.Report(Type::kFill, c3.order().cl_ord_id(), "c3-1", c3.order().quantity());
+  n.Report(Type::kDone, c3.order().cl_ord_id(), "", 0, "filled");
+  auto done = n.engine->GetPlan("late-w");
+  REQUIRE(done.ok());
+  if (third.shortfall() == 0) {
+    CHECK(done->status() == PLAN_STATUS_COMPLETED);
+    CHECK(done->filled_quantity() == kBtc + q2);
+    CHECK(done->reason() == absl::StrCat("filled ", exo::FormatDecimal(kBtc + q2, 8), ", ",
+                                         exo::FormatDecimal(q2, 8), " more than the order's 1.00000000 (a venue "
+                                         "reported a fill after its child's end)"));
+  }
+  CHECK(n.engine->overfills() == 0);  // No child was filled beyond its own quantity.
   CHECK(n.store->Verify(0, 0, nullptr).ok);
 }
 
