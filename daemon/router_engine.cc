@@ -676,13 +676,13 @@ absl::StatusOr<RouterEngine::Step> RouterEngine::NextStep(PlanRecord& rec, const
     const bool child_over = std::any_of(p.children().begin(), p.children().end(), [](const ChildState& c) {
       return c.filled_quantity() > c.order().quantity();
     });
+    const char* why = child_over ? " (a venue filled a child beyond its quantity)"
+                                 : " (a venue reported a fill after its child's end)";
     finish(PLAN_STATUS_COMPLETED,
            absl::StrCat("filled ", FormatDecimal(p.filled_quantity(), qs),
                         remaining == 0 ? ""
                                        : absl::StrCat(", ", FormatDecimal(-remaining, qs), " more than the order's ",
-                                                      FormatDecimal(o.quantity(), qs),
-                                                      child_over ? " (a venue filled a child beyond its quantity)"
-                                                                 : " (a venue reported a fill after its child's end)")));
+                                                      FormatDecimal(o.quantity(), qs), why)));
     return step;
   }
   if (expired) {

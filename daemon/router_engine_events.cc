@@ -143,11 +143,12 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
       // notional and fees; a plan still working decides the rest on it, one settled keeps its
       // status and reason), and the operator is told.
       ++late_fills_;
+      const std::string settled =
+          IsSettled(rec->plan) ? absl::StrCat("; plan ", rec->plan.plan_id(), " had settled (",
+                                              internal::StatusName(rec->plan.status()), "): its fills count it now")
+                               : "";
       LogError("late fill %s on %s from %s, after its end (%s): recorded as reported (it traded)%s", e.exec_id,
-               e.cl_ord_id, e.venue, child->done_reason(),
-               IsSettled(rec->plan) ? absl::StrCat("; plan ", rec->plan.plan_id(), " had settled (",
-                                                   internal::StatusName(rec->plan.status()), "): its fills count it now")
-                                    : "");
+               e.cl_ord_id, e.venue, child->done_reason(), settled);
     }
     if (child->filled_quantity() + e.quantity > child->order().quantity()) {
       ++overfills_;

@@ -6,8 +6,9 @@
 // '|' for SOH; header, BodyLength and CheckSum are added) or, after a '!', the bytes as sent.
 // Checks: a fill names an order the venue sent, its quantity and price are within 1..2^53
 // units and its fee is the exact rounded fee; a completion's unfilled quantity is within its
-// order, and no order ends twice (a report after its end is refused, or taken as a fill); the book, when the venue offers one, has prices and sizes within 1..2^53 units and is
-// not crossed, and when it offers none, BookProblem() says why.
+// order, and no order ends twice (a report after its end is refused, or taken as a fill); the
+// book, when the venue offers one, has prices and sizes within 1..2^53 units and is not crossed,
+// and when it offers none, BookProblem() says why.
 #include <limits>
 #include <map>
 #include <memory>
