@@ -21,9 +21,10 @@ namespace exo::adapters {
 
 // What happened to a child order at a venue.
 struct ExecutionEvent {
-  // kUnknown: a report about an order the adapter does not know (e.g. from before a restart), or
-  // one it cannot take (a fill of no quantity or price, unreadable numbers), with the reason:
-  // counted and logged by the engine, never applied to a plan.
+  // kUnknown: a report about an order the adapter does not know (e.g. from before a restart; a
+  // fill of one is a kFill with cum_quantity, below), or one it cannot take (a fill of no
+  // quantity or price, unreadable numbers), with the reason: counted and logged by the engine,
+  // never applied to a plan.
   enum class Type { kFill, kDone, kUnknown };
   Type type = Type::kFill;
   std::string venue;
@@ -33,6 +34,13 @@ struct ExecutionEvent {
   int64_t price = 0;
   int64_t fee = 0;
   std::string exec_id;
+  // A fill of an order the adapter does not hold (it ended before a restart, or too long ago to
+  // be kept): the venue's cumulative filled quantity of the order with this fill (FIX CumQty),
+  // and the symbol it named. The adapter cannot tell what of it is new; the engine takes only
+  // what the plan has not recorded, min(quantity, cum_quantity − filled), on the plan's symbol
+  // only. −1: the adapter held the order and counted the fill itself.
+  int64_t cum_quantity = -1;
+  std::string symbol;
   // kDone: the child will not fill any more.
   int64_t canceled_quantity = 0;
   std::string reason;

@@ -3,6 +3,7 @@
 // version.
 #include "daemon/router_engine.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/match.h"
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "daemon/internal/router_engine_internal.h"
 #include "daemon/plan_fold.h"
+#include "exo/fixed_point.h"
 #include "exo/log.h"
 #include "exo/status_macros.h"
 
@@ -83,6 +85,12 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
   for (const auto& c : rec->plan.children()) {
     if (c.order().cl_ord_id() == e.cl_ord_id) child = &c;
   }
+  if (child != nullptr && child->order().venue() != e.venue) {
+    ++unknown_executions_;
+    LogWarning("execution for %s from %s ignored: the child was sent to %s", e.cl_ord_id, e.venue,
+               child->order().venue());
+    return;
+  }
   if (child != nullptr && child->done() && absl::StartsWith(child->done_reason(), kSettledReasonPrefix)) {
     // An operator settled the child: a report now either agrees with the settlement (the end
     // the node asked for when settling, of what was left) or shows it missed something.
@@ -128,12 +136,36 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
             e.cl_ord_id, e.venue);
     return;
   }
+  // The fill as the plan takes it: a fill of an order its adapter no longer held counts only
+  // what the venue's count (cum_quantity) adds to the plan's, its fee in proportion.
+  int64_t quantity = e.quantity;
+  int64_t fee = e.fee;
+  if (e.type == adapters::ExecutionEvent::Type::kFill && e.cum_quantity >= 0) {
+    if (e.symbol != rec->plan.order().symbol()) {
+      ++unknown_executions_;
+      LogWarning("fill %s on %s from %s not applied: the venue names %s, the plan trades %s", e.exec_id,
+                 e.cl_ord_id, e.venue, e.symbol, rec->plan.order().symbol());
+      return;
+    }
+    quantity = std::min(e.quantity, e.cum_quantity - child->filled_quantity());
+    if (quantity <= 0) {
+      ++unknown_executions_;
+      LogWarning("fill %s on %s from %s not applied: the venue counts %d filled with it, the plan has %d already",
+                 e.exec_id, e.cl_ord_id, e.venue, e.cum_quantity, child->filled_quantity());
+      return;
+    }
+    if (quantity < e.quantity) {
+      fee = MulDivRound(e.fee, quantity, e.quantity);
+      LogWarning("fill %s on %s from %s: %d of its %d taken (the venue counts %d filled with it, the plan had %d)",
+                 e.exec_id, e.cl_ord_id, e.venue, quantity, e.quantity, e.cum_quantity, child->filled_quantity());
+    }
+  }
   PendingDelta pd;
   pd.delta = NewDelta(rec->plan, clock_->NowNs());
   std::optional<ChildOutcomes::Outcome> outcome;  // A child's last report: how it ended.
   const std::string venue = child->order().venue();
   if (e.type == adapters::ExecutionEvent::Type::kFill) {
-    if (std::string why = FillOutOfBounds(rec->plan, e.quantity, e.price, e.fee); !why.empty()) {
+    if (std::string why = FillOutOfBounds(rec->plan, quantity, e.price, fee); !why.empty()) {
       ++unknown_executions_;
       LogWarning("fill %s on %s from %s not applied: %s", e.exec_id, e.cl_ord_id, e.venue, why);
       return;
@@ -150,17 +182,17 @@ void RouterEngine::HandleExecution(const adapters::ExecutionEvent& e) {
       LogError("late fill %s on %s from %s, after its end (%s): recorded as reported (it traded)%s", e.exec_id,
                e.cl_ord_id, e.venue, child->done_reason(), settled);
     }
-    if (child->filled_quantity() + e.quantity > child->order().quantity()) {
+    if (child->filled_quantity() + quantity > child->order().quantity()) {
       ++overfills_;
       LogError("overfill on %s from %s: %d + %d > %d (recorded as reported: it traded)", e.cl_ord_id, e.venue,
-               child->filled_quantity(), e.quantity, child->order().quantity());
+               child->filled_quantity(), quantity, child->order().quantity());
     }
     Fill* f = pd.delta.mutable_fill();
     f->set_cl_ord_id(e.cl_ord_id);
     f->set_venue(e.venue);
-    f->set_quantity(e.quantity);
+    f->set_quantity(quantity);
     f->set_price(e.price);
-    f->set_fee(e.fee);
+    f->set_fee(fee);
     f->set_exec_id(e.exec_id);
   } else {
     outcome = ChildOutcomes::Of(child->filled_quantity(), child->order().quantity(), e.reason);

@@ -130,6 +130,7 @@ void DeliverApp(const FIX::Message& m, const FixClient::Callbacks& cb) {
   r.cl_ord_id = Get(m, FIX::FIELD::ClOrdID);
   r.exec_id = Get(m, FIX::FIELD::ExecID);
   r.exec_type = Get(m, FIX::FIELD::ExecType);
+  r.symbol = Get(m, FIX::FIELD::Symbol);
   r.exec_ref_id = Get(m, FIX::FIELD::ExecRefID);
   r.ord_status = Get(m, FIX::FIELD::OrdStatus);
   r.text = Get(m, FIX::FIELD::Text);
@@ -303,10 +304,14 @@ class Client final : public FixClient, public FIX::Application {
       throw FIX::DoNotSend();
     }
   }
-  void fromAdmin(const FIX::Message&, const FIX::SessionID&) throw(
+  void fromAdmin(const FIX::Message& m, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::RejectLogon) override {
     last_received_ms_ = NowMs();  // Heartbeats, test requests, logons...
+    FIX::MsgType type;
+    if (callbacks_.on_heartbeat && m.getHeader().getFieldIfSet(type) && type.getValue() == FIX::MsgType_Heartbeat) {
+      callbacks_.on_heartbeat();
+    }
   }
   void fromApp(const FIX::Message& m, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
@@ -392,6 +397,17 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
     FIX::Session::sendToTarget(again, last_fill_session_);
     return true;
   }
+  bool ReportTradeAfterCancel(const std::string& price, const std::string& size) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = all_.find(last_cancelled_);
+    if (it == all_.end() || it->second.cum > 0) return false;
+    Order& o = it->second;
+    const long long q = ToUnits(size);
+    o.cum = q;
+    o.avg_px = price;
+    Report(order_session_, last_cancelled_, o.symbol, o.buy, "4", FIX::ExecType_TRADE, q, price, 0, q, "", price);
+    return true;
+  }
   int FillResting(const std::string& price) override {
     std::lock_guard<std::mutex> lock(mu_);
     int filled = 0;
@@ -445,6 +461,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
       resting_.erase(it);
       all_[orig].status = "4";
       all_[orig].leaves = 0;
+      last_cancelled_ = orig;
       Report(session, orig, r.symbol, r.buy, "4", FIX::ExecType_CANCELED, 0, "0", 0, r.cum,
              "cancelled on request");
       return;
@@ -611,6 +628,7 @@ class TestVenue final : public FixTestVenue, public FIX::Application {
   FIX::SessionID order_session_;  // Where orders came from: expiries go back there.
   std::unique_ptr<FIX::Message> last_fill_;  // For RepeatLastFill.
   FIX::SessionID last_fill_session_;
+  std::string last_cancelled_;  // For ReportTradeAfterCancel.
   std::vector<std::string> md_symbols_;
   long long max_order_qty_ = 0;
   Endpoint<FIX::SocketAcceptor> link_;

@@ -36,6 +36,7 @@ struct MdEntry {
 // The fields of an ExecutionReport the router needs; quantities and prices as their decimal text.
 struct ExecReport {
   std::string cl_ord_id, exec_id, exec_type, ord_status, text;
+  std::string symbol;  // Tag 55.
   std::string exec_ref_id;  // Tag 19: the execution a trade correction or cancel (G, H) is of.
   std::string ord_rej_reason;  // Tag 103, "" when absent ("5": unknown order).
   std::string last_qty, last_px, leaves_qty, cum_qty, avg_px;
@@ -45,6 +46,8 @@ class FixClient {
  public:
   struct Callbacks {
     std::function<void()> on_logon;
+    // A Heartbeat (35=0) from the counterparty: what a quiet session still receives.
+    std::function<void()> on_heartbeat;
     std::function<void(const std::string& why)> on_logout;
     std::function<void(const ExecReport&)> on_exec_report;
     // MarketDataSnapshotFullRefresh (W) for one symbol: the whole book.
@@ -117,6 +120,11 @@ class FixTestVenue {
   // Sends the last fill's execution report again, same ExecID, flagged PossResend (97=Y), as a
   // venue does when unsure it was delivered. False if there was no fill yet.
   virtual bool RepeatLastFill() = 0;
+  // Reports a trade of the order it last cancelled on request, for `size` at `price`, after the
+  // cancel (ExecType F, OrdStatus 4): matched before the cancel reached the book, reported after
+  // it, as a venue whose trade reports lag its order reports does. False if it cancelled none,
+  // or the one it cancelled had a fill (it keeps one average price per order).
+  virtual bool ReportTradeAfterCancel(const std::string& price, const std::string& size) = 0;
   // From now on (`drop` true) the venue works orders and cancels as ever but none of their
   // execution reports or cancel rejects reach the session (lost on the way); order status
   // requests are still answered. False: reports flow again.

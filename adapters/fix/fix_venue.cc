@@ -47,8 +47,11 @@ absl::Status FixVenue::Start(EventSink sink) {
       std::vector<std::string> symbols;
       {
         std::lock_guard<std::mutex> lock(mu_);
+        const auto now = std::chrono::steady_clock::now();
         for (const auto& i : options_.instruments) {
-          md_[i.symbol()] = MdBook{};  // Fresh: wait for the snapshot.
+          // Fresh: wait for the snapshot, asked for now; again if none came within the longest back-off.
+          MdBook& b = md_[i.symbol()] = MdBook{};
+          b.next_ask = now + std::chrono::milliseconds(kMaxSnapshotAskMs);
           symbols.push_back(i.symbol());
         }
       }
@@ -75,6 +78,7 @@ absl::Status FixVenue::Start(EventSink sink) {
     OnMarketData(symbol, e);
   };
   cb.on_md_incremental = [this](const std::vector<fix::MdEntry>& e) { OnMarketData("", e); };
+  cb.on_heartbeat = [this] { OnHeartbeat(); };
   cb.on_logout = [this](const std::string& why) {
     down_warning_.Log(absl::StrFormat("%s: FIX session down (%s); not routing here until it is back",
                                       options_.venue_id, why));
@@ -231,13 +235,55 @@ std::string EntryProblem(const fix::MdEntry& e, const exoroute::v1::Instrument& 
 
 }  // namespace
 
+std::vector<std::string> FixVenue::DueSnapshotAsks(const std::vector<std::string>& symbols,
+                                                   std::chrono::steady_clock::time_point now) {
+  std::vector<std::string> due;
+  for (const std::string& symbol : symbols) {
+    MdBook& b = md_[symbol];
+    if (b.snapshot && b.refused.empty()) continue;
+    if (now < b.next_ask) continue;
+    const int shift = static_cast<int>(std::min<uint32_t>(b.asks_in_a_row, 16));
+    b.next_ask = now + std::chrono::milliseconds(std::min<int64_t>(kMaxSnapshotAskMs, int64_t{kSnapshotAskMs} << shift));
+    ++b.asks_in_a_row;
+    due.push_back(symbol);
+  }
+  return due;
+}
+
+void FixVenue::AskSnapshots(const std::vector<std::string>& symbols) {
+  if (symbols.empty()) return;
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request = ++snapshot_requests_;
+  }
+  std::string error;
+  // A snapshot only, under a request id of its own: the subscription goes on as it was.
+  if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md-snapshot-", request), symbols,
+                                      static_cast<int>(options_.config.market_depth()), false, &error)) {
+    LogWarning("%s: market data request failed: %s", options_.venue_id, error);
+  }
+}
+
+void FixVenue::OnHeartbeat() {
+  if (!options_.config.market_data()) return;
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> symbols;
+    for (const auto& [symbol, b] : md_) symbols.push_back(symbol);
+    due = DueSnapshotAsks(symbols, std::chrono::steady_clock::now());
+  }
+  AskSnapshots(due);
+}
+
 // A snapshot (symbol given) replaces the book; an incremental refresh changes it. An entry that
 // cannot be taken leaves the book unusable (Book() null, BookProblem() says why) until a snapshot
 // is taken whole. One is asked for at once, and again as the venue's messages for the symbol
-// keep coming, after kSnapshotAskMs doubled for each ask in a row (at most kMaxSnapshotAskMs).
+// keep coming or its heartbeats (OnHeartbeat), after kSnapshotAskMs doubled for each ask in a
+// row (at most kMaxSnapshotAskMs).
 void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries) {
   std::vector<std::string> ask_again;
-  uint64_t snapshot_requests = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> touched;  // The symbols this message is about.
@@ -267,29 +313,15 @@ void FixVenue::OnMarketData(const std::string& snapshot_symbol, const std::vecto
       it->second.receive_ns = options_.clock ? options_.clock->NowNs() : 0;
       ++it->second.updates;
     }
-    const auto now = std::chrono::steady_clock::now();
     for (const std::string& symbol : touched) {
       MdBook& b = md_[symbol];
-      if (b.refused.empty()) {
-        if (!snapshot_symbol.empty()) b.asks_in_a_row = 0;  // A snapshot taken whole.
-        continue;
-      }
-      if (b.asks_in_a_row > 0 && now < b.next_ask) continue;
-      const int shift = static_cast<int>(std::min<uint32_t>(b.asks_in_a_row, 16));
-      b.next_ask = now + std::chrono::milliseconds(std::min<int64_t>(kMaxSnapshotAskMs, int64_t{kSnapshotAskMs} << shift));
-      ++b.asks_in_a_row;
-      ask_again.push_back(symbol);
-      snapshot_requests = ++snapshot_requests_;
+      if (snapshot_symbol.empty()) continue;
+      if (b.refused.empty()) b.asks_in_a_row = 0;  // A snapshot taken whole.
+      if (b.asks_in_a_row == 0) b.next_ask = {};   // None of our asks is outstanding: ask at once if need be.
     }
+    ask_again = DueSnapshotAsks(touched, std::chrono::steady_clock::now());
   }
-  if (!ask_again.empty()) {
-    std::string error;
-    // A snapshot only, under a request id of its own: the subscription goes on as it was.
-    if (!client_->SendMarketDataRequest(absl::StrCat(options_.venue_id, "-md-snapshot-", snapshot_requests),
-                                        ask_again, static_cast<int>(options_.config.market_depth()), false, &error)) {
-      LogWarning("%s: market data request failed: %s", options_.venue_id, error);
-    }
-  }
+  AskSnapshots(ask_again);
 }
 
 std::shared_ptr<const exoroute::v1::VenueBook> FixVenue::Book(std::string_view symbol) const {
@@ -337,6 +369,50 @@ void FixVenue::Refuse(const std::string& cl_ord_id, std::string why) {
   sink_(std::move(e));
 }
 
+ExecutionEvent FixVenue::FillEvent(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t quantity,
+                                  int64_t price, std::string exec_id) const {
+  ExecutionEvent f;
+  f.type = ExecutionEvent::Type::kFill;
+  f.venue = options_.venue_id;
+  f.cl_ord_id = r.cl_ord_id;
+  f.quantity = quantity;
+  f.price = price;
+  // Within 2^53 units each, as every order and book: the product fits 128 bits.
+  f.fee = MulDivRound(static_cast<__int128>(price) * quantity, FeePpm(fee_bps_.load()),
+                      static_cast<__int128>(1'000'000) * Pow10(inst.qty_scale()));
+  f.exec_id = std::move(exec_id);
+  return f;
+}
+
+void FixVenue::TakeUnheldFill(const fix::ExecReport& r) {
+  const exoroute::v1::Instrument* inst = InstrumentOf(r.symbol);
+  if (inst == nullptr) {
+    Refuse(r.cl_ord_id, absl::StrCat("fill of an order this session does not hold, in ", Quoted(r.symbol),
+                                     ", which this venue does not trade: not taken"));
+    return;
+  }
+  auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
+  auto px = ParseDecimal(r.last_px, inst->price_scale());
+  auto cum = ParseDecimal(r.cum_qty, inst->qty_scale());
+  if (!qty.ok() || !px.ok() || !cum.ok() || *qty <= 0 || *px <= 0 || *cum < *qty || *qty > kMaxUnits ||
+      *px > kMaxUnits || *cum > kMaxUnits) {
+    Refuse(r.cl_ord_id, absl::StrCat("fill of an order this session does not hold, unreadable (LastQty ",
+                                     Quoted(r.last_qty), ", LastPx ", Quoted(r.last_px), ", CumQty ",
+                                     Quoted(r.cum_qty), "): not taken"));
+    return;
+  }
+  // Its order ended before a restart, or too long ago to be kept (ended_): what of it is new only
+  // the plan knows, from the venue's count (cum_quantity).
+  ExecutionEvent f = FillEvent(r, *inst, *qty, *px, r.exec_id);
+  f.cum_quantity = *cum;
+  f.symbol = r.symbol;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++fills_;
+  }
+  sink_(std::move(f));
+}
+
 int64_t FixVenue::TakeUnreported(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t reported,
                                  std::string_view exec_id_prefix) {
   auto cum = ParseDecimal(r.cum_qty.empty() ? "0" : r.cum_qty, inst.qty_scale());
@@ -347,15 +423,7 @@ int64_t FixVenue::TakeUnreported(const fix::ExecReport& r, const exoroute::v1::I
                                      Quoted(r.cum_qty), ", AvgPx ", Quoted(r.avg_px), ")"));
     return reported;
   }
-  ExecutionEvent f;
-  f.type = ExecutionEvent::Type::kFill;
-  f.venue = options_.venue_id;
-  f.cl_ord_id = r.cl_ord_id;
-  f.quantity = *cum - reported;
-  f.price = *avg;
-  f.fee = MulDivRound(static_cast<__int128>(*avg) * f.quantity, FeePpm(fee_bps_.load()),
-                      static_cast<__int128>(1'000'000) * Pow10(inst.qty_scale()));
-  f.exec_id = std::string(exec_id_prefix) + r.exec_id;
+  ExecutionEvent f = FillEvent(r, inst, *cum - reported, *avg, std::string(exec_id_prefix) + r.exec_id);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = open_.find(r.cl_ord_id); it != open_.end()) {
@@ -394,8 +462,13 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
     }
   }
   if (!known) {
-    // Not an order of this session (e.g. from before a restart).
-    Refuse(r.cl_ord_id, absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")"));
+    // Not an order this session holds (from before a restart, ended long ago, or not ours). A
+    // trade of it still goes to the engine, which knows what its plan has recorded.
+    if (r.exec_type == "F") {
+      TakeUnheldFill(r);
+    } else {
+      Refuse(r.cl_ord_id, absl::StrCat("unknown execution report (ExecType ", r.exec_type, ")"));
+    }
     return;
   }
   if (r.exec_type == "G" || r.exec_type == "H") {
@@ -425,7 +498,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
   if (r.exec_type == "F") {
     auto qty = ParseDecimal(r.last_qty, inst->qty_scale());
     auto px = ParseDecimal(r.last_px, inst->price_scale());
-    // Within 2^53 units, as every order and book: the fee's product below then fits 128 bits.
+    // Within 2^53 units, as every order and book: the fee's product (FillEvent) then fits 128 bits.
     if (!qty.ok() || !px.ok() || *qty <= 0 || *px <= 0 || *qty > kMaxUnits || *px > kMaxUnits) {
       // Not a fill a plan can take: reported to the engine, which logs and counts it, applies
       // nothing (the order's later reports, or a status request, say where it stands).
@@ -440,15 +513,7 @@ void FixVenue::OnReport(const fix::ExecReport& r) {
                                        "taken again"));
     } else {
       // (After the order's end too: it traded. The engine records it and says it came late.)
-      ExecutionEvent f;
-      f.type = ExecutionEvent::Type::kFill;
-      f.venue = options_.venue_id;
-      f.cl_ord_id = r.cl_ord_id;
-      f.quantity = take;
-      f.price = *px;
-      f.fee = MulDivRound(static_cast<__int128>(*px) * take, FeePpm(fee_bps_.load()),
-                          static_cast<__int128>(1'000'000) * Pow10(inst->qty_scale()));
-      f.exec_id = r.exec_id;
+      ExecutionEvent f = FillEvent(r, *inst, take, *px, r.exec_id);
       reported += take;
       {
         std::lock_guard<std::mutex> lock(mu_);

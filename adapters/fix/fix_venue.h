@@ -79,6 +79,12 @@ class FixVenue final : public VenueAdapter {
     bool counted_by_cum = false;
   };
   void OnReport(const fix::ExecReport& r);
+  // The fill `r` reports, of `quantity` at `price`, with the adapter's fee.
+  ExecutionEvent FillEvent(const fix::ExecReport& r, const exoroute::v1::Instrument& inst, int64_t quantity,
+                           int64_t price, std::string exec_id) const;
+  // A fill (ExecType F) of an order this session does not hold: to the engine with the venue's
+  // CumQty (ExecutionEvent::cum_quantity), or refused if unreadable or of a symbol not traded here.
+  void TakeUnheldFill(const fix::ExecReport& r);
   // What `r` counts filled (CumQty) beyond `reported`, as one fill at the order's average price
   // (AvgPx) with exec id `exec_id_prefix` + ExecID (refused if unreadable): a fill whose own
   // report was lost. Returns what is reported now.
@@ -91,6 +97,15 @@ class FixVenue final : public VenueAdapter {
   // An execution report no plan can take (unknown order, unreadable fill): to the engine as kUnknown.
   void Refuse(const std::string& cl_ord_id, std::string why);
   void OnMarketData(const std::string& snapshot_symbol, const std::vector<fix::MdEntry>& entries);
+  // A heartbeat from the venue: books still waiting for a snapshot are asked for one again once
+  // their back-off has passed, so that a symbol whose messages stopped is not left unusable.
+  void OnHeartbeat();
+  // Of `symbols`, those whose book waits for a snapshot (none since logon, or an entry refused)
+  // and may be asked for one now; each one's next ask backs off. Under mu_.
+  std::vector<std::string> DueSnapshotAsks(const std::vector<std::string>& symbols,
+                                           std::chrono::steady_clock::time_point now);
+  // A snapshot-only MarketDataRequest for `symbols` (none: nothing sent).
+  void AskSnapshots(const std::vector<std::string>& symbols);
   void SendPendingStatusRequests();
   const exoroute::v1::Instrument* InstrumentOf(const std::string& symbol) const;
 
@@ -116,7 +131,8 @@ class FixVenue final : public VenueAdapter {
     // Set when an entry was refused (unreadable, price <= 0, size < 0, beyond 2^53 units): the
     // book no longer mirrors the venue's and is not routed on until the next snapshot.
     std::string refused;
-    // Snapshots asked for since the last one taken, and when one may be asked again.
+    // Snapshots asked for since the last one taken, and when one may be asked again (at logon:
+    // kMaxSnapshotAskMs on, the subscription having asked for one).
     uint32_t asks_in_a_row = 0;
     std::chrono::steady_clock::time_point next_ask;
   };

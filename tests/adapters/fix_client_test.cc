@@ -317,6 +317,7 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[0].type == Type::kFill);
   CHECK(events[0].exec_id == "e1");
   CHECK(events[0].quantity == 25000000);
+  CHECK(events[0].cum_quantity == -1);  // Of an order held: counted here.
   CHECK(events[1].type == Type::kUnknown);
   CHECK(events[1].reason == "trade cancel (a bust) (ExecType H) of execution \"e1\", now LastQty \"0.25\" at LastPx "
                             "\"65000\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
@@ -339,9 +340,12 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[6].price == 6500100);
   CHECK(events[7].type == Type::kUnknown);
   CHECK(events[7].reason == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
-  CHECK(events[8].type == Type::kUnknown);
+  // An order this session does not hold: its trade goes to the engine with the venue's count.
+  CHECK(events[8].type == Type::kFill);
   CHECK(events[8].cl_ord_id == "p9.9");
-  CHECK(events[8].reason == "unknown execution report (ExecType F)");
+  CHECK(events[8].quantity == 10000000);
+  CHECK(events[8].cum_quantity == 10000000);
+  CHECK(events[8].symbol == "BTC-USD");
   CHECK(events[9].type == Type::kFill);
   CHECK(events[9].exec_id == "status:s1");
   CHECK(events[9].quantity == 30000000);
@@ -356,7 +360,44 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[12].cl_ord_id == "p7.2");
   CHECK(events[12].reason == "done for day: session close");
   CHECK(events[12].canceled_quantity == 100000000);
-  CHECK(session.fix().fills() == 5);
+  CHECK(session.fix().fills() == 6);
+}
+
+TEST_CASE("a FIX fill of an order the session does not hold goes to the engine with the venue's CumQty, or is refused "
+          "saying why",
+          "[fix]") {
+  exo::testing::TempDir dir;
+  OrderEntrySession session(FixVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue();
+  auto report = [&](const std::string& id, const std::string& fields) {
+    venue.Send("35=8|37=v1|11=" + id + "|54=1|" + fields);
+  };
+  report("old.3", "17=x1|150=F|39=4|55=BTC-USD|32=0.2|31=65000.5|151=0|14=0.7|6=65000|");
+  report("old.4", "17=x2|150=F|39=4|55=ETH-USD|32=0.2|31=3000|151=0|14=0.2|6=3000|");
+  report("old.5", "17=x3|150=F|39=4|55=BTC-USD|32=0.2|31=65000|151=0|14=0.1|6=65000|");  // CumQty below LastQty.
+  report("old.6", "17=x4|150=F|39=4|55=BTC-USD|32=0.2|31=65000|151=0|6=65000|");         // No CumQty.
+  report("old.7", "17=x5|150=4|39=4|55=BTC-USD|151=0|14=0|6=0|");
+  const std::vector<exo::adapters::ExecutionEvent> events = session.Events(5);
+  REQUIRE(events.size() == 5);
+  using Type = exo::adapters::ExecutionEvent::Type;
+  CHECK(events[0].type == Type::kFill);
+  CHECK(events[0].exec_id == "x1");
+  CHECK(events[0].quantity == 20000000);
+  CHECK(events[0].price == 6500050);
+  CHECK(events[0].cum_quantity == 70000000);
+  CHECK(events[0].symbol == "BTC-USD");
+  CHECK(events[1].type == Type::kUnknown);
+  CHECK(events[1].reason ==
+        "fill of an order this session does not hold, in \"ETH-USD\", which this venue does not trade: not taken");
+  CHECK(events[2].type == Type::kUnknown);
+  CHECK(events[2].reason == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
+                            "\"65000\", CumQty \"0.1\"): not taken");
+  CHECK(events[3].type == Type::kUnknown);
+  CHECK(events[3].reason == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
+                            "\"65000\", CumQty \"\"): not taken");
+  CHECK(events[4].type == Type::kUnknown);
+  CHECK(events[4].reason == "unknown execution report (ExecType 4)");
+  CHECK(session.fix().fills() == 1);
 }
 
 TEST_CASE("a FIX market data entry no book can hold leaves the book unusable with the reason and asks for a snapshot",
@@ -400,6 +441,36 @@ TEST_CASE("a FIX market data entry no book can hold leaves the book unusable wit
   CHECK(book->asks(0).price() == 6500200);
   CHECK(book->asks(0).size() == 400000000);
   CHECK(book->bids(0).price() == 6499800);
+  fix.Stop();
+}
+
+TEST_CASE("a FIX book waiting for a snapshot is asked for one again at the venue's heartbeats when its messages stop",
+          "[fix]") {
+  // Before: only the venue's market data for the symbol brought another ask; a quiet symbol's
+  // book stayed unusable until the next logon.
+  exo::testing::TempDir dir;
+  FixVenueSession session(MarketDataVenueOptions(dir / "fix"));
+  exo::testing::RawFixPeer& venue = session.venue;
+  exo::adapters::FixVenue& fix = session.fix;
+  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
+  auto snapshot_asks = [&] { return MarketDataRequests(venue, "|263=0|"); };
+  REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
+  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|");
+  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 1; }));  // At once.
+  // The answer never comes, nor anything else for the symbol; the session only keeps alive.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // Past the first back-off, 0.25 s.
+  venue.Send("35=0|");
+  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 2; }));
+  venue.Send("35=0|");  // Within the next back-off (0.5 s): not asked again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(snapshot_asks() == 2);
+  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
+  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  venue.Send("35=0|");  // The book is whole: nothing to ask.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(snapshot_asks() == 2);
+  CHECK(fix.BookProblem("BTC-USD").empty());
   fix.Stop();
 }
 

@@ -610,6 +610,38 @@ TEST_CASE("a fill the venue reported while the node was down is recorded once af
   CHECK(f.venue->orders_received() == 1);
 }
 
+TEST_CASE("a trade the venue reports after a cancel, while the node was down, is recorded after it returns",
+          "[conformance][orders][fix][recovery]") {
+  exo::testing::TempDir dir;
+  FixNode f(dir.path(), {{"105", "5"}}, /*time_in_force=*/"0");  // The child will rest.
+  auto& n = f.node;
+  f.RouteResting("fx8");
+  REQUIRE(n.engine->Cancel("fx8", "desk says stop").ok());
+  REQUIRE(WaitFor([&] {
+    auto p = n.engine->GetPlan("fx8");
+    return p.ok() && p->status() == PLAN_STATUS_CANCELLED;
+  }));
+  f.StopNode();
+  // The venue had matched 2 of it before the cancel reached the book, and says so now: the report
+  // waits in its FIX store and is resent at logon, to a node that holds the order no more.
+  REQUIRE(f.venue->ReportTradeAfterCancel("100", "2"));
+  f.StartNode();
+  REQUIRE(WaitFor([&] {
+    auto p = n.engine->GetPlan("fx8");
+    return p.ok() && p->filled_quantity() == 2;
+  }));
+  CHECK(n.Kinds("fx8") == Kinds{"created", "allocated", "child_sent", "cancel_requested",
+                                "child_done cancelled: cancelled on request", "finished PLAN_STATUS_CANCELLED",
+                                "fill 2@100"});
+  CHECK(n.engine->late_fills() == 1);
+  CHECK(n.engine->unknown_executions() == 0);
+  CHECK(n.engine->GetPlan("fx8")->status() == PLAN_STATUS_CANCELLED);
+  // The same report once more (as a venue unsure it was delivered): not taken twice.
+  REQUIRE(f.venue->RepeatLastFill());
+  REQUIRE(WaitFor([&] { return n.engine->duplicate_executions() == 1; }));
+  CHECK(n.engine->GetPlan("fx8")->filled_quantity() == 2);
+}
+
 TEST_CASE("a fill report the venue sends twice is recorded once", "[conformance][orders][fix]") {
   exo::testing::TempDir dir;
   // The venue has 2 at 100: a Day child for 5 limited at 100 fills 2 and rests with 3 open.

@@ -1922,6 +1922,69 @@ TEST_CASE("a fill a venue reports after a cancelled plan's child ended is record
   CHECK(read_back->status() == PLAN_STATUS_CANCELLED);
 }
 
+TEST_CASE("a fill of an order its adapter no longer held counts what the venue's CumQty adds to the plan, on the "
+          "plan's symbol and from the child's venue only",
+          "[engine][outcomes]") {
+  TempDir dir;
+  using Type = exo::adapters::ExecutionEvent::Type;
+  SilentVenueNode n(dir.path(), "late-u", kBtc);
+  const ChildState c = n.WithOpenChildren("late-u", 1).children(0);
+  const int64_t q = c.order().quantity() / 4 / n.lot * n.lot;
+  REQUIRE(q > 0);
+  n.Report(Type::kFill, c.order().cl_ord_id(), "u-1", q);
+  REQUIRE(n.engine->Cancel("late-u", "desk cancel").ok());
+  n.Report(Type::kDone, c.order().cl_ord_id(), "", c.order().quantity() - q);
+  auto cancelled = n.engine->GetPlan("late-u");
+  REQUIRE(cancelled.ok());
+  REQUIRE(cancelled->status() == PLAN_STATUS_CANCELLED);
+  REQUIRE(cancelled->filled_quantity() == q);
+  // What the FIX adapter reports of an order it does not hold (ended before a restart): the
+  // venue's LastQty, LastPx and CumQty, and the symbol it named.
+  auto unheld = [&](const std::string& exec_id, int64_t qty, int64_t cum) {
+    exo::adapters::ExecutionEvent e;
+    e.type = Type::kFill;
+    e.venue = n.venue->venue_id();
+    e.cl_ord_id = c.order().cl_ord_id();
+    e.exec_id = exec_id;
+    e.quantity = qty;
+    e.price = 6'500'000;
+    e.fee = 1'000;
+    e.cum_quantity = cum;
+    e.symbol = "BTC-USD";
+    return e;
+  };
+  auto deliver = [&](exo::adapters::ExecutionEvent e) {
+    n.venue->Report(std::move(e));
+    REQUIRE(n.engine->AwaitExecutionsHandled(absl::Seconds(10)));
+  };
+  const uint64_t unknown_before = n.engine->unknown_executions();
+  deliver(unheld("u-1", q, q));  // The fill the plan has (the same execution).
+  CHECK(n.engine->duplicate_executions() == 1);
+  deliver(unheld("u-1b", q, q));  // Its own report again under another id: the venue counts q, the plan has q.
+  auto wrong_symbol = unheld("u-2", q, 2 * q);
+  wrong_symbol.symbol = "ETH-USD";
+  deliver(wrong_symbol);
+  auto wrong_venue = unheld("u-3", q, 2 * q);
+  wrong_venue.venue = "SIM-B";
+  REQUIRE(wrong_venue.venue != n.venue->venue_id());
+  deliver(wrong_venue);
+  CHECK(n.engine->unknown_executions() == unknown_before + 3);
+  CHECK(n.engine->late_fills() == 0);
+  CHECK(n.engine->GetPlan("late-u")->version() == cancelled->version());  // Nothing recorded.
+  // A trade of 2q reported late, the venue counting 2q in all with it: the q the plan has is
+  // part of it (taken before from a report's CumQty), so q of it is new, at half the fee.
+  deliver(unheld("u-4", 2 * q, 2 * q));
+  auto p = n.engine->GetPlan("late-u");
+  REQUIRE(p.ok());
+  CHECK(n.engine->late_fills() == 1);
+  CHECK(p->filled_quantity() == 2 * q);
+  CHECK(p->fees() == cancelled->fees() + 500);
+  CHECK(p->status() == PLAN_STATUS_CANCELLED);
+  CHECK(p->version() == cancelled->version() + 1);
+  CHECK(n.engine->unknown_executions() == unknown_before + 3);
+  CHECK(n.store->Verify(0, 0, nullptr).ok);
+}
+
 TEST_CASE("child order ids name their plan, and on a cluster node their node too", "[engine]") {
   DaemonConfig single;
   single.set_node_id("n2");

@@ -2,13 +2,16 @@
 // for the plan's children or for orders nobody sent, repeated, late — into a real engine, on a
 // plan whose children are open (the sim venue answers after a day: never within a run). An
 // input is reports of 27 bytes: kind, child, exec id, then quantity, price and fee as
-// little-endian int64; kind 3 is an operator's settlement of the child instead
+// little-endian int64; kind's bits 0x30 make a fill one of an order its adapter no longer held
+// (ExecutionEvent::cum_quantity the quantity, or 1.5 times it; 0x40: of another symbol); kind 3
+// (low two bits) is an operator's settlement of the child instead
 // (AdminService.SettleChild: quantity the child's whole filled quantity, price and fee those of
 // its unrecorded part), once the reports before it are handled. Checks: every report is
 // handled; a settlement taken leaves the child ended with the filled quantity it gave; the
 // plan's sums stay within the bounds every order keeps; and the plan in memory is the fold of
 // what the store holds for it (what a restart or replay builds).
 #include <cstring>
+#include <limits>
 
 #include "daemon/plan_fold.h"
 #include "exo/fixed_point.h"
@@ -48,6 +51,10 @@ std::vector<std::string> Seeds() {
       Report(0, 0, 1, 2 * kLot, 6'500'000, 26) + Report(3, 0, 0, 5 * kLot, 6'500'050, 39) +
           Report(1, 0, 0, 5 * kLot, 0, 0) + Report(0, 0, 2, kLot, 6'500'000, 13),
       Report(3, 0, 0, 0, 0, 0) + Report(3, 0, 0, 0, 0, 0),  // Settled unfilled, then again.
+      // Done, then fills of the order its adapter no longer held: counted by the venue's CumQty.
+      Report(0, 0, 1, 2 * kLot, 6'500'000, 26) + Report(1, 0, 0, 8 * kLot, 0, 0) +
+          Report(0x10, 0, 2, 2 * kLot, 6'500'000, 26) + Report(0x20, 0, 3, 4 * kLot, 6'500'000, 52) +
+          Report(0x60, 0, 4, 4 * kLot, 6'500'000, 52),
   };
 }
 
@@ -96,6 +103,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(ended, "settled %s, not ended with %lld filled: %s", st.cl_ord_id.c_str(),
                  static_cast<long long>(st.filled_quantity), settled->ShortDebugString().c_str());
       continue;
+    }
+    if (r[0] & 0x30) {
+      // A fill of an order the adapter no longer held: the venue's count with it, the symbol it named.
+      const bool half_more =
+          (r[0] & 0x10) == 0 && e.quantity >= 0 && e.quantity <= std::numeric_limits<int64_t>::max() / 2;
+      e.cum_quantity = half_more ? e.quantity + e.quantity / 2 : e.quantity;
+      e.symbol = r[0] & 0x40 ? "ETH-USD" : "BTC-USD";
     }
     e.canceled_quantity = e.quantity;
     e.reason = "fuzz";
