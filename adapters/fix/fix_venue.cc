@@ -243,7 +243,8 @@ std::vector<std::string> FixVenue::DueSnapshotAsks(const std::vector<std::string
     if (b.snapshot && b.refused.empty()) continue;
     if (now < b.next_ask) continue;
     const int shift = static_cast<int>(std::min<uint32_t>(b.asks_in_a_row, 16));
-    b.next_ask = now + std::chrono::milliseconds(std::min<int64_t>(kMaxSnapshotAskMs, int64_t{kSnapshotAskMs} << shift));
+    const int64_t wait_ms = std::min<int64_t>(kMaxSnapshotAskMs, int64_t{kSnapshotAskMs} << shift);
+    b.next_ask = now + std::chrono::milliseconds(wait_ms);
     ++b.asks_in_a_row;
     due.push_back(symbol);
   }
