@@ -388,8 +388,10 @@ ExecutionEvent FixVenue::FillEvent(const fix::ExecReport& r, const exoroute::v1:
 void FixVenue::TakeUnheldFill(const fix::ExecReport& r) {
   const exoroute::v1::Instrument* inst = InstrumentOf(r.symbol);
   if (inst == nullptr) {
-    Refuse(r.cl_ord_id, absl::StrCat("fill of an order this session does not hold, in ", Quoted(r.symbol),
-                                     ", which this venue does not trade: not taken"));
+    Refuse(r.cl_ord_id, r.symbol.empty()
+                            ? std::string("fill of an order this session does not hold, naming no Symbol (55): not taken")
+                            : absl::StrCat("fill of an order this session does not hold, in ", Quoted(r.symbol),
+                                           ", which this venue does not trade: not taken"));
     return;
   }
   auto qty = ParseDecimal(r.last_qty, inst->qty_scale());

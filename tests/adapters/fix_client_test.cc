@@ -71,6 +71,21 @@ struct FixVenueSession {
   exo::adapters::FixVenue fix;
 };
 
+// A FixVenueSession taking market data, logged on and subscribed, whose first snapshot the venue
+// sent with an entry no book can hold (kBad: an ask at price 0), and which asked for another at once.
+struct RefusedSnapshot : FixVenueSession {
+  static constexpr const char* kBad =
+      "35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|";
+  explicit RefusedSnapshot(const std::string& store_dir) : FixVenueSession(MarketDataVenueOptions(store_dir)) {
+    REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
+    REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
+    venue.Send(kBad);
+    REQUIRE(exo::testing::WaitFor([&] { return SnapshotAsks() == 1; }));
+  }
+  // Snapshot-only MarketDataRequests the venue has received.
+  int SnapshotAsks() { return MarketDataRequests(venue, "|263=0|"); }
+};
+
 // A FixVenueSession started and logged on, keeping the execution events it reports.
 class OrderEntrySession {
  public:
@@ -377,8 +392,9 @@ TEST_CASE("a FIX fill of an order the session does not hold goes to the engine w
   report("old.5", "17=x3|150=F|39=4|55=BTC-USD|32=0.2|31=65000|151=0|14=0.1|6=65000|");  // CumQty below LastQty.
   report("old.6", "17=x4|150=F|39=4|55=BTC-USD|32=0.2|31=65000|151=0|6=65000|");         // No CumQty.
   report("old.7", "17=x5|150=4|39=4|55=BTC-USD|151=0|14=0|6=0|");
-  const std::vector<exo::adapters::ExecutionEvent> events = session.Events(5);
-  REQUIRE(events.size() == 5);
+  report("old.8", "17=x6|150=F|39=4|32=0.2|31=65000|151=0|14=0.2|6=65000|");  // No Symbol.
+  const std::vector<exo::adapters::ExecutionEvent> events = session.Events(6);
+  REQUIRE(events.size() == 6);
   using Type = exo::adapters::ExecutionEvent::Type;
   CHECK(events[0].type == Type::kFill);
   CHECK(events[0].exec_id == "x1");
@@ -397,6 +413,8 @@ TEST_CASE("a FIX fill of an order the session does not hold goes to the engine w
                             "\"65000\", CumQty \"\"): not taken");
   CHECK(events[4].type == Type::kUnknown);
   CHECK(events[4].reason == "unknown execution report (ExecType 4)");
+  CHECK(events[5].type == Type::kUnknown);
+  CHECK(events[5].reason == "fill of an order this session does not hold, naming no Symbol (55): not taken");
   CHECK(session.fix().fills() == 1);
 }
 
@@ -449,68 +467,53 @@ TEST_CASE("a FIX book waiting for a snapshot is asked for one again at the venue
   // Before: only the venue's market data for the symbol brought another ask; a quiet symbol's
   // book stayed unusable until the next logon.
   exo::testing::TempDir dir;
-  FixVenueSession session(MarketDataVenueOptions(dir / "fix"));
-  exo::testing::RawFixPeer& venue = session.venue;
-  exo::adapters::FixVenue& fix = session.fix;
-  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
-  auto snapshot_asks = [&] { return MarketDataRequests(venue, "|263=0|"); };
-  REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
-  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|");
-  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 1; }));  // At once.
+  RefusedSnapshot s(dir / "fix");
   // The answer never comes, nor anything else for the symbol; the session only keeps alive.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // Past the first back-off, 0.25 s.
-  venue.Send("35=0|");
-  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 2; }));
-  venue.Send("35=0|");  // Within the next back-off (0.5 s): not asked again.
+  s.venue.Send("35=0|");
+  REQUIRE(exo::testing::WaitFor([&] { return s.SnapshotAsks() == 2; }));
+  s.venue.Send("35=0|");  // Within the next back-off (0.5 s): not asked again.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  CHECK(snapshot_asks() == 2);
-  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
-  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
+  CHECK(s.SnapshotAsks() == 2);
+  s.venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
+  REQUIRE(exo::testing::WaitFor([&] { return s.fix.Book("BTC-USD") != nullptr; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  venue.Send("35=0|");  // The book is whole: nothing to ask.
+  s.venue.Send("35=0|");  // The book is whole: nothing to ask.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  CHECK(snapshot_asks() == 2);
-  CHECK(fix.BookProblem("BTC-USD").empty());
-  fix.Stop();
+  CHECK(s.SnapshotAsks() == 2);
+  CHECK(s.fix.BookProblem("BTC-USD").empty());
+  s.fix.Stop();
 }
 
 TEST_CASE("a FIX snapshot no book can hold is asked for again, backing off while the venue keeps sending it",
           "[fix]") {
   // Before: a refused snapshot was asked for again only at the next logon.
   exo::testing::TempDir dir;
-  FixVenueSession session(MarketDataVenueOptions(dir / "fix"));
-  exo::testing::RawFixPeer& venue = session.venue;
-  exo::adapters::FixVenue& fix = session.fix;
-  REQUIRE(fix.Start([](exo::adapters::ExecutionEvent) {}).ok());
-  auto snapshot_asks = [&] { return MarketDataRequests(venue, "|263=0|"); };
-  REQUIRE(exo::testing::WaitFor([&] { return MarketDataRequests(venue, "|263=1|") == 1; }));
-  const std::string bad = "35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64999.00|271=1.5|269=1|270=0|271=2|";
-  venue.Send(bad);
-  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() == 1; }));  // At once.
-  CHECK(fix.BookProblem("BTC-USD") == "FIX market data entry refused (MDEntryPx \"0\" not within 1..2^53 units); "
+  RefusedSnapshot s(dir / "fix");
+  CHECK(s.fix.BookProblem("BTC-USD") == "FIX market data entry refused (MDEntryPx \"0\" not within 1..2^53 units); "
                                       "waiting for a snapshot");
-  CHECK(fix.Book("BTC-USD") == nullptr);
+  CHECK(s.fix.Book("BTC-USD") == nullptr);
   // The venue answers with the same bad snapshot, and goes on sending updates: asked again, but
   // backing off (0.25 s, 0.5 s, 1 s...), not at every message.
   const auto sent = std::chrono::steady_clock::now();
-  venue.Send(bad);
+  s.venue.Send(RefusedSnapshot::kBad);
   for (int k = 0; k < 60; ++k) {
-    venue.Send("35=X|262=FIXV-md|268=1|279=1|269=1|55=BTC-USD|270=65001.00|271=3|");
+    s.venue.Send("35=X|262=FIXV-md|268=1|279=1|269=1|55=BTC-USD|270=65001.00|271=3|");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  REQUIRE(exo::testing::WaitFor([&] { return snapshot_asks() >= 2; }));
+  REQUIRE(exo::testing::WaitFor([&] { return s.SnapshotAsks() >= 2; }));
   const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   // 0.25 s, then 0.5 s, then 1 s, ... apart: within `elapsed_s` at most this many more.
   int bound = 1;
   for (double at = 0.25, wait = 0.5; at <= elapsed_s + 0.05; at += wait, wait *= 2) ++bound;
-  INFO("asks " << snapshot_asks() << " within " << elapsed_s << " s");
-  CHECK(snapshot_asks() <= bound);
-  CHECK(snapshot_asks() < 10);  // Not one per message.
-  CHECK(fix.Book("BTC-USD") == nullptr);
+  INFO("asks " << s.SnapshotAsks() << " within " << elapsed_s << " s");
+  CHECK(s.SnapshotAsks() <= bound);
+  CHECK(s.SnapshotAsks() < 10);  // Not one per message.
+  CHECK(s.fix.Book("BTC-USD") == nullptr);
   // A snapshot taken whole restores the book.
-  venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
-  REQUIRE(exo::testing::WaitFor([&] { return fix.Book("BTC-USD") != nullptr; }));
-  CHECK(fix.BookProblem("BTC-USD").empty());
-  CHECK(fix.Book("BTC-USD")->asks(0).price() == 6500200);
-  fix.Stop();
+  s.venue.Send("35=W|262=FIXV-md|55=BTC-USD|268=2|269=0|270=64998.00|271=1|269=1|270=65002.00|271=4|");
+  REQUIRE(exo::testing::WaitFor([&] { return s.fix.Book("BTC-USD") != nullptr; }));
+  CHECK(s.fix.BookProblem("BTC-USD").empty());
+  CHECK(s.fix.Book("BTC-USD")->asks(0).price() == 6500200);
+  s.fix.Stop();
 }
