@@ -86,6 +86,12 @@ struct RefusedSnapshot : FixVenueSession {
   int SnapshotAsks() { return MarketDataRequests(venue, "|263=0|"); }
 };
 
+// What an execution event says when it refuses its report (kUnknown), or "(applied)" for one
+// that applies it: a refusal checked in one line.
+std::string Refusal(const exo::adapters::ExecutionEvent& e) {
+  return e.type == exo::adapters::ExecutionEvent::Type::kUnknown ? e.reason : "(applied)";
+}
+
 // A FixVenueSession started and logged on, keeping the execution events it reports.
 class OrderEntrySession {
  public:
@@ -280,19 +286,15 @@ TEST_CASE("a FIX venue's fill of no quantity or price, or unreadable, is refused
   const std::vector<exo::adapters::ExecutionEvent> events = session.Events(5);
   REQUIRE(events.size() == 5);
   using Type = exo::adapters::ExecutionEvent::Type;
-  CHECK(events[0].type == Type::kUnknown);
-  CHECK(events[0].reason == "unreadable fill (LastQty \"-0.5\", LastPx \"65000\")");
-  CHECK(events[1].type == Type::kUnknown);
-  CHECK(events[1].reason == "unreadable fill (LastQty \"abc\", LastPx \"65000\")");
-  CHECK(events[2].type == Type::kUnknown);
-  CHECK(events[2].reason == "unreadable fill (LastQty \"0.5\", LastPx \"0\")");
+  CHECK(Refusal(events[0]) == "unreadable fill (LastQty \"-0.5\", LastPx \"65000\")");
+  CHECK(Refusal(events[1]) == "unreadable fill (LastQty \"abc\", LastPx \"65000\")");
+  CHECK(Refusal(events[2]) == "unreadable fill (LastQty \"0.5\", LastPx \"0\")");
   CHECK(events[3].type == Type::kFill);
   CHECK(events[3].cl_ord_id == "p1.2");
   CHECK(events[3].quantity == 50000000);
   CHECK(events[3].price == 6500010);
   CHECK(events[3].exec_id == "e4");
-  CHECK(events[4].type == Type::kUnknown);
-  CHECK(events[4].reason == "fill beyond 2^53 units (LastQty \"90000000000\", LastPx \"65000\")");
+  CHECK(Refusal(events[4]) == "fill beyond 2^53 units (LastQty \"90000000000\", LastPx \"65000\")");
   CHECK(session.fix().fills() == 1);
 }
 
@@ -333,12 +335,10 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[0].exec_id == "e1");
   CHECK(events[0].quantity == 25000000);
   CHECK(events[0].cum_quantity == -1);  // Of an order held: counted here.
-  CHECK(events[1].type == Type::kUnknown);
-  CHECK(events[1].reason == "trade cancel (a bust) (ExecType H) of execution \"e1\", now LastQty \"0.25\" at LastPx "
-                            "\"65000\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
-  CHECK(events[2].type == Type::kUnknown);
-  CHECK(events[2].reason == "trade correction (ExecType G) of execution \"e1\", now LastQty \"0.2\" at LastPx "
-                            "\"64999\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
+  CHECK(Refusal(events[1]) == "trade cancel (a bust) (ExecType H) of execution \"e1\", now LastQty \"0.25\" at LastPx "
+                              "\"65000\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
+  CHECK(Refusal(events[2]) == "trade correction (ExecType G) of execution \"e1\", now LastQty \"0.2\" at LastPx "
+                              "\"64999\": not applied, the plan keeps the fill as recorded; reconcile with the venue");
   CHECK(events[3].type == Type::kFill);
   CHECK(events[3].exec_id == "cum:e4");
   CHECK(events[3].quantity == 25000000);
@@ -346,15 +346,14 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[4].type == Type::kDone);
   CHECK(events[4].reason == "cancelled");
   CHECK(events[4].canceled_quantity == 50000000);
-  CHECK(events[5].type == Type::kUnknown);  // Out of order: counted, so that it is reconciled.
-  CHECK(events[5].reason == "fill \"e4b\" (LastQty \"0.25\", CumQty \"0.5\") counted already by an earlier report's "
-                            "CumQty: not taken again");
+  // Out of order: counted, so that it is reconciled.
+  CHECK(Refusal(events[5]) == "fill \"e4b\" (LastQty \"0.25\", CumQty \"0.5\") counted already by an earlier report's "
+                              "CumQty: not taken again");
   CHECK(events[6].type == Type::kFill);  // The engine records it as a late fill.
   CHECK(events[6].exec_id == "e5");
   CHECK(events[6].quantity == 10000000);
   CHECK(events[6].price == 6500100);
-  CHECK(events[7].type == Type::kUnknown);
-  CHECK(events[7].reason == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
+  CHECK(Refusal(events[7]) == "execution report after the order's end (ExecType 4, OrdStatus 4): ignored");
   // An order this session does not hold: its trade goes to the engine with the venue's count.
   CHECK(events[8].type == Type::kFill);
   CHECK(events[8].cl_ord_id == "p9.9");
@@ -364,9 +363,8 @@ TEST_CASE("a FIX venue's trade correction or bust is refused naming the executio
   CHECK(events[9].type == Type::kFill);
   CHECK(events[9].exec_id == "status:s1");
   CHECK(events[9].quantity == 30000000);
-  CHECK(events[10].type == Type::kUnknown);
-  CHECK(events[10].reason == "fill \"f1\" (LastQty \"0.3\", CumQty \"0.3\") counted already by an earlier report's "
-                             "CumQty: not taken again");
+  CHECK(Refusal(events[10]) == "fill \"f1\" (LastQty \"0.3\", CumQty \"0.3\") counted already by an earlier report's "
+                               "CumQty: not taken again");
   CHECK(events[11].type == Type::kFill);
   CHECK(events[11].exec_id == "f2");
   CHECK(events[11].quantity == 10000000);
@@ -402,19 +400,14 @@ TEST_CASE("a FIX fill of an order the session does not hold goes to the engine w
   CHECK(events[0].price == 6500050);
   CHECK(events[0].cum_quantity == 70000000);
   CHECK(events[0].symbol == "BTC-USD");
-  CHECK(events[1].type == Type::kUnknown);
-  CHECK(events[1].reason ==
+  CHECK(Refusal(events[1]) ==
         "fill of an order this session does not hold, in \"ETH-USD\", which this venue does not trade: not taken");
-  CHECK(events[2].type == Type::kUnknown);
-  CHECK(events[2].reason == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
-                            "\"65000\", CumQty \"0.1\"): not taken");
-  CHECK(events[3].type == Type::kUnknown);
-  CHECK(events[3].reason == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
-                            "\"65000\", CumQty \"\"): not taken");
-  CHECK(events[4].type == Type::kUnknown);
-  CHECK(events[4].reason == "unknown execution report (ExecType 4)");
-  CHECK(events[5].type == Type::kUnknown);
-  CHECK(events[5].reason == "fill of an order this session does not hold, naming no Symbol (55): not taken");
+  CHECK(Refusal(events[2]) == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
+                              "\"65000\", CumQty \"0.1\"): not taken");
+  CHECK(Refusal(events[3]) == "fill of an order this session does not hold, unreadable (LastQty \"0.2\", LastPx "
+                              "\"65000\", CumQty \"\"): not taken");
+  CHECK(Refusal(events[4]) == "unknown execution report (ExecType 4)");
+  CHECK(Refusal(events[5]) == "fill of an order this session does not hold, naming no Symbol (55): not taken");
   CHECK(session.fix().fills() == 1);
 }
 
