@@ -130,6 +130,7 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   p.segs_ = segs.data();
   p.unit_ = c.unit_costs().data();
   p.ends_ = c.ends().data();
+  p.end_costs_ = c.end_costs().data();
   p.n_ = k + 1;
   p.last_ = segs[k];
   p.lot_size_ = lot;

@@ -164,7 +164,8 @@ class LocalProblem {
   std::shared_ptr<const VenueCurve> curve_;
   const Segment* segs_ = nullptr;  // The curve's segments; the first n_ are usable.
   const double* unit_ = nullptr;   // Their unit costs, contiguous,
-  const int64_t* ends_ = nullptr;  // and their ends (the curve's: the last one is not cut).
+  const int64_t* ends_ = nullptr;  // and their ends (the curve's: the last one is not cut),
+  const double* end_costs_ = nullptr;  // and end costs (the same).
   size_t n_ = 0;
   Segment last_{};  // Segment n_ - 1 as usable here: cut at the venue's cap.
   int64_t lot_size_ = 1;
@@ -175,6 +176,9 @@ class LocalProblem {
   bool quotable_ = false;
 
   const Segment& Seg(size_t k) const { return k + 1 == n_ ? last_ : segs_[k]; }
+  // Seg(k).end and Seg(k).end_cost.
+  int64_t EndOf(size_t k) const { return k + 1 == n_ ? last_.end : ends_[k]; }
+  double EndCostOf(size_t k) const { return k + 1 == n_ ? last_.end_cost : end_costs_[k]; }
   // The first segment in [from, to) whose unit cost is >= λ (`to` if none): std::lower_bound's
   // answer, without its unpredictable branches.
   size_t FirstNotBelow(double lambda, size_t from, size_t to) const {
@@ -197,18 +201,17 @@ class LocalProblem {
     size_t hi = lo;
     while (hi < n_ && unit_[hi] == lambda) ++hi;
     *first_above = hi;
+    // (From the contiguous ends and end costs, not the 80-byte segments: fewer cache lines.)
     if (lo > 0) {
-      const Segment& s = Seg(lo - 1);
-      r.lo = s.end;
-      r.cost_lo = s.end_cost;
+      r.lo = EndOf(lo - 1);
+      r.cost_lo = EndCostOf(lo - 1);
     }
     if (hi == lo) {
       r.hi = r.lo;
       r.cost_hi = r.cost_lo;
     } else {
-      const Segment& s = Seg(hi - 1);
-      r.hi = s.end;
-      r.cost_hi = s.end_cost;
+      r.hi = EndOf(hi - 1);
+      r.cost_hi = EndCostOf(hi - 1);
     }
     return r;
   }

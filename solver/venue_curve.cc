@@ -134,6 +134,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   __int128 cum_notional = 0;
   c->unit_costs_.reserve(segs.size());
   c->ends_.reserve(segs.size());
+  c->end_costs_.reserve(segs.size());
   for (Segment& s : segs) {
     cum += s.quantity;
     cum_cost += s.unit_cost * static_cast<double>(s.quantity);
@@ -143,6 +144,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     s.notional = cum_notional;
     c->unit_costs_.push_back(s.unit_cost);
     c->ends_.push_back(cum);
+    c->end_costs_.push_back(cum_cost);
   }
   // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1) and its
   // impact estimate (at most 2^61).

@@ -58,6 +58,8 @@ class VenueCurve {
   const std::vector<double>& unit_costs() const { return unit_costs_; }
   // The segments' ends, contiguous: where a quantity's segment is looked up.
   const std::vector<int64_t>& ends() const { return ends_; }
+  // And their end costs: with the ends, a dual search's answer without reading whole segments.
+  const std::vector<double>& end_costs() const { return end_costs_; }
 
  private:
   std::string venue_;
@@ -73,6 +75,7 @@ class VenueCurve {
   std::vector<Segment> segments_;                    // Non-decreasing unit_cost.
   std::vector<double> unit_costs_;
   std::vector<int64_t> ends_;
+  std::vector<double> end_costs_;
 };
 
 // The latest curve per venue, symbol and side. Get returns the cached curve while it matches the
