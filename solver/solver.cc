@@ -115,7 +115,7 @@ absl::Status ValidateInput(const SolveInput& in) {
     return absl::InvalidArgumentError("solve_input.instrument: scales must be <= 12");
   }
   for (int i = 1; i < in.venues_size(); ++i) {
-    if (in.venues(i - 1).venue() >= in.venues(i).venue()) {
+    if (!internal::IdBefore(in.venues(i - 1).venue(), in.venues(i).venue())) {
       return absl::InvalidArgumentError(
           absl::StrCat("solve_input.venues: not sorted by unique venue id at index ", i));
     }

@@ -7,6 +7,7 @@
 // go to memcmp.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -30,6 +31,33 @@ inline bool SameId(const std::string& a, const std::string& b) {
     if (x[i] != y[i]) return false;
   }
   return true;
+}
+
+// Whether `a` sorts before `b` as std::string's operator< has it (bytes unsigned, a prefix
+// first), without a call to memcmp when the shorter is up to 16 bytes: a decision checks that
+// its venues are sorted by id, which at 64 venues was 2.5 % of its time in libc's memcmp.
+inline bool IdBefore(const std::string& a, const std::string& b) {
+  const size_t n = std::min(a.size(), b.size());
+  const auto* x = reinterpret_cast<const unsigned char*>(a.data());
+  const auto* y = reinterpret_cast<const unsigned char*>(b.data());
+  auto load8 = [](const unsigned char* p) { uint64_t v; std::memcpy(&v, p, 8); return __builtin_bswap64(v); };
+  auto load4 = [](const unsigned char* p) { uint32_t v; std::memcpy(&v, p, 4); return __builtin_bswap32(v); };
+  if (n > 16) return a < b;
+  // Big-endian words order as their bytes do. The first word, then the last one of the common
+  // part (overlapping): if the first agree, the first byte that differs lies in the last, after
+  // bytes that agree.
+  if (n >= 8) {
+    if (load8(x) != load8(y)) return load8(x) < load8(y);
+    if (load8(x + n - 8) != load8(y + n - 8)) return load8(x + n - 8) < load8(y + n - 8);
+  } else if (n >= 4) {
+    if (load4(x) != load4(y)) return load4(x) < load4(y);
+    if (load4(x + n - 4) != load4(y + n - 4)) return load4(x + n - 4) < load4(y + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (x[i] != y[i]) return x[i] < y[i];
+    }
+  }
+  return a.size() < b.size();
 }
 
 }  // namespace exo::solver::internal

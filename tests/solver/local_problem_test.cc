@@ -143,6 +143,33 @@ TEST_CASE("SameId agrees with string equality for ids of every length and every 
   }
 }
 
+TEST_CASE("IdBefore orders ids as std::string does for every length and every differing byte", "[local_problem]") {
+  // A decision's venues must be sorted by id (solver/internal/same_id.h checks it): a wrong
+  // answer would refuse a sorted input or take an unsorted one.
+  using exo::solver::internal::IdBefore;
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a(n, 'a');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + (i * 7) % 26);
+    CHECK_FALSE(IdBefore(a, a));
+    CHECK(IdBefore(a, a + "x"));
+    CHECK(IdBefore(a, a + std::string(1, '\0')));  // A prefix first, even before a zero byte.
+    CHECK_FALSE(IdBefore(a + "x", a));
+    for (size_t i = 0; i < n; ++i) {
+      // Every differing byte, both ways, with bytes above 0x7f (ordered unsigned, as std::string).
+      for (const char flip : {'\x20', '\x80', '\x01'}) {
+        std::string b = a;
+        b[i] = static_cast<char>(b[i] ^ flip);
+        for (const std::string& tail : {std::string(), std::string("zz"), std::string(20, 'q')}) {
+          const std::string longer = b + tail;
+          INFO("length " << n << ", byte " << i << ", tail " << tail.size());
+          CHECK(IdBefore(a, longer) == (a < longer));
+          CHECK(IdBefore(longer, a) == (longer < a));
+        }
+      }
+    }
+  }
+}
+
 // A child's segment named by the search (ChildFor's `near`) is checked before it is used: a
 // right, a neighbouring, a wrong or no segment named gives the same child, bit for bit, for
 // every lot of curves cut at a cap, with straddling lots and an impact term.
