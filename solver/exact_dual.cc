@@ -84,8 +84,8 @@ absl::StatusOr<DualPrice> Search(Oracle& oracle, const GroupSummary& group, int6
   // Invariant: S_hi(a) < Q < S_lo(b). Everything with marginal cost in (a, b) is undecided:
   // quantity qb - qa costing cb - ca. Its average marginal cost (the centroid) lies in (a, b)
   // and is exactly λ* when one price level is left; each step discards at least one level.
-  double a = std::nextafter(group.min_cost, -std::numeric_limits<double>::infinity());
-  double b = std::nextafter(group.max_cost, std::numeric_limits<double>::infinity());
+  double a = internal::NextDown(group.min_cost);
+  double b = internal::NextUp(group.max_cost);
   int64_t qa = 0, qb = group.capacity;
   double ca = 0, cb = group.total_cost;
   // Quantile step: the undecided quantity lies in [lo_s, hi_s] (ends at breakpoints when the

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -25,6 +26,17 @@ inline uint64_t DoublesApart(int64_t below, int64_t above) {
 // The key halfway between two keys `below` < `above`, by count.
 inline int64_t MidKey(int64_t below, int64_t above) {
   return below + static_cast<int64_t>(DoublesApart(below, above) / 2);
+}
+
+// std::nextafter(d, -inf) and (d, +inf), as integer steps on the key when d is finite (libm's
+// call otherwise): the same doubles, without a call into libm on a decision's path.
+inline double NextDown(double d) {
+  return std::isfinite(d) ? FromOrderedKey(OrderedKey(d) - 1) : std::nextafter(d, -std::numeric_limits<double>::infinity());
+}
+inline double NextUp(double d) {
+  if (!std::isfinite(d)) return std::nextafter(d, std::numeric_limits<double>::infinity());
+  const int64_t key = OrderedKey(d) + 1;
+  return key == 0 ? -0.0 : FromOrderedKey(key);  // (Up from the least negative double: libm's -0.)
 }
 
 }  // namespace exo::solver::internal

@@ -1,10 +1,14 @@
 #include "solver/local_problem.h"
 
 #include <catch2/catch.hpp>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
+#include <vector>
 
+#include "solver/internal/ordered_double.h"
 #include "solver/internal/same_id.h"
 #include "test_books.h"
 
@@ -167,6 +171,33 @@ TEST_CASE("IdBefore orders ids as std::string does for every length and every di
         }
       }
     }
+  }
+}
+
+TEST_CASE("NextDown and NextUp are std::nextafter's doubles, bit for bit", "[local_problem]") {
+  // The dual search opens its bracket with them (solver/internal/ordered_double.h): another
+  // double would be another decision's bytes.
+  using exo::solver::internal::NextDown;
+  using exo::solver::internal::NextUp;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::vector<double> values = {0.0, -0.0, 1.0, -1.0, 0.1, -65000.25,
+                                std::numeric_limits<double>::denorm_min(), -std::numeric_limits<double>::denorm_min(),
+                                std::numeric_limits<double>::min(), -std::numeric_limits<double>::min(),
+                                std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
+                                kInf, -kInf, std::numeric_limits<double>::quiet_NaN()};
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20000; ++i) values.push_back(std::bit_cast<double>(rng()));  // Every exponent, some NaN.
+  auto bits = [](double d) { return std::bit_cast<uint64_t>(d); };
+  for (const double v : values) {
+    INFO("value bits " << bits(v));
+    const double down = std::nextafter(v, -kInf), up = std::nextafter(v, kInf);
+    if (std::isnan(v)) {
+      CHECK(std::isnan(NextDown(v)));
+      CHECK(std::isnan(NextUp(v)));
+      continue;
+    }
+    CHECK(bits(NextDown(v)) == bits(down));
+    CHECK(bits(NextUp(v)) == bits(up));
   }
 }
 
