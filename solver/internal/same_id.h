@@ -35,7 +35,8 @@ inline bool SameId(const std::string& a, const std::string& b) {
 
 // Whether `a` sorts before `b` as std::string's operator< has it (bytes unsigned, a prefix
 // first), without a call to memcmp when the shorter is up to 16 bytes: a decision checks that
-// its venues are sorted by id, which at 64 venues was 2.5 % of its time in libc's memcmp.
+// its venues are sorted by id (before: a call into libc per pair, ~90 instructions of a
+// 4-venue decision; in time within noise: docs/BENCHMARKS.md, fifty-third session).
 inline bool IdBefore(const std::string& a, const std::string& b) {
   const size_t n = std::min(a.size(), b.size());
   const auto* x = reinterpret_cast<const unsigned char*>(a.data());
