@@ -303,6 +303,44 @@ TEST_CASE("a cached curve is reused for the same book and rebuilt when anything 
   CHECK(cache.builds() == first + 7);
 }
 
+TEST_CASE("a cached curve is rebuilt when any one level's price or size changes in either half of its bits",
+          "[solver][cache]") {
+  // 11 levels: the book check reads four at a time, and the last three alone.
+  SolveInput in = exo::testing::MakeInput(SIDE_BUY, 30);
+  auto* v = in.add_venues();
+  *v = exo::testing::MakeVenue("V", {}, {{50, 1}});
+  for (int k = 0; k < 11; ++k) {
+    auto* l = v->mutable_book()->add_asks();
+    l->set_price(100 + 100 * k);
+    l->set_size(5 + k);
+  }
+  exo::solver::CurveCache cache;
+  REQUIRE(exo::solver::Solve(in, &cache).ok());
+  uint64_t builds = cache.builds();
+  REQUIRE(builds == 1);
+  // Up by one (the low bits) and by 2^33 (the high ones): the book stays well formed either way.
+  for (int k = 0; k < 11; ++k) {
+    for (const bool price : {true, false}) {
+      for (const int64_t step : {int64_t{1}, int64_t{1} << 33}) {
+        CAPTURE(k, price, step);
+        auto* l = v->mutable_book()->mutable_asks(k);
+        const int64_t was = price ? l->price() : l->size();
+        if (price && step > 1 && k < 10) continue;  // (Would pass the next level's price.)
+        price ? l->set_price(was + step) : l->set_size(was + step);
+        auto changed = exo::solver::Solve(in, &cache);
+        REQUIRE(changed.ok());
+        CHECK(cache.builds() == ++builds);
+        CHECK(changed->SerializeAsString() == exo::solver::Solve(in)->SerializeAsString());
+        price ? l->set_price(was) : l->set_size(was);
+        REQUIRE(exo::solver::Solve(in, &cache).ok());
+        CHECK(cache.builds() == ++builds);
+        REQUIRE(exo::solver::Solve(in, &cache).ok());
+        CHECK(cache.builds() == builds);  // Unchanged since: kept.
+      }
+    }
+  }
+}
+
 TEST_CASE("one venue's books for two instruments are kept side by side", "[solver][cache]") {
   std::mt19937_64 rng(8);
   RandomBookShape shape = Wide();
