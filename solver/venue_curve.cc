@@ -1,15 +1,11 @@
 #include "solver/venue_curve.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
-#include <cstddef>
 
 #include "absl/strings/str_cat.h"
 #include "exo/fixed_point.h"
 #include "solver/internal/same_id.h"
+#include "solver/internal/same_levels.h"
 
 namespace exo::solver {
 namespace {
@@ -175,33 +171,7 @@ bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
   const auto& levels = WalkedSide(venue, buy);
   const size_t n = levels_.size();
   if (static_cast<size_t>(levels.size()) != n) return false;
-  const std::pair<int64_t, int64_t>* mine = levels_.data();
-  const BookLevel* const* theirs = levels.data();
-  // Every level, without a branch per level: the XORs of equal values are zero.
-#if defined(__SSE2__)
-  // A level's price and size side by side, as one 16-byte value against ours: GCC reads the two
-  // adjacent fields with one load. Three loads a level (its pointer, it, ours) instead of five:
-  // this check, of every level of every venue, is a decision's largest single cost once the
-  // curves are kept (BENCHMARKS.md, fifty-fourth session: -5 % at 16 and 64 venues).
-  using Level = std::pair<int64_t, int64_t>;
-  static_assert(sizeof(Level) == 16 && offsetof(Level, second) == 8);
-  __m128i diff = _mm_setzero_si128();
-#pragma GCC unroll 4
-  for (size_t i = 0; i < n; ++i) {
-    const BookLevel& l = *theirs[i];
-    const __m128i ours = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&mine[i]));  // {price, size}
-    diff = _mm_or_si128(diff, _mm_xor_si128(ours, _mm_set_epi64x(l.size(), l.price())));
-  }
-  return (_mm_cvtsi128_si64(diff) | _mm_cvtsi128_si64(_mm_unpackhi_epi64(diff, diff))) == 0;
-#else
-  uint64_t diff = 0;
-#pragma GCC unroll 4
-  for (size_t i = 0; i < n; ++i) {
-    const BookLevel& l = *theirs[i];
-    diff |= static_cast<uint64_t>(l.price() ^ mine[i].first) | static_cast<uint64_t>(l.size() ^ mine[i].second);
-  }
-  return diff == 0;
-#endif
+  return internal::SameLevels(levels_.data(), levels.data(), n);
 }
 
 absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale,
