@@ -341,6 +341,27 @@ TEST_CASE("a cached curve is rebuilt when any one level's price or size changes 
   }
 }
 
+TEST_CASE("a venue never decides on another venue's kept curve even when their books are the same",
+          "[solver][cache]") {
+  // Three venues with one book between them; the middle one then leaves the decision, so the
+  // curve looked at first for the last venue is the middle one's.
+  SolveInput all = exo::testing::MakeInput(SIDE_BUY, 12);
+  for (const char* id : {"A", "B", "C"}) {
+    *all.add_venues() = exo::testing::MakeVenue(id, {{100, 5}, {101, 5}, {103, 5}}, {{99, 4}});
+  }
+  SolveInput two = all;
+  two.mutable_venues()->DeleteSubrange(1, 1);
+  exo::solver::CurveCache cache;
+  for (int rep = 0; rep < 2; ++rep) {
+    for (const SolveInput* in : {&all, &two}) {
+      auto cached = exo::solver::Solve(*in, &cache);
+      REQUIRE(cached.ok());
+      CHECK(cached->SerializeAsString() == exo::solver::Solve(*in)->SerializeAsString());
+      CHECK(cached->allocations(cached->allocations_size() - 1).venue() == "C");
+    }
+  }
+}
+
 TEST_CASE("one venue's books for two instruments are kept side by side", "[solver][cache]") {
   std::mt19937_64 rng(8);
   RandomBookShape shape = Wide();
