@@ -14,6 +14,7 @@
 
 #include "solver/exact_dual.h"
 #include "solver/internal/lot_fill.h"
+#include "solver/internal/same_levels.h"
 #include "solver/local_problem.h"
 #include "solver/solver.h"
 #include "tests/solver/clp_reference.h"
@@ -556,16 +557,12 @@ void BM_DecisionFloor(benchmark::State& state) {
   exoroute::v1::Decision d;
   for (auto _ : state) {
     const std::pair<int64_t, int64_t>* mine = kept.data();
-    uint64_t diff = 0;  // (As VenueCurve::MatchesBook compares: no branch per level.)
+    uint64_t diff = 0;  // (Compared as VenueCurve::MatchesBook compares: SameLevels.)
     int i = 0;
     for (const auto& v : in.venues()) {
       const auto& levels = buy ? v.book().asks() : v.book().bids();
-      const exoroute::v1::BookLevel* const* theirs = levels.data();
-      const int n = levels.size();
-      for (int k = 0; k < n; ++k) {
-        diff |= static_cast<uint64_t>(theirs[k]->price() ^ mine[k].first) |
-                static_cast<uint64_t>(theirs[k]->size() ^ mine[k].second);
-      }
+      const auto n = static_cast<size_t>(levels.size());
+      diff |= exo::solver::internal::SameLevels(mine, levels.data(), n) ? 0 : 1;
       mine += n;
       auto* a = i < d.allocations_size() ? d.mutable_allocations(i) : d.add_allocations();
       if (a->venue() != v.venue()) a->set_venue(v.venue());
