@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -584,6 +585,23 @@ void BM_DecisionFloor(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DecisionFloor)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// The other half of a hot decision beside BM_ExactDualOnlyHot: every venue's problem built on
+// BM_SolveExactHot's instance with its curves kept (each book checked against its curve, the
+// venue's checks, the problem cut at limit and cap), as SolveInto builds them, and nothing else.
+void BM_BuildHotOnly(benchmark::State& state) {
+  const exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
+  exo::solver::CurveCache cache;
+  std::vector<exo::solver::LocalProblem> problems;
+  std::map<std::string, std::string> excluded;
+  exo::solver::BuildLocalProblemsInto(in, &excluded, &cache, &problems);
+  if (problems.size() != static_cast<size_t>(in.venues_size())) std::abort();  // Every venue usable.
+  for (auto _ : state) {
+    exo::solver::BuildLocalProblemsInto(in, &excluded, &cache, &problems);
+    benchmark::DoNotOptimize(problems.data());
+  }
+}
+BENCHMARK(BM_BuildHotOnly)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
