@@ -23,27 +23,13 @@ std::string FormatDecimal(int64_t value, uint32_t scale);
 inline constexpr int64_t kMaxUnits = int64_t{1} << 53;
 
 // 10^scale for scale <= 18 (callers validate their scales; a larger one gives 10^18). Inline,
-// as MulDivRound: a decision asks both for every child.
+// as MulDivRound: a decision asks both for every child. (Static: a local constexpr array indexed at
+// run time is written onto the stack at every call, 19 stores.)
 inline int64_t Pow10(uint32_t scale) {
-  constexpr int64_t kPowers[19] = {1,
-                                   10,
-                                   100,
-                                   1'000,
-                                   10'000,
-                                   100'000,
-                                   1'000'000,
-                                   10'000'000,
-                                   100'000'000,
-                                   1'000'000'000,
-                                   10'000'000'000,
-                                   100'000'000'000,
-                                   1'000'000'000'000,
-                                   10'000'000'000'000,
-                                   100'000'000'000'000,
-                                   1'000'000'000'000'000,
-                                   10'000'000'000'000'000,
-                                   100'000'000'000'000'000,
-                                   1'000'000'000'000'000'000};
+  static constexpr int64_t kPowers[19] = {
+      1, 10, 100, 1'000, 10'000, 100'000, 1'000'000, 10'000'000, 100'000'000, 1'000'000'000, 10'000'000'000,
+      100'000'000'000, 1'000'000'000'000, 10'000'000'000'000, 100'000'000'000'000, 1'000'000'000'000'000,
+      10'000'000'000'000'000, 100'000'000'000'000'000, 1'000'000'000'000'000'000};
   return kPowers[scale < 19 ? scale : 18];
 }
 
