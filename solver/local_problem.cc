@@ -95,7 +95,7 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
         absl::StrCat("crossed book: best bid ", words.Px(best_bid), " >= best ask ", words.Px(best_ask)));
   }
   const VenueCurve& c = *p.curve_;
-  const std::vector<Segment>& segs = c.segments();
+  const std::span<const Segment> segs = c.segments();
   // Cut at the limit: the runs whose worst price is within it (worst prices only get worse).
   size_t n = segs.size();
   if (limit_price.has_value()) {

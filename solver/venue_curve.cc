@@ -27,11 +27,31 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   }
   const bool buy = side == exoroute::v1::SIDE_BUY;
   const auto& levels = WalkedSide(venue, buy);
+  if (levels.empty()) {
+    return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
+  }
   auto c = std::make_shared<VenueCurve>();
+  const size_t n_levels = static_cast<size_t>(levels.size());
+  // At most one whole-lot run and one straddling lot per level: each array sized for that (an
+  // even count of 8-byte values, so every array after them stays 16-byte aligned).
+  const size_t most = 2 * n_levels;
+  static_assert(alignof(Segment) == 16 && sizeof(Segment) % 16 == 0);
+  const size_t bytes =
+      n_levels * sizeof(c->levels_[0]) + most * (sizeof(double) + sizeof(int64_t) + sizeof(double) + sizeof(Segment));
+  c->block_.reset(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{alignof(Segment)})));
+  std::byte* at = c->block_.get();
+  auto carve = [&at]<class T>(T*& out, size_t count) {
+    out = reinterpret_cast<T*>(at);  // (Implicit-lifetime types: created by the stores below.)
+    at += count * sizeof(T);
+  };
+  carve(c->levels_, n_levels);
+  carve(c->unit_costs_, most);
+  carve(c->ends_, most);
+  carve(c->end_costs_, most);
+  carve(c->segments_, most);
+  c->n_levels_ = n_levels;
   // The levels copied and checked in one pass: positive, and strictly worse one after another
   // (asks ascending, bids descending); the first bad one is named.
-  const size_t n_levels = static_cast<size_t>(levels.size());
-  c->levels_.resize(n_levels);
   const BookLevel* const* src = levels.data();
   int64_t depth = 0;
   for (size_t i = 0; i < n_levels; ++i) {
@@ -55,9 +75,6 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
                                                         " deeper than 2^53 units at level ", i));
     }
     c->levels_[i] = {price, size};
-  }
-  if (levels.empty()) {
-    return absl::FailedPreconditionError(buy ? "no asks in book" : "no bids in book");
   }
   // As the config allows them (and a NaN in neither: it would poison every cost).
   if (!(venue.fee_bps() >= -1000 && venue.fee_bps() <= 1000)) {
@@ -84,16 +101,20 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
                : -static_cast<double>(price) * (1.0 - fee);
   };
   const int64_t lot = c->lot_;
-  const auto& lv = c->levels_;
-  std::vector<Segment>& segs = c->segments_;
-  // At most one whole-lot run and one straddling lot per level.
-  segs.reserve(2 * n_levels);
-  auto push = [&segs](double unit, int64_t qty, int64_t worst, __int128 notional, bool one_price) {
-    if (one_price && !segs.empty() && segs.back().one_price && segs.back().worst_price == worst) {
-      segs.back().quantity += qty;
-      segs.back().notional += notional;
+  const std::pair<int64_t, int64_t>* const lv = c->levels_;
+  Segment* const segs = c->segments_;
+  size_t& n_segs = c->n_segments_;
+  bool overflow = false;  // (A walk makes at most `most` segments: never set, but never trusted.)
+  auto push = [segs, &n_segs, most, &overflow](double unit, int64_t qty, int64_t worst, __int128 notional,
+                                               bool one_price) {
+    Segment* last = n_segs == 0 ? nullptr : &segs[n_segs - 1];
+    if (one_price && last != nullptr && last->one_price && last->worst_price == worst) {
+      last->quantity += qty;
+      last->notional += notional;
+    } else if (n_segs < most) {
+      segs[n_segs++] = {unit, qty, worst, 0, 0, notional, one_price};
     } else {
-      segs.push_back({unit, qty, worst, 0, 0, notional, one_price});
+      overflow = true;
     }
   };
   // Walk the levels lot by lot, jumping over whole lots inside one level; a lot that straddles
@@ -130,22 +151,23 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     if (need > 0) break;  // The book ended inside this lot.
     push(std::clamp(cost / static_cast<double>(lot), first, last), lot, worst, notional, false);
   }
+  if (overflow) {
+    return absl::InternalError(absl::StrCat("curve of ", n_levels, " levels walked into more than ", most, " segments"));
+  }
   int64_t cum = 0;
   double cum_cost = 0;
   __int128 cum_notional = 0;
-  c->unit_costs_.reserve(segs.size());
-  c->ends_.reserve(segs.size());
-  c->end_costs_.reserve(segs.size());
-  for (Segment& s : segs) {
+  for (size_t k = 0; k < n_segs; ++k) {
+    Segment& s = segs[k];
     cum += s.quantity;
     cum_cost += s.unit_cost * static_cast<double>(s.quantity);
     cum_notional += s.notional;
     s.end = cum;
     s.end_cost = cum_cost;
     s.notional = cum_notional;
-    c->unit_costs_.push_back(s.unit_cost);
-    c->ends_.push_back(cum);
-    c->end_costs_.push_back(cum_cost);
+    c->unit_costs_[k] = s.unit_cost;
+    c->ends_[k] = cum;
+    c->end_costs_[k] = cum_cost;
   }
   // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1) and its
   // impact estimate (at most 2^61).
@@ -169,9 +191,9 @@ bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
     return false;
   }
   const auto& levels = WalkedSide(venue, buy);
-  const size_t n = levels_.size();
+  const size_t n = n_levels_;
   if (static_cast<size_t>(levels.size()) != n) return false;
-  return internal::SameLevels(levels_.data(), levels.data(), n);
+  return internal::SameLevels(levels_, levels.data(), n);
 }
 
 absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale,

@@ -9,9 +9,12 @@
 // Immutable after Build; safe to share between threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,14 +55,14 @@ class VenueCurve {
   int64_t lot_size() const { return lot_; }
   int64_t fee_ppm() const { return fee_ppm_; }
   double kappa() const { return kappa_; }
-  int64_t best_price() const { return levels_.front().first; }
-  const std::vector<Segment>& segments() const { return segments_; }
+  int64_t best_price() const { return levels_[0].first; }
+  std::span<const Segment> segments() const { return {segments_, n_segments_}; }
   // The segments' unit costs, contiguous: what the dual search reads.
-  const std::vector<double>& unit_costs() const { return unit_costs_; }
+  std::span<const double> unit_costs() const { return {unit_costs_, n_segments_}; }
   // The segments' ends, contiguous: where a quantity's segment is looked up.
-  const std::vector<int64_t>& ends() const { return ends_; }
+  std::span<const int64_t> ends() const { return {ends_, n_segments_}; }
   // And their end costs: with the ends, a dual search's answer without reading whole segments.
-  const std::vector<double>& end_costs() const { return end_costs_; }
+  std::span<const double> end_costs() const { return {end_costs_, n_segments_}; }
 
  private:
   std::string venue_;
@@ -71,11 +74,22 @@ class VenueCurve {
   uint32_t qty_scale_ = 0;
   int64_t fee_ppm_ = 0;
   double kappa_ = 0;  // Impact: marginal cost rises by kappa per quantity unit taken.
-  std::vector<std::pair<int64_t, int64_t>> levels_;  // (price, size) walked, best first.
-  std::vector<Segment> segments_;                    // Non-decreasing unit_cost.
-  std::vector<double> unit_costs_;
-  std::vector<int64_t> ends_;
-  std::vector<double> end_costs_;
+  // The arrays below in one allocation, sized for the most segments a walk can make (two a level)
+  // and laid end to end in the order a decision reads them: the levels checked, what the search
+  // reads, the segments. One allocation and one free per curve instead of five: a decision right
+  // after every book changed builds every curve, and took 40 % less time at 16 and 64 venues
+  // (docs/BENCHMARKS.md, fifty-fifth session).
+  struct FreeBlock {
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{alignof(Segment)}); }
+  };
+  std::unique_ptr<std::byte, FreeBlock> block_;
+  std::pair<int64_t, int64_t>* levels_ = nullptr;  // (price, size) walked, best first.
+  size_t n_levels_ = 0;
+  double* unit_costs_ = nullptr;
+  int64_t* ends_ = nullptr;
+  double* end_costs_ = nullptr;
+  Segment* segments_ = nullptr;  // Non-decreasing unit_cost.
+  size_t n_segments_ = 0;
 };
 
 // The latest curve per venue, symbol and side. Get returns the cached curve while it matches the

@@ -299,7 +299,8 @@ BENCHMARK(BM_HotRatioInterleaved)->Arg(4)->Arg(16)->Arg(64)->Iterations(1)->Unit
 
 // The same with a search of one round: the decision opens at its own λ* (as a re-plan on
 // unchanged books does, BM_SolveExactReplanHot). What a decision costs besides its rounds, set
-// against CLP: no search needing fewer rounds can bring the ratio above this one.
+// against CLP: a search that needed fewer rounds, and changed nothing else, could not bring the
+// ratio above this one.
 void BM_OneRoundRatioInterleaved(benchmark::State& state) {
   exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
   double lambda = 0;
