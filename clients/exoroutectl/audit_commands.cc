@@ -222,7 +222,7 @@ int CmdReplay(Context& c) {
         emit(msg.delta(), msg.head_sequence(), &msg.cluster());
       }
       result = client::FromGrpc(reader->Finish());
-      if (!follow || !again.After(result)) break;
+      if (!follow || !again.After(&result)) break;
       if (absl::Status same = SameChainAsBefore(c, *stub, last_sequence, last_hash);
           !same.ok() && !absl::IsUnavailable(same)) {
         std::cout.flush();
@@ -569,7 +569,7 @@ int VerifyFollowing(Context& c, uint64_t from) {
     }
     absl::Status ended = client::FromGrpc(reader->Finish());
     if (ended.ok()) return kExitOk;
-    if (!again.After(ended)) return Fail(ended);
+    if (!again.After(&ended)) return Fail(ended);
     // (Gone again before it answered: the stream says so, and the wait starts over.)
     if (absl::Status same = SameChainAsBefore(c, *stub, links.next_sequence() - 1, links.last_hash());
         !same.ok() && !absl::IsUnavailable(same)) {

@@ -44,26 +44,34 @@ absl::Status EnsureConnected(Context& c) {
   return absl::OkStatus();
 }
 
-bool FollowAgain::After(const absl::Status& ended) {
-  if (!absl::IsUnavailable(ended) && !absl::IsCancelled(ended)) return false;
+bool FollowAgain::After(absl::Status* ended) {
+  if (!absl::IsUnavailable(*ended) && !absl::IsCancelled(*ended)) return false;
   if (c_.reconnect_for <= absl::ZeroDuration()) return false;
   // A stream that was open again for a while before it ended (with nothing to send) had the
   // node back: this is the node going away once more, with a wait of its own.
-  if (until_.has_value() && back_at_.has_value() && absl::Now() - *back_at_ > absl::Seconds(5)) until_.reset();
+  if (until_.has_value() && back_at_.has_value() && absl::Now() - *back_at_ > absl::Seconds(5)) {
+    until_.reset();
+    said_away_.reset();
+  }
+  if (absl::IsUnavailable(*ended)) said_away_ = *ended;
   if (!until_.has_value()) {
     until_ = absl::Now() + c_.reconnect_for;
     said_back_ = false;
-    std::cerr << "exoroutectl: the node went away (" << ended.message() << "); " << doing_
+    std::cerr << "exoroutectl: the node went away (" << ended->message() << "); " << doing_
               << " again as soon as it answers, for up to " << absl::FormatDuration(c_.reconnect_for) << note_
               << std::endl;
   }
+  auto stays_away = [&] {
+    if (said_away_.has_value()) *ended = *said_away_;
+    return false;
+  };
   // (A node still draining answers at once, UNAVAILABLE again: no busy loop. A channel that
   // failed to connect waits for a call or this to try again.)
   absl::SleepFor(absl::Milliseconds(100));
   while (!c_.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
-    if (absl::Now() > *until_) return false;
+    if (absl::Now() > *until_) return stays_away();
   }
-  if (absl::Now() > *until_) return false;  // (Refused at once, again and again, since.)
+  if (absl::Now() > *until_) return stays_away();  // (Refused at once, again and again, since.)
   back_at_ = absl::Now();
   return true;
 }
@@ -78,6 +86,7 @@ void FollowAgain::Answered(const std::string& from) {
   Back(from);
   until_.reset();
   back_at_.reset();
+  said_away_.reset();
 }
 
 absl::StatusOr<StatusResponse> FetchStatus(Context& c) {

@@ -62,11 +62,13 @@ absl::StatusOr<Response> Unary(Context& c,
 class FollowAgain {
  public:
   FollowAgain(Context& c, std::string doing, std::string note = "") : c_(c), doing_(std::move(doing)), note_(std::move(note)) {}
-  // Whether `ended`, how a stream that the node answered ended, is the node going away
+  // Whether `*ended`, how a stream that the node answered ended, is the node going away
   // (UNAVAILABLE, or CANCELLED when its shutdown's deadline ended the stream; this client never
   // cancels its own) and the node answers again within reconnect_for of when it went: then
-  // follow again.
-  bool After(const absl::Status& ended);
+  // follow again. When the node stays away, `*ended` becomes what the node last said as it went
+  // (UNAVAILABLE, naming where to follow again from), not a bare CANCELLED from a stream opened
+  // again just as it shut down once more.
+  bool After(absl::Status* ended);
   // The stream is open again: says it follows again (with `from`, e.g. " from sequence 12"),
   // once for each time the node went away. A stream that sends nothing until something happens
   // (a follow of the chain) says so as soon as it is open.
@@ -81,6 +83,7 @@ class FollowAgain {
   std::optional<absl::Time> until_;    // Set while the node is away,
   std::optional<absl::Time> back_at_;  // and when a stream was last open again,
   bool said_back_ = false;             // and whether that was said.
+  std::optional<absl::Status> said_away_;  // The node's last UNAVAILABLE while away.
 };
 
 absl::StatusOr<exoroute::v1::StatusResponse> FetchStatus(Context& c);

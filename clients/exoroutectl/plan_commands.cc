@@ -92,7 +92,7 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
       std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
     }
     absl::Status s = client::FromGrpc(reader->Finish());
-    if (!answered || !again.After(s)) return s;
+    if (!answered || !again.After(&s)) return s;
   }
 }
 
@@ -147,7 +147,7 @@ absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, 
     }
     absl::Status s = client::FromGrpc(reader->Finish());
     if (s.ok()) break;
-    if (!last || !again.After(s)) return s;
+    if (!last || !again.After(&s)) return s;
   }
   if (!last) return absl::InternalError(absl::StrCat("watch_route: the node ended the stream of ", id, " without an answer"));
   return *last;
