@@ -135,6 +135,7 @@ absl::Status LocalProblem::BuildInto(const exoroute::v1::VenueInput& venue, exor
   p.last_ = segs[k];
   p.lot_size_ = lot;
   p.kappa_ = c.kappa();
+  p.first_unit_ = c.first_unit_cost();
   p.min_quantity_ = venue.min_quantity();
   p.best_bid_ = best_bid;
   p.best_ask_ = best_ask;

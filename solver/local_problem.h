@@ -151,10 +151,13 @@ class LocalProblem {
     return last_.end_cost + kappa_ * cap * cap / 2;
   }
   // Marginal cost of the first and of the last lot (the same arithmetic as LotMarginal).
-  double min_unit_cost() const { return unit_[0] + kappa_ * static_cast<double>(lot_size_) * 0.5; }
+  // (From the problem itself — the first unit cost copied from the curve's parameters, the last
+  // segment's in `last_` — not from the curve's arrays: a decision on curves not in cache found
+  // them there first, two reads a venue that missed the cache.)
+  double min_unit_cost() const { return first_unit_ + kappa_ * static_cast<double>(lot_size_) * 0.5; }
   double max_unit_cost() const {
-    if (kappa_ == 0) return unit_[n_ - 1] + 0.0;  // The same sum, without the lot count's division.
-    return unit_[n_ - 1] + kappa_ * static_cast<double>(lot_size_) *
+    if (kappa_ == 0) return last_.unit_cost + 0.0;  // The same sum, without the lot count's division.
+    return last_.unit_cost + kappa_ * static_cast<double>(lot_size_) *
                                (static_cast<double>(capacity() / lot_size_ - 1) + 0.5);
   }
   // The usable segments (the curve's, the last one cut at the cap), as a copy: for inspection.
@@ -170,6 +173,7 @@ class LocalProblem {
   Segment last_{};  // Segment n_ - 1 as usable here: cut at the venue's cap.
   int64_t lot_size_ = 1;
   double kappa_ = 0;
+  double first_unit_ = 0;  // unit_[0].
   int64_t min_quantity_ = 0;
   int64_t best_bid_ = 0;
   int64_t best_ask_ = 0;

@@ -35,10 +35,11 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
   // At most one whole-lot run and one straddling lot per level: each array sized for that (an
   // even count of 8-byte values, so every array after them stays 16-byte aligned).
   const size_t most = 2 * n_levels;
-  static_assert(alignof(Segment) == 16 && sizeof(Segment) % 16 == 0);
+  // (The segments then start on a cache line: 16 bytes a level, 48 per two segments before them.)
+  static_assert(sizeof(c->levels_[0]) == 16 && sizeof(Segment) == 64 && alignof(Segment) == 16);
   const size_t bytes =
       n_levels * sizeof(c->levels_[0]) + most * (sizeof(double) + sizeof(int64_t) + sizeof(double) + sizeof(Segment));
-  c->block_.reset(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{alignof(Segment)})));
+  c->block_.reset(static_cast<std::byte*>(::operator new(bytes, kBlockAlign)));
   std::byte* at = c->block_.get();
   auto carve = [&at]<class T>(T*& out, size_t count) {
     out = reinterpret_cast<T*>(at);  // (Implicit-lifetime types: created by the stores below.)
@@ -112,7 +113,8 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
       last->quantity += qty;
       last->notional += notional;
     } else if (n_segs < most) {
-      segs[n_segs++] = {unit, qty, worst, 0, 0, notional, one_price};
+      segs[n_segs++] = {.notional = notional, .unit_cost = unit, .quantity = qty, .worst_price = worst, .end = 0,
+                        .end_cost = 0, .one_price = one_price};
     } else {
       overflow = true;
     }
@@ -169,6 +171,7 @@ absl::StatusOr<std::shared_ptr<const VenueCurve>> VenueCurve::Build(
     c->ends_[k] = cum;
     c->end_costs_[k] = cum_cost;
   }
+  if (n_segs > 0) c->first_unit_cost_ = segs[0].unit_cost;
   // What a child costs, in price units, must fit int64 with its fee (at most 2^62 × 1.1) and its
   // impact estimate (at most 2^61).
   if (cum_notional > (static_cast<__int128>(1) << 62) * Pow10(qty_scale)) {

@@ -26,14 +26,15 @@ namespace exo::solver {
 
 class VenueCurve {
  public:
-  // A run of lots with one marginal cost.
+  // A run of lots with one marginal cost. (64 bytes, the 16-byte field first — after the others
+  // it took 80 — so that in a curve, whose segments start on a cache line, each fills one line.)
   struct Segment {
+    __int128 notional;    // Exact Σ raw price × quantity of this and all earlier segments.
     double unit_cost;     // Cost per quantity unit inside this run.
     int64_t quantity;     // A positive multiple of the lot size.
     int64_t worst_price;  // Worst raw level price touched by the run (the child's limit).
     int64_t end;          // Quantity of this and all earlier segments.
     double end_cost;      // Cost of this and all earlier segments.
-    __int128 notional;    // Exact Σ raw price × quantity of this and all earlier segments.
     bool one_price;       // A run at one level's price (else: one lot straddling levels).
   };
 
@@ -55,6 +56,9 @@ class VenueCurve {
   int64_t lot_size() const { return lot_; }
   int64_t fee_ppm() const { return fee_ppm_; }
   double kappa() const { return kappa_; }
+  // The first segment's unit cost (unit_costs()[0]), kept with the curve's parameters: a decision
+  // reads it with them instead of from the array's first line.
+  double first_unit_cost() const { return first_unit_cost_; }
   int64_t best_price() const { return levels_[0].first; }
   std::span<const Segment> segments() const { return {segments_, n_segments_}; }
   // The segments' unit costs, contiguous: what the dual search reads.
@@ -74,13 +78,15 @@ class VenueCurve {
   uint32_t qty_scale_ = 0;
   int64_t fee_ppm_ = 0;
   double kappa_ = 0;  // Impact: marginal cost rises by kappa per quantity unit taken.
+  double first_unit_cost_ = 0;
   // The arrays below in one allocation, sized for the most segments a walk can make (two a level)
   // and laid end to end in the order a decision reads them: the levels checked, what the search
   // reads, the segments. One allocation and one free per curve instead of five: a decision right
   // after every book changed builds every curve, and took 40 % less time at 16 and 64 venues
   // (docs/BENCHMARKS.md, fifty-fifth session).
+  static constexpr std::align_val_t kBlockAlign{64};  // A cache line.
   struct FreeBlock {
-    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{alignof(Segment)}); }
+    void operator()(std::byte* p) const { ::operator delete(p, kBlockAlign); }
   };
   std::unique_ptr<std::byte, FreeBlock> block_;
   std::pair<int64_t, int64_t>* levels_ = nullptr;  // (price, size) walked, best first.
