@@ -23,11 +23,11 @@
 
 namespace {
 
-std::vector<exoroute::v1::SolveInput> Instances(int venues, int count) {
+std::vector<exoroute::v1::SolveInput> Instances(int venues, int count, int levels = 20) {
   std::mt19937_64 rng(1234 + venues);
   exo::testing::RandomBookShape shape;
   shape.min_venues = shape.max_venues = venues;
-  shape.min_levels = shape.max_levels = 20;
+  shape.min_levels = shape.max_levels = levels;
   shape.lot_aligned = true;  // Displayed sizes are whole lots, as on real venues.
   std::vector<exoroute::v1::SolveInput> out;
   for (int i = 0; i < count; ++i) {
@@ -168,6 +168,20 @@ void BM_SolveExactHot(benchmark::State& state) {
   DecideCycled(state, Instances(static_cast<int>(state.range(0)), 1));
 }
 BENCHMARK(BM_SolveExactHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// Deeper books ({venues, levels per side}; 50 is a WebSocket feed's default depth): the same
+// decision with its curves kept (BM_SolveExactHot) and with every curve built
+// (BM_SolveBuildingCurves). docs/deployment.md, "Sizing".
+void BM_SolveExactHotDepth(benchmark::State& state) {
+  DecideCycled(state, Instances(static_cast<int>(state.range(0)), 1, static_cast<int>(state.range(1))));
+}
+BENCHMARK(BM_SolveExactHotDepth)->ArgsProduct({{4, 16, 64}, {20, 50}})->Unit(benchmark::kMicrosecond);
+void BM_SolveBuildingCurvesDepth(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), 64, static_cast<int>(state.range(1)));
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(exo::solver::Solve(inputs[i++ % inputs.size()]));
+}
+BENCHMARK(BM_SolveBuildingCurvesDepth)->ArgsProduct({{4, 16, 64}, {20, 50}})->Unit(benchmark::kMicrosecond);
 
 // The same with the centroid step (DUAL_SEARCH_CENTROID: decisions recorded before the
 // quantile step, as replay re-runs them).
