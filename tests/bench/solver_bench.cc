@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <vector>
@@ -664,6 +665,44 @@ void BM_BuildHotOnly(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BuildHotOnly)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// The check of every venue's walked levels against a kept copy, as a curve cache makes it, on
+// BM_SolveExactHot's instance: through the input's level messages (SameLevels, as today), and
+// the same comparison were the input's levels contiguous (price, size) pairs — what a
+// SolveInput of packed levels would save (docs/BENCHMARKS.md, fifty-sixth session).
+void LevelCheck(benchmark::State& state, bool packed) {
+  const exoroute::v1::SolveInput in = Instances(static_cast<int>(state.range(0)), 1)[0];
+  const bool buy = in.side() == exoroute::v1::SIDE_BUY;
+  std::vector<exo::solver::internal::PriceSize> kept, contiguous;
+  std::vector<size_t> counts;
+  for (const auto& v : in.venues()) {
+    const auto& levels = buy ? v.book().asks() : v.book().bids();
+    for (const auto& l : levels) kept.emplace_back(l.price(), l.size());
+    counts.push_back(static_cast<size_t>(levels.size()));
+  }
+  contiguous = kept;  // (Another allocation: compared, not aliased.)
+  for (auto _ : state) {
+    const exo::solver::internal::PriceSize* mine = kept.data();
+    const exo::solver::internal::PriceSize* theirs = contiguous.data();
+    bool same = true;
+    for (int i = 0; i < in.venues_size(); ++i) {
+      const size_t n = counts[static_cast<size_t>(i)];
+      if (packed) {
+        same &= std::memcmp(mine, theirs, n * sizeof(*mine)) == 0;
+      } else {
+        const auto& levels = buy ? in.venues(i).book().asks() : in.venues(i).book().bids();
+        same &= exo::solver::internal::SameLevels(mine, levels.data(), n);
+      }
+      mine += n;
+      theirs += n;
+    }
+    benchmark::DoNotOptimize(same);
+  }
+}
+void BM_LevelCheckMessages(benchmark::State& state) { LevelCheck(state, false); }
+void BM_LevelCheckContiguous(benchmark::State& state) { LevelCheck(state, true); }
+BENCHMARK(BM_LevelCheckMessages)->Arg(4)->Arg(16)->Arg(64);
+BENCHMARK(BM_LevelCheckContiguous)->Arg(4)->Arg(16)->Arg(64);
 
 }  // namespace
 
