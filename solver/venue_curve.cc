@@ -201,27 +201,38 @@ bool VenueCurve::MatchesBook(const exoroute::v1::VenueInput& venue, Side side,
 
 absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, Side side, uint32_t qty_scale,
                                          std::shared_ptr<const VenueCurve>* out) {
-  Slot& slot = cache_.slots_[side == exoroute::v1::SIDE_BUY ? 1 : 0];
+  const bool buy = side == exoroute::v1::SIDE_BUY;
   const std::string& id = venue.venue();
   const std::string& symbol = venue.book().symbol();
-  auto before = [&](const std::shared_ptr<const VenueCurve>& c) {
-    int v = c->venue().compare(id);
-    return v < 0 || (v == 0 && c->symbol() < symbol);
-  };
-  auto same_key = [&](const std::shared_ptr<const VenueCurve>& c) {
-    return internal::SameId(c->venue(), id) && internal::SameId(c->symbol(), symbol);
-  };
-  auto find = [&] { return std::partition_point(slot.curves.begin(), slot.curves.end(), before); };
-  size_t k = slot.next < slot.curves.size() ? slot.next : 0;  // (The next decision starts over.)
-  bool keyed = k < slot.curves.size() && same_key(slot.curves[k]);
-  if (!keyed) {
-    k = static_cast<size_t>(find() - slot.curves.begin());
-    keyed = k < slot.curves.size() && same_key(slot.curves[k]);
+  auto& by_symbol = cache_.buckets_[buy ? 1 : 0];
+  Bucket* bucket = bucket_;
+  if (bucket == nullptr || bucket_buy_ != buy || !internal::SameId(*bucket_symbol_, symbol)) {
+    auto it = by_symbol.find(symbol);
+    bucket = it == by_symbol.end() ? nullptr : &it->second;
+    if (bucket != nullptr) {
+      bucket_ = bucket;
+      bucket_buy_ = buy;
+      bucket_symbol_ = &it->first;
+    }
   }
-  if (keyed && slot.curves[k]->MatchesBook(venue, side, qty_scale)) {
-    slot.next = k + 1;
-    if (out->get() != slot.curves[k].get()) *out = slot.curves[k];
-    return absl::OkStatus();
+  auto before = [&](const std::shared_ptr<const VenueCurve>& c) { return c->venue() < id; };
+  auto same_venue = [&](const std::shared_ptr<const VenueCurve>& c) {
+    return internal::SameId(c->venue(), id);
+  };
+  if (bucket != nullptr) {
+    std::vector<std::shared_ptr<const VenueCurve>>& curves = bucket->curves;
+    size_t k = bucket->next < curves.size() ? bucket->next : 0;  // (The next decision starts over.)
+    bool keyed = k < curves.size() && same_venue(curves[k]);
+    if (!keyed) {
+      k = static_cast<size_t>(std::partition_point(curves.begin(), curves.end(), before) -
+                              curves.begin());
+      keyed = k < curves.size() && same_venue(curves[k]);
+    }
+    if (keyed && curves[k]->MatchesBook(venue, side, qty_scale)) {
+      bucket->next = k + 1;
+      if (out->get() != curves[k].get()) *out = curves[k];
+      return absl::OkStatus();
+    }
   }
   // Built outside the lock: concurrent decisions do not wait for it.
   lock_.unlock();
@@ -230,13 +241,18 @@ absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, 
   lock_.lock();
   if (!built.ok()) return built.status();
   ++cache_.builds_;
-  auto it = find();
-  if (it != slot.curves.end() && same_key(*it)) {
+  const auto at = by_symbol.try_emplace(symbol).first;
+  Bucket& home = at->second;
+  auto it = std::partition_point(home.curves.begin(), home.curves.end(), before);
+  if (it != home.curves.end() && same_venue(*it)) {
     *it = *built;
   } else {
-    it = slot.curves.insert(it, *built);
+    it = home.curves.insert(it, *built);
   }
-  slot.next = static_cast<size_t>(it - slot.curves.begin()) + 1;
+  home.next = static_cast<size_t>(it - home.curves.begin()) + 1;
+  bucket_ = &home;
+  bucket_buy_ = buy;
+  bucket_symbol_ = &at->first;
   *out = *std::move(built);
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -102,6 +103,8 @@ class VenueCurve {
 // input and builds (and keeps) a new one when anything changed, so decisions reuse the work of
 // earlier ones on the same book. Thread-safe; curves are shared, never mutated.
 class CurveCache {
+  struct Bucket;  // (Below.)
+
  public:
   // One decision's lookups (its venues, in venue-id order) under one hold of the cache's lock,
   // released only while a curve that is missing or out of date is built. Scoped to the loop
@@ -123,6 +126,11 @@ class CurveCache {
    private:
     CurveCache& cache_;
     std::unique_lock<std::mutex> lock_;
+    // The bucket of the last lookup, and its side and symbol: a decision asks for one symbol's
+    // curves, venue after venue.
+    Bucket* bucket_ = nullptr;
+    bool bucket_buy_ = false;
+    const std::string* bucket_symbol_ = nullptr;
   };
 
   absl::StatusOr<std::shared_ptr<const VenueCurve>> Get(const exoroute::v1::VenueInput& venue,
@@ -134,14 +142,21 @@ class CurveCache {
   uint64_t builds() const;
 
  private:
-  // Sorted by (venue id, symbol), one list per side ([buy]); decisions ask in venue-id order,
-  // so the entry after the last one found is tried first.
-  struct Slot {
+  // One symbol's curves on one side, sorted by venue id. A decision asks for one symbol's curves
+  // in venue-id order, so the entry after the last one found is tried first: a decision on the
+  // same symbol as the one before finds each curve at the first look. (In one list per side
+  // sorted by venue then symbol, as before, the entry after a curve was the same venue's next
+  // symbol: with many symbols every lookup was a binary search through all of them, reading a
+  // curve at each step — a fifth to a quarter of a decision at 16 and 64 venues over many symbols,
+  // docs/BENCHMARKS.md, fifty-seventh session.)
+  struct Bucket {
     std::vector<std::shared_ptr<const VenueCurve>> curves;
     size_t next = 0;
   };
   mutable std::mutex mu_;
-  Slot slots_[2];
+  // Per side ([buy]), by symbol. (A bucket, once made, stays where it is: a Reader keeps a pointer
+  // to the last one it used while the lock is released for a build.)
+  std::map<std::string, Bucket, std::less<>> buckets_[2];
   uint64_t builds_ = 0;
 };
 

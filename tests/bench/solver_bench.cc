@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "solver/exact_dual.h"
 #include "solver/internal/lot_fill.h"
 #include "solver/internal/same_levels.h"
@@ -162,6 +163,18 @@ void BM_SolveInputHotCurvesCold(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SolveInputHotCurvesCold)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// A desk routing many symbols: `symbols` instances (one symbol each, over the same venues) decided
+// in turn with one curve cache, as exorouted keeps one for all its symbols ({venues, symbols}).
+// Each decision's curves were last used `symbols` decisions before.
+void BM_SolveManySymbols(benchmark::State& state) {
+  auto inputs = Instances(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    for (auto& v : *inputs[i].mutable_venues()) v.mutable_book()->set_symbol(absl::StrCat("SYM", i, "-USD"));
+  }
+  DecideCycled(state, inputs);
+}
+BENCHMARK(BM_SolveManySymbols)->ArgsProduct({{4, 16, 64}, {1, 16, 64}})->Unit(benchmark::kMicrosecond);
 
 // One instance over and over, curves kept: the latency with everything hot in the CPU cache (a
 // plan's first decision: the search starts from the whole book).

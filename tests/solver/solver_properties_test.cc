@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "exo/deterministic.h"
 #include "solver/exact_dual.h"
 #include "solver/solver.h"
@@ -380,6 +381,44 @@ TEST_CASE("one venue's books for two instruments are kept side by side", "[solve
   CHECK(cache.builds() == 4);  // Built once each, never evicting one another.
   CHECK(exo::solver::Solve(eth, &cache)->SerializeAsString() ==
         exo::solver::Solve(eth)->SerializeAsString());
+}
+
+TEST_CASE("many symbols share one cache: each curve built once and every decision as built from its input",
+          "[solver][cache]") {
+  // Eight symbols over overlapping sets of venues (each leaves some out), both sides, decided in
+  // turn in two orders: a lookup that went to another symbol's or venue's curve would change a
+  // decision or rebuild one.
+  std::mt19937_64 rng(57);
+  RandomBookShape shape = Wide();
+  shape.min_venues = shape.max_venues = 6;
+  std::vector<SolveInput> inputs;
+  size_t curves = 0;
+  for (int n = 0; n < 8; ++n) {
+    int64_t lot;
+    SolveInput in = RandomInput(rng, &lot, shape);
+    in.set_side(n % 2 == 0 ? SIDE_BUY : SIDE_SELL);
+    for (auto& v : *in.mutable_venues()) v.mutable_book()->set_symbol(absl::StrCat("SYM", n / 2, "-USD"));
+    in.mutable_venues()->DeleteSubrange(n % 5, 1 + n % 2);
+    exo::solver::CurveCache alone;  // (Its venues with a curve: some books may have none.)
+    REQUIRE(exo::solver::Solve(in, &alone).ok());
+    curves += alone.builds();
+    inputs.push_back(std::move(in));
+  }
+  REQUIRE(curves > 30);
+  std::vector<std::string> expected;
+  for (const auto& in : inputs) expected.push_back(exo::solver::Solve(in)->SerializeAsString());
+  exo::solver::CurveCache cache;
+  int mismatches = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const size_t i = pass % 2 == 0 ? j : inputs.size() - 1 - j;
+      auto d = exo::solver::Solve(inputs[i], &cache);
+      REQUIRE(d.ok());
+      if (d->SerializeAsString() != expected[i]) ++mismatches;
+    }
+    CHECK(cache.builds() == curves);  // Every (symbol, venue, side) once, never again.
+  }
+  CHECK(mismatches == 0);
 }
 
 namespace {
