@@ -243,6 +243,8 @@ TEST_CASE("curves kept in a shared cache give the same bytes as curves built fro
     if (n % 5 == 0) {
       for (auto& v : *in.mutable_venues()) v.set_impact_bps(0.02);
     }
+    // Seven symbols: the threads' lookups go to one another's symbols too.
+    for (auto& v : *in.mutable_venues()) v.mutable_book()->set_symbol(absl::StrCat("SYM", n % 7));
     inputs.push_back(std::move(in));
   }
   std::vector<std::string> expected;
