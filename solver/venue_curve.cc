@@ -230,9 +230,11 @@ absl::Status CurveCache::Reader::GetInto(const exoroute::v1::VenueInput& venue, 
     }
     // The next venues' curves asked for ahead (by the bucket's order: a decision's venues come
     // in it), so that a curve last used many decisions ago has arrived from memory when its turn
-    // comes: -12 to -17 % for 64 venues whose curves are not in cache (docs/BENCHMARKS.md,
-    // fifty-seventh session). The levels two ahead, their curve's parameters (which say where
-    // the levels are) three ahead.
+    // comes: -15 to -19 % for 64 venues whose curves are not in cache, 1-2 % more when they are
+    // (docs/BENCHMARKS.md, fifty-seventh session). The levels two ahead, their curve's
+    // parameters (which say where the levels are) three ahead. (Always: whether the curves are
+    // in cache is not known here — a desk's one symbol decided once a second has its curves
+    // evicted between decisions as surely as one of many symbols.)
     if (k + 3 < curves.size()) curves[k + 3]->PrefetchHead();
     if (k + 2 < curves.size()) curves[k + 2]->PrefetchLevels();
     if (keyed && curves[k]->MatchesBook(venue, side, qty_scale)) {
