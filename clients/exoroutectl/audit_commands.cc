@@ -223,14 +223,18 @@ int CmdReplay(Context& c) {
       }
       result = client::FromGrpc(reader->Finish());
       if (!follow || !again.After(&result)) break;
-      if (absl::Status same = SameChainAsBefore(c, *stub, last_sequence, last_hash);
-          !same.ok() && !absl::IsUnavailable(same)) {
+      const absl::Status same = SameChainAsBefore(c, *stub, last_sequence, last_hash);
+      if (!same.ok() && !FollowAgain::WentAway(same)) {
         std::cout.flush();
         Fail(same);
         return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
       }
       if (last_sequence > 0) req.mutable_range()->set_from_sequence(last_sequence + 1);
-      again.Back(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
+      // (Gone again before it answered the check: nothing said, the next stream ends at once and
+      // the wait goes on.)
+      if (same.ok()) {
+        again.Back(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
+      }
     }
   }
   std::cout.flush();
@@ -570,13 +574,14 @@ int VerifyFollowing(Context& c, uint64_t from) {
     absl::Status ended = client::FromGrpc(reader->Finish());
     if (ended.ok()) return kExitOk;
     if (!again.After(&ended)) return Fail(ended);
-    // (Gone again before it answered: the stream says so, and the wait starts over.)
-    if (absl::Status same = SameChainAsBefore(c, *stub, links.next_sequence() - 1, links.last_hash());
-        !same.ok() && !absl::IsUnavailable(same)) {
+    const absl::Status same = SameChainAsBefore(c, *stub, links.next_sequence() - 1, links.last_hash());
+    if (!same.ok() && !FollowAgain::WentAway(same)) {
       Fail(same);
       return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
     }
-    again.Back(absl::StrCat(" from delta ", links.next_sequence()));
+    // (Gone again before it answered the check: nothing said, the next stream ends at once and the
+    // wait goes on.)
+    if (same.ok()) again.Back(absl::StrCat(" from delta ", links.next_sequence()));
   }
 }
 

@@ -45,7 +45,7 @@ absl::Status EnsureConnected(Context& c) {
 }
 
 bool FollowAgain::After(absl::Status* ended) {
-  if (!absl::IsUnavailable(*ended) && !absl::IsCancelled(*ended)) return false;
+  if (!WentAway(*ended)) return false;
   if (c_.reconnect_for <= absl::ZeroDuration()) return false;
   // A stream that was open again for a while before it ended (with nothing to send) had the
   // node back: this is the node going away once more, with a wait of its own.

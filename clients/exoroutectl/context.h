@@ -69,6 +69,11 @@ class FollowAgain {
   // (UNAVAILABLE, naming where to follow again from), not a bare CANCELLED from a stream opened
   // again just as it shut down once more.
   bool After(absl::Status* ended);
+  // Whether a call's status, asked of a node that had answered again, is the node going away
+  // again before it answered: UNAVAILABLE, or CANCELLED when its shutdown cut the call. The
+  // follower then goes on waiting (its next stream ends at once, and After waits out the rest of
+  // reconnect_for), not failing with the bare CANCELLED.
+  static bool WentAway(const absl::Status& s) { return absl::IsUnavailable(s) || absl::IsCancelled(s); }
   // The stream is open again: says it follows again (with `from`, e.g. " from sequence 12"),
   // once for each time the node went away. A stream that sends nothing until something happens
   // (a follow of the chain) says so as soon as it is open.

@@ -1,12 +1,27 @@
 // FollowAgain: how a follower (replay --follow, audit verify --follow, watch) waits for a node
 // that went away, and what it reports when the node stays away. A real gRPC server on loopback
-// stands for the node.
+// stands for the node (the last test's answers as a node's shutdown gives them).
 #include "clients/exoroutectl/context.h"
 
-#include <catch2/catch.hpp>
-#include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <grpcpp/grpcpp.h>
+#include <iostream>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/exoroutectl/command_specs.h"
+#include "clients/exoroutectl/commands.h"
+#include "exo/sha256.h"
+#include "exoroute/v1/audit.grpc.pb.h"
+#include "store/delta_codec.h"
+#include "store/delta_store.h"
 
 namespace {
 
@@ -63,4 +78,107 @@ TEST_CASE("a follower reports the last status as it is when the node never said 
   absl::Status lost = absl::DataLossError("delta 9 is not the one read before the node went away");
   CHECK_FALSE(again.After(&lost));
   CHECK(lost == absl::DataLossError("delta 9 is not the one read before the node went away"));
+}
+
+namespace {
+
+// A node that goes away twice: its follow stream sends delta 1 and ends as a shutting-down node
+// ends it (UNAVAILABLE, naming where to follow again from); when the follower, seeing the node
+// answer again, checks that it still has the chain it followed, the node's shutdown cuts that call
+// (CANCELLED), and the node stops for good.
+class GoingAwayNode final : public exoroute::v1::AuditService::Service {
+ public:
+  static constexpr const char* kGoing = "exorouted is shutting down; follow again from sequence 2";
+  grpc::Status Replay(grpc::ServerContext*, const exoroute::v1::ReplayRequest* req,
+                      grpc::ServerWriter<exoroute::v1::ReplayResponse>* out) override {
+    if (req->range().from_sequence() <= 1) {  // Delta 1, linked as a node links it.
+      exoroute::v1::ReplayResponse m;
+      exoroute::v1::PlanDelta& d = *m.mutable_delta();
+      d.set_sequence(1);
+      d.set_plan_id("p-1");
+      d.set_plan_version(1);
+      d.set_event_time_ns(1000);
+      d.mutable_fill()->set_cl_ord_id("p-1.1");
+      d.mutable_fill()->set_venue("V");
+      d.mutable_fill()->set_quantity(1);
+      d.mutable_fill()->set_price(100);
+      m.set_canonical(exo::store::EncodeCanonical(d));
+      d.set_prev_hash(exo::store::GenesisHash());
+      d.set_hash(exo::DigestToString(exo::Sha256Of(d.prev_hash() + m.canonical())));
+      m.set_head_sequence(1);
+      out->Write(m);
+    }
+    return {grpc::StatusCode::UNAVAILABLE, kGoing};
+  }
+  grpc::Status GetChainHead(grpc::ServerContext*, const exoroute::v1::GetChainHeadRequest*,
+                            exoroute::v1::GetChainHeadResponse*) override {
+    checks.fetch_add(1);
+    return grpc::Status::CANCELLED;
+  }
+  std::atomic<int> checks{0};
+};
+
+// What `command` (exoroutectl's words and flags) printed on stderr and returned, run against the
+// node on `port` with `patience` to wait for it.
+std::pair<int, std::string> RunCtl(int (*command)(exo::ctl::Context&), std::vector<std::string> words, int port,
+                                   absl::Duration patience) {
+  words.insert(words.begin(), "exoroutectl");
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  absl::StatusOr<exo::ctl::Args> args = exo::ctl::Args::Parse(static_cast<int>(argv.size()), argv.data(),
+                                                              exo::ctl::ValueFlags(), exo::ctl::BooleanFlags());
+  REQUIRE(args.ok());
+  exo::ctl::Context c;
+  c.args = *args;
+  c.reconnect_for = patience;
+  c.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  // stderr into a file for the command's run.
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  std::fflush(stderr);
+  const int saved = dup(2);
+  dup2(fileno(file), 2);
+  const int code = command(c);
+  std::cerr.flush();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::string err;
+  std::rewind(file);
+  for (int ch; (ch = std::fgetc(file)) != EOF;) err.push_back(static_cast<char>(ch));
+  std::fclose(file);
+  return {code, err};
+}
+
+}  // namespace
+
+TEST_CASE("a follower whose check of the chain is cut by the node's shutdown waits on and reports where to follow "
+          "again from") {
+  for (const bool verify : {false, true}) {
+    INFO((verify ? "audit verify --follow" : "replay --follow"));
+    GoingAwayNode node;
+    int port = 0;
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&node);
+    std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+    // The node stops for good once its shutdown has cut the follower's check.
+    std::thread stopper([&] {
+      while (node.checks.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      server->Shutdown();
+    });
+    const auto [code, err] =
+        verify ? RunCtl(exo::ctl::CmdAudit, {"audit", "verify", "--follow"}, port, absl::Milliseconds(1500))
+               : RunCtl(exo::ctl::CmdReplay, {"replay", "--follow"}, port, absl::Milliseconds(1500));
+    stopper.join();
+    INFO(err);
+    CHECK(node.checks.load() == 1);
+    CHECK(code == 1);
+    // Said once that the node went away; never that it was back (it was not); and at the end what
+    // the node said as it went, not the bare CANCELLED of the cut check.
+    CHECK(err.find("exoroutectl: the node went away (exorouted is shutting down; follow again from sequence 2)") == 0);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 2);
+    CHECK(err.find("CANCELLED") == std::string::npos);
+    CHECK(absl::EndsWith(err, absl::StrCat("exoroutectl: UNAVAILABLE: ", GoingAwayNode::kGoing, "\n")));
+  }
 }
