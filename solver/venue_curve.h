@@ -39,6 +39,10 @@ class VenueCurve {
     bool one_price;       // A run at one level's price (else: one lot straddling levels).
   };
 
+  // Empty until built. (User-provided, so that make_shared sets the members below instead of
+  // first zeroing the whole object with `rep stos`: 5 % of a curve's build in `perf`.)
+  VenueCurve() {}  // NOLINT(modernize-use-equals-default): `= default` would bring the zeroing back.
+
   // Walks the side of `venue.book()` that `side` takes from. FailedPrecondition with a
   // human-readable reason when that side is malformed (non-positive or unordered levels) or
   // empty, when the lot size is not positive or the impact is negative.

@@ -100,6 +100,13 @@ void BM_ClpSameInstances(benchmark::State& state) {
 }
 BENCHMARK(BM_ClpSameInstances)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
 
+// One decision of the timed loops below, and nothing else: callgrind counts its instructions
+// (`--toggle-collect='*DecideOnce*'`) without the set-up's decisions.
+[[gnu::noinline]] absl::Status DecideOnce(const exoroute::v1::SolveInput& in, exoroute::v1::Decision* d,
+                                          exo::solver::CurveCache* cache) {
+  return exo::solver::SolveInto(in, d, cache);
+}
+
 // Every venue's curve built from its proto book first: a decision right after every book changed.
 void BM_SolveBuildingCurves(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 64);
@@ -117,16 +124,9 @@ BENCHMARK(BM_SolveBuildingCurves)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMi
 void BM_SolveBuildingCurvesHot(benchmark::State& state) {
   auto inputs = Instances(static_cast<int>(state.range(0)), 1);
   exoroute::v1::Decision d;
-  for (auto _ : state) benchmark::DoNotOptimize(exo::solver::SolveInto(inputs[0], &d, nullptr));
+  for (auto _ : state) benchmark::DoNotOptimize(DecideOnce(inputs[0], &d, nullptr));
 }
 BENCHMARK(BM_SolveBuildingCurvesHot)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
-
-// One decision of the timed loops below, and nothing else: callgrind counts its instructions
-// (`--toggle-collect='*DecideOnce*'`) without the set-up's decisions.
-[[gnu::noinline]] absl::Status DecideOnce(const exoroute::v1::SolveInput& in, exoroute::v1::Decision* d,
-                                          exo::solver::CurveCache* cache) {
-  return exo::solver::SolveInto(in, d, cache);
-}
 
 // Decides `inputs` in turn with one curve cache and one reused Decision, as the engine does
 // (the cache warmed by one pass first); reports the mean rounds.

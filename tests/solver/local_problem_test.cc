@@ -5,12 +5,14 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <vector>
 
 #include "solver/internal/ordered_double.h"
 #include "solver/internal/same_id.h"
 #include "solver/internal/same_levels.h"
+#include "solver/venue_curve.h"
 #include "test_books.h"
 
 using exo::solver::LocalProblem;
@@ -101,6 +103,87 @@ TEST_CASE("unusable books are refused with a specific reason", "[local_problem]"
   CHECK(reason(v) == "in the order's denied_venues");
   CHECK(reason(MakeVenue("A", {{100, 3}}, {}, 0, 4)) ==
         "less than one lot (4) available within limit and cap");
+}
+
+// What a walked side's levels must be, as the documentation states it, level by level: the first
+// level that breaks a rule, named ("" when none does).
+std::string FirstBadLevel(const std::vector<std::pair<int64_t, int64_t>>& levels, bool buy) {
+  const std::string side = buy ? "asks" : "bids";
+  constexpr int64_t kMax = int64_t{1} << 53;
+  __int128 depth = 0;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const auto [price, size] = levels[i];
+    const std::string at = side + "[" + std::to_string(i) + "]";
+    if (price <= 0 || size <= 0) {
+      return "malformed book: " + at + " has price " + std::to_string(price) + " size " + std::to_string(size);
+    }
+    if (price > kMax) return "malformed book: " + at + " price " + std::to_string(price) + " is beyond 2^53 units";
+    if (size > kMax) return "malformed book: " + at + " size " + std::to_string(size) + " is beyond 2^53 units";
+    if (i > 0 && (buy ? price <= levels[i - 1].first : price >= levels[i - 1].first)) {
+      return "malformed book: " + side + " not strictly " + (buy ? "ascending" : "descending") + " at level " +
+             std::to_string(i);
+    }
+    depth += size;
+    if (depth > kMax) return "malformed book: " + side + " deeper than 2^53 units at level " + std::to_string(i);
+  }
+  return "";
+}
+
+TEST_CASE("a walked side is refused exactly when a level breaks a rule, naming the first that does, on either side",
+          "[local_problem]") {
+  // Well-formed sides with one or more levels spoiled: a price or size at or around 0, 2^53 and
+  // the ends of int64, a price equal to or past the one before, sizes that sum past 2^53.
+  constexpr int64_t kMax = int64_t{1} << 53;
+  const std::vector<int64_t> odd = {0,        -1,       1,        kMax - 1, kMax, kMax + 1, std::numeric_limits<int64_t>::max(),
+                                    std::numeric_limits<int64_t>::min(), kMax / 2, kMax / 3};
+  std::mt19937_64 rng(53);
+  int refused = 0, built = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    const bool buy = trial % 2 == 0;
+    const size_t n = 1 + rng() % 12;
+    std::vector<std::pair<int64_t, int64_t>> levels;
+    int64_t price = buy ? 1000 : 1000 + 20 * static_cast<int64_t>(n);
+    for (size_t i = 0; i < n; ++i) {
+      price += (buy ? 1 : -1) * static_cast<int64_t>(1 + rng() % 3);
+      levels.emplace_back(price, static_cast<int64_t>(1 + rng() % 50));
+    }
+    for (uint64_t spoil = rng() % 3; spoil > 0; --spoil) {
+      const size_t k = rng() % n;
+      auto& [p, q] = levels[k];
+      const uint64_t how = rng() % 5;
+      if (how == 0) p = odd[rng() % odd.size()];
+      if (how == 1) q = odd[rng() % odd.size()];
+      if (how == 2 && k > 0) p = levels[k - 1].first;                          // Equal to the one before.
+      if (how == 3 && k > 0) p = levels[k - 1].first + (buy ? -1 : 1);         // Past it.
+      if (how == 4) q = kMax / 2 + static_cast<int64_t>(rng() % 3) - 1;      // Deep.
+    }
+    exoroute::v1::VenueInput v = MakeVenue("A", {}, {});
+    for (const auto& [p, q] : levels) {
+      auto* l = buy ? v.mutable_book()->add_asks() : v.mutable_book()->add_bids();
+      l->set_price(p);
+      l->set_size(q);
+    }
+    const std::string want = FirstBadLevel(levels, buy);
+    auto curve = exo::solver::VenueCurve::Build(v, buy ? SIDE_BUY : SIDE_SELL, 0);
+    INFO("trial " << trial << (buy ? " asks" : " bids"));
+    if (want.empty()) {
+      // (A well-formed side may still be refused for what it is worth, never for a level.)
+      if (!curve.ok()) CHECK(std::string(curve.status().message()).find("worth more than 2^62") != std::string::npos);
+      if (curve.ok()) {
+        ++built;
+        CHECK((*curve)->segments().back().end ==
+              std::accumulate(levels.begin(), levels.end(), int64_t{0}, [](int64_t a, auto l) { return a + l.second; }));
+      }
+    } else {
+      ++refused;
+      REQUIRE_FALSE(curve.ok());
+      CHECK(curve.status().code() == absl::StatusCode::kFailedPrecondition);
+      CHECK(std::string(curve.status().message()) == want);
+    }
+  }
+  // Both kinds, many of each.
+  CHECK(refused > 5000);
+  CHECK(built > 2000);
 }
 
 TEST_CASE("a book's age is right for receive times and age limits at the ends of int64", "[local_problem]") {
