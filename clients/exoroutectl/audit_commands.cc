@@ -114,6 +114,19 @@ absl::Status SameChainAsBefore(Context& c, AuditService::Stub& stub, uint64_t ch
   return absl::OkStatus();
 }
 
+// The node answered again after a follow's stream ended (FollowAgain::After): whether it still
+// holds the chain followed so far (SameChainAsBefore). A check cut short by the node going away
+// again is waited out as a stream's end is, and asked again once the node answers. OK once a check
+// passes; else what to end with (DATA_LOSS: another chain; when the node stays away, what it last
+// said as it went).
+absl::Status SameChainOnceBack(Context& c, FollowAgain& again, AuditService::Stub& stub, uint64_t checked,
+                               const std::string& hash) {
+  while (true) {
+    absl::Status same = SameChainAsBefore(c, stub, checked, hash);
+    if (!FollowAgain::WentAway(same) || !again.After(&same, /*check=*/true)) return same;
+  }
+}
+
 }  // namespace
 
 int CmdReplay(Context& c) {
@@ -223,18 +236,13 @@ int CmdReplay(Context& c) {
       }
       result = client::FromGrpc(reader->Finish());
       if (!follow || !again.After(&result)) break;
-      const absl::Status same = SameChainAsBefore(c, *stub, last_sequence, last_hash);
-      if (!same.ok() && !FollowAgain::WentAway(same)) {
+      if (absl::Status same = SameChainOnceBack(c, again, *stub, last_sequence, last_hash); !same.ok()) {
         std::cout.flush();
         Fail(same);
         return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
       }
       if (last_sequence > 0) req.mutable_range()->set_from_sequence(last_sequence + 1);
-      // (Gone again before it answered the check: nothing said, the next stream ends at once and
-      // the wait goes on.)
-      if (same.ok()) {
-        again.Back(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
-      }
+      again.Back(absl::StrCat(" from sequence ", req.range().from_sequence() > 0 ? req.range().from_sequence() : 1));
     }
   }
   std::cout.flush();
@@ -574,14 +582,12 @@ int VerifyFollowing(Context& c, uint64_t from) {
     absl::Status ended = client::FromGrpc(reader->Finish());
     if (ended.ok()) return kExitOk;
     if (!again.After(&ended)) return Fail(ended);
-    const absl::Status same = SameChainAsBefore(c, *stub, links.next_sequence() - 1, links.last_hash());
-    if (!same.ok() && !FollowAgain::WentAway(same)) {
+    if (absl::Status same = SameChainOnceBack(c, again, *stub, links.next_sequence() - 1, links.last_hash());
+        !same.ok()) {
       Fail(same);
       return absl::IsDataLoss(same) ? kExitBadChain : kExitError;
     }
-    // (Gone again before it answered the check: nothing said, the next stream ends at once and the
-    // wait goes on.)
-    if (same.ok()) again.Back(absl::StrCat(" from delta ", links.next_sequence()));
+    again.Back(absl::StrCat(" from delta ", links.next_sequence()));
   }
 }
 

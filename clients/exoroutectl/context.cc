@@ -44,7 +44,7 @@ absl::Status EnsureConnected(Context& c) {
   return absl::OkStatus();
 }
 
-bool FollowAgain::After(absl::Status* ended) {
+bool FollowAgain::After(absl::Status* ended, bool check) {
   if (!WentAway(*ended)) return false;
   if (c_.reconnect_for <= absl::ZeroDuration()) return false;
   // A stream that was open again for a while before it ended (with nothing to send) had the
@@ -53,7 +53,7 @@ bool FollowAgain::After(absl::Status* ended) {
     until_.reset();
     said_away_.reset();
   }
-  if (absl::IsUnavailable(*ended)) said_away_ = *ended;
+  if (absl::IsUnavailable(*ended) && (!check || !said_away_.has_value())) said_away_ = *ended;
   if (!until_.has_value()) {
     until_ = absl::Now() + c_.reconnect_for;
     said_back_ = false;

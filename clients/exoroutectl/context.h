@@ -68,11 +68,13 @@ class FollowAgain {
   // follow again. When the node stays away, `*ended` becomes what the node last said as it went
   // (UNAVAILABLE, naming where to follow again from), not a bare CANCELLED from a stream opened
   // again just as it shut down once more.
-  bool After(absl::Status* ended);
-  // Whether a call's status, asked of a node that had answered again, is the node going away
-  // again before it answered: UNAVAILABLE, or CANCELLED when its shutdown cut the call. The
-  // follower then goes on waiting (its next stream ends at once, and After waits out the rest of
-  // reconnect_for), not failing with the bare CANCELLED.
+  // `check`: `*ended` is how a call the follower made of a node that had answered again ended
+  // (its check that the node still holds the chain followed), not a stream's end. Such a call's
+  // UNAVAILABLE (refused, or a node draining) is kept as what to report only when the node said
+  // nothing before it: it never replaces the node's word of where to follow again from.
+  bool After(absl::Status* ended, bool check = false);
+  // Whether a status is the node going away: UNAVAILABLE, or CANCELLED when its shutdown cut the
+  // stream or the call.
   static bool WentAway(const absl::Status& s) { return absl::IsUnavailable(s) || absl::IsCancelled(s); }
   // The stream is open again: says it follows again (with `from`, e.g. " from sequence 12"),
   // once for each time the node went away. A stream that sends nothing until something happens

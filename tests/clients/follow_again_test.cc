@@ -162,9 +162,12 @@ TEST_CASE("a follower whose check of the chain is cut by the node's shutdown wai
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&node);
     std::unique_ptr<grpc::Server> server = b.BuildAndStart();
-    // The node stops for good once its shutdown has cut the follower's check.
+    // The node stops for good once its shutdown has cut the follower's check (or after 10 s
+    // without one: the CHECK below then says so, instead of the test hanging).
     std::thread stopper([&] {
-      while (node.checks.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      for (int i = 0; i < 2000 && node.checks.load() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
       server->Shutdown();
     });
     const auto [code, err] =
@@ -172,7 +175,7 @@ TEST_CASE("a follower whose check of the chain is cut by the node's shutdown wai
                : RunCtl(exo::ctl::CmdReplay, {"replay", "--follow"}, port, absl::Milliseconds(1500));
     stopper.join();
     INFO(err);
-    CHECK(node.checks.load() == 1);
+    CHECK(node.checks.load() >= 1);
     CHECK(code == 1);
     // Said once that the node went away; never that it was back (it was not); and at the end what
     // the node said as it went, not the bare CANCELLED of the cut check.

@@ -134,8 +134,8 @@ TEST_CASE("a walked side is refused exactly when a level breaks a rule, naming t
   // Well-formed sides with one or more levels spoiled: a price or size at or around 0, 2^53 and
   // the ends of int64, a price equal to or past the one before, sizes that sum past 2^53.
   constexpr int64_t kMax = int64_t{1} << 53;
-  const std::vector<int64_t> odd = {0,        -1,       1,        kMax - 1, kMax, kMax + 1, std::numeric_limits<int64_t>::max(),
-                                    std::numeric_limits<int64_t>::min(), kMax / 2, kMax / 3};
+  constexpr int64_t kTop = std::numeric_limits<int64_t>::max(), kBottom = std::numeric_limits<int64_t>::min();
+  const std::vector<int64_t> odd = {0, -1, 1, kMax - 1, kMax, kMax + 1, kTop, kBottom, kMax / 2, kMax / 3};
   std::mt19937_64 rng(53);
   int refused = 0, built = 0;
   for (int trial = 0; trial < 20000; ++trial) {
@@ -154,7 +154,9 @@ TEST_CASE("a walked side is refused exactly when a level breaks a rule, naming t
       if (how == 0) p = odd[rng() % odd.size()];
       if (how == 1) q = odd[rng() % odd.size()];
       if (how == 2 && k > 0) p = levels[k - 1].first;                          // Equal to the one before.
-      if (how == 3 && k > 0) p = levels[k - 1].first + (buy ? -1 : 1);         // Past it.
+      if (how == 3 && k > 0) {  // Past it (wrapping at the ends of int64: a spoiled level before).
+        p = static_cast<int64_t>(static_cast<uint64_t>(levels[k - 1].first) + (buy ? ~uint64_t{0} : 1));
+      }
       if (how == 4) q = kMax / 2 + static_cast<int64_t>(rng() % 3) - 1;      // Deep.
     }
     exoroute::v1::VenueInput v = MakeVenue("A", {}, {});
@@ -171,8 +173,9 @@ TEST_CASE("a walked side is refused exactly when a level breaks a rule, naming t
       if (!curve.ok()) CHECK(std::string(curve.status().message()).find("worth more than 2^62") != std::string::npos);
       if (curve.ok()) {
         ++built;
-        CHECK((*curve)->segments().back().end ==
-              std::accumulate(levels.begin(), levels.end(), int64_t{0}, [](int64_t a, auto l) { return a + l.second; }));
+        const int64_t depth =
+            std::accumulate(levels.begin(), levels.end(), int64_t{0}, [](int64_t a, auto l) { return a + l.second; });
+        CHECK((*curve)->segments().back().end == depth);
       }
     } else {
       ++refused;
