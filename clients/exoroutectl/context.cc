@@ -57,7 +57,9 @@ bool FollowAgain::After(absl::Status* ended, bool check) {
   if (!until_.has_value()) {
     until_ = absl::Now() + c_.reconnect_for;
     said_back_ = false;
-    std::cerr << "exoroutectl: the node went away (" << ended->message() << "); " << doing_
+    // (A stream cut by the node's shutdown may carry no message: its code says it.)
+    const std::string why(ended->message().empty() ? absl::StatusCodeToString(ended->code()) : ended->message());
+    std::cerr << "exoroutectl: the node went away (" << why << "); " << doing_
               << " again as soon as it answers, for up to " << absl::FormatDuration(c_.reconnect_for) << note_
               << std::endl;
   }

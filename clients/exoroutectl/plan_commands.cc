@@ -62,12 +62,13 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     return &(instruments[plan_id] = p->instrument());
   };
   uint32_t next = from;
-  bool answered = false;  // The node answered this watch (a first delta came).
   // The node going away (a restart, a lost connection) ends no plan: its plans are recorded and
   // worked again from its start, so watch again as soon as it answers, from the next delta (a
   // `route --wait` waited through a restart then, instead of ending "watch again"). With a dead
   // man's switch this is also what keeps the plan: the switch is recorded and waits out its
-  // grace from the node's start.
+  // grace from the node's start. So too when it went away before its first answer (it took the
+  // watch and shut down): the CLI reached it before the watch (EnsureConnected), so a node not
+  // there at all has already failed fast.
   FollowAgain again(c, absl::StrCat("watching ", id),
                     cancel_on_disconnect_grace_ms.has_value()
                         ? absl::StrCat(" (the plan is cancelled if no watch holds it within ",
@@ -85,14 +86,13 @@ absl::Status Watch(Context& c, const std::string& id, uint32_t from, bool print,
     auto reader = RouterService::NewStub(c.channel)->WatchPlan(ctx.get(), req);
     WatchPlanResponse msg;
     while (reader->Read(&msg)) {
-      answered = true;
       again.Answered(cancel_on_disconnect_grace_ms.has_value() ? " (its switch is held)" : "");
       next = std::max(next, msg.delta().plan_version() + 1);
       if (!print) continue;
       std::cout << (c.json ? ToJson(msg.delta()) : RenderDeltaLine(msg.delta(), lookup)) << std::endl;
     }
     absl::Status s = client::FromGrpc(reader->Finish());
-    if (!answered || !again.After(&s)) return s;
+    if (!again.After(&s)) return s;
   }
 }
 
@@ -119,9 +119,9 @@ int PrintRoute(Context& c, const GetRouteResponse& r) {
 
 // Follows route `id` (WatchRoute: an answer at each change, the nodes asked every `every_ms`, 0
 // = the node's default) until it settles, or until `each` returns false for an answer. Returns
-// the last answer (NOT_FOUND-style errors as the node gave them). The node going away after it
-// answered (a restart) ends nothing: it is followed again as soon as it answers, as Watch does
-// (`each` is not asked again of an answer the same as the last).
+// the last answer (NOT_FOUND-style errors as the node gave them). The node going away (a restart),
+// before its first answer too, ends nothing: it is followed again as soon as it answers, as Watch
+// does (`each` is not asked again of an answer the same as the last).
 absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, uint32_t every_ms,
                                              const std::function<bool(const GetRouteResponse&)>& each) {
   WatchRouteRequest req;
@@ -147,7 +147,7 @@ absl::StatusOr<GetRouteResponse> FollowRoute(Context& c, const std::string& id, 
     }
     absl::Status s = client::FromGrpc(reader->Finish());
     if (s.ok()) break;
-    if (!last || !again.After(&s)) return s;
+    if (!again.After(&s)) return s;
   }
   if (!last) return absl::InternalError(absl::StrCat("watch_route: the node ended the stream of ", id, " without an answer"));
   return *last;

@@ -129,12 +129,11 @@ class Client:
         """get_route's answer at once, then each time it changes, until the route settles: a
         generator of GetRouteResponse (the node asks every node every `interval_ms`, 20..60000,
         0 = 200; the stream ends after `timeout` seconds at most, None = no limit). When the node
-        goes away after answering (a restart) it follows again as soon as the node answers, for
-        up to `rejoin_for` seconds, as watch does (an answer the same as the last is not
-        yielded twice)."""
+        goes away (a restart; before its first answer too) it follows again as soon as the node
+        answers, for up to `rejoin_for` seconds, as watch does (an answer the same as the last is
+        not yielded twice)."""
         req = self.pb["router"].WatchRouteRequest(route_id=route_id, interval_ms=interval_ms)
-        answers = self._rejoining(lambda: self.router.WatchRoute(req, timeout=timeout), lambda m: None, rejoin_for,
-                                  after_answer_only=True)
+        answers = self._rejoining(lambda: self.router.WatchRoute(req, timeout=timeout), lambda m: None, rejoin_for)
         last = None
         try:
             for m in answers:
@@ -251,8 +250,8 @@ class Client:
         the watch ends before the plan settles (this process stopped, the generator was closed,
         the connection was lost) and no such watch comes back within grace_ms. The switch is
         recorded (a `disconnect_armed` delta) and outlives a restart of the node, and so does this
-        watch, with or without a switch: when the node goes away after answering (UNAVAILABLE, or
-        CANCELLED by its shutdown), it watches again as soon as the node answers (for up to
+        watch, with or without a switch: when the node goes away (UNAVAILABLE, or CANCELLED by its
+        shutdown; before its first answer too), it watches again as soon as the node answers (for up to
         `rewatch_for` seconds), from the next delta — the plan is worked again from the node's
         start — so that a switch is held again within its grace of the node's start."""
         next_version = 1
@@ -267,7 +266,7 @@ class Client:
             nonlocal next_version
             next_version = max(next_version, m.delta.plan_version + 1)
 
-        messages = self._rejoining(open_stream, advance, rewatch_for, after_answer_only=True)
+        messages = self._rejoining(open_stream, advance, rewatch_for)
         try:
             for m in messages:
                 yield m.delta
@@ -306,27 +305,27 @@ class Client:
             nonlocal next_sequence
             next_sequence = m.delta.sequence + 1
 
-        yield from self._rejoining(open_stream, advance, rejoin_for, after_answer_only=False)
+        yield from self._rejoining(open_stream, advance, rejoin_for)
 
-    def _rejoining(self, open_stream, advance, rejoin_for, after_answer_only):
+    def _rejoining(self, open_stream, advance, rejoin_for):
         """The messages of the stream `open_stream()` opens, each passed to `advance` first (so
         that the next stream opens after it), opened again when the node goes away (a restart:
-        UNAVAILABLE, or CANCELLED when its shutdown's deadline ends a stream still open; this side
-        cancels only by closing the generator, which raises no RpcError here) as soon as it
-        answers, for up to `rejoin_for` seconds (0: never; with `after_answer_only`, only after
-        the stream had answered)."""
-        answered, until = False, None
+        UNAVAILABLE, or CANCELLED when its shutdown's deadline ends a stream still open, maybe
+        before its first answer; this side cancels only by closing the generator, which raises no
+        RpcError here) as soon as it answers, for up to `rejoin_for` seconds (0: never). A node
+        never reached is not waited for: the client connected when it was made."""
+        until = None
         while True:
             stream = open_stream()
             try:
                 for m in stream:
-                    answered, until = True, None
+                    until = None
                     advance(m)
                     yield m
                 return
             except grpc.RpcError as e:
                 lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
-                if not lost or rejoin_for <= 0 or (after_answer_only and not answered):
+                if not lost or rejoin_for <= 0:
                     raise
                 gone = e
             finally:
@@ -341,10 +340,12 @@ class Client:
         while True:
             try:
                 grpc.channel_ready_future(self.channel).result(timeout=1)
-                return
+                break
             except grpc.FutureTimeoutError:
                 if time.monotonic() > until:
                     raise gone
+        if time.monotonic() > until:  # (Connected, but refused at once, again and again, since.)
+            raise gone
 
     def head(self):
         return self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head

@@ -20,6 +20,7 @@
 #include "clients/exoroutectl/commands.h"
 #include "exo/sha256.h"
 #include "exoroute/v1/audit.grpc.pb.h"
+#include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
 
@@ -118,10 +119,38 @@ class GoingAwayNode final : public exoroute::v1::AuditService::Service {
   std::atomic<int> checks{0};
 };
 
-// What `command` (exoroutectl's words and flags) printed on stderr and returned, run against the
-// node on `port` with `patience` to wait for it.
-std::pair<int, std::string> RunCtl(int (*command)(exo::ctl::Context&), std::vector<std::string> words, int port,
-                                   absl::Duration patience) {
+// What a command returned and printed.
+struct Ran {
+  int code = 0;
+  std::string out, err;
+};
+
+// Points file descriptor `fd` at a temporary file until Take() gives back what was written to it.
+class Captured {
+ public:
+  explicit Captured(int fd) : fd_(fd), file_(std::tmpfile()), saved_(dup(fd)) {
+    REQUIRE(file_ != nullptr);
+    dup2(fileno(file_), fd_);
+  }
+  std::string Take() {
+    dup2(saved_, fd_);
+    close(saved_);
+    std::string text;
+    std::rewind(file_);
+    for (int ch; (ch = std::fgetc(file_)) != EOF;) text.push_back(static_cast<char>(ch));
+    std::fclose(file_);
+    return text;
+  }
+
+ private:
+  int fd_;
+  std::FILE* file_;
+  int saved_;
+};
+
+// What `command` (exoroutectl's words and flags) returned and printed, run against the node on
+// `port` with `patience` to wait for it.
+Ran RunCtl(int (*command)(exo::ctl::Context&), std::vector<std::string> words, int port, absl::Duration patience) {
   words.insert(words.begin(), "exoroutectl");
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
@@ -130,24 +159,21 @@ std::pair<int, std::string> RunCtl(int (*command)(exo::ctl::Context&), std::vect
   REQUIRE(args.ok());
   exo::ctl::Context c;
   c.args = *args;
+  c.json = c.args.Has("json");
   c.reconnect_for = patience;
   c.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  // stderr into a file for the command's run.
-  std::FILE* file = std::tmpfile();
-  REQUIRE(file != nullptr);
-  std::fflush(stderr);
-  const int saved = dup(2);
-  dup2(fileno(file), 2);
-  const int code = command(c);
+  // stdout and stderr into files for the command's run.
+  std::cout.flush();
+  std::fflush(nullptr);
+  Captured out(1), err(2);
+  Ran ran;
+  ran.code = command(c);
+  std::cout.flush();
   std::cerr.flush();
-  std::fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  std::string err;
-  std::rewind(file);
-  for (int ch; (ch = std::fgetc(file)) != EOF;) err.push_back(static_cast<char>(ch));
-  std::fclose(file);
-  return {code, err};
+  std::fflush(nullptr);
+  ran.err = err.Take();
+  ran.out = out.Take();
+  return ran;
 }
 
 }  // namespace
@@ -170,7 +196,7 @@ TEST_CASE("a follower whose check of the chain is cut by the node's shutdown wai
       }
       server->Shutdown();
     });
-    const auto [code, err] =
+    const auto [code, out, err] =
         verify ? RunCtl(exo::ctl::CmdAudit, {"audit", "verify", "--follow"}, port, absl::Milliseconds(1500))
                : RunCtl(exo::ctl::CmdReplay, {"replay", "--follow"}, port, absl::Milliseconds(1500));
     stopper.join();
@@ -184,4 +210,73 @@ TEST_CASE("a follower whose check of the chain is cut by the node's shutdown wai
     CHECK(err.find("CANCELLED") == std::string::npos);
     CHECK(absl::EndsWith(err, absl::StrCat("exoroutectl: UNAVAILABLE: ", GoingAwayNode::kGoing, "\n")));
   }
+}
+
+namespace {
+
+// A node that takes a watch and shuts down before its first answer: the first WatchRoute and the
+// first WatchPlan end as its shutdown's deadline cuts them (CANCELLED, no message, nothing sent);
+// once back, it answers with the route settled, and with the plan's last delta.
+class CutBeforeAnsweringNode final : public exoroute::v1::RouterService::Service {
+ public:
+  grpc::Status WatchRoute(grpc::ServerContext*, const exoroute::v1::WatchRouteRequest* req,
+                          grpc::ServerWriter<exoroute::v1::GetRouteResponse>* out) override {
+    if (route_watches.fetch_add(1) == 0) return grpc::Status::CANCELLED;
+    exoroute::v1::GetRouteResponse r;
+    r.set_symbol("BTC-USD");
+    r.set_settled(true);
+    r.set_order_quantity(3);
+    r.set_shortfall(3);
+    r.mutable_nodes()->Add()->set_node(req->route_id() + "-node");
+    out->Write(r);
+    return grpc::Status::OK;
+  }
+  grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest* req,
+                         grpc::ServerWriter<exoroute::v1::WatchPlanResponse>* out) override {
+    if (plan_watches.fetch_add(1) == 0) return grpc::Status::CANCELLED;
+    from_version = req->from_version();
+    exoroute::v1::WatchPlanResponse m;
+    m.mutable_delta()->set_plan_id(req->plan_id());
+    m.mutable_delta()->set_plan_version(1);
+    m.mutable_delta()->set_sequence(41);
+    out->Write(m);
+    return grpc::Status::OK;
+  }
+  std::atomic<int> route_watches{0}, plan_watches{0};
+  std::atomic<uint32_t> from_version{0};
+};
+
+}  // namespace
+
+TEST_CASE("route-status --follow and watch ride out a node that went away before its first answer") {
+  CutBeforeAnsweringNode node;
+  int port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(&node);
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  {
+    const Ran ran = RunCtl(exo::ctl::CmdRouteStatus, {"route-status", "r1", "--follow", "--json"}, port,
+                           absl::Seconds(10));
+    INFO(ran.out << ran.err);
+    CHECK(ran.code == 0);
+    CHECK(node.route_watches.load() == 2);
+    CHECK(ran.err == "exoroutectl: the node went away (CANCELLED); following r1 again as soon as it answers, for up "
+                     "to 10s\nexoroutectl: following r1 again\n");
+    // The settled answer it came back with, printed once, as JSON.
+    CHECK(ran.out ==
+          "{\"nodes\":[{\"node\":\"r1-node\"}],\"settled\":true,\"symbol\":\"BTC-USD\",\"order_quantity\":\"3\","
+          "\"shortfall\":\"3\"}\n");
+  }
+  {
+    const Ran ran = RunCtl(exo::ctl::CmdWatch, {"watch", "p1", "--json"}, port, absl::Seconds(10));
+    INFO(ran.out << ran.err);
+    CHECK(ran.code == 0);
+    CHECK(node.plan_watches.load() == 2);
+    CHECK(node.from_version.load() == 1);  // Nothing came before: watched again from the first delta.
+    CHECK(ran.err == "exoroutectl: the node went away (CANCELLED); watching p1 again as soon as it answers, for up "
+                     "to 10s\nexoroutectl: watching p1 again\n");
+    CHECK(ran.out == "{\"sequence\":\"41\",\"plan_id\":\"p1\",\"plan_version\":1}\n");
+  }
+  server->Shutdown();
 }

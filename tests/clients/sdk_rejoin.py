@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""The Python SDK's watch and watch_route ride out a node that went away before its first answer.
+
+A real gRPC server on loopback (Python, plaintext) stands for the node: its first WatchRoute and
+its first WatchPlan end as a node's shutdown deadline cuts a watch it took but had not answered
+yet (CANCELLED, nothing sent); then it answers. The SDK must watch again and yield the answer,
+not raise the CANCELLED. A node that never answers again is waited for `rejoin_for` seconds and
+then raises what it said as it went.
+
+usage: sdk_rejoin.py --proto-dir DIR
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent import futures
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
+import exoroute_sdk  # noqa: E402
+import grpc  # noqa: E402
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--proto-dir", required=True)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="exo-py-rejoin-") as tmp:
+        pb = exoroute_sdk.load_protos(args.proto_dir, os.path.join(tmp, "gen"))
+        router, router_grpc = pb["router"], pb["router_grpc"]
+        calls = {"route": 0, "plan": 0, "from_version": []}
+
+        class CutBeforeAnswering(router_grpc.RouterServiceServicer):
+            def WatchRoute(self, request, context):
+                calls["route"] += 1
+                if calls["route"] == 1:
+                    context.abort(grpc.StatusCode.CANCELLED, "")
+                yield router.GetRouteResponse(symbol="BTC-USD", settled=True, order_quantity=3, shortfall=3)
+
+            def WatchPlan(self, request, context):
+                calls["plan"] += 1
+                calls["from_version"].append(request.from_version)
+                if calls["plan"] == 1:
+                    context.abort(grpc.StatusCode.CANCELLED, "")
+                if calls["plan"] >= 3:  # Gone for good: says so each time it is asked.
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "exorouted is shutting down; watch again")
+                delta = pb["types"].PlanDelta(plan_id=request.plan_id, plan_version=1, sequence=41)
+                yield router.WatchPlanResponse(delta=delta)
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        router_grpc.add_RouterServiceServicer_to_server(CutBeforeAnswering(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            client = exoroute_sdk.Client(pb, f"127.0.0.1:{port}", timeout=5)
+
+            answers = list(client.watch_route("r1", timeout=10, rejoin_for=10))
+            check(calls["route"] == 2, calls)
+            check(len(answers) == 1 and answers[0].settled and answers[0].shortfall == 3, answers)
+
+            deltas = list(client.watch("p1", timeout=10, rewatch_for=10))
+            check(calls["plan"] == 2 and calls["from_version"] == [1, 1], calls)
+            check([(d.plan_id, d.sequence) for d in deltas] == [("p1", 41)], deltas)
+
+            # A node that keeps saying it is going away: waited for rewatch_for, then its word.
+            started = time.monotonic()
+            try:
+                list(client.watch("p2", timeout=10, rewatch_for=1))
+                raise AssertionError("the watch of a node that stays away ended without an error")
+            except grpc.RpcError as e:
+                check(e.code() == grpc.StatusCode.UNAVAILABLE, e)
+                check(e.details() == "exorouted is shutting down; watch again", e.details())
+            check(1 <= time.monotonic() - started < 8, time.monotonic() - started)
+
+            # rewatch_for 0: the first CANCELLED is raised as it came.
+            calls["plan"] = 0
+            try:
+                list(client.watch("p3", timeout=10, rewatch_for=0))
+                raise AssertionError("a watch with rewatch_for=0 rode out the node going away")
+            except grpc.RpcError as e:
+                check(e.code() == grpc.StatusCode.CANCELLED, e)
+        finally:
+            server.stop(None)
+    print("sdk_rejoin: ok")
+
+
+if __name__ == "__main__":
+    main()
