@@ -102,9 +102,14 @@ absl::StatusOr<GetRouteResponse> FetchRoute(Context& c, const std::string& id) {
   return Unary(c, &RouterService::Stub::GetRoute, req);
 }
 
-int PrintRoute(Context& c, const GetRouteResponse& r) {
+// Prints the route's progress; with its instrument when the caller has it (else the node is asked).
+int PrintRoute(Context& c, const GetRouteResponse& r, const Instrument* known = nullptr) {
   if (c.json) {
     std::cout << ToJson(r) << "\n";
+    return kExitOk;
+  }
+  if (known != nullptr) {
+    std::cout << RenderRouteProgress(r, *known);
     return kExitOk;
   }
   auto status = FetchStatus(c);
@@ -264,7 +269,7 @@ int CmdRoute(Context& c) {
       });
       if (!progress.ok()) return Fail(progress.status());
       if (!c.json) std::cout << "\n";
-      const int printed = PrintRoute(c, *progress);
+      const int printed = PrintRoute(c, *progress, inst);  // (Not asked again: the node may be restarting.)
       if (!Unanswered(*progress)) return printed;
       std::cerr << "exoroutectl: route " << o->id() << ": every share that answered has ended, but "
                 << UnansweredNodes(*progress) << " could not be asked: the route is not known settled (exoroutectl "
@@ -517,10 +522,18 @@ int CmdRouteStatus(Context& c) {
   if (!every.ok()) return Usage(std::string(every.status().message()));
   if (c.args.Has("every") && (*every < 20 || *every > 60'000)) return Usage("route-status: --every takes 20..60000 (ms)");
   if (auto s = EnsureConnected(c); !s.ok()) return Fail(s);
+  // The instruments (their scales, to print the route's figures), asked before the follow: a
+  // call in the middle of it could meet the node gone (a restart) and end what the follow rides
+  // out.
+  google::protobuf::RepeatedPtrField<Instrument> instruments;
+  if (!c.json) {
+    absl::StatusOr<StatusResponse> status = FetchStatus(c);
+    if (!status.ok()) return Fail(status.status());
+    instruments.Swap(status->mutable_instruments());
+  }
   // Each change as it comes: its summary line (JSON: the whole answer), then the whole table
   // once the route settles.
   std::optional<Instrument> inst;
-  absl::Status shown = absl::OkStatus();
   absl::StatusOr<GetRouteResponse> last =
       FollowRoute(c, w[1], static_cast<uint32_t>(*every), [&](const GetRouteResponse& r) {
         if (c.json) {
@@ -528,13 +541,8 @@ int CmdRouteStatus(Context& c) {
           return true;
         }
         if (!inst) {
-          absl::StatusOr<StatusResponse> status = FetchStatus(c);
-          if (!status.ok()) {
-            shown = status.status();
-            return false;
-          }
           inst = Instrument();
-          for (const auto& i : status->instruments()) {
+          for (const auto& i : instruments) {
             if (i.symbol() == r.symbol()) *inst = i;
           }
         }
@@ -543,7 +551,6 @@ int CmdRouteStatus(Context& c) {
                   << table.substr(0, table.find('\n') + 1) << std::flush;
         return true;
       });
-  if (!shown.ok()) return Fail(shown);
   if (!last.ok()) return Fail(last.status());
   if (!c.json) std::cout << "\n" << RenderRouteProgress(*last, *inst);
   return kExitOk;

@@ -19,6 +19,7 @@
 #include "clients/exoroutectl/command_specs.h"
 #include "clients/exoroutectl/commands.h"
 #include "exo/sha256.h"
+#include "exoroute/v1/admin.grpc.pb.h"
 #include "exoroute/v1/audit.grpc.pb.h"
 #include "exoroute/v1/router.grpc.pb.h"
 #include "store/delta_codec.h"
@@ -279,4 +280,66 @@ TEST_CASE("route-status --follow and watch ride out a node that went away before
     CHECK(ran.out == "{\"sequence\":\"41\",\"plan_id\":\"p1\",\"plan_version\":1}\n");
   }
   server->Shutdown();
+}
+
+namespace {
+
+// A node that goes away just after its first answer to route-status --follow: from then until it
+// is watched again (back), its Status fails as a node that is gone. Once back it answers the
+// route settled.
+class GoneAfterFirstAnswerNode final : public exoroute::v1::RouterService::Service,
+                                       public exoroute::v1::AdminService::Service {
+ public:
+  grpc::Status WatchRoute(grpc::ServerContext*, const exoroute::v1::WatchRouteRequest*,
+                          grpc::ServerWriter<exoroute::v1::GetRouteResponse>* out) override {
+    exoroute::v1::GetRouteResponse r;
+    r.set_symbol("BTC-USD");
+    r.set_order_quantity(300);
+    r.set_quantity(300);
+    if (route_watches.fetch_add(1) == 0) {
+      gone = true;  // (Before the answer: the client reads it gone.)
+      r.set_filled_quantity(100);
+      out->Write(r);
+      return grpc::Status::CANCELLED;
+    }
+    gone = false;
+    r.set_filled_quantity(300);
+    r.set_settled(true);
+    out->Write(r);
+    return grpc::Status::OK;
+  }
+  grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
+                      exoroute::v1::StatusResponse* out) override {
+    if (gone) return {grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down"};
+    exoroute::v1::Instrument& i = *out->add_instruments();
+    i.set_symbol("BTC-USD");
+    i.set_qty_scale(2);
+    i.set_price_scale(2);
+    return grpc::Status::OK;
+  }
+  std::atomic<int> route_watches{0};
+  std::atomic<bool> gone{false};
+};
+
+}  // namespace
+
+TEST_CASE("route-status --follow asks for the instrument before it follows so a node gone after its first answer "
+          "ends nothing") {
+  GoneAfterFirstAnswerNode node;
+  int port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(static_cast<exoroute::v1::RouterService::Service*>(&node));
+  b.RegisterService(static_cast<exoroute::v1::AdminService::Service*>(&node));
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  const Ran ran = RunCtl(exo::ctl::CmdRouteStatus, {"route-status", "r1", "--follow"}, port, absl::Seconds(10));
+  server->Shutdown();
+  INFO(ran.out << ran.err);
+  CHECK(ran.code == 0);
+  CHECK(node.route_watches.load() == 2);
+  CHECK(ran.err.find("exoroutectl: the node went away (CANCELLED); following r1 again") == 0);
+  // Each answer's line, with the instrument's scales, then the settled route's table.
+  CHECK(ran.out.find("  route     in progress, filled 1.00 of 3.00\n") != std::string::npos);
+  CHECK(ran.out.find("  route     settled, filled 3.00 of 3.00\n") != std::string::npos);
+  CHECK(ran.out.find("\nroute     settled, filled 3.00 of 3.00\n") != std::string::npos);
 }
