@@ -280,8 +280,13 @@ int CmdRoute(Context& c) {
   }
   if (!a.Has("wait") || req.mode() == ROUTE_MODE_PLAN_ONLY) return PrintPlan(c, resp.plan());
   if (auto s = Watch(c, o->id(), 1, /*print=*/false, *disconnect); !s.ok()) return Fail(s);
-  auto final_plan = FetchPlan(c, o->id());
-  if (!final_plan.ok()) return Fail(final_plan.status());
+  // The plan as it settled: asked again, as the watch was, if the node went away just after.
+  absl::StatusOr<Plan> final_plan = FetchPlan(c, o->id());
+  for (FollowAgain again(c, absl::StrCat("asking for ", o->id())); !final_plan.ok();) {
+    absl::Status s = final_plan.status();
+    if (!again.After(&s)) return Fail(s);
+    final_plan = FetchPlan(c, o->id());
+  }
   return PrintPlan(c, *final_plan);
 }
 

@@ -343,3 +343,64 @@ TEST_CASE("route-status --follow asks for the instrument before it follows so a 
   CHECK(ran.out.find("  route     settled, filled 3.00 of 3.00\n") != std::string::npos);
   CHECK(ran.out.find("\nroute     settled, filled 3.00 of 3.00\n") != std::string::npos);
 }
+
+namespace {
+
+// A node that settles a route at once and goes away just after: its first GetPlan (the plan as
+// it settled, asked once the watch ended) finds it gone.
+class GoneAfterSettlingNode final : public exoroute::v1::RouterService::Service,
+                                    public exoroute::v1::AdminService::Service {
+ public:
+  grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
+                      exoroute::v1::StatusResponse* out) override {
+    exoroute::v1::Instrument& i = *out->add_instruments();
+    i.set_symbol("BTC-USD");
+    i.set_qty_scale(2);
+    i.set_price_scale(2);
+    return grpc::Status::OK;
+  }
+  grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest* req,
+                     exoroute::v1::RouteResponse* out) override {
+    out->mutable_plan()->set_plan_id(req->order().id());
+    return grpc::Status::OK;
+  }
+  grpc::Status WatchPlan(grpc::ServerContext*, const exoroute::v1::WatchPlanRequest* req,
+                         grpc::ServerWriter<exoroute::v1::WatchPlanResponse>* out) override {
+    exoroute::v1::WatchPlanResponse m;
+    m.mutable_delta()->set_plan_id(req->plan_id());
+    m.mutable_delta()->set_plan_version(1);
+    out->Write(m);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetPlan(grpc::ServerContext*, const exoroute::v1::GetPlanRequest* req,
+                       exoroute::v1::GetPlanResponse* out) override {
+    if (plans_asked.fetch_add(1) == 0) return {grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down"};
+    out->mutable_plan()->set_plan_id(req->plan_id());
+    out->mutable_plan()->set_status(exoroute::v1::PLAN_STATUS_COMPLETED);
+    return grpc::Status::OK;
+  }
+  std::atomic<int> plans_asked{0};
+};
+
+}  // namespace
+
+TEST_CASE("route --execute --wait asks again for the settled plan when the node went away just after it settled") {
+  GoneAfterSettlingNode node;
+  int port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(static_cast<exoroute::v1::RouterService::Service*>(&node));
+  b.RegisterService(static_cast<exoroute::v1::AdminService::Service*>(&node));
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  const Ran ran = RunCtl(exo::ctl::CmdRoute,
+                         {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "p1", "--execute",
+                          "--wait", "--json"},
+                         port, absl::Seconds(10));
+  server->Shutdown();
+  INFO(ran.out << ran.err);
+  CHECK(ran.code == 0);
+  CHECK(node.plans_asked.load() == 2);
+  CHECK(ran.err == "exoroutectl: the node went away (exorouted is shutting down); asking for p1 again as soon as it "
+                   "answers, for up to 10s\n");
+  CHECK(ran.out == "{\"plan_id\":\"p1\",\"status\":\"PLAN_STATUS_COMPLETED\"}\n");
+}
