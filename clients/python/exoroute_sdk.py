@@ -133,7 +133,8 @@ class Client:
         answers, for up to `rejoin_for` seconds, as watch does (an answer the same as the last is
         not yielded twice)."""
         req = self.pb["router"].WatchRouteRequest(route_id=route_id, interval_ms=interval_ms)
-        answers = self._rejoining(lambda: self.router.WatchRoute(req, timeout=timeout), lambda m: None, rejoin_for)
+        answers = self._rejoining(lambda: self.router.WatchRoute(req, timeout=timeout), lambda m: None,
+                                  rejoin_for)
         last = None
         try:
             for m in answers:
@@ -312,8 +313,8 @@ class Client:
         that the next stream opens after it), opened again when the node goes away (a restart:
         UNAVAILABLE, or CANCELLED when its shutdown's deadline ends a stream still open, maybe
         before its first answer; this side cancels only by closing the generator, which raises no
-        RpcError here) as soon as it answers, for up to `rejoin_for` seconds (0: never). A node
-        never reached is not waited for: the client connected when it was made."""
+        RpcError here) as soon as it answers, for up to `rejoin_for` seconds (0: never). (A node
+        that cannot be reached at all was not waited for: making the client raised ConnectionError.)"""
         until = None
         while True:
             stream = open_stream()
