@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <grpcpp/grpcpp.h>
+#include <initializer_list>
 #include <iostream>
 #include <thread>
 #include <utility>
@@ -27,14 +28,17 @@
 
 namespace {
 
+// A server on loopback (plaintext) serving `services`: a scripted node. Its port into `*port`.
+std::unique_ptr<grpc::Server> Serve(std::initializer_list<grpc::Service*> services, int* port) {
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  for (grpc::Service* s : services) b.RegisterService(s);
+  return b.BuildAndStart();
+}
+
 struct Node {
   int port = 0;
-  std::unique_ptr<grpc::Server> server;
-  Node() {
-    grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    server = b.BuildAndStart();
-  }
+  std::unique_ptr<grpc::Server> server = Serve({}, &port);
   void Stop() {
     server->Shutdown();
     server->Wait();
@@ -46,6 +50,14 @@ exo::ctl::Context Following(const Node& node, absl::Duration patience) {
   c.reconnect_for = patience;
   c.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", node.port), grpc::InsecureChannelCredentials());
   return c;
+}
+
+// What a scripted node's Status answers: one instrument, BTC-USD, two decimals each.
+void OneInstrument(exoroute::v1::StatusResponse* out) {
+  exoroute::v1::Instrument& i = *out->add_instruments();
+  i.set_symbol("BTC-USD");
+  i.set_qty_scale(2);
+  i.set_price_scale(2);
 }
 
 }  // namespace
@@ -185,10 +197,7 @@ TEST_CASE("a follower whose check of the chain is cut by the node's shutdown wai
     INFO((verify ? "audit verify --follow" : "replay --follow"));
     GoingAwayNode node;
     int port = 0;
-    grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    b.RegisterService(&node);
-    std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+    std::unique_ptr<grpc::Server> server = Serve({&node}, &port);
     // The node stops for good once its shutdown has cut the follower's check (or after 10 s
     // without one: the CHECK below then says so, instead of the test hanging).
     std::thread stopper([&] {
@@ -252,10 +261,7 @@ class CutBeforeAnsweringNode final : public exoroute::v1::RouterService::Service
 TEST_CASE("route-status --follow and watch ride out a node that went away before its first answer") {
   CutBeforeAnsweringNode node;
   int port = 0;
-  grpc::ServerBuilder b;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  b.RegisterService(&node);
-  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve({&node}, &port);
   {
     const Ran ran = RunCtl(exo::ctl::CmdRouteStatus, {"route-status", "r1", "--follow", "--json"}, port,
                            absl::Seconds(10));
@@ -311,10 +317,7 @@ class GoneAfterFirstAnswerNode final : public exoroute::v1::RouterService::Servi
   grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
                       exoroute::v1::StatusResponse* out) override {
     if (gone) return {grpc::StatusCode::UNAVAILABLE, "exorouted is shutting down"};
-    exoroute::v1::Instrument& i = *out->add_instruments();
-    i.set_symbol("BTC-USD");
-    i.set_qty_scale(2);
-    i.set_price_scale(2);
+    OneInstrument(out);
     return grpc::Status::OK;
   }
   std::atomic<int> route_watches{0};
@@ -327,11 +330,9 @@ TEST_CASE("route-status --follow asks for the instrument before it follows so a 
           "ends nothing") {
   GoneAfterFirstAnswerNode node;
   int port = 0;
-  grpc::ServerBuilder b;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  b.RegisterService(static_cast<exoroute::v1::RouterService::Service*>(&node));
-  b.RegisterService(static_cast<exoroute::v1::AdminService::Service*>(&node));
-  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve(
+      {static_cast<exoroute::v1::RouterService::Service*>(&node), static_cast<exoroute::v1::AdminService::Service*>(&node)},
+      &port);
   const Ran ran = RunCtl(exo::ctl::CmdRouteStatus, {"route-status", "r1", "--follow"}, port, absl::Seconds(10));
   server->Shutdown();
   INFO(ran.out << ran.err);
@@ -353,10 +354,7 @@ class GoneAfterSettlingNode final : public exoroute::v1::RouterService::Service,
  public:
   grpc::Status Status(grpc::ServerContext*, const exoroute::v1::StatusRequest*,
                       exoroute::v1::StatusResponse* out) override {
-    exoroute::v1::Instrument& i = *out->add_instruments();
-    i.set_symbol("BTC-USD");
-    i.set_qty_scale(2);
-    i.set_price_scale(2);
+    OneInstrument(out);
     return grpc::Status::OK;
   }
   grpc::Status Route(grpc::ServerContext*, const exoroute::v1::RouteRequest* req,
@@ -387,11 +385,9 @@ class GoneAfterSettlingNode final : public exoroute::v1::RouterService::Service,
 TEST_CASE("route --execute --wait asks again for the settled plan when the node went away just after it settled") {
   GoneAfterSettlingNode node;
   int port = 0;
-  grpc::ServerBuilder b;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  b.RegisterService(static_cast<exoroute::v1::RouterService::Service*>(&node));
-  b.RegisterService(static_cast<exoroute::v1::AdminService::Service*>(&node));
-  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve(
+      {static_cast<exoroute::v1::RouterService::Service*>(&node), static_cast<exoroute::v1::AdminService::Service*>(&node)},
+      &port);
   const Ran ran = RunCtl(exo::ctl::CmdRoute,
                          {"route", "--symbol", "BTC-USD", "--side", "buy", "--qty", "1", "--id", "p1", "--execute",
                           "--wait", "--json"},
