@@ -43,6 +43,16 @@ def _read(path):
         return f.read()
 
 
+# A stream open again for this long before it ended had the node back: its end is the node going
+# away once more, with a wait of its own (as exoroutectl's FollowAgain).
+_BACK_FOR_GOOD_S = 5.0
+
+
+class ChainChanged(AssertionError):
+    """A follow's node came back with another chain than the one followed before it went away
+    (an older backup, another node's data, a rewritten log): following on would mix two chains."""
+
+
 class Client:
     """Blocking client over TLS (the node's CA), mutual TLS (with cert_file and key_file: a
     client certificate for a node with tls.require_client_cert) or plaintext (no ca_file).
@@ -294,8 +304,12 @@ class Client:
         cancels the stream on the node. When the node goes away (a restart: UNAVAILABLE, or
         CANCELLED by its shutdown) it follows again from the delta after the last it yielded as
         soon as the node answers, for up to `rejoin_for` seconds (0: not at all); then it raises
-        the node's last word (UNAVAILABLE, naming the sequence to follow again from)."""
+        the node's last word (UNAVAILABLE, naming the sequence to follow again from). Before it
+        follows again it checks that the node came back with the chain it was following (its
+        head reaches the last delta yielded, whose hash is the same): else it raises
+        ChainChanged, as `exoroutectl replay --follow` ends with DATA_LOSS."""
         next_sequence = from_sequence
+        last = None  # The last delta yielded: (sequence, hash).
 
         def open_stream():
             req = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(from_sequence=next_sequence),
@@ -303,22 +317,44 @@ class Client:
             return self.audit.Replay(req, timeout=timeout)
 
         def advance(m):
-            nonlocal next_sequence
+            nonlocal next_sequence, last
             next_sequence = m.delta.sequence + 1
+            last = (m.delta.sequence, m.delta.hash)
 
-        yield from self._rejoining(open_stream, advance, rejoin_for)
+        def same_chain():
+            if last is None:
+                return
+            sequence, hash_ = last
+            head = self.audit.GetChainHead(self.pb["audit"].GetChainHeadRequest(), timeout=self.timeout).head
+            if head.sequence < sequence:
+                raise ChainChanged(f"the node came back with a chain of {head.sequence} deltas, shorter than the "
+                                   f"{sequence} read before it went away: not the chain it had")
+            one = self.pb["audit"].ReplayRequest(range=self.pb["audit"].SequenceRange(from_sequence=sequence,
+                                                                                      to_sequence=sequence))
+            now = [m.delta.hash for m in self.audit.Replay(one, timeout=self.timeout)]
+            if now != [hash_]:
+                raise ChainChanged(f"delta {sequence} is not the one read before the node went away: its hash is "
+                                   f"{now[0].hex() if now else 'none'}, was {hash_.hex()}: not the chain it had")
 
-    def _rejoining(self, open_stream, advance, rejoin_for):
+        yield from self._rejoining(open_stream, advance, rejoin_for, on_back=same_chain)
+
+    def _rejoining(self, open_stream, advance, rejoin_for, on_back=None):
         """The messages of the stream `open_stream()` opens, each passed to `advance` first (so
         that the next stream opens after it), opened again when the node goes away (a restart:
         UNAVAILABLE, or CANCELLED when its shutdown's deadline ends a stream still open, maybe
         before its first answer; this side cancels only by closing the generator, which raises no
         RpcError here) as soon as it answers, for up to `rejoin_for` seconds (0: never). (A node
-        that cannot be reached at all was not waited for: making the client raised ConnectionError.)"""
+        that cannot be reached at all was not waited for: making the client raised ConnectionError.)
+        `on_back()`, if given, is called once the node answers again, before the stream is opened
+        again: it raises to end the follow (a call of it cut by the node going away once more is
+        waited out as a stream's end is)."""
         until = None
         while True:
-            stream = open_stream()
+            stream, opened = None, time.monotonic()
             try:
+                if until is not None and on_back is not None:
+                    on_back()
+                stream = open_stream()
                 for m in stream:
                     until = None
                     advance(m)
@@ -330,7 +366,10 @@ class Client:
                     raise
                 gone = e
             finally:
-                stream.cancel()
+                if stream is not None:
+                    stream.cancel()
+            if until is not None and time.monotonic() - opened > _BACK_FOR_GOOD_S:
+                until = None  # (Open again for a while, with nothing to send: the node had come back.)
             until = until or time.monotonic() + rejoin_for
             self._wait_for_node(until, gone)
 

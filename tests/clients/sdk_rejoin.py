@@ -5,7 +5,9 @@ A real gRPC server on loopback (Python, plaintext) stands for the node: its firs
 its first WatchPlan end as a node's shutdown deadline cuts a watch it took but had not answered
 yet (CANCELLED, nothing sent); then it answers. The SDK must watch again and yield the answer,
 not raise the CANCELLED. A node that never answers again is waited for `rejoin_for` seconds and
-then raises what it said as it went.
+then raises what it said as it went. And follow, against a scripted AuditService: once the node is
+back it goes on only with the chain it was following (ChainChanged otherwise), and a node that was
+back for a while before it went away again gets a wait of its own.
 
 usage: sdk_rejoin.py --proto-dir DIR
 """
@@ -86,7 +88,73 @@ def main():
                 check(e.code() == grpc.StatusCode.CANCELLED, e)
         finally:
             server.stop(None)
+        follow_back_on_the_same_chain_only(pb)
     print("sdk_rejoin: ok")
+
+
+def follow_back_on_the_same_chain_only(pb):
+    """follow: once the node is back, it goes on only with the chain it was following."""
+    audit, audit_grpc, types = pb["audit"], pb["audit_grpc"], pb["types"]
+
+    class ChainNode(audit_grpc.AuditServiceServicer):
+        """Its chain: delta n has hash h<n> (`chain` can change that); each follow call runs the
+        next step of `script`: (deltas to send from the one asked, then how it ends: None = the
+        stream ends, else seconds to wait before it goes away)."""
+        def __init__(self, script, chain, head):
+            self.script, self.chain, self.head, self.asked_from = list(script), chain, head, []
+
+        def Replay(self, request, context):
+            first = request.range.from_sequence
+            if not request.follow:  # The check of one delta.
+                if first in self.chain:
+                    yield audit.ReplayResponse(delta=types.PlanDelta(sequence=first, hash=self.chain[first]))
+                return
+            self.asked_from.append(first)
+            count, going_after = self.script.pop(0)
+            for n in range(first, first + count):
+                yield audit.ReplayResponse(delta=types.PlanDelta(sequence=n, hash=f"h{n}".encode()))
+            if going_after is not None:
+                time.sleep(going_after)
+                context.abort(grpc.StatusCode.UNAVAILABLE, "exorouted is shutting down; follow again from sequence "
+                              f"{first + count}")
+
+        def GetChainHead(self, request, context):
+            return audit.GetChainHeadResponse(head=types.ChainHead(sequence=self.head))
+
+    def run(node, rejoin_for=10):
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        audit_grpc.add_AuditServiceServicer_to_server(node, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            client = exoroute_sdk.Client(pb, f"127.0.0.1:{port}", timeout=5)
+            return [m.delta.sequence for m in client.follow(timeout=20, rejoin_for=rejoin_for)]
+        finally:
+            server.stop(None)
+
+    same = {1: b"h1", 2: b"h2"}
+    # Back with the same chain: it follows on from the delta after the last it yielded.
+    node = ChainNode([(2, 0), (1, None)], same, head=2)
+    check(run(node) == [1, 2, 3], node.asked_from)
+    check(node.asked_from == [1, 3], node.asked_from)
+    # Back with another delta 2, or a chain shorter than the 2 deltas read: ChainChanged, at once.
+    for chain, head, said in (({1: b"h1", 2: b"x2"}, 2, "delta 2 is not the one read before the node went away: "
+                               f"its hash is {b'x2'.hex()}, was {b'h2'.hex()}: not the chain it had"),
+                              ({1: b"h1"}, 1, "the node came back with a chain of 1 deltas, shorter than the 2 read "
+                               "before it went away: not the chain it had")):
+        node = ChainNode([(2, 0), (1, None)], chain, head)
+        try:
+            run(node)
+            raise AssertionError(f"a follow went on with another chain: {chain}")
+        except exoroute_sdk.ChainChanged as e:
+            check(str(e) == said, str(e))
+        check(node.asked_from == [1], node.asked_from)
+    # Back for longer than _BACK_FOR_GOOD_S before it went away again: a wait of its own, though the
+    # first wait's rejoin_for has long passed (it raised at once).
+    exoroute_sdk._BACK_FOR_GOOD_S = 0.5
+    node = ChainNode([(1, 0), (0, 1.5), (1, None)], same, head=2)
+    check(run(node, rejoin_for=1) == [1, 2], node.asked_from)
+    check(node.asked_from == [1, 2, 2], node.asked_from)
 
 
 if __name__ == "__main__":
