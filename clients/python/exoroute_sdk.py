@@ -349,6 +349,7 @@ class Client:
         again: it raises to end the follow (a call of it cut by the node going away once more is
         waited out as a stream's end is)."""
         until = None
+        said = None  # The node's word as it went, since it last answered.
         while True:
             stream, opened = None, time.monotonic()
             try:
@@ -356,22 +357,26 @@ class Client:
                     on_back()
                 stream = open_stream()
                 for m in stream:
-                    until = None
+                    until, said = None, None
                     advance(m)
                     yield m
                 return
             except grpc.RpcError as e:
-                lost = e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
-                if not lost or rejoin_for <= 0:
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED) or rejoin_for <= 0:
                     raise
-                gone = e
+                went = e
             finally:
                 if stream is not None:
                     stream.cancel()
             if until is not None and time.monotonic() - opened > _BACK_FOR_GOOD_S:
-                until = None  # (Open again for a while, with nothing to send: the node had come back.)
+                until, said = None, None  # (Open again for a while with nothing to send: the node was back.)
+            # The node's word as it went: a stream's UNAVAILABLE; on_back's only when it said none.
+            if went.code() == grpc.StatusCode.UNAVAILABLE and (stream is not None or said is None):
+                said = went
             until = until or time.monotonic() + rejoin_for
-            self._wait_for_node(until, gone)
+            # When the node stays away: what it said as it went (naming where to follow again from),
+            # not a bare CANCELLED of a stream opened again just as it shut down once more.
+            self._wait_for_node(until, said or went)
 
     def _wait_for_node(self, until, gone):
         """Waits for a node that went away to answer again; raises `gone` if it did not by

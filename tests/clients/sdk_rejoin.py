@@ -6,8 +6,9 @@ its first WatchPlan end as a node's shutdown deadline cuts a watch it took but h
 yet (CANCELLED, nothing sent); then it answers. The SDK must watch again and yield the answer,
 not raise the CANCELLED. A node that never answers again is waited for `rejoin_for` seconds and
 then raises what it said as it went. And follow, against a scripted AuditService: once the node is
-back it goes on only with the chain it was following (ChainChanged otherwise), and a node that was
-back for a while before it went away again gets a wait of its own.
+back it goes on only with the chain it was following (ChainChanged otherwise), a node that was
+back for a while before it went away again gets a wait of its own, and a node that stays away ends
+the follow with what it said as it went, not with a bare CANCELLED.
 
 usage: sdk_rejoin.py --proto-dir DIR
 """
@@ -15,6 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from concurrent import futures
 
@@ -102,6 +104,7 @@ def follow_back_on_the_same_chain_only(pb):
         stream ends, else seconds to wait before it goes away)."""
         def __init__(self, script, chain, head):
             self.script, self.chain, self.head, self.asked_from = list(script), chain, head, []
+            self.stopped = threading.Event()  # Set: the node stops for good.
 
         def Replay(self, request, context):
             first = request.range.from_sequence
@@ -111,6 +114,9 @@ def follow_back_on_the_same_chain_only(pb):
                 return
             self.asked_from.append(first)
             count, going_after = self.script.pop(0)
+            if going_after == "cut":  # Cut by its shutdown as it opened, and gone for good.
+                self.stopped.set()
+                context.abort(grpc.StatusCode.CANCELLED, "")
             for n in range(first, first + count):
                 yield audit.ReplayResponse(delta=types.PlanDelta(sequence=n, hash=f"h{n}".encode()))
             if going_after is not None:
@@ -126,10 +132,14 @@ def follow_back_on_the_same_chain_only(pb):
         audit_grpc.add_AuditServiceServicer_to_server(node, server)
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
+        stopper = threading.Thread(target=lambda: node.stopped.wait(20) and server.stop(None))
+        stopper.start()
         try:
             client = exoroute_sdk.Client(pb, f"127.0.0.1:{port}", timeout=5)
             return [m.delta.sequence for m in client.follow(timeout=20, rejoin_for=rejoin_for)]
         finally:
+            node.stopped.set()
+            stopper.join()
             server.stop(None)
 
     same = {1: b"h1", 2: b"h2"}
@@ -155,6 +165,16 @@ def follow_back_on_the_same_chain_only(pb):
     node = ChainNode([(1, 0), (0, 1.5), (1, None)], same, head=2)
     check(run(node, rejoin_for=1) == [1, 2], node.asked_from)
     check(node.asked_from == [1, 2, 2], node.asked_from)
+    # A node that stays away: the follow ends with what it said as it went (where to follow again
+    # from), not the bare CANCELLED of the stream opened again just as it shut down once more.
+    node = ChainNode([(1, 0), (0, "cut")], same, head=2)
+    try:
+        run(node, rejoin_for=1)
+        raise AssertionError("a follow of a node that stayed away did not end")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.UNAVAILABLE, e)
+        check(e.details() == "exorouted is shutting down; follow again from sequence 2", e.details())
+    check(node.asked_from == [1, 2], node.asked_from)
 
 
 if __name__ == "__main__":
