@@ -10,6 +10,8 @@ PACKAGES=(
   # Required libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libquickfix-dev libboost-dev catch2 libssl-dev libsimdjson-dev
+  # xxHash: the store checks RocksDB's table blocks before RocksDB opens them (store/table_check.h)
+  libxxhash-dev
   # Tools used by the daemon's dev set-up and by tests
   libbenchmark-dev coinor-libclp-dev openssl python3-grpcio python3-protobuf
   # tcmalloc (gperftools): the allocator exorouted and the benchmarks link (docs/BENCHMARKS.md)

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
@@ -32,6 +33,7 @@
 #include "store/chain_link.h"
 #include "store/delta_codec.h"
 #include "store/delta_store.h"
+#include "store/table_check.h"
 #include "store/wal_check.h"
 
 #include <cstring>
@@ -672,6 +674,19 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
       if (absl::Status bad = CheckWalTail(log.string()); !bad.ok()) {
         return absl::Status(bad.code(), absl::StrCat("refusing to open ", o.path, ": ", bad.message(),
                                                      absl::IsDataLoss(bad) ? ". Nothing was changed; restore the node from a backup" : ""));
+      }
+    }
+    // RocksDB reads some bytes of its tables before it checks them, and stops the process on
+    // damage there (store/table_check.h): the tables the manifest lists are checked first. (A
+    // manifest that cannot be read is left to RocksDB's open, which reports it.)
+    if (absl::StatusOr<std::vector<uint64_t>> live = LiveTableFiles(o.path); live.ok()) {
+      for (const uint64_t number : *live) {
+        const fs::path table = fs::path(o.path) / absl::StrFormat("%06d.sst", number);
+        if (!fs::exists(table, ec)) continue;  // (RocksDB names a missing table itself.)
+        if (absl::Status bad = CheckTableFile(table.string()); !bad.ok()) {
+          return absl::Status(bad.code(), absl::StrCat("refusing to open ", o.path, ": ", bad.message(),
+                                                       ". Nothing was changed; restore the node from a backup"));
+        }
       }
     }
   }
