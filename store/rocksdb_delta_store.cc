@@ -682,7 +682,6 @@ absl::StatusOr<std::unique_ptr<DeltaStore>> OpenOnce(const StoreOptions& o) {
     if (absl::StatusOr<std::vector<uint64_t>> live = LiveTableFiles(o.path); live.ok()) {
       for (const uint64_t number : *live) {
         const fs::path table = fs::path(o.path) / absl::StrFormat("%06d.sst", number);
-        if (!fs::exists(table, ec)) continue;  // (RocksDB names a missing table itself.)
         if (absl::Status bad = CheckTableFile(table.string()); !bad.ok()) {
           return absl::Status(bad.code(), absl::StrCat("refusing to open ", o.path, ": ", bad.message(),
                                                        ". Nothing was changed; restore the node from a backup"));

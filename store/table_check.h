@@ -8,14 +8,15 @@
 // (a damaged handle asks for petabytes: std::bad_alloc), and it parses the properties block
 // before it checks that block's checksum (RocksDB patches a field of it in place for ingested
 // files); one damaged byte there trips an assertion, which Debian's build keeps. Either way the
-// process stops instead of the open failing (found by the `store` fuzz target:
-// tests/fuzz/aborts/).
+// process stops instead of the open failing (found by the `store` fuzz target;
+// its inputs are kept in tests/fuzz/corpus/store/table-…).
 //
-// This check reads what RocksDB reads before its checks, and checks it first: the footer's
-// handles lie within the file, and the metaindex block, every block it names (the properties,
-// the filter) and the index block check out under the table's checksum. A file that is not a
-// whole block-based table (no magic number at its end: a table never finished, or another
-// format) is left to RocksDB, whose open reports that itself.
+// This check reads what RocksDB reads before its checks, and checks it first: the index block
+// and every block the metaindex names (the properties, the filter) lie within the file, and the
+// metaindex and properties blocks check out under the table's checksum. (The other blocks
+// RocksDB checks before it parses them.) A file that is not a whole block-based table (no magic
+// number at its end: a table never finished, or another format) is left to RocksDB, whose open
+// reports that itself.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,8 @@
 
 namespace exo::store {
 
-// OK when the table file at `path` passes, or is not a whole block-based table; DataLoss naming
-// the file, the block and what is wrong with it otherwise.
+// OK when the table file at `path` passes, is not a whole block-based table, or is not there;
+// DataLoss naming the file, the block and what is wrong with it otherwise.
 absl::Status CheckTableFile(const std::string& path);
 
 // The numbers of the table files the database at `dir` is made of, as its current manifest

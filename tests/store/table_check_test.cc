@@ -177,9 +177,10 @@ TEST_CASE("a table's blocks check out under each checksum RocksDB writes, and a 
   CHECK(std::string(check.message()).find("does not check out") != std::string::npos);
 }
 
-TEST_CASE("files that are not whole block-based tables are left to RocksDB", "[store]") {
+TEST_CASE("files that are not there or not whole block-based tables are left to RocksDB", "[store]") {
   TempDir dir;
   const std::string file = dir / "x.sst";
+  SECTION("not there (gone since the manifest was read)") {}
   SECTION("empty") { std::ofstream(file, std::ios::binary); }
   SECTION("no magic number at its end (a table never finished)") {
     std::ofstream(file, std::ios::binary) << std::string(4096, 'x');
