@@ -81,6 +81,7 @@ class Table {
 
   bool Read(uint64_t offset, size_t n, std::string* out) {
     out->resize(n);
+    in_.clear();  // (A read short of the end of the file leaves the stream failed.)
     in_.seekg(static_cast<std::streamoff>(offset));
     in_.read(out->data(), static_cast<std::streamsize>(n));
     return static_cast<size_t>(in_.gcount()) == n;
@@ -118,8 +119,6 @@ class Table {
     *contents = std::move(raw);
     return absl::OkStatus();
   }
-
-  uint64_t size() const { return size_; }
 
  private:
   std::string path_;
