@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/status/status.h"
 #include "daemon/config.h"
 #include "daemon/exorouted.h"
 #include "exo/clock.h"
@@ -22,7 +23,9 @@ constexpr char kUsage[] =
     "                           (three simulated venues, ./exoroute-data, dev TLS certs);\n"
     "                           SIGHUP reads it again (risk limits, bands, venue terms)\n"
     "  --check-config           validate the config and exit (0 = valid)\n"
-    "  --print-default-config   print the embedded default config and exit\n";
+    "  --print-default-config   print the embedded default config and exit\n"
+    "exit status: 0 stopped by SIGTERM/SIGINT, 2 a bad config or data directory, 3 a damaged\n"
+    "database (restore it from a backup), 1 any other failure to start\n";
 
 // `s` as one shell word.
 std::string ShellWord(const std::string& s) {
@@ -143,7 +146,9 @@ int main(int argc, char** argv) {
   auto daemon = exo::daemon::Daemon::Start(*config, exo::SystemClock(), ec ? config_path : reload_path);
   if (!daemon.ok()) {
     exo::LogError("cannot start: %s", daemon.status().ToString());
-    return 1;
+    // A damaged database (the store refused it, or its chain does not verify): starting again
+    // will not mend it (exit 3; the systemd unit does not restart after it).
+    return absl::IsDataLoss(daemon.status()) ? 3 : 1;
   }
   const auto& d = **daemon;
   const std::string ctl = ShellWord(CtlPath()) + " --endpoint " + ShellWord(d.endpoint()) +

@@ -602,7 +602,11 @@ int CmdAudit(Context& c) {
   std::unique_ptr<store::DeltaStore> local;
   if (offline) {
     auto st = OpenOffline(c.args.Get("data-dir"));
-    if (!st.ok()) return Fail(st.status());
+    if (!st.ok()) {
+      // A database the store refuses as damaged is a finding of `audit verify` (exit 3).
+      const int code = Fail(st.status());
+      return w[1] == "verify" && absl::IsDataLoss(st.status()) ? kExitBadChain : code;
+    }
     local = *std::move(st);
   } else if (auto s = EnsureConnected(c); !s.ok()) {
     return Fail(s);

@@ -13,60 +13,16 @@
 #include "rocksdb/table.h"
 #include "store/delta_store.h"
 #include "store/table_check.h"
+#include "tests/testing/damaged_table.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fs = std::filesystem;
 using exo::store::CheckTableFile;
+using exo::testing::DamageTableIndexHandle;
+using exo::testing::DamageTableProperties;
 using exo::testing::TempDir;
 
 namespace {
-
-std::string Slurp(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void Overwrite(const std::string& file, size_t at, const std::string& bytes) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekp(static_cast<std::streamoff>(at));
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-uint64_t Varint(const std::string& s, size_t* at) {
-  uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    const auto b = static_cast<uint8_t>(s.at((*at)++));
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return v;
-  }
-}
-
-// Where a table's properties block ends: its metaindex entry is the key "rocksdb.properties"
-// followed by the block's handle (offset, size).
-size_t PropertiesBlockEnd(const std::string& table) {
-  const std::string bytes = Slurp(table);
-  const std::string key = "rocksdb.properties";
-  size_t at = bytes.rfind(key);
-  REQUIRE(at != std::string::npos);
-  at += key.size();
-  const uint64_t offset = Varint(bytes, &at);
-  const uint64_t size = Varint(bytes, &at);
-  REQUIRE(offset + size < bytes.size());
-  return static_cast<size_t>(offset + size);
-}
-
-// The properties block's last byte changed as the `store` fuzz target found: the high byte of its
-// restart count, whose top bit RocksDB takes for a data block hash index and asserts on.
-void DamageProperties(const std::string& table) { Overwrite(table, PropertiesBlockEnd(table) - 1, "\xe9"); }
-
-// The footer's index handle made to claim a block of 2^56 bytes (the metaindex handle kept).
-void DamageIndexHandle(const std::string& table) {
-  const std::string bytes = Slurp(table);
-  size_t at = bytes.size() - 53 + 1;  // After the checksum type.
-  Varint(bytes, &at);
-  Varint(bytes, &at);  // The metaindex handle.
-  Overwrite(table, at, std::string("\x01\xff\xff\xff\xff\xff\xff\xff\x7f", 9));
-}
 
 std::vector<std::string> Tables(const std::string& dir) {
   std::vector<std::string> out;
@@ -117,11 +73,11 @@ TEST_CASE("a table damaged where RocksDB reads before it checks is refused at op
 
   std::string expected;
   SECTION("its properties block") {
-    DamageProperties(table);
+    DamageTableProperties(table);
     expected = "table file " + name + " is damaged: its \"rocksdb.properties\" block (";
   }
   SECTION("its footer's index handle") {
-    DamageIndexHandle(table);
+    DamageTableIndexHandle(table);
     expected = "table file " + name + " is damaged: its index block lies beyond the end of the file";
   }
   const absl::Status check = CheckTableFile(table);
@@ -147,7 +103,7 @@ TEST_CASE("a damaged table the manifest does not list (a crash's leftover) does 
   // crash left half-synced before RocksDB listed it.
   const std::string leftover = (fs::path(db) / "999999.sst").string();
   fs::copy_file(Tables(db).back(), leftover);
-  DamageProperties(leftover);
+  DamageTableProperties(leftover);
   REQUIRE_FALSE(CheckTableFile(leftover).ok());
   auto s = OpenAs(db, false);
   REQUIRE(s.ok());
@@ -171,7 +127,7 @@ TEST_CASE("a table's blocks check out under each checksum RocksDB writes, and a 
     REQUIRE(writer.Finish().ok());
   }
   CHECK(CheckTableFile(file).ok());
-  DamageProperties(file);
+  DamageTableProperties(file);
   const absl::Status check = CheckTableFile(file);
   CHECK(check.code() == absl::StatusCode::kDataLoss);
   CHECK(std::string(check.message()).find("does not check out") != std::string::npos);
