@@ -115,7 +115,9 @@ def follow_back_on_the_same_chain_only(pb):
             self.asked_from.append(first)
             count, going_after = self.script.pop(0)
             if going_after == "cut":  # Cut by its shutdown as it opened, and gone for good.
-                self.stopped.set()
+                # (Stopped once the call has ended: stopped while it ends, the server would
+                # cancel it first, UNAVAILABLE "Cancelling all calls", and not with this status.)
+                context.add_callback(self.stopped.set)
                 context.abort(grpc.StatusCode.CANCELLED, "")
             for n in range(first, first + count):
                 yield audit.ReplayResponse(delta=types.PlanDelta(sequence=n, hash=f"h{n}".encode()))
