@@ -200,12 +200,8 @@ TEST_CASE("a node whose database has a damaged table does not start: exit 3 nami
     REQUIRE(CallRoute(Connect(*d), "damaged-1", &resp).ok());
     REQUIRE(d->Terminate() == 0);  // Stopped cleanly: its deltas in tables.
   }
-  std::vector<std::string> tables;
-  for (const auto& f : std::filesystem::directory_iterator(data + "/db")) {
-    if (f.path().extension() == ".sst") tables.push_back(f.path().string());
-  }
+  const std::vector<std::string> tables = exo::testing::TableFiles(data + "/db");
   REQUIRE_FALSE(tables.empty());
-  std::sort(tables.begin(), tables.end());
   const std::string name = std::filesystem::path(tables.back()).filename().string();
   // (Before the store checked it, RocksDB stopped the process on this byte: tests/fuzz/corpus/store.)
   exo::testing::DamageTableProperties(tables.back());

@@ -20,18 +20,10 @@ namespace fs = std::filesystem;
 using exo::store::CheckTableFile;
 using exo::testing::DamageTableIndexHandle;
 using exo::testing::DamageTableProperties;
+using exo::testing::TableFiles;
 using exo::testing::TempDir;
 
 namespace {
-
-std::vector<std::string> Tables(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().extension() == ".sst") out.push_back(f.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<exo::store::DeltaStore>> OpenAs(const std::string& path, bool read_only,
                                                                 bool create = false) {
@@ -65,7 +57,7 @@ TEST_CASE("a table damaged where RocksDB reads before it checks is refused at op
   TempDir dir;
   const std::string db = dir / "db";
   Fill(db);
-  const std::vector<std::string> tables = Tables(db);
+  const std::vector<std::string> tables = TableFiles(db);
   REQUIRE_FALSE(tables.empty());
   for (const std::string& t : tables) CHECK(CheckTableFile(t).ok());
   const std::string& table = tables.back();
@@ -102,7 +94,7 @@ TEST_CASE("a damaged table the manifest does not list (a crash's leftover) does 
   // A copy of a table under a number the manifest never gave out, damaged as above: a table a
   // crash left half-synced before RocksDB listed it.
   const std::string leftover = (fs::path(db) / "999999.sst").string();
-  fs::copy_file(Tables(db).back(), leftover);
+  fs::copy_file(TableFiles(db).back(), leftover);
   DamageTableProperties(leftover);
   REQUIRE_FALSE(CheckTableFile(leftover).ok());
   auto s = OpenAs(db, false);

@@ -2,13 +2,26 @@
 // as the `store` fuzz target found it, for tests of what the open does about it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace exo::testing {
+
+// The table files of the RocksDB database in `dir`, sorted by name (so by number).
+inline std::vector<std::string> TableFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".sst") out.push_back(f.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 inline std::string SlurpFile(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
